@@ -1,0 +1,98 @@
+//! `ade.toml`: the operator's configuration, read once at start, validated whole, and handed down
+//! as the typed values below.
+
+mod secret;
+
+pub use secret::Secret;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The effective configuration of one ade process.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `[server]`: the HTTP listener.
+    pub server: ServerConfig,
+    /// `[database]`: where deliveries, events and jobs are stored.
+    pub database: DatabaseConfig,
+    /// `[storage]`: where ade keeps files of its own.
+    pub storage: StorageConfig,
+    /// `[github]`: the GitHub App.
+    pub github: GithubConfig,
+    /// `[gitea]`: the Gitea or Forgejo instance.
+    pub gitea: GiteaConfig,
+    /// `[jobs]`: the durable job queue's workers, leases and retries.
+    pub jobs: JobsConfig,
+}
+
+/// `[server]`.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// The URL forges and users reach ade at, when it differs from `listen`.
+    pub public_url: Option<String>,
+    /// Largest webhook body accepted; bigger ones get 413.
+    pub max_body_bytes: usize,
+    /// How long SIGTERM waits for requests in flight and running jobs before exiting.
+    pub shutdown_grace: Duration,
+}
+
+/// `[database]`.
+#[derive(Clone, Debug)]
+pub struct DatabaseConfig {
+    /// `sqlite://…` or `postgres://…`; the default is an SQLite file in the data dir.
+    pub url: Secret,
+    /// Most connections the pool opens (PostgreSQL; SQLite uses one writer and a few readers).
+    pub max_connections: u32,
+}
+
+/// `[storage]`.
+#[derive(Clone, Debug)]
+pub struct StorageConfig {
+    /// Folder for the SQLite database and, later, mirrors, worktrees and logs.
+    pub data_dir: PathBuf,
+}
+
+/// `[github]`.
+#[derive(Clone, Debug)]
+pub struct GithubConfig {
+    /// The GitHub App id.
+    pub app_id: Option<u64>,
+    /// PEM file of the GitHub App's private key.
+    pub private_key_file: Option<PathBuf>,
+    /// Every webhook secret currently accepted (more than one during rotation). Empty means
+    /// `/webhooks/github` refuses every delivery.
+    pub webhook_secrets: Vec<Secret>,
+    /// REST API root: https://api.github.com, `https://HOST/api/v3` for Enterprise Server.
+    pub api_url: String,
+}
+
+/// `[gitea]`.
+#[derive(Clone, Debug)]
+pub struct GiteaConfig {
+    /// Base URL of the Gitea or Forgejo instance.
+    pub url: Option<String>,
+    /// The bot user's API token.
+    pub token: Option<Secret>,
+    /// Every webhook secret currently accepted. Empty means `/webhooks/gitea` refuses everything.
+    pub webhook_secrets: Vec<Secret>,
+}
+
+/// `[jobs]`.
+#[derive(Clone, Debug)]
+pub struct JobsConfig {
+    /// Jobs one process runs at once.
+    pub workers: usize,
+    /// Attempts before a job (and its delivery) is marked failed.
+    pub max_attempts: u32,
+    /// First retry delay; each further retry doubles it, with jitter.
+    pub backoff_base: Duration,
+    /// Longest retry delay.
+    pub backoff_max: Duration,
+    /// How long a claimed job stays leased without a heartbeat.
+    pub lease: Duration,
+    /// Fallback poll interval when no wake-up arrives.
+    pub poll_interval: Duration,
+}
