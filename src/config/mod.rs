@@ -1,8 +1,21 @@
 //! `ade.toml`: the operator's configuration, read once at start, validated whole, and handed down
 //! as the typed values below.
+//!
+//! [`Config::load`] reads the file and the `ADE_<SECTION>__<KEY>` overrides into the raw shape
+//! (`raw`), `resolve` applies defaults and checks and reads secret files, and
+//! [`Config::render_redacted`] shows the result for `ade check-config`. docs/configuration.md is
+//! the operator's side of the same contract.
 
+mod error;
+mod load;
+mod raw;
+mod render;
+mod resolve;
 mod secret;
+#[cfg(test)]
+mod tests;
 
+pub use error::{ConfigError, Origin};
 pub use secret::Secret;
 
 use std::net::SocketAddr;
@@ -31,7 +44,8 @@ pub struct Config {
 pub struct ServerConfig {
     /// Address the HTTP server binds.
     pub listen: SocketAddr,
-    /// The URL forges and users reach ade at, when it differs from `listen`.
+    /// The URL forges and users reach ade at, when it differs from `listen`; http(s), kept
+    /// without a trailing `/`.
     pub public_url: Option<String>,
     /// Largest webhook body accepted; bigger ones get 413.
     pub max_body_bytes: usize,
@@ -60,19 +74,21 @@ pub struct StorageConfig {
 pub struct GithubConfig {
     /// The GitHub App id.
     pub app_id: Option<u64>,
-    /// PEM file of the GitHub App's private key.
+    /// PEM file of the GitHub App's private key; checked readable at load, read again by the
+    /// GitHub client. Set exactly when `app_id` is.
     pub private_key_file: Option<PathBuf>,
     /// Every webhook secret currently accepted (more than one during rotation). Empty means
     /// `/webhooks/github` refuses every delivery.
     pub webhook_secrets: Vec<Secret>,
-    /// REST API root: https://api.github.com, `https://HOST/api/v3` for Enterprise Server.
+    /// REST API root: https://api.github.com, `https://HOST/api/v3` for Enterprise Server; kept
+    /// without a trailing `/`.
     pub api_url: String,
 }
 
 /// `[gitea]`.
 #[derive(Clone, Debug)]
 pub struct GiteaConfig {
-    /// Base URL of the Gitea or Forgejo instance.
+    /// Base URL of the Gitea or Forgejo instance; http(s), kept without a trailing `/`.
     pub url: Option<String>,
     /// The bot user's API token.
     pub token: Option<Secret>,

@@ -1,0 +1,225 @@
+//! The effective configuration as TOML for `ade check-config`: what is in force after file,
+//! environment and defaults, with every secret shown as `"<redacted>"`.
+
+use std::fmt::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use super::{Config, DatabaseConfig, Secret};
+
+const REDACTED: &str = "<redacted>";
+
+impl Config {
+    /// The effective configuration as TOML, defaults included, so an operator sees exactly what is
+    /// in force. Secrets never appear: webhook secrets and the token as `"<redacted>"` (one per
+    /// active secret, so a rotation is visible), the database URL with only its password hidden.
+    /// Keys without a value are shown as comments. The output is itself a valid `ade.toml`.
+    pub fn render_redacted(&self) -> String {
+        let mut out = Toml::default();
+        out.comment("Effective ade configuration: file, then ADE_* environment, then defaults.");
+        out.comment("Secrets are shown as \"<redacted>\".");
+
+        let server = &self.server;
+        out.section("server");
+        out.string("listen", &server.listen.to_string());
+        out.optional("public_url", server.public_url.as_deref(), "not set");
+        out.integer("max_body_bytes", server.max_body_bytes as u128);
+        out.integer(
+            "shutdown_grace_secs",
+            server.shutdown_grace.as_secs().into(),
+        );
+
+        out.section("database");
+        out.string("url", &self.database.redacted_url());
+        out.integer("max_connections", self.database.max_connections.into());
+
+        out.section("storage");
+        out.path("data_dir", &self.storage.data_dir);
+
+        let github = &self.github;
+        out.section("github");
+        match github.app_id {
+            Some(id) => out.integer("app_id", id.into()),
+            None => out.unset("app_id", "not set"),
+        }
+        match &github.private_key_file {
+            Some(path) => out.path("private_key_file", path),
+            None => out.unset("private_key_file", "not set"),
+        }
+        out.secrets(
+            "webhook_secret",
+            &github.webhook_secrets,
+            "POST /webhooks/github refuses every delivery",
+        );
+        out.string("api_url", &github.api_url);
+
+        let gitea = &self.gitea;
+        out.section("gitea");
+        out.optional("url", gitea.url.as_deref(), "not set");
+        match &gitea.token {
+            Some(_) => out.string("token", REDACTED),
+            None => out.unset("token", "not set"),
+        }
+        out.secrets(
+            "webhook_secret",
+            &gitea.webhook_secrets,
+            "POST /webhooks/gitea refuses every delivery",
+        );
+
+        let jobs = &self.jobs;
+        out.section("jobs");
+        out.integer("workers", jobs.workers as u128);
+        out.integer("max_attempts", jobs.max_attempts.into());
+        out.integer("backoff_base_ms", millis(jobs.backoff_base));
+        out.integer("backoff_max_ms", millis(jobs.backoff_max));
+        out.integer("lease_secs", jobs.lease.as_secs().into());
+        out.integer("poll_interval_ms", millis(jobs.poll_interval));
+        out.0
+    }
+}
+
+impl DatabaseConfig {
+    /// The database URL with its password (in the user info or a `password=` query parameter)
+    /// replaced by `<redacted>`: scheme, user, host and path stay, for logs and `check-config`.
+    pub fn redacted_url(&self) -> String {
+        redact_url(self.url.expose())
+    }
+}
+
+fn millis(duration: Duration) -> u128 {
+    duration.as_millis()
+}
+
+/// Hides the password of the user info and of `password`-like query parameters. When the URL is
+/// ambiguous (an unencoded `@` or `/` in the password), it hides more rather than less: the user
+/// info is taken to end at the last `@`.
+fn redact_url(url: &str) -> String {
+    let redacted = match url.split_once("://") {
+        Some((scheme, rest)) if !scheme.eq_ignore_ascii_case("sqlite") => {
+            match rest.rsplit_once('@') {
+                Some((userinfo, host)) => match userinfo.split_once(':') {
+                    Some((user, _password)) => format!("{scheme}://{user}:{REDACTED}@{host}"),
+                    None => url.to_owned(),
+                },
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    };
+    match redacted.split_once('?') {
+        Some((base, query)) => {
+            let query = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
+                        format!("{name}={REDACTED}")
+                    }
+                    _ => pair.to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join("&");
+            format!("{base}?{query}")
+        }
+        None => redacted,
+    }
+}
+
+/// A small TOML writer: enough for flat sections of strings, integers and string lists.
+#[derive(Default)]
+struct Toml(String);
+
+impl Toml {
+    fn comment(&mut self, text: &str) {
+        let _ = writeln!(self.0, "# {text}");
+    }
+
+    fn section(&mut self, name: &str) {
+        let _ = write!(self.0, "\n[{name}]\n");
+    }
+
+    fn string(&mut self, key: &str, value: &str) {
+        let _ = writeln!(self.0, "{key} = {}", quote(value));
+    }
+
+    fn path(&mut self, key: &str, value: &Path) {
+        self.string(key, &value.to_string_lossy());
+    }
+
+    fn integer(&mut self, key: &str, value: u128) {
+        let _ = writeln!(self.0, "{key} = {value}");
+    }
+
+    fn unset(&mut self, key: &str, why: &str) {
+        let _ = writeln!(self.0, "# {key}: {why}");
+    }
+
+    fn optional(&mut self, key: &str, value: Option<&str>, why: &str) {
+        match value {
+            Some(value) => self.string(key, value),
+            None => self.unset(key, why),
+        }
+    }
+
+    fn secrets(&mut self, key: &str, secrets: &[Secret], when_none: &str) {
+        if secrets.is_empty() {
+            self.unset(key, &format!("none, so {when_none}"));
+            return;
+        }
+        let items = vec![quote(REDACTED); secrets.len()].join(", ");
+        let _ = writeln!(self.0, "{key} = [{items}]");
+    }
+}
+
+/// A TOML basic string.
+fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_only_the_password_of_a_database_url() {
+        assert_eq!(
+            redact_url("postgres://ade:hunter2@db/ade"),
+            "postgres://ade:<redacted>@db/ade"
+        );
+        assert_eq!(
+            redact_url("postgresql://ade:p@ss/w0?rd@db:5432/ade?sslmode=require"),
+            "postgresql://ade:<redacted>@db:5432/ade?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://db/ade?user=ade&password=hunter2"),
+            "postgres://db/ade?user=ade&password=<redacted>"
+        );
+        assert_eq!(redact_url("postgres://ade@db/ade"), "postgres://ade@db/ade");
+        assert_eq!(
+            redact_url("sqlite://./ade-data/ade.db"),
+            "sqlite://./ade-data/ade.db"
+        );
+        assert_eq!(redact_url("sqlite::memory:"), "sqlite::memory:");
+    }
+
+    #[test]
+    fn quotes_toml_strings() {
+        assert_eq!(quote(r#"C:\a "b""#), r#""C:\\a \"b\"""#);
+        assert_eq!(quote("a\u{1}"), "\"a\\u0001\"");
+    }
+}

@@ -1,0 +1,363 @@
+//! From the raw shape to the typed [`Config`]: every default and every check in one place, and
+//! the secret files read, so that a process that starts has a configuration it can use whole.
+
+use std::fs;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::load::Origins;
+use super::raw::{OneOrMany, RawConfig, RawDatabase, RawGitea, RawGithub, RawJobs, RawServer};
+use super::{
+    Config, ConfigError, DatabaseConfig, GiteaConfig, GithubConfig, JobsConfig, Secret,
+    ServerConfig, StorageConfig,
+};
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// GitHub's own cap on a webhook payload.
+const DEFAULT_MAX_BODY_BYTES: u64 = 25 * 1024 * 1024;
+const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
+const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+const DEFAULT_DATA_DIR: &str = "./ade-data";
+const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
+const DEFAULT_WORKERS: usize = 4;
+const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+const DEFAULT_BACKOFF_BASE_MS: u64 = 1_000;
+const DEFAULT_BACKOFF_MAX_MS: u64 = 300_000;
+const DEFAULT_LEASE_SECS: u64 = 60;
+/// Shorter leases expire while a healthy worker is between heartbeats.
+const MIN_LEASE_SECS: u64 = 5;
+const DEFAULT_POLL_INTERVAL_MS: u64 = 1_000;
+
+pub(super) fn resolve(raw: RawConfig, origins: &Origins) -> Result<Config, ConfigError> {
+    let check = Check { origins };
+    let storage = storage(&check, raw.storage.data_dir)?;
+    Ok(Config {
+        server: server(&check, raw.server)?,
+        database: database(&check, raw.database, &storage)?,
+        github: github(&check, raw.github)?,
+        gitea: gitea(&check, raw.gitea)?,
+        jobs: jobs(&check, raw.jobs)?,
+        storage,
+    })
+}
+
+/// Builds errors that carry the origin of the key they are about.
+struct Check<'a> {
+    origins: &'a Origins,
+}
+
+impl Check<'_> {
+    fn invalid(&self, key: &str, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            key: key.to_owned(),
+            reason: reason.into(),
+            origin: self.origins.of(key),
+        }
+    }
+
+    fn at_least<T: PartialOrd + std::fmt::Display>(
+        &self,
+        key: &str,
+        value: T,
+        min: T,
+    ) -> Result<T, ConfigError> {
+        if value < min {
+            return Err(self.invalid(key, format!("must be at least {min}, not {value}")));
+        }
+        Ok(value)
+    }
+
+    /// An `http://` or `https://` URL with a host, kept without its trailing `/` so callers can
+    /// append paths.
+    fn http_url(&self, key: &str, value: String) -> Result<String, ConfigError> {
+        let lower = value.to_ascii_lowercase();
+        let Some(rest) = lower
+            .strip_prefix("https://")
+            .or_else(|| lower.strip_prefix("http://"))
+        else {
+            return Err(self.invalid(key, "must be an http:// or https:// URL"));
+        };
+        if rest.split(['/', '?', '#']).next().unwrap_or("").is_empty() {
+            return Err(self.invalid(key, "must name a host after the scheme"));
+        }
+        if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(self.invalid(key, "must not contain spaces"));
+        }
+        Ok(value.trim_end_matches('/').to_owned())
+    }
+
+    /// Reads a file that holds secrets. The error names the key, the path and the OS reason,
+    /// never the content.
+    fn read_secret_file(&self, key: &str, path: &str) -> Result<String, ConfigError> {
+        if path.is_empty() {
+            return Err(self.invalid(key, "is an empty path"));
+        }
+        fs::read_to_string(path)
+            .map_err(|err| self.invalid(key, format!("cannot read {path}: {err}")))
+    }
+}
+
+fn server(check: &Check, raw: RawServer) -> Result<ServerConfig, ConfigError> {
+    let listen = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+    let listen: SocketAddr = listen
+        .parse()
+        .map_err(|err| check.invalid("server.listen", format!("{err}")))?;
+    let public_url = raw
+        .public_url
+        .map(|url| check.http_url("server.public_url", url))
+        .transpose()?;
+    let max_body_bytes = check.at_least(
+        "server.max_body_bytes",
+        raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+        1,
+    )?;
+    let max_body_bytes = usize::try_from(max_body_bytes)
+        .map_err(|_| check.invalid("server.max_body_bytes", "is too large for this machine"))?;
+    let shutdown_grace = raw
+        .shutdown_grace_secs
+        .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS);
+    Ok(ServerConfig {
+        listen,
+        public_url,
+        max_body_bytes,
+        shutdown_grace: Duration::from_secs(shutdown_grace),
+    })
+}
+
+fn storage(check: &Check, data_dir: Option<String>) -> Result<StorageConfig, ConfigError> {
+    let data_dir = data_dir.unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned());
+    if data_dir.is_empty() {
+        return Err(check.invalid("storage.data_dir", "must not be empty"));
+    }
+    Ok(StorageConfig {
+        data_dir: PathBuf::from(data_dir),
+    })
+}
+
+fn database(
+    check: &Check,
+    raw: RawDatabase,
+    storage: &StorageConfig,
+) -> Result<DatabaseConfig, ConfigError> {
+    let url = match raw.url {
+        Some(url) => database_url(check, url)?,
+        None => format!("sqlite://{}", storage.data_dir.join("ade.db").display()),
+    };
+    let max_connections = check.at_least(
+        "database.max_connections",
+        raw.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+        1,
+    )?;
+    Ok(DatabaseConfig {
+        url: Secret::new(url),
+        max_connections,
+    })
+}
+
+/// Accepts the schemes sqlx is built with here. The URL may hold a password, so an error shows
+/// at most its scheme.
+fn database_url(check: &Check, url: String) -> Result<String, ConfigError> {
+    const KEY: &str = "database.url";
+    let scheme = url
+        .split_once(':')
+        .map(|(scheme, _)| scheme.to_ascii_lowercase())
+        .filter(|scheme| {
+            !scheme.is_empty()
+                && scheme.len() <= 16
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        });
+    match scheme.as_deref() {
+        Some("sqlite" | "postgres" | "postgresql") => Ok(url),
+        Some(other) => Err(check.invalid(
+            KEY,
+            format!("unsupported scheme {other}:, expected sqlite:, postgres: or postgresql:"),
+        )),
+        None => Err(check.invalid(
+            KEY,
+            "is not a database URL, expected sqlite://PATH or postgres://USER:PASSWORD@HOST/DATABASE",
+        )),
+    }
+}
+
+fn github(check: &Check, raw: RawGithub) -> Result<GithubConfig, ConfigError> {
+    let app_id = raw
+        .app_id
+        .map(|id| check.at_least("github.app_id", id, 1))
+        .transpose()?;
+    match (app_id.is_some(), raw.private_key_file.is_some()) {
+        (true, false) => {
+            return Err(ConfigError::Invalid {
+                key: "github.private_key_file".to_owned(),
+                reason: "must be set when github.app_id is".to_owned(),
+                origin: check.origins.of("github.app_id"),
+            });
+        }
+        (false, true) => {
+            return Err(check.invalid(
+                "github.app_id",
+                "must be set when github.private_key_file is",
+            ));
+        }
+        _ => {}
+    }
+    let private_key_file = match raw.private_key_file {
+        Some(path) => {
+            let key = "github.private_key_file";
+            let pem = check.read_secret_file(key, &path)?;
+            if !(pem.contains("-----BEGIN") && pem.contains("PRIVATE KEY-----")) {
+                return Err(check.invalid(key, format!("{path} does not hold a PEM private key")));
+            }
+            Some(PathBuf::from(path))
+        }
+        None => None,
+    };
+    let webhook_secrets =
+        webhook_secrets(check, "github", raw.webhook_secret, raw.webhook_secret_file)?;
+    let api_url = raw
+        .api_url
+        .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_owned());
+    Ok(GithubConfig {
+        app_id,
+        private_key_file,
+        webhook_secrets,
+        api_url: check.http_url("github.api_url", api_url)?,
+    })
+}
+
+fn gitea(check: &Check, raw: RawGitea) -> Result<GiteaConfig, ConfigError> {
+    let url = raw
+        .url
+        .map(|url| check.http_url("gitea.url", url))
+        .transpose()?;
+    let token = match (raw.token, raw.token_file) {
+        (Some(_), Some(_)) => {
+            return Err(check.invalid(
+                "gitea.token_file",
+                "set either gitea.token or gitea.token_file, not both",
+            ));
+        }
+        (Some(token), None) if token.trim().is_empty() => {
+            return Err(check.invalid("gitea.token", "must not be empty"));
+        }
+        (Some(token), None) => Some(Secret::new(token)),
+        (None, Some(path)) => Some(token_file(check, &path)?),
+        (None, None) => None,
+    };
+    let webhook_secrets =
+        webhook_secrets(check, "gitea", raw.webhook_secret, raw.webhook_secret_file)?;
+    Ok(GiteaConfig {
+        url,
+        token,
+        webhook_secrets,
+    })
+}
+
+fn token_file(check: &Check, path: &str) -> Result<Secret, ConfigError> {
+    const KEY: &str = "gitea.token_file";
+    let text = check.read_secret_file(KEY, path)?;
+    let mut lines = secret_lines(&text);
+    match (lines.next(), lines.next()) {
+        (Some(token), None) => Ok(Secret::new(token)),
+        (None, _) => Err(check.invalid(KEY, format!("{path} holds no token"))),
+        (Some(_), Some(_)) => Err(check.invalid(
+            KEY,
+            format!("{path} holds more than one line, expected exactly one token"),
+        )),
+    }
+}
+
+/// The non-empty lines of a secret file, each without its trailing whitespace and line end.
+fn secret_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .map(str::trim_end)
+        .filter(|line| !line.is_empty())
+}
+
+/// Every webhook secret of one forge section: the inline ones, then those of each file, in order.
+fn webhook_secrets(
+    check: &Check,
+    section: &str,
+    inline: Option<OneOrMany>,
+    files: Option<OneOrMany>,
+) -> Result<Vec<Secret>, ConfigError> {
+    let inline_key = format!("{section}.webhook_secret");
+    let file_key = format!("{section}.webhook_secret_file");
+    let mut secrets = Vec::new();
+    if let Some(OneOrMany(values)) = inline {
+        if values.is_empty() {
+            return Err(check.invalid(
+                &inline_key,
+                "is an empty list; leave the key out to accept no secret",
+            ));
+        }
+        let single = values.len() == 1;
+        for (index, value) in values.into_iter().enumerate() {
+            if value.trim().is_empty() {
+                let key = if single {
+                    inline_key.clone()
+                } else {
+                    format!("{inline_key}[{index}]")
+                };
+                return Err(check.invalid(&key, "is empty"));
+            }
+            secrets.push(Secret::new(value));
+        }
+    }
+    if let Some(OneOrMany(paths)) = files {
+        if paths.is_empty() {
+            return Err(check.invalid(
+                &file_key,
+                "is an empty list; leave the key out to accept no secret",
+            ));
+        }
+        for path in paths {
+            let text = check.read_secret_file(&file_key, &path)?;
+            let before = secrets.len();
+            secrets.extend(secret_lines(&text).map(Secret::new));
+            if secrets.len() == before {
+                return Err(check.invalid(&file_key, format!("{path} holds no secret")));
+            }
+        }
+    }
+    Ok(secrets)
+}
+
+fn jobs(check: &Check, raw: RawJobs) -> Result<JobsConfig, ConfigError> {
+    let workers = check.at_least("jobs.workers", raw.workers.unwrap_or(DEFAULT_WORKERS), 1)?;
+    let max_attempts = check.at_least(
+        "jobs.max_attempts",
+        raw.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
+        1,
+    )?;
+    let backoff_base_ms = raw.backoff_base_ms.unwrap_or(DEFAULT_BACKOFF_BASE_MS);
+    let backoff_max_ms = raw.backoff_max_ms.unwrap_or(DEFAULT_BACKOFF_MAX_MS);
+    if backoff_max_ms < backoff_base_ms {
+        return Err(check.invalid(
+            "jobs.backoff_max_ms",
+            format!(
+                "must be at least jobs.backoff_base_ms ({backoff_base_ms}), not {backoff_max_ms}"
+            ),
+        ));
+    }
+    let lease_secs = check.at_least(
+        "jobs.lease_secs",
+        raw.lease_secs.unwrap_or(DEFAULT_LEASE_SECS),
+        MIN_LEASE_SECS,
+    )?;
+    let poll_interval_ms = check.at_least(
+        "jobs.poll_interval_ms",
+        raw.poll_interval_ms.unwrap_or(DEFAULT_POLL_INTERVAL_MS),
+        1,
+    )?;
+    Ok(JobsConfig {
+        workers,
+        max_attempts,
+        backoff_base: Duration::from_millis(backoff_base_ms),
+        backoff_max: Duration::from_millis(backoff_max_ms),
+        lease: Duration::from_secs(lease_secs),
+        poll_interval: Duration::from_millis(poll_interval_ms),
+    })
+}

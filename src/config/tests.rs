@@ -1,0 +1,643 @@
+//! `Config::load` end to end: files, environment, defaults, errors and redaction.
+
+use std::fs;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::{Config, ConfigError, Origin};
+
+/// A folder of its own under the system temp dir, removed when the test ends.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Scratch {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("ade-config-{}-{test}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.0.join(name);
+        fs::write(&path, content).unwrap();
+        path
+    }
+
+    /// Writes `ade.toml`; `{dir}` in the text becomes this folder.
+    fn config(&self, toml: &str) -> PathBuf {
+        self.file(
+            "ade.toml",
+            toml.replace("{dir}", &self.0.display().to_string()),
+        )
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    vars.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn load(path: &Path, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::load(Some(path), env(vars))
+}
+
+fn load_err(path: &Path, vars: &[(&str, &str)]) -> String {
+    load(path, vars)
+        .expect_err("config should be refused")
+        .to_string()
+}
+
+fn exposed(secrets: &[super::Secret]) -> Vec<&str> {
+    secrets.iter().map(|s| s.expose()).collect()
+}
+
+const PEM: &str = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----\n";
+
+#[test]
+fn defaults_without_a_file() {
+    let config = Config::load(None, env(&[])).unwrap();
+    assert_eq!(
+        config.server.listen,
+        "127.0.0.1:8080".parse::<SocketAddr>().unwrap()
+    );
+    assert_eq!(config.server.public_url, None);
+    assert_eq!(config.server.max_body_bytes, 26_214_400);
+    assert_eq!(config.server.shutdown_grace, Duration::from_secs(30));
+    assert_eq!(config.storage.data_dir, PathBuf::from("./ade-data"));
+    assert_eq!(config.database.url.expose(), "sqlite://./ade-data/ade.db");
+    assert_eq!(config.database.max_connections, 10);
+    assert_eq!(config.github.app_id, None);
+    assert_eq!(config.github.private_key_file, None);
+    assert!(config.github.webhook_secrets.is_empty());
+    assert_eq!(config.github.api_url, "https://api.github.com");
+    assert_eq!(config.gitea.url, None);
+    assert!(config.gitea.token.is_none());
+    assert!(config.gitea.webhook_secrets.is_empty());
+    assert_eq!(config.jobs.workers, 4);
+    assert_eq!(config.jobs.max_attempts, 5);
+    assert_eq!(config.jobs.backoff_base, Duration::from_millis(1_000));
+    assert_eq!(config.jobs.backoff_max, Duration::from_millis(300_000));
+    assert_eq!(config.jobs.lease, Duration::from_secs(60));
+    assert_eq!(config.jobs.poll_interval, Duration::from_millis(1_000));
+}
+
+#[test]
+fn a_full_file() {
+    let dir = Scratch::new("full");
+    dir.file("github.pem", PEM);
+    dir.file("gitea-token", "gt0k3n\n");
+    let path = dir.config(
+        r#"
+[server]
+listen = "0.0.0.0:9000"
+public_url = "https://ade.example.com/"
+max_body_bytes = 1048576
+shutdown_grace_secs = 5
+
+[database]
+url = "postgres://ade:pw@db.internal:5432/ade"
+max_connections = 20
+
+[storage]
+data_dir = "/var/lib/ade"
+
+[github]
+app_id = 12345
+private_key_file = "{dir}/github.pem"
+webhook_secret = "gh-secret"
+api_url = "https://ghe.example.com/api/v3"
+
+[gitea]
+url = "https://gitea.example.com"
+token_file = "{dir}/gitea-token"
+webhook_secret = ["gitea-old", "gitea-new"]
+
+[jobs]
+workers = 8
+max_attempts = 3
+backoff_base_ms = 500
+backoff_max_ms = 60000
+lease_secs = 30
+poll_interval_ms = 250
+"#,
+    );
+    let config = load(&path, &[]).unwrap();
+    assert_eq!(
+        config.server.listen,
+        "0.0.0.0:9000".parse::<SocketAddr>().unwrap()
+    );
+    assert_eq!(
+        config.server.public_url.as_deref(),
+        Some("https://ade.example.com")
+    );
+    assert_eq!(config.server.max_body_bytes, 1_048_576);
+    assert_eq!(config.server.shutdown_grace, Duration::from_secs(5));
+    assert_eq!(
+        config.database.url.expose(),
+        "postgres://ade:pw@db.internal:5432/ade"
+    );
+    assert_eq!(config.database.max_connections, 20);
+    assert_eq!(config.storage.data_dir, PathBuf::from("/var/lib/ade"));
+    assert_eq!(config.github.app_id, Some(12345));
+    assert_eq!(
+        config.github.private_key_file,
+        Some(dir.0.join("github.pem"))
+    );
+    assert_eq!(exposed(&config.github.webhook_secrets), ["gh-secret"]);
+    assert_eq!(config.github.api_url, "https://ghe.example.com/api/v3");
+    assert_eq!(
+        config.gitea.url.as_deref(),
+        Some("https://gitea.example.com")
+    );
+    assert_eq!(
+        config.gitea.token.as_ref().map(|t| t.expose()),
+        Some("gt0k3n")
+    );
+    assert_eq!(
+        exposed(&config.gitea.webhook_secrets),
+        ["gitea-old", "gitea-new"]
+    );
+    assert_eq!(config.jobs.workers, 8);
+    assert_eq!(config.jobs.max_attempts, 3);
+    assert_eq!(config.jobs.backoff_base, Duration::from_millis(500));
+    assert_eq!(config.jobs.backoff_max, Duration::from_millis(60_000));
+    assert_eq!(config.jobs.lease, Duration::from_secs(30));
+    assert_eq!(config.jobs.poll_interval, Duration::from_millis(250));
+}
+
+#[test]
+fn environment_overrides_the_file_and_other_ade_variables_are_not_keys() {
+    let dir = Scratch::new("env");
+    let secrets = dir.file("secrets", "from-file\n");
+    let path = dir.config(
+        r#"
+[server]
+listen = "127.0.0.1:1"
+
+[github]
+webhook_secret = ["one", "two"]
+"#,
+    );
+    let secrets = secrets.display().to_string();
+    let config = load(
+        &path,
+        &[
+            ("ADE_SERVER__LISTEN", "[::1]:8443"),
+            ("ADE_JOBS__WORKERS", "16"),
+            ("ADE_STORAGE__DATA_DIR", "/srv/ade"),
+            ("ADE_GITHUB__WEBHOOK_SECRET", "from-env"),
+            ("ADE_GITEA__WEBHOOK_SECRET_FILE", &secrets),
+            ("ADE_CONFIG", "/somewhere/else.toml"),
+            ("ADE_LOG", "debug"),
+            (
+                "ADE_TEST_DATABASE_URL",
+                "postgres://postgres@127.0.0.1/test",
+            ),
+            ("HOME", "/root"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        config.server.listen,
+        "[::1]:8443".parse::<SocketAddr>().unwrap()
+    );
+    assert_eq!(config.jobs.workers, 16);
+    assert_eq!(config.database.url.expose(), "sqlite:///srv/ade/ade.db");
+    assert_eq!(exposed(&config.github.webhook_secrets), ["from-env"]);
+    assert_eq!(exposed(&config.gitea.webhook_secrets), ["from-file"]);
+}
+
+#[test]
+fn unknown_key_in_the_file_is_named_with_its_file() {
+    let dir = Scratch::new("unknown-file");
+    let path = dir.config("[github]\nwebhok_secret = \"s3cr3t\"\n");
+    let err = load(&path, &[]).unwrap_err();
+    assert_eq!(err.key(), Some("github.webhok_secret"));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "config: unknown key github.webhok_secret (from {}); did you mean github.webhook_secret?",
+            path.display()
+        )
+    );
+
+    let path = dir.config("[serverr]\nlisten = \"127.0.0.1:1\"\n");
+    let err = load(&path, &[]).unwrap_err();
+    assert_eq!(err.key(), Some("serverr"));
+    assert!(err.to_string().contains("did you mean server?"), "{err}");
+}
+
+#[test]
+fn unknown_key_in_the_environment_is_named_with_its_variable() {
+    let err = Config::load(None, env(&[("ADE_GITHUB__WEBHOK_SECRET", "s3cr3t")])).unwrap_err();
+    assert_eq!(err.key(), Some("github.webhok_secret"));
+    assert!(
+        err.to_string().starts_with(
+            "config: unknown key github.webhok_secret (from environment ADE_GITHUB__WEBHOK_SECRET)"
+        ),
+        "{err}"
+    );
+
+    let err = Config::load(None, env(&[("ADE_SERVR__LISTEN", "1")])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "config: unknown key servr.listen (from environment ADE_SERVR__LISTEN); did you mean server.listen?"
+    );
+
+    let err = Config::load(None, env(&[("ADE_NOPE__THING", "1")])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "config: unknown key nope.thing (from environment ADE_NOPE__THING)"
+    );
+}
+
+#[test]
+fn a_bad_value_names_its_key_and_origin() {
+    let dir = Scratch::new("bad-value");
+    let path = dir.config("[server]\nlisten = \"nope\"\n");
+    assert_eq!(
+        load_err(&path, &[]),
+        format!(
+            "config: server.listen: invalid socket address syntax (from {})",
+            path.display()
+        )
+    );
+    let err = Config::load(None, env(&[("ADE_SERVER__LISTEN", "nope")])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "config: server.listen: invalid socket address syntax (from environment ADE_SERVER__LISTEN)"
+    );
+
+    let path = dir.config("[server]\nmax_body_bytes = \"big\"\n");
+    let err = load(&path, &[]).unwrap_err();
+    assert_eq!(err.key(), Some("server.max_body_bytes"));
+    assert!(err.to_string().contains("expected an integer"), "{err}");
+
+    let err = Config::load(None, env(&[("ADE_JOBS__WORKERS", "-1")])).unwrap_err();
+    assert_eq!(err.key(), Some("jobs.workers"));
+}
+
+#[test]
+fn limits_are_checked() {
+    let cases = [
+        ("ADE_SERVER__MAX_BODY_BYTES", "0", "server.max_body_bytes"),
+        (
+            "ADE_DATABASE__MAX_CONNECTIONS",
+            "0",
+            "database.max_connections",
+        ),
+        ("ADE_JOBS__WORKERS", "0", "jobs.workers"),
+        ("ADE_JOBS__MAX_ATTEMPTS", "0", "jobs.max_attempts"),
+        ("ADE_JOBS__BACKOFF_MAX_MS", "10", "jobs.backoff_max_ms"),
+        ("ADE_JOBS__LEASE_SECS", "4", "jobs.lease_secs"),
+        ("ADE_JOBS__POLL_INTERVAL_MS", "0", "jobs.poll_interval_ms"),
+        ("ADE_STORAGE__DATA_DIR", "", "storage.data_dir"),
+    ];
+    for (var, value, key) in cases {
+        let err = Config::load(None, env(&[(var, value)])).unwrap_err();
+        assert_eq!(err.key(), Some(key), "{var}={value}: {err}");
+        assert!(
+            matches!(&err, ConfigError::Invalid { origin: Origin::Env(v), .. } if v == var),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn urls_must_have_a_known_scheme() {
+    let err = Config::load(
+        None,
+        env(&[("ADE_DATABASE__URL", "mysql://ade:hunter2@db/ade")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        "config: database.url: unsupported scheme mysql:, expected sqlite:, postgres: or postgresql: (from environment ADE_DATABASE__URL)"
+    );
+    assert!(!err.contains("hunter2"));
+
+    let err = Config::load(None, env(&[("ADE_DATABASE__URL", "hunter2")])).unwrap_err();
+    assert_eq!(err.key(), Some("database.url"));
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+
+    for (var, key) in [
+        ("ADE_SERVER__PUBLIC_URL", "server.public_url"),
+        ("ADE_GITHUB__API_URL", "github.api_url"),
+        ("ADE_GITEA__URL", "gitea.url"),
+    ] {
+        let err = Config::load(None, env(&[(var, "ftp://example.com")])).unwrap_err();
+        assert_eq!(err.key(), Some(key));
+        assert!(
+            err.to_string()
+                .contains("must be an http:// or https:// URL"),
+            "{err}"
+        );
+    }
+    let err = Config::load(None, env(&[("ADE_GITEA__URL", "https://")])).unwrap_err();
+    assert_eq!(err.key(), Some("gitea.url"));
+
+    for url in [
+        "sqlite::memory:",
+        "postgresql://db/ade",
+        "POSTGRES://db/ade",
+    ] {
+        let config = Config::load(None, env(&[("ADE_DATABASE__URL", url)])).unwrap();
+        assert_eq!(config.database.url.expose(), url);
+    }
+}
+
+#[test]
+fn unreadable_secret_file_names_key_path_and_reason_but_not_the_content() {
+    let dir = Scratch::new("unreadable");
+    let missing = dir.0.join("missing");
+    let path = dir.config("[github]\nwebhook_secret_file = \"{dir}/missing\"\n");
+    assert_eq!(
+        load_err(&path, &[]),
+        format!(
+            "config: github.webhook_secret_file: cannot read {}: No such file or directory (os error 2) (from {})",
+            missing.display(),
+            path.display()
+        )
+    );
+
+    let binary = dir.file("binary", b"s3cr3t-value\xff\n");
+    let path = dir.config("[gitea]\ntoken_file = \"{dir}/binary\"\n");
+    let err = load_err(&path, &[]);
+    assert!(
+        err.starts_with("config: gitea.token_file: cannot read "),
+        "{err}"
+    );
+    assert!(err.contains(&binary.display().to_string()), "{err}");
+    assert!(!err.contains("s3cr3t"), "{err}");
+
+    let path = dir.config("[github]\nwebhook_secret_file = \"{dir}\"\n");
+    let err = load_err(&path, &[]);
+    assert!(
+        err.contains("github.webhook_secret_file: cannot read"),
+        "{err}"
+    );
+}
+
+#[test]
+fn secrets_add_up_from_lists_and_files() {
+    let dir = Scratch::new("secrets");
+    dir.file("a", "file-one\n\n  \nfile-two  \r\n");
+    dir.file("b", "file-three");
+    let path = dir.config(
+        r#"
+[github]
+webhook_secret = ["inline-one", "inline-two"]
+webhook_secret_file = ["{dir}/a", "{dir}/b"]
+
+[gitea]
+webhook_secret = "only"
+webhook_secret_file = "{dir}/b"
+"#,
+    );
+    let config = load(&path, &[]).unwrap();
+    assert_eq!(
+        exposed(&config.github.webhook_secrets),
+        [
+            "inline-one",
+            "inline-two",
+            "file-one",
+            "file-two",
+            "file-three"
+        ]
+    );
+    assert_eq!(
+        exposed(&config.gitea.webhook_secrets),
+        ["only", "file-three"]
+    );
+}
+
+#[test]
+fn empty_secrets_are_refused() {
+    let dir = Scratch::new("empty");
+    dir.file("blank", "\n  \n");
+    dir.file("two", "one\ntwo\n");
+    let cases = [
+        (
+            "[github]\nwebhook_secret = \"\"\n",
+            "github.webhook_secret",
+            "is empty",
+        ),
+        (
+            "[github]\nwebhook_secret = [\"a\", \" \"]\n",
+            "github.webhook_secret[1]",
+            "is empty",
+        ),
+        (
+            "[github]\nwebhook_secret = []\n",
+            "github.webhook_secret",
+            "empty list",
+        ),
+        (
+            "[gitea]\nwebhook_secret_file = \"{dir}/blank\"\n",
+            "gitea.webhook_secret_file",
+            "holds no secret",
+        ),
+        (
+            "[gitea]\ntoken = \"\"\n",
+            "gitea.token",
+            "must not be empty",
+        ),
+        (
+            "[gitea]\ntoken_file = \"{dir}/blank\"\n",
+            "gitea.token_file",
+            "holds no token",
+        ),
+        (
+            "[gitea]\ntoken_file = \"{dir}/two\"\n",
+            "gitea.token_file",
+            "more than one line",
+        ),
+        (
+            "[gitea]\ntoken = \"t\"\ntoken_file = \"{dir}/two\"\n",
+            "gitea.token_file",
+            "not both",
+        ),
+        (
+            "[github]\nwebhook_secret = 12345\n",
+            "github.webhook_secret",
+            "found a number",
+        ),
+    ];
+    for (toml, key, reason) in cases {
+        let err = load(&dir.config(toml), &[]).unwrap_err();
+        assert_eq!(err.key(), Some(key), "{toml}: {err}");
+        assert!(err.to_string().contains(reason), "{toml}: {err}");
+        assert!(!err.to_string().contains("12345"), "{err}");
+    }
+}
+
+#[test]
+fn the_github_app_needs_both_id_and_key() {
+    let dir = Scratch::new("app");
+    dir.file("not-a-key", "hello\n");
+    let cases = [
+        ("[github]\napp_id = 1\n", "github.private_key_file"),
+        ("[github]\nprivate_key_file = \"/x.pem\"\n", "github.app_id"),
+        (
+            "[github]\napp_id = 0\nprivate_key_file = \"/x.pem\"\n",
+            "github.app_id",
+        ),
+        (
+            "[github]\napp_id = 1\nprivate_key_file = \"{dir}/not-a-key\"\n",
+            "github.private_key_file",
+        ),
+    ];
+    for (toml, key) in cases {
+        let err = load(&dir.config(toml), &[]).unwrap_err();
+        assert_eq!(err.key(), Some(key), "{toml}: {err}");
+        assert!(!err.to_string().contains("hello"), "{err}");
+    }
+}
+
+#[test]
+fn missing_file_and_syntax_errors() {
+    let dir = Scratch::new("syntax");
+    let missing = dir.0.join("nowhere.toml");
+    let err = Config::load(Some(&missing), env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "config: cannot read {}: No such file or directory (os error 2)",
+            missing.display()
+        )
+    );
+
+    let path =
+        dir.config("[server]\nlisten = \"127.0.0.1:1\"\n[github]\nwebhook_secret = \"s3cr3t\n");
+    let err = load(&path, &[]).unwrap_err();
+    let ConfigError::Syntax { position, .. } = &err else {
+        panic!("expected a syntax error, got {err}");
+    };
+    assert_eq!(position.map(|(line, _)| line), Some(4));
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "config: {}: TOML syntax error at line 4, column ",
+            path.display()
+        )),
+        "{message}"
+    );
+    assert!(!message.contains("s3cr3t"), "{message}");
+    assert!(!message.contains('\n'), "{message}");
+}
+
+#[test]
+fn render_redacted_hides_every_secret_and_shows_the_defaults() {
+    let dir = Scratch::new("render");
+    dir.file("github.pem", PEM);
+    dir.file("rotation", "gh-file-secret-1\ngh-file-secret-2\n");
+    let path = dir.config(
+        r#"
+[database]
+url = "postgres://ade:db-password@db/ade?sslpassword=ssl-password"
+
+[github]
+app_id = 7
+private_key_file = "{dir}/github.pem"
+webhook_secret = "gh-inline-secret"
+webhook_secret_file = "{dir}/rotation"
+
+[gitea]
+url = "https://gitea.example.com"
+token = "gitea-token-value"
+webhook_secret = "gitea-hook-secret"
+"#,
+    );
+    let config = load(&path, &[]).unwrap();
+    let text = config.render_redacted();
+    for secret in [
+        "db-password",
+        "ssl-password",
+        "gh-inline-secret",
+        "gh-file-secret",
+        "gitea-token-value",
+        "gitea-hook-secret",
+        "MIIB",
+    ] {
+        assert!(!text.contains(secret), "{secret} leaked:\n{text}");
+    }
+    assert!(
+        text.contains("url = \"postgres://ade:<redacted>@db/ade?sslpassword=<redacted>\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("webhook_secret = [\"<redacted>\", \"<redacted>\", \"<redacted>\"]"),
+        "{text}"
+    );
+    assert!(text.contains("token = \"<redacted>\""), "{text}");
+    assert!(text.contains("listen = \"127.0.0.1:8080\""), "{text}");
+    assert!(text.contains("max_body_bytes = 26214400"), "{text}");
+    assert!(text.contains("lease_secs = 60"), "{text}");
+    assert!(
+        text.contains("api_url = \"https://api.github.com\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn render_redacted_is_itself_a_valid_config() {
+    let dir = Scratch::new("roundtrip");
+    let defaults = Config::load(None, env(&[])).unwrap().render_redacted();
+    assert!(defaults.contains("# public_url: not set"), "{defaults}");
+    assert!(
+        defaults.contains("POST /webhooks/github refuses every delivery"),
+        "{defaults}"
+    );
+    let again = load(&dir.file("defaults.toml", &defaults), &[]).unwrap();
+    assert_eq!(again.render_redacted(), defaults);
+
+    let config = load(
+        &dir.config("[server]\npublic_url = \"https://ade.example.com\"\n[gitea]\nurl = \"https://g.example\"\ntoken = \"t\"\nwebhook_secret = [\"a\", \"b\"]\n"),
+        &[],
+    )
+    .unwrap();
+    let text = config.render_redacted();
+    let again = load(&dir.file("again.toml", &text), &[]).unwrap();
+    assert_eq!(again.render_redacted(), text);
+    assert_eq!(again.gitea.webhook_secrets.len(), 2);
+}
+
+#[test]
+fn secrets_stay_out_of_debug_output() {
+    let config = Config::load(
+        None,
+        env(&[
+            ("ADE_GITHUB__WEBHOOK_SECRET", "debug-secret"),
+            ("ADE_DATABASE__URL", "postgres://ade:debug-password@db/ade"),
+        ]),
+    )
+    .unwrap();
+    let debug = format!("{config:?}");
+    assert!(
+        !debug.contains("debug-secret") && !debug.contains("debug-password"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn the_example_file_loads() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/ade.example.toml");
+    let config = Config::load(Some(&example), env(&[])).unwrap();
+    let defaults = Config::load(None, env(&[])).unwrap();
+    assert_eq!(config.render_redacted(), defaults.render_redacted());
+}
