@@ -6,3 +6,12 @@
 pub mod config;
 pub mod events;
 pub mod forge;
+pub mod clock;
+pub mod store;
+pub mod jobs;
+pub mod metrics;
+pub mod ingress;
+pub mod dispatch;
+pub mod web;
+pub mod telemetry;
+pub mod service;

@@ -1,0 +1,151 @@
+//! The dispatcher: the job that turns one stored delivery into an event and hands the event on.
+//!
+//! It runs in the delivery's own ordering (per repository, in arrival order), records the event,
+//! gives it to the [`EventSink`] (the coordinator, once there is one) and marks the delivery
+//! handled, all in one transaction that also completes the job behind its fence: either all of it
+//! happens once, or none of it does and the job runs again.
+
+use crate::events::{self, Event, EventHeaders, Normalized};
+use crate::ingress::payload;
+use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::metrics::Metrics;
+use crate::store::deliveries::{self, DeliveryState, StoredDelivery};
+use crate::store::jobs::ClaimedJob;
+use crate::store::{self, Conn, StoreError};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::Instrument;
+
+/// Acts on events as they are dispatched, inside the transaction that records them, so what it
+/// writes (follow-up jobs, state changes) commits together with the event or not at all.
+pub trait EventSink: Send + Sync + 'static {
+    /// Takes one event; `event_id` is its stored id. An error rolls everything back and the
+    /// delivery is retried (or fails, per the error).
+    fn accept<'a>(
+        &'a self,
+        conn: &'a mut Conn,
+        event_id: i64,
+        event: &'a Event,
+    ) -> BoxFuture<'a, Result<(), JobError>>;
+}
+
+/// The payload of a delivery job.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeliveryJob {
+    /// ade's id of the stored delivery.
+    pub delivery: i64,
+}
+
+/// The handler of [`crate::ingress::DELIVERY_JOB`] jobs.
+pub struct Dispatcher {
+    sink: Option<Arc<dyn EventSink>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Dispatcher {
+    /// A dispatcher that records events and passes them to `sink`, if there is one.
+    pub fn new(sink: Option<Arc<dyn EventSink>>, metrics: Arc<Metrics>) -> Dispatcher {
+        Dispatcher { sink, metrics }
+    }
+
+    async fn dispatch(&self, ctx: &JobContext, delivery_id: i64) -> Result<(), JobError> {
+        let mut tx = ctx.store().begin().await?;
+        let Some(delivery) = deliveries::get(&mut tx, delivery_id).await? else {
+            return Err(JobError::Permanent(format!("delivery {delivery_id} is not stored")));
+        };
+        if delivery.state != DeliveryState::Pending {
+            // Handled by an earlier attempt whose job completion was lost; nothing to redo.
+            return ctx.finish(tx).await;
+        }
+        let span = tracing::info_span!(
+            "delivery",
+            forge = %delivery.forge,
+            delivery = %delivery.delivery_id,
+            event = %delivery.event,
+        );
+        async {
+            let now = ctx.now_ms();
+            let (state, outcome) = match read(&delivery)? {
+                Normalized::Event(event) => {
+                    let stored = store::events::insert(&mut tx, delivery.id, &event, now).await?;
+                    if let (Some(sink), Some(event_id)) = (&self.sink, stored) {
+                        sink.accept(&mut tx, event_id, &event).await?;
+                    }
+                    tracing::info!(event = event.name(), "dispatched event");
+                    (DeliveryState::Processed, event.name().to_string())
+                }
+                Normalized::Ignored(reason) => {
+                    tracing::debug!(%reason, "ignored delivery");
+                    (DeliveryState::Ignored, reason)
+                }
+            };
+            deliveries::finish(&mut tx, delivery.id, state, &outcome, now).await?;
+            ctx.finish(tx).await?;
+            self.observe(&delivery, state, now);
+            Ok(())
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn observe(&self, delivery: &StoredDelivery, state: DeliveryState, now: i64) {
+        let latency = Duration::from_millis(now.saturating_sub(delivery.received_at).max(0) as u64);
+        self.metrics.delivery_handled(
+            delivery.forge.as_str(),
+            &delivery.event,
+            state.as_str(),
+            latency,
+        );
+    }
+}
+
+/// Reads a stored delivery as its event. A body that is not what its headers claim fails the
+/// delivery for good: retrying cannot change the bytes.
+fn read(delivery: &StoredDelivery) -> Result<Normalized, JobError> {
+    let json = payload::json_bytes(&delivery.content_type, &delivery.body)
+        .map_err(|e| JobError::Permanent(e.to_string()))?;
+    let headers = EventHeaders {
+        event: &delivery.event,
+        event_type: delivery.event_type.as_deref(),
+    };
+    events::normalize(delivery.forge, &headers, &json).map_err(|e| JobError::Permanent(e.to_string()))
+}
+
+fn delivery_of(job: &ClaimedJob) -> Result<i64, String> {
+    serde_json::from_str::<DeliveryJob>(&job.payload)
+        .map(|p| p.delivery)
+        .map_err(|e| format!("malformed delivery job payload: {e}"))
+}
+
+impl JobHandler for Dispatcher {
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(async move {
+            let id = delivery_of(&ctx.job).map_err(JobError::Permanent)?;
+            self.dispatch(ctx, id).await
+        })
+    }
+
+    fn discarded<'a>(
+        &'a self,
+        job: &'a ClaimedJob,
+        conn: &'a mut Conn,
+        error: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let Ok(id) = delivery_of(job) else { return Ok(()) };
+            let Some(delivery) = deliveries::get(conn, id).await? else { return Ok(()) };
+            deliveries::finish(conn, id, DeliveryState::Failed, error, now).await?;
+            tracing::error!(
+                forge = %delivery.forge,
+                delivery = %delivery.delivery_id,
+                event = %delivery.event,
+                %error,
+                "delivery failed"
+            );
+            self.observe(&delivery, DeliveryState::Failed, now);
+            Ok(())
+        })
+    }
+}

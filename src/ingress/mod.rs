@@ -1,0 +1,138 @@
+//! Webhook ingress: `POST /webhooks/github` and `POST /webhooks/gitea` (Forgejo too).
+//!
+//! A request is verified at the door ([`request`]), its body checked to be the JSON it claims
+//! ([`payload`]), and the delivery stored durably with the job that will handle it ([`inbox`])
+//! before any 2xx is sent. Handling happens later, on the job queue, so forges get an answer in
+//! milliseconds.
+
+pub mod inbox;
+pub mod payload;
+pub mod request;
+pub mod signature;
+
+pub use inbox::{DELIVERY_JOB, Inbox, Stored};
+pub use request::{Refusal, VerifiedDelivery};
+
+use crate::clock::Clock;
+use crate::config::Secret;
+use crate::metrics::Metrics;
+use crate::store::deliveries::NewDelivery;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use request::{GiteaDelivery, GithubDelivery};
+use std::sync::Arc;
+use tracing::Instrument;
+
+/// What the webhook routes need.
+pub struct Ingress {
+    /// Where verified deliveries are stored.
+    pub inbox: Inbox,
+    /// Secrets `/webhooks/github` accepts.
+    pub github_secrets: Vec<Secret>,
+    /// Secrets `/webhooks/gitea` accepts.
+    pub gitea_secrets: Vec<Secret>,
+    /// Largest body accepted.
+    pub max_body_bytes: usize,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// The clock deliveries are stamped with.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The webhook routes.
+pub fn routes(ingress: Arc<Ingress>) -> Router {
+    Router::new()
+        .route("/webhooks/github", post(github))
+        .route("/webhooks/gitea", post(gitea))
+        .with_state(ingress)
+}
+
+async fn github(
+    axum::extract::State(ingress): axum::extract::State<Arc<Ingress>>,
+    GithubDelivery(delivery): GithubDelivery,
+) -> Response {
+    accept(&ingress, delivery).await
+}
+
+async fn gitea(
+    axum::extract::State(ingress): axum::extract::State<Arc<Ingress>>,
+    GiteaDelivery(delivery): GiteaDelivery,
+) -> Response {
+    accept(&ingress, delivery).await
+}
+
+async fn accept(ingress: &Ingress, delivery: VerifiedDelivery) -> Response {
+    let span = tracing::info_span!(
+        "delivery",
+        forge = %delivery.forge,
+        delivery = %delivery.delivery_id,
+        event = %delivery.event,
+    );
+    store(ingress, delivery).instrument(span).await
+}
+
+async fn store(ingress: &Ingress, delivery: VerifiedDelivery) -> Response {
+    let forge = delivery.forge.as_str();
+    let metrics = &ingress.metrics;
+
+    if delivery.event == "ping" {
+        metrics.webhook_delivery(forge, &delivery.event, "ping");
+        tracing::info!("ping");
+        return (StatusCode::OK, Json(serde_json::json!({ "status": "pong" }))).into_response();
+    }
+    let subject = match payload::json_bytes(&delivery.content_type, &delivery.body)
+        .and_then(|json| payload::subject(&json))
+    {
+        Ok(subject) => subject,
+        Err(error) => {
+            let refusal = match error {
+                payload::PayloadError::UnsupportedMediaType(_) => Refusal {
+                    status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    reason: error.to_string(),
+                    outcome: "unsupported_media_type",
+                },
+                _ => Refusal::bad_request(error.to_string()),
+            };
+            metrics.webhook_delivery(forge, &delivery.event, refusal.outcome);
+            tracing::warn!(reason = %refusal.reason, "refused webhook body");
+            return refusal.into_response();
+        }
+    };
+    let ordering_key = inbox::ordering_key(
+        delivery.forge,
+        subject.repository.as_deref(),
+        subject.installation,
+    );
+    let new = NewDelivery {
+        forge: delivery.forge,
+        delivery_id: delivery.delivery_id.clone(),
+        event: delivery.event.clone(),
+        event_type: delivery.event_type.clone(),
+        repository: subject.repository,
+        content_type: delivery.content_type,
+        body: delivery.body.to_vec(),
+        received_at: ingress.clock.now_ms(),
+    };
+    match ingress.inbox.store(new, ordering_key).await {
+        Ok(Stored::New(id)) => {
+            metrics.webhook_delivery(forge, &delivery.event, "accepted");
+            tracing::info!(id, "stored delivery");
+            let body = serde_json::json!({ "status": "accepted", "delivery": delivery.delivery_id });
+            (StatusCode::ACCEPTED, Json(body)).into_response()
+        }
+        Ok(Stored::Duplicate) => {
+            metrics.webhook_delivery(forge, &delivery.event, "duplicate");
+            tracing::info!("duplicate delivery; already stored");
+            let body = serde_json::json!({ "status": "duplicate", "delivery": delivery.delivery_id });
+            (StatusCode::OK, Json(body)).into_response()
+        }
+        Err(error) => {
+            metrics.webhook_delivery(forge, &delivery.event, "unavailable");
+            tracing::error!(%error, "could not store delivery");
+            let body = serde_json::json!({ "error": "ade could not store the delivery; deliver it again later" });
+            (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "30")], Json(body)).into_response()
+        }
+    }
+}

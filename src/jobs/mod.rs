@@ -1,0 +1,154 @@
+//! The durable job queue every piece of background work runs on: handling deliveries now, runs,
+//! forge writes and reconciliation later.
+//!
+//! The rules, taken from the PostgreSQL queues that hold up at scale:
+//! - A job has a kind, an idempotency key (unique: enqueuing twice stores once), an optional
+//!   ordering key (jobs sharing one run one at a time, in enqueue order), attempts and a next
+//!   attempt time.
+//! - A worker claims a job by leasing it and renews the lease by heartbeat. Every result it writes
+//!   is fenced by the attempt number and its own id, so a worker that lost its lease cannot
+//!   overwrite the work of the one that took over.
+//! - Failed attempts retry with exponential backoff and jitter; after the last one the job fails
+//!   for good and its handler records why.
+//! - Wake-ups come from the enqueuing transaction (`NOTIFY` on PostgreSQL, in memory on SQLite),
+//!   with a short poll as a fallback.
+//! - One process at a time leads, by a lease row: it reaps expired leases and runs periodic work.
+
+pub mod backoff;
+mod leader;
+mod wake;
+mod worker;
+
+pub use leader::Leader;
+pub use wake::Wake;
+pub use worker::Worker;
+
+use crate::clock::Clock;
+use crate::store::jobs::{self as queries, ClaimedJob, Fence};
+use crate::store::{Conn, Store, StoreError, Tx};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A boxed future, so handlers of different kinds fit one registry.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Why an attempt did not complete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JobError {
+    /// Something that may pass: retry after a backoff, unless this was the last attempt.
+    #[error("{0}")]
+    Retry(String),
+    /// Something retrying cannot change: fail the job now.
+    #[error("{0}")]
+    Permanent(String),
+    /// The worker lost its lease while running; another attempt owns the job now.
+    #[error("lease lost")]
+    LeaseLost,
+}
+
+impl From<StoreError> for JobError {
+    fn from(e: StoreError) -> JobError {
+        JobError::Retry(e.to_string())
+    }
+}
+
+/// Runs the jobs of one kind.
+pub trait JobHandler: Send + Sync + 'static {
+    /// Does the work of one attempt. A handler that writes to the store should do so in one
+    /// transaction and end it with [`JobContext::finish`], so its writes and the job's completion
+    /// commit together, fenced.
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>>;
+
+    /// Records that the job failed for good, in the transaction that marks it failed.
+    fn discarded<'a>(
+        &'a self,
+        _job: &'a ClaimedJob,
+        _conn: &'a mut Conn,
+        _error: &'a str,
+        _now: i64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// The handlers of every job kind a process runs.
+#[derive(Clone, Default)]
+pub struct Handlers(HashMap<String, Arc<dyn JobHandler>>);
+
+impl Handlers {
+    /// Registers the handler for `kind`, replacing any earlier one.
+    pub fn register(&mut self, kind: &str, handler: impl JobHandler) {
+        self.0.insert(kind.to_string(), Arc::new(handler));
+    }
+
+    fn get(&self, kind: &str) -> Option<Arc<dyn JobHandler>> {
+        self.0.get(kind).cloned()
+    }
+}
+
+/// What a handler sees of the job it runs.
+pub struct JobContext {
+    /// The claimed job: payload, attempt, the previous attempt's error.
+    pub job: ClaimedJob,
+    store: Store,
+    owner: Arc<str>,
+    clock: Arc<dyn Clock>,
+    finished: AtomicBool,
+}
+
+impl JobContext {
+    pub(crate) fn new(
+        job: ClaimedJob,
+        store: Store,
+        owner: Arc<str>,
+        clock: Arc<dyn Clock>,
+    ) -> JobContext {
+        JobContext {
+            job,
+            store,
+            owner,
+            clock,
+            finished: AtomicBool::new(false),
+        }
+    }
+
+    /// The store, for handlers' own reads and writes.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The clock the worker runs on.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The fence of this attempt.
+    pub fn fence(&self) -> Fence<'_> {
+        Fence {
+            id: self.job.id,
+            attempt: self.job.attempt,
+            owner: &self.owner,
+        }
+    }
+
+    /// Completes the job inside the handler's transaction and commits both. If the lease was lost
+    /// meanwhile, nothing the transaction wrote is kept and the result is [`JobError::LeaseLost`].
+    pub async fn finish(&self, mut tx: Tx) -> Result<(), JobError> {
+        if !queries::complete(&mut tx, self.fence(), self.clock.now_ms()).await? {
+            tx.rollback().await.ok();
+            return Err(JobError::LeaseLost);
+        }
+        tx.commit()
+            .await
+            .map_err(|e| JobError::Retry(format!("commit job result: {e}")))?;
+        self.finished.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::SeqCst)
+    }
+}

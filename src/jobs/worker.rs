@@ -1,0 +1,292 @@
+//! The worker: claims due jobs up to its number of slots, runs each on its handler, keeps their
+//! leases alive, and writes each attempt's result behind its fence.
+
+use super::backoff;
+use super::{Handlers, JobContext, JobError, JobHandler, Wake};
+use crate::clock::Clock;
+use crate::config::JobsConfig;
+use crate::metrics::Metrics;
+use crate::store::jobs::{self as queries, ClaimedJob};
+use crate::store::{Context, Store};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+/// One process's job runner.
+pub struct Worker {
+    id: Arc<str>,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    handlers: Handlers,
+    config: JobsConfig,
+    wake: Wake,
+    metrics: Arc<Metrics>,
+}
+
+/// A job this worker runs now, and how to stop it if its lease is lost.
+struct Running {
+    attempt: i64,
+    lost: Arc<Notify>,
+}
+
+impl Worker {
+    /// A worker with a fresh id (host, process and a random part, so two processes on one host and
+    /// two workers in one test never share an id).
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        handlers: Handlers,
+        config: JobsConfig,
+        wake: Wake,
+        metrics: Arc<Metrics>,
+    ) -> Worker {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "ade".into());
+        let id = format!("{host}-{}-{:08x}", std::process::id(), fastrand::u32(..));
+        Worker {
+            id: id.into(),
+            store,
+            clock,
+            handlers,
+            config,
+            wake,
+            metrics,
+        }
+    }
+
+    /// This worker's id, as written in leases.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Runs until `shutdown` turns true; then stops claiming, gives running jobs the configured
+    /// grace to finish, and hands back any still running so another start picks them up at once.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>, grace: Duration) {
+        let running: Arc<Mutex<HashMap<i64, Running>>> = Arc::default();
+        let mut tasks = JoinSet::new();
+        let mut heartbeat = tokio::time::interval(self.config.lease / 3);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let slots = self.config.workers.max(1);
+        tracing::info!(worker = %self.id, slots, "worker started");
+        loop {
+            let mut claimed_all = false;
+            if !*shutdown.borrow() {
+                let free = slots - tasks.len();
+                if free > 0 {
+                    match self.claim(free as i64).await {
+                        Ok(jobs) => {
+                            claimed_all = jobs.len() == free;
+                            for job in jobs {
+                                self.spawn(job, &mut tasks, &running);
+                            }
+                        }
+                        Err(error) => tracing::warn!(%error, "claiming jobs failed; retrying"),
+                    }
+                }
+            }
+            if claimed_all && tasks.len() < slots {
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.changed() => {
+                    if *shutdown.borrow() {
+                        break;
+                    }
+                }
+                _ = self.wake.wait(self.config.poll_interval) => {}
+                _ = heartbeat.tick() => self.heartbeat(&running).await,
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            }
+        }
+        self.drain(tasks, running, grace).await;
+        tracing::info!(worker = %self.id, "worker stopped");
+    }
+
+    async fn claim(&self, limit: i64) -> Result<Vec<ClaimedJob>, crate::store::StoreError> {
+        let now = self.clock.now_ms();
+        let lease_until = now + self.config.lease.as_millis() as i64;
+        let mut conn = self.store.writer().await?;
+        queries::claim(&mut conn, self.store.backend(), &self.id, limit, now, lease_until).await
+    }
+
+    fn spawn(
+        &self,
+        job: ClaimedJob,
+        tasks: &mut JoinSet<()>,
+        running: &Arc<Mutex<HashMap<i64, Running>>>,
+    ) {
+        let lost = Arc::new(Notify::new());
+        running.lock().unwrap().insert(
+            job.id,
+            Running {
+                attempt: job.attempt,
+                lost: lost.clone(),
+            },
+        );
+        let span = tracing::info_span!("job", kind = %job.kind, job = job.id, attempt = job.attempt);
+        let id = job.id;
+        let attempt = Attempt {
+            handler: self.handlers.get(&job.kind),
+            ctx: Arc::new(JobContext::new(job, self.store.clone(), self.id.clone(), self.clock.clone())),
+            config: self.config.clone(),
+            metrics: self.metrics.clone(),
+        };
+        let running = running.clone();
+        tasks.spawn(
+            async move {
+                attempt.execute(lost).await;
+                running.lock().unwrap().remove(&id);
+            }
+            .instrument(span),
+        );
+    }
+
+    /// Renews the leases of running jobs and stops the ones whose lease another worker took.
+    async fn heartbeat(&self, running: &Arc<Mutex<HashMap<i64, Running>>>) {
+        if running.lock().unwrap().is_empty() {
+            return;
+        }
+        let lease_until = self.clock.now_ms() + self.config.lease.as_millis() as i64;
+        let held = match self.store.writer().await {
+            Ok(mut conn) => queries::heartbeat(&mut conn, &self.id, lease_until).await,
+            Err(error) => Err(error),
+        };
+        let held = match held {
+            Ok(held) => held,
+            Err(error) => {
+                tracing::warn!(%error, "renewing leases failed");
+                return;
+            }
+        };
+        for (id, job) in running.lock().unwrap().iter() {
+            if !held.contains(&(*id, job.attempt)) {
+                tracing::warn!(job = id, attempt = job.attempt, "lease lost; stopping the attempt");
+                job.lost.notify_one();
+            }
+        }
+    }
+
+    async fn drain(
+        &self,
+        mut tasks: JoinSet<()>,
+        running: Arc<Mutex<HashMap<i64, Running>>>,
+        grace: Duration,
+    ) {
+        let deadline = tokio::time::sleep(grace);
+        tokio::pin!(deadline);
+        while !tasks.is_empty() {
+            tokio::select! {
+                _ = tasks.join_next() => {}
+                _ = &mut deadline => break,
+            }
+        }
+        tasks.shutdown().await;
+        let left: Vec<(i64, i64)> = running
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(id, job)| (*id, job.attempt))
+            .collect();
+        for (id, attempt) in left {
+            let fence = queries::Fence { id, attempt, owner: &self.id };
+            let released = match self.store.writer().await {
+                Ok(mut conn) => queries::release(&mut conn, fence, self.clock.now_ms()).await,
+                Err(error) => Err(error),
+            };
+            match released {
+                Ok(_) => tracing::info!(job = id, "handed back unfinished job at shutdown"),
+                Err(error) => tracing::warn!(job = id, %error, "could not hand back job; its lease will expire"),
+            }
+        }
+    }
+}
+
+/// One attempt of one job.
+struct Attempt {
+    ctx: Arc<JobContext>,
+    handler: Option<Arc<dyn JobHandler>>,
+    config: JobsConfig,
+    metrics: Arc<Metrics>,
+}
+
+impl Attempt {
+    async fn execute(self, lost: Arc<Notify>) {
+        let started = Instant::now();
+        let job = &self.ctx.job;
+        let result = if job.attempt > job.max_attempts {
+            Err(JobError::Permanent(format!(
+                "gave up after {} attempts: {}",
+                job.max_attempts,
+                job.last_error.as_deref().unwrap_or("no error recorded")
+            )))
+        } else if let Some(handler) = self.handler.clone() {
+            let ctx = self.ctx.clone();
+            let mut run = tokio::spawn(async move { handler.run(&ctx).await });
+            tokio::select! {
+                joined = &mut run => joined.unwrap_or_else(|e| {
+                    Err(JobError::Retry(if e.is_panic() { "handler panicked".into() } else { "handler was cancelled".into() }))
+                }),
+                _ = lost.notified() => {
+                    run.abort();
+                    Err(JobError::LeaseLost)
+                }
+            }
+        } else {
+            Err(JobError::Permanent(format!("no handler for job kind {:?}", job.kind)))
+        };
+        let outcome = match self.settle(result).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                tracing::error!(%error, "recording the job's result failed; its lease will expire and it will run again");
+                "unrecorded"
+            }
+        };
+        self.metrics.job_finished(&job.kind, outcome, started.elapsed());
+    }
+
+    async fn settle(&self, result: Result<(), JobError>) -> Result<&'static str, crate::store::StoreError> {
+        let ctx = &self.ctx;
+        let job = &ctx.job;
+        let store = ctx.store();
+        let now = ctx.now_ms();
+        match result {
+            Ok(()) if ctx.is_finished() => Ok("completed"),
+            Ok(()) => {
+                let mut conn = store.writer().await?;
+                if queries::complete(&mut conn, ctx.fence(), now).await? {
+                    Ok("completed")
+                } else {
+                    tracing::warn!("finished after losing the lease; the result was refused");
+                    Ok("lease_lost")
+                }
+            }
+            Err(JobError::LeaseLost) => {
+                tracing::warn!("lease lost; this attempt's result was refused");
+                Ok("lease_lost")
+            }
+            Err(JobError::Retry(error)) if job.attempt < job.max_attempts => {
+                let delay = backoff::delay(job.attempt, self.config.backoff_base, self.config.backoff_max, fastrand::f64());
+                tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "attempt failed; will retry");
+                let mut conn = store.writer().await?;
+                queries::retry(&mut conn, ctx.fence(), now + delay.as_millis() as i64, &error).await?;
+                Ok("retried")
+            }
+            Err(JobError::Retry(error) | JobError::Permanent(error)) => {
+                tracing::error!(%error, attempts = job.attempt, "job failed for good");
+                let mut tx = store.begin().await?;
+                if let Some(handler) = &self.handler {
+                    handler.discarded(job, &mut tx, &error, now).await?;
+                }
+                if queries::fail(&mut tx, ctx.fence(), now, &error).await? {
+                    tx.commit().await.context("commit job failure")?;
+                    Ok("failed")
+                } else {
+                    tx.rollback().await.ok();
+                    Ok("lease_lost")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The running service: wires storage, the inbox, the job worker, the leader and the HTTP routes
+//! together, and takes them down in order on shutdown.
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::dispatch::{Dispatcher, EventSink};
+use crate::ingress::{self, DELIVERY_JOB, Inbox, Ingress};
+use crate::jobs::{Handlers, Leader, Wake, Worker};
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreOptions};
+use crate::web::{self, Operations};
+use anyhow::Context as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// What a caller may plug into the service; production uses the defaults.
+pub struct ServiceOptions {
+    /// Receives every dispatched event inside its transaction.
+    pub sink: Option<Arc<dyn EventSink>>,
+    /// The clock; tests may pin it.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> ServiceOptions {
+        ServiceOptions {
+            sink: None,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// A started ade service.
+pub struct Service {
+    addr: SocketAddr,
+    store: Store,
+    shutdown: watch::Sender<bool>,
+    main: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Service {
+    /// Opens and migrates the store, binds the listener and starts every part. Returns once the
+    /// service accepts requests.
+    pub async fn start(config: &Config, options: ServiceOptions) -> anyhow::Result<Service> {
+        let store = Store::connect(StoreOptions {
+            url: config.database.url.expose().to_string(),
+            max_connections: config.database.max_connections,
+        })
+        .await
+        .context("open the database")?;
+        let applied = store.migrate().await.context("migrate the database")?;
+        tracing::info!(backend = store.backend().as_str(), applied, "database ready");
+
+        let listener = tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("listen on {}", config.server.listen))?;
+        let addr = listener.local_addr().context("read the bound address")?;
+
+        let metrics = Arc::new(Metrics::default());
+        let wake = Wake::new();
+        let (shutdown, stop) = watch::channel(false);
+        let (inbox, writer) = Inbox::start(store.clone(), wake.clone(), config.jobs.max_attempts.into());
+        warn_about_missing_secrets(config);
+        let ingress = Arc::new(Ingress {
+            inbox,
+            github_secrets: config.github.webhook_secrets.clone(),
+            gitea_secrets: config.gitea.webhook_secrets.clone(),
+            max_body_bytes: config.server.max_body_bytes,
+            metrics: metrics.clone(),
+            clock: options.clock.clone(),
+        });
+        let routes = ingress::routes(ingress).merge(web::routes(Operations {
+            store: store.clone(),
+            metrics: metrics.clone(),
+        }));
+
+        let mut handlers = Handlers::default();
+        handlers.register(DELIVERY_JOB, Dispatcher::new(options.sink, metrics.clone()));
+        let worker = Worker::new(
+            store.clone(),
+            options.clock.clone(),
+            handlers,
+            config.jobs.clone(),
+            wake.clone(),
+            metrics,
+        );
+        let leader = Leader::new(
+            worker.id(),
+            store.clone(),
+            options.clock,
+            config.jobs.lease,
+            wake.clone(),
+        );
+        let grace = config.server.shutdown_grace;
+        let listen = wake.listen(&store, stop.clone());
+        let worker = tokio::spawn(worker.run(stop.clone(), grace));
+        let leader = tokio::spawn(leader.run(stop.clone()));
+        let closing = store.clone();
+        let mut stopped = stop.clone();
+        let main = tokio::spawn(async move {
+            let server = axum::serve(
+                listener,
+                routes.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            });
+            tracing::info!(%addr, "ade is serving");
+            let served = server.await.context("serve HTTP");
+            // The routes are gone, so the inbox has no senders left: its writer stores what is
+            // queued and ends. Only then do the workers stop.
+            writer.await.ok();
+            worker.await.ok();
+            leader.await.ok();
+            if let Some(listen) = listen {
+                listen.await.ok();
+            }
+            closing.close().await;
+            tracing::info!("ade stopped");
+            served
+        });
+        Ok(Service {
+            addr,
+            store,
+            shutdown,
+            main,
+        })
+    }
+
+    /// The address the HTTP server is bound to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The store the service uses (tests inspect it).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Stops accepting, finishes requests in flight, stores what the inbox holds, lets running jobs
+    /// finish within the grace period, and returns when everything has stopped.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.main.await.context("service task")?
+    }
+
+    /// Waits until the service stops on its own (it does not, unless serving fails).
+    pub async fn wait(&mut self) -> anyhow::Result<()> {
+        (&mut self.main).await.context("service task")?
+    }
+}
+
+fn warn_about_missing_secrets(config: &Config) {
+    if config.github.webhook_secrets.is_empty() {
+        tracing::warn!("no [github] webhook secret configured: /webhooks/github refuses every delivery");
+    }
+    if config.gitea.webhook_secrets.is_empty() {
+        tracing::warn!("no [gitea] webhook secret configured: /webhooks/gitea refuses every delivery");
+    }
+}

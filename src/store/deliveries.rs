@@ -1,0 +1,203 @@
+//! Deliveries: webhook requests kept raw, keyed by the forge's delivery id.
+
+use super::{Conn, Context, StoreError};
+use crate::forge::ForgeKind;
+use sqlx::Row;
+
+/// A verified delivery about to be stored.
+#[derive(Clone, Debug)]
+pub struct NewDelivery {
+    /// The dialect it came in.
+    pub forge: ForgeKind,
+    /// The forge's delivery id (`X-GitHub-Delivery`, `X-Gitea-Delivery`).
+    pub delivery_id: String,
+    /// The event header.
+    pub event: String,
+    /// Gitea's finer event type header, when sent.
+    pub event_type: Option<String>,
+    /// `owner/name` read from the payload: deliveries of one repository are handled in order.
+    pub repository: Option<String>,
+    /// The body's media type, needed to read the body again.
+    pub content_type: String,
+    /// The body exactly as signed.
+    pub body: Vec<u8>,
+    /// When ade stored it.
+    pub received_at: i64,
+}
+
+/// Where a delivery is in its handling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Stored, not yet handled.
+    Pending,
+    /// Became an event.
+    Processed,
+    /// Kept, but not something ade acts on.
+    Ignored,
+    /// Handling failed for good; `outcome` holds the error.
+    Failed,
+}
+
+impl DeliveryState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Processed => "processed",
+            DeliveryState::Ignored => "ignored",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Result<DeliveryState, StoreError> {
+        Ok(match s {
+            "pending" => DeliveryState::Pending,
+            "processed" => DeliveryState::Processed,
+            "ignored" => DeliveryState::Ignored,
+            "failed" => DeliveryState::Failed,
+            other => return Err(StoreError::Corrupt(format!("delivery state {other:?}"))),
+        })
+    }
+}
+
+/// A delivery as stored.
+#[derive(Clone, Debug)]
+pub struct StoredDelivery {
+    /// ade's own id of the delivery.
+    pub id: i64,
+    /// The dialect it came in.
+    pub forge: ForgeKind,
+    /// The forge's delivery id.
+    pub delivery_id: String,
+    /// The event header.
+    pub event: String,
+    /// Gitea's finer event type header.
+    pub event_type: Option<String>,
+    /// `owner/name` from the payload.
+    pub repository: Option<String>,
+    /// The body's media type.
+    pub content_type: String,
+    /// The body exactly as signed.
+    pub body: Vec<u8>,
+    /// When ade stored it.
+    pub received_at: i64,
+    /// Where it is in its handling.
+    pub state: DeliveryState,
+    /// The event name, the reason it was ignored, or the error it failed with.
+    pub outcome: Option<String>,
+}
+
+/// Stores a delivery unless one with the same forge and delivery id exists. Returns the new id,
+/// or `None` for a duplicate.
+pub async fn insert(conn: &mut Conn, delivery: &NewDelivery) -> Result<Option<i64>, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO deliveries \
+            (forge, delivery_id, event, event_type, repository, content_type, body, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (forge, delivery_id) DO NOTHING \
+         RETURNING id",
+    )
+    .bind(delivery.forge.as_str())
+    .bind(&delivery.delivery_id)
+    .bind(&delivery.event)
+    .bind(delivery.event_type.as_deref())
+    .bind(delivery.repository.as_deref())
+    .bind(&delivery.content_type)
+    .bind(&delivery.body[..])
+    .bind(delivery.received_at)
+    .fetch_optional(conn)
+    .await
+    .context("insert delivery")?;
+    row.map(|r| r.try_get::<i64, _>(0))
+        .transpose()
+        .context("read delivery id")
+}
+
+/// Reads one delivery by ade's id.
+pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<StoredDelivery>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, forge, delivery_id, event, event_type, repository, content_type, body, \
+                received_at, state, outcome \
+         FROM deliveries WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+    .context("read delivery")?;
+    row.map(|row| from_row(&row)).transpose()
+}
+
+/// Reads one delivery by the forge's delivery id.
+pub async fn find(
+    conn: &mut Conn,
+    forge: ForgeKind,
+    delivery_id: &str,
+) -> Result<Option<StoredDelivery>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, forge, delivery_id, event, event_type, repository, content_type, body, \
+                received_at, state, outcome \
+         FROM deliveries WHERE forge = $1 AND delivery_id = $2",
+    )
+    .bind(forge.as_str())
+    .bind(delivery_id)
+    .fetch_optional(conn)
+    .await
+    .context("find delivery")?;
+    row.map(|row| from_row(&row)).transpose()
+}
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<StoredDelivery, StoreError> {
+    let forge: String = row.try_get("forge").context("read delivery")?;
+    let state: String = row.try_get("state").context("read delivery")?;
+    Ok(StoredDelivery {
+        id: row.try_get("id").context("read delivery")?,
+        forge: ForgeKind::parse(&forge)
+            .ok_or_else(|| StoreError::Corrupt(format!("delivery forge {forge:?}")))?,
+        delivery_id: row.try_get("delivery_id").context("read delivery")?,
+        event: row.try_get("event").context("read delivery")?,
+        event_type: row.try_get("event_type").context("read delivery")?,
+        repository: row.try_get("repository").context("read delivery")?,
+        content_type: row.try_get("content_type").context("read delivery")?,
+        body: row.try_get("body").context("read delivery")?,
+        received_at: row.try_get("received_at").context("read delivery")?,
+        state: DeliveryState::parse(&state)?,
+        outcome: row.try_get("outcome").context("read delivery")?,
+    })
+}
+
+/// Records how handling a delivery ended.
+pub async fn finish(
+    conn: &mut Conn,
+    id: i64,
+    state: DeliveryState,
+    outcome: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE deliveries SET state = $1, outcome = $2, processed_at = $3 WHERE id = $4")
+        .bind(state.as_str())
+        .bind(outcome)
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await
+        .context("finish delivery")?;
+    Ok(())
+}
+
+/// How many deliveries wait to be handled and how many failed: the two numbers an operator
+/// watches. (Handled ones are counted by the metrics as they happen, not by scanning them.)
+pub async fn count_backlog(conn: &mut Conn) -> Result<Vec<(DeliveryState, i64)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT state, COUNT(*) FROM deliveries WHERE state IN ('pending', 'failed') GROUP BY state",
+    )
+        .fetch_all(conn)
+        .await
+        .context("count deliveries")?;
+    rows.iter()
+        .map(|row| {
+            let state: String = row.try_get(0).context("count deliveries")?;
+            let count: i64 = row.try_get(1).context("count deliveries")?;
+            Ok((DeliveryState::parse(&state)?, count))
+        })
+        .collect()
+}

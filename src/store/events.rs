@@ -1,0 +1,61 @@
+//! Events: the normalized form of each delivery that became one.
+
+use super::{Conn, Context, StoreError};
+use crate::events::Event;
+use sqlx::Row;
+
+/// Stores the event made from a delivery; a second call for the same delivery does nothing and
+/// returns `None`, so handling a delivery twice records it once.
+pub async fn insert(
+    conn: &mut Conn,
+    delivery: i64,
+    event: &Event,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
+    let data = serde_json::to_string(event)
+        .map_err(|e| StoreError::Corrupt(format!("event does not serialize: {e}")))?;
+    let row = sqlx::query(
+        "INSERT INTO events (delivery, forge, name, repository, number, sender, data, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (delivery) DO NOTHING \
+         RETURNING id",
+    )
+    .bind(delivery)
+    .bind(event.forge.as_str())
+    .bind(event.name())
+    .bind(event.repository.as_ref().map(|r| r.full_name.as_str()))
+    .bind(event.kind.number())
+    .bind(event.sender.as_ref().map(|s| s.login.as_str()))
+    .bind(data)
+    .bind(now)
+    .fetch_optional(conn)
+    .await
+    .context("insert event")?;
+    row.map(|r| r.try_get::<i64, _>(0))
+        .transpose()
+        .context("read event id")
+}
+
+/// The event made from a delivery, if any.
+pub async fn for_delivery(conn: &mut Conn, delivery: i64) -> Result<Option<Event>, StoreError> {
+    let row = sqlx::query("SELECT data FROM events WHERE delivery = $1")
+        .bind(delivery)
+        .fetch_optional(conn)
+        .await
+        .context("read event")?;
+    let Some(row) = row else { return Ok(None) };
+    let data: String = row.try_get(0).context("read event")?;
+    serde_json::from_str(&data)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(format!("stored event: {e}")))
+}
+
+/// How many events are stored, for tests and status.
+pub async fn count(conn: &mut Conn) -> Result<i64, StoreError> {
+    sqlx::query("SELECT COUNT(*) FROM events")
+        .fetch_one(conn)
+        .await
+        .context("count events")?
+        .try_get(0)
+        .context("count events")
+}

@@ -1,0 +1,358 @@
+//! The durable job queue's queries. The rules they enforce (leases, fencing, per-key order) are
+//! described in `crate::jobs`; this file only says them in SQL.
+
+use super::{Backend, Conn, Context, StoreError};
+use sqlx::{Executor, Row};
+
+/// A job about to be enqueued.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    /// Which handler runs it.
+    pub kind: String,
+    /// Unique across all jobs: enqueuing the same key twice stores one job.
+    pub idempotency_key: String,
+    /// Jobs sharing a key run one at a time, in the order they were enqueued.
+    pub ordering_key: Option<String>,
+    /// The handler's input, as JSON.
+    pub payload: String,
+    /// Attempts before the job fails for good.
+    pub max_attempts: i64,
+    /// Earliest time it may run.
+    pub run_at: i64,
+}
+
+/// A job a worker holds a lease on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimedJob {
+    /// The job id.
+    pub id: i64,
+    /// Which handler runs it.
+    pub kind: String,
+    /// Its idempotency key.
+    pub idempotency_key: String,
+    /// Its ordering key.
+    pub ordering_key: Option<String>,
+    /// The handler's input.
+    pub payload: String,
+    /// This attempt's number, from 1; also the fencing token.
+    pub attempt: i64,
+    /// Attempts allowed.
+    pub max_attempts: i64,
+    /// The error of the previous attempt, if any.
+    pub last_error: Option<String>,
+    /// When it was enqueued.
+    pub created_at: i64,
+}
+
+/// Identifies one attempt of one job held by one worker; a write guarded by a fence succeeds only
+/// if the job is still running under this very attempt and owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fence<'a> {
+    /// The job id.
+    pub id: i64,
+    /// The attempt number the worker claimed.
+    pub attempt: i64,
+    /// The worker's id.
+    pub owner: &'a str,
+}
+
+/// A job as stored, for status pages and tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobRow {
+    /// The job id.
+    pub id: i64,
+    /// Which handler runs it.
+    pub kind: String,
+    /// Its idempotency key.
+    pub idempotency_key: String,
+    /// `available`, `running`, `completed`, `failed` or `cancelled`.
+    pub state: String,
+    /// Attempts made so far.
+    pub attempt: i64,
+    /// Attempts allowed.
+    pub max_attempts: i64,
+    /// Earliest time of the next attempt.
+    pub run_at: i64,
+    /// The worker holding it, while running.
+    pub lease_owner: Option<String>,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
+}
+
+/// Enqueues a job unless its idempotency key is taken. Returns the new id, or `None`.
+pub async fn enqueue(conn: &mut Conn, job: &NewJob, now: i64) -> Result<Option<i64>, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO jobs \
+            (kind, idempotency_key, ordering_key, payload, max_attempts, run_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (idempotency_key) DO NOTHING \
+         RETURNING id",
+    )
+    .bind(&job.kind)
+    .bind(&job.idempotency_key)
+    .bind(job.ordering_key.as_deref())
+    .bind(&job.payload)
+    .bind(job.max_attempts)
+    .bind(job.run_at)
+    .bind(now)
+    .fetch_optional(conn)
+    .await
+    .context("enqueue job")?;
+    row.map(|r| r.try_get::<i64, _>(0))
+        .transpose()
+        .context("read job id")
+}
+
+/// The PostgreSQL channel that wakes workers when jobs are enqueued.
+pub const NOTIFY_CHANNEL: &str = "ade_jobs";
+
+/// Wakes workers of every process once the enclosing transaction commits (PostgreSQL sends
+/// notifications on commit, once per transaction however many jobs it enqueued). On SQLite one
+/// process owns the queue and wakes its workers in memory.
+pub async fn notify(conn: &mut Conn, backend: Backend) -> Result<(), StoreError> {
+    if backend == Backend::Postgres {
+        conn.execute("NOTIFY ade_jobs").await.context("notify workers")?;
+    }
+    Ok(())
+}
+
+/// Claims up to `limit` due jobs for `owner`, leased until `lease_until`.
+///
+/// Only the oldest unfinished job of each ordering key is eligible, so jobs sharing a key run one
+/// at a time and in order, also across processes: a later job stays ineligible while an earlier
+/// one is available, running, or waiting out a retry. On PostgreSQL rows another process is
+/// claiming are skipped (`FOR UPDATE SKIP LOCKED`) rather than waited for.
+pub async fn claim(
+    conn: &mut Conn,
+    backend: Backend,
+    owner: &str,
+    limit: i64,
+    now: i64,
+    lease_until: i64,
+) -> Result<Vec<ClaimedJob>, StoreError> {
+    let lock = match backend {
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let sql = format!(
+        "UPDATE jobs SET state = 'running', attempt = attempt + 1, \
+                lease_owner = $1, lease_expires_at = $2 \
+         WHERE id IN ( \
+            SELECT j.id FROM jobs j \
+            WHERE j.state = 'available' AND j.run_at <= $3 \
+              AND (j.ordering_key IS NULL OR NOT EXISTS ( \
+                    SELECT 1 FROM jobs e \
+                    WHERE e.ordering_key = j.ordering_key AND e.id < j.id \
+                      AND e.state IN ('available', 'running'))) \
+            ORDER BY j.id LIMIT $4 {lock}) \
+         RETURNING id, kind, idempotency_key, ordering_key, payload, attempt, max_attempts, \
+                   last_error, created_at"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(conn)
+        .await
+        .context("claim jobs")?;
+    let mut jobs = rows
+        .iter()
+        .map(|row| {
+            Ok(ClaimedJob {
+                id: row.try_get("id")?,
+                kind: row.try_get("kind")?,
+                idempotency_key: row.try_get("idempotency_key")?,
+                ordering_key: row.try_get("ordering_key")?,
+                payload: row.try_get("payload")?,
+                attempt: row.try_get("attempt")?,
+                max_attempts: row.try_get("max_attempts")?,
+                last_error: row.try_get("last_error")?,
+                created_at: row.try_get("created_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .context("read claimed job")?;
+    jobs.sort_by_key(|job| job.id);
+    Ok(jobs)
+}
+
+/// Marks a job completed, if the fence still holds. Returns whether it did.
+pub async fn complete(conn: &mut Conn, fence: Fence<'_>, now: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE jobs SET state = 'completed', finished_at = $1, last_error = NULL, \
+                lease_owner = NULL, lease_expires_at = NULL \
+         WHERE id = $2 AND attempt = $3 AND lease_owner = $4 AND state = 'running'",
+    )
+    .bind(now)
+    .bind(fence.id)
+    .bind(fence.attempt)
+    .bind(fence.owner)
+    .execute(conn)
+    .await
+    .context("complete job")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Puts a job back to wait for its next attempt at `run_at`, if the fence still holds.
+pub async fn retry(
+    conn: &mut Conn,
+    fence: Fence<'_>,
+    run_at: i64,
+    error: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE jobs SET state = 'available', run_at = $1, last_error = $2, \
+                lease_owner = NULL, lease_expires_at = NULL \
+         WHERE id = $3 AND attempt = $4 AND lease_owner = $5 AND state = 'running'",
+    )
+    .bind(run_at)
+    .bind(error)
+    .bind(fence.id)
+    .bind(fence.attempt)
+    .bind(fence.owner)
+    .execute(conn)
+    .await
+    .context("retry job")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks a job failed for good, if the fence still holds.
+pub async fn fail(
+    conn: &mut Conn,
+    fence: Fence<'_>,
+    now: i64,
+    error: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE jobs SET state = 'failed', finished_at = $1, last_error = $2, \
+                lease_owner = NULL, lease_expires_at = NULL \
+         WHERE id = $3 AND attempt = $4 AND lease_owner = $5 AND state = 'running'",
+    )
+    .bind(now)
+    .bind(error)
+    .bind(fence.id)
+    .bind(fence.attempt)
+    .bind(fence.owner)
+    .execute(conn)
+    .await
+    .context("fail job")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Extends the leases of every job `owner` runs; returns `(id, attempt)` of those it still holds,
+/// so the worker can stop the ones it lost.
+pub async fn heartbeat(
+    conn: &mut Conn,
+    owner: &str,
+    lease_until: i64,
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let rows = sqlx::query(
+        "UPDATE jobs SET lease_expires_at = $1 \
+         WHERE lease_owner = $2 AND state = 'running' \
+         RETURNING id, attempt",
+    )
+    .bind(lease_until)
+    .bind(owner)
+    .fetch_all(conn)
+    .await
+    .context("renew leases")?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .context("read renewed leases")
+}
+
+/// Makes jobs whose lease expired (their worker died or hung) available again at once. The attempt
+/// they used stays counted: a job that was on its last attempt fails when next claimed.
+pub async fn reap_expired(conn: &mut Conn, now: i64) -> Result<Vec<i64>, StoreError> {
+    let rows = sqlx::query(
+        "UPDATE jobs SET state = 'available', run_at = $1, \
+                last_error = 'lease expired: the worker ' || lease_owner || ' stopped renewing it', \
+                lease_owner = NULL, lease_expires_at = NULL \
+         WHERE state = 'running' AND lease_expires_at < $1 \
+         RETURNING id",
+    )
+    .bind(now)
+    .fetch_all(conn)
+    .await
+    .context("reap expired leases")?;
+    rows.iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<Vec<i64>, sqlx::Error>>()
+        .context("read reaped jobs")
+}
+
+/// Deletes completed and cancelled jobs that finished before `before`; failed jobs stay for an
+/// operator to look at. Returns how many were deleted.
+pub async fn prune_finished(conn: &mut Conn, before: i64) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "DELETE FROM jobs WHERE state IN ('completed', 'cancelled') AND finished_at < $1",
+    )
+    .bind(before)
+    .execute(conn)
+    .await
+    .context("prune finished jobs")?;
+    Ok(done.rows_affected())
+}
+
+/// How many jobs there are of each kind and state, for `/metrics`.
+pub async fn depth(conn: &mut Conn) -> Result<Vec<(String, String, i64)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT kind, state, COUNT(*) FROM jobs \
+         WHERE state IN ('available', 'running', 'failed') GROUP BY kind, state",
+    )
+    .fetch_all(conn)
+    .await
+    .context("count jobs")?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .context("read job counts")
+}
+
+/// Reads a job by its idempotency key.
+pub async fn find(conn: &mut Conn, idempotency_key: &str) -> Result<Option<JobRow>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, kind, idempotency_key, state, attempt, max_attempts, run_at, lease_owner, \
+                last_error \
+         FROM jobs WHERE idempotency_key = $1",
+    )
+    .bind(idempotency_key)
+    .fetch_optional(conn)
+    .await
+    .context("find job")?;
+    row.map(|row| {
+        Ok(JobRow {
+            id: row.try_get("id")?,
+            kind: row.try_get("kind")?,
+            idempotency_key: row.try_get("idempotency_key")?,
+            state: row.try_get("state")?,
+            attempt: row.try_get("attempt")?,
+            max_attempts: row.try_get("max_attempts")?,
+            run_at: row.try_get("run_at")?,
+            lease_owner: row.try_get("lease_owner")?,
+            last_error: row.try_get("last_error")?,
+        })
+    })
+    .transpose()
+    .context("read job")
+}
+
+/// Hands a job back unrun (its worker is shutting down): available again at once, and the attempt
+/// it took is not counted.
+pub async fn release(conn: &mut Conn, fence: Fence<'_>, now: i64) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE jobs SET state = 'available', run_at = $1, attempt = attempt - 1, \
+                lease_owner = NULL, lease_expires_at = NULL \
+         WHERE id = $2 AND attempt = $3 AND lease_owner = $4 AND state = 'running'",
+    )
+    .bind(now)
+    .bind(fence.id)
+    .bind(fence.attempt)
+    .bind(fence.owner)
+    .execute(conn)
+    .await
+    .context("release job")?;
+    Ok(done.rows_affected() == 1)
+}

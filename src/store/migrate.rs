@@ -1,0 +1,114 @@
+//! Schema migrations: append-only SQL files per backend, embedded in the binary, applied in order
+//! and checked against what was applied before, so an edited migration is caught instead of
+//! silently diverging between databases.
+
+use super::{Backend, Context, Store, StoreError};
+use sha2::{Digest, Sha256};
+use sqlx::{Executor, Row};
+
+/// One migration as the binary carries it.
+#[derive(Clone, Copy, Debug)]
+pub struct Migration {
+    /// Applied in ascending order; never reused.
+    pub version: i64,
+    /// The file name without its number, for humans.
+    pub name: &'static str,
+    /// The SQL, run in one transaction.
+    pub sql: &'static str,
+}
+
+impl Migration {
+    /// The SHA-256 of the SQL, stored when applied and compared at every start.
+    pub fn checksum(&self) -> String {
+        hex::encode(Sha256::digest(self.sql.as_bytes()))
+    }
+}
+
+macro_rules! migration {
+    ($backend:literal, $version:literal, $name:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!(
+                "../../migrations/",
+                $backend,
+                "/",
+                stringify!($version),
+                "_",
+                $name,
+                ".sql"
+            )),
+        }
+    };
+}
+
+/// The SQLite migrations, in order. A test checks this list against migrations/sqlite/.
+pub const MIGRATIONS_SQLITE: &[Migration] = &[migration!("sqlite", 0001, "inbox_and_jobs")];
+
+/// The PostgreSQL migrations, in order. A test checks this list against migrations/postgres/.
+pub const MIGRATIONS_POSTGRES: &[Migration] = &[migration!("postgres", 0001, "inbox_and_jobs")];
+
+pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {
+    let migrations = match store.backend() {
+        Backend::Sqlite => MIGRATIONS_SQLITE,
+        Backend::Postgres => MIGRATIONS_POSTGRES,
+    };
+    // One transaction for the whole set: DDL is transactional on both engines, and two processes
+    // starting at once queue on the write lock (SQLite) or this advisory lock (PostgreSQL), which
+    // is scoped to the transaction and so safe behind PgBouncer.
+    let mut tx = store.begin().await?;
+    if store.backend() == Backend::Postgres {
+        tx.execute("SELECT 1 FROM (SELECT pg_advisory_xact_lock(4242001)) AS migration_lock")
+            .await
+            .context("lock migrations")?;
+    }
+    tx.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version BIGINT PRIMARY KEY,
+            name TEXT NOT NULL,
+            checksum TEXT NOT NULL,
+            applied_at BIGINT NOT NULL
+        )",
+    )
+    .await
+    .context("create schema_migrations")?;
+
+    let mut applied = 0;
+    for migration in migrations {
+        let row = sqlx::query("SELECT checksum FROM schema_migrations WHERE version = $1")
+            .bind(migration.version)
+            .fetch_optional(&mut *tx)
+            .await
+            .context("read schema_migrations")?;
+        if let Some(row) = row {
+            let stored: String = row.try_get(0).context("read migration checksum")?;
+            if stored != migration.checksum() {
+                return Err(StoreError::MigrationMismatch {
+                    version: migration.version,
+                    name: migration.name.to_string(),
+                    detail: format!(
+                        "applied checksum {stored}, this binary has {}",
+                        migration.checksum()
+                    ),
+                });
+            }
+            continue;
+        }
+        tx.execute(migration.sql).await.context("apply migration")?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, checksum, applied_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(migration.version)
+        .bind(migration.name)
+        .bind(migration.checksum())
+        .bind(crate::clock::unix_ms())
+        .execute(&mut *tx)
+        .await
+        .context("record migration")?;
+        tracing::info!(version = migration.version, name = migration.name, "applied migration");
+        applied += 1;
+    }
+    tx.commit().await.context("commit migrations")?;
+    Ok(applied)
+}

@@ -1,0 +1,267 @@
+//! Storage: every SQL string ade runs lives in this module.
+//!
+//! One set of runtime queries serves both backends through sqlx's `Any` driver; where the two
+//! dialects differ (row locking, wake-ups), the query is chosen by [`Backend`]. Every storage test
+//! runs on SQLite, and on PostgreSQL when `ADE_TEST_DATABASE_URL` is set. docs/architecture.md says
+//! why this shape was chosen over one implementation per backend.
+
+pub mod deliveries;
+pub mod events;
+pub mod jobs;
+pub mod leader;
+mod migrate;
+
+pub use migrate::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration};
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+use std::str::FromStr;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+/// The connection type store functions take, so a caller can run several of them in one
+/// transaction.
+pub type Conn = sqlx::AnyConnection;
+
+/// A transaction on the write side of the store.
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// A storage failure, with what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed a statement.
+    #[error("{what}: {source}")]
+    Database {
+        /// What the store was doing.
+        what: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The database URL names neither SQLite nor PostgreSQL.
+    #[error("database url: unsupported scheme (use sqlite:// or postgres://)")]
+    UnsupportedUrl,
+    /// A migration that was applied differs from the one this binary carries.
+    #[error("migration {version} ({name}) was changed after it was applied: {detail}")]
+    MigrationMismatch {
+        /// The migration version.
+        version: i64,
+        /// Its name.
+        name: String,
+        /// What differs.
+        detail: String,
+    },
+    /// A stored value could not be read back.
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+}
+
+/// Adds "what was being done" to a driver error.
+pub(crate) trait Context<T> {
+    fn context(self, what: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> Context<T> for Result<T, sqlx::Error> {
+    fn context(self, what: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Database { what, source })
+    }
+}
+
+/// Which database engine the store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite in WAL mode: the embedded default; one process owns the queue.
+    Sqlite,
+    /// PostgreSQL: several ade processes may share it.
+    Postgres,
+}
+
+impl Backend {
+    /// Tells the backend from a database URL.
+    pub fn from_url(url: &str) -> Result<Backend, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+
+    /// The name used in logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// How to open the store.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// `sqlite://…` or `postgres://…`.
+    pub url: String,
+    /// Pool size on PostgreSQL; SQLite has one writer and up to this many readers (at most 4).
+    pub max_connections: u32,
+}
+
+/// The database behind ade: cheap to clone, shared by the ingress, the workers and the web routes.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    /// Writes go here. On SQLite this pool has one connection, so writers queue in the process
+    /// instead of spinning on SQLite's busy handler.
+    write: AnyPool,
+    /// Reads go here; the same pool as `write` on PostgreSQL.
+    read: AnyPool,
+    options: StoreOptions,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.inner.backend).finish()
+    }
+}
+
+static INSTALL_DRIVERS: Once = Once::new();
+
+impl Store {
+    /// Opens the database the URL names, creating an SQLite file (and its folder) if missing.
+    /// Does not migrate: call [`Store::migrate`].
+    pub async fn connect(options: StoreOptions) -> Result<Store, StoreError> {
+        INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let backend = Backend::from_url(&options.url)?;
+        let (write, read) = match backend {
+            Backend::Sqlite => {
+                let url = sqlite_url(&options.url)?;
+                let write = sqlite_pool(&url, 1).await?;
+                let readers = options.max_connections.clamp(1, 4);
+                let read = sqlite_pool(&url, readers).await?;
+                (write, read)
+            }
+            Backend::Postgres => {
+                let connect = AnyConnectOptions::from_str(&options.url)
+                    .context("parse database url")?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(options.max_connections.max(2))
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(connect)
+                    .await
+                    .context("connect to postgres")?;
+                (pool.clone(), pool)
+            }
+        };
+        Ok(Store {
+            inner: Arc::new(Inner {
+                backend,
+                write,
+                read,
+                options,
+            }),
+        })
+    }
+
+    /// Applies the migrations this binary carries that the database lacks; returns how many.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        migrate::run(self).await
+    }
+
+    /// The engine in use.
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// The options the store was opened with (for a PostgreSQL listener connection).
+    pub fn options(&self) -> &StoreOptions {
+        &self.inner.options
+    }
+
+    /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
+    /// so a transaction that reads before it writes cannot fail half-way on a lock upgrade.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        match self.inner.backend {
+            Backend::Sqlite => self
+                .inner
+                .write
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .context("begin transaction"),
+            Backend::Postgres => self.inner.write.begin().await.context("begin transaction"),
+        }
+    }
+
+    /// A connection for reads that need no transaction.
+    pub(crate) async fn reader(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        self.inner.read.acquire().await.context("acquire connection")
+    }
+
+    /// A connection for single-statement writes outside a transaction.
+    pub(crate) async fn writer(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        self.inner.write.acquire().await.context("acquire connection")
+    }
+
+    /// Checks the database answers, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.reader().await?;
+        conn.execute("SELECT 1").await.context("ping database")?;
+        Ok(())
+    }
+
+    /// Closes every connection; waits for those in use to be returned.
+    pub async fn close(&self) {
+        self.inner.write.close().await;
+        self.inner.read.close().await;
+    }
+}
+
+/// Makes sure an SQLite URL creates its file and that the file's folder exists.
+fn sqlite_url(url: &str) -> Result<String, StoreError> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path != ":memory:" && !path.is_empty() {
+        if let Some(parent) = std::path::Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    StoreError::Corrupt(format!(
+                        "cannot create database folder {}: {e}",
+                        parent.display()
+                    ))
+                })?;
+            }
+        }
+    }
+    if query.split('&').any(|kv| kv.starts_with("mode=")) {
+        Ok(url.to_string())
+    } else if query.is_empty() {
+        Ok(format!("{url}?mode=rwc"))
+    } else {
+        Ok(format!("{url}&mode=rwc"))
+    }
+}
+
+async fn sqlite_pool(url: &str, connections: u32) -> Result<AnyPool, StoreError> {
+    let connect = AnyConnectOptions::from_str(url).context("parse database url")?;
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // synchronous=FULL: a commit is on disk before ade answers 2xx for it.
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect_with(connect)
+        .await
+        .context("open sqlite database")
+}
