@@ -1,7 +1,513 @@
-//! Scaffold replaced by the normalizer of this forge's payloads.
+//! The Gitea dialect, spoken by Gitea and Forgejo. Two headers name a delivery: the coarse
+//! `X-Gitea-Event` and, in newer versions, the finer `X-Gitea-Event-Type`. The same word means
+//! different things in the two: `pull_request_comment` as the event type is a plain comment on a pull
+//! request (sent with the event `issue_comment`), but as the event it is a review that only
+//! comments. Older Gitea sent such reviews as `issue_comment` with a pull request body. So comments
+//! and reviews are told apart by the body (`comment` versus `review`), and the names break ties.
 
-use super::{EventError, EventHeaders, Normalized};
+use super::payload::{
+    Payload, PushRef, default_branch_pushed, ignored, is_bot_login, non_empty, null_as_default,
+};
+use super::{
+    Actor, BranchRef, Comment, Event, EventError, EventHeaders, EventKind, Issue, IssueRef,
+    Normalized, PullRequest, Push, Repository, Review, ReviewState,
+};
+use crate::forge::ForgeKind;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
 
-pub(super) fn normalize(headers: &EventHeaders<'_>, _payload: &[u8]) -> Result<Normalized, EventError> {
-    Ok(Normalized::Ignored(format!("{} is not read yet", headers.event)))
+#[cfg(test)]
+mod tests;
+
+/// Reads a Gitea or Forgejo delivery; see the module documentation for how its names are read.
+pub(super) fn normalize(
+    headers: &EventHeaders<'_>,
+    payload: &[u8],
+) -> Result<Normalized, EventError> {
+    let payload = Payload::parse(headers.event, payload)?;
+    let names = HeaderNames::new(headers);
+    let Some(family) = Family::of(headers, &payload) else {
+        let why = "not an event ade acts on";
+        return Ok(ignored(&names.label, payload.str_field("action"), why));
+    };
+    match family {
+        Family::Issues => issues(&payload, &names),
+        Family::Comment => comment(&payload, &names),
+        Family::PullRequest => pull_request(&payload, &names),
+        Family::Review => review(&payload, &names),
+        Family::Push => push(&payload, &names),
+    }
+}
+
+/// The header names as ignore reasons and review verdicts need them.
+struct HeaderNames<'h> {
+    /// `event` or `event/event_type`, for ignore reasons.
+    label: String,
+    /// The finer name first, then the coarse one.
+    fine_then_coarse: [Option<&'h str>; 2],
+}
+
+impl<'h> HeaderNames<'h> {
+    fn new(headers: &EventHeaders<'h>) -> Self {
+        let label = match headers.event_type {
+            Some(event_type) if event_type != headers.event => {
+                format!("{}/{event_type}", headers.event)
+            }
+            _ => headers.event.to_owned(),
+        };
+        HeaderNames {
+            label,
+            fine_then_coarse: [headers.event_type, Some(headers.event)],
+        }
+    }
+}
+
+/// Which payload shape a delivery has, as far as the header names tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Family {
+    Issues,
+    Comment,
+    PullRequest,
+    Review,
+    Push,
+}
+
+impl Family {
+    /// The finer name decides when it is known, then the coarse one; between a comment and a
+    /// review the body decides, since the names are ambiguous across versions.
+    fn of(headers: &EventHeaders<'_>, payload: &Payload<'_>) -> Option<Family> {
+        let named = headers
+            .event_type
+            .and_then(|name| Family::named(name, true))
+            .or_else(|| Family::named(headers.event, false))?;
+        if !matches!(named, Family::Comment | Family::Review) {
+            return Some(named);
+        }
+        Some(match (payload.has("comment"), payload.has("review")) {
+            (true, false) => Family::Comment,
+            (false, true) => Family::Review,
+            _ => named,
+        })
+    }
+
+    /// Reads both the coarse event names and the fine event types (Gitea's `HookEventType`); the
+    /// fine ones also reach here as events from senders that put them in `X-Gitea-Event`.
+    fn named(name: &str, is_event_type: bool) -> Option<Family> {
+        Some(match name {
+            "issues" | "issue_assign" | "issue_label" | "issue_milestone" => Family::Issues,
+            "issue_comment" => Family::Comment,
+            "pull_request_comment" if is_event_type => Family::Comment,
+            "pull_request"
+            | "pull_request_assign"
+            | "pull_request_label"
+            | "pull_request_milestone"
+            | "pull_request_sync"
+            | "pull_request_review_request" => Family::PullRequest,
+            "pull_request_comment"
+            | "pull_request_approved"
+            | "pull_request_rejected"
+            | "pull_request_review_approved"
+            | "pull_request_review_rejected"
+            | "pull_request_review_comment"
+            | "pull_request_review" => Family::Review,
+            "push" => Family::Push,
+            _ => return None,
+        })
+    }
+}
+
+fn action(payload: &Payload<'_>) -> Result<String, EventError> {
+    Ok(payload.read::<ActionOnly>()?.action)
+}
+
+fn comment(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized, EventError> {
+    let action = action(payload)?;
+    let created = match action.as_str() {
+        "created" => true,
+        "edited" => false,
+        _ => {
+            let why = "ade acts on created and edited comments only";
+            return Ok(ignored(&names.label, Some(&action), why));
+        }
+    };
+    let body: CommentPayload = payload.read()?;
+    let comment = Comment {
+        id: body.comment.id,
+        body: body.comment.body,
+        author: actor(body.comment.user),
+        issue: IssueRef {
+            number: body.issue.number,
+            title: body.issue.title,
+            body: body.issue.body,
+            is_pull_request: body.is_pull || body.issue.pull_request.is_some(),
+            author: actor(body.issue.user),
+        },
+    };
+    event(
+        payload,
+        if created {
+            EventKind::CommentCreated(comment)
+        } else {
+            EventKind::CommentEdited(comment)
+        },
+    )
+}
+
+fn issues(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized, EventError> {
+    let action = action(payload)?;
+    let wrap: fn(Issue) -> EventKind = match action.as_str() {
+        "opened" => EventKind::IssueOpened,
+        "edited" => EventKind::IssueEdited,
+        "closed" => EventKind::IssueClosed,
+        _ => {
+            let why = "ade acts on opened, edited and closed issues only";
+            return Ok(ignored(&names.label, Some(&action), why));
+        }
+    };
+    let issue = payload.read::<IssuePayload>()?.issue;
+    let issue = Issue {
+        number: issue.number,
+        title: issue.title,
+        body: issue.body,
+        author: actor(issue.user),
+        labels: issue.labels.into_iter().map(|l| l.name).collect(),
+    };
+    event(payload, wrap(issue))
+}
+
+fn pull_request(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized, EventError> {
+    let action = action(payload)?;
+    let wrap: fn(PullRequest) -> EventKind = match action.as_str() {
+        "opened" => EventKind::PullRequestOpened,
+        "synchronized" => EventKind::PullRequestSynchronized,
+        "reopened" => EventKind::PullRequestReopened,
+        "closed" => EventKind::PullRequestClosed,
+        _ => {
+            let why = "ade acts on opened, synchronized, reopened and closed pull requests only";
+            return Ok(ignored(&names.label, Some(&action), why));
+        }
+    };
+    let body: PullRequestPayload = payload.read()?;
+    let number = pull_request_number(payload, body.pull_request.number, body.number)?;
+    let pr = body.pull_request;
+    let pull_request = PullRequest {
+        number,
+        title: pr.title,
+        body: pr.body,
+        author: actor(pr.user),
+        head: pr.head.into_branch_ref(),
+        base: pr.base.into_branch_ref(),
+        draft: pr.draft,
+        merged: pr.merged,
+        merge_commit_sha: non_empty(pr.merge_commit_sha),
+    };
+    event(payload, wrap(pull_request))
+}
+
+/// Gitea gives the number twice, as `pull_request.number` and as the payload's `number`; trimmed
+/// captures keep only one of them.
+fn pull_request_number(
+    payload: &Payload<'_>,
+    in_pull_request: Option<i64>,
+    top_level: Option<i64>,
+) -> Result<i64, EventError> {
+    in_pull_request
+        .or(top_level)
+        .ok_or_else(|| payload.error("pull_request.number", "missing, and so is `number`"))
+}
+
+fn review(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized, EventError> {
+    let action = action(payload)?;
+    if action != "reviewed" {
+        let why = "ade acts on submitted reviews (action `reviewed`) only";
+        return Ok(ignored(&names.label, Some(&action), why));
+    }
+    let body: ReviewPayload = payload.read()?;
+    let verdict = body.review.verdict.as_deref();
+    let Some(state) = verdict
+        .into_iter()
+        .chain(names.fine_then_coarse.into_iter().flatten())
+        .find_map(review_state)
+    else {
+        let why = format!(
+            "review type `{}` is not one ade knows",
+            verdict.unwrap_or_default()
+        );
+        return Ok(ignored(&names.label, Some(&action), &why));
+    };
+    let number = pull_request_number(payload, body.pull_request.number, body.number)?;
+    let review = Review {
+        id: None,
+        state,
+        body: body.review.content,
+        author: actor(Some(body.sender)),
+        pull_request_number: number,
+        // Gitea leaves `commit_id` empty for reviews; the head it shows is the one reviewed, unless
+        // a push raced the review.
+        commit_sha: non_empty(body.commit_id)
+            .or(body.pull_request.head.and_then(|h| non_empty(h.sha))),
+    };
+    event(payload, EventKind::ReviewSubmitted(review))
+}
+
+/// The verdict a review type or event name stands for. Gitea puts the event type in `review.type`;
+/// older versions said `pull_request_comment` there for a review that only comments.
+fn review_state(name: &str) -> Option<ReviewState> {
+    match name {
+        "pull_request_review_approved" | "pull_request_approved" => Some(ReviewState::Approved),
+        "pull_request_review_rejected" | "pull_request_rejected" => {
+            Some(ReviewState::ChangesRequested)
+        }
+        "pull_request_review_comment" | "pull_request_comment" => Some(ReviewState::Commented),
+        _ => None,
+    }
+}
+
+fn push(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized, EventError> {
+    let push: PushPayload = payload.read()?;
+    let target = PushRef {
+        git_ref: &push.git_ref,
+        default_branch: push.repository.default_branch.as_deref(),
+        after: &push.after,
+        deleted: false,
+    };
+    let branch = match default_branch_pushed(&target) {
+        Ok(branch) => branch.to_owned(),
+        Err(why) => return Ok(ignored(&names.label, None, &why)),
+    };
+    event(
+        payload,
+        EventKind::PushToDefaultBranch(Push {
+            branch,
+            before: push.before,
+            after: push.after,
+            // Gitea's push payload does not say whether history was rewritten.
+            forced: false,
+            commit_count: push.commits.len(),
+        }),
+    )
+}
+
+/// Adds what every Gitea event carries: the repository and the sender.
+fn event(payload: &Payload<'_>, kind: EventKind) -> Result<Normalized, EventError> {
+    let context: Context = payload.read()?;
+    Ok(Normalized::Event(Event {
+        forge: ForgeKind::Gitea,
+        repository: Some(context.repository.into_repository()),
+        sender: context.sender.map(|user| user.into_actor()),
+        installation_id: None,
+        kind,
+    }))
+}
+
+/// Gitea shows a deleted account as its `Ghost` user (id -1); a `null` user is read the same way.
+fn actor(user: Option<GtUser>) -> Actor {
+    user.map_or_else(
+        || Actor {
+            id: -1,
+            login: "Ghost".to_owned(),
+            bot: false,
+        },
+        GtUser::into_actor,
+    )
+}
+
+#[derive(Deserialize)]
+struct ActionOnly {
+    action: String,
+}
+
+#[derive(Deserialize)]
+struct Context {
+    repository: GtRepository,
+    sender: Option<GtUser>,
+}
+
+#[derive(Deserialize)]
+struct GtRepository {
+    id: i64,
+    full_name: String,
+    default_branch: Option<String>,
+    /// Gitea always sends it; captures trimmed by hand may not, and then ade assumes the careful
+    /// answer.
+    #[serde(default = "private_when_unknown")]
+    private: bool,
+}
+
+fn private_when_unknown() -> bool {
+    true
+}
+
+impl GtRepository {
+    fn into_repository(self) -> Repository {
+        Repository {
+            id: self.id,
+            full_name: self.full_name,
+            default_branch: non_empty(self.default_branch),
+            private: self.private,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RepositoryName {
+    full_name: String,
+}
+
+/// Gitea users carry `login` and, from their JSON marshaller, the same name again as `username`;
+/// either may be the only one left in older or trimmed payloads.
+#[derive(Deserialize)]
+#[serde(try_from = "RawUser")]
+struct GtUser {
+    id: i64,
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct RawUser {
+    id: i64,
+    login: Option<String>,
+    username: Option<String>,
+}
+
+impl TryFrom<RawUser> for GtUser {
+    type Error = &'static str;
+
+    fn try_from(raw: RawUser) -> Result<Self, Self::Error> {
+        let login = non_empty(raw.login)
+            .or(non_empty(raw.username))
+            .ok_or("a user needs a `login` or a `username`")?;
+        Ok(GtUser { id: raw.id, login })
+    }
+}
+
+impl GtUser {
+    fn into_actor(self) -> Actor {
+        Actor {
+            bot: is_bot_login(&self.login),
+            id: self.id,
+            login: self.login,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Label {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct GtIssue {
+    number: i64,
+    title: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    body: String,
+    user: Option<GtUser>,
+    /// An object on pull requests, `null` or absent on issues.
+    pull_request: Option<IgnoredAny>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    labels: Vec<Label>,
+}
+
+#[derive(Deserialize)]
+struct GtComment {
+    id: i64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    body: String,
+    user: Option<GtUser>,
+}
+
+#[derive(Deserialize)]
+struct CommentPayload {
+    comment: GtComment,
+    issue: GtIssue,
+    #[serde(default, deserialize_with = "null_as_default")]
+    is_pull: bool,
+}
+
+#[derive(Deserialize)]
+struct IssuePayload {
+    issue: GtIssue,
+}
+
+#[derive(Deserialize)]
+struct GtBranch {
+    #[serde(rename = "ref")]
+    name: String,
+    sha: String,
+    /// `null` once the fork is deleted; absent from trimmed captures.
+    repo: Option<RepositoryName>,
+}
+
+impl GtBranch {
+    fn into_branch_ref(self) -> BranchRef {
+        BranchRef {
+            branch: self.name,
+            sha: self.sha,
+            repository: self.repo.map(|r| r.full_name),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct GtPullRequest {
+    number: Option<i64>,
+    title: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    body: String,
+    user: Option<GtUser>,
+    head: GtBranch,
+    base: GtBranch,
+    /// Absent from older Gitea payloads.
+    #[serde(default, deserialize_with = "null_as_default")]
+    draft: bool,
+    #[serde(default, deserialize_with = "null_as_default")]
+    merged: bool,
+    merge_commit_sha: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PullRequestPayload {
+    number: Option<i64>,
+    pull_request: GtPullRequest,
+}
+
+#[derive(Deserialize)]
+struct HeadSha {
+    sha: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ReviewedPullRequest {
+    number: Option<i64>,
+    head: Option<HeadSha>,
+}
+
+#[derive(Deserialize)]
+struct GtReview {
+    #[serde(rename = "type")]
+    verdict: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    content: String,
+}
+
+/// A review arrives as a pull request payload with a `review`; the reviewer is the sender.
+#[derive(Deserialize)]
+struct ReviewPayload {
+    number: Option<i64>,
+    pull_request: ReviewedPullRequest,
+    review: GtReview,
+    commit_id: Option<String>,
+    sender: GtUser,
+}
+
+#[derive(Deserialize)]
+struct PushPayload {
+    #[serde(rename = "ref")]
+    git_ref: String,
+    before: String,
+    after: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    commits: Vec<IgnoredAny>,
+    repository: GtRepository,
 }

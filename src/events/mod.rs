@@ -6,6 +6,9 @@
 
 mod gitea;
 mod github;
+mod payload;
+#[cfg(test)]
+mod test_support;
 
 use crate::forge::ForgeKind;
 use serde::{Deserialize, Serialize};
@@ -22,6 +25,10 @@ pub struct EventHeaders<'a> {
 
 /// What became of a delivery's payload.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one short-lived value per delivery, almost always the event; a box would buy nothing"
+)]
 pub enum Normalized {
     /// The delivery is something ade acts on.
     Event(Event),
@@ -163,11 +170,12 @@ pub struct Repository {
     pub full_name: String,
     /// The default branch, when the payload carries it.
     pub default_branch: Option<String>,
-    /// Whether the repository is private.
+    /// Whether the repository is private; assumed true when a payload does not say.
     pub private: bool,
 }
 
-/// A forge user.
+/// A forge user. A deleted account (a `null` user in the payload) is the forge's own stand-in:
+/// GitHub's `ghost` (id 10137), Gitea's `Ghost` (id -1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
     /// The forge's numeric user id.
@@ -283,7 +291,7 @@ pub struct Review {
     pub author: Actor,
     /// The pull request reviewed.
     pub pull_request_number: i64,
-    /// The head commit the review applies to.
+    /// The head commit the review applies to (on Gitea, the pull request's head at delivery).
     pub commit_sha: Option<String>,
 }
 
@@ -311,7 +319,7 @@ pub struct Push {
     pub before: String,
     /// The commit it points at now.
     pub after: String,
-    /// Whether the push rewrote history.
+    /// Whether the push rewrote history; Gitea does not say, so always false there.
     pub forced: bool,
     /// How many commits the payload lists.
     pub commit_count: usize,
@@ -340,7 +348,8 @@ pub struct Installation {
     pub action: InstallationAction,
     /// The installation id.
     pub id: i64,
-    /// The account (user or organization) it is installed on.
+    /// The account (user or organization login, or enterprise slug) it is installed on; empty
+    /// when GitHub sends no account.
     pub account: String,
     /// `owner/name` of the repositories listed in the payload.
     pub repositories: Vec<String>,
