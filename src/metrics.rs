@@ -60,6 +60,7 @@ pub struct Metrics {
     delivery_latency: Mutex<Series<Histogram>>,
     jobs_finished: Mutex<Series<u64>>,
     job_duration: Mutex<Series<Histogram>>,
+    inbox_commits: Mutex<(u64, u64)>,
 }
 
 /// A gauge read at scrape time (queue depth, deliveries by state).
@@ -115,6 +116,14 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
+    /// The inbox committed one transaction holding `deliveries` deliveries: the ratio of the two
+    /// counters is the mean group-commit batch.
+    pub fn inbox_commit(&self, deliveries: usize) {
+        let mut commits = self.inbox_commits.lock().unwrap();
+        commits.0 += 1;
+        commits.1 += deliveries as u64;
+    }
+
     /// The Prometheus text exposition of every metric, plus the gauges read for this scrape.
     pub fn render(&self, gauges: &[Gauge]) -> String {
         let mut out = String::new();
@@ -124,6 +133,9 @@ impl Metrics {
         histogram(&mut out, "ade_delivery_processing_seconds", "Time from storing a delivery to the end of its handling.", &self.delivery_latency.lock().unwrap());
         counter(&mut out, "ade_job_attempts_total", "Job attempts ended, by kind and outcome.", &self.jobs_finished.lock().unwrap());
         histogram(&mut out, "ade_job_duration_seconds", "Time one job attempt ran.", &self.job_duration.lock().unwrap());
+        let (commits, committed) = *self.inbox_commits.lock().unwrap();
+        let _ = writeln!(out, "# HELP ade_inbox_commits_total Transactions the inbox committed.\n# TYPE ade_inbox_commits_total counter\nade_inbox_commits_total {commits}");
+        let _ = writeln!(out, "# HELP ade_inbox_committed_deliveries_total Deliveries (new or duplicate) in those transactions.\n# TYPE ade_inbox_committed_deliveries_total counter\nade_inbox_committed_deliveries_total {committed}");
         for gauge in gauges {
             let _ = writeln!(out, "# HELP {} {}\n# TYPE {} gauge", gauge.name, gauge.help, gauge.name);
             for (labels, value) in &gauge.values {

@@ -38,6 +38,8 @@ pub struct Service {
     store: Store,
     shutdown: watch::Sender<bool>,
     main: JoinHandle<anyhow::Result<()>>,
+    /// Every task the service runs, for [`Service::abort`].
+    tasks: Vec<tokio::task::AbortHandle>,
 }
 
 impl Service {
@@ -61,7 +63,12 @@ impl Service {
         let metrics = Arc::new(Metrics::default());
         let wake = Wake::new();
         let (shutdown, stop) = watch::channel(false);
-        let (inbox, writer) = Inbox::start(store.clone(), wake.clone(), config.jobs.max_attempts.into());
+        let (inbox, writer) = Inbox::start(
+            store.clone(),
+            wake.clone(),
+            metrics.clone(),
+            config.jobs.max_attempts.into(),
+        );
         warn_about_missing_secrets(config);
         let ingress = Arc::new(Ingress {
             inbox,
@@ -97,6 +104,8 @@ impl Service {
         let listen = wake.listen(&store, stop.clone());
         let worker = tokio::spawn(worker.run(stop.clone(), grace));
         let leader = tokio::spawn(leader.run(stop.clone()));
+        let mut tasks = vec![worker.abort_handle(), leader.abort_handle(), writer.abort_handle()];
+        tasks.extend(listen.as_ref().map(|l| l.abort_handle()));
         let closing = store.clone();
         let mut stopped = stop.clone();
         let main = tokio::spawn(async move {
@@ -121,11 +130,13 @@ impl Service {
             tracing::info!("ade stopped");
             served
         });
+        tasks.push(main.abort_handle());
         Ok(Service {
             addr,
             store,
             shutdown,
             main,
+            tasks,
         })
     }
 
@@ -144,6 +155,14 @@ impl Service {
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         self.main.await.context("service task")?
+    }
+
+    /// Stops every task where it stands, without handing anything back or closing anything, the
+    /// way a crash would; for tests of what a restart recovers.
+    pub fn abort(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 
     /// Waits until the service stops on its own (it does not, unless serving fails).

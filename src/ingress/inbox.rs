@@ -11,6 +11,8 @@
 
 use crate::forge::ForgeKind;
 use crate::jobs::Wake;
+use crate::metrics::Metrics;
+use std::sync::Arc;
 use crate::store::deliveries::{self, NewDelivery};
 use crate::store::jobs::{self as queue, NewJob};
 use crate::store::{Context, Store, StoreError};
@@ -53,11 +55,17 @@ impl Inbox {
     /// Starts the writer; `max_attempts` is what each delivery's job gets. The writer stops once
     /// every [`Inbox`] handle is dropped and the queue is empty, so nothing accepted is left
     /// unstored at shutdown.
-    pub fn start(store: Store, wake: Wake, max_attempts: i64) -> (Inbox, JoinHandle<()>) {
+    pub fn start(
+        store: Store,
+        wake: Wake,
+        metrics: Arc<Metrics>,
+        max_attempts: i64,
+    ) -> (Inbox, JoinHandle<()>) {
         let (sender, receiver) = mpsc::channel::<Pending>(8 * MAX_BATCH);
         let writer = Writer {
             store,
             wake,
+            metrics,
             max_attempts,
             receiver,
         };
@@ -99,6 +107,7 @@ pub fn ordering_key(forge: ForgeKind, repository: Option<&str>, installation: Op
 struct Writer {
     store: Store,
     wake: Wake,
+    metrics: Arc<Metrics>,
     max_attempts: i64,
     receiver: mpsc::Receiver<Pending>,
 }
@@ -163,6 +172,7 @@ impl Writer {
             queue::notify(&mut tx, self.store.backend()).await?;
         }
         tx.commit().await.context("commit deliveries")?;
+        self.metrics.inbox_commit(batch.len());
         Ok(results)
     }
 }

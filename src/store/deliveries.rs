@@ -201,3 +201,14 @@ pub async fn count_backlog(conn: &mut Conn) -> Result<Vec<(DeliveryState, i64)>,
         })
         .collect()
 }
+
+/// How many deliveries are in `state`.
+pub async fn count_in_state(conn: &mut Conn, state: DeliveryState) -> Result<i64, StoreError> {
+    sqlx::query("SELECT COUNT(*) FROM deliveries WHERE state = $1")
+        .bind(state.as_str())
+        .fetch_one(conn)
+        .await
+        .context("count deliveries")?
+        .try_get(0)
+        .context("count deliveries")
+}

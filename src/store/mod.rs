@@ -196,12 +196,12 @@ impl Store {
     }
 
     /// A connection for reads that need no transaction.
-    pub(crate) async fn reader(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+    pub async fn reader(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
         self.inner.read.acquire().await.context("acquire connection")
     }
 
     /// A connection for single-statement writes outside a transaction.
-    pub(crate) async fn writer(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+    pub async fn writer(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
         self.inner.write.acquire().await.context("acquire connection")
     }
 
