@@ -18,7 +18,9 @@ use std::time::Duration;
 use tracing::Instrument;
 
 /// Acts on events as they are dispatched, inside the transaction that records them, so what it
-/// writes (follow-up jobs, state changes) commits together with the event or not at all.
+/// writes (follow-up jobs, state changes) commits together with the event or not at all. It waits
+/// on nothing but the database: on SQLite the transaction holds the only write lock, so slow work
+/// (forge calls, agent runs) belongs in jobs the sink enqueues.
 pub trait EventSink: Send + Sync + 'static {
     /// Takes one event; `event_id` is its stored id. An error rolls everything back and the
     /// delivery is retried (or fails, per the error).
@@ -50,14 +52,13 @@ impl Dispatcher {
     }
 
     async fn dispatch(&self, ctx: &JobContext, delivery_id: i64) -> Result<(), JobError> {
-        let mut tx = ctx.store().begin().await?;
-        let Some(delivery) = deliveries::get(&mut tx, delivery_id).await? else {
+        let delivery = {
+            let mut conn = ctx.store().reader().await?;
+            deliveries::get(&mut conn, delivery_id).await?
+        };
+        let Some(delivery) = delivery else {
             return Err(JobError::Permanent(format!("delivery {delivery_id} is not stored")));
         };
-        if delivery.state != DeliveryState::Pending {
-            // Handled by an earlier attempt whose job completion was lost; nothing to redo.
-            return ctx.finish(tx).await;
-        }
         let span = tracing::info_span!(
             "delivery",
             forge = %delivery.forge,
@@ -65,8 +66,15 @@ impl Dispatcher {
             event = %delivery.event,
         );
         async {
+            if delivery.state != DeliveryState::Pending {
+                // Handled by an earlier attempt whose job completion was lost; nothing to redo.
+                return ctx.finish(ctx.store().begin().await?).await;
+            }
+            // Reading happens before the transaction: on SQLite it holds the only write lock.
+            let normalized = read(&delivery)?;
+            let mut tx = ctx.store().begin().await?;
             let now = ctx.now_ms();
-            let (state, outcome) = match read(&delivery)? {
+            let (state, outcome) = match normalized {
                 Normalized::Event(event) => {
                     let stored = store::events::insert(&mut tx, delivery.id, &event, now).await?;
                     if let (Some(sink), Some(event_id)) = (&self.sink, stored) {

@@ -74,6 +74,23 @@ pub trait JobHandler: Send + Sync + 'static {
     }
 }
 
+/// A shared handler is a handler, so the caller can keep a reference to it.
+impl<H: JobHandler> JobHandler for Arc<H> {
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
+        (**self).run(ctx)
+    }
+
+    fn discarded<'a>(
+        &'a self,
+        job: &'a ClaimedJob,
+        conn: &'a mut Conn,
+        error: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).discarded(job, conn, error, now)
+    }
+}
+
 /// The handlers of every job kind a process runs.
 #[derive(Clone, Default)]
 pub struct Handlers(HashMap<String, Arc<dyn JobHandler>>);

@@ -1,0 +1,119 @@
+//! The `ade` command line as an operator meets it.
+
+use std::process::{Command, Output};
+
+fn ade(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ade"));
+    command.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("run ade")
+}
+
+fn scratch() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("ade-cli-{}-{:x}", std::process::id(), fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn check_config_prints_the_effective_config_with_secrets_redacted() {
+    let dir = scratch();
+    let secret_file = dir.join("gitea-secret");
+    std::fs::write(&secret_file, "from-a-file-5b1c\n").unwrap();
+    let config = dir.join("ade.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[github]\nwebhook_secret = [\"old-3f9a\", \"new-77c2\"]\n[gitea]\nurl = \"https://gitea.example\"\nwebhook_secret_file = \"{}\"\n[database]\nurl = \"postgres://ade:hunter2@db/ade\"\n",
+            secret_file.display()
+        ),
+    )
+    .unwrap();
+    let out = ade(&["check-config", "--config", config.to_str().unwrap()], &[("ADE_SERVER__LISTEN", "0.0.0.0:9000")]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for secret in ["old-3f9a", "new-77c2", "from-a-file-5b1c", "hunter2"] {
+        assert!(!stdout.contains(secret), "{secret} leaked:\n{stdout}");
+    }
+    assert!(stdout.contains("<redacted>"), "{stdout}");
+    assert!(stdout.contains("0.0.0.0:9000"), "environment overrides apply:\n{stdout}");
+    assert!(stdout.contains("https://gitea.example"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn the_config_file_can_come_from_ade_config() {
+    let dir = scratch();
+    let config = dir.join("ade.toml");
+    std::fs::write(&config, "[server]\nlisten = \"127.0.0.1:9123\"\n").unwrap();
+    let out = ade(&["check-config"], &[("ADE_CONFIG", config.to_str().unwrap())]);
+    assert!(String::from_utf8(out.stdout).unwrap().contains("127.0.0.1:9123"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_bad_config_is_refused_at_start_with_one_message_naming_the_key() {
+    let dir = scratch();
+    let config = dir.join("ade.toml");
+    let cases = [
+        ("[github]\nwebhok_secret = \"x\"\n", vec![], "github.webhok_secret"),
+        ("[server]\nlisten = \"nope\"\n", vec![], "server.listen"),
+        ("[gitea]\nwebhook_secret_file = \"/nonexistent/secret\"\n", vec![], "gitea.webhook_secret_file"),
+        ("", vec![("ADE_JOBS__WORKERS", "many")], "jobs.workers"),
+        ("[server\n", vec![], "line 1"),
+    ];
+    for (text, env, key) in cases {
+        std::fs::write(&config, text).unwrap();
+        for command in ["serve", "migrate", "check-config"] {
+            let out = ade(&[command, "--config", config.to_str().unwrap()], &env);
+            let stderr = String::from_utf8(out.stderr).unwrap();
+            assert!(!out.status.success(), "{command} accepted {text:?}");
+            assert!(stderr.contains(key), "{command}: {key} not named in {stderr:?}");
+            assert_eq!(stderr.trim().lines().count(), 1, "one message: {stderr}");
+        }
+    }
+    let out = ade(&["serve", "--config", dir.join("missing.toml").to_str().unwrap()], &[]);
+    assert!(!out.status.success());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn migrate_applies_pending_migrations_once() {
+    let dir = scratch();
+    let url = format!("sqlite://{}/db/ade.db", dir.display());
+    let env = [("ADE_DATABASE__URL", url.as_str())];
+    let first = ade(&["migrate"], &env);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(String::from_utf8(first.stdout).unwrap().starts_with("applied 1 migration(s)"));
+    let second = ade(&["migrate"], &env);
+    assert!(String::from_utf8(second.stdout).unwrap().starts_with("applied 0 migration(s)"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn serve_fails_clearly_when_its_port_is_taken() {
+    let dir = scratch();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let data = dir.to_str().unwrap();
+    let out = ade(&["serve"], &[("ADE_SERVER__LISTEN", &addr), ("ADE_STORAGE__DATA_DIR", data)]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains(&format!("listen on {addr}")), "{stderr}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn logs_can_be_json_lines_carrying_span_fields() {
+    let dir = scratch();
+    let out = ade(&["--log-format", "json", "migrate"], &[("ADE_STORAGE__DATA_DIR", dir.to_str().unwrap()), ("ADE_LOG", "info")]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let line = stderr.lines().find(|l| l.contains("applied migration")).expect("a log line");
+    let record: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+    assert_eq!(record["fields"]["message"], "applied migration");
+    assert_eq!(record["level"], "INFO");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -1,0 +1,10 @@
+//! ade's own integration tests: the service over real HTTP and real databases.
+
+mod support;
+
+mod cli;
+mod queue;
+mod restart;
+mod signatures;
+mod store;
+mod webhooks;

@@ -1,0 +1,60 @@
+//! Test plumbing: databases to run on, a running ade, and a forge that sends it webhooks.
+
+pub mod db;
+pub mod forge;
+pub mod payloads;
+
+pub use db::{TestDb, databases};
+pub use forge::{Delivery, TestForge};
+
+use ade::config::{Config, Secret};
+use ade::service::{Service, ServiceOptions};
+use std::time::Duration;
+
+/// The webhook secret the test forge signs with for GitHub deliveries.
+pub const GITHUB_SECRET: &str = "test-github-secret";
+/// The webhook secret the test forge signs with for Gitea and Forgejo deliveries.
+pub const GITEA_SECRET: &str = "test-gitea-secret";
+
+/// A configuration for a test service on `db`: a free loopback port, both forges' secrets, and
+/// short leases so recovery happens within a test's patience.
+pub fn config(db: &TestDb) -> Config {
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".parse().unwrap();
+    config.server.shutdown_grace = Duration::from_secs(5);
+    config.database.url = Secret::new(db.url.clone());
+    config.database.max_connections = 5;
+    config.storage.data_dir = db.dir.clone();
+    config.github.webhook_secrets = vec![Secret::new(GITHUB_SECRET)];
+    config.gitea.webhook_secrets = vec![Secret::new(GITEA_SECRET)];
+    config.jobs.lease = Duration::from_secs(2);
+    config.jobs.poll_interval = Duration::from_millis(200);
+    config.jobs.backoff_base = Duration::from_millis(50);
+    config.jobs.backoff_max = Duration::from_millis(400);
+    config
+}
+
+/// Starts ade on `db` with the test configuration changed by `tweak`.
+pub async fn start_ade(db: &TestDb, tweak: impl FnOnce(&mut Config), options: ServiceOptions) -> Service {
+    let mut config = config(db);
+    tweak(&mut config);
+    Service::start(&config, options).await.expect("ade starts")
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, or panics after `timeout` with `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
