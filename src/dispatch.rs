@@ -57,7 +57,9 @@ impl Dispatcher {
             deliveries::get(&mut conn, delivery_id).await?
         };
         let Some(delivery) = delivery else {
-            return Err(JobError::Permanent(format!("delivery {delivery_id} is not stored")));
+            return Err(JobError::Permanent(format!(
+                "delivery {delivery_id} is not stored"
+            )));
         };
         let span = tracing::info_span!(
             "delivery",
@@ -117,7 +119,8 @@ fn read(delivery: &StoredDelivery) -> Result<Normalized, JobError> {
         event: &delivery.event,
         event_type: delivery.event_type.as_deref(),
     };
-    events::normalize(delivery.forge, &headers, &json).map_err(|e| JobError::Permanent(e.to_string()))
+    events::normalize(delivery.forge, &headers, &json)
+        .map_err(|e| JobError::Permanent(e.to_string()))
 }
 
 fn delivery_of(job: &ClaimedJob) -> Result<i64, String> {
@@ -142,8 +145,12 @@ impl JobHandler for Dispatcher {
         now: i64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let Ok(id) = delivery_of(job) else { return Ok(()) };
-            let Some(delivery) = deliveries::get(conn, id).await? else { return Ok(()) };
+            let Ok(id) = delivery_of(job) else {
+                return Ok(());
+            };
+            let Some(delivery) = deliveries::get(conn, id).await? else {
+                return Ok(());
+            };
             deliveries::finish(conn, id, DeliveryState::Failed, error, now).await?;
             tracing::error!(
                 forge = %delivery.forge,

@@ -3,15 +3,15 @@
 //! The webhook path reads top to bottom: [`ingress`] verifies and stores deliveries, [`jobs`] runs
 //! them durably, [`events`] normalizes them, and later stages act on the events.
 
+pub mod clock;
 pub mod config;
+pub mod dispatch;
 pub mod events;
 pub mod forge;
-pub mod clock;
-pub mod store;
+pub mod ingress;
 pub mod jobs;
 pub mod metrics;
-pub mod ingress;
-pub mod dispatch;
-pub mod web;
-pub mod telemetry;
 pub mod service;
+pub mod store;
+pub mod telemetry;
+pub mod web;

@@ -95,7 +95,10 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     .await
     .with_context(|| format!("open {}", config.database.redacted_url()))?;
     let applied = store.migrate().await.context("migrate")?;
-    println!("applied {applied} migration(s) to {}", config.database.redacted_url());
+    println!(
+        "applied {applied} migration(s) to {}",
+        config.database.redacted_url()
+    );
     store.close().await;
     Ok(())
 }

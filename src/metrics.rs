@@ -44,7 +44,10 @@ struct Series<T> {
 impl<T: Default> Series<T> {
     fn entry(&mut self, labels: Labels) -> &mut T {
         if !self.values.contains_key(&labels) && self.values.len() >= MAX_SERIES {
-            let other = labels.iter().map(|(k, _)| (*k, "other".to_string())).collect();
+            let other = labels
+                .iter()
+                .map(|(k, _)| (*k, "other".to_string()))
+                .collect();
             return self.values.entry(other).or_default();
         }
         self.values.entry(labels).or_default()
@@ -76,26 +79,48 @@ pub struct Gauge {
 
 fn label(value: &str) -> String {
     let value: String = value.chars().take(64).collect();
-    if value.is_empty() { "none".into() } else { value }
+    if value.is_empty() {
+        "none".into()
+    } else {
+        value
+    }
 }
 
 impl Metrics {
     /// A webhook request was answered: `outcome` is `accepted`, `duplicate`, `ping`,
     /// `bad_signature`, `bad_request`, `too_large`, `unsupported_media_type` or `unavailable`.
     pub fn webhook_delivery(&self, forge: &str, event: &str, outcome: &'static str) {
-        let labels = vec![("forge", label(forge)), ("event", label(event)), ("outcome", outcome.into())];
+        let labels = vec![
+            ("forge", label(forge)),
+            ("event", label(event)),
+            ("outcome", outcome.into()),
+        ];
         *self.webhook_deliveries.lock().unwrap().entry(labels) += 1;
     }
 
     /// A webhook failed signature verification.
     pub fn signature_failure(&self, forge: &str) {
-        *self.signature_failures.lock().unwrap().entry(vec![("forge", label(forge))]) += 1;
+        *self
+            .signature_failures
+            .lock()
+            .unwrap()
+            .entry(vec![("forge", label(forge))]) += 1;
     }
 
     /// A stored delivery was handled: `outcome` is `processed`, `ignored` or `failed`;
     /// `latency` runs from its receipt to the end of its handling.
-    pub fn delivery_handled(&self, forge: &str, event: &str, outcome: &'static str, latency: Duration) {
-        let labels = vec![("forge", label(forge)), ("event", label(event)), ("outcome", outcome.into())];
+    pub fn delivery_handled(
+        &self,
+        forge: &str,
+        event: &str,
+        outcome: &'static str,
+        latency: Duration,
+    ) {
+        let labels = vec![
+            ("forge", label(forge)),
+            ("event", label(event)),
+            ("outcome", outcome.into()),
+        ];
         *self.deliveries_handled.lock().unwrap().entry(labels) += 1;
         self.delivery_latency
             .lock()
@@ -127,17 +152,57 @@ impl Metrics {
     /// The Prometheus text exposition of every metric, plus the gauges read for this scrape.
     pub fn render(&self, gauges: &[Gauge]) -> String {
         let mut out = String::new();
-        counter(&mut out, "ade_webhook_deliveries_total", "Webhook requests answered, by forge, event and outcome.", &self.webhook_deliveries.lock().unwrap());
-        counter(&mut out, "ade_webhook_signature_failures_total", "Webhook requests refused for a missing or wrong signature.", &self.signature_failures.lock().unwrap());
-        counter(&mut out, "ade_deliveries_handled_total", "Stored deliveries handled, by forge, event and outcome.", &self.deliveries_handled.lock().unwrap());
-        histogram(&mut out, "ade_delivery_processing_seconds", "Time from storing a delivery to the end of its handling.", &self.delivery_latency.lock().unwrap());
-        counter(&mut out, "ade_job_attempts_total", "Job attempts ended, by kind and outcome.", &self.jobs_finished.lock().unwrap());
-        histogram(&mut out, "ade_job_duration_seconds", "Time one job attempt ran.", &self.job_duration.lock().unwrap());
+        counter(
+            &mut out,
+            "ade_webhook_deliveries_total",
+            "Webhook requests answered, by forge, event and outcome.",
+            &self.webhook_deliveries.lock().unwrap(),
+        );
+        counter(
+            &mut out,
+            "ade_webhook_signature_failures_total",
+            "Webhook requests refused for a missing or wrong signature.",
+            &self.signature_failures.lock().unwrap(),
+        );
+        counter(
+            &mut out,
+            "ade_deliveries_handled_total",
+            "Stored deliveries handled, by forge, event and outcome.",
+            &self.deliveries_handled.lock().unwrap(),
+        );
+        histogram(
+            &mut out,
+            "ade_delivery_processing_seconds",
+            "Time from storing a delivery to the end of its handling.",
+            &self.delivery_latency.lock().unwrap(),
+        );
+        counter(
+            &mut out,
+            "ade_job_attempts_total",
+            "Job attempts ended, by kind and outcome.",
+            &self.jobs_finished.lock().unwrap(),
+        );
+        histogram(
+            &mut out,
+            "ade_job_duration_seconds",
+            "Time one job attempt ran.",
+            &self.job_duration.lock().unwrap(),
+        );
         let (commits, committed) = *self.inbox_commits.lock().unwrap();
-        let _ = writeln!(out, "# HELP ade_inbox_commits_total Transactions the inbox committed.\n# TYPE ade_inbox_commits_total counter\nade_inbox_commits_total {commits}");
-        let _ = writeln!(out, "# HELP ade_inbox_committed_deliveries_total Deliveries (new or duplicate) in those transactions.\n# TYPE ade_inbox_committed_deliveries_total counter\nade_inbox_committed_deliveries_total {committed}");
+        let _ = writeln!(
+            out,
+            "# HELP ade_inbox_commits_total Transactions the inbox committed.\n# TYPE ade_inbox_commits_total counter\nade_inbox_commits_total {commits}"
+        );
+        let _ = writeln!(
+            out,
+            "# HELP ade_inbox_committed_deliveries_total Deliveries (new or duplicate) in those transactions.\n# TYPE ade_inbox_committed_deliveries_total counter\nade_inbox_committed_deliveries_total {committed}"
+        );
         for gauge in gauges {
-            let _ = writeln!(out, "# HELP {} {}\n# TYPE {} gauge", gauge.name, gauge.help, gauge.name);
+            let _ = writeln!(
+                out,
+                "# HELP {} {}\n# TYPE {} gauge",
+                gauge.name, gauge.help, gauge.name
+            );
             for (labels, value) in &gauge.values {
                 let _ = writeln!(out, "{}{} {value}", gauge.name, render_labels(labels, None));
             }
@@ -154,11 +219,18 @@ fn render_labels(labels: &Labels, le: Option<&str>) -> String {
     if let Some(le) = le {
         parts.push(format!("le=\"{le}\""));
     }
-    if parts.is_empty() { String::new() } else { format!("{{{}}}", parts.join(",")) }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("{{{}}}", parts.join(","))
+    }
 }
 
 fn escape(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn counter(out: &mut String, name: &str, help: &str, series: &Series<u64>) {
@@ -172,11 +244,25 @@ fn histogram(out: &mut String, name: &str, help: &str, series: &Series<Histogram
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
     for (labels, h) in &series.values {
         for (bound, count) in BUCKETS.iter().zip(h.counts.iter()) {
-            let _ = writeln!(out, "{name}_bucket{} {count}", render_labels(labels, Some(&bound.to_string())));
+            let _ = writeln!(
+                out,
+                "{name}_bucket{} {count}",
+                render_labels(labels, Some(&bound.to_string()))
+            );
         }
-        let _ = writeln!(out, "{name}_bucket{} {}", render_labels(labels, Some("+Inf")), h.count);
+        let _ = writeln!(
+            out,
+            "{name}_bucket{} {}",
+            render_labels(labels, Some("+Inf")),
+            h.count
+        );
         let _ = writeln!(out, "{name}_sum{} {}", render_labels(labels, None), h.sum);
-        let _ = writeln!(out, "{name}_count{} {}", render_labels(labels, None), h.count);
+        let _ = writeln!(
+            out,
+            "{name}_count{} {}",
+            render_labels(labels, None),
+            h.count
+        );
     }
 }
 
@@ -190,16 +276,30 @@ mod tests {
         m.webhook_delivery("github", "issue_comment", "accepted");
         m.webhook_delivery("github", "issue_comment", "accepted");
         m.signature_failure("gitea");
-        m.delivery_handled("github", "issue_comment", "processed", Duration::from_millis(30));
+        m.delivery_handled(
+            "github",
+            "issue_comment",
+            "processed",
+            Duration::from_millis(30),
+        );
         let text = m.render(&[Gauge {
             name: "ade_jobs",
             help: "Jobs by kind and state.",
-            values: vec![(vec![("kind", "delivery".into()), ("state", "available".into())], 3)],
+            values: vec![(
+                vec![("kind", "delivery".into()), ("state", "available".into())],
+                3,
+            )],
         }]);
         assert!(text.contains("ade_webhook_deliveries_total{forge=\"github\",event=\"issue_comment\",outcome=\"accepted\"} 2"), "{text}");
         assert!(text.contains("ade_webhook_signature_failures_total{forge=\"gitea\"} 1"));
-        assert!(text.contains("ade_delivery_processing_seconds_bucket{forge=\"github\",le=\"0.025\"} 0"));
-        assert!(text.contains("ade_delivery_processing_seconds_bucket{forge=\"github\",le=\"0.05\"} 1"));
+        assert!(
+            text.contains(
+                "ade_delivery_processing_seconds_bucket{forge=\"github\",le=\"0.025\"} 0"
+            )
+        );
+        assert!(
+            text.contains("ade_delivery_processing_seconds_bucket{forge=\"github\",le=\"0.05\"} 1")
+        );
         assert!(text.contains("ade_delivery_processing_seconds_count{forge=\"github\"} 1"));
         assert!(text.contains("ade_jobs{kind=\"delivery\",state=\"available\"} 3"));
     }

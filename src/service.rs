@@ -53,7 +53,11 @@ impl Service {
         .await
         .context("open the database")?;
         let applied = store.migrate().await.context("migrate the database")?;
-        tracing::info!(backend = store.backend().as_str(), applied, "database ready");
+        tracing::info!(
+            backend = store.backend().as_str(),
+            applied,
+            "database ready"
+        );
 
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
@@ -104,7 +108,11 @@ impl Service {
         let listen = wake.listen(&store, stop.clone());
         let worker = tokio::spawn(worker.run(stop.clone(), grace));
         let leader = tokio::spawn(leader.run(stop.clone()));
-        let mut tasks = vec![worker.abort_handle(), leader.abort_handle(), writer.abort_handle()];
+        let mut tasks = vec![
+            worker.abort_handle(),
+            leader.abort_handle(),
+            writer.abort_handle(),
+        ];
         tasks.extend(listen.as_ref().map(|l| l.abort_handle()));
         let closing = store.clone();
         let mut stopped = stop.clone();
@@ -173,9 +181,13 @@ impl Service {
 
 fn warn_about_missing_secrets(config: &Config) {
     if config.github.webhook_secrets.is_empty() {
-        tracing::warn!("no [github] webhook secret configured: /webhooks/github refuses every delivery");
+        tracing::warn!(
+            "no [github] webhook secret configured: /webhooks/github refuses every delivery"
+        );
     }
     if config.gitea.webhook_secrets.is_empty() {
-        tracing::warn!("no [gitea] webhook secret configured: /webhooks/gitea refuses every delivery");
+        tracing::warn!(
+            "no [gitea] webhook secret configured: /webhooks/gitea refuses every delivery"
+        );
     }
 }

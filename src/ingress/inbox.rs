@@ -12,10 +12,10 @@
 use crate::forge::ForgeKind;
 use crate::jobs::Wake;
 use crate::metrics::Metrics;
-use std::sync::Arc;
 use crate::store::deliveries::{self, NewDelivery};
 use crate::store::jobs::{self as queue, NewJob};
 use crate::store::{Context, Store, StoreError};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -96,7 +96,11 @@ impl Inbox {
 
 /// The ordering key of a delivery: deliveries of one repository (or, without one, of one
 /// installation) are handled one at a time in arrival order.
-pub fn ordering_key(forge: ForgeKind, repository: Option<&str>, installation: Option<i64>) -> Option<String> {
+pub fn ordering_key(
+    forge: ForgeKind,
+    repository: Option<&str>,
+    installation: Option<i64>,
+) -> Option<String> {
     match (repository, installation) {
         (Some(repository), _) => Some(format!("{forge}:{repository}")),
         (None, Some(installation)) => Some(format!("{forge}:installation:{installation}")),
@@ -135,7 +139,10 @@ impl Writer {
                 let mut results = Vec::with_capacity(batch.len());
                 for pending in &batch {
                     let one = self.commit(std::slice::from_ref(pending)).await;
-                    results.push(one.map(|mut r| r.remove(0)).map_err(|e| InboxError(e.to_string())));
+                    results.push(
+                        one.map(|mut r| r.remove(0))
+                            .map_err(|e| InboxError(e.to_string())),
+                    );
                 }
                 results
             }

@@ -80,7 +80,11 @@ async fn store(ingress: &Ingress, delivery: VerifiedDelivery) -> Response {
     if delivery.event == "ping" {
         metrics.webhook_delivery(forge, &delivery.event, "ping");
         tracing::info!("ping");
-        return (StatusCode::OK, Json(serde_json::json!({ "status": "pong" }))).into_response();
+        return (
+            StatusCode::OK,
+            Json(serde_json::json!({ "status": "pong" })),
+        )
+            .into_response();
     }
     let subject = match payload::json_bytes(&delivery.content_type, &delivery.body)
         .and_then(|json| payload::subject(&json))
@@ -119,20 +123,27 @@ async fn store(ingress: &Ingress, delivery: VerifiedDelivery) -> Response {
         Ok(Stored::New(id)) => {
             metrics.webhook_delivery(forge, &delivery.event, "accepted");
             tracing::info!(id, "stored delivery");
-            let body = serde_json::json!({ "status": "accepted", "delivery": delivery.delivery_id });
+            let body =
+                serde_json::json!({ "status": "accepted", "delivery": delivery.delivery_id });
             (StatusCode::ACCEPTED, Json(body)).into_response()
         }
         Ok(Stored::Duplicate) => {
             metrics.webhook_delivery(forge, &delivery.event, "duplicate");
             tracing::info!("duplicate delivery; already stored");
-            let body = serde_json::json!({ "status": "duplicate", "delivery": delivery.delivery_id });
+            let body =
+                serde_json::json!({ "status": "duplicate", "delivery": delivery.delivery_id });
             (StatusCode::OK, Json(body)).into_response()
         }
         Err(error) => {
             metrics.webhook_delivery(forge, &delivery.event, "unavailable");
             tracing::error!(%error, "could not store delivery");
             let body = serde_json::json!({ "error": "ade could not store the delivery; deliver it again later" });
-            (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "30")], Json(body)).into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [("retry-after", "30")],
+                Json(body),
+            )
+                .into_response()
         }
     }
 }

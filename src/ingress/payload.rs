@@ -9,7 +9,9 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PayloadError {
     /// The media type is neither JSON nor a form.
-    #[error("unsupported content type {0:?}: send application/json or application/x-www-form-urlencoded")]
+    #[error(
+        "unsupported content type {0:?}: send application/json or application/x-www-form-urlencoded"
+    )]
     UnsupportedMediaType(String),
     /// A form body without a `payload` field.
     #[error("form body has no payload field")]
@@ -86,19 +88,29 @@ mod tests {
         let direct = json_bytes("application/json", json).unwrap();
         assert_eq!(
             subject(&direct).unwrap(),
-            Subject { repository: Some("octo/hello".into()), installation: Some(7) }
+            Subject {
+                repository: Some("octo/hello".into()),
+                installation: Some(7)
+            }
         );
         let form: String = form_urlencoded::Serializer::new(String::new())
             .append_pair("payload", std::str::from_utf8(json).unwrap())
             .finish();
-        let decoded = json_bytes("application/x-www-form-urlencoded; charset=utf-8", form.as_bytes()).unwrap();
+        let decoded = json_bytes(
+            "application/x-www-form-urlencoded; charset=utf-8",
+            form.as_bytes(),
+        )
+        .unwrap();
         assert_eq!(&*decoded, &json[..]);
     }
 
     #[test]
     fn refuses_what_is_not_a_json_object() {
         for bad in [&b"not json"[..], b"[1,2]", b"\"str\"", b"{\"a\":", b""] {
-            assert!(matches!(subject(bad), Err(PayloadError::NotJson(_))), "{bad:?}");
+            assert!(
+                matches!(subject(bad), Err(PayloadError::NotJson(_))),
+                "{bad:?}"
+            );
         }
         assert_eq!(
             json_bytes("application/x-www-form-urlencoded", b"other=1"),
@@ -112,6 +124,9 @@ mod tests {
 
     #[test]
     fn a_payload_without_repository_has_an_empty_subject() {
-        assert_eq!(subject(br#"{"zen":"hi","repository":null}"#).unwrap(), Subject::default());
+        assert_eq!(
+            subject(br#"{"zen":"hi","repository":null}"#).unwrap(),
+            Subject::default()
+        );
     }
 }

@@ -67,7 +67,9 @@ impl FromRequest<Arc<Ingress>> for GithubDelivery {
     type Rejection = Refusal;
 
     async fn from_request(request: Request, ingress: &Arc<Ingress>) -> Result<Self, Refusal> {
-        receive(ForgeKind::Github, request, ingress).await.map(GithubDelivery)
+        receive(ForgeKind::Github, request, ingress)
+            .await
+            .map(GithubDelivery)
     }
 }
 
@@ -75,7 +77,9 @@ impl FromRequest<Arc<Ingress>> for GiteaDelivery {
     type Rejection = Refusal;
 
     async fn from_request(request: Request, ingress: &Arc<Ingress>) -> Result<Self, Refusal> {
-        receive(ForgeKind::Gitea, request, ingress).await.map(GiteaDelivery)
+        receive(ForgeKind::Gitea, request, ingress)
+            .await
+            .map(GiteaDelivery)
     }
 }
 
@@ -119,10 +123,17 @@ async fn receive(
         ForgeKind::Gitea => &GITEA,
     };
     let delivery_hint = first(headers, dialect.delivery)
-        .map(|(_, v)| String::from_utf8_lossy(v).chars().take(80).collect::<String>())
+        .map(|(_, v)| {
+            String::from_utf8_lossy(v)
+                .chars()
+                .take(80)
+                .collect::<String>()
+        })
         .unwrap_or_default();
     let refuse = |refusal: Refusal| {
-        ingress.metrics.webhook_delivery(forge.as_str(), "unknown", refusal.outcome);
+        ingress
+            .metrics
+            .webhook_delivery(forge.as_str(), "unknown", refusal.outcome);
         tracing::warn!(%forge, delivery = %delivery_hint, %peer, status = refusal.status.as_u16(), reason = %refusal.reason, "refused webhook");
         refusal
     };
@@ -220,7 +231,10 @@ fn required(
 ) -> Result<String, Refusal> {
     match first(headers, names) {
         Some((name, value)) => checked(name, value, valid),
-        None => Err(Refusal::bad_request(format!("missing header {}", names.join(" or ")))),
+        None => Err(Refusal::bad_request(format!(
+            "missing header {}",
+            names.join(" or ")
+        ))),
     }
 }
 

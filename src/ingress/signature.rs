@@ -106,7 +106,11 @@ mod tests {
     fn githubs_published_example_verifies() {
         // From GitHub's "Validating webhook deliveries" documentation.
         let header = b"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
-        let ok = verify_github(&secrets(&["It's a Secret to Everybody"]), Some(header), b"Hello, World!");
+        let ok = verify_github(
+            &secrets(&["It's a Secret to Everybody"]),
+            Some(header),
+            b"Hello, World!",
+        );
         assert_eq!(ok, Ok(()));
     }
 
@@ -115,7 +119,10 @@ mod tests {
         let body = br#"{"zen":"Keep it logically awesome."}"#;
         let header = sign_github("new-secret", body);
         let active = secrets(&["old-secret", "new-secret"]);
-        assert_eq!(verify_github(&active, Some(header.as_bytes()), body), Ok(()));
+        assert_eq!(
+            verify_github(&active, Some(header.as_bytes()), body),
+            Ok(())
+        );
         let retired = secrets(&["old-secret"]);
         assert_eq!(
             verify_github(&retired, Some(header.as_bytes()), body),
@@ -128,7 +135,10 @@ mod tests {
         let s = secrets(&["s"]);
         let body = b"{}";
         let good = sign_github("s", body);
-        assert_eq!(verify_github(&s, None, body), Err(SignatureError::Missing("X-Hub-Signature-256")));
+        assert_eq!(
+            verify_github(&s, None, body),
+            Err(SignatureError::Missing("X-Hub-Signature-256"))
+        );
         for bad in [
             good.trim_start_matches("sha256=").to_string(),
             good.replace("sha256=", "sha1="),
@@ -145,8 +155,14 @@ mod tests {
             );
         }
         let wrong = sign_github("other", body);
-        assert_eq!(verify_github(&s, Some(wrong.as_bytes()), body), Err(SignatureError::Mismatch));
-        assert_eq!(verify_github(&s, Some(good.as_bytes()), b"{} "), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify_github(&s, Some(wrong.as_bytes()), body),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_github(&s, Some(good.as_bytes()), b"{} "),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
@@ -164,7 +180,10 @@ mod tests {
         let s = secrets(&["gitea-webhook-secret"]);
         let body = br#"{"action":"opened"}"#;
         let sig = sign_gitea("gitea-webhook-secret", body);
-        assert_eq!(verify_gitea(&s, "X-Gitea-Signature", Some(sig.as_bytes()), body), Ok(()));
+        assert_eq!(
+            verify_gitea(&s, "X-Gitea-Signature", Some(sig.as_bytes()), body),
+            Ok(())
+        );
         let prefixed = format!("sha256={sig}");
         assert_eq!(
             verify_gitea(&s, "X-Forgejo-Signature", Some(prefixed.as_bytes()), body),

@@ -27,7 +27,13 @@ pub struct Leader {
 
 impl Leader {
     /// A contender named `owner` (the worker id of this process), holding the lease for `lease`.
-    pub fn new(owner: &str, store: Store, clock: Arc<dyn Clock>, lease: Duration, wake: Wake) -> Leader {
+    pub fn new(
+        owner: &str,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        lease: Duration,
+        wake: Wake,
+    ) -> Leader {
         Leader {
             owner: owner.into(),
             store,
@@ -53,20 +59,33 @@ impl Leader {
             }
             match self.tick(&mut leading, &mut last_prune).await {
                 Ok(()) => {}
-                Err(error) => tracing::warn!(%error, "leader upkeep failed; trying again next tick"),
+                Err(error) => {
+                    tracing::warn!(%error, "leader upkeep failed; trying again next tick")
+                }
             }
         }
-        if leading {
-            if let Ok(mut conn) = self.store.writer().await {
-                leases::release(&mut conn, LEASE_NAME, &self.owner).await.ok();
-            }
+        if leading && let Ok(mut conn) = self.store.writer().await {
+            leases::release(&mut conn, LEASE_NAME, &self.owner)
+                .await
+                .ok();
         }
     }
 
-    async fn tick(&self, leading: &mut bool, last_prune: &mut Option<i64>) -> Result<(), StoreError> {
+    async fn tick(
+        &self,
+        leading: &mut bool,
+        last_prune: &mut Option<i64>,
+    ) -> Result<(), StoreError> {
         let now = self.clock.now_ms();
         let mut conn = self.store.writer().await?;
-        let lead = leases::acquire(&mut conn, LEASE_NAME, &self.owner, now, now + self.lease.as_millis() as i64).await?;
+        let lead = leases::acquire(
+            &mut conn,
+            LEASE_NAME,
+            &self.owner,
+            now,
+            now + self.lease.as_millis() as i64,
+        )
+        .await?;
         if lead != *leading {
             tracing::info!(owner = %self.owner, leading = lead, "leadership changed");
             *leading = lead;
@@ -80,7 +99,8 @@ impl Leader {
             self.wake.notify();
         }
         if last_prune.is_none_or(|at| now - at >= PRUNE_EVERY.as_millis() as i64) {
-            let pruned = queries::prune_finished(&mut conn, now - KEEP_FINISHED.as_millis() as i64).await?;
+            let pruned =
+                queries::prune_finished(&mut conn, now - KEEP_FINISHED.as_millis() as i64).await?;
             if pruned > 0 {
                 tracing::info!(pruned, "pruned finished jobs");
             }

@@ -31,7 +31,11 @@ impl Wake {
 
     /// On PostgreSQL, listens for jobs enqueued by any process and wakes this one; on SQLite there
     /// is nothing to listen to. The listener reconnects after errors until shutdown.
-    pub fn listen(&self, store: &Store, mut shutdown: watch::Receiver<bool>) -> Option<JoinHandle<()>> {
+    pub fn listen(
+        &self,
+        store: &Store,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Option<JoinHandle<()>> {
         if store.backend() != Backend::Postgres {
             return None;
         }

@@ -108,7 +108,15 @@ impl Worker {
         let now = self.clock.now_ms();
         let lease_until = now + self.config.lease.as_millis() as i64;
         let mut conn = self.store.writer().await?;
-        queries::claim(&mut conn, self.store.backend(), &self.id, limit, now, lease_until).await
+        queries::claim(
+            &mut conn,
+            self.store.backend(),
+            &self.id,
+            limit,
+            now,
+            lease_until,
+        )
+        .await
     }
 
     fn spawn(
@@ -125,11 +133,17 @@ impl Worker {
                 lost: lost.clone(),
             },
         );
-        let span = tracing::info_span!("job", kind = %job.kind, job = job.id, attempt = job.attempt);
+        let span =
+            tracing::info_span!("job", kind = %job.kind, job = job.id, attempt = job.attempt);
         let id = job.id;
         let attempt = Attempt {
             handler: self.handlers.get(&job.kind),
-            ctx: Arc::new(JobContext::new(job, self.store.clone(), self.id.clone(), self.clock.clone())),
+            ctx: Arc::new(JobContext::new(
+                job,
+                self.store.clone(),
+                self.id.clone(),
+                self.clock.clone(),
+            )),
             config: self.config.clone(),
             metrics: self.metrics.clone(),
         };
@@ -162,7 +176,11 @@ impl Worker {
         };
         for (id, job) in running.lock().unwrap().iter() {
             if !held.contains(&(*id, job.attempt)) {
-                tracing::warn!(job = id, attempt = job.attempt, "lease lost; stopping the attempt");
+                tracing::warn!(
+                    job = id,
+                    attempt = job.attempt,
+                    "lease lost; stopping the attempt"
+                );
                 job.lost.notify_one();
             }
         }
@@ -190,14 +208,20 @@ impl Worker {
             .map(|(id, job)| (*id, job.attempt))
             .collect();
         for (id, attempt) in left {
-            let fence = queries::Fence { id, attempt, owner: &self.id };
+            let fence = queries::Fence {
+                id,
+                attempt,
+                owner: &self.id,
+            };
             let released = match self.store.writer().await {
                 Ok(mut conn) => queries::release(&mut conn, fence, self.clock.now_ms()).await,
                 Err(error) => Err(error),
             };
             match released {
                 Ok(_) => tracing::info!(job = id, "handed back unfinished job at shutdown"),
-                Err(error) => tracing::warn!(job = id, %error, "could not hand back job; its lease will expire"),
+                Err(error) => {
+                    tracing::warn!(job = id, %error, "could not hand back job; its lease will expire")
+                }
             }
         }
     }
@@ -234,7 +258,10 @@ impl Attempt {
                 }
             }
         } else {
-            Err(JobError::Permanent(format!("no handler for job kind {:?}", job.kind)))
+            Err(JobError::Permanent(format!(
+                "no handler for job kind {:?}",
+                job.kind
+            )))
         };
         let outcome = match self.settle(result).await {
             Ok(outcome) => outcome,
@@ -243,10 +270,14 @@ impl Attempt {
                 "unrecorded"
             }
         };
-        self.metrics.job_finished(&job.kind, outcome, started.elapsed());
+        self.metrics
+            .job_finished(&job.kind, outcome, started.elapsed());
     }
 
-    async fn settle(&self, result: Result<(), JobError>) -> Result<&'static str, crate::store::StoreError> {
+    async fn settle(
+        &self,
+        result: Result<(), JobError>,
+    ) -> Result<&'static str, crate::store::StoreError> {
         let ctx = &self.ctx;
         let job = &ctx.job;
         let store = ctx.store();
@@ -267,10 +298,21 @@ impl Attempt {
                 Ok("lease_lost")
             }
             Err(JobError::Retry(error)) if job.attempt < job.max_attempts => {
-                let delay = backoff::delay(job.attempt, self.config.backoff_base, self.config.backoff_max, fastrand::f64());
+                let delay = backoff::delay(
+                    job.attempt,
+                    self.config.backoff_base,
+                    self.config.backoff_max,
+                    fastrand::f64(),
+                );
                 tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "attempt failed; will retry");
                 let mut conn = store.writer().await?;
-                queries::retry(&mut conn, ctx.fence(), now + delay.as_millis() as i64, &error).await?;
+                queries::retry(
+                    &mut conn,
+                    ctx.fence(),
+                    now + delay.as_millis() as i64,
+                    &error,
+                )
+                .await?;
                 Ok("retried")
             }
             Err(JobError::Retry(error) | JobError::Permanent(error)) => {

@@ -111,7 +111,9 @@ pub const NOTIFY_CHANNEL: &str = "ade_jobs";
 /// process owns the queue and wakes its workers in memory.
 pub async fn notify(conn: &mut Conn, backend: Backend) -> Result<(), StoreError> {
     if backend == Backend::Postgres {
-        conn.execute("NOTIFY ade_jobs").await.context("notify workers")?;
+        conn.execute("NOTIFY ade_jobs")
+            .await
+            .context("notify workers")?;
     }
     Ok(())
 }

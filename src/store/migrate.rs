@@ -25,7 +25,7 @@ impl Migration {
 }
 
 macro_rules! migration {
-    ($backend:literal, $version:literal, $name:literal) => {
+    ($backend:literal, $version:literal, $file:literal, $name:literal) => {
         Migration {
             version: $version,
             name: $name,
@@ -33,7 +33,7 @@ macro_rules! migration {
                 "../../migrations/",
                 $backend,
                 "/",
-                stringify!($version),
+                $file,
                 "_",
                 $name,
                 ".sql"
@@ -43,10 +43,11 @@ macro_rules! migration {
 }
 
 /// The SQLite migrations, in order. A test checks this list against migrations/sqlite/.
-pub const MIGRATIONS_SQLITE: &[Migration] = &[migration!("sqlite", 0001, "inbox_and_jobs")];
+pub const MIGRATIONS_SQLITE: &[Migration] = &[migration!("sqlite", 1, "0001", "inbox_and_jobs")];
 
 /// The PostgreSQL migrations, in order. A test checks this list against migrations/postgres/.
-pub const MIGRATIONS_POSTGRES: &[Migration] = &[migration!("postgres", 0001, "inbox_and_jobs")];
+pub const MIGRATIONS_POSTGRES: &[Migration] =
+    &[migration!("postgres", 1, "0001", "inbox_and_jobs")];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {
     let migrations = match store.backend() {
@@ -106,7 +107,11 @@ pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {
         .execute(&mut *tx)
         .await
         .context("record migration")?;
-        tracing::info!(version = migration.version, name = migration.name, "applied migration");
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "applied migration"
+        );
         applied += 1;
     }
     tx.commit().await.context("commit migrations")?;

@@ -51,6 +51,15 @@ pub enum StoreError {
         /// What differs.
         detail: String,
     },
+    /// The SQLite database's folder could not be created.
+    #[error("cannot create the database folder {path}: {source}")]
+    Folder {
+        /// The folder.
+        path: std::path::PathBuf,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
     /// A stored value could not be read back.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
@@ -124,7 +133,9 @@ struct Inner {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.inner.backend).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.inner.backend)
+            .finish()
     }
 }
 
@@ -145,8 +156,8 @@ impl Store {
                 (write, read)
             }
             Backend::Postgres => {
-                let connect = AnyConnectOptions::from_str(&options.url)
-                    .context("parse database url")?;
+                let connect =
+                    AnyConnectOptions::from_str(&options.url).context("parse database url")?;
                 let pool = AnyPoolOptions::new()
                     .max_connections(options.max_connections.max(2))
                     .acquire_timeout(Duration::from_secs(10))
@@ -197,12 +208,20 @@ impl Store {
 
     /// A connection for reads that need no transaction.
     pub async fn reader(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
-        self.inner.read.acquire().await.context("acquire connection")
+        self.inner
+            .read
+            .acquire()
+            .await
+            .context("acquire connection")
     }
 
     /// A connection for single-statement writes outside a transaction.
     pub async fn writer(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
-        self.inner.write.acquire().await.context("acquire connection")
+        self.inner
+            .write
+            .acquire()
+            .await
+            .context("acquire connection")
     }
 
     /// Checks the database answers, for `/readyz`.
@@ -223,17 +242,14 @@ impl Store {
 fn sqlite_url(url: &str) -> Result<String, StoreError> {
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    if path != ":memory:" && !path.is_empty() {
-        if let Some(parent) = std::path::Path::new(path).parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    StoreError::Corrupt(format!(
-                        "cannot create database folder {}: {e}",
-                        parent.display()
-                    ))
-                })?;
-            }
-        }
+    let parent = std::path::Path::new(path).parent();
+    if path != ":memory:"
+        && let Some(parent) = parent.filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
+            path: parent.to_path_buf(),
+            source,
+        })?;
     }
     if query.split('&').any(|kv| kv.starts_with("mode=")) {
         Ok(url.to_string())

@@ -52,7 +52,10 @@ async fn metrics(State(ops): State<Operations>) -> Response {
         }
     };
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         ops.metrics.render(&gauges),
     )
         .into_response()

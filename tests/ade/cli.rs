@@ -4,7 +4,10 @@ use std::process::{Command, Output};
 
 fn ade(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ade"));
-    command.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     for (k, v) in env {
         command.env(k, v);
     }
@@ -12,7 +15,11 @@ fn ade(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 fn scratch() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("ade-cli-{}-{:x}", std::process::id(), fastrand::u64(..)));
+    let dir = std::env::temp_dir().join(format!(
+        "ade-cli-{}-{:x}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -31,14 +38,24 @@ fn check_config_prints_the_effective_config_with_secrets_redacted() {
         ),
     )
     .unwrap();
-    let out = ade(&["check-config", "--config", config.to_str().unwrap()], &[("ADE_SERVER__LISTEN", "0.0.0.0:9000")]);
+    let out = ade(
+        &["check-config", "--config", config.to_str().unwrap()],
+        &[("ADE_SERVER__LISTEN", "0.0.0.0:9000")],
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for secret in ["old-3f9a", "new-77c2", "from-a-file-5b1c", "hunter2"] {
         assert!(!stdout.contains(secret), "{secret} leaked:\n{stdout}");
     }
     assert!(stdout.contains("<redacted>"), "{stdout}");
-    assert!(stdout.contains("0.0.0.0:9000"), "environment overrides apply:\n{stdout}");
+    assert!(
+        stdout.contains("0.0.0.0:9000"),
+        "environment overrides apply:\n{stdout}"
+    );
     assert!(stdout.contains("https://gitea.example"));
     std::fs::remove_dir_all(dir).ok();
 }
@@ -48,8 +65,15 @@ fn the_config_file_can_come_from_ade_config() {
     let dir = scratch();
     let config = dir.join("ade.toml");
     std::fs::write(&config, "[server]\nlisten = \"127.0.0.1:9123\"\n").unwrap();
-    let out = ade(&["check-config"], &[("ADE_CONFIG", config.to_str().unwrap())]);
-    assert!(String::from_utf8(out.stdout).unwrap().contains("127.0.0.1:9123"));
+    let out = ade(
+        &["check-config"],
+        &[("ADE_CONFIG", config.to_str().unwrap())],
+    );
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("127.0.0.1:9123")
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -58,9 +82,17 @@ fn a_bad_config_is_refused_at_start_with_one_message_naming_the_key() {
     let dir = scratch();
     let config = dir.join("ade.toml");
     let cases = [
-        ("[github]\nwebhok_secret = \"x\"\n", vec![], "github.webhok_secret"),
+        (
+            "[github]\nwebhok_secret = \"x\"\n",
+            vec![],
+            "github.webhok_secret",
+        ),
         ("[server]\nlisten = \"nope\"\n", vec![], "server.listen"),
-        ("[gitea]\nwebhook_secret_file = \"/nonexistent/secret\"\n", vec![], "gitea.webhook_secret_file"),
+        (
+            "[gitea]\nwebhook_secret_file = \"/nonexistent/secret\"\n",
+            vec![],
+            "gitea.webhook_secret_file",
+        ),
         ("", vec![("ADE_JOBS__WORKERS", "many")], "jobs.workers"),
         ("[server\n", vec![], "line 1"),
     ];
@@ -70,11 +102,21 @@ fn a_bad_config_is_refused_at_start_with_one_message_naming_the_key() {
             let out = ade(&[command, "--config", config.to_str().unwrap()], &env);
             let stderr = String::from_utf8(out.stderr).unwrap();
             assert!(!out.status.success(), "{command} accepted {text:?}");
-            assert!(stderr.contains(key), "{command}: {key} not named in {stderr:?}");
+            assert!(
+                stderr.contains(key),
+                "{command}: {key} not named in {stderr:?}"
+            );
             assert_eq!(stderr.trim().lines().count(), 1, "one message: {stderr}");
         }
     }
-    let out = ade(&["serve", "--config", dir.join("missing.toml").to_str().unwrap()], &[]);
+    let out = ade(
+        &[
+            "serve",
+            "--config",
+            dir.join("missing.toml").to_str().unwrap(),
+        ],
+        &[],
+    );
     assert!(!out.status.success());
     std::fs::remove_dir_all(dir).ok();
 }
@@ -85,10 +127,22 @@ fn migrate_applies_pending_migrations_once() {
     let url = format!("sqlite://{}/db/ade.db", dir.display());
     let env = [("ADE_DATABASE__URL", url.as_str())];
     let first = ade(&["migrate"], &env);
-    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    assert!(String::from_utf8(first.stdout).unwrap().starts_with("applied 1 migration(s)"));
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        String::from_utf8(first.stdout)
+            .unwrap()
+            .starts_with("applied 1 migration(s)")
+    );
     let second = ade(&["migrate"], &env);
-    assert!(String::from_utf8(second.stdout).unwrap().starts_with("applied 0 migration(s)"));
+    assert!(
+        String::from_utf8(second.stdout)
+            .unwrap()
+            .starts_with("applied 0 migration(s)")
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -98,7 +152,13 @@ fn serve_fails_clearly_when_its_port_is_taken() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let data = dir.to_str().unwrap();
-    let out = ade(&["serve"], &[("ADE_SERVER__LISTEN", &addr), ("ADE_STORAGE__DATA_DIR", data)]);
+    let out = ade(
+        &["serve"],
+        &[
+            ("ADE_SERVER__LISTEN", &addr),
+            ("ADE_STORAGE__DATA_DIR", data),
+        ],
+    );
     assert!(!out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains(&format!("listen on {addr}")), "{stderr}");
@@ -108,10 +168,19 @@ fn serve_fails_clearly_when_its_port_is_taken() {
 #[test]
 fn logs_can_be_json_lines_carrying_span_fields() {
     let dir = scratch();
-    let out = ade(&["--log-format", "json", "migrate"], &[("ADE_STORAGE__DATA_DIR", dir.to_str().unwrap()), ("ADE_LOG", "info")]);
+    let out = ade(
+        &["--log-format", "json", "migrate"],
+        &[
+            ("ADE_STORAGE__DATA_DIR", dir.to_str().unwrap()),
+            ("ADE_LOG", "info"),
+        ],
+    );
     assert!(out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
-    let line = stderr.lines().find(|l| l.contains("applied migration")).expect("a log line");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("applied migration"))
+        .expect("a log line");
     let record: serde_json::Value = serde_json::from_str(line).expect("JSON line");
     assert_eq!(record["fields"]["message"], "applied migration");
     assert_eq!(record["level"], "INFO");

@@ -39,7 +39,9 @@ async fn enqueue(store: &Store, jobs: &[NewJob]) -> Vec<Option<i64>> {
 
 async fn claim(store: &Store, owner: &str, limit: i64, now: i64) -> Vec<ClaimedJob> {
     let mut conn = store.writer().await.unwrap();
-    queue::claim(&mut conn, store.backend(), owner, limit, now, now + 1_000).await.unwrap()
+    queue::claim(&mut conn, store.backend(), owner, limit, now, now + 1_000)
+        .await
+        .unwrap()
 }
 
 fn keys(jobs: &[ClaimedJob]) -> Vec<&str> {
@@ -47,7 +49,11 @@ fn keys(jobs: &[ClaimedJob]) -> Vec<&str> {
 }
 
 fn fence<'a>(job: &ClaimedJob, owner: &'a str) -> Fence<'a> {
-    Fence { id: job.id, attempt: job.attempt, owner }
+    Fence {
+        id: job.id,
+        attempt: job.attempt,
+        owner,
+    }
 }
 
 #[tokio::test]
@@ -55,8 +61,17 @@ async fn an_idempotency_key_is_enqueued_once() {
     for db in databases().await {
         let store = db.store().await;
         let ids = enqueue(&store, &[job("a", None), job("a", None), job("b", None)]).await;
-        assert!(ids[0].is_some() && ids[1].is_none() && ids[2].is_some(), "{}: {ids:?}", db.name);
-        assert_eq!(keys(&claim(&store, "w", 10, T0).await), ["a", "b"], "{}", db.name);
+        assert!(
+            ids[0].is_some() && ids[1].is_none() && ids[2].is_some(),
+            "{}: {ids:?}",
+            db.name
+        );
+        assert_eq!(
+            keys(&claim(&store, "w", 10, T0).await),
+            ["a", "b"],
+            "{}",
+            db.name
+        );
     }
 }
 
@@ -64,25 +79,55 @@ async fn an_idempotency_key_is_enqueued_once() {
 async fn jobs_sharing_an_ordering_key_run_one_at_a_time_in_order() {
     for db in databases().await {
         let store = db.store().await;
-        enqueue(&store, &[job("x1", Some("x")), job("x2", Some("x")), job("y1", Some("y")), job("free", None)]).await;
+        enqueue(
+            &store,
+            &[
+                job("x1", Some("x")),
+                job("x2", Some("x")),
+                job("y1", Some("y")),
+                job("free", None),
+            ],
+        )
+        .await;
         let first = claim(&store, "w", 10, T0).await;
         assert_eq!(keys(&first), ["x1", "y1", "free"], "{}", db.name);
-        assert!(claim(&store, "w", 10, T0).await.is_empty(), "{}: x2 waits for x1", db.name);
+        assert!(
+            claim(&store, "w", 10, T0).await.is_empty(),
+            "{}: x2 waits for x1",
+            db.name
+        );
 
         // x1 fails and waits out a retry: x2 still waits, since order holds across retries.
         let mut conn = store.writer().await.unwrap();
-        assert!(queue::retry(&mut conn, fence(&first[0], "w"), T0 + 5_000, "flaky").await.unwrap());
+        assert!(
+            queue::retry(&mut conn, fence(&first[0], "w"), T0 + 5_000, "flaky")
+                .await
+                .unwrap()
+        );
         drop(conn);
-        assert!(claim(&store, "w", 10, T0 + 1_000).await.is_empty(), "{}", db.name);
+        assert!(
+            claim(&store, "w", 10, T0 + 1_000).await.is_empty(),
+            "{}",
+            db.name
+        );
         let again = claim(&store, "w", 10, T0 + 5_000).await;
         assert_eq!(keys(&again), ["x1"], "{}", db.name);
         assert_eq!(again[0].attempt, 2);
         assert_eq!(again[0].last_error.as_deref(), Some("flaky"));
 
         let mut conn = store.writer().await.unwrap();
-        assert!(queue::complete(&mut conn, fence(&again[0], "w"), T0 + 5_000).await.unwrap());
+        assert!(
+            queue::complete(&mut conn, fence(&again[0], "w"), T0 + 5_000)
+                .await
+                .unwrap()
+        );
         drop(conn);
-        assert_eq!(keys(&claim(&store, "w", 10, T0 + 5_000).await), ["x2"], "{}", db.name);
+        assert_eq!(
+            keys(&claim(&store, "w", 10, T0 + 5_000).await),
+            ["x2"],
+            "{}",
+            db.name
+        );
     }
 }
 
@@ -93,23 +138,65 @@ async fn a_worker_that_lost_its_lease_cannot_write_its_result() {
         enqueue(&store, &[job("j", None)]).await;
         let stale = claim(&store, "stale", 1, T0).await.remove(0);
         let mut conn = store.writer().await.unwrap();
-        assert_eq!(queue::heartbeat(&mut conn, "stale", T0 + 1_000).await.unwrap(), [(stale.id, 1)]);
+        assert_eq!(
+            queue::heartbeat(&mut conn, "stale", T0 + 1_000)
+                .await
+                .unwrap(),
+            [(stale.id, 1)]
+        );
 
         // The lease runs out; the leader makes the job available; another worker takes it.
-        assert!(queue::reap_expired(&mut conn, T0 + 500).await.unwrap().is_empty(), "not yet expired");
-        assert_eq!(queue::reap_expired(&mut conn, T0 + 1_001).await.unwrap(), [stale.id]);
+        assert!(
+            queue::reap_expired(&mut conn, T0 + 500)
+                .await
+                .unwrap()
+                .is_empty(),
+            "not yet expired"
+        );
+        assert_eq!(
+            queue::reap_expired(&mut conn, T0 + 1_001).await.unwrap(),
+            [stale.id]
+        );
         drop(conn);
         let fresh = claim(&store, "fresh", 1, T0 + 1_001).await.remove(0);
         assert_eq!((fresh.id, fresh.attempt), (stale.id, 2));
 
         let mut conn = store.writer().await.unwrap();
-        assert!(queue::heartbeat(&mut conn, "stale", T0 + 3_000).await.unwrap().is_empty(), "{}", db.name);
-        assert!(!queue::complete(&mut conn, fence(&stale, "stale"), T0 + 1_100).await.unwrap(), "{}", db.name);
-        assert!(!queue::fail(&mut conn, fence(&stale, "stale"), T0 + 1_100, "late").await.unwrap());
-        assert!(!queue::retry(&mut conn, fence(&stale, "stale"), T0, "late").await.unwrap());
-        assert!(queue::complete(&mut conn, fence(&fresh, "fresh"), T0 + 1_200).await.unwrap());
+        assert!(
+            queue::heartbeat(&mut conn, "stale", T0 + 3_000)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{}",
+            db.name
+        );
+        assert!(
+            !queue::complete(&mut conn, fence(&stale, "stale"), T0 + 1_100)
+                .await
+                .unwrap(),
+            "{}",
+            db.name
+        );
+        assert!(
+            !queue::fail(&mut conn, fence(&stale, "stale"), T0 + 1_100, "late")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !queue::retry(&mut conn, fence(&stale, "stale"), T0, "late")
+                .await
+                .unwrap()
+        );
+        assert!(
+            queue::complete(&mut conn, fence(&fresh, "fresh"), T0 + 1_200)
+                .await
+                .unwrap()
+        );
         let row = queue::find(&mut conn, "j").await.unwrap().unwrap();
-        assert_eq!((row.state.as_str(), row.attempt, row.last_error), ("completed", 2, None));
+        assert_eq!(
+            (row.state.as_str(), row.attempt, row.last_error),
+            ("completed", 2, None)
+        );
     }
 }
 
@@ -118,16 +205,53 @@ async fn one_process_leads_at_a_time_and_another_takes_over_when_its_lease_ends(
     for db in databases().await {
         let store = db.store().await;
         let mut conn = store.writer().await.unwrap();
-        assert!(leader::acquire(&mut conn, "leader", "a", T0, T0 + 30_000).await.unwrap());
-        assert!(!leader::acquire(&mut conn, "leader", "b", T0 + 1_000, T0 + 31_000).await.unwrap());
-        assert!(leader::acquire(&mut conn, "leader", "a", T0 + 10_000, T0 + 40_000).await.unwrap(), "renewal");
-        assert!(!leader::acquire(&mut conn, "leader", "b", T0 + 39_000, T0 + 69_000).await.unwrap());
-        assert!(leader::acquire(&mut conn, "leader", "b", T0 + 40_001, T0 + 70_000).await.unwrap(), "{}", db.name);
-        assert!(!leader::acquire(&mut conn, "leader", "a", T0 + 40_002, T0 + 70_000).await.unwrap(), "a lost it");
+        assert!(
+            leader::acquire(&mut conn, "leader", "a", T0, T0 + 30_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !leader::acquire(&mut conn, "leader", "b", T0 + 1_000, T0 + 31_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            leader::acquire(&mut conn, "leader", "a", T0 + 10_000, T0 + 40_000)
+                .await
+                .unwrap(),
+            "renewal"
+        );
+        assert!(
+            !leader::acquire(&mut conn, "leader", "b", T0 + 39_000, T0 + 69_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            leader::acquire(&mut conn, "leader", "b", T0 + 40_001, T0 + 70_000)
+                .await
+                .unwrap(),
+            "{}",
+            db.name
+        );
+        assert!(
+            !leader::acquire(&mut conn, "leader", "a", T0 + 40_002, T0 + 70_000)
+                .await
+                .unwrap(),
+            "a lost it"
+        );
         leader::release(&mut conn, "leader", "a").await.unwrap();
-        assert!(!leader::acquire(&mut conn, "leader", "c", T0 + 40_003, T0 + 70_000).await.unwrap(), "a cannot release b's lease");
+        assert!(
+            !leader::acquire(&mut conn, "leader", "c", T0 + 40_003, T0 + 70_000)
+                .await
+                .unwrap(),
+            "a cannot release b's lease"
+        );
         leader::release(&mut conn, "leader", "b").await.unwrap();
-        assert!(leader::acquire(&mut conn, "leader", "c", T0 + 40_004, T0 + 70_000).await.unwrap());
+        assert!(
+            leader::acquire(&mut conn, "leader", "c", T0 + 40_004, T0 + 70_000)
+                .await
+                .unwrap()
+        );
     }
 }
 
@@ -147,7 +271,10 @@ impl JobHandler for Recorder {
             let job = &ctx.job;
             let key = job.ordering_key.clone().unwrap_or_default();
             if !key.is_empty() && !self.active.lock().unwrap().insert(key.clone()) {
-                self.overlaps.lock().unwrap().push(job.idempotency_key.clone());
+                self.overlaps
+                    .lock()
+                    .unwrap()
+                    .push(job.idempotency_key.clone());
             }
             tokio::time::sleep(Duration::from_millis(fastrand::u64(0..3))).await;
             if !key.is_empty() {
@@ -156,8 +283,18 @@ impl JobHandler for Recorder {
             if job.attempt == 1 && self.fail_first.contains(&job.idempotency_key) {
                 return Err(JobError::Retry("first attempt fails".into()));
             }
-            *self.runs.lock().unwrap().entry(job.idempotency_key.clone()).or_default() += 1;
-            self.order.lock().unwrap().entry(key).or_default().push(job.id);
+            *self
+                .runs
+                .lock()
+                .unwrap()
+                .entry(job.idempotency_key.clone())
+                .or_default() += 1;
+            self.order
+                .lock()
+                .unwrap()
+                .entry(key)
+                .or_default()
+                .push(job.id);
             Ok(())
         })
     }
@@ -173,7 +310,12 @@ fn jobs_config(workers: usize) -> ade::config::JobsConfig {
     config
 }
 
-fn start_worker(store: &Store, handler: impl JobHandler, workers: usize, stop: &watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+fn start_worker(
+    store: &Store,
+    handler: impl JobHandler,
+    workers: usize,
+    stop: &watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
     let mut handlers = Handlers::default();
     handlers.register("test", handler);
     let worker = Worker::new(
@@ -192,7 +334,10 @@ async fn several_workers_share_one_queue_without_running_a_job_twice_or_out_of_o
     for db in databases().await {
         let store = db.store().await;
         let fail_first: HashSet<String> = (0..240).step_by(17).map(|i| format!("j{i}")).collect();
-        let recorder = Arc::new(Recorder { fail_first, ..Recorder::default() });
+        let recorder = Arc::new(Recorder {
+            fail_first,
+            ..Recorder::default()
+        });
         let now = SystemClock.now_ms();
         let jobs: Vec<NewJob> = (0..240)
             .map(|i| NewJob {
@@ -217,9 +362,18 @@ async fn several_workers_share_one_queue_without_running_a_job_twice_or_out_of_o
         for worker in workers {
             worker.await.unwrap();
         }
-        let runs = recorder.runs.lock().unwrap();
-        assert!(runs.values().all(|n| *n == 1), "{}: a job ran twice: {runs:?}", db.name);
-        assert!(recorder.overlaps.lock().unwrap().is_empty(), "{}: overlaps {:?}", db.name, recorder.overlaps);
+        let runs = recorder.runs.lock().unwrap().clone();
+        assert!(
+            runs.values().all(|n| *n == 1),
+            "{}: a job ran twice: {runs:?}",
+            db.name
+        );
+        assert!(
+            recorder.overlaps.lock().unwrap().is_empty(),
+            "{}: overlaps {:?}",
+            db.name,
+            recorder.overlaps
+        );
         for (key, ids) in recorder.order.lock().unwrap().iter() {
             if key.is_empty() {
                 continue;
@@ -249,12 +403,21 @@ impl JobHandler for AlwaysFails {
             if self.permanent {
                 Err(JobError::Permanent("cannot ever work".into()))
             } else {
-                Err(JobError::Retry(format!("attempt {} failed", ctx.job.attempt)))
+                Err(JobError::Retry(format!(
+                    "attempt {} failed",
+                    ctx.job.attempt
+                )))
             }
         })
     }
 
-    fn discarded<'a>(&'a self, _job: &'a ClaimedJob, _conn: &'a mut Conn, error: &'a str, _now: i64) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn discarded<'a>(
+        &'a self,
+        _job: &'a ClaimedJob,
+        _conn: &'a mut Conn,
+        error: &'a str,
+        _now: i64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.discarded.lock().unwrap().push(error.to_string());
             Ok(())
@@ -267,7 +430,14 @@ async fn failing_jobs_back_off_then_fail_for_good_with_their_last_error() {
     for db in databases().await {
         let store = db.store().await;
         let handler = Arc::new(AlwaysFails::default());
-        enqueue(&store, &[NewJob { run_at: SystemClock.now_ms(), ..job("doomed", None) }]).await;
+        enqueue(
+            &store,
+            &[NewJob {
+                run_at: SystemClock.now_ms(),
+                ..job("doomed", None)
+            }],
+        )
+        .await;
         let (stop_tx, stop) = watch::channel(false);
         let worker = start_worker(&store, handler.clone(), 1, &stop);
         eventually(Duration::from_secs(10), "the job to fail", || async {
@@ -283,7 +453,12 @@ async fn failing_jobs_back_off_then_fail_for_good_with_their_last_error() {
         let gaps: Vec<i64> = attempts.windows(2).map(|w| w[1] - w[0]).collect();
         // Backoff 10 ms doubling with jitter in the upper half: >= 5 ms, then >= 10 ms.
         assert!(gaps[0] >= 5 && gaps[1] >= 10, "{}: {gaps:?}", db.name);
-        assert_eq!(*handler.discarded.lock().unwrap(), ["attempt 3 failed"], "{}", db.name);
+        assert_eq!(
+            *handler.discarded.lock().unwrap(),
+            ["attempt 3 failed"],
+            "{}",
+            db.name
+        );
     }
 }
 
@@ -291,18 +466,34 @@ async fn failing_jobs_back_off_then_fail_for_good_with_their_last_error() {
 async fn a_permanent_error_fails_the_job_without_retrying() {
     let db = crate::support::db::sqlite();
     let store = db.store().await;
-    let handler = Arc::new(AlwaysFails { permanent: true, ..AlwaysFails::default() });
-    enqueue(&store, &[NewJob { run_at: SystemClock.now_ms(), ..job("bad", None) }]).await;
+    let handler = Arc::new(AlwaysFails {
+        permanent: true,
+        ..AlwaysFails::default()
+    });
+    enqueue(
+        &store,
+        &[NewJob {
+            run_at: SystemClock.now_ms(),
+            ..job("bad", None)
+        }],
+    )
+    .await;
     let (stop_tx, stop) = watch::channel(false);
     let worker = start_worker(&store, handler.clone(), 1, &stop);
     let row = eventually(Duration::from_secs(10), "the job to fail", || async {
         let mut conn = store.reader().await.unwrap();
-        queue::find(&mut conn, "bad").await.unwrap().filter(|r| r.state == "failed")
+        queue::find(&mut conn, "bad")
+            .await
+            .unwrap()
+            .filter(|r| r.state == "failed")
     })
     .await;
     stop_tx.send(true).unwrap();
     worker.await.unwrap();
-    assert_eq!((row.attempt, row.last_error.as_deref()), (1, Some("cannot ever work")));
+    assert_eq!(
+        (row.attempt, row.last_error.as_deref()),
+        (1, Some("cannot ever work"))
+    );
     assert_eq!(handler.attempts.lock().unwrap().len(), 1);
 }
 
@@ -311,26 +502,53 @@ async fn a_job_whose_worker_died_on_its_last_attempt_fails_when_reaped_without_r
     for db in databases().await {
         let store = db.store().await;
         let now = SystemClock.now_ms();
-        enqueue(&store, &[NewJob { max_attempts: 1, run_at: now, ..job("orphan", None) }]).await;
+        enqueue(
+            &store,
+            &[NewJob {
+                max_attempts: 1,
+                run_at: now,
+                ..job("orphan", None)
+            }],
+        )
+        .await;
         let mut conn = store.writer().await.unwrap();
-        let claimed = queue::claim(&mut conn, store.backend(), "dead-worker", 1, now, now + 10).await.unwrap();
+        let claimed = queue::claim(&mut conn, store.backend(), "dead-worker", 1, now, now + 10)
+            .await
+            .unwrap();
         assert_eq!(claimed.len(), 1);
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert_eq!(queue::reap_expired(&mut conn, SystemClock.now_ms()).await.unwrap().len(), 1);
+        assert_eq!(
+            queue::reap_expired(&mut conn, SystemClock.now_ms())
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         drop(conn);
         let handler = Arc::new(AlwaysFails::default());
         let (stop_tx, stop) = watch::channel(false);
         let worker = start_worker(&store, handler.clone(), 1, &stop);
         let row = eventually(Duration::from_secs(10), "the orphan to fail", || async {
             let mut conn = store.reader().await.unwrap();
-            queue::find(&mut conn, "orphan").await.unwrap().filter(|r| r.state == "failed")
+            queue::find(&mut conn, "orphan")
+                .await
+                .unwrap()
+                .filter(|r| r.state == "failed")
         })
         .await;
         stop_tx.send(true).unwrap();
         worker.await.unwrap();
-        assert!(handler.attempts.lock().unwrap().is_empty(), "{}: it must not run again", db.name);
+        assert!(
+            handler.attempts.lock().unwrap().is_empty(),
+            "{}: it must not run again",
+            db.name
+        );
         let error = row.last_error.unwrap();
-        assert!(error.contains("gave up after 1 attempts") && error.contains("dead-worker"), "{}: {error}", db.name);
+        assert!(
+            error.contains("gave up after 1 attempts") && error.contains("dead-worker"),
+            "{}: {error}",
+            db.name
+        );
         assert_eq!(handler.discarded.lock().unwrap().len(), 1);
     }
 }
@@ -351,22 +569,47 @@ impl JobHandler for Hangs {
 async fn shutdown_hands_back_jobs_still_running_after_the_grace_period() {
     for db in databases().await {
         let store = db.store().await;
-        enqueue(&store, &[NewJob { run_at: SystemClock.now_ms(), ..job("long", None) }]).await;
+        enqueue(
+            &store,
+            &[NewJob {
+                run_at: SystemClock.now_ms(),
+                ..job("long", None)
+            }],
+        )
+        .await;
         let mut handlers = Handlers::default();
         handlers.register("test", Hangs);
-        let worker = Worker::new(store.clone(), Arc::new(SystemClock), handlers, jobs_config(1), Wake::new(), Arc::new(Metrics::default()));
+        let worker = Worker::new(
+            store.clone(),
+            Arc::new(SystemClock),
+            handlers,
+            jobs_config(1),
+            Wake::new(),
+            Arc::new(Metrics::default()),
+        );
         let (stop_tx, stop) = watch::channel(false);
         let task = tokio::spawn(worker.run(stop, Duration::from_millis(100)));
         eventually(Duration::from_secs(5), "the job to start", || async {
             let mut conn = store.reader().await.unwrap();
-            queue::find(&mut conn, "long").await.unwrap().filter(|r| r.state == "running")
+            queue::find(&mut conn, "long")
+                .await
+                .unwrap()
+                .filter(|r| r.state == "running")
         })
         .await;
         stop_tx.send(true).unwrap();
-        tokio::time::timeout(Duration::from_secs(5), task).await.expect("stops within the grace").unwrap();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("stops within the grace")
+            .unwrap();
         let mut conn = store.reader().await.unwrap();
         let row = queue::find(&mut conn, "long").await.unwrap().unwrap();
-        assert_eq!((row.state.as_str(), row.attempt, row.lease_owner), ("available", 0, None), "{}", db.name);
+        assert_eq!(
+            (row.state.as_str(), row.attempt, row.lease_owner),
+            ("available", 0, None),
+            "{}",
+            db.name
+        );
     }
 }
 
@@ -375,32 +618,64 @@ async fn a_worker_stops_an_attempt_whose_lease_was_taken_over() {
     let db = crate::support::db::sqlite();
     let store = db.store().await;
     let clock = ManualClock::at(SystemClock.now_ms());
-    enqueue(&store, &[NewJob { run_at: clock.now_ms(), ..job("taken", None) }]).await;
+    enqueue(
+        &store,
+        &[NewJob {
+            run_at: clock.now_ms(),
+            ..job("taken", None)
+        }],
+    )
+    .await;
     let mut handlers = Handlers::default();
     handlers.register("test", Hangs);
     let mut config = jobs_config(1);
     config.lease = Duration::from_millis(300);
-    let worker = Worker::new(store.clone(), Arc::new(clock.clone()), handlers, config, Wake::new(), Arc::new(Metrics::default()));
+    let worker = Worker::new(
+        store.clone(),
+        Arc::new(clock.clone()),
+        handlers,
+        config,
+        Wake::new(),
+        Arc::new(Metrics::default()),
+    );
     let (stop_tx, stop) = watch::channel(false);
     let task = tokio::spawn(worker.run(stop, Duration::from_secs(5)));
     let running = eventually(Duration::from_secs(5), "the job to start", || async {
         let mut conn = store.reader().await.unwrap();
-        queue::find(&mut conn, "taken").await.unwrap().filter(|r| r.state == "running")
+        queue::find(&mut conn, "taken")
+            .await
+            .unwrap()
+            .filter(|r| r.state == "running")
     })
     .await;
     // Another process reaps the lease and claims the job while this worker's clock stands still.
     let later = clock.now_ms() + 10_000;
     let mut conn = store.writer().await.unwrap();
     queue::reap_expired(&mut conn, later).await.unwrap();
-    let other = queue::claim(&mut conn, store.backend(), "other", 1, later, later + 60_000).await.unwrap();
+    let other = queue::claim(
+        &mut conn,
+        store.backend(),
+        "other",
+        1,
+        later,
+        later + 60_000,
+    )
+    .await
+    .unwrap();
     assert_eq!((other[0].id, other[0].attempt), (running.id, 2));
     drop(conn);
     // The first worker's next heartbeat finds it no longer holds the job and stops the attempt;
     // shutting down then has nothing to hand back.
     tokio::time::sleep(Duration::from_millis(400)).await;
     stop_tx.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(5), task).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
     let mut conn = store.reader().await.unwrap();
     let row = queue::find(&mut conn, "taken").await.unwrap().unwrap();
-    assert_eq!((row.state.as_str(), row.lease_owner.as_deref()), ("running", Some("other")));
+    assert_eq!(
+        (row.state.as_str(), row.lease_owner.as_deref()),
+        ("running", Some("other"))
+    );
 }

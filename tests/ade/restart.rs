@@ -19,7 +19,12 @@ use std::time::Duration;
 struct Slow(Duration);
 
 impl EventSink for Slow {
-    fn accept<'a>(&'a self, _conn: &'a mut Conn, _id: i64, _event: &'a Event) -> BoxFuture<'a, Result<(), JobError>> {
+    fn accept<'a>(
+        &'a self,
+        _conn: &'a mut Conn,
+        _id: i64,
+        _event: &'a Event,
+    ) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(async move {
             tokio::time::sleep(self.0).await;
             Ok(())
@@ -34,39 +39,59 @@ async fn count(store: &Store, state: DeliveryState) -> i64 {
 
 /// Every stored delivery was handled once: one event each, none pending, none failed.
 async fn all_handled_once(store: &Store, expected: i64, name: &str) {
-    eventually(Duration::from_secs(30), "every delivery to be processed", || async {
-        (count(store, DeliveryState::Processed).await == expected).then_some(())
-    })
+    eventually(
+        Duration::from_secs(30),
+        "every delivery to be processed",
+        || async { (count(store, DeliveryState::Processed).await == expected).then_some(()) },
+    )
     .await;
     assert_eq!(count(store, DeliveryState::Pending).await, 0, "{name}");
     assert_eq!(count(store, DeliveryState::Failed).await, 0, "{name}");
     let mut conn = store.reader().await.unwrap();
-    assert_eq!(events::count(&mut conn).await.unwrap(), expected, "{name}: one event per delivery");
+    assert_eq!(
+        events::count(&mut conn).await.unwrap(),
+        expected,
+        "{name}: one event per delivery"
+    );
 }
 
 #[tokio::test]
 async fn a_crash_mid_queue_loses_nothing_and_a_restart_finishes_the_queue() {
     for db in databases().await {
-        let slow = || ServiceOptions { sink: Some(Arc::new(Slow(Duration::from_millis(40)))), ..ServiceOptions::default() };
+        let slow = || ServiceOptions {
+            sink: Some(Arc::new(Slow(Duration::from_millis(40)))),
+            ..ServiceOptions::default()
+        };
         let store = db.store().await;
         let ade = start_ade(&db, |_| {}, slow()).await;
         let forge = TestForge::new(ade.addr());
         let mut sends = Vec::new();
         for number in 0..30 {
             let forge = forge.clone();
-            let comment = Delivery::github("issue_comment", github_comment("acme/widgets", number, "mia", "hi"));
-            sends.push(tokio::spawn(async move { forge.send(&comment).await.status }));
+            let comment = Delivery::github(
+                "issue_comment",
+                github_comment("acme/widgets", number, "mia", "hi"),
+            );
+            sends.push(tokio::spawn(
+                async move { forge.send(&comment).await.status },
+            ));
         }
         for send in sends {
             assert_eq!(send.await.unwrap(), 202);
         }
-        eventually(Duration::from_secs(10), "a few deliveries to be handled", || async {
-            (count(&store, DeliveryState::Processed).await >= 3).then_some(())
-        })
+        eventually(
+            Duration::from_secs(10),
+            "a few deliveries to be handled",
+            || async { (count(&store, DeliveryState::Processed).await >= 3).then_some(()) },
+        )
         .await;
         ade.abort();
         let pending = count(&store, DeliveryState::Pending).await;
-        assert!(pending > 0, "{}: the crash must leave a queue behind", db.name);
+        assert!(
+            pending > 0,
+            "{}: the crash must leave a queue behind",
+            db.name
+        );
 
         let restarted = start_ade(&db, |_| {}, slow()).await;
         all_handled_once(&store, 30, db.name).await;
@@ -81,7 +106,11 @@ struct Process {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn spawn_ade(db: &TestDb) -> Process {
@@ -104,7 +133,10 @@ async fn spawn_ade(db: &TestDb) -> Process {
     let forge = TestForge::new(addr);
     eventually(Duration::from_secs(20), "ade to be ready", || async {
         let ready = tokio::time::timeout(Duration::from_millis(500), async {
-            reqwest::get(format!("http://{addr}/readyz")).await.ok().map(|r| r.status().is_success())
+            reqwest::get(format!("http://{addr}/readyz"))
+                .await
+                .ok()
+                .map(|r| r.status().is_success())
         });
         ready.await.ok().flatten().filter(|ok| *ok)
     })
@@ -119,7 +151,12 @@ async fn kill_9_while_deliveries_arrive_loses_no_acknowledged_delivery() {
         let mut ade = spawn_ade(&db).await;
         let forge = TestForge::new(ade.addr);
         let deliveries: Vec<Delivery> = (0..400)
-            .map(|n| Delivery::github("issue_comment", github_comment("acme/widgets", n, "mia", "hi")))
+            .map(|n| {
+                Delivery::github(
+                    "issue_comment",
+                    github_comment("acme/widgets", n, "mia", "hi"),
+                )
+            })
             .collect();
         let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         let mut senders = Vec::new();
@@ -127,7 +164,9 @@ async fn kill_9_while_deliveries_arrive_loses_no_acknowledged_delivery() {
             let (forge, chunk, acked) = (forge.clone(), chunk.to_vec(), acked_tx.clone());
             senders.push(tokio::spawn(async move {
                 for delivery in chunk {
-                    let sent = tokio::time::timeout(Duration::from_secs(5), forge.try_send(&delivery)).await;
+                    let sent =
+                        tokio::time::timeout(Duration::from_secs(5), forge.try_send(&delivery))
+                            .await;
                     match sent {
                         Ok(Some(202)) => {
                             let _ = acked.send(delivery.id.clone());
@@ -140,7 +179,12 @@ async fn kill_9_while_deliveries_arrive_loses_no_acknowledged_delivery() {
         drop(acked_tx);
         let mut acked = HashSet::new();
         while acked.len() < 200 {
-            acked.insert(acked_rx.recv().await.expect("200 deliveries acknowledged before the kill"));
+            acked.insert(
+                acked_rx
+                    .recv()
+                    .await
+                    .expect("200 deliveries acknowledged before the kill"),
+            );
         }
         ade.child.kill().unwrap(); // SIGKILL
         ade.child.wait().unwrap();
@@ -154,8 +198,14 @@ async fn kill_9_while_deliveries_arrive_loses_no_acknowledged_delivery() {
         let store = db.store().await;
         let mut conn = store.reader().await.unwrap();
         for id in &acked {
-            let stored = deliveries::find(&mut conn, ForgeKind::Github, id).await.unwrap();
-            assert!(stored.is_some(), "{}: delivery {id} was acknowledged but is not stored", db.name);
+            let stored = deliveries::find(&mut conn, ForgeKind::Github, id)
+                .await
+                .unwrap();
+            assert!(
+                stored.is_some(),
+                "{}: delivery {id} was acknowledged but is not stored",
+                db.name
+            );
         }
         let mut stored = 0;
         for state in [DeliveryState::Pending, DeliveryState::Processed] {
@@ -163,8 +213,16 @@ async fn kill_9_while_deliveries_arrive_loses_no_acknowledged_delivery() {
         }
         drop(conn);
         let pending_at_kill = count(&store, DeliveryState::Pending).await;
-        eprintln!("{}: {} acknowledged, {stored} stored, {pending_at_kill} pending at the kill", db.name, acked.len());
-        assert!(pending_at_kill > 0, "{}: the kill must leave a queue behind to test", db.name);
+        eprintln!(
+            "{}: {} acknowledged, {stored} stored, {pending_at_kill} pending at the kill",
+            db.name,
+            acked.len()
+        );
+        assert!(
+            pending_at_kill > 0,
+            "{}: the kill must leave a queue behind to test",
+            db.name
+        );
 
         let mut again = spawn_ade(&db).await;
         all_handled_once(&store, stored, db.name).await;
@@ -173,7 +231,10 @@ async fn kill_9_while_deliveries_arrive_loses_no_acknowledged_delivery() {
 }
 
 fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     child.wait().unwrap()
 }
 
@@ -186,7 +247,10 @@ async fn sigterm_finishes_what_is_in_flight_and_exits_cleanly() {
     for n in 0..50 {
         let forge = forge.clone();
         sends.push(tokio::spawn(async move {
-            let delivery = Delivery::github("issue_comment", github_comment("acme/widgets", n, "mia", "hi"));
+            let delivery = Delivery::github(
+                "issue_comment",
+                github_comment("acme/widgets", n, "mia", "hi"),
+            );
             forge.try_send(&delivery).await
         }));
     }
@@ -214,7 +278,10 @@ async fn sigterm_finishes_what_is_in_flight_and_exits_cleanly() {
     for state in [DeliveryState::Pending, DeliveryState::Processed] {
         stored += count(&store, state).await;
     }
-    assert_eq!(stored, acked, "exactly the acknowledged deliveries are stored");
+    assert_eq!(
+        stored, acked,
+        "exactly the acknowledged deliveries are stored"
+    );
     let again = start_ade(&db, |_| {}, ServiceOptions::default()).await;
     all_handled_once(&store, stored, db.name).await;
     again.shutdown().await.unwrap();

@@ -8,7 +8,7 @@ use ade::ingress::signature::{SignatureError, verify_gitea, verify_github};
 use ade::service::ServiceOptions;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn corpus() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
@@ -20,7 +20,7 @@ fn corpus() -> Option<PathBuf> {
     }
 }
 
-fn body(corpus: &PathBuf, vector: &Value) -> Vec<u8> {
+fn body(corpus: &Path, vector: &Value) -> Vec<u8> {
     let bytes = match (vector["body"].as_str(), vector["body_file"].as_str()) {
         (Some(text), _) => text.as_bytes().to_vec(),
         (None, Some(file)) => std::fs::read(corpus.join(file)).expect("body_file exists"),
@@ -42,9 +42,17 @@ fn the_verifier_agrees_with_every_published_vector() {
         let secrets = [Secret::new(vector["secret"].as_str().unwrap())];
         let body = body(&corpus, vector);
         let hub = vector["x_hub_signature_256"].as_str().unwrap();
-        assert_eq!(verify_github(&secrets, Some(hub.as_bytes()), &body), Ok(()), "{}", vector["id"]);
+        assert_eq!(
+            verify_github(&secrets, Some(hub.as_bytes()), &body),
+            Ok(()),
+            "{}",
+            vector["id"]
+        );
         let gitea = vector["x_gitea_signature"].as_str().unwrap();
-        assert_eq!(verify_gitea(&secrets, "X-Gitea-Signature", Some(gitea.as_bytes()), &body), Ok(()));
+        assert_eq!(
+            verify_gitea(&secrets, "X-Gitea-Signature", Some(gitea.as_bytes()), &body),
+            Ok(())
+        );
         checked += 1;
     }
     for vector in vectors["invalid"].as_array().unwrap() {
@@ -56,7 +64,12 @@ fn the_verifier_agrees_with_every_published_vector() {
             "X-Gitea-Signature" => verify_gitea(&secrets, "X-Gitea-Signature", Some(value), &body),
             other => panic!("unknown header {other}"),
         };
-        assert!(result.is_err(), "{} must not verify: {}", vector["id"], vector["why"]);
+        assert!(
+            result.is_err(),
+            "{} must not verify: {}",
+            vector["id"],
+            vector["why"]
+        );
         assert_ne!(result, Err(SignatureError::NoSecret));
         checked += 1;
     }
@@ -78,10 +91,9 @@ fn the_verifier_agrees_with_every_published_vector() {
 #[tokio::test]
 async fn ade_takes_the_exact_requests_gitea_and_forgejo_send() {
     let Some(corpus) = corpus() else { return };
-    let index: Value = serde_json::from_slice(
-        &std::fs::read(corpus.join("gitea/webhooks/index.json")).unwrap(),
-    )
-    .unwrap();
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(corpus.join("gitea/webhooks/index.json")).unwrap())
+            .unwrap();
     let constructed: Vec<&Value> = index["files"]
         .as_array()
         .unwrap()
@@ -91,7 +103,12 @@ async fn ade_takes_the_exact_requests_gitea_and_forgejo_send() {
     assert!(constructed.len() >= 7);
     let db: TestDb = crate::support::db::sqlite();
     let secret = constructed[0]["secret"].as_str().unwrap().to_string();
-    let ade = start_ade(&db, |c| c.gitea.webhook_secrets = vec![Secret::new(secret)], ServiceOptions::default()).await;
+    let ade = start_ade(
+        &db,
+        |c| c.gitea.webhook_secrets = vec![Secret::new(secret)],
+        ServiceOptions::default(),
+    )
+    .await;
     let forge = TestForge::new(ade.addr());
     for file in constructed {
         let body = std::fs::read(corpus.join(file["file"].as_str().unwrap())).unwrap();
@@ -104,7 +121,11 @@ async fn ade_takes_the_exact_requests_gitea_and_forgejo_send() {
                 .collect();
             let reply = forge.post("/webhooks/gitea", headers, body.clone()).await;
             // Both styles carry the same delivery id, so the second is a redelivery.
-            assert_eq!(reply.status, answer, "{} with {style}: {:?}", file["file"], reply.json);
+            assert_eq!(
+                reply.status, answer,
+                "{} with {style}: {:?}",
+                file["file"], reply.json
+            );
         }
     }
     ade.shutdown().await.unwrap();

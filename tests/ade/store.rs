@@ -15,23 +15,31 @@ const LANDED: &[(i64, &str, &str)] = &[(
 )];
 
 fn listed(dir: &str) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let mut names: Vec<String> =
+        std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
     names.sort();
     names
 }
 
 fn carried(migrations: &[Migration]) -> Vec<String> {
-    migrations.iter().map(|m| format!("{:04}_{}.sql", m.version, m.name)).collect()
+    migrations
+        .iter()
+        .map(|m| format!("{:04}_{}.sql", m.version, m.name))
+        .collect()
 }
 
 #[test]
 fn the_binary_carries_every_migration_file_in_order_for_both_backends() {
     assert_eq!(carried(MIGRATIONS_SQLITE), listed("sqlite"));
     assert_eq!(carried(MIGRATIONS_POSTGRES), listed("postgres"));
-    assert_eq!(carried(MIGRATIONS_SQLITE), carried(MIGRATIONS_POSTGRES), "both backends move in step");
+    assert_eq!(
+        carried(MIGRATIONS_SQLITE),
+        carried(MIGRATIONS_POSTGRES),
+        "both backends move in step"
+    );
     for (i, m) in MIGRATIONS_SQLITE.iter().enumerate() {
         assert_eq!(m.version, i as i64 + 1, "versions are consecutive");
     }
@@ -40,9 +48,19 @@ fn the_binary_carries_every_migration_file_in_order_for_both_backends() {
 #[test]
 fn landed_migrations_are_never_edited() {
     for (version, sqlite, postgres) in LANDED {
-        for (backend, migrations, checksum) in [("sqlite", MIGRATIONS_SQLITE, sqlite), ("postgres", MIGRATIONS_POSTGRES, postgres)] {
-            let m = migrations.iter().find(|m| m.version == *version).expect("landed migration present");
-            assert_eq!(&m.checksum(), checksum, "{backend} migration {version} was edited: add a new migration instead");
+        for (backend, migrations, checksum) in [
+            ("sqlite", MIGRATIONS_SQLITE, sqlite),
+            ("postgres", MIGRATIONS_POSTGRES, postgres),
+        ] {
+            let m = migrations
+                .iter()
+                .find(|m| m.version == *version)
+                .expect("landed migration present");
+            assert_eq!(
+                &m.checksum(),
+                checksum,
+                "{backend} migration {version} was edited: add a new migration instead"
+            );
         }
     }
 }
@@ -60,11 +78,21 @@ async fn a_database_migrated_by_an_edited_migration_is_refused() {
     for db in databases().await {
         let store = db.store().await;
         let mut conn = store.writer().await.unwrap();
-        conn.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1").await.unwrap();
+        conn.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
+            .await
+            .unwrap();
         drop(conn);
         let error = store.migrate().await.unwrap_err();
-        assert!(matches!(error, StoreError::MigrationMismatch { version: 1, .. }), "{}: {error}", db.name);
-        assert!(error.to_string().contains("was changed after it was applied"));
+        assert!(
+            matches!(error, StoreError::MigrationMismatch { version: 1, .. }),
+            "{}: {error}",
+            db.name
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("was changed after it was applied")
+        );
     }
 }
 
@@ -83,14 +111,39 @@ async fn migration_1_keys_deliveries_by_forge_and_delivery_id() {
             received_at: 1,
         };
         let mut conn = store.writer().await.unwrap();
-        let first = deliveries::insert(&mut conn, &delivery(ForgeKind::Github, "d1", b"{\"a\":1}")).await.unwrap();
-        let again = deliveries::insert(&mut conn, &delivery(ForgeKind::Github, "d1", b"{\"b\":2}")).await.unwrap();
-        let other_forge = deliveries::insert(&mut conn, &delivery(ForgeKind::Gitea, "d1", b"{}")).await.unwrap();
-        assert!(first.is_some() && again.is_none() && other_forge.is_some(), "{}", db.name);
-        let kept = deliveries::get(&mut conn, first.unwrap()).await.unwrap().unwrap();
-        assert_eq!(kept.body, b"{\"a\":1}", "{}: the first body is kept byte for byte", db.name);
+        let first = deliveries::insert(&mut conn, &delivery(ForgeKind::Github, "d1", b"{\"a\":1}"))
+            .await
+            .unwrap();
+        let again = deliveries::insert(&mut conn, &delivery(ForgeKind::Github, "d1", b"{\"b\":2}"))
+            .await
+            .unwrap();
+        let other_forge = deliveries::insert(&mut conn, &delivery(ForgeKind::Gitea, "d1", b"{}"))
+            .await
+            .unwrap();
+        assert!(
+            first.is_some() && again.is_none() && other_forge.is_some(),
+            "{}",
+            db.name
+        );
+        let kept = deliveries::get(&mut conn, first.unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            kept.body, b"{\"a\":1}",
+            "{}: the first body is kept byte for byte",
+            db.name
+        );
         let binary: Vec<u8> = (0..=255).collect();
-        let id = deliveries::insert(&mut conn, &delivery(ForgeKind::Github, "bin", &binary)).await.unwrap().unwrap();
-        assert_eq!(deliveries::get(&mut conn, id).await.unwrap().unwrap().body, binary, "{}", db.name);
+        let id = deliveries::insert(&mut conn, &delivery(ForgeKind::Github, "bin", &binary))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            deliveries::get(&mut conn, id).await.unwrap().unwrap().body,
+            binary,
+            "{}",
+            db.name
+        );
     }
 }

@@ -72,11 +72,22 @@ async fn a_maintainers_comment_is_stored_answered_202_and_becomes_one_event() {
         assert_eq!(reply.json["delivery"], comment.id.as_str());
 
         let stored = handled(&store, ForgeKind::Github, &comment.id).await;
-        assert_eq!(stored.state, DeliveryState::Processed, "{}: {:?}", db.name, stored.outcome);
+        assert_eq!(
+            stored.state,
+            DeliveryState::Processed,
+            "{}: {:?}",
+            db.name,
+            stored.outcome
+        );
         assert_eq!(stored.repository.as_deref(), Some("acme/widgets"));
         let event = event_of(&store, &stored).await;
-        let EventKind::CommentCreated(c) = &event.kind else { panic!("{event:?}") };
-        assert_eq!((c.issue.number, c.body.as_str(), c.author.login.as_str()), (12, "/ade plan", "mia"));
+        let EventKind::CommentCreated(c) = &event.kind else {
+            panic!("{event:?}")
+        };
+        assert_eq!(
+            (c.issue.number, c.body.as_str(), c.author.login.as_str()),
+            (12, "/ade plan", "mia")
+        );
         ade.shutdown().await.unwrap();
     }
 }
@@ -85,18 +96,37 @@ async fn a_maintainers_comment_is_stored_answered_202_and_becomes_one_event() {
 async fn a_redelivery_is_recognised_whatever_its_content_and_acts_once() {
     for db in databases().await {
         let (ade, forge, store) = started(&db).await;
-        let first = Delivery::github("issue_comment", github_comment("acme/widgets", 1, "mia", "/ade plan"));
+        let first = Delivery::github(
+            "issue_comment",
+            github_comment("acme/widgets", 1, "mia", "/ade plan"),
+        );
         assert_eq!(forge.send(&first).await.status, 202);
         let same = forge.send(&first).await;
-        assert_eq!((same.status, same.json["status"].as_str()), (200, Some("duplicate")), "{}", db.name);
-        let altered = Delivery::github("issue_comment", github_comment("acme/widgets", 2, "eve", "/ade approve"))
-            .id(&first.id);
+        assert_eq!(
+            (same.status, same.json["status"].as_str()),
+            (200, Some("duplicate")),
+            "{}",
+            db.name
+        );
+        let altered = Delivery::github(
+            "issue_comment",
+            github_comment("acme/widgets", 2, "eve", "/ade approve"),
+        )
+        .id(&first.id);
         let reply = forge.send(&altered).await;
-        assert_eq!((reply.status, reply.json["status"].as_str()), (200, Some("duplicate")));
+        assert_eq!(
+            (reply.status, reply.json["status"].as_str()),
+            (200, Some("duplicate"))
+        );
 
         let stored = handled(&store, ForgeKind::Github, &first.id).await;
-        let EventKind::CommentCreated(c) = event_of(&store, &stored).await.kind else { panic!() };
-        assert_eq!(c.body, "/ade plan", "the first delivery's content is the one kept");
+        let EventKind::CommentCreated(c) = event_of(&store, &stored).await.kind else {
+            panic!()
+        };
+        assert_eq!(
+            c.body, "/ade plan",
+            "the first delivery's content is the one kept"
+        );
         assert_eq!(stored_count(&store).await, 1);
         let mut conn = store.reader().await.unwrap();
         assert_eq!(storage::events::count(&mut conn).await.unwrap(), 1);
@@ -110,7 +140,10 @@ async fn ping_is_answered_200_and_not_stored() {
     let db = crate::support::db::sqlite();
     let (ade, forge, store) = started(&db).await;
     let reply = forge.send(&Delivery::github("ping", github_ping())).await;
-    assert_eq!((reply.status, reply.json["status"].as_str()), (200, Some("pong")));
+    assert_eq!(
+        (reply.status, reply.json["status"].as_str()),
+        (200, Some("pong"))
+    );
     assert_eq!(stored_count(&store).await, 0);
     ade.shutdown().await.unwrap();
 }
@@ -126,35 +159,82 @@ async fn bad_signatures_get_401_and_store_nothing() {
         ("wrong secret", good.clone().signed_with("guessed")),
         ("no signature", good.clone().unsigned()),
         ("signature of another body", good.clone().signature(&valid)),
-        ("sha1 in the sha256 header", good.clone().signature("sha1=0b3a322a100c214b1b15c02317c776c628d0b360")),
-        ("bare hex without prefix", good.clone().signature(valid.trim_start_matches("sha256="))),
+        (
+            "sha1 in the sha256 header",
+            good.clone()
+                .signature("sha1=0b3a322a100c214b1b15c02317c776c628d0b360"),
+        ),
+        (
+            "bare hex without prefix",
+            good.clone().signature(valid.trim_start_matches("sha256=")),
+        ),
         ("empty header", good.clone().signature("")),
     ];
     for (what, delivery) in &cases {
         let reply = forge.send(delivery).await;
         assert_eq!(reply.status, 401, "{what}: {:?}", reply.json);
-        assert!(reply.json["error"].as_str().is_some_and(|e| !e.contains("mallory")), "{what}");
+        assert!(
+            reply.json["error"]
+                .as_str()
+                .is_some_and(|e| !e.contains("mallory")),
+            "{what}"
+        );
     }
-    let gitea = Delivery::gitea("issue_comment", "issue_comment", gitea_comment("team/lamp", 5, "dora", "/ade plan"));
-    assert_eq!(forge.send(&gitea.clone().signed_with(crate::support::GITHUB_SECRET)).await.status, 401);
+    let gitea = Delivery::gitea(
+        "issue_comment",
+        "issue_comment",
+        gitea_comment("team/lamp", 5, "dora", "/ade plan"),
+    );
+    assert_eq!(
+        forge
+            .send(&gitea.clone().signed_with(crate::support::GITHUB_SECRET))
+            .await
+            .status,
+        401
+    );
     assert_eq!(forge.send(&gitea.clone().unsigned()).await.status, 401);
     assert_eq!(stored_count(&store).await, 0);
     let (_, metrics) = forge.get("/metrics").await;
-    assert!(metrics.contains("ade_webhook_signature_failures_total{forge=\"github\"} 6"), "{metrics}");
-    assert!(metrics.contains("ade_webhook_signature_failures_total{forge=\"gitea\"} 2"), "{metrics}");
+    assert!(
+        metrics.contains("ade_webhook_signature_failures_total{forge=\"github\"} 6"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ade_webhook_signature_failures_total{forge=\"gitea\"} 2"),
+        "{metrics}"
+    );
     ade.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_forge_without_a_configured_secret_is_refused() {
     let db = crate::support::db::sqlite();
-    let ade = start_ade(&db, |c| c.gitea.webhook_secrets.clear(), ServiceOptions::default()).await;
+    let ade = start_ade(
+        &db,
+        |c| c.gitea.webhook_secrets.clear(),
+        ServiceOptions::default(),
+    )
+    .await;
     let forge = TestForge::new(ade.addr());
     let reply = forge
-        .send(&Delivery::gitea("issues", "issues", gitea_comment("team/lamp", 1, "dora", "hi")).signed_with(""))
+        .send(
+            &Delivery::gitea(
+                "issues",
+                "issues",
+                gitea_comment("team/lamp", 1, "dora", "hi"),
+            )
+            .signed_with(""),
+        )
         .await;
     assert_eq!(reply.status, 401);
-    assert!(reply.json["error"].as_str().unwrap().contains("no webhook secret"), "{:?}", reply.json);
+    assert!(
+        reply.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("no webhook secret"),
+        "{:?}",
+        reply.json
+    );
     ade.shutdown().await.unwrap();
 }
 
@@ -169,9 +249,27 @@ async fn rotated_secrets_are_all_accepted_while_configured() {
     .await;
     let forge = TestForge::new(ade.addr());
     let body = || github_comment("acme/widgets", 4, "mia", "hello");
-    assert_eq!(forge.send(&Delivery::github("issue_comment", body()).signed_with("old-secret")).await.status, 202);
-    assert_eq!(forge.send(&Delivery::github("issue_comment", body()).signed_with("new-secret")).await.status, 202);
-    assert_eq!(forge.send(&Delivery::github("issue_comment", body()).signed_with("retired")).await.status, 401);
+    assert_eq!(
+        forge
+            .send(&Delivery::github("issue_comment", body()).signed_with("old-secret"))
+            .await
+            .status,
+        202
+    );
+    assert_eq!(
+        forge
+            .send(&Delivery::github("issue_comment", body()).signed_with("new-secret"))
+            .await
+            .status,
+        202
+    );
+    assert_eq!(
+        forge
+            .send(&Delivery::github("issue_comment", body()).signed_with("retired"))
+            .await
+            .status,
+        401
+    );
     ade.shutdown().await.unwrap();
 }
 
@@ -179,27 +277,71 @@ async fn rotated_secrets_are_all_accepted_while_configured() {
 async fn missing_headers_and_bodies_that_are_not_json_get_400_and_store_nothing() {
     let db = crate::support::db::sqlite();
     let (ade, forge, store) = started(&db).await;
-    let comment = || Delivery::github("issue_comment", github_comment("acme/widgets", 5, "mia", "hi"));
+    let comment = || {
+        Delivery::github(
+            "issue_comment",
+            github_comment("acme/widgets", 5, "mia", "hi"),
+        )
+    };
     let cases = [
         ("no event header", comment().without("X-GitHub-Event"), 400),
-        ("no delivery header", comment().without("X-GitHub-Delivery"), 400),
+        (
+            "no delivery header",
+            comment().without("X-GitHub-Delivery"),
+            400,
+        ),
         ("delivery id with spaces", comment().id("not an id"), 400),
-        ("event with odd characters", comment().without("X-GitHub-Event").header("X-GitHub-Event", "Issue Comment"), 400),
-        ("truncated JSON", comment().raw_body(&b"{\"action\": \"created\", \"issue\": {"[..]), 400),
+        (
+            "event with odd characters",
+            comment()
+                .without("X-GitHub-Event")
+                .header("X-GitHub-Event", "Issue Comment"),
+            400,
+        ),
+        (
+            "truncated JSON",
+            comment().raw_body(&b"{\"action\": \"created\", \"issue\": {"[..]),
+            400,
+        ),
         ("a JSON array", comment().raw_body(&b"[1, 2, 3]"[..]), 400),
         ("not JSON at all", comment().raw_body(&b"hello"[..]), 400),
-        ("a form without payload", comment().as_form().raw_body(&b"other=1"[..]), 400),
-        ("a form whose payload is not JSON", comment().as_form().raw_body(&b"payload=nope"[..]), 400),
-        ("an XML body", comment().content_type("application/xml"), 415),
+        (
+            "a form without payload",
+            comment().form_encoded().raw_body(&b"other=1"[..]),
+            400,
+        ),
+        (
+            "a form whose payload is not JSON",
+            comment().form_encoded().raw_body(&b"payload=nope"[..]),
+            400,
+        ),
+        (
+            "an XML body",
+            comment().content_type("application/xml"),
+            415,
+        ),
     ];
     for (what, delivery, status) in cases {
         let reply = forge.send(&delivery).await;
         assert_eq!(reply.status, status, "{what}: {:?}", reply.json);
         assert!(reply.json["error"].is_string(), "{what}");
     }
-    let gitea = Delivery::gitea("issue_comment", "issue_comment", gitea_comment("team/lamp", 1, "dora", "hi"));
-    assert_eq!(forge.send(&gitea.clone().without("X-Gitea-Delivery")).await.status, 400);
-    assert_eq!(forge.send(&gitea.without("X-Gitea-Event")).await.status, 400);
+    let gitea = Delivery::gitea(
+        "issue_comment",
+        "issue_comment",
+        gitea_comment("team/lamp", 1, "dora", "hi"),
+    );
+    assert_eq!(
+        forge
+            .send(&gitea.clone().without("X-Gitea-Delivery"))
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        forge.send(&gitea.without("X-Gitea-Event")).await.status,
+        400
+    );
     assert_eq!(stored_count(&store).await, 0);
     ade.shutdown().await.unwrap();
 }
@@ -207,11 +349,22 @@ async fn missing_headers_and_bodies_that_are_not_json_get_400_and_store_nothing(
 #[tokio::test]
 async fn bodies_above_the_limit_get_413_whether_declared_or_streamed() {
     let db = crate::support::db::sqlite();
-    let ade = start_ade(&db, |c| c.server.max_body_bytes = 4096, ServiceOptions::default()).await;
+    let ade = start_ade(
+        &db,
+        |c| c.server.max_body_bytes = 4096,
+        ServiceOptions::default(),
+    )
+    .await;
     let forge = TestForge::new(ade.addr());
-    let big = Delivery::github("issue_comment", padded_github_comment("acme/widgets", 1, 8192));
+    let big = Delivery::github(
+        "issue_comment",
+        padded_github_comment("acme/widgets", 1, 8192),
+    );
     assert_eq!(forge.send(&big).await.status, 413);
-    let small = Delivery::github("issue_comment", padded_github_comment("acme/widgets", 2, 3000));
+    let small = Delivery::github(
+        "issue_comment",
+        padded_github_comment("acme/widgets", 2, 3000),
+    );
     assert_eq!(forge.send(&small).await.status, 202);
 
     // A chunked body declares no length; ade must stop reading at the limit all the same.
@@ -222,7 +375,9 @@ async fn bodies_above_the_limit_get_413_whether_declared_or_streamed() {
     stream.write_all(head.as_bytes()).await.unwrap();
     for _ in 0..8 {
         let chunk = vec![b' '; 1024];
-        let _ = stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await;
+        let _ = stream
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .await;
         let _ = stream.write_all(&chunk).await;
         let _ = stream.write_all(b"\r\n").await;
     }
@@ -237,12 +392,23 @@ async fn bodies_above_the_limit_get_413_whether_declared_or_streamed() {
 async fn a_form_encoded_delivery_is_read_like_json() {
     let db = crate::support::db::sqlite();
     let (ade, forge, store) = started(&db).await;
-    let form = Delivery::github("issue_comment", github_comment("acme/widgets", 6, "mia", "/ade status")).as_form();
+    let form = Delivery::github(
+        "issue_comment",
+        github_comment("acme/widgets", 6, "mia", "/ade status"),
+    )
+    .form_encoded();
     assert_eq!(forge.send(&form).await.status, 202);
     let stored = handled(&store, ForgeKind::Github, &form.id).await;
-    assert_eq!(stored.state, DeliveryState::Processed, "{:?}", stored.outcome);
+    assert_eq!(
+        stored.state,
+        DeliveryState::Processed,
+        "{:?}",
+        stored.outcome
+    );
     assert_eq!(stored.content_type, "application/x-www-form-urlencoded");
-    let EventKind::CommentCreated(c) = event_of(&store, &stored).await.kind else { panic!() };
+    let EventKind::CommentCreated(c) = event_of(&store, &stored).await.kind else {
+        panic!()
+    };
     assert_eq!(c.body, "/ade status");
     ade.shutdown().await.unwrap();
 }
@@ -251,20 +417,43 @@ async fn a_form_encoded_delivery_is_read_like_json() {
 async fn gitea_and_forgejo_comments_become_the_same_event_as_githubs() {
     for db in databases().await {
         let (ade, forge, store) = started(&db).await;
-        let gitea = Delivery::gitea("issue_comment", "issue_comment", gitea_comment("team/lamp", 5, "dora", "/ade plan"));
-        let forgejo = Delivery::forgejo("issue_comment", "issue_comment", gitea_comment("team/lamp", 6, "dora", "/ade plan"));
+        let gitea = Delivery::gitea(
+            "issue_comment",
+            "issue_comment",
+            gitea_comment("team/lamp", 5, "dora", "/ade plan"),
+        );
+        let forgejo = Delivery::forgejo(
+            "issue_comment",
+            "issue_comment",
+            gitea_comment("team/lamp", 6, "dora", "/ade plan"),
+        );
         assert_eq!(forge.send(&gitea).await.status, 202);
         assert_eq!(forge.send(&forgejo).await.status, 202);
         for (id, number) in [(&gitea.id, 5), (&forgejo.id, 6)] {
             let stored = handled(&store, ForgeKind::Gitea, id).await;
-            assert_eq!(stored.state, DeliveryState::Processed, "{}: {:?}", db.name, stored.outcome);
+            assert_eq!(
+                stored.state,
+                DeliveryState::Processed,
+                "{}: {:?}",
+                db.name,
+                stored.outcome
+            );
             let event = event_of(&store, &stored).await;
             assert_eq!(event.forge, ForgeKind::Gitea);
-            let EventKind::CommentCreated(c) = event.kind else { panic!() };
-            assert_eq!((c.issue.number, c.body.as_str(), c.issue.is_pull_request), (number, "/ade plan", false));
+            let EventKind::CommentCreated(c) = event.kind else {
+                panic!()
+            };
+            assert_eq!(
+                (c.issue.number, c.body.as_str(), c.issue.is_pull_request),
+                (number, "/ade plan", false)
+            );
         }
         // Gitea's ids are its own: the same id from GitHub is another delivery.
-        let github = Delivery::github("issue_comment", github_comment("acme/widgets", 1, "mia", "x")).id(&gitea.id);
+        let github = Delivery::github(
+            "issue_comment",
+            github_comment("acme/widgets", 1, "mia", "x"),
+        )
+        .id(&gitea.id);
         assert_eq!(forge.send(&github).await.status, 202);
         ade.shutdown().await.unwrap();
     }
@@ -275,12 +464,18 @@ async fn unknown_events_and_actions_are_kept_and_marked_ignored() {
     let db = crate::support::db::sqlite();
     let (ade, forge, store) = started(&db).await;
     let labeled = Delivery::github("issues", github_issue_labeled("acme/widgets", 9));
-    let unknown = Delivery::github("sponsorship", serde_json::json!({ "action": "created", "sponsorship": {} }));
+    let unknown = Delivery::github(
+        "sponsorship",
+        serde_json::json!({ "action": "created", "sponsorship": {} }),
+    );
     for delivery in [&labeled, &unknown] {
         assert_eq!(forge.send(delivery).await.status, 202);
         let stored = handled(&store, ForgeKind::Github, &delivery.id).await;
         assert_eq!(stored.state, DeliveryState::Ignored, "{:?}", stored.outcome);
-        assert!(stored.outcome.as_deref().is_some_and(|o| !o.is_empty()), "the reason is kept");
+        assert!(
+            stored.outcome.as_deref().is_some_and(|o| !o.is_empty()),
+            "the reason is kept"
+        );
         assert!(!stored.body.is_empty(), "the body is kept");
     }
     ade.shutdown().await.unwrap();
@@ -293,13 +488,28 @@ async fn a_payload_that_is_not_its_event_fails_at_once_with_its_error() {
     let mut body = github_comment("acme/widgets", 7, "mia", "/ade plan");
     body.as_object_mut().unwrap().remove("comment");
     let broken = Delivery::github("issue_comment", body);
-    assert_eq!(forge.send(&broken).await.status, 202, "valid JSON with a signature is stored");
+    assert_eq!(
+        forge.send(&broken).await.status,
+        202,
+        "valid JSON with a signature is stored"
+    );
     let stored = handled(&store, ForgeKind::Github, &broken.id).await;
     assert_eq!(stored.state, DeliveryState::Failed);
-    assert!(stored.outcome.as_deref().unwrap().contains("comment"), "{:?}", stored.outcome);
+    assert!(
+        stored.outcome.as_deref().unwrap().contains("comment"),
+        "{:?}",
+        stored.outcome
+    );
     let mut conn = store.reader().await.unwrap();
-    let job = storage::jobs::find(&mut conn, &format!("delivery:{}", stored.id)).await.unwrap().unwrap();
-    assert_eq!((job.state.as_str(), job.attempt), ("failed", 1), "not retried: the bytes cannot change");
+    let job = storage::jobs::find(&mut conn, &format!("delivery:{}", stored.id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (job.state.as_str(), job.attempt),
+        ("failed", 1),
+        "not retried: the bytes cannot change"
+    );
     drop(conn);
     ade.shutdown().await.unwrap();
 }
@@ -309,7 +519,12 @@ async fn concurrent_deliveries_and_redeliveries_are_each_stored_once() {
     for db in databases().await {
         let (ade, forge, store) = started(&db).await;
         let unique: Vec<Delivery> = (0..120)
-            .map(|i| Delivery::github("issue_comment", github_comment(&format!("acme/repo{}", i % 7), i, "mia", "hi")))
+            .map(|i| {
+                Delivery::github(
+                    "issue_comment",
+                    github_comment(&format!("acme/repo{}", i % 7), i, "mia", "hi"),
+                )
+            })
             .collect();
         let mut sends = Vec::new();
         for (i, delivery) in unique.iter().enumerate() {
@@ -317,7 +532,9 @@ async fn concurrent_deliveries_and_redeliveries_are_each_stored_once() {
             for _ in 0..times {
                 let forge = forge.clone();
                 let delivery = delivery.clone();
-                sends.push(tokio::spawn(async move { forge.send(&delivery).await.status }));
+                sends.push(tokio::spawn(
+                    async move { forge.send(&delivery).await.status },
+                ));
             }
         }
         let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
@@ -329,7 +546,9 @@ async fn concurrent_deliveries_and_redeliveries_are_each_stored_once() {
         assert_eq!(stored_count(&store).await, 120);
         eventually(PATIENCE, "every delivery to be processed", || async {
             let mut conn = store.reader().await.unwrap();
-            let done = deliveries::count_in_state(&mut conn, DeliveryState::Processed).await.unwrap();
+            let done = deliveries::count_in_state(&mut conn, DeliveryState::Processed)
+                .await
+                .unwrap();
             (done == 120).then_some(())
         })
         .await;
@@ -346,7 +565,10 @@ async fn health_readiness_and_metrics_answer() {
     let (ade, forge, store) = started(&db).await;
     assert_eq!(forge.get("/healthz").await.0, 200);
     assert_eq!(forge.get("/readyz").await.0, 200);
-    let comment = Delivery::github("issue_comment", github_comment("acme/widgets", 1, "mia", "hi"));
+    let comment = Delivery::github(
+        "issue_comment",
+        github_comment("acme/widgets", 1, "mia", "hi"),
+    );
     forge.send(&comment).await;
     handled(&store, ForgeKind::Github, &comment.id).await;
     let (status, text) = forge.get("/metrics").await;
@@ -370,8 +592,17 @@ async fn readiness_fails_when_the_database_is_gone() {
     ade.store().close().await;
     assert_eq!(forge.get("/readyz").await.0, 503);
     assert_eq!(forge.get("/healthz").await.0, 200);
-    let reply = forge.send(&Delivery::github("issue_comment", github_comment("acme/widgets", 1, "mia", "hi"))).await;
-    assert_eq!(reply.status, 503, "nothing can be stored, so nothing is acknowledged: {:?}", reply.json);
+    let reply = forge
+        .send(&Delivery::github(
+            "issue_comment",
+            github_comment("acme/widgets", 1, "mia", "hi"),
+        ))
+        .await;
+    assert_eq!(
+        reply.status, 503,
+        "nothing can be stored, so nothing is acknowledged: {:?}",
+        reply.json
+    );
     ade.abort();
 }
 
@@ -390,10 +621,21 @@ impl ade::dispatch::EventSink for Sequence {
         event: &'a Event,
     ) -> ade::jobs::BoxFuture<'a, Result<(), ade::jobs::JobError>> {
         Box::pin(async move {
-            let EventKind::CommentCreated(c) = &event.kind else { return Ok(()) };
-            if let Some(left) = self.failures.lock().unwrap().get_mut(&c.issue.number).filter(|n| **n > 0) {
+            let EventKind::CommentCreated(c) = &event.kind else {
+                return Ok(());
+            };
+            if let Some(left) = self
+                .failures
+                .lock()
+                .unwrap()
+                .get_mut(&c.issue.number)
+                .filter(|n| **n > 0)
+            {
                 *left -= 1;
-                return Err(ade::jobs::JobError::Retry(format!("comment {} is not ready", c.issue.number)));
+                return Err(ade::jobs::JobError::Retry(format!(
+                    "comment {} is not ready",
+                    c.issue.number
+                )));
             }
             let repository = event.repository.as_ref().unwrap().full_name.clone();
             self.seen.lock().unwrap().push((repository, c.issue.number));
@@ -407,12 +649,22 @@ async fn deliveries_of_one_repository_are_handled_in_arrival_order_even_across_r
     for db in databases().await {
         let sink = std::sync::Arc::new(Sequence::default());
         sink.failures.lock().unwrap().insert(3, 2);
-        let options = ServiceOptions { sink: Some(sink.clone()), ..ServiceOptions::default() };
+        let options = ServiceOptions {
+            sink: Some(sink.clone()),
+            ..ServiceOptions::default()
+        };
         let ade = start_ade(&db, |_| {}, options).await;
         let forge = TestForge::new(ade.addr());
         for number in 0..12 {
-            let repository = if number % 2 == 0 { "acme/even" } else { "acme/odd" };
-            let delivery = Delivery::github("issue_comment", github_comment(repository, number, "mia", "hi"));
+            let repository = if number % 2 == 0 {
+                "acme/even"
+            } else {
+                "acme/odd"
+            };
+            let delivery = Delivery::github(
+                "issue_comment",
+                github_comment(repository, number, "mia", "hi"),
+            );
             assert_eq!(forge.send(&delivery).await.status, 202);
         }
         eventually(PATIENCE, "all comments to reach the sink", || async {
@@ -421,10 +673,18 @@ async fn deliveries_of_one_repository_are_handled_in_arrival_order_even_across_r
         .await;
         let seen = sink.seen.lock().unwrap().clone();
         for repository in ["acme/even", "acme/odd"] {
-            let numbers: Vec<i64> = seen.iter().filter(|(r, _)| r == repository).map(|(_, n)| *n).collect();
+            let numbers: Vec<i64> = seen
+                .iter()
+                .filter(|(r, _)| r == repository)
+                .map(|(_, n)| *n)
+                .collect();
             let mut sorted = numbers.clone();
             sorted.sort();
-            assert_eq!(numbers, sorted, "{}: {repository} out of order: {seen:?}", db.name);
+            assert_eq!(
+                numbers, sorted,
+                "{}: {repository} out of order: {seen:?}",
+                db.name
+            );
         }
         ade.shutdown().await.unwrap();
     }
@@ -436,7 +696,10 @@ async fn a_delivery_whose_handling_keeps_failing_is_retried_then_marked_failed_w
         let sink = std::sync::Arc::new(Sequence::default());
         sink.failures.lock().unwrap().insert(40, usize::MAX);
         sink.failures.lock().unwrap().insert(41, 1);
-        let options = ServiceOptions { sink: Some(sink.clone()), ..ServiceOptions::default() };
+        let options = ServiceOptions {
+            sink: Some(sink.clone()),
+            ..ServiceOptions::default()
+        };
         let ade = start_ade(&db, |c| c.jobs.max_attempts = 3, options).await;
         let forge = TestForge::new(ade.addr());
         let store = db.store().await;
@@ -452,15 +715,40 @@ async fn a_delivery_whose_handling_keeps_failing_is_retried_then_marked_failed_w
         assert_eq!(recovered.state, DeliveryState::Processed, "{}", db.name);
 
         let mut conn = store.reader().await.unwrap();
-        let job = storage::jobs::find(&mut conn, &format!("delivery:{}", failed.id)).await.unwrap().unwrap();
-        assert_eq!((job.state.as_str(), job.attempt), ("failed", 3), "{}", db.name);
-        let job = storage::jobs::find(&mut conn, &format!("delivery:{}", recovered.id)).await.unwrap().unwrap();
-        assert_eq!((job.state.as_str(), job.attempt), ("completed", 2), "{}", db.name);
-        assert!(storage::events::for_delivery(&mut conn, failed.id).await.unwrap().is_none(), "a failed attempt keeps nothing");
+        let job = storage::jobs::find(&mut conn, &format!("delivery:{}", failed.id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (job.state.as_str(), job.attempt),
+            ("failed", 3),
+            "{}",
+            db.name
+        );
+        let job = storage::jobs::find(&mut conn, &format!("delivery:{}", recovered.id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (job.state.as_str(), job.attempt),
+            ("completed", 2),
+            "{}",
+            db.name
+        );
+        assert!(
+            storage::events::for_delivery(&mut conn, failed.id)
+                .await
+                .unwrap()
+                .is_none(),
+            "a failed attempt keeps nothing"
+        );
         drop(conn);
         let (_, metrics) = forge.get("/metrics").await;
         assert!(metrics.contains("ade_deliveries_handled_total{forge=\"github\",event=\"issue_comment\",outcome=\"failed\"} 1"), "{metrics}");
-        assert!(metrics.contains("ade_deliveries{state=\"failed\"} 1"), "{metrics}");
+        assert!(
+            metrics.contains("ade_deliveries{state=\"failed\"} 1"),
+            "{metrics}"
+        );
         ade.shutdown().await.unwrap();
     }
 }

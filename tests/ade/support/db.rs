@@ -20,10 +20,16 @@ pub struct TestDb {
 impl TestDb {
     /// A store on this database, as a second client beside the service under test.
     pub async fn store(&self) -> Store {
-        let store = Store::connect(StoreOptions { url: self.url.clone(), max_connections: 2 })
+        let store = Store::connect(StoreOptions {
+            url: self.url.clone(),
+            max_connections: 2,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{}: connect: {e}", self.name));
+        store
+            .migrate()
             .await
-            .unwrap_or_else(|e| panic!("{}: connect: {e}", self.name));
-        store.migrate().await.unwrap_or_else(|e| panic!("{}: migrate: {e}", self.name));
+            .unwrap_or_else(|e| panic!("{}: migrate: {e}", self.name));
         store
     }
 }
@@ -61,7 +67,9 @@ static SAID_SKIPPED: Once = Once::new();
 pub async fn postgres() -> Option<TestDb> {
     let Ok(base) = std::env::var("ADE_TEST_DATABASE_URL") else {
         SAID_SKIPPED.call_once(|| {
-            eprintln!("skipped: PostgreSQL runs of storage tests (ADE_TEST_DATABASE_URL is not set)")
+            eprintln!(
+                "skipped: PostgreSQL runs of storage tests (ADE_TEST_DATABASE_URL is not set)"
+            )
         });
         return None;
     };
@@ -73,16 +81,21 @@ pub async fn postgres() -> Option<TestDb> {
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
         .await
         .expect("ADE_TEST_DATABASE_URL is set but PostgreSQL cannot be reached");
-    let stale: Vec<(String,)> = sqlx::query_as(
-        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'ade\\_t\\_%'",
-    )
-    .fetch_all(&mut admin)
-    .await
-    .expect("list test schemas");
+    let stale: Vec<(String,)> =
+        sqlx::query_as("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'ade\\_t\\_%'")
+            .fetch_all(&mut admin)
+            .await
+            .expect("list test schemas");
     for (name,) in stale {
-        let created: u64 = name.split('_').nth(2).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let created: u64 = name
+            .split('_')
+            .nth(2)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         if created + 3600 < now {
-            let _ = admin.execute(format!("DROP SCHEMA IF EXISTS {name} CASCADE").as_str()).await;
+            let _ = admin
+                .execute(format!("DROP SCHEMA IF EXISTS {name} CASCADE").as_str())
+                .await;
         }
     }
     admin

@@ -45,20 +45,44 @@ fn new_id() -> String {
 impl Delivery {
     /// A GitHub delivery of `event` with a JSON body, signed with the test secret.
     pub fn github(event: &str, body: serde_json::Value) -> Delivery {
-        Delivery::new(Dialect::Github, event, None, body.to_string().into_bytes(), GITHUB_SECRET)
+        Delivery::new(
+            Dialect::Github,
+            event,
+            None,
+            body.to_string().into_bytes(),
+            GITHUB_SECRET,
+        )
     }
 
     /// A Gitea delivery.
     pub fn gitea(event: &str, event_type: &str, body: serde_json::Value) -> Delivery {
-        Delivery::new(Dialect::Gitea, event, Some(event_type), body.to_string().into_bytes(), GITEA_SECRET)
+        Delivery::new(
+            Dialect::Gitea,
+            event,
+            Some(event_type),
+            body.to_string().into_bytes(),
+            GITEA_SECRET,
+        )
     }
 
     /// A Forgejo delivery.
     pub fn forgejo(event: &str, event_type: &str, body: serde_json::Value) -> Delivery {
-        Delivery::new(Dialect::Forgejo, event, Some(event_type), body.to_string().into_bytes(), GITEA_SECRET)
+        Delivery::new(
+            Dialect::Forgejo,
+            event,
+            Some(event_type),
+            body.to_string().into_bytes(),
+            GITEA_SECRET,
+        )
     }
 
-    fn new(dialect: Dialect, event: &str, event_type: Option<&str>, body: Vec<u8>, secret: &str) -> Delivery {
+    fn new(
+        dialect: Dialect,
+        event: &str,
+        event_type: Option<&str>,
+        body: Vec<u8>,
+        secret: &str,
+    ) -> Delivery {
         Delivery {
             dialect,
             event: event.into(),
@@ -104,7 +128,7 @@ impl Delivery {
     }
 
     /// Sends the body as a form with the JSON in `payload=`, as GitHub can be set to.
-    pub fn as_form(mut self) -> Delivery {
+    pub fn form_encoded(mut self) -> Delivery {
         let json = String::from_utf8(self.body.clone()).expect("JSON body");
         self.body = form_urlencoded::Serializer::new(String::new())
             .append_pair("payload", &json)
@@ -148,7 +172,8 @@ impl Delivery {
                 Dialect::Gitea | Dialect::Forgejo => sign_gitea(&self.secret, &self.body),
             }),
         };
-        let mut headers: Vec<(String, String)> = vec![("Content-Type".into(), self.content_type.into())];
+        let mut headers: Vec<(String, String)> =
+            vec![("Content-Type".into(), self.content_type.into())];
         let mut add = |name: &str, value: Option<&String>| {
             if let Some(value) = value {
                 headers.push((name.into(), value.clone()));
@@ -206,7 +231,8 @@ impl TestForge {
 
     /// Posts a delivery and reads the answer.
     pub async fn send(&self, delivery: &Delivery) -> Reply {
-        self.post(delivery.path(), delivery.headers(), delivery.body.clone()).await
+        self.post(delivery.path(), delivery.headers(), delivery.body.clone())
+            .await
     }
 
     /// Posts arbitrary bytes with arbitrary headers.
@@ -226,7 +252,12 @@ impl TestForge {
 
     /// GETs a path and returns status and text.
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let response = self.client.get(format!("{}{path}", self.base)).send().await.expect("ade answers");
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("ade answers");
         let status = response.status().as_u16();
         (status, response.text().await.unwrap_or_default())
     }
@@ -236,7 +267,10 @@ impl TestForge {
     /// Posts a delivery and returns the status, or `None` if the connection failed (ade was
     /// killed or had stopped listening).
     pub async fn try_send(&self, delivery: &Delivery) -> Option<u16> {
-        let mut request = self.client.post(format!("{}{}", self.base, delivery.path())).body(delivery.body.clone());
+        let mut request = self
+            .client
+            .post(format!("{}{}", self.base, delivery.path()))
+            .body(delivery.body.clone());
         for (name, value) in delivery.headers() {
             request = request.header(name, value);
         }

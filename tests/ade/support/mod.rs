@@ -35,7 +35,11 @@ pub fn config(db: &TestDb) -> Config {
 }
 
 /// Starts ade on `db` with the test configuration changed by `tweak`.
-pub async fn start_ade(db: &TestDb, tweak: impl FnOnce(&mut Config), options: ServiceOptions) -> Service {
+pub async fn start_ade(
+    db: &TestDb,
+    tweak: impl FnOnce(&mut Config),
+    options: ServiceOptions,
+) -> Service {
     let mut config = config(db);
     tweak(&mut config);
     Service::start(&config, options).await.expect("ade starts")
