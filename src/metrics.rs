@@ -88,7 +88,8 @@ fn label(value: &str) -> String {
 
 impl Metrics {
     /// A webhook request was answered: `outcome` is `accepted`, `duplicate`, `ping`,
-    /// `bad_signature`, `bad_request`, `too_large`, `unsupported_media_type` or `unavailable`.
+    /// `bad_signature`, `bad_request`, `too_large`, `timeout`, `unsupported_media_type` or
+    /// `unavailable`.
     pub fn webhook_delivery(&self, forge: &str, event: &str, outcome: &'static str) {
         let labels = vec![
             ("forge", label(forge)),

@@ -79,6 +79,7 @@ impl Service {
             github_secrets: config.github.webhook_secrets.clone(),
             gitea_secrets: config.gitea.webhook_secrets.clone(),
             max_body_bytes: config.server.max_body_bytes,
+            body_timeout: config.server.body_timeout,
             metrics: metrics.clone(),
             clock: options.clock.clone(),
         });

@@ -51,6 +51,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How long SIGTERM waits for requests in flight and running jobs before exiting.
     pub shutdown_grace: Duration,
+    /// How long a webhook's body may take to arrive after its headers; slower gets 408.
+    pub body_timeout: Duration,
 }
 
 /// `[database]`.

@@ -24,6 +24,7 @@ pub(super) struct RawServer {
     pub public_url: Option<String>,
     pub max_body_bytes: Option<u64>,
     pub shutdown_grace_secs: Option<u64>,
+    pub body_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -28,6 +28,7 @@ impl Config {
             "shutdown_grace_secs",
             server.shutdown_grace.as_secs().into(),
         );
+        out.integer("body_timeout_secs", server.body_timeout.as_secs().into());
 
         out.section("database");
         out.string("url", &self.database.redacted_url());

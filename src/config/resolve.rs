@@ -17,6 +17,7 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// GitHub's own cap on a webhook payload.
 const DEFAULT_MAX_BODY_BYTES: u64 = 25 * 1024 * 1024;
 const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
+const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
 const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 const DEFAULT_DATA_DIR: &str = "./ade-data";
 const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
@@ -117,11 +118,17 @@ fn server(check: &Check, raw: RawServer) -> Result<ServerConfig, ConfigError> {
     let shutdown_grace = raw
         .shutdown_grace_secs
         .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS);
+    let body_timeout = check.at_least(
+        "server.body_timeout_secs",
+        raw.body_timeout_secs.unwrap_or(DEFAULT_BODY_TIMEOUT_SECS),
+        1,
+    )?;
     Ok(ServerConfig {
         listen,
         public_url,
         max_body_bytes,
         shutdown_grace: Duration::from_secs(shutdown_grace),
+        body_timeout: Duration::from_secs(body_timeout),
     })
 }
 

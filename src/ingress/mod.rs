@@ -35,6 +35,8 @@ pub struct Ingress {
     pub gitea_secrets: Vec<Secret>,
     /// Largest body accepted.
     pub max_body_bytes: usize,
+    /// How long a body may take to arrive.
+    pub body_timeout: std::time::Duration,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// The clock deliveries are stamped with.

@@ -151,9 +151,19 @@ async fn receive(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(refuse(too_large()));
     }
-    let body = match axum::body::to_bytes(body, limit).await {
-        Ok(body) => body,
-        Err(error) => {
+    // Forges send the whole body at once; a client that trickles it is holding a connection, not
+    // delivering a webhook.
+    let timeout = ingress.body_timeout;
+    let body = match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Err(_) => {
+            return Err(refuse(Refusal {
+                status: StatusCode::REQUEST_TIMEOUT,
+                reason: format!("the body did not arrive within {}s", timeout.as_secs()),
+                outcome: "timeout",
+            }));
+        }
+        Ok(Ok(body)) => body,
+        Ok(Err(error)) => {
             let refusal = if is_length_limit(&error) {
                 too_large()
             } else {

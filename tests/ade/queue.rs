@@ -679,3 +679,60 @@ async fn a_worker_stops_an_attempt_whose_lease_was_taken_over() {
         ("running", Some("other"))
     );
 }
+
+#[tokio::test]
+async fn on_postgres_a_job_enqueued_by_another_process_wakes_an_idle_worker_at_once() {
+    let Some(db) = crate::support::db::postgres().await else {
+        eprintln!("skipped: NOTIFY wake-ups need PostgreSQL (ADE_TEST_DATABASE_URL is not set)");
+        return;
+    };
+    let store = db.store().await;
+    let recorder = Arc::new(Recorder::default());
+    let mut handlers = Handlers::default();
+    handlers.register("test", recorder.clone());
+    let mut config = jobs_config(1);
+    // A poll and a heartbeat this far apart mean only a notification can wake the worker within
+    // the test.
+    config.poll_interval = Duration::from_secs(120);
+    config.lease = Duration::from_secs(600);
+    let wake = Wake::new();
+    let (stop_tx, stop) = watch::channel(false);
+    let listener = wake.listen(&store, stop.clone()).expect("postgres listens");
+    let worker = Worker::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        handlers,
+        config,
+        wake,
+        Arc::new(Metrics::default()),
+    );
+    let task = tokio::spawn(worker.run(stop, Duration::from_secs(1)));
+    // Let the worker go idle (its first claim finds nothing) and the listener subscribe.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let other_process = db.store().await;
+    enqueue(
+        &other_process,
+        &[NewJob {
+            run_at: SystemClock.now_ms(),
+            ..job("woken", None)
+        }],
+    )
+    .await;
+    eventually(
+        Duration::from_secs(5),
+        "the notified worker to run the job",
+        || async {
+            recorder
+                .runs
+                .lock()
+                .unwrap()
+                .contains_key("woken")
+                .then_some(())
+        },
+    )
+    .await;
+    stop_tx.send(true).unwrap();
+    task.await.unwrap();
+    listener.await.unwrap();
+}

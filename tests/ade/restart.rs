@@ -2,7 +2,7 @@
 //! was, losing nothing it acknowledged and handling nothing twice.
 
 use crate::support::payloads::github_comment;
-use crate::support::{Delivery, TestDb, TestForge, databases, eventually, start_ade};
+use crate::support::{AdeProcess, Delivery, TestForge, databases, eventually, start_ade};
 use ade::dispatch::EventSink;
 use ade::events::Event;
 use ade::forge::ForgeKind;
@@ -11,7 +11,6 @@ use ade::service::ServiceOptions;
 use ade::store::deliveries::{self, DeliveryState};
 use ade::store::{Conn, Store, events};
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -99,56 +98,10 @@ async fn a_crash_mid_queue_loses_nothing_and_a_restart_finishes_the_queue() {
     }
 }
 
-/// A real `ade serve` process.
-struct Process {
-    child: Child,
-    addr: std::net::SocketAddr,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn spawn_ade(db: &TestDb) -> Process {
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_ade"))
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("ADE_SERVER__LISTEN", addr.to_string())
-        .env("ADE_SERVER__SHUTDOWN_GRACE_SECS", "5")
-        .env("ADE_DATABASE__URL", &db.url)
-        .env("ADE_STORAGE__DATA_DIR", &db.dir)
-        .env("ADE_GITHUB__WEBHOOK_SECRET", crate::support::GITHUB_SECRET)
-        .env("ADE_JOBS__LEASE_SECS", "5")
-        .env("ADE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start ade");
-    let forge = TestForge::new(addr);
-    eventually(Duration::from_secs(20), "ade to be ready", || async {
-        let ready = tokio::time::timeout(Duration::from_millis(500), async {
-            reqwest::get(format!("http://{addr}/readyz"))
-                .await
-                .ok()
-                .map(|r| r.status().is_success())
-        });
-        ready.await.ok().flatten().filter(|ok| *ok)
-    })
-    .await;
-    drop(forge);
-    Process { child, addr }
-}
-
 #[tokio::test]
 async fn kill_9_while_deliveries_arrive_loses_no_acknowledged_delivery() {
     for db in databases().await {
-        let mut ade = spawn_ade(&db).await;
+        let mut ade = AdeProcess::spawn(&db, &[]).await;
         let forge = TestForge::new(ade.addr);
         let deliveries: Vec<Delivery> = (0..400)
             .map(|n| {
@@ -186,8 +139,7 @@ async fn kill_9_while_deliveries_arrive_loses_no_acknowledged_delivery() {
                     .expect("200 deliveries acknowledged before the kill"),
             );
         }
-        ade.child.kill().unwrap(); // SIGKILL
-        ade.child.wait().unwrap();
+        ade.kill_9();
         for sender in senders {
             sender.await.unwrap();
         }
@@ -224,24 +176,16 @@ async fn kill_9_while_deliveries_arrive_loses_no_acknowledged_delivery() {
             db.name
         );
 
-        let mut again = spawn_ade(&db).await;
+        let mut again = AdeProcess::spawn(&db, &[]).await;
         all_handled_once(&store, stored, db.name).await;
-        terminate(&mut again.child);
+        assert!(again.terminate().success());
     }
-}
-
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    child.wait().unwrap()
 }
 
 #[tokio::test]
 async fn sigterm_finishes_what_is_in_flight_and_exits_cleanly() {
     let db = crate::support::db::sqlite();
-    let mut ade = spawn_ade(&db).await;
+    let mut ade = AdeProcess::spawn(&db, &[]).await;
     let forge = TestForge::new(ade.addr);
     let mut sends = Vec::new();
     for n in 0..50 {
@@ -255,15 +199,28 @@ async fn sigterm_finishes_what_is_in_flight_and_exits_cleanly() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let status = tokio::task::spawn_blocking(move || {
-        let status = terminate(&mut ade.child);
-        let mut stderr = String::new();
-        std::io::Read::read_to_string(ade.child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-        (status, stderr)
+    let (status, log, records) = tokio::task::spawn_blocking(move || {
+        let status = ade.terminate();
+        (status, ade.log(), ade.records())
     })
     .await
     .unwrap();
-    assert!(status.0.success(), "exit: {:?}\n{}", status.0, status.1);
+    assert!(status.success(), "exit: {status:?}\n{log}");
+    assert!(log.contains("ade stopped"), "{log}");
+    // Every line about a delivery carries the delivery's span: forge, delivery id and event.
+    let stored = records
+        .iter()
+        .find(|r| r["fields"]["message"] == "stored delivery")
+        .expect("a stored delivery was logged");
+    assert_eq!(stored["span"]["name"], "delivery");
+    assert_eq!(stored["span"]["forge"], "github");
+    assert_eq!(stored["span"]["event"], "issue_comment");
+    assert!(
+        stored["span"]["delivery"]
+            .as_str()
+            .is_some_and(|d| d.len() == 36),
+        "{stored}"
+    );
     let mut acked = 0;
     for send in sends {
         // A request either got its answer before the listener closed, or was never taken.
@@ -285,4 +242,79 @@ async fn sigterm_finishes_what_is_in_flight_and_exits_cleanly() {
     let again = start_ade(&db, |_| {}, ServiceOptions::default()).await;
     all_handled_once(&store, stored, db.name).await;
     again.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn two_processes_share_one_postgres_queue_handling_each_delivery_once_and_in_order() {
+    let Some(db) = crate::support::db::postgres().await else {
+        eprintln!(
+            "skipped: several processes share a queue only on PostgreSQL (ADE_TEST_DATABASE_URL is not set)"
+        );
+        return;
+    };
+    let first = AdeProcess::spawn(&db, &[]).await;
+    let second = AdeProcess::spawn(&db, &[]).await;
+    let forges = [TestForge::new(first.addr), TestForge::new(second.addr)];
+    let mut sent = Vec::new();
+    for n in 0..60 {
+        let repository = format!("acme/repo{}", n % 3);
+        let delivery =
+            Delivery::github("issue_comment", github_comment(&repository, n, "mia", "hi"));
+        assert_eq!(forges[n as usize % 2].send(&delivery).await.status, 202);
+        sent.push(delivery.id);
+    }
+    let store = db.store().await;
+    all_handled_once(&store, 60, db.name).await;
+
+    // Both processes handled deliveries, and each repository's were handled in arrival order.
+    let mut handled_by = [0usize; 2];
+    let mut order: std::collections::HashMap<String, Vec<(i64, i64)>> = Default::default();
+    for (i, process) in [&first, &second].iter().enumerate() {
+        for record in process.records() {
+            if record["fields"]["message"] == "dispatched event" {
+                handled_by[i] += 1;
+                let delivery = record["span"]["delivery"].as_str().unwrap().to_string();
+                let at: i64 = chrono_free_micros(record["timestamp"].as_str().unwrap());
+                let index = sent.iter().position(|id| *id == delivery).unwrap() as i64;
+                order
+                    .entry(format!("acme/repo{}", index % 3))
+                    .or_default()
+                    .push((at, index));
+            }
+        }
+    }
+    assert_eq!(handled_by[0] + handled_by[1], 60, "{handled_by:?}");
+    assert!(
+        handled_by[0] > 0 && handled_by[1] > 0,
+        "both processes work the queue: {handled_by:?}"
+    );
+    for (repository, mut handled) in order {
+        handled.sort();
+        let indexes: Vec<i64> = handled.iter().map(|(_, i)| *i).collect();
+        let mut sorted = indexes.clone();
+        sorted.sort();
+        assert_eq!(indexes, sorted, "{repository} handled out of arrival order");
+    }
+    let leaders = [&first, &second]
+        .iter()
+        .filter(|p| p.log().contains("\"leading\":true"))
+        .count();
+    assert_eq!(leaders, 1, "exactly one process leads");
+}
+
+/// Microseconds since midnight from an RFC 3339 log timestamp (both processes log in UTC, and
+/// the test runs well within one day).
+fn chrono_free_micros(timestamp: &str) -> i64 {
+    let time = timestamp.split('T').nth(1).unwrap().trim_end_matches('Z');
+    let (hms, fraction) = time.split_once('.').unwrap_or((time, "0"));
+    let mut parts = hms.split(':').map(|p| p.parse::<i64>().unwrap());
+    let (h, m, s) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    let micros: i64 = format!("{:0<6}", &fraction[..fraction.len().min(6)])
+        .parse()
+        .unwrap();
+    ((h * 60 + m) * 60 + s) * 1_000_000 + micros
 }

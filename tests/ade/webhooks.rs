@@ -752,3 +752,35 @@ async fn a_delivery_whose_handling_keeps_failing_is_retried_then_marked_failed_w
         ade.shutdown().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_body_that_trickles_in_too_slowly_gets_408_and_stores_nothing() {
+    let db = crate::support::db::sqlite();
+    let ade = start_ade(
+        &db,
+        |c| c.server.body_timeout = Duration::from_secs(1),
+        ServiceOptions::default(),
+    )
+    .await;
+    let store = db.store().await;
+    let mut stream = tokio::net::TcpStream::connect(ade.addr()).await.unwrap();
+    let head = "POST /webhooks/github HTTP/1.1\r\nHost: ade\r\nContent-Type: application/json\r\n\
+                X-GitHub-Event: issue_comment\r\nX-GitHub-Delivery: slow-1\r\n\
+                X-Hub-Signature-256: sha256=00\r\nContent-Length: 100\r\n\r\n{\"action\":";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = vec![0u8; 512];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(stored_count(&store).await, 0);
+    ade.shutdown().await.unwrap();
+}

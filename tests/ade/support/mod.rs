@@ -3,9 +3,11 @@
 pub mod db;
 pub mod forge;
 pub mod payloads;
+pub mod process;
 
 pub use db::{TestDb, databases};
 pub use forge::{Delivery, TestForge};
+pub use process::AdeProcess;
 
 use ade::config::{Config, Secret};
 use ade::service::{Service, ServiceOptions};
