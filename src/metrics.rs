@@ -131,7 +131,7 @@ impl Metrics {
     }
 
     /// A job attempt ended: `outcome` is `completed`, `retried`, `failed`, `lease_lost` or
-    /// `released`.
+    /// `unrecorded` (the store failed while writing the result).
     pub fn job_finished(&self, kind: &str, outcome: &'static str, took: Duration) {
         let labels = vec![("kind", label(kind)), ("outcome", outcome.into())];
         *self.jobs_finished.lock().unwrap().entry(labels) += 1;

@@ -179,21 +179,68 @@ pub async fn claim(
     Ok(jobs)
 }
 
+/// What a fenced write does to a job; the lease is cleared in every case.
+enum Settle<'e> {
+    /// Done: `completed`.
+    Complete { now: i64 },
+    /// Back to `available` to wait for its next attempt at this time.
+    Retry { run_at: i64, error: &'e str },
+    /// Failed for good.
+    Fail { now: i64, error: &'e str },
+    /// Handed back unrun: `available` at once, the attempt not counted.
+    Release { now: i64 },
+}
+
+/// Writes an attempt's result if the fence still holds: the job is running under this very
+/// attempt and owner. Returns whether it did.
+async fn settle(
+    conn: &mut Conn,
+    fence: Fence<'_>,
+    outcome: Settle<'_>,
+) -> Result<bool, StoreError> {
+    // Every statement uses $1 (a time) and $2 (an error or NULL), then the fence.
+    let (set, time, error) = match outcome {
+        Settle::Complete { now } => (
+            "state = 'completed', finished_at = $1, last_error = $2",
+            now,
+            None,
+        ),
+        Settle::Retry { run_at, error } => (
+            "state = 'available', run_at = $1, last_error = $2",
+            run_at,
+            Some(error),
+        ),
+        Settle::Fail { now, error } => (
+            "state = 'failed', finished_at = $1, last_error = $2",
+            now,
+            Some(error),
+        ),
+        Settle::Release { now } => (
+            "state = 'available', run_at = $1, attempt = attempt - 1, \
+             last_error = COALESCE($2, last_error)",
+            now,
+            None,
+        ),
+    };
+    let sql = format!(
+        "UPDATE jobs SET {set}, lease_owner = NULL, lease_expires_at = NULL \
+         WHERE id = $3 AND attempt = $4 AND lease_owner = $5 AND state = 'running'"
+    );
+    let done = sqlx::query(&sql)
+        .bind(time)
+        .bind(error)
+        .bind(fence.id)
+        .bind(fence.attempt)
+        .bind(fence.owner)
+        .execute(conn)
+        .await
+        .context("write job result")?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Marks a job completed, if the fence still holds. Returns whether it did.
 pub async fn complete(conn: &mut Conn, fence: Fence<'_>, now: i64) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE jobs SET state = 'completed', finished_at = $1, last_error = NULL, \
-                lease_owner = NULL, lease_expires_at = NULL \
-         WHERE id = $2 AND attempt = $3 AND lease_owner = $4 AND state = 'running'",
-    )
-    .bind(now)
-    .bind(fence.id)
-    .bind(fence.attempt)
-    .bind(fence.owner)
-    .execute(conn)
-    .await
-    .context("complete job")?;
-    Ok(done.rows_affected() == 1)
+    settle(conn, fence, Settle::Complete { now }).await
 }
 
 /// Puts a job back to wait for its next attempt at `run_at`, if the fence still holds.
@@ -203,20 +250,7 @@ pub async fn retry(
     run_at: i64,
     error: &str,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE jobs SET state = 'available', run_at = $1, last_error = $2, \
-                lease_owner = NULL, lease_expires_at = NULL \
-         WHERE id = $3 AND attempt = $4 AND lease_owner = $5 AND state = 'running'",
-    )
-    .bind(run_at)
-    .bind(error)
-    .bind(fence.id)
-    .bind(fence.attempt)
-    .bind(fence.owner)
-    .execute(conn)
-    .await
-    .context("retry job")?;
-    Ok(done.rows_affected() == 1)
+    settle(conn, fence, Settle::Retry { run_at, error }).await
 }
 
 /// Marks a job failed for good, if the fence still holds.
@@ -226,20 +260,13 @@ pub async fn fail(
     now: i64,
     error: &str,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE jobs SET state = 'failed', finished_at = $1, last_error = $2, \
-                lease_owner = NULL, lease_expires_at = NULL \
-         WHERE id = $3 AND attempt = $4 AND lease_owner = $5 AND state = 'running'",
-    )
-    .bind(now)
-    .bind(error)
-    .bind(fence.id)
-    .bind(fence.attempt)
-    .bind(fence.owner)
-    .execute(conn)
-    .await
-    .context("fail job")?;
-    Ok(done.rows_affected() == 1)
+    settle(conn, fence, Settle::Fail { now, error }).await
+}
+
+/// Hands a job back unrun (its worker is shutting down): available again at once, and the attempt
+/// it took is not counted.
+pub async fn release(conn: &mut Conn, fence: Fence<'_>, now: i64) -> Result<bool, StoreError> {
+    settle(conn, fence, Settle::Release { now }).await
 }
 
 /// Extends the leases of every job `owner` runs; returns `(id, attempt)` of those it still holds,
@@ -339,22 +366,4 @@ pub async fn find(conn: &mut Conn, idempotency_key: &str) -> Result<Option<JobRo
     })
     .transpose()
     .context("read job")
-}
-
-/// Hands a job back unrun (its worker is shutting down): available again at once, and the attempt
-/// it took is not counted.
-pub async fn release(conn: &mut Conn, fence: Fence<'_>, now: i64) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE jobs SET state = 'available', run_at = $1, attempt = attempt - 1, \
-                lease_owner = NULL, lease_expires_at = NULL \
-         WHERE id = $2 AND attempt = $3 AND lease_owner = $4 AND state = 'running'",
-    )
-    .bind(now)
-    .bind(fence.id)
-    .bind(fence.attempt)
-    .bind(fence.owner)
-    .execute(conn)
-    .await
-    .context("release job")?;
-    Ok(done.rows_affected() == 1)
 }
