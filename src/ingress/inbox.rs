@@ -8,14 +8,19 @@
 //! There is one writer per process, on both backends: it keeps ids in arrival order, which is the
 //! order deliveries of one repository are handled in, and batching already makes one writer
 //! faster than the disk it waits for.
+//!
+//! During a burst the writer keeps its database connection from one batch to the next (at most
+//! [`HOLD`] at a time), so storing deliveries goes before handling them; [`HOLD`] says why.
 
 use crate::forge::ForgeKind;
 use crate::jobs::Wake;
 use crate::metrics::Metrics;
 use crate::store::deliveries::{self, NewDelivery};
 use crate::store::jobs::{self as queue, NewJob};
-use crate::store::{Context, Store, StoreError};
+use crate::store::{Conn, Context, Store, StoreError};
+use sqlx::Connection;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -24,6 +29,17 @@ pub const DELIVERY_JOB: &str = "delivery";
 
 /// The most deliveries one transaction stores.
 const MAX_BATCH: usize = 512;
+
+/// How long the writer keeps the write connection while deliveries keep arriving. Handing it back
+/// to the pool and taking it again costs round trips to the database between every two batches,
+/// and on SQLite the job worker writes through that same single connection: in a burst the worker
+/// would take turns with the inbox, commit for commit, and each of its commits waits for the disk
+/// too. Holding the connection stores the burst first (answering forges is what cannot wait) and
+/// still gives the worker a turn at least this often.
+const HOLD: Duration = Duration::from_millis(50);
+
+/// The write connection the writer holds during a burst.
+type WriteConn = sqlx::pool::PoolConnection<sqlx::Any>;
 
 /// What storing a delivery came to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,26 +135,36 @@ struct Writer {
 impl Writer {
     async fn run(mut self) {
         while let Some(first) = self.receiver.recv().await {
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match self.receiver.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
+            // A burst: keep the write connection from batch to batch while deliveries keep
+            // arriving, for at most HOLD, then hand it back so the worker gets its turn.
+            let mut conn = None;
+            let held_since = Instant::now();
+            let mut next = Some(first);
+            while let Some(first) = next.take() {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match self.receiver.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                self.store_batch(&mut conn, batch).await;
+                if held_since.elapsed() < HOLD {
+                    next = self.receiver.try_recv().ok();
                 }
             }
-            self.store_batch(batch).await;
         }
     }
 
-    async fn store_batch(&self, batch: Vec<Pending>) {
-        let results = match self.commit(&batch).await {
+    async fn store_batch(&self, conn: &mut Option<WriteConn>, batch: Vec<Pending>) {
+        let results = match self.commit_on(conn, &batch).await {
             Ok(results) => results.into_iter().map(Ok).collect(),
             Err(error) if batch.len() > 1 => {
                 // One bad delivery must not fail the others: store each on its own.
                 tracing::warn!(%error, size = batch.len(), "batch commit failed; storing one by one");
                 let mut results = Vec::with_capacity(batch.len());
                 for pending in &batch {
-                    let one = self.commit(std::slice::from_ref(pending)).await;
+                    let one = self.commit_on(conn, std::slice::from_ref(pending)).await;
                     results.push(
                         one.map(|mut r| r.remove(0))
                             .map_err(|e| InboxError(e.to_string())),
@@ -156,8 +182,29 @@ impl Writer {
         }
     }
 
-    async fn commit(&self, batch: &[Pending]) -> Result<Vec<Stored>, StoreError> {
-        let mut tx = self.store.begin().await?;
+    /// Commits `batch` on the held connection, taking one from the pool first if none is held.
+    /// After a failure the connection goes back to the pool, which checks it before anyone
+    /// uses it again, and the next attempt takes a fresh one.
+    async fn commit_on(
+        &self,
+        conn: &mut Option<WriteConn>,
+        batch: &[Pending],
+    ) -> Result<Vec<Stored>, StoreError> {
+        let held = match conn {
+            Some(held) => held,
+            None => conn.insert(self.store.writer().await?),
+        };
+        let result = self.commit(held, batch).await;
+        if result.is_err() {
+            *conn = None;
+        }
+        result
+    }
+
+    async fn commit(&self, conn: &mut Conn, batch: &[Pending]) -> Result<Vec<Stored>, StoreError> {
+        // A plain (deferred) BEGIN: the first statement is an INSERT, so on SQLite the write lock
+        // is taken at once, as `Store::begin`'s BEGIN IMMEDIATE would.
+        let mut tx = conn.begin().await.context("begin transaction")?;
         let mut results = Vec::with_capacity(batch.len());
         for pending in batch {
             let Some(id) = deliveries::insert(&mut tx, &pending.delivery).await? else {
