@@ -206,22 +206,28 @@ impl Writer {
         // is taken at once, as `Store::begin`'s BEGIN IMMEDIATE would.
         let mut tx = conn.begin().await.context("begin transaction")?;
         let mut results = Vec::with_capacity(batch.len());
+        let mut jobs = Vec::with_capacity(batch.len());
         for pending in batch {
             let Some(id) = deliveries::insert(&mut tx, &pending.delivery).await? else {
                 results.push(Stored::Duplicate);
                 continue;
             };
-            let job = NewJob {
+            jobs.push(NewJob {
                 kind: DELIVERY_JOB.into(),
                 idempotency_key: format!("delivery:{id}"),
                 ordering_key: pending.ordering_key.clone(),
                 payload: serde_json::json!({ "delivery": id }).to_string(),
                 max_attempts: self.max_attempts,
                 run_at: pending.delivery.received_at,
-            };
-            queue::enqueue(&mut tx, &job, pending.delivery.received_at).await?;
+            });
             results.push(Stored::New(id));
         }
+        let now = batch
+            .iter()
+            .map(|p| p.delivery.received_at)
+            .max()
+            .unwrap_or_default();
+        queue::enqueue_many(&mut tx, &jobs, now).await?;
         if results.iter().any(|r| matches!(r, Stored::New(_))) {
             queue::notify(&mut tx, self.store.backend()).await?;
         }

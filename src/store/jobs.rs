@@ -103,6 +103,52 @@ pub async fn enqueue(conn: &mut Conn, job: &NewJob, now: i64) -> Result<Option<i
         .context("read job id")
 }
 
+/// Enqueues several jobs in as few statements as the database's parameter limit allows, in the
+/// given order; jobs whose idempotency key is taken are skipped. Returns how many were stored. One
+/// multi-row INSERT instead of a statement per job is what lets the inbox keep up with its disk.
+pub async fn enqueue_many(conn: &mut Conn, jobs: &[NewJob], now: i64) -> Result<u64, StoreError> {
+    const COLUMNS: usize = 7;
+    // Well under SQLite's (32,766) and PostgreSQL's (65,535) limits on bound parameters.
+    const ROWS_PER_STATEMENT: usize = 1_000;
+    let mut stored = 0;
+    for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO jobs \
+                (kind, idempotency_key, ordering_key, payload, max_attempts, run_at, created_at) \
+             VALUES ",
+        );
+        for row in 0..chunk.len() {
+            let first = row * COLUMNS;
+            let placeholders: Vec<String> =
+                (1..=COLUMNS).map(|c| format!("${}", first + c)).collect();
+            if row > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            sql.push_str(&placeholders.join(", "));
+            sql.push(')');
+        }
+        sql.push_str(" ON CONFLICT (idempotency_key) DO NOTHING");
+        let mut query = sqlx::query(&sql);
+        for job in chunk {
+            query = query
+                .bind(&job.kind)
+                .bind(&job.idempotency_key)
+                .bind(job.ordering_key.as_deref())
+                .bind(&job.payload)
+                .bind(job.max_attempts)
+                .bind(job.run_at)
+                .bind(now);
+        }
+        stored += query
+            .execute(&mut *conn)
+            .await
+            .context("enqueue jobs")?
+            .rows_affected();
+    }
+    Ok(stored)
+}
+
 /// The PostgreSQL channel that wakes workers when jobs are enqueued.
 pub const NOTIFY_CHANNEL: &str = "ade_jobs";
 

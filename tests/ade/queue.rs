@@ -736,3 +736,26 @@ async fn on_postgres_a_job_enqueued_by_another_process_wakes_an_idle_worker_at_o
     task.await.unwrap();
     listener.await.unwrap();
 }
+
+#[tokio::test]
+async fn many_jobs_enqueue_in_one_go_in_order_skipping_taken_keys() {
+    for db in databases().await {
+        let store = db.store().await;
+        enqueue(&store, &[job("k5", Some("k"))]).await;
+        let jobs: Vec<NewJob> = (0..2_500).map(|i| job(&format!("k{i}"), Some("k"))).collect();
+        let mut tx = store.begin().await.unwrap();
+        let stored = queue::enqueue_many(&mut tx, &jobs, T0).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(stored, 2_499, "{}: k5 was taken", db.name);
+        // They run in the order given, after the one enqueued before them.
+        let mut order = Vec::new();
+        for _ in 0..6 {
+            let claimed = claim(&store, "w", 10, T0).await;
+            assert_eq!(claimed.len(), 1, "{}: one key, one at a time", db.name);
+            let mut conn = store.writer().await.unwrap();
+            queue::complete(&mut conn, fence(&claimed[0], "w"), T0).await.unwrap();
+            order.push(claimed[0].idempotency_key.clone());
+        }
+        assert_eq!(order, ["k5", "k0", "k1", "k2", "k3", "k4"], "{}", db.name);
+    }
+}
