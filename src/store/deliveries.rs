@@ -212,3 +212,13 @@ pub async fn count_in_state(conn: &mut Conn, state: DeliveryState) -> Result<i64
         .try_get(0)
         .context("count deliveries")
 }
+
+/// How many deliveries are stored, in any state.
+pub async fn count(conn: &mut Conn) -> Result<i64, StoreError> {
+    sqlx::query("SELECT COUNT(*) FROM deliveries")
+        .fetch_one(conn)
+        .await
+        .context("count deliveries")?
+        .try_get(0)
+        .context("count deliveries")
+}

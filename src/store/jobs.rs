@@ -178,20 +178,52 @@ pub async fn claim(
     now: i64,
     lease_until: i64,
 ) -> Result<Vec<ClaimedJob>, StoreError> {
-    let lock = match backend {
-        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
+    // Each engine gets the shape its planner runs as a handful of index probes: PostgreSQL looks
+    // the candidates up by an array of ids (a join there may be planned as a scan of every waiting
+    // job) and skips rows another process is claiming; SQLite looks them up with IN.
+    let (candidates, lock) = match backend {
+        Backend::Postgres => (
+            "j.id = ANY(ARRAY(SELECT id FROM candidates))",
+            "FOR UPDATE SKIP LOCKED",
+        ),
+        Backend::Sqlite => ("j.id IN (SELECT id FROM candidates)", ""),
     };
+    // The heads are found without reading the jobs queued behind them: a walk over the
+    // (ordering_key, id) index of unfinished jobs that jumps from each key's first entry, which is
+    // its head, to the next key's, so one index probe per key however long each key's queue.
+    // Jobs without a key are always heads. The redundant `state IN (...)` terms let SQLite use the
+    // partial index.
     let sql = format!(
-        "UPDATE jobs SET state = 'running', attempt = attempt + 1, \
+        "WITH RECURSIVE heads(k, id) AS ( \
+            SELECT (SELECT ordering_key FROM jobs \
+                    WHERE state IN ('available', 'running') AND ordering_key IS NOT NULL \
+                    ORDER BY ordering_key, id LIMIT 1), \
+                   (SELECT id FROM jobs \
+                    WHERE state IN ('available', 'running') AND ordering_key IS NOT NULL \
+                    ORDER BY ordering_key, id LIMIT 1) \
+            UNION ALL \
+            SELECT (SELECT ordering_key FROM jobs \
+                    WHERE state IN ('available', 'running') AND ordering_key > heads.k \
+                    ORDER BY ordering_key, id LIMIT 1), \
+                   (SELECT id FROM jobs \
+                    WHERE state IN ('available', 'running') AND ordering_key > heads.k \
+                    ORDER BY ordering_key, id LIMIT 1) \
+            FROM heads WHERE heads.k IS NOT NULL \
+         ), \
+         candidates(id) AS ( \
+            SELECT id FROM heads WHERE k IS NOT NULL \
+            UNION ALL \
+            SELECT id FROM ( \
+                SELECT id FROM jobs \
+                WHERE ordering_key IS NULL AND state IN ('available', 'running') \
+                  AND state = 'available' AND run_at <= $3 \
+                ORDER BY ordering_key, id LIMIT $4) AS unordered \
+         ) \
+         UPDATE jobs SET state = 'running', attempt = attempt + 1, \
                 lease_owner = $1, lease_expires_at = $2 \
          WHERE id IN ( \
             SELECT j.id FROM jobs j \
-            WHERE j.state = 'available' AND j.run_at <= $3 \
-              AND (j.ordering_key IS NULL OR NOT EXISTS ( \
-                    SELECT 1 FROM jobs e \
-                    WHERE e.ordering_key = j.ordering_key AND e.id < j.id \
-                      AND e.state IN ('available', 'running'))) \
+            WHERE {candidates} AND j.state = 'available' AND j.run_at <= $3 \
             ORDER BY j.id LIMIT $4 {lock}) \
          RETURNING id, kind, idempotency_key, ordering_key, payload, attempt, max_attempts, \
                    last_error, created_at"

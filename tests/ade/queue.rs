@@ -742,7 +742,9 @@ async fn many_jobs_enqueue_in_one_go_in_order_skipping_taken_keys() {
     for db in databases().await {
         let store = db.store().await;
         enqueue(&store, &[job("k5", Some("k"))]).await;
-        let jobs: Vec<NewJob> = (0..2_500).map(|i| job(&format!("k{i}"), Some("k"))).collect();
+        let jobs: Vec<NewJob> = (0..2_500)
+            .map(|i| job(&format!("k{i}"), Some("k")))
+            .collect();
         let mut tx = store.begin().await.unwrap();
         let stored = queue::enqueue_many(&mut tx, &jobs, T0).await.unwrap();
         tx.commit().await.unwrap();
@@ -753,9 +755,24 @@ async fn many_jobs_enqueue_in_one_go_in_order_skipping_taken_keys() {
             let claimed = claim(&store, "w", 10, T0).await;
             assert_eq!(claimed.len(), 1, "{}: one key, one at a time", db.name);
             let mut conn = store.writer().await.unwrap();
-            queue::complete(&mut conn, fence(&claimed[0], "w"), T0).await.unwrap();
+            queue::complete(&mut conn, fence(&claimed[0], "w"), T0)
+                .await
+                .unwrap();
             order.push(claimed[0].idempotency_key.clone());
         }
         assert_eq!(order, ["k5", "k0", "k1", "k2", "k3", "k4"], "{}", db.name);
+    }
+}
+
+#[tokio::test]
+async fn a_key_queued_behind_a_long_queue_of_another_key_still_runs_at_once() {
+    for db in databases().await {
+        let store = db.store().await;
+        let mut jobs: Vec<NewJob> = (0..300).map(|i| job(&format!("a{i}"), Some("a"))).collect();
+        jobs.push(job("b0", Some("b")));
+        jobs.push(job("free", None));
+        enqueue(&store, &jobs).await;
+        assert_eq!(keys(&claim(&store, "w", 10, T0).await), ["a0", "b0", "free"], "{}", db.name);
+        assert!(claim(&store, "w", 10, T0).await.is_empty(), "{}", db.name);
     }
 }
