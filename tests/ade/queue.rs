@@ -772,7 +772,12 @@ async fn a_key_queued_behind_a_long_queue_of_another_key_still_runs_at_once() {
         jobs.push(job("b0", Some("b")));
         jobs.push(job("free", None));
         enqueue(&store, &jobs).await;
-        assert_eq!(keys(&claim(&store, "w", 10, T0).await), ["a0", "b0", "free"], "{}", db.name);
+        assert_eq!(
+            keys(&claim(&store, "w", 10, T0).await),
+            ["a0", "b0", "free"],
+            "{}",
+            db.name
+        );
         assert!(claim(&store, "w", 10, T0).await.is_empty(), "{}", db.name);
     }
 }
