@@ -44,6 +44,19 @@ async fn claim(store: &Store, owner: &str, limit: i64, now: i64) -> Vec<ClaimedJ
         .unwrap()
 }
 
+/// Waits until the job with `key` is in `state`, and returns it.
+async fn job_in_state(store: &Store, key: &str, state: &str, timeout: Duration) -> queue::JobRow {
+    let what = format!("job {key} to be {state}");
+    eventually(timeout, &what, || async {
+        let mut conn = store.reader().await.unwrap();
+        queue::find(&mut conn, key)
+            .await
+            .unwrap()
+            .filter(|r| r.state == state)
+    })
+    .await
+}
+
 fn keys(jobs: &[ClaimedJob]) -> Vec<&str> {
     jobs.iter().map(|j| j.idempotency_key.as_str()).collect()
 }
@@ -440,12 +453,7 @@ async fn failing_jobs_back_off_then_fail_for_good_with_their_last_error() {
         .await;
         let (stop_tx, stop) = watch::channel(false);
         let worker = start_worker(&store, handler.clone(), 1, &stop);
-        eventually(Duration::from_secs(10), "the job to fail", || async {
-            let mut conn = store.reader().await.unwrap();
-            let row = queue::find(&mut conn, "doomed").await.unwrap().unwrap();
-            (row.state == "failed").then_some(row)
-        })
-        .await;
+        job_in_state(&store, "doomed", "failed", Duration::from_secs(10)).await;
         stop_tx.send(true).unwrap();
         worker.await.unwrap();
         let attempts = handler.attempts.lock().unwrap().clone();
@@ -480,14 +488,7 @@ async fn a_permanent_error_fails_the_job_without_retrying() {
     .await;
     let (stop_tx, stop) = watch::channel(false);
     let worker = start_worker(&store, handler.clone(), 1, &stop);
-    let row = eventually(Duration::from_secs(10), "the job to fail", || async {
-        let mut conn = store.reader().await.unwrap();
-        queue::find(&mut conn, "bad")
-            .await
-            .unwrap()
-            .filter(|r| r.state == "failed")
-    })
-    .await;
+    let row = job_in_state(&store, "bad", "failed", Duration::from_secs(10)).await;
     stop_tx.send(true).unwrap();
     worker.await.unwrap();
     assert_eq!(
@@ -528,14 +529,7 @@ async fn a_job_whose_worker_died_on_its_last_attempt_fails_when_reaped_without_r
         let handler = Arc::new(AlwaysFails::default());
         let (stop_tx, stop) = watch::channel(false);
         let worker = start_worker(&store, handler.clone(), 1, &stop);
-        let row = eventually(Duration::from_secs(10), "the orphan to fail", || async {
-            let mut conn = store.reader().await.unwrap();
-            queue::find(&mut conn, "orphan")
-                .await
-                .unwrap()
-                .filter(|r| r.state == "failed")
-        })
-        .await;
+        let row = job_in_state(&store, "orphan", "failed", Duration::from_secs(10)).await;
         stop_tx.send(true).unwrap();
         worker.await.unwrap();
         assert!(
@@ -589,14 +583,7 @@ async fn shutdown_hands_back_jobs_still_running_after_the_grace_period() {
         );
         let (stop_tx, stop) = watch::channel(false);
         let task = tokio::spawn(worker.run(stop, Duration::from_millis(100)));
-        eventually(Duration::from_secs(5), "the job to start", || async {
-            let mut conn = store.reader().await.unwrap();
-            queue::find(&mut conn, "long")
-                .await
-                .unwrap()
-                .filter(|r| r.state == "running")
-        })
-        .await;
+        job_in_state(&store, "long", "running", Duration::from_secs(5)).await;
         stop_tx.send(true).unwrap();
         tokio::time::timeout(Duration::from_secs(5), task)
             .await
@@ -640,14 +627,7 @@ async fn a_worker_stops_an_attempt_whose_lease_was_taken_over() {
     );
     let (stop_tx, stop) = watch::channel(false);
     let task = tokio::spawn(worker.run(stop, Duration::from_secs(5)));
-    let running = eventually(Duration::from_secs(5), "the job to start", || async {
-        let mut conn = store.reader().await.unwrap();
-        queue::find(&mut conn, "taken")
-            .await
-            .unwrap()
-            .filter(|r| r.state == "running")
-    })
-    .await;
+    let running = job_in_state(&store, "taken", "running", Duration::from_secs(5)).await;
     // Another process reaps the lease and claims the job while this worker's clock stands still.
     let later = clock.now_ms() + 10_000;
     let mut conn = store.writer().await.unwrap();
