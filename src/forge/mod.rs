@@ -1,6 +1,8 @@
-//! Forges ade talks to. For now only the dialect a delivery speaks; the `Forge` client trait arrives
-//! with the forge clients.
+//! Forges ade talks to: the dialect a delivery speaks, and the [`Forge`] client the coordinator
+//! writes through. One trait, two real implementations (GitHub as a GitHub App, Gitea/Forgejo with
+//! a bot token), and a simulator that speaks both dialects for tests and the demo.
 
+use crate::config::Secret;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -37,4 +39,343 @@ impl fmt::Display for ForgeKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// A repository on a forge, as the coordinator addresses it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RepoRef {
+    /// The owner (user or organization) login.
+    pub owner: String,
+    /// The repository name.
+    pub name: String,
+    /// The GitHub App installation that covers it, when known (from the event). GitHub clients
+    /// look it up when absent; Gitea ignores it.
+    pub installation_id: Option<i64>,
+}
+
+impl RepoRef {
+    /// Splits `owner/name`; `None` unless there is exactly one slash with text on both sides.
+    pub fn parse(full_name: &str, installation_id: Option<i64>) -> Option<RepoRef> {
+        let (owner, name) = full_name.split_once('/')?;
+        if owner.is_empty() || name.is_empty() || name.contains('/') {
+            return None;
+        }
+        Some(RepoRef {
+            owner: owner.to_string(),
+            name: name.to_string(),
+            installation_id,
+        })
+    }
+
+    /// `owner/name`.
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+}
+
+/// A user's access to a repository, in the forges' common ladder (Gitea has no triage or
+/// maintain; its `owner` is `admin` here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Permission {
+    /// No access at all.
+    None,
+    /// Can read (and comment on public repositories).
+    Read,
+    /// Can manage issues and pull requests without write access.
+    Triage,
+    /// Can push.
+    Write,
+    /// Can manage the repository without admin rights.
+    Maintain,
+    /// Full control.
+    Admin,
+}
+
+/// A comment as the forge returns it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForgeComment {
+    /// The comment id.
+    pub id: i64,
+    /// The author's login.
+    pub author: String,
+    /// The text.
+    pub body: String,
+}
+
+/// The reactions ade posts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reaction {
+    /// 👀: a command was accepted and is being worked on.
+    Eyes,
+    /// 🚀: a command's work is done.
+    Rocket,
+    /// 😕: a command was refused or failed.
+    Confused,
+}
+
+/// A pull request ade wants opened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewPullRequest {
+    /// Title.
+    pub title: String,
+    /// Body (rendered from templates/).
+    pub body: String,
+    /// The branch with the changes.
+    pub head: String,
+    /// The branch to merge into.
+    pub base: String,
+    /// Open as a draft.
+    pub draft: bool,
+}
+
+/// Changes to a pull request; `None` fields stay as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequestUpdate {
+    /// New title.
+    pub title: Option<String>,
+    /// New body.
+    pub body: Option<String>,
+    /// Close (`false`) or reopen (`true`).
+    pub open: Option<bool>,
+}
+
+/// A pull request as the forge returns it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForgePullRequest {
+    /// The number.
+    pub number: i64,
+    /// Its web page.
+    pub url: String,
+    /// The head commit.
+    pub head_sha: String,
+    /// Open, not closed or merged.
+    pub open: bool,
+    /// Merged.
+    pub merged: bool,
+}
+
+/// Where a check stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CheckState {
+    /// Waiting to start.
+    Queued,
+    /// Running.
+    InProgress,
+    /// Finished and passed.
+    Success,
+    /// Finished and failed.
+    Failure,
+    /// Finished without a verdict (cancelled, skipped).
+    Neutral,
+}
+
+/// A check to create or update: a check run on GitHub, a commit status on Gitea (which keeps only
+/// state, a one-line description and a link).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// Its name (`ade/verify`, `ade/policy`): the context of a Gitea status.
+    pub name: String,
+    /// The commit it is about.
+    pub head_sha: String,
+    /// Where it stands.
+    pub state: CheckState,
+    /// One line: the check run's title, the status's description.
+    pub title: String,
+    /// Markdown summary (GitHub only).
+    pub summary: String,
+    /// A link to details (ade's run page).
+    pub details_url: Option<String>,
+    /// ade's own id for the check (GitHub `external_id`), to find it again.
+    pub external_id: Option<String>,
+}
+
+/// A check as the forge stored it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckRef {
+    /// The check run id on GitHub; on Gitea the status id.
+    pub id: i64,
+}
+
+/// A review on a pull request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForgeReview {
+    /// The review id.
+    pub id: i64,
+    /// The reviewer's login.
+    pub author: String,
+    /// What it says.
+    pub state: crate::events::ReviewState,
+    /// The commit it applies to.
+    pub commit_sha: Option<String>,
+}
+
+/// How to merge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MergeMethod {
+    /// A merge commit.
+    Merge,
+    /// Squash into one commit.
+    Squash,
+    /// Rebase onto the base.
+    Rebase,
+}
+
+/// What the forge's branch protection requires before a merge.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BranchProtection {
+    /// Approving reviews required.
+    pub required_approvals: u32,
+    /// Check names (GitHub contexts, Gitea status contexts) that must pass.
+    pub required_checks: Vec<String>,
+    /// Whether admins are held to it too.
+    pub enforce_admins: bool,
+}
+
+/// A branch and the commit it points at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BranchHead {
+    /// Branch name.
+    pub name: String,
+    /// Commit SHA.
+    pub sha: String,
+}
+
+/// A short-lived credential for git over HTTPS; written only where agents cannot read it.
+#[derive(Clone, Debug)]
+pub struct CloneCredential {
+    /// The repository's HTTPS clone URL, without credentials.
+    pub url: String,
+    /// The HTTP basic user name.
+    pub username: String,
+    /// The token.
+    pub password: Secret,
+    /// When it stops working (Unix ms), if it expires.
+    pub expires_at: Option<i64>,
+}
+
+/// Why a forge call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ForgeError {
+    /// The thing asked for does not exist (or ade may not see it).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The forge refused ade's credentials or permissions.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The forge rate-limited ade; retry after this many milliseconds.
+    #[error("rate limited; retry after {retry_after_ms} ms")]
+    RateLimited {
+        /// How long to wait.
+        retry_after_ms: u64,
+    },
+    /// The forge failed (5xx) or the connection did; worth retrying.
+    #[error("forge unavailable: {0}")]
+    Unavailable(String),
+    /// The forge refused the request as invalid (4xx other than the above).
+    #[error("rejected by the forge: {0}")]
+    Rejected(String),
+    /// ade is not configured for this forge.
+    #[error("not configured: {0}")]
+    NotConfigured(String),
+}
+
+impl ForgeError {
+    /// Whether a later attempt may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ForgeError::RateLimited { .. } | ForgeError::Unavailable(_)
+        )
+    }
+}
+
+/// A forge result.
+pub type ForgeResult<T> = Result<T, ForgeError>;
+
+/// What the coordinator needs from a forge. Implementations retry rate limits and transient
+/// failures themselves within a short budget, and report what is left as a [`ForgeError`].
+#[async_trait::async_trait]
+pub trait Forge: Send + Sync + 'static {
+    /// The dialect.
+    fn kind(&self) -> ForgeKind;
+
+    /// The login ade posts as (the bot user, or `<app-slug>[bot]`), so its own comments are
+    /// recognised and never act.
+    async fn bot_login(&self) -> ForgeResult<String>;
+
+    /// Posts a comment on an issue or pull request.
+    async fn create_comment(&self, repo: &RepoRef, number: i64, body: &str) -> ForgeResult<i64>;
+
+    /// Replaces a comment's text.
+    async fn update_comment(&self, repo: &RepoRef, comment_id: i64, body: &str) -> ForgeResult<()>;
+
+    /// Every comment on an issue or pull request, oldest first (to find a sticky comment again by
+    /// its hidden marker).
+    async fn list_comments(&self, repo: &RepoRef, number: i64) -> ForgeResult<Vec<ForgeComment>>;
+
+    /// Reacts to a comment; reacting twice is not an error.
+    async fn add_reaction(
+        &self,
+        repo: &RepoRef,
+        comment_id: i64,
+        reaction: Reaction,
+    ) -> ForgeResult<()>;
+
+    /// A file's bytes at a ref; `None` if the file does not exist there.
+    async fn read_file(
+        &self,
+        repo: &RepoRef,
+        path: &str,
+        git_ref: &str,
+    ) -> ForgeResult<Option<Vec<u8>>>;
+
+    /// The default branch and its head commit.
+    async fn default_branch(&self, repo: &RepoRef) -> ForgeResult<BranchHead>;
+
+    /// A user's permission on the repository.
+    async fn permission(&self, repo: &RepoRef, login: &str) -> ForgeResult<Permission>;
+
+    /// Adds labels to an issue or pull request (creating none that the repository lacks).
+    async fn add_labels(&self, repo: &RepoRef, number: i64, labels: &[String]) -> ForgeResult<()>;
+
+    /// Opens a pull request.
+    async fn create_pull_request(
+        &self,
+        repo: &RepoRef,
+        pull: &NewPullRequest,
+    ) -> ForgeResult<ForgePullRequest>;
+
+    /// Changes a pull request.
+    async fn update_pull_request(
+        &self,
+        repo: &RepoRef,
+        number: i64,
+        update: &PullRequestUpdate,
+    ) -> ForgeResult<ForgePullRequest>;
+
+    /// Creates a check, or updates the one with the same name on the same commit.
+    async fn set_check(&self, repo: &RepoRef, check: &Check) -> ForgeResult<CheckRef>;
+
+    /// The reviews on a pull request, oldest first.
+    async fn list_reviews(&self, repo: &RepoRef, number: i64) -> ForgeResult<Vec<ForgeReview>>;
+
+    /// Merges a pull request if its head is still `head_sha`; the forge's branch protection decides.
+    async fn merge(
+        &self,
+        repo: &RepoRef,
+        number: i64,
+        head_sha: &str,
+        method: MergeMethod,
+    ) -> ForgeResult<()>;
+
+    /// The protection on a branch; `None` when the branch is unprotected.
+    async fn branch_protection(
+        &self,
+        repo: &RepoRef,
+        branch: &str,
+    ) -> ForgeResult<Option<BranchProtection>>;
+
+    /// A short-lived credential to clone, fetch and push over HTTPS.
+    async fn clone_credential(&self, repo: &RepoRef) -> ForgeResult<CloneCredential>;
 }
