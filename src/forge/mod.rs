@@ -6,6 +6,8 @@ use crate::config::Secret;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub mod writes;
+
 /// The webhook and API dialect of a forge. Forgejo speaks the Gitea dialect, so it is `Gitea` here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -43,11 +43,16 @@ macro_rules! migration {
 }
 
 /// The SQLite migrations, in order. A test checks this list against migrations/sqlite/.
-pub const MIGRATIONS_SQLITE: &[Migration] = &[migration!("sqlite", 1, "0001", "inbox_and_jobs")];
+pub const MIGRATIONS_SQLITE: &[Migration] = &[
+    migration!("sqlite", 1, "0001", "inbox_and_jobs"),
+    migration!("sqlite", 2, "0002", "goals_and_specs"),
+];
 
 /// The PostgreSQL migrations, in order. A test checks this list against migrations/postgres/.
-pub const MIGRATIONS_POSTGRES: &[Migration] =
-    &[migration!("postgres", 1, "0001", "inbox_and_jobs")];
+pub const MIGRATIONS_POSTGRES: &[Migration] = &[
+    migration!("postgres", 1, "0001", "inbox_and_jobs"),
+    migration!("postgres", 2, "0002", "goals_and_specs"),
+];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {
     let migrations = match store.backend() {

@@ -7,9 +7,11 @@
 
 pub mod deliveries;
 pub mod events;
+pub mod goals;
 pub mod jobs;
 pub mod leader;
 mod migrate;
+pub mod sticky;
 
 pub use migrate::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration};
 

@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod goals;
 mod queue;
 mod restart;
 mod signatures;

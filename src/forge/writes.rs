@@ -1,0 +1,283 @@
+//! Forge writes as jobs. Every comment, reaction and label ade posts is a job with an idempotency
+//! key, so a crash or a retry never posts twice: a comment carries a hidden marker, and a retry
+//! that cannot tell whether its first attempt reached the forge finds the comment by that marker
+//! among the bot's own comments instead of posting another.
+
+use super::{Forge, ForgeError, ForgeKind, Reaction, RepoRef};
+use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::store::jobs::NewJob;
+use crate::store::sticky::{self, Sticky};
+use crate::store::{Conn, StoreError};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The job kind that performs forge writes.
+pub const FORGE_WRITE_JOB: &str = "forge_write";
+
+/// The forge clients of a process, one per configured forge.
+#[derive(Clone, Default)]
+pub struct Forges(HashMap<ForgeKind, Arc<dyn Forge>>);
+
+impl Forges {
+    /// Adds the client of one forge.
+    pub fn insert(&mut self, forge: Arc<dyn Forge>) {
+        self.0.insert(forge.kind(), forge);
+    }
+
+    /// The client for `kind`, or a permanent error naming the missing configuration.
+    pub fn get(&self, kind: ForgeKind) -> Result<&Arc<dyn Forge>, ForgeError> {
+        self.0
+            .get(&kind)
+            .ok_or_else(|| ForgeError::NotConfigured(format!("no {kind} client is configured")))
+    }
+}
+
+/// One write to a forge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ForgeWrite {
+    /// Keeps one comment with this marker on an issue or pull request, created on the first write
+    /// and edited on later ones. Replies are sticky too, each with a marker of its own, which is
+    /// what makes them safe to retry.
+    Comment {
+        /// Where.
+        repo: RepoRef,
+        /// The issue or pull request.
+        number: i64,
+        /// The hidden key of the comment, unique in the repository.
+        marker: String,
+        /// The text, without the marker (it is added here).
+        body: String,
+    },
+    /// Reacts to a comment.
+    React {
+        /// Where.
+        repo: RepoRef,
+        /// The comment.
+        comment_id: i64,
+        /// The reaction.
+        reaction: Reaction,
+    },
+    /// Adds labels to an issue or pull request.
+    Label {
+        /// Where.
+        repo: RepoRef,
+        /// The issue or pull request.
+        number: i64,
+        /// The labels.
+        labels: Vec<String>,
+    },
+}
+
+/// The payload of a forge write job.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ForgeWriteJob {
+    /// Which forge.
+    pub forge: ForgeKind,
+    /// What to write.
+    pub write: ForgeWrite,
+}
+
+impl ForgeWriteJob {
+    /// The job that performs this write. Writes to one comment (and reactions to one comment)
+    /// keep their order; a sticky comment's idempotency key includes its text, so an unchanged
+    /// rendering is written once, and each new one once.
+    pub fn job(&self, max_attempts: i64, now: i64) -> NewJob {
+        let forge = self.forge;
+        let (key, order) = match &self.write {
+            ForgeWrite::Comment {
+                repo, marker, body, ..
+            } => (
+                format!(
+                    "comment:{forge}:{}:{marker}:{}",
+                    repo.full_name(),
+                    short_hash(body)
+                ),
+                format!("comment:{forge}:{}:{marker}", repo.full_name()),
+            ),
+            ForgeWrite::React {
+                repo,
+                comment_id,
+                reaction,
+            } => (
+                format!(
+                    "react:{forge}:{}:{comment_id}:{reaction:?}",
+                    repo.full_name()
+                ),
+                format!("react:{forge}:{}:{comment_id}", repo.full_name()),
+            ),
+            ForgeWrite::Label {
+                repo,
+                number,
+                labels,
+            } => (
+                format!(
+                    "label:{forge}:{}:{number}:{}",
+                    repo.full_name(),
+                    short_hash(&labels.join(","))
+                ),
+                format!("label:{forge}:{}:{number}", repo.full_name()),
+            ),
+        };
+        NewJob {
+            kind: FORGE_WRITE_JOB.into(),
+            idempotency_key: key,
+            ordering_key: Some(order),
+            payload: serde_json::to_string(self).expect("a forge write serializes"),
+            max_attempts,
+            run_at: now,
+        }
+    }
+}
+
+fn short_hash(text: &str) -> String {
+    hex::encode(&Sha256::digest(text.as_bytes())[..12])
+}
+
+/// The hidden line that marks a comment as ade's comment with this key.
+pub fn marker_line(marker: &str) -> String {
+    format!("<!-- ade:{marker} -->")
+}
+
+/// The handler of [`FORGE_WRITE_JOB`] jobs.
+pub struct ForgeWriter {
+    forges: Forges,
+}
+
+impl ForgeWriter {
+    /// A writer through these clients.
+    pub fn new(forges: Forges) -> ForgeWriter {
+        ForgeWriter { forges }
+    }
+
+    async fn comment(
+        &self,
+        ctx: &JobContext,
+        forge: ForgeKind,
+        client: &Arc<dyn Forge>,
+        (repo, number, marker, body): (&RepoRef, i64, &str, &str),
+    ) -> Result<(), JobError> {
+        let text = format!("{}\n{body}", marker_line(marker));
+        let hash = short_hash(&text);
+        let repository = repo.full_name();
+        let known = {
+            let mut conn = ctx.store().reader().await?;
+            sticky::find(&mut conn, forge, &repository, marker).await?
+        };
+        let mut comment_id = match &known {
+            Some(known) if known.body_hash == hash => return finish(ctx).await,
+            Some(known) => Some(known.comment_id),
+            None => find_by_marker(client, repo, number, marker).await?,
+        };
+        if let Some(id) = comment_id {
+            match client.update_comment(repo, id, &text).await {
+                Ok(()) => {}
+                // Deleted by someone: post it again.
+                Err(ForgeError::NotFound(_)) => comment_id = None,
+                Err(error) => return Err(classify(error)),
+            }
+        }
+        let comment_id = match comment_id {
+            Some(id) => id,
+            None => client
+                .create_comment(repo, number, &text)
+                .await
+                .map_err(classify)?,
+        };
+        let mut tx = ctx.store().begin().await?;
+        let record = Sticky {
+            comment_id,
+            number,
+            body_hash: hash,
+        };
+        sticky::record(&mut tx, forge, &repository, marker, &record, ctx.now_ms()).await?;
+        ctx.finish(tx).await
+    }
+}
+
+async fn finish(ctx: &JobContext) -> Result<(), JobError> {
+    ctx.finish(ctx.store().begin().await?).await
+}
+
+/// The bot's own comment carrying `marker`, if the forge has one.
+async fn find_by_marker(
+    client: &Arc<dyn Forge>,
+    repo: &RepoRef,
+    number: i64,
+    marker: &str,
+) -> Result<Option<i64>, JobError> {
+    let bot = client.bot_login().await.map_err(classify)?;
+    let line = marker_line(marker);
+    let comments = client.list_comments(repo, number).await.map_err(classify)?;
+    Ok(comments
+        .iter()
+        .find(|c| c.author.eq_ignore_ascii_case(&bot) && c.body.lines().any(|l| l.trim() == line))
+        .map(|c| c.id))
+}
+
+/// Forge errors a later attempt may fix are retried; the rest fail the write for good.
+pub fn classify(error: ForgeError) -> JobError {
+    if error.is_retryable() {
+        JobError::Retry(error.to_string())
+    } else {
+        JobError::Permanent(error.to_string())
+    }
+}
+
+impl JobHandler for ForgeWriter {
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(async move {
+            let job: ForgeWriteJob = serde_json::from_str(&ctx.job.payload)
+                .map_err(|e| JobError::Permanent(format!("malformed forge write: {e}")))?;
+            let client = self.forges.get(job.forge).map_err(classify)?;
+            match &job.write {
+                ForgeWrite::Comment {
+                    repo,
+                    number,
+                    marker,
+                    body,
+                } => {
+                    self.comment(ctx, job.forge, client, (repo, *number, marker, body))
+                        .await
+                }
+                ForgeWrite::React {
+                    repo,
+                    comment_id,
+                    reaction,
+                } => {
+                    client
+                        .add_reaction(repo, *comment_id, *reaction)
+                        .await
+                        .map_err(classify)?;
+                    finish(ctx).await
+                }
+                ForgeWrite::Label {
+                    repo,
+                    number,
+                    labels,
+                } => {
+                    client
+                        .add_labels(repo, *number, labels)
+                        .await
+                        .map_err(classify)?;
+                    finish(ctx).await
+                }
+            }
+        })
+    }
+
+    fn discarded<'a>(
+        &'a self,
+        job: &'a crate::store::jobs::ClaimedJob,
+        _conn: &'a mut Conn,
+        error: &'a str,
+        _now: i64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            tracing::error!(key = %job.idempotency_key, %error, "a forge write failed for good");
+            Ok(())
+        })
+    }
+}
