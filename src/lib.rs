@@ -5,13 +5,16 @@
 
 pub mod clock;
 pub mod config;
+pub mod coordinator;
 pub mod dispatch;
 pub mod events;
 pub mod forge;
 pub mod ingress;
 pub mod jobs;
+pub mod markdown;
 pub mod metrics;
 pub mod service;
 pub mod store;
 pub mod telemetry;
+pub mod templates;
 pub mod web;

@@ -1,0 +1,3 @@
+//! The coordinator: goals, specs and tasks, the state machine that commands move.
+
+pub mod render;

@@ -1,0 +1,208 @@
+//! What the coordinator says on the forge, as views the templates in templates/ render. Views hold
+//! plain values; every user-written value is escaped by the template that places it.
+
+use crate::templates;
+use serde::Serialize;
+
+/// One task as the plan comment shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskView {
+    /// The task id (`t1`).
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Its instructions, line by line.
+    pub instructions: Vec<String>,
+    /// Its acceptance checks.
+    pub acceptance: Vec<String>,
+    /// Ids of the tasks it waits for.
+    pub depends_on: Vec<String>,
+    /// Paths it is expected to change.
+    pub paths: Vec<String>,
+}
+
+/// The plan comment of a goal.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlanView {
+    /// The issue number.
+    pub number: i64,
+    /// The issue title.
+    pub title: String,
+    /// The spec version shown.
+    pub version: i64,
+    /// Its lifecycle state, lowercase.
+    pub state: String,
+    /// Who asked for it.
+    pub author: String,
+    /// Which planner made it.
+    pub planner: String,
+    /// The tasks, in order.
+    pub tasks: Vec<TaskView>,
+    /// Validation errors; a plan with errors cannot be approved.
+    pub errors: Vec<String>,
+    /// The exact command that approves this version.
+    pub approve_command: String,
+    /// The first characters of the spec's content hash.
+    pub hash: String,
+}
+
+/// A table in a reply.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TableView {
+    /// Column titles.
+    pub header: Vec<String>,
+    /// Rows of cells.
+    pub rows: Vec<Vec<String>>,
+}
+
+/// A command a user may run, for help.
+#[derive(Clone, Debug, Serialize)]
+pub struct CommandView {
+    /// How to write it.
+    pub usage: String,
+    /// What it does.
+    pub description: String,
+}
+
+/// A reply to a command.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ReplyView {
+    /// Whom it answers (their login), if anyone.
+    pub mention: Option<String>,
+    /// The one-line answer: Markdown built by the coordinator, with every user-written value in
+    /// it escaped (`markdown::inline`, `markdown::code_span`).
+    pub headline: String,
+    /// Further lines, as a list; Markdown like the headline.
+    pub details: Vec<String>,
+    /// A table (status).
+    pub table: Option<TableView>,
+    /// The commands this user may run here (help, and after a mistake).
+    pub commands: Vec<CommandView>,
+}
+
+/// Renders the plan comment.
+pub fn plan(view: &PlanView) -> Result<String, String> {
+    templates::render("plan.md", view)
+}
+
+/// Renders a reply.
+pub fn reply(view: &ReplyView) -> Result<String, String> {
+    templates::render("reply.md", view)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compares rendered text with its snapshot in tests/snapshots/, or rewrites the snapshot when
+    /// `ADE_UPDATE_SNAPSHOTS=1`, so every wording change shows up in review as a text diff.
+    fn snapshot(name: &str, text: &str) {
+        let path = format!("{}/tests/snapshots/{name}.md", env!("CARGO_MANIFEST_DIR"));
+        if std::env::var_os("ADE_UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(&path, text).unwrap();
+            return;
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("{path}: {e} (run with ADE_UPDATE_SNAPSHOTS=1 to create it)")
+        });
+        assert_eq!(
+            text, expected,
+            "{name} changed; rerun with ADE_UPDATE_SNAPSHOTS=1 if intended"
+        );
+    }
+
+    fn task(id: &str, title: &str, after: &[&str]) -> TaskView {
+        TaskView {
+            id: id.into(),
+            title: title.into(),
+            instructions: vec!["Keep the flag off by default.".into()],
+            acceptance: vec!["`cargo test` passes".into()],
+            depends_on: after.iter().map(|s| s.to_string()).collect(),
+            paths: vec![],
+        }
+    }
+
+    fn plan_view() -> PlanView {
+        PlanView {
+            number: 12,
+            title: "Add a --dry-run flag".into(),
+            version: 2,
+            state: "validated".into(),
+            author: "mia".into(),
+            planner: "manual".into(),
+            tasks: vec![
+                task("t1", "Parse the flag", &[]),
+                task("t2", "Skip writes when set | @everyone", &["t1"]),
+                task("t3", "Document it \"loudly\"", &["t1", "t2"]),
+            ],
+            errors: vec![],
+            approve_command: "/ade approve 2".into(),
+            hash: "3f2a9c01".into(),
+        }
+    }
+
+    #[test]
+    fn plan_comment() {
+        snapshot("plan", &plan(&plan_view()).unwrap());
+    }
+
+    #[test]
+    fn invalid_plan_comment() {
+        let view = PlanView {
+            errors: vec!["task 2 depends on task 3, which depends on task 2 (a cycle)".into()],
+            ..plan_view()
+        };
+        snapshot("plan-invalid", &plan(&view).unwrap());
+    }
+
+    #[test]
+    fn hostile_titles_stay_inside_their_cells() {
+        let text = plan(&plan_view()).unwrap();
+        let outside_code: String = text.split("```").step_by(2).collect();
+        assert!(!outside_code.contains("@everyone"), "{outside_code}");
+        let row = text.lines().find(|l| l.contains("Skip writes")).unwrap();
+        assert_eq!(row.matches(" | ").count() + 2, 5, "{row}");
+    }
+
+    #[test]
+    fn help_reply() {
+        let view = ReplyView {
+            mention: Some("mia".into()),
+            headline: format!(
+                "unknown command {}: did you mean {}?",
+                crate::markdown::code_span("aprove"),
+                crate::markdown::code_span("approve")
+            ),
+            commands: vec![
+                CommandView {
+                    usage: "/ade plan [agent] [-- instructions]".into(),
+                    description: "plan the goal".into(),
+                },
+                CommandView {
+                    usage: "/ade status".into(),
+                    description: "show the state".into(),
+                },
+            ],
+            ..ReplyView::default()
+        };
+        snapshot("reply-help", &reply(&view).unwrap());
+    }
+
+    #[test]
+    fn status_reply() {
+        let view = ReplyView {
+            mention: None,
+            headline: "Goal #12: spec v2 is **active**".into(),
+            details: vec!["2 tasks ready, 1 waiting".into()],
+            table: Some(TableView {
+                header: vec!["task".into(), "state".into()],
+                rows: vec![
+                    vec!["t1".into(), "ready".into()],
+                    vec!["t2".into(), "waiting".into()],
+                ],
+            }),
+            ..ReplyView::default()
+        };
+        snapshot("reply-status", &reply(&view).unwrap());
+    }
+}

@@ -1,0 +1,50 @@
+//! Every text ade shows a user on a forge is rendered here from a file in templates/, so wording
+//! changes are reviewed as text and snapshot-tested. Templates are compiled into the binary.
+
+use minijinja::{Environment, Value};
+use std::sync::OnceLock;
+
+/// The templates, by name, as the binary carries them.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("plan.md", include_str!("../templates/plan.md")),
+    ("reply.md", include_str!("../templates/reply.md")),
+];
+
+fn environment() -> &'static Environment<'static> {
+    static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();
+    ENVIRONMENT.get_or_init(|| {
+        let mut env = Environment::new();
+        // Markdown is not HTML: escaping is done on purpose by the filters below, per context.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.set_syntax(
+            minijinja::syntax::SyntaxConfig::builder()
+                .trim_blocks(true)
+                .lstrip_blocks(true)
+                .build()
+                .expect("the default delimiters are valid"),
+        );
+        env.add_filter("md", |text: String| crate::markdown::inline(&text));
+        env.add_filter("code", |text: String| crate::markdown::code_span(&text));
+        env.add_filter("mermaid", |text: String| {
+            crate::markdown::mermaid_label(&text)
+        });
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .unwrap_or_else(|e| panic!("template {name} does not compile: {e}"));
+        }
+        env
+    })
+}
+
+/// Renders template `name` with `context`. A template that fails to render is a bug in ade, not
+/// in user input (user text only ever reaches templates as values), so the error names the
+/// template and is returned for the job to fail loudly.
+pub fn render(name: &str, context: impl serde::Serialize) -> Result<String, String> {
+    let template = environment()
+        .get_template(name)
+        .map_err(|e| format!("template {name}: {e}"))?;
+    template
+        .render(Value::from(minijinja::value::Serde(context)))
+        .map(|text| text.trim_end().to_string() + "\n")
+        .map_err(|e| format!("template {name}: {e}"))
+}
