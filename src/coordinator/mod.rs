@@ -1,3 +1,4 @@
 //! The coordinator: goals, specs and tasks, the state machine that commands move.
 
+pub mod intake;
 pub mod render;

@@ -1,0 +1,88 @@
+//! Intake: what the coordinator does with each dispatched event, inside the transaction that
+//! records it. It only enqueues jobs (slow work waits on the forge, and on SQLite this transaction
+//! holds the only write lock): commands on one goal go into one ordering key, so they are handled
+//! one at a time in the order they were posted.
+
+use crate::dispatch::EventSink;
+use crate::events::{Event, EventKind};
+use crate::jobs::{BoxFuture, JobError};
+use crate::store::jobs::{self as queue, NewJob};
+use crate::store::{Conn, StoreError};
+use serde::{Deserialize, Serialize};
+
+/// The job kind that handles the commands in a new comment.
+pub const COMMAND_JOB: &str = "command";
+
+/// The job kind that answers a command edited into an existing comment.
+pub const EDITED_COMMAND_JOB: &str = "edited_command";
+
+/// The payload of command jobs: the stored event to read the comment from.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CommandJob {
+    /// The stored event id.
+    pub event: i64,
+}
+
+/// The ordering key of everything about one issue or pull request.
+pub fn goal_key(event: &Event, number: i64) -> Option<String> {
+    let repository = &event.repository.as_ref()?.full_name;
+    Some(format!("goal:{}:{repository}#{number}", event.forge))
+}
+
+/// Turns dispatched events into coordinator jobs.
+pub struct Intake {
+    /// Attempts each coordinator job gets.
+    pub max_attempts: i64,
+}
+
+impl Intake {
+    async fn enqueue(
+        &self,
+        conn: &mut Conn,
+        kind: &str,
+        event_id: i64,
+        ordering_key: Option<String>,
+    ) -> Result<(), StoreError> {
+        let job = NewJob {
+            kind: kind.into(),
+            idempotency_key: format!("{kind}:{event_id}"),
+            ordering_key,
+            payload: serde_json::to_string(&CommandJob { event: event_id }).expect("serializes"),
+            max_attempts: self.max_attempts,
+            run_at: crate::clock::unix_ms(),
+        };
+        queue::enqueue(conn, &job, job.run_at).await?;
+        Ok(())
+    }
+}
+
+/// Whether a comment might carry a command, cheaply and generously: the parser decides for real in
+/// the job, so this only spares a job for comments that cannot hold one.
+fn mentions_ade(body: &str) -> bool {
+    body.as_bytes()
+        .windows(4)
+        .any(|w| w.eq_ignore_ascii_case(b"/ade"))
+}
+
+impl EventSink for Intake {
+    fn accept<'a>(
+        &'a self,
+        conn: &'a mut Conn,
+        event_id: i64,
+        event: &'a Event,
+    ) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(async move {
+            let (kind, comment) = match &event.kind {
+                EventKind::CommentCreated(comment) => (COMMAND_JOB, comment),
+                EventKind::CommentEdited(comment) => (EDITED_COMMAND_JOB, comment),
+                _ => return Ok(()),
+            };
+            if !mentions_ade(&comment.body) {
+                return Ok(());
+            }
+            let key = goal_key(event, comment.issue.number);
+            self.enqueue(conn, kind, event_id, key).await?;
+            Ok(())
+        })
+    }
+}
