@@ -7,6 +7,7 @@
 //! - [`parse_commands`] finds and parses command lines (`parser.rs`, reading markdown through
 //!   `lines.rs` so that only the author's own visible prose counts).
 //! - [`authorize`] and [`help_text`] decide and explain who may run what where (`roles.rs`).
+//! - [`sanitize`] strips hidden content and masks forge tokens (`sanitize.rs`).
 //!
 //! User-facing failures ([`ParseError`], [`Refusal`]) are their own types: each becomes a polite
 //! reply on the forge, never a failed job. Nothing in this module fails internally.
@@ -16,6 +17,7 @@ mod invisible;
 mod lines;
 mod parser;
 mod roles;
+mod sanitize;
 
 pub use parser::{
     MAX_COMMANDS_PER_COMMENT, MAX_INSTRUCTIONS_CHARS, MAX_NAME_LEN, NameKind, ParseError,
@@ -25,6 +27,7 @@ pub use roles::{
     COMMANDS, CommandSpec, Place, Places, Refusal, Requester, RoleOverrides, authorize,
     available_commands, help_text, required_permission,
 };
+pub use sanitize::{HiddenKind, Removed, Sanitized, sanitize};
 
 use std::fmt;
 
@@ -92,7 +95,7 @@ impl fmt::Display for Verb {
 
 /// A parsed command line. Names in it (task ids, agents) are already checked against
 /// [`is_valid_task_id`] / [`is_valid_agent_name`]; free text (plan instructions) is untrusted
-/// and must be cleaned before it reaches a prompt.
+/// and must go through [`sanitize`] before it reaches a prompt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     /// `/ade plan [agent] [-- extra instructions]`
