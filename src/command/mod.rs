@@ -29,10 +29,13 @@ pub use roles::{
 };
 pub use sanitize::{HiddenKind, Removed, Sanitized, sanitize};
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The verb of a command: what the table in DESIGN.md names, and what roles are attached to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Serialized as the lower-case word, so policy files can key role overrides by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Verb {
     /// Plan the goal: a new spec version.
     Plan,
@@ -183,5 +186,22 @@ impl fmt::Display for Command {
             } => f.write_str(" all"),
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbs_read_and_serialize_as_their_word() {
+        for verb in Verb::ALL {
+            assert_eq!(Verb::parse(&verb.as_str().to_uppercase()), Some(verb));
+            assert_eq!(
+                serde_json::to_string(&verb).unwrap(),
+                format!("\"{}\"", verb.as_str())
+            );
+        }
+        assert_eq!(Verb::parse("approved"), None);
     }
 }
