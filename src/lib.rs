@@ -4,6 +4,7 @@
 //! them durably, [`events`] normalizes them, and later stages act on the events.
 
 pub mod clock;
+pub mod command;
 pub mod config;
 pub mod coordinator;
 pub mod dispatch;
