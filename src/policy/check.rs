@@ -171,7 +171,7 @@ fn describe(
             if path.segments().last() != Some(&Segment::Key(name.to_owned())) {
                 path = path.key(name);
             }
-            let parent = path.parent().unwrap_or_default();
+            let parent = original(&path.parent().unwrap_or_default());
             match suggest::closest(name, expected.iter().copied()) {
                 Some(known) => format!("unknown key; did you mean {}?", parent.key(known)),
                 None => format!("unknown key; the keys here are {}", list(&expected)),

@@ -62,7 +62,7 @@ impl EffectivePolicy {
 }
 
 /// Whether `protected` is `path` or one of its parent folders.
-pub(crate) fn covers(protected: &str, path: &str) -> bool {
+fn covers(protected: &str, path: &str) -> bool {
     path.strip_prefix(protected)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
@@ -108,8 +108,7 @@ impl RolePolicy {
 pub struct AgentPolicy {
     /// The agents tasks may name.
     pub allowed: AgentSet,
-    /// The agent of tasks that name none; `None` leaves such tasks unrunnable, so their plan is
-    /// refused.
+    /// The agent of tasks that name none; with `None` such tasks wait, ready, until one is set.
     pub default: Option<String>,
     /// Who writes plans.
     pub planner: Planner,

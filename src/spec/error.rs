@@ -99,7 +99,7 @@ pub enum SpecError {
         /// The protected path that covers it.
         protected: String,
     },
-    /// An agent name that is not allowed here, or a task with no agent and no default.
+    /// An agent name that is malformed or not allowed here.
     #[error("task {task}: {problem}")]
     Agent {
         /// The task.

@@ -106,7 +106,8 @@ pub fn plan(title: &str, body: &str) -> Result<Vec<Task>, Vec<SpecError>> {
                 None => errors.push(SpecError::Item {
                     item: item.position,
                     problem: format!(
-                        "`{marker}` refers to item {number}, but the task list has {} items (`#N` means item N of this list, not issue #N)",
+                        "`{marker}` refers to item {}, but the task list has {} items (`#N` means item N of this list, not issue #N)",
+                        marker_number(&marker, number),
                         items.len()
                     ),
                 }),
@@ -183,6 +184,15 @@ fn take_markers(text: &str) -> (String, Vec<(usize, String)>) {
         .trim_end_matches([',', ';', ':', '-', '–', '—', ' '])
         .to_owned();
     (tidy, numbers)
+}
+
+/// How `number` was written in `marker`: a number too large for `usize` is shown as written.
+fn marker_number(marker: &str, number: usize) -> String {
+    if number != usize::MAX {
+        return number.to_string();
+    }
+    let longest = NUMBER.find_iter(marker).max_by_key(|m| m.len());
+    longest.map_or_else(|| number.to_string(), |m| m.as_str().to_owned())
 }
 
 #[cfg(test)]

@@ -215,14 +215,21 @@ fn the_policy_decides_agents_environments_paths_and_size() {
 }
 
 #[test]
-fn a_task_needs_an_agent_from_itself_or_the_policy() {
+fn a_task_without_an_agent_is_valid_even_without_a_default_agent() {
     let spec = spec(vec![task("t1", &[])]);
-    let errors = validate::validate(&spec, &EffectivePolicy::default()).unwrap_err();
+    assert_eq!(
+        validate::validate(&spec, &EffectivePolicy::default()),
+        Ok(())
+    );
+    let narrowed = policy_with(|p| {
+        p.agents.allowed = AgentSet::Only(BTreeSet::from(["aider".to_owned()]));
+    });
+    let errors = validate::validate(&spec, &narrowed).unwrap_err();
     assert_eq!(
         errors[0].to_string(),
-        "task t1: it names no agent and the policy has no default agent (agents.default)"
+        "task t1: the agent `claude-code` is not allowed here",
+        "the default agent counts as the task's"
     );
-    assert_eq!(validate::validate(&spec, &policy_with(|_| {})), Ok(()));
 }
 
 #[test]

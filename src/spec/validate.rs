@@ -33,17 +33,18 @@ pub fn validate(spec: &Spec, policy: &EffectivePolicy) -> Result<(), Vec<SpecErr
 }
 
 /// What is wrong with a list of tasks on its own: count, ids, titles, sizes, dependencies
-/// (unknown, on itself, in a cycle), paths and agent names.
+/// (unknown, on itself, in a cycle), paths and agent names. Past [`MAX_TASKS`] only the count is
+/// reported: nothing else of such a list is worth reading.
 pub fn tasks(tasks: &[Task]) -> Vec<SpecError> {
     let mut errors = Vec::new();
     if tasks.is_empty() {
         errors.push(SpecError::NoTasks);
     }
     if tasks.len() > MAX_TASKS {
-        errors.push(SpecError::TooManyTasks {
+        return vec![SpecError::TooManyTasks {
             count: tasks.len(),
             limit: MAX_TASKS,
-        });
+        }];
     }
     let mut ids = BTreeSet::new();
     for task in tasks {
@@ -216,7 +217,9 @@ impl CycleSearch<'_> {
 }
 
 /// What `policy` does not allow in `spec`: more tasks than `execution.max_tasks`, a planner,
-/// agent or environment that is not allowed (or no agent at all), a path agents may not change.
+/// agent or environment that is not allowed, a path agents may not change. A task with no agent
+/// while the policy has no default is allowed: it waits, ready, until a default agent is set,
+/// as tasks wait for runners.
 pub fn against_policy(spec: &Spec, policy: &EffectivePolicy) -> Vec<SpecError> {
     let mut errors = Vec::new();
     let limit = policy.execution.max_tasks as usize;
@@ -232,20 +235,12 @@ pub fn against_policy(spec: &Spec, policy: &EffectivePolicy) -> Vec<SpecError> {
         errors.push(SpecError::PlannerNotAllowed { name: name.clone() });
     }
     for task in &spec.tasks {
-        let agent = task.agent.as_ref().or(policy.agents.default.as_ref());
-        let problem = match agent {
-            None => Some(
-                "it names no agent and the policy has no default agent (agents.default)".to_owned(),
-            ),
-            Some(agent) if !policy.agents.allowed.permits(agent) => {
-                Some(format!("the agent `{agent}` is not allowed here"))
-            }
-            Some(_) => None,
-        };
-        if let Some(problem) = problem {
+        if let Some(agent) = task.agent.as_ref().or(policy.agents.default.as_ref())
+            && !policy.agents.allowed.permits(agent)
+        {
             errors.push(SpecError::Agent {
                 task: task.id.clone(),
-                problem,
+                problem: format!("the agent `{agent}` is not allowed here"),
             });
         }
         let environment = task.environment.unwrap_or(policy.execution.environment);

@@ -166,3 +166,17 @@ fn the_schema_describes_every_key_and_refuses_unknown_ones() {
     let permission = &schema["$defs"]["Permission"]["oneOf"];
     assert_eq!(permission.as_array().unwrap().len(), 6);
 }
+
+#[test]
+fn the_example_in_the_docs_is_a_valid_policy() {
+    let docs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/policy.md"))
+            .unwrap();
+    let start = docs
+        .find("```toml\n# .ade/config.toml\n")
+        .expect("the example")
+        + "```toml\n".len();
+    let example = &docs[start..start + docs[start..].find("```").unwrap()];
+    let policy = read(example);
+    effective(&ServerPolicy::default(), &policy).unwrap();
+}

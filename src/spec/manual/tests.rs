@@ -144,7 +144,10 @@ fn references_to_items_that_do_not_exist_are_explained() {
         ]
     );
     let huge = refusal("- [ ] one (after 99999999999999999999999)\n");
-    assert!(huge[0].contains("refers to item"), "{huge:?}");
+    assert!(
+        huge[0].contains("refers to item 99999999999999999999999, but"),
+        "{huge:?}"
+    );
 }
 
 #[test]
