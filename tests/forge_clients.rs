@@ -11,11 +11,15 @@ mod fake;
 mod gitea;
 #[path = "forge_clients/github.rs"]
 mod github;
+#[path = "forge_clients/github_fixtures.rs"]
+mod github_fixtures;
 #[path = "forge_clients/github_tokens.rs"]
 mod github_tokens;
 #[path = "forge_clients/limits.rs"]
 mod limits;
 #[path = "forge_clients/openapi.rs"]
 mod openapi;
+#[path = "forge_clients/schema.rs"]
+mod schema;
 #[path = "forge_clients/support.rs"]
 mod support;

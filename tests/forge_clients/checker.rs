@@ -2,7 +2,7 @@
 
 use super::fake::Recorded;
 use super::gitea::spec as gitea_spec;
-use super::github::github_spec;
+use super::github_fixtures::github_spec;
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 

@@ -2,7 +2,7 @@
 //! reused, renewed when it is about to expire or refused, one refresh for concurrent callers.
 
 use super::fake::{Answer, FakeForge};
-use super::github::{APP_ID, PREFIX, client, comment, token_answer};
+use super::github_fixtures::{APP_ID, PREFIX, client, comment, token_answer};
 use super::support::{options, repo, test_key, verify_jwt};
 use ade::clock::unix_ms;
 use ade::forge::github::GithubForge;

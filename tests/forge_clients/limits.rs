@@ -3,7 +3,7 @@
 //! Every test counts the requests, so a retry loop that sends more than it should fails here.
 
 use super::fake::{Answer, FakeForge};
-use super::github::{PREFIX, comment, token_answer};
+use super::github_fixtures::{PREFIX, comment, token_answer};
 use super::support::{options_with, policy, repo, test_key};
 use ade::clock::unix_ms;
 use ade::config::Secret;
