@@ -1,6 +1,15 @@
 //! Forges ade talks to: the dialect a delivery speaks, and the [`Forge`] client the coordinator
 //! writes through. One trait, two real implementations (GitHub as a GitHub App, Gitea/Forgejo with
 //! a bot token), and a simulator that speaks both dialects for tests and the demo.
+//!
+//! docs/forges.md is the operator's side: what each client calls, the permissions it needs, and
+//! why the clients are built as they are.
+
+pub mod gitea;
+pub mod github;
+mod http;
+
+pub use http::{ClientOptions, RetryPolicy};
 
 use crate::config::Secret;
 use serde::{Deserialize, Serialize};
@@ -114,6 +123,17 @@ pub enum Reaction {
     Rocket,
     /// 😕: a command was refused or failed.
     Confused,
+}
+
+impl Reaction {
+    /// The reaction's `content` name, the same on GitHub and Gitea.
+    pub fn content(self) -> &'static str {
+        match self {
+            Reaction::Eyes => "eyes",
+            Reaction::Rocket => "rocket",
+            Reaction::Confused => "confused",
+        }
+    }
 }
 
 /// A pull request ade wants opened.
@@ -280,6 +300,10 @@ pub enum ForgeError {
     /// ade is not configured for this forge.
     #[error("not configured: {0}")]
     NotConfigured(String),
+    /// The forge answered with success but in a shape ade cannot read (a proxy's page, an
+    /// unsupported version); retrying the same call will not help.
+    #[error("unexpected answer from the forge: {0}")]
+    Malformed(String),
 }
 
 impl ForgeError {

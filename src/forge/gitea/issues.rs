@@ -1,0 +1,144 @@
+//! Comments, reactions and labels on Gitea issues and pull requests (pull requests are issues
+//! there, numbered in the same sequence).
+
+use super::{Call, GiteaForge, repo_path, wire};
+use crate::forge::http::{collect_pages, more_after, query};
+use crate::forge::{ForgeComment, ForgeResult, Reaction, RepoRef};
+use serde_json::json;
+use std::collections::HashMap;
+
+/// Gitea's default `MAX_RESPONSE_ITEMS`; a server configured lower still pages correctly, since
+/// `X-Total-Count` says how many there are.
+const LIMIT: usize = 50;
+
+pub(super) async fn create_comment(
+    gitea: &GiteaForge,
+    repo: &RepoRef,
+    number: i64,
+    body: &str,
+) -> ForgeResult<i64> {
+    let what = format!("comment on {}#{number}", repo.full_name());
+    let path = repo_path(repo, &format!("/issues/{number}/comments"));
+    let reply = gitea
+        .call(Call::post(path, json!({ "body": body }), &what))
+        .await?;
+    Ok(reply.success_json::<wire::Comment>(&what)?.id)
+}
+
+pub(super) async fn update_comment(
+    gitea: &GiteaForge,
+    repo: &RepoRef,
+    comment_id: i64,
+    body: &str,
+) -> ForgeResult<()> {
+    let what = format!("update comment {comment_id} in {}", repo.full_name());
+    let path = repo_path(repo, &format!("/issues/comments/{comment_id}"));
+    gitea
+        .call(Call::patch(path, json!({ "body": body }), &what))
+        .await?
+        .success(&what)
+}
+
+/// Gitea answers this one unpaged: every comment of the issue in one list.
+pub(super) async fn list_comments(
+    gitea: &GiteaForge,
+    repo: &RepoRef,
+    number: i64,
+) -> ForgeResult<Vec<ForgeComment>> {
+    let what = format!("list comments of {}#{number}", repo.full_name());
+    let path = repo_path(repo, &format!("/issues/{number}/comments"));
+    let reply = gitea.call(Call::get(path, &what)).await?;
+    let comments: Option<Vec<wire::Comment>> = reply.success_json(&what)?;
+    Ok(comments
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| ForgeComment {
+            id: c.id,
+            author: wire::login(c.user),
+            body: c.body.unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Looks first: Gitea answers a repeated reaction with 200 on some versions, but others fail
+/// with an error while building that answer, so a reaction already there is not posted again.
+pub(super) async fn add_reaction(
+    gitea: &GiteaForge,
+    repo: &RepoRef,
+    comment_id: i64,
+    reaction: Reaction,
+) -> ForgeResult<()> {
+    let content = reaction.content();
+    let what = format!("react to comment {comment_id} in {}", repo.full_name());
+    let path = repo_path(repo, &format!("/issues/comments/{comment_id}/reactions"));
+    let bot = gitea.bot_login_cached().await?;
+    let reply = gitea.call(Call::get(path.clone(), &what)).await?;
+    let existing: Option<Vec<wire::Reaction>> = reply.success_json(&what)?;
+    let already = existing.unwrap_or_default().into_iter().any(|r| {
+        r.content == content && r.user.is_some_and(|u| u.login.eq_ignore_ascii_case(&bot))
+    });
+    if already {
+        return Ok(());
+    }
+    let reply = gitea
+        .call(Call::post(path, json!({ "content": content }), &what))
+        .await?;
+    match reply.status.as_u16() {
+        200 | 201 => Ok(()),
+        // Another worker's reaction landed between the look and the post.
+        400 | 409 | 422 => Ok(()),
+        _ => Err(reply.error(&what)),
+    }
+}
+
+/// Adds the labels the repository has, by id (what every Gitea and Forgejo version accepts);
+/// the others are skipped, never created.
+pub(super) async fn add_labels(
+    gitea: &GiteaForge,
+    repo: &RepoRef,
+    number: i64,
+    labels: &[String],
+) -> ForgeResult<()> {
+    if labels.is_empty() {
+        return Ok(());
+    }
+    let existing = repo_labels(gitea, repo).await?;
+    let mut ids = Vec::new();
+    let mut missing = Vec::new();
+    for label in labels {
+        match existing.get(label) {
+            Some(id) => ids.push(*id),
+            None => missing.push(label),
+        }
+    }
+    if !missing.is_empty() {
+        tracing::warn!(repo = %repo.full_name(), ?missing, "labels missing from the repository are not added");
+    }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let what = format!("label {}#{number}", repo.full_name());
+    let path = repo_path(repo, &format!("/issues/{number}/labels"));
+    gitea
+        .call(Call::post(path, json!({ "labels": ids }), &what))
+        .await?
+        .success(&what)
+}
+
+async fn repo_labels(gitea: &GiteaForge, repo: &RepoRef) -> ForgeResult<HashMap<String, i64>> {
+    let what = format!("list labels of {}", repo.full_name());
+    let labels = collect_pages(|page, before| {
+        let path = repo_path(repo, "/labels")
+            + &query(&[("page", &page.to_string()), ("limit", &LIMIT.to_string())]);
+        let what = &what;
+        async move {
+            let reply = gitea.call(Call::get(path, what)).await?;
+            let labels: Option<Vec<wire::Label>> = reply.success_json(what)?;
+            let labels = labels.unwrap_or_default();
+            let more = more_after(&reply, labels.len(), LIMIT, before);
+            Ok((labels, more))
+        }
+    })
+    .await?;
+    Ok(labels.into_iter().map(|l| (l.name, l.id)).collect())
+}

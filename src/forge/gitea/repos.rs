@@ -1,0 +1,206 @@
+//! Repository reads on Gitea: the bot's login, files, the default branch, permissions, branch
+//! protection, and the credential for git.
+
+use super::{Call, GiteaForge, repo_path, wire};
+use crate::forge::http::{encode_path, encode_segment, query};
+use crate::forge::{
+    BranchHead, BranchProtection, CloneCredential, ForgeError, ForgeResult, Permission, RepoRef,
+};
+use base64::Engine;
+
+pub(super) async fn bot_login(gitea: &GiteaForge) -> ForgeResult<String> {
+    gitea.bot_login_cached().await
+}
+
+impl GiteaForge {
+    /// The bot user's login, asked once.
+    pub(super) async fn bot_login_cached(&self) -> ForgeResult<String> {
+        self.bot_login
+            .get_or_try_init(|| async {
+                let what = "read the bot user";
+                let user: wire::User = self
+                    .call(Call::get("/user".into(), what))
+                    .await?
+                    .success_json(what)?;
+                Ok(user.login)
+            })
+            .await
+            .cloned()
+    }
+}
+
+pub(super) async fn read_file(
+    gitea: &GiteaForge,
+    repo: &RepoRef,
+    path: &str,
+    git_ref: &str,
+) -> ForgeResult<Option<Vec<u8>>> {
+    let what = format!("read {path} at {git_ref} in {}", repo.full_name());
+    let file = encode_path(path);
+    let at = query(&[("ref", git_ref)]);
+    let reply = gitea
+        .call(Call::get(
+            repo_path(repo, &format!("/contents/{file}{at}")),
+            &what,
+        ))
+        .await?;
+    if reply.status.as_u16() == 404 {
+        return Ok(None);
+    }
+    let value: serde_json::Value = reply.success_json(&what)?;
+    if value.is_array() {
+        return Ok(None);
+    }
+    let contents: wire::Contents =
+        serde_json::from_value(value).map_err(|e| ForgeError::Malformed(format!("{what}: {e}")))?;
+    if contents.kind != "file" {
+        return Ok(None);
+    }
+    if let (Some("base64"), Some(text)) =
+        (contents.encoding.as_deref(), contents.content.as_deref())
+    {
+        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        return base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .map(Some)
+            .map_err(|e| ForgeError::Malformed(format!("{what}: content is not base64: {e}")));
+    }
+    // Files past the server's inline limit come without content; the raw endpoint has them.
+    let reply = gitea
+        .call(Call::get(
+            repo_path(repo, &format!("/raw/{file}{at}")),
+            &what,
+        ))
+        .await?;
+    if reply.status.as_u16() == 404 {
+        return Ok(None);
+    }
+    reply.success(&what)?;
+    Ok(Some(reply.body))
+}
+
+async fn repository(gitea: &GiteaForge, repo: &RepoRef) -> ForgeResult<wire::Repository> {
+    let what = format!("read repository {}", repo.full_name());
+    gitea
+        .call(Call::get(repo_path(repo, ""), &what))
+        .await?
+        .success_json(&what)
+}
+
+async fn branch(
+    gitea: &GiteaForge,
+    repo: &RepoRef,
+    name: &str,
+) -> ForgeResult<Option<wire::Branch>> {
+    let what = format!("read branch {name} of {}", repo.full_name());
+    let path = repo_path(repo, &format!("/branches/{}", encode_segment(name)));
+    let reply = gitea.call(Call::get(path, &what)).await?;
+    if reply.status.as_u16() == 404 {
+        return Ok(None);
+    }
+    reply.success_json(&what).map(Some)
+}
+
+pub(super) async fn default_branch(gitea: &GiteaForge, repo: &RepoRef) -> ForgeResult<BranchHead> {
+    let name = repository(gitea, repo).await?.default_branch;
+    let head = branch(gitea, repo, &name).await?.ok_or_else(|| {
+        ForgeError::NotFound(format!("the default branch {name} of {}", repo.full_name()))
+    })?;
+    Ok(BranchHead {
+        name: head.name,
+        sha: head.commit.id,
+    })
+}
+
+/// Gitea shows another user's permission only to repository admins, so the bot must be one
+/// (docs/forges.md); a 403 here says so.
+pub(super) async fn permission(
+    gitea: &GiteaForge,
+    repo: &RepoRef,
+    login: &str,
+) -> ForgeResult<Permission> {
+    let what = format!("read the permission of {login} on {}", repo.full_name());
+    let path = repo_path(
+        repo,
+        &format!("/collaborators/{}/permission", encode_segment(login)),
+    );
+    let reply = gitea.call(Call::get(path, &what)).await?;
+    match reply.status.as_u16() {
+        404 => return Ok(Permission::None),
+        403 => {
+            return Err(ForgeError::Forbidden(format!(
+                "{what}: the bot user must be an admin of the repository to read permissions ({})",
+                reply.message()
+            )));
+        }
+        _ => {}
+    }
+    let level: wire::Permission = reply.success_json(&what)?;
+    Ok(match level.permission.as_str() {
+        "owner" | "admin" => Permission::Admin,
+        "write" => Permission::Write,
+        "read" => Permission::Read,
+        _ => Permission::None,
+    })
+}
+
+/// The branch says whether a rule protects it and which (rules may be patterns such as
+/// `release/*`); the rule itself is then read for what admins are held to. A bot that may not
+/// read rules still gets the branch's own summary.
+pub(super) async fn branch_protection(
+    gitea: &GiteaForge,
+    repo: &RepoRef,
+    name: &str,
+) -> ForgeResult<Option<BranchProtection>> {
+    let Some(branch) = branch(gitea, repo, name).await? else {
+        return Ok(None);
+    };
+    if !branch.protected {
+        return Ok(None);
+    }
+    let rule = branch
+        .effective_branch_protection_name
+        .clone()
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| name.to_string());
+    let what = format!("read protection rule {rule} of {}", repo.full_name());
+    let path = repo_path(
+        repo,
+        &format!("/branch_protections/{}", encode_segment(&rule)),
+    );
+    let reply = gitea.call(Call::get(path, &what)).await?;
+    if matches!(reply.status.as_u16(), 403 | 404) {
+        return Ok(Some(BranchProtection {
+            required_approvals: branch.required_approvals.unwrap_or(0),
+            required_checks: if branch.enable_status_check {
+                branch.status_check_contexts
+            } else {
+                Vec::new()
+            },
+            enforce_admins: false,
+        }));
+    }
+    let protection: wire::BranchProtection = reply.success_json(&what)?;
+    Ok(Some(BranchProtection {
+        required_approvals: protection.required_approvals.unwrap_or(0),
+        required_checks: if protection.enable_status_check {
+            protection.status_check_contexts
+        } else {
+            Vec::new()
+        },
+        enforce_admins: protection.block_admin_merge_override || protection.apply_to_admins,
+    }))
+}
+
+pub(super) async fn clone_credential(
+    gitea: &GiteaForge,
+    repo: &RepoRef,
+) -> ForgeResult<CloneCredential> {
+    let url = repository(gitea, repo).await?.clone_url;
+    Ok(CloneCredential {
+        url,
+        username: gitea.bot_login_cached().await?,
+        password: gitea.token.clone(),
+        expires_at: None,
+    })
+}

@@ -1,0 +1,146 @@
+//! The parts of Gitea's and Forgejo's API v1 answers ade reads. Only the fields used are declared;
+//! lists that Go may encode as `null` when empty read as empty.
+
+use serde::{Deserialize, Deserializer};
+
+/// A list Gitea may send as `null`.
+pub(super) fn list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// A user as other objects embed it.
+#[derive(Deserialize)]
+pub(super) struct User {
+    pub login: String,
+}
+
+/// Login of a possibly missing user, shown as Gitea shows deleted ones.
+pub(super) fn login(user: Option<User>) -> String {
+    user.map(|u| u.login).unwrap_or_else(|| "Ghost".to_string())
+}
+
+/// A comment on an issue or pull request.
+#[derive(Deserialize)]
+pub(super) struct Comment {
+    pub id: i64,
+    pub user: Option<User>,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+/// A reaction on a comment.
+#[derive(Deserialize)]
+pub(super) struct Reaction {
+    pub user: Option<User>,
+    pub content: String,
+}
+
+/// `GET /repos/{owner}/{repo}/contents/{filepath}` for a file (a directory is a list instead).
+#[derive(Deserialize)]
+pub(super) struct Contents {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub encoding: Option<String>,
+    #[serde(default)]
+    pub content: Option<String>,
+}
+
+/// `GET /repos/{owner}/{repo}`.
+#[derive(Deserialize)]
+pub(super) struct Repository {
+    pub default_branch: String,
+    pub clone_url: String,
+}
+
+/// `GET /repos/{owner}/{repo}/branches/{branch}`; newer servers also show the effective protection.
+#[derive(Deserialize)]
+pub(super) struct Branch {
+    pub name: String,
+    pub commit: BranchCommit,
+    #[serde(default)]
+    pub protected: bool,
+    #[serde(default)]
+    pub effective_branch_protection_name: Option<String>,
+    #[serde(default)]
+    pub required_approvals: Option<u32>,
+    #[serde(default)]
+    pub enable_status_check: bool,
+    #[serde(default, deserialize_with = "list")]
+    pub status_check_contexts: Vec<String>,
+}
+
+/// The commit a branch points at.
+#[derive(Deserialize)]
+pub(super) struct BranchCommit {
+    pub id: String,
+}
+
+/// `GET /repos/{owner}/{repo}/branch_protections/{name}`.
+#[derive(Deserialize)]
+pub(super) struct BranchProtection {
+    #[serde(default)]
+    pub required_approvals: Option<u32>,
+    #[serde(default)]
+    pub enable_status_check: bool,
+    #[serde(default, deserialize_with = "list")]
+    pub status_check_contexts: Vec<String>,
+    /// Gitea 1.24 and later.
+    #[serde(default)]
+    pub block_admin_merge_override: bool,
+    /// Forgejo.
+    #[serde(default)]
+    pub apply_to_admins: bool,
+}
+
+/// `GET /repos/{owner}/{repo}/collaborators/{collaborator}/permission`.
+#[derive(Deserialize)]
+pub(super) struct Permission {
+    pub permission: String,
+}
+
+/// A label of a repository.
+#[derive(Deserialize)]
+pub(super) struct Label {
+    pub id: i64,
+    pub name: String,
+}
+
+/// A pull request.
+#[derive(Deserialize)]
+pub(super) struct PullRequest {
+    pub number: i64,
+    pub html_url: String,
+    pub state: String,
+    #[serde(default)]
+    pub merged: bool,
+    pub head: PullHead,
+}
+
+/// The head of a pull request.
+#[derive(Deserialize)]
+pub(super) struct PullHead {
+    pub sha: String,
+}
+
+/// A review on a pull request.
+#[derive(Deserialize)]
+pub(super) struct Review {
+    pub id: i64,
+    pub user: Option<User>,
+    pub state: String,
+    #[serde(default)]
+    pub commit_id: Option<String>,
+    #[serde(default)]
+    pub dismissed: bool,
+}
+
+/// A commit status.
+#[derive(Deserialize)]
+pub(super) struct CommitStatus {
+    pub id: i64,
+}

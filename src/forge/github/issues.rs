@@ -1,0 +1,132 @@
+//! Comments, reactions and labels on GitHub issues and pull requests (the issues API serves both).
+
+use super::{Call, GithubForge, repo_path, wire};
+use crate::forge::http::{collect_pages, more_after, query};
+use crate::forge::{ForgeComment, ForgeResult, Reaction, RepoRef};
+use serde_json::json;
+use std::collections::HashSet;
+
+/// GitHub's largest page.
+const PER_PAGE: usize = 100;
+
+pub(super) async fn create_comment(
+    gh: &GithubForge,
+    repo: &RepoRef,
+    number: i64,
+    body: &str,
+) -> ForgeResult<i64> {
+    let what = format!("comment on {}#{number}", repo.full_name());
+    let path = repo_path(repo, &format!("/issues/{number}/comments"));
+    let reply = gh
+        .repo_call(repo, Call::post(path, Some(json!({ "body": body })), &what))
+        .await?;
+    Ok(reply.success_json::<wire::Comment>(&what)?.id)
+}
+
+pub(super) async fn update_comment(
+    gh: &GithubForge,
+    repo: &RepoRef,
+    comment_id: i64,
+    body: &str,
+) -> ForgeResult<()> {
+    let what = format!("update comment {comment_id} in {}", repo.full_name());
+    let path = repo_path(repo, &format!("/issues/comments/{comment_id}"));
+    gh.repo_call(repo, Call::patch(path, json!({ "body": body }), &what))
+        .await?
+        .success(&what)
+}
+
+pub(super) async fn list_comments(
+    gh: &GithubForge,
+    repo: &RepoRef,
+    number: i64,
+) -> ForgeResult<Vec<ForgeComment>> {
+    let what = format!("list comments of {}#{number}", repo.full_name());
+    collect_pages(|page, before| {
+        let path = repo_path(repo, &format!("/issues/{number}/comments"))
+            + &query(&[
+                ("per_page", &PER_PAGE.to_string()),
+                ("page", &page.to_string()),
+            ]);
+        let what = &what;
+        async move {
+            let reply = gh.repo_call(repo, Call::get(path, what)).await?;
+            let comments: Vec<wire::Comment> = reply.success_json(what)?;
+            let more = more_after(&reply, comments.len(), PER_PAGE, before);
+            let comments = comments
+                .into_iter()
+                .map(|c| ForgeComment {
+                    id: c.id,
+                    author: wire::login(c.user),
+                    body: c.body.unwrap_or_default(),
+                })
+                .collect();
+            Ok((comments, more))
+        }
+    })
+    .await
+}
+
+pub(super) async fn add_reaction(
+    gh: &GithubForge,
+    repo: &RepoRef,
+    comment_id: i64,
+    reaction: Reaction,
+) -> ForgeResult<()> {
+    let what = format!("react to comment {comment_id} in {}", repo.full_name());
+    let path = repo_path(repo, &format!("/issues/comments/{comment_id}/reactions"));
+    let body = json!({ "content": reaction.content() });
+    // 200 for a reaction that already exists, 201 for a new one.
+    gh.repo_call(repo, Call::post(path, Some(body), &what))
+        .await?
+        .success(&what)
+}
+
+/// Adds the labels the repository has; GitHub would create the others, which ade must not.
+pub(super) async fn add_labels(
+    gh: &GithubForge,
+    repo: &RepoRef,
+    number: i64,
+    labels: &[String],
+) -> ForgeResult<()> {
+    if labels.is_empty() {
+        return Ok(());
+    }
+    let existing = repo_labels(gh, repo).await?;
+    let (present, missing): (Vec<&String>, Vec<&String>) =
+        labels.iter().partition(|l| existing.contains(l.as_str()));
+    if !missing.is_empty() {
+        tracing::warn!(repo = %repo.full_name(), ?missing, "labels missing from the repository are not added");
+    }
+    if present.is_empty() {
+        return Ok(());
+    }
+    let what = format!("label {}#{number}", repo.full_name());
+    let path = repo_path(repo, &format!("/issues/{number}/labels"));
+    gh.repo_call(
+        repo,
+        Call::post(path, Some(json!({ "labels": present })), &what),
+    )
+    .await?
+    .success(&what)
+}
+
+async fn repo_labels(gh: &GithubForge, repo: &RepoRef) -> ForgeResult<HashSet<String>> {
+    let what = format!("list labels of {}", repo.full_name());
+    let labels = collect_pages(|page, before| {
+        let path = repo_path(repo, "/labels")
+            + &query(&[
+                ("per_page", &PER_PAGE.to_string()),
+                ("page", &page.to_string()),
+            ]);
+        let what = &what;
+        async move {
+            let reply = gh.repo_call(repo, Call::get(path, what)).await?;
+            let labels: Vec<wire::Label> = reply.success_json(what)?;
+            let more = more_after(&reply, labels.len(), PER_PAGE, before);
+            Ok((labels.into_iter().map(|l| l.name).collect::<Vec<_>>(), more))
+        }
+    })
+    .await?;
+    Ok(labels.into_iter().collect())
+}

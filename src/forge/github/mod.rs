@@ -1,0 +1,306 @@
+//! GitHub (github.com and Enterprise Server) as a GitHub App, through octocrab.
+//!
+//! ade authenticates as the app (a JWT from its private key, see `jwt`) only to find installations
+//! and mint installation access tokens (`tokens`); every repository call carries the token of the
+//! installation that covers the repository. octocrab provides the HTTP client, TLS and the
+//! `api_url` handling; requests go through its raw `execute` so that the token, the retry rules
+//! (`forge::http`) and the answers ade reads (`wire`) stay ade's own.
+
+mod checks;
+mod issues;
+mod jwt;
+mod pulls;
+mod repos;
+mod tokens;
+mod wire;
+
+use super::http::{Reply, send_with_retries};
+use super::{
+    BranchHead, BranchProtection, Check, CheckRef, ClientOptions, CloneCredential, Forge,
+    ForgeComment, ForgeError, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview, MergeMethod,
+    NewPullRequest, Permission, PullRequestUpdate, Reaction, RepoRef,
+};
+use crate::config::GithubConfig;
+use http::header::{ACCEPT, AUTHORIZATION};
+use http::{HeaderValue, Method};
+use http_body_util::BodyExt;
+use jwt::AppKey;
+use std::fmt;
+use tokens::Tokens;
+
+/// The media type of GitHub's JSON answers.
+const JSON: &str = "application/vnd.github+json";
+/// The REST API version ade is written against.
+const API_VERSION: &str = "2022-11-28";
+
+/// ade's GitHub client: one per GitHub App, shared by every job that writes to GitHub.
+pub struct GithubForge {
+    octocrab: octocrab::Octocrab,
+    options: ClientOptions,
+    key: AppKey,
+    tokens: Tokens,
+    bot_login: tokio::sync::OnceCell<String>,
+}
+
+impl fmt::Debug for GithubForge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GithubForge")
+            .field("app_id", &self.key.app_id())
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GithubForge {
+    /// The client for `ade.toml`'s `[github]` section: reads the private key file named there.
+    pub fn new(config: &GithubConfig, options: ClientOptions) -> ForgeResult<GithubForge> {
+        let app_id = config
+            .app_id
+            .ok_or_else(|| ForgeError::NotConfigured("github.app_id is not set".into()))?;
+        let path = config.private_key_file.as_ref().ok_or_else(|| {
+            ForgeError::NotConfigured("github.private_key_file is not set".into())
+        })?;
+        let pem = std::fs::read(path).map_err(|e| {
+            ForgeError::NotConfigured(format!(
+                "reading github.private_key_file {}: {e}",
+                path.display()
+            ))
+        })?;
+        GithubForge::from_key(&config.api_url, app_id, &pem, options)
+    }
+
+    /// The client for the app `app_id` whose private key is `private_key_pem`, talking to the REST
+    /// API at `api_url` (`https://api.github.com`, `https://HOST/api/v3`, or a simulator's
+    /// `http://127.0.0.1:PORT`).
+    pub fn from_key(
+        api_url: &str,
+        app_id: u64,
+        private_key_pem: &[u8],
+        options: ClientOptions,
+    ) -> ForgeResult<GithubForge> {
+        let key = AppKey::from_pem(app_id, private_key_pem)
+            .map_err(|e| ForgeError::NotConfigured(format!("the GitHub App private key: {e}")))?;
+        let octocrab = octocrab::Octocrab::builder()
+            .base_uri(api_url.trim_end_matches('/'))
+            .and_then(|b| b.build())
+            .map_err(|e| ForgeError::NotConfigured(format!("github.api_url {api_url}: {e}")))?;
+        Ok(GithubForge {
+            octocrab,
+            options,
+            key,
+            tokens: Tokens::default(),
+            bot_login: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// Sends `call` as the app itself (JWT).
+    async fn app_call(&self, call: Call) -> ForgeResult<Reply> {
+        let jwt = self
+            .key
+            .jwt(self.options.clock.now_ms())
+            .map_err(ForgeError::NotConfigured)?;
+        self.send(&call, &format!("Bearer {jwt}")).await
+    }
+
+    /// Sends `call` with the access token of `repo`'s installation. A 401 means GitHub no longer
+    /// takes the cached token: it is dropped and the call made once more with a fresh one.
+    async fn repo_call(&self, repo: &RepoRef, call: Call) -> ForgeResult<Reply> {
+        let (installation, token) = self.installation_token(repo).await?;
+        let reply = self
+            .send(&call, &format!("Bearer {}", token.token.expose()))
+            .await?;
+        if reply.status.as_u16() != 401 {
+            return Ok(reply);
+        }
+        self.forget_token(installation, &token.token).await;
+        let (_, token) = self.installation_token(repo).await?;
+        self.send(&call, &format!("Bearer {}", token.token.expose()))
+            .await
+    }
+
+    async fn send(&self, call: &Call, authorization: &str) -> ForgeResult<Reply> {
+        let mut authorization = HeaderValue::from_str(authorization)
+            .map_err(|_| ForgeError::NotConfigured("a credential is not a valid header".into()))?;
+        authorization.set_sensitive(true);
+        let uri: http::Uri = call.path.parse().map_err(|e| {
+            ForgeError::Rejected(format!("{}: bad path {}: {e}", call.what, call.path))
+        })?;
+        send_with_retries(&self.options, &call.what, || async {
+            let builder = http::Request::builder()
+                .method(call.method.clone())
+                .uri(uri.clone())
+                .header(ACCEPT, call.accept)
+                .header("x-github-api-version", API_VERSION)
+                .header(AUTHORIZATION, authorization.clone());
+            let request = self
+                .octocrab
+                .build_request(builder, call.body.as_ref())
+                .map_err(|e| e.to_string())?;
+            let response = self
+                .octocrab
+                .execute(request)
+                .await
+                .map_err(|e| e.to_string())?;
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+            Ok(Reply {
+                status: parts.status,
+                headers: parts.headers,
+                body: body.to_vec(),
+            })
+        })
+        .await
+    }
+}
+
+/// One REST call: method, path and query below `api_url`, JSON body, and what it is for (named
+/// in errors and logs).
+struct Call {
+    method: Method,
+    path: String,
+    body: Option<serde_json::Value>,
+    accept: &'static str,
+    what: String,
+}
+
+impl Call {
+    fn get(path: String, what: &str) -> Call {
+        Call::new(Method::GET, path, None, what)
+    }
+
+    fn post(path: String, body: Option<serde_json::Value>, what: &str) -> Call {
+        Call::new(Method::POST, path, body, what)
+    }
+
+    fn patch(path: String, body: serde_json::Value, what: &str) -> Call {
+        Call::new(Method::PATCH, path, Some(body), what)
+    }
+
+    fn put(path: String, body: serde_json::Value, what: &str) -> Call {
+        Call::new(Method::PUT, path, Some(body), what)
+    }
+
+    fn new(method: Method, path: String, body: Option<serde_json::Value>, what: &str) -> Call {
+        Call {
+            method,
+            path,
+            body,
+            accept: JSON,
+            what: what.to_string(),
+        }
+    }
+
+    fn accept(mut self, accept: &'static str) -> Call {
+        self.accept = accept;
+        self
+    }
+}
+
+/// `/repos/{owner}/{repo}` followed by `rest`.
+fn repo_path(repo: &RepoRef, rest: &str) -> String {
+    format!(
+        "/repos/{}/{}{rest}",
+        super::http::encode_segment(&repo.owner),
+        super::http::encode_segment(&repo.name)
+    )
+}
+
+#[async_trait::async_trait]
+impl Forge for GithubForge {
+    fn kind(&self) -> ForgeKind {
+        ForgeKind::Github
+    }
+
+    async fn bot_login(&self) -> ForgeResult<String> {
+        repos::bot_login(self).await
+    }
+
+    async fn create_comment(&self, repo: &RepoRef, number: i64, body: &str) -> ForgeResult<i64> {
+        issues::create_comment(self, repo, number, body).await
+    }
+
+    async fn update_comment(&self, repo: &RepoRef, comment_id: i64, body: &str) -> ForgeResult<()> {
+        issues::update_comment(self, repo, comment_id, body).await
+    }
+
+    async fn list_comments(&self, repo: &RepoRef, number: i64) -> ForgeResult<Vec<ForgeComment>> {
+        issues::list_comments(self, repo, number).await
+    }
+
+    async fn add_reaction(
+        &self,
+        repo: &RepoRef,
+        comment_id: i64,
+        reaction: Reaction,
+    ) -> ForgeResult<()> {
+        issues::add_reaction(self, repo, comment_id, reaction).await
+    }
+
+    async fn read_file(
+        &self,
+        repo: &RepoRef,
+        path: &str,
+        git_ref: &str,
+    ) -> ForgeResult<Option<Vec<u8>>> {
+        repos::read_file(self, repo, path, git_ref).await
+    }
+
+    async fn default_branch(&self, repo: &RepoRef) -> ForgeResult<BranchHead> {
+        repos::default_branch(self, repo).await
+    }
+
+    async fn permission(&self, repo: &RepoRef, login: &str) -> ForgeResult<Permission> {
+        repos::permission(self, repo, login).await
+    }
+
+    async fn add_labels(&self, repo: &RepoRef, number: i64, labels: &[String]) -> ForgeResult<()> {
+        issues::add_labels(self, repo, number, labels).await
+    }
+
+    async fn create_pull_request(
+        &self,
+        repo: &RepoRef,
+        pull: &NewPullRequest,
+    ) -> ForgeResult<ForgePullRequest> {
+        pulls::create(self, repo, pull).await
+    }
+
+    async fn update_pull_request(
+        &self,
+        repo: &RepoRef,
+        number: i64,
+        update: &PullRequestUpdate,
+    ) -> ForgeResult<ForgePullRequest> {
+        pulls::update(self, repo, number, update).await
+    }
+
+    async fn set_check(&self, repo: &RepoRef, check: &Check) -> ForgeResult<CheckRef> {
+        checks::set_check(self, repo, check).await
+    }
+
+    async fn list_reviews(&self, repo: &RepoRef, number: i64) -> ForgeResult<Vec<ForgeReview>> {
+        pulls::list_reviews(self, repo, number).await
+    }
+
+    async fn merge(
+        &self,
+        repo: &RepoRef,
+        number: i64,
+        head_sha: &str,
+        method: MergeMethod,
+    ) -> ForgeResult<()> {
+        pulls::merge(self, repo, number, head_sha, method).await
+    }
+
+    async fn branch_protection(
+        &self,
+        repo: &RepoRef,
+        branch: &str,
+    ) -> ForgeResult<Option<BranchProtection>> {
+        repos::branch_protection(self, repo, branch).await
+    }
+
+    async fn clone_credential(&self, repo: &RepoRef) -> ForgeResult<CloneCredential> {
+        repos::clone_credential(self, repo).await
+    }
+}

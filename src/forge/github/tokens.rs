@@ -1,0 +1,213 @@
+//! Installation access tokens: one per installation, fetched with the app's JWT, cached, and
+//! renewed when less than five minutes of its hour remain. Callers that need the same
+//! installation's token at once share one refresh; the installation of a repository is looked up
+//! once when the event did not carry it.
+
+use super::{Call, GithubForge, wire};
+use crate::config::Secret;
+use crate::forge::http::encode_segment;
+use crate::forge::{ForgeError, ForgeResult, RepoRef};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A token is renewed when less than this remains of it.
+const RENEW_BEFORE_MS: i64 = 5 * 60 * 1000;
+/// Assumed lifetime of a token whose answer names no expiry (GitHub documents one hour).
+const DEFAULT_LIFETIME_MS: i64 = 60 * 60 * 1000;
+
+/// An installation access token and when it stops working.
+#[derive(Clone, Debug)]
+pub(super) struct InstallationToken {
+    /// The token.
+    pub token: Secret,
+    /// Expiry, Unix ms.
+    pub expires_at_ms: i64,
+}
+
+type Slot = Arc<tokio::sync::Mutex<Option<InstallationToken>>>;
+
+/// The cache: a slot per installation (its lock is what makes concurrent callers share one
+/// refresh) and the installation of each repository looked up so far.
+#[derive(Default)]
+pub(super) struct Tokens {
+    slots: Mutex<HashMap<i64, Slot>>,
+    installations: Mutex<HashMap<String, i64>>,
+}
+
+impl Tokens {
+    fn slot(&self, installation: i64) -> Slot {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots.entry(installation).or_default().clone()
+    }
+}
+
+impl GithubForge {
+    /// The installation covering `repo`: from the event, else from the cache, else asked of
+    /// GitHub with the app's JWT.
+    pub(super) async fn installation_id(&self, repo: &RepoRef) -> ForgeResult<i64> {
+        if let Some(id) = repo.installation_id {
+            return Ok(id);
+        }
+        let key = repo.full_name();
+        if let Some(id) = self.cached_installation(&key) {
+            return Ok(id);
+        }
+        let path = format!(
+            "/repos/{}/{}/installation",
+            encode_segment(&repo.owner),
+            encode_segment(&repo.name)
+        );
+        let what = format!("find the GitHub App installation of {key}");
+        let found: wire::Installation = self
+            .app_call(Call::get(path, &what))
+            .await?
+            .success_json(&what)?;
+        self.tokens
+            .installations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, found.id);
+        Ok(found.id)
+    }
+
+    fn cached_installation(&self, full_name: &str) -> Option<i64> {
+        let installations = self
+            .tokens
+            .installations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        installations.get(full_name).copied()
+    }
+
+    /// A token for `repo`'s installation with at least five minutes left.
+    pub(super) async fn installation_token(
+        &self,
+        repo: &RepoRef,
+    ) -> ForgeResult<(i64, InstallationToken)> {
+        let installation = self.installation_id(repo).await?;
+        let slot = self.tokens.slot(installation);
+        let mut current = slot.lock().await;
+        let now = self.options.clock.now_ms();
+        if let Some(token) = current.as_ref()
+            && token.expires_at_ms - now > RENEW_BEFORE_MS
+        {
+            return Ok((installation, token.clone()));
+        }
+        match self.fetch_token(installation).await {
+            Ok(token) => {
+                *current = Some(token.clone());
+                Ok((installation, token))
+            }
+            Err(error) => {
+                if matches!(error, ForgeError::NotFound(_)) && repo.installation_id.is_none() {
+                    self.tokens
+                        .installations
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&repo.full_name());
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Drops `token` from the cache if it is still the current one (GitHub refused it: revoked,
+    /// or the app's permissions changed), so the next call fetches a new one.
+    pub(super) async fn forget_token(&self, installation: i64, token: &Secret) {
+        let slot = self.tokens.slot(installation);
+        let mut current = slot.lock().await;
+        if current.as_ref().is_some_and(|t| &t.token == token) {
+            *current = None;
+        }
+    }
+
+    async fn fetch_token(&self, installation: i64) -> ForgeResult<InstallationToken> {
+        let what = format!("create an access token for installation {installation}");
+        let path = format!("/app/installations/{installation}/access_tokens");
+        let reply = self.app_call(Call::post(path, None, &what)).await?;
+        let answer: wire::AccessToken = reply.success_json(&what)?;
+        let now = self.options.clock.now_ms();
+        let expires_at_ms = answer
+            .expires_at
+            .as_deref()
+            .and_then(parse_rfc3339_ms)
+            .unwrap_or(now + DEFAULT_LIFETIME_MS);
+        tracing::debug!(installation, expires_at_ms, "installation token renewed");
+        Ok(InstallationToken {
+            token: Secret::new(answer.token),
+            expires_at_ms,
+        })
+    }
+}
+
+/// Unix ms of an RFC 3339 time such as `2016-07-11T22:14:10Z` or `…+02:00` (fractions ignored).
+pub(super) fn parse_rfc3339_ms(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<i64> { text.get(from..to)?.parse().ok() };
+    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut rest = &text[19..];
+    if let Some(stripped) = rest.strip_prefix('.') {
+        rest = stripped.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let offset_secs = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
+            let sign = if rest.starts_with('-') { -1 } else { 1 };
+            sign * (rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60)
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    Some((days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs) * 1000)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_from_march = (month + 9) % 12;
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rfc3339_ms;
+
+    #[test]
+    fn rfc3339_times_read_as_unix_ms() {
+        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_rfc3339_ms("2016-07-11T22:14:10Z"),
+            Some(1_468_275_250_000)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2016-07-11T22:14:10.123Z"),
+            Some(1_468_275_250_000)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2016-07-12T00:14:10+02:00"),
+            Some(1_468_275_250_000)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2024-02-29T12:00:00Z"),
+            Some(1_709_208_000_000)
+        );
+        assert_eq!(parse_rfc3339_ms("yesterday"), None);
+        assert_eq!(parse_rfc3339_ms("2016-13-11T22:14:10Z"), None);
+    }
+}

@@ -1,0 +1,190 @@
+//! The parts of GitHub's REST answers ade reads. Only the fields used are declared, so an answer
+//! that grows new fields, or a simulator that leaves unused ones out, still reads.
+
+use serde::Deserialize;
+
+/// `GET /app`.
+#[derive(Deserialize)]
+pub(super) struct App {
+    pub slug: String,
+}
+
+/// `GET /repos/{owner}/{repo}/installation`.
+#[derive(Deserialize)]
+pub(super) struct Installation {
+    pub id: i64,
+}
+
+/// `POST /app/installations/{id}/access_tokens`.
+#[derive(Deserialize)]
+pub(super) struct AccessToken {
+    pub token: String,
+    pub expires_at: Option<String>,
+}
+
+/// A user as other objects embed it; `null` for deleted accounts.
+#[derive(Deserialize)]
+pub(super) struct User {
+    pub login: String,
+}
+
+/// Login of a possibly deleted user, shown as GitHub shows it.
+pub(super) fn login(user: Option<User>) -> String {
+    user.map(|u| u.login).unwrap_or_else(|| "ghost".to_string())
+}
+
+/// An issue comment.
+#[derive(Deserialize)]
+pub(super) struct Comment {
+    pub id: i64,
+    pub user: Option<User>,
+    pub body: Option<String>,
+}
+
+/// `GET /repos/{owner}/{repo}/contents/{path}` for a file (a directory is a list instead).
+#[derive(Deserialize)]
+pub(super) struct Content {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub encoding: Option<String>,
+    pub content: Option<String>,
+}
+
+/// `GET /repos/{owner}/{repo}`.
+#[derive(Deserialize)]
+pub(super) struct Repository {
+    pub default_branch: String,
+    pub clone_url: String,
+}
+
+/// `GET /repos/{owner}/{repo}/branches/{branch}`.
+#[derive(Deserialize)]
+pub(super) struct Branch {
+    pub name: String,
+    pub commit: BranchCommit,
+    #[serde(default)]
+    pub protected: bool,
+    #[serde(default)]
+    pub protection: Option<BranchProtectionSummary>,
+}
+
+/// The part of classic protection that a branch shows to readers without administration rights.
+#[derive(Deserialize)]
+pub(super) struct BranchProtectionSummary {
+    #[serde(default)]
+    pub required_status_checks: Option<StatusChecks>,
+}
+
+/// The commit a branch points at.
+#[derive(Deserialize)]
+pub(super) struct BranchCommit {
+    pub sha: String,
+}
+
+/// `GET /repos/{owner}/{repo}/collaborators/{username}/permission`.
+#[derive(Deserialize)]
+pub(super) struct PermissionLevel {
+    pub permission: String,
+    pub role_name: Option<String>,
+}
+
+/// A label of a repository.
+#[derive(Deserialize)]
+pub(super) struct Label {
+    pub name: String,
+}
+
+/// A pull request.
+#[derive(Deserialize)]
+pub(super) struct PullRequest {
+    pub number: i64,
+    pub html_url: String,
+    pub state: String,
+    #[serde(default)]
+    pub merged: Option<bool>,
+    #[serde(default)]
+    pub merged_at: Option<String>,
+    pub head: PullHead,
+}
+
+/// The head of a pull request.
+#[derive(Deserialize)]
+pub(super) struct PullHead {
+    pub sha: String,
+}
+
+/// A review on a pull request.
+#[derive(Deserialize)]
+pub(super) struct Review {
+    pub id: i64,
+    pub user: Option<User>,
+    pub state: String,
+    pub commit_id: Option<String>,
+}
+
+/// `GET /repos/{owner}/{repo}/commits/{ref}/check-runs`.
+#[derive(Deserialize)]
+pub(super) struct CheckRuns {
+    pub check_runs: Vec<CheckRun>,
+}
+
+/// A check run.
+#[derive(Deserialize)]
+pub(super) struct CheckRun {
+    pub id: i64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub app: Option<CheckApp>,
+}
+
+/// The app that owns a check run.
+#[derive(Deserialize)]
+pub(super) struct CheckApp {
+    pub id: Option<i64>,
+}
+
+/// `GET /repos/{owner}/{repo}/branches/{branch}/protection` (classic branch protection).
+#[derive(Deserialize)]
+pub(super) struct Protection {
+    pub required_status_checks: Option<StatusChecks>,
+    pub required_pull_request_reviews: Option<PullReviews>,
+    pub enforce_admins: Option<Enabled>,
+}
+
+/// The required status checks of a protection.
+#[derive(Deserialize)]
+pub(super) struct StatusChecks {
+    #[serde(default)]
+    pub contexts: Vec<String>,
+    #[serde(default)]
+    pub checks: Vec<RequiredCheck>,
+}
+
+/// One required check by name.
+#[derive(Deserialize)]
+pub(super) struct RequiredCheck {
+    pub context: String,
+}
+
+/// The required reviews of a protection.
+#[derive(Deserialize)]
+pub(super) struct PullReviews {
+    #[serde(default)]
+    pub required_approving_review_count: Option<u32>,
+}
+
+/// A protection setting that is on or off.
+#[derive(Deserialize)]
+pub(super) struct Enabled {
+    pub enabled: bool,
+}
+
+/// One rule of `GET /repos/{owner}/{repo}/rules/branches/{branch}` (rulesets).
+#[derive(Deserialize)]
+pub(super) struct Rule {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub parameters: Option<serde_json::Value>,
+}
