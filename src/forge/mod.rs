@@ -2,6 +2,8 @@
 //! writes through. One trait, two real implementations (GitHub as a GitHub App, Gitea/Forgejo with
 //! a bot token), and a simulator that speaks both dialects for tests and the demo.
 
+pub mod sim;
+
 use crate::config::Secret;
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -1,0 +1,196 @@
+//! `ade sim`: the simulator on its own, with a small seeded demo repository, so a separately
+//! started `ade serve` can be pointed at it and driven through `/_sim/` (see docs/simulator.md).
+
+use super::{NewRepo, SimOptions, Simulator};
+use crate::forge::{BranchProtection, ForgeKind, Permission};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// What `ade sim` takes from its command line.
+#[derive(Clone, Debug)]
+pub struct StandaloneOptions {
+    /// `--listen ADDR`.
+    pub listen: SocketAddr,
+    /// `--webhook-url URL`: where ade receives webhooks (`…/webhooks/github` or `…/webhooks/gitea`).
+    pub webhook_url: Option<String>,
+    /// `--forge github|gitea`.
+    pub forge: ForgeKind,
+    /// `--forgejo`: send Forgejo's headers too (Gitea dialect).
+    pub forgejo: bool,
+    /// `--data-dir DIR`: where the repositories and the app key go (a temp dir if absent).
+    pub data_dir: Option<PathBuf>,
+    /// `--webhook-secret`: the secret deliveries are signed with.
+    pub webhook_secret: String,
+}
+
+impl StandaloneOptions {
+    /// Defaults: GitHub on 127.0.0.1:3300, secret `sim-webhook-secret`.
+    pub fn new(listen: SocketAddr) -> StandaloneOptions {
+        StandaloneOptions {
+            listen,
+            webhook_url: None,
+            forge: ForgeKind::Github,
+            forgejo: false,
+            data_dir: None,
+            webhook_secret: "sim-webhook-secret".into(),
+        }
+    }
+}
+
+/// The demo repository every standalone simulator starts with.
+pub const DEMO_REPO: &str = "octo/demo";
+
+const DEMO_GOAL: &str = "Say hello properly.\n\n\
+- [ ] Add a `greet(name)` function to src/lib.rs\n\
+- [ ] Test `greet` in tests/greet.rs (after 1)\n\
+- [ ] Mention `greet` in README.md (after 1)\n";
+
+/// Starts the simulator with the demo data, prints how to point ade at it, and serves until
+/// Ctrl-C. The simulator keeps its state in memory: each start begins from the demo data.
+pub async fn run_standalone(options: StandaloneOptions) -> anyhow::Result<()> {
+    let data_dir = options
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("ade-sim-{}", std::process::id())));
+    let repositories = data_dir.join("repositories");
+    if repositories.exists() {
+        std::fs::remove_dir_all(&repositories)?;
+    }
+    std::fs::create_dir_all(&data_dir)?;
+    let key_path = data_dir.join("app-private-key.pem");
+    let key = match std::fs::read_to_string(&key_path) {
+        Ok(pem) => super::AppKey::from_private_pem(&pem)?,
+        Err(_) => {
+            let key = tokio::task::spawn_blocking(super::AppKey::generate).await??;
+            std::fs::write(&key_path, key.private_key_pem())?;
+            key
+        }
+    };
+    let mut sim_options = SimOptions::new(options.forge, &data_dir);
+    sim_options.listen = options.listen;
+    sim_options.forgejo = options.forgejo;
+    sim_options.webhook_url = options.webhook_url.clone();
+    sim_options.webhook_secret = options.webhook_secret.clone();
+    sim_options.app_key = Some(key);
+    let sim = Simulator::start(sim_options).await?;
+    let seeded = seed(&sim).await?;
+    print_banner(&sim, &options, &key_path, &seeded);
+    tokio::signal::ctrl_c().await?;
+    println!("stopping the simulator");
+    Ok(())
+}
+
+struct Seeded {
+    maintainer: super::SimUser,
+    reader: super::SimUser,
+    bot: Option<super::SimUser>,
+    installation: Option<i64>,
+    issue: i64,
+}
+
+async fn seed(sim: &Simulator) -> anyhow::Result<Seeded> {
+    let maintainer = sim.add_user("maintainer");
+    let reader = sim.add_user("reader");
+    sim.create_repo(
+        NewRepo::new("octo", "demo")
+            .file("README.md", "# demo\n\nA tiny library to try ade on.\n")
+            .file(
+                "Cargo.toml",
+                "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2024\"\n",
+            )
+            .file(
+                "src/lib.rs",
+                "//! The demo library.\n\npub fn answer() -> u32 {\n    42\n}\n",
+            ),
+    )
+    .await?;
+    sim.set_permission(DEMO_REPO, "maintainer", Permission::Maintain)?;
+    sim.set_permission(DEMO_REPO, "reader", Permission::Read)?;
+    sim.protect_branch(
+        DEMO_REPO,
+        "main",
+        BranchProtection {
+            required_approvals: 1,
+            required_checks: vec!["ade/verify".into()],
+            enforce_admins: false,
+        },
+    )?;
+    sim.add_label(DEMO_REPO, "ade", "5319e7")?;
+    let (bot, installation) = match sim.kind() {
+        ForgeKind::Github => (None, Some(sim.install_app("octo", &[DEMO_REPO]))),
+        ForgeKind::Gitea => {
+            let bot = sim.add_bot("ade-bot");
+            sim.set_permission(DEMO_REPO, "ade-bot", Permission::Write)?;
+            (Some(bot), None)
+        }
+    };
+    let issue = sim
+        .open_issue(DEMO_REPO, "maintainer", "Greet people by name", DEMO_GOAL)
+        .await?;
+    Ok(Seeded {
+        maintainer,
+        reader,
+        bot,
+        installation,
+        issue,
+    })
+}
+
+fn print_banner(
+    sim: &Simulator,
+    options: &StandaloneOptions,
+    key_path: &std::path::Path,
+    seeded: &Seeded,
+) {
+    println!(
+        "forge simulator ({}) listening on {}",
+        sim.kind(),
+        sim.url()
+    );
+    println!(
+        "  demo repository: {DEMO_REPO} (clone {})",
+        sim.clone_url(DEMO_REPO)
+    );
+    println!("  demo goal: issue #{} with a task list", seeded.issue);
+    println!(
+        "  webhooks to: {} (secret: {})",
+        options
+            .webhook_url
+            .as_deref()
+            .unwrap_or("<none: set one with PUT /_sim/webhook>"),
+        options.webhook_secret
+    );
+    match sim.kind() {
+        ForgeKind::Github => {
+            println!("point ade at it with:");
+            println!("  ADE_GITHUB__API_URL={}", sim.api_url());
+            println!("  ADE_GITHUB__APP_ID={}", sim.app_id());
+            println!("  ADE_GITHUB__PRIVATE_KEY_FILE={}", key_path.display());
+            println!("  ADE_GITHUB__WEBHOOK_SECRETS={}", options.webhook_secret);
+            if let Some(id) = seeded.installation {
+                println!("  (installation {id} covers {DEMO_REPO})");
+            }
+        }
+        ForgeKind::Gitea => {
+            println!("point ade at it with:");
+            println!("  ADE_GITEA__URL={}", sim.url());
+            if let Some(bot) = &seeded.bot {
+                println!(
+                    "  ADE_GITEA__TOKEN={}   (bot user {})",
+                    bot.token, bot.login
+                );
+            }
+            println!("  ADE_GITEA__WEBHOOK_SECRETS={}", options.webhook_secret);
+        }
+    }
+    println!(
+        "users: maintainer (maintain, token {}), reader (read, token {})",
+        seeded.maintainer.token, seeded.reader.token
+    );
+    println!("drive it: see docs/simulator.md, e.g.");
+    println!(
+        "  curl -s -X POST {}/_sim/comments -H 'content-type: application/json' -d '{{\"number\":{},\"author\":\"maintainer\",\"body\":\"/ade plan\"}}'",
+        sim.url(),
+        seeded.issue
+    );
+}
