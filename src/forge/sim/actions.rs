@@ -724,10 +724,10 @@ pub async fn merge(
             "Head branch was modified. Review and try the merge again.".into()
         }));
     }
-    let actor_permission = match sim.state().user(actor) {
-        Some(_) => snapshot.permission_of(actor),
-        None if actor == sim.app.bot_login() => Permission::Write,
-        None => Permission::None,
+    let actor_permission = if sim.kind == ForgeKind::Github && actor == sim.app.bot_login() {
+        Permission::Write
+    } else {
+        snapshot.permission_of(actor)
     };
     if actor_permission < Permission::Write {
         return Err(ActionError::Forbidden(

@@ -195,6 +195,9 @@ async fn push(
     repository["pushed_at"] = json!(repo.pushed_at / 1000);
     repository["stargazers"] = json!(0);
     repository["master_branch"] = json!(repo.default_branch);
+    let owner = sim.user_or_ghost(&repo.owner);
+    repository["owner"]["name"] = json!(owner.login);
+    repository["owner"]["email"] = json!(sim.noreply_email(owner.id, &owner.login));
     let user = sim.user_or_ghost(sender);
     let compare = if created {
         format!("{base}/{full}/commit/{}", &after[..12.min(after.len())])

@@ -263,10 +263,10 @@ pub fn issue(sim: &Sim, repo: &Repo, issue: &Issue, pull: Option<&Pull>) -> Valu
         "performed_via_github_app": Value::Null,
         "state_reason": if issue.open { Value::Null } else { json!("completed") },
     });
+    value["draft"] = json!(pull.is_some_and(|p| p.draft));
     if let Some(pull) = pull {
         let pulls = format!("{base}/repos/{full}/pulls/{}", issue.number);
         let html = format!("{base}/{full}/pull/{}", issue.number);
-        value["draft"] = json!(pull.draft);
         value["pull_request"] = json!({
             "url": pulls,
             "html_url": html,
@@ -558,7 +558,21 @@ pub fn check_run(sim: &Sim, repo: &Repo, run: &CheckRun) -> Value {
             "annotations_url": format!("{api}/annotations"),
         },
         "name": run.name,
-        "check_suite": { "id": run.id + 500_000 },
+        "check_suite": {
+            "id": run.id + 500_000,
+            "node_id": node_id("CheckSuite", run.id + 500_000),
+            "head_branch": repo.pulls.values().find(|p| p.head_sha == run.head_sha).map(|p| p.head.clone()),
+            "head_sha": run.head_sha,
+            "status": run.status,
+            "conclusion": run.conclusion,
+            "url": format!("{base}/repos/{full}/check-suites/{}", run.id + 500_000),
+            "before": Value::Null,
+            "after": run.head_sha,
+            "pull_requests": pulls.clone(),
+            "app": app(sim),
+            "created_at": rfc3339(run.started_at),
+            "updated_at": rfc3339(run.completed_at.unwrap_or(run.started_at)),
+        },
         "app": app(sim),
         "pull_requests": pulls,
     })
