@@ -13,5 +13,7 @@ mod git_http;
 mod gitea_api;
 #[path = "forge_sim/github_api.rs"]
 mod github_api;
+#[path = "forge_sim/standalone.rs"]
+mod standalone;
 #[path = "forge_sim/webhooks.rs"]
 mod webhooks;

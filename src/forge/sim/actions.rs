@@ -4,7 +4,7 @@
 //! endpoints and the API routes all come through here, so every path sends the same deliveries.
 
 use super::core::Sim;
-use super::git::{MergeFailure, MergeStyle, ZERO_SHA};
+use super::git::{MergeFailure, MergePlan, MergeStyle, ZERO_SHA};
 use super::state::{Comment, Issue, Pull, ReactionRecord, Review};
 use super::webhooks::Outgoing;
 use super::{gitea, github};
@@ -760,11 +760,13 @@ pub async fn merge(
         .merge(
             owner,
             name,
-            &pull.base,
-            &git.head_sha,
-            style,
-            &message,
-            &committer,
+            &MergePlan {
+                base_branch: &pull.base,
+                head: &git.head_sha,
+                style,
+                message: &message,
+                committer: &committer,
+            },
         )
         .await
         .map_err(|failure| match failure {

@@ -88,6 +88,21 @@ pub enum MergeStyle {
     Rebase,
 }
 
+/// What to land where, and as whom.
+#[derive(Clone, Copy, Debug)]
+pub struct MergePlan<'a> {
+    /// The branch that receives the change.
+    pub base_branch: &'a str,
+    /// The commit to land.
+    pub head: &'a str,
+    /// How.
+    pub style: MergeStyle,
+    /// The message of the commit made (merge and squash).
+    pub message: &'a str,
+    /// Who merges.
+    pub committer: &'a Signature,
+}
+
 /// Why git could not merge.
 #[derive(Debug, thiserror::Error)]
 pub enum MergeFailure {
@@ -474,12 +489,15 @@ impl GitStore {
         &self,
         owner: &str,
         name: &str,
-        base_branch: &str,
-        head: &str,
-        style: MergeStyle,
-        message: &str,
-        committer: &Signature,
+        plan: &MergePlan<'_>,
     ) -> Result<String, MergeFailure> {
+        let MergePlan {
+            base_branch,
+            head,
+            style,
+            message,
+            committer,
+        } = *plan;
         let repo = self.path(owner, name);
         let base = self
             .branch_sha(owner, name, base_branch)
@@ -757,11 +775,13 @@ mod tests {
             .merge(
                 "o",
                 "r",
-                "main",
-                &topic,
-                MergeStyle::Squash,
-                "squash",
-                &sig(),
+                &MergePlan {
+                    base_branch: "main",
+                    head: &topic,
+                    style: MergeStyle::Squash,
+                    message: "squash",
+                    committer: &sig(),
+                },
             )
             .await
             .unwrap();

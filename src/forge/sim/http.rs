@@ -317,41 +317,6 @@ pub fn paged_json(
     response
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn link_header_names_next_last_first_prev() {
-        let request = PageRequest {
-            page: 2,
-            per_page: 10,
-        };
-        let link = link_header(
-            ForgeKind::Github,
-            "http://sim/repos/o/r/issues/1/comments",
-            Some("per_page=10&page=2&since=x"),
-            request,
-            35,
-        )
-        .unwrap();
-        assert!(
-            link.contains(
-                "<http://sim/repos/o/r/issues/1/comments?since=x&per_page=10&page=3>; rel=\"next\""
-            ),
-            "{link}"
-        );
-        assert!(link.contains("page=4>; rel=\"last\""), "{link}");
-        assert!(link.contains("page=1>; rel=\"first\""), "{link}");
-        assert!(link.contains("page=1>; rel=\"prev\""), "{link}");
-        let only = PageRequest {
-            page: 1,
-            per_page: 30,
-        };
-        assert_eq!(link_header(ForgeKind::Github, "u", None, only, 30), None);
-    }
-}
-
 /// What every API route starts from: the simulator, the authenticated caller, the raw query and
 /// the path. Extracting it checks the credentials, so a route never sees an unchecked caller.
 pub struct Ctx {
@@ -435,5 +400,40 @@ impl axum::extract::FromRequestParts<std::sync::Arc<Sim>> for Ctx {
             query,
             path: parts.uri.path().to_owned(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_header_names_next_last_first_prev() {
+        let request = PageRequest {
+            page: 2,
+            per_page: 10,
+        };
+        let link = link_header(
+            ForgeKind::Github,
+            "http://sim/repos/o/r/issues/1/comments",
+            Some("per_page=10&page=2&since=x"),
+            request,
+            35,
+        )
+        .unwrap();
+        assert!(
+            link.contains(
+                "<http://sim/repos/o/r/issues/1/comments?since=x&per_page=10&page=3>; rel=\"next\""
+            ),
+            "{link}"
+        );
+        assert!(link.contains("page=4>; rel=\"last\""), "{link}");
+        assert!(link.contains("page=1>; rel=\"first\""), "{link}");
+        assert!(link.contains("page=1>; rel=\"prev\""), "{link}");
+        let only = PageRequest {
+            page: 1,
+            per_page: 30,
+        };
+        assert_eq!(link_header(ForgeKind::Github, "u", None, only, 30), None);
     }
 }

@@ -30,7 +30,7 @@ pub use calls::{ApiCall, path_matches};
 pub use faults::{Fault, FaultRule};
 pub use git::{MergeStyle, ZERO_SHA};
 pub use jwt::AppKey;
-pub use standalone::{StandaloneOptions, run_standalone};
+pub use standalone::{DEMO_REPO, Demo, StandaloneOptions, run_standalone, start_demo};
 pub use state::{Comment, Issue, ReactionRecord, Review};
 pub use webhooks::{DeliveryOutcome, DeliveryRecord};
 

@@ -48,6 +48,34 @@ const DEMO_GOAL: &str = "Say hello properly.\n\n\
 /// Starts the simulator with the demo data, prints how to point ade at it, and serves until
 /// Ctrl-C. The simulator keeps its state in memory: each start begins from the demo data.
 pub async fn run_standalone(options: StandaloneOptions) -> anyhow::Result<()> {
+    let demo = start_demo(&options).await?;
+    print_banner(&demo, &options);
+    tokio::signal::ctrl_c().await?;
+    println!("stopping the simulator");
+    Ok(())
+}
+
+/// A running demo simulator and the credentials it printed.
+pub struct Demo {
+    /// The simulator.
+    pub sim: Simulator,
+    /// Where the GitHub App's private key was written.
+    pub app_key_path: PathBuf,
+    /// The `maintainer` user (maintain access).
+    pub maintainer: super::SimUser,
+    /// The `reader` user (read access).
+    pub reader: super::SimUser,
+    /// Gitea: ade's bot user, with write access.
+    pub bot: Option<super::SimUser>,
+    /// GitHub: the app's installation on the demo repository.
+    pub installation: Option<i64>,
+    /// The demo goal's issue number.
+    pub issue: i64,
+}
+
+/// Starts the simulator and seeds the demo data, without printing or waiting: what
+/// [`run_standalone`] does before it serves, and what its tests check.
+pub async fn start_demo(options: &StandaloneOptions) -> anyhow::Result<Demo> {
     let data_dir = options
         .data_dir
         .clone()
@@ -74,10 +102,15 @@ pub async fn run_standalone(options: StandaloneOptions) -> anyhow::Result<()> {
     sim_options.app_key = Some(key);
     let sim = Simulator::start(sim_options).await?;
     let seeded = seed(&sim).await?;
-    print_banner(&sim, &options, &key_path, &seeded);
-    tokio::signal::ctrl_c().await?;
-    println!("stopping the simulator");
-    Ok(())
+    Ok(Demo {
+        sim,
+        app_key_path: key_path,
+        maintainer: seeded.maintainer,
+        reader: seeded.reader,
+        bot: seeded.bot,
+        installation: seeded.installation,
+        issue: seeded.issue,
+    })
 }
 
 struct Seeded {
@@ -136,12 +169,10 @@ async fn seed(sim: &Simulator) -> anyhow::Result<Seeded> {
     })
 }
 
-fn print_banner(
-    sim: &Simulator,
-    options: &StandaloneOptions,
-    key_path: &std::path::Path,
-    seeded: &Seeded,
-) {
+fn print_banner(demo: &Demo, options: &StandaloneOptions) {
+    let sim = &demo.sim;
+    let seeded = demo;
+    let key_path = &demo.app_key_path;
     println!(
         "forge simulator ({}) listening on {}",
         sim.kind(),
