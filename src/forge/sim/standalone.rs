@@ -191,27 +191,25 @@ fn print_banner(demo: &Demo, options: &StandaloneOptions) {
             .unwrap_or("<none: set one with PUT /_sim/webhook>"),
         options.webhook_secret
     );
+    println!("point ade at it with this in ade.toml:");
     match sim.kind() {
         ForgeKind::Github => {
-            println!("point ade at it with:");
-            println!("  ADE_GITHUB__API_URL={}", sim.api_url());
-            println!("  ADE_GITHUB__APP_ID={}", sim.app_id());
-            println!("  ADE_GITHUB__PRIVATE_KEY_FILE={}", key_path.display());
-            println!("  ADE_GITHUB__WEBHOOK_SECRETS={}", options.webhook_secret);
+            println!("  [github]");
+            println!("  api_url = \"{}\"", sim.api_url());
+            println!("  app_id = {}", sim.app_id());
+            println!("  private_key_file = \"{}\"", key_path.display());
+            println!("  webhook_secrets = [\"{}\"]", options.webhook_secret);
             if let Some(id) = seeded.installation {
                 println!("  (installation {id} covers {DEMO_REPO})");
             }
         }
         ForgeKind::Gitea => {
-            println!("point ade at it with:");
-            println!("  ADE_GITEA__URL={}", sim.url());
+            println!("  [gitea]");
+            println!("  url = \"{}\"", sim.url());
             if let Some(bot) = &seeded.bot {
-                println!(
-                    "  ADE_GITEA__TOKEN={}   (bot user {})",
-                    bot.token, bot.login
-                );
+                println!("  token = \"{}\"   # bot user {}", bot.token, bot.login);
             }
-            println!("  ADE_GITEA__WEBHOOK_SECRETS={}", options.webhook_secret);
+            println!("  webhook_secrets = [\"{}\"]", options.webhook_secret);
         }
     }
     println!(
