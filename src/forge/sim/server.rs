@@ -68,10 +68,13 @@ async fn traffic(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> R
         (Request::from_parts(parts, Body::from(bytes)), text)
     };
     let fault = sim.faults.take(&method, &path);
-    let mut response = match &fault {
-        Some(fault) => apply(&sim, fault, request, next).await,
-        None => next.run(request).await,
-    };
+    let mut response = super::webhooks::from_api(async {
+        match &fault {
+            Some(fault) => apply(&sim, fault, request, next).await,
+            None => next.run(request).await,
+        }
+    })
+    .await;
     if sim.kind == ForgeKind::Github && !response.headers().contains_key("x-ratelimit-remaining") {
         let reset = (sim.now() / 1000 + 3600).to_string();
         let headers = response.headers_mut();

@@ -82,38 +82,127 @@ impl DeliveryRecord {
     }
 }
 
-/// The deliverer.
+tokio::task_local! {
+    /// Set while the simulator answers an API call: webhooks caused by ade's own API calls are
+    /// queued without making the call wait for ade's webhook endpoint, as a real forge delivers
+    /// them after answering.
+    static FROM_API: ();
+}
+
+/// Runs an API handler so that the webhooks it causes are sent in the background.
+pub async fn from_api<F: std::future::Future>(handler: F) -> F::Output {
+    FROM_API.scope((), handler).await
+}
+
+/// Where deliveries go and what became of them; shared with the sending task.
+struct Outbox {
+    url: Mutex<Option<String>>,
+    client: reqwest::Client,
+    records: Mutex<Vec<DeliveryRecord>>,
+}
+
+impl Outbox {
+    fn push(&self, record: DeliveryRecord) -> usize {
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        records.push(record);
+        records.len() - 1
+    }
+
+    fn record(&self, index: usize) -> Option<DeliveryRecord> {
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(index)
+            .cloned()
+    }
+
+    fn set_outcome(&self, index: usize, outcome: DeliveryOutcome) {
+        if let Some(record) = self
+            .records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(index)
+        {
+            record.outcome = outcome;
+        }
+    }
+
+    async fn send(&self, index: usize) -> DeliveryOutcome {
+        let Some(record) = self.record(index) else {
+            return DeliveryOutcome::Failed {
+                error: "no such delivery".into(),
+            };
+        };
+        let Some(url) = self.url.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
+            self.set_outcome(index, DeliveryOutcome::NoUrl);
+            return DeliveryOutcome::NoUrl;
+        };
+        let mut request = self.client.post(url).body(record.body.clone());
+        for (name, value) in &record.headers {
+            request = request.header(name, value);
+        }
+        let outcome = match request.send().await {
+            Ok(response) => DeliveryOutcome::Sent {
+                status: response.status().as_u16(),
+            },
+            Err(err) => DeliveryOutcome::Failed {
+                error: err.to_string(),
+            },
+        };
+        self.set_outcome(index, outcome.clone());
+        outcome
+    }
+}
+
+/// A delivery waiting for the sender, and whom to tell when it is out.
+struct Queued {
+    index: usize,
+    sent: Option<tokio::sync::oneshot::Sender<DeliveryOutcome>>,
+}
+
+/// The deliverer. One task sends every delivery in the order they were made; delayed ones are
+/// sent aside when their time comes, so later ones overtake them.
 pub struct Webhooks {
     kind: ForgeKind,
     forgejo: bool,
-    url: Mutex<Option<String>>,
     secret: Mutex<String>,
-    client: reqwest::Client,
-    records: Arc<Mutex<Vec<DeliveryRecord>>>,
-    /// Held while sending, so deliveries arrive in the order they were made.
-    order: tokio::sync::Mutex<()>,
+    outbox: Arc<Outbox>,
+    queue: tokio::sync::mpsc::UnboundedSender<Queued>,
 }
 
 impl Webhooks {
-    /// A deliverer for one dialect.
+    /// A deliverer for one dialect; starts its sending task (call within a Tokio runtime).
     pub fn new(kind: ForgeKind, forgejo: bool, url: Option<String>, secret: String) -> Webhooks {
-        Webhooks {
-            kind,
-            forgejo,
+        let outbox = Arc::new(Outbox {
             url: Mutex::new(url),
-            secret: Mutex::new(secret),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .expect("an HTTP client without TLS builds"),
-            records: Arc::new(Mutex::new(Vec::new())),
-            order: tokio::sync::Mutex::new(()),
+            records: Mutex::new(Vec::new()),
+        });
+        let (queue, mut waiting) = tokio::sync::mpsc::unbounded_channel::<Queued>();
+        let sender = Arc::clone(&outbox);
+        tokio::spawn(async move {
+            while let Some(queued) = waiting.recv().await {
+                let outcome = sender.send(queued.index).await;
+                if let Some(sent) = queued.sent {
+                    let _ = sent.send(outcome);
+                }
+            }
+        });
+        Webhooks {
+            kind,
+            forgejo,
+            secret: Mutex::new(secret),
+            outbox,
+            queue,
         }
     }
 
     /// Points deliveries somewhere else (or nowhere).
     pub fn set_url(&self, url: Option<String>) {
-        *self.url.lock().unwrap_or_else(|e| e.into_inner()) = url;
+        *self.outbox.url.lock().unwrap_or_else(|e| e.into_inner()) = url;
     }
 
     /// Changes the signing secret.
@@ -123,14 +212,16 @@ impl Webhooks {
 
     /// Every delivery so far, oldest first.
     pub fn records(&self) -> Vec<DeliveryRecord> {
-        self.records
+        self.outbox
+            .records
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
-    /// Signs and sends one payload, applying the next webhook fault. Returns the delivery id once
-    /// sent (or once delayed, dropped or found to have nowhere to go).
+    /// Signs and queues one payload, applying the next webhook fault. Outside an API call it
+    /// returns once the delivery was answered (or dropped, delayed, or had nowhere to go), so a
+    /// test's action is complete when it returns; inside one it returns at once.
     pub async fn deliver(&self, outgoing: Outgoing, faults: &Faults, now_ms: i64) -> String {
         let body = outgoing.body.to_string();
         let id = uuid_v4();
@@ -150,8 +241,34 @@ impl Webhooks {
             outcome: DeliveryOutcome::Pending,
             at_ms: now_ms,
         };
-        self.dispatch(record, faults.take_hook()).await;
+        let index = self.outbox.push(record);
+        match faults.take_hook() {
+            Some(HookFault::Drop) => self.outbox.set_outcome(index, DeliveryOutcome::Dropped),
+            Some(HookFault::Delay(delay)) => {
+                let outbox = Arc::clone(&self.outbox);
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    outbox.send(index).await;
+                });
+            }
+            None => {
+                let wait = FROM_API.try_with(|_| ()).is_err();
+                self.enqueue(index, wait).await;
+            }
+        }
         id
+    }
+
+    async fn enqueue(&self, index: usize, wait: bool) -> DeliveryOutcome {
+        let (sent, answered) = tokio::sync::oneshot::channel();
+        let queued = Queued {
+            index,
+            sent: wait.then_some(sent),
+        };
+        if self.queue.send(queued).is_err() || !wait {
+            return DeliveryOutcome::Pending;
+        }
+        answered.await.unwrap_or(DeliveryOutcome::Pending)
     }
 
     /// Sends an earlier delivery again with the same id, headers and body, as the forges'
@@ -167,79 +284,8 @@ impl Webhooks {
             at_ms: now_ms,
             ..original
         };
-        let index = self.push(record.clone());
-        let _order = self.order.lock().await;
-        let outcome = self.send(&record).await;
-        self.set_outcome(index, outcome.clone());
-        Some(outcome)
-    }
-
-    async fn dispatch(&self, record: DeliveryRecord, fault: Option<HookFault>) {
-        let index = self.push(record.clone());
-        match fault {
-            Some(HookFault::Drop) => self.set_outcome(index, DeliveryOutcome::Dropped),
-            Some(HookFault::Delay(delay)) => {
-                let late = self.detached();
-                tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    let outcome = late.send(&record).await;
-                    late.set_outcome(index, outcome);
-                });
-            }
-            None => {
-                let _order = self.order.lock().await;
-                let outcome = self.send(&record).await;
-                self.set_outcome(index, outcome);
-            }
-        }
-    }
-
-    /// A copy that shares the record list, for a delayed send that outlives the caller.
-    fn detached(&self) -> Webhooks {
-        Webhooks {
-            kind: self.kind,
-            forgejo: self.forgejo,
-            url: Mutex::new(self.url.lock().unwrap_or_else(|e| e.into_inner()).clone()),
-            secret: Mutex::new(String::new()),
-            client: self.client.clone(),
-            records: Arc::clone(&self.records),
-            order: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    fn push(&self, record: DeliveryRecord) -> usize {
-        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        records.push(record);
-        records.len() - 1
-    }
-
-    fn set_outcome(&self, index: usize, outcome: DeliveryOutcome) {
-        if let Some(record) = self
-            .records
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_mut(index)
-        {
-            record.outcome = outcome;
-        }
-    }
-
-    async fn send(&self, record: &DeliveryRecord) -> DeliveryOutcome {
-        let Some(url) = self.url.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
-            return DeliveryOutcome::NoUrl;
-        };
-        let mut request = self.client.post(url).body(record.body.clone());
-        for (name, value) in &record.headers {
-            request = request.header(name, value);
-        }
-        match request.send().await {
-            Ok(response) => DeliveryOutcome::Sent {
-                status: response.status().as_u16(),
-            },
-            Err(err) => DeliveryOutcome::Failed {
-                error: err.to_string(),
-            },
-        }
+        let index = self.outbox.push(record);
+        Some(self.enqueue(index, true).await)
     }
 
     /// The header set the forge sends: GitHub's `X-GitHub-*` and `X-Hub-Signature(-256)`; Gitea's
