@@ -236,11 +236,13 @@ async fn open_pull(State(sim): State<Arc<Sim>>, Json(req): Json<NewPull>) -> Con
         &sim,
         &repo,
         &req.author,
-        &req.title,
-        &req.body,
-        &req.head,
-        &base,
-        req.draft,
+        actions::PullSpec {
+            title: &req.title,
+            body: &req.body,
+            head: &req.head,
+            base: &base,
+            draft: req.draft,
+        },
     )
     .await?;
     Ok((StatusCode::CREATED, Json(json!({ "number": number }))).into_response())

@@ -76,11 +76,13 @@ pub async fn create_pull(
         &ctx.sim,
         &repo.full_name(),
         &login,
-        &title,
-        request.body.as_deref().unwrap_or(""),
-        &request.head,
-        &request.base,
-        is_draft(&title),
+        actions::PullSpec {
+            title: &title,
+            body: request.body.as_deref().unwrap_or(""),
+            head: &request.head,
+            base: &request.base,
+            draft: is_draft(&title),
+        },
     )
     .await
     .map_err(|e| match e {

@@ -76,11 +76,13 @@ pub async fn create_pull(
         &ctx.sim,
         &repo.full_name(),
         &login,
-        request.title.as_deref().unwrap_or(&request.head),
-        request.body.as_deref().unwrap_or(""),
-        &request.head,
-        &request.base,
-        request.draft,
+        actions::PullSpec {
+            title: request.title.as_deref().unwrap_or(&request.head),
+            body: request.body.as_deref().unwrap_or(""),
+            head: &request.head,
+            base: &request.base,
+            draft: request.draft,
+        },
     )
     .await
     .map_err(|e| ctx.refused(e))?;
