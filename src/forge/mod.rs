@@ -11,6 +11,8 @@ mod http;
 
 pub use http::{ClientOptions, RetryPolicy};
 
+pub mod sim;
+
 use crate::config::Secret;
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -1,0 +1,371 @@
+//! Pull requests: open, change, review, merge under branch protection, re-run checks.
+
+use super::{ActionError, ActionResult, HookEvent, emit, no_repo, require_user, split};
+use super::{after_push, set_open};
+use crate::events::ReviewState;
+use crate::forge::sim::core::Sim;
+use crate::forge::sim::git::{MergeFailure, MergePlan, MergeStyle};
+use crate::forge::sim::state::{Issue, Pull, Review};
+use crate::forge::{ForgeKind, Permission};
+
+/// A pull request to open.
+#[derive(Clone, Copy, Debug)]
+pub struct PullSpec<'a> {
+    /// Title.
+    pub title: &'a str,
+    /// Body.
+    pub body: &'a str,
+    /// The branch with the changes (`owner:branch` accepted).
+    pub head: &'a str,
+    /// The branch to merge into.
+    pub base: &'a str,
+    /// Open as a draft.
+    pub draft: bool,
+}
+
+/// Opens a pull request from `head` into `base`; returns its number.
+pub async fn open_pull(
+    sim: &Sim,
+    repo: &str,
+    author: &str,
+    spec: PullSpec<'_>,
+) -> ActionResult<i64> {
+    let PullSpec {
+        title,
+        body,
+        head,
+        base,
+        draft,
+    } = spec;
+    require_user(sim, author)?;
+    let (owner, name) = split(repo);
+    let head = head.split_once(':').map_or(head, |(_, branch)| branch);
+    let branches = sim.git.branches(owner, name).await?;
+    let head_sha = branches
+        .get(head)
+        .ok_or_else(|| ActionError::Invalid(format!("head branch {head} does not exist")))?;
+    let base_sha = branches
+        .get(base)
+        .ok_or_else(|| ActionError::Invalid(format!("base branch {base} does not exist")))?;
+    if head_sha == base_sha {
+        return Err(ActionError::Invalid(format!(
+            "No commits between {base} and {head}"
+        )));
+    }
+    let now = sim.now();
+    let number = {
+        let mut state = sim.state();
+        let issue_id = state.next_id();
+        let pull_id = state.next_id();
+        let r = state.repo_mut(owner, name).ok_or_else(|| no_repo(repo))?;
+        if let Some(open) = r.pulls.values().find(|p| {
+            p.head == head && p.base == base && r.issues.get(&p.number).is_some_and(|i| i.open)
+        }) {
+            return Err(ActionError::Invalid(format!(
+                "A pull request already exists for {owner}:{head} (#{}).",
+                open.number
+            )));
+        }
+        let number = r.issues.keys().next_back().copied().unwrap_or(0) + 1;
+        r.issues.insert(
+            number,
+            Issue {
+                id: issue_id,
+                number,
+                title: title.to_owned(),
+                body: body.to_owned(),
+                author: author.to_owned(),
+                labels: Vec::new(),
+                open: true,
+                is_pull: true,
+                created_at: now,
+                updated_at: now,
+                closed_at: None,
+            },
+        );
+        r.pulls.insert(
+            number,
+            Pull {
+                id: pull_id,
+                number,
+                head: head.to_owned(),
+                base: base.to_owned(),
+                head_sha: head_sha.clone(),
+                base_sha: base_sha.clone(),
+                draft,
+                merged: false,
+                merged_at: None,
+                merge_commit_sha: None,
+                merged_by: None,
+            },
+        );
+        number
+    };
+    emit(
+        sim,
+        HookEvent::Pull {
+            repo: repo.to_owned(),
+            number,
+            sender: author.to_owned(),
+            action: "opened",
+            moved: None,
+        },
+    )
+    .await;
+    Ok(number)
+}
+
+/// Changes a pull request's title, body or open state.
+pub async fn update_pull(
+    sim: &Sim,
+    repo: &str,
+    number: i64,
+    actor: &str,
+    title: Option<&str>,
+    body: Option<&str>,
+    open: Option<bool>,
+) -> ActionResult<()> {
+    let (owner, name) = split(repo);
+    {
+        let mut state = sim.state();
+        let now = sim.clock.now_ms();
+        let r = state.repo_mut(owner, name).ok_or_else(|| no_repo(repo))?;
+        if !r.pulls.contains_key(&number) {
+            return Err(ActionError::NotFound(format!(
+                "pull request #{number} not found"
+            )));
+        }
+        let issue = r.issues.get_mut(&number).expect("a pull has its issue");
+        if let Some(title) = title {
+            issue.title = title.to_owned();
+        }
+        if let Some(body) = body {
+            issue.body = body.to_owned();
+        }
+        issue.updated_at = now;
+    }
+    if let Some(open) = open {
+        set_open(sim, repo, number, actor, open).await?;
+    }
+    Ok(())
+}
+
+/// Submits a review on a pull request's current head; returns its id.
+pub async fn review(
+    sim: &Sim,
+    repo: &str,
+    number: i64,
+    author: &str,
+    state: ReviewState,
+    body: &str,
+) -> ActionResult<i64> {
+    require_user(sim, author)?;
+    let (owner, name) = split(repo);
+    let snapshot = sim.repo(owner, name).ok_or_else(|| no_repo(repo))?;
+    let pull = snapshot
+        .pulls
+        .get(&number)
+        .ok_or_else(|| ActionError::NotFound(format!("pull request #{number} not found")))?;
+    let author_of_pull = snapshot.issues.get(&number).map(|i| i.author.clone());
+    if state != ReviewState::Commented && author_of_pull.as_deref() == Some(author) {
+        return Err(ActionError::Invalid(match state {
+            ReviewState::Approved => "Can not approve your own pull request".into(),
+            _ => "Can not request changes on your own pull request".into(),
+        }));
+    }
+    let git = sim.pull_git(&snapshot, pull).await;
+    let id = {
+        let mut st = sim.state();
+        let id = st.next_id();
+        let now = sim.clock.now_ms();
+        let r = st.repo_mut(owner, name).ok_or_else(|| no_repo(repo))?;
+        r.reviews.push(Review {
+            id,
+            number,
+            author: author.to_owned(),
+            state,
+            body: body.to_owned(),
+            commit_id: git.head_sha,
+            submitted_at: now,
+        });
+        id
+    };
+    emit(
+        sim,
+        HookEvent::Review {
+            repo: repo.to_owned(),
+            review_id: id,
+            sender: author.to_owned(),
+        },
+    )
+    .await;
+    Ok(id)
+}
+
+/// Merges a pull request as `actor` if its head is still `expected_head` (when given) and the
+/// base branch's protection allows; returns the commit the base branch now points at.
+pub async fn merge(
+    sim: &Sim,
+    repo: &str,
+    number: i64,
+    actor: &str,
+    style: MergeStyle,
+    expected_head: Option<&str>,
+    message: Option<&str>,
+) -> ActionResult<String> {
+    let (owner, name) = split(repo);
+    let snapshot = sim.repo(owner, name).ok_or_else(|| no_repo(repo))?;
+    let pull = snapshot
+        .pulls
+        .get(&number)
+        .cloned()
+        .ok_or_else(|| ActionError::NotFound(format!("pull request #{number} not found")))?;
+    let issue = snapshot
+        .issues
+        .get(&number)
+        .cloned()
+        .expect("a pull has its issue");
+    let gitea = sim.kind == ForgeKind::Gitea;
+    if pull.merged || !issue.open {
+        return Err(ActionError::NotMergeable(if gitea {
+            "The PR is closed or already merged".into()
+        } else {
+            "Pull Request is not mergeable".into()
+        }));
+    }
+    if pull.draft {
+        return Err(ActionError::NotMergeable(if gitea {
+            "The PR is a draft (work in progress)".into()
+        } else {
+            "Pull Request is still a draft".into()
+        }));
+    }
+    let git = sim.pull_git(&snapshot, &pull).await;
+    if let Some(expected) = expected_head
+        && !expected.is_empty()
+        && expected != git.head_sha
+    {
+        return Err(ActionError::Conflict(if gitea {
+            "head out of date".into()
+        } else {
+            "Head branch was modified. Review and try the merge again.".into()
+        }));
+    }
+    let actor_permission = if sim.kind == ForgeKind::Github && actor == sim.app.bot_login() {
+        Permission::Write
+    } else {
+        snapshot.permission_of(actor)
+    };
+    if actor_permission < Permission::Write {
+        return Err(ActionError::Forbidden(
+            "Resource not accessible by integration".into(),
+        ));
+    }
+    let enforce = snapshot
+        .protections
+        .get(&pull.base)
+        .is_some_and(|p| p.enforce_admins);
+    let bypass = actor_permission >= Permission::Admin && !enforce;
+    let blockers = snapshot.merge_blockers(&pull, |check| match sim.kind {
+        ForgeKind::Github => snapshot.check_run_passed(&git.head_sha, check),
+        ForgeKind::Gitea => snapshot.status_passed(&git.head_sha, check),
+    });
+    if !blockers.is_empty() && !bypass {
+        return Err(ActionError::NotMergeable(blockers.join("\n")));
+    }
+    let message = message.map_or_else(
+        || match style {
+            MergeStyle::Squash => format!("{} (#{number})", issue.title),
+            _ => format!("Merge pull request #{number} from {owner}/{}", pull.head),
+        },
+        str::to_owned,
+    );
+    let before = sim.git.branches(owner, name).await?;
+    let committer = sim.signature(actor);
+    let merged = sim
+        .git
+        .merge(
+            owner,
+            name,
+            &MergePlan {
+                base_branch: &pull.base,
+                head: &git.head_sha,
+                style,
+                message: &message,
+                committer: &committer,
+            },
+        )
+        .await
+        .map_err(|failure| match failure {
+            MergeFailure::Conflict => ActionError::NotMergeable(if gitea {
+                "Please rebase: merge conflict".into()
+            } else {
+                "Merge conflict".into()
+            }),
+            MergeFailure::Raced => ActionError::Conflict("Base branch was modified.".into()),
+            MergeFailure::Git(err) => ActionError::Internal(err),
+        })?;
+    let now = sim.now();
+    {
+        let mut state = sim.state();
+        if let Some(r) = state.repo_mut(owner, name) {
+            if let Some(p) = r.pulls.get_mut(&number) {
+                p.merged = true;
+                p.merged_at = Some(now);
+                p.merge_commit_sha = Some(merged.clone());
+                p.merged_by = Some(actor.to_owned());
+                p.head_sha = git.head_sha.clone();
+            }
+            if let Some(i) = r.issues.get_mut(&number) {
+                i.open = false;
+                i.closed_at = Some(now);
+                i.updated_at = now;
+            }
+        }
+    }
+    emit(
+        sim,
+        HookEvent::Pull {
+            repo: repo.to_owned(),
+            number,
+            sender: actor.to_owned(),
+            action: "closed",
+            moved: None,
+        },
+    )
+    .await;
+    let after = sim.git.branches(owner, name).await?;
+    after_push(sim, repo, actor, &before, &after).await;
+    Ok(merged)
+}
+
+/// Asks for a check run to be re-run (GitHub's "Re-run" button).
+pub async fn rerequest_check(
+    sim: &Sim,
+    repo: &str,
+    check_run_id: i64,
+    actor: &str,
+) -> ActionResult<()> {
+    let (owner, name) = split(repo);
+    let known = sim
+        .repo(owner, name)
+        .ok_or_else(|| no_repo(repo))?
+        .check_runs
+        .iter()
+        .any(|c| c.id == check_run_id);
+    if !known {
+        return Err(ActionError::NotFound(format!(
+            "check run {check_run_id} not found"
+        )));
+    }
+    emit(
+        sim,
+        HookEvent::CheckRerequested {
+            repo: repo.to_owned(),
+            check_run_id,
+            sender: actor.to_owned(),
+        },
+    )
+    .await;
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! Failures on demand: the next N API calls that match a method and a path pattern answer with a
+//! server error, a rate limit, a delay or no answer at all; the next N webhooks are delayed or
+//! dropped. Rules are used up in the order they were added.
+
+use super::calls::path_matches;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// What an API call gets instead of (or before) its answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer with this status (a 5xx, usually) and the forge's error body.
+    Status(u16),
+    /// GitHub's primary rate limit: 403 with `x-ratelimit-remaining: 0` and a reset this far ahead.
+    RateLimit {
+        /// When the limit resets.
+        reset_after: Duration,
+    },
+    /// A secondary rate limit: this status (429 or 403) with `retry-after`.
+    SecondaryRateLimit {
+        /// 429 or 403.
+        status: u16,
+        /// The `retry-after` value.
+        retry_after: Duration,
+    },
+    /// Answer normally, but this much later.
+    Delay(Duration),
+    /// Hold the request without answering for this long (then 504), so the client times out.
+    Timeout(Duration),
+}
+
+impl Fault {
+    /// A short description for the call record.
+    pub fn describe(&self) -> String {
+        match self {
+            Fault::Status(status) => format!("status {status}"),
+            Fault::RateLimit { reset_after } => {
+                format!("rate limit, reset in {}s", reset_after.as_secs())
+            }
+            Fault::SecondaryRateLimit {
+                status,
+                retry_after,
+            } => format!(
+                "secondary rate limit {status}, retry after {}s",
+                retry_after.as_secs()
+            ),
+            Fault::Delay(d) => format!("delay {}ms", d.as_millis()),
+            Fault::Timeout(d) => format!("timeout {}ms", d.as_millis()),
+        }
+    }
+}
+
+/// One rule: which calls, how many of them, and what they get.
+#[derive(Clone, Debug)]
+pub struct FaultRule {
+    /// The method, or any.
+    pub method: Option<String>,
+    /// A path pattern (see [`path_matches`]).
+    pub path: String,
+    /// How many matching calls it still applies to.
+    pub times: u32,
+    /// What they get.
+    pub fault: Fault,
+}
+
+impl FaultRule {
+    /// The next call to `method` (`"*"` for any) on `path` gets `fault`; use [`FaultRule::times`]
+    /// for more than one.
+    pub fn new(method: &str, path: &str, fault: Fault) -> FaultRule {
+        FaultRule {
+            method: (method != "*").then(|| method.to_ascii_uppercase()),
+            path: path.to_owned(),
+            times: 1,
+            fault,
+        }
+    }
+
+    /// Applies to this many matching calls.
+    pub fn times(mut self, times: u32) -> FaultRule {
+        self.times = times;
+        self
+    }
+}
+
+/// What happens to an outgoing webhook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookFault {
+    /// Sent this much later, after deliveries made meanwhile.
+    Delay(Duration),
+    /// Never sent (recorded as dropped; it can still be redelivered).
+    Drop,
+}
+
+/// The rules in force.
+#[derive(Debug, Default)]
+pub struct Faults {
+    api: Mutex<Vec<FaultRule>>,
+    hooks: Mutex<VecDeque<HookFault>>,
+}
+
+impl Faults {
+    /// Adds a rule for API calls.
+    pub fn add(&self, rule: FaultRule) {
+        self.api
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(rule);
+    }
+
+    /// The fault for this call, using up one application of the first matching rule.
+    pub fn take(&self, method: &str, path: &str) -> Option<Fault> {
+        let mut rules = self.api.lock().unwrap_or_else(|e| e.into_inner());
+        let index = rules.iter().position(|r| {
+            r.times > 0
+                && r.method
+                    .as_deref()
+                    .is_none_or(|m| m.eq_ignore_ascii_case(method))
+                && path_matches(&r.path, path)
+        })?;
+        rules[index].times -= 1;
+        let fault = rules[index].fault.clone();
+        if rules[index].times == 0 {
+            rules.remove(index);
+        }
+        Some(fault)
+    }
+
+    /// Removes every API rule and webhook fault.
+    pub fn clear(&self) {
+        self.api.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.hooks.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// The next `n` webhooks get `fault`.
+    pub fn add_hooks(&self, n: usize, fault: HookFault) {
+        let mut hooks = self.hooks.lock().unwrap_or_else(|e| e.into_inner());
+        hooks.extend(std::iter::repeat_n(fault, n));
+    }
+
+    /// The fault for the next webhook, if any.
+    pub fn take_hook(&self) -> Option<HookFault> {
+        self.hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_are_used_up_in_order() {
+        let faults = Faults::default();
+        faults.add(FaultRule::new("POST", "/repos/**", Fault::Status(502)).times(2));
+        faults.add(FaultRule::new("*", "/repos/**", Fault::Status(503)));
+        assert_eq!(faults.take("GET", "/repos/o/r"), Some(Fault::Status(503)));
+        assert_eq!(faults.take("post", "/repos/o/r"), Some(Fault::Status(502)));
+        assert_eq!(faults.take("POST", "/repos/o/r"), Some(Fault::Status(502)));
+        assert_eq!(faults.take("POST", "/repos/o/r"), None);
+        assert_eq!(faults.take("POST", "/user"), None);
+    }
+}

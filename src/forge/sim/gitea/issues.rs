@@ -1,0 +1,266 @@
+//! Issue routes: issues, comments, reactions on comments, labels.
+
+use super::super::actions;
+use super::super::http::{ApiResult, Ctx, parse_json};
+use super::json;
+use crate::forge::Permission;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+
+/// `GET /api/v1/repos/{owner}/{repo}/issues/{index}`.
+pub async fn get_issue(
+    ctx: Ctx,
+    Path((owner, name, number)): Path<(String, String, i64)>,
+) -> ApiResult {
+    let repo = ctx.readable(&owner, &name)?;
+    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
+    Ok(Json(json::issue(&ctx.sim, &repo, issue, repo.pulls.get(&number))).into_response())
+}
+
+#[derive(Deserialize)]
+struct IssueUpdate {
+    title: Option<String>,
+    body: Option<String>,
+    state: Option<String>,
+}
+
+/// `PATCH /api/v1/repos/{owner}/{repo}/issues/{index}` → 201, as Gitea answers.
+pub async fn update_issue(
+    ctx: Ctx,
+    Path((owner, name, number)): Path<(String, String, i64)>,
+    body: Bytes,
+) -> ApiResult {
+    let update: IssueUpdate = parse_json(&ctx.sim, &body)?;
+    let repo = ctx.with(&owner, &name, Permission::Write)?;
+    let login = ctx.login()?;
+    if !repo.issues.contains_key(&number) {
+        return Err(ctx.not_found());
+    }
+    {
+        let mut state = ctx.sim.state();
+        if let Some(issue) = state
+            .repo_mut(&owner, &name)
+            .and_then(|r| r.issues.get_mut(&number))
+        {
+            if let Some(title) = update.title {
+                issue.title = title;
+            }
+            if let Some(body) = update.body {
+                issue.body = body;
+            }
+        }
+    }
+    if let Some(state) = update.state.as_deref() {
+        actions::set_open(&ctx.sim, &repo.full_name(), number, &login, state == "open")
+            .await
+            .map_err(|e| ctx.refused(e))?;
+    }
+    let repo = ctx.readable(&owner, &name)?;
+    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json::issue(&ctx.sim, &repo, issue, repo.pulls.get(&number))),
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/repos/{owner}/{repo}/issues/{index}/comments`: all comments oldest first, as
+/// Gitea answers; `page` and `limit` page them when given (Gitea's list endpoints' parameters),
+/// with `Link` and `X-Total-Count`.
+pub async fn list_comments(
+    ctx: Ctx,
+    Path((owner, name, number)): Path<(String, String, i64)>,
+) -> ApiResult {
+    let repo = ctx.readable(&owner, &name)?;
+    if !repo.issues.contains_key(&number) {
+        return Err(ctx.not_found());
+    }
+    let items: Vec<_> = repo
+        .comments
+        .iter()
+        .filter(|c| c.number == number)
+        .map(|c| json::comment(&ctx.sim, &repo, c))
+        .collect();
+    let paged = ctx.param("limit").is_some() || ctx.param("page").is_some();
+    let default = if paged { 50 } else { items.len().max(1) };
+    Ok(ctx.paged(default, items))
+}
+
+#[derive(Deserialize)]
+struct CommentBody {
+    body: String,
+}
+
+/// `POST /api/v1/repos/{owner}/{repo}/issues/{index}/comments` → 201 and a webhook.
+pub async fn create_comment(
+    ctx: Ctx,
+    Path((owner, name, number)): Path<(String, String, i64)>,
+    body: Bytes,
+) -> ApiResult {
+    let request: CommentBody = parse_json(&ctx.sim, &body)?;
+    let repo = ctx.with(&owner, &name, Permission::Read)?;
+    let login = ctx.login()?;
+    let comment = actions::comment(&ctx.sim, &repo.full_name(), number, &login, &request.body)
+        .await
+        .map_err(|e| ctx.refused(e))?;
+    let repo = ctx.readable(&owner, &name)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json::comment(&ctx.sim, &repo, &comment)),
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/repos/{owner}/{repo}/issues/comments/{id}`.
+pub async fn get_comment(
+    ctx: Ctx,
+    Path((owner, name, id)): Path<(String, String, i64)>,
+) -> ApiResult {
+    let repo = ctx.readable(&owner, &name)?;
+    let comment = repo
+        .comments
+        .iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| ctx.not_found())?;
+    Ok(Json(json::comment(&ctx.sim, &repo, comment)).into_response())
+}
+
+/// `PATCH /api/v1/repos/{owner}/{repo}/issues/comments/{id}`: only the author (or an admin).
+pub async fn update_comment(
+    ctx: Ctx,
+    Path((owner, name, id)): Path<(String, String, i64)>,
+    body: Bytes,
+) -> ApiResult {
+    let request: CommentBody = parse_json(&ctx.sim, &body)?;
+    let repo = ctx.readable(&owner, &name)?;
+    let login = ctx.login()?;
+    let comment = repo
+        .comments
+        .iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| ctx.not_found())?;
+    if comment.author != login && ctx.sim.access(&ctx.caller, &repo) < Permission::Admin {
+        return Err(ctx.error(StatusCode::FORBIDDEN, "user should be the poster"));
+    }
+    let comment = actions::edit_comment(&ctx.sim, &repo.full_name(), id, &login, &request.body)
+        .await
+        .map_err(|e| ctx.refused(e))?;
+    let repo = ctx.readable(&owner, &name)?;
+    Ok(Json(json::comment(&ctx.sim, &repo, &comment)).into_response())
+}
+
+/// `GET /api/v1/repos/{owner}/{repo}/issues/comments/{id}/reactions`.
+pub async fn list_reactions(
+    ctx: Ctx,
+    Path((owner, name, id)): Path<(String, String, i64)>,
+) -> ApiResult {
+    let repo = ctx.readable(&owner, &name)?;
+    let comment = repo
+        .comments
+        .iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| ctx.not_found())?;
+    let list: Vec<_> = comment
+        .reactions
+        .iter()
+        .map(|r| json::reaction(&ctx.sim, r))
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+#[derive(Deserialize)]
+struct ReactionBody {
+    content: String,
+}
+
+/// Gitea's default allowed reactions (`ui.REACTIONS`).
+const REACTIONS: &[&str] = &[
+    "+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes",
+];
+
+/// `POST /api/v1/repos/{owner}/{repo}/issues/comments/{id}/reactions`: 201 new, 200 existing.
+pub async fn create_reaction(
+    ctx: Ctx,
+    Path((owner, name, id)): Path<(String, String, i64)>,
+    body: Bytes,
+) -> ApiResult {
+    let request: ReactionBody = parse_json(&ctx.sim, &body)?;
+    if !REACTIONS.contains(&request.content.as_str()) {
+        return Err(ctx.error(
+            StatusCode::FORBIDDEN,
+            format!("'{}' is not an allowed reaction", request.content),
+        ));
+    }
+    let repo = ctx.with(&owner, &name, Permission::Read)?;
+    let login = ctx.login()?;
+    let (reaction, created) =
+        actions::react(&ctx.sim, &repo.full_name(), id, &login, &request.content)
+            .map_err(|e| ctx.refused(e))?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(json::reaction(&ctx.sim, &reaction))).into_response())
+}
+
+/// `GET /api/v1/repos/{owner}/{repo}/issues/{index}/labels`.
+pub async fn list_issue_labels(
+    ctx: Ctx,
+    Path((owner, name, number)): Path<(String, String, i64)>,
+) -> ApiResult {
+    let repo = ctx.readable(&owner, &name)?;
+    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
+    let list: Vec<_> = issue
+        .labels
+        .iter()
+        .filter_map(|n| repo.label(n))
+        .map(|l| json::label(&ctx.sim, &repo, l))
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+#[derive(Deserialize)]
+struct LabelsBody {
+    labels: Vec<serde_json::Value>,
+}
+
+/// `POST /api/v1/repos/{owner}/{repo}/issues/{index}/labels`: label ids or names, which must
+/// exist (Gitea creates none); answers the issue's labels.
+pub async fn add_labels(
+    ctx: Ctx,
+    Path((owner, name, number)): Path<(String, String, i64)>,
+    body: Bytes,
+) -> ApiResult {
+    let request: LabelsBody = parse_json(&ctx.sim, &body)?;
+    let repo = ctx.with(&owner, &name, Permission::Write)?;
+    let mut names = Vec::new();
+    for wanted in &request.labels {
+        let found = match wanted {
+            serde_json::Value::Number(id) => repo.labels.iter().find(|l| Some(l.id) == id.as_i64()),
+            serde_json::Value::String(label) => repo.label(label),
+            _ => None,
+        };
+        let label = found.ok_or_else(|| {
+            ctx.error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("label {wanted} does not exist"),
+            )
+        })?;
+        names.push(label.name.clone());
+    }
+    actions::add_labels(&ctx.sim, &repo.full_name(), number, &names).map_err(|e| ctx.refused(e))?;
+    let repo = ctx.readable(&owner, &name)?;
+    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
+    let list: Vec<_> = issue
+        .labels
+        .iter()
+        .filter_map(|n| repo.label(n))
+        .map(|l| json::label(&ctx.sim, &repo, l))
+        .collect();
+    Ok(Json(list).into_response())
+}

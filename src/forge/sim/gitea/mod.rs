@@ -1,0 +1,94 @@
+//! The Gitea dialect (Forgejo speaks it too): the API v1 routes ade's Gitea client calls, under
+//! `/api/v1`, with the JSON shapes of Gitea's swagger file, and the webhook payloads.
+
+pub mod hooks;
+mod issues;
+pub mod json;
+mod pulls;
+mod repos;
+mod statuses;
+
+use super::core::Sim;
+use axum::Router;
+use axum::routing::{get, post};
+use std::sync::Arc;
+
+/// Every Gitea route the simulator serves.
+pub fn router() -> Router<Arc<Sim>> {
+    let repo = "/api/v1/repos/{owner}/{repo}";
+    Router::new()
+        .route("/api/v1/version", get(repos::version))
+        .route("/api/v1/user", get(repos::current_user))
+        .route("/api/v1/users/{login}", get(repos::get_user))
+        .route(repo, get(repos::get_repo))
+        .route(
+            &format!("{repo}/branches/{{*branch}}"),
+            get(repos::get_branch),
+        )
+        .route(
+            &format!("{repo}/contents/{{*path}}"),
+            get(repos::get_contents),
+        )
+        .route(&format!("{repo}/raw/{{*path}}"), get(repos::get_raw))
+        .route(
+            &format!("{repo}/collaborators/{{user}}/permission"),
+            get(repos::collaborator_permission),
+        )
+        .route(&format!("{repo}/labels"), get(repos::list_labels))
+        .route(
+            &format!("{repo}/branch_protections"),
+            get(repos::list_protections),
+        )
+        .route(
+            &format!("{repo}/branch_protections/{{name}}"),
+            get(repos::get_protection),
+        )
+        .route(
+            &format!("{repo}/issues/{{index}}"),
+            get(issues::get_issue).patch(issues::update_issue),
+        )
+        .route(
+            &format!("{repo}/issues/{{index}}/comments"),
+            get(issues::list_comments).post(issues::create_comment),
+        )
+        .route(
+            &format!("{repo}/issues/{{index}}/labels"),
+            get(issues::list_issue_labels).post(issues::add_labels),
+        )
+        .route(
+            &format!("{repo}/issues/comments/{{id}}"),
+            get(issues::get_comment).patch(issues::update_comment),
+        )
+        .route(
+            &format!("{repo}/issues/comments/{{id}}/reactions"),
+            get(issues::list_reactions).post(issues::create_reaction),
+        )
+        .route(
+            &format!("{repo}/pulls"),
+            get(pulls::list_pulls).post(pulls::create_pull),
+        )
+        .route(
+            &format!("{repo}/pulls/{{index}}"),
+            get(pulls::get_pull).patch(pulls::update_pull),
+        )
+        .route(
+            &format!("{repo}/pulls/{{index}}/reviews"),
+            get(pulls::list_reviews),
+        )
+        .route(
+            &format!("{repo}/pulls/{{index}}/merge"),
+            post(pulls::merge).get(pulls::is_merged),
+        )
+        .route(
+            &format!("{repo}/statuses/{{sha}}"),
+            post(statuses::create_status).get(statuses::list_statuses),
+        )
+        .route(
+            &format!("{repo}/commits/{{git_ref}}/statuses"),
+            get(statuses::list_statuses),
+        )
+        .route(
+            &format!("{repo}/commits/{{git_ref}}/status"),
+            get(statuses::combined_status),
+        )
+}

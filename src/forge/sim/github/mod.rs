@@ -1,0 +1,100 @@
+//! The GitHub dialect: the REST routes ade's GitHub App client calls, the JSON shapes they answer
+//! with, and the webhook payloads. Paths, methods and status codes follow GitHub's OpenAPI
+//! description (`api.github.com.json`); the API root is the simulator's base URL, as on GitHub
+//! Enterprise with `api_url` pointed at it.
+
+mod app;
+mod checks;
+pub mod hooks;
+mod issues;
+pub mod json;
+mod pulls;
+mod repos;
+
+pub use app::random_token;
+
+use super::core::Sim;
+use axum::Router;
+use axum::routing::{get, post, put};
+use std::sync::Arc;
+
+/// Every GitHub route the simulator serves.
+pub fn router() -> Router<Arc<Sim>> {
+    Router::new()
+        .route("/app", get(app::get_app))
+        .route("/app/installations", get(app::list_installations))
+        .route("/app/installations/{id}", get(app::get_installation))
+        .route(
+            "/app/installations/{id}/access_tokens",
+            post(app::create_token),
+        )
+        .route("/installation/repositories", get(app::installation_repos))
+        .route("/user", get(app::current_user))
+        .route("/users/{login}", get(app::get_user))
+        .route("/repos/{owner}/{repo}", get(repos::get_repo))
+        .route(
+            "/repos/{owner}/{repo}/installation",
+            get(app::repo_installation),
+        )
+        .route(
+            "/repos/{owner}/{repo}/branches/{*branch}",
+            get(repos::get_branch),
+        )
+        .route(
+            "/repos/{owner}/{repo}/contents/{*path}",
+            get(repos::get_contents),
+        )
+        .route(
+            "/repos/{owner}/{repo}/collaborators/{user}/permission",
+            get(repos::collaborator_permission),
+        )
+        .route("/repos/{owner}/{repo}/labels", get(repos::list_labels))
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}",
+            get(issues::get_issue).patch(issues::update_issue),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/comments",
+            get(issues::list_comments).post(issues::create_comment),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/labels",
+            get(issues::list_issue_labels).post(issues::add_labels),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/comments/{id}",
+            get(issues::get_comment).patch(issues::update_comment),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/comments/{id}/reactions",
+            get(issues::list_reactions).post(issues::create_reaction),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls",
+            get(pulls::list_pulls).post(pulls::create_pull),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}",
+            get(pulls::get_pull).patch(pulls::update_pull),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}/reviews",
+            get(pulls::list_reviews),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}/merge",
+            put(pulls::merge).get(pulls::is_merged),
+        )
+        .route(
+            "/repos/{owner}/{repo}/check-runs",
+            post(checks::create_check_run),
+        )
+        .route(
+            "/repos/{owner}/{repo}/check-runs/{id}",
+            get(checks::get_check_run).patch(checks::update_check_run),
+        )
+        .route(
+            "/repos/{owner}/{repo}/commits/{git_ref}/check-runs",
+            get(checks::list_for_ref),
+        )
+}

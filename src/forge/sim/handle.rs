@@ -1,0 +1,733 @@
+//! The test handle: start a simulator, seed it, act as users, read state, inject faults.
+
+use super::core::{AppIdentity, Sim};
+use super::faults::{Faults, HookFault};
+use super::state::{Installation, IssuedToken, Label, Repo, State, User};
+use crate::events::ReviewState;
+use crate::forge::{BranchProtection, CheckState, ForgeKind, Permission};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::options::{NewRepo, SimCheck, SimOptions, SimPull, SimRepo, SimUser};
+use super::{
+    ActionError, ApiCall, AppKey, Comment, DeliveryOutcome, DeliveryRecord, FaultRule, Issue,
+    MergeStyle, ReactionRecord, Review,
+};
+use super::{actions, calls, git, github, server, webhooks};
+
+/// A running simulator. Dropping it stops the server; the data dir is left for the caller.
+pub struct Simulator {
+    sim: Arc<Sim>,
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn random_hex(len: usize) -> String {
+    (0..len)
+        .map(|_| char::from_digit(fastrand::u32(..16), 16).expect("a hex digit"))
+        .collect()
+}
+
+impl Simulator {
+    /// Binds, creates the data dir, and serves until dropped.
+    pub async fn start(options: SimOptions) -> anyhow::Result<Simulator> {
+        std::fs::create_dir_all(&options.data_dir)?;
+        let listener = tokio::net::TcpListener::bind(options.listen).await?;
+        let addr = listener.local_addr()?;
+        let base_url = options
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let key = match options.app_key.clone() {
+            Some(key) => key,
+            None => tokio::task::spawn_blocking(|| AppKey::shared().clone()).await?,
+        };
+        let app = AppIdentity {
+            id: options.app_id,
+            slug: options.app_slug.clone(),
+            name: options.app_slug.clone(),
+            key,
+        };
+        let sim = Arc::new(Sim {
+            kind: options.kind,
+            base_url,
+            state: Mutex::new(State::default()),
+            git: git::GitStore::new(options.data_dir.join("repositories")),
+            clock: Arc::clone(&options.clock),
+            app,
+            token_ttl_ms: options.token_ttl.as_millis() as i64,
+            hooks: webhooks::Webhooks::new(
+                options.kind,
+                options.forgejo,
+                options.webhook_url.clone(),
+                options.webhook_secret.clone(),
+            ),
+            faults: Faults::default(),
+            calls: calls::CallLog::default(),
+        });
+        if options.kind == ForgeKind::Github {
+            let login = sim.app.bot_login();
+            let now = sim.now();
+            let mut state = sim.state();
+            let id = state.next_id();
+            state.users.insert(
+                login.clone(),
+                User {
+                    id,
+                    login,
+                    bot: true,
+                    site_admin: false,
+                    token: String::new(),
+                    created_at: now,
+                },
+            );
+        }
+        let router = server::router(Arc::clone(&sim));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(Simulator {
+            sim,
+            addr,
+            stop: Some(stop),
+        })
+    }
+
+    /// The dialect.
+    pub fn kind(&self) -> ForgeKind {
+        self.sim.kind
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL: GitHub's `api_url` (as for GitHub Enterprise) and Gitea's server URL.
+    pub fn url(&self) -> &str {
+        &self.sim.base_url
+    }
+
+    /// The REST API root: the base URL on GitHub, `<base>/api/v1` on Gitea.
+    pub fn api_url(&self) -> String {
+        match self.sim.kind {
+            ForgeKind::Github => self.sim.base_url.clone(),
+            ForgeKind::Gitea => format!("{}/api/v1", self.sim.base_url),
+        }
+    }
+
+    /// The HTTPS-style clone URL of a repository (`<base>/<owner>/<name>.git`).
+    pub fn clone_url(&self, repo: &str) -> String {
+        format!("{}/{repo}.git", self.sim.base_url)
+    }
+
+    /// Sends webhooks to `url` from now on (`None`: record them only).
+    pub fn set_webhook_url(&self, url: Option<String>) {
+        self.sim.hooks.set_url(url);
+    }
+
+    /// Signs webhooks with another secret from now on.
+    pub fn set_webhook_secret(&self, secret: &str) {
+        self.sim.hooks.set_secret(secret.to_owned());
+    }
+
+    // ----- credentials -----
+
+    /// The GitHub App's id.
+    pub fn app_id(&self) -> i64 {
+        self.sim.app.id
+    }
+
+    /// The GitHub App's private key (PKCS#1 PEM), as its owner downloads it.
+    pub fn app_private_key_pem(&self) -> String {
+        self.sim.app.key.private_key_pem()
+    }
+
+    /// The login ade posts as: `<slug>[bot]` on GitHub.
+    pub fn app_bot_login(&self) -> String {
+        self.sim.app.bot_login()
+    }
+
+    /// A valid app JWT for the current time, as a GitHub App client makes.
+    pub fn app_jwt(&self) -> String {
+        let now = self.sim.now() / 1000;
+        self.sim
+            .app
+            .key
+            .sign_jwt(self.sim.app.id, now - 30, now + 540)
+    }
+
+    /// Issues an installation token directly (what `POST .../access_tokens` does), for tests
+    /// that need one without the JWT dance.
+    pub fn installation_token(&self, installation_id: i64) -> String {
+        let token = format!("ghs_{}", github_token_body());
+        let expires_at = self.sim.now() + self.sim.token_ttl_ms;
+        self.sim.state().installation_tokens.insert(
+            token.clone(),
+            IssuedToken {
+                installation_id,
+                expires_at,
+            },
+        );
+        token
+    }
+
+    // ----- seeding -----
+
+    /// Adds a person with a token (`ghp_…` on GitHub, 40 hex digits on Gitea).
+    pub fn add_user(&self, login: &str) -> SimUser {
+        self.add_account(login, false)
+    }
+
+    /// Adds a bot account (Gitea: ade's bot user; GitHub: another app's `…[bot]`).
+    pub fn add_bot(&self, login: &str) -> SimUser {
+        self.add_account(login, true)
+    }
+
+    fn add_account(&self, login: &str, bot: bool) -> SimUser {
+        let token = match self.sim.kind {
+            ForgeKind::Github => format!("ghp_{}", github_token_body()),
+            ForgeKind::Gitea => random_hex(40),
+        };
+        let now = self.sim.now();
+        let mut state = self.sim.state();
+        if let Some(existing) = state.user(login) {
+            return SimUser {
+                id: existing.id,
+                login: existing.login.clone(),
+                token: existing.token.clone(),
+            };
+        }
+        let id = state.next_id();
+        state.users.insert(
+            login.to_owned(),
+            User {
+                id,
+                login: login.to_owned(),
+                bot,
+                site_admin: false,
+                token: token.clone(),
+                created_at: now,
+            },
+        );
+        SimUser {
+            id,
+            login: login.to_owned(),
+            token,
+        }
+    }
+
+    /// Creates a repository (a bare git repository with the files committed on the default
+    /// branch by the owner, who is created if unknown).
+    pub async fn create_repo(&self, new: NewRepo) -> anyhow::Result<SimRepo> {
+        self.add_user(&new.owner);
+        self.sim
+            .git
+            .init(&new.owner, &new.name, &new.default_branch)
+            .await?;
+        let files: Vec<(String, Option<Vec<u8>>)> = new
+            .files
+            .iter()
+            .map(|(p, c)| (p.clone(), Some(c.clone())))
+            .collect();
+        let signature = self.sim.signature(&new.owner);
+        let head_sha = self
+            .sim
+            .git
+            .commit(
+                &new.owner,
+                &new.name,
+                &new.default_branch,
+                &files,
+                "Initial commit",
+                &signature,
+            )
+            .await?;
+        let now = self.sim.now();
+        let mut state = self.sim.state();
+        let id = state.next_id();
+        let full_name = format!("{}/{}", new.owner, new.name);
+        state.repos.insert(
+            full_name.clone(),
+            Repo {
+                id,
+                owner: new.owner,
+                name: new.name,
+                private: new.private,
+                default_branch: new.default_branch,
+                description: new.description,
+                created_at: now,
+                pushed_at: now,
+                collaborators: BTreeMap::new(),
+                labels: Vec::new(),
+                issues: BTreeMap::new(),
+                pulls: BTreeMap::new(),
+                comments: Vec::new(),
+                reviews: Vec::new(),
+                check_runs: Vec::new(),
+                statuses: Vec::new(),
+                protections: BTreeMap::new(),
+            },
+        );
+        Ok(SimRepo {
+            id,
+            full_name,
+            head_sha,
+        })
+    }
+
+    fn with_repo<T>(&self, repo: &str, change: impl FnOnce(&mut Repo) -> T) -> anyhow::Result<T> {
+        let (owner, name) = repo
+            .split_once('/')
+            .ok_or_else(|| anyhow::anyhow!("`{repo}` is not owner/name"))?;
+        let mut state = self.sim.state();
+        let r = state
+            .repo_mut(owner, name)
+            .ok_or_else(|| anyhow::anyhow!("no repository {repo}"))?;
+        Ok(change(r))
+    }
+
+    fn read_repo(&self, repo: &str) -> Option<Repo> {
+        let (owner, name) = repo.split_once('/')?;
+        self.sim.repo(owner, name)
+    }
+
+    /// Gives a user an access level (`Permission::None` removes them).
+    pub fn set_permission(
+        &self,
+        repo: &str,
+        login: &str,
+        permission: Permission,
+    ) -> anyhow::Result<()> {
+        self.with_repo(repo, |r| {
+            if permission == Permission::None {
+                r.collaborators.remove(login);
+            } else {
+                r.collaborators.insert(login.to_owned(), permission);
+            }
+        })
+    }
+
+    /// Protects a branch.
+    pub fn protect_branch(
+        &self,
+        repo: &str,
+        branch: &str,
+        protection: BranchProtection,
+    ) -> anyhow::Result<()> {
+        self.with_repo(repo, |r| {
+            r.protections.insert(branch.to_owned(), protection);
+        })
+    }
+
+    /// Defines a label; returns its id.
+    pub fn add_label(&self, repo: &str, name: &str, color: &str) -> anyhow::Result<i64> {
+        let id = self.sim.state().next_id();
+        self.with_repo(repo, |r| {
+            r.labels.push(Label {
+                id,
+                name: name.to_owned(),
+                color: color.trim_start_matches('#').to_owned(),
+                description: String::new(),
+            });
+            id
+        })
+    }
+
+    /// Installs the GitHub App on `account` for these repositories; returns the installation id.
+    pub fn install_app(&self, account: &str, repos: &[&str]) -> i64 {
+        self.add_user(account);
+        let now = self.sim.now();
+        let mut state = self.sim.state();
+        let id = state.next_id();
+        state.installations.push(Installation {
+            id,
+            account: account.to_owned(),
+            repositories: repos.iter().map(|r| (*r).to_owned()).collect(),
+            created_at: now,
+        });
+        id
+    }
+
+    // ----- user actions (each sends the forge's webhooks) -----
+
+    /// `author` opens an issue; returns its number.
+    pub async fn open_issue(
+        &self,
+        repo: &str,
+        author: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<i64, ActionError> {
+        actions::open_issue(&self.sim, repo, author, title, body, &[]).await
+    }
+
+    /// Closes an issue (or pull request).
+    pub async fn close_issue(
+        &self,
+        repo: &str,
+        number: i64,
+        actor: &str,
+    ) -> Result<(), ActionError> {
+        actions::set_open(&self.sim, repo, number, actor, false).await
+    }
+
+    /// Reopens an issue (or pull request).
+    pub async fn reopen_issue(
+        &self,
+        repo: &str,
+        number: i64,
+        actor: &str,
+    ) -> Result<(), ActionError> {
+        actions::set_open(&self.sim, repo, number, actor, true).await
+    }
+
+    /// `author` comments; returns the comment id.
+    pub async fn comment(
+        &self,
+        repo: &str,
+        number: i64,
+        author: &str,
+        body: &str,
+    ) -> Result<i64, ActionError> {
+        Ok(actions::comment(&self.sim, repo, number, author, body)
+            .await?
+            .id)
+    }
+
+    /// `editor` replaces a comment's text.
+    pub async fn edit_comment(
+        &self,
+        repo: &str,
+        comment_id: i64,
+        editor: &str,
+        body: &str,
+    ) -> Result<(), ActionError> {
+        actions::edit_comment(&self.sim, repo, comment_id, editor, body)
+            .await
+            .map(|_| ())
+    }
+
+    /// `author` commits files to `branch` (made from the default branch if new) and pushes;
+    /// `None` content deletes a file. Returns the new commit.
+    pub async fn push(
+        &self,
+        repo: &str,
+        author: &str,
+        branch: &str,
+        files: &[(&str, Option<&str>)],
+        message: &str,
+    ) -> Result<String, ActionError> {
+        let files: Vec<(String, Option<Vec<u8>>)> = files
+            .iter()
+            .map(|(p, c)| ((*p).to_owned(), c.map(|c| c.as_bytes().to_vec())))
+            .collect();
+        actions::push_files(&self.sim, repo, author, branch, &files, message, None).await
+    }
+
+    /// `author` opens a pull request from an existing branch; returns its number.
+    pub async fn open_pull(
+        &self,
+        repo: &str,
+        author: &str,
+        head: &str,
+        base: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<i64, ActionError> {
+        actions::open_pull(
+            &self.sim,
+            repo,
+            author,
+            actions::PullSpec {
+                title,
+                body,
+                head,
+                base,
+                draft: false,
+            },
+        )
+        .await
+    }
+
+    /// `author` pushes one file to a new branch and opens a pull request from it into the
+    /// default branch; returns its number.
+    pub async fn open_pull_with_change(
+        &self,
+        repo: &str,
+        author: &str,
+        branch: &str,
+        file: (&str, &str),
+        title: &str,
+    ) -> Result<i64, ActionError> {
+        self.push(repo, author, branch, &[(file.0, Some(file.1))], title)
+            .await?;
+        let base = self
+            .read_repo(repo)
+            .map(|r| r.default_branch)
+            .ok_or_else(|| ActionError::NotFound(format!("repository {repo} not found")))?;
+        self.open_pull(repo, author, branch, &base, title, "").await
+    }
+
+    /// `author` submits a review; returns its id.
+    pub async fn review(
+        &self,
+        repo: &str,
+        number: i64,
+        author: &str,
+        state: ReviewState,
+        body: &str,
+    ) -> Result<i64, ActionError> {
+        actions::review(&self.sim, repo, number, author, state, body).await
+    }
+
+    /// `actor` merges a pull request through the forge's rules (protection included); returns
+    /// the base branch's new commit.
+    pub async fn merge_pull(
+        &self,
+        repo: &str,
+        number: i64,
+        actor: &str,
+        style: MergeStyle,
+    ) -> Result<String, ActionError> {
+        actions::merge(&self.sim, repo, number, actor, style, None, None).await
+    }
+
+    /// `actor` asks GitHub to re-run a check run.
+    pub async fn rerequest_check(
+        &self,
+        repo: &str,
+        check_run_id: i64,
+        actor: &str,
+    ) -> Result<(), ActionError> {
+        actions::rerequest_check(&self.sim, repo, check_run_id, actor).await
+    }
+
+    // ----- reading state -----
+
+    /// The comments on an issue or pull request, oldest first.
+    pub fn comments(&self, repo: &str, number: i64) -> Vec<Comment> {
+        self.read_repo(repo)
+            .map(|r| {
+                r.comments
+                    .into_iter()
+                    .filter(|c| c.number == number)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The reactions on a comment, oldest first.
+    pub fn reactions(&self, repo: &str, comment_id: i64) -> Vec<ReactionRecord> {
+        self.read_repo(repo)
+            .and_then(|r| r.comments.into_iter().find(|c| c.id == comment_id))
+            .map(|c| c.reactions)
+            .unwrap_or_default()
+    }
+
+    /// An issue (or a pull request's issue).
+    pub fn issue(&self, repo: &str, number: i64) -> Option<Issue> {
+        self.read_repo(repo)?.issues.remove(&number)
+    }
+
+    /// The labels on an issue or pull request.
+    pub fn labels(&self, repo: &str, number: i64) -> Vec<String> {
+        self.issue(repo, number)
+            .map(|i| i.labels)
+            .unwrap_or_default()
+    }
+
+    /// The reviews on a pull request, oldest first.
+    pub fn reviews(&self, repo: &str, number: i64) -> Vec<Review> {
+        self.read_repo(repo)
+            .map(|r| {
+                r.reviews
+                    .into_iter()
+                    .filter(|x| x.number == number)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every pull request, by number.
+    pub fn pulls(&self, repo: &str) -> Vec<SimPull> {
+        let Some(r) = self.read_repo(repo) else {
+            return Vec::new();
+        };
+        r.pulls
+            .values()
+            .filter_map(|p| {
+                let issue = r.issues.get(&p.number)?;
+                Some(SimPull {
+                    number: p.number,
+                    title: issue.title.clone(),
+                    body: issue.body.clone(),
+                    author: issue.author.clone(),
+                    head: p.head.clone(),
+                    base: p.base.clone(),
+                    head_sha: p.head_sha.clone(),
+                    open: issue.open,
+                    merged: p.merged,
+                    draft: p.draft,
+                    merge_commit_sha: p.merge_commit_sha.clone(),
+                    labels: issue.labels.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// One pull request.
+    pub fn pull(&self, repo: &str, number: i64) -> Option<SimPull> {
+        self.pulls(repo).into_iter().find(|p| p.number == number)
+    }
+
+    /// The checks on a commit, oldest first: GitHub check runs or Gitea statuses.
+    pub fn checks(&self, repo: &str, sha: &str) -> Vec<SimCheck> {
+        let Some(r) = self.read_repo(repo) else {
+            return Vec::new();
+        };
+        match self.sim.kind {
+            ForgeKind::Github => r
+                .check_runs
+                .iter()
+                .filter(|c| c.head_sha == sha)
+                .map(|c| {
+                    let raw = c.conclusion.clone().unwrap_or_else(|| c.status.clone());
+                    SimCheck {
+                        id: c.id,
+                        name: c.name.clone(),
+                        state: check_state(&raw),
+                        raw_state: raw,
+                        title: c.title.clone().unwrap_or_default(),
+                        summary: c.summary.clone().unwrap_or_default(),
+                        details_url: c.details_url.clone(),
+                        external_id: c.external_id.clone(),
+                    }
+                })
+                .collect(),
+            ForgeKind::Gitea => r
+                .statuses
+                .iter()
+                .filter(|s| s.sha == sha)
+                .map(|s| SimCheck {
+                    id: s.id,
+                    name: s.context.clone(),
+                    state: check_state(&s.state),
+                    raw_state: s.state.clone(),
+                    title: s.description.clone(),
+                    summary: String::new(),
+                    details_url: (!s.target_url.is_empty()).then(|| s.target_url.clone()),
+                    external_id: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// The commit a branch points at now, read from git.
+    pub async fn branch_sha(&self, repo: &str, branch: &str) -> Option<String> {
+        let (owner, name) = repo.split_once('/')?;
+        self.sim.git.branch_sha(owner, name, branch).await.ok()?
+    }
+
+    /// A file's bytes at a ref, read from git.
+    pub async fn file(&self, repo: &str, git_ref: &str, path: &str) -> Option<Vec<u8>> {
+        let (owner, name) = repo.split_once('/')?;
+        let commit = self.sim.git.resolve(owner, name, git_ref).await.ok()??;
+        match self
+            .sim
+            .git
+            .read_path(owner, name, &commit, path)
+            .await
+            .ok()??
+        {
+            git::PathContent::File { bytes, .. } => Some(bytes),
+            git::PathContent::Dir(_) => None,
+        }
+    }
+
+    /// The whole state as JSON (what `/_sim/state` shows).
+    pub fn state_json(&self) -> serde_json::Value {
+        serde_json::to_value(&*self.sim.state()).unwrap_or_default()
+    }
+
+    // ----- the call record -----
+
+    /// Every API and git call received, oldest first.
+    pub fn calls(&self) -> Vec<ApiCall> {
+        self.sim.calls.all()
+    }
+
+    /// The calls matching a method (`"*"` for any) and a path pattern (see [`path_matches`]).
+    pub fn calls_to(&self, method: &str, pattern: &str) -> Vec<ApiCall> {
+        let method = (method != "*").then_some(method);
+        self.calls()
+            .into_iter()
+            .filter(|c| c.matches(method, pattern))
+            .collect()
+    }
+
+    // ----- faults -----
+
+    /// Makes the next calls matching the rule fail as it says.
+    pub fn inject(&self, rule: FaultRule) {
+        self.sim.faults.add(rule);
+    }
+
+    /// Removes every injected fault.
+    pub fn clear_faults(&self) {
+        self.sim.faults.clear();
+    }
+
+    /// Sends the next `n` webhooks `delay` late (after later ones).
+    pub fn delay_webhooks(&self, n: usize, delay: Duration) {
+        self.sim.faults.add_hooks(n, HookFault::Delay(delay));
+    }
+
+    /// Drops the next `n` webhooks (recorded, not sent; redeliverable).
+    pub fn drop_webhooks(&self, n: usize) {
+        self.sim.faults.add_hooks(n, HookFault::Drop);
+    }
+
+    // ----- webhooks -----
+
+    /// Every delivery made, oldest first (redeliveries included, marked).
+    pub fn deliveries(&self) -> Vec<DeliveryRecord> {
+        self.sim.hooks.records()
+    }
+
+    /// Sends a past delivery again with the same id; `None` for an unknown id.
+    pub async fn redeliver(&self, delivery_id: &str) -> Option<DeliveryOutcome> {
+        self.sim.hooks.redeliver(delivery_id, self.sim.now()).await
+    }
+}
+
+fn github_token_body() -> String {
+    github::random_token(36)
+}
+
+fn check_state(raw: &str) -> CheckState {
+    match raw {
+        "queued" | "requested" | "waiting" => CheckState::Queued,
+        "in_progress" | "pending" => CheckState::InProgress,
+        "success" => CheckState::Success,
+        "failure" | "error" | "timed_out" | "action_required" => CheckState::Failure,
+        _ => CheckState::Neutral,
+    }
+}

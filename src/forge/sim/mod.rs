@@ -1,0 +1,39 @@
+//! The forge simulator: an in-process HTTP server that plays GitHub or Gitea/Forgejo for ade's
+//! tests and for a test drive. It keeps state (users, repositories, issues, comments, reactions,
+//! labels, pull requests, reviews, checks, branch protection, app installations), hosts real bare
+//! git repositories over smart HTTP, sends signed webhooks for what happens, records every call
+//! ade makes, and fails on demand.
+//!
+//! Tests drive it through [`Simulator`]: seed, act as users, read state, inject faults. The
+//! `/_sim/` HTTP endpoints offer the same actions to a separately running ade (see
+//! docs/simulator.md), and [`run_standalone`] is what `ade sim` runs.
+
+mod actions;
+mod calls;
+mod control;
+mod core;
+mod faults;
+mod git;
+mod gitea;
+mod github;
+mod handle;
+mod http;
+mod http_backend;
+mod jwt;
+mod options;
+mod server;
+mod standalone;
+mod state;
+mod time;
+mod webhooks;
+
+pub use actions::ActionError;
+pub use calls::{ApiCall, path_matches};
+pub use faults::{Fault, FaultRule};
+pub use git::{MergeStyle, ZERO_SHA};
+pub use handle::Simulator;
+pub use jwt::AppKey;
+pub use options::{NewRepo, SimCheck, SimOptions, SimPull, SimRepo, SimUser};
+pub use standalone::{DEMO_REPO, Demo, StandaloneOptions, run_standalone, start_demo};
+pub use state::{Comment, Issue, ReactionRecord, Review};
+pub use webhooks::{DeliveryOutcome, DeliveryRecord};

@@ -1,0 +1,148 @@
+//! The HTTP side put together: the dialect's API routes, git over HTTP as the fallback, the
+//! `/_sim/` control routes, and one layer in front of the API and git that records every call
+//! and applies injected faults.
+
+use super::calls::ApiCall;
+use super::core::Sim;
+use super::faults::Fault;
+use super::http::ApiError;
+use super::{control, gitea, github, http_backend};
+use crate::forge::ForgeKind;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The largest API request body kept in memory (git bodies stream and are not limited here).
+const MAX_API_BODY: usize = 32 * 1024 * 1024;
+
+/// The whole router for one simulator.
+pub fn router(sim: Arc<Sim>) -> Router {
+    let api = match sim.kind {
+        ForgeKind::Github => github::router(),
+        ForgeKind::Gitea => gitea::router(),
+    };
+    let api = api
+        .fallback(fallback)
+        .layer(middleware::from_fn_with_state(Arc::clone(&sim), traffic));
+    Router::new()
+        .nest("/_sim", control::router())
+        .merge(api)
+        .with_state(sim)
+}
+
+async fn fallback(State(sim): State<Arc<Sim>>, request: Request) -> Response {
+    if http_backend::git_repo_of(request.uri().path()).is_some() {
+        return http_backend::serve(sim, request).await;
+    }
+    ApiError::not_found(&sim).into_response()
+}
+
+/// Records the call, applies the first matching fault, and adds GitHub's rate-limit headers.
+async fn traffic(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or("").to_owned();
+    let at_ms = sim.now();
+    let is_git = http_backend::git_repo_of(&path).is_some();
+    let (request, body) = if is_git {
+        (request, None)
+    } else {
+        let (parts, body) = request.into_parts();
+        let bytes = match http_body_util::Limited::new(body, MAX_API_BODY)
+            .collect()
+            .await
+        {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => {
+                return ApiError::new(&sim, StatusCode::PAYLOAD_TOO_LARGE, "body too large")
+                    .into_response();
+            }
+        };
+        let text = (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned());
+        (Request::from_parts(parts, Body::from(bytes)), text)
+    };
+    let fault = sim.faults.take(&method, &path);
+    let mut response = super::webhooks::from_api(async {
+        match &fault {
+            Some(fault) => apply(&sim, fault, request, next).await,
+            None => next.run(request).await,
+        }
+    })
+    .await;
+    if sim.kind == ForgeKind::Github && !response.headers().contains_key("x-ratelimit-remaining") {
+        let reset = (sim.now() / 1000 + 3600).to_string();
+        let headers = response.headers_mut();
+        headers.insert("x-ratelimit-limit", HeaderValue::from_static("5000"));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("4999"));
+        headers.insert("x-ratelimit-used", HeaderValue::from_static("1"));
+        headers.insert("x-ratelimit-resource", HeaderValue::from_static("core"));
+        if let Ok(value) = HeaderValue::from_str(&reset) {
+            headers.insert("x-ratelimit-reset", value);
+        }
+    }
+    sim.calls.push(ApiCall {
+        seq: 0,
+        method,
+        path,
+        query,
+        status: response.status().as_u16(),
+        body,
+        fault: fault.as_ref().map(Fault::describe),
+        at_ms,
+    });
+    response
+}
+
+async fn apply(sim: &Sim, fault: &Fault, request: Request, next: Next) -> Response {
+    match fault {
+        Fault::Status(status) => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let message = match sim.kind {
+                ForgeKind::Github => "Server Error",
+                ForgeKind::Gitea => "internal server error (injected)",
+            };
+            ApiError::new(sim, status, message).into_response()
+        }
+        Fault::RateLimit { reset_after } => {
+            let reset = sim.now() / 1000 + reset_after.as_secs() as i64;
+            ApiError::new(
+                sim,
+                StatusCode::FORBIDDEN,
+                "API rate limit exceeded for installation.",
+            )
+            .with_header("x-ratelimit-limit", "5000".into())
+            .with_header("x-ratelimit-remaining", "0".into())
+            .with_header("x-ratelimit-used", "5000".into())
+            .with_header("x-ratelimit-reset", reset.to_string())
+            .with_header("x-ratelimit-resource", "core".into())
+            .into_response()
+        }
+        Fault::SecondaryRateLimit {
+            status,
+            retry_after,
+        } => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+            ApiError::new(
+                sim,
+                status,
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+            )
+            .with_header("retry-after", retry_after.as_secs().to_string())
+            .into_response()
+        }
+        Fault::Delay(delay) => {
+            tokio::time::sleep(*delay).await;
+            next.run(request).await
+        }
+        Fault::Timeout(hold) => {
+            tokio::time::sleep((*hold).min(Duration::from_secs(600))).await;
+            ApiError::new(sim, StatusCode::GATEWAY_TIMEOUT, "held until timeout").into_response()
+        }
+    }
+}

@@ -1,0 +1,502 @@
+//! What the simulated forge knows besides git: users, repositories and everything on them. One
+//! value behind one lock; handlers take it for a moment, never across an `await`. Git data
+//! (branches, files, commits) is not here: it is read from the bare repositories every time.
+
+use crate::events::ReviewState;
+use crate::forge::{BranchProtection, Permission};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// A forge account: a person, a bot user (Gitea) or a GitHub App's `<slug>[bot]`.
+#[derive(Clone, Debug, Serialize)]
+pub struct User {
+    /// Numeric id.
+    pub id: i64,
+    /// Login name.
+    pub login: String,
+    /// Shown as `type: "Bot"` on GitHub.
+    pub bot: bool,
+    /// Forge administrator (GitHub `site_admin`, Gitea `is_admin`).
+    pub site_admin: bool,
+    /// The API token (GitHub personal access token, Gitea access token); also the git password.
+    #[serde(skip)]
+    pub token: String,
+    /// When the account was made (Unix ms).
+    pub created_at: i64,
+}
+
+/// A label defined on a repository.
+#[derive(Clone, Debug, Serialize)]
+pub struct Label {
+    /// Numeric id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Six hex digits, no `#`.
+    pub color: String,
+    /// Description.
+    pub description: String,
+}
+
+/// An issue, or the issue half of a pull request (both forges number them together).
+#[derive(Clone, Debug, Serialize)]
+pub struct Issue {
+    /// Numeric id (not the number).
+    pub id: i64,
+    /// The number in the repository.
+    pub number: i64,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// Author login.
+    pub author: String,
+    /// Label names.
+    pub labels: Vec<String>,
+    /// Open or closed.
+    pub open: bool,
+    /// Whether this is the issue of a pull request.
+    pub is_pull: bool,
+    /// Created (Unix ms).
+    pub created_at: i64,
+    /// Last changed (Unix ms).
+    pub updated_at: i64,
+    /// Closed (Unix ms).
+    pub closed_at: Option<i64>,
+}
+
+/// One reaction on a comment.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReactionRecord {
+    /// Numeric id.
+    pub id: i64,
+    /// Who reacted.
+    pub user: String,
+    /// The forge's name for it (`eyes`, `rocket`, `confused`, `+1`, ...).
+    pub content: String,
+    /// When (Unix ms).
+    pub created_at: i64,
+}
+
+/// A comment on an issue or a pull request.
+#[derive(Clone, Debug, Serialize)]
+pub struct Comment {
+    /// Numeric id.
+    pub id: i64,
+    /// The issue or pull request number.
+    pub number: i64,
+    /// Author login.
+    pub author: String,
+    /// Text.
+    pub body: String,
+    /// Created (Unix ms).
+    pub created_at: i64,
+    /// Last edited (Unix ms).
+    pub updated_at: i64,
+    /// Reactions, oldest first.
+    pub reactions: Vec<ReactionRecord>,
+}
+
+/// The pull-request half of a pull request; its title, body and author live in its [`Issue`].
+#[derive(Clone, Debug, Serialize)]
+pub struct Pull {
+    /// Numeric id (differs from the issue id on both forges).
+    pub id: i64,
+    /// The number, shared with its issue.
+    pub number: i64,
+    /// The head branch.
+    pub head: String,
+    /// The base branch.
+    pub base: String,
+    /// The head commit when last seen; the branch itself is read from git while it exists.
+    pub head_sha: String,
+    /// The base branch's commit when the pull request was opened or last synchronized.
+    pub base_sha: String,
+    /// A draft.
+    pub draft: bool,
+    /// Merged.
+    pub merged: bool,
+    /// When merged (Unix ms).
+    pub merged_at: Option<i64>,
+    /// The commit the merge made.
+    pub merge_commit_sha: Option<String>,
+    /// Who merged.
+    pub merged_by: Option<String>,
+}
+
+/// A submitted pull request review.
+#[derive(Clone, Debug, Serialize)]
+pub struct Review {
+    /// Numeric id.
+    pub id: i64,
+    /// The pull request number.
+    pub number: i64,
+    /// Reviewer login.
+    pub author: String,
+    /// Verdict.
+    pub state: ReviewState,
+    /// Text.
+    pub body: String,
+    /// The head commit reviewed.
+    pub commit_id: String,
+    /// When (Unix ms).
+    pub submitted_at: i64,
+}
+
+/// A GitHub check run.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckRun {
+    /// Numeric id.
+    pub id: i64,
+    /// Name (`ade/verify`).
+    pub name: String,
+    /// The commit it checks.
+    pub head_sha: String,
+    /// `queued`, `in_progress` or `completed`.
+    pub status: String,
+    /// Set once completed: `success`, `failure`, `neutral`, `cancelled`, `skipped`, ...
+    pub conclusion: Option<String>,
+    /// `output.title`.
+    pub title: Option<String>,
+    /// `output.summary`.
+    pub summary: Option<String>,
+    /// `output.text`.
+    pub text: Option<String>,
+    /// Link to details.
+    pub details_url: Option<String>,
+    /// The creator's own id for it.
+    pub external_id: Option<String>,
+    /// When started (Unix ms).
+    pub started_at: i64,
+    /// When completed (Unix ms).
+    pub completed_at: Option<i64>,
+}
+
+/// A Gitea commit status.
+#[derive(Clone, Debug, Serialize)]
+pub struct CommitStatus {
+    /// Numeric id.
+    pub id: i64,
+    /// The commit.
+    pub sha: String,
+    /// Context (the check's name).
+    pub context: String,
+    /// `pending`, `success`, `error`, `failure`, `warning` or `skipped`.
+    pub state: String,
+    /// One line.
+    pub description: String,
+    /// Link.
+    pub target_url: String,
+    /// Who set it.
+    pub creator: String,
+    /// Created (Unix ms).
+    pub created_at: i64,
+}
+
+/// One repository's forge-side state.
+#[derive(Clone, Debug, Serialize)]
+pub struct Repo {
+    /// Numeric id.
+    pub id: i64,
+    /// Owner login.
+    pub owner: String,
+    /// Name.
+    pub name: String,
+    /// Private.
+    pub private: bool,
+    /// Default branch.
+    pub default_branch: String,
+    /// Description.
+    pub description: String,
+    /// Created (Unix ms).
+    pub created_at: i64,
+    /// Last pushed (Unix ms).
+    pub pushed_at: i64,
+    /// Collaborators and their access; the owner is an admin without being listed.
+    pub collaborators: BTreeMap<String, Permission>,
+    /// Labels defined.
+    pub labels: Vec<Label>,
+    /// Issues and pull requests by number.
+    pub issues: BTreeMap<i64, Issue>,
+    /// Pull requests by number.
+    pub pulls: BTreeMap<i64, Pull>,
+    /// Comments in id order.
+    pub comments: Vec<Comment>,
+    /// Reviews in id order.
+    pub reviews: Vec<Review>,
+    /// GitHub check runs in id order.
+    pub check_runs: Vec<CheckRun>,
+    /// Gitea commit statuses in id order.
+    pub statuses: Vec<CommitStatus>,
+    /// Branch protection by branch name.
+    pub protections: BTreeMap<String, BranchProtection>,
+}
+
+impl Repo {
+    /// `owner/name`.
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.owner, self.name)
+    }
+
+    /// A user's access: the owner is admin, collaborators have theirs, others can read public
+    /// repositories only.
+    pub fn permission_of(&self, login: &str) -> Permission {
+        if login.eq_ignore_ascii_case(&self.owner) {
+            return Permission::Admin;
+        }
+        let listed = self
+            .collaborators
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(login))
+            .map(|(_, permission)| *permission);
+        match listed {
+            Some(permission) => permission,
+            None if self.private => Permission::None,
+            None => Permission::Read,
+        }
+    }
+
+    /// The comment with this id.
+    pub fn comment_mut(&mut self, id: i64) -> Option<&mut Comment> {
+        self.comments.iter_mut().find(|c| c.id == id)
+    }
+
+    /// The label of this name, if defined.
+    pub fn label(&self, name: &str) -> Option<&Label> {
+        self.labels
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Why branch protection refuses merging `pull` at `head_sha` now (empty: it may merge).
+    /// `checks_passed` tells whether a named check passed on the head, in the forge's own terms.
+    pub fn merge_blockers(&self, pull: &Pull, checks_passed: impl Fn(&str) -> bool) -> Vec<String> {
+        let Some(protection) = self.protections.get(&pull.base) else {
+            return Vec::new();
+        };
+        let mut blockers = Vec::new();
+        let approvals = self.approvals(pull.number);
+        if approvals < protection.required_approvals as usize {
+            blockers.push(format!(
+                "At least {} approving review{} required by reviewers with write access.",
+                protection.required_approvals,
+                if protection.required_approvals == 1 {
+                    " is"
+                } else {
+                    "s are"
+                }
+            ));
+        }
+        for check in &protection.required_checks {
+            if !checks_passed(check) {
+                blockers.push(format!("Required status check \"{check}\" is expected."));
+            }
+        }
+        blockers
+    }
+
+    /// Distinct reviewers with write access whose latest verdict on a pull request approves.
+    pub fn approvals(&self, number: i64) -> usize {
+        let mut latest: BTreeMap<&str, ReviewState> = BTreeMap::new();
+        for review in self.reviews.iter().filter(|r| r.number == number) {
+            if review.state != ReviewState::Commented {
+                latest.insert(&review.author, review.state);
+            }
+        }
+        latest
+            .iter()
+            .filter(|(login, state)| {
+                **state == ReviewState::Approved && self.permission_of(login) >= Permission::Write
+            })
+            .count()
+    }
+
+    /// Whether the latest GitHub check run of this name on `sha` concluded in a passing way.
+    pub fn check_run_passed(&self, sha: &str, name: &str) -> bool {
+        self.check_runs
+            .iter()
+            .rev()
+            .find(|run| run.head_sha == sha && run.name == name)
+            .is_some_and(|run| {
+                matches!(
+                    run.conclusion.as_deref(),
+                    Some("success" | "neutral" | "skipped")
+                )
+            })
+    }
+
+    /// Whether the latest Gitea status of this context on `sha` is a success.
+    pub fn status_passed(&self, sha: &str, context: &str) -> bool {
+        self.statuses
+            .iter()
+            .rev()
+            .find(|status| status.sha == sha && status.context == context)
+            .is_some_and(|status| matches!(status.state.as_str(), "success" | "warning"))
+    }
+}
+
+/// A GitHub App installation.
+#[derive(Clone, Debug, Serialize)]
+pub struct Installation {
+    /// Numeric id.
+    pub id: i64,
+    /// The account it is installed on.
+    pub account: String,
+    /// `owner/name` of the repositories it covers.
+    pub repositories: Vec<String>,
+    /// Created (Unix ms).
+    pub created_at: i64,
+}
+
+/// An installation access token the simulator issued.
+#[derive(Clone, Debug)]
+pub struct IssuedToken {
+    /// The installation it acts for.
+    pub installation_id: i64,
+    /// When it stops working (Unix ms).
+    pub expires_at: i64,
+}
+
+/// The whole forge-side state.
+#[derive(Debug, Default, Serialize)]
+pub struct State {
+    next_id: i64,
+    /// Accounts by login.
+    pub users: BTreeMap<String, User>,
+    /// Repositories by `owner/name`.
+    pub repos: BTreeMap<String, Repo>,
+    /// GitHub App installations.
+    pub installations: Vec<Installation>,
+    /// Installation access tokens by token.
+    #[serde(skip)]
+    pub installation_tokens: HashMap<String, IssuedToken>,
+}
+
+impl State {
+    /// A fresh id; ids are unique across every kind of object, as a real forge's need not be but
+    /// which keeps mistakes (a comment id used as a review id) visible.
+    pub fn next_id(&mut self) -> i64 {
+        self.next_id += 1;
+        1000 + self.next_id
+    }
+
+    /// A user by login, case-insensitively.
+    pub fn user(&self, login: &str) -> Option<&User> {
+        self.users.get(login).or_else(|| {
+            self.users
+                .values()
+                .find(|u| u.login.eq_ignore_ascii_case(login))
+        })
+    }
+
+    /// The user a personal token belongs to.
+    pub fn user_by_token(&self, token: &str) -> Option<&User> {
+        self.users
+            .values()
+            .find(|u| !u.token.is_empty() && u.token == token)
+    }
+
+    /// A repository by owner and name, case-insensitively.
+    pub fn repo(&self, owner: &str, name: &str) -> Option<&Repo> {
+        self.repos
+            .values()
+            .find(|r| r.owner.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(name))
+    }
+
+    /// A repository to change.
+    pub fn repo_mut(&mut self, owner: &str, name: &str) -> Option<&mut Repo> {
+        self.repos
+            .values_mut()
+            .find(|r| r.owner.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The installation covering a repository.
+    pub fn installation_for(&self, full_name: &str) -> Option<&Installation> {
+        self.installations.iter().find(|i| {
+            i.repositories
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(full_name))
+        })
+    }
+}
+
+/// Pages a list the way both forges do: 1-based `page`, `per_page` items each.
+pub fn page<T: Clone>(items: &[T], page: usize, per_page: usize) -> Vec<T> {
+    let start = page.saturating_sub(1).saturating_mul(per_page);
+    items.iter().skip(start).take(per_page).cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> Repo {
+        Repo {
+            id: 1,
+            owner: "octo".into(),
+            name: "demo".into(),
+            private: true,
+            default_branch: "main".into(),
+            description: String::new(),
+            created_at: 0,
+            pushed_at: 0,
+            collaborators: BTreeMap::from([
+                ("maintainer".to_owned(), Permission::Maintain),
+                ("reader".to_owned(), Permission::Read),
+            ]),
+            labels: Vec::new(),
+            issues: BTreeMap::new(),
+            pulls: BTreeMap::new(),
+            comments: Vec::new(),
+            reviews: Vec::new(),
+            check_runs: Vec::new(),
+            statuses: Vec::new(),
+            protections: BTreeMap::new(),
+        }
+    }
+
+    fn review(id: i64, author: &str, state: ReviewState) -> Review {
+        Review {
+            id,
+            number: 2,
+            author: author.into(),
+            state,
+            body: String::new(),
+            commit_id: "abc".into(),
+            submitted_at: 0,
+        }
+    }
+
+    #[test]
+    fn permissions_follow_owner_collaborators_and_visibility() {
+        let mut r = repo();
+        assert_eq!(r.permission_of("OCTO"), Permission::Admin);
+        assert_eq!(r.permission_of("maintainer"), Permission::Maintain);
+        assert_eq!(r.permission_of("stranger"), Permission::None);
+        r.private = false;
+        assert_eq!(r.permission_of("stranger"), Permission::Read);
+    }
+
+    #[test]
+    fn approvals_count_the_latest_verdict_of_writers() {
+        let mut r = repo();
+        r.reviews = vec![
+            review(1, "maintainer", ReviewState::Approved),
+            review(2, "reader", ReviewState::Approved),
+            review(3, "maintainer", ReviewState::Commented),
+        ];
+        assert_eq!(r.approvals(2), 1, "a reader's approval does not count");
+        r.reviews
+            .push(review(4, "maintainer", ReviewState::ChangesRequested));
+        assert_eq!(r.approvals(2), 0);
+    }
+
+    #[test]
+    fn pages_are_one_based() {
+        let items: Vec<i32> = (1..=7).collect();
+        assert_eq!(page(&items, 1, 3), vec![1, 2, 3]);
+        assert_eq!(page(&items, 3, 3), vec![7]);
+        assert!(page(&items, 4, 3).is_empty());
+        assert_eq!(page(&items, 0, 3), vec![1, 2, 3]);
+    }
+}
