@@ -33,9 +33,12 @@ pub fn code_span(text: &str) -> String {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
+    if text.is_empty() {
+        return "` `".to_string();
+    }
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);
-    let pad = if text.starts_with('`') || text.ends_with('`') || text.is_empty() {
+    let pad = if text.starts_with('`') || text.ends_with('`') {
         " "
     } else {
         ""
@@ -70,7 +73,7 @@ mod tests {
         let hostile =
             "@everyone fixes #1 | <img src=x onerror=alert(1)> [click](http://evil) **bold**\nnext";
         let safe = inline(hostile);
-        for forbidden in ["@everyone", "#1", "|", "<img", "](", "**", "\n"] {
+        for forbidden in ["@everyone", " #1", "|", "<img", "](", "**", "\n"] {
             assert!(
                 !safe.contains(forbidden),
                 "{forbidden:?} survived in {safe:?}"

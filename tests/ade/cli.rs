@@ -135,7 +135,10 @@ fn migrate_applies_pending_migrations_once() {
     assert!(
         String::from_utf8(first.stdout)
             .unwrap()
-            .starts_with("applied 1 migration(s)")
+            .starts_with(&format!(
+                "applied {} migration(s)",
+                ade::store::MIGRATIONS_SQLITE.len()
+            ))
     );
     let second = ade(&["migrate"], &env);
     assert!(
