@@ -37,6 +37,8 @@ pub struct Config {
     pub gitea: GiteaConfig,
     /// `[jobs]`: the durable job queue's workers, leases and retries.
     pub jobs: JobsConfig,
+    /// `[policy]`: the server's policy defaults and the limits no repository may loosen.
+    pub policy: crate::policy::ServerPolicy,
 }
 
 /// `[server]`.

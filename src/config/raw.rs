@@ -15,6 +15,7 @@ pub(super) struct RawConfig {
     pub github: RawGithub,
     pub gitea: RawGitea,
     pub jobs: RawJobs,
+    pub policy: crate::policy::ServerPolicy,
 }
 
 #[derive(Debug, Default, Deserialize)]

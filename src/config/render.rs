@@ -75,6 +75,7 @@ impl Config {
         out.integer("backoff_max_ms", millis(jobs.backoff_max));
         out.integer("lease_secs", jobs.lease.as_secs().into());
         out.integer("poll_interval_ms", millis(jobs.poll_interval));
+        out.server_policy(&self.policy);
         out.0
     }
 }
@@ -130,6 +131,21 @@ fn redact_url(url: &str) -> String {
 struct Toml(String);
 
 impl Toml {
+    /// The server policy as TOML tables under `[policy.…]`; it holds no secrets.
+    fn server_policy(&mut self, policy: &crate::policy::ServerPolicy) {
+        #[derive(serde::Serialize)]
+        struct Wrapper<'a> {
+            policy: &'a crate::policy::ServerPolicy,
+        }
+        match toml::to_string(&Wrapper { policy }) {
+            Ok(text) => {
+                self.0.push('\n');
+                self.0.push_str(&text);
+            }
+            Err(error) => self.comment(&format!("[policy] cannot be shown: {error}")),
+        }
+    }
+
     fn comment(&mut self, text: &str) {
         let _ = writeln!(self.0, "# {text}");
     }

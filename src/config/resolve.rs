@@ -39,8 +39,25 @@ pub(super) fn resolve(raw: RawConfig, origins: &Origins) -> Result<Config, Confi
         github: github(&check, raw.github)?,
         gitea: gitea(&check, raw.gitea)?,
         jobs: jobs(&check, raw.jobs)?,
+        policy: server_policy(&check, raw.policy)?,
         storage,
     })
+}
+
+/// The server policy, checked whole: its defaults must be a valid repository policy and lie
+/// within its own limits. The first problem is reported, naming its key under `policy.`.
+fn server_policy(
+    check: &Check,
+    policy: crate::policy::ServerPolicy,
+) -> Result<crate::policy::ServerPolicy, ConfigError> {
+    match policy.check() {
+        Ok(()) => Ok(policy),
+        Err(problems) => {
+            let first = &problems[0];
+            let key = first.key.as_deref().unwrap_or("(section)");
+            Err(check.invalid(&format!("policy.{key}"), first.message.clone()))
+        }
+    }
 }
 
 /// Builds errors that carry the origin of the key they are about.

@@ -641,3 +641,30 @@ fn the_example_file_loads() {
     let defaults = Config::load(None, env(&[])).unwrap();
     assert_eq!(config.render_redacted(), defaults.render_redacted());
 }
+
+#[test]
+fn the_server_policy_is_read_and_checked_whole() {
+    let dir = Scratch::new("server-policy");
+    let path = dir.config(
+        "[policy.limits]\nmax_parallelism = 3\n[policy.defaults.execution]\nparallelism = 2\n",
+    );
+    let config = load(&path, &[]).unwrap();
+    assert_eq!(config.policy.limits.max_parallelism, 3);
+
+    let path = dir.config("[policy.limits]\nmax_paralelism = 3\n");
+    let err = load(&path, &[]).unwrap_err();
+    assert!(
+        err.to_string().contains("policy.limits.max_paralelism"),
+        "{err}"
+    );
+
+    let path = dir.config(
+        "[policy.limits]\nmax_parallelism = 3\n[policy.defaults.execution]\nparallelism = 9\n",
+    );
+    let err = load(&path, &[]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("policy.defaults.execution.parallelism"),
+        "{err}"
+    );
+}
