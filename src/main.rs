@@ -34,11 +34,85 @@ enum Command {
     Migrate,
     /// Print the effective configuration, secrets redacted, and exit.
     CheckConfig,
+    /// Repository policy files (`.ade/config.toml`).
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Print a JSON Schema.
+    Schema {
+        /// Which schema.
+        #[arg(value_enum)]
+        which: SchemaName,
+    },
+    /// Run the forge simulator on its own, with a seeded demo repository, for a test drive or a
+    /// black-box check of a separately started `ade serve`.
+    Sim {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:3300")]
+        listen: std::net::SocketAddr,
+        /// Where ade receives webhooks (`http://HOST:PORT/webhooks/github` or `/webhooks/gitea`).
+        #[arg(long)]
+        webhook_url: Option<String>,
+        /// The forge dialect to speak.
+        #[arg(long, value_enum, default_value = "github")]
+        forge: SimForge,
+        /// With the Gitea dialect, send Forgejo's headers too.
+        #[arg(long)]
+        forgejo: bool,
+        /// Where the repositories and the app key go (a temporary folder if absent).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The secret webhooks are signed with.
+        #[arg(long, default_value = "sim-webhook-secret")]
+        webhook_secret: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy file; print every problem with its line and column.
+    Check {
+        /// The file, e.g. .ade/config.toml.
+        file: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SchemaName {
+    /// The spec (task specification) of a goal.
+    Spec,
+    /// The repository policy, `.ade/config.toml`.
+    Policy,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SimForge {
+    /// GitHub's REST API and webhooks.
+    Github,
+    /// Gitea's API v1 and webhooks (Forgejo with --forgejo).
+    Gitea,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init(cli.log_format, std::env::var("ADE_LOG").ok().as_deref());
+    match &cli.command {
+        Command::Policy {
+            command: PolicyCommand::Check { file },
+        } => return policy_check(file),
+        Command::Schema { which } => {
+            print!(
+                "{}",
+                match which {
+                    SchemaName::Spec => ade::spec::json_schema(),
+                    SchemaName::Policy => ade::policy::json_schema(),
+                }
+            );
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
     let env = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
     let config = match Config::load(cli.config.as_deref(), env) {
@@ -63,7 +137,28 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve => serve(&config).await,
             Command::Migrate => migrate(&config).await,
-            Command::CheckConfig => unreachable!("handled before the runtime starts"),
+            Command::Sim {
+                listen,
+                webhook_url,
+                forge,
+                forgejo,
+                data_dir,
+                webhook_secret,
+            } => {
+                let mut options = ade::forge::sim::StandaloneOptions::new(listen);
+                options.webhook_url = webhook_url;
+                options.forge = match forge {
+                    SimForge::Github => ade::forge::ForgeKind::Github,
+                    SimForge::Gitea => ade::forge::ForgeKind::Gitea,
+                };
+                options.forgejo = forgejo;
+                options.data_dir = data_dir;
+                options.webhook_secret = webhook_secret;
+                ade::forge::sim::run_standalone(options).await
+            }
+            Command::CheckConfig | Command::Policy { .. } | Command::Schema { .. } => {
+                unreachable!("handled before the runtime starts")
+            }
         }
     });
     match result {
@@ -101,6 +196,22 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     );
     store.close().await;
     Ok(())
+}
+
+/// `ade policy check FILE`: every problem on its own line as `file:line:column: key: message`.
+fn policy_check(file: &std::path::Path) -> ExitCode {
+    match ade::policy::check_file(file) {
+        Ok(_) => {
+            println!("{}: ok", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            ExitCode::from(1)
+        }
+    }
 }
 
 async fn shutdown_signal() -> &'static str {

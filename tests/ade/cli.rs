@@ -189,3 +189,47 @@ fn logs_can_be_json_lines_carrying_span_fields() {
     assert_eq!(record["level"], "INFO");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn policy_check_prints_each_problem_with_its_line_and_column() {
+    let dir = scratch();
+    let good = dir.join("good.toml");
+    std::fs::write(&good, "[execution]\nparallelism = 2\n").unwrap();
+    let out = ade(&["policy", "check", good.to_str().unwrap()], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[execution]\nparalelism = 2\n\n[roles]\napprove = \"wizard\"\n",
+    )
+    .unwrap();
+    let out = ade(&["policy", "check", bad.to_str().unwrap()], &[]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].contains(":2:") && lines[0].contains("paralelism"),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].contains(":5:") && lines[1].contains("approve"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn schemas_are_printed_as_json() {
+    for which in ["spec", "policy"] {
+        let out = ade(&["schema", which], &[]);
+        assert!(out.status.success());
+        let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert!(schema["properties"].is_object(), "{which}: {schema}");
+    }
+}
