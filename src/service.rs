@@ -3,7 +3,14 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::coordinator::command_job::CommandHandler;
+use crate::coordinator::intake::{COMMAND_JOB, EDITED_COMMAND_JOB, Intake};
+use crate::coordinator::policies::Policies;
 use crate::dispatch::{Dispatcher, EventSink};
+use crate::forge::ClientOptions;
+use crate::forge::gitea::GiteaForge;
+use crate::forge::github::GithubForge;
+use crate::forge::writes::{FORGE_WRITE_JOB, ForgeWriter, Forges};
 use crate::ingress::{self, DELIVERY_JOB, Inbox, Ingress};
 use crate::jobs::{Handlers, Leader, Wake, Worker};
 use crate::metrics::Metrics;
@@ -17,8 +24,11 @@ use tokio::task::JoinHandle;
 
 /// What a caller may plug into the service; production uses the defaults.
 pub struct ServiceOptions {
-    /// Receives every dispatched event inside its transaction.
+    /// Receives every dispatched event inside its transaction in place of the coordinator's
+    /// intake (tests use it to observe or fail dispatch).
     pub sink: Option<Arc<dyn EventSink>>,
+    /// Client settings for the forges (tests shorten the retry budget).
+    pub clients: ClientOptions,
     /// The clock; tests may pin it.
     pub clock: Arc<dyn Clock>,
 }
@@ -27,6 +37,7 @@ impl Default for ServiceOptions {
     fn default() -> ServiceOptions {
         ServiceOptions {
             sink: None,
+            clients: ClientOptions::default(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -88,8 +99,20 @@ impl Service {
             metrics: metrics.clone(),
         }));
 
+        let forges = forges(config, &options.clients)?;
+        let attempts = i64::from(config.jobs.max_attempts);
+        let sink = options.sink.unwrap_or_else(|| {
+            Arc::new(Intake {
+                max_attempts: attempts,
+            })
+        });
+        let policies = Arc::new(Policies::new(config.policy.clone()));
         let mut handlers = Handlers::default();
-        handlers.register(DELIVERY_JOB, Dispatcher::new(options.sink, metrics.clone()));
+        handlers.register(DELIVERY_JOB, Dispatcher::new(Some(sink), metrics.clone()));
+        let commands = Arc::new(CommandHandler::new(forges.clone(), policies, attempts));
+        handlers.register(COMMAND_JOB, commands.clone());
+        handlers.register(EDITED_COMMAND_JOB, commands);
+        handlers.register(FORGE_WRITE_JOB, ForgeWriter::new(forges));
         let worker = Worker::new(
             store.clone(),
             options.clock.clone(),
@@ -178,6 +201,21 @@ impl Service {
     pub async fn wait(&mut self) -> anyhow::Result<()> {
         (&mut self.main).await.context("service task")?
     }
+}
+
+/// The clients of the forges `ade.toml` configures: GitHub when an app id is set, Gitea when a
+/// URL is. A forge that is configured but whose client cannot be built stops the start.
+fn forges(config: &Config, options: &ClientOptions) -> anyhow::Result<Forges> {
+    let mut forges = Forges::default();
+    if config.github.app_id.is_some() {
+        let github = GithubForge::new(&config.github, options.clone()).context("the GitHub client")?;
+        forges.insert(Arc::new(github));
+    }
+    if config.gitea.url.is_some() {
+        let gitea = GiteaForge::new(&config.gitea, options.clone()).context("the Gitea client")?;
+        forges.insert(Arc::new(gitea));
+    }
+    Ok(forges)
 }
 
 fn warn_about_missing_secrets(config: &Config) {

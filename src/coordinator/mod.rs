@@ -1,4 +1,7 @@
 //! The coordinator: goals, specs and tasks, the state machine that commands move.
 
+pub mod command_job;
+pub mod commands;
 pub mod intake;
+pub mod policies;
 pub mod render;

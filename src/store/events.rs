@@ -59,3 +59,17 @@ pub async fn count(conn: &mut Conn) -> Result<i64, StoreError> {
         .try_get(0)
         .context("count events")
 }
+
+/// An event by its stored id.
+pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Event>, StoreError> {
+    let row = sqlx::query("SELECT data FROM events WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .context("read event")?;
+    let Some(row) = row else { return Ok(None) };
+    let data: String = row.try_get(0).context("read event")?;
+    serde_json::from_str(&data)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt(format!("stored event: {e}")))
+}

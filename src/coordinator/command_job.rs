@@ -1,0 +1,231 @@
+//! The job that handles the commands of one new comment: who wrote it, what they may do here,
+//! and, for each accepted command, its handler in `commands/`. Forge reads (the author's
+//! permission, the policy) happen first; everything the commands change is then written in one
+//! transaction together with the forge writes they ask for and the job's completion, so a retry
+//! never acts twice.
+
+use super::commands::{self, Reply, Session};
+use super::intake::{COMMAND_JOB, CommandJob, EDITED_COMMAND_JOB};
+use super::policies::Policies;
+use crate::command::{self, Place, Requester, RoleOverrides};
+use crate::events::EventKind;
+use crate::forge::writes::{ForgeWrite, ForgeWriteJob, Forges, classify};
+use crate::forge::{Forge, ForgeKind, Reaction, RepoRef};
+use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::markdown;
+use crate::policy::EffectivePolicy;
+use crate::store;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The handler of [`COMMAND_JOB`] and [`EDITED_COMMAND_JOB`] jobs.
+pub struct CommandHandler {
+    forges: Forges,
+    policies: Arc<Policies>,
+    bot_logins: Mutex<HashMap<ForgeKind, String>>,
+    /// Attempts each forge write job gets.
+    write_attempts: i64,
+}
+
+impl CommandHandler {
+    /// A handler writing through `forges`, under the policies `policies` reads.
+    pub fn new(forges: Forges, policies: Arc<Policies>, write_attempts: i64) -> CommandHandler {
+        CommandHandler {
+            forges,
+            policies,
+            bot_logins: Mutex::default(),
+            write_attempts,
+        }
+    }
+
+    async fn bot_login(&self, forge: &dyn Forge) -> Result<String, JobError> {
+        if let Some(login) = self.bot_logins.lock().unwrap().get(&forge.kind()) {
+            return Ok(login.clone());
+        }
+        let login = forge.bot_login().await.map_err(classify)?;
+        self.bot_logins
+            .lock()
+            .unwrap()
+            .insert(forge.kind(), login.clone());
+        Ok(login)
+    }
+
+    async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let job: CommandJob = serde_json::from_str(&ctx.job.payload)
+            .map_err(|e| JobError::Permanent(format!("malformed command job: {e}")))?;
+        let event = {
+            let mut conn = ctx.store().reader().await?;
+            store::events::get(&mut conn, job.event).await?
+        }
+        .ok_or_else(|| JobError::Permanent(format!("event {} is not stored", job.event)))?;
+        let (comment, edited) = match &event.kind {
+            EventKind::CommentCreated(comment) => (comment, false),
+            EventKind::CommentEdited(comment) => (comment, true),
+            other => {
+                return Err(JobError::Permanent(format!(
+                    "a command job for a {} event",
+                    other.name()
+                )));
+            }
+        };
+        let Some(repo) = event
+            .repository
+            .as_ref()
+            .and_then(|r| RepoRef::parse(&r.full_name, event.installation_id))
+        else {
+            return Err(JobError::Permanent("the comment's repository is unreadable".into()));
+        };
+        let forge = self.forges.get(event.forge).map_err(classify)?.clone();
+        let bot = self.bot_login(forge.as_ref()).await?;
+        if comment.author.login.eq_ignore_ascii_case(&bot) {
+            tracing::debug!("ignored ade's own comment");
+            return finish_with(ctx, event.forge, Vec::new(), self.write_attempts).await;
+        }
+        let parsed = command::parse_commands(&comment.body);
+        if parsed.is_empty() {
+            return finish_with(ctx, event.forge, Vec::new(), self.write_attempts).await;
+        }
+        let reply = Reply::new(event.forge, &repo, comment);
+        if edited {
+            let writes = vec![reply.to_edit(&comment.author.login)];
+            return finish_with(ctx, event.forge, writes, self.write_attempts).await;
+        }
+        let (head, loaded) = self
+            .policies
+            .load(forge.as_ref(), &repo)
+            .await
+            .map_err(classify)?;
+        let policy = match loaded {
+            Ok(policy) => policy,
+            Err(problems) => {
+                if comment.author.bot {
+                    return finish_with(ctx, event.forge, Vec::new(), self.write_attempts).await;
+                }
+                let writes = vec![reply.invalid_policy(&comment.author.login, &head.name, &problems)];
+                return finish_with(ctx, event.forge, writes, self.write_attempts).await;
+            }
+        };
+        if comment.author.bot && !policy.roles.allow_bots {
+            tracing::info!(author = %comment.author.login, "ignored a command from another bot");
+            return finish_with(ctx, event.forge, Vec::new(), self.write_attempts).await;
+        }
+        let permission = forge
+            .permission(&repo, &comment.author.login)
+            .await
+            .map_err(classify)?;
+        let overrides = overrides(&policy);
+        let mut session = Session {
+            forge: event.forge,
+            repo: &repo,
+            event: &event,
+            comment,
+            place: Place::of(&comment.issue),
+            requester: Requester {
+                login: &comment.author.login,
+                permission,
+                teams: &[],
+            },
+            overrides: &overrides,
+            policy: &policy,
+            head: &head,
+            now: ctx.now_ms(),
+            reply,
+            writes: Vec::new(),
+        };
+        let mut tx = ctx.store().begin().await?;
+        for (index, parsed) in parsed.into_iter().enumerate() {
+            session.reply.index = index;
+            run_one(&mut session, &mut tx, parsed).await?;
+        }
+        enqueue(&mut tx, event.forge, &session.writes, self.write_attempts, session.now).await?;
+        ctx.finish(tx).await
+    }
+}
+
+/// Handles one parsed command line: a mistake or a refusal is answered and changes nothing; an
+/// accepted command gets 👀 at once and then does its work.
+async fn run_one(
+    session: &mut Session<'_>,
+    tx: &mut store::Conn,
+    parsed: Result<command::Command, command::ParseError>,
+) -> Result<(), JobError> {
+    let command = match parsed {
+        Ok(command) => command,
+        Err(mistake) => {
+            let help = commands::help::available(session);
+            let write = session
+                .reply
+                .text(Some(session.requester.login), &markdown::inline(&mistake.to_string()), help);
+            session.writes.push(write);
+            return Ok(());
+        }
+    };
+    if let Err(refusal) = command::authorize(&command, session.place, &session.requester, session.overrides) {
+        tracing::info!(login = session.requester.login, %command, %refusal, "refused a command");
+        let write = session.reply.text(
+            Some(session.requester.login),
+            &markdown::inline(&refusal.to_string()),
+            Vec::new(),
+        );
+        session.writes.push(write);
+        return Ok(());
+    }
+    tracing::info!(login = session.requester.login, %command, "accepted a command");
+    session.writes.push(ForgeWrite::React {
+        repo: session.repo.clone(),
+        comment_id: session.comment.id,
+        reaction: Reaction::Eyes,
+    });
+    commands::execute(session, tx, command).await
+}
+
+/// The roles the policy sets, in the shape the command table checks.
+fn overrides(policy: &EffectivePolicy) -> RoleOverrides {
+    let mut min_permission = HashMap::new();
+    for verb in command::Verb::ALL {
+        if let Some(needed) = policy.roles.required.required(verb.as_str()) {
+            min_permission.insert(verb, needed);
+        }
+    }
+    RoleOverrides {
+        users: policy.roles.users.clone().into_iter().collect(),
+        teams: policy.roles.teams.clone().into_iter().collect(),
+        min_permission,
+    }
+}
+
+async fn enqueue(
+    tx: &mut store::Conn,
+    forge: ForgeKind,
+    writes: &[ForgeWrite],
+    attempts: i64,
+    now: i64,
+) -> Result<(), JobError> {
+    for write in writes {
+        let job = ForgeWriteJob {
+            forge,
+            write: write.clone(),
+        };
+        store::jobs::enqueue(tx, &job.job(attempts, now), now).await?;
+    }
+    Ok(())
+}
+
+/// Completes the job, enqueuing `writes` (possibly none) in the same transaction.
+async fn finish_with(
+    ctx: &JobContext,
+    forge: ForgeKind,
+    writes: Vec<ForgeWrite>,
+    attempts: i64,
+) -> Result<(), JobError> {
+    let mut tx = ctx.store().begin().await?;
+    enqueue(&mut tx, forge, &writes, attempts, ctx.now_ms()).await?;
+    ctx.finish(tx).await
+}
+
+impl JobHandler for CommandHandler {
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
+        debug_assert!(ctx.job.kind == COMMAND_JOB || ctx.job.kind == EDITED_COMMAND_JOB);
+        Box::pin(self.handle(ctx))
+    }
+}

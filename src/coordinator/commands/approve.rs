@@ -1,0 +1,97 @@
+//! `/ade approve [version]`: makes a validated spec version Active and its tasks ready (those
+//! whose dependencies are met) or waiting. Approving twice, or approving a version that was
+//! superseded or is not valid, is answered and changes nothing. The move is a compare-and-set on
+//! the stored state, so two approvals racing cannot both win.
+
+use super::Session;
+use super::plan::{parse_state, plan_comment};
+use crate::jobs::JobError;
+use crate::markdown;
+use crate::spec::{Spec, SpecState};
+use crate::store::Conn;
+use crate::store::goals::{self, SpecRow};
+
+/// Task states as stored.
+pub const READY: &str = "ready";
+/// A task whose dependencies are not merged yet.
+pub const WAITING: &str = "waiting";
+
+/// Approves `version`, or the newest version awaiting approval.
+pub async fn run(session: &mut Session<'_>, tx: &mut Conn, version: Option<u32>) -> Result<(), JobError> {
+    let Some(goal) = goals::find_goal(tx, session.forge, &session.repository(), session.number()).await? else {
+        session.say("there is no plan for this issue yet: comment `/ade plan` first.".into(), Vec::new(), None);
+        return Ok(());
+    };
+    let specs = goals::specs(tx, goal).await?;
+    let target = match version {
+        Some(v) => specs.iter().find(|s| s.version == i64::from(v)),
+        None => specs
+            .iter()
+            .find(|s| s.state == SpecState::Validated.as_str())
+            .or_else(|| specs.first()),
+    };
+    let Some(target) = target else {
+        let newest = specs.first().map_or(0, |s| s.version);
+        let asked = version.unwrap_or_default();
+        session.say(format!("there is no plan v{asked}; the newest is v{newest}."), Vec::new(), None);
+        return Ok(());
+    };
+    let state = parse_state(&target.state)?;
+    if state != SpecState::Validated {
+        let headline = refusal(target, state, &specs);
+        session.say(headline, Vec::new(), None);
+        return Ok(());
+    }
+    let actor = session.requester.login;
+    let mut details = Vec::new();
+    for active in specs.iter().filter(|s| s.state == SpecState::Active.as_str()) {
+        if goals::move_spec(tx, active.id, &active.state, SpecState::Archived.as_str(), actor, session.now).await? {
+            details.push(format!("v{} is archived: the approved plan replaces it.", active.version));
+        }
+    }
+    if !goals::move_spec(tx, target.id, SpecState::Validated.as_str(), SpecState::Active.as_str(), actor, session.now).await? {
+        session.say(format!("plan v{} was approved meanwhile; nothing changed.", target.version), Vec::new(), None);
+        return Ok(());
+    }
+    let spec: Spec = serde_json::from_str(&target.content)
+        .map_err(|e| JobError::Permanent(format!("stored spec v{} is unreadable: {e}", target.version)))?;
+    let (ready, waiting): (Vec<_>, Vec<_>) = spec.tasks.iter().partition(|t| t.depends_on.is_empty());
+    let ready: Vec<String> = ready.iter().map(|t| t.id.to_string()).collect();
+    let waiting: Vec<String> = waiting.iter().map(|t| t.id.to_string()).collect();
+    goals::insert_tasks(tx, target.id, &ready, READY, session.now).await?;
+    goals::insert_tasks(tx, target.id, &waiting, WAITING, session.now).await?;
+    session
+        .writes
+        .push(plan_comment(session, &spec, SpecState::Active, target, &[]));
+    let list = |ids: &[String]| ids.iter().map(|id| markdown::code_span(id)).collect::<Vec<_>>().join(", ");
+    let mut headline = format!("approved plan v{}: it is active.", target.version);
+    if !ready.is_empty() {
+        headline.push_str(&format!(" Ready: {}.", list(&ready)));
+    }
+    if !waiting.is_empty() {
+        headline.push_str(&format!(" Waiting for their dependencies: {}.", list(&waiting)));
+    }
+    session.say(headline, details, None);
+    Ok(())
+}
+
+/// Why `target` cannot be approved, in a reply.
+fn refusal(target: &SpecRow, state: SpecState, specs: &[SpecRow]) -> String {
+    let v = target.version;
+    let newest_validated = specs.iter().find(|s| s.state == SpecState::Validated.as_str());
+    match state {
+        SpecState::Active => format!("plan v{v} is already approved and active; nothing changed."),
+        SpecState::Superseded => match newest_validated {
+            Some(newer) => format!(
+                "plan v{v} was superseded by v{}; nothing changed. To approve the newer plan: `/ade approve {}`.",
+                newer.version, newer.version
+            ),
+            None => format!("plan v{v} was superseded; nothing changed."),
+        },
+        SpecState::Rejected => format!(
+            "plan v{v} is not valid and cannot be approved (the plan comment lists why); fix the issue's task list and comment `/ade plan`."
+        ),
+        SpecState::Archived => format!("plan v{v} is archived; nothing changed."),
+        SpecState::Draft | SpecState::Validated => format!("plan v{v} is not validated yet; nothing changed."),
+    }
+}

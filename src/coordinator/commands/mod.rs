@@ -1,0 +1,178 @@
+//! One file per command. Each handler gets the [`Session`] of the comment it came in (who, where,
+//! the policy in force) and the transaction everything is recorded in, and says what to write to
+//! the forge by pushing [`ForgeWrite`]s; nothing here calls the forge directly.
+
+pub mod approve;
+pub mod help;
+pub mod plan;
+pub mod status;
+
+use super::render::{self, CommandView, ReplyView, TableView};
+use crate::command::{Command, Place, Requester, RoleOverrides};
+use crate::events::{Comment, Event};
+use crate::forge::writes::ForgeWrite;
+use crate::forge::{BranchHead, ForgeKind, RepoRef};
+use crate::jobs::JobError;
+use crate::markdown;
+use crate::policy::{EffectivePolicy, PolicyDiagnostic};
+use crate::store::Conn;
+
+/// Everything a command handler knows about the comment it answers.
+pub struct Session<'a> {
+    /// The forge.
+    pub forge: ForgeKind,
+    /// The repository.
+    pub repo: &'a RepoRef,
+    /// The event the comment came in.
+    pub event: &'a Event,
+    /// The comment, as delivered (its issue's title and body as they were then).
+    pub comment: &'a Comment,
+    /// An issue or a pull request.
+    pub place: Place,
+    /// The author and their forge permission.
+    pub requester: Requester<'a>,
+    /// The roles the policy sets.
+    pub overrides: &'a RoleOverrides,
+    /// The policy in force.
+    pub policy: &'a EffectivePolicy,
+    /// The default branch and the commit the policy was read at.
+    pub head: &'a BranchHead,
+    /// The job's clock.
+    pub now: i64,
+    /// How to reply to this comment.
+    pub reply: Reply,
+    /// What to write to the forge once the transaction commits.
+    pub writes: Vec<ForgeWrite>,
+}
+
+impl Session<'_> {
+    /// `owner/name`.
+    pub fn repository(&self) -> String {
+        self.repo.full_name()
+    }
+
+    /// The issue or pull request number the comment is on.
+    pub fn number(&self) -> i64 {
+        self.comment.issue.number
+    }
+
+    /// Replies to the author: `headline` and `details` are Markdown with user values escaped.
+    pub fn say(&mut self, headline: String, details: Vec<String>, table: Option<TableView>) {
+        let view = ReplyView {
+            mention: Some(self.requester.login.to_string()),
+            headline,
+            details,
+            table,
+            commands: Vec::new(),
+        };
+        let write = self.reply.render(&view);
+        self.writes.push(write);
+    }
+}
+
+/// Runs an accepted command.
+pub async fn execute(session: &mut Session<'_>, tx: &mut Conn, command: Command) -> Result<(), JobError> {
+    match command {
+        Command::Plan { agent, instructions } => plan::run(session, tx, agent, instructions).await,
+        Command::Approve { version } => approve::run(session, tx, version).await,
+        Command::Status => status::run(session, tx).await,
+        Command::Help => {
+            help::run(session);
+            Ok(())
+        }
+        Command::Run { .. } | Command::Retry | Command::Verify | Command::Cancel { .. } => {
+            let headline = format!(
+                "{} needs a runner to carry out tasks, and this ade has none connected yet; \
+                 nothing was changed. Approved tasks wait, ready, until one is.",
+                markdown::code_span(&command.to_string())
+            );
+            session.say(headline, Vec::new(), None);
+            Ok(())
+        }
+    }
+}
+
+/// Where replies to one comment go, each under its own marker so a retried job finds the reply
+/// it already posted instead of posting it twice.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    repo: RepoRef,
+    number: i64,
+    comment_id: i64,
+    /// Which command of the comment is being answered.
+    pub index: usize,
+}
+
+impl Reply {
+    /// Replies to `comment`.
+    pub fn new(_forge: ForgeKind, repo: &RepoRef, comment: &Comment) -> Reply {
+        Reply {
+            repo: repo.clone(),
+            number: comment.issue.number,
+            comment_id: comment.id,
+            index: 0,
+        }
+    }
+
+    fn comment(&self, marker: String, body: String) -> ForgeWrite {
+        ForgeWrite::Comment {
+            repo: self.repo.clone(),
+            number: self.number,
+            marker,
+            body,
+        }
+    }
+
+    /// A reply rendered from `view`.
+    pub fn render(&self, view: &ReplyView) -> ForgeWrite {
+        let body = render::reply(view).unwrap_or_else(|error| {
+            tracing::error!(%error, "a reply did not render");
+            "ade could not render its reply; the operator's log has the details.\n".to_string()
+        });
+        self.comment(format!("reply:{}:{}", self.comment_id, self.index), body)
+    }
+
+    /// A one-line reply to `login`, with the commands they may run when that helps.
+    pub fn text(&self, login: Option<&str>, headline: &str, commands: Vec<CommandView>) -> ForgeWrite {
+        self.render(&ReplyView {
+            mention: login.map(str::to_string),
+            headline: headline.to_string(),
+            commands,
+            ..ReplyView::default()
+        })
+    }
+
+    /// The answer to a command edited into an existing comment: edits never act. One such answer
+    /// per comment, however often it is edited.
+    pub fn to_edit(&self, login: &str) -> ForgeWrite {
+        let view = ReplyView {
+            mention: Some(login.to_string()),
+            headline: "ade does not act on edited comments, so the command you edited in was not \
+                       run. To run it, post it in a new comment."
+                .to_string(),
+            ..ReplyView::default()
+        };
+        let body = render::reply(&view).unwrap_or_default();
+        self.comment(format!("edited:{}", self.comment_id), body)
+    }
+
+    /// The answer to any command while the repository's policy file is invalid.
+    pub fn invalid_policy(&self, login: &str, branch: &str, problems: &[PolicyDiagnostic]) -> ForgeWrite {
+        let view = ReplyView {
+            mention: Some(login.to_string()),
+            headline: format!(
+                "The repository's {} on {} is not valid, so ade runs no commands here until it is \
+                 fixed:",
+                markdown::code_span(super::policies::POLICY_PATH),
+                markdown::code_span(branch)
+            ),
+            details: problems
+                .iter()
+                .take(20)
+                .map(|p| markdown::code_span(&p.to_string()))
+                .collect(),
+            ..ReplyView::default()
+        };
+        self.render(&view)
+    }
+}

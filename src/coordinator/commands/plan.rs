@@ -1,0 +1,175 @@
+//! `/ade plan`: a new version of the goal's spec from the issue as it was delivered, validated
+//! against the policy, stored, and posted as the goal's plan comment. An unapproved older version
+//! is superseded; an approved one stays until a newer one is approved.
+
+use super::Session;
+use crate::command::sanitize;
+use crate::coordinator::render::{self, PlanView, TaskView};
+use crate::forge::writes::ForgeWrite;
+use crate::jobs::JobError;
+use crate::markdown;
+use crate::spec::{GoalRef, Lifecycle, Planner, Spec, SpecError, SpecState, manual, validate};
+use crate::store::Conn;
+use crate::store::goals::{self, NewSpec, SpecRow};
+
+/// Plans the goal of the issue the command was posted on.
+pub async fn run(
+    session: &mut Session<'_>,
+    tx: &mut Conn,
+    agent: Option<String>,
+    instructions: Option<String>,
+) -> Result<(), JobError> {
+    if let Some(agent) = agent.filter(|a| a != "manual") {
+        let headline = format!(
+            "the planner agent {} would run on a runner, and this ade has none connected yet; \
+             nothing was planned. `/ade plan` without an agent uses the issue's task list.",
+            markdown::code_span(&agent)
+        );
+        session.say(headline, Vec::new(), None);
+        return Ok(());
+    }
+    let issue = &session.comment.issue;
+    let title = sanitize(&issue.title).text;
+    let body = sanitize(&issue.body).text;
+    let (mut tasks, mut errors) = match manual::plan(&title, &body) {
+        Ok(tasks) => (tasks, Vec::new()),
+        Err(errors) => (Vec::new(), errors),
+    };
+    if let Some(extra) = instructions {
+        let extra = sanitize(&extra).text;
+        for task in &mut tasks {
+            task.instructions = format!(
+                "{}\n\nFurther instructions given with the plan request:\n{extra}",
+                task.instructions
+            )
+            .trim_start()
+            .to_string();
+        }
+    }
+    let goal = goals::goal(tx, session.forge, &session.repository(), issue.number, session.now).await?;
+    let earlier = goals::specs(tx, goal).await?;
+    let version = earlier.first().map_or(1, |s| s.version + 1);
+    let mut spec = Spec {
+        goal: GoalRef {
+            forge: session.forge,
+            repo: session.repository(),
+            issue: issue.number.max(1) as u64,
+        },
+        version: u32::try_from(version).map_err(|_| JobError::Permanent("too many versions".into()))?,
+        author: session.requester.login.to_string(),
+        planner: Planner::Manual,
+        base_commit: Some(session.head.sha.clone()),
+        tasks,
+        lifecycle: Lifecycle::new(session.now),
+    };
+    if errors.is_empty() {
+        errors = validate::validate(&spec, session.policy).err().unwrap_or_default();
+    }
+    let state = if errors.is_empty() { SpecState::Validated } else { SpecState::Rejected };
+    spec.lifecycle
+        .advance(state, session.now)
+        .map_err(|e| JobError::Permanent(e.to_string()))?;
+    let messages: Vec<String> = errors.iter().map(SpecError::to_string).collect();
+    let content = serde_json::to_string(&spec).map_err(|e| JobError::Permanent(e.to_string()))?;
+    let hash = spec.content_hash().to_string();
+    let errors_json = (!messages.is_empty()).then(|| serde_json::to_string(&messages).unwrap_or_default());
+    let row = goals::insert_spec(
+        tx,
+        &NewSpec {
+            goal,
+            state: state.as_str(),
+            content: &content,
+            content_hash: &hash,
+            author: session.requester.login,
+            planner: &spec.planner.to_string(),
+            errors: errors_json.as_deref(),
+        },
+        session.now,
+    )
+    .await?;
+    if row.version != version {
+        return Err(JobError::Retry("another plan of this goal was stored meanwhile".into()));
+    }
+    let mut superseded = Vec::new();
+    for older in &earlier {
+        let from = parse_state(&older.state)?;
+        if from.can_become(SpecState::Superseded)
+            && goals::move_spec(tx, older.id, &older.state, SpecState::Superseded.as_str(), session.requester.login, session.now).await?
+        {
+            superseded.push(older.version);
+        }
+    }
+    session.writes.push(plan_comment(session, &spec, state, &row, &messages));
+
+    let headline = if messages.is_empty() {
+        format!(
+            "planned v{version}: {} task{}. A maintainer approves it with `/ade approve {version}`.",
+            spec.tasks.len(),
+            if spec.tasks.len() == 1 { "" } else { "s" }
+        )
+    } else {
+        format!("plan v{version} is not valid and cannot be approved; the plan comment lists why.")
+    };
+    let details = superseded
+        .iter()
+        .map(|v| format!("v{v} is superseded: it can no longer be approved."))
+        .collect();
+    session.say(headline, details, None);
+    Ok(())
+}
+
+/// Reads a stored state name.
+pub fn parse_state(name: &str) -> Result<SpecState, JobError> {
+    SpecState::ALL
+        .into_iter()
+        .find(|s| s.as_str() == name)
+        .ok_or_else(|| JobError::Permanent(format!("stored spec state {name:?} is unknown")))
+}
+
+/// The goal's plan comment showing `spec` in `state`.
+pub fn plan_comment(
+    session: &Session<'_>,
+    spec: &Spec,
+    state: SpecState,
+    row: &SpecRow,
+    errors: &[String],
+) -> ForgeWrite {
+    let view = PlanView {
+        number: session.number(),
+        title: sanitize(&session.comment.issue.title).text,
+        version: row.version,
+        state: state.as_str().to_string(),
+        author: spec.author.clone(),
+        planner: spec.planner.to_string(),
+        tasks: spec
+            .tasks
+            .iter()
+            .map(|task| TaskView {
+                id: task.id.to_string(),
+                title: task.title.clone(),
+                instructions: task
+                    .instructions
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                acceptance: task.acceptance.clone(),
+                depends_on: task.depends_on.iter().map(ToString::to_string).collect(),
+                paths: task.paths.clone(),
+            })
+            .collect(),
+        errors: errors.to_vec(),
+        approve_command: format!("/ade approve {}", row.version),
+        hash: row.content_hash.chars().take(12).collect(),
+    };
+    let body = render::plan(&view).unwrap_or_else(|error| {
+        tracing::error!(%error, "the plan comment did not render");
+        "ade could not render the plan; the operator's log has the details.\n".to_string()
+    });
+    ForgeWrite::Comment {
+        repo: session.repo.clone(),
+        number: session.number(),
+        marker: format!("plan:{}", session.number()),
+        body,
+    }
+}

@@ -1,0 +1,51 @@
+//! `/ade status`: the goal's spec versions and the tasks of the active one, as a table.
+
+use super::Session;
+use crate::command::Place;
+use crate::coordinator::render::TableView;
+use crate::jobs::JobError;
+use crate::store::Conn;
+use crate::store::goals;
+
+/// Replies with the state of the goal the comment is on.
+pub async fn run(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobError> {
+    if session.place == Place::PullRequest {
+        session.say(
+            "this pull request is not an approval ade opened, so it has no ade state.".into(),
+            Vec::new(),
+            None,
+        );
+        return Ok(());
+    }
+    let Some(goal) = goals::find_goal(tx, session.forge, &session.repository(), session.number()).await? else {
+        session.say("there is no plan for this issue yet: `/ade plan` makes one.".into(), Vec::new(), None);
+        return Ok(());
+    };
+    let specs = goals::specs(tx, goal).await?;
+    let table = TableView {
+        header: vec!["version".into(), "state".into(), "planned by".into(), "spec".into()],
+        rows: specs
+            .iter()
+            .map(|s| {
+                vec![
+                    format!("v{}", s.version),
+                    s.state.clone(),
+                    s.author.clone(),
+                    s.content_hash.chars().take(12).collect(),
+                ]
+            })
+            .collect(),
+    };
+    let mut details = Vec::new();
+    if let Some(active) = specs.iter().find(|s| s.state == "active") {
+        for (task, state) in goals::tasks(tx, active.id).await? {
+            details.push(format!("{} is {state}", crate::markdown::code_span(&task)));
+        }
+    }
+    let headline = match specs.first() {
+        Some(newest) => format!("goal #{}: {} plan version(s), the newest v{} is {}.", session.number(), specs.len(), newest.version, newest.state),
+        None => "no plan versions yet.".into(),
+    };
+    session.say(headline, details, Some(table));
+    Ok(())
+}
