@@ -208,7 +208,8 @@ impl Service {
 fn forges(config: &Config, options: &ClientOptions) -> anyhow::Result<Forges> {
     let mut forges = Forges::default();
     if config.github.app_id.is_some() {
-        let github = GithubForge::new(&config.github, options.clone()).context("the GitHub client")?;
+        let github =
+            GithubForge::new(&config.github, options.clone()).context("the GitHub client")?;
         forges.insert(Arc::new(github));
     }
     if config.gitea.url.is_some() {

@@ -12,7 +12,6 @@ use crate::events::EventKind;
 use crate::forge::writes::{ForgeWrite, ForgeWriteJob, Forges, classify};
 use crate::forge::{Forge, ForgeKind, Reaction, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
-use crate::markdown;
 use crate::policy::EffectivePolicy;
 use crate::store;
 use std::collections::HashMap;
@@ -73,7 +72,9 @@ impl CommandHandler {
             .as_ref()
             .and_then(|r| RepoRef::parse(&r.full_name, event.installation_id))
         else {
-            return Err(JobError::Permanent("the comment's repository is unreadable".into()));
+            return Err(JobError::Permanent(
+                "the comment's repository is unreadable".into(),
+            ));
         };
         let forge = self.forges.get(event.forge).map_err(classify)?.clone();
         let bot = self.bot_login(forge.as_ref()).await?;
@@ -101,7 +102,8 @@ impl CommandHandler {
                 if comment.author.bot {
                     return finish_with(ctx, event.forge, Vec::new(), self.write_attempts).await;
                 }
-                let writes = vec![reply.invalid_policy(&comment.author.login, &head.name, &problems)];
+                let writes =
+                    vec![reply.invalid_policy(&comment.author.login, &head.name, &problems)];
                 return finish_with(ctx, event.forge, writes, self.write_attempts).await;
             }
         };
@@ -137,13 +139,21 @@ impl CommandHandler {
             session.reply.index = index;
             run_one(&mut session, &mut tx, parsed).await?;
         }
-        enqueue(&mut tx, event.forge, &session.writes, self.write_attempts, session.now).await?;
+        enqueue(
+            &mut tx,
+            event.forge,
+            &session.writes,
+            self.write_attempts,
+            session.now,
+        )
+        .await?;
         ctx.finish(tx).await
     }
 }
 
 /// Handles one parsed command line: a mistake or a refusal is answered and changes nothing; an
-/// accepted command gets 👀 at once and then does its work.
+/// accepted command gets 👀 at once and then does its work. Mistakes and refusals describe
+/// themselves in Markdown that is safe as it is (user input in them is quoted without backticks).
 async fn run_one(
     session: &mut Session<'_>,
     tx: &mut store::Conn,
@@ -153,18 +163,24 @@ async fn run_one(
         Ok(command) => command,
         Err(mistake) => {
             let help = commands::help::available(session);
-            let write = session
-                .reply
-                .text(Some(session.requester.login), &markdown::inline(&mistake.to_string()), help);
+            let write =
+                session
+                    .reply
+                    .text(Some(session.requester.login), &mistake.to_string(), help);
             session.writes.push(write);
             return Ok(());
         }
     };
-    if let Err(refusal) = command::authorize(&command, session.place, &session.requester, session.overrides) {
+    if let Err(refusal) = command::authorize(
+        &command,
+        session.place,
+        &session.requester,
+        session.overrides,
+    ) {
         tracing::info!(login = session.requester.login, %command, %refusal, "refused a command");
         let write = session.reply.text(
             Some(session.requester.login),
-            &markdown::inline(&refusal.to_string()),
+            &refusal.to_string(),
             Vec::new(),
         );
         session.writes.push(write);

@@ -31,7 +31,11 @@ impl Policies {
     }
 
     /// The default branch's head and the policy in force at it.
-    pub async fn load(&self, forge: &dyn Forge, repo: &RepoRef) -> ForgeResult<(BranchHead, Loaded)> {
+    pub async fn load(
+        &self,
+        forge: &dyn Forge,
+        repo: &RepoRef,
+    ) -> ForgeResult<(BranchHead, Loaded)> {
         let head = forge.default_branch(repo).await?;
         let key = (forge.kind(), repo.full_name());
         if let Some((sha, loaded)) = self.cache.lock().unwrap().get(&key)

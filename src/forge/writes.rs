@@ -81,9 +81,10 @@ pub struct ForgeWriteJob {
 }
 
 impl ForgeWriteJob {
-    /// The job that performs this write. Writes to one comment (and reactions to one comment)
-    /// keep their order; a sticky comment's idempotency key includes its text, so an unchanged
-    /// rendering is written once, and each new one once.
+    /// The job that performs this write. Comments on one issue are written in the order they were
+    /// asked for (the plan before the reply about it), reactions to one comment likewise; a
+    /// comment's idempotency key includes its text, so an unchanged rendering is written once,
+    /// and each new one once.
     pub fn job(&self, max_attempts: i64, now: i64) -> NewJob {
         let forge = self.forge;
         let (key, order) = match &self.write {

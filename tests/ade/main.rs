@@ -3,6 +3,7 @@
 mod support;
 
 mod cli;
+mod commands;
 mod goals;
 mod queue;
 mod restart;

@@ -17,9 +17,19 @@ pub const READY: &str = "ready";
 pub const WAITING: &str = "waiting";
 
 /// Approves `version`, or the newest version awaiting approval.
-pub async fn run(session: &mut Session<'_>, tx: &mut Conn, version: Option<u32>) -> Result<(), JobError> {
-    let Some(goal) = goals::find_goal(tx, session.forge, &session.repository(), session.number()).await? else {
-        session.say("there is no plan for this issue yet: comment `/ade plan` first.".into(), Vec::new(), None);
+pub async fn run(
+    session: &mut Session<'_>,
+    tx: &mut Conn,
+    version: Option<u32>,
+) -> Result<(), JobError> {
+    let Some(goal) =
+        goals::find_goal(tx, session.forge, &session.repository(), session.number()).await?
+    else {
+        session.say(
+            "there is no plan for this issue yet: comment `/ade plan` first.".into(),
+            Vec::new(),
+            None,
+        );
         return Ok(());
     };
     let specs = goals::specs(tx, goal).await?;
@@ -33,7 +43,11 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn, version: Option<u32>)
     let Some(target) = target else {
         let newest = specs.first().map_or(0, |s| s.version);
         let asked = version.unwrap_or_default();
-        session.say(format!("there is no plan v{asked}; the newest is v{newest}."), Vec::new(), None);
+        session.say(
+            format!("there is no plan v{asked}; the newest is v{newest}."),
+            Vec::new(),
+            None,
+        );
         return Ok(());
     };
     let state = parse_state(&target.state)?;
@@ -44,18 +58,54 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn, version: Option<u32>)
     }
     let actor = session.requester.login;
     let mut details = Vec::new();
-    for active in specs.iter().filter(|s| s.state == SpecState::Active.as_str()) {
-        if goals::move_spec(tx, active.id, &active.state, SpecState::Archived.as_str(), actor, session.now).await? {
-            details.push(format!("v{} is archived: the approved plan replaces it.", active.version));
+    for active in specs
+        .iter()
+        .filter(|s| s.state == SpecState::Active.as_str())
+    {
+        if goals::move_spec(
+            tx,
+            active.id,
+            &active.state,
+            SpecState::Archived.as_str(),
+            actor,
+            session.now,
+        )
+        .await?
+        {
+            details.push(format!(
+                "v{} is archived: the approved plan replaces it.",
+                active.version
+            ));
         }
     }
-    if !goals::move_spec(tx, target.id, SpecState::Validated.as_str(), SpecState::Active.as_str(), actor, session.now).await? {
-        session.say(format!("plan v{} was approved meanwhile; nothing changed.", target.version), Vec::new(), None);
+    if !goals::move_spec(
+        tx,
+        target.id,
+        SpecState::Validated.as_str(),
+        SpecState::Active.as_str(),
+        actor,
+        session.now,
+    )
+    .await?
+    {
+        session.say(
+            format!(
+                "plan v{} was approved meanwhile; nothing changed.",
+                target.version
+            ),
+            Vec::new(),
+            None,
+        );
         return Ok(());
     }
-    let spec: Spec = serde_json::from_str(&target.content)
-        .map_err(|e| JobError::Permanent(format!("stored spec v{} is unreadable: {e}", target.version)))?;
-    let (ready, waiting): (Vec<_>, Vec<_>) = spec.tasks.iter().partition(|t| t.depends_on.is_empty());
+    let spec: Spec = serde_json::from_str(&target.content).map_err(|e| {
+        JobError::Permanent(format!(
+            "stored spec v{} is unreadable: {e}",
+            target.version
+        ))
+    })?;
+    let (ready, waiting): (Vec<_>, Vec<_>) =
+        spec.tasks.iter().partition(|t| t.depends_on.is_empty());
     let ready: Vec<String> = ready.iter().map(|t| t.id.to_string()).collect();
     let waiting: Vec<String> = waiting.iter().map(|t| t.id.to_string()).collect();
     goals::insert_tasks(tx, target.id, &ready, READY, session.now).await?;
@@ -63,13 +113,21 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn, version: Option<u32>)
     session
         .writes
         .push(plan_comment(session, &spec, SpecState::Active, target, &[]));
-    let list = |ids: &[String]| ids.iter().map(|id| markdown::code_span(id)).collect::<Vec<_>>().join(", ");
+    let list = |ids: &[String]| {
+        ids.iter()
+            .map(|id| markdown::code_span(id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut headline = format!("approved plan v{}: it is active.", target.version);
     if !ready.is_empty() {
         headline.push_str(&format!(" Ready: {}.", list(&ready)));
     }
     if !waiting.is_empty() {
-        headline.push_str(&format!(" Waiting for their dependencies: {}.", list(&waiting)));
+        headline.push_str(&format!(
+            " Waiting for their dependencies: {}.",
+            list(&waiting)
+        ));
     }
     session.say(headline, details, None);
     Ok(())
@@ -78,7 +136,9 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn, version: Option<u32>)
 /// Why `target` cannot be approved, in a reply.
 fn refusal(target: &SpecRow, state: SpecState, specs: &[SpecRow]) -> String {
     let v = target.version;
-    let newest_validated = specs.iter().find(|s| s.state == SpecState::Validated.as_str());
+    let newest_validated = specs
+        .iter()
+        .find(|s| s.state == SpecState::Validated.as_str());
     match state {
         SpecState::Active => format!("plan v{v} is already approved and active; nothing changed."),
         SpecState::Superseded => match newest_validated {
@@ -92,6 +152,8 @@ fn refusal(target: &SpecRow, state: SpecState, specs: &[SpecRow]) -> String {
             "plan v{v} is not valid and cannot be approved (the plan comment lists why); fix the issue's task list and comment `/ade plan`."
         ),
         SpecState::Archived => format!("plan v{v} is archived; nothing changed."),
-        SpecState::Draft | SpecState::Validated => format!("plan v{v} is not validated yet; nothing changed."),
+        SpecState::Draft | SpecState::Validated => {
+            format!("plan v{v} is not validated yet; nothing changed.")
+        }
     }
 }

@@ -19,9 +19,15 @@ pub fn available(session: &Session<'_>) -> Vec<CommandView> {
 pub fn run(session: &mut Session<'_>) {
     let commands = available(session);
     let headline = if commands.is_empty() {
-        format!("there are no ade commands you can use on this {}.", session.place)
+        format!(
+            "there are no ade commands you can use on this {}.",
+            session.place
+        )
     } else {
-        format!("these are the ade commands you can use on this {}.", session.place)
+        format!(
+            "these are the ade commands you can use on this {}.",
+            session.place
+        )
     };
     let view = ReplyView {
         mention: Some(session.requester.login.to_string()),

@@ -71,9 +71,16 @@ impl Session<'_> {
 }
 
 /// Runs an accepted command.
-pub async fn execute(session: &mut Session<'_>, tx: &mut Conn, command: Command) -> Result<(), JobError> {
+pub async fn execute(
+    session: &mut Session<'_>,
+    tx: &mut Conn,
+    command: Command,
+) -> Result<(), JobError> {
     match command {
-        Command::Plan { agent, instructions } => plan::run(session, tx, agent, instructions).await,
+        Command::Plan {
+            agent,
+            instructions,
+        } => plan::run(session, tx, agent, instructions).await,
         Command::Approve { version } => approve::run(session, tx, version).await,
         Command::Status => status::run(session, tx).await,
         Command::Help => {
@@ -133,7 +140,12 @@ impl Reply {
     }
 
     /// A one-line reply to `login`, with the commands they may run when that helps.
-    pub fn text(&self, login: Option<&str>, headline: &str, commands: Vec<CommandView>) -> ForgeWrite {
+    pub fn text(
+        &self,
+        login: Option<&str>,
+        headline: &str,
+        commands: Vec<CommandView>,
+    ) -> ForgeWrite {
         self.render(&ReplyView {
             mention: login.map(str::to_string),
             headline: headline.to_string(),
@@ -157,7 +169,12 @@ impl Reply {
     }
 
     /// The answer to any command while the repository's policy file is invalid.
-    pub fn invalid_policy(&self, login: &str, branch: &str, problems: &[PolicyDiagnostic]) -> ForgeWrite {
+    pub fn invalid_policy(
+        &self,
+        login: &str,
+        branch: &str,
+        problems: &[PolicyDiagnostic],
+    ) -> ForgeWrite {
         let view = ReplyView {
             mention: Some(login.to_string()),
             headline: format!(

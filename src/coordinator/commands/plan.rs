@@ -46,7 +46,14 @@ pub async fn run(
             .to_string();
         }
     }
-    let goal = goals::goal(tx, session.forge, &session.repository(), issue.number, session.now).await?;
+    let goal = goals::goal(
+        tx,
+        session.forge,
+        &session.repository(),
+        issue.number,
+        session.now,
+    )
+    .await?;
     let earlier = goals::specs(tx, goal).await?;
     let version = earlier.first().map_or(1, |s| s.version + 1);
     let mut spec = Spec {
@@ -55,7 +62,8 @@ pub async fn run(
             repo: session.repository(),
             issue: issue.number.max(1) as u64,
         },
-        version: u32::try_from(version).map_err(|_| JobError::Permanent("too many versions".into()))?,
+        version: u32::try_from(version)
+            .map_err(|_| JobError::Permanent("too many versions".into()))?,
         author: session.requester.login.to_string(),
         planner: Planner::Manual,
         base_commit: Some(session.head.sha.clone()),
@@ -63,16 +71,23 @@ pub async fn run(
         lifecycle: Lifecycle::new(session.now),
     };
     if errors.is_empty() {
-        errors = validate::validate(&spec, session.policy).err().unwrap_or_default();
+        errors = validate::validate(&spec, session.policy)
+            .err()
+            .unwrap_or_default();
     }
-    let state = if errors.is_empty() { SpecState::Validated } else { SpecState::Rejected };
+    let state = if errors.is_empty() {
+        SpecState::Validated
+    } else {
+        SpecState::Rejected
+    };
     spec.lifecycle
         .advance(state, session.now)
         .map_err(|e| JobError::Permanent(e.to_string()))?;
     let messages: Vec<String> = errors.iter().map(SpecError::to_string).collect();
     let content = serde_json::to_string(&spec).map_err(|e| JobError::Permanent(e.to_string()))?;
     let hash = spec.content_hash().to_string();
-    let errors_json = (!messages.is_empty()).then(|| serde_json::to_string(&messages).unwrap_or_default());
+    let errors_json =
+        (!messages.is_empty()).then(|| serde_json::to_string(&messages).unwrap_or_default());
     let row = goals::insert_spec(
         tx,
         &NewSpec {
@@ -88,18 +103,30 @@ pub async fn run(
     )
     .await?;
     if row.version != version {
-        return Err(JobError::Retry("another plan of this goal was stored meanwhile".into()));
+        return Err(JobError::Retry(
+            "another plan of this goal was stored meanwhile".into(),
+        ));
     }
     let mut superseded = Vec::new();
     for older in &earlier {
         let from = parse_state(&older.state)?;
         if from.can_become(SpecState::Superseded)
-            && goals::move_spec(tx, older.id, &older.state, SpecState::Superseded.as_str(), session.requester.login, session.now).await?
+            && goals::move_spec(
+                tx,
+                older.id,
+                &older.state,
+                SpecState::Superseded.as_str(),
+                session.requester.login,
+                session.now,
+            )
+            .await?
         {
             superseded.push(older.version);
         }
     }
-    session.writes.push(plan_comment(session, &spec, state, &row, &messages));
+    session
+        .writes
+        .push(plan_comment(session, &spec, state, &row, &messages));
 
     let headline = if messages.is_empty() {
         format!(

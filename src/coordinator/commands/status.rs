@@ -17,13 +17,24 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobErro
         );
         return Ok(());
     }
-    let Some(goal) = goals::find_goal(tx, session.forge, &session.repository(), session.number()).await? else {
-        session.say("there is no plan for this issue yet: `/ade plan` makes one.".into(), Vec::new(), None);
+    let Some(goal) =
+        goals::find_goal(tx, session.forge, &session.repository(), session.number()).await?
+    else {
+        session.say(
+            "there is no plan for this issue yet: `/ade plan` makes one.".into(),
+            Vec::new(),
+            None,
+        );
         return Ok(());
     };
     let specs = goals::specs(tx, goal).await?;
     let table = TableView {
-        header: vec!["version".into(), "state".into(), "planned by".into(), "spec".into()],
+        header: vec![
+            "version".into(),
+            "state".into(),
+            "planned by".into(),
+            "spec".into(),
+        ],
         rows: specs
             .iter()
             .map(|s| {
@@ -43,7 +54,13 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobErro
         }
     }
     let headline = match specs.first() {
-        Some(newest) => format!("goal #{}: {} plan version(s), the newest v{} is {}.", session.number(), specs.len(), newest.version, newest.state),
+        Some(newest) => format!(
+            "goal #{}: {} plan version(s), the newest v{} is {}.",
+            session.number(),
+            specs.len(),
+            newest.version,
+            newest.state
+        ),
         None => "no plan versions yet.".into(),
     };
     session.say(headline, details, Some(table));

@@ -198,7 +198,7 @@ fn print_banner(demo: &Demo, options: &StandaloneOptions) {
             println!("  api_url = \"{}\"", sim.api_url());
             println!("  app_id = {}", sim.app_id());
             println!("  private_key_file = \"{}\"", key_path.display());
-            println!("  webhook_secrets = [\"{}\"]", options.webhook_secret);
+            println!("  webhook_secret = [\"{}\"]", options.webhook_secret);
             if let Some(id) = seeded.installation {
                 println!("  (installation {id} covers {DEMO_REPO})");
             }
@@ -209,7 +209,7 @@ fn print_banner(demo: &Demo, options: &StandaloneOptions) {
             if let Some(bot) = &seeded.bot {
                 println!("  token = \"{}\"   # bot user {}", bot.token, bot.login);
             }
-            println!("  webhook_secrets = [\"{}\"]", options.webhook_secret);
+            println!("  webhook_secret = [\"{}\"]", options.webhook_secret);
         }
     }
     println!(

@@ -4,6 +4,7 @@ pub mod db;
 pub mod forge;
 pub mod payloads;
 pub mod process;
+pub mod story;
 
 pub use db::{TestDb, databases};
 pub use forge::{Delivery, TestForge};

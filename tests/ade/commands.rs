@@ -1,0 +1,314 @@
+//! Maintainers command ade from issues on GitHub, Gitea and Forgejo, through the simulator.
+
+use crate::support::story::{MAINTAINER, READER, REPO, Story, WRITER};
+use ade::forge::sim::{Fault, FaultRule};
+
+const GOAL: &str = "Add a --dry-run flag";
+const CHECKLIST: &str = "We want a dry run.\n\n\
+- [ ] Parse the flag\n\
+- [ ] Skip writes when it is set (after 1)\n\
+- [ ] Document it (after 1, 2)\n";
+
+async fn stories() -> Vec<(&'static str, Story)> {
+    vec![
+        ("github", Story::github().await),
+        ("gitea", Story::gitea().await),
+        ("forgejo", Story::forgejo().await),
+    ]
+}
+
+#[tokio::test]
+async fn a_maintainer_plans_a_goal_and_gets_the_plan_comment() {
+    for (forge, story) in stories().await {
+        let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
+        let command = story.comment(issue, MAINTAINER, "/ade plan").await;
+
+        let plan = story
+            .until("the plan comment", |s| s.plan_comment(issue))
+            .await;
+        assert!(plan.contains("ade plan v1 · validated"), "{forge}: {plan}");
+        for expected in [
+            "`t1` | Parse the flag",
+            "`t2` | Skip writes when it is set | `t1`",
+            "`t3`",
+            "t1 --> t2",
+            "t2 --> t3",
+            "/ade approve 1",
+        ] {
+            assert!(
+                plan.contains(expected),
+                "{forge}: {expected:?} missing in\n{plan}"
+            );
+        }
+        assert!(plan.contains("```mermaid"), "{forge}");
+        story
+            .until("👀 on the command", |s| {
+                s.reactions(command)
+                    .contains(&"eyes".to_string())
+                    .then_some(())
+            })
+            .await;
+        story.settle().await;
+        let replies = story.replies(issue);
+        assert_eq!(replies.len(), 1, "{forge}: {replies:?}");
+        assert!(
+            story.bot_comments(issue)[0].contains("ade plan v1"),
+            "{forge}: the plan comes before the reply about it"
+        );
+        assert!(
+            replies[0].contains("planned v1: 3 tasks"),
+            "{forge}: {}",
+            replies[0]
+        );
+        assert_eq!(story.failed_jobs().await, 0, "{forge}");
+    }
+}
+
+#[tokio::test]
+async fn only_a_maintainer_can_approve_and_approving_twice_changes_nothing() {
+    for (forge, story) in stories().await {
+        let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
+        story.comment(issue, MAINTAINER, "/ade plan").await;
+        story.until("the plan", |s| s.plan_comment(issue)).await;
+
+        let refused = story.comment(issue, READER, "/ade approve").await;
+        story.settle().await;
+        let replies = story.replies(issue);
+        let refusal = replies.last().unwrap();
+        assert!(
+            refusal.contains(READER) && refusal.contains("maintain"),
+            "{forge}: {refusal}"
+        );
+        assert!(
+            story.reactions(refused).is_empty(),
+            "{forge}: a refused command gets no 👀"
+        );
+        assert!(
+            story.plan_comment(issue).unwrap().contains("· validated"),
+            "{forge}"
+        );
+
+        story.comment(issue, WRITER, "/ade approve").await;
+        story.settle().await;
+        assert!(
+            story.plan_comment(issue).unwrap().contains("· validated"),
+            "{forge}: write is not enough"
+        );
+
+        let approve = story.comment(issue, MAINTAINER, "/ade approve").await;
+        let plan = story
+            .until("the plan to turn active", |s| {
+                s.plan_comment(issue).filter(|p| p.contains("· active"))
+            })
+            .await;
+        assert!(plan.contains("Approved"), "{forge}: {plan}");
+        story.settle().await;
+        assert_eq!(story.reactions(approve), ["eyes"], "{forge}");
+        let approved = story.replies(issue).last().unwrap().clone();
+        assert!(
+            approved.contains("approved plan v1") && approved.contains("Ready: `t1`"),
+            "{forge}: {approved}"
+        );
+
+        story.comment(issue, MAINTAINER, "/ade approve 1").await;
+        story.settle().await;
+        let again = story.replies(issue).last().unwrap().clone();
+        assert!(again.contains("already approved"), "{forge}: {again}");
+        assert_eq!(story.failed_jobs().await, 0, "{forge}");
+    }
+}
+
+#[tokio::test]
+async fn a_new_plan_supersedes_the_unapproved_one() {
+    let story = Story::github().await;
+    let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
+    story.comment(issue, MAINTAINER, "/ade plan").await;
+    story.until("v1", |s| s.plan_comment(issue)).await;
+    story
+        .comment(issue, WRITER, "/ade plan -- keep it small")
+        .await;
+    let plan = story
+        .until("v2", |s| s.plan_comment(issue).filter(|p| p.contains("v2")))
+        .await;
+    assert!(plan.contains("keep it small"), "{plan}");
+    story.settle().await;
+    assert_eq!(
+        story
+            .bot_comments(issue)
+            .iter()
+            .filter(|c| c.contains("ade plan v"))
+            .count(),
+        1,
+        "one plan comment"
+    );
+    story.comment(issue, MAINTAINER, "/ade approve 1").await;
+    story.settle().await;
+    let reply = story.replies(issue).last().unwrap().clone();
+    assert!(
+        reply.contains("superseded by v2") && reply.contains("/ade approve 2"),
+        "{reply}"
+    );
+    assert!(
+        story
+            .plan_comment(issue)
+            .unwrap()
+            .contains("v2 · validated")
+    );
+}
+
+#[tokio::test]
+async fn a_redelivered_webhook_still_makes_one_plan_and_one_reply() {
+    for (forge, story) in stories().await {
+        let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
+        story.comment(issue, MAINTAINER, "/ade plan").await;
+        story.until("the plan", |s| s.plan_comment(issue)).await;
+        story.settle().await;
+        let delivery = story
+            .sim
+            .deliveries()
+            .into_iter()
+            .filter(|d| d.event == "issue_comment")
+            .find(|d| d.body.contains("/ade plan") && !d.body.contains("ade:plan"))
+            .expect("the plan command's delivery");
+        story
+            .sim
+            .redeliver(&delivery.id)
+            .await
+            .expect("redelivered");
+        story.settle().await;
+        assert_eq!(
+            story.bot_comments(issue).len(),
+            2,
+            "{forge}: the plan and one reply"
+        );
+    }
+}
+
+#[tokio::test]
+async fn commands_in_code_blocks_quotes_and_ades_own_comments_do_nothing() {
+    for (forge, story) in stories().await {
+        let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
+        let fenced = story
+            .comment(issue, MAINTAINER, "Try this:\n\n```\n/ade plan\n```\n")
+            .await;
+        let quoted = story
+            .comment(issue, MAINTAINER, "> /ade plan\n\nas they said")
+            .await;
+        let inline = story
+            .comment(issue, MAINTAINER, "run `/ade plan` later")
+            .await;
+        story.settle().await;
+        assert!(story.bot_comments(issue).is_empty(), "{forge}");
+        for comment in [fenced, quoted, inline] {
+            assert!(story.reactions(comment).is_empty(), "{forge}");
+        }
+        // ade's own plan comment shows `/ade approve 1`; the webhook of ade's own comment must not
+        // approve anything, and nothing loops.
+        story.comment(issue, MAINTAINER, "/ade plan").await;
+        story.until("the plan", |s| s.plan_comment(issue)).await;
+        story.settle().await;
+        assert!(
+            story.plan_comment(issue).unwrap().contains("· validated"),
+            "{forge}"
+        );
+        assert_eq!(story.bot_comments(issue).len(), 2, "{forge}");
+    }
+}
+
+#[tokio::test]
+async fn a_forge_failing_with_5xx_is_retried_and_still_posts_once() {
+    for (forge, story) in stories().await {
+        let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
+        let path = match forge {
+            "github" => "/repos/acme/widgets/issues/*/comments",
+            _ => "/api/v1/repos/acme/widgets/issues/*/comments",
+        };
+        story
+            .sim
+            .inject(FaultRule::new("POST", path, Fault::Status(502)).times(2));
+        story.comment(issue, MAINTAINER, "/ade plan").await;
+        story
+            .until("the plan despite the failures", |s| s.plan_comment(issue))
+            .await;
+        story.settle().await;
+        assert_eq!(
+            story.bot_comments(issue).len(),
+            2,
+            "{forge}: the plan and one reply, no duplicates"
+        );
+        let failed_posts = story
+            .sim
+            .calls_to("POST", path)
+            .into_iter()
+            .filter(|c| c.status >= 500)
+            .count();
+        assert_eq!(failed_posts, 2, "{forge}: the injected failures were hit");
+        assert_eq!(story.failed_jobs().await, 0, "{forge}");
+    }
+}
+
+#[tokio::test]
+async fn mistakes_get_a_reply_with_help_and_edits_never_act() {
+    for (forge, story) in stories().await {
+        let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
+        story.comment(issue, MAINTAINER, "/ade aprove").await;
+        story.settle().await;
+        let reply = story.replies(issue).pop().expect("a reply");
+        assert!(
+            reply.contains("did you mean") && reply.contains("/ade approve"),
+            "{forge}: {reply}"
+        );
+
+        let comment = story.comment(issue, MAINTAINER, "thinking about it").await;
+        story
+            .sim
+            .edit_comment(REPO, comment, MAINTAINER, "/ade plan")
+            .await
+            .unwrap();
+        story
+            .sim
+            .edit_comment(REPO, comment, MAINTAINER, "/ade plan\n")
+            .await
+            .unwrap();
+        story.settle().await;
+        assert!(
+            story.plan_comment(issue).is_none(),
+            "{forge}: an edit never plans"
+        );
+        let about_edits: Vec<String> = story
+            .replies(issue)
+            .into_iter()
+            .filter(|r| r.contains("edited comments"))
+            .collect();
+        assert_eq!(
+            about_edits.len(),
+            1,
+            "{forge}: one answer per edited comment"
+        );
+
+        story.comment(issue, READER, "/ade help").await;
+        story.settle().await;
+        let help = story.replies(issue).pop().unwrap();
+        assert!(
+            help.contains("/ade status") && !help.contains("/ade approve"),
+            "{forge}: {help}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn status_shows_the_versions_and_tasks() {
+    let story = Story::gitea().await;
+    let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
+    story.comment(issue, MAINTAINER, "/ade status").await;
+    story.settle().await;
+    assert!(story.replies(issue).pop().unwrap().contains("no plan"));
+    story.comment(issue, MAINTAINER, "/ade plan").await;
+    story.comment(issue, MAINTAINER, "/ade approve").await;
+    story.comment(issue, READER, "/ade status").await;
+    story.settle().await;
+    let status = story.replies(issue).pop().unwrap();
+    for expected in ["| v1 | active |", "`t1` is ready", "`t2` is waiting"] {
+        assert!(status.contains(expected), "{expected:?} in\n{status}");
+    }
+}

@@ -1,0 +1,214 @@
+//! A maintainer's story, end to end: the forge simulator plays GitHub or Gitea/Forgejo with a
+//! seeded repository and people, ade runs against it with its real clients, and both talk real
+//! HTTP (webhooks one way, REST calls the other).
+
+use super::{TestDb, db, eventually, start_ade};
+use ade::config::Secret;
+use ade::forge::sim::{NewRepo, SimOptions, Simulator};
+use ade::forge::{ClientOptions, ForgeKind, Permission, RetryPolicy};
+use ade::service::{Service, ServiceOptions};
+use std::time::Duration;
+
+/// The repository every story happens in.
+pub const REPO: &str = "acme/widgets";
+/// A maintainer: may plan and approve.
+pub const MAINTAINER: &str = "mia";
+/// A reader: may ask for status and help only.
+pub const READER: &str = "rita";
+/// A contributor with write access: may plan, not approve.
+pub const WRITER: &str = "wes";
+
+/// How long a story waits for ade to do something.
+pub const PATIENCE: Duration = Duration::from_secs(15);
+
+/// A running simulator and a running ade pointed at each other.
+pub struct Story {
+    /// The forge.
+    pub sim: Simulator,
+    /// ade.
+    pub ade: Service,
+    /// ade's database and scratch folder, kept for the life of the story (dropping it deletes the
+    /// folder).
+    _db: TestDb,
+    /// The login ade posts as.
+    pub bot: String,
+}
+
+impl Story {
+    /// A story on GitHub.
+    pub async fn github() -> Story {
+        Story::start(ForgeKind::Github, false).await
+    }
+
+    /// A story on Gitea.
+    pub async fn gitea() -> Story {
+        Story::start(ForgeKind::Gitea, false).await
+    }
+
+    /// A story on Forgejo (the Gitea dialect with Forgejo's headers).
+    pub async fn forgejo() -> Story {
+        Story::start(ForgeKind::Gitea, true).await
+    }
+
+    async fn start(kind: ForgeKind, forgejo: bool) -> Story {
+        let db = db::sqlite();
+        let secret = "story-webhook-secret";
+        let mut options = SimOptions::new(kind, db.dir.join("sim"));
+        options.forgejo = forgejo;
+        options.webhook_secret = secret.to_string();
+        let sim = Simulator::start(options)
+            .await
+            .expect("the simulator starts");
+        sim.create_repo(NewRepo::new("acme", "widgets").file("README.md", "# widgets\n"))
+            .await
+            .expect("the repository is created");
+        for (login, permission) in [
+            (MAINTAINER, Permission::Maintain),
+            (READER, Permission::Read),
+            (WRITER, Permission::Write),
+        ] {
+            sim.add_user(login);
+            sim.set_permission(REPO, login, permission).unwrap();
+        }
+        let key_file = db.dir.join("app.pem");
+        let (bot, token) = match kind {
+            ForgeKind::Github => {
+                sim.install_app("acme", &[REPO]);
+                std::fs::write(&key_file, sim.app_private_key_pem()).unwrap();
+                (sim.app_bot_login(), None)
+            }
+            ForgeKind::Gitea => {
+                let bot = sim.add_bot("ade-bot");
+                sim.set_permission(REPO, &bot.login, Permission::Admin)
+                    .unwrap();
+                (bot.login, Some(bot.token))
+            }
+        };
+        let url = sim.url().to_string();
+        let app_id = sim.app_id() as u64;
+        let clients = ClientOptions {
+            retry: RetryPolicy {
+                budget: Duration::from_secs(5),
+                backoff_base: Duration::from_millis(20),
+                backoff_max: Duration::from_millis(200),
+                ..RetryPolicy::default()
+            },
+            ..ClientOptions::default()
+        };
+        let ade = start_ade(
+            &db,
+            |config| match kind {
+                ForgeKind::Github => {
+                    config.github.app_id = Some(app_id);
+                    config.github.private_key_file = Some(key_file.clone());
+                    config.github.api_url = url.clone();
+                    config.github.webhook_secrets = vec![Secret::new(secret)];
+                }
+                ForgeKind::Gitea => {
+                    config.gitea.url = Some(url.clone());
+                    config.gitea.token = token.clone().map(Secret::new);
+                    config.gitea.webhook_secrets = vec![Secret::new(secret)];
+                }
+            },
+            ServiceOptions {
+                clients,
+                ..ServiceOptions::default()
+            },
+        )
+        .await;
+        sim.set_webhook_url(Some(format!("http://{}/webhooks/{kind}", ade.addr())));
+        Story {
+            sim,
+            ade,
+            _db: db,
+            bot,
+        }
+    }
+
+    /// `author` opens an issue; returns its number.
+    pub async fn issue(&self, author: &str, title: &str, body: &str) -> i64 {
+        self.sim
+            .open_issue(REPO, author, title, body)
+            .await
+            .expect("the issue opens")
+    }
+
+    /// `author` comments on issue `number`; returns the comment id.
+    pub async fn comment(&self, number: i64, author: &str, body: &str) -> i64 {
+        self.sim
+            .comment(REPO, number, author, body)
+            .await
+            .expect("the comment posts")
+    }
+
+    /// ade's comments on issue `number`, oldest first.
+    pub fn bot_comments(&self, number: i64) -> Vec<String> {
+        self.sim
+            .comments(REPO, number)
+            .into_iter()
+            .filter(|c| c.author == self.bot)
+            .map(|c| c.body)
+            .collect()
+    }
+
+    /// ade's plan comment on issue `number`, if posted.
+    pub fn plan_comment(&self, number: i64) -> Option<String> {
+        let marker = format!("<!-- ade:plan:{number} -->");
+        self.bot_comments(number)
+            .into_iter()
+            .find(|b| b.contains(&marker))
+    }
+
+    /// ade's replies on issue `number` (its comments other than the plan), oldest first.
+    pub fn replies(&self, number: i64) -> Vec<String> {
+        let marker = format!("<!-- ade:plan:{number} -->");
+        self.bot_comments(number)
+            .into_iter()
+            .filter(|b| !b.contains(&marker))
+            .collect()
+    }
+
+    /// The reactions on a comment, by ade.
+    pub fn reactions(&self, comment_id: i64) -> Vec<String> {
+        self.sim
+            .reactions(REPO, comment_id)
+            .into_iter()
+            .filter(|r| r.user == self.bot)
+            .map(|r| r.content)
+            .collect()
+    }
+
+    /// Waits until `check` sees what it wants on the forge.
+    pub async fn until<T>(&self, what: &str, check: impl Fn(&Story) -> Option<T>) -> T {
+        eventually(PATIENCE, what, || async { check(self) }).await
+    }
+
+    /// Waits until ade has nothing left to do: every job finished, and still so a moment later
+    /// (webhooks of ade's own last writes may still be on their way in).
+    pub async fn settle(&self) {
+        for _ in 0..2 {
+            eventually(PATIENCE, "ade's queue to empty", || async {
+                (self.jobs_in(|state| state != "failed").await == 0).then_some(())
+            })
+            .await;
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    async fn jobs_in(&self, wanted: impl Fn(&str) -> bool) -> i64 {
+        let store = self.ade.store();
+        let mut conn = store.reader().await.unwrap();
+        ade::store::jobs::depth(&mut conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(_, state, _)| wanted(state))
+            .map(|(_, _, n)| n)
+            .sum()
+    }
+
+    /// Jobs that failed for good (none, in a healthy story).
+    pub async fn failed_jobs(&self) -> i64 {
+        self.jobs_in(|state| state == "failed").await
+    }
+}
