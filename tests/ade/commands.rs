@@ -312,3 +312,62 @@ async fn status_shows_the_versions_and_tasks() {
         assert!(status.contains(expected), "{expected:?} in\n{status}");
     }
 }
+
+#[tokio::test]
+async fn each_version_records_its_lifecycle() {
+    let story = Story::github().await;
+    let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
+    story.comment(issue, MAINTAINER, "/ade plan").await;
+    story.comment(issue, MAINTAINER, "/ade plan").await;
+    story.comment(issue, MAINTAINER, "/ade approve").await;
+    story.settle().await;
+    let store = story.ade.store();
+    let mut conn = store.reader().await.unwrap();
+    let goal = ade::store::goals::find_goal(&mut conn, ade::forge::ForgeKind::Github, REPO, issue)
+        .await
+        .unwrap()
+        .expect("a goal");
+    let specs = ade::store::goals::specs(&mut conn, goal).await.unwrap();
+    let states: Vec<(i64, &str)> = specs
+        .iter()
+        .map(|s| (s.version, s.state.as_str()))
+        .collect();
+    assert_eq!(states, [(2, "active"), (1, "superseded")]);
+    let moves: Vec<String> = ade::store::goals::transitions(&mut conn, specs[0].id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, to, actor, _)| format!("{to} by {actor}"))
+        .collect();
+    assert_eq!(moves, ["draft by mia", "validated by mia", "active by mia"]);
+    assert_ne!(specs[0].content_hash, "", "stored with its content hash");
+}
+
+#[tokio::test]
+async fn other_bots_cannot_command_ade_unless_the_policy_allows_them() {
+    let story = Story::github().await;
+    story.sim.add_bot("helper-bot[bot]");
+    story
+        .sim
+        .set_permission(REPO, "helper-bot[bot]", ade::forge::Permission::Admin)
+        .unwrap();
+    let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
+    let command = story.comment(issue, "helper-bot[bot]", "/ade plan").await;
+    story.settle().await;
+    assert!(story.bot_comments(issue).is_empty());
+    assert!(story.reactions(command).is_empty());
+
+    story
+        .sim
+        .push(
+            REPO,
+            MAINTAINER,
+            "main",
+            &[(".ade/config.toml", Some("[roles]\nallow_bots = true\n"))],
+            "allow bots",
+        )
+        .await
+        .unwrap();
+    story.comment(issue, "helper-bot[bot]", "/ade plan").await;
+    story.until("the plan", |s| s.plan_comment(issue)).await;
+}

@@ -92,7 +92,7 @@ pub async fn run(
         tx,
         &NewSpec {
             goal,
-            state: state.as_str(),
+            state: SpecState::Draft.as_str(),
             content: &content,
             content_hash: &hash,
             author: session.requester.login,
@@ -107,6 +107,18 @@ pub async fn run(
             "another plan of this goal was stored meanwhile".into(),
         ));
     }
+    // Every version is stored as a draft first and then validated or rejected, so its recorded
+    // transitions show the whole lifecycle.
+    let actor = session.requester.login;
+    goals::move_spec(
+        tx,
+        row.id,
+        SpecState::Draft.as_str(),
+        state.as_str(),
+        actor,
+        session.now,
+    )
+    .await?;
     let mut superseded = Vec::new();
     for older in &earlier {
         let from = parse_state(&older.state)?;
@@ -116,7 +128,7 @@ pub async fn run(
                 older.id,
                 &older.state,
                 SpecState::Superseded.as_str(),
-                session.requester.login,
+                actor,
                 session.now,
             )
             .await?
