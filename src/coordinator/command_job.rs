@@ -115,6 +115,7 @@ impl CommandHandler {
             .permission(&repo, &comment.author.login)
             .await
             .map_err(classify)?;
+        let teams = teams_of(forge.as_ref(), &repo, &policy, &comment.author.login).await?;
         let overrides = overrides(&policy);
         let mut session = Session {
             forge: event.forge,
@@ -125,7 +126,7 @@ impl CommandHandler {
             requester: Requester {
                 login: &comment.author.login,
                 permission,
-                teams: &[],
+                teams: &teams,
             },
             overrides: &overrides,
             policy: &policy,
@@ -193,6 +194,30 @@ async fn run_one(
         reaction: Reaction::Eyes,
     });
     commands::execute(session, tx, command).await
+}
+
+/// The teams named in the policy's role grants that `login` belongs to. The forge is asked only
+/// about teams the policy names, and only when it names any.
+async fn teams_of(
+    forge: &dyn Forge,
+    repo: &RepoRef,
+    policy: &EffectivePolicy,
+    login: &str,
+) -> Result<Vec<String>, JobError> {
+    let mut teams = Vec::new();
+    for team in policy.roles.teams.keys() {
+        let Some((org, slug)) = team.split_once('/') else {
+            continue;
+        };
+        if forge
+            .is_team_member(repo, org, slug, login)
+            .await
+            .map_err(classify)?
+        {
+            teams.push(team.clone());
+        }
+    }
+    Ok(teams)
 }
 
 /// The roles the policy sets, in the shape the command table checks.

@@ -187,6 +187,16 @@ impl Forge for GiteaForge {
         repos::permission(self, repo, login).await
     }
 
+    async fn is_team_member(
+        &self,
+        _repo: &RepoRef,
+        org: &str,
+        team: &str,
+        login: &str,
+    ) -> ForgeResult<bool> {
+        repos::is_team_member(self, org, team, login).await
+    }
+
     async fn add_labels(&self, repo: &RepoRef, number: i64, labels: &[String]) -> ForgeResult<()> {
         issues::add_labels(self, repo, number, labels).await
     }

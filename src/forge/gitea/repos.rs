@@ -114,6 +114,42 @@ pub(super) async fn default_branch(gitea: &GiteaForge, repo: &RepoRef) -> ForgeR
 
 /// Gitea shows another user's permission only to repository admins, so the bot must be one
 /// (docs/forges.md); a 403 here says so.
+/// Gitea: the team is found by name in the organization (`GET /orgs/{org}/teams/search`), then
+/// its member list is asked about the user (`GET /teams/{id}/members/{user}`: 200 or 404).
+pub(super) async fn is_team_member(
+    gitea: &GiteaForge,
+    org: &str,
+    team: &str,
+    login: &str,
+) -> ForgeResult<bool> {
+    let what = format!("find team {org}/{team}");
+    let path = format!(
+        "/orgs/{}/teams/search?q={}",
+        encode_segment(org),
+        encode_segment(team)
+    );
+    let reply = gitea.call(Call::get(path, &what)).await?;
+    if reply.status.as_u16() == 404 {
+        return Ok(false);
+    }
+    let found: wire::TeamSearch = reply.success_json(&what)?;
+    let Some(id) = found
+        .data
+        .iter()
+        .find(|t| t.name.eq_ignore_ascii_case(team))
+        .map(|t| t.id)
+    else {
+        return Ok(false);
+    };
+    let what = format!("read whether {login} is in team {org}/{team}");
+    let path = format!("/teams/{id}/members/{}", encode_segment(login));
+    let reply = gitea.call(Call::get(path, &what)).await?;
+    match reply.status.as_u16() {
+        404 => Ok(false),
+        _ => reply.success(&what).map(|_| true),
+    }
+}
+
 pub(super) async fn permission(
     gitea: &GiteaForge,
     repo: &RepoRef,

@@ -144,3 +144,17 @@ pub(super) struct Review {
 pub(super) struct CommitStatus {
     pub id: i64,
 }
+
+/// The answer of `GET /orgs/{org}/teams/search`.
+#[derive(Debug, Deserialize)]
+pub(super) struct TeamSearch {
+    #[serde(default)]
+    pub data: Vec<Team>,
+}
+
+/// A team, as far as ade needs it.
+#[derive(Debug, Deserialize)]
+pub(super) struct Team {
+    pub id: i64,
+    pub name: String,
+}

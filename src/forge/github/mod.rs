@@ -253,6 +253,16 @@ impl Forge for GithubForge {
         repos::permission(self, repo, login).await
     }
 
+    async fn is_team_member(
+        &self,
+        repo: &RepoRef,
+        org: &str,
+        team: &str,
+        login: &str,
+    ) -> ForgeResult<bool> {
+        repos::is_team_member(self, repo, org, team, login).await
+    }
+
     async fn add_labels(&self, repo: &RepoRef, number: i64, labels: &[String]) -> ForgeResult<()> {
         issues::add_labels(self, repo, number, labels).await
     }

@@ -90,6 +90,30 @@ pub(super) async fn default_branch(gh: &GithubForge, repo: &RepoRef) -> ForgeRes
     })
 }
 
+/// GitHub: an active membership (`GET /orgs/{org}/teams/{team}/memberships/{user}`); a pending
+/// invitation or a 404 is not membership.
+pub(super) async fn is_team_member(
+    gh: &GithubForge,
+    repo: &RepoRef,
+    org: &str,
+    team: &str,
+    login: &str,
+) -> ForgeResult<bool> {
+    let what = format!("read whether {login} is in team {org}/{team}");
+    let path = format!(
+        "/orgs/{}/teams/{}/memberships/{}",
+        encode_segment(org),
+        encode_segment(team),
+        encode_segment(login)
+    );
+    let reply = gh.repo_call(repo, Call::get(path, &what)).await?;
+    if reply.status.as_u16() == 404 {
+        return Ok(false);
+    }
+    let membership: wire::TeamMembership = reply.success_json(&what)?;
+    Ok(membership.state == "active")
+}
+
 pub(super) async fn permission(
     gh: &GithubForge,
     repo: &RepoRef,

@@ -188,3 +188,9 @@ pub(super) struct Rule {
     #[serde(default)]
     pub parameters: Option<serde_json::Value>,
 }
+
+/// A team membership (`GET /orgs/{org}/teams/{team}/memberships/{user}`).
+#[derive(Debug, Deserialize)]
+pub(super) struct TeamMembership {
+    pub state: String,
+}
