@@ -59,7 +59,8 @@ pub(super) async fn update(
     let what = format!("update pull request {}#{number}", repo.full_name());
     let mut body = Map::new();
     if let Some(title) = &update.title {
-        body.insert("title".into(), Value::from(title.as_str()));
+        let title = keep_draft(gitea, repo, number, title).await?;
+        body.insert("title".into(), Value::from(title));
     }
     if let Some(text) = &update.body {
         body.insert("body".into(), Value::from(text.as_str()));
@@ -75,6 +76,37 @@ pub(super) async fn update(
         .call(Call::patch(path, Value::Object(body), &what))
         .await?;
     Ok(pull_of(reply.success_json(&what)?))
+}
+
+/// Gitea keeps a pull request's draft state in its title (`WIP:` or `[WIP]` by default), so a
+/// new title alone would mark a draft ready for review; a draft keeps its prefix, since an
+/// update changes only what it names.
+async fn keep_draft(
+    gitea: &GiteaForge,
+    repo: &RepoRef,
+    number: i64,
+    title: &str,
+) -> ForgeResult<String> {
+    if is_draft_title(title) {
+        return Ok(title.to_string());
+    }
+    let what = format!("read pull request {}#{number}", repo.full_name());
+    let path = repo_path(repo, &format!("/pulls/{number}"));
+    let current: wire::PullRequest = gitea
+        .call(Call::get(path, &what))
+        .await?
+        .success_json(&what)?;
+    Ok(if current.draft || is_draft_title(&current.title) {
+        format!("{DRAFT_PREFIX}{title}")
+    } else {
+        title.to_string()
+    })
+}
+
+/// Whether a title carries one of Gitea's default work-in-progress prefixes.
+fn is_draft_title(title: &str) -> bool {
+    let lower = title.to_lowercase();
+    lower.starts_with("wip:") || lower.starts_with("[wip]")
 }
 
 pub(super) async fn list_reviews(
@@ -183,4 +215,19 @@ pub(super) async fn set_status(
         .await?
         .success_json(&what)?;
     Ok(CheckRef { id: status.id })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_draft_title;
+
+    #[test]
+    fn draft_titles_are_giteas_default_prefixes() {
+        assert!(is_draft_title("WIP: Notes"));
+        assert!(is_draft_title("wip:notes"));
+        assert!(is_draft_title("[WIP] Notes"));
+        assert!(is_draft_title("[wip]Notes"));
+        assert!(!is_draft_title("Notes about WIP: later"));
+        assert!(!is_draft_title("Wipe the cache"));
+    }
 }

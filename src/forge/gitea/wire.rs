@@ -114,10 +114,15 @@ pub(super) struct Label {
 #[derive(Deserialize)]
 pub(super) struct PullRequest {
     pub number: i64,
+    #[serde(default)]
+    pub title: String,
     pub html_url: String,
     pub state: String,
     #[serde(default)]
     pub merged: bool,
+    /// Whether the title marks it a work in progress (servers before 1.21 leave it out).
+    #[serde(default)]
+    pub draft: bool,
     pub head: PullHead,
 }
 
