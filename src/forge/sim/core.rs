@@ -56,6 +56,8 @@ pub enum Caller {
 pub struct Sim {
     /// The dialect it speaks.
     pub kind: ForgeKind,
+    /// Gitea dialect only: answer as Forgejo where the two differ (see `gitea::documented`).
+    pub forgejo: bool,
     /// `http://127.0.0.1:<port>` (or the configured public URL), with no trailing slash.
     pub base_url: String,
     /// The forge-side state.

@@ -62,6 +62,7 @@ impl Simulator {
         };
         let sim = Arc::new(Sim {
             kind: options.kind,
+            forgejo: options.forgejo,
             base_url,
             state: Mutex::new(State::default()),
             git: git::GitStore::new(options.data_dir.join("repositories")),
@@ -75,7 +76,7 @@ impl Simulator {
                 options.webhook_secret.clone(),
             ),
             faults: Faults::default(),
-            calls: calls::CallLog::default(),
+            calls: calls::CallLog::new(options.recorded_response_limit),
         });
         if options.kind == ForgeKind::Github {
             let login = sim.app.bot_login();

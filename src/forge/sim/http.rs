@@ -11,7 +11,8 @@ use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-/// An error answer: GitHub's `{message, documentation_url, status}` or Gitea's `{message, url}`.
+/// An error answer: GitHub's `{message, documentation_url, status}` (no `status` on 405, 409
+/// and 422, as documented) or Gitea's `{message, url}`.
 #[derive(Debug)]
 pub struct ApiError {
     kind: ForgeKind,
@@ -65,6 +66,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = match self.kind {
+            // GitHub's descriptions give `status` to its `basic-error`, but not to the
+            // validation error (422) or the merge refusals (405, 409).
+            ForgeKind::Github if matches!(self.status.as_u16(), 405 | 409 | 422) => json!({
+                "message": self.message,
+                "documentation_url": "https://docs.github.com/rest",
+            }),
             ForgeKind::Github => json!({
                 "message": self.message,
                 "documentation_url": "https://docs.github.com/rest",

@@ -28,7 +28,7 @@ mod time;
 mod webhooks;
 
 pub use actions::ActionError;
-pub use calls::{ApiCall, path_matches};
+pub use calls::{ApiCall, MAX_RESPONSE_BODY, path_matches};
 pub use faults::{Fault, FaultRule};
 pub use git::{MergeStyle, ZERO_SHA};
 pub use handle::Simulator;

@@ -13,7 +13,8 @@ use std::time::Duration;
 pub struct SimOptions {
     /// The dialect to speak.
     pub kind: ForgeKind,
-    /// Gitea dialect only: also send Forgejo's `X-Forgejo-*` webhook headers.
+    /// Gitea dialect only: play Forgejo: send its `X-Forgejo-*` webhook headers too, and answer
+    /// with its names where they differ from Gitea's (`apply_to_admins`, its `/version`).
     pub forgejo: bool,
     /// Where to listen; port 0 picks a free one.
     pub listen: SocketAddr,
@@ -35,11 +36,15 @@ pub struct SimOptions {
     pub app_key: Option<AppKey>,
     /// How long installation tokens live (GitHub: one hour).
     pub token_ttl: Duration,
+    /// The most of each answer's body the call record keeps (64 KiB); a test that checks long
+    /// answers, such as full pages of comments, raises it.
+    pub recorded_response_limit: usize,
 }
 
 impl SimOptions {
     /// Defaults for `kind` with repositories under `data_dir`: loopback, a free port, secret
-    /// `sim-webhook-secret`, app 4242 `ade-sim`, one-hour tokens, the system clock.
+    /// `sim-webhook-secret`, app 4242 `ade-sim`, one-hour tokens, the system clock, 64 KiB of each
+    /// answer recorded.
     pub fn new(kind: ForgeKind, data_dir: impl Into<PathBuf>) -> SimOptions {
         SimOptions {
             kind,
@@ -54,6 +59,7 @@ impl SimOptions {
             app_slug: "ade-sim".into(),
             app_key: None,
             token_ttl: Duration::from_secs(3600),
+            recorded_response_limit: super::MAX_RESPONSE_BODY,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! `/_sim/` control routes, and one layer in front of the API and git that records every call
 //! and applies injected faults.
 
-use super::calls::ApiCall;
+use super::calls::{ApiCall, response_text};
 use super::core::Sim;
 use super::faults::Fault;
 use super::http::ApiError;
@@ -25,7 +25,10 @@ const MAX_API_BODY: usize = 32 * 1024 * 1024;
 pub fn router(sim: Arc<Sim>) -> Router {
     let api = match sim.kind {
         ForgeKind::Github => github::router(),
-        ForgeKind::Gitea => gitea::router(),
+        ForgeKind::Gitea => gitea::router().layer(middleware::from_fn_with_state(
+            Arc::clone(&sim),
+            gitea::documented::layer,
+        )),
     };
     let api = api
         .fallback(fallback)
@@ -86,17 +89,51 @@ async fn traffic(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> R
             headers.insert("x-ratelimit-reset", value);
         }
     }
+    let (response, answer, response_truncated) = if is_git {
+        (response, None, false)
+    } else {
+        keep_answer(response, sim.calls.response_limit()).await
+    };
     sim.calls.push(ApiCall {
         seq: 0,
         method,
         path,
         query,
+        git: is_git,
         status: response.status().as_u16(),
         body,
+        response: answer,
+        response_truncated,
         fault: fault.as_ref().map(Fault::describe),
         at_ms,
     });
     response
+}
+
+/// Reads an API answer (always small and already in memory) so the call record can keep its
+/// text, and rebuilds it unchanged.
+async fn keep_answer(response: Response, limit: usize) -> (Response, Option<String>, bool) {
+    let (parts, body) = response.into_parts();
+    let bytes = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+                None,
+                false,
+            );
+        }
+    };
+    let content_type = parts
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let (text, truncated) = response_text(content_type, &bytes, limit);
+    (
+        Response::from_parts(parts, Body::from(bytes)),
+        text,
+        truncated,
+    )
 }
 
 async fn apply(sim: &Sim, fault: &Fault, request: Request, next: Next) -> Response {

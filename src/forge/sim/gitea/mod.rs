@@ -1,6 +1,7 @@
 //! The Gitea dialect (Forgejo speaks it too): the API v1 routes ade's Gitea client calls, under
 //! `/api/v1`, with the JSON shapes of Gitea's swagger file, and the webhook payloads.
 
+pub mod documented;
 pub mod hooks;
 mod issues;
 pub mod json;

@@ -1,7 +1,7 @@
 //! Repository routes: the server version, users, the repository, branches, file contents at a
 //! ref, a collaborator's permission, labels and branch protections.
 
-use super::super::core::Caller;
+use super::super::core::{Caller, Sim};
 use super::super::git::PathContent;
 use super::super::http::{ApiResult, Ctx};
 use super::super::state::Repo;
@@ -9,15 +9,22 @@ use super::super::time::rfc3339;
 use super::json;
 use crate::forge::{BranchProtection, Permission};
 use axum::Json;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use base64::Engine;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
-/// `GET /api/v1/version`.
-pub async fn version() -> impl IntoResponse {
-    Json(json!({ "version": "1.26.3" }))
+/// `GET /api/v1/version`: the versions whose API descriptions the simulator follows (Forgejo
+/// names the Gitea version it forked from, as Forgejo does).
+pub async fn version(State(sim): State<Arc<Sim>>) -> impl IntoResponse {
+    let version = if sim.forgejo {
+        "11.0.3+gitea-1.22.0"
+    } else {
+        "1.26.3"
+    };
+    Json(json!({ "version": version }))
 }
 
 /// `GET /api/v1/user`: the token's user.

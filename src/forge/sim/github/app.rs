@@ -95,7 +95,7 @@ pub async fn create_token(ctx: Ctx, Path(id): Path<i64>) -> ApiResult {
             let (o, n) = full.split_once('/')?;
             sim.repo(o, n)
         })
-        .map(|r| json::repository(sim, &r, None))
+        .map(|r| json::nested_repository(sim, &r, None))
         .collect();
     let body = json!({
         "token": token,
@@ -144,7 +144,7 @@ pub async fn installation_repos(ctx: Ctx) -> ApiResult {
             let (o, n) = full.split_once('/')?;
             sim.repo(o, n)
         })
-        .map(|r| json::repository(sim, &r, Some(Permission::Write)))
+        .map(|r| json::nested_repository(sim, &r, Some(Permission::Write)))
         .collect();
     let request = ctx.page(30);
     let page = super::super::state::page(&repos, request.page, request.per_page);

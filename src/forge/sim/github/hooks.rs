@@ -109,7 +109,7 @@ async fn build_one(sim: &Sim, event: &HookEvent) -> Option<Outgoing> {
             let run = repo.check_runs.iter().find(|c| c.id == *check_run_id)?;
             (
                 "check_run",
-                json!({ "action": "rerequested", "check_run": json::check_run(sim, &repo, run) }),
+                json!({ "action": "rerequested", "check_run": json::check_run_event(sim, &repo, run) }),
             )
         }
     };

@@ -49,8 +49,20 @@ pub fn user_named(sim: &Sim, login: &str) -> Value {
     user(sim, &sim.user_or_ghost(login))
 }
 
-/// A repository (`repository` in webhooks, `full-repository` in REST), with the viewer's
-/// permissions when `viewer` is given.
+/// A repository inside another REST answer (a pull request's `head.repo`, an installation's
+/// repositories): GitHub's `repository`, which lacks the counts only `full-repository` and
+/// webhooks carry.
+pub fn nested_repository(sim: &Sim, repo: &Repo, viewer: Option<Permission>) -> Value {
+    let mut value = repository(sim, repo, viewer);
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("network_count");
+        fields.remove("subscribers_count");
+    }
+    value
+}
+
+/// A repository as `GET /repos/{owner}/{repo}` (`full-repository`) and webhooks show it, with the
+/// viewer's permissions when `viewer` is given.
 pub fn repository(sim: &Sim, repo: &Repo, viewer: Option<Permission>) -> Value {
     let base = &sim.base_url;
     let full = repo.full_name();
@@ -323,7 +335,7 @@ fn branch_side(sim: &Sim, repo: &Repo, branch: &str, sha: &str) -> Value {
         "ref": branch,
         "sha": sha,
         "user": user_named(sim, &repo.owner),
-        "repo": repository(sim, repo, None),
+        "repo": nested_repository(sim, repo, None),
     })
 }
 
@@ -519,25 +531,12 @@ pub fn installation(sim: &Sim, installation: &Installation) -> Value {
     })
 }
 
-/// A check run.
+/// A check run as the REST API shows it (`check-run`).
 pub fn check_run(sim: &Sim, repo: &Repo, run: &CheckRun) -> Value {
     let base = &sim.base_url;
     let full = repo.full_name();
     let api = format!("{base}/repos/{full}/check-runs/{}", run.id);
-    let pulls: Vec<Value> = repo
-        .pulls
-        .values()
-        .filter(|p| p.head_sha == run.head_sha)
-        .map(|p| {
-            json!({
-                "url": format!("{base}/repos/{full}/pulls/{}", p.number),
-                "id": p.id,
-                "number": p.number,
-                "head": { "ref": p.head, "sha": p.head_sha, "repo": { "id": repo.id, "url": format!("{base}/repos/{full}"), "name": repo.name } },
-                "base": { "ref": p.base, "sha": p.base_sha, "repo": { "id": repo.id, "url": format!("{base}/repos/{full}"), "name": repo.name } },
-            })
-        })
-        .collect();
+    let pulls = check_run_pulls(sim, repo, run);
     json!({
         "id": run.id,
         "head_sha": run.head_sha,
@@ -558,22 +557,52 @@ pub fn check_run(sim: &Sim, repo: &Repo, run: &CheckRun) -> Value {
             "annotations_url": format!("{api}/annotations"),
         },
         "name": run.name,
-        "check_suite": {
-            "id": run.id + 500_000,
-            "node_id": node_id("CheckSuite", run.id + 500_000),
-            "head_branch": repo.pulls.values().find(|p| p.head_sha == run.head_sha).map(|p| p.head.clone()),
-            "head_sha": run.head_sha,
-            "status": run.status,
-            "conclusion": run.conclusion,
-            "url": format!("{base}/repos/{full}/check-suites/{}", run.id + 500_000),
-            "before": Value::Null,
-            "after": run.head_sha,
-            "pull_requests": pulls.clone(),
-            "app": app(sim),
-            "created_at": rfc3339(run.started_at),
-            "updated_at": rfc3339(run.completed_at.unwrap_or(run.started_at)),
-        },
+        // The REST `check-run` names only its suite's id.
+        "check_suite": { "id": run.id + 500_000 },
         "app": app(sim),
         "pull_requests": pulls,
     })
+}
+
+/// The pull requests whose head a check run is on, as `check_run.pull_requests` shows them.
+fn check_run_pulls(sim: &Sim, repo: &Repo, run: &CheckRun) -> Vec<Value> {
+    let base = &sim.base_url;
+    let full = repo.full_name();
+    repo.pulls
+        .values()
+        .filter(|p| p.head_sha == run.head_sha)
+        .map(|p| {
+            json!({
+                "url": format!("{base}/repos/{full}/pulls/{}", p.number),
+                "id": p.id,
+                "number": p.number,
+                "head": { "ref": p.head, "sha": p.head_sha, "repo": { "id": repo.id, "url": format!("{base}/repos/{full}"), "name": repo.name } },
+                "base": { "ref": p.base, "sha": p.base_sha, "repo": { "id": repo.id, "url": format!("{base}/repos/{full}"), "name": repo.name } },
+            })
+        })
+        .collect()
+}
+
+/// A check run as webhooks show it: the REST shape with its whole suite.
+pub fn check_run_event(sim: &Sim, repo: &Repo, run: &CheckRun) -> Value {
+    let base = &sim.base_url;
+    let full = repo.full_name();
+    let suite = run.id + 500_000;
+    let mut value = check_run(sim, repo, run);
+    value["check_suite"] = json!({
+        "id": suite,
+        "node_id": node_id("CheckSuite", suite),
+        "head_branch": repo.pulls.values().find(|p| p.head_sha == run.head_sha).map(|p| p.head.clone()),
+        "head_sha": run.head_sha,
+        "status": run.status,
+        "conclusion": run.conclusion,
+        "url": format!("{base}/repos/{full}/check-suites/{suite}"),
+        "before": Value::Null,
+        "after": run.head_sha,
+        "pull_requests": check_run_pulls(sim, repo, run),
+        "app": app(sim),
+        "created_at": rfc3339(run.started_at),
+        "updated_at": rfc3339(run.completed_at.unwrap_or(run.started_at)),
+    });
+    value
 }

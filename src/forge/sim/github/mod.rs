@@ -41,6 +41,10 @@ pub fn router() -> Router<Arc<Sim>> {
             get(repos::get_branch),
         )
         .route(
+            "/repos/{owner}/{repo}/rules/branches/{*branch}",
+            get(repos::branch_rules),
+        )
+        .route(
             "/repos/{owner}/{repo}/contents/{*path}",
             get(repos::get_contents),
         )

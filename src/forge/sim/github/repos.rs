@@ -21,6 +21,17 @@ pub async fn get_repo(ctx: Ctx, Path((owner, name)): Path<(String, String)>) -> 
     Ok(Json(json::repository(&ctx.sim, &repo, Some(access))).into_response())
 }
 
+/// `GET /repos/{owner}/{repo}/rules/branches/{branch}`: the rulesets' rules for a branch. The
+/// simulator protects branches the classic way only, so there are none, which GitHub answers
+/// with an empty list (for any branch name).
+pub async fn branch_rules(
+    ctx: Ctx,
+    Path((owner, name, _branch)): Path<(String, String, String)>,
+) -> ApiResult {
+    ctx.readable(&owner, &name)?;
+    Ok(Json(json!([])).into_response())
+}
+
 /// `GET /repos/{owner}/{repo}/branches/{branch}` and `.../branches/{branch}/protection` (one
 /// route, since branch names contain slashes).
 pub async fn get_branch(
