@@ -23,6 +23,7 @@ pub async fn run(dialect: Dialect) {
     files(&world).await;
     default_branch(&world).await;
     permissions(&world).await;
+    teams(&world).await;
     let pull = pull_requests(&world).await;
     protection(&world).await;
     let head = checks(&world, pull).await;
@@ -180,6 +181,29 @@ async fn permissions(w: &World) {
     for (login, github, gitea) in LEVELS {
         let got = w.forge.permission(&w.repo, login).await.unwrap();
         assert_eq!(got, w.expected(*github, *gitea), "{login}");
+    }
+}
+
+async fn teams(w: &World) {
+    w.sim.add_team("octo", "reviewers", &["writer", "Reader"]);
+    w.sim.add_team("octo", "reviewers-emeritus", &["triager"]);
+    let cases = [
+        ("octo", "reviewers", "writer", true),
+        ("octo", "reviewers", "reader", true),
+        ("octo", "Reviewers", "writer", true),
+        ("octo", "reviewers", "triager", false),
+        ("octo", "reviewers-emeritus", "triager", true),
+        ("octo", "reviewers", "stranger", false),
+        ("octo", "no-such-team", "writer", false),
+        ("no-such-org", "reviewers", "writer", false),
+    ];
+    for (org, team, login, member) in cases {
+        let got = w
+            .forge
+            .is_team_member(&w.repo, org, team, login)
+            .await
+            .unwrap();
+        assert_eq!(got, member, "{login} in {org}/{team}");
     }
 }
 

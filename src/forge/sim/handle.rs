@@ -2,7 +2,7 @@
 
 use super::core::{AppIdentity, Sim};
 use super::faults::{Faults, HookFault};
-use super::state::{Installation, IssuedToken, Label, Repo, State, User};
+use super::state::{Installation, IssuedToken, Label, Repo, State, Team, User};
 use crate::events::ReviewState;
 use crate::forge::{BranchProtection, CheckState, ForgeKind, Permission};
 use std::collections::BTreeMap;
@@ -350,6 +350,21 @@ impl Simulator {
             });
             id
         })
+    }
+
+    /// Makes a team `name` in organization `org` (an account, created if unknown) with these
+    /// members; returns its id.
+    pub fn add_team(&self, org: &str, name: &str, members: &[&str]) -> i64 {
+        self.add_user(org);
+        let mut state = self.sim.state();
+        let id = state.next_id();
+        state.teams.push(Team {
+            id,
+            org: org.to_owned(),
+            name: name.to_owned(),
+            members: members.iter().map(|m| (*m).to_owned()).collect(),
+        });
+        id
     }
 
     /// Installs the GitHub App on `account` for these repositories; returns the installation id.

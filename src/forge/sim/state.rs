@@ -348,6 +348,26 @@ pub struct Installation {
     pub created_at: i64,
 }
 
+/// A team of an organization (any account serves as one): what policy team grants ask about.
+#[derive(Clone, Debug, Serialize)]
+pub struct Team {
+    /// Numeric id (Gitea addresses teams by it).
+    pub id: i64,
+    /// The organization's login.
+    pub org: String,
+    /// The name, which is also its slug.
+    pub name: String,
+    /// Member logins.
+    pub members: Vec<String>,
+}
+
+impl Team {
+    /// Whether `login` is a member, case-insensitively as both forges compare logins.
+    pub fn has_member(&self, login: &str) -> bool {
+        self.members.iter().any(|m| m.eq_ignore_ascii_case(login))
+    }
+}
+
 /// An installation access token the simulator issued.
 #[derive(Clone, Debug)]
 pub struct IssuedToken {
@@ -367,6 +387,8 @@ pub struct State {
     pub repos: BTreeMap<String, Repo>,
     /// GitHub App installations.
     pub installations: Vec<Installation>,
+    /// Organization teams.
+    pub teams: Vec<Team>,
     /// Installation access tokens by token.
     #[serde(skip)]
     pub installation_tokens: HashMap<String, IssuedToken>,
@@ -378,6 +400,13 @@ impl State {
     pub fn next_id(&mut self) -> i64 {
         self.next_id += 1;
         1000 + self.next_id
+    }
+
+    /// A team of `org` by name (slug), case-insensitively.
+    pub fn team(&self, org: &str, name: &str) -> Option<&Team> {
+        self.teams
+            .iter()
+            .find(|t| t.org.eq_ignore_ascii_case(org) && t.name.eq_ignore_ascii_case(name))
     }
 
     /// A user by login, case-insensitively.

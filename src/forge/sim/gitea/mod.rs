@@ -8,6 +8,7 @@ pub mod json;
 mod pulls;
 mod repos;
 mod statuses;
+mod teams;
 
 use super::core::Sim;
 use axum::Router;
@@ -21,6 +22,8 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/api/v1/version", get(repos::version))
         .route("/api/v1/user", get(repos::current_user))
         .route("/api/v1/users/{login}", get(repos::get_user))
+        .route("/api/v1/orgs/{org}/teams/search", get(teams::search))
+        .route("/api/v1/teams/{id}/members/{username}", get(teams::member))
         .route(repo, get(repos::get_repo))
         .route(
             &format!("{repo}/branches/{{*branch}}"),

@@ -10,6 +10,7 @@ mod issues;
 pub mod json;
 mod pulls;
 mod repos;
+mod teams;
 
 pub use app::random_token;
 
@@ -31,6 +32,10 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/installation/repositories", get(app::installation_repos))
         .route("/user", get(app::current_user))
         .route("/users/{login}", get(app::get_user))
+        .route(
+            "/orgs/{org}/teams/{team_slug}/memberships/{username}",
+            get(teams::membership),
+        )
         .route("/repos/{owner}/{repo}", get(repos::get_repo))
         .route(
             "/repos/{owner}/{repo}/installation",
