@@ -371,3 +371,46 @@ async fn other_bots_cannot_command_ade_unless_the_policy_allows_them() {
     story.comment(issue, "helper-bot[bot]", "/ade plan").await;
     story.until("the plan", |s| s.plan_comment(issue)).await;
 }
+
+#[tokio::test]
+async fn a_team_the_policy_names_may_approve() {
+    for (forge, story) in [
+        ("github", Story::github().await),
+        ("gitea", Story::gitea().await),
+    ] {
+        story.sim.add_team("acme", "releasers", &[WRITER]);
+        story
+            .sim
+            .push(
+                REPO,
+                MAINTAINER,
+                "main",
+                &[(
+                    ".ade/config.toml",
+                    Some("[roles.teams]\n\"acme/releasers\" = \"maintain\"\n"),
+                )],
+                "releasers approve",
+            )
+            .await
+            .unwrap();
+        let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
+        story.comment(issue, WRITER, "/ade plan").await;
+        story.comment(issue, WRITER, "/ade approve").await;
+        let plan = story
+            .until("the plan to turn active", |s| {
+                s.plan_comment(issue).filter(|p| p.contains("· active"))
+            })
+            .await;
+        assert!(plan.contains("v1"), "{forge}");
+        story.comment(issue, READER, "/ade approve").await;
+        story.settle().await;
+        assert!(
+            story
+                .replies(issue)
+                .last()
+                .unwrap()
+                .contains("needs maintain"),
+            "{forge}"
+        );
+    }
+}
