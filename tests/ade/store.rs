@@ -8,11 +8,18 @@ use ade::store::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration, StoreError};
 use sqlx::Executor;
 
 /// Checksums of migrations that have landed. A landed migration is never edited: add a new one.
-const LANDED: &[(i64, &str, &str)] = &[(
-    1,
-    "c9db55fa9c95e62c97203a724383035c8a49c8b531695fbb0827ab6d5b7a8a7a",
-    "aa798a6a00abe86ed63126917360ce135806a61f68a820ea3115481e329d01b9",
-)];
+const LANDED: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "c9db55fa9c95e62c97203a724383035c8a49c8b531695fbb0827ab6d5b7a8a7a",
+        "aa798a6a00abe86ed63126917360ce135806a61f68a820ea3115481e329d01b9",
+    ),
+    (
+        2,
+        "d5fa026ff5f3ef3b2a28b4ba6cf82489c7bc39a0cf95b0fb1db50df822fd7be6",
+        "8c8f9bf4ac88ef33e2883d69ec222f5ab51b692e06caf1fc380b4e2d309dda9d",
+    ),
+];
 
 fn listed(dir: &str) -> Vec<String> {
     let mut names: Vec<String> =
