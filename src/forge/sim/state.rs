@@ -6,6 +6,7 @@ use crate::events::ReviewState;
 use crate::forge::{BranchProtection, Permission};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
 
 /// A forge account: a person, a bot user (Gitea) or a GitHub App's `<slug>[bot]`.
 #[derive(Clone, Debug, Serialize)]
@@ -76,6 +77,11 @@ pub struct ReactionRecord {
     pub content: String,
     /// When (Unix ms).
     pub created_at: i64,
+    /// When the simulator stored it, on the process's monotonic clock (nanoseconds, not in
+    /// JSON), for measuring intervals finer than `created_at`'s milliseconds: ade's reaction
+    /// latency (examples/reaction_latency).
+    #[serde(skip)]
+    pub recorded: Instant,
 }
 
 /// A comment on an issue or a pull request.
@@ -93,6 +99,10 @@ pub struct Comment {
     pub created_at: i64,
     /// Last edited (Unix ms).
     pub updated_at: i64,
+    /// When the simulator stored it, on the process's monotonic clock (nanoseconds, not in
+    /// JSON); see [`ReactionRecord::recorded`].
+    #[serde(skip)]
+    pub recorded: Instant,
     /// Reactions, oldest first.
     pub reactions: Vec<ReactionRecord>,
 }

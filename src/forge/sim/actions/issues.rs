@@ -3,6 +3,7 @@
 use super::{ActionError, ActionResult, HookEvent, emit, no_repo, require_user, split};
 use crate::forge::sim::core::Sim;
 use crate::forge::sim::state::{Comment, Issue, Label, ReactionRecord};
+use std::time::Instant;
 
 /// Opens an issue; returns its number.
 pub async fn open_issue(
@@ -130,6 +131,7 @@ pub async fn comment(
             body: body.to_owned(),
             created_at: now,
             updated_at: now,
+            recorded: Instant::now(),
             reactions: Vec::new(),
         };
         r.comments.push(comment.clone());
@@ -210,6 +212,7 @@ pub fn react(
         user: user.to_owned(),
         content: content.to_owned(),
         created_at: now,
+        recorded: Instant::now(),
     };
     comment.reactions.push(reaction.clone());
     Ok((reaction, true))
