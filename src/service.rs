@@ -101,12 +101,13 @@ impl Service {
 
         let forges = forges(config, &options.clients)?;
         let attempts = i64::from(config.jobs.max_attempts);
+        let policies = Arc::new(Policies::new(config.policy.clone()));
         let sink = options.sink.unwrap_or_else(|| {
             Arc::new(Intake {
                 max_attempts: attempts,
+                policies: policies.clone(),
             })
         });
-        let policies = Arc::new(Policies::new(config.policy.clone()));
         let mut handlers = Handlers::default();
         handlers.register(DELIVERY_JOB, Dispatcher::new(Some(sink), metrics.clone()));
         let commands = Arc::new(CommandHandler::new(forges.clone(), policies, attempts));

@@ -3,12 +3,14 @@
 //! holds the only write lock): commands on one goal go into one ordering key, so they are handled
 //! one at a time in the order they were posted.
 
+use super::policies::Policies;
 use crate::dispatch::EventSink;
 use crate::events::{Event, EventKind};
 use crate::jobs::{BoxFuture, JobError};
 use crate::store::jobs::{self as queue, NewJob};
 use crate::store::{Conn, StoreError};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// The job kind that handles the commands in a new comment.
 pub const COMMAND_JOB: &str = "command";
@@ -33,6 +35,8 @@ pub fn goal_key(event: &Event, number: i64) -> Option<String> {
 pub struct Intake {
     /// Attempts each coordinator job gets.
     pub max_attempts: i64,
+    /// The policy cache, told about pushes to default branches.
+    pub policies: Arc<Policies>,
 }
 
 impl Intake {
@@ -75,6 +79,12 @@ impl EventSink for Intake {
             let (kind, comment) = match &event.kind {
                 EventKind::CommentCreated(comment) => (COMMAND_JOB, comment),
                 EventKind::CommentEdited(comment) => (EDITED_COMMAND_JOB, comment),
+                EventKind::PushToDefaultBranch(_) => {
+                    if let Some(repository) = &event.repository {
+                        self.policies.invalidate(event.forge, &repository.full_name);
+                    }
+                    return Ok(());
+                }
                 _ => return Ok(()),
             };
             if !mentions_ade(&comment.body) {

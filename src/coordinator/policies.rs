@@ -1,24 +1,36 @@
 //! The policy in force for each repository: `.ade/config.toml` read from the default branch (never
-//! from a pull request's head), combined with the server policy, and cached by the default
-//! branch's head commit, so a push to the default branch takes effect on the next command and
-//! nothing else triggers a read.
+//! from a pull request's head), combined with the server policy, and cached together with the
+//! default branch's head. A push to the default branch drops the entry (intake sees the push), so
+//! the next command reads the new head and policy; a cached entry is also re-read after
+//! [`MAX_AGE`], so a push webhook the forge never delivered delays a policy change by minutes,
+//! not forever. Between pushes a command needs no forge read for its policy.
 
 use crate::forge::{BranchHead, Forge, ForgeKind, ForgeResult, RepoRef};
 use crate::policy::{EffectivePolicy, Policy, PolicyDiagnostic, ServerPolicy};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Where a repository's policy file lives.
 pub const POLICY_PATH: &str = ".ade/config.toml";
+
+/// How long a cached policy is trusted without a push telling otherwise.
+pub const MAX_AGE: Duration = Duration::from_secs(300);
 
 /// A repository's policy as read at one commit: in force, or refused with its problems (then
 /// commands wait until it is fixed; ade does not fall back to looser defaults).
 pub type Loaded = Result<Arc<EffectivePolicy>, Arc<Vec<PolicyDiagnostic>>>;
 
-/// The policies of every repository ade has seen, by default-branch head.
+struct Entry {
+    head: BranchHead,
+    loaded: Loaded,
+    read_at: Instant,
+}
+
+/// The policies of every repository ade has seen.
 pub struct Policies {
     server: ServerPolicy,
-    cache: Mutex<HashMap<(ForgeKind, String), (String, Loaded)>>,
+    cache: Mutex<HashMap<(ForgeKind, String), Entry>>,
 }
 
 impl Policies {
@@ -36,20 +48,30 @@ impl Policies {
         forge: &dyn Forge,
         repo: &RepoRef,
     ) -> ForgeResult<(BranchHead, Loaded)> {
-        let head = forge.default_branch(repo).await?;
         let key = (forge.kind(), repo.full_name());
-        if let Some((sha, loaded)) = self.cache.lock().unwrap().get(&key)
-            && *sha == head.sha
+        if let Some(entry) = self.cache.lock().unwrap().get(&key)
+            && entry.read_at.elapsed() < MAX_AGE
         {
-            return Ok((head, loaded.clone()));
+            return Ok((entry.head.clone(), entry.loaded.clone()));
         }
+        let head = forge.default_branch(repo).await?;
         let file = forge.read_file(repo, POLICY_PATH, &head.sha).await?;
         let loaded = self.read(file.as_deref());
+        let entry = Entry {
+            head: head.clone(),
+            loaded: loaded.clone(),
+            read_at: Instant::now(),
+        };
+        self.cache.lock().unwrap().insert(key, entry);
+        Ok((head, loaded))
+    }
+
+    /// Forgets a repository's policy: its default branch moved.
+    pub fn invalidate(&self, forge: ForgeKind, repository: &str) {
         self.cache
             .lock()
             .unwrap()
-            .insert(key, (head.sha.clone(), loaded.clone()));
-        Ok((head, loaded))
+            .remove(&(forge, repository.to_string()));
     }
 
     fn read(&self, file: Option<&[u8]>) -> Loaded {

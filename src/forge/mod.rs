@@ -367,7 +367,13 @@ pub trait Forge: Send + Sync + 'static {
     /// Whether `login` is a member of the team `team` (its slug) of organization `org`; asked only
     /// when a policy grants roles to teams. `repo` tells a GitHub client which installation to
     /// ask through.
-    async fn is_team_member(&self, repo: &RepoRef, org: &str, team: &str, login: &str) -> ForgeResult<bool>;
+    async fn is_team_member(
+        &self,
+        repo: &RepoRef,
+        org: &str,
+        team: &str,
+        login: &str,
+    ) -> ForgeResult<bool>;
 
     /// Adds labels to an issue or pull request (creating none that the repository lacks).
     async fn add_labels(&self, repo: &RepoRef, number: i64, labels: &[String]) -> ForgeResult<()>;

@@ -170,6 +170,9 @@ impl ForgeWriter {
         let mut comment_id = match &known {
             Some(known) if known.body_hash == hash => return finish(ctx).await,
             Some(known) => Some(known.comment_id),
+            // Only an attempt after one that may have posted needs to look for the comment:
+            // the first attempt of a job nothing ever interrupted knows it has not posted.
+            None if is_first_try(&ctx.job) => None,
             None => find_by_marker(client, repo, number, marker).await?,
         };
         if let Some(id) = comment_id {
@@ -196,6 +199,11 @@ impl ForgeWriter {
         sticky::record(&mut tx, forge, &repository, marker, &record, ctx.now_ms()).await?;
         ctx.finish(tx).await
     }
+}
+
+/// Whether no earlier attempt of this job ran: not a retry, not reaped, not handed back.
+fn is_first_try(job: &crate::store::jobs::ClaimedJob) -> bool {
+    job.attempt == 1 && job.last_error.is_none()
 }
 
 async fn finish(ctx: &JobContext) -> Result<(), JobError> {

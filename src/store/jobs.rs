@@ -294,10 +294,9 @@ async fn settle(
             Some(error),
         ),
         Settle::Release { now } => (
-            "state = 'available', run_at = $1, attempt = attempt - 1, \
-             last_error = COALESCE($2, last_error)",
+            "state = 'available', run_at = $1, attempt = attempt - 1, last_error = $2",
             now,
-            None,
+            Some(RELEASED),
         ),
     };
     let sql = format!(
@@ -341,8 +340,11 @@ pub async fn fail(
     settle(conn, fence, Settle::Fail { now, error }).await
 }
 
+/// The `last_error` of a job handed back at shutdown: its next attempt may find it partly done.
+pub const RELEASED: &str = "handed back unfinished when its worker shut down";
+
 /// Hands a job back unrun (its worker is shutting down): available again at once, and the attempt
-/// it took is not counted.
+/// it took is not counted; its `last_error` says it may have partly run.
 pub async fn release(conn: &mut Conn, fence: Fence<'_>, now: i64) -> Result<bool, StoreError> {
     settle(conn, fence, Settle::Release { now }).await
 }
