@@ -24,6 +24,16 @@ pub struct Worker {
     config: JobsConfig,
     wake: Wake,
     metrics: Arc<Metrics>,
+    kinds: KindChoice,
+}
+
+/// Which kinds a worker claims (see [`queries::Kinds`]), owned.
+#[derive(Clone, Debug, Default)]
+enum KindChoice {
+    #[default]
+    All,
+    Only(Vec<&'static str>),
+    Except(Vec<&'static str>),
 }
 
 /// A job this worker runs now, and how to stop it if its lease is lost.
@@ -53,7 +63,20 @@ impl Worker {
             config,
             wake,
             metrics,
+            kinds: KindChoice::All,
         }
+    }
+
+    /// This worker claims only jobs of these kinds (the runner's workers, for long runs).
+    pub fn only(mut self, kinds: &[&'static str]) -> Worker {
+        self.kinds = KindChoice::Only(kinds.to_vec());
+        self
+    }
+
+    /// This worker claims every kind but these (so long runs never take its slots).
+    pub fn except(mut self, kinds: &[&'static str]) -> Worker {
+        self.kinds = KindChoice::Except(kinds.to_vec());
+        self
     }
 
     /// This worker's id, as written in leases.
@@ -108,10 +131,16 @@ impl Worker {
         let now = self.clock.now_ms();
         let lease_until = now + self.config.lease.as_millis() as i64;
         let mut conn = self.store.writer().await?;
+        let kinds = match &self.kinds {
+            KindChoice::All => queries::Kinds::All,
+            KindChoice::Only(kinds) => queries::Kinds::Only(kinds),
+            KindChoice::Except(kinds) => queries::Kinds::Except(kinds),
+        };
         queries::claim(
             &mut conn,
             self.store.backend(),
             &self.id,
+            kinds,
             limit,
             now,
             lease_until,

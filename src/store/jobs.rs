@@ -164,6 +164,39 @@ pub async fn notify(conn: &mut Conn, backend: Backend) -> Result<(), StoreError>
     Ok(())
 }
 
+/// Which job kinds a worker claims: runs of agents take minutes, so they get workers of their
+/// own and the other workers leave them alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kinds<'a> {
+    /// Every kind.
+    All,
+    /// Only these kinds.
+    Only(&'a [&'a str]),
+    /// Every kind but these.
+    Except(&'a [&'a str]),
+}
+
+impl Kinds<'_> {
+    /// The SQL condition, on an unqualified `kind` column. Kinds are ade's own constants, never
+    /// input, and are quoted as literals all the same.
+    fn condition(self) -> String {
+        let list = |kinds: &[&str]| {
+            kinds
+                .iter()
+                .map(|k| format!("'{}'", k.replace('\'', "''")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            Kinds::All => String::new(),
+            Kinds::Only([]) => "AND 1 = 0".to_string(),
+            Kinds::Only(kinds) => format!("AND kind IN ({})", list(kinds)),
+            Kinds::Except([]) => String::new(),
+            Kinds::Except(kinds) => format!("AND kind NOT IN ({})", list(kinds)),
+        }
+    }
+}
+
 /// Claims up to `limit` due jobs for `owner`, leased until `lease_until`.
 ///
 /// Only the oldest unfinished job of each ordering key is eligible, so jobs sharing a key run one
@@ -174,10 +207,12 @@ pub async fn claim(
     conn: &mut Conn,
     backend: Backend,
     owner: &str,
+    kinds: Kinds<'_>,
     limit: i64,
     now: i64,
     lease_until: i64,
 ) -> Result<Vec<ClaimedJob>, StoreError> {
+    let kinds = kinds.condition();
     // Each engine gets the shape its planner runs as a handful of index probes: PostgreSQL looks
     // the candidates up by an array of ids (a join there may be planned as a scan of every waiting
     // job) and skips rows another process is claiming; SQLite looks them up with IN.
@@ -216,14 +251,14 @@ pub async fn claim(
             SELECT id FROM ( \
                 SELECT id FROM jobs \
                 WHERE ordering_key IS NULL AND state IN ('available', 'running') \
-                  AND state = 'available' AND run_at <= $3 \
+                  AND state = 'available' AND run_at <= $3 {kinds} \
                 ORDER BY ordering_key, id LIMIT $4) AS unordered \
          ) \
          UPDATE jobs SET state = 'running', attempt = attempt + 1, \
                 lease_owner = $1, lease_expires_at = $2 \
          WHERE id IN ( \
             SELECT j.id FROM jobs j \
-            WHERE {candidates} AND j.state = 'available' AND j.run_at <= $3 \
+            WHERE {candidates} AND j.state = 'available' AND j.run_at <= $3 {kinds} \
             ORDER BY j.id LIMIT $4 {lock}) \
          RETURNING id, kind, idempotency_key, ordering_key, payload, attempt, max_attempts, \
                    last_error, created_at"

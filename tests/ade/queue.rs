@@ -6,7 +6,7 @@ use ade::clock::{Clock, ManualClock, SystemClock};
 use ade::config::Config;
 use ade::jobs::{BoxFuture, Handlers, JobContext, JobError, JobHandler, Wake, Worker};
 use ade::metrics::Metrics;
-use ade::store::jobs::{self as queue, ClaimedJob, Fence, NewJob};
+use ade::store::jobs::{self as queue, ClaimedJob, Fence, Kinds, NewJob};
 use ade::store::{Conn, Store, StoreError, leader};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -39,9 +39,17 @@ async fn enqueue(store: &Store, jobs: &[NewJob]) -> Vec<Option<i64>> {
 
 async fn claim(store: &Store, owner: &str, limit: i64, now: i64) -> Vec<ClaimedJob> {
     let mut conn = store.writer().await.unwrap();
-    queue::claim(&mut conn, store.backend(), owner, limit, now, now + 1_000)
-        .await
-        .unwrap()
+    queue::claim(
+        &mut conn,
+        store.backend(),
+        owner,
+        Kinds::All,
+        limit,
+        now,
+        now + 1_000,
+    )
+    .await
+    .unwrap()
 }
 
 /// Waits until the job with `key` is in `state`, and returns it.
@@ -513,9 +521,17 @@ async fn a_job_whose_worker_died_on_its_last_attempt_fails_when_reaped_without_r
         )
         .await;
         let mut conn = store.writer().await.unwrap();
-        let claimed = queue::claim(&mut conn, store.backend(), "dead-worker", 1, now, now + 10)
-            .await
-            .unwrap();
+        let claimed = queue::claim(
+            &mut conn,
+            store.backend(),
+            "dead-worker",
+            Kinds::All,
+            1,
+            now,
+            now + 10,
+        )
+        .await
+        .unwrap();
         assert_eq!(claimed.len(), 1);
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(
@@ -636,6 +652,7 @@ async fn a_worker_stops_an_attempt_whose_lease_was_taken_over() {
         &mut conn,
         store.backend(),
         "other",
+        Kinds::All,
         1,
         later,
         later + 60_000,
@@ -759,5 +776,47 @@ async fn a_key_queued_behind_a_long_queue_of_another_key_still_runs_at_once() {
             db.name
         );
         assert!(claim(&store, "w", 10, T0).await.is_empty(), "{}", db.name);
+    }
+}
+
+#[tokio::test]
+async fn workers_can_take_only_some_kinds_or_all_but_some() {
+    for db in databases().await {
+        let store = db.store().await;
+        let run = |key: &str| NewJob {
+            kind: "run".into(),
+            ..job(key, None)
+        };
+        enqueue(
+            &store,
+            &[run("r1"), job("a1", None), run("r2"), job("a2", None)],
+        )
+        .await;
+        let mut conn = store.writer().await.unwrap();
+        let only = ["run"];
+        let runs = queue::claim(
+            &mut conn,
+            store.backend(),
+            "runner",
+            Kinds::Only(&only),
+            10,
+            T0,
+            T0 + 1_000,
+        )
+        .await
+        .unwrap();
+        let others = queue::claim(
+            &mut conn,
+            store.backend(),
+            "worker",
+            Kinds::Except(&only),
+            10,
+            T0,
+            T0 + 1_000,
+        )
+        .await
+        .unwrap();
+        assert_eq!(keys(&runs), ["r1", "r2"], "{}", db.name);
+        assert_eq!(keys(&others), ["a1", "a2"], "{}", db.name);
     }
 }
