@@ -5,3 +5,4 @@ pub mod commands;
 pub mod intake;
 pub mod policies;
 pub mod render;
+pub mod tasks;

@@ -5,16 +5,12 @@
 
 use super::Session;
 use super::plan::{parse_state, plan_comment};
+use crate::coordinator::tasks::TaskState;
 use crate::jobs::JobError;
 use crate::markdown;
 use crate::spec::{Spec, SpecState};
 use crate::store::Conn;
 use crate::store::goals::{self, SpecRow};
-
-/// Task states as stored.
-pub const READY: &str = "ready";
-/// A task whose dependencies are not merged yet.
-pub const WAITING: &str = "waiting";
 
 /// Approves `version`, or the newest version awaiting approval.
 pub async fn run(
@@ -108,8 +104,8 @@ pub async fn run(
         spec.tasks.iter().partition(|t| t.depends_on.is_empty());
     let ready: Vec<String> = ready.iter().map(|t| t.id.to_string()).collect();
     let waiting: Vec<String> = waiting.iter().map(|t| t.id.to_string()).collect();
-    goals::insert_tasks(tx, target.id, &ready, READY, session.now).await?;
-    goals::insert_tasks(tx, target.id, &waiting, WAITING, session.now).await?;
+    goals::insert_tasks(tx, target.id, &ready, TaskState::Ready.as_str(), session.now).await?;
+    goals::insert_tasks(tx, target.id, &waiting, TaskState::Waiting.as_str(), session.now).await?;
     session
         .writes
         .push(plan_comment(session, &spec, SpecState::Active, target, &[]));
