@@ -80,9 +80,57 @@ pub struct ReplyView {
     pub commands: Vec<CommandView>,
 }
 
+/// The body of an approval: the pull request a run opens.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApprovalView {
+    /// The task it carries out.
+    pub task: TaskView,
+    /// The goal's issue number.
+    pub goal_number: i64,
+    /// The spec version.
+    pub spec_version: i64,
+    /// `owner/name#12@v2`.
+    pub spec_reference: String,
+    /// The spec's content hash.
+    pub spec_hash: String,
+    /// Who approved the spec.
+    pub requester: String,
+    /// The agent that ran.
+    pub agent: String,
+    /// Where it ran (`worktree`, `container`, `main`).
+    pub environment: String,
+    /// The run's attempt number.
+    pub attempt: i64,
+    /// ade's run id.
+    pub run_id: String,
+    /// The runner's name.
+    pub runner: String,
+    /// The commit the run started from.
+    pub base_commit: String,
+    /// Files changed.
+    pub files_changed: u64,
+    /// Lines added.
+    pub insertions: u64,
+    /// Lines removed.
+    pub deletions: u64,
+    /// How long the agent ran, for humans (`3m 12s`).
+    pub duration: String,
+    /// What the agent said it did (its output's last lines), untrusted.
+    pub summary: Vec<String>,
+    /// Agent configuration files the run changed (`AGENTS.md`, `.claude/…`).
+    pub agent_config_changes: Vec<String>,
+    /// Things a reviewer should look at (links out of the worktree, suppression comments).
+    pub flagged: Vec<String>,
+}
+
 /// Renders the plan comment.
 pub fn plan(view: &PlanView) -> Result<String, String> {
     templates::render("plan.md", view)
+}
+
+/// Renders an approval's pull request body.
+pub fn approval(view: &ApprovalView) -> Result<String, String> {
+    templates::render("pull_request.md", view)
 }
 
 /// Renders a reply.
@@ -162,6 +210,34 @@ mod tests {
         assert!(!outside_code.contains("@everyone"), "{outside_code}");
         let row = text.lines().find(|l| l.contains("Skip writes")).unwrap();
         assert_eq!(row.matches(" | ").count() + 2, 5, "{row}");
+    }
+
+    #[test]
+    fn approval_body() {
+        let view = ApprovalView {
+            task: task("t2", "Skip writes when set", &["t1"]),
+            goal_number: 12,
+            spec_version: 2,
+            spec_reference: "acme/widgets#12@v2".into(),
+            spec_hash: "3f2a9c01d0e4".into(),
+            requester: "mia".into(),
+            agent: "claude-code".into(),
+            environment: "worktree".into(),
+            attempt: 1,
+            run_id: "r-42".into(),
+            runner: "embedded".into(),
+            base_commit: "4b825dc642cb".into(),
+            files_changed: 3,
+            insertions: 41,
+            deletions: 7,
+            duration: "3m 12s".into(),
+            summary: vec!["Added the flag @everyone".into(), "<script>alert(1)</script>".into()],
+            agent_config_changes: vec!["AGENTS.md".into()],
+            flagged: vec!["src/link is a symlink to /etc/passwd".into()],
+        };
+        let body = approval(&view).unwrap();
+        assert!(!body.contains("@everyone") && !body.contains("<script>"));
+        snapshot("pull-request", &body);
     }
 
     #[test]
