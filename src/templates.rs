@@ -8,7 +8,10 @@ use std::sync::OnceLock;
 const TEMPLATES: &[(&str, &str)] = &[
     ("plan.md", include_str!("../templates/plan.md")),
     ("reply.md", include_str!("../templates/reply.md")),
-    ("pull_request.md", include_str!("../templates/pull_request.md")),
+    (
+        "pull_request.md",
+        include_str!("../templates/pull_request.md"),
+    ),
 ];
 
 fn environment() -> &'static Environment<'static> {

@@ -231,7 +231,10 @@ mod tests {
             insertions: 41,
             deletions: 7,
             duration: "3m 12s".into(),
-            summary: vec!["Added the flag @everyone".into(), "<script>alert(1)</script>".into()],
+            summary: vec![
+                "Added the flag @everyone".into(),
+                "<script>alert(1)</script>".into(),
+            ],
             agent_config_changes: vec!["AGENTS.md".into()],
             flagged: vec!["src/link is a symlink to /etc/passwd".into()],
         };

@@ -104,8 +104,22 @@ pub async fn run(
         spec.tasks.iter().partition(|t| t.depends_on.is_empty());
     let ready: Vec<String> = ready.iter().map(|t| t.id.to_string()).collect();
     let waiting: Vec<String> = waiting.iter().map(|t| t.id.to_string()).collect();
-    goals::insert_tasks(tx, target.id, &ready, TaskState::Ready.as_str(), session.now).await?;
-    goals::insert_tasks(tx, target.id, &waiting, TaskState::Waiting.as_str(), session.now).await?;
+    goals::insert_tasks(
+        tx,
+        target.id,
+        &ready,
+        TaskState::Ready.as_str(),
+        session.now,
+    )
+    .await?;
+    goals::insert_tasks(
+        tx,
+        target.id,
+        &waiting,
+        TaskState::Waiting.as_str(),
+        session.now,
+    )
+    .await?;
     session
         .writes
         .push(plan_comment(session, &spec, SpecState::Active, target, &[]));
