@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod markdown;
 pub mod metrics;
 pub mod policy;
+pub mod runner;
 pub mod service;
 pub mod spec;
 pub mod store;

@@ -1,0 +1,13 @@
+//! The runner: carries out runs. For each run it brings the repository's mirror up to date, takes
+//! a worktree at the spec's pinned base commit, runs the task's agent in its environment, commits
+//! what the agent changed, checks the change (protected paths, symlinks, DLP) and pushes the
+//! branch. The coordinator turns the outcome into an approval (a pull request).
+
+pub mod agent;
+pub mod changes;
+pub mod dlp;
+pub mod env;
+pub mod git;
+pub mod guard;
+pub mod mirror;
+pub mod workspace;
