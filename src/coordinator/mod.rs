@@ -5,4 +5,6 @@ pub mod commands;
 pub mod intake;
 pub mod policies;
 pub mod render;
+pub mod run_job;
+pub mod runs;
 pub mod tasks;

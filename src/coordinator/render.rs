@@ -19,6 +19,10 @@ pub struct TaskView {
     pub depends_on: Vec<String>,
     /// Paths it is expected to change.
     pub paths: Vec<String>,
+    /// Where it stands once the spec is active (`running`, `approval`, `merged`, ...).
+    pub state: Option<String>,
+    /// Its approval's pull request number, once opened.
+    pub pull_number: Option<i64>,
 }
 
 /// The plan comment of a goal.
@@ -167,6 +171,8 @@ mod tests {
             acceptance: vec!["`cargo test` passes".into()],
             depends_on: after.iter().map(|s| s.to_string()).collect(),
             paths: vec![],
+            state: None,
+            pull_number: None,
         }
     }
 
@@ -192,6 +198,16 @@ mod tests {
     #[test]
     fn plan_comment() {
         snapshot("plan", &plan(&plan_view()).unwrap());
+    }
+
+    #[test]
+    fn active_plan_comment_shows_each_task_state() {
+        let mut view = plan_view();
+        view.state = "active".into();
+        view.tasks[0].state = Some("merged".into());
+        view.tasks[0].pull_number = Some(31);
+        view.tasks[1].state = Some("running".into());
+        snapshot("plan-active", &plan(&view).unwrap());
     }
 
     #[test]

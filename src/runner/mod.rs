@@ -10,4 +10,7 @@ pub mod env;
 pub mod git;
 pub mod guard;
 pub mod mirror;
+pub mod order;
 pub mod workspace;
+
+pub use order::{DependencyResult, RunOrder, RunOutcome, RunReport, Runner};

@@ -160,6 +160,20 @@ pub async fn specs(conn: &mut Conn, goal: i64) -> Result<Vec<SpecRow>, StoreErro
     rows.iter().map(spec_row).collect()
 }
 
+/// One spec version by its row id.
+pub async fn spec(conn: &mut Conn, id: i64) -> Result<Option<SpecRow>, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, goal, version, state, content, content_hash, author, planner, errors, \
+                created_at, changed_at \
+         FROM specs WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+    .context("read spec")?;
+    row.as_ref().map(spec_row).transpose()
+}
+
 /// Moves a spec version from state `from` to `to`, if it is still in `from`. Returns whether it
 /// moved; `false` means another command moved it first.
 pub async fn move_spec(

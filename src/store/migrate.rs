@@ -46,12 +46,14 @@ macro_rules! migration {
 pub const MIGRATIONS_SQLITE: &[Migration] = &[
     migration!("sqlite", 1, "0001", "inbox_and_jobs"),
     migration!("sqlite", 2, "0002", "goals_and_specs"),
+    migration!("sqlite", 3, "0003", "runs"),
 ];
 
 /// The PostgreSQL migrations, in order. A test checks this list against migrations/postgres/.
 pub const MIGRATIONS_POSTGRES: &[Migration] = &[
     migration!("postgres", 1, "0001", "inbox_and_jobs"),
     migration!("postgres", 2, "0002", "goals_and_specs"),
+    migration!("postgres", 3, "0003", "runs"),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {

@@ -11,6 +11,7 @@ pub mod goals;
 pub mod jobs;
 pub mod leader;
 mod migrate;
+pub mod runs;
 pub mod sticky;
 
 pub use migrate::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration};

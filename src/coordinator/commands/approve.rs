@@ -4,7 +4,9 @@
 //! the stored state, so two approvals racing cannot both win.
 
 use super::Session;
-use super::plan::{parse_state, plan_comment};
+use super::plan::{GoalComment, parse_state};
+use crate::command::sanitize;
+use crate::coordinator::runs::{self, AdvanceContext};
 use crate::coordinator::tasks::TaskState;
 use crate::jobs::JobError;
 use crate::markdown;
@@ -120,9 +122,27 @@ pub async fn run(
         session.now,
     )
     .await?;
+    let advanced = runs::advance(
+        tx,
+        target,
+        &spec,
+        &AdvanceContext {
+            goal_number: session.number(),
+            policy: session.policy,
+            requester: actor,
+            now: session.now,
+        },
+    )
+    .await?;
+    let progress = runs::progress(tx, target.id).await?;
+    let goal = GoalComment {
+        repo: session.repo,
+        number: session.number(),
+        title: &sanitize(&session.comment.issue.title).text,
+    };
     session
         .writes
-        .push(plan_comment(session, &spec, SpecState::Active, target, &[]));
+        .push(goal.plan(&spec, SpecState::Active, target, &[], &progress));
     let list = |ids: &[String]| {
         ids.iter()
             .map(|id| markdown::code_span(id))
@@ -130,8 +150,19 @@ pub async fn run(
             .join(", ")
     };
     let mut headline = format!("approved plan v{}: it is active.", target.version);
-    if !ready.is_empty() {
-        headline.push_str(&format!(" Ready: {}.", list(&ready)));
+    if !advanced.started.is_empty() {
+        headline.push_str(&format!(" Running: {}.", list(&advanced.started)));
+    }
+    let held: Vec<String> = ready
+        .iter()
+        .filter(|id| !advanced.started.contains(id))
+        .cloned()
+        .collect();
+    if !held.is_empty() {
+        headline.push_str(&format!(" Ready: {}.", list(&held)));
+    }
+    for (id, why) in &advanced.held {
+        details.push(format!("{} cannot start: {why}.", markdown::code_span(id)));
     }
     if !waiting.is_empty() {
         headline.push_str(&format!(

@@ -5,6 +5,7 @@
 use super::Session;
 use crate::command::sanitize;
 use crate::coordinator::render::{self, PlanView, TaskView};
+use crate::forge::RepoRef;
 use crate::forge::writes::ForgeWrite;
 use crate::jobs::JobError;
 use crate::markdown;
@@ -54,6 +55,7 @@ pub async fn run(
         session.now,
     )
     .await?;
+    crate::store::runs::set_goal_text(tx, goal, &title, &body).await?;
     let earlier = goals::specs(tx, goal).await?;
     let version = earlier.first().map_or(1, |s| s.version + 1);
     let mut spec = Spec {
@@ -173,42 +175,87 @@ pub fn plan_comment(
     row: &SpecRow,
     errors: &[String],
 ) -> ForgeWrite {
-    let view = PlanView {
+    let goal = GoalComment {
+        repo: session.repo,
         number: session.number(),
-        title: sanitize(&session.comment.issue.title).text,
-        version: row.version,
-        state: state.as_str().to_string(),
-        author: spec.author.clone(),
-        planner: spec.planner.to_string(),
-        tasks: spec
-            .tasks
-            .iter()
-            .map(|task| TaskView {
-                id: task.id.to_string(),
-                title: task.title.clone(),
-                instructions: task
-                    .instructions
-                    .lines()
-                    .filter(|l| !l.trim().is_empty())
-                    .map(str::to_string)
-                    .collect(),
-                acceptance: task.acceptance.clone(),
-                depends_on: task.depends_on.iter().map(ToString::to_string).collect(),
-                paths: task.paths.clone(),
-            })
-            .collect(),
-        errors: errors.to_vec(),
-        approve_command: format!("/ade approve {}", row.version),
-        hash: row.content_hash.chars().take(12).collect(),
+        title: &sanitize(&session.comment.issue.title).text,
     };
-    let body = render::plan(&view).unwrap_or_else(|error| {
-        tracing::error!(%error, "the plan comment did not render");
-        "ade could not render the plan; the operator's log has the details.\n".to_string()
-    });
-    ForgeWrite::Comment {
-        repo: session.repo.clone(),
-        number: session.number(),
-        marker: format!("plan:{}", session.number()),
-        body,
+    goal.plan(spec, state, row, errors, &[])
+}
+
+/// Where a goal's plan comment goes and what it is titled.
+pub struct GoalComment<'a> {
+    /// The repository.
+    pub repo: &'a RepoRef,
+    /// The goal's issue number.
+    pub number: i64,
+    /// The issue title, sanitized.
+    pub title: &'a str,
+}
+
+/// Where one task of an active spec stands, for the plan comment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskProgress {
+    /// The task id.
+    pub id: String,
+    /// Its state (`running`, `approval`, ...).
+    pub state: String,
+    /// Its approval's pull request, once opened.
+    pub pull_number: Option<i64>,
+}
+
+impl GoalComment<'_> {
+    /// The plan comment showing `spec` in `state`, with each task's progress once it is active.
+    pub fn plan(
+        &self,
+        spec: &Spec,
+        state: SpecState,
+        row: &SpecRow,
+        errors: &[String],
+        progress: &[TaskProgress],
+    ) -> ForgeWrite {
+        let view = PlanView {
+            number: self.number,
+            title: self.title.to_string(),
+            version: row.version,
+            state: state.as_str().to_string(),
+            author: spec.author.clone(),
+            planner: spec.planner.to_string(),
+            tasks: spec
+                .tasks
+                .iter()
+                .map(|task| {
+                    let progress = progress.iter().find(|p| p.id == task.id.as_str());
+                    TaskView {
+                        id: task.id.to_string(),
+                        title: task.title.clone(),
+                        instructions: task
+                            .instructions
+                            .lines()
+                            .filter(|l| !l.trim().is_empty())
+                            .map(str::to_string)
+                            .collect(),
+                        acceptance: task.acceptance.clone(),
+                        depends_on: task.depends_on.iter().map(ToString::to_string).collect(),
+                        paths: task.paths.clone(),
+                        state: progress.map(|p| p.state.clone()),
+                        pull_number: progress.and_then(|p| p.pull_number),
+                    }
+                })
+                .collect(),
+            errors: errors.to_vec(),
+            approve_command: format!("/ade approve {}", row.version),
+            hash: row.content_hash.chars().take(12).collect(),
+        };
+        let body = render::plan(&view).unwrap_or_else(|error| {
+            tracing::error!(%error, "the plan comment did not render");
+            "ade could not render the plan; the operator's log has the details.\n".to_string()
+        });
+        ForgeWrite::Comment {
+            repo: self.repo.clone(),
+            number: self.number,
+            marker: format!("plan:{}", self.number),
+            body,
+        }
     }
 }

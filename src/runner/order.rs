@@ -1,0 +1,162 @@
+//! The interface between the coordinator and a runner: a [`RunOrder`] says everything a runner
+//! needs to carry out one run, and a [`RunOutcome`] says how it ended. The coordinator never looks
+//! inside a runner, so the embedded runner and a remote runner process are interchangeable.
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::forge::{CloneCredential, ForgeKind};
+use crate::policy::{DlpPattern, Environment};
+use crate::spec::Task;
+
+/// One run to carry out.
+#[derive(Clone, Debug)]
+pub struct RunOrder {
+    /// ade's run id (`Ade-Run:`).
+    pub run_id: i64,
+    /// The task's attempt number, 1 for the first.
+    pub attempt: i64,
+    /// The forge.
+    pub forge: ForgeKind,
+    /// `owner/name`.
+    pub repository: String,
+    /// The goal: its issue number, title and text, sanitized when planned.
+    pub goal_number: i64,
+    /// The goal's title.
+    pub goal_title: String,
+    /// The goal's text.
+    pub goal_body: String,
+    /// The spec version (`owner/name#12@v2`), the value of `Ade-Spec:`.
+    pub spec_reference: String,
+    /// The task to carry out.
+    pub task: Task,
+    /// What the tasks it depends on produced.
+    pub dependencies: Vec<DependencyResult>,
+    /// The registered agent to run.
+    pub agent: String,
+    /// Where to run it.
+    pub environment: Environment,
+    /// Longest the agent may run, in seconds (the policy's, capped by the agent's own).
+    pub timeout_secs: u64,
+    /// The commit the run starts from.
+    pub base_sha: String,
+    /// The branch to push.
+    pub branch: String,
+    /// The commit the branch holds now (an earlier attempt's), or `None` if it must not exist:
+    /// the push is refused if someone else moved it.
+    pub expected_branch_head: Option<String>,
+    /// Who asked for the run: the commit's co-author.
+    pub requester: String,
+    /// What went wrong in the previous attempt, for the agent.
+    pub feedback: Option<String>,
+    /// Paths the agent may not change (normalized, each covering what is below it).
+    pub protected_paths: Vec<String>,
+    /// The policy's DLP rules beyond the built-in ones.
+    pub dlp_rules: Vec<DlpPattern>,
+    /// Where to fetch from and push to, valid for this run only. A remote runner gets it over its
+    /// authenticated channel; it is never written where the agent can read it.
+    pub credential: CloneCredential,
+}
+
+/// What an earlier task of the goal produced, for the prompt of a task that depends on it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DependencyResult {
+    /// The task id.
+    pub task_id: String,
+    /// Its title.
+    pub title: String,
+    /// Its approval, if one was opened.
+    pub pull_number: Option<i64>,
+    /// The merged commit, if known.
+    pub head_sha: Option<String>,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// The change was committed, checked and pushed to the branch.
+    Pushed {
+        /// The commit pushed.
+        head_sha: String,
+        /// What happened.
+        report: RunReport,
+    },
+    /// The agent changed nothing.
+    NoChanges {
+        /// What happened.
+        report: RunReport,
+    },
+    /// The change was refused before anything was pushed (a protected path, a DLP hit).
+    Blocked {
+        /// Why, naming the files and never a secret (Markdown).
+        reason: String,
+        /// What happened.
+        report: RunReport,
+    },
+    /// Something failed: the agent, its time limit, git, the runner.
+    Failed {
+        /// Why, for humans.
+        reason: String,
+        /// Whether a new attempt could succeed (a runner fault rather than the agent's).
+        retryable: bool,
+        /// What happened.
+        report: RunReport,
+    },
+    /// Stopped by `/ade cancel`.
+    Cancelled {
+        /// What happened.
+        report: RunReport,
+    },
+}
+
+impl RunOutcome {
+    /// The report, whichever way the run ended.
+    pub fn report(&self) -> &RunReport {
+        match self {
+            RunOutcome::Pushed { report, .. }
+            | RunOutcome::NoChanges { report }
+            | RunOutcome::Blocked { report, .. }
+            | RunOutcome::Failed { report, .. }
+            | RunOutcome::Cancelled { report } => report,
+        }
+    }
+}
+
+/// What a run did, for the approval's body, the goal's comment and the run page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// The runner that carried it out.
+    pub runner: String,
+    /// How the agent ended (`exited 0`, `timed out after 600 s`, `killed by signal 9`).
+    pub agent_exit: String,
+    /// How long the agent ran, in milliseconds.
+    pub agent_ms: u64,
+    /// Files changed.
+    pub files_changed: u64,
+    /// Lines added.
+    pub insertions: u64,
+    /// Lines removed.
+    pub deletions: u64,
+    /// The last lines of the agent's output, untrusted.
+    pub summary: Vec<String>,
+    /// Agent configuration files the run changed.
+    pub agent_config_changes: Vec<String>,
+    /// Things a reviewer should look at (links out of the worktree, suppression comments, ...).
+    pub flagged: Vec<String>,
+    /// What the environment said about confinement (Landlock, sandbox, limits).
+    pub confinement: Vec<String>,
+    /// Where the run log is, on the runner.
+    pub log: Option<String>,
+}
+
+/// Something that carries out runs: the embedded runner, or a remote one.
+#[async_trait::async_trait]
+pub trait Runner: Send + Sync + 'static {
+    /// The runner's name, shown in reports.
+    fn name(&self) -> &str;
+
+    /// Carries out `order`; stops early when `cancel` fires. Never panics on a failing agent:
+    /// every way a run can end is a [`RunOutcome`].
+    async fn execute(&self, order: RunOrder, cancel: CancellationToken) -> RunOutcome;
+}
