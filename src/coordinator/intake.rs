@@ -3,6 +3,7 @@
 //! holds the only write lock): commands on one goal go into one ordering key, so they are handled
 //! one at a time in the order they were posted.
 
+use super::approvals::APPROVAL_CLOSED_JOB;
 use super::policies::Policies;
 use crate::dispatch::EventSink;
 use crate::events::{Event, EventKind};
@@ -79,6 +80,12 @@ impl EventSink for Intake {
             let (kind, comment) = match &event.kind {
                 EventKind::CommentCreated(comment) => (COMMAND_JOB, comment),
                 EventKind::CommentEdited(comment) => (EDITED_COMMAND_JOB, comment),
+                EventKind::PullRequestClosed(pull) => {
+                    let key = goal_key(event, pull.number);
+                    self.enqueue(conn, APPROVAL_CLOSED_JOB, event_id, key)
+                        .await?;
+                    return Ok(());
+                }
                 EventKind::PushToDefaultBranch(_) => {
                     if let Some(repository) = &event.repository {
                         self.policies.invalidate(event.forge, &repository.full_name);

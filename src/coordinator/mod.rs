@@ -1,5 +1,6 @@
 //! The coordinator: goals, specs and tasks, the state machine that commands move.
 
+pub mod approvals;
 pub mod command_job;
 pub mod commands;
 pub mod intake;

@@ -3,8 +3,10 @@
 //! the forge by pushing [`ForgeWrite`]s; nothing here calls the forge directly.
 
 pub mod approve;
+pub mod cancel;
 pub mod help;
 pub mod plan;
+pub mod run;
 pub mod status;
 
 use super::render::{self, CommandView, ReplyView, TableView};
@@ -87,10 +89,11 @@ pub async fn execute(
             help::run(session);
             Ok(())
         }
-        Command::Run { .. } | Command::Retry | Command::Verify | Command::Cancel { .. } => {
+        Command::Run { target } => run::run(session, tx, target).await,
+        Command::Cancel { task } => cancel::run(session, tx, task).await,
+        Command::Retry | Command::Verify => {
             let headline = format!(
-                "{} needs a runner to carry out tasks, and this ade has none connected yet; \
-                 nothing was changed. Approved tasks wait, ready, until one is.",
+                "{} acts on verification, which this ade does not run yet; nothing was changed.",
                 markdown::code_span(&command.to_string())
             );
             session.say(headline, Vec::new(), None);

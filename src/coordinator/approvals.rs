@@ -1,0 +1,157 @@
+//! What happens when an approval (a pull request a run opened) is closed: merged, its task is
+//! merged and the tasks that depend on it may start; closed unmerged, its task is cancelled.
+//! When every task of the active spec is merged, the spec is archived.
+
+use std::sync::Arc;
+
+use super::intake::CommandJob;
+use super::policies::Policies;
+use super::runs::{self, AdvanceContext};
+use super::tasks::TaskState;
+use crate::events::EventKind;
+use crate::forge::RepoRef;
+use crate::forge::writes::{ForgeWrite, ForgeWriteJob, Forges, classify};
+use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::spec::SpecState;
+use crate::store::{self, goals, runs as rows};
+
+/// The job kind that handles a closed pull request.
+pub const APPROVAL_CLOSED_JOB: &str = "approval_closed";
+
+/// The handler of [`APPROVAL_CLOSED_JOB`] jobs.
+pub struct ApprovalClosedHandler {
+    forges: Forges,
+    policies: Arc<Policies>,
+    write_attempts: i64,
+}
+
+impl ApprovalClosedHandler {
+    /// A handler reading policies through `policies` and writing through `forges`.
+    pub fn new(forges: Forges, policies: Arc<Policies>, write_attempts: i64) -> Self {
+        ApprovalClosedHandler {
+            forges,
+            policies,
+            write_attempts,
+        }
+    }
+
+    async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let job: CommandJob = serde_json::from_str(&ctx.job.payload)
+            .map_err(|e| JobError::Permanent(format!("malformed approval job: {e}")))?;
+        let event = {
+            let mut conn = ctx.store().reader().await?;
+            store::events::get(&mut conn, job.event).await?
+        }
+        .ok_or_else(|| JobError::Permanent(format!("event {} is not stored", job.event)))?;
+        let EventKind::PullRequestClosed(pull) = &event.kind else {
+            return Err(JobError::Permanent(format!(
+                "an approval job for a {} event",
+                event.kind.name()
+            )));
+        };
+        let Some(repository) = &event.repository else {
+            return ctx.finish(ctx.store().begin().await?).await;
+        };
+        let Some(repo) = RepoRef::parse(&repository.full_name, event.installation_id) else {
+            return ctx.finish(ctx.store().begin().await?).await;
+        };
+        let task = {
+            let mut conn = ctx.store().reader().await?;
+            rows::task_by_pull(&mut conn, event.forge, &repository.full_name, pull.number).await?
+        };
+        let Some(task) = task else {
+            return ctx.finish(ctx.store().begin().await?).await;
+        };
+        let forge = self.forges.get(event.forge).map_err(classify)?.clone();
+        let (_, policy) = self
+            .policies
+            .load(forge.as_ref(), &repo)
+            .await
+            .map_err(classify)?;
+        let now = ctx.now_ms();
+        let mut tx = ctx.store().begin().await?;
+        let to = if pull.merged {
+            TaskState::Merged
+        } else {
+            TaskState::Cancelled
+        };
+        if !rows::move_task(
+            &mut tx,
+            task.id,
+            TaskState::Approval.as_str(),
+            to.as_str(),
+            now,
+        )
+        .await?
+        {
+            tracing::info!(task = %task.task_id, state = %task.state, "a closed approval whose task had moved on");
+            return ctx.finish(tx).await;
+        }
+        tracing::info!(task = %task.task_id, pull = pull.number, state = %to, "approval closed");
+        let spec_row = goals::spec(&mut tx, task.spec)
+            .await?
+            .ok_or_else(|| JobError::Permanent(format!("spec {} is not stored", task.spec)))?;
+        let spec = runs::spec_of(&spec_row)?;
+        let mut writes: Vec<ForgeWrite> = Vec::new();
+        if spec_row.state == SpecState::Active.as_str() {
+            if let Ok(policy) = &policy {
+                let requester = goals::transitions(&mut tx, spec_row.id)
+                    .await?
+                    .into_iter()
+                    .rev()
+                    .find(|(_, to, _, _)| to == SpecState::Active.as_str())
+                    .map(|(_, _, actor, _)| actor)
+                    .unwrap_or_else(|| spec.author.clone());
+                runs::advance(
+                    &mut tx,
+                    &spec_row,
+                    &spec,
+                    &AdvanceContext {
+                        goal_number: spec.goal.issue as i64,
+                        policy,
+                        requester: &requester,
+                        now,
+                    },
+                )
+                .await?;
+            }
+            let all_merged = rows::tasks_of(&mut tx, spec_row.id)
+                .await?
+                .iter()
+                .all(|t| t.state == TaskState::Merged.as_str());
+            let mut shown = spec_row.clone();
+            if all_merged
+                && goals::move_spec(
+                    &mut tx,
+                    spec_row.id,
+                    SpecState::Active.as_str(),
+                    SpecState::Archived.as_str(),
+                    "ade",
+                    now,
+                )
+                .await?
+            {
+                tracing::info!(
+                    spec = spec_row.id,
+                    "every task merged; the spec is archived"
+                );
+                shown.state = SpecState::Archived.as_str().into();
+            }
+            writes.push(runs::goal_comment(&mut tx, &repo, &shown, &spec).await?);
+        }
+        for write in writes {
+            let job = ForgeWriteJob {
+                forge: event.forge,
+                write,
+            };
+            store::jobs::enqueue(&mut tx, &job.job(self.write_attempts, now), now).await?;
+        }
+        ctx.finish(tx).await
+    }
+}
+
+impl JobHandler for ApprovalClosedHandler {
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(self.handle(ctx))
+    }
+}

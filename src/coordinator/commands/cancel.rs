@@ -1,0 +1,162 @@
+//! `/ade cancel [task-id]`: stops tasks of the goal's active spec. A task not yet running is
+//! cancelled at once; a running task's run is stopped by its runner within seconds (the runner
+//! watches the run's cancel flag). On an approval (a pull request ade opened), it cancels that
+//! task. Cancelled tasks start again with `/ade run`.
+
+use super::Session;
+use crate::command::Place;
+use crate::coordinator::runs::{self, RunState};
+use crate::coordinator::tasks::TaskState;
+use crate::jobs::JobError;
+use crate::markdown;
+use crate::spec::SpecState;
+use crate::store::Conn;
+use crate::store::goals;
+use crate::store::runs::{self as store, RunEnd, TaskRow};
+
+/// Cancels `task`, or every unfinished task of the place's goal.
+pub async fn run(
+    session: &mut Session<'_>,
+    tx: &mut Conn,
+    task: Option<String>,
+) -> Result<(), JobError> {
+    let Some((spec_row, rows)) = active_tasks(session, tx).await? else {
+        session.say(
+            "there is no active plan here, so there is nothing to cancel.".into(),
+            Vec::new(),
+            None,
+        );
+        return Ok(());
+    };
+    let chosen: Vec<&TaskRow> = match &task {
+        Some(id) => match rows.iter().find(|r| &r.task_id == id) {
+            Some(row) => vec![row],
+            None => {
+                session.say(
+                    format!(
+                        "the active plan has no task {}; nothing changed.",
+                        markdown::code_span(id)
+                    ),
+                    Vec::new(),
+                    None,
+                );
+                return Ok(());
+            }
+        },
+        None => rows.iter().collect(),
+    };
+    let mut cancelled = Vec::new();
+    let mut details = Vec::new();
+    for row in chosen {
+        let state = runs::task_state(row)?;
+        match state {
+            TaskState::Waiting | TaskState::Ready | TaskState::Running => {
+                if !store::move_task(
+                    tx,
+                    row.id,
+                    state.as_str(),
+                    TaskState::Cancelled.as_str(),
+                    session.now,
+                )
+                .await?
+                {
+                    continue;
+                }
+                if state == TaskState::Running {
+                    stop_run(tx, row, session.now).await?;
+                    details.push(format!(
+                        "{}: its run is being stopped.",
+                        markdown::code_span(&row.task_id)
+                    ));
+                }
+                cancelled.push(markdown::code_span(&row.task_id));
+            }
+            TaskState::Approval => details.push(format!(
+                "{} is in review (#{}): close its pull request to cancel it.",
+                markdown::code_span(&row.task_id),
+                row.pull_number.unwrap_or_default()
+            )),
+            TaskState::Merged | TaskState::Failed | TaskState::Cancelled if task.is_some() => {
+                details.push(format!(
+                    "{} is already {state}.",
+                    markdown::code_span(&row.task_id)
+                ))
+            }
+            _ => {}
+        }
+    }
+    let headline = if cancelled.is_empty() {
+        "nothing was cancelled.".to_string()
+    } else {
+        format!(
+            "cancelled {}. `/ade run <task>` starts a task again.",
+            cancelled.join(", ")
+        )
+    };
+    let spec = runs::spec_of(&spec_row)?;
+    let comment = runs::goal_comment(tx, session.repo, &spec_row, &spec).await?;
+    session.writes.push(comment);
+    session.say(headline, details, None);
+    Ok(())
+}
+
+/// Stops the task's latest run: a queued run ends now; a running one is flagged, and its runner
+/// stops the agent and records the end.
+async fn stop_run(tx: &mut Conn, row: &TaskRow, now: i64) -> Result<(), JobError> {
+    let Some(run) = store::runs_of_task(tx, row.id).await?.into_iter().next() else {
+        return Ok(());
+    };
+    store::request_cancel(tx, run.id).await?;
+    if run.state == RunState::Queued.as_str() {
+        store::finish_run(
+            tx,
+            run.id,
+            RunState::Queued.as_str(),
+            &RunEnd {
+                state: RunState::Cancelled.as_str(),
+                head_sha: None,
+                reason: Some("cancelled before it started"),
+                report: None,
+            },
+            now,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The active spec of the place's goal and its tasks: on an issue, its goal; on an approval, the
+/// goal of its task (only that task).
+pub async fn active_tasks(
+    session: &Session<'_>,
+    tx: &mut Conn,
+) -> Result<Option<(goals::SpecRow, Vec<TaskRow>)>, JobError> {
+    if session.place == Place::PullRequest {
+        let Some(task) =
+            store::task_by_pull(tx, session.forge, &session.repository(), session.number()).await?
+        else {
+            return Ok(None);
+        };
+        let Some(spec) = goals::spec(tx, task.spec).await? else {
+            return Ok(None);
+        };
+        if spec.state != SpecState::Active.as_str() {
+            return Ok(None);
+        }
+        return Ok(Some((spec, vec![task])));
+    }
+    let Some(goal) =
+        goals::find_goal(tx, session.forge, &session.repository(), session.number()).await?
+    else {
+        return Ok(None);
+    };
+    let specs = goals::specs(tx, goal).await?;
+    let Some(active) = specs
+        .into_iter()
+        .find(|s| s.state == SpecState::Active.as_str())
+    else {
+        return Ok(None);
+    };
+    let rows = store::tasks_of(tx, active.id).await?;
+    Ok(Some((active, rows)))
+}

@@ -1,0 +1,108 @@
+//! `/ade run <task-id> | all`: starts failed or cancelled tasks of the active spec again (they
+//! wait for their dependencies like any task), and starts ready tasks that were held (for
+//! instance until the policy named a default agent), as far as the goal's free slots allow.
+
+use super::Session;
+use super::cancel::active_tasks;
+use crate::command::RunTarget;
+use crate::coordinator::runs::{self, AdvanceContext};
+use crate::coordinator::tasks::TaskState;
+use crate::jobs::JobError;
+use crate::markdown;
+use crate::store::Conn;
+use crate::store::runs as store;
+
+/// Restarts `target` and starts what may start.
+pub async fn run(
+    session: &mut Session<'_>,
+    tx: &mut Conn,
+    target: RunTarget,
+) -> Result<(), JobError> {
+    let Some((spec_row, rows)) = active_tasks(session, tx).await? else {
+        session.say(
+            "there is no active plan here: `/ade approve` activates one.".into(),
+            Vec::new(),
+            None,
+        );
+        return Ok(());
+    };
+    if let RunTarget::Task(id) = &target
+        && !rows.iter().any(|r| &r.task_id == id)
+    {
+        session.say(
+            format!(
+                "the active plan has no task {}; nothing changed.",
+                markdown::code_span(id)
+            ),
+            Vec::new(),
+            None,
+        );
+        return Ok(());
+    }
+    let mut restarted = Vec::new();
+    let mut details = Vec::new();
+    for row in &rows {
+        if let RunTarget::Task(id) = &target
+            && &row.task_id != id
+        {
+            continue;
+        }
+        let state = runs::task_state(row)?;
+        match state {
+            TaskState::Failed | TaskState::Cancelled => {
+                if store::move_task(
+                    tx,
+                    row.id,
+                    state.as_str(),
+                    TaskState::Waiting.as_str(),
+                    session.now,
+                )
+                .await?
+                {
+                    restarted.push(markdown::code_span(&row.task_id));
+                }
+            }
+            TaskState::Ready | TaskState::Waiting => {}
+            other if matches!(target, RunTarget::Task(_)) => details.push(format!(
+                "{} is {other}; only failed or cancelled tasks start again.",
+                markdown::code_span(&row.task_id)
+            )),
+            _ => {}
+        }
+    }
+    let spec = runs::spec_of(&spec_row)?;
+    let advanced = runs::advance(
+        tx,
+        &spec_row,
+        &spec,
+        &AdvanceContext {
+            goal_number: spec.goal.issue as i64,
+            policy: session.policy,
+            requester: session.requester.login,
+            now: session.now,
+        },
+    )
+    .await?;
+    for (id, why) in &advanced.held {
+        details.push(format!("{} cannot start: {why}.", markdown::code_span(id)));
+    }
+    let mut headline = String::new();
+    if !restarted.is_empty() {
+        headline.push_str(&format!("starting again: {}.", restarted.join(", ")));
+    }
+    if !advanced.started.is_empty() {
+        let started: Vec<String> = advanced
+            .started
+            .iter()
+            .map(|id| markdown::code_span(id))
+            .collect();
+        headline.push_str(&format!(" Running now: {}.", started.join(", ")));
+    }
+    if headline.is_empty() {
+        headline = "nothing to start.".into();
+    }
+    let comment = runs::goal_comment(tx, session.repo, &spec_row, &spec).await?;
+    session.writes.push(comment);
+    session.say(headline.trim().to_string(), details, None);
+    Ok(())
+}
