@@ -3,9 +3,12 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::coordinator::approvals::{APPROVAL_CLOSED_JOB, ApprovalClosedHandler};
 use crate::coordinator::command_job::CommandHandler;
 use crate::coordinator::intake::{COMMAND_JOB, EDITED_COMMAND_JOB, Intake};
 use crate::coordinator::policies::Policies;
+use crate::coordinator::run_job::RunHandler;
+use crate::coordinator::runs::RUN_JOB;
 use crate::dispatch::{Dispatcher, EventSink};
 use crate::forge::ClientOptions;
 use crate::forge::gitea::GiteaForge;
@@ -14,6 +17,7 @@ use crate::forge::writes::{FORGE_WRITE_JOB, ForgeWriter, Forges};
 use crate::ingress::{self, DELIVERY_JOB, Inbox, Ingress};
 use crate::jobs::{Handlers, Leader, Wake, Worker};
 use crate::metrics::Metrics;
+use crate::runner::Runner;
 use crate::store::{Store, StoreOptions};
 use crate::web::{self, Operations};
 use anyhow::Context as _;
@@ -31,6 +35,9 @@ pub struct ServiceOptions {
     pub clients: ClientOptions,
     /// The clock; tests may pin it.
     pub clock: Arc<dyn Clock>,
+    /// The runner that carries out runs, with how many runs it takes at once. Without one, run
+    /// jobs wait in the queue until a runner is connected.
+    pub runner: Option<(Arc<dyn Runner>, usize)>,
 }
 
 impl Default for ServiceOptions {
@@ -39,6 +46,7 @@ impl Default for ServiceOptions {
             sink: None,
             clients: ClientOptions::default(),
             clock: Arc::new(SystemClock),
+            runner: None,
         }
     }
 }
@@ -110,10 +118,36 @@ impl Service {
         });
         let mut handlers = Handlers::default();
         handlers.register(DELIVERY_JOB, Dispatcher::new(Some(sink), metrics.clone()));
-        let commands = Arc::new(CommandHandler::new(forges.clone(), policies, attempts));
+        let commands = Arc::new(CommandHandler::new(
+            forges.clone(),
+            policies.clone(),
+            attempts,
+        ));
         handlers.register(COMMAND_JOB, commands.clone());
         handlers.register(EDITED_COMMAND_JOB, commands);
-        handlers.register(FORGE_WRITE_JOB, ForgeWriter::new(forges));
+        handlers.register(
+            APPROVAL_CLOSED_JOB,
+            ApprovalClosedHandler::new(forges.clone(), policies.clone(), attempts),
+        );
+        handlers.register(FORGE_WRITE_JOB, ForgeWriter::new(forges.clone()));
+        let runner = options.runner.map(|(runner, parallel)| {
+            let mut run_handlers = Handlers::default();
+            run_handlers.register(
+                RUN_JOB,
+                RunHandler::new(forges.clone(), policies.clone(), runner, attempts),
+            );
+            let mut jobs = config.jobs.clone();
+            jobs.workers = parallel.max(1);
+            Worker::new(
+                store.clone(),
+                options.clock.clone(),
+                run_handlers,
+                jobs,
+                wake.clone(),
+                metrics.clone(),
+            )
+            .only(&[RUN_JOB])
+        });
         let worker = Worker::new(
             store.clone(),
             options.clock.clone(),
@@ -121,7 +155,8 @@ impl Service {
             config.jobs.clone(),
             wake.clone(),
             metrics,
-        );
+        )
+        .except(&[RUN_JOB]);
         let leader = Leader::new(
             worker.id(),
             store.clone(),
@@ -132,12 +167,14 @@ impl Service {
         let grace = config.server.shutdown_grace;
         let listen = wake.listen(&store, stop.clone());
         let worker = tokio::spawn(worker.run(stop.clone(), grace));
+        let runner = runner.map(|runner| tokio::spawn(runner.run(stop.clone(), grace)));
         let leader = tokio::spawn(leader.run(stop.clone()));
         let mut tasks = vec![
             worker.abort_handle(),
             leader.abort_handle(),
             writer.abort_handle(),
         ];
+        tasks.extend(runner.as_ref().map(|r| r.abort_handle()));
         tasks.extend(listen.as_ref().map(|l| l.abort_handle()));
         let closing = store.clone();
         let mut stopped = stop.clone();
@@ -155,6 +192,9 @@ impl Service {
             // queued and ends. Only then do the workers stop.
             writer.await.ok();
             worker.await.ok();
+            if let Some(runner) = runner {
+                runner.await.ok();
+            }
             leader.await.ok();
             if let Some(listen) = listen {
                 listen.await.ok();
