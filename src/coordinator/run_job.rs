@@ -374,9 +374,15 @@ impl RunHandler {
             l.goal.number,
             l.task.task_id
         );
-        if let Some(number) = l.task.pull_number
-            && l.task.branch.as_deref() == Some(l.run.branch.as_str())
-        {
+        let existing = match l.task.pull_number {
+            Some(number) if l.task.branch.as_deref() == Some(l.run.branch.as_str()) => Some(number),
+            _ => forge
+                .find_pull_request(&l.repo, &l.run.branch)
+                .await
+                .map_err(classify)?
+                .map(|pull| pull.number),
+        };
+        if let Some(number) = existing {
             let pull = forge
                 .update_pull_request(
                     &l.repo,

@@ -385,6 +385,14 @@ pub trait Forge: Send + Sync + 'static {
         pull: &NewPullRequest,
     ) -> ForgeResult<ForgePullRequest>;
 
+    /// The open pull request whose head is `branch` in this repository, if there is one: a run
+    /// retried after a crash finds the approval it opened instead of opening a second.
+    async fn find_pull_request(
+        &self,
+        repo: &RepoRef,
+        branch: &str,
+    ) -> ForgeResult<Option<ForgePullRequest>>;
+
     /// Changes a pull request.
     async fn update_pull_request(
         &self,

@@ -282,6 +282,21 @@ async fn pull_requests(w: &World) -> i64 {
         .await
         .unwrap();
     assert!(w.sim.pull(REPO, draft.number).unwrap().draft);
+    let found = w
+        .forge
+        .find_pull_request(&w.repo, "ade/1-greet")
+        .await
+        .unwrap()
+        .expect("the open pull request of a branch is found");
+    assert_eq!(found.number, opened.number);
+    assert_eq!(
+        w.forge
+            .find_pull_request(&w.repo, "ade/9-nothing")
+            .await
+            .unwrap(),
+        None,
+        "a branch without a pull request has none"
+    );
 
     let edited = w
         .forge

@@ -209,6 +209,14 @@ impl Forge for GiteaForge {
         pulls::create(self, repo, pull).await
     }
 
+    async fn find_pull_request(
+        &self,
+        repo: &RepoRef,
+        branch: &str,
+    ) -> ForgeResult<Option<ForgePullRequest>> {
+        pulls::find(self, repo, branch).await
+    }
+
     async fn update_pull_request(
         &self,
         repo: &RepoRef,

@@ -50,6 +50,37 @@ pub(super) async fn create(
     Ok(pull_of(reply.success_json(&what)?))
 }
 
+pub(super) async fn find(
+    gitea: &GiteaForge,
+    repo: &RepoRef,
+    branch: &str,
+) -> ForgeResult<Option<ForgePullRequest>> {
+    let what = format!(
+        "find the open pull request of {branch} in {}",
+        repo.full_name()
+    );
+    let pulls = collect_pages(|page, before| {
+        let path = repo_path(repo, "/pulls")
+            + &query(&[
+                ("state", "open"),
+                ("limit", &LIMIT.to_string()),
+                ("page", &page.to_string()),
+            ]);
+        let what = &what;
+        async move {
+            let reply = gitea.call(Call::get(path, what)).await?;
+            let pulls: Vec<wire::PullRequest> = reply.success_json(what)?;
+            let more = more_after(&reply, pulls.len(), LIMIT, before);
+            Ok((pulls, more))
+        }
+    })
+    .await?;
+    Ok(pulls
+        .into_iter()
+        .find(|p| p.head.branch == branch)
+        .map(pull_of))
+}
+
 pub(super) async fn update(
     gitea: &GiteaForge,
     repo: &RepoRef,

@@ -50,6 +50,26 @@ pub(super) async fn create(
     Ok(pull_of(reply.success_json(&what)?))
 }
 
+pub(super) async fn find(
+    gh: &GithubForge,
+    repo: &RepoRef,
+    branch: &str,
+) -> ForgeResult<Option<ForgePullRequest>> {
+    let what = format!(
+        "find the open pull request of {branch} in {}",
+        repo.full_name()
+    );
+    let head = format!("{}:{branch}", repo.owner);
+    let path = repo_path(repo, "/pulls")
+        + &query(&[("state", "open"), ("head", &head), ("per_page", "10")]);
+    let reply = gh.repo_call(repo, Call::get(path, &what)).await?;
+    let pulls: Vec<wire::PullRequest> = reply.success_json(&what)?;
+    Ok(pulls
+        .into_iter()
+        .find(|p| p.head.branch == branch)
+        .map(pull_of))
+}
+
 pub(super) async fn update(
     gh: &GithubForge,
     repo: &RepoRef,

@@ -111,6 +111,8 @@ pub(super) struct PullRequest {
 #[derive(Deserialize)]
 pub(super) struct PullHead {
     pub sha: String,
+    #[serde(rename = "ref", default)]
+    pub branch: String,
 }
 
 /// A review on a pull request.

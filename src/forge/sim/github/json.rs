@@ -340,6 +340,32 @@ fn branch_side(sim: &Sim, repo: &Repo, branch: &str, sha: &str) -> Value {
 }
 
 /// A pull request (`pull-request`), with the git facts read just before.
+/// A pull request as GitHub lists it (`pull-request-simple`): without the counts and merge
+/// details that only the single pull request carries.
+pub fn pull_request_simple(sim: &Sim, repo: &Repo, pull: &Pull, git: &PullGit) -> Value {
+    let mut value = pull_request(sim, repo, pull, git);
+    if let Some(object) = value.as_object_mut() {
+        for key in [
+            "additions",
+            "changed_files",
+            "comments",
+            "commits",
+            "deletions",
+            "maintainer_can_modify",
+            "mergeable",
+            "mergeable_state",
+            "merged",
+            "merged_by",
+            "rebaseable",
+            "review_comments",
+        ] {
+            object.remove(key);
+        }
+    }
+    value
+}
+
+/// A single pull request as GitHub answers it (`pull-request`).
 pub fn pull_request(sim: &Sim, repo: &Repo, pull: &Pull, git: &PullGit) -> Value {
     let base = &sim.base_url;
     let full = repo.full_name();

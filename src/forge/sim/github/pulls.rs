@@ -47,7 +47,7 @@ pub async fn list_pulls(ctx: Ctx, Path((owner, name)): Path<(String, String)>) -
         let base_ok = base.as_ref().is_none_or(|b| *b == pull.base);
         if state_ok && head_ok && base_ok {
             let git = ctx.sim.pull_git_with(&repo, pull, &branches).await;
-            items.push(json::pull_request(&ctx.sim, &repo, pull, &git));
+            items.push(json::pull_request_simple(&ctx.sim, &repo, pull, &git));
         }
     }
     Ok(ctx.paged(30, items))
