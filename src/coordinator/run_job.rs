@@ -172,6 +172,12 @@ impl RunHandler {
         {
             return Err(JobError::Retry(reason.clone()));
         }
+        let outcome = match outcome {
+            RunOutcome::Pushed { report, .. } if self.cancelled(ctx, loaded.run.id).await => {
+                RunOutcome::Cancelled { report }
+            }
+            other => other,
+        };
         let pull = match &outcome {
             RunOutcome::Pushed { head_sha, report } => Some(
                 self.open_approval(forge.as_ref(), &loaded, head_sha, report)
@@ -231,6 +237,14 @@ impl RunHandler {
         ctx.finish(tx).await
     }
 
+    /// Whether `/ade cancel` flagged the run (a run cancelled as it pushed opens no approval).
+    async fn cancelled(&self, ctx: &JobContext, run: i64) -> bool {
+        match ctx.store().reader().await {
+            Ok(mut conn) => store::cancel_requested(&mut conn, run).await.unwrap_or(false),
+            Err(_) => false,
+        }
+    }
+
     async fn policy(
         &self,
         forge: &dyn Forge,
@@ -262,12 +276,6 @@ impl RunHandler {
             .find(|t| t.id.as_str() == l.task.task_id)
             .ok_or_else(|| format!("task {} is not in the spec", l.task.task_id))?
             .clone();
-        let environment = match l.run.environment.as_str() {
-            "worktree" => crate::policy::Environment::Worktree,
-            "container" => crate::policy::Environment::Container,
-            "main" => crate::policy::Environment::Main,
-            other => return Err(format!("unknown environment {other:?}")),
-        };
         let credential = forge
             .clone_credential(&l.repo)
             .await
@@ -313,8 +321,7 @@ impl RunHandler {
             task,
             dependencies,
             agent: l.run.agent.clone(),
-            environment,
-            timeout_secs: policy.execution.timeout.as_secs(),
+            execution: policy.execution.clone(),
             base_sha: l.run.base_sha.clone(),
             branch: l.run.branch.clone(),
             expected_branch_head,
@@ -574,7 +581,11 @@ fn approval_body(l: &Loaded4, report: &RunReport) -> Result<String, JobError> {
         spec_hash: l.spec_row.content_hash.chars().take(12).collect(),
         requester: l.run.requester.clone(),
         agent: l.run.agent.clone(),
-        environment: l.run.environment.clone(),
+        environment: if report.environment.is_empty() {
+            l.run.environment.clone()
+        } else {
+            report.environment.clone()
+        },
         attempt: l.run.attempt,
         run_id: l.run.id.to_string(),
         runner: report.runner.clone(),

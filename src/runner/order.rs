@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::forge::{CloneCredential, ForgeKind};
-use crate::policy::{DlpPattern, Environment};
+use crate::policy::{DlpPattern, ExecutionPolicy};
 use crate::spec::Task;
 
 /// One run to carry out.
@@ -34,10 +34,9 @@ pub struct RunOrder {
     pub dependencies: Vec<DependencyResult>,
     /// The registered agent to run.
     pub agent: String,
-    /// Where to run it.
-    pub environment: Environment,
-    /// Longest the agent may run, in seconds (the policy's, capped by the agent's own).
-    pub timeout_secs: u64,
+    /// The policy's execution rules: the environments allowed, the default one, the time limit.
+    /// The runner picks the environment from these, the task's wish and the agent's trust.
+    pub execution: ExecutionPolicy,
     /// The commit the run starts from.
     pub base_sha: String,
     /// The branch to push.
@@ -128,6 +127,8 @@ impl RunOutcome {
 pub struct RunReport {
     /// The runner that carried it out.
     pub runner: String,
+    /// Where the agent ran (`worktree`, `container`, `main`).
+    pub environment: String,
     /// How the agent ended (`exited 0`, `timed out after 600 s`, `killed by signal 9`).
     pub agent_exit: String,
     /// How long the agent ran, in milliseconds.
