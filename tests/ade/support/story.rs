@@ -51,6 +51,17 @@ impl Story {
     }
 
     async fn start(kind: ForgeKind, forgejo: bool) -> Story {
+        Story::start_with(kind, forgejo, &[], |_, _| {}).await
+    }
+
+    /// A story whose repository holds `files` (besides its README) and whose ade configuration
+    /// `tweak` adjusts; `tweak` also gets the story's scratch folder (for runner workdirs).
+    pub async fn start_with(
+        kind: ForgeKind,
+        forgejo: bool,
+        files: &[(&str, &str)],
+        tweak: impl FnOnce(&mut ade::config::Config, &std::path::Path),
+    ) -> Story {
         let db = db::sqlite();
         let secret = "story-webhook-secret";
         let mut options = SimOptions::new(kind, db.dir.join("sim"));
@@ -59,7 +70,11 @@ impl Story {
         let sim = Simulator::start(options)
             .await
             .expect("the simulator starts");
-        sim.create_repo(NewRepo::new("acme", "widgets").file("README.md", "# widgets\n"))
+        let mut repo = NewRepo::new("acme", "widgets").file("README.md", "# widgets\n");
+        for (path, content) in files {
+            repo = repo.file(path, *content);
+        }
+        sim.create_repo(repo)
             .await
             .expect("the repository is created");
         for (login, permission) in [
@@ -95,19 +110,23 @@ impl Story {
             },
             ..ClientOptions::default()
         };
+        let dir = db.dir.clone();
         let ade = start_ade(
             &db,
-            |config| match kind {
-                ForgeKind::Github => {
-                    config.github.app_id = Some(app_id);
-                    config.github.private_key_file = Some(key_file.clone());
-                    config.github.api_url = url.clone();
-                    config.github.webhook_secrets = vec![Secret::new(secret)];
-                }
-                ForgeKind::Gitea => {
-                    config.gitea.url = Some(url.clone());
-                    config.gitea.token = token.clone().map(Secret::new);
-                    config.gitea.webhook_secrets = vec![Secret::new(secret)];
+            |config| {
+                tweak(config, &dir);
+                match kind {
+                    ForgeKind::Github => {
+                        config.github.app_id = Some(app_id);
+                        config.github.private_key_file = Some(key_file.clone());
+                        config.github.api_url = url.clone();
+                        config.github.webhook_secrets = vec![Secret::new(secret)];
+                    }
+                    ForgeKind::Gitea => {
+                        config.gitea.url = Some(url.clone());
+                        config.gitea.token = token.clone().map(Secret::new);
+                        config.gitea.webhook_secrets = vec![Secret::new(secret)];
+                    }
                 }
             },
             ServiceOptions {
