@@ -28,6 +28,7 @@ pub use roles::{
     available_commands, help_text, required_permission,
 };
 pub use sanitize::{HiddenKind, Removed, Sanitized, sanitize};
+pub(crate) use sanitize::github_token_len;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
