@@ -15,6 +15,9 @@ use super::detectors::{ASSIGNMENT, Hit, longest_run};
 /// Shortest value taken for a secret.
 pub(super) const MIN_LEN: usize = 12;
 
+/// Longest value taken for a secret; longer ones are data, not credentials.
+const MAX_LEN: usize = 512;
+
 /// Entropy, in bits per character, that a long value must reach.
 const THRESHOLD: f64 = 3.5;
 
@@ -59,11 +62,12 @@ pub(super) struct Assignments {
 impl Assignments {
     /// Compiles the pattern.
     pub(super) fn new() -> Assignments {
-        let name = r"[A-Za-z0-9_.\-]{0,40}?(?:passw(?:or)?d|passphrase|pwd|secret|token|api[_.\-]?key|apikey|private[_.\-]?key|credentials?|creds|auth|access[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key)(?:s|[_.\-]?(?:value|str|string))?";
-        let value = r#"(?:"(?P<dq>[^"\s]{1,512})"|'(?P<sq>[^'\s]{1,512})'|`(?P<bq>[^`\s]{1,512})`|(?P<bare>[^\s"'`,;#()\[\]{}<>]{1,512}))"#;
-        let pattern = format!(
-            r#"(?i)(?:^|[^A-Za-z0-9_.\-])(?:{name})["'`]?\]?\s*(?::=|=>|=|:)\s*{value}"#
-        );
+        // ASCII case folding only (`(?i-u)`): Unicode folding (`K` as the Kelvin sign) would
+        // swell the automaton for nothing. What precedes the keyword is not read: `DB_PASSWORD`
+        // and `password` are both names of a password.
+        let name = r"(?i-u:passw(?:or)?d|passphrase|pwd|secret|token|api[_.\-]?key|apikey|private[_.\-]?key|credentials?|creds|auth|access[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key)(?i-u:s|[_.\-]?(?:value|str|string))?";
+        let value = r#"(?:"(?P<dq>[^"\s]+)"|'(?P<sq>[^'\s]+)'|`(?P<bq>[^`\s]+)`|(?P<bare>[^\s"'`,;#()\[\]{}<>]+))"#;
+        let pattern = format!(r#"{name}["'`]?\]?[ \t]*(?::=|=>|=|:)[ \t]*{value}"#);
         Assignments {
             pattern: Regex::new(&pattern).expect("the assignment pattern compiles"),
         }
@@ -94,17 +98,12 @@ impl Assignments {
 /// Whether `value`, assigned to a secret-like name, is a secret and not a reference to one.
 pub(super) fn plausible(value: &str) -> bool {
     let len = value.chars().count();
-    len >= MIN_LEN
+    (MIN_LEN..=MAX_LEN).contains(&len)
         && !is_placeholder(value)
         && !is_reference(value)
         && value.chars().any(|c| c.is_ascii_alphabetic())
         && value.chars().any(|c| c.is_ascii_digit())
         && entropy(value) >= threshold(value, len)
-}
-
-/// [`plausible`] for a value with no name in front (after `Authorization: Bearer`).
-pub(super) fn plausible_anywhere(value: &str) -> bool {
-    plausible(value)
 }
 
 /// The entropy a value of `len` characters must reach.

@@ -145,13 +145,12 @@ impl Detector {
                 "authorization-header",
                 r"(?i)\bauthorization[\x22'`]?\s*[:=]\s*[\x22'`]?(?:bearer|token|basic)\s+([A-Za-z0-9._~+/=\-]{16,})",
                 0,
-                assignment::plausible_anywhere,
+                assignment::plausible,
             ),
         ]
     }
 
-    /// This detector's hits in `text`, appended to `hits`; `lock_file` says the text is from a
-    /// generated lock file.
+    /// This detector's hits in `text`, appended to `hits`.
     pub(super) fn find(&self, text: &str, hits: &mut Vec<Hit>) {
         match &self.matcher {
             Matcher::Pattern(re) => {
