@@ -36,11 +36,9 @@ struct Random(u64);
 
 impl Random {
     fn seeded(name: &str) -> Random {
-        let seed = name
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-            });
+        let seed = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
         Random(seed | 1)
     }
 
@@ -191,7 +189,12 @@ fn every_detector_fires_on_each_of_its_positive_examples() {
     for (rule, examples) in fixtures("positive") {
         for example in examples {
             let report = dlp.scan_changes(&change(&example));
-            assert!(report.blocks(), "{}: nothing found in\n{}", example.name, example.text);
+            assert!(
+                report.blocks(),
+                "{}: nothing found in\n{}",
+                example.name,
+                example.text
+            );
             assert!(
                 report.findings.iter().any(|f| f.rule == rule),
                 "{}: {rule} did not fire, found {:?}",
@@ -320,7 +323,9 @@ fn text_about_to_be_posted_is_scanned() {
         for example in examples {
             let findings = dlp.scan_text("run summary", &example.text);
             assert!(
-                findings.iter().any(|f| f.rule == rule && f.place == "run summary"),
+                findings
+                    .iter()
+                    .any(|f| f.rule == rule && f.place == "run summary"),
                 "{}",
                 example.name
             );

@@ -174,7 +174,9 @@ fn is_reference(value: &str) -> bool {
             .iter()
             .any(|p| lower.starts_with(p))
         || is_dotted_name(value)
-        || ["/", "./", "../", "~/"].iter().any(|p| value.starts_with(p))
+        || ["/", "./", "../", "~/"]
+            .iter()
+            .any(|p| value.starts_with(p))
         || FILE_ENDINGS.iter().any(|e| lower.ends_with(e))
         || ((lower.starts_with("http://") || lower.starts_with("https://")) && !value.contains('@'))
 }

@@ -128,7 +128,12 @@ impl Detector {
                 3,
                 not_placeholder,
             ),
-            pattern("npm-token", r"\b(npm_[A-Za-z0-9]{36})\b", 4, not_placeholder),
+            pattern(
+                "npm-token",
+                r"\b(npm_[A-Za-z0-9]{36})\b",
+                4,
+                not_placeholder,
+            ),
             pattern(
                 "pypi-token",
                 r"\b(pypi-AgE[A-Za-z0-9_\-]{50,})",

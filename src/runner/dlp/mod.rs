@@ -242,7 +242,13 @@ impl Dlp {
     }
 
     /// Scans consecutive lines of one place into `report`.
-    fn scan_lines(&self, place: &str, lines: &[(u32, &str)], lock_file: bool, report: &mut DlpReport) {
+    fn scan_lines(
+        &self,
+        place: &str,
+        lines: &[(u32, &str)],
+        lock_file: bool,
+        report: &mut DlpReport,
+    ) {
         for (index, (number, line)) in lines.iter().enumerate() {
             for marker in self.markers.find(line) {
                 report.suppressions.push(Suppression {

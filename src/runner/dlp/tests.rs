@@ -32,7 +32,10 @@ fn change_with(path: &str, lines: &[&str]) -> Changes {
 #[test]
 fn a_finding_names_rule_place_line_fingerprint_and_preview_only() {
     let secret = token();
-    let report = dlp().scan_changes(&change_with("src/a.rs", &["x", &format!("let t = \"{secret}\";")]));
+    let report = dlp().scan_changes(&change_with(
+        "src/a.rs",
+        &["x", &format!("let t = \"{secret}\";")],
+    ));
     assert!(report.blocks());
     let expected_fingerprint = hex::encode(&Sha256::digest(secret.as_bytes())[..4]);
     assert_eq!(
@@ -74,7 +77,10 @@ fn commit_messages_are_scanned_and_named() {
 
 #[test]
 fn a_pem_key_is_fingerprinted_by_its_body_and_previewed_by_its_header() {
-    let body = ["MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7Mz", "aW5nIGEgdGVzdCBrZXkgYm9keSBmb3IgdGhlIGZpbmdlcnByaW50"];
+    let body = [
+        "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7Mz",
+        "aW5nIGEgdGVzdCBrZXkgYm9keSBmb3IgdGhlIGZpbmdlcnByaW50",
+    ];
     let scan = |body: &[&str]| {
         let mut lines = vec!["-----BEGIN RSA PRIVATE KEY-----"];
         lines.extend_from_slice(body);
@@ -86,14 +92,21 @@ fn a_pem_key_is_fingerprinted_by_its_body_and_previewed_by_its_header() {
     assert_eq!(a.findings.len(), 1);
     assert_eq!(a.findings[0].rule, "private-key");
     assert_eq!(a.findings[0].line, 10);
-    assert!(a.findings[0].preview.starts_with("-----BEGIN RSA PRIVATE KEY-----… ("));
+    assert!(
+        a.findings[0]
+            .preview
+            .starts_with("-----BEGIN RSA PRIVATE KEY-----… (")
+    );
     assert_ne!(a.findings[0].fingerprint, b.findings[0].fingerprint);
     assert!(!format!("{a:?}{a}{}", a.markdown()).contains(body[0]));
 }
 
 #[test]
 fn overlapping_detectors_report_the_most_specific_once() {
-    let key = format!("sk-ant-api03-{}", "Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lz".repeat(2));
+    let key = format!(
+        "sk-ant-api03-{}",
+        "Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lz".repeat(2)
+    );
     let found = dlp().scan_text("t", &format!("ANTHROPIC_API_KEY={key}"));
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].rule, "anthropic-key");
@@ -114,8 +127,17 @@ fn policy_rules_take_group_one_or_the_whole_match() {
     ];
     let dlp = Dlp::new(&rules).unwrap();
     let found = dlp.scan_text("body", "see db-7.corp.example.net for EMP-123456");
-    let rules: Vec<_> = found.iter().map(|f| (f.rule.as_str(), f.preview.as_str())).collect();
-    assert_eq!(rules, [("internal-host", "… (21 chars)"), ("employee-id", "… (6 chars)")]);
+    let rules: Vec<_> = found
+        .iter()
+        .map(|f| (f.rule.as_str(), f.preview.as_str()))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            ("internal-host", "… (21 chars)"),
+            ("employee-id", "… (6 chars)")
+        ]
+    );
 }
 
 #[test]
@@ -241,7 +263,16 @@ fn odd_text_never_panics() {
         let text = String::from_utf8_lossy(&bytes);
         let _ = dlp.scan_text("fuzz", &text);
     }
-    for text in ["", "\n\n\n", "-----BEGIN PRIVATE KEY-----", "ghp_", "github_pat_", "ghs_.", "password=", "\u{0}\u{ffff}"] {
+    for text in [
+        "",
+        "\n\n\n",
+        "-----BEGIN PRIVATE KEY-----",
+        "ghp_",
+        "github_pat_",
+        "ghs_.",
+        "password=",
+        "\u{0}\u{ffff}",
+    ] {
         let _ = dlp.scan_text("edge", text);
     }
 }
@@ -250,6 +281,10 @@ fn odd_text_never_panics() {
 fn rendering_escapes_hostile_places() {
     let report = dlp().scan_changes(&change_with("a\n- fake\u{202e}.rs", &[&token()]));
     let markdown = report.markdown();
-    assert_eq!(markdown.lines().filter(|l| l.starts_with("- ")).count(), 1, "{markdown}");
+    assert_eq!(
+        markdown.lines().filter(|l| l.starts_with("- ")).count(),
+        1,
+        "{markdown}"
+    );
     assert!(markdown.contains("`a\\n- fake\\u{202e}.rs`"), "{markdown}");
 }

@@ -253,7 +253,11 @@ impl GuardReport {
         if !self.protected.is_empty() {
             let mut s = String::from("**Protected paths changed** (the push is blocked):\n\n");
             for p in &self.protected {
-                s.push_str(&format!("- {} ({}", code_span(&p.path), change_word(p.change)));
+                s.push_str(&format!(
+                    "- {} ({}",
+                    code_span(&p.path),
+                    change_word(p.change)
+                ));
                 if let Some(target) = &p.link_target {
                     s.push_str(&format!(" symlink to {}", code_span(target)));
                 }
@@ -276,7 +280,11 @@ impl GuardReport {
         if !self.submodules.is_empty() {
             let mut s = String::from("**Submodules changed** (ade never fetches them):\n\n");
             for m in &self.submodules {
-                s.push_str(&format!("- {} ({})\n", code_span(&m.path), submodule_words(m)));
+                s.push_str(&format!(
+                    "- {} ({})\n",
+                    code_span(&m.path),
+                    submodule_words(m)
+                ));
             }
             sections.push(s);
         }
@@ -295,7 +303,11 @@ impl GuardReport {
             "**Agent configuration changes** (no run uses them before they are merged):\n\n",
         );
         for a in &self.agent_configuration {
-            s.push_str(&format!("- {} ({})\n", code_span(&a.path), change_word(a.change)));
+            s.push_str(&format!(
+                "- {} ({})\n",
+                code_span(&a.path),
+                change_word(a.change)
+            ));
         }
         Some(s)
     }
@@ -305,7 +317,12 @@ impl fmt::Display for GuardReport {
     /// The plain-text report, one line per item, paths escaped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for p in &self.protected {
-            write!(f, "protected path {}: {}", change_word(p.change), visible(&p.path))?;
+            write!(
+                f,
+                "protected path {}: {}",
+                change_word(p.change),
+                visible(&p.path)
+            )?;
             if let Some(target) = &p.link_target {
                 write!(f, " (symlink to {})", visible(target))?;
             }
@@ -321,7 +338,12 @@ impl fmt::Display for GuardReport {
             )?;
         }
         for m in &self.submodules {
-            writeln!(f, "submodule: {} ({})", visible(&m.path), submodule_words(m))?;
+            writeln!(
+                f,
+                "submodule: {} ({})",
+                visible(&m.path),
+                submodule_words(m)
+            )?;
         }
         for a in &self.agent_configuration {
             writeln!(
@@ -355,7 +377,11 @@ fn risk_words(risks: &[LinkRisk]) -> String {
 
 /// What a submodule change is, in words.
 fn submodule_words(m: &SubmoduleChange) -> String {
-    let what = if m.gitlink { "gitlink" } else { "submodule list" };
+    let what = if m.gitlink {
+        "gitlink"
+    } else {
+        "submodule list"
+    };
     format!("{} {what}", change_word(m.change))
 }
 

@@ -123,7 +123,10 @@ pub(super) fn resolve(link: &str, target: &str) -> Resolved {
             risks,
         };
     }
-    if parts.first().is_some_and(|p| p.eq_ignore_ascii_case(".git")) {
+    if parts
+        .first()
+        .is_some_and(|p| p.eq_ignore_ascii_case(".git"))
+    {
         risks.push(LinkRisk::GitDirectory);
     }
     Resolved {

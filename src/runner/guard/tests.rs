@@ -1,11 +1,12 @@
 use super::*;
 
 fn policy() -> EffectivePolicy {
-    let mut policy = EffectivePolicy::default();
-    policy.protected_paths = [".github/workflows", ".ade", "deploy/prod"]
-        .map(str::to_owned)
-        .to_vec();
-    policy
+    EffectivePolicy {
+        protected_paths: [".github/workflows", ".ade", "deploy/prod"]
+            .map(str::to_owned)
+            .to_vec(),
+        ..EffectivePolicy::default()
+    }
 }
 
 fn file(path: &str, change: ChangeKind, mode: FileMode) -> ChangedFile {
@@ -42,11 +43,7 @@ fn guard(files: Vec<ChangedFile>) -> GuardReport {
 
 fn risks(path: &str, target: &str) -> Vec<LinkRisk> {
     let report = guard(vec![link(path, target)]);
-    report
-        .symlinks
-        .into_iter()
-        .flat_map(|l| l.risks)
-        .collect()
+    report.symlinks.into_iter().flat_map(|l| l.risks).collect()
 }
 
 #[test]
@@ -104,7 +101,10 @@ fn path_spellings_that_name_a_protected_path_are_caught() {
     ] {
         let report = guard(vec![regular(path, ChangeKind::Added)]);
         assert!(report.blocks(), "{path}");
-        assert_eq!(report.protected[0].path, path, "the report names the path as changed");
+        assert_eq!(
+            report.protected[0].path, path,
+            "the report names the path as changed"
+        );
     }
 }
 
@@ -233,8 +233,14 @@ fn gitlinks_and_gitmodules_are_flagged_not_blocking() {
         ]
     );
     let text = report.to_string();
-    assert!(text.contains("submodule: vendor/lib (added gitlink)"), "{text}");
-    assert!(text.contains("submodule: .gitmodules (modified submodule list)"), "{text}");
+    assert!(
+        text.contains("submodule: vendor/lib (added gitlink)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("submodule: .gitmodules (modified submodule list)"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -326,5 +332,9 @@ fn hostile_paths_render_on_one_visible_line() {
     }
     let lines: Vec<&str> = markdown.lines().filter(|l| l.starts_with("- ")).collect();
     assert_eq!(lines.len(), 2, "{markdown}");
-    assert!(lines[0].starts_with("- `` .github/workflows/x\\n- `fake.yml`"), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with("- `` .github/workflows/x\\n- `fake.yml`"),
+        "{}",
+        lines[0]
+    );
 }
