@@ -16,7 +16,7 @@ mod assignment;
 mod detectors;
 mod suppress;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use anyhow::{Context, Result};
@@ -40,6 +40,9 @@ const OVERLAP: usize = 2 * 1024;
 /// Lines after a PEM header read as the key's body.
 const MAX_KEY_LINES: usize = 200;
 
+/// Bytes of a PEM body read, so a file of headers costs no more than a file of keys.
+const MAX_KEY_BYTES: usize = 16 * 1024;
+
 /// Findings kept in one report; past this they are counted, not listed.
 pub const MAX_FINDINGS: usize = 500;
 
@@ -51,7 +54,7 @@ pub struct Finding {
     /// Where: a repository path, `commit message`, or the place given to [`Dlp::scan_text`].
     /// Raw text from the change; render it with [`visible`] or [`code_span`].
     pub place: String,
-    /// Its line, from 1.
+    /// Its line, from 1; 0 when the secret is in the path itself.
     pub line: u32,
     /// The first 8 hexadecimal digits of the SHA-256 of the secret: the same secret gives the
     /// same fingerprint, so a reviewer can match findings without seeing it.
@@ -78,11 +81,22 @@ pub struct DlpReport {
     pub findings: Vec<Finding>,
     /// Findings past [`MAX_FINDINGS`], counted only.
     pub omitted: usize,
-    /// Suppression markers and ignore files in the change.
+    /// Suppression markers and ignore files in the change, at most [`MAX_FINDINGS`].
     pub suppressions: Vec<Suppression>,
+    /// Suppressions past [`MAX_FINDINGS`], counted only.
+    pub omitted_suppressions: usize,
 }
 
 impl DlpReport {
+    /// Keeps `finding`, or counts it past the cap.
+    fn add(&mut self, finding: Finding) {
+        if self.findings.len() < MAX_FINDINGS {
+            self.findings.push(finding);
+        } else {
+            self.omitted += 1;
+        }
+    }
+
     /// Whether the change may not be pushed: any finding blocks, whatever suppressions say.
     pub fn blocks(&self) -> bool {
         !self.findings.is_empty() || self.omitted > 0
@@ -126,6 +140,9 @@ impl DlpReport {
                         visible(&s.marker)
                     )),
                 }
+            }
+            if self.omitted_suppressions > 0 {
+                out.push_str(&format!("- and {} more\n", self.omitted_suppressions));
             }
         }
         out
@@ -172,6 +189,13 @@ impl fmt::Display for DlpReport {
                 )?,
             }
         }
+        if self.omitted_suppressions > 0 {
+            writeln!(
+                f,
+                "suppression ignored: and {} more",
+                self.omitted_suppressions
+            )?;
+        }
         Ok(())
     }
 }
@@ -204,14 +228,27 @@ impl Dlp {
         })
     }
 
-    /// Scans a run's change: every added line, every commit message, and the paths for scanner
-    /// ignore files.
+    /// Scans a run's change: every path (a secret can be a file name), every added line, every
+    /// commit message, and the paths for scanner ignore files. A path holding a secret is a
+    /// finding on line 0 and is shown with the secret replaced, wherever the report names it.
     pub fn scan_changes(&self, changes: &Changes) -> DlpReport {
         let mut report = DlpReport::default();
+        let mut places: HashMap<&str, String> = HashMap::new();
+        for file in &changes.files {
+            let hits = self.scan_line(&file.path, false);
+            if !hits.is_empty() {
+                let place = replace_hits(&file.path, &hits);
+                for hit in &hits {
+                    report.add(finding(&place, 0, hit));
+                }
+                places.insert(&file.path, place);
+            }
+        }
+        let place_of = |path: &str| places.get(path).cloned().unwrap_or_else(|| path.to_owned());
         for file in &changes.files {
             if file.change != ChangeKind::Deleted && is_suppression_file(&file.path) {
                 report.suppressions.push(Suppression {
-                    place: file.path.clone(),
+                    place: place_of(&file.path),
                     line: None,
                     marker: "scanner ignore file".to_owned(),
                 });
@@ -220,7 +257,8 @@ impl Dlp {
         for added in &changes.added {
             let lines: Vec<(u32, &str)> =
                 added.lines.iter().map(|(n, l)| (*n, l.as_str())).collect();
-            self.scan_lines(&added.path, &lines, is_lock_file(&added.path), &mut report);
+            let place = place_of(&added.path);
+            self.scan_lines(&place, &lines, is_lock_file(&added.path), &mut report);
         }
         let count = changes.messages.len();
         for (index, message) in changes.messages.iter().enumerate() {
@@ -232,6 +270,21 @@ impl Dlp {
             self.scan_lines(&place, &numbered(message), false, &mut report);
         }
         report
+    }
+
+    /// `text` with every secret the scanner finds replaced by `[redacted <rule>]`: for text that
+    /// must be shown or posted even though it may hold a secret (a log line, a path in a report).
+    pub fn redact(&self, text: &str) -> String {
+        text.split_inclusive('\n')
+            .map(|line| {
+                let hits = self.scan_line(line, false);
+                if hits.is_empty() {
+                    line.to_owned()
+                } else {
+                    replace_hits(line, &hits)
+                }
+            })
+            .collect()
     }
 
     /// Scans text about to be posted; `place` names it in findings (`pull request body`).
@@ -251,6 +304,10 @@ impl Dlp {
     ) {
         for (index, (number, line)) in lines.iter().enumerate() {
             for marker in self.markers.find(line) {
+                if report.suppressions.len() >= MAX_FINDINGS {
+                    report.omitted_suppressions += 1;
+                    continue;
+                }
                 report.suppressions.push(Suppression {
                     place: place.to_owned(),
                     line: Some(*number),
@@ -261,11 +318,7 @@ impl Dlp {
                 if hit.rule == PRIVATE_KEY {
                     complete_key(&mut hit, line, &lines[index + 1..]);
                 }
-                if report.findings.len() >= MAX_FINDINGS {
-                    report.omitted += 1;
-                    continue;
-                }
-                report.findings.push(finding(place, *number, &hit));
+                report.add(finding(place, *number, &hit));
             }
         }
     }
@@ -357,19 +410,46 @@ fn windows(line: &str) -> Vec<(usize, &str)> {
 /// which is public and names the kind of key, shows in the preview.
 fn complete_key(hit: &mut Hit, line: &str, following: &[(u32, &str)]) {
     let rest = line.get(hit.end..).unwrap_or("").trim();
-    let body: String = if rest.len() >= 16 {
-        rest.to_owned()
+    let mut body = String::new();
+    if rest.len() >= 16 {
+        body.push_str(prefix(rest, MAX_KEY_BYTES));
     } else {
-        following
-            .iter()
-            .take(MAX_KEY_LINES)
-            .map(|(_, l)| l.trim())
-            .take_while(|l| !l.starts_with("-----END"))
-            .collect()
-    };
+        for (_, l) in following.iter().take(MAX_KEY_LINES) {
+            let l = l.trim();
+            if l.starts_with("-----END") || l.starts_with("-----BEGIN") {
+                break;
+            }
+            body.push_str(prefix(l, MAX_KEY_BYTES - body.len()));
+            if body.len() >= MAX_KEY_BYTES {
+                break;
+            }
+        }
+    }
     hit.shown = hit.secret.chars().count();
     hit.secret.push('\n');
     hit.secret.push_str(&body);
+}
+
+/// The longest start of `text` of at most `max` bytes that ends on a character boundary.
+fn prefix(text: &str, max: usize) -> &str {
+    let mut end = max.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// `text` with each hit's span replaced by `[redacted <rule>]`; `hits` are in order along it.
+fn replace_hits(text: &str, hits: &[Hit]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for hit in hits {
+        out.push_str(&text[copied..hit.start]);
+        out.push_str(&format!("[redacted {}]", hit.rule));
+        copied = hit.end;
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// The finding for a hit: the secret hashed and measured, never copied.

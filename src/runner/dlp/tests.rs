@@ -288,3 +288,74 @@ fn rendering_escapes_hostile_places() {
     );
     assert!(markdown.contains("`a\\n- fake\\u{202e}.rs`"), "{markdown}");
 }
+
+#[test]
+fn a_secret_in_a_path_is_a_finding_and_never_shown_in_the_place() {
+    let secret = token();
+    let path = format!("notes/{secret}.txt");
+    let mut changes = change_with(&path, &["password = \"a8Kq2LmT9rKp4WzN7bYc\""]);
+    changes.files.push(ChangedFile {
+        path: format!("{secret}/.gitleaksignore"),
+        change: ChangeKind::Added,
+        mode: FileMode::Regular,
+    });
+    let report = dlp().scan_changes(&changes);
+    let places: Vec<(&str, u32, &str)> = report
+        .findings
+        .iter()
+        .map(|f| (f.place.as_str(), f.line, f.rule.as_str()))
+        .collect();
+    assert_eq!(
+        places,
+        [
+            (
+                "notes/[redacted github-personal-access-token].txt",
+                0,
+                "github-personal-access-token"
+            ),
+            (
+                "[redacted github-personal-access-token]/.gitleaksignore",
+                0,
+                "github-personal-access-token"
+            ),
+            (
+                "notes/[redacted github-personal-access-token].txt",
+                10,
+                "secret-assignment"
+            ),
+        ]
+    );
+    assert_eq!(
+        report.suppressions[0].place,
+        "[redacted github-personal-access-token]/.gitleaksignore"
+    );
+    let shown = format!("{report:?}{report}{}", report.markdown());
+    assert!(!shown.contains(&secret));
+}
+
+#[test]
+fn redact_replaces_every_secret_and_keeps_the_rest() {
+    let secret = token();
+    let text = format!("first line\nuse {secret} and {secret}\nlast");
+    assert_eq!(
+        dlp().redact(&text),
+        "first line\nuse [redacted github-personal-access-token] and \
+         [redacted github-personal-access-token]\nlast"
+    );
+    assert_eq!(dlp().redact("nothing here\n"), "nothing here\n");
+}
+
+#[test]
+fn a_pem_body_is_read_only_so_far() {
+    let long = "QUJD".repeat(10_000);
+    let header = "-----BEGIN PRIVATE KEY-----";
+    let lines: Vec<&str> = std::iter::repeat_n([header, long.as_str()], 300)
+        .flatten()
+        .collect();
+    let report = dlp().scan_changes(&change_with("k", &lines));
+    assert_eq!(report.findings.len(), 300);
+    let longest = header.len() + 1 + MAX_KEY_BYTES;
+    for f in &report.findings {
+        assert_eq!(f.preview, format!("{header}… ({longest} chars)"));
+    }
+}

@@ -87,7 +87,7 @@ pub fn check(changes: &Changes, policy: &EffectivePolicy) -> GuardReport {
 
 /// The checks of one changed path.
 fn check_file(file: &ChangedFile, policy: &EffectivePolicy, report: &mut GuardReport) {
-    let path = normalize(&file.path).unwrap_or_else(|| file.path.clone());
+    let path = normalize(&file.path);
     if let Some(rule) = protecting(policy, &path) {
         report.protected.push(ProtectedChange {
             path: file.path.clone(),
@@ -156,19 +156,20 @@ fn protecting<'p>(policy: &'p EffectivePolicy, path: &str) -> Option<&'p str> {
     })
 }
 
-/// `path` with `.` and empty segments dropped and `..` applied; `None` if it leaves the root.
-fn normalize(path: &str) -> Option<String> {
+/// `path` with `.` and empty segments dropped and `..` applied, a `..` at the root staying at the
+/// root: git never stores such a path, and read this way a hostile `../.ade/x` is still `.ade/x`.
+fn normalize(path: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
         match part {
             "" | "." => {}
             ".." => {
-                parts.pop()?;
+                parts.pop();
             }
             part => parts.push(part),
         }
     }
-    Some(parts.join("/"))
+    parts.join("/")
 }
 
 /// The last segment of a path.

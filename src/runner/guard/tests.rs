@@ -93,6 +93,7 @@ fn path_spellings_that_name_a_protected_path_are_caught() {
         ".github/workflows/",
         ".github//workflows/ci.yml",
         "src/../.github/workflows/ci.yml",
+        "../.github/workflows/ci.yml",
         ".github/./workflows/x.yml",
         ".ade",
         ".ADE/config.toml",
