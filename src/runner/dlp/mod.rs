@@ -1,12 +1,12 @@
 //! Data loss prevention: secrets in what a run would push or what ade is about to post. A run's
-//! added lines and commit messages are scanned before the push, and every text ade posts (pull
+//! paths, added lines and commit messages are scanned before the push, and every text ade posts (pull
 //! request bodies, comments, run summaries) before it is posted; a finding blocks the push or the
 //! post. Findings never carry the secret: a rule name, where, a fingerprint to match findings
 //! against each other, and a preview such as `ghp_… (40 chars)`.
 //!
-//! Detectors: known credential formats ([`detectors`]), high-entropy values assigned to
-//! secret-like names ([`assignment`]) and the policy's own rules. Suppressions an agent could
-//! write are ignored and listed ([`suppress`]). docs/dlp.md describes all of it.
+//! Detectors: known credential formats (`detectors.rs`), high-entropy values assigned to
+//! secret-like names (`assignment.rs`) and the policy's own rules. Suppressions an agent could
+//! write are ignored and listed (`suppress.rs`). docs/dlp.md describes all of it.
 //!
 //! Every pattern runs on the `regex` crate (linear in the input). A long line is scanned in
 //! overlapping windows of [`WINDOW`] bytes, so no single match sees more than that and nothing
