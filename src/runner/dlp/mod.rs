@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use self::assignment::{Assignments, is_lock_file};
 use self::detectors::{Detector, Hit, PRIVATE_KEY};
 use self::suppress::{Markers, is_suppression_file};
-use super::changes::{ChangeKind, Changes};
+use super::changes::{ChangeKind, Changes, FileMode};
 use super::guard::render::{code_span, visible};
 use crate::policy::DlpPattern;
 
@@ -228,8 +228,8 @@ impl Dlp {
         })
     }
 
-    /// Scans a run's change: every path (a secret can be a file name), every added line, every
-    /// commit message, and the paths for scanner ignore files. A path holding a secret is a
+    /// Scans a run's change: every path (a secret can be a file name), every symlink target,
+    /// every added line, every commit message, and the paths for scanner ignore files. A path holding a secret is a
     /// finding on line 0 and is shown with the secret replaced, wherever the report names it.
     pub fn scan_changes(&self, changes: &Changes) -> DlpReport {
         let mut report = DlpReport::default();
@@ -252,6 +252,14 @@ impl Dlp {
                     line: None,
                     marker: "scanner ignore file".to_owned(),
                 });
+            }
+        }
+        for file in &changes.files {
+            if let FileMode::Symlink { target } = &file.mode
+                && file.change != ChangeKind::Deleted
+            {
+                let place = format!("{} (symlink target)", place_of(&file.path));
+                self.scan_lines(&place, &[(1, target)], false, &mut report);
             }
         }
         for added in &changes.added {

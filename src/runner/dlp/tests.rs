@@ -359,3 +359,20 @@ fn a_pem_body_is_read_only_so_far() {
         assert_eq!(f.preview, format!("{header}… ({longest} chars)"));
     }
 }
+
+#[test]
+fn a_secret_as_a_symlink_target_is_found() {
+    let changes = Changes {
+        files: vec![ChangedFile {
+            path: "l".to_owned(),
+            change: ChangeKind::Added,
+            mode: FileMode::Symlink {
+                target: format!("../{}", token()),
+            },
+        }],
+        ..Changes::default()
+    };
+    let report = dlp().scan_changes(&changes);
+    assert_eq!(report.findings.len(), 1);
+    assert_eq!(report.findings[0].place, "l (symlink target)");
+}
