@@ -25,7 +25,9 @@ pub(super) struct Markers {
 impl Markers {
     /// Compiles the marker pattern.
     pub(super) fn new() -> Markers {
-        let pattern = r"(?i)gitleaks:allow|trufflehog:(?:ignore|allow)|pragma:\s*allowlist(?:[ \t]+nextline)?[ \t]+secret|detect-secrets:\s*(?:allow|ignore)|ggshield:\s*ignore|\bggignore\b|\bnosec\b|\bnosemgrep\b|devskim:\s*ignore|\bnoqa\s*:\s*S10[5-7]|secret[_\-]?scan(?:ning|ner)?:\s*(?:allow|ignore|skip)|\bdlp:\s*(?:allow|ignore|skip)|\bade:\s*(?:allow|ignore|skip)";
+        // ASCII only (`-u`): the markers are ASCII, and Unicode word boundaries would make
+        // every line of non-ASCII text take the slow path.
+        let pattern = r"(?i-u)gitleaks:allow|trufflehog:(?:ignore|allow)|pragma:\s*allowlist(?:[ \t]+nextline)?[ \t]+secret|detect-secrets:\s*(?:allow|ignore)|ggshield:\s*ignore|\bggignore\b|\bnosec\b|\bnosemgrep\b|devskim:\s*ignore|\bnoqa\s*:\s*S10[5-7]|secret[_\-]?scan(?:ning|ner)?:\s*(?:allow|ignore|skip)|\bdlp:\s*(?:allow|ignore|skip)|\bade:\s*(?:allow|ignore|skip)";
         Markers {
             pattern: Regex::new(pattern).expect("the marker pattern compiles"),
         }
