@@ -82,7 +82,7 @@ impl Detector {
             ),
             pattern(
                 "aws-secret-access-key",
-                r#"(?i)(?:aws[_.\-]?secret[_.\-]?(?:access[_.\-]?)?key|secret[_.\-]?access[_.\-]?key)["'`]?\s*(?::=|=>|=|:)\s*["'`]?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
+                r#"(?i-u:aws[_.\-]?secret[_.\-]?(?:access[_.\-]?)?key|secret[_.\-]?access[_.\-]?key)["'`]?\s*(?::=|=>|=|:)\s*["'`]?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
                 0,
                 not_placeholder,
             ),
@@ -148,7 +148,7 @@ impl Detector {
             ),
             pattern(
                 "authorization-header",
-                r"(?i)(?-u:\b)authorization[\x22'`]?\s*[:=]\s*[\x22'`]?(?:bearer|token|basic)\s+([A-Za-z0-9._~+/=\-]{16,})",
+                r"(?i-u:\bauthorization)[\x22'`]?\s*[:=]\s*[\x22'`]?(?i-u:bearer|token|basic)\s+([A-Za-z0-9._~+/=\-]{16,})",
                 0,
                 assignment::plausible,
             ),
