@@ -27,6 +27,7 @@ pub use roles::{
     COMMANDS, CommandSpec, Place, Places, Refusal, Requester, RoleOverrides, authorize,
     available_commands, help_text, required_permission,
 };
+pub(crate) use sanitize::github_token_len;
 pub use sanitize::{HiddenKind, Removed, Sanitized, sanitize};
 
 use serde::{Deserialize, Serialize};

@@ -23,6 +23,8 @@ mod chars;
 mod markup;
 mod tokens;
 
+pub(crate) use tokens::token_len as github_token_len;
+
 use std::fmt;
 
 /// How many rounds of the passes ordinary text may need; one changes, one confirms, and a few

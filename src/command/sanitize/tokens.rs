@@ -40,8 +40,9 @@ pub(super) fn mask(text: &str, removed: &mut Removed) -> String {
     out
 }
 
-/// The length of the token starting at `s`, prefix included, if one does.
-fn token_len(s: &[u8]) -> Option<usize> {
+/// The length of the GitHub token starting at `s`, prefix included, if one does. The runner's DLP
+/// scan reuses it so both know the same formats.
+pub(crate) fn token_len(s: &[u8]) -> Option<usize> {
     let run = |from: usize, allowed: fn(u8) -> bool| {
         s[from..].iter().take_while(|b| allowed(**b)).count()
     };
