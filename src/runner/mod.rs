@@ -10,4 +10,5 @@ pub mod env;
 pub mod git;
 pub mod guard;
 pub mod mirror;
+pub mod publish;
 pub mod workspace;
