@@ -793,17 +793,31 @@ mod tests {
 
     #[test]
     fn added_lines_are_numbered_and_capped() {
-        let big = "x".repeat(ADDED_PER_FILE);
+        let line = format!("+{}\n", "x".repeat(MAX_LINE));
+        let lines = ADDED_PER_FILE / MAX_LINE + 2;
         let patch = format!(
             "diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1,0 +2,2 @@\n+one\n+two\n\
-             diff --git a/b.txt b/b.txt\n--- /dev/null\n+++ b/b.txt\n@@ -0,0 +1,2 @@\n+{big}\n+y\n"
+             diff --git a/b.txt b/b.txt\n--- /dev/null\n+++ b/b.txt\n@@ -0,0 +1,{lines} @@\n{}+{}\n",
+            line.repeat(lines - 1),
+            "y".repeat(MAX_LINE + 5),
         );
         let paths: HashMap<&str, ()> = [("a.txt", ()), ("b.txt", ())].into_iter().collect();
         let (added, notes) = parse_patch(patch.as_bytes(), &paths);
         assert_eq!(added[0].path, "a.txt");
         assert_eq!(added[0].lines, vec![(2, "one".into()), (3, "two".into())]);
-        assert_eq!(added[1].lines.len(), 1, "the second line of b.txt is over the cap");
-        assert!(notes.iter().any(|n| n.contains("b.txt")), "{notes:?}");
+        assert_eq!(
+            added[1].lines.len(),
+            ADDED_PER_FILE / MAX_LINE,
+            "lines past the per-file cap are dropped"
+        );
+        assert!(
+            notes.iter().any(|n| n.contains("added lines of b.txt cut")),
+            "{notes:?}"
+        );
+        assert!(
+            notes.iter().any(|n| n.contains("line 34 of b.txt cut")),
+            "{notes:?}"
+        );
     }
 
     #[test]
