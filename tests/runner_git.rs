@@ -53,8 +53,10 @@ fn plain_commit_checkout_push(world: &World, branch: &str) {
     assert!(world.plain(wt, &["add", "notes.txt"]).status.success());
     let out = world.plain(wt, &["commit", "-q", "-m", "agent"]);
     assert!(out.status.success(), "{out:?}");
+    let head = world.plain(wt, &["rev-parse", "HEAD"]);
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
     assert!(world.plain(wt, &["checkout", "-q", "--detach", "HEAD~1"]).status.success());
-    assert!(world.plain(wt, &["checkout", "-q", "--detach", "HEAD@{1}"]).status.success());
+    assert!(world.plain(wt, &["checkout", "-q", "--detach", &head]).status.success());
     let url = world.credential.url.clone();
     let out = world.plain(wt, &["push", "-q", &url, &format!("HEAD:refs/heads/{branch}")]);
     assert!(out.status.success(), "{out:?}");
@@ -102,22 +104,26 @@ async fn plain_git_fires_every_sentinel() {
     for (key, name, act) in [
         ("filter.evil.clean", "clean", Act::PassThrough),
         ("filter.evil.smudge", "smudge", Act::PassThrough),
-        ("filter.evilproc.process", "process", Act::Fail),
         ("diff.evil.textconv", "textconv", Act::PrintFirstArg),
     ] {
         let script = world.sentinel(name, act);
         world.agent_config(key, script.to_str().unwrap());
     }
     world.agent_write("notes.txt", "filtered\n");
-    world.agent_write("data.dat", "processed\n");
-    world.plain(&wt, &["add", "-A"]);
+    world.plain(&wt, &["add", "notes.txt"]);
     world.plain(&wt, &["diff", "--cached"]);
     std::fs::remove_file(wt.join("notes.txt")).expect("rm");
     world.plain(&wt, &["checkout", "HEAD", "--", "notes.txt"]);
-    expect_fired(
-        &world,
-        &["clean".into(), "smudge".into(), "process".into(), "textconv".into()],
-    );
+    expect_fired(&world, &["clean".into(), "smudge".into(), "textconv".into()]);
+    for key in ["filter.evil.clean", "filter.evil.smudge", "diff.evil.textconv"] {
+        assert!(world.plain(&wt, &["config", "--unset", key]).status.success());
+    }
+    let process = world.sentinel("process", Act::Fail);
+    world.agent_config("filter.evilproc.process", process.to_str().unwrap());
+    world.agent_write("data.dat", "processed\n");
+    world.plain(&wt, &["add", "data.dat"]);
+    expect_fired(&world, &["process".into()]);
+    assert!(world.plain(&wt, &["config", "--unset", "filter.evilproc.process"]).status.success());
 
     // diff.external.
     let external = world.sentinel("diff-external", Act::Succeed);
@@ -243,13 +249,23 @@ async fn ade_fires_no_sentinel() {
         .expect("push");
     assert_eq!(world.fired(), Vec::<String>::new(), "ade's git ran a trap");
 
+    // `info/attributes` is read whatever `--attr-source` says, so git alone would run the filters
+    // it names: the integrity check is what stops it, before any git command of publish.
+    let info = world.mirror.git_dir().join("info");
+    std::fs::create_dir_all(&info).expect("info");
+    std::fs::write(info.join("attributes"), "*.txt filter=evil diff=evil\n*.dat filter=evilproc\n")
+        .expect("info/attributes");
+    world.agent_write("notes.txt", "changed again by the agent\n");
+
     // The publish steps: the first finds the mirror tampered with and restores it.
     let tampered = commit_run(&world.mirror, &world.worktree, &world.base, &request())
         .await
         .expect_err("tampered mirror");
     assert!(tampered.is_tampered(), "{tampered}");
     let text = tampered.to_string();
-    assert!(text.contains("config") && text.contains("hooks/pre-commit"), "{text}");
+    for changed in ["config", "hooks/pre-commit", "info/attributes"] {
+        assert!(text.contains(changed), "{changed} not named: {text}");
+    }
     let config = std::fs::read_to_string(world.mirror.git_dir().join("config")).expect("config");
     assert!(!config.contains("hooksPath") && !config.contains("include"), "{config}");
     assert!(world.mirror.git_dir().join("hooks").read_dir().expect("hooks").next().is_none());
@@ -331,7 +347,11 @@ async fn commit_run_makes_one_commit_by_the_bot_with_trailers() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     assert_eq!(git(&["rev-parse", &format!("{head}^")]).trim(), world.base, "one commit on base");
-    assert!(!git(&["rev-parse", "-q", "--verify", &format!("{head}^2")]).contains('\n'));
+    let second_parent = world.plain(
+        world.mirror.git_dir(),
+        &["rev-parse", "-q", "--verify", &format!("{head}^2")],
+    );
+    assert!(!second_parent.status.success(), "the run commit has one parent");
     let who = git(&["log", "-1", "--format=%an <%ae>|%cn <%ce>|%at", &head]);
     assert_eq!(who.trim(), "ade-bot <bot@ade.example>|ade-bot <bot@ade.example>|1700000000");
     let trailers = git(&["log", "-1", "--format=%(trailers:only,unfold)", &head]);
@@ -430,14 +450,15 @@ async fn symlinks_are_reported_and_never_followed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_submodule_change_reads_as_a_gitlink() {
     let world = World::start("gitlink").await;
-    let other = world.plain(world.mirror.git_dir(), &["rev-parse", &format!("{}^", world.base)]);
-    let other = String::from_utf8_lossy(&other.stdout).trim().to_string();
+    // The gitlink moves to another commit (any id will do: it is never fetched).
+    let other = world.base.clone();
     let out = world.plain(
         world.wt(),
         &["update-index", "--cacheinfo", &format!("160000,{other},sub")],
     );
     assert!(out.status.success(), "{out:?}");
-    assert!(world.plain(world.wt(), &["commit", "-q", "-m", "bump"]).status.success());
+    let out = world.plain(world.wt(), &["commit", "-q", "-m", "bump"]);
+    assert!(out.status.success(), "{out:?}");
     let head = world.plain(world.wt(), &["rev-parse", "HEAD"]);
     let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
     let report = read_changes(&world.mirror, &world.base, &head).await.expect("changes");
@@ -492,9 +513,11 @@ async fn no_credential_is_left_behind() {
         .expect("commit")
         .expect("a change");
     // Concurrent fetches of one mirror, then a push: the token is only ever in git's environment.
+    let just_main = ["main".to_string()];
+    let main_and_base = ["main".to_string(), world.base.clone()];
     let (a, b) = tokio::join!(
-        world.mirror.fetch(&world.credential, &["main".into()]),
-        world.mirror.fetch(&world.credential, &["main".into(), world.base.clone()])
+        world.mirror.fetch(&world.credential, &just_main),
+        world.mirror.fetch(&world.credential, &main_and_base)
     );
     a.expect("fetch a");
     b.expect("fetch b");

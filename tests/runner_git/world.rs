@@ -125,6 +125,10 @@ impl World {
 
         let seed = root.join("seed");
         plain_ok(&root, &root, &credential, &["clone", "-q", &credential.url, "seed"]);
+        let gitmodules = format!(
+            "[submodule \"sub\"]\n\tpath = sub\n\turl = http://127.0.0.1:{}/sub.git\n",
+            tripwire.port
+        );
         let files: &[(&str, &[u8])] = &[
             ("AGENTS.md", b"# Agents\nBe careful.\n"),
             (
@@ -134,14 +138,7 @@ impl World {
             ("notes.txt", b"one\n"),
             ("data.dat", b"data\n"),
             ("x.inc", b"inc\n"),
-            (
-                ".gitmodules",
-                format!(
-                    "[submodule \"sub\"]\n\tpath = sub\n\turl = http://127.0.0.1:{}/sub.git\n",
-                    tripwire.port
-                )
-                .as_bytes(),
-            ),
+            (".gitmodules", gitmodules.as_bytes()),
             ("big.bin", &[b'x'; 300 * 1024]),
         ];
         for (path, content) in files {
