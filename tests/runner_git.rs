@@ -55,17 +55,33 @@ fn plain_commit_checkout_push(world: &World, branch: &str) {
     assert!(out.status.success(), "{out:?}");
     let head = world.plain(wt, &["rev-parse", "HEAD"]);
     let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
-    assert!(world.plain(wt, &["checkout", "-q", "--detach", "HEAD~1"]).status.success());
-    assert!(world.plain(wt, &["checkout", "-q", "--detach", &head]).status.success());
+    assert!(
+        world
+            .plain(wt, &["checkout", "-q", "--detach", "HEAD~1"])
+            .status
+            .success()
+    );
+    assert!(
+        world
+            .plain(wt, &["checkout", "-q", "--detach", &head])
+            .status
+            .success()
+    );
     let url = world.credential.url.clone();
-    let out = world.plain(wt, &["push", "-q", &url, &format!("HEAD:refs/heads/{branch}")]);
+    let out = world.plain(
+        wt,
+        &["push", "-q", &url, &format!("HEAD:refs/heads/{branch}")],
+    );
     assert!(out.status.success(), "{out:?}");
 }
 
 fn expect_fired(world: &World, names: &[String]) {
     let fired = world.fired();
     for name in names {
-        assert!(fired.contains(name), "plain git did not fire {name}: {fired:?}");
+        assert!(
+            fired.contains(name),
+            "plain git did not fire {name}: {fired:?}"
+        );
     }
     world.reset_sentinels();
 }
@@ -74,9 +90,8 @@ fn expect_fired(world: &World, names: &[String]) {
 async fn plain_git_fires_every_sentinel() {
     let world = World::start("plain").await;
     let wt = world.wt().to_path_buf();
-    let all = |prefix: &str| -> Vec<String> {
-        HOOKS.iter().map(|h| format!("{prefix}-{h}")).collect()
-    };
+    let all =
+        |prefix: &str| -> Vec<String> { HOOKS.iter().map(|h| format!("{prefix}-{h}")).collect() };
 
     // Hooks in the mirror's hooks folder (worktrees share it).
     let mirror_hooks = world.mirror.git_dir().join("hooks");
@@ -91,14 +106,24 @@ async fn plain_git_fires_every_sentinel() {
     world.agent_config("core.hooksPath", agent_hooks.to_str().unwrap());
     plain_commit_checkout_push(&world, "plain-2");
     expect_fired(&world, &all("path-hook"));
-    assert!(world.plain(&wt, &["config", "--unset", "core.hooksPath"]).status.success());
+    assert!(
+        world
+            .plain(&wt, &["config", "--unset", "core.hooksPath"])
+            .status
+            .success()
+    );
 
     // core.fsmonitor.
     let fsmonitor = world.sentinel("fsmonitor", Act::Succeed);
     world.agent_config("core.fsmonitor", fsmonitor.to_str().unwrap());
     world.plain(&wt, &["status", "--porcelain"]);
     expect_fired(&world, &["fsmonitor".into()]);
-    assert!(world.plain(&wt, &["config", "--unset", "core.fsmonitor"]).status.success());
+    assert!(
+        world
+            .plain(&wt, &["config", "--unset", "core.fsmonitor"])
+            .status
+            .success()
+    );
 
     // Filters and a textconv driver named by .gitattributes, defined in the config.
     for (key, name, act) in [
@@ -114,16 +139,33 @@ async fn plain_git_fires_every_sentinel() {
     world.plain(&wt, &["diff", "--cached"]);
     std::fs::remove_file(wt.join("notes.txt")).expect("rm");
     world.plain(&wt, &["checkout", "HEAD", "--", "notes.txt"]);
-    expect_fired(&world, &["clean".into(), "smudge".into(), "textconv".into()]);
-    for key in ["filter.evil.clean", "filter.evil.smudge", "diff.evil.textconv"] {
-        assert!(world.plain(&wt, &["config", "--unset", key]).status.success());
+    expect_fired(
+        &world,
+        &["clean".into(), "smudge".into(), "textconv".into()],
+    );
+    for key in [
+        "filter.evil.clean",
+        "filter.evil.smudge",
+        "diff.evil.textconv",
+    ] {
+        assert!(
+            world
+                .plain(&wt, &["config", "--unset", key])
+                .status
+                .success()
+        );
     }
     let process = world.sentinel("process", Act::Fail);
     world.agent_config("filter.evilproc.process", process.to_str().unwrap());
     world.agent_write("data.dat", "processed\n");
     world.plain(&wt, &["add", "data.dat"]);
     expect_fired(&world, &["process".into()]);
-    assert!(world.plain(&wt, &["config", "--unset", "filter.evilproc.process"]).status.success());
+    assert!(
+        world
+            .plain(&wt, &["config", "--unset", "filter.evilproc.process"])
+            .status
+            .success()
+    );
 
     // diff.external.
     let external = world.sentinel("diff-external", Act::Succeed);
@@ -131,7 +173,12 @@ async fn plain_git_fires_every_sentinel() {
     world.agent_write("notes.txt", "external\n");
     world.plain(&wt, &["diff"]);
     expect_fired(&world, &["diff-external".into()]);
-    assert!(world.plain(&wt, &["config", "--unset", "diff.external"]).status.success());
+    assert!(
+        world
+            .plain(&wt, &["config", "--unset", "diff.external"])
+            .status
+            .success()
+    );
 
     // core.sshCommand.
     let ssh = world.sentinel("ssh", Act::Fail);
@@ -152,23 +199,44 @@ async fn plain_git_fires_every_sentinel() {
 
     // The worktree's .git file pointed at a repository of the agent's, with hooks.
     let evil = world.root().join("evil");
-    assert!(world.plain(world.root(), &["init", "-q", "evil"]).status.success());
+    assert!(
+        world
+            .plain(world.root(), &["init", "-q", "evil"])
+            .status
+            .success()
+    );
     plant_hooks(&world, &evil.join(".git/hooks"), "evil-hook");
-    std::fs::write(wt.join(".git"), format!("gitdir: {}\n", evil.join(".git").display()))
-        .expect("rewrite .git");
+    std::fs::write(
+        wt.join(".git"),
+        format!("gitdir: {}\n", evil.join(".git").display()),
+    )
+    .expect("rewrite .git");
     world.plain(&wt, &["add", "-A"]);
     world.plain(&wt, &["commit", "-q", "-m", "evil"]);
     expect_fired(
         &world,
-        &["evil-hook-pre-commit".into(), "evil-hook-commit-msg".into(), "evil-hook-post-commit".into()],
+        &[
+            "evil-hook-pre-commit".into(),
+            "evil-hook-commit-msg".into(),
+            "evil-hook-post-commit".into(),
+        ],
     );
 
     // A submodule URL: cloning with submodules reaches it.
     let clone = world.plain(
         world.root(),
-        &["clone", "-q", "--recurse-submodules", &world.credential.url, "plain-clone"],
+        &[
+            "clone",
+            "-q",
+            "--recurse-submodules",
+            &world.credential.url,
+            "plain-clone",
+        ],
     );
-    assert!(world.tripwire.hits() > 0, "plain git never reached the submodule URL: {clone:?}");
+    assert!(
+        world.tripwire.hits() > 0,
+        "plain git never reached the submodule URL: {clone:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -202,20 +270,36 @@ async fn ade_fires_no_sentinel() {
     );
     world.agent_config("include.path", wt.join(".agent.conf").to_str().unwrap());
     let evil = world.root().join("evil");
-    assert!(world.plain(world.root(), &["init", "-q", "evil"]).status.success());
+    assert!(
+        world
+            .plain(world.root(), &["init", "-q", "evil"])
+            .status
+            .success()
+    );
     plant_hooks(&world, &evil.join(".git/hooks"), "evil-hook");
-    std::fs::write(wt.join(".git"), format!("gitdir: {}\n", evil.join(".git").display()))
-        .expect("rewrite .git");
+    std::fs::write(
+        wt.join(".git"),
+        format!("gitdir: {}\n", evil.join(".git").display()),
+    )
+    .expect("rewrite .git");
     world.agent_write("notes.txt", "changed by the agent\n");
     world.agent_write("data.dat", "processed\n");
     world.agent_write("x.inc", "included\n");
-    assert!(world.fired().is_empty(), "planting fired {:?}", world.fired());
+    assert!(
+        world.fired().is_empty(),
+        "planting fired {:?}",
+        world.fired()
+    );
 
     // ade's git itself, with the traps in place (the integrity check aside): the commands that
     // fire each sentinel under plain git.
     let git = &world.git;
     let in_wt = || git.in_worktree(&admin, &wt);
-    in_wt().args(["status", "--porcelain"]).run().await.expect("status");
+    in_wt()
+        .args(["status", "--porcelain"])
+        .run()
+        .await
+        .expect("status");
     in_wt().args(["add", "-A"]).run().await.expect("add");
     in_wt()
         .env("GIT_AUTHOR_NAME", "a")
@@ -226,9 +310,21 @@ async fn ade_fires_no_sentinel() {
         .run()
         .await
         .expect("commit");
-    let direct = in_wt().args(["rev-parse", "HEAD"]).run_text().await.expect("head");
-    in_wt().args(["diff", &world.base, &direct]).run().await.expect("diff");
-    in_wt().args(["log", "-p", "-1", &direct]).run().await.expect("log -p");
+    let direct = in_wt()
+        .args(["rev-parse", "HEAD"])
+        .run_text()
+        .await
+        .expect("head");
+    in_wt()
+        .args(["diff", &world.base, &direct])
+        .run()
+        .await
+        .expect("diff");
+    in_wt()
+        .args(["log", "-p", "-1", &direct])
+        .run()
+        .await
+        .expect("log -p");
     in_wt()
         .args(["checkout", "-q", "-f", "--detach", &world.base])
         .run()
@@ -239,11 +335,19 @@ async fn ade_fires_no_sentinel() {
         .run()
         .await
         .expect("checkout direct");
-    let ssh = in_wt().args(["fetch", "-q", "ssh://git@127.0.0.1:1/x.git"]).run().await;
+    let ssh = in_wt()
+        .args(["fetch", "-q", "ssh://git@127.0.0.1:1/x.git"])
+        .run()
+        .await;
     assert!(ssh.is_err(), "ssh transport is refused");
     in_wt()
         .credential(&world.credential)
-        .args(["push", "-q", &world.credential.url, &format!("{direct}:refs/heads/direct")])
+        .args([
+            "push",
+            "-q",
+            &world.credential.url,
+            &format!("{direct}:refs/heads/direct"),
+        ])
         .run()
         .await
         .expect("push");
@@ -253,8 +357,11 @@ async fn ade_fires_no_sentinel() {
     // it names: the integrity check is what stops it, before any git command of publish.
     let info = world.mirror.git_dir().join("info");
     std::fs::create_dir_all(&info).expect("info");
-    std::fs::write(info.join("attributes"), "*.txt filter=evil diff=evil\n*.dat filter=evilproc\n")
-        .expect("info/attributes");
+    std::fs::write(
+        info.join("attributes"),
+        "*.txt filter=evil diff=evil\n*.dat filter=evilproc\n",
+    )
+    .expect("info/attributes");
     world.agent_write("notes.txt", "changed again by the agent\n");
 
     // The publish steps: the first finds the mirror tampered with and restores it.
@@ -267,20 +374,42 @@ async fn ade_fires_no_sentinel() {
         assert!(text.contains(changed), "{changed} not named: {text}");
     }
     let config = std::fs::read_to_string(world.mirror.git_dir().join("config")).expect("config");
-    assert!(!config.contains("hooksPath") && !config.contains("include"), "{config}");
-    assert!(world.mirror.git_dir().join("hooks").read_dir().expect("hooks").next().is_none());
+    assert!(
+        !config.contains("hooksPath") && !config.contains("include"),
+        "{config}"
+    );
+    assert!(
+        world
+            .mirror
+            .git_dir()
+            .join("hooks")
+            .read_dir()
+            .expect("hooks")
+            .next()
+            .is_none()
+    );
 
     let head = commit_run(&world.mirror, &world.worktree, &world.base, &request())
         .await
         .expect("commit_run")
         .expect("a change");
-    let report = read_changes(&world.mirror, &world.base, &head).await.expect("changes");
+    let report = read_changes(&world.mirror, &world.base, &head)
+        .await
+        .expect("changes");
     assert!(report.changes.files.iter().any(|f| f.path == "notes.txt"));
     assert!(
-        report.changes.files.iter().all(|f| f.path != "sub" && !f.path.starts_with("sub/")),
+        report
+            .changes
+            .files
+            .iter()
+            .all(|f| f.path != "sub" && !f.path.starts_with("sub/")),
         "the submodule was not touched"
     );
-    let agents = world.mirror.read_file_at(&head, "AGENTS.md").await.expect("read");
+    let agents = world
+        .mirror
+        .read_file_at(&head, "AGENTS.md")
+        .await
+        .expect("read");
     assert_eq!(agents.as_deref(), Some(&b"# Agents\nBe careful.\n"[..]));
     world
         .mirror
@@ -291,10 +420,16 @@ async fn ade_fires_no_sentinel() {
         .await
         .expect("push");
     assert_eq!(outcome, PushOutcome::Pushed);
-    assert_eq!(world.fired(), Vec::<String>::new(), "ade's publish steps ran a trap");
+    assert_eq!(
+        world.fired(),
+        Vec::<String>::new(),
+        "ade's publish steps ran a trap"
+    );
     assert_eq!(world.tripwire.hits(), 0, "the submodule URL was contacted");
     assert!(
-        std::fs::read_dir(wt.join("sub")).map(|mut d| d.next().is_none()).unwrap_or(true),
+        std::fs::read_dir(wt.join("sub"))
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(true),
         "the submodule was never checked out"
     );
 }
@@ -346,31 +481,55 @@ async fn commit_run_makes_one_commit_by_the_bot_with_trailers() {
         assert!(out.status.success(), "{args:?}: {out:?}");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    assert_eq!(git(&["rev-parse", &format!("{head}^")]).trim(), world.base, "one commit on base");
+    assert_eq!(
+        git(&["rev-parse", &format!("{head}^")]).trim(),
+        world.base,
+        "one commit on base"
+    );
     let second_parent = world.plain(
         world.mirror.git_dir(),
         &["rev-parse", "-q", "--verify", &format!("{head}^2")],
     );
-    assert!(!second_parent.status.success(), "the run commit has one parent");
+    assert!(
+        !second_parent.status.success(),
+        "the run commit has one parent"
+    );
     let who = git(&["log", "-1", "--format=%an <%ae>|%cn <%ce>|%at", &head]);
-    assert_eq!(who.trim(), "ade-bot <bot@ade.example>|ade-bot <bot@ade.example>|1700000000");
+    assert_eq!(
+        who.trim(),
+        "ade-bot <bot@ade.example>|ade-bot <bot@ade.example>|1700000000"
+    );
     let trailers = git(&["log", "-1", "--format=%(trailers:only,unfold)", &head]);
     assert_eq!(
         trailers.trim(),
         "Ade-Spec: acme/app#7@v3\nAde-Task: t1\nAde-Run: run-42\nCo-authored-by: Rita Requester <rita@example.com>"
     );
     let message = git(&["log", "-1", "--format=%B", &head]);
-    assert!(message.starts_with("Add the greeting\n\nTask t1 of goal 7.\n\nAgent commits:\n    hello\n"), "{message}");
+    assert!(
+        message
+            .starts_with("Add the greeting\n\nTask t1 of goal 7.\n\nAgent commits:\n    hello\n"),
+        "{message}"
+    );
     let files = git(&["ls-tree", "-r", "--name-only", &head]);
-    assert!(files.contains("src/hello.rs") && files.contains(".gitignore"), "{files}");
+    assert!(
+        files.contains("src/hello.rs") && files.contains(".gitignore"),
+        "{files}"
+    );
     for absent in [".aider", ".opencode", "target/"] {
         assert!(!files.contains(absent), "{absent} was committed: {files}");
     }
-    assert_eq!(git(&["show", &format!("{head}:README.md")]), "# app\nMore.\n");
+    assert_eq!(
+        git(&["show", &format!("{head}:README.md")]),
+        "# app\nMore.\n"
+    );
 
-    let report = read_changes(&world.mirror, &world.base, &head).await.expect("changes");
+    let report = read_changes(&world.mirror, &world.base, &head)
+        .await
+        .expect("changes");
     assert_eq!(report.changes.messages.len(), 1);
-    assert!(report.changes.messages[0].ends_with("Co-authored-by: Rita Requester <rita@example.com>"));
+    assert!(
+        report.changes.messages[0].ends_with("Co-authored-by: Rita Requester <rita@example.com>")
+    );
     assert!(report.notes.is_empty(), "{:?}", report.notes);
 }
 
@@ -403,7 +562,9 @@ async fn symlinks_are_reported_and_never_followed() {
         .await
         .expect("commit_run")
         .expect("a change");
-    let report = read_changes(&world.mirror, &world.base, &head).await.expect("changes");
+    let report = read_changes(&world.mirror, &world.base, &head)
+        .await
+        .expect("changes");
     let mode_of = |path: &str| {
         report
             .changes
@@ -415,36 +576,95 @@ async fn symlinks_are_reported_and_never_followed() {
     };
     assert_eq!(
         mode_of("passwd").mode,
-        FileMode::Symlink { target: "/etc/passwd".into() }
+        FileMode::Symlink {
+            target: "/etc/passwd".into()
+        }
     );
     assert_eq!(
         mode_of("ssh").mode,
-        FileMode::Symlink { target: fake_home.join(".ssh").display().to_string() }
+        FileMode::Symlink {
+            target: fake_home.join(".ssh").display().to_string()
+        }
     );
-    assert_eq!(mode_of("sibling").mode, FileMode::Symlink { target: "../run2".into() });
+    assert_eq!(
+        mode_of("sibling").mode,
+        FileMode::Symlink {
+            target: "../run2".into()
+        }
+    );
     assert_eq!(mode_of("sibling").change, ChangeKind::Added);
     assert_eq!(mode_of("notes.txt").change, ChangeKind::Deleted);
     let added = format!("{:?}", report.changes.added);
     for secret in ["root:", "FAKE-PRIVATE-KEY"] {
-        assert!(!added.contains(secret), "{secret} was read through a link: {added}");
+        assert!(
+            !added.contains(secret),
+            "{secret} was read through a link: {added}"
+        );
     }
-    assert!(fake_home.join(".ssh/id_ed25519").exists(), "nothing outside was deleted");
-    assert!(sibling.work_tree.join("notes.txt").exists(), "the sibling is intact");
-    let files = world.plain(world.mirror.git_dir(), &["ls-tree", "-r", "--name-only", &head]);
+    assert!(
+        fake_home.join(".ssh/id_ed25519").exists(),
+        "nothing outside was deleted"
+    );
+    assert!(
+        sibling.work_tree.join("notes.txt").exists(),
+        "the sibling is intact"
+    );
+    let files = world.plain(
+        world.mirror.git_dir(),
+        &["ls-tree", "-r", "--name-only", &head],
+    );
     let files = String::from_utf8_lossy(&files.stdout).into_owned();
-    assert!(!files.contains("id_ed25519") && !files.contains("sibling/"), "{files}");
+    assert!(
+        !files.contains("id_ed25519") && !files.contains("sibling/"),
+        "{files}"
+    );
 
     // The base's own link and gitlink: read_file_at never follows either.
-    assert_eq!(world.mirror.read_file_at(&world.base, "LINKED.md").await.expect("read"), None);
-    assert_eq!(world.mirror.read_file_at(&world.base, "sub").await.expect("read"), None);
-    assert_eq!(world.mirror.read_file_at(&world.base, "missing.md").await.expect("read"), None);
+    assert_eq!(
+        world
+            .mirror
+            .read_file_at(&world.base, "LINKED.md")
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        world
+            .mirror
+            .read_file_at(&world.base, "sub")
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        world
+            .mirror
+            .read_file_at(&world.base, "missing.md")
+            .await
+            .expect("read"),
+        None
+    );
     assert!(matches!(
         world.mirror.read_file_at(&world.base, "big.bin").await,
         Err(MirrorError::TooLarge { .. })
     ));
-    assert!(world.mirror.read_file_at(&world.base, "../etc/passwd").await.is_err());
-    let base_changes = read_changes(&world.mirror, &head, &world.base).await.expect("reverse");
-    assert!(base_changes.changes.files.iter().any(|f| f.path == "notes.txt"));
+    assert!(
+        world
+            .mirror
+            .read_file_at(&world.base, "../etc/passwd")
+            .await
+            .is_err()
+    );
+    let base_changes = read_changes(&world.mirror, &head, &world.base)
+        .await
+        .expect("reverse");
+    assert!(
+        base_changes
+            .changes
+            .files
+            .iter()
+            .any(|f| f.path == "notes.txt")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -454,15 +674,26 @@ async fn a_submodule_change_reads_as_a_gitlink() {
     let other = world.base.clone();
     let out = world.plain(
         world.wt(),
-        &["update-index", "--cacheinfo", &format!("160000,{other},sub")],
+        &[
+            "update-index",
+            "--cacheinfo",
+            &format!("160000,{other},sub"),
+        ],
     );
     assert!(out.status.success(), "{out:?}");
     let out = world.plain(world.wt(), &["commit", "-q", "-m", "bump"]);
     assert!(out.status.success(), "{out:?}");
     let head = world.plain(world.wt(), &["rev-parse", "HEAD"]);
     let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
-    let report = read_changes(&world.mirror, &world.base, &head).await.expect("changes");
-    let sub = report.changes.files.iter().find(|f| f.path == "sub").expect("sub changed");
+    let report = read_changes(&world.mirror, &world.base, &head)
+        .await
+        .expect("changes");
+    let sub = report
+        .changes
+        .files
+        .iter()
+        .find(|f| f.path == "sub")
+        .expect("sub changed");
     assert_eq!(sub.mode, FileMode::Submodule);
     assert_eq!(sub.change, ChangeKind::Modified);
     assert!(report.changes.added.iter().all(|a| a.path != "sub"));
@@ -474,12 +705,23 @@ async fn an_edited_mirror_config_is_detected_and_restored() {
     let world = World::start("integrity").await;
     let config = world.mirror.git_dir().join("config");
     let original = std::fs::read(&config).expect("config");
-    world.mirror.check_integrity().await.expect("untouched mirror");
+    world
+        .mirror
+        .check_integrity()
+        .await
+        .expect("untouched mirror");
     world.agent_config("url.http://evil.example/.insteadOf", &world.credential.url);
     std::fs::create_dir_all(world.mirror.git_dir().join("info")).expect("info");
-    std::fs::write(world.mirror.git_dir().join("info/attributes"), "* filter=evil\n").expect("attrs");
-    std::fs::write(world.worktree.git_dir.join("config.worktree"), "[core]\n\tfsmonitor = x\n")
-        .expect("worktree config");
+    std::fs::write(
+        world.mirror.git_dir().join("info/attributes"),
+        "* filter=evil\n",
+    )
+    .expect("attrs");
+    std::fs::write(
+        world.worktree.git_dir.join("config.worktree"),
+        "[core]\n\tfsmonitor = x\n",
+    )
+    .expect("worktree config");
     let err = world.mirror.check_integrity().await.expect_err("tampered");
     let MirrorError::Tampered { changed } = &err else {
         panic!("{err}");
@@ -499,9 +741,13 @@ async fn an_edited_mirror_config_is_detected_and_restored() {
 
     // A fresh Mirrors on the same workdir (another process, a restart) restores it too.
     world.agent_config("core.fsmonitor", "/bin/true");
-    let again = ade::runner::mirror::Mirrors::new(world.git.clone(), world.root().join("work/mirrors"));
+    let again =
+        ade::runner::mirror::Mirrors::new(world.git.clone(), world.root().join("work/mirrors"));
     let mirror = again.get("sim", &world.repo).await.expect("reopen");
-    assert_eq!(std::fs::read(mirror.git_dir().join("config")).expect("config"), original);
+    assert_eq!(
+        std::fs::read(mirror.git_dir().join("config")).expect("config"),
+        original
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -522,10 +768,19 @@ async fn no_credential_is_left_behind() {
     a.expect("fetch a");
     b.expect("fetch b");
     assert_eq!(
-        push(&world.mirror, &world.credential, &head, "ade/7-t1", None).await.expect("push"),
+        push(&world.mirror, &world.credential, &head, "ade/7-t1", None)
+            .await
+            .expect("push"),
         PushOutcome::Pushed
     );
-    assert_eq!(world.sim.branch_sha(&world.repo, "ade/7-t1").await.as_deref(), Some(head.as_str()));
+    assert_eq!(
+        world
+            .sim
+            .branch_sha(&world.repo, "ade/7-t1")
+            .await
+            .as_deref(),
+        Some(head.as_str())
+    );
 
     let token = world.credential.password.expose().to_string();
     let basic = base64_of(&format!("{}:{token}", world.credential.username));
@@ -548,7 +803,10 @@ async fn no_credential_is_left_behind() {
         let out = world.plain(dir, &["config", "-l", "--show-origin"]);
         let listing = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{out:?}");
-        assert!(!listing.contains(&token) && !listing.contains(&basic), "{listing}");
+        assert!(
+            !listing.contains(&token) && !listing.contains(&basic),
+            "{listing}"
+        );
         assert!(!listing.contains("extraheader"), "{listing}");
     }
 }
@@ -564,17 +822,33 @@ async fn a_branch_moved_by_someone_else_is_never_overwritten() {
         .expect("commit")
         .expect("a change");
     assert_eq!(
-        push(&world.mirror, &world.credential, &first, &branch, None).await.expect("push"),
+        push(&world.mirror, &world.credential, &first, &branch, None)
+            .await
+            .expect("push"),
         PushOutcome::Pushed
     );
     assert_eq!(
-        push(&world.mirror, &world.credential, &first, &branch, Some(&first)).await.expect("again"),
+        push(
+            &world.mirror,
+            &world.credential,
+            &first,
+            &branch,
+            Some(&first)
+        )
+        .await
+        .expect("again"),
         PushOutcome::UpToDate
     );
     // Someone else pushes to the branch between ade's read and ade's push.
     let theirs = world
         .sim
-        .push(&world.repo, "acme", &branch, &[("theirs.txt", Some("theirs\n"))], "theirs")
+        .push(
+            &world.repo,
+            "acme",
+            &branch,
+            &[("theirs.txt", Some("theirs\n"))],
+            "theirs",
+        )
         .await
         .expect("their push");
     world.agent_write("notes.txt", "second\n");
@@ -583,30 +857,67 @@ async fn a_branch_moved_by_someone_else_is_never_overwritten() {
         .expect("commit")
         .expect("a change");
     assert_eq!(
-        push(&world.mirror, &world.credential, &second, &branch, Some(&first)).await.expect("push"),
+        push(
+            &world.mirror,
+            &world.credential,
+            &second,
+            &branch,
+            Some(&first)
+        )
+        .await
+        .expect("push"),
         PushOutcome::Stale
     );
-    assert_eq!(world.sim.branch_sha(&world.repo, &branch).await, Some(theirs.clone()));
+    assert_eq!(
+        world.sim.branch_sha(&world.repo, &branch).await,
+        Some(theirs.clone())
+    );
     // Expecting no branch where one exists is stale too.
     assert_eq!(
-        push(&world.mirror, &world.credential, &second, &branch, None).await.expect("push"),
+        push(&world.mirror, &world.credential, &second, &branch, None)
+            .await
+            .expect("push"),
         PushOutcome::Stale
     );
-    assert_eq!(world.sim.branch_sha(&world.repo, &branch).await, Some(theirs.clone()));
+    assert_eq!(
+        world.sim.branch_sha(&world.repo, &branch).await,
+        Some(theirs.clone())
+    );
     // With the lease naming their commit, the push goes through.
     assert_eq!(
-        push(&world.mirror, &world.credential, &second, &branch, Some(&theirs)).await.expect("push"),
+        push(
+            &world.mirror,
+            &world.credential,
+            &second,
+            &branch,
+            Some(&theirs)
+        )
+        .await
+        .expect("push"),
         PushOutcome::Pushed
     );
-    assert!(push(&world.mirror, &world.credential, &second, "-x", None).await.is_err());
+    assert!(
+        push(&world.mirror, &world.credential, &second, "-x", None)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_mirror_per_repository_and_hostile_names_refused() {
     let world = World::start("names").await;
-    let again = world.mirrors.get("sim", &world.repo).await.expect("same mirror");
+    let again = world
+        .mirrors
+        .get("sim", &world.repo)
+        .await
+        .expect("same mirror");
     assert!(std::sync::Arc::ptr_eq(&again, &world.mirror));
-    assert!(world.mirror.git_dir().ends_with("work/mirrors/sim/acme/app.git"));
+    assert!(
+        world
+            .mirror
+            .git_dir()
+            .ends_with("work/mirrors/sim/acme/app.git")
+    );
     for (forge, name) in [
         ("sim", "../etc"),
         ("sim", "acme/../../x"),
@@ -616,14 +927,24 @@ async fn one_mirror_per_repository_and_hostile_names_refused() {
         ("sim", "acme"),
         ("sim", "acme/app/extra"),
     ] {
-        assert!(world.mirrors.get(forge, name).await.is_err(), "{forge} {name:?}");
+        assert!(
+            world.mirrors.get(forge, name).await.is_err(),
+            "{forge} {name:?}"
+        );
     }
     assert!(!world.root().join("work/etc").exists());
     // Wanted commits already present: nothing is fetched, even with a credential that fails.
     let mut wrong = world.credential.clone();
     wrong.password = ade::config::Secret::new("wrong");
-    world.mirror.fetch(&wrong, &[world.base.clone()]).await.expect("no fetch needed");
-    assert!(world.mirror.fetch(&wrong, &["main".into()]).await.is_err(), "a branch is fetched");
+    world
+        .mirror
+        .fetch(&wrong, std::slice::from_ref(&world.base))
+        .await
+        .expect("no fetch needed");
+    assert!(
+        world.mirror.fetch(&wrong, &["main".into()]).await.is_err(),
+        "a branch is fetched"
+    );
     assert!(world.mirror.fetch(&wrong, &["-main".into()]).await.is_err());
 }
 
@@ -647,4 +968,29 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
 fn base64_of(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_sharing_a_workdir_take_turns() {
+    let world = World::start("flock").await;
+    // A second `Mirrors` on the same workdir stands for another process: its `Mirror` has its own
+    // async lock, so only the flock on the lock file keeps the two apart.
+    let other =
+        ade::runner::mirror::Mirrors::new(world.git.clone(), world.root().join("work/mirrors"));
+    let theirs = other.get("sim", &world.repo).await.expect("second mirror");
+    assert!(!std::sync::Arc::ptr_eq(&theirs, &world.mirror));
+    let held = world.mirror.lock().await.expect("lock");
+    let waiting = tokio::time::timeout(std::time::Duration::from_millis(300), theirs.lock()).await;
+    assert!(
+        waiting.is_err(),
+        "the second process got the lock while the first held it"
+    );
+    drop(held);
+    let fetch = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        theirs.fetch(&world.credential, &["main".into()]),
+    )
+    .await
+    .expect("the lock is free again");
+    fetch.expect("fetch");
 }

@@ -390,13 +390,26 @@ mod tests {
     #[test]
     fn diff_family_commands_never_run_external_drivers() {
         let git = Git::new("git", std::env::temp_dir().join("ade-git-unit-empty")).expect("git");
-        let diff = git.command().args(["-c", "core.quotePath=false", "diff", "a", "b"]);
+        let diff = git
+            .command()
+            .args(["-c", "core.quotePath=false", "diff", "a", "b"]);
         assert_eq!(
             user_args(&diff),
-            ["-c", "core.quotePath=false", "diff", "--no-ext-diff", "--no-textconv", "a", "b"]
+            [
+                "-c",
+                "core.quotePath=false",
+                "diff",
+                "--no-ext-diff",
+                "--no-textconv",
+                "a",
+                "b"
+            ]
         );
         let log = git.command().args(["log", "-p"]);
-        assert_eq!(user_args(&log), ["log", "--no-ext-diff", "--no-textconv", "-p"]);
+        assert_eq!(
+            user_args(&log),
+            ["log", "--no-ext-diff", "--no-textconv", "-p"]
+        );
         // A value that happens to be "diff" is not the subcommand.
         let status = git.command().args(["-c", "diff", "status"]);
         assert_eq!(user_args(&status), ["-c", "diff", "status"]);

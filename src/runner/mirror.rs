@@ -131,7 +131,10 @@ pub fn check_component(what: &'static str, value: &str) -> Result<(), MirrorErro
 
 /// Whether `value` is a full commit id (40 or 64 lowercase hex digits).
 pub fn is_commit_id(value: &str) -> bool {
-    matches!(value.len(), 40 | 64) && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    matches!(value.len(), 40 | 64)
+        && value
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Checks a branch name a forge or a run gave, with the rules of `git check-ref-format --branch`
@@ -282,7 +285,8 @@ impl Mirror {
             .open(&path)
             .map_err(io_error(&path))?;
         let file = tokio::task::spawn_blocking(move || {
-            // `File::lock` is an flock(2) on Unix; stable since Rust 1.89, which the toolchain is.
+            // `File::lock` is flock(2) on Unix. It is stable since Rust 1.89 while Cargo.toml still
+            // says 1.88: the toolchain in use is newer, and rust-version is to be raised to 1.89.
             #[allow(clippy::incompatible_msrv)]
             file.lock().map(|()| file)
         })
@@ -349,11 +353,7 @@ impl Mirror {
             .iter()
             .map(|b| format!("+refs/heads/{b}:{FETCHED_HEADS}{b}"))
             .collect();
-        refspecs.extend(
-            missing
-                .iter()
-                .map(|c| format!("+{c}:{FETCHED_WANTS}{c}")),
-        );
+        refspecs.extend(missing.iter().map(|c| format!("+{c}:{FETCHED_WANTS}{c}")));
         let direct = self.fetch_refspecs(credential, &refspecs, false).await;
         let mut still_missing = Vec::new();
         for commit in &missing {
@@ -427,7 +427,9 @@ impl Mirror {
         }
         if path.is_empty()
             || path.starts_with('/')
-            || path.split('/').any(|p| p.is_empty() || p == "." || p == "..")
+            || path
+                .split('/')
+                .any(|p| p.is_empty() || p == "." || p == "..")
             || path.chars().any(|c| c.is_control())
         {
             return Err(MirrorError::InvalidName {
@@ -548,8 +550,7 @@ impl Mirror {
                     remove_any(&worktree_config)?;
                 }
                 let commondir = admin.join("commondir");
-                if fingerprint_of(&commondir) != Some(fingerprint(WORKTREE_COMMONDIR.as_bytes()))
-                {
+                if fingerprint_of(&commondir) != Some(fingerprint(WORKTREE_COMMONDIR.as_bytes())) {
                     changed.push(format!("worktrees/{name}/commondir"));
                     replace_file(&commondir, WORKTREE_COMMONDIR.as_bytes())?;
                 }
@@ -628,7 +629,18 @@ mod tests {
 
     #[test]
     fn hostile_components_are_refused() {
-        for bad in ["", ".", "..", "a/b", "/etc", "a\nb", "-x", "a b", "ü", &"a".repeat(101)] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "/etc",
+            "a\nb",
+            "-x",
+            "a b",
+            "ü",
+            &"a".repeat(101),
+        ] {
             assert!(check_component("owner", bad).is_err(), "{bad:?}");
         }
         for good in ["octo", ".github", "repo-1.2_x", "github.com"] {
@@ -639,8 +651,8 @@ mod tests {
     #[test]
     fn branch_names_follow_git() {
         for bad in [
-            "", "-x", "a..b", "a/.b", "a.lock", "a b", "a~1", "a^", "a:b", "a?", "a*", "a[", "a\\b",
-            "@", "a@{1}", "a/", "a//b", "a.", "ü",
+            "", "-x", "a..b", "a/.b", "a.lock", "a b", "a~1", "a^", "a:b", "a?", "a*", "a[",
+            "a\\b", "@", "a@{1}", "a/", "a//b", "a.", "ü",
         ] {
             assert!(check_branch(bad).is_err(), "{bad:?}");
         }

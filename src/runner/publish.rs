@@ -196,7 +196,11 @@ fn trailer_value(value: &str) -> String {
 }
 
 /// The run commit's message.
-fn commit_message(request: &CommitRequest, requester: &(String, String), agent: &[String]) -> String {
+fn commit_message(
+    request: &CommitRequest,
+    requester: &(String, String),
+    agent: &[String],
+) -> String {
     let mut message = one_line(&request.title, 120);
     if message.is_empty() {
         message = format!("ade run {}", trailer_value(&request.run));
@@ -276,9 +280,11 @@ pub async fn commit_run(
     let git = mirror.git();
     let agent = agent_commit_messages(git, &worktree.git_dir, base).await;
 
-    let index = worktree
-        .git_dir
-        .join(format!("ade-index-{}-{}", std::process::id(), fastrand::u64(..)));
+    let index = worktree.git_dir.join(format!(
+        "ade-index-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
     let result = build_tree(git, worktree, base, &index, &excludes).await;
     let _ = std::fs::remove_file(&index);
     let tree = result?;
@@ -435,7 +441,9 @@ pub async fn read_changes(
     }
     let text_paths: HashMap<&str, ()> = entries
         .iter()
-        .filter(|e| e.change != ChangeKind::Deleted && matches!(e.mode.as_str(), "100644" | "100755"))
+        .filter(|e| {
+            e.change != ChangeKind::Deleted && matches!(e.mode.as_str(), "100644" | "100755")
+        })
         .map(|e| (e.path.as_str(), ()))
         .collect();
     let patch = git
@@ -520,7 +528,11 @@ fn parse_raw(raw: &[u8]) -> Result<Vec<RawEntry>, PublishError> {
 }
 
 async fn link_target(git: &Git, repo: &Path, oid: &str) -> Result<String, PublishError> {
-    let bytes = git.in_repo(repo).args(["cat-file", "blob", oid]).run().await?;
+    let bytes = git
+        .in_repo(repo)
+        .args(["cat-file", "blob", oid])
+        .run()
+        .await?;
     let end = bytes.len().min(MAX_LINK_TARGET);
     Ok(String::from_utf8_lossy(&bytes[..end]).into_owned())
 }

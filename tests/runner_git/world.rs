@@ -124,7 +124,12 @@ impl World {
         }
 
         let seed = root.join("seed");
-        plain_ok(&root, &root, &credential, &["clone", "-q", &credential.url, "seed"]);
+        plain_ok(
+            &root,
+            &root,
+            &credential,
+            &["clone", "-q", &credential.url, "seed"],
+        );
         let gitmodules = format!(
             "[submodule \"sub\"]\n\tpath = sub\n\turl = http://127.0.0.1:{}/sub.git\n",
             tripwire.port
@@ -159,7 +164,12 @@ impl World {
             ],
         );
         plain_ok(&root, &seed, &credential, &["commit", "-q", "-m", "Base"]);
-        plain_ok(&root, &seed, &credential, &["push", "-q", "origin", "HEAD:main"]);
+        plain_ok(
+            &root,
+            &seed,
+            &credential,
+            &["push", "-q", "origin", "HEAD:main"],
+        );
         let base = plain_ok(&root, &seed, &credential, &["rev-parse", "HEAD"]);
 
         let git = Git::new("git", root.join("ade-empty")).expect("git runner");
@@ -169,7 +179,8 @@ impl World {
             .fetch(&credential, &[base.clone(), "main".into()])
             .await
             .expect("fetch");
-        let worktree = add_worktree(&git, &mirror, &root.join("work/worktrees"), "run1", &base).await;
+        let worktree =
+            add_worktree(&git, &mirror, &root.join("work/worktrees"), "run1", &base).await;
         World {
             dir,
             sim,
@@ -278,7 +289,12 @@ pub fn make_executable(path: &Path) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
-fn plain(root: &Path, dir: &Path, credential: &CloneCredential, args: &[&str]) -> std::process::Output {
+fn plain(
+    root: &Path,
+    dir: &Path,
+    credential: &CloneCredential,
+    args: &[&str],
+) -> std::process::Output {
     let home = root.join("plain-home");
     let askpass = root.join("askpass.sh");
     if !askpass.exists() {
@@ -290,7 +306,12 @@ fn plain(root: &Path, dir: &Path, credential: &CloneCredential, args: &[&str]) -
         make_executable(&askpass);
     }
     std::process::Command::new("git")
-        .args(["-c", "user.name=Plain", "-c", "user.email=plain@example.com"])
+        .args([
+            "-c",
+            "user.name=Plain",
+            "-c",
+            "user.email=plain@example.com",
+        ])
         .args(args)
         .current_dir(dir)
         .env_clear()
