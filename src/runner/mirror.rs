@@ -255,7 +255,8 @@ impl Mirror {
             .await
             .map_err(io_error(parent))?;
         let _lock = self.lock().await?;
-        if !self.git_dir.join("HEAD").is_file() {
+        let existed = self.git_dir.join("HEAD").is_file();
+        if !existed {
             self.git
                 .command()
                 .arg("init")
@@ -265,8 +266,13 @@ impl Mirror {
                 .run()
                 .await?;
         }
-        // A fresh `git init` leaves sample hooks and the default config: both are replaced.
-        self.restore_own_files(true)?;
+        // A fresh `git init` leaves sample hooks and the default config: both are replaced. On an
+        // existing mirror a difference is someone else's change, restored and logged; the run it
+        // belonged to ended with the process that was running it.
+        let changed = self.restore_own_files(!existed)?;
+        if !changed.is_empty() {
+            tracing::warn!(mirror = %self.git_dir.display(), ?changed, "mirror files changed while ade was not running; restored");
+        }
         Ok(())
     }
 
