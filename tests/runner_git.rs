@@ -717,6 +717,7 @@ async fn an_edited_mirror_config_is_detected_and_restored() {
         "* filter=evil\n",
     )
     .expect("attrs");
+    std::fs::write(world.worktree.git_dir.join("commondir"), "../../../evil\n").expect("commondir");
     std::fs::write(
         world.worktree.git_dir.join("config.worktree"),
         "[core]\n\tfsmonitor = x\n",
@@ -731,12 +732,17 @@ async fn an_edited_mirror_config_is_detected_and_restored() {
         &vec![
             "config".to_string(),
             "info/attributes".to_string(),
-            "worktrees/run1/config.worktree".to_string()
+            "worktrees/run1/config.worktree".to_string(),
+            "worktrees/run1/commondir".to_string(),
         ]
     );
     assert_eq!(std::fs::read(&config).expect("config"), original);
     assert!(!world.mirror.git_dir().join("info/attributes").exists());
     assert!(!world.worktree.git_dir.join("config.worktree").exists());
+    assert_eq!(
+        std::fs::read_to_string(world.worktree.git_dir.join("commondir")).expect("commondir"),
+        "../..\n"
+    );
     world.mirror.check_integrity().await.expect("restored");
 
     // A fresh Mirrors on the same workdir (another process, a restart) restores it too.
@@ -946,6 +952,28 @@ async fn one_mirror_per_repository_and_hostile_names_refused() {
         "a branch is fetched"
     );
     assert!(world.mirror.fetch(&wrong, &["-main".into()]).await.is_err());
+    // Branches land under refs/ade/heads; a branch the forge does not have is an error.
+    assert_eq!(
+        world.mirror.branch_head("main").await.expect("read"),
+        world.sim.branch_sha(&world.repo, "main").await
+    );
+    let gone = world
+        .mirror
+        .fetch(&world.credential, &["no-such-branch".into()])
+        .await
+        .expect_err("missing branch");
+    assert!(
+        matches!(gone, MirrorError::MissingBranch(ref b) if b == "no-such-branch"),
+        "{gone}"
+    );
+    assert_eq!(
+        world
+            .mirror
+            .branch_head("no-such-branch")
+            .await
+            .expect("read"),
+        None
+    );
 }
 
 fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {

@@ -83,6 +83,9 @@ pub enum MirrorError {
     /// After a fetch, a wanted commit is still missing.
     #[error("commit {0} is not in the repository after fetching")]
     Missing(String),
+    /// A wanted branch does not exist on the forge.
+    #[error("branch {0} does not exist in the repository")]
+    MissingBranch(String),
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> MirrorError + '_ {
@@ -370,12 +373,24 @@ impl Mirror {
         if direct.is_ok() && still_missing.is_empty() {
             return Ok(());
         }
-        if direct.is_err() && !branches.is_empty() && missing.is_empty() {
+        if let Err(MirrorError::Git(GitError::Failed { stderr, .. })) = &direct {
+            for branch in &branches {
+                if stderr.contains(&format!("couldn't find remote ref refs/heads/{branch}")) {
+                    return Err(MirrorError::MissingBranch(branch.to_string()));
+                }
+            }
+        }
+        if direct.is_err() && missing.is_empty() {
             return direct;
         }
         // A server that refuses fetching a commit by id still serves its branches.
         let all = format!("+refs/heads/*:{FETCHED_HEADS}*");
         self.fetch_refspecs(credential, &[all], true).await?;
+        for branch in &branches {
+            if self.branch_head(branch).await?.is_none() {
+                return Err(MirrorError::MissingBranch(branch.to_string()));
+            }
+        }
         for commit in still_missing {
             if !self.has_commit(commit).await? {
                 return Err(MirrorError::Missing(commit.to_string()));
@@ -387,6 +402,24 @@ impl Mirror {
                 .await?;
         }
         Ok(())
+    }
+
+    /// The commit `branch` pointed at on the forge when it was last fetched, if it was.
+    pub async fn branch_head(&self, branch: &str) -> Result<Option<String>, MirrorError> {
+        check_branch(branch)?;
+        let output = self
+            .git
+            .in_repo(&self.git_dir)
+            .args([
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("{FETCHED_HEADS}{branch}^{{commit}}"),
+            ])
+            .output_any_status()
+            .await?;
+        let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        Ok((output.status.success() && is_commit_id(&text)).then_some(text))
     }
 
     async fn fetch_refspecs(
@@ -555,8 +588,16 @@ impl Mirror {
                     changed.push(format!("worktrees/{name}/config.worktree"));
                     remove_any(&worktree_config)?;
                 }
+                // Missing or empty: `git worktree add` is still writing it (a worktree without
+                // it is broken, not dangerous, and the workspace's checks catch that).
                 let commondir = admin.join("commondir");
-                if fingerprint_of(&commondir) != Some(fingerprint(WORKTREE_COMMONDIR.as_bytes())) {
+                let in_creation = std::fs::symlink_metadata(&commondir)
+                    .map(|m| m.is_file() && m.len() == 0)
+                    .unwrap_or(true);
+                if !in_creation
+                    && fingerprint_of(&commondir)
+                        != Some(fingerprint(WORKTREE_COMMONDIR.as_bytes()))
+                {
                     changed.push(format!("worktrees/{name}/commondir"));
                     replace_file(&commondir, WORKTREE_COMMONDIR.as_bytes())?;
                 }
