@@ -7,11 +7,11 @@
 //! cannot reach), never in the worktree's own index: the agent may have staged, committed or
 //! broken whatever it liked, and the commit holds exactly the worktree's final tree on `base`.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::changes::{AddedLines, ChangeKind, ChangedFile, Changes, FileMode};
-use super::git::{Git, GitError};
+use super::git::{Git, GitCommand, GitError};
 use super::mirror::{Mirror, MirrorError, check_branch, checked_url, is_commit_id};
 use crate::forge::CloneCredential;
 
@@ -132,6 +132,13 @@ pub struct ChangeReport {
     /// What was cut, e.g. "added lines of big.txt cut at 524288 bytes". A check that must see
     /// everything (DLP) treats a non-empty list as a finding.
     pub notes: Vec<String>,
+}
+
+/// The mirror's git, after checking the mirror's own files: every git command run after the agent
+/// goes through here.
+async fn checked(mirror: &Mirror) -> Result<&Git, PublishError> {
+    mirror.check_integrity().await?;
+    Ok(mirror.git())
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> PublishError + '_ {
@@ -276,20 +283,19 @@ pub async fn commit_run(
     let bot = check_identity(&request.bot, "bot")?;
     let requester = check_identity(&request.requester, "requester")?;
     let excludes = exclude_pathspecs(request)?;
-    mirror.check_integrity().await?;
-    let git = mirror.git();
-    let agent = agent_commit_messages(git, &worktree.git_dir, base).await;
+    let agent = agent_commit_messages(mirror, &worktree.git_dir, base).await?;
 
     let index = worktree.git_dir.join(format!(
         "ade-index-{}-{}",
         std::process::id(),
         fastrand::u64(..)
     ));
-    let result = build_tree(git, worktree, base, &index, &excludes).await;
+    let result = build_tree(mirror, worktree, base, &index, &excludes).await;
     let _ = std::fs::remove_file(&index);
     let tree = result?;
 
-    let base_tree = git
+    let base_tree = checked(mirror)
+        .await?
         .in_repo(mirror.git_dir())
         .args(["rev-parse", "--verify", &format!("{base}^{{tree}}")])
         .run_text()
@@ -297,7 +303,6 @@ pub async fn commit_run(
     if tree == base_tree {
         return Ok(None);
     }
-    mirror.check_integrity().await?;
     let date = match request.time {
         Some(seconds) => format!("@{seconds} +0000"),
         None => format!(
@@ -309,7 +314,8 @@ pub async fn commit_run(
         ),
     };
     let message = commit_message(request, &requester, &agent);
-    let commit = git
+    let commit = checked(mirror)
+        .await?
         .in_repo(mirror.git_dir())
         .env("GIT_AUTHOR_NAME", &bot.0)
         .env("GIT_AUTHOR_EMAIL", &bot.1)
@@ -326,7 +332,7 @@ pub async fn commit_run(
 
 /// Stages the worktree into a fresh index at `index` and writes its tree.
 async fn build_tree(
-    git: &Git,
+    mirror: &Mirror,
     worktree: &WorktreePaths,
     base: &str,
     index: &Path,
@@ -339,37 +345,47 @@ async fn build_tree(
     if std::fs::symlink_metadata(&own_index).is_ok_and(|m| m.is_file()) {
         std::fs::copy(&own_index, index).map_err(io_error(index))?;
     }
-    let in_worktree = || {
-        git.in_worktree(&worktree.git_dir, &worktree.work_tree)
-            .env("GIT_INDEX_FILE", index.as_os_str())
+    let in_worktree = async || -> Result<GitCommand, PublishError> {
+        Ok(checked(mirror)
+            .await?
+            .in_worktree(&worktree.git_dir, &worktree.work_tree)
+            .env("GIT_INDEX_FILE", index.as_os_str()))
     };
     in_worktree()
+        .await?
         .args(["read-tree", "--reset", base])
         .run()
         .await?;
     in_worktree()
+        .await?
         .args(["add", "--all", "--", "."])
         .args(excludes)
         .run()
         .await?;
-    Ok(in_worktree().arg("write-tree").run_text().await?)
+    Ok(in_worktree().await?.arg("write-tree").run_text().await?)
 }
 
 /// The messages of commits the agent made on top of `base` in its worktree, oldest first. A
 /// missing or broken HEAD means there are none: the tree is what counts.
-async fn agent_commit_messages(git: &Git, admin: &Path, base: &str) -> Vec<String> {
-    let head = git
+async fn agent_commit_messages(
+    mirror: &Mirror,
+    admin: &Path,
+    base: &str,
+) -> Result<Vec<String>, PublishError> {
+    let head = checked(mirror)
+        .await?
         .in_repo(admin)
         .args(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])
         .run_text()
         .await;
     let Ok(head) = head else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     if head == base || !is_commit_id(&head) {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    let log = git
+    let log = checked(mirror)
+        .await?
         .in_repo(admin)
         .args([
             "log",
@@ -382,7 +398,7 @@ async fn agent_commit_messages(git: &Git, admin: &Path, base: &str) -> Vec<Strin
         .run()
         .await;
     let Ok(log) = log else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let mut messages: Vec<String> = log
         .split(|b| *b == 0)
@@ -390,7 +406,7 @@ async fn agent_commit_messages(git: &Git, admin: &Path, base: &str) -> Vec<Strin
         .filter(|m| !m.is_empty())
         .collect();
     messages.reverse();
-    messages
+    Ok(messages)
 }
 
 /// Reads what changed between `base` and `head` from the mirror: each path with its change and
@@ -404,10 +420,9 @@ pub async fn read_changes(
 ) -> Result<ChangeReport, PublishError> {
     check_commit(base, "base")?;
     check_commit(head, "head")?;
-    mirror.check_integrity().await?;
-    let git = mirror.git();
     let repo = mirror.git_dir();
-    let raw = git
+    let raw = checked(mirror)
+        .await?
         .in_repo(repo)
         .args([
             "diff-tree",
@@ -424,11 +439,17 @@ pub async fn read_changes(
         .await?;
     let mut report = ChangeReport::default();
     let entries = parse_raw(&raw)?;
+    let links: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.mode == "120000")
+        .map(|e| e.oid.as_str())
+        .collect();
+    let mut targets = link_targets(mirror, &links).await?.into_iter();
     for entry in &entries {
         let mode = match entry.mode.as_str() {
             "100755" => FileMode::Executable,
             "120000" => FileMode::Symlink {
-                target: link_target(git, repo, &entry.oid).await?,
+                target: targets.next().unwrap_or_default(),
             },
             "160000" => FileMode::Submodule,
             _ => FileMode::Regular,
@@ -439,14 +460,15 @@ pub async fn read_changes(
             mode,
         });
     }
-    let text_paths: HashMap<&str, ()> = entries
+    let text_paths: HashSet<&str> = entries
         .iter()
         .filter(|e| {
             e.change != ChangeKind::Deleted && matches!(e.mode.as_str(), "100644" | "100755")
         })
-        .map(|e| (e.path.as_str(), ()))
+        .map(|e| e.path.as_str())
         .collect();
-    let patch = git
+    let patch = checked(mirror)
+        .await?
         .in_repo(repo)
         .args([
             "-c",
@@ -456,7 +478,7 @@ pub async fn read_changes(
             "--no-textconv",
             "--no-color",
             "--no-renames",
-            "--diff-filter=AM",
+            "--diff-filter=AMT",
             "-U0",
             base,
             head,
@@ -466,8 +488,8 @@ pub async fn read_changes(
     let (added, notes) = parse_patch(&patch, &text_paths);
     report.changes.added = added;
     report.notes.extend(notes);
-    mirror.check_integrity().await?;
-    let log = git
+    let log = checked(mirror)
+        .await?
         .in_repo(repo)
         .args([
             "log",
@@ -527,14 +549,38 @@ fn parse_raw(raw: &[u8]) -> Result<Vec<RawEntry>, PublishError> {
     Ok(entries)
 }
 
-async fn link_target(git: &Git, repo: &Path, oid: &str) -> Result<String, PublishError> {
-    let bytes = git
-        .in_repo(repo)
-        .args(["cat-file", "blob", oid])
+/// The targets of symlink blobs, in order, read in one `git cat-file --batch` (at most
+/// [`MAX_LINK_TARGET`] bytes each).
+async fn link_targets(mirror: &Mirror, oids: &[&str]) -> Result<Vec<String>, PublishError> {
+    if oids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let input: String = oids.iter().map(|oid| format!("{oid}\n")).collect();
+    let output = checked(mirror)
+        .await?
+        .in_repo(mirror.git_dir())
+        .args(["cat-file", "--batch"])
+        .stdin(input.into_bytes())
         .run()
         .await?;
-    let end = bytes.len().min(MAX_LINK_TARGET);
-    Ok(String::from_utf8_lossy(&bytes[..end]).into_owned())
+    let mut targets = Vec::with_capacity(oids.len());
+    let mut rest = &output[..];
+    for oid in oids {
+        let bad = || PublishError::Invalid(format!("git cat-file gave no blob for {oid}"));
+        let newline = rest.iter().position(|b| *b == b'\n').ok_or_else(bad)?;
+        let header = String::from_utf8_lossy(&rest[..newline]).into_owned();
+        let mut fields = header.split(' ');
+        let (Some(_), Some("blob"), Some(size)) = (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(bad());
+        };
+        let size: usize = size.parse().map_err(|_| bad())?;
+        let body = rest.get(newline + 1..newline + 1 + size).ok_or_else(bad)?;
+        let kept = &body[..body.len().min(MAX_LINK_TARGET)];
+        targets.push(String::from_utf8_lossy(kept).into_owned());
+        rest = rest.get(newline + 1 + size + 1..).unwrap_or_default();
+    }
+    Ok(targets)
 }
 
 /// Undoes git's C-style quoting of a path (`"a\tb"`), used for unusual names even with
@@ -581,7 +627,7 @@ fn unquote(path: &str) -> String {
 }
 
 /// The added lines of a `-U0` patch, for the paths in `text_paths`, with caps.
-fn parse_patch(patch: &[u8], text_paths: &HashMap<&str, ()>) -> (Vec<AddedLines>, Vec<String>) {
+fn parse_patch(patch: &[u8], text_paths: &HashSet<&str>) -> (Vec<AddedLines>, Vec<String>) {
     let mut added: Vec<AddedLines> = Vec::new();
     let mut notes = Vec::new();
     let mut current: Option<AddedLines> = None;
@@ -608,7 +654,7 @@ fn parse_patch(patch: &[u8], text_paths: &HashMap<&str, ()>) -> (Vec<AddedLines>
             let name = String::from_utf8_lossy(&raw_line[4..]);
             let name = unquote(name.trim_end_matches('\t'));
             let path = name.strip_prefix("b/").unwrap_or(&name).to_string();
-            current = text_paths.contains_key(path.as_str()).then(|| AddedLines {
+            current = text_paths.contains(path.as_str()).then(|| AddedLines {
                 path,
                 lines: Vec::new(),
             });
@@ -813,7 +859,7 @@ mod tests {
             line.repeat(lines - 1),
             "y".repeat(MAX_LINE + 5),
         );
-        let paths: HashMap<&str, ()> = [("a.txt", ()), ("b.txt", ())].into_iter().collect();
+        let paths: HashSet<&str> = ["a.txt", "b.txt"].into_iter().collect();
         let (added, notes) = parse_patch(patch.as_bytes(), &paths);
         assert_eq!(added[0].path, "a.txt");
         assert_eq!(added[0].lines, vec![(2, "one".into()), (3, "two".into())]);
