@@ -75,6 +75,29 @@ fn plain_commit_checkout_push(world: &World, branch: &str) {
     assert!(out.status.success(), "{out:?}");
 }
 
+/// An agent's own repository nested in the worktree, staged as a gitlink, with an fsmonitor in
+/// its own config: git's status of the outer worktree runs git inside it.
+fn plant_nested_repository(world: &World) {
+    let wt = world.wt();
+    assert!(world.plain(wt, &["init", "-q", "nested"]).status.success());
+    let nested = wt.join("nested");
+    world.agent_write("nested/b.txt", "b\n");
+    assert!(world.plain(&nested, &["add", "b.txt"]).status.success());
+    assert!(
+        world
+            .plain(&nested, &["commit", "-q", "-m", "b"])
+            .status
+            .success()
+    );
+    let script = world.sentinel("nested-fsmonitor", Act::Succeed);
+    let out = world.plain(
+        &nested,
+        &["config", "core.fsmonitor", script.to_str().unwrap()],
+    );
+    assert!(out.status.success());
+    world.agent_write("nested/c.txt", "c\n");
+}
+
 fn expect_fired(world: &World, names: &[String]) {
     let fired = world.fired();
     for name in names {
@@ -197,6 +220,12 @@ async fn plain_git_fires_every_sentinel() {
     world.plain(&wt, &["add", "x.inc"]);
     expect_fired(&world, &["include".into()]);
 
+    // A nested repository of the agent's, with its own fsmonitor.
+    plant_nested_repository(&world);
+    world.plain(&wt, &["add", "nested"]);
+    world.plain(&wt, &["status", "--porcelain"]);
+    expect_fired(&world, &["nested-fsmonitor".into()]);
+
     // The worktree's .git file pointed at a repository of the agent's, with hooks.
     let evil = world.root().join("evil");
     assert!(
@@ -244,6 +273,9 @@ async fn ade_fires_no_sentinel() {
     let world = World::start("ade").await;
     let wt = world.wt().to_path_buf();
     let admin = world.worktree.git_dir.clone();
+    // The agent's own nested repository (its fsmonitor fires under plain git's status).
+    plant_nested_repository(&world);
+    assert!(world.plain(&wt, &["add", "nested"]).status.success());
 
     // Every trap at once: hooks in the mirror and through core.hooksPath, fsmonitor, filters,
     // textconv, diff.external, sshCommand, include.path, and the .git file pointed elsewhere.
@@ -397,6 +429,21 @@ async fn ade_fires_no_sentinel() {
         .await
         .expect("changes");
     assert!(report.changes.files.iter().any(|f| f.path == "notes.txt"));
+    let nested = report.changes.files.iter().find(|f| f.path == "nested");
+    assert_eq!(
+        nested.map(|f| &f.mode),
+        Some(&FileMode::Submodule),
+        "{:?}",
+        report.changes.files
+    );
+    assert!(
+        report
+            .changes
+            .files
+            .iter()
+            .all(|f| !f.path.starts_with("nested/")),
+        "nothing inside the nested repository is read"
+    );
     assert!(
         report
             .changes
@@ -1021,4 +1068,64 @@ async fn two_processes_sharing_a_workdir_take_turns() {
     .await
     .expect("the lock is free again");
     fetch.expect("fetch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_step_checks_the_mirror_before_running_git() {
+    let world = World::start("each-step").await;
+    world.agent_write("notes.txt", "changed\n");
+    let head = commit_run(&world.mirror, &world.worktree, &world.base, &request())
+        .await
+        .expect("commit")
+        .expect("a change");
+    let plant = || {
+        plant_hooks(&world, &world.mirror.git_dir().join("hooks"), "hook");
+        let fsmonitor = world.sentinel("fsmonitor", Act::Succeed);
+        world.agent_config("core.fsmonitor", fsmonitor.to_str().unwrap());
+        world.reset_sentinels();
+    };
+    let steps = [
+        "fetch",
+        "read_file_at",
+        "commit_run",
+        "read_changes",
+        "push",
+    ];
+    for step in steps {
+        plant();
+        let tampered = match step {
+            "fetch" => matches!(
+                world
+                    .mirror
+                    .fetch(&world.credential, &["main".into()])
+                    .await,
+                Err(MirrorError::Tampered { .. })
+            ),
+            "read_file_at" => matches!(
+                world.mirror.read_file_at(&world.base, "AGENTS.md").await,
+                Err(MirrorError::Tampered { .. })
+            ),
+            "commit_run" => commit_run(&world.mirror, &world.worktree, &world.base, &request())
+                .await
+                .is_err_and(|e| e.is_tampered()),
+            "read_changes" => read_changes(&world.mirror, &world.base, &head)
+                .await
+                .is_err_and(|e| e.is_tampered()),
+            _ => push(&world.mirror, &world.credential, &head, "ade/7-t1", None)
+                .await
+                .is_err_and(|e| e.is_tampered()),
+        };
+        assert!(tampered, "{step} did not report the tampered mirror");
+        assert_eq!(world.fired(), Vec::<String>::new(), "{step} ran a trap");
+        world
+            .mirror
+            .check_integrity()
+            .await
+            .expect("restored by {step}");
+    }
+    assert_eq!(
+        world.sim.branch_sha(&world.repo, "ade/7-t1").await,
+        None,
+        "nothing was pushed"
+    );
 }
