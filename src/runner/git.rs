@@ -4,7 +4,9 @@
 //! hooks, fsmonitor, attributes (and with them clean/smudge filters, textconv and diff drivers),
 //! credential helpers, pagers, editors, submodule recursion, replace objects and every transport
 //! but HTTP(S). An agent-set `diff.external` cannot be unset by configuration (git runs even an
-//! empty value), so every diff-family subcommand gets `--no-ext-diff --no-textconv` added. The repository is always named explicitly (`--git-dir`, `--work-tree`), so a `.git`
+//! empty value), so every diff-family subcommand gets `--no-ext-diff --no-textconv` added. git
+//! reads `$GIT_DIR/info/attributes` whatever `--attr-source` says; the mirror's integrity check
+//! ([`super::mirror::Mirror::check_integrity`]) keeps that file absent. The repository is always named explicitly (`--git-dir`, `--work-tree`), so a `.git`
 //! file an agent rewrote cannot point ade's git at a repository of its making.
 
 use std::ffi::OsString;
