@@ -240,7 +240,9 @@ impl RunHandler {
     /// Whether `/ade cancel` flagged the run (a run cancelled as it pushed opens no approval).
     async fn cancelled(&self, ctx: &JobContext, run: i64) -> bool {
         match ctx.store().reader().await {
-            Ok(mut conn) => store::cancel_requested(&mut conn, run).await.unwrap_or(false),
+            Ok(mut conn) => store::cancel_requested(&mut conn, run)
+                .await
+                .unwrap_or(false),
             Err(_) => false,
         }
     }

@@ -3,7 +3,10 @@
 //! everything the repository or the agent could control switched off: system and global config,
 //! hooks, fsmonitor, attributes (and with them clean/smudge filters, textconv and diff drivers),
 //! credential helpers, pagers, editors, submodule recursion, replace objects and every transport
-//! but HTTP(S). The repository is always named explicitly (`--git-dir`, `--work-tree`), so a `.git`
+//! but HTTP(S). An agent-set `diff.external` cannot be unset by configuration (git runs even an
+//! empty value), so every diff-family subcommand gets `--no-ext-diff --no-textconv` added. git
+//! reads `$GIT_DIR/info/attributes` whatever `--attr-source` says; the mirror's integrity check
+//! ([`super::mirror::Mirror::check_integrity`]) keeps that file absent. The repository is always named explicitly (`--git-dir`, `--work-tree`), so a `.git`
 //! file an agent rewrote cannot point ade's git at a repository of its making.
 
 use std::ffi::OsString;
@@ -104,12 +107,17 @@ impl Git {
 pub struct GitCommand {
     program: PathBuf,
     args: Vec<OsString>,
+    /// How many of `args` are ade's own global options, before the caller's.
+    fixed: usize,
     env: Vec<(OsString, OsString)>,
     cwd: Option<PathBuf>,
     stdin: Option<Vec<u8>>,
     timeout: Duration,
     shown: Vec<String>,
 }
+
+/// Subcommands that would run `diff.external` or a textconv driver unless told not to.
+const DIFF_FAMILY: &[&str] = &["diff", "log", "show", "whatchanged"];
 
 /// The configuration every command runs with, whatever the repository's config says.
 fn safe_config(empty_dir: &Path) -> Vec<String> {
@@ -127,7 +135,6 @@ fn safe_config(empty_dir: &Path) -> Vec<String> {
         "core.protectNTFS=true",
         "core.protectHFS=true",
         "credential.helper=",
-        "diff.external=",
         "protocol.allow=never",
         "protocol.https.allow=always",
         "protocol.http.allow=always",
@@ -185,6 +192,7 @@ impl GitCommand {
         ];
         GitCommand {
             program: git.program.clone(),
+            fixed: args.len(),
             args,
             env,
             cwd: work_tree.map(Path::to_path_buf),
@@ -274,6 +282,29 @@ impl GitCommand {
         Ok(String::from_utf8_lossy(&stdout).trim_end().to_string())
     }
 
+    /// The arguments as run: the caller's, with `--no-ext-diff --no-textconv` after a
+    /// diff-family subcommand.
+    fn final_args(&self) -> Vec<OsString> {
+        let mut args = self.args.clone();
+        let mut i = self.fixed;
+        while i < args.len() {
+            let arg = args[i].to_string_lossy();
+            if arg == "-c" || arg == "-C" {
+                i += 2;
+                continue;
+            }
+            if !arg.starts_with('-') {
+                if DIFF_FAMILY.contains(&arg.as_ref()) {
+                    args.insert(i + 1, "--no-ext-diff".into());
+                    args.insert(i + 2, "--no-textconv".into());
+                }
+                break;
+            }
+            i += 1;
+        }
+        args
+    }
+
     /// Runs the command and returns its whole output; a non-zero exit is an error.
     pub async fn output(self) -> Result<std::process::Output, GitError> {
         let shown = self.shown();
@@ -294,7 +325,7 @@ impl GitCommand {
         let shown = self.shown();
         let mut command = tokio::process::Command::new(&self.program);
         command
-            .args(&self.args)
+            .args(self.final_args())
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(if self.stdin.is_some() {
@@ -345,4 +376,46 @@ fn stderr_tail(stderr: &[u8]) -> String {
         start += 1;
     }
     format!("…{}", &text[start..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user_args(command: &GitCommand) -> Vec<String> {
+        command.final_args()[command.fixed..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn diff_family_commands_never_run_external_drivers() {
+        let git = Git::new("git", std::env::temp_dir().join("ade-git-unit-empty")).expect("git");
+        let diff = git
+            .command()
+            .args(["-c", "core.quotePath=false", "diff", "a", "b"]);
+        assert_eq!(
+            user_args(&diff),
+            [
+                "-c",
+                "core.quotePath=false",
+                "diff",
+                "--no-ext-diff",
+                "--no-textconv",
+                "a",
+                "b"
+            ]
+        );
+        let log = git.command().args(["log", "-p"]);
+        assert_eq!(
+            user_args(&log),
+            ["log", "--no-ext-diff", "--no-textconv", "-p"]
+        );
+        // A value that happens to be "diff" is not the subcommand.
+        let status = git.command().args(["-c", "diff", "status"]);
+        assert_eq!(user_args(&status), ["-c", "diff", "status"]);
+        let add = git.command().args(["add", "diff"]);
+        assert_eq!(user_args(&add), ["add", "diff"]);
+    }
 }

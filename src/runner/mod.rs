@@ -11,6 +11,7 @@ pub mod git;
 pub mod guard;
 pub mod mirror;
 pub mod order;
+pub mod publish;
 pub mod workspace;
 
 pub use order::{DependencyResult, RunOrder, RunOutcome, RunReport, Runner};

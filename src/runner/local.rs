@@ -1,0 +1,523 @@
+//! The embedded runner: carries out runs in this process. For one run: the repository's mirror
+//! fetches the base commit, the pool hands out a worktree reset to it, the agent runs in its
+//! environment, ade commits what it changed, the guard and the DLP scan check the change, and the
+//! branch is pushed. Every step's failure ends the run with a reason; nothing is pushed unless
+//! every check passed.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+use super::agent::{AgentRegistry, Dependency, RunInputs, RunPaths, Selection};
+use super::dlp::Dlp;
+use super::env::{self, AgentUser, Ending, EnvOptions};
+use super::git::Git;
+use super::guard;
+use super::mirror::{Mirror, Mirrors};
+use super::order::{RunOrder, RunOutcome, RunReport, Runner};
+use super::publish::{self, CommitRequest, Identity, PushOutcome, WorktreePaths};
+use super::workspace::{PoolConfig, WorktreePool};
+use crate::command::sanitize;
+use crate::config::Config;
+use crate::forge::ForgeKind;
+use crate::policy::{EffectivePolicy, Environment};
+
+/// Lines of the agent's output shown in the approval and in failure reports.
+const SUMMARY_LINES: usize = 12;
+/// Longest summary line shown.
+const SUMMARY_LINE_CHARS: usize = 300;
+
+/// The runner embedded in `ade serve`.
+pub struct LocalRunner {
+    name: String,
+    registry: AgentRegistry,
+    mirrors: Mirrors,
+    pools: tokio::sync::Mutex<HashMap<PathBuf, Arc<WorktreePool>>>,
+    env: EnvOptions,
+    workdir: PathBuf,
+    pool_config: PoolConfig,
+    bot: Identity,
+}
+
+/// Why a step failed: the reason shown, and whether another attempt could succeed.
+struct Stop {
+    reason: String,
+    retryable: bool,
+}
+
+impl Stop {
+    fn fault(reason: impl Into<String>) -> Stop {
+        Stop {
+            reason: reason.into(),
+            retryable: true,
+        }
+    }
+
+    fn agent(reason: impl Into<String>) -> Stop {
+        Stop {
+            reason: reason.into(),
+            retryable: false,
+        }
+    }
+}
+
+impl LocalRunner {
+    /// The runner `config` describes: its agents (their pinned versions checked now), its
+    /// workdir, and how agents are started. Refuses to start on any problem, naming it.
+    pub async fn start(config: &Config) -> anyhow::Result<LocalRunner> {
+        let registry = AgentRegistry::new(config).context("agents")?;
+        registry.check_versions().await.context("agent versions")?;
+        let runner = registry.runner().clone();
+        let workdir = runner.workdir.clone();
+        std::fs::create_dir_all(&workdir)
+            .with_context(|| format!("create the runner workdir {}", workdir.display()))?;
+        let git = Git::new(&runner.git, workdir.join(".empty"))
+            .context("prepare the runner's empty folder")?;
+        let agent_user = match &runner.agent_user {
+            Some(user) => Some(lookup_user(user)?),
+            None => None,
+        };
+        let env = EnvOptions {
+            agent_user,
+            runtime: match runner.container_runtime {
+                crate::config::ContainerRuntime::Bubblewrap => env::ContainerRuntime::Bubblewrap,
+                crate::config::ContainerRuntime::Podman => env::ContainerRuntime::Podman,
+                crate::config::ContainerRuntime::Docker => env::ContainerRuntime::Docker,
+            },
+            memory_max: runner.memory_max,
+            pids_max: runner.pids_max,
+            ..EnvOptions::default()
+        };
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+        Ok(LocalRunner {
+            name: format!("embedded@{host}"),
+            mirrors: Mirrors::new(git, workdir.join("mirrors")),
+            pools: Default::default(),
+            env,
+            pool_config: PoolConfig {
+                warm: 1,
+                max: runner.max_parallel + 1,
+            },
+            workdir,
+            registry,
+            bot: Identity {
+                name: "ade".into(),
+                email: "ade@localhost".into(),
+            },
+        })
+    }
+
+    /// Runs this runner carries out at once.
+    pub fn max_parallel(&self) -> usize {
+        self.registry.runner().max_parallel
+    }
+
+    async fn pool(&self, mirror: &Mirror) -> Result<Arc<WorktreePool>, Stop> {
+        let mut pools = self.pools.lock().await;
+        if let Some(pool) = pools.get(mirror.git_dir()) {
+            return Ok(pool.clone());
+        }
+        let key = mirror
+            .git_dir()
+            .strip_prefix(self.workdir.join("mirrors"))
+            .unwrap_or(mirror.git_dir())
+            .to_path_buf();
+        let root = self.workdir.join("worktrees").join(key);
+        let pool = WorktreePool::open(
+            mirror.git().clone(),
+            mirror.git_dir().to_path_buf(),
+            root,
+            self.pool_config.clone(),
+        )
+        .await
+        .map_err(|e| Stop::fault(format!("the worktree pool could not be opened: {e}")))?;
+        let pool = Arc::new(pool);
+        pools.insert(mirror.git_dir().to_path_buf(), pool.clone());
+        Ok(pool)
+    }
+
+    async fn carry_out(
+        &self,
+        order: &RunOrder,
+        cancel: &CancellationToken,
+        report: &mut RunReport,
+    ) -> Result<RunOutcome, Stop> {
+        let mut policy = EffectivePolicy::default();
+        policy.protected_paths = order.protected_paths.clone();
+        policy.execution = order.execution.clone();
+        policy.agents.allowed = crate::policy::AgentSet::Any;
+        let selection: Selection = self
+            .registry
+            .select(&policy, Some(&order.agent), order.task.environment)
+            .map_err(|refusal| Stop::agent(refusal.to_string()))?;
+        report.environment = selection.environment.as_str().to_string();
+        let mirror = self
+            .mirrors
+            .get(order.forge.as_str(), &order.repository)
+            .await
+            .map_err(|e| Stop::agent(e.to_string()))?;
+        mirror
+            .fetch(&order.credential, std::slice::from_ref(&order.base_sha))
+            .await
+            .map_err(|e| Stop::fault(format!("fetching the base commit failed: {e}")))?;
+        let agents_md = mirror
+            .read_file_at(&order.base_sha, "AGENTS.md")
+            .await
+            .ok()
+            .flatten()
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+        let pool = self.pool(&mirror).await?;
+        let run_dir = self.workdir.join("runs").join(order.run_id.to_string());
+        let scratch = run_dir.join(format!("attempt-{}", order.attempt));
+        remove_if_present(&scratch).map_err(Stop::fault)?;
+        std::fs::create_dir_all(&scratch)
+            .map_err(|e| Stop::fault(format!("create {}: {e}", scratch.display())))?;
+        let log = run_dir.join(format!("attempt-{}.log", order.attempt));
+        report.log = Some(log.display().to_string());
+        let inputs = self.inputs(order, agents_md);
+        let (worktree, mut lease) = match selection.environment {
+            Environment::Main => {
+                let lease = pool
+                    .acquire_main(&order.base_sha)
+                    .await
+                    .map_err(|e| Stop::fault(format!("the main checkout: {e}")))?;
+                (
+                    WorktreePaths {
+                        git_dir: lease.git_dir().to_path_buf(),
+                        work_tree: lease.path().to_path_buf(),
+                    },
+                    Lease::Main(lease),
+                )
+            }
+            _ => {
+                let lease = pool
+                    .acquire(&order.base_sha)
+                    .await
+                    .map_err(|e| Stop::fault(format!("no worktree: {e}")))?;
+                (
+                    WorktreePaths {
+                        git_dir: lease.git_dir().to_path_buf(),
+                        work_tree: lease.path().to_path_buf(),
+                    },
+                    Lease::Worktree(lease),
+                )
+            }
+        };
+        let mut invocation = self
+            .registry
+            .prepare(
+                &selection,
+                &inputs,
+                &RunPaths {
+                    worktree: worktree.work_tree.clone(),
+                    scratch: scratch.clone(),
+                    log: log.clone(),
+                },
+            )
+            .map_err(|e| Stop::agent(format!("the agent could not be prepared: {e}")))?;
+        invocation.timeout = selection.timeout.min(std::time::Duration::from_secs(
+            order.execution.timeout.as_secs().max(1),
+        ));
+        if cancel.is_cancelled() {
+            return Ok(RunOutcome::Cancelled {
+                report: report.clone(),
+            });
+        }
+        if let Some(user) = self.env.agent_user {
+            lease
+                .hand_to(user.uid, user.gid)
+                .await
+                .map_err(|e| Stop::fault(format!("hand the worktree to the agent user: {e}")))?;
+            chown_tree(&scratch, user).map_err(Stop::fault)?;
+        }
+        tracing::info!(run = order.run_id, agent = %order.agent, environment = selection.environment.as_str(), "agent started");
+        let ran = env::run_agent(&invocation, &self.env, cancel.clone()).await;
+        if self.env.agent_user.is_some() {
+            lease
+                .take_back()
+                .await
+                .map_err(|e| Stop::fault(format!("take the worktree back: {e}")))?;
+        }
+        let agent = ran.map_err(|e| Stop::agent(format!("the agent could not be started: {e}")))?;
+        report.agent_exit = agent.ending.to_string();
+        report.agent_ms = agent.duration.as_millis() as u64;
+        report.confinement = agent.notes.clone();
+        let dlp = Dlp::new(&order.dlp_rules).map_err(|e| Stop::agent(format!("DLP rules: {e}")))?;
+        report.summary = summary(&log, &dlp).await;
+        match agent.ending {
+            Ending::Cancelled => {
+                return Ok(RunOutcome::Cancelled {
+                    report: report.clone(),
+                });
+            }
+            Ending::TimedOut => {
+                return Err(Stop::agent(format!(
+                    "the agent ran past its time limit ({} s) and was stopped",
+                    invocation.timeout.as_secs()
+                )));
+            }
+            ending if !ending.succeeded() => {
+                return Err(Stop::agent(format!("the agent {ending}")));
+            }
+            _ => {}
+        }
+        let request = CommitRequest {
+            title: commit_title(order),
+            body: format!(
+                "Task {} of {} ({}), carried out by the agent {}.",
+                order.task.id, order.spec_reference, order.task.title, order.agent
+            ),
+            goal: order
+                .spec_reference
+                .rsplit_once('@')
+                .map_or(order.spec_reference.clone(), |(goal, _)| goal.to_string()),
+            spec_version: order
+                .spec_reference
+                .rsplit_once("@v")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(1),
+            task: order.task.id.to_string(),
+            run: order.run_id.to_string(),
+            bot: self.bot.clone(),
+            requester: requester_identity(order.forge, &order.requester),
+            excludes: selection.agent.leftovers.patterns().to_vec(),
+            time: None,
+        };
+        let head = match publish::commit_run(&mirror, &worktree, &order.base_sha, &request).await {
+            Ok(Some(head)) => head,
+            Ok(None) => {
+                return Ok(RunOutcome::NoChanges {
+                    report: report.clone(),
+                });
+            }
+            Err(e) if e.is_tampered() => {
+                return Ok(RunOutcome::Blocked {
+                    reason: format!("the agent changed ade's own git files: {e}"),
+                    report: report.clone(),
+                });
+            }
+            Err(e) => return Err(Stop::fault(format!("committing the change failed: {e}"))),
+        };
+        let changed = publish::read_changes(&mirror, &order.base_sha, &head)
+            .await
+            .map_err(|e| Stop::fault(format!("reading the change failed: {e}")))?;
+        report.files_changed = changed.changes.files.len() as u64;
+        report.insertions = changed.changes.added.iter().map(|f| f.lines.len() as u64).sum();
+        report.deletions = changed.deletions;
+        let checked = guard::check(&changed.changes, &policy);
+        let scanned = dlp.scan_changes(&changed.changes);
+        report.agent_config_changes = checked
+            .agent_config
+            .iter()
+            .map(|change| change.path.clone())
+            .collect();
+        report.flagged = checked.flags();
+        report.flagged.extend(scanned.flags());
+        report.flagged.extend(changed.notes.iter().cloned());
+        if checked.blocks() || scanned.blocks() {
+            let mut reason = String::from("the change was not pushed:");
+            if checked.blocks() {
+                reason.push_str("\n\n");
+                reason.push_str(&checked.markdown());
+            }
+            if scanned.blocks() {
+                reason.push_str("\n\n");
+                reason.push_str(&scanned.markdown());
+            }
+            tracing::warn!(run = order.run_id, protected = checked.blocks(), dlp = scanned.blocks(), "the change was blocked before the push");
+            return Ok(RunOutcome::Blocked {
+                reason,
+                report: report.clone(),
+            });
+        }
+        if cancel.is_cancelled() {
+            return Ok(RunOutcome::Cancelled {
+                report: report.clone(),
+            });
+        }
+        match publish::push(
+            &mirror,
+            &order.credential,
+            &head,
+            &order.branch,
+            order.expected_branch_head.as_deref(),
+        )
+        .await
+        {
+            Ok(PushOutcome::Pushed | PushOutcome::UpToDate) => Ok(RunOutcome::Pushed {
+                head_sha: head,
+                report: report.clone(),
+            }),
+            Ok(PushOutcome::Stale) => Err(Stop::agent(format!(
+                "the branch {} was moved by someone else; ade did not overwrite it",
+                order.branch
+            ))),
+            Ok(PushOutcome::Rejected(why)) => {
+                Err(Stop::agent(format!("the forge refused the push: {why}")))
+            }
+            Err(e) => Err(Stop::fault(format!("the push failed: {e}"))),
+        }
+    }
+
+    fn inputs(&self, order: &RunOrder, agents_md: Option<String>) -> RunInputs {
+        RunInputs {
+            run_id: order.run_id.to_string(),
+            attempt: order.attempt as u32,
+            repository: order.repository.clone(),
+            goal_number: order.goal_number as u64,
+            goal_title: order.goal_title.clone(),
+            goal_body: order.goal_body.clone(),
+            spec_version: order
+                .spec_reference
+                .rsplit_once("@v")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(1),
+            task_id: order.task.id.to_string(),
+            task_title: order.task.title.clone(),
+            instructions: order.task.instructions.clone(),
+            acceptance: order.task.acceptance.clone(),
+            paths: order.task.paths.clone(),
+            dependencies: order
+                .dependencies
+                .iter()
+                .map(|d| Dependency {
+                    task_id: d.task_id.clone(),
+                    title: d.title.clone(),
+                    pull_request: d.pull_number.map(|n| n as u64),
+                    summary: d.head_sha.clone().unwrap_or_default(),
+                })
+                .collect(),
+            agents_md,
+            feedback: order.feedback.clone(),
+            protected_paths: order.protected_paths.clone(),
+        }
+    }
+}
+
+/// A worktree or the main checkout, held for one run.
+enum Lease {
+    Worktree(super::workspace::WorktreeLease),
+    Main(super::workspace::MainLease),
+}
+
+impl Lease {
+    async fn hand_to(&mut self, uid: u32, gid: u32) -> anyhow::Result<()> {
+        match self {
+            Lease::Worktree(l) => l.hand_to(uid, gid).await.map_err(Into::into),
+            Lease::Main(l) => l.hand_to(uid, gid).await.map_err(Into::into),
+        }
+    }
+
+    async fn take_back(&mut self) -> anyhow::Result<()> {
+        match self {
+            Lease::Worktree(l) => l.take_back().await.map_err(Into::into),
+            Lease::Main(l) => l.take_back().await.map_err(Into::into),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Runner for LocalRunner {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn execute(&self, order: RunOrder, cancel: CancellationToken) -> RunOutcome {
+        let mut report = RunReport {
+            runner: self.name.clone(),
+            ..RunReport::default()
+        };
+        match self.carry_out(&order, &cancel, &mut report).await {
+            Ok(outcome) => outcome,
+            Err(stop) => {
+                tracing::warn!(run = order.run_id, reason = %stop.reason, retryable = stop.retryable, "run failed");
+                RunOutcome::Failed {
+                    reason: stop.reason,
+                    retryable: stop.retryable,
+                    report,
+                }
+            }
+        }
+    }
+}
+
+/// The commit's first line.
+fn commit_title(order: &RunOrder) -> String {
+    let title: String = order.task.title.chars().take(72).collect();
+    format!("{title} ({})", order.task.id)
+}
+
+/// The requester as a commit co-author: the forge's no-reply address for the login.
+fn requester_identity(forge: ForgeKind, login: &str) -> Identity {
+    let login: String = login
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    let email = match forge {
+        ForgeKind::Github => format!("{login}@users.noreply.github.com"),
+        ForgeKind::Gitea => format!("{login}@noreply.localhost"),
+    };
+    Identity { name: login, email }
+}
+
+/// The last lines of the run log, sanitized, with any line the DLP scan flags withheld.
+async fn summary(log: &Path, dlp: &Dlp) -> Vec<String> {
+    let Ok(text) = tokio::fs::read(log).await else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let start = lines.len().saturating_sub(SUMMARY_LINES);
+    lines[start..]
+        .iter()
+        .map(|line| {
+            let clean = sanitize(line).text;
+            if dlp.scan_text("run log", &clean).is_empty() {
+                clean.chars().take(SUMMARY_LINE_CHARS).collect()
+            } else {
+                "(a line that looked like a secret was withheld)".to_string()
+            }
+        })
+        .collect()
+}
+
+/// Removes a folder of an earlier attempt (never following links out of it).
+fn remove_if_present(path: &Path) -> Result<(), String> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path)
+            .map_err(|e| format!("remove {}: {e}", path.display())),
+        Ok(_) => std::fs::remove_file(path).map_err(|e| format!("remove {}: {e}", path.display())),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Gives the scratch folder to the agent user (links are changed, not followed).
+fn chown_tree(path: &Path, user: AgentUser) -> Result<(), String> {
+    std::os::unix::fs::lchown(path, Some(user.uid), Some(user.gid))
+        .map_err(|e| format!("chown {}: {e}", path.display()))?;
+    let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path).map_err(|e| e.to_string())? {
+            chown_tree(&entry.map_err(|e| e.to_string())?.path(), user)?;
+        }
+    }
+    Ok(())
+}
+
+/// The uid and gid of a user, from the system's user database.
+fn lookup_user(name: &str) -> anyhow::Result<AgentUser> {
+    let passwd = std::fs::read_to_string("/etc/passwd").context("read /etc/passwd")?;
+    for line in passwd.lines() {
+        let fields: Vec<&str> = line.split(':').collect();
+        if fields.len() >= 4 && fields[0] == name {
+            return Ok(AgentUser {
+                uid: fields[2].parse().context("uid in /etc/passwd")?,
+                gid: fields[3].parse().context("gid in /etc/passwd")?,
+            });
+        }
+    }
+    anyhow::bail!("runner.agent_user: there is no user {name:?} on this machine")
+}

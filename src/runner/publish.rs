@@ -1,0 +1,912 @@
+//! What happens after the agent exits: ade makes the run's one commit on top of the base commit,
+//! reads what it changed for the change checks, and pushes the run's branch. Every step first
+//! checks the mirror's own files ([`Mirror::check_integrity`]) and runs git through [`Git`], so
+//! nothing the agent wrote (hooks, filters, config, a rewritten `.git` file) runs or steers it.
+//!
+//! The commit is built in a temporary index file in the worktree's admin folder (which the agent
+//! cannot reach), never in the worktree's own index: the agent may have staged, committed or
+//! broken whatever it liked, and the commit holds exactly the worktree's final tree on `base`.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use super::changes::{AddedLines, ChangeKind, ChangedFile, Changes, FileMode};
+use super::git::{Git, GitCommand, GitError};
+use super::mirror::{Mirror, MirrorError, check_branch, checked_url, is_commit_id};
+use crate::forge::CloneCredential;
+
+/// What agent tools leave in a worktree for themselves; never committed, whatever the agent
+/// registry adds.
+pub const DEFAULT_EXCLUDES: &[&str] = &[".aider*", ".claude/settings.local.json"];
+
+/// The most agent commits listed in the run commit's body.
+const MAX_AGENT_COMMITS: usize = 50;
+
+/// The most bytes of one agent commit message kept in the run commit's body.
+const MAX_AGENT_MESSAGE: usize = 2000;
+
+/// The most bytes of added lines kept per file.
+pub const ADDED_PER_FILE: usize = 512 * 1024;
+
+/// The most bytes of added lines kept in all.
+pub const ADDED_TOTAL: usize = 8 * 1024 * 1024;
+
+/// The most bytes of one added line kept (secrets are far shorter).
+const MAX_LINE: usize = 16 * 1024;
+
+/// The most bytes of a symlink target read.
+const MAX_LINK_TARGET: usize = 4096;
+
+/// Why a publishing step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The mirror failed or was tampered with ([`MirrorError::Tampered`]).
+    #[error(transparent)]
+    Mirror(#[from] MirrorError),
+    /// A git command failed.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// An input (identity, branch, commit id, pattern) was refused.
+    #[error("{0}")]
+    Invalid(String),
+    /// A scratch file could not be written or removed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl PublishError {
+    /// Whether the run is to be failed as tampered (an agent changed the mirror's own files).
+    pub fn is_tampered(&self) -> bool {
+        matches!(self, PublishError::Mirror(MirrorError::Tampered { .. }))
+    }
+}
+
+/// A run's worktree as ade knows it: the admin folder git keeps for it in the mirror and the
+/// folder the agent worked in. The worktree's own `.git` file is never read.
+#[derive(Clone, Debug)]
+pub struct WorktreePaths {
+    /// The admin folder (`<mirror>/worktrees/<name>`).
+    pub git_dir: PathBuf,
+    /// The worktree.
+    pub work_tree: PathBuf,
+}
+
+/// A name and an email for a commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The display name.
+    pub name: String,
+    /// The email.
+    pub email: String,
+}
+
+/// Everything the run's commit says.
+#[derive(Clone, Debug)]
+pub struct CommitRequest {
+    /// The first line (sanitized to one line).
+    pub title: String,
+    /// The body, before the agent commits and trailers.
+    pub body: String,
+    /// The goal the spec belongs to, as in `Ade-Spec: <goal>@v<n>`.
+    pub goal: String,
+    /// The spec version.
+    pub spec_version: u32,
+    /// The task's id.
+    pub task: String,
+    /// The run's id.
+    pub run: String,
+    /// ade's bot: author and committer.
+    pub bot: Identity,
+    /// Who asked for the work: `Co-authored-by`.
+    pub requester: Identity,
+    /// Paths agent tools leave for themselves (git pathspec globs such as `.aider*`), matched at
+    /// any depth; added to [`DEFAULT_EXCLUDES`].
+    pub excludes: Vec<String>,
+    /// The commit time (Unix seconds); now when `None`.
+    pub time: Option<i64>,
+}
+
+/// How a push ended when git ran.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// The branch now points at the run's head.
+    Pushed,
+    /// The branch already pointed at the run's head.
+    UpToDate,
+    /// Someone else moved the branch since ade read it: nothing was overwritten.
+    Stale,
+    /// The forge refused the push for another reason (protection, hooks on the server).
+    Rejected(String),
+}
+
+/// Everything a run changed, with notes about what was left out (caps).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChangeReport {
+    /// The changes.
+    pub changes: Changes,
+    /// What was cut, e.g. "added lines of big.txt cut at 524288 bytes". A check that must see
+    /// everything (DLP) treats a non-empty list as a finding.
+    pub notes: Vec<String>,
+}
+
+/// The mirror's git, after checking the mirror's own files: every git command run after the agent
+/// goes through here.
+async fn checked(mirror: &Mirror) -> Result<&Git, PublishError> {
+    mirror.check_integrity().await?;
+    Ok(mirror.git())
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> PublishError + '_ {
+    move |source| PublishError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn check_commit(value: &str, what: &str) -> Result<(), PublishError> {
+    if is_commit_id(value) {
+        Ok(())
+    } else {
+        Err(PublishError::Invalid(format!(
+            "{what} `{}` is not a full commit id",
+            value.escape_debug()
+        )))
+    }
+}
+
+/// One line of text with control characters dropped, at most `max` characters.
+fn one_line(text: &str, max: usize) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .chars()
+        .take(max)
+        .collect()
+}
+
+/// Text with control characters other than newlines and tabs dropped.
+fn plain_text(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect()
+}
+
+/// Checks an identity so it cannot break out of the author line or a trailer.
+fn check_identity(identity: &Identity, what: &str) -> Result<(String, String), PublishError> {
+    let name = one_line(&identity.name, 200).replace(['<', '>'], "");
+    let email = identity.email.trim();
+    let valid_email = !email.is_empty()
+        && email.len() <= 254
+        && email.contains('@')
+        && !email
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>' | ','));
+    if name.is_empty() || !valid_email {
+        return Err(PublishError::Invalid(format!(
+            "the {what} identity `{}` <{}> is not usable in a commit",
+            identity.name.escape_debug(),
+            identity.email.escape_debug()
+        )));
+    }
+    Ok((name, email.to_string()))
+}
+
+/// A trailer value: one line, nothing that could start another trailer.
+fn trailer_value(value: &str) -> String {
+    one_line(value, 200)
+}
+
+/// The run commit's message.
+fn commit_message(
+    request: &CommitRequest,
+    requester: &(String, String),
+    agent: &[String],
+) -> String {
+    let mut message = one_line(&request.title, 120);
+    if message.is_empty() {
+        message = format!("ade run {}", trailer_value(&request.run));
+    }
+    message.push_str("\n\n");
+    let body = plain_text(&request.body);
+    if !body.trim().is_empty() {
+        message.push_str(body.trim());
+        message.push_str("\n\n");
+    }
+    if !agent.is_empty() {
+        // Indented, so nothing an agent wrote is read as a trailer or a header.
+        message.push_str("Agent commits:\n");
+        for text in agent {
+            let text: String = plain_text(text).chars().take(MAX_AGENT_MESSAGE).collect();
+            for line in text.trim().lines() {
+                message.push_str("    ");
+                message.push_str(line);
+                message.push('\n');
+            }
+            message.push('\n');
+        }
+    }
+    message.push_str(&format!(
+        "Ade-Spec: {}@v{}\nAde-Task: {}\nAde-Run: {}\nCo-authored-by: {} <{}>\n",
+        trailer_value(&request.goal),
+        request.spec_version,
+        trailer_value(&request.task),
+        trailer_value(&request.run),
+        requester.0,
+        requester.1
+    ));
+    message
+}
+
+/// The pathspecs that keep agent tools' own files out: `:(exclude,glob)**/<pattern>` and the same
+/// for everything below a matching folder.
+fn exclude_pathspecs(request: &CommitRequest) -> Result<Vec<String>, PublishError> {
+    let mut specs = Vec::new();
+    let patterns = DEFAULT_EXCLUDES
+        .iter()
+        .map(|p| p.to_string())
+        .chain(request.excludes.iter().cloned());
+    for pattern in patterns {
+        let trimmed = pattern.trim_matches('/');
+        if trimmed.is_empty()
+            || trimmed.chars().any(|c| c.is_control())
+            || trimmed.starts_with(':')
+            || trimmed.split('/').any(|p| p == "..")
+        {
+            return Err(PublishError::Invalid(format!(
+                "exclude pattern `{}` is not a plain relative glob",
+                pattern.escape_debug()
+            )));
+        }
+        specs.push(format!(":(exclude,glob)**/{trimmed}"));
+        specs.push(format!(":(exclude,glob)**/{trimmed}/**"));
+    }
+    Ok(specs)
+}
+
+/// Makes the run's one commit: the worktree's final tree (minus what agent tools leave for
+/// themselves, and what the repository's .gitignore ignores) on top of `base`, by ade's bot, with
+/// ade's trailers. Commits the agent made itself are not kept: their messages are listed in the
+/// body. Returns `None` when the tree equals `base`'s ("no changes").
+pub async fn commit_run(
+    mirror: &Mirror,
+    worktree: &WorktreePaths,
+    base: &str,
+    request: &CommitRequest,
+) -> Result<Option<String>, PublishError> {
+    check_commit(base, "base")?;
+    let bot = check_identity(&request.bot, "bot")?;
+    let requester = check_identity(&request.requester, "requester")?;
+    let excludes = exclude_pathspecs(request)?;
+    let agent = agent_commit_messages(mirror, &worktree.git_dir, base).await?;
+
+    let index = worktree.git_dir.join(format!(
+        "ade-index-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    let result = build_tree(mirror, worktree, base, &index, &excludes).await;
+    let _ = std::fs::remove_file(&index);
+    let tree = result?;
+
+    let base_tree = checked(mirror)
+        .await?
+        .in_repo(mirror.git_dir())
+        .args(["rev-parse", "--verify", &format!("{base}^{{tree}}")])
+        .run_text()
+        .await?;
+    if tree == base_tree {
+        return Ok(None);
+    }
+    let date = match request.time {
+        Some(seconds) => format!("@{seconds} +0000"),
+        None => format!(
+            "@{} +0000",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default()
+        ),
+    };
+    let message = commit_message(request, &requester, &agent);
+    let commit = checked(mirror)
+        .await?
+        .in_repo(mirror.git_dir())
+        .env("GIT_AUTHOR_NAME", &bot.0)
+        .env("GIT_AUTHOR_EMAIL", &bot.1)
+        .env("GIT_AUTHOR_DATE", &date)
+        .env("GIT_COMMITTER_NAME", &bot.0)
+        .env("GIT_COMMITTER_EMAIL", &bot.1)
+        .env("GIT_COMMITTER_DATE", &date)
+        .args(["commit-tree", &tree, "-p", base, "-F", "-"])
+        .stdin(message.into_bytes())
+        .run_text()
+        .await?;
+    Ok(Some(commit))
+}
+
+/// Stages the worktree into a fresh index at `index` and writes its tree.
+async fn build_tree(
+    mirror: &Mirror,
+    worktree: &WorktreePaths,
+    base: &str,
+    index: &Path,
+    excludes: &[String],
+) -> Result<String, PublishError> {
+    // Start from the worktree's index when it is a plain file: its stat data spares hashing every
+    // file again. `read-tree --reset` then makes the entries exactly `base`'s, whatever the agent
+    // staged.
+    let own_index = worktree.git_dir.join("index");
+    if std::fs::symlink_metadata(&own_index).is_ok_and(|m| m.is_file()) {
+        std::fs::copy(&own_index, index).map_err(io_error(index))?;
+    }
+    let in_worktree = async || -> Result<GitCommand, PublishError> {
+        Ok(checked(mirror)
+            .await?
+            .in_worktree(&worktree.git_dir, &worktree.work_tree)
+            .env("GIT_INDEX_FILE", index.as_os_str()))
+    };
+    in_worktree()
+        .await?
+        .args(["read-tree", "--reset", base])
+        .run()
+        .await?;
+    in_worktree()
+        .await?
+        .args(["add", "--all", "--", "."])
+        .args(excludes)
+        .run()
+        .await?;
+    Ok(in_worktree().await?.arg("write-tree").run_text().await?)
+}
+
+/// The messages of commits the agent made on top of `base` in its worktree, oldest first. A
+/// missing or broken HEAD means there are none: the tree is what counts.
+async fn agent_commit_messages(
+    mirror: &Mirror,
+    admin: &Path,
+    base: &str,
+) -> Result<Vec<String>, PublishError> {
+    let head = checked(mirror)
+        .await?
+        .in_repo(admin)
+        .args(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])
+        .run_text()
+        .await;
+    let Ok(head) = head else {
+        return Ok(Vec::new());
+    };
+    if head == base || !is_commit_id(&head) {
+        return Ok(Vec::new());
+    }
+    let log = checked(mirror)
+        .await?
+        .in_repo(admin)
+        .args([
+            "log",
+            "-z",
+            "--no-show-signature",
+            "--format=%B",
+            &format!("--max-count={MAX_AGENT_COMMITS}"),
+            &format!("{base}..{head}"),
+        ])
+        .run()
+        .await;
+    let Ok(log) = log else {
+        return Ok(Vec::new());
+    };
+    let mut messages: Vec<String> = log
+        .split(|b| *b == 0)
+        .map(|m| String::from_utf8_lossy(m).trim().to_string())
+        .filter(|m| !m.is_empty())
+        .collect();
+    messages.reverse();
+    Ok(messages)
+}
+
+/// Reads what changed between `base` and `head` from the mirror: each path with its change and
+/// mode (symlink targets read from the blob, never resolved), the added lines of text files
+/// (binary files skipped; capped per file and in total, with a note), and the messages of the
+/// commits in `base..head`. The checks read this, never the worktree.
+pub async fn read_changes(
+    mirror: &Mirror,
+    base: &str,
+    head: &str,
+) -> Result<ChangeReport, PublishError> {
+    check_commit(base, "base")?;
+    check_commit(head, "head")?;
+    let repo = mirror.git_dir();
+    let raw = checked(mirror)
+        .await?
+        .in_repo(repo)
+        .args([
+            "diff-tree",
+            "-r",
+            "-z",
+            "--raw",
+            "--no-renames",
+            "--no-ext-diff",
+            "--no-textconv",
+            base,
+            head,
+        ])
+        .run()
+        .await?;
+    let mut report = ChangeReport::default();
+    let entries = parse_raw(&raw)?;
+    let links: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.mode == "120000")
+        .map(|e| e.oid.as_str())
+        .collect();
+    let mut targets = link_targets(mirror, &links).await?.into_iter();
+    for entry in &entries {
+        let mode = match entry.mode.as_str() {
+            "100755" => FileMode::Executable,
+            "120000" => FileMode::Symlink {
+                target: targets.next().unwrap_or_default(),
+            },
+            "160000" => FileMode::Submodule,
+            _ => FileMode::Regular,
+        };
+        report.changes.files.push(ChangedFile {
+            path: entry.path.clone(),
+            change: entry.change,
+            mode,
+        });
+    }
+    let text_paths: HashSet<&str> = entries
+        .iter()
+        .filter(|e| {
+            e.change != ChangeKind::Deleted && matches!(e.mode.as_str(), "100644" | "100755")
+        })
+        .map(|e| e.path.as_str())
+        .collect();
+    let patch = checked(mirror)
+        .await?
+        .in_repo(repo)
+        .args([
+            "-c",
+            "core.quotePath=false",
+            "diff",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--no-color",
+            "--no-renames",
+            "--diff-filter=AMT",
+            "-U0",
+            base,
+            head,
+        ])
+        .run()
+        .await?;
+    let (added, notes) = parse_patch(&patch, &text_paths);
+    report.changes.added = added;
+    report.notes.extend(notes);
+    let log = checked(mirror)
+        .await?
+        .in_repo(repo)
+        .args([
+            "log",
+            "-z",
+            "--reverse",
+            "--no-show-signature",
+            "--format=%B",
+            &format!("{base}..{head}"),
+        ])
+        .run()
+        .await?;
+    report.changes.messages = log
+        .split(|b| *b == 0)
+        .map(|m| String::from_utf8_lossy(m).trim_end().to_string())
+        .filter(|m| !m.is_empty())
+        .collect();
+    Ok(report)
+}
+
+/// One line of `diff-tree --raw -z`.
+struct RawEntry {
+    path: String,
+    change: ChangeKind,
+    /// The new mode (the old one for a deletion).
+    mode: String,
+    /// The new blob (the old one for a deletion).
+    oid: String,
+}
+
+fn parse_raw(raw: &[u8]) -> Result<Vec<RawEntry>, PublishError> {
+    let mut entries = Vec::new();
+    let mut parts = raw.split(|b| *b == 0).filter(|p| !p.is_empty());
+    while let Some(meta) = parts.next() {
+        let meta = String::from_utf8_lossy(meta);
+        let path = parts
+            .next()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .ok_or_else(|| PublishError::Invalid("git diff-tree output ends early".into()))?;
+        let fields: Vec<&str> = meta.trim_start_matches(':').split(' ').collect();
+        let [old_mode, new_mode, old_oid, new_oid, status] = fields[..] else {
+            return Err(PublishError::Invalid(format!(
+                "unexpected git diff-tree line `{meta}`"
+            )));
+        };
+        let (change, mode, oid) = match status.chars().next() {
+            Some('A') => (ChangeKind::Added, new_mode, new_oid),
+            Some('D') => (ChangeKind::Deleted, old_mode, old_oid),
+            _ => (ChangeKind::Modified, new_mode, new_oid),
+        };
+        entries.push(RawEntry {
+            path,
+            change,
+            mode: mode.to_string(),
+            oid: oid.to_string(),
+        });
+    }
+    Ok(entries)
+}
+
+/// The targets of symlink blobs, in order, read in one `git cat-file --batch` (at most
+/// [`MAX_LINK_TARGET`] bytes each).
+async fn link_targets(mirror: &Mirror, oids: &[&str]) -> Result<Vec<String>, PublishError> {
+    if oids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let input: String = oids.iter().map(|oid| format!("{oid}\n")).collect();
+    let output = checked(mirror)
+        .await?
+        .in_repo(mirror.git_dir())
+        .args(["cat-file", "--batch"])
+        .stdin(input.into_bytes())
+        .run()
+        .await?;
+    let mut targets = Vec::with_capacity(oids.len());
+    let mut rest = &output[..];
+    for oid in oids {
+        let bad = || PublishError::Invalid(format!("git cat-file gave no blob for {oid}"));
+        let newline = rest.iter().position(|b| *b == b'\n').ok_or_else(bad)?;
+        let header = String::from_utf8_lossy(&rest[..newline]).into_owned();
+        let mut fields = header.split(' ');
+        let (Some(_), Some("blob"), Some(size)) = (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(bad());
+        };
+        let size: usize = size.parse().map_err(|_| bad())?;
+        let body = rest.get(newline + 1..newline + 1 + size).ok_or_else(bad)?;
+        let kept = &body[..body.len().min(MAX_LINK_TARGET)];
+        targets.push(String::from_utf8_lossy(kept).into_owned());
+        rest = rest.get(newline + 1 + size + 1..).unwrap_or_default();
+    }
+    Ok(targets)
+}
+
+/// Undoes git's C-style quoting of a path (`"a\tb"`), used for unusual names even with
+/// `core.quotePath=false`.
+fn unquote(path: &str) -> String {
+    let Some(inner) = path.strip_prefix('"').and_then(|p| p.strip_suffix('"')) else {
+        return path.to_string();
+    };
+    let bytes = inner.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' || i + 1 >= bytes.len() {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        let c = bytes[i + 1];
+        i += 2;
+        match c {
+            b'n' => out.push(b'\n'),
+            b't' => out.push(b'\t'),
+            b'r' => out.push(b'\r'),
+            b'a' => out.push(7),
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'v' => out.push(11),
+            b'0'..=b'7' if i + 2 <= bytes.len() => {
+                let digits = [c, bytes[i], bytes[i + 1]];
+                let value = digits
+                    .iter()
+                    .try_fold(0u16, |acc, d| match d {
+                        b'0'..=b'7' => Some(acc * 8 + u16::from(d - b'0')),
+                        _ => None,
+                    })
+                    .unwrap_or(u16::from(c));
+                out.push(value as u8);
+                i += 2;
+            }
+            other => out.push(other),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The added lines of a `-U0` patch, for the paths in `text_paths`, with caps.
+fn parse_patch(patch: &[u8], text_paths: &HashSet<&str>) -> (Vec<AddedLines>, Vec<String>) {
+    let mut added: Vec<AddedLines> = Vec::new();
+    let mut notes = Vec::new();
+    let mut current: Option<AddedLines> = None;
+    let mut file_bytes = 0usize;
+    let mut total = 0usize;
+    let mut file_cut = false;
+    let mut total_cut = false;
+    let mut line_no = 0u32;
+    let mut in_hunk = false;
+    let finish = |current: &mut Option<AddedLines>, added: &mut Vec<AddedLines>| {
+        if let Some(file) = current.take()
+            && !file.lines.is_empty()
+        {
+            added.push(file);
+        }
+    };
+    for raw_line in patch.split(|b| *b == b'\n') {
+        if raw_line.starts_with(b"diff --git ") {
+            finish(&mut current, &mut added);
+            in_hunk = false;
+            continue;
+        }
+        if !in_hunk && raw_line.starts_with(b"+++ ") {
+            let name = String::from_utf8_lossy(&raw_line[4..]);
+            let name = unquote(name.trim_end_matches('\t'));
+            let path = name.strip_prefix("b/").unwrap_or(&name).to_string();
+            current = text_paths.contains(path.as_str()).then(|| AddedLines {
+                path,
+                lines: Vec::new(),
+            });
+            file_bytes = 0;
+            file_cut = false;
+            continue;
+        }
+        if raw_line.starts_with(b"@@ ") {
+            in_hunk = true;
+            line_no = hunk_start(&String::from_utf8_lossy(raw_line)).unwrap_or(0);
+            continue;
+        }
+        if !in_hunk {
+            continue;
+        }
+        let Some(file) = current.as_mut() else {
+            continue;
+        };
+        if let Some(text) = raw_line.strip_prefix(b"+") {
+            let mut text = String::from_utf8_lossy(text).into_owned();
+            if text.len() > MAX_LINE {
+                let mut end = MAX_LINE;
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                text.truncate(end);
+                notes.push(format!(
+                    "line {line_no} of {} cut at {MAX_LINE} bytes",
+                    file.path
+                ));
+            }
+            if total + text.len() > ADDED_TOTAL {
+                if !total_cut {
+                    notes.push(format!(
+                        "added lines cut at {ADDED_TOTAL} bytes in all, from {}",
+                        file.path
+                    ));
+                    total_cut = true;
+                }
+            } else if file_bytes + text.len() > ADDED_PER_FILE {
+                if !file_cut {
+                    notes.push(format!(
+                        "added lines of {} cut at {ADDED_PER_FILE} bytes",
+                        file.path
+                    ));
+                    file_cut = true;
+                }
+            } else {
+                file_bytes += text.len();
+                total += text.len();
+                file.lines.push((line_no, text));
+            }
+            line_no += 1;
+        }
+    }
+    finish(&mut current, &mut added);
+    (added, notes)
+}
+
+/// The first new line number of a hunk header `@@ -a,b +c,d @@`.
+fn hunk_start(header: &str) -> Option<u32> {
+    let plus = header.split(' ').find(|p| p.starts_with('+'))?;
+    plus[1..].split(',').next()?.parse().ok()
+}
+
+/// Pushes `head` to `branch` from the mirror, naming what the branch must point at now
+/// (`expected_old`; `None`: the branch must not exist). A branch someone else moved is
+/// [`PushOutcome::Stale`] and is never overwritten. The credential is given to this one command;
+/// two runs never push one branch at once.
+pub async fn push(
+    mirror: &Mirror,
+    credential: &CloneCredential,
+    head: &str,
+    branch: &str,
+    expected_old: Option<&str>,
+) -> Result<PushOutcome, PublishError> {
+    check_commit(head, "head")?;
+    if let Some(old) = expected_old {
+        check_commit(old, "expected branch head")?;
+    }
+    check_branch(branch)?;
+    let url = checked_url(&credential.url)?;
+    let lock = mirror.branch_lock(branch);
+    let _held = lock.lock().await;
+    mirror.check_integrity().await?;
+    let output = mirror
+        .git()
+        .in_repo(mirror.git_dir())
+        .credential(credential)
+        .args([
+            "push",
+            "--porcelain",
+            "--no-verify",
+            "--no-signed",
+            "--no-recurse-submodules",
+            &format!(
+                "--force-with-lease=refs/heads/{branch}:{}",
+                expected_old.unwrap_or("")
+            ),
+            "--",
+            url,
+            &format!("{head}:refs/heads/{branch}"),
+        ])
+        .output_any_status()
+        .await?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let target = format!("refs/heads/{branch}");
+    for line in stdout.lines() {
+        let mut fields = line.split('\t');
+        let (Some(flag), Some(refs), summary) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        if !refs.ends_with(&format!(":{target}")) {
+            continue;
+        }
+        let summary = summary.unwrap_or("").to_string();
+        return Ok(match flag {
+            "=" => PushOutcome::UpToDate,
+            " " | "+" | "*" => PushOutcome::Pushed,
+            "!" if summary.contains("stale info") => PushOutcome::Stale,
+            _ => PushOutcome::Rejected(one_line(&summary, 500)),
+        });
+    }
+    Err(PublishError::Git(GitError::Failed {
+        command: "push".into(),
+        status: output.status.to_string(),
+        stderr: one_line(&String::from_utf8_lossy(&output.stderr), 2000),
+    }))
+}
+
+/// The run's branch: `<prefix><goal>-<task>`, the task id reduced to `[a-z0-9._-]`, and the
+/// whole checked as `git check-ref-format --branch` would.
+pub fn branch_name(prefix: &str, goal_number: u64, task_id: &str) -> Result<String, PublishError> {
+    let mut task = String::new();
+    for c in task_id.chars().flat_map(char::to_lowercase) {
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-') {
+            c
+        } else {
+            '-'
+        };
+        if (c == '-' && task.ends_with('-')) || (c == '.' && task.ends_with('.')) {
+            continue;
+        }
+        task.push(c);
+    }
+    let mut task: String = task
+        .trim_matches(|c| matches!(c, '-' | '.'))
+        .chars()
+        .take(60)
+        .collect();
+    while task.ends_with(".lock") {
+        task.truncate(task.len() - ".lock".len());
+        task = task.trim_end_matches(['-', '.']).to_string();
+    }
+    let task = task.trim_end_matches(['-', '.']);
+    if task.is_empty() {
+        return Err(PublishError::Invalid(format!(
+            "task id `{}` leaves nothing usable in a branch name",
+            task_id.escape_debug()
+        )));
+    }
+    let name = format!("{prefix}{goal_number}-{task}");
+    check_branch(&name)?;
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branch_names_reduce_hostile_task_ids() {
+        assert_eq!(branch_name("ade/", 12, "Task 1").unwrap(), "ade/12-task-1");
+        assert_eq!(
+            branch_name("ade/", 3, "../../etc/passwd").unwrap(),
+            "ade/3-etc-passwd"
+        );
+        assert_eq!(branch_name("", 3, "x.lock").unwrap(), "3-x");
+        assert_eq!(branch_name("ade/", 3, "a..b~^:?*[\\").unwrap(), "ade/3-a.b");
+        assert_eq!(branch_name("ade/", 3, "-rf").unwrap(), "ade/3-rf");
+        assert!(branch_name("ade/", 3, "ü@{}").is_err());
+        assert!(branch_name("-x/", 3, "a").is_err());
+        assert!(branch_name("a//", 3, "a").is_err());
+    }
+
+    #[test]
+    fn quoted_paths_are_unquoted() {
+        assert_eq!(unquote("\"b/a\\tb\""), "b/a\tb");
+        assert_eq!(unquote("\"b/\\\"q\\\"\""), "b/\"q\"");
+        assert_eq!(unquote("\"b/\\303\\274\""), "b/ü");
+        assert_eq!(unquote("b/plain"), "b/plain");
+    }
+
+    #[test]
+    fn added_lines_are_numbered_and_capped() {
+        let line = format!("+{}\n", "x".repeat(MAX_LINE));
+        let lines = ADDED_PER_FILE / MAX_LINE + 2;
+        let patch = format!(
+            "diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1,0 +2,2 @@\n+one\n+two\n\
+             diff --git a/b.txt b/b.txt\n--- /dev/null\n+++ b/b.txt\n@@ -0,0 +1,{lines} @@\n{}+{}\n",
+            line.repeat(lines - 1),
+            "y".repeat(MAX_LINE + 5),
+        );
+        let paths: HashSet<&str> = ["a.txt", "b.txt"].into_iter().collect();
+        let (added, notes) = parse_patch(patch.as_bytes(), &paths);
+        assert_eq!(added[0].path, "a.txt");
+        assert_eq!(added[0].lines, vec![(2, "one".into()), (3, "two".into())]);
+        assert_eq!(
+            added[1].lines.len(),
+            ADDED_PER_FILE / MAX_LINE,
+            "lines past the per-file cap are dropped"
+        );
+        assert!(
+            notes.iter().any(|n| n.contains("added lines of b.txt cut")),
+            "{notes:?}"
+        );
+        assert!(
+            notes.iter().any(|n| n.contains("line 34 of b.txt cut")),
+            "{notes:?}"
+        );
+    }
+
+    #[test]
+    fn agent_messages_cannot_add_trailers() {
+        let request = CommitRequest {
+            title: "Add\nthing".into(),
+            body: "Body".into(),
+            goal: "acme/app#7".into(),
+            spec_version: 2,
+            task: "t1".into(),
+            run: "r9".into(),
+            bot: Identity {
+                name: "ade".into(),
+                email: "ade@example.com".into(),
+            },
+            requester: Identity {
+                name: "Req".into(),
+                email: "req@example.com".into(),
+            },
+            excludes: vec![],
+            time: None,
+        };
+        let message = commit_message(
+            &request,
+            &("Req".into(), "req@example.com".into()),
+            &["fix\n\nCo-authored-by: Evil <evil@example.com>".into()],
+        );
+        assert!(message.starts_with("Add thing\n\nBody\n\nAgent commits:\n    fix\n"));
+        assert!(message.contains("\n    Co-authored-by: Evil"));
+        assert!(message.ends_with(
+            "\n\nAde-Spec: acme/app#7@v2\nAde-Task: t1\nAde-Run: r9\nCo-authored-by: Req <req@example.com>\n"
+        ));
+    }
+}
