@@ -151,8 +151,12 @@ fn check_delegated(parent: &Path) -> Result<(), String> {
             }
         ));
     }
-    let enabled = fs::read_to_string(parent.join("cgroup.subtree_control"))
-        .map_err(|e| format!("cannot read {}/cgroup.subtree_control: {e}", parent.display()))?;
+    let enabled = fs::read_to_string(parent.join("cgroup.subtree_control")).map_err(|e| {
+        format!(
+            "cannot read {}/cgroup.subtree_control: {e}",
+            parent.display()
+        )
+    })?;
     let to_enable: Vec<String> = CONTROLLERS
         .iter()
         .filter(|c| !enabled.split_whitespace().any(|e| e == **c))
@@ -235,10 +239,7 @@ mod tests {
     #[test]
     fn the_unified_line_and_the_cgroup2_mount_are_found() {
         let proc_cgroup = "4:memory:/x\n1:cpu:/\n0::/system.slice/ade.service\n";
-        assert_eq!(
-            unified_path(proc_cgroup),
-            Some("/system.slice/ade.service")
-        );
+        assert_eq!(unified_path(proc_cgroup), Some("/system.slice/ade.service"));
         assert_eq!(unified_path("4:memory:/x\n"), None);
         let mountinfo = "\
 25 30 0:22 / /sys/fs/cgroup/memory rw,relatime shared:9 - cgroup cgroup rw,memory

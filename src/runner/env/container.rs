@@ -16,8 +16,8 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::process::Launch;
@@ -68,7 +68,11 @@ fn resolve_program(opts: &EnvOptions) -> Result<PathBuf, EnvError> {
 
 /// A name for the run's container and cgroup, unique on this runner.
 fn run_name() -> String {
-    format!("ade-run-{}-{:012x}", std::process::id(), fastrand::u64(..) >> 16)
+    format!(
+        "ade-run-{}-{:012x}",
+        std::process::id(),
+        fastrand::u64(..) >> 16
+    )
 }
 
 fn bubblewrap(inv: &Invocation, opts: &EnvOptions, program: PathBuf) -> Result<Launch, EnvError> {
@@ -100,6 +104,7 @@ fn bubblewrap(inv: &Invocation, opts: &EnvOptions, program: PathBuf) -> Result<L
         command,
         landlock: None,
         cgroup,
+        drop_capabilities: false,
         stop: None,
         notes,
     })
@@ -203,6 +208,7 @@ fn daemon(inv: &Invocation, opts: &EnvOptions, program: PathBuf) -> Result<Launc
         command,
         landlock: None,
         cgroup: None,
+        drop_capabilities: false,
         stop: Some(stop),
         notes,
     })
@@ -226,7 +232,11 @@ fn daemon_args(inv: &Invocation, opts: &EnvOptions, name: &str) -> Result<Vec<St
         (true, _) => {}
     }
     let mut mounts: Vec<(&Path, bool)> = vec![(&inv.worktree, true), (&inv.scratch, true)];
-    mounts.extend(inv.extra_paths.iter().map(|g| (g.path.as_path(), g.writable)));
+    mounts.extend(
+        inv.extra_paths
+            .iter()
+            .map(|g| (g.path.as_path(), g.writable)),
+    );
     mounts.sort_by_key(|(path, _)| path.components().count());
     for (path, writable) in mounts {
         let text = path
@@ -256,9 +266,7 @@ fn daemon_args(inv: &Invocation, opts: &EnvOptions, name: &str) -> Result<Vec<St
     if let Some(user) = opts.agent_user {
         args.extend(["--user".into(), format!("{}:{}", user.uid, user.gid)]);
     }
-    args.extend(
-        ["--cap-drop", "ALL", "--security-opt", "no-new-privileges"].map(String::from),
-    );
+    args.extend(["--cap-drop", "ALL", "--security-opt", "no-new-privileges"].map(String::from));
     if matches!(inv.stdin, StdinSource::File(_)) {
         args.push("-i".into());
     }
@@ -282,19 +290,24 @@ mod tests {
 
     fn invocation() -> Invocation {
         let mut inv = Invocation::new(
-            vec!["agent".into(), "--prompt".into(), "/runs/s/prompt.md".into()],
+            vec![
+                "agent".into(),
+                "--prompt".into(),
+                "/runs/s/prompt.md".into(),
+            ],
             PathBuf::from("/runs/wt"),
             PathBuf::from("/runs/s"),
             PathBuf::from("/runs/log"),
         );
-        inv.env = vec![("HOME".into(), "/runs/s".into()), ("API_KEY".into(), "k".into())];
+        inv.env = vec![
+            ("HOME".into(), "/runs/s".into()),
+            ("API_KEY".into(), "k".into()),
+        ];
         inv
     }
 
     fn strings(args: Vec<OsString>) -> Vec<String> {
-        args.into_iter()
-            .map(|a| a.into_string().unwrap())
-            .collect()
+        args.into_iter().map(|a| a.into_string().unwrap()).collect()
     }
 
     #[test]
@@ -311,7 +324,10 @@ mod tests {
             "--prompt".into(),
             "/runs/s/prompt.md".into()
         ]));
-        assert!(!args.iter().any(|a| a == "k"), "secret values stay off argv");
+        assert!(
+            !args.iter().any(|a| a == "k"),
+            "secret values stay off argv"
+        );
         inv.network = true;
         assert!(strings(bwrap_args(&inv)).contains(&"--share-net".to_string()));
     }
@@ -405,7 +421,10 @@ mod tests {
         inv.env.pop();
         inv.network = true;
         let args = daemon_args(&inv, &opts, "n").unwrap();
-        assert!(!args.contains(&"--network".to_string()), "podman keeps its default network");
+        assert!(
+            !args.contains(&"--network".to_string()),
+            "podman keeps its default network"
+        );
     }
 
     #[test]
@@ -416,9 +435,9 @@ mod tests {
         };
         let error = resolve_program(&opts).unwrap_err();
         assert!(
-            error
-                .to_string()
-                .starts_with("bubblewrap is not installed: ade-no-such-runtime not found in /usr/local/sbin:"),
+            error.to_string().starts_with(
+                "bubblewrap is not installed: ade-no-such-runtime not found in /usr/local/sbin:"
+            ),
             "{error}"
         );
     }

@@ -112,10 +112,8 @@ pub(super) fn prepare(inv: &Invocation) -> Result<Confinement, EnvError> {
             read_only.push(&grant.path);
         }
     }
-    let ruleset = build(&read_write, &read_only).map_err(|(path, reason)| EnvError::Landlock {
-        path,
-        reason,
-    })?;
+    let ruleset = build(&read_write, &read_only)
+        .map_err(|(path, reason)| EnvError::Landlock { path, reason })?;
     Ok(Confinement {
         ruleset: Some(ruleset),
         note: confined_note(abi, &read_write, &read_only),
@@ -239,7 +237,10 @@ mod tests {
         let wt = Path::new("/runs/wt");
         let scratch = Path::new("/runs/scratch");
         let note = confined_note(4, &[wt, scratch], &[]);
-        assert!(note.contains("read-write /runs/wt, /runs/scratch;"), "{note}");
+        assert!(
+            note.contains("read-write /runs/wt, /runs/scratch;"),
+            "{note}"
+        );
         assert!(note.contains("ABI 6: signal and socket scoping"), "{note}");
         let note = confined_note(6, &[wt], &[Path::new("/mirror")]);
         assert!(note.contains(", /mirror;"), "{note}");
@@ -255,7 +256,9 @@ mod tests {
         let dir = std::env::temp_dir();
         assert!(build(&[&dir], &[Path::new("/etc/hostname")]).is_ok());
         let missing = dir.join(format!("ade-no-such-{:016x}", fastrand::u64(..)));
-        let (path, _) = build(&[&missing], &[]).err().expect("a missing path is refused");
+        let (path, _) = build(&[&missing], &[])
+            .err()
+            .expect("a missing path is refused");
         assert_eq!(path, missing);
     }
 }

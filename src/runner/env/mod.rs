@@ -367,8 +367,8 @@ fn agent_identity(opts: &EnvOptions) -> (Option<AgentUser>, String) {
         ),
         (0, None) => (
             None,
-            "user: root, because no agent user is configured; the agent has root's rights \
-             wherever its confinement allows"
+            "user: root, because no agent user is configured; it may read and write what \
+             root owns wherever its confinement allows"
                 .to_string(),
         ),
         (uid, Some(user)) => (

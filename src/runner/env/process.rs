@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::cgroup::{self, RunCgroup};
 use super::landlock as confine;
 use super::log::RunLog;
-use super::{EnvError, EnvOptions, Ending, Invocation, StdinSource, agent_identity};
+use super::{Ending, EnvError, EnvOptions, Invocation, StdinSource, agent_identity};
 
 /// How long ade keeps reading output after the agent's group is dead: only a process that left
 /// the group (setsid) can still hold the pipe open, and ade does not wait for it.
@@ -33,6 +33,9 @@ pub(super) struct Launch {
     pub(super) command: Command,
     pub(super) landlock: Option<RulesetCreated>,
     pub(super) cgroup: Option<RunCgroup>,
+    /// Whether the child empties its capability bounding set before exec (a root agent then
+    /// execs with no capabilities: no module loading, no raw devices, no ptrace).
+    pub(super) drop_capabilities: bool,
     /// A command that stops what the process started outside its group (a container the
     /// runtime's daemon runs), run when the agent is killed.
     pub(super) stop: Option<Command>,
@@ -61,8 +64,17 @@ pub(super) fn confined(inv: &Invocation, opts: &EnvOptions) -> Result<Launch, En
     if let Some(user) = user {
         command.uid(user.uid).gid(user.gid);
     }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let drop_capabilities = user.is_none() && unsafe { libc::geteuid() } == 0;
     let confinement = confine::prepare(inv)?;
     let mut notes = vec![user_note, confinement.note];
+    if drop_capabilities {
+        notes.push(
+            "capabilities: none (bounding set emptied); the environments of ade and other root \
+             processes stay readable through /proc: configure an agent user"
+                .to_string(),
+        );
+    }
     if !inv.network {
         notes.push(format!(
             "network: not restricted in the {} environment (only container environments cut it)",
@@ -73,6 +85,7 @@ pub(super) fn confined(inv: &Invocation, opts: &EnvOptions) -> Result<Launch, En
         command,
         landlock: confinement.ruleset,
         cgroup: None,
+        drop_capabilities,
         stop: None,
         notes,
     })
@@ -90,18 +103,19 @@ pub(super) async fn supervise(
         mut command,
         landlock,
         cgroup,
+        drop_capabilities,
         stop,
         notes: _,
     } = launch;
     let program = command.get_program().to_string_lossy().into_owned();
     let stdin = match &inv.stdin {
         StdinSource::Null => Stdio::null(),
-        StdinSource::File(path) => Stdio::from(std::fs::File::open(path).map_err(|source| {
-            EnvError::Stdin {
+        StdinSource::File(path) => {
+            Stdio::from(std::fs::File::open(path).map_err(|source| EnvError::Stdin {
                 path: path.clone(),
                 source,
-            }
-        })?),
+            })?)
+        }
     };
     let spawn_error = |source| EnvError::Spawn {
         program: program.clone(),
@@ -114,7 +128,12 @@ pub(super) async fn supervise(
         .stdout(writer_copy)
         .stderr(writer)
         .process_group(0);
-    install_child_setup(&mut command, landlock, cgroup.as_ref().map(|c| c.procs_fd()));
+    install_child_setup(
+        &mut command,
+        landlock,
+        cgroup.as_ref().map(|c| c.procs_fd()),
+        drop_capabilities,
+    );
     let started = Instant::now();
     let spawned = command.spawn();
     // The command holds the pipe's write ends and the Landlock ruleset: drop them in ade so the
@@ -187,7 +206,9 @@ pub(super) async fn supervise(
         );
     }
     if let Some(error) = read_error {
-        notes.push(format!("output: reading the agent's output failed: {error}"));
+        notes.push(format!(
+            "output: reading the agent's output failed: {error}"
+        ));
     }
     if let Some(cgroup) = cgroup
         && let Err(reason) = cgroup.remove().await
@@ -213,19 +234,24 @@ pub(super) async fn supervise(
 }
 
 /// Installs what the child does between fork and exec, after std has set its process group and
-/// dropped to the agent user: join the run cgroup, then restrict itself with Landlock.
+/// dropped to the agent user: join the run cgroup, give up capabilities, then restrict itself
+/// with Landlock.
 fn install_child_setup(
     command: &mut Command,
     landlock: Option<RulesetCreated>,
     cgroup_procs: Option<RawFd>,
+    drop_capabilities: bool,
 ) {
-    if landlock.is_none() && cgroup_procs.is_none() {
+    if landlock.is_none() && cgroup_procs.is_none() && !drop_capabilities {
         return;
     }
     let mut landlock = landlock;
     let setup = move || -> io::Result<()> {
         if let Some(fd) = cgroup_procs {
             cgroup::join_child(fd)?;
+        }
+        if drop_capabilities {
+            drop_all_capabilities()?;
         }
         if let Some(ruleset) = landlock.take() {
             confine::restrict_child(ruleset)?;
@@ -241,11 +267,41 @@ fn install_child_setup(
     }
 }
 
+/// Empties the capability bounding set and the ambient set, so the exec'd agent has no
+/// capabilities even as uid 0. Runs in the child between fork and exec: prctl(2) calls only.
+fn drop_all_capabilities() -> io::Result<()> {
+    for capability in 0..64 {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, capability, 0, 0, 0) } != 0 {
+            let error = io::Error::last_os_error();
+            // Capabilities past the kernel's last one are EINVAL: the set is empty there.
+            if error.raw_os_error() == Some(libc::EINVAL) {
+                break;
+            }
+            return Err(error);
+        }
+    }
+    // SAFETY: prctl with integer arguments only.
+    let cleared = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        )
+    };
+    if cleared != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Reads the agent's output into the run log until the pipe closes or ade stops reading.
 /// Returns the log, a read error if one ended the reading, and whether ade stopped first.
 async fn stream_output(
     mut receiver: pipe::Receiver,
-    log: RunLog,
+    mut log: RunLog,
     stop: CancellationToken,
 ) -> (RunLog, Option<String>, bool) {
     let mut buf = vec![0u8; 64 * 1024];
