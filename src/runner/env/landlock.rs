@@ -256,9 +256,7 @@ mod tests {
         let dir = std::env::temp_dir();
         assert!(build(&[&dir], &[Path::new("/etc/hostname")]).is_ok());
         let missing = dir.join(format!("ade-no-such-{:016x}", fastrand::u64(..)));
-        let (path, _) = build(&[&missing], &[])
-            .err()
-            .expect("a missing path is refused");
+        let (path, _) = build(&[&missing], &[]).expect_err("a missing path is refused");
         assert_eq!(path, missing);
     }
 }
