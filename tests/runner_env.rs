@@ -537,6 +537,36 @@ async fn a_container_agent_is_stopped_on_timeout() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn bubblewrap_runs_the_agent_as_the_agent_user_when_ade_is_root() {
+    if !is_root() {
+        eprintln!("skipped: ade does not run as root here, so no agent user is switched to");
+        return;
+    }
+    if let Some(reason) = bubblewrap_unusable() {
+        eprintln!("skipped: {reason}");
+        return;
+    }
+    let scene = Scene::new("bwrap-user");
+    for dir in [&scene.worktree, &scene.scratch] {
+        chown(dir, Some(65534), Some(65534)).unwrap();
+    }
+    let mut inv = scene.invocation(&["/bin/sh", "-c", "id -u; id -G; touch \"$WT/mine\""]);
+    inv.environment = Environment::Container;
+    let opts = EnvOptions {
+        agent_user: Some(AgentUser {
+            uid: 65534,
+            gid: 65534,
+        }),
+        ..EnvOptions::default()
+    };
+    let report = run(&inv, &opts).await;
+    assert_eq!(report.ending, Ending::Exited { code: 0 }, "{}", scene.log_text());
+    assert_eq!(scene.agent_output(), "65534\n65534\n");
+    let owner = fs::metadata(scene.worktree.join("mine")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&owner), 65534);
+}
+
 /// Why a daemon runtime cannot run agents here, if it cannot, and a local image it can use.
 fn daemon_runtime(program: &str) -> Result<String, String> {
     let info = std::process::Command::new(program).arg("info").output();

@@ -53,6 +53,13 @@ impl RunCgroup {
     }
 }
 
+impl Drop for RunCgroup {
+    /// A run that fails before its agent starts still leaves no cgroup behind.
+    fn drop(&mut self) {
+        let _ = fs::remove_dir(&self.dir);
+    }
+}
+
 /// Creates the run cgroup named `name` when limits are configured and the runner can enforce
 /// them; the note says what is enforced or why nothing is.
 pub(super) fn prepare(opts: &EnvOptions, name: &str) -> (Option<RunCgroup>, String) {
