@@ -241,6 +241,38 @@ exit 0
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_process_that_leaves_the_group_cannot_hold_the_run_open() {
+    let scene = Scene::new("escape");
+    let agent = scene.script(
+        "agent.sh",
+        r#"#!/bin/sh
+setsid sh -c 'echo $$ > "$WT/escaped.pid"; exec sleep 30' &
+while [ ! -s "$WT/escaped.pid" ]; do sleep 0.05; done
+echo agent-done
+"#,
+    );
+    let inv = scene.invocation(&[&agent]);
+    let started = Instant::now();
+    let report = run(&inv, &EnvOptions::default()).await;
+    let elapsed = started.elapsed();
+    let escaped = fs::read_to_string(scene.worktree.join("escaped.pid")).unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", escaped.trim()])
+        .status();
+    assert_eq!(report.ending, Ending::Exited { code: 0 });
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert!(scene.agent_output().contains("agent-done"));
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.starts_with("output: a process outside the agent's process group")),
+        "{:?}",
+        report.notes
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn cancel_mid_run_ends_the_agent_within_two_seconds() {
     let scene = Scene::new("cancel");
     let agent = scene.script(
@@ -561,7 +593,12 @@ async fn bubblewrap_runs_the_agent_as_the_agent_user_when_ade_is_root() {
         ..EnvOptions::default()
     };
     let report = run(&inv, &opts).await;
-    assert_eq!(report.ending, Ending::Exited { code: 0 }, "{}", scene.log_text());
+    assert_eq!(
+        report.ending,
+        Ending::Exited { code: 0 },
+        "{}",
+        scene.log_text()
+    );
     assert_eq!(scene.agent_output(), "65534\n65534\n");
     let owner = fs::metadata(scene.worktree.join("mine")).unwrap();
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&owner), 65534);

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use landlock::RulesetCreated;
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::cgroup::{self, RunCgroup};
@@ -100,116 +101,40 @@ pub(super) async fn supervise(
     log: RunLog,
 ) -> Result<Outcome, EnvError> {
     let Launch {
-        mut command,
+        command,
         landlock,
         cgroup,
         drop_capabilities,
         stop,
         notes: _,
     } = launch;
-    let program = command.get_program().to_string_lossy().into_owned();
-    let stdin = match &inv.stdin {
-        StdinSource::Null => Stdio::null(),
-        StdinSource::File(path) => {
-            Stdio::from(std::fs::File::open(path).map_err(|source| EnvError::Stdin {
-                path: path.clone(),
-                source,
-            })?)
-        }
-    };
-    let spawn_error = |source| EnvError::Spawn {
-        program: program.clone(),
-        source,
-    };
-    let (reader, writer) = io::pipe().map_err(spawn_error)?;
-    let writer_copy = writer.try_clone().map_err(spawn_error)?;
-    command
-        .stdin(stdin)
-        .stdout(writer_copy)
-        .stderr(writer)
-        .process_group(0);
-    install_child_setup(
-        &mut command,
+    let setup = ChildSetup {
         landlock,
-        cgroup.as_ref().map(|c| c.procs_fd()),
+        cgroup_procs: cgroup.as_ref().map(|c| c.procs_fd()),
         drop_capabilities,
-    );
-    let started = Instant::now();
-    let spawned = command.spawn();
-    // The command holds the pipe's write ends and the Landlock ruleset: drop them in ade so the
-    // agent's exit ends the output.
-    drop(command);
-    let child = match spawned {
-        Ok(child) => child,
-        Err(source) => {
-            if let Some(cgroup) = cgroup {
-                let _ = cgroup.remove().await;
-            }
-            return Err(spawn_error(source));
-        }
     };
-    let pid = child.id() as libc::pid_t;
-    let receiver = pipe::Receiver::from_owned_fd(OwnedFd::from(reader)).map_err(spawn_error)?;
-    let stop_reading = CancellationToken::new();
-    let output = tokio::spawn(stream_output(receiver, log, stop_reading.clone()));
-
-    let mut exited = tokio::task::spawn_blocking(move || wait_exited(pid));
-    let mut ending = None;
-    tokio::select! {
-        result = &mut exited => {
-            result_of_wait(result, pid)?;
-        }
-        _ = tokio::time::sleep(inv.timeout) => ending = Some(Ending::TimedOut),
-        _ = cancel.cancelled() => ending = Some(Ending::Cancelled),
-    }
-    let mut notes = Vec::new();
-    if let Some(why) = ending {
-        signal_group(pid, libc::SIGTERM);
-        tokio::select! {
-            result = &mut exited => result_of_wait(result, pid)?,
-            _ = tokio::time::sleep(opts.kill_grace) => {
-                notes.push(format!(
-                    "the agent was {why}: still running {} s after SIGTERM, so its process \
-                     group got SIGKILL",
-                    opts.kill_grace.as_secs_f64()
-                ));
-                kill_everything(pid, cgroup.as_ref(), stop).await;
-                result_of_wait(exited.await, pid)?;
-            }
-        }
-    }
+    let mut running = start(command, &inv.stdin, setup, log)?;
+    let pid = running.pid;
+    let (stopped_because, mut notes) = wait_for_end(
+        &mut running,
+        inv.timeout,
+        opts,
+        &cancel,
+        cgroup.as_ref(),
+        stop,
+    )
+    .await?;
     // The agent has exited but is not reaped yet: anything it left in its group dies now.
     signal_group(pid, libc::SIGKILL);
     if let Some(cgroup) = &cgroup {
         cgroup.kill_all();
     }
-    let status = reap(child).await?;
-    let duration = started.elapsed();
-    let ending = ending.unwrap_or_else(|| ending_of(status));
+    let status = reap(running.child).await?;
+    let duration = running.started.elapsed();
+    let ending = stopped_because.unwrap_or_else(|| ending_of(status));
 
-    let mut output = output;
-    let joined = match tokio::time::timeout(DRAIN, &mut output).await {
-        Ok(joined) => joined,
-        Err(_) => {
-            stop_reading.cancel();
-            output.await
-        }
-    };
-    let (mut log, read_error, held_open) =
-        joined.map_err(|e| EnvError::Wait(io::Error::other(e)))?;
+    let mut log = collect_output(running.output, running.stop_reading, &mut notes).await?;
     log.finish_output().await?;
-    if held_open {
-        notes.push(
-            "output: a process outside the agent's process group still held its output open; \
-             ade stopped reading"
-                .to_string(),
-        );
-    }
-    if let Some(error) = read_error {
-        notes.push(format!(
-            "output: reading the agent's output failed: {error}"
-        ));
-    }
     if let Some(cgroup) = cgroup
         && let Err(reason) = cgroup.remove().await
     {
@@ -233,19 +158,154 @@ pub(super) async fn supervise(
     })
 }
 
-/// Installs what the child does between fork and exec, after std has set its process group and
-/// dropped to the agent user: join the run cgroup, give up capabilities, then restrict itself
-/// with Landlock.
-fn install_child_setup(
-    command: &mut Command,
+/// What the child does between fork and exec.
+struct ChildSetup {
     landlock: Option<RulesetCreated>,
     cgroup_procs: Option<RawFd>,
     drop_capabilities: bool,
-) {
+}
+
+/// A started agent: the process, the task copying its output, and the exit watcher.
+struct Running {
+    child: Child,
+    pid: libc::pid_t,
+    started: Instant,
+    output: JoinHandle<(RunLog, Option<String>, bool)>,
+    stop_reading: CancellationToken,
+    exited: JoinHandle<io::Result<()>>,
+}
+
+/// Spawns the process in its own group with stdout and stderr on one pipe read into `log`.
+fn start(
+    mut command: Command,
+    stdin: &StdinSource,
+    setup: ChildSetup,
+    log: RunLog,
+) -> Result<Running, EnvError> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let spawn_error = |source| EnvError::Spawn {
+        program: program.clone(),
+        source,
+    };
+    let stdin = match stdin {
+        StdinSource::Null => Stdio::null(),
+        StdinSource::File(path) => {
+            Stdio::from(std::fs::File::open(path).map_err(|source| EnvError::Stdin {
+                path: path.clone(),
+                source,
+            })?)
+        }
+    };
+    let (reader, writer) = io::pipe().map_err(spawn_error)?;
+    let receiver = pipe::Receiver::from_owned_fd(OwnedFd::from(reader)).map_err(spawn_error)?;
+    let writer_copy = writer.try_clone().map_err(spawn_error)?;
+    command
+        .stdin(stdin)
+        .stdout(writer_copy)
+        .stderr(writer)
+        .process_group(0);
+    install_child_setup(&mut command, setup);
+    let started = Instant::now();
+    let spawned = command.spawn();
+    // The command holds the pipe's write ends and the Landlock ruleset: drop them in ade so the
+    // agent's exit ends the output.
+    drop(command);
+    let child = spawned.map_err(spawn_error)?;
+    let pid = child.id() as libc::pid_t;
+    let stop_reading = CancellationToken::new();
+    Ok(Running {
+        child,
+        pid,
+        started,
+        output: tokio::spawn(stream_output(receiver, log, stop_reading.clone())),
+        stop_reading,
+        exited: tokio::task::spawn_blocking(move || wait_exited(pid)),
+    })
+}
+
+/// Waits for the agent to exit, stopping it on timeout or cancel: SIGTERM to its group, then
+/// after the grace SIGKILL (and the runtime's stop command). Returns why ade stopped it, if it
+/// did, and what to note.
+async fn wait_for_end(
+    running: &mut Running,
+    timeout: Duration,
+    opts: &EnvOptions,
+    cancel: &CancellationToken,
+    cgroup: Option<&RunCgroup>,
+    stop: Option<Command>,
+) -> Result<(Option<Ending>, Vec<String>), EnvError> {
+    let pid = running.pid;
+    let stopped_because = tokio::select! {
+        result = &mut running.exited => {
+            result_of_wait(result, pid)?;
+            return Ok((None, Vec::new()));
+        }
+        _ = tokio::time::sleep(timeout) => Ending::TimedOut,
+        _ = cancel.cancelled() => Ending::Cancelled,
+    };
+    let mut notes = Vec::new();
+    signal_group(pid, libc::SIGTERM);
+    tokio::select! {
+        result = &mut running.exited => result_of_wait(result, pid)?,
+        _ = tokio::time::sleep(opts.kill_grace) => {
+            notes.push(format!(
+                "{}: the agent was still running {} s after SIGTERM, so its process group got \
+                 SIGKILL",
+                match stopped_because {
+                    Ending::Cancelled => "cancel",
+                    _ => "timeout",
+                },
+                opts.kill_grace.as_secs_f64()
+            ));
+            kill_everything(pid, cgroup, stop).await;
+            result_of_wait((&mut running.exited).await, pid)?;
+        }
+    }
+    Ok((Some(stopped_because), notes))
+}
+
+/// Waits for the output task to see the pipe close, or stops it after [`DRAIN`] when a
+/// process that left the group still holds the pipe.
+async fn collect_output(
+    mut output: JoinHandle<(RunLog, Option<String>, bool)>,
+    stop_reading: CancellationToken,
+    notes: &mut Vec<String>,
+) -> Result<RunLog, EnvError> {
+    let joined = match tokio::time::timeout(DRAIN, &mut output).await {
+        Ok(joined) => joined,
+        Err(_) => {
+            stop_reading.cancel();
+            output.await
+        }
+    };
+    let (log, read_error, held_open) = joined.map_err(|e| EnvError::Wait(io::Error::other(e)))?;
+    if held_open {
+        notes.push(
+            "output: a process outside the agent's process group still held its output open; \
+             ade stopped reading"
+                .to_string(),
+        );
+    }
+    if let Some(error) = read_error {
+        notes.push(format!(
+            "output: reading the agent's output failed: {error}"
+        ));
+    }
+    Ok(log)
+}
+
+/// Installs what the child does between fork and exec, after std has set its process group and
+/// dropped to the agent user: join the run cgroup, give up capabilities, then restrict itself
+/// with Landlock.
+fn install_child_setup(command: &mut Command, setup: ChildSetup) {
+    let ChildSetup {
+        mut landlock,
+        cgroup_procs,
+        drop_capabilities,
+    } = setup;
     if landlock.is_none() && cgroup_procs.is_none() && !drop_capabilities {
         return;
     }
-    let mut landlock = landlock;
     let setup = move || -> io::Result<()> {
         if let Some(fd) = cgroup_procs {
             cgroup::join_child(fd)?;
