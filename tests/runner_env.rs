@@ -141,6 +141,26 @@ async fn exit_codes_and_signals_are_reported() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_agent_that_cannot_start_is_an_error_named_in_the_run_log() {
+    let scene = Scene::new("missing");
+    let inv = scene.invocation(&["ade-no-such-agent", "--help"]);
+    let error = run_agent(&inv, &EnvOptions::default(), CancellationToken::new())
+        .await
+        .expect_err("a missing program cannot start");
+    assert!(
+        error
+            .to_string()
+            .starts_with("cannot start the agent ade-no-such-agent: "),
+        "{error}"
+    );
+    let log = scene.log_text();
+    assert!(
+        log.contains("[ade] the agent could not be run: cannot start the agent ade-no-such-agent"),
+        "{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn output_beyond_the_cap_is_counted_and_dropped_with_a_note() {
     let scene = Scene::new("cap");
     let agent = scene.script(
@@ -678,4 +698,31 @@ async fn docker_runs_the_agent_when_docker_is_usable() {
 #[tokio::test(flavor = "multi_thread")]
 async fn podman_runs_the_agent_when_podman_is_usable() {
     daemon_runtime_runs_the_agent(ContainerRuntime::Podman).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn starting_and_ending_a_short_agent_costs_milliseconds() {
+    let scene = Scene::new("overhead");
+    let mut environments = vec![Environment::Worktree];
+    match bubblewrap_unusable() {
+        None => environments.push(Environment::Container),
+        Some(reason) => eprintln!("container part skipped: {reason}"),
+    }
+    for environment in environments {
+        let mut inv = scene.invocation(&["/usr/bin/true"]);
+        inv.environment = environment;
+        let rounds = 20;
+        let started = Instant::now();
+        for _ in 0..rounds {
+            let report = run(&inv, &EnvOptions::default()).await;
+            assert_eq!(report.ending, Ending::Exited { code: 0 });
+        }
+        let each = started.elapsed() / rounds;
+        eprintln!(
+            "run_agent(/usr/bin/true) in {}: {:.1} ms per run",
+            environment.as_str(),
+            each.as_secs_f64() * 1000.0
+        );
+        assert!(each < Duration::from_millis(300), "{each:?}");
+    }
 }

@@ -331,7 +331,19 @@ pub async fn run_agent(
     for note in &notes {
         log.note(note).await?;
     }
-    let outcome = process::supervise(launch, inv, opts, cancel, log).await?;
+    let outcome = match process::supervise(launch, inv, opts, cancel, log).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            // The run log is the operator's first stop: it says why there is no agent output.
+            if let Ok(mut log) = log::RunLog::open(&inv.log, 0).await {
+                let _ = log
+                    .note(&format!("the agent could not be run: {error}"))
+                    .await;
+                let _ = log.flush().await;
+            }
+            return Err(error);
+        }
+    };
     notes.extend(outcome.notes);
     Ok(AgentReport {
         ending: outcome.ending,
