@@ -479,7 +479,17 @@ async fn as_root_the_agent_runs_as_the_agent_user_without_other_groups() {
 
 /// Why bubblewrap cannot run here, if it cannot.
 fn bubblewrap_unusable() -> Option<String> {
-    let out = std::process::Command::new("bwrap")
+    bubblewrap_unusable_as(None)
+}
+
+/// Why bubblewrap cannot run here as this user (unprivileged user namespaces), if it cannot.
+fn bubblewrap_unusable_as(uid: Option<u32>) -> Option<String> {
+    let mut bwrap = std::process::Command::new("bwrap");
+    if let Some(uid) = uid {
+        std::os::unix::process::CommandExt::uid(&mut bwrap, uid);
+        std::os::unix::process::CommandExt::gid(&mut bwrap, uid);
+    }
+    let out = bwrap
         .args([
             "--unshare-all",
             "--die-with-parent",
@@ -595,7 +605,7 @@ async fn bubblewrap_runs_the_agent_as_the_agent_user_when_ade_is_root() {
         eprintln!("skipped: ade does not run as root here, so no agent user is switched to");
         return;
     }
-    if let Some(reason) = bubblewrap_unusable() {
+    if let Some(reason) = bubblewrap_unusable_as(Some(65534)) {
         eprintln!("skipped: {reason}");
         return;
     }
