@@ -4,14 +4,14 @@
 //!
 //! - `worktree` and `main`: the agent runs directly on the runner, in its own process group, as the
 //!   configured agent user when ade runs as root, confined by Landlock to the worktree (or the
-//!   checkout), the run's scratch folder and read-only system paths ([`landlock`]).
+//!   checkout), the run's scratch folder and read-only system paths (`landlock.rs`).
 //! - `container`: the agent runs in a bubblewrap sandbox, or under podman or docker when the
-//!   runner's settings name them ([`container`]), with memory and process limits from a delegated
-//!   cgroup where the runner can write one ([`cgroup`]).
+//!   runner's settings name them (`container.rs`), with memory and process limits from a delegated
+//!   cgroup where the runner can write one (`cgroup.rs`).
 //!
-//! Every environment shares the process handling in [`process`]: timeout and cancel stop the
+//! Every environment shares the process handling in `process.rs`: timeout and cancel stop the
 //! whole process group (SIGTERM, a grace, SIGKILL) and the output is capped in the run log
-//! ([`log`]). What confines an agent, and what could not, is written to the run log as plain
+//! (`log.rs`). What confines an agent, and what could not, is written to the run log as plain
 //! notes and returned in the [`AgentReport`].
 
 mod cgroup;
@@ -294,7 +294,7 @@ pub enum EnvError {
     /// Starting the process failed (program not found, confinement refused by the kernel).
     #[error("cannot start the agent {program}: {source}")]
     Spawn {
-        /// argv[0] of the process started (the agent or the sandbox).
+        /// The program of the process started (the agent or the sandbox).
         program: String,
         /// Why.
         source: io::Error,
