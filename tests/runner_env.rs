@@ -317,6 +317,32 @@ async fn cancel_mid_run_ends_the_agent_within_two_seconds() {
     assert!(is_gone(&pid));
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn an_aborted_run_takes_its_agent_with_it() {
+    let scene = Scene::new("abort");
+    let agent = scene.script(
+        "agent.sh",
+        "#!/bin/sh\necho $$ > \"$WT/agent.pid\"\nsleep 30\n",
+    );
+    let inv = scene.invocation(&[&agent]);
+    let task = tokio::spawn(async move {
+        run_agent(&inv, &EnvOptions::default(), CancellationToken::new()).await
+    });
+    let pid_file = scene.worktree.join("agent.pid");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !pid_file.exists() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    let pid = fs::read_to_string(&pid_file).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !is_gone(&pid) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(is_gone(&pid), "agent {pid} outlived its aborted run");
+}
+
 fn env_of(output: &str) -> BTreeMap<String, String> {
     output
         .lines()

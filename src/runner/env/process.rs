@@ -129,11 +129,12 @@ pub(super) async fn supervise(
     if let Some(cgroup) = &cgroup {
         cgroup.kill_all();
     }
-    let status = reap(running.child).await?;
+    let child = running.child.take().expect("the agent is reaped once");
+    let status = reap(child).await?;
     let duration = running.started.elapsed();
     let ending = stopped_because.unwrap_or_else(|| ending_of(status));
 
-    let mut log = collect_output(running.output, running.stop_reading, &mut notes).await?;
+    let mut log = collect_output(&mut running.output, &running.stop_reading, &mut notes).await?;
     log.finish_output().await?;
     if let Some(cgroup) = cgroup
         && let Err(reason) = cgroup.remove().await
@@ -165,9 +166,11 @@ struct ChildSetup {
     drop_capabilities: bool,
 }
 
-/// A started agent: the process, the task copying its output, and the exit watcher.
+/// A started agent: the process, the task copying its output, and the exit watcher. Dropped
+/// before the agent is reaped (the run's task was aborted), it kills the agent's group and reaps
+/// it in the background: an agent never outlives the run that started it.
 struct Running {
-    child: Child,
+    child: Option<Child>,
     pid: libc::pid_t,
     started: Instant,
     output: JoinHandle<(RunLog, Option<String>, bool)>,
@@ -214,13 +217,23 @@ fn start(
     let pid = child.id() as libc::pid_t;
     let stop_reading = CancellationToken::new();
     Ok(Running {
-        child,
+        child: Some(child),
         pid,
         started,
         output: tokio::spawn(stream_output(receiver, log, stop_reading.clone())),
         stop_reading,
         exited: tokio::task::spawn_blocking(move || wait_exited(pid)),
     })
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal_group(self.pid, libc::SIGKILL);
+            self.stop_reading.cancel();
+            std::thread::spawn(move || child.wait());
+        }
+    }
 }
 
 /// Waits for the agent to exit, stopping it on timeout or cancel: SIGTERM to its group, then
@@ -267,11 +280,11 @@ async fn wait_for_end(
 /// Waits for the output task to see the pipe close, or stops it after [`DRAIN`] when a
 /// process that left the group still holds the pipe.
 async fn collect_output(
-    mut output: JoinHandle<(RunLog, Option<String>, bool)>,
-    stop_reading: CancellationToken,
+    output: &mut JoinHandle<(RunLog, Option<String>, bool)>,
+    stop_reading: &CancellationToken,
     notes: &mut Vec<String>,
 ) -> Result<RunLog, EnvError> {
-    let joined = match tokio::time::timeout(DRAIN, &mut output).await {
+    let joined = match tokio::time::timeout(DRAIN, &mut *output).await {
         Ok(joined) => joined,
         Err(_) => {
             stop_reading.cancel();
