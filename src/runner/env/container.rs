@@ -10,12 +10,15 @@
 //!   `no-new-privileges`; a killed run also removes its container, which the daemon would
 //!   otherwise keep running.
 //!
-//! The agent's environment is given to the sandbox program as its own environment, which
-//! bubblewrap passes on unchanged and podman and docker take by name (`-e NAME`): the values,
-//! secrets among them, never appear on a command line that `ps` shows to other users.
+//! The agent's environment never appears on a command line that `ps` shows to other users:
+//! bubblewrap reads `--clearenv` and the `--setenv`s from an anonymous memory file (`--args FD`)
+//! and itself runs with an empty environment; podman and docker take each variable by name
+//! (`-e NAME`) from their client's environment.
 
 use std::ffi::OsString;
 use std::fs;
+use std::io::{self, Seek, SeekFrom, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -76,11 +79,13 @@ fn run_name() -> String {
 }
 
 fn bubblewrap(inv: &Invocation, opts: &EnvOptions, program: PathBuf) -> Result<Launch, EnvError> {
+    let environment = environment_args(inv)?;
     let mut command = Command::new(&program);
     command
+        .arg("--args")
+        .arg(environment.as_raw_fd().to_string())
         .args(bwrap_args(inv))
         .env_clear()
-        .envs(inv.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&inv.worktree);
     let (user, user_note) = agent_identity(opts);
     if let Some(user) = user {
@@ -105,9 +110,47 @@ fn bubblewrap(inv: &Invocation, opts: &EnvOptions, program: PathBuf) -> Result<L
         landlock: None,
         cgroup,
         drop_capabilities: false,
+        inherited: Some(environment),
         stop: None,
         notes,
     })
+}
+
+/// `--clearenv` and one `--setenv NAME VALUE` per variable, NUL-separated in an anonymous
+/// memory file that bubblewrap reads with `--args FD`: the values never appear on a command
+/// line, and bubblewrap itself runs with an empty environment.
+fn environment_args(inv: &Invocation) -> Result<OwnedFd, EnvError> {
+    let settings = |reason: String| EnvError::Settings {
+        runtime: ContainerRuntime::Bubblewrap,
+        reason,
+    };
+    let mut bytes = b"--clearenv\0".to_vec();
+    for (name, value) in &inv.env {
+        // A NUL would end the argument early and let the rest be read as bubblewrap options.
+        if name.is_empty() || name.contains(['=', '\0']) || value.contains('\0') {
+            return Err(settings(format!(
+                "the environment variable {name:?} cannot be passed"
+            )));
+        }
+        for part in ["--setenv", name.as_str(), value.as_str()] {
+            bytes.extend_from_slice(part.as_bytes());
+            bytes.push(0);
+        }
+    }
+    // SAFETY: memfd_create with a static NUL-terminated name; the result is checked.
+    let fd = unsafe { libc::memfd_create(c"ade-agent-env".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(settings(format!(
+            "cannot create the environment file: {}",
+            io::Error::last_os_error()
+        )));
+    }
+    // SAFETY: fd was just returned by memfd_create and is owned by nothing else.
+    let mut file = fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    file.write_all(&bytes)
+        .and_then(|()| file.seek(SeekFrom::Start(0)).map(|_| ()))
+        .map_err(|e| settings(format!("cannot write the environment file: {e}")))?;
+    Ok(OwnedFd::from(file))
 }
 
 /// bubblewrap's arguments for one invocation, the agent's argv last.
@@ -209,6 +252,7 @@ fn daemon(inv: &Invocation, opts: &EnvOptions, program: PathBuf) -> Result<Launc
         landlock: None,
         cgroup: None,
         drop_capabilities: false,
+        inherited: None,
         stop: Some(stop),
         notes,
     })
@@ -287,6 +331,7 @@ fn daemon_args(inv: &Invocation, opts: &EnvOptions, name: &str) -> Result<Vec<St
 mod tests {
     use super::*;
     use crate::runner::env::{AgentUser, PathGrant};
+    use std::io::Read;
 
     fn invocation() -> Invocation {
         let mut inv = Invocation::new(
@@ -330,6 +375,24 @@ mod tests {
         );
         inv.network = true;
         assert!(strings(bwrap_args(&inv)).contains(&"--share-net".to_string()));
+    }
+
+    #[test]
+    fn bubblewrap_gets_the_environment_from_a_file_and_refuses_smuggled_options() {
+        let inv = invocation();
+        let fd = environment_args(&inv).unwrap();
+        let mut text = String::new();
+        fs::File::from(fd).read_to_string(&mut text).unwrap();
+        assert_eq!(
+            text,
+            "--clearenv\0--setenv\0HOME\0/runs/s\0--setenv\0API_KEY\0k\0"
+        );
+        let mut inv = invocation();
+        inv.env.push(("X".into(), "v\0--bind\0/\0/".into()));
+        assert!(environment_args(&inv).is_err());
+        let mut inv = invocation();
+        inv.env.push(("A=B".into(), "v".into()));
+        assert!(environment_args(&inv).is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! cannot be reused by an unrelated process while ade still signals the group.
 
 use std::io;
-use std::os::fd::{OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -37,6 +37,9 @@ pub(super) struct Launch {
     /// Whether the child empties its capability bounding set before exec (a root agent then
     /// execs with no capabilities: no module loading, no raw devices, no ptrace).
     pub(super) drop_capabilities: bool,
+    /// A file the child keeps open across exec (bubblewrap reads the agent's environment from
+    /// it with `--args`); every other fd of ade is close-on-exec.
+    pub(super) inherited: Option<OwnedFd>,
     /// A command that stops what the process started outside its group (a container the
     /// runtime's daemon runs), run when the agent is killed.
     pub(super) stop: Option<Command>,
@@ -87,6 +90,7 @@ pub(super) fn confined(inv: &Invocation, opts: &EnvOptions) -> Result<Launch, En
         landlock: confinement.ruleset,
         cgroup: None,
         drop_capabilities,
+        inherited: None,
         stop: None,
         notes,
     })
@@ -105,6 +109,7 @@ pub(super) async fn supervise(
         landlock,
         cgroup,
         drop_capabilities,
+        inherited,
         stop,
         notes: _,
     } = launch;
@@ -112,8 +117,10 @@ pub(super) async fn supervise(
         landlock,
         cgroup_procs: cgroup.as_ref().map(|c| c.procs_fd()),
         drop_capabilities,
+        inherited: inherited.as_ref().map(|fd| fd.as_raw_fd()),
     };
     let mut running = start(command, &inv.stdin, setup, log)?;
+    drop(inherited);
     let pid = running.pid;
     let (stopped_because, mut notes) = wait_for_end(
         &mut running,
@@ -164,6 +171,7 @@ struct ChildSetup {
     landlock: Option<RulesetCreated>,
     cgroup_procs: Option<RawFd>,
     drop_capabilities: bool,
+    inherited: Option<RawFd>,
 }
 
 /// A started agent: the process, the task copying its output, and the exit watcher. Dropped
@@ -315,13 +323,20 @@ fn install_child_setup(command: &mut Command, setup: ChildSetup) {
         mut landlock,
         cgroup_procs,
         drop_capabilities,
+        inherited,
     } = setup;
-    if landlock.is_none() && cgroup_procs.is_none() && !drop_capabilities {
+    if landlock.is_none() && cgroup_procs.is_none() && !drop_capabilities && inherited.is_none() {
         return;
     }
     let setup = move || -> io::Result<()> {
         if let Some(fd) = cgroup_procs {
             cgroup::join_child(fd)?;
+        }
+        if let Some(fd) = inherited {
+            // SAFETY: fcntl on an fd the parent keeps open until the child has exec'd.
+            if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
         }
         if drop_capabilities {
             drop_all_capabilities()?;
@@ -332,7 +347,7 @@ fn install_child_setup(command: &mut Command, setup: ChildSetup) {
         Ok(())
     };
     // SAFETY: the closure runs in the forked child of a multi-threaded process. It makes only
-    // write(2), prctl(2) and landlock_restrict_self(2) calls on fds opened before the fork and
+    // write(2), fcntl(2), prctl(2) and landlock_restrict_self(2) calls on fds opened before the fork and
     // builds plain values: it neither allocates nor takes locks (see `landlock::restrict_child`
     // and `cgroup::join_child`).
     unsafe {
