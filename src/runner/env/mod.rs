@@ -1,0 +1,396 @@
+//! Environments: where an agent process runs (`worktree`, `container`, `main`). The agent registry
+//! ([`super::agent`]) turns a registered agent and a run into an [`Invocation`]; an environment
+//! starts it, confines it, streams its output to the run log, and stops it on timeout or cancel.
+//!
+//! - `worktree` and `main`: the agent runs directly on the runner, in its own process group, as the
+//!   configured agent user when ade runs as root, confined by Landlock to the worktree (or the
+//!   checkout), the run's scratch folder and read-only system paths (`landlock.rs`).
+//! - `container`: the agent runs in a bubblewrap sandbox, or under podman or docker when the
+//!   runner's settings name them (`container.rs`), with memory and process limits from a delegated
+//!   cgroup where the runner can write one (`cgroup.rs`).
+//!
+//! Every environment shares the process handling in `process.rs`: timeout and cancel stop the
+//! whole process group (SIGTERM, a grace, SIGKILL) and the output is capped in the run log
+//! (`log.rs`). What confines an agent, and what could not, is written to the run log as plain
+//! notes and returned in the [`AgentReport`].
+
+mod cgroup;
+mod container;
+mod landlock;
+mod log;
+mod process;
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+pub use self::landlock::{LandlockSupport, landlock_support};
+pub use crate::policy::Environment;
+
+/// Everything needed to start one agent process. Nothing is inherited from ade's own process:
+/// `env` is the agent's whole environment.
+#[derive(Clone, Debug)]
+pub struct Invocation {
+    /// Program and arguments, placeholders already filled in; never passed through a shell.
+    pub argv: Vec<String>,
+    /// What the agent reads on stdin.
+    pub stdin: StdinSource,
+    /// The complete environment (ADE_* variables, HOME, PATH, the declared secrets).
+    pub env: Vec<(String, String)>,
+    /// The worktree the agent works in (its current folder).
+    pub worktree: PathBuf,
+    /// The run's scratch folder (HOME and tool state live under it); writable by the agent.
+    pub scratch: PathBuf,
+    /// Wall-clock limit: SIGTERM to the process group, then SIGKILL.
+    pub timeout: Duration,
+    /// Most bytes of output kept in the run log; the rest is counted and dropped.
+    pub output_cap: u64,
+    /// The run log file that output is streamed to.
+    pub log: PathBuf,
+    /// Whether the agent may use the network (container environments enforce it).
+    pub network: bool,
+    /// Where it runs.
+    pub environment: Environment,
+    /// Folders beyond the worktree and scratch the agent may reach (for example the mirror's
+    /// object store, read-only, so `git log` works inside a linked worktree). Confinement allows
+    /// them and sandboxes mount them at the same path.
+    pub extra_paths: Vec<PathGrant>,
+}
+
+impl Invocation {
+    /// An invocation with the defaults the agent registry starts from: stdin from /dev/null, an
+    /// empty environment, a one-hour timeout, a 10 MiB output cap, no network, the `worktree`
+    /// environment and no extra paths.
+    pub fn new(argv: Vec<String>, worktree: PathBuf, scratch: PathBuf, log: PathBuf) -> Self {
+        Invocation {
+            argv,
+            stdin: StdinSource::Null,
+            env: Vec::new(),
+            worktree,
+            scratch,
+            timeout: Duration::from_secs(3600),
+            output_cap: 10 * 1024 * 1024,
+            log,
+            network: false,
+            environment: Environment::Worktree,
+            extra_paths: Vec::new(),
+        }
+    }
+}
+
+/// What an agent reads on stdin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StdinSource {
+    /// Nothing: /dev/null (some agents wait forever on an open stdin).
+    Null,
+    /// The contents of this file (the prompt, for agents that take it on stdin).
+    File(PathBuf),
+}
+
+/// A folder outside the worktree and scratch that one run's agent may reach.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PathGrant {
+    /// The folder (or file), absolute.
+    pub path: PathBuf,
+    /// Whether the agent may change it; otherwise it may only read it.
+    pub writable: bool,
+}
+
+/// The unprivileged account agents run as when ade itself runs as root (Claude Code, for one,
+/// refuses its unattended mode as root). Supplementary groups are always dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AgentUser {
+    /// User id.
+    pub uid: u32,
+    /// Primary group id; the agent gets no other group.
+    pub gid: u32,
+}
+
+/// Which sandbox the `container` environment uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ContainerRuntime {
+    /// bubblewrap: no daemon, starts in milliseconds; needs unprivileged user namespaces or root.
+    #[default]
+    Bubblewrap,
+    /// podman (`podman run --rm …`), needs an image.
+    Podman,
+    /// docker (`docker run --rm …`), needs an image and a reachable daemon.
+    Docker,
+}
+
+impl ContainerRuntime {
+    /// The program's usual name, looked up in the system folders when no path is configured.
+    pub fn program_name(self) -> &'static str {
+        match self {
+            ContainerRuntime::Bubblewrap => "bwrap",
+            ContainerRuntime::Podman => "podman",
+            ContainerRuntime::Docker => "docker",
+        }
+    }
+}
+
+impl fmt::Display for ContainerRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ContainerRuntime::Bubblewrap => "bubblewrap",
+            ContainerRuntime::Podman => "podman",
+            ContainerRuntime::Docker => "docker",
+        })
+    }
+}
+
+/// The runner's settings for starting agents, read once from the runner configuration.
+#[derive(Clone, Debug)]
+pub struct EnvOptions {
+    /// Who agents run as when ade runs as root; ignored (and said so in the run log) otherwise.
+    pub agent_user: Option<AgentUser>,
+    /// The sandbox of the `container` environment.
+    pub runtime: ContainerRuntime,
+    /// The runtime's program; `None` looks its usual name up in the system folders.
+    pub runtime_program: Option<PathBuf>,
+    /// Environment of the podman or docker client itself (DOCKER_HOST, XDG_RUNTIME_DIR, ...);
+    /// it never reaches the container, which gets only the invocation's variables.
+    pub runtime_env: Vec<(String, String)>,
+    /// The image podman or docker run the agent in (bubblewrap uses the host's system folders).
+    pub image: Option<String>,
+    /// Memory limit in bytes for container agents.
+    pub memory_max: Option<u64>,
+    /// Process limit for container agents.
+    pub pids_max: Option<u64>,
+    /// A delegated cgroup v2 folder ade may create run cgroups in; `None` tries ade's own cgroup.
+    pub cgroup_parent: Option<PathBuf>,
+    /// How long an agent has between SIGTERM and SIGKILL on timeout or cancel.
+    pub kill_grace: Duration,
+}
+
+impl Default for EnvOptions {
+    fn default() -> Self {
+        EnvOptions {
+            agent_user: None,
+            runtime: ContainerRuntime::Bubblewrap,
+            runtime_program: None,
+            runtime_env: Vec::new(),
+            image: None,
+            memory_max: None,
+            pids_max: None,
+            cgroup_parent: None,
+            kill_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// How an agent process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// It exited by itself with this code.
+    Exited {
+        /// The exit code.
+        code: i32,
+    },
+    /// It was killed by a signal nobody from ade sent (a crash, the OOM killer, itself).
+    Signalled {
+        /// The signal number.
+        signal: i32,
+    },
+    /// It ran past its timeout and was stopped.
+    TimedOut,
+    /// The run was cancelled and the agent was stopped.
+    Cancelled,
+}
+
+impl Ending {
+    /// Whether the agent finished on its own with exit code 0.
+    pub fn succeeded(self) -> bool {
+        self == Ending::Exited { code: 0 }
+    }
+}
+
+impl fmt::Display for Ending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ending::Exited { code } => write!(f, "exited with code {code}"),
+            Ending::Signalled { signal } => write!(f, "killed by signal {signal}"),
+            Ending::TimedOut => f.write_str("timed out and was stopped"),
+            Ending::Cancelled => f.write_str("cancelled and stopped"),
+        }
+    }
+}
+
+/// What happened to one agent process: the run's verdict and its run page start from this.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentReport {
+    /// How it ended.
+    pub ending: Ending,
+    /// Wall-clock time from start to the end of the process.
+    pub duration: Duration,
+    /// Bytes of output the agent wrote (stdout and stderr together).
+    pub output_seen: u64,
+    /// Bytes of that output kept in the run log (at most the cap).
+    pub output_kept: u64,
+    /// How the agent was confined and what could not be enforced, as written to the run log.
+    pub notes: Vec<String>,
+}
+
+/// Why an agent could not be run at all (an agent that ran and failed is an [`AgentReport`]).
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    /// The invocation has an empty argv.
+    #[error("the agent invocation has no program")]
+    NoProgram,
+    /// The worktree, scratch or an extra path is missing or not absolute.
+    #[error("the {what} {path} is not an existing absolute path")]
+    MissingPath {
+        /// Which folder it is.
+        what: &'static str,
+        /// Where it was expected.
+        path: PathBuf,
+    },
+    /// The run log cannot be opened or written.
+    #[error("cannot write the run log {path}: {source}")]
+    Log {
+        /// The run log.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The stdin file cannot be opened.
+    #[error("cannot open the agent's stdin file {path}: {source}")]
+    Stdin {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The kernel has Landlock but the rules could not be built.
+    #[error("cannot prepare the Landlock rules for {path}: {reason}")]
+    Landlock {
+        /// The path whose rule failed (or the ruleset itself).
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The runner's settings cannot start this environment (a missing image, a path a container
+    /// runtime cannot mount).
+    #[error("the {runtime} environment cannot run: {reason}")]
+    Settings {
+        /// The runtime concerned.
+        runtime: ContainerRuntime,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The container runtime's program is not installed.
+    #[error("{runtime} is not installed: {program} not found in {searched}")]
+    RuntimeMissing {
+        /// The runtime.
+        runtime: ContainerRuntime,
+        /// The program looked for.
+        program: String,
+        /// The folders searched.
+        searched: String,
+    },
+    /// Starting the process failed (program not found, confinement refused by the kernel).
+    #[error("cannot start the agent {program}: {source}")]
+    Spawn {
+        /// The program of the process started (the agent or the sandbox).
+        program: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// Waiting for the process failed; it was killed.
+    #[error("cannot watch the agent process: {0}")]
+    Wait(io::Error),
+}
+
+/// Runs one agent to its end in its environment and reports how it ended. Output goes to
+/// `inv.log` (appended), preceded by notes on how the agent is confined and followed by a line on
+/// how it ended. Timeout and `cancel` stop the agent's whole process group: SIGTERM, then SIGKILL
+/// after `opts.kill_grace`; processes the agent left behind are killed when it exits.
+pub async fn run_agent(
+    inv: &Invocation,
+    opts: &EnvOptions,
+    cancel: CancellationToken,
+) -> Result<AgentReport, EnvError> {
+    if inv.argv.is_empty() {
+        return Err(EnvError::NoProgram);
+    }
+    require_path("worktree", &inv.worktree)?;
+    require_path("scratch folder", &inv.scratch)?;
+    for grant in &inv.extra_paths {
+        require_path("extra path", &grant.path)?;
+    }
+    let mut log = log::RunLog::open(&inv.log, inv.output_cap).await?;
+    let launch = match inv.environment {
+        Environment::Worktree | Environment::Main => process::confined(inv, opts)?,
+        Environment::Container => container::launch(inv, opts)?,
+    };
+    let mut notes = vec![format!("environment: {}", inv.environment.as_str())];
+    notes.extend(launch.notes.iter().cloned());
+    for note in &notes {
+        log.note(note).await?;
+    }
+    let outcome = match process::supervise(launch, inv, opts, cancel, log).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            // The run log is the operator's first stop: it says why there is no agent output.
+            if let Ok(mut log) = log::RunLog::open(&inv.log, 0).await {
+                let _ = log
+                    .note(&format!("the agent could not be run: {error}"))
+                    .await;
+                let _ = log.flush().await;
+            }
+            return Err(error);
+        }
+    };
+    notes.extend(outcome.notes);
+    Ok(AgentReport {
+        ending: outcome.ending,
+        duration: outcome.duration,
+        output_seen: outcome.output_seen,
+        output_kept: outcome.output_kept,
+        notes,
+    })
+}
+
+fn require_path(what: &'static str, path: &Path) -> Result<(), EnvError> {
+    if path.is_absolute() && path.exists() {
+        Ok(())
+    } else {
+        Err(EnvError::MissingPath {
+            what,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+/// The user the agent process runs as, and the note saying so.
+fn agent_identity(opts: &EnvOptions) -> (Option<AgentUser>, String) {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    match (euid, opts.agent_user) {
+        (0, Some(user)) => (
+            Some(user),
+            format!(
+                "user: uid {} gid {}, supplementary groups dropped",
+                user.uid, user.gid
+            ),
+        ),
+        (0, None) => (
+            None,
+            "user: root, because no agent user is configured; it may read and write what \
+             root owns wherever its confinement allows"
+                .to_string(),
+        ),
+        (uid, Some(user)) => (
+            None,
+            format!(
+                "user: ade's own (uid {uid}); the agent user uid {} is ignored because ade does \
+                 not run as root",
+                user.uid
+            ),
+        ),
+        (uid, None) => (None, format!("user: ade's own (uid {uid})")),
+    }
+}
