@@ -81,6 +81,24 @@ pub struct AgentUser {
 }
 
 impl AgentRegistry {
+    /// The registry of `config`, checked as `ade serve` needs it before accepting work: agents
+    /// usable under the server policy, not run as root, programs present, pins matched. Each
+    /// agent's program and version go to the log.
+    pub async fn start(config: &crate::config::Config) -> Result<AgentRegistry, StartError> {
+        let registry = AgentRegistry::new(config)?;
+        let user = registry.agent_user()?;
+        for found in registry.check_versions().await? {
+            tracing::info!(
+                agent = %found.agent,
+                program = %found.program.display(),
+                version = found.version.as_deref().unwrap_or("not checked"),
+                agent_user = user.as_ref().map(|u| u.name.as_str()),
+                "agent ready"
+            );
+        }
+        Ok(registry)
+    }
+
     /// Checks every agent's program and version pin, concurrently, each version command with a
     /// short timeout and the same minimal environment agents get (never ade's own). The version
     /// command runs only for agents with a `version` pin or an explicit `version_command`, so a
