@@ -640,9 +640,14 @@ fn hostile_task_text_stays_literal() {
     assert_eq!(task["task"]["instructions"], hostile.as_str());
 }
 
-#[tokio::test]
-async fn version_pins_are_checked_at_start() {
+#[test]
+fn version_pins_are_checked_at_start() {
     let _env = lock();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(version_pins());
+}
+
+async fn version_pins() {
     let dir = Dir::new("versions");
     let fake = dir.script(
         "fake-agent",
