@@ -1233,3 +1233,64 @@ fn snapshot(name: &str, text: &str) {
         "{name} changed; rerun with ADE_UPDATE_SNAPSHOTS=1 if intended"
     );
 }
+
+/// The shipped pins against the real CLIs, where they are installed: set `ADE_TEST_AGENT_BIN` to
+/// a folder holding `claude`, `codex` and `opencode` (for example `node_modules/.bin` after
+/// `npm install @anthropic-ai/claude-code@2.1.328 @openai/codex@0.169.0 opencode-ai@1.18.33`).
+#[test]
+fn the_shipped_pins_match_the_real_clis() {
+    let _env = lock();
+    let Some(bin) = std::env::var_os("ADE_TEST_AGENT_BIN").map(PathBuf::from) else {
+        eprintln!("skipped: ADE_TEST_AGENT_BIN is not set, so the real agent CLIs are not here");
+        return;
+    };
+    let dir = Dir::new("real");
+    let doc =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/agents.md")).unwrap();
+    let runner = format!(
+        "[runner]\nagent_user = \"nobody\"\npath = [\"{}\", \"/usr/local/bin\", \"/usr/bin\", \"/bin\"]\n",
+        bin.display()
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut checked = 0;
+    for block in doc.split("```toml\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        let config = load(&dir, &format!("{runner}{block}"), agent_env()).unwrap();
+        let registry = AgentRegistry::new(&config).unwrap();
+        let Some(agent) = registry.iter().next().cloned() else {
+            continue;
+        };
+        let (Some(pin), true) = (&agent.version, bin.join(agent.program()).exists()) else {
+            eprintln!(
+                "{}: no pin or not installed in {}; not checked",
+                agent.name,
+                bin.display()
+            );
+            continue;
+        };
+        let found = runtime
+            .block_on(registry.check_versions())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(found[0].program, bin.join(agent.program()));
+        eprintln!("{}: {:?} matches {pin}", agent.name, found[0].version);
+        checked += 1;
+
+        let wrong = block.replace(&format!("version = \"{pin}\""), "version = \"0.0.1\"");
+        let config = load(&dir, &format!("{runner}{wrong}"), agent_env()).unwrap();
+        let err = runtime
+            .block_on(AgentRegistry::new(&config).unwrap().check_versions())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "agent {}: version 0.0.1 is pinned but",
+                agent.name
+            )),
+            "{err}"
+        );
+    }
+    assert!(
+        checked > 0,
+        "ADE_TEST_AGENT_BIN holds none of the pinned CLIs"
+    );
+}
