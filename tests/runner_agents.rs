@@ -1294,3 +1294,149 @@ fn the_shipped_pins_match_the_real_clis() {
         "ADE_TEST_AGENT_BIN holds none of the pinned CLIs"
     );
 }
+
+/// A scripted Anthropic Messages endpoint on loopback: the first turn reads `file`, the second
+/// edits it, the last says it is done. Which turn a request is comes from the tool results it
+/// carries, so side requests without tools just get a short text.
+fn scripted_messages_endpoint(file: String) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let file = file.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                reader.read_line(&mut request_line).unwrap();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if line == "\r\n" || line.is_empty() {
+                        break;
+                    }
+                    if let Some((name, value)) = line.split_once(':')
+                        && name.eq_ignore_ascii_case("content-length")
+                    {
+                        length = value.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let body = String::from_utf8_lossy(&body);
+                if !request_line.contains("/v1/messages") || request_line.contains("count_tokens") {
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
+                    return;
+                }
+                let results = body.matches("\"tool_result\"").count();
+                let tools = body.contains("\"tools\"");
+                let (block, stop) = match (tools, results) {
+                    (true, 0) => (
+                        tool_use("Read", &serde_json::json!({ "file_path": file })),
+                        "tool_use",
+                    ),
+                    (true, 1) => (
+                        tool_use(
+                            "Edit",
+                            &serde_json::json!({ "file_path": file, "old_string": "hello", "new_string": "hello, ade" }),
+                        ),
+                        "tool_use",
+                    ),
+                    _ => (text_block("Changed the greeting."), "end_turn"),
+                };
+                let events = [
+                    (
+                        "message_start",
+                        serde_json::json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5", "content": [], "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 10, "output_tokens": 1}}}),
+                    ),
+                    ("content_block_start", block.0),
+                    ("content_block_delta", block.1),
+                    (
+                        "content_block_stop",
+                        serde_json::json!({"type": "content_block_stop", "index": 0}),
+                    ),
+                    (
+                        "message_delta",
+                        serde_json::json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": 5}}),
+                    ),
+                    ("message_stop", serde_json::json!({"type": "message_stop"})),
+                ];
+                let mut out = String::from(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n",
+                );
+                for (event, data) in events {
+                    out.push_str(&format!("event: {event}\ndata: {data}\n\n"));
+                }
+                let _ = stream.write_all(out.as_bytes());
+            });
+        }
+    });
+    url
+}
+
+fn tool_use(name: &str, input: &serde_json::Value) -> (serde_json::Value, serde_json::Value) {
+    (
+        serde_json::json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": format!("toolu_{name}"), "name": name, "input": {}}}),
+        serde_json::json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": input.to_string()}}),
+    )
+}
+
+fn text_block(text: &str) -> (serde_json::Value, serde_json::Value) {
+    (
+        serde_json::json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        serde_json::json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
+    )
+}
+
+/// The shipped Claude Code template, run for real (offline, against a scripted endpoint) from the
+/// invocation `prepare` builds: it edits a file in the worktree and exits 0.
+#[test]
+fn the_claude_code_template_runs_the_real_cli() {
+    let _env = lock();
+    let Some(bin) = std::env::var_os("ADE_TEST_AGENT_BIN").map(PathBuf::from) else {
+        eprintln!("skipped: ADE_TEST_AGENT_BIN is not set, so the real agent CLIs are not here");
+        return;
+    };
+    if !bin.join("claude").exists() {
+        eprintln!("skipped: no claude in {}", bin.display());
+        return;
+    }
+    let dir = Dir::new("claude");
+    let file = dir.path("worktree/hello.txt");
+    fs::write(&file, "hello\n").unwrap();
+    let url = scripted_messages_endpoint(file.display().to_string());
+    let doc =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/agents.md")).unwrap();
+    let block = doc
+        .split("```toml\n")
+        .map(|b| b.split("```").next().unwrap())
+        .find(|b| b.starts_with("[agents.claude-code]"))
+        .unwrap()
+        .replace(
+            "[agents.claude-code.env]\n",
+            &format!("[agents.claude-code.env]\nANTHROPIC_BASE_URL = \"{url}\"\n"),
+        );
+    let runner = format!(
+        "[runner]\nagent_user = \"nobody\"\npath = [\"{}\", \"/usr/local/bin\", \"/usr/bin\", \"/bin\"]\n",
+        bin.display()
+    );
+    let config = load(&dir, &format!("{runner}{block}"), agent_env()).unwrap();
+    let registry = AgentRegistry::new(&config).unwrap();
+    let selection = select(&registry, "claude-code", Environment::Worktree);
+    let invocation = registry
+        .prepare(&selection, &inputs(), &dir.paths())
+        .unwrap();
+    assert_eq!(
+        invocation.argv[0], "claude",
+        "found on the invocation's own PATH"
+    );
+    let started = std::time::Instant::now();
+    let (ok, out) = run(&invocation);
+    eprintln!("claude ran {:?}: {out}", started.elapsed());
+    assert!(ok, "{out}");
+    assert_eq!(fs::read_to_string(&file).unwrap(), "hello, ade\n");
+    let result: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(result["result"], "Changed the greeting.", "{result}");
+}
