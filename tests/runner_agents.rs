@@ -35,10 +35,13 @@ struct Dir(PathBuf);
 
 impl Dir {
     fn new(name: &str) -> Dir {
+        Dir::new_in(&std::env::temp_dir(), name)
+    }
+
+    fn new_in(base: &Path, name: &str) -> Dir {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir =
-            std::env::temp_dir().join(format!("ade-agents-{}-{name}-{n}", std::process::id()));
+        let dir = base.join(format!("ade-agents-{}-{name}-{n}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(dir.join("worktree")).unwrap();
         Dir(dir)
@@ -144,24 +147,43 @@ fn env_of<'a>(invocation: &'a Invocation, name: &str) -> Option<&'a str> {
 }
 
 /// Runs a prepared invocation the way an environment does at its simplest: its argv, its
-/// environment and nothing else, in the worktree, with its stdin. Returns (success, stdout).
+/// environment and nothing else, in the worktree, with its stdin; as root, as the agent user
+/// (`nobody`), with the worktree given to that user as the runner does. Returns (success, stdout).
 fn run(invocation: &Invocation) -> (bool, String) {
+    use std::os::unix::process::CommandExt;
     let stdin = match &invocation.stdin {
         StdinSource::Null => Stdio::null(),
         StdinSource::File(path) => Stdio::from(fs::File::open(path).unwrap()),
     };
-    let output = Command::new(&invocation.argv[0])
+    let mut command = Command::new(&invocation.argv[0]);
+    command
         .args(&invocation.argv[1..])
         .env_clear()
         .envs(invocation.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&invocation.worktree)
-        .stdin(stdin)
-        .output()
-        .unwrap();
+        .stdin(stdin);
+    let root = fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    if root.ok() == Some(0) {
+        give_to_nobody(&invocation.worktree);
+        command.uid(NOBODY).gid(NOBODY);
+    }
+    let output = command.output().unwrap();
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
     )
+}
+
+/// `nobody`'s user and group id.
+const NOBODY: u32 = 65534;
+
+fn give_to_nobody(path: &Path) {
+    std::os::unix::fs::lchown(path, Some(NOBODY), Some(NOBODY)).unwrap();
+    if fs::symlink_metadata(path).unwrap().is_dir() {
+        for entry in fs::read_dir(path).unwrap() {
+            give_to_nobody(&entry.unwrap().path());
+        }
+    }
 }
 
 /// Checks a prepared invocation of a shipped template: one argument per template element, no
@@ -1439,4 +1461,140 @@ fn the_claude_code_template_runs_the_real_cli() {
     assert_eq!(fs::read_to_string(&file).unwrap(), "hello, ade\n");
     let result: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(result["result"], "Changed the greeting.", "{result}");
+}
+
+/// A scripted OpenAI Responses endpoint on loopback: the first turn runs a command that edits
+/// `hello.txt`, the next (carrying the command's output) says it is done.
+fn scripted_responses_endpoint(log: PathBuf) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if line == "\r\n" || line.is_empty() {
+                        break;
+                    }
+                    if let Some((name, value)) = line.split_once(':')
+                        && name.eq_ignore_ascii_case("content-length")
+                    {
+                        length = value.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let body = String::from_utf8_lossy(&body);
+                if let Some(at) = body.find("\"function_call_output\"") {
+                    let output: String = body[at..].chars().take(600).collect();
+                    fs::write(&log, output).unwrap();
+                }
+                let item = if body.contains("\"function_call_output\"") {
+                    serde_json::json!({"type": "message", "id": "msg_1", "role": "assistant", "status": "completed", "content": [{"type": "output_text", "text": "Changed the greeting.", "annotations": []}]})
+                } else {
+                    let cmd = serde_json::json!({ "cmd": "printf 'hello, ade\\n' > hello.txt" });
+                    serde_json::json!({"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "exec_command", "arguments": cmd.to_string(), "status": "completed"})
+                };
+                let events = [
+                    (
+                        "response.created",
+                        serde_json::json!({"type": "response.created", "response": {"id": "resp_1"}}),
+                    ),
+                    (
+                        "response.output_item.added",
+                        serde_json::json!({"type": "response.output_item.added", "output_index": 0, "item": item}),
+                    ),
+                    (
+                        "response.output_item.done",
+                        serde_json::json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
+                    ),
+                    (
+                        "response.completed",
+                        serde_json::json!({"type": "response.completed", "response": {"id": "resp_1", "usage": {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 15}}}),
+                    ),
+                ];
+                let mut sse = String::new();
+                for (event, data) in events {
+                    sse.push_str(&format!("event: {event}\ndata: {data}\n\n"));
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    sse.len()
+                );
+                let _ = stream.write_all((head + &sse).as_bytes());
+            });
+        }
+    });
+    url
+}
+
+/// The shipped Codex CLI template, run for real (offline, its own sandbox on, against a scripted
+/// endpoint given as a custom provider) from the invocation `prepare` builds.
+#[test]
+fn the_codex_template_runs_the_real_cli() {
+    let _env = lock();
+    let Some(bin) = std::env::var_os("ADE_TEST_AGENT_BIN").map(PathBuf::from) else {
+        eprintln!("skipped: ADE_TEST_AGENT_BIN is not set, so the real agent CLIs are not here");
+        return;
+    };
+    if !bin.join("codex").exists() {
+        eprintln!("skipped: no codex in {}", bin.display());
+        return;
+    }
+    let dir = Dir::new("codex");
+    let file = dir.path("worktree/hello.txt");
+    fs::write(&file, "hello\n").unwrap();
+    let url = scripted_responses_endpoint(dir.path("tool-output"));
+    let doc =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/agents.md")).unwrap();
+    let provider = format!(
+        "\"codex\", \"exec\", \"--json\", \"-c\", \"model_provider=ade\", \"-c\", 'model_providers.ade.name=\"ade\"', \"-c\", 'model_providers.ade.base_url=\"{url}\"', \"-c\", 'model_providers.ade.env_key=\"OPENAI_API_KEY\"', \"-c\", 'model_providers.ade.wire_api=\"responses\"',"
+    );
+    let block = doc
+        .split("```toml\n")
+        .map(|b| b.split("```").next().unwrap())
+        .find(|b| b.starts_with("[agents.codex]"))
+        .unwrap()
+        .replace("\"codex\", \"exec\", \"--json\",", &provider);
+    assert!(block.contains("model_provider=ade"), "{block}");
+    let runner = format!(
+        "[runner]\nagent_user = \"nobody\"\npath = [\"{}\", \"/usr/local/bin\", \"/usr/bin\", \"/bin\"]\n",
+        bin.display()
+    );
+    let config = load(&dir, &format!("{runner}{block}"), agent_env()).unwrap();
+    let registry = AgentRegistry::new(&config).unwrap();
+    let selection = select(&registry, "codex", Environment::Worktree);
+    let invocation = registry
+        .prepare(&selection, &inputs(), &dir.paths())
+        .unwrap();
+    assert_eq!(
+        invocation.stdin,
+        StdinSource::Null,
+        "codex waits on an open stdin"
+    );
+    let started = std::time::Instant::now();
+    let (ok, out) = run(&invocation);
+    eprintln!("codex ran {:?}: {out}", started.elapsed());
+    eprintln!(
+        "the command's output as codex reported it: {}",
+        fs::read_to_string(dir.path("tool-output")).unwrap_or_default()
+    );
+    assert!(ok, "{out}");
+    assert_eq!(fs::read_to_string(&file).unwrap(), "hello, ade\n");
+    assert!(
+        out.lines().any(|l| l.contains("\"turn.completed\"")),
+        "{out}"
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path("scratch/output.md"))
+            .unwrap()
+            .trim(),
+        "Changed the greeting."
+    );
 }
