@@ -1256,5 +1256,54 @@ fn snapshot(name: &str, text: &str) {
     );
 }
 
+/// `ade serve` checks its agents before it does anything else: a missing program stops it with
+/// one line naming the agent.
+#[test]
+fn ade_serve_refuses_to_start_with_a_missing_agent() {
+    let _env = lock();
+    let dir = Dir::new("serve");
+    let config = dir.path("ade.toml");
+    fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\ndata_dir = \"{}\"\n{RUNNER}[agents.ghost]\ncommand = [\"ade-no-such-agent-program\", \"{{prompt_file}}\"]\ntrust = \"trusted\"\n",
+            dir.path("data").display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ade"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env_remove("ADE_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("ade serve started although its agent's program is missing");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(
+        stderr.contains(
+            "ade: agent ghost: program ade-no-such-agent-program is not found on the runner's PATH"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path("data/ade.db").exists(),
+        "nothing was started before the check"
+    );
+}
+
 #[path = "runner_agents/real_cli.rs"]
 mod real_cli;
