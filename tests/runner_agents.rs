@@ -497,10 +497,20 @@ fn prepare_for_each_prompt_mode() {
     fs::remove_file(dir.path("scratch/prompt.md")).unwrap();
     std::os::unix::fs::symlink(&victim, dir.path("scratch/prompt.md")).unwrap();
     std::os::unix::fs::symlink(&victim, dir.path("scratch/output.md")).unwrap();
+    let elsewhere = dir.path("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    fs::remove_dir_all(dir.path("scratch/home")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, dir.path("scratch/home")).unwrap();
     registry
         .prepare(&selection, &inputs(), &dir.paths())
         .unwrap();
     assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
+    let home = dir.path("scratch/home");
+    assert!(
+        home.is_dir() && !home.is_symlink(),
+        "HOME is a fresh folder again"
+    );
+    assert!(elsewhere.exists());
     assert!(!dir.path("scratch/prompt.md").is_symlink());
     assert!(!dir.path("scratch/output.md").exists());
 

@@ -249,27 +249,28 @@ fn utf8_absolute<'a>(what: &str, path: &'a Path) -> Result<&'a str, PrepareError
     Ok(text)
 }
 
-/// A folder only its owner can enter; an existing link or file in its place is refused.
+/// A folder only its owner can enter. Whatever else is in its place (a file, or a link an earlier
+/// agent left) is removed, never followed.
 fn private_dir(path: &Path) -> Result<(), PrepareError> {
     match fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => Ok(()),
-        Ok(_) => Err(PrepareError::Paths(format!(
-            "{} exists and is not a folder (a link is never followed)",
-            path.display()
-        ))),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(path)
-            .map_err(|source| PrepareError::Write {
+        Ok(meta) if meta.is_dir() => return Ok(()),
+        Ok(_) => remove_stale(path)?,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(PrepareError::Write {
                 path: path.to_path_buf(),
                 source,
-            }),
-        Err(source) => Err(PrepareError::Write {
+            });
+        }
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|source| PrepareError::Write {
             path: path.to_path_buf(),
             source,
-        }),
-    }
+        })
 }
 
 /// Removes whatever is at `path` (a link is removed, not followed).
