@@ -4,24 +4,41 @@
 
 use super::*;
 
-/// The folder of real agent CLIs, or `None` after saying why the test is skipped.
-fn agent_bin(program: &str) -> Option<PathBuf> {
-    let Some(bin) = std::env::var_os("ADE_TEST_AGENT_BIN").map(PathBuf::from) else {
+/// The folders `ADE_TEST_AGENT_BIN` names (`:` between them), or `None` after saying why the
+/// test is skipped.
+fn agent_dirs() -> Option<Vec<PathBuf>> {
+    let Some(value) = std::env::var_os("ADE_TEST_AGENT_BIN") else {
         eprintln!("skipped: ADE_TEST_AGENT_BIN is not set, so the real agent CLIs are not here");
         return None;
     };
-    if !bin.join(program).exists() {
-        eprintln!("skipped: no {program} in {}", bin.display());
-        return None;
-    }
-    Some(bin)
+    Some(std::env::split_paths(&value).collect())
 }
 
-/// `[runner]` with the real CLIs' folder first on the agents' PATH.
-fn runner_with(bin: &Path) -> String {
+/// The folders of the real CLIs if `program` is among them, or `None` after saying why not.
+fn agent_bin(program: &str) -> Option<Vec<PathBuf>> {
+    let dirs = agent_dirs()?;
+    if find(&dirs, program).is_none() {
+        eprintln!("skipped: no {program} in ADE_TEST_AGENT_BIN");
+        return None;
+    }
+    Some(dirs)
+}
+
+fn find(dirs: &[PathBuf], program: &str) -> Option<PathBuf> {
+    dirs.iter().map(|d| d.join(program)).find(|p| p.exists())
+}
+
+/// `[runner]` with the real CLIs' folders first on the agents' PATH.
+fn runner_with(dirs: &[PathBuf]) -> String {
+    let path: Vec<String> = dirs
+        .iter()
+        .map(|d| d.display().to_string())
+        .chain(["/usr/local/bin", "/usr/bin", "/bin"].map(String::from))
+        .map(|d| format!("\"{d}\""))
+        .collect();
     format!(
-        "[runner]\nagent_user = \"nobody\"\npath = [\"{}\", \"/usr/local/bin\", \"/usr/bin\", \"/bin\"]\n",
-        bin.display()
+        "[runner]\nagent_user = \"nobody\"\npath = [{}]\n",
+        path.join(", ")
     )
 }
 
@@ -174,14 +191,13 @@ fn scripted_responses_endpoint(log: PathBuf) -> String {
 #[test]
 fn the_shipped_pins_match_the_real_clis() {
     let _env = lock();
-    let Some(bin) = std::env::var_os("ADE_TEST_AGENT_BIN").map(PathBuf::from) else {
-        eprintln!("skipped: ADE_TEST_AGENT_BIN is not set, so the real agent CLIs are not here");
+    let Some(dirs) = agent_dirs() else {
         return;
     };
     let dir = Dir::new("real");
     let doc =
         fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/agents.md")).unwrap();
-    let runner = runner_with(&bin);
+    let runner = runner_with(&dirs);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut checked = 0;
     for block in doc.split("```toml\n").skip(1) {
@@ -191,18 +207,17 @@ fn the_shipped_pins_match_the_real_clis() {
         let Some(agent) = registry.iter().next().cloned() else {
             continue;
         };
-        let (Some(pin), true) = (&agent.version, bin.join(agent.program()).exists()) else {
+        let (Some(pin), Some(program)) = (&agent.version, find(&dirs, &agent.program())) else {
             eprintln!(
-                "{}: no pin or not installed in {}; not checked",
-                agent.name,
-                bin.display()
+                "{}: no pin, or not in ADE_TEST_AGENT_BIN; not checked",
+                agent.name
             );
             continue;
         };
         let found = runtime
             .block_on(registry.check_versions())
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(found[0].program, bin.join(agent.program()));
+        assert_eq!(found[0].program, program);
         eprintln!("{}: {:?} matches {pin}", agent.name, found[0].version);
         checked += 1;
 
@@ -322,4 +337,88 @@ fn the_codex_template_runs_the_real_cli() {
             .trim(),
         "Changed the greeting."
     );
+}
+
+/// A scripted OpenAI chat completions endpoint (what aider calls through litellm): one streamed
+/// reply with a SEARCH/REPLACE block for `hello.txt`.
+fn scripted_chat_endpoint() -> String {
+    let addr = serve_loopback(move |request, _| {
+        if !request.contains("/chat/completions") {
+            return ("application/json", "{}".to_owned());
+        }
+        let reply =
+            "hello.txt\n```\n<<<<<<< SEARCH\nhello\n=======\nhello, ade\n>>>>>>> REPLACE\n```\n";
+        let chunk = |delta: serde_json::Value, finish: serde_json::Value| serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4.1", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        let body = format!(
+            "data: {}\n\ndata: {}\n\ndata: [DONE]\n\n",
+            chunk(
+                serde_json::json!({"role": "assistant", "content": reply}),
+                serde_json::Value::Null
+            ),
+            chunk(serde_json::json!({}), serde_json::json!("stop")),
+        );
+        ("text/event-stream", body)
+    });
+    format!("http://{addr}/v1")
+}
+
+/// The shipped aider template, run for real (offline, against a scripted endpoint): it edits a
+/// file, keeps its history files in the scratch folder, leaves only what `leftovers` covers in the
+/// worktree, and touches no `.gitignore`.
+#[test]
+fn the_aider_template_runs_the_real_cli() {
+    let _env = lock();
+    let Some(bin) = agent_bin("aider") else {
+        return;
+    };
+    let dir = Dir::new("aider");
+    let worktree = dir.path("worktree");
+    let file = worktree.join("hello.txt");
+    fs::write(&file, "hello\n").unwrap();
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(&worktree)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "hello.txt"]);
+    git(&["commit", "-qm", "base"]);
+    let url = scripted_chat_endpoint();
+    let block = doc_block("aider").replace(
+        "\"--message-file\", \"{prompt_file}\",",
+        &format!("\"--message-file\", \"{{prompt_file}}\", \"--openai-api-base\", \"{url}\","),
+    );
+    assert!(block.contains("--openai-api-base"), "{block}");
+    let config = load(&dir, &(runner_with(&bin) + &block), agent_env()).unwrap();
+    let registry = AgentRegistry::new(&config).unwrap();
+    let selection = select(&registry, "aider", Environment::Worktree);
+    let invocation = registry
+        .prepare(&selection, &inputs(), &dir.paths())
+        .unwrap();
+    let started = std::time::Instant::now();
+    let (ok, out) = run(&invocation);
+    eprintln!("aider ran {:?}: {out}", started.elapsed());
+    assert!(ok, "{out}");
+    assert_eq!(fs::read_to_string(&file).unwrap(), "hello, ade\n", "{out}");
+    assert!(out.contains("Applied edit to hello.txt"), "{out}");
+    assert!(dir.path("scratch/aider.chat.history.md").exists());
+    assert!(
+        !worktree.join(".gitignore").exists(),
+        "aider wrote a .gitignore"
+    );
+    let agent = registry.get("aider").unwrap();
+    for entry in fs::read_dir(&worktree).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name != "hello.txt" && name != ".git" {
+            assert!(
+                agent.leftovers.matches(&name),
+                "{name} is left in the worktree and not a leftover"
+            );
+        }
+    }
 }
