@@ -12,6 +12,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         "pull_request.md",
         include_str!("../templates/pull_request.md"),
     ),
+    ("run_prompt.md", include_str!("../templates/run_prompt.md")),
 ];
 
 fn environment() -> &'static Environment<'static> {

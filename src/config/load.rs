@@ -26,7 +26,8 @@ impl Config {
         path: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
-        let overrides = Overrides::from_env(env)?;
+        let env: BTreeMap<String, String> = env.into_iter().collect();
+        let overrides = Overrides::from_env(env.clone())?;
         let origins = Origins {
             file: path.map(Path::to_path_buf),
             env: overrides.keys,
@@ -51,7 +52,7 @@ impl Config {
 
         let raw: RawConfig =
             serde_path_to_error::deserialize(merged).map_err(|err| origins.serde_error(err))?;
-        resolve::resolve(raw, &origins)
+        resolve::resolve(raw, &origins, &env)
     }
 }
 

@@ -6,11 +6,13 @@
 //! [`Config::render_redacted`] shows the result for `ade check-config`. docs/configuration.md is
 //! the operator's side of the same contract.
 
+mod agents;
 mod error;
 mod load;
 mod raw;
 mod render;
 mod resolve;
+mod runner;
 mod secret;
 #[cfg(test)]
 mod tests;
@@ -39,6 +41,10 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// `[policy]`: the server's policy defaults and the limits no repository may loosen.
     pub policy: crate::policy::ServerPolicy,
+    /// `[runner]`: where and how the embedded runner carries out runs.
+    pub runner: RunnerConfig,
+    /// `[agents.<name>]`: the agents this server registers, by name.
+    pub agents: Vec<crate::runner::agent::Agent>,
 }
 
 /// `[server]`.
@@ -115,4 +121,60 @@ pub struct JobsConfig {
     pub lease: Duration,
     /// Fallback poll interval when no wake-up arrives.
     pub poll_interval: Duration,
+}
+
+/// `[runner]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunnerConfig {
+    /// Folder for mirrors, worktrees, scratch folders and run logs.
+    pub workdir: PathBuf,
+    /// Runs this runner carries out at once.
+    pub max_parallel: usize,
+    /// The git program ade's own git commands use.
+    pub git: String,
+    /// The folders of the `PATH` agents get, in order; each absolute.
+    pub path: Vec<PathBuf>,
+    /// The unprivileged user agents run as when ade runs as root.
+    pub agent_user: Option<String>,
+    /// What `container` environments are made with.
+    pub container_runtime: ContainerRuntime,
+    /// Memory limit of a sandbox, in bytes; `None` for no limit.
+    pub memory_max: Option<u64>,
+    /// Process limit of a sandbox; `None` for no limit.
+    pub pids_max: Option<u64>,
+    /// Whether agents in containers may use the network.
+    pub network: bool,
+}
+
+impl RunnerConfig {
+    /// The `PATH` value agents get.
+    pub fn path_var(&self) -> String {
+        self.path
+            .iter()
+            .map(|dir| dir.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+}
+
+/// What makes the sandbox of a `container` run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContainerRuntime {
+    /// bubblewrap (`bwrap`): no daemon, starts in milliseconds.
+    Bubblewrap,
+    /// podman.
+    Podman,
+    /// docker.
+    Docker,
+}
+
+impl ContainerRuntime {
+    /// The name written in `ade.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerRuntime::Bubblewrap => "bubblewrap",
+            ContainerRuntime::Podman => "podman",
+            ContainerRuntime::Docker => "docker",
+        }
+    }
 }

@@ -16,6 +16,8 @@ pub(super) struct RawConfig {
     pub gitea: RawGitea,
     pub jobs: RawJobs,
     pub policy: crate::policy::ServerPolicy,
+    pub runner: super::runner::RawRunner,
+    pub agents: std::collections::BTreeMap<String, super::agents::RawAgent>,
 }
 
 #[derive(Debug, Default, Deserialize)]

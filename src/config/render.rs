@@ -75,6 +75,10 @@ impl Config {
         out.integer("backoff_max_ms", millis(jobs.backoff_max));
         out.integer("lease_secs", jobs.lease.as_secs().into());
         out.integer("poll_interval_ms", millis(jobs.poll_interval));
+        out.runner(&self.runner);
+        for agent in &self.agents {
+            out.agent(agent);
+        }
         out.server_policy(&self.policy);
         out.0
     }
@@ -131,6 +135,86 @@ fn redact_url(url: &str) -> String {
 struct Toml(String);
 
 impl Toml {
+    fn runner(&mut self, runner: &super::RunnerConfig) {
+        self.section("runner");
+        self.path("workdir", &runner.workdir);
+        self.integer("max_parallel", runner.max_parallel as u128);
+        self.string("git", &runner.git);
+        let path: Vec<String> = runner
+            .path
+            .iter()
+            .map(|dir| dir.to_string_lossy().into_owned())
+            .collect();
+        self.list("path", &path);
+        self.optional(
+            "agent_user",
+            runner.agent_user.as_deref(),
+            "not set, so agents are not started while ade runs as root",
+        );
+        self.string("container_runtime", runner.container_runtime.as_str());
+        self.limit("memory_max", runner.memory_max);
+        self.limit("pids_max", runner.pids_max);
+        let _ = writeln!(self.0, "network = {}", runner.network);
+    }
+
+    /// One `[agents.<name>]` table; secrets show where they come from, never their values.
+    fn agent(&mut self, agent: &crate::runner::agent::Agent) {
+        use crate::runner::agent::SecretSource;
+        self.section(&format!("agents.{}", agent.name));
+        let command: Vec<String> = agent
+            .command
+            .iter()
+            .map(|t| t.source().to_owned())
+            .collect();
+        self.list("command", &command);
+        self.string("prompt", agent.prompt.as_str());
+        match agent.environment {
+            Some(env) => self.string("environment", env.as_str()),
+            None => self.unset(
+                "environment",
+                "not set, so the policy's (container when untrusted)",
+            ),
+        }
+        self.string("trust", agent.trust.as_str());
+        self.optional("model", agent.model.as_deref(), "not set");
+        self.integer("timeout_secs", agent.timeout.as_secs().into());
+        self.integer("output_cap_bytes", agent.output_cap.into());
+        self.optional("version", agent.version.as_deref(), "not pinned");
+        match &agent.version_command {
+            Some(argv) => self.list("version_command", argv),
+            None => self.unset("version_command", "not set, so [program, \"--version\"]"),
+        }
+        self.list("leftovers", agent.leftovers.patterns());
+        if !agent.env.is_empty() {
+            self.section(&format!("agents.{}.env", agent.name));
+            for (name, value) in &agent.env {
+                self.string(name, value.source());
+            }
+        }
+        if !agent.secrets.is_empty() {
+            self.section(&format!("agents.{}.secrets", agent.name));
+            for secret in &agent.secrets {
+                let (kind, from) = match &secret.source {
+                    SecretSource::File(path) => ("file", path),
+                    SecretSource::Env(var) => ("env", var),
+                };
+                let _ = writeln!(self.0, "{} = {{ {kind} = {} }}", secret.name, quote(from));
+            }
+        }
+    }
+
+    fn list(&mut self, key: &str, items: &[String]) {
+        let items: Vec<String> = items.iter().map(|item| quote(item)).collect();
+        let _ = writeln!(self.0, "{key} = [{}]", items.join(", "));
+    }
+
+    fn limit(&mut self, key: &str, value: Option<u64>) {
+        match value {
+            Some(value) => self.integer(key, value.into()),
+            None => self.string(key, "max"),
+        }
+    }
+
     /// The server policy as TOML tables under `[policy.…]`; it holds no secrets.
     fn server_policy(&mut self, policy: &crate::policy::ServerPolicy) {
         #[derive(serde::Serialize)]

@@ -6,8 +6,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
+use super::agents::{self, ForgeSecrets};
 use super::load::Origins;
 use super::raw::{OneOrMany, RawConfig, RawDatabase, RawGitea, RawGithub, RawJobs, RawServer};
+use super::runner;
 use super::{
     Config, ConfigError, DatabaseConfig, GiteaConfig, GithubConfig, JobsConfig, Secret,
     ServerConfig, StorageConfig,
@@ -30,16 +34,40 @@ const DEFAULT_LEASE_SECS: u64 = 60;
 const MIN_LEASE_SECS: u64 = 5;
 const DEFAULT_POLL_INTERVAL_MS: u64 = 1_000;
 
-pub(super) fn resolve(raw: RawConfig, origins: &Origins) -> Result<Config, ConfigError> {
+/// `env` is ade's whole environment, where agents' `env = "VARIABLE"` secrets are read.
+pub(super) fn resolve(
+    raw: RawConfig,
+    origins: &Origins,
+    env: &BTreeMap<String, String>,
+) -> Result<Config, ConfigError> {
     let check = Check { origins };
     let storage = storage(&check, raw.storage.data_dir)?;
+    let github = github(&check, raw.github)?;
+    let gitea = gitea(&check, raw.gitea)?;
+    let forge = ForgeSecrets {
+        values: github
+            .webhook_secrets
+            .iter()
+            .chain(&gitea.webhook_secrets)
+            .chain(&gitea.token)
+            .map(Secret::expose)
+            .collect(),
+        files: github
+            .private_key_file
+            .iter()
+            .map(PathBuf::as_path)
+            .collect(),
+    };
+    let agents = agents::agents(&check, raw.agents, env, &forge)?;
     Ok(Config {
         server: server(&check, raw.server)?,
         database: database(&check, raw.database, &storage)?,
-        github: github(&check, raw.github)?,
-        gitea: gitea(&check, raw.gitea)?,
         jobs: jobs(&check, raw.jobs)?,
         policy: server_policy(&check, raw.policy)?,
+        runner: runner::runner(&check, raw.runner, &storage)?,
+        github,
+        gitea,
+        agents,
         storage,
     })
 }
@@ -61,12 +89,12 @@ fn server_policy(
 }
 
 /// Builds errors that carry the origin of the key they are about.
-struct Check<'a> {
+pub(super) struct Check<'a> {
     origins: &'a Origins,
 }
 
 impl Check<'_> {
-    fn invalid(&self, key: &str, reason: impl Into<String>) -> ConfigError {
+    pub(super) fn invalid(&self, key: &str, reason: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
             key: key.to_owned(),
             reason: reason.into(),
@@ -74,7 +102,7 @@ impl Check<'_> {
         }
     }
 
-    fn at_least<T: PartialOrd + std::fmt::Display>(
+    pub(super) fn at_least<T: PartialOrd + std::fmt::Display>(
         &self,
         key: &str,
         value: T,
@@ -107,7 +135,7 @@ impl Check<'_> {
 
     /// Reads a file that holds secrets. The error names the key, the path and the OS reason,
     /// never the content.
-    fn read_secret_file(&self, key: &str, path: &str) -> Result<String, ConfigError> {
+    pub(super) fn read_secret_file(&self, key: &str, path: &str) -> Result<String, ConfigError> {
         if path.is_empty() {
             return Err(self.invalid(key, "is an empty path"));
         }

@@ -1,0 +1,342 @@
+//! What `ade serve` checks about its agents before it accepts work: every agent's program is
+//! there, pinned versions match, and agents will not run as root. A failure stops ade with one
+//! line naming the agent, rather than failing every run later.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+
+use super::{Agent, AgentRegistry};
+
+/// How long a version command may take.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(15);
+/// Most output of a version command read.
+const VERSION_OUTPUT_CAP: u64 = 64 * 1024;
+
+/// Why ade refuses to start with its agents.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The program is not on the runner's PATH, or not an executable file.
+    #[error("agent {agent}: program {program} {reason}")]
+    Missing {
+        /// The agent.
+        agent: String,
+        /// Its program as configured.
+        program: String,
+        /// Where it was looked for.
+        reason: String,
+    },
+    /// The version command failed, timed out, or printed another version than the pin.
+    #[error("agent {agent}: {reason}")]
+    Version {
+        /// The agent.
+        agent: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The agent could never run under the server's policy limits.
+    #[error("agent {agent} cannot run on this server: {reason}")]
+    Unusable {
+        /// The agent.
+        agent: String,
+        /// Why.
+        reason: String,
+    },
+    /// The server policy's default agent or planner is not registered.
+    #[error("{key} names agent {agent}, which is not registered under [agents]")]
+    DefaultNotRegistered {
+        /// The policy key.
+        key: &'static str,
+        /// The name it gives.
+        agent: String,
+    },
+    /// ade runs as root and no unprivileged user is configured, or that user is unusable.
+    #[error("runner.agent_user: {0}")]
+    User(String),
+}
+
+/// What the start check found about one agent, for the start-up log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentVersion {
+    /// The agent.
+    pub agent: String,
+    /// Its program, resolved.
+    pub program: PathBuf,
+    /// The first line of its version output, when the version command ran.
+    pub version: Option<String>,
+}
+
+/// The unprivileged user agents run as, as the system knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentUser {
+    /// The name.
+    pub name: String,
+    /// Its user id.
+    pub uid: u32,
+    /// Its primary group id.
+    pub gid: u32,
+}
+
+impl AgentRegistry {
+    /// The registry of `config`, checked as `ade serve` needs it before accepting work: agents
+    /// usable under the server policy, not run as root, programs present, pins matched. Each
+    /// agent's program and version go to the log.
+    pub async fn start(config: &crate::config::Config) -> Result<AgentRegistry, StartError> {
+        let registry = AgentRegistry::new(config)?;
+        let user = registry.agent_user()?;
+        for found in registry.check_versions().await? {
+            tracing::info!(
+                agent = %found.agent,
+                program = %found.program.display(),
+                version = found.version.as_deref().unwrap_or("not checked"),
+                agent_user = user.as_ref().map(|u| u.name.as_str()),
+                "agent ready"
+            );
+        }
+        Ok(registry)
+    }
+
+    /// Checks every agent's program and version pin, concurrently, each version command with a
+    /// short timeout and the same minimal environment agents get (never ade's own). The version
+    /// command runs only for agents with a `version` pin or an explicit `version_command`, so a
+    /// plain script is never started with an argument it does not expect.
+    pub async fn check_versions(&self) -> Result<Vec<AgentVersion>, StartError> {
+        let mut checks = tokio::task::JoinSet::new();
+        for (index, agent) in self.iter().enumerate() {
+            let registry = self.clone();
+            let agent = agent.clone();
+            checks.spawn(async move { (index, registry.check_agent(&agent).await) });
+        }
+        let mut results = Vec::new();
+        while let Some(joined) = checks.join_next().await {
+            results.push(joined.expect("a version check does not panic"));
+        }
+        results.sort_by_key(|(index, _)| *index);
+        results.into_iter().map(|(_, result)| result).collect()
+    }
+
+    async fn check_agent(&self, agent: &Agent) -> Result<AgentVersion, StartError> {
+        let program = self.resolve(agent, &agent.program())?;
+        if agent.version.is_none() && agent.version_command.is_none() {
+            return Ok(AgentVersion {
+                agent: agent.name.clone(),
+                program,
+                version: None,
+            });
+        }
+        let argv = agent.version_argv();
+        let version_program = if argv[0] == agent.program() {
+            program.clone()
+        } else {
+            self.resolve(agent, &argv[0])?
+        };
+        let output = self
+            .run_version(agent, &version_program, &argv[1..])
+            .await?;
+        let first_line = output
+            .lines()
+            .map(str::trim)
+            .find(|line| !line.is_empty())
+            .unwrap_or("")
+            .to_owned();
+        if let Some(pin) = &agent.version
+            && !pin_matches(pin, &output)
+        {
+            return Err(StartError::Version {
+                agent: agent.name.clone(),
+                reason: format!(
+                    "version {pin} is pinned but `{}` printed {:?}",
+                    argv.join(" "),
+                    first_line.chars().take(200).collect::<String>()
+                ),
+            });
+        }
+        Ok(AgentVersion {
+            agent: agent.name.clone(),
+            program,
+            version: Some(first_line),
+        })
+    }
+
+    /// The program's path: an absolute path as it is, a bare name on the runner's PATH.
+    fn resolve(&self, agent: &Agent, program: &str) -> Result<PathBuf, StartError> {
+        let missing = |reason: String| StartError::Missing {
+            agent: agent.name.clone(),
+            program: program.to_owned(),
+            reason,
+        };
+        if program.starts_with('/') {
+            return if is_executable(Path::new(program)) {
+                Ok(PathBuf::from(program))
+            } else {
+                Err(missing("is not an executable file".to_owned()))
+            };
+        }
+        self.runner()
+            .path
+            .iter()
+            .map(|dir| dir.join(program))
+            .find(|candidate| is_executable(candidate))
+            .ok_or_else(|| {
+                missing(format!(
+                    "is not found on the runner's PATH ({})",
+                    self.runner().path_var()
+                ))
+            })
+    }
+
+    async fn run_version(
+        &self,
+        agent: &Agent,
+        program: &Path,
+        args: &[String],
+    ) -> Result<String, StartError> {
+        let failed = |reason: String| StartError::Version {
+            agent: agent.name.clone(),
+            reason,
+        };
+        let home = std::env::temp_dir().join(format!(
+            "ade-version-{}-{}-{}",
+            std::process::id(),
+            agent.name,
+            fastrand::u64(..)
+        ));
+        std::fs::create_dir_all(&home)
+            .map_err(|e| failed(format!("cannot make a HOME for the version command: {e}")))?;
+        let mut child = tokio::process::Command::new(program)
+            .args(args)
+            .env_clear()
+            .env("PATH", self.runner().path_var())
+            .env("HOME", &home)
+            .env("LANG", "C.UTF-8")
+            .current_dir(&home)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| failed(format!("cannot run {}: {e}", program.display())))?;
+        let stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        let run = async {
+            let mut out = Vec::new();
+            let mut err = Vec::new();
+            let mut stdout = stdout.take(VERSION_OUTPUT_CAP);
+            let mut stderr = stderr.take(VERSION_OUTPUT_CAP);
+            let (read_out, read_err, status) = tokio::join!(
+                stdout.read_to_end(&mut out),
+                stderr.read_to_end(&mut err),
+                child.wait()
+            );
+            read_out.and(read_err)?;
+            Ok::<_, std::io::Error>((status?, out, err))
+        };
+        let result = tokio::time::timeout(VERSION_TIMEOUT, run).await;
+        let _ = std::fs::remove_dir_all(&home);
+        let (status, out, err) = result
+            .map_err(|_| {
+                failed(format!(
+                    "version command timed out after {}s",
+                    VERSION_TIMEOUT.as_secs()
+                ))
+            })?
+            .map_err(|e| failed(format!("version command failed: {e}")))?;
+        let text = String::from_utf8_lossy(&out).into_owned();
+        if !status.success() {
+            let err = String::from_utf8_lossy(&err);
+            let line = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            return Err(failed(format!(
+                "version command exited with {status}: {}",
+                line.chars().take(200).collect::<String>()
+            )));
+        }
+        if text.trim().is_empty() {
+            // Some tools print their version on stderr.
+            return Ok(String::from_utf8_lossy(&err).into_owned());
+        }
+        Ok(text)
+    }
+
+    /// The user agents run as. `None` when ade does not run as root (agents then run as ade's
+    /// own user). Refuses when ade runs as root and `runner.agent_user` is not set or is not an
+    /// unprivileged user of this system; with no agent registered there is nothing to refuse.
+    pub fn agent_user(&self) -> Result<Option<AgentUser>, StartError> {
+        if self.is_empty() || effective_uid() != Some(0) {
+            return Ok(None);
+        }
+        let Some(name) = &self.runner().agent_user else {
+            return Err(StartError::User(
+                "ade runs as root and agents never do: set runner.agent_user to an unprivileged user (Claude Code, for one, refuses to run unattended as root)".to_owned(),
+            ));
+        };
+        let user = lookup_user(name)?;
+        if user.uid == 0 {
+            return Err(StartError::User(format!("{name} has user id 0")));
+        }
+        Ok(Some(user))
+    }
+}
+
+/// Whether the pin is one of the version-like words of `output`, or a prefix of one at a dot:
+/// `2.1` accepts `2.1.328`, never `2.10`.
+pub fn pin_matches(pin: &str, output: &str) -> bool {
+    let pin = pin.strip_prefix('v').unwrap_or(pin);
+    output
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')')
+        .map(|word| word.trim_start_matches('v'))
+        .map(|word| word.rsplit('-').next().unwrap_or(word))
+        .any(|word| {
+            word == pin
+                || word
+                    .strip_prefix(pin)
+                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('+'))
+        })
+}
+
+fn is_executable(path: &Path) -> bool {
+    std::fs::metadata(path)
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
+/// This process's effective user id, from `/proc` (Linux).
+fn effective_uid() -> Option<u32> {
+    std::fs::metadata("/proc/self").ok().map(|meta| meta.uid())
+}
+
+/// A user of `/etc/passwd`, by name.
+fn lookup_user(name: &str) -> Result<AgentUser, StartError> {
+    let passwd = std::fs::read_to_string("/etc/passwd")
+        .map_err(|e| StartError::User(format!("cannot read /etc/passwd: {e}")))?;
+    passwd
+        .lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|fields| fields.len() >= 4 && fields[0] == name)
+        .and_then(|fields| {
+            Some(AgentUser {
+                name: name.to_owned(),
+                uid: fields[2].parse().ok()?,
+                gid: fields[3].parse().ok()?,
+            })
+        })
+        .ok_or_else(|| StartError::User(format!("no user {name} in /etc/passwd")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_match_whole_versions_or_dotted_prefixes() {
+        assert!(pin_matches("2.1.328", "2.1.328 (Claude Code)\n"));
+        assert!(pin_matches("0.169.0", "codex-cli 0.169.0\n"));
+        assert!(pin_matches("0.86.2", "aider 0.86.2\n"));
+        assert!(pin_matches("v1.18.33", "1.18.33"));
+        assert!(pin_matches("2.1", "2.1.328 (Claude Code)"));
+        assert!(!pin_matches("2.1", "2.10.0"));
+        assert!(!pin_matches("2.1.32", "2.1.328"));
+        assert!(!pin_matches("0.169.0", "codex-cli 0.170.0"));
+    }
+}

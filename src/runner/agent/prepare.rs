@@ -1,0 +1,307 @@
+//! From a run's inputs to an [`Invocation`]: the prompt and task files written into the run's
+//! scratch folder, the command's placeholders filled, stdin chosen, and the whole environment built
+//! from nothing: `ADE_*` variables, a per-run `HOME` and `TMPDIR`, the runner's `PATH`,
+//! `LANG=C.UTF-8`, the agent's `env` and its declared secrets. Nothing of ade's own environment
+//! reaches the agent otherwise, so no forge credential can.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use super::prompt::PromptView;
+use super::{AgentRegistry, Placeholder, PromptMode, Selection};
+use crate::runner::env::{Invocation, StdinSource};
+
+/// Linux refuses a single argument longer than this (`MAX_ARG_STRLEN`, 32 pages).
+const MAX_ARGUMENT_BYTES: usize = 128 * 1024;
+
+/// The prompt file's name in the scratch folder.
+pub const PROMPT_FILE: &str = "prompt.md";
+/// The task file's name in the scratch folder.
+pub const TASK_FILE: &str = "task.json";
+/// The output file's name in the scratch folder (the agent writes it, if it does).
+pub const OUTPUT_FILE: &str = "output.md";
+
+/// Everything a run's prompt is made of. Texts are as the forge, the repository or an earlier
+/// run gave them: [`AgentRegistry::prepare`] sanitizes and caps them.
+#[derive(Clone, Debug, Default)]
+pub struct RunInputs {
+    /// ade's run id.
+    pub run_id: String,
+    /// The attempt number, from 1.
+    pub attempt: u32,
+    /// `owner/name` of the repository.
+    pub repository: String,
+    /// The goal's issue number.
+    pub goal_number: u64,
+    /// The goal's issue title.
+    pub goal_title: String,
+    /// The goal's issue body.
+    pub goal_body: String,
+    /// The spec version the task belongs to.
+    pub spec_version: u32,
+    /// The task id.
+    pub task_id: String,
+    /// The task title.
+    pub task_title: String,
+    /// The task instructions (Markdown).
+    pub instructions: String,
+    /// The task's acceptance checks.
+    pub acceptance: Vec<String>,
+    /// Paths the task expects to change.
+    pub paths: Vec<String>,
+    /// What the tasks it depends on produced.
+    pub dependencies: Vec<Dependency>,
+    /// The repository's AGENTS.md at the run's base commit, if it has one.
+    pub agents_md: Option<String>,
+    /// Why the previous attempt failed (verification output, review comments), if this is a retry.
+    pub feedback: Option<String>,
+    /// Paths the policy does not let agents change.
+    pub protected_paths: Vec<String>,
+}
+
+/// The result of a task this one depends on.
+#[derive(Clone, Debug, Default)]
+pub struct Dependency {
+    /// Its task id.
+    pub task_id: String,
+    /// Its title.
+    pub title: String,
+    /// Its pull request (merged, since the dependency is met).
+    pub pull_request: Option<u64>,
+    /// What its agent said it did.
+    pub summary: String,
+}
+
+/// Where a run happens on the runner.
+#[derive(Clone, Debug)]
+pub struct RunPaths {
+    /// The worktree the agent works in.
+    pub worktree: PathBuf,
+    /// The run's scratch folder: prompt, task and output files, HOME and TMPDIR. ade creates it
+    /// if missing; it must not be inside the worktree.
+    pub scratch: PathBuf,
+    /// The run log the agent's output goes to.
+    pub log: PathBuf,
+}
+
+/// Why a run's invocation could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// A path is relative, not UTF-8, or the scratch folder lies in the worktree.
+    #[error("run paths: {0}")]
+    Paths(String),
+    /// The scratch folder or a file in it could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// What was being written.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: io::Error,
+    },
+    /// The prompt template failed (a bug in ade).
+    #[error("prompt: {0}")]
+    Render(String),
+    /// Agents cannot run as the user ade runs as (root without `runner.agent_user`).
+    #[error("{0}")]
+    User(String),
+    /// An argument came out that no process can be given.
+    #[error("agent {agent}: {reason}")]
+    Argument {
+        /// The agent.
+        agent: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl AgentRegistry {
+    /// Prepares one run of `selection.agent`: writes `prompt.md` and `task.json` into the
+    /// scratch folder (replacing what an earlier attempt left, never following a link), and
+    /// returns the invocation for the environment to start.
+    pub fn prepare(
+        &self,
+        selection: &Selection,
+        inputs: &RunInputs,
+        paths: &RunPaths,
+    ) -> Result<Invocation, PrepareError> {
+        let agent = &selection.agent;
+        let worktree = utf8_absolute("worktree", &paths.worktree)?;
+        let scratch = utf8_absolute("scratch", &paths.scratch)?;
+        if paths.scratch.starts_with(&paths.worktree) {
+            return Err(PrepareError::Paths(
+                "the scratch folder must not be inside the worktree".to_owned(),
+            ));
+        }
+        let owner = self
+            .agent_user()
+            .map_err(|err| PrepareError::User(err.to_string()))?;
+        let home = paths.scratch.join("home");
+        let tmp = paths.scratch.join("tmp");
+        private_dir(&paths.scratch)?;
+        private_dir(&home)?;
+        private_dir(&tmp)?;
+
+        let view = PromptView::new(inputs);
+        let prompt = view.render().map_err(PrepareError::Render)?;
+        let task = serde_json::to_string_pretty(&view.task_file())
+            .map_err(|e| PrepareError::Render(e.to_string()))?;
+        let prompt_file = paths.scratch.join(PROMPT_FILE);
+        let task_file = paths.scratch.join(TASK_FILE);
+        let output_file = paths.scratch.join(OUTPUT_FILE);
+        write_fresh(&prompt_file, prompt.as_bytes())?;
+        write_fresh(&task_file, (task + "\n").as_bytes())?;
+        remove_stale(&output_file)?;
+        if let Some(user) = &owner {
+            for path in [&paths.scratch, &home, &tmp, &prompt_file, &task_file] {
+                std::os::unix::fs::lchown(path, Some(user.uid), Some(user.gid)).map_err(
+                    |source| PrepareError::Write {
+                        path: path.clone(),
+                        source,
+                    },
+                )?;
+            }
+        }
+
+        let prompt_file_text = format!("{scratch}/{PROMPT_FILE}");
+        let task_file_text = format!("{scratch}/{TASK_FILE}");
+        let output_file_text = format!("{scratch}/{OUTPUT_FILE}");
+        let model = agent.model.clone().unwrap_or_default();
+        let value = |p: Placeholder| match p {
+            Placeholder::PromptFile => prompt_file_text.clone(),
+            Placeholder::Prompt => prompt.clone(),
+            Placeholder::TaskFile => task_file_text.clone(),
+            Placeholder::Worktree => worktree.to_owned(),
+            Placeholder::Scratch => scratch.to_owned(),
+            Placeholder::Model => model.clone(),
+            Placeholder::OutputFile => output_file_text.clone(),
+        };
+
+        let argv: Vec<String> = agent.command.iter().map(|t| t.expand(value)).collect();
+        for arg in &argv {
+            if arg.contains('\0') {
+                return Err(PrepareError::Argument {
+                    agent: agent.name.clone(),
+                    reason: "an argument holds a NUL character".to_owned(),
+                });
+            }
+            if arg.len() >= MAX_ARGUMENT_BYTES {
+                return Err(PrepareError::Argument {
+                    agent: agent.name.clone(),
+                    reason: format!(
+                        "an argument of {} bytes is longer than the system allows ({MAX_ARGUMENT_BYTES}); give this agent its prompt by file or stdin",
+                        arg.len()
+                    ),
+                });
+            }
+        }
+        let stdin = match agent.prompt {
+            PromptMode::Stdin => StdinSource::File(prompt_file.clone()),
+            PromptMode::File | PromptMode::Argument => StdinSource::Null,
+        };
+
+        let mut env: Vec<(String, String)> = vec![
+            ("ADE_RUN_ID".into(), view.run_id.clone()),
+            ("ADE_TASK_ID".into(), view.task.id.clone()),
+            ("ADE_GOAL".into(), inputs.goal_number.to_string()),
+            ("ADE_WORKTREE".into(), worktree.to_owned()),
+            ("ADE_PROMPT_FILE".into(), prompt_file_text.clone()),
+            ("ADE_TASK_FILE".into(), task_file_text.clone()),
+            ("ADE_OUTPUT_FILE".into(), output_file_text.clone()),
+            ("ADE_SCRATCH".into(), scratch.to_owned()),
+            ("HOME".into(), format!("{scratch}/home")),
+            ("TMPDIR".into(), format!("{scratch}/tmp")),
+            ("PATH".into(), self.runner().path_var()),
+            ("LANG".into(), "C.UTF-8".into()),
+        ];
+        for (name, template) in &agent.env {
+            env.push((name.clone(), template.expand(value)));
+        }
+        for secret in &agent.secrets {
+            env.push((secret.name.clone(), secret.value.expose().to_owned()));
+        }
+
+        Ok(Invocation {
+            argv,
+            stdin,
+            env,
+            worktree: paths.worktree.clone(),
+            scratch: paths.scratch.clone(),
+            timeout: selection.timeout,
+            output_cap: agent.output_cap,
+            log: paths.log.clone(),
+            network: self.runner().network,
+            environment: selection.environment,
+        })
+    }
+}
+
+fn utf8_absolute<'a>(what: &str, path: &'a Path) -> Result<&'a str, PrepareError> {
+    let text = path
+        .to_str()
+        .ok_or_else(|| PrepareError::Paths(format!("the {what} path is not UTF-8")))?;
+    if !path.is_absolute() {
+        return Err(PrepareError::Paths(format!(
+            "the {what} path {text} is not absolute"
+        )));
+    }
+    Ok(text)
+}
+
+/// A folder only its owner can enter. Whatever else is in its place (a file, or a link an earlier
+/// agent left) is removed, never followed.
+fn private_dir(path: &Path) -> Result<(), PrepareError> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => return Ok(()),
+        Ok(_) => remove_stale(path)?,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(PrepareError::Write {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|source| PrepareError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Removes whatever is at `path` (a link is removed, not followed).
+fn remove_stale(path: &Path) -> Result<(), PrepareError> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(err),
+    }
+    .map_err(|source| PrepareError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes a new file at `path`: whatever was there is removed first, and the file is created
+/// exclusively, so a link an earlier agent left there is never followed.
+fn write_fresh(path: &Path, content: &[u8]) -> Result<(), PrepareError> {
+    remove_stale(path)?;
+    let write = || -> io::Result<()> {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+        file.write_all(content)?;
+        file.sync_all()
+    };
+    write().map_err(|source| PrepareError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
