@@ -233,6 +233,7 @@ impl AgentRegistry {
             log: paths.log.clone(),
             network: self.runner().network,
             environment: selection.environment,
+            extra_paths: Vec::new(),
         })
     }
 }

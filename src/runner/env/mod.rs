@@ -31,8 +31,9 @@ pub use self::landlock::{LandlockSupport, landlock_support};
 pub use crate::policy::Environment;
 
 /// Everything needed to start one agent process. Nothing is inherited from ade's own process:
-/// `env` is the agent's whole environment.
-#[derive(Clone, Debug)]
+/// `env` is the agent's whole environment. Its `Debug` shows variable names only: values may be
+/// secrets.
+#[derive(Clone)]
 pub struct Invocation {
     /// Program and arguments, placeholders already filled in; never passed through a shell.
     pub argv: Vec<String>,
@@ -58,6 +59,25 @@ pub struct Invocation {
     /// object store, read-only, so `git log` works inside a linked worktree). Confinement allows
     /// them and sandboxes mount them at the same path.
     pub extra_paths: Vec<PathGrant>,
+}
+
+impl fmt::Debug for Invocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.env.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("Invocation")
+            .field("argv", &self.argv)
+            .field("stdin", &self.stdin)
+            .field("env", &names)
+            .field("worktree", &self.worktree)
+            .field("scratch", &self.scratch)
+            .field("timeout", &self.timeout)
+            .field("output_cap", &self.output_cap)
+            .field("log", &self.log)
+            .field("network", &self.network)
+            .field("environment", &self.environment)
+            .field("extra_paths", &self.extra_paths)
+            .finish()
+    }
 }
 
 impl Invocation {
