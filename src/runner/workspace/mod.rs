@@ -419,6 +419,16 @@ impl Drop for WorktreeLease {
     }
 }
 
+/// Removes a folder with everything in it (links are removed, never followed), or a file.
+fn remove_any(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// The commit a detached HEAD names, read from the admin folder without running git.
 fn read_detached_head(admin: &Path) -> Option<String> {
     let text = std::fs::read_to_string(admin.join("HEAD")).ok()?;
@@ -704,7 +714,7 @@ impl Inner {
         inner.lock_state().background += 1;
         runtime.spawn(async move {
             let gone = dest.clone();
-            let removed = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(&gone)).await;
+            let removed = tokio::task::spawn_blocking(move || remove_any(&gone)).await;
             if let Ok(Err(e)) = removed {
                 tracing::warn!(folder = %dest.display(), error = %e, "cannot delete retired worktree");
             }
