@@ -150,7 +150,11 @@ fn walk(root: &Path) -> BTreeSet<String> {
     while let Some(dir) = pending.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
-            let relative = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let relative = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             if relative == ".git" {
                 continue;
             }
@@ -274,7 +278,10 @@ async fn survives(test: &str, corrupt: impl FnOnce(&Path, &Path)) -> (Repo, Path
     let dotgit = std::fs::read_to_string(lease.path().join(".git")).unwrap();
     assert_eq!(dotgit, format!("gitdir: {}\n", lease.git_dir().display()));
     let gitdir = std::fs::read_to_string(lease.git_dir().join("gitdir")).unwrap();
-    assert_eq!(gitdir.trim_end(), lease.path().join(".git").to_string_lossy());
+    assert_eq!(
+        gitdir.trim_end(),
+        lease.path().join(".git").to_string_lossy()
+    );
     let (new_path, new_admin) = (lease.path().to_path_buf(), lease.git_dir().to_path_buf());
     drop(lease);
     pool.idle().await;
@@ -289,7 +296,11 @@ async fn survives(test: &str, corrupt: impl FnOnce(&Path, &Path)) -> (Repo, Path
         .lines()
         .filter_map(|l| l.strip_prefix("worktree "))
         .collect();
-    assert_eq!(listed.len(), 2, "the bare repository and one worktree: {list}");
+    assert_eq!(
+        listed.len(),
+        2,
+        "the bare repository and one worktree: {list}"
+    );
     assert!(list.contains(&*new_path.to_string_lossy()));
     assert!(!list.contains("prunable"), "{list}");
     assert!(
@@ -405,7 +416,11 @@ async fn open_collects_what_a_crash_left() {
     lock(&names[2], format!("pid={dead} start=1 purpose=lease\n")).unwrap();
     // 3: another living process holds it: left alone.
     let (mut holder, start) = live_process();
-    lock(&names[3], format!("pid={} start={start} purpose=lease\n", holder.id())).unwrap();
+    lock(
+        &names[3],
+        format!("pid={} start={start} purpose=lease\n", holder.id()),
+    )
+    .unwrap();
     // 4: an unreadable lock file is stale.
     lock(&names[4], "garbage".into()).unwrap();
     // A folder without metadata, a stray file, a leftover of an unfinished deletion.
@@ -430,9 +445,18 @@ async fn open_collects_what_a_crash_left() {
         worktree_folders(&root),
         BTreeSet::from([names[0].clone(), names[3].clone(), names[4].clone()])
     );
-    assert!(std::fs::read_dir(root.join(".retired")).unwrap().next().is_none());
+    assert!(
+        std::fs::read_dir(root.join(".retired"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
     for gone in [1, 2] {
-        assert!(!admins[gone].exists(), "admin folder of {} pruned", names[gone]);
+        assert!(
+            !admins[gone].exists(),
+            "admin folder of {} pruned",
+            names[gone]
+        );
         assert!(!locks.join(format!("{}.lock", names[gone])).exists());
     }
     assert!(!locks.join(format!("{}.lock", names[0])).exists());
@@ -443,7 +467,11 @@ async fn open_collects_what_a_crash_left() {
     for _ in 0..4 {
         let lease = pool.acquire(&repo.b).await.unwrap();
         assert_ne!(lease.name(), names[3]);
-        assert_ne!(lease.name(), "wt-99", "names continue past every folder seen");
+        assert_ne!(
+            lease.name(),
+            "wt-99",
+            "names continue past every folder seen"
+        );
         repo.assert_exactly(&lease, &repo.b).await;
         paths.insert(lease.path().to_path_buf());
         std::mem::forget(lease);
@@ -463,7 +491,11 @@ async fn concurrent_acquires_never_share_a_worktree() {
         let (pool, held, repo) = (pool.clone(), held.clone(), repo.clone());
         tasks.push(tokio::spawn(async move {
             for round in 0..3 {
-                let base = if (task + round) % 2 == 0 { &repo.a } else { &repo.b };
+                let base = if (task + round) % 2 == 0 {
+                    &repo.a
+                } else {
+                    &repo.b
+                };
                 let lease = pool.acquire(base).await.unwrap();
                 let path = lease.path().to_path_buf();
                 assert!(
@@ -471,11 +503,17 @@ async fn concurrent_acquires_never_share_a_worktree() {
                     "{} handed out twice",
                     path.display()
                 );
-                let lock = pool.root().join(".locks").join(format!("{}.lock", lease.name()));
+                let lock = pool
+                    .root()
+                    .join(".locks")
+                    .join(format!("{}.lock", lease.name()));
                 let text = std::fs::read_to_string(&lock).unwrap();
                 assert!(text.starts_with(&format!("pid={} ", std::process::id())));
                 // What the previous run left is gone.
-                assert_eq!(walk(&path).iter().filter(|p| p.starts_with("run-")).count(), 0);
+                assert_eq!(
+                    walk(&path).iter().filter(|p| p.starts_with("run-")).count(),
+                    0
+                );
                 write(&path.join(format!("run-{task}-{round}")), "mine\n");
                 tokio::time::sleep(Duration::from_millis(15)).await;
                 assert_eq!(repo.in_lease(&lease, &["rev-parse", "HEAD"]).await, *base);
@@ -500,7 +538,11 @@ async fn the_pool_refills_in_the_background_up_to_max() {
     let pool = repo.pool(2, 4).await;
     pool.idle().await;
     let status = pool.status();
-    assert_eq!((status.free, status.leased), (2, 0), "warm at open: {status:?}");
+    assert_eq!(
+        (status.free, status.leased),
+        (2, 0),
+        "warm at open: {status:?}"
+    );
 
     let first = pool.acquire(&repo.b).await.unwrap();
     pool.idle().await;
@@ -558,9 +600,17 @@ async fn retiring_never_blocks_an_acquire() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(retired.len(), 1, "still being deleted when the acquire returned");
+    assert_eq!(
+        retired.len(),
+        1,
+        "still being deleted when the acquire returned"
+    );
     assert!(
-        retired[0].file_name().unwrap().to_string_lossy().starts_with(&name),
+        retired[0]
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(&name),
         "{retired:?}"
     );
     assert!(!pool.root().join(&name).exists());
@@ -569,7 +619,12 @@ async fn retiring_never_blocks_an_acquire() {
     eprintln!("acquire right after retiring a 30,000-file worktree: {took:?}");
 
     pool.idle().await;
-    assert!(std::fs::read_dir(pool.root().join(".retired")).unwrap().next().is_none());
+    assert!(
+        std::fs::read_dir(pool.root().join(".retired"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
     assert!(!admin.exists(), "git's metadata pruned after the deletion");
 }
 
@@ -577,7 +632,13 @@ async fn retiring_never_blocks_an_acquire() {
 async fn bases_are_checked_before_the_pool_is_touched() {
     let repo = repo("bases").await;
     let pool = repo.pool(0, 1).await;
-    for bad in ["--upload-pack=touch /tmp/x", "HEAD", "main", "abc", "a.b.c.d.e.f.g"] {
+    for bad in [
+        "--upload-pack=touch /tmp/x",
+        "HEAD",
+        "main",
+        "abc",
+        "a.b.c.d.e.f.g",
+    ] {
         assert!(
             matches!(pool.acquire(bad).await, Err(WorkspaceError::BadBase(_))),
             "{bad}"
@@ -612,7 +673,10 @@ async fn the_main_checkout_is_one_run_at_a_time_and_keeps_build_caches() {
         tokio::spawn(async move { pool.acquire_main(&b).await })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!second.is_finished(), "a second run waits for the main checkout");
+    assert!(
+        !second.is_finished(),
+        "a second run waits for the main checkout"
+    );
     drop(first);
     let second = tokio::time::timeout(Duration::from_secs(30), second)
         .await
@@ -620,7 +684,10 @@ async fn the_main_checkout_is_one_run_at_a_time_and_keeps_build_caches() {
         .unwrap()
         .unwrap();
     let wt = second.path();
-    assert_eq!(std::fs::read_to_string(wt.join("target/cache.bin")).unwrap(), "warm\n");
+    assert_eq!(
+        std::fs::read_to_string(wt.join("target/cache.bin")).unwrap(),
+        "warm\n"
+    );
     assert!(wt.join("build.log").exists(), "ignored files survive");
     assert!(!wt.join("scratch.txt").exists(), "untracked files do not");
     assert_eq!(std::fs::read_to_string(wt.join("a.txt")).unwrap(), "a2\n");
@@ -676,9 +743,20 @@ async fn a_worktree_handed_to_an_agent_user_is_taken_back() {
         assert_eq!((meta.uid(), meta.gid()), (agent, agent), "{entry}");
     }
     assert_eq!(std::fs::metadata(lease.path()).unwrap().uid(), agent);
-    assert_eq!(std::fs::metadata(&outside).unwrap().uid(), 0, "links not followed");
-    assert_eq!(std::fs::metadata(outside.join("sentinel")).unwrap().uid(), 0);
-    assert_eq!(std::fs::metadata(lease.git_dir()).unwrap().uid(), 0, "admin stays ade's");
+    assert_eq!(
+        std::fs::metadata(&outside).unwrap().uid(),
+        0,
+        "links not followed"
+    );
+    assert_eq!(
+        std::fs::metadata(outside.join("sentinel")).unwrap().uid(),
+        0
+    );
+    assert_eq!(
+        std::fs::metadata(lease.git_dir()).unwrap().uid(),
+        0,
+        "admin stays ade's"
+    );
 
     // What the agent does: a file of its own, and the foreign file back to someone else.
     let made = lease.path().join("made-by-agent.txt");
@@ -692,12 +770,19 @@ async fn a_worktree_handed_to_an_agent_user_is_taken_back() {
         let expected = if entry == "hardlinked" { 4242 } else { 0 };
         assert_eq!(meta.uid(), expected, "{entry}");
     }
-    assert!(repo.in_lease(&lease, &["status", "--porcelain"]).await.contains("made-by-agent.txt"));
+    assert!(
+        repo.in_lease(&lease, &["status", "--porcelain"])
+            .await
+            .contains("made-by-agent.txt")
+    );
 
     // Dropped while handed out: taken back on release, and reusable.
     lease.hand_to(agent, agent).await.unwrap();
     drop(lease);
     let lease = pool.acquire(&repo.b).await.unwrap();
-    assert_eq!(std::fs::metadata(lease.path().join("a.txt")).unwrap().uid(), 0);
+    assert_eq!(
+        std::fs::metadata(lease.path().join("a.txt")).unwrap().uid(),
+        0
+    );
     repo.assert_exactly(&lease, &repo.b).await;
 }

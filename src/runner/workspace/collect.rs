@@ -64,12 +64,16 @@ impl Inner {
             _ => {}
         }
         if name != MAIN && pooled_number(name).is_none() {
-            return Ok(Adoption::Retired("not a worktree name the pool uses".into()));
+            return Ok(Adoption::Retired(
+                "not a worktree name the pool uses".into(),
+            ));
         }
         let Some(admin) =
             layout::find_admin(&self.git_dir, &path).map_err(io_error("read", &self.git_dir))?
         else {
-            return Ok(Adoption::Retired("no git metadata names this folder".into()));
+            return Ok(Adoption::Retired(
+                "no git metadata names this folder".into(),
+            ));
         };
         let head = match layout::verify(&self.git, &admin, &path).await {
             Ok(head) => head,

@@ -58,7 +58,9 @@ pub(super) async fn acquire(inner: &Arc<Inner>, base: &str) -> Result<MainLease>
 
 impl MainLease {
     fn slot(&self) -> &Slot {
-        self.slot.as_ref().expect("a lease holds its slot until dropped")
+        self.slot
+            .as_ref()
+            .expect("a lease holds its slot until dropped")
     }
 
     /// The checkout folder, where the agent works.

@@ -346,7 +346,9 @@ pub struct WorktreeLease {
 
 impl WorktreeLease {
     fn slot(&self) -> &Slot {
-        self.slot.as_ref().expect("a lease holds its slot until dropped")
+        self.slot
+            .as_ref()
+            .expect("a lease holds its slot until dropped")
     }
 
     /// The worktree folder, where the agent works.
@@ -548,7 +550,12 @@ impl Inner {
     }
 
     /// One reset: verify, `reset --hard`, `clean`, `checkout --detach <base>`, and check HEAD.
-    async fn reset(&self, slot: &Slot, base: &str, clean: Clean) -> std::result::Result<(), String> {
+    async fn reset(
+        &self,
+        slot: &Slot,
+        base: &str,
+        clean: Clean,
+    ) -> std::result::Result<(), String> {
         layout::verify(&self.git, &slot.admin, &slot.path).await?;
         let run = |args: &[&str]| {
             self.git
@@ -563,7 +570,9 @@ impl Inner {
         run(&["reset", "--hard", "--quiet"])
             .await
             .map_err(|e| e.to_string())?;
-        run(&["clean", clean_flags]).await.map_err(|e| e.to_string())?;
+        run(&["clean", clean_flags])
+            .await
+            .map_err(|e| e.to_string())?;
         run(&["checkout", "--detach", "--quiet", base, "--"])
             .await
             .map_err(|e| e.to_string())?;
