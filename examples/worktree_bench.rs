@@ -268,6 +268,14 @@ async fn main() {
         median(acquires.clone()),
     );
     println!("rounds:  {}", options.rounds);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "load:    {} (1, 5, 15 min averages at the end)",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     println!(
         "plain git worktree add:     median {}  (all: {})",
         ms(add),
