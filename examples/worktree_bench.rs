@@ -15,6 +15,10 @@
 //!   round released, after that round wrote as a run would (20 tracked files changed, 200 build
 //!   outputs in an ignored folder, 20 untracked files), so each acquire resets, cleans and checks
 //!   out across the diff between the commits.
+//!
+//! Every timed step starts after a `sync`, so it does not pay for the previous step's writeback;
+//! the figures are printed as the command returned (what a run waits for) and with a `sync` after
+//! it (the data on disk: what a busy disk makes the next step pay).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -138,6 +142,17 @@ fn import_stream(files: usize) -> Vec<u8> {
     out
 }
 
+/// Flushes dirty pages to disk, so each timed step starts from the same state instead of paying
+/// for the writeback of the previous one.
+fn sync() -> Duration {
+    let started = Instant::now();
+    let status = std::process::Command::new("sync")
+        .status()
+        .expect("run sync");
+    assert!(status.success(), "sync failed");
+    started.elapsed()
+}
+
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
@@ -219,9 +234,11 @@ async fn main() {
     );
 
     let mut adds = Vec::new();
+    let mut adds_synced = Vec::new();
     let mut removes = Vec::new();
     for round in 0..options.rounds {
         let path = dir.join(format!("plain-{round}"));
+        sync();
         let started = Instant::now();
         git.in_repo(&bare)
             .args(["worktree", "add", "--detach", "--quiet"])
@@ -230,7 +247,9 @@ async fn main() {
             .run()
             .await
             .unwrap();
-        adds.push(started.elapsed());
+        let took = started.elapsed();
+        adds.push(took);
+        adds_synced.push(took + sync());
         let started = Instant::now();
         git.in_repo(&bare)
             .args(["worktree", "remove", "--force"])
@@ -238,7 +257,7 @@ async fn main() {
             .run()
             .await
             .unwrap();
-        removes.push(started.elapsed());
+        removes.push(started.elapsed() + sync());
     }
 
     let pool = WorktreePool::open(
@@ -253,35 +272,33 @@ async fn main() {
     act_like_a_run(first.path(), 0, options.files);
     drop(first);
     let mut acquires = Vec::new();
+    let mut acquires_synced = Vec::new();
     for round in 0..options.rounds {
         let base = if round % 2 == 0 { &b } else { &a };
+        sync();
         let started = Instant::now();
         let lease = pool.acquire(base).await.unwrap();
-        acquires.push(started.elapsed());
+        let took = started.elapsed();
+        acquires.push(took);
+        acquires_synced.push(took + sync());
         act_like_a_run(lease.path(), round + 1, options.files);
     }
     pool.idle().await;
 
-    let (add, remove, acquire) = (
-        median(adds.clone()),
-        median(removes),
-        median(acquires.clone()),
-    );
     println!("rounds:  {}", options.rounds);
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
     println!(
         "load:    {} (1, 5, 15 min averages at the end)",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
+        load.join(" ")
     );
+    let (add, acquire) = (median(adds.clone()), median(acquires.clone()));
+    let (add_synced, acquire_synced) = (median(adds_synced), median(acquires_synced));
     println!(
         "plain git worktree add:     median {}  (all: {})",
         ms(add),
         list(&adds)
     );
-    println!("git worktree remove:        median {}", ms(remove));
     println!(
         "pool acquire (warm, reset): median {}  (all: {})",
         ms(acquire),
@@ -291,6 +308,13 @@ async fn main() {
         "ratio add / acquire:        {:.1}x",
         add.as_secs_f64() / acquire.as_secs_f64()
     );
+    println!(
+        "with sync (on disk):        add {} · acquire {} · ratio {:.1}x",
+        ms(add_synced),
+        ms(acquire_synced),
+        add_synced.as_secs_f64() / acquire_synced.as_secs_f64()
+    );
+    println!("git worktree remove + sync: median {}", ms(median(removes)));
 }
 
 fn list(samples: &[Duration]) -> String {
