@@ -1,0 +1,129 @@
+//! What [`super::WorktreePool::open`] does before the pool serves runs: collects what a crash left
+//! behind and adopts the worktrees that are still sound.
+
+use std::sync::Arc;
+
+use super::lock::{self, Held, Purpose};
+use super::{Inner, LOCKS, MAIN, OpenReport, PREFIX, RETIRED, Result, Slot, io_error, layout};
+
+impl Inner {
+    /// Deletes `.retired/` leftovers, prunes metadata without folders, retires folders without
+    /// metadata, half-made worktrees and broken ones, clears stale lock files, and adopts the rest.
+    pub(super) async fn collect(self: &Arc<Self>) -> Result<OpenReport> {
+        let mut report = OpenReport::default();
+        let retired_dir = self.root.join(RETIRED);
+        for entry in std::fs::read_dir(&retired_dir).map_err(io_error("read", &retired_dir))? {
+            let entry = entry.map_err(io_error("read", &retired_dir))?;
+            self.delete_in_background(entry.path());
+        }
+        if let Err(e) = self.prune().await {
+            tracing::warn!(error = %e, "worktree prune at open failed");
+        }
+        let mut highest = 0;
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&self.root).map_err(io_error("read", &self.root))? {
+            let entry = entry.map_err(io_error("read", &self.root))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name != LOCKS && name != RETIRED {
+                names.push(name);
+            }
+        }
+        names.sort();
+        for name in &names {
+            if let Some(n) = pooled_number(name) {
+                highest = highest.max(n);
+            }
+            match self.adopt(name).await? {
+                Adoption::Adopted => report.adopted.push(name.clone()),
+                Adoption::Retired(reason) => {
+                    tracing::info!(worktree = %name, %reason, "retiring at open");
+                    self.retire_folder(&self.root.join(name), name);
+                    report.retired.push((name.clone(), reason));
+                }
+                Adoption::HeldElsewhere => report.held_elsewhere.push(name.clone()),
+            }
+        }
+        self.clear_orphan_locks(&names)?;
+        self.lock_state().next = highest;
+        Ok(report)
+    }
+
+    async fn adopt(self: &Arc<Self>, name: &str) -> Result<Adoption> {
+        let path = self.root.join(name);
+        let lock_path = lock::lock_path(&self.root, name);
+        match lock::inspect(&lock_path).map_err(io_error("read", &lock_path))? {
+            Held::Live(owner) if owner.pid != std::process::id() => {
+                return Ok(Adoption::HeldElsewhere);
+            }
+            Held::Stale(Some(owner)) if owner.purpose == Purpose::Create => {
+                return Ok(Adoption::Retired(format!(
+                    "half-made: process {} died while creating it",
+                    owner.pid
+                )));
+            }
+            _ => {}
+        }
+        if name != MAIN && pooled_number(name).is_none() {
+            return Ok(Adoption::Retired(
+                "not a worktree name the pool uses".into(),
+            ));
+        }
+        let Some(admin) =
+            layout::find_admin(&self.git_dir, &path).map_err(io_error("read", &self.git_dir))?
+        else {
+            return Ok(Adoption::Retired(
+                "no git metadata names this folder".into(),
+            ));
+        };
+        let head = match layout::verify(&self.git, &admin, &path).await {
+            Ok(head) => head,
+            Err(reason) => return Ok(Adoption::Retired(reason)),
+        };
+        lock::drop_lock(&lock_path);
+        let slot = Slot {
+            name: name.to_string(),
+            path,
+            admin,
+            head: Some(head),
+        };
+        if name == MAIN {
+            *self.main.lock().await = Some(slot);
+        } else {
+            self.lock_state().free.push(slot);
+        }
+        Ok(Adoption::Adopted)
+    }
+
+    /// Removes lock files whose worktree folder is gone, unless a living process wrote them.
+    fn clear_orphan_locks(&self, names: &[String]) -> Result<()> {
+        let dir = self.root.join(LOCKS);
+        for entry in std::fs::read_dir(&dir).map_err(io_error("read", &dir))? {
+            let path = entry.map_err(io_error("read", &dir))?.path();
+            let file = path.file_name().unwrap_or_default().to_string_lossy();
+            let owner_name = file.strip_suffix(".lock").unwrap_or(&file);
+            if names.iter().any(|n| n == owner_name) {
+                continue;
+            }
+            match lock::inspect(&path) {
+                Ok(Held::Live(owner)) if owner.pid != std::process::id() => {}
+                _ => lock::drop_lock(&path),
+            }
+        }
+        Ok(())
+    }
+}
+
+enum Adoption {
+    Adopted,
+    Retired(String),
+    HeldElsewhere,
+}
+
+/// The number in a pooled worktree's name `wt-<n>`.
+fn pooled_number(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix(PREFIX)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}

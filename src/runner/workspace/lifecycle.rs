@@ -1,0 +1,190 @@
+//! How worktrees come and go: creation (on demand and ahead of it), retirement into `.retired/`,
+//! and the background deletion and `git worktree prune` that follow.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::lock::{self, Purpose};
+use super::{Inner, RETIRED, Result, Slot, WorkspaceError, io_error, layout};
+
+impl Inner {
+    /// Creates worktree `name` at `base`; on failure whatever was made is retired.
+    pub(super) async fn create(
+        self: &Arc<Self>,
+        name: &str,
+        base: &str,
+        purpose: Purpose,
+    ) -> Result<Slot> {
+        let path = self.root.join(name);
+        let made = self.create_at(name, &path, base).await;
+        let lock_path = lock::lock_path(&self.root, name);
+        match made {
+            Ok(slot) => {
+                match purpose {
+                    Purpose::Lease => {
+                        lock::take(&lock_path, Purpose::Lease)
+                            .map_err(io_error("lock", &lock_path))?
+                            .map_err(|owner| WorkspaceError::HeldElsewhere {
+                                path: path.clone(),
+                                pid: owner.pid,
+                            })?;
+                    }
+                    Purpose::Create => lock::drop_lock(&lock_path),
+                }
+                Ok(slot)
+            }
+            Err(e) => {
+                self.retire_folder(&path, name);
+                Err(e)
+            }
+        }
+    }
+
+    async fn create_at(&self, name: &str, path: &Path, base: &str) -> Result<Slot> {
+        let lock_path = lock::lock_path(&self.root, name);
+        lock::take(&lock_path, Purpose::Create)
+            .map_err(io_error("lock", &lock_path))?
+            .map_err(|owner| WorkspaceError::HeldElsewhere {
+                path: path.to_path_buf(),
+                pid: owner.pid,
+            })?;
+        {
+            let _admin = self.admin.lock().await;
+            self.git
+                .in_repo(&self.git_dir)
+                .args(["worktree", "prune"])
+                .run()
+                .await?;
+            self.git
+                .in_repo(&self.git_dir)
+                .args(["worktree", "add", "--detach", "--no-checkout", "--quiet"])
+                .arg(path)
+                .arg(base)
+                .run()
+                .await?;
+        }
+        let broken = |reason: String| WorkspaceError::Broken {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let admin = layout::find_admin(&self.git_dir, path)
+            .map_err(io_error("read worktree metadata of", path))?
+            .ok_or_else(|| broken("no admin folder names it after worktree add".into()))?;
+        self.git
+            .in_worktree(&admin, path)
+            .args(["reset", "--hard", "--quiet"])
+            .run()
+            .await?;
+        let head = layout::verify(&self.git, &admin, path)
+            .await
+            .map_err(broken)?;
+        if head != base {
+            return Err(broken(format!("HEAD is {head}, not {base}")));
+        }
+        Ok(Slot {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+            admin,
+            head: Some(head),
+        })
+    }
+
+    /// Starts creating free worktrees at the last base asked for until `warm` are free or being
+    /// made (never beyond `max`).
+    pub(super) fn refill(self: &Arc<Self>) {
+        let mut state = self.lock_state();
+        let Some(base) = state.last_base.clone() else {
+            return;
+        };
+        while state.free.len() + state.creating < self.config.warm
+            && state.total() < self.config.max
+        {
+            let name = state.next_name();
+            state.creating += 1;
+            state.background += 1;
+            let inner = self.clone();
+            let base = base.clone();
+            tokio::spawn(async move {
+                let made = inner.create(&name, &base, Purpose::Create).await;
+                let mut state = inner.lock_state();
+                state.creating -= 1;
+                state.background -= 1;
+                match made {
+                    Ok(slot) => state.free.push(slot),
+                    Err(e) => tracing::warn!(worktree = %name, error = %e,
+                        "creating a worktree ahead of demand failed"),
+                }
+                drop(state);
+                inner.changed.notify_waiters();
+            });
+        }
+    }
+
+    /// Drops `name` from the leased set (its worktree was retired).
+    pub(super) fn forget(&self, name: &str) {
+        lock::drop_lock(&lock::lock_path(&self.root, name));
+        self.lock_state().leased.remove(name);
+        self.changed.notify_waiters();
+    }
+
+    /// Moves the folder at `path` into `.retired/` (a rename: O(1)) and deletes it and prunes
+    /// git's metadata in the background.
+    pub(super) fn retire_folder(self: &Arc<Self>, path: &Path, name: &str) {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dest = self.root.join(RETIRED).join(format!("{name}.{nanos}"));
+        match std::fs::rename(path, &dest) {
+            Ok(()) => self.delete_in_background(dest),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::error!(worktree = %path.display(), error = %e, "cannot retire worktree")
+            }
+        }
+        lock::drop_lock(&lock::lock_path(&self.root, name));
+    }
+
+    pub(super) fn delete_in_background(self: &Arc<Self>, dest: PathBuf) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return; // the next open deletes what is in .retired/
+        };
+        let inner = self.clone();
+        inner.lock_state().background += 1;
+        runtime.spawn(async move {
+            let gone = dest.clone();
+            let removed = tokio::task::spawn_blocking(move || remove_any(&gone)).await;
+            if let Ok(Err(e)) = removed {
+                tracing::warn!(folder = %dest.display(), error = %e, "cannot delete retired worktree");
+            }
+            if let Err(e) = inner.prune().await {
+                tracing::warn!(error = %e, "worktree prune after deletion failed");
+            }
+            inner.lock_state().background -= 1;
+            inner.changed.notify_waiters();
+        });
+    }
+
+    /// `git worktree prune`, after unlocking admin folders a crashed `worktree add` left locked.
+    pub(super) async fn prune(&self) -> std::result::Result<(), String> {
+        let _admin = self.admin.lock().await;
+        layout::unlock_admin_dirs_under(&self.git_dir, &self.root).map_err(|e| e.to_string())?;
+        self.git
+            .in_repo(&self.git_dir)
+            .args(["worktree", "prune"])
+            .run()
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Removes a folder with everything in it (links are removed, never followed), or a file.
+fn remove_any(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,110 @@
+//! The `main` environment's checkout: one persistent worktree per repository at `<root>/main`,
+//! for trusted agents that need a warm workspace. Runs hold it strictly one at a time (an async
+//! lock held for the lease's life, plus the lock file for other processes), and its reset keeps
+//! ignored files, so build caches survive from run to run.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::sync::OwnedMutexGuard;
+
+use super::lock::{self, Purpose};
+use super::{Clean, Inner, MAIN, Result, Slot, WorkspaceError, io_error, owner};
+
+/// The main checkout, held by one run. Dropping it lets the next run in.
+pub struct MainLease {
+    inner: Arc<Inner>,
+    guard: OwnedMutexGuard<Option<Slot>>,
+    slot: Option<Slot>,
+    handed: Option<owner::Handed>,
+}
+
+pub(super) async fn acquire(inner: &Arc<Inner>, base: &str) -> Result<MainLease> {
+    let base = inner.resolve_base(base).await?;
+    let mut guard = inner.main.clone().lock_owned().await;
+    let path = inner.root.join(MAIN);
+    let lock_path = lock::lock_path(&inner.root, MAIN);
+    let slot = match guard.take() {
+        Some(slot) => {
+            lock::take(&lock_path, Purpose::Lease)
+                .map_err(io_error("lock", &lock_path))?
+                .map_err(|owner| WorkspaceError::HeldElsewhere {
+                    path: path.clone(),
+                    pid: owner.pid,
+                })?;
+            match inner.prepare(&slot, &base, Clean::KeepIgnored).await {
+                Ok(()) => slot,
+                Err(reason) => {
+                    tracing::warn!(checkout = %path.display(), %reason,
+                        "main checkout cannot be reset; retiring it and creating it again");
+                    inner.retire_folder(&slot.path, MAIN);
+                    inner.create(MAIN, &base, Purpose::Lease).await?
+                }
+            }
+        }
+        None => {
+            // A folder here that the pool did not adopt is a leftover of a failed acquire.
+            inner.retire_folder(&path, MAIN);
+            inner.create(MAIN, &base, Purpose::Lease).await?
+        }
+    };
+    Ok(MainLease {
+        inner: inner.clone(),
+        guard,
+        slot: Some(slot),
+        handed: None,
+    })
+}
+
+impl MainLease {
+    fn slot(&self) -> &Slot {
+        self.slot
+            .as_ref()
+            .expect("a lease holds its slot until dropped")
+    }
+
+    /// The checkout folder, where the agent works.
+    pub fn path(&self) -> &Path {
+        &self.slot().path
+    }
+
+    /// The checkout's admin folder in the mirror, for ade's git commands (never the `.git` file).
+    pub fn git_dir(&self) -> &Path {
+        &self.slot().admin
+    }
+
+    /// Gives the checkout's files to `uid:gid` for an agent running as that user (see
+    /// [`super::WorktreeLease::hand_to`]).
+    pub async fn hand_to(&mut self, uid: u32, gid: u32) -> Result<()> {
+        let path = self.path().to_path_buf();
+        self.handed = Some(owner::hand_to(&path, uid, gid).await?);
+        Ok(())
+    }
+
+    /// Takes back what [`MainLease::hand_to`] gave.
+    pub async fn take_back(&mut self) -> Result<()> {
+        if let Some(handed) = self.handed.take() {
+            owner::take_back(self.path(), handed).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for MainLease {
+    fn drop(&mut self) {
+        let Some(mut slot) = self.slot.take() else {
+            return;
+        };
+        lock::drop_lock(&lock::lock_path(&self.inner.root, MAIN));
+        if let Some(handed) = self.handed.take()
+            && let Err(e) = owner::take_back_now(&slot.path, handed)
+        {
+            tracing::warn!(checkout = %slot.path.display(), error = %e,
+                "cannot take back the main checkout an agent held; retiring it");
+            self.inner.retire_folder(&slot.path, MAIN);
+            return;
+        }
+        slot.head = super::read_detached_head(&slot.admin);
+        *self.guard = Some(slot);
+    }
+}

@@ -1,0 +1,577 @@
+//! Worktrees for runs: per repository (per bare mirror), a pool of linked worktrees under
+//! `<workdir>/worktrees/<mirror-key>/<name>`, reset incrementally for each run, plus the `main`
+//! environment's one persistent checkout ([`MainLease`]).
+//!
+//! Measured on the kind of machine ade runs on, a fresh `git worktree add` of a 20,000-file
+//! repository takes seconds, resetting an existing worktree to another commit a fraction of one,
+//! and deleting a big worktree is slower than either. So a run takes a free worktree and resets it
+//! (`reset --hard`, `clean -ffdx`, `checkout --detach <base>`); fresh worktrees are made ahead of
+//! demand in the background; a worktree is never deleted on a run's path: retiring renames it into
+//! `<root>/.retired/` and a background task deletes it and prunes git's metadata.
+//!
+//! Stale and broken worktrees are the classic failure of such pools, so: each worktree has an
+//! in-process lease and a lock file naming the owning process; git's metadata is verified from
+//! both ends before every reset and repaired from ade's own records (see [`layout`]); a reset that
+//! fails is retried once after a force-clean, then the worktree is retired and replaced; and
+//! [`WorktreePool::open`] collects what a crash left behind.
+
+mod collect;
+mod layout;
+mod lifecycle;
+mod lock;
+mod main_checkout;
+mod owner;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+pub use main_checkout::MainLease;
+
+use crate::runner::git::{Git, GitError};
+use lock::Purpose;
+
+/// Lock files live here under the pool root, outside every worktree.
+const LOCKS: &str = ".locks";
+/// Retired worktrees wait here under the pool root for background deletion.
+const RETIRED: &str = ".retired";
+/// The main checkout's folder name under the pool root.
+const MAIN: &str = "main";
+/// Pooled worktrees are named `wt-<n>`.
+const PREFIX: &str = "wt-";
+
+/// How many worktrees a pool keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// Free worktrees kept ready ahead of demand; below this the pool creates more in the background.
+    pub warm: usize,
+    /// The most worktrees (free, leased and being created) the pool holds; acquires beyond it wait.
+    pub max: usize,
+}
+
+/// Why a worktree could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    /// A git command failed.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// A file operation failed.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The base is not a full or abbreviated hexadecimal commit id.
+    #[error("base {0:?} is not a commit id")]
+    BadBase(String),
+    /// The base is not a commit in the repository.
+    #[error("base {base} is not a commit in {}", git_dir.display())]
+    UnknownBase {
+        /// The base asked for.
+        base: String,
+        /// The repository.
+        git_dir: PathBuf,
+    },
+    /// The pool configuration cannot work.
+    #[error("worktree pool: {0}")]
+    Config(String),
+    /// Another living process holds the worktree's lock file.
+    #[error("worktree {} is held by process {pid}", path.display())]
+    HeldElsewhere {
+        /// The worktree.
+        path: PathBuf,
+        /// The process named in its lock file.
+        pid: u32,
+    },
+    /// A new worktree failed its own check.
+    #[error("worktree {} is broken: {reason}", path.display())]
+    Broken {
+        /// The worktree.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Results of this module.
+pub type Result<T> = std::result::Result<T, WorkspaceError>;
+
+fn io_error(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> WorkspaceError {
+    let path = path.to_path_buf();
+    move |source| WorkspaceError::Io { what, path, source }
+}
+
+/// Whether `text` is a full commit id (SHA-1 or SHA-256, lower-case hex).
+fn is_commit_id(text: &str) -> bool {
+    matches!(text.len(), 40 | 64) && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// One worktree the pool knows: its folder and its admin folder in the mirror.
+#[derive(Clone, Debug)]
+struct Slot {
+    name: String,
+    path: PathBuf,
+    admin: PathBuf,
+    /// The commit it was last known to be at (preferred for an acquire at that commit).
+    head: Option<String>,
+}
+
+/// How much of what a run left a reset removes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Clean {
+    /// Everything not in the base commit, ignored files included (`clean -ffdx`).
+    All,
+    /// Keeps ignored files such as build caches (`clean -ffd`): the main checkout.
+    KeepIgnored,
+}
+
+#[derive(Default)]
+struct State {
+    free: Vec<Slot>,
+    leased: HashSet<String>,
+    creating: usize,
+    background: usize,
+    next: u64,
+    last_base: Option<String>,
+}
+
+impl State {
+    fn total(&self) -> usize {
+        self.free.len() + self.leased.len() + self.creating
+    }
+
+    fn next_name(&mut self) -> String {
+        self.next += 1;
+        format!("{PREFIX}{}", self.next)
+    }
+}
+
+struct Inner {
+    git: Git,
+    git_dir: PathBuf,
+    root: PathBuf,
+    config: PoolConfig,
+    state: Mutex<State>,
+    /// Woken when a worktree is freed, created or a background task ends.
+    changed: Notify,
+    /// Serializes git's worktree bookkeeping (`worktree add`, `worktree prune`) on the mirror.
+    admin: tokio::sync::Mutex<()>,
+    main: Arc<tokio::sync::Mutex<Option<Slot>>>,
+    report: Mutex<OpenReport>,
+}
+
+/// The worktree pool of one repository. Cloning shares the pool.
+#[derive(Clone)]
+pub struct WorktreePool {
+    inner: Arc<Inner>,
+}
+
+/// What [`WorktreePool::open`] found on disk, for the log and for operators.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Healthy worktrees taken into the pool as free (the main checkout included).
+    pub adopted: Vec<String>,
+    /// Folders sent to background deletion, each with the reason.
+    pub retired: Vec<(String, String)>,
+    /// Worktrees whose lock file names another living process; left alone.
+    pub held_elsewhere: Vec<String>,
+}
+
+/// A snapshot of the pool's counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Worktrees ready for a run.
+    pub free: usize,
+    /// Worktrees held by runs (or being prepared for one).
+    pub leased: usize,
+    /// Worktrees being created ahead of demand.
+    pub creating: usize,
+    /// Background tasks under way (creations, deletions).
+    pub background: usize,
+}
+
+impl WorktreePool {
+    /// Opens the pool of the bare repository `git_dir` in `root` (created if missing): collects
+    /// what a crash left (folders without metadata, metadata without folders, half-made worktrees,
+    /// stale lock files), verifies each remaining worktree and adopts the healthy ones, then starts
+    /// creating worktrees up to `config.warm` at the repository's HEAD in the background.
+    pub async fn open(
+        git: Git,
+        git_dir: &Path,
+        root: &Path,
+        config: PoolConfig,
+    ) -> Result<WorktreePool> {
+        if config.max == 0 || config.warm > config.max {
+            return Err(WorkspaceError::Config(format!(
+                "need 0 <= warm <= max and max >= 1, got warm {} max {}",
+                config.warm, config.max
+            )));
+        }
+        for dir in [root.to_path_buf(), root.join(LOCKS), root.join(RETIRED)] {
+            std::fs::create_dir_all(&dir).map_err(io_error("create", &dir))?;
+        }
+        let root = std::fs::canonicalize(root).map_err(io_error("resolve", root))?;
+        let git_dir = std::fs::canonicalize(git_dir).map_err(io_error("resolve", git_dir))?;
+        let inner = Arc::new(Inner {
+            git,
+            git_dir,
+            root,
+            config,
+            state: Mutex::new(State::default()),
+            changed: Notify::new(),
+            admin: tokio::sync::Mutex::new(()),
+            main: Arc::new(tokio::sync::Mutex::new(None)),
+            report: Mutex::new(OpenReport::default()),
+        });
+        let report = inner.collect().await?;
+        tracing::info!(root = %inner.root.display(), adopted = report.adopted.len(),
+            retired = report.retired.len(), held_elsewhere = report.held_elsewhere.len(),
+            "worktree pool opened");
+        let head = inner
+            .git
+            .in_repo(&inner.git_dir)
+            .args(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])
+            .run_text()
+            .await
+            .ok()
+            .filter(|head| is_commit_id(head));
+        let pool = WorktreePool { inner };
+        pool.inner.lock_state().last_base = head;
+        pool.inner.refill();
+        *pool.inner.report.lock().unwrap_or_else(|e| e.into_inner()) = report;
+        Ok(pool)
+    }
+
+    /// What [`WorktreePool::open`] found and did.
+    pub fn open_report(&self) -> OpenReport {
+        self.inner
+            .report
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// A worktree at commit `base` for one run, held until the lease is dropped. Prefers a free
+    /// worktree already at `base`; resets a free one otherwise; creates one when none is free and
+    /// the pool is below `max`; waits for a release when it is at `max`.
+    pub async fn acquire(&self, base: &str) -> Result<WorktreeLease> {
+        let inner = &self.inner;
+        let base = inner.resolve_base(base).await?;
+        inner.lock_state().last_base = Some(base.clone());
+        let (name, slot) = loop {
+            let notified = inner.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(pick) = inner.pick(&base) {
+                break pick;
+            }
+            notified.await;
+        };
+        let mut pending = Pending {
+            inner: inner.clone(),
+            name: name.clone(),
+            armed: true,
+        };
+        let slot = match slot {
+            Some(slot) => match inner.prepare(&slot, &base, Clean::All).await {
+                Ok(()) => slot,
+                Err(reason) => {
+                    tracing::warn!(worktree = %slot.path.display(), %reason,
+                        "worktree cannot be reset; retiring it and creating another");
+                    inner.retire_folder(&slot.path, &slot.name);
+                    let fresh = inner.lock_state().next_name();
+                    pending.rename(fresh.clone());
+                    inner.create(&fresh, &base, Purpose::Lease).await?
+                }
+            },
+            None => inner.create(&name, &base, Purpose::Lease).await?,
+        };
+        pending.armed = false;
+        inner.refill();
+        Ok(WorktreeLease {
+            inner: inner.clone(),
+            slot: Some(slot),
+            handed: None,
+        })
+    }
+
+    /// The main checkout at `base`, for one run at a time: waits while another run holds it.
+    /// Reset like a pooled worktree but keeping ignored files (build caches).
+    pub async fn acquire_main(&self, base: &str) -> Result<MainLease> {
+        main_checkout::acquire(&self.inner, base).await
+    }
+
+    /// The pool's counts now.
+    pub fn status(&self) -> PoolStatus {
+        let state = self.inner.lock_state();
+        PoolStatus {
+            free: state.free.len(),
+            leased: state.leased.len(),
+            creating: state.creating,
+            background: state.background,
+        }
+    }
+
+    /// Waits until no background creation or deletion is under way (for shutdown and tests).
+    pub async fn idle(&self) {
+        loop {
+            let notified = self.inner.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.inner.lock_state().background == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// The folder holding this pool's worktrees.
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+}
+
+/// A worktree held by one run. Dropping it (or [`WorktreeLease::release`]) returns it to the pool;
+/// [`WorktreeLease::retire`] sends it to background deletion instead.
+pub struct WorktreeLease {
+    inner: Arc<Inner>,
+    slot: Option<Slot>,
+    handed: Option<owner::Handed>,
+}
+
+impl WorktreeLease {
+    fn slot(&self) -> &Slot {
+        self.slot
+            .as_ref()
+            .expect("a lease holds its slot until dropped")
+    }
+
+    /// The worktree folder, where the agent works.
+    pub fn path(&self) -> &Path {
+        &self.slot().path
+    }
+
+    /// The worktree's admin folder in the mirror. ade's git commands pass it explicitly
+    /// (`Git::in_worktree(lease.git_dir(), lease.path())`) and never read the `.git` file.
+    pub fn git_dir(&self) -> &Path {
+        &self.slot().admin
+    }
+
+    /// The worktree's name in the pool (for logs).
+    pub fn name(&self) -> &str {
+        &self.slot().name
+    }
+
+    /// Gives the worktree's files to `uid:gid` (never following symlinks) so an agent running as
+    /// that user can write them. Call [`WorktreeLease::take_back`] before ade's git commands.
+    pub async fn hand_to(&mut self, uid: u32, gid: u32) -> Result<()> {
+        let path = self.path().to_path_buf();
+        self.handed = Some(owner::hand_to(&path, uid, gid).await?);
+        Ok(())
+    }
+
+    /// Gives back to ade what [`WorktreeLease::hand_to`] gave the agent's user, including what the
+    /// agent created; files the agent did not own (hard links to others' files) stay as they are.
+    pub async fn take_back(&mut self) -> Result<()> {
+        if let Some(handed) = self.handed.take() {
+            owner::take_back(self.path(), handed).await?;
+        }
+        Ok(())
+    }
+
+    /// Returns the worktree to the pool (the same as dropping the lease).
+    pub fn release(self) {}
+
+    /// Sends the worktree to background deletion: use it when a run leaves it in a state not
+    /// worth resetting. O(1) on the caller's path (a rename).
+    pub fn retire(mut self) {
+        if let Some(slot) = self.slot.take() {
+            self.inner.retire_folder(&slot.path, &slot.name);
+            self.inner.forget(&slot.name);
+            self.inner.refill();
+        }
+    }
+}
+
+impl Drop for WorktreeLease {
+    fn drop(&mut self) {
+        let Some(mut slot) = self.slot.take() else {
+            return;
+        };
+        if let Some(handed) = self.handed.take()
+            && let Err(e) = owner::take_back_now(&slot.path, handed)
+        {
+            tracing::warn!(worktree = %slot.path.display(), error = %e,
+                "cannot take back a worktree an agent held; retiring it");
+            self.inner.retire_folder(&slot.path, &slot.name);
+            self.inner.forget(&slot.name);
+            return;
+        }
+        slot.head = read_detached_head(&slot.admin);
+        lock::drop_lock(&lock::lock_path(&self.inner.root, &slot.name));
+        let mut state = self.inner.lock_state();
+        state.leased.remove(&slot.name);
+        state.free.push(slot);
+        drop(state);
+        self.inner.changed.notify_waiters();
+    }
+}
+
+/// The commit a detached HEAD names, read from the admin folder without running git.
+fn read_detached_head(admin: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(admin.join("HEAD")).ok()?;
+    let head = text.trim_end();
+    is_commit_id(head).then(|| head.to_string())
+}
+
+/// A worktree being prepared for an acquire. If the acquire is cancelled or fails, the name is
+/// given up and whatever was made under it is retired.
+struct Pending {
+    inner: Arc<Inner>,
+    name: String,
+    armed: bool,
+}
+
+impl Pending {
+    fn rename(&mut self, name: String) {
+        let mut state = self.inner.lock_state();
+        state.leased.remove(&self.name);
+        state.leased.insert(name.clone());
+        self.name = name;
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if self.armed {
+            self.inner
+                .retire_folder(&self.inner.root.join(&self.name), &self.name);
+            self.inner.forget(&self.name);
+        }
+    }
+}
+
+impl Inner {
+    fn lock_state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Checks that `base` looks like a commit id and names a commit; returns the full id.
+    async fn resolve_base(&self, base: &str) -> Result<String> {
+        let hex = base.bytes().all(|b| b.is_ascii_hexdigit());
+        if !hex || !(7..=64).contains(&base.len()) {
+            return Err(WorkspaceError::BadBase(base.chars().take(80).collect()));
+        }
+        let unknown = || WorkspaceError::UnknownBase {
+            base: base.to_string(),
+            git_dir: self.git_dir.clone(),
+        };
+        let full = self
+            .git
+            .in_repo(&self.git_dir)
+            .args(["rev-parse", "--verify", "--quiet", "--end-of-options"])
+            .arg(format!("{base}^{{commit}}"))
+            .run_text()
+            .await
+            .map_err(|_| unknown())?;
+        if is_commit_id(&full) {
+            Ok(full)
+        } else {
+            Err(unknown())
+        }
+    }
+
+    /// Takes a free worktree for `base` (one already there first), or a name to create one under;
+    /// None when the pool is at `max` with nothing free.
+    fn pick(&self, base: &str) -> Option<(String, Option<Slot>)> {
+        let mut state = self.lock_state();
+        while !state.free.is_empty() {
+            let at_base = state
+                .free
+                .iter()
+                .position(|slot| slot.head.as_deref() == Some(base));
+            // Otherwise the most recently released: its files are likeliest in the page cache.
+            let index = at_base.unwrap_or(state.free.len() - 1);
+            let slot = state.free.remove(index);
+            let lock_path = lock::lock_path(&self.root, &slot.name);
+            match lock::take(&lock_path, Purpose::Lease) {
+                Ok(Ok(())) => {
+                    state.leased.insert(slot.name.clone());
+                    return Some((slot.name.clone(), Some(slot)));
+                }
+                Ok(Err(owner)) => tracing::warn!(worktree = %slot.path.display(), pid = owner.pid,
+                    "another process holds this worktree; the pool gives it up"),
+                Err(e) => tracing::warn!(worktree = %slot.path.display(), error = %e,
+                    "cannot write the worktree's lock file; the pool gives it up"),
+            }
+        }
+        if state.total() < self.config.max {
+            let name = state.next_name();
+            state.leased.insert(name.clone());
+            return Some((name, None));
+        }
+        None
+    }
+
+    /// Resets `slot` to `base`; on failure force-cleans, repairs the metadata from ade's records,
+    /// prunes, and tries once more.
+    async fn prepare(
+        &self,
+        slot: &Slot,
+        base: &str,
+        clean: Clean,
+    ) -> std::result::Result<(), String> {
+        let first = match self.reset(slot, base, clean).await {
+            Ok(()) => return Ok(()),
+            Err(reason) => reason,
+        };
+        tracing::warn!(worktree = %slot.path.display(), reason = %first,
+            "worktree reset failed; repairing and retrying once");
+        layout::relink(&slot.admin, &slot.path, true)
+            .map_err(|e| format!("{first}; repair: {e}"))?;
+        self.prune().await.map_err(|e| format!("{first}; {e}"))?;
+        self.reset(slot, base, clean)
+            .await
+            .map_err(|second| format!("{first}; after repair: {second}"))
+    }
+
+    /// One reset: verify, `reset --hard`, `clean`, `checkout --detach <base>`, and check HEAD.
+    async fn reset(
+        &self,
+        slot: &Slot,
+        base: &str,
+        clean: Clean,
+    ) -> std::result::Result<(), String> {
+        layout::verify(&self.git, &slot.admin, &slot.path).await?;
+        let run = |args: &[&str]| {
+            self.git
+                .in_worktree(&slot.admin, &slot.path)
+                .args(args)
+                .run()
+        };
+        let clean_flags = match clean {
+            Clean::All => "-ffdxq",
+            Clean::KeepIgnored => "-ffdq",
+        };
+        run(&["reset", "--hard", "--quiet"])
+            .await
+            .map_err(|e| e.to_string())?;
+        run(&["clean", clean_flags])
+            .await
+            .map_err(|e| e.to_string())?;
+        run(&["checkout", "--detach", "--quiet", base, "--"])
+            .await
+            .map_err(|e| e.to_string())?;
+        let head = layout::verify(&self.git, &slot.admin, &slot.path).await?;
+        if head != base {
+            return Err(format!("HEAD is {head} after checking out {base}"));
+        }
+        Ok(())
+    }
+}
