@@ -172,7 +172,6 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: &Config) -> anyhow::Result<()> {
-    ade::runner::agent::AgentRegistry::start(config).await?;
     let mut service = Service::start(config, ServiceOptions::default()).await?;
     tokio::select! {
         result = service.wait() => result,

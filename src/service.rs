@@ -18,6 +18,7 @@ use crate::ingress::{self, DELIVERY_JOB, Inbox, Ingress};
 use crate::jobs::{Handlers, Leader, Wake, Worker};
 use crate::metrics::Metrics;
 use crate::runner::Runner;
+use crate::runner::local::LocalRunner;
 use crate::store::{Store, StoreOptions};
 use crate::web::{self, Operations};
 use anyhow::Context as _;
@@ -65,6 +66,15 @@ impl Service {
     /// Opens and migrates the store, binds the listener and starts every part. Returns once the
     /// service accepts requests.
     pub async fn start(config: &Config, options: ServiceOptions) -> anyhow::Result<Service> {
+        let runner: Option<(Arc<dyn Runner>, usize)> = match options.runner {
+            Some(runner) => Some(runner),
+            None if !config.agents.is_empty() => {
+                let local = LocalRunner::start(config).await?;
+                let parallel = local.max_parallel();
+                Some((Arc::new(local), parallel))
+            }
+            None => None,
+        };
         let store = Store::connect(StoreOptions {
             url: config.database.url.expose().to_string(),
             max_connections: config.database.max_connections,
@@ -130,7 +140,7 @@ impl Service {
             ApprovalClosedHandler::new(forges.clone(), policies.clone(), attempts),
         );
         handlers.register(FORGE_WRITE_JOB, ForgeWriter::new(forges.clone()));
-        let runner = options.runner.map(|(runner, parallel)| {
+        let runner = runner.map(|(runner, parallel)| {
             let mut run_handlers = Handlers::default();
             run_handlers.register(
                 RUN_JOB,

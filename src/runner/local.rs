@@ -12,8 +12,9 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use super::agent::{AgentRegistry, Dependency, RunInputs, RunPaths, Selection};
-use super::dlp::Dlp;
-use super::env::{self, AgentUser, Ending, EnvOptions};
+use super::dlp::{Dlp, DlpReport};
+use super::guard::render::visible;
+use super::env::{self, AgentUser, Ending, EnvOptions, PathGrant};
 use super::git::Git;
 use super::guard;
 use super::mirror::{Mirror, Mirrors};
@@ -68,18 +69,20 @@ impl LocalRunner {
     /// The runner `config` describes: its agents (their pinned versions checked now), its
     /// workdir, and how agents are started. Refuses to start on any problem, naming it.
     pub async fn start(config: &Config) -> anyhow::Result<LocalRunner> {
-        let registry = AgentRegistry::new(config).context("agents")?;
-        registry.check_versions().await.context("agent versions")?;
+        let registry = AgentRegistry::start(config).await.context("agents")?;
+        let agent_user = registry
+            .agent_user()
+            .context("agents")?
+            .map(|user| AgentUser {
+                uid: user.uid,
+                gid: user.gid,
+            });
         let runner = registry.runner().clone();
         let workdir = runner.workdir.clone();
         std::fs::create_dir_all(&workdir)
             .with_context(|| format!("create the runner workdir {}", workdir.display()))?;
         let git = Git::new(&runner.git, workdir.join(".empty"))
             .context("prepare the runner's empty folder")?;
-        let agent_user = match &runner.agent_user {
-            Some(user) => Some(lookup_user(user)?),
-            None => None,
-        };
         let env = EnvOptions {
             agent_user,
             runtime: match runner.container_runtime {
@@ -128,8 +131,8 @@ impl LocalRunner {
         let root = self.workdir.join("worktrees").join(key);
         let pool = WorktreePool::open(
             mirror.git().clone(),
-            mirror.git_dir().to_path_buf(),
-            root,
+            mirror.git_dir(),
+            &root,
             self.pool_config.clone(),
         )
         .await
@@ -218,6 +221,10 @@ impl LocalRunner {
                 },
             )
             .map_err(|e| Stop::agent(format!("the agent could not be prepared: {e}")))?;
+        invocation.extra_paths.push(PathGrant {
+            path: mirror.git_dir().to_path_buf(),
+            writable: false,
+        });
         invocation.timeout = selection.timeout.min(std::time::Duration::from_secs(
             order.execution.timeout.as_secs().max(1),
         ));
@@ -305,23 +312,22 @@ impl LocalRunner {
             .await
             .map_err(|e| Stop::fault(format!("reading the change failed: {e}")))?;
         report.files_changed = changed.changes.files.len() as u64;
-        report.insertions = changed.changes.added.iter().map(|f| f.lines.len() as u64).sum();
+        report.insertions = changed.insertions;
         report.deletions = changed.deletions;
         let checked = guard::check(&changed.changes, &policy);
         let scanned = dlp.scan_changes(&changed.changes);
         report.agent_config_changes = checked
-            .agent_config
+            .agent_configuration
             .iter()
-            .map(|change| change.path.clone())
+            .map(|change| dlp.redact(&change.path))
             .collect();
-        report.flagged = checked.flags();
-        report.flagged.extend(scanned.flags());
+        report.flagged = flags(&checked, &scanned, &dlp);
         report.flagged.extend(changed.notes.iter().cloned());
         if checked.blocks() || scanned.blocks() {
             let mut reason = String::from("the change was not pushed:");
             if checked.blocks() {
                 reason.push_str("\n\n");
-                reason.push_str(&checked.markdown());
+                reason.push_str(&dlp.redact(&checked.markdown()));
             }
             if scanned.blocks() {
                 reason.push_str("\n\n");
@@ -444,6 +450,34 @@ impl Runner for LocalRunner {
     }
 }
 
+/// What a reviewer should look at, in words (paths shown safely, secrets redacted).
+fn flags(checked: &guard::GuardReport, scanned: &DlpReport, dlp: &Dlp) -> Vec<String> {
+    let mut flags = Vec::new();
+    for link in &checked.symlinks {
+        let risks: Vec<&str> = link.risks.iter().map(|r| r.describe()).collect();
+        flags.push(dlp.redact(&format!(
+            "{} is a symlink to {} ({})",
+            visible(&link.path),
+            visible(&link.target),
+            risks.join(", ")
+        )));
+    }
+    for module in &checked.submodules {
+        flags.push(dlp.redact(&format!(
+            "{} changes a submodule; ade never fetches submodules",
+            visible(&module.path)
+        )));
+    }
+    for suppression in &scanned.suppressions {
+        flags.push(format!(
+            "{} in {} asks secret scanners to look away; ade ignores it",
+            visible(&suppression.marker),
+            visible(&suppression.place)
+        ));
+    }
+    flags
+}
+
 /// The commit's first line.
 fn commit_title(order: &RunOrder) -> String {
     let title: String = order.task.title.chars().take(72).collect();
@@ -505,19 +539,4 @@ fn chown_tree(path: &Path, user: AgentUser) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// The uid and gid of a user, from the system's user database.
-fn lookup_user(name: &str) -> anyhow::Result<AgentUser> {
-    let passwd = std::fs::read_to_string("/etc/passwd").context("read /etc/passwd")?;
-    for line in passwd.lines() {
-        let fields: Vec<&str> = line.split(':').collect();
-        if fields.len() >= 4 && fields[0] == name {
-            return Ok(AgentUser {
-                uid: fields[2].parse().context("uid in /etc/passwd")?,
-                gid: fields[3].parse().context("gid in /etc/passwd")?,
-            });
-        }
-    }
-    anyhow::bail!("runner.agent_user: there is no user {name:?} on this machine")
 }

@@ -9,6 +9,7 @@ pub mod dlp;
 pub mod env;
 pub mod git;
 pub mod guard;
+pub mod local;
 pub mod mirror;
 pub mod order;
 pub mod publish;

@@ -132,6 +132,10 @@ pub struct ChangeReport {
     /// What was cut, e.g. "added lines of big.txt cut at 524288 bytes". A check that must see
     /// everything (DLP) treats a non-empty list as a finding.
     pub notes: Vec<String>,
+    /// Lines added, over every text file (uncapped).
+    pub insertions: u64,
+    /// Lines removed, over every text file.
+    pub deletions: u64,
 }
 
 /// The mirror's git, after checking the mirror's own files: every git command run after the agent
@@ -485,6 +489,29 @@ pub async fn read_changes(
         ])
         .run()
         .await?;
+    let numstat = checked(mirror)
+        .await?
+        .in_repo(repo)
+        .args([
+            "diff",
+            "--numstat",
+            "-z",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--no-renames",
+            base,
+            head,
+        ])
+        .run()
+        .await?;
+    for entry in numstat.split(|b| *b == 0) {
+        let entry = String::from_utf8_lossy(entry);
+        let mut fields = entry.split('\t');
+        if let (Some(plus), Some(minus)) = (fields.next(), fields.next()) {
+            report.insertions += plus.parse::<u64>().unwrap_or(0);
+            report.deletions += minus.parse::<u64>().unwrap_or(0);
+        }
+    }
     let (added, notes) = parse_patch(&patch, &text_paths);
     report.changes.added = added;
     report.notes.extend(notes);
