@@ -182,7 +182,10 @@ impl Inner {
 /// Removes a folder with everything in it (links are removed, never followed), or a file.
 fn remove_any(path: &Path) -> std::io::Result<()> {
     match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path).or_else(|_| {
+            super::owner::make_removable(path)?;
+            std::fs::remove_dir_all(path)
+        }),
         Ok(_) => std::fs::remove_file(path),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),

@@ -533,6 +533,7 @@ impl Inner {
         };
         tracing::warn!(worktree = %slot.path.display(), reason = %first,
             "worktree reset failed; repairing and retrying once");
+        owner::make_removable(&slot.path).map_err(|e| format!("{first}; permissions: {e}"))?;
         layout::relink(&slot.admin, &slot.path, true)
             .map_err(|e| format!("{first}; repair: {e}"))?;
         self.prune().await.map_err(|e| format!("{first}; {e}"))?;

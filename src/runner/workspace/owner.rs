@@ -46,6 +46,31 @@ pub(super) fn chown_tree(
     Ok(changed)
 }
 
+/// Gives the owner read, write and search permission on every folder under `root` (links are
+/// not followed), so `git clean` and deletion can remove what a run left in folders it made
+/// read-only. Only matters when ade is not root; root ignores folder permissions.
+pub(super) fn make_removable(root: &Path) -> std::io::Result<()> {
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let meta = match std::fs::symlink_metadata(&path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        if !meta.is_dir() {
+            continue;
+        }
+        if meta.mode() & 0o700 != 0o700 {
+            let mode = (meta.mode() | 0o700) & 0o7777;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+        }
+        for entry in std::fs::read_dir(&path)? {
+            pending.push(entry?.path());
+        }
+    }
+    Ok(())
+}
+
 /// What [`hand_to`] changed, to undo it.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Handed {
@@ -109,5 +134,26 @@ mod tests {
         let mode = std::fs::metadata(&file).unwrap().mode();
         assert_eq!(mode & 0o7777, 0o755);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn read_only_folders_become_removable_and_links_are_not_followed() {
+        let dir = std::env::temp_dir().join(format!("ade-removable-{}", std::process::id()));
+        let outside = dir.with_extension("outside");
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&outside);
+        std::fs::create_dir_all(dir.join("a/b")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o555)).unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join("a/link")).unwrap();
+        std::fs::set_permissions(dir.join("a/b"), std::fs::Permissions::from_mode(0o500)).unwrap();
+        std::fs::set_permissions(dir.join("a"), std::fs::Permissions::from_mode(0o000)).unwrap();
+        make_removable(&dir).unwrap();
+        let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().mode() & 0o777;
+        assert_eq!(mode(&dir.join("a")), 0o700);
+        assert_eq!(mode(&dir.join("a/b")), 0o700);
+        assert_eq!(mode(&outside), 0o555, "the link's target is untouched");
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::remove_dir_all(&outside).unwrap();
     }
 }
