@@ -278,6 +278,24 @@ impl RunHandler {
             .find(|t| t.id.as_str() == l.task.task_id)
             .ok_or_else(|| format!("task {} is not in the spec", l.task.task_id))?
             .clone();
+        let base_sha = if task.depends_on.is_empty() {
+            l.run.base_sha.clone()
+        } else {
+            let head = forge
+                .default_branch(&l.repo)
+                .await
+                .map_err(|e| format!("the default branch could not be read: {e}"))?;
+            let mut tx = ctx
+                .store()
+                .begin()
+                .await
+                .map_err(|e| format!("store: {e}"))?;
+            store::set_run_base(&mut tx, l.run.id, &head.sha)
+                .await
+                .map_err(|e| format!("store: {e}"))?;
+            tx.commit().await.map_err(|e| format!("store: {e}"))?;
+            head.sha
+        };
         let credential = forge
             .clone_credential(&l.repo)
             .await
@@ -324,7 +342,7 @@ impl RunHandler {
             dependencies,
             agent: l.run.agent.clone(),
             execution: policy.execution.clone(),
-            base_sha: l.run.base_sha.clone(),
+            base_sha,
             branch: l.run.branch.clone(),
             expected_branch_head,
             requester: l.run.requester.clone(),

@@ -13,10 +13,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::agent::{AgentRegistry, Dependency, RunInputs, RunPaths, Selection};
 use super::dlp::{Dlp, DlpReport};
-use super::guard::render::visible;
 use super::env::{self, AgentUser, Ending, EnvOptions, PathGrant};
 use super::git::Git;
 use super::guard;
+use super::guard::render::visible;
 use super::mirror::{Mirror, Mirrors};
 use super::order::{RunOrder, RunOutcome, RunReport, Runner};
 use super::publish::{self, CommitRequest, Identity, PushOutcome, WorktreePaths};
@@ -96,7 +96,11 @@ impl LocalRunner {
         };
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
         Ok(LocalRunner {
-            name: format!("embedded@{host}"),
+            name: format!(
+                "embedded@{host}-{}-{:04x}",
+                std::process::id(),
+                fastrand::u16(..)
+            ),
             mirrors: Mirrors::new(git, workdir.join("mirrors")),
             pools: Default::default(),
             env,
@@ -333,7 +337,12 @@ impl LocalRunner {
                 reason.push_str("\n\n");
                 reason.push_str(&scanned.markdown());
             }
-            tracing::warn!(run = order.run_id, protected = checked.blocks(), dlp = scanned.blocks(), "the change was blocked before the push");
+            tracing::warn!(
+                run = order.run_id,
+                protected = checked.blocks(),
+                dlp = scanned.blocks(),
+                "the change was blocked before the push"
+            );
             return Ok(RunOutcome::Blocked {
                 reason,
                 report: report.clone(),
@@ -521,8 +530,9 @@ async fn summary(log: &Path, dlp: &Dlp) -> Vec<String> {
 /// Removes a folder of an earlier attempt (never following links out of it).
 fn remove_if_present(path: &Path) -> Result<(), String> {
     match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path)
-            .map_err(|e| format!("remove {}: {e}", path.display())),
+        Ok(meta) if meta.is_dir() => {
+            std::fs::remove_dir_all(path).map_err(|e| format!("remove {}: {e}", path.display()))
+        }
         Ok(_) => std::fs::remove_file(path).map_err(|e| format!("remove {}: {e}", path.display())),
         Err(_) => Ok(()),
     }

@@ -324,6 +324,30 @@ pub async fn runs_of_task(conn: &mut Conn, task: i64) -> Result<Vec<RunRow>, Sto
         .context("read runs")
 }
 
+/// Every run, oldest first (the run list of the dashboard and of tests).
+pub async fn all_runs(conn: &mut Conn) -> Result<Vec<RunRow>, StoreError> {
+    let rows = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id"))
+        .fetch_all(conn)
+        .await
+        .context("read runs")?;
+    rows.iter()
+        .map(run_row)
+        .collect::<Result<_, _>>()
+        .context("read runs")
+}
+
+/// Records the commit a run starts from, once the runner knows it (a task with dependencies
+/// starts from the default branch that holds their merged work).
+pub async fn set_run_base(conn: &mut Conn, id: i64, base_sha: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE runs SET base_sha = $1 WHERE id = $2")
+        .bind(base_sha)
+        .bind(id)
+        .execute(conn)
+        .await
+        .context("record run base")?;
+    Ok(())
+}
+
 /// Marks a run started by `runner`, from `from` (`queued`, or `running` when a runner whose
 /// lease expired is being replaced); false if it was not in `from`.
 pub async fn start_run(

@@ -7,6 +7,7 @@ mod commands;
 mod goals;
 mod queue;
 mod restart;
+mod runs;
 mod signatures;
 mod store;
 mod webhooks;

@@ -2,7 +2,7 @@
 //! seeded repository and people, ade runs against it with its real clients, and both talk real
 //! HTTP (webhooks one way, REST calls the other).
 
-use super::{TestDb, db, eventually, start_ade};
+use super::{TestDb, db, eventually};
 use ade::config::Secret;
 use ade::forge::sim::{NewRepo, SimOptions, Simulator};
 use ade::forge::{ClientOptions, ForgeKind, Permission, RetryPolicy};
@@ -32,6 +32,9 @@ pub struct Story {
     _db: TestDb,
     /// The login ade posts as.
     pub bot: String,
+    kind: ForgeKind,
+    config: ade::config::Config,
+    clients: ClientOptions,
 }
 
 impl Story {
@@ -110,37 +113,79 @@ impl Story {
             },
             ..ClientOptions::default()
         };
-        let dir = db.dir.clone();
-        let ade = start_ade(
-            &db,
-            |config| {
-                tweak(config, &dir);
-                match kind {
-                    ForgeKind::Github => {
-                        config.github.app_id = Some(app_id);
-                        config.github.private_key_file = Some(key_file.clone());
-                        config.github.api_url = url.clone();
-                        config.github.webhook_secrets = vec![Secret::new(secret)];
-                    }
-                    ForgeKind::Gitea => {
-                        config.gitea.url = Some(url.clone());
-                        config.gitea.token = token.clone().map(Secret::new);
-                        config.gitea.webhook_secrets = vec![Secret::new(secret)];
-                    }
-                }
-            },
+        let mut config = super::config(&db);
+        tweak(&mut config, &db.dir);
+        match kind {
+            ForgeKind::Github => {
+                config.github.app_id = Some(app_id);
+                config.github.private_key_file = Some(key_file.clone());
+                config.github.api_url = url.clone();
+                config.github.webhook_secrets = vec![Secret::new(secret)];
+            }
+            ForgeKind::Gitea => {
+                config.gitea.url = Some(url.clone());
+                config.gitea.token = token.clone().map(Secret::new);
+                config.gitea.webhook_secrets = vec![Secret::new(secret)];
+            }
+        }
+        let ade = Service::start(
+            &config,
             ServiceOptions {
-                clients,
+                clients: clients.clone(),
                 ..ServiceOptions::default()
             },
         )
-        .await;
+        .await
+        .expect("ade starts");
         sim.set_webhook_url(Some(format!("http://{}/webhooks/{kind}", ade.addr())));
         Story {
             sim,
             ade,
             _db: db,
             bot,
+            kind,
+            config,
+            clients,
+        }
+    }
+
+    /// The story's scratch folder (database, runner workdir, configuration files).
+    pub fn config_dir(&self) -> std::path::PathBuf {
+        self._db.dir.clone()
+    }
+
+    /// Kills ade where it stands, the way a crash would, and starts it again on the same database
+    /// with its configuration changed by `tweak`.
+    pub async fn crash_and_restart(self, tweak: impl FnOnce(&mut ade::config::Config)) -> Story {
+        let Story {
+            sim,
+            ade,
+            _db,
+            bot,
+            kind,
+            mut config,
+            clients,
+        } = self;
+        ade.abort();
+        tweak(&mut config);
+        let ade = Service::start(
+            &config,
+            ServiceOptions {
+                clients: clients.clone(),
+                ..ServiceOptions::default()
+            },
+        )
+        .await
+        .expect("ade starts again");
+        sim.set_webhook_url(Some(format!("http://{}/webhooks/{kind}", ade.addr())));
+        Story {
+            sim,
+            ade,
+            _db,
+            bot,
+            kind,
+            config,
+            clients,
         }
     }
 
