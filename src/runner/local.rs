@@ -137,7 +137,7 @@ impl LocalRunner {
             mirror.git().clone(),
             mirror.git_dir(),
             &root,
-            self.pool_config.clone(),
+            self.pool_config,
         )
         .await
         .map_err(|e| Stop::fault(format!("the worktree pool could not be opened: {e}")))?;
@@ -152,10 +152,16 @@ impl LocalRunner {
         cancel: &CancellationToken,
         report: &mut RunReport,
     ) -> Result<RunOutcome, Stop> {
-        let mut policy = EffectivePolicy::default();
-        policy.protected_paths = order.protected_paths.clone();
-        policy.execution = order.execution.clone();
-        policy.agents.allowed = crate::policy::AgentSet::Any;
+        let defaults = EffectivePolicy::default();
+        let policy = EffectivePolicy {
+            protected_paths: order.protected_paths.clone(),
+            execution: order.execution.clone(),
+            agents: crate::policy::AgentPolicy {
+                allowed: crate::policy::AgentSet::Any,
+                ..defaults.agents.clone()
+            },
+            ..defaults
+        };
         let selection: Selection = self
             .registry
             .select(&policy, Some(&order.agent), order.task.environment)

@@ -49,7 +49,7 @@ pub async fn run(
         }
         let state = runs::task_state(row)?;
         match state {
-            TaskState::Failed | TaskState::Cancelled => {
+            TaskState::Failed | TaskState::Cancelled
                 if store::move_task(
                     tx,
                     row.id,
@@ -57,11 +57,11 @@ pub async fn run(
                     TaskState::Waiting.as_str(),
                     session.now,
                 )
-                .await?
-                {
-                    restarted.push(markdown::code_span(&row.task_id));
-                }
+                .await? =>
+            {
+                restarted.push(markdown::code_span(&row.task_id));
             }
+            TaskState::Failed | TaskState::Cancelled => {}
             TaskState::Ready | TaskState::Waiting => {}
             other if matches!(target, RunTarget::Task(_)) => details.push(format!(
                 "{} is {other}; only failed or cancelled tasks start again.",
