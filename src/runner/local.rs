@@ -69,14 +69,11 @@ impl LocalRunner {
     /// The runner `config` describes: its agents (their pinned versions checked now), its
     /// workdir, and how agents are started. Refuses to start on any problem, naming it.
     pub async fn start(config: &Config) -> anyhow::Result<LocalRunner> {
-        let registry = AgentRegistry::start(config).await.context("agents")?;
-        let agent_user = registry
-            .agent_user()
-            .context("agents")?
-            .map(|user| AgentUser {
-                uid: user.uid,
-                gid: user.gid,
-            });
+        let registry = AgentRegistry::start(config).await?;
+        let agent_user = registry.agent_user()?.map(|user| AgentUser {
+            uid: user.uid,
+            gid: user.gid,
+        });
         let runner = registry.runner().clone();
         let workdir = runner.workdir.clone();
         std::fs::create_dir_all(&workdir)
