@@ -1,0 +1,220 @@
+//! `run_start`: how long after a maintainer comments `/ade approve` the task's agent process
+//! starts, on a warm runner with a big repository.
+//!
+//! ```text
+//! cargo run --release --example run_start -- [--files 20000] [--rounds 10] [--dir PATH]
+//! ```
+//!
+//! A run starts the forge simulator (GitHub dialect) and ade (with its embedded runner) in this
+//! process, talking real HTTP both ways, with a repository of `--files` files. A first goal warms
+//! the runner: its mirror is fetched and its worktree pool filled. Then, for each round, a new
+//! issue with one task is planned, and the time from posting `/ade approve` to the agent's first
+//! instruction (the agent prints the clock as it starts) is measured. ade's rows split it into
+//! hops: approve handled (run stored), run claimed by the runner, agent started.
+
+use ade::config::{Config, Secret};
+use ade::forge::sim::{NewRepo, SimOptions, Simulator};
+use ade::forge::{ForgeKind, Permission};
+use ade::service::{Service, ServiceOptions};
+use anyhow::Context;
+use clap::Parser;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const REPO: &str = "acme/widgets";
+const MAINTAINER: &str = "mia";
+const SECRET: &str = "run-start-webhook-secret";
+
+/// approve → agent started, on a warm runner.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Files in the repository.
+    #[arg(long, default_value_t = 20_000)]
+    files: usize,
+    /// Timed rounds.
+    #[arg(long, default_value_t = 10)]
+    rounds: usize,
+    /// Where the run's data go (on disk, not tmpfs); default target/run-start-bench.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+fn now_ns() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i128
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = args
+        .dir
+        .unwrap_or_else(|| PathBuf::from("target/run-start-bench"));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).context("clear the run folder")?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let dir = dir.canonicalize()?;
+
+    let mut options = SimOptions::new(ForgeKind::Github, dir.join("sim"));
+    options.webhook_secret = SECRET.into();
+    let sim = Simulator::start(options).await?;
+    let seeded = Instant::now();
+    let mut repo = NewRepo::new("acme", "widgets")
+        .file("README.md", "# widgets\n")
+        .file(
+            ".ade/config.toml",
+            "[agents]\ndefault = \"stamp\"\n\n[execution]\nparallelism = 4\n",
+        );
+    for i in 0..args.files {
+        repo = repo.file(
+            &format!("src/m{:03}/f{i:05}.rs", i % 200),
+            format!("pub fn f{i}() -> u32 {{ {i} }}\n"),
+        );
+    }
+    sim.create_repo(repo).await?;
+    eprintln!(
+        "seeded {REPO} with {} files in {:.1} s",
+        args.files,
+        seeded.elapsed().as_secs_f64()
+    );
+    sim.add_user(MAINTAINER);
+    sim.set_permission(REPO, MAINTAINER, Permission::Maintain)?;
+    sim.install_app("acme", &[REPO]);
+    let key_file = dir.join("app.pem");
+    std::fs::write(&key_file, sim.app_private_key_pem())?;
+
+    let runner_toml = dir.join("runner.toml");
+    std::fs::write(
+        &runner_toml,
+        format!(
+            "[runner]\nworkdir = {:?}\nmax_parallel = 2\nagent_user = \"nobody\"\n\n\
+             [agents.stamp]\ncommand = [\"/bin/sh\", \"-c\", \"echo started-at $(date +%s%N); mkdir -p notes; echo x > notes/$ADE_TASK_ID.md\"]\n\
+             trust = \"trusted\"\nenvironment = \"worktree\"\ntimeout_secs = 60\n",
+            dir.join("runner").display().to_string()
+        ),
+    )?;
+    let mut config = Config::load(
+        Some(&runner_toml),
+        vec![(
+            "ADE_STORAGE__DATA_DIR".to_string(),
+            dir.join("data").display().to_string(),
+        )],
+    )?;
+    config.server.listen = "127.0.0.1:0".parse()?;
+    config.github.app_id = Some(sim.app_id() as u64);
+    config.github.private_key_file = Some(key_file);
+    config.github.api_url = sim.url().to_string();
+    config.github.webhook_secrets = vec![Secret::new(SECRET)];
+    let ade = Service::start(&config, ServiceOptions::default()).await?;
+    sim.set_webhook_url(Some(format!("http://{}/webhooks/github", ade.addr())));
+
+    eprintln!("warming the runner (mirror fetch, worktree pool)…");
+    let warm = Instant::now();
+    round(&sim, &ade, &dir, "warm-up").await?;
+    eprintln!("warm in {:.1} s", warm.elapsed().as_secs_f64());
+
+    let mut totals = Vec::new();
+    let mut hops: Vec<[f64; 3]> = Vec::new();
+    for i in 0..args.rounds {
+        let timed = round(&sim, &ade, &dir, &format!("round {i}")).await?;
+        eprintln!(
+            "round {i}: {:.1} ms (approve handled {:.0} ms, claimed {:.0} ms, agent started {:.0} ms)",
+            timed.total_ms, timed.hops[0], timed.hops[1], timed.hops[2]
+        );
+        totals.push(timed.total_ms);
+        hops.push(timed.hops);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    totals.sort_by(f64::total_cmp);
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!("run start (approve → agent process started), {} files, {} rounds", args.files, args.rounds);
+    println!(
+        "  median {:.1} ms · min {:.1} ms · max {:.1} ms",
+        median(totals.clone()),
+        totals[0],
+        totals[totals.len() - 1]
+    );
+    println!(
+        "  hops (median): approve handled, run stored {:.0} ms · run claimed {:.0} ms · agent started {:.0} ms",
+        median(hops.iter().map(|h| h[0]).collect()),
+        median(hops.iter().map(|h| h[1]).collect()),
+        median(hops.iter().map(|h| h[2]).collect()),
+    );
+    ade.shutdown().await?;
+    Ok(())
+}
+
+struct Timed {
+    total_ms: f64,
+    /// approve → run stored, run stored → run started, run started → agent started (ms).
+    hops: [f64; 3],
+}
+
+/// One goal of one task: plan, approve, and wait for its approval to open.
+async fn round(sim: &Simulator, ade: &Service, dir: &Path, name: &str) -> anyhow::Result<Timed> {
+    let issue = sim
+        .open_issue(REPO, MAINTAINER, name, "- [ ] Stamp the clock\n")
+        .await?;
+    sim.comment(REPO, issue, MAINTAINER, "/ade plan").await?;
+    wait(|| {
+        sim.comments(REPO, issue)
+            .iter()
+            .any(|c| c.body.contains("· validated"))
+    })
+    .await
+    .context("the plan")?;
+    let before = all_runs(ade).await?.len();
+    let approved_ns = now_ns();
+    sim.comment(REPO, issue, MAINTAINER, "/ade approve").await?;
+    let run = loop {
+        let runs = all_runs(ade).await?;
+        if runs.len() > before
+            && let Some(run) = runs.last().filter(|r| r.state == "succeeded")
+        {
+            break run.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let log = dir
+        .join("runner/runs")
+        .join(run.id.to_string())
+        .join(format!("attempt-{}.log", run.attempt));
+    let text = std::fs::read_to_string(&log).with_context(|| format!("read {}", log.display()))?;
+    let started_ns: i128 = text
+        .split_whitespace()
+        .skip_while(|w| *w != "started-at")
+        .nth(1)
+        .context("the agent's start stamp")?
+        .parse()?;
+    let total_ms = (started_ns - approved_ns) as f64 / 1e6;
+    let approved_ms = (approved_ns / 1_000_000) as f64;
+    let started_ms = (started_ns / 1_000_000) as f64;
+    let stored = run.created_at as f64;
+    let claimed = run.started_at.unwrap_or(run.created_at) as f64;
+    Ok(Timed {
+        total_ms,
+        hops: [stored - approved_ms, claimed - stored, started_ms - claimed],
+    })
+}
+
+async fn all_runs(ade: &Service) -> anyhow::Result<Vec<ade::store::runs::RunRow>> {
+    let mut conn = ade.store().reader().await?;
+    Ok(ade::store::runs::all_runs(&mut conn).await?)
+}
+
+async fn wait(check: impl Fn() -> bool) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check() {
+        if Instant::now() > deadline {
+            anyhow::bail!("timed out");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
