@@ -133,7 +133,10 @@ async fn main() -> anyhow::Result<()> {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    println!("run start (approve → agent process started), {} files, {} rounds", args.files, args.rounds);
+    println!(
+        "run start (approve → agent process started), {} files, {} rounds",
+        args.files, args.rounds
+    );
     println!(
         "  median {:.1} ms · min {:.1} ms · max {:.1} ms",
         median(totals.clone()),

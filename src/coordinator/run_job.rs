@@ -315,11 +315,21 @@ impl RunHandler {
                     rows.iter().find(|r| r.task_id == dep.as_str()),
                     l.spec.task(dep),
                 ) {
+                    let summary = store::runs_of_task(&mut conn, row.id)
+                        .await
+                        .map_err(|e| format!("store: {e}"))?
+                        .into_iter()
+                        .find(|run| run.state == RunState::Succeeded.as_str())
+                        .and_then(|run| run.report)
+                        .and_then(|report| serde_json::from_str::<RunOutcome>(&report).ok())
+                        .map(|outcome| outcome.report().summary.join("\n"))
+                        .unwrap_or_default();
                     dependencies.push(DependencyResult {
                         task_id: row.task_id.clone(),
                         title: spec_task.title.clone(),
                         pull_number: row.pull_number,
                         head_sha: row.head_sha.clone(),
+                        summary,
                     });
                 }
             }

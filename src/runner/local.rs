@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
-use super::agent::{AgentRegistry, Dependency, RunInputs, RunPaths, Selection};
+use super::agent::{AgentRegistry, Dependency, OUTPUT_FILE, RunInputs, RunPaths, Selection};
 use super::dlp::{Dlp, DlpReport};
 use super::env::{self, AgentUser, Ending, EnvOptions, PathGrant};
 use super::git::Git;
@@ -260,7 +260,10 @@ impl LocalRunner {
         report.agent_ms = agent.duration.as_millis() as u64;
         report.confinement = agent.notes.clone();
         let dlp = Dlp::new(&order.dlp_rules).map_err(|e| Stop::agent(format!("DLP rules: {e}")))?;
-        report.summary = summary(&log, &dlp).await;
+        report.summary = match written_summary(&scratch.join(OUTPUT_FILE)) {
+            Some(text) => summary_lines(&text, &dlp),
+            None => summary(&log, &dlp).await,
+        };
         match agent.ending {
             Ending::Cancelled => {
                 return Ok(RunOutcome::Cancelled {
@@ -405,7 +408,7 @@ impl LocalRunner {
                     task_id: d.task_id.clone(),
                     title: d.title.clone(),
                     pull_request: d.pull_number.map(|n| n as u64),
-                    summary: d.head_sha.clone().unwrap_or_default(),
+                    summary: d.summary.clone(),
                 })
                 .collect(),
             agents_md,
@@ -509,12 +512,44 @@ fn requester_identity(forge: ForgeKind, login: &str) -> Identity {
     Identity { name: login, email }
 }
 
+/// Most bytes of the agent's own summary file read.
+const SUMMARY_FILE_MAX: u64 = 16 * 1024;
+
+/// The summary the agent wrote to its output file, if it wrote a regular file (a link the agent
+/// left there is not followed).
+fn written_summary(path: &Path) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.take(SUMMARY_FILE_MAX).read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    (!text.trim().is_empty()).then_some(text)
+}
+
 /// The last lines of the run log, sanitized, with any line the DLP scan flags withheld.
 async fn summary(log: &Path, dlp: &Dlp) -> Vec<String> {
     let Ok(text) = tokio::fs::read(log).await else {
         return Vec::new();
     };
     let text = String::from_utf8_lossy(&text);
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("[ade]"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    summary_lines(&text, dlp)
+}
+
+/// The last lines of `text`, sanitized, with any line the DLP scan flags withheld.
+fn summary_lines(text: &str, dlp: &Dlp) -> Vec<String> {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let start = lines.len().saturating_sub(SUMMARY_LINES);
     lines[start..]

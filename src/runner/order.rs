@@ -68,6 +68,8 @@ pub struct DependencyResult {
     pub pull_number: Option<i64>,
     /// The merged commit, if known.
     pub head_sha: Option<String>,
+    /// What its agent said it did (its run's summary), untrusted.
+    pub summary: String,
 }
 
 /// How a run ended.

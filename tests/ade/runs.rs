@@ -53,7 +53,8 @@ fn script_agent(script: &str, timeout_secs: u64) -> String {
 
 /// Writes a notes file named after its task, slowly enough that two runs overlap.
 const NOTES: &str = "echo \"run $ADE_RUN_ID works on $ADE_TASK_ID\"\nsleep 1\nmkdir -p notes\n\
-                     echo \"notes of $ADE_TASK_ID\" > notes/$ADE_TASK_ID.md\necho done\n";
+                     echo \"notes of $ADE_TASK_ID\" > notes/$ADE_TASK_ID.md\necho done\n\
+                     echo \"Wrote the notes of $ADE_TASK_ID.\" > \"$ADE_OUTPUT_FILE\"\n";
 
 const FOUR_TASKS: &str = "Write the project notes.\n\n\
 - [ ] Write the first notes\n\
@@ -138,6 +139,11 @@ async fn independent_tasks_run_at_once_and_a_dependant_starts_once_both_are_merg
     assert!(
         first.body.contains(&format!("Part of #{issue}")) && first.body.contains("`script`"),
         "{}",
+        first.body
+    );
+    assert!(
+        first.body.contains("Wrote the notes of t1."),
+        "the agent's own summary is in its approval: {}",
         first.body
     );
     assert!(
@@ -372,6 +378,41 @@ async fn an_agent_cannot_write_outside_its_worktree() {
     );
     assert!(run.report.unwrap_or_default().contains("landlock"));
     std::fs::remove_dir_all(outside).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_agent_searching_for_credentials_finds_none() {
+    let search = "mkdir -p notes\n\
+                  ( env; git config -l; git config --show-origin -l; ls -la \"$HOME\"; \
+                    cat \"$HOME\"/.[!.]* \"$HOME\"/* .git ) > notes/search.txt 2>&1\n\
+                  grep -rIn -e ghs_ -e x-access-token -e Authorization -e extraHeader \
+                    \"$HOME\" \"$ADE_SCRATCH\" . >> notes/search.txt 2>&1\n\
+                  echo searched >> notes/search.txt\n";
+    let story = story_with(ForgeKind::Github, &script_agent(search, 60), POLICY).await;
+    let issue = story
+        .issue(MAINTAINER, "Search", "- [ ] Look around\n")
+        .await;
+    story.comment(issue, MAINTAINER, "/ade plan").await;
+    story.until("the plan", |s| s.plan_comment(issue)).await;
+    story.comment(issue, MAINTAINER, "/ade approve").await;
+    run_of(&story, "t1", &["succeeded"]).await;
+    let approval = approval_of(&story, "t1").await;
+    let found = story
+        .sim
+        .file(REPO, &approval.head, "notes/search.txt")
+        .await
+        .expect("the agent wrote what it found");
+    let found = String::from_utf8_lossy(&found);
+    assert!(
+        found.contains("searched") && found.contains("ADE_RUN_ID"),
+        "{found}"
+    );
+    for secret in ["ghs_", "x-access-token", "Authorization", "extraHeader"] {
+        assert!(
+            !found.contains(secret),
+            "the agent found {secret:?} in its environment, git config, home or scratch:\n{found}"
+        );
+    }
 }
 
 /// A world-writable folder outside every worktree, so only confinement stops a write into it.

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use check::{AgentUser, AgentVersion, StartError};
 pub use leftovers::Leftovers;
-pub use prepare::{Dependency, PrepareError, RunInputs, RunPaths};
+pub use prepare::{Dependency, OUTPUT_FILE, PrepareError, RunInputs, RunPaths};
 pub use template::{ArgTemplate, Placeholder, TemplateError};
 
 use crate::config::{Config, RunnerConfig, Secret};
