@@ -10,7 +10,7 @@ use super::runs::{self, AdvanceContext};
 use super::tasks::TaskState;
 use crate::events::EventKind;
 use crate::forge::RepoRef;
-use crate::forge::writes::{ForgeWrite, ForgeWriteJob, Forges, classify};
+use crate::forge::writes::{ForgeWrite, Forges, classify, enqueue_writes};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::spec::SpecState;
 use crate::store::{self, goals, runs as rows};
@@ -139,13 +139,7 @@ impl ApprovalClosedHandler {
             }
             writes.push(runs::goal_comment(&mut tx, &repo, &shown, &spec).await?);
         }
-        for write in writes {
-            let job = ForgeWriteJob {
-                forge: event.forge,
-                write,
-            };
-            store::jobs::enqueue(&mut tx, &job.job(self.write_attempts, now), now).await?;
-        }
+        enqueue_writes(&mut tx, event.forge, &writes, self.write_attempts, now).await?;
         ctx.finish(tx).await
     }
 }

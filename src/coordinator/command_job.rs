@@ -9,7 +9,7 @@ use super::intake::{COMMAND_JOB, CommandJob, EDITED_COMMAND_JOB};
 use super::policies::Policies;
 use crate::command::{self, Place, Requester, RoleOverrides};
 use crate::events::EventKind;
-use crate::forge::writes::{ForgeWrite, ForgeWriteJob, Forges, classify};
+use crate::forge::writes::{ForgeWrite, Forges, classify, enqueue_writes};
 use crate::forge::{Forge, ForgeKind, Reaction, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::policy::EffectivePolicy;
@@ -140,7 +140,7 @@ impl CommandHandler {
             session.reply.index = index;
             run_one(&mut session, &mut tx, parsed).await?;
         }
-        enqueue(
+        enqueue_writes(
             &mut tx,
             event.forge,
             &session.writes,
@@ -235,23 +235,6 @@ fn overrides(policy: &EffectivePolicy) -> RoleOverrides {
     }
 }
 
-async fn enqueue(
-    tx: &mut store::Conn,
-    forge: ForgeKind,
-    writes: &[ForgeWrite],
-    attempts: i64,
-    now: i64,
-) -> Result<(), JobError> {
-    for write in writes {
-        let job = ForgeWriteJob {
-            forge,
-            write: write.clone(),
-        };
-        store::jobs::enqueue(tx, &job.job(attempts, now), now).await?;
-    }
-    Ok(())
-}
-
 /// Completes the job, enqueuing `writes` (possibly none) in the same transaction.
 async fn finish_with(
     ctx: &JobContext,
@@ -260,7 +243,7 @@ async fn finish_with(
     attempts: i64,
 ) -> Result<(), JobError> {
     let mut tx = ctx.store().begin().await?;
-    enqueue(&mut tx, forge, &writes, attempts, ctx.now_ms()).await?;
+    enqueue_writes(&mut tx, forge, &writes, attempts, ctx.now_ms()).await?;
     ctx.finish(tx).await
 }
 

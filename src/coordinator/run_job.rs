@@ -14,7 +14,7 @@ use super::policies::Policies;
 use super::render::{self, ApprovalView, ReplyView, TaskView};
 use super::runs::{self, AdvanceContext, RUN_JOB, RunJob, RunState};
 use super::tasks::TaskState;
-use crate::forge::writes::{ForgeWrite, ForgeWriteJob, Forges, classify};
+use crate::forge::writes::{ForgeWrite, Forges, classify, enqueue_writes};
 use crate::forge::{Forge, ForgeKind, NewPullRequest, PullRequestUpdate, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::markdown;
@@ -226,7 +226,7 @@ impl RunHandler {
         }
         writes
             .push(runs::goal_comment(&mut tx, &loaded.repo, &loaded.spec_row, &loaded.spec).await?);
-        enqueue(
+        enqueue_writes(
             &mut tx,
             loaded.forge,
             &writes,
@@ -641,23 +641,6 @@ fn human_duration(ms: u64) -> String {
     }
 }
 
-async fn enqueue(
-    tx: &mut Conn,
-    forge: ForgeKind,
-    writes: &[ForgeWrite],
-    attempts: i64,
-    now: i64,
-) -> Result<(), JobError> {
-    for write in writes {
-        let job = ForgeWriteJob {
-            forge,
-            write: write.clone(),
-        };
-        db::jobs::enqueue(tx, &job.job(attempts, now), now).await?;
-    }
-    Ok(())
-}
-
 impl JobHandler for RunHandler {
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
         debug_assert_eq!(ctx.job.kind, RUN_JOB);
@@ -705,7 +688,7 @@ impl JobHandler for RunHandler {
             {
                 writes.push(comment);
             }
-            if let Err(e) = enqueue(conn, l.forge, &writes, self.write_attempts, now).await {
+            if let Err(e) = enqueue_writes(conn, l.forge, &writes, self.write_attempts, now).await {
                 tracing::error!(run = l.run.id, error = %e, "could not tell the goal a run failed");
             }
             Ok(())

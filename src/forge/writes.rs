@@ -290,3 +290,22 @@ impl JobHandler for ForgeWriter {
         })
     }
 }
+
+/// Enqueues `writes` as forge write jobs in the caller's transaction, so they happen if and only
+/// if what asked for them commits.
+pub async fn enqueue_writes(
+    tx: &mut crate::store::Conn,
+    forge: ForgeKind,
+    writes: &[ForgeWrite],
+    attempts: i64,
+    now: i64,
+) -> Result<(), crate::store::StoreError> {
+    for write in writes {
+        let job = ForgeWriteJob {
+            forge,
+            write: write.clone(),
+        };
+        crate::store::jobs::enqueue(tx, &job.job(attempts, now), now).await?;
+    }
+    Ok(())
+}
