@@ -250,6 +250,18 @@ async fn an_agent_past_its_time_limit_is_stopped_and_its_task_fails() {
         .await;
     assert!(reply.contains("`t1`"), "{reply}");
     assert!(story.sim.pulls(REPO).is_empty(), "no approval");
+    story.comment(issue, MAINTAINER, "/ade status").await;
+    let status = story
+        .until("the status", |s| {
+            s.replies(issue)
+                .into_iter()
+                .find(|r| r.contains("plan version"))
+        })
+        .await;
+    assert!(
+        status.contains("`t1` is failed") && status.contains("time limit"),
+        "{status}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -49,8 +49,33 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobErro
     };
     let mut details = Vec::new();
     if let Some(active) = specs.iter().find(|s| s.state == "active") {
-        for (task, state) in goals::tasks(tx, active.id).await? {
-            details.push(format!("{} is {state}", crate::markdown::code_span(&task)));
+        for task in crate::store::runs::tasks_of(tx, active.id).await? {
+            let mut line = format!(
+                "{} is {}",
+                crate::markdown::code_span(&task.task_id),
+                task.state
+            );
+            if let Some(number) = task.pull_number {
+                line.push_str(&format!(" (#{number})"));
+            }
+            if let Some(run) = crate::store::runs::runs_of_task(tx, task.id)
+                .await?
+                .into_iter()
+                .next()
+            {
+                line.push_str(&format!(
+                    "; run {} (attempt {}, {} with {})",
+                    run.id,
+                    run.attempt,
+                    run.state,
+                    crate::markdown::code_span(&run.agent)
+                ));
+                if let Some(reason) = run.reason.filter(|_| run.state == "failed") {
+                    let first = reason.lines().next().unwrap_or_default().to_string();
+                    line.push_str(&format!(": {}", crate::markdown::inline(&first)));
+                }
+            }
+            details.push(line);
         }
     }
     let headline = match specs.first() {
