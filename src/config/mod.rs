@@ -157,24 +157,5 @@ impl RunnerConfig {
     }
 }
 
-/// What makes the sandbox of a `container` run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ContainerRuntime {
-    /// bubblewrap (`bwrap`): no daemon, starts in milliseconds.
-    Bubblewrap,
-    /// podman.
-    Podman,
-    /// docker.
-    Docker,
-}
-
-impl ContainerRuntime {
-    /// The name written in `ade.toml`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ContainerRuntime::Bubblewrap => "bubblewrap",
-            ContainerRuntime::Podman => "podman",
-            ContainerRuntime::Docker => "docker",
-        }
-    }
-}
+/// What makes the sandbox of a `container` run (one type for the configuration and the runner).
+pub use crate::runner::env::ContainerRuntime;

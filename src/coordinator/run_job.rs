@@ -53,7 +53,7 @@ impl RunHandler {
 }
 
 /// Everything stored about a run, read together.
-struct Loaded4 {
+struct StoredRun {
     run: RunRow,
     task: TaskRow,
     spec_row: SpecRow,
@@ -63,7 +63,7 @@ struct Loaded4 {
     repo: RepoRef,
 }
 
-async fn load(conn: &mut Conn, run_id: i64) -> Result<Loaded4, JobError> {
+async fn load(conn: &mut Conn, run_id: i64) -> Result<StoredRun, JobError> {
     let missing =
         |what: &str| JobError::Permanent(format!("run {run_id}: its {what} is not stored"));
     let run = store::run(conn, run_id)
@@ -81,7 +81,7 @@ async fn load(conn: &mut Conn, run_id: i64) -> Result<Loaded4, JobError> {
     let spec = runs::spec_of(&spec_row)?;
     let forge = ForgeKind::parse(&goal.forge).ok_or_else(|| missing("forge"))?;
     let repo = RepoRef::parse(&goal.repository, None).ok_or_else(|| missing("repository"))?;
-    Ok(Loaded4 {
+    Ok(StoredRun {
         run,
         task,
         spec_row,
@@ -213,14 +213,13 @@ impl RunHandler {
             if !advanced.started.is_empty() {
                 tracing::info!(started = ?advanced.started, "a run ended; started the next ready tasks");
             }
-            if let Some(labels) = Some(&policy.pull_requests.labels)
-                && !labels.is_empty()
-                && let Some((number, _)) = &pull
+            if let Some((number, _)) = &pull
+                && !policy.pull_requests.labels.is_empty()
             {
                 writes.push(ForgeWrite::Label {
                     repo: loaded.repo.clone(),
                     number: *number,
-                    labels: labels.clone(),
+                    labels: policy.pull_requests.labels.clone(),
                 });
             }
         }
@@ -268,7 +267,7 @@ impl RunHandler {
         &self,
         ctx: &JobContext,
         forge: &dyn Forge,
-        l: &Loaded4,
+        l: &StoredRun,
     ) -> Result<RunOrder, String> {
         let policy = self.policy(forge, &l.repo).await?;
         let task = l
@@ -348,6 +347,8 @@ impl RunHandler {
             goal_title: l.goal.title.clone(),
             goal_body: l.goal.body.clone(),
             spec_reference: l.spec.reference(),
+            goal_reference: l.spec.goal.to_string(),
+            spec_version: l.spec.version,
             task,
             dependencies,
             agent: l.run.agent.clone(),
@@ -397,7 +398,7 @@ impl RunHandler {
     async fn open_approval(
         &self,
         forge: &dyn Forge,
-        l: &Loaded4,
+        l: &StoredRun,
         head_sha: &str,
         report: &RunReport,
     ) -> Result<(i64, String), JobError> {
@@ -459,7 +460,7 @@ impl RunHandler {
     async fn end(
         &self,
         tx: &mut Conn,
-        l: &Loaded4,
+        l: &StoredRun,
         from: RunState,
         outcome: RunOutcome,
         now: i64,
@@ -472,7 +473,7 @@ impl RunHandler {
     async fn end_with_pull(
         &self,
         tx: &mut Conn,
-        l: &Loaded4,
+        l: &StoredRun,
         from: RunState,
         outcome: RunOutcome,
         pull: Option<(i64, String)>,
@@ -580,7 +581,7 @@ impl RunHandler {
 }
 
 /// The approval's body.
-fn approval_body(l: &Loaded4, report: &RunReport) -> Result<String, JobError> {
+fn approval_body(l: &StoredRun, report: &RunReport) -> Result<String, JobError> {
     let task = l
         .spec
         .tasks

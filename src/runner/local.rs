@@ -82,11 +82,7 @@ impl LocalRunner {
             .context("prepare the runner's empty folder")?;
         let env = EnvOptions {
             agent_user,
-            runtime: match runner.container_runtime {
-                crate::config::ContainerRuntime::Bubblewrap => env::ContainerRuntime::Bubblewrap,
-                crate::config::ContainerRuntime::Podman => env::ContainerRuntime::Podman,
-                crate::config::ContainerRuntime::Docker => env::ContainerRuntime::Docker,
-            },
+            runtime: runner.container_runtime,
             memory_max: runner.memory_max,
             pids_max: runner.pids_max,
             ..EnvOptions::default()
@@ -287,15 +283,8 @@ impl LocalRunner {
                 "Task {} of {} ({}), carried out by the agent {}.",
                 order.task.id, order.spec_reference, order.task.title, order.agent
             ),
-            goal: order
-                .spec_reference
-                .rsplit_once('@')
-                .map_or(order.spec_reference.clone(), |(goal, _)| goal.to_string()),
-            spec_version: order
-                .spec_reference
-                .rsplit_once("@v")
-                .and_then(|(_, v)| v.parse().ok())
-                .unwrap_or(1),
+            goal: order.goal_reference.clone(),
+            spec_version: order.spec_version,
             task: order.task.id.to_string(),
             run: order.run_id.to_string(),
             bot: self.bot.clone(),
@@ -391,11 +380,7 @@ impl LocalRunner {
             goal_number: order.goal_number as u64,
             goal_title: order.goal_title.clone(),
             goal_body: order.goal_body.clone(),
-            spec_version: order
-                .spec_reference
-                .rsplit_once("@v")
-                .and_then(|(_, v)| v.parse().ok())
-                .unwrap_or(1),
+            spec_version: order.spec_version,
             task_id: order.task.id.to_string(),
             task_title: order.task.title.clone(),
             instructions: order.task.instructions.clone(),

@@ -28,6 +28,10 @@ pub struct RunOrder {
     pub goal_body: String,
     /// The spec version (`owner/name#12@v2`), the value of `Ade-Spec:`.
     pub spec_reference: String,
+    /// The goal (`owner/name#12`).
+    pub goal_reference: String,
+    /// The spec's version number.
+    pub spec_version: u32,
     /// The task to carry out.
     pub task: Task,
     /// What the tasks it depends on produced.

@@ -285,16 +285,3 @@ pub async fn move_tasks(
             .rows_affected(),
     )
 }
-
-/// A spec version's tasks and their states, in the order they were stored.
-pub async fn tasks(conn: &mut Conn, spec: i64) -> Result<Vec<(String, String)>, StoreError> {
-    let rows = sqlx::query("SELECT task_id, state FROM tasks WHERE spec = $1 ORDER BY id")
-        .bind(spec)
-        .fetch_all(conn)
-        .await
-        .context("read tasks")?;
-    rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .collect::<Result<Vec<_>, sqlx::Error>>()
-        .context("read tasks")
-}

@@ -102,7 +102,12 @@ async fn versions_count_up_per_goal_and_states_move_only_from_where_they_are() {
             2
         );
         assert_eq!(
-            goals::tasks(&mut conn, v2.id).await.unwrap(),
+            ade::store::runs::tasks_of(&mut conn, v2.id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|t| (t.task_id, t.state))
+                .collect::<Vec<_>>(),
             [
                 ("t1".to_string(), "ready".to_string()),
                 ("t2".to_string(), "ready".to_string())

@@ -142,6 +142,15 @@ pub enum ContainerRuntime {
 }
 
 impl ContainerRuntime {
+    /// The name written in `ade.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerRuntime::Bubblewrap => "bubblewrap",
+            ContainerRuntime::Podman => "podman",
+            ContainerRuntime::Docker => "docker",
+        }
+    }
+
     /// The program's usual name, looked up in the system folders when no path is configured.
     pub fn program_name(self) -> &'static str {
         match self {

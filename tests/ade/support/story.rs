@@ -128,16 +128,7 @@ impl Story {
                 config.gitea.webhook_secrets = vec![Secret::new(secret)];
             }
         }
-        let ade = Service::start(
-            &config,
-            ServiceOptions {
-                clients: clients.clone(),
-                ..ServiceOptions::default()
-            },
-        )
-        .await
-        .expect("ade starts");
-        sim.set_webhook_url(Some(format!("http://{}/webhooks/{kind}", ade.addr())));
+        let ade = start_pointed_at(&sim, kind, &config, &clients).await;
         Story {
             sim,
             ade,
@@ -168,16 +159,7 @@ impl Story {
         } = self;
         ade.abort();
         tweak(&mut config);
-        let ade = Service::start(
-            &config,
-            ServiceOptions {
-                clients: clients.clone(),
-                ..ServiceOptions::default()
-            },
-        )
-        .await
-        .expect("ade starts again");
-        sim.set_webhook_url(Some(format!("http://{}/webhooks/{kind}", ade.addr())));
+        let ade = start_pointed_at(&sim, kind, &config, &clients).await;
         Story {
             sim,
             ade,
@@ -275,4 +257,24 @@ impl Story {
     pub async fn failed_jobs(&self) -> i64 {
         self.jobs_in(|state| state == "failed").await
     }
+}
+
+/// Starts ade with `config` and points the simulator's webhooks at it.
+async fn start_pointed_at(
+    sim: &Simulator,
+    kind: ForgeKind,
+    config: &ade::config::Config,
+    clients: &ClientOptions,
+) -> Service {
+    let ade = Service::start(
+        config,
+        ServiceOptions {
+            clients: clients.clone(),
+            ..ServiceOptions::default()
+        },
+    )
+    .await
+    .expect("ade starts");
+    sim.set_webhook_url(Some(format!("http://{}/webhooks/{kind}", ade.addr())));
+    ade
 }
