@@ -272,6 +272,7 @@ async fn survives(test: &str, corrupt: impl FnOnce(&Path, &Path)) -> (Repo, Path
     let (path, admin) = (lease.path().to_path_buf(), lease.git_dir().to_path_buf());
     write(&path.join("left-over.txt"), "x\n");
     drop(lease);
+    pool.idle().await;
     corrupt(&path, &admin);
     let lease = pool.acquire(&repo.b).await.unwrap();
     repo.assert_exactly(&lease, &repo.b).await;

@@ -96,7 +96,7 @@ impl RunHandler {
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
         let job: RunJob = serde_json::from_str(&ctx.job.payload)
             .map_err(|e| JobError::Permanent(format!("malformed run job: {e}")))?;
-        let loaded = {
+        let mut loaded = {
             let mut conn = ctx.store().reader().await?;
             load(&mut conn, job.run).await?
         };
@@ -153,7 +153,11 @@ impl RunHandler {
         tracing::info!(run = loaded.run.id, task = %loaded.task.task_id, agent = %loaded.run.agent, "run started");
         let forge = self.forges.get(loaded.forge).map_err(classify)?.clone();
         let outcome = match self.order(ctx, forge.as_ref(), &loaded).await {
-            Ok(order) => self.execute(ctx, order).await,
+            Ok(order) => {
+                // A dependant starts from the default branch's head, not the spec's base.
+                loaded.run.base_sha.clone_from(&order.base_sha);
+                self.execute(ctx, order).await
+            }
             Err(reason) => RunOutcome::Failed {
                 reason,
                 retryable: false,
@@ -185,8 +189,12 @@ impl RunHandler {
             ),
             _ => None,
         };
-        let mut tx = ctx.store().begin().await?;
         let policy = self.policy(forge.as_ref(), &loaded.repo).await;
+        if let Err(reason) = &policy {
+            tracing::warn!(run = loaded.run.id, %reason,
+                "the run ended but the repository's policy cannot be read; no labels, and the next tasks start with the next approval event");
+        }
+        let mut tx = ctx.store().begin().await?;
         let mut writes = self
             .end_with_pull(
                 &mut tx,

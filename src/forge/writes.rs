@@ -89,14 +89,17 @@ impl ForgeWriteJob {
         let forge = self.forge;
         let (key, order) = match &self.write {
             ForgeWrite::Comment {
-                repo, marker, body, ..
+                repo,
+                number,
+                marker,
+                body,
             } => (
                 format!(
                     "comment:{forge}:{}:{marker}:{}",
                     repo.full_name(),
                     short_hash(body)
                 ),
-                format!("comment:{forge}:{}:{marker}", repo.full_name()),
+                format!("comment:{forge}:{}#{number}", repo.full_name()),
             ),
             ForgeWrite::React {
                 repo,
@@ -308,4 +311,36 @@ pub async fn enqueue_writes(
         crate::store::jobs::enqueue(tx, &job.job(attempts, now), now).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn comment(number: i64, marker: &str, body: &str) -> NewJob {
+        ForgeWriteJob {
+            forge: ForgeKind::Github,
+            write: ForgeWrite::Comment {
+                repo: RepoRef::parse("acme/widgets", None).unwrap(),
+                number,
+                marker: marker.into(),
+                body: body.into(),
+            },
+        }
+        .job(3, 0)
+    }
+
+    #[test]
+    fn comments_on_one_issue_share_an_order_whatever_their_marker() {
+        let plan = comment(7, "plan", "the plan");
+        let reply = comment(7, "reply:1", "planned");
+        let elsewhere = comment(8, "plan", "the plan");
+        assert_eq!(plan.ordering_key, reply.ordering_key);
+        assert_ne!(plan.ordering_key, elsewhere.ordering_key);
+        assert_ne!(plan.idempotency_key, reply.idempotency_key);
+        assert_ne!(
+            plan.idempotency_key,
+            comment(7, "plan", "the plan, edited").idempotency_key
+        );
+    }
 }

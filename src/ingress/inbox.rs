@@ -228,9 +228,6 @@ impl Writer {
             .max()
             .unwrap_or_default();
         queue::enqueue_many(&mut tx, &jobs, now).await?;
-        if results.iter().any(|r| matches!(r, Stored::New(_))) {
-            queue::notify(&mut tx, self.store.backend()).await?;
-        }
         tx.commit().await.context("commit deliveries")?;
         self.metrics.inbox_commit(batch.len());
         Ok(results)

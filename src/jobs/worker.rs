@@ -92,6 +92,7 @@ impl Worker {
         let mut heartbeat = tokio::time::interval(self.config.lease / 3);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let slots = self.config.workers.max(1);
+        let mut waiter = self.wake.subscribe();
         tracing::info!(worker = %self.id, slots, "worker started");
         loop {
             let mut claimed_all = false;
@@ -118,7 +119,7 @@ impl Worker {
                         break;
                     }
                 }
-                _ = self.wake.wait(self.config.poll_interval) => {}
+                _ = waiter.wait(self.config.poll_interval) => {}
                 _ = heartbeat.tick() => self.heartbeat(&running).await,
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
             }
@@ -175,6 +176,7 @@ impl Worker {
             )),
             config: self.config.clone(),
             metrics: self.metrics.clone(),
+            wake: self.wake.clone(),
         };
         let running = running.clone();
         tasks.spawn(
@@ -259,6 +261,7 @@ impl Worker {
 /// One attempt of one job.
 struct Attempt {
     ctx: Arc<JobContext>,
+    wake: Wake,
     handler: Option<Arc<dyn JobHandler>>,
     config: JobsConfig,
     metrics: Arc<Metrics>,
@@ -268,6 +271,7 @@ impl Attempt {
     async fn execute(self, lost: Arc<Notify>) {
         let started = Instant::now();
         let job = &self.ctx.job;
+        let mut handler_enqueued = false;
         let result = if job.attempt > job.max_attempts {
             Err(JobError::Permanent(format!(
                 "gave up after {} attempts: {}",
@@ -276,11 +280,16 @@ impl Attempt {
             )))
         } else if let Some(handler) = self.handler.clone() {
             let ctx = self.ctx.clone();
-            let mut run = tokio::spawn(async move { handler.run(&ctx).await });
+            let mut run =
+                tokio::spawn(async move { queries::noting_enqueues(handler.run(&ctx)).await });
             tokio::select! {
-                joined = &mut run => joined.unwrap_or_else(|e| {
-                    Err(JobError::Retry(if e.is_panic() { "handler panicked".into() } else { "handler was cancelled".into() }))
-                }),
+                joined = &mut run => match joined {
+                    Ok((result, enqueued)) => {
+                        handler_enqueued = enqueued;
+                        result
+                    }
+                    Err(e) => Err(JobError::Retry(if e.is_panic() { "handler panicked".into() } else { "handler was cancelled".into() })),
+                },
                 _ = lost.notified() => {
                     run.abort();
                     Err(JobError::LeaseLost)
@@ -292,7 +301,11 @@ impl Attempt {
                 job.kind
             )))
         };
-        let outcome = match self.settle(result).await {
+        let (settled, settling_enqueued) = queries::noting_enqueues(self.settle(result)).await;
+        if handler_enqueued || settling_enqueued {
+            self.wake.notify();
+        }
+        let outcome = match settled {
             Ok(outcome) => outcome,
             Err(error) => {
                 tracing::error!(%error, "recording the job's result failed; its lease will expire and it will run again");

@@ -95,12 +95,17 @@ pub async fn enqueue(conn: &mut Conn, job: &NewJob, now: i64) -> Result<Option<i
     .bind(job.max_attempts)
     .bind(job.run_at)
     .bind(now)
-    .fetch_optional(conn)
+    .fetch_optional(&mut *conn)
     .await
     .context("enqueue job")?;
-    row.map(|r| r.try_get::<i64, _>(0))
+    let id = row
+        .map(|r| r.try_get::<i64, _>(0))
         .transpose()
-        .context("read job id")
+        .context("read job id")?;
+    if id.is_some() {
+        enqueued(conn).await?;
+    }
+    Ok(id)
 }
 
 /// Enqueues several jobs in as few statements as the database's parameter limit allows, in the
@@ -146,23 +151,43 @@ pub async fn enqueue_many(conn: &mut Conn, jobs: &[NewJob], now: i64) -> Result<
             .context("enqueue jobs")?
             .rows_affected();
     }
+    if stored > 0 {
+        enqueued(conn).await?;
+    }
     Ok(stored)
 }
 
-/// The PostgreSQL channel that wakes workers when jobs are enqueued.
-pub const NOTIFY_CHANNEL: &str = "ade_jobs";
+tokio::task_local! {
+    static ENQUEUED: std::cell::Cell<bool>;
+}
 
-/// Wakes workers of every process once the enclosing transaction commits (PostgreSQL sends
-/// notifications on commit, once per transaction however many jobs it enqueued). On SQLite one
-/// process owns the queue and wakes its workers in memory.
-pub async fn notify(conn: &mut Conn, backend: Backend) -> Result<(), StoreError> {
-    if backend == Backend::Postgres {
+/// Runs `work` and says whether it enqueued any job, so the worker running a handler can wake the
+/// workers of this process once the handler's writes have committed: a run job enqueued by a
+/// command would otherwise wait for the runner's next poll.
+pub async fn noting_enqueues<T>(work: impl std::future::Future<Output = T>) -> (T, bool) {
+    ENQUEUED
+        .scope(std::cell::Cell::new(false), async {
+            let output = work.await;
+            (output, ENQUEUED.with(|flag| flag.get()))
+        })
+        .await
+}
+
+/// After a job was stored: notes it for [`noting_enqueues`], and on PostgreSQL asks for a
+/// notification to every process's workers when the enclosing transaction commits (PostgreSQL
+/// sends one per transaction however many times it is asked).
+async fn enqueued(conn: &mut Conn) -> Result<(), StoreError> {
+    let _ = ENQUEUED.try_with(|flag| flag.set(true));
+    if conn.backend_name() == "PostgreSQL" {
         conn.execute("NOTIFY ade_jobs")
             .await
             .context("notify workers")?;
     }
     Ok(())
 }
+
+/// The PostgreSQL channel that wakes workers when jobs are enqueued.
+pub const NOTIFY_CHANNEL: &str = "ade_jobs";
 
 /// Which job kinds a worker claims: runs of agents take minutes, so they get workers of their
 /// own and the other workers leave them alone.

@@ -32,7 +32,6 @@ async fn enqueue(store: &Store, jobs: &[NewJob]) -> Vec<Option<i64>> {
     for job in jobs {
         ids.push(queue::enqueue(&mut tx, job, T0).await.unwrap());
     }
-    queue::notify(&mut tx, store.backend()).await.unwrap();
     tx.commit().await.unwrap();
     ids
 }
@@ -732,6 +731,91 @@ async fn on_postgres_a_job_enqueued_by_another_process_wakes_an_idle_worker_at_o
     stop_tx.send(true).unwrap();
     task.await.unwrap();
     listener.await.unwrap();
+}
+
+/// Enqueues a `next` job in the transaction that completes its own.
+struct Chains;
+
+impl JobHandler for Chains {
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(async move {
+            let mut tx = ctx.store().begin().await?;
+            let next = NewJob {
+                kind: "next".into(),
+                run_at: ctx.now_ms(),
+                ..job(&format!("after-{}", ctx.job.idempotency_key), None)
+            };
+            queue::enqueue(&mut tx, &next, ctx.now_ms()).await?;
+            ctx.finish(tx).await
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_job_a_handler_enqueues_wakes_the_worker_that_claims_its_kind_at_once() {
+    for db in databases().await {
+        let store = db.store().await;
+        let recorder = Arc::new(Recorder::default());
+        // Polls this far apart mean only a wake-up can start the chained job within the test.
+        let mut config = jobs_config(1);
+        config.poll_interval = Duration::from_secs(120);
+        config.lease = Duration::from_secs(600);
+        let wake = Wake::new();
+        let (stop_tx, stop) = watch::channel(false);
+        let mut first = Handlers::default();
+        first.register("test", Chains);
+        let mut second = Handlers::default();
+        second.register("next", recorder.clone());
+        let worker = |handlers| {
+            Worker::new(
+                store.clone(),
+                Arc::new(SystemClock),
+                handlers,
+                config.clone(),
+                wake.clone(),
+                Arc::new(Metrics::default()),
+            )
+        };
+        let chaining = tokio::spawn(
+            worker(first)
+                .except(&["next"])
+                .run(stop.clone(), Duration::from_secs(1)),
+        );
+        let chained = tokio::spawn(
+            worker(second)
+                .only(&["next"])
+                .run(stop, Duration::from_secs(1)),
+        );
+        // Both go idle: their first claims find nothing.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        enqueue(
+            &store,
+            &[NewJob {
+                run_at: SystemClock.now_ms(),
+                ..job("start", None)
+            }],
+        )
+        .await;
+        // The enqueuer of "start" (the inbox, in ade) wakes both workers; the one running `next`
+        // jobs finds nothing yet and sleeps again until the handler's enqueue wakes it.
+        wake.notify();
+        eventually(
+            Duration::from_secs(5),
+            &format!("{}: the chained job to run", db.name),
+            || async {
+                recorder
+                    .runs
+                    .lock()
+                    .unwrap()
+                    .contains_key("after-start")
+                    .then_some(())
+            },
+        )
+        .await;
+        stop_tx.send(true).unwrap();
+        chaining.await.unwrap();
+        chained.await.unwrap();
+    }
 }
 
 #[tokio::test]

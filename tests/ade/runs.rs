@@ -107,7 +107,12 @@ fn now_ms() -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn independent_tasks_run_at_once_and_a_dependant_starts_once_both_are_merged() {
-    let story = story_with(ForgeKind::Github, &script_agent(NOTES, 60), POLICY).await;
+    let policy = format!("{POLICY}\n[pull_requests]\nlabels = [\"ade\", \"agent-work\"]\n");
+    let story = story_with(ForgeKind::Github, &script_agent(NOTES, 60), &policy).await;
+    // ade adds only labels the repository defines.
+    for label in ["ade", "agent-work"] {
+        story.sim.add_label(REPO, label, "#5319e7").unwrap();
+    }
     let issue = story.issue(MAINTAINER, "Project notes", FOUR_TASKS).await;
     story.comment(issue, MAINTAINER, "/ade plan").await;
     story
@@ -146,6 +151,21 @@ async fn independent_tasks_run_at_once_and_a_dependant_starts_once_both_are_merg
         "the agent's own summary is in its approval: {}",
         first.body
     );
+    let spec_base = r1.base_sha.clone();
+    assert!(first.body.contains(&spec_base[..12]), "{}", first.body);
+    story
+        .until("the policy's labels on both approvals", |s| {
+            let pulls = s.sim.pulls(REPO);
+            [first.number, second.number]
+                .iter()
+                .all(|number| {
+                    pulls.iter().any(|p| {
+                        p.number == *number && p.labels == ["ade".to_string(), "agent-work".into()]
+                    })
+                })
+                .then_some(())
+        })
+        .await;
     assert!(
         all_runs(&story)
             .await
@@ -193,6 +213,11 @@ async fn independent_tasks_run_at_once_and_a_dependant_starts_once_both_are_merg
     assert_eq!(
         r3.base_sha, main_head,
         "a dependant starts from the default branch holding its dependencies' work"
+    );
+    assert!(
+        third.body.contains(&main_head[..12]) && !third.body.contains(&spec_base[..12]),
+        "the approval names the commit the dependant started from: {}",
+        third.body
     );
     assert!(
         story

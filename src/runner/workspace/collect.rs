@@ -85,6 +85,7 @@ impl Inner {
             path,
             admin,
             head: Some(head),
+            clean: false,
         };
         if name == MAIN {
             *self.main.lock().await = Some(slot);

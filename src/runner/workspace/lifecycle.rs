@@ -86,7 +86,66 @@ impl Inner {
             path: path.to_path_buf(),
             admin,
             head: Some(head),
+            clean: true,
         })
+    }
+
+    /// Puts a released worktree back in the pool after resetting it to its own HEAD and removing
+    /// everything the run left (`reset --hard`, `clean -ffdx`) in the background, so the next run
+    /// only checks out its base. A worktree that cannot be cleaned goes back marked unclean, and
+    /// its next acquire repairs it. Without a runtime (a lease dropped at shutdown) it goes back
+    /// unclean at once.
+    pub(super) fn clean_in_background(self: &Arc<Self>, mut slot: Slot) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.put_back(slot);
+            return;
+        };
+        {
+            let mut state = self.lock_state();
+            state.leased.remove(&slot.name);
+            state.cleaning += 1;
+            state.background += 1;
+        }
+        let inner = self.clone();
+        runtime.spawn(async move {
+            match inner.tidy(&slot).await {
+                Ok(head) => {
+                    slot.head = Some(head);
+                    slot.clean = true;
+                }
+                Err(reason) => tracing::warn!(worktree = %slot.path.display(), %reason,
+                    "cleaning a released worktree failed; its next run repairs it"),
+            }
+            {
+                let mut state = inner.lock_state();
+                state.cleaning -= 1;
+                state.background -= 1;
+            }
+            inner.put_back(slot);
+        });
+    }
+
+    async fn tidy(&self, slot: &Slot) -> std::result::Result<String, String> {
+        layout::verify(&self.git, &slot.admin, &slot.path).await?;
+        for args in [&["reset", "--hard", "--quiet"][..], &["clean", "-ffdxq"]] {
+            self.git
+                .in_worktree(&slot.admin, &slot.path)
+                .args(args)
+                .run()
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        layout::verify(&self.git, &slot.admin, &slot.path).await
+    }
+
+    /// Makes `slot` free again and wakes whoever waits for one.
+    fn put_back(&self, slot: Slot) {
+        lock::drop_lock(&lock::lock_path(&self.root, &slot.name));
+        let mut state = self.lock_state();
+        state.leased.remove(&slot.name);
+        state.free.push(slot);
+        drop(state);
+        self.changed.notify_waiters();
     }
 
     /// Starts creating free worktrees at the last base asked for until `warm` are free or being

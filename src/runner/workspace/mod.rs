@@ -120,6 +120,9 @@ struct Slot {
     admin: PathBuf,
     /// The commit it was last known to be at (preferred for an acquire at that commit).
     head: Option<String>,
+    /// Whether it holds exactly `head` and nothing else: made fresh, or reset and cleaned after
+    /// its last run. An acquire then only checks it out at the run's base.
+    clean: bool,
 }
 
 /// How much of what a run left a reset removes.
@@ -136,6 +139,8 @@ struct State {
     free: Vec<Slot>,
     leased: HashSet<String>,
     creating: usize,
+    /// Released worktrees being reset and cleaned in the background.
+    cleaning: usize,
     background: usize,
     next: u64,
     last_base: Option<String>,
@@ -143,7 +148,7 @@ struct State {
 
 impl State {
     fn total(&self) -> usize {
-        self.free.len() + self.leased.len() + self.creating
+        self.free.len() + self.leased.len() + self.creating + self.cleaning
     }
 
     fn next_name(&mut self) -> String {
@@ -192,7 +197,9 @@ pub struct PoolStatus {
     pub leased: usize,
     /// Worktrees being created ahead of demand.
     pub creating: usize,
-    /// Background tasks under way (creations, deletions).
+    /// Released worktrees being reset and cleaned for the next run.
+    pub cleaning: usize,
+    /// Background tasks under way (creations, cleaning, deletions).
     pub background: usize,
 }
 
@@ -279,7 +286,7 @@ impl WorktreePool {
             armed: true,
         };
         let slot = match slot {
-            Some(slot) => match inner.prepare(&slot, &base, Clean::All).await {
+            Some(slot) => match inner.switch_or_prepare(&slot, &base).await {
                 Ok(()) => slot,
                 Err(reason) => {
                     tracing::warn!(worktree = %slot.path.display(), %reason,
@@ -314,11 +321,13 @@ impl WorktreePool {
             free: state.free.len(),
             leased: state.leased.len(),
             creating: state.creating,
+            cleaning: state.cleaning,
             background: state.background,
         }
     }
 
-    /// Waits until no background creation or deletion is under way (for shutdown and tests).
+    /// Waits until no background creation, cleaning or deletion is under way (for shutdown and
+    /// tests).
     pub async fn idle(&self) {
         loop {
             let notified = self.inner.changed.notified();
@@ -414,12 +423,8 @@ impl Drop for WorktreeLease {
             return;
         }
         slot.head = read_detached_head(&slot.admin);
-        lock::drop_lock(&lock::lock_path(&self.inner.root, &slot.name));
-        let mut state = self.inner.lock_state();
-        state.leased.remove(&slot.name);
-        state.free.push(slot);
-        drop(state);
-        self.inner.changed.notify_waiters();
+        slot.clean = false;
+        self.inner.clean_in_background(slot);
     }
 }
 
@@ -492,12 +497,19 @@ impl Inner {
     fn pick(&self, base: &str) -> Option<(String, Option<Slot>)> {
         let mut state = self.lock_state();
         while !state.free.is_empty() {
-            let at_base = state
-                .free
-                .iter()
-                .position(|slot| slot.head.as_deref() == Some(base));
-            // Otherwise the most recently released: its files are likeliest in the page cache.
-            let index = at_base.unwrap_or(state.free.len() - 1);
+            // Clean and at the base costs nothing; clean elsewhere a checkout; anything else a
+            // full reset. Among equals, the most recently released: its files are likeliest in
+            // the page cache.
+            let cost = |slot: &Slot| match (slot.clean, slot.head.as_deref() == Some(base)) {
+                (true, true) => 0,
+                (true, false) => 1,
+                (false, true) => 2,
+                (false, false) => 3,
+            };
+            let index = (0..state.free.len())
+                .rev()
+                .min_by_key(|&i| cost(&state.free[i]))
+                .expect("free is not empty");
             let slot = state.free.remove(index);
             let lock_path = lock::lock_path(&self.root, &slot.name);
             match lock::take(&lock_path, Purpose::Lease) {
@@ -517,6 +529,37 @@ impl Inner {
             return Some((name, None));
         }
         None
+    }
+
+    /// Checks a clean worktree out at `base` (nothing to do when it is there already); anything
+    /// else, or a checkout that fails, gets the full [`Inner::prepare`].
+    async fn switch_or_prepare(&self, slot: &Slot, base: &str) -> std::result::Result<(), String> {
+        if slot.clean {
+            match self.switch(slot, base).await {
+                Ok(()) => return Ok(()),
+                Err(reason) => tracing::warn!(worktree = %slot.path.display(), %reason,
+                    "checking out a clean worktree failed; resetting it in full"),
+            }
+        }
+        self.prepare(slot, base, Clean::All).await
+    }
+
+    async fn switch(&self, slot: &Slot, base: &str) -> std::result::Result<(), String> {
+        let head = layout::verify(&self.git, &slot.admin, &slot.path).await?;
+        if head == base {
+            return Ok(());
+        }
+        self.git
+            .in_worktree(&slot.admin, &slot.path)
+            .args(["checkout", "--detach", "--quiet", base, "--"])
+            .run()
+            .await
+            .map_err(|e| e.to_string())?;
+        let head = layout::verify(&self.git, &slot.admin, &slot.path).await?;
+        if head != base {
+            return Err(format!("HEAD is {head} after checking out {base}"));
+        }
+        Ok(())
     }
 
     /// Resets `slot` to `base`; on failure force-cleans, repairs the metadata from ade's records,
