@@ -1191,7 +1191,7 @@ fn as_root_agents_need_an_unprivileged_user() {
     .unwrap();
     let registry = AgentRegistry::new(&config).unwrap();
     let user = registry.agent_user().unwrap().unwrap();
-    assert_eq!((user.name.as_str(), user.uid), ("nobody", 65534));
+    assert_eq!((user.uid, user.gid), (65534, 65534));
     let selection = select(&registry, "a", Environment::Worktree);
     registry
         .prepare(&selection, &inputs(), &dir.paths())

@@ -195,6 +195,12 @@ async fn reuse_after_reset_leaves_nothing_of_the_previous_run() {
     repo.in_lease(&lease, &["add", "staged.txt"]).await;
     std::fs::remove_file(wt.join("dir/b.txt")).unwrap();
     drop(lease);
+    // Cleaned in the background after the release, before any run asks for it.
+    pool.idle().await;
+    assert_eq!(pool.status().free, 1);
+    assert!(!first_path.join("untracked.txt").exists());
+    assert!(!first_path.join("target").exists());
+    assert!(first_path.join("dir/b.txt").exists());
 
     let lease = pool.acquire(&repo.b).await.unwrap();
     assert_eq!(lease.path(), first_path, "max 1: the same worktree, reset");
@@ -227,6 +233,8 @@ async fn a_free_worktree_already_at_the_base_is_preferred() {
     let (path_a, path_b) = (at_a.path().to_path_buf(), at_b.path().to_path_buf());
     drop(at_a);
     drop(at_b);
+    // Released worktrees are cleaned in the background before they are free again.
+    pool.idle().await;
     // at_b was released last, so without the preference it would be picked.
     let lease = pool.acquire(&repo.a).await.unwrap();
     assert_eq!(lease.path(), path_a);
@@ -527,7 +535,11 @@ async fn concurrent_acquires_never_share_a_worktree() {
         task.await.unwrap();
     }
     pool.idle().await;
-    assert!(worktree_folders(pool.root()).len() <= 3);
+    assert!(
+        worktree_folders(pool.root()).len() <= 3,
+        "{:?}",
+        pool.status()
+    );
     let status = pool.status();
     assert_eq!(status.leased, 0);
     assert!(status.free <= 3 && status.free >= 1, "{status:?}");

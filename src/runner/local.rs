@@ -13,14 +13,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::agent::{AgentRegistry, Dependency, OUTPUT_FILE, RunInputs, RunPaths, Selection};
 use super::dlp::{Dlp, DlpReport};
-use super::env::{self, AgentUser, Ending, EnvOptions, PathGrant};
+use super::env::{self, Ending, EnvOptions, PathGrant};
 use super::git::Git;
 use super::guard;
 use super::guard::render::visible;
 use super::mirror::{Mirror, Mirrors};
 use super::order::{RunOrder, RunOutcome, RunReport, Runner};
 use super::publish::{self, CommitRequest, Identity, PushOutcome, WorktreePaths};
-use super::workspace::{PoolConfig, WorktreePool};
+use super::workspace::{self, PoolConfig, WorktreePool};
 use crate::command::sanitize;
 use crate::config::Config;
 use crate::forge::ForgeKind;
@@ -70,10 +70,7 @@ impl LocalRunner {
     /// workdir, and how agents are started. Refuses to start on any problem, naming it.
     pub async fn start(config: &Config) -> anyhow::Result<LocalRunner> {
         let registry = AgentRegistry::start(config).await?;
-        let agent_user = registry.agent_user()?.map(|user| AgentUser {
-            uid: user.uid,
-            gid: user.gid,
-        });
+        let agent_user = registry.agent_user()?;
         let runner = registry.runner().clone();
         let workdir = runner.workdir.clone();
         std::fs::create_dir_all(&workdir)
@@ -241,7 +238,9 @@ impl LocalRunner {
                 .hand_to(user.uid, user.gid)
                 .await
                 .map_err(|e| Stop::fault(format!("hand the worktree to the agent user: {e}")))?;
-            chown_tree(&scratch, user).map_err(Stop::fault)?;
+            workspace::chown_tree(&scratch, user.uid, user.gid, None).map_err(|e| {
+                Stop::fault(format!("give {} to the agent user: {e}", scratch.display()))
+            })?;
         }
         tracing::info!(run = order.run_id, agent = %order.agent, environment = selection.environment.as_str(), "agent started");
         let ran = env::run_agent(&invocation, &self.env, cancel.clone()).await;
@@ -559,17 +558,4 @@ fn remove_if_present(path: &Path) -> Result<(), String> {
         Ok(_) => std::fs::remove_file(path).map_err(|e| format!("remove {}: {e}", path.display())),
         Err(_) => Ok(()),
     }
-}
-
-/// Gives the scratch folder to the agent user (links are changed, not followed).
-fn chown_tree(path: &Path, user: AgentUser) -> Result<(), String> {
-    std::os::unix::fs::lchown(path, Some(user.uid), Some(user.gid))
-        .map_err(|e| format!("chown {}: {e}", path.display()))?;
-    let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
-    if meta.is_dir() {
-        for entry in std::fs::read_dir(path).map_err(|e| e.to_string())? {
-            chown_tree(&entry.map_err(|e| e.to_string())?.path(), user)?;
-        }
-    }
-    Ok(())
 }

@@ -2,6 +2,7 @@
 //! there, pinned versions match, and agents will not run as root. A failure stops ade with one
 //! line naming the agent, rather than failing every run later.
 
+use crate::runner::env::AgentUser;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -69,17 +70,6 @@ pub struct AgentVersion {
     pub version: Option<String>,
 }
 
-/// The unprivileged user agents run as, as the system knows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AgentUser {
-    /// The name.
-    pub name: String,
-    /// Its user id.
-    pub uid: u32,
-    /// Its primary group id.
-    pub gid: u32,
-}
-
 impl AgentRegistry {
     /// The registry of `config`, checked as `ade serve` needs it before accepting work: agents
     /// usable under the server policy, not run as root, programs present, pins matched. Each
@@ -92,7 +82,7 @@ impl AgentRegistry {
                 agent = %found.agent,
                 program = %found.program.display(),
                 version = found.version.as_deref().unwrap_or("not checked"),
-                agent_user = user.as_ref().map(|u| u.name.as_str()),
+                agent_user = user.and(registry.runner().agent_user.as_deref()),
                 "agent ready"
             );
         }
@@ -316,7 +306,6 @@ fn lookup_user(name: &str) -> Result<AgentUser, StartError> {
         .find(|fields| fields.len() >= 4 && fields[0] == name)
         .and_then(|fields| {
             Some(AgentUser {
-                name: name.to_owned(),
                 uid: fields[2].parse().ok()?,
                 gid: fields[3].parse().ok()?,
             })

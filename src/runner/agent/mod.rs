@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use check::{AgentUser, AgentVersion, StartError};
+pub use check::{AgentVersion, StartError};
 pub use leftovers::Leftovers;
 pub use prepare::{Dependency, OUTPUT_FILE, PrepareError, RunInputs, RunPaths};
 pub use template::{ArgTemplate, Placeholder, TemplateError};

@@ -97,7 +97,7 @@ impl Inner {
     /// unclean at once.
     pub(super) fn clean_in_background(self: &Arc<Self>, mut slot: Slot) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            self.put_back(slot);
+            self.put_back(slot, false);
             return;
         };
         {
@@ -116,12 +116,7 @@ impl Inner {
                 Err(reason) => tracing::warn!(worktree = %slot.path.display(), %reason,
                     "cleaning a released worktree failed; its next run repairs it"),
             }
-            {
-                let mut state = inner.lock_state();
-                state.cleaning -= 1;
-                state.background -= 1;
-            }
-            inner.put_back(slot);
+            inner.put_back(slot, true);
         });
     }
 
@@ -138,11 +133,17 @@ impl Inner {
         layout::verify(&self.git, &slot.admin, &slot.path).await
     }
 
-    /// Makes `slot` free again and wakes whoever waits for one.
-    fn put_back(&self, slot: Slot) {
+    /// Makes `slot` free again and wakes whoever waits for one. It leaves the leased or the
+    /// cleaning count in the same step, so the pool never counts it nowhere and makes another.
+    fn put_back(&self, slot: Slot, cleaned: bool) {
         lock::drop_lock(&lock::lock_path(&self.root, &slot.name));
         let mut state = self.lock_state();
-        state.leased.remove(&slot.name);
+        if cleaned {
+            state.cleaning -= 1;
+            state.background -= 1;
+        } else {
+            state.leased.remove(&slot.name);
+        }
         state.free.push(slot);
         drop(state);
         self.changed.notify_waiters();

@@ -15,8 +15,7 @@ use super::{Clean, Inner, MAIN, Result, Slot, WorkspaceError, io_error, owner};
 pub struct MainLease {
     inner: Arc<Inner>,
     guard: OwnedMutexGuard<Option<Slot>>,
-    slot: Option<Slot>,
-    handed: Option<owner::Handed>,
+    held: owner::Holding,
 }
 
 pub(super) async fn acquire(inner: &Arc<Inner>, base: &str) -> Result<MainLease> {
@@ -51,16 +50,13 @@ pub(super) async fn acquire(inner: &Arc<Inner>, base: &str) -> Result<MainLease>
     Ok(MainLease {
         inner: inner.clone(),
         guard,
-        slot: Some(slot),
-        handed: None,
+        held: owner::Holding::new(slot),
     })
 }
 
 impl MainLease {
     fn slot(&self) -> &Slot {
-        self.slot
-            .as_ref()
-            .expect("a lease holds its slot until dropped")
+        self.held.slot()
     }
 
     /// The checkout folder, where the agent works.
@@ -76,34 +72,28 @@ impl MainLease {
     /// Gives the checkout's files to `uid:gid` for an agent running as that user (see
     /// [`super::WorktreeLease::hand_to`]).
     pub async fn hand_to(&mut self, uid: u32, gid: u32) -> Result<()> {
-        let path = self.path().to_path_buf();
-        self.handed = Some(owner::hand_to(&path, uid, gid).await?);
-        Ok(())
+        self.held.hand_to(uid, gid).await
     }
 
     /// Takes back what [`MainLease::hand_to`] gave.
     pub async fn take_back(&mut self) -> Result<()> {
-        if let Some(handed) = self.handed.take() {
-            owner::take_back(self.path(), handed).await?;
-        }
-        Ok(())
+        self.held.take_back().await
     }
 }
 
 impl Drop for MainLease {
     fn drop(&mut self) {
-        let Some(mut slot) = self.slot.take() else {
+        let Some(given_up) = self.held.give_up() else {
             return;
         };
         lock::drop_lock(&lock::lock_path(&self.inner.root, MAIN));
-        if let Some(handed) = self.handed.take()
-            && let Err(e) = owner::take_back_now(&slot.path, handed)
-        {
-            tracing::warn!(checkout = %slot.path.display(), error = %e,
-                "cannot take back the main checkout an agent held; retiring it");
-            self.inner.retire_folder(&slot.path, MAIN);
-            return;
-        }
+        let mut slot = match given_up {
+            Ok(slot) => slot,
+            Err(slot) => {
+                self.inner.retire_folder(&slot.path, MAIN);
+                return;
+            }
+        };
         slot.head = super::read_detached_head(&slot.admin);
         *self.guard = Some(slot);
     }

@@ -22,6 +22,8 @@ mod lock;
 mod main_checkout;
 mod owner;
 
+pub(crate) use owner::chown_tree;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -303,8 +305,7 @@ impl WorktreePool {
         inner.refill();
         Ok(WorktreeLease {
             inner: inner.clone(),
-            slot: Some(slot),
-            handed: None,
+            held: owner::Holding::new(slot),
         })
     }
 
@@ -350,15 +351,12 @@ impl WorktreePool {
 /// [`WorktreeLease::retire`] sends it to background deletion instead.
 pub struct WorktreeLease {
     inner: Arc<Inner>,
-    slot: Option<Slot>,
-    handed: Option<owner::Handed>,
+    held: owner::Holding,
 }
 
 impl WorktreeLease {
     fn slot(&self) -> &Slot {
-        self.slot
-            .as_ref()
-            .expect("a lease holds its slot until dropped")
+        self.held.slot()
     }
 
     /// The worktree folder, where the agent works.
@@ -380,18 +378,13 @@ impl WorktreeLease {
     /// Gives the worktree's files to `uid:gid` (never following symlinks) so an agent running as
     /// that user can write them. Call [`WorktreeLease::take_back`] before ade's git commands.
     pub async fn hand_to(&mut self, uid: u32, gid: u32) -> Result<()> {
-        let path = self.path().to_path_buf();
-        self.handed = Some(owner::hand_to(&path, uid, gid).await?);
-        Ok(())
+        self.held.hand_to(uid, gid).await
     }
 
     /// Gives back to ade what [`WorktreeLease::hand_to`] gave the agent's user, including what the
     /// agent created; files the agent did not own (hard links to others' files) stay as they are.
     pub async fn take_back(&mut self) -> Result<()> {
-        if let Some(handed) = self.handed.take() {
-            owner::take_back(self.path(), handed).await?;
-        }
-        Ok(())
+        self.held.take_back().await
     }
 
     /// Returns the worktree to the pool (the same as dropping the lease).
@@ -400,7 +393,7 @@ impl WorktreeLease {
     /// Sends the worktree to background deletion: use it when a run leaves it in a state not
     /// worth resetting. O(1) on the caller's path (a rename).
     pub fn retire(mut self) {
-        if let Some(slot) = self.slot.take() {
+        if let Some(Ok(slot) | Err(slot)) = self.held.give_up() {
             self.inner.retire_folder(&slot.path, &slot.name);
             self.inner.forget(&slot.name);
             self.inner.refill();
@@ -410,18 +403,15 @@ impl WorktreeLease {
 
 impl Drop for WorktreeLease {
     fn drop(&mut self) {
-        let Some(mut slot) = self.slot.take() else {
-            return;
+        let mut slot = match self.held.give_up() {
+            None => return,
+            Some(Ok(slot)) => slot,
+            Some(Err(slot)) => {
+                self.inner.retire_folder(&slot.path, &slot.name);
+                self.inner.forget(&slot.name);
+                return;
+            }
         };
-        if let Some(handed) = self.handed.take()
-            && let Err(e) = owner::take_back_now(&slot.path, handed)
-        {
-            tracing::warn!(worktree = %slot.path.display(), error = %e,
-                "cannot take back a worktree an agent held; retiring it");
-            self.inner.retire_folder(&slot.path, &slot.name);
-            self.inner.forget(&slot.name);
-            return;
-        }
         slot.head = read_detached_head(&slot.admin);
         slot.clean = false;
         self.inner.clean_in_background(slot);

@@ -12,7 +12,7 @@ use std::path::Path;
 /// `only_from`, entries owned by anyone else are left alone: a file an agent hard-linked in from
 /// elsewhere keeps its owner. Set-user-ID and set-group-ID bits are removed from what changes
 /// hands. Returns how many entries changed.
-pub(super) fn chown_tree(
+pub(crate) fn chown_tree(
     root: &Path,
     uid: u32,
     gid: u32,
@@ -73,7 +73,7 @@ pub(super) fn make_removable(root: &Path) -> std::io::Result<()> {
 
 /// What [`hand_to`] changed, to undo it.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Handed {
+struct Handed {
     /// The agent's user.
     agent_uid: u32,
     /// Who owned the worktree before (ade).
@@ -86,7 +86,7 @@ fn ownership_error(path: &Path) -> impl FnOnce(std::io::Error) -> super::Workspa
 }
 
 /// Gives the worktree at `path` to `uid:gid`.
-pub(super) async fn hand_to(path: &Path, uid: u32, gid: u32) -> super::Result<Handed> {
+async fn hand_to(path: &Path, uid: u32, gid: u32) -> super::Result<Handed> {
     let meta = std::fs::symlink_metadata(path).map_err(ownership_error(path))?;
     let handed = Handed {
         agent_uid: uid,
@@ -102,7 +102,7 @@ pub(super) async fn hand_to(path: &Path, uid: u32, gid: u32) -> super::Result<Ha
 }
 
 /// Gives the worktree at `path` back to whoever owned it before [`hand_to`].
-pub(super) async fn take_back(path: &Path, handed: Handed) -> super::Result<()> {
+async fn take_back(path: &Path, handed: Handed) -> super::Result<()> {
     let owned = path.to_path_buf();
     tokio::task::spawn_blocking(move || take_back_now(&owned, handed))
         .await
@@ -111,8 +111,57 @@ pub(super) async fn take_back(path: &Path, handed: Handed) -> super::Result<()> 
 }
 
 /// [`take_back`] on the calling thread (for a lease dropped while handed out).
-pub(super) fn take_back_now(path: &Path, handed: Handed) -> std::io::Result<()> {
+fn take_back_now(path: &Path, handed: Handed) -> std::io::Result<()> {
     chown_tree(path, handed.uid, handed.gid, Some(handed.agent_uid)).map(drop)
+}
+
+/// A worktree held by a lease, and whether its files are with an agent's user: what the pool's
+/// leases and the main checkout's lease share.
+pub(super) struct Holding {
+    slot: Option<super::Slot>,
+    handed: Option<Handed>,
+}
+
+impl Holding {
+    pub(super) fn new(slot: super::Slot) -> Holding {
+        Holding {
+            slot: Some(slot),
+            handed: None,
+        }
+    }
+
+    pub(super) fn slot(&self) -> &super::Slot {
+        self.slot
+            .as_ref()
+            .expect("a lease holds its slot until dropped")
+    }
+
+    pub(super) async fn hand_to(&mut self, uid: u32, gid: u32) -> super::Result<()> {
+        let path = self.slot().path.clone();
+        self.handed = Some(hand_to(&path, uid, gid).await?);
+        Ok(())
+    }
+
+    pub(super) async fn take_back(&mut self) -> super::Result<()> {
+        if let Some(handed) = self.handed.take() {
+            take_back(&self.slot().path, handed).await?;
+        }
+        Ok(())
+    }
+
+    /// Gives up the slot, taking its files back first if an agent's user still has them; `Err`
+    /// holds a slot that could not be taken back (retire it). `None` once given up.
+    pub(super) fn give_up(&mut self) -> Option<Result<super::Slot, super::Slot>> {
+        let slot = self.slot.take()?;
+        if let Some(handed) = self.handed.take()
+            && let Err(e) = take_back_now(&slot.path, handed)
+        {
+            tracing::warn!(worktree = %slot.path.display(), error = %e,
+                "cannot take back a worktree an agent held; retiring it");
+            return Some(Err(slot));
+        }
+        Some(Ok(slot))
+    }
 }
 
 #[cfg(test)]
