@@ -114,10 +114,14 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("warming the runner (mirror fetch, worktree pool)…");
     let warm = Instant::now();
     round(&sim, &ade, &dir, "warm-up").await?;
+    // The pool makes its next worktree in the background (seconds on 20,000 files); a warm
+    // runner is one where that is done.
+    wait_for_no_git().await;
     eprintln!("warm in {:.1} s", warm.elapsed().as_secs_f64());
 
     let mut totals = Vec::new();
     let mut hops: Vec<[f64; 3]> = Vec::new();
+    let mut phases: Vec<[f64; 3]> = Vec::new();
     for i in 0..args.rounds {
         let timed = round(&sim, &ade, &dir, &format!("round {i}")).await?;
         eprintln!(
@@ -126,6 +130,7 @@ async fn main() -> anyhow::Result<()> {
         );
         totals.push(timed.total_ms);
         hops.push(timed.hops);
+        phases.push(timed.phases);
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     totals.sort_by(f64::total_cmp);
@@ -149,14 +154,48 @@ async fn main() -> anyhow::Result<()> {
         median(hops.iter().map(|h| h[1]).collect()),
         median(hops.iter().map(|h| h[2]).collect()),
     );
+    println!(
+        "  runner phases (median): base commit {:.0} ms · worktree {:.0} ms · prompt and hand-over {:.0} ms",
+        median(phases.iter().map(|p| p[0]).collect()),
+        median(phases.iter().map(|p| p[1]).collect()),
+        median(phases.iter().map(|p| p[2]).collect()),
+    );
     ade.shutdown().await?;
     Ok(())
+}
+
+/// Waits until no `git` process of this one has run for a second.
+async fn wait_for_no_git() {
+    let me = std::process::id().to_string();
+    let mut quiet_since = Instant::now();
+    while quiet_since.elapsed() < Duration::from_secs(1) {
+        let busy = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+            .any(|stat| {
+                let Some(close) = stat.rfind(')') else {
+                    return false;
+                };
+                let name = stat.split_once('(').map(|(_, rest)| rest).unwrap_or("");
+                let parent = stat[close + 1..].split_whitespace().nth(1);
+                name.starts_with("git") && parent == Some(me.as_str())
+            });
+        if busy {
+            quiet_since = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 struct Timed {
     total_ms: f64,
     /// approve → run stored, run stored → run started, run started → agent started (ms).
     hops: [f64; 3],
+    /// The runner's own account (the run log's `prepared in` line): base commit, worktree,
+    /// prompt and hand-over (ms).
+    phases: [f64; 3],
 }
 
 /// One goal of one task: plan, approve, and wait for its approval to open.
@@ -196,6 +235,16 @@ async fn round(sim: &Simulator, ade: &Service, dir: &Path, name: &str) -> anyhow
         .context("the agent's start stamp")?
         .parse()?;
     let total_ms = (started_ns - approved_ns) as f64 / 1e6;
+    let prepared = text
+        .lines()
+        .find(|line| line.starts_with("[ade] prepared in"))
+        .context("the runner's preparation line")?;
+    let numbers: Vec<f64> = prepared
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse().unwrap_or_default())
+        .collect();
+    anyhow::ensure!(numbers.len() == 4, "unexpected line {prepared:?}");
     let approved_ms = (approved_ns / 1_000_000) as f64;
     let started_ms = (started_ns / 1_000_000) as f64;
     let stored = run.created_at as f64;
@@ -203,6 +252,7 @@ async fn round(sim: &Simulator, ade: &Service, dir: &Path, name: &str) -> anyhow
     Ok(Timed {
         total_ms,
         hops: [stored - approved_ms, claimed - stored, started_ms - claimed],
+        phases: [numbers[1], numbers[2], numbers[3]],
     })
 }
 

@@ -157,6 +157,7 @@ impl LocalRunner {
             .select(&policy, Some(&order.agent), order.task.environment)
             .map_err(|refusal| Stop::agent(refusal.to_string()))?;
         report.environment = selection.environment.as_str().to_string();
+        let started = std::time::Instant::now();
         let mirror = self
             .mirrors
             .get(order.forge.as_str(), &order.repository)
@@ -172,6 +173,7 @@ impl LocalRunner {
             .ok()
             .flatten()
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+        let base_ready = started.elapsed();
         let pool = self.pool(&mirror).await?;
         let run_dir = self.workdir.join("runs").join(order.run_id.to_string());
         let scratch = run_dir.join(format!("attempt-{}", order.attempt));
@@ -209,6 +211,7 @@ impl LocalRunner {
                 )
             }
         };
+        let worktree_ready = started.elapsed();
         let mut invocation = self
             .registry
             .prepare(
@@ -242,7 +245,17 @@ impl LocalRunner {
                 Stop::fault(format!("give {} to the agent user: {e}", scratch.display()))
             })?;
         }
-        tracing::info!(run = order.run_id, agent = %order.agent, environment = selection.environment.as_str(), "agent started");
+        let handed = started.elapsed();
+        let ms = |d: std::time::Duration| d.as_millis();
+        invocation.preparation.push(format!(
+            "prepared in {} ms: base commit {} ms, worktree {} ms, prompt and hand-over {} ms",
+            ms(handed),
+            ms(base_ready),
+            ms(worktree_ready - base_ready),
+            ms(handed - worktree_ready)
+        ));
+        tracing::info!(run = order.run_id, agent = %order.agent, environment = selection.environment.as_str(),
+            prepare_ms = handed.as_millis() as u64, "agent started");
         let ran = env::run_agent(&invocation, &self.env, cancel.clone()).await;
         if self.env.agent_user.is_some() {
             lease

@@ -234,6 +234,7 @@ impl AgentRegistry {
             network: self.runner().network,
             environment: selection.environment,
             extra_paths: Vec::new(),
+            preparation: Vec::new(),
         })
     }
 }

@@ -59,6 +59,9 @@ pub struct Invocation {
     /// object store, read-only, so `git log` works inside a linked worktree). Confinement allows
     /// them and sandboxes mount them at the same path.
     pub extra_paths: Vec<PathGrant>,
+    /// Lines the runner writes into the run log before the agent starts, such as how long
+    /// preparing the run took. They stay in the log; the report carries only the confinement.
+    pub preparation: Vec<String>,
 }
 
 impl fmt::Debug for Invocation {
@@ -76,6 +79,7 @@ impl fmt::Debug for Invocation {
             .field("network", &self.network)
             .field("environment", &self.environment)
             .field("extra_paths", &self.extra_paths)
+            .field("preparation", &self.preparation)
             .finish()
     }
 }
@@ -97,6 +101,7 @@ impl Invocation {
             network: false,
             environment: Environment::Worktree,
             extra_paths: Vec::new(),
+            preparation: Vec::new(),
         }
     }
 }
@@ -355,6 +360,9 @@ pub async fn run_agent(
         Environment::Worktree | Environment::Main => process::confined(inv, opts)?,
         Environment::Container => container::launch(inv, opts)?,
     };
+    for line in &inv.preparation {
+        log.note(line).await?;
+    }
     let mut notes = vec![format!("environment: {}", inv.environment.as_str())];
     notes.extend(launch.notes.iter().cloned());
     for note in &notes {
