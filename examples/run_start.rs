@@ -125,8 +125,15 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..args.rounds {
         let timed = round(&sim, &ade, &dir, &format!("round {i}")).await?;
         eprintln!(
-            "round {i}: {:.1} ms (approve handled {:.0} ms, claimed {:.0} ms, agent started {:.0} ms)",
-            timed.total_ms, timed.hops[0], timed.hops[1], timed.hops[2]
+            "round {i}: {:.1} ms (approve handled {:.0} ms, claimed {:.0} ms, agent started {:.0} ms; \
+             base commit {:.0} ms, worktree {:.0} ms, prompt and hand-over {:.0} ms)",
+            timed.total_ms,
+            timed.hops[0],
+            timed.hops[1],
+            timed.hops[2],
+            timed.phases[0],
+            timed.phases[1],
+            timed.phases[2]
         );
         totals.push(timed.total_ms);
         hops.push(timed.hops);

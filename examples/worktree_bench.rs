@@ -264,7 +264,11 @@ async fn main() {
         git.clone(),
         &bare,
         &dir.join("worktrees/repo"),
-        PoolConfig { warm: 0, max: 1 },
+        PoolConfig {
+            warm: 0,
+            max: 1,
+            hand_ahead: None,
+        },
     )
     .await
     .unwrap();

@@ -92,11 +92,24 @@ async fn repo(test: &str) -> Repo {
 
 impl Repo {
     async fn pool(&self, warm: usize, max: usize) -> WorktreePool {
+        self.pool_handing(warm, max, None).await
+    }
+
+    async fn pool_handing(
+        &self,
+        warm: usize,
+        max: usize,
+        hand_ahead: Option<(u32, u32)>,
+    ) -> WorktreePool {
         WorktreePool::open(
             self.git.clone(),
             &self.bare,
             &self.dir.join("worktrees/repo"),
-            PoolConfig { warm, max },
+            PoolConfig {
+                warm,
+                max,
+                hand_ahead,
+            },
         )
         .await
         .unwrap()
@@ -725,16 +738,62 @@ async fn the_main_checkout_is_one_run_at_a_time_and_keeps_build_caches() {
     assert!(again.path().join("target/cache.bin").exists());
 }
 
-#[tokio::test]
-async fn a_worktree_handed_to_an_agent_user_is_taken_back() {
-    // SAFETY of the test: geteuid is read from /proc, no unsafe code.
+/// This process's effective user id, from /proc.
+fn euid() -> u32 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let euid: u32 = status
+    status
         .lines()
         .find_map(|l| l.strip_prefix("Uid:"))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|u| u.parse().ok())
-        .unwrap();
+        .unwrap()
+}
+
+/// The owner of every entry of a worktree, with the entries that have another.
+fn owned_otherwise(root: &Path, uid: u32) -> Vec<String> {
+    walk(root)
+        .into_iter()
+        .filter(|entry| std::fs::symlink_metadata(root.join(entry)).unwrap().uid() != uid)
+        .collect()
+}
+
+#[tokio::test]
+async fn free_worktrees_are_handed_ahead_and_a_checkout_hands_over_what_it_rewrote() {
+    let euid = euid();
+    if euid != 0 {
+        eprintln!("skipped: changing a worktree's owner needs root (CAP_CHOWN), running as {euid}");
+        return;
+    }
+    let agent = 65534;
+    let repo = repo("hand-ahead").await;
+    let pool = repo.pool_handing(1, 2, Some((agent, agent))).await;
+    pool.idle().await;
+    let mut lease = pool.acquire(&repo.a).await.unwrap();
+    // The warm worktree was made at the repository's HEAD (b), handed ahead, and checked out at
+    // a: the files a and b differ in were rewritten by ade and handed over with their folders.
+    lease.hand_to(agent, agent).await.unwrap();
+    assert_eq!(owned_otherwise(lease.path(), agent), Vec::<String>::new());
+    assert_eq!(std::fs::metadata(lease.path()).unwrap().uid(), agent);
+    assert_eq!(std::fs::metadata(lease.git_dir()).unwrap().uid(), 0);
+    repo.assert_exactly(&lease, &repo.a).await;
+
+    lease.take_back().await.unwrap();
+    assert_eq!(owned_otherwise(lease.path(), 0), Vec::<String>::new());
+    drop(lease);
+    pool.idle().await;
+
+    // Released, cleaned and handed ahead again; the next run hands over without a walk.
+    let mut lease = pool.acquire(&repo.b).await.unwrap();
+    assert_eq!(owned_otherwise(lease.path(), agent), Vec::<String>::new());
+    lease.hand_to(agent, agent).await.unwrap();
+    lease.take_back().await.unwrap();
+    assert_eq!(owned_otherwise(lease.path(), 0), Vec::<String>::new());
+    repo.assert_exactly(&lease, &repo.b).await;
+}
+
+#[tokio::test]
+async fn a_worktree_handed_to_an_agent_user_is_taken_back() {
+    let euid = euid();
     if euid != 0 {
         eprintln!("skipped: changing a worktree's owner needs root (CAP_CHOWN), running as {euid}");
         return;

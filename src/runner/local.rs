@@ -97,6 +97,7 @@ impl LocalRunner {
             pool_config: PoolConfig {
                 warm: 1,
                 max: runner.max_parallel + 1,
+                hand_ahead: agent_user.map(|user| (user.uid, user.gid)),
             },
             workdir,
             registry,

@@ -19,6 +19,11 @@ const LANDED: &[(i64, &str, &str)] = &[
         "d5fa026ff5f3ef3b2a28b4ba6cf82489c7bc39a0cf95b0fb1db50df822fd7be6",
         "8c8f9bf4ac88ef33e2883d69ec222f5ab51b692e06caf1fc380b4e2d309dda9d",
     ),
+    (
+        3,
+        "3730ad29ea75810a746432191a7131a188c5b1a8c2262180cb72976a22116b72",
+        "54a635e5f0404d6d8aad264b3891c4cba0764d012ac02b599a20153e55c5f33f",
+    ),
 ];
 
 fn listed(dir: &str) -> Vec<String> {

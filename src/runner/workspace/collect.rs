@@ -86,6 +86,7 @@ impl Inner {
             admin,
             head: Some(head),
             clean: false,
+            handed_ahead: None,
         };
         if name == MAIN {
             *self.main.lock().await = Some(slot);

@@ -87,6 +87,7 @@ impl Inner {
             admin,
             head: Some(head),
             clean: true,
+            handed_ahead: None,
         })
     }
 
@@ -112,12 +113,26 @@ impl Inner {
                 Ok(head) => {
                     slot.head = Some(head);
                     slot.clean = true;
+                    inner.hand_ahead(&mut slot).await;
                 }
                 Err(reason) => tracing::warn!(worktree = %slot.path.display(), %reason,
                     "cleaning a released worktree failed; its next run repairs it"),
             }
             inner.put_back(slot, true);
         });
+    }
+
+    /// Hands a free worktree's files to the agent user now, in the background, when the pool is
+    /// configured to (see [`super::PoolConfig::hand_ahead`]).
+    async fn hand_ahead(&self, slot: &mut Slot) {
+        let Some((uid, gid)) = self.config.hand_ahead else {
+            return;
+        };
+        match super::owner::hand_tree(&slot.path, uid, gid).await {
+            Ok(()) => slot.handed_ahead = Some((uid, gid)),
+            Err(e) => tracing::warn!(worktree = %slot.path.display(), error = %e,
+                "handing a free worktree to the agent user failed; its run hands it over"),
+        }
     }
 
     async fn tidy(&self, slot: &Slot) -> std::result::Result<String, String> {
@@ -165,7 +180,10 @@ impl Inner {
             let inner = self.clone();
             let base = base.clone();
             tokio::spawn(async move {
-                let made = inner.create(&name, &base, Purpose::Create).await;
+                let mut made = inner.create(&name, &base, Purpose::Create).await;
+                if let Ok(slot) = &mut made {
+                    inner.hand_ahead(slot).await;
+                }
                 let mut state = inner.lock_state();
                 state.creating -= 1;
                 state.background -= 1;

@@ -51,6 +51,10 @@ pub struct PoolConfig {
     pub warm: usize,
     /// The most worktrees (free, leased and being created) the pool holds; acquires beyond it wait.
     pub max: usize,
+    /// The agent user's `uid:gid` when runs hand their worktree to one. Free worktrees are handed
+    /// to it in the background, so a run's hand-over covers only what its checkout rewrote
+    /// instead of every file.
+    pub hand_ahead: Option<(u32, u32)>,
 }
 
 /// Why a worktree could not be had.
@@ -125,6 +129,8 @@ struct Slot {
     /// Whether it holds exactly `head` and nothing else: made fresh, or reset and cleaned after
     /// its last run. An acquire then only checks it out at the run's base.
     clean: bool,
+    /// The `uid:gid` its files were handed to in the background, if they were.
+    handed_ahead: Option<(u32, u32)>,
 }
 
 /// How much of what a run left a reset removes.
@@ -288,7 +294,7 @@ impl WorktreePool {
             armed: true,
         };
         let slot = match slot {
-            Some(slot) => match inner.switch_or_prepare(&slot, &base).await {
+            Some(mut slot) => match inner.switch_or_prepare(&mut slot, &base).await {
                 Ok(()) => slot,
                 Err(reason) => {
                     tracing::warn!(worktree = %slot.path.display(), %reason,
@@ -523,7 +529,11 @@ impl Inner {
 
     /// Checks a clean worktree out at `base` (nothing to do when it is there already); anything
     /// else, or a checkout that fails, gets the full [`Inner::prepare`].
-    async fn switch_or_prepare(&self, slot: &Slot, base: &str) -> std::result::Result<(), String> {
+    async fn switch_or_prepare(
+        &self,
+        slot: &mut Slot,
+        base: &str,
+    ) -> std::result::Result<(), String> {
         if slot.clean {
             match self.switch(slot, base).await {
                 Ok(()) => return Ok(()),
@@ -531,10 +541,12 @@ impl Inner {
                     "checking out a clean worktree failed; resetting it in full"),
             }
         }
+        // The reset rewrites files as ade: the hand-over walks the whole tree again.
+        slot.handed_ahead = None;
         self.prepare(slot, base, Clean::All).await
     }
 
-    async fn switch(&self, slot: &Slot, base: &str) -> std::result::Result<(), String> {
+    async fn switch(&self, slot: &mut Slot, base: &str) -> std::result::Result<(), String> {
         let head = layout::verify(&self.git, &slot.admin, &slot.path).await?;
         if head == base {
             return Ok(());
@@ -545,11 +557,56 @@ impl Inner {
             .run()
             .await
             .map_err(|e| e.to_string())?;
-        let head = layout::verify(&self.git, &slot.admin, &slot.path).await?;
-        if head != base {
-            return Err(format!("HEAD is {head} after checking out {base}"));
+        let now = layout::verify(&self.git, &slot.admin, &slot.path).await?;
+        if now != base {
+            return Err(format!("HEAD is {now} after checking out {base}"));
+        }
+        if let Some((uid, gid)) = slot.handed_ahead
+            && let Err(reason) = self.hand_changed(slot, &head, base, uid, gid).await
+        {
+            tracing::warn!(worktree = %slot.path.display(), %reason,
+                "handing what a checkout changed to the agent user failed; the hand-over walks the whole worktree");
+            slot.handed_ahead = None;
         }
         Ok(())
+    }
+
+    /// Gives the agent user what checking out `to` over `from` rewrote, as ade.
+    async fn hand_changed(
+        &self,
+        slot: &Slot,
+        from: &str,
+        to: &str,
+        uid: u32,
+        gid: u32,
+    ) -> std::result::Result<(), String> {
+        let listed = self
+            .git
+            .in_repo(&self.git_dir)
+            .args([
+                "diff",
+                "--name-only",
+                "-z",
+                "--no-renames",
+                "--no-ext-diff",
+                "--no-textconv",
+                "--end-of-options",
+                from,
+                to,
+            ])
+            .run()
+            .await
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8(listed).map_err(|e| e.to_string())?;
+        let root = slot.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let changed: Vec<&str> = text.split('\0').filter(|p| !p.is_empty()).collect();
+            owner::chown_changed(&root, &changed, uid, gid)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map(drop)
+        .map_err(|e| e.to_string())
     }
 
     /// Resets `slot` to `base`; on failure force-cleans, repairs the metadata from ade's records,

@@ -34,16 +34,68 @@ pub(crate) fn chown_tree(
         if only_from.is_some_and(|from| meta.uid() != from) {
             continue;
         }
-        if meta.uid() != uid || meta.gid() != gid {
-            std::os::unix::fs::lchown(&path, Some(uid), Some(gid))?;
-            changed += 1;
-        }
-        let mode = meta.mode();
-        if meta.is_file() && mode & 0o6000 != 0 {
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode & 0o1777))?;
-        }
+        changed += usize::from(chown_entry(&path, &meta, uid, gid)?);
     }
     Ok(changed)
+}
+
+/// Changes the owner of one entry (a link itself, never its target) and removes set-user-ID and
+/// set-group-ID bits from a file. Returns whether the owner changed.
+fn chown_entry(path: &Path, meta: &std::fs::Metadata, uid: u32, gid: u32) -> std::io::Result<bool> {
+    let changed = meta.uid() != uid || meta.gid() != gid;
+    if changed {
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid))?;
+    }
+    let mode = meta.mode();
+    if meta.is_file() && mode & 0o6000 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o1777))?;
+    }
+    Ok(changed)
+}
+
+/// Gives `uid:gid` the entries at `changed` (paths relative to `root`, as `git diff --name-only`
+/// lists them) and the folders leading to them, after a checkout as ade rewrote them in a
+/// worktree already handed ahead. A path with anything but plain names in it, or under something
+/// that is not a real folder, is refused: nothing here follows a link.
+pub(super) fn chown_changed(
+    root: &Path,
+    changed: &[&str],
+    uid: u32,
+    gid: u32,
+) -> std::io::Result<usize> {
+    use std::path::Component;
+    let mut done = std::collections::HashSet::new();
+    let mut count = 0;
+    for relative in changed {
+        let relative = Path::new(relative);
+        if !relative
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+        {
+            return Err(std::io::Error::other(format!(
+                "not a plain path: {}",
+                relative.display()
+            )));
+        }
+        let mut at = root.to_path_buf();
+        for component in relative.components() {
+            at.push(component);
+            if !done.insert(at.clone()) {
+                continue;
+            }
+            let meta = match std::fs::symlink_metadata(&at) {
+                Ok(meta) => meta,
+                // Deleted by the checkout, with whatever was under it.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) => return Err(e),
+            };
+            count += usize::from(chown_entry(&at, &meta, uid, gid)?);
+            if !meta.is_dir() {
+                break;
+            }
+        }
+    }
+    Ok(count)
 }
 
 /// Gives the owner read, write and search permission on every folder under `root` (links are
@@ -86,19 +138,30 @@ fn ownership_error(path: &Path) -> impl FnOnce(std::io::Error) -> super::Workspa
 }
 
 /// Gives the worktree at `path` to `uid:gid`.
-async fn hand_to(path: &Path, uid: u32, gid: u32) -> super::Result<Handed> {
-    let meta = std::fs::symlink_metadata(path).map_err(ownership_error(path))?;
+/// `ahead` says the worktree's files are with `uid:gid` already (handed in the background), and
+/// only the record is made. Taking back returns them to ade's own user, who made the worktree.
+async fn hand_to(path: &Path, uid: u32, gid: u32, ahead: bool) -> super::Result<Handed> {
+    // SAFETY: geteuid and getegid only read the process's credentials.
+    let (ade_uid, ade_gid) = unsafe { (libc::geteuid(), libc::getegid()) };
     let handed = Handed {
         agent_uid: uid,
-        uid: meta.uid(),
-        gid: meta.gid(),
+        uid: ade_uid,
+        gid: ade_gid,
     };
+    if !ahead {
+        hand_tree(path, uid, gid).await?;
+    }
+    Ok(handed)
+}
+
+/// Gives every entry of the worktree at `path` to `uid:gid`, off the async threads.
+pub(super) async fn hand_tree(path: &Path, uid: u32, gid: u32) -> super::Result<()> {
     let owned = path.to_path_buf();
     tokio::task::spawn_blocking(move || chown_tree(&owned, uid, gid, None))
         .await
         .map_err(|e| ownership_error(path)(std::io::Error::other(e)))?
         .map_err(ownership_error(path))?;
-    Ok(handed)
+    Ok(())
 }
 
 /// Gives the worktree at `path` back to whoever owned it before [`hand_to`].
@@ -137,8 +200,10 @@ impl Holding {
     }
 
     pub(super) async fn hand_to(&mut self, uid: u32, gid: u32) -> super::Result<()> {
-        let path = self.slot().path.clone();
-        self.handed = Some(hand_to(&path, uid, gid).await?);
+        let slot = self.slot();
+        let ahead = slot.handed_ahead == Some((uid, gid));
+        let path = slot.path.clone();
+        self.handed = Some(hand_to(&path, uid, gid, ahead).await?);
         Ok(())
     }
 
@@ -146,13 +211,17 @@ impl Holding {
         if let Some(handed) = self.handed.take() {
             take_back(&self.slot().path, handed).await?;
         }
+        if let Some(slot) = self.slot.as_mut() {
+            slot.handed_ahead = None;
+        }
         Ok(())
     }
 
     /// Gives up the slot, taking its files back first if an agent's user still has them; `Err`
     /// holds a slot that could not be taken back (retire it). `None` once given up.
     pub(super) fn give_up(&mut self) -> Option<Result<super::Slot, super::Slot>> {
-        let slot = self.slot.take()?;
+        let mut slot = self.slot.take()?;
+        slot.handed_ahead = None;
         if let Some(handed) = self.handed.take()
             && let Err(e) = take_back_now(&slot.path, handed)
         {
@@ -182,6 +251,30 @@ mod tests {
         assert_eq!(changed, 0);
         let mode = std::fs::metadata(&file).unwrap().mode();
         assert_eq!(mode & 0o7777, 0o755);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn changed_paths_must_be_plain_and_never_lead_through_a_link() {
+        let dir = std::env::temp_dir().join(format!("ade-changed-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("real")).unwrap();
+        std::fs::write(dir.join("real/file"), "x").unwrap();
+        std::os::unix::fs::symlink("/etc", dir.join("link")).unwrap();
+        let meta = std::fs::metadata(&dir).unwrap();
+        let (uid, gid) = (meta.uid(), meta.gid());
+        for hostile in ["../outside", "/etc/passwd", "real/../../x", "./real"] {
+            assert!(
+                chown_changed(&dir, &[hostile], uid, gid).is_err(),
+                "{hostile} is refused"
+            );
+        }
+        // Through a link: the link itself is an entry, nothing beyond it is touched.
+        assert_eq!(chown_changed(&dir, &["link/passwd"], uid, gid).unwrap(), 0);
+        assert_eq!(
+            chown_changed(&dir, &["real/file", "gone/file"], uid, gid).unwrap(),
+            0
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
