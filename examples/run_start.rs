@@ -246,6 +246,12 @@ async fn round(sim: &Simulator, ade: &Service, dir: &Path, name: &str) -> anyhow
         .lines()
         .find(|line| line.starts_with("[ade] prepared in"))
         .context("the runner's preparation line")?;
+    if let Some(worktree) = text
+        .lines()
+        .find(|line| line.starts_with("[ade] worktree "))
+    {
+        eprintln!("  {name}: {}", worktree.trim_start_matches("[ade] "));
+    }
     let numbers: Vec<f64> = prepared
         .split(|c: char| !c.is_ascii_digit())
         .filter(|w| !w.is_empty())

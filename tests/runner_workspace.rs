@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ade::runner::git::Git;
-use ade::runner::workspace::{PoolConfig, WorkspaceError, WorktreeLease, WorktreePool};
+use ade::runner::workspace::{PoolConfig, Prepared, WorkspaceError, WorktreeLease, WorktreePool};
 
 /// A bare repository with two commits: `a` and `b` (b changes, deletes and adds files).
 struct Repo {
@@ -235,6 +235,28 @@ async fn reuse_after_reset_leaves_nothing_of_the_previous_run() {
     lease.release();
     let lease = pool.acquire(&repo.a).await.unwrap();
     repo.assert_exactly(&lease, &repo.a).await;
+}
+
+#[tokio::test]
+async fn an_acquire_waits_for_a_worktree_being_cleaned_rather_than_making_one() {
+    let repo = repo("wait-for-clean").await;
+    let pool = repo.pool(0, 3).await;
+    let lease = pool.acquire(&repo.a).await.unwrap();
+    assert_eq!(lease.prepared().0, Prepared::Created);
+    let path = lease.path().to_path_buf();
+    write(&path.join("left-over.txt"), "x\n");
+    drop(lease);
+    // Released: being cleaned now. Making a second worktree would take far longer on a big
+    // repository than the cleaning has left to do.
+    let lease = pool.acquire(&repo.b).await.unwrap();
+    assert_eq!(lease.path(), path);
+    assert_eq!(lease.prepared().0, Prepared::CheckedOut);
+    repo.assert_exactly(&lease, &repo.b).await;
+    assert_eq!(worktree_folders(pool.root()).len(), 1);
+    drop(lease);
+    pool.idle().await;
+    let lease = pool.acquire(&repo.b).await.unwrap();
+    assert_eq!(lease.prepared().0, Prepared::Ready);
 }
 
 #[tokio::test]

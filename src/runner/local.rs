@@ -248,6 +248,15 @@ impl LocalRunner {
         }
         let handed = started.elapsed();
         let ms = |d: std::time::Duration| d.as_millis();
+        if let Lease::Worktree(lease) = &lease {
+            let (how, waited) = lease.prepared();
+            invocation.preparation.push(format!(
+                "worktree {}: {}, after waiting {} ms for a free one",
+                lease.name(),
+                how.as_str(),
+                ms(waited)
+            ));
+        }
         invocation.preparation.push(format!(
             "prepared in {} ms: base commit {} ms, worktree {} ms, prompt and hand-over {} ms",
             ms(handed),

@@ -171,7 +171,7 @@ impl Inner {
         let Some(base) = state.last_base.clone() else {
             return;
         };
-        while state.free.len() + state.creating < self.config.warm
+        while state.free.len() + state.cleaning + state.creating < self.config.warm
             && state.total() < self.config.max
         {
             let name = state.next_name();

@@ -279,6 +279,7 @@ impl WorktreePool {
         let inner = &self.inner;
         let base = inner.resolve_base(base).await?;
         inner.lock_state().last_base = Some(base.clone());
+        let asked = std::time::Instant::now();
         let (name, slot) = loop {
             let notified = inner.changed.notified();
             tokio::pin!(notified);
@@ -288,14 +289,19 @@ impl WorktreePool {
             }
             notified.await;
         };
+        let waited = asked.elapsed();
         let mut pending = Pending {
             inner: inner.clone(),
             name: name.clone(),
             armed: true,
         };
+        let mut how = Prepared::Created;
         let slot = match slot {
             Some(mut slot) => match inner.switch_or_prepare(&mut slot, &base).await {
-                Ok(()) => slot,
+                Ok(prepared) => {
+                    how = prepared;
+                    slot
+                }
                 Err(reason) => {
                     tracing::warn!(worktree = %slot.path.display(), %reason,
                         "worktree cannot be reset; retiring it and creating another");
@@ -312,6 +318,7 @@ impl WorktreePool {
         Ok(WorktreeLease {
             inner: inner.clone(),
             held: owner::Holding::new(slot),
+            prepared: (how, waited),
         })
     }
 
@@ -358,6 +365,33 @@ impl WorktreePool {
 pub struct WorktreeLease {
     inner: Arc<Inner>,
     held: owner::Holding,
+    prepared: (Prepared, std::time::Duration),
+}
+
+/// What an acquire had to do to the worktree it handed out: the run log says it, since it is most
+/// of what a run's start costs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prepared {
+    /// A clean worktree already at the base: nothing.
+    Ready,
+    /// A clean worktree elsewhere: `git checkout` of what differs.
+    CheckedOut,
+    /// The full reset (verify, `reset --hard`, `clean -ffdx`, checkout).
+    Reset,
+    /// A new worktree (`git worktree add`).
+    Created,
+}
+
+impl Prepared {
+    /// The word for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Prepared::Ready => "ready",
+            Prepared::CheckedOut => "checked out",
+            Prepared::Reset => "reset",
+            Prepared::Created => "created",
+        }
+    }
 }
 
 impl WorktreeLease {
@@ -374,6 +408,11 @@ impl WorktreeLease {
     /// (`Git::in_worktree(lease.git_dir(), lease.path())`) and never read the `.git` file.
     pub fn git_dir(&self) -> &Path {
         &self.slot().admin
+    }
+
+    /// What the acquire did to this worktree, and how long it waited for one to be free.
+    pub fn prepared(&self) -> (Prepared, std::time::Duration) {
+        self.prepared
     }
 
     /// The worktree's name in the pool (for logs).
@@ -489,7 +528,8 @@ impl Inner {
     }
 
     /// Takes a free worktree for `base` (one already there first), or a name to create one under;
-    /// None when the pool is at `max` with nothing free.
+    /// None when the pool is at `max` with nothing free, or when a worktree being cleaned or made
+    /// will be free before a new one could be made here.
     fn pick(&self, base: &str) -> Option<(String, Option<Slot>)> {
         let mut state = self.lock_state();
         while !state.free.is_empty() {
@@ -519,7 +559,8 @@ impl Inner {
                     "cannot write the worktree's lock file; the pool gives it up"),
             }
         }
-        if state.total() < self.config.max {
+        // One being cleaned or made is free sooner than a new one on this path would be.
+        if state.total() < self.config.max && state.cleaning == 0 && state.creating == 0 {
             let name = state.next_name();
             state.leased.insert(name.clone());
             return Some((name, None));
@@ -533,23 +574,24 @@ impl Inner {
         &self,
         slot: &mut Slot,
         base: &str,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<Prepared, String> {
         if slot.clean {
             match self.switch(slot, base).await {
-                Ok(()) => return Ok(()),
+                Ok(prepared) => return Ok(prepared),
                 Err(reason) => tracing::warn!(worktree = %slot.path.display(), %reason,
                     "checking out a clean worktree failed; resetting it in full"),
             }
         }
         // The reset rewrites files as ade: the hand-over walks the whole tree again.
         slot.handed_ahead = None;
-        self.prepare(slot, base, Clean::All).await
+        self.prepare(slot, base, Clean::All).await?;
+        Ok(Prepared::Reset)
     }
 
-    async fn switch(&self, slot: &mut Slot, base: &str) -> std::result::Result<(), String> {
+    async fn switch(&self, slot: &mut Slot, base: &str) -> std::result::Result<Prepared, String> {
         let head = layout::verify(&self.git, &slot.admin, &slot.path).await?;
         if head == base {
-            return Ok(());
+            return Ok(Prepared::Ready);
         }
         self.git
             .in_worktree(&slot.admin, &slot.path)
@@ -568,7 +610,7 @@ impl Inner {
                 "handing what a checkout changed to the agent user failed; the hand-over walks the whole worktree");
             slot.handed_ahead = None;
         }
-        Ok(())
+        Ok(Prepared::CheckedOut)
     }
 
     /// Gives the agent user what checking out `to` over `from` rewrote, as ade.
