@@ -130,8 +130,23 @@ impl Inner {
         };
         match super::owner::hand_tree(&slot.path, uid, gid).await {
             Ok(()) => slot.handed_ahead = Some((uid, gid)),
-            Err(e) => tracing::warn!(worktree = %slot.path.display(), error = %e,
-                "handing a free worktree to the agent user failed; its run hands it over"),
+            Err(e) => {
+                tracing::warn!(worktree = %slot.path.display(), error = %e,
+                    "handing a free worktree to the agent user failed; its run hands it over");
+                return;
+            }
+        }
+        // A new owner is a new ctime on every file, which git would otherwise take as a reason
+        // to read them all again at the next checkout.
+        if let Err(e) = self
+            .git
+            .in_worktree(&slot.admin, &slot.path)
+            .args(["update-index", "-q", "--refresh"])
+            .run()
+            .await
+        {
+            tracing::warn!(worktree = %slot.path.display(), error = %e,
+                "refreshing the index of a handed worktree failed; its next checkout reads every file");
         }
     }
 
@@ -171,7 +186,7 @@ impl Inner {
         let Some(base) = state.last_base.clone() else {
             return;
         };
-        while state.free.len() + state.cleaning + state.creating < self.config.warm
+        while state.free.len() + state.creating < self.config.warm
             && state.total() < self.config.max
         {
             let name = state.next_name();
