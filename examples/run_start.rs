@@ -2,7 +2,7 @@
 //! starts, on a warm runner with a big repository.
 //!
 //! ```text
-//! cargo run --release --example run_start -- [--files 20000] [--rounds 10] [--dir PATH]
+//! cargo run --release --example run_start -- [--files 20000] [--rounds 10] [--advance 0] [--dir PATH]
 //! ```
 //!
 //! A run starts the forge simulator (GitHub dialect) and ade (with its embedded runner) in this
@@ -34,6 +34,10 @@ struct Args {
     /// Timed rounds.
     #[arg(long, default_value_t = 10)]
     rounds: usize,
+    /// Files changed on the default branch before each round, so each goal starts from a new
+    /// commit and the runner checks out what differs (0: every goal starts where the last did).
+    #[arg(long, default_value_t = 0)]
+    advance: usize,
     /// Where the run's data go (on disk, not tmpfs); default target/run-start-bench.
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -123,6 +127,29 @@ async fn main() -> anyhow::Result<()> {
     let mut hops: Vec<[f64; 3]> = Vec::new();
     let mut phases: Vec<[f64; 3]> = Vec::new();
     for i in 0..args.rounds {
+        if args.advance > 0 {
+            let contents: Vec<(String, String)> = (0..args.advance)
+                .map(|f| {
+                    let n = (i * args.advance + f) % args.files;
+                    (
+                        format!("src/m{:03}/f{n:05}.rs", n % 200),
+                        format!("pub fn f{n}() -> u32 {{ {} }}\n", n + i + 1),
+                    )
+                })
+                .collect();
+            let files: Vec<(&str, Option<&str>)> = contents
+                .iter()
+                .map(|(path, text)| (path.as_str(), Some(text.as_str())))
+                .collect();
+            sim.push(
+                REPO,
+                MAINTAINER,
+                "main",
+                &files,
+                &format!("Move main on ({i})"),
+            )
+            .await?;
+        }
         let timed = round(&sim, &ade, &dir, &format!("round {i}")).await?;
         eprintln!(
             "round {i}: {:.1} ms (approve handled {:.0} ms, claimed {:.0} ms, agent started {:.0} ms; \
@@ -146,8 +173,8 @@ async fn main() -> anyhow::Result<()> {
         v[v.len() / 2]
     };
     println!(
-        "run start (approve → agent process started), {} files, {} rounds",
-        args.files, args.rounds
+        "run start (approve → agent process started), {} files, {} rounds, {} files changed on main between rounds",
+        args.files, args.rounds, args.advance
     );
     println!(
         "  median {:.1} ms · min {:.1} ms · max {:.1} ms",
