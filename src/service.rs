@@ -9,6 +9,7 @@ use crate::coordinator::intake::{COMMAND_JOB, EDITED_COMMAND_JOB, Intake};
 use crate::coordinator::policies::Policies;
 use crate::coordinator::run_job::RunHandler;
 use crate::coordinator::runs::RUN_JOB;
+use crate::coordinator::warm::{WARM_JOB, WarmHandler};
 use crate::dispatch::{Dispatcher, EventSink};
 use crate::forge::ClientOptions;
 use crate::forge::gitea::GiteaForge;
@@ -124,6 +125,7 @@ impl Service {
             Arc::new(Intake {
                 max_attempts: attempts,
                 policies: policies.clone(),
+                warm_runner: runner.is_some(),
             })
         });
         let mut handlers = Handlers::default();
@@ -144,8 +146,9 @@ impl Service {
             let mut run_handlers = Handlers::default();
             run_handlers.register(
                 RUN_JOB,
-                RunHandler::new(forges.clone(), policies.clone(), runner, attempts),
+                RunHandler::new(forges.clone(), policies.clone(), runner.clone(), attempts),
             );
+            run_handlers.register(WARM_JOB, WarmHandler::new(forges.clone(), runner));
             let mut jobs = config.jobs.clone();
             jobs.workers = parallel.max(1);
             Worker::new(
@@ -156,7 +159,7 @@ impl Service {
                 wake.clone(),
                 metrics.clone(),
             )
-            .only(&[RUN_JOB])
+            .only(&[RUN_JOB, WARM_JOB])
         });
         let worker = Worker::new(
             store.clone(),
@@ -166,7 +169,7 @@ impl Service {
             wake.clone(),
             metrics,
         )
-        .except(&[RUN_JOB]);
+        .except(&[RUN_JOB, WARM_JOB]);
         let leader = Leader::new(
             worker.id(),
             store.clone(),

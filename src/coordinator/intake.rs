@@ -5,6 +5,7 @@
 
 use super::approvals::APPROVAL_CLOSED_JOB;
 use super::policies::Policies;
+use super::warm::WarmJob;
 use crate::dispatch::EventSink;
 use crate::events::{Event, EventKind};
 use crate::jobs::{BoxFuture, JobError};
@@ -38,6 +39,8 @@ pub struct Intake {
     pub max_attempts: i64,
     /// The policy cache, told about pushes to default branches.
     pub policies: Arc<Policies>,
+    /// Whether a runner is here to keep warm when a default branch moves.
+    pub warm_runner: bool,
 }
 
 impl Intake {
@@ -86,9 +89,20 @@ impl EventSink for Intake {
                         .await?;
                     return Ok(());
                 }
-                EventKind::PushToDefaultBranch(_) => {
+                EventKind::PushToDefaultBranch(push) => {
                     if let Some(repository) = &event.repository {
                         self.policies.invalidate(event.forge, &repository.full_name);
+                        let warm = WarmJob {
+                            forge: event.forge,
+                            repository: repository.full_name.clone(),
+                            installation_id: event.installation_id,
+                            commit: push.after.clone(),
+                        };
+                        if self.warm_runner
+                            && let Some(job) = warm.job(crate::clock::unix_ms())
+                        {
+                            queue::enqueue(conn, &job, job.run_at).await?;
+                        }
                     }
                     return Ok(());
                 }

@@ -9,3 +9,4 @@ pub mod render;
 pub mod run_job;
 pub mod runs;
 pub mod tasks;
+pub mod warm;

@@ -18,7 +18,7 @@ use super::git::Git;
 use super::guard;
 use super::guard::render::visible;
 use super::mirror::{Mirror, Mirrors};
-use super::order::{RunOrder, RunOutcome, RunReport, Runner};
+use super::order::{RunOrder, RunOutcome, RunReport, Runner, WarmOrder};
 use super::publish::{self, CommitRequest, Identity, PushOutcome, WorktreePaths};
 use super::workspace::{self, PoolConfig, WorktreePool};
 use crate::command::sanitize;
@@ -451,6 +451,28 @@ impl Lease {
 impl Runner for LocalRunner {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    async fn warm(&self, order: WarmOrder) -> Result<(), String> {
+        let Some(mirror) = self
+            .mirrors
+            .existing(order.forge.as_str(), &order.repository)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(());
+        };
+        mirror
+            .fetch(&order.credential, std::slice::from_ref(&order.commit))
+            .await
+            .map_err(|e| format!("fetching {} failed: {e}", order.commit))?;
+        let pool = self.pools.lock().await.get(mirror.git_dir()).cloned();
+        if let Some(pool) = pool {
+            pool.advance(&order.commit)
+                .await
+                .map_err(|e| format!("bringing a worktree to {}: {e}", order.commit))?;
+        }
+        Ok(())
     }
 
     async fn execute(&self, order: RunOrder, cancel: CancellationToken) -> RunOutcome {

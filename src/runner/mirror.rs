@@ -190,24 +190,23 @@ impl Mirrors {
         }
     }
 
+    /// The mirror of `full_name` on `forge` if this runner has made it before (in this process or
+    /// an earlier one); never makes one.
+    pub async fn existing(
+        &self,
+        forge: &str,
+        full_name: &str,
+    ) -> Result<Option<Arc<Mirror>>, MirrorError> {
+        if !self.git_dir(forge, full_name)?.exists() {
+            return Ok(None);
+        }
+        self.get(forge, full_name).await.map(Some)
+    }
+
     /// The mirror of `full_name` (`owner/name`) on `forge` (a host or forge name), created on
     /// first use. Every run of the repository gets the same [`Mirror`].
     pub async fn get(&self, forge: &str, full_name: &str) -> Result<Arc<Mirror>, MirrorError> {
-        check_component("forge", forge)?;
-        let (owner, name) = full_name
-            .split_once('/')
-            .ok_or_else(|| MirrorError::InvalidName {
-                what: "repository",
-                value: shown(full_name),
-                why: "it is not owner/name",
-            })?;
-        check_component("owner", owner)?;
-        check_component("repository name", name)?;
-        let git_dir = self
-            .root
-            .join(forge)
-            .join(owner)
-            .join(format!("{name}.git"));
+        let git_dir = self.git_dir(forge, full_name)?;
         let mut open = self.open.lock().await;
         if let Some(mirror) = open.get(&git_dir) {
             return Ok(mirror.clone());
@@ -221,6 +220,26 @@ impl Mirrors {
         mirror.open().await?;
         open.insert(git_dir, mirror.clone());
         Ok(mirror)
+    }
+
+    /// Where the mirror of `full_name` on `forge` lives; each part is checked, since all come
+    /// from forges.
+    fn git_dir(&self, forge: &str, full_name: &str) -> Result<PathBuf, MirrorError> {
+        check_component("forge", forge)?;
+        let (owner, name) = full_name
+            .split_once('/')
+            .ok_or_else(|| MirrorError::InvalidName {
+                what: "repository",
+                value: shown(full_name),
+                why: "it is not owner/name",
+            })?;
+        check_component("owner", owner)?;
+        check_component("repository name", name)?;
+        Ok(self
+            .root
+            .join(forge)
+            .join(owner)
+            .join(format!("{name}.git")))
     }
 }
 

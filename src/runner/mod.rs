@@ -15,4 +15,4 @@ pub mod order;
 pub mod publish;
 pub mod workspace;
 
-pub use order::{DependencyResult, RunOrder, RunOutcome, RunReport, Runner};
+pub use order::{DependencyResult, RunOrder, RunOutcome, RunReport, Runner, WarmOrder};

@@ -166,4 +166,26 @@ pub trait Runner: Send + Sync + 'static {
     /// Carries out `order`; stops early when `cancel` fires. Never panics on a failing agent:
     /// every way a run can end is a [`RunOutcome`].
     async fn execute(&self, order: RunOrder, cancel: CancellationToken) -> RunOutcome;
+
+    /// Keeps the runner warm for a repository whose default branch moved: brings `order.commit`
+    /// into the repository's mirror and a free worktree to it, so the next run of a goal planned
+    /// on it finds both ready. Repositories the runner has never run anything for are left
+    /// alone. A runner with nothing to keep warm does nothing.
+    async fn warm(&self, order: WarmOrder) -> Result<(), String> {
+        let _ = order;
+        Ok(())
+    }
+}
+
+/// A repository's default branch moved to `commit`: what [`Runner::warm`] needs.
+#[derive(Clone, Debug)]
+pub struct WarmOrder {
+    /// The forge.
+    pub forge: ForgeKind,
+    /// `owner/name`.
+    pub repository: String,
+    /// The default branch's new head.
+    pub commit: String,
+    /// A short-lived credential for fetching.
+    pub credential: CloneCredential,
 }

@@ -67,9 +67,14 @@ async fn all_runs(story: &Story) -> Vec<RunRow> {
     runs::all_runs(&mut conn).await.unwrap()
 }
 
-/// The run of `task` (its branch ends in `-<task>`), once it has ended in one of `states`.
+/// The run of `task` (its branch ends in `-<task>`, or in `/<goal>-<task>` when `task` names
+/// the goal too), once it has ended in one of `states`.
 async fn run_of(story: &Story, task: &str, states: &[&str]) -> RunRow {
-    let suffix = format!("-{task}");
+    let suffix = if task.contains('-') {
+        format!("/{task}")
+    } else {
+        format!("-{task}")
+    };
     let patience = PATIENCE * 2;
     eventually(
         patience,
@@ -479,4 +484,75 @@ async fn a_run_whose_runner_died_is_taken_over_when_its_lease_expires() {
     assert_ne!(run.runner, crashed_runner, "by the new runner");
     approval_of(&story, "t1").await;
     assert_eq!(all_runs(&story).await.len(), 1);
+}
+
+/// Plans `issue` and approves the plan once it is validated.
+async fn plan_and_approve(story: &Story, issue: i64) {
+    story.comment(issue, MAINTAINER, "/ade plan").await;
+    story
+        .until("the plan", |s| {
+            s.plan_comment(issue).filter(|p| p.contains("· validated"))
+        })
+        .await;
+    story.comment(issue, MAINTAINER, "/ade approve").await;
+}
+
+/// The run log of `run`, as the runner reported it.
+fn run_log(run: &RunRow) -> String {
+    let report: ade::runner::RunOutcome =
+        serde_json::from_str(run.report.as_deref().expect("a finished run has a report")).unwrap();
+    let path = report.report().log.clone().expect("the run has a log");
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_push_to_the_default_branch_readies_a_worktree_for_the_next_goal() {
+    let story = story_with(ForgeKind::Github, &script_agent(NOTES, 60), POLICY).await;
+    let first = story
+        .issue(MAINTAINER, "First notes", "- [ ] Write the first notes\n")
+        .await;
+    plan_and_approve(&story, first).await;
+    let run = run_of(&story, &format!("{first}-t1"), &["succeeded"]).await;
+    assert!(
+        run_log(&run).contains(": created, after waiting"),
+        "the first run of the repository makes its worktree"
+    );
+
+    let head = story
+        .sim
+        .push(
+            REPO,
+            MAINTAINER,
+            "main",
+            &[("docs/moved.md", Some("main moved on\n"))],
+            "Move main on",
+        )
+        .await
+        .unwrap();
+    let key = format!("warm:github:{REPO}:{head}");
+    eventually(PATIENCE, "the runner warmed for the new head", || async {
+        let mut conn = story.ade.store().reader().await.unwrap();
+        ade::store::jobs::find(&mut conn, &key)
+            .await
+            .unwrap()
+            .filter(|job| job.state == "completed")
+    })
+    .await;
+
+    let second = story
+        .issue(MAINTAINER, "Second notes", "- [ ] Write the second notes\n")
+        .await;
+    plan_and_approve(&story, second).await;
+    let run = run_of(&story, &format!("{second}-t1"), &["succeeded"]).await;
+    assert_eq!(
+        run.base_sha, head,
+        "the second goal starts from the new head"
+    );
+    let log = run_log(&run);
+    assert!(
+        log.contains(": ready, after waiting"),
+        "the warm-up fetched the head and checked a worktree out at it: {log}"
+    );
+    story.settle().await;
+    assert_eq!(story.failed_jobs().await, 0);
 }

@@ -164,8 +164,9 @@ impl Inner {
     }
 
     /// Makes `slot` free again and wakes whoever waits for one. It leaves the leased or the
-    /// cleaning count in the same step, so the pool never counts it nowhere and makes another.
-    fn put_back(&self, slot: Slot, cleaned: bool) {
+    /// cleaning count (`cleaned`) in the same step, so the pool never counts it nowhere and makes
+    /// another.
+    pub(super) fn put_back(&self, slot: Slot, cleaned: bool) {
         lock::drop_lock(&lock::lock_path(&self.root, &slot.name));
         let mut state = self.lock_state();
         if cleaned {

@@ -322,6 +322,47 @@ impl WorktreePool {
         })
     }
 
+    /// Brings the most recently released clean worktree to `base` (the default branch moved, so
+    /// the next goal will start there), unless one is there already, and makes `base` what
+    /// worktrees made ahead of demand start from. While it is checked out, an acquire that finds
+    /// nothing else free waits for it.
+    pub async fn advance(&self, base: &str) -> Result<()> {
+        let inner = &self.inner;
+        let base = inner.resolve_base(base).await?;
+        let mut slot = {
+            let mut state = inner.lock_state();
+            state.last_base = Some(base.clone());
+            if state
+                .free
+                .iter()
+                .any(|slot| slot.clean && slot.head.as_deref() == Some(base.as_str()))
+            {
+                return Ok(());
+            }
+            let Some(index) = state.free.iter().rposition(|slot| slot.clean) else {
+                return Ok(());
+            };
+            let lock_path = lock::lock_path(&inner.root, &state.free[index].name);
+            if !matches!(lock::take(&lock_path, Purpose::Lease), Ok(Ok(()))) {
+                return Ok(());
+            }
+            let slot = state.free.remove(index);
+            state.cleaning += 1;
+            state.background += 1;
+            slot
+        };
+        match inner.switch(&mut slot, &base).await {
+            Ok(_) => slot.head = Some(base),
+            Err(reason) => {
+                tracing::warn!(worktree = %slot.path.display(), %reason,
+                    "bringing a free worktree to the new default branch head failed; its next run resets it");
+                slot.clean = false;
+            }
+        }
+        inner.put_back(slot, true);
+        Ok(())
+    }
+
     /// The main checkout at `base`, for one run at a time: waits while another run holds it.
     /// Reset like a pooled worktree but keeping ignored files (build caches).
     pub async fn acquire_main(&self, base: &str) -> Result<MainLease> {
