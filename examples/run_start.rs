@@ -2,7 +2,8 @@
 //! starts, on a warm runner with a big repository.
 //!
 //! ```text
-//! cargo run --release --example run_start -- [--files 20000] [--rounds 10] [--advance 0] [--dir PATH]
+//! cargo run --release --example run_start -- [--files 20000] [--rounds 10] [--advance 0]
+//!     [--after-push-ms 0] [--dir PATH]
 //! ```
 //!
 //! A run starts the forge simulator (GitHub dialect) and ade (with its embedded runner) in this
@@ -38,6 +39,10 @@ struct Args {
     /// commit and the runner checks out what differs (0: every goal starts where the last did).
     #[arg(long, default_value_t = 0)]
     advance: usize,
+    /// Milliseconds between moving the default branch and planning the round's goal (0: at once,
+    /// racing the runner's warm-up).
+    #[arg(long, default_value_t = 0)]
+    after_push_ms: u64,
     /// Where the run's data go (on disk, not tmpfs); default target/run-start-bench.
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -149,6 +154,7 @@ async fn main() -> anyhow::Result<()> {
                 &format!("Move main on ({i})"),
             )
             .await?;
+            tokio::time::sleep(Duration::from_millis(args.after_push_ms)).await;
         }
         let timed = round(&sim, &ade, &dir, &format!("round {i}")).await?;
         eprintln!(
