@@ -760,15 +760,19 @@ async fn the_main_checkout_is_one_run_at_a_time_and_keeps_build_caches() {
     assert!(again.path().join("target/cache.bin").exists());
 }
 
-/// This process's effective user id, from /proc.
-fn euid() -> u32 {
+/// Whether this process runs as root, which changing a worktree's owner needs; says so when not.
+fn root_or_skip() -> bool {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
+    let euid: u32 = status
         .lines()
         .find_map(|l| l.strip_prefix("Uid:"))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|u| u.parse().ok())
-        .unwrap()
+        .unwrap();
+    if euid != 0 {
+        eprintln!("skipped: changing a worktree's owner needs root (CAP_CHOWN), running as {euid}");
+    }
+    euid == 0
 }
 
 /// The owner of every entry of a worktree, with the entries that have another.
@@ -781,9 +785,7 @@ fn owned_otherwise(root: &Path, uid: u32) -> Vec<String> {
 
 #[tokio::test]
 async fn free_worktrees_are_handed_ahead_and_a_checkout_hands_over_what_it_rewrote() {
-    let euid = euid();
-    if euid != 0 {
-        eprintln!("skipped: changing a worktree's owner needs root (CAP_CHOWN), running as {euid}");
+    if !root_or_skip() {
         return;
     }
     let agent = 65534;
@@ -815,9 +817,7 @@ async fn free_worktrees_are_handed_ahead_and_a_checkout_hands_over_what_it_rewro
 
 #[tokio::test]
 async fn a_worktree_handed_to_an_agent_user_is_taken_back() {
-    let euid = euid();
-    if euid != 0 {
-        eprintln!("skipped: changing a worktree's owner needs root (CAP_CHOWN), running as {euid}");
+    if !root_or_skip() {
         return;
     }
     let repo = repo("owner").await;

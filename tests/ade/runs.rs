@@ -119,13 +119,7 @@ async fn independent_tasks_run_at_once_and_a_dependant_starts_once_both_are_merg
         story.sim.add_label(REPO, label, "#5319e7").unwrap();
     }
     let issue = story.issue(MAINTAINER, "Project notes", FOUR_TASKS).await;
-    story.comment(issue, MAINTAINER, "/ade plan").await;
-    story
-        .until("the plan", |s| {
-            s.plan_comment(issue).filter(|p| p.contains("· validated"))
-        })
-        .await;
-    story.comment(issue, MAINTAINER, "/ade approve").await;
+    plan_and_approve(&story, issue).await;
 
     let first = approval_of(&story, "t1").await;
     let second = approval_of(&story, "t2").await;
