@@ -13,10 +13,16 @@ use crate::forge::RepoRef;
 use crate::forge::writes::{ForgeWrite, Forges, classify, enqueue_writes};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::spec::SpecState;
+use crate::store::jobs::{self as queue, NewJob};
 use crate::store::{self, goals, runs as rows};
 
 /// The job kind that handles a closed pull request.
 pub const APPROVAL_CLOSED_JOB: &str = "approval_closed";
+
+/// How long a closed approval whose run has not recorded it yet waits before it looks again, and
+/// how many times (together longer than a run may take).
+const PUT_OFF: std::time::Duration = std::time::Duration::from_secs(1);
+const MAX_PUT_OFF: u32 = 4 * 3600;
 
 /// The handler of [`APPROVAL_CLOSED_JOB`] jobs.
 pub struct ApprovalClosedHandler {
@@ -55,12 +61,52 @@ impl ApprovalClosedHandler {
         let Some(repo) = RepoRef::parse(&repository.full_name, event.installation_id) else {
             return ctx.finish(ctx.store().begin().await?).await;
         };
-        let task = {
+        let (task, in_flight) = {
             let mut conn = ctx.store().reader().await?;
-            rows::task_by_pull(&mut conn, event.forge, &repository.full_name, pull.number).await?
+            let task =
+                rows::task_by_pull(&mut conn, event.forge, &repository.full_name, pull.number)
+                    .await?;
+            let in_flight = task.is_none()
+                && rows::run_in_flight_on_branch(
+                    &mut conn,
+                    event.forge,
+                    &repository.full_name,
+                    &pull.head.branch,
+                )
+                .await?;
+            (task, in_flight)
         };
         let Some(task) = task else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            let mut tx = ctx.store().begin().await?;
+            if in_flight {
+                // Closed (merged, say) before the run that opened it recorded it: look again
+                // once the run has had time to, for as long as it runs (runs have time limits).
+                if job.put_off < MAX_PUT_OFF {
+                    tracing::info!(pull = pull.number, branch = %pull.head.branch,
+                        "an approval closed before its run recorded it; looking again shortly");
+                    let again = NewJob {
+                        kind: APPROVAL_CLOSED_JOB.into(),
+                        idempotency_key: format!(
+                            "{APPROVAL_CLOSED_JOB}:{}:{}",
+                            job.event,
+                            job.put_off + 1
+                        ),
+                        ordering_key: ctx.job.ordering_key.clone(),
+                        payload: serde_json::to_string(&CommandJob {
+                            event: job.event,
+                            put_off: job.put_off + 1,
+                        })
+                        .expect("serializes"),
+                        max_attempts: ctx.job.max_attempts,
+                        run_at: ctx.now_ms() + PUT_OFF.as_millis() as i64,
+                    };
+                    queue::enqueue(&mut tx, &again, ctx.now_ms()).await?;
+                } else {
+                    tracing::warn!(pull = pull.number, branch = %pull.head.branch,
+                        "an approval closed while its run still runs, for too long; the close is not counted");
+                }
+            }
+            return ctx.finish(tx).await;
         };
         let forge = self.forges.get(event.forge).map_err(classify)?.clone();
         let (_, policy) = self

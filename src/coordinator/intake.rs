@@ -25,6 +25,14 @@ pub const EDITED_COMMAND_JOB: &str = "edited_command";
 pub struct CommandJob {
     /// The stored event id.
     pub event: i64,
+    /// How many times handling was put off to wait for something (see
+    /// [`super::approvals`]); 0 for the first job of an event.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub put_off: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The ordering key of everything about one issue or pull request.
@@ -55,7 +63,11 @@ impl Intake {
             kind: kind.into(),
             idempotency_key: format!("{kind}:{event_id}"),
             ordering_key,
-            payload: serde_json::to_string(&CommandJob { event: event_id }).expect("serializes"),
+            payload: serde_json::to_string(&CommandJob {
+                event: event_id,
+                put_off: 0,
+            })
+            .expect("serializes"),
             max_attempts: self.max_attempts,
             run_at: crate::clock::unix_ms(),
         };

@@ -91,6 +91,30 @@ pub async fn task_by_pull(
     row.as_ref().map(task_row).transpose().context("read task")
 }
 
+/// Whether a run of `repository` on `branch` is queued or running: a pull request from that
+/// branch may be its approval, opened but not yet recorded.
+pub async fn run_in_flight_on_branch(
+    conn: &mut Conn,
+    forge: ForgeKind,
+    repository: &str,
+    branch: &str,
+) -> Result<bool, StoreError> {
+    let row = sqlx::query(
+        "SELECT r.id FROM runs r JOIN tasks t ON t.id = r.task JOIN specs s ON s.id = t.spec \
+         JOIN goals g ON g.id = s.goal \
+         WHERE g.forge = $1 AND g.repository = $2 AND r.branch = $3 \
+           AND r.state IN ('queued', 'running') \
+         LIMIT 1",
+    )
+    .bind(forge.as_str())
+    .bind(repository)
+    .bind(branch)
+    .fetch_optional(conn)
+    .await
+    .context("find a run in flight on a branch")?;
+    Ok(row.is_some())
+}
+
 /// Moves a task from `from` to `to`; false if it was no longer in `from`.
 pub async fn move_task(
     conn: &mut Conn,

@@ -550,3 +550,54 @@ async fn a_push_to_the_default_branch_readies_a_worktree_for_the_next_goal() {
     story.settle().await;
     assert_eq!(story.failed_jobs().await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_approval_merged_before_its_run_recorded_it_still_counts() {
+    let slow = "sleep 1\nmkdir -p notes\necho \"notes of $ADE_TASK_ID\" > notes/$ADE_TASK_ID.md\n";
+    let story = story_with(ForgeKind::Github, &script_agent(slow, 60), POLICY).await;
+    let issue = story
+        .issue(MAINTAINER, "Quick merge", "- [ ] Write the notes\n")
+        .await;
+    plan_and_approve(&story, issue).await;
+    run_of(&story, &format!("{issue}-t1"), &["running"]).await;
+    // A push to the default branch drops the cached policy, so the run reads it again after
+    // opening its approval; the forge answers that read slowly, and the maintainer merges the
+    // approval in the meantime, before the run has recorded it.
+    let head = story
+        .sim
+        .push(
+            REPO,
+            MAINTAINER,
+            "main",
+            &[("docs/x.md", Some("x\n"))],
+            "Move main on",
+        )
+        .await
+        .unwrap();
+    // Handled once the push's delivery enqueued its warm-up (and dropped the cached policy).
+    let key = format!("warm:github:{REPO}:{head}");
+    eventually(PATIENCE, "the push handled", || async {
+        let mut conn = story.ade.store().reader().await.unwrap();
+        ade::store::jobs::find(&mut conn, &key).await.unwrap()
+    })
+    .await;
+    story.sim.inject(
+        ade::forge::sim::FaultRule::new(
+            "GET",
+            "/repos/acme/widgets/contents/**",
+            ade::forge::sim::Fault::Delay(Duration::from_secs(2)),
+        )
+        .times(1),
+    );
+    let approval = approval_of(&story, "t1").await;
+    story
+        .sim
+        .merge_pull(REPO, approval.number, MAINTAINER, MergeStyle::Merge)
+        .await
+        .unwrap();
+    story
+        .until("the plan archived", |s| {
+            s.plan_comment(issue).filter(|p| p.contains("· archived"))
+        })
+        .await;
+}
