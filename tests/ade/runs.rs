@@ -238,11 +238,7 @@ async fn independent_tasks_run_at_once_and_a_dependant_starts_once_both_are_merg
         .merge_pull(REPO, fourth.number, MAINTAINER, MergeStyle::Merge)
         .await
         .unwrap();
-    story
-        .until("the plan archived", |s| {
-            s.plan_comment(issue).filter(|p| p.contains("· archived"))
-        })
-        .await;
+    plan_archived(&story, issue).await;
     story.settle().await;
     assert_eq!(story.failed_jobs().await, 0);
     assert_eq!(all_runs(&story).await.len(), 4, "one run per task");
@@ -491,6 +487,48 @@ async fn plan_and_approve(story: &Story, issue: i64) {
     story.comment(issue, MAINTAINER, "/ade approve").await;
 }
 
+/// Waits until the goal's plan comment says the spec is archived (every task merged).
+async fn plan_archived(story: &Story, issue: i64) {
+    story
+        .until("the plan archived", |s| {
+            s.plan_comment(issue).filter(|p| p.contains("· archived"))
+        })
+        .await;
+}
+
+/// A maintainer pushes a commit to the default branch; returns it.
+async fn move_main(story: &Story) -> String {
+    let note = format!("moved at {}\n", now_ms());
+    story
+        .sim
+        .push(
+            REPO,
+            MAINTAINER,
+            "main",
+            &[("docs/moved.md", Some(note.as_str()))],
+            "Move main on",
+        )
+        .await
+        .unwrap()
+}
+
+/// The runner warm-up that the push of `head` asked for, once it is in one of `states`.
+async fn warm_up(story: &Story, head: &str, states: &[&str]) -> ade::store::jobs::JobRow {
+    let key = format!("warm:github:{REPO}:{head}");
+    eventually(
+        PATIENCE,
+        &format!("the warm-up for {head} in {states:?}"),
+        || async {
+            let mut conn = story.ade.store().reader().await.unwrap();
+            ade::store::jobs::find(&mut conn, &key)
+                .await
+                .unwrap()
+                .filter(|job| states.contains(&job.state.as_str()))
+        },
+    )
+    .await
+}
+
 /// The run log of `run`, as the runner reported it.
 fn run_log(run: &RunRow) -> String {
     let report: ade::runner::RunOutcome =
@@ -512,26 +550,8 @@ async fn a_push_to_the_default_branch_readies_a_worktree_for_the_next_goal() {
         "the first run of the repository makes its worktree"
     );
 
-    let head = story
-        .sim
-        .push(
-            REPO,
-            MAINTAINER,
-            "main",
-            &[("docs/moved.md", Some("main moved on\n"))],
-            "Move main on",
-        )
-        .await
-        .unwrap();
-    let key = format!("warm:github:{REPO}:{head}");
-    eventually(PATIENCE, "the runner warmed for the new head", || async {
-        let mut conn = story.ade.store().reader().await.unwrap();
-        ade::store::jobs::find(&mut conn, &key)
-            .await
-            .unwrap()
-            .filter(|job| job.state == "completed")
-    })
-    .await;
+    let head = move_main(&story).await;
+    warm_up(&story, &head, &["completed"]).await;
 
     let second = story
         .issue(MAINTAINER, "Second notes", "- [ ] Write the second notes\n")
@@ -563,24 +583,9 @@ async fn an_approval_merged_before_its_run_recorded_it_still_counts() {
     // A push to the default branch drops the cached policy, so the run reads it again after
     // opening its approval; the forge answers that read slowly, and the maintainer merges the
     // approval in the meantime, before the run has recorded it.
-    let head = story
-        .sim
-        .push(
-            REPO,
-            MAINTAINER,
-            "main",
-            &[("docs/x.md", Some("x\n"))],
-            "Move main on",
-        )
-        .await
-        .unwrap();
+    let head = move_main(&story).await;
     // Handled once the push's delivery enqueued its warm-up (and dropped the cached policy).
-    let key = format!("warm:github:{REPO}:{head}");
-    eventually(PATIENCE, "the push handled", || async {
-        let mut conn = story.ade.store().reader().await.unwrap();
-        ade::store::jobs::find(&mut conn, &key).await.unwrap()
-    })
-    .await;
+    warm_up(&story, &head, &["available", "running", "completed"]).await;
     story.sim.inject(
         ade::forge::sim::FaultRule::new(
             "GET",
@@ -595,9 +600,5 @@ async fn an_approval_merged_before_its_run_recorded_it_still_counts() {
         .merge_pull(REPO, approval.number, MAINTAINER, MergeStyle::Merge)
         .await
         .unwrap();
-    story
-        .until("the plan archived", |s| {
-            s.plan_comment(issue).filter(|p| p.contains("· archived"))
-        })
-        .await;
+    plan_archived(&story, issue).await;
 }
