@@ -762,3 +762,61 @@ async fn starting_and_ending_a_short_agent_costs_milliseconds() {
         assert!(each < Duration::from_millis(300), "{each:?}");
     }
 }
+
+#[test]
+fn processes_an_agent_left_in_its_folders_are_stopped_and_no_others() {
+    if !is_root() {
+        eprintln!("skipped: starting processes as the agent user needs root");
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let scene = Scene::new("leftovers");
+    let nobody = 65534;
+    let spawn = |dir: &Path| {
+        std::process::Command::new("sleep")
+            .arg("60")
+            .current_dir(dir)
+            .uid(nobody)
+            .gid(nobody)
+            .spawn()
+            .unwrap()
+    };
+    // One left working in the worktree, one holding a file of the scratch folder open while
+    // working elsewhere, one of the same user that has nothing to do with the run.
+    let mut in_worktree = spawn(&scene.worktree);
+    fs::write(scene.scratch.join("held"), "x").unwrap();
+    fs::set_permissions(&scene.root, fs::Permissions::from_mode(0o755)).unwrap();
+    let mut holding = std::process::Command::new("sh")
+        .args(["-c", "exec 3<\"$1\"; exec sleep 60", "sh"])
+        .arg(scene.scratch.join("held"))
+        .current_dir("/")
+        .uid(nobody)
+        .gid(nobody)
+        .spawn()
+        .unwrap();
+    let mut unrelated = spawn(Path::new("/"));
+    std::thread::sleep(Duration::from_millis(300));
+
+    let mut stopped = ade::runner::env::stop_leftovers(nobody, &[&scene.worktree, &scene.scratch]);
+    stopped.sort();
+    let mut expected = vec![in_worktree.id(), holding.id()];
+    expected.sort();
+    assert_eq!(stopped, expected);
+    for child in [&mut in_worktree, &mut holding] {
+        let status = child.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9)
+        );
+    }
+    assert!(
+        unrelated.try_wait().unwrap().is_none(),
+        "the unrelated one still runs"
+    );
+    unrelated.kill().unwrap();
+    unrelated.wait().unwrap();
+    assert!(
+        ade::runner::env::stop_leftovers(0, &[Path::new("/")]).is_empty(),
+        "root's processes are never touched"
+    );
+}

@@ -806,10 +806,15 @@ async fn free_worktrees_are_handed_ahead_and_a_checkout_hands_over_what_it_rewro
     drop(lease);
     pool.idle().await;
 
-    // Released, cleaned and handed ahead again; the next run hands over without a walk.
+    // Released, cleaned and handed ahead again; the next run hands over without a walk. Until
+    // then the folder itself stays ade's and closed to the agent user.
     let mut lease = pool.acquire(&repo.b).await.unwrap();
     assert_eq!(owned_otherwise(lease.path(), agent), Vec::<String>::new());
+    let top = std::fs::metadata(lease.path()).unwrap();
+    assert_eq!((top.uid(), top.mode() & 0o777), (0, 0o700));
     lease.hand_to(agent, agent).await.unwrap();
+    let top = std::fs::metadata(lease.path()).unwrap();
+    assert_eq!((top.uid(), top.mode() & 0o777), (agent, 0o755));
     lease.take_back().await.unwrap();
     assert_eq!(owned_otherwise(lease.path(), 0), Vec::<String>::new());
     repo.assert_exactly(&lease, &repo.b).await;

@@ -19,10 +19,15 @@ use crate::store::{self, goals, runs as rows};
 /// The job kind that handles a closed pull request.
 pub const APPROVAL_CLOSED_JOB: &str = "approval_closed";
 
-/// How long a closed approval whose run has not recorded it yet waits before it looks again, and
-/// how many times (together longer than a run may take).
-const PUT_OFF: std::time::Duration = std::time::Duration::from_secs(1);
-const MAX_PUT_OFF: u32 = 4 * 3600;
+/// How long a closed approval whose run has not recorded it yet waits before it looks again the
+/// `n`th time: 1 s, doubling to a minute, so a run that is only finishing is caught at once and a
+/// long one costs a job a minute.
+fn put_off(n: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(1u64 << n.min(6)).min(std::time::Duration::from_secs(60))
+}
+
+/// How many times it looks again: with [`put_off`], about four hours, longer than a run may take.
+const MAX_PUT_OFF: u32 = 240;
 
 /// The handler of [`APPROVAL_CLOSED_JOB`] jobs.
 pub struct ApprovalClosedHandler {
@@ -63,17 +68,18 @@ impl ApprovalClosedHandler {
         };
         let (task, in_flight) = {
             let mut conn = ctx.store().reader().await?;
+            // In flight first: a run that records the approval in between ends in the same
+            // commit, so the task is then found; the other order could miss both.
+            let in_flight = rows::run_in_flight_on_branch(
+                &mut conn,
+                event.forge,
+                &repository.full_name,
+                &pull.head.branch,
+            )
+            .await?;
             let task =
                 rows::task_by_pull(&mut conn, event.forge, &repository.full_name, pull.number)
                     .await?;
-            let in_flight = task.is_none()
-                && rows::run_in_flight_on_branch(
-                    &mut conn,
-                    event.forge,
-                    &repository.full_name,
-                    &pull.head.branch,
-                )
-                .await?;
             (task, in_flight)
         };
         let Some(task) = task else {
@@ -98,7 +104,7 @@ impl ApprovalClosedHandler {
                         })
                         .expect("serializes"),
                         max_attempts: ctx.job.max_attempts,
-                        run_at: ctx.now_ms() + PUT_OFF.as_millis() as i64,
+                        run_at: ctx.now_ms() + put_off(job.put_off).as_millis() as i64,
                     };
                     queue::enqueue(&mut tx, &again, ctx.now_ms()).await?;
                 } else {

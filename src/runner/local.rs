@@ -267,6 +267,20 @@ impl LocalRunner {
         tracing::info!(run = order.run_id, agent = %order.agent, environment = selection.environment.as_str(),
             prepare_ms = handed.as_millis() as u64, "agent started");
         let ran = env::run_agent(&invocation, &self.env, cancel.clone()).await;
+        if let Some(user) = self.env.agent_user {
+            let stopped = env::stop_leftovers(user.uid, &[&worktree.work_tree, &scratch]);
+            if !stopped.is_empty() {
+                tracing::warn!(
+                    run = order.run_id,
+                    ?stopped,
+                    "killed processes the agent left running"
+                );
+                report.flagged.push(format!(
+                    "the agent left {} process(es) running in its worktree or scratch folder after it exited; ade killed them (pids {stopped:?})",
+                    stopped.len()
+                ));
+            }
+        }
         if self.env.agent_user.is_some() {
             lease
                 .take_back()

@@ -17,6 +17,7 @@
 mod cgroup;
 mod container;
 mod landlock;
+mod leftovers;
 mod log;
 mod process;
 
@@ -28,6 +29,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub use self::landlock::{LandlockSupport, landlock_support};
+pub use self::leftovers::stop_leftovers;
 pub use crate::policy::Environment;
 
 /// Everything needed to start one agent process. Nothing is inherited from ade's own process:

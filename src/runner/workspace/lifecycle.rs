@@ -128,7 +128,7 @@ impl Inner {
         let Some((uid, gid)) = self.config.hand_ahead else {
             return;
         };
-        match super::owner::hand_tree(&slot.path, uid, gid).await {
+        match super::owner::hand_ahead(&slot.path, uid, gid).await {
             Ok(()) => slot.handed_ahead = Some((uid, gid)),
             Err(e) => {
                 tracing::warn!(worktree = %slot.path.display(), error = %e,

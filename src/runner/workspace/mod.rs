@@ -351,16 +351,24 @@ impl WorktreePool {
             state.background += 1;
             slot
         };
-        match inner.switch(&mut slot, &base).await {
-            Ok(_) => slot.head = Some(base),
-            Err(reason) => {
-                tracing::warn!(worktree = %slot.path.display(), %reason,
-                    "bringing a free worktree to the new default branch head failed; its next run resets it");
-                slot.clean = false;
+        // In a task of its own, so a caller that gives up (an aborted job) cannot leave the
+        // worktree counted as being cleaned for ever.
+        let inner = inner.clone();
+        let switched = tokio::spawn(async move {
+            match inner.switch(&mut slot, &base).await {
+                Ok(_) => slot.head = Some(base),
+                Err(reason) => {
+                    tracing::warn!(worktree = %slot.path.display(), %reason,
+                        "bringing a free worktree to the new default branch head failed; its next run resets it");
+                    slot.clean = false;
+                }
             }
-        }
-        inner.put_back(slot, true);
-        Ok(())
+            inner.put_back(slot, true);
+        });
+        switched.await.map_err(|e| WorkspaceError::Broken {
+            path: self.inner.root.clone(),
+            reason: format!("checking out ahead stopped: {e}"),
+        })
     }
 
     /// The main checkout at `base`, for one run at a time: waits while another run holds it.

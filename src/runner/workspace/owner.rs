@@ -64,7 +64,10 @@ pub(super) fn chown_changed(
     gid: u32,
 ) -> std::io::Result<usize> {
     use std::path::Component;
-    let mut done = std::collections::HashSet::new();
+    // Every entry seen, and whether it is a real folder: a path goes on below an entry only if it
+    // is, however many paths pass through it.
+    let mut seen: std::collections::HashMap<std::path::PathBuf, bool> =
+        std::collections::HashMap::new();
     let mut count = 0;
     for relative in changed {
         let relative = Path::new(relative);
@@ -80,15 +83,22 @@ pub(super) fn chown_changed(
         let mut at = root.to_path_buf();
         for component in relative.components() {
             at.push(component);
-            if !done.insert(at.clone()) {
-                continue;
+            if let Some(&folder) = seen.get(&at) {
+                if folder {
+                    continue;
+                }
+                break;
             }
             let meta = match std::fs::symlink_metadata(&at) {
                 Ok(meta) => meta,
                 // Deleted by the checkout, with whatever was under it.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    seen.insert(at.clone(), false);
+                    break;
+                }
                 Err(e) => return Err(e),
             };
+            seen.insert(at.clone(), meta.is_dir());
             count += usize::from(chown_entry(&at, &meta, uid, gid)?);
             if !meta.is_dir() {
                 break;
@@ -148,10 +158,27 @@ async fn hand_to(path: &Path, uid: u32, gid: u32, ahead: bool) -> super::Result<
         uid: ade_uid,
         gid: ade_gid,
     };
-    if !ahead {
+    if ahead {
+        // Everything below is the agent user's already; the folder itself was kept from it.
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid)).map_err(ownership_error(path))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+            .map_err(ownership_error(path))?;
+    } else {
         hand_tree(path, uid, gid).await?;
     }
     Ok(handed)
+}
+
+/// Gives everything below the free worktree at `path` to `uid:gid` ahead of its next run, but
+/// keeps the folder itself ade's and closed (0700): until a run is handed it, no process of the
+/// agent user (one a run left behind, say) can reach in by its path.
+pub(super) async fn hand_ahead(path: &Path, uid: u32, gid: u32) -> super::Result<()> {
+    hand_tree(path, uid, gid).await?;
+    // SAFETY: geteuid and getegid only read the process's credentials.
+    let (ade_uid, ade_gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    std::os::unix::fs::lchown(path, Some(ade_uid), Some(ade_gid)).map_err(ownership_error(path))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+        .map_err(ownership_error(path))
 }
 
 /// Gives every entry of the worktree at `path` to `uid:gid`, off the async threads.
@@ -269,7 +296,24 @@ mod tests {
                 "{hostile} is refused"
             );
         }
-        // Through a link: the link itself is an entry, nothing beyond it is touched.
+        // Through a link: the link itself is an entry, nothing beyond it is touched, however
+        // many listed paths lead through it (a commit that turns a folder into a link lists the
+        // link and every file that was below the folder).
+        let outside = dir.with_extension("outside");
+        let _ = std::fs::remove_dir_all(&outside);
+        std::fs::create_dir_all(&outside).unwrap();
+        for name in ["a", "b"] {
+            std::fs::write(outside.join(name), "x").unwrap();
+            std::fs::set_permissions(outside.join(name), std::fs::Permissions::from_mode(0o4755))
+                .unwrap();
+        }
+        std::os::unix::fs::symlink(&outside, dir.join("conf")).unwrap();
+        chown_changed(&dir, &["conf", "conf/a", "conf/b"], uid, gid).unwrap();
+        for name in ["a", "b"] {
+            let mode = std::fs::metadata(outside.join(name)).unwrap().mode();
+            assert_eq!(mode & 0o7777, 0o4755, "{name} beyond the link is untouched");
+        }
+        std::fs::remove_dir_all(&outside).unwrap();
         assert_eq!(chown_changed(&dir, &["link/passwd"], uid, gid).unwrap(), 0);
         assert_eq!(
             chown_changed(&dir, &["real/file", "gone/file"], uid, gid).unwrap(),
