@@ -13,7 +13,7 @@ use crate::forge::RepoRef;
 use crate::forge::writes::{ForgeWrite, Forges, classify, enqueue_writes};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::spec::SpecState;
-use crate::store::jobs::{self as queue, NewJob};
+use crate::store::jobs as queue;
 use crate::store::{self, goals, runs as rows};
 
 /// The job kind that handles a closed pull request.
@@ -90,22 +90,16 @@ impl ApprovalClosedHandler {
                 if job.put_off < MAX_PUT_OFF {
                     tracing::info!(pull = pull.number, branch = %pull.head.branch,
                         "an approval closed before its run recorded it; looking again shortly");
-                    let again = NewJob {
-                        kind: APPROVAL_CLOSED_JOB.into(),
-                        idempotency_key: format!(
-                            "{APPROVAL_CLOSED_JOB}:{}:{}",
-                            job.event,
-                            job.put_off + 1
-                        ),
-                        ordering_key: ctx.job.ordering_key.clone(),
-                        payload: serde_json::to_string(&CommandJob {
-                            event: job.event,
-                            put_off: job.put_off + 1,
-                        })
-                        .expect("serializes"),
-                        max_attempts: ctx.job.max_attempts,
-                        run_at: ctx.now_ms() + put_off(job.put_off).as_millis() as i64,
-                    };
+                    let again = CommandJob {
+                        event: job.event,
+                        put_off: job.put_off + 1,
+                    }
+                    .job(
+                        APPROVAL_CLOSED_JOB,
+                        ctx.job.ordering_key.clone(),
+                        ctx.job.max_attempts,
+                        ctx.now_ms() + put_off(job.put_off).as_millis() as i64,
+                    );
                     queue::enqueue(&mut tx, &again, ctx.now_ms()).await?;
                 } else {
                     tracing::warn!(pull = pull.number, branch = %pull.head.branch,

@@ -35,6 +35,30 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+impl CommandJob {
+    /// The job of kind `kind` for this event: one per event (and per time it was put off).
+    pub fn job(
+        &self,
+        kind: &str,
+        ordering_key: Option<String>,
+        max_attempts: i64,
+        run_at: i64,
+    ) -> NewJob {
+        let idempotency_key = match self.put_off {
+            0 => format!("{kind}:{}", self.event),
+            n => format!("{kind}:{}:{n}", self.event),
+        };
+        NewJob {
+            kind: kind.into(),
+            idempotency_key,
+            ordering_key,
+            payload: serde_json::to_string(self).expect("a command job serializes"),
+            max_attempts,
+            run_at,
+        }
+    }
+}
+
 /// The ordering key of everything about one issue or pull request.
 pub fn goal_key(event: &Event, number: i64) -> Option<String> {
     let repository = &event.repository.as_ref()?.full_name;
@@ -59,18 +83,16 @@ impl Intake {
         event_id: i64,
         ordering_key: Option<String>,
     ) -> Result<(), StoreError> {
-        let job = NewJob {
-            kind: kind.into(),
-            idempotency_key: format!("{kind}:{event_id}"),
+        let job = CommandJob {
+            event: event_id,
+            put_off: 0,
+        }
+        .job(
+            kind,
             ordering_key,
-            payload: serde_json::to_string(&CommandJob {
-                event: event_id,
-                put_off: 0,
-            })
-            .expect("serializes"),
-            max_attempts: self.max_attempts,
-            run_at: crate::clock::unix_ms(),
-        };
+            self.max_attempts,
+            crate::clock::unix_ms(),
+        );
         queue::enqueue(conn, &job, job.run_at).await?;
         Ok(())
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::forge::writes::{Forges, classify};
 use crate::forge::{ForgeKind, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::runner::mirror::is_commit_id;
 use crate::runner::{Runner, WarmOrder};
 use crate::store::jobs::NewJob;
 
@@ -36,13 +37,7 @@ impl WarmJob {
     /// The job, one per repository and commit; a repository's warm-ups run one at a time.
     /// `None` when the push did not leave a commit (a deleted branch).
     pub fn job(self, now: i64) -> Option<NewJob> {
-        let commit_id = matches!(self.commit.len(), 40 | 64)
-            && self
-                .commit
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            && self.commit.bytes().any(|b| b != b'0');
-        if !commit_id {
+        if !is_commit_id(&self.commit) || self.commit.bytes().all(|b| b == b'0') {
             return None;
         }
         let repo = format!("{}:{}", self.forge, self.repository);

@@ -280,8 +280,6 @@ impl LocalRunner {
                     stopped.len()
                 ));
             }
-        }
-        if self.env.agent_user.is_some() {
             lease
                 .take_back()
                 .await

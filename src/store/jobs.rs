@@ -178,7 +178,7 @@ pub async fn noting_enqueues<T>(work: impl std::future::Future<Output = T>) -> (
 /// sends one per transaction however many times it is asked).
 async fn enqueued(conn: &mut Conn) -> Result<(), StoreError> {
     let _ = ENQUEUED.try_with(|flag| flag.set(true));
-    if conn.backend_name() == "PostgreSQL" {
+    if Backend::of(conn) == Backend::Postgres {
         conn.execute("NOTIFY ade_jobs")
             .await
             .context("notify workers")?;

@@ -100,6 +100,15 @@ impl Backend {
         }
     }
 
+    /// The backend a connection talks to.
+    pub fn of(conn: &Conn) -> Backend {
+        if conn.backend_name() == "PostgreSQL" {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
     /// The name used in logs and metrics.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -358,16 +358,11 @@ async fn other_bots_cannot_command_ade_unless_the_policy_allows_them() {
     assert!(story.reactions(command).is_empty());
 
     story
-        .sim
-        .push(
-            REPO,
-            MAINTAINER,
-            "main",
+        .push_to_main(
             &[(".ade/config.toml", Some("[roles]\nallow_bots = true\n"))],
             "allow bots",
         )
-        .await
-        .unwrap();
+        .await;
     story.comment(issue, "helper-bot[bot]", "/ade plan").await;
     story.until("the plan", |s| s.plan_comment(issue)).await;
 }
@@ -380,19 +375,14 @@ async fn a_team_the_policy_names_may_approve() {
     ] {
         story.sim.add_team("acme", "releasers", &[WRITER]);
         story
-            .sim
-            .push(
-                REPO,
-                MAINTAINER,
-                "main",
+            .push_to_main(
                 &[(
                     ".ade/config.toml",
                     Some("[roles.teams]\n\"acme/releasers\" = \"maintain\"\n"),
                 )],
                 "releasers approve",
             )
-            .await
-            .unwrap();
+            .await;
         let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
         story.comment(issue, WRITER, "/ade plan").await;
         story.comment(issue, WRITER, "/ade approve").await;

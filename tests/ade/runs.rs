@@ -500,16 +500,8 @@ async fn plan_archived(story: &Story, issue: i64) {
 async fn move_main(story: &Story) -> String {
     let note = format!("moved at {}\n", now_ms());
     story
-        .sim
-        .push(
-            REPO,
-            MAINTAINER,
-            "main",
-            &[("docs/moved.md", Some(note.as_str()))],
-            "Move main on",
-        )
+        .push_to_main(&[("docs/moved.md", Some(note.as_str()))], "Move main on")
         .await
-        .unwrap()
 }
 
 /// The runner warm-up that the push of `head` asked for, once it is in one of `states`.

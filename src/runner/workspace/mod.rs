@@ -113,10 +113,7 @@ fn io_error(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> W
     move |source| WorkspaceError::Io { what, path, source }
 }
 
-/// Whether `text` is a full commit id (SHA-1 or SHA-256, lower-case hex).
-fn is_commit_id(text: &str) -> bool {
-    matches!(text.len(), 40 | 64) && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
+use super::mirror::is_commit_id;
 
 /// One worktree the pool knows: its folder and its admin folder in the mirror.
 #[derive(Clone, Debug)]

@@ -179,6 +179,15 @@ impl Story {
             .expect("the issue opens")
     }
 
+    /// The maintainer pushes `files` (`None` deletes one) to the default branch; returns the new
+    /// commit.
+    pub async fn push_to_main(&self, files: &[(&str, Option<&str>)], message: &str) -> String {
+        self.sim
+            .push(REPO, MAINTAINER, "main", files, message)
+            .await
+            .expect("the push lands")
+    }
+
     /// `author` comments on issue `number`; returns the comment id.
     pub async fn comment(&self, number: i64, author: &str, body: &str) -> i64 {
         self.sim
