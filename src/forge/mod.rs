@@ -190,8 +190,56 @@ pub enum CheckState {
     Success,
     /// Finished and failed.
     Failure,
-    /// Finished without a verdict (cancelled, skipped).
+    /// Finished without a verdict that blocks anything (nothing to verify): GitHub's `neutral`,
+    /// which branch protection counts as passing; a passing status on Gitea.
     Neutral,
+    /// Stopped before it finished (superseded by a newer head, cancelled): GitHub's `cancelled`;
+    /// on Gitea a `warning` status saying so.
+    Cancelled,
+    /// The check could not be carried out at all (a program missing, the worktree gone): never a
+    /// pass. Gitea's `error`; GitHub has no such conclusion, so there it is a `failure` whose
+    /// title says it is an error.
+    Error,
+}
+
+impl CheckState {
+    /// Whether the check has finished.
+    pub fn is_completed(self) -> bool {
+        !matches!(self, CheckState::Queued | CheckState::InProgress)
+    }
+}
+
+/// How serious an annotation is (GitHub's `annotation_level`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnnotationLevel {
+    /// Informational.
+    Notice,
+    /// Worth a look.
+    Warning,
+    /// A failure at this line.
+    Failure,
+}
+
+/// A message attached to a line of a file in a check (GitHub check run annotations; Gitea has
+/// none, so there they only appear in the approval's report comment).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckAnnotation {
+    /// The file, relative to the repository root (never absolute, never with `..`).
+    pub path: String,
+    /// The first line, from 1.
+    pub start_line: u32,
+    /// The last line, at least `start_line`.
+    pub end_line: u32,
+    /// The column, from 1, when the tool said; GitHub accepts it only when the annotation is on
+    /// one line.
+    pub start_column: Option<u32>,
+    /// How serious.
+    pub level: AnnotationLevel,
+    /// What is wrong (plain text, untrusted tool output already sanitized).
+    pub message: String,
+    /// A short title (the step's name).
+    pub title: Option<String>,
 }
 
 /// A check to create or update: a check run on GitHub, a commit status on Gitea (which keeps only
@@ -208,7 +256,13 @@ pub struct Check {
     pub title: String,
     /// Markdown summary (GitHub only).
     pub summary: String,
-    /// A link to details (ade's run page).
+    /// Longer Markdown details below the summary (GitHub's `output.text`; GitHub only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Line annotations (GitHub only; sent at most 50 per request).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub annotations: Vec<CheckAnnotation>,
+    /// A link to details (ade's run log).
     pub details_url: Option<String>,
     /// ade's own id for the check (GitHub `external_id`), to find it again.
     pub external_id: Option<String>,

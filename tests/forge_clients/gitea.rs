@@ -200,6 +200,8 @@ async fn every_operation_builds_documented_requests_and_reads_the_answers() {
             state: CheckState::Failure,
             title: "x".repeat(200),
             summary: "only GitHub shows this".into(),
+            text: None,
+            annotations: Vec::new(),
             details_url: Some("https://ade.example.com/runs/1".into()),
             external_id: Some("run-1".into()),
         };

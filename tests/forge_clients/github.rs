@@ -89,6 +89,8 @@ async fn every_operation_builds_documented_requests_and_reads_the_answers() {
         state: CheckState::Success,
         title: "3 steps passed".into(),
         summary: "| step | result |\n|---|---|\n| test | ok |".into(),
+        text: None,
+        annotations: Vec::new(),
         details_url: Some("https://ade.example.com/runs/1".into()),
         external_id: Some("run-1".into()),
     };
@@ -184,6 +186,8 @@ async fn a_check_run_with_the_same_name_on_the_commit_is_updated_not_duplicated(
         state: CheckState::InProgress,
         title: "running".into(),
         summary: "step 1 of 3".into(),
+        text: None,
+        annotations: Vec::new(),
         details_url: None,
         external_id: Some("run-1".into()),
     };
@@ -411,6 +415,8 @@ async fn the_documented_example_answers_read() {
         state: CheckState::Queued,
         title: "t".into(),
         summary: "s".into(),
+        text: None,
+        annotations: Vec::new(),
         details_url: None,
         external_id: None,
     };

@@ -380,6 +380,8 @@ async fn checks(w: &World, pull: i64) -> String {
         state,
         title: title.into(),
         summary: "**3** tasks".into(),
+        text: None,
+        annotations: Vec::new(),
         details_url: Some("https://ade.example.com/runs/7".into()),
         external_id: Some("run-7".into()),
     };
@@ -462,6 +464,8 @@ async fn merge(w: &World, pull: i64, head: &str) {
         state: CheckState::Success,
         title: "all green".into(),
         summary: "done".into(),
+        text: None,
+        annotations: Vec::new(),
         details_url: None,
         external_id: Some("run-7".into()),
     };

@@ -223,9 +223,10 @@ pub(super) async fn set_status(
     );
     let state = match check.state {
         CheckState::Queued | CheckState::InProgress => "pending",
-        CheckState::Success => "success",
+        CheckState::Success | CheckState::Neutral => "success",
         CheckState::Failure => "failure",
-        CheckState::Neutral => "warning",
+        CheckState::Cancelled => "warning",
+        CheckState::Error => "error",
     };
     let mut body = Map::new();
     body.insert("context".into(), Value::from(check.name.as_str()));

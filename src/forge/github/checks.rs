@@ -50,6 +50,8 @@ fn fields(check: &Check) -> Map<String, Value> {
         CheckState::Success => ("completed", Some("success")),
         CheckState::Failure => ("completed", Some("failure")),
         CheckState::Neutral => ("completed", Some("neutral")),
+        CheckState::Cancelled => ("completed", Some("cancelled")),
+        CheckState::Error => ("completed", Some("failure")),
     };
     body.insert("status".into(), Value::from(status));
     if let Some(conclusion) = conclusion {
