@@ -257,7 +257,9 @@ async fn round(sim: &Simulator, ade: &Service, dir: &Path, name: &str) -> anyhow
     let run = loop {
         let runs = all_runs(ade).await?;
         if runs.len() > before
-            && let Some(run) = runs.last().filter(|r| r.state == "succeeded")
+            && let Some(run) = runs
+                .last()
+                .filter(|r| r.state == ade::lifecycle::RunState::Succeeded)
         {
             break run.clone();
         }

@@ -12,6 +12,7 @@ pub mod events;
 pub mod forge;
 pub mod ingress;
 pub mod jobs;
+pub mod lifecycle;
 pub mod markdown;
 pub mod metrics;
 pub mod policy;

@@ -4,17 +4,17 @@
 
 use std::sync::Arc;
 
+use super::advance::{self, AdvanceContext};
+use super::goals::{goal_comment, spec_of};
 use super::intake::CommandJob;
 use super::policies::Policies;
-use super::runs::{self, AdvanceContext};
-use super::tasks::TaskState;
 use crate::events::EventKind;
 use crate::forge::RepoRef;
 use crate::forge::writes::{ForgeWrite, Forges, classify, enqueue_writes};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
-use crate::spec::SpecState;
+use crate::lifecycle::{ApprovalState, SpecState, State, TaskState};
 use crate::store::jobs as queue;
-use crate::store::{self, goals, runs as rows};
+use crate::store::{self, approvals, goals, runs as rows, tasks};
 
 /// The job kind that handles a closed pull request.
 pub const APPROVAL_CLOSED_JOB: &str = "approval_closed";
@@ -77,12 +77,18 @@ impl ApprovalClosedHandler {
                 &pull.head.branch,
             )
             .await?;
-            let task =
-                rows::task_by_pull(&mut conn, event.forge, &repository.full_name, pull.number)
+            let approval =
+                approvals::by_pull(&mut conn, event.forge, &repository.full_name, pull.number)
                     .await?;
+            let task = match &approval {
+                Some(a) => tasks::task(&mut conn, a.task)
+                    .await?
+                    .map(|t| (a.clone(), t)),
+                None => None,
+            };
             (task, in_flight)
         };
-        let Some(task) = task else {
+        let Some((approval, task)) = task else {
             let mut tx = ctx.store().begin().await?;
             if in_flight {
                 // Closed (merged, say) before the run that opened it recorded it: look again
@@ -116,19 +122,25 @@ impl ApprovalClosedHandler {
             .map_err(classify)?;
         let now = ctx.now_ms();
         let mut tx = ctx.store().begin().await?;
-        let to = if pull.merged {
-            TaskState::Merged
+        let (to, approval_to) = if pull.merged {
+            (TaskState::Merged, ApprovalState::Merged)
         } else {
-            TaskState::Cancelled
+            (TaskState::Rejected, ApprovalState::Rejected)
         };
-        if !rows::move_task(
-            &mut tx,
-            task.id,
-            TaskState::Approval.as_str(),
-            to.as_str(),
-            now,
-        )
-        .await?
+        if approval.state.can_become(approval_to) {
+            let reason = (!pull.merged).then_some("closed unmerged on the forge");
+            approvals::move_approval(
+                &mut tx,
+                approval.id,
+                approval.state,
+                approval_to,
+                reason,
+                now,
+            )
+            .await?;
+        }
+        if !task.state.can_become(to)
+            || !tasks::move_task(&mut tx, task.id, task.state, to, now).await?
         {
             tracing::info!(task = %task.task_id, state = %task.state, "a closed approval whose task had moved on");
             return ctx.finish(tx).await;
@@ -137,9 +149,9 @@ impl ApprovalClosedHandler {
         let spec_row = goals::spec(&mut tx, task.spec)
             .await?
             .ok_or_else(|| JobError::Permanent(format!("spec {} is not stored", task.spec)))?;
-        let spec = runs::spec_of(&spec_row)?;
+        let spec = spec_of(&spec_row)?;
         let mut writes: Vec<ForgeWrite> = Vec::new();
-        if spec_row.state == SpecState::Active.as_str() {
+        if spec_row.state == SpecState::Active {
             if let Ok(policy) = &policy {
                 let requester = goals::transitions(&mut tx, spec_row.id)
                     .await?
@@ -148,7 +160,7 @@ impl ApprovalClosedHandler {
                     .find(|(_, to, _, _)| to == SpecState::Active.as_str())
                     .map(|(_, _, actor, _)| actor)
                     .unwrap_or_else(|| spec.author.clone());
-                runs::advance(
+                advance::advance(
                     &mut tx,
                     &spec_row,
                     &spec,
@@ -161,17 +173,17 @@ impl ApprovalClosedHandler {
                 )
                 .await?;
             }
-            let all_merged = rows::tasks_of(&mut tx, spec_row.id)
+            let all_settled = tasks::tasks_of(&mut tx, spec_row.id)
                 .await?
                 .iter()
-                .all(|t| t.state == TaskState::Merged.as_str());
+                .all(|t| t.state.is_settled());
             let mut shown = spec_row.clone();
-            if all_merged
+            if all_settled
                 && goals::move_spec(
                     &mut tx,
                     spec_row.id,
-                    SpecState::Active.as_str(),
-                    SpecState::Archived.as_str(),
+                    SpecState::Active,
+                    SpecState::Archived,
                     "ade",
                     now,
                 )
@@ -179,11 +191,11 @@ impl ApprovalClosedHandler {
             {
                 tracing::info!(
                     spec = spec_row.id,
-                    "every task merged; the spec is archived"
+                    "every task is merged, rejected or cancelled; the spec is archived"
                 );
-                shown.state = SpecState::Archived.as_str().into();
+                shown.state = SpecState::Archived;
             }
-            writes.push(runs::goal_comment(&mut tx, &repo, &shown, &spec).await?);
+            writes.push(goal_comment(&mut tx, &repo, &shown, &spec).await?);
         }
         enqueue_writes(&mut tx, event.forge, &writes, self.write_attempts, now).await?;
         ctx.finish(tx).await

@@ -1,12 +1,14 @@
-//! The coordinator: goals, specs and tasks, the state machine that commands move.
+//! The coordinator: goals, specs, tasks, runs and approvals, the state machine that commands and
+//! forge events move.
 
+pub mod advance;
 pub mod approvals;
 pub mod command_job;
 pub mod commands;
+pub mod goals;
 pub mod intake;
 pub mod policies;
 pub mod render;
-pub mod run_job;
-pub mod runs;
-pub mod tasks;
+pub mod run;
+pub mod schedule;
 pub mod warm;

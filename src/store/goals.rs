@@ -5,8 +5,9 @@
 //! both succeed. The rules for which moves are legal live in `crate::spec`; this file only records
 //! them.
 
-use super::{Conn, Context, StoreError};
+use super::{Conn, Context, StoreError, state};
 use crate::forge::ForgeKind;
+use crate::lifecycle::{SpecState, State};
 use sqlx::Row;
 
 /// Finds the goal for an issue, creating it on first use. Returns its id.
@@ -56,8 +57,8 @@ pub async fn find_goal(
 pub struct NewSpec<'a> {
     /// The goal it plans.
     pub goal: i64,
-    /// Its lifecycle state, as `crate::spec` names it.
-    pub state: &'a str,
+    /// Its lifecycle state.
+    pub state: SpecState,
     /// The spec as JSON.
     pub content: &'a str,
     /// SHA-256 of the canonical content.
@@ -80,7 +81,7 @@ pub struct SpecRow {
     /// The version number, from 1.
     pub version: i64,
     /// Its lifecycle state.
-    pub state: String,
+    pub state: SpecState,
     /// The spec as JSON.
     pub content: String,
     /// SHA-256 of the canonical content.
@@ -112,7 +113,7 @@ pub async fn insert_spec(
                    created_at, changed_at",
     )
     .bind(spec.goal)
-    .bind(spec.state)
+    .bind(spec.state.as_str())
     .bind(spec.content)
     .bind(spec.content_hash)
     .bind(spec.author)
@@ -123,7 +124,7 @@ pub async fn insert_spec(
     .await
     .context("store spec")?;
     let spec = spec_row(&row)?;
-    record_transition(conn, spec.id, None, &spec.state, &spec.author, now).await?;
+    record_transition(conn, spec.id, None, spec.state, &spec.author, now).await?;
     Ok(spec)
 }
 
@@ -133,7 +134,7 @@ fn spec_row(row: &sqlx::any::AnyRow) -> Result<SpecRow, StoreError> {
             id: row.try_get("id")?,
             goal: row.try_get("goal")?,
             version: row.try_get("version")?,
-            state: row.try_get("state")?,
+            state: state(row, 3)?,
             content: row.try_get("content")?,
             content_hash: row.try_get("content_hash")?,
             author: row.try_get("author")?,
@@ -179,17 +180,18 @@ pub async fn spec(conn: &mut Conn, id: i64) -> Result<Option<SpecRow>, StoreErro
 pub async fn move_spec(
     conn: &mut Conn,
     spec: i64,
-    from: &str,
-    to: &str,
+    from: SpecState,
+    to: SpecState,
     actor: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
+    State::transition(from, to)?;
     let moved =
         sqlx::query("UPDATE specs SET state = $1, changed_at = $2 WHERE id = $3 AND state = $4")
-            .bind(to)
+            .bind(to.as_str())
             .bind(now)
             .bind(spec)
-            .bind(from)
+            .bind(from.as_str())
             .execute(&mut *conn)
             .await
             .context("move spec")?
@@ -204,8 +206,8 @@ pub async fn move_spec(
 async fn record_transition(
     conn: &mut Conn,
     spec: i64,
-    from: Option<&str>,
-    to: &str,
+    from: Option<SpecState>,
+    to: SpecState,
     actor: &str,
     now: i64,
 ) -> Result<(), StoreError> {
@@ -213,8 +215,8 @@ async fn record_transition(
         "INSERT INTO spec_transitions (spec, from_state, to_state, actor, at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(spec)
-    .bind(from)
-    .bind(to)
+    .bind(from.map(SpecState::as_str))
+    .bind(to.as_str())
     .bind(actor)
     .bind(now)
     .execute(conn)
@@ -241,47 +243,61 @@ pub async fn transitions(
         .context("read spec transitions")
 }
 
-/// Records a spec version's tasks in `state`.
-pub async fn insert_tasks(
+/// Records the title and text of a goal's issue (sanitized) as planned, for the comments ade keeps
+/// up to date and the agents' prompts.
+pub async fn set_goal_text(
     conn: &mut Conn,
-    spec: i64,
-    task_ids: &[String],
-    state: &str,
-    now: i64,
+    goal: i64,
+    title: &str,
+    body: &str,
 ) -> Result<(), StoreError> {
-    for task in task_ids {
-        sqlx::query(
-            "INSERT INTO tasks (spec, task_id, state, changed_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (spec, task_id) DO NOTHING",
-        )
-        .bind(spec)
-        .bind(task)
-        .bind(state)
-        .bind(now)
-        .execute(&mut *conn)
+    sqlx::query("UPDATE goals SET title = $1, body = $2 WHERE id = $3")
+        .bind(title)
+        .bind(body)
+        .bind(goal)
+        .execute(conn)
         .await
-        .context("store task")?;
-    }
+        .context("record goal title")?;
     Ok(())
 }
 
-/// Moves every task of a spec version in state `from` to `to`; returns how many moved.
-pub async fn move_tasks(
-    conn: &mut Conn,
-    spec: i64,
-    from: &str,
-    to: &str,
-    now: i64,
-) -> Result<u64, StoreError> {
-    Ok(
-        sqlx::query("UPDATE tasks SET state = $1, changed_at = $2 WHERE spec = $3 AND state = $4")
-            .bind(to)
-            .bind(now)
-            .bind(spec)
-            .bind(from)
-            .execute(conn)
-            .await
-            .context("move tasks")?
-            .rows_affected(),
+/// A goal as the runs of its tasks need it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GoalRow {
+    /// The row id.
+    pub id: i64,
+    /// The forge.
+    pub forge: String,
+    /// `owner/name`.
+    pub repository: String,
+    /// The issue number.
+    pub number: i64,
+    /// The issue title when it was last planned (sanitized).
+    pub title: String,
+    /// The issue text when it was last planned (sanitized).
+    pub body: String,
+}
+
+/// The goal a spec version belongs to.
+pub async fn goal_of_spec(conn: &mut Conn, spec: i64) -> Result<Option<GoalRow>, StoreError> {
+    let row = sqlx::query(
+        "SELECT g.id, g.forge, g.repository, g.number, g.title, g.body FROM goals g \
+         JOIN specs s ON s.goal = g.id WHERE s.id = $1",
     )
+    .bind(spec)
+    .fetch_optional(conn)
+    .await
+    .context("read goal")?;
+    row.map(|r| {
+        Ok(GoalRow {
+            id: r.try_get(0)?,
+            forge: r.try_get(1)?,
+            repository: r.try_get(2)?,
+            number: r.try_get(3)?,
+            title: r.try_get(4)?,
+            body: r.try_get(5)?,
+        })
+    })
+    .transpose()
+    .context("read goal")
 }

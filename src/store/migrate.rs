@@ -47,6 +47,7 @@ pub const MIGRATIONS_SQLITE: &[Migration] = &[
     migration!("sqlite", 1, "0001", "inbox_and_jobs"),
     migration!("sqlite", 2, "0002", "goals_and_specs"),
     migration!("sqlite", 3, "0003", "runs"),
+    migration!("sqlite", 4, "0004", "approvals_and_verifications"),
 ];
 
 /// The PostgreSQL migrations, in order. A test checks this list against migrations/postgres/.
@@ -54,6 +55,7 @@ pub const MIGRATIONS_POSTGRES: &[Migration] = &[
     migration!("postgres", 1, "0001", "inbox_and_jobs"),
     migration!("postgres", 2, "0002", "goals_and_specs"),
     migration!("postgres", 3, "0003", "runs"),
+    migration!("postgres", 4, "0004", "approvals_and_verifications"),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {

@@ -5,14 +5,19 @@
 //! runs on SQLite, and on PostgreSQL when `ADE_TEST_DATABASE_URL` is set. docs/architecture.md says
 //! why this shape was chosen over one implementation per backend.
 
+pub mod approvals;
+pub mod checks;
 pub mod deliveries;
 pub mod events;
 pub mod goals;
 pub mod jobs;
 pub mod leader;
+pub mod links;
 mod migrate;
 pub mod runs;
 pub mod sticky;
+pub mod tasks;
+pub mod verifications;
 
 pub use migrate::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration};
 
@@ -66,6 +71,9 @@ pub enum StoreError {
     /// A stored value could not be read back.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
+    /// A caller asked for a move its lifecycle refuses: a bug in ade, never sent to the database.
+    #[error(transparent)]
+    IllegalMove(#[from] crate::lifecycle::IllegalMove),
 }
 
 /// Adds "what was being done" to a driver error.
@@ -292,4 +300,17 @@ async fn sqlite_pool(url: &str, connections: u32) -> Result<AnyPool, StoreError>
         .connect_with(connect)
         .await
         .context("open sqlite database")
+}
+
+/// Reads a stored lifecycle state, refusing a name this binary does not know.
+pub(crate) fn state<S: crate::lifecycle::State>(
+    row: &sqlx::any::AnyRow,
+    column: usize,
+) -> Result<S, sqlx::Error> {
+    use sqlx::Row;
+    let name: String = row.try_get(column)?;
+    S::parse(&name).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: format!("{} has an unknown stored state {name:?}", S::THING).into(),
+    })
 }

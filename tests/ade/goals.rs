@@ -3,13 +3,15 @@
 
 use crate::support::databases;
 use ade::forge::ForgeKind;
+use ade::lifecycle::{SpecState, TaskState};
 use ade::store::goals::{self, NewSpec};
 use ade::store::sticky::{self, Sticky};
+use ade::store::tasks;
 
 fn spec(goal: i64, content: &str) -> NewSpec<'_> {
     NewSpec {
         goal,
-        state: "validated",
+        state: SpecState::Validated,
         content,
         content_hash: "h",
         author: "mia",
@@ -56,14 +58,28 @@ async fn versions_count_up_per_goal_and_states_move_only_from_where_they_are() {
         );
 
         assert!(
-            goals::move_spec(&mut conn, v2.id, "validated", "active", "mia", 20)
-                .await
-                .unwrap()
+            goals::move_spec(
+                &mut conn,
+                v2.id,
+                SpecState::Validated,
+                SpecState::Active,
+                "mia",
+                20
+            )
+            .await
+            .unwrap()
         );
         assert!(
-            !goals::move_spec(&mut conn, v2.id, "validated", "active", "eve", 21)
-                .await
-                .unwrap(),
+            !goals::move_spec(
+                &mut conn,
+                v2.id,
+                SpecState::Validated,
+                SpecState::Active,
+                "eve",
+                21
+            )
+            .await
+            .unwrap(),
             "{}: a second approval finds it moved already",
             db.name
         );
@@ -71,9 +87,9 @@ async fn versions_count_up_per_goal_and_states_move_only_from_where_they_are() {
         assert_eq!(
             stored
                 .iter()
-                .map(|s| (s.version, s.state.as_str()))
+                .map(|s| (s.version, s.state))
                 .collect::<Vec<_>>(),
-            [(2, "active"), (1, "validated")]
+            [(2, SpecState::Active), (1, SpecState::Validated)]
         );
         assert_eq!(stored[0].content, "{\"v\":2}");
         let moves = goals::transitions(&mut conn, v2.id).await.unwrap();
@@ -92,25 +108,31 @@ async fn versions_count_up_per_goal_and_states_move_only_from_where_they_are() {
             db.name
         );
 
-        goals::insert_tasks(&mut conn, v2.id, &["t1".into(), "t2".into()], "waiting", 20)
-            .await
-            .unwrap();
+        tasks::insert_tasks(
+            &mut conn,
+            v2.id,
+            &["t1".into(), "t2".into()],
+            TaskState::Waiting,
+            20,
+        )
+        .await
+        .unwrap();
         assert_eq!(
-            goals::move_tasks(&mut conn, v2.id, "waiting", "ready", 21)
+            tasks::move_tasks(&mut conn, v2.id, TaskState::Waiting, TaskState::Ready, 21)
                 .await
                 .unwrap(),
             2
         );
         assert_eq!(
-            ade::store::runs::tasks_of(&mut conn, v2.id)
+            tasks::tasks_of(&mut conn, v2.id)
                 .await
                 .unwrap()
                 .into_iter()
                 .map(|t| (t.task_id, t.state))
                 .collect::<Vec<_>>(),
             [
-                ("t1".to_string(), "ready".to_string()),
-                ("t2".to_string(), "ready".to_string())
+                ("t1".to_string(), TaskState::Ready),
+                ("t2".to_string(), TaskState::Ready)
             ]
         );
     }

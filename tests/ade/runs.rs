@@ -6,6 +6,7 @@ use super::support::eventually;
 use super::support::story::{MAINTAINER, PATIENCE, REPO, Story};
 use ade::forge::ForgeKind;
 use ade::forge::sim::{MergeStyle, SimPull};
+use ade::lifecycle::State;
 use ade::store::runs::{self as runs, RunRow};
 use std::path::Path;
 use std::time::Duration;
@@ -175,7 +176,7 @@ async fn independent_tasks_run_at_once_and_a_dependant_starts_once_both_are_merg
     let plan = story
         .until("the plan showing both approvals", |s| {
             s.plan_comment(issue)
-                .filter(|p| p.contains(&format!("approval · #{}", second.number)))
+                .filter(|p| p.contains(&format!("in review · #{}", second.number)))
         })
         .await;
     assert!(

@@ -4,15 +4,15 @@
 //! the stored state, so two approvals racing cannot both win.
 
 use super::Session;
-use super::plan::{GoalComment, parse_state};
+use super::plan::GoalComment;
 use crate::command::sanitize;
-use crate::coordinator::runs::{self, AdvanceContext};
-use crate::coordinator::tasks::TaskState;
+use crate::coordinator::advance::{self, AdvanceContext};
+use crate::coordinator::goals::{progress, spec_of};
 use crate::jobs::JobError;
+use crate::lifecycle::{SpecState, TaskState};
 use crate::markdown;
-use crate::spec::{Spec, SpecState};
-use crate::store::Conn;
 use crate::store::goals::{self, SpecRow};
+use crate::store::{Conn, tasks};
 
 /// Approves `version`, or the newest version awaiting approval.
 pub async fn run(
@@ -35,7 +35,7 @@ pub async fn run(
         Some(v) => specs.iter().find(|s| s.version == i64::from(v)),
         None => specs
             .iter()
-            .find(|s| s.state == SpecState::Validated.as_str())
+            .find(|s| s.state == SpecState::Validated)
             .or_else(|| specs.first()),
     };
     let Some(target) = target else {
@@ -48,7 +48,7 @@ pub async fn run(
         );
         return Ok(());
     };
-    let state = parse_state(&target.state)?;
+    let state = target.state;
     if state != SpecState::Validated {
         let headline = refusal(target, state, &specs);
         session.say(headline, Vec::new(), None);
@@ -56,15 +56,12 @@ pub async fn run(
     }
     let actor = session.requester.login;
     let mut details = Vec::new();
-    for active in specs
-        .iter()
-        .filter(|s| s.state == SpecState::Active.as_str())
-    {
+    for active in specs.iter().filter(|s| s.state == SpecState::Active) {
         if goals::move_spec(
             tx,
             active.id,
-            &active.state,
-            SpecState::Archived.as_str(),
+            active.state,
+            SpecState::Archived,
             actor,
             session.now,
         )
@@ -79,8 +76,8 @@ pub async fn run(
     if !goals::move_spec(
         tx,
         target.id,
-        SpecState::Validated.as_str(),
-        SpecState::Active.as_str(),
+        SpecState::Validated,
+        SpecState::Active,
         actor,
         session.now,
     )
@@ -96,33 +93,14 @@ pub async fn run(
         );
         return Ok(());
     }
-    let spec: Spec = serde_json::from_str(&target.content).map_err(|e| {
-        JobError::Permanent(format!(
-            "stored spec v{} is unreadable: {e}",
-            target.version
-        ))
-    })?;
+    let spec = spec_of(target)?;
     let (ready, waiting): (Vec<_>, Vec<_>) =
         spec.tasks.iter().partition(|t| t.depends_on.is_empty());
     let ready: Vec<String> = ready.iter().map(|t| t.id.to_string()).collect();
     let waiting: Vec<String> = waiting.iter().map(|t| t.id.to_string()).collect();
-    goals::insert_tasks(
-        tx,
-        target.id,
-        &ready,
-        TaskState::Ready.as_str(),
-        session.now,
-    )
-    .await?;
-    goals::insert_tasks(
-        tx,
-        target.id,
-        &waiting,
-        TaskState::Waiting.as_str(),
-        session.now,
-    )
-    .await?;
-    let advanced = runs::advance(
+    tasks::insert_tasks(tx, target.id, &ready, TaskState::Ready, session.now).await?;
+    tasks::insert_tasks(tx, target.id, &waiting, TaskState::Waiting, session.now).await?;
+    let advanced = advance::advance(
         tx,
         target,
         &spec,
@@ -134,7 +112,7 @@ pub async fn run(
         },
     )
     .await?;
-    let progress = runs::progress(tx, target.id).await?;
+    let progress = progress(tx, &spec, target.id).await?;
     let goal = GoalComment {
         repo: session.repo,
         number: session.number(),
@@ -177,9 +155,7 @@ pub async fn run(
 /// Why `target` cannot be approved, in a reply.
 fn refusal(target: &SpecRow, state: SpecState, specs: &[SpecRow]) -> String {
     let v = target.version;
-    let newest_validated = specs
-        .iter()
-        .find(|s| s.state == SpecState::Validated.as_str());
+    let newest_validated = specs.iter().find(|s| s.state == SpecState::Validated);
     match state {
         SpecState::Active => format!("plan v{v} is already approved and active; nothing changed."),
         SpecState::Superseded => match newest_validated {

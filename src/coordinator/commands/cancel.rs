@@ -5,14 +5,13 @@
 
 use super::Session;
 use crate::command::Place;
-use crate::coordinator::runs::{self, RunState};
-use crate::coordinator::tasks::TaskState;
+use crate::coordinator::goals::{goal_comment, spec_of};
 use crate::jobs::JobError;
+use crate::lifecycle::{RunState, SpecState, TaskState};
 use crate::markdown;
-use crate::spec::SpecState;
-use crate::store::Conn;
-use crate::store::goals;
-use crate::store::runs::{self as store, RunEnd, TaskRow};
+use crate::store::runs::{self as store, RunEnd};
+use crate::store::tasks::{self, TaskRow};
+use crate::store::{Conn, approvals, goals};
 
 /// Cancels `task`, or every unfinished task of the place's goal.
 pub async fn run(
@@ -48,18 +47,10 @@ pub async fn run(
     let mut cancelled = Vec::new();
     let mut details = Vec::new();
     for row in chosen {
-        let state = runs::task_state(row)?;
+        let state = row.state;
         match state {
             TaskState::Waiting | TaskState::Ready | TaskState::Running => {
-                if !store::move_task(
-                    tx,
-                    row.id,
-                    state.as_str(),
-                    TaskState::Cancelled.as_str(),
-                    session.now,
-                )
-                .await?
-                {
+                if !tasks::move_task(tx, row.id, state, TaskState::Cancelled, session.now).await? {
                     continue;
                 }
                 if state == TaskState::Running {
@@ -71,12 +62,13 @@ pub async fn run(
                 }
                 cancelled.push(markdown::code_span(&row.task_id));
             }
-            TaskState::Approval => details.push(format!(
-                "{} is in review (#{}): close its pull request to cancel it.",
+            TaskState::Review => details.push(format!(
+                "{} is in review: close its pull request to cancel it.",
                 markdown::code_span(&row.task_id),
-                row.pull_number.unwrap_or_default()
             )),
-            TaskState::Merged | TaskState::Failed | TaskState::Cancelled if task.is_some() => {
+            TaskState::Merged | TaskState::Failed | TaskState::Cancelled | TaskState::Rejected
+                if task.is_some() =>
+            {
                 details.push(format!(
                     "{} is already {state}.",
                     markdown::code_span(&row.task_id)
@@ -93,8 +85,8 @@ pub async fn run(
             cancelled.join(", ")
         )
     };
-    let spec = runs::spec_of(&spec_row)?;
-    let comment = runs::goal_comment(tx, session.repo, &spec_row, &spec).await?;
+    let spec = spec_of(&spec_row)?;
+    let comment = goal_comment(tx, session.repo, &spec_row, &spec).await?;
     session.writes.push(comment);
     session.say(headline, details, None);
     Ok(())
@@ -107,13 +99,13 @@ async fn stop_run(tx: &mut Conn, row: &TaskRow, now: i64) -> Result<(), JobError
         return Ok(());
     };
     store::request_cancel(tx, run.id).await?;
-    if run.state == RunState::Queued.as_str() {
+    if run.state == RunState::Queued {
         store::finish_run(
             tx,
             run.id,
-            RunState::Queued.as_str(),
+            RunState::Queued,
             &RunEnd {
-                state: RunState::Cancelled.as_str(),
+                state: RunState::Cancelled,
                 head_sha: None,
                 reason: Some("cancelled before it started"),
                 report: None,
@@ -132,15 +124,18 @@ pub async fn active_tasks(
     tx: &mut Conn,
 ) -> Result<Option<(goals::SpecRow, Vec<TaskRow>)>, JobError> {
     if session.place == Place::PullRequest {
-        let Some(task) =
-            store::task_by_pull(tx, session.forge, &session.repository(), session.number()).await?
+        let Some(approval) =
+            approvals::by_pull(tx, session.forge, &session.repository(), session.number()).await?
         else {
+            return Ok(None);
+        };
+        let Some(task) = tasks::task(tx, approval.task).await? else {
             return Ok(None);
         };
         let Some(spec) = goals::spec(tx, task.spec).await? else {
             return Ok(None);
         };
-        if spec.state != SpecState::Active.as_str() {
+        if spec.state != SpecState::Active {
             return Ok(None);
         }
         return Ok(Some((spec, vec![task])));
@@ -151,12 +146,9 @@ pub async fn active_tasks(
         return Ok(None);
     };
     let specs = goals::specs(tx, goal).await?;
-    let Some(active) = specs
-        .into_iter()
-        .find(|s| s.state == SpecState::Active.as_str())
-    else {
+    let Some(active) = specs.into_iter().find(|s| s.state == SpecState::Active) else {
         return Ok(None);
     };
-    let rows = store::tasks_of(tx, active.id).await?;
+    let rows = tasks::tasks_of(tx, active.id).await?;
     Ok(Some((active, rows)))
 }

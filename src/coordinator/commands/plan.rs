@@ -55,7 +55,7 @@ pub async fn run(
         session.now,
     )
     .await?;
-    crate::store::runs::set_goal_text(tx, goal, &title, &body).await?;
+    crate::store::goals::set_goal_text(tx, goal, &title, &body).await?;
     let earlier = goals::specs(tx, goal).await?;
     let version = earlier.first().map_or(1, |s| s.version + 1);
     let mut spec = Spec {
@@ -94,7 +94,7 @@ pub async fn run(
         tx,
         &NewSpec {
             goal,
-            state: SpecState::Draft.as_str(),
+            state: SpecState::Draft,
             content: &content,
             content_hash: &hash,
             author: session.requester.login,
@@ -112,24 +112,15 @@ pub async fn run(
     // Every version is stored as a draft first and then validated or rejected, so its recorded
     // transitions show the whole lifecycle.
     let actor = session.requester.login;
-    goals::move_spec(
-        tx,
-        row.id,
-        SpecState::Draft.as_str(),
-        state.as_str(),
-        actor,
-        session.now,
-    )
-    .await?;
+    goals::move_spec(tx, row.id, SpecState::Draft, state, actor, session.now).await?;
     let mut superseded = Vec::new();
     for older in &earlier {
-        let from = parse_state(&older.state)?;
-        if from.can_become(SpecState::Superseded)
+        if older.state.can_become(SpecState::Superseded)
             && goals::move_spec(
                 tx,
                 older.id,
-                &older.state,
-                SpecState::Superseded.as_str(),
+                older.state,
+                SpecState::Superseded,
                 actor,
                 session.now,
             )
@@ -157,14 +148,6 @@ pub async fn run(
         .collect();
     session.say(headline, details, None);
     Ok(())
-}
-
-/// Reads a stored state name.
-pub fn parse_state(name: &str) -> Result<SpecState, JobError> {
-    SpecState::ALL
-        .into_iter()
-        .find(|s| s.as_str() == name)
-        .ok_or_else(|| JobError::Permanent(format!("stored spec state {name:?} is unknown")))
 }
 
 /// The goal's plan comment showing `spec` in `state`.
@@ -198,7 +181,7 @@ pub struct GoalComment<'a> {
 pub struct TaskProgress {
     /// The task id.
     pub id: String,
-    /// Its state (`running`, `approval`, ...).
+    /// Its state in words (`running`, `in review`, `blocked: \`t1\` rejected`, ...).
     pub state: String,
     /// Its approval's pull request, once opened.
     pub pull_number: Option<i64>,

@@ -5,12 +5,12 @@
 use super::Session;
 use super::cancel::active_tasks;
 use crate::command::RunTarget;
-use crate::coordinator::runs::{self, AdvanceContext};
-use crate::coordinator::tasks::TaskState;
+use crate::coordinator::advance::{self, AdvanceContext};
+use crate::coordinator::goals::{goal_comment, spec_of};
 use crate::jobs::JobError;
+use crate::lifecycle::TaskState;
 use crate::markdown;
-use crate::store::Conn;
-use crate::store::runs as store;
+use crate::store::{Conn, tasks};
 
 /// Restarts `target` and starts what may start.
 pub async fn run(
@@ -47,31 +47,24 @@ pub async fn run(
         {
             continue;
         }
-        let state = runs::task_state(row)?;
+        let state = row.state;
         match state {
-            TaskState::Failed | TaskState::Cancelled
-                if store::move_task(
-                    tx,
-                    row.id,
-                    state.as_str(),
-                    TaskState::Waiting.as_str(),
-                    session.now,
-                )
-                .await? =>
+            _ if state.may_restart()
+                && tasks::move_task(tx, row.id, state, TaskState::Waiting, session.now).await? =>
             {
                 restarted.push(markdown::code_span(&row.task_id));
             }
-            TaskState::Failed | TaskState::Cancelled => {}
+            _ if state.may_restart() => {}
             TaskState::Ready | TaskState::Waiting => {}
             other if matches!(target, RunTarget::Task(_)) => details.push(format!(
-                "{} is {other}; only failed or cancelled tasks start again.",
+                "{} is {other}; only failed, rejected or cancelled tasks start again.",
                 markdown::code_span(&row.task_id)
             )),
             _ => {}
         }
     }
-    let spec = runs::spec_of(&spec_row)?;
-    let advanced = runs::advance(
+    let spec = spec_of(&spec_row)?;
+    let advanced = advance::advance(
         tx,
         &spec_row,
         &spec,
@@ -101,7 +94,7 @@ pub async fn run(
     if headline.is_empty() {
         headline = "nothing to start.".into();
     }
-    let comment = runs::goal_comment(tx, session.repo, &spec_row, &spec).await?;
+    let comment = goal_comment(tx, session.repo, &spec_row, &spec).await?;
     session.writes.push(comment);
     session.say(headline.trim().to_string(), details, None);
     Ok(())

@@ -4,6 +4,7 @@ use super::Session;
 use crate::command::Place;
 use crate::coordinator::render::TableView;
 use crate::jobs::JobError;
+use crate::lifecycle::{RunState, SpecState};
 use crate::store::Conn;
 use crate::store::goals;
 
@@ -40,7 +41,7 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobErro
             .map(|s| {
                 vec![
                     format!("v{}", s.version),
-                    s.state.clone(),
+                    s.state.to_string(),
                     s.author.clone(),
                     s.content_hash.chars().take(12).collect(),
                 ]
@@ -48,15 +49,15 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobErro
             .collect(),
     };
     let mut details = Vec::new();
-    if let Some(active) = specs.iter().find(|s| s.state == "active") {
-        for task in crate::store::runs::tasks_of(tx, active.id).await? {
+    if let Some(active) = specs.iter().find(|s| s.state == SpecState::Active) {
+        for task in crate::store::tasks::tasks_of(tx, active.id).await? {
             let mut line = format!(
                 "{} is {}",
                 crate::markdown::code_span(&task.task_id),
                 task.state
             );
-            if let Some(number) = task.pull_number {
-                line.push_str(&format!(" (#{number})"));
+            if let Some(approval) = crate::store::approvals::of_task(tx, task.id).await? {
+                line.push_str(&format!(" (#{})", approval.number));
             }
             if let Some(run) = crate::store::runs::runs_of_task(tx, task.id)
                 .await?
@@ -70,7 +71,7 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobErro
                     run.state,
                     crate::markdown::code_span(&run.agent)
                 ));
-                if let Some(reason) = run.reason.filter(|_| run.state == "failed") {
+                if let Some(reason) = run.reason.filter(|_| run.state == RunState::Failed) {
                     let first = reason.lines().next().unwrap_or_default().to_string();
                     line.push_str(&format!(": {}", crate::markdown::inline(&first)));
                 }

@@ -1,0 +1,149 @@
+//! The approval a pushed run opens: the pull request of the task's branch, opened once and
+//! updated by later runs of the task (a retry after a crash finds it by its branch).
+
+use super::load::StoredRun;
+use crate::coordinator::render::{self, ApprovalView, TaskView};
+use crate::forge::writes::classify;
+use crate::forge::{Forge, ForgePullRequest, NewPullRequest, PullRequestUpdate};
+use crate::jobs::JobError;
+use crate::runner::RunReport;
+
+/// The approval as the forge has it after a run.
+#[derive(Clone, Debug)]
+pub(super) struct Opened {
+    /// The pull request number.
+    pub number: i64,
+    /// GitHub's GraphQL id, when the forge gave one.
+    pub node_id: Option<String>,
+}
+
+impl Opened {
+    fn of(pull: ForgePullRequest) -> Opened {
+        Opened {
+            number: pull.number,
+            node_id: None,
+        }
+    }
+}
+
+/// Opens the task's approval, or updates it when an earlier run of the task opened one.
+pub(super) async fn open(
+    forge: &dyn Forge,
+    l: &StoredRun,
+    report: &RunReport,
+) -> Result<Opened, JobError> {
+    let body = approval_body(l, report)?;
+    let title = format!(
+        "{} (#{} {})",
+        l.spec
+            .task(&crate::spec::TaskId::parse(&l.task.task_id).map_err(JobError::Permanent)?)
+            .map(|t| t.title.clone())
+            .unwrap_or_default(),
+        l.goal.number,
+        l.task.task_id
+    );
+    let existing = match &l.approval {
+        Some(approval) if approval.branch == l.run.branch => Some(approval.number),
+        _ => forge
+            .find_pull_request(&l.repo, &l.run.branch)
+            .await
+            .map_err(classify)?
+            .map(|pull| pull.number),
+    };
+    if let Some(number) = existing {
+        let pull = forge
+            .update_pull_request(
+                &l.repo,
+                number,
+                &PullRequestUpdate {
+                    title: Some(title),
+                    body: Some(body),
+                    open: Some(true),
+                },
+            )
+            .await
+            .map_err(classify)?;
+        return Ok(Opened::of(pull));
+    }
+    let (base, _) = match forge.default_branch(&l.repo).await {
+        Ok(head) => (head.name, head.sha),
+        Err(e) => return Err(classify(e)),
+    };
+    let pull = forge
+        .create_pull_request(
+            &l.repo,
+            &NewPullRequest {
+                title,
+                body,
+                head: l.run.branch.clone(),
+                base,
+                draft: false,
+            },
+        )
+        .await
+        .map_err(classify)?;
+    tracing::info!(run = l.run.id, pull = pull.number, "approval opened");
+    Ok(Opened::of(pull))
+}
+
+/// The approval's body.
+fn approval_body(l: &StoredRun, report: &RunReport) -> Result<String, JobError> {
+    let task = l
+        .spec
+        .tasks
+        .iter()
+        .find(|t| t.id.as_str() == l.task.task_id)
+        .ok_or_else(|| {
+            JobError::Permanent(format!("task {} is not in the spec", l.task.task_id))
+        })?;
+    let view = ApprovalView {
+        task: TaskView {
+            id: task.id.to_string(),
+            title: task.title.clone(),
+            instructions: task
+                .instructions
+                .lines()
+                .filter(|line| !line.trim().is_empty())
+                .map(str::to_string)
+                .collect(),
+            acceptance: task.acceptance.clone(),
+            depends_on: task.depends_on.iter().map(ToString::to_string).collect(),
+            paths: task.paths.clone(),
+            state: None,
+            pull_number: None,
+        },
+        goal_number: l.goal.number,
+        spec_version: l.spec_row.version,
+        spec_reference: l.spec.reference(),
+        spec_hash: l.spec_row.content_hash.chars().take(12).collect(),
+        requester: l.run.requester.clone(),
+        agent: l.run.agent.clone(),
+        environment: if report.environment.is_empty() {
+            l.run.environment.clone()
+        } else {
+            report.environment.clone()
+        },
+        attempt: l.run.attempt,
+        run_id: l.run.id.to_string(),
+        runner: report.runner.clone(),
+        base_commit: l.run.base_sha.chars().take(12).collect(),
+        files_changed: report.files_changed,
+        insertions: report.insertions,
+        deletions: report.deletions,
+        duration: human_duration(report.agent_ms),
+        summary: report.summary.clone(),
+        agent_config_changes: report.agent_config_changes.clone(),
+        flagged: report.flagged.clone(),
+    };
+    render::approval(&view).map_err(JobError::Permanent)
+}
+
+/// `3m 12s`, `45s`, `1h 2m`.
+fn human_duration(ms: u64) -> String {
+    let secs = ms / 1000;
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m {}s", secs / 60, secs % 60),
+        _ => format!("{}h {}m", secs / 3600, (secs % 3600) / 60),
+    }
+}

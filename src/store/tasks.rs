@@ -1,0 +1,129 @@
+//! The tasks of active spec versions and where each stands. Every move is a compare-and-set on
+//! the state it leaves, so a cancel racing a runner's result cannot both win; which moves are
+//! legal is `crate::lifecycle::TaskState`'s to say, and a move it refuses never reaches the
+//! database.
+
+use super::{Conn, Context, StoreError, state};
+use crate::lifecycle::{State, TaskState};
+use sqlx::any::AnyRow;
+
+/// A task of a spec version as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskRow {
+    /// The row id.
+    pub id: i64,
+    /// The spec version row it belongs to.
+    pub spec: i64,
+    /// The task id in the spec (`t1`).
+    pub task_id: String,
+    /// Where it stands.
+    pub state: TaskState,
+    /// When its state last moved.
+    pub changed_at: i64,
+}
+
+const COLUMNS: &str = "t.id, t.spec, t.task_id, t.state, t.changed_at";
+
+fn task_row(row: &AnyRow) -> Result<TaskRow, sqlx::Error> {
+    use sqlx::Row;
+    Ok(TaskRow {
+        id: row.try_get(0)?,
+        spec: row.try_get(1)?,
+        task_id: row.try_get(2)?,
+        state: state(row, 3)?,
+        changed_at: row.try_get(4)?,
+    })
+}
+
+/// Records a spec version's tasks in `state` (the ones already recorded are left alone).
+pub async fn insert_tasks(
+    conn: &mut Conn,
+    spec: i64,
+    task_ids: &[String],
+    state: TaskState,
+    now: i64,
+) -> Result<(), StoreError> {
+    for task in task_ids {
+        sqlx::query(
+            "INSERT INTO tasks (spec, task_id, state, changed_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (spec, task_id) DO NOTHING",
+        )
+        .bind(spec)
+        .bind(task)
+        .bind(state.as_str())
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .context("store task")?;
+    }
+    Ok(())
+}
+
+/// The tasks of a spec version, in plan order.
+pub async fn tasks_of(conn: &mut Conn, spec: i64) -> Result<Vec<TaskRow>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM tasks t WHERE t.spec = $1 ORDER BY t.id"
+    ))
+    .bind(spec)
+    .fetch_all(conn)
+    .await
+    .context("read tasks")?;
+    rows.iter()
+        .map(task_row)
+        .collect::<Result<_, _>>()
+        .context("read tasks")
+}
+
+/// One task row.
+pub async fn task(conn: &mut Conn, id: i64) -> Result<Option<TaskRow>, StoreError> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tasks t WHERE t.id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .context("read task")?;
+    row.as_ref().map(task_row).transpose().context("read task")
+}
+
+/// Moves a task from `from` to `to`; false if it was no longer in `from`. A move the task
+/// lifecycle refuses is an error, not a no-op: it is a bug in the caller.
+pub async fn move_task(
+    conn: &mut Conn,
+    id: i64,
+    from: TaskState,
+    to: TaskState,
+    now: i64,
+) -> Result<bool, StoreError> {
+    from.transition(to)?;
+    let done =
+        sqlx::query("UPDATE tasks SET state = $1, changed_at = $2 WHERE id = $3 AND state = $4")
+            .bind(to.as_str())
+            .bind(now)
+            .bind(id)
+            .bind(from.as_str())
+            .execute(conn)
+            .await
+            .context("move task")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Moves every task of a spec version that is in `from` to `to`; returns how many moved.
+pub async fn move_tasks(
+    conn: &mut Conn,
+    spec: i64,
+    from: TaskState,
+    to: TaskState,
+    now: i64,
+) -> Result<u64, StoreError> {
+    from.transition(to)?;
+    Ok(
+        sqlx::query("UPDATE tasks SET state = $1, changed_at = $2 WHERE spec = $3 AND state = $4")
+            .bind(to.as_str())
+            .bind(now)
+            .bind(spec)
+            .bind(from.as_str())
+            .execute(conn)
+            .await
+            .context("move tasks")?
+            .rows_affected(),
+    )
+}

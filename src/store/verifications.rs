@@ -1,0 +1,307 @@
+//! Verifications: each time the policy's steps run on one head of an approval, why (the run that
+//! pushed it, a push by someone else, a re-run, `/ade verify`), where it stands and what it found.
+//! The newest head wins: starting a verification supersedes the approval's unfinished older ones.
+
+use super::{Conn, Context, StoreError, state};
+use crate::lifecycle::{State, VerificationState};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// Why a verification runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// The run that pushed the head verifies it in its own worktree.
+    Run,
+    /// Someone else pushed to the approval's branch.
+    Push,
+    /// GitHub's "Re-run" on the check.
+    Rerun,
+    /// `/ade verify` on the approval.
+    Command,
+}
+
+impl Cause {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Run => "run",
+            Cause::Push => "push",
+            Cause::Rerun => "rerun",
+            Cause::Command => "command",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Cause> {
+        [Cause::Run, Cause::Push, Cause::Rerun, Cause::Command]
+            .into_iter()
+            .find(|c| c.as_str() == name)
+    }
+}
+
+/// A stored verification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerificationRow {
+    /// Its id.
+    pub id: i64,
+    /// The approval verified.
+    pub approval: i64,
+    /// The run whose change it verifies (the newest run of the task when it was asked for).
+    pub run: i64,
+    /// The commit verified.
+    pub head_sha: String,
+    /// Why it runs.
+    pub cause: Cause,
+    /// Where it stands.
+    pub state: VerificationState,
+    /// Who asked (the run's requester, the pusher, the commenter).
+    pub requester: String,
+    /// The runner that carried it out.
+    pub runner: Option<String>,
+    /// The report (JSON), once finished.
+    pub report: Option<String>,
+    /// Why it failed, erred or was stopped, in a line.
+    pub reason: Option<String>,
+    /// The log it wrote, on the runner.
+    pub log: Option<String>,
+    /// Whether a stop was asked for.
+    pub cancel_requested: bool,
+    /// When it was stored.
+    pub created_at: i64,
+    /// When a runner started it.
+    pub started_at: Option<i64>,
+    /// When it ended.
+    pub finished_at: Option<i64>,
+}
+
+const COLUMNS: &str = "id, approval, run, head_sha, cause, state, requester, runner, report, \
+     reason, log, cancel_requested, created_at, started_at, finished_at";
+
+fn verification_row(r: &AnyRow) -> Result<VerificationRow, sqlx::Error> {
+    let cause: String = r.try_get(4)?;
+    Ok(VerificationRow {
+        id: r.try_get(0)?,
+        approval: r.try_get(1)?,
+        run: r.try_get(2)?,
+        head_sha: r.try_get(3)?,
+        cause: Cause::parse(&cause).ok_or_else(|| sqlx::Error::ColumnDecode {
+            index: "cause".into(),
+            source: format!("unknown verification cause {cause:?}").into(),
+        })?,
+        state: state(r, 5)?,
+        requester: r.try_get(6)?,
+        runner: r.try_get(7)?,
+        report: r.try_get(8)?,
+        reason: r.try_get(9)?,
+        log: r.try_get(10)?,
+        cancel_requested: r.try_get::<i64, _>(11)? != 0,
+        created_at: r.try_get(12)?,
+        started_at: r.try_get(13)?,
+        finished_at: r.try_get(14)?,
+    })
+}
+
+/// A verification about to be stored.
+#[derive(Clone, Debug)]
+pub struct NewVerification<'a> {
+    /// The approval.
+    pub approval: i64,
+    /// The run whose change it verifies.
+    pub run: i64,
+    /// The commit.
+    pub head_sha: &'a str,
+    /// Why.
+    pub cause: Cause,
+    /// The state it starts in: `queued` for a job, `running` for the run's own.
+    pub state: VerificationState,
+    /// Who asked.
+    pub requester: &'a str,
+}
+
+/// Stores a verification. Returns its id.
+pub async fn insert(
+    conn: &mut Conn,
+    new: &NewVerification<'_>,
+    now: i64,
+) -> Result<i64, StoreError> {
+    let row = sqlx::query(
+        "INSERT INTO verifications (approval, run, head_sha, cause, state, requester, created_at, \
+            started_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $5 = 'running' THEN $7 END) RETURNING id",
+    )
+    .bind(new.approval)
+    .bind(new.run)
+    .bind(new.head_sha)
+    .bind(new.cause.as_str())
+    .bind(new.state.as_str())
+    .bind(new.requester)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+    .context("store verification")?;
+    row.try_get(0).context("read verification id")
+}
+
+/// One verification.
+pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<VerificationRow>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM verifications WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+    .context("read verification")?;
+    row.as_ref()
+        .map(verification_row)
+        .transpose()
+        .context("read verification")
+}
+
+/// The verifications of an approval, newest first.
+pub async fn of_approval(
+    conn: &mut Conn,
+    approval: i64,
+) -> Result<Vec<VerificationRow>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM verifications WHERE approval = $1 ORDER BY id DESC"
+    ))
+    .bind(approval)
+    .fetch_all(conn)
+    .await
+    .context("read verifications")?;
+    rows.iter()
+        .map(verification_row)
+        .collect::<Result<_, _>>()
+        .context("read verifications")
+}
+
+/// The verification a run carried out in its own worktree, if it got that far.
+pub async fn of_run(conn: &mut Conn, run: i64) -> Result<Option<VerificationRow>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM verifications WHERE run = $1 AND cause = 'run' ORDER BY id DESC LIMIT 1"
+    ))
+    .bind(run)
+    .fetch_optional(conn)
+    .await
+    .context("read verification of run")?;
+    row.as_ref()
+        .map(verification_row)
+        .transpose()
+        .context("read verification")
+}
+
+/// Marks the approval's unfinished verifications other than `keep` superseded, asking their
+/// runners to stop; returns them as they were (their heads get a cancelled check).
+pub async fn supersede_others(
+    conn: &mut Conn,
+    approval: i64,
+    keep: i64,
+    now: i64,
+) -> Result<Vec<VerificationRow>, StoreError> {
+    let older: Vec<VerificationRow> = of_approval(conn, approval)
+        .await?
+        .into_iter()
+        .filter(|v| v.id != keep && !v.state.is_final())
+        .collect();
+    for v in &older {
+        sqlx::query(
+            "UPDATE verifications SET state = 'superseded', cancel_requested = 1, finished_at = $1, \
+                reason = 'a newer head is being verified' \
+             WHERE id = $2 AND state IN ('queued', 'running')",
+        )
+        .bind(now)
+        .bind(v.id)
+        .execute(&mut *conn)
+        .await
+        .context("supersede verification")?;
+    }
+    Ok(older)
+}
+
+/// Marks a queued verification running on `runner` (or a running one taken over); false if it
+/// was not in `from`.
+pub async fn start(
+    conn: &mut Conn,
+    id: i64,
+    from: VerificationState,
+    runner: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    from.transition(VerificationState::Running)?;
+    let done = sqlx::query(
+        "UPDATE verifications SET state = 'running', runner = $1, started_at = $2 \
+         WHERE id = $3 AND state = $4",
+    )
+    .bind(runner)
+    .bind(now)
+    .bind(id)
+    .bind(from.as_str())
+    .execute(conn)
+    .await
+    .context("start verification")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// How a verification ended.
+#[derive(Clone, Debug)]
+pub struct VerificationEnd<'a> {
+    /// The state it ends in.
+    pub state: VerificationState,
+    /// The report (JSON).
+    pub report: Option<&'a str>,
+    /// Why, in a line.
+    pub reason: Option<&'a str>,
+    /// Its log on the runner.
+    pub log: Option<&'a str>,
+}
+
+/// Ends a verification that is in `from`; false if it was not (superseded meanwhile).
+pub async fn finish(
+    conn: &mut Conn,
+    id: i64,
+    from: VerificationState,
+    end: &VerificationEnd<'_>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    from.transition(end.state)?;
+    let done = sqlx::query(
+        "UPDATE verifications SET state = $1, report = $2, reason = $3, log = COALESCE($4, log), \
+            finished_at = $5 WHERE id = $6 AND state = $7",
+    )
+    .bind(end.state.as_str())
+    .bind(end.report)
+    .bind(end.reason)
+    .bind(end.log)
+    .bind(now)
+    .bind(id)
+    .bind(from.as_str())
+    .execute(conn)
+    .await
+    .context("finish verification")?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Asks a verification to stop (`/ade cancel`).
+pub async fn request_cancel(conn: &mut Conn, id: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE verifications SET cancel_requested = 1 WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await
+        .context("request verification cancel")?;
+    Ok(())
+}
+
+/// Whether a stop was asked for `id`, or it was superseded.
+pub async fn stop_requested(conn: &mut Conn, id: i64) -> Result<bool, StoreError> {
+    let row = sqlx::query("SELECT cancel_requested FROM verifications WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .context("read verification cancel flag")?;
+    Ok(row
+        .map(|r| r.try_get::<i64, _>(0))
+        .transpose()
+        .context("read verification cancel flag")?
+        .unwrap_or(0)
+        != 0)
+}
