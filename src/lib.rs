@@ -13,6 +13,7 @@ pub mod forge;
 pub mod ingress;
 pub mod jobs;
 pub mod lifecycle;
+pub mod links;
 pub mod markdown;
 pub mod metrics;
 pub mod policy;

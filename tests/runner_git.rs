@@ -9,10 +9,10 @@ mod world;
 use std::path::Path;
 
 use ade::runner::changes::{ChangeKind, FileMode};
-use ade::runner::mirror::MirrorError;
-use ade::runner::publish::{
+use ade::runner::commit::{
     CommitRequest, Identity, PushOutcome, branch_name, commit_run, push, read_changes,
 };
+use ade::runner::mirror::MirrorError;
 use world::{Act, HOOKS, World, add_worktree};
 
 fn request() -> CommitRequest {

@@ -27,8 +27,10 @@ pub struct EffectivePolicy {
     pub verification: Vec<VerificationStep>,
     /// What auto-reject does.
     pub auto_reject: RejectPolicy,
-    /// The approvals' branches and labels.
+    /// The approvals' branches, labels, drafts and merging.
     pub pull_requests: PullRequestPolicy,
+    /// Whether a finished goal's issue is closed.
+    pub close_finished_goals: bool,
     /// Normalized paths agents may not change, each covering everything below it.
     pub protected_paths: Vec<String>,
     /// How long run leftovers are kept.
@@ -179,8 +181,12 @@ pub struct PullRequestPolicy {
     pub branch_prefix: String,
     /// Labels added to every approval.
     pub labels: Vec<String>,
-    /// Whether ade may merge approvals that branch protection accepts.
+    /// Whether ade may merge approvals that have a qualifying review and pass verification.
     pub auto_merge: bool,
+    /// How ade merges.
+    pub merge_method: crate::forge::MergeMethod,
+    /// Whether approvals are drafts while verification runs.
+    pub drafts: bool,
 }
 
 /// How long run leftovers are kept, in days; 0 means until the run is finished.

@@ -23,12 +23,15 @@ pub struct Policy {
     pub agents: Agents,
     /// Where and how runs execute: environment, parallelism, timeouts, attempts.
     pub execution: Execution,
-    /// The steps run on every run's result before its branch is pushed.
+    /// The steps run on every run's result, reported as the `ade/verify` check.
     pub verification: Verification,
     /// What happens to an approval (pull request) whose verification failed on its last attempt.
     pub auto_reject: AutoReject,
-    /// Branch names and labels of the pull requests ade opens, and whether ade may merge them.
+    /// Branch names, labels and drafts of the pull requests ade opens, and whether ade may merge
+    /// them.
     pub pull_requests: PullRequests,
+    /// What happens when a goal is finished.
+    pub goals: Goals,
     /// Paths agents may not change.
     pub paths: Paths,
     /// How long run logs and finished worktrees are kept.
@@ -260,10 +263,39 @@ pub struct PullRequests {
     pub branch_prefix: Option<String>,
     /// Labels added to every approval. Default `["ade"]`.
     pub labels: Option<Vec<String>>,
-    /// Whether ade may merge an approval itself once the forge's branch protection (an
-    /// approving review and a passing `ade/verify`) accepts it. Default `false`; the server may
-    /// forbid it.
+    /// Whether ade may merge an approval itself: only with an approving review from someone
+    /// other than the person who asked for the run, given on the current head, a passing
+    /// `ade/verify` on that head, and the forge's branch protection accepting the merge. Default
+    /// `false`; the server may forbid it.
     pub auto_merge: Option<bool>,
+    /// How ade merges when `auto_merge` is on: `"merge"`, `"squash"` or `"rebase"`. Default
+    /// `"merge"`.
+    pub merge_method: Option<MergeMethodName>,
+    /// Whether approvals open as drafts while their verification runs and are marked ready for
+    /// review once it passes, so reviewers are only asked about green work. Default `true`.
+    pub drafts: Option<bool>,
+}
+
+/// How an approval is merged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MergeMethodName {
+    /// A merge commit.
+    Merge,
+    /// One squashed commit.
+    Squash,
+    /// The commits rebased onto the base branch.
+    Rebase,
+}
+
+/// `[goals]`: what happens when every task of a goal's active plan is merged, rejected or
+/// cancelled (ade then archives the plan and posts a summary on the goal).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Goals {
+    /// Close the goal's issue once its plan is finished. Default `false`: the summary is posted
+    /// and the issue stays open for a human to close.
+    pub close_issue: Option<bool>,
 }
 
 /// `[paths]`: paths agents may not change. A path covers itself and everything below it;

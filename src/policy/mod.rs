@@ -27,8 +27,8 @@ pub use effective::{
     RateLimitPolicy, RejectPolicy, RetentionPolicy, RolePolicy, VerificationStep, effective,
 };
 pub use file::{
-    Agents, AutoReject, Dlp, DlpRule, Environment, Execution, Paths, Policy, PullRequests,
-    RateLimits, RejectAction, Retention, Roles, Step, StepKind, Verification,
+    Agents, AutoReject, Dlp, DlpRule, Environment, Execution, Goals, MergeMethodName, Paths,
+    Policy, PullRequests, RateLimits, RejectAction, Retention, Roles, Step, StepKind, Verification,
 };
 pub use locate::Position;
 pub use server::{Limits, RoleTable, ServerPolicy};

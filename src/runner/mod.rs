@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod changes;
+pub mod commit;
 pub mod dlp;
 pub mod env;
 pub mod git;
@@ -12,7 +13,6 @@ pub mod guard;
 pub mod local;
 pub mod mirror;
 pub mod order;
-pub mod publish;
 pub mod workspace;
 
 pub use order::{DependencyResult, RunOrder, RunOutcome, RunReport, Runner, WarmOrder};

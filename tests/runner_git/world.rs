@@ -10,9 +10,9 @@ use ade::config::Secret;
 use ade::forge::CloneCredential;
 use ade::forge::ForgeKind;
 use ade::forge::sim::{NewRepo, SimOptions, Simulator};
+use ade::runner::commit::WorktreePaths;
 use ade::runner::git::Git;
 use ade::runner::mirror::{Mirror, Mirrors};
-use ade::runner::publish::WorktreePaths;
 
 /// The hooks planted everywhere git might look for them.
 pub const HOOKS: &[&str] = &[

@@ -45,6 +45,9 @@ pub fn effective(
                 .map_or_else(|| builtin::REJECT_LABEL.to_owned(), |(label, _)| label),
         },
         pull_requests: merge.pull_requests(),
+        close_finished_goals: merge
+            .pick(|p| p.goals.close_issue)
+            .is_some_and(|(close, _)| close),
         protected_paths: merge.protected_paths(),
         retention: merge.retention(),
         dlp_rules: merge.dlp_rules(),

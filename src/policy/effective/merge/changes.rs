@@ -2,7 +2,9 @@
 //! protected paths, and DLP rules.
 
 use super::{Merge, Origin};
+use crate::forge::MergeMethod;
 use crate::policy::effective::{DlpPattern, PullRequestPolicy};
+use crate::policy::file::MergeMethodName;
 use crate::policy::locate::KeyPath;
 use crate::policy::server::builtin;
 use crate::policy::validate::normalize_path;
@@ -43,6 +45,14 @@ impl Merge<'_> {
                 |(labels, _)| labels,
             ),
             auto_merge,
+            merge_method: match self.pick(|p| p.pull_requests.merge_method) {
+                Some((MergeMethodName::Squash, _)) => MergeMethod::Squash,
+                Some((MergeMethodName::Rebase, _)) => MergeMethod::Rebase,
+                Some((MergeMethodName::Merge, _)) | None => MergeMethod::Merge,
+            },
+            drafts: self
+                .pick(|p| p.pull_requests.drafts)
+                .is_none_or(|(drafts, _)| drafts),
         }
     }
 

@@ -1,0 +1,121 @@
+//! Phase 2, agent: the agent runs in its environment; afterwards ade kills what it left running in
+//! the run's folders, takes the worktree back, and keeps the agent's summary (its own output file,
+//! or the last lines of its log), sanitized and with anything that looks like a secret withheld.
+
+use std::path::Path;
+
+use tokio_util::sync::CancellationToken;
+
+use super::prepare::Prepared;
+use super::{LocalRunner, Next, Stop};
+use crate::command::sanitize;
+use crate::runner::agent::OUTPUT_FILE;
+use crate::runner::dlp::Dlp;
+use crate::runner::env::{self, Ending};
+use crate::runner::order::{RunOrder, RunOutcome, RunReport};
+
+/// Lines of the agent's output shown in the approval and in failure reports.
+const SUMMARY_LINES: usize = 12;
+/// Longest summary line shown.
+const SUMMARY_LINE_CHARS: usize = 300;
+/// Most bytes of the agent's own summary file read.
+const SUMMARY_FILE_MAX: u64 = 16 * 1024;
+
+/// Runs the agent; the run goes on only if it exited 0 within its time limit.
+pub(super) async fn run(
+    runner: &LocalRunner,
+    order: &RunOrder,
+    run: &mut Prepared,
+    cancel: &CancellationToken,
+    report: &mut RunReport,
+) -> Result<Next<()>, Stop> {
+    let ran = env::run_agent(&run.invocation, &runner.env, cancel.clone()).await;
+    if let Some(user) = runner.env.agent_user {
+        let stopped = env::stop_leftovers(user.uid, &[&run.worktree.work_tree, &run.scratch]);
+        if !stopped.is_empty() {
+            tracing::warn!(
+                run = order.run_id,
+                ?stopped,
+                "killed processes the agent left running"
+            );
+            report.flagged.push(format!(
+                "the agent left {} process(es) running in its worktree or scratch folder after it exited; ade killed them (pids {stopped:?})",
+                stopped.len()
+            ));
+        }
+        run.lease
+            .take_back()
+            .await
+            .map_err(|e| Stop::fault(format!("take the worktree back: {e}")))?;
+    }
+    let agent = ran.map_err(|e| Stop::agent(format!("the agent could not be started: {e}")))?;
+    report.agent_exit = agent.ending.to_string();
+    report.agent_ms = agent.duration.as_millis() as u64;
+    report.confinement = agent.notes.clone();
+    let dlp = Dlp::new(&order.dlp_rules).map_err(|e| Stop::agent(format!("DLP rules: {e}")))?;
+    report.summary = match written_summary(&run.scratch.join(OUTPUT_FILE)) {
+        Some(text) => summary_lines(&text, &dlp),
+        None => summary(&run.log, &dlp).await,
+    };
+    match agent.ending {
+        Ending::Cancelled => Ok(Next::End(RunOutcome::Cancelled {
+            report: report.clone(),
+        })),
+        Ending::TimedOut => Err(Stop::agent(format!(
+            "the agent ran past its time limit ({} s) and was stopped",
+            run.invocation.timeout.as_secs()
+        ))),
+        ending if !ending.succeeded() => Err(Stop::agent(format!("the agent {ending}"))),
+        _ => Ok(Next::Go(())),
+    }
+}
+
+/// The summary the agent wrote to its output file, if it wrote a regular file (a link the agent
+/// left there is not followed).
+fn written_summary(path: &Path) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.take(SUMMARY_FILE_MAX).read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    (!text.trim().is_empty()).then_some(text)
+}
+
+/// The last lines of the run log, sanitized, with any line the DLP scan flags withheld.
+async fn summary(log: &Path, dlp: &Dlp) -> Vec<String> {
+    let Ok(text) = tokio::fs::read(log).await else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&text);
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("[ade]"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    summary_lines(&text, dlp)
+}
+
+/// The last lines of `text`, sanitized, with any line the DLP scan flags withheld.
+fn summary_lines(text: &str, dlp: &Dlp) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let start = lines.len().saturating_sub(SUMMARY_LINES);
+    lines[start..]
+        .iter()
+        .map(|line| {
+            let clean = sanitize(line).text;
+            if dlp.scan_text("run log", &clean).is_empty() {
+                clean.chars().take(SUMMARY_LINE_CHARS).collect()
+            } else {
+                "(a line that looked like a secret was withheld)".to_string()
+            }
+        })
+        .collect()
+}

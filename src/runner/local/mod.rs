@@ -1,0 +1,250 @@
+//! The embedded runner: carries out runs in this process, each in phases, one file each:
+//! [`prepare`] (mirror, worktree, prompt, hand-over), [`agent`], [`check`] (the run commit, the
+//! guard and DLP) and [`publish`] (the leased push). Every phase's failure ends the run with a
+//! reason; nothing is pushed unless every check passed.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+mod agent;
+mod check;
+mod prepare;
+mod publish;
+
+use super::agent::{AgentRegistry, Dependency, RunInputs};
+use super::commit::Identity;
+use super::env::EnvOptions;
+use super::git::Git;
+use super::mirror::{Mirror, Mirrors};
+use super::order::{RunOrder, RunOutcome, RunReport, Runner, WarmOrder};
+use super::workspace::{PoolConfig, WorktreePool};
+use crate::config::Config;
+
+/// The runner embedded in `ade serve`.
+pub struct LocalRunner {
+    name: String,
+    registry: AgentRegistry,
+    mirrors: Mirrors,
+    pools: tokio::sync::Mutex<HashMap<PathBuf, Arc<WorktreePool>>>,
+    env: EnvOptions,
+    workdir: PathBuf,
+    pool_config: PoolConfig,
+    bot: Identity,
+}
+
+/// What a phase hands the next: go on with its result, or end the run with this outcome.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per phase of a run; boxing the outcome would buy nothing"
+)]
+enum Next<T> {
+    Go(T),
+    End(RunOutcome),
+}
+
+/// Why a phase failed: the reason shown, and whether another attempt could succeed.
+struct Stop {
+    reason: String,
+    retryable: bool,
+}
+
+impl Stop {
+    fn fault(reason: impl Into<String>) -> Stop {
+        Stop {
+            reason: reason.into(),
+            retryable: true,
+        }
+    }
+
+    fn agent(reason: impl Into<String>) -> Stop {
+        Stop {
+            reason: reason.into(),
+            retryable: false,
+        }
+    }
+}
+
+impl LocalRunner {
+    /// The runner `config` describes: its agents (their pinned versions checked now), its
+    /// workdir, and how agents are started. Refuses to start on any problem, naming it.
+    pub async fn start(config: &Config) -> anyhow::Result<LocalRunner> {
+        let registry = AgentRegistry::start(config).await?;
+        let agent_user = registry.agent_user()?;
+        let runner = registry.runner().clone();
+        let workdir = runner.workdir.clone();
+        std::fs::create_dir_all(&workdir)
+            .with_context(|| format!("create the runner workdir {}", workdir.display()))?;
+        let git = Git::new(&runner.git, workdir.join(".empty"))
+            .context("prepare the runner's empty folder")?;
+        let env = EnvOptions {
+            agent_user,
+            runtime: runner.container_runtime,
+            memory_max: runner.memory_max,
+            pids_max: runner.pids_max,
+            ..EnvOptions::default()
+        };
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
+        Ok(LocalRunner {
+            name: format!(
+                "embedded@{host}-{}-{:04x}",
+                std::process::id(),
+                fastrand::u16(..)
+            ),
+            mirrors: Mirrors::new(git, workdir.join("mirrors")),
+            pools: Default::default(),
+            env,
+            pool_config: PoolConfig {
+                warm: 1,
+                max: runner.max_parallel + 1,
+                hand_ahead: agent_user.map(|user| (user.uid, user.gid)),
+            },
+            workdir,
+            registry,
+            bot: Identity {
+                name: "ade".into(),
+                email: "ade@localhost".into(),
+            },
+        })
+    }
+
+    /// Runs this runner carries out at once.
+    pub fn max_parallel(&self) -> usize {
+        self.registry.runner().max_parallel
+    }
+
+    async fn pool(&self, mirror: &Mirror) -> Result<Arc<WorktreePool>, Stop> {
+        let mut pools = self.pools.lock().await;
+        if let Some(pool) = pools.get(mirror.git_dir()) {
+            return Ok(pool.clone());
+        }
+        let key = mirror
+            .git_dir()
+            .strip_prefix(self.workdir.join("mirrors"))
+            .unwrap_or(mirror.git_dir())
+            .to_path_buf();
+        let root = self.workdir.join("worktrees").join(key);
+        let pool = WorktreePool::open(
+            mirror.git().clone(),
+            mirror.git_dir(),
+            &root,
+            self.pool_config,
+        )
+        .await
+        .map_err(|e| Stop::fault(format!("the worktree pool could not be opened: {e}")))?;
+        let pool = Arc::new(pool);
+        pools.insert(mirror.git_dir().to_path_buf(), pool.clone());
+        Ok(pool)
+    }
+
+    /// The run's phases in order; each may end the run early with its outcome.
+    async fn carry_out(
+        &self,
+        order: &RunOrder,
+        cancel: &CancellationToken,
+        report: &mut RunReport,
+    ) -> Result<RunOutcome, Stop> {
+        let mut run = match prepare::prepare(self, order, cancel, report).await? {
+            Next::Go(run) => run,
+            Next::End(outcome) => return Ok(outcome),
+        };
+        if let Next::End(outcome) = agent::run(self, order, &mut run, cancel, report).await? {
+            return Ok(outcome);
+        }
+        let head = match check::check(&self.bot, order, &run, report).await? {
+            Next::Go(head) => head,
+            Next::End(outcome) => return Ok(outcome),
+        };
+        if cancel.is_cancelled() {
+            return Ok(RunOutcome::Cancelled {
+                report: report.clone(),
+            });
+        }
+        publish::push(order, &run, head, report).await
+    }
+
+    /// The folder of run `run_id`'s logs and scratch folders.
+    fn run_dir(&self, run_id: i64) -> PathBuf {
+        self.workdir.join("runs").join(run_id.to_string())
+    }
+
+    fn inputs(&self, order: &RunOrder, agents_md: Option<String>) -> RunInputs {
+        RunInputs {
+            run_id: order.run_id.to_string(),
+            attempt: order.attempt as u32,
+            repository: order.repository.clone(),
+            goal_number: order.goal_number as u64,
+            goal_title: order.goal_title.clone(),
+            goal_body: order.goal_body.clone(),
+            spec_version: order.spec_version,
+            task_id: order.task.id.to_string(),
+            task_title: order.task.title.clone(),
+            instructions: order.task.instructions.clone(),
+            acceptance: order.task.acceptance.clone(),
+            paths: order.task.paths.clone(),
+            dependencies: order
+                .dependencies
+                .iter()
+                .map(|d| Dependency {
+                    task_id: d.task_id.clone(),
+                    title: d.title.clone(),
+                    pull_request: d.pull_number.map(|n| n as u64),
+                    summary: d.summary.clone(),
+                })
+                .collect(),
+            agents_md,
+            feedback: order.feedback.clone(),
+            protected_paths: order.protected_paths.clone(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Runner for LocalRunner {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn warm(&self, order: WarmOrder) -> Result<(), String> {
+        let Some(mirror) = self
+            .mirrors
+            .existing(order.forge.as_str(), &order.repository)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(());
+        };
+        mirror
+            .fetch(&order.credential, std::slice::from_ref(&order.commit))
+            .await
+            .map_err(|e| format!("fetching {} failed: {e}", order.commit))?;
+        let pool = self.pools.lock().await.get(mirror.git_dir()).cloned();
+        if let Some(pool) = pool {
+            pool.advance(&order.commit)
+                .await
+                .map_err(|e| format!("bringing a worktree to {}: {e}", order.commit))?;
+        }
+        Ok(())
+    }
+
+    async fn execute(&self, order: RunOrder, cancel: CancellationToken) -> RunOutcome {
+        let mut report = RunReport {
+            runner: self.name.clone(),
+            ..RunReport::default()
+        };
+        match self.carry_out(&order, &cancel, &mut report).await {
+            Ok(outcome) => outcome,
+            Err(stop) => {
+                tracing::warn!(run = order.run_id, reason = %stop.reason, retryable = stop.retryable, "run failed");
+                RunOutcome::Failed {
+                    reason: stop.reason,
+                    retryable: stop.retryable,
+                    report,
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! Phase 1, prepare: the agent and its environment are chosen, the repository's mirror has the
+//! base commit, a pooled worktree (or the main checkout) is checked out at it, the prompt and task
+//! files are written, and the worktree is handed to the agent user. The run log's first lines say
+//! how long each part took.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::{LocalRunner, Next, Stop};
+use crate::policy::{AgentPolicy, AgentSet, EffectivePolicy, Environment};
+use crate::runner::agent::{RunPaths, Selection};
+use crate::runner::commit::WorktreePaths;
+use crate::runner::env::{Invocation, PathGrant};
+use crate::runner::mirror::Mirror;
+use crate::runner::order::{RunOrder, RunOutcome, RunReport};
+use crate::runner::workspace::{self, MainLease, WorktreeLease};
+
+/// A run ready for its agent.
+pub(super) struct Prepared {
+    /// The policy the guard checks the change against (the order's rules).
+    pub policy: EffectivePolicy,
+    /// The agent and environment chosen.
+    pub selection: Selection,
+    /// The repository's mirror.
+    pub mirror: Arc<Mirror>,
+    /// The worktree (or main checkout) and its admin folder.
+    pub worktree: WorktreePaths,
+    /// What holds the worktree for this run; released when dropped.
+    pub lease: Lease,
+    /// The run's scratch folder (prompt, task and output files, HOME).
+    pub scratch: PathBuf,
+    /// The run log.
+    pub log: PathBuf,
+    /// How the agent is started.
+    pub invocation: Invocation,
+}
+
+/// Prepares `order`'s run; a cancel that arrives meanwhile ends it before the agent starts.
+pub(super) async fn prepare(
+    runner: &LocalRunner,
+    order: &RunOrder,
+    cancel: &CancellationToken,
+    report: &mut RunReport,
+) -> Result<Next<Prepared>, Stop> {
+    let policy = order_policy(order);
+    let selection: Selection = runner
+        .registry
+        .select(&policy, Some(&order.agent), order.task.environment)
+        .map_err(|refusal| Stop::agent(refusal.to_string()))?;
+    report.environment = selection.environment.as_str().to_string();
+    let started = Instant::now();
+    let mirror = runner
+        .mirrors
+        .get(order.forge.as_str(), &order.repository)
+        .await
+        .map_err(|e| Stop::agent(e.to_string()))?;
+    mirror
+        .fetch(&order.credential, std::slice::from_ref(&order.base_sha))
+        .await
+        .map_err(|e| Stop::fault(format!("fetching the base commit failed: {e}")))?;
+    let agents_md = mirror
+        .read_file_at(&order.base_sha, "AGENTS.md")
+        .await
+        .ok()
+        .flatten()
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+    let base_ready = started.elapsed();
+    let pool = runner.pool(&mirror).await?;
+    let run_dir = runner.run_dir(order.run_id);
+    let scratch = run_dir.join(format!("attempt-{}", order.attempt));
+    remove_if_present(&scratch).map_err(Stop::fault)?;
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| Stop::fault(format!("create {}: {e}", scratch.display())))?;
+    let log = run_dir.join(format!("attempt-{}.log", order.attempt));
+    report.log = Some(log.display().to_string());
+    let inputs = runner.inputs(order, agents_md);
+    let (worktree, mut lease) = match selection.environment {
+        Environment::Main => {
+            let lease = pool
+                .acquire_main(&order.base_sha)
+                .await
+                .map_err(|e| Stop::fault(format!("the main checkout: {e}")))?;
+            (paths(lease.git_dir(), lease.path()), Lease::Main(lease))
+        }
+        _ => {
+            let lease = pool
+                .acquire(&order.base_sha)
+                .await
+                .map_err(|e| Stop::fault(format!("no worktree: {e}")))?;
+            (paths(lease.git_dir(), lease.path()), Lease::Worktree(lease))
+        }
+    };
+    let worktree_ready = started.elapsed();
+    let mut invocation = runner
+        .registry
+        .prepare(
+            &selection,
+            &inputs,
+            &RunPaths {
+                worktree: worktree.work_tree.clone(),
+                scratch: scratch.clone(),
+                log: log.clone(),
+            },
+        )
+        .map_err(|e| Stop::agent(format!("the agent could not be prepared: {e}")))?;
+    invocation.extra_paths.push(PathGrant {
+        path: mirror.git_dir().to_path_buf(),
+        writable: false,
+    });
+    invocation.timeout = selection.timeout.min(Duration::from_secs(
+        order.execution.timeout.as_secs().max(1),
+    ));
+    if cancel.is_cancelled() {
+        return Ok(Next::End(RunOutcome::Cancelled {
+            report: report.clone(),
+        }));
+    }
+    if let Some(user) = runner.env.agent_user {
+        lease
+            .hand_to(user.uid, user.gid)
+            .await
+            .map_err(|e| Stop::fault(format!("hand the worktree to the agent user: {e}")))?;
+        workspace::chown_tree(&scratch, user.uid, user.gid, None).map_err(|e| {
+            Stop::fault(format!("give {} to the agent user: {e}", scratch.display()))
+        })?;
+    }
+    let handed = started.elapsed();
+    let ms = |d: Duration| d.as_millis();
+    if let Lease::Worktree(lease) = &lease {
+        let (how, waited) = lease.prepared();
+        invocation.preparation.push(format!(
+            "worktree {}: {}, after waiting {} ms for a free one",
+            lease.name(),
+            how.as_str(),
+            ms(waited)
+        ));
+    }
+    invocation.preparation.push(format!(
+        "prepared in {} ms: base commit {} ms, worktree {} ms, prompt and hand-over {} ms",
+        ms(handed),
+        ms(base_ready),
+        ms(worktree_ready - base_ready),
+        ms(handed - worktree_ready)
+    ));
+    tracing::info!(run = order.run_id, agent = %order.agent, environment = selection.environment.as_str(),
+        prepare_ms = handed.as_millis() as u64, "agent started");
+    Ok(Next::Go(Prepared {
+        policy,
+        selection,
+        mirror,
+        worktree,
+        lease,
+        scratch,
+        log,
+        invocation,
+    }))
+}
+
+/// The order's rules as a policy the agent registry and the guard read: any registered agent the
+/// coordinator named may run (it checked the repository's policy already).
+fn order_policy(order: &RunOrder) -> EffectivePolicy {
+    let defaults = EffectivePolicy::default();
+    EffectivePolicy {
+        protected_paths: order.protected_paths.clone(),
+        execution: order.execution.clone(),
+        agents: AgentPolicy {
+            allowed: AgentSet::Any,
+            ..defaults.agents.clone()
+        },
+        ..defaults
+    }
+}
+
+fn paths(git_dir: &Path, work_tree: &Path) -> WorktreePaths {
+    WorktreePaths {
+        git_dir: git_dir.to_path_buf(),
+        work_tree: work_tree.to_path_buf(),
+    }
+}
+
+/// A worktree or the main checkout, held for one run.
+pub(super) enum Lease {
+    Worktree(WorktreeLease),
+    Main(MainLease),
+}
+
+impl Lease {
+    /// Gives the worktree to the agent user for the agent (or a verification step).
+    pub async fn hand_to(&mut self, uid: u32, gid: u32) -> anyhow::Result<()> {
+        match self {
+            Lease::Worktree(l) => l.hand_to(uid, gid).await.map_err(Into::into),
+            Lease::Main(l) => l.hand_to(uid, gid).await.map_err(Into::into),
+        }
+    }
+
+    /// Takes the worktree back for ade's own git commands.
+    pub async fn take_back(&mut self) -> anyhow::Result<()> {
+        match self {
+            Lease::Worktree(l) => l.take_back().await.map_err(Into::into),
+            Lease::Main(l) => l.take_back().await.map_err(Into::into),
+        }
+    }
+}
+
+/// Removes a folder of an earlier attempt (never following links out of it).
+fn remove_if_present(path: &Path) -> Result<(), String> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            std::fs::remove_dir_all(path).map_err(|e| format!("remove {}: {e}", path.display()))
+        }
+        Ok(_) => std::fs::remove_file(path).map_err(|e| format!("remove {}: {e}", path.display())),
+        Err(_) => Ok(()),
+    }
+}
