@@ -21,4 +21,5 @@ pub mod spec;
 pub mod store;
 pub mod telemetry;
 pub mod templates;
+pub mod verify;
 pub mod web;

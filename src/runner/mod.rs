@@ -13,6 +13,7 @@ pub mod local;
 pub mod mirror;
 pub mod order;
 pub mod publish;
+pub mod verify;
 pub mod workspace;
 
 pub use order::{DependencyResult, RunOrder, RunOutcome, RunReport, Runner, WarmOrder};
