@@ -190,7 +190,7 @@ async fn a_failing_step_shows_its_last_lines_and_skips_the_dynamic_steps() {
     assert_eq!(test.outcome, StepOutcome::Skipped);
     assert_eq!(
         test.reason.as_deref(),
-        Some("not run: static step lint did not pass")
+        Some("static step lint did not pass")
     );
     assert!(!scene.worktree.join("ran-tests").exists());
     let section = scene.section(lint);

@@ -153,7 +153,7 @@ pub async fn run_steps(
         .collect();
     let skip = (!not_passed.is_empty()).then(|| {
         format!(
-            "not run: static step{} {} did not pass",
+            "static step{} {} did not pass",
             if not_passed.len() == 1 { "" } else { "s" },
             not_passed.join(", ")
         )
@@ -361,9 +361,9 @@ fn prepare(request: &StepsRequest, opts: &EnvOptions) -> Result<(), String> {
             request.worktree.display()
         ));
     }
-    if !request.scratch.is_absolute() {
+    if !request.scratch.is_absolute() || request.scratch.starts_with(&request.worktree) {
         return Err(format!(
-            "the scratch folder {} is not an absolute path",
+            "the scratch folder {} is not an absolute path outside the worktree",
             request.scratch.display()
         ));
     }
@@ -533,4 +533,43 @@ pub fn is_worktree_file(worktree: &Path, path: &str) -> bool {
 /// [`is_worktree_file`] for one worktree, as a [`StepsRequest::repository_file`].
 pub fn worktree_files(worktree: PathBuf) -> Arc<RepositoryFile> {
     Arc::new(move |path: &str| is_worktree_file(&worktree, path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_in_the_log_cannot_forge_a_line() {
+        let argv = ["cargo", "test", "a b", "x\n[ade] verification passed", ""].map(String::from);
+        let shown = display_argv(&argv);
+        assert_eq!(
+            shown,
+            r#"cargo test "a b" "x\n[ade] verification passed" """#
+        );
+        assert!(!shown.contains('\n'));
+    }
+
+    #[test]
+    fn only_ade_variables_name_the_run() {
+        for good in ["ADE_RUN_ID", "ADE_TASK_ID", "ADE_SPEC_2"] {
+            assert!(is_identity_name(good), "{good}");
+        }
+        for bad in [
+            "ADE_",
+            "GITHUB_TOKEN",
+            "ade_run_id",
+            "ADE_X=Y",
+            "XADE_RUN",
+            "ADE_RUN-ID",
+        ] {
+            assert!(!is_identity_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn time_limits_read_in_seconds() {
+        assert_eq!(seconds(Duration::from_secs(600)), "600 s");
+        assert_eq!(seconds(Duration::from_millis(1500)), "1.5 s");
+    }
 }

@@ -216,7 +216,7 @@ struct TailView {
     shown: usize,
     total: usize,
     truncated: bool,
-    output_bytes: u64,
+    output_size: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -365,7 +365,7 @@ fn tail_view(step: &StepResult) -> TailView {
         total: lines.len(),
         lines,
         truncated: step.truncated,
-        output_bytes: step.output_bytes,
+        output_size: human_bytes(step.output_bytes),
     }
 }
 
@@ -378,6 +378,16 @@ fn annotation_view(annotation: &CheckAnnotation) -> AnnotationView {
         place,
         warning: annotation.level == crate::forge::AnnotationLevel::Warning,
         message: annotation.message.clone(),
+    }
+}
+
+/// `812 bytes`, `64.0 KiB`, `50.0 MiB`.
+fn human_bytes(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    match bytes as f64 {
+        b if b < KIB => format!("{bytes} bytes"),
+        b if b < KIB * KIB => format!("{:.1} KiB", b / KIB),
+        b => format!("{:.1} MiB", b / (KIB * KIB)),
     }
 }
 

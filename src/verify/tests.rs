@@ -176,7 +176,7 @@ fn failing_report() -> VerificationReport {
     slow.truncated = true;
     slow.output_bytes = 52_428_800;
     let mut test = step("test", StepKind::Dynamic, StepOutcome::Skipped);
-    test.reason = Some("not run: a static step did not pass".into());
+    test.reason = Some("static steps lint, typos did not pass".into());
     VerificationReport::new(vec![fmt, lint, slow, test], 6_646)
 }
 
