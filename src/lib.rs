@@ -23,4 +23,5 @@ pub mod spec;
 pub mod store;
 pub mod telemetry;
 pub mod templates;
+pub mod verify;
 pub mod web;

@@ -13,6 +13,26 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/pull_request.md"),
     ),
     ("run_prompt.md", include_str!("../templates/run_prompt.md")),
+    (
+        "verify_check.md",
+        include_str!("../templates/verify_check.md"),
+    ),
+    (
+        "verify_comment.md",
+        include_str!("../templates/verify_comment.md"),
+    ),
+    (
+        "verify_feedback.txt",
+        include_str!("../templates/verify_feedback.txt"),
+    ),
+    (
+        "verify_steps.md",
+        include_str!("../templates/verify_steps.md"),
+    ),
+    (
+        "verify_title.txt",
+        include_str!("../templates/verify_title.txt"),
+    ),
 ];
 
 fn environment() -> &'static Environment<'static> {

@@ -1,7 +1,8 @@
 //! The runner: carries out runs. For each run it brings the repository's mirror up to date, takes
 //! a worktree at the spec's pinned base commit, runs the task's agent in its environment, commits
-//! what the agent changed, checks the change (protected paths, symlinks, DLP) and pushes the
-//! branch. The coordinator turns the outcome into an approval (a pull request).
+//! what the agent changed, checks the change (protected paths, symlinks, DLP), pushes the branch
+//! and runs the policy's verification steps on it. The coordinator turns the outcome into an
+//! approval (a pull request) and its `ade/verify` check.
 
 pub mod agent;
 pub mod changes;
@@ -13,6 +14,7 @@ pub mod guard;
 pub mod local;
 pub mod mirror;
 pub mod order;
+pub mod verify;
 pub mod workspace;
 
 pub use order::{DependencyResult, RunOrder, RunOutcome, RunReport, Runner, WarmOrder};

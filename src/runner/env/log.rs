@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use tokio::fs::{File, OpenOptions};
 use tokio::io::AsyncWriteExt;
 
-use super::EnvError;
+use super::{EnvError, SharedObserver};
 
 /// What starts every line ade itself writes into a run log.
 pub(super) const NOTE_PREFIX: &str = "[ade] ";
@@ -22,6 +22,8 @@ pub(super) struct RunLog {
     /// Whether the last byte written was a newline (or nothing was written), so a note starts on
     /// a line of its own.
     at_line_start: bool,
+    /// Who else sees the output, all of it, the part beyond the cap included.
+    observer: Option<SharedObserver>,
 }
 
 impl RunLog {
@@ -43,7 +45,14 @@ impl RunLog {
             seen: 0,
             kept: 0,
             at_line_start: true,
+            observer: None,
         })
+    }
+
+    /// Hands every chunk of output to `observer` as well, before the cap applies: a caller that
+    /// needs the real end of a flood of output keeps it there, while the log keeps its cap.
+    pub(super) fn observe(&mut self, observer: Option<SharedObserver>) {
+        self.observer = observer;
     }
 
     /// Writes one line of ade's own.
@@ -63,6 +72,12 @@ impl RunLog {
     /// Appends agent output, keeping at most the cap in total.
     pub(super) async fn output(&mut self, chunk: &[u8]) -> Result<(), EnvError> {
         self.seen += chunk.len() as u64;
+        if let Some(observer) = &self.observer {
+            // A panicking observer poisons only its own lock; the output still reaches the log.
+            if let Ok(mut observer) = observer.lock() {
+                observer.observe(chunk);
+            }
+        }
         let room = self.cap.saturating_sub(self.kept);
         let keep = &chunk[..chunk.len().min(usize::try_from(room).unwrap_or(usize::MAX))];
         if !keep.is_empty() {

@@ -24,6 +24,7 @@ mod process;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -340,6 +341,37 @@ pub enum EnvError {
     Wait(io::Error),
 }
 
+/// Sees a process's output as it comes, every byte of it: the run log keeps at most its cap, and
+/// a caller that needs more than the log holds (the real last lines of a step that flooded its
+/// output) keeps it here.
+pub trait OutputObserver: Send {
+    /// Called with each chunk of output, in the order written; chunks split lines anywhere.
+    fn observe(&mut self, chunk: &[u8]);
+}
+
+/// An observer the caller keeps a handle on, so it can read what was observed after the run.
+pub type SharedObserver = Arc<Mutex<dyn OutputObserver>>;
+
+/// How a process other than an agent is run by [`run_watched`]: how the run log names it, and
+/// who else sees its output.
+#[derive(Clone, Default)]
+pub struct Watch {
+    /// The word the run log's notes use for the process (`the step exited with code 1`);
+    /// `agent` when empty.
+    pub who: &'static str,
+    /// Sees all of the output as it comes.
+    pub observer: Option<SharedObserver>,
+}
+
+impl fmt::Debug for Watch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watch")
+            .field("who", &self.who)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
+}
+
 /// Runs one agent to its end in its environment and reports how it ended. Output goes to
 /// `inv.log` (appended), preceded by notes on how the agent is confined and followed by a line on
 /// how it ended. Timeout and `cancel` stop the agent's whole process group: SIGTERM, then SIGKILL
@@ -349,6 +381,23 @@ pub async fn run_agent(
     opts: &EnvOptions,
     cancel: CancellationToken,
 ) -> Result<AgentReport, EnvError> {
+    run_watched(inv, opts, cancel, Watch::default()).await
+}
+
+/// [`run_agent`] for a process that runs in an agent's environment and confinement but is not
+/// the agent (a verification step): the run log's notes name it `watch.who`, and
+/// `watch.observer` sees all of its output, beyond the log's cap too.
+pub async fn run_watched(
+    inv: &Invocation,
+    opts: &EnvOptions,
+    cancel: CancellationToken,
+    watch: Watch,
+) -> Result<AgentReport, EnvError> {
+    let who = if watch.who.is_empty() {
+        "agent"
+    } else {
+        watch.who
+    };
     if inv.argv.is_empty() {
         return Err(EnvError::NoProgram);
     }
@@ -358,6 +407,7 @@ pub async fn run_agent(
         require_path("extra path", &grant.path)?;
     }
     let mut log = log::RunLog::open(&inv.log, inv.output_cap).await?;
+    log.observe(watch.observer);
     let launch = match inv.environment {
         Environment::Worktree | Environment::Main => process::confined(inv, opts)?,
         Environment::Container => container::launch(inv, opts)?,
@@ -370,13 +420,13 @@ pub async fn run_agent(
     for note in &notes {
         log.note(note).await?;
     }
-    let outcome = match process::supervise(launch, inv, opts, cancel, log).await {
+    let outcome = match process::supervise(launch, inv, opts, cancel, log, who).await {
         Ok(outcome) => outcome,
         Err(error) => {
             // The run log is the operator's first stop: it says why there is no agent output.
             if let Ok(mut log) = log::RunLog::open(&inv.log, 0).await {
                 let _ = log
-                    .note(&format!("the agent could not be run: {error}"))
+                    .note(&format!("the {who} could not be run: {error}"))
                     .await;
                 let _ = log.flush().await;
             }
@@ -391,6 +441,18 @@ pub async fn run_agent(
         output_kept: outcome.output_kept,
         notes,
     })
+}
+
+/// Appends lines of ade's own to a run log, each starting with `[ade] ` like the notes the
+/// environments write, so a caller's lines between processes read like theirs. Line breaks in a
+/// line are escaped: one call cannot forge a second line.
+pub async fn append_notes(log: &Path, lines: &[String]) -> Result<(), EnvError> {
+    let mut log = log::RunLog::open(log, 0).await?;
+    for line in lines {
+        log.note(&line.replace('\r', "\\r").replace('\n', "\\n"))
+            .await?;
+    }
+    log.flush().await
 }
 
 fn require_path(what: &'static str, path: &Path) -> Result<(), EnvError> {

@@ -96,13 +96,15 @@ pub(super) fn confined(inv: &Invocation, opts: &EnvOptions) -> Result<Launch, En
     })
 }
 
-/// Starts the launch and supervises it to its end; output goes to `log`.
+/// Starts the launch and supervises it to its end; output goes to `log`. `who` names the process
+/// in the log's notes (`agent`, `step`).
 pub(super) async fn supervise(
     launch: Launch,
     inv: &Invocation,
     opts: &EnvOptions,
     cancel: CancellationToken,
     log: RunLog,
+    who: &str,
 ) -> Result<Outcome, EnvError> {
     let Launch {
         command,
@@ -127,8 +129,8 @@ pub(super) async fn supervise(
         inv.timeout,
         opts,
         &cancel,
-        cgroup.as_ref(),
-        stop,
+        (cgroup.as_ref(), stop),
+        who,
     )
     .await?;
     // The agent has exited but is not reaped yet: anything it left in its group dies now.
@@ -149,7 +151,7 @@ pub(super) async fn supervise(
         notes.push(format!("limits: {reason}"));
     }
     notes.push(format!(
-        "the agent {ending} after {:.1} s",
+        "the {who} {ending} after {:.1} s",
         duration.as_secs_f64()
     ));
     for note in &notes {
@@ -252,8 +254,8 @@ async fn wait_for_end(
     timeout: Duration,
     opts: &EnvOptions,
     cancel: &CancellationToken,
-    cgroup: Option<&RunCgroup>,
-    stop: Option<Command>,
+    (cgroup, stop): (Option<&RunCgroup>, Option<Command>),
+    who: &str,
 ) -> Result<(Option<Ending>, Vec<String>), EnvError> {
     let pid = running.pid;
     let stopped_because = tokio::select! {
@@ -270,7 +272,7 @@ async fn wait_for_end(
         result = &mut running.exited => result_of_wait(result, pid)?,
         _ = tokio::time::sleep(opts.kill_grace) => {
             notes.push(format!(
-                "{}: the agent was still running {} s after SIGTERM, so its process group got \
+                "{}: the {who} was still running {} s after SIGTERM, so its process group got \
                  SIGKILL",
                 match stopped_because {
                     Ending::Cancelled => "cancel",
