@@ -17,6 +17,8 @@ mod schema;
 
 #[path = "forge_sim_conformance/conformance.rs"]
 mod conformance;
+#[path = "forge_sim_conformance/gate.rs"]
+mod gate;
 #[path = "forge_sim_conformance/git.rs"]
 mod git;
 #[path = "forge_sim_conformance/scenario.rs"]

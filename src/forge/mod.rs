@@ -164,19 +164,30 @@ pub struct PullRequestUpdate {
     pub open: Option<bool>,
 }
 
-/// A pull request as the forge returns it.
+/// A pull request as the forge returns it: what the review gate reads and what a later call on
+/// the same pull request needs (its GraphQL id on GitHub, its title on Gitea).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForgePullRequest {
     /// The number.
     pub number: i64,
     /// Its web page.
     pub url: String,
+    /// The title as the forge shows it (on Gitea with its `WIP: ` prefix while a draft).
+    pub title: String,
     /// The head commit.
     pub head_sha: String,
+    /// The branch with the changes.
+    pub head_branch: String,
+    /// The branch it merges into.
+    pub base_branch: String,
     /// Open, not closed or merged.
     pub open: bool,
     /// Merged.
     pub merged: bool,
+    /// A draft: not ready for review, and no forge merges it.
+    pub draft: bool,
+    /// GitHub's GraphQL id (`node_id`), which changing the draft state needs; `None` on Gitea.
+    pub node_id: Option<String>,
 }
 
 /// Where a check stands.
@@ -275,6 +286,19 @@ pub struct CheckRef {
     pub id: i64,
 }
 
+/// Which check run a [`Forge::set_check`] writes, so that each report costs as few calls as the
+/// forge allows. Gitea keeps one status per name and commit and ignores it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CheckTarget {
+    /// A new check run: the caller knows none exists yet (its first report on this commit).
+    Create,
+    /// The check run with this id, which the caller created earlier.
+    Update(i64),
+    /// Look for this app's check run of the same name on the commit, then update it or create
+    /// one: for a retry that cannot know whether its first attempt reached the forge.
+    Find,
+}
+
 /// A review on a pull request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForgeReview {
@@ -286,6 +310,27 @@ pub struct ForgeReview {
     pub state: crate::events::ReviewState,
     /// The commit it applies to.
     pub commit_sha: Option<String>,
+    /// Its text (empty when the reviewer wrote none).
+    pub body: String,
+}
+
+/// A comment on a line (or a file) of a pull request's diff, left in a review: the feedback a
+/// retry hands the agent along with the review's text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForgeReviewComment {
+    /// The comment id.
+    pub id: i64,
+    /// The commenter's login.
+    pub author: String,
+    /// What it says.
+    pub body: String,
+    /// The file, relative to the repository root; `None` when the forge names none.
+    pub path: Option<String>,
+    /// The line in the file's new version (its original line when the comment is outdated);
+    /// `None` for a comment on the whole file.
+    pub line: Option<u32>,
+    /// The review it belongs to.
+    pub review_id: Option<i64>,
 }
 
 /// How to merge.
@@ -297,6 +342,30 @@ pub enum MergeMethod {
     Squash,
     /// Rebase onto the base.
     Rebase,
+}
+
+/// Why a forge refused a merge; the review gate acts differently on each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MergeRefusal {
+    /// The pull request's head is no longer the commit ade checked: someone pushed, and the new
+    /// head must be verified first.
+    HeadMoved,
+    /// It cannot merge as it stands: closed, already merged, a draft, or in conflict with its
+    /// base.
+    NotMergeable,
+    /// Branch protection refuses it: approvals or required checks are missing, or ade's account
+    /// may not merge there.
+    Protected,
+}
+
+impl fmt::Display for MergeRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MergeRefusal::HeadMoved => "the head moved",
+            MergeRefusal::NotMergeable => "not mergeable",
+            MergeRefusal::Protected => "branch protection",
+        })
+    }
 }
 
 /// What the forge's branch protection requires before a merge.
@@ -353,6 +422,14 @@ pub enum ForgeError {
     /// The forge refused the request as invalid (4xx other than the above).
     #[error("rejected by the forge: {0}")]
     Rejected(String),
+    /// The forge refused to merge a pull request, for this reason.
+    #[error("merge refused ({refusal}): {message}")]
+    MergeRefused {
+        /// Why, in ade's terms.
+        refusal: MergeRefusal,
+        /// What was attempted and the forge's own words.
+        message: String,
+    },
     /// ade is not configured for this forge.
     #[error("not configured: {0}")]
     NotConfigured(String),
@@ -455,13 +532,45 @@ pub trait Forge: Send + Sync + 'static {
         update: &PullRequestUpdate,
     ) -> ForgeResult<ForgePullRequest>;
 
-    /// Creates a check, or updates the one with the same name on the same commit.
-    async fn set_check(&self, repo: &RepoRef, check: &Check) -> ForgeResult<CheckRef>;
+    /// Reports a check on a commit: on GitHub creates or updates the check run `target` says,
+    /// with its annotations in as few requests as GitHub allows; on Gitea sets the commit status
+    /// named after the check (which replaces the last one, so `target` does not matter).
+    async fn set_check(
+        &self,
+        repo: &RepoRef,
+        check: &Check,
+        target: CheckTarget,
+    ) -> ForgeResult<CheckRef>;
+
+    /// A pull request as it is now (the review gate looks again before it acts).
+    async fn pull_request(&self, repo: &RepoRef, number: i64) -> ForgeResult<ForgePullRequest>;
+
+    /// Marks a pull request a draft (`true`) or ready for review (`false`): auto-reject and a
+    /// passing re-verification move an approval between the two. Nothing is sent when `pull`
+    /// already is in that state.
+    async fn set_draft(
+        &self,
+        repo: &RepoRef,
+        pull: &ForgePullRequest,
+        draft: bool,
+    ) -> ForgeResult<()>;
+
+    /// Closes an issue (a goal whose work is done, when the repository's policy says so).
+    async fn close_issue(&self, repo: &RepoRef, number: i64) -> ForgeResult<()>;
 
     /// The reviews on a pull request, oldest first.
     async fn list_reviews(&self, repo: &RepoRef, number: i64) -> ForgeResult<Vec<ForgeReview>>;
 
-    /// Merges a pull request if its head is still `head_sha`; the forge's branch protection decides.
+    /// The line comments of every review on a pull request, oldest first: with the review's
+    /// text, the feedback a retry gives the agent.
+    async fn list_review_comments(
+        &self,
+        repo: &RepoRef,
+        number: i64,
+    ) -> ForgeResult<Vec<ForgeReviewComment>>;
+
+    /// Merges a pull request if its head is still `head_sha`; the forge's branch protection
+    /// decides. A refusal is [`ForgeError::MergeRefused`], saying why.
     async fn merge(
         &self,
         repo: &RepoRef,

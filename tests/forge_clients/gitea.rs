@@ -8,8 +8,8 @@ use ade::config::Secret;
 use ade::events::ReviewState;
 use ade::forge::gitea::GiteaForge;
 use ade::forge::{
-    BranchProtection, Check, CheckState, Forge, ForgeError, MergeMethod, NewPullRequest,
-    Permission, PullRequestUpdate, Reaction,
+    BranchProtection, Check, CheckState, CheckTarget, Forge, ForgeError, MergeMethod,
+    NewPullRequest, Permission, PullRequestUpdate, Reaction,
 };
 use serde_json::{Value, json};
 
@@ -205,7 +205,14 @@ async fn every_operation_builds_documented_requests_and_reads_the_answers() {
             details_url: Some("https://ade.example.com/runs/1".into()),
             external_id: Some("run-1".into()),
         };
-        assert_eq!(gitea.set_check(&repo, &check).await.unwrap().id, 5);
+        assert_eq!(
+            gitea
+                .set_check(&repo, &check, CheckTarget::Create)
+                .await
+                .unwrap()
+                .id,
+            5
+        );
 
         let reviews = gitea.list_reviews(&repo, 8).await.unwrap();
         let states: Vec<_> = reviews

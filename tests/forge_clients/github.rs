@@ -9,8 +9,8 @@ use super::openapi::assert_conforms;
 use super::support::{repo, rfc3339_in};
 use ade::events::ReviewState;
 use ade::forge::{
-    BranchProtection, Check, CheckState, Forge, ForgeError, MergeMethod, NewPullRequest,
-    Permission, PullRequestUpdate, Reaction,
+    BranchProtection, Check, CheckState, CheckTarget, Forge, ForgeError, MergeMethod, MergeRefusal,
+    NewPullRequest, Permission, PullRequestUpdate, Reaction,
 };
 use serde_json::{Value, json};
 
@@ -94,7 +94,13 @@ async fn every_operation_builds_documented_requests_and_reads_the_answers() {
         details_url: Some("https://ade.example.com/runs/1".into()),
         external_id: Some("run-1".into()),
     };
-    assert_eq!(gh.set_check(&repo, &check).await.unwrap().id, 4);
+    assert_eq!(
+        gh.set_check(&repo, &check, CheckTarget::Find)
+            .await
+            .unwrap()
+            .id,
+        4
+    );
 
     let reviews = gh.list_reviews(&repo, 8).await.unwrap();
     assert_eq!(reviews.len(), 2, "the pending review is left out");
@@ -191,7 +197,13 @@ async fn a_check_run_with_the_same_name_on_the_commit_is_updated_not_duplicated(
         details_url: None,
         external_id: Some("run-1".into()),
     };
-    assert_eq!(gh.set_check(&repo(Some(42)), &check).await.unwrap().id, 71);
+    assert_eq!(
+        gh.set_check(&repo(Some(42)), &check, CheckTarget::Find)
+            .await
+            .unwrap()
+            .id,
+        71
+    );
     let requests = fake.requests();
     let list = requests.iter().find(|r| r.method == "GET").unwrap();
     assert_eq!(list.query("check_name"), Some("ade/verify"));
@@ -312,7 +324,7 @@ async fn refusals_keep_their_class() {
     ));
     let merge = gh.merge(&repo, 8, SHA, MergeMethod::Merge).await;
     assert!(
-        matches!(merge, Err(ForgeError::Rejected(m)) if m.contains("Head branch was modified"))
+        matches!(merge, Err(ForgeError::MergeRefused { refusal: MergeRefusal::HeadMoved, message }) if message.contains("Head branch was modified"))
     );
     assert_eq!(
         fake.requests().len(),
@@ -420,7 +432,13 @@ async fn the_documented_example_answers_read() {
         details_url: None,
         external_id: None,
     };
-    assert!(gh.set_check(&repo, &check).await.unwrap().id > 0);
+    assert!(
+        gh.set_check(&repo, &check, CheckTarget::Find)
+            .await
+            .unwrap()
+            .id
+            > 0
+    );
     assert!(!gh.list_reviews(&repo, 8).await.unwrap().is_empty());
     assert!(gh.branch_protection(&repo, "main").await.unwrap().is_some());
 }

@@ -132,6 +132,14 @@ pub fn assert_every_call_conforms(world: &World) {
             call.seq, call.method, call.path
         );
     }
+    // GraphQL has no OpenAPI description: its calls are checked for the shape GitHub documents
+    // in its GraphQL guide instead.
+    let (graphql, api): (Vec<&ApiCall>, Vec<&ApiCall>) = api
+        .into_iter()
+        .partition(|c| world.dialect == Dialect::Github && c.path == "/graphql");
+    for call in &graphql {
+        assert_graphql_shape(call);
+    }
     let Some(spec) = spec(world.dialect) else {
         return;
     };
@@ -145,12 +153,45 @@ pub fn assert_every_call_conforms(world: &World) {
         errors.join("\n")
     );
     println!(
-        "{}: {} API calls and {} git calls checked against {}",
+        "{}: {} API calls and {} git calls checked against {}, {} GraphQL calls by shape",
         world.dialect.tag(),
         api.len(),
         git.len(),
-        spec.name
+        spec.name,
+        graphql.len()
     );
+}
+
+/// A GraphQL call as ade makes it: a POST of exactly `{query, variables}`, the query one
+/// mutation with an `$id: ID!` variable given as the pull request's id, answered 200 with data
+/// and without errors.
+fn assert_graphql_shape(call: &ApiCall) {
+    let at = format!("#{} {} {}", call.seq, call.method, call.path);
+    assert_eq!(call.method, "POST", "{at}");
+    assert_eq!(call.status, 200, "{at}");
+    let body = call.json();
+    let keys: Vec<&String> = body
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(keys.len(), 2, "{at}: {body}");
+    let query = body["query"].as_str().unwrap_or_default();
+    assert!(query.starts_with("mutation($id: ID!) {"), "{at}: {query}");
+    assert!(
+        ["markPullRequestReadyForReview", "convertPullRequestToDraft"]
+            .iter()
+            .any(|m| query.contains(&format!("{m}(input: {{pullRequestId: $id}})"))),
+        "{at}: {query}"
+    );
+    assert!(
+        body["variables"]["id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{at}: {body}"
+    );
+    let answer = call.response_json();
+    assert!(answer.get("errors").is_none(), "{at}: {answer}");
+    assert!(answer["data"].is_object(), "{at}: {answer}");
 }
 
 /// The checks must catch what they claim to, or a passing scenario means nothing.

@@ -3,12 +3,13 @@
 //! against the API description.
 
 use super::conformance::assert_every_call_conforms;
+use super::gate;
 use super::git::Git;
 use super::world::{Dialect, LEVELS, LIB, README, REPO, SPACED, SPACED_TEXT, World};
 use ade::events::ReviewState;
 use ade::forge::{
-    BranchProtection, Check, CheckState, ForgeError, MergeMethod, NewPullRequest,
-    PullRequestUpdate, Reaction,
+    BranchProtection, Check, CheckState, CheckTarget, ForgeError, MergeMethod, MergeRefusal,
+    NewPullRequest, PullRequestUpdate, Reaction,
 };
 
 /// Comments seeded by people before ade lists them: past GitHub's page of 100.
@@ -27,8 +28,12 @@ pub async fn run(dialect: Dialect) {
     let pull = pull_requests(&world).await;
     protection(&world).await;
     let head = checks(&world, pull).await;
+    gate::annotated_checks(&world, &head).await;
+    gate::drafts(&world, pull).await;
     reviews(&world, pull, &head).await;
+    gate::review_comments(&world, pull).await;
     merge(&world, pull, &head).await;
+    gate::close_issue(&world, issue).await;
     clone_and_push(&world).await;
     assert_every_call_conforms(&world);
 }
@@ -387,7 +392,11 @@ async fn checks(w: &World, pull: i64) -> String {
     };
     let created = w
         .forge
-        .set_check(&w.repo, &check(CheckState::InProgress, "running"))
+        .set_check(
+            &w.repo,
+            &check(CheckState::InProgress, "running"),
+            CheckTarget::Create,
+        )
         .await
         .unwrap();
     let stored = w.sim.checks(REPO, &head);
@@ -401,7 +410,11 @@ async fn checks(w: &World, pull: i64) -> String {
     );
     let failed = w
         .forge
-        .set_check(&w.repo, &check(CheckState::Failure, "1 test failed"))
+        .set_check(
+            &w.repo,
+            &check(CheckState::Failure, "1 test failed"),
+            CheckTarget::Update(created.id),
+        )
         .await
         .unwrap();
     let stored = w.sim.checks(REPO, &head);
@@ -442,6 +455,7 @@ async fn reviews(w: &World, pull: i64, head: &str) {
     let expected: Vec<(&str, ReviewState, Option<&str>)> =
         said.iter().map(|(who, s)| (*who, *s, Some(head))).collect();
     assert_eq!(got, expected);
+    assert!(listed.iter().all(|r| r.body == "ok"), "{listed:?}");
     let ids: Vec<i64> = w.sim.reviews(REPO, pull).iter().map(|r| r.id).collect();
     assert_eq!(listed.iter().map(|r| r.id).collect::<Vec<_>>(), ids);
 }
@@ -453,10 +467,17 @@ async fn merge(w: &World, pull: i64, head: &str) {
         .await
         .unwrap_err();
     assert!(
-        matches!(refused, ForgeError::Rejected(_)),
+        matches!(
+            refused,
+            ForgeError::MergeRefused {
+                refusal: MergeRefusal::Protected,
+                ..
+            }
+        ),
         "a failing required check refuses: {refused:?}"
     );
     assert!(!w.sim.pull(REPO, pull).unwrap().merged);
+    gate::a_draft_does_not_merge(w, pull, head).await;
 
     let passing = Check {
         name: "ade/verify".into(),
@@ -469,14 +490,42 @@ async fn merge(w: &World, pull: i64, head: &str) {
         details_url: None,
         external_id: Some("run-7".into()),
     };
-    w.forge.set_check(&w.repo, &passing).await.unwrap();
+    w.forge
+        .set_check(&w.repo, &passing, CheckTarget::Find)
+        .await
+        .unwrap();
     let stale = "0".repeat(40);
     let moved = w
         .forge
         .merge(&w.repo, pull, &stale, MergeMethod::Squash)
         .await
         .unwrap_err();
-    assert!(matches!(moved, ForgeError::Rejected(_)), "{moved:?}");
+    assert!(
+        matches!(
+            moved,
+            ForgeError::MergeRefused {
+                refusal: MergeRefusal::HeadMoved,
+                ..
+            }
+        ),
+        "{moved:?}"
+    );
+    let sent = w
+        .sim
+        .calls()
+        .into_iter()
+        .rev()
+        .find(|c| c.path.ends_with("/merge"))
+        .unwrap();
+    let checked = match w.dialect {
+        Dialect::Github => sent.json()["sha"].clone(),
+        Dialect::Gitea | Dialect::Forgejo => sent.json()["head_commit_id"].clone(),
+    };
+    assert_eq!(
+        checked,
+        stale.as_str(),
+        "the merge names the head it checked"
+    );
 
     let before = w.sim.branch_sha(REPO, "main").await.unwrap();
     w.forge

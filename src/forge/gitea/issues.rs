@@ -1,5 +1,5 @@
-//! Comments, reactions and labels on Gitea issues and pull requests (pull requests are issues
-//! there, numbered in the same sequence).
+//! Comments, reactions, labels and closing on Gitea issues and pull requests (pull requests are
+//! issues there, numbered in the same sequence).
 
 use super::{Call, GiteaForge, repo_path, wire};
 use crate::forge::http::{collect_pages, more_after, query};
@@ -141,4 +141,18 @@ async fn repo_labels(gitea: &GiteaForge, repo: &RepoRef) -> ForgeResult<HashMap<
     })
     .await?;
     Ok(labels.into_iter().map(|l| (l.name, l.id)).collect())
+}
+
+/// Closes an issue.
+pub(super) async fn close_issue(
+    gitea: &GiteaForge,
+    repo: &RepoRef,
+    number: i64,
+) -> ForgeResult<()> {
+    let what = format!("close {}#{number}", repo.full_name());
+    let path = repo_path(repo, &format!("/issues/{number}"));
+    gitea
+        .call(Call::patch(path, json!({ "state": "closed" }), &what))
+        .await?
+        .success(&what)
 }

@@ -2,18 +2,22 @@
 //!
 //! No maintained Rust crate covers this API well enough (see docs/forges.md), so this is a small
 //! typed client on reqwest: one `call` that adds the token and goes through the shared retry loop
-//! (`forge::http`), and one function per operation in `issues`, `repos` and `pulls`.
+//! (`forge::http`), and one function per operation in `issues`, `repos`, `pulls`, `reviews` and
+//! `statuses`.
 
 mod issues;
 mod pulls;
 mod repos;
+mod reviews;
+mod statuses;
 mod wire;
 
 use super::http::{Reply, encode_segment, send_with_retries};
 use super::{
-    BranchHead, BranchProtection, Check, CheckRef, ClientOptions, CloneCredential, Forge,
-    ForgeComment, ForgeError, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview, MergeMethod,
-    NewPullRequest, Permission, PullRequestUpdate, Reaction, RepoRef,
+    BranchHead, BranchProtection, Check, CheckRef, CheckTarget, ClientOptions, CloneCredential,
+    Forge, ForgeComment, ForgeError, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview,
+    ForgeReviewComment, MergeMethod, NewPullRequest, Permission, PullRequestUpdate, Reaction,
+    RepoRef,
 };
 use crate::config::{GiteaConfig, Secret};
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
@@ -226,12 +230,42 @@ impl Forge for GiteaForge {
         pulls::update(self, repo, number, update).await
     }
 
-    async fn set_check(&self, repo: &RepoRef, check: &Check) -> ForgeResult<CheckRef> {
-        pulls::set_status(self, repo, check).await
+    async fn set_check(
+        &self,
+        repo: &RepoRef,
+        check: &Check,
+        _target: CheckTarget,
+    ) -> ForgeResult<CheckRef> {
+        statuses::set_status(self, repo, check).await
+    }
+
+    async fn pull_request(&self, repo: &RepoRef, number: i64) -> ForgeResult<ForgePullRequest> {
+        pulls::get(self, repo, number).await
+    }
+
+    async fn set_draft(
+        &self,
+        repo: &RepoRef,
+        pull: &ForgePullRequest,
+        draft: bool,
+    ) -> ForgeResult<()> {
+        pulls::set_draft(self, repo, pull, draft).await
+    }
+
+    async fn close_issue(&self, repo: &RepoRef, number: i64) -> ForgeResult<()> {
+        issues::close_issue(self, repo, number).await
     }
 
     async fn list_reviews(&self, repo: &RepoRef, number: i64) -> ForgeResult<Vec<ForgeReview>> {
-        pulls::list_reviews(self, repo, number).await
+        reviews::list_reviews(self, repo, number).await
+    }
+
+    async fn list_review_comments(
+        &self,
+        repo: &RepoRef,
+        number: i64,
+    ) -> ForgeResult<Vec<ForgeReviewComment>> {
+        reviews::list_review_comments(self, repo, number).await
     }
 
     async fn merge(

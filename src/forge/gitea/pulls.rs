@@ -1,30 +1,45 @@
-//! Pull requests, reviews, merges and commit statuses on Gitea. Gitea has no check runs: a check
-//! is a commit status whose context is the check's name, so setting it again replaces it.
+//! Pull requests and merges on Gitea. Gitea keeps a pull request's draft state in its title: a
+//! `WIP:` or `[WIP]` prefix (its default `WORK_IN_PROGRESS_PREFIXES`) makes it a draft.
 
 use super::{Call, GiteaForge, repo_path, wire};
-use crate::events::ReviewState;
-use crate::forge::http::{collect_pages, encode_segment, more_after, query, truncate_chars};
+use crate::forge::http::{Reply, collect_pages, more_after, query};
 use crate::forge::{
-    Check, CheckRef, CheckState, ForgePullRequest, ForgeResult, ForgeReview, MergeMethod,
-    NewPullRequest, PullRequestUpdate, RepoRef,
+    ForgeError, ForgePullRequest, ForgeResult, MergeMethod, MergeRefusal, NewPullRequest,
+    PullRequestUpdate, RepoRef,
 };
 use serde_json::{Map, Value, json};
 
 /// Gitea's default `MAX_RESPONSE_ITEMS`.
 const LIMIT: usize = 50;
-/// Longest commit status description Gitea shows in full.
-const MAX_DESCRIPTION: usize = 140;
-/// The title prefix that makes a Gitea pull request a draft ("work in progress").
+/// The title prefix ade gives a draft ("work in progress").
 const DRAFT_PREFIX: &str = "WIP: ";
+/// The prefixes Gitea reads as a draft by default, compared without case.
+const DRAFT_PREFIXES: &[&str] = &["wip:", "[wip]"];
 
 fn pull_of(pull: wire::PullRequest) -> ForgePullRequest {
     ForgePullRequest {
         number: pull.number,
         url: pull.html_url,
+        draft: pull.draft.unwrap_or_else(|| is_draft_title(&pull.title)),
+        title: pull.title,
         head_sha: pull.head.sha,
+        head_branch: pull.head.branch,
+        base_branch: pull.base.map(|b| b.branch).unwrap_or_default(),
         open: pull.state == "open" && !pull.merged,
         merged: pull.merged,
+        node_id: None,
     }
+}
+
+pub(super) async fn get(
+    gitea: &GiteaForge,
+    repo: &RepoRef,
+    number: i64,
+) -> ForgeResult<ForgePullRequest> {
+    let what = format!("read pull request {}#{number}", repo.full_name());
+    let path = repo_path(repo, &format!("/pulls/{number}"));
+    let reply = gitea.call(Call::get(path, &what)).await?;
+    Ok(pull_of(reply.success_json(&what)?))
 }
 
 pub(super) async fn create(
@@ -127,64 +142,74 @@ async fn keep_draft(
         .call(Call::get(path, &what))
         .await?
         .success_json(&what)?;
-    Ok(if current.draft || is_draft_title(&current.title) {
-        format!("{DRAFT_PREFIX}{title}")
-    } else {
-        title.to_string()
-    })
+    Ok(
+        if current.draft.unwrap_or(false) || is_draft_title(&current.title) {
+            format!("{DRAFT_PREFIX}{title}")
+        } else {
+            title.to_string()
+        },
+    )
 }
 
 /// Whether a title carries one of Gitea's default work-in-progress prefixes.
 fn is_draft_title(title: &str) -> bool {
-    let lower = title.to_lowercase();
-    lower.starts_with("wip:") || lower.starts_with("[wip]")
+    draft_prefix_len(title).is_some()
 }
 
-pub(super) async fn list_reviews(
+/// The length in bytes of the draft prefix `title` starts with, if any.
+fn draft_prefix_len(title: &str) -> Option<usize> {
+    DRAFT_PREFIXES.iter().find_map(|prefix| {
+        let head = title.get(..prefix.len())?;
+        head.eq_ignore_ascii_case(prefix).then_some(prefix.len())
+    })
+}
+
+/// The title without its draft prefixes (and the spaces after them), as Gitea's own "ready for
+/// review" leaves it.
+fn ready_title(title: &str) -> String {
+    let mut rest = title;
+    while let Some(len) = draft_prefix_len(rest) {
+        rest = rest[len..].trim_start();
+    }
+    rest.to_string()
+}
+
+/// Adds or strips the title prefix with one edit of the title. Gitea reads the prefix with its
+/// configured `WORK_IN_PROGRESS_PREFIXES`; a server that answers with a draft flag that did not
+/// follow (its prefixes are not the default ones) is reported, not trusted silently.
+pub(super) async fn set_draft(
     gitea: &GiteaForge,
     repo: &RepoRef,
-    number: i64,
-) -> ForgeResult<Vec<ForgeReview>> {
-    let what = format!("list reviews of {}#{number}", repo.full_name());
-    collect_pages(|page, before| {
-        let path = repo_path(repo, &format!("/pulls/{number}/reviews"))
-            + &query(&[("page", &page.to_string()), ("limit", &LIMIT.to_string())]);
-        let what = &what;
-        async move {
-            let reply = gitea.call(Call::get(path, what)).await?;
-            let reviews: Option<Vec<wire::Review>> = reply.success_json(what)?;
-            let reviews = reviews.unwrap_or_default();
-            let more = more_after(&reply, reviews.len(), LIMIT, before);
-            let reviews = reviews
-                .into_iter()
-                .filter_map(|r| {
-                    Some(ForgeReview {
-                        id: r.id,
-                        state: review_state(&r.state, r.dismissed)?,
-                        author: wire::login(r.user),
-                        commit_sha: r.commit_id.filter(|s| !s.is_empty()),
-                    })
-                })
-                .collect();
-            Ok((reviews, more))
-        }
-    })
-    .await
-}
-
-/// A submitted review's state; `None` for pending reviews and review requests.
-fn review_state(state: &str, dismissed: bool) -> Option<ReviewState> {
-    let state = match state {
-        "APPROVED" => ReviewState::Approved,
-        "REQUEST_CHANGES" => ReviewState::ChangesRequested,
-        "COMMENT" => ReviewState::Commented,
-        _ => return None,
-    };
-    Some(if dismissed {
-        ReviewState::Dismissed
+    pull: &ForgePullRequest,
+    draft: bool,
+) -> ForgeResult<()> {
+    if pull.draft == draft {
+        return Ok(());
+    }
+    let title = if draft {
+        format!("{DRAFT_PREFIX}{}", ready_title(&pull.title))
     } else {
-        state
-    })
+        ready_title(&pull.title)
+    };
+    let what = format!(
+        "mark {}#{} {}",
+        repo.full_name(),
+        pull.number,
+        if draft { "a draft" } else { "ready for review" }
+    );
+    let path = repo_path(repo, &format!("/pulls/{}", pull.number));
+    let answer: wire::PullRequest = gitea
+        .call(Call::patch(path, json!({ "title": title }), &what))
+        .await?
+        .success_json(&what)?;
+    match answer.draft {
+        Some(now) if now != draft => Err(ForgeError::Rejected(format!(
+            "{what}: the title is now {:?} but the server reads the draft state as {now}; its \
+             WORK_IN_PROGRESS_PREFIXES must include `WIP:`",
+            answer.title
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// `Do` is the name Forgejo and Gitea up to 1.25 declare; Gitea 1.26 declares `do`. Both servers
@@ -204,54 +229,90 @@ pub(super) async fn merge(
     };
     let body = json!({ "Do": style, "head_commit_id": head_sha });
     let path = repo_path(repo, &format!("/pulls/{number}/merge"));
-    gitea
-        .call(Call::post(path, body, &what))
-        .await?
-        .success(&what)
+    let reply = gitea.call(Call::post(path, body, &what)).await?;
+    match merge_refusal(&reply) {
+        Some(refusal) => Err(ForgeError::MergeRefused {
+            refusal,
+            message: format!("{what}: {}", reply.message()),
+        }),
+        None => reply.success(&what),
+    }
 }
 
-pub(super) async fn set_status(
-    gitea: &GiteaForge,
-    repo: &RepoRef,
-    check: &Check,
-) -> ForgeResult<CheckRef> {
-    let what = format!(
-        "set status {} on {} in {}",
-        check.name,
-        check.head_sha,
-        repo.full_name()
-    );
-    let state = match check.state {
-        CheckState::Queued | CheckState::InProgress => "pending",
-        CheckState::Success | CheckState::Neutral => "success",
-        CheckState::Failure => "failure",
-        CheckState::Cancelled => "warning",
-        CheckState::Error => "error",
-    };
-    let mut body = Map::new();
-    body.insert("context".into(), Value::from(check.name.as_str()));
-    body.insert("state".into(), Value::from(state));
-    body.insert(
-        "description".into(),
-        Value::from(truncate_chars(&check.title, MAX_DESCRIPTION)),
-    );
-    if let Some(url) = &check.details_url {
-        body.insert("target_url".into(), Value::from(url.as_str()));
+/// Why Gitea refused a merge: 409 "head out of date" when `head_commit_id` is not the head, other
+/// 409s for conflicts; 405 for branch protection ("not allowed to merge [reason: …]", "User not
+/// allowed to merge PR", unsigned merges) and for the rest (a draft, already merged, mergeability
+/// still being computed).
+fn merge_refusal(reply: &Reply) -> Option<MergeRefusal> {
+    let message = reply.message().to_lowercase();
+    match reply.status.as_u16() {
+        409 if message.contains("head out of date") => Some(MergeRefusal::HeadMoved),
+        409 => Some(MergeRefusal::NotMergeable),
+        405 if ["not allowed to merge", "requires signed commits"]
+            .iter()
+            .any(|m| message.contains(m)) =>
+        {
+            Some(MergeRefusal::Protected)
+        }
+        405 => Some(MergeRefusal::NotMergeable),
+        _ => None,
     }
-    let path = repo_path(
-        repo,
-        &format!("/statuses/{}", encode_segment(&check.head_sha)),
-    );
-    let status: wire::CommitStatus = gitea
-        .call(Call::post(path, Value::Object(body), &what))
-        .await?
-        .success_json(&what)?;
-    Ok(CheckRef { id: status.id })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_draft_title;
+    use super::*;
+    use http::{HeaderMap, StatusCode};
+
+    #[test]
+    fn ready_titles_lose_every_draft_prefix() {
+        assert_eq!(ready_title("WIP: Notes"), "Notes");
+        assert_eq!(ready_title("[wip]  WIP:Notes"), "Notes");
+        assert_eq!(
+            ready_title("Notes about WIP: later"),
+            "Notes about WIP: later"
+        );
+        assert_eq!(ready_title("WIP:"), "");
+    }
+
+    fn refusal(status: u16, message: &str) -> Option<MergeRefusal> {
+        merge_refusal(&Reply {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: HeaderMap::new(),
+            body: json!({ "message": message, "url": "" })
+                .to_string()
+                .into_bytes(),
+        })
+    }
+
+    #[test]
+    fn merge_refusals_are_told_apart() {
+        assert_eq!(
+            refusal(409, "head out of date"),
+            Some(MergeRefusal::HeadMoved)
+        );
+        assert_eq!(
+            refusal(409, "merge conflict"),
+            Some(MergeRefusal::NotMergeable)
+        );
+        assert_eq!(
+            refusal(
+                405,
+                "not allowed to merge [reason: Does not have enough approvals]"
+            ),
+            Some(MergeRefusal::Protected)
+        );
+        assert_eq!(
+            refusal(405, "User not allowed to merge PR"),
+            Some(MergeRefusal::Protected)
+        );
+        assert_eq!(
+            refusal(405, "Work in progress PRs cannot be merged"),
+            Some(MergeRefusal::NotMergeable)
+        );
+        assert_eq!(refusal(404, "The target couldn't be found."), None);
+        assert_eq!(refusal(200, ""), None);
+    }
 
     #[test]
     fn draft_titles_are_giteas_default_prefixes() {

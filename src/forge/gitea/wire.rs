@@ -122,14 +122,23 @@ pub(super) struct PullRequest {
     pub merged: bool,
     /// Whether the title marks it a work in progress (servers before 1.21 leave it out).
     #[serde(default)]
-    pub draft: bool,
+    pub draft: Option<bool>,
     pub head: PullHead,
+    #[serde(default)]
+    pub base: Option<PullBase>,
 }
 
 /// The head of a pull request.
 #[derive(Deserialize)]
 pub(super) struct PullHead {
     pub sha: String,
+    #[serde(rename = "ref", default)]
+    pub branch: String,
+}
+
+/// The base of a pull request.
+#[derive(Deserialize)]
+pub(super) struct PullBase {
     #[serde(rename = "ref", default)]
     pub branch: String,
 }
@@ -144,6 +153,30 @@ pub(super) struct Review {
     pub commit_id: Option<String>,
     #[serde(default)]
     pub dismissed: bool,
+    #[serde(default)]
+    pub body: Option<String>,
+    /// How many line comments it has; its comments are asked for only when it has some.
+    #[serde(default)]
+    pub comments_count: Option<i64>,
+}
+
+/// A line comment of a review (`PullReviewComment`).
+#[derive(Deserialize)]
+pub(super) struct ReviewComment {
+    pub id: i64,
+    pub user: Option<User>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The line in the new version of the file (0 when the comment is on the old side).
+    #[serde(default)]
+    pub position: Option<i64>,
+    /// The line in the old version (0 when the comment is on the new side).
+    #[serde(default)]
+    pub original_position: Option<i64>,
+    #[serde(default)]
+    pub pull_request_review_id: Option<i64>,
 }
 
 /// A commit status.

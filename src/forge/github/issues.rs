@@ -1,4 +1,5 @@
-//! Comments, reactions and labels on GitHub issues and pull requests (the issues API serves both).
+//! Comments, reactions, labels and closing on GitHub issues and pull requests (the issues API
+//! serves both).
 
 use super::{Call, GithubForge, repo_path, wire};
 use crate::forge::http::{collect_pages, more_after, query};
@@ -129,4 +130,14 @@ async fn repo_labels(gh: &GithubForge, repo: &RepoRef) -> ForgeResult<HashSet<St
     })
     .await?;
     Ok(labels.into_iter().collect())
+}
+
+/// Closes an issue as completed.
+pub(super) async fn close_issue(gh: &GithubForge, repo: &RepoRef, number: i64) -> ForgeResult<()> {
+    let what = format!("close {}#{number}", repo.full_name());
+    let path = repo_path(repo, &format!("/issues/{number}"));
+    let body = json!({ "state": "closed", "state_reason": "completed" });
+    gh.repo_call(repo, Call::patch(path, body, &what))
+        .await?
+        .success(&what)
 }

@@ -6,21 +6,27 @@
 //! `api_url` handling; requests go through its raw `execute` so that the token, the retry rules
 //! (`forge::http`) and the answers ade reads (`wire`) stay ade's own.
 
+mod annotations;
 mod checks;
+mod drafts;
+mod endpoint;
 mod issues;
 mod jwt;
 mod pulls;
 mod repos;
+mod reviews;
 mod tokens;
 mod wire;
 
 use super::http::{Reply, send_with_retries};
 use super::{
-    BranchHead, BranchProtection, Check, CheckRef, ClientOptions, CloneCredential, Forge,
-    ForgeComment, ForgeError, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview, MergeMethod,
-    NewPullRequest, Permission, PullRequestUpdate, Reaction, RepoRef,
+    BranchHead, BranchProtection, Check, CheckRef, CheckTarget, ClientOptions, CloneCredential,
+    Forge, ForgeComment, ForgeError, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview,
+    ForgeReviewComment, MergeMethod, NewPullRequest, Permission, PullRequestUpdate, Reaction,
+    RepoRef,
 };
 use crate::config::GithubConfig;
+use endpoint::Endpoints;
 use http::header::{ACCEPT, AUTHORIZATION};
 use http::{HeaderValue, Method};
 use http_body_util::BodyExt;
@@ -36,6 +42,7 @@ const API_VERSION: &str = "2022-11-28";
 /// ade's GitHub client: one per GitHub App, shared by every job that writes to GitHub.
 pub struct GithubForge {
     octocrab: octocrab::Octocrab,
+    endpoints: Endpoints,
     options: ClientOptions,
     key: AppKey,
     tokens: Tokens,
@@ -46,6 +53,7 @@ impl fmt::Debug for GithubForge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GithubForge")
             .field("app_id", &self.key.app_id())
+            .field("endpoints", &self.endpoints)
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
@@ -80,12 +88,14 @@ impl GithubForge {
     ) -> ForgeResult<GithubForge> {
         let key = AppKey::from_pem(app_id, private_key_pem)
             .map_err(|e| ForgeError::NotConfigured(format!("the GitHub App private key: {e}")))?;
+        let endpoints = Endpoints::of(api_url)?;
         let octocrab = octocrab::Octocrab::builder()
-            .base_uri(api_url.trim_end_matches('/'))
+            .base_uri(endpoints.origin.as_str())
             .and_then(|b| b.build())
             .map_err(|e| ForgeError::NotConfigured(format!("github.api_url {api_url}: {e}")))?;
         Ok(GithubForge {
             octocrab,
+            endpoints,
             options,
             key,
             tokens: Tokens::default(),
@@ -122,10 +132,18 @@ impl GithubForge {
         let mut authorization = HeaderValue::from_str(authorization)
             .map_err(|_| ForgeError::NotConfigured("a credential is not a valid header".into()))?;
         authorization.set_sensitive(true);
-        let uri: http::Uri = call.path.parse().map_err(|e| {
-            ForgeError::Rejected(format!("{}: bad path {}: {e}", call.what, call.path))
-        })?;
-        send_with_retries(&self.options, &call.what, || async {
+        let path = match call.endpoint {
+            Endpoint::Rest => format!("{}{}", self.endpoints.rest_path, call.path),
+            Endpoint::Graphql => self.endpoints.graphql_path.clone(),
+        };
+        let uri: http::Uri = path
+            .parse()
+            .map_err(|e| ForgeError::Rejected(format!("{}: bad path {path}: {e}", call.what)))?;
+        let mut options = self.options.clone();
+        if !call.retry_transient {
+            options.retry.transient_retries = 0;
+        }
+        send_with_retries(&options, &call.what, || async {
             let builder = http::Request::builder()
                 .method(call.method.clone())
                 .uri(uri.clone())
@@ -153,14 +171,27 @@ impl GithubForge {
     }
 }
 
-/// One REST call: method, path and query below `api_url`, JSON body, and what it is for (named
-/// in errors and logs).
+/// Which of GitHub's APIs a call goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Endpoint {
+    /// REST: the call's path is below `api_url`.
+    Rest,
+    /// The GraphQL endpoint beside it; the call's path is unused.
+    Graphql,
+}
+
+/// One call: method, path and query below `api_url` (or the GraphQL endpoint), JSON body, and
+/// what it is for (named in errors and logs).
 struct Call {
     method: Method,
+    endpoint: Endpoint,
     path: String,
     body: Option<serde_json::Value>,
     accept: &'static str,
     what: String,
+    /// Whether a 5xx or a lost connection is retried with the same request. Off for a request
+    /// whose repetition could do its work twice (creating a check run): its caller looks first.
+    retry_transient: bool,
 }
 
 impl Call {
@@ -180,18 +211,34 @@ impl Call {
         Call::new(Method::PUT, path, Some(body), what)
     }
 
+    /// A POST of `body` (`{query, variables}`) to the GraphQL endpoint.
+    fn graphql(body: serde_json::Value, what: &str) -> Call {
+        Call {
+            endpoint: Endpoint::Graphql,
+            ..Call::new(Method::POST, String::new(), Some(body), what)
+        }
+    }
+
     fn new(method: Method, path: String, body: Option<serde_json::Value>, what: &str) -> Call {
         Call {
             method,
+            endpoint: Endpoint::Rest,
             path,
             body,
             accept: JSON,
             what: what.to_string(),
+            retry_transient: true,
         }
     }
 
     fn accept(mut self, accept: &'static str) -> Call {
         self.accept = accept;
+        self
+    }
+
+    /// Sends it once even on a 5xx: the caller finds out what happened instead of repeating it.
+    fn once(mut self) -> Call {
+        self.retry_transient = false;
         self
     }
 }
@@ -292,12 +339,42 @@ impl Forge for GithubForge {
         pulls::update(self, repo, number, update).await
     }
 
-    async fn set_check(&self, repo: &RepoRef, check: &Check) -> ForgeResult<CheckRef> {
-        checks::set_check(self, repo, check).await
+    async fn set_check(
+        &self,
+        repo: &RepoRef,
+        check: &Check,
+        target: CheckTarget,
+    ) -> ForgeResult<CheckRef> {
+        checks::set_check(self, repo, check, target).await
+    }
+
+    async fn pull_request(&self, repo: &RepoRef, number: i64) -> ForgeResult<ForgePullRequest> {
+        pulls::get(self, repo, number).await
+    }
+
+    async fn set_draft(
+        &self,
+        repo: &RepoRef,
+        pull: &ForgePullRequest,
+        draft: bool,
+    ) -> ForgeResult<()> {
+        drafts::set_draft(self, repo, pull, draft).await
+    }
+
+    async fn close_issue(&self, repo: &RepoRef, number: i64) -> ForgeResult<()> {
+        issues::close_issue(self, repo, number).await
     }
 
     async fn list_reviews(&self, repo: &RepoRef, number: i64) -> ForgeResult<Vec<ForgeReview>> {
-        pulls::list_reviews(self, repo, number).await
+        reviews::list_reviews(self, repo, number).await
+    }
+
+    async fn list_review_comments(
+        &self,
+        repo: &RepoRef,
+        number: i64,
+    ) -> ForgeResult<Vec<ForgeReviewComment>> {
+        reviews::list_review_comments(self, repo, number).await
     }
 
     async fn merge(

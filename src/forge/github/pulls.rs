@@ -1,26 +1,37 @@
-//! Pull requests on GitHub: ade's approvals are opened, edited, closed, read for reviews, and
-//! merged here.
+//! Pull requests on GitHub: ade's approvals are opened, read, edited, closed and merged here.
 
 use super::{Call, GithubForge, repo_path, wire};
-use crate::events::ReviewState;
-use crate::forge::http::{collect_pages, more_after, query};
+use crate::forge::http::{Reply, query};
 use crate::forge::{
-    ForgePullRequest, ForgeResult, ForgeReview, MergeMethod, NewPullRequest, PullRequestUpdate,
-    RepoRef,
+    ForgeError, ForgePullRequest, ForgeResult, MergeMethod, MergeRefusal, NewPullRequest,
+    PullRequestUpdate, RepoRef,
 };
 use serde_json::{Map, Value, json};
 
-/// GitHub's largest page.
-const PER_PAGE: usize = 100;
-
-fn pull_of(pull: wire::PullRequest) -> ForgePullRequest {
+pub(super) fn pull_of(pull: wire::PullRequest) -> ForgePullRequest {
     ForgePullRequest {
         number: pull.number,
         url: pull.html_url,
+        title: pull.title.unwrap_or_default(),
         head_sha: pull.head.sha,
+        head_branch: pull.head.branch,
+        base_branch: pull.base.map(|b| b.branch).unwrap_or_default(),
         open: pull.state == "open",
         merged: pull.merged.unwrap_or(false) || pull.merged_at.is_some(),
+        draft: pull.draft.unwrap_or(false),
+        node_id: pull.node_id.filter(|id| !id.is_empty()),
     }
+}
+
+pub(super) async fn get(
+    gh: &GithubForge,
+    repo: &RepoRef,
+    number: i64,
+) -> ForgeResult<ForgePullRequest> {
+    let what = format!("read pull request {}#{number}", repo.full_name());
+    let path = repo_path(repo, &format!("/pulls/{number}"));
+    let reply = gh.repo_call(repo, Call::get(path, &what)).await?;
+    Ok(pull_of(reply.success_json(&what)?))
 }
 
 pub(super) async fn create(
@@ -97,51 +108,6 @@ pub(super) async fn update(
     Ok(pull_of(reply.success_json(&what)?))
 }
 
-pub(super) async fn list_reviews(
-    gh: &GithubForge,
-    repo: &RepoRef,
-    number: i64,
-) -> ForgeResult<Vec<ForgeReview>> {
-    let what = format!("list reviews of {}#{number}", repo.full_name());
-    collect_pages(|page, before| {
-        let path = repo_path(repo, &format!("/pulls/{number}/reviews"))
-            + &query(&[
-                ("per_page", &PER_PAGE.to_string()),
-                ("page", &page.to_string()),
-            ]);
-        let what = &what;
-        async move {
-            let reply = gh.repo_call(repo, Call::get(path, what)).await?;
-            let reviews: Vec<wire::Review> = reply.success_json(what)?;
-            let more = more_after(&reply, reviews.len(), PER_PAGE, before);
-            let reviews = reviews
-                .into_iter()
-                .filter_map(|r| {
-                    Some(ForgeReview {
-                        id: r.id,
-                        state: review_state(&r.state)?,
-                        author: wire::login(r.user),
-                        commit_sha: r.commit_id,
-                    })
-                })
-                .collect();
-            Ok((reviews, more))
-        }
-    })
-    .await
-}
-
-/// A submitted review's state; `None` for a pending (unsubmitted) one, which counts for nothing.
-fn review_state(state: &str) -> Option<ReviewState> {
-    match state {
-        "APPROVED" => Some(ReviewState::Approved),
-        "CHANGES_REQUESTED" => Some(ReviewState::ChangesRequested),
-        "COMMENTED" => Some(ReviewState::Commented),
-        "DISMISSED" => Some(ReviewState::Dismissed),
-        _ => None,
-    }
-}
-
 pub(super) async fn merge(
     gh: &GithubForge,
     repo: &RepoRef,
@@ -157,7 +123,80 @@ pub(super) async fn merge(
     };
     let body = json!({ "sha": head_sha, "merge_method": merge_method });
     let path = repo_path(repo, &format!("/pulls/{number}/merge"));
-    gh.repo_call(repo, Call::put(path, body, &what))
-        .await?
-        .success(&what)
+    let reply = gh.repo_call(repo, Call::put(path, body, &what)).await?;
+    match merge_refusal(&reply) {
+        Some(refusal) => Err(ForgeError::MergeRefused {
+            refusal,
+            message: format!("{what}: {}", reply.message()),
+        }),
+        None => reply.success(&what),
+    }
+}
+
+/// Why GitHub refused a merge, from its answer: 409 when the head is not the `sha` sent; 405
+/// for everything else, told apart by its message (conflicts, drafts and closed pull requests
+/// against branch protection and rules).
+fn merge_refusal(reply: &Reply) -> Option<MergeRefusal> {
+    match reply.status.as_u16() {
+        409 => Some(MergeRefusal::HeadMoved),
+        405 => {
+            let message = reply.message().to_lowercase();
+            let not_mergeable = [
+                "not mergeable",
+                "conflict",
+                "draft",
+                "already merged",
+                "closed",
+            ];
+            if message.contains("head branch was modified") {
+                Some(MergeRefusal::HeadMoved)
+            } else if not_mergeable.iter().any(|m| message.contains(m)) {
+                Some(MergeRefusal::NotMergeable)
+            } else {
+                Some(MergeRefusal::Protected)
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{HeaderMap, StatusCode};
+
+    fn refusal(status: u16, message: &str) -> Option<MergeRefusal> {
+        merge_refusal(&Reply {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: HeaderMap::new(),
+            body: json!({ "message": message }).to_string().into_bytes(),
+        })
+    }
+
+    #[test]
+    fn merge_refusals_are_told_apart() {
+        let moved = "Head branch was modified. Review and try the merge again.";
+        assert_eq!(refusal(409, moved), Some(MergeRefusal::HeadMoved));
+        assert_eq!(
+            refusal(405, "Pull Request is not mergeable"),
+            Some(MergeRefusal::NotMergeable)
+        );
+        assert_eq!(
+            refusal(405, "Pull Request is still a draft"),
+            Some(MergeRefusal::NotMergeable)
+        );
+        for protected in [
+            "At least 1 approving review is required by reviewers with write access.",
+            "Required status check \"ade/verify\" is expected.",
+            "Repository rule violations found",
+        ] {
+            assert_eq!(
+                refusal(405, protected),
+                Some(MergeRefusal::Protected),
+                "{protected}"
+            );
+        }
+        assert_eq!(refusal(422, "Validation Failed"), None);
+        assert_eq!(refusal(200, "Pull Request successfully merged"), None);
+    }
 }

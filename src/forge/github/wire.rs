@@ -99,18 +99,33 @@ pub(super) struct Label {
 pub(super) struct PullRequest {
     pub number: i64,
     pub html_url: String,
+    #[serde(default)]
+    pub node_id: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
     pub state: String,
+    #[serde(default)]
+    pub draft: Option<bool>,
     #[serde(default)]
     pub merged: Option<bool>,
     #[serde(default)]
     pub merged_at: Option<String>,
     pub head: PullHead,
+    #[serde(default)]
+    pub base: Option<PullBase>,
 }
 
 /// The head of a pull request.
 #[derive(Deserialize)]
 pub(super) struct PullHead {
     pub sha: String,
+    #[serde(rename = "ref", default)]
+    pub branch: String,
+}
+
+/// The base of a pull request.
+#[derive(Deserialize)]
+pub(super) struct PullBase {
     #[serde(rename = "ref", default)]
     pub branch: String,
 }
@@ -122,6 +137,44 @@ pub(super) struct Review {
     pub user: Option<User>,
     pub state: String,
     pub commit_id: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+/// A review comment (`GET /repos/{owner}/{repo}/pulls/{pull_number}/comments`).
+#[derive(Deserialize)]
+pub(super) struct ReviewComment {
+    pub id: i64,
+    pub user: Option<User>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Absent or null once the line is no longer in the diff (an outdated comment).
+    #[serde(default)]
+    pub line: Option<i64>,
+    #[serde(default)]
+    pub original_line: Option<i64>,
+    #[serde(default)]
+    pub pull_request_review_id: Option<i64>,
+}
+
+/// The answer of a GraphQL request: `data` and, when something failed, `errors` (with HTTP 200).
+#[derive(Deserialize)]
+pub(super) struct GraphqlAnswer {
+    #[serde(default)]
+    pub data: Option<serde_json::Value>,
+    #[serde(default)]
+    pub errors: Vec<GraphqlError>,
+}
+
+/// One GraphQL error.
+#[derive(Deserialize)]
+pub(super) struct GraphqlError {
+    #[serde(default)]
+    pub message: String,
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
 }
 
 /// `GET /repos/{owner}/{repo}/commits/{ref}/check-runs`.
@@ -138,6 +191,27 @@ pub(super) struct CheckRun {
     pub name: Option<String>,
     #[serde(default)]
     pub app: Option<CheckApp>,
+    #[serde(default)]
+    pub output: Option<CheckOutput>,
+}
+
+/// What a check run's output says about itself.
+#[derive(Deserialize)]
+pub(super) struct CheckOutput {
+    #[serde(default)]
+    pub annotations_count: Option<u64>,
+}
+
+/// An annotation already on a check run (`GET …/check-runs/{id}/annotations`).
+#[derive(Deserialize)]
+pub(super) struct Annotation {
+    pub path: String,
+    pub start_line: i64,
+    pub end_line: i64,
+    #[serde(default)]
+    pub annotation_level: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 /// The app that owns a check run.

@@ -189,7 +189,9 @@ where
     }
 }
 
-fn backoff(policy: &RetryPolicy, retry: u32) -> Duration {
+/// The wait before retry number `retry` (from 1) after a transient failure: exponential from
+/// `backoff_base` to `backoff_max`, with jitter.
+pub(crate) fn backoff(policy: &RetryPolicy, retry: u32) -> Duration {
     crate::jobs::backoff::delay(
         i64::from(retry),
         policy.backoff_base,

@@ -1,6 +1,7 @@
 //! The values the test handle takes and gives: how to start, what to seed, what a test reads.
 
 use super::AppKey;
+use super::state::CheckRunAnnotation;
 use crate::clock::{Clock, SystemClock};
 use crate::forge::{CheckState, ForgeKind};
 use std::net::SocketAddr;
@@ -176,10 +177,16 @@ pub struct SimCheck {
     pub state: CheckState,
     /// The forge's own word: `queued`, `in_progress`, or the conclusion (GitHub); the state (Gitea).
     pub raw_state: String,
+    /// The conclusion as sent, once completed (GitHub only).
+    pub conclusion: Option<String>,
     /// Title (GitHub) or description (Gitea).
     pub title: String,
     /// Summary (GitHub only).
     pub summary: String,
+    /// `output.text` (GitHub only).
+    pub text: Option<String>,
+    /// Every annotation, in the order received across creates and updates (GitHub only).
+    pub annotations: Vec<CheckRunAnnotation>,
     /// Details link.
     pub details_url: Option<String>,
     /// External id (GitHub only).

@@ -172,6 +172,8 @@ pub struct CheckRun {
     pub summary: Option<String>,
     /// `output.text`.
     pub text: Option<String>,
+    /// `output.annotations`, every batch appended in the order received.
+    pub annotations: Vec<CheckRunAnnotation>,
     /// Link to details.
     pub details_url: Option<String>,
     /// The creator's own id for it.
@@ -180,6 +182,54 @@ pub struct CheckRun {
     pub started_at: i64,
     /// When completed (Unix ms).
     pub completed_at: Option<i64>,
+}
+
+/// An annotation on a GitHub check run, as the API took it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckRunAnnotation {
+    /// The file.
+    pub path: String,
+    /// The first line, from 1.
+    pub start_line: u32,
+    /// The last line.
+    pub end_line: u32,
+    /// The first column, on a one-line annotation.
+    pub start_column: Option<u32>,
+    /// The last column, on a one-line annotation.
+    pub end_column: Option<u32>,
+    /// `notice`, `warning` or `failure`.
+    pub level: String,
+    /// The message.
+    pub message: String,
+    /// The title.
+    pub title: Option<String>,
+    /// Details.
+    pub raw_details: Option<String>,
+}
+
+/// A comment on a line (or a whole file) of a pull request's diff, made in a review.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReviewComment {
+    /// Numeric id.
+    pub id: i64,
+    /// The review it belongs to.
+    pub review_id: i64,
+    /// The pull request number.
+    pub number: i64,
+    /// Author login.
+    pub author: String,
+    /// Text.
+    pub body: String,
+    /// The file.
+    pub path: String,
+    /// The line in the head's version of the file.
+    pub line: u32,
+    /// The diff hunk up to the line, as GitHub shows it.
+    pub diff_hunk: String,
+    /// The head commit the comment was made on.
+    pub commit_id: String,
+    /// When (Unix ms).
+    pub created_at: i64,
 }
 
 /// A Gitea commit status.
@@ -234,6 +284,8 @@ pub struct Repo {
     pub comments: Vec<Comment>,
     /// Reviews in id order.
     pub reviews: Vec<Review>,
+    /// Review comments in id order.
+    pub review_comments: Vec<ReviewComment>,
     /// GitHub check runs in id order.
     pub check_runs: Vec<CheckRun>,
     /// Gitea commit statuses in id order.
@@ -280,26 +332,21 @@ impl Repo {
 
     /// Why branch protection refuses merging `pull` at `head_sha` now (empty: it may merge).
     /// `checks_passed` tells whether a named check passed on the head, in the forge's own terms.
-    pub fn merge_blockers(&self, pull: &Pull, checks_passed: impl Fn(&str) -> bool) -> Vec<String> {
+    pub fn merge_blockers(
+        &self,
+        pull: &Pull,
+        checks_passed: impl Fn(&str) -> bool,
+    ) -> Vec<MergeBlocker> {
         let Some(protection) = self.protections.get(&pull.base) else {
             return Vec::new();
         };
         let mut blockers = Vec::new();
-        let approvals = self.approvals(pull.number);
-        if approvals < protection.required_approvals as usize {
-            blockers.push(format!(
-                "At least {} approving review{} required by reviewers with write access.",
-                protection.required_approvals,
-                if protection.required_approvals == 1 {
-                    " is"
-                } else {
-                    "s are"
-                }
-            ));
+        if self.approvals(pull.number) < protection.required_approvals as usize {
+            blockers.push(MergeBlocker::Approvals(protection.required_approvals));
         }
         for check in &protection.required_checks {
             if !checks_passed(check) {
-                blockers.push(format!("Required status check \"{check}\" is expected."));
+                blockers.push(MergeBlocker::Check(check.clone()));
             }
         }
         blockers
@@ -342,6 +389,37 @@ impl Repo {
             .rev()
             .find(|status| status.sha == sha && status.context == context)
             .is_some_and(|status| matches!(status.state.as_str(), "success" | "warning"))
+    }
+}
+
+/// One thing branch protection still requires before a merge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MergeBlocker {
+    /// This many approving reviews, which the pull request lacks.
+    Approvals(u32),
+    /// A required check that has not passed on the head.
+    Check(String),
+}
+
+impl MergeBlocker {
+    /// How the forge says it: GitHub names each requirement, Gitea gives its reason.
+    pub fn words(&self, kind: crate::forge::ForgeKind) -> String {
+        use crate::forge::ForgeKind;
+        match (self, kind) {
+            (MergeBlocker::Approvals(n), ForgeKind::Github) => format!(
+                "At least {n} approving review{} required by reviewers with write access.",
+                if *n == 1 { " is" } else { "s are" }
+            ),
+            (MergeBlocker::Check(name), ForgeKind::Github) => {
+                format!("Required status check \"{name}\" is expected.")
+            }
+            (MergeBlocker::Approvals(_), ForgeKind::Gitea) => {
+                "not allowed to merge [reason: Does not have enough approvals]".into()
+            }
+            (MergeBlocker::Check(_), ForgeKind::Gitea) => {
+                "not allowed to merge [reason: Not all required status checks successful]".into()
+            }
+        }
     }
 }
 
@@ -488,6 +566,7 @@ mod tests {
             pulls: BTreeMap::new(),
             comments: Vec::new(),
             reviews: Vec::new(),
+            review_comments: Vec::new(),
             check_runs: Vec::new(),
             statuses: Vec::new(),
             protections: BTreeMap::new(),

@@ -3,13 +3,17 @@
 //! then sends the webhooks the real forge would send. The test handle, the `/_sim/` control
 //! endpoints and the API routes all come through here, so every path sends the same deliveries.
 
+mod drafts;
 mod issues;
 mod pulls;
 mod push;
+mod reviews;
 
+pub use drafts::{gitea_draft_title, set_draft};
 pub use issues::{add_labels, comment, edit_comment, open_issue, react, set_open};
-pub use pulls::{PullSpec, merge, open_pull, rerequest_check, review, update_pull};
+pub use pulls::{PullSpec, merge, open_pull, rerequest_check, update_pull};
 pub use push::{after_push, push_files};
+pub use reviews::{LineComment, review, review_with_comments};
 
 use super::core::Sim;
 use super::webhooks::Outgoing;

@@ -1,11 +1,10 @@
-//! Pull requests: open, change, review, merge under branch protection, re-run checks.
+//! Pull requests: open, change, merge under branch protection, re-run checks.
 
 use super::{ActionError, ActionResult, HookEvent, emit, no_repo, require_user, split};
 use super::{after_push, set_open};
-use crate::events::ReviewState;
 use crate::forge::sim::core::Sim;
 use crate::forge::sim::git::{MergeFailure, MergePlan, MergeStyle};
-use crate::forge::sim::state::{Issue, Pull, Review};
+use crate::forge::sim::state::{Issue, Pull};
 use crate::forge::{ForgeKind, Permission};
 
 /// A pull request to open.
@@ -115,7 +114,8 @@ pub async fn open_pull(
     Ok(number)
 }
 
-/// Changes a pull request's title, body or open state.
+/// Changes a pull request's title, body or open state. On Gitea the title decides whether it is
+/// a draft.
 pub async fn update_pull(
     sim: &Sim,
     repo: &str,
@@ -139,67 +139,21 @@ pub async fn update_pull(
         if let Some(title) = title {
             issue.title = title.to_owned();
         }
+        let gitea_draft = title
+            .filter(|_| sim.kind == ForgeKind::Gitea)
+            .map(super::gitea_draft_title);
         if let Some(body) = body {
             issue.body = body.to_owned();
         }
         issue.updated_at = now;
+        if let (Some(draft), Some(pull)) = (gitea_draft, r.pulls.get_mut(&number)) {
+            pull.draft = draft;
+        }
     }
     if let Some(open) = open {
         set_open(sim, repo, number, actor, open).await?;
     }
     Ok(())
-}
-
-/// Submits a review on a pull request's current head; returns its id.
-pub async fn review(
-    sim: &Sim,
-    repo: &str,
-    number: i64,
-    author: &str,
-    state: ReviewState,
-    body: &str,
-) -> ActionResult<i64> {
-    require_user(sim, author)?;
-    let (owner, name) = split(repo);
-    let snapshot = sim.repo(owner, name).ok_or_else(|| no_repo(repo))?;
-    let pull = snapshot
-        .pulls
-        .get(&number)
-        .ok_or_else(|| ActionError::NotFound(format!("pull request #{number} not found")))?;
-    let author_of_pull = snapshot.issues.get(&number).map(|i| i.author.clone());
-    if state != ReviewState::Commented && author_of_pull.as_deref() == Some(author) {
-        return Err(ActionError::Invalid(match state {
-            ReviewState::Approved => "Can not approve your own pull request".into(),
-            _ => "Can not request changes on your own pull request".into(),
-        }));
-    }
-    let git = sim.pull_git(&snapshot, pull).await;
-    let id = {
-        let mut st = sim.state();
-        let id = st.next_id();
-        let now = sim.clock.now_ms();
-        let r = st.repo_mut(owner, name).ok_or_else(|| no_repo(repo))?;
-        r.reviews.push(Review {
-            id,
-            number,
-            author: author.to_owned(),
-            state,
-            body: body.to_owned(),
-            commit_id: git.head_sha,
-            submitted_at: now,
-        });
-        id
-    };
-    emit(
-        sim,
-        HookEvent::Review {
-            repo: repo.to_owned(),
-            review_id: id,
-            sender: author.to_owned(),
-        },
-    )
-    .await;
-    Ok(id)
 }
 
 /// Merges a pull request as `actor` if its head is still `expected_head` (when given) and the
@@ -226,16 +180,24 @@ pub async fn merge(
         .cloned()
         .expect("a pull has its issue");
     let gitea = sim.kind == ForgeKind::Gitea;
-    if pull.merged || !issue.open {
+    if pull.merged {
         return Err(ActionError::NotMergeable(if gitea {
-            "The PR is closed or already merged".into()
+            "PR already merged".into()
         } else {
             "Pull Request is not mergeable".into()
         }));
     }
+    if !issue.open {
+        // Gitea answers a closed pull request's merge with 404.
+        return Err(if gitea {
+            ActionError::NotFound("The target couldn't be found.".into())
+        } else {
+            ActionError::NotMergeable("Pull Request is not mergeable".into())
+        });
+    }
     if pull.draft {
         return Err(ActionError::NotMergeable(if gitea {
-            "The PR is a draft (work in progress)".into()
+            "Work in progress PRs cannot be merged".into()
         } else {
             "Pull Request is still a draft".into()
         }));
@@ -270,8 +232,17 @@ pub async fn merge(
         ForgeKind::Github => snapshot.check_run_passed(&git.head_sha, check),
         ForgeKind::Gitea => snapshot.status_passed(&git.head_sha, check),
     });
-    if !blockers.is_empty() && !bypass {
-        return Err(ActionError::NotMergeable(blockers.join("\n")));
+    if let Some(first) = blockers.first().filter(|_| !bypass) {
+        // Gitea stops at the first reason; GitHub names them all.
+        let words = match sim.kind {
+            ForgeKind::Gitea => first.words(sim.kind),
+            ForgeKind::Github => blockers
+                .iter()
+                .map(|b| b.words(sim.kind))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        };
+        return Err(ActionError::NotMergeable(words));
     }
     let message = message.map_or_else(
         || match style {
@@ -297,11 +268,13 @@ pub async fn merge(
         )
         .await
         .map_err(|failure| match failure {
-            MergeFailure::Conflict => ActionError::NotMergeable(if gitea {
-                "Please rebase: merge conflict".into()
-            } else {
-                "Merge conflict".into()
-            }),
+            // Gitea answers a conflict with 409, GitHub with 405.
+            MergeFailure::Conflict if gitea => {
+                ActionError::Conflict("merge conflicts with the base branch".into())
+            }
+            MergeFailure::Conflict => {
+                ActionError::NotMergeable("Pull Request is not mergeable".into())
+            }
             MergeFailure::Raced => ActionError::Conflict("Base branch was modified.".into()),
             MergeFailure::Git(err) => ActionError::Internal(err),
         })?;

@@ -28,7 +28,8 @@ struct IssueUpdate {
     state: Option<String>,
 }
 
-/// `PATCH /api/v1/repos/{owner}/{repo}/issues/{index}` → 201, as Gitea answers.
+/// `PATCH /api/v1/repos/{owner}/{repo}/issues/{index}` → 201, as Gitea answers. A new title of a
+/// pull request decides whether it is a draft, as through the pull request route.
 pub async fn update_issue(
     ctx: Ctx,
     Path((owner, name, number)): Path<(String, String, i64)>,
@@ -42,15 +43,17 @@ pub async fn update_issue(
     }
     {
         let mut state = ctx.sim.state();
-        if let Some(issue) = state
-            .repo_mut(&owner, &name)
-            .and_then(|r| r.issues.get_mut(&number))
-        {
-            if let Some(title) = update.title {
-                issue.title = title;
+        if let Some(r) = state.repo_mut(&owner, &name) {
+            if let (Some(title), Some(pull)) = (&update.title, r.pulls.get_mut(&number)) {
+                pull.draft = actions::gitea_draft_title(title);
             }
-            if let Some(body) = update.body {
-                issue.body = body;
+            if let Some(issue) = r.issues.get_mut(&number) {
+                if let Some(title) = update.title {
+                    issue.title = title;
+                }
+                if let Some(body) = update.body {
+                    issue.body = body;
+                }
             }
         }
     }

@@ -353,7 +353,7 @@ pub fn review(sim: &Sim, repo: &Repo, review: &Review) -> Value {
         "stale": head.is_some_and(|h| h != review.commit_id),
         "official": repo.permission_of(&review.author) >= Permission::Write,
         "dismissed": review.state == ReviewState::Dismissed,
-        "comments_count": 0,
+        "comments_count": repo.review_comments.iter().filter(|c| c.review_id == review.id).count(),
         "submitted_at": rfc3339(review.submitted_at),
         "updated_at": rfc3339(review.submitted_at),
         "html_url": format!("{html}#issuecomment-{}", review.id),

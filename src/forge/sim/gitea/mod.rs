@@ -7,6 +7,7 @@ mod issues;
 pub mod json;
 mod pulls;
 mod repos;
+mod review_comments;
 mod statuses;
 mod teams;
 
@@ -78,6 +79,10 @@ pub fn router() -> Router<Arc<Sim>> {
         .route(
             &format!("{repo}/pulls/{{index}}/reviews"),
             get(pulls::list_reviews),
+        )
+        .route(
+            &format!("{repo}/pulls/{{index}}/reviews/{{id}}/comments"),
+            get(review_comments::list),
         )
         .route(
             &format!("{repo}/pulls/{{index}}/merge"),

@@ -55,12 +55,6 @@ struct NewPull {
     base: String,
 }
 
-/// Gitea marks drafts by a title prefix (`WIP:` or `[WIP]`, its default setting).
-fn is_draft(title: &str) -> bool {
-    let lower = title.trim_start().to_ascii_lowercase();
-    lower.starts_with("wip:") || lower.starts_with("[wip]")
-}
-
 /// `POST /api/v1/repos/{owner}/{repo}/pulls` → 201 and a `pull_request` webhook; 409 when an
 /// open one exists for the same branches.
 pub async fn create_pull(
@@ -81,7 +75,7 @@ pub async fn create_pull(
             body: request.body.as_deref().unwrap_or(""),
             head: &request.head,
             base: &request.base,
-            draft: is_draft(&title),
+            draft: actions::gitea_draft_title(&title),
         },
     )
     .await
@@ -141,17 +135,6 @@ pub async fn update_pull(
     )
     .await
     .map_err(|e| ctx.refused(e))?;
-    if let Some(title) = &request.title {
-        let draft = is_draft(title);
-        if let Some(pull) = ctx
-            .sim
-            .state()
-            .repo_mut(&owner, &name)
-            .and_then(|r| r.pulls.get_mut(&number))
-        {
-            pull.draft = draft;
-        }
-    }
     let body = render(&ctx, &owner, &name, number).await?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }

@@ -1,8 +1,9 @@
-//! Check run routes: create, update, read, and list the runs on a commit.
+//! Check run routes: create, update (appending annotations), read, list the runs on a commit,
+//! and list a run's annotations.
 
 use super::super::http::{ApiResult, Ctx, parse_json};
-use super::super::state::CheckRun;
-use super::json;
+use super::super::state::{CheckRun, CheckRunAnnotation};
+use super::{annotations, json};
 use crate::forge::Permission;
 use axum::Json;
 use axum::body::Bytes;
@@ -12,11 +13,15 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::json;
 
+/// GitHub's limit on `output.summary` and `output.text`, in characters.
+const MAX_OUTPUT: usize = 65_535;
+
 #[derive(Deserialize, Default)]
 struct Output {
     title: Option<String>,
     summary: Option<String>,
     text: Option<String>,
+    annotations: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -49,6 +54,43 @@ const CONCLUSIONS: &[&str] = &[
     "timed_out",
 ];
 
+/// Checks `output` as GitHub does: `summary` always, `title` too on a new run, both within
+/// their limits, and the annotations; returns the annotations to add.
+fn validate_output(
+    ctx: &Ctx,
+    output: Option<&Output>,
+    creating: bool,
+) -> ApiResult<Vec<CheckRunAnnotation>> {
+    let Some(output) = output else {
+        return Ok(Vec::new());
+    };
+    let invalid = |message: String| ctx.error(StatusCode::UNPROCESSABLE_ENTITY, message);
+    if output.summary.is_none() || (creating && output.title.is_none()) {
+        return Err(invalid(format!(
+            "Invalid request.\n\n\"{}\" wasn't supplied.",
+            if output.summary.is_none() {
+                "summary"
+            } else {
+                "title"
+            }
+        )));
+    }
+    for (key, value) in [("summary", &output.summary), ("text", &output.text)] {
+        if value
+            .as_ref()
+            .is_some_and(|v| v.chars().count() > MAX_OUTPUT)
+        {
+            return Err(invalid(format!(
+                "Invalid request.\n\n`output.{key}` is longer than {MAX_OUTPUT} characters."
+            )));
+        }
+    }
+    match &output.annotations {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(values) => annotations::parse(values).map_err(invalid),
+    }
+}
+
 fn validate(ctx: &Ctx, body: &CheckRunBody) -> ApiResult<()> {
     if let Some(status) = &body.status
         && !STATUSES.contains(&status.as_str())
@@ -69,7 +111,8 @@ fn validate(ctx: &Ctx, body: &CheckRunBody) -> ApiResult<()> {
     Ok(())
 }
 
-fn apply(run: &mut CheckRun, body: CheckRunBody, now: i64) {
+fn apply(run: &mut CheckRun, body: CheckRunBody, added: Vec<CheckRunAnnotation>, now: i64) {
+    run.annotations.extend(added);
     if let Some(conclusion) = body.conclusion {
         run.conclusion = Some(conclusion);
         run.status = "completed".into();
@@ -99,6 +142,7 @@ pub async fn create_check_run(
 ) -> ApiResult {
     let request: CheckRunBody = parse_json(&ctx.sim, &body)?;
     validate(&ctx, &request)?;
+    let added = validate_output(&ctx, request.output.as_ref(), true)?;
     let repo = ctx.with(&owner, &name, Permission::Write)?;
     let (Some(run_name), Some(head_sha)) = (request.name.clone(), request.head_sha.clone()) else {
         return Err(ctx.error(
@@ -139,12 +183,13 @@ pub async fn create_check_run(
             title: None,
             summary: None,
             text: None,
+            annotations: Vec::new(),
             details_url: None,
             external_id: None,
             started_at: now,
             completed_at: None,
         };
-        apply(&mut run, request, now);
+        apply(&mut run, request, added, now);
         r.check_runs.push(run.clone());
         run
     };
@@ -164,6 +209,7 @@ pub async fn update_check_run(
 ) -> ApiResult {
     let request: CheckRunBody = parse_json(&ctx.sim, &body)?;
     validate(&ctx, &request)?;
+    let added = validate_output(&ctx, request.output.as_ref(), false)?;
     ctx.with(&owner, &name, Permission::Write)?;
     let now = ctx.sim.now();
     let run = {
@@ -179,7 +225,7 @@ pub async fn update_check_run(
         if let Some(new_name) = request.name.clone() {
             run.name = new_name;
         }
-        apply(run, request, now);
+        apply(run, request, added, now);
         run.clone()
     };
     let repo = ctx.readable(&owner, &name)?;
@@ -229,4 +275,23 @@ pub async fn list_for_ref(
     let request = ctx.page(30);
     let page = super::super::state::page(&runs, request.page, request.per_page);
     Ok(Json(json!({ "total_count": runs.len(), "check_runs": page })).into_response())
+}
+
+/// `GET /repos/{owner}/{repo}/check-runs/{id}/annotations`: in the order added, paged.
+pub async fn list_annotations(
+    ctx: Ctx,
+    Path((owner, name, id)): Path<(String, String, i64)>,
+) -> ApiResult {
+    let repo = ctx.readable(&owner, &name)?;
+    let run = repo
+        .check_runs
+        .iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| ctx.not_found())?;
+    let items = run
+        .annotations
+        .iter()
+        .map(|a| annotations::json(&ctx.sim, &repo, run, a))
+        .collect();
+    Ok(ctx.paged(30, items))
 }

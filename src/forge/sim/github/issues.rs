@@ -26,15 +26,33 @@ struct IssueUpdate {
     title: Option<String>,
     body: Option<String>,
     state: Option<String>,
+    state_reason: Option<String>,
 }
 
-/// `PATCH /repos/{owner}/{repo}/issues/{number}`: title, body, state.
+/// The reasons GitHub takes for a state change.
+const STATE_REASONS: &[&str] = &["completed", "not_planned", "duplicate", "reopened"];
+
+/// `PATCH /repos/{owner}/{repo}/issues/{number}`: title, body, state (with an optional
+/// `state_reason`, which GitHub ignores unless the state changes).
 pub async fn update_issue(
     ctx: Ctx,
     Path((owner, name, number)): Path<(String, String, i64)>,
     body: Bytes,
 ) -> ApiResult {
     let update: IssueUpdate = parse_json(&ctx.sim, &body)?;
+    if let Some(reason) = update
+        .state_reason
+        .as_deref()
+        .filter(|r| !STATE_REASONS.contains(r))
+    {
+        return Err(ctx.error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "state_reason `{reason}` is not one of {}",
+                STATE_REASONS.join(", ")
+            ),
+        ));
+    }
     let repo = ctx.with(&owner, &name, Permission::Triage)?;
     let login = ctx.login()?;
     let full = repo.full_name();

@@ -12,7 +12,8 @@ use crate::forge::Permission;
 use base64::Engine;
 use serde_json::{Value, json};
 
-fn node_id(kind: &str, id: i64) -> String {
+/// GitHub's global id of an object (its REST `node_id`, its GraphQL `id`).
+pub fn node_id(kind: &str, id: i64) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("0{}:{kind}{id}", kind.len()))
 }
 
@@ -437,7 +438,7 @@ pub fn pull_request(sim: &Sim, repo: &Repo, pull: &Pull, git: &PullGit) -> Value
         "mergeable_state": if pull.merged { "unknown" } else if pull.draft { "draft" } else { "clean" },
         "merged_by": pull.merged_by.as_deref().map(|l| user_named(sim, l)),
         "comments": comments,
-        "review_comments": 0,
+        "review_comments": repo.review_comments.iter().filter(|c| c.number == pull.number).count(),
         "maintainer_can_modify": false,
         "commits": git.stats.commits,
         "additions": git.stats.additions,
@@ -579,7 +580,7 @@ pub fn check_run(sim: &Sim, repo: &Repo, run: &CheckRun) -> Value {
             "title": run.title,
             "summary": run.summary,
             "text": run.text,
-            "annotations_count": 0,
+            "annotations_count": run.annotations.len(),
             "annotations_url": format!("{api}/annotations"),
         },
         "name": run.name,

@@ -3,13 +3,16 @@
 //! description (`api.github.com.json`); the API root is the simulator's base URL, as on GitHub
 //! Enterprise with `api_url` pointed at it.
 
+mod annotations;
 mod app;
 mod checks;
+mod graphql;
 pub mod hooks;
 mod issues;
 pub mod json;
 mod pulls;
 mod repos;
+mod review_comments;
 mod teams;
 
 pub use app::random_token;
@@ -30,6 +33,7 @@ pub fn router() -> Router<Arc<Sim>> {
             post(app::create_token),
         )
         .route("/installation/repositories", get(app::installation_repos))
+        .route("/graphql", post(graphql::graphql))
         .route("/user", get(app::current_user))
         .route("/users/{login}", get(app::get_user))
         .route(
@@ -91,6 +95,10 @@ pub fn router() -> Router<Arc<Sim>> {
             get(pulls::list_reviews),
         )
         .route(
+            "/repos/{owner}/{repo}/pulls/{number}/comments",
+            get(review_comments::list),
+        )
+        .route(
             "/repos/{owner}/{repo}/pulls/{number}/merge",
             put(pulls::merge).get(pulls::is_merged),
         )
@@ -101,6 +109,10 @@ pub fn router() -> Router<Arc<Sim>> {
         .route(
             "/repos/{owner}/{repo}/check-runs/{id}",
             get(checks::get_check_run).patch(checks::update_check_run),
+        )
+        .route(
+            "/repos/{owner}/{repo}/check-runs/{id}/annotations",
+            get(checks::list_annotations),
         )
         .route(
             "/repos/{owner}/{repo}/commits/{git_ref}/check-runs",

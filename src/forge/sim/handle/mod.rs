@@ -1,20 +1,20 @@
-//! The test handle: start a simulator, seed it, act as users, read state, inject faults.
+//! The test handle: start a simulator, seed it, act as users, read state (`reads`), inject
+//! faults.
+
+mod reads;
 
 use super::core::{AppIdentity, Sim};
 use super::faults::{Faults, HookFault};
 use super::state::{Installation, IssuedToken, Label, Repo, State, Team, User};
 use crate::events::ReviewState;
-use crate::forge::{BranchProtection, CheckState, ForgeKind, Permission};
+use crate::forge::{BranchProtection, ForgeKind, Permission};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::options::{NewRepo, SimCheck, SimOptions, SimPull, SimRepo, SimUser};
-use super::{
-    ActionError, ApiCall, AppKey, Comment, DeliveryOutcome, DeliveryRecord, FaultRule, Issue,
-    MergeStyle, ReactionRecord, Review,
-};
+use super::options::{NewRepo, SimOptions, SimRepo, SimUser};
+use super::{ActionError, ApiCall, AppKey, DeliveryOutcome, DeliveryRecord, FaultRule, MergeStyle};
 use super::{actions, calls, git, github, server, webhooks};
 
 /// A running simulator. Dropping it stops the server; the data dir is left for the caller.
@@ -282,6 +282,7 @@ impl Simulator {
                 pulls: BTreeMap::new(),
                 comments: Vec::new(),
                 reviews: Vec::new(),
+                review_comments: Vec::new(),
                 check_runs: Vec::new(),
                 statuses: Vec::new(),
                 protections: BTreeMap::new(),
@@ -303,11 +304,6 @@ impl Simulator {
             .repo_mut(owner, name)
             .ok_or_else(|| anyhow::anyhow!("no repository {repo}"))?;
         Ok(change(r))
-    }
-
-    fn read_repo(&self, repo: &str) -> Option<Repo> {
-        let (owner, name) = repo.split_once('/')?;
-        self.sim.repo(owner, name)
     }
 
     /// Gives a user an access level (`Permission::None` removes them).
@@ -514,6 +510,22 @@ impl Simulator {
         actions::review(&self.sim, repo, number, author, state, body).await
     }
 
+    /// `author` submits a review with comments on lines of the pull request's diff, each
+    /// `(path, line of the head's version, text)`; a line the diff does not show is refused, as
+    /// on both forges. Returns the review's id.
+    pub async fn review_with_comments(
+        &self,
+        repo: &str,
+        number: i64,
+        author: &str,
+        state: ReviewState,
+        body: &str,
+        comments: &[actions::LineComment<'_>],
+    ) -> Result<i64, ActionError> {
+        actions::review_with_comments(&self.sim, repo, number, author, (state, body), comments)
+            .await
+    }
+
     /// `actor` merges a pull request through the forge's rules (protection included); returns
     /// the base branch's new commit.
     pub async fn merge_pull(
@@ -534,153 +546,6 @@ impl Simulator {
         actor: &str,
     ) -> Result<(), ActionError> {
         actions::rerequest_check(&self.sim, repo, check_run_id, actor).await
-    }
-
-    // ----- reading state -----
-
-    /// The comments on an issue or pull request, oldest first.
-    pub fn comments(&self, repo: &str, number: i64) -> Vec<Comment> {
-        self.read_repo(repo)
-            .map(|r| {
-                r.comments
-                    .into_iter()
-                    .filter(|c| c.number == number)
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// The reactions on a comment, oldest first.
-    pub fn reactions(&self, repo: &str, comment_id: i64) -> Vec<ReactionRecord> {
-        self.read_repo(repo)
-            .and_then(|r| r.comments.into_iter().find(|c| c.id == comment_id))
-            .map(|c| c.reactions)
-            .unwrap_or_default()
-    }
-
-    /// An issue (or a pull request's issue).
-    pub fn issue(&self, repo: &str, number: i64) -> Option<Issue> {
-        self.read_repo(repo)?.issues.remove(&number)
-    }
-
-    /// The labels on an issue or pull request.
-    pub fn labels(&self, repo: &str, number: i64) -> Vec<String> {
-        self.issue(repo, number)
-            .map(|i| i.labels)
-            .unwrap_or_default()
-    }
-
-    /// The reviews on a pull request, oldest first.
-    pub fn reviews(&self, repo: &str, number: i64) -> Vec<Review> {
-        self.read_repo(repo)
-            .map(|r| {
-                r.reviews
-                    .into_iter()
-                    .filter(|x| x.number == number)
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Every pull request, by number.
-    pub fn pulls(&self, repo: &str) -> Vec<SimPull> {
-        let Some(r) = self.read_repo(repo) else {
-            return Vec::new();
-        };
-        r.pulls
-            .values()
-            .filter_map(|p| {
-                let issue = r.issues.get(&p.number)?;
-                Some(SimPull {
-                    number: p.number,
-                    title: issue.title.clone(),
-                    body: issue.body.clone(),
-                    author: issue.author.clone(),
-                    head: p.head.clone(),
-                    base: p.base.clone(),
-                    head_sha: p.head_sha.clone(),
-                    open: issue.open,
-                    merged: p.merged,
-                    draft: p.draft,
-                    merge_commit_sha: p.merge_commit_sha.clone(),
-                    labels: issue.labels.clone(),
-                })
-            })
-            .collect()
-    }
-
-    /// One pull request.
-    pub fn pull(&self, repo: &str, number: i64) -> Option<SimPull> {
-        self.pulls(repo).into_iter().find(|p| p.number == number)
-    }
-
-    /// The checks on a commit, oldest first: GitHub check runs or Gitea statuses.
-    pub fn checks(&self, repo: &str, sha: &str) -> Vec<SimCheck> {
-        let Some(r) = self.read_repo(repo) else {
-            return Vec::new();
-        };
-        match self.sim.kind {
-            ForgeKind::Github => r
-                .check_runs
-                .iter()
-                .filter(|c| c.head_sha == sha)
-                .map(|c| {
-                    let raw = c.conclusion.clone().unwrap_or_else(|| c.status.clone());
-                    SimCheck {
-                        id: c.id,
-                        name: c.name.clone(),
-                        state: check_state(&raw),
-                        raw_state: raw,
-                        title: c.title.clone().unwrap_or_default(),
-                        summary: c.summary.clone().unwrap_or_default(),
-                        details_url: c.details_url.clone(),
-                        external_id: c.external_id.clone(),
-                    }
-                })
-                .collect(),
-            ForgeKind::Gitea => r
-                .statuses
-                .iter()
-                .filter(|s| s.sha == sha)
-                .map(|s| SimCheck {
-                    id: s.id,
-                    name: s.context.clone(),
-                    state: check_state(&s.state),
-                    raw_state: s.state.clone(),
-                    title: s.description.clone(),
-                    summary: String::new(),
-                    details_url: (!s.target_url.is_empty()).then(|| s.target_url.clone()),
-                    external_id: None,
-                })
-                .collect(),
-        }
-    }
-
-    /// The commit a branch points at now, read from git.
-    pub async fn branch_sha(&self, repo: &str, branch: &str) -> Option<String> {
-        let (owner, name) = repo.split_once('/')?;
-        self.sim.git.branch_sha(owner, name, branch).await.ok()?
-    }
-
-    /// A file's bytes at a ref, read from git.
-    pub async fn file(&self, repo: &str, git_ref: &str, path: &str) -> Option<Vec<u8>> {
-        let (owner, name) = repo.split_once('/')?;
-        let commit = self.sim.git.resolve(owner, name, git_ref).await.ok()??;
-        match self
-            .sim
-            .git
-            .read_path(owner, name, &commit, path)
-            .await
-            .ok()??
-        {
-            git::PathContent::File { bytes, .. } => Some(bytes),
-            git::PathContent::Dir(_) => None,
-        }
-    }
-
-    /// The whole state as JSON (what `/_sim/state` shows).
-    pub fn state_json(&self) -> serde_json::Value {
-        serde_json::to_value(&*self.sim.state()).unwrap_or_default()
     }
 
     // ----- the call record -----
@@ -736,14 +601,4 @@ impl Simulator {
 
 fn github_token_body() -> String {
     github::random_token(36)
-}
-
-fn check_state(raw: &str) -> CheckState {
-    match raw {
-        "queued" | "requested" | "waiting" => CheckState::Queued,
-        "in_progress" | "pending" => CheckState::InProgress,
-        "success" => CheckState::Success,
-        "failure" | "error" | "timed_out" | "action_required" => CheckState::Failure,
-        _ => CheckState::Neutral,
-    }
 }

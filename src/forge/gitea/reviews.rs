@@ -1,0 +1,109 @@
+//! Reviews of pull requests on Gitea: their verdicts and text, and the line comments left in
+//! them. Gitea lists comments per review, so only reviews that have some are asked for theirs.
+
+use super::{Call, GiteaForge, repo_path, wire};
+use crate::events::ReviewState;
+use crate::forge::http::{collect_pages, more_after, query};
+use crate::forge::{ForgeResult, ForgeReview, ForgeReviewComment, RepoRef};
+
+/// Gitea's default `MAX_RESPONSE_ITEMS`.
+const LIMIT: usize = 50;
+
+/// Every review as Gitea lists it, oldest first (pending ones and review requests included).
+async fn all_reviews(
+    gitea: &GiteaForge,
+    repo: &RepoRef,
+    number: i64,
+) -> ForgeResult<Vec<wire::Review>> {
+    let what = format!("list reviews of {}#{number}", repo.full_name());
+    collect_pages(|page, before| {
+        let path = repo_path(repo, &format!("/pulls/{number}/reviews"))
+            + &query(&[("page", &page.to_string()), ("limit", &LIMIT.to_string())]);
+        let what = &what;
+        async move {
+            let reply = gitea.call(Call::get(path, what)).await?;
+            let reviews: Option<Vec<wire::Review>> = reply.success_json(what)?;
+            let reviews = reviews.unwrap_or_default();
+            let more = more_after(&reply, reviews.len(), LIMIT, before);
+            Ok((reviews, more))
+        }
+    })
+    .await
+}
+
+pub(super) async fn list_reviews(
+    gitea: &GiteaForge,
+    repo: &RepoRef,
+    number: i64,
+) -> ForgeResult<Vec<ForgeReview>> {
+    Ok(all_reviews(gitea, repo, number)
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            Some(ForgeReview {
+                id: r.id,
+                state: review_state(&r.state, r.dismissed)?,
+                author: wire::login(r.user),
+                commit_sha: r.commit_id.filter(|s| !s.is_empty()),
+                body: r.body.unwrap_or_default(),
+            })
+        })
+        .collect())
+}
+
+/// A submitted review's state; `None` for pending reviews and review requests.
+fn review_state(state: &str, dismissed: bool) -> Option<ReviewState> {
+    let state = match state {
+        "APPROVED" => ReviewState::Approved,
+        "REQUEST_CHANGES" => ReviewState::ChangesRequested,
+        "COMMENT" => ReviewState::Commented,
+        _ => return None,
+    };
+    Some(if dismissed {
+        ReviewState::Dismissed
+    } else {
+        state
+    })
+}
+
+/// The comments of every submitted review that has any, review by review, oldest first.
+pub(super) async fn list_review_comments(
+    gitea: &GiteaForge,
+    repo: &RepoRef,
+    number: i64,
+) -> ForgeResult<Vec<ForgeReviewComment>> {
+    let reviews = all_reviews(gitea, repo, number).await?;
+    let mut out = Vec::new();
+    for review in reviews {
+        let submitted = review_state(&review.state, review.dismissed).is_some();
+        if !submitted || review.comments_count == Some(0) {
+            continue;
+        }
+        let what = format!(
+            "list the comments of review {} on {}#{number}",
+            review.id,
+            repo.full_name()
+        );
+        let path = repo_path(
+            repo,
+            &format!("/pulls/{number}/reviews/{}/comments", review.id),
+        );
+        let reply = gitea.call(Call::get(path, &what)).await?;
+        let comments: Option<Vec<wire::ReviewComment>> = reply.success_json(&what)?;
+        out.extend(comments.unwrap_or_default().into_iter().map(|c| {
+            ForgeReviewComment {
+                id: c.id,
+                author: wire::login(c.user),
+                body: c.body.unwrap_or_default(),
+                path: c.path.filter(|p| !p.is_empty()),
+                line: [c.position, c.original_position]
+                    .into_iter()
+                    .flatten()
+                    .find(|l| *l > 0)
+                    .and_then(|l| u32::try_from(l).ok()),
+                review_id: c.pull_request_review_id.or(Some(review.id)),
+            }
+        }));
+    }
+    Ok(out)
+}
