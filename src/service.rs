@@ -3,11 +3,18 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::coordinator::approvals::{APPROVAL_CLOSED_JOB, ApprovalClosedHandler};
 use crate::coordinator::command_job::CommandHandler;
 use crate::coordinator::intake::{COMMAND_JOB, EDITED_COMMAND_JOB, Intake};
 use crate::coordinator::policies::Policies;
+use crate::coordinator::policy_check::{POLICY_CHECK_JOB, PolicyCheckHandler};
+use crate::coordinator::review::closed::{APPROVAL_CLOSED_JOB, ApprovalClosedHandler};
+use crate::coordinator::review::gate::{GATE_JOB, GateHandler};
+use crate::coordinator::review::pushed::{APPROVAL_PUSHED_JOB, ApprovalPushedHandler};
+use crate::coordinator::review::rerun::{CHECK_RERUN_JOB, CheckRerunHandler};
+use crate::coordinator::review::reviewed::{APPROVAL_REVIEWED_JOB, ApprovalReviewedHandler};
 use crate::coordinator::run::{RUN_JOB, RunHandler};
+use crate::coordinator::shared::Shared;
+use crate::coordinator::verification::{VERIFY_JOB, VerifyHandler};
 use crate::coordinator::warm::{WARM_JOB, WarmHandler};
 use crate::dispatch::{Dispatcher, EventSink};
 use crate::forge::ClientOptions;
@@ -16,6 +23,7 @@ use crate::forge::github::GithubForge;
 use crate::forge::writes::{FORGE_WRITE_JOB, ForgeWriter, Forges};
 use crate::ingress::{self, DELIVERY_JOB, Inbox, Ingress};
 use crate::jobs::{Handlers, Leader, Wake, Worker};
+use crate::links::LinkSigner;
 use crate::metrics::Metrics;
 use crate::runner::Runner;
 use crate::runner::local::LocalRunner;
@@ -112,14 +120,27 @@ impl Service {
             metrics: metrics.clone(),
             clock: options.clock.clone(),
         });
-        let routes = ingress::routes(ingress).merge(web::routes(Operations {
-            store: store.clone(),
-            metrics: metrics.clone(),
-        }));
+        let link_key = {
+            let mut conn = store.writer().await.context("read the link key")?;
+            crate::store::links::key(&mut conn, options.clock.now_ms())
+                .await
+                .context("read the link key")?
+        };
+        let links = LinkSigner::new(&link_key, config.server.public_url.as_deref());
+        let routes = ingress::routes(ingress)
+            .merge(web::routes(Operations {
+                store: store.clone(),
+                metrics: metrics.clone(),
+            }))
+            .merge(web::logs::routes(web::logs::Logs {
+                store: store.clone(),
+                links: links.clone(),
+            }));
 
         let forges = forges(config, &options.clients)?;
         let attempts = i64::from(config.jobs.max_attempts);
         let policies = Arc::new(Policies::new(config.policy.clone()));
+        let shared = Shared::new(forges.clone(), policies.clone(), links, attempts);
         let sink = options.sink.unwrap_or_else(|| {
             Arc::new(Intake {
                 max_attempts: attempts,
@@ -129,23 +150,31 @@ impl Service {
         });
         let mut handlers = Handlers::default();
         handlers.register(DELIVERY_JOB, Dispatcher::new(Some(sink), metrics.clone()));
-        let commands = Arc::new(CommandHandler::new(
-            forges.clone(),
-            policies.clone(),
-            attempts,
-        ));
+        let commands = Arc::new(CommandHandler::new(shared.clone()));
         handlers.register(COMMAND_JOB, commands.clone());
         handlers.register(EDITED_COMMAND_JOB, commands);
         handlers.register(
             APPROVAL_CLOSED_JOB,
-            ApprovalClosedHandler::new(forges.clone(), policies.clone(), attempts),
+            ApprovalClosedHandler::new(shared.clone()),
         );
+        handlers.register(
+            APPROVAL_PUSHED_JOB,
+            ApprovalPushedHandler::new(shared.clone()),
+        );
+        handlers.register(
+            APPROVAL_REVIEWED_JOB,
+            ApprovalReviewedHandler::new(shared.clone()),
+        );
+        handlers.register(CHECK_RERUN_JOB, CheckRerunHandler::new(shared.clone()));
+        handlers.register(POLICY_CHECK_JOB, PolicyCheckHandler::new(shared.clone()));
+        handlers.register(GATE_JOB, GateHandler::new(shared.clone()));
         handlers.register(FORGE_WRITE_JOB, ForgeWriter::new(forges.clone()));
         let runner = runner.map(|(runner, parallel)| {
             let mut run_handlers = Handlers::default();
+            run_handlers.register(RUN_JOB, RunHandler::new(shared.clone(), runner.clone()));
             run_handlers.register(
-                RUN_JOB,
-                RunHandler::new(forges.clone(), policies.clone(), runner.clone(), attempts),
+                VERIFY_JOB,
+                VerifyHandler::new(shared.clone(), runner.clone()),
             );
             run_handlers.register(WARM_JOB, WarmHandler::new(forges.clone(), runner));
             let mut jobs = config.jobs.clone();
@@ -158,7 +187,7 @@ impl Service {
                 wake.clone(),
                 metrics.clone(),
             )
-            .only(&[RUN_JOB, WARM_JOB])
+            .only(&[RUN_JOB, VERIFY_JOB, WARM_JOB])
         });
         let worker = Worker::new(
             store.clone(),
@@ -168,7 +197,7 @@ impl Service {
             wake.clone(),
             metrics,
         )
-        .except(&[RUN_JOB, WARM_JOB]);
+        .except(&[RUN_JOB, VERIFY_JOB, WARM_JOB]);
         let leader = Leader::new(
             worker.id(),
             store.clone(),

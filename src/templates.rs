@@ -7,6 +7,11 @@ use std::sync::OnceLock;
 /// The templates, by name, as the binary carries them.
 const TEMPLATES: &[(&str, &str)] = &[
     ("plan.md", include_str!("../templates/plan.md")),
+    (
+        "policy_check.md",
+        include_str!("../templates/policy_check.md"),
+    ),
+    ("summary.md", include_str!("../templates/summary.md")),
     ("reply.md", include_str!("../templates/reply.md")),
     (
         "pull_request.md",

@@ -2,7 +2,8 @@
 -- own (pending, approved, rejected, merged, closed) instead of three columns on the task; each
 -- verification of one of its heads is a row with its verdict and report; each check ade created
 -- on a forge is remembered so it is updated in place; and the key that signs run-log links is
--- shared by every process on the database. Tasks in review were called `approval` before.
+-- shared by every process on the database. A run says whether it starts a task afresh or
+-- continues its approval's branch (a retry). Tasks in review were called `approval` before.
 -- Times are Unix milliseconds.
 
 CREATE TABLE approvals (
@@ -42,6 +43,8 @@ DROP INDEX tasks_by_pull;
 ALTER TABLE tasks DROP COLUMN branch;
 ALTER TABLE tasks DROP COLUMN pull_number;
 ALTER TABLE tasks DROP COLUMN head_sha;
+
+ALTER TABLE runs ADD COLUMN cause TEXT NOT NULL DEFAULT 'start';
 
 CREATE TABLE verifications (
     id                INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -119,8 +119,11 @@ pub enum Command {
         /// Which tasks to (re)start.
         target: RunTarget,
     },
-    /// `/ade retry`
-    Retry,
+    /// `/ade retry [--agent NAME]`
+    Retry {
+        /// Another allowed agent to run instead of the task's.
+        agent: Option<String>,
+    },
     /// `/ade verify`
     Verify,
     /// `/ade cancel [task-id]`
@@ -150,7 +153,7 @@ impl Command {
             Command::Plan { .. } => Verb::Plan,
             Command::Approve { .. } => Verb::Approve,
             Command::Run { .. } => Verb::Run,
-            Command::Retry => Verb::Retry,
+            Command::Retry { .. } => Verb::Retry,
             Command::Verify => Verb::Verify,
             Command::Cancel { .. } => Verb::Cancel,
             Command::Status => Verb::Status,

@@ -316,7 +316,7 @@ fn parse_command(rest: &str, continuation: &[&str]) -> Result<Command, ParseErro
         verb,
         argument: argument.to_string(),
     };
-    if verb != Verb::Plan && verb != Verb::Help && instructions.is_some() {
+    if !matches!(verb, Verb::Plan | Verb::Help | Verb::Retry) && instructions.is_some() {
         return Err(unexpected("--"));
     }
     match (verb, args.as_slice()) {
@@ -349,7 +349,15 @@ fn parse_command(rest: &str, continuation: &[&str]) -> Result<Command, ParseErro
             task: Some(name(NameKind::TaskId, task)?),
         }),
         (Verb::Help, _) => Ok(Command::Help),
-        (Verb::Retry, []) => Ok(Command::Retry),
+        (Verb::Retry, []) => Ok(Command::Retry {
+            agent: match instructions {
+                None => None,
+                Some(rest) => match rest.split_whitespace().collect::<Vec<_>>().as_slice() {
+                    ["agent", agent] => Some(name(NameKind::Agent, agent)?),
+                    _ => return Err(unexpected("--")),
+                },
+            },
+        }),
         (Verb::Verify, []) => Ok(Command::Verify),
         (Verb::Status, []) => Ok(Command::Status),
         (_, [_, extra]) if matches!(verb, Verb::Approve | Verb::Run | Verb::Cancel) => {

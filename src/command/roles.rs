@@ -126,10 +126,10 @@ pub const COMMANDS: [CommandSpec; 8] = [
     },
     CommandSpec {
         verb: Verb::Retry,
-        args: "",
+        args: "[--agent NAME]",
         places: Places::PullRequest,
         default_permission: Permission::Write,
-        summary: "rerun the agent for this approval, with the review comments as feedback",
+        summary: "rerun the agent (or another allowed one) on this approval, with its reviews and last verification failure as feedback",
     },
     CommandSpec {
         verb: Verb::Verify,

@@ -12,7 +12,7 @@ use crate::spec::Spec;
 use crate::store::Conn;
 use crate::store::goals::SpecRow;
 use crate::store::jobs as queue;
-use crate::store::runs::{self as store, NewRun};
+use crate::store::runs::{self as store, NewRun, RunCause};
 use crate::store::tasks;
 
 /// What [`advance`] did.
@@ -136,6 +136,7 @@ pub async fn advance(
                 branch: &branch,
                 requester: ctx.requester,
                 feedback: None,
+                cause: RunCause::Start,
             },
             ctx.now,
         )

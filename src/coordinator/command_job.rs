@@ -6,47 +6,30 @@
 
 use super::commands::{self, Reply, Session};
 use super::intake::{COMMAND_JOB, CommandJob, EDITED_COMMAND_JOB};
-use super::policies::Policies;
+use super::shared::Shared;
 use crate::command::{self, Place, Requester, RoleOverrides};
 use crate::events::EventKind;
-use crate::forge::writes::{ForgeWrite, Forges, classify, enqueue_writes};
+use crate::forge::writes::{ForgeWrite, classify, enqueue_writes};
 use crate::forge::{Forge, ForgeKind, Reaction, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::policy::EffectivePolicy;
 use crate::store;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 /// The handler of [`COMMAND_JOB`] and [`EDITED_COMMAND_JOB`] jobs.
 pub struct CommandHandler {
-    forges: Forges,
-    policies: Arc<Policies>,
-    bot_logins: Mutex<HashMap<ForgeKind, String>>,
+    shared: Shared,
     /// Attempts each forge write job gets.
     write_attempts: i64,
 }
 
 impl CommandHandler {
-    /// A handler writing through `forges`, under the policies `policies` reads.
-    pub fn new(forges: Forges, policies: Arc<Policies>, write_attempts: i64) -> CommandHandler {
+    /// A handler with the coordinator's shared parts.
+    pub fn new(shared: Shared) -> CommandHandler {
         CommandHandler {
-            forges,
-            policies,
-            bot_logins: Mutex::default(),
-            write_attempts,
+            write_attempts: shared.write_attempts,
+            shared,
         }
-    }
-
-    async fn bot_login(&self, forge: &dyn Forge) -> Result<String, JobError> {
-        if let Some(login) = self.bot_logins.lock().unwrap().get(&forge.kind()) {
-            return Ok(login.clone());
-        }
-        let login = forge.bot_login().await.map_err(classify)?;
-        self.bot_logins
-            .lock()
-            .unwrap()
-            .insert(forge.kind(), login.clone());
-        Ok(login)
     }
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
@@ -76,8 +59,8 @@ impl CommandHandler {
                 "the comment's repository is unreadable".into(),
             ));
         };
-        let forge = self.forges.get(event.forge).map_err(classify)?.clone();
-        let bot = self.bot_login(forge.as_ref()).await?;
+        let forge = self.shared.forge(event.forge)?;
+        let bot = self.shared.bot_login(forge.as_ref()).await?;
         if comment.author.login.eq_ignore_ascii_case(&bot) {
             tracing::debug!("ignored ade's own comment");
             return finish_with(ctx, event.forge, Vec::new(), self.write_attempts).await;
@@ -92,6 +75,7 @@ impl CommandHandler {
             return finish_with(ctx, event.forge, writes, self.write_attempts).await;
         }
         let (head, loaded) = self
+            .shared
             .policies
             .load(forge.as_ref(), &repo)
             .await
@@ -117,6 +101,23 @@ impl CommandHandler {
             .map_err(classify)?;
         let teams = teams_of(forge.as_ref(), &repo, &policy, &comment.author.login).await?;
         let overrides = overrides(&policy);
+        // `/ade verify` and `/ade retry` act on the pull request's head as the forge has it now.
+        let wants_head = parsed.iter().any(|c| {
+            matches!(
+                c,
+                Ok(command::Command::Verify) | Ok(command::Command::Retry { .. })
+            )
+        });
+        let pull = if wants_head && comment.issue.is_pull_request {
+            Some(
+                forge
+                    .pull_request(&repo, comment.issue.number)
+                    .await
+                    .map_err(classify)?,
+            )
+        } else {
+            None
+        };
         let mut session = Session {
             forge: event.forge,
             repo: &repo,
@@ -131,6 +132,9 @@ impl CommandHandler {
             overrides: &overrides,
             policy: &policy,
             head: &head,
+            pull: pull.as_ref(),
+            shared: &self.shared,
+            bot: &bot,
             now: ctx.now_ms(),
             reply,
             writes: Vec::new(),

@@ -3,8 +3,12 @@
 //! holds the only write lock): commands on one goal go into one ordering key, so they are handled
 //! one at a time in the order they were posted.
 
-use super::approvals::APPROVAL_CLOSED_JOB;
 use super::policies::Policies;
+use super::policy_check::POLICY_CHECK_JOB;
+use super::review::closed::APPROVAL_CLOSED_JOB;
+use super::review::pushed::APPROVAL_PUSHED_JOB;
+use super::review::rerun::CHECK_RERUN_JOB;
+use super::review::reviewed::APPROVAL_REVIEWED_JOB;
 use super::warm::WarmJob;
 use crate::dispatch::EventSink;
 use crate::events::{Event, EventKind};
@@ -121,6 +125,32 @@ impl EventSink for Intake {
                     let key = goal_key(event, pull.number);
                     self.enqueue(conn, APPROVAL_CLOSED_JOB, event_id, key)
                         .await?;
+                    return Ok(());
+                }
+                EventKind::PullRequestOpened(pull) | EventKind::PullRequestReopened(pull) => {
+                    let key = goal_key(event, pull.number);
+                    self.enqueue(conn, POLICY_CHECK_JOB, event_id, key).await?;
+                    return Ok(());
+                }
+                EventKind::PullRequestSynchronized(pull) => {
+                    let key = goal_key(event, pull.number);
+                    self.enqueue(conn, POLICY_CHECK_JOB, event_id, key.clone())
+                        .await?;
+                    self.enqueue(conn, APPROVAL_PUSHED_JOB, event_id, key)
+                        .await?;
+                    return Ok(());
+                }
+                EventKind::ReviewSubmitted(review) | EventKind::ReviewDismissed(review) => {
+                    let key = goal_key(event, review.pull_request_number);
+                    self.enqueue(conn, APPROVAL_REVIEWED_JOB, event_id, key)
+                        .await?;
+                    return Ok(());
+                }
+                EventKind::CheckRunRerequested(check) => {
+                    let key = event.repository.as_ref().map(|r| {
+                        format!("check:{}:{}@{}", event.forge, r.full_name, check.head_sha)
+                    });
+                    self.enqueue(conn, CHECK_RERUN_JOB, event_id, key).await?;
                     return Ok(());
                 }
                 EventKind::PushToDefaultBranch(push) => {

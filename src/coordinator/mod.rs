@@ -2,13 +2,17 @@
 //! forge events move.
 
 pub mod advance;
-pub mod approvals;
 pub mod command_job;
 pub mod commands;
+pub mod finish;
 pub mod goals;
 pub mod intake;
 pub mod policies;
+pub mod policy_check;
 pub mod render;
+pub mod review;
 pub mod run;
 pub mod schedule;
+pub mod shared;
+pub mod verification;
 pub mod warm;

@@ -66,6 +66,30 @@ impl Policies {
         Ok((head, loaded))
     }
 
+    /// The policy in force for `repo`, or why there is none (unreadable, or not valid): for
+    /// work that goes on without a command to answer (runs, verifications, the merge gate).
+    pub async fn in_force(
+        &self,
+        forge: &dyn Forge,
+        repo: &RepoRef,
+    ) -> Result<Arc<EffectivePolicy>, String> {
+        match self.load(forge, repo).await {
+            Ok((_, Ok(policy))) => Ok(policy),
+            Ok((head, Err(problems))) => Err(format!(
+                "the repository's policy on {} is not valid ({} problems)",
+                head.name,
+                problems.len()
+            )),
+            Err(e) => Err(format!("the policy could not be read: {e}")),
+        }
+    }
+
+    /// What a policy file would put in force with this server (`None`: no file), without
+    /// caching it: the `ade/policy` check of a pull request that changes the file.
+    pub fn evaluate(&self, file: Option<&[u8]>) -> Loaded {
+        self.read(file)
+    }
+
     /// Forgets a repository's policy: its default branch moved.
     pub fn invalidate(&self, forge: ForgeKind, repository: &str) {
         self.cache

@@ -127,6 +127,53 @@ pub struct ApprovalView {
     pub flagged: Vec<String>,
 }
 
+/// One task in a finished goal's summary.
+#[derive(Clone, Debug, Serialize)]
+pub struct SummaryTaskView {
+    /// The task id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// How it ended: `merged`, `rejected` or `cancelled`.
+    pub outcome: String,
+    /// Its approval, if one was opened.
+    pub pull_number: Option<i64>,
+    /// Why it was rejected or cancelled, or what to know about its merge (plain text).
+    pub note: Option<String>,
+    /// Runs it took.
+    pub attempts: i64,
+    /// Agent time over those runs, for humans.
+    pub agent_time: String,
+}
+
+/// The summary ade posts on a goal once every task of its plan is merged, rejected or cancelled.
+#[derive(Clone, Debug, Serialize)]
+pub struct SummaryView {
+    /// The issue number.
+    pub number: i64,
+    /// The spec version finished.
+    pub version: i64,
+    /// The tasks, in plan order.
+    pub tasks: Vec<SummaryTaskView>,
+    /// Tasks merged, rejected and cancelled.
+    pub merged: usize,
+    /// Tasks rejected.
+    pub rejected: usize,
+    /// Tasks cancelled.
+    pub cancelled: usize,
+    /// Runs over every task.
+    pub attempts: i64,
+    /// Agent time over every run, for humans.
+    pub agent_time: String,
+    /// Whether ade closes the issue.
+    pub closing: bool,
+}
+
+/// Renders a finished goal's summary.
+pub fn summary(view: &SummaryView) -> Result<String, String> {
+    templates::render("summary.md", view)
+}
+
 /// Renders the plan comment.
 pub fn plan(view: &PlanView) -> Result<String, String> {
     templates::render("plan.md", view)

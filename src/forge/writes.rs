@@ -3,8 +3,11 @@
 //! that cannot tell whether its first attempt reached the forge finds the comment by that marker
 //! among the bot's own comments instead of posting another.
 
-use super::{Forge, ForgeError, ForgeKind, Reaction, RepoRef};
+use super::{
+    Check, CheckTarget, Forge, ForgeError, ForgeKind, PullRequestUpdate, Reaction, RepoRef,
+};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::store::checks;
 use crate::store::jobs::NewJob;
 use crate::store::sticky::{self, Sticky};
 use crate::store::{Conn, StoreError};
@@ -69,6 +72,37 @@ pub enum ForgeWrite {
         /// The labels.
         labels: Vec<String>,
     },
+    /// Creates or updates a check (`ade/verify`, `ade/policy`) on a commit: a check run on
+    /// GitHub, updated in place once ade knows its id; a commit status on Gitea.
+    Check {
+        /// Where.
+        repo: RepoRef,
+        /// The check.
+        check: Check,
+    },
+    /// Turns a pull request into a draft, or marks it ready for review.
+    Draft {
+        /// Where.
+        repo: RepoRef,
+        /// The pull request.
+        number: i64,
+        /// Draft (`true`) or ready for review.
+        draft: bool,
+    },
+    /// Closes a pull request without merging it (its branch stays).
+    ClosePull {
+        /// Where.
+        repo: RepoRef,
+        /// The pull request.
+        number: i64,
+    },
+    /// Closes an issue (a finished goal, when the policy says so).
+    CloseIssue {
+        /// Where.
+        repo: RepoRef,
+        /// The issue.
+        number: i64,
+    },
 }
 
 /// The payload of a forge write job.
@@ -123,6 +157,37 @@ impl ForgeWriteJob {
                     short_hash(&labels.join(","))
                 ),
                 format!("label:{forge}:{}:{number}", repo.full_name()),
+            ),
+            ForgeWrite::Check { repo, check } => (
+                format!(
+                    "check:{forge}:{}:{}:{}:{}",
+                    repo.full_name(),
+                    check.head_sha,
+                    check.name,
+                    short_hash(&serde_json::to_string(check).expect("a check serializes"))
+                ),
+                format!(
+                    "check:{forge}:{}:{}:{}",
+                    repo.full_name(),
+                    check.head_sha,
+                    check.name
+                ),
+            ),
+            ForgeWrite::Draft {
+                repo,
+                number,
+                draft,
+            } => (
+                format!("draft:{forge}:{}:{number}:{draft}:{now}", repo.full_name()),
+                format!("pull:{forge}:{}#{number}", repo.full_name()),
+            ),
+            ForgeWrite::ClosePull { repo, number } => (
+                format!("close-pull:{forge}:{}:{number}:{now}", repo.full_name()),
+                format!("pull:{forge}:{}#{number}", repo.full_name()),
+            ),
+            ForgeWrite::CloseIssue { repo, number } => (
+                format!("close-issue:{forge}:{}:{number}", repo.full_name()),
+                format!("comment:{forge}:{}#{number}", repo.full_name()),
             ),
         };
         NewJob {
@@ -204,6 +269,49 @@ impl ForgeWriter {
     }
 }
 
+impl ForgeWriter {
+    /// Sets a check: by its recorded id when ade created it before (one PATCH), created directly
+    /// on a first attempt that knows none exists, and looked for first after an attempt that may
+    /// have created it (a 5xx after the forge stored it), so a retry never makes a second one.
+    async fn check(
+        &self,
+        ctx: &JobContext,
+        forge: ForgeKind,
+        client: &Arc<dyn Forge>,
+        repo: &RepoRef,
+        check: &Check,
+    ) -> Result<(), JobError> {
+        let repository = repo.full_name();
+        let known = {
+            let mut conn = ctx.store().reader().await?;
+            checks::find(&mut conn, forge, &repository, &check.head_sha, &check.name).await?
+        };
+        let target = match known {
+            Some(id) => CheckTarget::Update(id),
+            None if is_first_try(&ctx.job) => CheckTarget::Create,
+            None => CheckTarget::Find,
+        };
+        let created = client
+            .set_check(repo, check, target)
+            .await
+            .map_err(classify)?;
+        let mut tx = ctx.store().begin().await?;
+        if known != Some(created.id) {
+            checks::record(
+                &mut tx,
+                forge,
+                &repository,
+                &check.head_sha,
+                &check.name,
+                created.id,
+                ctx.now_ms(),
+            )
+            .await?;
+        }
+        ctx.finish(tx).await
+    }
+}
+
 /// Whether no earlier attempt of this job ran: not a retry, not reaped, not handed back.
 fn is_first_try(job: &crate::store::jobs::ClaimedJob) -> bool {
     job.attempt == 1 && job.last_error.is_none()
@@ -274,6 +382,37 @@ impl JobHandler for ForgeWriter {
                         .add_labels(repo, *number, labels)
                         .await
                         .map_err(classify)?;
+                    finish(ctx).await
+                }
+                ForgeWrite::Check { repo, check } => {
+                    self.check(ctx, job.forge, client, repo, check).await
+                }
+                ForgeWrite::Draft {
+                    repo,
+                    number,
+                    draft,
+                } => {
+                    let pull = client.pull_request(repo, *number).await.map_err(classify)?;
+                    if pull.open {
+                        client
+                            .set_draft(repo, &pull, *draft)
+                            .await
+                            .map_err(classify)?;
+                    }
+                    finish(ctx).await
+                }
+                ForgeWrite::ClosePull { repo, number } => {
+                    let update = PullRequestUpdate {
+                        open: Some(false),
+                        ..PullRequestUpdate::default()
+                    };
+                    match client.update_pull_request(repo, *number, &update).await {
+                        Ok(_) | Err(ForgeError::NotFound(_)) => finish(ctx).await,
+                        Err(error) => Err(classify(error)),
+                    }
+                }
+                ForgeWrite::CloseIssue { repo, number } => {
+                    client.close_issue(repo, *number).await.map_err(classify)?;
                     finish(ctx).await
                 }
             }

@@ -6,6 +6,7 @@
 //!                        failed verification │  └──────── /ade retry ────────┘  │ closed unmerged
 //!                          on the last try   ▼                                  ▼
 //!                                         Rejected ◀────────────────────────────┘
+//!                                         (/ade retry runs it again; a person may still merge it)
 //!  Running ──no change, blocked, agent failed──▶ Failed
 //!  any unfinished ──/ade cancel──▶ Cancelled;   Failed | Rejected | Cancelled ──/ade run──▶ Waiting
 //! ```
@@ -98,7 +99,7 @@ impl State for TaskState {
                 | (Ready, Running | Cancelled)
                 | (Running, Review | Rejected | Failed | Cancelled)
                 | (Review, Running | Merged | Rejected | Cancelled)
-                | (Rejected, Merged | Waiting | Ready)
+                | (Rejected, Running | Merged | Waiting | Ready | Cancelled)
                 | (Failed | Cancelled, Waiting | Ready)
         )
     }
@@ -135,7 +136,9 @@ mod tests {
                 (Review, Cancelled),
                 (Rejected, Waiting),
                 (Rejected, Ready),
+                (Rejected, Running),
                 (Rejected, Merged),
+                (Rejected, Cancelled),
                 (Failed, Waiting),
                 (Failed, Ready),
                 (Cancelled, Waiting),

@@ -17,4 +17,7 @@ pub mod order;
 pub mod verify;
 pub mod workspace;
 
-pub use order::{DependencyResult, RunOrder, RunOutcome, RunReport, Runner, WarmOrder};
+pub use order::{
+    DependencyResult, RunOrder, RunOutcome, RunProgress, RunReport, Runner, VerifyOrder,
+    VerifyOutcome, WarmOrder,
+};

@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::forge::{CloneCredential, ForgeKind};
-use crate::policy::{DlpPattern, ExecutionPolicy};
+use crate::policy::{DlpPattern, Environment, ExecutionPolicy, VerificationStep};
 use crate::spec::Task;
+use crate::verify::VerificationReport;
 
 /// One run to carry out.
 #[derive(Clone, Debug)]
@@ -56,6 +57,9 @@ pub struct RunOrder {
     pub protected_paths: Vec<String>,
     /// The policy's DLP rules beyond the built-in ones.
     pub dlp_rules: Vec<DlpPattern>,
+    /// The policy's verification steps (static first), run on the pushed change in the run's
+    /// worktree, in the agent's environment.
+    pub verification: Vec<VerificationStep>,
     /// Where to fetch from and push to, valid for this run only. A remote runner gets it over its
     /// authenticated channel; it is never written where the agent can read it.
     pub credential: CloneCredential,
@@ -80,12 +84,14 @@ pub struct DependencyResult {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum RunOutcome {
-    /// The change was committed, checked and pushed to the branch.
+    /// The change was committed, checked and pushed to the branch, and verified.
     Pushed {
         /// The commit pushed.
         head_sha: String,
         /// What happened.
         report: RunReport,
+        /// What verification concluded about the commit.
+        verification: VerificationReport,
     },
     /// The agent changed nothing.
     NoChanges {
@@ -163,9 +169,20 @@ pub trait Runner: Send + Sync + 'static {
     /// The runner's name, shown in reports.
     fn name(&self) -> &str;
 
-    /// Carries out `order`; stops early when `cancel` fires. Never panics on a failing agent:
-    /// every way a run can end is a [`RunOutcome`].
-    async fn execute(&self, order: RunOrder, cancel: CancellationToken) -> RunOutcome;
+    /// Carries out `order`; stops early when `cancel` fires. Tells `progress` when the change
+    /// is pushed, before verifying it. Never panics on a failing agent: every way a run can end
+    /// is a [`RunOutcome`].
+    async fn execute(
+        &self,
+        order: RunOrder,
+        cancel: CancellationToken,
+        progress: &dyn RunProgress,
+    ) -> RunOutcome;
+
+    /// Verifies one commit of an approval again (someone pushed to its branch, or asked): the
+    /// policy's steps in a clean worktree at `order.head_sha`, in the environment class the task's
+    /// agent runs in. Stops when `cancel` fires (a newer head arrived, `/ade cancel`).
+    async fn verify(&self, order: VerifyOrder, cancel: CancellationToken) -> VerifyOutcome;
 
     /// Keeps the runner warm for a repository whose default branch moved: brings `order.commit`
     /// into the repository's mirror and a free worktree to it, so the next run of a goal planned
@@ -175,6 +192,54 @@ pub trait Runner: Send + Sync + 'static {
         let _ = order;
         Ok(())
     }
+}
+
+/// What the coordinator hears from a runner while a run goes on.
+#[async_trait::async_trait]
+pub trait RunProgress: Send + Sync {
+    /// The run's change was pushed as `head_sha` and its verification starts now: the coordinator
+    /// opens the approval (a draft while verification runs, described by `report`) and marks
+    /// `ade/verify` in progress. The token it returns fires when that verification must stop (a
+    /// newer head was pushed).
+    async fn published(&self, head_sha: &str, report: &RunReport) -> CancellationToken;
+}
+
+/// One commit to verify again: what [`Runner::verify`] needs.
+#[derive(Clone, Debug)]
+pub struct VerifyOrder {
+    /// ade's id of the verification (its log is named after it).
+    pub verification_id: i64,
+    /// The run whose change is verified (its folder holds the log).
+    pub run_id: i64,
+    /// The forge.
+    pub forge: ForgeKind,
+    /// `owner/name`.
+    pub repository: String,
+    /// The commit to verify.
+    pub head_sha: String,
+    /// The task's agent: its environment class is the steps'.
+    pub agent: String,
+    /// The environment the task asked for, if any.
+    pub task_environment: Option<Environment>,
+    /// The policy's execution rules.
+    pub execution: ExecutionPolicy,
+    /// The steps.
+    pub steps: Vec<VerificationStep>,
+    /// DLP rules, to mask the steps' output.
+    pub dlp_rules: Vec<DlpPattern>,
+    /// Variables naming the run for the steps (`ADE_RUN_ID`, `ADE_TASK_ID`, `ADE_SPEC`).
+    pub identity: Vec<(String, String)>,
+    /// A short-lived credential for fetching the commit.
+    pub credential: CloneCredential,
+}
+
+/// How a verification by [`Runner::verify`] went.
+#[derive(Clone, Debug)]
+pub struct VerifyOutcome {
+    /// What the steps concluded (an `Error` verdict when they could not run).
+    pub report: VerificationReport,
+    /// Where the log is, on the runner.
+    pub log: Option<String>,
 }
 
 /// A repository's default branch moved to `commit`: what [`Runner::warm`] needs.

@@ -33,6 +33,28 @@ pub async fn run_in_flight_on_branch(
     Ok(row.is_some())
 }
 
+/// Whether a run starts its task afresh or continues its approval's branch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunCause {
+    /// The task's first run, or `/ade run` starting it again: from the spec's base (or, for a
+    /// task with dependencies, the default branch's head).
+    Start,
+    /// A retry after failed verification, or `/ade retry`: the agent continues on the approval's
+    /// head with feedback.
+    Retry,
+}
+
+impl RunCause {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunCause::Start => "start",
+            RunCause::Retry => "retry",
+        }
+    }
+}
+
 /// A run about to be stored.
 #[derive(Clone, Debug)]
 pub struct NewRun<'a> {
@@ -50,6 +72,8 @@ pub struct NewRun<'a> {
     pub requester: &'a str,
     /// What went wrong in the previous attempt, for the agent.
     pub feedback: Option<&'a str>,
+    /// Afresh or continuing.
+    pub cause: RunCause,
 }
 
 /// A stored run.
@@ -75,6 +99,8 @@ pub struct RunRow {
     pub requester: String,
     /// Feedback from the previous attempt.
     pub feedback: Option<String>,
+    /// Afresh or continuing.
+    pub cause: RunCause,
     /// The runner that took it.
     pub runner: Option<String>,
     /// The commit it pushed.
@@ -95,7 +121,7 @@ pub struct RunRow {
 
 const RUN_COLUMNS: &str = "id, task, attempt, state, agent, environment, base_sha, branch, \
      requester, feedback, runner, head_sha, reason, report, cancel_requested, created_at, \
-     started_at, finished_at";
+     started_at, finished_at, cause";
 
 fn run_row(r: &AnyRow) -> Result<RunRow, sqlx::Error> {
     Ok(RunRow {
@@ -117,6 +143,10 @@ fn run_row(r: &AnyRow) -> Result<RunRow, sqlx::Error> {
         created_at: r.try_get(15)?,
         started_at: r.try_get(16)?,
         finished_at: r.try_get(17)?,
+        cause: match r.try_get::<String, _>(18)?.as_str() {
+            "retry" => RunCause::Retry,
+            _ => RunCause::Start,
+        },
     })
 }
 
@@ -124,9 +154,9 @@ fn run_row(r: &AnyRow) -> Result<RunRow, sqlx::Error> {
 pub async fn insert_run(conn: &mut Conn, run: &NewRun<'_>, now: i64) -> Result<i64, StoreError> {
     let row = sqlx::query(
         "INSERT INTO runs (task, attempt, state, agent, environment, base_sha, branch, requester, \
-         feedback, created_at) \
+         feedback, created_at, cause) \
          VALUES ($1, (SELECT COALESCE(MAX(attempt), 0) + 1 FROM runs WHERE task = $2), 'queued', \
-         $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+         $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(run.task)
     .bind(run.task)
@@ -137,6 +167,7 @@ pub async fn insert_run(conn: &mut Conn, run: &NewRun<'_>, now: i64) -> Result<i
     .bind(run.requester)
     .bind(run.feedback)
     .bind(now)
+    .bind(run.cause.as_str())
     .fetch_one(conn)
     .await
     .context("store run")?;

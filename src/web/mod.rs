@@ -1,4 +1,7 @@
-//! ade's own HTTP routes besides the webhooks: health, readiness and metrics for operators.
+//! ade's own HTTP routes besides the webhooks: health, readiness and metrics for operators, and
+//! run logs behind signed links ([`logs`]).
+
+pub mod logs;
 
 use crate::metrics::{Gauge, Metrics};
 use crate::store::{Store, deliveries, jobs};

@@ -45,7 +45,13 @@ fn each_verb_parses_in_its_plain_form() {
         })
     );
     assert_eq!(one("/ade run t1"), Ok(task("t1")));
-    assert_eq!(one("/ade retry"), Ok(Command::Retry));
+    assert_eq!(one("/ade retry"), Ok(Command::Retry { agent: None }));
+    assert_eq!(
+        one("/ade retry --agent codex"),
+        Ok(Command::Retry {
+            agent: Some("codex".into())
+        })
+    );
     assert_eq!(one("/ade verify"), Ok(Command::Verify));
     assert_eq!(one("/ade cancel"), Ok(Command::Cancel { task: None }));
     assert_eq!(one("/ade status"), Ok(Command::Status));
@@ -408,6 +414,21 @@ fn trailing_words_are_errors_except_for_help() {
         })
     );
     assert_eq!(
+        one("/ade retry --agent"),
+        Err(ParseError::UnexpectedArgument {
+            verb: Verb::Retry,
+            argument: "--".into()
+        }),
+        "--agent needs a name"
+    );
+    assert_eq!(
+        one("/ade retry --agent a b"),
+        Err(ParseError::UnexpectedArgument {
+            verb: Verb::Retry,
+            argument: "--".into()
+        })
+    );
+    assert_eq!(
         one("/ade retry please"),
         Err(ParseError::UnexpectedArgument {
             verb: Verb::Retry,
@@ -704,7 +725,7 @@ fn the_canonical_spelling_parses_back_to_the_same_command() {
             task: Some("t2".into()),
         },
         Command::Cancel { task: None },
-        Command::Retry,
+        Command::Retry { agent: None },
         Command::Verify,
         Command::Status,
         Command::Help,

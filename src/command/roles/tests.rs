@@ -35,7 +35,7 @@ fn sample(verb: Verb) -> Command {
         Verb::Run => Command::Run {
             target: RunTarget::All,
         },
-        Verb::Retry => Command::Retry,
+        Verb::Retry => Command::Retry { agent: None },
         Verb::Verify => Command::Verify,
         Verb::Cancel => Command::Cancel { task: None },
         Verb::Status => Command::Status,
@@ -236,7 +236,7 @@ fn refusals_read_as_replies() {
         "`/ade status` needs read access to this repository, and you have none."
     );
     let refusal = authorize(
-        &Command::Retry,
+        &Command::Retry { agent: None },
         Place::Issue,
         &user(Permission::Admin),
         &RoleOverrides::default(),

@@ -1,17 +1,22 @@
 //! `/ade cancel [task-id]`: stops tasks of the goal's active spec. A task not yet running is
-//! cancelled at once; a running task's run is stopped by its runner within seconds (the runner
-//! watches the run's cancel flag). On an approval (a pull request ade opened), it cancels that
-//! task. Cancelled tasks start again with `/ade run`.
+//! cancelled at once; a running task's run (and a verification under way) is stopped by its
+//! runner within seconds (the runner watches the cancel flags); an open approval is closed with a
+//! comment saying so, its branch kept. On an approval, it cancels that task. The spec stays
+//! inspectable; cancelled tasks start again with `/ade run`, and a goal whose tasks are all
+//! settled is finished with its summary.
 
 use super::Session;
 use crate::command::Place;
-use crate::coordinator::goals::{goal_comment, spec_of};
+use crate::coordinator::finish;
+use crate::coordinator::goals::spec_of;
+use crate::coordinator::render::{self, ReplyView};
+use crate::forge::writes::ForgeWrite;
 use crate::jobs::JobError;
-use crate::lifecycle::{RunState, SpecState, TaskState};
+use crate::lifecycle::{ApprovalState, RunState, SpecState, State, TaskState};
 use crate::markdown;
 use crate::store::runs::{self as store, RunEnd};
 use crate::store::tasks::{self, TaskRow};
-use crate::store::{Conn, approvals, goals};
+use crate::store::{Conn, approvals, goals, verifications};
 
 /// Cancels `task`, or every unfinished task of the place's goal.
 pub async fn run(
@@ -49,7 +54,11 @@ pub async fn run(
     for row in chosen {
         let state = row.state;
         match state {
-            TaskState::Waiting | TaskState::Ready | TaskState::Running => {
+            TaskState::Waiting
+            | TaskState::Ready
+            | TaskState::Running
+            | TaskState::Review
+            | TaskState::Rejected => {
                 if !tasks::move_task(tx, row.id, state, TaskState::Cancelled, session.now).await? {
                     continue;
                 }
@@ -60,15 +69,15 @@ pub async fn run(
                         markdown::code_span(&row.task_id)
                     ));
                 }
+                if let Some(number) = close_approval(session, tx, row).await? {
+                    details.push(format!(
+                        "{}: its approval #{number} is closed as cancelled; its branch stays.",
+                        markdown::code_span(&row.task_id)
+                    ));
+                }
                 cancelled.push(markdown::code_span(&row.task_id));
             }
-            TaskState::Review => details.push(format!(
-                "{} is in review: close its pull request to cancel it.",
-                markdown::code_span(&row.task_id),
-            )),
-            TaskState::Merged | TaskState::Failed | TaskState::Cancelled | TaskState::Rejected
-                if task.is_some() =>
-            {
+            TaskState::Merged | TaskState::Failed | TaskState::Cancelled if task.is_some() => {
                 details.push(format!(
                     "{} is already {state}.",
                     markdown::code_span(&row.task_id)
@@ -81,15 +90,81 @@ pub async fn run(
         "nothing was cancelled.".to_string()
     } else {
         format!(
-            "cancelled {}. `/ade run <task>` starts a task again.",
+            "cancelled {}. The plan stays as it is; `/ade run <task>` on the goal starts a task again.",
             cancelled.join(", ")
         )
     };
     let spec = spec_of(&spec_row)?;
-    let comment = goal_comment(tx, session.repo, &spec_row, &spec).await?;
-    session.writes.push(comment);
+    let repo = session.repo.clone();
+    let writes = finish::settle(tx, &repo, &spec_row, &spec, session.policy, session.now).await?;
+    session.writes.extend(writes);
     session.say(headline, details, None);
     Ok(())
+}
+
+/// Closes the task's open approval as cancelled, with a comment, and stops its verifications;
+/// returns its number when there was one to close.
+async fn close_approval(
+    session: &mut Session<'_>,
+    tx: &mut Conn,
+    row: &TaskRow,
+) -> Result<Option<i64>, JobError> {
+    let Some(approval) = approvals::of_task(tx, row.id).await? else {
+        return Ok(None);
+    };
+    if matches!(
+        approval.state,
+        ApprovalState::Merged | ApprovalState::Closed
+    ) {
+        return Ok(None);
+    }
+    for v in verifications::of_approval(tx, approval.id).await? {
+        if !v.state.is_final() {
+            verifications::request_cancel(tx, v.id).await?;
+        }
+    }
+    approvals::move_approval(
+        tx,
+        approval.id,
+        approval.state,
+        ApprovalState::Closed,
+        Some("cancelled with /ade cancel"),
+        session.now,
+    )
+    .await?;
+    let repo = session.repo.clone();
+    let login = session.requester.login.to_string();
+    session.writes.push(ForgeWrite::Comment {
+        repo: repo.clone(),
+        number: approval.number,
+        marker: format!("cancelled:{}", approval.id),
+        body: render::reply(&ReplyView {
+            headline: format!(
+                "{} cancelled task {} with `/ade cancel`: ade closes this approval. Its branch stays, and the plan on #{} stays inspectable.",
+                markdown::code_span(&login),
+                markdown::code_span(&row.task_id),
+                session_goal_number(session, tx, row).await?
+            ),
+            ..ReplyView::default()
+        })
+        .map_err(JobError::Permanent)?,
+    });
+    session.writes.push(ForgeWrite::ClosePull {
+        repo,
+        number: approval.number,
+    });
+    Ok(Some(approval.number))
+}
+
+/// The goal's issue number of a task.
+async fn session_goal_number(
+    session: &Session<'_>,
+    tx: &mut Conn,
+    row: &TaskRow,
+) -> Result<i64, JobError> {
+    Ok(goals::goal_of_spec(tx, row.spec)
+        .await?
+        .map_or(session.number(), |g| g.number))
 }
 
 /// Stops the task's latest run: a queued run ends now; a running one is flagged, and its runner

@@ -6,14 +6,17 @@ pub mod approve;
 pub mod cancel;
 pub mod help;
 pub mod plan;
+pub mod retry;
 pub mod run;
 pub mod status;
+pub mod verify;
 
 use super::render::{self, CommandView, ReplyView, TableView};
 use crate::command::{Command, Place, Requester, RoleOverrides};
+use crate::coordinator::shared::Shared;
 use crate::events::{Comment, Event};
 use crate::forge::writes::ForgeWrite;
-use crate::forge::{BranchHead, ForgeKind, RepoRef};
+use crate::forge::{BranchHead, ForgeKind, ForgePullRequest, RepoRef};
 use crate::jobs::JobError;
 use crate::markdown;
 use crate::policy::{EffectivePolicy, PolicyDiagnostic};
@@ -39,6 +42,13 @@ pub struct Session<'a> {
     pub policy: &'a EffectivePolicy,
     /// The default branch and the commit the policy was read at.
     pub head: &'a BranchHead,
+    /// The pull request the comment is on, as the forge has it now, for commands that act on
+    /// its head (`/ade verify`, `/ade retry`).
+    pub pull: Option<&'a ForgePullRequest>,
+    /// The coordinator's shared parts (log links).
+    pub shared: &'a Shared,
+    /// The login ade posts as.
+    pub bot: &'a str,
     /// The job's clock.
     pub now: i64,
     /// How to reply to this comment.
@@ -91,14 +101,8 @@ pub async fn execute(
         }
         Command::Run { target } => run::run(session, tx, target).await,
         Command::Cancel { task } => cancel::run(session, tx, task).await,
-        Command::Retry | Command::Verify => {
-            let headline = format!(
-                "{} acts on verification, which this ade does not run yet; nothing was changed.",
-                markdown::code_span(&command.to_string())
-            );
-            session.say(headline, Vec::new(), None);
-            Ok(())
-        }
+        Command::Retry { agent } => retry::run(session, tx, agent).await,
+        Command::Verify => verify::run(session, tx).await,
     }
 }
 

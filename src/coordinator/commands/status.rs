@@ -1,22 +1,17 @@
-//! `/ade status`: the goal's spec versions and the tasks of the active one, as a table.
+//! `/ade status`: on a goal, its spec versions and the tasks of the active one, as a table; on an
+//! approval, its task, runs, verification and review state.
 
 use super::Session;
 use crate::command::Place;
 use crate::coordinator::render::TableView;
 use crate::jobs::JobError;
-use crate::lifecycle::{RunState, SpecState};
-use crate::store::Conn;
-use crate::store::goals;
+use crate::lifecycle::{ApprovalState, RunState, SpecState};
+use crate::store::{Conn, approvals, goals, tasks, verifications};
 
 /// Replies with the state of the goal the comment is on.
 pub async fn run(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobError> {
     if session.place == Place::PullRequest {
-        session.say(
-            "this pull request is not an approval ade opened, so it has no ade state.".into(),
-            Vec::new(),
-            None,
-        );
-        return Ok(());
+        return approval(session, tx).await;
     }
     let Some(goal) =
         goals::find_goal(tx, session.forge, &session.repository(), session.number()).await?
@@ -90,5 +85,95 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobErro
         None => "no plan versions yet.".into(),
     };
     session.say(headline, details, Some(table));
+    Ok(())
+}
+
+/// `/ade status` on an approval: its task, attempts, verification and review state.
+async fn approval(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobError> {
+    let Some(approval) =
+        approvals::by_pull(tx, session.forge, &session.repository(), session.number()).await?
+    else {
+        session.say(
+            "this pull request is not an approval ade opened, so it has no ade state.".into(),
+            Vec::new(),
+            None,
+        );
+        return Ok(());
+    };
+    let Some(task) = tasks::task(tx, approval.task).await? else {
+        return Ok(());
+    };
+    let runs = crate::store::runs::runs_of_task(tx, task.id).await?;
+    let spec = goals::spec(tx, task.spec).await?;
+    let goal = goals::goal_of_spec(tx, task.spec).await?;
+    let mut details = Vec::new();
+    let attempts = session.policy.execution.attempts;
+    details.push(format!(
+        "runs: {} (automatic retries up to {attempts} attempts){}",
+        runs.len(),
+        runs.first().map_or(String::new(), |r| format!(
+            "; the latest, run {} (attempt {}), is {}{}",
+            r.id,
+            r.attempt,
+            r.state,
+            r.reason
+                .as_deref()
+                .filter(|_| r.state != RunState::Succeeded)
+                .map(|why| format!(
+                    ": {}",
+                    crate::markdown::inline(why.lines().next().unwrap_or(""))
+                ))
+                .unwrap_or_default()
+        ))
+    ));
+    let verification = verifications::of_approval(tx, approval.id)
+        .await?
+        .into_iter()
+        .next();
+    details.push(match verification {
+        Some(v) => format!(
+            "`ade/verify`: {} on {}{}",
+            v.state,
+            crate::markdown::code_span(&v.head_sha[..v.head_sha.len().min(12)]),
+            v.reason
+                .as_deref()
+                .map(|why| format!(" ({})", crate::markdown::inline(why)))
+                .unwrap_or_default()
+        ),
+        None => "`ade/verify`: not run yet".into(),
+    });
+    details.push(match approval.state {
+        ApprovalState::Approved => "review: approved by a reviewer on its current head".into(),
+        ApprovalState::Pending if approval.draft => {
+            "review: a draft until verification passes".into()
+        }
+        ApprovalState::Pending => "review: waiting for an approving review".into(),
+        ApprovalState::Rejected => format!(
+            "review: rejected{}",
+            approval
+                .reason
+                .as_deref()
+                .map(|why| format!(" ({})", crate::markdown::inline(why)))
+                .unwrap_or_default()
+        ),
+        ApprovalState::Merged => "review: merged".into(),
+        ApprovalState::Closed => "review: closed".into(),
+    });
+    details.push(format!(
+        "merging: {}",
+        if session.policy.pull_requests.auto_merge {
+            "ade merges once a reviewer other than the requester approves its verified head"
+        } else {
+            "by a person (auto-merge is off)"
+        }
+    ));
+    let headline = format!(
+        "this approval is task {} of {}plan v{}: {}.",
+        crate::markdown::code_span(&task.task_id),
+        goal.map_or(String::new(), |g| format!("goal #{}, ", g.number)),
+        spec.map_or(0, |s| s.version),
+        task.state
+    );
+    session.say(headline, details, None);
     Ok(())
 }

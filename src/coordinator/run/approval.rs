@@ -15,22 +15,29 @@ pub(super) struct Opened {
     pub number: i64,
     /// GitHub's GraphQL id, when the forge gave one.
     pub node_id: Option<String>,
+    /// Whether it is a draft now.
+    pub draft: bool,
 }
 
 impl Opened {
-    fn of(pull: ForgePullRequest) -> Opened {
+    fn of(pull: &ForgePullRequest) -> Opened {
         Opened {
             number: pull.number,
-            node_id: None,
+            node_id: pull.node_id.clone(),
+            draft: pull.draft,
         }
     }
 }
 
-/// Opens the task's approval, or updates it when an earlier run of the task opened one.
+/// Opens the task's approval into `base`, or updates (and reopens) the one an earlier run of the
+/// task opened; `draft` asks for a draft (while verification runs), otherwise its draft state is
+/// left as it is.
 pub(super) async fn open(
     forge: &dyn Forge,
     l: &StoredRun,
     report: &RunReport,
+    base: &str,
+    draft: bool,
 ) -> Result<Opened, JobError> {
     let body = approval_body(l, report)?;
     let title = format!(
@@ -63,12 +70,18 @@ pub(super) async fn open(
             )
             .await
             .map_err(classify)?;
-        return Ok(Opened::of(pull));
+        if draft && !pull.draft {
+            forge
+                .set_draft(&l.repo, &pull, true)
+                .await
+                .map_err(classify)?;
+            return Ok(Opened {
+                draft: true,
+                ..Opened::of(&pull)
+            });
+        }
+        return Ok(Opened::of(&pull));
     }
-    let (base, _) = match forge.default_branch(&l.repo).await {
-        Ok(head) => (head.name, head.sha),
-        Err(e) => return Err(classify(e)),
-    };
     let pull = forge
         .create_pull_request(
             &l.repo,
@@ -76,14 +89,14 @@ pub(super) async fn open(
                 title,
                 body,
                 head: l.run.branch.clone(),
-                base,
-                draft: false,
+                base: base.to_string(),
+                draft,
             },
         )
         .await
         .map_err(classify)?;
-    tracing::info!(run = l.run.id, pull = pull.number, "approval opened");
-    Ok(Opened::of(pull))
+    tracing::info!(run = l.run.id, pull = pull.number, draft, "approval opened");
+    Ok(Opened::of(&pull))
 }
 
 /// The approval's body.

@@ -1,12 +1,8 @@
 //! Reading a run and everything it belongs to, and the policy it runs under.
 
-use std::sync::Arc;
-
 use crate::coordinator::goals::spec_of;
-use crate::coordinator::policies::Policies;
-use crate::forge::{Forge, ForgeKind, RepoRef};
+use crate::forge::{ForgeKind, RepoRef};
 use crate::jobs::JobError;
-use crate::policy::EffectivePolicy;
 use crate::spec::Spec;
 use crate::store::goals::{self, GoalRow, SpecRow};
 use crate::store::runs::{self, RunRow};
@@ -66,21 +62,4 @@ pub(crate) async fn load(conn: &mut Conn, run_id: i64) -> Result<StoredRun, JobE
         forge,
         repo,
     })
-}
-
-/// The policy in force for `repo`, or why it cannot be read.
-pub(crate) async fn policy(
-    policies: &Policies,
-    forge: &dyn Forge,
-    repo: &RepoRef,
-) -> Result<Arc<EffectivePolicy>, String> {
-    match policies.load(forge, repo).await {
-        Ok((_, Ok(policy))) => Ok(policy),
-        Ok((head, Err(problems))) => Err(format!(
-            "the repository's policy on {} is not valid ({} problems)",
-            head.name,
-            problems.len()
-        )),
-        Err(e) => Err(format!("the policy could not be read: {e}")),
-    }
 }

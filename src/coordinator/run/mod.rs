@@ -5,10 +5,13 @@
 //! 2. [`order`] builds the [`RunOrder`]: the task, the goal text, the dependencies' results, the
 //!    policy's rules and a fresh short-lived clone credential.
 //! 3. The [`Runner`] carries it out (prepare, agent, check, publish, verify); this job watches
-//!    the run's cancel flag meanwhile.
-//! 4. [`approval`] opens or updates the approval (the pull request) for a pushed change.
-//! 5. [`record`] turns the outcome into states and comments in one transaction with the job's
-//!    fenced completion, and starts what the freed slot allows.
+//!    the run's cancel flag meanwhile. When the runner has pushed, [`published`] opens the
+//!    approval ([`approval`]; a draft while verification runs) and marks `ade/verify` in
+//!    progress.
+//! 4. [`record`] turns the outcome and the verification's verdict into states and forge writes
+//!    (ready for review, a retry with feedback, or a rejection) in one transaction with the job's
+//!    fenced completion; then [`advance`] starts what the freed slot allows and
+//!    [`finish::settle`] archives a goal whose tasks are all settled.
 //!
 //! The job holds a lease for the whole run; a run whose runner died is taken over when the lease
 //! expires, and failed visibly after its last attempt.
@@ -16,6 +19,7 @@
 mod approval;
 mod load;
 mod order;
+mod published;
 mod record;
 
 use std::sync::Arc;
@@ -24,16 +28,23 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use std::sync::Mutex;
+
 use super::advance::{self, AdvanceContext};
+use super::finish;
 use super::goals::goal_comment;
-use super::policies::Policies;
-use crate::forge::writes::{ForgeWrite, Forges, classify, enqueue_writes};
+use super::shared::Shared;
+use crate::forge::Forge;
+use crate::forge::writes::enqueue_writes;
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::lifecycle::{RunState, SpecState, State};
+use crate::policy::EffectivePolicy;
 use crate::runner::{RunOrder, RunOutcome, RunReport, Runner};
 use crate::store::jobs::{ClaimedJob, NewJob};
 use crate::store::{Conn, StoreError, runs as store};
 use load::{StoredRun, load};
+use published::{Published, Publisher};
+use record::Ending;
 
 /// The job kind that carries out one run.
 pub const RUN_JOB: &str = "run";
@@ -64,26 +75,17 @@ pub fn run_job(run: i64, now: i64) -> NewJob {
 
 /// The handler of [`RUN_JOB`] jobs.
 pub struct RunHandler {
-    forges: Forges,
-    policies: Arc<Policies>,
+    shared: Shared,
     runner: Arc<dyn Runner>,
-    write_attempts: i64,
     cancel_poll: Duration,
 }
 
 impl RunHandler {
-    /// A handler giving runs to `runner`, opening approvals through `forges`.
-    pub fn new(
-        forges: Forges,
-        policies: Arc<Policies>,
-        runner: Arc<dyn Runner>,
-        write_attempts: i64,
-    ) -> RunHandler {
+    /// A handler giving runs to `runner`.
+    pub fn new(shared: Shared, runner: Arc<dyn Runner>) -> RunHandler {
         RunHandler {
-            forges,
-            policies,
+            shared,
             runner,
-            write_attempts,
             cancel_poll: Duration::from_millis(500),
         }
     }
@@ -94,23 +96,47 @@ impl RunHandler {
         let Some(mut loaded) = self.start(ctx, job.run).await? else {
             return Ok(());
         };
-        tracing::info!(run = loaded.run.id, task = %loaded.task.task_id, agent = %loaded.run.agent, "run started");
-        let forge = self.forges.get(loaded.forge).map_err(classify)?.clone();
-        let outcome = match order::build(ctx, forge.as_ref(), &self.policies, &loaded).await {
-            Ok(order) => {
-                // A dependant starts from the default branch's head, not the spec's base.
-                loaded.run.base_sha.clone_from(&order.base_sha);
-                self.execute(ctx, order).await
+        tracing::info!(run = loaded.run.id, task = %loaded.task.task_id, agent = %loaded.run.agent, attempt = loaded.run.attempt, "run started");
+        let forge = self.shared.forge(loaded.forge)?;
+        let prepared = match self.policy_and_base(forge.as_ref(), &loaded).await {
+            Ok((policy, base)) => {
+                let bot = self.shared.bot_login(forge.as_ref()).await?;
+                order::build(ctx, forge.as_ref(), &bot, &policy, &loaded)
+                    .await
+                    .map(|order| (policy, base, order))
             }
-            Err(reason) => RunOutcome::Failed {
-                reason,
-                retryable: false,
-                report: RunReport {
-                    runner: self.runner.name().to_string(),
-                    ..RunReport::default()
-                },
-            },
+            Err(reason) => Err(reason),
         };
+        let (policy, base, order) = match prepared {
+            Ok(prepared) => prepared,
+            Err(reason) => {
+                let failed = RunOutcome::Failed {
+                    reason,
+                    retryable: false,
+                    report: RunReport {
+                        runner: self.runner.name().to_string(),
+                        ..RunReport::default()
+                    },
+                };
+                return self
+                    .record(ctx, &loaded, Arc::default(), (None, None), failed)
+                    .await;
+            }
+        };
+        // A dependant starts from the default branch's head, not the spec's base.
+        loaded.run.base_sha.clone_from(&order.base_sha);
+        let publisher = Publisher {
+            ctx,
+            shared: &self.shared,
+            forge: forge.clone(),
+            loaded: &loaded,
+            policy: policy.clone(),
+            base: base.clone(),
+            state: Mutex::default(),
+            watchers: Mutex::default(),
+        };
+        let outcome = self.execute(ctx, order, &publisher).await;
+        let published = publisher.take();
         if let RunOutcome::Failed {
             retryable: true,
             reason,
@@ -121,65 +147,107 @@ impl RunHandler {
             return Err(JobError::Retry(reason.clone()));
         }
         let outcome = match outcome {
-            RunOutcome::Pushed { report, .. } if cancelled(ctx, loaded.run.id).await => {
+            RunOutcome::Pushed { report, .. }
+                if published.is_none() && cancelled(ctx, loaded.run.id).await =>
+            {
                 RunOutcome::Cancelled { report }
             }
             other => other,
         };
-        let pull = match &outcome {
-            RunOutcome::Pushed { report, .. } => {
-                Some(approval::open(forge.as_ref(), &loaded, report).await?)
+        // Publishing failed (the forge was down): the approval is opened now, from the verdict.
+        let opened_late = match (&outcome, &published) {
+            (
+                RunOutcome::Pushed {
+                    report,
+                    verification,
+                    ..
+                },
+                None,
+            ) => {
+                let draft = policy.pull_requests.drafts && !verification.verdict.lets_through();
+                Some(approval::open(forge.as_ref(), &loaded, report, &base, draft).await?)
             }
             _ => None,
         };
-        let policy = load::policy(&self.policies, forge.as_ref(), &loaded.repo).await;
-        if let Err(reason) = &policy {
-            tracing::warn!(run = loaded.run.id, %reason,
-                "the run ended but the repository's policy cannot be read; no labels, and the next tasks start with the next approval event");
+        self.record(ctx, &loaded, policy, (published, opened_late), outcome)
+            .await
+    }
+
+    /// The policy the run goes by and the branch approvals merge into.
+    async fn policy_and_base(
+        &self,
+        forge: &dyn Forge,
+        l: &StoredRun,
+    ) -> Result<(Arc<EffectivePolicy>, String), String> {
+        match self.shared.policies.load(forge, &l.repo).await {
+            Ok((head, Ok(policy))) => Ok((policy, head.name)),
+            Ok((head, Err(problems))) => Err(format!(
+                "the repository's policy on {} is not valid ({} problems)",
+                head.name,
+                problems.len()
+            )),
+            Err(e) => Err(format!("the policy could not be read: {e}")),
         }
+    }
+
+    /// Records the run's end with its task, approval and verification, starts what the freed
+    /// slot allows, and rewrites the goal's plan comment, in the job's completing transaction.
+    async fn record(
+        &self,
+        ctx: &JobContext,
+        loaded: &StoredRun,
+        policy: Arc<EffectivePolicy>,
+        (published, opened_late): (Option<Published>, Option<approval::Opened>),
+        outcome: RunOutcome,
+    ) -> Result<(), JobError> {
+        let now = ctx.now_ms();
         let mut tx = ctx.store().begin().await?;
         let mut writes = record::end(
             &mut tx,
-            &loaded,
-            RunState::Running,
+            Ending {
+                shared: &self.shared,
+                l: loaded,
+                policy: policy.clone(),
+                from: RunState::Running,
+                published,
+                now,
+            },
             outcome,
-            pull.clone(),
-            ctx.now_ms(),
+            opened_late,
         )
         .await?;
-        if let Ok(policy) = &policy {
-            let advanced = advance::advance(
+        let advanced = advance::advance(
+            &mut tx,
+            &loaded.spec_row,
+            &loaded.spec,
+            &AdvanceContext {
+                goal_number: loaded.goal.number,
+                policy: &policy,
+                requester: &loaded.run.requester,
+                now,
+            },
+        )
+        .await?;
+        if !advanced.started.is_empty() {
+            tracing::info!(started = ?advanced.started, "a run ended; started the next ready tasks");
+        }
+        writes.extend(
+            finish::settle(
                 &mut tx,
+                &loaded.repo,
                 &loaded.spec_row,
                 &loaded.spec,
-                &AdvanceContext {
-                    goal_number: loaded.goal.number,
-                    policy,
-                    requester: &loaded.run.requester,
-                    now: ctx.now_ms(),
-                },
+                &policy,
+                now,
             )
-            .await?;
-            if !advanced.started.is_empty() {
-                tracing::info!(started = ?advanced.started, "a run ended; started the next ready tasks");
-            }
-            if let Some(pull) = &pull
-                && !policy.pull_requests.labels.is_empty()
-            {
-                writes.push(ForgeWrite::Label {
-                    repo: loaded.repo.clone(),
-                    number: pull.number,
-                    labels: policy.pull_requests.labels.clone(),
-                });
-            }
-        }
-        writes.push(goal_comment(&mut tx, &loaded.repo, &loaded.spec_row, &loaded.spec).await?);
+            .await?,
+        );
         enqueue_writes(
             &mut tx,
             loaded.forge,
             &writes,
-            self.write_attempts,
-            ctx.now_ms(),
+            self.shared.write_attempts,
+            now,
         )
         .await?;
         ctx.finish(tx).await
@@ -200,10 +268,33 @@ impl RunHandler {
         }
         let mut tx = ctx.store().begin().await?;
         if loaded.run.cancel_requested {
+            let now = ctx.now_ms();
             let cancelled = RunOutcome::Cancelled {
                 report: RunReport::default(),
             };
-            record::end(&mut tx, &loaded, state, cancelled, None, ctx.now_ms()).await?;
+            let mut writes = record::end(
+                &mut tx,
+                Ending {
+                    shared: &self.shared,
+                    l: &loaded,
+                    policy: Arc::default(),
+                    from: state,
+                    published: None,
+                    now,
+                },
+                cancelled,
+                None,
+            )
+            .await?;
+            writes.push(goal_comment(&mut tx, &loaded.repo, &loaded.spec_row, &loaded.spec).await?);
+            enqueue_writes(
+                &mut tx,
+                loaded.forge,
+                &writes,
+                self.shared.write_attempts,
+                now,
+            )
+            .await?;
             ctx.finish(tx).await?;
             return Ok(None);
         }
@@ -237,10 +328,15 @@ impl RunHandler {
     }
 
     /// Runs the order, cancelling it when `/ade cancel` sets the run's flag.
-    async fn execute(&self, ctx: &JobContext, order: RunOrder) -> RunOutcome {
+    async fn execute(
+        &self,
+        ctx: &JobContext,
+        order: RunOrder,
+        progress: &Publisher<'_>,
+    ) -> RunOutcome {
         let cancel = CancellationToken::new();
         let watcher = watch_cancel(ctx, order.run_id, self.cancel_poll, cancel.clone());
-        let outcome = self.runner.execute(order, cancel).await;
+        let outcome = self.runner.execute(order, cancel, progress).await;
         watcher.abort();
         outcome
     }
@@ -312,7 +408,15 @@ impl JobHandler for RunHandler {
                 retryable: false,
                 report: RunReport::default(),
             };
-            let mut writes = match record::end(conn, &l, l.run.state, outcome, None, now).await {
+            let ending = Ending {
+                shared: &self.shared,
+                l: &l,
+                policy: Arc::default(),
+                from: l.run.state,
+                published: None,
+                now,
+            };
+            let mut writes = match record::end(conn, ending, outcome, None).await {
                 Ok(writes) => writes,
                 Err(e) => {
                     tracing::error!(run = l.run.id, error = %e, "could not record a failed run");
@@ -324,7 +428,9 @@ impl JobHandler for RunHandler {
             {
                 writes.push(comment);
             }
-            if let Err(e) = enqueue_writes(conn, l.forge, &writes, self.write_attempts, now).await {
+            if let Err(e) =
+                enqueue_writes(conn, l.forge, &writes, self.shared.write_attempts, now).await
+            {
                 tracing::error!(run = l.run.id, error = %e, "could not tell the goal a run failed");
             }
             Ok(())

@@ -1,22 +1,27 @@
 //! The order a runner gets for one run.
 
 use super::load::StoredRun;
-use crate::coordinator::policies::Policies;
+use crate::command::sanitize;
+use crate::events::ReviewState;
 use crate::forge::Forge;
 use crate::jobs::JobContext;
 use crate::lifecycle::RunState;
+use crate::policy::EffectivePolicy;
 use crate::runner::{DependencyResult, RunOrder, RunOutcome};
-use crate::store::runs as store;
+use crate::store::runs::{self as store, RunCause};
 use crate::store::{approvals, tasks};
+
+/// Most characters of review feedback handed to a retry.
+const REVIEW_FEEDBACK_CHARS: usize = 8 * 1024;
 
 /// Builds what the runner needs; an error is the reason the run fails.
 pub(super) async fn build(
     ctx: &JobContext,
     forge: &dyn Forge,
-    policies: &Policies,
+    bot: &str,
+    policy: &EffectivePolicy,
     l: &StoredRun,
 ) -> Result<RunOrder, String> {
-    let policy = super::load::policy(policies, forge, &l.repo).await?;
     let task = l
         .spec
         .tasks
@@ -24,7 +29,9 @@ pub(super) async fn build(
         .find(|t| t.id.as_str() == l.task.task_id)
         .ok_or_else(|| format!("task {} is not in the spec", l.task.task_id))?
         .clone();
-    let base_sha = if task.depends_on.is_empty() {
+    // A retry continues on the approval's head; a dependant's first run starts from the
+    // default branch, which holds its dependencies' merged work.
+    let base_sha = if l.run.cause == RunCause::Retry || task.depends_on.is_empty() {
         l.run.base_sha.clone()
     } else {
         let head = forge
@@ -107,9 +114,80 @@ pub(super) async fn build(
         branch: l.run.branch.clone(),
         expected_branch_head,
         requester: l.run.requester.clone(),
-        feedback: l.run.feedback.clone(),
+        feedback: feedback(forge, bot, l).await,
         protected_paths: policy.protected_paths.clone(),
         dlp_rules: policy.dlp_rules.clone(),
+        verification: policy.verification.clone(),
         credential,
     })
+}
+
+/// What the agent is told about its previous attempt: the stored verification failure, and for a
+/// retry the approval's reviews and line comments by people (sanitized like any forge text, and
+/// capped). Reviews that cannot be read are left out, with a warning: the retry goes on.
+async fn feedback(forge: &dyn Forge, bot: &str, l: &StoredRun) -> Option<String> {
+    let mut parts: Vec<String> = l.run.feedback.iter().cloned().collect();
+    if l.run.cause == RunCause::Retry
+        && let Some(approval) = &l.approval
+    {
+        match review_feedback(forge, bot, &l.repo, approval.number).await {
+            Ok(Some(reviews)) => parts.push(reviews),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(run = l.run.id, %error, "the approval's reviews could not be read; the retry goes on without them")
+            }
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("\n\n"))
+}
+
+/// The reviews and line comments people left on an approval, as text for the agent.
+async fn review_feedback(
+    forge: &dyn Forge,
+    bot: &str,
+    repo: &crate::forge::RepoRef,
+    number: i64,
+) -> Result<Option<String>, crate::forge::ForgeError> {
+    let people = |login: &str| !login.eq_ignore_ascii_case(bot);
+    let mut lines = Vec::new();
+    for review in forge.list_reviews(repo, number).await? {
+        if !people(&review.author) || review.body.trim().is_empty() {
+            continue;
+        }
+        let verdict = match review.state {
+            ReviewState::Approved => "approved",
+            ReviewState::ChangesRequested => "requested changes",
+            ReviewState::Commented => "commented",
+            ReviewState::Dismissed => continue,
+        };
+        lines.push(format!(
+            "Review by {} ({verdict}):\n{}",
+            sanitize(&review.author).text,
+            sanitize(&review.body).text
+        ));
+    }
+    for comment in forge.list_review_comments(repo, number).await? {
+        if !people(&comment.author) || comment.body.trim().is_empty() {
+            continue;
+        }
+        let place = match (&comment.path, comment.line) {
+            (Some(path), Some(line)) => format!("{}:{line}", sanitize(path).text),
+            (Some(path), None) => sanitize(path).text,
+            _ => "the change".into(),
+        };
+        lines.push(format!(
+            "Comment by {} on {place}:\n{}",
+            sanitize(&comment.author).text,
+            sanitize(&comment.body).text
+        ));
+    }
+    if lines.is_empty() {
+        return Ok(None);
+    }
+    let mut text = String::from("What reviewers said on the approval:\n\n");
+    text.push_str(&lines.join("\n\n"));
+    if text.chars().count() > REVIEW_FEEDBACK_CHARS {
+        text = text.chars().take(REVIEW_FEEDBACK_CHARS).collect::<String>() + "\n(cut)";
+    }
+    Ok(Some(text))
 }

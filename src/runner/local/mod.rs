@@ -1,7 +1,9 @@
 //! The embedded runner: carries out runs in this process, each in phases, one file each:
 //! [`prepare`] (mirror, worktree, prompt, hand-over), [`agent`], [`check`] (the run commit, the
-//! guard and DLP) and [`publish`] (the leased push). Every phase's failure ends the run with a
-//! reason; nothing is pushed unless every check passed.
+//! guard and DLP), [`publish`] (the leased push; the coordinator opens the approval as a draft)
+//! and [`verify`] (the policy's steps in the run's worktree). Every phase's failure ends the run
+//! with a reason; nothing is pushed unless every check passed. The push comes before verification
+//! because a check can only be reported on a commit the forge has.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -14,13 +16,16 @@ mod agent;
 mod check;
 mod prepare;
 mod publish;
+mod verify;
 
 use super::agent::{AgentRegistry, Dependency, RunInputs};
 use super::commit::Identity;
 use super::env::EnvOptions;
 use super::git::Git;
 use super::mirror::{Mirror, Mirrors};
-use super::order::{RunOrder, RunOutcome, RunReport, Runner, WarmOrder};
+use super::order::{
+    RunOrder, RunOutcome, RunProgress, RunReport, Runner, VerifyOrder, VerifyOutcome, WarmOrder,
+};
 use super::workspace::{PoolConfig, WorktreePool};
 use crate::config::Config;
 
@@ -145,6 +150,7 @@ impl LocalRunner {
         &self,
         order: &RunOrder,
         cancel: &CancellationToken,
+        progress: &dyn RunProgress,
         report: &mut RunReport,
     ) -> Result<RunOutcome, Stop> {
         let mut run = match prepare::prepare(self, order, cancel, report).await? {
@@ -163,7 +169,32 @@ impl LocalRunner {
                 report: report.clone(),
             });
         }
-        publish::push(order, &run, head, report).await
+        let head = publish::push(order, &run, head).await?;
+        let superseded = progress.published(&head, report).await;
+        let stop = CancellationToken::new();
+        let verification = {
+            let (cancel, superseded, fire) = (cancel.clone(), superseded.clone(), stop.clone());
+            let watch = tokio::spawn(async move {
+                tokio::select! {
+                    () = cancel.cancelled() => {}
+                    () = superseded.cancelled() => {}
+                }
+                fire.cancel();
+            });
+            let report = verify::verify(self, order, &mut run, stop).await;
+            watch.abort();
+            report
+        };
+        tracing::info!(
+            run = order.run_id,
+            verdict = verification.verdict.as_str(),
+            "verified"
+        );
+        Ok(RunOutcome::Pushed {
+            head_sha: head,
+            report: report.clone(),
+            verification,
+        })
     }
 
     /// The folder of run `run_id`'s logs and scratch folders.
@@ -230,12 +261,21 @@ impl Runner for LocalRunner {
         Ok(())
     }
 
-    async fn execute(&self, order: RunOrder, cancel: CancellationToken) -> RunOutcome {
+    async fn verify(&self, order: VerifyOrder, cancel: CancellationToken) -> VerifyOutcome {
+        verify::verify_again(self, &order, cancel).await
+    }
+
+    async fn execute(
+        &self,
+        order: RunOrder,
+        cancel: CancellationToken,
+        progress: &dyn RunProgress,
+    ) -> RunOutcome {
         let mut report = RunReport {
             runner: self.name.clone(),
             ..RunReport::default()
         };
-        match self.carry_out(&order, &cancel, &mut report).await {
+        match self.carry_out(&order, &cancel, progress, &mut report).await {
             Ok(outcome) => outcome,
             Err(stop) => {
                 tracing::warn!(run = order.run_id, reason = %stop.reason, retryable = stop.retryable, "run failed");

@@ -1,19 +1,15 @@
 //! Phase 4, publish: the run's branch is pushed with a short-lived credential, leased against the
 //! head the task's approval shows (or against no branch at all), so a branch someone else moved
-//! is never overwritten. The coordinator opens or updates the approval from the outcome.
+//! is never overwritten. The coordinator then opens or updates the approval
+//! ([`crate::runner::RunProgress::published`]).
 
 use super::Stop;
 use super::prepare::Prepared;
 use crate::runner::commit::{self, PushOutcome};
-use crate::runner::order::{RunOrder, RunOutcome, RunReport};
+use crate::runner::order::RunOrder;
 
-/// Pushes `head` to the run's branch.
-pub(super) async fn push(
-    order: &RunOrder,
-    run: &Prepared,
-    head: String,
-    report: &RunReport,
-) -> Result<RunOutcome, Stop> {
+/// Pushes `head` to the run's branch; returns it once the forge has it.
+pub(super) async fn push(order: &RunOrder, run: &Prepared, head: String) -> Result<String, Stop> {
     match commit::push(
         &run.mirror,
         &order.credential,
@@ -23,10 +19,7 @@ pub(super) async fn push(
     )
     .await
     {
-        Ok(PushOutcome::Pushed | PushOutcome::UpToDate) => Ok(RunOutcome::Pushed {
-            head_sha: head,
-            report: report.clone(),
-        }),
+        Ok(PushOutcome::Pushed | PushOutcome::UpToDate) => Ok(head),
         Ok(PushOutcome::Stale) => Err(Stop::agent(format!(
             "the branch {} was moved by someone else; ade did not overwrite it",
             order.branch

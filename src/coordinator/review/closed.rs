@@ -1,16 +1,18 @@
 //! What happens when an approval (a pull request a run opened) is closed: merged, its task is
-//! merged and the tasks that depend on it may start; closed unmerged, its task is cancelled.
-//! When every task of the active spec is merged, the spec is archived.
+//! merged and the tasks that depend on it may start; closed unmerged by a person, its task is
+//! rejected by review. When every task has settled the goal is finished ([`finish::settle`]).
 
 use std::sync::Arc;
 
-use super::advance::{self, AdvanceContext};
-use super::goals::{goal_comment, spec_of};
-use super::intake::CommandJob;
-use super::policies::Policies;
+use super::{MAX_PUT_OFF, put_off};
+use crate::coordinator::advance::{self, AdvanceContext};
+use crate::coordinator::finish;
+use crate::coordinator::goals::spec_of;
+use crate::coordinator::intake::CommandJob;
+use crate::coordinator::shared::Shared;
 use crate::events::EventKind;
 use crate::forge::RepoRef;
-use crate::forge::writes::{ForgeWrite, Forges, classify, enqueue_writes};
+use crate::forge::writes::{ForgeWrite, enqueue_writes};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::lifecycle::{ApprovalState, SpecState, State, TaskState};
 use crate::store::jobs as queue;
@@ -19,31 +21,15 @@ use crate::store::{self, approvals, goals, runs as rows, tasks};
 /// The job kind that handles a closed pull request.
 pub const APPROVAL_CLOSED_JOB: &str = "approval_closed";
 
-/// How long a closed approval whose run has not recorded it yet waits before it looks again the
-/// `n`th time: 1 s, doubling to a minute, so a run that is only finishing is caught at once and a
-/// long one costs a job a minute.
-fn put_off(n: u32) -> std::time::Duration {
-    std::time::Duration::from_secs(1u64 << n.min(6)).min(std::time::Duration::from_secs(60))
-}
-
-/// How many times it looks again: with [`put_off`], about four hours, longer than a run may take.
-const MAX_PUT_OFF: u32 = 240;
-
 /// The handler of [`APPROVAL_CLOSED_JOB`] jobs.
 pub struct ApprovalClosedHandler {
-    forges: Forges,
-    policies: Arc<Policies>,
-    write_attempts: i64,
+    shared: Shared,
 }
 
 impl ApprovalClosedHandler {
-    /// A handler reading policies through `policies` and writing through `forges`.
-    pub fn new(forges: Forges, policies: Arc<Policies>, write_attempts: i64) -> Self {
-        ApprovalClosedHandler {
-            forges,
-            policies,
-            write_attempts,
-        }
+    /// A handler with the coordinator's shared parts.
+    pub fn new(shared: Shared) -> Self {
+        ApprovalClosedHandler { shared }
     }
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
@@ -114,12 +100,8 @@ impl ApprovalClosedHandler {
             }
             return ctx.finish(tx).await;
         };
-        let forge = self.forges.get(event.forge).map_err(classify)?.clone();
-        let (_, policy) = self
-            .policies
-            .load(forge.as_ref(), &repo)
-            .await
-            .map_err(classify)?;
+        let forge = self.shared.forge(event.forge)?;
+        let policy = self.shared.policies.in_force(forge.as_ref(), &repo).await;
         let now = ctx.now_ms();
         let mut tx = ctx.store().begin().await?;
         let (to, approval_to) = if pull.merged {
@@ -127,8 +109,12 @@ impl ApprovalClosedHandler {
         } else {
             (TaskState::Rejected, ApprovalState::Rejected)
         };
+        if pull.merged && !pull.head.sha.is_empty() {
+            // The merged head, so the goal can say when a person merged one ade did not verify.
+            approvals::set_head(&mut tx, approval.id, &pull.head.sha, now).await?;
+        }
         if approval.state.can_become(approval_to) {
-            let reason = (!pull.merged).then_some("closed unmerged on the forge");
+            let reason = (!pull.merged).then_some("closed unmerged by a person on the forge");
             approvals::move_approval(
                 &mut tx,
                 approval.id,
@@ -146,58 +132,54 @@ impl ApprovalClosedHandler {
             return ctx.finish(tx).await;
         }
         tracing::info!(task = %task.task_id, pull = pull.number, state = %to, "approval closed");
+        if pull.merged && approval.verified_sha.as_deref() != Some(pull.head.sha.as_str()) {
+            tracing::warn!(task = %task.task_id, pull = pull.number, head = %pull.head.sha,
+                "an approval was merged at a head ade did not verify");
+        }
         let spec_row = goals::spec(&mut tx, task.spec)
             .await?
             .ok_or_else(|| JobError::Permanent(format!("spec {} is not stored", task.spec)))?;
         let spec = spec_of(&spec_row)?;
         let mut writes: Vec<ForgeWrite> = Vec::new();
         if spec_row.state == SpecState::Active {
-            if let Ok(policy) = &policy {
-                let requester = goals::transitions(&mut tx, spec_row.id)
-                    .await?
-                    .into_iter()
-                    .rev()
-                    .find(|(_, to, _, _)| to == SpecState::Active.as_str())
-                    .map(|(_, _, actor, _)| actor)
-                    .unwrap_or_else(|| spec.author.clone());
-                advance::advance(
-                    &mut tx,
-                    &spec_row,
-                    &spec,
-                    &AdvanceContext {
-                        goal_number: spec.goal.issue as i64,
-                        policy,
-                        requester: &requester,
-                        now,
-                    },
-                )
-                .await?;
-            }
-            let all_settled = tasks::tasks_of(&mut tx, spec_row.id)
-                .await?
-                .iter()
-                .all(|t| t.state.is_settled());
-            let mut shown = spec_row.clone();
-            if all_settled
-                && goals::move_spec(
-                    &mut tx,
-                    spec_row.id,
-                    SpecState::Active,
-                    SpecState::Archived,
-                    "ade",
-                    now,
-                )
-                .await?
-            {
-                tracing::info!(
-                    spec = spec_row.id,
-                    "every task is merged, rejected or cancelled; the spec is archived"
-                );
-                shown.state = SpecState::Archived;
-            }
-            writes.push(goal_comment(&mut tx, &repo, &shown, &spec).await?);
+            let policy = match &policy {
+                Ok(policy) => {
+                    let requester = goals::transitions(&mut tx, spec_row.id)
+                        .await?
+                        .into_iter()
+                        .rev()
+                        .find(|(_, to, _, _)| to == SpecState::Active.as_str())
+                        .map(|(_, _, actor, _)| actor)
+                        .unwrap_or_else(|| spec.author.clone());
+                    advance::advance(
+                        &mut tx,
+                        &spec_row,
+                        &spec,
+                        &AdvanceContext {
+                            goal_number: spec.goal.issue as i64,
+                            policy,
+                            requester: &requester,
+                            now,
+                        },
+                    )
+                    .await?;
+                    policy.clone()
+                }
+                Err(reason) => {
+                    tracing::warn!(%reason, "an approval closed but the policy cannot be read; the next tasks start with the next event");
+                    Arc::default()
+                }
+            };
+            writes.extend(finish::settle(&mut tx, &repo, &spec_row, &spec, &policy, now).await?);
         }
-        enqueue_writes(&mut tx, event.forge, &writes, self.write_attempts, now).await?;
+        enqueue_writes(
+            &mut tx,
+            event.forge,
+            &writes,
+            self.shared.write_attempts,
+            now,
+        )
+        .await?;
         ctx.finish(tx).await
     }
 }

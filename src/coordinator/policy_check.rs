@@ -1,0 +1,210 @@
+//! The `ade/policy` check: a pull request that changes `.ade/config.toml` gets the result of
+//! checking the file at its head under this server's limits, with an annotation at each
+//! problem's line. The file takes effect only once merged: ade reads policy from the default
+//! branch alone. GitHub's "Re-run" on the check checks the file at that commit again.
+
+use serde::Serialize;
+
+use super::intake::CommandJob;
+use super::policies::POLICY_PATH;
+use super::shared::Shared;
+use crate::events::EventKind;
+use crate::forge::writes::{ForgeWrite, classify, enqueue_writes};
+use crate::forge::{AnnotationLevel, Check, CheckAnnotation, CheckState, Forge, RepoRef};
+use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::store;
+use crate::templates;
+
+/// The check's name.
+pub const CHECK_NAME: &str = "ade/policy";
+
+/// The job kind that checks a pull request's policy file.
+pub const POLICY_CHECK_JOB: &str = "policy_check";
+
+/// Most annotations the check carries (one request's worth on GitHub).
+const MAX_ANNOTATIONS: usize = 50;
+
+/// One problem, for the template.
+#[derive(Serialize)]
+struct ProblemView {
+    line: Option<usize>,
+    text: String,
+}
+
+/// What the check's summary says.
+#[derive(Serialize)]
+struct PolicyCheckView {
+    head: String,
+    removed: bool,
+    problems: Vec<ProblemView>,
+}
+
+/// The `ade/policy` check of the policy file at `head_sha` (read from the forge).
+pub async fn at_head(
+    shared: &Shared,
+    forge: &dyn Forge,
+    repo: &RepoRef,
+    head_sha: &str,
+    now: i64,
+) -> Result<Vec<ForgeWrite>, JobError> {
+    let file = forge
+        .read_file(repo, POLICY_PATH, head_sha)
+        .await
+        .map_err(classify)?;
+    let check = check(shared, file.as_deref(), head_sha)?;
+    tracing::info!(repository = %repo.full_name(), head = head_sha, state = ?check.state, now, "ade/policy checked");
+    Ok(vec![ForgeWrite::Check {
+        repo: repo.clone(),
+        check,
+    }])
+}
+
+/// The check of `file` (`None`: removed) at `head_sha`.
+fn check(shared: &Shared, file: Option<&[u8]>, head_sha: &str) -> Result<Check, JobError> {
+    let short: String = head_sha.chars().take(12).collect();
+    let (state, title, problems, annotations) = match shared.policies.evaluate(file) {
+        Ok(_) if file.is_none() => (
+            CheckState::Success,
+            "no policy file: the server's defaults apply once merged".to_string(),
+            Vec::new(),
+            Vec::new(),
+        ),
+        Ok(_) => (
+            CheckState::Success,
+            "the policy file is valid; it takes effect once merged".to_string(),
+            Vec::new(),
+            Vec::new(),
+        ),
+        Err(problems) => {
+            let first = problems.first().map(|p| p.to_string()).unwrap_or_default();
+            let annotations = problems
+                .iter()
+                .filter_map(|p| {
+                    let position = p.position?;
+                    let line = u32::try_from(position.line).ok()?.max(1);
+                    Some(CheckAnnotation {
+                        path: POLICY_PATH.to_string(),
+                        start_line: line,
+                        end_line: line,
+                        start_column: u32::try_from(position.column).ok(),
+                        level: AnnotationLevel::Failure,
+                        message: match &p.key {
+                            Some(key) => format!("{key}: {}", p.message),
+                            None => p.message.clone(),
+                        },
+                        title: Some(CHECK_NAME.to_string()),
+                    })
+                })
+                .take(MAX_ANNOTATIONS)
+                .collect();
+            let views = problems
+                .iter()
+                .map(|p| ProblemView {
+                    line: p.position.map(|pos| pos.line),
+                    text: match &p.key {
+                        Some(key) => format!("{key}: {}", p.message),
+                        None => p.message.clone(),
+                    },
+                })
+                .collect();
+            (
+                CheckState::Failure,
+                format!("{} problem(s) in the policy file: {first}", problems.len()),
+                views,
+                annotations,
+            )
+        }
+    };
+    let summary = templates::render(
+        "policy_check.md",
+        PolicyCheckView {
+            head: short,
+            removed: file.is_none(),
+            problems,
+        },
+    )
+    .map_err(JobError::Permanent)?;
+    Ok(Check {
+        name: CHECK_NAME.to_string(),
+        head_sha: head_sha.to_string(),
+        state,
+        title,
+        summary,
+        text: None,
+        annotations,
+        details_url: None,
+        external_id: Some(format!("ade:policy:{head_sha}")),
+    })
+}
+
+/// The handler of [`POLICY_CHECK_JOB`] jobs: a pull request opened, reopened or pushed to.
+pub struct PolicyCheckHandler {
+    shared: Shared,
+}
+
+impl PolicyCheckHandler {
+    /// A handler with the coordinator's shared parts.
+    pub fn new(shared: Shared) -> Self {
+        PolicyCheckHandler { shared }
+    }
+
+    async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let job: CommandJob = serde_json::from_str(&ctx.job.payload)
+            .map_err(|e| JobError::Permanent(format!("malformed policy check job: {e}")))?;
+        let event = {
+            let mut conn = ctx.store().reader().await?;
+            store::events::get(&mut conn, job.event).await?
+        }
+        .ok_or_else(|| JobError::Permanent(format!("event {} is not stored", job.event)))?;
+        let pull = match &event.kind {
+            EventKind::PullRequestOpened(pull)
+            | EventKind::PullRequestReopened(pull)
+            | EventKind::PullRequestSynchronized(pull) => pull,
+            other => {
+                return Err(JobError::Permanent(format!(
+                    "a policy check job for a {} event",
+                    other.name()
+                )));
+            }
+        };
+        let Some(repo) = event
+            .repository
+            .as_ref()
+            .and_then(|r| RepoRef::parse(&r.full_name, event.installation_id))
+        else {
+            return ctx.finish(ctx.store().begin().await?).await;
+        };
+        let forge = self.shared.forge(event.forge)?;
+        let at_head = forge
+            .read_file(&repo, POLICY_PATH, &pull.head.sha)
+            .await
+            .map_err(classify)?;
+        let at_base = forge
+            .read_file(&repo, POLICY_PATH, &pull.base.sha)
+            .await
+            .map_err(classify)?;
+        if at_head == at_base {
+            return ctx.finish(ctx.store().begin().await?).await;
+        }
+        let check = check(&self.shared, at_head.as_deref(), &pull.head.sha)?;
+        tracing::info!(pull = pull.number, state = ?check.state, "a pull request changes the policy file; ade/policy reported");
+        let now = ctx.now_ms();
+        let mut tx = ctx.store().begin().await?;
+        let writes = [ForgeWrite::Check { repo, check }];
+        enqueue_writes(
+            &mut tx,
+            event.forge,
+            &writes,
+            self.shared.write_attempts,
+            now,
+        )
+        .await?;
+        ctx.finish(tx).await
+    }
+}
+
+impl JobHandler for PolicyCheckHandler {
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(self.handle(ctx))
+    }
+}

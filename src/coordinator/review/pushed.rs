@@ -1,0 +1,128 @@
+//! Someone pushed to an approval's branch (GitHub `synchronize`, Gitea's equivalent): the new head
+//! is verified in a clean worktree, and a verification of an older head still running is stopped
+//! and its check marked cancelled. ade's own pushes are recorded by their runs and not verified
+//! twice; a push that arrives while a run of the task is in flight is looked at again once the
+//! run has recorded its head.
+
+use super::{MAX_PUT_OFF, event_of, put_off};
+use crate::coordinator::intake::CommandJob;
+use crate::coordinator::shared::Shared;
+use crate::coordinator::verification::{self, Subject};
+use crate::events::EventKind;
+use crate::forge::writes::enqueue_writes;
+use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::lifecycle::ApprovalState;
+use crate::store::jobs as queue;
+use crate::store::verifications::Cause;
+use crate::store::{approvals, runs};
+
+/// The job kind that handles a push to a pull request's branch.
+pub const APPROVAL_PUSHED_JOB: &str = "approval_pushed";
+
+/// The handler of [`APPROVAL_PUSHED_JOB`] jobs.
+pub struct ApprovalPushedHandler {
+    shared: Shared,
+}
+
+impl ApprovalPushedHandler {
+    /// A handler with the coordinator's shared parts.
+    pub fn new(shared: Shared) -> Self {
+        ApprovalPushedHandler { shared }
+    }
+
+    async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let (job, Some((event, repo))) = event_of(ctx).await? else {
+            return ctx.finish(ctx.store().begin().await?).await;
+        };
+        let EventKind::PullRequestSynchronized(pull) = &event.kind else {
+            return Err(JobError::Permanent(format!(
+                "a push job for a {} event",
+                event.kind.name()
+            )));
+        };
+        let repository = repo.full_name();
+        let (approval, in_flight) = {
+            let mut conn = ctx.store().reader().await?;
+            let in_flight = runs::run_in_flight_on_branch(
+                &mut conn,
+                event.forge,
+                &repository,
+                &pull.head.branch,
+            )
+            .await?;
+            let approval =
+                approvals::by_pull(&mut conn, event.forge, &repository, pull.number).await?;
+            (approval, in_flight)
+        };
+        let Some(approval) = approval else {
+            return ctx.finish(ctx.store().begin().await?).await;
+        };
+        if approval.head_sha == pull.head.sha
+            || matches!(
+                approval.state,
+                ApprovalState::Merged | ApprovalState::Closed
+            )
+        {
+            return ctx.finish(ctx.store().begin().await?).await;
+        }
+        if in_flight {
+            let mut tx = ctx.store().begin().await?;
+            if job.put_off < MAX_PUT_OFF {
+                let again = CommandJob {
+                    event: job.event,
+                    put_off: job.put_off + 1,
+                }
+                .job(
+                    APPROVAL_PUSHED_JOB,
+                    ctx.job.ordering_key.clone(),
+                    ctx.job.max_attempts,
+                    ctx.now_ms() + put_off(job.put_off).as_millis() as i64,
+                );
+                queue::enqueue(&mut tx, &again, ctx.now_ms()).await?;
+            }
+            return ctx.finish(tx).await;
+        }
+        let forge = self.shared.forge(event.forge)?;
+        let policy = match self.shared.policies.in_force(forge.as_ref(), &repo).await {
+            Ok(policy) => policy,
+            Err(reason) => {
+                tracing::warn!(pull = pull.number, %reason, "a push to an approval is not verified: no policy in force");
+                return ctx.finish(ctx.store().begin().await?).await;
+            }
+        };
+        let now = ctx.now_ms();
+        let mut tx = ctx.store().begin().await?;
+        let Some(subject) = Subject::load(&mut tx, approval, policy).await? else {
+            return ctx.finish(tx).await;
+        };
+        let pusher = event
+            .sender
+            .as_ref()
+            .map_or("someone", |s| s.login.as_str());
+        let (_, writes) = verification::request(
+            &mut tx,
+            &self.shared,
+            &subject,
+            &pull.head.sha,
+            Cause::Push,
+            pusher,
+            now,
+        )
+        .await?;
+        enqueue_writes(
+            &mut tx,
+            event.forge,
+            &writes,
+            self.shared.write_attempts,
+            now,
+        )
+        .await?;
+        ctx.finish(tx).await
+    }
+}
+
+impl JobHandler for ApprovalPushedHandler {
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(self.handle(ctx))
+    }
+}

@@ -1,0 +1,107 @@
+//! GitHub's "Re-run" on one of ade's checks (`check_run` `rerequested`): `ade/verify` verifies
+//! the commit again for every open approval at that head; `ade/policy` checks the policy file at
+//! that commit again. Check runs of other apps are not ade's to re-run.
+
+use super::event_of;
+use crate::coordinator::policy_check;
+use crate::coordinator::shared::Shared;
+use crate::coordinator::verification::{self, Subject};
+use crate::events::EventKind;
+use crate::forge::writes::enqueue_writes;
+use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::store::approvals;
+use crate::store::verifications::Cause;
+
+/// The job kind that handles a check re-run request.
+pub const CHECK_RERUN_JOB: &str = "check_rerun";
+
+/// The handler of [`CHECK_RERUN_JOB`] jobs.
+pub struct CheckRerunHandler {
+    shared: Shared,
+}
+
+impl CheckRerunHandler {
+    /// A handler with the coordinator's shared parts.
+    pub fn new(shared: Shared) -> Self {
+        CheckRerunHandler { shared }
+    }
+
+    async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let (_, Some((event, repo))) = event_of(ctx).await? else {
+            return ctx.finish(ctx.store().begin().await?).await;
+        };
+        let EventKind::CheckRunRerequested(check) = &event.kind else {
+            return Err(JobError::Permanent(format!(
+                "a re-run job for a {} event",
+                event.kind.name()
+            )));
+        };
+        let forge = self.shared.forge(event.forge)?;
+        let bot = self.shared.bot_login(forge.as_ref()).await?;
+        if let Some(slug) = &check.app_slug
+            && !bot.eq_ignore_ascii_case(&format!("{slug}[bot]"))
+        {
+            return ctx.finish(ctx.store().begin().await?).await;
+        }
+        let who = event
+            .sender
+            .as_ref()
+            .map_or("someone", |s| s.login.as_str());
+        let now = ctx.now_ms();
+        let mut writes = Vec::new();
+        if check.name == policy_check::CHECK_NAME {
+            writes.extend(
+                policy_check::at_head(&self.shared, forge.as_ref(), &repo, &check.head_sha, now)
+                    .await?,
+            );
+        }
+        let policy = if check.name == crate::verify::CHECK_NAME {
+            Some(
+                self.shared
+                    .policies
+                    .in_force(forge.as_ref(), &repo)
+                    .await
+                    .map_err(JobError::Retry)?,
+            )
+        } else {
+            None
+        };
+        let mut tx = ctx.store().begin().await?;
+        if let Some(policy) = policy {
+            let open = approvals::by_head(&mut tx, event.forge, &repo.full_name(), &check.head_sha)
+                .await?
+                .into_iter()
+                .filter(|a| a.state.awaits_review());
+            for approval in open {
+                if let Some(subject) = Subject::load(&mut tx, approval, policy.clone()).await? {
+                    let (_, more) = verification::request(
+                        &mut tx,
+                        &self.shared,
+                        &subject,
+                        &check.head_sha,
+                        Cause::Rerun,
+                        who,
+                        now,
+                    )
+                    .await?;
+                    writes.extend(more);
+                }
+            }
+        }
+        enqueue_writes(
+            &mut tx,
+            event.forge,
+            &writes,
+            self.shared.write_attempts,
+            now,
+        )
+        .await?;
+        ctx.finish(tx).await
+    }
+}
+
+impl JobHandler for CheckRerunHandler {
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(self.handle(ctx))
+    }
+}

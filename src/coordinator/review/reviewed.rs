@@ -1,0 +1,94 @@
+//! A review on an approval: an approving review from someone other than the person who asked for
+//! the run, on the approval's current head, makes it approved (and the merge gate looks at it); a
+//! review that requests changes, or a dismissed approval, makes it pending again.
+
+use super::event_of;
+use super::gate::gate_job;
+use crate::coordinator::shared::Shared;
+use crate::events::{EventKind, ReviewState};
+use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::lifecycle::ApprovalState;
+use crate::store::approvals;
+use crate::store::jobs as queue;
+
+/// The job kind that handles a review submitted or dismissed on a pull request.
+pub const APPROVAL_REVIEWED_JOB: &str = "approval_reviewed";
+
+/// The handler of [`APPROVAL_REVIEWED_JOB`] jobs.
+pub struct ApprovalReviewedHandler {
+    shared: Shared,
+}
+
+impl ApprovalReviewedHandler {
+    /// A handler with the coordinator's shared parts.
+    pub fn new(shared: Shared) -> Self {
+        ApprovalReviewedHandler { shared }
+    }
+
+    async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let (_, Some((event, repo))) = event_of(ctx).await? else {
+            return ctx.finish(ctx.store().begin().await?).await;
+        };
+        let (review, dismissed) = match &event.kind {
+            EventKind::ReviewSubmitted(review) => (review, false),
+            EventKind::ReviewDismissed(review) => (review, true),
+            other => {
+                return Err(JobError::Permanent(format!(
+                    "a review job for a {} event",
+                    other.name()
+                )));
+            }
+        };
+        let approval = {
+            let mut conn = ctx.store().reader().await?;
+            approvals::by_pull(
+                &mut conn,
+                event.forge,
+                &repo.full_name(),
+                review.pull_request_number,
+            )
+            .await?
+        };
+        let Some(approval) = approval else {
+            return ctx.finish(ctx.store().begin().await?).await;
+        };
+        let forge = self.shared.forge(event.forge)?;
+        let bot = self.shared.bot_login(forge.as_ref()).await?;
+        let by = review.author.login.as_str();
+        let qualifies = review.state == ReviewState::Approved
+            && !dismissed
+            && !by.eq_ignore_ascii_case(&approval.requester)
+            && !by.eq_ignore_ascii_case(&bot)
+            && review
+                .commit_sha
+                .as_deref()
+                .is_none_or(|sha| sha == approval.head_sha);
+        let now = ctx.now_ms();
+        let mut tx = ctx.store().begin().await?;
+        let to = match (approval.state, qualifies, review.state) {
+            (ApprovalState::Pending, true, _) => Some(ApprovalState::Approved),
+            (ApprovalState::Approved, false, ReviewState::ChangesRequested) => {
+                Some(ApprovalState::Pending)
+            }
+            (ApprovalState::Approved, false, _) if dismissed => Some(ApprovalState::Pending),
+            _ => None,
+        };
+        if let Some(to) = to {
+            approvals::move_approval(&mut tx, approval.id, approval.state, to, None, now).await?;
+            tracing::info!(pull = approval.number, reviewer = by, state = %to, "approval reviewed");
+        } else if review.state == ReviewState::Approved && !qualifies {
+            tracing::info!(pull = approval.number, reviewer = by, requester = %approval.requester,
+                "an approving review that does not count (the requester's own, ade's, or on an older head)");
+        }
+        if approval.state.awaits_review() {
+            queue::enqueue(&mut tx, &gate_job(approval.id, now), now).await?;
+        }
+        ctx.finish(tx).await
+    }
+}
+
+impl JobHandler for ApprovalReviewedHandler {
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(self.handle(ctx))
+    }
+}

@@ -1,0 +1,210 @@
+//! The coordinator's side of a run's publish phase: once the runner pushed the change, the
+//! approval is opened (a draft while verification runs, when the policy has steps and drafts),
+//! recorded, given the policy's labels, and `ade/verify` is marked in progress on its head, so a
+//! reviewer sees at once that the change is being verified. The verification the run carries out
+//! is recorded as running; if a newer head supersedes it, the runner is told to stop.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::approval::{self, Opened};
+use super::load::StoredRun;
+use crate::coordinator::shared::Shared;
+use crate::coordinator::verification::{self, Subject};
+use crate::forge::Forge;
+use crate::forge::writes::{ForgeWrite, enqueue_writes};
+use crate::jobs::{JobContext, JobError};
+use crate::lifecycle::VerificationState;
+use crate::policy::EffectivePolicy;
+use crate::runner::{RunProgress, RunReport};
+use crate::store::approvals::{self, ApprovalRow, OpenedApproval};
+use crate::store::verifications::{self, Cause, NewVerification};
+use crate::verify::CheckStage;
+
+/// What publishing recorded: the approval and the run's verification.
+#[derive(Clone, Debug)]
+pub(super) struct Published {
+    /// The approval as the forge had it.
+    pub opened: Opened,
+    /// Its stored row.
+    pub approval: ApprovalRow,
+    /// The verification the run carries out.
+    pub verification: i64,
+}
+
+/// Hears the runner's progress for one run.
+pub(super) struct Publisher<'a> {
+    pub ctx: &'a JobContext,
+    pub shared: &'a Shared,
+    pub forge: Arc<dyn Forge>,
+    pub loaded: &'a StoredRun,
+    pub policy: Arc<EffectivePolicy>,
+    /// The branch approvals merge into (the default branch).
+    pub base: String,
+    pub state: Mutex<Option<Published>>,
+    pub watchers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Publisher<'_> {
+    /// What was published, if anything.
+    pub fn take(&self) -> Option<Published> {
+        for watcher in self.watchers.lock().unwrap().drain(..) {
+            watcher.abort();
+        }
+        self.state.lock().unwrap().take()
+    }
+
+    async fn publish(&self, head_sha: &str, report: &RunReport) -> Result<Published, JobError> {
+        let l = self.loaded;
+        let draft = self.policy.pull_requests.drafts && !self.policy.verification.is_empty();
+        let opened = approval::open(self.forge.as_ref(), l, report, &self.base, draft).await?;
+        let now = self.ctx.now_ms();
+        let mut tx = self.ctx.store().begin().await?;
+        let (row, verification, mut writes) = record(
+            &mut tx,
+            self.shared,
+            l,
+            &opened,
+            head_sha,
+            &self.policy,
+            now,
+        )
+        .await?;
+        if l.approval.is_none() && !self.policy.pull_requests.labels.is_empty() {
+            writes.push(ForgeWrite::Label {
+                repo: l.repo.clone(),
+                number: opened.number,
+                labels: self.policy.pull_requests.labels.clone(),
+            });
+        }
+        enqueue_writes(&mut tx, l.forge, &writes, self.shared.write_attempts, now).await?;
+        tx.commit()
+            .await
+            .map_err(|e| JobError::Retry(format!("commit the approval: {e}")))?;
+        Ok(Published {
+            opened,
+            approval: row,
+            verification,
+        })
+    }
+}
+
+/// Records the approval a run opened and the verification it carries out (running), supersedes
+/// the approval's older verifications, and says `ade/verify` is in progress on `head_sha`.
+pub(super) async fn record(
+    tx: &mut crate::store::Conn,
+    shared: &Shared,
+    l: &StoredRun,
+    opened: &Opened,
+    head_sha: &str,
+    policy: &Arc<EffectivePolicy>,
+    now: i64,
+) -> Result<(ApprovalRow, i64, Vec<ForgeWrite>), JobError> {
+    let row = approvals::record_opened(
+        tx,
+        &OpenedApproval {
+            task: l.task.id,
+            forge: l.forge,
+            repository: &l.goal.repository,
+            number: opened.number,
+            node_id: opened.node_id.as_deref(),
+            branch: &l.run.branch,
+            head_sha,
+            draft: opened.draft,
+            requester: &l.run.requester,
+        },
+        now,
+    )
+    .await?;
+    let id = match verifications::of_run(tx, l.run.id).await? {
+        Some(existing) if existing.head_sha == head_sha => existing.id,
+        _ => {
+            verifications::insert(
+                tx,
+                &NewVerification {
+                    approval: row.id,
+                    run: l.run.id,
+                    head_sha,
+                    cause: Cause::Run,
+                    state: VerificationState::Running,
+                    requester: &l.run.requester,
+                },
+                now,
+            )
+            .await?
+        }
+    };
+    let subject = Subject {
+        forge: l.forge,
+        repo: l.repo.clone(),
+        approval: row.clone(),
+        run: l.run.clone(),
+        task_id: l.task.task_id.clone(),
+        spec_reference: l.spec.reference(),
+        goal_number: l.goal.number,
+        policy: policy.clone(),
+    };
+    let mut writes = verification::supersede(tx, shared, &subject, id, head_sha, now).await?;
+    let context = subject.context(shared, head_sha, id, now);
+    writes.extend(verification::report(
+        &subject,
+        &context,
+        CheckStage::InProgress {
+            steps: policy.verification.len(),
+        },
+    )?);
+    Ok((row, id, writes))
+}
+
+#[async_trait::async_trait]
+impl RunProgress for Publisher<'_> {
+    async fn published(&self, head_sha: &str, report: &RunReport) -> CancellationToken {
+        let stop = CancellationToken::new();
+        match self.publish(head_sha, report).await {
+            Ok(published) => {
+                let watcher = watch(
+                    self.ctx.store().clone(),
+                    published.verification,
+                    stop.clone(),
+                );
+                self.watchers.lock().unwrap().push(watcher);
+                tracing::info!(
+                    run = self.loaded.run.id,
+                    pull = published.opened.number,
+                    "approval opened; verifying"
+                );
+                *self.state.lock().unwrap() = Some(published);
+            }
+            Err(error) => {
+                tracing::warn!(run = self.loaded.run.id, %error,
+                    "the approval could not be opened before verification; the run opens it when it ends");
+            }
+        }
+        stop
+    }
+}
+
+/// Fires `stop` once the verification is asked to stop (superseded by a newer head).
+fn watch(
+    store: crate::store::Store,
+    verification: i64,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let Ok(mut conn) = store.reader().await else {
+                continue;
+            };
+            if verifications::stop_requested(&mut conn, verification)
+                .await
+                .unwrap_or(false)
+            {
+                stop.cancel();
+                return;
+            }
+        }
+    })
+}

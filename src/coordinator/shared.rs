@@ -1,0 +1,68 @@
+//! What the coordinator's job handlers share: the forge clients, the policy cache, the signer of
+//! run-log links and how many attempts forge writes get. One value handed to each handler, instead
+//! of a list of arguments that grows with every feature.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::policies::Policies;
+use crate::forge::writes::{Forges, classify};
+use crate::forge::{Forge, ForgeKind};
+use crate::jobs::JobError;
+use crate::links::{LinkSigner, LogTarget};
+
+/// The coordinator's shared parts.
+#[derive(Clone)]
+pub struct Shared {
+    /// The forge clients.
+    pub forges: Forges,
+    /// The policy in force per repository.
+    pub policies: Arc<Policies>,
+    /// Makes the links to run logs that checks and comments carry.
+    pub links: LinkSigner,
+    /// Attempts each forge write job gets.
+    pub write_attempts: i64,
+    bots: Arc<Mutex<HashMap<ForgeKind, String>>>,
+}
+
+impl Shared {
+    /// The shared parts of a process.
+    pub fn new(
+        forges: Forges,
+        policies: Arc<Policies>,
+        links: LinkSigner,
+        write_attempts: i64,
+    ) -> Shared {
+        Shared {
+            forges,
+            policies,
+            links,
+            write_attempts,
+            bots: Arc::default(),
+        }
+    }
+
+    /// The client of `kind`, or a permanent error naming the missing configuration.
+    pub fn forge(&self, kind: ForgeKind) -> Result<Arc<dyn Forge>, JobError> {
+        self.forges.get(kind).cloned().map_err(classify)
+    }
+
+    /// The login ade posts as on `forge`, asked once per process.
+    pub async fn bot_login(&self, forge: &dyn Forge) -> Result<String, JobError> {
+        if let Some(login) = self.bots.lock().unwrap().get(&forge.kind()) {
+            return Ok(login.clone());
+        }
+        let login = forge.bot_login().await.map_err(classify)?;
+        self.bots
+            .lock()
+            .unwrap()
+            .insert(forge.kind(), login.clone());
+        Ok(login)
+    }
+
+    /// The link to a run's log (or one verification's), when ade has a public URL.
+    pub fn log_link(&self, run: i64, verification: i64, now_ms: i64) -> Option<String> {
+        self.links
+            .link(LogTarget { run, verification }, now_ms / 1000)
+    }
+}

@@ -1,0 +1,275 @@
+//! The `verify` job: verifies one head of an approval again on a runner (someone pushed to its
+//! branch, asked for a re-run, or commented `/ade verify`), then reports it. Runner workers take
+//! these jobs, as they take runs. A verification superseded while it runs is stopped within a
+//! second and reports nothing: the newer one speaks for the approval.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use super::{Subject, passed, report, state_of};
+use crate::coordinator::shared::Shared;
+use crate::forge::writes::{ForgeWrite, classify, enqueue_writes};
+use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::lifecycle::{State, VerificationState};
+use crate::runner::{Runner, VerifyOrder};
+use crate::store::jobs::NewJob;
+use crate::store::verifications::{self, VerificationEnd, VerificationRow};
+use crate::store::{Store, approvals, goals, tasks};
+use crate::verify::{CheckStage, VerificationReport};
+
+/// The job kind that verifies a head again.
+pub const VERIFY_JOB: &str = "verify";
+
+/// Attempts a verification job gets: a runner lost mid-way is replaced, twice.
+const VERIFY_ATTEMPTS: i64 = 3;
+
+/// The payload of [`VERIFY_JOB`] jobs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VerifyJob {
+    /// The verification.
+    pub verification: i64,
+}
+
+/// The job of verification `verification`: no ordering key, so verifications run beside runs.
+pub fn verify_job(verification: i64, now: i64) -> NewJob {
+    NewJob {
+        kind: VERIFY_JOB.into(),
+        idempotency_key: format!("verify:{verification}"),
+        ordering_key: None,
+        payload: serde_json::to_string(&VerifyJob { verification }).expect("serializes"),
+        max_attempts: VERIFY_ATTEMPTS,
+        run_at: now,
+    }
+}
+
+/// The handler of [`VERIFY_JOB`] jobs.
+pub struct VerifyHandler {
+    shared: Shared,
+    runner: Arc<dyn Runner>,
+}
+
+impl VerifyHandler {
+    /// A handler verifying on `runner`.
+    pub fn new(shared: Shared, runner: Arc<dyn Runner>) -> VerifyHandler {
+        VerifyHandler { shared, runner }
+    }
+
+    async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
+        let job: VerifyJob = serde_json::from_str(&ctx.job.payload)
+            .map_err(|e| JobError::Permanent(format!("malformed verify job: {e}")))?;
+        let (row, approval) = {
+            let mut conn = ctx.store().reader().await?;
+            let row = verifications::get(&mut conn, job.verification).await?;
+            let approval = match &row {
+                Some(row) => approvals::get(&mut conn, row.approval).await?,
+                None => None,
+            };
+            (row, approval)
+        };
+        let (Some(row), Some(approval)) = (row, approval) else {
+            return ctx.finish(ctx.store().begin().await?).await;
+        };
+        if row.state.is_final() {
+            return ctx.finish(ctx.store().begin().await?).await;
+        }
+        let forge = self.shared.forge(approval.forge)?;
+        let repo = crate::forge::RepoRef::parse(&approval.repository, None)
+            .ok_or_else(|| JobError::Permanent("the approval's repository is unreadable".into()))?;
+        let loaded = self.shared.policies.in_force(forge.as_ref(), &repo).await;
+        let policy = loaded.clone().unwrap_or_default();
+        let subject = {
+            let mut conn = ctx.store().reader().await?;
+            Subject::load(&mut conn, approval, policy.clone()).await?
+        };
+        let Some(subject) = subject else {
+            return ctx.finish(ctx.store().begin().await?).await;
+        };
+        if let Err(reason) = loaded {
+            return self.could_not_run(ctx, &subject, &row, &reason).await;
+        }
+        {
+            let mut tx = ctx.store().begin().await?;
+            if row.cancel_requested
+                || !verifications::start(
+                    &mut tx,
+                    row.id,
+                    row.state,
+                    self.runner.name(),
+                    ctx.now_ms(),
+                )
+                .await?
+            {
+                return ctx.finish(tx).await;
+            }
+            tx.commit()
+                .await
+                .map_err(|e| JobError::Retry(format!("commit verification start: {e}")))?;
+        }
+        let credential = forge.clone_credential(&repo).await.map_err(classify)?;
+        let task_environment = {
+            let mut conn = ctx.store().reader().await?;
+            let task = tasks::task(&mut conn, subject.approval.task).await?;
+            match task {
+                Some(task) => match goals::spec(&mut conn, task.spec).await? {
+                    Some(spec_row) => crate::coordinator::goals::spec_of(&spec_row)?
+                        .tasks
+                        .into_iter()
+                        .find(|t| t.id.as_str() == task.task_id)
+                        .and_then(|t| t.environment),
+                    None => None,
+                },
+                None => None,
+            }
+        };
+        let order = VerifyOrder {
+            verification_id: row.id,
+            run_id: subject.run.id,
+            forge: subject.forge,
+            repository: subject.approval.repository.clone(),
+            head_sha: row.head_sha.clone(),
+            agent: subject.run.agent.clone(),
+            task_environment,
+            execution: policy.execution.clone(),
+            steps: policy.verification.clone(),
+            dlp_rules: policy.dlp_rules.clone(),
+            identity: vec![
+                ("ADE_RUN_ID".into(), subject.run.id.to_string()),
+                ("ADE_TASK_ID".into(), subject.task_id.clone()),
+                ("ADE_SPEC".into(), subject.spec_reference.clone()),
+            ],
+            credential,
+        };
+        let cancel = CancellationToken::new();
+        let watcher = watch_stop(ctx.store().clone(), row.id, cancel.clone());
+        let outcome = self.runner.verify(order, cancel).await;
+        watcher.abort();
+        self.conclude(ctx, &subject, &row, &outcome.report, outcome.log.as_deref())
+            .await
+    }
+
+    /// Records how the verification ended and reports it; a verification superseded meanwhile
+    /// reports nothing.
+    async fn conclude(
+        &self,
+        ctx: &JobContext,
+        subject: &Subject,
+        row: &VerificationRow,
+        outcome: &VerificationReport,
+        log: Option<&str>,
+    ) -> Result<(), JobError> {
+        let now = ctx.now_ms();
+        let state = state_of(outcome.verdict);
+        let json = serde_json::to_string(outcome).expect("a report serializes");
+        let reason = outcome.error_reason();
+        let mut tx = ctx.store().begin().await?;
+        let ended = verifications::finish(
+            &mut tx,
+            row.id,
+            VerificationState::Running,
+            &VerificationEnd {
+                state,
+                report: Some(&json),
+                reason: reason.as_deref(),
+                log,
+            },
+            now,
+        )
+        .await?;
+        if !ended {
+            tracing::info!(
+                verification = row.id,
+                "a superseded verification ended; nothing to report"
+            );
+            return ctx.finish(tx).await;
+        }
+        tracing::info!(verification = row.id, head = %row.head_sha, verdict = outcome.verdict.as_str(), "verification ended");
+        let context = subject.context(&self.shared, &row.head_sha, row.id, now);
+        let mut writes: Vec<ForgeWrite> =
+            report(subject, &context, CheckStage::Completed(outcome))?;
+        let current = approvals::get(&mut tx, subject.approval.id).await?;
+        if state == VerificationState::Passed
+            && current.as_ref().is_some_and(|a| a.head_sha == row.head_sha)
+        {
+            let subject = Subject {
+                approval: current.expect("checked"),
+                ..subject.clone()
+            };
+            writes.extend(passed(&mut tx, &subject, &row.head_sha, now).await?);
+        }
+        enqueue_writes(
+            &mut tx,
+            subject.forge,
+            &writes,
+            self.shared.write_attempts,
+            now,
+        )
+        .await?;
+        ctx.finish(tx).await
+    }
+
+    /// The policy could not be read: the verification is an error, reported as such.
+    async fn could_not_run(
+        &self,
+        ctx: &JobContext,
+        subject: &Subject,
+        row: &VerificationRow,
+        reason: &str,
+    ) -> Result<(), JobError> {
+        let mut tx = ctx.store().begin().await?;
+        let ended = verifications::finish(
+            &mut tx,
+            row.id,
+            row.state,
+            &VerificationEnd {
+                state: VerificationState::Error,
+                report: None,
+                reason: Some(reason),
+                log: None,
+            },
+            ctx.now_ms(),
+        )
+        .await?;
+        tracing::warn!(verification = row.id, %reason, "verification could not run");
+        if ended {
+            let context = subject.context(&self.shared, &row.head_sha, row.id, ctx.now_ms());
+            let writes = report(subject, &context, CheckStage::CouldNotRun { reason })?;
+            enqueue_writes(
+                &mut tx,
+                subject.forge,
+                &writes,
+                self.shared.write_attempts,
+                ctx.now_ms(),
+            )
+            .await?;
+        }
+        ctx.finish(tx).await
+    }
+}
+
+/// Polls the verification's stop flag each half second and fires `cancel` once it is set.
+fn watch_stop(store: Store, id: i64, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let Ok(mut conn) = store.reader().await else {
+                continue;
+            };
+            if verifications::stop_requested(&mut conn, id)
+                .await
+                .unwrap_or(false)
+            {
+                cancel.cancel();
+                return;
+            }
+        }
+    })
+}
+
+impl JobHandler for VerifyHandler {
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(self.handle(ctx))
+    }
+}

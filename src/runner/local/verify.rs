@@ -1,0 +1,193 @@
+//! Phase 5, verify: the policy's steps run on the pushed change, in the run's own worktree and the
+//! agent's environment class and confinement, as the agent user, with none of the agent's secrets
+//! and no forge credential. Their output goes whole (up to a cap per step) into the run log; the
+//! report keeps each step's masked last lines and annotations. [`verify_again`] does the same for
+//! a commit someone else pushed, in a clean worktree of its own.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::prepare::{Lease, Prepared};
+use super::{LocalRunner, Stop};
+use crate::policy::{AgentPolicy, AgentSet, EffectivePolicy, Environment};
+use crate::runner::dlp::Dlp;
+use crate::runner::env::PathGrant;
+use crate::runner::order::{RunOrder, VerifyOrder, VerifyOutcome};
+use crate::runner::verify::{StepsRequest, run_steps};
+use crate::verify::VerificationReport;
+
+/// Most bytes of one step's output kept in the run log.
+const STEP_OUTPUT_CAP: u64 = 16 * 1024 * 1024;
+
+/// Verifies the run's pushed change in its worktree; `stop` ends it early.
+pub(super) async fn verify(
+    runner: &LocalRunner,
+    order: &RunOrder,
+    run: &mut Prepared,
+    stop: CancellationToken,
+) -> VerificationReport {
+    if order.verification.is_empty() {
+        return VerificationReport::new(Vec::new(), 0);
+    }
+    let scratch = run
+        .scratch
+        .with_file_name(format!("attempt-{}-verify", order.attempt));
+    let request = StepsRequest {
+        environment: steps_environment(run.selection.environment),
+        network: run.invocation.network,
+        extra_paths: vec![PathGrant {
+            path: run.mirror.git_dir().to_path_buf(),
+            writable: false,
+        }],
+        identity: identity(
+            order.run_id,
+            &order.task.id.to_string(),
+            &order.spec_reference,
+        ),
+        path_var: runner.registry.runner().path_var(),
+        output_cap: STEP_OUTPUT_CAP,
+        mask: mask(&order.dlp_rules),
+        ..StepsRequest::new(
+            order.verification.clone(),
+            run.worktree.work_tree.clone(),
+            scratch,
+            run.log.clone(),
+        )
+    };
+    steps_in(runner, &mut run.lease, &request, stop).await
+}
+
+/// Verifies `order.head_sha` in a clean worktree of the repository's pool.
+pub(super) async fn verify_again(
+    runner: &LocalRunner,
+    order: &VerifyOrder,
+    cancel: CancellationToken,
+) -> VerifyOutcome {
+    let log = runner
+        .run_dir(order.run_id)
+        .join(format!("verify-{}.log", order.verification_id));
+    let report = match verify_commit(runner, order, &log, cancel).await {
+        Ok(report) => report,
+        Err(stop) => {
+            tracing::warn!(verification = order.verification_id, reason = %stop.reason, "verification could not run");
+            VerificationReport::not_run(&order.steps, &stop.reason)
+        }
+    };
+    VerifyOutcome {
+        report,
+        log: Some(log.display().to_string()),
+    }
+}
+
+async fn verify_commit(
+    runner: &LocalRunner,
+    order: &VerifyOrder,
+    log: &std::path::Path,
+    cancel: CancellationToken,
+) -> Result<VerificationReport, Stop> {
+    if order.steps.is_empty() {
+        return Ok(VerificationReport::new(Vec::new(), 0));
+    }
+    let agent = runner
+        .registry
+        .choose(
+            &AgentPolicy {
+                allowed: AgentSet::Any,
+                ..EffectivePolicy::default().agents
+            },
+            Some(&order.agent),
+        )
+        .map_err(|refusal| Stop::agent(refusal.to_string()))?;
+    let environment = runner
+        .registry
+        .environment(&agent, &order.execution, order.task_environment)
+        .map_err(|refusal| Stop::agent(refusal.to_string()))?;
+    let mirror = runner
+        .mirrors
+        .get(order.forge.as_str(), &order.repository)
+        .await
+        .map_err(|e| Stop::agent(e.to_string()))?;
+    mirror
+        .fetch(&order.credential, std::slice::from_ref(&order.head_sha))
+        .await
+        .map_err(|e| Stop::fault(format!("fetching {} failed: {e}", order.head_sha)))?;
+    let pool = runner.pool(&mirror).await?;
+    let lease = pool
+        .acquire(&order.head_sha)
+        .await
+        .map_err(|e| Stop::fault(format!("no worktree: {e}")))?;
+    let worktree = lease.path().to_path_buf();
+    let mut lease = Lease::Worktree(lease);
+    let scratch = runner
+        .run_dir(order.run_id)
+        .join(format!("verify-{}", order.verification_id));
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| Stop::fault(format!("create {}: {e}", scratch.display())))?;
+    let request = StepsRequest {
+        environment: steps_environment(environment),
+        network: runner.registry.runner().network,
+        extra_paths: vec![PathGrant {
+            path: mirror.git_dir().to_path_buf(),
+            writable: false,
+        }],
+        identity: order.identity.clone(),
+        path_var: runner.registry.runner().path_var(),
+        output_cap: STEP_OUTPUT_CAP,
+        mask: mask(&order.dlp_rules),
+        ..StepsRequest::new(order.steps.clone(), worktree, scratch, PathBuf::from(log))
+    };
+    Ok(steps_in(runner, &mut lease, &request, cancel).await)
+}
+
+/// Runs the steps with the worktree handed to the agent user, and takes it back after.
+async fn steps_in(
+    runner: &LocalRunner,
+    lease: &mut Lease,
+    request: &StepsRequest,
+    stop: CancellationToken,
+) -> VerificationReport {
+    if let Some(user) = runner.env.agent_user
+        && let Err(e) = lease.hand_to(user.uid, user.gid).await
+    {
+        return VerificationReport::not_run(
+            &request.steps,
+            &format!("the worktree could not be handed to the agent user: {e}"),
+        );
+    }
+    let report = run_steps(request, &runner.env, stop).await;
+    if let Some(user) = runner.env.agent_user {
+        crate::runner::env::stop_leftovers(user.uid, &[&request.worktree, &request.scratch]);
+        if let Err(e) = lease.take_back().await {
+            tracing::warn!(error = %e, "could not take the worktree back after verification");
+        }
+    }
+    report
+}
+
+/// The main environment's persistent checkout is for agents; its steps run confined like any
+/// worktree's.
+fn steps_environment(agent: Environment) -> Environment {
+    match agent {
+        Environment::Main => Environment::Worktree,
+        other => other,
+    }
+}
+
+/// The variables that name the run for a step.
+pub(super) fn identity(run: i64, task: &str, spec: &str) -> Vec<(String, String)> {
+    vec![
+        ("ADE_RUN_ID".into(), run.to_string()),
+        ("ADE_TASK_ID".into(), task.to_string()),
+        ("ADE_SPEC".into(), spec.to_string()),
+    ]
+}
+
+/// The DLP redaction with the policy's rules (the built-in ones when the rules do not compile:
+/// the run reported that already).
+fn mask(rules: &[crate::policy::DlpPattern]) -> Arc<crate::verify::Mask<'static>> {
+    let dlp =
+        Dlp::new(rules).unwrap_or_else(|_| Dlp::new(&[]).expect("built-in detectors compile"));
+    Arc::new(move |text: &str| dlp.redact(text))
+}

@@ -1,0 +1,114 @@
+//! Run logs behind their signed links: `GET /runs/<run>/log?v=<verification>&exp=…&sig=…`, the
+//! details link of an `ade/verify` check. Without a valid, unexpired signature the answer is a
+//! plain 404, the same as for a log that does not exist, so a link cannot be guessed or probed.
+//! The log is served as text with what looks like a secret masked, whatever wrote it.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::links::LinkSigner;
+use crate::runner::RunOutcome;
+use crate::runner::dlp::Dlp;
+use crate::store::{Store, runs, verifications};
+
+/// What the log route reads.
+#[derive(Clone)]
+pub struct Logs {
+    /// Where runs and verifications are recorded.
+    pub store: Store,
+    /// Checks the links.
+    pub links: LinkSigner,
+}
+
+/// `GET /runs/{run}/log`.
+pub fn routes(logs: Logs) -> Router {
+    Router::new()
+        .route("/runs/{run}/log", get(log))
+        .with_state(logs)
+}
+
+#[derive(Deserialize)]
+struct LinkQuery {
+    v: Option<String>,
+    exp: Option<String>,
+    sig: Option<String>,
+}
+
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found\n").into_response()
+}
+
+async fn log(
+    State(logs): State<Logs>,
+    Path(run): Path<String>,
+    Query(query): Query<LinkQuery>,
+) -> Response {
+    let Ok(run) = run.parse::<i64>() else {
+        return not_found();
+    };
+    let now = crate::clock::unix_ms() / 1000;
+    let target = match logs.links.check(
+        run,
+        query.v.as_deref(),
+        query.exp.as_deref(),
+        query.sig.as_deref(),
+        now,
+    ) {
+        Ok(target) => target,
+        Err(refusal) => {
+            tracing::info!(run, ?refusal, "a run log link was refused");
+            return not_found();
+        }
+    };
+    let path = match log_path(&logs.store, target.run, target.verification).await {
+        Ok(Some(path)) => path,
+        Ok(None) => return not_found(),
+        Err(error) => {
+            tracing::warn!(%error, "could not look up a run log");
+            return (StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response();
+        }
+    };
+    let bytes = match tokio::fs::read(&path).await {
+        Ok(bytes) => bytes,
+        Err(_) => return (StatusCode::NOT_FOUND, "this log is no longer kept\n").into_response(),
+    };
+    let dlp = Dlp::new(&[]).expect("the built-in detectors compile");
+    let text = String::from_utf8_lossy(&bytes);
+    let masked: String = text
+        .split_inclusive('\n')
+        .map(|line| dlp.redact(line))
+        .collect();
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "private, no-store"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        masked,
+    )
+        .into_response()
+}
+
+/// The file a link names: a verification's log (which must belong to the run), or the run's own.
+async fn log_path(
+    store: &Store,
+    run: i64,
+    verification: i64,
+) -> Result<Option<String>, crate::store::StoreError> {
+    let mut conn = store.reader().await?;
+    if verification > 0 {
+        return Ok(verifications::get(&mut conn, verification)
+            .await?
+            .filter(|v| v.run == run)
+            .and_then(|v| v.log));
+    }
+    Ok(runs::run(&mut conn, run)
+        .await?
+        .and_then(|r| r.report)
+        .and_then(|report| serde_json::from_str::<RunOutcome>(&report).ok())
+        .and_then(|outcome| outcome.report().log.clone()))
+}
