@@ -22,6 +22,7 @@ mod http;
 mod http_backend;
 mod jwt;
 mod options;
+mod protection;
 mod server;
 mod standalone;
 mod state;
