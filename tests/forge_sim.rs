@@ -1,10 +1,13 @@
 //! The forge simulator from the outside: its GitHub and Gitea APIs over real HTTP, git clone and
 //! push through `git http-backend`, the webhooks it sends (normalized by ade's own code and
-//! compared with the shared corpus when present), fault injection, and token expiry.
+//! compared with the shared corpus when present), fault injection, token expiry, and the routes
+//! the review gate uses (check annotations, GraphQL drafts, review comments).
 
 #[path = "forge_sim/support.rs"]
 mod support;
 
+#[path = "forge_sim/annotations.rs"]
+mod annotations;
 #[path = "forge_sim/faults.rs"]
 mod faults;
 #[path = "forge_sim/git_http.rs"]
@@ -13,6 +16,8 @@ mod git_http;
 mod gitea_api;
 #[path = "forge_sim/github_api.rs"]
 mod github_api;
+#[path = "forge_sim/review_gate.rs"]
+mod review_gate;
 #[path = "forge_sim/standalone.rs"]
 mod standalone;
 #[path = "forge_sim/webhooks.rs"]

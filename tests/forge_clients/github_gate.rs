@@ -187,17 +187,28 @@ async fn annotations_go_fifty_a_request_and_each_target_costs_what_it_says() {
     }
 }
 
-/// A fake check-run store: POSTs may be told to fail after (or before) storing the run.
+/// A fake check-run store. Its next writes may be told to fail: `true` after doing their work
+/// (the answer is lost), `false` before.
 #[derive(Default)]
 struct Runs {
     runs: Vec<(i64, Vec<Value>)>,
     post_failures: Vec<bool>,
+    patch_failures: Vec<bool>,
 }
 
 async fn flaky_store(post_failures: Vec<bool>) -> (FakeForge, Arc<Mutex<Runs>>) {
+    flaky_store_with(post_failures, Vec::new(), Vec::new()).await
+}
+
+async fn flaky_store_with(
+    post_failures: Vec<bool>,
+    patch_failures: Vec<bool>,
+    runs: Vec<(i64, Vec<Value>)>,
+) -> (FakeForge, Arc<Mutex<Runs>>) {
     let store = Arc::new(Mutex::new(Runs {
-        runs: Vec::new(),
+        runs,
         post_failures,
+        patch_failures,
     }));
     let shared = store.clone();
     let fake = FakeForge::start(move |r| {
@@ -259,11 +270,27 @@ async fn flaky_store(post_failures: Vec<bool>) -> (FakeForge, Arc<Mutex<Runs>>) 
                     .collect();
                 Answer::json(200, Value::Array(listed))
             }
+            x if x.starts_with("GET /check-runs/") => {
+                let id: i64 = x.rsplit('/').next().unwrap().parse().unwrap();
+                let (_, annotations) = store.runs.iter().find(|(i, _)| *i == id).unwrap();
+                Answer::json(200, run(id, annotations.len()))
+            }
             x if x.starts_with("PATCH /check-runs/") => {
                 let id: i64 = x.rsplit('/').next().unwrap().parse().unwrap();
+                let failure = if store.patch_failures.is_empty() {
+                    None
+                } else {
+                    Some(store.patch_failures.remove(0))
+                };
+                if failure == Some(false) {
+                    return Answer::json(503, json!({ "message": "Server Error" }));
+                }
                 let added = output(r);
                 let entry = store.runs.iter_mut().find(|(i, _)| *i == id).unwrap();
                 entry.1.extend(added);
+                if failure == Some(true) {
+                    return Answer::json(502, json!({ "message": "Server Error" }));
+                }
                 Answer::json(200, run(id, entry.1.len()))
             }
             other => Answer::json(418, json!({ "message": other })),
@@ -303,15 +330,53 @@ async fn a_create_lost_in_a_5xx_is_found_and_never_made_twice() {
         routes.iter().any(|r| r.ends_with("/annotations")),
         "{routes:?}"
     );
-    // The injected 5xx answers are the fake's own; the requests are what is checked.
-    let mut requests = fake.requests();
+    if let Some(spec) = github_spec() {
+        assert_conforms(&[spec], &without_injected_answers(fake.requests()));
+    }
+}
+
+/// The requests with the fake's injected 5xx answers left out: those are the test's, not
+/// GitHub's documented ones; the requests are what is checked.
+fn without_injected_answers(mut requests: Vec<Recorded>) -> Vec<Recorded> {
     for r in &mut requests {
         if r.answer.as_ref().is_some_and(|(status, _)| *status >= 500) {
             r.answer = None;
         }
     }
+    requests
+}
+
+#[tokio::test]
+async fn an_update_lost_in_a_5xx_adds_each_annotation_once() {
+    // The second batch lands but its answer is lost; the third is refused once.
+    let (fake, store) =
+        flaky_store_with(Vec::new(), vec![false, true, false], vec![(90, Vec::new())]).await;
+    let gh = client(&fake);
+    let id = gh
+        .set_check(&repo(Some(42)), &check(120), CheckTarget::Update(90))
+        .await
+        .unwrap()
+        .id;
+    assert_eq!(id, 90);
+    let store = store.lock().unwrap();
+    let messages: Vec<&str> = store.runs[0]
+        .1
+        .iter()
+        .map(|a| a["message"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = (0..120).map(|i| format!("warning {i}")).collect();
+    assert_eq!(messages, expected, "each annotation exactly once, in order");
+    let routes = routes_of(&fake.requests());
+    assert!(
+        routes.contains(&"GET /check-runs/90".to_string()),
+        "{routes:?}"
+    );
+    assert!(
+        routes.iter().all(|r| !r.starts_with("POST")),
+        "an update never creates: {routes:?}"
+    );
     if let Some(spec) = github_spec() {
-        assert_conforms(&[spec], &requests);
+        assert_conforms(&[spec], &without_injected_answers(fake.requests()));
     }
 }
 

@@ -54,6 +54,19 @@ fn missing_fields(ours: &Value, theirs: &Value, path: &str, out: &mut Vec<String
     }
 }
 
+/// The field names of the corpus example `file` that `payload` lacks, recursively; empty
+/// without the corpus.
+pub fn missing_from_corpus(file: &str, payload: &Value) -> Vec<String> {
+    let Some(corpus) = corpus() else {
+        return Vec::new();
+    };
+    let example: Value =
+        serde_json::from_slice(&std::fs::read(corpus.join(file)).unwrap()).unwrap();
+    let mut missing = Vec::new();
+    missing_fields(payload, &example, "", &mut missing);
+    missing
+}
+
 fn corpus_file(
     kind: ForgeKind,
     event: &str,

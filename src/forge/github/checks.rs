@@ -3,10 +3,10 @@
 //! costs one request when it has at most 50 annotations (GitHub's limit per request), and one
 //! more per further 50.
 //!
-//! Creating is the one request whose repetition would do its work twice (a second check run), so
-//! it is sent once; and GitHub appends annotations, so a repeated update would show them twice.
-//! After a 5xx or a lost connection ade therefore looks at the run (or for it) before it writes
-//! again, and writes only the annotations it lacks.
+//! A repeated create would make a second check run, and GitHub appends annotations, so a repeated
+//! update would show them twice. Every write of a report is therefore sent once: after a 5xx or a
+//! lost connection ade looks at the run (or for it) before it writes again, and writes only the
+//! annotations the run lacks.
 
 use super::{Call, GithubForge, annotations, repo_path, wire};
 use crate::forge::http::{backoff, encode_segment, query, truncate_chars};
@@ -126,16 +126,15 @@ async fn write(
                 Some(Value::Object(body)),
                 &what,
             )
-            .once()
         }
     };
-    let run: wire::CheckRun = gh.repo_call(repo, call).await?.success_json(&what)?;
+    let run: wire::CheckRun = gh.repo_call(repo, call.once()).await?.success_json(&what)?;
     for batch in batches {
         let what = format!("{what}: more annotations");
         let mut more = Map::new();
         more.insert("output".into(), output(check, batch));
         let path = repo_path(repo, &format!("/check-runs/{}", run.id));
-        gh.repo_call(repo, Call::patch(path, Value::Object(more), &what))
+        gh.repo_call(repo, Call::patch(path, Value::Object(more), &what).once())
             .await?
             .success(&what)?;
     }

@@ -290,11 +290,34 @@ struct NewReview {
     state: ReviewState,
     #[serde(default)]
     body: String,
+    /// Line comments, each on a line the pull request's diff shows.
+    #[serde(default)]
+    comments: Vec<NewLineComment>,
+}
+
+#[derive(Deserialize)]
+struct NewLineComment {
+    path: String,
+    line: u32,
+    body: String,
 }
 
 async fn review(State(sim): State<Arc<Sim>>, Json(req): Json<NewReview>) -> ControlResult {
     let repo = repo_or_first(&sim, req.repo)?;
-    let id = actions::review(&sim, &repo, req.number, &req.author, req.state, &req.body).await?;
+    let comments: Vec<actions::LineComment<'_>> = req
+        .comments
+        .iter()
+        .map(|c| (c.path.as_str(), c.line, c.body.as_str()))
+        .collect();
+    let id = actions::review_with_comments(
+        &sim,
+        &repo,
+        req.number,
+        &req.author,
+        (req.state, &req.body),
+        &comments,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
 }
 

@@ -1,8 +1,9 @@
 //! The forge simulator: an in-process HTTP server that plays GitHub or Gitea/Forgejo for ade's
 //! tests and for a test drive. It keeps state (users, repositories, issues, comments, reactions,
-//! labels, pull requests, reviews, checks, branch protection, app installations), hosts real bare
-//! git repositories over smart HTTP, sends signed webhooks for what happens, records every call
-//! ade makes, and fails on demand.
+//! labels, pull requests and their drafts, reviews and their line comments, checks with their
+//! annotations, branch protection, app installations), hosts real bare git repositories over
+//! smart HTTP, answers GitHub's GraphQL draft mutations, sends signed webhooks for what happens,
+//! records every call ade makes, and fails on demand.
 //!
 //! Tests drive it through [`Simulator`]: seed, act as users, read state, inject faults. The
 //! `/_sim/` HTTP endpoints offer the same actions to a separately running ade (see
@@ -22,6 +23,7 @@ mod http;
 mod http_backend;
 mod jwt;
 mod options;
+mod protection;
 mod server;
 mod standalone;
 mod state;

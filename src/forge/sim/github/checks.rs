@@ -140,10 +140,10 @@ pub async fn create_check_run(
     Path((owner, name)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
+    let repo = ctx.with(&owner, &name, Permission::Write)?;
     let request: CheckRunBody = parse_json(&ctx.sim, &body)?;
     validate(&ctx, &request)?;
     let added = validate_output(&ctx, request.output.as_ref(), true)?;
-    let repo = ctx.with(&owner, &name, Permission::Write)?;
     let (Some(run_name), Some(head_sha)) = (request.name.clone(), request.head_sha.clone()) else {
         return Err(ctx.error(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -207,10 +207,10 @@ pub async fn update_check_run(
     Path((owner, name, id)): Path<(String, String, i64)>,
     body: Bytes,
 ) -> ApiResult {
+    ctx.with(&owner, &name, Permission::Write)?;
     let request: CheckRunBody = parse_json(&ctx.sim, &body)?;
     validate(&ctx, &request)?;
     let added = validate_output(&ctx, request.output.as_ref(), false)?;
-    ctx.with(&owner, &name, Permission::Write)?;
     let now = ctx.sim.now();
     let run = {
         let mut state = ctx.sim.state();

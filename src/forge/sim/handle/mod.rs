@@ -1,19 +1,19 @@
-//! The test handle: start a simulator, seed it, act as users, read state (`reads`), inject
-//! faults.
+//! The test handle: start a simulator, seed it (`seed`), act as users, read state (`reads`),
+//! inject faults.
 
 mod reads;
+mod seed;
 
 use super::core::{AppIdentity, Sim};
 use super::faults::{Faults, HookFault};
-use super::state::{Installation, IssuedToken, Label, Repo, State, Team, User};
+use super::state::{IssuedToken, State, User};
 use crate::events::ReviewState;
-use crate::forge::{BranchProtection, ForgeKind, Permission};
-use std::collections::BTreeMap;
+use crate::forge::ForgeKind;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::options::{NewRepo, SimOptions, SimRepo, SimUser};
+use super::options::SimOptions;
 use super::{ActionError, ApiCall, AppKey, DeliveryOutcome, DeliveryRecord, FaultRule, MergeStyle};
 use super::{actions, calls, git, github, server, webhooks};
 
@@ -188,194 +188,6 @@ impl Simulator {
             },
         );
         token
-    }
-
-    // ----- seeding -----
-
-    /// Adds a person with a token (`ghp_…` on GitHub, 40 hex digits on Gitea).
-    pub fn add_user(&self, login: &str) -> SimUser {
-        self.add_account(login, false)
-    }
-
-    /// Adds a bot account (Gitea: ade's bot user; GitHub: another app's `…[bot]`).
-    pub fn add_bot(&self, login: &str) -> SimUser {
-        self.add_account(login, true)
-    }
-
-    fn add_account(&self, login: &str, bot: bool) -> SimUser {
-        let token = match self.sim.kind {
-            ForgeKind::Github => format!("ghp_{}", github_token_body()),
-            ForgeKind::Gitea => random_hex(40),
-        };
-        let now = self.sim.now();
-        let mut state = self.sim.state();
-        if let Some(existing) = state.user(login) {
-            return SimUser {
-                id: existing.id,
-                login: existing.login.clone(),
-                token: existing.token.clone(),
-            };
-        }
-        let id = state.next_id();
-        state.users.insert(
-            login.to_owned(),
-            User {
-                id,
-                login: login.to_owned(),
-                bot,
-                site_admin: false,
-                token: token.clone(),
-                created_at: now,
-            },
-        );
-        SimUser {
-            id,
-            login: login.to_owned(),
-            token,
-        }
-    }
-
-    /// Creates a repository (a bare git repository with the files committed on the default
-    /// branch by the owner, who is created if unknown).
-    pub async fn create_repo(&self, new: NewRepo) -> anyhow::Result<SimRepo> {
-        self.add_user(&new.owner);
-        self.sim
-            .git
-            .init(&new.owner, &new.name, &new.default_branch)
-            .await?;
-        let files: Vec<(String, Option<Vec<u8>>)> = new
-            .files
-            .iter()
-            .map(|(p, c)| (p.clone(), Some(c.clone())))
-            .collect();
-        let signature = self.sim.signature(&new.owner);
-        let head_sha = self
-            .sim
-            .git
-            .commit(
-                &new.owner,
-                &new.name,
-                &new.default_branch,
-                &files,
-                "Initial commit",
-                &signature,
-            )
-            .await?;
-        let now = self.sim.now();
-        let mut state = self.sim.state();
-        let id = state.next_id();
-        let full_name = format!("{}/{}", new.owner, new.name);
-        state.repos.insert(
-            full_name.clone(),
-            Repo {
-                id,
-                owner: new.owner,
-                name: new.name,
-                private: new.private,
-                default_branch: new.default_branch,
-                description: new.description,
-                created_at: now,
-                pushed_at: now,
-                collaborators: BTreeMap::new(),
-                labels: Vec::new(),
-                issues: BTreeMap::new(),
-                pulls: BTreeMap::new(),
-                comments: Vec::new(),
-                reviews: Vec::new(),
-                review_comments: Vec::new(),
-                check_runs: Vec::new(),
-                statuses: Vec::new(),
-                protections: BTreeMap::new(),
-            },
-        );
-        Ok(SimRepo {
-            id,
-            full_name,
-            head_sha,
-        })
-    }
-
-    fn with_repo<T>(&self, repo: &str, change: impl FnOnce(&mut Repo) -> T) -> anyhow::Result<T> {
-        let (owner, name) = repo
-            .split_once('/')
-            .ok_or_else(|| anyhow::anyhow!("`{repo}` is not owner/name"))?;
-        let mut state = self.sim.state();
-        let r = state
-            .repo_mut(owner, name)
-            .ok_or_else(|| anyhow::anyhow!("no repository {repo}"))?;
-        Ok(change(r))
-    }
-
-    /// Gives a user an access level (`Permission::None` removes them).
-    pub fn set_permission(
-        &self,
-        repo: &str,
-        login: &str,
-        permission: Permission,
-    ) -> anyhow::Result<()> {
-        self.with_repo(repo, |r| {
-            if permission == Permission::None {
-                r.collaborators.remove(login);
-            } else {
-                r.collaborators.insert(login.to_owned(), permission);
-            }
-        })
-    }
-
-    /// Protects a branch.
-    pub fn protect_branch(
-        &self,
-        repo: &str,
-        branch: &str,
-        protection: BranchProtection,
-    ) -> anyhow::Result<()> {
-        self.with_repo(repo, |r| {
-            r.protections.insert(branch.to_owned(), protection);
-        })
-    }
-
-    /// Defines a label; returns its id.
-    pub fn add_label(&self, repo: &str, name: &str, color: &str) -> anyhow::Result<i64> {
-        let id = self.sim.state().next_id();
-        self.with_repo(repo, |r| {
-            r.labels.push(Label {
-                id,
-                name: name.to_owned(),
-                color: color.trim_start_matches('#').to_owned(),
-                description: String::new(),
-            });
-            id
-        })
-    }
-
-    /// Makes a team `name` in organization `org` (an account, created if unknown) with these
-    /// members; returns its id.
-    pub fn add_team(&self, org: &str, name: &str, members: &[&str]) -> i64 {
-        self.add_user(org);
-        let mut state = self.sim.state();
-        let id = state.next_id();
-        state.teams.push(Team {
-            id,
-            org: org.to_owned(),
-            name: name.to_owned(),
-            members: members.iter().map(|m| (*m).to_owned()).collect(),
-        });
-        id
-    }
-
-    /// Installs the GitHub App on `account` for these repositories; returns the installation id.
-    pub fn install_app(&self, account: &str, repos: &[&str]) -> i64 {
-        self.add_user(account);
-        let now = self.sim.now();
-        let mut state = self.sim.state();
-        let id = state.next_id();
-        state.installations.push(Installation {
-            id,
-            account: account.to_owned(),
-            repositories: repos.iter().map(|r| (*r).to_owned()).collect(),
-            created_at: now,
-        });
-        id
     }
 
     // ----- user actions (each sends the forge's webhooks) -----
