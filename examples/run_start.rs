@@ -1,9 +1,11 @@
 //! `run_start`: how long after a maintainer comments `/ade approve` the task's agent process
-//! starts, on a warm runner with a big repository.
+//! starts, on a warm runner with a big repository; with `--verify`, also how long until the
+//! approval is opened and its `ade/verify` completed (one trivial step), ade's own share of that
+//! (everything but the agent and the step), and the forge calls the approval cost.
 //!
 //! ```text
 //! cargo run --release --example run_start -- [--files 20000] [--rounds 10] [--advance 0]
-//!     [--after-push-ms 0] [--dir PATH]
+//!     [--after-push-ms 0] [--verify] [--dir PATH]
 //! ```
 //!
 //! A run starts the forge simulator (GitHub dialect) and ade (with its embedded runner) in this
@@ -43,6 +45,10 @@ struct Args {
     /// racing the runner's warm-up).
     #[arg(long, default_value_t = 0)]
     after_push_ms: u64,
+    /// Give the repository one trivial verification step and time approve → approval opened →
+    /// `ade/verify` completed, and count the forge calls of each approval.
+    #[arg(long)]
+    verify: bool,
     /// Where the run's data go (on disk, not tmpfs); default target/run-start-bench.
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -75,7 +81,13 @@ async fn main() -> anyhow::Result<()> {
         .file("README.md", "# widgets\n")
         .file(
             ".ade/config.toml",
-            "[agents]\ndefault = \"stamp\"\n\n[execution]\nparallelism = 4\n",
+            if args.verify {
+                "[agents]\ndefault = \"stamp\"\n\n[execution]\nparallelism = 4\n\n\
+                 [[verification.steps]]\nname = \"trivial\"\nkind = \"static\"\n\
+                 command = [\"/bin/true\"]\n"
+            } else {
+                "[agents]\ndefault = \"stamp\"\n\n[execution]\nparallelism = 4\n"
+            },
         );
     for i in 0..args.files {
         repo = repo.file(
@@ -131,6 +143,7 @@ async fn main() -> anyhow::Result<()> {
     let mut totals = Vec::new();
     let mut hops: Vec<[f64; 3]> = Vec::new();
     let mut phases: Vec<[f64; 3]> = Vec::new();
+    let mut verified: Vec<Verified> = Vec::new();
     for i in 0..args.rounds {
         if args.advance > 0 {
             let contents: Vec<(String, String)> = (0..args.advance)
@@ -171,6 +184,19 @@ async fn main() -> anyhow::Result<()> {
         totals.push(timed.total_ms);
         hops.push(timed.hops);
         phases.push(timed.phases);
+        if args.verify {
+            let v = verified_round(&sim, &ade, timed.approved_ms).await?;
+            eprintln!(
+                "  approval opened {:.0} ms, ade/verify completed {:.0} ms after approve (agent {:.0} ms, step {:.0} ms, ade {:.0} ms); {} forge calls for the approval",
+                v.opened_ms,
+                v.verified_ms,
+                v.agent_ms,
+                v.step_ms,
+                v.ade_ms(),
+                v.calls.len()
+            );
+            verified.push(v);
+        }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     totals.sort_by(f64::total_cmp);
@@ -200,8 +226,147 @@ async fn main() -> anyhow::Result<()> {
         median(phases.iter().map(|p| p[1]).collect()),
         median(phases.iter().map(|p| p[2]).collect()),
     );
+    if !verified.is_empty() {
+        println!(
+            "approve → approval opened → ade/verify completed (one trivial step), {} rounds",
+            verified.len()
+        );
+        println!(
+            "  median: approval opened {:.0} ms · ade/verify completed {:.0} ms · agent {:.0} ms · step {:.0} ms · ade's share {:.0} ms",
+            median(verified.iter().map(|v| v.opened_ms).collect()),
+            median(verified.iter().map(|v| v.verified_ms).collect()),
+            median(verified.iter().map(|v| v.agent_ms).collect()),
+            median(verified.iter().map(|v| v.step_ms).collect()),
+            median(verified.iter().map(Verified::ade_ms).collect()),
+        );
+        let ade_share: Vec<f64> = {
+            let mut v: Vec<f64> = verified.iter().map(Verified::ade_ms).collect();
+            v.sort_by(f64::total_cmp);
+            v
+        };
+        println!(
+            "  ade's share: min {:.0} ms · max {:.0} ms",
+            ade_share[0],
+            ade_share[ade_share.len() - 1]
+        );
+        let last = verified.last().expect("a round");
+        println!(
+            "  forge calls for one approval, opening to verified: {}",
+            last.calls.len()
+        );
+        for call in &last.calls {
+            println!("    {call}");
+        }
+    }
     ade.shutdown().await?;
     Ok(())
+}
+
+/// One approval's way from approve to verified.
+struct Verified {
+    /// approve → the pull request created (ade's request arriving at the forge).
+    opened_ms: f64,
+    /// approve → `ade/verify` completed on the forge.
+    verified_ms: f64,
+    /// The agent's own time.
+    agent_ms: f64,
+    /// The step's own time.
+    step_ms: f64,
+    /// The forge calls about the approval from its opening to its verified check, in order.
+    calls: Vec<String>,
+}
+
+impl Verified {
+    fn ade_ms(&self) -> f64 {
+        self.verified_ms - self.agent_ms - self.step_ms
+    }
+}
+
+/// Reads one round's approval from the simulator's call record and ade's run: when it opened,
+/// when its `ade/verify` completed, and the calls in between that were about it.
+async fn verified_round(
+    sim: &Simulator,
+    ade: &Service,
+    approved_ms: f64,
+) -> anyhow::Result<Verified> {
+    let run = all_runs(ade).await?.pop().context("the round's run")?;
+    let head = run.head_sha.clone().context("the run's head")?;
+    let branch = run.branch.clone();
+    let pull = loop {
+        if let Some(pull) = sim
+            .pulls(REPO)
+            .into_iter()
+            .find(|p| p.head == branch && p.head_sha == head)
+            && !pull.draft
+            && sim
+                .checks(REPO, &head)
+                .iter()
+                .any(|c| c.name == "ade/verify" && c.conclusion.is_some())
+        {
+            break pull;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let calls: Vec<_> = sim.calls().into_iter().filter(|c| !c.git).collect();
+    let opened = calls
+        .iter()
+        .rev()
+        .find(|c| {
+            c.method == "POST"
+                && c.path.ends_with("/pulls")
+                && c.response
+                    .as_deref()
+                    .is_some_and(|r| r.contains(&format!("\"number\":{}", pull.number)))
+        })
+        .context("the pull request's creation")?;
+    let completed = calls
+        .iter()
+        .filter(|c| {
+            c.path.contains("/check-runs")
+                && c.body
+                    .as_deref()
+                    .is_some_and(|b| b.contains("\"conclusion\""))
+        })
+        .filter(|c| c.seq > opened.seq)
+        .next_back()
+        .context("the check's completion")?;
+    let ready = calls
+        .iter()
+        .filter(|c| c.path.ends_with("/graphql") && c.seq > opened.seq)
+        .next_back()
+        .map_or(completed.seq, |c| c.seq.max(completed.seq));
+    let number = pull.number.to_string();
+    let about = |c: &&ade::forge::sim::ApiCall| {
+        c.path.contains("/check-runs")
+            || c.path.ends_with("/graphql")
+            || c.path.ends_with(&format!("/pulls/{number}"))
+            || c.path.contains(&format!("/issues/{number}/"))
+            || c.path.contains(&format!("/pulls/{number}/"))
+            || c.seq == opened.seq
+    };
+    let listed = calls
+        .iter()
+        .filter(|c| c.seq >= opened.seq && c.seq <= ready)
+        .filter(about)
+        .map(|c| format!("{} {}", c.method, c.path))
+        .collect();
+    let outcome: ade::runner::RunOutcome =
+        serde_json::from_str(run.report.as_deref().context("the run's report")?)?;
+    let step_ms = match &outcome {
+        ade::runner::RunOutcome::Pushed { verification, .. } => verification
+            .steps
+            .iter()
+            .map(|s| s.duration_ms)
+            .sum::<u64>() as f64,
+        _ => anyhow::bail!("the run did not push"),
+    };
+    Ok(Verified {
+        opened_ms: opened.at_ms as f64 - approved_ms,
+        verified_ms: completed.at_ms as f64 - approved_ms,
+        agent_ms: outcome.report().agent_ms as f64,
+        step_ms,
+        calls: listed,
+    })
 }
 
 /// Waits until no `git` process of this one has run for a second.
@@ -231,6 +396,8 @@ async fn wait_for_no_git() {
 
 struct Timed {
     total_ms: f64,
+    /// When `/ade approve` was posted (Unix ms).
+    approved_ms: f64,
     /// approve → run stored, run stored → run started, run started → agent started (ms).
     hops: [f64; 3],
     /// The runner's own account (the run log's `prepared in` line): base commit, worktree,
@@ -299,6 +466,7 @@ async fn round(sim: &Simulator, ade: &Service, dir: &Path, name: &str) -> anyhow
     let claimed = run.started_at.unwrap_or(run.created_at) as f64;
     Ok(Timed {
         total_ms,
+        approved_ms,
         hops: [stored - approved_ms, claimed - stored, started_ms - claimed],
         phases: [numbers[1], numbers[2], numbers[3]],
     })

@@ -302,6 +302,6 @@ fn help_for_someone_without_access() {
 
 #[test]
 fn usage_lines_come_from_the_table() {
-    assert_eq!(spec(Verb::Retry).usage(), "/ade retry");
+    assert_eq!(spec(Verb::Retry).usage(), "/ade retry [--agent NAME]");
     assert_eq!(spec(Verb::Run).usage(), "/ade run <task-id> | all");
 }
