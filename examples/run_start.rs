@@ -321,19 +321,17 @@ async fn verified_round(
         .context("the pull request's creation")?;
     let completed = calls
         .iter()
-        .filter(|c| {
-            c.path.contains("/check-runs")
+        .rfind(|c| {
+            c.seq > opened.seq
+                && c.path.contains("/check-runs")
                 && c.body
                     .as_deref()
                     .is_some_and(|b| b.contains("\"conclusion\""))
         })
-        .filter(|c| c.seq > opened.seq)
-        .next_back()
         .context("the check's completion")?;
     let ready = calls
         .iter()
-        .filter(|c| c.path.ends_with("/graphql") && c.seq > opened.seq)
-        .next_back()
+        .rfind(|c| c.path.ends_with("/graphql") && c.seq > opened.seq)
         .map_or(completed.seq, |c| c.seq.max(completed.seq));
     let number = pull.number.to_string();
     let about = |c: &&ade::forge::sim::ApiCall| {
