@@ -78,3 +78,42 @@ pub fn render(name: &str, context: impl serde::Serialize) -> Result<String, Stri
         .map(|text| text.trim_end().to_string() + "\n")
         .map_err(|e| format!("template {name}: {e}"))
 }
+
+/// Compares rendered text with its snapshot in tests/snapshots/NAME.md, or rewrites the snapshot
+/// when `ADE_UPDATE_SNAPSHOTS=1`, so every wording change shows up in review as a text diff.
+#[cfg(test)]
+pub(crate) fn snapshot(name: &str, text: &str) {
+    let path = format!("{}/tests/snapshots/{name}.md", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("ADE_UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, text).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e} (run with ADE_UPDATE_SNAPSHOTS=1 to create it)"));
+    assert_eq!(
+        text, expected,
+        "{name} changed; rerun with ADE_UPDATE_SNAPSHOTS=1 if intended"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TEMPLATES;
+
+    #[test]
+    fn every_file_in_templates_is_carried_and_compiles() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .expect("templates/ is readable")
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let mut carried: Vec<String> = TEMPLATES.iter().map(|(name, _)| name.to_string()).collect();
+        carried.sort();
+        assert_eq!(
+            files, carried,
+            "a template file that ade does not carry cannot be rendered"
+        );
+        super::environment();
+    }
+}

@@ -50,6 +50,16 @@ pub async fn progress(
     for row in rows {
         let approval = approvals::of_task(tx, row.id).await?;
         let label = match row.state {
+            TaskState::Merged
+                if approval
+                    .as_ref()
+                    .is_some_and(|a| a.verified_sha.as_deref() != Some(a.head_sha.as_str())) =>
+            {
+                "merged, at a head ade did not verify".into()
+            }
+            TaskState::Review if approval.as_ref().is_some_and(|a| a.draft) => {
+                "in review, a draft: not verified".into()
+            }
             TaskState::Waiting => match blocked.iter().find(|b| b.id == row.task_id) {
                 Some(b) => format!("blocked: {} {}", markdown::code_span(&b.by), b.state),
                 None => "waiting".into(),

@@ -175,6 +175,18 @@ impl PolicyCheckHandler {
             return ctx.finish(ctx.store().begin().await?).await;
         };
         let forge = self.shared.forge(event.forge)?;
+        // ade's own pushes cannot change the file: the guard blocks a change to a protected path,
+        // and `.ade` is protected unless the server lets a repository unprotect it.
+        let bot = self.shared.bot_login(forge.as_ref()).await?;
+        if event
+            .sender
+            .as_ref()
+            .is_some_and(|s| s.login.eq_ignore_ascii_case(&bot))
+            && let Ok(policy) = self.shared.policies.in_force(forge.as_ref(), &repo).await
+            && policy.protecting(POLICY_PATH).is_some()
+        {
+            return ctx.finish(ctx.store().begin().await?).await;
+        }
         let at_head = forge
             .read_file(&repo, POLICY_PATH, &pull.head.sha)
             .await
@@ -206,5 +218,52 @@ impl PolicyCheckHandler {
 impl JobHandler for PolicyCheckHandler {
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(self.handle(ctx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coordinator::policies::Policies;
+    use crate::forge::writes::Forges;
+    use crate::links::LinkSigner;
+    use crate::templates::snapshot;
+
+    fn shared() -> Shared {
+        Shared::new(
+            Forges::default(),
+            std::sync::Arc::new(Policies::new(Default::default())),
+            LinkSigner::new("00", None),
+            3,
+        )
+    }
+
+    const HEAD: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    #[test]
+    fn a_bad_policy_file_fails_with_an_annotation_at_each_problem() {
+        let file = b"[execution]\nparallelism = 0\n\n[colour]\nx = 1\n";
+        let check = check(&shared(), Some(file), HEAD).unwrap();
+        assert_eq!(check.state, CheckState::Failure);
+        assert_eq!(check.name, CHECK_NAME);
+        let lines: Vec<u32> = check.annotations.iter().map(|a| a.start_line).collect();
+        assert_eq!(lines, [2, 4], "{:?}", check.annotations);
+        assert!(
+            check.annotations.iter().all(|a| a.path == POLICY_PATH),
+            "annotations point at the file"
+        );
+        assert!(check.title.starts_with("2 problem(s)"), "{}", check.title);
+        snapshot("policy-check-failed", &check.summary);
+    }
+
+    #[test]
+    fn a_good_file_passes_and_a_removed_one_says_the_defaults_apply() {
+        let good = check(&shared(), Some(b"[execution]\nparallelism = 3\n"), HEAD).unwrap();
+        assert_eq!(good.state, CheckState::Success);
+        assert!(good.annotations.is_empty());
+        snapshot("policy-check-passed", &good.summary);
+        let removed = check(&shared(), None, HEAD).unwrap();
+        assert_eq!(removed.state, CheckState::Success);
+        assert!(removed.summary.contains("removes"), "{}", removed.summary);
     }
 }

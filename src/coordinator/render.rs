@@ -192,22 +192,42 @@ pub fn reply(view: &ReplyView) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::templates::snapshot;
 
-    /// Compares rendered text with its snapshot in tests/snapshots/, or rewrites the snapshot when
-    /// `ADE_UPDATE_SNAPSHOTS=1`, so every wording change shows up in review as a text diff.
-    fn snapshot(name: &str, text: &str) {
-        let path = format!("{}/tests/snapshots/{name}.md", env!("CARGO_MANIFEST_DIR"));
-        if std::env::var_os("ADE_UPDATE_SNAPSHOTS").is_some() {
-            std::fs::write(&path, text).unwrap();
-            return;
-        }
-        let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!("{path}: {e} (run with ADE_UPDATE_SNAPSHOTS=1 to create it)")
-        });
-        assert_eq!(
-            text, expected,
-            "{name} changed; rerun with ADE_UPDATE_SNAPSHOTS=1 if intended"
-        );
+    #[test]
+    fn summary_of_a_finished_goal() {
+        let task =
+            |id: &str, title: &str, outcome: &str, pull, note: Option<&str>| SummaryTaskView {
+                id: id.into(),
+                title: title.into(),
+                outcome: outcome.into(),
+                pull_number: pull,
+                note: note.map(str::to_string),
+                attempts: 1,
+                agent_time: "12.0 s".into(),
+            };
+        let view = SummaryView {
+            number: 12,
+            version: 2,
+            tasks: vec![
+                task("t1", "Parse the flag", "merged", Some(31), None),
+                task(
+                    "t2",
+                    "Skip writes | @everyone",
+                    "rejected",
+                    Some(32),
+                    Some("verification failed: step test"),
+                ),
+                task("t3", "Document it", "cancelled", None, Some("cancelled")),
+            ],
+            merged: 1,
+            rejected: 1,
+            cancelled: 1,
+            attempts: 5,
+            agent_time: "1m 02s".into(),
+            closing: false,
+        };
+        snapshot("summary", &summary(&view).unwrap());
     }
 
     fn task(id: &str, title: &str, after: &[&str]) -> TaskView {

@@ -5,22 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::forge::{AnnotationLevel, CheckState, ForgeKind};
-
-/// Compares rendered text with tests/snapshots/NAME.md, or rewrites it with
-/// `ADE_UPDATE_SNAPSHOTS=1`.
-fn snapshot(name: &str, text: &str) {
-    let path = format!("{}/tests/snapshots/{name}.md", env!("CARGO_MANIFEST_DIR"));
-    if std::env::var_os("ADE_UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&path, text).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e} (run with ADE_UPDATE_SNAPSHOTS=1 to create it)"));
-    assert_eq!(
-        text, expected,
-        "{name} changed; rerun with ADE_UPDATE_SNAPSHOTS=1 if intended"
-    );
-}
+use crate::templates::snapshot;
 
 fn step(name: &str, kind: StepKind, outcome: StepOutcome) -> StepResult {
     StepResult {

@@ -159,3 +159,115 @@ async fn migration_1_keys_deliveries_by_forge_and_delivery_id() {
         );
     }
 }
+
+#[tokio::test]
+async fn migration_4_turns_task_pull_requests_into_approvals_and_approval_tasks_into_review() {
+    for db in databases().await {
+        let store = ade::store::Store::connect(ade::store::StoreOptions {
+            url: db.url.clone(),
+            max_connections: 2,
+        })
+        .await
+        .unwrap();
+        let migrations = match store.backend() {
+            ade::store::Backend::Sqlite => MIGRATIONS_SQLITE,
+            ade::store::Backend::Postgres => MIGRATIONS_POSTGRES,
+        };
+        let mut conn = store.writer().await.unwrap();
+        conn.execute(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+             checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .await
+        .unwrap();
+        for m in migrations.iter().filter(|m| m.version <= 3) {
+            conn.execute(m.sql).await.unwrap();
+            sqlx::query(
+                "INSERT INTO schema_migrations (version, name, checksum, applied_at) \
+                 VALUES ($1, $2, $3, 0)",
+            )
+            .bind(m.version)
+            .bind(m.name)
+            .bind(m.checksum())
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        }
+        for statement in [
+            "INSERT INTO goals (forge, repository, number, created_at) VALUES ('github', 'acme/widgets', 12, 1)",
+            "INSERT INTO specs (goal, version, state, content, content_hash, author, planner, created_at, changed_at) \
+             VALUES (1, 1, 'active', '{}', 'h', 'mia', 'manual', 1, 1)",
+            "INSERT INTO tasks (spec, task_id, state, changed_at, branch, pull_number, head_sha) \
+             VALUES (1, 't1', 'approval', 5, 'ade/12-t1', 31, 'abc')",
+            "INSERT INTO tasks (spec, task_id, state, changed_at, branch, pull_number, head_sha) \
+             VALUES (1, 't2', 'merged', 6, 'ade/12-t2', 32, 'def')",
+            "INSERT INTO tasks (spec, task_id, state, changed_at) VALUES (1, 't3', 'waiting', 7)",
+            "INSERT INTO runs (task, attempt, state, agent, environment, base_sha, branch, requester, created_at) \
+             VALUES (1, 1, 'succeeded', 'script', 'worktree', 'base', 'ade/12-t1', 'mia', 2)",
+        ] {
+            conn.execute(statement).await.unwrap();
+        }
+        drop(conn);
+        assert_eq!(
+            store.migrate().await.unwrap(),
+            migrations.len() - 3,
+            "{}",
+            db.name
+        );
+        let mut conn = store.reader().await.unwrap();
+        let tasks = ade::store::tasks::tasks_of(&mut conn, 1).await.unwrap();
+        assert_eq!(
+            tasks.iter().map(|t| t.state).collect::<Vec<_>>(),
+            [
+                ade::lifecycle::TaskState::Review,
+                ade::lifecycle::TaskState::Merged,
+                ade::lifecycle::TaskState::Waiting
+            ],
+            "{}",
+            db.name
+        );
+        let first = ade::store::approvals::of_task(&mut conn, tasks[0].id)
+            .await
+            .unwrap()
+            .expect("t1's pull request is an approval");
+        assert_eq!(
+            (
+                first.number,
+                first.branch.as_str(),
+                first.head_sha.as_str(),
+                first.state,
+                first.requester.as_str(),
+                first.forge
+            ),
+            (
+                31,
+                "ade/12-t1",
+                "abc",
+                ade::lifecycle::ApprovalState::Pending,
+                "mia",
+                ForgeKind::Github
+            ),
+            "{}",
+            db.name
+        );
+        let merged = ade::store::approvals::of_task(&mut conn, tasks[1].id)
+            .await
+            .unwrap()
+            .expect("t2's too");
+        assert_eq!(merged.state, ade::lifecycle::ApprovalState::Merged);
+        assert_eq!(merged.requester, "", "no run, no requester");
+        assert!(
+            ade::store::approvals::of_task(&mut conn, tasks[2].id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let runs = ade::store::runs::all_runs(&mut conn).await.unwrap();
+        assert_eq!(
+            runs[0].cause,
+            ade::store::runs::RunCause::Start,
+            "{}",
+            db.name
+        );
+    }
+}
