@@ -4,7 +4,7 @@
 use super::load::StoredRun;
 use crate::coordinator::render::{self, ApprovalView, TaskView};
 use crate::forge::writes::classify;
-use crate::forge::{Forge, ForgePullRequest, NewPullRequest, PullRequestUpdate};
+use crate::forge::{Forge, ForgeError, ForgePullRequest, NewPullRequest, PullRequestUpdate};
 use crate::jobs::JobError;
 use crate::runner::RunReport;
 
@@ -31,13 +31,16 @@ impl Opened {
 
 /// Opens the task's approval into `base`, or updates (and reopens) the one an earlier run of the
 /// task opened; `draft` asks for a draft (while verification runs), otherwise its draft state is
-/// left as it is.
+/// left as it is. `first_try` says no earlier attempt of this job ran: a task without an approval
+/// then has no pull request for its branch (the run just created the branch), so none is looked
+/// for; should the forge say one exists after all, it is found and updated.
 pub(super) async fn open(
     forge: &dyn Forge,
     l: &StoredRun,
     report: &RunReport,
     base: &str,
     draft: bool,
+    first_try: bool,
 ) -> Result<Opened, JobError> {
     let body = approval_body(l, report)?;
     let title = format!(
@@ -51,51 +54,78 @@ pub(super) async fn open(
     );
     let existing = match &l.approval {
         Some(approval) if approval.branch == l.run.branch => Some(approval.number),
-        _ => forge
-            .find_pull_request(&l.repo, &l.run.branch)
-            .await
-            .map_err(classify)?
-            .map(|pull| pull.number),
+        None if first_try => None,
+        _ => find(forge, l).await?,
     };
     if let Some(number) = existing {
-        let pull = forge
-            .update_pull_request(
-                &l.repo,
-                number,
-                &PullRequestUpdate {
-                    title: Some(title),
-                    body: Some(body),
-                    open: Some(true),
-                },
-            )
-            .await
-            .map_err(classify)?;
-        if draft && !pull.draft {
-            forge
-                .set_draft(&l.repo, &pull, true)
-                .await
-                .map_err(classify)?;
-            return Ok(Opened {
-                draft: true,
-                ..Opened::of(&pull)
-            });
-        }
-        return Ok(Opened::of(&pull));
+        return update(forge, l, number, title, body, draft).await;
     }
-    let pull = forge
+    let created = forge
         .create_pull_request(
             &l.repo,
             &NewPullRequest {
-                title,
-                body,
+                title: title.clone(),
+                body: body.clone(),
                 head: l.run.branch.clone(),
                 base: base.to_string(),
                 draft,
             },
         )
+        .await;
+    let pull = match created {
+        Ok(pull) => pull,
+        Err(ForgeError::Rejected(why)) if why.contains("already exists") => {
+            match find(forge, l).await? {
+                Some(number) => return update(forge, l, number, title, body, draft).await,
+                None => return Err(JobError::Retry(format!("opening the approval: {why}"))),
+            }
+        }
+        Err(e) => return Err(classify(e)),
+    };
+    tracing::info!(run = l.run.id, pull = pull.number, draft, "approval opened");
+    Ok(Opened::of(&pull))
+}
+
+/// The open pull request of the run's branch, if there is one.
+async fn find(forge: &dyn Forge, l: &StoredRun) -> Result<Option<i64>, JobError> {
+    Ok(forge
+        .find_pull_request(&l.repo, &l.run.branch)
+        .await
+        .map_err(classify)?
+        .map(|pull| pull.number))
+}
+
+/// Updates (and reopens) the approval `number` for the run's change.
+async fn update(
+    forge: &dyn Forge,
+    l: &StoredRun,
+    number: i64,
+    title: String,
+    body: String,
+    draft: bool,
+) -> Result<Opened, JobError> {
+    let pull = forge
+        .update_pull_request(
+            &l.repo,
+            number,
+            &PullRequestUpdate {
+                title: Some(title),
+                body: Some(body),
+                open: Some(true),
+            },
+        )
         .await
         .map_err(classify)?;
-    tracing::info!(run = l.run.id, pull = pull.number, draft, "approval opened");
+    if draft && !pull.draft {
+        forge
+            .set_draft(&l.repo, &pull, true)
+            .await
+            .map_err(classify)?;
+        return Ok(Opened {
+            draft: true,
+            ..Opened::of(&pull)
+        });
+    }
     Ok(Opened::of(&pull))
 }
 

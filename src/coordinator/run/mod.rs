@@ -165,7 +165,7 @@ impl RunHandler {
                 None,
             ) => {
                 let draft = policy.pull_requests.drafts && !verification.verdict.lets_through();
-                Some(approval::open(forge.as_ref(), &loaded, report, &base, draft).await?)
+                Some(approval::open(forge.as_ref(), &loaded, report, &base, draft, false).await?)
             }
             _ => None,
         };

@@ -59,7 +59,9 @@ impl Publisher<'_> {
     async fn publish(&self, head_sha: &str, report: &RunReport) -> Result<Published, JobError> {
         let l = self.loaded;
         let draft = self.policy.pull_requests.drafts && !self.policy.verification.is_empty();
-        let opened = approval::open(self.forge.as_ref(), l, report, &self.base, draft).await?;
+        let first_try = self.ctx.job.attempt == 1 && self.ctx.job.last_error.is_none();
+        let opened =
+            approval::open(self.forge.as_ref(), l, report, &self.base, draft, first_try).await?;
         let now = self.ctx.now_ms();
         let mut tx = self.ctx.store().begin().await?;
         let (row, verification, mut writes) = record(
