@@ -185,7 +185,7 @@ async fn main() -> anyhow::Result<()> {
         hops.push(timed.hops);
         phases.push(timed.phases);
         if args.verify {
-            let v = verified_round(&sim, &ade, timed.approved_ms).await?;
+            let v = verified_round(&sim, &ade, &dir, timed.approved_ms).await?;
             eprintln!(
                 "  approval opened {:.0} ms, ade/verify completed {:.0} ms after approve (agent {:.0} ms, step {:.0} ms, ade {:.0} ms); {} forge calls for the approval",
                 v.opened_ms,
@@ -287,27 +287,44 @@ impl Verified {
 async fn verified_round(
     sim: &Simulator,
     ade: &Service,
+    dir: &Path,
     approved_ms: f64,
 ) -> anyhow::Result<Verified> {
     let run = all_runs(ade).await?.pop().context("the round's run")?;
     let head = run.head_sha.clone().context("the run's head")?;
     let branch = run.branch.clone();
-    let pull = loop {
+    // Verified: the check completed and, for an approval opened as a draft, marked ready.
+    let (pull, calls) = loop {
+        let calls: Vec<_> = sim.calls().into_iter().filter(|c| !c.git).collect();
         if let Some(pull) = sim
             .pulls(REPO)
             .into_iter()
             .find(|p| p.head == branch && p.head_sha == head)
-            && !pull.draft
+            && let Some(opened) = calls.iter().rfind(|c| {
+                c.method == "POST"
+                    && c.path.ends_with("/pulls")
+                    && c.response
+                        .as_deref()
+                        .is_some_and(|r| r.contains(&format!("\"number\":{}", pull.number)))
+            })
             && sim
                 .checks(REPO, &head)
                 .iter()
                 .any(|c| c.name == "ade/verify" && c.conclusion.is_some())
         {
-            break pull;
+            let as_draft = opened
+                .body
+                .as_deref()
+                .is_some_and(|b| b.contains("\"draft\":true"));
+            let readied = calls
+                .iter()
+                .any(|c| c.seq > opened.seq && c.path.ends_with("/graphql"));
+            if !as_draft || readied {
+                break (pull, calls);
+            }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let calls: Vec<_> = sim.calls().into_iter().filter(|c| !c.git).collect();
     let opened = calls
         .iter()
         .rev()
@@ -337,6 +354,7 @@ async fn verified_round(
     let about = |c: &&ade::forge::sim::ApiCall| {
         c.path.contains("/check-runs")
             || c.path.ends_with("/graphql")
+            || c.path.ends_with("/labels")
             || c.path.ends_with(&format!("/pulls/{number}"))
             || c.path.contains(&format!("/issues/{number}/"))
             || c.path.contains(&format!("/pulls/{number}/"))
@@ -346,8 +364,28 @@ async fn verified_round(
         .iter()
         .filter(|c| c.seq >= opened.seq && c.seq <= ready)
         .filter(about)
-        .map(|c| format!("{} {}", c.method, c.path))
+        .map(|c| format!("{} {} → {}", c.method, c.path, c.status))
         .collect();
+    if std::env::var_os("RUN_START_ALL_CALLS").is_some() {
+        for c in calls
+            .iter()
+            .filter(|c| c.seq >= opened.seq.saturating_sub(5))
+        {
+            eprintln!(
+                "    call {} {} {} → {} at {}",
+                c.seq, c.method, c.path, c.status, c.at_ms
+            );
+        }
+    }
+    let log = std::fs::read_to_string(
+        dir.join("runner/runs")
+            .join(run.id.to_string())
+            .join(format!("attempt-{}.log", run.attempt)),
+    )
+    .unwrap_or_default();
+    if let Some(line) = log.lines().find(|l| l.starts_with("[ade] after the agent")) {
+        eprintln!("  {}", line.trim_start_matches("[ade] "));
+    }
     let outcome: ade::runner::RunOutcome =
         serde_json::from_str(run.report.as_deref().context("the run's report")?)?;
     let step_ms = match &outcome {

@@ -135,6 +135,7 @@ impl Service {
             .merge(web::logs::routes(web::logs::Logs {
                 store: store.clone(),
                 links: links.clone(),
+                workdir: config.runner.workdir.clone(),
             }));
 
         let forges = forges(config, &options.clients)?;

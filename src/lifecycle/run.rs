@@ -23,7 +23,8 @@ pub enum RunState {
     Queued,
     /// A runner is carrying it out.
     Running,
-    /// It pushed its branch and its verification passed (or the repository has no steps).
+    /// It pushed its branch and its verification passed (or the repository has no steps), or a
+    /// newer head pushed by someone else superseded its verification and speaks for the approval.
     Succeeded,
     /// It pushed its branch, but verification could not be carried out (a program missing, the
     /// runner failing): the approval stays a draft until `/ade verify` passes.

@@ -9,6 +9,7 @@
 //!                                         (/ade retry runs it again; a person may still merge it)
 //!  Running ──no change, blocked, agent failed──▶ Failed
 //!  any unfinished ──/ade cancel──▶ Cancelled;   Failed | Rejected | Cancelled ──/ade run──▶ Waiting
+//!  a person merging an approval ade gave up on (Failed | Rejected | Cancelled) ──▶ Merged
 //! ```
 
 use std::fmt;
@@ -100,7 +101,7 @@ impl State for TaskState {
                 | (Running, Review | Rejected | Failed | Cancelled)
                 | (Review, Running | Merged | Rejected | Cancelled)
                 | (Rejected, Running | Merged | Waiting | Ready | Cancelled)
-                | (Failed | Cancelled, Waiting | Ready)
+                | (Failed | Cancelled, Waiting | Ready | Merged)
         )
     }
 }
@@ -141,8 +142,10 @@ mod tests {
                 (Rejected, Cancelled),
                 (Failed, Waiting),
                 (Failed, Ready),
+                (Failed, Merged),
                 (Cancelled, Waiting),
                 (Cancelled, Ready),
+                (Cancelled, Merged),
             ]
         );
         assert!(Merged.is_final(), "merged is final");

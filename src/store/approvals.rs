@@ -185,8 +185,8 @@ pub async fn by_pull(
         .context("read approval")
 }
 
-/// The open approvals (pending or approved) whose head is `head_sha` in a repository: what a
-/// check re-run on that commit is about.
+/// The approvals whose head is `head_sha` in a repository, whatever their state: what a check
+/// re-run on that commit is about (the caller keeps the ones awaiting review).
 pub async fn by_head(
     conn: &mut Conn,
     forge: ForgeKind,

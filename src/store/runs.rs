@@ -223,6 +223,18 @@ pub async fn set_run_base(conn: &mut Conn, id: i64, base_sha: &str) -> Result<()
     Ok(())
 }
 
+/// Records the commit a run pushed, as soon as the forge has it and before anything else may
+/// fail: a later run of the task leases the branch against it.
+pub async fn set_pushed_head(conn: &mut Conn, id: i64, head_sha: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE runs SET head_sha = $1 WHERE id = $2")
+        .bind(head_sha)
+        .bind(id)
+        .execute(conn)
+        .await
+        .context("record pushed head")?;
+    Ok(())
+}
+
 /// Marks a run started by `runner`, from `from` (`queued`, or `running` when a runner whose
 /// lease expired is being replaced); false if it was not in `from`.
 pub async fn start_run(

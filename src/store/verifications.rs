@@ -191,7 +191,8 @@ pub async fn of_run(conn: &mut Conn, run: i64) -> Result<Option<VerificationRow>
 }
 
 /// Marks the approval's unfinished verifications other than `keep` superseded, asking their
-/// runners to stop; returns them as they were (their heads get a cancelled check).
+/// runners to stop; returns the ones it superseded, as they were (their heads get a cancelled
+/// check). One that ended meanwhile is left as it ended.
 pub async fn supersede_others(
     conn: &mut Conn,
     approval: i64,
@@ -203,8 +204,9 @@ pub async fn supersede_others(
         .into_iter()
         .filter(|v| v.id != keep && !v.state.is_final())
         .collect();
-    for v in &older {
-        sqlx::query(
+    let mut superseded = Vec::with_capacity(older.len());
+    for v in older {
+        let done = sqlx::query(
             "UPDATE verifications SET state = 'superseded', cancel_requested = 1, finished_at = $1, \
                 reason = 'a newer head is being verified' \
              WHERE id = $2 AND state IN ('queued', 'running')",
@@ -214,8 +216,11 @@ pub async fn supersede_others(
         .execute(&mut *conn)
         .await
         .context("supersede verification")?;
+        if done.rows_affected() == 1 {
+            superseded.push(v);
+        }
     }
-    Ok(older)
+    Ok(superseded)
 }
 
 /// Marks a queued verification running on `runner` (or a running one taken over); false if it

@@ -22,7 +22,12 @@ pub struct Logs {
     pub store: Store,
     /// Checks the links.
     pub links: LinkSigner,
+    /// The runner's workdir: only logs under it are served, whatever a stored path says.
+    pub workdir: std::path::PathBuf,
 }
+
+/// Most bytes of a log served; the rest is left out, with a line saying so.
+const MAX_LOG_BYTES: u64 = 32 * 1024 * 1024;
 
 /// `GET /runs/{run}/log`.
 pub fn routes(logs: Logs) -> Router {
@@ -72,16 +77,29 @@ async fn log(
             return (StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response();
         }
     };
-    let bytes = match tokio::fs::read(&path).await {
-        Ok(bytes) => bytes,
+    let Some(path) = confined(&logs.workdir, &path) else {
+        tracing::warn!(
+            run,
+            "a stored log path outside the runner's workdir was not served"
+        );
+        return not_found();
+    };
+    let (bytes, cut) = match read_capped(&path).await {
+        Ok(read) => read,
         Err(_) => return (StatusCode::NOT_FOUND, "this log is no longer kept\n").into_response(),
     };
     let dlp = Dlp::new(&[]).expect("the built-in detectors compile");
     let text = String::from_utf8_lossy(&bytes);
-    let masked: String = text
+    let mut masked: String = text
         .split_inclusive('\n')
         .map(|line| dlp.redact(line))
         .collect();
+    if cut {
+        masked.push_str(&format!(
+            "\n[ade] this log is longer than {} MiB; the rest is on the runner\n",
+            MAX_LOG_BYTES / 1024 / 1024
+        ));
+    }
     (
         [
             (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
@@ -91,6 +109,24 @@ async fn log(
         masked,
     )
         .into_response()
+}
+
+/// `path`, resolved, if it lies under the runner's workdir (resolved too).
+fn confined(workdir: &std::path::Path, path: &str) -> Option<std::path::PathBuf> {
+    let root = workdir.canonicalize().ok()?;
+    let path = std::path::Path::new(path).canonicalize().ok()?;
+    path.starts_with(&root).then_some(path)
+}
+
+/// The first [`MAX_LOG_BYTES`] of a file, and whether there was more.
+async fn read_capped(path: &std::path::Path) -> std::io::Result<(Vec<u8>, bool)> {
+    use tokio::io::AsyncReadExt;
+    let file = tokio::fs::File::open(path).await?;
+    let mut bytes = Vec::new();
+    file.take(MAX_LOG_BYTES + 1).read_to_end(&mut bytes).await?;
+    let cut = bytes.len() as u64 > MAX_LOG_BYTES;
+    bytes.truncate(MAX_LOG_BYTES as usize);
+    Ok((bytes, cut))
 }
 
 /// The file a link names: a verification's log (which must belong to the run), or the run's own.

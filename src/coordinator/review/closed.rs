@@ -79,24 +79,13 @@ impl ApprovalClosedHandler {
             if in_flight {
                 // Closed (merged, say) before the run that opened it recorded it: look again
                 // once the run has had time to, for as long as it runs (runs have time limits).
-                if job.put_off < MAX_PUT_OFF {
-                    tracing::info!(pull = pull.number, branch = %pull.head.branch,
-                        "an approval closed before its run recorded it; looking again shortly");
-                    let again = CommandJob {
-                        event: job.event,
-                        put_off: job.put_off + 1,
-                    }
-                    .job(
-                        APPROVAL_CLOSED_JOB,
-                        ctx.job.ordering_key.clone(),
-                        ctx.job.max_attempts,
-                        ctx.now_ms() + put_off(job.put_off).as_millis() as i64,
-                    );
-                    queue::enqueue(&mut tx, &again, ctx.now_ms()).await?;
-                } else {
-                    tracing::warn!(pull = pull.number, branch = %pull.head.branch,
-                        "an approval closed while its run still runs, for too long; the close is not counted");
-                }
+                self.look_again(
+                    ctx,
+                    &mut tx,
+                    &job,
+                    "an approval closed before its run recorded it",
+                )
+                .await?;
             }
             return ctx.finish(tx).await;
         };
@@ -109,6 +98,8 @@ impl ApprovalClosedHandler {
         } else {
             (TaskState::Rejected, ApprovalState::Rejected)
         };
+        // The approval's fate is recorded at once: a run of the task still in flight reads it when
+        // it ends, and then neither retries nor marks the pull request ready.
         if pull.merged && !pull.head.sha.is_empty() {
             // The merged head, so the goal can say when a person merged one ade did not verify.
             approvals::set_head(&mut tx, approval.id, &pull.head.sha, now).await?;
@@ -124,6 +115,17 @@ impl ApprovalClosedHandler {
                 now,
             )
             .await?;
+        }
+        // The task's fate waits for a run in flight to record its end.
+        if task.state == TaskState::Running {
+            self.look_again(
+                ctx,
+                &mut tx,
+                &job,
+                "an approval closed while a run of its task is in flight",
+            )
+            .await?;
+            return ctx.finish(tx).await;
         }
         if !task.state.can_become(to)
             || !tasks::move_task(&mut tx, task.id, task.state, to, now).await?
@@ -181,6 +183,39 @@ impl ApprovalClosedHandler {
         )
         .await?;
         ctx.finish(tx).await
+    }
+}
+
+impl ApprovalClosedHandler {
+    /// Puts the job off to look again once a run in flight has recorded its end (bounded: runs
+    /// have time limits).
+    async fn look_again(
+        &self,
+        ctx: &JobContext,
+        tx: &mut crate::store::Conn,
+        job: &CommandJob,
+        why: &str,
+    ) -> Result<(), JobError> {
+        if job.put_off >= MAX_PUT_OFF {
+            tracing::warn!(
+                why,
+                "a run stayed in flight for too long; the close is not counted"
+            );
+            return Ok(());
+        }
+        tracing::info!(why, "looking again shortly");
+        let again = CommandJob {
+            event: job.event,
+            put_off: job.put_off + 1,
+        }
+        .job(
+            APPROVAL_CLOSED_JOB,
+            ctx.job.ordering_key.clone(),
+            ctx.job.max_attempts,
+            ctx.now_ms() + put_off(job.put_off).as_millis() as i64,
+        );
+        queue::enqueue(tx, &again, ctx.now_ms()).await?;
+        Ok(())
     }
 }
 

@@ -1,8 +1,8 @@
 //! The merge gate. ade never submits a review and merges an approval itself only when the
-//! repository's policy turns `auto_merge` on and all of these hold: an approving review from
-//! someone other than the person who asked for the run (and not ade), given on the current head;
-//! a passing `ade/verify` on that head; and the forge accepting the merge under its branch
-//! protection. The merge names the head it checked, so a commit pushed after the review is never
+//! repository's policy turns `auto_merge` on and all of these hold: an approving review, given on
+//! the current head, by someone with write access who is not ade, did not ask for any of the
+//! task's runs or approve its spec, and did not push that head; a passing `ade/verify` on that
+//! head; and the forge accepting the merge under its branch protection. The merge names the head it checked, so a commit pushed after the review is never
 //! merged unseen. A refusal by the forge is said once on the approval.
 
 use serde::{Deserialize, Serialize};
@@ -11,11 +11,14 @@ use crate::coordinator::render::{self, ReplyView};
 use crate::coordinator::shared::Shared;
 use crate::events::ReviewState;
 use crate::forge::writes::{ForgeWrite, classify, enqueue_writes};
-use crate::forge::{ForgeError, ForgeReview, RepoRef};
+use crate::forge::{ForgeError, ForgeReview, Permission, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::lifecycle::SpecState;
 use crate::markdown;
 use crate::store::approvals::{self, ApprovalRow};
 use crate::store::jobs::NewJob;
+use crate::store::verifications::{self, Cause};
+use crate::store::{goals, runs, tasks};
 
 /// The job kind that looks at whether ade may merge an approval.
 pub const GATE_JOB: &str = "merge_gate";
@@ -49,25 +52,57 @@ fn shut(approval: &ApprovalRow, why: &str) {
     );
 }
 
-/// The reviewer whose approving review, on `head`, lets ade merge: the latest verdict of each
-/// reviewer counts, and neither the requester's nor ade's own does.
-pub fn qualifying_review<'a>(
+/// The approving reviews, on `head`, that may let ade merge, in order: the latest verdict of each
+/// reviewer counts, and nobody in `excluded` (ade, the people who asked for the work or pushed the
+/// head) counts. The caller still checks each reviewer's permission.
+pub fn candidate_reviews<'a>(
     reviews: &'a [ForgeReview],
     head: &str,
-    requester: &str,
-    bot: &str,
-) -> Option<&'a ForgeReview> {
+    excluded: &[String],
+) -> Vec<&'a ForgeReview> {
     let mut latest: Vec<&ForgeReview> = Vec::new();
     for review in reviews.iter().filter(|r| r.state != ReviewState::Commented) {
         latest.retain(|r| !r.author.eq_ignore_ascii_case(&review.author));
         latest.push(review);
     }
-    latest.into_iter().find(|r| {
-        r.state == ReviewState::Approved
-            && r.commit_sha.as_deref() == Some(head)
-            && !r.author.eq_ignore_ascii_case(requester)
-            && !r.author.eq_ignore_ascii_case(bot)
-    })
+    latest
+        .into_iter()
+        .filter(|r| {
+            r.state == ReviewState::Approved
+                && r.commit_sha.as_deref() == Some(head)
+                && !excluded.iter().any(|x| x.eq_ignore_ascii_case(&r.author))
+        })
+        .collect()
+}
+
+/// Whose approving reviews never let ade merge an approval: ade, everyone who asked for one of
+/// the task's runs, whoever approved its spec, and whoever pushed `head` (their review would
+/// approve their own work).
+pub async fn excluded_reviewers(
+    conn: &mut crate::store::Conn,
+    approval: &ApprovalRow,
+    head: &str,
+    bot: &str,
+) -> Result<Vec<String>, JobError> {
+    let mut excluded = vec![bot.to_string(), approval.requester.clone()];
+    for run in runs::runs_of_task(conn, approval.task).await? {
+        excluded.push(run.requester);
+    }
+    if let Some(task) = tasks::task(conn, approval.task).await? {
+        for (_, to, actor, _) in goals::transitions(conn, task.spec).await? {
+            if to == SpecState::Active.as_str() {
+                excluded.push(actor);
+            }
+        }
+    }
+    for v in verifications::of_approval(conn, approval.id).await? {
+        if v.head_sha == head && v.cause == Cause::Push {
+            excluded.push(v.requester);
+        }
+    }
+    excluded.sort();
+    excluded.dedup();
+    Ok(excluded)
 }
 
 /// The handler of [`GATE_JOB`] jobs.
@@ -94,9 +129,13 @@ impl GateHandler {
         let repo = RepoRef::parse(&approval.repository, None)
             .ok_or_else(|| JobError::Permanent("the approval's repository is unreadable".into()))?;
         let forge = self.shared.forge(approval.forge)?;
-        let Ok(policy) = self.shared.policies.in_force(forge.as_ref(), &repo).await else {
-            shut(&approval, "no policy in force");
-            return ctx.finish(ctx.store().begin().await?).await;
+        let policy = match self.shared.policies.load(forge.as_ref(), &repo).await {
+            Ok((_, Ok(policy))) => policy,
+            Ok((_, Err(_))) => {
+                shut(&approval, "the policy on the default branch is not valid");
+                return ctx.finish(ctx.store().begin().await?).await;
+            }
+            Err(error) => return Err(classify(error)),
         };
         if !policy.pull_requests.auto_merge {
             return ctx.finish(ctx.store().begin().await?).await;
@@ -114,19 +153,32 @@ impl GateHandler {
             return ctx.finish(ctx.store().begin().await?).await;
         }
         let bot = self.shared.bot_login(forge.as_ref()).await?;
+        let excluded = {
+            let mut conn = ctx.store().reader().await?;
+            excluded_reviewers(&mut conn, &approval, &pull.head_sha, &bot).await?
+        };
         let reviews = forge
             .list_reviews(&repo, approval.number)
             .await
             .map_err(classify)?;
-        let Some(review) = qualifying_review(&reviews, &pull.head_sha, &approval.requester, &bot)
-        else {
+        let mut reviewer = None;
+        for review in candidate_reviews(&reviews, &pull.head_sha, &excluded) {
+            let permission = forge
+                .permission(&repo, &review.author)
+                .await
+                .map_err(classify)?;
+            if permission >= Permission::Write {
+                reviewer = Some(review.author.clone());
+                break;
+            }
+        }
+        let Some(reviewer) = reviewer else {
             shut(
                 &approval,
-                "no approving review by someone other than the requester on its head",
+                "no approving review on its head by someone with write access other than those who asked for the work",
             );
             return ctx.finish(ctx.store().begin().await?).await;
         };
-        let reviewer = review.author.clone();
         match forge
             .merge(
                 &repo,
@@ -193,35 +245,43 @@ mod tests {
         }
     }
 
+    fn authors(reviews: Vec<&ForgeReview>) -> Vec<&str> {
+        reviews.into_iter().map(|r| r.author.as_str()).collect()
+    }
+
     #[test]
     fn only_an_approval_by_someone_else_on_the_current_head_counts() {
         let head = "h2";
+        let excluded = ["mia".to_string(), "ade[bot]".to_string(), "wes".to_string()];
         let none: Vec<ForgeReview> = Vec::new();
-        assert!(qualifying_review(&none, head, "mia", "ade[bot]").is_none());
-        let own = [review("MIA", ReviewState::Approved, head)];
+        assert!(candidate_reviews(&none, head, &excluded).is_empty());
+        let own = [
+            review("MIA", ReviewState::Approved, head),
+            review("ade[bot]", ReviewState::Approved, head),
+            review("Wes", ReviewState::Approved, head),
+        ];
         assert!(
-            qualifying_review(&own, head, "mia", "ade[bot]").is_none(),
-            "the requester's own approval does not count"
+            candidate_reviews(&own, head, &excluded).is_empty(),
+            "the requester's, ade's and the pusher's own approvals do not count"
         );
-        let bot = [review("ade[bot]", ReviewState::Approved, head)];
-        assert!(qualifying_review(&bot, head, "mia", "ade[bot]").is_none());
         let old = [review("rob", ReviewState::Approved, "h1")];
         assert!(
-            qualifying_review(&old, head, "mia", "ade[bot]").is_none(),
+            candidate_reviews(&old, head, &excluded).is_empty(),
             "an approval of an older head does not count"
         );
         let changed_mind = [
             review("rob", ReviewState::Approved, head),
             review("rob", ReviewState::ChangesRequested, head),
         ];
-        assert!(qualifying_review(&changed_mind, head, "mia", "ade[bot]").is_none());
+        assert!(candidate_reviews(&changed_mind, head, &excluded).is_empty());
         let comment_after = [
             review("rob", ReviewState::Approved, head),
             review("rob", ReviewState::Commented, head),
+            review("ann", ReviewState::Approved, head),
         ];
         assert_eq!(
-            qualifying_review(&comment_after, head, "mia", "ade[bot]").map(|r| r.author.as_str()),
-            Some("rob"),
+            authors(candidate_reviews(&comment_after, head, &excluded)),
+            ["rob", "ann"],
             "a later comment does not take an approval back"
         );
     }

@@ -9,7 +9,7 @@ use crate::coordinator::intake::CommandJob;
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
 use crate::events::EventKind;
-use crate::forge::writes::enqueue_writes;
+use crate::forge::writes::{classify, enqueue_writes};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::lifecycle::ApprovalState;
 use crate::store::jobs as queue;
@@ -82,13 +82,34 @@ impl ApprovalPushedHandler {
             }
             return ctx.finish(tx).await;
         }
+        // ade's own pushes are verified by the runs that made them; an event that arrives late
+        // (after a newer push) is not the approval's head any more.
+        let pushed_by_ade = {
+            let mut conn = ctx.store().reader().await?;
+            runs::runs_of_task(&mut conn, approval.task)
+                .await?
+                .iter()
+                .any(|r| r.head_sha.as_deref() == Some(pull.head.sha.as_str()))
+        };
+        if pushed_by_ade {
+            return ctx.finish(ctx.store().begin().await?).await;
+        }
         let forge = self.shared.forge(event.forge)?;
-        let policy = match self.shared.policies.in_force(forge.as_ref(), &repo).await {
-            Ok(policy) => policy,
-            Err(reason) => {
-                tracing::warn!(pull = pull.number, %reason, "a push to an approval is not verified: no policy in force");
+        let current = forge
+            .pull_request(&repo, pull.number)
+            .await
+            .map_err(classify)?;
+        if current.head_sha != pull.head.sha || !current.open {
+            return ctx.finish(ctx.store().begin().await?).await;
+        }
+        let policy = match self.shared.policies.load(forge.as_ref(), &repo).await {
+            Ok((_, Ok(policy))) => policy,
+            Ok((head, Err(_))) => {
+                tracing::warn!(pull = pull.number, branch = %head.name,
+                    "a push to an approval is not verified: the policy on the default branch is not valid");
                 return ctx.finish(ctx.store().begin().await?).await;
             }
+            Err(error) => return Err(classify(error)),
         };
         let now = ctx.now_ms();
         let mut tx = ctx.store().begin().await?;

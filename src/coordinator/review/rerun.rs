@@ -7,7 +7,7 @@ use crate::coordinator::policy_check;
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
 use crate::events::EventKind;
-use crate::forge::writes::enqueue_writes;
+use crate::forge::writes::{classify, enqueue_writes};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::store::approvals;
 use crate::store::verifications::Cause;
@@ -56,13 +56,14 @@ impl CheckRerunHandler {
             );
         }
         let policy = if check.name == crate::verify::CHECK_NAME {
-            Some(
-                self.shared
-                    .policies
-                    .in_force(forge.as_ref(), &repo)
-                    .await
-                    .map_err(JobError::Retry)?,
-            )
+            match self.shared.policies.load(forge.as_ref(), &repo).await {
+                Ok((_, Ok(policy))) => Some(policy),
+                Ok((head, Err(_))) => {
+                    tracing::warn!(branch = %head.name, "a re-run of ade/verify is not honoured: the policy on the default branch is not valid");
+                    None
+                }
+                Err(error) => return Err(classify(error)),
+            }
         } else {
             None
         };

@@ -1,9 +1,10 @@
-//! A review on an approval: an approving review from someone other than the person who asked for
-//! the run, on the approval's current head, makes it approved (and the merge gate looks at it); a
-//! review that requests changes, or a dismissed approval, makes it pending again.
+//! A review on an approval: an approving review on the approval's current head, by someone other
+//! than ade and those who asked for the work, makes it approved (and the merge gate looks at it,
+//! checking the reviewer's permission too); a review that requests changes, or a dismissed
+//! approval, makes it pending again.
 
 use super::event_of;
-use super::gate::gate_job;
+use super::gate::{excluded_reviewers, gate_job};
 use crate::coordinator::shared::Shared;
 use crate::events::{EventKind, ReviewState};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
@@ -54,11 +55,15 @@ impl ApprovalReviewedHandler {
         };
         let forge = self.shared.forge(event.forge)?;
         let bot = self.shared.bot_login(forge.as_ref()).await?;
+        let excluded = {
+            let mut conn = ctx.store().reader().await?;
+            excluded_reviewers(&mut conn, &approval, &approval.head_sha, &bot).await?
+        };
         let by = review.author.login.as_str();
+        // Informational: the merge gate checks again, with the reviewer's permission.
         let qualifies = review.state == ReviewState::Approved
             && !dismissed
-            && !by.eq_ignore_ascii_case(&approval.requester)
-            && !by.eq_ignore_ascii_case(&bot)
+            && !excluded.iter().any(|x| x.eq_ignore_ascii_case(by))
             && review
                 .commit_sha
                 .as_deref()

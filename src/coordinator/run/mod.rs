@@ -99,17 +99,21 @@ impl RunHandler {
         tracing::info!(run = loaded.run.id, task = %loaded.task.task_id, agent = %loaded.run.agent, attempt = loaded.run.attempt, "run started");
         let forge = self.shared.forge(loaded.forge)?;
         let prepared = match self.policy_and_base(forge.as_ref(), &loaded).await {
+            Err((reason, true)) if ctx.job.attempt < ctx.job.max_attempts => {
+                return Err(JobError::Retry(reason));
+            }
+            Err((reason, _)) => Err((reason, None)),
             Ok((policy, base)) => {
                 let bot = self.shared.bot_login(forge.as_ref()).await?;
-                order::build(ctx, forge.as_ref(), &bot, &policy, &loaded)
-                    .await
-                    .map(|order| (policy, base, order))
+                match order::build(ctx, forge.as_ref(), &bot, &policy, &loaded).await {
+                    Ok(order) => Ok((policy, base, order)),
+                    Err(reason) => Err((reason, Some(policy))),
+                }
             }
-            Err(reason) => Err(reason),
         };
         let (policy, base, order) = match prepared {
             Ok(prepared) => prepared,
-            Err(reason) => {
+            Err((reason, policy)) => {
                 let failed = RunOutcome::Failed {
                     reason,
                     retryable: false,
@@ -119,7 +123,7 @@ impl RunHandler {
                     },
                 };
                 return self
-                    .record(ctx, &loaded, Arc::default(), (None, None), failed)
+                    .record(ctx, &loaded, policy, (None, None), failed)
                     .await;
             }
         };
@@ -165,12 +169,26 @@ impl RunHandler {
                 None,
             ) => {
                 let draft = policy.pull_requests.drafts && !verification.verdict.lets_through();
-                Some(approval::open(forge.as_ref(), &loaded, report, &base, draft, false).await?)
+                match approval::open(forge.as_ref(), &loaded, report, &base, draft, false).await {
+                    Ok(opened) => Some(opened),
+                    Err(error) => {
+                        // Running the agent again would cost it all again: the run fails
+                        // visibly, and `/ade run` tries again against the head it pushed.
+                        tracing::warn!(run = loaded.run.id, %error, "the approval could not be opened");
+                        None
+                    }
+                }
             }
             _ => None,
         };
-        self.record(ctx, &loaded, policy, (published, opened_late), outcome)
-            .await
+        self.record(
+            ctx,
+            &loaded,
+            Some(policy),
+            (published, opened_late),
+            outcome,
+        )
+        .await
     }
 
     /// The policy the run goes by and the branch approvals merge into.
@@ -178,25 +196,33 @@ impl RunHandler {
         &self,
         forge: &dyn Forge,
         l: &StoredRun,
-    ) -> Result<(Arc<EffectivePolicy>, String), String> {
+    ) -> Result<(Arc<EffectivePolicy>, String), (String, bool)> {
         match self.shared.policies.load(forge, &l.repo).await {
             Ok((head, Ok(policy))) => Ok((policy, head.name)),
-            Ok((head, Err(problems))) => Err(format!(
-                "the repository's policy on {} is not valid ({} problems)",
-                head.name,
-                problems.len()
+            Ok((head, Err(problems))) => Err((
+                format!(
+                    "the repository's policy on {} is not valid ({} problems)",
+                    head.name,
+                    problems.len()
+                ),
+                false,
             )),
-            Err(e) => Err(format!("the policy could not be read: {e}")),
+            Err(e) => Err((
+                format!("the policy could not be read: {e}"),
+                e.is_retryable(),
+            )),
         }
     }
 
     /// Records the run's end with its task, approval and verification, starts what the freed
     /// slot allows, and rewrites the goal's plan comment, in the job's completing transaction.
+    /// Without a policy (it could not be read) nothing new starts: the next event that reads it
+    /// moves the goal on.
     async fn record(
         &self,
         ctx: &JobContext,
         loaded: &StoredRun,
-        policy: Arc<EffectivePolicy>,
+        policy: Option<Arc<EffectivePolicy>>,
         (published, opened_late): (Option<Published>, Option<approval::Opened>),
         outcome: RunOutcome,
     ) -> Result<(), JobError> {
@@ -207,7 +233,7 @@ impl RunHandler {
             Ending {
                 shared: &self.shared,
                 l: loaded,
-                policy: policy.clone(),
+                policy: policy.clone().unwrap_or_default(),
                 from: RunState::Running,
                 published,
                 now,
@@ -216,32 +242,38 @@ impl RunHandler {
             opened_late,
         )
         .await?;
-        let advanced = advance::advance(
-            &mut tx,
-            &loaded.spec_row,
-            &loaded.spec,
-            &AdvanceContext {
-                goal_number: loaded.goal.number,
-                policy: &policy,
-                requester: &loaded.run.requester,
-                now,
-            },
-        )
-        .await?;
-        if !advanced.started.is_empty() {
-            tracing::info!(started = ?advanced.started, "a run ended; started the next ready tasks");
+        match &policy {
+            Some(policy) => {
+                let advanced = advance::advance(
+                    &mut tx,
+                    &loaded.spec_row,
+                    &loaded.spec,
+                    &AdvanceContext {
+                        goal_number: loaded.goal.number,
+                        policy,
+                        requester: &loaded.run.requester,
+                        now,
+                    },
+                )
+                .await?;
+                if !advanced.started.is_empty() {
+                    tracing::info!(started = ?advanced.started, "a run ended; started the next ready tasks");
+                }
+                writes.extend(
+                    finish::settle(
+                        &mut tx,
+                        &loaded.repo,
+                        &loaded.spec_row,
+                        &loaded.spec,
+                        policy,
+                        now,
+                    )
+                    .await?,
+                );
+            }
+            None => writes
+                .push(goal_comment(&mut tx, &loaded.repo, &loaded.spec_row, &loaded.spec).await?),
         }
-        writes.extend(
-            finish::settle(
-                &mut tx,
-                &loaded.repo,
-                &loaded.spec_row,
-                &loaded.spec,
-                &policy,
-                now,
-            )
-            .await?,
-        );
         enqueue_writes(
             &mut tx,
             loaded.forge,
@@ -403,8 +435,22 @@ impl JobHandler for RunHandler {
             if l.run.state.is_final() {
                 return Ok(());
             }
+            let reason = format!("the run could not be completed: {error}");
+            // A verification the run had under way is an error, said on its check.
+            if let Ok(Some(v)) = crate::store::verifications::of_run(conn, l.run.id).await
+                && let Err(e) = crate::coordinator::verification::job::could_not_finish(
+                    &self.shared,
+                    conn,
+                    v.id,
+                    &reason,
+                    now,
+                )
+                .await
+            {
+                tracing::error!(run = l.run.id, error = %e, "could not record the run's verification");
+            }
             let outcome = RunOutcome::Failed {
-                reason: format!("the run could not be completed: {error}"),
+                reason,
                 retryable: false,
                 report: RunReport::default(),
             };

@@ -90,11 +90,7 @@ pub(super) async fn build(
             }
         }
     }
-    let expected_branch_head = l
-        .approval
-        .as_ref()
-        .filter(|a| a.branch == l.run.branch)
-        .map(|a| a.head_sha.clone());
+    let expected_branch_head = expected_head(ctx, l).await?;
     Ok(RunOrder {
         run_id: l.run.id,
         attempt: l.run.attempt,
@@ -120,6 +116,30 @@ pub(super) async fn build(
         verification: policy.verification.clone(),
         credential,
     })
+}
+
+/// The commit the run's branch must be at for the push to go through: a retry continues on the
+/// head it started from; otherwise the head the task's approval shows, or failing that the newest
+/// head a run of the task pushed to the branch (its approval may never have opened); `None` when
+/// the branch must not exist yet.
+async fn expected_head(ctx: &JobContext, l: &StoredRun) -> Result<Option<String>, String> {
+    if l.run.cause == RunCause::Retry {
+        return Ok(Some(l.run.base_sha.clone()));
+    }
+    if let Some(approval) = l.approval.as_ref().filter(|a| a.branch == l.run.branch) {
+        return Ok(Some(approval.head_sha.clone()));
+    }
+    let mut conn = ctx
+        .store()
+        .reader()
+        .await
+        .map_err(|e| format!("store: {e}"))?;
+    Ok(store::runs_of_task(&mut conn, l.task.id)
+        .await
+        .map_err(|e| format!("store: {e}"))?
+        .into_iter()
+        .find(|r| r.branch == l.run.branch && r.head_sha.is_some())
+        .and_then(|r| r.head_sha))
 }
 
 /// What the agent is told about its previous attempt: the stored verification failure, and for a

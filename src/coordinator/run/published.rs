@@ -20,6 +20,7 @@ use crate::lifecycle::VerificationState;
 use crate::policy::EffectivePolicy;
 use crate::runner::{RunProgress, RunReport};
 use crate::store::approvals::{self, ApprovalRow, OpenedApproval};
+use crate::store::runs;
 use crate::store::verifications::{self, Cause, NewVerification};
 use crate::verify::CheckStage;
 
@@ -58,6 +59,21 @@ impl Publisher<'_> {
 
     async fn publish(&self, head_sha: &str, report: &RunReport) -> Result<Published, JobError> {
         let l = self.loaded;
+        // The branch moved: remember it before any forge call can fail, so the next run of the
+        // task leases the push against it. A cancel asked for meanwhile opens nothing.
+        {
+            let mut tx = self.ctx.store().begin().await?;
+            runs::set_pushed_head(&mut tx, l.run.id, head_sha).await?;
+            let cancelled = runs::cancel_requested(&mut tx, l.run.id).await?;
+            tx.commit()
+                .await
+                .map_err(|e| JobError::Retry(format!("commit the pushed head: {e}")))?;
+            if cancelled {
+                return Err(JobError::Permanent(
+                    "the run was cancelled as it pushed".into(),
+                ));
+            }
+        }
         let draft = self.policy.pull_requests.drafts && !self.policy.verification.is_empty();
         let first_try = self.ctx.job.attempt == 1 && self.ctx.job.last_error.is_none();
         let opened =
@@ -165,6 +181,9 @@ impl RunProgress for Publisher<'_> {
     async fn published(&self, head_sha: &str, report: &RunReport) -> CancellationToken {
         let stop = CancellationToken::new();
         match self.publish(head_sha, report).await {
+            Err(JobError::Permanent(why)) if why.contains("cancelled") => {
+                stop.cancel();
+            }
             Ok(published) => {
                 let watcher = watch(
                     self.ctx.store().clone(),

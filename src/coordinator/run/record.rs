@@ -1,7 +1,10 @@
 //! Recording how a run ended: the run's state and reason, its task's move, its verification's
 //! verdict and what follows from it (ready for review; a retry with the failure as feedback; after
-//! the last attempt, the rejection the policy asks for), and the report posted on the goal when a
-//! run ended without an approval. Everything here runs in the transaction that completes the job.
+//! the last attempt, the rejection the policy asks for), and the report posted when a run ended
+//! without a change to review. Everything here runs in the transaction that completes the job,
+//! and reads the task, its approval and the run's cancel flag again first: a person may have
+//! merged or closed the approval, or cancelled the task, while the run was in flight, and then the
+//! run only records what it did.
 
 use std::sync::Arc;
 
@@ -14,11 +17,12 @@ use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
 use crate::forge::writes::ForgeWrite;
 use crate::jobs::JobError;
-use crate::lifecycle::{ApprovalState, RunState, TaskState, VerificationState};
+use crate::lifecycle::{ApprovalState, RunState, State, TaskState, VerificationState};
 use crate::markdown;
 use crate::policy::{EffectivePolicy, RejectAction};
 use crate::runner::RunOutcome;
 use crate::runner::dlp::Dlp;
+use crate::store::approvals::ApprovalRow;
 use crate::store::jobs as queue;
 use crate::store::runs::{self as store, NewRun, RunCause, RunEnd};
 use crate::store::verifications::{self, VerificationEnd};
@@ -29,19 +33,50 @@ use crate::verify::{CheckStage, CommentKind, Verdict, VerificationReport};
 pub(super) struct Ending<'a> {
     /// The shared parts (links, forge write attempts).
     pub shared: &'a Shared,
-    /// The run and what it belongs to.
+    /// The run and what it belongs to, as read when it started.
     pub l: &'a StoredRun,
     /// The policy the run ran under.
     pub policy: Arc<EffectivePolicy>,
     /// The state the run is in now.
     pub from: RunState,
-    /// What publishing recorded (for a run that pushed), or the approval opened at the end.
+    /// What publishing recorded (for a run that pushed).
     pub published: Option<Published>,
     /// The job's clock.
     pub now: i64,
 }
 
-/// Records how the run ended; returns the forge writes about it.
+/// The task, its approval and the cancel flag as they are now, in the recording transaction.
+struct Current {
+    task: TaskState,
+    approval: Option<ApprovalRow>,
+    cancel: bool,
+}
+
+impl Current {
+    async fn read(tx: &mut Conn, l: &StoredRun) -> Result<Current, JobError> {
+        Ok(Current {
+            task: tasks::task(tx, l.task.id)
+                .await?
+                .map_or(l.task.state, |t| t.state),
+            approval: approvals::of_task(tx, l.task.id).await?,
+            cancel: store::cancel_requested(tx, l.run.id).await?,
+        })
+    }
+
+    /// Whether someone else decided the task's fate while the run was in flight: a cancel, or a
+    /// person merging or closing its approval (which publishing had made pending).
+    fn moved_on(&self) -> bool {
+        self.cancel
+            || self.task != TaskState::Running
+            || self
+                .approval
+                .as_ref()
+                .is_some_and(|a| !a.state.awaits_review())
+    }
+}
+
+/// Records how the run ended; returns the forge writes about it. `opened_late` is the approval
+/// opened after the run when publishing could not open it.
 pub(super) async fn end(
     tx: &mut Conn,
     e: Ending<'_>,
@@ -51,118 +86,132 @@ pub(super) async fn end(
     let json = serde_json::to_string(&outcome).expect("serializes");
     let log = outcome.report().log.clone();
     let l = e.l;
-    if let RunOutcome::Pushed {
+    let RunOutcome::Pushed {
         head_sha,
         verification: report,
         ..
     } = &outcome
-    {
-        let published = match (e.published.clone(), opened_late) {
-            (Some(published), _) => published,
-            (None, Some(opened)) => {
-                let (approval, verification, writes) =
-                    published::record(tx, e.shared, l, &opened, head_sha, &e.policy, e.now).await?;
-                let published = Published {
-                    opened,
-                    approval,
-                    verification,
-                };
-                let mut rest = verdict(
-                    tx,
-                    &e,
-                    head_sha,
-                    report,
-                    (&json, log.as_deref()),
-                    &published,
-                )
-                .await?;
-                rest.splice(0..0, writes);
-                return Ok(rest);
-            }
-            (None, None) => {
-                return ended_without_approval(
-                    tx,
-                    &e,
-                    &outcome,
-                    "the run pushed, but its approval could not be opened".into(),
-                    &json,
-                )
-                .await;
-            }
-        };
-        return verdict(
+    else {
+        let now = Current::read(tx, l).await?;
+        return ended_without_change(tx, &e, &now, &outcome, &json).await;
+    };
+    let (published, mut writes) = match (e.published.clone(), opened_late) {
+        (Some(published), _) => (published, Vec::new()),
+        (None, Some(opened)) => {
+            let (approval, verification, writes) =
+                published::record(tx, e.shared, l, &opened, head_sha, &e.policy, e.now).await?;
+            let published = Published {
+                opened,
+                approval,
+                verification,
+            };
+            (published, writes)
+        }
+        (None, None) => {
+            let now = Current::read(tx, l).await?;
+            let failed = RunOutcome::Failed {
+                reason: format!(
+                    "the change was pushed as {}, but its approval could not be opened; `/ade run` tries again",
+                    &head_sha[..head_sha.len().min(12)]
+                ),
+                retryable: false,
+                report: outcome.report().clone(),
+            };
+            return ended_without_change(tx, &e, &now, &failed, &json).await;
+        }
+    };
+    let now = Current::read(tx, l).await?;
+    writes.extend(
+        verdict(
             tx,
             &e,
+            &now,
             head_sha,
             report,
             (&json, log.as_deref()),
             &published,
         )
-        .await;
-    }
-    match &outcome {
-        RunOutcome::Cancelled { .. } => {
-            if l.task.state == TaskState::Running {
-                tasks::move_task(
-                    tx,
-                    l.task.id,
-                    TaskState::Running,
-                    TaskState::Cancelled,
-                    e.now,
-                )
-                .await?;
-            }
-            finish(tx, &e, RunState::Cancelled, None, Some("cancelled"), &json).await?;
-            let headline = format!(
-                "run {} of task {} was cancelled.",
-                l.run.id,
-                markdown::code_span(&l.task.task_id)
-            );
-            Ok(vec![report_on_goal(l, &outcome, headline)?])
-        }
-        RunOutcome::NoChanges { .. } => {
-            ended_without_approval(
-                tx,
-                &e,
-                &outcome,
-                "no changes: the agent changed nothing".into(),
-                &json,
-            )
-            .await
-        }
-        RunOutcome::Blocked { reason, .. } | RunOutcome::Failed { reason, .. } => {
-            ended_without_approval(tx, &e, &outcome, reason.clone(), &json).await
-        }
-        RunOutcome::Pushed { .. } => unreachable!("handled above"),
-    }
+        .await?,
+    );
+    Ok(writes)
 }
 
-/// A run that produced nothing to review: it and its task failed, and the goal is told why.
-async fn ended_without_approval(
+/// A run that produced nothing to review. A first run's task fails, and the goal is told why; a
+/// retry's task goes back to its open approval, and the approval is told.
+async fn ended_without_change(
     tx: &mut Conn,
     e: &Ending<'_>,
+    now: &Current,
     outcome: &RunOutcome,
-    reason: String,
     json: &str,
 ) -> Result<Vec<ForgeWrite>, JobError> {
     let l = e.l;
-    if l.task.state == TaskState::Running {
-        tasks::move_task(tx, l.task.id, TaskState::Running, TaskState::Failed, e.now).await?;
+    let (state, reason) = match outcome {
+        RunOutcome::Cancelled { .. } => (RunState::Cancelled, "cancelled".to_string()),
+        RunOutcome::NoChanges { .. } => (
+            RunState::Failed,
+            "no changes: the agent changed nothing".to_string(),
+        ),
+        RunOutcome::Blocked { reason, .. } | RunOutcome::Failed { reason, .. } => {
+            (RunState::Failed, reason.clone())
+        }
+        RunOutcome::Pushed { .. } => (
+            RunState::Failed,
+            "the run pushed, but no approval was recorded".to_string(),
+        ),
+    };
+    finish(tx, e, state, None, Some(&reason), json).await?;
+    let mut writes = Vec::new();
+    let open_approval = now
+        .approval
+        .as_ref()
+        .filter(|a| a.state.awaits_review() || a.state == ApprovalState::Rejected);
+    if now.task == TaskState::Running {
+        let to = match (state, open_approval) {
+            (RunState::Cancelled, _) => TaskState::Cancelled,
+            (_, Some(a)) if a.state == ApprovalState::Rejected => TaskState::Rejected,
+            (_, Some(_)) => TaskState::Review,
+            _ => TaskState::Failed,
+        };
+        tasks::move_task(tx, l.task.id, TaskState::Running, to, e.now).await?;
     }
-    finish(tx, e, RunState::Failed, None, Some(&reason), json).await?;
-    let headline = format!(
-        "run {} of task {} failed: {}",
-        l.run.id,
-        markdown::code_span(&l.task.task_id),
-        reason
-    );
-    Ok(vec![report_on_goal(l, outcome, headline)?])
+    if state == RunState::Cancelled {
+        writes.extend(close_if_cancelled(tx, e, now).await?);
+    }
+    let headline = match state {
+        RunState::Cancelled => format!(
+            "run {} of task {} was cancelled.",
+            l.run.id,
+            markdown::code_span(&l.task.task_id)
+        ),
+        _ if open_approval.is_some() => format!(
+            "run {} of task {} (attempt {}) ended without a new change: {}. This approval stays as it was.",
+            l.run.id,
+            markdown::code_span(&l.task.task_id),
+            l.run.attempt,
+            reason
+        ),
+        _ => format!(
+            "run {} of task {} failed: {}",
+            l.run.id,
+            markdown::code_span(&l.task.task_id),
+            reason
+        ),
+    };
+    let number = match open_approval {
+        Some(a) if state != RunState::Cancelled => a.number,
+        _ => l.goal.number,
+    };
+    writes.push(report(l, outcome, headline, number)?);
+    Ok(writes)
 }
 
-/// A pushed run: its verification's verdict decides what happens next.
+/// A pushed run: its verification's verdict decides what happens next, unless someone else
+/// decided the task's fate meanwhile.
 async fn verdict(
     tx: &mut Conn,
     e: &Ending<'_>,
+    now: &Current,
     head_sha: &str,
     report: &VerificationReport,
     (json, log): (&str, Option<&str>),
@@ -185,45 +234,72 @@ async fn verdict(
         e.now,
     )
     .await?;
+    let approval = now
+        .approval
+        .clone()
+        .unwrap_or_else(|| published.approval.clone());
     let subject = Subject {
         forge: l.forge,
         repo: l.repo.clone(),
-        approval: published.approval.clone(),
+        approval,
         run: l.run.clone(),
         task_id: l.task.task_id.clone(),
         spec_reference: l.spec.reference(),
         goal_number: l.goal.number,
         policy: e.policy.clone(),
     };
+    let run_state = match report.verdict {
+        Verdict::Passed | Verdict::NothingToVerify => RunState::Succeeded,
+        Verdict::Failed => RunState::Failed,
+        Verdict::Error => RunState::Unverified,
+        Verdict::Cancelled => RunState::Cancelled,
+    };
     if !ended {
         // A newer head (someone else's push) superseded this verification: it decides.
-        tasks::move_task(tx, l.task.id, TaskState::Running, TaskState::Review, e.now).await?;
         finish(tx, e, RunState::Succeeded, Some(head_sha), None, json).await?;
+        if now.task == TaskState::Running {
+            tasks::move_task(tx, l.task.id, TaskState::Running, TaskState::Review, e.now).await?;
+        }
         return Ok(Vec::new());
     }
     let context = subject.context(e.shared, head_sha, published.verification, e.now);
     let mut writes = verification::report(&subject, &context, CheckStage::Completed(report))?;
+    if now.moved_on() || report.verdict == Verdict::Cancelled {
+        // Cancelled, or merged or closed by a person: record what the run did, nothing more.
+        let why = report.error_reason().or_else(|| Some("cancelled".into()));
+        finish(
+            tx,
+            e,
+            run_state,
+            Some(head_sha),
+            why.as_deref().filter(|_| run_state != RunState::Succeeded),
+            json,
+        )
+        .await?;
+        if now.task == TaskState::Running {
+            let to = if now.cancel || report.verdict == Verdict::Cancelled {
+                TaskState::Cancelled
+            } else {
+                TaskState::Review
+            };
+            tasks::move_task(tx, l.task.id, TaskState::Running, to, e.now).await?;
+        }
+        writes.extend(close_if_cancelled(tx, e, now).await?);
+        return Ok(writes);
+    }
     match report.verdict {
         Verdict::Passed | Verdict::NothingToVerify => {
             tasks::move_task(tx, l.task.id, TaskState::Running, TaskState::Review, e.now).await?;
-            finish(tx, e, RunState::Succeeded, Some(head_sha), None, json).await?;
+            finish(tx, e, run_state, Some(head_sha), None, json).await?;
             writes.extend(verification::passed(tx, &subject, head_sha, e.now).await?);
         }
         Verdict::Error => {
             tasks::move_task(tx, l.task.id, TaskState::Running, TaskState::Review, e.now).await?;
             let why = reason.unwrap_or_else(|| "verification could not run".into());
-            finish(
-                tx,
-                e,
-                RunState::Unverified,
-                Some(head_sha),
-                Some(&why),
-                json,
-            )
-            .await?;
+            finish(tx, e, run_state, Some(head_sha), Some(&why), json).await?;
             writes.push(ForgeWrite::Comment {
                 repo: l.repo.clone(),
-                number: published.opened.number,
+                number: subject.approval.number,
                 marker: format!("unverified:{}", l.run.id),
                 body: render::reply(&ReplyView {
                     headline: format!(
@@ -235,39 +311,60 @@ async fn verdict(
                 .map_err(JobError::Permanent)?,
             });
         }
-        Verdict::Cancelled => {
-            if l.task.state == TaskState::Running {
-                tasks::move_task(
-                    tx,
-                    l.task.id,
-                    TaskState::Running,
-                    TaskState::Cancelled,
-                    e.now,
-                )
-                .await?;
-            }
-            finish(
-                tx,
-                e,
-                RunState::Cancelled,
-                Some(head_sha),
-                Some("cancelled"),
-                json,
-            )
-            .await?;
-        }
         Verdict::Failed => {
-            let failing = failing_steps(report);
-            let why = format!("verification failed: {failing}");
-            finish(tx, e, RunState::Failed, Some(head_sha), Some(&why), json).await?;
-            if (l.run.attempt as u32) < e.policy.execution.attempts {
+            let why = format!("verification failed: {}", failing_steps(report));
+            finish(tx, e, run_state, Some(head_sha), Some(&why), json).await?;
+            if attempt_in_series(tx, l).await? < e.policy.execution.attempts {
                 writes.extend(retry(tx, e, head_sha, report).await?);
             } else {
                 writes.extend(reject(tx, e, &subject, report, &context, &why).await?);
             }
         }
+        Verdict::Cancelled => unreachable!("handled above"),
     }
     Ok(writes)
+}
+
+/// Which attempt of its current series the run is: runs since the task was last started afresh
+/// (`/ade run` starts a new series with the policy's attempts).
+async fn attempt_in_series(tx: &mut Conn, l: &StoredRun) -> Result<u32, JobError> {
+    let runs = store::runs_of_task(tx, l.task.id).await?;
+    let mut n = 0;
+    for run in runs.iter().filter(|r| r.attempt <= l.run.attempt) {
+        n += 1;
+        if run.cause == RunCause::Start {
+            break;
+        }
+    }
+    Ok(n.max(1))
+}
+
+/// A cancel asked for while the run was in flight: an approval still open (opened by this run
+/// after the cancel looked) is closed as cancelled.
+async fn close_if_cancelled(
+    tx: &mut Conn,
+    e: &Ending<'_>,
+    now: &Current,
+) -> Result<Vec<ForgeWrite>, JobError> {
+    let Some(approval) = now.approval.as_ref().filter(|a| a.state.awaits_review()) else {
+        return Ok(Vec::new());
+    };
+    if !now.cancel {
+        return Ok(Vec::new());
+    }
+    approvals::move_approval(
+        tx,
+        approval.id,
+        approval.state,
+        ApprovalState::Closed,
+        Some("cancelled with /ade cancel"),
+        e.now,
+    )
+    .await?;
+    Ok(vec![ForgeWrite::ClosePull {
+        repo: e.l.repo.clone(),
+        number: approval.number,
+    }])
 }
 
 /// The failing steps' names, for reasons.
@@ -333,7 +430,7 @@ async fn reject(
         e.now,
     )
     .await?;
-    if approval.state != ApprovalState::Rejected {
+    if approval.state.can_become(ApprovalState::Rejected) {
         approvals::move_approval(
             tx,
             approval.id,
@@ -403,11 +500,12 @@ async fn finish(
     Ok(())
 }
 
-/// The comment on the goal about a run that ended without an approval.
-fn report_on_goal(
+/// A report about a run that ended without a change to review, on the goal or the approval.
+fn report(
     l: &StoredRun,
     outcome: &RunOutcome,
     headline: String,
+    number: i64,
 ) -> Result<ForgeWrite, JobError> {
     let report = outcome.report();
     let mut details: Vec<String> = report.flagged.iter().map(|f| markdown::inline(f)).collect();
@@ -423,7 +521,7 @@ fn report_on_goal(
     .map_err(JobError::Permanent)?;
     Ok(ForgeWrite::Comment {
         repo: l.repo.clone(),
-        number: l.goal.number,
+        number,
         marker: format!("run:{}", l.run.id),
         body,
     })

@@ -15,9 +15,9 @@ use crate::forge::writes::{ForgeWrite, classify, enqueue_writes};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::lifecycle::{State, VerificationState};
 use crate::runner::{Runner, VerifyOrder};
-use crate::store::jobs::NewJob;
+use crate::store::jobs::{ClaimedJob, NewJob};
 use crate::store::verifications::{self, VerificationEnd, VerificationRow};
-use crate::store::{Store, approvals, goals, tasks};
+use crate::store::{Conn, Store, StoreError, approvals, goals, tasks};
 use crate::verify::{CheckStage, VerificationReport};
 
 /// The job kind that verifies a head again.
@@ -92,14 +92,24 @@ impl VerifyHandler {
         }
         {
             let mut tx = ctx.store().begin().await?;
-            if row.cancel_requested
-                || !verifications::start(
+            if row.cancel_requested {
+                // Asked to stop before it started (`/ade cancel`): it ends as cancelled.
+                verifications::finish(
                     &mut tx,
                     row.id,
                     row.state,
-                    self.runner.name(),
+                    &VerificationEnd {
+                        state: VerificationState::Cancelled,
+                        report: None,
+                        reason: Some("cancelled before it started"),
+                        log: None,
+                    },
                     ctx.now_ms(),
                 )
+                .await?;
+                return ctx.finish(tx).await;
+            }
+            if !verifications::start(&mut tx, row.id, row.state, self.runner.name(), ctx.now_ms())
                 .await?
             {
                 return ctx.finish(tx).await;
@@ -272,4 +282,69 @@ impl JobHandler for VerifyHandler {
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(self.handle(ctx))
     }
+
+    /// A verification whose job failed for good (its runner lost on every attempt, the forge
+    /// refusing a credential) is an error, said on its check: never left in progress.
+    fn discarded<'a>(
+        &'a self,
+        job: &'a ClaimedJob,
+        conn: &'a mut Conn,
+        error: &'a str,
+        now: i64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let Ok(payload) = serde_json::from_str::<VerifyJob>(&job.payload) else {
+                return Ok(());
+            };
+            let reason = format!("verification could not be carried out: {error}");
+            if let Err(e) =
+                could_not_finish(&self.shared, conn, payload.verification, &reason, now).await
+            {
+                tracing::error!(verification = payload.verification, error = %e, "could not record a failed verification");
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Ends an unfinished verification as an error with `reason`, and says so on its check.
+pub(crate) async fn could_not_finish(
+    shared: &Shared,
+    conn: &mut Conn,
+    id: i64,
+    reason: &str,
+    now: i64,
+) -> Result<(), JobError> {
+    let Some(row) = verifications::get(conn, id).await? else {
+        return Ok(());
+    };
+    if row.state.is_final() {
+        return Ok(());
+    }
+    let ended = verifications::finish(
+        conn,
+        row.id,
+        row.state,
+        &VerificationEnd {
+            state: VerificationState::Error,
+            report: None,
+            reason: Some(reason),
+            log: None,
+        },
+        now,
+    )
+    .await?;
+    let Some(approval) = approvals::get(conn, row.approval).await? else {
+        return Ok(());
+    };
+    if !ended {
+        return Ok(());
+    }
+    let Some(subject) = Subject::load(conn, approval, Arc::default()).await? else {
+        return Ok(());
+    };
+    let context = subject.context(shared, &row.head_sha, row.id, now);
+    let writes = report(&subject, &context, CheckStage::CouldNotRun { reason })?;
+    enqueue_writes(conn, subject.forge, &writes, shared.write_attempts, now).await?;
+    Ok(())
 }

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
@@ -157,20 +158,25 @@ impl LocalRunner {
             Next::Go(run) => run,
             Next::End(outcome) => return Ok(outcome),
         };
+        let started = Instant::now();
         if let Next::End(outcome) = agent::run(self, order, &mut run, cancel, report).await? {
             return Ok(outcome);
         }
+        let agent_done = started.elapsed();
         let head = match check::check(&self.bot, order, &run, report).await? {
             Next::Go(head) => head,
             Next::End(outcome) => return Ok(outcome),
         };
+        let checked = started.elapsed();
         if cancel.is_cancelled() {
             return Ok(RunOutcome::Cancelled {
                 report: report.clone(),
             });
         }
         let head = publish::push(order, &run, head).await?;
+        let pushed = started.elapsed();
         let superseded = progress.published(&head, report).await;
+        let published = started.elapsed();
         let stop = CancellationToken::new();
         let verification = {
             let (cancel, superseded, fire) = (cancel.clone(), superseded.clone(), stop.clone());
@@ -185,6 +191,25 @@ impl LocalRunner {
             watch.abort();
             report
         };
+        let verified = started.elapsed();
+        let ms = |d: Duration| d.as_millis();
+        let after_agent = format!(
+            "after the agent in {} ms: take-back {} ms, commit and checks {} ms, push {} ms, approval {} ms, verification {} ms (steps {} ms)",
+            ms(verified - Duration::from_millis(report.agent_ms).min(agent_done)),
+            ms(agent_done.saturating_sub(Duration::from_millis(report.agent_ms))),
+            ms(checked - agent_done),
+            ms(pushed - checked),
+            ms(published - pushed),
+            ms(verified - published),
+            verification
+                .steps
+                .iter()
+                .map(|s| s.duration_ms)
+                .sum::<u64>()
+        );
+        if let Err(e) = crate::runner::env::append_notes(&run.log, &[after_agent]).await {
+            tracing::warn!(run = order.run_id, error = %e, "could not write the run log");
+        }
         tracing::info!(
             run = order.run_id,
             verdict = verification.verdict.as_str(),
