@@ -1,6 +1,6 @@
-//! Phase 5, verify: the policy's steps run on the pushed change, in the run's own worktree and the
-//! agent's environment class and confinement, as the agent user, with none of the agent's secrets
-//! and no forge credential. Their output goes whole (up to a cap per step) into the run log; the
+//! Phase 5, verify: the policy's steps run on the pushed change, in the run's own worktree (with
+//! what the commit left out cleaned away first) and the agent's environment class and
+//! confinement, as the agent user, with none of the agent's secrets and no forge credential. Their output goes whole (up to a cap per step) into the run log; the
 //! report keeps each step's masked last lines and annotations. [`verify_again`] does the same for
 //! a commit someone else pushed, in a clean worktree of its own.
 
@@ -30,6 +30,21 @@ pub(super) async fn verify(
 ) -> VerificationReport {
     if order.verification.is_empty() {
         return VerificationReport::new(Vec::new(), 0);
+    }
+    // What is verified is what was pushed: files the commit left out (ignored build output,
+    // agent tool leftovers) go first, so nothing the agent left behind can make a step pass.
+    if let Err(e) = run
+        .mirror
+        .git()
+        .in_worktree(&run.worktree.git_dir, &run.worktree.work_tree)
+        .args(["clean", "-ffdxq"])
+        .run()
+        .await
+    {
+        return VerificationReport::not_run(
+            &order.verification,
+            &format!("the worktree could not be cleaned for verification: {e}"),
+        );
     }
     let scratch = run
         .scratch
