@@ -821,6 +821,66 @@ async fn free_worktrees_are_handed_ahead_and_a_checkout_hands_over_what_it_rewro
 }
 
 #[tokio::test]
+async fn a_sealed_worktree_is_closed_to_the_agent_user_and_reopened_without_a_walk() {
+    if !root_or_skip() {
+        return;
+    }
+    let agent = 65534;
+    let repo = repo("seal").await;
+    let pool = repo.pool_handing(1, 2, Some((agent, agent))).await;
+    pool.idle().await;
+    let mut lease = pool.acquire(&repo.a).await.unwrap();
+    lease.hand_to(agent, agent).await.unwrap();
+    // What the agent leaves: a file of its own.
+    let made = lease.path().join("made-by-agent.txt");
+    write(&made, "new\n");
+    std::os::unix::fs::lchown(&made, Some(agent), Some(agent)).unwrap();
+    let before = std::fs::symlink_metadata(lease.path().join("a.txt"))
+        .map(|m| m.ctime_nsec())
+        .ok();
+
+    lease.seal().await.unwrap();
+    let top = std::fs::metadata(lease.path()).unwrap();
+    assert_eq!(
+        (top.uid(), top.mode() & 0o777),
+        (0, 0o700),
+        "the folder is ade's and closed to the agent user"
+    );
+    assert_eq!(
+        owned_otherwise(lease.path(), agent),
+        Vec::<String>::new(),
+        "the files stay the agent user's: nothing was walked"
+    );
+    assert_eq!(
+        std::fs::symlink_metadata(lease.path().join("a.txt"))
+            .map(|m| m.ctime_nsec())
+            .ok(),
+        before,
+        "their stat data is unchanged, so git reads only what changed"
+    );
+
+    lease.hand_to(agent, agent).await.unwrap();
+    let top = std::fs::metadata(lease.path()).unwrap();
+    assert_eq!(
+        (top.uid(), top.mode() & 0o777),
+        (agent, 0o755),
+        "open again"
+    );
+    lease.seal().await.unwrap();
+    drop(lease);
+    pool.idle().await;
+
+    // Released sealed: cleaned as root and handed ahead again in the background, without the
+    // agent's file.
+    let lease = pool.acquire(&repo.a).await.unwrap();
+    assert!(!lease.path().join("made-by-agent.txt").exists());
+    assert_eq!(owned_otherwise(lease.path(), agent), Vec::<String>::new());
+    let top = std::fs::metadata(lease.path()).unwrap();
+    assert_eq!((top.uid(), top.mode() & 0o777), (0, 0o700));
+    repo.assert_exactly(&lease, &repo.a).await;
+}
+
+#[tokio::test]
 async fn a_worktree_handed_to_an_agent_user_is_taken_back() {
     if !root_or_skip() {
         return;

@@ -1,5 +1,5 @@
 //! Phase 2, agent: the agent runs in its environment; afterwards ade kills what it left running in
-//! the run's folders, takes the worktree back, and keeps the agent's summary (its own output file,
+//! the run's folders, closes the worktree to the agent user, and keeps the agent's summary (its own output file,
 //! or the last lines of its log), sanitized and with anything that looks like a secret withheld.
 
 use std::path::Path;
@@ -44,9 +44,9 @@ pub(super) async fn run(
             ));
         }
         run.lease
-            .take_back()
+            .close()
             .await
-            .map_err(|e| Stop::fault(format!("take the worktree back: {e}")))?;
+            .map_err(|e| Stop::fault(format!("close the worktree to the agent user: {e}")))?;
     }
     let agent = ran.map_err(|e| Stop::agent(format!("the agent could not be started: {e}")))?;
     report.agent_exit = agent.ending.to_string();

@@ -194,7 +194,7 @@ impl LocalRunner {
         let verified = started.elapsed();
         let ms = |d: Duration| d.as_millis();
         let after_agent = format!(
-            "after the agent in {} ms: take-back {} ms, commit and checks {} ms, push {} ms, approval {} ms, verification {} ms (steps {} ms)",
+            "after the agent in {} ms: closing the worktree {} ms, commit and checks {} ms, push {} ms, approval {} ms, verification {} ms (steps {} ms)",
             ms(verified - Duration::from_millis(report.agent_ms).min(agent_done)),
             ms(agent_done.saturating_sub(Duration::from_millis(report.agent_ms))),
             ms(checked - agent_done),

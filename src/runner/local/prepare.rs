@@ -196,10 +196,13 @@ impl Lease {
         }
     }
 
-    /// Takes the worktree back for ade's own git commands.
-    pub async fn take_back(&mut self) -> anyhow::Result<()> {
+    /// Closes the worktree to the agent user once its processes are stopped, before ade's own git
+    /// commands: a pooled worktree is sealed (its folder closed, its files left with the user, so
+    /// nothing is walked on the run's path); the main checkout, which keeps its files from run to
+    /// run, is taken back.
+    pub async fn close(&mut self) -> anyhow::Result<()> {
         match self {
-            Lease::Worktree(l) => l.take_back().await.map_err(Into::into),
+            Lease::Worktree(l) => l.seal().await.map_err(Into::into),
             Lease::Main(l) => l.take_back().await.map_err(Into::into),
         }
     }

@@ -174,8 +174,8 @@ async fn steps_in(
     let report = run_steps(request, &runner.env, stop).await;
     if let Some(user) = runner.env.agent_user {
         crate::runner::env::stop_leftovers(user.uid, &[&request.worktree, &request.scratch]);
-        if let Err(e) = lease.take_back().await {
-            tracing::warn!(error = %e, "could not take the worktree back after verification");
+        if let Err(e) = lease.close().await {
+            tracing::warn!(error = %e, "could not close the worktree to the agent user after verification");
         }
     }
     report

@@ -83,7 +83,7 @@ impl MainLease {
 
 impl Drop for MainLease {
     fn drop(&mut self) {
-        let Some(given_up) = self.held.give_up() else {
+        let Some(given_up) = self.held.give_up(None) else {
             return;
         };
         lock::drop_lock(&lock::lock_path(&self.inner.root, MAIN));

@@ -478,13 +478,19 @@ impl WorktreeLease {
         self.held.take_back().await
     }
 
+    /// Closes the worktree to the agent's user, in O(1), leaving its files with that user; see
+    /// `owner::Holding::seal`. The run's processes must be stopped first.
+    pub async fn seal(&mut self) -> Result<()> {
+        self.held.seal().await
+    }
+
     /// Returns the worktree to the pool (the same as dropping the lease).
     pub fn release(self) {}
 
     /// Sends the worktree to background deletion: use it when a run leaves it in a state not
     /// worth resetting. O(1) on the caller's path (a rename).
     pub fn retire(mut self) {
-        if let Some(Ok(slot) | Err(slot)) = self.held.give_up() {
+        if let Some(Ok(slot) | Err(slot)) = self.held.give_up(None) {
             self.inner.retire_folder(&slot.path, &slot.name);
             self.inner.forget(&slot.name);
             self.inner.refill();
@@ -494,7 +500,8 @@ impl WorktreeLease {
 
 impl Drop for WorktreeLease {
     fn drop(&mut self) {
-        let mut slot = match self.held.give_up() {
+        let keep_for = self.inner.config.hand_ahead.map(|(uid, _)| uid);
+        let mut slot = match self.held.give_up(keep_for) {
             None => return,
             Some(Ok(slot)) => slot,
             Some(Err(slot)) => {

@@ -210,6 +210,9 @@ fn take_back_now(path: &Path, handed: Handed) -> std::io::Result<()> {
 pub(super) struct Holding {
     slot: Option<super::Slot>,
     handed: Option<Handed>,
+    /// The files are the agent user's, but the top folder is ade's and closed (see
+    /// [`Holding::seal`]).
+    sealed: bool,
 }
 
 impl Holding {
@@ -217,6 +220,7 @@ impl Holding {
         Holding {
             slot: Some(slot),
             handed: None,
+            sealed: false,
         }
     }
 
@@ -227,6 +231,19 @@ impl Holding {
     }
 
     pub(super) async fn hand_to(&mut self, uid: u32, gid: u32) -> super::Result<()> {
+        if self.sealed
+            && let Some(handed) = self.handed
+            && handed.agent_uid == uid
+        {
+            // Sealed after the agent: the files are the user's still; open the folder again.
+            let path = self.slot().path.clone();
+            std::os::unix::fs::lchown(&path, Some(uid), Some(gid))
+                .map_err(ownership_error(&path))?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                .map_err(ownership_error(&path))?;
+            self.sealed = false;
+            return Ok(());
+        }
         let slot = self.slot();
         let ahead = slot.handed_ahead == Some((uid, gid));
         let path = slot.path.clone();
@@ -234,7 +251,31 @@ impl Holding {
         Ok(())
     }
 
+    /// Closes the worktree to the agent's user without taking its files back: the top folder is
+    /// ade's again with mode 0700, so no process of that user can reach in by its path (the
+    /// run's processes are stopped before), while the files stay the user's. ade's git works on
+    /// them as they are (it runs with `safe.directory=*` and trusts nothing in the worktree), their
+    /// stat data unchanged, so a commit reads only what the agent changed; handing the worktree to
+    /// the same user again (for verification) is O(1), and a released sealed worktree is cleaned
+    /// and handed ahead in the background instead of walked on the run's path.
+    pub(super) async fn seal(&mut self) -> super::Result<()> {
+        let Some(handed) = self.handed else {
+            return Ok(());
+        };
+        if self.sealed {
+            return Ok(());
+        }
+        let path = self.slot().path.clone();
+        std::os::unix::fs::lchown(&path, Some(handed.uid), Some(handed.gid))
+            .map_err(ownership_error(&path))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))
+            .map_err(ownership_error(&path))?;
+        self.sealed = true;
+        Ok(())
+    }
+
     pub(super) async fn take_back(&mut self) -> super::Result<()> {
+        self.sealed = false;
         if let Some(handed) = self.handed.take() {
             take_back(&self.slot().path, handed).await?;
         }
@@ -244,12 +285,19 @@ impl Holding {
         Ok(())
     }
 
-    /// Gives up the slot, taking its files back first if an agent's user still has them; `Err`
-    /// holds a slot that could not be taken back (retire it). `None` once given up.
-    pub(super) fn give_up(&mut self) -> Option<Result<super::Slot, super::Slot>> {
+    /// Gives up the slot, taking its files back first if an agent's user still has them, unless
+    /// the worktree is sealed and `keep_for` is that user (the pool hands free worktrees to it
+    /// anyway, after cleaning them); `Err` holds a slot that could not be taken back (retire it).
+    /// `None` once given up.
+    pub(super) fn give_up(
+        &mut self,
+        keep_for: Option<u32>,
+    ) -> Option<Result<super::Slot, super::Slot>> {
         let mut slot = self.slot.take()?;
         slot.handed_ahead = None;
+        let sealed = std::mem::take(&mut self.sealed);
         if let Some(handed) = self.handed.take()
+            && !(sealed && keep_for == Some(handed.agent_uid))
             && let Err(e) = take_back_now(&slot.path, handed)
         {
             tracing::warn!(worktree = %slot.path.display(), error = %e,
