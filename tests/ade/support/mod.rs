@@ -4,6 +4,7 @@ pub mod db;
 pub mod forge;
 pub mod payloads;
 pub mod process;
+pub mod runner;
 pub mod story;
 
 pub use db::{TestDb, databases};
