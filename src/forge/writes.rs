@@ -118,7 +118,9 @@ impl ForgeWriteJob {
     /// The job that performs this write. Comments on one issue are written in the order they were
     /// asked for (the plan before the reply about it), reactions to one comment likewise; a
     /// comment's idempotency key includes its text, so an unchanged rendering is written once,
-    /// and each new one once.
+    /// and each new one once. A check's key includes when it was asked for as well: a check
+    /// comes back to an earlier state (passed, failed on a re-run, passed again), and each must
+    /// be written.
     pub fn job(&self, max_attempts: i64, now: i64) -> NewJob {
         let forge = self.forge;
         let (key, order) = match &self.write {
@@ -160,7 +162,7 @@ impl ForgeWriteJob {
             ),
             ForgeWrite::Check { repo, check } => (
                 format!(
-                    "check:{forge}:{}:{}:{}:{}",
+                    "check:{forge}:{}:{}:{}:{}:{now}",
                     repo.full_name(),
                     check.head_sha,
                     check.name,
