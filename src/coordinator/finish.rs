@@ -119,7 +119,7 @@ async fn summary(
                     .as_ref()
                     .is_some_and(|a| a.state == ApprovalState::Closed)
                 {
-                    "cancelled with `/ade cancel`; its approval was closed".into()
+                    "cancelled with /ade cancel; its approval was closed".into()
                 } else {
                     "cancelled".into()
                 },
