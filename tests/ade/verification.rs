@@ -1,0 +1,1450 @@
+//! Verification and the review gate, end to end: a maintainer plans and approves a goal, ade's
+//! embedded runner carries its tasks out with script agents, pushes to the simulator's real git,
+//! opens each approval as a draft while the policy's `[[verification.steps]]` run on the pushed
+//! change, reports `ade/verify` (a check run on GitHub, a commit status and a sticky report
+//! comment on Gitea and Forgejo), retries with the failure as feedback, rejects as the policy
+//! says, verifies again when someone pushes or asks, and merges only through the gate.
+//!
+//! Every story runs on SQLite, and on PostgreSQL too when `ADE_TEST_DATABASE_URL` is set.
+
+use super::support::runner::{runner_config, script_agent, workdir};
+use super::support::story::{MAINTAINER, PATIENCE, READER, REPO, REVIEWER, Story, WRITER};
+use super::support::{TestDb, databases, eventually};
+use ade::events::ReviewState;
+use ade::forge::sim::{ApiCall, Fault, FaultRule, MergeStyle, SimCheck, SimPull};
+use ade::forge::{CheckState, ForgeKind};
+use ade::lifecycle::State;
+use ade::store::runs::{self as runs, RunRow};
+use std::future::Future;
+use std::time::Duration;
+
+// ----- the setting: which forge, which agent, which policy -----
+
+/// The forge a story plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Forge {
+    Github,
+    Gitea,
+    Forgejo,
+}
+
+impl Forge {
+    fn kind(self) -> ForgeKind {
+        match self {
+            Forge::Github => ForgeKind::Github,
+            Forge::Gitea | Forge::Forgejo => ForgeKind::Gitea,
+        }
+    }
+}
+
+/// The repository's `.ade/config.toml`, built up the way a maintainer would write it.
+#[derive(Clone, Debug)]
+struct Policy {
+    steps: Vec<String>,
+    attempts: u32,
+    reject: &'static str,
+    drafts: bool,
+    auto_merge: bool,
+    close_issue: bool,
+}
+
+impl Policy {
+    /// The script agent by default, two runs of a goal at once, two attempts per task, rejected
+    /// approvals closed.
+    fn new() -> Policy {
+        Policy {
+            steps: Vec::new(),
+            attempts: 2,
+            reject: "close",
+            drafts: true,
+            auto_merge: false,
+            close_issue: false,
+        }
+    }
+
+    /// A static step running `script` with `/bin/sh -c`.
+    fn step(self, name: &str, script: &str) -> Policy {
+        self.step_with(name, "static", &["/bin/sh", "-c", script], None)
+    }
+
+    /// A step of `kind` running `command` directly, with its own time limit if given.
+    fn step_with(
+        mut self,
+        name: &str,
+        kind: &str,
+        command: &[&str],
+        timeout_secs: Option<u64>,
+    ) -> Policy {
+        let mut table = format!(
+            "[[verification.steps]]\nname = {name:?}\nkind = {kind:?}\ncommand = {command:?}\n"
+        );
+        if let Some(secs) = timeout_secs {
+            table.push_str(&format!("timeout_secs = {secs}\n"));
+        }
+        self.steps.push(table);
+        self
+    }
+
+    fn attempts(mut self, attempts: u32) -> Policy {
+        self.attempts = attempts;
+        self
+    }
+
+    /// What happens to an approval whose last attempt failed: `close`, `draft` or `label`.
+    fn reject(mut self, action: &'static str) -> Policy {
+        self.reject = action;
+        self
+    }
+
+    /// Approvals open ready for review, not as drafts while they are verified.
+    fn no_drafts(mut self) -> Policy {
+        self.drafts = false;
+        self
+    }
+
+    fn auto_merge(mut self) -> Policy {
+        self.auto_merge = true;
+        self
+    }
+
+    fn close_issue(mut self) -> Policy {
+        self.close_issue = true;
+        self
+    }
+
+    fn toml(&self) -> String {
+        let mut text = format!(
+            "[agents]\ndefault = \"script\"\n\n[execution]\nparallelism = 2\nattempts = {}\n\n\
+             [auto_reject]\naction = {:?}\n\n[pull_requests]\ndrafts = {}\nauto_merge = {}\n\n\
+             [goals]\nclose_issue = {}\n",
+            self.attempts, self.reject, self.drafts, self.auto_merge, self.close_issue
+        );
+        for step in &self.steps {
+            text.push('\n');
+            text.push_str(step);
+        }
+        text
+    }
+}
+
+/// Where ade says it is reachable; the check's details links start with it.
+const PUBLIC_URL: &str = "https://ade.example.test";
+
+/// A story about to start: the forge, the agent's script, the policy, the repository's files.
+struct Setup {
+    forge: Forge,
+    agent: String,
+    agent_timeout_secs: u64,
+    policy: Policy,
+    files: Vec<(&'static str, String)>,
+    public_url: bool,
+}
+
+impl Setup {
+    fn on(forge: Forge) -> Setup {
+        Setup {
+            forge,
+            agent: NOTES.into(),
+            agent_timeout_secs: 60,
+            policy: Policy::new(),
+            files: Vec::new(),
+            public_url: false,
+        }
+    }
+
+    fn agent(mut self, script: &str) -> Setup {
+        self.agent = script.into();
+        self
+    }
+
+    fn policy(mut self, policy: Policy) -> Setup {
+        self.policy = policy;
+        self
+    }
+
+    fn file(mut self, path: &'static str, content: &str) -> Setup {
+        self.files.push((path, content.into()));
+        self
+    }
+
+    fn public_url(mut self) -> Setup {
+        self.public_url = true;
+        self
+    }
+
+    /// Starts the simulator and ade on `db`; the repository defines the labels ade adds.
+    async fn start(self, db: TestDb) -> Story {
+        eprintln!("the story on {:?} and {}", self.forge, db.name);
+        let policy = self.policy.toml();
+        let mut files: Vec<(&str, &str)> = vec![(".ade/config.toml", policy.as_str())];
+        files.extend(self.files.iter().map(|(p, c)| (*p, c.as_str())));
+        let agents = script_agent(&self.agent, self.agent_timeout_secs);
+        let public_url = self.public_url;
+        let story = Story::start_on(
+            db,
+            self.forge.kind(),
+            self.forge == Forge::Forgejo,
+            &files,
+            |config, dir| {
+                runner_config(config, dir, &agents);
+                if public_url {
+                    config.server.public_url = Some(PUBLIC_URL.into());
+                }
+            },
+        )
+        .await;
+        for label in ["ade", "ade:rejected"] {
+            story.sim.add_label(REPO, label, "#5319e7").unwrap();
+        }
+        story
+    }
+}
+
+/// Runs `story` on every database this run tests on, one after the other.
+async fn on_each_database<F, Fut>(story: F)
+where
+    F: Fn(TestDb) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for db in databases().await {
+        story(db).await;
+    }
+}
+
+// ----- agents -----
+
+/// Adds a line to the task's notes on every attempt, so each attempt changes something.
+const NOTES: &str = "mkdir -p notes\necho \"notes of $ADE_TASK_ID\" >> notes/$ADE_TASK_ID.md\n\
+                     echo \"Wrote the notes of $ADE_TASK_ID.\" > \"$ADE_OUTPUT_FILE\"\n";
+
+// ----- reading what happened -----
+
+async fn all_runs(story: &Story) -> Vec<RunRow> {
+    let mut conn = story.ade.store().reader().await.unwrap();
+    runs::all_runs(&mut conn).await.unwrap()
+}
+
+/// Attempt `attempt` of task `task`, once it is in one of `states`.
+async fn run_of(story: &Story, task: &str, attempt: i64, states: &[&str]) -> RunRow {
+    let suffix = format!("-{task}");
+    eventually(
+        PATIENCE,
+        &format!("attempt {attempt} of {task} in {states:?}"),
+        || async {
+            all_runs(story).await.into_iter().find(|r| {
+                r.branch.ends_with(&suffix)
+                    && r.attempt == attempt
+                    && states.contains(&r.state.as_str())
+            })
+        },
+    )
+    .await
+}
+
+/// The prompt the agent of `run` read.
+fn prompt_of(story: &Story, run: &RunRow) -> String {
+    let file = workdir(&story.config_dir())
+        .join("runs")
+        .join(run.id.to_string())
+        .join(format!("attempt-{}", run.attempt))
+        .join("prompt.md");
+    std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}
+
+/// ade's approval of `task`, open or not, once it exists.
+async fn approval_of(story: &Story, task: &str) -> SimPull {
+    let suffix = format!("-{task}");
+    story
+        .until(&format!("the approval of {task}"), |s| {
+            s.sim
+                .pulls(REPO)
+                .into_iter()
+                .find(|p| p.head.ends_with(&suffix))
+        })
+        .await
+}
+
+/// Pull request `number` as the forge has it now.
+fn pull(story: &Story, number: i64) -> SimPull {
+    story
+        .sim
+        .pull(REPO, number)
+        .expect("the pull request exists")
+}
+
+/// Waits until pull request `number` is what `wanted` says.
+async fn pull_until(
+    story: &Story,
+    number: i64,
+    what: &str,
+    wanted: impl Fn(&SimPull) -> bool,
+) -> SimPull {
+    story
+        .until(what, |s| s.sim.pull(REPO, number).filter(|p| wanted(p)))
+        .await
+}
+
+/// The `ade/verify` checks on `sha`, oldest first (one check run on GitHub, updated in place;
+/// every status set on Gitea).
+fn verify_checks(story: &Story, sha: &str) -> Vec<SimCheck> {
+    story
+        .sim
+        .checks(REPO, sha)
+        .into_iter()
+        .filter(|c| c.name == "ade/verify")
+        .collect()
+}
+
+/// Waits until the newest `ade/verify` on `sha` is in one of `states`.
+async fn verify_check(story: &Story, sha: &str, states: &[CheckState]) -> SimCheck {
+    story
+        .until(&format!("ade/verify {states:?} on {sha}"), |s| {
+            verify_checks(s, sha)
+                .pop()
+                .filter(|c| states.contains(&c.state))
+        })
+        .await
+}
+
+/// The calls ade made that set `ade/verify` on `sha`, in order: their state as the forge's words
+/// (`in_progress`, `success`, …) on GitHub, the status state on Gitea.
+fn verify_reports(story: &Story, sha: &str) -> Vec<String> {
+    let ok = |c: &ApiCall| (200..300).contains(&c.status);
+    match story.kind() {
+        ForgeKind::Github => {
+            let ids: Vec<i64> = verify_checks(story, sha).iter().map(|c| c.id).collect();
+            story
+                .sim
+                .calls()
+                .into_iter()
+                .filter(ok)
+                .filter(|c| {
+                    let body = c.json();
+                    (c.method == "POST"
+                        && c.path == "/repos/acme/widgets/check-runs"
+                        && body["head_sha"] == sha
+                        && body["name"] == "ade/verify")
+                        || (c.method == "PATCH"
+                            && ids
+                                .iter()
+                                .any(|id| c.path == format!("/repos/acme/widgets/check-runs/{id}")))
+                })
+                .map(|c| {
+                    let body = c.json();
+                    body["conclusion"]
+                        .as_str()
+                        .or(body["status"].as_str())
+                        .unwrap_or("")
+                        .to_string()
+                })
+                .collect()
+        }
+        ForgeKind::Gitea => story
+            .sim
+            .calls_to(
+                "POST",
+                &format!("/api/v1/repos/acme/widgets/statuses/{sha}"),
+            )
+            .into_iter()
+            .filter(ok)
+            .filter(|c| c.json()["context"] == "ade/verify")
+            .map(|c| c.json()["state"].as_str().unwrap_or("").to_string())
+            .collect(),
+    }
+}
+
+/// Whether ade asked the forge to open pull request `number` as a draft.
+fn opened_as_draft(story: &Story, number: i64) -> bool {
+    let (path, draft): (&str, fn(&serde_json::Value) -> bool) = match story.kind() {
+        ForgeKind::Github => ("/repos/acme/widgets/pulls", |b| b["draft"] == true),
+        ForgeKind::Gitea => ("/api/v1/repos/acme/widgets/pulls", |b| {
+            b["title"].as_str().is_some_and(|t| t.starts_with("WIP: "))
+        }),
+    };
+    story
+        .sim
+        .calls_to("POST", path)
+        .into_iter()
+        .find(|c| c.response_json()["number"] == number)
+        .is_some_and(|c| draft(&c.json()))
+}
+
+/// The full text of the `ade/verify` report of approval `number` at `sha`: the check run's
+/// summary on GitHub, the approval's sticky report comment on Gitea and Forgejo.
+async fn verify_report_text(story: &Story, number: i64, sha: &str) -> String {
+    match story.kind() {
+        ForgeKind::Github => {
+            verify_checks(story, sha)
+                .pop()
+                .expect("a check run")
+                .summary
+        }
+        ForgeKind::Gitea => {
+            let short = &sha[..12];
+            story
+                .until("the report comment on the approval", |s| {
+                    s.bot_comments(number)
+                        .into_iter()
+                        .find(|b| b.contains("<!-- ade:verify:") && b.contains(short))
+                })
+                .await
+        }
+    }
+}
+
+/// ade's comment on `number` that contains `text`, once posted.
+async fn comment_with(story: &Story, number: i64, text: &str) -> String {
+    story
+        .until(&format!("a comment on #{number} with {text:?}"), |s| {
+            s.bot_comments(number)
+                .into_iter()
+                .find(|b| b.contains(text))
+        })
+        .await
+}
+
+/// Plans `issue` and approves the plan once it is validated.
+async fn plan_and_approve(story: &Story, issue: i64) {
+    story.comment(issue, MAINTAINER, "/ade plan").await;
+    story
+        .until("the plan", |s| {
+            s.plan_comment(issue).filter(|p| p.contains("· validated"))
+        })
+        .await;
+    story.comment(issue, MAINTAINER, "/ade approve").await;
+}
+
+/// A maintainer opens a goal with these tasks and approves its plan; returns the issue.
+async fn approved_goal(story: &Story, title: &str, tasks: &str) -> i64 {
+    let issue = story.issue(MAINTAINER, title, tasks).await;
+    plan_and_approve(story, issue).await;
+    issue
+}
+
+/// The goal's summary comment, once posted.
+async fn summary_of(story: &Story, issue: i64) -> String {
+    comment_with(story, issue, &format!("<!-- ade:summary:{issue} -->")).await
+}
+
+/// Opens a details link at ade's own address (the public URL's origin is the operator's proxy);
+/// returns the status and the body.
+async fn open_link(story: &Story, link: &str) -> (u16, String) {
+    let path = link
+        .strip_prefix(PUBLIC_URL)
+        .unwrap_or_else(|| panic!("{link} starts with the public URL"));
+    let response = reqwest::get(format!("http://{}{path}", story.ade.addr()))
+        .await
+        .expect("ade answers");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+/// Makes sure nothing failed for good and nothing is left to do.
+async fn all_done(story: &Story) {
+    story.settle().await;
+    assert_eq!(story.failed_jobs().await, 0, "no job failed for good");
+}
+
+// ----- 1. the green path -----
+
+/// A goal's one task is carried out, verified while its approval waits as a draft, marked ready
+/// for review, merged by the maintainer; the goal is then archived with a summary.
+async fn green_path(forge: Forge, db: TestDb) {
+    let mut policy = Policy::new().step("notes", "grep -q 'notes of t1' notes/t1.md");
+    if forge == Forge::Forgejo {
+        policy = policy.close_issue();
+    }
+    let story = Setup::on(forge).policy(policy).public_url().start(db).await;
+    let issue = approved_goal(&story, "Project notes", "- [ ] Write the first notes\n").await;
+
+    let opened = approval_of(&story, "t1").await;
+    let ready = pull_until(
+        &story,
+        opened.number,
+        "the approval ready for review",
+        |p| !p.draft,
+    )
+    .await;
+    assert!(
+        opened_as_draft(&story, opened.number),
+        "ade opened the approval as a draft"
+    );
+    let check = verify_check(&story, &ready.head_sha, &[CheckState::Success]).await;
+    let reported = verify_reports(&story, &ready.head_sha);
+    let in_progress = if forge == Forge::Github {
+        "in_progress"
+    } else {
+        "pending"
+    };
+    assert_eq!(
+        reported,
+        [in_progress, "success"],
+        "ade/verify was in progress while the draft waited, then passed"
+    );
+    if forge != Forge::Github {
+        assert!(
+            !ready.title.starts_with("WIP: "),
+            "ready on Gitea: no WIP prefix in {:?}",
+            ready.title
+        );
+    }
+
+    let run = run_of(&story, "t1", 1, &["succeeded"]).await;
+    let text = verify_report_text(&story, ready.number, &ready.head_sha).await;
+    for named in [
+        format!("Ade-Spec: `{REPO}#{issue}@v1`"),
+        "Ade-Task: `t1`".into(),
+        format!("Ade-Run: `{}`", run.id),
+    ] {
+        assert!(text.contains(&named), "the report names {named}: {text}");
+    }
+    assert!(text.contains("`notes`"), "the step is listed: {text}");
+
+    let link = check.details_url.clone().expect("the check links its log");
+    assert!(
+        link.starts_with(&format!("{PUBLIC_URL}/runs/{}/log?v=", run.id)),
+        "{link}"
+    );
+    let (status, log) = open_link(&story, &link).await;
+    assert_eq!(status, 200, "the signed link opens the log: {log}");
+    assert!(
+        log.contains("[ade] verification step notes (static)"),
+        "the log has the step: {log}"
+    );
+    let (signature_at, _) = link.rsplit_once("&sig=").unwrap();
+    let mut forged = link.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == '0' { '1' } else { '0' });
+    for refused in [forged.as_str(), signature_at] {
+        let (status, body) = open_link(&story, refused).await;
+        assert_eq!(status, 404, "{refused} is refused: {body}");
+        assert!(!body.contains("verification step"), "{body}");
+    }
+
+    story
+        .sim
+        .merge_pull(REPO, ready.number, MAINTAINER, MergeStyle::Merge)
+        .await
+        .unwrap();
+    let summary = summary_of(&story, issue).await;
+    assert!(
+        summary.contains("1 merged, 0 rejected, 0 cancelled · 1 run · agent time"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!(
+            "| `t1` | Write the first notes | merged | #{} | 1 |",
+            ready.number
+        )),
+        "{summary}"
+    );
+    all_done(&story).await;
+    let plan = story.plan_comment(issue).unwrap();
+    assert!(plan.contains("· archived"), "{plan}");
+    let open = story.sim.issue(REPO, issue).unwrap().open;
+    if forge == Forge::Forgejo {
+        assert!(
+            !open,
+            "`[goals] close_issue = true` closes the finished goal"
+        );
+        assert!(summary.contains("ade closes this issue"), "{summary}");
+    } else {
+        assert!(open, "the goal stays open by default");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_verified_task_is_merged_and_its_goal_archived_with_a_summary_on_github() {
+    on_each_database(|db| green_path(Forge::Github, db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_verified_task_is_merged_and_its_goal_archived_with_a_summary_on_gitea() {
+    on_each_database(|db| green_path(Forge::Gitea, db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_verified_task_is_merged_and_its_goal_archived_and_closed_on_forgejo() {
+    on_each_database(|db| green_path(Forge::Forgejo, db)).await;
+}
+
+// ----- 2. a failure, fed back, fixed on the second attempt -----
+
+/// Writes the notes; heads them with a title once the feedback says they need one.
+const LEARNS_FROM_FEEDBACK: &str = "mkdir -p notes\n\
+    if grep -q 'the notes need a title line' \"$ADE_PROMPT_FILE\"; then\n\
+      (echo \"# Notes of $ADE_TASK_ID\"; cat notes/$ADE_TASK_ID.md) > notes/heading.tmp\n\
+      mv notes/heading.tmp notes/$ADE_TASK_ID.md\n\
+    else\n\
+      echo \"notes of $ADE_TASK_ID\" > notes/$ADE_TASK_ID.md\n\
+    fi\n";
+
+/// Passes once the notes start with a Markdown heading.
+const NEEDS_A_TITLE: &str = "head -n 1 notes/t1.md | grep -q '^# ' && exit 0\n\
+    echo 'checking notes/t1.md'\n\
+    echo 'notes/t1.md:1:1: the notes need a title line'\n\
+    echo 'expected a Markdown heading on line 1'\n\
+    exit 1\n";
+
+async fn fixed_on_the_second_attempt(forge: Forge, db: TestDb) {
+    let story = Setup::on(forge)
+        .agent(LEARNS_FROM_FEEDBACK)
+        .policy(Policy::new().step("title", NEEDS_A_TITLE).attempts(2))
+        .start(db)
+        .await;
+    approved_goal(&story, "Project notes", "- [ ] Write the first notes\n").await;
+
+    let first = run_of(&story, "t1", 1, &["failed"]).await;
+    assert!(
+        first
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("verification failed: step title"),
+        "{:?}",
+        first.reason
+    );
+    let failed_head = first.head_sha.clone().expect("the first attempt pushed");
+    verify_check(&story, &failed_head, &[CheckState::Failure]).await;
+
+    let second = run_of(&story, "t1", 2, &["succeeded"]).await;
+    assert_eq!(
+        second.base_sha, failed_head,
+        "the second attempt continues on the approval's head"
+    );
+    let prompt = prompt_of(&story, &second);
+    for line in [
+        "Why the previous attempt failed",
+        "title (static): failed",
+        "notes/t1.md:1:1: the notes need a title line",
+        "expected a Markdown heading on line 1",
+    ] {
+        assert!(
+            prompt.contains(line),
+            "the second prompt holds {line:?}:\n{prompt}"
+        );
+    }
+    assert!(
+        !prompt_of(&story, &first).contains("the notes need a title line"),
+        "the first prompt had no feedback"
+    );
+
+    let approval = approval_of(&story, "t1").await;
+    let ready = pull_until(&story, approval.number, "the approval ready", |p| {
+        !p.draft && p.head_sha == second.head_sha.clone().unwrap_or_default()
+    })
+    .await;
+    assert!(ready.open);
+    verify_check(&story, &ready.head_sha, &[CheckState::Success]).await;
+    let notes = story
+        .sim
+        .file(REPO, &ready.head_sha, "notes/t1.md")
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&notes),
+        "# Notes of t1\nnotes of t1\n"
+    );
+    assert_eq!(
+        story.sim.pulls(REPO).len(),
+        1,
+        "both attempts share one approval"
+    );
+    all_done(&story).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_step_is_fed_back_and_the_second_attempt_passes_on_github() {
+    on_each_database(|db| fixed_on_the_second_attempt(Forge::Github, db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_step_is_fed_back_and_the_second_attempt_passes_on_gitea() {
+    on_each_database(|db| fixed_on_the_second_attempt(Forge::Gitea, db)).await;
+}
+
+// ----- 3. failing every attempt: the approval is rejected as the policy says -----
+
+/// Never satisfied.
+const NEVER_GOOD: &str = "echo 'reading the notes'\n\
+    echo 'notes/t1.md:1:1: the notes are not good enough'\n\
+    echo 'the notes step gives up here'\n\
+    exit 1\n";
+
+async fn rejected(forge: Forge, action: &'static str, db: TestDb) {
+    let mut policy = Policy::new()
+        .step("notes", NEVER_GOOD)
+        .attempts(2)
+        .reject(action);
+    if action != "close" {
+        // Opened ready for review, so a rejection that makes it a draft is seen.
+        policy = policy.no_drafts();
+    }
+    let story = Setup::on(forge).policy(policy).start(db).await;
+    let issue = approved_goal(
+        &story,
+        "Project notes",
+        "- [ ] Write the first notes\n- [ ] Publish the notes (after 1)\n",
+    )
+    .await;
+
+    let first = run_of(&story, "t1", 1, &["failed"]).await;
+    let last = run_of(&story, "t1", 2, &["failed"]).await;
+    assert_eq!(last.base_sha, first.head_sha.clone().unwrap());
+    let approval = approval_of(&story, "t1").await;
+    let rejection = comment_with(&story, approval.number, "Rejected after 2 attempts").await;
+    assert!(
+        rejection.contains("step `notes` failed"),
+        "the comment names the step: {rejection}"
+    );
+    assert!(
+        rejection.contains("the notes step gives up here"),
+        "and its last lines: {rejection}"
+    );
+    let head = last.head_sha.clone().unwrap();
+    verify_check(&story, &head, &[CheckState::Failure]).await;
+    let labelled = story
+        .until("the rejection label", |s| {
+            let p = s.sim.pull(REPO, approval.number)?;
+            p.labels.iter().any(|l| l == "ade:rejected").then_some(p)
+        })
+        .await;
+    match action {
+        "close" => {
+            let closed =
+                pull_until(&story, approval.number, "the approval closed", |p| !p.open).await;
+            assert!(!closed.merged);
+        }
+        "draft" => {
+            let draft =
+                pull_until(&story, approval.number, "the approval a draft", |p| p.draft).await;
+            assert!(draft.open);
+            assert!(
+                !opened_as_draft(&story, approval.number),
+                "it was opened ready for review"
+            );
+        }
+        _ => {
+            all_done(&story).await;
+            let now = pull(&story, approval.number);
+            assert!(
+                now.open && !now.draft,
+                "`label` only labels: {now:?} (labelled {labelled:?})"
+            );
+        }
+    }
+    let plan = story
+        .until("the plan showing the rejection", |s| {
+            s.plan_comment(issue)
+                .filter(|p| p.contains("blocked: `t1` rejected"))
+        })
+        .await;
+    assert!(
+        plan.contains(&format!("| rejected · #{} |", approval.number)),
+        "{plan}"
+    );
+    all_done(&story).await;
+    let tasks = all_runs(&story).await;
+    assert!(
+        tasks.iter().all(|r| r.branch.ends_with("-t1")),
+        "the dependant never ran"
+    );
+    assert!(
+        story
+            .bot_comments(issue)
+            .iter()
+            .all(|c| !c.contains("ade:summary")),
+        "the goal is not finished while its dependant waits"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failing_every_attempt_closes_the_approval_on_github() {
+    on_each_database(|db| rejected(Forge::Github, "close", db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failing_every_attempt_makes_the_approval_a_draft_on_github() {
+    on_each_database(|db| rejected(Forge::Github, "draft", db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failing_every_attempt_makes_the_approval_a_draft_on_gitea() {
+    on_each_database(|db| rejected(Forge::Gitea, "draft", db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failing_every_attempt_labels_the_approval_on_forgejo() {
+    on_each_database(|db| rejected(Forge::Forgejo, "label", db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failing_every_attempt_closes_the_approval_on_gitea() {
+    on_each_database(|db| rejected(Forge::Gitea, "close", db)).await;
+}
+
+// ----- 4. someone pushes while ade's own head is being verified: the newest head decides -----
+
+/// Passes at once when a reviewer's note is there; otherwise takes its time, then fails.
+const WANTS_A_REVIEW_NOTE: &str = "test -f notes/reviewed.md && exit 0\n\
+    sleep 20\n\
+    echo 'notes/reviewed.md is missing'\n\
+    exit 1\n";
+
+async fn a_push_supersedes_a_running_verification(forge: Forge, db: TestDb) {
+    let story = Setup::on(forge)
+        .policy(
+            Policy::new()
+                .step("reviewed", WANTS_A_REVIEW_NOTE)
+                .attempts(1)
+                .reject("close"),
+        )
+        .start(db)
+        .await;
+    approved_goal(&story, "Project notes", "- [ ] Write the first notes\n").await;
+    let approval = approval_of(&story, "t1").await;
+    let ades_head = approval.head_sha.clone();
+    verify_check(&story, &ades_head, &[CheckState::InProgress]).await;
+
+    let pushed = story
+        .sim
+        .push(
+            REPO,
+            REVIEWER,
+            &approval.head,
+            &[("notes/reviewed.md", Some("reviewed by max\n"))],
+            "Add the review note",
+        )
+        .await
+        .unwrap();
+    let pushed_at = std::time::Instant::now();
+    let superseded = verify_check(
+        &story,
+        &ades_head,
+        &[CheckState::Cancelled, CheckState::Neutral],
+    )
+    .await;
+    assert!(
+        superseded.title.contains("superseded by"),
+        "the old head's check says why it stopped: {superseded:?}"
+    );
+    if forge == Forge::Github {
+        assert_eq!(superseded.state, CheckState::Cancelled);
+    } else {
+        assert_eq!(superseded.raw_state, "warning", "{superseded:?}");
+    }
+    verify_check(&story, &pushed, &[CheckState::Success]).await;
+    let ready = pull_until(&story, approval.number, "the approval ready", |p| !p.draft).await;
+    assert!(ready.open, "the newest head's verdict decides: {ready:?}");
+    assert_eq!(ready.head_sha, pushed);
+    let run = run_of(&story, "t1", 1, &["succeeded", "failed", "cancelled"]).await;
+    assert!(
+        pushed_at.elapsed() < Duration::from_secs(15),
+        "the old head's verification was stopped, not waited for"
+    );
+    assert_eq!(run.state.as_str(), "succeeded", "{run:?}");
+    all_done(&story).await;
+    assert!(
+        story
+            .bot_comments(approval.number)
+            .iter()
+            .all(|c| !c.contains("Rejected")),
+        "nothing was rejected"
+    );
+    assert_eq!(all_runs(&story).await.len(), 1, "no retry");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_push_during_verification_is_verified_instead_on_github() {
+    on_each_database(|db| a_push_supersedes_a_running_verification(Forge::Github, db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_push_during_verification_is_verified_instead_on_gitea() {
+    on_each_database(|db| a_push_supersedes_a_running_verification(Forge::Gitea, db)).await;
+}
+
+// ----- 5. GitHub's "Re-run" verifies the head again, in a clean worktree -----
+
+/// Writes the notes and a build stamp the repository ignores (it is never committed).
+const BUILDS_LOCALLY: &str = "mkdir -p notes build\necho 'notes of t1' > notes/t1.md\n\
+                              echo built > build/stamp\n";
+
+/// Needs the build stamp, which only the agent's own worktree has.
+const NEEDS_THE_BUILD: &str = "test -f build/stamp && exit 0\n\
+    echo 'build/stamp is missing: the notes were never built'\n\
+    exit 1\n";
+
+async fn a_rerun_verifies_again(db: TestDb) {
+    let story = Setup::on(Forge::Github)
+        .agent(BUILDS_LOCALLY)
+        .file(".gitignore", "build/\n")
+        .policy(Policy::new().step("build", NEEDS_THE_BUILD).auto_merge())
+        .start(db)
+        .await;
+    approved_goal(&story, "Project notes", "- [ ] Write the first notes\n").await;
+    let approval = approval_of(&story, "t1").await;
+    let ready = pull_until(&story, approval.number, "the approval ready", |p| !p.draft).await;
+    let passed = verify_check(&story, &ready.head_sha, &[CheckState::Success]).await;
+    assert!(
+        story
+            .sim
+            .file(REPO, &ready.head_sha, "build/stamp")
+            .await
+            .is_none(),
+        "the ignored stamp was not pushed"
+    );
+    all_done(&story).await;
+
+    story
+        .sim
+        .rerequest_check(REPO, passed.id, MAINTAINER)
+        .await
+        .unwrap();
+    let failed = verify_check(&story, &ready.head_sha, &[CheckState::Failure]).await;
+    assert_eq!(failed.id, passed.id, "the same check run, verified again");
+    assert_eq!(
+        verify_checks(&story, &ready.head_sha).len(),
+        1,
+        "one ade/verify check run on the head"
+    );
+    assert!(
+        failed.summary.contains("build/stamp is missing"),
+        "{}",
+        failed.summary
+    );
+    assert_eq!(
+        verify_reports(&story, &ready.head_sha),
+        ["in_progress", "success", "in_progress", "failure"]
+    );
+
+    story
+        .sim
+        .review(
+            REPO,
+            ready.number,
+            REVIEWER,
+            ReviewState::Approved,
+            "Looks good",
+        )
+        .await
+        .unwrap();
+    all_done(&story).await;
+    let after = pull(&story, ready.number);
+    assert!(
+        !after.merged,
+        "ade does not merge a head whose last verification failed"
+    );
+    assert!(
+        story
+            .sim
+            .calls_to("*", "/repos/acme/widgets/pulls/*/merge")
+            .is_empty(),
+        "ade did not even try"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_check_rerun_verifies_the_head_again_and_its_verdict_counts() {
+    on_each_database(a_rerun_verifies_again).await;
+}
+
+// ----- 6. `/ade retry` after a review asking for changes -----
+
+/// Writes the notes; puts a heading on top once a reviewer asked for one.
+const TAKES_REVIEWS: &str = "mkdir -p notes\n\
+    if grep -q 'Start with a heading' \"$ADE_PROMPT_FILE\"; then\n\
+      (echo '# Notes'; cat notes/$ADE_TASK_ID.md) > notes/heading.tmp\n\
+      mv notes/heading.tmp notes/$ADE_TASK_ID.md\n\
+    else\n\
+      echo \"notes of $ADE_TASK_ID\" > notes/$ADE_TASK_ID.md\n\
+    fi\n";
+
+async fn retried_with_the_review(forge: Forge, db: TestDb) {
+    let story = Setup::on(forge)
+        .agent(TAKES_REVIEWS)
+        .policy(Policy::new().step("notes", "test -f notes/t1.md"))
+        .start(db)
+        .await;
+    approved_goal(&story, "Project notes", "- [ ] Write the first notes\n").await;
+    let opened = approval_of(&story, "t1").await;
+    let ready = pull_until(&story, opened.number, "the approval ready", |p| !p.draft).await;
+    verify_check(&story, &ready.head_sha, &[CheckState::Success]).await;
+
+    story
+        .sim
+        .review_with_comments(
+            REPO,
+            ready.number,
+            REVIEWER,
+            ReviewState::ChangesRequested,
+            "The notes read well, but they need structure.",
+            &[("notes/t1.md", 1, "Start with a heading here.")],
+        )
+        .await
+        .unwrap();
+    story.comment(ready.number, MAINTAINER, "/ade retry").await;
+    let reply = comment_with(&story, ready.number, "running task `t1` again").await;
+    assert!(reply.contains("(attempt 2)"), "{reply}");
+
+    let second = run_of(&story, "t1", 2, &["succeeded"]).await;
+    assert_eq!(second.base_sha, ready.head_sha, "it continues the approval");
+    let prompt = prompt_of(&story, &second);
+    for said in [
+        "Review by max (requested changes):",
+        "The notes read well, but they need structure.",
+        "Comment by max on notes/t1.md:1:",
+        "Start with a heading here.",
+    ] {
+        assert!(
+            prompt.contains(said),
+            "the prompt holds {said:?}:\n{prompt}"
+        );
+    }
+    let head = second.head_sha.clone().unwrap();
+    let again = pull_until(&story, ready.number, "the retry verified and ready", |p| {
+        p.head_sha == head && !p.draft
+    })
+    .await;
+    verify_check(&story, &again.head_sha, &[CheckState::Success]).await;
+    let notes = story.sim.file(REPO, &head, "notes/t1.md").await.unwrap();
+    assert_eq!(String::from_utf8_lossy(&notes), "# Notes\nnotes of t1\n");
+    all_done(&story).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn retry_after_a_review_gives_the_agent_the_review_and_its_line_comment_on_github() {
+    on_each_database(|db| retried_with_the_review(Forge::Github, db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn retry_after_a_review_gives_the_agent_the_review_and_its_line_comment_on_gitea() {
+    on_each_database(|db| retried_with_the_review(Forge::Gitea, db)).await;
+}
+
+// ----- 7. `/ade cancel` on the goal -----
+
+/// The notes of t1 at once; t2 takes far longer than anyone waits.
+const SECOND_TAKES_LONG: &str = "mkdir -p notes\n\
+    if [ \"$ADE_TASK_ID\" = t2 ]; then sleep 50; fi\n\
+    echo \"notes of $ADE_TASK_ID\" > notes/$ADE_TASK_ID.md\n";
+
+async fn cancelled_goal(forge: Forge, db: TestDb) {
+    let story = Setup::on(forge)
+        .agent(SECOND_TAKES_LONG)
+        .policy(Policy::new().step("notes", "test -f notes/t1.md"))
+        .start(db)
+        .await;
+    let issue = approved_goal(
+        &story,
+        "Project notes",
+        "- [ ] Write the first notes\n- [ ] Write the second notes\n",
+    )
+    .await;
+    let opened = approval_of(&story, "t1").await;
+    pull_until(&story, opened.number, "t1's approval ready", |p| !p.draft).await;
+    run_of(&story, "t2", 1, &["running"]).await;
+
+    let asked = std::time::Instant::now();
+    story.comment(issue, MAINTAINER, "/ade cancel").await;
+    let reply = comment_with(&story, issue, "cancelled `t1`, `t2`").await;
+    assert!(
+        reply.contains(&format!(
+            "its approval #{} is closed as cancelled",
+            opened.number
+        )),
+        "{reply}"
+    );
+    assert!(reply.contains("`t2`: its run is being stopped"), "{reply}");
+    let closed = pull_until(&story, opened.number, "t1's approval closed", |p| !p.open).await;
+    assert!(!closed.merged);
+    let why = comment_with(&story, opened.number, "with `/ade cancel`").await;
+    assert!(why.contains("cancelled task `t1`"), "{why}");
+    let stopped = run_of(&story, "t2", 1, &["cancelled"]).await;
+    assert!(
+        asked.elapsed() < Duration::from_secs(15),
+        "t2's agent was stopped, not waited for: {stopped:?}"
+    );
+    let summary = summary_of(&story, issue).await;
+    assert!(
+        summary.contains("0 merged, 0 rejected, 2 cancelled"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("- `t1`: cancelled with /ade cancel; its approval was closed"),
+        "{summary}"
+    );
+    all_done(&story).await;
+    let plan = story.plan_comment(issue).unwrap();
+    assert!(
+        plan.contains("· archived"),
+        "the plan stays archived after the stopped run ended: {plan}"
+    );
+    assert!(
+        story.sim.pulls(REPO).iter().all(|p| !p.open),
+        "no approval stays open"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancel_closes_the_open_approval_stops_the_running_run_and_finishes_the_goal_on_github() {
+    on_each_database(|db| cancelled_goal(Forge::Github, db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancel_closes_the_open_approval_stops_the_running_run_and_finishes_the_goal_on_forgejo() {
+    on_each_database(|db| cancelled_goal(Forge::Forgejo, db)).await;
+}
+
+// ----- 8. a pull request that changes the policy gets `ade/policy` -----
+
+async fn policy_checked(forge: Forge, db: TestDb) {
+    let story = Setup::on(forge).start(db).await;
+    let policy_check = |s: &Story, number: i64, state: CheckState| {
+        let pull = s.sim.pull(REPO, number)?;
+        s.sim
+            .checks(REPO, &pull.head_sha)
+            .into_iter()
+            .rfind(|c| c.name == "ade/policy")
+            .filter(|c| c.state == state)
+    };
+
+    let bad = story
+        .sim
+        .open_pull_with_change(
+            REPO,
+            WRITER,
+            "tune-policy",
+            (".ade/config.toml", "[execution]\nparalelism = 3\n"),
+            "Run more at once",
+        )
+        .await
+        .unwrap();
+    let failed = story
+        .until("ade/policy failing on the bad file", |s| {
+            policy_check(s, bad, CheckState::Failure)
+        })
+        .await;
+    assert!(failed.title.contains("paralelism"), "{failed:?}");
+    if forge == Forge::Github {
+        let annotation = failed
+            .annotations
+            .iter()
+            .find(|a| a.message.contains("execution.paralelism: unknown key"))
+            .unwrap_or_else(|| panic!("an annotation on the problem: {failed:?}"));
+        assert_eq!(
+            (annotation.path.as_str(), annotation.start_line),
+            (".ade/config.toml", 2),
+            "at the problem's line"
+        );
+        assert!(
+            annotation
+                .message
+                .contains("did you mean execution.parallelism"),
+            "{annotation:?}"
+        );
+    } else {
+        assert_eq!(failed.raw_state, "failure");
+    }
+
+    let good = story
+        .sim
+        .open_pull_with_change(
+            REPO,
+            WRITER,
+            "tune-policy-right",
+            (".ade/config.toml", "[execution]\nparallelism = 3\n"),
+            "Run more at once, spelled right",
+        )
+        .await
+        .unwrap();
+    let passed = story
+        .until("ade/policy passing on the good file", |s| {
+            policy_check(s, good, CheckState::Success)
+        })
+        .await;
+    assert!(
+        passed.title.contains("takes effect once merged"),
+        "{passed:?}"
+    );
+    all_done(&story).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pull_request_changing_the_policy_is_checked_with_annotations_on_github() {
+    on_each_database(|db| policy_checked(Forge::Github, db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pull_request_changing_the_policy_is_checked_on_gitea() {
+    on_each_database(|db| policy_checked(Forge::Gitea, db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pull_request_changing_the_policy_is_checked_on_forgejo() {
+    on_each_database(|db| policy_checked(Forge::Forgejo, db)).await;
+}
+
+// ----- 9. auto-merge, only through the gate -----
+
+/// The merge requests ade sent for pull request `number`.
+fn merge_calls(story: &Story, number: i64) -> Vec<ApiCall> {
+    let path = match story.kind() {
+        ForgeKind::Github => format!("/repos/acme/widgets/pulls/{number}/merge"),
+        ForgeKind::Gitea => format!("/api/v1/repos/acme/widgets/pulls/{number}/merge"),
+    };
+    story.sim.calls_to("*", &path)
+}
+
+async fn merged_through_the_gate(forge: Forge, db: TestDb) {
+    let story = Setup::on(forge)
+        .policy(
+            Policy::new()
+                .step("notes", "test -f notes/t1.md")
+                .auto_merge(),
+        )
+        .start(db)
+        .await;
+    let issue = approved_goal(&story, "Project notes", "- [ ] Write the first notes\n").await;
+    let opened = approval_of(&story, "t1").await;
+    let ready = pull_until(&story, opened.number, "the approval ready", |p| !p.draft).await;
+    verify_check(&story, &ready.head_sha, &[CheckState::Success]).await;
+    all_done(&story).await;
+    assert!(
+        !pull(&story, ready.number).merged && merge_calls(&story, ready.number).is_empty(),
+        "verified but not reviewed: not merged"
+    );
+
+    story
+        .sim
+        .review(
+            REPO,
+            ready.number,
+            MAINTAINER,
+            ReviewState::Approved,
+            "Mine looks fine",
+        )
+        .await
+        .unwrap();
+    all_done(&story).await;
+    assert!(
+        !pull(&story, ready.number).merged && merge_calls(&story, ready.number).is_empty(),
+        "the requester's own approval does not count"
+    );
+
+    story
+        .sim
+        .review(
+            REPO,
+            ready.number,
+            REVIEWER,
+            ReviewState::Approved,
+            "Looks good",
+        )
+        .await
+        .unwrap();
+    let merged = pull_until(&story, ready.number, "the approval merged by ade", |p| {
+        p.merged
+    })
+    .await;
+    // The simulator records a call once it has answered it.
+    let calls = story
+        .until("ade's merge request recorded", |s| {
+            Some(merge_calls(s, ready.number)).filter(|c| !c.is_empty())
+        })
+        .await;
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let field = match forge {
+        Forge::Github => "sha",
+        _ => "head_commit_id",
+    };
+    assert_eq!(
+        calls[0].json()[field],
+        ready.head_sha.as_str(),
+        "the merge names the verified head"
+    );
+    assert_eq!(merged.head_sha, ready.head_sha);
+    let summary = summary_of(&story, issue).await;
+    assert!(summary.contains("1 merged"), "{summary}");
+    all_done(&story).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ade_merges_only_once_someone_else_approved_the_verified_head_on_github() {
+    on_each_database(|db| merged_through_the_gate(Forge::Github, db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ade_merges_only_once_someone_else_approved_the_verified_head_on_gitea() {
+    on_each_database(|db| merged_through_the_gate(Forge::Gitea, db)).await;
+}
+
+// ----- 10. bad input -----
+
+/// Prints one message about a file outside the worktree and one about the notes, then fails.
+const BOOMS: &str = "echo '../../etc/passwd:1:1: boom'\n\
+    echo 'notes/t1.md:1:1: boom'\n\
+    exit 1\n";
+
+async fn hostile_steps_and_a_failing_forge(db: TestDb) {
+    let story = Setup::on(Forge::Github)
+        .policy(
+            Policy::new()
+                .step("lint", BOOMS)
+                .step_with("hang", "static", &["/bin/sleep", "30"], Some(1))
+                .attempts(1)
+                .reject("label"),
+        )
+        .start(db)
+        .await;
+    story.sim.inject(
+        FaultRule::new("POST", "/repos/acme/widgets/check-runs", Fault::Status(502)).times(2),
+    );
+    approved_goal(&story, "Project notes", "- [ ] Write the first notes\n").await;
+    let run = run_of(&story, "t1", 1, &["failed"]).await;
+    let head = run.head_sha.clone().unwrap();
+    let check = verify_check(&story, &head, &[CheckState::Failure]).await;
+    all_done(&story).await;
+
+    let refused = story
+        .sim
+        .calls_to("POST", "/repos/acme/widgets/check-runs")
+        .into_iter()
+        .filter(|c| c.status == 502)
+        .count();
+    assert_eq!(refused, 2, "the forge refused the first check writes");
+    assert_eq!(
+        verify_checks(&story, &head).len(),
+        1,
+        "exactly one ade/verify check run on the head"
+    );
+    let annotated: Vec<&str> = check.annotations.iter().map(|a| a.path.as_str()).collect();
+    assert_eq!(
+        annotated,
+        ["notes/t1.md"],
+        "only the file in the worktree is annotated: {:?}",
+        check.annotations
+    );
+    assert!(
+        check.summary.contains("ran past its time limit"),
+        "{}",
+        check.summary
+    );
+    assert!(
+        check.title.contains("hang") && check.title.contains("lint"),
+        "{check:?}"
+    );
+    assert!(
+        run.finished_at.unwrap() - run.started_at.unwrap() < 15_000,
+        "the hanging step was stopped at its limit"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hanging_step_output_outside_the_worktree_and_a_failing_check_write_on_github() {
+    on_each_database(hostile_steps_and_a_failing_forge).await;
+}
+
+async fn a_missing_program_is_an_error(forge: Forge, db: TestDb) {
+    let story = Setup::on(forge)
+        .policy(Policy::new().step_with("lint", "static", &["/nonexistent/ade-lint"], None))
+        .start(db)
+        .await;
+    approved_goal(&story, "Project notes", "- [ ] Write the first notes\n").await;
+    let run = run_of(&story, "t1", 1, &["unverified"]).await;
+    let head = run.head_sha.clone().unwrap();
+    let check = verify_check(&story, &head, &[CheckState::Error, CheckState::Failure]).await;
+    if forge == Forge::Github {
+        assert_eq!(check.conclusion.as_deref(), Some("failure"));
+        assert!(
+            check.title.contains("verification could not run"),
+            "{check:?}"
+        );
+    } else {
+        assert_eq!(check.raw_state, "error", "{check:?}");
+    }
+    let approval = approval_of(&story, "t1").await;
+    let said = comment_with(&story, approval.number, "ade could not verify this change").await;
+    assert!(said.contains("stays a draft"), "{said}");
+    all_done(&story).await;
+    assert!(
+        pull(&story, approval.number).draft,
+        "the approval stays a draft"
+    );
+    assert!(
+        !verify_reports(&story, &head).iter().any(|s| s == "success"),
+        "never a success"
+    );
+
+    story.comment(approval.number, READER, "/ade status").await;
+    let status = comment_with(&story, approval.number, "this approval is task `t1`").await;
+    for line in [
+        "`ade/verify`: error on",
+        "review: a draft until verification passes",
+        "is unverified",
+    ] {
+        assert!(status.contains(line), "the status says {line:?}: {status}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_step_whose_program_is_missing_is_an_error_and_the_approval_stays_a_draft_on_github() {
+    on_each_database(|db| a_missing_program_is_an_error(Forge::Github, db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_step_whose_program_is_missing_is_an_error_and_the_approval_stays_a_draft_on_gitea() {
+    on_each_database(|db| a_missing_program_is_an_error(Forge::Gitea, db)).await;
+}
+
+// ----- 11. `/ade status` on an approval -----
+
+async fn status_of_an_approval(forge: Forge, db: TestDb) {
+    let story = Setup::on(forge)
+        .policy(Policy::new().step("notes", "test -f notes/t1.md"))
+        .start(db)
+        .await;
+    let issue = approved_goal(&story, "Project notes", "- [ ] Write the first notes\n").await;
+    let opened = approval_of(&story, "t1").await;
+    let ready = pull_until(&story, opened.number, "the approval ready", |p| !p.draft).await;
+    verify_check(&story, &ready.head_sha, &[CheckState::Success]).await;
+    story
+        .sim
+        .review(
+            REPO,
+            ready.number,
+            REVIEWER,
+            ReviewState::Approved,
+            "Looks good",
+        )
+        .await
+        .unwrap();
+    all_done(&story).await;
+    let run = run_of(&story, "t1", 1, &["succeeded"]).await;
+
+    let asked = story.comment(ready.number, READER, "/ade status").await;
+    let status = comment_with(&story, ready.number, "this approval is task `t1`").await;
+    for line in [
+        format!("this approval is task `t1` of goal #{issue}, plan v1: review."),
+        format!(
+            "runs: 1 (automatic retries up to 2 attempts); the latest, run {} (attempt 1), is succeeded",
+            run.id
+        ),
+        format!("`ade/verify`: passed on `{}`", &ready.head_sha[..12]),
+        "review: approved by a reviewer on its current head".into(),
+        "merging: by a person (auto-merge is off)".into(),
+    ] {
+        assert!(status.contains(&line), "the status says {line:?}: {status}");
+    }
+    assert_eq!(story.reactions(asked), ["eyes"], "the command was seen");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn status_on_an_approval_tells_its_task_runs_verification_and_review_on_forgejo() {
+    on_each_database(|db| status_of_an_approval(Forge::Forgejo, db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn status_on_an_approval_tells_its_task_runs_verification_and_review_on_github() {
+    on_each_database(|db| status_of_an_approval(Forge::Github, db)).await;
+}
