@@ -353,6 +353,64 @@ fn verify_reports(story: &Story, sha: &str) -> Vec<String> {
     }
 }
 
+/// [`verify_reports`] once the last of them is `last` (the simulator records a call as it
+/// answers it, after its state changed).
+async fn verify_reports_until(story: &Story, sha: &str, last: &str) -> Vec<String> {
+    story
+        .until(&format!("ade/verify reported {last} on {sha}"), |s| {
+            Some(verify_reports(s, sha)).filter(|r| r.last().is_some_and(|l| l == last))
+        })
+        .await
+}
+
+/// When (by the simulator's call order) ade last made a successful `method` call on `pattern`
+/// whose JSON body is what `wanted` says.
+fn last_call(
+    story: &Story,
+    method: &str,
+    pattern: &str,
+    wanted: impl Fn(&serde_json::Value) -> bool,
+) -> Option<u64> {
+    story
+        .sim
+        .calls_to(method, pattern)
+        .into_iter()
+        .filter(|c| (200..300).contains(&c.status) && wanted(&c.json()))
+        .map(|c| c.seq)
+        .next_back()
+}
+
+/// When ade last said `ade/verify` passed, and when it last marked approval `number` ready for
+/// review (GraphQL on GitHub, the title without `WIP: ` on Gitea).
+fn ready_calls(story: &Story, number: i64) -> (Option<u64>, Option<u64>) {
+    match story.kind() {
+        ForgeKind::Github => (
+            last_call(story, "PATCH", "/repos/acme/widgets/check-runs/*", |b| {
+                b["conclusion"] == "success"
+            }),
+            last_call(story, "POST", "/graphql", |b| {
+                b["query"]
+                    .as_str()
+                    .is_some_and(|q| q.contains("markPullRequestReadyForReview"))
+            }),
+        ),
+        ForgeKind::Gitea => (
+            last_call(
+                story,
+                "POST",
+                "/api/v1/repos/acme/widgets/statuses/*",
+                |b| b["state"] == "success",
+            ),
+            last_call(
+                story,
+                "PATCH",
+                &format!("/api/v1/repos/acme/widgets/pulls/{number}"),
+                |b| b["title"].as_str().is_some_and(|t| !t.starts_with("WIP: ")),
+            ),
+        ),
+    }
+}
+
 /// Whether ade asked the forge to open pull request `number` as a draft.
 fn opened_as_draft(story: &Story, number: i64) -> bool {
     let (path, draft): (&str, fn(&serde_json::Value) -> bool) = match story.kind() {
@@ -470,7 +528,7 @@ async fn green_path(forge: Forge, db: TestDb) {
         "ade opened the approval as a draft"
     );
     let check = verify_check(&story, &ready.head_sha, &[CheckState::Success]).await;
-    let reported = verify_reports(&story, &ready.head_sha);
+    let reported = verify_reports_until(&story, &ready.head_sha, "success").await;
     let in_progress = if forge == Forge::Github {
         "in_progress"
     } else {
@@ -488,6 +546,19 @@ async fn green_path(forge: Forge, db: TestDb) {
             ready.title
         );
     }
+    let (passed_at, ready_at) = story
+        .until(
+            "the calls that passed the check and marked it ready",
+            |s| match ready_calls(s, ready.number) {
+                (Some(passed), Some(ready)) => Some((passed, ready)),
+                _ => None,
+            },
+        )
+        .await;
+    assert!(
+        ready_at > passed_at,
+        "marked ready for review (call {ready_at}) after ade/verify passed (call {passed_at})"
+    );
 
     let run = run_of(&story, "t1", 1, &["succeeded"]).await;
     let text = verify_report_text(&story, ready.number, &ready.head_sha).await;
@@ -875,8 +946,17 @@ const NEEDS_THE_BUILD: &str = "test -f build/stamp && exit 0\n\
     echo 'build/stamp is missing: the notes were never built'\n\
     exit 1\n";
 
-async fn a_rerun_verifies_again(db: TestDb) {
-    let story = Setup::on(Forge::Github)
+/// How a maintainer asks for the head to be verified again.
+#[derive(Clone, Copy, Debug)]
+enum Again {
+    /// GitHub's "Re-run" on the check.
+    Rerun,
+    /// `/ade verify` on the approval.
+    Command,
+}
+
+async fn verified_again(forge: Forge, again: Again, db: TestDb) {
+    let story = Setup::on(forge)
         .agent(BUILDS_LOCALLY)
         .file(".gitignore", "build/\n")
         .policy(Policy::new().step("build", NEEDS_THE_BUILD).auto_merge())
@@ -896,27 +976,48 @@ async fn a_rerun_verifies_again(db: TestDb) {
     );
     all_done(&story).await;
 
-    story
-        .sim
-        .rerequest_check(REPO, passed.id, MAINTAINER)
-        .await
-        .unwrap();
+    match again {
+        Again::Rerun => story
+            .sim
+            .rerequest_check(REPO, passed.id, MAINTAINER)
+            .await
+            .unwrap(),
+        Again::Command => {
+            story.comment(ready.number, MAINTAINER, "/ade verify").await;
+            let reply = comment_with(&story, ready.number, "again (1 step)").await;
+            assert!(reply.contains(&ready.head_sha[..12]), "{reply}");
+        }
+    }
     let failed = verify_check(&story, &ready.head_sha, &[CheckState::Failure]).await;
-    assert_eq!(failed.id, passed.id, "the same check run, verified again");
+    let in_progress = if forge == Forge::Github {
+        "in_progress"
+    } else {
+        "pending"
+    };
     assert_eq!(
-        verify_checks(&story, &ready.head_sha).len(),
-        1,
-        "one ade/verify check run on the head"
+        verify_reports_until(&story, &ready.head_sha, "failure").await,
+        [in_progress, "success", in_progress, "failure"],
+        "verified again on the same head"
     );
-    assert!(
-        failed.summary.contains("build/stamp is missing"),
-        "{}",
-        failed.summary
-    );
-    assert_eq!(
-        verify_reports(&story, &ready.head_sha),
-        ["in_progress", "success", "in_progress", "failure"]
-    );
+    let report = verify_report_text(&story, ready.number, &ready.head_sha).await;
+    let report = if forge == Forge::Github {
+        assert_eq!(failed.id, passed.id, "the same check run, verified again");
+        assert_eq!(
+            verify_checks(&story, &ready.head_sha).len(),
+            1,
+            "one ade/verify check run on the head"
+        );
+        report
+    } else {
+        story
+            .until("the report comment saying it failed", |s| {
+                s.bot_comments(ready.number)
+                    .into_iter()
+                    .find(|b| b.contains("<!-- ade:verify:") && b.contains("failed"))
+            })
+            .await
+    };
+    assert!(report.contains("build/stamp is missing"), "{report}");
 
     story
         .sim
@@ -930,23 +1031,20 @@ async fn a_rerun_verifies_again(db: TestDb) {
         .await
         .unwrap();
     all_done(&story).await;
-    let after = pull(&story, ready.number);
     assert!(
-        !after.merged,
+        !pull(&story, ready.number).merged && merge_calls(&story, ready.number).is_empty(),
         "ade does not merge a head whose last verification failed"
-    );
-    assert!(
-        story
-            .sim
-            .calls_to("*", "/repos/acme/widgets/pulls/*/merge")
-            .is_empty(),
-        "ade did not even try"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_check_rerun_verifies_the_head_again_and_its_verdict_counts() {
-    on_each_database(a_rerun_verifies_again).await;
+async fn a_check_rerun_verifies_the_head_again_and_its_verdict_counts_on_github() {
+    on_each_database(|db| verified_again(Forge::Github, Again::Rerun, db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ade_verify_verifies_the_head_again_and_its_verdict_counts_on_gitea() {
+    on_each_database(|db| verified_again(Forge::Gitea, Again::Command, db)).await;
 }
 
 // ----- 6. `/ade retry` after a review asking for changes -----
@@ -1079,6 +1177,10 @@ async fn cancelled_goal(forge: Forge, db: TestDb) {
     assert!(
         plan.contains("· archived"),
         "the plan stays archived after the stopped run ended: {plan}"
+    );
+    assert!(
+        !plan.contains("Every task is merged:"),
+        "no task was merged: {plan}"
     );
     assert!(
         story.sim.pulls(REPO).iter().all(|p| !p.open),
