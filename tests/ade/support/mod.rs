@@ -6,6 +6,7 @@ pub mod payloads;
 pub mod process;
 pub mod runner;
 pub mod story;
+pub mod verify;
 
 pub use db::{TestDb, databases};
 pub use forge::{Delivery, TestForge};
