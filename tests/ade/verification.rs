@@ -441,6 +441,55 @@ async fn a_push_supersedes_a_running_verification(forge: Forge, db: TestDb) {
         "nothing was rejected"
     );
     assert_eq!(all_runs(&story).await.len(), 1, "no retry");
+
+    // The reviewer takes the note back, then thinks better of it while that head is verified.
+    let taken_back = story
+        .sim
+        .push(
+            REPO,
+            REVIEWER,
+            &approval.head,
+            &[("notes/reviewed.md", None)],
+            "Take the review note back",
+        )
+        .await
+        .unwrap();
+    verify_check(&story, &taken_back, &[CheckState::InProgress]).await;
+    let restored = story
+        .sim
+        .push(
+            REPO,
+            REVIEWER,
+            &approval.head,
+            &[("notes/reviewed.md", Some("reviewed again by max\n"))],
+            "Restore the review note",
+        )
+        .await
+        .unwrap();
+    let pushed_at = std::time::Instant::now();
+    let superseded = verify_check(
+        &story,
+        &taken_back,
+        &[CheckState::Cancelled, CheckState::Neutral],
+    )
+    .await;
+    assert!(superseded.title.contains("superseded by"), "{superseded:?}");
+    verify_check(&story, &restored, &[CheckState::Success]).await;
+    all_done(&story).await;
+    assert!(
+        pushed_at.elapsed() < Duration::from_secs(15),
+        "the re-verification of the older head was stopped, not waited for"
+    );
+    let now = pull(&story, approval.number);
+    assert!(
+        now.open && !now.draft && now.head_sha == restored,
+        "{now:?}"
+    );
+    assert_eq!(
+        verify_checks(&story, &taken_back).last().map(|c| c.state),
+        Some(superseded.state),
+        "the stopped verification reported nothing after it was superseded"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1047,7 +1096,11 @@ async fn status_of_an_approval(forge: Forge, db: TestDb) {
     ] {
         assert!(status.contains(&line), "the status says {line:?}: {status}");
     }
-    assert_eq!(story.reactions(asked), ["eyes"], "the command was seen");
+    story
+        .until("ade's 👀 on the command", |s| {
+            (s.reactions(asked) == ["eyes"]).then_some(())
+        })
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
