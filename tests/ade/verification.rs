@@ -631,10 +631,16 @@ async fn retried_with_the_review(forge: Forge, db: TestDb) {
         .policy(Policy::new().step("notes", "test -f notes/t1.md"))
         .start(db)
         .await;
-    approved_goal(&story, "Project notes", "- [ ] Write the first notes\n").await;
+    let issue = approved_goal(&story, "Project notes", "- [ ] Write the first notes\n").await;
     let opened = approval_of(&story, "t1").await;
     let ready = pull_until(&story, opened.number, "the approval ready", |p| !p.draft).await;
     verify_check(&story, &ready.head_sha, &[CheckState::Success]).await;
+    let in_review = format!("| in review · #{} |", ready.number);
+    story
+        .until("the plan showing the task in review", |s| {
+            s.plan_comment(issue).filter(|p| p.contains(&in_review))
+        })
+        .await;
 
     story
         .sim
@@ -675,6 +681,11 @@ async fn retried_with_the_review(forge: Forge, db: TestDb) {
     let notes = story.sim.file(REPO, &head, "notes/t1.md").await.unwrap();
     assert_eq!(String::from_utf8_lossy(&notes), "# Notes\nnotes of t1\n");
     all_done(&story).await;
+    let plan = story.plan_comment(issue).unwrap();
+    assert!(
+        plan.contains(&in_review),
+        "the plan shows the task in review again: {plan}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
