@@ -26,6 +26,10 @@ pub async fn settle(
     policy: &EffectivePolicy,
     now: i64,
 ) -> Result<Vec<ForgeWrite>, JobError> {
+    // The caller may have read `row` long ago (a run that began before the goal was archived).
+    let row = &goals::spec(tx, row.id)
+        .await?
+        .unwrap_or_else(|| row.clone());
     let mut shown = row.clone();
     let mut writes = Vec::new();
     if row.state == SpecState::Active {
@@ -115,7 +119,7 @@ async fn summary(
                     .as_ref()
                     .is_some_and(|a| a.state == ApprovalState::Closed)
                 {
-                    "cancelled with `/ade cancel`; its approval was closed".into()
+                    "cancelled with /ade cancel; its approval was closed".into()
                 } else {
                     "cancelled".into()
                 },

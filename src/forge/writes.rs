@@ -116,9 +116,11 @@ pub struct ForgeWriteJob {
 
 impl ForgeWriteJob {
     /// The job that performs this write. Comments on one issue are written in the order they were
-    /// asked for (the plan before the reply about it), reactions to one comment likewise; a
-    /// comment's idempotency key includes its text, so an unchanged rendering is written once,
-    /// and each new one once.
+    /// asked for (the plan before the reply about it), reactions to one comment likewise. A
+    /// comment's or a check's idempotency key is its content and when it was asked for: what it
+    /// shows can come back to an earlier state (in review, running again, in review again; or
+    /// passed, failed on a re-run, passed again), and each must be written. A comment whose
+    /// recorded text is already the one asked for is not written again.
     pub fn job(&self, max_attempts: i64, now: i64) -> NewJob {
         let forge = self.forge;
         let (key, order) = match &self.write {
@@ -129,7 +131,7 @@ impl ForgeWriteJob {
                 body,
             } => (
                 format!(
-                    "comment:{forge}:{}:{marker}:{}",
+                    "comment:{forge}:{}:{marker}:{}:{now}",
                     repo.full_name(),
                     short_hash(body)
                 ),
@@ -160,7 +162,7 @@ impl ForgeWriteJob {
             ),
             ForgeWrite::Check { repo, check } => (
                 format!(
-                    "check:{forge}:{}:{}:{}:{}",
+                    "check:{forge}:{}:{}:{}:{}:{now}",
                     repo.full_name(),
                     check.head_sha,
                     check.name,

@@ -272,3 +272,14 @@ pub async fn set_verified(conn: &mut Conn, id: i64, head_sha: &str) -> Result<()
         .context("record verified head")?;
     Ok(())
 }
+
+/// Records that `head_sha` no longer counts as verified (verifying it again did not pass).
+pub async fn unset_verified(conn: &mut Conn, id: i64, head_sha: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE approvals SET verified_sha = NULL WHERE id = $1 AND verified_sha = $2")
+        .bind(id)
+        .bind(head_sha)
+        .execute(conn)
+        .await
+        .context("forget verified head")?;
+    Ok(())
+}

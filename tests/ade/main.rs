@@ -10,4 +10,5 @@ mod restart;
 mod runs;
 mod signatures;
 mod store;
+mod verification;
 mod webhooks;

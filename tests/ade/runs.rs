@@ -3,12 +3,12 @@
 //! opening approvals there; merging an approval lets the tasks that depend on it start.
 
 use super::support::eventually;
+use super::support::runner::{runner_config, script_agent};
 use super::support::story::{MAINTAINER, PATIENCE, REPO, Story};
 use ade::forge::ForgeKind;
 use ade::forge::sim::{MergeStyle, SimPull};
 use ade::lifecycle::State;
 use ade::store::runs::{self as runs, RunRow};
-use std::path::Path;
 use std::time::Duration;
 
 /// A story whose repository lets the `script` agent run its tasks (two at a time), and whose
@@ -24,33 +24,8 @@ async fn story_with(kind: ForgeKind, agents: &str, policy: &str) -> Story {
     .await
 }
 
-/// Writes `[runner]` and `agents` into a file under `dir` and loads them with ade's own loader.
-fn runner_config(config: &mut ade::config::Config, dir: &Path, agents: &str) {
-    let file = dir.join("runner.toml");
-    let workdir = dir.join("runner");
-    std::fs::write(
-        &file,
-        format!(
-            "[runner]\nworkdir = {:?}\nmax_parallel = 4\nagent_user = \"nobody\"\n\n{agents}",
-            workdir.display().to_string()
-        ),
-    )
-    .unwrap();
-    let loaded = ade::config::Config::load(Some(&file), Vec::new()).expect("runner config loads");
-    config.runner = loaded.runner;
-    config.agents = loaded.agents;
-}
-
 /// The repository policy of these stories: the script agent by default, two runs at once.
 const POLICY: &str = "[agents]\ndefault = \"script\"\n\n[execution]\nparallelism = 2\n";
-
-/// A trusted script agent running `script` with `/bin/sh` in its worktree.
-fn script_agent(script: &str, timeout_secs: u64) -> String {
-    format!(
-        "[agents.script]\ncommand = [\"/bin/sh\", \"-c\", {script:?}]\nprompt = \"file\"\n\
-         trust = \"trusted\"\nenvironment = \"worktree\"\ntimeout_secs = {timeout_secs}\n"
-    )
-}
 
 /// Writes a notes file named after its task, slowly enough that two runs overlap.
 const NOTES: &str = "echo \"run $ADE_RUN_ID works on $ADE_TASK_ID\"\nsleep 1\nmkdir -p notes\n\

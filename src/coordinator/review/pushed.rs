@@ -1,8 +1,9 @@
 //! Someone pushed to an approval's branch (GitHub `synchronize`, Gitea's equivalent): the new head
 //! is verified in a clean worktree, and a verification of an older head still running is stopped
 //! and its check marked cancelled. ade's own pushes are recorded by their runs and not verified
-//! twice; a push that arrives while a run of the task is in flight is looked at again once the
-//! run has recorded its head.
+//! twice: a push that arrives while a run of the task is in flight and has not yet recorded the
+//! head it pushed is looked at again shortly; once it has, any other head is someone else's and
+//! is verified at once, which stops the run's verification of its own.
 
 use super::{MAX_PUT_OFF, event_of, put_off};
 use crate::coordinator::intake::CommandJob;
@@ -12,8 +13,9 @@ use crate::events::EventKind;
 use crate::forge::writes::{classify, enqueue_writes};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::lifecycle::ApprovalState;
+use crate::store::approvals::ApprovalRow;
 use crate::store::jobs as queue;
-use crate::store::verifications::Cause;
+use crate::store::verifications::{self, Cause};
 use crate::store::{approvals, runs};
 
 /// The job kind that handles a push to a pull request's branch.
@@ -52,6 +54,12 @@ impl ApprovalPushedHandler {
             .await?;
             let approval =
                 approvals::by_pull(&mut conn, event.forge, &repository, pull.number).await?;
+            let in_flight = match &approval {
+                Some(approval) if in_flight => {
+                    !pushed_another_head(&mut conn, approval, &pull.head.sha).await?
+                }
+                _ => in_flight,
+            };
             (approval, in_flight)
         };
         let Some(approval) = approval else {
@@ -140,6 +148,26 @@ impl ApprovalPushedHandler {
         .await?;
         ctx.finish(tx).await
     }
+}
+
+/// Whether the task's run in flight has already pushed and recorded a head other than `head`:
+/// `head` is then someone else's push, verified at once (which stops the run's verification).
+async fn pushed_another_head(
+    conn: &mut crate::store::Conn,
+    approval: &ApprovalRow,
+    head: &str,
+) -> Result<bool, JobError> {
+    let Some(run) = runs::runs_of_task(conn, approval.task)
+        .await?
+        .into_iter()
+        .next()
+        .filter(|run| run.state.in_flight())
+    else {
+        return Ok(false);
+    };
+    Ok(verifications::of_run(conn, run.id)
+        .await?
+        .is_some_and(|v| v.head_sha != head))
 }
 
 impl JobHandler for ApprovalPushedHandler {

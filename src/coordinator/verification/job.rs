@@ -1,5 +1,6 @@
 //! The `verify` job: verifies one head of an approval again on a runner (someone pushed to its
-//! branch, asked for a re-run, or commented `/ade verify`), then reports it. Runner workers take
+//! branch, asked for a re-run, or commented `/ade verify`), then reports it; a head that fails
+//! or errs this time stops counting as verified for the merge gate. Runner workers take
 //! these jobs, as they take runs. A verification superseded while it runs is stopped within a
 //! second and reports nothing: the newer one speaks for the approval.
 
@@ -208,6 +209,8 @@ impl VerifyHandler {
                 ..subject.clone()
             };
             writes.extend(passed(&mut tx, &subject, &row.head_sha, now).await?);
+        } else if matches!(state, VerificationState::Failed | VerificationState::Error) {
+            approvals::unset_verified(&mut tx, subject.approval.id, &row.head_sha).await?;
         }
         enqueue_writes(
             &mut tx,

@@ -193,7 +193,14 @@ impl GitStore {
                         .await?;
                     }
                     None => {
-                        run(&repo, &["update-index", "--force-remove", path], None, &env).await?;
+                        let entry = format!("0 {ZERO_SHA}\t{path}\n");
+                        run(
+                            &repo,
+                            &["update-index", "--index-info"],
+                            Some(entry.as_bytes()),
+                            &env,
+                        )
+                        .await?;
                     }
                 }
             }
@@ -795,6 +802,29 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_commit_deletes_files() {
+        let dir = temp_dir();
+        let git = GitStore::new(dir.clone());
+        git.init("o", "r", "main").await.unwrap();
+        let files = vec![
+            ("notes/a.md".to_owned(), Some(b"a\n".to_vec())),
+            ("b.md".to_owned(), Some(b"b\n".to_vec())),
+        ];
+        git.commit("o", "r", "main", &files, "first", &sig())
+            .await
+            .unwrap();
+        let deleted = vec![("notes/a.md".to_owned(), None)];
+        let second = git
+            .commit("o", "r", "main", &deleted, "delete a", &sig())
+            .await
+            .unwrap();
+        let read = |path: &'static str| git.read_path("o", "r", &second, path);
+        assert!(read("notes/a.md").await.unwrap().is_none());
+        assert!(read("b.md").await.unwrap().is_some());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -4,7 +4,9 @@ pub mod db;
 pub mod forge;
 pub mod payloads;
 pub mod process;
+pub mod runner;
 pub mod story;
+pub mod verify;
 
 pub use db::{TestDb, databases};
 pub use forge::{Delivery, TestForge};

@@ -17,6 +17,8 @@ pub const MAINTAINER: &str = "mia";
 pub const READER: &str = "rita";
 /// A contributor with write access: may plan, not approve.
 pub const WRITER: &str = "wes";
+/// A second maintainer: reviews what another maintainer asked for.
+pub const REVIEWER: &str = "max";
 
 /// How long a story waits for ade to do something.
 pub const PATIENCE: Duration = Duration::from_secs(15);
@@ -65,7 +67,17 @@ impl Story {
         files: &[(&str, &str)],
         tweak: impl FnOnce(&mut ade::config::Config, &std::path::Path),
     ) -> Story {
-        let db = db::sqlite();
+        Story::start_on(db::sqlite(), kind, forgejo, files, tweak).await
+    }
+
+    /// [`Story::start_with`] on the database `db`.
+    pub async fn start_on(
+        db: TestDb,
+        kind: ForgeKind,
+        forgejo: bool,
+        files: &[(&str, &str)],
+        tweak: impl FnOnce(&mut ade::config::Config, &std::path::Path),
+    ) -> Story {
         let secret = "story-webhook-secret";
         let mut options = SimOptions::new(kind, db.dir.join("sim"));
         options.forgejo = forgejo;
@@ -82,6 +94,7 @@ impl Story {
             .expect("the repository is created");
         for (login, permission) in [
             (MAINTAINER, Permission::Maintain),
+            (REVIEWER, Permission::Maintain),
             (READER, Permission::Read),
             (WRITER, Permission::Write),
         ] {
@@ -143,6 +156,11 @@ impl Story {
     /// The story's scratch folder (database, runner workdir, configuration files).
     pub fn config_dir(&self) -> std::path::PathBuf {
         self._db.dir.clone()
+    }
+
+    /// The forge the story plays.
+    pub fn kind(&self) -> ForgeKind {
+        self.kind
     }
 
     /// Kills ade where it stands, the way a crash would, and starts it again on the same database

@@ -1,0 +1,34 @@
+//! The embedded runner of a story: its workdir under the story's scratch folder, and script
+//! agents (`/bin/sh -c` scripts) registered the way an operator registers agents in `ade.toml`.
+
+use std::path::{Path, PathBuf};
+
+/// The runner's workdir under a story's scratch folder.
+pub fn workdir(dir: &Path) -> PathBuf {
+    dir.join("runner")
+}
+
+/// Writes `[runner]` and `agents` into a file under `dir` and loads them with ade's own loader.
+pub fn runner_config(config: &mut ade::config::Config, dir: &Path, agents: &str) {
+    let file = dir.join("runner.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[runner]\nworkdir = {:?}\nmax_parallel = 4\nagent_user = \"nobody\"\n\n{agents}",
+            workdir(dir).display().to_string()
+        ),
+    )
+    .unwrap();
+    let loaded = ade::config::Config::load(Some(&file), Vec::new()).expect("runner config loads");
+    config.runner = loaded.runner;
+    config.agents = loaded.agents;
+}
+
+/// A trusted script agent named `script`, running `script` with `/bin/sh` in its worktree and
+/// reading its prompt from the file `$ADE_PROMPT_FILE` names.
+pub fn script_agent(script: &str, timeout_secs: u64) -> String {
+    format!(
+        "[agents.script]\ncommand = [\"/bin/sh\", \"-c\", {script:?}]\nprompt = \"file\"\n\
+         trust = \"trusted\"\nenvironment = \"worktree\"\ntimeout_secs = {timeout_secs}\n"
+    )
+}
