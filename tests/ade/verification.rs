@@ -508,10 +508,10 @@ async fn a_push_during_verification_is_verified_instead_on_gitea() {
 const BUILDS_LOCALLY: &str = "mkdir -p notes build\necho 'notes of t1' > notes/t1.md\n\
                               echo built > build/stamp\n";
 
-/// Needs the build stamp, which only the agent's own worktree has.
-const NEEDS_THE_BUILD: &str = "test -f build/stamp && exit 0\n\
-    echo 'build/stamp is missing: the notes were never built'\n\
-    exit 1\n";
+/// Passes on what was pushed, never on what the agent left beside it.
+const NOTHING_UNPUSHED: &str = "test -f notes/t1.md || exit 1\n\
+    test -e build/stamp && { echo 'build/stamp was verified, but it was never pushed'; exit 1; }\n\
+    exit 0\n";
 
 /// How a maintainer asks for the head to be verified again.
 #[derive(Clone, Copy, Debug)]
@@ -526,7 +526,7 @@ async fn verified_again(forge: Forge, again: Again, db: TestDb) {
     let story = Setup::on(forge)
         .agent(BUILDS_LOCALLY)
         .file(".gitignore", "build/\n")
-        .policy(Policy::new().step("build", NEEDS_THE_BUILD).auto_merge())
+        .policy(Policy::new().step("pushed", NOTHING_UNPUSHED).auto_merge())
         .start(db)
         .await;
     approved_goal(&story, "Project notes", "- [ ] Write the first notes\n").await;
@@ -539,10 +539,22 @@ async fn verified_again(forge: Forge, again: Again, db: TestDb) {
             .file(REPO, &ready.head_sha, "build/stamp")
             .await
             .is_none(),
-        "the ignored stamp was not pushed"
+        "the ignored stamp was not pushed, and verification did not see it either"
     );
     all_done(&story).await;
 
+    // The repository's checks get stricter: the same head, verified again, now fails.
+    let stricter = Policy::new()
+        .step("pushed", NOTHING_UNPUSHED)
+        .step("title", NEEDS_A_TITLE)
+        .auto_merge();
+    story
+        .push_to_main(
+            &[(".ade/config.toml", Some(&stricter.toml()))],
+            "Stricter checks",
+        )
+        .await;
+    all_done(&story).await;
     match again {
         Again::Rerun => story
             .sim
@@ -551,7 +563,7 @@ async fn verified_again(forge: Forge, again: Again, db: TestDb) {
             .unwrap(),
         Again::Command => {
             story.comment(ready.number, MAINTAINER, "/ade verify").await;
-            let reply = comment_with(&story, ready.number, "again (1 step)").await;
+            let reply = comment_with(&story, ready.number, "again (2 steps)").await;
             assert!(reply.contains(&ready.head_sha[..12]), "{reply}");
         }
     }
@@ -584,7 +596,7 @@ async fn verified_again(forge: Forge, again: Again, db: TestDb) {
             })
             .await
     };
-    assert!(report.contains("build/stamp is missing"), "{report}");
+    assert!(report.contains("the notes need a title line"), "{report}");
 
     story
         .sim

@@ -187,7 +187,7 @@ impl LocalRunner {
                 }
                 fire.cancel();
             });
-            let report = verify::verify(self, order, &mut run, stop).await;
+            let report = verify::verify(self, order, &mut run, &head, stop).await;
             watch.abort();
             report
         };

@@ -26,25 +26,29 @@ pub(super) async fn verify(
     runner: &LocalRunner,
     order: &RunOrder,
     run: &mut Prepared,
+    head: &str,
     stop: CancellationToken,
 ) -> VerificationReport {
     if order.verification.is_empty() {
         return VerificationReport::new(Vec::new(), 0);
     }
-    // What is verified is what was pushed: files the commit left out (ignored build output,
-    // agent tool leftovers) go first, so nothing the agent left behind can make a step pass.
-    if let Err(e) = run
-        .mirror
-        .git()
-        .in_worktree(&run.worktree.git_dir, &run.worktree.work_tree)
-        .args(["clean", "-ffdxq"])
-        .run()
-        .await
-    {
-        return VerificationReport::not_run(
-            &order.verification,
-            &format!("the worktree could not be cleaned for verification: {e}"),
-        );
+    // What is verified is what was pushed: the worktree's index is set to the pushed commit and
+    // what it does not hold (ignored build output, agent tool leftovers) goes, so nothing the
+    // agent left behind can make a step pass.
+    for args in [&["read-tree", head][..], &["clean", "-ffdxq"]] {
+        if let Err(e) = run
+            .mirror
+            .git()
+            .in_worktree(&run.worktree.git_dir, &run.worktree.work_tree)
+            .args(args)
+            .run()
+            .await
+        {
+            return VerificationReport::not_run(
+                &order.verification,
+                &format!("the worktree could not be cleaned for verification: {e}"),
+            );
+        }
     }
     let scratch = run
         .scratch

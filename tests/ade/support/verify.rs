@@ -104,7 +104,8 @@ impl Policy {
         self
     }
 
-    fn toml(&self) -> String {
+    /// The policy file's text.
+    pub fn toml(&self) -> String {
         let mut text = format!(
             "[agents]\ndefault = \"script\"\n\n[execution]\nparallelism = 2\nattempts = {}\n\n\
              [auto_reject]\naction = {:?}\n\n[pull_requests]\ndrafts = {}\nauto_merge = {}\n\n\
