@@ -24,6 +24,11 @@ const LANDED: &[(i64, &str, &str)] = &[
         "3730ad29ea75810a746432191a7131a188c5b1a8c2262180cb72976a22116b72",
         "54a635e5f0404d6d8aad264b3891c4cba0764d012ac02b599a20153e55c5f33f",
     ),
+    (
+        4,
+        "1630e60a82233e1a98b9178f773db3cfa7ec50d5b7d08d0f180f10a70aa632ad",
+        "95cac27c9fd82e1d07598a268c51ade498da9382f17f8d4a66ef367caa0d68bb",
+    ),
 ];
 
 fn listed(dir: &str) -> Vec<String> {
