@@ -30,13 +30,21 @@ pub struct CommandJob {
     /// The stored event id.
     pub event: i64,
     /// How many times handling was put off to wait for something (see
-    /// [`super::approvals`]); 0 for the first job of an event.
+    /// [`super::review`]); 0 for the first job of an event.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub put_off: u32,
+    /// Whether an earlier attempt already recorded what the event did to the approval, and only
+    /// the task's move was put off (a run of it was in flight).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub applied: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl CommandJob {
@@ -90,6 +98,7 @@ impl Intake {
         let job = CommandJob {
             event: event_id,
             put_off: 0,
+            applied: false,
         }
         .job(
             kind,

@@ -176,12 +176,16 @@ impl PolicyCheckHandler {
         };
         let forge = self.shared.forge(event.forge)?;
         // ade's own pushes cannot change the file: the guard blocks a change to a protected path,
-        // and `.ade` is protected unless the server lets a repository unprotect it.
+        // and `.ade` is protected unless the server lets a repository unprotect it. An approval
+        // someone else pushed to may hold their change, so it is checked like any pull request.
         let bot = self.shared.bot_login(forge.as_ref()).await?;
         if event
             .sender
             .as_ref()
             .is_some_and(|s| s.login.eq_ignore_ascii_case(&bot))
+            && !self
+                .pushed_by_others(ctx, &event, &repo, pull.number)
+                .await?
             && let Ok(policy) = self.shared.policies.in_force(forge.as_ref(), &repo).await
             && policy.protecting(POLICY_PATH).is_some()
         {
@@ -212,6 +216,28 @@ impl PolicyCheckHandler {
         )
         .await?;
         ctx.finish(tx).await
+    }
+}
+
+impl PolicyCheckHandler {
+    /// Whether anyone but ade pushed to the pull request (when it is an approval).
+    async fn pushed_by_others(
+        &self,
+        ctx: &JobContext,
+        event: &crate::events::Event,
+        repo: &RepoRef,
+        number: i64,
+    ) -> Result<bool, JobError> {
+        let mut conn = ctx.store().reader().await?;
+        let Some(approval) =
+            store::approvals::by_pull(&mut conn, event.forge, &repo.full_name(), number).await?
+        else {
+            return Ok(false);
+        };
+        Ok(store::verifications::of_approval(&mut conn, approval.id)
+            .await?
+            .iter()
+            .any(|v| v.cause == store::verifications::Cause::Push))
     }
 }
 

@@ -154,7 +154,7 @@ impl ForgeWriteJob {
                 labels,
             } => (
                 format!(
-                    "label:{forge}:{}:{number}:{}",
+                    "label:{forge}:{}:{number}:{}:{now}",
                     repo.full_name(),
                     short_hash(&labels.join(","))
                 ),
@@ -188,7 +188,7 @@ impl ForgeWriteJob {
                 format!("pull:{forge}:{}#{number}", repo.full_name()),
             ),
             ForgeWrite::CloseIssue { repo, number } => (
-                format!("close-issue:{forge}:{}:{number}", repo.full_name()),
+                format!("close-issue:{forge}:{}:{number}:{now}", repo.full_name()),
                 format!("comment:{forge}:{}#{number}", repo.full_name()),
             ),
         };

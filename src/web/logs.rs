@@ -22,7 +22,8 @@ pub struct Logs {
     pub store: Store,
     /// Checks the links.
     pub links: LinkSigner,
-    /// The runner's workdir: only logs under it are served, whatever a stored path says.
+    /// The runner's workdir: only a run's log files in its folder there are served, whatever a
+    /// stored path says.
     pub workdir: std::path::PathBuf,
 }
 
@@ -77,7 +78,7 @@ async fn log(
             return (StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response();
         }
     };
-    let Some(path) = confined(&logs.workdir, &path) else {
+    let Some(path) = confined(&logs.workdir.join("runs").join(run.to_string()), &path) else {
         tracing::warn!(
             run,
             "a stored log path outside the runner's workdir was not served"
@@ -111,11 +112,13 @@ async fn log(
         .into_response()
 }
 
-/// `path`, resolved, if it lies under the runner's workdir (resolved too).
+/// `path`, resolved, if it is a log file in the run's folder of the runner's workdir (resolved
+/// too): whatever a stored path says, nothing else is served.
 fn confined(workdir: &std::path::Path, path: &str) -> Option<std::path::PathBuf> {
     let root = workdir.canonicalize().ok()?;
     let path = std::path::Path::new(path).canonicalize().ok()?;
-    path.starts_with(&root).then_some(path)
+    let is_log = path.extension().is_some_and(|e| e == "log") && path.parent() == Some(&root);
+    is_log.then_some(path)
 }
 
 /// The first [`MAX_LOG_BYTES`] of a file, and whether there was more.

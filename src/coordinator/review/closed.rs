@@ -84,6 +84,7 @@ impl ApprovalClosedHandler {
                     &mut tx,
                     &job,
                     "an approval closed before its run recorded it",
+                    false,
                 )
                 .await?;
             }
@@ -98,6 +99,13 @@ impl ApprovalClosedHandler {
         } else {
             (TaskState::Rejected, ApprovalState::Rejected)
         };
+        // Looking again after a run ended: if the approval is no longer what this close made it
+        // (the run reopened it before it saw the close, say), the close is stale.
+        if job.applied && approval.state != approval_to {
+            tracing::info!(pull = pull.number, state = %approval.state,
+                "the approval changed since it was closed; the close is not applied again");
+            return ctx.finish(tx).await;
+        }
         // The approval's fate is recorded at once: a run of the task still in flight reads it when
         // it ends, and then neither retries nor marks the pull request ready.
         if pull.merged && !pull.head.sha.is_empty() {
@@ -123,6 +131,7 @@ impl ApprovalClosedHandler {
                 &mut tx,
                 &job,
                 "an approval closed while a run of its task is in flight",
+                true,
             )
             .await?;
             return ctx.finish(tx).await;
@@ -195,6 +204,7 @@ impl ApprovalClosedHandler {
         tx: &mut crate::store::Conn,
         job: &CommandJob,
         why: &str,
+        applied: bool,
     ) -> Result<(), JobError> {
         if job.put_off >= MAX_PUT_OFF {
             tracing::warn!(
@@ -207,6 +217,7 @@ impl ApprovalClosedHandler {
         let again = CommandJob {
             event: job.event,
             put_off: job.put_off + 1,
+            applied,
         }
         .job(
             APPROVAL_CLOSED_JOB,

@@ -76,12 +76,11 @@ pub fn candidate_reviews<'a>(
 }
 
 /// Whose approving reviews never let ade merge an approval: ade, everyone who asked for one of
-/// the task's runs, whoever approved its spec, and whoever pushed `head` (their review would
-/// approve their own work).
+/// the task's runs, whoever approved its spec, and whoever pushed to the approval's branch (their
+/// review would approve their own work).
 pub async fn excluded_reviewers(
     conn: &mut crate::store::Conn,
     approval: &ApprovalRow,
-    head: &str,
     bot: &str,
 ) -> Result<Vec<String>, JobError> {
     let mut excluded = vec![bot.to_string(), approval.requester.clone()];
@@ -95,8 +94,9 @@ pub async fn excluded_reviewers(
             }
         }
     }
+    // Anyone who pushed to the approval: the head may hold their commits under later ones.
     for v in verifications::of_approval(conn, approval.id).await? {
-        if v.head_sha == head && v.cause == Cause::Push {
+        if v.cause == Cause::Push {
             excluded.push(v.requester);
         }
     }
@@ -155,7 +155,7 @@ impl GateHandler {
         let bot = self.shared.bot_login(forge.as_ref()).await?;
         let excluded = {
             let mut conn = ctx.store().reader().await?;
-            excluded_reviewers(&mut conn, &approval, &pull.head_sha, &bot).await?
+            excluded_reviewers(&mut conn, &approval, &bot).await?
         };
         let reviews = forge
             .list_reviews(&repo, approval.number)

@@ -79,6 +79,7 @@ impl ApprovalPushedHandler {
                 let again = CommandJob {
                     event: job.event,
                     put_off: job.put_off + 1,
+                    applied: false,
                 }
                 .job(
                     APPROVAL_PUSHED_JOB,
@@ -91,18 +92,17 @@ impl ApprovalPushedHandler {
             return ctx.finish(tx).await;
         }
         // ade's own pushes are verified by the runs that made them; an event that arrives late
-        // (after a newer push) is not the approval's head any more.
-        let pushed_by_ade = {
-            let mut conn = ctx.store().reader().await?;
-            runs::runs_of_task(&mut conn, approval.task)
-                .await?
-                .iter()
-                .any(|r| r.head_sha.as_deref() == Some(pull.head.sha.as_str()))
-        };
-        if pushed_by_ade {
+        // (after a newer push) is not the approval's head any more. A person pushing an older
+        // head of ade's again is a push like any other.
+        let forge = self.shared.forge(event.forge)?;
+        let bot = self.shared.bot_login(forge.as_ref()).await?;
+        if event
+            .sender
+            .as_ref()
+            .is_some_and(|s| s.login.eq_ignore_ascii_case(&bot))
+        {
             return ctx.finish(ctx.store().begin().await?).await;
         }
-        let forge = self.shared.forge(event.forge)?;
         let current = forge
             .pull_request(&repo, pull.number)
             .await

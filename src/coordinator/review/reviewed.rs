@@ -57,7 +57,7 @@ impl ApprovalReviewedHandler {
         let bot = self.shared.bot_login(forge.as_ref()).await?;
         let excluded = {
             let mut conn = ctx.store().reader().await?;
-            excluded_reviewers(&mut conn, &approval, &approval.head_sha, &bot).await?
+            excluded_reviewers(&mut conn, &approval, &bot).await?
         };
         let by = review.author.login.as_str();
         // Informational: the merge gate checks again, with the reviewer's permission.

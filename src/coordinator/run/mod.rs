@@ -150,9 +150,16 @@ impl RunHandler {
         {
             return Err(JobError::Retry(reason.clone()));
         }
+        let halted = match (&outcome, &published) {
+            (RunOutcome::Pushed { .. }, None) => {
+                let mut conn = ctx.store().reader().await?;
+                published::halted(&mut conn, &loaded).await?
+            }
+            _ => None,
+        };
         let outcome = match outcome {
             RunOutcome::Pushed { report, .. }
-                if published.is_none() && cancelled(ctx, loaded.run.id).await =>
+                if halted.is_some() && cancelled(ctx, loaded.run.id).await =>
             {
                 RunOutcome::Cancelled { report }
             }
@@ -167,7 +174,7 @@ impl RunHandler {
                     ..
                 },
                 None,
-            ) => {
+            ) if halted.is_none() => {
                 let draft = policy.pull_requests.drafts && !verification.verdict.lets_through();
                 match approval::open(forge.as_ref(), &loaded, report, &base, draft, false).await {
                     Ok(opened) => Some(opened),

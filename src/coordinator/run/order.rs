@@ -124,7 +124,13 @@ pub(super) async fn build(
 /// the branch must not exist yet.
 async fn expected_head(ctx: &JobContext, l: &StoredRun) -> Result<Option<String>, String> {
     if l.run.cause == RunCause::Retry {
-        return Ok(Some(l.run.base_sha.clone()));
+        // Continuing its base; or, taken over after it pushed, against what it pushed.
+        return Ok(Some(
+            l.run
+                .head_sha
+                .clone()
+                .unwrap_or_else(|| l.run.base_sha.clone()),
+        ));
     }
     if let Some(approval) = l.approval.as_ref().filter(|a| a.branch == l.run.branch) {
         return Ok(Some(approval.head_sha.clone()));

@@ -57,21 +57,19 @@ impl Publisher<'_> {
         self.state.lock().unwrap().take()
     }
 
-    async fn publish(&self, head_sha: &str, report: &RunReport) -> Result<Published, JobError> {
+    async fn publish(&self, head_sha: &str, report: &RunReport) -> Result<Publish, JobError> {
         let l = self.loaded;
         // The branch moved: remember it before any forge call can fail, so the next run of the
-        // task leases the push against it. A cancel asked for meanwhile opens nothing.
+        // task leases the push against it.
         {
             let mut tx = self.ctx.store().begin().await?;
             runs::set_pushed_head(&mut tx, l.run.id, head_sha).await?;
-            let cancelled = runs::cancel_requested(&mut tx, l.run.id).await?;
+            let halted = halted(&mut tx, l).await?;
             tx.commit()
                 .await
                 .map_err(|e| JobError::Retry(format!("commit the pushed head: {e}")))?;
-            if cancelled {
-                return Err(JobError::Permanent(
-                    "the run was cancelled as it pushed".into(),
-                ));
+            if let Some(why) = halted {
+                return Ok(Publish::Halted(why));
             }
         }
         let draft = self.policy.pull_requests.drafts && !self.policy.verification.is_empty();
@@ -101,12 +99,39 @@ impl Publisher<'_> {
         tx.commit()
             .await
             .map_err(|e| JobError::Retry(format!("commit the approval: {e}")))?;
-        Ok(Published {
+        Ok(Publish::Opened(Box::new(Published {
             opened,
             approval: row,
             verification,
-        })
+        })))
     }
+}
+
+/// What publishing did.
+pub(super) enum Publish {
+    /// The approval is open, and the run's verification recorded.
+    Opened(Box<Published>),
+    /// Nothing was opened: someone decided the task's fate while the run was in flight.
+    Halted(&'static str),
+}
+
+/// Why a run that just pushed must open nothing: a cancel asked for meanwhile, or a person
+/// closing or merging the task's approval since the run started (reopening it would undo their
+/// decision). `None` when it may go on.
+pub(super) async fn halted(
+    conn: &mut crate::store::Conn,
+    l: &StoredRun,
+) -> Result<Option<&'static str>, JobError> {
+    if runs::cancel_requested(conn, l.run.id).await? {
+        return Ok(Some("the run was cancelled as it pushed"));
+    }
+    let now = approvals::of_task(conn, l.task.id).await?;
+    let changed = match (&l.approval, &now) {
+        (Some(then), Some(now)) => then.state != now.state && !now.state.awaits_review(),
+        (None, Some(now)) => !now.state.awaits_review(),
+        _ => false,
+    };
+    Ok(changed.then_some("the approval was closed or merged while the run was in flight"))
 }
 
 /// Records the approval a run opened and the verification it carries out (running), supersedes
@@ -181,10 +206,15 @@ impl RunProgress for Publisher<'_> {
     async fn published(&self, head_sha: &str, report: &RunReport) -> CancellationToken {
         let stop = CancellationToken::new();
         match self.publish(head_sha, report).await {
-            Err(JobError::Permanent(why)) if why.contains("cancelled") => {
+            Ok(Publish::Halted(why)) => {
+                tracing::info!(
+                    run = self.loaded.run.id,
+                    why,
+                    "nothing is opened for this run"
+                );
                 stop.cancel();
             }
-            Ok(published) => {
+            Ok(Publish::Opened(published)) => {
                 let watcher = watch(
                     self.ctx.store().clone(),
                     published.verification,
@@ -196,7 +226,7 @@ impl RunProgress for Publisher<'_> {
                     pull = published.opened.number,
                     "approval opened; verifying"
                 );
-                *self.state.lock().unwrap() = Some(published);
+                *self.state.lock().unwrap() = Some(*published);
             }
             Err(error) => {
                 tracing::warn!(run = self.loaded.run.id, %error,

@@ -109,11 +109,17 @@ pub(super) async fn end(
         }
         (None, None) => {
             let now = Current::read(tx, l).await?;
+            let short = &head_sha[..head_sha.len().min(12)];
             let failed = RunOutcome::Failed {
-                reason: format!(
-                    "the change was pushed as {}, but its approval could not be opened; `/ade run` tries again",
-                    &head_sha[..head_sha.len().min(12)]
-                ),
+                reason: if now.moved_on() {
+                    format!(
+                        "the change was pushed as {short}, but the task's approval was closed or merged (or the task cancelled) while the run was in flight"
+                    )
+                } else {
+                    format!(
+                        "the change was pushed as {short}, but its approval could not be opened; `/ade run` tries again"
+                    )
+                },
                 retryable: false,
                 report: outcome.report().clone(),
             };
@@ -161,10 +167,25 @@ async fn ended_without_change(
         ),
     };
     finish(tx, e, state, None, Some(&reason), json).await?;
+    // A verification this run began (it pushed before, and was taken over since) ends too.
+    if let Some(v) = verifications::of_run(tx, l.run.id).await?
+        && !v.state.is_final()
+    {
+        crate::coordinator::verification::job::could_not_finish(
+            e.shared,
+            tx,
+            v.id,
+            &format!("the run ended without verifying: {reason}"),
+            e.now,
+        )
+        .await?;
+    }
     let mut writes = Vec::new();
+    // A retry continues an approval that stays open; a run that started the task afresh does not.
     let open_approval = now
         .approval
         .as_ref()
+        .filter(|_| l.run.cause == RunCause::Retry)
         .filter(|a| a.state.awaits_review() || a.state == ApprovalState::Rejected);
     if now.task == TaskState::Running {
         let to = match (state, open_approval) {

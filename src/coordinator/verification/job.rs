@@ -108,6 +108,30 @@ impl VerifyHandler {
                     ctx.now_ms(),
                 )
                 .await?;
+                let cancelled = VerificationReport::new(
+                    policy
+                        .verification
+                        .iter()
+                        .map(|step| {
+                            crate::verify::StepResult::not_run(
+                                step,
+                                crate::verify::StepOutcome::Cancelled,
+                                "cancelled before it started",
+                            )
+                        })
+                        .collect(),
+                    0,
+                );
+                let context = subject.context(&self.shared, &row.head_sha, row.id, ctx.now_ms());
+                let writes = report(&subject, &context, CheckStage::Completed(&cancelled))?;
+                enqueue_writes(
+                    &mut tx,
+                    subject.forge,
+                    &writes,
+                    self.shared.write_attempts,
+                    ctx.now_ms(),
+                )
+                .await?;
                 return ctx.finish(tx).await;
             }
             if !verifications::start(&mut tx, row.id, row.state, self.runner.name(), ctx.now_ms())
@@ -247,6 +271,7 @@ impl VerifyHandler {
         .await?;
         tracing::warn!(verification = row.id, %reason, "verification could not run");
         if ended {
+            approvals::unset_verified(&mut tx, subject.approval.id, &row.head_sha).await?;
             let context = subject.context(&self.shared, &row.head_sha, row.id, ctx.now_ms());
             let writes = report(subject, &context, CheckStage::CouldNotRun { reason })?;
             enqueue_writes(
@@ -343,6 +368,8 @@ pub(crate) async fn could_not_finish(
     if !ended {
         return Ok(());
     }
+    // A head whose verification could not finish no longer counts as verified.
+    approvals::unset_verified(conn, approval.id, &row.head_sha).await?;
     let Some(subject) = Subject::load(conn, approval, Arc::default()).await? else {
         return Ok(());
     };

@@ -31,7 +31,11 @@ pub(super) async fn run(
 ) -> Result<Next<()>, Stop> {
     let ran = env::run_agent(&run.invocation, &runner.env, cancel.clone()).await;
     if let Some(user) = runner.env.agent_user {
-        let stopped = env::stop_leftovers(user.uid, &[&run.worktree.work_tree, &run.scratch]);
+        let stopped = run
+            .lease
+            .close(user.uid, &[&run.worktree.work_tree, &run.scratch])
+            .await
+            .map_err(|e| Stop::fault(format!("close the worktree to the agent user: {e}")))?;
         if !stopped.is_empty() {
             tracing::warn!(
                 run = order.run_id,
@@ -43,10 +47,6 @@ pub(super) async fn run(
                 stopped.len()
             ));
         }
-        run.lease
-            .close()
-            .await
-            .map_err(|e| Stop::fault(format!("close the worktree to the agent user: {e}")))?;
     }
     let agent = ran.map_err(|e| Stop::agent(format!("the agent could not be started: {e}")))?;
     report.agent_exit = agent.ending.to_string();

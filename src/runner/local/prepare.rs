@@ -181,6 +181,9 @@ fn paths(git_dir: &Path, work_tree: &Path) -> WorktreePaths {
     }
 }
 
+/// Most passes made to stop what the agent user left running.
+const STOP_PASSES: usize = 5;
+
 /// A worktree or the main checkout, held for one run.
 pub(super) enum Lease {
     Worktree(WorktreeLease),
@@ -196,15 +199,28 @@ impl Lease {
         }
     }
 
-    /// Closes the worktree to the agent user once its processes are stopped, before ade's own git
-    /// commands: a pooled worktree is sealed (its folder closed, its files left with the user, so
-    /// nothing is walked on the run's path); the main checkout, which keeps its files from run to
-    /// run, is taken back.
-    pub async fn close(&mut self) -> anyhow::Result<()> {
-        match self {
-            Lease::Worktree(l) => l.seal().await.map_err(Into::into),
-            Lease::Main(l) => l.take_back().await.map_err(Into::into),
+    /// Closes the worktree to the agent user `uid` before ade's own git commands, and stops every
+    /// process of that user still in `folders`, pass after pass until none is left (a process
+    /// may fork while a pass reads `/proc`). A pooled worktree is sealed first, so nothing can
+    /// reach in by its path meanwhile, and its files stay with the user (nothing is walked on the
+    /// run's path); the main checkout, which keeps its files from run to run, is taken back once
+    /// its processes are gone. Returns the processes stopped.
+    pub async fn close(&mut self, uid: u32, folders: &[&Path]) -> anyhow::Result<Vec<u32>> {
+        if let Lease::Worktree(l) = self {
+            l.seal().await?;
         }
+        let mut stopped = Vec::new();
+        for _ in 0..STOP_PASSES {
+            let pass = crate::runner::env::stop_leftovers(uid, folders);
+            if pass.is_empty() {
+                break;
+            }
+            stopped.extend(pass);
+        }
+        if let Lease::Main(l) = self {
+            l.take_back().await?;
+        }
+        Ok(stopped)
     }
 }
 

@@ -32,10 +32,25 @@ pub(super) async fn verify(
     if order.verification.is_empty() {
         return VerificationReport::new(Vec::new(), 0);
     }
-    // What is verified is what was pushed: the worktree's index is set to the pushed commit and
-    // what it does not hold (ignored build output, agent tool leftovers) goes, so nothing the
-    // agent left behind can make a step pass.
-    for args in [&["read-tree", head][..], &["clean", "-ffdxq"]] {
+    // What is verified is what was pushed: the worktree's HEAD and index are set to the pushed
+    // commit and what it does not hold (ignored build output, agent tool leftovers) goes, so
+    // nothing the agent left behind can make a step pass. The main checkout keeps its ignored
+    // files: warm build caches are why a trusted agent runs there.
+    if let Err(e) = run.mirror.check_integrity().await {
+        return VerificationReport::not_run(
+            &order.verification,
+            &format!("the repository's mirror is not intact: {e}"),
+        );
+    }
+    let clean = match run.lease {
+        Lease::Main(_) => "-ffdq",
+        Lease::Worktree(_) => "-ffdxq",
+    };
+    for args in [
+        &["update-ref", "--no-deref", "HEAD", head][..],
+        &["read-tree", head],
+        &["clean", clean],
+    ] {
         if let Err(e) = run
             .mirror
             .git()
@@ -176,11 +191,12 @@ async fn steps_in(
         );
     }
     let report = run_steps(request, &runner.env, stop).await;
-    if let Some(user) = runner.env.agent_user {
-        crate::runner::env::stop_leftovers(user.uid, &[&request.worktree, &request.scratch]);
-        if let Err(e) = lease.close().await {
-            tracing::warn!(error = %e, "could not close the worktree to the agent user after verification");
-        }
+    if let Some(user) = runner.env.agent_user
+        && let Err(e) = lease
+            .close(user.uid, &[&request.worktree, &request.scratch])
+            .await
+    {
+        tracing::warn!(error = %e, "could not close the worktree to the agent user after verification");
     }
     report
 }
