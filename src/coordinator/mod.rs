@@ -16,3 +16,4 @@ pub mod schedule;
 pub mod shared;
 pub mod verification;
 pub mod warm;
+pub mod watch;

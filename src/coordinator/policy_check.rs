@@ -5,7 +5,6 @@
 
 use serde::Serialize;
 
-use super::intake::CommandJob;
 use super::policies::POLICY_PATH;
 use super::shared::Shared;
 use crate::events::EventKind;
@@ -149,13 +148,9 @@ impl PolicyCheckHandler {
     }
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let job: CommandJob = serde_json::from_str(&ctx.job.payload)
-            .map_err(|e| JobError::Permanent(format!("malformed policy check job: {e}")))?;
-        let event = {
-            let mut conn = ctx.store().reader().await?;
-            store::events::get(&mut conn, job.event).await?
-        }
-        .ok_or_else(|| JobError::Permanent(format!("event {} is not stored", job.event)))?;
+        let (_, Some((event, repo))) = super::review::event_of(ctx).await? else {
+            return ctx.finish(ctx.store().begin().await?).await;
+        };
         let pull = match &event.kind {
             EventKind::PullRequestOpened(pull)
             | EventKind::PullRequestReopened(pull)
@@ -166,13 +161,6 @@ impl PolicyCheckHandler {
                     other.name()
                 )));
             }
-        };
-        let Some(repo) = event
-            .repository
-            .as_ref()
-            .and_then(|r| RepoRef::parse(&r.full_name, event.installation_id))
-        else {
-            return ctx.finish(ctx.store().begin().await?).await;
         };
         let forge = self.shared.forge(event.forge)?;
         // ade's own pushes cannot change the file: the guard blocks a change to a protected path,

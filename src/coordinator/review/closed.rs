@@ -11,12 +11,11 @@ use crate::coordinator::goals::spec_of;
 use crate::coordinator::intake::CommandJob;
 use crate::coordinator::shared::Shared;
 use crate::events::EventKind;
-use crate::forge::RepoRef;
 use crate::forge::writes::{ForgeWrite, enqueue_writes};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::lifecycle::{ApprovalState, SpecState, State, TaskState};
 use crate::store::jobs as queue;
-use crate::store::{self, approvals, goals, runs as rows, tasks};
+use crate::store::{approvals, goals, runs as rows, tasks};
 
 /// The job kind that handles a closed pull request.
 pub const APPROVAL_CLOSED_JOB: &str = "approval_closed";
@@ -33,25 +32,16 @@ impl ApprovalClosedHandler {
     }
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let job: CommandJob = serde_json::from_str(&ctx.job.payload)
-            .map_err(|e| JobError::Permanent(format!("malformed approval job: {e}")))?;
-        let event = {
-            let mut conn = ctx.store().reader().await?;
-            store::events::get(&mut conn, job.event).await?
-        }
-        .ok_or_else(|| JobError::Permanent(format!("event {} is not stored", job.event)))?;
+        let (job, Some((event, repo))) = super::event_of(ctx).await? else {
+            return ctx.finish(ctx.store().begin().await?).await;
+        };
         let EventKind::PullRequestClosed(pull) = &event.kind else {
             return Err(JobError::Permanent(format!(
                 "an approval job for a {} event",
                 event.kind.name()
             )));
         };
-        let Some(repository) = &event.repository else {
-            return ctx.finish(ctx.store().begin().await?).await;
-        };
-        let Some(repo) = RepoRef::parse(&repository.full_name, event.installation_id) else {
-            return ctx.finish(ctx.store().begin().await?).await;
-        };
+        let repository = repo.full_name();
         let (task, in_flight) = {
             let mut conn = ctx.store().reader().await?;
             // In flight first: a run that records the approval in between ends in the same
@@ -59,13 +49,12 @@ impl ApprovalClosedHandler {
             let in_flight = rows::run_in_flight_on_branch(
                 &mut conn,
                 event.forge,
-                &repository.full_name,
+                &repository,
                 &pull.head.branch,
             )
             .await?;
             let approval =
-                approvals::by_pull(&mut conn, event.forge, &repository.full_name, pull.number)
-                    .await?;
+                approvals::by_pull(&mut conn, event.forge, &repository, pull.number).await?;
             let task = match &approval {
                 Some(a) => tasks::task(&mut conn, a.task)
                     .await?

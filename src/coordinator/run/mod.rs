@@ -23,7 +23,6 @@ mod published;
 mod record;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -34,6 +33,7 @@ use super::advance::{self, AdvanceContext};
 use super::finish;
 use super::goals::goal_comment;
 use super::shared::Shared;
+use super::watch::{Flag, watch};
 use crate::forge::Forge;
 use crate::forge::writes::enqueue_writes;
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
@@ -77,17 +77,12 @@ pub fn run_job(run: i64, now: i64) -> NewJob {
 pub struct RunHandler {
     shared: Shared,
     runner: Arc<dyn Runner>,
-    cancel_poll: Duration,
 }
 
 impl RunHandler {
     /// A handler giving runs to `runner`.
     pub fn new(shared: Shared, runner: Arc<dyn Runner>) -> RunHandler {
-        RunHandler {
-            shared,
-            runner,
-            cancel_poll: Duration::from_millis(500),
-        }
+        RunHandler { shared, runner }
     }
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
@@ -374,37 +369,15 @@ impl RunHandler {
         progress: &Publisher<'_>,
     ) -> RunOutcome {
         let cancel = CancellationToken::new();
-        let watcher = watch_cancel(ctx, order.run_id, self.cancel_poll, cancel.clone());
+        let watcher = watch(
+            ctx.store().clone(),
+            Flag::RunCancelled(order.run_id),
+            cancel.clone(),
+        );
         let outcome = self.runner.execute(order, cancel, progress).await;
         watcher.abort();
         outcome
     }
-}
-
-/// Polls the run's cancel flag every `poll` and fires `cancel` once it is set.
-fn watch_cancel(
-    ctx: &JobContext,
-    run: i64,
-    poll: Duration,
-    cancel: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    let store = ctx.store().clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(poll).await;
-            let Ok(mut conn) = store.reader().await else {
-                continue;
-            };
-            if store::cancel_requested(&mut conn, run)
-                .await
-                .unwrap_or(false)
-            {
-                tracing::info!(run, "cancel requested; stopping the run");
-                cancel.cancel();
-                return;
-            }
-        }
-    })
 }
 
 /// Whether `/ade cancel` flagged the run (a run cancelled as it pushed opens no approval).

@@ -5,7 +5,6 @@
 //! is recorded as running; if a newer head supersedes it, the runner is told to stop.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -13,6 +12,7 @@ use super::approval::{self, Opened};
 use super::load::StoredRun;
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
+use crate::coordinator::watch::{Flag, watch};
 use crate::forge::Forge;
 use crate::forge::writes::{ForgeWrite, enqueue_writes};
 use crate::jobs::{JobContext, JobError};
@@ -217,7 +217,7 @@ impl RunProgress for Publisher<'_> {
             Ok(Publish::Opened(published)) => {
                 let watcher = watch(
                     self.ctx.store().clone(),
-                    published.verification,
+                    Flag::VerificationStopped(published.verification),
                     stop.clone(),
                 );
                 self.watchers.lock().unwrap().push(watcher);
@@ -235,27 +235,4 @@ impl RunProgress for Publisher<'_> {
         }
         stop
     }
-}
-
-/// Fires `stop` once the verification is asked to stop (superseded by a newer head).
-fn watch(
-    store: crate::store::Store,
-    verification: i64,
-    stop: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let Ok(mut conn) = store.reader().await else {
-                continue;
-            };
-            if verifications::stop_requested(&mut conn, verification)
-                .await
-                .unwrap_or(false)
-            {
-                stop.cancel();
-                return;
-            }
-        }
-    })
 }

@@ -5,20 +5,20 @@
 //! second and reports nothing: the newer one speaks for the approval.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::{Subject, passed, report, state_of};
 use crate::coordinator::shared::Shared;
+use crate::coordinator::watch::{Flag, watch};
 use crate::forge::writes::{ForgeWrite, classify, enqueue_writes};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::lifecycle::{State, VerificationState};
 use crate::runner::{Runner, VerifyOrder};
 use crate::store::jobs::{ClaimedJob, NewJob};
 use crate::store::verifications::{self, VerificationEnd, VerificationRow};
-use crate::store::{Conn, Store, StoreError, approvals, goals, tasks};
+use crate::store::{Conn, StoreError, approvals, goals, tasks};
 use crate::verify::{CheckStage, VerificationReport};
 
 /// The job kind that verifies a head again.
@@ -178,7 +178,11 @@ impl VerifyHandler {
             credential,
         };
         let cancel = CancellationToken::new();
-        let watcher = watch_stop(ctx.store().clone(), row.id, cancel.clone());
+        let watcher = watch(
+            ctx.store().clone(),
+            Flag::VerificationStopped(row.id),
+            cancel.clone(),
+        );
         let outcome = self.runner.verify(order, cancel).await;
         watcher.abort();
         self.conclude(ctx, &subject, &row, &outcome.report, outcome.log.as_deref())
@@ -285,25 +289,6 @@ impl VerifyHandler {
         }
         ctx.finish(tx).await
     }
-}
-
-/// Polls the verification's stop flag each half second and fires `cancel` once it is set.
-fn watch_stop(store: Store, id: i64, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let Ok(mut conn) = store.reader().await else {
-                continue;
-            };
-            if verifications::stop_requested(&mut conn, id)
-                .await
-                .unwrap_or(false)
-            {
-                cancel.cancel();
-                return;
-            }
-        }
-    })
 }
 
 impl JobHandler for VerifyHandler {
