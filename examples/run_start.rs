@@ -15,10 +15,11 @@
 //! instruction (the agent prints the clock as it starts) is measured. ade's rows split it into
 //! hops: approve handled (run stored), run claimed by the runner, agent started.
 
-use ade::config::{Config, Secret};
-use ade::forge::sim::{NewRepo, SimOptions, Simulator};
+use ade::config::Config;
 use ade::forge::{ForgeKind, Permission};
+use ade::secret::Secret;
 use ade::service::{Service, ServiceOptions};
+use ade::sim::{NewRepo, SimOptions, Simulator};
 use anyhow::Context;
 use clap::Parser;
 use std::path::{Path, PathBuf};
@@ -351,7 +352,7 @@ async fn verified_round(
         .rfind(|c| c.path.ends_with("/graphql") && c.seq > opened.seq)
         .map_or(completed.seq, |c| c.seq.max(completed.seq));
     let number = pull.number.to_string();
-    let about = |c: &&ade::forge::sim::ApiCall| {
+    let about = |c: &&ade::sim::ApiCall| {
         c.path.contains("/check-runs")
             || c.path.ends_with("/graphql")
             || c.path.ends_with("/labels")

@@ -3,6 +3,7 @@
 //! The webhook path reads top to bottom: [`ingress`] verifies and stores deliveries, [`jobs`] runs
 //! them durably, [`events`] normalizes them, and later stages act on the events.
 
+pub mod backoff;
 pub mod clock;
 pub mod command;
 pub mod config;
@@ -18,7 +19,9 @@ pub mod markdown;
 pub mod metrics;
 pub mod policy;
 pub mod runner;
+pub mod secret;
 pub mod service;
+pub mod sim;
 pub mod spec;
 pub mod store;
 pub mod telemetry;

@@ -145,7 +145,7 @@ fn main() -> ExitCode {
                 data_dir,
                 webhook_secret,
             } => {
-                let mut options = ade::forge::sim::StandaloneOptions::new(listen);
+                let mut options = ade::sim::StandaloneOptions::new(listen);
                 options.webhook_url = webhook_url;
                 options.forge = match forge {
                     SimForge::Github => ade::forge::ForgeKind::Github,
@@ -154,7 +154,7 @@ fn main() -> ExitCode {
                 options.forgejo = forgejo;
                 options.data_dir = data_dir;
                 options.webhook_secret = webhook_secret;
-                ade::forge::sim::run_standalone(options).await
+                ade::sim::run_standalone(options).await
             }
             Command::CheckConfig | Command::Policy { .. } | Command::Schema { .. } => {
                 unreachable!("handled before the runtime starts")

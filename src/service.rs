@@ -16,11 +16,11 @@ use crate::coordinator::run::{RUN_JOB, RunHandler};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{VERIFY_JOB, VerifyHandler};
 use crate::coordinator::warm::{WARM_JOB, WarmHandler};
+use crate::coordinator::writes::{FORGE_WRITE_JOB, ForgeWriter, Forges};
 use crate::dispatch::{Dispatcher, EventSink};
 use crate::forge::ClientOptions;
 use crate::forge::gitea::GiteaForge;
 use crate::forge::github::GithubForge;
-use crate::forge::writes::{FORGE_WRITE_JOB, ForgeWriter, Forges};
 use crate::ingress::{self, DELIVERY_JOB, Inbox, Ingress};
 use crate::jobs::{Handlers, Leader, Wake, Worker};
 use crate::links::LinkSigner;
@@ -77,7 +77,8 @@ impl Service {
         let runner: Option<(Arc<dyn Runner>, usize)> = match options.runner {
             Some(runner) => Some(runner),
             None if !config.agents.is_empty() => {
-                let local = LocalRunner::start(config).await?;
+                let local =
+                    LocalRunner::start(&config.agents, &config.runner, &config.policy).await?;
                 let parallel = local.max_parallel();
                 Some((Arc::new(local), parallel))
             }

@@ -3,8 +3,9 @@
 //! is known normalize to the event a reader of the body would name. Where the corpus is absent the
 //! tests say so and pass; the unit tests' own fixtures still run.
 
-use ade::events::{EventHeaders, EventKind, Normalized, ReviewState, normalize};
+use ade::events::{EventHeaders, EventKind, Normalized, normalize};
 use ade::forge::ForgeKind;
+use ade::forge::ReviewState;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -271,7 +271,7 @@ fn the_example_file_templates_load_and_expand() {
     let config = load(&dir, &uncommented, agent_env()).unwrap();
     let names: Vec<&str> = config.agents.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, TEMPLATES);
-    let registry = AgentRegistry::new(&config).unwrap();
+    let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
     for name in TEMPLATES {
         check_template(&registry, name, &dir);
     }
@@ -339,7 +339,7 @@ fn every_toml_block_of_the_agents_doc_loads_and_expands() {
     for block in blocks {
         let config = load(&dir, &format!("{RUNNER}{block}"), agent_env())
             .unwrap_or_else(|e| panic!("docs/agents.md block does not load: {e}\n{block}"));
-        let registry = AgentRegistry::new(&config).unwrap();
+        let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
         for agent in registry.iter() {
             check_template(&registry, &agent.name, &dir);
             seen.insert(agent.name.clone());
@@ -392,7 +392,7 @@ fn prepare_for_each_prompt_mode() {
     let _env = lock();
     let dir = Dir::new("modes");
     let config = mode_agents(&dir);
-    let registry = AgentRegistry::new(&config).unwrap();
+    let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
     let worktree = dir.path("worktree").display().to_string();
     let scratch = dir.path("scratch").display().to_string();
     let show = dir.path("show").display().to_string();
@@ -560,7 +560,7 @@ fn the_environment_holds_only_what_it_should() {
         Some("gitea-token-that-must-not-leak"),
         "the forge credentials are really in ade's configuration"
     );
-    let registry = AgentRegistry::new(&config).unwrap();
+    let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
     let selection = select(&registry, "snoop", Environment::Worktree);
     let invocation = registry
         .prepare(&selection, &inputs(), &dir.paths())
@@ -634,7 +634,7 @@ fn hostile_task_text_stays_literal() {
         echo.display()
     );
     let config = load(&dir, &toml, vec![]).unwrap();
-    let registry = AgentRegistry::new(&config).unwrap();
+    let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
     let hostile = format!(
         "Fix {{worktree}} $(touch {s}) `touch {s}`; touch {s} && echo \"quoted\" 'single' \\\nnext line {{prompt_file}} {{{{model}}}}",
         s = sentinel.display()
@@ -695,7 +695,7 @@ async fn version_pins() {
     };
 
     let config = load(&dir, &config_with("1.2.3"), vec![]).unwrap();
-    let registry = AgentRegistry::new(&config).unwrap();
+    let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
     let found = registry.check_versions().await.unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].program, fake);
@@ -704,14 +704,14 @@ async fn version_pins() {
         Some("fake-agent 1.2.3 (build 7)")
     );
     let config = load(&dir, &config_with("1.2"), vec![]).unwrap();
-    AgentRegistry::new(&config)
+    AgentRegistry::new(&config.agents, &config.runner, &config.policy)
         .unwrap()
         .check_versions()
         .await
         .unwrap();
 
     let config = load(&dir, &config_with("1.2.4"), vec![]).unwrap();
-    let err = AgentRegistry::new(&config)
+    let err = AgentRegistry::new(&config.agents, &config.runner, &config.policy)
         .unwrap()
         .check_versions()
         .await
@@ -732,7 +732,7 @@ async fn version_pins() {
         broken.display()
     );
     let config = load(&dir, &toml, vec![]).unwrap();
-    let err = AgentRegistry::new(&config)
+    let err = AgentRegistry::new(&config.agents, &config.runner, &config.policy)
         .unwrap()
         .check_versions()
         .await
@@ -749,7 +749,7 @@ async fn version_pins() {
         fake.display()
     );
     let config = load(&dir, &toml, vec![]).unwrap();
-    let err = AgentRegistry::new(&config)
+    let err = AgentRegistry::new(&config.agents, &config.runner, &config.policy)
         .unwrap()
         .check_versions()
         .await
@@ -764,7 +764,7 @@ async fn version_pins() {
         fake.display()
     );
     let config = load(&dir, &toml, vec![]).unwrap();
-    let found = AgentRegistry::start(&config)
+    let found = AgentRegistry::start(&config.agents, &config.runner, &config.policy)
         .await
         .unwrap()
         .check_versions()
@@ -785,7 +785,7 @@ fn choosing_an_agent_and_its_environment() {
         "{RUNNER}\n[agents.trusted]\ncommand = [\"sh\"]\ntrust = \"trusted\"\n[agents.warm]\ncommand = [\"sh\"]\ntrust = \"trusted\"\nenvironment = \"main\"\n[agents.boxed]\ncommand = [\"sh\"]\n"
     );
     let config = load(&dir, &toml, vec![]).unwrap();
-    let registry = AgentRegistry::new(&config).unwrap();
+    let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
     let policy = AgentPolicy {
         allowed: AgentSet::Only(["trusted".into(), "boxed".into(), "ghost".into()].into()),
         default: Some("trusted".into()),
@@ -1073,7 +1073,9 @@ fn bad_agent_configurations_are_refused_naming_the_key() {
     )
     .unwrap();
     assert_eq!(
-        AgentRegistry::new(&config).unwrap_err().to_string(),
+        AgentRegistry::new(&config.agents, &config.runner, &config.policy)
+            .unwrap_err()
+            .to_string(),
         "policy.defaults.agents.default names agent ghost, which is not registered under [agents]"
     );
     let config = load(
@@ -1083,7 +1085,7 @@ fn bad_agent_configurations_are_refused_naming_the_key() {
     )
     .unwrap();
     assert!(
-        AgentRegistry::new(&config)
+        AgentRegistry::new(&config.agents, &config.runner, &config.policy)
             .unwrap_err()
             .to_string()
             .starts_with("agent real cannot run on this server: it is untrusted")
@@ -1164,7 +1166,7 @@ fn as_root_agents_need_an_unprivileged_user() {
         vec![],
     )
     .unwrap();
-    let registry = AgentRegistry::new(&config).unwrap();
+    let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
     let err = registry.agent_user().unwrap_err().to_string();
     assert!(
         err.starts_with("runner.agent_user: ade runs as root and agents never do"),
@@ -1178,7 +1180,10 @@ fn as_root_agents_need_an_unprivileged_user() {
     );
     let empty = load(&dir, "", vec![]).unwrap();
     assert_eq!(
-        AgentRegistry::new(&empty).unwrap().agent_user().unwrap(),
+        AgentRegistry::new(&empty.agents, &empty.runner, &empty.policy)
+            .unwrap()
+            .agent_user()
+            .unwrap(),
         None,
         "no agent, nothing to refuse"
     );
@@ -1189,7 +1194,7 @@ fn as_root_agents_need_an_unprivileged_user() {
         vec![],
     )
     .unwrap();
-    let registry = AgentRegistry::new(&config).unwrap();
+    let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
     let user = registry.agent_user().unwrap().unwrap();
     assert_eq!((user.uid, user.gid), (65534, 65534));
     let selection = select(&registry, "a", Environment::Worktree);
@@ -1217,7 +1222,7 @@ fn the_run_prompt() {
     let _env = lock();
     let dir = Dir::new("prompt");
     let config = mode_agents(&dir);
-    let registry = AgentRegistry::new(&config).unwrap();
+    let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
     let selection = select(&registry, "by-file", Environment::Worktree);
     let mut inputs = inputs();
     inputs.goal_body.push_str(

@@ -988,7 +988,7 @@ async fn one_mirror_per_repository_and_hostile_names_refused() {
     assert!(!world.root().join("work/etc").exists());
     // Wanted commits already present: nothing is fetched, even with a credential that fails.
     let mut wrong = world.credential.clone();
-    wrong.password = ade::config::Secret::new("wrong");
+    wrong.password = ade::secret::Secret::new("wrong");
     world
         .mirror
         .fetch(&wrong, std::slice::from_ref(&world.base))

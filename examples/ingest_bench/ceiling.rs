@@ -6,8 +6,8 @@
 //! It runs on its own Tokio runtime with as many worker threads as ade's (one per CPU), so the
 //! server side is shaped like ade's and does not share threads with the client.
 
-use ade::config::Secret;
 use ade::ingress::{payload, signature};
+use ade::secret::Secret;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;

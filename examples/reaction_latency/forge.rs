@@ -2,8 +2,8 @@
 //! commands, and ade's identity on it (the GitHub App installed on the repository, or Gitea's bot
 //! user with admin access and a token), and the `ADE_*` variables that point ade at it.
 
-use ::ade::forge::sim::{NewRepo, SimOptions, Simulator};
 use ::ade::forge::{ForgeKind, Permission};
+use ::ade::sim::{NewRepo, SimOptions, Simulator};
 use std::path::{Path, PathBuf};
 
 /// The repository the comments go to.

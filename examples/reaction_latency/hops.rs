@@ -18,7 +18,7 @@
 
 use crate::drive::{Driven, Sample};
 use ::ade::events::{Event, EventKind};
-use ::ade::forge::sim::{ApiCall, DeliveryRecord};
+use ::ade::sim::{ApiCall, DeliveryRecord};
 use ::ade::store::{Store, StoreOptions};
 use std::collections::HashMap;
 use std::path::Path;

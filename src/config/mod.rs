@@ -13,13 +13,17 @@ mod raw;
 mod render;
 mod resolve;
 mod runner;
-mod secret;
 #[cfg(test)]
 mod tests;
 
 pub use error::{ConfigError, Origin};
-pub use secret::Secret;
 
+pub use crate::forge::gitea::GiteaConfig;
+pub use crate::forge::github::GithubConfig;
+pub use crate::jobs::JobsConfig;
+pub use crate::runner::RunnerConfig;
+pub use crate::runner::env::ContainerRuntime;
+use crate::secret::Secret;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -78,84 +82,3 @@ pub struct StorageConfig {
     /// Folder for the SQLite database and, later, mirrors, worktrees and logs.
     pub data_dir: PathBuf,
 }
-
-/// `[github]`.
-#[derive(Clone, Debug)]
-pub struct GithubConfig {
-    /// The GitHub App id.
-    pub app_id: Option<u64>,
-    /// PEM file of the GitHub App's private key; checked readable at load, read again by the
-    /// GitHub client. Set exactly when `app_id` is.
-    pub private_key_file: Option<PathBuf>,
-    /// Every webhook secret currently accepted (more than one during rotation). Empty means
-    /// `/webhooks/github` refuses every delivery.
-    pub webhook_secrets: Vec<Secret>,
-    /// REST API root: https://api.github.com, `https://HOST/api/v3` for Enterprise Server; kept
-    /// without a trailing `/`.
-    pub api_url: String,
-}
-
-/// `[gitea]`.
-#[derive(Clone, Debug)]
-pub struct GiteaConfig {
-    /// Base URL of the Gitea or Forgejo instance; http(s), kept without a trailing `/`.
-    pub url: Option<String>,
-    /// The bot user's API token.
-    pub token: Option<Secret>,
-    /// Every webhook secret currently accepted. Empty means `/webhooks/gitea` refuses everything.
-    pub webhook_secrets: Vec<Secret>,
-}
-
-/// `[jobs]`.
-#[derive(Clone, Debug)]
-pub struct JobsConfig {
-    /// Jobs one process runs at once.
-    pub workers: usize,
-    /// Attempts before a job (and its delivery) is marked failed.
-    pub max_attempts: u32,
-    /// First retry delay; each further retry doubles it, with jitter.
-    pub backoff_base: Duration,
-    /// Longest retry delay.
-    pub backoff_max: Duration,
-    /// How long a claimed job stays leased without a heartbeat.
-    pub lease: Duration,
-    /// Fallback poll interval when no wake-up arrives.
-    pub poll_interval: Duration,
-}
-
-/// `[runner]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RunnerConfig {
-    /// Folder for mirrors, worktrees, scratch folders and run logs.
-    pub workdir: PathBuf,
-    /// Runs this runner carries out at once.
-    pub max_parallel: usize,
-    /// The git program ade's own git commands use.
-    pub git: String,
-    /// The folders of the `PATH` agents get, in order; each absolute.
-    pub path: Vec<PathBuf>,
-    /// The unprivileged user agents run as when ade runs as root.
-    pub agent_user: Option<String>,
-    /// What `container` environments are made with.
-    pub container_runtime: ContainerRuntime,
-    /// Memory limit of a sandbox, in bytes; `None` for no limit.
-    pub memory_max: Option<u64>,
-    /// Process limit of a sandbox; `None` for no limit.
-    pub pids_max: Option<u64>,
-    /// Whether agents in containers may use the network.
-    pub network: bool,
-}
-
-impl RunnerConfig {
-    /// The `PATH` value agents get.
-    pub fn path_var(&self) -> String {
-        self.path
-            .iter()
-            .map(|dir| dir.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(":")
-    }
-}
-
-/// What makes the sandbox of a `container` run (one type for the configuration and the runner).
-pub use crate::runner::env::ContainerRuntime;

@@ -5,8 +5,8 @@
 
 use super::goals::goal_comment;
 use super::render::{self, SummaryTaskView, SummaryView};
+use crate::coordinator::writes::ForgeWrite;
 use crate::forge::RepoRef;
-use crate::forge::writes::ForgeWrite;
 use crate::jobs::JobError;
 use crate::lifecycle::{ApprovalState, SpecState, TaskState};
 use crate::policy::EffectivePolicy;

@@ -4,8 +4,8 @@
 
 use super::commands::plan::{GoalComment, TaskProgress};
 use super::schedule::{self, TaskNode};
+use crate::coordinator::writes::ForgeWrite;
 use crate::forge::RepoRef;
-use crate::forge::writes::ForgeWrite;
 use crate::jobs::JobError;
 use crate::lifecycle::TaskState;
 use crate::markdown;

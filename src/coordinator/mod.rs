@@ -17,3 +17,4 @@ pub mod shared;
 pub mod verification;
 pub mod warm;
 pub mod watch;
+pub mod writes;

@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::policies::POLICY_PATH;
 use super::shared::Shared;
+use crate::coordinator::writes::{ForgeWrite, classify, enqueue_writes};
 use crate::events::EventKind;
-use crate::forge::writes::{ForgeWrite, classify, enqueue_writes};
 use crate::forge::{AnnotationLevel, Check, CheckAnnotation, CheckState, Forge, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::store;
@@ -239,7 +239,7 @@ impl JobHandler for PolicyCheckHandler {
 mod tests {
     use super::*;
     use crate::coordinator::policies::Policies;
-    use crate::forge::writes::Forges;
+    use crate::coordinator::writes::Forges;
     use crate::links::LinkSigner;
     use crate::templates::snapshot;
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::policies::Policies;
-use crate::forge::writes::{Forges, classify};
+use crate::coordinator::writes::{Forges, classify};
 use crate::forge::{Forge, ForgeKind};
 use crate::jobs::JobError;
 use crate::links::{LinkSigner, LogTarget};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::forge::writes::{Forges, classify};
+use crate::coordinator::writes::{Forges, classify};
 use crate::forge::{ForgeKind, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::runner::mirror::is_commit_id;

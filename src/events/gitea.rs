@@ -10,9 +10,9 @@ use super::payload::{
 };
 use super::{
     Actor, BranchRef, Comment, Event, EventError, EventHeaders, EventKind, Issue, IssueRef,
-    Normalized, PullRequest, Push, Repository, Review, ReviewState,
+    Normalized, PullRequest, Push, Repository, Review,
 };
-use crate::forge::ForgeKind;
+use crate::forge::{ForgeKind, ReviewState};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 

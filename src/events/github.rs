@@ -8,9 +8,9 @@ use super::payload::{
 use super::{
     Actor, BranchRef, CheckRun, Comment, Event, EventError, EventHeaders, EventKind, Installation,
     InstallationAction, InstallationRepositories, Issue, IssueRef, Normalized, PullRequest, Push,
-    Repository, Review, ReviewState,
+    Repository, Review,
 };
-use crate::forge::ForgeKind;
+use crate::forge::{ForgeKind, ReviewState};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 

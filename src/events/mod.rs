@@ -10,7 +10,7 @@ mod payload;
 #[cfg(test)]
 mod test_support;
 
-use crate::forge::ForgeKind;
+use crate::forge::{ForgeKind, ReviewState};
 use serde::{Deserialize, Serialize};
 
 /// The headers of a delivery that decide how its payload is read.
@@ -262,20 +262,6 @@ pub struct PullRequest {
     pub merged: bool,
     /// The merge commit, once merged.
     pub merge_commit_sha: Option<String>,
-}
-
-/// What a review says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReviewState {
-    /// The reviewer approved.
-    Approved,
-    /// The reviewer asked for changes.
-    ChangesRequested,
-    /// The reviewer only commented.
-    Commented,
-    /// The review was dismissed.
-    Dismissed,
 }
 
 /// A pull request review.

@@ -1,6 +1,6 @@
 //! Forges ade talks to: the dialect a delivery speaks, and the [`Forge`] client the coordinator
 //! writes through. One trait, two real implementations (GitHub as a GitHub App, Gitea/Forgejo with
-//! a bot token), and a simulator that speaks both dialects for tests and the demo.
+//! a bot token); the simulator that speaks both dialects lives in `crate::sim`.
 //!
 //! docs/forges.md is the operator's side: what each client calls, the permissions it needs, and
 //! why the clients are built as they are.
@@ -11,13 +11,23 @@ mod http;
 
 pub use http::{ClientOptions, RetryPolicy};
 
-pub mod sim;
-
-use crate::config::Secret;
+use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-pub mod writes;
+/// What a review says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewState {
+    /// The reviewer approved.
+    Approved,
+    /// The reviewer asked for changes.
+    ChangesRequested,
+    /// The reviewer only commented.
+    Commented,
+    /// The review was dismissed.
+    Dismissed,
+}
 
 /// The webhook and API dialect of a forge. Forgejo speaks the Gitea dialect, so it is `Gitea` here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -307,7 +317,7 @@ pub struct ForgeReview {
     /// The reviewer's login.
     pub author: String,
     /// What it says.
-    pub state: crate::events::ReviewState,
+    pub state: ReviewState,
     /// The commit it applies to.
     pub commit_sha: Option<String>,
     /// Its text (empty when the reviewer wrote none).

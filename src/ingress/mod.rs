@@ -14,8 +14,8 @@ pub use inbox::{DELIVERY_JOB, Inbox, Stored};
 pub use request::{Refusal, VerifiedDelivery};
 
 use crate::clock::Clock;
-use crate::config::Secret;
 use crate::metrics::Metrics;
+use crate::secret::Secret;
 use crate::store::deliveries::NewDelivery;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -1,7 +1,7 @@
 //! Webhook signatures: HMAC-SHA256 of the raw body under a shared secret, compared in constant
 //! time. Several secrets may be active at once so an operator can rotate without losing deliveries.
 
-use crate::config::Secret;
+use crate::secret::Secret;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 

@@ -14,7 +14,6 @@
 //!   with a short poll as a fallback.
 //! - One process at a time leads, by a lease row: it reaps expired leases and runs periodic work.
 
-pub mod backoff;
 mod leader;
 mod wake;
 mod worker;
@@ -31,6 +30,24 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// `ade.toml`'s `[jobs]`, as the workers take it.
+#[derive(Clone, Debug)]
+pub struct JobsConfig {
+    /// Jobs one process runs at once.
+    pub workers: usize,
+    /// Attempts before a job (and its delivery) is marked failed.
+    pub max_attempts: u32,
+    /// First retry delay; each further retry doubles it, with jitter.
+    pub backoff_base: Duration,
+    /// Longest retry delay.
+    pub backoff_max: Duration,
+    /// How long a claimed job stays leased without a heartbeat.
+    pub lease: Duration,
+    /// Fallback poll interval when no wake-up arrives.
+    pub poll_interval: Duration,
+}
 
 /// A boxed future, so handlers of different kinds fit one registry.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -1,10 +1,10 @@
 //! The worker: claims due jobs up to its number of slots, runs each on its handler, keeps their
 //! leases alive, and writes each attempt's result behind its fence.
 
-use super::backoff;
+use super::JobsConfig;
 use super::{Handlers, JobContext, JobError, JobHandler, Wake};
+use crate::backoff;
 use crate::clock::Clock;
-use crate::config::JobsConfig;
 use crate::metrics::Metrics;
 use crate::store::jobs::{self as queries, ClaimedJob};
 use crate::store::{Context, Store};

@@ -21,3 +21,40 @@ pub use order::{
     DependencyResult, RunOrder, RunOutcome, RunProgress, RunReport, Runner, VerifyOrder,
     VerifyOutcome, WarmOrder,
 };
+
+use env::ContainerRuntime;
+use std::path::PathBuf;
+
+/// `ade.toml`'s `[runner]`, as the runner takes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunnerConfig {
+    /// Folder for mirrors, worktrees, scratch folders and run logs.
+    pub workdir: PathBuf,
+    /// Runs this runner carries out at once.
+    pub max_parallel: usize,
+    /// The git program ade's own git commands use.
+    pub git: String,
+    /// The folders of the `PATH` agents get, in order; each absolute.
+    pub path: Vec<PathBuf>,
+    /// The unprivileged user agents run as when ade runs as root.
+    pub agent_user: Option<String>,
+    /// What `container` environments are made with.
+    pub container_runtime: ContainerRuntime,
+    /// Memory limit of a sandbox, in bytes; `None` for no limit.
+    pub memory_max: Option<u64>,
+    /// Process limit of a sandbox; `None` for no limit.
+    pub pids_max: Option<u64>,
+    /// Whether agents in containers may use the network.
+    pub network: bool,
+}
+
+impl RunnerConfig {
+    /// The `PATH` value agents get.
+    pub fn path_var(&self) -> String {
+        self.path
+            .iter()
+            .map(|dir| dir.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+}

@@ -1,7 +1,7 @@
 //! Maintainers command ade from issues on GitHub, Gitea and Forgejo, through the simulator.
 
 use crate::support::story::{MAINTAINER, READER, REPO, Story, WRITER};
-use ade::forge::sim::{Fault, FaultRule};
+use ade::sim::{Fault, FaultRule};
 
 const GOAL: &str = "Add a --dry-run flag";
 const CHECKLIST: &str = "We want a dry run.\n\n\

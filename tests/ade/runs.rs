@@ -6,8 +6,8 @@ use super::support::eventually;
 use super::support::runner::{runner_config, script_agent};
 use super::support::story::{MAINTAINER, PATIENCE, REPO, Story};
 use ade::forge::ForgeKind;
-use ade::forge::sim::{MergeStyle, SimPull};
 use ade::lifecycle::State;
+use ade::sim::{MergeStyle, SimPull};
 use ade::store::runs::{self as runs, RunRow};
 use std::time::Duration;
 
@@ -555,10 +555,10 @@ async fn an_approval_merged_before_its_run_recorded_it_still_counts() {
     // Handled once the push's delivery enqueued its warm-up (and dropped the cached policy).
     warm_up(&story, &head, &["available", "running", "completed"]).await;
     story.sim.inject(
-        ade::forge::sim::FaultRule::new(
+        ade::sim::FaultRule::new(
             "GET",
             "/repos/acme/widgets/contents/**",
-            ade::forge::sim::Fault::Delay(Duration::from_secs(2)),
+            ade::sim::Fault::Delay(Duration::from_secs(2)),
         )
         .times(1),
     );

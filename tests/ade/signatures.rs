@@ -3,8 +3,8 @@
 //! those exact requests.
 
 use crate::support::{TestDb, TestForge, start_ade};
-use ade::config::Secret;
 use ade::ingress::signature::{SignatureError, verify_gitea, verify_github};
+use ade::secret::Secret;
 use ade::service::ServiceOptions;
 use serde_json::Value;
 use sha2::{Digest, Sha256};

@@ -15,10 +15,10 @@ use super::support::verify::{
     ready_calls, run_of, summary_of, verify_check, verify_checks, verify_report_text,
     verify_reports, verify_reports_until,
 };
-use ade::events::ReviewState;
 use ade::forge::CheckState;
-use ade::forge::sim::{Fault, FaultRule, MergeStyle};
+use ade::forge::ReviewState;
 use ade::lifecycle::State;
+use ade::sim::{Fault, FaultRule, MergeStyle};
 use std::time::Duration;
 
 // ----- 1. the green path -----

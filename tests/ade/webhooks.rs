@@ -4,9 +4,9 @@ use crate::support::payloads::{
     gitea_comment, github_comment, github_issue_labeled, github_ping, padded_github_comment,
 };
 use crate::support::{Delivery, TestDb, TestForge, databases, eventually, start_ade};
-use ade::config::Secret;
 use ade::events::{Event, EventKind};
 use ade::forge::ForgeKind;
+use ade::secret::Secret;
 use ade::service::{Service, ServiceOptions};
 use ade::store::deliveries::{self, DeliveryState, StoredDelivery};
 use ade::store::{self as storage, Store};

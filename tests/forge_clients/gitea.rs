@@ -4,13 +4,13 @@
 use super::fake::{Answer, FakeForge, Recorded};
 use super::openapi::{Spec, assert_conforms};
 use super::support::{options, repo};
-use ade::config::Secret;
-use ade::events::ReviewState;
+use ade::forge::ReviewState;
 use ade::forge::gitea::GiteaForge;
 use ade::forge::{
     BranchProtection, Check, CheckState, CheckTarget, Forge, ForgeError, MergeMethod,
     NewPullRequest, Permission, PullRequestUpdate, Reaction,
 };
+use ade::secret::Secret;
 use serde_json::{Value, json};
 
 pub const PREFIX: &str = "/api/v1";

@@ -7,7 +7,7 @@ use super::github_fixtures::{
 };
 use super::openapi::assert_conforms;
 use super::support::{repo, rfc3339_in};
-use ade::events::ReviewState;
+use ade::forge::ReviewState;
 use ade::forge::{
     BranchProtection, Check, CheckState, CheckTarget, Forge, ForgeError, MergeMethod, MergeRefusal,
     NewPullRequest, Permission, PullRequestUpdate, Reaction,

@@ -3,7 +3,7 @@
 
 use crate::support::{Api, REPO, Receiver, forge};
 use ade::forge::ForgeKind;
-use ade::forge::sim::{DeliveryOutcome, Fault, FaultRule};
+use ade::sim::{DeliveryOutcome, Fault, FaultRule};
 use serde_json::json;
 use std::time::{Duration, Instant};
 

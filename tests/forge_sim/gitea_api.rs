@@ -1,7 +1,7 @@
 //! The Gitea dialect: token auth, the routes ade calls, statuses, merge rules, paging.
 
 use crate::support::{Api, REPO, forge};
-use ade::events::ReviewState;
+use ade::forge::ReviewState;
 use ade::forge::{BranchProtection, CheckState, ForgeKind};
 use base64::Engine;
 use serde_json::json;

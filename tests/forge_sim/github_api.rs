@@ -2,9 +2,9 @@
 
 use crate::support::{Api, REPO, forge, forge_with};
 use ade::clock::ManualClock;
-use ade::events::ReviewState;
-use ade::forge::sim::MergeStyle;
+use ade::forge::ReviewState;
 use ade::forge::{BranchProtection, ForgeKind};
+use ade::sim::MergeStyle;
 use base64::Engine;
 use serde_json::json;
 use std::sync::Arc;

@@ -4,9 +4,9 @@
 
 use crate::support::{Answer, Api, REPO, forge};
 use crate::webhooks::missing_from_corpus;
-use ade::events::ReviewState;
 use ade::forge::ForgeKind;
-use ade::forge::sim::Simulator;
+use ade::forge::ReviewState;
+use ade::sim::Simulator;
 use serde_json::{Value, json};
 
 const READY: &str = "mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id}) { pullRequest { isDraft number } } }";

@@ -4,7 +4,7 @@
 use crate::support::{Receiver, TempDir};
 use ade::events::{EventHeaders, EventKind, Normalized, normalize};
 use ade::forge::ForgeKind;
-use ade::forge::sim::{AppKey, DEMO_REPO, StandaloneOptions, start_demo};
+use ade::sim::{AppKey, DEMO_REPO, StandaloneOptions, start_demo};
 use serde_json::json;
 
 async fn demo_drives(kind: ForgeKind) {

@@ -2,7 +2,7 @@
 //! what it gets, and an HTTP client that speaks to the simulator's API with a token.
 
 use ade::forge::ForgeKind;
-use ade::forge::sim::{NewRepo, SimOptions, Simulator};
+use ade::sim::{NewRepo, SimOptions, Simulator};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;

@@ -3,10 +3,11 @@
 //! present) carries at least the field names of the corpus example for the same event.
 
 use crate::support::{Api, REPO, Received, Receiver, forge_with};
-use ade::config::Secret;
-use ade::events::{EventHeaders, EventKind, Normalized, ReviewState, normalize};
+use ade::events::{EventHeaders, EventKind, Normalized, normalize};
 use ade::forge::ForgeKind;
+use ade::forge::ReviewState;
 use ade::ingress::signature::{verify_gitea, verify_github};
+use ade::secret::Secret;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
@@ -267,7 +268,7 @@ async fn every_action_sends_what_ade_reads(kind: ForgeKind, forgejo: bool) {
             .unwrap();
         expected.push("check_run_rerequested");
     }
-    sim.merge_pull(REPO, pr, "maintainer", ade::forge::sim::MergeStyle::Merge)
+    sim.merge_pull(REPO, pr, "maintainer", ade::sim::MergeStyle::Merge)
         .await
         .unwrap();
     sim.close_issue(REPO, issue, "maintainer").await.unwrap();
@@ -348,7 +349,7 @@ async fn every_action_sends_what_ade_reads(kind: ForgeKind, forgejo: bool) {
     for delivery in sim.deliveries() {
         assert_eq!(
             delivery.outcome,
-            ade::forge::sim::DeliveryOutcome::Sent { status: 202 }
+            ade::sim::DeliveryOutcome::Sent { status: 202 }
         );
     }
 }

@@ -4,7 +4,7 @@
 use super::fake::Recorded;
 use super::openapi::Spec;
 use super::world::{Dialect, World};
-use ade::forge::sim::ApiCall;
+use ade::sim::ApiCall;
 use axum::http::HeaderMap;
 use serde_json::Value;
 

@@ -5,7 +5,7 @@
 //! against the number of calls it should cost.
 
 use super::world::{Dialect, REPO, World};
-use ade::events::ReviewState;
+use ade::forge::ReviewState;
 use ade::forge::{
     AnnotationLevel, Check, CheckAnnotation, CheckState, CheckTarget, ForgeError,
     ForgeReviewComment, MergeMethod, MergeRefusal,
@@ -174,7 +174,7 @@ pub async fn annotated_checks(w: &World, head: &str) {
     }
 }
 
-fn policy_checks(w: &World, head: &str) -> Vec<ade::forge::sim::SimCheck> {
+fn policy_checks(w: &World, head: &str) -> Vec<ade::sim::SimCheck> {
     w.sim
         .checks(REPO, head)
         .into_iter()

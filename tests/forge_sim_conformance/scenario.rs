@@ -6,7 +6,7 @@ use super::conformance::assert_every_call_conforms;
 use super::gate;
 use super::git::Git;
 use super::world::{Dialect, LEVELS, LIB, README, REPO, SPACED, SPACED_TEXT, World};
-use ade::events::ReviewState;
+use ade::forge::ReviewState;
 use ade::forge::{
     BranchProtection, Check, CheckState, CheckTarget, ForgeError, MergeMethod, MergeRefusal,
     NewPullRequest, PullRequestUpdate, Reaction,

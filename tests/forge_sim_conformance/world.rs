@@ -2,11 +2,11 @@
 //! of its dialect pointed at it.
 
 use ade::clock::SystemClock;
-use ade::config::Secret;
 use ade::forge::gitea::GiteaForge;
 use ade::forge::github::GithubForge;
-use ade::forge::sim::{NewRepo, SimOptions, Simulator};
 use ade::forge::{ClientOptions, Forge, ForgeKind, Permission, RepoRef, RetryPolicy};
+use ade::secret::Secret;
+use ade::sim::{NewRepo, SimOptions, Simulator};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

@@ -203,7 +203,7 @@ fn the_shipped_pins_match_the_real_clis() {
     for block in doc.split("```toml\n").skip(1) {
         let block = block.split("```").next().unwrap();
         let config = load(&dir, &format!("{runner}{block}"), agent_env()).unwrap();
-        let registry = AgentRegistry::new(&config).unwrap();
+        let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
         let Some(agent) = registry.iter().next().cloned() else {
             continue;
         };
@@ -224,7 +224,11 @@ fn the_shipped_pins_match_the_real_clis() {
         let wrong = block.replace(&format!("version = \"{pin}\""), "version = \"0.0.1\"");
         let config = load(&dir, &format!("{runner}{wrong}"), agent_env()).unwrap();
         let err = runtime
-            .block_on(AgentRegistry::new(&config).unwrap().check_versions())
+            .block_on(
+                AgentRegistry::new(&config.agents, &config.runner, &config.policy)
+                    .unwrap()
+                    .check_versions(),
+            )
             .unwrap_err()
             .to_string();
         assert!(
@@ -272,7 +276,7 @@ fn the_claude_code_template_runs_the_real_cli() {
         &format!("[agents.claude-code.env]\nANTHROPIC_BASE_URL = \"{url}\"\n"),
     );
     let config = load(&dir, &(runner_with(&bin) + &block), agent_env()).unwrap();
-    let registry = AgentRegistry::new(&config).unwrap();
+    let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
     let selection = select(&registry, "claude-code", Environment::Worktree);
     let invocation = registry
         .prepare(&selection, &inputs(), &dir.paths())
@@ -308,7 +312,7 @@ fn the_codex_template_runs_the_real_cli() {
     let block = doc_block("codex").replace("\"codex\", \"exec\", \"--json\",", &provider);
     assert!(block.contains("model_provider=ade"), "{block}");
     let config = load(&dir, &(runner_with(&bin) + &block), agent_env()).unwrap();
-    let registry = AgentRegistry::new(&config).unwrap();
+    let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
     let selection = select(&registry, "codex", Environment::Worktree);
     let invocation = registry
         .prepare(&selection, &inputs(), &dir.paths())
@@ -395,7 +399,7 @@ fn the_aider_template_runs_the_real_cli() {
     );
     assert!(block.contains("--openai-api-base"), "{block}");
     let config = load(&dir, &(runner_with(&bin) + &block), agent_env()).unwrap();
-    let registry = AgentRegistry::new(&config).unwrap();
+    let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
     let selection = select(&registry, "aider", Environment::Worktree);
     let invocation = registry
         .prepare(&selection, &inputs(), &dir.paths())

@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ade::config::Secret;
 use ade::forge::CloneCredential;
 use ade::forge::ForgeKind;
-use ade::forge::sim::{NewRepo, SimOptions, Simulator};
 use ade::runner::commit::WorktreePaths;
 use ade::runner::git::Git;
 use ade::runner::mirror::{Mirror, Mirrors};
+use ade::secret::Secret;
+use ade::sim::{NewRepo, SimOptions, Simulator};
 
 /// The hooks planted everywhere git might look for them.
 pub const HOOKS: &[&str] = &[

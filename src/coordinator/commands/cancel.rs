@@ -10,7 +10,7 @@ use crate::command::Place;
 use crate::coordinator::finish;
 use crate::coordinator::goals::spec_of;
 use crate::coordinator::render::{self, ReplyView};
-use crate::forge::writes::ForgeWrite;
+use crate::coordinator::writes::ForgeWrite;
 use crate::jobs::JobError;
 use crate::lifecycle::{ApprovalState, RunState, SpecState, State, TaskState};
 use crate::markdown;

@@ -5,8 +5,8 @@
 use super::Session;
 use crate::command::sanitize;
 use crate::coordinator::render::{self, PlanView, TaskView};
+use crate::coordinator::writes::ForgeWrite;
 use crate::forge::RepoRef;
-use crate::forge::writes::ForgeWrite;
 use crate::jobs::JobError;
 use crate::markdown;
 use crate::spec::{GoalRef, Lifecycle, Planner, Spec, SpecError, SpecState, manual, validate};

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::coordinator::render::{self, ReplyView};
 use crate::coordinator::shared::Shared;
-use crate::events::ReviewState;
-use crate::forge::writes::{ForgeWrite, classify, enqueue_writes};
+use crate::coordinator::writes::{ForgeWrite, classify, enqueue_writes};
+use crate::forge::ReviewState;
 use crate::forge::{ForgeError, ForgeReview, Permission, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::lifecycle::SpecState;

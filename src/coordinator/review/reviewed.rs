@@ -6,7 +6,8 @@
 use super::event_of;
 use super::gate::{excluded_reviewers, gate_job};
 use crate::coordinator::shared::Shared;
-use crate::events::{EventKind, ReviewState};
+use crate::events::EventKind;
+use crate::forge::ReviewState;
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::lifecycle::ApprovalState;
 use crate::store::approvals;

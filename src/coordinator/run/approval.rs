@@ -3,7 +3,7 @@
 
 use super::load::StoredRun;
 use crate::coordinator::render::{self, ApprovalView, TaskView};
-use crate::forge::writes::classify;
+use crate::coordinator::writes::classify;
 use crate::forge::{Forge, ForgeError, ForgePullRequest, NewPullRequest, PullRequestUpdate};
 use crate::jobs::JobError;
 use crate::runner::RunReport;

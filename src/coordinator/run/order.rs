@@ -2,8 +2,8 @@
 
 use super::load::StoredRun;
 use crate::command::sanitize;
-use crate::events::ReviewState;
 use crate::forge::Forge;
+use crate::forge::ReviewState;
 use crate::jobs::JobContext;
 use crate::lifecycle::RunState;
 use crate::policy::EffectivePolicy;

@@ -15,7 +15,7 @@ use super::run_job;
 use crate::coordinator::render::{self, ReplyView};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
-use crate::forge::writes::ForgeWrite;
+use crate::coordinator::writes::ForgeWrite;
 use crate::jobs::JobError;
 use crate::lifecycle::{ApprovalState, RunState, State, TaskState, VerificationState};
 use crate::markdown;

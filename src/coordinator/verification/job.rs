@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Subject, passed, report, state_of};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::watch::{Flag, watch};
-use crate::forge::writes::{ForgeWrite, classify, enqueue_writes};
+use crate::coordinator::writes::{ForgeWrite, classify, enqueue_writes};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::lifecycle::{State, VerificationState};
 use crate::runner::{Runner, VerifyOrder};

@@ -9,7 +9,7 @@ pub mod job;
 
 use std::sync::Arc;
 
-use crate::forge::writes::ForgeWrite;
+use crate::coordinator::writes::ForgeWrite;
 use crate::forge::{ForgeKind, RepoRef};
 use crate::jobs::JobError;
 use crate::lifecycle::{ApprovalState, State, VerificationState};

@@ -1,7 +1,8 @@
 use super::normalize;
 use crate::events::test_support::{event, fixture, ignored, with, without};
-use crate::events::{EventError, EventHeaders, EventKind, Normalized, ReviewState};
+use crate::events::{EventError, EventHeaders, EventKind, Normalized};
 use crate::forge::ForgeKind;
+use crate::forge::ReviewState;
 use serde_json::json;
 
 fn read(event: &str, event_type: Option<&str>, body: &[u8]) -> Result<Normalized, EventError> {

@@ -19,10 +19,21 @@ use super::{
     ForgeReviewComment, MergeMethod, NewPullRequest, Permission, PullRequestUpdate, Reaction,
     RepoRef,
 };
-use crate::config::{GiteaConfig, Secret};
+use crate::secret::Secret;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Method};
 use std::fmt;
+
+/// `ade.toml`'s `[gitea]`, as this client takes it.
+#[derive(Clone, Debug)]
+pub struct GiteaConfig {
+    /// Base URL of the Gitea or Forgejo instance; http(s), kept without a trailing `/`.
+    pub url: Option<String>,
+    /// The bot user's API token.
+    pub token: Option<Secret>,
+    /// Every webhook secret currently accepted. Empty means `/webhooks/gitea` refuses everything.
+    pub webhook_secrets: Vec<Secret>,
+}
 
 /// ade's Gitea/Forgejo client: one per instance, shared by every job that writes to it.
 pub struct GiteaForge {

@@ -2,7 +2,7 @@
 //! them. Gitea lists comments per review, so only reviews that have some are asked for theirs.
 
 use super::{Call, GiteaForge, repo_path, wire};
-use crate::events::ReviewState;
+use crate::forge::ReviewState;
 use crate::forge::http::{collect_pages, more_after, query};
 use crate::forge::{ForgeResult, ForgeReview, ForgeReviewComment, RepoRef};
 

@@ -25,14 +25,31 @@ use super::{
     ForgeReviewComment, MergeMethod, NewPullRequest, Permission, PullRequestUpdate, Reaction,
     RepoRef,
 };
-use crate::config::GithubConfig;
+use crate::secret::Secret;
 use endpoint::Endpoints;
 use http::header::{ACCEPT, AUTHORIZATION};
 use http::{HeaderValue, Method};
 use http_body_util::BodyExt;
 use jwt::AppKey;
 use std::fmt;
+use std::path::PathBuf;
 use tokens::Tokens;
+
+/// `ade.toml`'s `[github]`, as this client takes it.
+#[derive(Clone, Debug)]
+pub struct GithubConfig {
+    /// The GitHub App id.
+    pub app_id: Option<u64>,
+    /// PEM file of the GitHub App's private key; checked readable at load, read again by the
+    /// GitHub client. Set exactly when `app_id` is.
+    pub private_key_file: Option<PathBuf>,
+    /// Every webhook secret currently accepted (more than one during rotation). Empty means
+    /// `/webhooks/github` refuses every delivery.
+    pub webhook_secrets: Vec<Secret>,
+    /// REST API root: https://api.github.com, `https://HOST/api/v3` for Enterprise Server; kept
+    /// without a trailing `/`.
+    pub api_url: String,
+}
 
 /// The media type of GitHub's JSON answers.
 const JSON: &str = "application/vnd.github+json";

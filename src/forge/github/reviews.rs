@@ -2,7 +2,7 @@
 //! them, which a retry hands to the agent as feedback.
 
 use super::{Call, GithubForge, repo_path, wire};
-use crate::events::ReviewState;
+use crate::forge::ReviewState;
 use crate::forge::http::{collect_pages, more_after, query};
 use crate::forge::{ForgeResult, ForgeReview, ForgeReviewComment, RepoRef};
 

@@ -4,9 +4,9 @@
 //! once when the event did not carry it.
 
 use super::{Call, GithubForge, wire};
-use crate::config::Secret;
 use crate::forge::http::encode_segment;
 use crate::forge::{ForgeError, ForgeResult, RepoRef};
+use crate::secret::Secret;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 

@@ -192,7 +192,7 @@ where
 /// The wait before retry number `retry` (from 1) after a transient failure: exponential from
 /// `backoff_base` to `backoff_max`, with jitter.
 pub(crate) fn backoff(policy: &RetryPolicy, retry: u32) -> Duration {
-    crate::jobs::backoff::delay(
+    crate::backoff::delay(
         i64::from(retry),
         policy.backoff_base,
         policy.backoff_max,

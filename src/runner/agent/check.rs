@@ -11,6 +11,8 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
 use super::{Agent, AgentRegistry};
+use crate::policy::ServerPolicy;
+use crate::runner::RunnerConfig;
 
 /// How long a version command may take.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(15);
@@ -71,11 +73,15 @@ pub struct AgentVersion {
 }
 
 impl AgentRegistry {
-    /// The registry of `config`, checked as `ade serve` needs it before accepting work: agents
-    /// usable under the server policy, not run as root, programs present, pins matched. Each
-    /// agent's program and version go to the log.
-    pub async fn start(config: &crate::config::Config) -> Result<AgentRegistry, StartError> {
-        let registry = AgentRegistry::new(config)?;
+    /// The registry [`AgentRegistry::new`] makes, checked as `ade serve` needs it before
+    /// accepting work: agents usable under the server policy, not run as root, programs present,
+    /// pins matched. Each agent's program and version go to the log.
+    pub async fn start(
+        agents: &[Agent],
+        runner: &RunnerConfig,
+        policy: &ServerPolicy,
+    ) -> Result<AgentRegistry, StartError> {
+        let registry = AgentRegistry::new(agents, runner, policy)?;
         let user = registry.agent_user()?;
         for found in registry.check_versions().await? {
             tracing::info!(

@@ -27,8 +27,9 @@ pub use leftovers::Leftovers;
 pub use prepare::{Dependency, OUTPUT_FILE, PrepareError, RunInputs, RunPaths};
 pub use template::{ArgTemplate, Placeholder, TemplateError};
 
-use crate::config::{Config, RunnerConfig, Secret};
-use crate::policy::{AgentPolicy, Environment, ExecutionPolicy};
+use crate::policy::{AgentPolicy, Environment, ExecutionPolicy, ServerPolicy};
+use crate::runner::RunnerConfig;
+use crate::secret::Secret;
 
 /// How an agent is given its prompt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -191,15 +192,19 @@ pub struct AgentRegistry {
 }
 
 impl AgentRegistry {
-    /// The registry of `config`. Refuses a configuration under which a registered agent could
-    /// never run, or the server's default agent is not registered.
-    pub fn new(config: &Config) -> Result<AgentRegistry, StartError> {
-        let agents: BTreeMap<String, Arc<Agent>> = config
-            .agents
+    /// The registry of the server's `agents` (`ade.toml`'s `[agents.*]`), started with `runner`
+    /// under `policy`. Refuses a configuration under which a registered agent could never run, or
+    /// the server's default agent is not registered.
+    pub fn new(
+        agents: &[Agent],
+        runner: &RunnerConfig,
+        policy: &ServerPolicy,
+    ) -> Result<AgentRegistry, StartError> {
+        let agents: BTreeMap<String, Arc<Agent>> = agents
             .iter()
             .map(|agent| (agent.name.clone(), Arc::new(agent.clone())))
             .collect();
-        let limits = &config.policy.limits;
+        let limits = &policy.limits;
         for agent in agents.values() {
             if agent.trust == Trust::Untrusted
                 && !limits.environments.contains(&Environment::Container)
@@ -223,7 +228,7 @@ impl AgentRegistry {
                 });
             }
         }
-        let defaults = &config.policy.defaults.agents;
+        let defaults = &policy.defaults.agents;
         for (key, name) in [
             ("policy.defaults.agents.default", defaults.default.as_ref()),
             (
@@ -242,7 +247,7 @@ impl AgentRegistry {
         }
         Ok(AgentRegistry {
             agents,
-            runner: config.runner.clone(),
+            runner: runner.clone(),
         })
     }
 

@@ -19,6 +19,8 @@ mod prepare;
 mod publish;
 mod verify;
 
+use super::RunnerConfig;
+use super::agent::Agent;
 use super::agent::{AgentRegistry, Dependency, RunInputs};
 use super::commit::Identity;
 use super::env::EnvOptions;
@@ -28,7 +30,7 @@ use super::order::{
     RunOrder, RunOutcome, RunProgress, RunReport, Runner, VerifyOrder, VerifyOutcome, WarmOrder,
 };
 use super::workspace::{PoolConfig, WorktreePool};
-use crate::config::Config;
+use crate::policy::ServerPolicy;
 
 /// The runner embedded in `ade serve`.
 pub struct LocalRunner {
@@ -75,10 +77,15 @@ impl Stop {
 }
 
 impl LocalRunner {
-    /// The runner `config` describes: its agents (their pinned versions checked now), its
-    /// workdir, and how agents are started. Refuses to start on any problem, naming it.
-    pub async fn start(config: &Config) -> anyhow::Result<LocalRunner> {
-        let registry = AgentRegistry::start(config).await?;
+    /// The runner of the server's `agents` (their pinned versions checked now) with `runner`'s
+    /// workdir and ways of starting agents, under `policy`. Refuses to start on any problem,
+    /// naming it.
+    pub async fn start(
+        agents: &[Agent],
+        runner: &RunnerConfig,
+        policy: &ServerPolicy,
+    ) -> anyhow::Result<LocalRunner> {
+        let registry = AgentRegistry::start(agents, runner, policy).await?;
         let agent_user = registry.agent_user()?;
         let runner = registry.runner().clone();
         let workdir = runner.workdir.clone();

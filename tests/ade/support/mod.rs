@@ -12,7 +12,8 @@ pub use db::{TestDb, databases};
 pub use forge::{Delivery, TestForge};
 pub use process::AdeProcess;
 
-use ade::config::{Config, Secret};
+use ade::config::Config;
+use ade::secret::Secret;
 use ade::service::{Service, ServiceOptions};
 use std::time::Duration;
 

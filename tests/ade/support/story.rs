@@ -3,10 +3,10 @@
 //! HTTP (webhooks one way, REST calls the other).
 
 use super::{TestDb, db, eventually};
-use ade::config::Secret;
-use ade::forge::sim::{NewRepo, SimOptions, Simulator};
 use ade::forge::{ClientOptions, ForgeKind, Permission, RetryPolicy};
+use ade::secret::Secret;
 use ade::service::{Service, ServiceOptions};
+use ade::sim::{NewRepo, SimOptions, Simulator};
 use std::time::Duration;
 
 /// The repository every story happens in.

@@ -6,9 +6,9 @@
 use super::runner::{runner_config, script_agent, workdir};
 use super::story::{MAINTAINER, PATIENCE, REPO, Story};
 use super::{TestDb, databases, eventually};
-use ade::forge::sim::{ApiCall, SimCheck, SimPull};
 use ade::forge::{CheckState, ForgeKind};
 use ade::lifecycle::State;
+use ade::sim::{ApiCall, SimCheck, SimPull};
 use ade::store::runs::{self as runs, RunRow};
 use std::future::Future;
 

@@ -6,8 +6,8 @@ use super::super::state::{
     Comment, CommitStatus, Issue, Label, Pull, ReactionRecord, Repo, Review, User,
 };
 use super::super::time::rfc3339;
-use crate::events::ReviewState;
 use crate::forge::Permission;
+use crate::forge::ReviewState;
 use serde_json::{Value, json};
 
 /// Gitea's "zero" time, which it prints for never-set times such as `last_login`.

@@ -8,8 +8,8 @@ use super::super::git::{CommitInfo, ZERO_SHA};
 use super::super::state::Repo;
 use super::super::webhooks::Outgoing;
 use super::json;
-use crate::events::ReviewState;
 use crate::forge::Permission;
+use crate::forge::ReviewState;
 use serde_json::{Value, json};
 
 /// The deliveries Gitea sends for `event` (none for check re-runs, which Gitea does not have).

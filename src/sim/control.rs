@@ -8,7 +8,7 @@ use super::actions::{self, ActionError};
 use super::core::Sim;
 use super::faults::{Fault, FaultRule, HookFault};
 use super::git::MergeStyle;
-use crate::events::ReviewState;
+use crate::forge::ReviewState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

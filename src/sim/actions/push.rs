@@ -1,8 +1,8 @@
 //! Pushes: commit files as a user, and the webhooks for branches that moved.
 
 use super::{ActionError, ActionResult, HookEvent, emit, no_repo, require_user, split};
-use crate::forge::sim::core::Sim;
-use crate::forge::sim::git::ZERO_SHA;
+use crate::sim::core::Sim;
+use crate::sim::git::ZERO_SHA;
 use std::collections::BTreeMap;
 
 /// Commits files to a branch as `actor` (creating the branch from `start_from`, or the default

@@ -1,8 +1,8 @@
 //! Issues and comments: open, close, reopen, comment, edit, react, label.
 
 use super::{ActionError, ActionResult, HookEvent, emit, no_repo, require_user, split};
-use crate::forge::sim::core::Sim;
-use crate::forge::sim::state::{Comment, Issue, Label, ReactionRecord};
+use crate::sim::core::Sim;
+use crate::sim::state::{Comment, Issue, Label, ReactionRecord};
 use std::time::Instant;
 
 /// Opens an issue; returns its number.

@@ -2,7 +2,7 @@
 //! value behind one lock; handlers take it for a moment, never across an `await`. Git data
 //! (branches, files, commits) is not here: it is read from the bare repositories every time.
 
-use crate::events::ReviewState;
+use crate::forge::ReviewState;
 use crate::forge::{BranchProtection, Permission};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};

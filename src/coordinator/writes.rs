@@ -3,7 +3,7 @@
 //! that cannot tell whether its first attempt reached the forge finds the comment by that marker
 //! among the bot's own comments instead of posting another.
 
-use super::{
+use crate::forge::{
     Check, CheckTarget, Forge, ForgeError, ForgeKind, PullRequestUpdate, Reaction, RepoRef,
 };
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};

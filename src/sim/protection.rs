@@ -2,7 +2,7 @@
 //! checks pass, and how each forge words what is missing.
 
 use super::state::{Pull, Repo};
-use crate::events::ReviewState;
+use crate::forge::ReviewState;
 use crate::forge::{ForgeKind, Permission};
 use std::collections::BTreeMap;
 

@@ -2,9 +2,9 @@
 //! installations, set up directly rather than through the API.
 
 use super::{Simulator, github_token_body, random_hex};
-use crate::forge::sim::options::{NewRepo, SimRepo, SimUser};
-use crate::forge::sim::state::{Installation, Label, Repo, Team, User};
 use crate::forge::{BranchProtection, ForgeKind, Permission};
+use crate::sim::options::{NewRepo, SimRepo, SimUser};
+use crate::sim::state::{Installation, Label, Repo, Team, User};
 use std::collections::BTreeMap;
 
 impl Simulator {

@@ -7,8 +7,8 @@ use super::super::state::{
     CheckRun, Comment, Installation, Issue, Label, Pull, Repo, Review, User,
 };
 use super::super::time::rfc3339;
-use crate::events::ReviewState;
 use crate::forge::Permission;
+use crate::forge::ReviewState;
 use base64::Engine;
 use serde_json::{Value, json};
 

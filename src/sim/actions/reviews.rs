@@ -2,10 +2,10 @@
 //! on lines its diff shows.
 
 use super::{ActionError, ActionResult, HookEvent, emit, no_repo, require_user, split};
-use crate::events::ReviewState;
-use crate::forge::sim::core::Sim;
-use crate::forge::sim::diff_hunk;
-use crate::forge::sim::state::{Review, ReviewComment};
+use crate::forge::ReviewState;
+use crate::sim::core::Sim;
+use crate::sim::diff_hunk;
+use crate::sim::state::{Review, ReviewComment};
 
 /// A comment on a line of a file in a review: path, line of the head's version, text.
 pub type LineComment<'a> = (&'a str, u32, &'a str);

@@ -2,10 +2,10 @@
 
 use super::{ActionError, ActionResult, HookEvent, emit, no_repo, require_user, split};
 use super::{after_push, set_open};
-use crate::forge::sim::core::Sim;
-use crate::forge::sim::git::{MergeFailure, MergePlan, MergeStyle};
-use crate::forge::sim::state::{Issue, Pull};
 use crate::forge::{ForgeKind, Permission};
+use crate::sim::core::Sim;
+use crate::sim::git::{MergeFailure, MergePlan, MergeStyle};
+use crate::sim::state::{Issue, Pull};
 
 /// A pull request to open.
 #[derive(Clone, Copy, Debug)]

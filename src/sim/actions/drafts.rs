@@ -3,7 +3,7 @@
 //! `ready_for_review` or `converted_to_draft`; Gitea reads it from the title's prefix.
 
 use super::{ActionError, ActionResult, HookEvent, emit, no_repo, split};
-use crate::forge::sim::core::Sim;
+use crate::sim::core::Sim;
 
 /// Whether Gitea reads `title` as a draft's: it starts with one of its default
 /// `WORK_IN_PROGRESS_PREFIXES`, `WIP:` or `[WIP]`, in any case (Gitea compares the title as it

@@ -2,11 +2,11 @@
 //! sent.
 
 use super::Simulator;
-use crate::forge::sim::git;
-use crate::forge::sim::options::{SimCheck, SimPull};
-use crate::forge::sim::state::{Repo, ReviewComment};
-use crate::forge::sim::{Comment, Issue, ReactionRecord, Review};
 use crate::forge::{CheckState, ForgeKind};
+use crate::sim::git;
+use crate::sim::options::{SimCheck, SimPull};
+use crate::sim::state::{Repo, ReviewComment};
+use crate::sim::{Comment, Issue, ReactionRecord, Review};
 
 impl Simulator {
     pub(super) fn read_repo(&self, repo: &str) -> Option<Repo> {
