@@ -11,6 +11,7 @@ pub mod coordinator;
 pub mod dispatch;
 pub mod events;
 pub mod forge;
+pub mod gitread;
 pub mod ingress;
 pub mod jobs;
 pub mod lifecycle;
