@@ -4,6 +4,7 @@ mod support;
 
 mod cli;
 mod commands;
+mod demo;
 mod goals;
 mod queue;
 mod restart;
