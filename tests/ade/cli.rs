@@ -356,3 +356,29 @@ fn the_simulator_guide_s_ade_toml_blocks_load() {
     assert_eq!(checked, 2, "one block per forge");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// deploy/github-app-manifest.json asks for exactly the permissions and events ade's GitHub
+/// client needs (the calls themselves are checked against the same table after every GitHub
+/// verification story).
+#[test]
+fn the_github_app_manifest_asks_for_what_ade_uses() {
+    use ade::forge::github::permissions::{EVENTS, required};
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("deploy/github-app-manifest.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let asked: std::collections::BTreeMap<String, String> =
+        serde_json::from_value(manifest["default_permissions"].clone()).unwrap();
+    let needed: std::collections::BTreeMap<String, String> = required()
+        .into_iter()
+        .map(|(p, a)| (p.to_owned(), a.as_str().to_owned()))
+        .collect();
+    assert_eq!(asked, needed);
+    let events: Vec<String> = serde_json::from_value(manifest["default_events"].clone()).unwrap();
+    assert_eq!(events, EVENTS);
+    assert_eq!(manifest["public"], false);
+}
