@@ -426,8 +426,7 @@ fn the_container_recipes_configure_ade_with_keys_it_takes() {
     assert!(stdout.contains("0.0.0.0:8080"), "{stdout}");
     assert!(stdout.contains("/var/lib/ade"), "{stdout}");
     assert!(
-        stdout.contains("postgres://ade:<redacted>@postgres:5432/ade")
-            || stdout.contains("postgres"),
+        stdout.contains("url = \"postgres://ade:<redacted>@postgres:5432/ade\""),
         "{stdout}"
     );
 }
