@@ -197,7 +197,7 @@ impl GateHandler {
                 message,
             }) => {
                 tracing::info!(pull = approval.number, %message, "another merge moved the base; ade tries again");
-                return Err(JobError::Retry(message));
+                Err(JobError::Retry(message))
             }
             Err(ForgeError::MergeRefused { refusal, message }) => {
                 tracing::info!(pull = approval.number, %refusal, %message, "the forge refused ade's merge");
