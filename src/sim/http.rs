@@ -11,6 +11,25 @@ use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+/// A repository path as it stands in a URL the forges write (`docs/read%20me.md`): each segment
+/// percent-encoded but for RFC 3986's unreserved characters, the slashes kept.
+pub fn escape_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for byte in path.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// A value as it stands in a URL's query (`?ref=`), form-encoded.
+pub fn escape_query(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
 /// An error answer: GitHub's `{message, documentation_url, status}` (no `status` on 405, 409
 /// and 422, as documented) or Gitea's `{message, url}`.
 #[derive(Debug)]

@@ -1,6 +1,7 @@
 //! Every webhook the simulator sends is signed as the forge signs, normalizes through ade's own
 //! `events::normalize` into the event a reader would name, and (when the shared corpus is
-//! present) carries at least the field names of the corpus example for the same event.
+//! present) carries at least the field names of the corpus example for the same event and
+//! passes the shared checker (tests/conformance) against the forge's descriptions.
 
 use crate::support::{Api, REPO, Received, Receiver, forge_with};
 use ade::events::{EventHeaders, EventKind, Normalized, normalize};
@@ -352,6 +353,11 @@ async fn every_action_sends_what_ade_reads(kind: ForgeKind, forgejo: bool) {
             ade::sim::DeliveryOutcome::Sent { status: 202 }
         );
     }
+    // Every body against what the corpus says the forge sends: GitHub's webhook schemas, Gitea's
+    // and Forgejo's API definitions of the objects a payload carries.
+    let dialect = crate::conformance::record::Dialect::of(kind, forgejo);
+    let report = crate::conformance::record::check(dialect, &[], &sim.deliveries());
+    report.assert_clean("the simulator's webhooks");
 }
 
 #[tokio::test]
