@@ -1,7 +1,7 @@
 //! The fake's recorded requests in the terms of the shared checker (tests/conformance), and the
 //! assertion the client tests make with it. The fakes' answers are fixtures kept small on
-//! purpose, so they are read as samples: what is there must be right (types, enums, formats,
-//! nulls), but fields may be left out.
+//! purpose, so they are read as samples: what is there must be right (types, enums, formats),
+//! but fields may be left out, and nulls the client must survive may stand anywhere.
 
 use super::conformance::description::{Request, Spec};
 use super::conformance::schema::Reading;

@@ -33,6 +33,20 @@ const NOT_SIMULATED: &[&str] = &[
     ".pull_request.base.repo.custom_properties",
 ];
 
+/// Gitea 1.26 fields that Forgejo 11's description lacks: a Forgejo delivery leaves them out, as
+/// Forgejo does (the shared checker holds its bodies to Forgejo's description).
+const FORGEJO_LACKS: &[&str] = &[
+    "allow_manual_merge",
+    "autodetect_manual_merge",
+    "branch_count",
+    "content_version",
+    "default_target_branch",
+    "has_code",
+    "licenses",
+    "projects_mode",
+    "time_estimate",
+];
+
 fn missing_fields(ours: &Value, theirs: &Value, path: &str, out: &mut Vec<String>) {
     match (ours, theirs) {
         (Value::Object(ours), Value::Object(theirs)) => {
@@ -178,6 +192,7 @@ fn check(
             serde_json::from_slice(&std::fs::read(corpus.join(file)).unwrap()).unwrap();
         let mut here = Vec::new();
         missing_fields(&value, &example, "", &mut here);
+        here.retain(|m| !forgejo || !FORGEJO_LACKS.iter().any(|f| m.ends_with(&format!(".{f}"))));
         missing.extend(here.into_iter().map(|m| format!("{file}: {m}")));
     }
     normalize(kind, &EventHeaders { event, event_type }, body)
