@@ -189,8 +189,11 @@ impl Spec {
         while let Some(reference) = value.get("$ref").and_then(Value::as_str) {
             let mut target = self.doc();
             for part in reference.trim_start_matches("#/").split('/') {
-                let part = part.replace("~1", "/").replace("~0", "~");
-                target = &target[part.as_str()];
+                target = if part.contains('~') {
+                    &target[part.replace("~1", "/").replace("~0", "~").as_str()]
+                } else {
+                    &target[part]
+                };
             }
             name = reference.rsplit('/').next();
             value = target;

@@ -10,10 +10,14 @@
 //! (their `*time.Time`); plain strings, numbers and booleans may not, except the few fields that
 //! are pointers in Go ([`GO_POINTER_SCALARS`]). The descriptions do not say which date-times are
 //! pointers, so a null `time.Time` would pass: that part of the corpus is ambiguous.
+//!
+//! `allOf` is read as a set of schemas the value must fit together: a field is documented when
+//! one of them documents it. The walk clones no schema and writes a JSON path only for a
+//! departure, since every answer of every story goes through it.
 
 use super::description::{Spec, Violation, shown};
 use super::formats;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 /// How much of a value to expect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,8 +70,25 @@ impl Spec {
             whole: reading == Reading::Whole,
             out: Vec::new(),
         };
-        walk.check("$", value, schema, false);
+        walk.check(&Place::Root, value, &[schema], false);
         walk.out
+    }
+}
+
+/// Where a value sits in the document checked; written out only for a departure.
+enum Place<'a> {
+    Root,
+    Field(&'a Place<'a>, &'a str),
+    Item(&'a Place<'a>, usize),
+}
+
+impl Place<'_> {
+    fn path(&self) -> String {
+        match self {
+            Place::Root => "$".to_owned(),
+            Place::Field(parent, name) => format!("{}.{name}", parent.path()),
+            Place::Item(parent, i) => format!("{}[{i}]", parent.path()),
+        }
     }
 }
 
@@ -78,67 +99,63 @@ struct Walk<'s> {
     out: Vec<Violation>,
 }
 
+/// A schema with its `$ref`s followed, and the name of the definition it is (if a `$ref` led
+/// to it).
+type Named<'v> = (&'v Value, Option<&'v str>);
+
 impl Walk<'_> {
-    fn push(&mut self, at: &str, expected: impl Into<String>, sent: String) {
+    fn push(&mut self, at: &Place, expected: impl Into<String>, sent: String) {
         self.out
-            .push(Violation::new(self.operation, at, expected, sent));
+            .push(Violation::new(self.operation, &at.path(), expected, sent));
     }
 
+    /// `value` against every schema of `schemas` at once (one, or the parts of an `allOf`);
     /// `go_pointer`: the field is a Go pointer to a scalar, whose nil is written as null.
-    fn check(&mut self, at: &str, value: &Value, schema: &Value, go_pointer: bool) {
-        let (schema, name) = self.spec.resolve_named(schema);
+    fn check(&mut self, at: &Place, value: &Value, schemas: &[&Value], go_pointer: bool) {
         if value.is_null() {
-            if self.whole && !go_pointer && !self.accepts_null(schema) {
-                let expected = format!("{} (the description allows no null)", kind(schema));
-                self.push(at, expected, "null".into());
+            if self.whole && !go_pointer && !schemas.iter().all(|s| self.accepts_null(s)) {
+                let expected = schemas
+                    .iter()
+                    .map(|s| kind(self.spec.resolve(s)))
+                    .collect::<Vec<_>>()
+                    .join(" and ");
+                self.push(
+                    at,
+                    format!("{expected} (the description allows no null)"),
+                    "null".into(),
+                );
             }
             return;
         }
-        for key in ["oneOf", "anyOf"] {
-            if let Some(choices) = schema[key].as_array() {
-                self.alternatives(at, value, key, choices);
-                return;
+        let mut set: Vec<Named> = Vec::new();
+        for schema in schemas {
+            self.flatten(schema, &mut set);
+        }
+        let mut plain: Vec<Named> = Vec::new();
+        for (schema, name) in set {
+            let choices = ["oneOf", "anyOf"]
+                .into_iter()
+                .find_map(|key| Some((key, schema[key].as_array()?)));
+            match choices {
+                Some((key, choices)) => self.alternatives(at, value, key, choices),
+                None => plain.push((schema, name)),
             }
         }
-        if let Some(parts) = schema["allOf"].as_array() {
-            match self.merge_all_of(schema, parts) {
-                Merged::One(part) => self.check(at, value, part, false),
-                Merged::Object(merged) => self.check(at, value, &merged, false),
-                Merged::Each => {
-                    for part in parts {
-                        self.check(at, value, part, false);
-                    }
-                }
-            }
+        let before = self.out.len();
+        for (schema, _) in &plain {
+            self.scalar(at, value, schema);
+        }
+        if self.out.len() > before {
             return;
-        }
-        if let Some(choices) = schema["enum"].as_array()
-            && !choices.contains(value)
-        {
-            let expected = format!("one of {}", Value::Array(choices.clone()));
-            self.push(at, expected, shown(value));
-        }
-        let types: Vec<&str> = match &schema["type"] {
-            Value::String(t) => vec![t.as_str()],
-            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
-            _ if schema.get("properties").is_some() => vec!["object"],
-            _ => Vec::new(),
-        };
-        if !types.is_empty() && !types.iter().any(|t| type_fits(t, value)) {
-            self.push(at, format!("type {}", types.join("|")), shown(value));
-            return;
-        }
-        if let Some(format) = schema["format"].as_str()
-            && let Some(why) = formats::departure(format, value)
-        {
-            self.push(at, format!("format {format}: {why}"), shown(value));
         }
         match value {
-            Value::Object(object) => self.object(at, object, schema, name),
+            Value::Object(object) => self.object(at, object, &plain),
             Value::Array(items) => {
-                if let Some(item) = schema.get("items") {
+                let item_schemas: Vec<&Value> =
+                    plain.iter().filter_map(|(s, _)| s.get("items")).collect();
+                if !item_schemas.is_empty() {
                     for (i, v) in items.iter().enumerate() {
-                        self.check(&format!("{at}[{i}]"), v, item, false);
+                        self.check(&Place::Item(at, i), v, &item_schemas, false);
                     }
                 }
             }
@@ -146,22 +163,52 @@ impl Walk<'_> {
         }
     }
 
-    fn object(
-        &mut self,
-        at: &str,
-        object: &Map<String, Value>,
-        schema: &Value,
-        name: Option<&str>,
-    ) {
-        let extra = &schema["additionalProperties"];
-        let Some(properties) = schema["properties"].as_object() else {
-            if extra.is_object() {
-                for (field, v) in object {
-                    self.check(&format!("{at}.{field}"), v, extra, false);
+    /// `schema` resolved into `set`, its `allOf` parts spread out.
+    fn flatten<'v>(&self, schema: &'v Value, set: &mut Vec<Named<'v>>) {
+        let (schema, name) = self.spec.resolve_named(schema);
+        match schema["allOf"].as_array() {
+            Some(parts) => {
+                if schema.get("properties").is_some() {
+                    set.push((schema, name));
+                }
+                for part in parts {
+                    self.flatten(part, set);
                 }
             }
-            return;
+            None => set.push((schema, name)),
+        }
+    }
+
+    /// Enum, type and format of `value` against one schema.
+    fn scalar(&mut self, at: &Place, value: &Value, schema: &Value) {
+        if let Some(choices) = schema["enum"].as_array()
+            && !choices.contains(value)
+        {
+            let expected = format!("one of {}", Value::Array(choices.clone()));
+            self.push(at, expected, shown(value));
+        }
+        let fits = match &schema["type"] {
+            Value::String(t) => type_fits(t, value),
+            Value::Array(ts) => ts
+                .iter()
+                .any(|t| t.as_str().is_none_or(|t| type_fits(t, value))),
+            _ if schema.get("properties").is_some() => value.is_object(),
+            _ => true,
         };
+        if !fits {
+            self.push(at, format!("type {}", kind(schema)), shown(value));
+            return;
+        }
+        if let Some(format) = schema["format"].as_str()
+            && let Some(why) = formats::departure(format, value)
+        {
+            self.push(at, format!("format {format}: {why}"), shown(value));
+        }
+    }
+
+    /// An object against the schemas of `set` together: the required fields of each, and each
+    /// field against every schema that documents it.
+    fn object(&mut self, at: &Place, object: &Map<String, Value>, set: &[Named]) {
         let swagger2 = self.spec.swagger2();
         let same = |a: &str, b: &str| {
             if swagger2 {
@@ -170,46 +217,78 @@ impl Walk<'_> {
                 a == b
             }
         };
+        let described: Vec<(&Map<String, Value>, Option<&str>)> = set
+            .iter()
+            .filter_map(|(s, name)| Some((s["properties"].as_object()?, *name)))
+            .collect();
+        if described.is_empty() {
+            let extra: Vec<&Value> = set
+                .iter()
+                .map(|(s, _)| &s["additionalProperties"])
+                .filter(|e| e.is_object())
+                .collect();
+            if !extra.is_empty() {
+                for (field, v) in object {
+                    self.check(&Place::Field(at, field), v, &extra, false);
+                }
+            }
+            return;
+        }
         if self.whole {
-            for required in schema["required"]
-                .as_array()
-                .into_iter()
-                .flatten()
+            for required in set
+                .iter()
+                .flat_map(|(s, _)| s["required"].as_array().into_iter().flatten())
                 .filter_map(Value::as_str)
             {
                 if !object.keys().any(|k| same(k, required)) {
                     self.push(
-                        &format!("{at}.{required}"),
+                        &Place::Field(at, required),
                         "a required field",
                         "nothing".into(),
                     );
                 }
             }
         }
+        let open = set.iter().any(|(s, _)| s["additionalProperties"] == true);
+        let extra: Vec<&Value> = set
+            .iter()
+            .map(|(s, _)| &s["additionalProperties"])
+            .filter(|e| e.is_object())
+            .collect();
         for (field, v) in object {
-            let child = format!("{at}.{field}");
-            let documented = properties
-                .get_key_value(field)
-                .or_else(|| properties.iter().find(|(k, _)| same(k, field)));
-            match documented {
-                Some((key, sub)) => {
-                    let pointer = swagger2
-                        && name.is_some_and(|n| GO_POINTER_SCALARS.contains(&(n, key.as_str())));
-                    self.check(&child, v, sub, pointer)
+            let place = Place::Field(at, field);
+            let mut subs: Vec<&Value> = Vec::new();
+            let mut pointer = false;
+            let mut sent_anyway = false;
+            for (properties, name) in &described {
+                let found = properties
+                    .get_key_value(field)
+                    .or_else(|| properties.iter().find(|(k, _)| same(k, field)));
+                let owner = |list: &[(&str, &str)], key: &str| {
+                    swagger2 && name.is_some_and(|n| list.contains(&(n, key)))
+                };
+                match found {
+                    Some((key, sub)) => {
+                        pointer |= owner(GO_POINTER_SCALARS, key);
+                        subs.push(sub);
+                    }
+                    None => sent_anyway |= owner(SENT_BUT_UNDOCUMENTED, field),
                 }
-                None if swagger2
-                    && name
-                        .is_some_and(|n| SENT_BUT_UNDOCUMENTED.contains(&(n, field.as_str()))) => {}
-                None if extra.is_object() => self.check(&child, v, extra, false),
-                None if *extra == true => {}
-                None => self.push(&child, "no such field (the description has none)", shown(v)),
+            }
+            if !subs.is_empty() {
+                self.check(&place, v, &subs, pointer);
+            } else if !extra.is_empty() {
+                self.check(&place, v, &extra, false);
+            } else if !open && !sent_anyway {
+                self.push(&place, "no such field (the description has none)", shown(v));
             }
         }
     }
 
     /// `value` against `oneOf`/`anyOf` `choices`: it must fit one; if none fits, the
     /// departures from the closest one are reported.
-    fn alternatives(&mut self, at: &str, value: &Value, key: &str, choices: &[Value]) {
+    fn alternatives(&mut self, at: &Place, value: &Value, key: &str, choices: &[Value]) {
+        let here = at.path();
         let mut closest: Option<Vec<Violation>> = None;
         for choice in choices {
             let mut trial = Walk {
@@ -218,7 +297,7 @@ impl Walk<'_> {
                 whole: self.whole,
                 out: Vec::new(),
             };
-            trial.check(at, value, choice, false);
+            trial.check(at, value, &[choice], false);
             if trial.out.is_empty() {
                 return;
             }
@@ -226,7 +305,7 @@ impl Walk<'_> {
             let rank = |found: &[Violation]| {
                 let other_type = found
                     .iter()
-                    .any(|v| v.at == at && v.expected.starts_with("type "));
+                    .any(|v| v.at == here && v.expected.starts_with("type "));
                 (other_type, found.len())
             };
             if closest.as_ref().is_none_or(|c| rank(&trial.out) < rank(c)) {
@@ -268,71 +347,6 @@ impl Walk<'_> {
             _ => schema.get("properties").is_none() || self.spec.swagger2(),
         }
     }
-
-    /// One schema standing for an `allOf`: its only part, or an object with the properties and
-    /// required names of every part, so that a property one part documents is not
-    /// "undocumented" for another.
-    fn merge_all_of<'v>(&self, schema: &'v Value, parts: &'v [Value]) -> Merged<'v> {
-        if let [only] = parts
-            && schema.get("properties").is_none()
-        {
-            return Merged::One(only);
-        }
-        let object_like = |part: &Value| {
-            let part = self.spec.resolve(part);
-            part.get("properties").is_some()
-                || part["type"] == "object"
-                || part.get("allOf").is_some()
-        };
-        if !parts.iter().all(object_like) {
-            return Merged::Each;
-        }
-        let mut properties = schema["properties"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
-        let mut required = schema["required"].as_array().cloned().unwrap_or_default();
-        let mut open = false;
-        for part in parts {
-            let part = self.spec.resolve(part);
-            let part = match part["allOf"].as_array() {
-                Some(inner) => match self.merge_all_of(part, inner) {
-                    Merged::One(one) => self.spec.resolve(one).clone(),
-                    Merged::Object(merged) => merged,
-                    Merged::Each => part.clone(),
-                },
-                None => part.clone(),
-            };
-            // A property two parts describe must fit both, so what either documents is
-            // documented.
-            for (name, sub) in part["properties"].as_object().into_iter().flatten() {
-                let combined = match properties.remove(name) {
-                    Some(earlier) => json!({ "allOf": [earlier, sub] }),
-                    None => sub.clone(),
-                };
-                properties.insert(name.clone(), combined);
-            }
-            required.extend(part["required"].as_array().cloned().unwrap_or_default());
-            open |=
-                part["additionalProperties"].is_object() || part["additionalProperties"] == true;
-        }
-        Merged::Object(json!({
-            "type": "object",
-            "properties": properties,
-            "required": required,
-            "additionalProperties": open,
-        }))
-    }
-}
-
-/// What an `allOf` is checked against.
-enum Merged<'v> {
-    /// Its only part.
-    One(&'v Value),
-    /// The object all its parts describe together.
-    Object(Value),
-    /// Each part in turn (parts that are not all objects).
-    Each,
 }
 
 /// What a schema asks for, in a few words.

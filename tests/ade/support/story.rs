@@ -161,6 +161,12 @@ impl Story {
         }
     }
 
+    /// What the check of the forge's answers and webhooks finds so far (the story's teardown
+    /// runs it too, and fails on a departure).
+    pub fn forge_conformance(&self) -> crate::conformance::record::Report {
+        self.conformance.report()
+    }
+
     /// The story's scratch folder (database, runner workdir, configuration files).
     pub fn config_dir(&self) -> std::path::PathBuf {
         self._db.dir.clone()
