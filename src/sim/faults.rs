@@ -28,6 +28,14 @@ pub enum Fault {
         /// The `retry-after` value.
         retry_after: Duration,
     },
+    /// Refuse with this status and the forge's error body carrying this message, as the forge
+    /// refuses for a reason of its own (a merge racing another merge: 409).
+    Refuse {
+        /// The status.
+        status: u16,
+        /// The error message.
+        message: String,
+    },
     /// Answer normally, but this much later.
     Delay(Duration),
     /// Hold the request without answering for this long (then 504), so the client times out.
@@ -49,6 +57,7 @@ impl Fault {
                 "secondary rate limit {status}, retry after {}s",
                 retry_after.as_secs()
             ),
+            Fault::Refuse { status, message } => format!("refuse {status}: {message}"),
             Fault::Delay(d) => format!("{DELAY_PREFIX}{}ms", d.as_millis()),
             Fault::Timeout(d) => format!("timeout {}ms", d.as_millis()),
         }

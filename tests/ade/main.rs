@@ -7,6 +7,7 @@ mod support;
 
 mod cli;
 mod commands;
+mod demo;
 mod goals;
 mod queue;
 mod restart;
