@@ -434,6 +434,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn paths_in_links_are_escaped_but_keep_their_slashes() {
+        assert_eq!(escape_path("docs/read me.md"), "docs/read%20me.md");
+        assert_eq!(escape_path("src/ünï.rs"), "src/%C3%BCn%C3%AF.rs");
+        assert_eq!(escape_path("a/b-c_d.e~f"), "a/b-c_d.e~f");
+        assert_eq!(escape_path("what?#x"), "what%3F%23x");
+        assert_eq!(escape_query("feature/a b&c"), "feature%2Fa+b%26c");
+    }
+
+    #[test]
     fn link_header_names_next_last_first_prev() {
         let request = PageRequest {
             page: 2,
