@@ -356,3 +356,77 @@ fn the_simulator_guide_s_ade_toml_blocks_load() {
     assert_eq!(checked, 2, "one block per forge");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// deploy/github-app-manifest.json asks for exactly the permissions and events ade's GitHub
+/// client needs (the calls themselves are checked against the same table after every GitHub
+/// verification story).
+#[test]
+fn the_github_app_manifest_asks_for_what_ade_uses() {
+    use ade::forge::github::permissions::{EVENTS, required};
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("deploy/github-app-manifest.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let asked: std::collections::BTreeMap<String, String> =
+        serde_json::from_value(manifest["default_permissions"].clone()).unwrap();
+    let needed: std::collections::BTreeMap<String, String> = required()
+        .into_iter()
+        .map(|(p, a)| (p.to_owned(), a.as_str().to_owned()))
+        .collect();
+    assert_eq!(asked, needed);
+    let events: Vec<String> = serde_json::from_value(manifest["default_events"].clone()).unwrap();
+    assert_eq!(events, EVENTS);
+    assert_eq!(manifest["public"], false);
+}
+
+/// The container recipe and the compose file configure ade through environment overrides: each
+/// one is a key ade takes, with a value it accepts (no container builder runs in the tests; this
+/// is what can be checked without one).
+#[test]
+fn the_container_recipes_configure_ade_with_keys_it_takes() {
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    let containerfile = std::fs::read_to_string(deploy.join("Containerfile")).unwrap();
+    let compose = std::fs::read_to_string(deploy.join("compose.yaml")).unwrap();
+    let mut env: Vec<(String, String)> = containerfile
+        .split_whitespace()
+        .filter_map(|word| word.trim_end_matches('\\').split_once('='))
+        .filter(|(key, _)| key.starts_with("ADE_") && *key != "ADE_CONFIG")
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    env.extend(compose.lines().filter_map(|line| {
+        let (key, value) = line.trim().split_once(": ")?;
+        key.starts_with("ADE_")
+            .then(|| (key.to_owned(), value.to_owned()))
+    }));
+    let keys: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "ADE_STORAGE__DATA_DIR",
+            "ADE_SERVER__LISTEN",
+            "ADE_DATABASE__URL"
+        ]
+    );
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let example = deploy.join("ade.example.toml");
+    let out = ade(
+        &["check-config", "--config", example.to_str().unwrap()],
+        &env,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("0.0.0.0:8080"), "{stdout}");
+    assert!(stdout.contains("/var/lib/ade"), "{stdout}");
+    assert!(
+        stdout.contains("url = \"postgres://ade:<redacted>@postgres:5432/ade\""),
+        "{stdout}"
+    );
+}
