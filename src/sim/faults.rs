@@ -7,6 +7,10 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// How [`Fault::describe`] starts for a delay, the one fault after which the routes still
+/// answer (see [`super::ApiCall::answer_injected`]).
+pub(super) const DELAY_PREFIX: &str = "delay ";
+
 /// What an API call gets instead of (or before) its answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -54,7 +58,7 @@ impl Fault {
                 retry_after.as_secs()
             ),
             Fault::Refuse { status, message } => format!("refuse {status}: {message}"),
-            Fault::Delay(d) => format!("delay {}ms", d.as_millis()),
+            Fault::Delay(d) => format!("{DELAY_PREFIX}{}ms", d.as_millis()),
             Fault::Timeout(d) => format!("timeout {}ms", d.as_millis()),
         }
     }

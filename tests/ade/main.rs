@@ -1,5 +1,8 @@
 //! ade's own integration tests: the service over real HTTP and real databases.
 
+#[path = "../conformance/mod.rs"]
+#[allow(dead_code)]
+mod conformance;
 mod support;
 
 mod cli;
