@@ -292,7 +292,8 @@ fn the_example_file_templates_load_and_expand() {
             "--permission-mode",
             "acceptEdits",
             "--output-format",
-            "json",
+            "stream-json",
+            "--verbose",
             "--model",
             "sonnet",
         ]
