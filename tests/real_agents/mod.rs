@@ -280,6 +280,8 @@ pub enum Claude {
     },
     /// Only says `text`: changes nothing.
     Says(String),
+    /// Asks to run `command` with its Bash tool, then says it is done.
+    Runs(String),
     /// Answers every request with HTTP `status`.
     Fails(u16),
     /// Never answers.
@@ -309,6 +311,10 @@ impl Claude {
                 (Claude::Edits { file, old, new }, true, 1) => tool_use(
                     "Edit",
                     &json!({ "file_path": in_cwd(&body, file), "old_string": old, "new_string": new }),
+                ),
+                (Claude::Runs(command), true, 0) => tool_use(
+                    "Bash",
+                    &json!({ "command": command, "description": "Run it" }),
                 ),
                 (Claude::Says(text), ..) => text_block(text),
                 _ => text_block("Changed the greeting."),
