@@ -248,7 +248,11 @@ fn the_shipped_pins_match_the_real_clis() {
         let wrong = block.replace(&format!("version = \"{pin}\""), "version = \"0.0.1\"");
         let config = load(&dir, &format!("{runner}{wrong}"), agent_env()).unwrap();
         let err = runtime
-            .block_on(AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap().check_versions())
+            .block_on(
+                AgentRegistry::new(&config.agents, &config.runner, &config.policy)
+                    .unwrap()
+                    .check_versions(),
+            )
             .unwrap_err()
             .to_string();
         assert!(
@@ -275,7 +279,11 @@ fn the_shipped_pins_match_the_real_clis() {
     )
     .unwrap();
     let err = runtime
-        .block_on(AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap().check_versions())
+        .block_on(
+            AgentRegistry::new(&config.agents, &config.runner, &config.policy)
+                .unwrap()
+                .check_versions(),
+        )
         .unwrap_err()
         .to_string();
     assert!(
