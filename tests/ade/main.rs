@@ -10,6 +10,9 @@ mod commands;
 mod demo;
 mod goals;
 mod queue;
+mod real_agent;
+#[path = "../real_agents/mod.rs"]
+mod real_agents;
 mod restart;
 mod runs;
 mod signatures;
