@@ -8,6 +8,7 @@ pub mod clock;
 pub mod command;
 pub mod config;
 pub mod coordinator;
+pub mod demo;
 pub mod dispatch;
 pub mod events;
 pub mod forge;

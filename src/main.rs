@@ -28,6 +28,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Show the whole product in a minute, with no accounts, network or agent CLI: a forge
+    /// simulator, an embedded ade and a script agent work a four-task goal from plan to summary.
+    Demo {
+        /// The forge to play.
+        #[arg(long, value_enum, default_value = "github")]
+        forge: DemoForgeArg,
+        /// Where the database, run logs, worktrees and repositories go (a fresh temporary folder
+        /// if absent); kept afterwards.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Leave the simulator and ade running afterwards, and print how to drive them.
+        #[arg(long)]
+        keep_running: bool,
+    },
     /// Run the service: webhooks, job workers, health and metrics.
     Serve,
     /// Apply database migrations and exit.
@@ -87,6 +101,16 @@ enum SchemaName {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
+enum DemoForgeArg {
+    /// GitHub (a GitHub App, check runs, draft pull requests).
+    Github,
+    /// Gitea (a bot user, commit statuses).
+    Gitea,
+    /// Forgejo (the Gitea dialect with Forgejo's headers).
+    Forgejo,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
 enum SimForge {
     /// GitHub's REST API and webhooks.
     Github,
@@ -96,7 +120,21 @@ enum SimForge {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format, std::env::var("ADE_LOG").ok().as_deref());
+    let log_filter = std::env::var("ADE_LOG").ok();
+    if let Command::Demo {
+        forge,
+        data_dir,
+        keep_running,
+    } = &cli.command
+    {
+        // The demo's own lines are the output, failures included; ade's log shows only errors.
+        telemetry::init(
+            cli.log_format,
+            Some(log_filter.as_deref().unwrap_or("error")),
+        );
+        return demo(*forge, data_dir.clone(), *keep_running);
+    }
+    telemetry::init(cli.log_format, log_filter.as_deref());
     match &cli.command {
         Command::Policy {
             command: PolicyCommand::Check { file },
@@ -156,7 +194,10 @@ fn main() -> ExitCode {
                 options.webhook_secret = webhook_secret;
                 ade::sim::run_standalone(options).await
             }
-            Command::CheckConfig | Command::Policy { .. } | Command::Schema { .. } => {
+            Command::CheckConfig
+            | Command::Policy { .. }
+            | Command::Schema { .. }
+            | Command::Demo { .. } => {
                 unreachable!("handled before the runtime starts")
             }
         }
@@ -166,6 +207,34 @@ fn main() -> ExitCode {
         Err(error) => {
             tracing::error!("{error:#}");
             eprintln!("ade: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `ade demo`: exit status 0 only if every step of the story happened.
+fn demo(forge: DemoForgeArg, data_dir: Option<PathBuf>, keep_running: bool) -> ExitCode {
+    use std::io::IsTerminal;
+    let mut options = ade::demo::DemoOptions::new(match forge {
+        DemoForgeArg::Github => ade::demo::DemoForge::Github,
+        DemoForgeArg::Gitea => ade::demo::DemoForge::Gitea,
+        DemoForgeArg::Forgejo => ade::demo::DemoForge::Forgejo,
+    });
+    options.data_dir = data_dir;
+    options.keep_running = keep_running;
+    options.tty = std::io::stdout().is_terminal();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ade: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout();
+    match runtime.block_on(ade::demo::run(options, &mut out)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ade demo: {error:#}");
             ExitCode::FAILURE
         }
     }

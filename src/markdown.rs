@@ -46,6 +46,12 @@ pub fn code_span(text: &str) -> String {
     format!("{fence}{pad}{text}{pad}{fence}")
 }
 
+/// A code span for a table cell: as [`code_span`], with each `|` escaped, since a table splits
+/// its cells at every unescaped `|`, inside code spans too (GitHub Flavored Markdown).
+pub fn code_cell(text: &str) -> String {
+    code_span(text).replace('|', "\\|")
+}
+
 /// Makes text safe inside a quoted mermaid node label: `node["label"]`.
 pub fn mermaid_label(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -67,6 +73,46 @@ pub fn mermaid_label(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The cells of each row of the tables in `markdown`, as a forge renders them.
+    fn table_cells(markdown: &str) -> Vec<Vec<String>> {
+        use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+        let mut rows = Vec::new();
+        let mut cell: Option<String> = None;
+        for event in Parser::new_ext(markdown, Options::ENABLE_TABLES) {
+            match event {
+                Event::Start(Tag::TableRow | Tag::TableHead) => rows.push(Vec::new()),
+                Event::Start(Tag::TableCell) => cell = Some(String::new()),
+                Event::End(TagEnd::TableCell) => {
+                    let text = cell.take().unwrap_or_default();
+                    rows.last_mut().unwrap().push(text);
+                }
+                Event::Text(t) | Event::Code(t) => {
+                    if let Some(cell) = cell.as_mut() {
+                        cell.push_str(&t);
+                    }
+                }
+                _ => {}
+            }
+        }
+        rows
+    }
+
+    #[test]
+    fn a_code_cell_keeps_its_pipes_inside_its_cell() {
+        let usage = "/ade run <task-id> | all";
+        let table = format!(
+            "| command | what |\n| --- | --- |\n| {} | starts a task |\n",
+            code_cell(usage)
+        );
+        let rows = table_cells(&table);
+        assert_eq!(rows[1], vec![usage.to_owned(), "starts a task".to_owned()]);
+        let broken = format!(
+            "| command | what |\n| --- | --- |\n| {} | starts a task |\n",
+            code_span(usage)
+        );
+        assert_ne!(table_cells(&broken)[1][0], usage, "a bare code span splits");
+    }
 
     #[test]
     fn inline_text_cannot_ping_link_or_break_a_table() {

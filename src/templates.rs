@@ -55,6 +55,9 @@ fn environment() -> &'static Environment<'static> {
         );
         env.add_filter("md", |text: String| crate::markdown::inline(&text));
         env.add_filter("code", |text: String| crate::markdown::code_span(&text));
+        env.add_filter("code_cell", |text: String| {
+            crate::markdown::code_cell(&text)
+        });
         env.add_filter("mermaid", |text: String| {
             crate::markdown::mermaid_label(&text)
         });

@@ -6,6 +6,9 @@
 
 #[path = "forge_clients/checker.rs"]
 mod checker;
+#[path = "conformance/mod.rs"]
+#[allow(dead_code)]
+mod conformance;
 #[path = "forge_clients/fake.rs"]
 mod fake;
 #[path = "forge_clients/gitea.rs"]
@@ -24,7 +27,5 @@ mod github_tokens;
 mod limits;
 #[path = "forge_clients/openapi.rs"]
 mod openapi;
-#[path = "forge_clients/schema.rs"]
-mod schema;
 #[path = "forge_clients/support.rs"]
 mod support;

@@ -3,6 +3,9 @@
 //! compared with the shared corpus when present), fault injection, token expiry, and the routes
 //! the review gate uses (check annotations, GraphQL drafts, review comments).
 
+#[path = "conformance/mod.rs"]
+#[allow(dead_code)]
+mod conformance;
 #[path = "forge_sim/support.rs"]
 mod support;
 

@@ -6,17 +6,12 @@
 //! simulator's answer, status included) is checked against ../shared/corpus. Without the corpus
 //! that last part prints `skipped: …` and the round trips still run.
 
-#[path = "forge_clients/fake.rs"]
+#[path = "conformance/mod.rs"]
 #[allow(dead_code)]
-mod fake;
-#[path = "forge_clients/openapi.rs"]
-#[allow(dead_code)]
-mod openapi;
-#[path = "forge_clients/schema.rs"]
-mod schema;
-
-#[path = "forge_sim_conformance/conformance.rs"]
 mod conformance;
+
+#[path = "forge_sim_conformance/checks.rs"]
+mod checks;
 #[path = "forge_sim_conformance/gate.rs"]
 mod gate;
 #[path = "forge_sim_conformance/git.rs"]

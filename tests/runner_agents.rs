@@ -292,7 +292,8 @@ fn the_example_file_templates_load_and_expand() {
             "--permission-mode",
             "acceptEdits",
             "--output-format",
-            "json",
+            "stream-json",
+            "--verbose",
             "--model",
             "sonnet",
         ]
@@ -687,9 +688,11 @@ async fn version_pins() {
     );
     let stderr_only = dir.script("quiet-agent", "echo 'v0.4.1' >&2");
     let broken = dir.script("broken-agent", "echo 'cannot start' >&2; exit 9");
+    // The fake agents live in this test's folder, which agents may run programs from.
+    let runner = format!("{RUNNER}agent_dirs = [{:?}]\n", dir.0.display().to_string());
     let config_with = |pin: &str| {
         format!(
-            "{RUNNER}\n[agents.fake]\ncommand = [\"{}\", \"{{prompt_file}}\"]\ntrust = \"trusted\"\nversion = \"{pin}\"\n",
+            "{runner}\n[agents.fake]\ncommand = [\"{}\", \"{{prompt_file}}\"]\ntrust = \"trusted\"\nversion = \"{pin}\"\n",
             fake.display()
         )
     };
@@ -726,7 +729,7 @@ async fn version_pins() {
     assert!(message.contains("fake-agent 1.2.3 (build 7)"), "{message}");
 
     let toml = format!(
-        "{RUNNER}\n[agents.quiet]\ncommand = [\"{}\"]\ntrust = \"trusted\"\nversion = \"0.4.1\"\n[agents.broken]\ncommand = [\"{}\"]\ntrust = \"trusted\"\nversion_command = [\"{}\", \"version\"]\n",
+        "{runner}\n[agents.quiet]\ncommand = [\"{}\"]\ntrust = \"trusted\"\nversion = \"0.4.1\"\n[agents.broken]\ncommand = [\"{}\"]\ntrust = \"trusted\"\nversion_command = [\"{}\", \"version\"]\n",
         stderr_only.display(),
         broken.display(),
         broken.display()
@@ -745,7 +748,7 @@ async fn version_pins() {
     assert!(err.contains("cannot start"), "{err}");
 
     let toml = format!(
-        "{RUNNER}\n[agents.gone]\ncommand = [\"ade-no-such-agent-program\"]\ntrust = \"trusted\"\n[agents.plain]\ncommand = [\"{}\"]\ntrust = \"trusted\"\n",
+        "{runner}\n[agents.gone]\ncommand = [\"ade-no-such-agent-program\"]\ntrust = \"trusted\"\n[agents.plain]\ncommand = [\"{}\"]\ntrust = \"trusted\"\n",
         fake.display()
     );
     let config = load(&dir, &toml, vec![]).unwrap();
@@ -760,7 +763,7 @@ async fn version_pins() {
         "agent gone: program ade-no-such-agent-program is not found on the runner's PATH (/usr/local/bin:/usr/bin:/bin)"
     );
     let toml = format!(
-        "{RUNNER}\n[agents.plain]\ncommand = [\"{}\"]\ntrust = \"trusted\"\n[agents.sh]\ncommand = [\"sh\"]\ntrust = \"trusted\"\n",
+        "{runner}\n[agents.plain]\ncommand = [\"{}\"]\ntrust = \"trusted\"\n[agents.sh]\ncommand = [\"sh\"]\ntrust = \"trusted\"\n",
         fake.display()
     );
     let config = load(&dir, &toml, vec![]).unwrap();
@@ -1320,5 +1323,7 @@ fn ade_serve_refuses_to_start_with_a_missing_agent() {
     );
 }
 
+#[path = "real_agents/mod.rs"]
+mod real_agents;
 #[path = "runner_agents/real_cli.rs"]
 mod real_cli;

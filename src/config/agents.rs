@@ -13,7 +13,8 @@ use super::runner::program;
 use super::{ConfigError, Secret};
 use crate::policy::Environment;
 use crate::runner::agent::{
-    Agent, AgentSecret, ArgTemplate, Leftovers, Placeholder, PromptMode, SecretSource, Trust,
+    Agent, AgentSecret, ArgTemplate, Leftovers, OutputFormat, Placeholder, PromptMode,
+    SecretSource, Trust,
 };
 
 const DEFAULT_TIMEOUT_SECS: u64 = 3600;
@@ -70,6 +71,7 @@ pub(super) struct RawAgent {
     pub version: Option<String>,
     pub version_command: Option<Vec<String>>,
     pub leftovers: Option<Vec<String>>,
+    pub output: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -298,6 +300,16 @@ fn agent(
     };
     let leftovers = Leftovers::new(raw.leftovers.unwrap_or_default())
         .map_err(|reason| check.invalid(&key("leftovers"), reason))?;
+    let output = match raw.output.as_deref() {
+        None => OutputFormat::Text,
+        Some(name) => OutputFormat::from_name(name).ok_or_else(|| {
+            let known: Vec<&str> = OutputFormat::ALL.iter().map(|f| f.as_str()).collect();
+            check.invalid(
+                &key("output"),
+                format!("{name:?} is not one of {}", known.join(", ")),
+            )
+        })?,
+    };
 
     Ok(Agent {
         name,
@@ -313,6 +325,7 @@ fn agent(
         version,
         version_command,
         leftovers,
+        output,
     })
 }
 

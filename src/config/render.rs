@@ -146,6 +146,12 @@ impl Toml {
             .map(|dir| dir.to_string_lossy().into_owned())
             .collect();
         self.list("path", &path);
+        let agent_dirs: Vec<String> = runner
+            .agent_dirs
+            .iter()
+            .map(|dir| dir.to_string_lossy().into_owned())
+            .collect();
+        self.list("agent_dirs", &agent_dirs);
         self.optional(
             "agent_user",
             runner.agent_user.as_deref(),
@@ -185,6 +191,7 @@ impl Toml {
             None => self.unset("version_command", "not set, so [program, \"--version\"]"),
         }
         self.list("leftovers", agent.leftovers.patterns());
+        self.string("output", agent.output.as_str());
         if !agent.env.is_empty() {
             self.section(&format!("agents.{}.env", agent.name));
             for (name, value) in &agent.env {

@@ -26,6 +26,7 @@ pub(super) struct RawRunner {
     pub max_parallel: Option<usize>,
     pub git: Option<String>,
     pub path: Option<OneOrMany>,
+    pub agent_dirs: Option<OneOrMany>,
     pub agent_user: Option<String>,
     pub container_runtime: Option<String>,
     pub memory_max: Option<Limit>,
@@ -102,6 +103,10 @@ pub(super) fn runner(
             dirs.into_iter().map(PathBuf::from).collect()
         }
     };
+    let agent_dirs = match raw.agent_dirs {
+        None => Vec::new(),
+        Some(OneOrMany(values)) => agent_dirs(check, &workdir, values)?,
+    };
     let agent_user = raw
         .agent_user
         .map(|user| agent_user(check, user))
@@ -130,6 +135,7 @@ pub(super) fn runner(
         max_parallel,
         git,
         path,
+        agent_dirs,
         agent_user,
         container_runtime,
         memory_max,
@@ -154,6 +160,41 @@ pub(super) fn program(check: &Check, key: &str, program: &str) -> Result<(), Con
         return Err(check.invalid(key, "holds a control character"));
     }
     Ok(())
+}
+
+/// Folders outside the system folders where agent programs are installed. Agents may read and
+/// run what is in them, so none may be `/` or hold the runner's workdir (other runs' worktrees).
+fn agent_dirs(
+    check: &Check,
+    workdir: &std::path::Path,
+    values: Vec<String>,
+) -> Result<Vec<PathBuf>, ConfigError> {
+    const KEY: &str = "runner.agent_dirs";
+    let dirs: Vec<PathBuf> = values
+        .iter()
+        .flat_map(|value| value.split(':'))
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    for dir in &dirs {
+        let text = dir.display();
+        if !dir.is_absolute() || dir.to_str().is_none_or(|d| d.chars().any(char::is_control)) {
+            return Err(check.invalid(KEY, format!("{text:?} must be an absolute folder")));
+        }
+        if dir
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+        {
+            return Err(check.invalid(KEY, format!("{text:?} must not hold \"..\"")));
+        }
+        if dir.parent().is_none() || (workdir.is_absolute() && workdir.starts_with(dir)) {
+            return Err(check.invalid(
+                KEY,
+                format!("{text:?} holds the runner's workdir, which agents must not read"),
+            ));
+        }
+    }
+    Ok(dirs)
 }
 
 /// A POSIX user name, never root.

@@ -360,6 +360,9 @@ pub enum MergeRefusal {
     /// The pull request's head is no longer the commit ade checked: someone pushed, and the new
     /// head must be verified first.
     HeadMoved,
+    /// The base branch moved while the forge was merging (another merge landed at the same
+    /// moment): the same merge is worth another try.
+    BaseMoved,
     /// It cannot merge as it stands: closed, already merged, a draft, or in conflict with its
     /// base.
     NotMergeable,
@@ -372,6 +375,7 @@ impl fmt::Display for MergeRefusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             MergeRefusal::HeadMoved => "the head moved",
+            MergeRefusal::BaseMoved => "the base branch moved during the merge",
             MergeRefusal::NotMergeable => "not mergeable",
             MergeRefusal::Protected => "branch protection",
         })

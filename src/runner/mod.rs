@@ -36,6 +36,9 @@ pub struct RunnerConfig {
     pub git: String,
     /// The folders of the `PATH` agents get, in order; each absolute.
     pub path: Vec<PathBuf>,
+    /// Folders outside the system folders (`/usr`, `/opt`, ...) where agent programs are
+    /// installed: agents may read them and run programs from them in every environment.
+    pub agent_dirs: Vec<PathBuf>,
     /// The unprivileged user agents run as when ade runs as root.
     pub agent_user: Option<String>,
     /// What `container` environments are made with.

@@ -159,8 +159,24 @@ pub struct RunReport {
     pub flagged: Vec<String>,
     /// What the environment said about confinement (Landlock, sandbox, limits).
     pub confinement: Vec<String>,
+    /// What the agent's own output said went wrong (failing tool calls, errors), as one
+    /// sentence, sanitized and with secrets masked; `None` when it reported nothing or its
+    /// template reads no output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_reported: Option<String>,
     /// Where the run log is, on the runner.
     pub log: Option<String>,
+}
+
+impl RunReport {
+    /// Why a run that changed nothing failed: said plainly, with what the agent reported going
+    /// wrong, so a run whose every tool call failed does not pass for one with nothing to do.
+    pub fn no_changes_reason(&self) -> String {
+        match &self.agent_reported {
+            Some(reported) => format!("no changes: the agent changed nothing; {reported}"),
+            None => "no changes: the agent changed nothing".to_string(),
+        }
+    }
 }
 
 /// Something that carries out runs: the embedded runner, or a remote one.

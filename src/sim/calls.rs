@@ -50,6 +50,15 @@ impl ApiCall {
             .unwrap_or(serde_json::Value::Null)
     }
 
+    /// Whether the answer was made up by an injected fault (an error status, a rate limit, a
+    /// timeout) rather than by the simulator's routes: such an answer is the test's doing, so a
+    /// check of the forge's shapes passes over it. A delay still gets the routes' answer.
+    pub fn answer_injected(&self) -> bool {
+        self.fault
+            .as_deref()
+            .is_some_and(|f| !f.starts_with(super::faults::DELAY_PREFIX))
+    }
+
     /// Whether this call matches a method (any, if `None`) and a path pattern (see
     /// [`path_matches`]).
     pub fn matches(&self, method: Option<&str>, pattern: &str) -> bool {

@@ -7,6 +7,10 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// How [`Fault::describe`] starts for a delay, the one fault after which the routes still
+/// answer (see [`super::ApiCall::answer_injected`]).
+pub(super) const DELAY_PREFIX: &str = "delay ";
+
 /// What an API call gets instead of (or before) its answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -23,6 +27,14 @@ pub enum Fault {
         status: u16,
         /// The `retry-after` value.
         retry_after: Duration,
+    },
+    /// Refuse with this status and the forge's error body carrying this message, as the forge
+    /// refuses for a reason of its own (a merge racing another merge: 409).
+    Refuse {
+        /// The status.
+        status: u16,
+        /// The error message.
+        message: String,
     },
     /// Answer normally, but this much later.
     Delay(Duration),
@@ -45,7 +57,8 @@ impl Fault {
                 "secondary rate limit {status}, retry after {}s",
                 retry_after.as_secs()
             ),
-            Fault::Delay(d) => format!("delay {}ms", d.as_millis()),
+            Fault::Refuse { status, message } => format!("refuse {status}: {message}"),
+            Fault::Delay(d) => format!("{DELAY_PREFIX}{}ms", d.as_millis()),
             Fault::Timeout(d) => format!("timeout {}ms", d.as_millis()),
         }
     }

@@ -11,6 +11,25 @@ use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+/// A repository path as it stands in a URL the forges write (`docs/read%20me.md`): each segment
+/// percent-encoded but for RFC 3986's unreserved characters, the slashes kept.
+pub fn escape_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for byte in path.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// A value as it stands in a URL's query (`?ref=`), form-encoded.
+pub fn escape_query(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
 /// An error answer: GitHub's `{message, documentation_url, status}` (no `status` on 405, 409
 /// and 422, as documented) or Gitea's `{message, url}`.
 #[derive(Debug)]
@@ -413,6 +432,15 @@ impl axum::extract::FromRequestParts<std::sync::Arc<Sim>> for Ctx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_in_links_are_escaped_but_keep_their_slashes() {
+        assert_eq!(escape_path("docs/read me.md"), "docs/read%20me.md");
+        assert_eq!(escape_path("src/ünï.rs"), "src/%C3%BCn%C3%AF.rs");
+        assert_eq!(escape_path("a/b-c_d.e~f"), "a/b-c_d.e~f");
+        assert_eq!(escape_path("what?#x"), "what%3F%23x");
+        assert_eq!(escape_query("feature/a b&c"), "feature%2Fa+b%26c");
+    }
 
     #[test]
     fn link_header_names_next_last_first_prev() {

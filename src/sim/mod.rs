@@ -34,7 +34,7 @@ pub use actions::ActionError;
 pub use calls::{ApiCall, MAX_RESPONSE_BODY, path_matches};
 pub use faults::{Fault, FaultRule};
 pub use git::{MergeStyle, ZERO_SHA};
-pub use handle::Simulator;
+pub use handle::{SimRecord, Simulator};
 pub use jwt::AppKey;
 pub use options::{NewRepo, SimCheck, SimOptions, SimPull, SimRepo, SimUser};
 pub use standalone::{DEMO_REPO, Demo, StandaloneOptions, run_standalone, start_demo};

@@ -146,6 +146,10 @@ async fn apply(sim: &Sim, fault: &Fault, request: Request, next: Next) -> Respon
             };
             ApiError::new(sim, status, message).into_response()
         }
+        Fault::Refuse { status, message } => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::CONFLICT);
+            ApiError::new(sim, status, message).into_response()
+        }
         Fault::RateLimit { reset_after } => {
             let reset = sim.now() / 1000 + reset_after.as_secs() as i64;
             ApiError::new(

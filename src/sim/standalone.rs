@@ -212,8 +212,13 @@ fn print_banner(demo: &Demo, options: &StandaloneOptions) {
             println!("  webhook_secret = [\"{}\"]", options.webhook_secret);
         }
     }
+    // Each forge's own word for the access: Gitea has no "maintain", its nearest is admin.
+    let maintainer_access = match sim.kind() {
+        ForgeKind::Github => "maintain",
+        ForgeKind::Gitea => "admin",
+    };
     println!(
-        "users: maintainer (maintain, token {}), reader (read, token {})",
+        "users: maintainer ({maintainer_access}, token {}), reader (read, token {})",
         seeded.maintainer.token, seeded.reader.token
     );
     println!("drive it: see docs/simulator.md, e.g.");

@@ -233,3 +233,200 @@ fn schemas_are_printed_as_json() {
         assert!(schema["properties"].is_object(), "{which}: {schema}");
     }
 }
+
+/// `ade sim` on each dialect with its files in `dir`, until it has printed its set-up, then
+/// stopped.
+fn sim_printout(forge: &str, dir: &std::path::Path) -> String {
+    use std::io::{BufRead, BufReader};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ade"))
+        .args(["sim", "--forge", forge, "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start ade sim");
+    let mut printed = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.starts_with("drive it") {
+            break;
+        }
+    }
+    child.kill().ok();
+    child.wait().ok();
+    printed
+}
+
+/// The `ade.toml` lines `ade sim` prints, as ade loads them.
+fn printed_config(printed: &str) -> Result<(), String> {
+    let lines: Vec<&str> = printed
+        .lines()
+        .skip_while(|l| !l.starts_with("point ade at it"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter(|l| !l.trim_start().starts_with('('))
+        .map(str::trim)
+        .collect();
+    let dir = scratch();
+    let file = dir.join("ade.toml");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let out = ade(&["check-config", "--config", file.to_str().unwrap()], &[]);
+    std::fs::remove_dir_all(dir).ok();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}\n{}",
+            lines.join("\n"),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+#[test]
+fn ade_sim_prints_an_ade_toml_that_ade_loads_and_each_forge_s_own_words() {
+    let dir = scratch();
+    let github = sim_printout("github", &dir);
+    printed_config(&github).unwrap_or_else(|e| panic!("{e}\n{github}"));
+    assert!(github.contains("maintainer (maintain, token"), "{github}");
+
+    let gitea = sim_printout("gitea", &dir);
+    printed_config(&gitea).unwrap_or_else(|e| panic!("{e}\n{gitea}"));
+    std::fs::remove_dir_all(dir).ok();
+    assert!(
+        gitea.contains("maintainer (admin, token") && !gitea.contains("maintain,"),
+        "Gitea has no maintain role: {gitea}"
+    );
+}
+
+/// Every `ade.toml` block docs/simulator.md shows loads (a key ade refuses would stop a reader
+/// following it at the first step).
+#[test]
+fn the_simulator_guide_s_ade_toml_blocks_load() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/simulator.md"),
+    )
+    .unwrap();
+    let dir = scratch();
+    let key = dir.join("app-private-key.pem");
+    let made = Command::new("openssl")
+        .args(["genrsa", "-out"])
+        .arg(&key)
+        .arg("2048")
+        .output()
+        .expect("openssl makes the key the guide's path stands for");
+    assert!(made.status.success());
+    let mut checked = 0;
+    for block in doc.split("```toml\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        if !(block.starts_with("[github]") || block.starts_with("[gitea]")) {
+            continue;
+        }
+        let block: String = block
+            .lines()
+            .map(|l| {
+                if l.starts_with("private_key_file") {
+                    format!("private_key_file = {:?}", key.display().to_string())
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let file = dir.join("ade.toml");
+        std::fs::write(&file, &block).unwrap();
+        let out = ade(&["check-config", "--config", file.to_str().unwrap()], &[]);
+        assert!(
+            out.status.success(),
+            "docs/simulator.md's block does not load:\n{block}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 2, "one block per forge");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// deploy/github-app-manifest.json asks for exactly the permissions and events ade's GitHub
+/// client needs (the calls themselves are checked against the same table after every GitHub
+/// verification story).
+#[test]
+fn the_github_app_manifest_asks_for_what_ade_uses() {
+    use ade::forge::github::permissions::{EVENTS, required};
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("deploy/github-app-manifest.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let asked: std::collections::BTreeMap<String, String> =
+        serde_json::from_value(manifest["default_permissions"].clone()).unwrap();
+    let needed: std::collections::BTreeMap<String, String> = required()
+        .into_iter()
+        .map(|(p, a)| (p.to_owned(), a.as_str().to_owned()))
+        .collect();
+    assert_eq!(asked, needed);
+    let events: Vec<String> = serde_json::from_value(manifest["default_events"].clone()).unwrap();
+    assert_eq!(events, EVENTS);
+    assert_eq!(manifest["public"], false);
+}
+
+/// The container recipe and the compose file configure ade through environment overrides: each
+/// one is a key ade takes, with a value it accepts (no container builder runs in the tests; this
+/// is what can be checked without one).
+#[test]
+fn the_container_recipes_configure_ade_with_keys_it_takes() {
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    let containerfile = std::fs::read_to_string(deploy.join("Containerfile")).unwrap();
+    let compose = std::fs::read_to_string(deploy.join("compose.yaml")).unwrap();
+    let mut env: Vec<(String, String)> = containerfile
+        .split_whitespace()
+        .filter_map(|word| word.trim_end_matches('\\').split_once('='))
+        .filter(|(key, _)| key.starts_with("ADE_") && *key != "ADE_CONFIG")
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    env.extend(compose.lines().filter_map(|line| {
+        let (key, value) = line.trim().split_once(": ")?;
+        key.starts_with("ADE_")
+            .then(|| (key.to_owned(), value.to_owned()))
+    }));
+    let keys: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "ADE_STORAGE__DATA_DIR",
+            "ADE_SERVER__LISTEN",
+            "ADE_DATABASE__URL"
+        ]
+    );
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let example = deploy.join("ade.example.toml");
+    let out = ade(
+        &["check-config", "--config", example.to_str().unwrap()],
+        &env,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("0.0.0.0:8080"), "{stdout}");
+    assert!(stdout.contains("/var/lib/ade"), "{stdout}");
+    assert!(
+        stdout.contains("url = \"postgres://ade:<redacted>@postgres:5432/ade\""),
+        "{stdout}"
+    );
+}

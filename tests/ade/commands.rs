@@ -49,6 +49,14 @@ async fn a_maintainer_plans_a_goal_and_gets_the_plan_comment() {
             })
             .await;
         story.settle().await;
+        // What the teardown will check is really there: ade's calls and the forge's webhooks.
+        if crate::conformance::description::corpus().is_some() {
+            let checked = story.forge_conformance();
+            assert!(
+                checked.calls > 0 && checked.deliveries > 0,
+                "{forge}: nothing checked: {checked:?}"
+            );
+        }
         let replies = story.replies(issue);
         assert_eq!(replies.len(), 1, "{forge}: {replies:?}");
         assert!(

@@ -1,11 +1,18 @@
 //! ade's own integration tests: the service over real HTTP and real databases.
 
+#[path = "../conformance/mod.rs"]
+#[allow(dead_code)]
+mod conformance;
 mod support;
 
 mod cli;
 mod commands;
+mod demo;
 mod goals;
 mod queue;
+mod real_agent;
+#[path = "../real_agents/mod.rs"]
+mod real_agents;
 mod restart;
 mod runs;
 mod signatures;

@@ -915,6 +915,23 @@ async fn merged_through_the_gate(forge: Forge, db: TestDb) {
         "the requester's own approval does not count"
     );
 
+    // Another merge lands at the same moment: the forge refuses ade's first try with its own
+    // words for that, and ade tries again.
+    let (path, raced) = match forge {
+        Forge::Github => (
+            "/repos/*/*/pulls/*/merge",
+            "Base branch was modified. Review and try the merge again.",
+        ),
+        _ => ("/api/v1/repos/*/*/pulls/*/merge", "merge push out of date"),
+    };
+    story.sim.inject(FaultRule::new(
+        "*",
+        path,
+        Fault::Refuse {
+            status: 409,
+            message: raced.into(),
+        },
+    ));
     story
         .sim
         .review(
@@ -932,20 +949,23 @@ async fn merged_through_the_gate(forge: Forge, db: TestDb) {
     .await;
     // The simulator records a call once it has answered it.
     let calls = story
-        .until("ade's merge request recorded", |s| {
-            Some(merge_calls(s, ready.number)).filter(|c| !c.is_empty())
+        .until("ade's merge requests recorded", |s| {
+            Some(merge_calls(s, ready.number)).filter(|c| c.len() >= 2)
         })
         .await;
-    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[0].status, 409, "the raced try: {calls:?}");
     let field = match forge {
         Forge::Github => "sha",
         _ => "head_commit_id",
     };
-    assert_eq!(
-        calls[0].json()[field],
-        ready.head_sha.as_str(),
-        "the merge names the verified head"
-    );
+    for call in &calls {
+        assert_eq!(
+            call.json()[field],
+            ready.head_sha.as_str(),
+            "each try names the verified head"
+        );
+    }
     assert_eq!(merged.head_sha, ready.head_sha);
     let summary = summary_of(&story, issue).await;
     assert!(summary.contains("1 merged"), "{summary}");

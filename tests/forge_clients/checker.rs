@@ -1,29 +1,26 @@
 //! The conformance checker must catch what it claims to catch, or its silence means nothing.
 
-use super::fake::Recorded;
+use super::conformance::description::{Request, Violation};
 use super::gitea::spec as gitea_spec;
 use super::github_fixtures::github_spec;
-use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
-fn request(method: &str, path: &str, query: &[(&str, &str)], body: Option<Value>) -> Recorded {
-    Recorded {
+fn request(method: &str, path: &str, query: &[(&str, &str)], body: Option<Value>) -> Request {
+    Request {
         method: method.into(),
         path: path.into(),
         query: query
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        headers: HeaderMap::new(),
         body,
-        answer: None,
     }
 }
 
-fn expect(errors: Vec<String>, needle: &str) {
+fn expect(errors: Vec<Violation>, needle: &str) {
     assert!(
-        errors.iter().any(|e| e.contains(needle)),
-        "expected an error about {needle}, got {errors:?}"
+        errors.iter().any(|e| e.to_string().contains(needle)),
+        "expected an error about {needle}, got {errors:#?}"
     );
 }
 
@@ -42,7 +39,7 @@ fn github_departures_are_caught() {
     );
     expect(
         spec.check_request(&request("POST", comments, &[], Some(json!({})))),
-        "required field body",
+        "$.body: expected a required field",
     );
     expect(
         spec.check_request(&request(
@@ -51,7 +48,7 @@ fn github_departures_are_caught() {
             &[],
             Some(json!({ "body": "x", "bdy": 1 })),
         )),
-        "property bdy",
+        "$.bdy: expected no such field",
     );
     expect(
         spec.check_request(&request(
@@ -60,19 +57,19 @@ fn github_departures_are_caught() {
             &[],
             Some(json!({ "body": "x" })),
         )),
-        "not an integer",
+        "path issue_number: expected an integer, sent seven",
     );
     expect(
         spec.check_request(&request("GET", comments, &[("perpage", "5")], None)),
-        "query parameter perpage",
+        "query perpage: expected a documented parameter",
     );
     expect(
         spec.check_request(&request("DELETE", comments, &[], None)),
-        "not documented",
+        "method: expected a method documented for",
     );
     expect(
         spec.check_request(&request("GET", "/api/v3/nowhere/at/all", &[], None)),
-        "no documented path",
+        "path: expected a path documented in",
     );
     let check = json!({ "name": "n", "head_sha": "s", "status": "done" });
     expect(
@@ -82,7 +79,7 @@ fn github_departures_are_caught() {
             &[],
             Some(check),
         )),
-        "is not one of",
+        "expected one of",
     );
     let nested = json!({ "name": "n", "head_sha": "s", "output": { "title": "t" } });
     expect(
@@ -92,7 +89,7 @@ fn github_departures_are_caught() {
             &[],
             Some(nested),
         )),
-        "required field summary",
+        "$.output.summary: expected a required field",
     );
 }
 
@@ -117,11 +114,11 @@ fn gitea_departures_are_caught_and_names_compare_as_go_reads_them() {
                 &[],
                 Some(json!({ "head_commit_id": "abc" })),
             )),
-            "required field",
+            "expected a required field",
         );
         expect(
             spec.check_request(&request("POST", merge, &[], Some(json!({ "Do": "yolo" })))),
-            "is not one of",
+            "expected one of",
         );
         let status = "/api/v1/repos/o/r/statuses/abc";
         expect(
@@ -131,7 +128,7 @@ fn gitea_departures_are_caught_and_names_compare_as_go_reads_them() {
                 &[],
                 Some(json!({ "context": "c", "stat": "success" })),
             )),
-            "property stat",
+            "$.stat: expected no such field",
         );
         expect(
             spec.check_request(&request(
@@ -140,7 +137,7 @@ fn gitea_departures_are_caught_and_names_compare_as_go_reads_them() {
                 &[("page", "2")],
                 None,
             )),
-            "query parameter page",
+            "query page: expected a documented parameter",
         );
     }
 }

@@ -1,8 +1,8 @@
 //! The GitHub side of the fake: the client pointed at it, and answers shaped like GitHub's
 //! documented ones for every endpoint the client uses.
 
+use super::conformance::description::Spec;
 use super::fake::{Answer, FakeForge, Recorded};
-use super::openapi::Spec;
 use super::support::{options, rfc3339_in, test_key};
 use ade::forge::github::GithubForge;
 use base64::Engine;

@@ -2,7 +2,7 @@
 //! (and the simulator's state against what the client asked for), then every call checked
 //! against the API description.
 
-use super::conformance::assert_every_call_conforms;
+use super::checks::assert_every_call_conforms;
 use super::gate;
 use super::git::Git;
 use super::world::{Dialect, LEVELS, LIB, README, REPO, SPACED, SPACED_TEXT, World};

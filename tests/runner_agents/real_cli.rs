@@ -1,205 +1,229 @@
-//! The shipped templates against the real agent CLIs, where `ADE_TEST_AGENT_BIN` names a folder
-//! holding them: version pins, and real headless runs of Claude Code and Codex, offline, against
-//! scripted model endpoints on loopback. Without the variable each test says it is skipped.
+//! The shipped templates against the real agent CLIs (`ADE_TEST_AGENT_BIN`, installed by
+//! `scripts/agents`), run the way ade's runner runs them: prepared by the agent registry from the
+//! docs/agents.md block, started by ade's environment launcher in every environment the template
+//! may be given (`worktree` and `main` under Landlock, `container` in bubblewrap), as the agent
+//! user when the tests run as root, with the template's output reader watching. The model is a
+//! scripted endpoint on loopback; nothing leaves the machine.
+//!
+//! Without the CLIs each test says why it is skipped; with `ADE_REQUIRE_AGENTS` set it fails.
 
+use std::sync::Arc;
+use std::time::Instant;
+
+use ade::runner::agent::{AgentOutput, Trust};
+use ade::runner::env::{
+    AgentReport, Ending, EnvOptions, SharedObserver, Watch, landlock_support, run_watched,
+};
+use tokio_util::sync::CancellationToken;
+
+use super::real_agents::{
+    Claude, Clis, chat_endpoint, codex_endpoint, doc_block, with_env, with_keys,
+};
 use super::*;
 
-/// The folders `ADE_TEST_AGENT_BIN` names (`:` between them), or `None` after saying why the
-/// test is skipped.
-fn agent_dirs() -> Option<Vec<PathBuf>> {
-    let Some(value) = std::env::var_os("ADE_TEST_AGENT_BIN") else {
-        eprintln!("skipped: ADE_TEST_AGENT_BIN is not set, so the real agent CLIs are not here");
-        return None;
-    };
-    Some(std::env::split_paths(&value).collect())
+/// What one real run did.
+struct Ran {
+    report: AgentReport,
+    output: AgentOutput,
+    /// The run log: ade's notes and the agent's output.
+    log: String,
 }
 
-/// The folders of the real CLIs if `program` is among them, or `None` after saying why not.
-fn agent_bin(program: &str) -> Option<Vec<PathBuf>> {
-    let dirs = agent_dirs()?;
-    if find(&dirs, program).is_none() {
-        eprintln!("skipped: no {program} in ADE_TEST_AGENT_BIN");
-        return None;
+impl Ran {
+    fn exited_0(&self) -> bool {
+        self.report.ending == (Ending::Exited { code: 0 })
     }
-    Some(dirs)
 }
 
-fn find(dirs: &[PathBuf], program: &str) -> Option<PathBuf> {
-    dirs.iter().map(|d| d.join(program)).find(|p| p.exists())
+/// A worktree holding `hello.txt` ("hello") in one commit, as a run's worktree holds the base.
+fn greeting_worktree(dir: &Dir) -> PathBuf {
+    let worktree = dir.path("worktree");
+    fs::write(worktree.join("hello.txt"), "hello\n").unwrap();
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(&worktree)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "hello.txt"]);
+    git(&["commit", "-qm", "base"]);
+    worktree.join("hello.txt")
 }
 
-/// `[runner]` with the real CLIs' folders first on the agents' PATH.
-fn runner_with(dirs: &[PathBuf]) -> String {
-    let path: Vec<String> = dirs
-        .iter()
-        .map(|d| d.display().to_string())
-        .chain(["/usr/local/bin", "/usr/bin", "/bin"].map(String::from))
-        .map(|d| format!("\"{d}\""))
-        .collect();
+/// The environments a template may be given: every one for a trusted agent, only `container`
+/// for an untrusted one (docs/agents.md, "Trust and environments").
+fn environments(clis: &Clis, block: &str, agent: &str) -> Vec<Environment> {
+    let dir = Dir::new("envs");
+    let config = load(&dir, &(runner_toml(clis, "") + block), agent_env()).unwrap();
+    let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
+    match registry.get(agent).unwrap().trust {
+        Trust::Trusted => vec![
+            Environment::Worktree,
+            Environment::Main,
+            Environment::Container,
+        ],
+        Trust::Untrusted => vec![Environment::Container],
+    }
+}
+
+/// `[runner]` for real runs: the agent user, the CLIs' folders, and the network for container
+/// runs (the scripted endpoint is on the host's loopback, as a model API is out on the network).
+fn runner_toml(clis: &Clis, extra: &str) -> String {
     format!(
-        "[runner]\nagent_user = \"nobody\"\npath = [{}]\n",
-        path.join(", ")
+        "[runner]\nagent_user = \"nobody\"\nnetwork = true\n{}{extra}\n",
+        clis.runner_lines()
     )
 }
 
-/// The ```toml block of docs/agents.md that registers `agent`.
-fn doc_block(agent: &str) -> String {
-    let doc =
-        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/agents.md")).unwrap();
-    doc.split("```toml\n")
-        .map(|b| b.split("```").next().unwrap())
-        .find(|b| b.starts_with(&format!("[agents.{agent}]")))
-        .unwrap_or_else(|| panic!("docs/agents.md has no block for {agent}"))
-        .to_owned()
+/// Why the `container` environment cannot run here, if it cannot: bubblewrap missing or refused
+/// by the kernel.
+fn container_unusable() -> Option<String> {
+    use std::os::unix::process::CommandExt;
+    let Some(bwrap) = ["/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        return Some("bubblewrap is not installed (apt-get install bubblewrap)".into());
+    };
+    let mut command = Command::new(bwrap);
+    command
+        .args([
+            "--unshare-all",
+            "--share-net",
+            "--ro-bind",
+            "/",
+            "/",
+            "/bin/true",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if is_root() {
+        command.uid(NOBODY).gid(NOBODY);
+    }
+    match command.output() {
+        Ok(out) if out.status.success() => None,
+        Ok(out) => Some(format!(
+            "bubblewrap cannot make a sandbox here: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) => Some(format!("bubblewrap cannot start: {e}")),
+    }
 }
 
-/// A tiny HTTP/1.1 server on loopback: each request's line and body go to `respond`, which
-/// returns the status line's reason-less code, the content type and the body. One request per
-/// connection.
-fn serve_loopback(
-    respond: impl Fn(&str, &str) -> (&'static str, String) + Send + Sync + 'static,
-) -> std::net::SocketAddr {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let respond = std::sync::Arc::new(respond);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let respond = respond.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut request_line = String::new();
-                reader.read_line(&mut request_line).unwrap();
-                let mut length = 0;
-                loop {
-                    let mut line = String::new();
-                    reader.read_line(&mut line).unwrap();
-                    if line == "\r\n" || line.is_empty() {
-                        break;
-                    }
-                    if let Some((name, value)) = line.split_once(':')
-                        && name.eq_ignore_ascii_case("content-length")
-                    {
-                        length = value.trim().parse().unwrap();
-                    }
-                }
-                let mut body = vec![0; length];
-                reader.read_exact(&mut body).unwrap();
-                let (content_type, body) = respond(&request_line, &String::from_utf8_lossy(&body));
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all((head + &body).as_bytes());
-            });
-        }
-    });
-    addr
+fn is_root() -> bool {
+    fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
 }
 
-/// Server-sent events, as the model APIs stream them.
-fn sse(events: &[(&str, serde_json::Value)]) -> String {
-    events
-        .iter()
-        .map(|(event, data)| format!("event: {event}\ndata: {data}\n\n"))
+/// Runs `agent` of `block` in `environment` the way ade's runner does: the registry checks it
+/// as `ade serve` does at start (program within the agents' reach, pin matched) and prepares the
+/// run; the worktree and scratch folder go to the agent user; ade's environment launcher starts
+/// it confined, with the template's output reader watching.
+fn run_through_ade(
+    clis: &Clis,
+    dir: &Dir,
+    block: &str,
+    agent: &str,
+    environment: Environment,
+) -> Ran {
+    let config = load(dir, &(runner_toml(clis, "") + block), agent_env())
+        .unwrap_or_else(|e| panic!("{e}\n{block}"));
+    let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(registry.check_versions())
+        .unwrap_or_else(|e| panic!("ade serve would refuse to start: {e}"));
+    let selection = select(&registry, agent, environment);
+    let invocation = registry
+        .prepare(&selection, &inputs(), &dir.paths())
+        .unwrap();
+    let agent_user = registry.agent_user().unwrap();
+    if agent_user.is_some() {
+        give_to_nobody(&invocation.worktree);
+        give_to_nobody(&invocation.scratch);
+    }
+    let opts = EnvOptions {
+        agent_user,
+        kill_grace: Duration::from_secs(2),
+        ..EnvOptions::default()
+    };
+    let reader = Arc::new(Mutex::new(selection.agent.output.reader()));
+    let watch = Watch {
+        who: "agent",
+        observer: Some(reader.clone() as SharedObserver),
+    };
+    let report = runtime
+        .block_on(run_watched(
+            &invocation,
+            &opts,
+            CancellationToken::new(),
+            watch,
+        ))
+        .unwrap_or_else(|e| panic!("{agent} could not be run in {environment:?}: {e}"));
+    let output = reader.lock().unwrap().finish();
+    let log = fs::read_to_string(&invocation.log).unwrap_or_default();
+    eprintln!(
+        "{agent} in {}: {} in {:.1} s; reported {:?}",
+        environment.as_str(),
+        report.ending,
+        report.duration.as_secs_f64(),
+        output.describe(str::to_owned)
+    );
+    Ran {
+        report,
+        output,
+        log,
+    }
+}
+
+/// The environments to run in, saying which are skipped and why.
+fn usable(environments: Vec<Environment>) -> Vec<Environment> {
+    let container = container_unusable();
+    environments
+        .into_iter()
+        .filter(|env| match (env, &container) {
+            (Environment::Container, Some(why)) => {
+                eprintln!("skipped in container: {why}");
+                false
+            }
+            _ => true,
+        })
         .collect()
 }
 
-/// A scripted Anthropic Messages endpoint: the first turn reads `file`, the second edits it, the
-/// last says it is done. Which turn a request is comes from the tool results it carries; a
-/// request without tools just gets a short text.
-fn scripted_messages_endpoint(file: String) -> String {
-    let addr = serve_loopback(move |request, body| {
-        if !request.contains("/v1/messages") || request.contains("count_tokens") {
-            return ("application/json", "{}".to_owned());
-        }
-        let results = body.matches("\"tool_result\"").count();
-        let (block, stop) = match (body.contains("\"tools\""), results) {
-            (true, 0) => (
-                tool_use("Read", &serde_json::json!({ "file_path": file })),
-                "tool_use",
-            ),
-            (true, 1) => (
-                tool_use(
-                    "Edit",
-                    &serde_json::json!({ "file_path": file, "old_string": "hello", "new_string": "hello, ade" }),
-                ),
-                "tool_use",
-            ),
-            _ => (text_block("Changed the greeting."), "end_turn"),
-        };
-        let events = [
-            (
-                "message_start",
-                serde_json::json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5", "content": [], "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 10, "output_tokens": 1}}}),
-            ),
-            ("content_block_start", block.0),
-            ("content_block_delta", block.1),
-            (
-                "content_block_stop",
-                serde_json::json!({"type": "content_block_stop", "index": 0}),
-            ),
-            (
-                "message_delta",
-                serde_json::json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": 5}}),
-            ),
-            ("message_stop", serde_json::json!({"type": "message_stop"})),
-        ];
-        ("text/event-stream", sse(&events))
-    });
-    format!("http://{addr}")
+/// The run log shows how ade confined the agent in `environment`.
+fn assert_confined(ran: &Ran, environment: Environment) {
+    let expected = match environment {
+        Environment::Container => "[ade] sandbox: bubblewrap",
+        _ => "[ade] landlock: ",
+    };
+    assert!(ran.log.contains(expected), "{}", ran.log);
+    if is_root() {
+        assert!(
+            ran.log.contains("[ade] user: uid 65534"),
+            "the agent ran as the agent user: {}",
+            ran.log
+        );
+    }
 }
 
-/// A scripted OpenAI Responses endpoint: the first turn runs a command that edits `hello.txt`,
-/// the next (carrying the command's output, kept in `log`) says it is done.
-fn scripted_responses_endpoint(log: PathBuf) -> String {
-    let addr = serve_loopback(move |_, body| {
-        let item = if let Some(at) = body.find("\"function_call_output\"") {
-            fs::write(&log, body[at..].chars().take(600).collect::<String>()).unwrap();
-            serde_json::json!({"type": "message", "id": "msg_1", "role": "assistant", "status": "completed", "content": [{"type": "output_text", "text": "Changed the greeting.", "annotations": []}]})
-        } else {
-            let cmd = serde_json::json!({ "cmd": "printf 'hello, ade\\n' > hello.txt" });
-            serde_json::json!({"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "exec_command", "arguments": cmd.to_string(), "status": "completed"})
-        };
-        let events = [
-            (
-                "response.created",
-                serde_json::json!({"type": "response.created", "response": {"id": "resp_1"}}),
-            ),
-            (
-                "response.output_item.added",
-                serde_json::json!({"type": "response.output_item.added", "output_index": 0, "item": item}),
-            ),
-            (
-                "response.output_item.done",
-                serde_json::json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
-            ),
-            (
-                "response.completed",
-                serde_json::json!({"type": "response.completed", "response": {"id": "resp_1", "usage": {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 15}}}),
-            ),
-        ];
-        ("text/event-stream", sse(&events))
-    });
-    format!("http://{addr}/v1")
-}
-
-/// The shipped pins against the real CLIs, where they are installed: set `ADE_TEST_AGENT_BIN` to
-/// a folder holding `claude`, `codex` and `opencode` (for example `node_modules/.bin` after
-/// `npm install @anthropic-ai/claude-code@2.1.328 @openai/codex@0.169.0 opencode-ai@1.18.33`).
+/// The shipped pins against the real CLIs, checked as `ade serve` checks them at start.
 #[test]
 fn the_shipped_pins_match_the_real_clis() {
     let _env = lock();
-    let Some(dirs) = agent_dirs() else {
+    let Some(clis) = Clis::find() else {
         return;
     };
     let dir = Dir::new("real");
     let doc =
         fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/agents.md")).unwrap();
-    let runner = runner_with(&dirs);
+    let runner = runner_toml(&clis, "");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let mut checked = 0;
+    let mut checked = Vec::new();
     for block in doc.split("```toml\n").skip(1) {
         let block = block.split("```").next().unwrap();
         let config = load(&dir, &format!("{runner}{block}"), agent_env()).unwrap();
@@ -207,7 +231,7 @@ fn the_shipped_pins_match_the_real_clis() {
         let Some(agent) = registry.iter().next().cloned() else {
             continue;
         };
-        let (Some(pin), Some(program)) = (&agent.version, find(&dirs, &agent.program())) else {
+        let (Some(pin), Some(program)) = (&agent.version, clis.program(&agent.program())) else {
             eprintln!(
                 "{}: no pin, or not in ADE_TEST_AGENT_BIN; not checked",
                 agent.name
@@ -219,7 +243,7 @@ fn the_shipped_pins_match_the_real_clis() {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(found[0].program, program);
         eprintln!("{}: {:?} matches {pin}", agent.name, found[0].version);
-        checked += 1;
+        checked.push(agent.name.clone());
 
         let wrong = block.replace(&format!("version = \"{pin}\""), "version = \"0.0.1\"");
         let config = load(&dir, &format!("{runner}{wrong}"), agent_env()).unwrap();
@@ -239,190 +263,422 @@ fn the_shipped_pins_match_the_real_clis() {
             "{err}"
         );
     }
+    assert_eq!(
+        checked,
+        ["claude-code", "codex", "aider", "opencode"],
+        "every installable CLI is checked"
+    );
+
+    // Installed outside the folders an agent can see, a CLI would fail every run: ade refuses
+    // to start instead, and says which setting fixes it.
+    let hidden = runner_toml(&clis, "").replace("agent_dirs", "# agent_dirs");
+    let config = load(
+        &dir,
+        &format!("{hidden}{}", doc_block("claude-code")),
+        agent_env(),
+    )
+    .unwrap();
+    let err = runtime
+        .block_on(
+            AgentRegistry::new(&config.agents, &config.runner, &config.policy)
+                .unwrap()
+                .check_versions(),
+        )
+        .unwrap_err()
+        .to_string();
     assert!(
-        checked > 0,
-        "ADE_TEST_AGENT_BIN holds none of the pinned CLIs"
+        err.starts_with("agent claude-code: program ")
+            && err.contains("outside the folders agents may run programs from")
+            && err.ends_with("add the folder it is installed in to runner.agent_dirs"),
+        "{err}"
     );
 }
 
-fn tool_use(name: &str, input: &serde_json::Value) -> (serde_json::Value, serde_json::Value) {
-    (
-        serde_json::json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": format!("toolu_{name}"), "name": name, "input": {}}}),
-        serde_json::json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": input.to_string()}}),
-    )
-}
-
-fn text_block(text: &str) -> (serde_json::Value, serde_json::Value) {
-    (
-        serde_json::json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-        serde_json::json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
-    )
-}
-
-/// The shipped Claude Code template, run for real (offline, against a scripted endpoint) from the
-/// invocation `prepare` builds: it edits a file in the worktree and exits 0.
+/// Claude Code, as shipped, edits the worktree through its own Read and Edit tools in each
+/// environment a trusted agent may be given, and says it is done.
 #[test]
-fn the_claude_code_template_runs_the_real_cli() {
+fn claude_code_edits_the_worktree_in_every_environment_it_may_be_given() {
     let _env = lock();
-    let Some(bin) = agent_bin("claude") else {
+    let Some(clis) = Clis::with("claude") else {
         return;
     };
-    let dir = Dir::new("claude");
-    let file = dir.path("worktree/hello.txt");
-    fs::write(&file, "hello\n").unwrap();
-    let url = scripted_messages_endpoint(file.display().to_string());
-    let block = doc_block("claude-code").replace(
-        "[agents.claude-code.env]\n",
-        &format!("[agents.claude-code.env]\nANTHROPIC_BASE_URL = \"{url}\"\n"),
-    );
-    let config = load(&dir, &(runner_with(&bin) + &block), agent_env()).unwrap();
-    let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
-    let selection = select(&registry, "claude-code", Environment::Worktree);
-    let invocation = registry
-        .prepare(&selection, &inputs(), &dir.paths())
-        .unwrap();
-    assert_eq!(
-        invocation.argv[0], "claude",
-        "found on the invocation's own PATH"
-    );
-    let started = std::time::Instant::now();
-    let (ok, out) = run(&invocation);
-    eprintln!("claude ran {:?}: {out}", started.elapsed());
-    assert!(ok, "{out}");
-    assert_eq!(fs::read_to_string(&file).unwrap(), "hello, ade\n");
-    let result: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(result["result"], "Changed the greeting.", "{result}");
-}
-
-/// The shipped Codex CLI template, run for real (offline, its own sandbox on, against a scripted
-/// endpoint given as a custom provider) from the invocation `prepare` builds.
-#[test]
-fn the_codex_template_runs_the_real_cli() {
-    let _env = lock();
-    let Some(bin) = agent_bin("codex") else {
-        return;
-    };
-    let dir = Dir::new("codex");
-    let file = dir.path("worktree/hello.txt");
-    fs::write(&file, "hello\n").unwrap();
-    let url = scripted_responses_endpoint(dir.path("tool-output"));
-    let provider = format!(
-        "\"codex\", \"exec\", \"--json\", \"-c\", \"model_provider=ade\", \"-c\", 'model_providers.ade.name=\"ade\"', \"-c\", 'model_providers.ade.base_url=\"{url}\"', \"-c\", 'model_providers.ade.env_key=\"OPENAI_API_KEY\"', \"-c\", 'model_providers.ade.wire_api=\"responses\"',"
-    );
-    let block = doc_block("codex").replace("\"codex\", \"exec\", \"--json\",", &provider);
-    assert!(block.contains("model_provider=ade"), "{block}");
-    let config = load(&dir, &(runner_with(&bin) + &block), agent_env()).unwrap();
-    let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
-    let selection = select(&registry, "codex", Environment::Worktree);
-    let invocation = registry
-        .prepare(&selection, &inputs(), &dir.paths())
-        .unwrap();
-    assert_eq!(
-        invocation.stdin,
-        StdinSource::Null,
-        "codex waits on an open stdin"
-    );
-    let started = std::time::Instant::now();
-    let (ok, out) = run(&invocation);
-    eprintln!("codex ran {:?}: {out}", started.elapsed());
-    eprintln!(
-        "the command's output as codex reported it: {}",
-        fs::read_to_string(dir.path("tool-output")).unwrap_or_default()
-    );
-    assert!(ok, "{out}");
-    assert_eq!(fs::read_to_string(&file).unwrap(), "hello, ade\n");
-    assert!(
-        out.lines().any(|l| l.contains("\"turn.completed\"")),
-        "{out}"
-    );
-    assert_eq!(
-        fs::read_to_string(dir.path("scratch/output.md"))
-            .unwrap()
-            .trim(),
-        "Changed the greeting."
-    );
-}
-
-/// A scripted OpenAI chat completions endpoint (what aider calls through litellm): one streamed
-/// reply with a SEARCH/REPLACE block for `hello.txt`.
-fn scripted_chat_endpoint() -> String {
-    let addr = serve_loopback(move |request, _| {
-        if !request.contains("/chat/completions") {
-            return ("application/json", "{}".to_owned());
+    let shipped = doc_block("claude-code");
+    for environment in usable(environments(&clis, &shipped, "claude-code")) {
+        let dir = Dir::new(&format!("claude-{}", environment.as_str()));
+        let file = greeting_worktree(&dir);
+        let model = Claude::Edits {
+            file: "hello.txt".into(),
+            old: "hello".into(),
+            new: "hello, ade".into(),
         }
-        let reply =
-            "hello.txt\n```\n<<<<<<< SEARCH\nhello\n=======\nhello, ade\n>>>>>>> REPLACE\n```\n";
-        let chunk = |delta: serde_json::Value, finish: serde_json::Value| serde_json::json!({"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4.1", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
-        let body = format!(
-            "data: {}\n\ndata: {}\n\ndata: [DONE]\n\n",
-            chunk(
-                serde_json::json!({"role": "assistant", "content": reply}),
-                serde_json::Value::Null
-            ),
-            chunk(serde_json::json!({}), serde_json::json!("stop")),
+        .serve();
+        let block = with_env(
+            &shipped,
+            "claude-code",
+            &format!("ANTHROPIC_BASE_URL = \"{}\"\n", model.url),
         );
-        ("text/event-stream", body)
-    });
-    format!("http://{addr}/v1")
+        let ran = run_through_ade(&clis, &dir, &block, "claude-code", environment);
+        assert!(ran.exited_0(), "{}", ran.log);
+        assert_eq!(fs::read_to_string(&file).unwrap(), "hello, ade\n");
+        assert!(!ran.output.has_trouble(), "{:?}", ran.output);
+        assert_eq!(
+            ran.output.final_message.as_deref(),
+            Some("Changed the greeting.")
+        );
+        assert_confined(&ran, environment);
+        assert!(
+            model.requests().len() >= 3,
+            "read, edit, done: {} requests",
+            model.requests().len()
+        );
+    }
 }
 
-/// The shipped aider template, run for real (offline, against a scripted endpoint): it edits a
-/// file, keeps its history files in the scratch folder, leaves only what `leftovers` covers in the
-/// worktree, and touches no `.gitignore`.
+/// The Codex template with the provider arguments of a scripted endpoint, and `sandbox` as its
+/// `-s` mode.
+fn codex_block(url: &str, sandbox: &str) -> String {
+    let provider = format!(
+        "\"codex\", \"exec\", \"--json\", \"-c\", \"model_provider=ade\", \"-c\", 'model_providers.ade.name=\"ade\"', \"-c\", 'model_providers.ade.base_url=\"{url}/v1\"', \"-c\", 'model_providers.ade.env_key=\"OPENAI_API_KEY\"', \"-c\", 'model_providers.ade.wire_api=\"responses\"',"
+    );
+    let block = doc_block("codex")
+        .replace("\"codex\", \"exec\", \"--json\",", &provider)
+        .replace(
+            "\"-s\", \"danger-full-access\",",
+            &format!("\"-s\", \"{sandbox}\","),
+        );
+    assert!(
+        block.contains("model_provider=ade") && block.contains(sandbox),
+        "{block}"
+    );
+    block
+}
+
+/// Codex, as shipped, runs its commands in each environment a trusted agent may be given:
+/// ade's environment confines it, and no command it runs fails.
 #[test]
-fn the_aider_template_runs_the_real_cli() {
+fn codex_runs_its_commands_in_every_environment_it_may_be_given() {
     let _env = lock();
-    let Some(bin) = agent_bin("aider") else {
+    let Some(clis) = Clis::with("codex") else {
         return;
     };
-    let dir = Dir::new("aider");
-    let worktree = dir.path("worktree");
-    let file = worktree.join("hello.txt");
-    fs::write(&file, "hello\n").unwrap();
-    let git = |args: &[&str]| {
-        let status = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-            .args(args)
-            .current_dir(&worktree)
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "git {args:?}");
+    for environment in usable(environments(&clis, &doc_block("codex"), "codex")) {
+        let dir = Dir::new(&format!("codex-{}", environment.as_str()));
+        let file = greeting_worktree(&dir);
+        let model = codex_endpoint("printf 'hello, ade\\n' > hello.txt", 200);
+        let block = codex_block(&model.url, "danger-full-access");
+        let ran = run_through_ade(&clis, &dir, &block, "codex", environment);
+        assert!(ran.exited_0(), "{}", ran.log);
+        assert_eq!(
+            fs::read_to_string(&file).unwrap(),
+            "hello, ade\n",
+            "{}",
+            ran.log
+        );
+        assert_eq!(ran.output.failed_tool_calls, 0, "{:?}", ran.output);
+        assert!(
+            ran.output
+                .details
+                .iter()
+                .all(|d| d.starts_with("Model metadata for `gpt-5-codex` not found")),
+            "only the warning about a model a custom provider serves: {:?}",
+            ran.output
+        );
+        assert_eq!(
+            ran.output.final_message.as_deref(),
+            Some("Changed the greeting.")
+        );
+        assert_eq!(
+            fs::read_to_string(dir.path("scratch/output.md"))
+                .unwrap()
+                .trim(),
+            "Changed the greeting."
+        );
+        assert_confined(&ran, environment);
+        let answer = model
+            .requests()
+            .into_iter()
+            .find(|r| r.body.contains("\"function_call_output\""))
+            .expect("codex reported the command's result to the model");
+        assert!(
+            answer.body.contains("Process exited with code 0"),
+            "{}",
+            answer.body
+        );
+    }
+}
+
+/// Codex, as shipped, whose model runs a command that fails: Codex exits 0 without a change,
+/// and what it reported names the command, its exit code and its last output.
+#[test]
+fn codex_reports_a_failing_command_and_the_run_says_so() {
+    let _env = lock();
+    let Some(clis) = Clis::with("codex") else {
+        return;
     };
-    git(&["init", "-q"]);
-    git(&["add", "hello.txt"]);
-    git(&["commit", "-qm", "base"]);
-    let url = scripted_chat_endpoint();
-    let block = doc_block("aider").replace(
-        "\"--message-file\", \"{prompt_file}\",",
-        &format!("\"--message-file\", \"{{prompt_file}}\", \"--openai-api-base\", \"{url}\","),
-    );
-    assert!(block.contains("--openai-api-base"), "{block}");
-    let config = load(&dir, &(runner_with(&bin) + &block), agent_env()).unwrap();
-    let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
-    let selection = select(&registry, "aider", Environment::Worktree);
-    let invocation = registry
-        .prepare(&selection, &inputs(), &dir.paths())
-        .unwrap();
-    let started = std::time::Instant::now();
-    let (ok, out) = run(&invocation);
-    eprintln!("aider ran {:?}: {out}", started.elapsed());
-    assert!(ok, "{out}");
-    assert_eq!(fs::read_to_string(&file).unwrap(), "hello, ade\n", "{out}");
-    assert!(out.contains("Applied edit to hello.txt"), "{out}");
-    assert!(dir.path("scratch/aider.chat.history.md").exists());
+    let dir = Dir::new("codex-failing");
+    greeting_worktree(&dir);
+    let model = codex_endpoint("ls /no-such-folder", 200);
+    let block = codex_block(&model.url, "danger-full-access");
+    let ran = run_through_ade(&clis, &dir, &block, "codex", Environment::Worktree);
+    assert!(ran.exited_0(), "{}", ran.log);
+    assert_eq!(ran.output.failed_tool_calls, 1, "{:?}", ran.output);
+    let said = ran.output.describe(str::to_owned).unwrap();
     assert!(
-        !worktree.join(".gitignore").exists(),
-        "aider wrote a .gitignore"
+        said.starts_with("the agent reported 1 failing tool call and 1 error: ")
+            && said.contains(
+                "bash -lc 'ls /no-such-folder'` exited 2: ls: cannot access '/no-such-folder'"
+            ),
+        "{said}"
     );
-    let agent = registry.get("aider").unwrap();
-    for entry in fs::read_dir(&worktree).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
-        if name != "hello.txt" && name != ".git" {
-            assert!(
-                agent.leftovers.matches(&name),
-                "{name} is left in the worktree and not a leftover"
-            );
+}
+
+/// What the Codex template shipped before: its own sandbox (`-s workspace-write`) inside ade's
+/// `worktree` environment cannot start (it wants a folder under `/tmp`, which Landlock denies),
+/// so every command fails, Codex exits 0, and its JSON lines do not even list the command: only
+/// the model hears of the failure. That is why the template leaves confining to ade.
+#[test]
+fn codex_with_its_own_sandbox_inside_ades_fails_every_command_and_does_not_say_so() {
+    let _env = lock();
+    let Some(clis) = Clis::with("codex") else {
+        return;
+    };
+    if let ade::runner::env::LandlockSupport::Unavailable { reason } = landlock_support() {
+        eprintln!("skipped: without Landlock ({reason}) the worktree environment confines nothing");
+        return;
+    }
+    let dir = Dir::new("codex-own-sandbox");
+    let file = greeting_worktree(&dir);
+    let model = codex_endpoint("printf 'hello, ade\\n' > hello.txt", 200);
+    let block = codex_block(&model.url, "workspace-write");
+    let ran = run_through_ade(&clis, &dir, &block, "codex", Environment::Worktree);
+    assert!(ran.exited_0(), "codex exits 0 all the same: {}", ran.log);
+    assert_eq!(fs::read_to_string(&file).unwrap(), "hello\n");
+    let told = model
+        .requests()
+        .into_iter()
+        .find(|r| r.body.contains("\"function_call_output\""))
+        .expect("codex answered the model's command");
+    assert!(
+        told.body
+            .contains("error building bubblewrap command: Permission denied"),
+        "{}",
+        told.body
+    );
+    assert_eq!(
+        ran.output.failed_tool_calls, 0,
+        "Codex's JSON lines now report such a command; docs/agents.md says they do not: {}",
+        ran.log
+    );
+}
+
+/// aider, as shipped (untrusted, so only in a container), edits the worktree from the
+/// SEARCH/REPLACE block its model sends, keeps its history in the scratch folder and leaves only
+/// what its `leftovers` cover.
+#[test]
+fn aider_edits_the_worktree_in_a_container() {
+    let _env = lock();
+    let Some(clis) = Clis::with("aider") else {
+        return;
+    };
+    let shipped = doc_block("aider");
+    for environment in usable(environments(&clis, &shipped, "aider")) {
+        let dir = Dir::new("aider");
+        let file = greeting_worktree(&dir);
+        let model = chat_endpoint(
+            "hello.txt\n```\n<<<<<<< SEARCH\nhello\n=======\nhello, ade\n>>>>>>> REPLACE\n```\n",
+            None,
+        );
+        let block = shipped.replace(
+            "\"--message-file\", \"{prompt_file}\",",
+            &format!(
+                "\"--message-file\", \"{{prompt_file}}\", \"--openai-api-base\", \"{}/v1\",",
+                model.url
+            ),
+        );
+        assert!(block.contains("--openai-api-base"), "{block}");
+        let ran = run_through_ade(&clis, &dir, &block, "aider", environment);
+        assert!(ran.exited_0(), "{}", ran.log);
+        assert_eq!(
+            fs::read_to_string(&file).unwrap(),
+            "hello, ade\n",
+            "{}",
+            ran.log
+        );
+        assert!(ran.log.contains("Applied edit to hello.txt"), "{}", ran.log);
+        assert!(!ran.output.has_trouble(), "{:?}", ran.output);
+        assert_confined(&ran, environment);
+        assert!(dir.path("scratch/aider.chat.history.md").exists());
+        let worktree = dir.path("worktree");
+        assert!(
+            !worktree.join(".gitignore").exists(),
+            "aider wrote a .gitignore"
+        );
+        let config = load(&dir, &(runner_toml(&clis, "") + &block), agent_env()).unwrap();
+        let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
+        let agent = registry.get("aider").unwrap();
+        for entry in fs::read_dir(&worktree).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name != "hello.txt" && name != ".git" {
+                assert!(
+                    agent.leftovers.matches(&name),
+                    "{name} is left in the worktree and not a leftover"
+                );
+            }
         }
     }
+}
+
+/// opencode, as shipped (untrusted, so only in a container), with its OpenAI-compatible provider
+/// pointed at a scripted chat completions endpoint: its model calls the `bash` tool, which edits
+/// the worktree, and opencode leaves nothing of its own there.
+#[test]
+fn opencode_edits_the_worktree_in_a_container() {
+    let _env = lock();
+    let Some(clis) = Clis::with("opencode") else {
+        return;
+    };
+    let shipped = doc_block("opencode");
+    for environment in usable(environments(&clis, &shipped, "opencode")) {
+        let dir = Dir::new("opencode");
+        let file = greeting_worktree(&dir);
+        let model = chat_endpoint(
+            "Changed the greeting.",
+            Some("printf 'hello, ade\\n' > hello.txt"),
+        );
+        // ade's placeholders take `{`: literal braces are doubled.
+        let provider = format!(
+            "{{{{\"provider\": {{{{\"ade\": {{{{\"npm\": \"@ai-sdk/openai-compatible\", \"name\": \"ade\", \
+             \"options\": {{{{\"baseURL\": \"{}/v1\", \"apiKey\": \"{{{{env:ANTHROPIC_API_KEY}}}}\"}}}}, \
+             \"models\": {{{{\"scripted\": {{{{\"name\": \"scripted\"}}}}}}}}}}}}}}}}}}}}",
+            model.url
+        );
+        let block = with_keys(
+            &with_env(
+                &shipped,
+                "opencode",
+                &format!("OPENCODE_CONFIG_CONTENT = '{provider}'\n"),
+            ),
+            &[("model", "\"ade/scripted\"")],
+        );
+        let ran = run_through_ade(&clis, &dir, &block, "opencode", environment);
+        assert!(ran.exited_0(), "{}", ran.log);
+        assert_eq!(
+            fs::read_to_string(&file).unwrap(),
+            "hello, ade\n",
+            "{}",
+            ran.log
+        );
+        assert!(!ran.output.has_trouble(), "{:?}", ran.output);
+        assert_eq!(
+            ran.output.final_message.as_deref(),
+            Some("Changed the greeting.")
+        );
+        assert_confined(&ran, environment);
+        let mut left: Vec<String> = fs::read_dir(dir.path("worktree"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [".git", "hello.txt"],
+            "opencode keeps its state in HOME"
+        );
+    }
+}
+
+/// Claude Code against an endpoint that answers 500: it gives up after its retries, exits
+/// non-zero, and its own error text is in the run log and in what the run reports.
+#[test]
+fn when_the_model_endpoint_fails_claude_code_exits_with_its_own_error() {
+    let _env = lock();
+    let Some(clis) = Clis::with("claude") else {
+        return;
+    };
+    let dir = Dir::new("claude-500");
+    let file = greeting_worktree(&dir);
+    let model = Claude::Fails(500).serve();
+    let block = with_env(
+        &doc_block("claude-code"),
+        "claude-code",
+        &format!(
+            "ANTHROPIC_BASE_URL = \"{}\"\nCLAUDE_CODE_MAX_RETRIES = \"1\"\n",
+            model.url
+        ),
+    );
+    let ran = run_through_ade(&clis, &dir, &block, "claude-code", Environment::Worktree);
+    assert_eq!(ran.report.ending, Ending::Exited { code: 1 }, "{}", ran.log);
+    assert_eq!(fs::read_to_string(&file).unwrap(), "hello\n");
+    assert!(
+        ran.log.contains("API Error: 500"),
+        "the agent's own words: {}",
+        ran.log
+    );
+    let said = ran.output.describe(str::to_owned).unwrap();
+    assert!(
+        said.starts_with("the agent reported 1 error: api_error: API Error: 500"),
+        "{said}"
+    );
+}
+
+/// Claude Code against an endpoint that never answers: ade stops it at its time limit.
+#[test]
+fn when_the_model_endpoint_hangs_claude_code_is_stopped_at_its_time_limit() {
+    let _env = lock();
+    let Some(clis) = Clis::with("claude") else {
+        return;
+    };
+    let dir = Dir::new("claude-hang");
+    let file = greeting_worktree(&dir);
+    let model = Claude::Hangs.serve();
+    let block = with_keys(
+        &with_env(
+            &doc_block("claude-code"),
+            "claude-code",
+            &format!("ANTHROPIC_BASE_URL = \"{}\"\n", model.url),
+        ),
+        &[("timeout_secs", "5")],
+    );
+    let started = Instant::now();
+    let ran = run_through_ade(&clis, &dir, &block, "claude-code", Environment::Worktree);
+    assert_eq!(ran.report.ending, Ending::TimedOut, "{}", ran.log);
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(12),
+        "stopped at its 5 s limit (2 s grace): {took:?}"
+    );
+    assert!(
+        ran.log
+            .contains("[ade] the agent timed out and was stopped"),
+        "{}",
+        ran.log
+    );
+    assert_eq!(fs::read_to_string(&file).unwrap(), "hello\n");
+    assert!(!model.requests().is_empty(), "it did ask the model");
+}
+
+/// Claude Code whose model only talks: it exits 0 and the worktree is as it was, which ade's
+/// runner then ends as "no changes".
+#[test]
+fn when_the_model_changes_nothing_claude_code_exits_0_and_leaves_the_worktree_as_it_was() {
+    let _env = lock();
+    let Some(clis) = Clis::with("claude") else {
+        return;
+    };
+    let dir = Dir::new("claude-nothing");
+    let file = greeting_worktree(&dir);
+    let model = Claude::Says("There is nothing to change.".into()).serve();
+    let block = with_env(
+        &doc_block("claude-code"),
+        "claude-code",
+        &format!("ANTHROPIC_BASE_URL = \"{}\"\n", model.url),
+    );
+    let ran = run_through_ade(&clis, &dir, &block, "claude-code", Environment::Worktree);
+    assert!(ran.exited_0(), "{}", ran.log);
+    assert_eq!(fs::read_to_string(&file).unwrap(), "hello\n");
+    assert!(!ran.output.has_trouble(), "{:?}", ran.output);
+    assert_eq!(
+        ran.output.final_message.as_deref(),
+        Some("There is nothing to change.")
+    );
 }

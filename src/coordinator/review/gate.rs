@@ -11,7 +11,7 @@ use crate::coordinator::render::{self, ReplyView};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::writes::{ForgeWrite, classify, enqueue_writes};
 use crate::forge::ReviewState;
-use crate::forge::{ForgeError, ForgeReview, Permission, RepoRef};
+use crate::forge::{ForgeError, ForgeReview, MergeRefusal, Permission, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::lifecycle::SpecState;
 use crate::markdown;
@@ -191,6 +191,13 @@ impl GateHandler {
             Ok(()) => {
                 tracing::info!(pull = approval.number, head = %pull.head_sha, %reviewer, "ade merged the approval");
                 ctx.finish(ctx.store().begin().await?).await
+            }
+            Err(ForgeError::MergeRefused {
+                refusal: MergeRefusal::BaseMoved,
+                message,
+            }) => {
+                tracing::info!(pull = approval.number, %message, "another merge moved the base; ade tries again");
+                Err(JobError::Retry(message))
             }
             Err(ForgeError::MergeRefused { refusal, message }) => {
                 tracing::info!(pull = approval.number, %refusal, %message, "the forge refused ade's merge");

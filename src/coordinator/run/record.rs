@@ -154,10 +154,7 @@ async fn ended_without_change(
     let l = e.l;
     let (state, reason) = match outcome {
         RunOutcome::Cancelled { .. } => (RunState::Cancelled, "cancelled".to_string()),
-        RunOutcome::NoChanges { .. } => (
-            RunState::Failed,
-            "no changes: the agent changed nothing".to_string(),
-        ),
+        RunOutcome::NoChanges { report } => (RunState::Failed, report.no_changes_reason()),
         RunOutcome::Blocked { reason, .. } | RunOutcome::Failed { reason, .. } => {
             (RunState::Failed, reason.clone())
         }

@@ -239,14 +239,16 @@ pub(super) async fn merge(
     }
 }
 
-/// Why Gitea refused a merge: 409 "head out of date" when `head_commit_id` is not the head, other
-/// 409s for conflicts; 405 for branch protection ("not allowed to merge [reason: …]", "User not
+/// Why Gitea refused a merge: 409 "head out of date" when `head_commit_id` is not the head, 409
+/// "merge push out of date" when another merge moved the base meanwhile, other 409s for
+/// conflicts; 405 for branch protection ("not allowed to merge [reason: …]", "User not
 /// allowed to merge PR", unsigned merges) and for the rest (a draft, already merged, mergeability
 /// still being computed).
 fn merge_refusal(reply: &Reply) -> Option<MergeRefusal> {
     let message = reply.message().to_lowercase();
     match reply.status.as_u16() {
         409 if message.contains("head out of date") => Some(MergeRefusal::HeadMoved),
+        409 if message.contains("push out of date") => Some(MergeRefusal::BaseMoved),
         409 => Some(MergeRefusal::NotMergeable),
         405 if ["not allowed to merge", "requires signed commits"]
             .iter()
@@ -290,6 +292,10 @@ mod tests {
         assert_eq!(
             refusal(409, "head out of date"),
             Some(MergeRefusal::HeadMoved)
+        );
+        assert_eq!(
+            refusal(409, "merge push out of date"),
+            Some(MergeRefusal::BaseMoved)
         );
         assert_eq!(
             refusal(409, "merge conflict"),

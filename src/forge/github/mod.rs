@@ -12,6 +12,7 @@ mod drafts;
 mod endpoint;
 mod issues;
 mod jwt;
+pub mod permissions;
 mod pulls;
 mod repos;
 mod reviews;

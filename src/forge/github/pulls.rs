@@ -133,11 +133,19 @@ pub(super) async fn merge(
     }
 }
 
-/// Why GitHub refused a merge, from its answer: 409 when the head is not the `sha` sent; 405
-/// for everything else, told apart by its message (conflicts, drafts and closed pull requests
-/// against branch protection and rules).
+/// Why GitHub refused a merge, from its answer: 409 when the head is not the `sha` sent ("Head
+/// branch was modified") or when another merge moved the base meanwhile ("Base branch was
+/// modified"); 405 for everything else, told apart by its message (conflicts, drafts and closed
+/// pull requests against branch protection and rules).
 fn merge_refusal(reply: &Reply) -> Option<MergeRefusal> {
     match reply.status.as_u16() {
+        409 if reply
+            .message()
+            .to_lowercase()
+            .contains("base branch was modified") =>
+        {
+            Some(MergeRefusal::BaseMoved)
+        }
         409 => Some(MergeRefusal::HeadMoved),
         405 => {
             let message = reply.message().to_lowercase();
@@ -177,6 +185,13 @@ mod tests {
     fn merge_refusals_are_told_apart() {
         let moved = "Head branch was modified. Review and try the merge again.";
         assert_eq!(refusal(409, moved), Some(MergeRefusal::HeadMoved));
+        assert_eq!(
+            refusal(
+                409,
+                "Base branch was modified. Review and try the merge again."
+            ),
+            Some(MergeRefusal::BaseMoved)
+        );
         assert_eq!(
             refusal(405, "Pull Request is not mergeable"),
             Some(MergeRefusal::NotMergeable)

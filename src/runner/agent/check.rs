@@ -2,7 +2,7 @@
 //! there, pinned versions match, and agents will not run as root. A failure stops ade with one
 //! line naming the agent, rather than failing every run later.
 
-use crate::runner::env::AgentUser;
+use crate::runner::env::{AgentUser, SYSTEM_FOLDERS};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -116,6 +116,7 @@ impl AgentRegistry {
 
     async fn check_agent(&self, agent: &Agent) -> Result<AgentVersion, StartError> {
         let program = self.resolve(agent, &agent.program())?;
+        self.within_reach(agent, &program)?;
         if agent.version.is_none() && agent.version_command.is_none() {
             return Ok(AgentVersion {
                 agent: agent.name.clone(),
@@ -182,6 +183,42 @@ impl AgentRegistry {
                     self.runner().path_var()
                 ))
             })
+    }
+
+    /// Refuses a program that an agent's confinement would hide: what it resolves to (links
+    /// followed) must lie in a system folder or in one of `runner.agent_dirs`, which must exist.
+    fn within_reach(&self, agent: &Agent, program: &Path) -> Result<(), StartError> {
+        let missing = |reason: String| StartError::Missing {
+            agent: agent.name.clone(),
+            program: program.display().to_string(),
+            reason,
+        };
+        let mut reachable: Vec<PathBuf> = SYSTEM_FOLDERS.iter().map(PathBuf::from).collect();
+        for dir in &self.runner().agent_dirs {
+            let real = dir.canonicalize().map_err(|e| {
+                missing(format!(
+                    "cannot be checked: runner.agent_dirs names {}, which cannot be read ({e})",
+                    dir.display()
+                ))
+            })?;
+            reachable.extend([dir.clone(), real]);
+        }
+        let real = program
+            .canonicalize()
+            .map_err(|e| missing(format!("cannot be resolved: {e}")))?;
+        if reachable.iter().any(|dir| real.starts_with(dir)) {
+            return Ok(());
+        }
+        Err(missing(format!(
+            "is {}, outside the folders agents may run programs from ({}); add the folder it is \
+             installed in to runner.agent_dirs",
+            real.display(),
+            reachable
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
     }
 
     async fn run_version(

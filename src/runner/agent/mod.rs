@@ -6,12 +6,15 @@
 //! - [`prepare`]: the run's inputs, the prompt and task files, the [`Invocation`];
 //! - [`prompt`]: the prompt and task file contents, from sanitized and capped inputs;
 //! - [`check`]: what `ade serve` checks at start (programs present, version pins, agent user);
-//! - [`leftovers`]: paths an agent tool leaves for itself, never committed.
+//! - [`leftovers`]: paths an agent tool leaves for itself, never committed;
+//! - [`output`]: what an agent CLI reports about its run (failing tool calls, errors, its final
+//!   message), read in the format its template declares.
 //!
 //! [`Invocation`]: super::env::Invocation
 
 pub mod check;
 pub mod leftovers;
+pub mod output;
 pub mod prepare;
 pub mod prompt;
 pub mod template;
@@ -24,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use check::{AgentVersion, StartError};
 pub use leftovers::Leftovers;
+pub use output::{AgentOutput, OutputFormat, OutputReader};
 pub use prepare::{Dependency, OUTPUT_FILE, PrepareError, RunInputs, RunPaths};
 pub use template::{ArgTemplate, Placeholder, TemplateError};
 
@@ -124,6 +128,8 @@ pub struct Agent {
     pub version_command: Option<Vec<String>>,
     /// Paths the tool leaves for itself in the worktree; never committed.
     pub leftovers: Leftovers,
+    /// How its program reports its run, so ade can tell failing tool calls and errors.
+    pub output: OutputFormat,
 }
 
 impl Agent {

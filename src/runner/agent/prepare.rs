@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::prompt::PromptView;
 use super::{AgentRegistry, Placeholder, PromptMode, Selection};
-use crate::runner::env::{Invocation, StdinSource};
+use crate::runner::env::{Invocation, PathAccess, PathGrant, StdinSource};
 
 /// Linux refuses a single argument longer than this (`MAX_ARG_STRLEN`, 32 pages).
 const MAX_ARGUMENT_BYTES: usize = 128 * 1024;
@@ -233,7 +233,15 @@ impl AgentRegistry {
             log: paths.log.clone(),
             network: self.runner().network,
             environment: selection.environment,
-            extra_paths: Vec::new(),
+            extra_paths: self
+                .runner()
+                .agent_dirs
+                .iter()
+                .map(|dir| PathGrant {
+                    path: dir.clone(),
+                    access: PathAccess::ReadExecute,
+                })
+                .collect(),
             preparation: Vec::new(),
         })
     }

@@ -24,16 +24,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::process::Launch;
-use super::{ContainerRuntime, EnvError, EnvOptions, Invocation, StdinSource, agent_identity};
+use super::{
+    ContainerRuntime, EnvError, EnvOptions, Invocation, PathAccess, StdinSource, agent_identity,
+};
 use crate::runner::env::cgroup;
 
 /// Where a runtime named without a folder is looked for; ade's own PATH is not consulted.
 const SEARCH_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Host folders mounted read-only into a bubblewrap sandbox (symlinks are recreated as links).
-const SYSTEM_READ_ONLY: &[&str] = &[
-    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt",
-];
+const SYSTEM_READ_ONLY: &[&str] = super::SYSTEM_FOLDERS;
 
 /// The launch of the `container` environment with the runtime the settings name.
 pub(super) fn launch(inv: &Invocation, opts: &EnvOptions) -> Result<Launch, EnvError> {
@@ -194,7 +194,7 @@ fn bwrap_args(inv: &Invocation) -> Vec<OsString> {
     binds.extend(
         inv.extra_paths
             .iter()
-            .map(|grant| (grant.path.as_path(), grant.writable)),
+            .map(|grant| (grant.path.as_path(), grant.access == PathAccess::ReadWrite)),
     );
     binds.sort_by_key(|(path, _)| path.components().count());
     for (path, writable) in binds {
@@ -279,7 +279,7 @@ fn daemon_args(inv: &Invocation, opts: &EnvOptions, name: &str) -> Result<Vec<St
     mounts.extend(
         inv.extra_paths
             .iter()
-            .map(|g| (g.path.as_path(), g.writable)),
+            .map(|g| (g.path.as_path(), g.access == PathAccess::ReadWrite)),
     );
     mounts.sort_by_key(|(path, _)| path.components().count());
     for (path, writable) in mounts {
@@ -401,7 +401,7 @@ mod tests {
         inv.scratch = PathBuf::from("/runs/wt/.scratch");
         inv.extra_paths = vec![PathGrant {
             path: PathBuf::from("/mirror"),
-            writable: false,
+            access: crate::runner::env::PathAccess::Read,
         }];
         let args = strings(bwrap_args(&inv));
         let at = |flag: &str, path: &str| {

@@ -21,16 +21,14 @@ use landlock::{
     Scope, path_beneath_rules,
 };
 
-use super::{EnvError, Invocation};
+use super::{EnvError, Invocation, PathAccess};
 
 /// The Landlock ABI whose rights ade asks for: filesystem rights up to ioctl on devices (ABI 5),
 /// signal and abstract unix socket scopes (ABI 6). Newer rights are not requested until tested.
 const VETTED_ABI: ABI = ABI::V6;
 
 /// System folders a tool needs to read and execute from.
-const SYSTEM_READ_EXECUTE: &[&str] = &[
-    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt",
-];
+const SYSTEM_READ_EXECUTE: &[&str] = super::SYSTEM_FOLDERS;
 
 /// Kernel views a tool reads (CPU count, its own /proc/self); not executable.
 const SYSTEM_READ: &[&str] = &["/proc", "/sys"];
@@ -105,18 +103,19 @@ pub(super) fn prepare(inv: &Invocation) -> Result<Confinement, EnvError> {
     };
     let mut read_write: Vec<&Path> = vec![&inv.worktree, &inv.scratch];
     let mut read_only: Vec<&Path> = Vec::new();
+    let mut read_execute: Vec<&Path> = Vec::new();
     for grant in &inv.extra_paths {
-        if grant.writable {
-            read_write.push(&grant.path);
-        } else {
-            read_only.push(&grant.path);
+        match grant.access {
+            PathAccess::ReadWrite => read_write.push(&grant.path),
+            PathAccess::ReadExecute => read_execute.push(&grant.path),
+            PathAccess::Read => read_only.push(&grant.path),
         }
     }
-    let ruleset = build(&read_write, &read_only)
+    let ruleset = build(&read_write, &read_execute, &read_only)
         .map_err(|(path, reason)| EnvError::Landlock { path, reason })?;
     Ok(Confinement {
         ruleset: Some(ruleset),
-        note: confined_note(abi, &read_write, &read_only),
+        note: confined_note(abi, &read_write, &read_execute, &read_only),
     })
 }
 
@@ -125,7 +124,12 @@ pub(super) fn not_confined_note(reason: &str) -> String {
     format!("landlock: not available on this kernel ({reason}); the agent is not confined")
 }
 
-fn confined_note(abi: i32, read_write: &[&Path], read_only: &[&Path]) -> String {
+fn confined_note(
+    abi: i32,
+    read_write: &[&Path],
+    read_execute: &[&Path],
+    read_only: &[&Path],
+) -> String {
     let list = |paths: &[&Path]| {
         paths
             .iter()
@@ -134,10 +138,15 @@ fn confined_note(abi: i32, read_write: &[&Path], read_only: &[&Path]) -> String 
             .join(", ")
     };
     let mut note = format!(
-        "landlock: kernel ABI {abi}; read-write {}; read and execute {}; read {}{}; devices {}; \
+        "landlock: kernel ABI {abi}; read-write {}; read and execute {}{}; read {}{}; devices {}; \
          nothing else is readable or writable (home folders and /tmp included)",
         list(read_write),
         SYSTEM_READ_EXECUTE.join(", "),
+        if read_execute.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", list(read_execute))
+        },
         SYSTEM_READ.join(", "),
         if read_only.is_empty() {
             String::new()
@@ -158,10 +167,14 @@ fn confined_note(abi: i32, read_write: &[&Path], read_only: &[&Path]) -> String 
 
 type RuleError = (PathBuf, String);
 
-fn build(read_write: &[&Path], read_only: &[&Path]) -> Result<RulesetCreated, RuleError> {
+fn build(
+    read_write: &[&Path],
+    read_execute: &[&Path],
+    read_only: &[&Path],
+) -> Result<RulesetCreated, RuleError> {
     let whole = |reason: landlock::RulesetError| (PathBuf::from("(ruleset)"), reason.to_string());
     let all = AccessFs::from_all(VETTED_ABI);
-    let read_execute = AccessFs::from_read(VETTED_ABI);
+    let read_execute_access = AccessFs::from_read(VETTED_ABI);
     let read: BitFlags<AccessFs> = AccessFs::ReadFile | AccessFs::ReadDir;
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
@@ -174,11 +187,14 @@ fn build(read_write: &[&Path], read_only: &[&Path]) -> Result<RulesetCreated, Ru
     for path in read_write {
         ruleset = add_path(ruleset, path, all)?;
     }
+    for path in read_execute {
+        ruleset = add_path(ruleset, path, read_execute_access)?;
+    }
     for path in read_only {
         ruleset = add_path(ruleset, path, read)?;
     }
     ruleset = ruleset
-        .add_rules(path_beneath_rules(SYSTEM_READ_EXECUTE, read_execute))
+        .add_rules(path_beneath_rules(SYSTEM_READ_EXECUTE, read_execute_access))
         .map_err(whole)?
         .add_rules(path_beneath_rules(SYSTEM_READ, read))
         .map_err(whole)?
@@ -236,14 +252,15 @@ mod tests {
     fn the_confined_note_names_what_is_writable_and_what_an_old_abi_lacks() {
         let wt = Path::new("/runs/wt");
         let scratch = Path::new("/runs/scratch");
-        let note = confined_note(4, &[wt, scratch], &[]);
+        let note = confined_note(4, &[wt, scratch], &[], &[]);
         assert!(
             note.contains("read-write /runs/wt, /runs/scratch;"),
             "{note}"
         );
         assert!(note.contains("ABI 6: signal and socket scoping"), "{note}");
-        let note = confined_note(6, &[wt], &[Path::new("/mirror")]);
+        let note = confined_note(6, &[wt], &[Path::new("/agents")], &[Path::new("/mirror")]);
         assert!(note.contains(", /mirror;"), "{note}");
+        assert!(note.contains("/opt, /agents; read"), "{note}");
         assert!(note.ends_with("outside the agent are blocked"), "{note}");
     }
 
@@ -254,9 +271,9 @@ mod tests {
             return;
         }
         let dir = std::env::temp_dir();
-        assert!(build(&[&dir], &[Path::new("/etc/hostname")]).is_ok());
+        assert!(build(&[&dir], &[Path::new("/usr")], &[Path::new("/etc/hostname")]).is_ok());
         let missing = dir.join(format!("ade-no-such-{:016x}", fastrand::u64(..)));
-        let (path, _) = build(&[&missing], &[]).expect_err("a missing path is refused");
+        let (path, _) = build(&[&missing], &[], &[]).expect_err("a missing path is refused");
         assert_eq!(path, missing);
     }
 }

@@ -33,6 +33,13 @@ pub use self::landlock::{LandlockSupport, landlock_support};
 pub use self::leftovers::stop_leftovers;
 pub use crate::policy::Environment;
 
+/// The system folders every environment lets an agent read and run programs from (read-only):
+/// Landlock's read-and-execute rules and bubblewrap's read-only mounts. Agent programs installed
+/// elsewhere need their folder in `runner.agent_dirs`.
+pub const SYSTEM_FOLDERS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt",
+];
+
 /// Everything needed to start one agent process. Nothing is inherited from ade's own process:
 /// `env` is the agent's whole environment. Its `Debug` shows variable names only: values may be
 /// secrets.
@@ -123,8 +130,19 @@ pub enum StdinSource {
 pub struct PathGrant {
     /// The folder (or file), absolute.
     pub path: PathBuf,
-    /// Whether the agent may change it; otherwise it may only read it.
-    pub writable: bool,
+    /// What the agent may do there.
+    pub access: PathAccess,
+}
+
+/// What an agent may do in a [`PathGrant`]'s folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathAccess {
+    /// Read files and list folders (the mirror's object store).
+    Read,
+    /// Read, and run programs from it (where agent CLIs are installed, `runner.agent_dirs`).
+    ReadExecute,
+    /// Read and change it.
+    ReadWrite,
 }
 
 /// The unprivileged account agents run as when ade itself runs as root (Claude Code, for one,

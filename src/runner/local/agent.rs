@@ -1,17 +1,22 @@
-//! Phase 2, agent: the agent runs in its environment; afterwards ade kills what it left running in
-//! the run's folders, closes the worktree to the agent user, and keeps the agent's summary (its own output file,
-//! or the last lines of its log), sanitized and with anything that looks like a secret withheld.
+//! Phase 2, agent: the agent runs in its environment while its template's output reader watches
+//! what it prints; afterwards ade kills what it left running in the run's folders, closes the
+//! worktree to the agent user, and keeps the agent's summary (its own output file, else its final
+//! message, else the last lines of its log) and what it reported going wrong (failing tool calls,
+//! errors: into the run log and the run's reason), sanitized and with anything that looks like a
+//! secret withheld.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
 use super::prepare::Prepared;
 use super::{LocalRunner, Next, Stop};
 use crate::command::sanitize;
+use crate::runner::agent::AgentOutput;
 use crate::runner::agent::OUTPUT_FILE;
 use crate::runner::dlp::Dlp;
-use crate::runner::env::{self, Ending};
+use crate::runner::env::{self, Ending, SharedObserver, Watch};
 use crate::runner::order::{RunOrder, RunOutcome, RunReport};
 
 /// Lines of the agent's output shown in the approval and in failure reports.
@@ -29,7 +34,12 @@ pub(super) async fn run(
     cancel: &CancellationToken,
     report: &mut RunReport,
 ) -> Result<Next<()>, Stop> {
-    let ran = env::run_agent(&run.invocation, &runner.env, cancel.clone()).await;
+    let reader = Arc::new(Mutex::new(run.selection.agent.output.reader()));
+    let watch = Watch {
+        who: "agent",
+        observer: Some(reader.clone() as SharedObserver),
+    };
+    let ran = env::run_watched(&run.invocation, &runner.env, cancel.clone(), watch).await;
     if let Some(user) = runner.env.agent_user {
         let stopped = run
             .lease
@@ -53,21 +63,46 @@ pub(super) async fn run(
     report.agent_ms = agent.duration.as_millis() as u64;
     report.confinement = agent.notes.clone();
     let dlp = Dlp::new(&order.dlp_rules).map_err(|e| Stop::agent(format!("DLP rules: {e}")))?;
+    let said: AgentOutput = reader
+        .lock()
+        .map(|mut reader| reader.finish())
+        .unwrap_or_default();
+    report.agent_reported = said.describe(|text| clean(text, &dlp));
+    if let Some(reported) = &report.agent_reported
+        && let Err(e) = env::append_notes(&run.log, std::slice::from_ref(reported)).await
+    {
+        tracing::warn!(run = order.run_id, error = %e, "could not write the run log");
+    }
     report.summary = match written_summary(&run.scratch.join(OUTPUT_FILE)) {
         Some(text) => summary_lines(&text, &dlp),
-        None => summary(&run.log, &dlp).await,
+        None => match &said.final_message {
+            Some(text) => summary_lines(text, &dlp),
+            None => summary(&run.log, &dlp).await,
+        },
+    };
+    let and_reported = |reason: String| match &report.agent_reported {
+        Some(reported) => format!("{reason}; {reported}"),
+        None => reason,
     };
     match agent.ending {
         Ending::Cancelled => Ok(Next::End(RunOutcome::Cancelled {
             report: report.clone(),
         })),
-        Ending::TimedOut => Err(Stop::agent(format!(
+        Ending::TimedOut => Err(Stop::agent(and_reported(format!(
             "the agent ran past its time limit ({} s) and was stopped",
             run.invocation.timeout.as_secs()
-        ))),
-        ending if !ending.succeeded() => Err(Stop::agent(format!("the agent {ending}"))),
+        )))),
+        ending if !ending.succeeded() => {
+            Err(Stop::agent(and_reported(format!("the agent {ending}"))))
+        }
         _ => Ok(Next::Go(())),
     }
+}
+
+/// Untrusted text as a run's reason may carry it: sanitized, secrets masked, and in a code span,
+/// since the reason is posted as Markdown (no mention, link or HTML of the agent's making).
+fn clean(text: &str, dlp: &Dlp) -> String {
+    crate::markdown::code_span(&dlp.redact(&sanitize(text).text))
 }
 
 /// The summary the agent wrote to its output file, if it wrote a regular file (a link the agent

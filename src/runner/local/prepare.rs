@@ -13,7 +13,7 @@ use super::{LocalRunner, Next, Stop};
 use crate::policy::{AgentPolicy, AgentSet, EffectivePolicy, Environment};
 use crate::runner::agent::{RunPaths, Selection};
 use crate::runner::commit::WorktreePaths;
-use crate::runner::env::{Invocation, PathGrant};
+use crate::runner::env::{Invocation, PathAccess, PathGrant};
 use crate::runner::mirror::Mirror;
 use crate::runner::order::{RunOrder, RunOutcome, RunReport};
 use crate::runner::workspace::{self, MainLease, WorktreeLease};
@@ -108,7 +108,7 @@ pub(super) async fn prepare(
         .map_err(|e| Stop::agent(format!("the agent could not be prepared: {e}")))?;
     invocation.extra_paths.push(PathGrant {
         path: mirror.git_dir().to_path_buf(),
-        writable: false,
+        access: PathAccess::Read,
     });
     invocation.timeout = selection.timeout.min(Duration::from_secs(
         order.execution.timeout.as_secs().max(1),

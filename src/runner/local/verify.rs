@@ -13,7 +13,7 @@ use super::prepare::{Lease, Prepared};
 use super::{LocalRunner, Stop};
 use crate::policy::{AgentPolicy, AgentSet, EffectivePolicy, Environment};
 use crate::runner::dlp::Dlp;
-use crate::runner::env::PathGrant;
+use crate::runner::env::{PathAccess, PathGrant};
 use crate::runner::order::{RunOrder, VerifyOrder, VerifyOutcome};
 use crate::runner::verify::{StepsRequest, run_steps};
 use crate::verify::VerificationReport;
@@ -73,7 +73,7 @@ pub(super) async fn verify(
         network: run.invocation.network,
         extra_paths: vec![PathGrant {
             path: run.mirror.git_dir().to_path_buf(),
-            writable: false,
+            access: PathAccess::Read,
         }],
         identity: identity(
             order.run_id,
@@ -164,7 +164,7 @@ async fn verify_commit(
         network: runner.registry.runner().network,
         extra_paths: vec![PathGrant {
             path: mirror.git_dir().to_path_buf(),
-            writable: false,
+            access: PathAccess::Read,
         }],
         identity: order.identity.clone(),
         path_var: runner.registry.runner().path_var(),

@@ -275,7 +275,11 @@ pub async fn merge(
             MergeFailure::Conflict => {
                 ActionError::NotMergeable("Pull Request is not mergeable".into())
             }
-            MergeFailure::Raced => ActionError::Conflict("Base branch was modified.".into()),
+            // Both forges answer 409 when another merge moved the base meanwhile.
+            MergeFailure::Raced if gitea => ActionError::Conflict("merge push out of date".into()),
+            MergeFailure::Raced => ActionError::Conflict(
+                "Base branch was modified. Review and try the merge again.".into(),
+            ),
             MergeFailure::Git(err) => ActionError::Internal(err),
         })?;
     let now = sim.now();

@@ -1,7 +1,7 @@
-//! Forgejo's API answers. The builders in `json` make Gitea 1.26's objects, which webhook payloads
-//! carry on both forges (ade reads them the same way); when the simulator plays Forgejo, each JSON
-//! answer of the API is brought within Forgejo's description (forgejo-swagger.v1.json, Forgejo
-//! 11) on its way out: it lacks fields Gitea added since the fork, and names one differently.
+//! Forgejo's objects. The builders in `json` make Gitea 1.26's objects; when the simulator plays
+//! Forgejo, each JSON answer of the API and each webhook payload is brought within Forgejo's
+//! description (forgejo-swagger.v1.json, Forgejo 11) on its way out: it lacks fields Gitea added
+//! since the fork, and names one differently.
 //!
 //! Objects are told apart by fields only they have; the builders are this module's only input,
 //! so the signatures are known. Both forges' `User` keeps the `username` copy of `login` their

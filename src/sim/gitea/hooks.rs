@@ -1,6 +1,7 @@
 //! Gitea webhook payloads (`modules/structs/hook.go`), with the coarse event in `X-Gitea-Event`
 //! and the fine one in `X-Gitea-Event-Type`, as Gitea 1.26 sends them. `repository.permissions`
-//! is the access of the user who caused the event, as in Gitea's notifier.
+//! is the access of the user who caused the event, as in Gitea's notifier. Playing Forgejo, the
+//! objects in them take Forgejo's shape, as its API answers do.
 
 use super::super::actions::HookEvent;
 use super::super::core::Sim;
@@ -162,6 +163,10 @@ async fn build_one(sim: &Sim, event: &HookEvent) -> Option<Outgoing> {
     };
     body["repository"] = json::repository(sim, &repo, sender_permission);
     body["sender"] = json::user_named(sim, sender);
+    if sim.forgejo {
+        // Forgejo's payloads carry its own objects, which lack what Gitea added since the fork.
+        super::documented::as_forgejo(&mut body);
+    }
     Some(Outgoing {
         event: event_name.to_owned(),
         event_type: Some(event_type.to_owned()),

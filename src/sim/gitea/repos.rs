@@ -3,7 +3,7 @@
 
 use super::super::core::{Caller, Sim};
 use super::super::git::PathContent;
-use super::super::http::{ApiResult, Ctx};
+use super::super::http::{ApiResult, Ctx, escape_path, escape_query};
 use super::super::state::Repo;
 use super::super::time::rfc3339;
 use super::json;
@@ -134,17 +134,18 @@ pub async fn get_contents(
     let base = &ctx.sim.base_url;
     let full = repo.full_name();
     let entry = |kind: &str, path: &str, sha: &str, size: u64| {
-        let api = format!("{base}/api/v1/repos/{full}/contents/{path}?ref={git_ref}");
-        let html = format!("{base}/{full}/src/branch/{git_ref}/{path}");
+        let (in_url, ref_in_url) = (escape_path(path), escape_path(&git_ref));
+        let api = format!(
+            "{base}/api/v1/repos/{full}/contents/{in_url}?ref={}",
+            escape_query(&git_ref)
+        );
+        let html = format!("{base}/{full}/src/branch/{ref_in_url}/{in_url}");
         let git_url = format!("{base}/api/v1/repos/{full}/git/blobs/{sha}");
-        json!({
+        let mut value = json!({
             "name": path.rsplit('/').next().unwrap_or(path),
             "path": path,
             "sha": sha,
             "last_commit_sha": commit,
-            "last_commit_message": info.as_ref().map(|i| i.message.clone()),
-            "last_author_date": info.as_ref().map(|i| i.timestamp.clone()),
-            "last_committer_date": info.as_ref().map(|i| i.timestamp.clone()),
             "type": kind,
             "size": size,
             "encoding": Value::Null,
@@ -153,12 +154,18 @@ pub async fn get_contents(
             "url": api,
             "html_url": html,
             "git_url": git_url,
-            "download_url": format!("{base}/{full}/raw/branch/{git_ref}/{path}"),
+            "download_url": format!("{base}/{full}/raw/branch/{ref_in_url}/{in_url}"),
             "submodule_git_url": Value::Null,
-            "lfs_oid": Value::Null,
-            "lfs_size": Value::Null,
+            // `lfs_oid` and `lfs_size` are `omitempty` pointers, left out for a file not in LFS.
             "_links": { "self": api, "git": git_url, "html": html },
-        })
+        });
+        // `omitempty` pointers: left out, not null, when the commit could not be read.
+        if let Some(info) = &info {
+            value["last_commit_message"] = json!(info.message);
+            value["last_author_date"] = json!(info.timestamp);
+            value["last_committer_date"] = json!(info.timestamp);
+        }
+        value
     };
     let body = match content {
         PathContent::File { sha, bytes } => {

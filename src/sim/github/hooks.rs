@@ -88,10 +88,12 @@ async fn build_one(sim: &Sim, event: &HookEvent) -> Option<Outgoing> {
             let git = sim.pull_git(&repo, pull).await;
             (
                 "pull_request_review",
+                // The review's pull request is GitHub's "Simple Pull Request", without the
+                // counts and merge state of the single pull request.
                 json!({
                     "action": "submitted",
                     "review": json::review(sim, &repo, review, true),
-                    "pull_request": json::pull_request(sim, &repo, pull, &git),
+                    "pull_request": json::pull_request_simple(sim, &repo, pull, &git),
                 }),
             )
         }
@@ -190,7 +192,8 @@ async fn push(
             "modified": c.modified,
         })
     };
-    let mut repository = json::repository(sim, repo, None);
+    // The push event's repository has neither `network_count` nor `subscribers_count`.
+    let mut repository = json::nested_repository(sim, repo, None);
     repository["created_at"] = json!(repo.created_at / 1000);
     repository["pushed_at"] = json!(repo.pushed_at / 1000);
     repository["stargazers"] = json!(0);

@@ -571,7 +571,8 @@ pub fn check_run(sim: &Sim, repo: &Repo, run: &CheckRun) -> Value {
         "external_id": run.external_id.clone().unwrap_or_default(),
         "url": api,
         "html_url": format!("{base}/{full}/runs/{}", run.id),
-        "details_url": run.details_url,
+        // Without one of its own, a check run links the app's page, as GitHub does.
+        "details_url": run.details_url.clone().unwrap_or_else(|| base.clone()),
         "status": run.status,
         "conclusion": run.conclusion,
         "started_at": rfc3339(run.started_at),

@@ -3,7 +3,7 @@
 
 use super::super::core::Sim;
 use super::super::git::PathContent;
-use super::super::http::{ApiResult, Ctx};
+use super::super::http::{ApiResult, Ctx, escape_path, escape_query};
 use super::super::state::Repo;
 use super::json;
 use crate::forge::{BranchProtection, Permission};
@@ -183,8 +183,12 @@ pub async fn get_contents(
     let base = &ctx.sim.base_url;
     let full = repo.full_name();
     let entry = |kind: &str, path: &str, sha: &str, size: u64| {
-        let api = format!("{base}/repos/{full}/contents/{path}?ref={git_ref}");
-        let html = format!("{base}/{full}/blob/{git_ref}/{path}");
+        let (in_url, ref_in_url) = (escape_path(path), escape_path(&git_ref));
+        let api = format!(
+            "{base}/repos/{full}/contents/{in_url}?ref={}",
+            escape_query(&git_ref)
+        );
+        let html = format!("{base}/{full}/blob/{ref_in_url}/{in_url}");
         let git_url = format!(
             "{base}/repos/{full}/git/{}/{sha}",
             if kind == "dir" { "trees" } else { "blobs" }
@@ -198,7 +202,7 @@ pub async fn get_contents(
             "url": api,
             "git_url": git_url,
             "html_url": html,
-            "download_url": if kind == "file" { json!(format!("{base}/{full}/raw/{git_ref}/{path}")) } else { Value::Null },
+            "download_url": if kind == "file" { json!(format!("{base}/{full}/raw/{ref_in_url}/{in_url}")) } else { Value::Null },
             "_links": { "self": api, "git": git_url, "html": html },
         })
     };

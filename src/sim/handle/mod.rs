@@ -367,6 +367,14 @@ impl Simulator {
         self.sim.calls.all()
     }
 
+    /// The record of calls and deliveries, readable after this handle is gone: a test's teardown
+    /// checks everything the simulator answered and sent once the story is over.
+    pub fn record(&self) -> SimRecord {
+        SimRecord {
+            sim: Arc::clone(&self.sim),
+        }
+    }
+
     /// The calls matching a method (`"*"` for any) and a path pattern (see [`path_matches`]).
     pub fn calls_to(&self, method: &str, pattern: &str) -> Vec<ApiCall> {
         let method = (method != "*").then_some(method);
@@ -408,6 +416,24 @@ impl Simulator {
     /// Sends a past delivery again with the same id; `None` for an unknown id.
     pub async fn redeliver(&self, delivery_id: &str) -> Option<DeliveryOutcome> {
         self.sim.hooks.redeliver(delivery_id, self.sim.now()).await
+    }
+}
+
+/// What a simulator answered and sent, kept while anyone holds it (see [`Simulator::record`]).
+#[derive(Clone)]
+pub struct SimRecord {
+    sim: Arc<Sim>,
+}
+
+impl SimRecord {
+    /// Every API and git call received, oldest first, as [`Simulator::calls`].
+    pub fn calls(&self) -> Vec<ApiCall> {
+        self.sim.calls.all()
+    }
+
+    /// Every delivery made, oldest first, as [`Simulator::deliveries`].
+    pub fn deliveries(&self) -> Vec<DeliveryRecord> {
+        self.sim.hooks.records()
     }
 }
 

@@ -10,11 +10,21 @@ pub fn workdir(dir: &Path) -> PathBuf {
 
 /// Writes `[runner]` and `agents` into a file under `dir` and loads them with ade's own loader.
 pub fn runner_config(config: &mut ade::config::Config, dir: &Path, agents: &str) {
+    runner_config_with(config, dir, "", agents);
+}
+
+/// [`runner_config`] with more `[runner]` lines (`path`, `agent_dirs`, `network`).
+pub fn runner_config_with(
+    config: &mut ade::config::Config,
+    dir: &Path,
+    runner: &str,
+    agents: &str,
+) {
     let file = dir.join("runner.toml");
     std::fs::write(
         &file,
         format!(
-            "[runner]\nworkdir = {:?}\nmax_parallel = 4\nagent_user = \"nobody\"\n\n{agents}",
+            "[runner]\nworkdir = {:?}\nmax_parallel = 4\nagent_user = \"nobody\"\n{runner}\n{agents}",
             workdir(dir).display().to_string()
         ),
     )

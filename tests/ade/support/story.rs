@@ -2,7 +2,9 @@
 //! seeded repository and people, ade runs against it with its real clients, and both talk real
 //! HTTP (webhooks one way, REST calls the other).
 
+use super::conformance::Conformance;
 use super::{TestDb, db, eventually};
+use crate::conformance::record::Dialect;
 use ade::forge::{ClientOptions, ForgeKind, Permission, RetryPolicy};
 use ade::secret::Secret;
 use ade::service::{Service, ServiceOptions};
@@ -25,6 +27,9 @@ pub const PATIENCE: Duration = Duration::from_secs(15);
 
 /// A running simulator and a running ade pointed at each other.
 pub struct Story {
+    /// Checks, when the story ends, every answer and webhook of the forge against the forge's
+    /// published descriptions.
+    conformance: Conformance,
     /// The forge.
     pub sim: Simulator,
     /// ade.
@@ -82,6 +87,8 @@ impl Story {
         let mut options = SimOptions::new(kind, db.dir.join("sim"));
         options.forgejo = forgejo;
         options.webhook_secret = secret.to_string();
+        // Every answer is checked at the end, and a cut one cannot be.
+        options.recorded_response_limit = 16 * 1024 * 1024;
         let sim = Simulator::start(options)
             .await
             .expect("the simulator starts");
@@ -143,6 +150,7 @@ impl Story {
         }
         let ade = start_pointed_at(&sim, kind, &config, &clients).await;
         Story {
+            conformance: Conformance::new(&sim, Dialect::of(kind, forgejo)),
             sim,
             ade,
             _db: db,
@@ -151,6 +159,12 @@ impl Story {
             config,
             clients,
         }
+    }
+
+    /// What the check of the forge's answers and webhooks finds so far (the story's teardown
+    /// runs it too, and fails on a departure).
+    pub fn forge_conformance(&self) -> crate::conformance::record::Report {
+        self.conformance.report()
     }
 
     /// The story's scratch folder (database, runner workdir, configuration files).
@@ -167,6 +181,7 @@ impl Story {
     /// with its configuration changed by `tweak`.
     pub async fn crash_and_restart(self, tweak: impl FnOnce(&mut ade::config::Config)) -> Story {
         let Story {
+            conformance,
             sim,
             ade,
             _db,
@@ -179,6 +194,7 @@ impl Story {
         tweak(&mut config);
         let ade = start_pointed_at(&sim, kind, &config, &clients).await;
         Story {
+            conformance,
             sim,
             ade,
             _db,

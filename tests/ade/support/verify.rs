@@ -493,6 +493,33 @@ pub async fn open_link(story: &Story, link: &str) -> (u16, String) {
 pub async fn all_done(story: &Story) {
     story.settle().await;
     assert_eq!(story.failed_jobs().await, 0, "no job failed for good");
+    if story.kind() == ForgeKind::Github {
+        every_call_is_in_the_app_manifest(story);
+    }
+}
+
+/// Every call ade made to GitHub is one the app's permission table knows, so the manifest in
+/// deploy/ asks for what ade uses (ade::forge::github::permissions).
+pub fn every_call_is_in_the_app_manifest(story: &Story) {
+    use ade::forge::github::permissions::endpoint;
+    for call in story.sim.calls() {
+        if call.path.starts_with("/_sim") {
+            continue;
+        }
+        let known = if call.git {
+            let push = call.path.ends_with("git-receive-pack")
+                || call.query.contains("service=git-receive-pack");
+            endpoint("GIT", if push { "push" } else { "fetch" })
+        } else {
+            endpoint(&call.method, &call.path)
+        };
+        assert!(
+            known.is_some(),
+            "ade called {} {} on GitHub, which src/forge/github/permissions.rs does not list",
+            call.method,
+            call.path
+        );
+    }
 }
 
 /// The merge requests ade sent for pull request `number`.

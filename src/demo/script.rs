@@ -1,0 +1,153 @@
+//! What the demo plays: the repository a team works on, its policy, the goal a maintainer writes,
+//! and the script agent that does the work. The agent makes real edits in its worktree, one kind
+//! per task; the `shout` task is written to fail its tests on every attempt, so the demo shows a
+//! retry with feedback and a rejection.
+
+/// The demo repository, as `owner/name`.
+pub const REPO: &str = "acme/greeter";
+/// The maintainer who plans and approves the goal.
+pub const MAINTAINER: &str = "mia";
+/// A second maintainer, who reviews the approvals (the requester's own review never counts).
+pub const REVIEWER: &str = "max";
+/// The agent's registered name.
+pub const AGENT: &str = "demo";
+/// How many tasks the goal has.
+pub const TASKS: usize = 4;
+/// The task written to fail verification on every attempt.
+pub const FAILING_TASK: &str = "t3";
+/// The task that waits for two others.
+pub const DEPENDANT_TASK: &str = "t4";
+/// Attempts per task, as the policy sets them.
+pub const ATTEMPTS: i64 = 2;
+
+/// The goal's title.
+pub const GOAL_TITLE: &str = "Greet people from the command line";
+
+/// The goal's body: a task list the manual planner turns into four tasks, `t4` after `t1` and `t2`.
+pub const GOAL_BODY: &str = "\
+We want a small command that greets a person and says goodbye.
+
+- [ ] Add `greet` to lib/greet.sh with a test
+- [ ] Add `farewell` to lib/farewell.sh with a test
+- [ ] Add `shout` to lib/shout.sh, which prints its argument in capitals, with a test
+- [ ] Add bin/hello, which greets and says goodbye (after 1, 2)
+";
+
+/// The repository's files at the start.
+pub fn files() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "README.md",
+            "# greeter\n\nSmall shell functions, tested by `sh check.sh`.\n".to_owned(),
+        ),
+        ("check.sh", CHECK.to_owned()),
+        ("lib/.keep", String::new()),
+        ("tests/.keep", String::new()),
+        (".ade/config.toml", POLICY.to_owned()),
+    ]
+}
+
+/// Runs every test under tests/ and says which failed, `path:line: message` style.
+const CHECK: &str = r#"#!/bin/sh
+# Runs every test under tests/; any failing test fails the check.
+status=0
+for t in tests/*.sh; do
+    [ -e "$t" ] || continue
+    if sh "$t"; then echo "ok   $t"; else echo "FAIL $t"; status=1; fi
+done
+exit $status
+"#;
+
+/// The repository's policy: the demo agent, three runs at once, two attempts, rejected approvals
+/// closed, ade merging what a maintainer approved, the issue closed when the goal finishes, and
+/// two verification steps.
+const POLICY: &str = r#"[agents]
+default = "demo"
+
+[execution]
+parallelism = 3
+attempts = 2
+
+[auto_reject]
+action = "close"
+
+[pull_requests]
+auto_merge = true
+
+[goals]
+close_issue = true
+
+[[verification.steps]]
+name = "syntax"
+kind = "static"
+command = ["/bin/sh", "-c", "for f in lib/*.sh; do sh -n \"$f\" || exit 1; done"]
+
+[[verification.steps]]
+name = "tests"
+kind = "dynamic"
+command = ["/bin/sh", "check.sh"]
+"#;
+
+/// The agent: a shell script that writes each task's code and test. On the retry of `t3` it reads
+/// the feedback in its prompt and tries again, and misses again.
+pub const AGENT_SCRIPT: &str = r##"set -eu
+mkdir -p lib tests bin
+case "$ADE_TASK_ID" in
+t1)
+    cat > lib/greet.sh <<'CODE'
+greet() { printf 'Hello, %s!\n' "$1"; }
+CODE
+    cat > tests/greet.sh <<'CODE'
+. lib/greet.sh
+[ "$(greet Ada)" = "Hello, Ada!" ] || { echo "tests/greet.sh:2: greet Ada printed: $(greet Ada)"; exit 1; }
+CODE
+    echo "Added greet in lib/greet.sh, with its test." > "$ADE_OUTPUT_FILE"
+    ;;
+t2)
+    cat > lib/farewell.sh <<'CODE'
+farewell() { printf 'Goodbye, %s.\n' "$1"; }
+CODE
+    cat > tests/farewell.sh <<'CODE'
+. lib/farewell.sh
+[ "$(farewell Ada)" = "Goodbye, Ada." ] || { echo "tests/farewell.sh:2: farewell Ada printed: $(farewell Ada)"; exit 1; }
+CODE
+    echo "Added farewell in lib/farewell.sh, with its test." > "$ADE_OUTPUT_FILE"
+    ;;
+t3)
+    if grep -q 'tests/shout.sh' "$ADE_PROMPT_FILE"; then
+        cat > lib/shout.sh <<'CODE'
+shout() { printf '%s!\n' "$1"; }
+CODE
+        echo "Read the failing test in the feedback and added an exclamation mark to shout." > "$ADE_OUTPUT_FILE"
+    else
+        cat > lib/shout.sh <<'CODE'
+shout() { printf '%s\n' "$1"; }
+CODE
+        echo "Added shout in lib/shout.sh, with its test." > "$ADE_OUTPUT_FILE"
+    fi
+    cat > tests/shout.sh <<'CODE'
+. lib/shout.sh
+[ "$(shout hey)" = "HEY" ] || { echo "tests/shout.sh:2: expected HEY, shout hey printed: $(shout hey)"; exit 1; }
+CODE
+    ;;
+t4)
+    cat > bin/hello <<'CODE'
+#!/bin/sh
+here=$(dirname "$0")/..
+. "$here/lib/greet.sh"
+. "$here/lib/farewell.sh"
+greet "${1:-world}"
+farewell "${1:-world}"
+CODE
+    chmod +x bin/hello
+    cat > tests/hello.sh <<'CODE'
+[ "$(sh bin/hello Ada | tail -n 1)" = "Goodbye, Ada." ] || { echo "tests/hello.sh:1: bin/hello Ada did not say goodbye"; exit 1; }
+CODE
+    echo "Added bin/hello, which greets with greet and says goodbye with farewell." > "$ADE_OUTPUT_FILE"
+    ;;
+*)
+    echo "the demo agent has no work for task $ADE_TASK_ID" >&2
+    exit 1
+    ;;
+esac
+"##;
