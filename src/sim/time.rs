@@ -15,22 +15,24 @@ pub fn rfc3339(unix_ms: i64) -> String {
 }
 
 /// `2026-06-21T11:30:18+02:00` for a Unix time in seconds and an offset from UTC in seconds, as
-/// git's `%cI` prints a commit's time.
+/// git's `%cI` prints a commit's time (`Z` for a zero offset, as git 2.47 prints it).
 pub fn rfc3339_with_offset(unix_secs: i64, offset_secs: i32) -> String {
     let local = unix_secs + i64::from(offset_secs);
     let days = local.div_euclid(86_400);
     let rem = local.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
-    let sign = if offset_secs < 0 { '-' } else { '+' };
-    let offset = offset_secs.unsigned_abs();
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
+    let time = format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
         rem / 3600,
         (rem / 60) % 60,
-        rem % 60,
-        offset / 3600,
-        (offset / 60) % 60
-    )
+        rem % 60
+    );
+    if offset_secs == 0 {
+        return time + "Z";
+    }
+    let sign = if offset_secs < 0 { '-' } else { '+' };
+    let offset = offset_secs.unsigned_abs();
+    format!("{time}{sign}{:02}:{:02}", offset / 3600, (offset / 60) % 60)
 }
 
 /// Howard Hinnant's days-to-civil conversion (proleptic Gregorian calendar).
@@ -64,7 +66,7 @@ mod tests {
         use super::rfc3339_with_offset;
         assert_eq!(
             rfc3339_with_offset(1_700_000_000, 0),
-            "2023-11-14T22:13:20+00:00"
+            "2023-11-14T22:13:20Z"
         );
         assert_eq!(
             rfc3339_with_offset(1_700_000_000, 2 * 3600),
