@@ -165,6 +165,11 @@ fn serve_fails_clearly_when_its_port_is_taken() {
     assert!(!out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains(&format!("listen on {addr}")), "{stderr}");
+    assert_eq!(
+        stderr.matches(&format!("listen on {addr}")).count(),
+        1,
+        "said once: {stderr}"
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
