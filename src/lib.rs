@@ -12,6 +12,7 @@ pub mod demo;
 pub mod dispatch;
 pub mod events;
 pub mod forge;
+pub mod gitread;
 pub mod ingress;
 pub mod jobs;
 pub mod lifecycle;

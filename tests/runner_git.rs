@@ -3,6 +3,8 @@
 //! with a sentinel script; plain git (default config) is shown to fire it, then ade's commands
 //! are shown not to.
 
+#[path = "runner_git/cli.rs"]
+mod cli;
 #[path = "runner_git/world.rs"]
 mod world;
 
@@ -1125,5 +1127,173 @@ async fn every_step_checks_the_mirror_before_running_git() {
         world.sim.branch_sha(&world.repo, "ade/7-t1").await,
         None,
         "nothing was pushed"
+    );
+}
+
+/// Source text whose edits leave git's diff a choice of where a hunk goes (a function added
+/// next to a like one), so the indent heuristic decides which lines read as added.
+fn functions(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|name| format!("/* {name} */\nint {name}(void)\n{{\n    return 0;\n}}\n\n"))
+        .collect()
+}
+
+/// A long text with lines that repeat, edited in many places by a fixed seed.
+fn shuffled_text(lines: usize, seed: u64, edits: usize) -> String {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut text: Vec<String> = (0..lines)
+        .map(|i| match i % 7 {
+            0 => "}".to_string(),
+            1 => String::new(),
+            _ => format!("    value_{} = {};", i % 13, i % 5),
+        })
+        .collect();
+    for _ in 0..edits {
+        let at = rng.usize(..text.len());
+        match rng.u8(..4) {
+            0 => {
+                text.remove(at);
+            }
+            1 => text.insert(at, format!("    token = \"ghp_{:036}\";", rng.u64(..))),
+            2 => text[at] = "}".to_string(),
+            _ => {
+                let copy = text[at].clone();
+                text.insert(at, copy);
+            }
+        }
+    }
+    text.join("\n") + "\n"
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_in_process_agree_with_the_git_cli() {
+    use std::os::unix::ffi::OsStrExt;
+    let world = World::start("agree").await;
+    let wt = world.wt().to_path_buf();
+    let write = |name: &[u8], content: &[u8]| {
+        let path = wt.join(std::ffi::OsStr::from_bytes(name));
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("folder");
+        }
+        std::fs::write(path, content).expect("agent writes");
+    };
+    // Hostile and oddly ordered names, binary and text, a type change each way, a file that
+    // becomes a folder, a mode change, a deletion, lines without newline or with CRLF, a line
+    // over the cap.
+    for name in [
+        &b"tab\there"[..],
+        b"new\nline",
+        b"quote\"back\\slash",
+        b"sp ace ",
+        "\u{fc}-umlaut.txt".as_bytes(),
+        b"\xff\xfe-not-utf8.txt",
+        b"a-b",
+        b"a.b",
+        b"a0",
+        b"a/b",
+        b"dir/deeper/file.txt",
+    ] {
+        write(name, b"password = \"hunter2hunter2\"\nline two\n");
+    }
+    write(
+        b"bin.dat",
+        b"\0\x01binary ghp_0123456789abcdef0123456789abcdef0123\n",
+    );
+    write(b"slide.c", functions(&["alpha", "gamma"]).as_bytes());
+    write(b"long.txt", shuffled_text(4000, 1, 0).as_bytes());
+    write(b"noeol.txt", b"first\nno newline at the end");
+    write(b"crlf.txt", b"one\r\ntwo\r\n");
+    write(
+        b"wide.txt",
+        format!("{}\n", "w".repeat(20 * 1024)).as_bytes(),
+    );
+    std::fs::remove_file(wt.join("LINKED.md")).expect("unlink");
+    write(b"LINKED.md", b"now a file\nwith two lines\n");
+    std::fs::remove_file(wt.join("notes.txt")).expect("remove");
+    std::os::unix::fs::symlink("AGENTS.md", wt.join("notes.txt")).expect("link");
+    std::fs::remove_file(wt.join("data.dat")).expect("remove");
+    write(b"data.dat/inner.txt", b"inside\n");
+    std::fs::remove_file(wt.join("x.inc")).expect("remove");
+    world::make_executable(&wt.join("AGENTS.md"));
+    let mut grown = vec![b'x'; 300 * 1024];
+    grown.extend_from_slice(b"\nmore\n");
+    write(b"big.bin", &grown);
+    let first = commit_run(&world.mirror, &world.worktree, &world.base, &request())
+        .await
+        .expect("commit_run")
+        .expect("a change");
+
+    // Second round on top: ambiguous insertions, many scattered edits, binary and type changes.
+    write(
+        b"slide.c",
+        functions(&["alpha", "beta", "gamma", "delta"]).as_bytes(),
+    );
+    write(b"long.txt", shuffled_text(4000, 1, 300).as_bytes());
+    write(b"bin.dat", b"\0\x02changed binary\n");
+    write(
+        b"noeol.txt",
+        b"first\nno newline at the end\nnow there is one\n",
+    );
+    write(b"crlf.txt", b"one\r\ntwo\nthree\r\n");
+    std::fs::remove_file(wt.join("a-b")).expect("remove");
+    std::os::unix::fs::symlink("/etc/passwd", wt.join("a-b")).expect("link");
+    std::fs::remove_dir_all(wt.join("dir")).expect("remove");
+    write(b"dir", b"a file where a folder was\n");
+    let second = commit_run(&world.mirror, &world.worktree, &first, &request())
+        .await
+        .expect("commit_run")
+        .expect("a change");
+
+    for (from, to) in [
+        (&world.base, &first),
+        (&first, &second),
+        (&world.base, &second),
+        (&second, &world.base),
+    ] {
+        let in_process = read_changes(&world.mirror, from, to)
+            .await
+            .expect("read in-process");
+        let cli = cli::read_changes_cli(&world.mirror, from, to)
+            .await
+            .expect("read with the CLI");
+        assert!(!in_process.changes.files.is_empty());
+        assert_eq!(in_process.changes.files, cli.changes.files, "{from}..{to}");
+        assert_eq!(in_process.changes.added, cli.changes.added, "{from}..{to}");
+        assert_eq!(in_process.notes, cli.notes, "{from}..{to}");
+        assert_eq!(
+            (in_process.insertions, in_process.deletions),
+            (cli.insertions, cli.deletions),
+            "{from}..{to}"
+        );
+        assert_eq!(in_process.changes.messages, cli.changes.messages);
+    }
+    let first_report = read_changes(&world.mirror, &world.base, &first)
+        .await
+        .expect("read");
+    let path = |p: &str| first_report.changes.files.iter().find(|f| f.path == p);
+    assert_eq!(
+        path("\u{fffd}\u{fffd}-not-utf8.txt").map(|f| f.change),
+        Some(ChangeKind::Added)
+    );
+    assert_eq!(path("tab\there").map(|f| f.change), Some(ChangeKind::Added));
+    assert_eq!(
+        path("notes.txt").map(|f| f.mode.clone()),
+        Some(FileMode::Symlink {
+            target: "AGENTS.md".into()
+        })
+    );
+    assert!(
+        first_report
+            .changes
+            .added
+            .iter()
+            .all(|a| a.path != "bin.dat"),
+        "binary files have no lines"
+    );
+    assert!(
+        first_report.notes.iter().any(|n| n.contains("wide.txt")),
+        "{:?}",
+        first_report.notes
     );
 }

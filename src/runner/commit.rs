@@ -7,13 +7,15 @@
 //! cannot reach), never in the worktree's own index: the agent may have staged, committed or
 //! broken whatever it liked, and the commit holds exactly the worktree's final tree on `base`.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+
+use gix::objs::tree::EntryKind;
 
 use super::changes::{AddedLines, ChangeKind, ChangedFile, Changes, FileMode};
 use super::git::{Git, GitCommand, GitError};
 use super::mirror::{Mirror, MirrorError, check_branch, checked_url, is_commit_id};
 use crate::forge::CloneCredential;
+use crate::gitread::{self, ReadError, diff};
 
 /// What agent tools leave in a worktree for themselves; never committed, whatever the agent
 /// registry adds.
@@ -46,6 +48,9 @@ pub enum PublishError {
     /// A git command failed.
     #[error(transparent)]
     Git(#[from] GitError),
+    /// Reading the mirror's objects in-process failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
     /// An input (identity, branch, commit id, pattern) was refused.
     #[error("{0}")]
     Invalid(String),
@@ -298,13 +303,14 @@ pub async fn commit_run(
     let _ = std::fs::remove_file(&index);
     let tree = result?;
 
-    let base_tree = checked(mirror)
-        .await?
-        .in_repo(mirror.git_dir())
-        .args(["rev-parse", "--verify", &format!("{base}^{{tree}}")])
-        .run_text()
-        .await?;
-    if tree == base_tree {
+    mirror.check_integrity().await?;
+    let (git_dir, base_id) = (mirror.git_dir().to_path_buf(), base.to_string());
+    let base_tree = gitread::blocking(move || {
+        let repo = gitread::open(&git_dir)?;
+        gitread::tree_of(&repo, gitread::object_id(&base_id)?)
+    })
+    .await?;
+    if gitread::object_id(&tree).is_ok_and(|tree| tree == base_tree) {
         return Ok(None);
     }
     let date = match request.time {
@@ -369,43 +375,32 @@ async fn build_tree(
     Ok(in_worktree().await?.arg("write-tree").run_text().await?)
 }
 
-/// The messages of commits the agent made on top of `base` in its worktree, oldest first. A
-/// missing or broken HEAD means there are none: the tree is what counts.
+/// The messages of commits the agent made on top of `base` in its worktree (the HEAD of its
+/// admin folder), newest [`MAX_AGENT_COMMITS`] of them, oldest first. A missing or broken HEAD
+/// means there are none: the tree is what counts.
 async fn agent_commit_messages(
     mirror: &Mirror,
     admin: &Path,
     base: &str,
 ) -> Result<Vec<String>, PublishError> {
-    let head = checked(mirror)
-        .await?
-        .in_repo(admin)
-        .args(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])
-        .run_text()
-        .await;
-    let Ok(head) = head else {
-        return Ok(Vec::new());
-    };
-    if head == base || !is_commit_id(&head) {
-        return Ok(Vec::new());
-    }
-    let log = checked(mirror)
-        .await?
-        .in_repo(admin)
-        .args([
-            "log",
-            "-z",
-            "--no-show-signature",
-            "--format=%B",
-            &format!("--max-count={MAX_AGENT_COMMITS}"),
-            &format!("{base}..{head}"),
-        ])
-        .run()
-        .await;
-    let Ok(log) = log else {
+    mirror.check_integrity().await?;
+    let (admin, base) = (admin.to_path_buf(), base.to_string());
+    let read = gitread::blocking(move || {
+        let repo = gitread::open(&admin)?;
+        let base = gitread::object_id(&base)?;
+        match gitread::resolve_commit(&repo, "HEAD") {
+            Some(head) if head != base => {
+                gitread::messages(&repo, head, Some(base), MAX_AGENT_COMMITS)
+            }
+            _ => Ok(Vec::new()),
+        }
+    })
+    .await;
+    let Ok(log) = read else {
         return Ok(Vec::new());
     };
     let mut messages: Vec<String> = log
-        .split(|b| *b == 0)
+        .iter()
         .map(|m| String::from_utf8_lossy(m).trim().to_string())
         .filter(|m| !m.is_empty())
         .collect();
@@ -413,10 +408,12 @@ async fn agent_commit_messages(
     Ok(messages)
 }
 
-/// Reads what changed between `base` and `head` from the mirror: each path with its change and
-/// mode (symlink targets read from the blob, never resolved), the added lines of text files
-/// (binary files skipped; capped per file and in total, with a note), and the messages of the
-/// commits in `base..head`. The checks read this, never the worktree.
+/// Reads what changed between `base` and `head` from the mirror, in-process (gix): each path with
+/// its change and mode (symlink targets read from the blob, never resolved), the added lines of
+/// text files (binary files skipped; capped per file and in total, with a note), the line counts,
+/// and the messages of the commits in `base..head`. The same answers as `git diff-tree -r
+/// --no-renames`, `git diff -U0` and `git diff --numstat` without attributes, and `git log
+/// --format=%B` (see [`crate::gitread::diff`]). The checks read this, never the worktree.
 pub async fn read_changes(
     mirror: &Mirror,
     base: &str,
@@ -424,327 +421,139 @@ pub async fn read_changes(
 ) -> Result<ChangeReport, PublishError> {
     check_commit(base, "base")?;
     check_commit(head, "head")?;
-    let repo = mirror.git_dir();
-    let raw = checked(mirror)
-        .await?
-        .in_repo(repo)
-        .args([
-            "diff-tree",
-            "-r",
-            "-z",
-            "--raw",
-            "--no-renames",
-            "--no-ext-diff",
-            "--no-textconv",
-            base,
-            head,
-        ])
-        .run()
-        .await?;
+    mirror.check_integrity().await?;
+    let git_dir = mirror.git_dir().to_path_buf();
+    let (base, head) = (base.to_string(), head.to_string());
+    Ok(gitread::blocking(move || changes_between(&git_dir, &base, &head)).await?)
+}
+
+/// [`read_changes`] on a blocking thread.
+fn changes_between(git_dir: &Path, base: &str, head: &str) -> gitread::Result<ChangeReport> {
+    let repo = gitread::open(git_dir)?;
+    let (base, head) = (gitread::object_id(base)?, gitread::object_id(head)?);
+    let base_tree = gitread::tree_of(&repo, base)?;
+    let head_tree = gitread::tree_of(&repo, head)?;
     let mut report = ChangeReport::default();
-    let entries = parse_raw(&raw)?;
-    let links: Vec<&str> = entries
-        .iter()
-        .filter(|e| e.mode == "120000")
-        .map(|e| e.oid.as_str())
-        .collect();
-    let mut targets = link_targets(mirror, &links).await?.into_iter();
-    for entry in &entries {
-        let mode = match entry.mode.as_str() {
-            "100755" => FileMode::Executable,
-            "120000" => FileMode::Symlink {
-                target: targets.next().unwrap_or_default(),
-            },
-            "160000" => FileMode::Submodule,
-            _ => FileMode::Regular,
+    let mut caps = AddedCaps::default();
+    for change in diff::tree_changes(&repo, Some(base_tree), head_tree)? {
+        let path = String::from_utf8_lossy(&change.path).into_owned();
+        let (kind, side) = match (change.old, change.new) {
+            (None, Some(new)) => (ChangeKind::Added, new),
+            (Some(old), None) => (ChangeKind::Deleted, old),
+            (Some(_), Some(new)) => (ChangeKind::Modified, new),
+            (None, None) => continue,
         };
+        let mode = match side.kind() {
+            EntryKind::BlobExecutable => FileMode::Executable,
+            EntryKind::Link => FileMode::Symlink {
+                target: link_target(&repo, side.oid)?,
+            },
+            EntryKind::Commit => FileMode::Submodule,
+            EntryKind::Blob | EntryKind::Tree => FileMode::Regular,
+        };
+        // Added lines are kept for what is a regular file after the change, as git's patch shows
+        // them (the addition half of a file type change included).
+        let text_file = change.new.is_some_and(|new| new.is_file());
+        let mut file = FileLines::new(&path);
+        let counts = diff::diff_path(&repo, &change, |number, line| {
+            if text_file {
+                caps.keep(&mut file, number, line);
+            }
+        })?;
+        for (insertions, deletions) in counts.into_iter().flatten() {
+            report.insertions += insertions;
+            report.deletions += deletions;
+        }
+        if !file.lines.lines.is_empty() {
+            report.changes.added.push(file.lines);
+        }
         report.changes.files.push(ChangedFile {
-            path: entry.path.clone(),
-            change: entry.change,
+            path,
+            change: kind,
             mode,
         });
     }
-    let text_paths: HashSet<&str> = entries
+    report.notes = caps.notes;
+    let mut messages = gitread::messages(&repo, head, Some(base), usize::MAX)?;
+    messages.reverse();
+    report.changes.messages = messages
         .iter()
-        .filter(|e| {
-            e.change != ChangeKind::Deleted && matches!(e.mode.as_str(), "100644" | "100755")
-        })
-        .map(|e| e.path.as_str())
-        .collect();
-    let patch = checked(mirror)
-        .await?
-        .in_repo(repo)
-        .args([
-            "-c",
-            "core.quotePath=false",
-            "diff",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--no-color",
-            "--no-renames",
-            "--diff-filter=AMT",
-            "-U0",
-            base,
-            head,
-        ])
-        .run()
-        .await?;
-    let numstat = checked(mirror)
-        .await?
-        .in_repo(repo)
-        .args([
-            "diff",
-            "--numstat",
-            "-z",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--no-renames",
-            base,
-            head,
-        ])
-        .run()
-        .await?;
-    for entry in numstat.split(|b| *b == 0) {
-        let entry = String::from_utf8_lossy(entry);
-        let mut fields = entry.split('\t');
-        if let (Some(plus), Some(minus)) = (fields.next(), fields.next()) {
-            report.insertions += plus.parse::<u64>().unwrap_or(0);
-            report.deletions += minus.parse::<u64>().unwrap_or(0);
-        }
-    }
-    let (added, notes) = parse_patch(&patch, &text_paths);
-    report.changes.added = added;
-    report.notes.extend(notes);
-    let log = checked(mirror)
-        .await?
-        .in_repo(repo)
-        .args([
-            "log",
-            "-z",
-            "--reverse",
-            "--no-show-signature",
-            "--format=%B",
-            &format!("{base}..{head}"),
-        ])
-        .run()
-        .await?;
-    report.changes.messages = log
-        .split(|b| *b == 0)
         .map(|m| String::from_utf8_lossy(m).trim_end().to_string())
         .filter(|m| !m.is_empty())
         .collect();
     Ok(report)
 }
 
-/// One line of `diff-tree --raw -z`.
-struct RawEntry {
-    path: String,
-    change: ChangeKind,
-    /// The new mode (the old one for a deletion).
-    mode: String,
-    /// The new blob (the old one for a deletion).
-    oid: String,
+/// A symlink's target as stored in its blob, at most [`MAX_LINK_TARGET`] bytes, never resolved.
+fn link_target(repo: &gix::Repository, oid: gitread::ObjectId) -> gitread::Result<String> {
+    let bytes = gitread::blob(repo, oid)?;
+    let kept = &bytes[..bytes.len().min(MAX_LINK_TARGET)];
+    Ok(String::from_utf8_lossy(kept).into_owned())
 }
 
-fn parse_raw(raw: &[u8]) -> Result<Vec<RawEntry>, PublishError> {
-    let mut entries = Vec::new();
-    let mut parts = raw.split(|b| *b == 0).filter(|p| !p.is_empty());
-    while let Some(meta) = parts.next() {
-        let meta = String::from_utf8_lossy(meta);
-        let path = parts
-            .next()
-            .map(|p| String::from_utf8_lossy(p).into_owned())
-            .ok_or_else(|| PublishError::Invalid("git diff-tree output ends early".into()))?;
-        let fields: Vec<&str> = meta.trim_start_matches(':').split(' ').collect();
-        let [old_mode, new_mode, old_oid, new_oid, status] = fields[..] else {
-            return Err(PublishError::Invalid(format!(
-                "unexpected git diff-tree line `{meta}`"
-            )));
-        };
-        let (change, mode, oid) = match status.chars().next() {
-            Some('A') => (ChangeKind::Added, new_mode, new_oid),
-            Some('D') => (ChangeKind::Deleted, old_mode, old_oid),
-            _ => (ChangeKind::Modified, new_mode, new_oid),
-        };
-        entries.push(RawEntry {
-            path,
-            change,
-            mode: mode.to_string(),
-            oid: oid.to_string(),
-        });
-    }
-    Ok(entries)
+/// The caps on added lines kept: [`MAX_LINE`] a line, [`ADDED_PER_FILE`] a file, [`ADDED_TOTAL`]
+/// in all, each cut noted once.
+#[derive(Default)]
+struct AddedCaps {
+    total: usize,
+    total_cut: bool,
+    notes: Vec<String>,
 }
 
-/// The targets of symlink blobs, in order, read in one `git cat-file --batch` (at most
-/// [`MAX_LINK_TARGET`] bytes each).
-async fn link_targets(mirror: &Mirror, oids: &[&str]) -> Result<Vec<String>, PublishError> {
-    if oids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let input: String = oids.iter().map(|oid| format!("{oid}\n")).collect();
-    let output = checked(mirror)
-        .await?
-        .in_repo(mirror.git_dir())
-        .args(["cat-file", "--batch"])
-        .stdin(input.into_bytes())
-        .run()
-        .await?;
-    let mut targets = Vec::with_capacity(oids.len());
-    let mut rest = &output[..];
-    for oid in oids {
-        let bad = || PublishError::Invalid(format!("git cat-file gave no blob for {oid}"));
-        let newline = rest.iter().position(|b| *b == b'\n').ok_or_else(bad)?;
-        let header = String::from_utf8_lossy(&rest[..newline]).into_owned();
-        let mut fields = header.split(' ');
-        let (Some(_), Some("blob"), Some(size)) = (fields.next(), fields.next(), fields.next())
-        else {
-            return Err(bad());
-        };
-        let size: usize = size.parse().map_err(|_| bad())?;
-        let body = rest.get(newline + 1..newline + 1 + size).ok_or_else(bad)?;
-        let kept = &body[..body.len().min(MAX_LINK_TARGET)];
-        targets.push(String::from_utf8_lossy(kept).into_owned());
-        rest = rest.get(newline + 1 + size + 1..).unwrap_or_default();
-    }
-    Ok(targets)
+/// The added lines of one file being kept.
+struct FileLines {
+    lines: AddedLines,
+    bytes: usize,
+    cut: bool,
 }
 
-/// Undoes git's C-style quoting of a path (`"a\tb"`), used for unusual names even with
-/// `core.quotePath=false`.
-fn unquote(path: &str) -> String {
-    let Some(inner) = path.strip_prefix('"').and_then(|p| p.strip_suffix('"')) else {
-        return path.to_string();
-    };
-    let bytes = inner.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'\\' || i + 1 >= bytes.len() {
-            out.push(bytes[i]);
-            i += 1;
-            continue;
-        }
-        let c = bytes[i + 1];
-        i += 2;
-        match c {
-            b'n' => out.push(b'\n'),
-            b't' => out.push(b'\t'),
-            b'r' => out.push(b'\r'),
-            b'a' => out.push(7),
-            b'b' => out.push(8),
-            b'f' => out.push(12),
-            b'v' => out.push(11),
-            b'0'..=b'7' if i + 2 <= bytes.len() => {
-                let digits = [c, bytes[i], bytes[i + 1]];
-                let value = digits
-                    .iter()
-                    .try_fold(0u16, |acc, d| match d {
-                        b'0'..=b'7' => Some(acc * 8 + u16::from(d - b'0')),
-                        _ => None,
-                    })
-                    .unwrap_or(u16::from(c));
-                out.push(value as u8);
-                i += 2;
-            }
-            other => out.push(other),
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The added lines of a `-U0` patch, for the paths in `text_paths`, with caps.
-fn parse_patch(patch: &[u8], text_paths: &HashSet<&str>) -> (Vec<AddedLines>, Vec<String>) {
-    let mut added: Vec<AddedLines> = Vec::new();
-    let mut notes = Vec::new();
-    let mut current: Option<AddedLines> = None;
-    let mut file_bytes = 0usize;
-    let mut total = 0usize;
-    let mut file_cut = false;
-    let mut total_cut = false;
-    let mut line_no = 0u32;
-    let mut in_hunk = false;
-    let finish = |current: &mut Option<AddedLines>, added: &mut Vec<AddedLines>| {
-        if let Some(file) = current.take()
-            && !file.lines.is_empty()
-        {
-            added.push(file);
-        }
-    };
-    for raw_line in patch.split(|b| *b == b'\n') {
-        if raw_line.starts_with(b"diff --git ") {
-            finish(&mut current, &mut added);
-            in_hunk = false;
-            continue;
-        }
-        if !in_hunk && raw_line.starts_with(b"+++ ") {
-            let name = String::from_utf8_lossy(&raw_line[4..]);
-            let name = unquote(name.trim_end_matches('\t'));
-            let path = name.strip_prefix("b/").unwrap_or(&name).to_string();
-            current = text_paths.contains(path.as_str()).then(|| AddedLines {
-                path,
+impl FileLines {
+    fn new(path: &str) -> FileLines {
+        FileLines {
+            lines: AddedLines {
+                path: path.to_string(),
                 lines: Vec::new(),
-            });
-            file_bytes = 0;
-            file_cut = false;
-            continue;
-        }
-        if raw_line.starts_with(b"@@ ") {
-            in_hunk = true;
-            line_no = hunk_start(&String::from_utf8_lossy(raw_line)).unwrap_or(0);
-            continue;
-        }
-        if !in_hunk {
-            continue;
-        }
-        let Some(file) = current.as_mut() else {
-            continue;
-        };
-        if let Some(text) = raw_line.strip_prefix(b"+") {
-            let mut text = String::from_utf8_lossy(text).into_owned();
-            if text.len() > MAX_LINE {
-                let mut end = MAX_LINE;
-                while !text.is_char_boundary(end) {
-                    end -= 1;
-                }
-                text.truncate(end);
-                notes.push(format!(
-                    "line {line_no} of {} cut at {MAX_LINE} bytes",
-                    file.path
-                ));
-            }
-            if total + text.len() > ADDED_TOTAL {
-                if !total_cut {
-                    notes.push(format!(
-                        "added lines cut at {ADDED_TOTAL} bytes in all, from {}",
-                        file.path
-                    ));
-                    total_cut = true;
-                }
-            } else if file_bytes + text.len() > ADDED_PER_FILE {
-                if !file_cut {
-                    notes.push(format!(
-                        "added lines of {} cut at {ADDED_PER_FILE} bytes",
-                        file.path
-                    ));
-                    file_cut = true;
-                }
-            } else {
-                file_bytes += text.len();
-                total += text.len();
-                file.lines.push((line_no, text));
-            }
-            line_no += 1;
+            },
+            bytes: 0,
+            cut: false,
         }
     }
-    finish(&mut current, &mut added);
-    (added, notes)
 }
 
-/// The first new line number of a hunk header `@@ -a,b +c,d @@`.
-fn hunk_start(header: &str) -> Option<u32> {
-    let plus = header.split(' ').find(|p| p.starts_with('+'))?;
-    plus[1..].split(',').next()?.parse().ok()
+impl AddedCaps {
+    /// Keeps line `line_no` of `file` (without its newline) if it fits, noting what is cut.
+    fn keep(&mut self, file: &mut FileLines, line_no: u32, bytes: &[u8]) {
+        let path = &file.lines.path;
+        let mut text = String::from_utf8_lossy(bytes).into_owned();
+        if text.len() > MAX_LINE {
+            let mut end = MAX_LINE;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            self.notes
+                .push(format!("line {line_no} of {path} cut at {MAX_LINE} bytes"));
+        }
+        if self.total + text.len() > ADDED_TOTAL {
+            if !self.total_cut {
+                self.notes.push(format!(
+                    "added lines cut at {ADDED_TOTAL} bytes in all, from {path}"
+                ));
+                self.total_cut = true;
+            }
+        } else if file.bytes + text.len() > ADDED_PER_FILE {
+            if !file.cut {
+                self.notes.push(format!(
+                    "added lines of {path} cut at {ADDED_PER_FILE} bytes"
+                ));
+                file.cut = true;
+            }
+        } else {
+            file.bytes += text.len();
+            self.total += text.len();
+            file.lines.lines.push((line_no, text));
+        }
+    }
 }
 
 /// Pushes `head` to `branch` from the mirror, naming what the branch must point at now
@@ -869,39 +678,50 @@ mod tests {
     }
 
     #[test]
-    fn quoted_paths_are_unquoted() {
-        assert_eq!(unquote("\"b/a\\tb\""), "b/a\tb");
-        assert_eq!(unquote("\"b/\\\"q\\\"\""), "b/\"q\"");
-        assert_eq!(unquote("\"b/\\303\\274\""), "b/ü");
-        assert_eq!(unquote("b/plain"), "b/plain");
-    }
-
-    #[test]
     fn added_lines_are_numbered_and_capped() {
-        let line = format!("+{}\n", "x".repeat(MAX_LINE));
+        let mut caps = AddedCaps::default();
+        let mut a = FileLines::new("a.txt");
+        caps.keep(&mut a, 2, b"one");
+        caps.keep(&mut a, 3, b"two");
+        assert_eq!(a.lines.lines, vec![(2, "one".into()), (3, "two".into())]);
+        let mut b = FileLines::new("b.txt");
+        let line = "x".repeat(MAX_LINE);
         let lines = ADDED_PER_FILE / MAX_LINE + 2;
-        let patch = format!(
-            "diff --git a/a.txt b/a.txt\n--- a/a.txt\n+++ b/a.txt\n@@ -1,0 +2,2 @@\n+one\n+two\n\
-             diff --git a/b.txt b/b.txt\n--- /dev/null\n+++ b/b.txt\n@@ -0,0 +1,{lines} @@\n{}+{}\n",
-            line.repeat(lines - 1),
-            "y".repeat(MAX_LINE + 5),
-        );
-        let paths: HashSet<&str> = ["a.txt", "b.txt"].into_iter().collect();
-        let (added, notes) = parse_patch(patch.as_bytes(), &paths);
-        assert_eq!(added[0].path, "a.txt");
-        assert_eq!(added[0].lines, vec![(2, "one".into()), (3, "two".into())]);
+        for number in 1..lines as u32 {
+            caps.keep(&mut b, number, line.as_bytes());
+        }
+        caps.keep(&mut b, lines as u32, "y".repeat(MAX_LINE + 5).as_bytes());
         assert_eq!(
-            added[1].lines.len(),
+            b.lines.lines.len(),
             ADDED_PER_FILE / MAX_LINE,
             "lines past the per-file cap are dropped"
         );
         assert!(
-            notes.iter().any(|n| n.contains("added lines of b.txt cut")),
-            "{notes:?}"
+            caps.notes
+                .iter()
+                .any(|n| n.contains("added lines of b.txt cut")),
+            "{:?}",
+            caps.notes
         );
         assert!(
-            notes.iter().any(|n| n.contains("line 34 of b.txt cut")),
-            "{notes:?}"
+            caps.notes
+                .iter()
+                .any(|n| n.contains("line 34 of b.txt cut")),
+            "{:?}",
+            caps.notes
+        );
+        let mut c = FileLines::new("c.txt");
+        caps.total = ADDED_TOTAL;
+        caps.keep(&mut c, 1, b"z");
+        caps.keep(&mut c, 2, b"z");
+        assert!(c.lines.lines.is_empty());
+        assert_eq!(
+            caps.notes
+                .iter()
+                .filter(|n| n.contains("in all, from c.txt"))
+                .count(),
+            1,
+            "the total cut is noted once"
         );
     }
 

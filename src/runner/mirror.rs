@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::git::{Git, GitError};
 use crate::forge::CloneCredential;
+use crate::gitread::{self, ReadError};
 
 /// The most bytes [`Mirror::read_file_at`] returns; a bigger file is an error.
 pub const READ_FILE_CAP: u64 = 256 * 1024;
@@ -53,6 +54,9 @@ pub enum MirrorError {
     /// A git command failed.
     #[error(transparent)]
     Git(#[from] GitError),
+    /// Reading the mirror's objects or refs in-process failed.
+    #[error(transparent)]
+    Read(#[from] ReadError),
     /// A file of the mirror could not be read or written.
     #[error("mirror {path}: {source}")]
     Io {
@@ -97,6 +101,37 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> MirrorError + '_ {
 
 fn shown(value: &str) -> String {
     value.escape_debug().take(200).collect()
+}
+
+/// What [`Mirror::read_file_at`] found.
+enum FileAt {
+    /// No regular file there (absent, a folder, a symlink, a submodule).
+    None,
+    /// A regular file bigger than [`READ_FILE_CAP`], unread.
+    TooLarge(u64),
+    /// The file's bytes.
+    Bytes(Vec<u8>),
+}
+
+/// The regular file at `path` in `commit`'s tree, looked up entry by entry (a symlink on the way
+/// is not followed: it is not a folder).
+fn read_file(git_dir: &Path, commit: &str, path: &str) -> gitread::Result<FileAt> {
+    let repo = gitread::open(git_dir)?;
+    let tree_id = gitread::tree_of(&repo, gitread::object_id(commit)?)?;
+    let Some((mode, oid)) = gitread::entry_at(&repo, tree_id, path)? else {
+        return Ok(FileAt::None);
+    };
+    if !matches!(
+        mode.kind(),
+        gix::objs::tree::EntryKind::Blob | gix::objs::tree::EntryKind::BlobExecutable
+    ) {
+        return Ok(FileAt::None);
+    }
+    let size = gitread::blob_size(&repo, oid)?;
+    if size > READ_FILE_CAP {
+        return Ok(FileAt::TooLarge(size));
+    }
+    Ok(FileAt::Bytes(gitread::blob(&repo, oid)?))
 }
 
 /// Checks one path component that came from a forge (forge host, owner, repository name).
@@ -328,20 +363,23 @@ impl Mirror {
         })
     }
 
-    /// Whether `commit` is in the mirror as a commit.
+    /// Whether `commit` is in the mirror as a commit (what `git cat-file -e <id>^{commit}`
+    /// answers), read in-process.
     pub async fn has_commit(&self, commit: &str) -> Result<bool, MirrorError> {
         if !is_commit_id(commit) {
             return Ok(false);
         }
-        let output = self
-            .git
-            .in_repo(&self.git_dir)
-            .arg("cat-file")
-            .arg("-e")
-            .arg(format!("{commit}^{{commit}}"))
-            .output_any_status()
-            .await?;
-        Ok(output.status.success())
+        Ok(self.resolve(commit.to_string()).await?.is_some())
+    }
+
+    /// What `spec` names, peeled to a commit (`git rev-parse --verify <spec>^{commit}`).
+    async fn resolve(&self, spec: String) -> Result<Option<String>, MirrorError> {
+        let git_dir = self.git_dir.clone();
+        Ok(gitread::blocking(move || {
+            let repo = gitread::open(&git_dir)?;
+            Ok(gitread::resolve_commit(&repo, &spec).map(|id| id.to_string()))
+        })
+        .await?)
     }
 
     /// Brings the mirror up to date for `wants`: full commit ids and branch names. Commits already
@@ -424,19 +462,8 @@ impl Mirror {
     /// The commit `branch` pointed at on the forge when it was last fetched, if it was.
     pub async fn branch_head(&self, branch: &str) -> Result<Option<String>, MirrorError> {
         check_branch(branch)?;
-        let output = self
-            .git
-            .in_repo(&self.git_dir)
-            .args([
-                "rev-parse",
-                "--verify",
-                "--quiet",
-                &format!("{FETCHED_HEADS}{branch}^{{commit}}"),
-            ])
-            .output_any_status()
-            .await?;
-        let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
-        Ok((output.status.success() && is_commit_id(&text)).then_some(text))
+        let head = self.resolve(format!("{FETCHED_HEADS}{branch}")).await?;
+        Ok(head.filter(|id| is_commit_id(id)))
     }
 
     async fn fetch_refspecs(
@@ -495,46 +522,19 @@ impl Mirror {
             });
         }
         self.check_integrity().await?;
-        let listing = self
-            .git
-            .in_repo(&self.git_dir)
-            .env("GIT_LITERAL_PATHSPECS", "1")
-            .args(["ls-tree", "-z", "-l", "--full-tree", commit, "--", path])
-            .run()
-            .await?;
-        let Some(entry) = listing.split(|b| *b == 0).find(|e| !e.is_empty()) else {
-            return Ok(None);
-        };
-        let entry = String::from_utf8_lossy(entry);
-        let Some((meta, name)) = entry.split_once('\t') else {
-            return Ok(None);
-        };
-        if name != path {
-            return Ok(None);
-        }
-        let fields: Vec<&str> = meta.split_whitespace().collect();
-        let [mode, kind, oid, size] = fields[..] else {
-            return Ok(None);
-        };
-        if kind != "blob" || !(mode == "100644" || mode == "100755") {
-            return Ok(None);
-        }
-        let size: u64 = size.parse().unwrap_or(u64::MAX);
-        if size > READ_FILE_CAP {
-            return Err(MirrorError::TooLarge {
+        let (git_dir, id) = (self.git_dir.clone(), commit.to_string());
+        let wanted = path.to_string();
+        let read = gitread::blocking(move || read_file(&git_dir, &id, &wanted)).await?;
+        match read {
+            FileAt::Bytes(bytes) => Ok(Some(bytes)),
+            FileAt::None => Ok(None),
+            FileAt::TooLarge(size) => Err(MirrorError::TooLarge {
                 path: path.to_string(),
                 commit: commit.to_string(),
                 size,
                 cap: READ_FILE_CAP,
-            });
+            }),
         }
-        let bytes = self
-            .git
-            .in_repo(&self.git_dir)
-            .args(["cat-file", "blob", oid])
-            .run()
-            .await?;
-        Ok(Some(bytes))
     }
 
     /// The per-branch lock that keeps two runs from pushing one branch at once.

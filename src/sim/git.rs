@@ -1,8 +1,11 @@
-//! The simulator's repositories are real bare git repositories under its data dir, changed and read
-//! with the git CLI. Branch heads, files and commits always come from git, never from a cache, so
-//! what ade pushes over HTTP is what the API reports.
+//! The simulator's repositories are real bare git repositories under its data dir, changed with
+//! the git CLI and read in-process with gix ([`crate::gitread`]). Branch heads, files and commits
+//! always come from git, never from a cache, so what ade pushes over HTTP is what the API reports.
+//! The one read left to the CLI is a review comment's diff hunk (`diff_hunk.rs`).
 
+use crate::gitread::{self, ObjectId, diff};
 use anyhow::{Context, anyhow, bail};
+use gix::bstr::ByteSlice;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -259,24 +262,32 @@ impl GitStore {
         owner: &str,
         name: &str,
     ) -> anyhow::Result<BTreeMap<String, String>> {
-        let out = run(
-            &self.path(owner, name),
-            &[
-                "for-each-ref",
-                "--format=%(objectname) %(refname)",
-                "refs/heads/",
-            ],
-            None,
-            &[],
-        )
-        .await?;
-        Ok(out
-            .lines()
-            .filter_map(|line| {
-                let (sha, name) = line.split_once(' ')?;
-                Some((name.strip_prefix("refs/heads/")?.to_owned(), sha.to_owned()))
-            })
-            .collect())
+        let repo = self.path(owner, name);
+        Ok(gitread::blocking(move || {
+            let repo = gitread::open(&repo)?;
+            let what = || "branches".to_string();
+            let platform = repo
+                .references()
+                .map_err(|e| gitread::ReadError::new(what(), e))?;
+            let mut branches = BTreeMap::new();
+            for reference in platform
+                .prefixed(b"refs/heads/".as_bstr())
+                .map_err(|e| gitread::ReadError::new(what(), e))?
+            {
+                let mut reference = reference.map_err(|e| gitread::ReadError::new(what(), e))?;
+                let name = reference.name().as_bstr().to_str_lossy().into_owned();
+                let Some(branch) = name.strip_prefix("refs/heads/") else {
+                    continue;
+                };
+                let branch = branch.to_owned();
+                let id = reference
+                    .follow_to_object()
+                    .map_err(|e| gitread::ReadError::new(format!("branch {branch}"), e))?;
+                branches.insert(branch, id.to_string());
+            }
+            Ok(branches)
+        })
+        .await?)
     }
 
     /// Resolves a branch name, tag or commit id to a commit; `None` if it names nothing.
@@ -289,18 +300,12 @@ impl GitStore {
         if git_ref.starts_with('-') || git_ref.contains("..") {
             return Ok(None);
         }
-        let spec = format!("{git_ref}^{{commit}}");
-        match run(
-            &self.path(owner, name),
-            &["rev-parse", "--verify", "--quiet", &spec],
-            None,
-            &[],
-        )
-        .await
-        {
-            Ok(out) => Ok(Some(out.trim().to_owned())),
-            Err(_) => Ok(None),
-        }
+        let (repo, git_ref) = (self.path(owner, name), git_ref.to_owned());
+        Ok(gitread::blocking(move || {
+            let repo = gitread::open(&repo)?;
+            Ok(gitread::resolve_commit(&repo, &git_ref).map(|id| id.to_string()))
+        })
+        .await?)
     }
 
     /// What `path` is at `commit`: a file's bytes or a directory's entries; `None` if absent.
@@ -311,52 +316,40 @@ impl GitStore {
         commit: &str,
         path: &str,
     ) -> anyhow::Result<Option<PathContent>> {
-        let repo = self.path(owner, name);
-        let path = path.trim_matches('/');
-        let spec = if path.is_empty() {
-            format!("{commit}^{{tree}}")
-        } else {
-            format!("{commit}:{path}")
-        };
-        let Ok(kind) = run(&repo, &["cat-file", "-t", &spec], None, &[]).await else {
-            return Ok(None);
-        };
-        match kind.trim() {
-            "blob" => {
-                let sha = run(&repo, &["rev-parse", &spec], None, &[]).await?;
-                let bytes = run_bytes(&repo, &["cat-file", "blob", sha.trim()], None, &[]).await?;
-                Ok(Some(PathContent::File {
-                    sha: sha.trim().to_owned(),
-                    bytes,
-                }))
+        let (repo, commit) = (self.path(owner, name), commit.to_owned());
+        let path = path.trim_matches('/').to_owned();
+        Ok(gitread::blocking(move || {
+            let repo = gitread::open(&repo)?;
+            let Some(commit) = gitread::resolve_commit(&repo, &commit) else {
+                return Ok(None);
+            };
+            let tree = gitread::tree_of(&repo, commit)?;
+            let (mode, oid) = if path.is_empty() {
+                (gix::objs::tree::EntryKind::Tree.into(), tree)
+            } else {
+                match gitread::entry_at(&repo, tree, &path)? {
+                    Some(found) => found,
+                    None => return Ok(None),
+                }
+            };
+            use gix::objs::tree::EntryKind;
+            match mode.kind() {
+                EntryKind::Tree => Ok(Some(PathContent::Dir(list_tree(&repo, oid)?))),
+                EntryKind::Commit => Ok(None),
+                EntryKind::Blob | EntryKind::BlobExecutable | EntryKind::Link => {
+                    Ok(Some(PathContent::File {
+                        sha: oid.to_string(),
+                        bytes: gitread::blob(&repo, oid)?,
+                    }))
+                }
             }
-            "tree" => {
-                let out = run(&repo, &["ls-tree", "-l", &spec], None, &[]).await?;
-                let entries = out
-                    .lines()
-                    .filter_map(|line| {
-                        let (meta, name) = line.split_once('\t')?;
-                        let mut parts = meta.split_whitespace();
-                        let _mode = parts.next()?;
-                        let kind = parts.next()?.to_owned();
-                        let sha = parts.next()?.to_owned();
-                        let size = parts.next()?.parse().unwrap_or(0);
-                        Some(TreeEntry {
-                            name: name.to_owned(),
-                            kind,
-                            sha,
-                            size,
-                        })
-                    })
-                    .collect();
-                Ok(Some(PathContent::Dir(entries)))
-            }
-            _ => Ok(None),
-        }
+        })
+        .await?)
     }
 
     /// The commits reachable from `after` but not from `before` (or, for a new branch, from no
-    /// other branch), oldest first, at most `limit`.
+    /// other branch), oldest first, at most `limit` (the newest ones, as `git rev-list --reverse
+    /// --max-count` picks them).
     pub async fn commits_between(
         &self,
         owner: &str,
@@ -366,18 +359,27 @@ impl GitStore {
         limit: usize,
     ) -> anyhow::Result<Vec<CommitInfo>> {
         let repo = self.path(owner, name);
-        let max = format!("--max-count={limit}");
-        let mut args = vec!["rev-list", "--reverse", &max, after];
-        let exclude = format!("^{before}");
-        if before != ZERO_SHA {
-            args.push(&exclude);
-        }
-        let out = run(&repo, &args, None, &[]).await?;
-        let mut commits = Vec::new();
-        for sha in out.lines().filter(|l| !l.is_empty()) {
-            commits.push(self.commit_info(owner, name, sha).await?);
-        }
-        Ok(commits)
+        let (before, after) = (before.to_owned(), after.to_owned());
+        Ok(gitread::blocking(move || {
+            let repo = gitread::open(&repo)?;
+            let after = commit_id(&repo, &after)?;
+            let before = (before != ZERO_SHA)
+                .then(|| commit_id(&repo, &before))
+                .transpose()?;
+            let what = || format!("commits of {after}");
+            let mut ids = Vec::new();
+            for info in gitread::walk(&repo, after, before)
+                .map_err(|e| gitread::ReadError::new(what(), e))?
+                .take(limit)
+            {
+                ids.push(info.map_err(|e| gitread::ReadError::new(what(), e))?.id);
+            }
+            ids.reverse();
+            ids.into_iter()
+                .map(|id| read_commit_info(&repo, id))
+                .collect()
+        })
+        .await?)
     }
 
     /// One commit's metadata and the paths it changed.
@@ -387,62 +389,13 @@ impl GitStore {
         name: &str,
         sha: &str,
     ) -> anyhow::Result<CommitInfo> {
-        let repo = self.path(owner, name);
-        let out = run(
-            &repo,
-            &[
-                "show",
-                "-s",
-                "--format=%H%x00%T%x00%an%x00%ae%x00%cn%x00%ce%x00%cI%x00%B",
-                sha,
-            ],
-            None,
-            &[],
-        )
-        .await?;
-        let fields: Vec<&str> = out.splitn(8, '\0').collect();
-        if fields.len() != 8 {
-            bail!("unexpected `git show` output for {sha}");
-        }
-        let changes = run(
-            &repo,
-            &[
-                "diff-tree",
-                "--no-commit-id",
-                "--name-status",
-                "-r",
-                "--root",
-                sha,
-            ],
-            None,
-            &[],
-        )
-        .await?;
-        let (mut added, mut removed, mut modified) = (Vec::new(), Vec::new(), Vec::new());
-        for line in changes.lines() {
-            let Some((status, path)) = line.split_once('\t') else {
-                continue;
-            };
-            let path = path.to_owned();
-            match status.chars().next() {
-                Some('A') => added.push(path),
-                Some('D') => removed.push(path),
-                _ => modified.push(path),
-            }
-        }
-        Ok(CommitInfo {
-            sha: fields[0].to_owned(),
-            tree: fields[1].to_owned(),
-            author_name: fields[2].to_owned(),
-            author_email: fields[3].to_owned(),
-            committer_name: fields[4].to_owned(),
-            committer_email: fields[5].to_owned(),
-            timestamp: fields[6].to_owned(),
-            message: fields[7].trim_end_matches('\n').to_owned() + "\n",
-            added,
-            removed,
-            modified,
+        let (repo, sha) = (self.path(owner, name), sha.to_owned());
+        Ok(gitread::blocking(move || {
+            let repo = gitread::open(&repo)?;
+            let id = commit_id(&repo, &sha)?;
+            read_commit_info(&repo, id)
         })
+        .await?)
     }
 
     /// The best common ancestor of two commits.
@@ -453,14 +406,18 @@ impl GitStore {
         a: &str,
         b: &str,
     ) -> anyhow::Result<Option<String>> {
-        match run(&self.path(owner, name), &["merge-base", a, b], None, &[]).await {
-            Ok(out) => Ok(Some(out.trim().to_owned())),
-            Err(_) => Ok(None),
-        }
+        let repo = self.path(owner, name);
+        let (a, b) = (a.to_owned(), b.to_owned());
+        Ok(gitread::blocking(move || {
+            let repo = gitread::open(&repo)?;
+            Ok(merge_base_of(&repo, &a, &b).map(|id| id.to_string()))
+        })
+        .await?)
     }
 
     /// Counts for a pull request: commits, added and deleted lines, changed files between the
-    /// merge base and the head.
+    /// merge base and the head (what `git rev-list --count base..head` and `git diff --numstat
+    /// base...head` count).
     pub async fn diff_stats(
         &self,
         owner: &str,
@@ -469,25 +426,33 @@ impl GitStore {
         head: &str,
     ) -> anyhow::Result<DiffStats> {
         let repo = self.path(owner, name);
-        let range = format!("{base}..{head}");
-        let commits = run(&repo, &["rev-list", "--count", &range], None, &[])
-            .await?
-            .trim()
-            .parse()
-            .unwrap_or(0);
-        let three_dot = format!("{base}...{head}");
-        let numstat = run(&repo, &["diff", "--numstat", &three_dot], None, &[]).await?;
-        let mut stats = DiffStats {
-            commits,
-            ..DiffStats::default()
-        };
-        for line in numstat.lines() {
-            let mut parts = line.split('\t');
-            stats.additions += parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
-            stats.deletions += parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
-            stats.changed_files += 1;
-        }
-        Ok(stats)
+        let (base, head) = (base.to_owned(), head.to_owned());
+        Ok(gitread::blocking(move || {
+            let repo = gitread::open(&repo)?;
+            let (base, head) = (commit_id(&repo, &base)?, commit_id(&repo, &head)?);
+            let what = || format!("commits of {head}");
+            let mut stats = DiffStats::default();
+            for info in gitread::walk(&repo, head, Some(base))
+                .map_err(|e| gitread::ReadError::new(what(), e))?
+            {
+                info.map_err(|e| gitread::ReadError::new(what(), e))?;
+                stats.commits += 1;
+            }
+            let merge_base = merge_base_of(&repo, &base.to_string(), &head.to_string())
+                .ok_or_else(|| gitread::ReadError::new(what(), "no merge base"))?;
+            let from = gitread::tree_of(&repo, merge_base)?;
+            let to = gitread::tree_of(&repo, head)?;
+            for change in diff::tree_changes(&repo, Some(from), to)? {
+                for row in diff::diff_path(&repo, &change, |_, _| {})? {
+                    let (added, deleted) = row.unwrap_or_default();
+                    stats.additions += added as i64;
+                    stats.deletions += deleted as i64;
+                    stats.changed_files += 1;
+                }
+            }
+            Ok(stats)
+        })
+        .await?)
     }
 
     /// Lands `head` on `base_branch` in the given style and moves the branch only if it still
@@ -551,39 +516,44 @@ impl GitStore {
         head: &str,
         committer: &Signature,
     ) -> Result<String, MergeFailure> {
-        let range = format!("{base}..{head}");
-        let list = run(
-            repo,
-            &["rev-list", "--reverse", "--no-merges", &range],
-            None,
-            &[],
-        )
-        .await?;
+        let (path, from, to) = (repo.to_path_buf(), base.to_owned(), head.to_owned());
+        let list: Vec<String> = gitread::blocking(move || {
+            let repo = gitread::open(&path)?;
+            let (base, head) = (commit_id(&repo, &from)?, commit_id(&repo, &to)?);
+            let what = || format!("commits of {head}");
+            let mut ids = Vec::new();
+            for info in gitread::walk(&repo, head, Some(base))
+                .map_err(|e| gitread::ReadError::new(what(), e))?
+            {
+                let info = info.map_err(|e| gitread::ReadError::new(what(), e))?;
+                if info.parent_ids.len() <= 1 {
+                    ids.push(info.id.to_string());
+                }
+            }
+            ids.reverse();
+            Ok(ids)
+        })
+        .await
+        .map_err(anyhow::Error::from)?;
         let mut onto = base.to_owned();
-        for commit in list.lines().filter(|l| !l.is_empty()) {
+        for commit in &list {
+            let commit = commit.as_str();
             let parent = format!("{commit}^");
             let tree = merge_tree(repo, Some(&parent), &onto, commit).await?;
-            let meta = run(
-                repo,
-                &["show", "-s", "--format=%an%x00%ae%x00%at%x00%B", commit],
-                None,
-                &[],
-            )
-            .await?;
-            let fields: Vec<&str> = meta.splitn(4, '\0').collect();
-            let [author_name, author_email, at, message] = fields[..] else {
-                return Err(anyhow!("unexpected `git show` output for {commit}").into());
-            };
-            let author = Signature {
-                name: author_name.to_owned(),
-                email: author_email.to_owned(),
-                at_ms: at.trim().parse::<i64>().unwrap_or(0) * 1000,
-            };
+            let (path, id) = (repo.to_path_buf(), commit.to_owned());
+            let (author, message) = gitread::blocking(move || {
+                let repo = gitread::open(&path)?;
+                let id = commit_id(&repo, &id)?;
+                let commit = read_commit(&repo, id)?;
+                Ok((commit.author, commit.message))
+            })
+            .await
+            .map_err(anyhow::Error::from)?;
             onto = commit_tree(
                 repo,
                 &tree,
                 std::slice::from_ref(&onto),
-                message,
+                &message,
                 &author,
                 committer,
             )
@@ -604,6 +574,135 @@ pub struct DiffStats {
     pub deletions: i64,
     /// Files changed.
     pub changed_files: i64,
+}
+
+/// A full commit id that names a commit in `repo`.
+fn commit_id(repo: &gix::Repository, sha: &str) -> gitread::Result<ObjectId> {
+    gitread::resolve_commit(repo, sha)
+        .ok_or_else(|| gitread::ReadError::new(format!("commit {sha}"), "no such commit"))
+}
+
+/// The best merge base of two commits (`git merge-base a b`), if they have one.
+fn merge_base_of(repo: &gix::Repository, a: &str, b: &str) -> Option<ObjectId> {
+    let a = gitread::resolve_commit(repo, a)?;
+    let b = gitread::resolve_commit(repo, b)?;
+    repo.merge_base(a, b).ok().flatten().map(|id| id.detach())
+}
+
+/// A commit as stored: its tree, parents, who and when, and its message.
+struct StoredCommit {
+    tree: ObjectId,
+    parents: Vec<ObjectId>,
+    author: Signature,
+    committer: Signature,
+    /// The committer's time in RFC 3339 with the commit's own offset (`%cI`).
+    committed: String,
+    message: String,
+}
+
+fn read_commit(repo: &gix::Repository, id: ObjectId) -> gitread::Result<StoredCommit> {
+    let what = || format!("commit {id}");
+    let commit = repo
+        .find_commit(id)
+        .map_err(|e| gitread::ReadError::new(what(), e))?;
+    let decoded = commit
+        .decode()
+        .map_err(|e| gitread::ReadError::new(what(), e))?;
+    let signature = |s: gix::actor::SignatureRef<'_>| {
+        let s = s.trim();
+        Signature {
+            name: s.name.to_str_lossy().into_owned(),
+            email: s.email.to_str_lossy().into_owned(),
+            at_ms: s.seconds() * 1000,
+        }
+    };
+    let committer = decoded
+        .committer()
+        .map_err(|e| gitread::ReadError::new(what(), e))?;
+    let time = committer
+        .time()
+        .map_err(|e| gitread::ReadError::new(what(), e))?;
+    Ok(StoredCommit {
+        tree: decoded.tree(),
+        parents: decoded.parents().collect(),
+        author: signature(
+            decoded
+                .author()
+                .map_err(|e| gitread::ReadError::new(what(), e))?,
+        ),
+        committer: signature(committer),
+        committed: super::time::rfc3339_with_offset(time.seconds, time.offset),
+        message: decoded.message.to_str_lossy().into_owned(),
+    })
+}
+
+/// [`GitStore::commit_info`]: the commit and the paths it changed against its one parent (or,
+/// for a first commit, against nothing; a merge lists none, as `git diff-tree` without `-m`).
+fn read_commit_info(repo: &gix::Repository, id: ObjectId) -> gitread::Result<CommitInfo> {
+    let commit = read_commit(repo, id)?;
+    let (mut added, mut removed, mut modified) = (Vec::new(), Vec::new(), Vec::new());
+    let parent = match commit.parents[..] {
+        [] => Some(None),
+        [parent] => Some(Some(gitread::tree_of(repo, parent)?)),
+        _ => None,
+    };
+    if let Some(parent) = parent {
+        for change in diff::tree_changes(repo, parent, commit.tree)? {
+            let path = change.path.to_str_lossy().into_owned();
+            match (change.old, change.new) {
+                (None, _) => added.push(path),
+                (_, None) => removed.push(path),
+                _ => modified.push(path),
+            }
+        }
+    }
+    Ok(CommitInfo {
+        sha: id.to_string(),
+        tree: commit.tree.to_string(),
+        author_name: commit.author.name,
+        author_email: commit.author.email,
+        committer_name: commit.committer.name,
+        committer_email: commit.committer.email,
+        timestamp: commit.committed,
+        message: commit.message.trim_end_matches('\n').to_owned() + "\n",
+        added,
+        removed,
+        modified,
+    })
+}
+
+/// A folder's entries as `git ls-tree -l` lists them (sizes of blobs only).
+fn list_tree(repo: &gix::Repository, tree: ObjectId) -> gitread::Result<Vec<TreeEntry>> {
+    let what = || format!("tree {tree}");
+    let tree = repo
+        .find_tree(tree)
+        .map_err(|e| gitread::ReadError::new(what(), e))?;
+    let decoded = tree
+        .decode()
+        .map_err(|e| gitread::ReadError::new(what(), e))?;
+    let mut entries = Vec::with_capacity(decoded.entries.len());
+    for entry in &decoded.entries {
+        let oid = entry.oid.to_owned();
+        let kind = if entry.mode.is_tree() {
+            "tree"
+        } else if entry.mode.is_commit() {
+            "commit"
+        } else {
+            "blob"
+        };
+        let size = if kind == "blob" {
+            gitread::blob_size(repo, oid)?
+        } else {
+            0
+        };
+        entries.push(TreeEntry {
+            name: entry.filename.to_str_lossy().into_owned(),
+            kind: kind.to_owned(),
+            sha: oid.to_string(),
+            size,
+        });
+    }
+    Ok(entries)
 }
 
 async fn merge_tree(

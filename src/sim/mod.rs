@@ -15,7 +15,7 @@ mod control;
 mod core;
 mod diff_hunk;
 mod faults;
-mod git;
+pub mod git;
 mod gitea;
 mod github;
 mod handle;
