@@ -205,8 +205,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!("{error:#}");
-            eprintln!("ade: {error:#}");
+            // Once: a plain line for people, or a record in the JSON log for machines.
+            match cli.log_format {
+                LogFormat::Human => eprintln!("ade: {error:#}"),
+                LogFormat::Json => tracing::error!("{error:#}"),
+            }
             ExitCode::FAILURE
         }
     }

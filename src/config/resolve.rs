@@ -59,11 +59,23 @@ pub(super) fn resolve(
             .collect(),
     };
     let agents = agents::agents(&check, raw.agents, env, &forge)?;
+    let mut policy = raw.policy;
+    if policy.defaults.agents.default.is_none()
+        && let [only] = agents.as_slice()
+        && policy
+            .limits
+            .agents
+            .as_ref()
+            .is_none_or(|allowed| allowed.contains(&only.name))
+    {
+        // One registered agent is the one tasks run, unless the operator names a default.
+        policy.defaults.agents.default = Some(only.name.clone());
+    }
     Ok(Config {
         server: server(&check, raw.server)?,
         database: database(&check, raw.database, &storage)?,
         jobs: jobs(&check, raw.jobs)?,
-        policy: server_policy(&check, raw.policy)?,
+        policy: server_policy(&check, policy)?,
         runner: runner::runner(&check, raw.runner, &storage)?,
         github,
         gitea,

@@ -668,3 +668,42 @@ fn the_server_policy_is_read_and_checked_whole() {
         "{err}"
     );
 }
+
+#[test]
+fn one_registered_agent_is_the_default_unless_the_operator_names_one() {
+    let agent = |name: &str| {
+        format!(
+            "[agents.{name}]\ncommand = [\"/bin/sh\", \"-c\", \"true\"]\nprompt = \"file\"\n\
+             trust = \"trusted\"\n"
+        )
+    };
+    let default_of = |text: &str| {
+        let dir = Scratch::new("default-agent");
+        let path = dir.config(text);
+        Config::load(Some(&path), env(&[]))
+            .unwrap()
+            .policy
+            .defaults
+            .agents
+            .default
+    };
+    assert_eq!(default_of(&agent("solo")).as_deref(), Some("solo"));
+    assert_eq!(default_of(&format!("{}{}", agent("a"), agent("b"))), None);
+    assert_eq!(
+        default_of(&format!(
+            "[policy.defaults.agents]\ndefault = \"b\"\n\n{}{}",
+            agent("a"),
+            agent("b")
+        ))
+        .as_deref(),
+        Some("b")
+    );
+    assert_eq!(
+        default_of(&format!(
+            "[policy.limits]\nagents = [\"other\"]\n\n{}",
+            agent("solo")
+        )),
+        None,
+        "an agent the limits leave out is not made the default"
+    );
+}

@@ -165,6 +165,11 @@ fn serve_fails_clearly_when_its_port_is_taken() {
     assert!(!out.status.success());
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains(&format!("listen on {addr}")), "{stderr}");
+    assert_eq!(
+        stderr.matches(&format!("listen on {addr}")).count(),
+        1,
+        "said once: {stderr}"
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -429,4 +434,42 @@ fn the_container_recipes_configure_ade_with_keys_it_takes() {
         stdout.contains("url = \"postgres://ade:<redacted>@postgres:5432/ade\""),
         "{stdout}"
     );
+}
+
+/// As root, a data folder the agent user cannot enter stops `ade serve` at start with the cause
+/// and its fix, instead of every run failing with "Permission denied".
+#[test]
+fn serve_refuses_a_data_dir_the_agent_user_cannot_enter() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: only as root does ade run agents as another user");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch();
+    let closed = dir.join("closed");
+    std::fs::create_dir_all(&closed).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let config = dir.join("ade.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[storage]\ndata_dir = {:?}\n[runner]\nagent_user = \"nobody\"\n\
+             [agents.script]\ncommand = [\"/bin/sh\", \"-c\", \"true\"]\nprompt = \"file\"\ntrust = \"trusted\"\n",
+            closed.join("ade-data").display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = ade(&["serve", "--config", config.to_str().unwrap()], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "runner.workdir: {}",
+            closed.join("ade-data/runner").display()
+        )) && stderr.contains(&format!("is inside {} (mode 0700", closed.display())),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).ok();
 }

@@ -14,6 +14,36 @@ use super::{Agent, AgentRegistry};
 use crate::policy::ServerPolicy;
 use crate::runner::RunnerConfig;
 
+/// Refuses a workdir below a folder the agent user may not enter (any folder under `/root`, a
+/// `mktemp -d` folder): the folders that exist on the way to it must each let that user pass.
+pub fn workdir_reachable(workdir: &Path, user: &AgentUser) -> Result<(), StartError> {
+    let absolute = std::path::absolute(workdir).unwrap_or_else(|_| workdir.to_path_buf());
+    for folder in absolute.ancestors().collect::<Vec<_>>().into_iter().rev() {
+        let Ok(meta) = std::fs::metadata(folder) else {
+            // Not there yet: ade creates it, open to every user.
+            break;
+        };
+        let mode = meta.mode();
+        let passes = (meta.uid() == user.uid && mode & 0o100 != 0)
+            || (meta.gid() == user.gid && mode & 0o010 != 0)
+            || mode & 0o001 != 0;
+        if !passes {
+            return Err(StartError::Workdir(format!(
+                "{} is inside {} (mode {:04o}, owner uid {}), which the agent user (uid {}) cannot                  enter, so every run would fail with \"Permission denied\"; move storage.data_dir \
+                 or runner.workdir to a folder every user may enter (such as /var/lib/ade), or \
+                 let others enter {} (chmod o+x)",
+                absolute.display(),
+                folder.display(),
+                mode & 0o7777,
+                meta.uid(),
+                user.uid,
+                folder.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// How long a version command may take.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(15);
 /// Most output of a version command read.
@@ -59,6 +89,10 @@ pub enum StartError {
     /// ade runs as root and no unprivileged user is configured, or that user is unusable.
     #[error("runner.agent_user: {0}")]
     User(String),
+    /// The agent user cannot reach the runner's workdir, where its worktree and scratch folder
+    /// are: every run would fail with "Permission denied".
+    #[error("runner.workdir: {0}")]
+    Workdir(String),
 }
 
 /// What the start check found about one agent, for the start-up log.
@@ -83,6 +117,9 @@ impl AgentRegistry {
     ) -> Result<AgentRegistry, StartError> {
         let registry = AgentRegistry::new(agents, runner, policy)?;
         let user = registry.agent_user()?;
+        if let Some(agent_user) = &user {
+            workdir_reachable(&registry.runner().workdir, agent_user)?;
+        }
         for found in registry.check_versions().await? {
             tracing::info!(
                 agent = %found.agent,
@@ -370,5 +407,35 @@ mod tests {
         assert!(!pin_matches("2.1", "2.10.0"));
         assert!(!pin_matches("2.1.32", "2.1.328"));
         assert!(!pin_matches("0.169.0", "codex-cli 0.170.0"));
+    }
+
+    #[test]
+    fn a_workdir_behind_a_closed_folder_is_refused_naming_the_folder() {
+        let root = std::env::temp_dir().join(format!("ade-reach-{}", fastrand::u64(..)));
+        let closed = root.join("home");
+        let workdir = closed.join("checkout/ade-data/runner");
+        std::fs::create_dir_all(&closed).unwrap();
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let nobody = AgentUser {
+            uid: 65534,
+            gid: 65534,
+        };
+        let err = workdir_reachable(&workdir, &nobody)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "runner.workdir: {} is inside {} (mode 0700",
+                workdir.display(),
+                closed.display()
+            )),
+            "{err}"
+        );
+        assert!(err.contains("chmod o+x"), "{err}");
+
+        std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o711)).unwrap();
+        workdir_reachable(&workdir, &nobody).unwrap();
+        std::fs::remove_dir_all(root).unwrap();
     }
 }
