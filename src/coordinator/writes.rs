@@ -88,6 +88,10 @@ pub enum ForgeWrite {
         number: i64,
         /// Draft (`true`) or ready for review.
         draft: bool,
+        /// The head whose `ade/verify` result this follows: the write then waits behind that
+        /// check's writes, so reviewers are asked only once the check shows the pass.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after_check: Option<String>,
     },
     /// Closes a pull request without merging it (its branch stays).
     ClosePull {
@@ -179,9 +183,17 @@ impl ForgeWriteJob {
                 repo,
                 number,
                 draft,
+                after_check,
             } => (
                 format!("draft:{forge}:{}:{number}:{draft}:{now}", repo.full_name()),
-                format!("pull:{forge}:{}#{number}", repo.full_name()),
+                match after_check {
+                    Some(head) => format!(
+                        "check:{forge}:{}:{head}:{}",
+                        repo.full_name(),
+                        crate::verify::CHECK_NAME
+                    ),
+                    None => format!("pull:{forge}:{}#{number}", repo.full_name()),
+                },
             ),
             ForgeWrite::ClosePull { repo, number } => (
                 format!("close-pull:{forge}:{}:{number}:{now}", repo.full_name()),
@@ -393,6 +405,7 @@ impl JobHandler for ForgeWriter {
                     repo,
                     number,
                     draft,
+                    ..
                 } => {
                     let pull = client.pull_request(repo, *number).await.map_err(classify)?;
                     if pull.open {
@@ -469,6 +482,46 @@ mod tests {
             },
         }
         .job(3, 0)
+    }
+
+    #[test]
+    fn a_ready_mark_after_a_pass_waits_behind_that_check() {
+        let repo = RepoRef::parse("acme/widgets", None).unwrap();
+        let job = |write: ForgeWrite| {
+            ForgeWriteJob {
+                forge: ForgeKind::Github,
+                write,
+            }
+            .job(3, 0)
+        };
+        let check = job(ForgeWrite::Check {
+            repo: repo.clone(),
+            check: Check {
+                name: crate::verify::CHECK_NAME.into(),
+                head_sha: "abc".into(),
+                state: crate::forge::CheckState::Success,
+                title: String::new(),
+                summary: String::new(),
+                text: None,
+                annotations: Vec::new(),
+                details_url: None,
+                external_id: None,
+            },
+        });
+        let ready = job(ForgeWrite::Draft {
+            repo: repo.clone(),
+            number: 7,
+            draft: false,
+            after_check: Some("abc".into()),
+        });
+        let draft = job(ForgeWrite::Draft {
+            repo,
+            number: 7,
+            draft: true,
+            after_check: None,
+        });
+        assert_eq!(ready.ordering_key, check.ordering_key);
+        assert_ne!(draft.ordering_key, check.ordering_key);
     }
 
     #[test]

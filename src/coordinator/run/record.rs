@@ -479,6 +479,7 @@ async fn reject(
                 repo: repo.clone(),
                 number,
                 draft: true,
+                after_check: None,
             });
         }
         RejectAction::Label => {}

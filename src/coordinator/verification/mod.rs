@@ -151,6 +151,7 @@ pub async fn passed(
             repo: subject.repo.clone(),
             number: subject.approval.number,
             draft: false,
+            after_check: Some(head_sha.to_owned()),
         });
     }
     queue::enqueue(
