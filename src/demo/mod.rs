@@ -338,6 +338,16 @@ fn table(out: &mut dyn Write, snapshot: &Snapshot) -> std::io::Result<()> {
 /// Leaves the simulator and ade up and prints how to drive them by hand, until Ctrl-C.
 async fn keep_running(world: &World, out: &mut dyn Write) -> anyhow::Result<()> {
     let sim = world.sim.url();
+    // Issues and pull requests share one numbering on both forges.
+    let next = world
+        .sim
+        .pulls(REPO)
+        .iter()
+        .map(|p| p.number)
+        .chain(world.sim.issue(REPO, 1).map(|i| i.number))
+        .max()
+        .unwrap_or(0)
+        + 1;
     writeln!(
         out,
         "\nThe simulator and ade keep running; press Ctrl-C to stop them. Try:\n\n\
@@ -346,7 +356,7 @@ async fn keep_running(world: &World, out: &mut dyn Write) -> anyhow::Result<()> 
          curl -s -X POST $SIM/_sim/issues -H 'content-type: application/json' \\\n  \
          -d '{{\"repo\":\"{REPO}\",\"author\":\"{MAINTAINER}\",\"title\":\"Say hi\",\"body\":\"- [ ] Add a hi function with a test\"}}'\n\
          curl -s -X POST $SIM/_sim/comments -H 'content-type: application/json' \\\n  \
-         -d '{{\"repo\":\"{REPO}\",\"number\":2,\"author\":\"{MAINTAINER}\",\"body\":\"/ade plan\"}}'\n\
+         -d '{{\"repo\":\"{REPO}\",\"number\":{next},\"author\":\"{MAINTAINER}\",\"body\":\"/ade plan\"}}'\n\
          # what the forge holds now: issues, comments, pull requests, checks\n\
          curl -s $SIM/_sim/state\n\
          # ade's health and metrics\n\

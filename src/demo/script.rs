@@ -11,8 +11,6 @@ pub const MAINTAINER: &str = "mia";
 pub const REVIEWER: &str = "max";
 /// The agent's registered name.
 pub const AGENT: &str = "demo";
-/// How many tasks the goal has.
-pub const TASKS: usize = 4;
 /// The task written to fail verification on every attempt.
 pub const FAILING_TASK: &str = "t3";
 /// The task that waits for two others.

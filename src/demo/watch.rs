@@ -38,6 +38,8 @@ pub struct Snapshot {
     pub summary_comment: Option<i64>,
     /// The newest spec version's state.
     pub spec: Option<SpecState>,
+    /// How many tasks the newest spec version plans.
+    pub planned: usize,
     /// The tasks of the newest spec version, by id.
     pub tasks: BTreeMap<String, TaskView>,
     /// Whether the goal's issue is closed.
@@ -78,6 +80,7 @@ impl Snapshot {
         };
         snapshot.spec = Some(spec.state);
         let titles = titles(&spec.content);
+        snapshot.planned = titles.len();
         for task in store::tasks::tasks_of(&mut conn, spec.id).await? {
             let runs = store::runs::runs_of_task(&mut conn, task.id)
                 .await?
@@ -171,12 +174,12 @@ pub struct Fact {
 pub fn facts(world: &World, issue: i64, snapshot: &Snapshot) -> Vec<Fact> {
     let mut facts = Vec::new();
     let mut fact = |key: String, line: String| facts.push(Fact { key, line });
-    if snapshot.plan_comment.is_some() {
+    if snapshot.plan_comment.is_some() && snapshot.planned > 0 {
         fact(
             "plan".into(),
             format!(
                 "ade posted the plan: {} tasks, one approval each — {}",
-                snapshot.tasks.len().max(super::script::TASKS),
+                snapshot.planned,
                 world.api(&format!("issues/{issue}/comments"))
             ),
         );

@@ -138,7 +138,7 @@ fn ade_toml(
     forge: &str,
 ) -> String {
     let dir = |name: &str| quote(&data_dir.join(name).display().to_string());
-    let agent_user = if is_root() {
+    let agent_user = if crate::runner::agent::check::effective_uid() == Some(0) {
         "agent_user = \"nobody\"\n"
     } else {
         ""
@@ -180,9 +180,4 @@ fn free_loopback_port() -> anyhow::Result<std::net::SocketAddr> {
     let listener =
         std::net::TcpListener::bind("127.0.0.1:0").context("find a free loopback port")?;
     Ok(listener.local_addr()?)
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
 }

@@ -372,7 +372,7 @@ fn is_executable(path: &Path) -> bool {
 }
 
 /// This process's effective user id, from `/proc` (Linux).
-fn effective_uid() -> Option<u32> {
+pub fn effective_uid() -> Option<u32> {
     std::fs::metadata("/proc/self").ok().map(|meta| meta.uid())
 }
 
