@@ -27,15 +27,15 @@ use std::time::Duration;
 /// The forge client the doctor talks through: the checks need each client's own setup reads
 /// besides the [`Forge`] trait.
 enum Client {
-    Github(GithubForge),
-    Gitea(GiteaForge),
+    Github(Box<GithubForge>),
+    Gitea(Box<GiteaForge>),
 }
 
 impl Client {
     fn forge(&self) -> &dyn Forge {
         match self {
-            Client::Github(github) => github,
-            Client::Gitea(gitea) => gitea,
+            Client::Github(github) => github.as_ref(),
+            Client::Gitea(gitea) => gitea.as_ref(),
         }
     }
 
@@ -102,8 +102,12 @@ pub async fn run(config: &Config, forge: ForgeKind, repo: &str) -> Report {
         return report;
     };
     let built = match forge {
-        ForgeKind::Github => GithubForge::new(&config.github, client_options()).map(Client::Github),
-        ForgeKind::Gitea => GiteaForge::new(&config.gitea, client_options()).map(Client::Gitea),
+        ForgeKind::Github => {
+            GithubForge::new(&config.github, client_options()).map(|c| Client::Github(Box::new(c)))
+        }
+        ForgeKind::Gitea => {
+            GiteaForge::new(&config.gitea, client_options()).map(|c| Client::Gitea(Box::new(c)))
+        }
     };
     match built {
         Ok(client) => {
