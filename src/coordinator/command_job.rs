@@ -8,7 +8,7 @@ use super::commands::{self, Reply, Session};
 use super::intake::{COMMAND_JOB, CommandJob, EDITED_COMMAND_JOB};
 use super::shared::Shared;
 use crate::command::{self, Place, Requester, RoleOverrides};
-use crate::coordinator::writes::{ForgeWrite, classify, enqueue_writes};
+use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
 use crate::events::EventKind;
 use crate::forge::{Forge, ForgeKind, Reaction, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
@@ -78,8 +78,7 @@ impl CommandHandler {
             .shared
             .policies
             .load(forge.as_ref(), &repo)
-            .await
-            .map_err(classify)?;
+            .await?;
         let policy = match loaded {
             Ok(policy) => policy,
             Err(problems) => {
@@ -97,8 +96,7 @@ impl CommandHandler {
         }
         let permission = forge
             .permission(&repo, &comment.author.login)
-            .await
-            .map_err(classify)?;
+            .await?;
         let teams = teams_of(forge.as_ref(), &repo, &policy, &comment.author.login).await?;
         let overrides = overrides(&policy);
         // `/ade verify` and `/ade retry` act on the pull request's head as the forge has it now.
@@ -112,8 +110,7 @@ impl CommandHandler {
             Some(
                 forge
                     .pull_request(&repo, comment.issue.number)
-                    .await
-                    .map_err(classify)?,
+                    .await?,
             )
         } else {
             None
@@ -215,8 +212,7 @@ async fn teams_of(
         };
         if forge
             .is_team_member(repo, org, slug, login)
-            .await
-            .map_err(classify)?
+            .await?
         {
             teams.push(team.clone());
         }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::policies::POLICY_PATH;
 use super::shared::Shared;
-use crate::coordinator::writes::{ForgeWrite, classify, enqueue_writes};
+use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
 use crate::events::EventKind;
 use crate::forge::{AnnotationLevel, Check, CheckAnnotation, CheckState, Forge, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
@@ -48,8 +48,7 @@ pub async fn at_head(
 ) -> Result<Vec<ForgeWrite>, JobError> {
     let file = forge
         .read_file(repo, POLICY_PATH, head_sha)
-        .await
-        .map_err(classify)?;
+        .await?;
     let check = check(shared, file.as_deref(), head_sha)?;
     tracing::info!(repository = %repo.full_name(), head = head_sha, state = ?check.state, now, "ade/policy checked");
     Ok(vec![ForgeWrite::Check {
@@ -181,12 +180,10 @@ impl PolicyCheckHandler {
         }
         let at_head = forge
             .read_file(&repo, POLICY_PATH, &pull.head.sha)
-            .await
-            .map_err(classify)?;
+            .await?;
         let at_base = forge
             .read_file(&repo, POLICY_PATH, &pull.base.sha)
-            .await
-            .map_err(classify)?;
+            .await?;
         if at_head == at_base {
             return ctx.finish(ctx.store().begin().await?).await;
         }

@@ -262,15 +262,14 @@ impl ForgeWriter {
                 Ok(()) => {}
                 // Deleted by someone: post it again.
                 Err(ForgeError::NotFound(_)) => comment_id = None,
-                Err(error) => return Err(classify(error)),
+                Err(error) => return Err(error.into()),
             }
         }
         let comment_id = match comment_id {
             Some(id) => id,
             None => client
                 .create_comment(repo, number, &text)
-                .await
-                .map_err(classify)?,
+                .await?,
         };
         let mut tx = ctx.store().begin().await?;
         let record = Sticky {
@@ -307,8 +306,7 @@ impl ForgeWriter {
         };
         let created = client
             .set_check(repo, check, target)
-            .await
-            .map_err(classify)?;
+            .await?;
         let mut tx = ctx.store().begin().await?;
         if known != Some(created.id) {
             checks::record(
@@ -342,22 +340,13 @@ async fn find_by_marker(
     number: i64,
     marker: &str,
 ) -> Result<Option<i64>, JobError> {
-    let bot = client.bot_login().await.map_err(classify)?;
+    let bot = client.bot_login().await?;
     let line = marker_line(marker);
-    let comments = client.list_comments(repo, number).await.map_err(classify)?;
+    let comments = client.list_comments(repo, number).await?;
     Ok(comments
         .iter()
         .find(|c| c.author.eq_ignore_ascii_case(&bot) && c.body.lines().any(|l| l.trim() == line))
         .map(|c| c.id))
-}
-
-/// Forge errors a later attempt may fix are retried; the rest fail the write for good.
-pub fn classify(error: ForgeError) -> JobError {
-    if error.is_retryable() {
-        JobError::Retry(error.to_string())
-    } else {
-        JobError::Permanent(error.to_string())
-    }
 }
 
 impl JobHandler for ForgeWriter {
@@ -365,7 +354,7 @@ impl JobHandler for ForgeWriter {
         Box::pin(async move {
             let job: ForgeWriteJob = serde_json::from_str(&ctx.job.payload)
                 .map_err(|e| JobError::Permanent(format!("malformed forge write: {e}")))?;
-            let client = self.forges.get(job.forge).map_err(classify)?;
+            let client = self.forges.get(job.forge)?;
             match &job.write {
                 ForgeWrite::Comment {
                     repo,
@@ -383,8 +372,7 @@ impl JobHandler for ForgeWriter {
                 } => {
                     client
                         .add_reaction(repo, *comment_id, *reaction)
-                        .await
-                        .map_err(classify)?;
+                        .await?;
                     finish(ctx).await
                 }
                 ForgeWrite::Label {
@@ -394,8 +382,7 @@ impl JobHandler for ForgeWriter {
                 } => {
                     client
                         .add_labels(repo, *number, labels)
-                        .await
-                        .map_err(classify)?;
+                        .await?;
                     finish(ctx).await
                 }
                 ForgeWrite::Check { repo, check } => {
@@ -407,12 +394,11 @@ impl JobHandler for ForgeWriter {
                     draft,
                     ..
                 } => {
-                    let pull = client.pull_request(repo, *number).await.map_err(classify)?;
+                    let pull = client.pull_request(repo, *number).await?;
                     if pull.open {
                         client
                             .set_draft(repo, &pull, *draft)
-                            .await
-                            .map_err(classify)?;
+                            .await?;
                     }
                     finish(ctx).await
                 }
@@ -423,11 +409,11 @@ impl JobHandler for ForgeWriter {
                     };
                     match client.update_pull_request(repo, *number, &update).await {
                         Ok(_) | Err(ForgeError::NotFound(_)) => finish(ctx).await,
-                        Err(error) => Err(classify(error)),
+                        Err(error) => Err(error.into()),
                     }
                 }
                 ForgeWrite::CloseIssue { repo, number } => {
-                    client.close_issue(repo, *number).await.map_err(classify)?;
+                    client.close_issue(repo, *number).await?;
                     finish(ctx).await
                 }
             }

@@ -9,7 +9,7 @@ use super::{MAX_PUT_OFF, event_of, put_off};
 use crate::coordinator::intake::CommandJob;
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
-use crate::coordinator::writes::{classify, enqueue_writes};
+use crate::coordinator::writes::enqueue_writes;
 use crate::events::EventKind;
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::lifecycle::ApprovalState;
@@ -105,8 +105,7 @@ impl ApprovalPushedHandler {
         }
         let current = forge
             .pull_request(&repo, pull.number)
-            .await
-            .map_err(classify)?;
+            .await?;
         if current.head_sha != pull.head.sha || !current.open {
             return ctx.finish(ctx.store().begin().await?).await;
         }
@@ -117,7 +116,7 @@ impl ApprovalPushedHandler {
                     "a push to an approval is not verified: the policy on the default branch is not valid");
                 return ctx.finish(ctx.store().begin().await?).await;
             }
-            Err(error) => return Err(classify(error)),
+            Err(error) => return Err(error.into()),
         };
         let now = ctx.now_ms();
         let mut tx = ctx.store().begin().await?;
