@@ -23,6 +23,7 @@ mod http;
 mod http_backend;
 mod jwt;
 mod options;
+mod path_pattern;
 mod protection;
 mod server;
 mod standalone;
@@ -31,8 +32,9 @@ mod time;
 mod webhooks;
 
 pub use actions::ActionError;
-pub use calls::{ApiCall, MAX_RESPONSE_BODY, path_matches};
+pub use calls::{ApiCall, MAX_RESPONSE_BODY};
 pub use faults::{Fault, FaultRule};
+pub use path_pattern::path_matches;
 pub use git::{MergeStyle, ZERO_SHA};
 pub use handle::{SimRecord, Simulator};
 pub use jwt::AppKey;

@@ -13,6 +13,7 @@
 //! [`Invocation`]: super::env::Invocation
 
 pub mod check;
+pub mod inputs;
 pub mod leftovers;
 pub mod output;
 pub mod prepare;
@@ -28,7 +29,8 @@ use serde::{Deserialize, Serialize};
 pub use check::{AgentVersion, StartError};
 pub use leftovers::Leftovers;
 pub use output::{AgentOutput, OutputFormat, OutputReader};
-pub use prepare::{Dependency, OUTPUT_FILE, PrepareError, RunInputs, RunPaths};
+pub use inputs::{Dependency, RunInputs};
+pub use prepare::{OUTPUT_FILE, PrepareError, RunPaths};
 pub use template::{ArgTemplate, Placeholder, TemplateError};
 
 use crate::policy::{AgentPolicy, Environment, ExecutionPolicy, ServerPolicy};

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::prepare::RunInputs;
+use super::inputs::RunInputs;
 use crate::command::sanitize;
 
 /// Longest one-line text kept (titles).
