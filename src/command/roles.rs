@@ -101,7 +101,8 @@ impl CommandSpec {
     }
 }
 
-/// The command table of DESIGN.md, in the order help lists it.
+/// The command table, in the order help lists it; docs/commands.md documents it and a test holds
+/// the two together.
 pub const COMMANDS: [CommandSpec; 8] = [
     CommandSpec {
         verb: Verb::Plan,

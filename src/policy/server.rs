@@ -106,8 +106,8 @@ impl Default for Limits {
     }
 }
 
-/// The permission each command needs. Its default is DESIGN's command table: `read` for
-/// `status` and `help`, `maintain` for `approve`, `write` for the rest.
+/// The permission each command needs. Its default is the command table of docs/commands.md:
+/// `read` for `status` and `help`, `maintain` for `approve`, `write` for the rest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RoleTable {
@@ -153,8 +153,8 @@ impl Default for RoleTable {
 }
 
 impl RoleTable {
-    /// Each command's verb with the permission it needs, in the order of DESIGN's table, so help
-    /// text and the docs can list them.
+    /// Each command's verb with the permission it needs, in the order of docs/commands.md's
+    /// table, so help text and the docs can list them.
     pub fn entries(&self) -> [(&'static str, Permission); 8] {
         [
             ("plan", self.plan),
