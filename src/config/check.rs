@@ -56,6 +56,11 @@ impl<'a> Check<'a> {
         Check { origins }
     }
 
+    /// Where the value of `key` came from, for an error about it that is not [`Check::invalid`].
+    pub(super) fn origin(&self, key: &str) -> Origin {
+        self.origins.of(key)
+    }
+
     /// The error for `key`, whose value is wrong for `reason`.
     pub(super) fn invalid(&self, key: &str, reason: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {

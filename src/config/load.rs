@@ -111,7 +111,10 @@ impl Overrides {
 }
 
 /// Turns serde's error into ours, naming the full key and where its value came from.
-fn serde_error(origins: &Origins, err: serde_path_to_error::Error<config::ConfigError>) -> ConfigError {
+fn serde_error(
+    origins: &Origins,
+    err: serde_path_to_error::Error<config::ConfigError>,
+) -> ConfigError {
     let path = err.path().to_string();
     let reason = describe(err.inner());
     let Some((field, expected)) = unknown_field(&reason) else {

@@ -1,7 +1,6 @@
 //! From the raw shape to the typed [`Config`]: every default and every check in one place, and
 //! the secret files read, so that a process that starts has a configuration it can use whole.
 
-use std::fs;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -201,7 +200,7 @@ fn github(check: &Check, raw: RawGithub) -> Result<GithubConfig, ConfigError> {
             return Err(ConfigError::Invalid {
                 key: "github.private_key_file".to_owned(),
                 reason: "must be set when github.app_id is".to_owned(),
-                origin: check.origins.of("github.app_id"),
+                origin: check.origin("github.app_id"),
             });
         }
         (false, true) => {

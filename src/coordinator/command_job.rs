@@ -74,11 +74,7 @@ impl CommandHandler {
             let writes = vec![reply.to_edit(&comment.author.login)];
             return finish_with(ctx, event.forge, writes, self.write_attempts).await;
         }
-        let (head, loaded) = self
-            .shared
-            .policies
-            .load(forge.as_ref(), &repo)
-            .await?;
+        let (head, loaded) = self.shared.policies.load(forge.as_ref(), &repo).await?;
         let policy = match loaded {
             Ok(policy) => policy,
             Err(problems) => {
@@ -94,9 +90,7 @@ impl CommandHandler {
             tracing::info!(author = %comment.author.login, "ignored a command from another bot");
             return finish_with(ctx, event.forge, Vec::new(), self.write_attempts).await;
         }
-        let permission = forge
-            .permission(&repo, &comment.author.login)
-            .await?;
+        let permission = forge.permission(&repo, &comment.author.login).await?;
         let teams = teams_of(forge.as_ref(), &repo, &policy, &comment.author.login).await?;
         let overrides = overrides(&policy);
         // `/ade verify` and `/ade retry` act on the pull request's head as the forge has it now.
@@ -107,11 +101,7 @@ impl CommandHandler {
             )
         });
         let pull = if wants_head && comment.issue.is_pull_request {
-            Some(
-                forge
-                    .pull_request(&repo, comment.issue.number)
-                    .await?,
-            )
+            Some(forge.pull_request(&repo, comment.issue.number).await?)
         } else {
             None
         };
@@ -210,10 +200,7 @@ async fn teams_of(
         let Some((org, slug)) = team.split_once('/') else {
             continue;
         };
-        if forge
-            .is_team_member(repo, org, slug, login)
-            .await?
-        {
+        if forge.is_team_member(repo, org, slug, login).await? {
             teams.push(team.clone());
         }
     }

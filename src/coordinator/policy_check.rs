@@ -46,9 +46,7 @@ pub async fn at_head(
     head_sha: &str,
     now: i64,
 ) -> Result<Vec<ForgeWrite>, JobError> {
-    let file = forge
-        .read_file(repo, POLICY_PATH, head_sha)
-        .await?;
+    let file = forge.read_file(repo, POLICY_PATH, head_sha).await?;
     let check = check(shared, file.as_deref(), head_sha)?;
     tracing::info!(repository = %repo.full_name(), head = head_sha, state = ?check.state, now, "ade/policy checked");
     Ok(vec![ForgeWrite::Check {
@@ -120,8 +118,7 @@ fn check(shared: &Shared, file: Option<&[u8]>, head_sha: &str) -> Result<Check, 
             removed: file.is_none(),
             problems,
         },
-    )
-    .map_err(JobError::Permanent)?;
+    )?;
     Ok(Check {
         name: CHECK_NAME.to_string(),
         head_sha: head_sha.to_string(),
@@ -178,12 +175,8 @@ impl PolicyCheckHandler {
         {
             return ctx.finish(ctx.store().begin().await?).await;
         }
-        let at_head = forge
-            .read_file(&repo, POLICY_PATH, &pull.head.sha)
-            .await?;
-        let at_base = forge
-            .read_file(&repo, POLICY_PATH, &pull.base.sha)
-            .await?;
+        let at_head = forge.read_file(&repo, POLICY_PATH, &pull.head.sha).await?;
+        let at_base = forge.read_file(&repo, POLICY_PATH, &pull.base.sha).await?;
         if at_head == at_base {
             return ctx.finish(ctx.store().begin().await?).await;
         }

@@ -267,9 +267,7 @@ impl ForgeWriter {
         }
         let comment_id = match comment_id {
             Some(id) => id,
-            None => client
-                .create_comment(repo, number, &text)
-                .await?,
+            None => client.create_comment(repo, number, &text).await?,
         };
         let mut tx = ctx.store().begin().await?;
         let record = Sticky {
@@ -304,9 +302,7 @@ impl ForgeWriter {
             None if is_first_try(&ctx.job) => CheckTarget::Create,
             None => CheckTarget::Find,
         };
-        let created = client
-            .set_check(repo, check, target)
-            .await?;
+        let created = client.set_check(repo, check, target).await?;
         let mut tx = ctx.store().begin().await?;
         if known != Some(created.id) {
             checks::record(
@@ -370,9 +366,7 @@ impl JobHandler for ForgeWriter {
                     comment_id,
                     reaction,
                 } => {
-                    client
-                        .add_reaction(repo, *comment_id, *reaction)
-                        .await?;
+                    client.add_reaction(repo, *comment_id, *reaction).await?;
                     finish(ctx).await
                 }
                 ForgeWrite::Label {
@@ -380,9 +374,7 @@ impl JobHandler for ForgeWriter {
                     number,
                     labels,
                 } => {
-                    client
-                        .add_labels(repo, *number, labels)
-                        .await?;
+                    client.add_labels(repo, *number, labels).await?;
                     finish(ctx).await
                 }
                 ForgeWrite::Check { repo, check } => {
@@ -396,9 +388,7 @@ impl JobHandler for ForgeWriter {
                 } => {
                     let pull = client.pull_request(repo, *number).await?;
                     if pull.open {
-                        client
-                            .set_draft(repo, &pull, *draft)
-                            .await?;
+                        client.set_draft(repo, &pull, *draft).await?;
                     }
                     finish(ctx).await
                 }

@@ -26,6 +26,7 @@ use crate::clock::Clock;
 use crate::forge::ForgeError;
 use crate::store::jobs::{self as queries, ClaimedJob, Fence};
 use crate::store::{Conn, Store, StoreError, Tx};
+use crate::templates::TemplateError;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -70,6 +71,13 @@ pub enum JobError {
 impl From<StoreError> for JobError {
     fn from(e: StoreError) -> JobError {
         JobError::Retry(e.to_string())
+    }
+}
+
+/// A template that did not render is a bug in ade: another attempt renders it the same way.
+impl From<TemplateError> for JobError {
+    fn from(e: TemplateError) -> JobError {
+        JobError::Permanent(e.to_string())
     }
 }
 

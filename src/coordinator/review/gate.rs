@@ -140,9 +140,7 @@ impl GateHandler {
         if !policy.pull_requests.auto_merge {
             return ctx.finish(ctx.store().begin().await?).await;
         }
-        let pull = forge
-            .pull_request(&repo, approval.number)
-            .await?;
+        let pull = forge.pull_request(&repo, approval.number).await?;
         if !pull.open || pull.draft {
             shut(&approval, "closed or a draft");
             return ctx.finish(ctx.store().begin().await?).await;
@@ -156,14 +154,10 @@ impl GateHandler {
             let mut conn = ctx.store().reader().await?;
             excluded_reviewers(&mut conn, &approval, &bot).await?
         };
-        let reviews = forge
-            .list_reviews(&repo, approval.number)
-            .await?;
+        let reviews = forge.list_reviews(&repo, approval.number).await?;
         let mut reviewer = None;
         for review in candidate_reviews(&reviews, &pull.head_sha, &excluded) {
-            let permission = forge
-                .permission(&repo, &review.author)
-                .await?;
+            let permission = forge.permission(&repo, &review.author).await?;
             if permission >= Permission::Write {
                 reviewer = Some(review.author.clone());
                 break;
@@ -204,8 +198,7 @@ impl GateHandler {
                         markdown::inline(&message)
                     ),
                     ..ReplyView::default()
-                })
-                .map_err(JobError::Permanent)?;
+                })?;
                 let now = ctx.now_ms();
                 let mut tx = ctx.store().begin().await?;
                 let writes = [ForgeWrite::Comment {

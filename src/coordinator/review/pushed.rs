@@ -103,9 +103,7 @@ impl ApprovalPushedHandler {
         {
             return ctx.finish(ctx.store().begin().await?).await;
         }
-        let current = forge
-            .pull_request(&repo, pull.number)
-            .await?;
+        let current = forge.pull_request(&repo, pull.number).await?;
         if current.head_sha != pull.head.sha || !current.open {
             return ctx.finish(ctx.store().begin().await?).await;
         }

@@ -114,9 +114,7 @@ async fn update(
         )
         .await?;
     if draft && !pull.draft {
-        forge
-            .set_draft(&l.repo, &pull, true)
-            .await?;
+        forge.set_draft(&l.repo, &pull, true).await?;
         return Ok(Opened {
             draft: true,
             ..Opened::of(&pull)
@@ -174,7 +172,7 @@ fn approval_body(l: &StoredRun, report: &RunReport) -> Result<String, JobError> 
         agent_config_changes: report.agent_config_changes.clone(),
         flagged: report.flagged.clone(),
     };
-    render::approval(&view).map_err(JobError::Permanent)
+    Ok(render::approval(&view)?)
 }
 
 /// `3m 12s`, `45s`, `1h 2m`.

@@ -102,7 +102,7 @@ impl RunHandler {
                 let bot = self.shared.bot_login(forge.as_ref()).await?;
                 match order::build(ctx, forge.as_ref(), &bot, &policy, &loaded).await {
                     Ok(order) => Ok((policy, base, order)),
-                    Err(reason) => Err((reason, Some(policy))),
+                    Err(reason) => Err((reason.to_string(), Some(policy))),
                 }
             }
         };

@@ -325,8 +325,7 @@ async fn verdict(
                         markdown::inline(&why)
                     ),
                     ..ReplyView::default()
-                })
-                .map_err(JobError::Permanent)?,
+                })?,
             });
         }
         Verdict::Failed => {
@@ -406,7 +405,7 @@ async fn retry(
     let dlp = Dlp::new(&e.policy.dlp_rules)
         .unwrap_or_else(|_| Dlp::new(&[]).expect("the built-in detectors compile"));
     let mask = move |text: &str| dlp.redact(text);
-    let feedback = crate::verify::feedback::feedback(report, &mask).map_err(JobError::Permanent)?;
+    let feedback = crate::verify::feedback::feedback(report, &mask)?;
     let run = store::insert_run(
         tx,
         &NewRun {
@@ -465,8 +464,7 @@ async fn reject(
         repo: repo.clone(),
         number,
         marker: format!("rejected:{}", l.run.id),
-        body: crate::verify::check::report_comment(context, report, CommentKind::Rejected)
-            .map_err(JobError::Permanent)?,
+        body: crate::verify::check::report_comment(context, report, CommentKind::Rejected)?,
     }];
     match e.policy.auto_reject.action {
         RejectAction::Close => writes.push(ForgeWrite::ClosePull {
@@ -536,8 +534,7 @@ fn report(
         headline,
         details,
         ..ReplyView::default()
-    })
-    .map_err(JobError::Permanent)?;
+    })?;
     Ok(ForgeWrite::Comment {
         repo: l.repo.clone(),
         number,

@@ -27,9 +27,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use check::{AgentVersion, StartError};
+pub use inputs::{Dependency, RunInputs};
 pub use leftovers::Leftovers;
 pub use output::{AgentOutput, OutputFormat, OutputReader};
-pub use inputs::{Dependency, RunInputs};
 pub use prepare::{OUTPUT_FILE, PrepareError, RunPaths};
 pub use template::{ArgTemplate, Placeholder, TemplateError};
 

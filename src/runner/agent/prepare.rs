@@ -13,6 +13,7 @@ use super::inputs::RunInputs;
 use super::prompt::PromptView;
 use super::{AgentRegistry, Placeholder, PromptMode, Selection};
 use crate::runner::env::{Invocation, PathAccess, PathGrant, StdinSource};
+use crate::templates::TemplateError;
 
 /// Linux refuses a single argument longer than this (`MAX_ARG_STRLEN`, 32 pages).
 const MAX_ARGUMENT_BYTES: usize = 128 * 1024;
@@ -52,7 +53,10 @@ pub enum PrepareError {
     },
     /// The prompt template failed (a bug in ade).
     #[error("prompt: {0}")]
-    Render(String),
+    Render(#[from] TemplateError),
+    /// The task file did not serialize (a bug in ade).
+    #[error("prompt: {0}")]
+    TaskFile(#[source] serde_json::Error),
     /// Agents cannot run as the user ade runs as (root without `runner.agent_user`).
     #[error("{0}")]
     User(String),
@@ -94,9 +98,9 @@ impl AgentRegistry {
         private_dir(&tmp)?;
 
         let view = PromptView::new(inputs);
-        let prompt = view.render().map_err(PrepareError::Render)?;
-        let task = serde_json::to_string_pretty(&view.task_file())
-            .map_err(|e| PrepareError::Render(e.to_string()))?;
+        let prompt = view.render()?;
+        let task =
+            serde_json::to_string_pretty(&view.task_file()).map_err(PrepareError::TaskFile)?;
         let prompt_file = paths.scratch.join(PROMPT_FILE);
         let task_file = paths.scratch.join(TASK_FILE);
         let output_file = paths.scratch.join(OUTPUT_FILE);
