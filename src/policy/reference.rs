@@ -192,15 +192,17 @@ fn limits_table(out: &mut String, limits: &Value, policy: &Value) {
         let nested = resolve(limits, property).filter(|def| def.get("properties").is_some());
         match nested {
             Some(def) => {
+                let whole = description(property).unwrap_or_default();
                 for (inner, property) in properties(limits, def) {
                     let default = defaults[name][inner].clone();
-                    rows.push(limit_row(
-                        limits,
-                        &format!("{name}.{inner}"),
-                        property,
-                        default,
-                        &[],
-                    ));
+                    let mut row =
+                        limit_row(limits, &format!("{name}.{inner}"), property, default, &[]);
+                    row.description = format!(
+                        "{}: {}",
+                        row.description.trim_end_matches('.'),
+                        lowercased(whole)
+                    );
+                    rows.push(row);
                 }
             }
             None => {
@@ -260,7 +262,8 @@ pub(crate) fn caps(policy: &Value) -> Vec<(String, String)> {
 }
 
 /// Every key of the repository policy whose doc comment gives a built-in default as a value
-/// (`Default 2.`, ``Default `"ade/"`.``), with that value as TOML.
+/// (`Default 2.`, ``Default `"ade/"`.``), with that value as TOML, so a test can check them.
+#[cfg(test)]
 pub(crate) fn documented_defaults(policy: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (table, property) in properties(policy, policy) {
@@ -278,6 +281,7 @@ pub(crate) fn documented_defaults(policy: &Value) -> Vec<(String, String)> {
 }
 
 /// A default as TOML when it is one value (`2`, `` `"ade/"` ``, `` `false` ``), not prose.
+#[cfg(test)]
 fn literal(default: &str) -> Option<String> {
     if let Some(inner) = default
         .strip_prefix('`')
@@ -464,6 +468,14 @@ fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn lowercased(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
         None => String::new(),
     }
 }

@@ -106,9 +106,9 @@ fn keys_not_acted_on_are_warned_about_where_the_file_sets_them() {
         "[agents]\nplanner = \"manual\"\n\n[execution]\nparallelism = 3\n\n\
          [retention]\nworktrees_days = 0\n",
     );
-    let warnings: Vec<String> = warnings(&policy).iter().map(ToString::to_string).collect();
+    let said: Vec<String> = warnings(&policy).iter().map(ToString::to_string).collect();
     assert_eq!(
-        warnings,
+        said,
         [
             "config.toml:2:1: agents.planner: parsed, not acted on yet: `/ade plan` always plans \
              from the issue's task list (the manual planner); no planner agent runs",
