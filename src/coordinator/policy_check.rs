@@ -325,7 +325,11 @@ mod tests {
         let file = b"[execution]\nparallelism = 3\n\n[rate_limits]\nruns_per_hour = 10\n";
         let check = check(&shared(), Some(file), HEAD).unwrap();
         assert_eq!(check.state, CheckState::Success);
-        assert!(check.title.contains("1 key(s) ade does not act on yet"), "{}", check.title);
+        assert!(
+            check.title.contains("1 key(s) ade does not act on yet"),
+            "{}",
+            check.title
+        );
         let warnings: Vec<_> = check
             .annotations
             .iter()

@@ -343,7 +343,11 @@ fn sentences(text: &str) -> Vec<&str> {
     for (i, &b) in bytes.iter().enumerate() {
         match b {
             b'`' => in_code = !in_code,
-            b'.' if !in_code && bytes.get(i + 1).is_none_or(|next| next.is_ascii_whitespace()) => {
+            b'.' if !in_code
+                && bytes
+                    .get(i + 1)
+                    .is_none_or(|next| next.is_ascii_whitespace()) =>
+            {
                 out.push(text[start..=i].trim());
                 start = i + 1;
             }

@@ -91,7 +91,11 @@ fn check_guide(name: &str) {
         }
     }
     std::fs::remove_dir_all(dir).ok();
-    assert_eq!((servers, policies), (1, 1), "{name}: one ade.toml, one policy");
+    assert_eq!(
+        (servers, policies),
+        (1, 1),
+        "{name}: one ade.toml, one policy"
+    );
 }
 
 #[test]

@@ -30,8 +30,15 @@ fn the_reference_has_every_table_and_key() {
     let schema = schema();
     for (table, property) in schema["properties"].as_object().unwrap() {
         assert!(text.contains(&format!("### `[{table}]`")), "{table}");
-        let name = property["$ref"].as_str().unwrap().trim_start_matches("#/$defs/");
-        for key in schema["$defs"][name]["properties"].as_object().unwrap().keys() {
+        let name = property["$ref"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("#/$defs/");
+        for key in schema["$defs"][name]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+        {
             assert!(text.contains(&format!("| `{key}` |")), "{table}.{key}");
         }
     }
@@ -77,7 +84,10 @@ fn setting_a_key_to_its_documented_default_changes_nothing() {
         let policy = read(&format!("[{table}]\n{name} = {value}\n"));
         let effective = effective(&ServerPolicy::default(), &policy)
             .unwrap_or_else(|d| panic!("{key} = {value}: {d:?}"));
-        assert_eq!(effective, built_in, "{key}: the documented default is {value}");
+        assert_eq!(
+            effective, built_in,
+            "{key}: the documented default is {value}"
+        );
     }
 }
 
@@ -94,7 +104,9 @@ fn every_documented_cap_refuses_a_value_above_it() {
             &format!("[{table}]\n{name} = {above}\n"),
         );
         assert!(
-            refusal.iter().any(|d| d.contains(&format!("limits.{limit}"))),
+            refusal
+                .iter()
+                .any(|d| d.contains(&format!("limits.{limit}"))),
             "{key} is not capped by limits.{limit}: {refusal:?}"
         );
     }
