@@ -18,4 +18,5 @@ mod runs;
 mod signatures;
 mod store;
 mod verification;
+mod waiting;
 mod webhooks;
