@@ -19,4 +19,5 @@ mod runs;
 mod signatures;
 mod store;
 mod verification;
+mod waiting;
 mod webhooks;

@@ -20,8 +20,8 @@ use crate::jobs::JobError;
 use crate::lifecycle::{ApprovalState, RunState, State, TaskState, VerificationState};
 use crate::markdown;
 use crate::policy::{EffectivePolicy, RejectAction};
-use crate::runner::RunOutcome;
 use crate::runner::dlp::Dlp;
+use crate::runner::{Fault, RunOutcome};
 use crate::store::approvals::ApprovalRow;
 use crate::store::jobs as queue;
 use crate::store::runs::{self as store, NewRun, RunCause, RunEnd};
@@ -120,7 +120,7 @@ pub(super) async fn end(
                         "the change was pushed as {short}, but its approval could not be opened; `/ade run` tries again"
                     )
                 },
-                retryable: false,
+                fault: Fault::Run,
                 report: outcome.report().clone(),
             };
             return ended_without_change(tx, &e, &now, &failed, &json).await;
