@@ -123,16 +123,17 @@ fn read(delivery: &StoredDelivery) -> Result<Normalized, JobError> {
         .map_err(|e| JobError::Permanent(e.to_string()))
 }
 
-fn delivery_of(job: &ClaimedJob) -> Result<i64, String> {
+/// The delivery a job is about; a payload that does not say fails the job for good.
+fn delivery_of(job: &ClaimedJob) -> Result<i64, JobError> {
     serde_json::from_str::<DeliveryJob>(&job.payload)
         .map(|p| p.delivery)
-        .map_err(|e| format!("malformed delivery job payload: {e}"))
+        .map_err(|e| JobError::Permanent(format!("malformed delivery job payload: {e}")))
 }
 
 impl JobHandler for Dispatcher {
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(async move {
-            let id = delivery_of(&ctx.job).map_err(JobError::Permanent)?;
+            let id = delivery_of(&ctx.job)?;
             self.dispatch(ctx, id).await
         })
     }

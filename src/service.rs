@@ -7,6 +7,7 @@ use crate::coordinator::command_job::CommandHandler;
 use crate::coordinator::intake::{COMMAND_JOB, EDITED_COMMAND_JOB, Intake};
 use crate::coordinator::policies::Policies;
 use crate::coordinator::policy_check::{POLICY_CHECK_JOB, PolicyCheckHandler};
+use crate::coordinator::resume::{self, RESUME_JOB, ResumeHandler, Resumed};
 use crate::coordinator::review::closed::{APPROVAL_CLOSED_JOB, ApprovalClosedHandler};
 use crate::coordinator::review::gate::{GATE_JOB, GateHandler};
 use crate::coordinator::review::pushed::{APPROVAL_PUSHED_JOB, ApprovalPushedHandler};
@@ -170,6 +171,7 @@ impl Service {
         handlers.register(CHECK_RERUN_JOB, CheckRerunHandler::new(shared.clone()));
         handlers.register(POLICY_CHECK_JOB, PolicyCheckHandler::new(shared.clone()));
         handlers.register(GATE_JOB, GateHandler::new(shared.clone()));
+        handlers.register(RESUME_JOB, ResumeHandler::new(shared.clone()));
         handlers.register(FORGE_WRITE_JOB, ForgeWriter::new(forges.clone()));
         let runner = runner.map(|(runner, parallel)| {
             let mut run_handlers = Handlers::default();
@@ -200,6 +202,19 @@ impl Service {
             metrics,
         )
         .except(&[RUN_JOB, VERIFY_JOB, WARM_JOB]);
+        {
+            let mut conn = store.writer().await.context("resume waiting work")?;
+            let resumed = resume::resume(&mut conn, options.clock.now_ms())
+                .await
+                .context("resume waiting work")?;
+            if resumed != Resumed::default() {
+                tracing::info!(
+                    held_runs = resumed.runs,
+                    goals = resumed.specs,
+                    "resuming work that waited on the runner's setup or on a default agent"
+                );
+            }
+        }
         let leader = Leader::new(
             worker.id(),
             store.clone(),

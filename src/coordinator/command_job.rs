@@ -8,7 +8,7 @@ use super::commands::{self, Reply, Session};
 use super::intake::{COMMAND_JOB, CommandJob, EDITED_COMMAND_JOB};
 use super::shared::Shared;
 use crate::command::{self, Place, Requester, RoleOverrides};
-use crate::coordinator::writes::{ForgeWrite, classify, enqueue_writes};
+use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
 use crate::events::EventKind;
 use crate::forge::{Forge, ForgeKind, Reaction, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
@@ -74,12 +74,7 @@ impl CommandHandler {
             let writes = vec![reply.to_edit(&comment.author.login)];
             return finish_with(ctx, event.forge, writes, self.write_attempts).await;
         }
-        let (head, loaded) = self
-            .shared
-            .policies
-            .load(forge.as_ref(), &repo)
-            .await
-            .map_err(classify)?;
+        let (head, loaded) = self.shared.policies.load(forge.as_ref(), &repo).await?;
         let policy = match loaded {
             Ok(policy) => policy,
             Err(problems) => {
@@ -95,10 +90,7 @@ impl CommandHandler {
             tracing::info!(author = %comment.author.login, "ignored a command from another bot");
             return finish_with(ctx, event.forge, Vec::new(), self.write_attempts).await;
         }
-        let permission = forge
-            .permission(&repo, &comment.author.login)
-            .await
-            .map_err(classify)?;
+        let permission = forge.permission(&repo, &comment.author.login).await?;
         let teams = teams_of(forge.as_ref(), &repo, &policy, &comment.author.login).await?;
         let overrides = overrides(&policy);
         // `/ade verify` and `/ade retry` act on the pull request's head as the forge has it now.
@@ -109,12 +101,7 @@ impl CommandHandler {
             )
         });
         let pull = if wants_head && comment.issue.is_pull_request {
-            Some(
-                forge
-                    .pull_request(&repo, comment.issue.number)
-                    .await
-                    .map_err(classify)?,
-            )
+            Some(forge.pull_request(&repo, comment.issue.number).await?)
         } else {
             None
         };
@@ -213,11 +200,7 @@ async fn teams_of(
         let Some((org, slug)) = team.split_once('/') else {
             continue;
         };
-        if forge
-            .is_team_member(repo, org, slug, login)
-            .await
-            .map_err(classify)?
-        {
+        if forge.is_team_member(repo, org, slug, login).await? {
             teams.push(team.clone());
         }
     }

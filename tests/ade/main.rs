@@ -10,6 +10,7 @@ mod commands;
 mod demo;
 mod doctor;
 mod goals;
+mod guides;
 mod queue;
 mod real_agent;
 #[path = "../real_agents/mod.rs"]
@@ -19,4 +20,5 @@ mod runs;
 mod signatures;
 mod store;
 mod verification;
+mod waiting;
 mod webhooks;

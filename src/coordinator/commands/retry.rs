@@ -98,9 +98,7 @@ pub async fn run(
         .unwrap_or_else(|_| Dlp::new(&[]).expect("the built-in detectors compile"));
     let mask = move |text: &str| dlp.redact(text);
     let feedback = match verification::last_failure(tx, approval.id).await? {
-        Some(report) => {
-            crate::verify::feedback::feedback(&report, &mask).map_err(JobError::Permanent)?
-        }
+        Some(report) => crate::verify::feedback::feedback(&report, &mask)?,
         None => None,
     };
     if !tasks::move_task(tx, task.id, task.state, TaskState::Running, session.now).await? {

@@ -17,6 +17,7 @@
 //! expires, and failed visibly after its last attempt.
 
 mod approval;
+mod hold;
 mod load;
 mod order;
 mod published;
@@ -39,7 +40,7 @@ use crate::forge::Forge;
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::lifecycle::{RunState, SpecState, State};
 use crate::policy::EffectivePolicy;
-use crate::runner::{RunOrder, RunOutcome, RunReport, Runner};
+use crate::runner::{Fault, RunOrder, RunOutcome, RunReport, Runner};
 use crate::store::jobs::{ClaimedJob, NewJob};
 use crate::store::{Conn, StoreError, runs as store};
 use load::{StoredRun, load};
@@ -54,6 +55,14 @@ pub const RUN_JOB: &str = "run";
 pub struct RunJob {
     /// The run's id.
     pub run: i64,
+    /// How many times the runner's setup could not start the run before this job (see
+    /// [`hold`]); 0 for its first job.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub held: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Attempts a run job gets: a run whose runner died (its lease expired) is taken over by another
@@ -63,13 +72,22 @@ pub const RUN_JOB_ATTEMPTS: i64 = 3;
 /// The job that carries out run `run`. Runs have no ordering key: independent runs go in parallel,
 /// as many at once as there are runner workers.
 pub fn run_job(run: i64, now: i64) -> NewJob {
+    run_job_at(&RunJob { run, held: 0 }, now)
+}
+
+/// The job `job` describes, due at `run_at`: one per run and per time it was held.
+fn run_job_at(job: &RunJob, run_at: i64) -> NewJob {
+    let idempotency_key = match job.held {
+        0 => format!("run:{}", job.run),
+        n => format!("run:{}:held:{n}", job.run),
+    };
     NewJob {
         kind: RUN_JOB.into(),
-        idempotency_key: format!("run:{run}"),
+        idempotency_key,
         ordering_key: None,
-        payload: serde_json::to_string(&RunJob { run }).expect("serializes"),
+        payload: serde_json::to_string(job).expect("serializes"),
         max_attempts: RUN_JOB_ATTEMPTS,
-        run_at: now,
+        run_at,
     }
 }
 
@@ -88,7 +106,7 @@ impl RunHandler {
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
         let job: RunJob = serde_json::from_str(&ctx.job.payload)
             .map_err(|e| JobError::Permanent(format!("malformed run job: {e}")))?;
-        let Some(mut loaded) = self.start(ctx, job.run).await? else {
+        let Some(mut loaded) = self.start(ctx, &job).await? else {
             return Ok(());
         };
         tracing::info!(run = loaded.run.id, task = %loaded.task.task_id, agent = %loaded.run.agent, attempt = loaded.run.attempt, "run started");
@@ -102,7 +120,7 @@ impl RunHandler {
                 let bot = self.shared.bot_login(forge.as_ref()).await?;
                 match order::build(ctx, forge.as_ref(), &bot, &policy, &loaded).await {
                     Ok(order) => Ok((policy, base, order)),
-                    Err(reason) => Err((reason, Some(policy))),
+                    Err(reason) => Err((reason.to_string(), Some(policy))),
                 }
             }
         };
@@ -111,7 +129,7 @@ impl RunHandler {
             Err((reason, policy)) => {
                 let failed = RunOutcome::Failed {
                     reason,
-                    retryable: false,
+                    fault: Fault::Run,
                     report: RunReport {
                         runner: self.runner.name().to_string(),
                         ..RunReport::default()
@@ -137,13 +155,42 @@ impl RunHandler {
         let outcome = self.execute(ctx, order, &publisher).await;
         let published = publisher.take();
         if let RunOutcome::Failed {
-            retryable: true,
+            fault: Fault::Runner,
             reason,
             ..
         } = &outcome
             && ctx.job.attempt < ctx.job.max_attempts
         {
             return Err(JobError::Retry(reason.clone()));
+        }
+        if let RunOutcome::Failed {
+            fault: Fault::Setup,
+            reason,
+            ..
+        } = &outcome
+            && !cancelled(ctx, loaded.run.id).await
+        {
+            return hold::hold(ctx, &self.shared, &loaded, &job, reason).await;
+        }
+        if job.held > 0 {
+            tracing::info!(
+                run = loaded.run.id,
+                held = job.held,
+                "a held run got past its setup"
+            );
+            let mut tx = ctx.store().begin().await?;
+            let write = hold::started_again(&loaded, job.held)?;
+            enqueue_writes(
+                &mut tx,
+                loaded.forge,
+                &[write],
+                self.shared.write_attempts,
+                ctx.now_ms(),
+            )
+            .await?;
+            tx.commit()
+                .await
+                .map_err(|e| JobError::Retry(format!("commit the started note: {e}")))?;
         }
         let halted = match (&outcome, &published) {
             (RunOutcome::Pushed { .. }, None) => {
@@ -289,10 +336,10 @@ impl RunHandler {
 
     /// Reads the run and marks it started; `None` when there is nothing to do (it already ended,
     /// or it was cancelled before it started, which is recorded here).
-    async fn start(&self, ctx: &JobContext, run: i64) -> Result<Option<StoredRun>, JobError> {
+    async fn start(&self, ctx: &JobContext, job: &RunJob) -> Result<Option<StoredRun>, JobError> {
         let loaded = {
             let mut conn = ctx.store().reader().await?;
-            load(&mut conn, run).await?
+            load(&mut conn, job.run).await?
         };
         let state = loaded.run.state;
         if state.is_final() {
@@ -431,7 +478,7 @@ impl JobHandler for RunHandler {
             }
             let outcome = RunOutcome::Failed {
                 reason,
-                retryable: false,
+                fault: Fault::Run,
                 report: RunReport::default(),
             };
             let ending = Ending {
