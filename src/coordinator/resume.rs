@@ -13,7 +13,7 @@ use super::advance::{self, AdvanceContext};
 use super::goals::{goal_comment, spec_of};
 use super::run::RUN_JOB;
 use super::shared::Shared;
-use super::writes::{classify, enqueue_writes};
+use super::writes::enqueue_writes;
 use crate::forge::{ForgeKind, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::lifecycle::SpecState;
@@ -122,7 +122,7 @@ impl ResumeHandler {
                     "the repository's policy is not valid; its waiting tasks stay waiting");
                 return ctx.finish(ctx.store().begin().await?).await;
             }
-            Err(e) => return Err(classify(e)),
+            Err(e) => return Err(e.into()),
         };
         let spec = spec_of(&row)?;
         let now = ctx.now_ms();

@@ -82,8 +82,7 @@ pub(super) async fn hold(
                     .to_string(),
             ],
             ..ReplyView::default()
-        })
-        .map_err(JobError::Permanent)?;
+        })?;
         let write = ForgeWrite::Comment {
             repo: l.repo.clone(),
             number: l.goal.number,
@@ -108,8 +107,7 @@ pub(super) fn started_again(l: &StoredRun, held: u32) -> Result<ForgeWrite, JobE
             if held == 1 { "time" } else { "times" }
         ),
         ..ReplyView::default()
-    })
-    .map_err(JobError::Permanent)?;
+    })?;
     Ok(ForgeWrite::Comment {
         repo: l.repo.clone(),
         number: l.goal.number,
