@@ -17,6 +17,7 @@
 //! expires, and failed visibly after its last attempt.
 
 mod approval;
+pub mod job;
 mod load;
 mod order;
 mod published;
@@ -24,7 +25,6 @@ mod record;
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use std::sync::Mutex;
@@ -36,44 +36,18 @@ use super::shared::Shared;
 use super::watch::{Flag, watch};
 use crate::coordinator::writes::enqueue_writes;
 use crate::forge::Forge;
-use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::jobs::{self, BoxFuture, JobContext, JobError, JobHandler};
 use crate::lifecycle::{RunState, SpecState, State};
 use crate::policy::EffectivePolicy;
 use crate::runner::{RunOrder, RunOutcome, RunReport, Runner};
-use crate::store::jobs::{ClaimedJob, NewJob};
+use crate::store::jobs::ClaimedJob;
 use crate::store::{Conn, StoreError, runs as store};
+use job::RunJob;
 use load::{StoredRun, load};
 use published::{Published, Publisher};
 use record::Ending;
 
-/// The job kind that carries out one run.
-pub const RUN_JOB: &str = "run";
-
-/// The payload of a run job.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RunJob {
-    /// The run's id.
-    pub run: i64,
-}
-
-/// Attempts a run job gets: a run whose runner died (its lease expired) is taken over by another
-/// runner this many times minus one, then failed visibly.
-pub const RUN_JOB_ATTEMPTS: i64 = 3;
-
-/// The job that carries out run `run`. Runs have no ordering key: independent runs go in parallel,
-/// as many at once as there are runner workers.
-pub fn run_job(run: i64, now: i64) -> NewJob {
-    NewJob {
-        kind: RUN_JOB.into(),
-        idempotency_key: format!("run:{run}"),
-        ordering_key: None,
-        payload: serde_json::to_string(&RunJob { run }).expect("serializes"),
-        max_attempts: RUN_JOB_ATTEMPTS,
-        run_at: now,
-    }
-}
-
-/// The handler of [`RUN_JOB`] jobs.
+/// The handler of [`RunJob`]s.
 pub struct RunHandler {
     shared: Shared,
     runner: Arc<dyn Runner>,
@@ -86,8 +60,7 @@ impl RunHandler {
     }
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let job: RunJob = serde_json::from_str(&ctx.job.payload)
-            .map_err(|e| JobError::Permanent(format!("malformed run job: {e}")))?;
+        let job: RunJob = ctx.payload()?;
         let Some(mut loaded) = self.start(ctx, job.run).await? else {
             return Ok(());
         };
@@ -392,7 +365,6 @@ async fn cancelled(ctx: &JobContext, run: i64) -> bool {
 
 impl JobHandler for RunHandler {
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
-        debug_assert_eq!(ctx.job.kind, RUN_JOB);
         Box::pin(self.handle(ctx))
     }
 
@@ -406,7 +378,7 @@ impl JobHandler for RunHandler {
         now: i64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let Ok(payload) = serde_json::from_str::<RunJob>(&job.payload) else {
+            let Ok(payload) = jobs::payload::<RunJob>(job) else {
                 return Ok(());
             };
             let Ok(l) = load(conn, payload.run).await else {

@@ -1,0 +1,29 @@
+//! The run job's definition, apart from its handler: [`super::super::advance`] and the commands
+//! that start runs enqueue it, and the handler ([`super`]) calls `advance` when a run ends, so the
+//! definition sits below both.
+
+use serde::{Deserialize, Serialize};
+
+use crate::jobs::Job;
+
+/// The job that carries out one run. Runs have no ordering key: independent runs go in parallel,
+/// as many at once as there are runner workers.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunJob {
+    /// The run's id.
+    pub run: i64,
+}
+
+impl RunJob {
+    /// Attempts a run job gets: a run whose runner died (its lease expired) is taken over by
+    /// another runner this many times minus one, then failed visibly.
+    pub const ATTEMPTS: i64 = 3;
+}
+
+impl Job for RunJob {
+    const KIND: &'static str = "run";
+
+    fn idempotency_key(&self, _run_at: i64) -> String {
+        format!("run:{}", self.run)
+    }
+}
