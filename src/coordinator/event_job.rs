@@ -182,7 +182,10 @@ mod tests {
     #[test]
     fn an_event_job_reads_back_with_its_order() {
         let job = ApprovalPushedJob::new(3, Some("goal:gitea:acme/widgets#2".into())).again(false);
-        assert_eq!(payload::<ApprovalPushedJob>(&claimed(&job.new_job(5, 0))), Ok(job));
+        assert_eq!(
+            payload::<ApprovalPushedJob>(&claimed(&job.new_job(5, 0))),
+            Ok(job)
+        );
     }
 
     #[test]

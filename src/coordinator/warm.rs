@@ -122,7 +122,10 @@ mod tests {
     fn one_warm_up_per_commit_and_one_at_a_time_per_repository() {
         let a = warm(&"a".repeat(40)).new_job(WarmJob::ATTEMPTS, 0);
         let b = warm(&"b".repeat(40)).new_job(WarmJob::ATTEMPTS, 0);
-        assert_eq!(a.idempotency_key, format!("warm:github:acme/widgets:{}", "a".repeat(40)));
+        assert_eq!(
+            a.idempotency_key,
+            format!("warm:github:acme/widgets:{}", "a".repeat(40))
+        );
         assert_ne!(a.idempotency_key, b.idempotency_key);
         assert_eq!(a.ordering_key.as_deref(), Some("warm:github:acme/widgets"));
         assert_eq!(a.ordering_key, b.ordering_key);

@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-/// The job that handles one stored delivery ([`crate::dispatch`]), enqueued with it.
+/// The job that handles one stored delivery (the dispatcher turns it into an event), enqueued
+/// with it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryJob {
     /// ade's id of the stored delivery.

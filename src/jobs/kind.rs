@@ -55,8 +55,7 @@ pub fn payload<J: Job>(job: &ClaimedJob) -> Result<J, JobError> {
             J::KIND
         )));
     }
-    J::read(job)
-        .map_err(|e| JobError::Permanent(format!("malformed {} job payload: {e}", J::KIND)))
+    J::read(job).map_err(|e| JobError::Permanent(format!("malformed {} job payload: {e}", J::KIND)))
 }
 
 #[cfg(test)]
@@ -106,8 +105,7 @@ mod tests {
     #[test]
     fn a_malformed_payload_fails_for_good_naming_the_kind() {
         for bad in ["", "{}", r#"{"id": "seven"}"#, "[7]"] {
-            let Err(JobError::Permanent(error)) = payload::<Sample>(&claimed("sample", bad))
-            else {
+            let Err(JobError::Permanent(error)) = payload::<Sample>(&claimed("sample", bad)) else {
                 panic!("{bad:?} was read");
             };
             assert!(

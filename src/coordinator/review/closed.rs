@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use super::{MAX_PUT_OFF, put_off};
 use crate::coordinator::advance::{self, AdvanceContext};
+use crate::coordinator::event_job::{ApprovalClosedJob, ApprovalClosedKind, event_of};
 use crate::coordinator::finish;
 use crate::coordinator::goals::spec_of;
-use crate::coordinator::event_job::{ApprovalClosedJob, ApprovalClosedKind, event_of};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
 use crate::events::EventKind;

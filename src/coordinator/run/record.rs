@@ -9,9 +9,9 @@
 use std::sync::Arc;
 
 use super::approval::Opened;
+use super::job::RunJob;
 use super::load::StoredRun;
 use super::published::{self, Published};
-use super::job::RunJob;
 use crate::coordinator::render::{self, ReplyView};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
