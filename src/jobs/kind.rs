@@ -104,7 +104,7 @@ mod tests {
 
     #[test]
     fn a_malformed_payload_fails_for_good_naming_the_kind() {
-        for bad in ["", "{}", r#"{"id": "seven"}"#, "[7]"] {
+        for bad in ["", "{}", r#"{"id": "seven"}"#, "null", "[]"] {
             let Err(JobError::Permanent(error)) = payload::<Sample>(&claimed("sample", bad)) else {
                 panic!("{bad:?} was read");
             };
