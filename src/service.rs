@@ -402,4 +402,35 @@ mod tests {
         let runner: HashSet<_> = run_handlers.kinds().collect();
         assert_eq!(runner, HashSet::from(RUNNER_KINDS));
     }
+
+    #[test]
+    fn jobs_keep_their_stored_keys() {
+        let delivery = DeliveryJob {
+            delivery: 5,
+            ordering_key: Some("github:acme/widgets".into()),
+        }
+        .new_job(3, 100);
+        assert_eq!(delivery.idempotency_key, "delivery:5");
+        assert_eq!(
+            delivery.ordering_key.as_deref(),
+            Some("github:acme/widgets")
+        );
+        assert_eq!(delivery.payload, r#"{"delivery":5}"#);
+        let run = RunJob { run: 5 }.new_job(RunJob::ATTEMPTS, 100);
+        assert_eq!(
+            (run.idempotency_key.as_str(), run.ordering_key),
+            ("run:5", None)
+        );
+        assert_eq!(run.payload, r#"{"run":5}"#);
+        let verify = VerifyJob { verification: 5 }.new_job(VerifyJob::ATTEMPTS, 100);
+        assert_eq!(
+            (verify.idempotency_key.as_str(), verify.ordering_key),
+            ("verify:5", None)
+        );
+        assert_eq!(verify.payload, r#"{"verification":5}"#);
+        let gate = GateJob { approval: 5 }.new_job(GateJob::ATTEMPTS, 100);
+        assert_eq!(gate.idempotency_key, "gate:5:100");
+        assert_eq!(gate.ordering_key.as_deref(), Some("gate:5"));
+        assert_eq!(gate.payload, r#"{"approval":5}"#);
+    }
 }

@@ -475,6 +475,107 @@ mod tests {
     }
 
     #[test]
+    fn every_write_keeps_its_stored_keys() {
+        let repo = RepoRef::parse("acme/widgets", None).unwrap();
+        let check = Check {
+            name: crate::verify::CHECK_NAME.into(),
+            head_sha: "abc".into(),
+            state: crate::forge::CheckState::Success,
+            title: String::new(),
+            summary: String::new(),
+            text: None,
+            annotations: Vec::new(),
+            details_url: None,
+            external_id: None,
+        };
+        let check_hash = short_hash(&serde_json::to_string(&check).unwrap());
+        let cases = [
+            (
+                ForgeWrite::Comment {
+                    repo: repo.clone(),
+                    number: 7,
+                    marker: "plan".into(),
+                    body: "the plan".into(),
+                },
+                format!(
+                    "comment:github:acme/widgets:plan:{}:5",
+                    short_hash("the plan")
+                ),
+                "comment:github:acme/widgets#7".to_string(),
+            ),
+            (
+                ForgeWrite::React {
+                    repo: repo.clone(),
+                    comment_id: 9,
+                    reaction: Reaction::Eyes,
+                },
+                "react:github:acme/widgets:9:Eyes".into(),
+                "react:github:acme/widgets:9".into(),
+            ),
+            (
+                ForgeWrite::Label {
+                    repo: repo.clone(),
+                    number: 7,
+                    labels: vec!["a".into(), "b".into()],
+                },
+                format!("label:github:acme/widgets:7:{}:5", short_hash("a,b")),
+                "label:github:acme/widgets:7".into(),
+            ),
+            (
+                ForgeWrite::Check {
+                    repo: repo.clone(),
+                    check,
+                },
+                format!("check:github:acme/widgets:abc:ade/verify:{check_hash}:5"),
+                "check:github:acme/widgets:abc:ade/verify".into(),
+            ),
+            (
+                ForgeWrite::Draft {
+                    repo: repo.clone(),
+                    number: 7,
+                    draft: false,
+                    after_check: Some("abc".into()),
+                },
+                "draft:github:acme/widgets:7:false:5".into(),
+                "check:github:acme/widgets:abc:ade/verify".into(),
+            ),
+            (
+                ForgeWrite::Draft {
+                    repo: repo.clone(),
+                    number: 7,
+                    draft: true,
+                    after_check: None,
+                },
+                "draft:github:acme/widgets:7:true:5".into(),
+                "pull:github:acme/widgets#7".into(),
+            ),
+            (
+                ForgeWrite::ClosePull {
+                    repo: repo.clone(),
+                    number: 7,
+                },
+                "close-pull:github:acme/widgets:7:5".into(),
+                "pull:github:acme/widgets#7".into(),
+            ),
+            (
+                ForgeWrite::CloseIssue { repo, number: 7 },
+                "close-issue:github:acme/widgets:7:5".into(),
+                "comment:github:acme/widgets#7".into(),
+            ),
+        ];
+        for (write, key, order) in cases {
+            let job = ForgeWriteJob {
+                forge: ForgeKind::Github,
+                write,
+            }
+            .new_job(3, 5);
+            assert_eq!(job.kind, "forge_write");
+            assert_eq!(job.idempotency_key, key);
+            assert_eq!(job.ordering_key.as_deref(), Some(order.as_str()));
+        }
+    }
+
+    #[test]
     fn a_ready_mark_after_a_pass_waits_behind_that_check() {
         let repo = RepoRef::parse("acme/widgets", None).unwrap();
         let job = |write: ForgeWrite| {

@@ -4,7 +4,8 @@
 //! The rules, taken from the PostgreSQL queues that hold up at scale:
 //! - A job has a kind, an idempotency key (unique: enqueuing twice stores once), an optional
 //!   ordering key (jobs sharing one run one at a time, in enqueue order), attempts and a next
-//!   attempt time.
+//!   attempt time. Each kind is one type implementing [`Job`], which both the code that enqueues
+//!   it and its handler use.
 //! - A worker claims a job by leasing it and renews the lease by heartbeat. Every result it writes
 //!   is fenced by the attempt number and its own id, so a worker that lost its lease cannot
 //!   overwrite the work of the one that took over.
