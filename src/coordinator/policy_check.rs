@@ -134,7 +134,8 @@ fn check(shared: &Shared, file: Option<&[u8]>, head_sha: &str) -> Result<Check, 
     })
 }
 
-/// The handler of [`PolicyCheckJob`](super::event_job::PolicyCheckJob)s: a pull request opened, reopened or pushed to.
+/// The handler of [`PolicyCheckJob`](super::event_job::PolicyCheckJob)s: a pull request opened,
+/// reopened or pushed to.
 pub struct PolicyCheckHandler {
     shared: Shared,
 }
