@@ -271,10 +271,18 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
 }
 
 /// `ade policy check FILE`: every problem on its own line as `file:line:column: key: message`.
+/// Keys ade does not act on yet are reported the same way but leave the file valid.
 fn policy_check(file: &std::path::Path) -> ExitCode {
     match ade::policy::check_file(file) {
-        Ok(_) => {
-            println!("{}: ok", file.display());
+        Ok(policy) => {
+            let warnings = ade::policy::warnings(&policy);
+            for warning in &warnings {
+                eprintln!("{warning}");
+            }
+            match warnings.len() {
+                0 => println!("{}: ok", file.display()),
+                n => println!("{}: ok, with {n} warning(s)", file.display()),
+            }
             ExitCode::SUCCESS
         }
         Err(problems) => {

@@ -11,6 +11,7 @@ use crate::coordinator::event_job::{
 use crate::coordinator::intake::Intake;
 use crate::coordinator::policies::Policies;
 use crate::coordinator::policy_check::PolicyCheckHandler;
+use crate::coordinator::resume::{self, ResumeHandler, ResumeJob, Resumed};
 use crate::coordinator::review::closed::ApprovalClosedHandler;
 use crate::coordinator::review::gate::{GateHandler, GateJob};
 use crate::coordinator::review::pushed::ApprovalPushedHandler;
@@ -185,6 +186,19 @@ impl Service {
             metrics,
         )
         .except(&RUNNER_KINDS);
+        {
+            let mut conn = store.writer().await.context("resume waiting work")?;
+            let resumed = resume::resume(&mut conn, options.clock.now_ms())
+                .await
+                .context("resume waiting work")?;
+            if resumed != Resumed::default() {
+                tracing::info!(
+                    held_runs = resumed.runs,
+                    goals = resumed.specs,
+                    "resuming work that waited on the runner's setup or on a default agent"
+                );
+            }
+        }
         let leader = Leader::new(
             worker.id(),
             store.clone(),
@@ -294,6 +308,7 @@ fn handlers(
     handlers.register::<CheckRerunJob>(CheckRerunHandler::new(shared.clone()));
     handlers.register::<PolicyCheckJob>(PolicyCheckHandler::new(shared.clone()));
     handlers.register::<GateJob>(GateHandler::new(shared.clone()));
+    handlers.register::<ResumeJob>(ResumeHandler::new(shared.clone()));
     handlers.register::<ForgeWriteJob>(ForgeWriter::new(forges.clone()));
     let run_handlers = runner.map(|runner| {
         let mut run_handlers = Handlers::default();
@@ -392,6 +407,7 @@ mod tests {
             "approval_reviewed",
             "check_rerun",
             "policy_check",
+            "resume_goal",
             "merge_gate",
             "forge_write",
             "run",
@@ -416,7 +432,7 @@ mod tests {
             Some("github:acme/widgets")
         );
         assert_eq!(delivery.payload, r#"{"delivery":5}"#);
-        let run = RunJob { run: 5 }.new_job(RunJob::ATTEMPTS, 100);
+        let run = RunJob::new(5).new_job(RunJob::ATTEMPTS, 100);
         assert_eq!(
             (run.idempotency_key.as_str(), run.ordering_key),
             ("run:5", None)

@@ -69,17 +69,29 @@ fn environment() -> &'static Environment<'static> {
     })
 }
 
-/// Renders template `name` with `context`. A template that fails to render is a bug in ade, not
-/// in user input (user text only ever reaches templates as values), so the error names the
-/// template and is returned for the job to fail loudly.
-pub fn render(name: &str, context: impl serde::Serialize) -> Result<String, String> {
-    let template = environment()
-        .get_template(name)
-        .map_err(|e| format!("template {name}: {e}"))?;
+/// A template that did not render. That is a bug in ade, not in user input (user text only ever
+/// reaches templates as values), so a job that meets one fails for good instead of retrying.
+#[derive(Debug, thiserror::Error)]
+#[error("template {name}: {source}")]
+pub struct TemplateError {
+    /// The template's name in templates/.
+    pub name: String,
+    /// What minijinja said.
+    pub source: minijinja::Error,
+}
+
+/// Renders template `name` with `context`; the error names the template, for the job to fail
+/// loudly.
+pub fn render(name: &str, context: impl serde::Serialize) -> Result<String, TemplateError> {
+    let failed = |source| TemplateError {
+        name: name.to_owned(),
+        source,
+    };
+    let template = environment().get_template(name).map_err(failed)?;
     template
         .render(Value::from(minijinja::value::Serde(context)))
         .map(|text| text.trim_end().to_string() + "\n")
-        .map_err(|e| format!("template {name}: {e}"))
+        .map_err(failed)
 }
 
 /// Compares rendered text with its snapshot in tests/snapshots/NAME.md, or rewrites the snapshot

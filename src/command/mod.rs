@@ -33,7 +33,8 @@ pub use sanitize::{HiddenKind, Removed, Sanitized, sanitize};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// The verb of a command: what the table in DESIGN.md names, and what roles are attached to.
+/// The verb of a command: what the table in docs/commands.md names, and what roles are attached
+/// to.
 /// Serialized as the lower-case word, so policy files can key role overrides by it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

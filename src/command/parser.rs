@@ -1,6 +1,6 @@
 //! `/ade <verb> [args]` lines → [`Command`]s, or [`ParseError`]s that say what was wrong.
 //!
-//! The rules, where DESIGN.md leaves room:
+//! The rules (docs/commands.md, "How a command is read", is the user's side of them):
 //! - A command line is a rendered line of the author's own prose (see `lines.rs`: not in code,
 //!   quotes, headings, tables, raw HTML blocks or hidden markup) whose first word is `/ade`.
 //!   Leading whitespace and invisible characters are skipped; `/ade` and the verb ignore case, so

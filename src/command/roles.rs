@@ -101,14 +101,15 @@ impl CommandSpec {
     }
 }
 
-/// The command table of DESIGN.md, in the order help lists it.
+/// The command table, in the order help lists it; docs/commands.md documents it and a test holds
+/// the two together.
 pub const COMMANDS: [CommandSpec; 8] = [
     CommandSpec {
         verb: Verb::Plan,
-        args: "[agent] [-- extra instructions]",
+        args: "[-- extra instructions]",
         places: Places::Issue,
         default_permission: Permission::Write,
-        summary: "plan this goal: a new spec version, validated and posted as a comment",
+        summary: "plan this goal from the issue's task list: a new spec version, validated and posted as a comment",
     },
     CommandSpec {
         verb: Verb::Approve,

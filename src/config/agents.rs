@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::resolve::Check;
-use super::runner::program;
+use super::check::{Check, program};
 use super::{ConfigError, Secret};
 use crate::policy::Environment;
 use crate::runner::agent::{

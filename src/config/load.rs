@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use config::{Environment, File, FileFormat};
 
+use super::check::Origins;
 use super::raw::RawConfig;
 use super::{Config, ConfigError, Origin, resolve};
 
@@ -28,10 +29,7 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let env: BTreeMap<String, String> = env.into_iter().collect();
         let overrides = Overrides::from_env(env.clone())?;
-        let origins = Origins {
-            file: path.map(Path::to_path_buf),
-            env: overrides.keys,
-        };
+        let origins = Origins::new(path.map(Path::to_path_buf), overrides.keys);
 
         let mut builder = config::Config::builder();
         if let Some(path) = path {
@@ -51,7 +49,7 @@ impl Config {
             .map_err(|err| build_error(path, err))?;
 
         let raw: RawConfig =
-            serde_path_to_error::deserialize(merged).map_err(|err| origins.serde_error(err))?;
+            serde_path_to_error::deserialize(merged).map_err(|err| serde_error(&origins, err))?;
         resolve::resolve(raw, &origins, &env)
     }
 }
@@ -112,61 +110,34 @@ impl Overrides {
     }
 }
 
-/// Where each key's value came from, for error messages.
-pub(super) struct Origins {
-    file: Option<PathBuf>,
-    env: BTreeMap<String, String>,
-}
-
-impl Origins {
-    /// The origin of the value of `key` (a dotted key, maybe with a `[n]` index): the environment
-    /// variable that sets it, else the file, else a default.
-    pub(super) fn of(&self, key: &str) -> Origin {
-        self.locate(key).1
-    }
-
-    /// Like [`Origins::of`], and also the full key: an unknown section set from the environment
-    /// (`ADE_FOO__BAR`) is reported by serde as `foo`, but the operator wrote `foo.bar`.
-    fn locate(&self, key: &str) -> (String, Origin) {
-        let base = key.split('[').next().unwrap_or(key);
-        let from_env = self.env.get_key_value(base).or_else(|| {
-            self.env.iter().find(|(k, _)| {
-                k.strip_prefix(base)
-                    .is_some_and(|rest| rest.starts_with('.'))
-            })
-        });
-        match (from_env, &self.file) {
-            (Some((full, var)), _) => (full.clone(), Origin::Env(var.clone())),
-            (None, Some(file)) => (key.to_owned(), Origin::File(file.clone())),
-            (None, None) => (key.to_owned(), Origin::Default),
-        }
-    }
-
-    fn serde_error(&self, err: serde_path_to_error::Error<config::ConfigError>) -> ConfigError {
-        let path = err.path().to_string();
-        let reason = describe(err.inner());
-        let Some((field, expected)) = unknown_field(&reason) else {
-            return ConfigError::Invalid {
-                origin: self.of(&path),
-                key: path,
-                reason,
-            };
+/// Turns serde's error into ours, naming the full key and where its value came from.
+fn serde_error(
+    origins: &Origins,
+    err: serde_path_to_error::Error<config::ConfigError>,
+) -> ConfigError {
+    let path = err.path().to_string();
+    let reason = describe(err.inner());
+    let Some((field, expected)) = unknown_field(&reason) else {
+        return ConfigError::Invalid {
+            origin: origins.of(&path),
+            key: path,
+            reason,
         };
-        let parent = match path.rsplit_once('.') {
-            _ if path == "." || path == field => None,
-            Some((parent, last)) if last == field => Some(parent.to_owned()),
-            _ => Some(path.clone()),
-        };
-        let dotted = |name: &str| match &parent {
-            Some(parent) => format!("{parent}.{name}"),
-            None => name.to_owned(),
-        };
-        let written = dotted(field);
-        let (key, origin) = self.locate(&written);
-        let below = key.strip_prefix(&written).unwrap_or("").to_owned();
-        let hint = closest(field, &expected).map(|known| dotted(known) + &below);
-        ConfigError::UnknownKey { key, origin, hint }
-    }
+    };
+    let parent = match path.rsplit_once('.') {
+        _ if path == "." || path == field => None,
+        Some((parent, last)) if last == field => Some(parent.to_owned()),
+        _ => Some(path.clone()),
+    };
+    let dotted = |name: &str| match &parent {
+        Some(parent) => format!("{parent}.{name}"),
+        None => name.to_owned(),
+    };
+    let written = dotted(field);
+    let (key, origin) = origins.locate(&written);
+    let below = key.strip_prefix(&written).unwrap_or("").to_owned();
+    let hint = closest(field, &expected).map(|known| dotted(known) + &below);
+    ConfigError::UnknownKey { key, origin, hint }
 }
 
 /// The `config` crate's message without the key and origin it sometimes appends: ours says both.

@@ -7,8 +7,10 @@
 //! the operator's side of the same contract.
 
 mod agents;
+mod check;
 mod error;
 mod load;
+mod one_or_many;
 mod raw;
 mod render;
 mod resolve;

@@ -1,10 +1,11 @@
 //! The shape of `ade.toml` as written: every key optional, unknown keys refused. Defaults and
 //! checks live in `resolve`, so that one place says what a missing key means.
 
-use std::fmt;
-
 use serde::Deserialize;
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+
+use super::agents::RawAgent;
+use super::one_or_many::OneOrMany;
+use super::runner::RawRunner;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default, expecting = "a table of sections")]
@@ -16,8 +17,8 @@ pub(super) struct RawConfig {
     pub gitea: RawGitea,
     pub jobs: RawJobs,
     pub policy: crate::policy::ServerPolicy,
-    pub runner: super::runner::RawRunner,
-    pub agents: std::collections::BTreeMap<String, super::agents::RawAgent>,
+    pub runner: RawRunner,
+    pub agents: std::collections::BTreeMap<String, RawAgent>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -72,69 +73,4 @@ pub(super) struct RawJobs {
     pub backoff_max_ms: Option<u64>,
     pub lease_secs: Option<u64>,
     pub poll_interval_ms: Option<u64>,
-}
-
-/// A key that takes one string or a list of them (`webhook_secret = "a"` or `["a", "b"]`).
-///
-/// Written by hand rather than as an untagged enum so that a wrong type gets a clear message
-/// that never repeats the value: these keys hold secrets.
-#[derive(Debug, Default)]
-pub(super) struct OneOrMany(pub Vec<String>);
-
-impl<'de> Deserialize<'de> for OneOrMany {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(OneOrManyVisitor)
-    }
-}
-
-struct OneOrManyVisitor;
-
-const EXPECTED: &str = "a string or a list of strings";
-
-impl<'de> Visitor<'de> for OneOrManyVisitor {
-    type Value = OneOrMany;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(EXPECTED)
-    }
-
-    fn visit_str<E: de::Error>(self, value: &str) -> Result<OneOrMany, E> {
-        Ok(OneOrMany(vec![value.to_owned()]))
-    }
-
-    fn visit_string<E: de::Error>(self, value: String) -> Result<OneOrMany, E> {
-        Ok(OneOrMany(vec![value]))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<OneOrMany, A::Error> {
-        let mut values = Vec::new();
-        while let Some(value) = seq.next_element::<String>()? {
-            values.push(value);
-        }
-        Ok(OneOrMany(values))
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<OneOrMany, E> {
-        Err(E::custom(format_args!(
-            "expected {EXPECTED}, found a boolean"
-        )))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<OneOrMany, E> {
-        Err(E::custom(format_args!(
-            "expected {EXPECTED}, found a number"
-        )))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<OneOrMany, E> {
-        Err(E::custom(format_args!(
-            "expected {EXPECTED}, found a number"
-        )))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<OneOrMany, E> {
-        Err(E::custom(format_args!(
-            "expected {EXPECTED}, found a number"
-        )))
-    }
 }

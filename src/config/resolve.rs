@@ -1,7 +1,6 @@
 //! From the raw shape to the typed [`Config`]: every default and every check in one place, and
 //! the secret files read, so that a process that starts has a configuration it can use whole.
 
-use std::fs;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,8 +8,9 @@ use std::time::Duration;
 use std::collections::BTreeMap;
 
 use super::agents::{self, ForgeSecrets};
-use super::load::Origins;
-use super::raw::{OneOrMany, RawConfig, RawDatabase, RawGitea, RawGithub, RawJobs, RawServer};
+use super::check::{Check, Origins};
+use super::one_or_many::OneOrMany;
+use super::raw::{RawConfig, RawDatabase, RawGitea, RawGithub, RawJobs, RawServer};
 use super::runner;
 use super::{
     Config, ConfigError, DatabaseConfig, GiteaConfig, GithubConfig, JobsConfig, Secret,
@@ -40,7 +40,7 @@ pub(super) fn resolve(
     origins: &Origins,
     env: &BTreeMap<String, String>,
 ) -> Result<Config, ConfigError> {
-    let check = Check { origins };
+    let check = Check::new(origins);
     let storage = storage(&check, raw.storage.data_dir)?;
     let github = github(&check, raw.github)?;
     let gitea = gitea(&check, raw.gitea)?;
@@ -97,62 +97,6 @@ fn server_policy(
             let key = first.key.as_deref().unwrap_or("(section)");
             Err(check.invalid(&format!("policy.{key}"), first.message.clone()))
         }
-    }
-}
-
-/// Builds errors that carry the origin of the key they are about.
-pub(super) struct Check<'a> {
-    origins: &'a Origins,
-}
-
-impl Check<'_> {
-    pub(super) fn invalid(&self, key: &str, reason: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid {
-            key: key.to_owned(),
-            reason: reason.into(),
-            origin: self.origins.of(key),
-        }
-    }
-
-    pub(super) fn at_least<T: PartialOrd + std::fmt::Display>(
-        &self,
-        key: &str,
-        value: T,
-        min: T,
-    ) -> Result<T, ConfigError> {
-        if value < min {
-            return Err(self.invalid(key, format!("must be at least {min}, not {value}")));
-        }
-        Ok(value)
-    }
-
-    /// An `http://` or `https://` URL with a host, kept without its trailing `/` so callers can
-    /// append paths.
-    fn http_url(&self, key: &str, value: String) -> Result<String, ConfigError> {
-        let lower = value.to_ascii_lowercase();
-        let Some(rest) = lower
-            .strip_prefix("https://")
-            .or_else(|| lower.strip_prefix("http://"))
-        else {
-            return Err(self.invalid(key, "must be an http:// or https:// URL"));
-        };
-        if rest.split(['/', '?', '#']).next().unwrap_or("").is_empty() {
-            return Err(self.invalid(key, "must name a host after the scheme"));
-        }
-        if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(self.invalid(key, "must not contain spaces"));
-        }
-        Ok(value.trim_end_matches('/').to_owned())
-    }
-
-    /// Reads a file that holds secrets. The error names the key, the path and the OS reason,
-    /// never the content.
-    pub(super) fn read_secret_file(&self, key: &str, path: &str) -> Result<String, ConfigError> {
-        if path.is_empty() {
-            return Err(self.invalid(key, "is an empty path"));
-        }
-        fs::read_to_string(path)
-            .map_err(|err| self.invalid(key, format!("cannot read {path}: {err}")))
     }
 }
 
@@ -256,7 +200,7 @@ fn github(check: &Check, raw: RawGithub) -> Result<GithubConfig, ConfigError> {
             return Err(ConfigError::Invalid {
                 key: "github.private_key_file".to_owned(),
                 reason: "must be set when github.app_id is".to_owned(),
-                origin: check.origins.of("github.app_id"),
+                origin: check.origin("github.app_id"),
             });
         }
         (false, true) => {

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-use super::raw::OneOrMany;
-use super::resolve::Check;
+use super::check::{Check, program};
+use super::one_or_many::OneOrMany;
 use super::{ConfigError, ContainerRuntime, RunnerConfig, StorageConfig};
 
 const DEFAULT_MAX_PARALLEL: usize = 2;
@@ -142,24 +142,6 @@ pub(super) fn runner(
         pids_max,
         network: raw.network.unwrap_or(false),
     })
-}
-
-/// A program to run: an absolute path, or a bare name looked up on `runner.path`. Never a
-/// relative path, which would be looked up in the folder a command runs in: the worktree.
-pub(super) fn program(check: &Check, key: &str, program: &str) -> Result<(), ConfigError> {
-    if program.is_empty() {
-        return Err(check.invalid(key, "names no program"));
-    }
-    if program.contains('/') && !program.starts_with('/') {
-        return Err(check.invalid(
-            key,
-            format!("{program:?} must be a bare name found on runner.path, or an absolute path"),
-        ));
-    }
-    if program.chars().any(char::is_control) {
-        return Err(check.invalid(key, "holds a control character"));
-    }
-    Ok(())
 }
 
 /// Folders outside the system folders where agent programs are installed. Agents may read and

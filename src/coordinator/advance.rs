@@ -141,7 +141,7 @@ pub async fn advance(
             ctx.now,
         )
         .await?;
-        let job = RunJob { run }.new_job(RunJob::ATTEMPTS, ctx.now);
+        let job = RunJob::new(run).new_job(RunJob::ATTEMPTS, ctx.now);
         queue::enqueue(tx, &job, ctx.now).await?;
         done.started.push(id.clone());
         done.runs.push(run);

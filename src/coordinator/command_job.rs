@@ -8,7 +8,7 @@ use super::commands::{self, Reply, Session};
 use super::event_job::{EventJob, EventJobKind};
 use super::shared::Shared;
 use crate::command::{self, Place, Requester, RoleOverrides};
-use crate::coordinator::writes::{ForgeWrite, classify, enqueue_writes};
+use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
 use crate::events::EventKind;
 use crate::forge::{Forge, ForgeKind, Reaction, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
@@ -79,12 +79,7 @@ impl<K: EventJobKind> CommandHandler<K> {
             let writes = vec![reply.to_edit(&comment.author.login)];
             return finish_with(ctx, event.forge, writes, self.write_attempts).await;
         }
-        let (head, loaded) = self
-            .shared
-            .policies
-            .load(forge.as_ref(), &repo)
-            .await
-            .map_err(classify)?;
+        let (head, loaded) = self.shared.policies.load(forge.as_ref(), &repo).await?;
         let policy = match loaded {
             Ok(policy) => policy,
             Err(problems) => {
@@ -100,10 +95,7 @@ impl<K: EventJobKind> CommandHandler<K> {
             tracing::info!(author = %comment.author.login, "ignored a command from another bot");
             return finish_with(ctx, event.forge, Vec::new(), self.write_attempts).await;
         }
-        let permission = forge
-            .permission(&repo, &comment.author.login)
-            .await
-            .map_err(classify)?;
+        let permission = forge.permission(&repo, &comment.author.login).await?;
         let teams = teams_of(forge.as_ref(), &repo, &policy, &comment.author.login).await?;
         let overrides = overrides(&policy);
         // `/ade verify` and `/ade retry` act on the pull request's head as the forge has it now.
@@ -114,12 +106,7 @@ impl<K: EventJobKind> CommandHandler<K> {
             )
         });
         let pull = if wants_head && comment.issue.is_pull_request {
-            Some(
-                forge
-                    .pull_request(&repo, comment.issue.number)
-                    .await
-                    .map_err(classify)?,
-            )
+            Some(forge.pull_request(&repo, comment.issue.number).await?)
         } else {
             None
         };
@@ -218,11 +205,7 @@ async fn teams_of(
         let Some((org, slug)) = team.split_once('/') else {
             continue;
         };
-        if forge
-            .is_team_member(repo, org, slug, login)
-            .await
-            .map_err(classify)?
-        {
+        if forge.is_team_member(repo, org, slug, login).await? {
             teams.push(team.clone());
         }
     }

@@ -147,7 +147,7 @@ async fn summary(
         });
     }
     view.agent_time = human_duration(total_ms);
-    render::summary(&view).map_err(JobError::Permanent)
+    Ok(render::summary(&view)?)
 }
 
 fn short(sha: &str) -> &str {

@@ -11,6 +11,7 @@ pub mod intake;
 pub mod policies;
 pub mod policy_check;
 pub mod render;
+pub mod resume;
 pub mod review;
 pub mod run;
 pub mod schedule;

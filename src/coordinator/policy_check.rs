@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::event_job::{PolicyCheckKind, event_of};
 use super::policies::POLICY_PATH;
 use super::shared::Shared;
-use crate::coordinator::writes::{ForgeWrite, classify, enqueue_writes};
+use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
 use crate::events::EventKind;
 use crate::forge::{AnnotationLevel, Check, CheckAnnotation, CheckState, Forge, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
@@ -34,6 +34,8 @@ struct PolicyCheckView {
     head: String,
     removed: bool,
     problems: Vec<ProblemView>,
+    /// Keys the file sets that ade parses but does not act on yet; they do not fail the check.
+    warnings: Vec<ProblemView>,
 }
 
 /// The `ade/policy` check of the policy file at `head_sha` (read from the forge).
@@ -44,10 +46,7 @@ pub async fn at_head(
     head_sha: &str,
     now: i64,
 ) -> Result<Vec<ForgeWrite>, JobError> {
-    let file = forge
-        .read_file(repo, POLICY_PATH, head_sha)
-        .await
-        .map_err(classify)?;
+    let file = forge.read_file(repo, POLICY_PATH, head_sha).await?;
     let check = check(shared, file.as_deref(), head_sha)?;
     tracing::info!(repository = %repo.full_name(), head = head_sha, state = ?check.state, now, "ade/policy checked");
     Ok(vec![ForgeWrite::Check {
@@ -112,15 +111,50 @@ fn check(shared: &Shared, file: Option<&[u8]>, head_sha: &str) -> Result<Check, 
             )
         }
     };
+    let (mut title, mut annotations) = (title, annotations);
+    let warnings = match (state, file) {
+        (CheckState::Success, Some(bytes)) => {
+            crate::policy::check_str(&String::from_utf8_lossy(bytes), POLICY_PATH)
+                .map(|policy| crate::policy::warnings(&policy))
+                .unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    if !warnings.is_empty() {
+        title = format!(
+            "the policy file is valid, with {} key(s) ade does not act on yet; it takes effect \
+             once merged",
+            warnings.len()
+        );
+        annotations.extend(warnings.iter().filter_map(|w| {
+            let line = u32::try_from(w.position?.line).ok()?.max(1);
+            Some(CheckAnnotation {
+                path: POLICY_PATH.to_string(),
+                start_line: line,
+                end_line: line,
+                start_column: u32::try_from(w.position?.column).ok(),
+                level: AnnotationLevel::Warning,
+                message: format!("{}: {}", w.key.as_deref().unwrap_or_default(), w.message),
+                title: Some(CHECK_NAME.to_string()),
+            })
+        }));
+    }
+    let warnings = warnings
+        .iter()
+        .map(|w| ProblemView {
+            line: w.position.map(|pos| pos.line),
+            text: format!("{}: {}", w.key.as_deref().unwrap_or_default(), w.message),
+        })
+        .collect();
     let summary = templates::render(
         "policy_check.md",
         PolicyCheckView {
             head: short,
             removed: file.is_none(),
             problems,
+            warnings,
         },
-    )
-    .map_err(JobError::Permanent)?;
+    )?;
     Ok(Check {
         name: CHECK_NAME.to_string(),
         head_sha: head_sha.to_string(),
@@ -178,14 +212,8 @@ impl PolicyCheckHandler {
         {
             return ctx.finish(ctx.store().begin().await?).await;
         }
-        let at_head = forge
-            .read_file(&repo, POLICY_PATH, &pull.head.sha)
-            .await
-            .map_err(classify)?;
-        let at_base = forge
-            .read_file(&repo, POLICY_PATH, &pull.base.sha)
-            .await
-            .map_err(classify)?;
+        let at_head = forge.read_file(&repo, POLICY_PATH, &pull.head.sha).await?;
+        let at_base = forge.read_file(&repo, POLICY_PATH, &pull.base.sha).await?;
         if at_head == at_base {
             return ctx.finish(ctx.store().begin().await?).await;
         }
@@ -275,8 +303,36 @@ mod tests {
         assert_eq!(good.state, CheckState::Success);
         assert!(good.annotations.is_empty());
         snapshot("policy-check-passed", &good.summary);
+        assert!(!good.summary.contains("not act on"), "{}", good.summary);
         let removed = check(&shared(), None, HEAD).unwrap();
         assert_eq!(removed.state, CheckState::Success);
         assert!(removed.summary.contains("removes"), "{}", removed.summary);
+    }
+
+    #[test]
+    fn a_key_ade_does_not_act_on_yet_passes_with_a_warning_at_its_line() {
+        let file = b"[execution]\nparallelism = 3\n\n[rate_limits]\nruns_per_hour = 10\n";
+        let check = check(&shared(), Some(file), HEAD).unwrap();
+        assert_eq!(check.state, CheckState::Success);
+        assert!(
+            check.title.contains("1 key(s) ade does not act on yet"),
+            "{}",
+            check.title
+        );
+        let warnings: Vec<_> = check
+            .annotations
+            .iter()
+            .map(|a| (a.start_line, a.level, a.message.as_str()))
+            .collect();
+        assert_eq!(
+            warnings,
+            [(
+                5,
+                AnnotationLevel::Warning,
+                "rate_limits.runs_per_hour: parsed, not acted on yet: ade does not count the runs \
+                 it starts"
+            )]
+        );
+        snapshot("policy-check-warned", &check.summary);
     }
 }

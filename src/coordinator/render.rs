@@ -1,7 +1,7 @@
 //! What the coordinator says on the forge, as views the templates in templates/ render. Views hold
 //! plain values; every user-written value is escaped by the template that places it.
 
-use crate::templates;
+use crate::templates::{self, TemplateError};
 use serde::Serialize;
 
 /// One task as the plan comment shows it.
@@ -170,22 +170,22 @@ pub struct SummaryView {
 }
 
 /// Renders a finished goal's summary.
-pub fn summary(view: &SummaryView) -> Result<String, String> {
+pub fn summary(view: &SummaryView) -> Result<String, TemplateError> {
     templates::render("summary.md", view)
 }
 
 /// Renders the plan comment.
-pub fn plan(view: &PlanView) -> Result<String, String> {
+pub fn plan(view: &PlanView) -> Result<String, TemplateError> {
     templates::render("plan.md", view)
 }
 
 /// Renders an approval's pull request body.
-pub fn approval(view: &ApprovalView) -> Result<String, String> {
+pub fn approval(view: &ApprovalView) -> Result<String, TemplateError> {
     templates::render("pull_request.md", view)
 }
 
 /// Renders a reply.
-pub fn reply(view: &ReplyView) -> Result<String, String> {
+pub fn reply(view: &ReplyView) -> Result<String, TemplateError> {
     templates::render("reply.md", view)
 }
 

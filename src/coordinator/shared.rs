@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::policies::Policies;
-use crate::coordinator::writes::{Forges, classify};
+use crate::coordinator::writes::Forges;
 use crate::forge::{Forge, ForgeKind};
 use crate::jobs::JobError;
 use crate::links::{LinkSigner, LogTarget};
@@ -44,7 +44,7 @@ impl Shared {
 
     /// The client of `kind`, or a permanent error naming the missing configuration.
     pub fn forge(&self, kind: ForgeKind) -> Result<Arc<dyn Forge>, JobError> {
-        self.forges.get(kind).cloned().map_err(classify)
+        Ok(self.forges.get(kind).cloned()?)
     }
 
     /// The login ade posts as on `forge`, asked once per process.
@@ -52,7 +52,7 @@ impl Shared {
         if let Some(login) = self.bots.lock().unwrap().get(&forge.kind()) {
             return Ok(login.clone());
         }
-        let login = forge.bot_login().await.map_err(classify)?;
+        let login = forge.bot_login().await?;
         self.bots
             .lock()
             .unwrap()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::coordinator::writes::{Forges, classify};
+use crate::coordinator::writes::Forges;
 use crate::forge::{ForgeKind, RepoRef};
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::runner::mirror::is_commit_id;
@@ -74,8 +74,8 @@ impl JobHandler for WarmHandler {
             let repo = RepoRef::parse(&job.repository, job.installation_id).ok_or_else(|| {
                 JobError::Permanent(format!("not a repository: {:?}", job.repository))
             })?;
-            let forge = self.forges.get(job.forge).map_err(classify)?;
-            let credential = forge.clone_credential(&repo).await.map_err(classify)?;
+            let forge = self.forges.get(job.forge)?;
+            let credential = forge.clone_credential(&repo).await?;
             self.runner
                 .warm(WarmOrder {
                     forge: job.forge,

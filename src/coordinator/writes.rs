@@ -253,15 +253,12 @@ impl ForgeWriter {
                 Ok(()) => {}
                 // Deleted by someone: post it again.
                 Err(ForgeError::NotFound(_)) => comment_id = None,
-                Err(error) => return Err(classify(error)),
+                Err(error) => return Err(error.into()),
             }
         }
         let comment_id = match comment_id {
             Some(id) => id,
-            None => client
-                .create_comment(repo, number, &text)
-                .await
-                .map_err(classify)?,
+            None => client.create_comment(repo, number, &text).await?,
         };
         let mut tx = ctx.store().begin().await?;
         let record = Sticky {
@@ -296,10 +293,7 @@ impl ForgeWriter {
             None if is_first_try(&ctx.job) => CheckTarget::Create,
             None => CheckTarget::Find,
         };
-        let created = client
-            .set_check(repo, check, target)
-            .await
-            .map_err(classify)?;
+        let created = client.set_check(repo, check, target).await?;
         let mut tx = ctx.store().begin().await?;
         if known != Some(created.id) {
             checks::record(
@@ -333,29 +327,20 @@ async fn find_by_marker(
     number: i64,
     marker: &str,
 ) -> Result<Option<i64>, JobError> {
-    let bot = client.bot_login().await.map_err(classify)?;
+    let bot = client.bot_login().await?;
     let line = marker_line(marker);
-    let comments = client.list_comments(repo, number).await.map_err(classify)?;
+    let comments = client.list_comments(repo, number).await?;
     Ok(comments
         .iter()
         .find(|c| c.author.eq_ignore_ascii_case(&bot) && c.body.lines().any(|l| l.trim() == line))
         .map(|c| c.id))
 }
 
-/// Forge errors a later attempt may fix are retried; the rest fail the write for good.
-pub fn classify(error: ForgeError) -> JobError {
-    if error.is_retryable() {
-        JobError::Retry(error.to_string())
-    } else {
-        JobError::Permanent(error.to_string())
-    }
-}
-
 impl JobHandler for ForgeWriter {
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(async move {
             let job: ForgeWriteJob = ctx.payload()?;
-            let client = self.forges.get(job.forge).map_err(classify)?;
+            let client = self.forges.get(job.forge)?;
             match &job.write {
                 ForgeWrite::Comment {
                     repo,
@@ -371,10 +356,7 @@ impl JobHandler for ForgeWriter {
                     comment_id,
                     reaction,
                 } => {
-                    client
-                        .add_reaction(repo, *comment_id, *reaction)
-                        .await
-                        .map_err(classify)?;
+                    client.add_reaction(repo, *comment_id, *reaction).await?;
                     finish(ctx).await
                 }
                 ForgeWrite::Label {
@@ -382,10 +364,7 @@ impl JobHandler for ForgeWriter {
                     number,
                     labels,
                 } => {
-                    client
-                        .add_labels(repo, *number, labels)
-                        .await
-                        .map_err(classify)?;
+                    client.add_labels(repo, *number, labels).await?;
                     finish(ctx).await
                 }
                 ForgeWrite::Check { repo, check } => {
@@ -397,12 +376,9 @@ impl JobHandler for ForgeWriter {
                     draft,
                     ..
                 } => {
-                    let pull = client.pull_request(repo, *number).await.map_err(classify)?;
+                    let pull = client.pull_request(repo, *number).await?;
                     if pull.open {
-                        client
-                            .set_draft(repo, &pull, *draft)
-                            .await
-                            .map_err(classify)?;
+                        client.set_draft(repo, &pull, *draft).await?;
                     }
                     finish(ctx).await
                 }
@@ -413,11 +389,11 @@ impl JobHandler for ForgeWriter {
                     };
                     match client.update_pull_request(repo, *number, &update).await {
                         Ok(_) | Err(ForgeError::NotFound(_)) => finish(ctx).await,
-                        Err(error) => Err(classify(error)),
+                        Err(error) => Err(error.into()),
                     }
                 }
                 ForgeWrite::CloseIssue { repo, number } => {
-                    client.close_issue(repo, *number).await.map_err(classify)?;
+                    client.close_issue(repo, *number).await?;
                     finish(ctx).await
                 }
             }

@@ -26,8 +26,10 @@ pub use wake::Wake;
 pub use worker::Worker;
 
 use crate::clock::Clock;
+use crate::forge::ForgeError;
 use crate::store::jobs::{self as queries, ClaimedJob, Fence};
 use crate::store::{Conn, Store, StoreError, Tx};
+use crate::templates::TemplateError;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -72,6 +74,25 @@ pub enum JobError {
 impl From<StoreError> for JobError {
     fn from(e: StoreError) -> JobError {
         JobError::Retry(e.to_string())
+    }
+}
+
+/// A template that did not render is a bug in ade: another attempt renders it the same way.
+impl From<TemplateError> for JobError {
+    fn from(e: TemplateError) -> JobError {
+        JobError::Permanent(e.to_string())
+    }
+}
+
+/// A forge call that a later attempt may fix (a rate limit, a 5xx, a dropped connection) is
+/// retried; any other refusal fails the job for good, since asking again gets the same answer.
+impl From<ForgeError> for JobError {
+    fn from(e: ForgeError) -> JobError {
+        if e.is_retryable() {
+            JobError::Retry(e.to_string())
+        } else {
+            JobError::Permanent(e.to_string())
+        }
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! ```text
 //!  Queued ──runner──▶ Running ──pushed, verification passed (or nothing to verify)──▶ Succeeded
-//!    │                  │  ▲ a new runner takes over after the lease expired
-//!    │                  │  └─┘
+//!    ▲ │                │  ▲ a new runner takes over after the lease expired
+//!    │ │                │  └─┘
+//!    └─┼────────────────┤ held: the runner's setup cannot start the agent; tried again later
 //!    │                  ├──pushed, verification could not run──▶ Unverified
 //!    │                  ├──no change, blocked, agent failed, verification failed──▶ Failed
 //!    └──/ade cancel─────┴──▶ Cancelled
@@ -19,7 +20,7 @@ use super::State;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
-    /// Stored; its job waits for a runner.
+    /// Stored; its job waits for a runner (or, held, for the runner's setup to be fixed).
     Queued,
     /// A runner is carrying it out.
     Running,
@@ -72,7 +73,7 @@ impl State for RunState {
             (Queued, Running | Cancelled | Failed)
                 | (
                     Running,
-                    Running | Succeeded | Unverified | Failed | Cancelled
+                    Queued | Running | Succeeded | Unverified | Failed | Cancelled
                 )
         )
     }
@@ -98,6 +99,7 @@ mod tests {
                 (Queued, Running),
                 (Queued, Failed),
                 (Queued, Cancelled),
+                (Running, Queued),
                 (Running, Running),
                 (Running, Succeeded),
                 (Running, Unverified),

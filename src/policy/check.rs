@@ -5,6 +5,9 @@
 //! serde stops at the first error, so the file is read in rounds: each error is recorded, the
 //! key it is about is taken out of the parsed document, and the rest is read again, until it
 //! reads cleanly or enough errors are found.
+//!
+//! The server's own policy is checked here too ([`ServerPolicy::check`]): its defaults must make
+//! a valid effective policy within its limits.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,8 +16,10 @@ use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
 use super::diagnostic::PolicyDiagnostic;
+use super::effective::effective;
 use super::file::Policy;
 use super::locate::{KeyPath, Locations, Position, Segment};
+use super::server::ServerPolicy;
 use super::{suggest, validate};
 
 /// The largest policy file read; a larger one is refused whole.
@@ -254,4 +259,81 @@ fn remove_in(value: &mut DeValue<'_>, path: &[Segment]) -> Option<Removed> {
 fn sorted(mut diagnostics: Vec<PolicyDiagnostic>) -> Vec<PolicyDiagnostic> {
     diagnostics.sort_by_key(|d| d.position);
     diagnostics
+}
+
+impl ServerPolicy {
+    /// Checks the server's own policy, as `ade check-config` and start-up should: its defaults
+    /// must be valid policy values within its own limits, and its limits usable. Keys are named
+    /// relative to where the server policy sits in `ade.toml` (`defaults.execution.parallelism`,
+    /// `limits.branch_prefix`).
+    pub fn check(&self) -> Result<(), Vec<PolicyDiagnostic>> {
+        let locations = &self.defaults.locations;
+        let mut out: Vec<PolicyDiagnostic> = validate::policy(&self.defaults)
+            .into_iter()
+            .map(|problem| {
+                let mut d = PolicyDiagnostic::at_key(locations, &problem.key, problem.message);
+                d.key = Some(format!("defaults.{}", problem.key));
+                d
+            })
+            .collect();
+        let mut refuse = |key: &str, message: String| {
+            out.push(PolicyDiagnostic {
+                source: String::new(),
+                position: None,
+                key: Some(format!("limits.{key}")),
+                message,
+            })
+        };
+        let limits = &self.limits;
+        if let Some(problem) = validate::branch_prefix_error(&limits.branch_prefix) {
+            refuse("branch_prefix", problem);
+        }
+        for (index, path) in limits.protected_paths.iter().enumerate() {
+            if let Err(problem) = validate::normalize_path(path) {
+                refuse(
+                    &format!("protected_paths[{index}]"),
+                    format!("`{path}` {problem}"),
+                );
+            }
+        }
+        for (index, agent) in limits.agents.iter().flatten().enumerate() {
+            if let Some(problem) = validate::agent_name_error(agent) {
+                refuse(&format!("agents[{index}]"), problem);
+            }
+        }
+        if limits.environments.is_empty() {
+            refuse(
+                "environments",
+                "an empty list would let no run execute".to_owned(),
+            );
+        }
+        for (key, value) in [
+            ("max_parallelism", limits.max_parallelism.into()),
+            ("max_timeout_secs", limits.max_timeout_secs),
+            ("max_attempts", limits.max_attempts.into()),
+            ("max_tasks", limits.max_tasks.into()),
+            ("max_step_timeout_secs", limits.max_step_timeout_secs),
+            ("max_plans_per_hour", limits.max_plans_per_hour.into()),
+            ("max_runs_per_hour", limits.max_runs_per_hour.into()),
+            (
+                "max_commands_per_user_per_hour",
+                limits.max_commands_per_user_per_hour.into(),
+            ),
+        ] {
+            if value == 0 {
+                refuse(key, "must be at least 1".to_owned());
+            }
+        }
+        if out.is_empty()
+            && let Err(loosened) = effective(self, &Policy::default())
+        {
+            out.extend(loosened);
+        }
+        for diagnostic in &mut out {
+            if diagnostic.source.is_empty() {
+                diagnostic.source = "server policy".to_owned();
+            }
+        }
+        if out.is_empty() { Ok(()) } else { Err(out) }
+    }
 }

@@ -50,41 +50,46 @@ pub struct Policy {
 /// is their entry in `roles.users` if they have one (it may lower or raise their forge
 /// permission); otherwise the highest of their forge permission and the `roles.teams` entries of
 /// the teams they belong to.
+///
+/// The server's `limits.min_roles` is the least each command may require: by default a repository
+/// may require more than the defaults (`approve = "admin"`) but not less.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Roles {
-    /// `/ade plan`. Default `write`.
+    /// The least role `/ade plan` needs. Default `"write"`.
     #[schemars(with = "Option<PermissionName>")]
     pub plan: Option<Permission>,
-    /// `/ade approve`. Default `maintain`.
+    /// The least role `/ade approve` needs. Default `"maintain"`.
     #[schemars(with = "Option<PermissionName>")]
     pub approve: Option<Permission>,
-    /// `/ade run`. Default `write`.
+    /// The least role `/ade run` needs. Default `"write"`.
     #[schemars(with = "Option<PermissionName>")]
     pub run: Option<Permission>,
-    /// `/ade retry`. Default `write`.
+    /// The least role `/ade retry` needs. Default `"write"`.
     #[schemars(with = "Option<PermissionName>")]
     pub retry: Option<Permission>,
-    /// `/ade verify`. Default `write`.
+    /// The least role `/ade verify` needs. Default `"write"`.
     #[schemars(with = "Option<PermissionName>")]
     pub verify: Option<Permission>,
-    /// `/ade cancel`. Default `write`.
+    /// The least role `/ade cancel` needs. Default `"write"`.
     #[schemars(with = "Option<PermissionName>")]
     pub cancel: Option<Permission>,
-    /// `/ade status`. Default `read`.
+    /// The least role `/ade status` needs. Default `"read"`.
     #[schemars(with = "Option<PermissionName>")]
     pub status: Option<Permission>,
-    /// `/ade help`. Default `read`.
+    /// The least role `/ade help` needs. Default `"read"`.
     #[schemars(with = "Option<PermissionName>")]
     pub help: Option<Permission>,
     /// Whether comments by other bots (accounts the forge marks as bots) may run commands; they
-    /// still need the role. ade's own comments never do. Default `false`.
+    /// still need the role. ade's own comments never do. Refused when the server's
+    /// `limits.allow_bots` is `false`. Default `false`.
     pub allow_bots: Option<bool>,
-    /// A role per user login (case-insensitive), used instead of the forge permission:
-    /// `alice = "maintain"`, `mallory = "none"`.
+    /// A role per user login (case-insensitive), used instead of the forge permission, so it may
+    /// raise or lower a user: `alice = "maintain"`, `mallory = "none"` (no command at all, `help`
+    /// included). Not capped by the server: the file can only change through a reviewed merge.
     #[schemars(with = "BTreeMap<String, PermissionName>")]
     pub users: BTreeMap<String, Permission>,
-    /// A role per team, as `org/team-slug` (case-insensitive); it raises the role of the team's
+    /// A role per team, as `"org/team-slug"` (case-insensitive); it raises the role of the team's
     /// members, never lowers it.
     #[schemars(with = "BTreeMap<String, PermissionName>")]
     pub teams: BTreeMap<String, Permission>,
@@ -115,13 +120,17 @@ pub(super) enum PermissionName {
 }
 
 /// `[agents]`: the agents tasks and plans may use, by the names the server registers them under.
+/// A task that names no agent runs with the default; without a default it waits, ready, until one
+/// is set (approving a plan and configuring agents are separate steps).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Agents {
-    /// The agents tasks may use; a subset of those the server allows. Default: every agent the
-    /// server allows.
+    /// The agents tasks may use; a subset of the server's `limits.agents`. An empty list is an
+    /// error (it would let nothing run): leave the key out to allow the server's agents. Default:
+    /// every agent the server allows.
     pub allowed: Option<Vec<String>>,
-    /// The agent of tasks that name none; must be allowed. Default: the server's.
+    /// The agent of tasks that name none; must be allowed. When the server's default agent is
+    /// not in a narrowed `allowed` list, set this too. Default: the server's, none built in.
     pub default: Option<String>,
     /// Who writes the plan for `/ade plan`: `"manual"` (the issue's task list) or an allowed
     /// agent's name. Default `"manual"`.
@@ -159,39 +168,45 @@ impl Environment {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Execution {
-    /// The environment of tasks that name none; must be in `environments`. Default `"worktree"`.
+    /// The environment of tasks that name none; must be in `environments`. When `environments`
+    /// leaves `worktree` out and this is not set, the first allowed one (in the order worktree,
+    /// container, main) is the default. Default `"worktree"`.
     pub environment: Option<Environment>,
-    /// The environments tasks may use; a subset of the server's. Default: the server's.
+    /// The environments tasks may use; a subset of the server's `limits.environments`. Default:
+    /// the server's.
     pub environments: Option<Vec<Environment>>,
-    /// Runs of one goal at once, at least 1. Default 2, capped by the server (default cap 8).
+    /// Runs of one goal at once. Default 2. Capped by `limits.max_parallelism`.
     #[schemars(range(min = 1))]
     pub parallelism: Option<u32>,
-    /// How long one agent run may take, in seconds, at least 1. Default 3600, capped by the
-    /// server (default cap 14400).
+    /// How long one agent run may take, in seconds. Default 3600. Capped by
+    /// `limits.max_timeout_secs`.
     #[schemars(range(min = 1))]
     pub timeout_secs: Option<u64>,
     /// Attempts per task, the first included: a run whose verification fails is retried with
-    /// the failure as feedback until this many. At least 1. Default 3, capped by the server
-    /// (default cap 5).
+    /// the failure as feedback until this many. Default 3. Capped by `limits.max_attempts`.
     #[schemars(range(min = 1))]
     pub attempts: Option<u32>,
-    /// Most tasks one spec may have, at least 1. Default 20, capped by the server (default cap
-    /// 50).
+    /// Most tasks one spec may have; a plan with more is refused. Default 20. Capped by
+    /// `limits.max_tasks`.
     #[schemars(range(min = 1))]
     pub max_tasks: Option<u32>,
 }
 
-/// `[verification]`: the steps run on each run's result. Static steps run first; dynamic steps
-/// run only when every static step passed.
+/// `[verification]`: the steps run on each run's result, in the run's worktree, environment and
+/// confinement, with none of the agent's secrets and no forge credential, reported as the
+/// `ade/verify` check. Static steps run first, in their order; dynamic steps run only when every
+/// static step passed. A step passes when it exits 0; one whose program cannot be started is an
+/// error, never a pass. A repository with no steps gets an `ade/verify` that says so and passes
+/// (neutral on GitHub).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Verification {
-    /// The timeout of steps that set none, in seconds, at least 1. Default 600, capped by the
-    /// server (default cap 3600).
+    /// The timeout of steps that set none, in seconds. Default 600. Capped by
+    /// `limits.max_step_timeout_secs`.
     #[schemars(range(min = 1))]
     pub step_timeout_secs: Option<u64>,
-    /// The steps, in order (`[[verification.steps]]`). Default: the server's, which are none
-    /// unless the operator sets some. A repository's list replaces the server's.
+    /// The steps, in order (`[[verification.steps]]`), at most 20. A repository's list replaces
+    /// the server's. Default: the server's, which are none unless the operator sets some.
     pub steps: Option<Vec<Step>>,
 }
 
@@ -199,7 +214,8 @@ pub struct Verification {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
-    /// Shown in the `ade/verify` check: lowercase letters, digits, `-` and `_`, unique.
+    /// Shown in the `ade/verify` check: lowercase letters, digits, `-` and `_`, unique among the
+    /// steps.
     #[schemars(length(min = 1, max = 40))]
     pub name: String,
     /// Whether the step reads the tree (`static`) or builds and runs the project (`dynamic`).
@@ -210,8 +226,8 @@ pub struct Step {
     /// `["cargo", "test", "--locked"]`.
     #[schemars(length(min = 1, max = 64))]
     pub command: Vec<String>,
-    /// How long the step may take, in seconds, at least 1. Default:
-    /// `verification.step_timeout_secs`.
+    /// How long the step may take, in seconds; at most the server's
+    /// `limits.max_step_timeout_secs`. Default: `verification.step_timeout_secs`.
     #[schemars(range(min = 1))]
     pub timeout_secs: Option<u64>,
 }
@@ -228,15 +244,19 @@ pub enum StepKind {
     Dynamic,
 }
 
-/// `[auto_reject]`: what ade does to an approval whose verification failed after the last
-/// attempt.
+/// `[auto_reject]`: what ade does to an approval (the pull request of a run) whose verification
+/// failed on its last attempt (`execution.attempts`; earlier failures are retried with the
+/// failure as feedback). ade also comments on the approval naming the failing steps and their
+/// last lines, and its task is rejected: tasks that depend on it wait, shown as blocked, until
+/// `/ade run` starts it again.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AutoReject {
-    /// `"close"` the pull request, turn it into a `"draft"`, or only `"label"` it. The label is
-    /// added in every case. Default `"close"`.
+    /// Close the pull request, turn it into a draft, or only label it. The label is added in
+    /// every case. Default `"close"`.
     pub action: Option<RejectAction>,
-    /// The label marking a rejected approval, at most 50 characters. Default `"ade:rejected"`.
+    /// The label marking a rejected approval. ade adds labels the repository defines and creates
+    /// none, so create this one once. Default `"ade:rejected"`.
     #[schemars(length(min = 1, max = 50))]
     pub label: Option<String>,
 }
@@ -257,22 +277,26 @@ pub enum RejectAction {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PullRequests {
-    /// Prefix of every branch ade pushes; must start with the server's required prefix
-    /// (default `"ade/"`). Letters, digits, `-`, `_`, `.` and `/`. Default `"ade/"`.
+    /// Prefix of every branch ade pushes: letters, digits, `-`, `_`, `.` and `/`. It must start
+    /// with the server's `limits.branch_prefix`, so a repository may only make it longer
+    /// (`"ade/bots/"`). Default `"ade/"`.
     #[schemars(length(min = 1, max = 40))]
     pub branch_prefix: Option<String>,
-    /// Labels added to every approval. Default `["ade"]`.
+    /// Labels added to every approval, among those the repository defines (ade creates none).
+    /// Default `["ade"]`.
     pub labels: Option<Vec<String>>,
-    /// Whether ade may merge an approval itself: only with an approving review from someone
-    /// other than the person who asked for the run, given on the current head, a passing
-    /// `ade/verify` on that head, and the forge's branch protection accepting the merge. Default
-    /// `false`; the server may forbid it.
+    /// Whether ade may merge an approval itself: only with an approving review on the current
+    /// head by someone with write access who neither asked for the work (approved the spec or
+    /// asked for the run) nor pushed that head, a passing `ade/verify` on that head, and the
+    /// forge's branch protection accepting the merge. Refused when the server's
+    /// `limits.allow_auto_merge` is `false`. Default `false`.
     pub auto_merge: Option<bool>,
-    /// How ade merges when `auto_merge` is on: `"merge"`, `"squash"` or `"rebase"`. Default
-    /// `"merge"`.
+    /// How ade merges when `auto_merge` is on. Default `"merge"`.
     pub merge_method: Option<MergeMethodName>,
     /// Whether approvals open as drafts while their verification runs and are marked ready for
-    /// review once it passes, so reviewers are only asked about green work. Default `true`.
+    /// review once it passes, so reviewers are only asked about green work (GitHub draft pull
+    /// requests; on Gitea and Forgejo the `WIP: ` title prefix). With `false` they open ready.
+    /// Default `true`.
     pub drafts: Option<bool>,
 }
 
@@ -293,22 +317,26 @@ pub enum MergeMethodName {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Goals {
-    /// Close the goal's issue once its plan is finished. Default `false`: the summary is posted
-    /// and the issue stays open for a human to close.
+    /// Close the goal's issue once its plan is finished; otherwise the summary is posted and the
+    /// issue stays open for a person to close. Default `false`.
     pub close_issue: Option<bool>,
 }
 
 /// `[paths]`: paths agents may not change. A path covers itself and everything below it;
-/// `.github/workflows` and `.github/workflows/` mean the same. A run that changes a protected path
-/// fails before it is pushed.
+/// `./` and a trailing `/` are ignored, so `.ade/`, `./.ade` and `.ade` are one path. Paths are
+/// relative to the repository's root; absolute paths, `..` and empty parts are errors, and globs
+/// are not supported. A run whose diff touches a protected path fails before it is pushed, and a
+/// plan whose task lists one is refused.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Paths {
     /// Paths protected in addition to the server's (which by default are `.github/workflows`,
     /// `.gitea/workflows`, `.forgejo/workflows` and `.ade`).
     pub protected: Vec<String>,
-    /// Paths of the server's list that this repository lets agents change; refused unless the
-    /// server allows it.
+    /// Paths of the server's list that this repository lets agents change: only exact entries
+    /// of the server's `limits.protected_paths`, and only when its `limits.allow_unprotect` is
+    /// `true`. Paths the server protects through its defaults (`defaults.paths.protected`) may
+    /// always be unprotected.
     pub unprotected: Vec<String>,
 }
 
@@ -317,10 +345,11 @@ pub struct Paths {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Retention {
-    /// Agent output and verification logs. Default 30, capped by the server (default cap 90).
+    /// Days agent output and verification logs are kept. Default 30. Capped by
+    /// `limits.max_run_logs_days`.
     pub run_logs_days: Option<u32>,
-    /// Worktrees of finished runs, kept for inspection. Default 7, capped by the server (default
-    /// cap 30).
+    /// Days worktrees of finished runs are kept for inspection. Default 7. Capped by
+    /// `limits.max_worktrees_days`.
     pub worktrees_days: Option<u32>,
 }
 
@@ -330,7 +359,8 @@ pub struct Retention {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Dlp {
-    /// The rules (`[[dlp.rules]]`), added to the server's.
+    /// The rules (`[[dlp.rules]]`), at most 50. They are added to the server's
+    /// (`defaults.dlp.rules`), never replace them, and may not reuse a server rule's name.
     pub rules: Vec<DlpRule>,
 }
 
@@ -338,10 +368,12 @@ pub struct Dlp {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DlpRule {
-    /// Named in the failure report: lowercase letters, digits, `-` and `_`, unique.
+    /// Named in the failure report: lowercase letters, digits, `-` and `_`, unique among the
+    /// rules.
     #[schemars(length(min = 1, max = 40))]
     pub name: String,
-    /// A regular expression (Rust `regex` syntax) matched against each added line.
+    /// A regular expression (Rust `regex` syntax) matched against each added line; checked when
+    /// the policy is read.
     #[schemars(length(min = 1, max = 1000))]
     pub pattern: String,
 }
@@ -351,13 +383,14 @@ pub struct DlpRule {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimits {
-    /// `/ade plan` per repository. Default 20, capped by the server (default cap 60).
+    /// `/ade plan` commands per repository. Default 20. Capped by `limits.max_plans_per_hour`.
     #[schemars(range(min = 1))]
     pub plans_per_hour: Option<u32>,
-    /// Runs started per repository. Default 50, capped by the server (default cap 200).
+    /// Runs started per repository. Default 50. Capped by `limits.max_runs_per_hour`.
     #[schemars(range(min = 1))]
     pub runs_per_hour: Option<u32>,
-    /// Commands per user per repository. Default 30, capped by the server (default cap 120).
+    /// Commands per user per repository. Default 30. Capped by
+    /// `limits.max_commands_per_user_per_hour`.
     #[schemars(range(min = 1))]
     pub commands_per_user_per_hour: Option<u32>,
 }

@@ -6,13 +6,17 @@
 //! column; [`effective`] combines it with the [`ServerPolicy`] into the [`EffectivePolicy`] the
 //! rest of ade reads. The serde types in `file.rs` are the source of truth: their doc comments are
 //! the descriptions of the JSON Schema ([`json_schema`]), published as
-//! docs/schema/policy.schema.json. docs/policy.md is the user's side of the same contract.
+//! docs/schema/policy.schema.json, and of the reference in docs/policy.md ([`reference_markdown`]),
+//! which is the user's side of the same contract. [`warnings`] names the keys a file sets that ade
+//! does not act on yet ([`NOT_ACTED_ON`]).
 
 mod check;
 mod diagnostic;
 mod effective;
 mod file;
 mod locate;
+mod not_acted_on;
+mod reference;
 pub(crate) mod schema;
 mod server;
 mod suggest;
@@ -31,6 +35,8 @@ pub use file::{
     Policy, PullRequests, RateLimits, RejectAction, Retention, Roles, Step, StepKind, Verification,
 };
 pub use locate::Position;
+pub use not_acted_on::{NOT_ACTED_ON, NotActedOn, warnings};
+pub use reference::markdown as reference_markdown;
 pub use server::{Limits, RoleTable, ServerPolicy};
 
 pub(crate) use validate::{agent_name_error, normalize_path};

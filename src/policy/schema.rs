@@ -83,3 +83,33 @@ pub(crate) fn check_published(relative: &str, current: &str) {
         "{relative} is stale: run `ADE_UPDATE_SCHEMA=1 cargo test --lib schema_is_current` and commit it"
     );
 }
+
+/// Compares the part of the committed page at `relative` between the lines `begin` and `end` with
+/// `current`, leaving the rest of the page (written by hand) alone; `ADE_UPDATE_SCHEMA=1` rewrites
+/// that part instead, like [`check_published`].
+#[cfg(test)]
+pub(crate) fn check_published_part(
+    relative: &str,
+    begin: &str,
+    end: &str,
+    current: &str,
+    test: &str,
+) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
+    let page = std::fs::read_to_string(&path).unwrap_or_default();
+    let (Some(start), Some(stop)) = (page.find(begin), page.find(end)) else {
+        panic!("{relative} has no line `{begin}` followed by a line `{end}`");
+    };
+    let start = start + begin.len() + 1;
+    assert!(start <= stop, "{relative}: `{end}` comes before `{begin}`");
+    let committed = &page[start..stop];
+    if std::env::var_os("ADE_UPDATE_SCHEMA").is_some_and(|v| v == "1") {
+        let updated = format!("{}{current}{}", &page[..start], &page[stop..]);
+        std::fs::write(&path, updated).expect("docs/ is writable");
+        return;
+    }
+    assert!(
+        committed == current,
+        "{relative} is stale: run `ADE_UPDATE_SCHEMA=1 cargo test --lib {test}` and commit it"
+    );
+}

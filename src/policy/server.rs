@@ -5,14 +5,13 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::diagnostic::PolicyDiagnostic;
-use super::effective::effective;
 use super::file::{Environment, Policy};
-use super::validate;
 use crate::forge::Permission;
 
 /// The server's policy: `defaults` has the shape of `.ade/config.toml` and fills every key a
-/// repository leaves out; `limits` caps what either may set.
+/// repository leaves out; `limits` caps what either may set. Checked whole by
+/// [`ServerPolicy::check`], in check.rs beside the check of a repository's policy file, because
+/// it needs the effective policy, which is built on this file.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerPolicy {
@@ -107,8 +106,8 @@ impl Default for Limits {
     }
 }
 
-/// The permission each command needs. Its default is DESIGN's command table: `read` for
-/// `status` and `help`, `maintain` for `approve`, `write` for the rest.
+/// The permission each command needs. Its default is the command table of docs/commands.md:
+/// `read` for `status` and `help`, `maintain` for `approve`, `write` for the rest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RoleTable {
@@ -154,8 +153,8 @@ impl Default for RoleTable {
 }
 
 impl RoleTable {
-    /// Each command's verb with the permission it needs, in the order of DESIGN's table, so help
-    /// text and the docs can list them.
+    /// Each command's verb with the permission it needs, in the order of docs/commands.md's
+    /// table, so help text and the docs can list them.
     pub fn entries(&self) -> [(&'static str, Permission); 8] {
         [
             ("plan", self.plan),
@@ -198,81 +197,4 @@ pub(super) mod builtin {
     pub const PLANS_PER_HOUR: u32 = 20;
     pub const RUNS_PER_HOUR: u32 = 50;
     pub const COMMANDS_PER_USER_PER_HOUR: u32 = 30;
-}
-
-impl ServerPolicy {
-    /// Checks the server's own policy, as `ade check-config` and start-up should: its defaults
-    /// must be valid policy values within its own limits, and its limits usable. Keys are named
-    /// relative to where the server policy sits in `ade.toml` (`defaults.execution.parallelism`,
-    /// `limits.branch_prefix`).
-    pub fn check(&self) -> Result<(), Vec<PolicyDiagnostic>> {
-        let locations = &self.defaults.locations;
-        let mut out: Vec<PolicyDiagnostic> = validate::policy(&self.defaults)
-            .into_iter()
-            .map(|problem| {
-                let mut d = PolicyDiagnostic::at_key(locations, &problem.key, problem.message);
-                d.key = Some(format!("defaults.{}", problem.key));
-                d
-            })
-            .collect();
-        let mut refuse = |key: &str, message: String| {
-            out.push(PolicyDiagnostic {
-                source: String::new(),
-                position: None,
-                key: Some(format!("limits.{key}")),
-                message,
-            })
-        };
-        let limits = &self.limits;
-        if let Some(problem) = validate::branch_prefix_error(&limits.branch_prefix) {
-            refuse("branch_prefix", problem);
-        }
-        for (index, path) in limits.protected_paths.iter().enumerate() {
-            if let Err(problem) = validate::normalize_path(path) {
-                refuse(
-                    &format!("protected_paths[{index}]"),
-                    format!("`{path}` {problem}"),
-                );
-            }
-        }
-        for (index, agent) in limits.agents.iter().flatten().enumerate() {
-            if let Some(problem) = validate::agent_name_error(agent) {
-                refuse(&format!("agents[{index}]"), problem);
-            }
-        }
-        if limits.environments.is_empty() {
-            refuse(
-                "environments",
-                "an empty list would let no run execute".to_owned(),
-            );
-        }
-        for (key, value) in [
-            ("max_parallelism", limits.max_parallelism.into()),
-            ("max_timeout_secs", limits.max_timeout_secs),
-            ("max_attempts", limits.max_attempts.into()),
-            ("max_tasks", limits.max_tasks.into()),
-            ("max_step_timeout_secs", limits.max_step_timeout_secs),
-            ("max_plans_per_hour", limits.max_plans_per_hour.into()),
-            ("max_runs_per_hour", limits.max_runs_per_hour.into()),
-            (
-                "max_commands_per_user_per_hour",
-                limits.max_commands_per_user_per_hour.into(),
-            ),
-        ] {
-            if value == 0 {
-                refuse(key, "must be at least 1".to_owned());
-            }
-        }
-        if out.is_empty()
-            && let Err(loosened) = effective(self, &Policy::default())
-        {
-            out.extend(loosened);
-        }
-        for diagnostic in &mut out {
-            if diagnostic.source.is_empty() {
-                diagnostic.source = "server policy".to_owned();
-            }
-        }
-        if out.is_empty() { Ok(()) } else { Err(out) }
-    }
 }

@@ -18,7 +18,7 @@ pub mod verify;
 pub mod workspace;
 
 pub use order::{
-    DependencyResult, RunOrder, RunOutcome, RunProgress, RunReport, Runner, VerifyOrder,
+    DependencyResult, Fault, RunOrder, RunOutcome, RunProgress, RunReport, Runner, VerifyOrder,
     VerifyOutcome, WarmOrder,
 };
 

@@ -105,12 +105,12 @@ pub enum RunOutcome {
         /// What happened.
         report: RunReport,
     },
-    /// Something failed: the agent, its time limit, git, the runner.
+    /// Something failed: the agent, its time limit, git, the runner, the runner's setup.
     Failed {
         /// Why, for humans.
         reason: String,
-        /// Whether a new attempt could succeed (a runner fault rather than the agent's).
-        retryable: bool,
+        /// Whose fault, which decides what happens next.
+        fault: Fault,
         /// What happened.
         report: RunReport,
     },
@@ -119,6 +119,21 @@ pub enum RunOutcome {
         /// What happened.
         report: RunReport,
     },
+}
+
+/// Whose fault a failed run was: what decides whether, and when, it is tried again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// The run's own (the agent failed or timed out, its order or change was refused): running
+    /// it again as it is changes nothing.
+    Run,
+    /// The runner's, for a moment (git, the disk, the forge): another attempt may succeed at once.
+    Runner,
+    /// The runner's setup (the agent's program cannot be started: a permission, a folder the agent
+    /// user cannot enter, a missing container runtime): the run waits and is tried again until
+    /// the operator fixes it, and at once when ade restarts (docs/runner.md).
+    Setup,
 }
 
 impl RunOutcome {

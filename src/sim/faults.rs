@@ -2,7 +2,7 @@
 //! server error, a rate limit, a delay or no answer at all; the next N webhooks are delayed or
 //! dropped. Rules are used up in the order they were added.
 
-use super::calls::path_matches;
+use super::path_pattern::path_matches;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;

@@ -108,6 +108,23 @@ pub async fn enqueue(conn: &mut Conn, job: &NewJob, now: i64) -> Result<Option<i
     Ok(id)
 }
 
+/// Makes every waiting job of `kind` due now, for a restart after the operator fixed what they
+/// waited on. Returns how many were brought forward.
+pub async fn due_now(conn: &mut Conn, kind: &str, now: i64) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE jobs SET run_at = $1 WHERE kind = $2 AND state = 'available' AND run_at > $1",
+    )
+    .bind(now)
+    .bind(kind)
+    .execute(&mut *conn)
+    .await
+    .context("bring jobs forward")?;
+    if done.rows_affected() > 0 {
+        enqueued(conn).await?;
+    }
+    Ok(done.rows_affected())
+}
+
 /// Enqueues several jobs in as few statements as the database's parameter limit allows, in the
 /// given order; jobs whose idempotency key is taken are skipped. Returns how many were stored. One
 /// multi-row INSERT instead of a statement per job is what lets the inbox keep up with its disk.

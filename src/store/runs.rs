@@ -259,6 +259,21 @@ pub async fn start_run(
     Ok(done.rows_affected() == 1)
 }
 
+/// Puts a running run back in the queue with `reason`: the runner's setup could not start it,
+/// and its job tries again later (docs/runner.md). False if the run was not running.
+pub async fn hold_run(conn: &mut Conn, id: i64, reason: &str) -> Result<bool, StoreError> {
+    RunState::Running.transition(RunState::Queued)?;
+    let done = sqlx::query(
+        "UPDATE runs SET state = 'queued', reason = $1 WHERE id = $2 AND state = 'running'",
+    )
+    .bind(reason)
+    .bind(id)
+    .execute(conn)
+    .await
+    .context("hold run")?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// How a run ended.
 #[derive(Clone, Debug)]
 pub struct RunEnd<'a> {

@@ -4,7 +4,8 @@
 //! database.
 
 use super::{Conn, Context, StoreError, state};
-use crate::lifecycle::{State, TaskState};
+use crate::lifecycle::{SpecState, State, TaskState};
+use sqlx::Row;
 use sqlx::any::AnyRow;
 
 /// A task of a spec version as stored.
@@ -72,6 +73,27 @@ pub async fn tasks_of(conn: &mut Conn, spec: i64) -> Result<Vec<TaskRow>, StoreE
         .map(task_row)
         .collect::<Result<_, _>>()
         .context("read tasks")
+}
+
+/// The active spec versions that have ready tasks, with their goal's forge, repository and issue
+/// number: what a restart looks at again (docs/runner.md).
+pub async fn active_specs_with_ready_tasks(
+    conn: &mut Conn,
+) -> Result<Vec<(i64, String, String, i64)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT s.id, g.forge, g.repository, g.number FROM specs s JOIN goals g ON g.id = s.goal \
+         WHERE s.state = $1 AND EXISTS \
+           (SELECT 1 FROM tasks t WHERE t.spec = s.id AND t.state = $2) ORDER BY s.id",
+    )
+    .bind(SpecState::Active.as_str())
+    .bind(TaskState::Ready.as_str())
+    .fetch_all(conn)
+    .await
+    .context("read specs with ready tasks")?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .context("read specs with ready tasks")
 }
 
 /// One task row.

@@ -11,7 +11,7 @@ use super::{CHECK_NAME, StepOutcome, StepResult, Verdict, VerificationReport, hu
 use crate::command::sanitize;
 use crate::forge::{Check, CheckAnnotation, CheckState, ForgeKind};
 use crate::policy::StepKind;
-use crate::templates;
+use crate::templates::{self, TemplateError};
 
 /// Most annotations one check carries (GitHub takes 50 per request: one request is enough).
 pub const MAX_ANNOTATIONS: usize = 50;
@@ -79,7 +79,7 @@ pub enum CommentKind {
 /// The `ade/verify` check for a stage: its state, a title that fits a Gitea status, a summary
 /// (the step table, each failing step's last lines, the spec, task and run), the failing steps'
 /// annotations, the run page, and an external id naming the run and attempt.
-pub fn check(ctx: &CheckContext, stage: CheckStage<'_>) -> Result<Check, String> {
+pub fn check(ctx: &CheckContext, stage: CheckStage<'_>) -> Result<Check, TemplateError> {
     let (state, report) = match stage {
         CheckStage::InProgress { .. } => (CheckState::InProgress, None),
         CheckStage::Completed(report) => (state_of(report.verdict), Some(report)),
@@ -108,7 +108,7 @@ pub fn report_comment(
     ctx: &CheckContext,
     report: &VerificationReport,
     kind: CommentKind,
-) -> Result<String, String> {
+) -> Result<String, TemplateError> {
     let view = ReportView::new(ctx, CheckStage::Completed(report), kind);
     fit(&view, "verify_comment.md")
 }
@@ -131,7 +131,7 @@ pub fn state_of(verdict: Verdict) -> CheckState {
 
 /// Renders `template`, showing fewer of each failing step's last lines until it fits
 /// [`MAX_TEXT`]; the table and reasons always stay.
-fn fit(view: &ReportView, template: &str) -> Result<String, String> {
+fn fit(view: &ReportView, template: &str) -> Result<String, TemplateError> {
     let mut lines = super::tail::TAIL_LINES;
     loop {
         let text = templates::render(template, view.with_tail_lines(lines))?;

@@ -9,7 +9,7 @@ use super::tail::cap_chars;
 use super::{Mask, StepOutcome, StepResult, Verdict, VerificationReport};
 use crate::command::sanitize;
 use crate::policy::StepKind;
-use crate::templates;
+use crate::templates::{self, TemplateError};
 
 /// Most bytes of feedback: enough for the failing steps' last lines, small beside a prompt.
 pub const MAX_FEEDBACK: usize = 6 * 1024;
@@ -23,7 +23,10 @@ const FEEDBACK_ANNOTATIONS: usize = 10;
 /// The feedback for the agent's next attempt, or `None` when there is nothing to fix: the
 /// verdict passed, there was nothing to verify, or verification was cancelled. `mask` is applied
 /// once more to the whole text (the report's texts were masked when it was made).
-pub fn feedback(report: &VerificationReport, mask: &Mask<'_>) -> Result<Option<String>, String> {
+pub fn feedback(
+    report: &VerificationReport,
+    mask: &Mask<'_>,
+) -> Result<Option<String>, TemplateError> {
     if !matches!(report.verdict, Verdict::Failed | Verdict::Error) {
         return Ok(None);
     }

@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod demo;
 mod goals;
+mod guides;
 mod queue;
 mod real_agent;
 #[path = "../real_agents/mod.rs"]
@@ -18,4 +19,5 @@ mod runs;
 mod signatures;
 mod store;
 mod verification;
+mod waiting;
 mod webhooks;

@@ -12,9 +12,10 @@ const PERMISSIONS: [Permission; 6] = [
 
 const PLACES: [Place; 2] = [Place::Issue, Place::PullRequest];
 
-/// DESIGN.md's command table, written out again by hand so the code's table is checked against
-/// it: (verb, least permission, works on issues, works on pull requests).
-const DESIGN: [(Verb, Permission, bool, bool); 8] = [
+/// The command table of docs/commands.md, written out again by hand so the code's table is
+/// checked against what is documented: (verb, least permission, works on issues, works on pull
+/// requests).
+const DOCUMENTED: [(Verb, Permission, bool, bool); 8] = [
     (Verb::Plan, Permission::Write, true, false),
     (Verb::Approve, Permission::Maintain, true, false),
     (Verb::Run, Permission::Write, true, false),
@@ -58,9 +59,9 @@ fn the_table_has_one_row_per_verb_in_order() {
 }
 
 #[test]
-fn authorize_follows_the_design_for_every_command_permission_and_place() {
+fn authorize_follows_the_documented_table_for_every_command_permission_and_place() {
     let overrides = RoleOverrides::default();
-    for (verb, least, on_issue, on_pull) in DESIGN {
+    for (verb, least, on_issue, on_pull) in DOCUMENTED {
         for permission in PERMISSIONS {
             for place in PLACES {
                 let works_here = match place {
@@ -259,8 +260,8 @@ fn help_for_a_maintainer_on_an_issue() {
         text,
         "Commands you can use on this issue:\n\
          \n\
-         - `/ade plan [agent] [-- extra instructions]`: plan this goal: a new spec version, \
-         validated and posted as a comment\n\
+         - `/ade plan [-- extra instructions]`: plan this goal from the issue's task list: a new \
+         spec version, validated and posted as a comment\n\
          - `/ade approve [version]`: activate the latest validated spec (or that version); its \
          tasks start\n\
          - `/ade run <task-id> | all`: (re)start a task of the active spec, or all of them\n\

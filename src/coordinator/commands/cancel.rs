@@ -146,8 +146,7 @@ async fn close_approval(
                 session_goal_number(session, tx, row).await?
             ),
             ..ReplyView::default()
-        })
-        .map_err(JobError::Permanent)?,
+        })?,
     });
     session.writes.push(ForgeWrite::ClosePull {
         repo,

@@ -98,9 +98,7 @@ pub async fn run(
         .unwrap_or_else(|_| Dlp::new(&[]).expect("the built-in detectors compile"));
     let mask = move |text: &str| dlp.redact(text);
     let feedback = match verification::last_failure(tx, approval.id).await? {
-        Some(report) => {
-            crate::verify::feedback::feedback(&report, &mask).map_err(JobError::Permanent)?
-        }
+        Some(report) => crate::verify::feedback::feedback(&report, &mask)?,
         None => None,
     };
     if !tasks::move_task(tx, task.id, task.state, TaskState::Running, session.now).await? {
@@ -127,7 +125,7 @@ pub async fn run(
         session.now,
     )
     .await?;
-    let job = RunJob { run }.new_job(RunJob::ATTEMPTS, session.now);
+    let job = RunJob::new(run).new_job(RunJob::ATTEMPTS, session.now);
     queue::enqueue(tx, &job, session.now).await?;
     let spec = spec_of(&spec_row)?;
     let comment = goal_comment(tx, session.repo, &spec_row, &spec).await?;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::coordinator::render::{self, ReplyView};
 use crate::coordinator::shared::Shared;
-use crate::coordinator::writes::{ForgeWrite, classify, enqueue_writes};
+use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
 use crate::forge::ReviewState;
 use crate::forge::{ForgeError, ForgeReview, MergeRefusal, Permission, RepoRef};
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
@@ -136,15 +136,12 @@ impl GateHandler {
                 shut(&approval, "the policy on the default branch is not valid");
                 return ctx.finish(ctx.store().begin().await?).await;
             }
-            Err(error) => return Err(classify(error)),
+            Err(error) => return Err(error.into()),
         };
         if !policy.pull_requests.auto_merge {
             return ctx.finish(ctx.store().begin().await?).await;
         }
-        let pull = forge
-            .pull_request(&repo, approval.number)
-            .await
-            .map_err(classify)?;
+        let pull = forge.pull_request(&repo, approval.number).await?;
         if !pull.open || pull.draft {
             shut(&approval, "closed or a draft");
             return ctx.finish(ctx.store().begin().await?).await;
@@ -158,16 +155,10 @@ impl GateHandler {
             let mut conn = ctx.store().reader().await?;
             excluded_reviewers(&mut conn, &approval, &bot).await?
         };
-        let reviews = forge
-            .list_reviews(&repo, approval.number)
-            .await
-            .map_err(classify)?;
+        let reviews = forge.list_reviews(&repo, approval.number).await?;
         let mut reviewer = None;
         for review in candidate_reviews(&reviews, &pull.head_sha, &excluded) {
-            let permission = forge
-                .permission(&repo, &review.author)
-                .await
-                .map_err(classify)?;
+            let permission = forge.permission(&repo, &review.author).await?;
             if permission >= Permission::Write {
                 reviewer = Some(review.author.clone());
                 break;
@@ -208,8 +199,7 @@ impl GateHandler {
                         markdown::inline(&message)
                     ),
                     ..ReplyView::default()
-                })
-                .map_err(JobError::Permanent)?;
+                })?;
                 let now = ctx.now_ms();
                 let mut tx = ctx.store().begin().await?;
                 let writes = [ForgeWrite::Comment {
@@ -228,7 +218,7 @@ impl GateHandler {
                 .await?;
                 ctx.finish(tx).await
             }
-            Err(error) => Err(classify(error)),
+            Err(error) => Err(error.into()),
         }
     }
 }

@@ -9,7 +9,7 @@ use super::{MAX_PUT_OFF, put_off};
 use crate::coordinator::event_job::{ApprovalPushedKind, event_of};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
-use crate::coordinator::writes::{classify, enqueue_writes};
+use crate::coordinator::writes::enqueue_writes;
 use crate::events::EventKind;
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::lifecycle::ApprovalState;
@@ -93,10 +93,7 @@ impl ApprovalPushedHandler {
         {
             return ctx.finish(ctx.store().begin().await?).await;
         }
-        let current = forge
-            .pull_request(&repo, pull.number)
-            .await
-            .map_err(classify)?;
+        let current = forge.pull_request(&repo, pull.number).await?;
         if current.head_sha != pull.head.sha || !current.open {
             return ctx.finish(ctx.store().begin().await?).await;
         }
@@ -107,7 +104,7 @@ impl ApprovalPushedHandler {
                     "a push to an approval is not verified: the policy on the default branch is not valid");
                 return ctx.finish(ctx.store().begin().await?).await;
             }
-            Err(error) => return Err(classify(error)),
+            Err(error) => return Err(error.into()),
         };
         let now = ctx.now_ms();
         let mut tx = ctx.store().begin().await?;

@@ -6,7 +6,7 @@ use crate::coordinator::event_job::{CheckRerunKind, event_of};
 use crate::coordinator::policy_check;
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
-use crate::coordinator::writes::{classify, enqueue_writes};
+use crate::coordinator::writes::enqueue_writes;
 use crate::events::EventKind;
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::store::approvals;
@@ -59,7 +59,7 @@ impl CheckRerunHandler {
                     tracing::warn!(branch = %head.name, "a re-run of ade/verify is not honoured: the policy on the default branch is not valid");
                     None
                 }
-                Err(error) => return Err(classify(error)),
+                Err(error) => return Err(error.into()),
             }
         } else {
             None

@@ -3,7 +3,6 @@
 
 use super::load::StoredRun;
 use crate::coordinator::render::{self, ApprovalView, TaskView};
-use crate::coordinator::writes::classify;
 use crate::forge::{Forge, ForgeError, ForgePullRequest, NewPullRequest, PullRequestUpdate};
 use crate::jobs::JobError;
 use crate::runner::RunReport;
@@ -80,7 +79,7 @@ pub(super) async fn open(
                 None => return Err(JobError::Retry(format!("opening the approval: {why}"))),
             }
         }
-        Err(e) => return Err(classify(e)),
+        Err(e) => return Err(e.into()),
     };
     tracing::info!(run = l.run.id, pull = pull.number, draft, "approval opened");
     Ok(Opened::of(&pull))
@@ -90,8 +89,7 @@ pub(super) async fn open(
 async fn find(forge: &dyn Forge, l: &StoredRun) -> Result<Option<i64>, JobError> {
     Ok(forge
         .find_pull_request(&l.repo, &l.run.branch)
-        .await
-        .map_err(classify)?
+        .await?
         .map(|pull| pull.number))
 }
 
@@ -114,13 +112,9 @@ async fn update(
                 open: Some(true),
             },
         )
-        .await
-        .map_err(classify)?;
+        .await?;
     if draft && !pull.draft {
-        forge
-            .set_draft(&l.repo, &pull, true)
-            .await
-            .map_err(classify)?;
+        forge.set_draft(&l.repo, &pull, true).await?;
         return Ok(Opened {
             draft: true,
             ..Opened::of(&pull)
@@ -178,7 +172,7 @@ fn approval_body(l: &StoredRun, report: &RunReport) -> Result<String, JobError> 
         agent_config_changes: report.agent_config_changes.clone(),
         flagged: report.flagged.clone(),
     };
-    render::approval(&view).map_err(JobError::Permanent)
+    Ok(render::approval(&view)?)
 }
 
 /// `3m 12s`, `45s`, `1h 2m`.

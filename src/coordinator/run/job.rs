@@ -12,18 +12,35 @@ use crate::jobs::Job;
 pub struct RunJob {
     /// The run's id.
     pub run: i64,
+    /// How many times the runner's setup could not start the run before this job (see
+    /// `run/hold.rs`); 0 for its first job.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub held: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl RunJob {
     /// Attempts a run job gets: a run whose runner died (its lease expired) is taken over by
     /// another runner this many times minus one, then failed visibly.
     pub const ATTEMPTS: i64 = 3;
+
+    /// The first job of run `run`.
+    pub fn new(run: i64) -> RunJob {
+        RunJob { run, held: 0 }
+    }
 }
 
+/// One job per run and per time it was held.
 impl Job for RunJob {
     const KIND: &'static str = "run";
 
     fn idempotency_key(&self, _run_at: i64) -> String {
-        format!("run:{}", self.run)
+        match self.held {
+            0 => format!("run:{}", self.run),
+            n => format!("run:{}:held:{n}", self.run),
+        }
     }
 }

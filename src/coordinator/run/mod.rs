@@ -17,6 +17,7 @@
 //! expires, and failed visibly after its last attempt.
 
 mod approval;
+mod hold;
 pub mod job;
 mod load;
 mod order;
@@ -39,7 +40,7 @@ use crate::forge::Forge;
 use crate::jobs::{self, BoxFuture, JobContext, JobError, JobHandler};
 use crate::lifecycle::{RunState, SpecState, State};
 use crate::policy::EffectivePolicy;
-use crate::runner::{RunOrder, RunOutcome, RunReport, Runner};
+use crate::runner::{Fault, RunOrder, RunOutcome, RunReport, Runner};
 use crate::store::jobs::ClaimedJob;
 use crate::store::{Conn, StoreError, runs as store};
 use job::RunJob;
@@ -61,7 +62,7 @@ impl RunHandler {
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
         let job: RunJob = ctx.payload()?;
-        let Some(mut loaded) = self.start(ctx, job.run).await? else {
+        let Some(mut loaded) = self.start(ctx, &job).await? else {
             return Ok(());
         };
         tracing::info!(run = loaded.run.id, task = %loaded.task.task_id, agent = %loaded.run.agent, attempt = loaded.run.attempt, "run started");
@@ -75,7 +76,7 @@ impl RunHandler {
                 let bot = self.shared.bot_login(forge.as_ref()).await?;
                 match order::build(ctx, forge.as_ref(), &bot, &policy, &loaded).await {
                     Ok(order) => Ok((policy, base, order)),
-                    Err(reason) => Err((reason, Some(policy))),
+                    Err(reason) => Err((reason.to_string(), Some(policy))),
                 }
             }
         };
@@ -84,7 +85,7 @@ impl RunHandler {
             Err((reason, policy)) => {
                 let failed = RunOutcome::Failed {
                     reason,
-                    retryable: false,
+                    fault: Fault::Run,
                     report: RunReport {
                         runner: self.runner.name().to_string(),
                         ..RunReport::default()
@@ -110,13 +111,42 @@ impl RunHandler {
         let outcome = self.execute(ctx, order, &publisher).await;
         let published = publisher.take();
         if let RunOutcome::Failed {
-            retryable: true,
+            fault: Fault::Runner,
             reason,
             ..
         } = &outcome
             && ctx.job.attempt < ctx.job.max_attempts
         {
             return Err(JobError::Retry(reason.clone()));
+        }
+        if let RunOutcome::Failed {
+            fault: Fault::Setup,
+            reason,
+            ..
+        } = &outcome
+            && !cancelled(ctx, loaded.run.id).await
+        {
+            return hold::hold(ctx, &self.shared, &loaded, &job, reason).await;
+        }
+        if job.held > 0 {
+            tracing::info!(
+                run = loaded.run.id,
+                held = job.held,
+                "a held run got past its setup"
+            );
+            let mut tx = ctx.store().begin().await?;
+            let write = hold::started_again(&loaded, job.held)?;
+            enqueue_writes(
+                &mut tx,
+                loaded.forge,
+                &[write],
+                self.shared.write_attempts,
+                ctx.now_ms(),
+            )
+            .await?;
+            tx.commit()
+                .await
+                .map_err(|e| JobError::Retry(format!("commit the started note: {e}")))?;
         }
         let halted = match (&outcome, &published) {
             (RunOutcome::Pushed { .. }, None) => {
@@ -262,10 +292,10 @@ impl RunHandler {
 
     /// Reads the run and marks it started; `None` when there is nothing to do (it already ended,
     /// or it was cancelled before it started, which is recorded here).
-    async fn start(&self, ctx: &JobContext, run: i64) -> Result<Option<StoredRun>, JobError> {
+    async fn start(&self, ctx: &JobContext, job: &RunJob) -> Result<Option<StoredRun>, JobError> {
         let loaded = {
             let mut conn = ctx.store().reader().await?;
-            load(&mut conn, run).await?
+            load(&mut conn, job.run).await?
         };
         let state = loaded.run.state;
         if state.is_final() {
@@ -403,7 +433,7 @@ impl JobHandler for RunHandler {
             }
             let outcome = RunOutcome::Failed {
                 reason,
-                retryable: false,
+                fault: Fault::Run,
                 report: RunReport::default(),
             };
             let ending = Ending {

@@ -2,14 +2,31 @@
 
 use super::load::StoredRun;
 use crate::command::sanitize;
-use crate::forge::Forge;
-use crate::forge::ReviewState;
+use crate::forge::{Forge, ForgeError, ReviewState};
 use crate::jobs::JobContext;
 use crate::lifecycle::RunState;
 use crate::policy::EffectivePolicy;
 use crate::runner::{DependencyResult, RunOrder, RunOutcome};
 use crate::store::runs::{self as store, RunCause};
-use crate::store::{approvals, tasks};
+use crate::store::{Context, StoreError, approvals, tasks};
+
+/// Why a run's order could not be built. Its text becomes the reason the run fails, so each
+/// case says what ade could not get.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum OrderError {
+    /// The run's task is not in its spec (the stored rows disagree).
+    #[error("task {0} is not in the spec")]
+    MissingTask(String),
+    /// A dependant starts from the default branch, and the forge did not tell where it is.
+    #[error("the default branch could not be read: {0}")]
+    DefaultBranch(#[source] ForgeError),
+    /// The forge gave no credential to fetch and push with.
+    #[error("no git credential from the forge: {0}")]
+    Credential(#[source] ForgeError),
+    /// Reading or writing the store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
 
 /// Most characters of review feedback handed to a retry.
 const REVIEW_FEEDBACK_CHARS: usize = 8 * 1024;
@@ -21,13 +38,13 @@ pub(super) async fn build(
     bot: &str,
     policy: &EffectivePolicy,
     l: &StoredRun,
-) -> Result<RunOrder, String> {
+) -> Result<RunOrder, OrderError> {
     let task = l
         .spec
         .tasks
         .iter()
         .find(|t| t.id.as_str() == l.task.task_id)
-        .ok_or_else(|| format!("task {} is not in the spec", l.task.task_id))?
+        .ok_or_else(|| OrderError::MissingTask(l.task.task_id.clone()))?
         .clone();
     // A retry continues on the approval's head; a dependant's first run starts from the
     // default branch, which holds its dependencies' merged work.
@@ -37,49 +54,34 @@ pub(super) async fn build(
         let head = forge
             .default_branch(&l.repo)
             .await
-            .map_err(|e| format!("the default branch could not be read: {e}"))?;
-        let mut tx = ctx
-            .store()
-            .begin()
-            .await
-            .map_err(|e| format!("store: {e}"))?;
-        store::set_run_base(&mut tx, l.run.id, &head.sha)
-            .await
-            .map_err(|e| format!("store: {e}"))?;
-        tx.commit().await.map_err(|e| format!("store: {e}"))?;
+            .map_err(OrderError::DefaultBranch)?;
+        let mut tx = ctx.store().begin().await?;
+        store::set_run_base(&mut tx, l.run.id, &head.sha).await?;
+        tx.commit().await.context("commit the run's base")?;
         head.sha
     };
     let credential = forge
         .clone_credential(&l.repo)
         .await
-        .map_err(|e| format!("no git credential from the forge: {e}"))?;
+        .map_err(OrderError::Credential)?;
     let mut dependencies = Vec::new();
     {
-        let mut conn = ctx
-            .store()
-            .reader()
-            .await
-            .map_err(|e| format!("store: {e}"))?;
-        let rows = tasks::tasks_of(&mut conn, l.task.spec)
-            .await
-            .map_err(|e| format!("store: {e}"))?;
+        let mut conn = ctx.store().reader().await?;
+        let rows = tasks::tasks_of(&mut conn, l.task.spec).await?;
         for dep in &task.depends_on {
             if let (Some(row), Some(spec_task)) = (
                 rows.iter().find(|r| r.task_id == dep.as_str()),
                 l.spec.task(dep),
             ) {
                 let summary = store::runs_of_task(&mut conn, row.id)
-                    .await
-                    .map_err(|e| format!("store: {e}"))?
+                    .await?
                     .into_iter()
                     .find(|run| run.state == RunState::Succeeded)
                     .and_then(|run| run.report)
                     .and_then(|report| serde_json::from_str::<RunOutcome>(&report).ok())
                     .map(|outcome| outcome.report().summary.join("\n"))
                     .unwrap_or_default();
-                let approval = approvals::of_task(&mut conn, row.id)
-                    .await
-                    .map_err(|e| format!("store: {e}"))?;
+                let approval = approvals::of_task(&mut conn, row.id).await?;
                 dependencies.push(DependencyResult {
                     task_id: row.task_id.clone(),
                     title: spec_task.title.clone(),
@@ -122,7 +124,7 @@ pub(super) async fn build(
 /// head it started from; otherwise the head the task's approval shows, or failing that the newest
 /// head a run of the task pushed to the branch (its approval may never have opened); `None` when
 /// the branch must not exist yet.
-async fn expected_head(ctx: &JobContext, l: &StoredRun) -> Result<Option<String>, String> {
+async fn expected_head(ctx: &JobContext, l: &StoredRun) -> Result<Option<String>, OrderError> {
     if l.run.cause == RunCause::Retry {
         // Continuing its base; or, taken over after it pushed, against what it pushed.
         return Ok(Some(
@@ -135,14 +137,9 @@ async fn expected_head(ctx: &JobContext, l: &StoredRun) -> Result<Option<String>
     if let Some(approval) = l.approval.as_ref().filter(|a| a.branch == l.run.branch) {
         return Ok(Some(approval.head_sha.clone()));
     }
-    let mut conn = ctx
-        .store()
-        .reader()
-        .await
-        .map_err(|e| format!("store: {e}"))?;
+    let mut conn = ctx.store().reader().await?;
     Ok(store::runs_of_task(&mut conn, l.task.id)
-        .await
-        .map_err(|e| format!("store: {e}"))?
+        .await?
         .into_iter()
         .find(|r| r.branch == l.run.branch && r.head_sha.is_some())
         .and_then(|r| r.head_sha))

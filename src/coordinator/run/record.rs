@@ -20,8 +20,8 @@ use crate::jobs::{Job, JobError};
 use crate::lifecycle::{ApprovalState, RunState, State, TaskState, VerificationState};
 use crate::markdown;
 use crate::policy::{EffectivePolicy, RejectAction};
-use crate::runner::RunOutcome;
 use crate::runner::dlp::Dlp;
+use crate::runner::{Fault, RunOutcome};
 use crate::store::approvals::ApprovalRow;
 use crate::store::jobs as queue;
 use crate::store::runs::{self as store, NewRun, RunCause, RunEnd};
@@ -120,7 +120,7 @@ pub(super) async fn end(
                         "the change was pushed as {short}, but its approval could not be opened; `/ade run` tries again"
                     )
                 },
-                retryable: false,
+                fault: Fault::Run,
                 report: outcome.report().clone(),
             };
             return ended_without_change(tx, &e, &now, &failed, &json).await;
@@ -325,8 +325,7 @@ async fn verdict(
                         markdown::inline(&why)
                     ),
                     ..ReplyView::default()
-                })
-                .map_err(JobError::Permanent)?,
+                })?,
             });
         }
         Verdict::Failed => {
@@ -406,7 +405,7 @@ async fn retry(
     let dlp = Dlp::new(&e.policy.dlp_rules)
         .unwrap_or_else(|_| Dlp::new(&[]).expect("the built-in detectors compile"));
     let mask = move |text: &str| dlp.redact(text);
-    let feedback = crate::verify::feedback::feedback(report, &mask).map_err(JobError::Permanent)?;
+    let feedback = crate::verify::feedback::feedback(report, &mask)?;
     let run = store::insert_run(
         tx,
         &NewRun {
@@ -422,7 +421,7 @@ async fn retry(
         e.now,
     )
     .await?;
-    let job = RunJob { run }.new_job(RunJob::ATTEMPTS, e.now);
+    let job = RunJob::new(run).new_job(RunJob::ATTEMPTS, e.now);
     queue::enqueue(tx, &job, e.now).await?;
     tracing::info!(task = %l.task.task_id, run, attempt = l.run.attempt + 1, "verification failed; the agent tries again with the failure as feedback");
     Ok(Vec::new())
@@ -466,8 +465,7 @@ async fn reject(
         repo: repo.clone(),
         number,
         marker: format!("rejected:{}", l.run.id),
-        body: crate::verify::check::report_comment(context, report, CommentKind::Rejected)
-            .map_err(JobError::Permanent)?,
+        body: crate::verify::check::report_comment(context, report, CommentKind::Rejected)?,
     }];
     match e.policy.auto_reject.action {
         RejectAction::Close => writes.push(ForgeWrite::ClosePull {
@@ -537,8 +535,7 @@ fn report(
         headline,
         details,
         ..ReplyView::default()
-    })
-    .map_err(JobError::Permanent)?;
+    })?;
     Ok(ForgeWrite::Comment {
         repo: l.repo.clone(),
         number,

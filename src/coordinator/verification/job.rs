@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Subject, VerifyJob, passed, report, state_of};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::watch::{Flag, watch};
-use crate::coordinator::writes::{ForgeWrite, classify, enqueue_writes};
+use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
 use crate::jobs::{self, BoxFuture, JobContext, JobError, JobHandler};
 use crate::lifecycle::{State, VerificationState};
 use crate::runner::{Runner, VerifyOrder};
@@ -116,7 +116,7 @@ impl VerifyHandler {
                 .await
                 .map_err(|e| JobError::Retry(format!("commit verification start: {e}")))?;
         }
-        let credential = forge.clone_credential(&repo).await.map_err(classify)?;
+        let credential = forge.clone_credential(&repo).await?;
         let task_environment = {
             let mut conn = ctx.store().reader().await?;
             let task = tasks::task(&mut conn, subject.approval.task).await?;

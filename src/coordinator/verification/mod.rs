@@ -129,14 +129,13 @@ pub fn report(
     context: &CheckContext,
     stage: CheckStage<'_>,
 ) -> Result<Vec<ForgeWrite>, JobError> {
-    let check = verify::check::check(context, stage).map_err(JobError::Permanent)?;
+    let check = verify::check::check(context, stage)?;
     let mut writes = vec![ForgeWrite::Check {
         repo: subject.repo.clone(),
         check,
     }];
     if let (ForgeKind::Gitea, CheckStage::Completed(report)) = (subject.forge, stage) {
-        let body = verify::check::report_comment(context, report, CommentKind::Report)
-            .map_err(JobError::Permanent)?;
+        let body = verify::check::report_comment(context, report, CommentKind::Report)?;
         writes.push(ForgeWrite::Comment {
             repo: subject.repo.clone(),
             number: subject.approval.number,

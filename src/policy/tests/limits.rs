@@ -216,7 +216,7 @@ approve = \"write\"
     assert_eq!(
         quiet.roles.required.approve,
         Permission::Maintain,
-        "the default stays DESIGN's; only the floor moved"
+        "the default stays the documented one (docs/commands.md); only the floor moved"
     );
     let lowered = effective(&server, &read("[roles]\napprove = \"write\"\n")).unwrap();
     assert_eq!(lowered.roles.required.approve, Permission::Write);

@@ -3,6 +3,7 @@
 
 mod check;
 mod limits;
+mod reference;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -13,6 +13,7 @@
 //! [`Invocation`]: super::env::Invocation
 
 pub mod check;
+pub mod inputs;
 pub mod leftovers;
 pub mod output;
 pub mod prepare;
@@ -26,9 +27,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use check::{AgentVersion, StartError};
+pub use inputs::{Dependency, RunInputs};
 pub use leftovers::Leftovers;
 pub use output::{AgentOutput, OutputFormat, OutputReader};
-pub use prepare::{Dependency, OUTPUT_FILE, PrepareError, RunInputs, RunPaths};
+pub use prepare::{OUTPUT_FILE, PrepareError, RunPaths};
 pub use template::{ArgTemplate, Placeholder, TemplateError};
 
 use crate::policy::{AgentPolicy, Environment, ExecutionPolicy, ServerPolicy};

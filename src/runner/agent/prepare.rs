@@ -9,9 +9,11 @@ use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use super::inputs::RunInputs;
 use super::prompt::PromptView;
 use super::{AgentRegistry, Placeholder, PromptMode, Selection};
 use crate::runner::env::{Invocation, PathAccess, PathGrant, StdinSource};
+use crate::templates::TemplateError;
 
 /// Linux refuses a single argument longer than this (`MAX_ARG_STRLEN`, 32 pages).
 const MAX_ARGUMENT_BYTES: usize = 128 * 1024;
@@ -22,57 +24,6 @@ pub const PROMPT_FILE: &str = "prompt.md";
 pub const TASK_FILE: &str = "task.json";
 /// The output file's name in the scratch folder (the agent writes it, if it does).
 pub const OUTPUT_FILE: &str = "output.md";
-
-/// Everything a run's prompt is made of. Texts are as the forge, the repository or an earlier
-/// run gave them: [`AgentRegistry::prepare`] sanitizes and caps them.
-#[derive(Clone, Debug, Default)]
-pub struct RunInputs {
-    /// ade's run id.
-    pub run_id: String,
-    /// The attempt number, from 1.
-    pub attempt: u32,
-    /// `owner/name` of the repository.
-    pub repository: String,
-    /// The goal's issue number.
-    pub goal_number: u64,
-    /// The goal's issue title.
-    pub goal_title: String,
-    /// The goal's issue body.
-    pub goal_body: String,
-    /// The spec version the task belongs to.
-    pub spec_version: u32,
-    /// The task id.
-    pub task_id: String,
-    /// The task title.
-    pub task_title: String,
-    /// The task instructions (Markdown).
-    pub instructions: String,
-    /// The task's acceptance checks.
-    pub acceptance: Vec<String>,
-    /// Paths the task expects to change.
-    pub paths: Vec<String>,
-    /// What the tasks it depends on produced.
-    pub dependencies: Vec<Dependency>,
-    /// The repository's AGENTS.md at the run's base commit, if it has one.
-    pub agents_md: Option<String>,
-    /// Why the previous attempt failed (verification output, review comments), if this is a retry.
-    pub feedback: Option<String>,
-    /// Paths the policy does not let agents change.
-    pub protected_paths: Vec<String>,
-}
-
-/// The result of a task this one depends on.
-#[derive(Clone, Debug, Default)]
-pub struct Dependency {
-    /// Its task id.
-    pub task_id: String,
-    /// Its title.
-    pub title: String,
-    /// Its pull request (merged, since the dependency is met).
-    pub pull_request: Option<u64>,
-    /// What its agent said it did.
-    pub summary: String,
-}
 
 /// Where a run happens on the runner.
 #[derive(Clone, Debug)]
@@ -102,7 +53,10 @@ pub enum PrepareError {
     },
     /// The prompt template failed (a bug in ade).
     #[error("prompt: {0}")]
-    Render(String),
+    Render(#[from] TemplateError),
+    /// The task file did not serialize (a bug in ade).
+    #[error("prompt: {0}")]
+    TaskFile(#[source] serde_json::Error),
     /// Agents cannot run as the user ade runs as (root without `runner.agent_user`).
     #[error("{0}")]
     User(String),
@@ -144,9 +98,9 @@ impl AgentRegistry {
         private_dir(&tmp)?;
 
         let view = PromptView::new(inputs);
-        let prompt = view.render().map_err(PrepareError::Render)?;
-        let task = serde_json::to_string_pretty(&view.task_file())
-            .map_err(|e| PrepareError::Render(e.to_string()))?;
+        let prompt = view.render()?;
+        let task =
+            serde_json::to_string_pretty(&view.task_file()).map_err(PrepareError::TaskFile)?;
         let prompt_file = paths.scratch.join(PROMPT_FILE);
         let task_file = paths.scratch.join(TASK_FILE);
         let output_file = paths.scratch.join(OUTPUT_FILE);

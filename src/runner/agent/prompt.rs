@@ -6,8 +6,9 @@
 
 use serde::Serialize;
 
-use super::prepare::RunInputs;
+use super::inputs::RunInputs;
 use crate::command::sanitize;
+use crate::templates::TemplateError;
 
 /// Longest one-line text kept (titles).
 const TITLE_CAP: usize = 300;
@@ -192,7 +193,7 @@ impl PromptView {
     }
 
     /// The prompt text.
-    pub fn render(&self) -> Result<String, String> {
+    pub fn render(&self) -> Result<String, TemplateError> {
         crate::templates::render("run_prompt.md", self)
     }
 

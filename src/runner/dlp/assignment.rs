@@ -10,7 +10,10 @@
 
 use regex::Regex;
 
-use super::detectors::{ASSIGNMENT, Hit, longest_run};
+use super::hit::Hit;
+
+/// The name of the rule for high-entropy values assigned to secret-like names.
+pub(super) const ASSIGNMENT: &str = "secret-assignment";
 
 /// Shortest value taken for a secret.
 pub(super) const MIN_LEN: usize = 12;
@@ -200,6 +203,19 @@ fn is_dotted_name(value: &str) -> bool {
                 .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         })
+}
+
+/// The longest run of one repeated character.
+pub(super) fn longest_run(text: &str) -> usize {
+    let mut longest = 0;
+    let mut run = 0;
+    let mut previous = None;
+    for c in text.chars() {
+        run = if Some(c) == previous { run + 1 } else { 1 };
+        previous = Some(c);
+        longest = longest.max(run);
+    }
+    longest
 }
 
 #[cfg(test)]

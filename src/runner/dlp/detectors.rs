@@ -4,22 +4,9 @@
 
 use regex::Regex;
 
-use super::assignment;
+use super::assignment::{self, longest_run};
+use super::hit::Hit;
 use crate::command::github_token_len;
-
-/// A credential found on one line, before it becomes a [`super::Finding`].
-pub(super) struct Hit {
-    /// The rule that found it.
-    pub rule: String,
-    /// Byte span in the scanned text (for telling overlapping hits apart).
-    pub start: usize,
-    /// End of the span.
-    pub end: usize,
-    /// The secret itself; it is hashed and measured, never shown.
-    pub secret: String,
-    /// How many leading characters of the secret are its fixed, public prefix (`ghp_`).
-    pub shown: usize,
-}
 
 /// How a detector matches.
 enum Matcher {
@@ -41,9 +28,6 @@ pub(super) struct Detector {
 
 /// The name of the PEM private key rule; its secret spans lines and is completed by the caller.
 pub(super) const PRIVATE_KEY: &str = "private-key";
-
-/// The name of the rule for high-entropy values assigned to secret-like names.
-pub(super) const ASSIGNMENT: &str = "secret-assignment";
 
 impl Detector {
     /// Every built-in detector, the most specific first: where two match the same text, the
@@ -223,17 +207,4 @@ fn any(_: &str) -> bool {
 /// `EXAMPLE`, and placeholders repeat one character (`ghp_xxxx…`).
 pub(super) fn not_placeholder(secret: &str) -> bool {
     !secret.to_ascii_lowercase().contains("example") && longest_run(secret) < 6
-}
-
-/// The longest run of one repeated character.
-pub(super) fn longest_run(text: &str) -> usize {
-    let mut longest = 0;
-    let mut run = 0;
-    let mut previous = None;
-    for c in text.chars() {
-        run = if Some(c) == previous { run + 1 } else { 1 };
-        previous = Some(c);
-        longest = longest.max(run);
-    }
-    longest
 }

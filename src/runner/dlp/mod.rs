@@ -14,6 +14,7 @@
 
 mod assignment;
 mod detectors;
+mod hit;
 mod suppress;
 
 use std::collections::{BTreeMap, HashMap};
@@ -24,7 +25,8 @@ use regex::Regex;
 use sha2::{Digest, Sha256};
 
 use self::assignment::{Assignments, is_lock_file};
-use self::detectors::{Detector, Hit, PRIVATE_KEY};
+use self::detectors::{Detector, PRIVATE_KEY};
+use self::hit::Hit;
 use self::suppress::{Markers, is_suppression_file};
 use super::changes::{ChangeKind, Changes, FileMode};
 use super::guard::render::{code_span, visible};

@@ -359,6 +359,23 @@ pub enum EnvError {
     Wait(io::Error),
 }
 
+impl EnvError {
+    /// Whether the cause lies in how the runner is set up rather than in the run: a program the
+    /// agent user may not execute or that is missing, a folder it cannot enter, a container
+    /// runtime that is absent or cannot run the environment. Fixing the setup makes the same run
+    /// work, so such a run waits for the fix instead of failing its task.
+    pub fn is_setup(&self) -> bool {
+        match self {
+            EnvError::Spawn { source, .. } => matches!(
+                source.kind(),
+                io::ErrorKind::PermissionDenied | io::ErrorKind::NotFound
+            ),
+            EnvError::Settings { .. } | EnvError::RuntimeMissing { .. } => true,
+            _ => false,
+        }
+    }
+}
+
 /// Sees a process's output as it comes, every byte of it: the run log keeps at most its cap, and
 /// a caller that needs more than the log holds (the real last lines of a step that flooded its
 /// output) keeps it here.

@@ -58,7 +58,14 @@ pub(super) async fn run(
             ));
         }
     }
-    let agent = ran.map_err(|e| Stop::agent(format!("the agent could not be started: {e}")))?;
+    let agent = ran.map_err(|e| {
+        let reason = format!("the agent could not be started: {e}");
+        if e.is_setup() {
+            Stop::setup(reason)
+        } else {
+            Stop::agent(reason)
+        }
+    })?;
     report.agent_exit = agent.ending.to_string();
     report.agent_ms = agent.duration.as_millis() as u64;
     report.confinement = agent.notes.clone();

@@ -27,7 +27,8 @@ use super::env::EnvOptions;
 use super::git::Git;
 use super::mirror::{Mirror, Mirrors};
 use super::order::{
-    RunOrder, RunOutcome, RunProgress, RunReport, Runner, VerifyOrder, VerifyOutcome, WarmOrder,
+    Fault, RunOrder, RunOutcome, RunProgress, RunReport, Runner, VerifyOrder, VerifyOutcome,
+    WarmOrder,
 };
 use super::workspace::{PoolConfig, WorktreePool};
 use crate::policy::ServerPolicy;
@@ -54,24 +55,31 @@ enum Next<T> {
     End(RunOutcome),
 }
 
-/// Why a phase failed: the reason shown, and whether another attempt could succeed.
+/// Why a phase failed: the reason shown, and whose fault it was.
 struct Stop {
     reason: String,
-    retryable: bool,
+    fault: Fault,
 }
 
 impl Stop {
     fn fault(reason: impl Into<String>) -> Stop {
         Stop {
             reason: reason.into(),
-            retryable: true,
+            fault: Fault::Runner,
         }
     }
 
     fn agent(reason: impl Into<String>) -> Stop {
         Stop {
             reason: reason.into(),
-            retryable: false,
+            fault: Fault::Run,
+        }
+    }
+
+    fn setup(reason: impl Into<String>) -> Stop {
+        Stop {
+            reason: reason.into(),
+            fault: Fault::Setup,
         }
     }
 }
@@ -310,10 +318,10 @@ impl Runner for LocalRunner {
         match self.carry_out(&order, &cancel, progress, &mut report).await {
             Ok(outcome) => outcome,
             Err(stop) => {
-                tracing::warn!(run = order.run_id, reason = %stop.reason, retryable = stop.retryable, "run failed");
+                tracing::warn!(run = order.run_id, reason = %stop.reason, fault = ?stop.fault, "run failed");
                 RunOutcome::Failed {
                     reason: stop.reason,
-                    retryable: stop.retryable,
+                    fault: stop.fault,
                     report,
                 }
             }

@@ -77,7 +77,7 @@ impl Inner {
         };
         let head = match layout::verify(&self.git, &admin, &path).await {
             Ok(head) => head,
-            Err(reason) => return Ok(Adoption::Retired(reason)),
+            Err(mismatch) => return Ok(Adoption::Retired(mismatch.to_string())),
         };
         lock::drop_lock(&lock_path);
         let slot = Slot {

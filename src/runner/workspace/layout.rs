@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::runner::git::Git;
+use crate::runner::git::{Git, GitError};
 
 /// Files git leaves in an admin folder when a command dies; stale once the worktree is ours.
 const GIT_LOCKS: [&str; 3] = ["index.lock", "HEAD.lock", "locked"];
@@ -50,38 +50,83 @@ pub(super) fn find_admin(git_dir: &Path, path: &Path) -> std::io::Result<Option<
     })
 }
 
+/// How a worktree and its admin folder fail [`verify`]: the reason the pool repairs the worktree
+/// or gives it up.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum Mismatch {
+    /// The worktree's folder cannot be read.
+    #[error("folder: {0}")]
+    Folder(#[source] std::io::Error),
+    /// The worktree's path is a file or a link.
+    #[error("the worktree path is not a folder")]
+    NotAFolder,
+    /// The admin folder's `gitdir` file cannot be read.
+    #[error("admin folder {}: gitdir: {source}", admin.display())]
+    Gitdir {
+        /// The admin folder.
+        admin: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The admin folder names another worktree.
+    #[error("admin folder {} points at {target}", admin.display())]
+    PointsElsewhere {
+        /// The admin folder.
+        admin: PathBuf,
+        /// What its `gitdir` names.
+        target: String,
+    },
+    /// The worktree's `.git` file cannot be read.
+    #[error(".git: {0}")]
+    DotGit(#[source] std::io::Error),
+    /// `.git` is a folder, a link or too big to be git's pointer file.
+    #[error(".git is not a small regular file")]
+    DotGitNotAFile,
+    /// `.git` names another admin folder.
+    #[error(".git does not name the admin folder")]
+    DotGitElsewhere,
+    /// git could not read HEAD.
+    #[error("HEAD: {0}")]
+    Head(#[source] GitError),
+    /// HEAD is not a commit id.
+    #[error("HEAD reads as {0:?}")]
+    HeadNotACommit(String),
+}
+
 /// Checks that `path` and `admin` name each other and that HEAD reads as a commit; returns HEAD.
-pub(super) async fn verify(git: &Git, admin: &Path, path: &Path) -> Result<String, String> {
-    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("folder: {e}"))?;
+pub(super) async fn verify(git: &Git, admin: &Path, path: &Path) -> Result<String, Mismatch> {
+    let meta = std::fs::symlink_metadata(path).map_err(Mismatch::Folder)?;
     if !meta.is_dir() {
-        return Err("the worktree path is not a folder".into());
+        return Err(Mismatch::NotAFolder);
     }
-    let gitdir = std::fs::read_to_string(admin.join("gitdir"))
-        .map_err(|e| format!("admin folder {}: gitdir: {e}", admin.display()))?;
+    let gitdir =
+        std::fs::read_to_string(admin.join("gitdir")).map_err(|source| Mismatch::Gitdir {
+            admin: admin.to_path_buf(),
+            source,
+        })?;
     if Path::new(gitdir.trim_end_matches('\n')) != path.join(".git") {
-        return Err(format!(
-            "admin folder {} points at {}",
-            admin.display(),
-            gitdir.trim_end()
-        ));
+        return Err(Mismatch::PointsElsewhere {
+            admin: admin.to_path_buf(),
+            target: gitdir.trim_end().to_owned(),
+        });
     }
     let dotgit = path.join(".git");
-    let meta = std::fs::symlink_metadata(&dotgit).map_err(|e| format!(".git: {e}"))?;
+    let meta = std::fs::symlink_metadata(&dotgit).map_err(Mismatch::DotGit)?;
     if !meta.is_file() || meta.len() > 4096 {
-        return Err(".git is not a small regular file".into());
+        return Err(Mismatch::DotGitNotAFile);
     }
-    let text = std::fs::read(&dotgit).map_err(|e| format!(".git: {e}"))?;
+    let text = std::fs::read(&dotgit).map_err(Mismatch::DotGit)?;
     if text != dotgit_contents(admin).as_bytes() {
-        return Err(".git does not name the admin folder".into());
+        return Err(Mismatch::DotGitElsewhere);
     }
     let head = git
         .in_repo(admin)
         .args(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])
         .run_text()
         .await
-        .map_err(|e| format!("HEAD: {e}"))?;
+        .map_err(Mismatch::Head)?;
     if !super::is_commit_id(&head) {
-        return Err(format!("HEAD reads as {head:?}"));
+        return Err(Mismatch::HeadNotACommit(head));
     }
     Ok(head)
 }

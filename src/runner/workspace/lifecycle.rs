@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::lock::{self, Purpose};
-use super::{Inner, RETIRED, Result, Slot, WorkspaceError, io_error, layout};
+use super::{Fault, Inner, RETIRED, Result, Slot, WorkspaceError, io_error, layout};
 
 impl Inner {
     /// Creates worktree `name` at `base`; on failure whatever was made is retired.
@@ -77,7 +77,7 @@ impl Inner {
             .await?;
         let head = layout::verify(&self.git, &admin, path)
             .await
-            .map_err(broken)?;
+            .map_err(|mismatch| broken(mismatch.to_string()))?;
         if head != base {
             return Err(broken(format!("HEAD is {head}, not {base}")));
         }
@@ -150,17 +150,16 @@ impl Inner {
         }
     }
 
-    async fn tidy(&self, slot: &Slot) -> std::result::Result<String, String> {
+    async fn tidy(&self, slot: &Slot) -> std::result::Result<String, Fault> {
         layout::verify(&self.git, &slot.admin, &slot.path).await?;
         for args in [&["reset", "--hard", "--quiet"][..], &["clean", "-ffdxq"]] {
             self.git
                 .in_worktree(&slot.admin, &slot.path)
                 .args(args)
                 .run()
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
-        layout::verify(&self.git, &slot.admin, &slot.path).await
+        Ok(layout::verify(&self.git, &slot.admin, &slot.path).await?)
     }
 
     /// Makes `slot` free again and wakes whoever waits for one. It leaves the leased or the
@@ -260,16 +259,15 @@ impl Inner {
     }
 
     /// `git worktree prune`, after unlocking admin folders a crashed `worktree add` left locked.
-    pub(super) async fn prune(&self) -> std::result::Result<(), String> {
+    pub(super) async fn prune(&self) -> std::result::Result<(), Fault> {
         let _admin = self.admin.lock().await;
-        layout::unlock_admin_dirs_under(&self.git_dir, &self.root).map_err(|e| e.to_string())?;
+        layout::unlock_admin_dirs_under(&self.git_dir, &self.root)?;
         self.git
             .in_repo(&self.git_dir)
             .args(["worktree", "prune"])
             .run()
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string())
+            .await?;
+        Ok(())
     }
 }
 

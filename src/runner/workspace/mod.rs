@@ -108,6 +108,60 @@ pub enum WorkspaceError {
 /// Results of this module.
 pub type Result<T> = std::result::Result<T, WorkspaceError>;
 
+/// Why a worktree could not be brought to a commit where it is (reset, cleaned, checked out, its
+/// files handed over): logged as the reason, after which the pool repairs it or gives it up and
+/// makes another. Never shown to a user on its own; an acquire that fails for good says
+/// [`WorkspaceError`].
+#[derive(Debug, thiserror::Error)]
+enum Fault {
+    /// A git command failed.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// The worktree and its admin folder do not name each other, or HEAD is not a commit.
+    #[error(transparent)]
+    Layout(#[from] layout::Mismatch),
+    /// A checkout left HEAD somewhere else.
+    #[error("HEAD is {head} after checking out {base}")]
+    Moved {
+        /// Where HEAD is.
+        head: String,
+        /// Where it was checked out to.
+        base: String,
+    },
+    /// A file operation failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// git listed a changed path that is not UTF-8.
+    #[error(transparent)]
+    NotUtf8(#[from] std::string::FromUtf8Error),
+    /// A task doing the work stopped (a panic, or the runtime shutting down).
+    #[error(transparent)]
+    Stopped(#[from] tokio::task::JoinError),
+    /// A reset failed (`first`), and so did the repair after it: `step` names the repair's step
+    /// (`permissions: `, `repair: `, `after repair: `, or nothing for the prune).
+    #[error("{first}; {step}{then}")]
+    Repair {
+        /// Why the first reset failed.
+        first: Box<Fault>,
+        /// Which step of the repair failed.
+        step: &'static str,
+        /// Why it failed.
+        then: Box<Fault>,
+    },
+}
+
+impl Fault {
+    /// This fault, and after it the failure of the repair's `step`.
+    fn then(self, step: &'static str, then: impl Into<Fault>) -> Fault {
+        Fault::Repair {
+            first: Box::new(self),
+            step,
+            then: Box::new(then.into()),
+        }
+    }
+}
+
+/// The one mapping of a file operation's error: what was done, on which path.
 fn io_error(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> WorkspaceError {
     let path = path.to_path_buf();
     move |source| WorkspaceError::Io { what, path, source }
@@ -627,7 +681,7 @@ impl Inner {
         &self,
         slot: &mut Slot,
         base: &str,
-    ) -> std::result::Result<Prepared, String> {
+    ) -> std::result::Result<Prepared, Fault> {
         if slot.clean {
             match self.switch(slot, base).await {
                 Ok(prepared) => return Ok(prepared),
@@ -641,7 +695,7 @@ impl Inner {
         Ok(Prepared::Reset)
     }
 
-    async fn switch(&self, slot: &mut Slot, base: &str) -> std::result::Result<Prepared, String> {
+    async fn switch(&self, slot: &mut Slot, base: &str) -> std::result::Result<Prepared, Fault> {
         let head = layout::verify(&self.git, &slot.admin, &slot.path).await?;
         if head == base {
             return Ok(Prepared::Ready);
@@ -650,11 +704,13 @@ impl Inner {
             .in_worktree(&slot.admin, &slot.path)
             .args(["checkout", "--detach", "--quiet", base, "--"])
             .run()
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let now = layout::verify(&self.git, &slot.admin, &slot.path).await?;
         if now != base {
-            return Err(format!("HEAD is {now} after checking out {base}"));
+            return Err(Fault::Moved {
+                head: now,
+                base: base.to_owned(),
+            });
         }
         if let Some((uid, gid)) = slot.handed_ahead
             && let Err(reason) = self.hand_changed(slot, &head, base, uid, gid).await
@@ -674,7 +730,7 @@ impl Inner {
         to: &str,
         uid: u32,
         gid: u32,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), Fault> {
         let listed = self
             .git
             .in_repo(&self.git_dir)
@@ -690,18 +746,15 @@ impl Inner {
                 to,
             ])
             .run()
-            .await
-            .map_err(|e| e.to_string())?;
-        let text = String::from_utf8(listed).map_err(|e| e.to_string())?;
+            .await?;
+        let text = String::from_utf8(listed)?;
         let root = slot.path.clone();
         tokio::task::spawn_blocking(move || {
             let changed: Vec<&str> = text.split('\0').filter(|p| !p.is_empty()).collect();
             owner::chown_changed(&root, &changed, uid, gid)
         })
-        .await
-        .map_err(|e| e.to_string())?
-        .map(drop)
-        .map_err(|e| e.to_string())
+        .await??;
+        Ok(())
     }
 
     /// Resets `slot` to `base`; on failure force-cleans, repairs the metadata from ade's records,
@@ -711,29 +764,29 @@ impl Inner {
         slot: &Slot,
         base: &str,
         clean: Clean,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), Fault> {
         let first = match self.reset(slot, base, clean).await {
             Ok(()) => return Ok(()),
             Err(reason) => reason,
         };
         tracing::warn!(worktree = %slot.path.display(), reason = %first,
             "worktree reset failed; repairing and retrying once");
-        owner::make_removable(&slot.path).map_err(|e| format!("{first}; permissions: {e}"))?;
-        layout::relink(&slot.admin, &slot.path, true)
-            .map_err(|e| format!("{first}; repair: {e}"))?;
-        self.prune().await.map_err(|e| format!("{first}; {e}"))?;
+        if let Err(e) = owner::make_removable(&slot.path) {
+            return Err(first.then("permissions: ", e));
+        }
+        if let Err(e) = layout::relink(&slot.admin, &slot.path, true) {
+            return Err(first.then("repair: ", e));
+        }
+        if let Err(e) = self.prune().await {
+            return Err(first.then("", e));
+        }
         self.reset(slot, base, clean)
             .await
-            .map_err(|second| format!("{first}; after repair: {second}"))
+            .map_err(|second| first.then("after repair: ", second))
     }
 
     /// One reset: verify, `reset --hard`, `clean`, `checkout --detach <base>`, and check HEAD.
-    async fn reset(
-        &self,
-        slot: &Slot,
-        base: &str,
-        clean: Clean,
-    ) -> std::result::Result<(), String> {
+    async fn reset(&self, slot: &Slot, base: &str, clean: Clean) -> std::result::Result<(), Fault> {
         layout::verify(&self.git, &slot.admin, &slot.path).await?;
         let run = |args: &[&str]| {
             self.git
@@ -745,18 +798,15 @@ impl Inner {
             Clean::All => "-ffdxq",
             Clean::KeepIgnored => "-ffdq",
         };
-        run(&["reset", "--hard", "--quiet"])
-            .await
-            .map_err(|e| e.to_string())?;
-        run(&["clean", clean_flags])
-            .await
-            .map_err(|e| e.to_string())?;
-        run(&["checkout", "--detach", "--quiet", base, "--"])
-            .await
-            .map_err(|e| e.to_string())?;
+        run(&["reset", "--hard", "--quiet"]).await?;
+        run(&["clean", clean_flags]).await?;
+        run(&["checkout", "--detach", "--quiet", base, "--"]).await?;
         let head = layout::verify(&self.git, &slot.admin, &slot.path).await?;
         if head != base {
-            return Err(format!("HEAD is {head} after checking out {base}"));
+            return Err(Fault::Moved {
+                head,
+                base: base.to_owned(),
+            });
         }
         Ok(())
     }

@@ -1,0 +1,129 @@
+//! A run the runner's setup could not start (the agent's program not executable by the agent
+//! user, a folder it cannot enter, a container runtime missing) is not the task's failure: the
+//! run goes back to the queue, the goal is told once what to fix, and the run is tried again on a
+//! growing delay and at once when ade restarts (docs/runner.md), without anyone typing
+//! `/ade run`.
+
+use std::time::Duration;
+
+use super::job::RunJob;
+use super::load::StoredRun;
+use crate::coordinator::render::{self, ReplyView};
+use crate::coordinator::shared::Shared;
+use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
+use crate::jobs::{Job, JobContext, JobError};
+use crate::markdown;
+use crate::store::jobs as queue;
+use crate::store::runs as store;
+
+/// The first delay before a held run is tried again; each further hold doubles it.
+const FIRST_DELAY: Duration = Duration::from_secs(5);
+
+/// The longest delay between two tries of a held run.
+const MAX_DELAY: Duration = Duration::from_secs(300);
+
+/// How long a run held `held` times before (0 for the first hold) waits for its next try.
+pub(super) fn delay(held: u32) -> Duration {
+    FIRST_DELAY
+        .checked_mul(2u32.saturating_pow(held.min(16)))
+        .unwrap_or(MAX_DELAY)
+        .min(MAX_DELAY)
+}
+
+/// Puts the run back in the queue with `reason`, schedules its next try and, on its first hold,
+/// tells the goal what to fix, in the transaction that completes this job.
+pub(super) async fn hold(
+    ctx: &JobContext,
+    shared: &Shared,
+    l: &StoredRun,
+    job: &RunJob,
+    reason: &str,
+) -> Result<(), JobError> {
+    let now = ctx.now_ms();
+    let wait = delay(job.held);
+    let mut tx = ctx.store().begin().await?;
+    if !store::hold_run(&mut tx, l.run.id, reason).await? {
+        tx.rollback().await.ok();
+        return Err(JobError::Retry(format!(
+            "run {} moved while it was being held; reading it again",
+            l.run.id
+        )));
+    }
+    let next = RunJob {
+        run: l.run.id,
+        held: job.held + 1,
+    };
+    queue::enqueue(
+        &mut tx,
+        &next.new_job(RunJob::ATTEMPTS, now + wait.as_millis() as i64),
+        now,
+    )
+    .await?;
+    tracing::warn!(
+        run = l.run.id,
+        task = %l.task.task_id,
+        held = next.held,
+        retry_in_secs = wait.as_secs(),
+        %reason,
+        "the runner's setup cannot start this run; it waits in the queue and is tried again"
+    );
+    if job.held == 0 {
+        let body = render::reply(&ReplyView {
+            headline: format!(
+                "run {} of task {} is waiting: {}.",
+                l.run.id,
+                markdown::code_span(&l.task.task_id),
+                markdown::inline(reason.trim_end_matches('.'))
+            ),
+            details: vec![
+                "This is the runner's setup, not the task: the operator fixes it on the runner \
+                 (docs/runner.md). ade tries this run again every few minutes, and at once when \
+                 ade restarts; `/ade cancel` stops it."
+                    .to_string(),
+            ],
+            ..ReplyView::default()
+        })?;
+        let write = ForgeWrite::Comment {
+            repo: l.repo.clone(),
+            number: l.goal.number,
+            marker: format!("run:{}", l.run.id),
+            body,
+        };
+        enqueue_writes(&mut tx, l.forge, &[write], shared.write_attempts, now).await?;
+    }
+    ctx.finish(tx).await
+}
+
+/// The goal's note that a run held before got past its setup: it replaces the note that said
+/// what to fix (same marker), so the goal does not keep asking for a fix that was made. A run
+/// that then fails or changes nothing replaces it again with its report.
+pub(super) fn started_again(l: &StoredRun, held: u32) -> Result<ForgeWrite, JobError> {
+    let body = render::reply(&ReplyView {
+        headline: format!(
+            "run {} of task {} runs now: the runner's setup was fixed (it was held {} {}).",
+            l.run.id,
+            markdown::code_span(&l.task.task_id),
+            held,
+            if held == 1 { "time" } else { "times" }
+        ),
+        ..ReplyView::default()
+    })?;
+    Ok(ForgeWrite::Comment {
+        repo: l.repo.clone(),
+        number: l.goal.number,
+        marker: format!("run:{}", l.run.id),
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_run_waits_longer_each_time_up_to_five_minutes() {
+        let waits: Vec<u64> = (0..10).map(|held| delay(held).as_secs()).collect();
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 300, 300, 300, 300]);
+        assert_eq!(delay(u32::MAX), MAX_DELAY);
+    }
+}
