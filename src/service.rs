@@ -438,6 +438,21 @@ mod tests {
             ("run:5", None)
         );
         assert_eq!(run.payload, r#"{"run":5}"#);
+        let held = RunJob { run: 5, held: 2 }.new_job(RunJob::ATTEMPTS, 100);
+        assert_eq!(held.idempotency_key, "run:5:held:2");
+        assert_eq!(held.payload, r#"{"run":5,"held":2}"#);
+        let resume = ResumeJob {
+            spec: 3,
+            started: 100,
+            ordering_key: Some("goal:github:acme/widgets#7".into()),
+        }
+        .new_job(5, 100);
+        assert_eq!(resume.idempotency_key, "resume:3:100");
+        assert_eq!(
+            resume.ordering_key.as_deref(),
+            Some("goal:github:acme/widgets#7")
+        );
+        assert_eq!(resume.payload, r#"{"spec":3,"started":100}"#);
         let verify = VerifyJob { verification: 5 }.new_job(VerifyJob::ATTEMPTS, 100);
         assert_eq!(
             (verify.idempotency_key.as_str(), verify.ordering_key),

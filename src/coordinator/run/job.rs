@@ -1,6 +1,6 @@
-//! The run job's definition, apart from its handler: [`crate::coordinator::advance`] and the
-//! commands that start runs enqueue it, and the handler ([`super`]) calls `advance` when a run
-//! ends, so the definition sits below both.
+//! The run job's definition, apart from its handler: `advance.rs` and the commands that start runs
+//! enqueue it, and the handler ([`super`]) calls `advance` when a run ends, so the definition sits
+//! below both.
 
 use serde::{Deserialize, Serialize};
 
