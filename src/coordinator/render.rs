@@ -337,7 +337,7 @@ mod tests {
             ),
             commands: vec![
                 CommandView {
-                    usage: "/ade plan [agent] [-- instructions]".into(),
+                    usage: "/ade plan [-- instructions]".into(),
                     description: "plan the goal".into(),
                 },
                 CommandView {
