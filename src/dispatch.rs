@@ -6,13 +6,12 @@
 //! happens once, or none of it does and the job runs again.
 
 use crate::events::{self, Event, EventHeaders, Normalized};
-use crate::ingress::payload;
-use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::ingress::{DeliveryJob, payload};
+use crate::jobs::{self, BoxFuture, JobContext, JobError, JobHandler};
 use crate::metrics::Metrics;
 use crate::store::deliveries::{self, DeliveryState, StoredDelivery};
 use crate::store::jobs::ClaimedJob;
 use crate::store::{self, Conn, StoreError};
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -32,14 +31,7 @@ pub trait EventSink: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), JobError>>;
 }
 
-/// The payload of a delivery job.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct DeliveryJob {
-    /// ade's id of the stored delivery.
-    pub delivery: i64,
-}
-
-/// The handler of [`crate::ingress::DELIVERY_JOB`] jobs.
+/// The handler of [`DeliveryJob`]s.
 pub struct Dispatcher {
     sink: Option<Arc<dyn EventSink>>,
     metrics: Arc<Metrics>,
@@ -123,18 +115,11 @@ fn read(delivery: &StoredDelivery) -> Result<Normalized, JobError> {
         .map_err(|e| JobError::Permanent(e.to_string()))
 }
 
-/// The delivery a job is about; a payload that does not say fails the job for good.
-fn delivery_of(job: &ClaimedJob) -> Result<i64, JobError> {
-    serde_json::from_str::<DeliveryJob>(&job.payload)
-        .map(|p| p.delivery)
-        .map_err(|e| JobError::Permanent(format!("malformed delivery job payload: {e}")))
-}
-
 impl JobHandler for Dispatcher {
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(async move {
-            let id = delivery_of(&ctx.job)?;
-            self.dispatch(ctx, id).await
+            let job: DeliveryJob = ctx.payload()?;
+            self.dispatch(ctx, job.delivery).await
         })
     }
 
@@ -146,7 +131,7 @@ impl JobHandler for Dispatcher {
         now: i64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let Ok(id) = delivery_of(job) else {
+            let Ok(DeliveryJob { delivery: id, .. }) = jobs::payload(job) else {
                 return Ok(());
             };
             let Some(delivery) = deliveries::get(conn, id).await? else {

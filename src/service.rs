@@ -4,26 +4,32 @@
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::coordinator::command_job::CommandHandler;
-use crate::coordinator::intake::{COMMAND_JOB, EDITED_COMMAND_JOB, Intake};
+use crate::coordinator::event_job::{
+    ApprovalClosedJob, ApprovalPushedJob, ApprovalReviewedJob, CheckRerunJob, CommandJob,
+    CommandKind, EditedCommandJob, EditedCommandKind, PolicyCheckJob,
+};
+use crate::coordinator::intake::Intake;
 use crate::coordinator::policies::Policies;
-use crate::coordinator::policy_check::{POLICY_CHECK_JOB, PolicyCheckHandler};
-use crate::coordinator::resume::{self, RESUME_JOB, ResumeHandler, Resumed};
-use crate::coordinator::review::closed::{APPROVAL_CLOSED_JOB, ApprovalClosedHandler};
-use crate::coordinator::review::gate::{GATE_JOB, GateHandler};
-use crate::coordinator::review::pushed::{APPROVAL_PUSHED_JOB, ApprovalPushedHandler};
-use crate::coordinator::review::rerun::{CHECK_RERUN_JOB, CheckRerunHandler};
-use crate::coordinator::review::reviewed::{APPROVAL_REVIEWED_JOB, ApprovalReviewedHandler};
-use crate::coordinator::run::{RUN_JOB, RunHandler};
+use crate::coordinator::policy_check::PolicyCheckHandler;
+use crate::coordinator::resume::{self, ResumeHandler, ResumeJob, Resumed};
+use crate::coordinator::review::closed::ApprovalClosedHandler;
+use crate::coordinator::review::gate::{GateHandler, GateJob};
+use crate::coordinator::review::pushed::ApprovalPushedHandler;
+use crate::coordinator::review::rerun::CheckRerunHandler;
+use crate::coordinator::review::reviewed::ApprovalReviewedHandler;
+use crate::coordinator::run::RunHandler;
+use crate::coordinator::run::job::RunJob;
 use crate::coordinator::shared::Shared;
-use crate::coordinator::verification::{VERIFY_JOB, VerifyHandler};
-use crate::coordinator::warm::{WARM_JOB, WarmHandler};
-use crate::coordinator::writes::{FORGE_WRITE_JOB, ForgeWriter, Forges};
+use crate::coordinator::verification::VerifyJob;
+use crate::coordinator::verification::job::VerifyHandler;
+use crate::coordinator::warm::{WarmHandler, WarmJob};
+use crate::coordinator::writes::{ForgeWriteJob, ForgeWriter, Forges};
 use crate::dispatch::{Dispatcher, EventSink};
 use crate::forge::ClientOptions;
 use crate::forge::gitea::GiteaForge;
 use crate::forge::github::GithubForge;
-use crate::ingress::{self, DELIVERY_JOB, Inbox, Ingress};
-use crate::jobs::{Handlers, Leader, Wake, Worker};
+use crate::ingress::{self, DeliveryJob, Inbox, Ingress};
+use crate::jobs::{Handlers, Job, Leader, Wake, Worker};
 use crate::links::LinkSigner;
 use crate::metrics::Metrics;
 use crate::runner::Runner;
@@ -151,36 +157,14 @@ impl Service {
                 warm_runner: runner.is_some(),
             })
         });
-        let mut handlers = Handlers::default();
-        handlers.register(DELIVERY_JOB, Dispatcher::new(Some(sink), metrics.clone()));
-        let commands = Arc::new(CommandHandler::new(shared.clone()));
-        handlers.register(COMMAND_JOB, commands.clone());
-        handlers.register(EDITED_COMMAND_JOB, commands);
-        handlers.register(
-            APPROVAL_CLOSED_JOB,
-            ApprovalClosedHandler::new(shared.clone()),
+        let (runner, parallel) = runner.unzip();
+        let (handlers, run_handlers) = handlers(
+            &shared,
+            &forges,
+            Dispatcher::new(Some(sink), metrics.clone()),
+            runner,
         );
-        handlers.register(
-            APPROVAL_PUSHED_JOB,
-            ApprovalPushedHandler::new(shared.clone()),
-        );
-        handlers.register(
-            APPROVAL_REVIEWED_JOB,
-            ApprovalReviewedHandler::new(shared.clone()),
-        );
-        handlers.register(CHECK_RERUN_JOB, CheckRerunHandler::new(shared.clone()));
-        handlers.register(POLICY_CHECK_JOB, PolicyCheckHandler::new(shared.clone()));
-        handlers.register(GATE_JOB, GateHandler::new(shared.clone()));
-        handlers.register(RESUME_JOB, ResumeHandler::new(shared.clone()));
-        handlers.register(FORGE_WRITE_JOB, ForgeWriter::new(forges.clone()));
-        let runner = runner.map(|(runner, parallel)| {
-            let mut run_handlers = Handlers::default();
-            run_handlers.register(RUN_JOB, RunHandler::new(shared.clone(), runner.clone()));
-            run_handlers.register(
-                VERIFY_JOB,
-                VerifyHandler::new(shared.clone(), runner.clone()),
-            );
-            run_handlers.register(WARM_JOB, WarmHandler::new(forges.clone(), runner));
+        let runner = run_handlers.zip(parallel).map(|(run_handlers, parallel)| {
             let mut jobs = config.jobs.clone();
             jobs.workers = parallel.max(1);
             Worker::new(
@@ -191,7 +175,7 @@ impl Service {
                 wake.clone(),
                 metrics.clone(),
             )
-            .only(&[RUN_JOB, VERIFY_JOB, WARM_JOB])
+            .only(&RUNNER_KINDS)
         });
         let worker = Worker::new(
             store.clone(),
@@ -201,7 +185,7 @@ impl Service {
             wake.clone(),
             metrics,
         )
-        .except(&[RUN_JOB, VERIFY_JOB, WARM_JOB]);
+        .except(&RUNNER_KINDS);
         {
             let mut conn = store.writer().await.context("resume waiting work")?;
             let resumed = resume::resume(&mut conn, options.clock.now_ms())
@@ -302,6 +286,40 @@ impl Service {
     }
 }
 
+/// The kinds only the runner's workers claim: runs, verifications and warm-ups take minutes, so
+/// they get workers of their own and the other workers leave them alone.
+const RUNNER_KINDS: [&str; 3] = [RunJob::KIND, VerifyJob::KIND, WarmJob::KIND];
+
+/// The handlers of every job kind ade runs: the other workers' and, with a runner, the runner
+/// workers' (the [`RUNNER_KINDS`]).
+fn handlers(
+    shared: &Shared,
+    forges: &Forges,
+    dispatcher: Dispatcher,
+    runner: Option<Arc<dyn Runner>>,
+) -> (Handlers, Option<Handlers>) {
+    let mut handlers = Handlers::default();
+    handlers.register::<DeliveryJob>(dispatcher);
+    handlers.register::<CommandJob>(CommandHandler::<CommandKind>::new(shared.clone()));
+    handlers.register::<EditedCommandJob>(CommandHandler::<EditedCommandKind>::new(shared.clone()));
+    handlers.register::<ApprovalClosedJob>(ApprovalClosedHandler::new(shared.clone()));
+    handlers.register::<ApprovalPushedJob>(ApprovalPushedHandler::new(shared.clone()));
+    handlers.register::<ApprovalReviewedJob>(ApprovalReviewedHandler::new(shared.clone()));
+    handlers.register::<CheckRerunJob>(CheckRerunHandler::new(shared.clone()));
+    handlers.register::<PolicyCheckJob>(PolicyCheckHandler::new(shared.clone()));
+    handlers.register::<GateJob>(GateHandler::new(shared.clone()));
+    handlers.register::<ResumeJob>(ResumeHandler::new(shared.clone()));
+    handlers.register::<ForgeWriteJob>(ForgeWriter::new(forges.clone()));
+    let run_handlers = runner.map(|runner| {
+        let mut run_handlers = Handlers::default();
+        run_handlers.register::<RunJob>(RunHandler::new(shared.clone(), runner.clone()));
+        run_handlers.register::<VerifyJob>(VerifyHandler::new(shared.clone(), runner.clone()));
+        run_handlers.register::<WarmJob>(WarmHandler::new(forges.clone(), runner));
+        run_handlers
+    });
+    (handlers, run_handlers)
+}
+
 /// The clients of the forges `ade.toml` configures: GitHub when an app id is set, Gitea when a
 /// URL is. A forge that is configured but whose client cannot be built stops the start.
 fn forges(config: &Config, options: &ClientOptions) -> anyhow::Result<Forges> {
@@ -328,5 +346,122 @@ fn warn_about_missing_secrets(config: &Config) {
         tracing::warn!(
             "no [gitea] webhook secret configured: /webhooks/gitea refuses every delivery"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::links::LinkSigner;
+    use crate::runner::{RunOrder, RunOutcome, RunProgress, VerifyOrder, VerifyOutcome};
+    use std::collections::HashSet;
+    use tokio_util::sync::CancellationToken;
+
+    /// Stands in for a runner: only its handlers' kinds matter here.
+    struct NoRunner;
+
+    #[async_trait::async_trait]
+    impl Runner for NoRunner {
+        fn name(&self) -> &str {
+            "none"
+        }
+
+        async fn execute(
+            &self,
+            _order: RunOrder,
+            _cancel: CancellationToken,
+            _progress: &dyn RunProgress,
+        ) -> RunOutcome {
+            unreachable!("no run is carried out here")
+        }
+
+        async fn verify(&self, _order: VerifyOrder, _cancel: CancellationToken) -> VerifyOutcome {
+            unreachable!("no verification is carried out here")
+        }
+    }
+
+    #[test]
+    fn every_job_kind_has_one_handler_and_the_runner_workers_take_theirs() {
+        let forges = Forges::default();
+        let shared = Shared::new(
+            forges.clone(),
+            Arc::new(Policies::new(Default::default())),
+            LinkSigner::new("00", None),
+            3,
+        );
+        let dispatcher = Dispatcher::new(None, Arc::new(Metrics::default()));
+        let (handlers, run_handlers) =
+            handlers(&shared, &forges, dispatcher, Some(Arc::new(NoRunner)));
+        let run_handlers = run_handlers.expect("a runner's handlers");
+        let mut kinds = HashSet::new();
+        for kind in handlers.kinds().chain(run_handlers.kinds()) {
+            assert!(kinds.insert(kind), "{kind} has two handlers");
+        }
+        // Existing databases hold these names.
+        let stored = [
+            "delivery",
+            "command",
+            "edited_command",
+            "approval_closed",
+            "approval_pushed",
+            "approval_reviewed",
+            "check_rerun",
+            "policy_check",
+            "resume_goal",
+            "merge_gate",
+            "forge_write",
+            "run",
+            "verify",
+            "warm_runner",
+        ];
+        assert_eq!(kinds, HashSet::from(stored));
+        let runner: HashSet<_> = run_handlers.kinds().collect();
+        assert_eq!(runner, HashSet::from(RUNNER_KINDS));
+    }
+
+    #[test]
+    fn jobs_keep_their_stored_keys() {
+        let delivery = DeliveryJob {
+            delivery: 5,
+            ordering_key: Some("github:acme/widgets".into()),
+        }
+        .new_job(3, 100);
+        assert_eq!(delivery.idempotency_key, "delivery:5");
+        assert_eq!(
+            delivery.ordering_key.as_deref(),
+            Some("github:acme/widgets")
+        );
+        assert_eq!(delivery.payload, r#"{"delivery":5}"#);
+        let run = RunJob::new(5).new_job(RunJob::ATTEMPTS, 100);
+        assert_eq!(
+            (run.idempotency_key.as_str(), run.ordering_key),
+            ("run:5", None)
+        );
+        assert_eq!(run.payload, r#"{"run":5}"#);
+        let held = RunJob { run: 5, held: 2 }.new_job(RunJob::ATTEMPTS, 100);
+        assert_eq!(held.idempotency_key, "run:5:held:2");
+        assert_eq!(held.payload, r#"{"run":5,"held":2}"#);
+        let resume = ResumeJob {
+            spec: 3,
+            started: 100,
+            ordering_key: Some("goal:github:acme/widgets#7".into()),
+        }
+        .new_job(5, 100);
+        assert_eq!(resume.idempotency_key, "resume:3:100");
+        assert_eq!(
+            resume.ordering_key.as_deref(),
+            Some("goal:github:acme/widgets#7")
+        );
+        assert_eq!(resume.payload, r#"{"spec":3,"started":100}"#);
+        let verify = VerifyJob { verification: 5 }.new_job(VerifyJob::ATTEMPTS, 100);
+        assert_eq!(
+            (verify.idempotency_key.as_str(), verify.ordering_key),
+            ("verify:5", None)
+        );
+        assert_eq!(verify.payload, r#"{"verification":5}"#);
+        let gate = GateJob { approval: 5 }.new_job(GateJob::ATTEMPTS, 100);
+        assert_eq!(gate.idempotency_key, "gate:5:100");
+        assert_eq!(gate.ordering_key.as_deref(), Some("gate:5"));
+        assert_eq!(gate.payload, r#"{"approval":5}"#);
     }
 }

@@ -3,9 +3,9 @@
 //! spec is approved, when an approval is merged, when a run ends and by `/ade run`.
 
 use super::goals::nodes;
-use super::run::run_job;
+use super::run::job::RunJob;
 use super::schedule;
-use crate::jobs::JobError;
+use crate::jobs::{Job, JobError};
 use crate::lifecycle::TaskState;
 use crate::policy::EffectivePolicy;
 use crate::spec::Spec;
@@ -141,7 +141,8 @@ pub async fn advance(
             ctx.now,
         )
         .await?;
-        queue::enqueue(tx, &run_job(run, ctx.now), ctx.now).await?;
+        let job = RunJob::new(run).new_job(RunJob::ATTEMPTS, ctx.now);
+        queue::enqueue(tx, &job, ctx.now).await?;
         done.started.push(id.clone());
         done.runs.push(run);
         free -= 1;

@@ -5,7 +5,7 @@
 //! never acts twice.
 
 use super::commands::{self, Reply, Session};
-use super::intake::{COMMAND_JOB, CommandJob, EDITED_COMMAND_JOB};
+use super::event_job::{EventJob, EventJobKind};
 use super::shared::Shared;
 use crate::command::{self, Place, Requester, RoleOverrides};
 use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
@@ -15,26 +15,31 @@ use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::policy::EffectivePolicy;
 use crate::store;
 use std::collections::HashMap;
+use std::marker::PhantomData;
 
-/// The handler of [`COMMAND_JOB`] and [`EDITED_COMMAND_JOB`] jobs.
-pub struct CommandHandler {
+/// The handler of the jobs of one comment, [`CommandJob`](super::event_job::CommandJob)s or
+/// [`EditedCommandJob`](super::event_job::EditedCommandJob)s as `K` says: both carry the comment's
+/// event, and the event says whether the commands run (a new comment) or are only answered (an
+/// edited one).
+pub struct CommandHandler<K> {
     shared: Shared,
     /// Attempts each forge write job gets.
     write_attempts: i64,
+    kind: PhantomData<K>,
 }
 
-impl CommandHandler {
+impl<K: EventJobKind> CommandHandler<K> {
     /// A handler with the coordinator's shared parts.
-    pub fn new(shared: Shared) -> CommandHandler {
+    pub fn new(shared: Shared) -> CommandHandler<K> {
         CommandHandler {
             write_attempts: shared.write_attempts,
             shared,
+            kind: PhantomData,
         }
     }
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let job: CommandJob = serde_json::from_str(&ctx.job.payload)
-            .map_err(|e| JobError::Permanent(format!("malformed command job: {e}")))?;
+        let job: EventJob<K> = ctx.payload()?;
         let event = {
             let mut conn = ctx.store().reader().await?;
             store::events::get(&mut conn, job.event).await?
@@ -234,9 +239,8 @@ async fn finish_with(
     ctx.finish(tx).await
 }
 
-impl JobHandler for CommandHandler {
+impl<K: EventJobKind> JobHandler for CommandHandler<K> {
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
-        debug_assert!(ctx.job.kind == COMMAND_JOB || ctx.job.kind == EDITED_COMMAND_JOB);
         Box::pin(self.handle(ctx))
     }
 }

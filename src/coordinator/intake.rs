@@ -3,73 +3,18 @@
 //! holds the only write lock): commands on one goal go into one ordering key, so they are handled
 //! one at a time in the order they were posted.
 
+use super::event_job::{
+    ApprovalClosedJob, ApprovalPushedJob, ApprovalReviewedJob, CheckRerunJob, CommandJob,
+    EditedCommandJob, EventJob, EventJobKind, PolicyCheckJob,
+};
 use super::policies::Policies;
-use super::policy_check::POLICY_CHECK_JOB;
-use super::review::closed::APPROVAL_CLOSED_JOB;
-use super::review::pushed::APPROVAL_PUSHED_JOB;
-use super::review::rerun::CHECK_RERUN_JOB;
-use super::review::reviewed::APPROVAL_REVIEWED_JOB;
 use super::warm::WarmJob;
 use crate::dispatch::EventSink;
 use crate::events::{Event, EventKind};
-use crate::jobs::{BoxFuture, JobError};
-use crate::store::jobs::{self as queue, NewJob};
+use crate::jobs::{BoxFuture, Job, JobError};
+use crate::store::jobs as queue;
 use crate::store::{Conn, StoreError};
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-
-/// The job kind that handles the commands in a new comment.
-pub const COMMAND_JOB: &str = "command";
-
-/// The job kind that answers a command edited into an existing comment.
-pub const EDITED_COMMAND_JOB: &str = "edited_command";
-
-/// The payload of command jobs: the stored event to read the comment from.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct CommandJob {
-    /// The stored event id.
-    pub event: i64,
-    /// How many times handling was put off to wait for something (see
-    /// [`super::review`]); 0 for the first job of an event.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub put_off: u32,
-    /// Whether an earlier attempt already recorded what the event did to the approval, and only
-    /// the task's move was put off (a run of it was in flight).
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub applied: bool,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-impl CommandJob {
-    /// The job of kind `kind` for this event: one per event (and per time it was put off).
-    pub fn job(
-        &self,
-        kind: &str,
-        ordering_key: Option<String>,
-        max_attempts: i64,
-        run_at: i64,
-    ) -> NewJob {
-        let idempotency_key = match self.put_off {
-            0 => format!("{kind}:{}", self.event),
-            n => format!("{kind}:{}:{n}", self.event),
-        };
-        NewJob {
-            kind: kind.into(),
-            idempotency_key,
-            ordering_key,
-            payload: serde_json::to_string(self).expect("a command job serializes"),
-            max_attempts,
-            run_at,
-        }
-    }
-}
 
 /// The ordering key of everything about one issue or pull request.
 pub fn goal_key(event: &Event, number: i64) -> Option<String> {
@@ -88,24 +33,12 @@ pub struct Intake {
 }
 
 impl Intake {
-    async fn enqueue(
+    async fn enqueue<K: EventJobKind>(
         &self,
         conn: &mut Conn,
-        kind: &str,
-        event_id: i64,
-        ordering_key: Option<String>,
+        job: EventJob<K>,
     ) -> Result<(), StoreError> {
-        let job = CommandJob {
-            event: event_id,
-            put_off: 0,
-            applied: false,
-        }
-        .job(
-            kind,
-            ordering_key,
-            self.max_attempts,
-            crate::clock::unix_ms(),
-        );
+        let job = job.new_job(self.max_attempts, crate::clock::unix_ms());
         queue::enqueue(conn, &job, job.run_at).await?;
         Ok(())
     }
@@ -127,31 +60,32 @@ impl EventSink for Intake {
         event: &'a Event,
     ) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(async move {
-            let (kind, comment) = match &event.kind {
-                EventKind::CommentCreated(comment) => (COMMAND_JOB, comment),
-                EventKind::CommentEdited(comment) => (EDITED_COMMAND_JOB, comment),
+            let (comment, edited) = match &event.kind {
+                EventKind::CommentCreated(comment) => (comment, false),
+                EventKind::CommentEdited(comment) => (comment, true),
                 EventKind::PullRequestClosed(pull) => {
                     let key = goal_key(event, pull.number);
-                    self.enqueue(conn, APPROVAL_CLOSED_JOB, event_id, key)
+                    self.enqueue(conn, ApprovalClosedJob::new(event_id, key))
                         .await?;
                     return Ok(());
                 }
                 EventKind::PullRequestOpened(pull) | EventKind::PullRequestReopened(pull) => {
                     let key = goal_key(event, pull.number);
-                    self.enqueue(conn, POLICY_CHECK_JOB, event_id, key).await?;
+                    self.enqueue(conn, PolicyCheckJob::new(event_id, key))
+                        .await?;
                     return Ok(());
                 }
                 EventKind::PullRequestSynchronized(pull) => {
                     let key = goal_key(event, pull.number);
-                    self.enqueue(conn, POLICY_CHECK_JOB, event_id, key.clone())
+                    self.enqueue(conn, PolicyCheckJob::new(event_id, key.clone()))
                         .await?;
-                    self.enqueue(conn, APPROVAL_PUSHED_JOB, event_id, key)
+                    self.enqueue(conn, ApprovalPushedJob::new(event_id, key))
                         .await?;
                     return Ok(());
                 }
                 EventKind::ReviewSubmitted(review) | EventKind::ReviewDismissed(review) => {
                     let key = goal_key(event, review.pull_request_number);
-                    self.enqueue(conn, APPROVAL_REVIEWED_JOB, event_id, key)
+                    self.enqueue(conn, ApprovalReviewedJob::new(event_id, key))
                         .await?;
                     return Ok(());
                 }
@@ -159,7 +93,8 @@ impl EventSink for Intake {
                     let key = event.repository.as_ref().map(|r| {
                         format!("check:{}:{}@{}", event.forge, r.full_name, check.head_sha)
                     });
-                    self.enqueue(conn, CHECK_RERUN_JOB, event_id, key).await?;
+                    self.enqueue(conn, CheckRerunJob::new(event_id, key))
+                        .await?;
                     return Ok(());
                 }
                 EventKind::PushToDefaultBranch(push) => {
@@ -171,9 +106,8 @@ impl EventSink for Intake {
                             installation_id: event.installation_id,
                             commit: push.after.clone(),
                         };
-                        if self.warm_runner
-                            && let Some(job) = warm.job(crate::clock::unix_ms())
-                        {
+                        if self.warm_runner && warm.leaves_a_commit() {
+                            let job = warm.new_job(WarmJob::ATTEMPTS, crate::clock::unix_ms());
                             queue::enqueue(conn, &job, job.run_at).await?;
                         }
                     }
@@ -185,7 +119,12 @@ impl EventSink for Intake {
                 return Ok(());
             }
             let key = goal_key(event, comment.issue.number);
-            self.enqueue(conn, kind, event_id, key).await?;
+            if edited {
+                self.enqueue(conn, EditedCommandJob::new(event_id, key))
+                    .await?;
+            } else {
+                self.enqueue(conn, CommandJob::new(event_id, key)).await?;
+            }
             Ok(())
         })
     }

@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use super::event_job::{PolicyCheckKind, event_of};
 use super::policies::POLICY_PATH;
 use super::shared::Shared;
 use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
@@ -16,9 +17,6 @@ use crate::templates;
 
 /// The check's name.
 pub const CHECK_NAME: &str = "ade/policy";
-
-/// The job kind that checks a pull request's policy file.
-pub const POLICY_CHECK_JOB: &str = "policy_check";
 
 /// Most annotations the check carries (one request's worth on GitHub).
 const MAX_ANNOTATIONS: usize = 50;
@@ -170,7 +168,8 @@ fn check(shared: &Shared, file: Option<&[u8]>, head_sha: &str) -> Result<Check, 
     })
 }
 
-/// The handler of [`POLICY_CHECK_JOB`] jobs: a pull request opened, reopened or pushed to.
+/// The handler of [`PolicyCheckJob`](super::event_job::PolicyCheckJob)s: a pull request opened,
+/// reopened or pushed to.
 pub struct PolicyCheckHandler {
     shared: Shared,
 }
@@ -182,7 +181,7 @@ impl PolicyCheckHandler {
     }
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let (_, Some((event, repo))) = super::review::event_of(ctx).await? else {
+        let (_, Some((event, repo))) = event_of::<PolicyCheckKind>(ctx).await? else {
             return ctx.finish(ctx.store().begin().await?).await;
         };
         let pull = match &event.kind {

@@ -3,7 +3,7 @@
 //! the work that waited starts without anyone typing `/ade run` (docs/runner.md).
 //!
 //! At start, [`resume`] makes every held run due now (see `run::hold`) and enqueues a
-//! [`RESUME_JOB`] for every active spec with ready tasks (tasks held because no agent was set, or
+//! [`ResumeJob`] for every active spec with ready tasks (tasks held because no agent was set, or
 //! the agent or environment was not allowed); the job reads the policy in force now and advances
 //! the spec, as `/ade run` would.
 
@@ -11,28 +11,47 @@ use serde::{Deserialize, Serialize};
 
 use super::advance::{self, AdvanceContext};
 use super::goals::{goal_comment, spec_of};
-use super::run::RUN_JOB;
+use super::run::job::RunJob;
 use super::shared::Shared;
 use super::writes::enqueue_writes;
 use crate::forge::{ForgeKind, RepoRef};
-use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::lifecycle::SpecState;
-use crate::store::jobs::{self as queue, NewJob};
+use crate::store::jobs::{self as queue, ClaimedJob};
 use crate::store::{Conn, StoreError, goals, tasks};
-
-/// The job kind that advances an active spec whose ready tasks waited when ade started.
-pub const RESUME_JOB: &str = "resume_goal";
 
 /// Attempts a resume gets (the forge may be down when ade starts).
 const RESUME_ATTEMPTS: i64 = 5;
 
-/// The payload of [`RESUME_JOB`] jobs.
+/// The job that advances an active spec whose ready tasks waited when ade started.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ResumeJob {
     /// The active spec version's id.
     pub spec: i64,
     /// When the process that enqueued it started: one resume per spec and start.
     pub started: i64,
+    /// The goal's order (`goal:<forge>:<owner/name>#<issue>`), shared with its commands and
+    /// approvals. Kept in the job's row, not its payload.
+    #[serde(skip)]
+    pub ordering_key: Option<String>,
+}
+
+impl Job for ResumeJob {
+    const KIND: &'static str = "resume_goal";
+
+    fn idempotency_key(&self, _run_at: i64) -> String {
+        format!("resume:{}:{}", self.spec, self.started)
+    }
+
+    fn ordering_key(&self) -> Option<String> {
+        self.ordering_key.clone()
+    }
+
+    fn read(job: &ClaimedJob) -> Result<Self, serde_json::Error> {
+        let mut read: ResumeJob = serde_json::from_str(&job.payload)?;
+        read.ordering_key.clone_from(&job.ordering_key);
+        Ok(read)
+    }
 }
 
 /// What [`resume`] found waiting.
@@ -47,26 +66,15 @@ pub struct Resumed {
 /// Makes held runs due now and enqueues a resume of every active spec with ready tasks, at the
 /// start of a process.
 pub async fn resume(conn: &mut Conn, now: i64) -> Result<Resumed, StoreError> {
-    let runs = queue::due_now(conn, RUN_JOB, now).await?;
+    let runs = queue::due_now(conn, RunJob::KIND, now).await?;
     let specs = tasks::active_specs_with_ready_tasks(conn).await?;
     for (spec, forge, repository, number) in &specs {
         let job = ResumeJob {
             spec: *spec,
             started: now,
+            ordering_key: Some(format!("goal:{forge}:{repository}#{number}")),
         };
-        queue::enqueue(
-            conn,
-            &NewJob {
-                kind: RESUME_JOB.into(),
-                idempotency_key: format!("resume:{spec}:{now}"),
-                ordering_key: Some(format!("goal:{forge}:{repository}#{number}")),
-                payload: serde_json::to_string(&job).expect("a resume job serializes"),
-                max_attempts: RESUME_ATTEMPTS,
-                run_at: now,
-            },
-            now,
-        )
-        .await?;
+        queue::enqueue(conn, &job.new_job(RESUME_ATTEMPTS, now), now).await?;
     }
     Ok(Resumed {
         runs,
@@ -74,7 +82,7 @@ pub async fn resume(conn: &mut Conn, now: i64) -> Result<Resumed, StoreError> {
     })
 }
 
-/// The handler of [`RESUME_JOB`] jobs.
+/// The handler of [`ResumeJob`]s.
 pub struct ResumeHandler {
     shared: Shared,
 }
@@ -86,8 +94,7 @@ impl ResumeHandler {
     }
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let job: ResumeJob = serde_json::from_str(&ctx.job.payload)
-            .map_err(|e| JobError::Permanent(format!("malformed resume job: {e}")))?;
+        let job: ResumeJob = ctx.payload()?;
         let (row, goal, approver) = {
             let mut conn = ctx.store().reader().await?;
             let Some(row) = goals::spec(&mut conn, job.spec).await? else {

@@ -9,18 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::coordinator::writes::Forges;
 use crate::forge::{ForgeKind, RepoRef};
-use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::runner::mirror::is_commit_id;
 use crate::runner::{Runner, WarmOrder};
-use crate::store::jobs::NewJob;
 
-/// The job kind that warms the runner for a repository whose default branch moved.
-pub const WARM_JOB: &str = "warm_runner";
-
-/// Attempts a warm-up gets: a forge hiccup is worth one retry, no more.
-const WARM_ATTEMPTS: i64 = 2;
-
-/// The payload of [`WARM_JOB`] jobs.
+/// The job that warms the runner for a repository whose default branch moved to `commit`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct WarmJob {
     /// The forge.
@@ -34,25 +27,34 @@ pub struct WarmJob {
 }
 
 impl WarmJob {
-    /// The job, one per repository and commit; a repository's warm-ups run one at a time.
-    /// `None` when the push did not leave a commit (a deleted branch).
-    pub fn job(self, now: i64) -> Option<NewJob> {
-        if !is_commit_id(&self.commit) || self.commit.bytes().all(|b| b == b'0') {
-            return None;
-        }
-        let repo = format!("{}:{}", self.forge, self.repository);
-        Some(NewJob {
-            kind: WARM_JOB.into(),
-            idempotency_key: format!("warm:{repo}:{}", self.commit),
-            ordering_key: Some(format!("warm:{repo}")),
-            payload: serde_json::to_string(&self).expect("a warm job serializes"),
-            max_attempts: WARM_ATTEMPTS,
-            run_at: now,
-        })
+    /// Attempts a warm-up gets: a forge hiccup is worth one retry, no more.
+    pub const ATTEMPTS: i64 = 2;
+
+    /// Whether the push left a commit to warm up for (not a deleted branch, nor anything that is
+    /// not a commit id).
+    pub fn leaves_a_commit(&self) -> bool {
+        is_commit_id(&self.commit) && !self.commit.bytes().all(|b| b == b'0')
+    }
+
+    fn repository_key(&self) -> String {
+        format!("{}:{}", self.forge, self.repository)
     }
 }
 
-/// The handler of [`WARM_JOB`] jobs: a clone credential from the forge, then the runner.
+/// One warm-up per repository and commit; a repository's warm-ups run one at a time.
+impl Job for WarmJob {
+    const KIND: &'static str = "warm_runner";
+
+    fn idempotency_key(&self, _run_at: i64) -> String {
+        format!("warm:{}:{}", self.repository_key(), self.commit)
+    }
+
+    fn ordering_key(&self) -> Option<String> {
+        Some(format!("warm:{}", self.repository_key()))
+    }
+}
+
+/// The handler of [`WarmJob`]s: a clone credential from the forge, then the runner.
 pub struct WarmHandler {
     forges: Forges,
     runner: Arc<dyn Runner>,
@@ -68,8 +70,7 @@ impl WarmHandler {
 impl JobHandler for WarmHandler {
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(async move {
-            let job: WarmJob = serde_json::from_str(&ctx.job.payload)
-                .map_err(|e| JobError::Permanent(format!("malformed warm-up: {e}")))?;
+            let job: WarmJob = ctx.payload()?;
             let repo = RepoRef::parse(&job.repository, job.installation_id).ok_or_else(|| {
                 JobError::Permanent(format!("not a repository: {:?}", job.repository))
             })?;
@@ -108,29 +109,34 @@ impl JobHandler for WarmHandler {
 mod tests {
     use super::*;
 
-    fn warm(commit: &str) -> Option<NewJob> {
+    fn warm(commit: &str) -> WarmJob {
         WarmJob {
             forge: ForgeKind::Github,
             repository: "acme/widgets".into(),
             installation_id: Some(7),
             commit: commit.into(),
         }
-        .job(0)
     }
 
     #[test]
     fn one_warm_up_per_commit_and_one_at_a_time_per_repository() {
-        let a = warm(&"a".repeat(40)).unwrap();
-        let b = warm(&"b".repeat(40)).unwrap();
+        let a = warm(&"a".repeat(40)).new_job(WarmJob::ATTEMPTS, 0);
+        let b = warm(&"b".repeat(40)).new_job(WarmJob::ATTEMPTS, 0);
+        assert_eq!(
+            a.idempotency_key,
+            format!("warm:github:acme/widgets:{}", "a".repeat(40))
+        );
         assert_ne!(a.idempotency_key, b.idempotency_key);
+        assert_eq!(a.ordering_key.as_deref(), Some("warm:github:acme/widgets"));
         assert_eq!(a.ordering_key, b.ordering_key);
     }
 
     #[test]
     fn a_push_that_leaves_no_commit_warms_nothing() {
-        assert!(warm(&"0".repeat(40)).is_none(), "a deleted branch");
-        assert!(warm("HEAD").is_none());
-        assert!(warm(&"A".repeat(40)).is_none());
-        assert!(warm(&format!("{}; rm -rf /", "a".repeat(40))).is_none());
+        assert!(warm(&"a".repeat(40)).leaves_a_commit());
+        assert!(!warm(&"0".repeat(40)).leaves_a_commit(), "a deleted branch");
+        assert!(!warm("HEAD").leaves_a_commit());
+        assert!(!warm(&"A".repeat(40)).leaves_a_commit());
+        assert!(!warm(&format!("{}; rm -rf /", "a".repeat(40))).leaves_a_commit());
     }
 }

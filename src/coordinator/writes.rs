@@ -6,18 +6,14 @@
 use crate::forge::{
     Check, CheckTarget, Forge, ForgeError, ForgeKind, PullRequestUpdate, Reaction, RepoRef,
 };
-use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::store::checks;
-use crate::store::jobs::NewJob;
 use crate::store::sticky::{self, Sticky};
 use crate::store::{Conn, StoreError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
-
-/// The job kind that performs forge writes.
-pub const FORGE_WRITE_JOB: &str = "forge_write";
 
 /// The forge clients of a process, one per configured forge.
 #[derive(Clone, Default)]
@@ -109,7 +105,7 @@ pub enum ForgeWrite {
     },
 }
 
-/// The payload of a forge write job.
+/// The job that performs one forge write.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ForgeWriteJob {
     /// Which forge.
@@ -118,100 +114,95 @@ pub struct ForgeWriteJob {
     pub write: ForgeWrite,
 }
 
-impl ForgeWriteJob {
-    /// The job that performs this write. Comments on one issue are written in the order they were
-    /// asked for (the plan before the reply about it), reactions to one comment likewise. A
-    /// comment's or a check's idempotency key is its content and when it was asked for: what it
-    /// shows can come back to an earlier state (in review, running again, in review again; or
-    /// passed, failed on a re-run, passed again), and each must be written. A comment whose
-    /// recorded text is already the one asked for is not written again.
-    pub fn job(&self, max_attempts: i64, now: i64) -> NewJob {
+/// Comments on one issue are written in the order they were asked for (the plan before the reply
+/// about it), reactions to one comment likewise. A comment's or a check's idempotency key is its
+/// content and when it was asked for: what it shows can come back to an earlier state (in
+/// review, running again, in review again; or passed, failed on a re-run, passed again), and each
+/// must be written. A comment whose recorded text is already the one asked for is not written
+/// again.
+impl Job for ForgeWriteJob {
+    const KIND: &'static str = "forge_write";
+
+    fn idempotency_key(&self, now: i64) -> String {
         let forge = self.forge;
-        let (key, order) = match &self.write {
+        match &self.write {
             ForgeWrite::Comment {
-                repo,
-                number,
-                marker,
-                body,
-            } => (
-                format!(
-                    "comment:{forge}:{}:{marker}:{}:{now}",
-                    repo.full_name(),
-                    short_hash(body)
-                ),
-                format!("comment:{forge}:{}#{number}", repo.full_name()),
+                repo, marker, body, ..
+            } => format!(
+                "comment:{forge}:{}:{marker}:{}:{now}",
+                repo.full_name(),
+                short_hash(body)
             ),
             ForgeWrite::React {
                 repo,
                 comment_id,
                 reaction,
-            } => (
-                format!(
-                    "react:{forge}:{}:{comment_id}:{reaction:?}",
-                    repo.full_name()
-                ),
-                format!("react:{forge}:{}:{comment_id}", repo.full_name()),
+            } => format!(
+                "react:{forge}:{}:{comment_id}:{reaction:?}",
+                repo.full_name()
             ),
             ForgeWrite::Label {
                 repo,
                 number,
                 labels,
-            } => (
-                format!(
-                    "label:{forge}:{}:{number}:{}:{now}",
-                    repo.full_name(),
-                    short_hash(&labels.join(","))
-                ),
-                format!("label:{forge}:{}:{number}", repo.full_name()),
+            } => format!(
+                "label:{forge}:{}:{number}:{}:{now}",
+                repo.full_name(),
+                short_hash(&labels.join(","))
             ),
-            ForgeWrite::Check { repo, check } => (
-                format!(
-                    "check:{forge}:{}:{}:{}:{}:{now}",
-                    repo.full_name(),
-                    check.head_sha,
-                    check.name,
-                    short_hash(&serde_json::to_string(check).expect("a check serializes"))
-                ),
-                format!(
-                    "check:{forge}:{}:{}:{}",
-                    repo.full_name(),
-                    check.head_sha,
-                    check.name
-                ),
+            ForgeWrite::Check { repo, check } => format!(
+                "check:{forge}:{}:{}:{}:{}:{now}",
+                repo.full_name(),
+                check.head_sha,
+                check.name,
+                short_hash(&serde_json::to_string(check).expect("a check serializes"))
             ),
             ForgeWrite::Draft {
                 repo,
                 number,
                 draft,
-                after_check,
-            } => (
-                format!("draft:{forge}:{}:{number}:{draft}:{now}", repo.full_name()),
-                match after_check {
-                    Some(head) => format!(
-                        "check:{forge}:{}:{head}:{}",
-                        repo.full_name(),
-                        crate::verify::CHECK_NAME
-                    ),
-                    None => format!("pull:{forge}:{}#{number}", repo.full_name()),
-                },
-            ),
-            ForgeWrite::ClosePull { repo, number } => (
-                format!("close-pull:{forge}:{}:{number}:{now}", repo.full_name()),
-                format!("pull:{forge}:{}#{number}", repo.full_name()),
-            ),
-            ForgeWrite::CloseIssue { repo, number } => (
-                format!("close-issue:{forge}:{}:{number}:{now}", repo.full_name()),
-                format!("comment:{forge}:{}#{number}", repo.full_name()),
-            ),
-        };
-        NewJob {
-            kind: FORGE_WRITE_JOB.into(),
-            idempotency_key: key,
-            ordering_key: Some(order),
-            payload: serde_json::to_string(self).expect("a forge write serializes"),
-            max_attempts,
-            run_at: now,
+                ..
+            } => format!("draft:{forge}:{}:{number}:{draft}:{now}", repo.full_name()),
+            ForgeWrite::ClosePull { repo, number } => {
+                format!("close-pull:{forge}:{}:{number}:{now}", repo.full_name())
+            }
+            ForgeWrite::CloseIssue { repo, number } => {
+                format!("close-issue:{forge}:{}:{number}:{now}", repo.full_name())
+            }
         }
+    }
+
+    fn ordering_key(&self) -> Option<String> {
+        let forge = self.forge;
+        Some(match &self.write {
+            ForgeWrite::Comment { repo, number, .. } | ForgeWrite::CloseIssue { repo, number } => {
+                format!("comment:{forge}:{}#{number}", repo.full_name())
+            }
+            ForgeWrite::React {
+                repo, comment_id, ..
+            } => format!("react:{forge}:{}:{comment_id}", repo.full_name()),
+            ForgeWrite::Label { repo, number, .. } => {
+                format!("label:{forge}:{}:{number}", repo.full_name())
+            }
+            ForgeWrite::Check { repo, check } => format!(
+                "check:{forge}:{}:{}:{}",
+                repo.full_name(),
+                check.head_sha,
+                check.name
+            ),
+            ForgeWrite::Draft {
+                repo,
+                after_check: Some(head),
+                ..
+            } => format!(
+                "check:{forge}:{}:{head}:{}",
+                repo.full_name(),
+                crate::verify::CHECK_NAME
+            ),
+            ForgeWrite::Draft { repo, number, .. } | ForgeWrite::ClosePull { repo, number } => {
+                format!("pull:{forge}:{}#{number}", repo.full_name())
+            }
+        })
     }
 }
 
@@ -224,7 +215,7 @@ pub fn marker_line(marker: &str) -> String {
     format!("<!-- ade:{marker} -->")
 }
 
-/// The handler of [`FORGE_WRITE_JOB`] jobs.
+/// The handler of [`ForgeWriteJob`]s.
 pub struct ForgeWriter {
     forges: Forges,
 }
@@ -348,8 +339,7 @@ async fn find_by_marker(
 impl JobHandler for ForgeWriter {
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(async move {
-            let job: ForgeWriteJob = serde_json::from_str(&ctx.job.payload)
-                .map_err(|e| JobError::Permanent(format!("malformed forge write: {e}")))?;
+            let job: ForgeWriteJob = ctx.payload()?;
             let client = self.forges.get(job.forge)?;
             match &job.write {
                 ForgeWrite::Comment {
@@ -438,7 +428,7 @@ pub async fn enqueue_writes(
             forge,
             write: write.clone(),
         };
-        crate::store::jobs::enqueue(tx, &job.job(attempts, now), now).await?;
+        crate::store::jobs::enqueue(tx, &job.new_job(attempts, now), now).await?;
     }
     Ok(())
 }
@@ -447,7 +437,7 @@ pub async fn enqueue_writes(
 mod tests {
     use super::*;
 
-    fn comment(number: i64, marker: &str, body: &str) -> NewJob {
+    fn comment(number: i64, marker: &str, body: &str) -> crate::store::jobs::NewJob {
         ForgeWriteJob {
             forge: ForgeKind::Github,
             write: ForgeWrite::Comment {
@@ -457,7 +447,108 @@ mod tests {
                 body: body.into(),
             },
         }
-        .job(3, 0)
+        .new_job(3, 0)
+    }
+
+    #[test]
+    fn every_write_keeps_its_stored_keys() {
+        let repo = RepoRef::parse("acme/widgets", None).unwrap();
+        let check = Check {
+            name: crate::verify::CHECK_NAME.into(),
+            head_sha: "abc".into(),
+            state: crate::forge::CheckState::Success,
+            title: String::new(),
+            summary: String::new(),
+            text: None,
+            annotations: Vec::new(),
+            details_url: None,
+            external_id: None,
+        };
+        let check_hash = short_hash(&serde_json::to_string(&check).unwrap());
+        let cases = [
+            (
+                ForgeWrite::Comment {
+                    repo: repo.clone(),
+                    number: 7,
+                    marker: "plan".into(),
+                    body: "the plan".into(),
+                },
+                format!(
+                    "comment:github:acme/widgets:plan:{}:5",
+                    short_hash("the plan")
+                ),
+                "comment:github:acme/widgets#7".to_string(),
+            ),
+            (
+                ForgeWrite::React {
+                    repo: repo.clone(),
+                    comment_id: 9,
+                    reaction: Reaction::Eyes,
+                },
+                "react:github:acme/widgets:9:Eyes".into(),
+                "react:github:acme/widgets:9".into(),
+            ),
+            (
+                ForgeWrite::Label {
+                    repo: repo.clone(),
+                    number: 7,
+                    labels: vec!["a".into(), "b".into()],
+                },
+                format!("label:github:acme/widgets:7:{}:5", short_hash("a,b")),
+                "label:github:acme/widgets:7".into(),
+            ),
+            (
+                ForgeWrite::Check {
+                    repo: repo.clone(),
+                    check,
+                },
+                format!("check:github:acme/widgets:abc:ade/verify:{check_hash}:5"),
+                "check:github:acme/widgets:abc:ade/verify".into(),
+            ),
+            (
+                ForgeWrite::Draft {
+                    repo: repo.clone(),
+                    number: 7,
+                    draft: false,
+                    after_check: Some("abc".into()),
+                },
+                "draft:github:acme/widgets:7:false:5".into(),
+                "check:github:acme/widgets:abc:ade/verify".into(),
+            ),
+            (
+                ForgeWrite::Draft {
+                    repo: repo.clone(),
+                    number: 7,
+                    draft: true,
+                    after_check: None,
+                },
+                "draft:github:acme/widgets:7:true:5".into(),
+                "pull:github:acme/widgets#7".into(),
+            ),
+            (
+                ForgeWrite::ClosePull {
+                    repo: repo.clone(),
+                    number: 7,
+                },
+                "close-pull:github:acme/widgets:7:5".into(),
+                "pull:github:acme/widgets#7".into(),
+            ),
+            (
+                ForgeWrite::CloseIssue { repo, number: 7 },
+                "close-issue:github:acme/widgets:7:5".into(),
+                "comment:github:acme/widgets#7".into(),
+            ),
+        ];
+        for (write, key, order) in cases {
+            let job = ForgeWriteJob {
+                forge: ForgeKind::Github,
+                write,
+            }
+            .new_job(3, 5);
+            assert_eq!(job.kind, "forge_write");
+            assert_eq!(job.idempotency_key, key);
+            assert_eq!(job.ordering_key.as_deref(), Some(order.as_str()));
+        }
     }
 
     #[test]
@@ -468,7 +559,7 @@ mod tests {
                 forge: ForgeKind::Github,
                 write,
             }
-            .job(3, 0)
+            .new_job(3, 0)
         };
         let check = job(ForgeWrite::Check {
             repo: repo.clone(),

@@ -13,19 +13,47 @@
 //! [`HOLD`] at a time), so storing deliveries goes before handling them; [`HOLD`] says why.
 
 use crate::forge::ForgeKind;
-use crate::jobs::Wake;
+use crate::jobs::{Job, Wake};
 use crate::metrics::Metrics;
 use crate::store::deliveries::{self, NewDelivery};
-use crate::store::jobs::{self as queue, NewJob};
+use crate::store::jobs::{self as queue, ClaimedJob};
 use crate::store::{Conn, Context, Store, StoreError};
+use serde::{Deserialize, Serialize};
 use sqlx::Connection;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-/// The job kind that handles a stored delivery.
-pub const DELIVERY_JOB: &str = "delivery";
+/// The job that handles one stored delivery (the dispatcher turns it into an event), enqueued
+/// with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryJob {
+    /// ade's id of the stored delivery.
+    pub delivery: i64,
+    /// The delivery's order: `<forge>:<owner/name>` (or its installation), so the deliveries of
+    /// one repository are handled in arrival order. Kept in the job's row, not its payload.
+    #[serde(skip)]
+    pub ordering_key: Option<String>,
+}
+
+impl Job for DeliveryJob {
+    const KIND: &'static str = "delivery";
+
+    fn idempotency_key(&self, _run_at: i64) -> String {
+        format!("delivery:{}", self.delivery)
+    }
+
+    fn ordering_key(&self) -> Option<String> {
+        self.ordering_key.clone()
+    }
+
+    fn read(job: &ClaimedJob) -> Result<Self, serde_json::Error> {
+        let mut read: DeliveryJob = serde_json::from_str(&job.payload)?;
+        read.ordering_key.clone_from(&job.ordering_key);
+        Ok(read)
+    }
+}
 
 /// The most deliveries one transaction stores.
 const MAX_BATCH: usize = 512;
@@ -212,14 +240,11 @@ impl Writer {
                 results.push(Stored::Duplicate);
                 continue;
             };
-            jobs.push(NewJob {
-                kind: DELIVERY_JOB.into(),
-                idempotency_key: format!("delivery:{id}"),
+            let job = DeliveryJob {
+                delivery: id,
                 ordering_key: pending.ordering_key.clone(),
-                payload: serde_json::json!({ "delivery": id }).to_string(),
-                max_attempts: self.max_attempts,
-                run_at: pending.delivery.received_at,
-            });
+            };
+            jobs.push(job.new_job(self.max_attempts, pending.delivery.received_at));
             results.push(Stored::New(id));
         }
         let now = batch

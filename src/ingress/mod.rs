@@ -10,7 +10,7 @@ pub mod payload;
 pub mod request;
 pub mod signature;
 
-pub use inbox::{DELIVERY_JOB, Inbox, Stored};
+pub use inbox::{DeliveryJob, Inbox, Stored};
 pub use request::{Refusal, VerifiedDelivery};
 
 use crate::clock::Clock;

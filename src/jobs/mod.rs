@@ -4,7 +4,8 @@
 //! The rules, taken from the PostgreSQL queues that hold up at scale:
 //! - A job has a kind, an idempotency key (unique: enqueuing twice stores once), an optional
 //!   ordering key (jobs sharing one run one at a time, in enqueue order), attempts and a next
-//!   attempt time.
+//!   attempt time. Each kind is one type implementing [`Job`], which both the code that enqueues
+//!   it and its handler use.
 //! - A worker claims a job by leasing it and renews the lease by heartbeat. Every result it writes
 //!   is fenced by the attempt number and its own id, so a worker that lost its lease cannot
 //!   overwrite the work of the one that took over.
@@ -14,10 +15,12 @@
 //!   with a short poll as a fallback.
 //! - One process at a time leads, by a lease row: it reaps expired leases and runs periodic work.
 
+mod kind;
 mod leader;
 mod wake;
 mod worker;
 
+pub use kind::{Job, payload};
 pub use leader::Leader;
 pub use wake::Wake;
 pub use worker::Worker;
@@ -129,14 +132,29 @@ impl<H: JobHandler> JobHandler for Arc<H> {
     }
 }
 
-/// The handlers of every job kind a process runs.
+/// The handlers of every job kind a worker runs, by kind.
 #[derive(Clone, Default)]
-pub struct Handlers(HashMap<String, Arc<dyn JobHandler>>);
+pub struct Handlers(HashMap<&'static str, Arc<dyn JobHandler>>);
 
 impl Handlers {
-    /// Registers the handler for `kind`, replacing any earlier one.
-    pub fn register(&mut self, kind: &str, handler: impl JobHandler) {
-        self.0.insert(kind.to_string(), Arc::new(handler));
+    /// Registers the handler of `J` jobs.
+    ///
+    /// # Panics
+    ///
+    /// If a handler of `J::KIND` is registered already: two job types sharing a kind would
+    /// read each other's payloads.
+    pub fn register<J: Job>(&mut self, handler: impl JobHandler) {
+        let earlier = self.0.insert(J::KIND, Arc::new(handler));
+        assert!(
+            earlier.is_none(),
+            "a second handler of {:?} jobs was registered",
+            J::KIND
+        );
+    }
+
+    /// The kinds registered, in no particular order.
+    pub fn kinds(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.0.keys().copied()
     }
 
     fn get(&self, kind: &str) -> Option<Arc<dyn JobHandler>> {
@@ -168,6 +186,11 @@ impl JobContext {
             clock,
             finished: AtomicBool::new(false),
         }
+    }
+
+    /// The job's payload as a `J`; see [`payload`].
+    pub fn payload<J: Job>(&self) -> Result<J, JobError> {
+        payload(&self.job)
     }
 
     /// The store, for handlers' own reads and writes.
@@ -205,5 +228,49 @@ impl JobContext {
 
     pub(crate) fn is_finished(&self) -> bool {
         self.finished.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Serialize, Deserialize)]
+    struct First;
+
+    impl Job for First {
+        const KIND: &'static str = "shared";
+
+        fn idempotency_key(&self, _run_at: i64) -> String {
+            "first".into()
+        }
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct Second;
+
+    impl Job for Second {
+        const KIND: &'static str = "shared";
+
+        fn idempotency_key(&self, _run_at: i64) -> String {
+            "second".into()
+        }
+    }
+
+    struct Nothing;
+
+    impl JobHandler for Nothing {
+        fn run<'a>(&'a self, _ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = r#"a second handler of "shared" jobs was registered"#)]
+    fn a_kind_takes_one_handler() {
+        let mut handlers = Handlers::default();
+        handlers.register::<First>(Nothing);
+        handlers.register::<Second>(Nothing);
     }
 }

@@ -4,10 +4,11 @@
 use crate::support::{databases, eventually};
 use ade::clock::{Clock, ManualClock, SystemClock};
 use ade::config::Config;
-use ade::jobs::{BoxFuture, Handlers, JobContext, JobError, JobHandler, Wake, Worker};
+use ade::jobs::{BoxFuture, Handlers, Job, JobContext, JobError, JobHandler, Wake, Worker};
 use ade::metrics::Metrics;
 use ade::store::jobs::{self as queue, ClaimedJob, Fence, Kinds, NewJob};
 use ade::store::{Conn, Store, StoreError, leader};
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,9 +16,37 @@ use tokio::sync::watch;
 
 const T0: i64 = 1_800_000_000_000;
 
+/// The jobs these tests enqueue: `job` writes them by hand, since their keys are what is tested.
+#[derive(Serialize, Deserialize)]
+struct TestJob {
+    key: String,
+}
+
+impl Job for TestJob {
+    const KIND: &'static str = "test";
+
+    fn idempotency_key(&self, _run_at: i64) -> String {
+        self.key.clone()
+    }
+}
+
+/// The jobs a `test` job enqueues (see [`Chains`]).
+#[derive(Serialize, Deserialize)]
+struct NextJob {
+    key: String,
+}
+
+impl Job for NextJob {
+    const KIND: &'static str = "next";
+
+    fn idempotency_key(&self, _run_at: i64) -> String {
+        self.key.clone()
+    }
+}
+
 fn job(key: &str, ordering: Option<&str>) -> NewJob {
     NewJob {
-        kind: "test".into(),
+        kind: TestJob::KIND.into(),
         idempotency_key: key.into(),
         ordering_key: ordering.map(Into::into),
         payload: serde_json::json!({ "key": key }).to_string(),
@@ -337,7 +366,7 @@ fn start_worker(
     stop: &watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     let mut handlers = Handlers::default();
-    handlers.register("test", handler);
+    handlers.register::<TestJob>(handler);
     let worker = Worker::new(
         store.clone(),
         Arc::new(SystemClock),
@@ -587,7 +616,7 @@ async fn shutdown_hands_back_jobs_still_running_after_the_grace_period() {
         )
         .await;
         let mut handlers = Handlers::default();
-        handlers.register("test", Hangs);
+        handlers.register::<TestJob>(Hangs);
         let worker = Worker::new(
             store.clone(),
             Arc::new(SystemClock),
@@ -629,7 +658,7 @@ async fn a_worker_stops_an_attempt_whose_lease_was_taken_over() {
     )
     .await;
     let mut handlers = Handlers::default();
-    handlers.register("test", Hangs);
+    handlers.register::<TestJob>(Hangs);
     let mut config = jobs_config(1);
     config.lease = Duration::from_millis(300);
     let worker = Worker::new(
@@ -685,7 +714,7 @@ async fn on_postgres_a_job_enqueued_by_another_process_wakes_an_idle_worker_at_o
     let store = db.store().await;
     let recorder = Arc::new(Recorder::default());
     let mut handlers = Handlers::default();
-    handlers.register("test", recorder.clone());
+    handlers.register::<TestJob>(recorder.clone());
     let mut config = jobs_config(1);
     // A poll and a heartbeat this far apart mean only a notification can wake the worker within
     // the test.
@@ -741,7 +770,7 @@ impl JobHandler for Chains {
         Box::pin(async move {
             let mut tx = ctx.store().begin().await?;
             let next = NewJob {
-                kind: "next".into(),
+                kind: NextJob::KIND.into(),
                 run_at: ctx.now_ms(),
                 ..job(&format!("after-{}", ctx.job.idempotency_key), None)
             };
@@ -763,9 +792,9 @@ async fn a_job_a_handler_enqueues_wakes_the_worker_that_claims_its_kind_at_once(
         let wake = Wake::new();
         let (stop_tx, stop) = watch::channel(false);
         let mut first = Handlers::default();
-        first.register("test", Chains);
+        first.register::<TestJob>(Chains);
         let mut second = Handlers::default();
-        second.register("next", recorder.clone());
+        second.register::<NextJob>(recorder.clone());
         let worker = |handlers| {
             Worker::new(
                 store.clone(),
@@ -778,12 +807,12 @@ async fn a_job_a_handler_enqueues_wakes_the_worker_that_claims_its_kind_at_once(
         };
         let chaining = tokio::spawn(
             worker(first)
-                .except(&["next"])
+                .except(&[NextJob::KIND])
                 .run(stop.clone(), Duration::from_secs(1)),
         );
         let chained = tokio::spawn(
             worker(second)
-                .only(&["next"])
+                .only(&[NextJob::KIND])
                 .run(stop, Duration::from_secs(1)),
         );
         // Both go idle: their first claims find nothing.

@@ -5,9 +5,9 @@
 
 use super::Session;
 use crate::coordinator::goals::{goal_comment, spec_of};
-use crate::coordinator::run::run_job;
+use crate::coordinator::run::job::RunJob;
 use crate::coordinator::verification;
-use crate::jobs::JobError;
+use crate::jobs::{Job, JobError};
 use crate::lifecycle::{SpecState, TaskState};
 use crate::markdown;
 use crate::runner::dlp::Dlp;
@@ -125,7 +125,8 @@ pub async fn run(
         session.now,
     )
     .await?;
-    queue::enqueue(tx, &run_job(run, session.now), session.now).await?;
+    let job = RunJob::new(run).new_job(RunJob::ATTEMPTS, session.now);
+    queue::enqueue(tx, &job, session.now).await?;
     let spec = spec_of(&spec_row)?;
     let comment = goal_comment(tx, session.repo, &spec_row, &spec).await?;
     session.writes.push(comment);

@@ -6,21 +6,18 @@ use std::sync::Arc;
 
 use super::{MAX_PUT_OFF, put_off};
 use crate::coordinator::advance::{self, AdvanceContext};
+use crate::coordinator::event_job::{ApprovalClosedJob, ApprovalClosedKind, event_of};
 use crate::coordinator::finish;
 use crate::coordinator::goals::spec_of;
-use crate::coordinator::intake::CommandJob;
 use crate::coordinator::shared::Shared;
 use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
 use crate::events::EventKind;
-use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::lifecycle::{ApprovalState, SpecState, State, TaskState};
 use crate::store::jobs as queue;
 use crate::store::{approvals, goals, runs as rows, tasks};
 
-/// The job kind that handles a closed pull request.
-pub const APPROVAL_CLOSED_JOB: &str = "approval_closed";
-
-/// The handler of [`APPROVAL_CLOSED_JOB`] jobs.
+/// The handler of [`ApprovalClosedJob`]s.
 pub struct ApprovalClosedHandler {
     shared: Shared,
 }
@@ -32,7 +29,7 @@ impl ApprovalClosedHandler {
     }
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let (job, Some((event, repo))) = super::event_of(ctx).await? else {
+        let (job, Some((event, repo))) = event_of::<ApprovalClosedKind>(ctx).await? else {
             return ctx.finish(ctx.store().begin().await?).await;
         };
         let EventKind::PullRequestClosed(pull) = &event.kind else {
@@ -191,7 +188,7 @@ impl ApprovalClosedHandler {
         &self,
         ctx: &JobContext,
         tx: &mut crate::store::Conn,
-        job: &CommandJob,
+        job: &ApprovalClosedJob,
         why: &str,
         applied: bool,
     ) -> Result<(), JobError> {
@@ -203,14 +200,7 @@ impl ApprovalClosedHandler {
             return Ok(());
         }
         tracing::info!(why, "looking again shortly");
-        let again = CommandJob {
-            event: job.event,
-            put_off: job.put_off + 1,
-            applied,
-        }
-        .job(
-            APPROVAL_CLOSED_JOB,
-            ctx.job.ordering_key.clone(),
+        let again = job.again(applied).new_job(
             ctx.job.max_attempts,
             ctx.now_ms() + put_off(job.put_off).as_millis() as i64,
         );

@@ -12,34 +12,36 @@ use crate::coordinator::shared::Shared;
 use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
 use crate::forge::ReviewState;
 use crate::forge::{ForgeError, ForgeReview, MergeRefusal, Permission, RepoRef};
-use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::lifecycle::SpecState;
 use crate::markdown;
 use crate::store::approvals::{self, ApprovalRow};
-use crate::store::jobs::NewJob;
 use crate::store::verifications::{self, Cause};
 use crate::store::{goals, runs, tasks};
 
-/// The job kind that looks at whether ade may merge an approval.
-pub const GATE_JOB: &str = "merge_gate";
-
-/// The payload of [`GATE_JOB`] jobs.
+/// The job that looks at whether ade may merge an approval.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GateJob {
     /// The approval.
     pub approval: i64,
 }
 
-/// A look at approval `approval`, asked for at `now` (one per event that could open the gate);
-/// the looks at one approval run one at a time.
-pub fn gate_job(approval: i64, now: i64) -> NewJob {
-    NewJob {
-        kind: GATE_JOB.into(),
-        idempotency_key: format!("gate:{approval}:{now}"),
-        ordering_key: Some(format!("gate:{approval}")),
-        payload: serde_json::to_string(&GateJob { approval }).expect("serializes"),
-        max_attempts: 5,
-        run_at: now,
+impl GateJob {
+    /// Attempts a look at the gate gets.
+    pub const ATTEMPTS: i64 = 5;
+}
+
+/// One look per event that could open the gate (keyed by when it was asked for); the looks at
+/// one approval run one at a time.
+impl Job for GateJob {
+    const KIND: &'static str = "merge_gate";
+
+    fn idempotency_key(&self, run_at: i64) -> String {
+        format!("gate:{}:{run_at}", self.approval)
+    }
+
+    fn ordering_key(&self) -> Option<String> {
+        Some(format!("gate:{}", self.approval))
     }
 }
 
@@ -105,7 +107,7 @@ pub async fn excluded_reviewers(
     Ok(excluded)
 }
 
-/// The handler of [`GATE_JOB`] jobs.
+/// The handler of [`GateJob`]s.
 pub struct GateHandler {
     shared: Shared,
 }
@@ -117,8 +119,7 @@ impl GateHandler {
     }
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let job: GateJob = serde_json::from_str(&ctx.job.payload)
-            .map_err(|e| JobError::Permanent(format!("malformed gate job: {e}")))?;
+        let job: GateJob = ctx.payload()?;
         let approval = {
             let mut conn = ctx.store().reader().await?;
             approvals::get(&mut conn, job.approval).await?

@@ -12,12 +12,6 @@ pub mod reviewed;
 
 use std::time::Duration;
 
-use super::intake::CommandJob;
-use crate::events::Event;
-use crate::forge::RepoRef;
-use crate::jobs::{JobContext, JobError};
-use crate::store;
-
 /// How long an event about an approval whose run has not recorded it yet waits before it looks
 /// again the `n`th time: 1 s, doubling to a minute, so a run that is only finishing is caught at
 /// once and a long one costs a job a minute.
@@ -27,22 +21,3 @@ pub(crate) fn put_off(n: u32) -> Duration {
 
 /// How many times it looks again: with [`put_off`], about four hours, longer than a run may take.
 pub(crate) const MAX_PUT_OFF: u32 = 240;
-
-/// The stored event a review job is about, and its repository; `None` for an event without a
-/// readable repository (nothing to do).
-pub(crate) async fn event_of(
-    ctx: &JobContext,
-) -> Result<(CommandJob, Option<(Event, RepoRef)>), JobError> {
-    let job: CommandJob = serde_json::from_str(&ctx.job.payload)
-        .map_err(|e| JobError::Permanent(format!("malformed {} job: {e}", ctx.job.kind)))?;
-    let event = {
-        let mut conn = ctx.store().reader().await?;
-        store::events::get(&mut conn, job.event).await?
-    }
-    .ok_or_else(|| JobError::Permanent(format!("event {} is not stored", job.event)))?;
-    let repo = event
-        .repository
-        .as_ref()
-        .and_then(|r| RepoRef::parse(&r.full_name, event.installation_id));
-    Ok((job, repo.map(|repo| (event, repo))))
-}

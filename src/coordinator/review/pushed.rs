@@ -5,23 +5,20 @@
 //! head it pushed is looked at again shortly; once it has, any other head is someone else's and
 //! is verified at once, which stops the run's verification of its own.
 
-use super::{MAX_PUT_OFF, event_of, put_off};
-use crate::coordinator::intake::CommandJob;
+use super::{MAX_PUT_OFF, put_off};
+use crate::coordinator::event_job::{ApprovalPushedKind, event_of};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
 use crate::coordinator::writes::enqueue_writes;
 use crate::events::EventKind;
-use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::lifecycle::ApprovalState;
 use crate::store::approvals::ApprovalRow;
 use crate::store::jobs as queue;
 use crate::store::verifications::{self, Cause};
 use crate::store::{approvals, runs};
 
-/// The job kind that handles a push to a pull request's branch.
-pub const APPROVAL_PUSHED_JOB: &str = "approval_pushed";
-
-/// The handler of [`APPROVAL_PUSHED_JOB`] jobs.
+/// The handler of [`ApprovalPushedJob`](crate::coordinator::event_job::ApprovalPushedJob)s.
 pub struct ApprovalPushedHandler {
     shared: Shared,
 }
@@ -33,7 +30,7 @@ impl ApprovalPushedHandler {
     }
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let (job, Some((event, repo))) = event_of(ctx).await? else {
+        let (job, Some((event, repo))) = event_of::<ApprovalPushedKind>(ctx).await? else {
             return ctx.finish(ctx.store().begin().await?).await;
         };
         let EventKind::PullRequestSynchronized(pull) = &event.kind else {
@@ -76,14 +73,7 @@ impl ApprovalPushedHandler {
         if in_flight {
             let mut tx = ctx.store().begin().await?;
             if job.put_off < MAX_PUT_OFF {
-                let again = CommandJob {
-                    event: job.event,
-                    put_off: job.put_off + 1,
-                    applied: false,
-                }
-                .job(
-                    APPROVAL_PUSHED_JOB,
-                    ctx.job.ordering_key.clone(),
+                let again = job.again(false).new_job(
                     ctx.job.max_attempts,
                     ctx.now_ms() + put_off(job.put_off).as_millis() as i64,
                 );

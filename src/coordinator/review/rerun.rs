@@ -2,7 +2,7 @@
 //! the commit again for every open approval at that head; `ade/policy` checks the policy file at
 //! that commit again. Check runs of other apps are not ade's to re-run.
 
-use super::event_of;
+use crate::coordinator::event_job::{CheckRerunKind, event_of};
 use crate::coordinator::policy_check;
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
@@ -12,10 +12,7 @@ use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::store::approvals;
 use crate::store::verifications::Cause;
 
-/// The job kind that handles a check re-run request.
-pub const CHECK_RERUN_JOB: &str = "check_rerun";
-
-/// The handler of [`CHECK_RERUN_JOB`] jobs.
+/// The handler of [`CheckRerunJob`](crate::coordinator::event_job::CheckRerunJob)s.
 pub struct CheckRerunHandler {
     shared: Shared,
 }
@@ -27,7 +24,7 @@ impl CheckRerunHandler {
     }
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let (_, Some((event, repo))) = event_of(ctx).await? else {
+        let (_, Some((event, repo))) = event_of::<CheckRerunKind>(ctx).await? else {
             return ctx.finish(ctx.store().begin().await?).await;
         };
         let EventKind::CheckRunRerequested(check) = &event.kind else {

@@ -3,20 +3,17 @@
 //! checking the reviewer's permission too); a review that requests changes, or a dismissed
 //! approval, makes it pending again.
 
-use super::event_of;
-use super::gate::{excluded_reviewers, gate_job};
+use super::gate::{GateJob, excluded_reviewers};
+use crate::coordinator::event_job::{ApprovalReviewedKind, event_of};
 use crate::coordinator::shared::Shared;
 use crate::events::EventKind;
 use crate::forge::ReviewState;
-use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::lifecycle::ApprovalState;
 use crate::store::approvals;
 use crate::store::jobs as queue;
 
-/// The job kind that handles a review submitted or dismissed on a pull request.
-pub const APPROVAL_REVIEWED_JOB: &str = "approval_reviewed";
-
-/// The handler of [`APPROVAL_REVIEWED_JOB`] jobs.
+/// The handler of [`ApprovalReviewedJob`](crate::coordinator::event_job::ApprovalReviewedJob)s.
 pub struct ApprovalReviewedHandler {
     shared: Shared,
 }
@@ -28,7 +25,7 @@ impl ApprovalReviewedHandler {
     }
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let (_, Some((event, repo))) = event_of(ctx).await? else {
+        let (_, Some((event, repo))) = event_of::<ApprovalReviewedKind>(ctx).await? else {
             return ctx.finish(ctx.store().begin().await?).await;
         };
         let (review, dismissed) = match &event.kind {
@@ -87,7 +84,10 @@ impl ApprovalReviewedHandler {
                 "an approving review that does not count (the requester's own, ade's, or on an older head)");
         }
         if approval.state.awaits_review() {
-            queue::enqueue(&mut tx, &gate_job(approval.id, now), now).await?;
+            let gate = GateJob {
+                approval: approval.id,
+            };
+            queue::enqueue(&mut tx, &gate.new_job(GateJob::ATTEMPTS, now), now).await?;
         }
         ctx.finish(tx).await
     }

@@ -6,12 +6,12 @@
 
 use std::time::Duration;
 
+use super::job::RunJob;
 use super::load::StoredRun;
-use super::{RunJob, run_job_at};
 use crate::coordinator::render::{self, ReplyView};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
-use crate::jobs::{JobContext, JobError};
+use crate::jobs::{Job, JobContext, JobError};
 use crate::lifecycle::{SpecState, TaskState};
 use crate::markdown;
 use crate::store::jobs as queue;
@@ -89,7 +89,7 @@ pub(super) async fn hold(
     };
     queue::enqueue(
         &mut tx,
-        &run_job_at(&next, now + wait.as_millis() as i64),
+        &next.new_job(RunJob::ATTEMPTS, now + wait.as_millis() as i64),
         now,
     )
     .await?;

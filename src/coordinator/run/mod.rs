@@ -18,6 +18,7 @@
 
 mod approval;
 mod hold;
+pub mod job;
 mod load;
 mod order;
 mod published;
@@ -25,7 +26,6 @@ mod record;
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use std::sync::Mutex;
@@ -37,62 +37,19 @@ use super::shared::Shared;
 use super::watch::{Flag, watch};
 use crate::coordinator::writes::enqueue_writes;
 use crate::forge::Forge;
-use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::jobs::{self, BoxFuture, JobContext, JobError, JobHandler};
 use crate::lifecycle::{RunState, SpecState, State};
 use crate::policy::EffectivePolicy;
 use crate::runner::{Fault, RunOrder, RunOutcome, RunReport, Runner};
-use crate::store::jobs::{ClaimedJob, NewJob};
+use crate::store::jobs::ClaimedJob;
 use crate::store::{Conn, StoreError, runs as store};
 use hold::Hold;
+use job::RunJob;
 use load::{StoredRun, load};
 use published::{Published, Publisher};
 use record::Ending;
 
-/// The job kind that carries out one run.
-pub const RUN_JOB: &str = "run";
-
-/// The payload of a run job.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct RunJob {
-    /// The run's id.
-    pub run: i64,
-    /// How many times the runner's setup could not start the run before this job (see
-    /// [`hold`]); 0 for its first job.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub held: u32,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
-}
-
-/// Attempts a run job gets: a run whose runner died (its lease expired) is taken over by another
-/// runner this many times minus one, then failed visibly.
-pub const RUN_JOB_ATTEMPTS: i64 = 3;
-
-/// The job that carries out run `run`. Runs have no ordering key: independent runs go in parallel,
-/// as many at once as there are runner workers.
-pub fn run_job(run: i64, now: i64) -> NewJob {
-    run_job_at(&RunJob { run, held: 0 }, now)
-}
-
-/// The job `job` describes, due at `run_at`: one per run and per time it was held.
-fn run_job_at(job: &RunJob, run_at: i64) -> NewJob {
-    let idempotency_key = match job.held {
-        0 => format!("run:{}", job.run),
-        n => format!("run:{}:held:{n}", job.run),
-    };
-    NewJob {
-        kind: RUN_JOB.into(),
-        idempotency_key,
-        ordering_key: None,
-        payload: serde_json::to_string(job).expect("serializes"),
-        max_attempts: RUN_JOB_ATTEMPTS,
-        run_at,
-    }
-}
-
-/// The handler of [`RUN_JOB`] jobs.
+/// The handler of [`RunJob`]s.
 pub struct RunHandler {
     shared: Shared,
     runner: Arc<dyn Runner>,
@@ -105,8 +62,7 @@ impl RunHandler {
     }
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let job: RunJob = serde_json::from_str(&ctx.job.payload)
-            .map_err(|e| JobError::Permanent(format!("malformed run job: {e}")))?;
+        let job: RunJob = ctx.payload()?;
         let Some(mut loaded) = self.start(ctx, &job).await? else {
             return Ok(());
         };
@@ -438,7 +394,6 @@ async fn cancelled(ctx: &JobContext, run: i64) -> bool {
 
 impl JobHandler for RunHandler {
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
-        debug_assert_eq!(ctx.job.kind, RUN_JOB);
         Box::pin(self.handle(ctx))
     }
 
@@ -452,7 +407,7 @@ impl JobHandler for RunHandler {
         now: i64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let Ok(payload) = serde_json::from_str::<RunJob>(&job.payload) else {
+            let Ok(payload) = jobs::payload::<RunJob>(job) else {
                 return Ok(());
             };
             let Ok(l) = load(conn, payload.run).await else {

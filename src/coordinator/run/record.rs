@@ -9,14 +9,14 @@
 use std::sync::Arc;
 
 use super::approval::Opened;
+use super::job::RunJob;
 use super::load::StoredRun;
 use super::published::{self, Published};
-use super::run_job;
 use crate::coordinator::render::{self, ReplyView};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
 use crate::coordinator::writes::ForgeWrite;
-use crate::jobs::JobError;
+use crate::jobs::{Job, JobError};
 use crate::lifecycle::{ApprovalState, RunState, State, TaskState, VerificationState};
 use crate::markdown;
 use crate::policy::{EffectivePolicy, RejectAction};
@@ -421,7 +421,8 @@ async fn retry(
         e.now,
     )
     .await?;
-    queue::enqueue(tx, &run_job(run, e.now), e.now).await?;
+    let job = RunJob::new(run).new_job(RunJob::ATTEMPTS, e.now);
+    queue::enqueue(tx, &job, e.now).await?;
     tracing::info!(task = %l.task.task_id, run, attempt = l.run.attempt + 1, "verification failed; the agent tries again with the failure as feedback");
     Ok(Vec::new())
 }

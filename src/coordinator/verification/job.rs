@@ -6,47 +6,21 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use super::{Subject, passed, report, state_of};
+use super::{Subject, VerifyJob, passed, report, state_of};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::watch::{Flag, watch};
 use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
-use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::jobs::{self, BoxFuture, JobContext, JobError, JobHandler};
 use crate::lifecycle::{State, VerificationState};
 use crate::runner::{Runner, VerifyOrder};
-use crate::store::jobs::{ClaimedJob, NewJob};
+use crate::store::jobs::ClaimedJob;
 use crate::store::verifications::{self, VerificationEnd, VerificationRow};
 use crate::store::{Conn, StoreError, approvals, goals, tasks};
 use crate::verify::{CheckStage, VerificationReport};
 
-/// The job kind that verifies a head again.
-pub const VERIFY_JOB: &str = "verify";
-
-/// Attempts a verification job gets: a runner lost mid-way is replaced, twice.
-const VERIFY_ATTEMPTS: i64 = 3;
-
-/// The payload of [`VERIFY_JOB`] jobs.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct VerifyJob {
-    /// The verification.
-    pub verification: i64,
-}
-
-/// The job of verification `verification`: no ordering key, so verifications run beside runs.
-pub fn verify_job(verification: i64, now: i64) -> NewJob {
-    NewJob {
-        kind: VERIFY_JOB.into(),
-        idempotency_key: format!("verify:{verification}"),
-        ordering_key: None,
-        payload: serde_json::to_string(&VerifyJob { verification }).expect("serializes"),
-        max_attempts: VERIFY_ATTEMPTS,
-        run_at: now,
-    }
-}
-
-/// The handler of [`VERIFY_JOB`] jobs.
+/// The handler of [`VerifyJob`]s.
 pub struct VerifyHandler {
     shared: Shared,
     runner: Arc<dyn Runner>,
@@ -59,8 +33,7 @@ impl VerifyHandler {
     }
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let job: VerifyJob = serde_json::from_str(&ctx.job.payload)
-            .map_err(|e| JobError::Permanent(format!("malformed verify job: {e}")))?;
+        let job: VerifyJob = ctx.payload()?;
         let (row, approval) = {
             let mut conn = ctx.store().reader().await?;
             let row = verifications::get(&mut conn, job.verification).await?;
@@ -306,7 +279,7 @@ impl JobHandler for VerifyHandler {
         now: i64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let Ok(payload) = serde_json::from_str::<VerifyJob>(&job.payload) else {
+            let Ok(payload) = jobs::payload::<VerifyJob>(job) else {
                 return Ok(());
             };
             let reason = format!("verification could not be carried out: {error}");

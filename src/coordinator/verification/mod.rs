@@ -9,9 +9,11 @@ pub mod job;
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use crate::coordinator::writes::ForgeWrite;
 use crate::forge::{ForgeKind, RepoRef};
-use crate::jobs::JobError;
+use crate::jobs::{Job, JobError};
 use crate::lifecycle::{ApprovalState, State, VerificationState};
 use crate::policy::EffectivePolicy;
 use crate::store::approvals::{self, ApprovalRow};
@@ -22,9 +24,29 @@ use crate::store::{Conn, goals, runs, tasks};
 use crate::verify::{self, CheckContext, CheckStage, CommentKind, Verdict, VerificationReport};
 
 use super::goals::spec_of;
+use super::review::gate::GateJob;
 use super::shared::Shared;
 
-pub use job::{VERIFY_JOB, VerifyHandler, verify_job};
+/// The job that verifies one head again ([`job::VerifyHandler`]), on runner workers as runs
+/// are: no ordering key, so verifications run beside runs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct VerifyJob {
+    /// The verification.
+    pub verification: i64,
+}
+
+impl VerifyJob {
+    /// Attempts a verification job gets: a runner lost mid-way is replaced, twice.
+    pub const ATTEMPTS: i64 = 3;
+}
+
+impl Job for VerifyJob {
+    const KIND: &'static str = "verify";
+
+    fn idempotency_key(&self, _run_at: i64) -> String {
+        format!("verify:{}", self.verification)
+    }
+}
 
 /// An approval and the run whose change it shows, with what names them on the forge.
 #[derive(Clone, Debug)]
@@ -153,12 +175,10 @@ pub async fn passed(
             after_check: Some(head_sha.to_owned()),
         });
     }
-    queue::enqueue(
-        tx,
-        &super::review::gate::gate_job(subject.approval.id, now),
-        now,
-    )
-    .await?;
+    let gate = GateJob {
+        approval: subject.approval.id,
+    };
+    queue::enqueue(tx, &gate.new_job(GateJob::ATTEMPTS, now), now).await?;
     Ok(writes)
 }
 
@@ -206,7 +226,8 @@ pub async fn request(
     let steps = subject.policy.verification.len();
     let context = subject.context(shared, head_sha, id, now);
     writes.extend(report(subject, &context, CheckStage::InProgress { steps })?);
-    queue::enqueue(tx, &verify_job(id, now), now).await?;
+    let verify = VerifyJob { verification: id };
+    queue::enqueue(tx, &verify.new_job(VerifyJob::ATTEMPTS, now), now).await?;
     tracing::info!(
         verification = id,
         approval = subject.approval.id,
