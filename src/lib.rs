@@ -10,6 +10,7 @@ pub mod config;
 pub mod coordinator;
 pub mod demo;
 pub mod dispatch;
+pub mod doctor;
 pub mod events;
 pub mod forge;
 pub mod gitread;

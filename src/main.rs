@@ -48,6 +48,20 @@ enum Command {
     Migrate,
     /// Print the effective configuration, secrets redacted, and exit.
     CheckConfig,
+    /// Check how a repository is set up for ade: credentials, permissions, webhook, branch
+    /// protection, CI secrets, its policy file, and the registered agents (docs/doctor.md).
+    /// Exits 1 when any finding is a problem.
+    Doctor {
+        /// The repository, OWNER/NAME.
+        #[arg(long, value_name = "OWNER/NAME")]
+        repo: String,
+        /// The forge, needed only when ade.toml configures both.
+        #[arg(long, value_enum)]
+        forge: Option<ForgeArg>,
+        /// Lines for people, or one JSON document for scripts.
+        #[arg(long, value_enum, default_value = "text")]
+        format: DoctorFormat,
+    },
     /// Repository policy files (`.ade/config.toml`).
     Policy {
         #[command(subcommand)]
@@ -111,6 +125,22 @@ enum DemoForgeArg {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
+enum ForgeArg {
+    /// The GitHub App of [github].
+    Github,
+    /// The Gitea or Forgejo instance of [gitea].
+    Gitea,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DoctorFormat {
+    /// Aligned lines.
+    Text,
+    /// A JSON document: `findings`, each with `check`, `status`, `message` and `fix`.
+    Json,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
 enum SimForge {
     /// GitHub's REST API and webhooks.
     Github,
@@ -164,6 +194,14 @@ fn main() -> ExitCode {
         print!("{}", config.render_redacted());
         return ExitCode::SUCCESS;
     }
+    if let Command::Doctor {
+        repo,
+        forge,
+        format,
+    } = &cli.command
+    {
+        return doctor(&config, repo, *forge, *format);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -195,6 +233,7 @@ fn main() -> ExitCode {
                 ade::sim::run_standalone(options).await
             }
             Command::CheckConfig
+            | Command::Doctor { .. }
             | Command::Policy { .. }
             | Command::Schema { .. }
             | Command::Demo { .. } => {
@@ -268,6 +307,42 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     );
     store.close().await;
     Ok(())
+}
+
+/// `ade doctor`: the report on standard output; exit 1 when it holds a problem, 2 when it could
+/// not run at all.
+fn doctor(config: &Config, repo: &str, forge: Option<ForgeArg>, format: DoctorFormat) -> ExitCode {
+    let asked = forge.map(|f| match f {
+        ForgeArg::Github => ade::forge::ForgeKind::Github,
+        ForgeArg::Gitea => ade::forge::ForgeKind::Gitea,
+    });
+    let kind = match ade::doctor::choose_forge(config, asked) {
+        Ok(kind) => kind,
+        Err(message) => {
+            eprintln!("ade doctor: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ade: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = runtime.block_on(ade::doctor::run(config, kind, repo));
+    print!(
+        "{}",
+        report.render(match format {
+            DoctorFormat::Text => ade::doctor::Format::Text,
+            DoctorFormat::Json => ade::doctor::Format::Json,
+        })
+    );
+    if report.has_problems() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// `ade policy check FILE`: every problem on its own line as `file:line:column: key: message`.

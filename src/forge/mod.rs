@@ -8,6 +8,7 @@
 pub mod gitea;
 pub mod github;
 mod http;
+pub mod setup;
 
 pub use http::{ClientOptions, RetryPolicy};
 

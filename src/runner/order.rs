@@ -109,7 +109,9 @@ pub enum RunOutcome {
     Failed {
         /// Why, for humans.
         reason: String,
-        /// Whose fault, which decides what happens next.
+        /// Whose fault, which decides what happens next. Reports stored before faults had names
+        /// (with `retryable` instead) read as [`Fault::Run`].
+        #[serde(default)]
         fault: Fault,
         /// What happened.
         report: RunReport,
@@ -122,11 +124,12 @@ pub enum RunOutcome {
 }
 
 /// Whose fault a failed run was: what decides whether, and when, it is tried again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Fault {
     /// The run's own (the agent failed or timed out, its order or change was refused): running
     /// it again as it is changes nothing.
+    #[default]
     Run,
     /// The runner's, for a moment (git, the disk, the forge): another attempt may succeed at once.
     Runner,
@@ -284,4 +287,32 @@ pub struct WarmOrder {
     pub commit: String,
     /// A short-lived credential for fetching.
     pub credential: CloneCredential,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_run_stored_before_faults_had_names_still_reads() {
+        let report = serde_json::to_string(&RunReport::default()).unwrap();
+        let stored = format!(
+            r#"{{"outcome":"failed","reason":"the agent exited with status 1","retryable":false,"report":{report}}}"#
+        );
+        let outcome: RunOutcome = serde_json::from_str(&stored).expect("an old report reads");
+        assert!(matches!(
+            outcome,
+            RunOutcome::Failed {
+                fault: Fault::Run,
+                ..
+            }
+        ));
+        let now = serde_json::to_string(&RunOutcome::Failed {
+            reason: "x".into(),
+            fault: Fault::Setup,
+            report: RunReport::default(),
+        })
+        .unwrap();
+        assert!(now.contains(r#""fault":"setup""#), "{now}");
+    }
 }

@@ -115,6 +115,58 @@ impl NewRepo {
     }
 }
 
+/// A repository webhook to list (Gitea dialect), as an operator would have set it up.
+#[derive(Clone, Debug)]
+pub struct NewHook {
+    /// `gitea`, `forgejo`, `slack`, …
+    pub kind: String,
+    /// Where it delivers.
+    pub url: String,
+    /// `json` or `form`.
+    pub content_type: String,
+    /// The event types it sends.
+    pub events: Vec<String>,
+    /// Whether it is active.
+    pub active: bool,
+}
+
+impl NewHook {
+    /// An active Gitea webhook to `url`, sending JSON and every event ade acts on.
+    pub fn gitea(url: &str) -> NewHook {
+        NewHook {
+            kind: "gitea".into(),
+            url: url.into(),
+            content_type: "json".into(),
+            events: [
+                "issues",
+                "issue_comment",
+                "pull_request",
+                "pull_request_sync",
+                "pull_request_comment",
+                "pull_request_review_approved",
+                "pull_request_review_rejected",
+                "pull_request_review_comment",
+                "push",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            active: true,
+        }
+    }
+
+    /// Sends only these events.
+    pub fn events(mut self, events: &[&str]) -> NewHook {
+        self.events = events.iter().map(|e| (*e).to_owned()).collect();
+        self
+    }
+
+    /// Active or not.
+    pub fn active(mut self, active: bool) -> NewHook {
+        self.active = active;
+        self
+    }
+}
+
 /// A user the simulator made, with the token it answers to (API and git password).
 #[derive(Clone, Debug)]
 pub struct SimUser {

@@ -5,7 +5,7 @@
 use crate::forge::ReviewState;
 use crate::forge::{BranchProtection, Permission};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
 
 /// A forge account: a person, a bot user (Gitea) or a GitHub App's `<slug>[bot]`.
@@ -292,6 +292,29 @@ pub struct Repo {
     pub statuses: Vec<CommitStatus>,
     /// Branch protection by branch name.
     pub protections: BTreeMap<String, BranchProtection>,
+    /// Protected branches whose rule dismisses approvals when new commits arrive (read by
+    /// `ade doctor`; merges do not apply it).
+    pub dismiss_stale: BTreeSet<String>,
+    /// The repository's webhooks as Gitea lists them. Deliveries go to the simulator's one
+    /// webhook URL whatever these say.
+    pub hooks: Vec<RepoHook>,
+}
+
+/// A repository webhook (Gitea, Forgejo), as `GET …/hooks` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RepoHook {
+    /// Numeric id.
+    pub id: i64,
+    /// `gitea`, `forgejo`, `slack`, …
+    pub kind: String,
+    /// Where it delivers.
+    pub url: String,
+    /// `json` or `form`.
+    pub content_type: String,
+    /// The event types it sends.
+    pub events: Vec<String>,
+    /// Whether it is active.
+    pub active: bool,
 }
 
 impl Repo {
@@ -340,6 +363,10 @@ pub struct Installation {
     pub account: String,
     /// `owner/name` of the repositories it covers.
     pub repositories: Vec<String>,
+    /// Permission name to level (`read`, `write`) as granted by its account.
+    pub permissions: BTreeMap<String, String>,
+    /// The webhook events it receives.
+    pub events: Vec<String>,
     /// Created (Unix ms).
     pub created_at: i64,
 }
@@ -478,6 +505,8 @@ mod tests {
             check_runs: Vec::new(),
             statuses: Vec::new(),
             protections: BTreeMap::new(),
+            dismiss_stale: BTreeSet::new(),
+            hooks: Vec::new(),
         }
     }
 

@@ -205,6 +205,23 @@ impl Webhooks {
         *self.outbox.url.lock().unwrap_or_else(|e| e.into_inner()) = url;
     }
 
+    /// Where deliveries go now.
+    pub fn url(&self) -> Option<String> {
+        self.outbox
+            .url
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The signing secret now.
+    pub fn secret(&self) -> String {
+        self.secret
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Changes the signing secret.
     pub fn set_secret(&self, secret: String) {
         *self.secret.lock().unwrap_or_else(|e| e.into_inner()) = secret;

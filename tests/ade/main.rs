@@ -8,6 +8,7 @@ mod support;
 mod cli;
 mod commands;
 mod demo;
+mod doctor;
 mod goals;
 mod guides;
 mod queue;

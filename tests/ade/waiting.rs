@@ -106,15 +106,9 @@ fn agent_program(dir: &Path) -> std::path::PathBuf {
     program
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_run_the_runner_cannot_start_is_held_and_runs_once_the_operator_fixes_it() {
-    if !is_root() {
-        eprintln!(
-            "skipped: the agent user's lost permission is only real when ade runs as root and \
-             agents as another user"
-        );
-        return;
-    }
+/// A Gitea story whose `script` agent is a program in `agent-bin/` of the story's folder, which
+/// is closed to the agent user after ade started; returns the story and that folder.
+async fn story_with_a_closed_agent_folder() -> (Story, std::path::PathBuf) {
     let mut program = None;
     let policy = [(".ade/config.toml", "[agents]\ndefault = \"script\"\n")];
     let story = Story::start_with(ForgeKind::Gitea, false, &policy, |config, dir| {
@@ -132,11 +126,65 @@ async fn a_run_the_runner_cannot_start_is_held_and_runs_once_the_operator_fixes_
         program = Some(path);
     })
     .await;
-    let program = program.expect("the agent program");
-    let bin = program.parent().unwrap().to_path_buf();
-
-    // After ade started, the agent's folder is closed to the agent user by mistake.
+    let bin = program
+        .expect("the agent program")
+        .parent()
+        .unwrap()
+        .to_path_buf();
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o700)).unwrap();
+    (story, bin)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_held_run_is_cancelled_by_ade_cancel_and_not_tried_again() {
+    if !is_root() {
+        eprintln!(
+            "skipped: the agent user's lost permission is only real when ade runs as root and \
+             agents as another user"
+        );
+        return;
+    }
+    // After ade started, the agent's folder is closed to the agent user by mistake.
+    let (story, bin) = story_with_a_closed_agent_folder().await;
+    let issue = story
+        .issue(MAINTAINER, "Notes", "- [ ] Write the notes\n")
+        .await;
+    plan_and_approve(&story, issue).await;
+    let held = a_run_in(&story, &["queued"]).await;
+    eventually(PATIENCE, "the run to be held", || async {
+        all_runs(&story)
+            .await
+            .into_iter()
+            .find(|r| r.id == held.id && r.reason.is_some())
+    })
+    .await;
+    story.comment(issue, MAINTAINER, "/ade cancel").await;
+    let cancelled = a_run_in(&story, &["cancelled"]).await;
+    assert_eq!(cancelled.id, held.id);
+    // Opened again, the folder would let a retry run: none comes.
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    tokio::time::sleep(hold_delay_and_some()).await;
+    let runs = all_runs(&story).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].state.as_str(), "cancelled");
+}
+
+/// Longer than a first hold's delay (5 s), so a retry that should not come would have come.
+fn hold_delay_and_some() -> std::time::Duration {
+    std::time::Duration::from_secs(8)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_the_runner_cannot_start_is_held_and_runs_once_the_operator_fixes_it() {
+    if !is_root() {
+        eprintln!(
+            "skipped: the agent user's lost permission is only real when ade runs as root and \
+             agents as another user"
+        );
+        return;
+    }
+    // After ade started, the agent's folder is closed to the agent user by mistake.
+    let (story, bin) = story_with_a_closed_agent_folder().await;
     let issue = story
         .issue(MAINTAINER, "Notes", "- [ ] Write the notes\n")
         .await;
@@ -160,6 +208,14 @@ async fn a_run_the_runner_cannot_start_is_held_and_runs_once_the_operator_fixes_
         "{held:?}"
     );
     assert_eq!(held.attempt, 1, "the task's attempt is not used up");
+    story.comment(issue, MAINTAINER, "/ade status").await;
+    story
+        .until("/ade status to show the held run", |s| {
+            s.bot_comments(issue)
+                .into_iter()
+                .find(|c| c.contains("held until the runner's setup is fixed"))
+        })
+        .await;
 
     // The operator opens the folder again; the held run is tried again by itself.
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -167,10 +223,11 @@ async fn a_run_the_runner_cannot_start_is_held_and_runs_once_the_operator_fixes_
     assert_eq!(run.id, held.id, "the same run, not a new attempt");
     assert_eq!(all_runs(&story).await.len(), 1);
     story
-        .until("the note to say the run runs now", |s| {
-            s.bot_comments(issue)
-                .into_iter()
-                .find(|c| c.contains(&format!("run {} of task", run.id)) && c.contains("runs now"))
+        .until("the note to say the run ran", |s| {
+            s.bot_comments(issue).into_iter().find(|c| {
+                c.contains(&format!("run {} of task", run.id))
+                    && c.contains("ran once the runner's setup was fixed")
+            })
         })
         .await;
     assert!(

@@ -173,7 +173,9 @@ async fn stop_run(tx: &mut Conn, row: &TaskRow, now: i64) -> Result<(), JobError
         return Ok(());
     };
     store::request_cancel(tx, run.id).await?;
-    if run.state == RunState::Queued {
+    // Tried whatever state was read: a run being held (put back in the queue) as this command
+    // ran is queued by the time this statement sees it, and ends here instead of at its next try.
+    if run.state.in_flight() {
         store::finish_run(
             tx,
             run.id,

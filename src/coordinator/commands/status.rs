@@ -66,9 +66,18 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobErro
                     run.state,
                     crate::markdown::code_span(&run.agent)
                 ));
-                if let Some(reason) = run.reason.filter(|_| run.state == RunState::Failed) {
-                    let first = reason.lines().next().unwrap_or_default().to_string();
-                    line.push_str(&format!(": {}", crate::markdown::inline(&first)));
+                let first = run
+                    .reason
+                    .as_deref()
+                    .and_then(|r| r.lines().next())
+                    .map(crate::markdown::inline);
+                match (run.state, first) {
+                    (RunState::Failed, Some(first)) => line.push_str(&format!(": {first}")),
+                    // A queued run with a reason was held: the runner's setup could not start it.
+                    (RunState::Queued, Some(first)) => line.push_str(&format!(
+                        ", held until the runner's setup is fixed: {first}"
+                    )),
+                    _ => {}
                 }
             }
             details.push(line);

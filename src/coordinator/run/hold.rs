@@ -12,9 +12,11 @@ use crate::coordinator::render::{self, ReplyView};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
 use crate::jobs::{JobContext, JobError};
+use crate::lifecycle::{SpecState, TaskState};
 use crate::markdown;
 use crate::store::jobs as queue;
 use crate::store::runs as store;
+use crate::store::{goals, tasks};
 
 /// The first delay before a held run is tried again; each further hold doubles it.
 const FIRST_DELAY: Duration = Duration::from_secs(5);
@@ -30,24 +32,56 @@ pub(super) fn delay(held: u32) -> Duration {
         .min(MAX_DELAY)
 }
 
+/// What became of a run the runner's setup could not start.
+pub(super) enum Hold {
+    /// Put back in the queue; its next try is scheduled and the job is complete.
+    Held,
+    /// `/ade cancel` asked it to stop: it ends as cancelled.
+    Cancelled,
+    /// Nobody waits for it any more (its plan was replaced, its task moved on): it ends as
+    /// failed, with the setup's reason.
+    NotWanted,
+}
+
 /// Puts the run back in the queue with `reason`, schedules its next try and, on its first hold,
-/// tells the goal what to fix, in the transaction that completes this job.
+/// tells the goal what to fix, in the transaction that completes this job; unless the run was
+/// cancelled or is no longer wanted, which the caller records instead.
 pub(super) async fn hold(
     ctx: &JobContext,
     shared: &Shared,
     l: &StoredRun,
     job: &RunJob,
     reason: &str,
-) -> Result<(), JobError> {
+) -> Result<Hold, JobError> {
     let now = ctx.now_ms();
     let wait = delay(job.held);
     let mut tx = ctx.store().begin().await?;
+    let spec_active = goals::spec(&mut tx, l.spec_row.id)
+        .await?
+        .is_some_and(|s| s.state == SpecState::Active);
+    let task_running = tasks::task(&mut tx, l.task.id)
+        .await?
+        .is_some_and(|t| t.state == TaskState::Running);
+    if !spec_active || !task_running {
+        tx.rollback().await.ok();
+        return Ok(Hold::NotWanted);
+    }
+    if store::cancel_requested(&mut tx, l.run.id).await? {
+        tx.rollback().await.ok();
+        return Ok(Hold::Cancelled);
+    }
     if !store::hold_run(&mut tx, l.run.id, reason).await? {
         tx.rollback().await.ok();
         return Err(JobError::Retry(format!(
             "run {} moved while it was being held; reading it again",
             l.run.id
         )));
+    }
+    // A cancel that committed while the hold waited for the run's row: it found the run
+    // running and only set the flag.
+    if store::cancel_requested(&mut tx, l.run.id).await? {
+        tx.rollback().await.ok();
+        return Ok(Hold::Cancelled);
     }
     let next = RunJob {
         run: l.run.id,
@@ -76,9 +110,9 @@ pub(super) async fn hold(
                 markdown::inline(reason.trim_end_matches('.'))
             ),
             details: vec![
-                "This is the runner's setup, not the task: the operator fixes it on the runner \
-                 (docs/runner.md). ade tries this run again every few minutes, and at once when \
-                 ade restarts; `/ade cancel` stops it."
+                "This is the runner's setup, not the task: the operator fixes what the reason \
+                 names on the runner (docs/runner.md). ade tries this run again every few \
+                 minutes, and at once when ade restarts; `/ade cancel` stops it."
                     .to_string(),
             ],
             ..ReplyView::default()
@@ -91,16 +125,17 @@ pub(super) async fn hold(
         };
         enqueue_writes(&mut tx, l.forge, &[write], shared.write_attempts, now).await?;
     }
-    ctx.finish(tx).await
+    ctx.finish(tx).await?;
+    Ok(Hold::Held)
 }
 
-/// The goal's note that a run held before got past its setup: it replaces the note that said
-/// what to fix (same marker), so the goal does not keep asking for a fix that was made. A run
-/// that then fails or changes nothing replaces it again with its report.
-pub(super) fn started_again(l: &StoredRun, held: u32) -> Result<ForgeWrite, JobError> {
+/// The goal's note that a run held before did run: it replaces the note that asked for a fix
+/// (same marker), so the goal does not keep asking for a fix that was made. Where the run's own
+/// report goes to the goal as well, that report replaces this note in turn.
+pub(super) fn ran_after_hold(l: &StoredRun, held: u32) -> Result<ForgeWrite, JobError> {
     let body = render::reply(&ReplyView {
         headline: format!(
-            "run {} of task {} runs now: the runner's setup was fixed (it was held {} {}).",
+            "run {} of task {} ran once the runner's setup was fixed (it was held {} {}).",
             l.run.id,
             markdown::code_span(&l.task.task_id),
             held,

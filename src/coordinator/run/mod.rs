@@ -43,6 +43,7 @@ use crate::policy::EffectivePolicy;
 use crate::runner::{Fault, RunOrder, RunOutcome, RunReport, Runner};
 use crate::store::jobs::{ClaimedJob, NewJob};
 use crate::store::{Conn, StoreError, runs as store};
+use hold::Hold;
 use load::{StoredRun, load};
 use published::{Published, Publisher};
 use record::Ending;
@@ -136,7 +137,7 @@ impl RunHandler {
                     },
                 };
                 return self
-                    .record(ctx, &loaded, policy, (None, None), failed)
+                    .record(ctx, &loaded, policy, (None, None), failed, job.held)
                     .await;
             }
         };
@@ -163,35 +164,22 @@ impl RunHandler {
         {
             return Err(JobError::Retry(reason.clone()));
         }
-        if let RunOutcome::Failed {
-            fault: Fault::Setup,
-            reason,
-            ..
-        } = &outcome
-            && !cancelled(ctx, loaded.run.id).await
-        {
-            return hold::hold(ctx, &self.shared, &loaded, &job, reason).await;
-        }
-        if job.held > 0 {
-            tracing::info!(
-                run = loaded.run.id,
-                held = job.held,
-                "a held run got past its setup"
-            );
-            let mut tx = ctx.store().begin().await?;
-            let write = hold::started_again(&loaded, job.held)?;
-            enqueue_writes(
-                &mut tx,
-                loaded.forge,
-                &[write],
-                self.shared.write_attempts,
-                ctx.now_ms(),
-            )
-            .await?;
-            tx.commit()
-                .await
-                .map_err(|e| JobError::Retry(format!("commit the started note: {e}")))?;
-        }
+        let outcome = match outcome {
+            RunOutcome::Failed {
+                fault: Fault::Setup,
+                reason,
+                report,
+            } => match hold::hold(ctx, &self.shared, &loaded, &job, &reason).await? {
+                Hold::Held => return Ok(()),
+                Hold::Cancelled => RunOutcome::Cancelled { report },
+                Hold::NotWanted => RunOutcome::Failed {
+                    reason,
+                    fault: Fault::Setup,
+                    report,
+                },
+            },
+            other => other,
+        };
         let halted = match (&outcome, &published) {
             (RunOutcome::Pushed { .. }, None) => {
                 let mut conn = ctx.store().reader().await?;
@@ -236,6 +224,7 @@ impl RunHandler {
             Some(policy),
             (published, opened_late),
             outcome,
+            job.held,
         )
         .await
     }
@@ -274,6 +263,7 @@ impl RunHandler {
         policy: Option<Arc<EffectivePolicy>>,
         (published, opened_late): (Option<Published>, Option<approval::Opened>),
         outcome: RunOutcome,
+        held: u32,
     ) -> Result<(), JobError> {
         let now = ctx.now_ms();
         let mut tx = ctx.store().begin().await?;
@@ -291,6 +281,10 @@ impl RunHandler {
             opened_late,
         )
         .await?;
+        if held > 0 {
+            // Before the run's own report, which replaces it where it goes to the goal too.
+            writes.insert(0, hold::ran_after_hold(loaded, held)?);
+        }
         match &policy {
             Some(policy) => {
                 let advanced = advance::advance(
@@ -348,7 +342,12 @@ impl RunHandler {
             return Ok(None);
         }
         let mut tx = ctx.store().begin().await?;
-        if loaded.run.cancel_requested {
+        // A held run whose plan was replaced, or whose task moved on, while it waited is not
+        // wanted any more: it ends as a cancelled one does.
+        let unwanted = job.held > 0
+            && (loaded.spec_row.state != SpecState::Active
+                || loaded.task.state != crate::lifecycle::TaskState::Running);
+        if loaded.run.cancel_requested || unwanted {
             let now = ctx.now_ms();
             let cancelled = RunOutcome::Cancelled {
                 report: RunReport::default(),

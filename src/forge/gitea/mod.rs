@@ -9,6 +9,7 @@ mod issues;
 mod pulls;
 mod repos;
 mod reviews;
+mod setup;
 mod statuses;
 mod wire;
 

@@ -16,6 +16,7 @@ pub mod permissions;
 mod pulls;
 mod repos;
 mod reviews;
+mod setup;
 mod tokens;
 mod wire;
 

@@ -52,6 +52,8 @@ use Access::{Read, Write};
 /// Every call the GitHub client makes.
 pub const ENDPOINTS: &[Endpoint] = &[
     call("GET", "/app", None),
+    // `ade doctor`: the app's webhook configuration.
+    call("GET", "/app/hook/config", None),
     call("GET", "/repos/{}/{}/installation", None),
     call("POST", "/app/installations/{}/access_tokens", None),
     call("GET", "/repos/{}/{}", Some(("metadata", Read))),

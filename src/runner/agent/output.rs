@@ -156,7 +156,7 @@ impl AgentOutput {
 
     /// Keeps a description unless enough are kept or the same one is (a retried call).
     fn detail(&mut self, detail: String) {
-        let detail = one_line(&detail, DETAIL_CHARS);
+        let detail = flattened(&detail, DETAIL_CHARS);
         if self.details.len() < DETAILS_KEPT && !self.details.contains(&detail) {
             self.details.push(detail);
         }
@@ -469,7 +469,7 @@ fn describe_input(input: &Value) -> String {
     ["command", "cmd", "file_path", "filePath", "path", "pattern"]
         .iter()
         .find_map(|key| text(input, &[key]))
-        .map(|what| format!(" `{}`", one_line(what, 80)))
+        .map(|what| format!(" `{}`", flattened(what, 80)))
         .unwrap_or_default()
 }
 
@@ -480,8 +480,10 @@ fn last_lines(text: &str, n: usize) -> String {
     lines[start..].join(" / ")
 }
 
-/// `text` on one line (line breaks as spaces), at most `max` characters, with `…` when cut.
-fn one_line(text: &str, max: usize) -> String {
+/// `text` on one line (line breaks as spaces), at most `max` characters, with `…` when cut. The
+/// caller sanitizes and masks the whole description afterwards (`prompt::one_line` is the one
+/// that sanitizes).
+fn flattened(text: &str, max: usize) -> String {
     let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     capped(&flat, max)
 }

@@ -35,6 +35,7 @@ pub fn router() -> Router<Arc<Sim>> {
             get(repos::get_contents),
         )
         .route(&format!("{repo}/raw/{{*path}}"), get(repos::get_raw))
+        .route(&format!("{repo}/hooks"), get(repos::list_hooks))
         .route(
             &format!("{repo}/collaborators/{{user}}/permission"),
             get(repos::collaborator_permission),

@@ -250,7 +250,7 @@ pub async fn list_labels(ctx: Ctx, Path((owner, name)): Path<(String, String)>) 
     Ok(ctx.paged(50, items))
 }
 
-fn protection_json(branch: &str, protection: &BranchProtection) -> Value {
+fn protection_json(repo: &Repo, branch: &str, protection: &BranchProtection) -> Value {
     json!({
         "branch_name": branch,
         "rule_name": branch,
@@ -277,7 +277,7 @@ fn protection_json(branch: &str, protection: &BranchProtection) -> Value {
         "block_on_rejected_reviews": false,
         "block_on_official_review_requests": false,
         "block_on_outdated_branch": false,
-        "dismiss_stale_approvals": false,
+        "dismiss_stale_approvals": repo.dismiss_stale.contains(branch),
         "ignore_stale_approvals": false,
         "require_signed_commits": false,
         "protected_file_patterns": "",
@@ -294,7 +294,7 @@ pub async fn list_protections(ctx: Ctx, Path((owner, name)): Path<(String, Strin
     let list: Vec<Value> = repo
         .protections
         .iter()
-        .map(|(branch, p)| protection_json(branch, p))
+        .map(|(branch, p)| protection_json(&repo, branch, p))
         .collect();
     Ok(Json(list).into_response())
 }
@@ -309,5 +309,32 @@ pub async fn get_protection(
         .protections
         .get(&branch)
         .ok_or_else(|| ctx.not_found())?;
-    Ok(Json(protection_json(&branch, protection)).into_response())
+    Ok(Json(protection_json(&repo, &branch, protection)).into_response())
+}
+
+/// `GET /api/v1/repos/{owner}/{repo}/hooks`: repository admins only, as Gitea's `reqRepoAdmin`.
+pub async fn list_hooks(ctx: Ctx, Path((owner, name)): Path<(String, String)>) -> ApiResult {
+    let repo = ctx.with(&owner, &name, Permission::Admin)?;
+    let items = repo
+        .hooks
+        .iter()
+        .map(|hook| {
+            json!({
+                "id": hook.id,
+                "type": hook.kind,
+                "branch_filter": "*",
+                "config": {
+                    "url": hook.url,
+                    "content_type": hook.content_type,
+                    "http_method": "post",
+                },
+                "events": hook.events,
+                "active": hook.active,
+                "authorization_header": "",
+                "created_at": rfc3339(repo.created_at),
+                "updated_at": rfc3339(repo.created_at),
+            })
+        })
+        .collect();
+    Ok(ctx.paged(50, items))
 }

@@ -30,6 +30,20 @@ pub async fn get_app(ctx: Ctx) -> ApiResult {
     Ok(Json(json::app(&ctx.sim)).into_response())
 }
 
+/// `GET /app/hook/config`: the app's webhook is where the simulator delivers, signed with its
+/// secret (masked, as GitHub shows it; absent when there is none).
+pub async fn hook_config(ctx: Ctx) -> ApiResult {
+    require_app(&ctx)?;
+    let mut body = json!({ "content_type": "json", "insecure_ssl": "0" });
+    if let Some(url) = ctx.sim.hooks.url() {
+        body["url"] = json!(url);
+    }
+    if !ctx.sim.hooks.secret().is_empty() {
+        body["secret"] = json!("********");
+    }
+    Ok(Json(body).into_response())
+}
+
 /// `GET /app/installations`.
 pub async fn list_installations(ctx: Ctx) -> ApiResult {
     require_app(&ctx)?;
@@ -100,14 +114,7 @@ pub async fn create_token(ctx: Ctx, Path(id): Path<i64>) -> ApiResult {
     let body = json!({
         "token": token,
         "expires_at": rfc3339(expires_at),
-        "permissions": {
-            "checks": "write",
-            "contents": "write",
-            "issues": "write",
-            "metadata": "read",
-            "pull_requests": "write",
-            "statuses": "write",
-        },
+        "permissions": installation.permissions,
         "repository_selection": "selected",
         "repositories": repositories,
     });

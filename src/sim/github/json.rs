@@ -508,26 +508,39 @@ pub fn app(sim: &Sim) -> Value {
     })
 }
 
+/// The permissions the simulated app asks for, and each installation grants unless a test says
+/// otherwise: what deploy/github-app-manifest.json asks for, and commit statuses.
+pub const APP_PERMISSIONS: &[(&str, &str)] = &[
+    ("checks", "write"),
+    ("contents", "write"),
+    ("issues", "write"),
+    ("members", "read"),
+    ("metadata", "read"),
+    ("pull_requests", "write"),
+    ("statuses", "write"),
+];
+
+/// The events the simulated app subscribes to, and each installation receives unless a test
+/// says otherwise.
+pub const APP_EVENTS: &[&str] = &[
+    "check_run",
+    "issue_comment",
+    "issues",
+    "pull_request",
+    "pull_request_review",
+    "push",
+];
+
 fn app_permissions() -> Value {
-    json!({
-        "checks": "write",
-        "contents": "write",
-        "issues": "write",
-        "metadata": "read",
-        "pull_requests": "write",
-        "statuses": "write",
-    })
+    APP_PERMISSIONS
+        .iter()
+        .map(|(name, level)| ((*name).to_owned(), json!(level)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 fn app_events() -> Value {
-    json!([
-        "check_run",
-        "issue_comment",
-        "issues",
-        "pull_request",
-        "pull_request_review",
-        "push",
-    ])
+    json!(APP_EVENTS)
 }
 
 /// An installation of the app.
@@ -546,8 +559,8 @@ pub fn installation(sim: &Sim, installation: &Installation) -> Value {
         "app_slug": sim.app.slug,
         "target_id": account.id,
         "target_type": "User",
-        "permissions": app_permissions(),
-        "events": app_events(),
+        "permissions": installation.permissions,
+        "events": installation.events,
         "created_at": rfc3339(installation.created_at),
         "updated_at": rfc3339(installation.created_at),
         "single_file_name": Value::Null,

@@ -26,6 +26,7 @@ use std::sync::Arc;
 pub fn router() -> Router<Arc<Sim>> {
     Router::new()
         .route("/app", get(app::get_app))
+        .route("/app/hook/config", get(app::hook_config))
         .route("/app/installations", get(app::list_installations))
         .route("/app/installations/{id}", get(app::get_installation))
         .route(

@@ -145,7 +145,7 @@ pub fn protection_json(
     if protection.required_approvals > 0 {
         body["required_pull_request_reviews"] = json!({
             "url": format!("{url}/required_pull_request_reviews"),
-            "dismiss_stale_reviews": false,
+            "dismiss_stale_reviews": repo.dismiss_stale.contains(branch),
             "require_code_owner_reviews": false,
             "required_approving_review_count": protection.required_approvals,
             "require_last_push_approval": false,

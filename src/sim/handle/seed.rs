@@ -3,8 +3,8 @@
 
 use super::{Simulator, github_token_body, random_hex};
 use crate::forge::{BranchProtection, ForgeKind, Permission};
-use crate::sim::options::{NewRepo, SimRepo, SimUser};
-use crate::sim::state::{Installation, Label, Repo, Team, User};
+use crate::sim::options::{NewHook, NewRepo, SimRepo, SimUser};
+use crate::sim::state::{Installation, Label, Repo, RepoHook, Team, User};
 use std::collections::BTreeMap;
 
 impl Simulator {
@@ -102,6 +102,8 @@ impl Simulator {
                 check_runs: Vec::new(),
                 statuses: Vec::new(),
                 protections: BTreeMap::new(),
+                dismiss_stale: Default::default(),
+                hooks: Vec::new(),
             },
         );
         Ok(SimRepo {
@@ -150,6 +152,69 @@ impl Simulator {
         })
     }
 
+    /// Removes a branch's protection.
+    pub fn unprotect_branch(&self, repo: &str, branch: &str) -> anyhow::Result<()> {
+        self.with_repo(repo, |r| {
+            r.protections.remove(branch);
+            r.dismiss_stale.remove(branch);
+        })
+    }
+
+    /// Makes a branch's protection dismiss approvals when new commits arrive (as `ade doctor`
+    /// reads it; merges in the simulator do not apply it).
+    pub fn dismiss_stale_approvals(
+        &self,
+        repo: &str,
+        branch: &str,
+        dismiss: bool,
+    ) -> anyhow::Result<()> {
+        self.with_repo(repo, |r| {
+            if dismiss {
+                r.dismiss_stale.insert(branch.to_owned());
+            } else {
+                r.dismiss_stale.remove(branch);
+            }
+        })
+    }
+
+    /// Lists a webhook on a repository (Gitea dialect); returns its id.
+    pub fn add_hook(&self, repo: &str, hook: NewHook) -> anyhow::Result<i64> {
+        let id = self.sim.state().next_id();
+        self.with_repo(repo, |r| {
+            r.hooks.push(RepoHook {
+                id,
+                kind: hook.kind,
+                url: hook.url,
+                content_type: hook.content_type,
+                events: hook.events,
+                active: hook.active,
+            });
+            id
+        })
+    }
+
+    /// Changes what an installation was granted: its permissions (name, `read`/`write`) and the
+    /// events it receives.
+    pub fn set_installation_access(
+        &self,
+        installation: i64,
+        permissions: &[(&str, &str)],
+        events: &[&str],
+    ) -> anyhow::Result<()> {
+        let mut state = self.sim.state();
+        let found = state
+            .installations
+            .iter_mut()
+            .find(|i| i.id == installation)
+            .ok_or_else(|| anyhow::anyhow!("no installation {installation}"))?;
+        found.permissions = permissions
+            .iter()
+            .map(|(n, l)| ((*n).to_owned(), (*l).to_owned()))
+            .collect();
+        found.events = events.iter().map(|e| (*e).to_owned()).collect();
+        Ok(())
+    }
+
     /// Defines a label; returns its id.
     pub fn add_label(&self, repo: &str, name: &str, color: &str) -> anyhow::Result<i64> {
         let id = self.sim.state().next_id();
@@ -189,6 +254,14 @@ impl Simulator {
             id,
             account: account.to_owned(),
             repositories: repos.iter().map(|r| (*r).to_owned()).collect(),
+            permissions: crate::sim::github::json::APP_PERMISSIONS
+                .iter()
+                .map(|(name, level)| ((*name).to_owned(), (*level).to_owned()))
+                .collect(),
+            events: crate::sim::github::json::APP_EVENTS
+                .iter()
+                .map(|e| (*e).to_owned())
+                .collect(),
             created_at: now,
         });
         id

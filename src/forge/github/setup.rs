@@ -1,0 +1,330 @@
+//! What `ade doctor` reads of a repository's setup on GitHub (`crate::forge::setup`): the app's
+//! installation and webhook, the default branch's protection read whole, and folder listings.
+
+use super::{Call, GithubForge, repo_path};
+use crate::forge::http::{encode_path, encode_segment, query};
+use crate::forge::setup::{
+    FolderEntry, InstallationAccess, ProtectionRead, ProtectionSettings, SecretShown, WebhookSetup,
+};
+use crate::forge::{ForgeError, ForgeResult, RepoRef};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// `GET /repos/{owner}/{repo}/installation`, the parts the doctor judges.
+#[derive(Deserialize)]
+struct Installation {
+    id: i64,
+    #[serde(default)]
+    permissions: BTreeMap<String, String>,
+    #[serde(default)]
+    events: Vec<String>,
+    #[serde(default)]
+    suspended_at: Option<String>,
+}
+
+/// `GET /app/hook/config`.
+#[derive(Deserialize)]
+struct HookConfig {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    content_type: Option<String>,
+    #[serde(default)]
+    secret: Option<String>,
+    #[serde(default)]
+    insecure_ssl: Option<serde_json::Value>,
+}
+
+/// `GET /repos/{owner}/{repo}/branches/{branch}/protection`.
+#[derive(Deserialize)]
+struct Protection {
+    #[serde(default)]
+    required_pull_request_reviews: Option<Reviews>,
+    #[serde(default)]
+    required_status_checks: Option<StatusChecks>,
+    #[serde(default)]
+    enforce_admins: Option<Enabled>,
+}
+
+#[derive(Deserialize)]
+struct Reviews {
+    #[serde(default)]
+    required_approving_review_count: Option<u32>,
+    #[serde(default)]
+    dismiss_stale_reviews: bool,
+}
+
+#[derive(Deserialize)]
+struct Enabled {
+    enabled: bool,
+}
+
+#[derive(Default, Deserialize)]
+struct StatusChecks {
+    #[serde(default)]
+    contexts: Vec<String>,
+    #[serde(default)]
+    checks: Vec<NamedCheck>,
+}
+
+#[derive(Deserialize)]
+struct NamedCheck {
+    context: String,
+}
+
+/// `GET /repos/{owner}/{repo}/branches/{branch}`: what every reader sees of its protection.
+#[derive(Deserialize)]
+struct Branch {
+    #[serde(default)]
+    protected: bool,
+    #[serde(default)]
+    protection: Option<BranchSummary>,
+}
+
+#[derive(Deserialize)]
+struct BranchSummary {
+    #[serde(default)]
+    required_status_checks: Option<StatusChecks>,
+}
+
+/// One rule of `GET /repos/{owner}/{repo}/rules/branches/{branch}`.
+#[derive(Deserialize)]
+struct Rule {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    parameters: Option<serde_json::Value>,
+}
+
+/// An entry of a folder listing (`GET …/contents/{path}` on a folder).
+#[derive(Deserialize)]
+struct Entry {
+    name: String,
+    path: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+impl GithubForge {
+    /// The installation covering `repo`, read with the app's JWT: the permissions and events
+    /// its owner granted. A 404 means the app is not installed there.
+    pub async fn installation_access(&self, repo: &RepoRef) -> ForgeResult<InstallationAccess> {
+        let what = format!("find the GitHub App installation of {}", repo.full_name());
+        let path = repo_path(repo, "/installation");
+        let found: Installation = self
+            .app_call(Call::get(path, &what))
+            .await?
+            .success_json(&what)?;
+        Ok(InstallationAccess {
+            id: found.id,
+            permissions: found.permissions,
+            events: found.events,
+            suspended: found.suspended_at.is_some(),
+        })
+    }
+
+    /// Mints (or reuses) an installation token for `repo`: whether GitHub hands ade one at all.
+    pub async fn check_installation_token(&self, repo: &RepoRef) -> ForgeResult<()> {
+        self.installation_token(repo).await.map(|_| ())
+    }
+
+    /// The app's webhook configuration (`GET /app/hook/config`, app JWT). GitHub masks the
+    /// secret; an empty or absent one means none is set. Whether the webhook is active and which
+    /// events it sends are not part of it.
+    pub async fn app_webhook(&self) -> ForgeResult<WebhookSetup> {
+        let what = "read the GitHub App's webhook configuration";
+        let config: HookConfig = self
+            .app_call(Call::get("/app/hook/config".into(), what))
+            .await?
+            .success_json(what)?;
+        let insecure = match &config.insecure_ssl {
+            Some(serde_json::Value::String(s)) => s == "1",
+            Some(serde_json::Value::Number(n)) => n.as_i64() == Some(1),
+            _ => false,
+        };
+        Ok(WebhookSetup {
+            kind: None,
+            url: config.url.unwrap_or_default(),
+            content_type: config.content_type,
+            events: None,
+            active: None,
+            secret: if config.secret.is_some_and(|s| !s.is_empty()) {
+                SecretShown::Set
+            } else {
+                SecretShown::Unset
+            },
+            insecure_tls: insecure,
+        })
+    }
+
+    /// The protection of `branch`, from classic protection and rulesets together. Classic
+    /// protection needs Administration: read; without it (403) the branch's own summary is what
+    /// is known.
+    pub async fn protection_read(
+        &self,
+        repo: &RepoRef,
+        branch: &str,
+    ) -> ForgeResult<ProtectionRead> {
+        let what = format!("read the protection of {branch} in {}", repo.full_name());
+        let path = repo_path(
+            repo,
+            &format!("/branches/{}/protection", encode_segment(branch)),
+        );
+        let reply = self.repo_call(repo, Call::get(path, &what)).await?;
+        let rules = self.ruleset_settings(repo, branch).await?;
+        let classic = match reply.status.as_u16() {
+            404 => None,
+            403 => {
+                let summary = self.branch_summary(repo, branch).await?;
+                if !summary.protected && rules.is_none() {
+                    return Ok(ProtectionRead::Unprotected);
+                }
+                let mut checks = summary
+                    .protection
+                    .and_then(|p| p.required_status_checks)
+                    .map(check_names)
+                    .unwrap_or_default();
+                if let Some(rules) = &rules {
+                    merge_checks(&mut checks, &rules.required_checks);
+                }
+                return Ok(ProtectionRead::Summary {
+                    required_approvals: rules.map(|r| r.required_approvals),
+                    required_checks: checks,
+                    why: format!(
+                        "GitHub refused to show the rule ({}): the app lacks Administration: read",
+                        reply.message()
+                    ),
+                });
+            }
+            _ => {
+                let protection: Protection = reply.success_json(&what)?;
+                let reviews = protection.required_pull_request_reviews;
+                Some(ProtectionSettings {
+                    required_approvals: reviews
+                        .as_ref()
+                        .and_then(|r| r.required_approving_review_count)
+                        .unwrap_or(0),
+                    dismiss_stale_approvals: reviews.is_some_and(|r| r.dismiss_stale_reviews),
+                    required_checks: protection
+                        .required_status_checks
+                        .map(check_names)
+                        .unwrap_or_default(),
+                    enforce_admins: Some(protection.enforce_admins.is_some_and(|e| e.enabled)),
+                })
+            }
+        };
+        Ok(match (classic, rules) {
+            (None, None) => ProtectionRead::Unprotected,
+            (Some(p), None) => ProtectionRead::Rules(p),
+            (None, Some(r)) => ProtectionRead::Rules(r),
+            (Some(mut classic), Some(rules)) => {
+                classic.required_approvals =
+                    classic.required_approvals.max(rules.required_approvals);
+                classic.dismiss_stale_approvals |= rules.dismiss_stale_approvals;
+                merge_checks(&mut classic.required_checks, &rules.required_checks);
+                ProtectionRead::Rules(classic)
+            }
+        })
+    }
+
+    async fn branch_summary(&self, repo: &RepoRef, branch: &str) -> ForgeResult<Branch> {
+        let what = format!("read branch {branch} of {}", repo.full_name());
+        let path = repo_path(repo, &format!("/branches/{}", encode_segment(branch)));
+        self.repo_call(repo, Call::get(path, &what))
+            .await?
+            .success_json(&what)
+    }
+
+    /// What the rulesets require of `branch`; `None` when none applies. GitHub does not show
+    /// here who may bypass a ruleset, so whether admins are held to it stays unknown.
+    async fn ruleset_settings(
+        &self,
+        repo: &RepoRef,
+        branch: &str,
+    ) -> ForgeResult<Option<ProtectionSettings>> {
+        let what = format!("read the rules for {branch} in {}", repo.full_name());
+        let path = repo_path(repo, &format!("/rules/branches/{}", encode_segment(branch)))
+            + &query(&[("per_page", "100")]);
+        let reply = self.repo_call(repo, Call::get(path, &what)).await?;
+        if reply.status.as_u16() == 404 {
+            return Ok(None);
+        }
+        let rules: Vec<Rule> = reply.success_json(&what)?;
+        let mut settings = ProtectionSettings::default();
+        let mut any = false;
+        for rule in rules {
+            let parameters = rule.parameters.unwrap_or_default();
+            match rule.kind.as_str() {
+                "pull_request" => {
+                    any = true;
+                    let count = parameters["required_approving_review_count"]
+                        .as_u64()
+                        .unwrap_or(0);
+                    settings.required_approvals = settings.required_approvals.max(count as u32);
+                    settings.dismiss_stale_approvals |= parameters["dismiss_stale_reviews_on_push"]
+                        .as_bool()
+                        .unwrap_or(false);
+                }
+                "required_status_checks" => {
+                    any = true;
+                    let checks = parameters["required_status_checks"].as_array().cloned();
+                    let names: Vec<String> = checks
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|c| c["context"].as_str().map(str::to_owned))
+                        .collect();
+                    merge_checks(&mut settings.required_checks, &names);
+                }
+                _ => {}
+            }
+        }
+        Ok(any.then_some(settings))
+    }
+
+    /// The entries of the folder `path` at `git_ref`; `None` when there is no such folder.
+    pub async fn list_folder(
+        &self,
+        repo: &RepoRef,
+        path: &str,
+        git_ref: &str,
+    ) -> ForgeResult<Option<Vec<FolderEntry>>> {
+        let what = format!("list {path} at {git_ref} in {}", repo.full_name());
+        let url = repo_path(repo, &format!("/contents/{}", encode_path(path)))
+            + &query(&[("ref", git_ref)]);
+        let reply = self.repo_call(repo, Call::get(url, &what)).await?;
+        if reply.status.as_u16() == 404 {
+            return Ok(None);
+        }
+        let value: serde_json::Value = reply.success_json(&what)?;
+        if !value.is_array() {
+            return Ok(None);
+        }
+        let entries: Vec<Entry> = serde_json::from_value(value)
+            .map_err(|e| ForgeError::Malformed(format!("{what}: {e}")))?;
+        Ok(Some(
+            entries
+                .into_iter()
+                .map(|e| FolderEntry {
+                    is_file: e.kind == "file",
+                    name: e.name,
+                    path: e.path,
+                })
+                .collect(),
+        ))
+    }
+}
+
+fn check_names(checks: StatusChecks) -> Vec<String> {
+    let mut names = checks.contexts;
+    let more: Vec<String> = checks.checks.into_iter().map(|c| c.context).collect();
+    merge_checks(&mut names, &more);
+    names
+}
+
+fn merge_checks(into: &mut Vec<String>, more: &[String]) {
+    for check in more {
+        if !into.contains(check) {
+            into.push(check.clone());
+        }
+    }
+}
