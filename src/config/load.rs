@@ -10,6 +10,7 @@ use config::{Environment, File, FileFormat};
 use super::check::Origins;
 use super::raw::RawConfig;
 use super::{Config, ConfigError, Origin, resolve};
+use crate::policy::suggest::{closest, unknown_field};
 
 const ENV_PREFIX: &str = "ADE_";
 const ENV_SEPARATOR: &str = "__";
@@ -136,7 +137,7 @@ fn serde_error(
     let written = dotted(field);
     let (key, origin) = origins.locate(&written);
     let below = key.strip_prefix(&written).unwrap_or("").to_owned();
-    let hint = closest(field, &expected).map(|known| dotted(known) + &below);
+    let hint = closest(field, expected.iter().copied()).map(|known| dotted(known) + &below);
     ConfigError::UnknownKey { key, origin, hint }
 }
 
@@ -151,41 +152,6 @@ fn describe(err: &config::ConfigError) -> String {
         config::ConfigError::At { error, .. } => describe(error),
         other => other.to_string(),
     }
-}
-
-/// Reads serde's "unknown field `x`, expected one of `a`, `b`" into the field and the names it
-/// lists.
-fn unknown_field(reason: &str) -> Option<(&str, Vec<&str>)> {
-    let rest = reason.strip_prefix("unknown field `")?;
-    let (field, expected) = rest.split_once('`')?;
-    let expected = expected.split('`').skip(1).step_by(2).collect();
-    Some((field, expected))
-}
-
-/// The known name a typo most likely meant: at most two edits away, or one for short names.
-fn closest<'a>(typo: &str, known: &[&'a str]) -> Option<&'a str> {
-    let allowed = if typo.len() <= 4 { 1 } else { 2 };
-    known
-        .iter()
-        .map(|name| (edit_distance(typo, name), *name))
-        .filter(|(distance, _)| *distance <= allowed)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, name)| name)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != *cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
 }
 
 /// Turns a failure of the `config` crate's merge (in practice a TOML syntax error) into ours.
@@ -260,12 +226,5 @@ mod tests {
         let env = [("ADE_SERVER__TLS__CERT".to_owned(), "x".to_owned())];
         let err = Overrides::from_env(env).err().unwrap();
         assert_eq!(err.key(), Some("server.tls.cert"));
-    }
-
-    #[test]
-    fn closest_suggests_only_near_names() {
-        let known = ["webhook_secret", "webhook_secret_file", "api_url"];
-        assert_eq!(closest("webhok_secret", &known), Some("webhook_secret"));
-        assert_eq!(closest("colour", &known), None);
     }
 }

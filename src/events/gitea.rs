@@ -8,9 +8,10 @@
 use super::payload::{
     Payload, PushRef, default_branch_pushed, ignored, is_bot_login, non_empty, null_as_default,
 };
+use super::wire::{Label, PrivateWhenUnknown, WireBranch, WireRepository, action};
 use super::{
-    Actor, BranchRef, Comment, Event, EventError, EventHeaders, EventKind, Issue, IssueRef,
-    Normalized, PullRequest, Push, Repository, Review,
+    Actor, Comment, Event, EventError, EventHeaders, EventKind, Issue, IssueRef, Normalized,
+    PullRequest, Push, Review,
 };
 use crate::forge::{ForgeKind, ReviewState};
 use serde::Deserialize;
@@ -114,10 +115,6 @@ impl Family {
             _ => return None,
         })
     }
-}
-
-fn action(payload: &Payload<'_>) -> Result<String, EventError> {
-    Ok(payload.read::<ActionOnly>()?.action)
 }
 
 fn comment(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized, EventError> {
@@ -313,46 +310,12 @@ fn actor(user: Option<GtUser>) -> Actor {
 }
 
 #[derive(Deserialize)]
-struct ActionOnly {
-    action: String,
-}
-
-#[derive(Deserialize)]
 struct Context {
     repository: GtRepository,
     sender: Option<GtUser>,
 }
 
-#[derive(Deserialize)]
-struct GtRepository {
-    id: i64,
-    full_name: String,
-    default_branch: Option<String>,
-    /// Gitea always sends it; captures trimmed by hand may not, and then ade assumes the careful
-    /// answer.
-    #[serde(default = "private_when_unknown")]
-    private: bool,
-}
-
-fn private_when_unknown() -> bool {
-    true
-}
-
-impl GtRepository {
-    fn into_repository(self) -> Repository {
-        Repository {
-            id: self.id,
-            full_name: self.full_name,
-            default_branch: non_empty(self.default_branch),
-            private: self.private,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct RepositoryName {
-    full_name: String,
-}
+type GtRepository = WireRepository<PrivateWhenUnknown>;
 
 /// Gitea users carry `login` and, from their JSON marshaller, the same name again as `username`;
 /// either may be the only one left in older or trimmed payloads.
@@ -392,11 +355,6 @@ impl GtUser {
 }
 
 #[derive(Deserialize)]
-struct Label {
-    name: String,
-}
-
-#[derive(Deserialize)]
 struct GtIssue {
     number: i64,
     title: String,
@@ -431,33 +389,14 @@ struct IssuePayload {
 }
 
 #[derive(Deserialize)]
-struct GtBranch {
-    #[serde(rename = "ref")]
-    name: String,
-    sha: String,
-    /// `null` once the fork is deleted; absent from trimmed captures.
-    repo: Option<RepositoryName>,
-}
-
-impl GtBranch {
-    fn into_branch_ref(self) -> BranchRef {
-        BranchRef {
-            branch: self.name,
-            sha: self.sha,
-            repository: self.repo.map(|r| r.full_name),
-        }
-    }
-}
-
-#[derive(Deserialize)]
 struct GtPullRequest {
     number: Option<i64>,
     title: String,
     #[serde(default, deserialize_with = "null_as_default")]
     body: String,
     user: Option<GtUser>,
-    head: GtBranch,
-    base: GtBranch,
+    head: WireBranch,
+    base: WireBranch,
     /// Absent from older Gitea payloads.
     #[serde(default, deserialize_with = "null_as_default")]
     draft: bool,

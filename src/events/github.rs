@@ -5,10 +5,11 @@
 use super::payload::{
     Payload, PushRef, default_branch_pushed, ignored, is_bot_login, non_empty, null_as_default,
 };
+use super::wire::{Label, RepositoryName, WireBranch, WireRepository, action};
 use super::{
-    Actor, BranchRef, CheckRun, Comment, Event, EventError, EventHeaders, EventKind, Installation,
+    Actor, CheckRun, Comment, Event, EventError, EventHeaders, EventKind, Installation,
     InstallationAction, InstallationRepositories, Issue, IssueRef, Normalized, PullRequest, Push,
-    Repository, Review,
+    Review,
 };
 use crate::forge::{ForgeKind, ReviewState};
 use serde::Deserialize;
@@ -58,10 +59,6 @@ fn event(payload: &Payload<'_>, kind: EventKind) -> Result<Normalized, EventErro
         installation_id: context.installation.map(|i| i.id),
         kind,
     }))
-}
-
-fn action(payload: &Payload<'_>) -> Result<String, EventError> {
-    Ok(payload.read::<ActionOnly>()?.action)
 }
 
 fn issue_comment(payload: &Payload<'_>) -> Result<Normalized, EventError> {
@@ -304,11 +301,6 @@ fn actor(user: Option<GhUser>) -> Actor {
 const GHOST_ID: i64 = 10137;
 
 #[derive(Deserialize)]
-struct ActionOnly {
-    action: String,
-}
-
-#[derive(Deserialize)]
 struct Context {
     repository: Option<GhRepository>,
     sender: Option<GhUser>,
@@ -320,29 +312,7 @@ struct InstallationId {
     id: i64,
 }
 
-#[derive(Deserialize)]
-struct GhRepository {
-    id: i64,
-    full_name: String,
-    default_branch: Option<String>,
-    private: bool,
-}
-
-impl GhRepository {
-    fn into_repository(self) -> Repository {
-        Repository {
-            id: self.id,
-            full_name: self.full_name,
-            default_branch: non_empty(self.default_branch),
-            private: self.private,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct RepositoryName {
-    full_name: String,
-}
+type GhRepository = WireRepository<bool>;
 
 #[derive(Deserialize)]
 struct GhUser {
@@ -360,11 +330,6 @@ impl GhUser {
             login: self.login,
         }
     }
-}
-
-#[derive(Deserialize)]
-struct Label {
-    name: String,
 }
 
 #[derive(Deserialize)]
@@ -398,32 +363,13 @@ struct IssuePayload {
 }
 
 #[derive(Deserialize)]
-struct GhBranch {
-    #[serde(rename = "ref")]
-    name: String,
-    sha: String,
-    /// `null` once the fork the branch lived in is deleted.
-    repo: Option<RepositoryName>,
-}
-
-impl GhBranch {
-    fn into_branch_ref(self) -> BranchRef {
-        BranchRef {
-            branch: self.name,
-            sha: self.sha,
-            repository: self.repo.map(|r| r.full_name),
-        }
-    }
-}
-
-#[derive(Deserialize)]
 struct GhPullRequest {
     number: i64,
     title: String,
     body: Option<String>,
     user: Option<GhUser>,
-    head: GhBranch,
-    base: GhBranch,
+    head: WireBranch,
+    base: WireBranch,
     draft: Option<bool>,
     merged: Option<bool>,
     merge_commit_sha: Option<String>,

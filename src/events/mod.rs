@@ -9,6 +9,7 @@ mod github;
 mod payload;
 #[cfg(test)]
 mod test_support;
+mod wire;
 
 use crate::forge::{ForgeKind, ReviewState};
 use serde::{Deserialize, Serialize};

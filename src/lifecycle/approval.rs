@@ -9,8 +9,6 @@
 //!    └──/ade cancel──▶ Closed ──a new run of the task──▶ Pending
 //! ```
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use super::State;
@@ -72,11 +70,7 @@ impl State for ApprovalState {
     }
 }
 
-impl fmt::Display for ApprovalState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+display_by_name!(ApprovalState);
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,18 @@
 //! else; the store records moves as compare-and-set on the state they leave, and rows carry these
 //! enums, never strings.
 
+/// Shows a state by its stored name. A macro because `Display`, a foreign trait, cannot be
+/// implemented once for every [`State`].
+macro_rules! display_by_name {
+    ($state:ty) => {
+        impl std::fmt::Display for $state {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(State::as_str(*self))
+            }
+        }
+    };
+}
+
 mod approval;
 mod run;
 mod task;

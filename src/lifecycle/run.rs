@@ -10,8 +10,6 @@
 //!    └──/ade cancel─────┴──▶ Cancelled
 //! ```
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use super::State;
@@ -79,11 +77,7 @@ impl State for RunState {
     }
 }
 
-impl fmt::Display for RunState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+display_by_name!(RunState);
 
 #[cfg(test)]
 mod tests {

@@ -12,8 +12,6 @@
 //!  a person merging an approval ade gave up on (Failed | Rejected | Cancelled) ──▶ Merged
 //! ```
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use super::State;
@@ -106,11 +104,7 @@ impl State for TaskState {
     }
 }
 
-impl fmt::Display for TaskState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+display_by_name!(TaskState);
 
 #[cfg(test)]
 mod tests {

@@ -7,8 +7,6 @@
 //!    └──────────────────┴──▶ Cancelled (/ade cancel) | Superseded (a newer head arrived)
 //! ```
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use super::State;
@@ -70,11 +68,7 @@ impl State for VerificationState {
     }
 }
 
-impl fmt::Display for VerificationState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+display_by_name!(VerificationState);
 
 #[cfg(test)]
 mod tests {

@@ -19,7 +19,7 @@ mod not_acted_on;
 mod reference;
 pub(crate) mod schema;
 mod server;
-mod suggest;
+pub(crate) mod suggest;
 #[cfg(test)]
 mod tests;
 mod validate;

@@ -30,12 +30,19 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// Reads serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown variant") into the
 /// name written and the names it lists.
 pub(crate) fn unknown_name(message: &str) -> Option<(&str, Vec<&str>)> {
-    let rest = message
-        .strip_prefix("unknown field `")
-        .or_else(|| message.strip_prefix("unknown variant `"))?;
+    unknown_field(message).or_else(|| listed(message.strip_prefix("unknown variant `")?))
+}
+
+/// Reads serde's "unknown field `x`, expected one of `a`, `b`" into the field and the names it
+/// lists; a message about a variant is not one.
+pub(crate) fn unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
+    listed(message.strip_prefix("unknown field `")?)
+}
+
+/// Splits "x`, expected one of `a`, `b`" into the name and the names listed.
+fn listed(rest: &str) -> Option<(&str, Vec<&str>)> {
     let (name, expected) = rest.split_once('`')?;
-    let expected = expected.split('`').skip(1).step_by(2).collect();
-    Some((name, expected))
+    Some((name, expected.split('`').skip(1).step_by(2).collect()))
 }
 
 #[cfg(test)]
@@ -48,6 +55,8 @@ mod tests {
         assert_eq!(closest("paralelism", known), Some("parallelism"));
         assert_eq!(closest("atempts", known), Some("attempts"));
         assert_eq!(closest("colour", known), None);
+        let known = ["webhook_secret", "webhook_secret_file", "api_url"];
+        assert_eq!(closest("webhok_secret", known), Some("webhook_secret"));
     }
 
     #[test]
@@ -63,5 +72,6 @@ mod tests {
             Some(("contaner", vec!["worktree", "container"]))
         );
         assert_eq!(unknown_name("invalid type: string"), None);
+        assert_eq!(unknown_field("unknown variant `x`, expected `y`"), None);
     }
 }

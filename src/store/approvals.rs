@@ -2,6 +2,7 @@
 //! at and which head last passed verification. One per task; a task that runs again after its
 //! approval was rejected or closed reopens the same one.
 
+use super::query::{all, moved, optional, write};
 use super::{Conn, Context, StoreError, state};
 use crate::forge::ForgeKind;
 use crate::lifecycle::{ApprovalState, State};
@@ -133,32 +134,30 @@ pub async fn record_opened(
 
 /// The approval of a task, if it has one.
 pub async fn of_task(conn: &mut Conn, task: i64) -> Result<Option<ApprovalRow>, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM approvals a WHERE a.task = $1"
-    ))
-    .bind(task)
-    .fetch_optional(conn)
+    optional(
+        conn,
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM approvals a WHERE a.task = $1"
+        ))
+        .bind(task),
+        approval_row,
+        "read approval",
+    )
     .await
-    .context("read approval")?;
-    row.as_ref()
-        .map(approval_row)
-        .transpose()
-        .context("read approval")
 }
 
 /// One approval.
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<ApprovalRow>, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM approvals a WHERE a.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(conn)
+    optional(
+        conn,
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM approvals a WHERE a.id = $1"
+        ))
+        .bind(id),
+        approval_row,
+        "read approval",
+    )
     .await
-    .context("read approval")?;
-    row.as_ref()
-        .map(approval_row)
-        .transpose()
-        .context("read approval")
 }
 
 /// The approval that is pull request `number` of a repository, if ade opened it (the newest,
@@ -169,20 +168,19 @@ pub async fn by_pull(
     repository: &str,
     number: i64,
 ) -> Result<Option<ApprovalRow>, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM approvals a \
+    optional(
+        conn,
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM approvals a \
          WHERE a.forge = $1 AND a.repository = $2 AND a.number = $3 ORDER BY a.id DESC LIMIT 1"
-    ))
-    .bind(forge.as_str())
-    .bind(repository)
-    .bind(number)
-    .fetch_optional(conn)
+        ))
+        .bind(forge.as_str())
+        .bind(repository)
+        .bind(number),
+        approval_row,
+        "find approval by pull request",
+    )
     .await
-    .context("find approval by pull request")?;
-    row.as_ref()
-        .map(approval_row)
-        .transpose()
-        .context("read approval")
 }
 
 /// The approvals whose head is `head_sha` in a repository, whatever their state: what a check
@@ -193,20 +191,19 @@ pub async fn by_head(
     repository: &str,
     head_sha: &str,
 ) -> Result<Vec<ApprovalRow>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM approvals a \
+    all(
+        conn,
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM approvals a \
          WHERE a.forge = $1 AND a.repository = $2 AND a.head_sha = $3 ORDER BY a.id"
-    ))
-    .bind(forge.as_str())
-    .bind(repository)
-    .bind(head_sha)
-    .fetch_all(conn)
+        ))
+        .bind(forge.as_str())
+        .bind(repository)
+        .bind(head_sha),
+        approval_row,
+        "find approvals by head",
+    )
     .await
-    .context("find approvals by head")?;
-    rows.iter()
-        .map(approval_row)
-        .collect::<Result<_, _>>()
-        .context("read approvals")
 }
 
 /// Moves an approval from `from` to `to`, with the reason for a rejection or close; false if it
@@ -220,18 +217,14 @@ pub async fn move_approval(
     now: i64,
 ) -> Result<bool, StoreError> {
     from.transition(to)?;
-    let done = sqlx::query(
+    moved(conn, sqlx::query(
         "UPDATE approvals SET state = $1, reason = $2, changed_at = $3 WHERE id = $4 AND state = $5",
     )
     .bind(to.as_str())
     .bind(reason)
     .bind(now)
     .bind(id)
-    .bind(from.as_str())
-    .execute(conn)
-    .await
-    .context("move approval")?;
-    Ok(done.rows_affected() == 1)
+    .bind(from.as_str()), "move approval").await
 }
 
 /// Records a new head of the approval (someone pushed to its branch).
@@ -241,45 +234,49 @@ pub async fn set_head(
     head_sha: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE approvals SET head_sha = $1, changed_at = $2 WHERE id = $3")
-        .bind(head_sha)
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await
-        .context("record approval head")?;
-    Ok(())
+    write(
+        conn,
+        sqlx::query("UPDATE approvals SET head_sha = $1, changed_at = $2 WHERE id = $3")
+            .bind(head_sha)
+            .bind(now)
+            .bind(id),
+        "record approval head",
+    )
+    .await
 }
 
 /// Records whether the approval is a draft now.
 pub async fn set_draft(conn: &mut Conn, id: i64, draft: bool) -> Result<(), StoreError> {
-    sqlx::query("UPDATE approvals SET draft = $1 WHERE id = $2")
-        .bind(i64::from(draft))
-        .bind(id)
-        .execute(conn)
-        .await
-        .context("record approval draft")?;
-    Ok(())
+    write(
+        conn,
+        sqlx::query("UPDATE approvals SET draft = $1 WHERE id = $2")
+            .bind(i64::from(draft))
+            .bind(id),
+        "record approval draft",
+    )
+    .await
 }
 
 /// Records that `head_sha` passed verification.
 pub async fn set_verified(conn: &mut Conn, id: i64, head_sha: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE approvals SET verified_sha = $1 WHERE id = $2")
-        .bind(head_sha)
-        .bind(id)
-        .execute(conn)
-        .await
-        .context("record verified head")?;
-    Ok(())
+    write(
+        conn,
+        sqlx::query("UPDATE approvals SET verified_sha = $1 WHERE id = $2")
+            .bind(head_sha)
+            .bind(id),
+        "record verified head",
+    )
+    .await
 }
 
 /// Records that `head_sha` no longer counts as verified (verifying it again did not pass).
 pub async fn unset_verified(conn: &mut Conn, id: i64, head_sha: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE approvals SET verified_sha = NULL WHERE id = $1 AND verified_sha = $2")
-        .bind(id)
-        .bind(head_sha)
-        .execute(conn)
-        .await
-        .context("forget verified head")?;
-    Ok(())
+    write(
+        conn,
+        sqlx::query("UPDATE approvals SET verified_sha = NULL WHERE id = $1 AND verified_sha = $2")
+            .bind(id)
+            .bind(head_sha),
+        "forget verified head",
+    )
+    .await
 }

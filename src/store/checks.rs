@@ -2,6 +2,7 @@
 //! of the same check is one PATCH instead of a search and a PATCH, and a retry never creates a
 //! second check run.
 
+use super::query::write;
 use super::{Conn, Context, StoreError};
 use crate::forge::ForgeKind;
 use sqlx::Row;
@@ -38,20 +39,21 @@ pub async fn record(
     check_id: i64,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO forge_checks (forge, repository, head_sha, name, check_id, updated_at) \
+    write(
+        conn,
+        sqlx::query(
+            "INSERT INTO forge_checks (forge, repository, head_sha, name, check_id, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (forge, repository, head_sha, name) DO UPDATE SET \
             check_id = excluded.check_id, updated_at = excluded.updated_at",
+        )
+        .bind(forge.as_str())
+        .bind(repository)
+        .bind(head_sha)
+        .bind(name)
+        .bind(check_id)
+        .bind(now),
+        "record check",
     )
-    .bind(forge.as_str())
-    .bind(repository)
-    .bind(head_sha)
-    .bind(name)
-    .bind(check_id)
-    .bind(now)
-    .execute(conn)
     .await
-    .context("record check")?;
-    Ok(())
 }

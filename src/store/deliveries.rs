@@ -1,5 +1,6 @@
 //! Deliveries: webhook requests kept raw, keyed by the forge's delivery id.
 
+use super::query::write;
 use super::{Conn, Context, StoreError};
 use crate::forge::ForgeKind;
 use sqlx::Row;
@@ -173,15 +174,18 @@ pub async fn finish(
     outcome: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE deliveries SET state = $1, outcome = $2, processed_at = $3 WHERE id = $4")
+    write(
+        conn,
+        sqlx::query(
+            "UPDATE deliveries SET state = $1, outcome = $2, processed_at = $3 WHERE id = $4",
+        )
         .bind(state.as_str())
         .bind(outcome)
         .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await
-        .context("finish delivery")?;
-    Ok(())
+        .bind(id),
+        "finish delivery",
+    )
+    .await
 }
 
 /// How many deliveries wait to be handled and how many failed: the two numbers an operator

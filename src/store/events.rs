@@ -1,5 +1,6 @@
 //! Events: the normalized form of each delivery that became one.
 
+use super::query::{Query, optional};
 use super::{Conn, Context, StoreError};
 use crate::events::Event;
 use sqlx::Row;
@@ -38,16 +39,8 @@ pub async fn insert(
 
 /// The event made from a delivery, if any.
 pub async fn for_delivery(conn: &mut Conn, delivery: i64) -> Result<Option<Event>, StoreError> {
-    let row = sqlx::query("SELECT data FROM events WHERE delivery = $1")
-        .bind(delivery)
-        .fetch_optional(conn)
-        .await
-        .context("read event")?;
-    let Some(row) = row else { return Ok(None) };
-    let data: String = row.try_get(0).context("read event")?;
-    serde_json::from_str(&data)
-        .map(Some)
-        .map_err(|e| StoreError::Corrupt(format!("stored event: {e}")))
+    let query = sqlx::query("SELECT data FROM events WHERE delivery = $1").bind(delivery);
+    stored(conn, query).await
 }
 
 /// How many events are stored, for tests and status.
@@ -62,14 +55,14 @@ pub async fn count(conn: &mut Conn) -> Result<i64, StoreError> {
 
 /// An event by its stored id.
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Event>, StoreError> {
-    let row = sqlx::query("SELECT data FROM events WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-        .context("read event")?;
-    let Some(row) = row else { return Ok(None) };
-    let data: String = row.try_get(0).context("read event")?;
-    serde_json::from_str(&data)
-        .map(Some)
+    let query = sqlx::query("SELECT data FROM events WHERE id = $1").bind(id);
+    stored(conn, query).await
+}
+
+/// The event the row `query` finds, if any, read back from its JSON.
+async fn stored(conn: &mut Conn, query: Query<'_>) -> Result<Option<Event>, StoreError> {
+    let data = optional(conn, query, |r| r.try_get::<String, _>(0), "read event").await?;
+    data.map(|data| serde_json::from_str(&data))
+        .transpose()
         .map_err(|e| StoreError::Corrupt(format!("stored event: {e}")))
 }

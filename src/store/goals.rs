@@ -5,10 +5,12 @@
 //! both succeed. The rules for which moves are legal live in `crate::spec`; this file only records
 //! them.
 
+use super::query::{all, optional, write};
 use super::{Conn, Context, StoreError, state};
 use crate::forge::ForgeKind;
 use crate::lifecycle::{SpecState, State};
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 /// Finds the goal for an issue, creating it on first use. Returns its id.
 pub async fn goal(
@@ -41,15 +43,12 @@ pub async fn find_goal(
     repository: &str,
     number: i64,
 ) -> Result<Option<i64>, StoreError> {
-    let row =
+    let query =
         sqlx::query("SELECT id FROM goals WHERE forge = $1 AND repository = $2 AND number = $3")
             .bind(forge.as_str())
             .bind(repository)
-            .bind(number)
-            .fetch_optional(conn)
-            .await
-            .context("find goal")?;
-    row.map(|r| r.try_get(0)).transpose().context("read goal")
+            .bind(number);
+    optional(conn, query, |r| r.try_get(0), "find goal").await
 }
 
 /// A spec version about to be stored.
@@ -104,14 +103,13 @@ pub async fn insert_spec(
     spec: &NewSpec<'_>,
     now: i64,
 ) -> Result<SpecRow, StoreError> {
-    let row = sqlx::query(
+    let row = sqlx::query(&format!(
         "INSERT INTO specs \
             (goal, version, state, content, content_hash, author, planner, errors, created_at, changed_at) \
          SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $8 \
          FROM specs WHERE goal = $1 \
-         RETURNING id, goal, version, state, content, content_hash, author, planner, errors, \
-                   created_at, changed_at",
-    )
+         RETURNING {SPEC_COLUMNS}"
+    ))
     .bind(spec.goal)
     .bind(spec.state.as_str())
     .bind(spec.content)
@@ -123,56 +121,40 @@ pub async fn insert_spec(
     .fetch_one(&mut *conn)
     .await
     .context("store spec")?;
-    let spec = spec_row(&row)?;
+    let spec = spec_row(&row).context("read spec")?;
     record_transition(conn, spec.id, None, spec.state, &spec.author, now).await?;
     Ok(spec)
 }
 
-fn spec_row(row: &sqlx::any::AnyRow) -> Result<SpecRow, StoreError> {
-    (|| {
-        Ok(SpecRow {
-            id: row.try_get("id")?,
-            goal: row.try_get("goal")?,
-            version: row.try_get("version")?,
-            state: state(row, 3)?,
-            content: row.try_get("content")?,
-            content_hash: row.try_get("content_hash")?,
-            author: row.try_get("author")?,
-            planner: row.try_get("planner")?,
-            errors: row.try_get("errors")?,
-            created_at: row.try_get("created_at")?,
-            changed_at: row.try_get("changed_at")?,
-        })
-    })()
-    .context("read spec")
+const SPEC_COLUMNS: &str = "id, goal, version, state, content, content_hash, author, planner, \
+     errors, created_at, changed_at";
+
+fn spec_row(row: &AnyRow) -> Result<SpecRow, sqlx::Error> {
+    Ok(SpecRow {
+        id: row.try_get("id")?,
+        goal: row.try_get("goal")?,
+        version: row.try_get("version")?,
+        state: state(row, 3)?,
+        content: row.try_get("content")?,
+        content_hash: row.try_get("content_hash")?,
+        author: row.try_get("author")?,
+        planner: row.try_get("planner")?,
+        errors: row.try_get("errors")?,
+        created_at: row.try_get("created_at")?,
+        changed_at: row.try_get("changed_at")?,
+    })
 }
 
 /// Every version of a goal's spec, newest first.
 pub async fn specs(conn: &mut Conn, goal: i64) -> Result<Vec<SpecRow>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, goal, version, state, content, content_hash, author, planner, errors, \
-                created_at, changed_at \
-         FROM specs WHERE goal = $1 ORDER BY version DESC",
-    )
-    .bind(goal)
-    .fetch_all(conn)
-    .await
-    .context("read specs")?;
-    rows.iter().map(spec_row).collect()
+    let sql = format!("SELECT {SPEC_COLUMNS} FROM specs WHERE goal = $1 ORDER BY version DESC");
+    all(conn, sqlx::query(&sql).bind(goal), spec_row, "read specs").await
 }
 
 /// One spec version by its row id.
 pub async fn spec(conn: &mut Conn, id: i64) -> Result<Option<SpecRow>, StoreError> {
-    let row = sqlx::query(
-        "SELECT id, goal, version, state, content, content_hash, author, planner, errors, \
-                created_at, changed_at \
-         FROM specs WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(conn)
-    .await
-    .context("read spec")?;
-    row.as_ref().map(spec_row).transpose()
+    let sql = format!("SELECT {SPEC_COLUMNS} FROM specs WHERE id = $1");
+    optional(conn, sqlx::query(&sql).bind(id), spec_row, "read spec").await
 }
 
 /// Moves a spec version from state `from` to `to`, if it is still in `from`. Returns whether it
@@ -211,18 +193,14 @@ async fn record_transition(
     actor: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    write(conn, sqlx::query(
         "INSERT INTO spec_transitions (spec, from_state, to_state, actor, at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(spec)
     .bind(from.map(SpecState::as_str))
     .bind(to.as_str())
     .bind(actor)
-    .bind(now)
-    .execute(conn)
-    .await
-    .context("record spec transition")?;
-    Ok(())
+    .bind(now), "record spec transition").await
 }
 
 /// A spec version's state changes, oldest first: `(from, to, actor, at)`.
@@ -230,17 +208,12 @@ pub async fn transitions(
     conn: &mut Conn,
     spec: i64,
 ) -> Result<Vec<(Option<String>, String, String, i64)>, StoreError> {
-    let rows = sqlx::query(
+    let query = sqlx::query(
         "SELECT from_state, to_state, actor, at FROM spec_transitions WHERE spec = $1 ORDER BY id",
     )
-    .bind(spec)
-    .fetch_all(conn)
-    .await
-    .context("read spec transitions")?;
-    rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
-        .collect::<Result<Vec<_>, sqlx::Error>>()
-        .context("read spec transitions")
+    .bind(spec);
+    let read = |r: &AnyRow| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?));
+    all(conn, query, read, "read spec transitions").await
 }
 
 /// Records the title and text of a goal's issue (sanitized) as planned, for the comments ade keeps
@@ -251,14 +224,15 @@ pub async fn set_goal_text(
     title: &str,
     body: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE goals SET title = $1, body = $2 WHERE id = $3")
-        .bind(title)
-        .bind(body)
-        .bind(goal)
-        .execute(conn)
-        .await
-        .context("record goal title")?;
-    Ok(())
+    write(
+        conn,
+        sqlx::query("UPDATE goals SET title = $1, body = $2 WHERE id = $3")
+            .bind(title)
+            .bind(body)
+            .bind(goal),
+        "record goal title",
+    )
+    .await
 }
 
 /// A goal as the runs of its tasks need it.
@@ -280,15 +254,12 @@ pub struct GoalRow {
 
 /// The goal a spec version belongs to.
 pub async fn goal_of_spec(conn: &mut Conn, spec: i64) -> Result<Option<GoalRow>, StoreError> {
-    let row = sqlx::query(
+    let query = sqlx::query(
         "SELECT g.id, g.forge, g.repository, g.number, g.title, g.body FROM goals g \
          JOIN specs s ON s.goal = g.id WHERE s.id = $1",
     )
-    .bind(spec)
-    .fetch_optional(conn)
-    .await
-    .context("read goal")?;
-    row.map(|r| {
+    .bind(spec);
+    let read = |r: &AnyRow| {
         Ok(GoalRow {
             id: r.try_get(0)?,
             forge: r.try_get(1)?,
@@ -297,7 +268,6 @@ pub async fn goal_of_spec(conn: &mut Conn, spec: i64) -> Result<Option<GoalRow>,
             title: r.try_get(4)?,
             body: r.try_get(5)?,
         })
-    })
-    .transpose()
-    .context("read goal")
+    };
+    optional(conn, query, read, "read goal").await
 }

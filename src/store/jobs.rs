@@ -1,6 +1,7 @@
 //! The durable job queue's queries. The rules they enforce (leases, fencing, per-key order) are
 //! described in `crate::jobs`; this file only says them in SQL.
 
+use super::query::moved;
 use super::{Backend, Conn, Context, StoreError};
 use sqlx::{Executor, Row};
 
@@ -380,16 +381,17 @@ async fn settle(
         "UPDATE jobs SET {set}, lease_owner = NULL, lease_expires_at = NULL \
          WHERE id = $3 AND attempt = $4 AND lease_owner = $5 AND state = 'running'"
     );
-    let done = sqlx::query(&sql)
-        .bind(time)
-        .bind(error)
-        .bind(fence.id)
-        .bind(fence.attempt)
-        .bind(fence.owner)
-        .execute(conn)
-        .await
-        .context("write job result")?;
-    Ok(done.rows_affected() == 1)
+    moved(
+        conn,
+        sqlx::query(&sql)
+            .bind(time)
+            .bind(error)
+            .bind(fence.id)
+            .bind(fence.attempt)
+            .bind(fence.owner),
+        "write job result",
+    )
+    .await
 }
 
 /// Marks a job completed, if the fence still holds. Returns whether it did.

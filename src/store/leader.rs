@@ -2,6 +2,7 @@
 //! than a session advisory lock, because session locks do not survive PgBouncer's transaction
 //! pooling and vanish silently with a dropped connection.
 
+use super::query::write;
 use super::{Conn, Context, StoreError};
 
 /// Takes or renews the lease `name` for `owner` until `expires_at`. Succeeds when the lease is free,
@@ -31,11 +32,12 @@ pub async fn acquire(
 
 /// Gives the lease up, so another process can lead without waiting for it to expire.
 pub async fn release(conn: &mut Conn, name: &str, owner: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM leader_leases WHERE name = $1 AND owner = $2")
-        .bind(name)
-        .bind(owner)
-        .execute(conn)
-        .await
-        .context("release leader lease")?;
-    Ok(())
+    write(
+        conn,
+        sqlx::query("DELETE FROM leader_leases WHERE name = $1 AND owner = $2")
+            .bind(name)
+            .bind(owner),
+        "release leader lease",
+    )
+    .await
 }

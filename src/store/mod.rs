@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod leader;
 pub mod links;
 mod migrate;
+mod query;
 pub mod runs;
 pub mod sticky;
 pub mod tasks;

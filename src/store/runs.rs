@@ -3,6 +3,7 @@
 //! after a lease takeover, cannot both win; `crate::lifecycle::RunState` decides which moves are
 //! legal.
 
+use super::query::{self, all, moved, optional, write};
 use super::{Conn, Context, StoreError, state};
 use crate::forge::ForgeKind;
 use crate::lifecycle::{RunState, State};
@@ -176,63 +177,64 @@ pub async fn insert_run(conn: &mut Conn, run: &NewRun<'_>, now: i64) -> Result<i
 
 /// One run.
 pub async fn run(conn: &mut Conn, id: i64) -> Result<Option<RunRow>, StoreError> {
-    let row = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-        .context("read run")?;
-    row.as_ref().map(run_row).transpose().context("read run")
+    optional(
+        conn,
+        sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = $1")).bind(id),
+        run_row,
+        "read run",
+    )
+    .await
 }
 
 /// The runs of a task, newest first.
 pub async fn runs_of_task(conn: &mut Conn, task: i64) -> Result<Vec<RunRow>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {RUN_COLUMNS} FROM runs WHERE task = $1 ORDER BY attempt DESC"
-    ))
-    .bind(task)
-    .fetch_all(conn)
+    all(
+        conn,
+        sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE task = $1 ORDER BY attempt DESC"
+        ))
+        .bind(task),
+        run_row,
+        "read runs",
+    )
     .await
-    .context("read runs")?;
-    rows.iter()
-        .map(run_row)
-        .collect::<Result<_, _>>()
-        .context("read runs")
 }
 
 /// Every run, oldest first (the run list of the dashboard and of tests).
 pub async fn all_runs(conn: &mut Conn) -> Result<Vec<RunRow>, StoreError> {
-    let rows = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id"))
-        .fetch_all(conn)
-        .await
-        .context("read runs")?;
-    rows.iter()
-        .map(run_row)
-        .collect::<Result<_, _>>()
-        .context("read runs")
+    all(
+        conn,
+        sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY id")),
+        run_row,
+        "read runs",
+    )
+    .await
 }
 
 /// Records the commit a run starts from, once the runner knows it (a task with dependencies
 /// starts from the default branch that holds their merged work).
 pub async fn set_run_base(conn: &mut Conn, id: i64, base_sha: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE runs SET base_sha = $1 WHERE id = $2")
-        .bind(base_sha)
-        .bind(id)
-        .execute(conn)
-        .await
-        .context("record run base")?;
-    Ok(())
+    write(
+        conn,
+        sqlx::query("UPDATE runs SET base_sha = $1 WHERE id = $2")
+            .bind(base_sha)
+            .bind(id),
+        "record run base",
+    )
+    .await
 }
 
 /// Records the commit a run pushed, as soon as the forge has it and before anything else may
 /// fail: a later run of the task leases the branch against it.
 pub async fn set_pushed_head(conn: &mut Conn, id: i64, head_sha: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE runs SET head_sha = $1 WHERE id = $2")
-        .bind(head_sha)
-        .bind(id)
-        .execute(conn)
-        .await
-        .context("record pushed head")?;
-    Ok(())
+    write(
+        conn,
+        sqlx::query("UPDATE runs SET head_sha = $1 WHERE id = $2")
+            .bind(head_sha)
+            .bind(id),
+        "record pushed head",
+    )
+    .await
 }
 
 /// Marks a run started by `runner`, from `from` (`queued`, or `running` when a runner whose
@@ -245,33 +247,35 @@ pub async fn start_run(
     now: i64,
 ) -> Result<bool, StoreError> {
     from.transition(RunState::Running)?;
-    let done = sqlx::query(
-        "UPDATE runs SET state = 'running', runner = $1, started_at = $2 \
+    moved(
+        conn,
+        sqlx::query(
+            "UPDATE runs SET state = 'running', runner = $1, started_at = $2 \
          WHERE id = $3 AND state = $4",
+        )
+        .bind(runner)
+        .bind(now)
+        .bind(id)
+        .bind(from.as_str()),
+        "start run",
     )
-    .bind(runner)
-    .bind(now)
-    .bind(id)
-    .bind(from.as_str())
-    .execute(conn)
     .await
-    .context("start run")?;
-    Ok(done.rows_affected() == 1)
 }
 
 /// Puts a running run back in the queue with `reason`: the runner's setup could not start it,
 /// and its job tries again later (docs/runner.md). False if the run was not running.
 pub async fn hold_run(conn: &mut Conn, id: i64, reason: &str) -> Result<bool, StoreError> {
     RunState::Running.transition(RunState::Queued)?;
-    let done = sqlx::query(
-        "UPDATE runs SET state = 'queued', reason = $1 WHERE id = $2 AND state = 'running'",
+    moved(
+        conn,
+        sqlx::query(
+            "UPDATE runs SET state = 'queued', reason = $1 WHERE id = $2 AND state = 'running'",
+        )
+        .bind(reason)
+        .bind(id),
+        "hold run",
     )
-    .bind(reason)
-    .bind(id)
-    .execute(conn)
     .await
-    .context("hold run")?;
-    Ok(done.rows_affected() == 1)
 }
 
 /// How a run ended.
@@ -296,44 +300,30 @@ pub async fn finish_run(
     now: i64,
 ) -> Result<bool, StoreError> {
     from.transition(end.state)?;
-    let done = sqlx::query(
-        "UPDATE runs SET state = $1, head_sha = $2, reason = $3, report = $4, finished_at = $5 \
+    moved(
+        conn,
+        sqlx::query(
+            "UPDATE runs SET state = $1, head_sha = $2, reason = $3, report = $4, finished_at = $5 \
          WHERE id = $6 AND state = $7",
+        )
+        .bind(end.state.as_str())
+        .bind(end.head_sha)
+        .bind(end.reason)
+        .bind(end.report)
+        .bind(now)
+        .bind(id)
+        .bind(from.as_str()),
+        "finish run",
     )
-    .bind(end.state.as_str())
-    .bind(end.head_sha)
-    .bind(end.reason)
-    .bind(end.report)
-    .bind(now)
-    .bind(id)
-    .bind(from.as_str())
-    .execute(conn)
     .await
-    .context("finish run")?;
-    Ok(done.rows_affected() == 1)
 }
 
 /// Asks a run to stop: the runner carrying it out sees the flag within seconds.
 pub async fn request_cancel(conn: &mut Conn, id: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE runs SET cancel_requested = 1 WHERE id = $1")
-        .bind(id)
-        .execute(conn)
-        .await
-        .context("request cancel")?;
-    Ok(())
+    query::request_cancel(conn, "runs", id, "request cancel").await
 }
 
 /// Whether a cancel was asked for `id`.
 pub async fn cancel_requested(conn: &mut Conn, id: i64) -> Result<bool, StoreError> {
-    let row = sqlx::query("SELECT cancel_requested FROM runs WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-        .context("read cancel flag")?;
-    Ok(row
-        .map(|r| r.try_get::<i64, _>(0))
-        .transpose()
-        .context("read cancel flag")?
-        .unwrap_or(0)
-        != 0)
+    query::cancel_requested(conn, "runs", id, "read cancel flag").await
 }

@@ -3,6 +3,7 @@
 //! comment can also be found on the forge when this record is missing (a crash between posting
 //! and recording).
 
+use super::query::write;
 use super::{Conn, Context, StoreError};
 use crate::forge::ForgeKind;
 use sqlx::Row;
@@ -55,7 +56,7 @@ pub async fn record(
     sticky: &Sticky,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    write(conn, sqlx::query(
         "INSERT INTO sticky_comments (forge, repository, marker, number, comment_id, body_hash, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (forge, repository, marker) DO UPDATE SET \
@@ -68,9 +69,5 @@ pub async fn record(
     .bind(sticky.number)
     .bind(sticky.comment_id)
     .bind(&sticky.body_hash)
-    .bind(now)
-    .execute(conn)
-    .await
-    .context("record sticky comment")?;
-    Ok(())
+    .bind(now), "record sticky comment").await
 }

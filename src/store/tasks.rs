@@ -3,6 +3,7 @@
 //! legal is `crate::lifecycle::TaskState`'s to say, and a move it refuses never reaches the
 //! database.
 
+use super::query::{all, optional};
 use super::{Conn, Context, StoreError, state};
 use crate::lifecycle::{SpecState, State, TaskState};
 use sqlx::Row;
@@ -62,17 +63,16 @@ pub async fn insert_tasks(
 
 /// The tasks of a spec version, in plan order.
 pub async fn tasks_of(conn: &mut Conn, spec: i64) -> Result<Vec<TaskRow>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM tasks t WHERE t.spec = $1 ORDER BY t.id"
-    ))
-    .bind(spec)
-    .fetch_all(conn)
+    all(
+        conn,
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM tasks t WHERE t.spec = $1 ORDER BY t.id"
+        ))
+        .bind(spec),
+        task_row,
+        "read tasks",
+    )
     .await
-    .context("read tasks")?;
-    rows.iter()
-        .map(task_row)
-        .collect::<Result<_, _>>()
-        .context("read tasks")
 }
 
 /// The active spec versions that have ready tasks, with their goal's forge, repository and issue
@@ -98,12 +98,13 @@ pub async fn active_specs_with_ready_tasks(
 
 /// One task row.
 pub async fn task(conn: &mut Conn, id: i64) -> Result<Option<TaskRow>, StoreError> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tasks t WHERE t.id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-        .context("read task")?;
-    row.as_ref().map(task_row).transpose().context("read task")
+    optional(
+        conn,
+        sqlx::query(&format!("SELECT {COLUMNS} FROM tasks t WHERE t.id = $1")).bind(id),
+        task_row,
+        "read task",
+    )
+    .await
 }
 
 /// Moves a task from `from` to `to`; false if it was no longer in `from`. A move the task
@@ -115,17 +116,7 @@ pub async fn move_task(
     to: TaskState,
     now: i64,
 ) -> Result<bool, StoreError> {
-    from.transition(to)?;
-    let done =
-        sqlx::query("UPDATE tasks SET state = $1, changed_at = $2 WHERE id = $3 AND state = $4")
-            .bind(to.as_str())
-            .bind(now)
-            .bind(id)
-            .bind(from.as_str())
-            .execute(conn)
-            .await
-            .context("move task")?;
-    Ok(done.rows_affected() == 1)
+    Ok(move_where(conn, "id", id, from, to, now, "move task").await? == 1)
 }
 
 /// Moves every task of a spec version that is in `from` to `to`; returns how many moved.
@@ -136,16 +127,29 @@ pub async fn move_tasks(
     to: TaskState,
     now: i64,
 ) -> Result<u64, StoreError> {
+    move_where(conn, "spec", spec, from, to, now, "move tasks").await
+}
+
+/// Moves the tasks whose `column` is `key` and that are in `from` to `to`; returns how many moved.
+async fn move_where(
+    conn: &mut Conn,
+    column: &'static str,
+    key: i64,
+    from: TaskState,
+    to: TaskState,
+    now: i64,
+    what: &'static str,
+) -> Result<u64, StoreError> {
     from.transition(to)?;
-    Ok(
-        sqlx::query("UPDATE tasks SET state = $1, changed_at = $2 WHERE spec = $3 AND state = $4")
-            .bind(to.as_str())
-            .bind(now)
-            .bind(spec)
-            .bind(from.as_str())
-            .execute(conn)
-            .await
-            .context("move tasks")?
-            .rows_affected(),
-    )
+    let sql =
+        format!("UPDATE tasks SET state = $1, changed_at = $2 WHERE {column} = $3 AND state = $4");
+    let done = sqlx::query(&sql)
+        .bind(to.as_str())
+        .bind(now)
+        .bind(key)
+        .bind(from.as_str())
+        .execute(conn)
+        .await
+        .context(what)?;
+    Ok(done.rows_affected())
 }

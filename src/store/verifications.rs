@@ -2,6 +2,7 @@
 //! pushed it, a push by someone else, a re-run, `/ade verify`), where it stands and what it found.
 //! The newest head wins: starting a verification supersedes the approval's unfinished older ones.
 
+use super::query::{self, all, moved, optional};
 use super::{Conn, Context, StoreError, state};
 use crate::lifecycle::{State, VerificationState};
 use sqlx::Row;
@@ -144,17 +145,16 @@ pub async fn insert(
 
 /// One verification.
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<VerificationRow>, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM verifications WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(conn)
+    optional(
+        conn,
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM verifications WHERE id = $1"
+        ))
+        .bind(id),
+        verification_row,
+        "read verification",
+    )
     .await
-    .context("read verification")?;
-    row.as_ref()
-        .map(verification_row)
-        .transpose()
-        .context("read verification")
 }
 
 /// The verifications of an approval, newest first.
@@ -162,32 +162,24 @@ pub async fn of_approval(
     conn: &mut Conn,
     approval: i64,
 ) -> Result<Vec<VerificationRow>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM verifications WHERE approval = $1 ORDER BY id DESC"
-    ))
-    .bind(approval)
-    .fetch_all(conn)
+    all(
+        conn,
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM verifications WHERE approval = $1 ORDER BY id DESC"
+        ))
+        .bind(approval),
+        verification_row,
+        "read verifications",
+    )
     .await
-    .context("read verifications")?;
-    rows.iter()
-        .map(verification_row)
-        .collect::<Result<_, _>>()
-        .context("read verifications")
 }
 
 /// The verification a run carried out in its own worktree, if it got that far.
 pub async fn of_run(conn: &mut Conn, run: i64) -> Result<Option<VerificationRow>, StoreError> {
-    let row = sqlx::query(&format!(
+    optional(conn, sqlx::query(&format!(
         "SELECT {COLUMNS} FROM verifications WHERE run = $1 AND cause = 'run' ORDER BY id DESC LIMIT 1"
     ))
-    .bind(run)
-    .fetch_optional(conn)
-    .await
-    .context("read verification of run")?;
-    row.as_ref()
-        .map(verification_row)
-        .transpose()
-        .context("read verification")
+    .bind(run), verification_row, "read verification of run").await
 }
 
 /// Marks the approval's unfinished verifications other than `keep` superseded, asking their
@@ -233,18 +225,19 @@ pub async fn start(
     now: i64,
 ) -> Result<bool, StoreError> {
     from.transition(VerificationState::Running)?;
-    let done = sqlx::query(
-        "UPDATE verifications SET state = 'running', runner = $1, started_at = $2 \
+    moved(
+        conn,
+        sqlx::query(
+            "UPDATE verifications SET state = 'running', runner = $1, started_at = $2 \
          WHERE id = $3 AND state = $4",
+        )
+        .bind(runner)
+        .bind(now)
+        .bind(id)
+        .bind(from.as_str()),
+        "start verification",
     )
-    .bind(runner)
-    .bind(now)
-    .bind(id)
-    .bind(from.as_str())
-    .execute(conn)
     .await
-    .context("start verification")?;
-    Ok(done.rows_affected() == 1)
 }
 
 /// How a verification ended.
@@ -269,7 +262,7 @@ pub async fn finish(
     now: i64,
 ) -> Result<bool, StoreError> {
     from.transition(end.state)?;
-    let done = sqlx::query(
+    moved(conn, sqlx::query(
         "UPDATE verifications SET state = $1, report = $2, reason = $3, log = COALESCE($4, log), \
             finished_at = $5 WHERE id = $6 AND state = $7",
     )
@@ -279,34 +272,15 @@ pub async fn finish(
     .bind(end.log)
     .bind(now)
     .bind(id)
-    .bind(from.as_str())
-    .execute(conn)
-    .await
-    .context("finish verification")?;
-    Ok(done.rows_affected() == 1)
+    .bind(from.as_str()), "finish verification").await
 }
 
 /// Asks a verification to stop (`/ade cancel`).
 pub async fn request_cancel(conn: &mut Conn, id: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE verifications SET cancel_requested = 1 WHERE id = $1")
-        .bind(id)
-        .execute(conn)
-        .await
-        .context("request verification cancel")?;
-    Ok(())
+    query::request_cancel(conn, "verifications", id, "request verification cancel").await
 }
 
 /// Whether a stop was asked for `id`, or it was superseded.
 pub async fn stop_requested(conn: &mut Conn, id: i64) -> Result<bool, StoreError> {
-    let row = sqlx::query("SELECT cancel_requested FROM verifications WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-        .context("read verification cancel flag")?;
-    Ok(row
-        .map(|r| r.try_get::<i64, _>(0))
-        .transpose()
-        .context("read verification cancel flag")?
-        .unwrap_or(0)
-        != 0)
+    query::cancel_requested(conn, "verifications", id, "read verification cancel flag").await
 }

@@ -108,46 +108,53 @@ impl DlpReport {
     /// fingerprint and preview, then the suppressions; paths are shown as escaped code spans.
     pub fn markdown(&self) -> String {
         let mut out = String::new();
-        if !self.findings.is_empty() {
-            out.push_str("**Secrets found** (the push is blocked):\n\n");
-            for f in &self.findings {
-                out.push_str(&format!(
-                    "- {} in {} line {}: {}, fingerprint `{}`\n",
-                    code_span(&f.rule),
-                    code_span(&f.place),
-                    f.line,
-                    code_span(&f.preview),
-                    f.fingerprint
-                ));
-            }
-            if self.omitted > 0 {
-                out.push_str(&format!("- and {} more\n", self.omitted));
-            }
-        }
-        if !self.suppressions.is_empty() {
-            if !out.is_empty() {
-                out.push('\n');
-            }
-            out.push_str("**Scanner suppressions** (ignored by ade):\n\n");
-            for s in &self.suppressions {
-                match s.line {
-                    Some(line) => out.push_str(&format!(
-                        "- {} in {} line {line}\n",
-                        code_span(&s.marker),
-                        code_span(&s.place)
-                    )),
-                    None => out.push_str(&format!(
-                        "- {} ({})\n",
-                        code_span(&s.place),
-                        visible(&s.marker)
-                    )),
-                }
-            }
-            if self.omitted_suppressions > 0 {
-                out.push_str(&format!("- and {} more\n", self.omitted_suppressions));
-            }
-        }
+        let findings = self.findings.iter().map(|f| {
+            format!(
+                "{} in {} line {}: {}, fingerprint `{}`",
+                code_span(&f.rule),
+                code_span(&f.place),
+                f.line,
+                code_span(&f.preview),
+                f.fingerprint
+            )
+        });
+        let blocked = "**Secrets found** (the push is blocked):";
+        markdown_list(&mut out, blocked, findings, self.omitted);
+        let suppressions = self.suppressions.iter().map(|s| match s.line {
+            Some(line) => format!(
+                "{} in {} line {line}",
+                code_span(&s.marker),
+                code_span(&s.place)
+            ),
+            None => format!("{} ({})", code_span(&s.place), visible(&s.marker)),
+        });
+        let ignored = "**Scanner suppressions** (ignored by ade):";
+        markdown_list(&mut out, ignored, suppressions, self.omitted_suppressions);
         out
+    }
+}
+
+/// Appends a titled Markdown list to `out`, a blank line after what is there, with "and N more"
+/// for the items left out; nothing when there is nothing to list.
+fn markdown_list(
+    out: &mut String,
+    title: &str,
+    items: impl ExactSizeIterator<Item = String>,
+    omitted: usize,
+) {
+    if items.len() == 0 {
+        return;
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(title);
+    out.push_str("\n\n");
+    for item in items {
+        out.push_str(&format!("- {item}\n"));
+    }
+    if omitted > 0 {
+        out.push_str(&format!("- and {omitted} more\n"));
     }
 }
 

@@ -31,6 +31,7 @@ use super::order::{
     WarmOrder,
 };
 use super::workspace::{PoolConfig, WorktreePool};
+use crate::forge::{CloneCredential, ForgeKind};
 use crate::policy::ServerPolicy;
 
 /// The runner embedded in `ade serve`.
@@ -135,6 +136,28 @@ impl LocalRunner {
     /// Runs this runner carries out at once.
     pub fn max_parallel(&self) -> usize {
         self.registry.runner().max_parallel
+    }
+
+    /// The mirror of `repository` with `commit` fetched into it; `named` is how an error names
+    /// the commit.
+    async fn mirror_at(
+        &self,
+        forge: ForgeKind,
+        repository: &str,
+        credential: &CloneCredential,
+        commit: &str,
+        named: &str,
+    ) -> Result<Arc<Mirror>, Stop> {
+        let mirror = self
+            .mirrors
+            .get(forge.as_str(), repository)
+            .await
+            .map_err(|e| Stop::agent(e.to_string()))?;
+        mirror
+            .fetch(credential, &[commit.to_owned()])
+            .await
+            .map_err(|e| Stop::fault(format!("fetching {named} failed: {e}")))?;
+        Ok(mirror)
     }
 
     async fn pool(&self, mirror: &Mirror) -> Result<Arc<WorktreePool>, Stop> {

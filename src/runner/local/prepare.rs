@@ -53,14 +53,14 @@ pub(super) async fn prepare(
     report.environment = selection.environment.as_str().to_string();
     let started = Instant::now();
     let mirror = runner
-        .mirrors
-        .get(order.forge.as_str(), &order.repository)
-        .await
-        .map_err(|e| Stop::agent(e.to_string()))?;
-    mirror
-        .fetch(&order.credential, std::slice::from_ref(&order.base_sha))
-        .await
-        .map_err(|e| Stop::fault(format!("fetching the base commit failed: {e}")))?;
+        .mirror_at(
+            order.forge,
+            &order.repository,
+            &order.credential,
+            &order.base_sha,
+            "the base commit",
+        )
+        .await?;
     let agents_md = mirror
         .read_file_at(&order.base_sha, "AGENTS.md")
         .await

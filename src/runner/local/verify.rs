@@ -139,14 +139,14 @@ async fn verify_commit(
         .environment(&agent, &order.execution, order.task_environment)
         .map_err(|refusal| Stop::agent(refusal.to_string()))?;
     let mirror = runner
-        .mirrors
-        .get(order.forge.as_str(), &order.repository)
-        .await
-        .map_err(|e| Stop::agent(e.to_string()))?;
-    mirror
-        .fetch(&order.credential, std::slice::from_ref(&order.head_sha))
-        .await
-        .map_err(|e| Stop::fault(format!("fetching {} failed: {e}", order.head_sha)))?;
+        .mirror_at(
+            order.forge,
+            &order.repository,
+            &order.credential,
+            &order.head_sha,
+            &order.head_sha,
+        )
+        .await?;
     let pool = runner.pool(&mirror).await?;
     let lease = pool
         .acquire(&order.head_sha)

@@ -22,12 +22,7 @@ impl Inner {
             Ok(slot) => {
                 match purpose {
                     Purpose::Lease => {
-                        lock::take(&lock_path, Purpose::Lease)
-                            .map_err(io_error("lock", &lock_path))?
-                            .map_err(|owner| WorkspaceError::HeldElsewhere {
-                                path: path.clone(),
-                                pid: owner.pid,
-                            })?;
+                        lock::take_for(&lock_path, &path, Purpose::Lease)?;
                     }
                     Purpose::Create => lock::drop_lock(&lock_path),
                 }
@@ -42,12 +37,7 @@ impl Inner {
 
     async fn create_at(&self, name: &str, path: &Path, base: &str) -> Result<Slot> {
         let lock_path = lock::lock_path(&self.root, name);
-        lock::take(&lock_path, Purpose::Create)
-            .map_err(io_error("lock", &lock_path))?
-            .map_err(|owner| WorkspaceError::HeldElsewhere {
-                path: path.to_path_buf(),
-                pid: owner.pid,
-            })?;
+        lock::take_for(&lock_path, path, Purpose::Create)?;
         {
             let _admin = self.admin.lock().await;
             self.git

@@ -107,6 +107,17 @@ pub(super) fn inspect(path: &Path) -> std::io::Result<Held> {
     })
 }
 
+/// Takes the lock at `lock_path` of the worktree at `worktree` for `purpose`, as [`take`], and
+/// refuses with the living process that holds it.
+pub(super) fn take_for(lock_path: &Path, worktree: &Path, purpose: Purpose) -> super::Result<()> {
+    take(lock_path, purpose)
+        .map_err(super::io_error("lock", lock_path))?
+        .map_err(|owner| super::WorkspaceError::HeldElsewhere {
+            path: worktree.to_path_buf(),
+            pid: owner.pid,
+        })
+}
+
 /// Takes the lock at `path` for this process. A lock of another living process is refused (and
 /// returned); a stale one, or one this process wrote, is replaced.
 pub(super) fn take(path: &Path, purpose: Purpose) -> std::io::Result<Result<(), Owner>> {

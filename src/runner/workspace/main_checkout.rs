@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::sync::OwnedMutexGuard;
 
 use super::lock::{self, Purpose};
-use super::{Clean, Inner, MAIN, Result, Slot, WorkspaceError, io_error, owner};
+use super::{Clean, Inner, MAIN, Result, Slot, owner};
 
 /// The main checkout, held by one run. Dropping it lets the next run in.
 pub struct MainLease {
@@ -25,12 +25,7 @@ pub(super) async fn acquire(inner: &Arc<Inner>, base: &str) -> Result<MainLease>
     let lock_path = lock::lock_path(&inner.root, MAIN);
     let slot = match guard.take() {
         Some(slot) => {
-            lock::take(&lock_path, Purpose::Lease)
-                .map_err(io_error("lock", &lock_path))?
-                .map_err(|owner| WorkspaceError::HeldElsewhere {
-                    path: path.clone(),
-                    pid: owner.pid,
-                })?;
+            lock::take_for(&lock_path, &path, Purpose::Lease)?;
             match inner.prepare(&slot, &base, Clean::KeepIgnored).await {
                 Ok(()) => slot,
                 Err(reason) => {

@@ -21,10 +21,8 @@ pub(crate) fn chown_tree(
     let mut changed = 0;
     let mut pending = vec![root.to_path_buf()];
     while let Some(path) = pending.pop() {
-        let meta = match std::fs::symlink_metadata(&path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
+        let Some(meta) = entry(&path)? else {
+            continue;
         };
         if meta.is_dir() {
             for entry in std::fs::read_dir(&path)? {
@@ -37,6 +35,16 @@ pub(crate) fn chown_tree(
         changed += usize::from(chown_entry(&path, &meta, uid, gid)?);
     }
     Ok(changed)
+}
+
+/// An entry's own metadata (a link's, never its target's); `None` when it is gone, as entries of
+/// a tree being walked may be.
+fn entry(path: &Path) -> std::io::Result<Option<std::fs::Metadata>> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) => Ok(Some(meta)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Changes the owner of one entry (a link itself, never its target) and removes set-user-ID and
@@ -89,14 +97,10 @@ pub(super) fn chown_changed(
                 }
                 break;
             }
-            let meta = match std::fs::symlink_metadata(&at) {
-                Ok(meta) => meta,
+            let Some(meta) = entry(&at)? else {
                 // Deleted by the checkout, with whatever was under it.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    seen.insert(at.clone(), false);
-                    break;
-                }
-                Err(e) => return Err(e),
+                seen.insert(at.clone(), false);
+                break;
             };
             seen.insert(at.clone(), meta.is_dir());
             count += usize::from(chown_entry(&at, &meta, uid, gid)?);
@@ -114,10 +118,8 @@ pub(super) fn chown_changed(
 pub(super) fn make_removable(root: &Path) -> std::io::Result<()> {
     let mut pending = vec![root.to_path_buf()];
     while let Some(path) = pending.pop() {
-        let meta = match std::fs::symlink_metadata(&path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
+        let Some(meta) = entry(&path)? else {
+            continue;
         };
         if !meta.is_dir() {
             continue;

@@ -1,0 +1,85 @@
+//! JSON shapes both dialects send alike: a repository, a branch of a pull request, a label, and
+//! the `action` most bodies carry. Each dialect's normalizer reads its own shapes around these.
+
+use super::payload::{Payload, non_empty};
+use super::{BranchRef, EventError, Repository};
+use serde::{Deserialize, Deserializer};
+
+/// The body's `action`.
+pub(super) fn action(payload: &Payload<'_>) -> Result<String, EventError> {
+    #[derive(Deserialize)]
+    struct ActionOnly {
+        action: String,
+    }
+    Ok(payload.read::<ActionOnly>()?.action)
+}
+
+/// A repository; `P` reads `private`: a plain `bool` where the dialect always sends it.
+#[derive(Deserialize)]
+pub(super) struct WireRepository<P> {
+    id: i64,
+    full_name: String,
+    pub(super) default_branch: Option<String>,
+    private: P,
+}
+
+impl<P: Into<bool>> WireRepository<P> {
+    pub(super) fn into_repository(self) -> Repository {
+        Repository {
+            id: self.id,
+            full_name: self.full_name,
+            default_branch: non_empty(self.default_branch),
+            private: self.private.into(),
+        }
+    }
+}
+
+/// `private` where a payload may leave it out (Gitea always sends it, captures trimmed by hand may
+/// not): missing or `null` reads as private, the careful answer.
+pub(super) struct PrivateWhenUnknown(bool);
+
+impl<'de> Deserialize<'de> for PrivateWhenUnknown {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(PrivateWhenUnknown(
+            Option::<bool>::deserialize(deserializer)?.unwrap_or(true),
+        ))
+    }
+}
+
+impl From<PrivateWhenUnknown> for bool {
+    fn from(private: PrivateWhenUnknown) -> bool {
+        private.0
+    }
+}
+
+/// A repository named and nothing more.
+#[derive(Deserialize)]
+pub(super) struct RepositoryName {
+    pub(super) full_name: String,
+}
+
+/// A label of an issue or pull request.
+#[derive(Deserialize)]
+pub(super) struct Label {
+    pub(super) name: String,
+}
+
+/// The head or base of a pull request.
+#[derive(Deserialize)]
+pub(super) struct WireBranch {
+    #[serde(rename = "ref")]
+    name: String,
+    sha: String,
+    /// `null` once the fork the branch lived in is deleted; absent from trimmed captures.
+    repo: Option<RepositoryName>,
+}
+
+impl WireBranch {
+    pub(super) fn into_branch_ref(self) -> BranchRef {
+        BranchRef {
+            branch: self.name,
+            sha: self.sha,
+            repository: self.repo.map(|r| r.full_name),
+        }
+    }
+}
