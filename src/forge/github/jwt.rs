@@ -96,17 +96,25 @@ impl AppKey {
     }
 }
 
-/// The label and bytes of the first PEM block in `text`.
+/// The label and bytes of the first PEM block in `text`. Errors name the label only when it is a
+/// plausible one (`[A-Z ]{1,40}`), and the header is read only to the end of its line, so a typo
+/// in the key file never puts the key body into an error message.
 fn pem_block(text: &str) -> Result<(String, Vec<u8>), String> {
     let start = text
         .find("-----BEGIN ")
         .ok_or_else(|| "no PEM block (`-----BEGIN …-----`) in the key file".to_string())?;
     let rest = &text[start + "-----BEGIN ".len()..];
-    let label_end = rest
-        .find("-----")
-        .ok_or_else(|| "a malformed PEM header in the key file".to_string())?;
-    let label = rest[..label_end].to_string();
-    let body = &rest[label_end + 5..];
+    let line_end = rest.find('\n').unwrap_or(rest.len());
+    let header = rest[..line_end].trim_end_matches('\r');
+    let label = header
+        .strip_suffix("-----")
+        .filter(|label| plausible_label(label))
+        .ok_or_else(|| {
+            "a malformed PEM header in the key file (expected `-----BEGIN <LABEL>-----` on one line)"
+                .to_string()
+        })?
+        .to_string();
+    let body = &rest[line_end..];
     let end = body
         .find(&format!("-----END {label}-----"))
         .ok_or_else(|| format!("the `{label}` PEM block has no end line"))?;
@@ -115,6 +123,11 @@ fn pem_block(text: &str) -> Result<(String, Vec<u8>), String> {
         .decode(base64)
         .map_err(|_| format!("the `{label}` PEM block is not valid base64"))?;
     Ok((label, der))
+}
+
+/// A PEM label safe to quote in an error: capitals and spaces, at most 40 characters.
+fn plausible_label(label: &str) -> bool {
+    (1..=40).contains(&label.len()) && label.bytes().all(|b| b.is_ascii_uppercase() || b == b' ')
 }
 
 #[cfg(test)]
@@ -136,5 +149,25 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("refused"), "{err}");
+    }
+
+    #[test]
+    fn a_malformed_header_never_puts_the_key_body_in_the_error() {
+        let body = "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0\n\
+                    /IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxKLxoS2tFczGkPLPgizskuemMgh\n";
+        let typo = format!("-----BEGIN RSA PRIVATE KEY----\n{body}-----END RSA PRIVATE KEY-----\n");
+        let err = AppKey::from_pem(1, typo.as_bytes()).unwrap_err();
+        assert!(err.contains("malformed PEM header"), "{err}");
+        for secret in ["MIIEowIBAAKCAQEA", "IzW7yWR7Qkrm", "bMY2Zkp18"] {
+            assert!(!err.contains(secret), "{err}");
+        }
+        let lower = format!("-----BEGIN {body}-----\n-----END x-----\n");
+        let err = AppKey::from_pem(1, lower.as_bytes()).unwrap_err();
+        assert!(!err.contains("MIIEowIBAAKCAQEA"), "{err}");
+        let crlf = "-----BEGIN THING-----\r\nAQID\r\n-----END THING-----\r\n";
+        assert_eq!(
+            pem_block(crlf).unwrap(),
+            ("THING".to_string(), vec![1, 2, 3])
+        );
     }
 }
