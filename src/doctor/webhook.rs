@@ -99,15 +99,21 @@ pub(super) async fn check(context: &Context<'_>, report: &mut Report) {
                     return;
                 }
             };
-            let Some(hook) = pick(&hooks, public_url, "/webhooks/gitea") else {
+            let (Some(hook), count) = pick(&hooks, public_url, "/webhooks/gitea") else {
                 report.push(no_hook(&hooks, public_url));
                 return;
             };
             report.push(judge_url(public_url, "/webhooks/gitea", hook, ""));
+            if let Some(finding) = judge_duplicates(count) {
+                report.push(finding);
+            }
             report.push(judge_active(hook));
             report.push(judge_gitea_events(
                 hook.events.as_deref().unwrap_or_default(),
             ));
+            if let Some(finding) = judge_branch_filter(hook) {
+                report.push(finding);
+            }
             report.push(judge_secret(hook.secret, "the hook's settings (Secret)"));
         }
     }
@@ -129,39 +135,148 @@ fn expected(public_url: Option<&str>, path: &str) -> Option<String> {
     public_url.map(|base| format!("{}{path}", base.trim_end_matches('/')))
 }
 
-fn same_url(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/') == b.trim_end_matches('/')
+/// A URL split into what comparing it may ignore the case of (scheme and host, a default port
+/// dropped) and the rest, compared exactly: ade's routes answer 404 to any other path, a
+/// trailing slash included.
+fn url_key(url: &str) -> (String, String, &str) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (String::new(), String::new(), url);
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(split);
+    let mut authority = authority.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => ":443",
+        "http" => ":80",
+        _ => "",
+    };
+    if !default_port.is_empty() && authority.ends_with(default_port) {
+        authority.truncate(authority.len() - default_port.len());
+    }
+    (scheme, authority, tail)
 }
 
-/// The repository hook that delivers to ade: the one at the expected URL, else (without a public
-/// URL to compare with) the first whose path is the forge's.
+fn same_url(a: &str, b: &str) -> bool {
+    url_key(a) == url_key(b)
+}
+
+/// The path of a URL, without its query or fragment.
+fn url_path(url: &str) -> &str {
+    let tail = url_key(url).2;
+    &tail[..tail.find(['?', '#']).unwrap_or(tail.len())]
+}
+
+/// Whether `url` is `want` but for a trailing slash, to which ade answers 404.
+fn slash_added(url: &str, want: &str) -> bool {
+    url.ends_with('/') && same_url(url.trim_end_matches('/'), want)
+}
+
+/// A hook URL as it may be shown: scheme, host and path, without user, password, query or
+/// fragment, which may hold the hook's credentials.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "(a URL ade cannot read)".to_owned();
+    };
+    let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(split);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let path = &tail[..tail.find(['?', '#']).unwrap_or(tail.len())];
+    format!("{scheme}://{host}{path}")
+}
+
+/// The repository hooks that deliver to ade, and the one judged: the hooks at the expected URL
+/// (else, without a public URL to compare with, those whose path is the forge's), an active one of
+/// Gitea's type first; failing those, one at the expected URL with a trailing slash, whose 404s
+/// the judgement then names.
 fn pick<'h>(
     hooks: &'h [WebhookSetup],
     public_url: Option<&str>,
     path: &str,
-) -> Option<&'h WebhookSetup> {
-    match expected(public_url, path) {
-        Some(url) => hooks.iter().find(|h| same_url(&h.url, &url)),
+) -> (Option<&'h WebhookSetup>, usize) {
+    let matching: Vec<&WebhookSetup> = match expected(public_url, path) {
+        Some(url) => hooks.iter().filter(|h| same_url(&h.url, &url)).collect(),
+        None => hooks.iter().filter(|h| url_path(&h.url) == path).collect(),
+    };
+    let best = matching
+        .iter()
+        .find(|h| h.active != Some(false) && gitea_kind(h))
+        .or(matching.first())
+        .copied();
+    if best.is_some() {
+        return (best, matching.len());
+    }
+    let slashed = match expected(public_url, path) {
+        Some(url) => hooks.iter().find(|h| slash_added(&h.url, &url)),
         None => hooks
             .iter()
-            .find(|h| h.url.trim_end_matches('/').ends_with(path)),
+            .find(|h| url_path(&h.url).trim_end_matches('/') == path),
+    };
+    (slashed, usize::from(slashed.is_some()))
+}
+
+/// Whether a hook sends Gitea's payloads and signature (a hook without a type is taken to).
+fn gitea_kind(hook: &WebhookSetup) -> bool {
+    hook.kind
+        .as_deref()
+        .is_none_or(|kind| matches!(kind, "gitea" | "forgejo"))
+}
+
+/// Several hooks to ade each deliver every event, so ade acts on each event several times.
+fn judge_duplicates(count: usize) -> Option<Finding> {
+    (count > 1).then(|| {
+        Finding::warning(
+            "webhook.url",
+            format!("{count} webhooks deliver to ade: every event arrives {count} times"),
+            "delete all but one of them in the repository's settings (Webhooks)",
+        )
+    })
+}
+
+/// A Gitea hook's branch filter also filters pushes: pushes to ade's own branches may never reach
+/// it.
+fn judge_branch_filter(hook: &WebhookSetup) -> Option<Finding> {
+    let filter = hook.branch_filter.as_deref()?.trim();
+    if filter.is_empty() || filter == "*" {
+        return None;
     }
+    Some(Finding::warning(
+        "webhook.events",
+        format!(
+            "the webhook sends pushes only of branches matching {}: pushes to ade's branches may never reach ade",
+            shown(filter)
+        ),
+        "clear the webhook's branch filter (or set it to *)",
+    ))
 }
 
 fn no_hook(hooks: &[WebhookSetup], public_url: Option<&str>) -> Finding {
     let target = expected(public_url, "/webhooks/gitea")
         .unwrap_or_else(|| "https://<ade>/webhooks/gitea".to_owned());
-    let found = if hooks.is_empty() {
-        "the repository has no webhooks".to_owned()
-    } else {
-        format!(
-            "its webhooks go to {}",
-            hooks
+    let found = match hooks.len() {
+        0 => "the repository has no webhooks".to_owned(),
+        n => {
+            let elsewhere: Vec<String> = hooks
                 .iter()
-                .map(|h| shown(&h.url))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+                .filter(|h| url_path(&h.url).trim_end_matches('/') == "/webhooks/gitea")
+                .map(|h| shown(&redacted(&h.url)))
+                .collect();
+            let others = if n == 1 {
+                "its 1 webhook goes elsewhere".to_owned()
+            } else {
+                format!("its {n} webhooks go elsewhere")
+            };
+            if elsewhere.is_empty() {
+                others
+            } else {
+                format!(
+                    "{others} (ade's path at another address: {})",
+                    elsewhere.join(", ")
+                )
+            }
+        }
     };
     Finding::problem(
         "webhook.url",
@@ -172,38 +287,42 @@ fn no_hook(hooks: &[WebhookSetup], public_url: Option<&str>) -> Finding {
     )
 }
 
-/// Whether the hook's URL is ade's.
+/// Whether the hook's URL is ade's. Only its scheme, host and path are ever shown: the rest may
+/// hold credentials.
 fn judge_url(public_url: Option<&str>, path: &str, hook: &WebhookSetup, note: &str) -> Finding {
-    if let Some(kind) = &hook.kind
-        && !matches!(kind.as_str(), "gitea" | "forgejo")
-    {
+    let url = shown(&redacted(&hook.url));
+    if !gitea_kind(hook) {
         return Finding::problem(
             "webhook.url",
             format!(
-                "the webhook to {} is of type {}, which does not send Gitea's payloads and signature",
-                shown(&hook.url),
-                shown(kind)
+                "the webhook to {url} is of type {}, which does not send Gitea's payloads and signature",
+                shown(hook.kind.as_deref().unwrap_or_default())
             ),
             "replace it with a webhook of type Gitea (or Forgejo)",
         );
     }
     let Some(want) = expected(public_url, path) else {
-        if hook.url.trim_end_matches('/').ends_with(path) {
+        if url_path(&hook.url) == path {
             return Finding::warning(
                 "webhook.url",
                 format!(
-                    "the webhook goes to {}; server.public_url is not set, so ade cannot tell whether that is this ade{note}",
-                    shown(&hook.url)
+                    "the webhook goes to {url}; server.public_url is not set, so ade cannot tell whether that is this ade{note}"
                 ),
                 "set server.public_url in ade.toml to the URL the forge reaches ade at",
             );
         }
+        if url_path(&hook.url).trim_end_matches('/') == path {
+            return Finding::problem(
+                "webhook.url",
+                format!(
+                    "the webhook goes to {url}, whose trailing slash ade answers with 404{note}"
+                ),
+                format!("remove the trailing slash: point it at https://<ade>{path}"),
+            );
+        }
         return Finding::problem(
             "webhook.url",
-            format!(
-                "the webhook goes to {}, not to a path {path}{note}",
-                shown(&hook.url)
-            ),
+            format!("the webhook goes to {url}, not to a path {path}{note}"),
             format!(
                 "point it at https://<ade>{path}, and set server.public_url so ade doctor can check it"
             ),
@@ -216,14 +335,17 @@ fn judge_url(public_url: Option<&str>, path: &str, hook: &WebhookSetup, note: &s
             format!("set the webhook URL to {want}"),
         );
     }
+    if slash_added(&hook.url, &want) {
+        return Finding::problem(
+            "webhook.url",
+            format!("the webhook goes to {url}, whose trailing slash ade answers with 404{note}"),
+            format!("set the webhook URL to {want}"),
+        );
+    }
     if !same_url(&hook.url, &want) {
         return Finding::problem(
             "webhook.url",
-            format!(
-                "the webhook goes to {}, not to {}{note}",
-                shown(&hook.url),
-                shown(&want)
-            ),
+            format!("the webhook goes to {url}, not to {}{note}", shown(&want)),
             format!("set the webhook URL to {want}"),
         );
     }
@@ -329,6 +451,7 @@ mod tests {
             active: Some(true),
             secret: SecretShown::Hidden,
             insecure_tls: false,
+            branch_filter: None,
         }
     }
 
@@ -380,21 +503,101 @@ mod tests {
 
     #[test]
     fn the_hook_delivering_to_ade_is_picked_among_others() {
+        let public = Some("https://ade.example.com");
+        let path = "/webhooks/gitea";
+        let mut inactive = hook("https://ade.example.com/webhooks/gitea");
+        inactive.active = Some(false);
+        let mut slack = hook("HTTPS://Ade.Example.com:443/webhooks/gitea");
+        slack.kind = Some("slack".into());
         let hooks = vec![
             hook("https://chat.example/x"),
-            hook("https://ade.example.com/webhooks/gitea/"),
+            inactive,
+            slack,
+            hook("https://ADE.example.com/webhooks/gitea"),
         ];
-        let found = pick(&hooks, Some("https://ade.example.com"), "/webhooks/gitea").unwrap();
-        assert_eq!(found.url, "https://ade.example.com/webhooks/gitea/");
-        assert!(
-            pick(
-                &hooks[..1],
-                Some("https://ade.example.com"),
-                "/webhooks/gitea"
-            )
-            .is_none()
-        );
+        let (found, count) = pick(&hooks, public, path);
+        assert_eq!(found.unwrap().url, "https://ADE.example.com/webhooks/gitea");
+        assert_eq!(count, 3);
+        assert_eq!(judge_duplicates(count).unwrap().status, Status::Warning);
+        assert!(judge_duplicates(1).is_none());
+        assert_eq!(pick(&hooks[..1], public, path), (None, 0));
         assert_eq!(no_hook(&hooks[..1], None).status, Status::Problem);
+        let (found, _) = pick(&hooks, None, path);
+        assert_eq!(found.unwrap().url, "https://ADE.example.com/webhooks/gitea");
+    }
+
+    #[test]
+    fn a_trailing_slash_is_a_problem_because_ade_answers_404() {
+        let public = Some("https://ade.example.com");
+        let path = "/webhooks/gitea";
+        let hooks = vec![hook("https://ade.example.com/webhooks/gitea/")];
+        let (found, count) = pick(&hooks, public, path);
+        assert_eq!(count, 1);
+        let finding = judge_url(public, path, found.unwrap(), "");
+        assert_eq!(finding.status, Status::Problem);
+        assert!(finding.message.contains("404"), "{}", finding.message);
+        let finding = judge_url(None, path, found.unwrap(), "");
+        assert_eq!(finding.status, Status::Problem);
+        assert!(!same_url(
+            "https://ade.example.com/webhooks/gitea",
+            "https://ade.example.com/webhooks/gitea?x=1"
+        ));
+        assert!(same_url(
+            "HTTP://ade.example.com:80/webhooks/gitea",
+            "http://ade.example.com/webhooks/gitea"
+        ));
+        assert!(!same_url(
+            "https://ade.example.com:8443/webhooks/gitea",
+            "https://ade.example.com/webhooks/gitea"
+        ));
+    }
+
+    #[test]
+    fn other_hooks_urls_never_reach_the_report() {
+        let hooks = vec![
+            hook("https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX"),
+            hook("https://discord.com/api/webhooks/1/discordsecret"),
+            hook("https://bob:hunter2@old.example.com/webhooks/gitea?token=tok3n#frag"),
+        ];
+        let finding = no_hook(&hooks, Some("https://ade.example.com"));
+        let text = format!("{} {}", finding.message, finding.fix.unwrap_or_default());
+        for secret in [
+            "XXXXSECRETXXXX",
+            "discordsecret",
+            "hunter2",
+            "bob",
+            "tok3n",
+            "frag",
+        ] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert!(text.contains("3 webhooks"), "{text}");
+        assert!(
+            text.contains("https://old.example.com/webhooks/gitea"),
+            "{text}"
+        );
+        let wrong = judge_url(
+            Some("https://ade.example.com"),
+            "/webhooks/gitea",
+            &hooks[2],
+            "",
+        );
+        assert!(!wrong.message.contains("hunter2") && !wrong.message.contains("tok3n"));
+    }
+
+    #[test]
+    fn a_branch_filter_narrower_than_every_branch_is_a_warning() {
+        let mut filtered = hook("https://ade.example.com/webhooks/gitea");
+        assert!(judge_branch_filter(&filtered).is_none());
+        filtered.branch_filter = Some("*".into());
+        assert!(judge_branch_filter(&filtered).is_none());
+        filtered.branch_filter = Some(String::new());
+        assert!(judge_branch_filter(&filtered).is_none());
+        filtered.branch_filter = Some("main".into());
+        assert_eq!(
+            judge_branch_filter(&filtered).unwrap().status,
+            Status::Warning
+        );
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub struct WebhookSetup {
     pub secret: SecretShown,
     /// GitHub's `insecure_ssl`: deliveries skip certificate checks.
     pub insecure_tls: bool,
+    /// Gitea's `branch_filter`: a glob of the branches whose pushes it sends (empty or `*` for
+    /// all); `None` where the forge has none (GitHub).
+    pub branch_filter: Option<String>,
 }
 
 /// What a protection rule requires of merges into a branch.

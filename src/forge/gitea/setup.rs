@@ -4,13 +4,16 @@
 
 use super::wire::list;
 use super::{Call, GiteaForge, repo_path};
-use crate::forge::http::{encode_path, encode_segment, query};
+use crate::forge::http::{collect_pages, encode_path, encode_segment, more_after, query};
 use crate::forge::setup::{
     FolderEntry, ProtectionRead, ProtectionSettings, SecretShown, WebhookSetup,
 };
 use crate::forge::{ForgeError, ForgeResult, Permission, RepoRef};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+
+/// Hooks asked for per page; the server may cap it lower, which `X-Total-Count` then shows.
+const HOOKS_PER_PAGE: usize = 50;
 
 /// `GET /repos/{owner}/{repo}`: the caller's own access.
 #[derive(Deserialize)]
@@ -45,6 +48,8 @@ struct Hook {
     url: Option<String>,
     #[serde(default)]
     content_type: Option<String>,
+    #[serde(default)]
+    branch_filter: Option<String>,
 }
 
 /// `GET /repos/{owner}/{repo}/branches/{branch}`.
@@ -111,16 +116,24 @@ impl GiteaForge {
     /// hook's secret.
     pub async fn list_hooks(&self, repo: &RepoRef) -> ForgeResult<Vec<WebhookSetup>> {
         let what = format!("list the webhooks of {}", repo.full_name());
-        let mut hooks = Vec::new();
-        for page in 1..=10 {
-            let path =
-                repo_path(repo, "/hooks") + &query(&[("page", &page.to_string()), ("limit", "50")]);
-            let batch: Vec<Hook> = self
-                .call(Call::get(path, &what))
-                .await?
-                .success_json(&what)?;
-            let full = batch.len() == 50;
-            hooks.extend(batch.into_iter().map(|hook| {
+        let hooks = collect_pages(|page, before| {
+            let path = repo_path(repo, "/hooks")
+                + &query(&[
+                    ("page", &page.to_string()),
+                    ("limit", &HOOKS_PER_PAGE.to_string()),
+                ]);
+            let what = &what;
+            async move {
+                let reply = self.call(Call::get(path, what)).await?;
+                let batch: Vec<Hook> = reply.success_json(what)?;
+                let more = more_after(&reply, batch.len(), HOOKS_PER_PAGE, before);
+                Ok((batch, more))
+            }
+        })
+        .await?;
+        let hooks = hooks
+            .into_iter()
+            .map(|hook| {
                 let config = hook.config.unwrap_or_default();
                 WebhookSetup {
                     kind: hook.kind,
@@ -130,12 +143,10 @@ impl GiteaForge {
                     active: Some(hook.active),
                     secret: SecretShown::Hidden,
                     insecure_tls: false,
+                    branch_filter: hook.branch_filter,
                 }
-            }));
-            if !full {
-                break;
-            }
-        }
+            })
+            .collect();
         Ok(hooks)
     }
 

@@ -154,6 +154,7 @@ impl GithubForge {
                 SecretShown::Unset
             },
             insecure_tls: insecure,
+            branch_filter: None,
         })
     }
 
