@@ -31,6 +31,7 @@ pub(super) async fn check(context: &Context<'_>, branch: &str, report: &mut Repo
 }
 
 fn settings_page(kind: ForgeKind, branch: &str) -> String {
+    let branch = shown(branch);
     match kind {
         ForgeKind::Github => format!(
             "in the repository's Settings, Branches, add a protection rule for {branch} (or a ruleset)"
@@ -87,6 +88,7 @@ fn judge(read: &ProtectionRead, branch: &str, kind: ForgeKind) -> Vec<Finding> {
 
 fn rules(settings: &ProtectionSettings, branch: &str, kind: ForgeKind) -> Vec<Finding> {
     let name = shown(branch);
+    let branch = name.as_str();
     let mut findings = vec![
         Finding::ok(
             "protection",
@@ -96,12 +98,17 @@ fn rules(settings: &ProtectionSettings, branch: &str, kind: ForgeKind) -> Vec<Fi
     ];
     findings.push(if settings.dismiss_stale_approvals {
         Finding::ok("protection.stale_approvals", "new commits dismiss earlier approvals")
+    } else if settings.stale_approvals_ignored {
+        Finding::ok(
+            "protection.stale_approvals",
+            "approvals given before the latest push do not count",
+        )
     } else {
         Finding::problem(
             "protection.stale_approvals",
             "approvals survive new commits: an agent's retry pushes onto an approved pull request, whose old approval then covers code nobody reviewed",
             match kind {
-                ForgeKind::Github => format!("tick \"Dismiss stale pull request approvals when new commits are pushed\" in the rule for {branch}"),
+                ForgeKind::Github => format!("tick \"Dismiss stale pull request approvals when new commits are pushed\" (or \"Require approval of the most recent reviewable push\") in the rule for {branch}"),
                 ForgeKind::Gitea => format!("tick \"Dismiss stale approvals\" in the rule for {branch}"),
             },
         )
@@ -109,10 +116,15 @@ fn rules(settings: &ProtectionSettings, branch: &str, kind: ForgeKind) -> Vec<Fi
     findings.push(check_finding(&settings.required_checks, kind, branch));
     findings.push(match (settings.enforce_admins, kind) {
         (Some(true), _) => Finding::ok("protection.admins", "admins are held to the rule too"),
-        (None, _) => Finding::warning(
+        (None, ForgeKind::Github) => Finding::warning(
             "protection.admins",
             "the branch is protected by a ruleset, and GitHub does not show here who may bypass it",
             "check the ruleset's bypass list in the repository's Settings, Rules: leave it empty",
+        ),
+        (None, ForgeKind::Gitea) => Finding::warning(
+            "protection.admins",
+            "the forge's rule has no setting to hold admins to it (Gitea before 1.24), and ade's bot user is a repository admin, so admins can merge past it",
+            format!("upgrade Gitea to 1.24 or later (or use Forgejo), then tick \"Block admins from merging\" in the rule for {branch}"),
         ),
         (Some(false), ForgeKind::Github) => Finding::warning(
             "protection.admins",
@@ -129,6 +141,7 @@ fn rules(settings: &ProtectionSettings, branch: &str, kind: ForgeKind) -> Vec<Fi
 }
 
 fn approvals_finding(approvals: u32, kind: ForgeKind, branch: &str) -> Finding {
+    let branch = shown(branch);
     if approvals >= 1 {
         return Finding::ok(
             "protection.approvals",
@@ -150,7 +163,12 @@ fn approvals_finding(approvals: u32, kind: ForgeKind, branch: &str) -> Finding {
 }
 
 fn check_finding(required: &[String], kind: ForgeKind, branch: &str) -> Finding {
-    if required.iter().any(|c| c == VERIFY_CHECK) {
+    let branch = shown(branch);
+    let verified = match kind {
+        ForgeKind::Github => required.iter().any(|c| c == VERIFY_CHECK),
+        ForgeKind::Gitea => required.iter().any(|c| glob_matches(c, VERIFY_CHECK)),
+    };
+    if verified {
         return Finding::ok(
             "protection.required_check",
             format!("a merge needs {VERIFY_CHECK} to pass"),
@@ -184,6 +202,36 @@ fn check_finding(required: &[String], kind: ForgeKind, branch: &str) -> Finding 
     )
 }
 
+/// Whether `name` matches a Gitea status check pattern: `*` any run of characters, `?` any one,
+/// everything else itself.
+fn glob_matches(pattern: &str, name: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let name: Vec<char> = name.chars().collect();
+    let (mut p, mut n) = (0, 0);
+    let mut back: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                back = Some((p, n));
+                p += 1;
+            }
+            Some(&c) if c == '?' || c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match back {
+                Some((star, at)) => {
+                    p = star + 1;
+                    n = at + 1;
+                    back = Some((star, at + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == '*')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +241,7 @@ mod tests {
         ProtectionSettings {
             required_approvals: 1,
             dismiss_stale_approvals: true,
+            stale_approvals_ignored: false,
             required_checks: vec!["ci".into(), VERIFY_CHECK.into()],
             enforce_admins: Some(true),
         }
@@ -222,6 +271,7 @@ mod tests {
         let loose = ProtectionSettings {
             required_approvals: 0,
             dismiss_stale_approvals: false,
+            stale_approvals_ignored: false,
             required_checks: vec!["ci".into()],
             enforce_admins: Some(false),
         };
@@ -280,5 +330,62 @@ mod tests {
         settings.enforce_admins = None;
         let findings = judge(&ProtectionRead::Rules(settings), "main", ForgeKind::Github);
         assert_eq!(findings[4].status, Status::Warning);
+    }
+
+    #[test]
+    fn ignoring_stale_approvals_counts_as_dismissing_them() {
+        let mut settings = well();
+        settings.dismiss_stale_approvals = false;
+        settings.stale_approvals_ignored = true;
+        for kind in [ForgeKind::Github, ForgeKind::Gitea] {
+            let findings = judge(&ProtectionRead::Rules(settings.clone()), "main", kind);
+            assert_eq!(findings[2].status, Status::Ok, "{findings:?}");
+        }
+    }
+
+    #[test]
+    fn gitea_check_patterns_are_globs() {
+        for pattern in [
+            "ade/verify",
+            "ade/*",
+            "*",
+            "ade/v?rify",
+            "*/verify",
+            "a*e/*y",
+        ] {
+            let finding = check_finding(&[pattern.into()], ForgeKind::Gitea, "main");
+            assert_eq!(finding.status, Status::Ok, "{pattern}");
+        }
+        for pattern in ["ade/verify/x", "ci/*", "ade/?", "ade"] {
+            let finding = check_finding(&[pattern.into()], ForgeKind::Gitea, "main");
+            assert_eq!(finding.status, Status::Problem, "{pattern}");
+        }
+        let github = check_finding(&["ade/*".into()], ForgeKind::Github, "main");
+        assert_eq!(github.status, Status::Problem);
+    }
+
+    #[test]
+    fn a_gitea_without_an_admin_setting_is_a_warning_to_upgrade() {
+        let mut settings = well();
+        settings.enforce_admins = None;
+        let findings = judge(&ProtectionRead::Rules(settings), "main", ForgeKind::Gitea);
+        assert_eq!(findings[4].status, Status::Warning);
+        assert!(findings[4].fix.as_deref().unwrap().contains("upgrade"));
+    }
+
+    #[test]
+    fn branch_names_in_fixes_are_shown_safely() {
+        let hostile = "main\n\u{1b}[31mrm -rf";
+        let loose = ProtectionSettings::default();
+        let mut findings = judge(&ProtectionRead::Rules(loose), hostile, ForgeKind::Gitea);
+        findings.extend(judge(
+            &ProtectionRead::Unprotected,
+            hostile,
+            ForgeKind::Github,
+        ));
+        for finding in findings {
+            let fix = finding.fix.unwrap_or_default();
+            assert!(!fix.contains('\n') && !fix.contains('\u{1b}'), "{fix}");
+        }
     }
 }

@@ -62,9 +62,14 @@ pub struct ProtectionSettings {
     /// Whether a new push dismisses earlier approvals (GitHub `dismiss_stale_reviews`, Gitea
     /// `dismiss_stale_approvals`).
     pub dismiss_stale_approvals: bool,
-    /// Checks (status contexts) that must pass.
+    /// Whether approvals given before the latest push stop counting without being dismissed
+    /// (GitHub `require_last_push_approval`, Gitea and Forgejo `ignore_stale_approvals`): to
+    /// the review gate the same as dismissing them.
+    pub stale_approvals_ignored: bool,
+    /// Checks (status contexts) that must pass; on Gitea and Forgejo, glob patterns.
     pub required_checks: Vec<String>,
-    /// Whether admins are held to it; `None` when the forge does not show it (GitHub rulesets).
+    /// Whether admins are held to it; `None` when the forge does not show it (GitHub rulesets,
+    /// Gitea before 1.24).
     pub enforce_admins: Option<bool>,
 }
 

@@ -75,15 +75,28 @@ struct Rule {
     #[serde(default)]
     dismiss_stale_approvals: bool,
     #[serde(default)]
+    ignore_stale_approvals: bool,
+    #[serde(default)]
     enable_status_check: bool,
     #[serde(default, deserialize_with = "list")]
     status_check_contexts: Vec<String>,
     /// Gitea 1.24 and later.
     #[serde(default)]
-    block_admin_merge_override: bool,
+    block_admin_merge_override: Option<bool>,
     /// Forgejo.
     #[serde(default)]
-    apply_to_admins: bool,
+    apply_to_admins: Option<bool>,
+}
+
+impl Rule {
+    /// Whether admins are held to the rule; `None` from a server that has neither field (Gitea
+    /// before 1.24), which cannot hold them.
+    fn enforce_admins(&self) -> Option<bool> {
+        match (self.block_admin_merge_override, self.apply_to_admins) {
+            (None, None) => None,
+            (gitea, forgejo) => Some(gitea == Some(true) || forgejo == Some(true)),
+        }
+    }
 }
 
 /// An entry of a folder listing (`ContentsResponse`).
@@ -193,15 +206,17 @@ impl GiteaForge {
             });
         }
         let rule: Rule = reply.success_json(&what)?;
+        let enforce_admins = rule.enforce_admins();
         Ok(ProtectionRead::Rules(ProtectionSettings {
             required_approvals: rule.required_approvals.unwrap_or(0),
             dismiss_stale_approvals: rule.dismiss_stale_approvals,
+            stale_approvals_ignored: rule.ignore_stale_approvals,
             required_checks: if rule.enable_status_check {
                 rule.status_check_contexts
             } else {
                 Vec::new()
             },
-            enforce_admins: Some(rule.block_admin_merge_override || rule.apply_to_admins),
+            enforce_admins,
         }))
     }
 
@@ -235,5 +250,24 @@ impl GiteaForge {
                 })
                 .collect(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(value: serde_json::Value) -> Rule {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn a_server_without_either_admin_field_leaves_admins_unknown() {
+        assert_eq!(rule(serde_json::json!({})).enforce_admins(), None);
+        let gitea = rule(serde_json::json!({ "block_admin_merge_override": false }));
+        assert_eq!(gitea.enforce_admins(), Some(false));
+        let forgejo = rule(serde_json::json!({ "apply_to_admins": true }));
+        assert_eq!(forgejo.enforce_admins(), Some(true));
+        assert!(rule(serde_json::json!({ "ignore_stale_approvals": true })).ignore_stale_approvals);
     }
 }

@@ -52,6 +52,8 @@ struct Reviews {
     required_approving_review_count: Option<u32>,
     #[serde(default)]
     dismiss_stale_reviews: bool,
+    #[serde(default)]
+    require_last_push_approval: bool,
 }
 
 #[derive(Deserialize)]
@@ -186,10 +188,12 @@ impl GithubForge {
                     .map(check_names)
                     .unwrap_or_default();
                 if let Some(rules) = &rules {
-                    merge_checks(&mut checks, &rules.required_checks);
+                    merge_checks(&mut checks, &rules.settings.required_checks);
                 }
                 return Ok(ProtectionRead::Summary {
-                    required_approvals: rules.map(|r| r.required_approvals),
+                    required_approvals: rules
+                        .filter(|r| r.pull_request)
+                        .map(|r| r.settings.required_approvals),
                     required_checks: checks,
                     why: format!(
                         "GitHub refused to show the rule ({}): the app lacks Administration: read",
@@ -205,7 +209,10 @@ impl GithubForge {
                         .as_ref()
                         .and_then(|r| r.required_approving_review_count)
                         .unwrap_or(0),
-                    dismiss_stale_approvals: reviews.is_some_and(|r| r.dismiss_stale_reviews),
+                    dismiss_stale_approvals: reviews
+                        .as_ref()
+                        .is_some_and(|r| r.dismiss_stale_reviews),
+                    stale_approvals_ignored: reviews.is_some_and(|r| r.require_last_push_approval),
                     required_checks: protection
                         .required_status_checks
                         .map(check_names)
@@ -217,14 +224,8 @@ impl GithubForge {
         Ok(match (classic, rules) {
             (None, None) => ProtectionRead::Unprotected,
             (Some(p), None) => ProtectionRead::Rules(p),
-            (None, Some(r)) => ProtectionRead::Rules(r),
-            (Some(mut classic), Some(rules)) => {
-                classic.required_approvals =
-                    classic.required_approvals.max(rules.required_approvals);
-                classic.dismiss_stale_approvals |= rules.dismiss_stale_approvals;
-                merge_checks(&mut classic.required_checks, &rules.required_checks);
-                ProtectionRead::Rules(classic)
-            }
+            (None, Some(r)) => ProtectionRead::Rules(r.settings),
+            (Some(classic), Some(rules)) => ProtectionRead::Rules(merged(classic, rules.settings)),
         })
     }
 
@@ -242,7 +243,7 @@ impl GithubForge {
         &self,
         repo: &RepoRef,
         branch: &str,
-    ) -> ForgeResult<Option<ProtectionSettings>> {
+    ) -> ForgeResult<Option<RulesetRead>> {
         let what = format!("read the rules for {branch} in {}", repo.full_name());
         let path = repo_path(repo, &format!("/rules/branches/{}", encode_segment(branch)))
             + &query(&[("per_page", "100")]);
@@ -251,35 +252,7 @@ impl GithubForge {
             return Ok(None);
         }
         let rules: Vec<Rule> = reply.success_json(&what)?;
-        let mut settings = ProtectionSettings::default();
-        let mut any = false;
-        for rule in rules {
-            let parameters = rule.parameters.unwrap_or_default();
-            match rule.kind.as_str() {
-                "pull_request" => {
-                    any = true;
-                    let count = parameters["required_approving_review_count"]
-                        .as_u64()
-                        .unwrap_or(0);
-                    settings.required_approvals = settings.required_approvals.max(count as u32);
-                    settings.dismiss_stale_approvals |= parameters["dismiss_stale_reviews_on_push"]
-                        .as_bool()
-                        .unwrap_or(false);
-                }
-                "required_status_checks" => {
-                    any = true;
-                    let checks = parameters["required_status_checks"].as_array().cloned();
-                    let names: Vec<String> = checks
-                        .unwrap_or_default()
-                        .iter()
-                        .filter_map(|c| c["context"].as_str().map(str::to_owned))
-                        .collect();
-                    merge_checks(&mut settings.required_checks, &names);
-                }
-                _ => {}
-            }
-        }
-        Ok(any.then_some(settings))
+        Ok(ruleset_read(rules))
     }
 
     /// The entries of the folder `path` at `git_ref`; `None` when there is no such folder.
@@ -315,6 +288,68 @@ impl GithubForge {
     }
 }
 
+/// What the rulesets that apply to a branch require.
+struct RulesetRead {
+    settings: ProtectionSettings,
+    /// Whether a `pull_request` rule applies: without one, the rulesets say nothing about
+    /// approvals.
+    pull_request: bool,
+}
+
+/// What the rules that apply to a branch require; `None` when none of them bears on the review
+/// gate.
+fn ruleset_read(rules: Vec<Rule>) -> Option<RulesetRead> {
+    let mut settings = ProtectionSettings::default();
+    let mut any = false;
+    let mut pull_request = false;
+    for rule in rules {
+        let parameters = rule.parameters.unwrap_or_default();
+        match rule.kind.as_str() {
+            "pull_request" => {
+                any = true;
+                pull_request = true;
+                let count = parameters["required_approving_review_count"]
+                    .as_u64()
+                    .unwrap_or(0);
+                settings.required_approvals = settings.required_approvals.max(count as u32);
+                settings.dismiss_stale_approvals |= parameters["dismiss_stale_reviews_on_push"]
+                    .as_bool()
+                    .unwrap_or(false);
+                settings.stale_approvals_ignored |= parameters["require_last_push_approval"]
+                    .as_bool()
+                    .unwrap_or(false);
+            }
+            "required_status_checks" => {
+                any = true;
+                let checks = parameters["required_status_checks"].as_array().cloned();
+                let names: Vec<String> = checks
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|c| c["context"].as_str().map(str::to_owned))
+                    .collect();
+                merge_checks(&mut settings.required_checks, &names);
+            }
+            _ => {}
+        }
+    }
+    any.then_some(RulesetRead {
+        settings,
+        pull_request,
+    })
+}
+
+/// Classic protection and the rulesets together: the stricter of each. A requirement a ruleset
+/// adds binds admins only if the ruleset's bypass list leaves them out, which is not shown here,
+/// so whether admins are held to the whole stays unknown.
+fn merged(mut classic: ProtectionSettings, rules: ProtectionSettings) -> ProtectionSettings {
+    classic.required_approvals = classic.required_approvals.max(rules.required_approvals);
+    classic.dismiss_stale_approvals |= rules.dismiss_stale_approvals;
+    classic.stale_approvals_ignored |= rules.stale_approvals_ignored;
+    merge_checks(&mut classic.required_checks, &rules.required_checks);
+    classic.enforce_admins = None;
+    classic
+}
+
 fn check_names(checks: StatusChecks) -> Vec<String> {
     let mut names = checks.contexts;
     let more: Vec<String> = checks.checks.into_iter().map(|c| c.context).collect();
@@ -327,5 +362,67 @@ fn merge_checks(into: &mut Vec<String>, more: &[String]) {
         if !into.contains(check) {
             into.push(check.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(value: serde_json::Value) -> Option<RulesetRead> {
+        ruleset_read(serde_json::from_value(value).unwrap())
+    }
+
+    #[test]
+    fn a_ruleset_without_a_pull_request_rule_says_nothing_about_approvals() {
+        let read = rules(serde_json::json!([{
+            "type": "required_status_checks",
+            "ruleset_id": 1,
+            "parameters": { "required_status_checks": [{ "context": "ade/verify" }] }
+        }]))
+        .unwrap();
+        assert!(!read.pull_request);
+        assert_eq!(
+            read.settings.required_checks,
+            vec!["ade/verify".to_string()]
+        );
+        assert!(rules(serde_json::json!([{ "type": "deletion" }])).is_none());
+    }
+
+    #[test]
+    fn a_last_push_approval_rule_is_read() {
+        let read = rules(serde_json::json!([{
+            "type": "pull_request",
+            "parameters": {
+                "required_approving_review_count": 2,
+                "dismiss_stale_reviews_on_push": false,
+                "require_last_push_approval": true
+            }
+        }]))
+        .unwrap();
+        assert!(read.pull_request);
+        assert_eq!(read.settings.required_approvals, 2);
+        assert!(read.settings.stale_approvals_ignored);
+        let classic: Reviews =
+            serde_json::from_value(serde_json::json!({ "require_last_push_approval": true }))
+                .unwrap();
+        assert!(classic.require_last_push_approval);
+    }
+
+    #[test]
+    fn ruleset_rules_leave_whether_admins_are_held_unknown() {
+        let classic = ProtectionSettings {
+            required_approvals: 1,
+            enforce_admins: Some(true),
+            ..ProtectionSettings::default()
+        };
+        let ruleset = ProtectionSettings {
+            required_checks: vec!["ade/verify".into()],
+            ..ProtectionSettings::default()
+        };
+        let both = merged(classic, ruleset);
+        assert_eq!(both.enforce_admins, None);
+        assert_eq!(both.required_approvals, 1);
+        assert_eq!(both.required_checks, vec!["ade/verify".to_string()]);
     }
 }
