@@ -323,11 +323,18 @@ fn doctor(config: &Config, repo: &str, forge: Option<ForgeArg>, format: DoctorFo
             return ExitCode::from(2);
         }
     };
+    if ade::forge::RepoRef::parse(repo, None).is_none() {
+        eprintln!(
+            "ade doctor: --repo {}: expected OWNER/NAME, e.g. --repo acme/widgets",
+            ade::doctor::shown(repo)
+        );
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("ade: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(2);
         }
     };
     let report = runtime.block_on(ade::doctor::run(config, kind, repo));

@@ -16,7 +16,7 @@ mod report;
 mod webhook;
 mod workflows;
 
-pub use report::{Finding, Format, Report, Status};
+pub use report::{Finding, Format, Report, Status, shown};
 
 use crate::config::Config;
 use crate::forge::gitea::GiteaForge;
@@ -146,7 +146,12 @@ async fn forge_checks(context: &Context<'_>, report: &mut Report) {
     let head = match context.client.forge().default_branch(&context.repo).await {
         Ok(head) => head,
         Err(error) => {
-            report.push(forge_failure("repository", &error, "the repository"));
+            let mut finding = forge_failure("forge", &error, "the repository's default branch");
+            finding.message.push_str(
+                ": the default branch's protection, workflows and policy were not checked",
+            );
+            report.push(finding);
+            webhook::check(context, report).await;
             return;
         }
     };

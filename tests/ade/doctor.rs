@@ -107,6 +107,11 @@ impl Setup {
 
     /// Runs `ade doctor --format FORMAT` with `agents` registered; exit code and output.
     async fn doctor(&self, format: &str, agents: &str) -> (i32, String) {
+        self.doctor_on(REPO, format, agents).await
+    }
+
+    /// [`Setup::doctor`] with `--repo REPO`.
+    async fn doctor_on(&self, repo: &str, format: &str, agents: &str) -> (i32, String) {
         let agent_user = if ade::runner::agent::check::effective_uid() == Some(0) {
             "[runner]\nagent_user = \"nobody\"\n"
         } else {
@@ -127,7 +132,7 @@ impl Setup {
                 "--config",
                 config.to_str().unwrap(),
                 "--repo",
-                REPO,
+                repo,
             ])
             .args(["--format", format])
             .env_clear()
@@ -596,4 +601,30 @@ async fn protection_hidden_from_the_app_is_a_warning_with_what_the_branch_shows(
         status_of(&findings, "protection.required_check"),
         vec!["ok"]
     );
+}
+
+#[tokio::test]
+async fn a_repo_that_is_not_owner_name_is_could_not_run() {
+    let setup = Setup::well(ForgeKind::Github, false, &[]).await;
+    let (code, _) = setup.doctor_on("widgets", "json", SCRIPT_AGENT).await;
+    assert_eq!(code, 2);
+}
+
+#[tokio::test]
+async fn a_failed_default_branch_read_is_a_forge_problem_and_the_webhook_still_checked() {
+    let setup = Setup::well(ForgeKind::Github, false, &[]).await;
+    setup
+        .sim
+        .inject(FaultRule::new("GET", "/repos/*/*", Fault::Status(500)).times(10));
+    let (code, findings) = setup.json(SCRIPT_AGENT).await;
+    assert_eq!(code, 1, "{findings:#?}");
+    let forge = finding(&findings, "forge");
+    assert_eq!(forge["status"], "problem");
+    let message = forge["message"].as_str().unwrap();
+    assert!(
+        message.contains("default branch") && message.contains("500"),
+        "{message}"
+    );
+    assert_eq!(status_of(&findings, "webhook.url"), vec!["ok"]);
+    assert!(status_of(&findings, "protection").is_empty());
 }
