@@ -38,7 +38,8 @@ pub(super) async fn check(context: &Context<'_>, head: &BranchHead, report: &mut
                     &error,
                     &format!("the folder {folder}"),
                 ));
-                return;
+                unread.push(format!("the files in {folder}"));
+                continue;
             }
         };
         for entry in entries.iter().filter(|e| e.is_file && is_workflow(&e.name)) {
@@ -53,14 +54,18 @@ pub(super) async fn check(context: &Context<'_>, head: &BranchHead, report: &mut
                 .await;
             let text = match file {
                 Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
-                Ok(None) => continue,
+                Ok(None) => {
+                    unread.push(shown(&entry.path));
+                    continue;
+                }
                 Err(error) => {
                     report.push(forge_failure(
                         "workflows",
                         &error,
                         &format!("the workflow {}", shown(&entry.path)),
                     ));
-                    return;
+                    unread.push(shown(&entry.path));
+                    continue;
                 }
             };
             match triggers(&text) {
@@ -120,7 +125,7 @@ fn judge(risky: &[String], unread: &[String], seen: usize, prefix: &str, gitea: 
         return Finding::warning(
             "workflows",
             format!(
-                "ade could not find the triggers (`on:`) of {}",
+                "ade could not read the triggers (`on:`) of {}, so they were not judged",
                 unread.join(", ")
             ),
             "check by hand that they do not run on pull_request or pull_request_target with secrets",
@@ -165,6 +170,8 @@ fn triggers(text: &str) -> Option<Vec<String>> {
         if rest.is_empty() {
             return Some(block(&lines[i + 1..]));
         }
+        let rest = flow(rest, &lines[i + 1..])?;
+        let rest = rest.as_str();
         let inner = rest
             .strip_prefix('[')
             .and_then(|r| r.strip_suffix(']'))
@@ -180,7 +187,25 @@ fn triggers(text: &str) -> Option<Vec<String>> {
     None
 }
 
-/// The names of a block mapping's or sequence's items: the lines at its first indentation.
+/// A value on the `on:` line, with the lines a flow list or mapping (`[push,` … `]`) continues
+/// on; `None` when it never closes.
+fn flow(first: &str, next: &[&str]) -> Option<String> {
+    let close = match first.chars().next() {
+        Some('[') => ']',
+        Some('{') => '}',
+        _ => return Some(first.to_owned()),
+    };
+    let mut value = first.to_owned();
+    let mut more = next.iter();
+    while !value.trim_end().ends_with(close) {
+        value.push(' ');
+        value.push_str(more.next()?.trim());
+    }
+    Some(value)
+}
+
+/// The names of a block mapping's or sequence's items: the lines at its first indentation. A
+/// sequence may start at column 0 (`on:` then `- push`), which YAML allows under a mapping key.
 fn block(lines: &[&str]) -> Vec<String> {
     let mut names = Vec::new();
     let mut indent_of_items = None;
@@ -189,7 +214,7 @@ fn block(lines: &[&str]) -> Vec<String> {
             continue;
         }
         let indent = line.len() - line.trim_start().len();
-        if indent == 0 {
+        if indent == 0 && !(line.starts_with('-') && indent_of_items.is_none_or(|i| i == 0)) {
             break;
         }
         if *indent_of_items.get_or_insert(indent) != indent {
@@ -248,6 +273,23 @@ mod tests {
     }
 
     #[test]
+    fn a_sequence_at_column_zero_and_a_flow_list_over_lines_are_read() {
+        assert_eq!(
+            triggers("on:\n- push\n- pull_request\njobs:\n  a: {}\n"),
+            Some(vec!["push".into(), "pull_request".into()])
+        );
+        assert_eq!(
+            triggers("on: [push,\n  pull_request]\njobs: {}\n"),
+            Some(vec!["push".into(), "pull_request".into()])
+        );
+        assert_eq!(
+            triggers("on: {push: ,\n  pull_request_target: }\n"),
+            Some(vec!["push".into(), "pull_request_target".into()])
+        );
+        assert_eq!(triggers("on: [push,\n  pull_request\n"), None);
+    }
+
+    #[test]
     fn pull_request_workflows_are_a_warning_naming_them() {
         let finding = judge(&["\"ci.yml\" (pull_request)".into()], &[], 1, "ade/", false);
         assert_eq!(finding.status, Status::Warning);
@@ -259,9 +301,8 @@ mod tests {
                 .contains("startsWith(github.head_ref, 'ade/')")
         );
         assert_eq!(judge(&[], &[], 2, "ade/", false).status, Status::Ok);
-        assert_eq!(
-            judge(&[], &["\"x.yml\"".into()], 1, "ade/", true).status,
-            Status::Warning
-        );
+        let unread = judge(&[], &["\"x.yml\"".into()], 1, "ade/", true);
+        assert_eq!(unread.status, Status::Warning);
+        assert!(unread.message.contains("not judged"), "{}", unread.message);
     }
 }
