@@ -628,3 +628,38 @@ async fn a_failed_default_branch_read_is_a_forge_problem_and_the_webhook_still_c
     assert_eq!(status_of(&findings, "webhook.url"), vec!["ok"]);
     assert!(status_of(&findings, "protection").is_empty());
 }
+
+#[tokio::test]
+async fn a_failed_workflow_read_is_named_and_the_other_workflows_still_read() {
+    let setup = Setup::well(
+        ForgeKind::Github,
+        false,
+        &[
+            (".github/workflows/a.yml", "on: push\njobs: {}\n"),
+            (".github/workflows/b.yml", "on:\n- pull_request\njobs: {}\n"),
+        ],
+    )
+    .await;
+    setup.sim.inject(
+        FaultRule::new(
+            "GET",
+            "/repos/*/*/contents/.github/workflows/a.yml**",
+            Fault::Status(500),
+        )
+        .times(10),
+    );
+    let (code, findings) = setup.json(SCRIPT_AGENT).await;
+    assert_eq!(code, 1, "{findings:#?}");
+    let workflows: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["check"] == "workflows")
+        .collect();
+    assert_eq!(workflows.len(), 2, "{workflows:#?}");
+    assert_eq!(workflows[0]["status"], "problem");
+    assert!(workflows[0]["message"].as_str().unwrap().contains("a.yml"));
+    assert_eq!(workflows[1]["status"], "warning");
+    assert!(
+        workflows[1]["message"].as_str().unwrap().contains("b.yml"),
+        "the file after the failed one is still judged: {workflows:#?}"
+    );
+}
