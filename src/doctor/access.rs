@@ -110,7 +110,7 @@ pub(super) async fn permissions(context: &Context<'_>, report: &mut Report) {
         Client::Github(github) => match github.installation_access(&context.repo).await {
             Ok(installation) => report.push(judge_app(
                 &installation.permissions,
-                &permissions::required(),
+                &needed(installation.account_type.as_deref()),
             )),
             Err(error) => report.push(forge_failure(
                 "permissions",
@@ -123,6 +123,17 @@ pub(super) async fn permissions(context: &Context<'_>, report: &mut Report) {
             Err(error) => report.push(forge_failure("permissions", &error, "the repository")),
         },
     }
+}
+
+/// The permissions ade's calls need of an installation on an account of `account_type`: GitHub
+/// cannot grant organization permissions (`members`, `organization_*`) to an installation on a
+/// user account, and there are no teams to read there.
+fn needed(account_type: Option<&str>) -> BTreeMap<&'static str, Access> {
+    let mut needed = permissions::required();
+    if account_type == Some("User") {
+        needed.retain(|name, _| *name != "members" && !name.starts_with("organization_"));
+    }
+    needed
 }
 
 fn level(word: &str) -> Option<Access> {
@@ -220,6 +231,20 @@ mod tests {
         granted.insert("contents".into(), "admin".into());
         granted.insert("members".into(), "write".into());
         assert_eq!(judge_app(&granted, &needed).status, Status::Ok);
+    }
+
+    #[test]
+    fn organization_permissions_are_not_asked_of_a_user_account() {
+        assert!(needed(Some("Organization")).contains_key("members"));
+        assert!(needed(None).contains_key("members"));
+        let user = needed(Some("User"));
+        assert!(!user.contains_key("members"));
+        assert!(user.contains_key("contents"));
+        let granted: BTreeMap<String, String> = user
+            .iter()
+            .map(|(n, a)| (n.to_string(), a.as_str().to_owned()))
+            .collect();
+        assert_eq!(judge_app(&granted, &user).status, Status::Ok);
     }
 
     #[test]

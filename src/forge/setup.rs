@@ -17,6 +17,9 @@ pub struct InstallationAccess {
     pub events: Vec<String>,
     /// Whether someone suspended the installation (GitHub then refuses its tokens).
     pub suspended: bool,
+    /// The kind of account it is installed on (`User`, `Organization`), when GitHub says:
+    /// organization permissions cannot be granted on a user account.
+    pub account_type: Option<String>,
 }
 
 /// Whether a webhook's secret is set, as far as the forge tells.

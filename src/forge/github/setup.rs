@@ -20,6 +20,17 @@ struct Installation {
     events: Vec<String>,
     #[serde(default)]
     suspended_at: Option<String>,
+    #[serde(default)]
+    target_type: Option<String>,
+    #[serde(default)]
+    account: Option<Account>,
+}
+
+/// The account an installation is on.
+#[derive(Deserialize)]
+struct Account {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
 }
 
 /// `GET /app/hook/config`.
@@ -122,6 +133,9 @@ impl GithubForge {
             permissions: found.permissions,
             events: found.events,
             suspended: found.suspended_at.is_some(),
+            account_type: found
+                .target_type
+                .or_else(|| found.account.and_then(|a| a.kind)),
         })
     }
 
