@@ -44,6 +44,21 @@ pub enum ActionError {
     Internal(#[from] anyhow::Error),
 }
 
+impl ActionError {
+    /// The HTTP status that answers this refusal, on the API routes and on `/_sim/` alike.
+    pub fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match self {
+            ActionError::NotFound(_) => StatusCode::NOT_FOUND,
+            ActionError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ActionError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ActionError::Conflict(_) => StatusCode::CONFLICT,
+            ActionError::NotMergeable(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ActionError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
 /// An action's result.
 pub type ActionResult<T> = Result<T, ActionError>;
 

@@ -208,9 +208,7 @@ pub fn label(sim: &Sim, repo: &Repo, label: &Label) -> Value {
 }
 
 fn labels_of(sim: &Sim, repo: &Repo, names: &[String]) -> Value {
-    names
-        .iter()
-        .filter_map(|n| repo.label(n))
+    repo.labels_named(names)
         .map(|l| label(sim, repo, l))
         .collect()
 }
