@@ -2,6 +2,7 @@
 
 use super::super::actions;
 use super::super::http::{ApiResult, Ctx, parse_json};
+use super::super::routes;
 use super::json;
 use crate::forge::Permission;
 use axum::Json;
@@ -17,7 +18,7 @@ pub async fn get_issue(
     Path((owner, name, number)): Path<(String, String, i64)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
+    let issue = routes::issue(&ctx, &repo, number)?;
     Ok(Json(json::issue(&ctx.sim, &repo, issue, repo.pulls.get(&number))).into_response())
 }
 
@@ -38,9 +39,7 @@ pub async fn update_issue(
     let update: IssueUpdate = parse_json(&ctx.sim, &body)?;
     let repo = ctx.with(&owner, &name, Permission::Write)?;
     let login = ctx.login()?;
-    if !repo.issues.contains_key(&number) {
-        return Err(ctx.not_found());
-    }
+    routes::issue(&ctx, &repo, number)?;
     {
         let mut state = ctx.sim.state();
         if let Some(r) = state.repo_mut(&owner, &name) {
@@ -63,7 +62,7 @@ pub async fn update_issue(
             .map_err(|e| ctx.refused(e))?;
     }
     let repo = ctx.readable(&owner, &name)?;
-    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
+    let issue = routes::issue(&ctx, &repo, number)?;
     Ok((
         StatusCode::CREATED,
         Json(json::issue(&ctx.sim, &repo, issue, repo.pulls.get(&number))),
@@ -79,23 +78,12 @@ pub async fn list_comments(
     Path((owner, name, number)): Path<(String, String, i64)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    if !repo.issues.contains_key(&number) {
-        return Err(ctx.not_found());
-    }
-    let items: Vec<_> = repo
-        .comments
-        .iter()
-        .filter(|c| c.number == number)
+    let items: Vec<_> = routes::comments_on(&ctx, &repo, number)?
         .map(|c| json::comment(&ctx.sim, &repo, c))
         .collect();
     let paged = ctx.param("limit").is_some() || ctx.param("page").is_some();
     let default = if paged { 50 } else { items.len().max(1) };
     Ok(ctx.paged(default, items))
-}
-
-#[derive(Deserialize)]
-struct CommentBody {
-    body: String,
 }
 
 /// `POST /api/v1/repos/{owner}/{repo}/issues/{index}/comments` → 201 and a webhook.
@@ -104,13 +92,7 @@ pub async fn create_comment(
     Path((owner, name, number)): Path<(String, String, i64)>,
     body: Bytes,
 ) -> ApiResult {
-    let request: CommentBody = parse_json(&ctx.sim, &body)?;
-    let repo = ctx.with(&owner, &name, Permission::Read)?;
-    let login = ctx.login()?;
-    let comment = actions::comment(&ctx.sim, &repo.full_name(), number, &login, &request.body)
-        .await
-        .map_err(|e| ctx.refused(e))?;
-    let repo = ctx.readable(&owner, &name)?;
+    let (repo, comment) = routes::post_comment(&ctx, &owner, &name, number, &body).await?;
     Ok((
         StatusCode::CREATED,
         Json(json::comment(&ctx.sim, &repo, &comment)),
@@ -124,11 +106,7 @@ pub async fn get_comment(
     Path((owner, name, id)): Path<(String, String, i64)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    let comment = repo
-        .comments
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| ctx.not_found())?;
+    let comment = routes::comment(&ctx, &repo, id)?;
     Ok(Json(json::comment(&ctx.sim, &repo, comment)).into_response())
 }
 
@@ -138,21 +116,11 @@ pub async fn update_comment(
     Path((owner, name, id)): Path<(String, String, i64)>,
     body: Bytes,
 ) -> ApiResult {
-    let request: CommentBody = parse_json(&ctx.sim, &body)?;
-    let repo = ctx.readable(&owner, &name)?;
-    let login = ctx.login()?;
-    let comment = repo
-        .comments
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| ctx.not_found())?;
-    if comment.author != login && ctx.sim.access(&ctx.caller, &repo) < Permission::Admin {
-        return Err(ctx.error(StatusCode::FORBIDDEN, "user should be the poster"));
-    }
-    let comment = actions::edit_comment(&ctx.sim, &repo.full_name(), id, &login, &request.body)
-        .await
-        .map_err(|e| ctx.refused(e))?;
-    let repo = ctx.readable(&owner, &name)?;
+    let editors = routes::Editors {
+        needed: Permission::Admin,
+        refusal: "user should be the poster",
+    };
+    let (repo, comment) = routes::edit_comment(&ctx, &owner, &name, id, &body, editors).await?;
     Ok(Json(json::comment(&ctx.sim, &repo, &comment)).into_response())
 }
 
@@ -162,22 +130,13 @@ pub async fn list_reactions(
     Path((owner, name, id)): Path<(String, String, i64)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    let comment = repo
-        .comments
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| ctx.not_found())?;
+    let comment = routes::comment(&ctx, &repo, id)?;
     let list: Vec<_> = comment
         .reactions
         .iter()
         .map(|r| json::reaction(&ctx.sim, r))
         .collect();
     Ok(Json(list).into_response())
-}
-
-#[derive(Deserialize)]
-struct ReactionBody {
-    content: String,
 }
 
 /// Gitea's default allowed reactions (`ui.REACTIONS`).
@@ -191,23 +150,12 @@ pub async fn create_reaction(
     Path((owner, name, id)): Path<(String, String, i64)>,
     body: Bytes,
 ) -> ApiResult {
-    let request: ReactionBody = parse_json(&ctx.sim, &body)?;
-    if !REACTIONS.contains(&request.content.as_str()) {
-        return Err(ctx.error(
+    let (reaction, status) = routes::react(&ctx, &owner, &name, id, &body, REACTIONS, |content| {
+        (
             StatusCode::FORBIDDEN,
-            format!("'{}' is not an allowed reaction", request.content),
-        ));
-    }
-    let repo = ctx.with(&owner, &name, Permission::Read)?;
-    let login = ctx.login()?;
-    let (reaction, created) =
-        actions::react(&ctx.sim, &repo.full_name(), id, &login, &request.content)
-            .map_err(|e| ctx.refused(e))?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+            format!("'{content}' is not an allowed reaction"),
+        )
+    })?;
     Ok((status, Json(json::reaction(&ctx.sim, &reaction))).into_response())
 }
 
@@ -217,11 +165,9 @@ pub async fn list_issue_labels(
     Path((owner, name, number)): Path<(String, String, i64)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
-    let list: Vec<_> = issue
-        .labels
-        .iter()
-        .filter_map(|n| repo.label(n))
+    let issue = routes::issue(&ctx, &repo, number)?;
+    let list: Vec<_> = repo
+        .labels_named(&issue.labels)
         .map(|l| json::label(&ctx.sim, &repo, l))
         .collect();
     Ok(Json(list).into_response())
@@ -258,11 +204,9 @@ pub async fn add_labels(
     }
     actions::add_labels(&ctx.sim, &repo.full_name(), number, &names).map_err(|e| ctx.refused(e))?;
     let repo = ctx.readable(&owner, &name)?;
-    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
-    let list: Vec<_> = issue
-        .labels
-        .iter()
-        .filter_map(|n| repo.label(n))
+    let issue = routes::issue(&ctx, &repo, number)?;
+    let list: Vec<_> = repo
+        .labels_named(&issue.labels)
         .map(|l| json::label(&ctx.sim, &repo, l))
         .collect();
     Ok(Json(list).into_response())

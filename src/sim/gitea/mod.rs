@@ -12,6 +12,7 @@ mod statuses;
 mod teams;
 
 use super::core::Sim;
+use super::routes;
 use axum::Router;
 use axum::routing::{get, post};
 use std::sync::Arc;
@@ -87,7 +88,7 @@ pub fn router() -> Router<Arc<Sim>> {
         )
         .route(
             &format!("{repo}/pulls/{{index}}/merge"),
-            post(pulls::merge).get(pulls::is_merged),
+            post(pulls::merge).get(routes::is_merged),
         )
         .route(
             &format!("{repo}/statuses/{{sha}}"),

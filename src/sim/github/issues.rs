@@ -2,6 +2,7 @@
 
 use super::super::actions;
 use super::super::http::{ApiResult, Ctx, parse_json};
+use super::super::routes;
 use super::json;
 use crate::forge::Permission;
 use axum::Json;
@@ -17,7 +18,7 @@ pub async fn get_issue(
     Path((owner, name, number)): Path<(String, String, i64)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
+    let issue = routes::issue(&ctx, &repo, number)?;
     Ok(Json(json::issue(&ctx.sim, &repo, issue, repo.pulls.get(&number))).into_response())
 }
 
@@ -56,9 +57,7 @@ pub async fn update_issue(
     let repo = ctx.with(&owner, &name, Permission::Triage)?;
     let login = ctx.login()?;
     let full = repo.full_name();
-    if !repo.issues.contains_key(&number) {
-        return Err(ctx.not_found());
-    }
+    routes::issue(&ctx, &repo, number)?;
     {
         let mut state = ctx.sim.state();
         if let Some(issue) = state
@@ -73,23 +72,13 @@ pub async fn update_issue(
             }
         }
     }
-    if let Some(state) = update.state.as_deref() {
-        let open = match state {
-            "open" => true,
-            "closed" => false,
-            other => {
-                return Err(ctx.error(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("state `{other}` is not open or closed"),
-                ));
-            }
-        };
+    if let Some(open) = routes::open_state(&ctx, update.state.as_deref())? {
         actions::set_open(&ctx.sim, &full, number, &login, open)
             .await
             .map_err(|e| ctx.refused(e))?;
     }
     let repo = ctx.readable(&owner, &name)?;
-    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
+    let issue = routes::issue(&ctx, &repo, number)?;
     Ok(Json(json::issue(&ctx.sim, &repo, issue, repo.pulls.get(&number))).into_response())
 }
 
@@ -100,21 +89,10 @@ pub async fn list_comments(
     Path((owner, name, number)): Path<(String, String, i64)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    if !repo.issues.contains_key(&number) {
-        return Err(ctx.not_found());
-    }
-    let items = repo
-        .comments
-        .iter()
-        .filter(|c| c.number == number)
+    let items = routes::comments_on(&ctx, &repo, number)?
         .map(|c| json::comment(&ctx.sim, &repo, c))
         .collect();
     Ok(ctx.paged(30, items))
-}
-
-#[derive(Deserialize)]
-struct CommentBody {
-    body: String,
 }
 
 /// `POST /repos/{owner}/{repo}/issues/{number}/comments` → 201, and an `issue_comment` webhook.
@@ -123,13 +101,7 @@ pub async fn create_comment(
     Path((owner, name, number)): Path<(String, String, i64)>,
     body: Bytes,
 ) -> ApiResult {
-    let request: CommentBody = parse_json(&ctx.sim, &body)?;
-    let repo = ctx.with(&owner, &name, Permission::Read)?;
-    let login = ctx.login()?;
-    let comment = actions::comment(&ctx.sim, &repo.full_name(), number, &login, &request.body)
-        .await
-        .map_err(|e| ctx.refused(e))?;
-    let repo = ctx.readable(&owner, &name)?;
+    let (repo, comment) = routes::post_comment(&ctx, &owner, &name, number, &body).await?;
     Ok((
         StatusCode::CREATED,
         Json(json::comment(&ctx.sim, &repo, &comment)),
@@ -143,11 +115,7 @@ pub async fn get_comment(
     Path((owner, name, id)): Path<(String, String, i64)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    let comment = repo
-        .comments
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| ctx.not_found())?;
+    let comment = routes::comment(&ctx, &repo, id)?;
     Ok(Json(json::comment(&ctx.sim, &repo, comment)).into_response())
 }
 
@@ -157,24 +125,11 @@ pub async fn update_comment(
     Path((owner, name, id)): Path<(String, String, i64)>,
     body: Bytes,
 ) -> ApiResult {
-    let request: CommentBody = parse_json(&ctx.sim, &body)?;
-    let repo = ctx.readable(&owner, &name)?;
-    let login = ctx.login()?;
-    let comment = repo
-        .comments
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| ctx.not_found())?;
-    if comment.author != login && ctx.sim.access(&ctx.caller, &repo) < Permission::Write {
-        return Err(ctx.error(
-            StatusCode::FORBIDDEN,
-            "Must have admin rights to Repository.",
-        ));
-    }
-    let comment = actions::edit_comment(&ctx.sim, &repo.full_name(), id, &login, &request.body)
-        .await
-        .map_err(|e| ctx.refused(e))?;
-    let repo = ctx.readable(&owner, &name)?;
+    let editors = routes::Editors {
+        needed: Permission::Write,
+        refusal: "Must have admin rights to Repository.",
+    };
+    let (repo, comment) = routes::edit_comment(&ctx, &owner, &name, id, &body, editors).await?;
     Ok(Json(json::comment(&ctx.sim, &repo, &comment)).into_response())
 }
 
@@ -188,11 +143,7 @@ pub async fn list_reactions(
     Path((owner, name, id)): Path<(String, String, i64)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    let comment = repo
-        .comments
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| ctx.not_found())?;
+    let comment = routes::comment(&ctx, &repo, id)?;
     let content = ctx.param("content");
     let items = comment
         .reactions
@@ -203,11 +154,6 @@ pub async fn list_reactions(
     Ok(ctx.paged(30, items))
 }
 
-#[derive(Deserialize)]
-struct ReactionBody {
-    content: String,
-}
-
 /// `POST /repos/{owner}/{repo}/issues/comments/{id}/reactions`: 201 when new, 200 when the same
 /// user already reacted the same way.
 pub async fn create_reaction(
@@ -215,23 +161,12 @@ pub async fn create_reaction(
     Path((owner, name, id)): Path<(String, String, i64)>,
     body: Bytes,
 ) -> ApiResult {
-    let request: ReactionBody = parse_json(&ctx.sim, &body)?;
-    if !REACTIONS.contains(&request.content.as_str()) {
-        return Err(ctx.error(
+    let (reaction, status) = routes::react(&ctx, &owner, &name, id, &body, REACTIONS, |content| {
+        (
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!("content `{}` is not a reaction", request.content),
-        ));
-    }
-    let repo = ctx.with(&owner, &name, Permission::Read)?;
-    let login = ctx.login()?;
-    let (reaction, created) =
-        actions::react(&ctx.sim, &repo.full_name(), id, &login, &request.content)
-            .map_err(|e| ctx.refused(e))?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+            format!("content `{content}` is not a reaction"),
+        )
+    })?;
     Ok((status, Json(json::reaction(&ctx.sim, &reaction))).into_response())
 }
 
@@ -241,11 +176,9 @@ pub async fn list_issue_labels(
     Path((owner, name, number)): Path<(String, String, i64)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
-    let items = issue
-        .labels
-        .iter()
-        .filter_map(|n| repo.label(n))
+    let issue = routes::issue(&ctx, &repo, number)?;
+    let items = repo
+        .labels_named(&issue.labels)
         .map(|l| json::label(&ctx.sim, &repo, l))
         .collect();
     Ok(ctx.paged(30, items))
@@ -273,11 +206,9 @@ pub async fn add_labels(
     actions::add_labels(&ctx.sim, &repo.full_name(), number, &labels)
         .map_err(|e| ctx.refused(e))?;
     let repo = ctx.readable(&owner, &name)?;
-    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
-    let body: Vec<_> = issue
-        .labels
-        .iter()
-        .filter_map(|n| repo.label(n))
+    let issue = routes::issue(&ctx, &repo, number)?;
+    let body: Vec<_> = repo
+        .labels_named(&issue.labels)
         .map(|l| json::label(&ctx.sim, &repo, l))
         .collect();
     Ok(Json(body).into_response())

@@ -18,6 +18,7 @@ mod teams;
 pub use app::random_token;
 
 use super::core::Sim;
+use super::routes;
 use axum::Router;
 use axum::routing::{get, post, put};
 use std::sync::Arc;
@@ -101,7 +102,7 @@ pub fn router() -> Router<Arc<Sim>> {
         )
         .route(
             "/repos/{owner}/{repo}/pulls/{number}/merge",
-            put(pulls::merge).get(pulls::is_merged),
+            put(pulls::merge).get(routes::is_merged),
         )
         .route(
             "/repos/{owner}/{repo}/check-runs",

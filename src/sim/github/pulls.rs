@@ -3,6 +3,7 @@
 use super::super::actions;
 use super::super::git::MergeStyle;
 use super::super::http::{ApiResult, Ctx, parse_json};
+use super::super::routes;
 use super::json;
 use crate::forge::Permission;
 use axum::Json;
@@ -14,10 +15,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 async fn render(ctx: &Ctx, owner: &str, name: &str, number: i64) -> ApiResult<serde_json::Value> {
-    let repo = ctx.readable(owner, name)?;
-    let pull = repo.pulls.get(&number).ok_or_else(|| ctx.not_found())?;
-    let git = ctx.sim.pull_git(&repo, pull).await;
-    Ok(json::pull_request(&ctx.sim, &repo, pull, &git))
+    let (repo, pull, git) = routes::pull_with_git(ctx, owner, name, number).await?;
+    Ok(json::pull_request(&ctx.sim, &repo, &pull, &git))
 }
 
 /// `GET /repos/{owner}/{repo}/pulls?state=&head=&base=`.
@@ -98,44 +97,13 @@ pub async fn get_pull(
     Ok(Json(render(&ctx, &owner, &name, number).await?).into_response())
 }
 
-#[derive(Deserialize)]
-struct PullUpdate {
-    title: Option<String>,
-    body: Option<String>,
-    state: Option<String>,
-}
-
 /// `PATCH /repos/{owner}/{repo}/pulls/{number}`: title, body, `state: open|closed`.
 pub async fn update_pull(
     ctx: Ctx,
     Path((owner, name, number)): Path<(String, String, i64)>,
     body: Bytes,
 ) -> ApiResult {
-    let request: PullUpdate = parse_json(&ctx.sim, &body)?;
-    let repo = ctx.with(&owner, &name, Permission::Write)?;
-    let login = ctx.login()?;
-    let open = match request.state.as_deref() {
-        None => None,
-        Some("open") => Some(true),
-        Some("closed") => Some(false),
-        Some(other) => {
-            return Err(ctx.error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("state `{other}` is not open or closed"),
-            ));
-        }
-    };
-    actions::update_pull(
-        &ctx.sim,
-        &repo.full_name(),
-        number,
-        &login,
-        request.title.as_deref(),
-        request.body.as_deref(),
-        open,
-    )
-    .await
-    .map_err(|e| ctx.refused(e))?;
+    routes::update_pull(&ctx, &owner, &name, number, &body).await?;
     Ok(Json(render(&ctx, &owner, &name, number).await?).into_response())
 }
 
@@ -145,13 +113,7 @@ pub async fn list_reviews(
     Path((owner, name, number)): Path<(String, String, i64)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    if !repo.pulls.contains_key(&number) {
-        return Err(ctx.not_found());
-    }
-    let items = repo
-        .reviews
-        .iter()
-        .filter(|r| r.number == number)
+    let items = routes::reviews_on(&ctx, &repo, number)?
         .map(|r| json::review(&ctx.sim, &repo, r, false))
         .collect();
     Ok(ctx.paged(30, items))
@@ -210,16 +172,4 @@ pub async fn merge(
         "message": "Pull Request successfully merged",
     }))
     .into_response())
-}
-
-/// `GET /repos/{owner}/{repo}/pulls/{number}/merge`: 204 if merged, 404 if not.
-pub async fn is_merged(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    match repo.pulls.get(&number) {
-        Some(pull) if pull.merged => Ok(StatusCode::NO_CONTENT.into_response()),
-        _ => Err(ctx.not_found()),
-    }
 }

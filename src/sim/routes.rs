@@ -1,0 +1,266 @@
+//! The steps both dialects' routes take alike: find what a route names (404 in the dialect's
+//! words otherwise), check who may act, and run the shared action. Each dialect then only
+//! renders the answer in its own JSON shape.
+
+use super::actions;
+use super::git::PathContent;
+use super::http::{ApiResult, Ctx, parse_json};
+use super::state::{CheckRun, Comment, Issue, Pull, ReactionRecord, Repo, Review};
+use crate::forge::Permission;
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Issue (or pull request) `number`.
+pub fn issue<'r>(ctx: &Ctx, repo: &'r Repo, number: i64) -> ApiResult<&'r Issue> {
+    repo.issues.get(&number).ok_or_else(|| ctx.not_found())
+}
+
+/// Pull request `number`.
+pub fn pull<'r>(ctx: &Ctx, repo: &'r Repo, number: i64) -> ApiResult<&'r Pull> {
+    repo.pulls.get(&number).ok_or_else(|| ctx.not_found())
+}
+
+/// Issue comment `id`.
+pub fn comment<'r>(ctx: &Ctx, repo: &'r Repo, id: i64) -> ApiResult<&'r Comment> {
+    repo.comments
+        .iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| ctx.not_found())
+}
+
+/// Check run `id`.
+pub fn check_run<'r>(ctx: &Ctx, repo: &'r Repo, id: i64) -> ApiResult<&'r CheckRun> {
+    repo.check_runs
+        .iter()
+        .find(|c| c.id == id)
+        .ok_or_else(|| ctx.not_found())
+}
+
+/// The comments on issue `number`, oldest first.
+pub fn comments_on<'r>(
+    ctx: &Ctx,
+    repo: &'r Repo,
+    number: i64,
+) -> ApiResult<impl Iterator<Item = &'r Comment>> {
+    issue(ctx, repo, number)?;
+    Ok(repo.comments.iter().filter(move |c| c.number == number))
+}
+
+/// The reviews of pull request `number`, oldest first.
+pub fn reviews_on<'r>(
+    ctx: &Ctx,
+    repo: &'r Repo,
+    number: i64,
+) -> ApiResult<impl Iterator<Item = &'r Review>> {
+    pull(ctx, repo, number)?;
+    Ok(repo.reviews.iter().filter(move |r| r.number == number))
+}
+
+#[derive(Deserialize)]
+struct CommentBody {
+    body: String,
+}
+
+/// Posts the comment a request carries on issue `number`; answers the repository as it is after.
+pub async fn post_comment(
+    ctx: &Ctx,
+    owner: &str,
+    name: &str,
+    number: i64,
+    body: &Bytes,
+) -> ApiResult<(Repo, Comment)> {
+    let request: CommentBody = parse_json(&ctx.sim, body)?;
+    let repo = ctx.with(owner, name, Permission::Read)?;
+    let login = ctx.login()?;
+    let comment = actions::comment(&ctx.sim, &repo.full_name(), number, &login, &request.body)
+        .await
+        .map_err(|e| ctx.refused(e))?;
+    Ok((ctx.readable(owner, name)?, comment))
+}
+
+/// Who besides its author may edit a comment, and how the forge refuses everyone else.
+pub struct Editors {
+    /// The access that lets someone else edit it.
+    pub needed: Permission,
+    /// The forge's 403 message.
+    pub refusal: &'static str,
+}
+
+/// Edits comment `id` with the body a request carries; answers the repository as it is after.
+pub async fn edit_comment(
+    ctx: &Ctx,
+    owner: &str,
+    name: &str,
+    id: i64,
+    body: &Bytes,
+    editors: Editors,
+) -> ApiResult<(Repo, Comment)> {
+    let request: CommentBody = parse_json(&ctx.sim, body)?;
+    let repo = ctx.readable(owner, name)?;
+    let login = ctx.login()?;
+    if comment(ctx, &repo, id)?.author != login
+        && ctx.sim.access(&ctx.caller, &repo) < editors.needed
+    {
+        return Err(ctx.error(StatusCode::FORBIDDEN, editors.refusal));
+    }
+    let comment = actions::edit_comment(&ctx.sim, &repo.full_name(), id, &login, &request.body)
+        .await
+        .map_err(|e| ctx.refused(e))?;
+    Ok((ctx.readable(owner, name)?, comment))
+}
+
+#[derive(Deserialize)]
+struct ReactionBody {
+    content: String,
+}
+
+/// Reacts to comment `id` with the content a request carries, if it is one of `allowed`
+/// (`refuse` words the refusal); answers the reaction and 201 when new, 200 when the same user
+/// already reacted the same way.
+pub fn react(
+    ctx: &Ctx,
+    owner: &str,
+    name: &str,
+    id: i64,
+    body: &Bytes,
+    allowed: &[&str],
+    refuse: fn(&str) -> (StatusCode, String),
+) -> ApiResult<(ReactionRecord, StatusCode)> {
+    let request: ReactionBody = parse_json(&ctx.sim, body)?;
+    if !allowed.contains(&request.content.as_str()) {
+        let (status, message) = refuse(&request.content);
+        return Err(ctx.error(status, message));
+    }
+    let repo = ctx.with(owner, name, Permission::Read)?;
+    let login = ctx.login()?;
+    let (reaction, created) =
+        actions::react(&ctx.sim, &repo.full_name(), id, &login, &request.content)
+            .map_err(|e| ctx.refused(e))?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((reaction, status))
+}
+
+/// A requested `state`: `open` or `closed`, anything else refused with 422.
+pub fn open_state(ctx: &Ctx, state: Option<&str>) -> ApiResult<Option<bool>> {
+    match state {
+        None => Ok(None),
+        Some("open") => Ok(Some(true)),
+        Some("closed") => Ok(Some(false)),
+        Some(other) => Err(ctx.error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("state `{other}` is not open or closed"),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+struct PullUpdate {
+    title: Option<String>,
+    body: Option<String>,
+    state: Option<String>,
+}
+
+/// Changes pull request `number`'s title, body and state as a request asks.
+pub async fn update_pull(
+    ctx: &Ctx,
+    owner: &str,
+    name: &str,
+    number: i64,
+    body: &Bytes,
+) -> ApiResult<()> {
+    let request: PullUpdate = parse_json(&ctx.sim, body)?;
+    let repo = ctx.with(owner, name, Permission::Write)?;
+    let login = ctx.login()?;
+    let open = open_state(ctx, request.state.as_deref())?;
+    actions::update_pull(
+        &ctx.sim,
+        &repo.full_name(),
+        number,
+        &login,
+        request.title.as_deref(),
+        request.body.as_deref(),
+        open,
+    )
+    .await
+    .map_err(|e| ctx.refused(e))
+}
+
+/// `GET …/pulls/{number}/merge`, the same on both forges: 204 if merged, 404 if not.
+pub async fn is_merged(
+    ctx: Ctx,
+    axum::extract::Path((owner, name, number)): axum::extract::Path<(String, String, i64)>,
+) -> ApiResult {
+    let repo = ctx.readable(&owner, &name)?;
+    match repo.pulls.get(&number) {
+        Some(pull) if pull.merged => Ok(StatusCode::NO_CONTENT.into_response()),
+        _ => Err(ctx.not_found()),
+    }
+}
+
+/// A readable repository's pull request with its git facts, for a dialect to render.
+pub async fn pull_with_git(
+    ctx: &Ctx,
+    owner: &str,
+    name: &str,
+    number: i64,
+) -> ApiResult<(Repo, Pull, super::core::PullGit)> {
+    let repo = ctx.readable(owner, name)?;
+    let pull = pull(ctx, &repo, number)?.clone();
+    let git = ctx.sim.pull_git(&repo, &pull).await;
+    Ok((repo, pull, git))
+}
+
+/// What `path` holds at `commit`: 404 when nothing.
+pub async fn read_path(
+    ctx: &Ctx,
+    owner: &str,
+    name: &str,
+    commit: &str,
+    path: &str,
+) -> ApiResult<PathContent> {
+    ctx.sim
+        .git
+        .read_path(owner, name, commit, path)
+        .await
+        .map_err(|e| ctx.error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .ok_or_else(|| ctx.not_found())
+}
+
+/// A file or a directory as both forges answer `contents`: `entry` renders one entry (kind,
+/// path, sha, size) in the dialect's shape, and `encode` a file's bytes.
+pub fn contents(
+    path: &str,
+    content: PathContent,
+    entry: impl Fn(&str, &str, &str, u64) -> Value,
+    encode: fn(&[u8]) -> String,
+) -> Value {
+    match content {
+        PathContent::File { sha, bytes } => {
+            let mut value = entry("file", path, &sha, bytes.len() as u64);
+            value["encoding"] = json!("base64");
+            value["content"] = json!(encode(&bytes));
+            value
+        }
+        PathContent::Dir(entries) => Value::Array(
+            entries
+                .iter()
+                .map(|e| {
+                    let kind = match e.kind.as_str() {
+                        "tree" => "dir",
+                        "commit" => "submodule",
+                        _ => "file",
+                    };
+                    let child = format!("{}/{}", path.trim_end_matches('/'), e.name);
+                    entry(kind, child.trim_start_matches('/'), &e.sha, e.size)
+                })
+                .collect(),
+        ),
+    }
+}
