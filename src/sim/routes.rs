@@ -5,7 +5,7 @@
 use super::actions;
 use super::git::PathContent;
 use super::http::{ApiResult, Ctx, parse_json};
-use super::state::{CheckRun, Comment, Issue, Pull, ReactionRecord, Repo, Review};
+use super::state::{CheckRun, Comment, Issue, Pull, ReactionRecord, Repo, Review, User};
 use crate::forge::Permission;
 use axum::body::Bytes;
 use axum::http::StatusCode;
@@ -21,6 +21,15 @@ pub fn issue<'r>(ctx: &Ctx, repo: &'r Repo, number: i64) -> ApiResult<&'r Issue>
 /// Pull request `number`.
 pub fn pull<'r>(ctx: &Ctx, repo: &'r Repo, number: i64) -> ApiResult<&'r Pull> {
     repo.pulls.get(&number).ok_or_else(|| ctx.not_found())
+}
+
+/// User `login`.
+pub fn user(ctx: &Ctx, login: &str) -> ApiResult<User> {
+    ctx.sim
+        .state()
+        .user(login)
+        .cloned()
+        .ok_or_else(|| ctx.not_found())
 }
 
 /// Issue comment `id`.

@@ -351,6 +351,14 @@ impl Repo {
         }
     }
 
+    /// Comment `id` with the issue it is on and that issue's pull request, as a comment's
+    /// webhook carries them.
+    pub fn comment_thread(&self, id: i64) -> Option<(&Comment, &Issue, Option<&Pull>)> {
+        let comment = self.comments.iter().find(|c| c.id == id)?;
+        let issue = self.issues.get(&comment.number)?;
+        Some((comment, issue, self.pulls.get(&comment.number)))
+    }
+
     /// The labels of these names that are defined, in the order named.
     pub fn labels_named<'a>(&'a self, names: &'a [String]) -> impl Iterator<Item = &'a Label> {
         names.iter().filter_map(|n| self.label(n))

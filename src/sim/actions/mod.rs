@@ -12,7 +12,7 @@ mod reviews;
 pub use drafts::{gitea_draft_title, set_draft};
 pub use issues::{add_labels, comment, edit_comment, open_issue, react, set_open};
 pub use pulls::{PullSpec, merge, open_pull, rerequest_check, update_pull};
-pub use push::{after_push, push_files};
+pub use push::{after_push, push_files, pushed};
 pub use reviews::{LineComment, review, review_with_comments};
 
 use super::core::Sim;
@@ -140,6 +140,19 @@ pub enum HookEvent {
         /// Who.
         sender: String,
     },
+}
+
+impl HookEvent {
+    /// A pull request event: what every change to a pull request sends.
+    fn pull(repo: &str, number: i64, sender: &str, action: &'static str) -> HookEvent {
+        HookEvent::Pull {
+            repo: repo.to_owned(),
+            number,
+            sender: sender.to_owned(),
+            action,
+            moved: None,
+        }
+    }
 }
 
 /// Builds the payloads for an event in the simulator's dialect and delivers them in order.

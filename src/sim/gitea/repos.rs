@@ -38,12 +38,7 @@ pub async fn current_user(ctx: Ctx) -> ApiResult {
 
 /// `GET /api/v1/users/{login}`.
 pub async fn get_user(ctx: Ctx, Path(login): Path<String>) -> ApiResult {
-    let user = ctx
-        .sim
-        .state()
-        .user(&login)
-        .cloned()
-        .ok_or_else(|| ctx.not_found())?;
+    let user = routes::user(&ctx, &login)?;
     Ok(Json(json::user(&ctx.sim, &user)).into_response())
 }
 
@@ -201,12 +196,7 @@ pub async fn collaborator_permission(
     Path((owner, name, login)): Path<(String, String, String)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    let user = ctx
-        .sim
-        .state()
-        .user(&login)
-        .cloned()
-        .ok_or_else(|| ctx.not_found())?;
+    let user = routes::user(&ctx, &login)?;
     let permission = repo.permission_of(&user.login);
     let name = permission_name(&repo, &user.login, permission);
     Ok(Json(json!({
