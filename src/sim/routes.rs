@@ -3,15 +3,136 @@
 //! renders the answer in its own JSON shape.
 
 use super::actions;
+use super::core::{PullGit, Sim};
 use super::git::PathContent;
 use super::http::{ApiResult, Ctx, parse_json};
 use super::state::{CheckRun, Comment, Issue, Pull, ReactionRecord, Repo, Review, User};
 use crate::forge::Permission;
+use axum::Json;
 use axum::body::Bytes;
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::{Value, json};
+
+/// How a dialect renders what the routes both forges share answer, and the few rules in which
+/// the two forges differ there.
+pub trait Dialect: 'static {
+    /// Who besides its author may edit a comment.
+    const EDITORS: Editors;
+    /// The reactions the forge takes.
+    const REACTIONS: &'static [&'static str];
+    /// The status an update of a pull request answers with.
+    const PULL_UPDATED: StatusCode;
+    /// How the forge refuses a reaction it does not take.
+    fn unknown_reaction(content: &str) -> (StatusCode, String);
+    /// An issue, with its pull request if it is one.
+    fn issue(sim: &Sim, repo: &Repo, issue: &Issue, pull: Option<&Pull>) -> Value;
+    /// An issue comment.
+    fn comment(sim: &Sim, repo: &Repo, comment: &Comment) -> Value;
+    /// A reaction on a comment.
+    fn reaction(sim: &Sim, reaction: &ReactionRecord) -> Value;
+    /// A pull request, as `viewer` sees it.
+    fn pull(sim: &Sim, repo: &Repo, pull: &Pull, git: &PullGit, viewer: Permission) -> Value;
+}
+
+type Numbered = Path<(String, String, i64)>;
+
+/// `GET …/issues/{number}`.
+pub async fn get_issue<D: Dialect>(ctx: Ctx, Path((owner, name, number)): Numbered) -> ApiResult {
+    let repo = ctx.readable(&owner, &name)?;
+    let issue = issue(&ctx, &repo, number)?;
+    Ok(Json(D::issue(&ctx.sim, &repo, issue, repo.pulls.get(&number))).into_response())
+}
+
+/// `POST …/issues/{number}/comments` → 201, and a comment webhook.
+pub async fn create_comment<D: Dialect>(
+    ctx: Ctx,
+    Path((owner, name, number)): Numbered,
+    body: Bytes,
+) -> ApiResult {
+    let (repo, comment) = post_comment(&ctx, &owner, &name, number, &body).await?;
+    let body = D::comment(&ctx.sim, &repo, &comment);
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `GET …/issues/comments/{id}`.
+pub async fn get_comment<D: Dialect>(ctx: Ctx, Path((owner, name, id)): Numbered) -> ApiResult {
+    let repo = ctx.readable(&owner, &name)?;
+    let comment = comment(&ctx, &repo, id)?;
+    Ok(Json(D::comment(&ctx.sim, &repo, comment)).into_response())
+}
+
+/// `PATCH …/issues/comments/{id}`: its author, or whom the forge lets edit others' comments.
+pub async fn update_comment<D: Dialect>(
+    ctx: Ctx,
+    Path((owner, name, id)): Numbered,
+    body: Bytes,
+) -> ApiResult {
+    let (repo, comment) = edit_comment(&ctx, &owner, &name, id, &body, D::EDITORS).await?;
+    Ok(Json(D::comment(&ctx.sim, &repo, &comment)).into_response())
+}
+
+#[derive(Deserialize)]
+struct ReactionBody {
+    content: String,
+}
+
+/// `POST …/issues/comments/{id}/reactions`: 201 when new, 200 when the same user already
+/// reacted the same way.
+pub async fn create_reaction<D: Dialect>(
+    ctx: Ctx,
+    Path((owner, name, id)): Numbered,
+    body: Bytes,
+) -> ApiResult {
+    let request: ReactionBody = parse_json(&ctx.sim, &body)?;
+    if !D::REACTIONS.contains(&request.content.as_str()) {
+        let (status, message) = D::unknown_reaction(&request.content);
+        return Err(ctx.error(status, message));
+    }
+    let repo = ctx.with(&owner, &name, Permission::Read)?;
+    let login = ctx.login()?;
+    let (reaction, created) =
+        actions::react(&ctx.sim, &repo.full_name(), id, &login, &request.content)
+            .map_err(|e| ctx.refused(e))?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(D::reaction(&ctx.sim, &reaction))).into_response())
+}
+
+/// Pull request `number` of a readable repository as the caller sees it.
+pub async fn render_pull<D: Dialect>(
+    ctx: &Ctx,
+    owner: &str,
+    name: &str,
+    number: i64,
+) -> ApiResult<Value> {
+    let repo = ctx.readable(owner, name)?;
+    let pull = pull(ctx, &repo, number)?;
+    let git = ctx.sim.pull_git(&repo, pull).await;
+    let viewer = ctx.sim.access(&ctx.caller, &repo);
+    Ok(D::pull(&ctx.sim, &repo, pull, &git, viewer))
+}
+
+/// `GET …/pulls/{number}`.
+pub async fn get_pull<D: Dialect>(ctx: Ctx, Path((owner, name, number)): Numbered) -> ApiResult {
+    Ok(Json(render_pull::<D>(&ctx, &owner, &name, number).await?).into_response())
+}
+
+/// `PATCH …/pulls/{number}`: title, body, `state: open|closed`.
+pub async fn update_pull<D: Dialect>(
+    ctx: Ctx,
+    Path((owner, name, number)): Numbered,
+    body: Bytes,
+) -> ApiResult {
+    change_pull(&ctx, &owner, &name, number, &body).await?;
+    let body = render_pull::<D>(&ctx, &owner, &name, number).await?;
+    Ok((D::PULL_UPDATED, Json(body)).into_response())
+}
 
 /// Issue (or pull request) `number`.
 pub fn issue<'r>(ctx: &Ctx, repo: &'r Repo, number: i64) -> ApiResult<&'r Issue> {
@@ -74,7 +195,7 @@ struct CommentBody {
 }
 
 /// Posts the comment a request carries on issue `number`; answers the repository as it is after.
-pub async fn post_comment(
+async fn post_comment(
     ctx: &Ctx,
     owner: &str,
     name: &str,
@@ -99,7 +220,7 @@ pub struct Editors {
 }
 
 /// Edits comment `id` with the body a request carries; answers the repository as it is after.
-pub async fn edit_comment(
+async fn edit_comment(
     ctx: &Ctx,
     owner: &str,
     name: &str,
@@ -119,41 +240,6 @@ pub async fn edit_comment(
         .await
         .map_err(|e| ctx.refused(e))?;
     Ok((ctx.readable(owner, name)?, comment))
-}
-
-#[derive(Deserialize)]
-struct ReactionBody {
-    content: String,
-}
-
-/// Reacts to comment `id` with the content a request carries, if it is one of `allowed`
-/// (`refuse` words the refusal); answers the reaction and 201 when new, 200 when the same user
-/// already reacted the same way.
-pub fn react(
-    ctx: &Ctx,
-    owner: &str,
-    name: &str,
-    id: i64,
-    body: &Bytes,
-    allowed: &[&str],
-    refuse: fn(&str) -> (StatusCode, String),
-) -> ApiResult<(ReactionRecord, StatusCode)> {
-    let request: ReactionBody = parse_json(&ctx.sim, body)?;
-    if !allowed.contains(&request.content.as_str()) {
-        let (status, message) = refuse(&request.content);
-        return Err(ctx.error(status, message));
-    }
-    let repo = ctx.with(owner, name, Permission::Read)?;
-    let login = ctx.login()?;
-    let (reaction, created) =
-        actions::react(&ctx.sim, &repo.full_name(), id, &login, &request.content)
-            .map_err(|e| ctx.refused(e))?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((reaction, status))
 }
 
 /// A requested `state`: `open` or `closed`, anything else refused with 422.
@@ -177,7 +263,7 @@ struct PullUpdate {
 }
 
 /// Changes pull request `number`'s title, body and state as a request asks.
-pub async fn update_pull(
+async fn change_pull(
     ctx: &Ctx,
     owner: &str,
     name: &str,
@@ -202,28 +288,12 @@ pub async fn update_pull(
 }
 
 /// `GET …/pulls/{number}/merge`, the same on both forges: 204 if merged, 404 if not.
-pub async fn is_merged(
-    ctx: Ctx,
-    axum::extract::Path((owner, name, number)): axum::extract::Path<(String, String, i64)>,
-) -> ApiResult {
+pub async fn is_merged(ctx: Ctx, Path((owner, name, number)): Numbered) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
     match repo.pulls.get(&number) {
         Some(pull) if pull.merged => Ok(StatusCode::NO_CONTENT.into_response()),
         _ => Err(ctx.not_found()),
     }
-}
-
-/// A readable repository's pull request with its git facts, for a dialect to render.
-pub async fn pull_with_git(
-    ctx: &Ctx,
-    owner: &str,
-    name: &str,
-    number: i64,
-) -> ApiResult<(Repo, Pull, super::core::PullGit)> {
-    let repo = ctx.readable(owner, name)?;
-    let pull = pull(ctx, &repo, number)?.clone();
-    let git = ctx.sim.pull_git(&repo, &pull).await;
-    Ok((repo, pull, git))
 }
 
 /// What `path` holds at `commit`: 404 when nothing.

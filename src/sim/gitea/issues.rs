@@ -12,16 +12,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
-/// `GET /api/v1/repos/{owner}/{repo}/issues/{index}`.
-pub async fn get_issue(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let issue = routes::issue(&ctx, &repo, number)?;
-    Ok(Json(json::issue(&ctx.sim, &repo, issue, repo.pulls.get(&number))).into_response())
-}
-
 #[derive(Deserialize)]
 struct IssueUpdate {
     title: Option<String>,
@@ -86,44 +76,6 @@ pub async fn list_comments(
     Ok(ctx.paged(default, items))
 }
 
-/// `POST /api/v1/repos/{owner}/{repo}/issues/{index}/comments` → 201 and a webhook.
-pub async fn create_comment(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-    body: Bytes,
-) -> ApiResult {
-    let (repo, comment) = routes::post_comment(&ctx, &owner, &name, number, &body).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json::comment(&ctx.sim, &repo, &comment)),
-    )
-        .into_response())
-}
-
-/// `GET /api/v1/repos/{owner}/{repo}/issues/comments/{id}`.
-pub async fn get_comment(
-    ctx: Ctx,
-    Path((owner, name, id)): Path<(String, String, i64)>,
-) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let comment = routes::comment(&ctx, &repo, id)?;
-    Ok(Json(json::comment(&ctx.sim, &repo, comment)).into_response())
-}
-
-/// `PATCH /api/v1/repos/{owner}/{repo}/issues/comments/{id}`: only the author (or an admin).
-pub async fn update_comment(
-    ctx: Ctx,
-    Path((owner, name, id)): Path<(String, String, i64)>,
-    body: Bytes,
-) -> ApiResult {
-    let editors = routes::Editors {
-        needed: Permission::Admin,
-        refusal: "user should be the poster",
-    };
-    let (repo, comment) = routes::edit_comment(&ctx, &owner, &name, id, &body, editors).await?;
-    Ok(Json(json::comment(&ctx.sim, &repo, &comment)).into_response())
-}
-
 /// `GET /api/v1/repos/{owner}/{repo}/issues/comments/{id}/reactions`.
 pub async fn list_reactions(
     ctx: Ctx,
@@ -137,26 +89,6 @@ pub async fn list_reactions(
         .map(|r| json::reaction(&ctx.sim, r))
         .collect();
     Ok(Json(list).into_response())
-}
-
-/// Gitea's default allowed reactions (`ui.REACTIONS`).
-const REACTIONS: &[&str] = &[
-    "+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes",
-];
-
-/// `POST /api/v1/repos/{owner}/{repo}/issues/comments/{id}/reactions`: 201 new, 200 existing.
-pub async fn create_reaction(
-    ctx: Ctx,
-    Path((owner, name, id)): Path<(String, String, i64)>,
-    body: Bytes,
-) -> ApiResult {
-    let (reaction, status) = routes::react(&ctx, &owner, &name, id, &body, REACTIONS, |content| {
-        (
-            StatusCode::FORBIDDEN,
-            format!("'{content}' is not an allowed reaction"),
-        )
-    })?;
-    Ok((status, Json(json::reaction(&ctx.sim, &reaction))).into_response())
 }
 
 /// `GET /api/v1/repos/{owner}/{repo}/issues/{index}/labels`.

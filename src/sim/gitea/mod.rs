@@ -52,11 +52,11 @@ pub fn router() -> Router<Arc<Sim>> {
         )
         .route(
             &format!("{repo}/issues/{{index}}"),
-            get(issues::get_issue).patch(issues::update_issue),
+            get(routes::get_issue::<json::Shape>).patch(issues::update_issue),
         )
         .route(
             &format!("{repo}/issues/{{index}}/comments"),
-            get(issues::list_comments).post(issues::create_comment),
+            get(issues::list_comments).post(routes::create_comment::<json::Shape>),
         )
         .route(
             &format!("{repo}/issues/{{index}}/labels"),
@@ -64,11 +64,11 @@ pub fn router() -> Router<Arc<Sim>> {
         )
         .route(
             &format!("{repo}/issues/comments/{{id}}"),
-            get(issues::get_comment).patch(issues::update_comment),
+            get(routes::get_comment::<json::Shape>).patch(routes::update_comment::<json::Shape>),
         )
         .route(
             &format!("{repo}/issues/comments/{{id}}/reactions"),
-            get(issues::list_reactions).post(issues::create_reaction),
+            get(issues::list_reactions).post(routes::create_reaction::<json::Shape>),
         )
         .route(
             &format!("{repo}/pulls"),
@@ -76,7 +76,7 @@ pub fn router() -> Router<Arc<Sim>> {
         )
         .route(
             &format!("{repo}/pulls/{{index}}"),
-            get(pulls::get_pull).patch(pulls::update_pull),
+            get(routes::get_pull::<json::Shape>).patch(routes::update_pull::<json::Shape>),
         )
         .route(
             &format!("{repo}/pulls/{{index}}/reviews"),

@@ -13,12 +13,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
-async fn render(ctx: &Ctx, owner: &str, name: &str, number: i64) -> ApiResult<serde_json::Value> {
-    let (repo, pull, git) = routes::pull_with_git(ctx, owner, name, number).await?;
-    let viewer = ctx.sim.access(&ctx.caller, &repo);
-    Ok(json::pull_request(&ctx.sim, &repo, &pull, &git, viewer))
-}
-
 /// `GET /api/v1/repos/{owner}/{repo}/pulls?state=open|closed|all`, newest first, paged.
 pub async fn list_pulls(ctx: Ctx, Path((owner, name)): Path<(String, String)>) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
@@ -84,26 +78,7 @@ pub async fn create_pull(
         }
         other => ctx.refused(other),
     })?;
-    let body = render(&ctx, &owner, &name, number).await?;
-    Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-/// `GET /api/v1/repos/{owner}/{repo}/pulls/{index}`.
-pub async fn get_pull(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-) -> ApiResult {
-    Ok(Json(render(&ctx, &owner, &name, number).await?).into_response())
-}
-
-/// `PATCH /api/v1/repos/{owner}/{repo}/pulls/{index}` → 201, as Gitea's swagger says.
-pub async fn update_pull(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-    body: Bytes,
-) -> ApiResult {
-    routes::update_pull(&ctx, &owner, &name, number, &body).await?;
-    let body = render(&ctx, &owner, &name, number).await?;
+    let body = routes::render_pull::<json::Shape>(&ctx, &owner, &name, number).await?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 

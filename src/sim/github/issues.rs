@@ -12,16 +12,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
-/// `GET /repos/{owner}/{repo}/issues/{number}`.
-pub async fn get_issue(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let issue = routes::issue(&ctx, &repo, number)?;
-    Ok(Json(json::issue(&ctx.sim, &repo, issue, repo.pulls.get(&number))).into_response())
-}
-
 #[derive(Deserialize)]
 struct IssueUpdate {
     title: Option<String>,
@@ -95,48 +85,6 @@ pub async fn list_comments(
     Ok(ctx.paged(30, items))
 }
 
-/// `POST /repos/{owner}/{repo}/issues/{number}/comments` → 201, and an `issue_comment` webhook.
-pub async fn create_comment(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-    body: Bytes,
-) -> ApiResult {
-    let (repo, comment) = routes::post_comment(&ctx, &owner, &name, number, &body).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json::comment(&ctx.sim, &repo, &comment)),
-    )
-        .into_response())
-}
-
-/// `GET /repos/{owner}/{repo}/issues/comments/{id}`.
-pub async fn get_comment(
-    ctx: Ctx,
-    Path((owner, name, id)): Path<(String, String, i64)>,
-) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let comment = routes::comment(&ctx, &repo, id)?;
-    Ok(Json(json::comment(&ctx.sim, &repo, comment)).into_response())
-}
-
-/// `PATCH /repos/{owner}/{repo}/issues/comments/{id}`: the author, or a writer, edits it.
-pub async fn update_comment(
-    ctx: Ctx,
-    Path((owner, name, id)): Path<(String, String, i64)>,
-    body: Bytes,
-) -> ApiResult {
-    let editors = routes::Editors {
-        needed: Permission::Write,
-        refusal: "Must have admin rights to Repository.",
-    };
-    let (repo, comment) = routes::edit_comment(&ctx, &owner, &name, id, &body, editors).await?;
-    Ok(Json(json::comment(&ctx.sim, &repo, &comment)).into_response())
-}
-
-const REACTIONS: &[&str] = &[
-    "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes",
-];
-
 /// `GET /repos/{owner}/{repo}/issues/comments/{id}/reactions`.
 pub async fn list_reactions(
     ctx: Ctx,
@@ -152,22 +100,6 @@ pub async fn list_reactions(
         .map(|r| json::reaction(&ctx.sim, r))
         .collect();
     Ok(ctx.paged(30, items))
-}
-
-/// `POST /repos/{owner}/{repo}/issues/comments/{id}/reactions`: 201 when new, 200 when the same
-/// user already reacted the same way.
-pub async fn create_reaction(
-    ctx: Ctx,
-    Path((owner, name, id)): Path<(String, String, i64)>,
-    body: Bytes,
-) -> ApiResult {
-    let (reaction, status) = routes::react(&ctx, &owner, &name, id, &body, REACTIONS, |content| {
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("content `{content}` is not a reaction"),
-        )
-    })?;
-    Ok((status, Json(json::reaction(&ctx.sim, &reaction))).into_response())
 }
 
 /// `GET /repos/{owner}/{repo}/issues/{number}/labels`.

@@ -66,11 +66,11 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/repos/{owner}/{repo}/labels", get(repos::list_labels))
         .route(
             "/repos/{owner}/{repo}/issues/{number}",
-            get(issues::get_issue).patch(issues::update_issue),
+            get(routes::get_issue::<json::Shape>).patch(issues::update_issue),
         )
         .route(
             "/repos/{owner}/{repo}/issues/{number}/comments",
-            get(issues::list_comments).post(issues::create_comment),
+            get(issues::list_comments).post(routes::create_comment::<json::Shape>),
         )
         .route(
             "/repos/{owner}/{repo}/issues/{number}/labels",
@@ -78,11 +78,11 @@ pub fn router() -> Router<Arc<Sim>> {
         )
         .route(
             "/repos/{owner}/{repo}/issues/comments/{id}",
-            get(issues::get_comment).patch(issues::update_comment),
+            get(routes::get_comment::<json::Shape>).patch(routes::update_comment::<json::Shape>),
         )
         .route(
             "/repos/{owner}/{repo}/issues/comments/{id}/reactions",
-            get(issues::list_reactions).post(issues::create_reaction),
+            get(issues::list_reactions).post(routes::create_reaction::<json::Shape>),
         )
         .route(
             "/repos/{owner}/{repo}/pulls",
@@ -90,7 +90,7 @@ pub fn router() -> Router<Arc<Sim>> {
         )
         .route(
             "/repos/{owner}/{repo}/pulls/{number}",
-            get(pulls::get_pull).patch(pulls::update_pull),
+            get(routes::get_pull::<json::Shape>).patch(routes::update_pull::<json::Shape>),
         )
         .route(
             "/repos/{owner}/{repo}/pulls/{number}/reviews",

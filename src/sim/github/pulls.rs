@@ -14,11 +14,6 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::json;
 
-async fn render(ctx: &Ctx, owner: &str, name: &str, number: i64) -> ApiResult<serde_json::Value> {
-    let (repo, pull, git) = routes::pull_with_git(ctx, owner, name, number).await?;
-    Ok(json::pull_request(&ctx.sim, &repo, &pull, &git))
-}
-
 /// `GET /repos/{owner}/{repo}/pulls?state=&head=&base=`.
 pub async fn list_pulls(ctx: Ctx, Path((owner, name)): Path<(String, String)>) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
@@ -85,26 +80,8 @@ pub async fn create_pull(
     )
     .await
     .map_err(|e| ctx.refused(e))?;
-    let body = render(&ctx, &owner, &name, number).await?;
+    let body = routes::render_pull::<json::Shape>(&ctx, &owner, &name, number).await?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-/// `GET /repos/{owner}/{repo}/pulls/{number}`.
-pub async fn get_pull(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-) -> ApiResult {
-    Ok(Json(render(&ctx, &owner, &name, number).await?).into_response())
-}
-
-/// `PATCH /repos/{owner}/{repo}/pulls/{number}`: title, body, `state: open|closed`.
-pub async fn update_pull(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-    body: Bytes,
-) -> ApiResult {
-    routes::update_pull(&ctx, &owner, &name, number, &body).await?;
-    Ok(Json(render(&ctx, &owner, &name, number).await?).into_response())
 }
 
 /// `GET /repos/{owner}/{repo}/pulls/{number}/reviews`: oldest first, paged.
