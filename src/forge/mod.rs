@@ -9,6 +9,7 @@ pub mod gitea;
 pub mod github;
 mod http;
 pub mod setup;
+mod wire;
 
 pub use http::{ClientOptions, RetryPolicy};
 

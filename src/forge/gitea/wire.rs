@@ -1,6 +1,7 @@
 //! The parts of Gitea's and Forgejo's API v1 answers ade reads. Only the fields used are declared;
 //! lists that Go may encode as `null` when empty read as empty.
 
+pub(super) use crate::forge::wire::{Comment, Contents, PullBase, PullHead, Repository, User};
 use serde::{Deserialize, Deserializer};
 
 /// A list Gitea may send as `null`.
@@ -12,49 +13,11 @@ where
     Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
-/// A user as other objects embed it.
-#[derive(Deserialize)]
-pub(super) struct User {
-    pub login: String,
-}
-
-/// Login of a possibly missing user, shown as Gitea shows deleted ones.
-pub(super) fn login(user: Option<User>) -> String {
-    user.map(|u| u.login).unwrap_or_else(|| "Ghost".to_string())
-}
-
-/// A comment on an issue or pull request.
-#[derive(Deserialize)]
-pub(super) struct Comment {
-    pub id: i64,
-    pub user: Option<User>,
-    #[serde(default)]
-    pub body: Option<String>,
-}
-
 /// A reaction on a comment.
 #[derive(Deserialize)]
 pub(super) struct Reaction {
     pub user: Option<User>,
     pub content: String,
-}
-
-/// `GET /repos/{owner}/{repo}/contents/{filepath}` for a file (a directory is a list instead).
-#[derive(Deserialize)]
-pub(super) struct Contents {
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default)]
-    pub encoding: Option<String>,
-    #[serde(default)]
-    pub content: Option<String>,
-}
-
-/// `GET /repos/{owner}/{repo}`.
-#[derive(Deserialize)]
-pub(super) struct Repository {
-    pub default_branch: String,
-    pub clone_url: String,
 }
 
 /// `GET /repos/{owner}/{repo}/branches/{branch}`; newer servers also show the effective protection.
@@ -128,21 +91,6 @@ pub(super) struct PullRequest {
     pub base: Option<PullBase>,
 }
 
-/// The head of a pull request.
-#[derive(Deserialize)]
-pub(super) struct PullHead {
-    pub sha: String,
-    #[serde(rename = "ref", default)]
-    pub branch: String,
-}
-
-/// The base of a pull request.
-#[derive(Deserialize)]
-pub(super) struct PullBase {
-    #[serde(rename = "ref", default)]
-    pub branch: String,
-}
-
 /// A review on a pull request.
 #[derive(Deserialize)]
 pub(super) struct Review {
@@ -197,4 +145,9 @@ pub(super) struct TeamSearch {
 pub(super) struct Team {
     pub id: i64,
     pub name: String,
+}
+
+/// Login of a possibly deleted user, shown as Gitea shows it.
+pub(super) fn login(user: Option<User>) -> String {
+    crate::forge::wire::login_or(user, "Ghost")
 }

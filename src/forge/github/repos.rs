@@ -43,7 +43,7 @@ pub(super) async fn read_file(
     if value.is_array() {
         return Ok(None);
     }
-    let content: wire::Content =
+    let content: wire::Contents =
         serde_json::from_value(value).map_err(|e| ForgeError::Malformed(format!("{what}: {e}")))?;
     if content.kind != "file" {
         return Ok(None);
