@@ -2,14 +2,9 @@
 //! issues there, numbered in the same sequence).
 
 use super::{Call, GiteaForge, repo_path, wire};
-use crate::forge::http::{collect_pages, more_after, query};
 use crate::forge::{ForgeComment, ForgeResult, Reaction, RepoRef};
 use serde_json::json;
 use std::collections::HashMap;
-
-/// Gitea's default `MAX_RESPONSE_ITEMS`; a server configured lower still pages correctly, since
-/// `X-Total-Count` says how many there are.
-const LIMIT: usize = 50;
 
 pub(super) async fn create_comment(
     gitea: &GiteaForge,
@@ -127,19 +122,7 @@ pub(super) async fn add_labels(
 
 async fn repo_labels(gitea: &GiteaForge, repo: &RepoRef) -> ForgeResult<HashMap<String, i64>> {
     let what = format!("list labels of {}", repo.full_name());
-    let labels = collect_pages(|page, before| {
-        let path = repo_path(repo, "/labels")
-            + &query(&[("page", &page.to_string()), ("limit", &LIMIT.to_string())]);
-        let what = &what;
-        async move {
-            let reply = gitea.call(Call::get(path, what)).await?;
-            let labels: Option<Vec<wire::Label>> = reply.success_json(what)?;
-            let labels = labels.unwrap_or_default();
-            let more = more_after(&reply, labels.len(), LIMIT, before);
-            Ok((labels, more))
-        }
-    })
-    .await?;
+    let labels: Vec<wire::Label> = gitea.list(&repo_path(repo, "/labels"), &[], &what).await?;
     Ok(labels.into_iter().map(|l| (l.name, l.id)).collect())
 }
 

@@ -13,7 +13,7 @@ mod setup;
 mod statuses;
 mod wire;
 
-use super::http::{Reply, encode_segment, send_with_retries};
+use super::http::{Paging, Reply, encode_segment, list_pages, send_with_retries};
 use super::{
     BranchHead, BranchProtection, Check, CheckRef, CheckTarget, ClientOptions, CloneCredential,
     Forge, ForgeComment, ForgeError, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview,
@@ -24,6 +24,13 @@ use crate::secret::Secret;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Method};
 use std::fmt;
+
+/// Gitea's default `MAX_RESPONSE_ITEMS`; a server configured lower still pages correctly, since
+/// `X-Total-Count` says how many there are.
+const PAGING: Paging = Paging {
+    size_param: "limit",
+    size: 50,
+};
 
 /// `ade.toml`'s `[gitea]`, as this client takes it.
 #[derive(Clone, Debug)]
@@ -82,6 +89,19 @@ impl GiteaForge {
             options,
             bot_login: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// Every item of a paged list.
+    async fn list<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+        what: &str,
+    ) -> ForgeResult<Vec<T>> {
+        list_pages(PAGING, path, params, what, |path| {
+            self.call(Call::get(path, what))
+        })
+        .await
     }
 
     async fn call(&self, call: Call) -> ForgeResult<Reply> {

@@ -2,15 +2,13 @@
 //! `WIP:` or `[WIP]` prefix (its default `WORK_IN_PROGRESS_PREFIXES`) makes it a draft.
 
 use super::{Call, GiteaForge, repo_path, wire};
-use crate::forge::http::{Reply, collect_pages, more_after, query};
+use crate::forge::http::Reply;
 use crate::forge::{
     ForgeError, ForgePullRequest, ForgeResult, MergeMethod, MergeRefusal, NewPullRequest,
     PullRequestUpdate, RepoRef,
 };
 use serde_json::{Map, Value, json};
 
-/// Gitea's default `MAX_RESPONSE_ITEMS`.
-const LIMIT: usize = 50;
 /// The title prefix ade gives a draft ("work in progress").
 const DRAFT_PREFIX: &str = "WIP: ";
 /// The prefixes Gitea reads as a draft by default, compared without case.
@@ -74,22 +72,8 @@ pub(super) async fn find(
         "find the open pull request of {branch} in {}",
         repo.full_name()
     );
-    let pulls = collect_pages(|page, before| {
-        let path = repo_path(repo, "/pulls")
-            + &query(&[
-                ("state", "open"),
-                ("limit", &LIMIT.to_string()),
-                ("page", &page.to_string()),
-            ]);
-        let what = &what;
-        async move {
-            let reply = gitea.call(Call::get(path, what)).await?;
-            let pulls: Vec<wire::PullRequest> = reply.success_json(what)?;
-            let more = more_after(&reply, pulls.len(), LIMIT, before);
-            Ok((pulls, more))
-        }
-    })
-    .await?;
+    let path = repo_path(repo, "/pulls");
+    let pulls: Vec<wire::PullRequest> = gitea.list(&path, &[("state", "open")], &what).await?;
     Ok(pulls
         .into_iter()
         .find(|p| p.head.branch == branch)

@@ -2,13 +2,9 @@
 //! serves both).
 
 use super::{Call, GithubForge, repo_path, wire};
-use crate::forge::http::{collect_pages, more_after, query};
 use crate::forge::{ForgeComment, ForgeResult, Reaction, RepoRef};
 use serde_json::json;
 use std::collections::HashSet;
-
-/// GitHub's largest page.
-const PER_PAGE: usize = 100;
 
 pub(super) async fn create_comment(
     gh: &GithubForge,
@@ -43,29 +39,16 @@ pub(super) async fn list_comments(
     number: i64,
 ) -> ForgeResult<Vec<ForgeComment>> {
     let what = format!("list comments of {}#{number}", repo.full_name());
-    collect_pages(|page, before| {
-        let path = repo_path(repo, &format!("/issues/{number}/comments"))
-            + &query(&[
-                ("per_page", &PER_PAGE.to_string()),
-                ("page", &page.to_string()),
-            ]);
-        let what = &what;
-        async move {
-            let reply = gh.repo_call(repo, Call::get(path, what)).await?;
-            let comments: Vec<wire::Comment> = reply.success_json(what)?;
-            let more = more_after(&reply, comments.len(), PER_PAGE, before);
-            let comments = comments
-                .into_iter()
-                .map(|c| ForgeComment {
-                    id: c.id,
-                    author: wire::login(c.user),
-                    body: c.body.unwrap_or_default(),
-                })
-                .collect();
-            Ok((comments, more))
-        }
-    })
-    .await
+    let path = repo_path(repo, &format!("/issues/{number}/comments"));
+    let comments: Vec<wire::Comment> = gh.list(repo, &path, &[], &what).await?;
+    Ok(comments
+        .into_iter()
+        .map(|c| ForgeComment {
+            id: c.id,
+            author: wire::login(c.user),
+            body: c.body.unwrap_or_default(),
+        })
+        .collect())
 }
 
 pub(super) async fn add_reaction(
@@ -114,22 +97,10 @@ pub(super) async fn add_labels(
 
 async fn repo_labels(gh: &GithubForge, repo: &RepoRef) -> ForgeResult<HashSet<String>> {
     let what = format!("list labels of {}", repo.full_name());
-    let labels = collect_pages(|page, before| {
-        let path = repo_path(repo, "/labels")
-            + &query(&[
-                ("per_page", &PER_PAGE.to_string()),
-                ("page", &page.to_string()),
-            ]);
-        let what = &what;
-        async move {
-            let reply = gh.repo_call(repo, Call::get(path, what)).await?;
-            let labels: Vec<wire::Label> = reply.success_json(what)?;
-            let more = more_after(&reply, labels.len(), PER_PAGE, before);
-            Ok((labels.into_iter().map(|l| l.name).collect::<Vec<_>>(), more))
-        }
-    })
-    .await?;
-    Ok(labels.into_iter().collect())
+    let labels: Vec<wire::Label> = gh
+        .list(repo, &repo_path(repo, "/labels"), &[], &what)
+        .await?;
+    Ok(labels.into_iter().map(|l| l.name).collect())
 }
 
 /// Closes an issue as completed.

@@ -20,7 +20,7 @@ mod setup;
 mod tokens;
 mod wire;
 
-use super::http::{Reply, send_with_retries};
+use super::http::{Paging, Reply, list_pages, send_with_retries};
 use super::{
     BranchHead, BranchProtection, Check, CheckRef, CheckTarget, ClientOptions, CloneCredential,
     Forge, ForgeComment, ForgeError, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview,
@@ -55,6 +55,11 @@ pub struct GithubConfig {
 
 /// The media type of GitHub's JSON answers.
 const JSON: &str = "application/vnd.github+json";
+/// GitHub's largest page.
+const PAGING: Paging = Paging {
+    size_param: "per_page",
+    size: 100,
+};
 /// The REST API version ade is written against.
 const API_VERSION: &str = "2022-11-28";
 
@@ -145,6 +150,20 @@ impl GithubForge {
         let (_, token) = self.installation_token(repo).await?;
         self.send(&call, &format!("Bearer {}", token.token.expose()))
             .await
+    }
+
+    /// Every item of a paged list below `repo`.
+    async fn list<T: serde::de::DeserializeOwned>(
+        &self,
+        repo: &RepoRef,
+        path: &str,
+        params: &[(&str, &str)],
+        what: &str,
+    ) -> ForgeResult<Vec<T>> {
+        list_pages(PAGING, path, params, what, |path| {
+            self.repo_call(repo, Call::get(path, what))
+        })
+        .await
     }
 
     async fn send(&self, call: &Call, authorization: &str) -> ForgeResult<Reply> {
