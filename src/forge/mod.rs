@@ -8,6 +8,7 @@
 pub mod gitea;
 pub mod github;
 mod http;
+mod rest;
 pub mod setup;
 mod wire;
 

@@ -2,37 +2,10 @@
 //! issues there, numbered in the same sequence).
 
 use super::{Call, GiteaForge, repo_path, wire};
+use crate::forge::rest;
 use crate::forge::{ForgeComment, ForgeResult, Reaction, RepoRef};
 use serde_json::json;
 use std::collections::HashMap;
-
-pub(super) async fn create_comment(
-    gitea: &GiteaForge,
-    repo: &RepoRef,
-    number: i64,
-    body: &str,
-) -> ForgeResult<i64> {
-    let what = format!("comment on {}#{number}", repo.full_name());
-    let path = repo_path(repo, &format!("/issues/{number}/comments"));
-    let reply = gitea
-        .call(Call::post(path, json!({ "body": body }), &what))
-        .await?;
-    Ok(reply.success_json::<wire::Comment>(&what)?.id)
-}
-
-pub(super) async fn update_comment(
-    gitea: &GiteaForge,
-    repo: &RepoRef,
-    comment_id: i64,
-    body: &str,
-) -> ForgeResult<()> {
-    let what = format!("update comment {comment_id} in {}", repo.full_name());
-    let path = repo_path(repo, &format!("/issues/comments/{comment_id}"));
-    gitea
-        .call(Call::patch(path, json!({ "body": body }), &what))
-        .await?
-        .success(&what)
-}
 
 /// Gitea answers this one unpaged: every comment of the issue in one list.
 pub(super) async fn list_comments(
@@ -132,10 +105,5 @@ pub(super) async fn close_issue(
     repo: &RepoRef,
     number: i64,
 ) -> ForgeResult<()> {
-    let what = format!("close {}#{number}", repo.full_name());
-    let path = repo_path(repo, &format!("/issues/{number}"));
-    gitea
-        .call(Call::patch(path, json!({ "state": "closed" }), &what))
-        .await?
-        .success(&what)
+    rest::close_issue(gitea, repo, number, json!({ "state": "closed" })).await
 }

@@ -3,10 +3,10 @@
 
 use super::{Call, GiteaForge, repo_path, wire};
 use crate::forge::http::{encode_path, encode_segment, query};
+use crate::forge::rest::{self, FileRead};
 use crate::forge::{
     BranchHead, BranchProtection, CloneCredential, ForgeError, ForgeResult, Permission, RepoRef,
 };
-use base64::Engine;
 
 pub(super) async fn bot_login(gitea: &GiteaForge) -> ForgeResult<String> {
     gitea.bot_login_cached().await
@@ -44,47 +44,15 @@ pub(super) async fn read_file(
             &what,
         ))
         .await?;
-    if reply.status.as_u16() == 404 {
-        return Ok(None);
+    match rest::file_read(&reply, &what)? {
+        FileRead::Missing => Ok(None),
+        FileRead::Inline(bytes) => Ok(Some(bytes)),
+        // Files past the server's inline limit come without content; the raw endpoint has them.
+        FileRead::Large => {
+            let call = Call::get(repo_path(repo, &format!("/raw/{file}{at}")), &what);
+            rest::raw_file(gitea.call(call).await?, &what)
+        }
     }
-    let value: serde_json::Value = reply.success_json(&what)?;
-    if value.is_array() {
-        return Ok(None);
-    }
-    let contents: wire::Contents =
-        serde_json::from_value(value).map_err(|e| ForgeError::Malformed(format!("{what}: {e}")))?;
-    if contents.kind != "file" {
-        return Ok(None);
-    }
-    if let (Some("base64"), Some(text)) =
-        (contents.encoding.as_deref(), contents.content.as_deref())
-    {
-        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        return base64::engine::general_purpose::STANDARD
-            .decode(compact)
-            .map(Some)
-            .map_err(|e| ForgeError::Malformed(format!("{what}: content is not base64: {e}")));
-    }
-    // Files past the server's inline limit come without content; the raw endpoint has them.
-    let reply = gitea
-        .call(Call::get(
-            repo_path(repo, &format!("/raw/{file}{at}")),
-            &what,
-        ))
-        .await?;
-    if reply.status.as_u16() == 404 {
-        return Ok(None);
-    }
-    reply.success(&what)?;
-    Ok(Some(reply.body))
-}
-
-async fn repository(gitea: &GiteaForge, repo: &RepoRef) -> ForgeResult<wire::Repository> {
-    let what = format!("read repository {}", repo.full_name());
-    gitea
-        .call(Call::get(repo_path(repo, ""), &what))
-        .await?
-        .success_json(&what)
 }
 
 async fn branch(
@@ -102,7 +70,7 @@ async fn branch(
 }
 
 pub(super) async fn default_branch(gitea: &GiteaForge, repo: &RepoRef) -> ForgeResult<BranchHead> {
-    let name = repository(gitea, repo).await?.default_branch;
+    let name = rest::repository(gitea, repo).await?.default_branch;
     let head = branch(gitea, repo, &name).await?.ok_or_else(|| {
         ForgeError::NotFound(format!("the default branch {name} of {}", repo.full_name()))
     })?;
@@ -232,7 +200,7 @@ pub(super) async fn clone_credential(
     gitea: &GiteaForge,
     repo: &RepoRef,
 ) -> ForgeResult<CloneCredential> {
-    let url = repository(gitea, repo).await?.clone_url;
+    let url = rest::repository(gitea, repo).await?.clone_url;
     Ok(CloneCredential {
         url,
         username: gitea.bot_login_cached().await?,

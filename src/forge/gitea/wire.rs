@@ -1,7 +1,7 @@
 //! The parts of Gitea's and Forgejo's API v1 answers ade reads. Only the fields used are declared;
 //! lists that Go may encode as `null` when empty read as empty.
 
-pub(super) use crate::forge::wire::{Comment, Contents, PullBase, PullHead, Repository, User};
+pub(super) use crate::forge::wire::{Comment, PullBase, PullHead, User};
 use serde::{Deserialize, Deserializer};
 
 /// A list Gitea may send as `null`.

@@ -2,36 +2,10 @@
 //! serves both).
 
 use super::{Call, GithubForge, repo_path, wire};
+use crate::forge::rest;
 use crate::forge::{ForgeComment, ForgeResult, Reaction, RepoRef};
 use serde_json::json;
 use std::collections::HashSet;
-
-pub(super) async fn create_comment(
-    gh: &GithubForge,
-    repo: &RepoRef,
-    number: i64,
-    body: &str,
-) -> ForgeResult<i64> {
-    let what = format!("comment on {}#{number}", repo.full_name());
-    let path = repo_path(repo, &format!("/issues/{number}/comments"));
-    let reply = gh
-        .repo_call(repo, Call::post(path, Some(json!({ "body": body })), &what))
-        .await?;
-    Ok(reply.success_json::<wire::Comment>(&what)?.id)
-}
-
-pub(super) async fn update_comment(
-    gh: &GithubForge,
-    repo: &RepoRef,
-    comment_id: i64,
-    body: &str,
-) -> ForgeResult<()> {
-    let what = format!("update comment {comment_id} in {}", repo.full_name());
-    let path = repo_path(repo, &format!("/issues/comments/{comment_id}"));
-    gh.repo_call(repo, Call::patch(path, json!({ "body": body }), &what))
-        .await?
-        .success(&what)
-}
 
 pub(super) async fn list_comments(
     gh: &GithubForge,
@@ -105,10 +79,6 @@ async fn repo_labels(gh: &GithubForge, repo: &RepoRef) -> ForgeResult<HashSet<St
 
 /// Closes an issue as completed.
 pub(super) async fn close_issue(gh: &GithubForge, repo: &RepoRef, number: i64) -> ForgeResult<()> {
-    let what = format!("close {}#{number}", repo.full_name());
-    let path = repo_path(repo, &format!("/issues/{number}"));
-    let body = json!({ "state": "closed", "state_reason": "completed" });
-    gh.repo_call(repo, Call::patch(path, body, &what))
-        .await?
-        .success(&what)
+    let change = json!({ "state": "closed", "state_reason": "completed" });
+    rest::close_issue(gh, repo, number, change).await
 }

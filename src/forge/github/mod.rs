@@ -21,6 +21,7 @@ mod tokens;
 mod wire;
 
 use super::http::{Paging, Reply, list_pages, send_with_retries};
+use super::rest::{self, repo_path};
 use super::{
     BranchHead, BranchProtection, Check, CheckRef, CheckTarget, ClientOptions, CloneCredential,
     Forge, ForgeComment, ForgeError, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview,
@@ -281,13 +282,19 @@ impl Call {
     }
 }
 
-/// `/repos/{owner}/{repo}` followed by `rest`.
-fn repo_path(repo: &RepoRef, rest: &str) -> String {
-    format!(
-        "/repos/{}/{}{rest}",
-        super::http::encode_segment(&repo.owner),
-        super::http::encode_segment(&repo.name)
-    )
+#[async_trait::async_trait]
+impl rest::Client for GithubForge {
+    async fn request(
+        &self,
+        repo: &RepoRef,
+        method: Method,
+        path: String,
+        body: Option<serde_json::Value>,
+        what: &str,
+    ) -> ForgeResult<Reply> {
+        self.repo_call(repo, Call::new(method, path, body, what))
+            .await
+    }
 }
 
 #[async_trait::async_trait]
@@ -301,11 +308,11 @@ impl Forge for GithubForge {
     }
 
     async fn create_comment(&self, repo: &RepoRef, number: i64, body: &str) -> ForgeResult<i64> {
-        issues::create_comment(self, repo, number, body).await
+        rest::create_comment(self, repo, number, body).await
     }
 
     async fn update_comment(&self, repo: &RepoRef, comment_id: i64, body: &str) -> ForgeResult<()> {
-        issues::update_comment(self, repo, comment_id, body).await
+        rest::update_comment(self, repo, comment_id, body).await
     }
 
     async fn list_comments(&self, repo: &RepoRef, number: i64) -> ForgeResult<Vec<ForgeComment>> {

@@ -3,10 +3,10 @@
 
 use super::{Call, GithubForge, repo_path, wire};
 use crate::forge::http::{encode_path, encode_segment, query};
+use crate::forge::rest::{self, FileRead};
 use crate::forge::{
-    BranchHead, BranchProtection, CloneCredential, ForgeError, ForgeResult, Permission, RepoRef,
+    BranchHead, BranchProtection, CloneCredential, ForgeResult, Permission, RepoRef,
 };
-use base64::Engine;
 
 /// Asks for a file's bytes instead of its JSON description (files over 1 MB have no inline
 /// content).
@@ -36,41 +36,14 @@ pub(super) async fn read_file(
     let url =
         repo_path(repo, &format!("/contents/{}", encode_path(path))) + &query(&[("ref", git_ref)]);
     let reply = gh.repo_call(repo, Call::get(url.clone(), &what)).await?;
-    if reply.status.as_u16() == 404 {
-        return Ok(None);
+    match rest::file_read(&reply, &what)? {
+        FileRead::Missing => Ok(None),
+        FileRead::Inline(bytes) => Ok(Some(bytes)),
+        FileRead::Large => {
+            let call = Call::get(url, &what).accept(RAW);
+            rest::raw_file(gh.repo_call(repo, call).await?, &what)
+        }
     }
-    let value: serde_json::Value = reply.success_json(&what)?;
-    if value.is_array() {
-        return Ok(None);
-    }
-    let content: wire::Contents =
-        serde_json::from_value(value).map_err(|e| ForgeError::Malformed(format!("{what}: {e}")))?;
-    if content.kind != "file" {
-        return Ok(None);
-    }
-    if let (Some("base64"), Some(text)) = (content.encoding.as_deref(), content.content.as_deref())
-    {
-        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        return base64::engine::general_purpose::STANDARD
-            .decode(compact)
-            .map(Some)
-            .map_err(|e| ForgeError::Malformed(format!("{what}: content is not base64: {e}")));
-    }
-    let reply = gh
-        .repo_call(repo, Call::get(url, &what).accept(RAW))
-        .await?;
-    if reply.status.as_u16() == 404 {
-        return Ok(None);
-    }
-    reply.success(&what)?;
-    Ok(Some(reply.body))
-}
-
-async fn repository(gh: &GithubForge, repo: &RepoRef) -> ForgeResult<wire::Repository> {
-    let what = format!("read repository {}", repo.full_name());
-    gh.repo_call(repo, Call::get(repo_path(repo, ""), &what))
-        .await?
-        .success_json(&what)
 }
 
 async fn branch(gh: &GithubForge, repo: &RepoRef, name: &str) -> ForgeResult<wire::Branch> {
@@ -82,7 +55,7 @@ async fn branch(gh: &GithubForge, repo: &RepoRef, name: &str) -> ForgeResult<wir
 }
 
 pub(super) async fn default_branch(gh: &GithubForge, repo: &RepoRef) -> ForgeResult<BranchHead> {
-    let name = repository(gh, repo).await?.default_branch;
+    let name = rest::repository(gh, repo).await?.default_branch;
     let head = branch(gh, repo, &name).await?;
     Ok(BranchHead {
         name: head.name,
@@ -289,7 +262,7 @@ pub(super) async fn clone_credential(
     gh: &GithubForge,
     repo: &RepoRef,
 ) -> ForgeResult<CloneCredential> {
-    let url = repository(gh, repo).await?.clone_url;
+    let url = rest::repository(gh, repo).await?.clone_url;
     let (_, token) = gh.installation_token(repo).await?;
     Ok(CloneCredential {
         url,

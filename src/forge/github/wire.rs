@@ -1,7 +1,7 @@
 //! The parts of GitHub's REST answers ade reads. Only the fields used are declared, so an answer
 //! that grows new fields, or a simulator that leaves unused ones out, still reads.
 
-pub(super) use crate::forge::wire::{Comment, Contents, PullBase, PullHead, Repository, User};
+pub(super) use crate::forge::wire::{Comment, PullBase, PullHead, User};
 use serde::Deserialize;
 
 /// `GET /app`.

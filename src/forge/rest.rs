@@ -1,0 +1,146 @@
+//! The operations whose REST calls are the same on GitHub and Gitea (same paths, bodies and
+//! answers as far as ade reads them), written once over how each client sends a call.
+
+use super::http::{Reply, encode_segment};
+use super::wire;
+use super::{ForgeError, ForgeResult, RepoRef};
+use base64::Engine;
+use http::Method;
+use serde_json::{Value, json};
+
+/// How a client sends one JSON call about a repository: GitHub with the token of the
+/// repository's installation, Gitea with the bot's token.
+#[async_trait::async_trait]
+pub(crate) trait Client: Sync {
+    /// Sends `method` to `path` (below the API root) with `body`; `what` names it in errors.
+    async fn request(
+        &self,
+        repo: &RepoRef,
+        method: Method,
+        path: String,
+        body: Option<Value>,
+        what: &str,
+    ) -> ForgeResult<Reply>;
+}
+
+/// `/repos/{owner}/{repo}` followed by `rest`.
+pub(crate) fn repo_path(repo: &RepoRef, rest: &str) -> String {
+    format!(
+        "/repos/{}/{}{rest}",
+        encode_segment(&repo.owner),
+        encode_segment(&repo.name)
+    )
+}
+
+/// Comments on issue or pull request `number`; answers the comment's id.
+pub(crate) async fn create_comment(
+    client: &impl Client,
+    repo: &RepoRef,
+    number: i64,
+    body: &str,
+) -> ForgeResult<i64> {
+    let what = format!("comment on {}#{number}", repo.full_name());
+    let path = repo_path(repo, &format!("/issues/{number}/comments"));
+    let reply = client
+        .request(
+            repo,
+            Method::POST,
+            path,
+            Some(json!({ "body": body })),
+            &what,
+        )
+        .await?;
+    Ok(reply.success_json::<wire::Comment>(&what)?.id)
+}
+
+/// Replaces the body of comment `comment_id`.
+pub(crate) async fn update_comment(
+    client: &impl Client,
+    repo: &RepoRef,
+    comment_id: i64,
+    body: &str,
+) -> ForgeResult<()> {
+    let what = format!("update comment {comment_id} in {}", repo.full_name());
+    let path = repo_path(repo, &format!("/issues/comments/{comment_id}"));
+    client
+        .request(
+            repo,
+            Method::PATCH,
+            path,
+            Some(json!({ "body": body })),
+            &what,
+        )
+        .await?
+        .success(&what)
+}
+
+/// Closes issue `number` with `change` (`{"state": "closed", …}` as the forge takes it).
+pub(crate) async fn close_issue(
+    client: &impl Client,
+    repo: &RepoRef,
+    number: i64,
+    change: Value,
+) -> ForgeResult<()> {
+    let what = format!("close {}#{number}", repo.full_name());
+    let path = repo_path(repo, &format!("/issues/{number}"));
+    client
+        .request(repo, Method::PATCH, path, Some(change), &what)
+        .await?
+        .success(&what)
+}
+
+/// `GET /repos/{owner}/{repo}`.
+pub(crate) async fn repository(
+    client: &impl Client,
+    repo: &RepoRef,
+) -> ForgeResult<wire::Repository> {
+    let what = format!("read repository {}", repo.full_name());
+    client
+        .request(repo, Method::GET, repo_path(repo, ""), None, &what)
+        .await?
+        .success_json(&what)
+}
+
+/// What a `contents` answer says of a path.
+pub(crate) enum FileRead {
+    /// No file there (nothing, or a directory, a link, a submodule).
+    Missing,
+    /// The file's bytes, sent inline.
+    Inline(Vec<u8>),
+    /// A file too large to be sent inline: the raw endpoint has it.
+    Large,
+}
+
+/// Reads a `GET …/contents/{path}` answer.
+pub(crate) fn file_read(reply: &Reply, what: &str) -> ForgeResult<FileRead> {
+    if reply.status.as_u16() == 404 {
+        return Ok(FileRead::Missing);
+    }
+    let value: Value = reply.success_json(what)?;
+    if value.is_array() {
+        return Ok(FileRead::Missing);
+    }
+    let contents: wire::Contents =
+        serde_json::from_value(value).map_err(|e| ForgeError::Malformed(format!("{what}: {e}")))?;
+    if contents.kind != "file" {
+        return Ok(FileRead::Missing);
+    }
+    let (Some("base64"), Some(text)) = (contents.encoding.as_deref(), contents.content.as_deref())
+    else {
+        return Ok(FileRead::Large);
+    };
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(compact)
+        .map(FileRead::Inline)
+        .map_err(|e| ForgeError::Malformed(format!("{what}: content is not base64: {e}")))
+}
+
+/// A raw file's bytes from its answer; `None` on 404.
+pub(crate) fn raw_file(reply: Reply, what: &str) -> ForgeResult<Option<Vec<u8>>> {
+    if reply.status.as_u16() == 404 {
+        return Ok(None);
+    }
+    reply.success(what)?;
+    Ok(Some(reply.body))
+}
