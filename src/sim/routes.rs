@@ -6,7 +6,7 @@ use super::actions;
 use super::core::{PullGit, Sim};
 use super::git::PathContent;
 use super::http::{ApiResult, Ctx, parse_json};
-use super::state::{CheckRun, Comment, Issue, Pull, ReactionRecord, Repo, Review, User};
+use super::state::{CheckRun, Comment, Issue, Label, Pull, ReactionRecord, Repo, Review, User};
 use crate::forge::Permission;
 use axum::Json;
 use axum::body::Bytes;
@@ -25,6 +25,8 @@ pub trait Dialect: 'static {
     const REACTIONS: &'static [&'static str];
     /// The status an update of a pull request answers with.
     const PULL_UPDATED: StatusCode;
+    /// Items a page of a list holds when the caller does not say.
+    const PAGE: usize;
     /// How the forge refuses a reaction it does not take.
     fn unknown_reaction(content: &str) -> (StatusCode, String);
     /// An issue, with its pull request if it is one.
@@ -33,6 +35,13 @@ pub trait Dialect: 'static {
     fn comment(sim: &Sim, repo: &Repo, comment: &Comment) -> Value;
     /// A reaction on a comment.
     fn reaction(sim: &Sim, reaction: &ReactionRecord) -> Value;
+    /// A label of a repository.
+    fn label(sim: &Sim, repo: &Repo, label: &Label) -> Value;
+    /// A review of a pull request.
+    fn review(sim: &Sim, repo: &Repo, review: &Review) -> Value;
+    /// A pull request as a list of them shows it, as `viewer` sees it.
+    fn listed_pull(sim: &Sim, repo: &Repo, pull: &Pull, git: &PullGit, viewer: Permission)
+    -> Value;
     /// A pull request, as `viewer` sees it.
     fn pull(sim: &Sim, repo: &Repo, pull: &Pull, git: &PullGit, viewer: Permission) -> Value;
 }
@@ -102,6 +111,71 @@ pub async fn create_reaction<D: Dialect>(
         StatusCode::OK
     };
     Ok((status, Json(D::reaction(&ctx.sim, &reaction))).into_response())
+}
+
+/// `GET …/labels`: the repository's labels, paged.
+pub async fn list_labels<D: Dialect>(
+    ctx: Ctx,
+    Path((owner, name)): Path<(String, String)>,
+) -> ApiResult {
+    let repo = ctx.readable(&owner, &name)?;
+    let items = repo
+        .labels
+        .iter()
+        .map(|l| D::label(&ctx.sim, &repo, l))
+        .collect();
+    Ok(ctx.paged(D::PAGE, items))
+}
+
+/// The labels of issue `number`, all in one answer.
+pub fn issue_labels<D: Dialect>(ctx: &Ctx, owner: &str, name: &str, number: i64) -> ApiResult {
+    let repo = ctx.readable(owner, name)?;
+    let issue = issue(ctx, &repo, number)?;
+    let list: Vec<_> = repo
+        .labels_named(&issue.labels)
+        .map(|l| D::label(&ctx.sim, &repo, l))
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+/// `GET …/pulls/{number}/reviews`: oldest first, paged.
+pub async fn list_reviews<D: Dialect>(
+    ctx: Ctx,
+    Path((owner, name, number)): Numbered,
+) -> ApiResult {
+    let repo = ctx.readable(&owner, &name)?;
+    let items = reviews_on(&ctx, &repo, number)?
+        .map(|r| D::review(&ctx.sim, &repo, r))
+        .collect();
+    Ok(ctx.paged(D::PAGE, items))
+}
+
+/// The pull requests of a repository in the `state` the query asks for (`open` unless `closed`
+/// or `all`) that `keep` keeps, newest first, paged.
+pub async fn list_pulls<D: Dialect>(
+    ctx: &Ctx,
+    owner: &str,
+    name: &str,
+    keep: impl Fn(&Pull) -> bool,
+) -> ApiResult {
+    let repo = ctx.readable(owner, name)?;
+    let wanted = ctx.param("state").unwrap_or_else(|| "open".into());
+    let viewer = ctx.sim.access(&ctx.caller, &repo);
+    let branches = ctx.sim.git.branches(owner, name).await.unwrap_or_default();
+    let mut items = Vec::new();
+    for pull in repo.pulls.values().rev() {
+        let open = repo.issues.get(&pull.number).is_some_and(|i| i.open);
+        let state_ok = match wanted.as_str() {
+            "all" => true,
+            "closed" => !open,
+            _ => open,
+        };
+        if state_ok && keep(pull) {
+            let git = ctx.sim.pull_git_with(&repo, pull, &branches).await;
+            items.push(D::listed_pull(&ctx.sim, &repo, pull, &git, viewer));
+        }
+    }
+    Ok(ctx.paged(D::PAGE, items))
 }
 
 /// Pull request `number` of a readable repository as the caller sees it.

@@ -96,13 +96,7 @@ pub async fn list_issue_labels(
     ctx: Ctx,
     Path((owner, name, number)): Path<(String, String, i64)>,
 ) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let issue = routes::issue(&ctx, &repo, number)?;
-    let list: Vec<_> = repo
-        .labels_named(&issue.labels)
-        .map(|l| json::label(&ctx.sim, &repo, l))
-        .collect();
-    Ok(Json(list).into_response())
+    routes::issue_labels::<json::Shape>(&ctx, &owner, &name, number)
 }
 
 #[derive(Deserialize)]
@@ -135,11 +129,5 @@ pub async fn add_labels(
         names.push(label.name.clone());
     }
     actions::add_labels(&ctx.sim, &repo.full_name(), number, &names).map_err(|e| ctx.refused(e))?;
-    let repo = ctx.readable(&owner, &name)?;
-    let issue = routes::issue(&ctx, &repo, number)?;
-    let list: Vec<_> = repo
-        .labels_named(&issue.labels)
-        .map(|l| json::label(&ctx.sim, &repo, l))
-        .collect();
-    Ok(Json(list).into_response())
+    routes::issue_labels::<json::Shape>(&ctx, &owner, &name, number)
 }

@@ -26,6 +26,7 @@ impl routes::Dialect for Shape {
     ];
     /// 201, as Gitea's swagger says.
     const PULL_UPDATED: StatusCode = StatusCode::CREATED;
+    const PAGE: usize = 50;
 
     fn unknown_reaction(content: &str) -> (StatusCode, String) {
         (
@@ -44,6 +45,24 @@ impl routes::Dialect for Shape {
 
     fn reaction(sim: &Sim, reaction: &ReactionRecord) -> Value {
         self::reaction(sim, reaction)
+    }
+
+    fn label(sim: &Sim, repo: &Repo, label: &Label) -> Value {
+        self::label(sim, repo, label)
+    }
+
+    fn review(sim: &Sim, repo: &Repo, review: &Review) -> Value {
+        self::review(sim, repo, review)
+    }
+
+    fn listed_pull(
+        sim: &Sim,
+        repo: &Repo,
+        pull: &Pull,
+        git: &PullGit,
+        viewer: Permission,
+    ) -> Value {
+        pull_request(sim, repo, pull, git, viewer)
     }
 
     fn pull(sim: &Sim, repo: &Repo, pull: &Pull, git: &PullGit, viewer: Permission) -> Value {

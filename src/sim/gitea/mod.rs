@@ -41,7 +41,10 @@ pub fn router() -> Router<Arc<Sim>> {
             &format!("{repo}/collaborators/{{user}}/permission"),
             get(repos::collaborator_permission),
         )
-        .route(&format!("{repo}/labels"), get(repos::list_labels))
+        .route(
+            &format!("{repo}/labels"),
+            get(routes::list_labels::<json::Shape>),
+        )
         .route(
             &format!("{repo}/branch_protections"),
             get(repos::list_protections),
@@ -80,7 +83,7 @@ pub fn router() -> Router<Arc<Sim>> {
         )
         .route(
             &format!("{repo}/pulls/{{index}}/reviews"),
-            get(pulls::list_reviews),
+            get(routes::list_reviews::<json::Shape>),
         )
         .route(
             &format!("{repo}/pulls/{{index}}/reviews/{{id}}/comments"),

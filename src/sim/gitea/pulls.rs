@@ -15,29 +15,7 @@ use serde::Deserialize;
 
 /// `GET /api/v1/repos/{owner}/{repo}/pulls?state=open|closed|all`, newest first, paged.
 pub async fn list_pulls(ctx: Ctx, Path((owner, name)): Path<(String, String)>) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let wanted = ctx.param("state").unwrap_or_else(|| "open".into());
-    let viewer = ctx.sim.access(&ctx.caller, &repo);
-    let branches = ctx
-        .sim
-        .git
-        .branches(&owner, &name)
-        .await
-        .unwrap_or_default();
-    let mut items = Vec::new();
-    for pull in repo.pulls.values().rev() {
-        let open = repo.issues.get(&pull.number).is_some_and(|i| i.open);
-        let keep = match wanted.as_str() {
-            "all" => true,
-            "closed" => !open,
-            _ => open,
-        };
-        if keep {
-            let git = ctx.sim.pull_git_with(&repo, pull, &branches).await;
-            items.push(json::pull_request(&ctx.sim, &repo, pull, &git, viewer));
-        }
-    }
-    Ok(ctx.paged(50, items))
+    routes::list_pulls::<json::Shape>(&ctx, &owner, &name, |_| true).await
 }
 
 #[derive(Deserialize)]
@@ -80,18 +58,6 @@ pub async fn create_pull(
     })?;
     let body = routes::render_pull::<json::Shape>(&ctx, &owner, &name, number).await?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-/// `GET /api/v1/repos/{owner}/{repo}/pulls/{index}/reviews`: `page` and `limit`.
-pub async fn list_reviews(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let items = routes::reviews_on(&ctx, &repo, number)?
-        .map(|r| json::review(&ctx.sim, &repo, r))
-        .collect();
-    Ok(ctx.paged(50, items))
 }
 
 #[derive(Deserialize)]

@@ -207,17 +207,6 @@ pub async fn collaborator_permission(
     .into_response())
 }
 
-/// `GET /api/v1/repos/{owner}/{repo}/labels`.
-pub async fn list_labels(ctx: Ctx, Path((owner, name)): Path<(String, String)>) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let items = repo
-        .labels
-        .iter()
-        .map(|l| json::label(&ctx.sim, &repo, l))
-        .collect();
-    Ok(ctx.paged(50, items))
-}
-
 fn protection_json(repo: &Repo, branch: &str, protection: &BranchProtection) -> Value {
     json!({
         "branch_name": branch,

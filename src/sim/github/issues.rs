@@ -137,11 +137,5 @@ pub async fn add_labels(
     let repo = ctx.with(&owner, &name, Permission::Triage)?;
     actions::add_labels(&ctx.sim, &repo.full_name(), number, &labels)
         .map_err(|e| ctx.refused(e))?;
-    let repo = ctx.readable(&owner, &name)?;
-    let issue = routes::issue(&ctx, &repo, number)?;
-    let body: Vec<_> = repo
-        .labels_named(&issue.labels)
-        .map(|l| json::label(&ctx.sim, &repo, l))
-        .collect();
-    Ok(Json(body).into_response())
+    routes::issue_labels::<json::Shape>(&ctx, &owner, &name, number)
 }

@@ -26,6 +26,7 @@ impl routes::Dialect for Shape {
         "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes",
     ];
     const PULL_UPDATED: StatusCode = StatusCode::OK;
+    const PAGE: usize = 30;
 
     fn unknown_reaction(content: &str) -> (StatusCode, String) {
         (
@@ -44,6 +45,24 @@ impl routes::Dialect for Shape {
 
     fn reaction(sim: &Sim, reaction: &super::super::state::ReactionRecord) -> Value {
         self::reaction(sim, reaction)
+    }
+
+    fn label(sim: &Sim, repo: &Repo, label: &Label) -> Value {
+        self::label(sim, repo, label)
+    }
+
+    fn review(sim: &Sim, repo: &Repo, review: &Review) -> Value {
+        self::review(sim, repo, review, false)
+    }
+
+    fn listed_pull(
+        sim: &Sim,
+        repo: &Repo,
+        pull: &Pull,
+        git: &PullGit,
+        _viewer: Permission,
+    ) -> Value {
+        pull_request_simple(sim, repo, pull, git)
     }
 
     fn pull(sim: &Sim, repo: &Repo, pull: &Pull, git: &PullGit, _viewer: Permission) -> Value {

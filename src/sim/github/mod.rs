@@ -63,7 +63,10 @@ pub fn router() -> Router<Arc<Sim>> {
             "/repos/{owner}/{repo}/collaborators/{user}/permission",
             get(repos::collaborator_permission),
         )
-        .route("/repos/{owner}/{repo}/labels", get(repos::list_labels))
+        .route(
+            "/repos/{owner}/{repo}/labels",
+            get(routes::list_labels::<json::Shape>),
+        )
         .route(
             "/repos/{owner}/{repo}/issues/{number}",
             get(routes::get_issue::<json::Shape>).patch(issues::update_issue),
@@ -94,7 +97,7 @@ pub fn router() -> Router<Arc<Sim>> {
         )
         .route(
             "/repos/{owner}/{repo}/pulls/{number}/reviews",
-            get(pulls::list_reviews),
+            get(routes::list_reviews::<json::Shape>),
         )
         .route(
             "/repos/{owner}/{repo}/pulls/{number}/comments",

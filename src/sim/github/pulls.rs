@@ -16,35 +16,16 @@ use serde_json::json;
 
 /// `GET /repos/{owner}/{repo}/pulls?state=&head=&base=`.
 pub async fn list_pulls(ctx: Ctx, Path((owner, name)): Path<(String, String)>) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let wanted = ctx.param("state").unwrap_or_else(|| "open".into());
     let head = ctx.param("head");
     let base = ctx.param("base");
-    let branches = ctx
-        .sim
-        .git
-        .branches(&owner, &name)
-        .await
-        .unwrap_or_default();
-    let mut items = Vec::new();
-    for pull in repo.pulls.values().rev() {
-        let open = repo.issues.get(&pull.number).is_some_and(|i| i.open);
-        let state_ok = match wanted.as_str() {
-            "all" => true,
-            "closed" => !open,
-            _ => open,
-        };
+    routes::list_pulls::<json::Shape>(&ctx, &owner, &name, |pull| {
         let head_ok = head.as_ref().is_none_or(|h| {
             let branch = h.split_once(':').map_or(h.as_str(), |(_, b)| b);
             branch == pull.head
         });
-        let base_ok = base.as_ref().is_none_or(|b| *b == pull.base);
-        if state_ok && head_ok && base_ok {
-            let git = ctx.sim.pull_git_with(&repo, pull, &branches).await;
-            items.push(json::pull_request_simple(&ctx.sim, &repo, pull, &git));
-        }
-    }
-    Ok(ctx.paged(30, items))
+        head_ok && base.as_ref().is_none_or(|b| *b == pull.base)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -82,18 +63,6 @@ pub async fn create_pull(
     .map_err(|e| ctx.refused(e))?;
     let body = routes::render_pull::<json::Shape>(&ctx, &owner, &name, number).await?;
     Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-/// `GET /repos/{owner}/{repo}/pulls/{number}/reviews`: oldest first, paged.
-pub async fn list_reviews(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let items = routes::reviews_on(&ctx, &repo, number)?
-        .map(|r| json::review(&ctx.sim, &repo, r, false))
-        .collect();
-    Ok(ctx.paged(30, items))
 }
 
 #[derive(Deserialize)]

@@ -260,14 +260,3 @@ pub async fn collaborator_permission(
     }))
     .into_response())
 }
-
-/// `GET /repos/{owner}/{repo}/labels`.
-pub async fn list_labels(ctx: Ctx, Path((owner, name)): Path<(String, String)>) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let items = repo
-        .labels
-        .iter()
-        .map(|l| json::label(&ctx.sim, &repo, l))
-        .collect();
-    Ok(ctx.paged(30, items))
-}
