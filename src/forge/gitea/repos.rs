@@ -159,41 +159,7 @@ pub(super) async fn branch_protection(
     let Some(branch) = branch(gitea, repo, name).await? else {
         return Ok(None);
     };
-    if !branch.protected {
-        return Ok(None);
-    }
-    let rule = branch
-        .effective_branch_protection_name
-        .clone()
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| name.to_string());
-    let what = format!("read protection rule {rule} of {}", repo.full_name());
-    let path = repo_path(
-        repo,
-        &format!("/branch_protections/{}", encode_segment(&rule)),
-    );
-    let reply = gitea.call(Call::get(path, &what)).await?;
-    if matches!(reply.status.as_u16(), 403 | 404) {
-        return Ok(Some(BranchProtection {
-            required_approvals: branch.required_approvals.unwrap_or(0),
-            required_checks: if branch.enable_status_check {
-                branch.status_check_contexts
-            } else {
-                Vec::new()
-            },
-            enforce_admins: false,
-        }));
-    }
-    let protection: wire::BranchProtection = reply.success_json(&what)?;
-    Ok(Some(BranchProtection {
-        required_approvals: protection.required_approvals.unwrap_or(0),
-        required_checks: if protection.enable_status_check {
-            protection.status_check_contexts
-        } else {
-            Vec::new()
-        },
-        enforce_admins: protection.block_admin_merge_override || protection.apply_to_admins,
-    }))
+    Ok(gitea.rule_of(repo, branch).await?.enforced())
 }
 
 pub(super) async fn clone_credential(

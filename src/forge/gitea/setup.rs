@@ -3,6 +3,7 @@
 //! protection rule read whole, and folder listings.
 
 use super::wire::list;
+use super::wire::{Branch, BranchProtection};
 use super::{Call, GiteaForge, repo_path};
 use crate::forge::http::{encode_path, encode_segment, query};
 use crate::forge::setup::{
@@ -45,40 +46,6 @@ struct Hook {
     url: Option<String>,
     #[serde(default)]
     content_type: Option<String>,
-}
-
-/// `GET /repos/{owner}/{repo}/branches/{branch}`.
-#[derive(Deserialize)]
-struct Branch {
-    #[serde(default)]
-    protected: bool,
-    #[serde(default)]
-    effective_branch_protection_name: Option<String>,
-    #[serde(default)]
-    required_approvals: Option<u32>,
-    #[serde(default)]
-    enable_status_check: bool,
-    #[serde(default, deserialize_with = "list")]
-    status_check_contexts: Vec<String>,
-}
-
-/// `GET /repos/{owner}/{repo}/branch_protections/{name}`.
-#[derive(Deserialize)]
-struct Rule {
-    #[serde(default)]
-    required_approvals: Option<u32>,
-    #[serde(default)]
-    dismiss_stale_approvals: bool,
-    #[serde(default)]
-    enable_status_check: bool,
-    #[serde(default, deserialize_with = "list")]
-    status_check_contexts: Vec<String>,
-    /// Gitea 1.24 and later.
-    #[serde(default)]
-    block_admin_merge_override: bool,
-    /// Forgejo.
-    #[serde(default)]
-    apply_to_admins: bool,
 }
 
 /// An entry of a folder listing (`ContentsResponse`).
@@ -152,14 +119,24 @@ impl GiteaForge {
             .call(Call::get(path, &what))
             .await?
             .success_json(&what)?;
-        if !found.protected {
+        self.rule_of(repo, found).await
+    }
+
+    /// The protection rule that `branch` names, read whole; the branch's own summary when the
+    /// bot may not read rules.
+    pub(super) async fn rule_of(
+        &self,
+        repo: &RepoRef,
+        branch: Branch,
+    ) -> ForgeResult<ProtectionRead> {
+        if !branch.protected {
             return Ok(ProtectionRead::Unprotected);
         }
-        let rule = found
+        let rule = branch
             .effective_branch_protection_name
             .clone()
             .filter(|r| !r.is_empty())
-            .unwrap_or_else(|| branch.to_string());
+            .unwrap_or_else(|| branch.name.clone());
         let what = format!("read protection rule {rule} of {}", repo.full_name());
         let path = repo_path(
             repo,
@@ -168,12 +145,8 @@ impl GiteaForge {
         let reply = self.call(Call::get(path, &what)).await?;
         if matches!(reply.status.as_u16(), 403 | 404) {
             return Ok(ProtectionRead::Summary {
-                required_approvals: found.required_approvals,
-                required_checks: if found.enable_status_check {
-                    found.status_check_contexts
-                } else {
-                    Vec::new()
-                },
+                required_approvals: branch.requires.required_approvals,
+                required_checks: branch.requires.required_checks(),
                 why: format!(
                     "{what}: {} {}: Gitea shows protection rules only to repository admins",
                     reply.status.as_u16(),
@@ -181,16 +154,12 @@ impl GiteaForge {
                 ),
             });
         }
-        let rule: Rule = reply.success_json(&what)?;
+        let rule: BranchProtection = reply.success_json(&what)?;
         Ok(ProtectionRead::Rules(ProtectionSettings {
-            required_approvals: rule.required_approvals.unwrap_or(0),
+            required_approvals: rule.requires.required_approvals.unwrap_or(0),
             dismiss_stale_approvals: rule.dismiss_stale_approvals,
-            required_checks: if rule.enable_status_check {
-                rule.status_check_contexts
-            } else {
-                Vec::new()
-            },
             enforce_admins: Some(rule.block_admin_merge_override || rule.apply_to_admins),
+            required_checks: rule.requires.required_checks(),
         }))
     }
 

@@ -29,12 +29,30 @@ pub(super) struct Branch {
     pub protected: bool,
     #[serde(default)]
     pub effective_branch_protection_name: Option<String>,
+    #[serde(flatten)]
+    pub requires: Requirements,
+}
+
+/// What a protection rule requires before a merge, as the rule and its branch both show it.
+#[derive(Deserialize)]
+pub(super) struct Requirements {
     #[serde(default)]
     pub required_approvals: Option<u32>,
     #[serde(default)]
     pub enable_status_check: bool,
     #[serde(default, deserialize_with = "list")]
     pub status_check_contexts: Vec<String>,
+}
+
+impl Requirements {
+    /// The status contexts required, none when status checks are off.
+    pub fn required_checks(self) -> Vec<String> {
+        if self.enable_status_check {
+            self.status_check_contexts
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 /// The commit a branch points at.
@@ -46,12 +64,10 @@ pub(super) struct BranchCommit {
 /// `GET /repos/{owner}/{repo}/branch_protections/{name}`.
 #[derive(Deserialize)]
 pub(super) struct BranchProtection {
+    #[serde(flatten)]
+    pub requires: Requirements,
     #[serde(default)]
-    pub required_approvals: Option<u32>,
-    #[serde(default)]
-    pub enable_status_check: bool,
-    #[serde(default, deserialize_with = "list")]
-    pub status_check_contexts: Vec<String>,
+    pub dismiss_stale_approvals: bool,
     /// Gitea 1.24 and later.
     #[serde(default)]
     pub block_admin_merge_override: bool,

@@ -1,6 +1,7 @@
 //! What `ade doctor` reads of a repository's setup on GitHub (`crate::forge::setup`): the app's
 //! installation and webhook, the default branch's protection read whole, and folder listings.
 
+use super::wire::{Branch, Protection, Rule, StatusChecks};
 use super::{Call, GithubForge, repo_path};
 use crate::forge::http::{encode_path, encode_segment, query};
 use crate::forge::setup::{
@@ -33,67 +34,6 @@ struct HookConfig {
     secret: Option<String>,
     #[serde(default)]
     insecure_ssl: Option<serde_json::Value>,
-}
-
-/// `GET /repos/{owner}/{repo}/branches/{branch}/protection`.
-#[derive(Deserialize)]
-struct Protection {
-    #[serde(default)]
-    required_pull_request_reviews: Option<Reviews>,
-    #[serde(default)]
-    required_status_checks: Option<StatusChecks>,
-    #[serde(default)]
-    enforce_admins: Option<Enabled>,
-}
-
-#[derive(Deserialize)]
-struct Reviews {
-    #[serde(default)]
-    required_approving_review_count: Option<u32>,
-    #[serde(default)]
-    dismiss_stale_reviews: bool,
-}
-
-#[derive(Deserialize)]
-struct Enabled {
-    enabled: bool,
-}
-
-#[derive(Default, Deserialize)]
-struct StatusChecks {
-    #[serde(default)]
-    contexts: Vec<String>,
-    #[serde(default)]
-    checks: Vec<NamedCheck>,
-}
-
-#[derive(Deserialize)]
-struct NamedCheck {
-    context: String,
-}
-
-/// `GET /repos/{owner}/{repo}/branches/{branch}`: what every reader sees of its protection.
-#[derive(Deserialize)]
-struct Branch {
-    #[serde(default)]
-    protected: bool,
-    #[serde(default)]
-    protection: Option<BranchSummary>,
-}
-
-#[derive(Deserialize)]
-struct BranchSummary {
-    #[serde(default)]
-    required_status_checks: Option<StatusChecks>,
-}
-
-/// One rule of `GET /repos/{owner}/{repo}/rules/branches/{branch}`.
-#[derive(Deserialize)]
-struct Rule {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    parameters: Option<serde_json::Value>,
 }
 
 /// An entry of a folder listing (`GET …/contents/{path}` on a folder).
@@ -182,7 +122,7 @@ impl GithubForge {
                 let mut checks = summary
                     .protection
                     .and_then(|p| p.required_status_checks)
-                    .map(check_names)
+                    .map(StatusChecks::names)
                     .unwrap_or_default();
                 if let Some(rules) = &rules {
                     merge_checks(&mut checks, &rules.required_checks);
@@ -207,7 +147,7 @@ impl GithubForge {
                     dismiss_stale_approvals: reviews.is_some_and(|r| r.dismiss_stale_reviews),
                     required_checks: protection
                         .required_status_checks
-                        .map(check_names)
+                        .map(StatusChecks::names)
                         .unwrap_or_default(),
                     enforce_admins: Some(protection.enforce_admins.is_some_and(|e| e.enabled)),
                 })
@@ -312,13 +252,6 @@ impl GithubForge {
                 .collect(),
         ))
     }
-}
-
-fn check_names(checks: StatusChecks) -> Vec<String> {
-    let mut names = checks.contexts;
-    let more: Vec<String> = checks.checks.into_iter().map(|c| c.context).collect();
-    merge_checks(&mut names, &more);
-    names
 }
 
 fn merge_checks(into: &mut Vec<String>, more: &[String]) {

@@ -188,6 +188,19 @@ pub(super) struct StatusChecks {
     pub checks: Vec<RequiredCheck>,
 }
 
+impl StatusChecks {
+    /// Every required check's name once: the legacy `contexts`, then the `checks` not among them.
+    pub fn names(self) -> Vec<String> {
+        let mut names = self.contexts;
+        for check in self.checks {
+            if !names.contains(&check.context) {
+                names.push(check.context);
+            }
+        }
+        names
+    }
+}
+
 /// One required check by name.
 #[derive(Deserialize)]
 pub(super) struct RequiredCheck {
@@ -199,6 +212,8 @@ pub(super) struct RequiredCheck {
 pub(super) struct PullReviews {
     #[serde(default)]
     pub required_approving_review_count: Option<u32>,
+    #[serde(default)]
+    pub dismiss_stale_reviews: bool,
 }
 
 /// A protection setting that is on or off.
