@@ -1,7 +1,8 @@
 //! The operations whose REST calls are the same on GitHub and Gitea (same paths, bodies and
 //! answers as far as ade reads them), written once over how each client sends a call.
 
-use super::http::{Reply, encode_segment};
+use super::http::{Reply, encode_path, encode_segment, query};
+use super::setup::FolderEntry;
 use super::wire;
 use super::{ForgeError, ForgeResult, RepoRef};
 use base64::Engine;
@@ -99,6 +100,39 @@ pub(crate) async fn repository(
         .request(repo, Method::GET, repo_path(repo, ""), None, &what)
         .await?
         .success_json(&what)
+}
+
+/// `GET …/contents/{path}` at `git_ref` for a folder: its entries; `None` when there is no such
+/// folder.
+pub(crate) async fn list_folder(
+    client: &impl Client,
+    repo: &RepoRef,
+    path: &str,
+    git_ref: &str,
+) -> ForgeResult<Option<Vec<FolderEntry>>> {
+    let what = format!("list {path} at {git_ref} in {}", repo.full_name());
+    let url =
+        repo_path(repo, &format!("/contents/{}", encode_path(path))) + &query(&[("ref", git_ref)]);
+    let reply = client.request(repo, Method::GET, url, None, &what).await?;
+    if reply.status.as_u16() == 404 {
+        return Ok(None);
+    }
+    let value: Value = reply.success_json(&what)?;
+    if !value.is_array() {
+        return Ok(None);
+    }
+    let entries: Vec<wire::Entry> =
+        serde_json::from_value(value).map_err(|e| ForgeError::Malformed(format!("{what}: {e}")))?;
+    Ok(Some(
+        entries
+            .into_iter()
+            .map(|e| FolderEntry {
+                is_file: e.kind == "file",
+                name: e.name,
+                path: e.path,
+            })
+            .collect(),
+    ))
 }
 
 /// What a `contents` answer says of a path.

@@ -23,6 +23,17 @@ pub(crate) struct Comment {
     pub body: Option<String>,
 }
 
+impl Comment {
+    /// The comment as ade reads it, a deleted author shown as `ghost`.
+    pub(crate) fn read(self, ghost: &str) -> crate::forge::ForgeComment {
+        crate::forge::ForgeComment {
+            id: self.id,
+            author: login_or(self.user, ghost),
+            body: self.body.unwrap_or_default(),
+        }
+    }
+}
+
 /// `GET /repos/{owner}/{repo}/contents/{path}` for a file (a directory is a list instead).
 #[derive(Deserialize)]
 pub(crate) struct Contents {
@@ -32,6 +43,15 @@ pub(crate) struct Contents {
     pub encoding: Option<String>,
     #[serde(default)]
     pub content: Option<String>,
+}
+
+/// An entry of a folder listing (`GET …/contents/{path}` on a folder).
+#[derive(Deserialize)]
+pub(crate) struct Entry {
+    pub name: String,
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: String,
 }
 
 /// `GET /repos/{owner}/{repo}`.

@@ -20,11 +20,7 @@ pub(super) async fn list_comments(
     Ok(comments
         .unwrap_or_default()
         .into_iter()
-        .map(|c| ForgeComment {
-            id: c.id,
-            author: wire::login(c.user),
-            body: c.body.unwrap_or_default(),
-        })
+        .map(|c| c.read(wire::GHOST))
         .collect())
 }
 

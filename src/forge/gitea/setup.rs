@@ -5,11 +5,12 @@
 use super::wire::list;
 use super::wire::{Branch, BranchProtection};
 use super::{Call, GiteaForge, repo_path};
-use crate::forge::http::{encode_path, encode_segment, query};
+use crate::forge::http::{encode_segment, query};
+use crate::forge::rest;
 use crate::forge::setup::{
     FolderEntry, ProtectionRead, ProtectionSettings, SecretShown, WebhookSetup,
 };
-use crate::forge::{ForgeError, ForgeResult, Permission, RepoRef};
+use crate::forge::{ForgeResult, Permission, RepoRef};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -46,15 +47,6 @@ struct Hook {
     url: Option<String>,
     #[serde(default)]
     content_type: Option<String>,
-}
-
-/// An entry of a folder listing (`ContentsResponse`).
-#[derive(Deserialize)]
-struct Entry {
-    name: String,
-    path: String,
-    #[serde(rename = "type")]
-    kind: String,
 }
 
 impl GiteaForge {
@@ -170,28 +162,6 @@ impl GiteaForge {
         path: &str,
         git_ref: &str,
     ) -> ForgeResult<Option<Vec<FolderEntry>>> {
-        let what = format!("list {path} at {git_ref} in {}", repo.full_name());
-        let url = repo_path(repo, &format!("/contents/{}", encode_path(path)))
-            + &query(&[("ref", git_ref)]);
-        let reply = self.call(Call::get(url, &what)).await?;
-        if reply.status.as_u16() == 404 {
-            return Ok(None);
-        }
-        let value: serde_json::Value = reply.success_json(&what)?;
-        if !value.is_array() {
-            return Ok(None);
-        }
-        let entries: Vec<Entry> = serde_json::from_value(value)
-            .map_err(|e| ForgeError::Malformed(format!("{what}: {e}")))?;
-        Ok(Some(
-            entries
-                .into_iter()
-                .map(|e| FolderEntry {
-                    is_file: e.kind == "file",
-                    name: e.name,
-                    path: e.path,
-                })
-                .collect(),
-        ))
+        rest::list_folder(self, repo, path, git_ref).await
     }
 }

@@ -163,7 +163,10 @@ pub(super) struct Team {
     pub name: String,
 }
 
+/// How Gitea shows a deleted user.
+pub(super) const GHOST: &str = "Ghost";
+
 /// Login of a possibly deleted user, shown as Gitea shows it.
 pub(super) fn login(user: Option<User>) -> String {
-    crate::forge::wire::login_or(user, "Ghost")
+    crate::forge::wire::login_or(user, GHOST)
 }

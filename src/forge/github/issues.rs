@@ -15,14 +15,7 @@ pub(super) async fn list_comments(
     let what = format!("list comments of {}#{number}", repo.full_name());
     let path = repo_path(repo, &format!("/issues/{number}/comments"));
     let comments: Vec<wire::Comment> = gh.list(repo, &path, &[], &what).await?;
-    Ok(comments
-        .into_iter()
-        .map(|c| ForgeComment {
-            id: c.id,
-            author: wire::login(c.user),
-            body: c.body.unwrap_or_default(),
-        })
-        .collect())
+    Ok(comments.into_iter().map(|c| c.read(wire::GHOST)).collect())
 }
 
 pub(super) async fn add_reaction(

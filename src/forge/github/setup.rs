@@ -3,11 +3,12 @@
 
 use super::wire::{Branch, Protection, Rule, StatusChecks};
 use super::{Call, GithubForge, repo_path};
-use crate::forge::http::{encode_path, encode_segment, query};
+use crate::forge::http::{encode_segment, query};
+use crate::forge::rest;
 use crate::forge::setup::{
     FolderEntry, InstallationAccess, ProtectionRead, ProtectionSettings, SecretShown, WebhookSetup,
 };
-use crate::forge::{ForgeError, ForgeResult, RepoRef};
+use crate::forge::{ForgeResult, RepoRef};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -34,15 +35,6 @@ struct HookConfig {
     secret: Option<String>,
     #[serde(default)]
     insecure_ssl: Option<serde_json::Value>,
-}
-
-/// An entry of a folder listing (`GET …/contents/{path}` on a folder).
-#[derive(Deserialize)]
-struct Entry {
-    name: String,
-    path: String,
-    #[serde(rename = "type")]
-    kind: String,
 }
 
 impl GithubForge {
@@ -228,29 +220,7 @@ impl GithubForge {
         path: &str,
         git_ref: &str,
     ) -> ForgeResult<Option<Vec<FolderEntry>>> {
-        let what = format!("list {path} at {git_ref} in {}", repo.full_name());
-        let url = repo_path(repo, &format!("/contents/{}", encode_path(path)))
-            + &query(&[("ref", git_ref)]);
-        let reply = self.repo_call(repo, Call::get(url, &what)).await?;
-        if reply.status.as_u16() == 404 {
-            return Ok(None);
-        }
-        let value: serde_json::Value = reply.success_json(&what)?;
-        if !value.is_array() {
-            return Ok(None);
-        }
-        let entries: Vec<Entry> = serde_json::from_value(value)
-            .map_err(|e| ForgeError::Malformed(format!("{what}: {e}")))?;
-        Ok(Some(
-            entries
-                .into_iter()
-                .map(|e| FolderEntry {
-                    is_file: e.kind == "file",
-                    name: e.name,
-                    path: e.path,
-                })
-                .collect(),
-        ))
+        rest::list_folder(self, repo, path, git_ref).await
     }
 }
 

@@ -237,7 +237,10 @@ pub(super) struct TeamMembership {
     pub state: String,
 }
 
+/// How GitHub shows a deleted user.
+pub(super) const GHOST: &str = "ghost";
+
 /// Login of a possibly deleted user, shown as GitHub shows it.
 pub(super) fn login(user: Option<User>) -> String {
-    crate::forge::wire::login_or(user, "ghost")
+    crate::forge::wire::login_or(user, GHOST)
 }
