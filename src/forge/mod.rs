@@ -357,6 +357,17 @@ pub enum MergeMethod {
     Rebase,
 }
 
+impl MergeMethod {
+    /// The name both forges' merge endpoints take (`merge_method` on GitHub, `Do` on Gitea).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeMethod::Merge => "merge",
+            MergeMethod::Squash => "squash",
+            MergeMethod::Rebase => "rebase",
+        }
+    }
+}
+
 /// Why a forge refused a merge; the review gate acts differently on each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MergeRefusal {

@@ -4,7 +4,7 @@
 use super::http::{Reply, encode_path, encode_segment, query};
 use super::setup::FolderEntry;
 use super::wire;
-use super::{ForgeError, ForgeResult, RepoRef};
+use super::{ForgeError, ForgeResult, MergeRefusal, RepoRef};
 use base64::Engine;
 use http::Method;
 use serde_json::{Value, json};
@@ -133,6 +133,22 @@ pub(crate) async fn list_folder(
             })
             .collect(),
     ))
+}
+
+/// The outcome of a merge from the forge's answer: `refusal` is why it refused, as read from
+/// that answer by the forge's own rules.
+pub(crate) fn merge_outcome(
+    reply: &Reply,
+    what: &str,
+    refusal: Option<MergeRefusal>,
+) -> ForgeResult<()> {
+    match refusal {
+        Some(refusal) => Err(ForgeError::MergeRefused {
+            refusal,
+            message: format!("{what}: {}", reply.message()),
+        }),
+        None => reply.success(what),
+    }
 }
 
 /// What a `contents` answer says of a path.

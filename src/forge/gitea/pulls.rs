@@ -3,6 +3,7 @@
 
 use super::{Call, GiteaForge, repo_path, wire};
 use crate::forge::http::Reply;
+use crate::forge::rest;
 use crate::forge::{
     ForgeError, ForgePullRequest, ForgeResult, MergeMethod, MergeRefusal, NewPullRequest,
     PullRequestUpdate, RepoRef,
@@ -206,21 +207,10 @@ pub(super) async fn merge(
     method: MergeMethod,
 ) -> ForgeResult<()> {
     let what = format!("merge {}#{number} at {head_sha}", repo.full_name());
-    let style = match method {
-        MergeMethod::Merge => "merge",
-        MergeMethod::Squash => "squash",
-        MergeMethod::Rebase => "rebase",
-    };
-    let body = json!({ "Do": style, "head_commit_id": head_sha });
+    let body = json!({ "Do": method.as_str(), "head_commit_id": head_sha });
     let path = repo_path(repo, &format!("/pulls/{number}/merge"));
     let reply = gitea.call(Call::post(path, body, &what)).await?;
-    match merge_refusal(&reply) {
-        Some(refusal) => Err(ForgeError::MergeRefused {
-            refusal,
-            message: format!("{what}: {}", reply.message()),
-        }),
-        None => reply.success(&what),
-    }
+    rest::merge_outcome(&reply, &what, merge_refusal(&reply))
 }
 
 /// Why Gitea refused a merge: 409 "head out of date" when `head_commit_id` is not the head, 409

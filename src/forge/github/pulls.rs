@@ -2,9 +2,10 @@
 
 use super::{Call, GithubForge, repo_path, wire};
 use crate::forge::http::{Reply, query};
+use crate::forge::rest;
 use crate::forge::{
-    ForgeError, ForgePullRequest, ForgeResult, MergeMethod, MergeRefusal, NewPullRequest,
-    PullRequestUpdate, RepoRef,
+    ForgePullRequest, ForgeResult, MergeMethod, MergeRefusal, NewPullRequest, PullRequestUpdate,
+    RepoRef,
 };
 use serde_json::{Map, Value, json};
 
@@ -116,21 +117,10 @@ pub(super) async fn merge(
     method: MergeMethod,
 ) -> ForgeResult<()> {
     let what = format!("merge {}#{number} at {head_sha}", repo.full_name());
-    let merge_method = match method {
-        MergeMethod::Merge => "merge",
-        MergeMethod::Squash => "squash",
-        MergeMethod::Rebase => "rebase",
-    };
-    let body = json!({ "sha": head_sha, "merge_method": merge_method });
+    let body = json!({ "sha": head_sha, "merge_method": method.as_str() });
     let path = repo_path(repo, &format!("/pulls/{number}/merge"));
     let reply = gh.repo_call(repo, Call::put(path, body, &what)).await?;
-    match merge_refusal(&reply) {
-        Some(refusal) => Err(ForgeError::MergeRefused {
-            refusal,
-            message: format!("{what}: {}", reply.message()),
-        }),
-        None => reply.success(&what),
-    }
+    rest::merge_outcome(&reply, &what, merge_refusal(&reply))
 }
 
 /// Why GitHub refused a merge, from its answer: 409 when the head is not the `sha` sent ("Head
