@@ -5,6 +5,7 @@
 //! the judgement to the doctor.
 
 use super::BranchProtection;
+pub(crate) use super::rest::list_folder;
 use std::collections::BTreeMap;
 
 /// The GitHub App installation that covers a repository: what its owner granted.

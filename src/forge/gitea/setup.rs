@@ -6,10 +6,7 @@ use super::wire::list;
 use super::wire::{Branch, BranchProtection};
 use super::{Call, GiteaForge, repo_path};
 use crate::forge::http::{encode_segment, query};
-use crate::forge::rest;
-use crate::forge::setup::{
-    FolderEntry, ProtectionRead, ProtectionSettings, SecretShown, WebhookSetup,
-};
+use crate::forge::setup::{ProtectionRead, ProtectionSettings, SecretShown, WebhookSetup};
 use crate::forge::{ForgeResult, Permission, RepoRef};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -153,15 +150,5 @@ impl GiteaForge {
             enforce_admins: Some(rule.block_admin_merge_override || rule.apply_to_admins),
             required_checks: rule.requires.required_checks(),
         }))
-    }
-
-    /// The entries of the folder `path` at `git_ref`; `None` when there is no such folder.
-    pub async fn list_folder(
-        &self,
-        repo: &RepoRef,
-        path: &str,
-        git_ref: &str,
-    ) -> ForgeResult<Option<Vec<FolderEntry>>> {
-        rest::list_folder(self, repo, path, git_ref).await
     }
 }

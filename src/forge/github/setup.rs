@@ -4,9 +4,8 @@
 use super::wire::{Branch, Protection, Rule, StatusChecks};
 use super::{Call, GithubForge, repo_path};
 use crate::forge::http::{encode_segment, query};
-use crate::forge::rest;
 use crate::forge::setup::{
-    FolderEntry, InstallationAccess, ProtectionRead, ProtectionSettings, SecretShown, WebhookSetup,
+    InstallationAccess, ProtectionRead, ProtectionSettings, SecretShown, WebhookSetup,
 };
 use crate::forge::{ForgeResult, RepoRef};
 use serde::Deserialize;
@@ -211,16 +210,6 @@ impl GithubForge {
             }
         }
         Ok(any.then_some(settings))
-    }
-
-    /// The entries of the folder `path` at `git_ref`; `None` when there is no such folder.
-    pub async fn list_folder(
-        &self,
-        repo: &RepoRef,
-        path: &str,
-        git_ref: &str,
-    ) -> ForgeResult<Option<Vec<FolderEntry>>> {
-        rest::list_folder(self, repo, path, git_ref).await
     }
 }
 
