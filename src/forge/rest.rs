@@ -4,10 +4,13 @@
 use super::http::{Reply, encode_path, encode_segment, query};
 use super::setup::FolderEntry;
 use super::wire;
-use super::{ForgeError, ForgeResult, MergeRefusal, RepoRef};
+use super::{ForgeError, ForgeResult, MergeRefusal, NewPullRequest, RepoRef};
 use base64::Engine;
 use http::Method;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::future::Future;
 
 /// How a client sends one JSON call about a repository: GitHub with the token of the
 /// repository's installation, Gitea with the bot's token.
@@ -88,6 +91,79 @@ pub(crate) async fn close_issue(
         .request(repo, Method::PATCH, path, Some(change), &what)
         .await?
         .success(&what)
+}
+
+/// Adds those of `labels` the repository has, never creating the others (GitHub would); the
+/// repository's labels are read only when there are some to add. `existing` maps each label's
+/// name to how the forge's request names it (GitHub by name, Gitea by id).
+pub(crate) async fn add_labels(
+    client: &impl Client,
+    repo: &RepoRef,
+    number: i64,
+    labels: &[String],
+    existing: impl Future<Output = ForgeResult<HashMap<String, Value>>>,
+) -> ForgeResult<()> {
+    if labels.is_empty() {
+        return Ok(());
+    }
+    let existing = existing.await?;
+    let (present, missing): (Vec<&String>, Vec<&String>) = labels
+        .iter()
+        .partition(|l| existing.contains_key(l.as_str()));
+    if !missing.is_empty() {
+        tracing::warn!(repo = %repo.full_name(), ?missing, "labels missing from the repository are not added");
+    }
+    if present.is_empty() {
+        return Ok(());
+    }
+    let named: Vec<&Value> = present.iter().map(|l| &existing[l.as_str()]).collect();
+    let what = format!("label {}#{number}", repo.full_name());
+    let path = repo_path(repo, &format!("/issues/{number}/labels"));
+    client
+        .request(
+            repo,
+            Method::POST,
+            path,
+            Some(json!({ "labels": named })),
+            &what,
+        )
+        .await?
+        .success(&what)
+}
+
+/// `GET …/pulls/{number}`, in the forge's wire shape.
+pub(crate) async fn get_pull<T: DeserializeOwned>(
+    client: &impl Client,
+    repo: &RepoRef,
+    number: i64,
+) -> ForgeResult<T> {
+    let what = format!("read pull request {}#{number}", repo.full_name());
+    let path = repo_path(repo, &format!("/pulls/{number}"));
+    client
+        .request(repo, Method::GET, path, None, &what)
+        .await?
+        .success_json(&what)
+}
+
+/// Opens `pull` with `body` (the fields as the forge names them); answers it in the forge's
+/// wire shape.
+pub(crate) async fn open_pull<T: DeserializeOwned>(
+    client: &impl Client,
+    repo: &RepoRef,
+    pull: &NewPullRequest,
+    body: Value,
+) -> ForgeResult<T> {
+    let what = format!(
+        "open a pull request {} → {} in {}",
+        pull.head,
+        pull.base,
+        repo.full_name()
+    );
+    let path = repo_path(repo, "/pulls");
+    client
+        .request(repo, Method::POST, path, Some(body), &what)
+        .await?
+        .success_json(&what)
 }
 
 /// `GET /repos/{owner}/{repo}`.

@@ -4,7 +4,7 @@
 use super::{Call, GiteaForge, repo_path, wire};
 use crate::forge::rest;
 use crate::forge::{ForgeComment, ForgeResult, Reaction, RepoRef};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::HashMap;
 
 /// Gitea answers this one unpaged: every comment of the issue in one list.
@@ -55,44 +55,18 @@ pub(super) async fn add_reaction(
     }
 }
 
-/// Adds the labels the repository has, by id (what every Gitea and Forgejo version accepts);
-/// the others are skipped, never created.
-pub(super) async fn add_labels(
+/// The repository's labels, each named by its id in requests (what every Gitea and Forgejo
+/// version accepts).
+pub(super) async fn repo_labels(
     gitea: &GiteaForge,
     repo: &RepoRef,
-    number: i64,
-    labels: &[String],
-) -> ForgeResult<()> {
-    if labels.is_empty() {
-        return Ok(());
-    }
-    let existing = repo_labels(gitea, repo).await?;
-    let mut ids = Vec::new();
-    let mut missing = Vec::new();
-    for label in labels {
-        match existing.get(label) {
-            Some(id) => ids.push(*id),
-            None => missing.push(label),
-        }
-    }
-    if !missing.is_empty() {
-        tracing::warn!(repo = %repo.full_name(), ?missing, "labels missing from the repository are not added");
-    }
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let what = format!("label {}#{number}", repo.full_name());
-    let path = repo_path(repo, &format!("/issues/{number}/labels"));
-    gitea
-        .call(Call::post(path, json!({ "labels": ids }), &what))
-        .await?
-        .success(&what)
-}
-
-async fn repo_labels(gitea: &GiteaForge, repo: &RepoRef) -> ForgeResult<HashMap<String, i64>> {
+) -> ForgeResult<HashMap<String, Value>> {
     let what = format!("list labels of {}", repo.full_name());
     let labels: Vec<wire::Label> = gitea.list(&repo_path(repo, "/labels"), &[], &what).await?;
-    Ok(labels.into_iter().map(|l| (l.name, l.id)).collect())
+    Ok(labels
+        .into_iter()
+        .map(|l| (l.name, Value::from(l.id)))
+        .collect())
 }
 
 /// Closes an issue.

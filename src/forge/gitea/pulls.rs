@@ -35,10 +35,7 @@ pub(super) async fn get(
     repo: &RepoRef,
     number: i64,
 ) -> ForgeResult<ForgePullRequest> {
-    let what = format!("read pull request {}#{number}", repo.full_name());
-    let path = repo_path(repo, &format!("/pulls/{number}"));
-    let reply = gitea.call(Call::get(path, &what)).await?;
-    Ok(pull_of(reply.success_json(&what)?))
+    Ok(pull_of(rest::get_pull(gitea, repo, number).await?))
 }
 
 pub(super) async fn create(
@@ -46,22 +43,13 @@ pub(super) async fn create(
     repo: &RepoRef,
     pull: &NewPullRequest,
 ) -> ForgeResult<ForgePullRequest> {
-    let what = format!(
-        "open a pull request {} → {} in {}",
-        pull.head,
-        pull.base,
-        repo.full_name()
-    );
     let title = if pull.draft && !pull.title.starts_with(DRAFT_PREFIX) {
         format!("{DRAFT_PREFIX}{}", pull.title)
     } else {
         pull.title.clone()
     };
     let body = json!({ "title": title, "body": pull.body, "head": pull.head, "base": pull.base });
-    let reply = gitea
-        .call(Call::post(repo_path(repo, "/pulls"), body, &what))
-        .await?;
-    Ok(pull_of(reply.success_json(&what)?))
+    Ok(pull_of(rest::open_pull(gitea, repo, pull, body).await?))
 }
 
 pub(super) async fn find(

@@ -4,8 +4,8 @@
 use super::{Call, GithubForge, repo_path, wire};
 use crate::forge::rest;
 use crate::forge::{ForgeComment, ForgeResult, Reaction, RepoRef};
-use serde_json::json;
-use std::collections::HashSet;
+use serde_json::{Value, json};
+use std::collections::HashMap;
 
 pub(super) async fn list_comments(
     gh: &GithubForge,
@@ -33,41 +33,19 @@ pub(super) async fn add_reaction(
         .success(&what)
 }
 
-/// Adds the labels the repository has; GitHub would create the others, which ade must not.
-pub(super) async fn add_labels(
+/// The repository's labels, each named by its name in requests.
+pub(super) async fn repo_labels(
     gh: &GithubForge,
     repo: &RepoRef,
-    number: i64,
-    labels: &[String],
-) -> ForgeResult<()> {
-    if labels.is_empty() {
-        return Ok(());
-    }
-    let existing = repo_labels(gh, repo).await?;
-    let (present, missing): (Vec<&String>, Vec<&String>) =
-        labels.iter().partition(|l| existing.contains(l.as_str()));
-    if !missing.is_empty() {
-        tracing::warn!(repo = %repo.full_name(), ?missing, "labels missing from the repository are not added");
-    }
-    if present.is_empty() {
-        return Ok(());
-    }
-    let what = format!("label {}#{number}", repo.full_name());
-    let path = repo_path(repo, &format!("/issues/{number}/labels"));
-    gh.repo_call(
-        repo,
-        Call::post(path, Some(json!({ "labels": present })), &what),
-    )
-    .await?
-    .success(&what)
-}
-
-async fn repo_labels(gh: &GithubForge, repo: &RepoRef) -> ForgeResult<HashSet<String>> {
+) -> ForgeResult<HashMap<String, Value>> {
     let what = format!("list labels of {}", repo.full_name());
     let labels: Vec<wire::Label> = gh
         .list(repo, &repo_path(repo, "/labels"), &[], &what)
         .await?;
-    Ok(labels.into_iter().map(|l| l.name).collect())
+    Ok(labels
+        .into_iter()
+        .map(|l| (l.name.clone(), Value::from(l.name)))
+        .collect())
 }
 
 /// Closes an issue as completed.

@@ -356,7 +356,8 @@ impl Forge for GithubForge {
     }
 
     async fn add_labels(&self, repo: &RepoRef, number: i64, labels: &[String]) -> ForgeResult<()> {
-        issues::add_labels(self, repo, number, labels).await
+        let existing = issues::repo_labels(self, repo);
+        rest::add_labels(self, repo, number, labels, existing).await
     }
 
     async fn create_pull_request(

@@ -29,10 +29,7 @@ pub(super) async fn get(
     repo: &RepoRef,
     number: i64,
 ) -> ForgeResult<ForgePullRequest> {
-    let what = format!("read pull request {}#{number}", repo.full_name());
-    let path = repo_path(repo, &format!("/pulls/{number}"));
-    let reply = gh.repo_call(repo, Call::get(path, &what)).await?;
-    Ok(pull_of(reply.success_json(&what)?))
+    Ok(pull_of(rest::get_pull(gh, repo, number).await?))
 }
 
 pub(super) async fn create(
@@ -40,12 +37,6 @@ pub(super) async fn create(
     repo: &RepoRef,
     pull: &NewPullRequest,
 ) -> ForgeResult<ForgePullRequest> {
-    let what = format!(
-        "open a pull request {} → {} in {}",
-        pull.head,
-        pull.base,
-        repo.full_name()
-    );
     let body = json!({
         "title": pull.title,
         "body": pull.body,
@@ -53,13 +44,7 @@ pub(super) async fn create(
         "base": pull.base,
         "draft": pull.draft,
     });
-    let reply = gh
-        .repo_call(
-            repo,
-            Call::post(repo_path(repo, "/pulls"), Some(body), &what),
-        )
-        .await?;
-    Ok(pull_of(reply.success_json(&what)?))
+    Ok(pull_of(rest::open_pull(gh, repo, pull, body).await?))
 }
 
 pub(super) async fn find(
