@@ -39,9 +39,21 @@ pub trait Dialect: 'static {
     fn label(sim: &Sim, repo: &Repo, label: &Label) -> Value;
     /// A review of a pull request.
     fn review(sim: &Sim, repo: &Repo, review: &Review) -> Value;
-    /// A pull request as a list of them shows it, as `viewer` sees it.
-    fn listed_pull(sim: &Sim, repo: &Repo, pull: &Pull, git: &PullGit, viewer: Permission)
-    -> Value;
+    /// A pull request as a list of them shows it, as `viewer` sees it: whole unless the forge
+    /// lists a shorter form.
+    fn listed_pull(
+        sim: &Sim,
+        repo: &Repo,
+        pull: &Pull,
+        git: &PullGit,
+        viewer: Permission,
+    ) -> Value {
+        Self::pull(sim, repo, pull, git, viewer)
+    }
+    /// Whether a new pull request titled `title` is a draft, the request having asked `asked`.
+    fn opens_draft(title: &str, asked: bool) -> bool;
+    /// The status that refuses a second open pull request for the same branches.
+    const DUPLICATE_PULL: StatusCode;
     /// A pull request, as `viewer` sees it.
     fn pull(sim: &Sim, repo: &Repo, pull: &Pull, git: &PullGit, viewer: Permission) -> Value;
 }
@@ -176,6 +188,46 @@ pub async fn list_pulls<D: Dialect>(
         }
     }
     Ok(ctx.paged(D::PAGE, items))
+}
+
+#[derive(Deserialize)]
+struct NewPull {
+    title: Option<String>,
+    body: Option<String>,
+    head: String,
+    base: String,
+    #[serde(default)]
+    draft: bool,
+}
+
+/// `POST …/pulls` → 201 and a `pull_request` `opened` webhook; the title defaults to the head
+/// branch.
+pub async fn create_pull<D: Dialect>(
+    ctx: Ctx,
+    Path((owner, name)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult {
+    let request: NewPull = parse_json(&ctx.sim, &body)?;
+    let repo = ctx.with(&owner, &name, Permission::Write)?;
+    let login = ctx.login()?;
+    let title = request.title.unwrap_or_else(|| request.head.clone());
+    let spec = actions::PullSpec {
+        title: &title,
+        body: request.body.as_deref().unwrap_or(""),
+        head: &request.head,
+        base: &request.base,
+        draft: D::opens_draft(&title, request.draft),
+    };
+    let number = actions::open_pull(&ctx.sim, &repo.full_name(), &login, spec)
+        .await
+        .map_err(|e| match e {
+            actions::ActionError::Invalid(message) if message.starts_with("A pull request") => {
+                ctx.error(D::DUPLICATE_PULL, message)
+            }
+            other => ctx.refused(other),
+        })?;
+    let body = render_pull::<D>(&ctx, &owner, &name, number).await?;
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// Pull request `number` of a readable repository as the caller sees it.

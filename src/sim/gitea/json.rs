@@ -1,6 +1,7 @@
 //! Gitea's JSON shapes (the `definitions` of its swagger file, version 1.26), one function per
 //! object, shared by the API answers and the webhook payloads.
 
+use super::super::actions;
 use super::super::core::{PullGit, Sim};
 use super::super::routes;
 use super::super::state::{
@@ -27,6 +28,8 @@ impl routes::Dialect for Shape {
     /// 201, as Gitea's swagger says.
     const PULL_UPDATED: StatusCode = StatusCode::CREATED;
     const PAGE: usize = 50;
+    /// 409, as Gitea answers.
+    const DUPLICATE_PULL: StatusCode = StatusCode::CONFLICT;
 
     fn unknown_reaction(content: &str) -> (StatusCode, String) {
         (
@@ -55,14 +58,8 @@ impl routes::Dialect for Shape {
         self::review(sim, repo, review)
     }
 
-    fn listed_pull(
-        sim: &Sim,
-        repo: &Repo,
-        pull: &Pull,
-        git: &PullGit,
-        viewer: Permission,
-    ) -> Value {
-        pull_request(sim, repo, pull, git, viewer)
+    fn opens_draft(title: &str, _asked: bool) -> bool {
+        actions::gitea_draft_title(title)
     }
 
     fn pull(sim: &Sim, repo: &Repo, pull: &Pull, git: &PullGit, viewer: Permission) -> Value {

@@ -75,7 +75,7 @@ pub fn router() -> Router<Arc<Sim>> {
         )
         .route(
             &format!("{repo}/pulls"),
-            get(pulls::list_pulls).post(pulls::create_pull),
+            get(pulls::list_pulls).post(routes::create_pull::<json::Shape>),
         )
         .route(
             &format!("{repo}/pulls/{{index}}"),

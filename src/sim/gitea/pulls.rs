@@ -6,7 +6,6 @@ use super::super::http::{ApiResult, Ctx, parse_json};
 use super::super::routes;
 use super::json;
 use crate::forge::Permission;
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -16,48 +15,6 @@ use serde::Deserialize;
 /// `GET /api/v1/repos/{owner}/{repo}/pulls?state=open|closed|all`, newest first, paged.
 pub async fn list_pulls(ctx: Ctx, Path((owner, name)): Path<(String, String)>) -> ApiResult {
     routes::list_pulls::<json::Shape>(&ctx, &owner, &name, |_| true).await
-}
-
-#[derive(Deserialize)]
-struct NewPull {
-    title: Option<String>,
-    body: Option<String>,
-    head: String,
-    base: String,
-}
-
-/// `POST /api/v1/repos/{owner}/{repo}/pulls` → 201 and a `pull_request` webhook; 409 when an
-/// open one exists for the same branches.
-pub async fn create_pull(
-    ctx: Ctx,
-    Path((owner, name)): Path<(String, String)>,
-    body: Bytes,
-) -> ApiResult {
-    let request: NewPull = parse_json(&ctx.sim, &body)?;
-    let repo = ctx.with(&owner, &name, Permission::Write)?;
-    let login = ctx.login()?;
-    let title = request.title.unwrap_or_else(|| request.head.clone());
-    let number = actions::open_pull(
-        &ctx.sim,
-        &repo.full_name(),
-        &login,
-        actions::PullSpec {
-            title: &title,
-            body: request.body.as_deref().unwrap_or(""),
-            head: &request.head,
-            base: &request.base,
-            draft: actions::gitea_draft_title(&title),
-        },
-    )
-    .await
-    .map_err(|e| match e {
-        actions::ActionError::Invalid(message) if message.starts_with("A pull request") => {
-            ctx.error(StatusCode::CONFLICT, message)
-        }
-        other => ctx.refused(other),
-    })?;
-    let body = routes::render_pull::<json::Shape>(&ctx, &owner, &name, number).await?;
-    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 #[derive(Deserialize)]

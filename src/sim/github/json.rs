@@ -27,6 +27,8 @@ impl routes::Dialect for Shape {
     ];
     const PULL_UPDATED: StatusCode = StatusCode::OK;
     const PAGE: usize = 30;
+    /// 422, GitHub's validation failure.
+    const DUPLICATE_PULL: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
 
     fn unknown_reaction(content: &str) -> (StatusCode, String) {
         (
@@ -53,6 +55,10 @@ impl routes::Dialect for Shape {
 
     fn review(sim: &Sim, repo: &Repo, review: &Review) -> Value {
         self::review(sim, repo, review, false)
+    }
+
+    fn opens_draft(_title: &str, asked: bool) -> bool {
+        asked
     }
 
     fn listed_pull(

@@ -89,7 +89,7 @@ pub fn router() -> Router<Arc<Sim>> {
         )
         .route(
             "/repos/{owner}/{repo}/pulls",
-            get(pulls::list_pulls).post(pulls::create_pull),
+            get(pulls::list_pulls).post(routes::create_pull::<json::Shape>),
         )
         .route(
             "/repos/{owner}/{repo}/pulls/{number}",

@@ -29,43 +29,6 @@ pub async fn list_pulls(ctx: Ctx, Path((owner, name)): Path<(String, String)>) -
 }
 
 #[derive(Deserialize)]
-struct NewPull {
-    title: Option<String>,
-    body: Option<String>,
-    head: String,
-    base: String,
-    #[serde(default)]
-    draft: bool,
-}
-
-/// `POST /repos/{owner}/{repo}/pulls` → 201 and a `pull_request` `opened` webhook.
-pub async fn create_pull(
-    ctx: Ctx,
-    Path((owner, name)): Path<(String, String)>,
-    body: Bytes,
-) -> ApiResult {
-    let request: NewPull = parse_json(&ctx.sim, &body)?;
-    let repo = ctx.with(&owner, &name, Permission::Write)?;
-    let login = ctx.login()?;
-    let number = actions::open_pull(
-        &ctx.sim,
-        &repo.full_name(),
-        &login,
-        actions::PullSpec {
-            title: request.title.as_deref().unwrap_or(&request.head),
-            body: request.body.as_deref().unwrap_or(""),
-            head: &request.head,
-            base: &request.base,
-            draft: request.draft,
-        },
-    )
-    .await
-    .map_err(|e| ctx.refused(e))?;
-    let body = routes::render_pull::<json::Shape>(&ctx, &owner, &name, number).await?;
-    Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-#[derive(Deserialize)]
 struct MergeRequest {
     sha: Option<String>,
     merge_method: Option<String>,
