@@ -583,15 +583,8 @@ pub const APP_PERMISSIONS: &[(&str, &str)] = &[
 ];
 
 /// The events the simulated app subscribes to, and each installation receives unless a test
-/// says otherwise.
-pub const APP_EVENTS: &[&str] = &[
-    "check_run",
-    "issue_comment",
-    "issues",
-    "pull_request",
-    "pull_request_review",
-    "push",
-];
+/// says otherwise: those docs/forges.md tells an operator to subscribe ade's app to.
+pub const APP_EVENTS: &[&str] = crate::forge::github::permissions::EVENTS;
 
 fn app_permissions() -> Value {
     APP_PERMISSIONS
