@@ -4,7 +4,7 @@
 use super::http::{Reply, encode_path, encode_segment, query};
 use super::setup::FolderEntry;
 use super::wire;
-use super::{ForgeError, ForgeResult, MergeRefusal, NewPullRequest, RepoRef};
+use super::{ForgeError, ForgePullRequest, ForgeResult, MergeRefusal, NewPullRequest, RepoRef};
 use base64::Engine;
 use http::Method;
 use serde::de::DeserializeOwned;
@@ -131,28 +131,29 @@ pub(crate) async fn add_labels(
         .success(&what)
 }
 
-/// `GET …/pulls/{number}`, in the forge's wire shape.
-pub(crate) async fn get_pull<T: DeserializeOwned>(
+/// `GET …/pulls/{number}`, read through the forge's wire shape `T`.
+pub(crate) async fn get_pull<T: DeserializeOwned + Into<ForgePullRequest>>(
     client: &impl Client,
     repo: &RepoRef,
     number: i64,
-) -> ForgeResult<T> {
+) -> ForgeResult<ForgePullRequest> {
     let what = format!("read pull request {}#{number}", repo.full_name());
     let path = repo_path(repo, &format!("/pulls/{number}"));
     client
         .request(repo, Method::GET, path, None, &what)
         .await?
-        .success_json(&what)
+        .success_json::<T>(&what)
+        .map(Into::into)
 }
 
-/// Opens `pull` with `body` (the fields as the forge names them); answers it in the forge's
-/// wire shape.
-pub(crate) async fn open_pull<T: DeserializeOwned>(
+/// Opens `pull` with `body` (the fields as the forge names them); the answer is read through
+/// the forge's wire shape `T`.
+pub(crate) async fn open_pull<T: DeserializeOwned + Into<ForgePullRequest>>(
     client: &impl Client,
     repo: &RepoRef,
     pull: &NewPullRequest,
     body: Value,
-) -> ForgeResult<T> {
+) -> ForgeResult<ForgePullRequest> {
     let what = format!(
         "open a pull request {} → {} in {}",
         pull.head,
@@ -163,7 +164,8 @@ pub(crate) async fn open_pull<T: DeserializeOwned>(
     client
         .request(repo, Method::POST, path, Some(body), &what)
         .await?
-        .success_json(&what)
+        .success_json::<T>(&what)
+        .map(Into::into)
 }
 
 /// `GET /repos/{owner}/{repo}`.

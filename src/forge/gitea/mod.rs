@@ -279,7 +279,7 @@ impl Forge for GiteaForge {
     }
 
     async fn pull_request(&self, repo: &RepoRef, number: i64) -> ForgeResult<ForgePullRequest> {
-        pulls::get(self, repo, number).await
+        rest::get_pull::<wire::PullRequest>(self, repo, number).await
     }
 
     async fn set_draft(

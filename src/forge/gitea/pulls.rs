@@ -15,27 +15,21 @@ const DRAFT_PREFIX: &str = "WIP: ";
 /// The prefixes Gitea reads as a draft by default, compared without case.
 const DRAFT_PREFIXES: &[&str] = &["wip:", "[wip]"];
 
-fn pull_of(pull: wire::PullRequest) -> ForgePullRequest {
-    ForgePullRequest {
-        number: pull.number,
-        url: pull.html_url,
-        draft: pull.draft.unwrap_or_else(|| is_draft_title(&pull.title)),
-        title: pull.title,
-        head_sha: pull.head.sha,
-        head_branch: pull.head.branch,
-        base_branch: pull.base.map(|b| b.branch).unwrap_or_default(),
-        open: pull.state == "open" && !pull.merged,
-        merged: pull.merged,
-        node_id: None,
+impl From<wire::PullRequest> for ForgePullRequest {
+    fn from(pull: wire::PullRequest) -> ForgePullRequest {
+        ForgePullRequest {
+            number: pull.number,
+            url: pull.html_url,
+            draft: pull.draft.unwrap_or_else(|| is_draft_title(&pull.title)),
+            title: pull.title,
+            head_sha: pull.head.sha,
+            head_branch: pull.head.branch,
+            base_branch: pull.base.map(|b| b.branch).unwrap_or_default(),
+            open: pull.state == "open" && !pull.merged,
+            merged: pull.merged,
+            node_id: None,
+        }
     }
-}
-
-pub(super) async fn get(
-    gitea: &GiteaForge,
-    repo: &RepoRef,
-    number: i64,
-) -> ForgeResult<ForgePullRequest> {
-    Ok(pull_of(rest::get_pull(gitea, repo, number).await?))
 }
 
 pub(super) async fn create(
@@ -49,7 +43,7 @@ pub(super) async fn create(
         pull.title.clone()
     };
     let body = json!({ "title": title, "body": pull.body, "head": pull.head, "base": pull.base });
-    Ok(pull_of(rest::open_pull(gitea, repo, pull, body).await?))
+    rest::open_pull::<wire::PullRequest>(gitea, repo, pull, body).await
 }
 
 pub(super) async fn find(
@@ -66,7 +60,7 @@ pub(super) async fn find(
     Ok(pulls
         .into_iter()
         .find(|p| p.head.branch == branch)
-        .map(pull_of))
+        .map(ForgePullRequest::from))
 }
 
 pub(super) async fn update(
@@ -94,7 +88,7 @@ pub(super) async fn update(
     let reply = gitea
         .call(Call::patch(path, Value::Object(body), &what))
         .await?;
-    Ok(pull_of(reply.success_json(&what)?))
+    Ok(reply.success_json::<wire::PullRequest>(&what)?.into())
 }
 
 /// Gitea keeps a pull request's draft state in its title (`WIP:` or `[WIP]` by default), so a

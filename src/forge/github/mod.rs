@@ -395,7 +395,7 @@ impl Forge for GithubForge {
     }
 
     async fn pull_request(&self, repo: &RepoRef, number: i64) -> ForgeResult<ForgePullRequest> {
-        pulls::get(self, repo, number).await
+        rest::get_pull::<wire::PullRequest>(self, repo, number).await
     }
 
     async fn set_draft(

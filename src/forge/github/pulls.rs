@@ -9,27 +9,21 @@ use crate::forge::{
 };
 use serde_json::{Map, Value, json};
 
-pub(super) fn pull_of(pull: wire::PullRequest) -> ForgePullRequest {
-    ForgePullRequest {
-        number: pull.number,
-        url: pull.html_url,
-        title: pull.title.unwrap_or_default(),
-        head_sha: pull.head.sha,
-        head_branch: pull.head.branch,
-        base_branch: pull.base.map(|b| b.branch).unwrap_or_default(),
-        open: pull.state == "open",
-        merged: pull.merged.unwrap_or(false) || pull.merged_at.is_some(),
-        draft: pull.draft.unwrap_or(false),
-        node_id: pull.node_id.filter(|id| !id.is_empty()),
+impl From<wire::PullRequest> for ForgePullRequest {
+    fn from(pull: wire::PullRequest) -> ForgePullRequest {
+        ForgePullRequest {
+            number: pull.number,
+            url: pull.html_url,
+            title: pull.title.unwrap_or_default(),
+            head_sha: pull.head.sha,
+            head_branch: pull.head.branch,
+            base_branch: pull.base.map(|b| b.branch).unwrap_or_default(),
+            open: pull.state == "open",
+            merged: pull.merged.unwrap_or(false) || pull.merged_at.is_some(),
+            draft: pull.draft.unwrap_or(false),
+            node_id: pull.node_id.filter(|id| !id.is_empty()),
+        }
     }
-}
-
-pub(super) async fn get(
-    gh: &GithubForge,
-    repo: &RepoRef,
-    number: i64,
-) -> ForgeResult<ForgePullRequest> {
-    Ok(pull_of(rest::get_pull(gh, repo, number).await?))
 }
 
 pub(super) async fn create(
@@ -44,7 +38,7 @@ pub(super) async fn create(
         "base": pull.base,
         "draft": pull.draft,
     });
-    Ok(pull_of(rest::open_pull(gh, repo, pull, body).await?))
+    rest::open_pull::<wire::PullRequest>(gh, repo, pull, body).await
 }
 
 pub(super) async fn find(
@@ -64,7 +58,7 @@ pub(super) async fn find(
     Ok(pulls
         .into_iter()
         .find(|p| p.head.branch == branch)
-        .map(pull_of))
+        .map(ForgePullRequest::from))
 }
 
 pub(super) async fn update(
@@ -91,7 +85,7 @@ pub(super) async fn update(
     let reply = gh
         .repo_call(repo, Call::patch(path, Value::Object(body), &what))
         .await?;
-    Ok(pull_of(reply.success_json(&what)?))
+    Ok(reply.success_json::<wire::PullRequest>(&what)?.into())
 }
 
 pub(super) async fn merge(
