@@ -27,6 +27,8 @@ pub trait Dialect: 'static {
     const PULL_UPDATED: StatusCode;
     /// Items a page of a list holds when the caller does not say.
     const PAGE: usize;
+    /// The status that refuses a second open pull request for the same branches.
+    const DUPLICATE_PULL: StatusCode;
     /// How the forge refuses a reaction it does not take.
     fn unknown_reaction(content: &str) -> (StatusCode, String);
     /// An issue, with its pull request if it is one.
@@ -52,8 +54,6 @@ pub trait Dialect: 'static {
     }
     /// Whether a new pull request titled `title` is a draft, the request having asked `asked`.
     fn opens_draft(title: &str, asked: bool) -> bool;
-    /// The status that refuses a second open pull request for the same branches.
-    const DUPLICATE_PULL: StatusCode;
     /// A pull request, as `viewer` sees it.
     fn pull(sim: &Sim, repo: &Repo, pull: &Pull, git: &PullGit, viewer: Permission) -> Value;
 }
