@@ -7,10 +7,9 @@
 
 use crate::events::{self, Event, EventHeaders, Normalized};
 use crate::ingress::{DeliveryJob, payload};
-use crate::jobs::{self, BoxFuture, JobContext, JobError, JobHandler};
+use crate::jobs::{BoxFuture, Discarded, JobContext, JobError, JobHandler};
 use crate::metrics::Metrics;
 use crate::store::deliveries::{self, DeliveryState, StoredDelivery};
-use crate::store::jobs::ClaimedJob;
 use crate::store::{self, Conn, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,7 +61,7 @@ impl Dispatcher {
         async {
             if delivery.state != DeliveryState::Pending {
                 // Handled by an earlier attempt whose job completion was lost; nothing to redo.
-                return ctx.finish(ctx.store().begin().await?).await;
+                return ctx.finish_empty().await;
             }
             // Reading happens before the transaction: on SQLite it holds the only write lock.
             let normalized = read(&delivery)?;
@@ -123,17 +122,14 @@ impl JobHandler for Dispatcher {
         })
     }
 
-    fn discarded<'a>(
-        &'a self,
-        job: &'a ClaimedJob,
-        conn: &'a mut Conn,
-        error: &'a str,
-        now: i64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn discarded<'a>(&'a self, failed: Discarded<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let Ok(DeliveryJob { delivery: id, .. }) = jobs::payload(job) else {
+            let Some(DeliveryJob { delivery: id, .. }) = failed.payload() else {
                 return Ok(());
             };
+            let Discarded {
+                conn, error, now, ..
+            } = failed;
             let Some(delivery) = deliveries::get(conn, id).await? else {
                 return Ok(());
             };

@@ -182,7 +182,7 @@ impl PolicyCheckHandler {
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
         let (_, Some((event, repo))) = event_of::<PolicyCheckKind>(ctx).await? else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         let pull = match &event.kind {
             EventKind::PullRequestOpened(pull)
@@ -210,12 +210,12 @@ impl PolicyCheckHandler {
             && let Ok(policy) = self.shared.policies.in_force(forge.as_ref(), &repo).await
             && policy.protecting(POLICY_PATH).is_some()
         {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         }
         let at_head = forge.read_file(&repo, POLICY_PATH, &pull.head.sha).await?;
         let at_base = forge.read_file(&repo, POLICY_PATH, &pull.base.sha).await?;
         if at_head == at_base {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         }
         let check = check(&self.shared, at_head.as_deref(), &pull.head.sha)?;
         tracing::info!(pull = pull.number, state = ?check.state, "a pull request changes the policy file; ade/policy reported");

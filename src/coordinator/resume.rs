@@ -115,7 +115,7 @@ impl ResumeHandler {
             (row, goal, approver)
         };
         if row.state != SpecState::Active {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         }
         let forge_kind = ForgeKind::parse(&goal.forge)
             .ok_or_else(|| JobError::Permanent(format!("goal {}: unknown forge", goal.id)))?;
@@ -127,7 +127,7 @@ impl ResumeHandler {
             Ok((head, Err(problems))) => {
                 tracing::warn!(spec = row.id, branch = %head.name, problems = problems.len(),
                     "the repository's policy is not valid; its waiting tasks stay waiting");
-                return ctx.finish(ctx.store().begin().await?).await;
+                return ctx.finish_empty().await;
             }
             Err(e) => return Err(e.into()),
         };

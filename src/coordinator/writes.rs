@@ -6,10 +6,10 @@
 use crate::forge::{
     Check, CheckTarget, Forge, ForgeError, ForgeKind, PullRequestUpdate, Reaction, RepoRef,
 };
-use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
+use crate::jobs::{BoxFuture, Discarded, Job, JobContext, JobError, JobHandler};
 use crate::store::checks;
 use crate::store::sticky::{self, Sticky};
-use crate::store::{Conn, StoreError};
+use crate::store::StoreError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -317,7 +317,7 @@ fn is_first_try(job: &crate::store::jobs::ClaimedJob) -> bool {
 }
 
 async fn finish(ctx: &JobContext) -> Result<(), JobError> {
-    ctx.finish(ctx.store().begin().await?).await
+    ctx.finish_empty().await
 }
 
 /// The bot's own comment carrying `marker`, if the forge has one.
@@ -400,15 +400,10 @@ impl JobHandler for ForgeWriter {
         })
     }
 
-    fn discarded<'a>(
-        &'a self,
-        job: &'a crate::store::jobs::ClaimedJob,
-        _conn: &'a mut Conn,
-        error: &'a str,
-        _now: i64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn discarded<'a>(&'a self, failed: Discarded<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            tracing::error!(key = %job.idempotency_key, %error, "a forge write failed for good");
+            let (key, error) = (&failed.job.idempotency_key, failed.error);
+            tracing::error!(%key, %error, "a forge write failed for good");
             Ok(())
         })
     }

@@ -336,20 +336,22 @@ pub async fn claim(
 }
 
 /// What a fenced write does to a job; the lease is cleared in every case.
-enum Settle<'e> {
+pub enum Settle<'e> {
     /// Done: `completed`.
     Complete { now: i64 },
     /// Back to `available` to wait for its next attempt at this time.
     Retry { run_at: i64, error: &'e str },
     /// Failed for good.
     Fail { now: i64, error: &'e str },
-    /// Handed back unrun: `available` at once, the attempt not counted.
+    /// Handed back unrun (its worker is shutting down): `available` at once, the attempt not
+    /// counted; its `last_error` says it may have partly run.
     Release { now: i64 },
 }
 
 /// Writes an attempt's result if the fence still holds: the job is running under this very
-/// attempt and owner. Returns whether it did.
-async fn settle(
+/// attempt and owner. Returns whether it did. The one write of every result, so a result can
+/// never skip the fence.
+pub async fn settle(
     conn: &mut Conn,
     fence: Fence<'_>,
     outcome: Settle<'_>,
@@ -394,39 +396,8 @@ async fn settle(
     .await
 }
 
-/// Marks a job completed, if the fence still holds. Returns whether it did.
-pub async fn complete(conn: &mut Conn, fence: Fence<'_>, now: i64) -> Result<bool, StoreError> {
-    settle(conn, fence, Settle::Complete { now }).await
-}
-
-/// Puts a job back to wait for its next attempt at `run_at`, if the fence still holds.
-pub async fn retry(
-    conn: &mut Conn,
-    fence: Fence<'_>,
-    run_at: i64,
-    error: &str,
-) -> Result<bool, StoreError> {
-    settle(conn, fence, Settle::Retry { run_at, error }).await
-}
-
-/// Marks a job failed for good, if the fence still holds.
-pub async fn fail(
-    conn: &mut Conn,
-    fence: Fence<'_>,
-    now: i64,
-    error: &str,
-) -> Result<bool, StoreError> {
-    settle(conn, fence, Settle::Fail { now, error }).await
-}
-
 /// The `last_error` of a job handed back at shutdown: its next attempt may find it partly done.
 pub const RELEASED: &str = "handed back unfinished when its worker shut down";
-
-/// Hands a job back unrun (its worker is shutting down): available again at once, and the attempt
-/// it took is not counted; its `last_error` says it may have partly run.
-pub async fn release(conn: &mut Conn, fence: Fence<'_>, now: i64) -> Result<bool, StoreError> {
-    settle(conn, fence, Settle::Release { now }).await
-}
 
 /// Extends the leases of every job `owner` runs; returns `(id, attempt)` of those it still holds,
 /// so the worker can stop the ones it lost.

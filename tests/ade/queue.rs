@@ -4,7 +4,9 @@
 use crate::support::{databases, eventually};
 use ade::clock::{Clock, ManualClock, SystemClock};
 use ade::config::Config;
-use ade::jobs::{BoxFuture, Handlers, Job, JobContext, JobError, JobHandler, Wake, Worker};
+use ade::jobs::{
+    BoxFuture, Discarded, Handlers, Job, JobContext, JobError, JobHandler, Wake, Worker,
+};
 use ade::metrics::Metrics;
 use ade::store::jobs::{self as queue, ClaimedJob, Fence, Kinds, NewJob};
 use ade::store::{Conn, Store, StoreError, leader};
@@ -460,15 +462,9 @@ impl JobHandler for AlwaysFails {
         })
     }
 
-    fn discarded<'a>(
-        &'a self,
-        _job: &'a ClaimedJob,
-        _conn: &'a mut Conn,
-        error: &'a str,
-        _now: i64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn discarded<'a>(&'a self, failed: Discarded<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.discarded.lock().unwrap().push(error.to_string());
+            self.discarded.lock().unwrap().push(failed.error.to_string());
             Ok(())
         })
     }

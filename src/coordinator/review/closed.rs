@@ -30,7 +30,7 @@ impl ApprovalClosedHandler {
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
         let (job, Some((event, repo))) = event_of::<ApprovalClosedKind>(ctx).await? else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         let EventKind::PullRequestClosed(pull) = &event.kind else {
             return Err(JobError::Permanent(format!(

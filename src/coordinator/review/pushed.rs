@@ -31,7 +31,7 @@ impl ApprovalPushedHandler {
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
         let (job, Some((event, repo))) = event_of::<ApprovalPushedKind>(ctx).await? else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         let EventKind::PullRequestSynchronized(pull) = &event.kind else {
             return Err(JobError::Permanent(format!(
@@ -60,7 +60,7 @@ impl ApprovalPushedHandler {
             (approval, in_flight)
         };
         let Some(approval) = approval else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         if approval.head_sha == pull.head.sha
             || matches!(
@@ -68,7 +68,7 @@ impl ApprovalPushedHandler {
                 ApprovalState::Merged | ApprovalState::Closed
             )
         {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         }
         if in_flight {
             let mut tx = ctx.store().begin().await?;
@@ -91,18 +91,18 @@ impl ApprovalPushedHandler {
             .as_ref()
             .is_some_and(|s| s.login.eq_ignore_ascii_case(&bot))
         {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         }
         let current = forge.pull_request(&repo, pull.number).await?;
         if current.head_sha != pull.head.sha || !current.open {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         }
         let policy = match self.shared.policies.load(forge.as_ref(), &repo).await {
             Ok((_, Ok(policy))) => policy,
             Ok((head, Err(_))) => {
                 tracing::warn!(pull = pull.number, branch = %head.name,
                     "a push to an approval is not verified: the policy on the default branch is not valid");
-                return ctx.finish(ctx.store().begin().await?).await;
+                return ctx.finish_empty().await;
             }
             Err(error) => return Err(error.into()),
         };

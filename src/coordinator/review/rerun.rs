@@ -25,7 +25,7 @@ impl CheckRerunHandler {
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
         let (_, Some((event, repo))) = event_of::<CheckRerunKind>(ctx).await? else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         let EventKind::CheckRunRerequested(check) = &event.kind else {
             return Err(JobError::Permanent(format!(
@@ -38,7 +38,7 @@ impl CheckRerunHandler {
         if let Some(slug) = &check.app_slug
             && !bot.eq_ignore_ascii_case(&format!("{slug}[bot]"))
         {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         }
         let who = event
             .sender

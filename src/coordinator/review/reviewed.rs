@@ -26,7 +26,7 @@ impl ApprovalReviewedHandler {
 
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
         let (_, Some((event, repo))) = event_of::<ApprovalReviewedKind>(ctx).await? else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         let (review, dismissed) = match &event.kind {
             EventKind::ReviewSubmitted(review) => (review, false),
@@ -49,7 +49,7 @@ impl ApprovalReviewedHandler {
             .await?
         };
         let Some(approval) = approval else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         let forge = self.shared.forge(event.forge)?;
         let bot = self.shared.bot_login(forge.as_ref()).await?;

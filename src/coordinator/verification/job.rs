@@ -12,10 +12,9 @@ use super::{Subject, VerifyJob, passed, report, state_of};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::watch::{Flag, watch};
 use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
-use crate::jobs::{self, BoxFuture, JobContext, JobError, JobHandler};
+use crate::jobs::{BoxFuture, Discarded, JobContext, JobError, JobHandler};
 use crate::lifecycle::{State, VerificationState};
 use crate::runner::{Runner, VerifyOrder};
-use crate::store::jobs::ClaimedJob;
 use crate::store::verifications::{self, VerificationEnd, VerificationRow};
 use crate::store::{Conn, StoreError, approvals, goals, tasks};
 use crate::verify::{CheckStage, VerificationReport};
@@ -44,10 +43,10 @@ impl VerifyHandler {
             (row, approval)
         };
         let (Some(row), Some(approval)) = (row, approval) else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         if row.state.is_final() {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         }
         let forge = self.shared.forge(approval.forge)?;
         let repo = crate::forge::RepoRef::parse(&approval.repository, None)
@@ -59,7 +58,7 @@ impl VerifyHandler {
             Subject::load(&mut conn, approval, policy.clone()).await?
         };
         let Some(subject) = subject else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         if let Err(reason) = loaded {
             return self.could_not_run(ctx, &subject, &row, &reason).await;
@@ -271,17 +270,14 @@ impl JobHandler for VerifyHandler {
 
     /// A verification whose job failed for good (its runner lost on every attempt, the forge
     /// refusing a credential) is an error, said on its check: never left in progress.
-    fn discarded<'a>(
-        &'a self,
-        job: &'a ClaimedJob,
-        conn: &'a mut Conn,
-        error: &'a str,
-        now: i64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn discarded<'a>(&'a self, failed: Discarded<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let Ok(payload) = jobs::payload::<VerifyJob>(job) else {
+            let Some(payload) = failed.payload::<VerifyJob>() else {
                 return Ok(());
             };
+            let Discarded {
+                conn, error, now, ..
+            } = failed;
             let reason = format!("verification could not be carried out: {error}");
             if let Err(e) =
                 could_not_finish(&self.shared, conn, payload.verification, &reason, now).await
