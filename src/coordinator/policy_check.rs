@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::event_job::{PolicyCheckKind, event_of};
 use super::policies::POLICY_PATH;
 use super::shared::Shared;
-use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
+use crate::coordinator::writes::ForgeWrite;
 use crate::events::EventKind;
 use crate::forge::{AnnotationLevel, Check, CheckAnnotation, CheckState, Forge, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
@@ -222,13 +222,7 @@ impl PolicyCheckHandler {
         let now = ctx.now_ms();
         let mut tx = ctx.store().begin().await?;
         let writes = [ForgeWrite::Check { repo, check }];
-        enqueue_writes(
-            &mut tx,
-            event.forge,
-            &writes,
-            self.shared.write_attempts,
-            now,
-        )
+        self.shared.enqueue_writes(&mut tx, event.forge, &writes, now)
         .await?;
         ctx.finish(tx).await
     }

@@ -13,7 +13,6 @@ use super::advance::{self, AdvanceContext};
 use super::goals::{goal_comment, spec_of};
 use super::run::job::RunJob;
 use super::shared::Shared;
-use super::writes::enqueue_writes;
 use crate::forge::{ForgeKind, RepoRef};
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::lifecycle::SpecState;
@@ -154,13 +153,7 @@ impl ResumeHandler {
         }
         tracing::info!(spec = row.id, started = ?advanced.started, "ade started: tasks that waited start now");
         let comment = goal_comment(&mut tx, &repo, &row, &spec).await?;
-        enqueue_writes(
-            &mut tx,
-            forge_kind,
-            &[comment],
-            self.shared.write_attempts,
-            now,
-        )
+        self.shared.enqueue_writes(&mut tx, forge_kind, &[comment], now)
         .await?;
         ctx.finish(tx).await
     }

@@ -10,7 +10,7 @@ use crate::coordinator::event_job::{ApprovalClosedJob, ApprovalClosedKind, event
 use crate::coordinator::finish;
 use crate::coordinator::goals::spec_of;
 use crate::coordinator::shared::Shared;
-use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
+use crate::coordinator::writes::ForgeWrite;
 use crate::events::EventKind;
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::lifecycle::{ApprovalState, SpecState, State, TaskState};
@@ -169,13 +169,7 @@ impl ApprovalClosedHandler {
             };
             writes.extend(finish::settle(&mut tx, &repo, &spec_row, &spec, &policy, now).await?);
         }
-        enqueue_writes(
-            &mut tx,
-            event.forge,
-            &writes,
-            self.shared.write_attempts,
-            now,
-        )
+        self.shared.enqueue_writes(&mut tx, event.forge, &writes, now)
         .await?;
         ctx.finish(tx).await
     }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::coordinator::render::{self, ReplyView};
 use crate::coordinator::shared::Shared;
-use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
+use crate::coordinator::writes::ForgeWrite;
 use crate::forge::ReviewState;
 use crate::forge::{ForgeError, ForgeReview, MergeRefusal, Permission, RepoRef};
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
@@ -208,13 +208,7 @@ impl GateHandler {
                     marker: format!("gate:{}:{}", approval.id, pull.head_sha),
                     body,
                 }];
-                enqueue_writes(
-                    &mut tx,
-                    approval.forge,
-                    &writes,
-                    self.shared.write_attempts,
-                    now,
-                )
+                self.shared.enqueue_writes(&mut tx, approval.forge, &writes, now)
                 .await?;
                 ctx.finish(tx).await
             }

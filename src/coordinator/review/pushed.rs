@@ -9,7 +9,6 @@ use super::{MAX_PUT_OFF, put_off};
 use crate::coordinator::event_job::{ApprovalPushedKind, event_of};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
-use crate::coordinator::writes::enqueue_writes;
 use crate::events::EventKind;
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::lifecycle::ApprovalState;
@@ -125,13 +124,7 @@ impl ApprovalPushedHandler {
             now,
         )
         .await?;
-        enqueue_writes(
-            &mut tx,
-            event.forge,
-            &writes,
-            self.shared.write_attempts,
-            now,
-        )
+        self.shared.enqueue_writes(&mut tx, event.forge, &writes, now)
         .await?;
         ctx.finish(tx).await
     }

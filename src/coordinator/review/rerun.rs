@@ -6,7 +6,6 @@ use crate::coordinator::event_job::{CheckRerunKind, event_of};
 use crate::coordinator::policy_check;
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
-use crate::coordinator::writes::enqueue_writes;
 use crate::events::EventKind;
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::store::approvals;
@@ -86,13 +85,7 @@ impl CheckRerunHandler {
                 }
             }
         }
-        enqueue_writes(
-            &mut tx,
-            event.forge,
-            &writes,
-            self.shared.write_attempts,
-            now,
-        )
+        self.shared.enqueue_writes(&mut tx, event.forge, &writes, now)
         .await?;
         ctx.finish(tx).await
     }

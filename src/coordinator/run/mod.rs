@@ -35,7 +35,6 @@ use super::finish;
 use super::goals::goal_comment;
 use super::shared::Shared;
 use super::watch::{Flag, watch};
-use crate::coordinator::writes::enqueue_writes;
 use crate::forge::Forge;
 use crate::jobs::{BoxFuture, Discarded, JobContext, JobError, JobHandler};
 use crate::lifecycle::{RunState, SpecState, State};
@@ -272,13 +271,7 @@ impl RunHandler {
             None => writes
                 .push(goal_comment(&mut tx, &loaded.repo, &loaded.spec_row, &loaded.spec).await?),
         }
-        enqueue_writes(
-            &mut tx,
-            loaded.forge,
-            &writes,
-            self.shared.write_attempts,
-            now,
-        )
+        self.shared.enqueue_writes(&mut tx, loaded.forge, &writes, now)
         .await?;
         ctx.finish(tx).await
     }
@@ -322,13 +315,7 @@ impl RunHandler {
             )
             .await?;
             writes.push(goal_comment(&mut tx, &loaded.repo, &loaded.spec_row, &loaded.spec).await?);
-            enqueue_writes(
-                &mut tx,
-                loaded.forge,
-                &writes,
-                self.shared.write_attempts,
-                now,
-            )
+            self.shared.enqueue_writes(&mut tx, loaded.forge, &writes, now)
             .await?;
             ctx.finish(tx).await?;
             return Ok(None);
@@ -452,7 +439,7 @@ impl JobHandler for RunHandler {
                 writes.push(comment);
             }
             if let Err(e) =
-                enqueue_writes(conn, l.forge, &writes, self.shared.write_attempts, now).await
+                self.shared.enqueue_writes(conn, l.forge, &writes, now).await
             {
                 tracing::error!(run = l.run.id, error = %e, "could not tell the goal a run failed");
             }

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Subject, VerifyJob, passed, report, state_of};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::watch::{Flag, watch};
-use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
+use crate::coordinator::writes::ForgeWrite;
 use crate::jobs::{BoxFuture, Discarded, JobContext, JobError, JobHandler};
 use crate::lifecycle::{State, VerificationState};
 use crate::runner::{Runner, VerifyOrder};
@@ -96,13 +96,7 @@ impl VerifyHandler {
                 );
                 let context = subject.context(&self.shared, &row.head_sha, row.id, ctx.now_ms());
                 let writes = report(&subject, &context, CheckStage::Completed(&cancelled))?;
-                enqueue_writes(
-                    &mut tx,
-                    subject.forge,
-                    &writes,
-                    self.shared.write_attempts,
-                    ctx.now_ms(),
-                )
+                self.shared.enqueue_writes(&mut tx, subject.forge, &writes, ctx.now_ms())
                 .await?;
                 return ctx.finish(tx).await;
             }
@@ -212,13 +206,7 @@ impl VerifyHandler {
         } else if matches!(state, VerificationState::Failed | VerificationState::Error) {
             approvals::unset_verified(&mut tx, subject.approval.id, &row.head_sha).await?;
         }
-        enqueue_writes(
-            &mut tx,
-            subject.forge,
-            &writes,
-            self.shared.write_attempts,
-            now,
-        )
+        self.shared.enqueue_writes(&mut tx, subject.forge, &writes, now)
         .await?;
         ctx.finish(tx).await
     }
@@ -250,13 +238,7 @@ impl VerifyHandler {
             approvals::unset_verified(&mut tx, subject.approval.id, &row.head_sha).await?;
             let context = subject.context(&self.shared, &row.head_sha, row.id, ctx.now_ms());
             let writes = report(subject, &context, CheckStage::CouldNotRun { reason })?;
-            enqueue_writes(
-                &mut tx,
-                subject.forge,
-                &writes,
-                self.shared.write_attempts,
-                ctx.now_ms(),
-            )
+            self.shared.enqueue_writes(&mut tx, subject.forge, &writes, ctx.now_ms())
             .await?;
         }
         ctx.finish(tx).await
@@ -329,6 +311,6 @@ pub(crate) async fn could_not_finish(
     };
     let context = subject.context(shared, &row.head_sha, row.id, now);
     let writes = report(&subject, &context, CheckStage::CouldNotRun { reason })?;
-    enqueue_writes(conn, subject.forge, &writes, shared.write_attempts, now).await?;
+    shared.enqueue_writes(conn, subject.forge, &writes, now).await?;
     Ok(())
 }
