@@ -147,6 +147,12 @@ pub(crate) async fn event_of<K: EventJobKind>(
     Ok((job, repo.map(|repo| (event, repo))))
 }
 
+/// The error of a `job` (say, "a push job") handed an event its handler does not act on: intake
+/// enqueued it for another kind, which retrying cannot change.
+pub(crate) fn wrong_event(job: &str, event: &Event) -> JobError {
+    JobError::Permanent(format!("{job} for a {} event", event.kind.name()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

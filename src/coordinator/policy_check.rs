@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::event_job::{PolicyCheckKind, event_of};
+use super::event_job::{PolicyCheckKind, event_of, wrong_event};
 use super::policies::POLICY_PATH;
 use super::shared::Shared;
 use crate::coordinator::writes::ForgeWrite;
@@ -188,12 +188,7 @@ impl PolicyCheckHandler {
             EventKind::PullRequestOpened(pull)
             | EventKind::PullRequestReopened(pull)
             | EventKind::PullRequestSynchronized(pull) => pull,
-            other => {
-                return Err(JobError::Permanent(format!(
-                    "a policy check job for a {} event",
-                    other.name()
-                )));
-            }
+            _ => return Err(wrong_event("a policy check job", &event)),
         };
         let forge = self.shared.forge(event.forge)?;
         // ade's own pushes cannot change the file: the guard blocks a change to a protected path,
@@ -222,8 +217,9 @@ impl PolicyCheckHandler {
         let now = ctx.now_ms();
         let mut tx = ctx.store().begin().await?;
         let writes = [ForgeWrite::Check { repo, check }];
-        self.shared.enqueue_writes(&mut tx, event.forge, &writes, now)
-        .await?;
+        self.shared
+            .enqueue_writes(&mut tx, event.forge, &writes, now)
+            .await?;
         ctx.finish(tx).await
     }
 }

@@ -153,8 +153,9 @@ impl ResumeHandler {
         }
         tracing::info!(spec = row.id, started = ?advanced.started, "ade started: tasks that waited start now");
         let comment = goal_comment(&mut tx, &repo, &row, &spec).await?;
-        self.shared.enqueue_writes(&mut tx, forge_kind, &[comment], now)
-        .await?;
+        self.shared
+            .enqueue_writes(&mut tx, forge_kind, &[comment], now)
+            .await?;
         ctx.finish(tx).await
     }
 }

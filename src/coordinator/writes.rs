@@ -7,9 +7,9 @@ use crate::forge::{
     Check, CheckTarget, Forge, ForgeError, ForgeKind, PullRequestUpdate, Reaction, RepoRef,
 };
 use crate::jobs::{BoxFuture, Discarded, Job, JobContext, JobError, JobHandler};
+use crate::store::StoreError;
 use crate::store::checks;
 use crate::store::sticky::{self, Sticky};
-use crate::store::StoreError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;

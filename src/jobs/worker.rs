@@ -248,7 +248,7 @@ impl Worker {
                 Ok(mut conn) => {
                     let now = self.clock.now_ms();
                     queries::settle(&mut conn, fence, Settle::Release { now }).await
-                },
+                }
                 Err(error) => Err(error),
             };
             match released {
@@ -371,7 +371,9 @@ impl Attempt {
                     };
                     handler.discarded(failed).await?;
                 }
-                if queries::settle(&mut tx, ctx.fence(), Settle::Fail { now, error: &error }).await? {
+                if queries::settle(&mut tx, ctx.fence(), Settle::Fail { now, error: &error })
+                    .await?
+                {
                     tx.commit().await.context("commit job failure")?;
                     Ok("failed")
                 } else {

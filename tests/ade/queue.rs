@@ -464,7 +464,10 @@ impl JobHandler for AlwaysFails {
 
     fn discarded<'a>(&'a self, failed: Discarded<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.discarded.lock().unwrap().push(failed.error.to_string());
+            self.discarded
+                .lock()
+                .unwrap()
+                .push(failed.error.to_string());
             Ok(())
         })
     }

@@ -208,8 +208,9 @@ impl GateHandler {
                     marker: format!("gate:{}:{}", approval.id, pull.head_sha),
                     body,
                 }];
-                self.shared.enqueue_writes(&mut tx, approval.forge, &writes, now)
-                .await?;
+                self.shared
+                    .enqueue_writes(&mut tx, approval.forge, &writes, now)
+                    .await?;
                 ctx.finish(tx).await
             }
             Err(error) => Err(error.into()),

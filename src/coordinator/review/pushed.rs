@@ -5,8 +5,8 @@
 //! head it pushed is looked at again shortly; once it has, any other head is someone else's and
 //! is verified at once, which stops the run's verification of its own.
 
-use super::{MAX_PUT_OFF, put_off};
-use crate::coordinator::event_job::{ApprovalPushedKind, event_of};
+use super::{MAX_PUT_OFF, approval_and_in_flight, put_off};
+use crate::coordinator::event_job::{ApprovalPushedKind, event_of, wrong_event};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
 use crate::events::EventKind;
@@ -14,8 +14,8 @@ use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::lifecycle::ApprovalState;
 use crate::store::approvals::ApprovalRow;
 use crate::store::jobs as queue;
+use crate::store::runs;
 use crate::store::verifications::{self, Cause};
-use crate::store::{approvals, runs};
 
 /// The handler of [`ApprovalPushedJob`](crate::coordinator::event_job::ApprovalPushedJob)s.
 pub struct ApprovalPushedHandler {
@@ -33,23 +33,13 @@ impl ApprovalPushedHandler {
             return ctx.finish_empty().await;
         };
         let EventKind::PullRequestSynchronized(pull) = &event.kind else {
-            return Err(JobError::Permanent(format!(
-                "a push job for a {} event",
-                event.kind.name()
-            )));
+            return Err(wrong_event("a push job", &event));
         };
         let repository = repo.full_name();
         let (approval, in_flight) = {
             let mut conn = ctx.store().reader().await?;
-            let in_flight = runs::run_in_flight_on_branch(
-                &mut conn,
-                event.forge,
-                &repository,
-                &pull.head.branch,
-            )
-            .await?;
-            let approval =
-                approvals::by_pull(&mut conn, event.forge, &repository, pull.number).await?;
+            let (approval, in_flight) =
+                approval_and_in_flight(&mut conn, event.forge, &repository, pull).await?;
             let in_flight = match &approval {
                 Some(approval) if in_flight => {
                     !pushed_another_head(&mut conn, approval, &pull.head.sha).await?
@@ -124,8 +114,9 @@ impl ApprovalPushedHandler {
             now,
         )
         .await?;
-        self.shared.enqueue_writes(&mut tx, event.forge, &writes, now)
-        .await?;
+        self.shared
+            .enqueue_writes(&mut tx, event.forge, &writes, now)
+            .await?;
         ctx.finish(tx).await
     }
 }

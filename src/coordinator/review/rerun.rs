@@ -2,7 +2,7 @@
 //! the commit again for every open approval at that head; `ade/policy` checks the policy file at
 //! that commit again. Check runs of other apps are not ade's to re-run.
 
-use crate::coordinator::event_job::{CheckRerunKind, event_of};
+use crate::coordinator::event_job::{CheckRerunKind, event_of, wrong_event};
 use crate::coordinator::policy_check;
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
@@ -27,10 +27,7 @@ impl CheckRerunHandler {
             return ctx.finish_empty().await;
         };
         let EventKind::CheckRunRerequested(check) = &event.kind else {
-            return Err(JobError::Permanent(format!(
-                "a re-run job for a {} event",
-                event.kind.name()
-            )));
+            return Err(wrong_event("a re-run job", &event));
         };
         let forge = self.shared.forge(event.forge)?;
         let bot = self.shared.bot_login(forge.as_ref()).await?;
@@ -85,8 +82,9 @@ impl CheckRerunHandler {
                 }
             }
         }
-        self.shared.enqueue_writes(&mut tx, event.forge, &writes, now)
-        .await?;
+        self.shared
+            .enqueue_writes(&mut tx, event.forge, &writes, now)
+            .await?;
         ctx.finish(tx).await
     }
 }

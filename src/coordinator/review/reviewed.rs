@@ -4,7 +4,7 @@
 //! approval, makes it pending again.
 
 use super::gate::{GateJob, excluded_reviewers};
-use crate::coordinator::event_job::{ApprovalReviewedKind, event_of};
+use crate::coordinator::event_job::{ApprovalReviewedKind, event_of, wrong_event};
 use crate::coordinator::shared::Shared;
 use crate::events::EventKind;
 use crate::forge::ReviewState;
@@ -31,12 +31,7 @@ impl ApprovalReviewedHandler {
         let (review, dismissed) = match &event.kind {
             EventKind::ReviewSubmitted(review) => (review, false),
             EventKind::ReviewDismissed(review) => (review, true),
-            other => {
-                return Err(JobError::Permanent(format!(
-                    "a review job for a {} event",
-                    other.name()
-                )));
-            }
+            _ => return Err(wrong_event("a review job", &event)),
         };
         let approval = {
             let mut conn = ctx.store().reader().await?;

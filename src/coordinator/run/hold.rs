@@ -123,7 +123,9 @@ pub(super) async fn hold(
             marker: format!("run:{}", l.run.id),
             body,
         };
-        shared.enqueue_writes(&mut tx, l.forge, &[write], now).await?;
+        shared
+            .enqueue_writes(&mut tx, l.forge, &[write], now)
+            .await?;
     }
     ctx.finish(tx).await?;
     Ok(Hold::Held)

@@ -271,8 +271,9 @@ impl RunHandler {
             None => writes
                 .push(goal_comment(&mut tx, &loaded.repo, &loaded.spec_row, &loaded.spec).await?),
         }
-        self.shared.enqueue_writes(&mut tx, loaded.forge, &writes, now)
-        .await?;
+        self.shared
+            .enqueue_writes(&mut tx, loaded.forge, &writes, now)
+            .await?;
         ctx.finish(tx).await
     }
 
@@ -315,8 +316,9 @@ impl RunHandler {
             )
             .await?;
             writes.push(goal_comment(&mut tx, &loaded.repo, &loaded.spec_row, &loaded.spec).await?);
-            self.shared.enqueue_writes(&mut tx, loaded.forge, &writes, now)
-            .await?;
+            self.shared
+                .enqueue_writes(&mut tx, loaded.forge, &writes, now)
+                .await?;
             ctx.finish(tx).await?;
             return Ok(None);
         }
@@ -438,8 +440,10 @@ impl JobHandler for RunHandler {
             {
                 writes.push(comment);
             }
-            if let Err(e) =
-                self.shared.enqueue_writes(conn, l.forge, &writes, now).await
+            if let Err(e) = self
+                .shared
+                .enqueue_writes(conn, l.forge, &writes, now)
+                .await
             {
                 tracing::error!(run = l.run.id, error = %e, "could not tell the goal a run failed");
             }

@@ -95,7 +95,9 @@ impl Publisher<'_> {
                 labels: self.policy.pull_requests.labels.clone(),
             });
         }
-        self.shared.enqueue_writes(&mut tx, l.forge, &writes, now).await?;
+        self.shared
+            .enqueue_writes(&mut tx, l.forge, &writes, now)
+            .await?;
         tx.commit()
             .await
             .map_err(|e| JobError::Retry(format!("commit the approval: {e}")))?;

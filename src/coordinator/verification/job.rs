@@ -96,8 +96,9 @@ impl VerifyHandler {
                 );
                 let context = subject.context(&self.shared, &row.head_sha, row.id, ctx.now_ms());
                 let writes = report(&subject, &context, CheckStage::Completed(&cancelled))?;
-                self.shared.enqueue_writes(&mut tx, subject.forge, &writes, ctx.now_ms())
-                .await?;
+                self.shared
+                    .enqueue_writes(&mut tx, subject.forge, &writes, ctx.now_ms())
+                    .await?;
                 return ctx.finish(tx).await;
             }
             if !verifications::start(&mut tx, row.id, row.state, self.runner.name(), ctx.now_ms())
@@ -206,8 +207,9 @@ impl VerifyHandler {
         } else if matches!(state, VerificationState::Failed | VerificationState::Error) {
             approvals::unset_verified(&mut tx, subject.approval.id, &row.head_sha).await?;
         }
-        self.shared.enqueue_writes(&mut tx, subject.forge, &writes, now)
-        .await?;
+        self.shared
+            .enqueue_writes(&mut tx, subject.forge, &writes, now)
+            .await?;
         ctx.finish(tx).await
     }
 
@@ -238,8 +240,9 @@ impl VerifyHandler {
             approvals::unset_verified(&mut tx, subject.approval.id, &row.head_sha).await?;
             let context = subject.context(&self.shared, &row.head_sha, row.id, ctx.now_ms());
             let writes = report(subject, &context, CheckStage::CouldNotRun { reason })?;
-            self.shared.enqueue_writes(&mut tx, subject.forge, &writes, ctx.now_ms())
-            .await?;
+            self.shared
+                .enqueue_writes(&mut tx, subject.forge, &writes, ctx.now_ms())
+                .await?;
         }
         ctx.finish(tx).await
     }
@@ -311,6 +314,8 @@ pub(crate) async fn could_not_finish(
     };
     let context = subject.context(shared, &row.head_sha, row.id, now);
     let writes = report(&subject, &context, CheckStage::CouldNotRun { reason })?;
-    shared.enqueue_writes(conn, subject.forge, &writes, now).await?;
+    shared
+        .enqueue_writes(conn, subject.forge, &writes, now)
+        .await?;
     Ok(())
 }
