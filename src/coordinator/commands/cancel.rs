@@ -112,15 +112,7 @@ async fn close_approval(
             verifications::request_cancel(tx, v.id).await?;
         }
     }
-    approvals::move_approval(
-        tx,
-        approval.id,
-        approval.state,
-        ApprovalState::Closed,
-        Some("cancelled with /ade cancel"),
-        session.now,
-    )
-    .await?;
+    approvals::close_cancelled(tx, &approval, session.now).await?;
     let repo = session.repo.clone();
     let login = session.requester.login.to_string();
     session.writes.push(ForgeWrite::Comment {
