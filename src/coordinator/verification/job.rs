@@ -61,7 +61,7 @@ impl VerifyHandler {
             return ctx.finish_empty().await;
         };
         if let Err(reason) = loaded {
-            return self.could_not_run(ctx, &subject, &row, &reason).await;
+            return self.could_not_run(ctx, &row, &reason).await;
         }
         {
             let mut tx = ctx.store().begin().await?;
@@ -217,33 +217,12 @@ impl VerifyHandler {
     async fn could_not_run(
         &self,
         ctx: &JobContext,
-        subject: &Subject,
         row: &VerificationRow,
         reason: &str,
     ) -> Result<(), JobError> {
         let mut tx = ctx.store().begin().await?;
-        let ended = verifications::finish(
-            &mut tx,
-            row.id,
-            row.state,
-            &VerificationEnd {
-                state: VerificationState::Error,
-                report: None,
-                reason: Some(reason),
-                log: None,
-            },
-            ctx.now_ms(),
-        )
-        .await?;
+        could_not_finish(&self.shared, &mut tx, row.id, reason, ctx.now_ms()).await?;
         tracing::warn!(verification = row.id, %reason, "verification could not run");
-        if ended {
-            approvals::unset_verified(&mut tx, subject.approval.id, &row.head_sha).await?;
-            let context = subject.context(&self.shared, &row.head_sha, row.id, ctx.now_ms());
-            let writes = report(subject, &context, CheckStage::CouldNotRun { reason })?;
-            self.shared
-                .enqueue_writes(&mut tx, subject.forge, &writes, ctx.now_ms())
-                .await?;
-        }
         ctx.finish(tx).await
     }
 }
