@@ -80,23 +80,34 @@ pub struct JobRow {
     pub last_error: Option<String>,
 }
 
+/// The start of every job `INSERT`; [`bind_job`] binds a row's values in this order.
+const INSERT_JOBS: &str = "INSERT INTO jobs \
+    (kind, idempotency_key, ordering_key, payload, max_attempts, run_at, created_at) VALUES ";
+
+/// Binds one row of [`INSERT_JOBS`] after the values already bound.
+fn bind_job<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    job: &'q NewJob,
+    now: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(&job.kind)
+        .bind(&job.idempotency_key)
+        .bind(job.ordering_key.as_deref())
+        .bind(&job.payload)
+        .bind(job.max_attempts)
+        .bind(job.run_at)
+        .bind(now)
+}
+
 /// Enqueues a job unless its idempotency key is taken. Returns the new id, or `None`.
 pub async fn enqueue(conn: &mut Conn, job: &NewJob, now: i64) -> Result<Option<i64>, StoreError> {
-    let row = sqlx::query(
-        "INSERT INTO jobs \
-            (kind, idempotency_key, ordering_key, payload, max_attempts, run_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (idempotency_key) DO NOTHING \
-         RETURNING id",
-    )
-    .bind(&job.kind)
-    .bind(&job.idempotency_key)
-    .bind(job.ordering_key.as_deref())
-    .bind(&job.payload)
-    .bind(job.max_attempts)
-    .bind(job.run_at)
-    .bind(now)
-    .fetch_optional(&mut *conn)
+    let sql = format!(
+        "{INSERT_JOBS}($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+    );
+    let row = bind_job(sqlx::query(&sql), job, now)
+        .fetch_optional(&mut *conn)
     .await
     .context("enqueue job")?;
     let id = row
@@ -135,11 +146,7 @@ pub async fn enqueue_many(conn: &mut Conn, jobs: &[NewJob], now: i64) -> Result<
     const ROWS_PER_STATEMENT: usize = 1_000;
     let mut stored = 0;
     for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = String::from(
-            "INSERT INTO jobs \
-                (kind, idempotency_key, ordering_key, payload, max_attempts, run_at, created_at) \
-             VALUES ",
-        );
+        let mut sql = String::from(INSERT_JOBS);
         for row in 0..chunk.len() {
             let first = row * COLUMNS;
             let placeholders: Vec<String> =
@@ -154,14 +161,7 @@ pub async fn enqueue_many(conn: &mut Conn, jobs: &[NewJob], now: i64) -> Result<
         sql.push_str(" ON CONFLICT (idempotency_key) DO NOTHING");
         let mut query = sqlx::query(&sql);
         for job in chunk {
-            query = query
-                .bind(&job.kind)
-                .bind(&job.idempotency_key)
-                .bind(job.ordering_key.as_deref())
-                .bind(&job.payload)
-                .bind(job.max_attempts)
-                .bind(job.run_at)
-                .bind(now);
+            query = bind_job(query, job, now);
         }
         stored += query
             .execute(&mut *conn)
