@@ -54,9 +54,9 @@ impl Dispatcher {
         };
         let span = tracing::info_span!(
             "delivery",
-            forge = %delivery.forge,
-            delivery = %delivery.delivery_id,
-            event = %delivery.event,
+            forge = %delivery.received.forge,
+            delivery = %delivery.received.delivery_id,
+            event = %delivery.received.event,
         );
         async {
             if delivery.state != DeliveryState::Pending {
@@ -91,10 +91,11 @@ impl Dispatcher {
     }
 
     fn observe(&self, delivery: &StoredDelivery, state: DeliveryState, now: i64) {
-        let latency = Duration::from_millis(now.saturating_sub(delivery.received_at).max(0) as u64);
+        let latency =
+            Duration::from_millis(now.saturating_sub(delivery.received.received_at).max(0) as u64);
         self.metrics.delivery_handled(
-            delivery.forge.as_str(),
-            &delivery.event,
+            delivery.received.forge.as_str(),
+            &delivery.received.event,
             state.as_str(),
             latency,
         );
@@ -104,13 +105,13 @@ impl Dispatcher {
 /// Reads a stored delivery as its event. A body that is not what its headers claim fails the
 /// delivery for good: retrying cannot change the bytes.
 fn read(delivery: &StoredDelivery) -> Result<Normalized, JobError> {
-    let json = payload::json_bytes(&delivery.content_type, &delivery.body)
+    let json = payload::json_bytes(&delivery.received.content_type, &delivery.received.body)
         .map_err(|e| JobError::Permanent(e.to_string()))?;
     let headers = EventHeaders {
-        event: &delivery.event,
-        event_type: delivery.event_type.as_deref(),
+        event: &delivery.received.event,
+        event_type: delivery.received.event_type.as_deref(),
     };
-    events::normalize(delivery.forge, &headers, &json)
+    events::normalize(delivery.received.forge, &headers, &json)
         .map_err(|e| JobError::Permanent(e.to_string()))
 }
 
@@ -135,9 +136,9 @@ impl JobHandler for Dispatcher {
             };
             deliveries::finish(conn, id, DeliveryState::Failed, error, now).await?;
             tracing::error!(
-                forge = %delivery.forge,
-                delivery = %delivery.delivery_id,
-                event = %delivery.event,
+                forge = %delivery.received.forge,
+                delivery = %delivery.received.delivery_id,
+                event = %delivery.received.event,
                 %error,
                 "delivery failed"
             );

@@ -108,8 +108,8 @@ pub async fn enqueue(conn: &mut Conn, job: &NewJob, now: i64) -> Result<Option<i
     );
     let row = bind_job(sqlx::query(&sql), job, now)
         .fetch_optional(&mut *conn)
-    .await
-    .context("enqueue job")?;
+        .await
+        .context("enqueue job")?;
     let id = row
         .map(|r| r.try_get::<i64, _>(0))
         .transpose()
