@@ -445,10 +445,8 @@ mod tests {
         .new_job(3, 0)
     }
 
-    #[test]
-    fn every_write_keeps_its_stored_keys() {
-        let repo = RepoRef::parse("acme/widgets", None).unwrap();
-        let check = Check {
+    fn passed_check() -> Check {
+        Check {
             name: crate::verify::CHECK_NAME.into(),
             head_sha: "abc".into(),
             state: crate::forge::CheckState::Success,
@@ -458,7 +456,13 @@ mod tests {
             annotations: Vec::new(),
             details_url: None,
             external_id: None,
-        };
+        }
+    }
+
+    #[test]
+    fn every_write_keeps_its_stored_keys() {
+        let repo = RepoRef::parse("acme/widgets", None).unwrap();
+        let check = passed_check();
         let check_hash = short_hash(&serde_json::to_string(&check).unwrap());
         let cases = [
             (
@@ -558,17 +562,7 @@ mod tests {
         };
         let check = job(ForgeWrite::Check {
             repo: repo.clone(),
-            check: Check {
-                name: crate::verify::CHECK_NAME.into(),
-                head_sha: "abc".into(),
-                state: crate::forge::CheckState::Success,
-                title: String::new(),
-                summary: String::new(),
-                text: None,
-                annotations: Vec::new(),
-                details_url: None,
-                external_id: None,
-            },
+            check: passed_check(),
         });
         let ready = job(ForgeWrite::Draft {
             repo: repo.clone(),
