@@ -10,6 +10,7 @@ use super::payload::{
 };
 use super::wire::{
     Label, PrivateWhenUnknown, WireBranch, WireRepository, action, comment_kind, issue_kind,
+    pull_request_kind,
 };
 use super::{
     Actor, Comment, Event, EventError, EventHeaders, EventKind, Issue, IssueRef, Normalized,
@@ -160,15 +161,9 @@ fn issues(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized, 
 
 fn pull_request(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized, EventError> {
     let action = action(payload)?;
-    let wrap: fn(PullRequest) -> EventKind = match action.as_str() {
-        "opened" => EventKind::PullRequestOpened,
-        "synchronized" => EventKind::PullRequestSynchronized,
-        "reopened" => EventKind::PullRequestReopened,
-        "closed" => EventKind::PullRequestClosed,
-        _ => {
-            let why = "ade acts on opened, synchronized, reopened and closed pull requests only";
-            return Ok(ignored(&names.label, Some(&action), why));
-        }
+    let wrap = match pull_request_kind(&action, "synchronized") {
+        Ok(wrap) => wrap,
+        Err(why) => return Ok(ignored(&names.label, Some(&action), &why)),
     };
     let body: PullRequestPayload = payload.read()?;
     let number = pull_request_number(payload, body.pull_request.number, body.number)?;

@@ -7,6 +7,7 @@ use super::payload::{
 };
 use super::wire::{
     Label, RepositoryName, WireBranch, WireRepository, action, comment_kind, issue_kind,
+    pull_request_kind,
 };
 use super::{
     Actor, CheckRun, Comment, Event, EventError, EventHeaders, EventKind, Installation,
@@ -106,15 +107,9 @@ fn issues(payload: &Payload<'_>) -> Result<Normalized, EventError> {
 
 fn pull_request(payload: &Payload<'_>) -> Result<Normalized, EventError> {
     let action = action(payload)?;
-    let wrap: fn(PullRequest) -> EventKind = match action.as_str() {
-        "opened" => EventKind::PullRequestOpened,
-        "synchronize" => EventKind::PullRequestSynchronized,
-        "reopened" => EventKind::PullRequestReopened,
-        "closed" => EventKind::PullRequestClosed,
-        _ => {
-            let why = "ade acts on opened, synchronize, reopened and closed pull requests only";
-            return Ok(ignored("pull_request", Some(&action), why));
-        }
+    let wrap = match pull_request_kind(&action, "synchronize") {
+        Ok(wrap) => wrap,
+        Err(why) => return Ok(ignored("pull_request", Some(&action), &why)),
     };
     let pr = payload.read::<PullRequestPayload>()?.pull_request;
     event(
