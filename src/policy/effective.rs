@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::file::{Environment, RejectAction, StepKind};
 use super::server::RoleTable;
 use crate::forge::Permission;
-use crate::spec::Planner;
+use crate::policy::Planner;
 
 mod merge;
 

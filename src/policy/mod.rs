@@ -16,6 +16,7 @@ mod effective;
 mod file;
 mod locate;
 mod not_acted_on;
+mod planner;
 mod reference;
 pub(crate) mod schema;
 mod server;
@@ -36,6 +37,7 @@ pub use file::{
 };
 pub use locate::Position;
 pub use not_acted_on::{NOT_ACTED_ON, NotActedOn, warnings};
+pub use planner::Planner;
 pub use reference::markdown as reference_markdown;
 pub use server::{Limits, RoleTable, ServerPolicy};
 

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::forge::ForgeKind;
 use crate::policy::Environment;
+pub use crate::policy::Planner;
 
 /// One version of a goal's plan: what will be done, in which tasks, in which order.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -97,40 +98,6 @@ enum ForgeName {
     Github,
     /// Gitea or Forgejo.
     Gitea,
-}
-
-/// Who wrote a spec's tasks.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-pub enum Planner {
-    /// The manual planner: the task list, one task per item.
-    Manual,
-    /// A planner agent, by its registered name.
-    Agent {
-        /// The agent's name.
-        name: String,
-    },
-}
-
-impl Planner {
-    /// Reads the policy's spelling: `manual`, or an agent's name.
-    pub fn from_policy(name: &str) -> Planner {
-        match name {
-            "manual" => Planner::Manual,
-            agent => Planner::Agent {
-                name: agent.to_owned(),
-            },
-        }
-    }
-}
-
-impl fmt::Display for Planner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Planner::Manual => f.write_str("manual"),
-            Planner::Agent { name } => f.write_str(name),
-        }
-    }
 }
 
 /// One unit of a spec: carried out by one run at a time, in its own branch, ending in one pull

@@ -4,11 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Merge, Origin};
 use crate::forge::Permission;
+use crate::policy::Planner;
 use crate::policy::effective::{AgentPolicy, AgentSet, RolePolicy};
 use crate::policy::file::Roles;
 use crate::policy::locate::KeyPath;
 use crate::policy::server::RoleTable;
-use crate::spec::Planner;
 
 impl Merge<'_> {
     pub(super) fn roles(&mut self) -> RolePolicy {
