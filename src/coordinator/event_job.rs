@@ -8,6 +8,7 @@ use std::marker::PhantomData;
 
 use serde::{Deserialize, Serialize};
 
+use super::shared::Shared;
 use crate::events::Event;
 use crate::forge::RepoRef;
 use crate::jobs::{Job, JobContext, JobError};
@@ -126,6 +127,23 @@ impl<K: EventJobKind> Job for EventJob<K> {
         let mut read: EventJob<K> = serde_json::from_str(&job.payload)?;
         read.ordering_key.clone_from(&job.ordering_key);
         Ok(read)
+    }
+}
+
+/// The handler of event jobs of kind `K`: each kind's file (`review/`, `policy_check.rs`) names it
+/// and implements its handling; all of them act with the coordinator's shared parts.
+pub struct EventHandler<K> {
+    pub(super) shared: Shared,
+    kind: PhantomData<K>,
+}
+
+impl<K> EventHandler<K> {
+    /// A handler with the coordinator's shared parts.
+    pub fn new(shared: Shared) -> Self {
+        EventHandler {
+            shared,
+            kind: PhantomData,
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::event_job::{PolicyCheckKind, event_of, wrong_event};
+use super::event_job::{EventHandler, PolicyCheckKind, event_of, wrong_event};
 use super::policies::POLICY_PATH;
 use super::shared::Shared;
 use crate::coordinator::writes::ForgeWrite;
@@ -170,16 +170,9 @@ fn check(shared: &Shared, file: Option<&[u8]>, head_sha: &str) -> Result<Check, 
 
 /// The handler of [`PolicyCheckJob`](super::event_job::PolicyCheckJob)s: a pull request opened,
 /// reopened or pushed to.
-pub struct PolicyCheckHandler {
-    shared: Shared,
-}
+pub type PolicyCheckHandler = EventHandler<PolicyCheckKind>;
 
 impl PolicyCheckHandler {
-    /// A handler with the coordinator's shared parts.
-    pub fn new(shared: Shared) -> Self {
-        PolicyCheckHandler { shared }
-    }
-
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
         let (_, Some((event, repo))) = event_of::<PolicyCheckKind>(ctx).await? else {
             return ctx.finish_empty().await;

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use super::{MAX_PUT_OFF, approval_and_in_flight, put_off};
 use crate::coordinator::advance::{self, AdvanceContext};
-use crate::coordinator::event_job::{ApprovalClosedJob, ApprovalClosedKind, event_of, wrong_event};
+use crate::coordinator::event_job::{
+    ApprovalClosedJob, ApprovalClosedKind, EventHandler, event_of, wrong_event,
+};
 use crate::coordinator::finish;
 use crate::coordinator::goals::spec_of;
-use crate::coordinator::shared::Shared;
 use crate::coordinator::writes::ForgeWrite;
 use crate::events::EventKind;
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
@@ -18,16 +19,9 @@ use crate::store::jobs as queue;
 use crate::store::{approvals, goals, tasks};
 
 /// The handler of [`ApprovalClosedJob`]s.
-pub struct ApprovalClosedHandler {
-    shared: Shared,
-}
+pub type ApprovalClosedHandler = EventHandler<ApprovalClosedKind>;
 
 impl ApprovalClosedHandler {
-    /// A handler with the coordinator's shared parts.
-    pub fn new(shared: Shared) -> Self {
-        ApprovalClosedHandler { shared }
-    }
-
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
         let (job, Some((event, repo))) = event_of::<ApprovalClosedKind>(ctx).await? else {
             return ctx.finish_empty().await;

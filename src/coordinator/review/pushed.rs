@@ -6,8 +6,7 @@
 //! is verified at once, which stops the run's verification of its own.
 
 use super::{MAX_PUT_OFF, approval_and_in_flight, put_off};
-use crate::coordinator::event_job::{ApprovalPushedKind, event_of, wrong_event};
-use crate::coordinator::shared::Shared;
+use crate::coordinator::event_job::{ApprovalPushedKind, EventHandler, event_of, wrong_event};
 use crate::coordinator::verification::{self, Subject};
 use crate::events::EventKind;
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
@@ -18,16 +17,9 @@ use crate::store::runs;
 use crate::store::verifications::{self, Cause};
 
 /// The handler of [`ApprovalPushedJob`](crate::coordinator::event_job::ApprovalPushedJob)s.
-pub struct ApprovalPushedHandler {
-    shared: Shared,
-}
+pub type ApprovalPushedHandler = EventHandler<ApprovalPushedKind>;
 
 impl ApprovalPushedHandler {
-    /// A handler with the coordinator's shared parts.
-    pub fn new(shared: Shared) -> Self {
-        ApprovalPushedHandler { shared }
-    }
-
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
         let (job, Some((event, repo))) = event_of::<ApprovalPushedKind>(ctx).await? else {
             return ctx.finish_empty().await;

@@ -2,9 +2,8 @@
 //! the commit again for every open approval at that head; `ade/policy` checks the policy file at
 //! that commit again. Check runs of other apps are not ade's to re-run.
 
-use crate::coordinator::event_job::{CheckRerunKind, event_of, wrong_event};
+use crate::coordinator::event_job::{CheckRerunKind, EventHandler, event_of, wrong_event};
 use crate::coordinator::policy_check;
-use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
 use crate::events::EventKind;
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
@@ -12,16 +11,9 @@ use crate::store::approvals;
 use crate::store::verifications::Cause;
 
 /// The handler of [`CheckRerunJob`](crate::coordinator::event_job::CheckRerunJob)s.
-pub struct CheckRerunHandler {
-    shared: Shared,
-}
+pub type CheckRerunHandler = EventHandler<CheckRerunKind>;
 
 impl CheckRerunHandler {
-    /// A handler with the coordinator's shared parts.
-    pub fn new(shared: Shared) -> Self {
-        CheckRerunHandler { shared }
-    }
-
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
         let (_, Some((event, repo))) = event_of::<CheckRerunKind>(ctx).await? else {
             return ctx.finish_empty().await;

@@ -4,8 +4,7 @@
 //! approval, makes it pending again.
 
 use super::gate::{GateJob, excluded_reviewers};
-use crate::coordinator::event_job::{ApprovalReviewedKind, event_of, wrong_event};
-use crate::coordinator::shared::Shared;
+use crate::coordinator::event_job::{ApprovalReviewedKind, EventHandler, event_of, wrong_event};
 use crate::events::EventKind;
 use crate::forge::ReviewState;
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
@@ -14,16 +13,9 @@ use crate::store::approvals;
 use crate::store::jobs as queue;
 
 /// The handler of [`ApprovalReviewedJob`](crate::coordinator::event_job::ApprovalReviewedJob)s.
-pub struct ApprovalReviewedHandler {
-    shared: Shared,
-}
+pub type ApprovalReviewedHandler = EventHandler<ApprovalReviewedKind>;
 
 impl ApprovalReviewedHandler {
-    /// A handler with the coordinator's shared parts.
-    pub fn new(shared: Shared) -> Self {
-        ApprovalReviewedHandler { shared }
-    }
-
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
         let (_, Some((event, repo))) = event_of::<ApprovalReviewedKind>(ctx).await? else {
             return ctx.finish_empty().await;
