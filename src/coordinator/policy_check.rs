@@ -187,11 +187,7 @@ impl PolicyCheckHandler {
         // ade's own pushes cannot change the file: the guard blocks a change to a protected path,
         // and `.ade` is protected unless the server lets a repository unprotect it. An approval
         // someone else pushed to may hold their change, so it is checked like any pull request.
-        let bot = self.shared.bot_login(forge.as_ref()).await?;
-        if event
-            .sender
-            .as_ref()
-            .is_some_and(|s| s.login.eq_ignore_ascii_case(&bot))
+        if self.shared.sent_by_bot(forge.as_ref(), &event).await?
             && !self
                 .pushed_by_others(ctx, &event, &repo, pull.number)
                 .await?

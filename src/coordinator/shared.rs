@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use super::policies::Policies;
 use crate::coordinator::writes::{ForgeWrite, Forges, enqueue_writes};
+use crate::events::Event;
 use crate::forge::{Forge, ForgeKind};
 use crate::jobs::JobError;
 use crate::links::{LinkSigner, LogTarget};
@@ -59,6 +60,15 @@ impl Shared {
             .unwrap()
             .insert(forge.kind(), login.clone());
         Ok(login)
+    }
+
+    /// Whether ade itself sent `event` on `forge` (its own pushes and edits come back as events).
+    pub async fn sent_by_bot(&self, forge: &dyn Forge, event: &Event) -> Result<bool, JobError> {
+        let bot = self.bot_login(forge).await?;
+        Ok(event
+            .sender
+            .as_ref()
+            .is_some_and(|s| s.login.eq_ignore_ascii_case(&bot)))
     }
 
     /// Enqueues `writes` in the caller's transaction ([`enqueue_writes`]), each with the attempts

@@ -66,12 +66,7 @@ impl ApprovalPushedHandler {
         // (after a newer push) is not the approval's head any more. A person pushing an older
         // head of ade's again is a push like any other.
         let forge = self.shared.forge(event.forge)?;
-        let bot = self.shared.bot_login(forge.as_ref()).await?;
-        if event
-            .sender
-            .as_ref()
-            .is_some_and(|s| s.login.eq_ignore_ascii_case(&bot))
-        {
+        if self.shared.sent_by_bot(forge.as_ref(), &event).await? {
             return ctx.finish_empty().await;
         }
         let current = forge.pull_request(&repo, pull.number).await?;
