@@ -4,11 +4,14 @@
 use super::http::{Reply, encode_path, encode_segment, query};
 use super::setup::FolderEntry;
 use super::wire;
-use super::{ForgeError, ForgePullRequest, ForgeResult, MergeRefusal, NewPullRequest, RepoRef};
+use super::{
+    ForgeError, ForgePullRequest, ForgeResult, MergeRefusal, NewPullRequest, PullRequestUpdate,
+    RepoRef,
+};
 use base64::Engine;
 use http::Method;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::future::Future;
 
@@ -163,6 +166,37 @@ pub(crate) async fn open_pull<T: DeserializeOwned + Into<ForgePullRequest>>(
     let path = repo_path(repo, "/pulls");
     client
         .request(repo, Method::POST, path, Some(body), &what)
+        .await?
+        .success_json::<T>(&what)
+        .map(Into::into)
+}
+
+/// Changes pull request `number` as `update` asks, with `title` as the forge should store it;
+/// the answer is read through the forge's wire shape `T`.
+pub(crate) async fn update_pull<T: DeserializeOwned + Into<ForgePullRequest>>(
+    client: &impl Client,
+    repo: &RepoRef,
+    number: i64,
+    title: Option<String>,
+    update: &PullRequestUpdate,
+) -> ForgeResult<ForgePullRequest> {
+    let what = format!("update pull request {}#{number}", repo.full_name());
+    let mut body = Map::new();
+    if let Some(title) = title {
+        body.insert("title".into(), Value::from(title));
+    }
+    if let Some(text) = &update.body {
+        body.insert("body".into(), Value::from(text.as_str()));
+    }
+    if let Some(open) = update.open {
+        body.insert(
+            "state".into(),
+            Value::from(if open { "open" } else { "closed" }),
+        );
+    }
+    let path = repo_path(repo, &format!("/pulls/{number}"));
+    client
+        .request(repo, Method::PATCH, path, Some(Value::Object(body)), &what)
         .await?
         .success_json::<T>(&what)
         .map(Into::into)

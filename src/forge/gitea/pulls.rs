@@ -8,7 +8,7 @@ use crate::forge::{
     ForgeError, ForgePullRequest, ForgeResult, MergeMethod, MergeRefusal, NewPullRequest,
     PullRequestUpdate, RepoRef,
 };
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 /// The title prefix ade gives a draft ("work in progress").
 const DRAFT_PREFIX: &str = "WIP: ";
@@ -69,26 +69,11 @@ pub(super) async fn update(
     number: i64,
     update: &PullRequestUpdate,
 ) -> ForgeResult<ForgePullRequest> {
-    let what = format!("update pull request {}#{number}", repo.full_name());
-    let mut body = Map::new();
-    if let Some(title) = &update.title {
-        let title = keep_draft(gitea, repo, number, title).await?;
-        body.insert("title".into(), Value::from(title));
-    }
-    if let Some(text) = &update.body {
-        body.insert("body".into(), Value::from(text.as_str()));
-    }
-    if let Some(open) = update.open {
-        body.insert(
-            "state".into(),
-            Value::from(if open { "open" } else { "closed" }),
-        );
-    }
-    let path = repo_path(repo, &format!("/pulls/{number}"));
-    let reply = gitea
-        .call(Call::patch(path, Value::Object(body), &what))
-        .await?;
-    Ok(reply.success_json::<wire::PullRequest>(&what)?.into())
+    let title = match &update.title {
+        Some(title) => Some(keep_draft(gitea, repo, number, title).await?),
+        None => None,
+    };
+    rest::update_pull::<wire::PullRequest>(gitea, repo, number, title, update).await
 }
 
 /// Gitea keeps a pull request's draft state in its title (`WIP:` or `[WIP]` by default), so a

@@ -7,7 +7,7 @@ use crate::forge::{
     ForgePullRequest, ForgeResult, MergeMethod, MergeRefusal, NewPullRequest, PullRequestUpdate,
     RepoRef,
 };
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 impl From<wire::PullRequest> for ForgePullRequest {
     fn from(pull: wire::PullRequest) -> ForgePullRequest {
@@ -67,25 +67,8 @@ pub(super) async fn update(
     number: i64,
     update: &PullRequestUpdate,
 ) -> ForgeResult<ForgePullRequest> {
-    let what = format!("update pull request {}#{number}", repo.full_name());
-    let mut body = Map::new();
-    if let Some(title) = &update.title {
-        body.insert("title".into(), Value::from(title.as_str()));
-    }
-    if let Some(text) = &update.body {
-        body.insert("body".into(), Value::from(text.as_str()));
-    }
-    if let Some(open) = update.open {
-        body.insert(
-            "state".into(),
-            Value::from(if open { "open" } else { "closed" }),
-        );
-    }
-    let path = repo_path(repo, &format!("/pulls/{number}"));
-    let reply = gh
-        .repo_call(repo, Call::patch(path, Value::Object(body), &what))
-        .await?;
-    Ok(reply.success_json::<wire::PullRequest>(&what)?.into())
+    let title = update.title.clone();
+    rest::update_pull::<wire::PullRequest>(gh, repo, number, title, update).await
 }
 
 pub(super) async fn merge(
