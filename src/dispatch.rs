@@ -7,10 +7,9 @@
 
 use crate::events::{self, Event, EventHeaders, Normalized};
 use crate::ingress::{DeliveryJob, payload};
-use crate::jobs::{self, BoxFuture, JobContext, JobError, JobHandler};
+use crate::jobs::{BoxFuture, Discarded, JobContext, JobError, JobHandler};
 use crate::metrics::Metrics;
 use crate::store::deliveries::{self, DeliveryState, StoredDelivery};
-use crate::store::jobs::ClaimedJob;
 use crate::store::{self, Conn, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,14 +54,14 @@ impl Dispatcher {
         };
         let span = tracing::info_span!(
             "delivery",
-            forge = %delivery.forge,
-            delivery = %delivery.delivery_id,
-            event = %delivery.event,
+            forge = %delivery.received.forge,
+            delivery = %delivery.received.delivery_id,
+            event = %delivery.received.event,
         );
         async {
             if delivery.state != DeliveryState::Pending {
                 // Handled by an earlier attempt whose job completion was lost; nothing to redo.
-                return ctx.finish(ctx.store().begin().await?).await;
+                return ctx.finish_empty().await;
             }
             // Reading happens before the transaction: on SQLite it holds the only write lock.
             let normalized = read(&delivery)?;
@@ -92,10 +91,11 @@ impl Dispatcher {
     }
 
     fn observe(&self, delivery: &StoredDelivery, state: DeliveryState, now: i64) {
-        let latency = Duration::from_millis(now.saturating_sub(delivery.received_at).max(0) as u64);
+        let latency =
+            Duration::from_millis(now.saturating_sub(delivery.received.received_at).max(0) as u64);
         self.metrics.delivery_handled(
-            delivery.forge.as_str(),
-            &delivery.event,
+            delivery.received.forge.as_str(),
+            &delivery.received.event,
             state.as_str(),
             latency,
         );
@@ -105,13 +105,13 @@ impl Dispatcher {
 /// Reads a stored delivery as its event. A body that is not what its headers claim fails the
 /// delivery for good: retrying cannot change the bytes.
 fn read(delivery: &StoredDelivery) -> Result<Normalized, JobError> {
-    let json = payload::json_bytes(&delivery.content_type, &delivery.body)
+    let json = payload::json_bytes(&delivery.received.content_type, &delivery.received.body)
         .map_err(|e| JobError::Permanent(e.to_string()))?;
     let headers = EventHeaders {
-        event: &delivery.event,
-        event_type: delivery.event_type.as_deref(),
+        event: &delivery.received.event,
+        event_type: delivery.received.event_type.as_deref(),
     };
-    events::normalize(delivery.forge, &headers, &json)
+    events::normalize(delivery.received.forge, &headers, &json)
         .map_err(|e| JobError::Permanent(e.to_string()))
 }
 
@@ -123,25 +123,22 @@ impl JobHandler for Dispatcher {
         })
     }
 
-    fn discarded<'a>(
-        &'a self,
-        job: &'a ClaimedJob,
-        conn: &'a mut Conn,
-        error: &'a str,
-        now: i64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn discarded<'a>(&'a self, failed: Discarded<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let Ok(DeliveryJob { delivery: id, .. }) = jobs::payload(job) else {
+            let Some(DeliveryJob { delivery: id, .. }) = failed.payload() else {
                 return Ok(());
             };
+            let Discarded {
+                conn, error, now, ..
+            } = failed;
             let Some(delivery) = deliveries::get(conn, id).await? else {
                 return Ok(());
             };
             deliveries::finish(conn, id, DeliveryState::Failed, error, now).await?;
             tracing::error!(
-                forge = %delivery.forge,
-                delivery = %delivery.delivery_id,
-                event = %delivery.event,
+                forge = %delivery.received.forge,
+                delivery = %delivery.received.delivery_id,
+                event = %delivery.received.event,
                 %error,
                 "delivery failed"
             );

@@ -5,7 +5,7 @@
 //! never acts twice.
 
 use super::commands::{self, Reply, Session};
-use super::event_job::{EventJob, EventJobKind};
+use super::event_job::{EventJob, EventJobKind, wrong_event};
 use super::shared::Shared;
 use crate::command::{self, Place, Requester, RoleOverrides};
 use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
@@ -48,12 +48,7 @@ impl<K: EventJobKind> CommandHandler<K> {
         let (comment, edited) = match &event.kind {
             EventKind::CommentCreated(comment) => (comment, false),
             EventKind::CommentEdited(comment) => (comment, true),
-            other => {
-                return Err(JobError::Permanent(format!(
-                    "a command job for a {} event",
-                    other.name()
-                )));
-            }
+            _ => return Err(wrong_event("a command job", &event)),
         };
         let Some(repo) = event
             .repository

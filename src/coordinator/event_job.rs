@@ -8,6 +8,7 @@ use std::marker::PhantomData;
 
 use serde::{Deserialize, Serialize};
 
+use super::shared::Shared;
 use crate::events::Event;
 use crate::forge::RepoRef;
 use crate::jobs::{Job, JobContext, JobError};
@@ -129,6 +130,23 @@ impl<K: EventJobKind> Job for EventJob<K> {
     }
 }
 
+/// The handler of event jobs of kind `K`: each kind's file (`review/`, `policy_check.rs`) names it
+/// and implements its handling; all of them act with the coordinator's shared parts.
+pub struct EventHandler<K> {
+    pub(super) shared: Shared,
+    kind: PhantomData<K>,
+}
+
+impl<K> EventHandler<K> {
+    /// A handler with the coordinator's shared parts.
+    pub fn new(shared: Shared) -> Self {
+        EventHandler {
+            shared,
+            kind: PhantomData,
+        }
+    }
+}
+
 /// The job a handler runs and the stored event it is about, with its repository; `None` for an
 /// event without a readable repository (nothing to do).
 pub(crate) async fn event_of<K: EventJobKind>(
@@ -145,6 +163,12 @@ pub(crate) async fn event_of<K: EventJobKind>(
         .as_ref()
         .and_then(|r| RepoRef::parse(&r.full_name, event.installation_id));
     Ok((job, repo.map(|repo| (event, repo))))
+}
+
+/// The error of a `job` (say, "a push job") handed an event its handler does not act on: intake
+/// enqueued it for another kind, which retrying cannot change.
+pub(crate) fn wrong_event(job: &str, event: &Event) -> JobError {
+    JobError::Permanent(format!("{job} for a {} event", event.kind.name()))
 }
 
 #[cfg(test)]

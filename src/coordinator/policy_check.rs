@@ -5,10 +5,10 @@
 
 use serde::Serialize;
 
-use super::event_job::{PolicyCheckKind, event_of};
+use super::event_job::{EventHandler, PolicyCheckKind, event_of, wrong_event};
 use super::policies::POLICY_PATH;
 use super::shared::Shared;
-use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
+use crate::coordinator::writes::ForgeWrite;
 use crate::events::EventKind;
 use crate::forge::{AnnotationLevel, Check, CheckAnnotation, CheckState, Forge, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
@@ -170,66 +170,45 @@ fn check(shared: &Shared, file: Option<&[u8]>, head_sha: &str) -> Result<Check, 
 
 /// The handler of [`PolicyCheckJob`](super::event_job::PolicyCheckJob)s: a pull request opened,
 /// reopened or pushed to.
-pub struct PolicyCheckHandler {
-    shared: Shared,
-}
+pub type PolicyCheckHandler = EventHandler<PolicyCheckKind>;
 
 impl PolicyCheckHandler {
-    /// A handler with the coordinator's shared parts.
-    pub fn new(shared: Shared) -> Self {
-        PolicyCheckHandler { shared }
-    }
-
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
         let (_, Some((event, repo))) = event_of::<PolicyCheckKind>(ctx).await? else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         let pull = match &event.kind {
             EventKind::PullRequestOpened(pull)
             | EventKind::PullRequestReopened(pull)
             | EventKind::PullRequestSynchronized(pull) => pull,
-            other => {
-                return Err(JobError::Permanent(format!(
-                    "a policy check job for a {} event",
-                    other.name()
-                )));
-            }
+            _ => return Err(wrong_event("a policy check job", &event)),
         };
         let forge = self.shared.forge(event.forge)?;
         // ade's own pushes cannot change the file: the guard blocks a change to a protected path,
         // and `.ade` is protected unless the server lets a repository unprotect it. An approval
         // someone else pushed to may hold their change, so it is checked like any pull request.
-        let bot = self.shared.bot_login(forge.as_ref()).await?;
-        if event
-            .sender
-            .as_ref()
-            .is_some_and(|s| s.login.eq_ignore_ascii_case(&bot))
+        if self.shared.sent_by_bot(forge.as_ref(), &event).await?
             && !self
                 .pushed_by_others(ctx, &event, &repo, pull.number)
                 .await?
             && let Ok(policy) = self.shared.policies.in_force(forge.as_ref(), &repo).await
             && policy.protecting(POLICY_PATH).is_some()
         {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         }
         let at_head = forge.read_file(&repo, POLICY_PATH, &pull.head.sha).await?;
         let at_base = forge.read_file(&repo, POLICY_PATH, &pull.base.sha).await?;
         if at_head == at_base {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         }
         let check = check(&self.shared, at_head.as_deref(), &pull.head.sha)?;
         tracing::info!(pull = pull.number, state = ?check.state, "a pull request changes the policy file; ade/policy reported");
         let now = ctx.now_ms();
         let mut tx = ctx.store().begin().await?;
         let writes = [ForgeWrite::Check { repo, check }];
-        enqueue_writes(
-            &mut tx,
-            event.forge,
-            &writes,
-            self.shared.write_attempts,
-            now,
-        )
-        .await?;
+        self.shared
+            .enqueue_writes(&mut tx, event.forge, &writes, now)
+            .await?;
         ctx.finish(tx).await
     }
 }

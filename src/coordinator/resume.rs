@@ -13,7 +13,6 @@ use super::advance::{self, AdvanceContext};
 use super::goals::{goal_comment, spec_of};
 use super::run::job::RunJob;
 use super::shared::Shared;
-use super::writes::enqueue_writes;
 use crate::forge::{ForgeKind, RepoRef};
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::lifecycle::SpecState;
@@ -115,7 +114,7 @@ impl ResumeHandler {
             (row, goal, approver)
         };
         if row.state != SpecState::Active {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         }
         let forge_kind = ForgeKind::parse(&goal.forge)
             .ok_or_else(|| JobError::Permanent(format!("goal {}: unknown forge", goal.id)))?;
@@ -127,7 +126,7 @@ impl ResumeHandler {
             Ok((head, Err(problems))) => {
                 tracing::warn!(spec = row.id, branch = %head.name, problems = problems.len(),
                     "the repository's policy is not valid; its waiting tasks stay waiting");
-                return ctx.finish(ctx.store().begin().await?).await;
+                return ctx.finish_empty().await;
             }
             Err(e) => return Err(e.into()),
         };
@@ -154,14 +153,9 @@ impl ResumeHandler {
         }
         tracing::info!(spec = row.id, started = ?advanced.started, "ade started: tasks that waited start now");
         let comment = goal_comment(&mut tx, &repo, &row, &spec).await?;
-        enqueue_writes(
-            &mut tx,
-            forge_kind,
-            &[comment],
-            self.shared.write_attempts,
-            now,
-        )
-        .await?;
+        self.shared
+            .enqueue_writes(&mut tx, forge_kind, &[comment], now)
+            .await?;
         ctx.finish(tx).await
     }
 }

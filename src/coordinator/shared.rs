@@ -6,10 +6,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::policies::Policies;
-use crate::coordinator::writes::Forges;
+use crate::coordinator::writes::{ForgeWrite, Forges, enqueue_writes};
+use crate::events::Event;
 use crate::forge::{Forge, ForgeKind};
 use crate::jobs::JobError;
 use crate::links::{LinkSigner, LogTarget};
+use crate::store::{Conn, StoreError};
 
 /// The coordinator's shared parts.
 #[derive(Clone)]
@@ -58,6 +60,27 @@ impl Shared {
             .unwrap()
             .insert(forge.kind(), login.clone());
         Ok(login)
+    }
+
+    /// Whether ade itself sent `event` on `forge` (its own pushes and edits come back as events).
+    pub async fn sent_by_bot(&self, forge: &dyn Forge, event: &Event) -> Result<bool, JobError> {
+        let bot = self.bot_login(forge).await?;
+        Ok(event
+            .sender
+            .as_ref()
+            .is_some_and(|s| s.login.eq_ignore_ascii_case(&bot)))
+    }
+
+    /// Enqueues `writes` in the caller's transaction ([`enqueue_writes`]), each with the attempts
+    /// forge writes get.
+    pub async fn enqueue_writes(
+        &self,
+        tx: &mut Conn,
+        forge: ForgeKind,
+        writes: &[ForgeWrite],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        enqueue_writes(tx, forge, writes, self.write_attempts, now).await
     }
 
     /// The link to a run's log (or one verification's), when ade has a public URL.

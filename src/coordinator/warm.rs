@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::coordinator::writes::Forges;
 use crate::forge::{ForgeKind, RepoRef};
-use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
+use crate::jobs::{BoxFuture, Discarded, Job, JobContext, JobError, JobHandler};
 use crate::runner::mirror::is_commit_id;
 use crate::runner::{Runner, WarmOrder};
 
@@ -92,13 +92,11 @@ impl JobHandler for WarmHandler {
 
     fn discarded<'a>(
         &'a self,
-        job: &'a crate::store::jobs::ClaimedJob,
-        _conn: &'a mut crate::store::Conn,
-        error: &'a str,
-        _now: i64,
+        failed: Discarded<'a>,
     ) -> BoxFuture<'a, Result<(), crate::store::StoreError>> {
         Box::pin(async move {
-            tracing::warn!(key = %job.idempotency_key, %error,
+            let (key, error) = (&failed.job.idempotency_key, failed.error);
+            tracing::warn!(%key, %error,
                 "warming the runner failed; the next run fetches and checks out itself");
             Ok(())
         })

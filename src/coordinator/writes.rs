@@ -6,10 +6,10 @@
 use crate::forge::{
     Check, CheckTarget, Forge, ForgeError, ForgeKind, PullRequestUpdate, Reaction, RepoRef,
 };
-use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
+use crate::jobs::{BoxFuture, Discarded, Job, JobContext, JobError, JobHandler};
+use crate::store::StoreError;
 use crate::store::checks;
 use crate::store::sticky::{self, Sticky};
-use crate::store::{Conn, StoreError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -317,7 +317,7 @@ fn is_first_try(job: &crate::store::jobs::ClaimedJob) -> bool {
 }
 
 async fn finish(ctx: &JobContext) -> Result<(), JobError> {
-    ctx.finish(ctx.store().begin().await?).await
+    ctx.finish_empty().await
 }
 
 /// The bot's own comment carrying `marker`, if the forge has one.
@@ -400,15 +400,10 @@ impl JobHandler for ForgeWriter {
         })
     }
 
-    fn discarded<'a>(
-        &'a self,
-        job: &'a crate::store::jobs::ClaimedJob,
-        _conn: &'a mut Conn,
-        error: &'a str,
-        _now: i64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn discarded<'a>(&'a self, failed: Discarded<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            tracing::error!(key = %job.idempotency_key, %error, "a forge write failed for good");
+            let (key, error) = (&failed.job.idempotency_key, failed.error);
+            tracing::error!(%key, %error, "a forge write failed for good");
             Ok(())
         })
     }
@@ -450,10 +445,8 @@ mod tests {
         .new_job(3, 0)
     }
 
-    #[test]
-    fn every_write_keeps_its_stored_keys() {
-        let repo = RepoRef::parse("acme/widgets", None).unwrap();
-        let check = Check {
+    fn passed_check() -> Check {
+        Check {
             name: crate::verify::CHECK_NAME.into(),
             head_sha: "abc".into(),
             state: crate::forge::CheckState::Success,
@@ -463,7 +456,13 @@ mod tests {
             annotations: Vec::new(),
             details_url: None,
             external_id: None,
-        };
+        }
+    }
+
+    #[test]
+    fn every_write_keeps_its_stored_keys() {
+        let repo = RepoRef::parse("acme/widgets", None).unwrap();
+        let check = passed_check();
         let check_hash = short_hash(&serde_json::to_string(&check).unwrap());
         let cases = [
             (
@@ -563,17 +562,7 @@ mod tests {
         };
         let check = job(ForgeWrite::Check {
             repo: repo.clone(),
-            check: Check {
-                name: crate::verify::CHECK_NAME.into(),
-                head_sha: "abc".into(),
-                state: crate::forge::CheckState::Success,
-                title: String::new(),
-                summary: String::new(),
-                text: None,
-                annotations: Vec::new(),
-                details_url: None,
-                external_id: None,
-            },
+            check: passed_check(),
         });
         let ready = job(ForgeWrite::Draft {
             repo: repo.clone(),

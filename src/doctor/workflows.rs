@@ -8,6 +8,7 @@
 use super::report::{one_line, shown};
 use super::{Client, Context, Finding, Report, forge_failure};
 use crate::forge::BranchHead;
+use crate::forge::setup::list_folder;
 
 /// The most workflow files read.
 const MAX_FILES: usize = 50;
@@ -27,8 +28,12 @@ pub(super) async fn check(context: &Context<'_>, head: &BranchHead, report: &mut
     let mut seen = 0;
     for folder in folders {
         let listed = match &context.client {
-            Client::Github(github) => github.list_folder(&context.repo, folder, &head.sha).await,
-            Client::Gitea(gitea) => gitea.list_folder(&context.repo, folder, &head.sha).await,
+            Client::Github(github) => {
+                list_folder(github.as_ref(), &context.repo, folder, &head.sha).await
+            }
+            Client::Gitea(gitea) => {
+                list_folder(gitea.as_ref(), &context.repo, folder, &head.sha).await
+            }
         };
         let entries = match listed {
             Ok(entries) => entries.unwrap_or_default(),

@@ -8,7 +8,10 @@
 use super::payload::{
     Payload, PushRef, default_branch_pushed, ignored, is_bot_login, non_empty, null_as_default,
 };
-use super::wire::{Label, PrivateWhenUnknown, WireBranch, WireRepository, action};
+use super::wire::{
+    Label, PrivateWhenUnknown, WireBranch, WireRepository, action, comment_kind, issue_kind,
+    pull_request_kind,
+};
 use super::{
     Actor, Comment, Event, EventError, EventHeaders, EventKind, Issue, IssueRef, Normalized,
     PullRequest, Push, Review,
@@ -119,13 +122,9 @@ impl Family {
 
 fn comment(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized, EventError> {
     let action = action(payload)?;
-    let created = match action.as_str() {
-        "created" => true,
-        "edited" => false,
-        _ => {
-            let why = "ade acts on created and edited comments only";
-            return Ok(ignored(&names.label, Some(&action), why));
-        }
+    let wrap = match comment_kind(&action) {
+        Ok(wrap) => wrap,
+        Err(why) => return Ok(ignored(&names.label, Some(&action), why)),
     };
     let body: CommentPayload = payload.read()?;
     let comment = Comment {
@@ -140,26 +139,14 @@ fn comment(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized,
             author: actor(body.issue.user),
         },
     };
-    event(
-        payload,
-        if created {
-            EventKind::CommentCreated(comment)
-        } else {
-            EventKind::CommentEdited(comment)
-        },
-    )
+    event(payload, wrap(comment))
 }
 
 fn issues(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized, EventError> {
     let action = action(payload)?;
-    let wrap: fn(Issue) -> EventKind = match action.as_str() {
-        "opened" => EventKind::IssueOpened,
-        "edited" => EventKind::IssueEdited,
-        "closed" => EventKind::IssueClosed,
-        _ => {
-            let why = "ade acts on opened, edited and closed issues only";
-            return Ok(ignored(&names.label, Some(&action), why));
-        }
+    let wrap = match issue_kind(&action) {
+        Ok(wrap) => wrap,
+        Err(why) => return Ok(ignored(&names.label, Some(&action), why)),
     };
     let issue = payload.read::<IssuePayload>()?.issue;
     let issue = Issue {
@@ -174,15 +161,9 @@ fn issues(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized, 
 
 fn pull_request(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized, EventError> {
     let action = action(payload)?;
-    let wrap: fn(PullRequest) -> EventKind = match action.as_str() {
-        "opened" => EventKind::PullRequestOpened,
-        "synchronized" => EventKind::PullRequestSynchronized,
-        "reopened" => EventKind::PullRequestReopened,
-        "closed" => EventKind::PullRequestClosed,
-        _ => {
-            let why = "ade acts on opened, synchronized, reopened and closed pull requests only";
-            return Ok(ignored(&names.label, Some(&action), why));
-        }
+    let wrap = match pull_request_kind(&action, "synchronized") {
+        Ok(wrap) => wrap,
+        Err(why) => return Ok(ignored(&names.label, Some(&action), &why)),
     };
     let body: PullRequestPayload = payload.read()?;
     let number = pull_request_number(payload, body.pull_request.number, body.number)?;

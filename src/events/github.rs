@@ -5,7 +5,10 @@
 use super::payload::{
     Payload, PushRef, default_branch_pushed, ignored, is_bot_login, non_empty, null_as_default,
 };
-use super::wire::{Label, RepositoryName, WireBranch, WireRepository, action};
+use super::wire::{
+    Label, RepositoryName, WireBranch, WireRepository, action, comment_kind, issue_kind,
+    pull_request_kind,
+};
 use super::{
     Actor, CheckRun, Comment, Event, EventError, EventHeaders, EventKind, Installation,
     InstallationAction, InstallationRepositories, Issue, IssueRef, Normalized, PullRequest, Push,
@@ -63,10 +66,9 @@ fn event(payload: &Payload<'_>, kind: EventKind) -> Result<Normalized, EventErro
 
 fn issue_comment(payload: &Payload<'_>) -> Result<Normalized, EventError> {
     let action = action(payload)?;
-    let created = match action.as_str() {
-        "created" => true,
-        "edited" => false,
-        _ => return Ok(ignored("issue_comment", Some(&action), ONLY_COMMENTS)),
+    let wrap = match comment_kind(&action) {
+        Ok(wrap) => wrap,
+        Err(why) => return Ok(ignored("issue_comment", Some(&action), why)),
     };
     let body: CommentPayload = payload.read()?;
     let comment = Comment {
@@ -81,28 +83,14 @@ fn issue_comment(payload: &Payload<'_>) -> Result<Normalized, EventError> {
             author: actor(body.issue.user),
         },
     };
-    event(
-        payload,
-        if created {
-            EventKind::CommentCreated(comment)
-        } else {
-            EventKind::CommentEdited(comment)
-        },
-    )
+    event(payload, wrap(comment))
 }
-
-const ONLY_COMMENTS: &str = "ade acts on created and edited comments only";
 
 fn issues(payload: &Payload<'_>) -> Result<Normalized, EventError> {
     let action = action(payload)?;
-    let wrap: fn(Issue) -> EventKind = match action.as_str() {
-        "opened" => EventKind::IssueOpened,
-        "edited" => EventKind::IssueEdited,
-        "closed" => EventKind::IssueClosed,
-        _ => {
-            let why = "ade acts on opened, edited and closed issues only";
-            return Ok(ignored("issues", Some(&action), why));
-        }
+    let wrap = match issue_kind(&action) {
+        Ok(wrap) => wrap,
+        Err(why) => return Ok(ignored("issues", Some(&action), why)),
     };
     let issue = payload.read::<IssuePayload>()?.issue;
     event(
@@ -119,15 +107,9 @@ fn issues(payload: &Payload<'_>) -> Result<Normalized, EventError> {
 
 fn pull_request(payload: &Payload<'_>) -> Result<Normalized, EventError> {
     let action = action(payload)?;
-    let wrap: fn(PullRequest) -> EventKind = match action.as_str() {
-        "opened" => EventKind::PullRequestOpened,
-        "synchronize" => EventKind::PullRequestSynchronized,
-        "reopened" => EventKind::PullRequestReopened,
-        "closed" => EventKind::PullRequestClosed,
-        _ => {
-            let why = "ade acts on opened, synchronize, reopened and closed pull requests only";
-            return Ok(ignored("pull_request", Some(&action), why));
-        }
+    let wrap = match pull_request_kind(&action, "synchronize") {
+        Ok(wrap) => wrap,
+        Err(why) => return Ok(ignored("pull_request", Some(&action), &why)),
     };
     let pr = payload.read::<PullRequestPayload>()?.pull_request;
     event(

@@ -2,7 +2,7 @@
 //! the `action` most bodies carry. Each dialect's normalizer reads its own shapes around these.
 
 use super::payload::{Payload, non_empty};
-use super::{BranchRef, EventError, Repository};
+use super::{BranchRef, Comment, EventError, EventKind, Issue, PullRequest, Repository};
 use serde::{Deserialize, Deserializer};
 
 /// The body's `action`.
@@ -12,6 +12,45 @@ pub(super) fn action(payload: &Payload<'_>) -> Result<String, EventError> {
         action: String,
     }
     Ok(payload.read::<ActionOnly>()?.action)
+}
+
+/// The event a comment's `action` makes of it, which both dialects name alike; for any other
+/// action, why ade ignores it.
+pub(super) fn comment_kind(action: &str) -> Result<fn(Comment) -> EventKind, &'static str> {
+    match action {
+        "created" => Ok(EventKind::CommentCreated),
+        "edited" => Ok(EventKind::CommentEdited),
+        _ => Err("ade acts on created and edited comments only"),
+    }
+}
+
+/// The event an issue's `action` makes of it, which both dialects name alike; for any other
+/// action, why ade ignores it.
+pub(super) fn issue_kind(action: &str) -> Result<fn(Issue) -> EventKind, &'static str> {
+    match action {
+        "opened" => Ok(EventKind::IssueOpened),
+        "edited" => Ok(EventKind::IssueEdited),
+        "closed" => Ok(EventKind::IssueClosed),
+        _ => Err("ade acts on opened, edited and closed issues only"),
+    }
+}
+
+/// The event a pull request's `action` makes of it. The dialects differ in one word only: a push
+/// to the pull request is `synchronize` on GitHub and `synchronized` on Gitea, passed as
+/// `synchronized`. For any other action, why ade ignores it.
+pub(super) fn pull_request_kind(
+    action: &str,
+    synchronized: &str,
+) -> Result<fn(PullRequest) -> EventKind, String> {
+    match action {
+        "opened" => Ok(EventKind::PullRequestOpened),
+        "reopened" => Ok(EventKind::PullRequestReopened),
+        "closed" => Ok(EventKind::PullRequestClosed),
+        _ if action == synchronized => Ok(EventKind::PullRequestSynchronized),
+        _ => Err(format!(
+            "ade acts on opened, {synchronized}, reopened and closed pull requests only"
+        )),
+    }
 }
 
 /// A repository; `P` reads `private`: a plain `bool` where the dialect always sends it.

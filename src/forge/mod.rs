@@ -8,7 +8,9 @@
 pub mod gitea;
 pub mod github;
 mod http;
+mod rest;
 pub mod setup;
+mod wire;
 
 pub use http::{ClientOptions, RetryPolicy};
 
@@ -353,6 +355,17 @@ pub enum MergeMethod {
     Squash,
     /// Rebase onto the base.
     Rebase,
+}
+
+impl MergeMethod {
+    /// The name both forges' merge endpoints take (`merge_method` on GitHub, `Do` on Gitea).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeMethod::Merge => "merge",
+            MergeMethod::Squash => "squash",
+            MergeMethod::Rebase => "rebase",
+        }
+    }
 }
 
 /// Why a forge refused a merge; the review gate acts differently on each.

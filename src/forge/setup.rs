@@ -4,6 +4,8 @@
 //! of each client (`github/setup.rs`, `gitea/setup.rs`) and return what the forge said, leaving
 //! the judgement to the doctor.
 
+use super::BranchProtection;
+pub(crate) use super::rest::list_folder;
 use std::collections::BTreeMap;
 
 /// The GitHub App installation that covers a repository: what its owner granted.
@@ -93,6 +95,30 @@ pub enum ProtectionRead {
         /// Why the rule could not be read (the permission ade lacks).
         why: String,
     },
+}
+
+impl ProtectionRead {
+    /// What the gate holds merges to: the rule, or what the branch shows of it (approvals it
+    /// does not show count as none); `None` when nothing protects the branch.
+    pub fn enforced(self) -> Option<BranchProtection> {
+        match self {
+            ProtectionRead::Unprotected => None,
+            ProtectionRead::Rules(rule) => Some(BranchProtection {
+                required_approvals: rule.required_approvals,
+                required_checks: rule.required_checks,
+                enforce_admins: rule.enforce_admins.unwrap_or(false),
+            }),
+            ProtectionRead::Summary {
+                required_approvals,
+                required_checks,
+                ..
+            } => Some(BranchProtection {
+                required_approvals: required_approvals.unwrap_or(0),
+                required_checks,
+                enforce_admins: false,
+            }),
+        }
+    }
 }
 
 /// One entry of a folder in a repository.

@@ -27,7 +27,7 @@ pub use worker::Worker;
 
 use crate::clock::Clock;
 use crate::forge::ForgeError;
-use crate::store::jobs::{self as queries, ClaimedJob, Fence};
+use crate::store::jobs::{self as queries, ClaimedJob, Fence, Settle};
 use crate::store::{Conn, Store, StoreError, Tx};
 use crate::templates::TemplateError;
 use std::collections::HashMap;
@@ -104,14 +104,28 @@ pub trait JobHandler: Send + Sync + 'static {
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>>;
 
     /// Records that the job failed for good, in the transaction that marks it failed.
-    fn discarded<'a>(
-        &'a self,
-        _job: &'a ClaimedJob,
-        _conn: &'a mut Conn,
-        _error: &'a str,
-        _now: i64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn discarded<'a>(&'a self, _failed: Discarded<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async { Ok(()) })
+    }
+}
+
+/// A job that failed for good, as [`JobHandler::discarded`] gets it: the job and the transaction
+/// that marks it failed, for the handler to record why in.
+pub struct Discarded<'a> {
+    /// The claimed job.
+    pub job: &'a ClaimedJob,
+    /// The transaction that marks the job failed.
+    pub conn: &'a mut Conn,
+    /// The error it failed with.
+    pub error: &'a str,
+    /// When it failed.
+    pub now: i64,
+}
+
+impl Discarded<'_> {
+    /// The job's payload as a `J`; `None` when it does not read, which leaves nothing to record.
+    pub fn payload<J: Job>(&self) -> Option<J> {
+        payload(self.job).ok()
     }
 }
 
@@ -121,14 +135,8 @@ impl<H: JobHandler> JobHandler for Arc<H> {
         (**self).run(ctx)
     }
 
-    fn discarded<'a>(
-        &'a self,
-        job: &'a ClaimedJob,
-        conn: &'a mut Conn,
-        error: &'a str,
-        now: i64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        (**self).discarded(job, conn, error, now)
+    fn discarded<'a>(&'a self, failed: Discarded<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
+        (**self).discarded(failed)
     }
 }
 
@@ -212,10 +220,16 @@ impl JobContext {
         }
     }
 
+    /// Completes a job that has nothing to write: there was nothing to do.
+    pub async fn finish_empty(&self) -> Result<(), JobError> {
+        self.finish(self.store.begin().await?).await
+    }
+
     /// Completes the job inside the handler's transaction and commits both. If the lease was lost
     /// meanwhile, nothing the transaction wrote is kept and the result is [`JobError::LeaseLost`].
     pub async fn finish(&self, mut tx: Tx) -> Result<(), JobError> {
-        if !queries::complete(&mut tx, self.fence(), self.clock.now_ms()).await? {
+        let now = self.clock.now_ms();
+        if !queries::settle(&mut tx, self.fence(), Settle::Complete { now }).await? {
             tx.rollback().await.ok();
             return Err(JobError::LeaseLost);
         }

@@ -2,11 +2,11 @@
 //! leases alive, and writes each attempt's result behind its fence.
 
 use super::JobsConfig;
-use super::{Handlers, JobContext, JobError, JobHandler, Wake};
+use super::{Discarded, Handlers, JobContext, JobError, JobHandler, Wake};
 use crate::backoff;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::store::jobs::{self as queries, ClaimedJob};
+use crate::store::jobs::{self as queries, ClaimedJob, Settle};
 use crate::store::{Context, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -245,7 +245,10 @@ impl Worker {
                 owner: &self.id,
             };
             let released = match self.store.writer().await {
-                Ok(mut conn) => queries::release(&mut conn, fence, self.clock.now_ms()).await,
+                Ok(mut conn) => {
+                    let now = self.clock.now_ms();
+                    queries::settle(&mut conn, fence, Settle::Release { now }).await
+                }
                 Err(error) => Err(error),
             };
             match released {
@@ -328,7 +331,7 @@ impl Attempt {
             Ok(()) if ctx.is_finished() => Ok("completed"),
             Ok(()) => {
                 let mut conn = store.writer().await?;
-                if queries::complete(&mut conn, ctx.fence(), now).await? {
+                if queries::settle(&mut conn, ctx.fence(), Settle::Complete { now }).await? {
                     Ok("completed")
                 } else {
                     tracing::warn!("finished after losing the lease; the result was refused");
@@ -348,22 +351,29 @@ impl Attempt {
                 );
                 tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "attempt failed; will retry");
                 let mut conn = store.writer().await?;
-                queries::retry(
-                    &mut conn,
-                    ctx.fence(),
-                    now + delay.as_millis() as i64,
-                    &error,
-                )
-                .await?;
+                let run_at = now + delay.as_millis() as i64;
+                let retry = Settle::Retry {
+                    run_at,
+                    error: &error,
+                };
+                queries::settle(&mut conn, ctx.fence(), retry).await?;
                 Ok("retried")
             }
             Err(JobError::Retry(error) | JobError::Permanent(error)) => {
                 tracing::error!(%error, attempts = job.attempt, "job failed for good");
                 let mut tx = store.begin().await?;
                 if let Some(handler) = &self.handler {
-                    handler.discarded(job, &mut tx, &error, now).await?;
+                    let failed = Discarded {
+                        job,
+                        conn: &mut tx,
+                        error: &error,
+                        now,
+                    };
+                    handler.discarded(failed).await?;
                 }
-                if queries::fail(&mut tx, ctx.fence(), now, &error).await? {
+                if queries::settle(&mut tx, ctx.fence(), Settle::Fail { now, error: &error })
+                    .await?
+                {
                     tx.commit().await.context("commit job failure")?;
                     Ok("failed")
                 } else {

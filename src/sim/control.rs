@@ -50,14 +50,7 @@ impl IntoResponse for ControlError {
 
 impl From<ActionError> for ControlError {
     fn from(err: ActionError) -> Self {
-        let status = match &err {
-            ActionError::NotFound(_) => StatusCode::NOT_FOUND,
-            ActionError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ActionError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ActionError::Conflict(_) => StatusCode::CONFLICT,
-            ActionError::NotMergeable(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ActionError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let status = err.status();
         ControlError(status, err.to_string())
     }
 }

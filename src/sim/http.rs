@@ -70,14 +70,7 @@ impl ApiError {
 
     /// The answer for a refused action.
     pub fn from_action(sim: &Sim, err: ActionError) -> ApiError {
-        let status = match &err {
-            ActionError::NotFound(_) => StatusCode::NOT_FOUND,
-            ActionError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ActionError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ActionError::Conflict(_) => StatusCode::CONFLICT,
-            ActionError::NotMergeable(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ActionError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let status = err.status();
         ApiError::new(sim, status, err.to_string())
     }
 }

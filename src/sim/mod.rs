@@ -25,6 +25,7 @@ mod jwt;
 mod options;
 mod path_pattern;
 mod protection;
+mod routes;
 mod server;
 mod standalone;
 mod state;

@@ -318,6 +318,52 @@ pub struct RepoHook {
 }
 
 impl Repo {
+    /// A repository as it is created: the owner alone has access, and it holds no labels,
+    /// issues, pull requests or hooks yet.
+    pub fn new(
+        id: i64,
+        owner: String,
+        name: String,
+        default_branch: String,
+        created_at: i64,
+    ) -> Repo {
+        Repo {
+            id,
+            owner,
+            name,
+            private: false,
+            default_branch,
+            description: String::new(),
+            created_at,
+            pushed_at: created_at,
+            collaborators: BTreeMap::new(),
+            labels: Vec::new(),
+            issues: BTreeMap::new(),
+            pulls: BTreeMap::new(),
+            comments: Vec::new(),
+            reviews: Vec::new(),
+            review_comments: Vec::new(),
+            check_runs: Vec::new(),
+            statuses: Vec::new(),
+            protections: BTreeMap::new(),
+            dismiss_stale: BTreeSet::new(),
+            hooks: Vec::new(),
+        }
+    }
+
+    /// Comment `id` with the issue it is on and that issue's pull request, as a comment's
+    /// webhook carries them.
+    pub fn comment_thread(&self, id: i64) -> Option<(&Comment, &Issue, Option<&Pull>)> {
+        let comment = self.comments.iter().find(|c| c.id == id)?;
+        let issue = self.issues.get(&comment.number)?;
+        Some((comment, issue, self.pulls.get(&comment.number)))
+    }
+
+    /// The labels of these names that are defined, in the order named.
+    pub fn labels_named<'a>(&'a self, names: &'a [String]) -> impl Iterator<Item = &'a Label> {
+        names.iter().filter_map(|n| self.label(n))
+    }
+
     /// `owner/name`.
     pub fn full_name(&self) -> String {
         format!("{}/{}", self.owner, self.name)
@@ -484,29 +530,12 @@ mod tests {
 
     fn repo() -> Repo {
         Repo {
-            id: 1,
-            owner: "octo".into(),
-            name: "demo".into(),
             private: true,
-            default_branch: "main".into(),
-            description: String::new(),
-            created_at: 0,
-            pushed_at: 0,
             collaborators: BTreeMap::from([
                 ("maintainer".to_owned(), Permission::Maintain),
                 ("reader".to_owned(), Permission::Read),
             ]),
-            labels: Vec::new(),
-            issues: BTreeMap::new(),
-            pulls: BTreeMap::new(),
-            comments: Vec::new(),
-            reviews: Vec::new(),
-            review_comments: Vec::new(),
-            check_runs: Vec::new(),
-            statuses: Vec::new(),
-            protections: BTreeMap::new(),
-            dismiss_stale: BTreeSet::new(),
-            hooks: Vec::new(),
+            ..Repo::new(1, "octo".into(), "demo".into(), "main".into(), 0)
         }
     }
 

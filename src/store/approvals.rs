@@ -206,6 +206,26 @@ pub async fn by_head(
     .await
 }
 
+/// Closes an approval whose task `/ade cancel` cancelled, from the state it was read in: the
+/// command closes it, and so does a run that opened it after the command looked. False if it
+/// was no longer in that state.
+pub async fn close_cancelled(
+    conn: &mut Conn,
+    approval: &ApprovalRow,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let (from, to) = (approval.state, ApprovalState::Closed);
+    move_approval(
+        conn,
+        approval.id,
+        from,
+        to,
+        Some("cancelled with /ade cancel"),
+        now,
+    )
+    .await
+}
+
 /// Moves an approval from `from` to `to`, with the reason for a rejection or close; false if it
 /// was no longer in `from`.
 pub async fn move_approval(

@@ -61,27 +61,13 @@ impl DeliveryState {
     }
 }
 
-/// A delivery as stored.
+/// A delivery as stored: what was received, and where its handling is.
 #[derive(Clone, Debug)]
 pub struct StoredDelivery {
     /// ade's own id of the delivery.
     pub id: i64,
-    /// The dialect it came in.
-    pub forge: ForgeKind,
-    /// The forge's delivery id.
-    pub delivery_id: String,
-    /// The event header.
-    pub event: String,
-    /// Gitea's finer event type header.
-    pub event_type: Option<String>,
-    /// `owner/name` from the payload.
-    pub repository: Option<String>,
-    /// The body's media type.
-    pub content_type: String,
-    /// The body exactly as signed.
-    pub body: Vec<u8>,
-    /// When ade stored it.
-    pub received_at: i64,
+    /// The delivery as it was received and stored.
+    pub received: NewDelivery,
     /// Where it is in its handling.
     pub state: DeliveryState,
     /// The event name, the reason it was ignored, or the error it failed with.
@@ -150,8 +136,7 @@ pub async fn find(
 fn from_row(row: &sqlx::any::AnyRow) -> Result<StoredDelivery, StoreError> {
     let forge: String = row.try_get("forge").context("read delivery")?;
     let state: String = row.try_get("state").context("read delivery")?;
-    Ok(StoredDelivery {
-        id: row.try_get("id").context("read delivery")?,
+    let received = NewDelivery {
         forge: ForgeKind::parse(&forge)
             .ok_or_else(|| StoreError::Corrupt(format!("delivery forge {forge:?}")))?,
         delivery_id: row.try_get("delivery_id").context("read delivery")?,
@@ -161,6 +146,10 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<StoredDelivery, StoreError> {
         content_type: row.try_get("content_type").context("read delivery")?,
         body: row.try_get("body").context("read delivery")?,
         received_at: row.try_get("received_at").context("read delivery")?,
+    };
+    Ok(StoredDelivery {
+        id: row.try_get("id").context("read delivery")?,
+        received,
         state: DeliveryState::parse(&state)?,
         outcome: row.try_get("outcome").context("read delivery")?,
     })

@@ -80,25 +80,36 @@ pub struct JobRow {
     pub last_error: Option<String>,
 }
 
+/// The start of every job `INSERT`; [`bind_job`] binds a row's values in this order.
+const INSERT_JOBS: &str = "INSERT INTO jobs \
+    (kind, idempotency_key, ordering_key, payload, max_attempts, run_at, created_at) VALUES ";
+
+/// Binds one row of [`INSERT_JOBS`] after the values already bound.
+fn bind_job<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    job: &'q NewJob,
+    now: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(&job.kind)
+        .bind(&job.idempotency_key)
+        .bind(job.ordering_key.as_deref())
+        .bind(&job.payload)
+        .bind(job.max_attempts)
+        .bind(job.run_at)
+        .bind(now)
+}
+
 /// Enqueues a job unless its idempotency key is taken. Returns the new id, or `None`.
 pub async fn enqueue(conn: &mut Conn, job: &NewJob, now: i64) -> Result<Option<i64>, StoreError> {
-    let row = sqlx::query(
-        "INSERT INTO jobs \
-            (kind, idempotency_key, ordering_key, payload, max_attempts, run_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (idempotency_key) DO NOTHING \
-         RETURNING id",
-    )
-    .bind(&job.kind)
-    .bind(&job.idempotency_key)
-    .bind(job.ordering_key.as_deref())
-    .bind(&job.payload)
-    .bind(job.max_attempts)
-    .bind(job.run_at)
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await
-    .context("enqueue job")?;
+    let sql = format!(
+        "{INSERT_JOBS}($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+    );
+    let row = bind_job(sqlx::query(&sql), job, now)
+        .fetch_optional(&mut *conn)
+        .await
+        .context("enqueue job")?;
     let id = row
         .map(|r| r.try_get::<i64, _>(0))
         .transpose()
@@ -135,11 +146,7 @@ pub async fn enqueue_many(conn: &mut Conn, jobs: &[NewJob], now: i64) -> Result<
     const ROWS_PER_STATEMENT: usize = 1_000;
     let mut stored = 0;
     for chunk in jobs.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = String::from(
-            "INSERT INTO jobs \
-                (kind, idempotency_key, ordering_key, payload, max_attempts, run_at, created_at) \
-             VALUES ",
-        );
+        let mut sql = String::from(INSERT_JOBS);
         for row in 0..chunk.len() {
             let first = row * COLUMNS;
             let placeholders: Vec<String> =
@@ -154,14 +161,7 @@ pub async fn enqueue_many(conn: &mut Conn, jobs: &[NewJob], now: i64) -> Result<
         sql.push_str(" ON CONFLICT (idempotency_key) DO NOTHING");
         let mut query = sqlx::query(&sql);
         for job in chunk {
-            query = query
-                .bind(&job.kind)
-                .bind(&job.idempotency_key)
-                .bind(job.ordering_key.as_deref())
-                .bind(&job.payload)
-                .bind(job.max_attempts)
-                .bind(job.run_at)
-                .bind(now);
+            query = bind_job(query, job, now);
         }
         stored += query
             .execute(&mut *conn)
@@ -336,20 +336,22 @@ pub async fn claim(
 }
 
 /// What a fenced write does to a job; the lease is cleared in every case.
-enum Settle<'e> {
+pub enum Settle<'e> {
     /// Done: `completed`.
     Complete { now: i64 },
     /// Back to `available` to wait for its next attempt at this time.
     Retry { run_at: i64, error: &'e str },
     /// Failed for good.
     Fail { now: i64, error: &'e str },
-    /// Handed back unrun: `available` at once, the attempt not counted.
+    /// Handed back unrun (its worker is shutting down): `available` at once, the attempt not
+    /// counted; its `last_error` says it may have partly run.
     Release { now: i64 },
 }
 
 /// Writes an attempt's result if the fence still holds: the job is running under this very
-/// attempt and owner. Returns whether it did.
-async fn settle(
+/// attempt and owner. Returns whether it did. The one write of every result, so a result can
+/// never skip the fence.
+pub async fn settle(
     conn: &mut Conn,
     fence: Fence<'_>,
     outcome: Settle<'_>,
@@ -394,39 +396,8 @@ async fn settle(
     .await
 }
 
-/// Marks a job completed, if the fence still holds. Returns whether it did.
-pub async fn complete(conn: &mut Conn, fence: Fence<'_>, now: i64) -> Result<bool, StoreError> {
-    settle(conn, fence, Settle::Complete { now }).await
-}
-
-/// Puts a job back to wait for its next attempt at `run_at`, if the fence still holds.
-pub async fn retry(
-    conn: &mut Conn,
-    fence: Fence<'_>,
-    run_at: i64,
-    error: &str,
-) -> Result<bool, StoreError> {
-    settle(conn, fence, Settle::Retry { run_at, error }).await
-}
-
-/// Marks a job failed for good, if the fence still holds.
-pub async fn fail(
-    conn: &mut Conn,
-    fence: Fence<'_>,
-    now: i64,
-    error: &str,
-) -> Result<bool, StoreError> {
-    settle(conn, fence, Settle::Fail { now, error }).await
-}
-
 /// The `last_error` of a job handed back at shutdown: its next attempt may find it partly done.
 pub const RELEASED: &str = "handed back unfinished when its worker shut down";
-
-/// Hands a job back unrun (its worker is shutting down): available again at once, and the attempt
-/// it took is not counted; its `last_error` says it may have partly run.
-pub async fn release(conn: &mut Conn, fence: Fence<'_>, now: i64) -> Result<bool, StoreError> {
-    settle(conn, fence, Settle::Release { now }).await
-}
 
 /// Extends the leases of every job `owner` runs; returns `(id, attempt)` of those it still holds,
 /// so the worker can stop the ones it lost.

@@ -4,10 +4,12 @@
 use crate::support::{databases, eventually};
 use ade::clock::{Clock, ManualClock, SystemClock};
 use ade::config::Config;
-use ade::jobs::{BoxFuture, Handlers, Job, JobContext, JobError, JobHandler, Wake, Worker};
+use ade::jobs::{
+    BoxFuture, Discarded, Handlers, Job, JobContext, JobError, JobHandler, Wake, Worker,
+};
 use ade::metrics::Metrics;
-use ade::store::jobs::{self as queue, ClaimedJob, Fence, Kinds, NewJob};
-use ade::store::{Conn, Store, StoreError, leader};
+use ade::store::jobs::{self as queue, ClaimedJob, Fence, Kinds, NewJob, Settle};
+use ade::store::{Store, StoreError, leader};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -149,9 +151,16 @@ async fn jobs_sharing_an_ordering_key_run_one_at_a_time_in_order() {
         // x1 fails and waits out a retry: x2 still waits, since order holds across retries.
         let mut conn = store.writer().await.unwrap();
         assert!(
-            queue::retry(&mut conn, fence(&first[0], "w"), T0 + 5_000, "flaky")
-                .await
-                .unwrap()
+            queue::settle(
+                &mut conn,
+                fence(&first[0], "w"),
+                Settle::Retry {
+                    run_at: T0 + 5_000,
+                    error: "flaky"
+                }
+            )
+            .await
+            .unwrap()
         );
         drop(conn);
         assert!(
@@ -166,9 +175,13 @@ async fn jobs_sharing_an_ordering_key_run_one_at_a_time_in_order() {
 
         let mut conn = store.writer().await.unwrap();
         assert!(
-            queue::complete(&mut conn, fence(&again[0], "w"), T0 + 5_000)
-                .await
-                .unwrap()
+            queue::settle(
+                &mut conn,
+                fence(&again[0], "w"),
+                Settle::Complete { now: T0 + 5_000 }
+            )
+            .await
+            .unwrap()
         );
         drop(conn);
         assert_eq!(
@@ -220,26 +233,48 @@ async fn a_worker_that_lost_its_lease_cannot_write_its_result() {
             db.name
         );
         assert!(
-            !queue::complete(&mut conn, fence(&stale, "stale"), T0 + 1_100)
-                .await
-                .unwrap(),
+            !queue::settle(
+                &mut conn,
+                fence(&stale, "stale"),
+                Settle::Complete { now: T0 + 1_100 }
+            )
+            .await
+            .unwrap(),
             "{}",
             db.name
         );
         assert!(
-            !queue::fail(&mut conn, fence(&stale, "stale"), T0 + 1_100, "late")
-                .await
-                .unwrap()
+            !queue::settle(
+                &mut conn,
+                fence(&stale, "stale"),
+                Settle::Fail {
+                    now: T0 + 1_100,
+                    error: "late"
+                }
+            )
+            .await
+            .unwrap()
         );
         assert!(
-            !queue::retry(&mut conn, fence(&stale, "stale"), T0, "late")
-                .await
-                .unwrap()
+            !queue::settle(
+                &mut conn,
+                fence(&stale, "stale"),
+                Settle::Retry {
+                    run_at: T0,
+                    error: "late"
+                }
+            )
+            .await
+            .unwrap()
         );
         assert!(
-            queue::complete(&mut conn, fence(&fresh, "fresh"), T0 + 1_200)
-                .await
-                .unwrap()
+            queue::settle(
+                &mut conn,
+                fence(&fresh, "fresh"),
+                Settle::Complete { now: T0 + 1_200 }
+            )
+            .await
+            .unwrap()
         );
         let row = queue::find(&mut conn, "j").await.unwrap().unwrap();
         assert_eq!(
@@ -460,15 +495,12 @@ impl JobHandler for AlwaysFails {
         })
     }
 
-    fn discarded<'a>(
-        &'a self,
-        _job: &'a ClaimedJob,
-        _conn: &'a mut Conn,
-        error: &'a str,
-        _now: i64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn discarded<'a>(&'a self, failed: Discarded<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.discarded.lock().unwrap().push(error.to_string());
+            self.discarded
+                .lock()
+                .unwrap()
+                .push(failed.error.to_string());
             Ok(())
         })
     }
@@ -865,9 +897,13 @@ async fn many_jobs_enqueue_in_one_go_in_order_skipping_taken_keys() {
             let claimed = claim(&store, "w", 10, T0).await;
             assert_eq!(claimed.len(), 1, "{}: one key, one at a time", db.name);
             let mut conn = store.writer().await.unwrap();
-            queue::complete(&mut conn, fence(&claimed[0], "w"), T0)
-                .await
-                .unwrap();
+            queue::settle(
+                &mut conn,
+                fence(&claimed[0], "w"),
+                Settle::Complete { now: T0 },
+            )
+            .await
+            .unwrap();
             order.push(claimed[0].idempotency_key.clone());
         }
         assert_eq!(order, ["k5", "k0", "k1", "k2", "k3", "k4"], "{}", db.name);

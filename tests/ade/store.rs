@@ -147,7 +147,7 @@ async fn migration_1_keys_deliveries_by_forge_and_delivery_id() {
             .unwrap()
             .unwrap();
         assert_eq!(
-            kept.body, b"{\"a\":1}",
+            kept.received.body, b"{\"a\":1}",
             "{}: the first body is kept byte for byte",
             db.name
         );
@@ -157,7 +157,12 @@ async fn migration_1_keys_deliveries_by_forge_and_delivery_id() {
             .unwrap()
             .unwrap();
         assert_eq!(
-            deliveries::get(&mut conn, id).await.unwrap().unwrap().body,
+            deliveries::get(&mut conn, id)
+                .await
+                .unwrap()
+                .unwrap()
+                .received
+                .body,
             binary,
             "{}",
             db.name

@@ -70,7 +70,7 @@ async fn a_maintainers_comment_is_stored_answered_202_and_becomes_one_event() {
             db.name,
             stored.outcome
         );
-        assert_eq!(stored.repository.as_deref(), Some("acme/widgets"));
+        assert_eq!(stored.received.repository.as_deref(), Some("acme/widgets"));
         let event = event_of(&store, &stored).await;
         let EventKind::CommentCreated(c) = &event.kind else {
             panic!("{event:?}")
@@ -396,7 +396,10 @@ async fn a_form_encoded_delivery_is_read_like_json() {
         "{:?}",
         stored.outcome
     );
-    assert_eq!(stored.content_type, "application/x-www-form-urlencoded");
+    assert_eq!(
+        stored.received.content_type,
+        "application/x-www-form-urlencoded"
+    );
     let EventKind::CommentCreated(c) = event_of(&store, &stored).await.kind else {
         panic!()
     };
@@ -467,7 +470,7 @@ async fn unknown_events_and_actions_are_kept_and_marked_ignored() {
             stored.outcome.as_deref().is_some_and(|o| !o.is_empty()),
             "the reason is kept"
         );
-        assert!(!stored.body.is_empty(), "the body is kept");
+        assert!(!stored.received.body.is_empty(), "the body is kept");
     }
     ade.shutdown().await.unwrap();
 }

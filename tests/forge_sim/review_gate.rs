@@ -198,7 +198,10 @@ async fn graphql_changes_drafts_as_github_does() {
         number
     );
 
-    f.sim.close_issue(REPO, number, "maintainer").await.unwrap();
+    f.sim
+        .set_issue_open(REPO, number, "maintainer", false)
+        .await
+        .unwrap();
     let closed = graphql(&api, READY, json!({ "id": node_id })).await;
     assert_eq!(
         closed.json["errors"][0]["type"], "UNPROCESSABLE",

@@ -287,7 +287,9 @@ async fn every_action_sends_what_ade_reads(kind: ForgeKind, forgejo: bool) {
     sim.merge_pull(REPO, pr, "maintainer", ade::sim::MergeStyle::Merge)
         .await
         .unwrap();
-    sim.close_issue(REPO, issue, "maintainer").await.unwrap();
+    sim.set_issue_open(REPO, issue, "maintainer", false)
+        .await
+        .unwrap();
     expected.extend([
         "pull_request_closed",
         "push_to_default_branch",

@@ -23,11 +23,8 @@ pub async fn run(
     let Some(goal) =
         goals::find_goal(tx, session.forge, &session.repository(), session.number()).await?
     else {
-        session.say(
-            "there is no plan for this issue yet: comment `/ade plan` first.".into(),
-            Vec::new(),
-            None,
-        );
+        session
+            .say_headline("there is no plan for this issue yet: comment `/ade plan` first.".into());
         return Ok(());
     };
     let specs = goals::specs(tx, goal).await?;
@@ -41,17 +38,15 @@ pub async fn run(
     let Some(target) = target else {
         let newest = specs.first().map_or(0, |s| s.version);
         let asked = version.unwrap_or_default();
-        session.say(
-            format!("there is no plan v{asked}; the newest is v{newest}."),
-            Vec::new(),
-            None,
-        );
+        session.say_headline(format!(
+            "there is no plan v{asked}; the newest is v{newest}."
+        ));
         return Ok(());
     };
     let state = target.state;
     if state != SpecState::Validated {
         let headline = refusal(target, state, &specs);
-        session.say(headline, Vec::new(), None);
+        session.say_headline(headline);
         return Ok(());
     }
     let actor = session.requester.login;
@@ -83,14 +78,10 @@ pub async fn run(
     )
     .await?
     {
-        session.say(
-            format!(
-                "plan v{} was approved meanwhile; nothing changed.",
-                target.version
-            ),
-            Vec::new(),
-            None,
-        );
+        session.say_headline(format!(
+            "plan v{} was approved meanwhile; nothing changed.",
+            target.version
+        ));
         return Ok(());
     }
     let spec = spec_of(target)?;

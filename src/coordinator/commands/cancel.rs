@@ -25,25 +25,14 @@ pub async fn run(
     task: Option<String>,
 ) -> Result<(), JobError> {
     let Some((spec_row, rows)) = active_tasks(session, tx).await? else {
-        session.say(
-            "there is no active plan here, so there is nothing to cancel.".into(),
-            Vec::new(),
-            None,
-        );
+        session.say_headline("there is no active plan here, so there is nothing to cancel.".into());
         return Ok(());
     };
     let chosen: Vec<&TaskRow> = match &task {
         Some(id) => match rows.iter().find(|r| &r.task_id == id) {
             Some(row) => vec![row],
             None => {
-                session.say(
-                    format!(
-                        "the active plan has no task {}; nothing changed.",
-                        markdown::code_span(id)
-                    ),
-                    Vec::new(),
-                    None,
-                );
+                no_such_task(session, id);
                 return Ok(());
             }
         },
@@ -123,15 +112,7 @@ async fn close_approval(
             verifications::request_cancel(tx, v.id).await?;
         }
     }
-    approvals::move_approval(
-        tx,
-        approval.id,
-        approval.state,
-        ApprovalState::Closed,
-        Some("cancelled with /ade cancel"),
-        session.now,
-    )
-    .await?;
+    approvals::close_cancelled(tx, &approval, session.now).await?;
     let repo = session.repo.clone();
     let login = session.requester.login.to_string();
     session.writes.push(ForgeWrite::Comment {
@@ -191,6 +172,14 @@ async fn stop_run(tx: &mut Conn, row: &TaskRow, now: i64) -> Result<(), JobError
         .await?;
     }
     Ok(())
+}
+
+/// Says the active plan has no task `id` (named in `/ade cancel` or `/ade run`).
+pub fn no_such_task(session: &mut Session<'_>, id: &str) {
+    session.say_headline(format!(
+        "the active plan has no task {}; nothing changed.",
+        markdown::code_span(id)
+    ));
 }
 
 /// The active spec of the place's goal and its tasks: on an issue, its goal; on an approval, the

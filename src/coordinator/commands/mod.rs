@@ -80,6 +80,11 @@ impl Session<'_> {
         let write = self.reply.render(&view);
         self.writes.push(write);
     }
+
+    /// Replies with `headline` alone: most refusals and mistakes need nothing more.
+    pub fn say_headline(&mut self, headline: String) {
+        self.say(headline, Vec::new(), None);
+    }
 }
 
 /// Runs an accepted command.

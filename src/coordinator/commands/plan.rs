@@ -26,7 +26,7 @@ pub async fn run(
              nothing was planned. `/ade plan` without an agent uses the issue's task list.",
             markdown::code_span(&agent)
         );
-        session.say(headline, Vec::new(), None);
+        session.say_headline(headline);
         return Ok(());
     }
     let issue = &session.comment.issue;

@@ -24,11 +24,9 @@ pub async fn run(
     let Some(approval) =
         approvals::by_pull(tx, session.forge, &session.repository(), session.number()).await?
     else {
-        session.say(
+        session.say_headline(
             "this pull request is not an approval ade opened, so there is no agent to run again."
                 .into(),
-            Vec::new(),
-            None,
         );
         return Ok(());
     };
@@ -39,25 +37,17 @@ pub async fn run(
             .into_iter()
             .next(),
     ) else {
-        session.say(
-            "this approval's task is no longer stored.".into(),
-            Vec::new(),
-            None,
-        );
+        session.say_headline("this approval's task is no longer stored.".into());
         return Ok(());
     };
     let Some(spec_row) = goals::spec(tx, task.spec).await? else {
         return Ok(());
     };
     if spec_row.state != SpecState::Active {
-        session.say(
-            format!(
-                "plan v{} is {}; comment `/ade plan` on the goal to work on it again.",
-                spec_row.version, spec_row.state
-            ),
-            Vec::new(),
-            None,
-        );
+        session.say_headline(format!(
+            "plan v{} is {}; comment `/ade plan` on the goal to work on it again.",
+            spec_row.version, spec_row.state
+        ));
         return Ok(());
     }
     if !matches!(task.state, TaskState::Review | TaskState::Rejected) {
@@ -66,26 +56,18 @@ pub async fn run(
             TaskState::Merged => "it is merged".to_string(),
             other => format!("it is {other}; `/ade run` on the goal starts it again"),
         };
-        session.say(
-            format!(
-                "task {} cannot be retried: {why}.",
-                markdown::code_span(&task.task_id)
-            ),
-            Vec::new(),
-            None,
-        );
+        session.say_headline(format!(
+            "task {} cannot be retried: {why}.",
+            markdown::code_span(&task.task_id)
+        ));
         return Ok(());
     }
     let agent = match agent {
         Some(agent) if !session.policy.agents.allowed.permits(&agent) => {
-            session.say(
-                format!(
-                    "the agent {} is not allowed by this repository's policy; nothing changed.",
-                    markdown::code_span(&agent)
-                ),
-                Vec::new(),
-                None,
-            );
+            session.say_headline(format!(
+                "the agent {} is not allowed by this repository's policy; nothing changed.",
+                markdown::code_span(&agent)
+            ));
             return Ok(());
         }
         Some(agent) => agent,
@@ -102,11 +84,7 @@ pub async fn run(
         None => None,
     };
     if !tasks::move_task(tx, task.id, task.state, TaskState::Running, session.now).await? {
-        session.say(
-            "the task moved meanwhile; nothing changed.".into(),
-            Vec::new(),
-            None,
-        );
+        session.say_headline("the task moved meanwhile; nothing changed.".into());
         return Ok(());
     }
     let login = session.requester.login.to_string();

@@ -3,7 +3,7 @@
 //! instance until the policy named a default agent), as far as the goal's free slots allow.
 
 use super::Session;
-use super::cancel::active_tasks;
+use super::cancel::{active_tasks, no_such_task};
 use crate::command::RunTarget;
 use crate::coordinator::advance::{self, AdvanceContext};
 use crate::coordinator::goals::{goal_comment, spec_of};
@@ -19,24 +19,13 @@ pub async fn run(
     target: RunTarget,
 ) -> Result<(), JobError> {
     let Some((spec_row, rows)) = active_tasks(session, tx).await? else {
-        session.say(
-            "there is no active plan here: `/ade approve` activates one.".into(),
-            Vec::new(),
-            None,
-        );
+        session.say_headline("there is no active plan here: `/ade approve` activates one.".into());
         return Ok(());
     };
     if let RunTarget::Task(id) = &target
         && !rows.iter().any(|r| &r.task_id == id)
     {
-        session.say(
-            format!(
-                "the active plan has no task {}; nothing changed.",
-                markdown::code_span(id)
-            ),
-            Vec::new(),
-            None,
-        );
+        no_such_task(session, id);
         return Ok(());
     }
     let mut restarted = Vec::new();

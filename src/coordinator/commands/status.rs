@@ -16,11 +16,7 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobErro
     let Some(goal) =
         goals::find_goal(tx, session.forge, &session.repository(), session.number()).await?
     else {
-        session.say(
-            "there is no plan for this issue yet: `/ade plan` makes one.".into(),
-            Vec::new(),
-            None,
-        );
+        session.say_headline("there is no plan for this issue yet: `/ade plan` makes one.".into());
         return Ok(());
     };
     let specs = goals::specs(tx, goal).await?;
@@ -102,10 +98,8 @@ async fn approval(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobErr
     let Some(approval) =
         approvals::by_pull(tx, session.forge, &session.repository(), session.number()).await?
     else {
-        session.say(
+        session.say_headline(
             "this pull request is not an approval ade opened, so it has no ade state.".into(),
-            Vec::new(),
-            None,
         );
         return Ok(());
     };

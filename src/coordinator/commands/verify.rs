@@ -15,23 +15,17 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobErro
     let Some(approval) =
         approvals::by_pull(tx, session.forge, &session.repository(), session.number()).await?
     else {
-        session.say(
+        session.say_headline(
             "this pull request is not an approval ade opened; ade verifies only its own approvals."
                 .into(),
-            Vec::new(),
-            None,
         );
         return Ok(());
     };
     if !approval.state.awaits_review() && session.pull.is_some_and(|p| !p.open) {
-        session.say(
-            format!(
-                "this approval is {}; there is nothing to verify.",
-                approval.state
-            ),
-            Vec::new(),
-            None,
-        );
+        session.say_headline(format!(
+            "this approval is {}; there is nothing to verify.",
+            approval.state
+        ));
         return Ok(());
     }
     if runs::runs_of_task(tx, approval.task)
@@ -39,10 +33,8 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobErro
         .first()
         .is_some_and(|r| r.state.in_flight())
     {
-        session.say(
+        session.say_headline(
             "a run of this task is in flight; it verifies the change it pushes.".into(),
-            Vec::new(),
-            None,
         );
         return Ok(());
     }
@@ -50,10 +42,8 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobErro
         .pull
         .map_or_else(|| approval.head_sha.clone(), |p| p.head_sha.clone());
     let Some(subject) = Subject::load(tx, approval, Arc::new(session.policy.clone())).await? else {
-        session.say(
+        session.say_headline(
             "this approval's task is no longer stored; there is nothing to verify.".into(),
-            Vec::new(),
-            None,
         );
         return Ok(());
     };
@@ -70,14 +60,10 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobErro
     .await?;
     session.writes.extend(writes);
     let steps = session.policy.verification.len();
-    session.say(
-        format!(
-            "verifying {} again ({steps} step{}): `ade/verify` follows on this pull request.",
-            markdown::code_span(&head[..head.len().min(12)]),
-            if steps == 1 { "" } else { "s" }
-        ),
-        Vec::new(),
-        None,
-    );
+    session.say_headline(format!(
+        "verifying {} again ({steps} step{}): `ade/verify` follows on this pull request.",
+        markdown::code_span(&head[..head.len().min(12)]),
+        if steps == 1 { "" } else { "s" }
+    ));
     Ok(())
 }

@@ -4,54 +4,36 @@
 
 use std::sync::Arc;
 
-use super::{MAX_PUT_OFF, put_off};
+use super::{MAX_PUT_OFF, approval_and_in_flight, put_off};
 use crate::coordinator::advance::{self, AdvanceContext};
-use crate::coordinator::event_job::{ApprovalClosedJob, ApprovalClosedKind, event_of};
+use crate::coordinator::event_job::{
+    ApprovalClosedJob, ApprovalClosedKind, EventHandler, event_of, wrong_event,
+};
 use crate::coordinator::finish;
 use crate::coordinator::goals::spec_of;
-use crate::coordinator::shared::Shared;
-use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
+use crate::coordinator::writes::ForgeWrite;
 use crate::events::EventKind;
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::lifecycle::{ApprovalState, SpecState, State, TaskState};
 use crate::store::jobs as queue;
-use crate::store::{approvals, goals, runs as rows, tasks};
+use crate::store::{approvals, goals, tasks};
 
 /// The handler of [`ApprovalClosedJob`]s.
-pub struct ApprovalClosedHandler {
-    shared: Shared,
-}
+pub type ApprovalClosedHandler = EventHandler<ApprovalClosedKind>;
 
 impl ApprovalClosedHandler {
-    /// A handler with the coordinator's shared parts.
-    pub fn new(shared: Shared) -> Self {
-        ApprovalClosedHandler { shared }
-    }
-
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
         let (job, Some((event, repo))) = event_of::<ApprovalClosedKind>(ctx).await? else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         let EventKind::PullRequestClosed(pull) = &event.kind else {
-            return Err(JobError::Permanent(format!(
-                "an approval job for a {} event",
-                event.kind.name()
-            )));
+            return Err(wrong_event("an approval job", &event));
         };
         let repository = repo.full_name();
         let (task, in_flight) = {
             let mut conn = ctx.store().reader().await?;
-            // In flight first: a run that records the approval in between ends in the same
-            // commit, so the task is then found; the other order could miss both.
-            let in_flight = rows::run_in_flight_on_branch(
-                &mut conn,
-                event.forge,
-                &repository,
-                &pull.head.branch,
-            )
-            .await?;
-            let approval =
-                approvals::by_pull(&mut conn, event.forge, &repository, pull.number).await?;
+            let (approval, in_flight) =
+                approval_and_in_flight(&mut conn, event.forge, &repository, pull).await?;
             let task = match &approval {
                 Some(a) => tasks::task(&mut conn, a.task)
                     .await?
@@ -169,14 +151,9 @@ impl ApprovalClosedHandler {
             };
             writes.extend(finish::settle(&mut tx, &repo, &spec_row, &spec, &policy, now).await?);
         }
-        enqueue_writes(
-            &mut tx,
-            event.forge,
-            &writes,
-            self.shared.write_attempts,
-            now,
-        )
-        .await?;
+        self.shared
+            .enqueue_writes(&mut tx, event.forge, &writes, now)
+            .await?;
         ctx.finish(tx).await
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::coordinator::render::{self, ReplyView};
 use crate::coordinator::shared::Shared;
-use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
+use crate::coordinator::writes::ForgeWrite;
 use crate::forge::ReviewState;
 use crate::forge::{ForgeError, ForgeReview, MergeRefusal, Permission, RepoRef};
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
@@ -125,7 +125,7 @@ impl GateHandler {
             approvals::get(&mut conn, job.approval).await?
         };
         let Some(approval) = approval.filter(|a| a.state.awaits_review()) else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         let repo = RepoRef::parse(&approval.repository, None)
             .ok_or_else(|| JobError::Permanent("the approval's repository is unreadable".into()))?;
@@ -134,21 +134,21 @@ impl GateHandler {
             Ok((_, Ok(policy))) => policy,
             Ok((_, Err(_))) => {
                 shut(&approval, "the policy on the default branch is not valid");
-                return ctx.finish(ctx.store().begin().await?).await;
+                return ctx.finish_empty().await;
             }
             Err(error) => return Err(error.into()),
         };
         if !policy.pull_requests.auto_merge {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         }
         let pull = forge.pull_request(&repo, approval.number).await?;
         if !pull.open || pull.draft {
             shut(&approval, "closed or a draft");
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         }
         if approval.verified_sha.as_deref() != Some(pull.head_sha.as_str()) {
             shut(&approval, "ade/verify has not passed on its current head");
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         }
         let bot = self.shared.bot_login(forge.as_ref()).await?;
         let excluded = {
@@ -169,7 +169,7 @@ impl GateHandler {
                 &approval,
                 "no approving review on its head by someone with write access other than those who asked for the work",
             );
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         match forge
             .merge(
@@ -182,7 +182,7 @@ impl GateHandler {
         {
             Ok(()) => {
                 tracing::info!(pull = approval.number, head = %pull.head_sha, %reviewer, "ade merged the approval");
-                ctx.finish(ctx.store().begin().await?).await
+                ctx.finish_empty().await
             }
             Err(ForgeError::MergeRefused {
                 refusal: MergeRefusal::BaseMoved,
@@ -208,14 +208,9 @@ impl GateHandler {
                     marker: format!("gate:{}:{}", approval.id, pull.head_sha),
                     body,
                 }];
-                enqueue_writes(
-                    &mut tx,
-                    approval.forge,
-                    &writes,
-                    self.shared.write_attempts,
-                    now,
-                )
-                .await?;
+                self.shared
+                    .enqueue_writes(&mut tx, approval.forge, &writes, now)
+                    .await?;
                 ctx.finish(tx).await
             }
             Err(error) => Err(error.into()),

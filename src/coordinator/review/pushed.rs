@@ -5,52 +5,33 @@
 //! head it pushed is looked at again shortly; once it has, any other head is someone else's and
 //! is verified at once, which stops the run's verification of its own.
 
-use super::{MAX_PUT_OFF, put_off};
-use crate::coordinator::event_job::{ApprovalPushedKind, event_of};
-use crate::coordinator::shared::Shared;
+use super::{MAX_PUT_OFF, approval_and_in_flight, put_off};
+use crate::coordinator::event_job::{ApprovalPushedKind, EventHandler, event_of, wrong_event};
 use crate::coordinator::verification::{self, Subject};
-use crate::coordinator::writes::enqueue_writes;
 use crate::events::EventKind;
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::lifecycle::ApprovalState;
 use crate::store::approvals::ApprovalRow;
 use crate::store::jobs as queue;
+use crate::store::runs;
 use crate::store::verifications::{self, Cause};
-use crate::store::{approvals, runs};
 
 /// The handler of [`ApprovalPushedJob`](crate::coordinator::event_job::ApprovalPushedJob)s.
-pub struct ApprovalPushedHandler {
-    shared: Shared,
-}
+pub type ApprovalPushedHandler = EventHandler<ApprovalPushedKind>;
 
 impl ApprovalPushedHandler {
-    /// A handler with the coordinator's shared parts.
-    pub fn new(shared: Shared) -> Self {
-        ApprovalPushedHandler { shared }
-    }
-
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
         let (job, Some((event, repo))) = event_of::<ApprovalPushedKind>(ctx).await? else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         let EventKind::PullRequestSynchronized(pull) = &event.kind else {
-            return Err(JobError::Permanent(format!(
-                "a push job for a {} event",
-                event.kind.name()
-            )));
+            return Err(wrong_event("a push job", &event));
         };
         let repository = repo.full_name();
         let (approval, in_flight) = {
             let mut conn = ctx.store().reader().await?;
-            let in_flight = runs::run_in_flight_on_branch(
-                &mut conn,
-                event.forge,
-                &repository,
-                &pull.head.branch,
-            )
-            .await?;
-            let approval =
-                approvals::by_pull(&mut conn, event.forge, &repository, pull.number).await?;
+            let (approval, in_flight) =
+                approval_and_in_flight(&mut conn, event.forge, &repository, pull).await?;
             let in_flight = match &approval {
                 Some(approval) if in_flight => {
                     !pushed_another_head(&mut conn, approval, &pull.head.sha).await?
@@ -60,7 +41,7 @@ impl ApprovalPushedHandler {
             (approval, in_flight)
         };
         let Some(approval) = approval else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         if approval.head_sha == pull.head.sha
             || matches!(
@@ -68,7 +49,7 @@ impl ApprovalPushedHandler {
                 ApprovalState::Merged | ApprovalState::Closed
             )
         {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         }
         if in_flight {
             let mut tx = ctx.store().begin().await?;
@@ -85,24 +66,19 @@ impl ApprovalPushedHandler {
         // (after a newer push) is not the approval's head any more. A person pushing an older
         // head of ade's again is a push like any other.
         let forge = self.shared.forge(event.forge)?;
-        let bot = self.shared.bot_login(forge.as_ref()).await?;
-        if event
-            .sender
-            .as_ref()
-            .is_some_and(|s| s.login.eq_ignore_ascii_case(&bot))
-        {
-            return ctx.finish(ctx.store().begin().await?).await;
+        if self.shared.sent_by_bot(forge.as_ref(), &event).await? {
+            return ctx.finish_empty().await;
         }
         let current = forge.pull_request(&repo, pull.number).await?;
         if current.head_sha != pull.head.sha || !current.open {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         }
         let policy = match self.shared.policies.load(forge.as_ref(), &repo).await {
             Ok((_, Ok(policy))) => policy,
             Ok((head, Err(_))) => {
                 tracing::warn!(pull = pull.number, branch = %head.name,
                     "a push to an approval is not verified: the policy on the default branch is not valid");
-                return ctx.finish(ctx.store().begin().await?).await;
+                return ctx.finish_empty().await;
             }
             Err(error) => return Err(error.into()),
         };
@@ -125,14 +101,9 @@ impl ApprovalPushedHandler {
             now,
         )
         .await?;
-        enqueue_writes(
-            &mut tx,
-            event.forge,
-            &writes,
-            self.shared.write_attempts,
-            now,
-        )
-        .await?;
+        self.shared
+            .enqueue_writes(&mut tx, event.forge, &writes, now)
+            .await?;
         ctx.finish(tx).await
     }
 }

@@ -2,43 +2,31 @@
 //! the commit again for every open approval at that head; `ade/policy` checks the policy file at
 //! that commit again. Check runs of other apps are not ade's to re-run.
 
-use crate::coordinator::event_job::{CheckRerunKind, event_of};
+use crate::coordinator::event_job::{CheckRerunKind, EventHandler, event_of, wrong_event};
 use crate::coordinator::policy_check;
-use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
-use crate::coordinator::writes::enqueue_writes;
 use crate::events::EventKind;
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::store::approvals;
 use crate::store::verifications::Cause;
 
 /// The handler of [`CheckRerunJob`](crate::coordinator::event_job::CheckRerunJob)s.
-pub struct CheckRerunHandler {
-    shared: Shared,
-}
+pub type CheckRerunHandler = EventHandler<CheckRerunKind>;
 
 impl CheckRerunHandler {
-    /// A handler with the coordinator's shared parts.
-    pub fn new(shared: Shared) -> Self {
-        CheckRerunHandler { shared }
-    }
-
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
         let (_, Some((event, repo))) = event_of::<CheckRerunKind>(ctx).await? else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         let EventKind::CheckRunRerequested(check) = &event.kind else {
-            return Err(JobError::Permanent(format!(
-                "a re-run job for a {} event",
-                event.kind.name()
-            )));
+            return Err(wrong_event("a re-run job", &event));
         };
         let forge = self.shared.forge(event.forge)?;
         let bot = self.shared.bot_login(forge.as_ref()).await?;
         if let Some(slug) = &check.app_slug
             && !bot.eq_ignore_ascii_case(&format!("{slug}[bot]"))
         {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         }
         let who = event
             .sender
@@ -86,14 +74,9 @@ impl CheckRerunHandler {
                 }
             }
         }
-        enqueue_writes(
-            &mut tx,
-            event.forge,
-            &writes,
-            self.shared.write_attempts,
-            now,
-        )
-        .await?;
+        self.shared
+            .enqueue_writes(&mut tx, event.forge, &writes, now)
+            .await?;
         ctx.finish(tx).await
     }
 }

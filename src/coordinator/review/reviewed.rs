@@ -4,8 +4,7 @@
 //! approval, makes it pending again.
 
 use super::gate::{GateJob, excluded_reviewers};
-use crate::coordinator::event_job::{ApprovalReviewedKind, event_of};
-use crate::coordinator::shared::Shared;
+use crate::coordinator::event_job::{ApprovalReviewedKind, EventHandler, event_of, wrong_event};
 use crate::events::EventKind;
 use crate::forge::ReviewState;
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
@@ -14,29 +13,17 @@ use crate::store::approvals;
 use crate::store::jobs as queue;
 
 /// The handler of [`ApprovalReviewedJob`](crate::coordinator::event_job::ApprovalReviewedJob)s.
-pub struct ApprovalReviewedHandler {
-    shared: Shared,
-}
+pub type ApprovalReviewedHandler = EventHandler<ApprovalReviewedKind>;
 
 impl ApprovalReviewedHandler {
-    /// A handler with the coordinator's shared parts.
-    pub fn new(shared: Shared) -> Self {
-        ApprovalReviewedHandler { shared }
-    }
-
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
         let (_, Some((event, repo))) = event_of::<ApprovalReviewedKind>(ctx).await? else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         let (review, dismissed) = match &event.kind {
             EventKind::ReviewSubmitted(review) => (review, false),
             EventKind::ReviewDismissed(review) => (review, true),
-            other => {
-                return Err(JobError::Permanent(format!(
-                    "a review job for a {} event",
-                    other.name()
-                )));
-            }
+            _ => return Err(wrong_event("a review job", &event)),
         };
         let approval = {
             let mut conn = ctx.store().reader().await?;
@@ -49,7 +36,7 @@ impl ApprovalReviewedHandler {
             .await?
         };
         let Some(approval) = approval else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         let forge = self.shared.forge(event.forge)?;
         let bot = self.shared.bot_login(forge.as_ref()).await?;

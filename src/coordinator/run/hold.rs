@@ -10,7 +10,7 @@ use super::job::RunJob;
 use super::load::StoredRun;
 use crate::coordinator::render::{self, ReplyView};
 use crate::coordinator::shared::Shared;
-use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
+use crate::coordinator::writes::ForgeWrite;
 use crate::jobs::{Job, JobContext, JobError};
 use crate::lifecycle::{SpecState, TaskState};
 use crate::markdown;
@@ -123,7 +123,9 @@ pub(super) async fn hold(
             marker: format!("run:{}", l.run.id),
             body,
         };
-        enqueue_writes(&mut tx, l.forge, &[write], shared.write_attempts, now).await?;
+        shared
+            .enqueue_writes(&mut tx, l.forge, &[write], now)
+            .await?;
     }
     ctx.finish(tx).await?;
     Ok(Hold::Held)

@@ -35,14 +35,12 @@ use super::finish;
 use super::goals::goal_comment;
 use super::shared::Shared;
 use super::watch::{Flag, watch};
-use crate::coordinator::writes::enqueue_writes;
 use crate::forge::Forge;
-use crate::jobs::{self, BoxFuture, JobContext, JobError, JobHandler};
+use crate::jobs::{BoxFuture, Discarded, JobContext, JobError, JobHandler};
 use crate::lifecycle::{RunState, SpecState, State};
 use crate::policy::EffectivePolicy;
 use crate::runner::{Fault, RunOrder, RunOutcome, RunReport, Runner};
-use crate::store::jobs::ClaimedJob;
-use crate::store::{Conn, StoreError, runs as store};
+use crate::store::{StoreError, runs as store};
 use hold::Hold;
 use job::RunJob;
 use load::{StoredRun, load};
@@ -273,14 +271,9 @@ impl RunHandler {
             None => writes
                 .push(goal_comment(&mut tx, &loaded.repo, &loaded.spec_row, &loaded.spec).await?),
         }
-        enqueue_writes(
-            &mut tx,
-            loaded.forge,
-            &writes,
-            self.shared.write_attempts,
-            now,
-        )
-        .await?;
+        self.shared
+            .enqueue_writes(&mut tx, loaded.forge, &writes, now)
+            .await?;
         ctx.finish(tx).await
     }
 
@@ -294,7 +287,7 @@ impl RunHandler {
         let state = loaded.run.state;
         if state.is_final() {
             tracing::info!(run = loaded.run.id, %state, "the run already ended");
-            ctx.finish(ctx.store().begin().await?).await?;
+            ctx.finish_empty().await?;
             return Ok(None);
         }
         let mut tx = ctx.store().begin().await?;
@@ -323,14 +316,9 @@ impl RunHandler {
             )
             .await?;
             writes.push(goal_comment(&mut tx, &loaded.repo, &loaded.spec_row, &loaded.spec).await?);
-            enqueue_writes(
-                &mut tx,
-                loaded.forge,
-                &writes,
-                self.shared.write_attempts,
-                now,
-            )
-            .await?;
+            self.shared
+                .enqueue_writes(&mut tx, loaded.forge, &writes, now)
+                .await?;
             ctx.finish(tx).await?;
             return Ok(None);
         }
@@ -399,17 +387,14 @@ impl JobHandler for RunHandler {
 
     /// A run whose job failed for good (its runner lost on every attempt, or an error nothing
     /// could retry) fails visibly: the run and its task are marked failed and the goal is told.
-    fn discarded<'a>(
-        &'a self,
-        job: &'a ClaimedJob,
-        conn: &'a mut Conn,
-        error: &'a str,
-        now: i64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn discarded<'a>(&'a self, failed: Discarded<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let Ok(payload) = jobs::payload::<RunJob>(job) else {
+            let Some(payload) = failed.payload::<RunJob>() else {
                 return Ok(());
             };
+            let Discarded {
+                conn, error, now, ..
+            } = failed;
             let Ok(l) = load(conn, payload.run).await else {
                 return Ok(());
             };
@@ -455,8 +440,10 @@ impl JobHandler for RunHandler {
             {
                 writes.push(comment);
             }
-            if let Err(e) =
-                enqueue_writes(conn, l.forge, &writes, self.shared.write_attempts, now).await
+            if let Err(e) = self
+                .shared
+                .enqueue_writes(conn, l.forge, &writes, now)
+                .await
             {
                 tracing::error!(run = l.run.id, error = %e, "could not tell the goal a run failed");
             }

@@ -13,7 +13,7 @@ use super::load::StoredRun;
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
 use crate::coordinator::watch::{Flag, watch};
-use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
+use crate::coordinator::writes::ForgeWrite;
 use crate::forge::Forge;
 use crate::jobs::{JobContext, JobError};
 use crate::lifecycle::VerificationState;
@@ -95,7 +95,9 @@ impl Publisher<'_> {
                 labels: self.policy.pull_requests.labels.clone(),
             });
         }
-        enqueue_writes(&mut tx, l.forge, &writes, self.shared.write_attempts, now).await?;
+        self.shared
+            .enqueue_writes(&mut tx, l.forge, &writes, now)
+            .await?;
         tx.commit()
             .await
             .map_err(|e| JobError::Retry(format!("commit the approval: {e}")))?;

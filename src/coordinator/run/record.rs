@@ -369,15 +369,7 @@ async fn close_if_cancelled(
     if !now.cancel {
         return Ok(Vec::new());
     }
-    approvals::move_approval(
-        tx,
-        approval.id,
-        approval.state,
-        ApprovalState::Closed,
-        Some("cancelled with /ade cancel"),
-        e.now,
-    )
-    .await?;
+    approvals::close_cancelled(tx, approval, e.now).await?;
     Ok(vec![ForgeWrite::ClosePull {
         repo: e.l.repo.clone(),
         number: approval.number,

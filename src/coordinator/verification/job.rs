@@ -11,11 +11,10 @@ use tokio_util::sync::CancellationToken;
 use super::{Subject, VerifyJob, passed, report, state_of};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::watch::{Flag, watch};
-use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
-use crate::jobs::{self, BoxFuture, JobContext, JobError, JobHandler};
+use crate::coordinator::writes::ForgeWrite;
+use crate::jobs::{BoxFuture, Discarded, JobContext, JobError, JobHandler};
 use crate::lifecycle::{State, VerificationState};
 use crate::runner::{Runner, VerifyOrder};
-use crate::store::jobs::ClaimedJob;
 use crate::store::verifications::{self, VerificationEnd, VerificationRow};
 use crate::store::{Conn, StoreError, approvals, goals, tasks};
 use crate::verify::{CheckStage, VerificationReport};
@@ -44,10 +43,10 @@ impl VerifyHandler {
             (row, approval)
         };
         let (Some(row), Some(approval)) = (row, approval) else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         if row.state.is_final() {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         }
         let forge = self.shared.forge(approval.forge)?;
         let repo = crate::forge::RepoRef::parse(&approval.repository, None)
@@ -59,10 +58,10 @@ impl VerifyHandler {
             Subject::load(&mut conn, approval, policy.clone()).await?
         };
         let Some(subject) = subject else {
-            return ctx.finish(ctx.store().begin().await?).await;
+            return ctx.finish_empty().await;
         };
         if let Err(reason) = loaded {
-            return self.could_not_run(ctx, &subject, &row, &reason).await;
+            return self.could_not_run(ctx, &row, &reason).await;
         }
         {
             let mut tx = ctx.store().begin().await?;
@@ -97,14 +96,9 @@ impl VerifyHandler {
                 );
                 let context = subject.context(&self.shared, &row.head_sha, row.id, ctx.now_ms());
                 let writes = report(&subject, &context, CheckStage::Completed(&cancelled))?;
-                enqueue_writes(
-                    &mut tx,
-                    subject.forge,
-                    &writes,
-                    self.shared.write_attempts,
-                    ctx.now_ms(),
-                )
-                .await?;
+                self.shared
+                    .enqueue_writes(&mut tx, subject.forge, &writes, ctx.now_ms())
+                    .await?;
                 return ctx.finish(tx).await;
             }
             if !verifications::start(&mut tx, row.id, row.state, self.runner.name(), ctx.now_ms())
@@ -213,14 +207,9 @@ impl VerifyHandler {
         } else if matches!(state, VerificationState::Failed | VerificationState::Error) {
             approvals::unset_verified(&mut tx, subject.approval.id, &row.head_sha).await?;
         }
-        enqueue_writes(
-            &mut tx,
-            subject.forge,
-            &writes,
-            self.shared.write_attempts,
-            now,
-        )
-        .await?;
+        self.shared
+            .enqueue_writes(&mut tx, subject.forge, &writes, now)
+            .await?;
         ctx.finish(tx).await
     }
 
@@ -228,38 +217,12 @@ impl VerifyHandler {
     async fn could_not_run(
         &self,
         ctx: &JobContext,
-        subject: &Subject,
         row: &VerificationRow,
         reason: &str,
     ) -> Result<(), JobError> {
         let mut tx = ctx.store().begin().await?;
-        let ended = verifications::finish(
-            &mut tx,
-            row.id,
-            row.state,
-            &VerificationEnd {
-                state: VerificationState::Error,
-                report: None,
-                reason: Some(reason),
-                log: None,
-            },
-            ctx.now_ms(),
-        )
-        .await?;
+        could_not_finish(&self.shared, &mut tx, row.id, reason, ctx.now_ms()).await?;
         tracing::warn!(verification = row.id, %reason, "verification could not run");
-        if ended {
-            approvals::unset_verified(&mut tx, subject.approval.id, &row.head_sha).await?;
-            let context = subject.context(&self.shared, &row.head_sha, row.id, ctx.now_ms());
-            let writes = report(subject, &context, CheckStage::CouldNotRun { reason })?;
-            enqueue_writes(
-                &mut tx,
-                subject.forge,
-                &writes,
-                self.shared.write_attempts,
-                ctx.now_ms(),
-            )
-            .await?;
-        }
         ctx.finish(tx).await
     }
 }
@@ -271,17 +234,14 @@ impl JobHandler for VerifyHandler {
 
     /// A verification whose job failed for good (its runner lost on every attempt, the forge
     /// refusing a credential) is an error, said on its check: never left in progress.
-    fn discarded<'a>(
-        &'a self,
-        job: &'a ClaimedJob,
-        conn: &'a mut Conn,
-        error: &'a str,
-        now: i64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn discarded<'a>(&'a self, failed: Discarded<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let Ok(payload) = jobs::payload::<VerifyJob>(job) else {
+            let Some(payload) = failed.payload::<VerifyJob>() else {
                 return Ok(());
             };
+            let Discarded {
+                conn, error, now, ..
+            } = failed;
             let reason = format!("verification could not be carried out: {error}");
             if let Err(e) =
                 could_not_finish(&self.shared, conn, payload.verification, &reason, now).await
@@ -333,6 +293,8 @@ pub(crate) async fn could_not_finish(
     };
     let context = subject.context(shared, &row.head_sha, row.id, now);
     let writes = report(&subject, &context, CheckStage::CouldNotRun { reason })?;
-    enqueue_writes(conn, subject.forge, &writes, shared.write_attempts, now).await?;
+    shared
+        .enqueue_writes(conn, subject.forge, &writes, now)
+        .await?;
     Ok(())
 }

@@ -2,42 +2,10 @@
 //! issues there, numbered in the same sequence).
 
 use super::{Call, GiteaForge, repo_path, wire};
-use crate::forge::http::{collect_pages, more_after, query};
+use crate::forge::rest;
 use crate::forge::{ForgeComment, ForgeResult, Reaction, RepoRef};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::HashMap;
-
-/// Gitea's default `MAX_RESPONSE_ITEMS`; a server configured lower still pages correctly, since
-/// `X-Total-Count` says how many there are.
-const LIMIT: usize = 50;
-
-pub(super) async fn create_comment(
-    gitea: &GiteaForge,
-    repo: &RepoRef,
-    number: i64,
-    body: &str,
-) -> ForgeResult<i64> {
-    let what = format!("comment on {}#{number}", repo.full_name());
-    let path = repo_path(repo, &format!("/issues/{number}/comments"));
-    let reply = gitea
-        .call(Call::post(path, json!({ "body": body }), &what))
-        .await?;
-    Ok(reply.success_json::<wire::Comment>(&what)?.id)
-}
-
-pub(super) async fn update_comment(
-    gitea: &GiteaForge,
-    repo: &RepoRef,
-    comment_id: i64,
-    body: &str,
-) -> ForgeResult<()> {
-    let what = format!("update comment {comment_id} in {}", repo.full_name());
-    let path = repo_path(repo, &format!("/issues/comments/{comment_id}"));
-    gitea
-        .call(Call::patch(path, json!({ "body": body }), &what))
-        .await?
-        .success(&what)
-}
 
 /// Gitea answers this one unpaged: every comment of the issue in one list.
 pub(super) async fn list_comments(
@@ -52,11 +20,7 @@ pub(super) async fn list_comments(
     Ok(comments
         .unwrap_or_default()
         .into_iter()
-        .map(|c| ForgeComment {
-            id: c.id,
-            author: wire::login(c.user),
-            body: c.body.unwrap_or_default(),
-        })
+        .map(|c| c.read(wire::GHOST))
         .collect())
 }
 
@@ -91,56 +55,18 @@ pub(super) async fn add_reaction(
     }
 }
 
-/// Adds the labels the repository has, by id (what every Gitea and Forgejo version accepts);
-/// the others are skipped, never created.
-pub(super) async fn add_labels(
+/// The repository's labels, each named by its id in requests (what every Gitea and Forgejo
+/// version accepts).
+pub(super) async fn repo_labels(
     gitea: &GiteaForge,
     repo: &RepoRef,
-    number: i64,
-    labels: &[String],
-) -> ForgeResult<()> {
-    if labels.is_empty() {
-        return Ok(());
-    }
-    let existing = repo_labels(gitea, repo).await?;
-    let mut ids = Vec::new();
-    let mut missing = Vec::new();
-    for label in labels {
-        match existing.get(label) {
-            Some(id) => ids.push(*id),
-            None => missing.push(label),
-        }
-    }
-    if !missing.is_empty() {
-        tracing::warn!(repo = %repo.full_name(), ?missing, "labels missing from the repository are not added");
-    }
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let what = format!("label {}#{number}", repo.full_name());
-    let path = repo_path(repo, &format!("/issues/{number}/labels"));
-    gitea
-        .call(Call::post(path, json!({ "labels": ids }), &what))
-        .await?
-        .success(&what)
-}
-
-async fn repo_labels(gitea: &GiteaForge, repo: &RepoRef) -> ForgeResult<HashMap<String, i64>> {
+) -> ForgeResult<HashMap<String, Value>> {
     let what = format!("list labels of {}", repo.full_name());
-    let labels = collect_pages(|page, before| {
-        let path = repo_path(repo, "/labels")
-            + &query(&[("page", &page.to_string()), ("limit", &LIMIT.to_string())]);
-        let what = &what;
-        async move {
-            let reply = gitea.call(Call::get(path, what)).await?;
-            let labels: Option<Vec<wire::Label>> = reply.success_json(what)?;
-            let labels = labels.unwrap_or_default();
-            let more = more_after(&reply, labels.len(), LIMIT, before);
-            Ok((labels, more))
-        }
-    })
-    .await?;
-    Ok(labels.into_iter().map(|l| (l.name, l.id)).collect())
+    let labels: Vec<wire::Label> = gitea.list(&repo_path(repo, "/labels"), &[], &what).await?;
+    Ok(labels
+        .into_iter()
+        .map(|l| (l.name, Value::from(l.id)))
+        .collect())
 }
 
 /// Closes an issue.
@@ -149,10 +75,5 @@ pub(super) async fn close_issue(
     repo: &RepoRef,
     number: i64,
 ) -> ForgeResult<()> {
-    let what = format!("close {}#{number}", repo.full_name());
-    let path = repo_path(repo, &format!("/issues/{number}"));
-    gitea
-        .call(Call::patch(path, json!({ "state": "closed" }), &what))
-        .await?
-        .success(&what)
+    rest::close_issue(gitea, repo, number, json!({ "state": "closed" })).await
 }

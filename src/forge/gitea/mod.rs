@@ -13,7 +13,8 @@ mod setup;
 mod statuses;
 mod wire;
 
-use super::http::{Reply, encode_segment, send_with_retries};
+use super::http::{Paging, Reply, list_pages, send_with_retries};
+use super::rest::{self, repo_path};
 use super::{
     BranchHead, BranchProtection, Check, CheckRef, CheckTarget, ClientOptions, CloneCredential,
     Forge, ForgeComment, ForgeError, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview,
@@ -24,6 +25,13 @@ use crate::secret::Secret;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Method};
 use std::fmt;
+
+/// Gitea's default `MAX_RESPONSE_ITEMS`; a server configured lower still pages correctly, since
+/// `X-Total-Count` says how many there are.
+const PAGING: Paging = Paging {
+    size_param: "limit",
+    size: 50,
+};
 
 /// `ade.toml`'s `[gitea]`, as this client takes it.
 #[derive(Clone, Debug)]
@@ -82,6 +90,19 @@ impl GiteaForge {
             options,
             bot_login: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// Every item of a paged list.
+    async fn list<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+        what: &str,
+    ) -> ForgeResult<Vec<T>> {
+        list_pages(PAGING, path, params, what, |path| {
+            self.call(Call::get(path, what))
+        })
+        .await
     }
 
     async fn call(&self, call: Call) -> ForgeResult<Reply> {
@@ -146,13 +167,18 @@ impl Call {
     }
 }
 
-/// `/repos/{owner}/{repo}` followed by `rest`.
-fn repo_path(repo: &RepoRef, rest: &str) -> String {
-    format!(
-        "/repos/{}/{}{rest}",
-        encode_segment(&repo.owner),
-        encode_segment(&repo.name)
-    )
+#[async_trait::async_trait]
+impl rest::Client for GiteaForge {
+    async fn request(
+        &self,
+        _repo: &RepoRef,
+        method: Method,
+        path: String,
+        body: Option<serde_json::Value>,
+        what: &str,
+    ) -> ForgeResult<Reply> {
+        self.call(Call::new(method, path, body, what)).await
+    }
 }
 
 #[async_trait::async_trait]
@@ -166,11 +192,11 @@ impl Forge for GiteaForge {
     }
 
     async fn create_comment(&self, repo: &RepoRef, number: i64, body: &str) -> ForgeResult<i64> {
-        issues::create_comment(self, repo, number, body).await
+        rest::create_comment(self, repo, number, body).await
     }
 
     async fn update_comment(&self, repo: &RepoRef, comment_id: i64, body: &str) -> ForgeResult<()> {
-        issues::update_comment(self, repo, comment_id, body).await
+        rest::update_comment(self, repo, comment_id, body).await
     }
 
     async fn list_comments(&self, repo: &RepoRef, number: i64) -> ForgeResult<Vec<ForgeComment>> {
@@ -214,7 +240,8 @@ impl Forge for GiteaForge {
     }
 
     async fn add_labels(&self, repo: &RepoRef, number: i64, labels: &[String]) -> ForgeResult<()> {
-        issues::add_labels(self, repo, number, labels).await
+        let existing = issues::repo_labels(self, repo);
+        rest::add_labels(self, repo, number, labels, existing).await
     }
 
     async fn create_pull_request(
@@ -252,7 +279,7 @@ impl Forge for GiteaForge {
     }
 
     async fn pull_request(&self, repo: &RepoRef, number: i64) -> ForgeResult<ForgePullRequest> {
-        pulls::get(self, repo, number).await
+        rest::get_pull::<wire::PullRequest>(self, repo, number).await
     }
 
     async fn set_draft(

@@ -2,44 +2,34 @@
 //! `WIP:` or `[WIP]` prefix (its default `WORK_IN_PROGRESS_PREFIXES`) makes it a draft.
 
 use super::{Call, GiteaForge, repo_path, wire};
-use crate::forge::http::{Reply, collect_pages, more_after, query};
+use crate::forge::http::Reply;
+use crate::forge::rest;
 use crate::forge::{
     ForgeError, ForgePullRequest, ForgeResult, MergeMethod, MergeRefusal, NewPullRequest,
     PullRequestUpdate, RepoRef,
 };
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
-/// Gitea's default `MAX_RESPONSE_ITEMS`.
-const LIMIT: usize = 50;
 /// The title prefix ade gives a draft ("work in progress").
 const DRAFT_PREFIX: &str = "WIP: ";
 /// The prefixes Gitea reads as a draft by default, compared without case.
 const DRAFT_PREFIXES: &[&str] = &["wip:", "[wip]"];
 
-fn pull_of(pull: wire::PullRequest) -> ForgePullRequest {
-    ForgePullRequest {
-        number: pull.number,
-        url: pull.html_url,
-        draft: pull.draft.unwrap_or_else(|| is_draft_title(&pull.title)),
-        title: pull.title,
-        head_sha: pull.head.sha,
-        head_branch: pull.head.branch,
-        base_branch: pull.base.map(|b| b.branch).unwrap_or_default(),
-        open: pull.state == "open" && !pull.merged,
-        merged: pull.merged,
-        node_id: None,
+impl From<wire::PullRequest> for ForgePullRequest {
+    fn from(pull: wire::PullRequest) -> ForgePullRequest {
+        ForgePullRequest {
+            number: pull.number,
+            url: pull.html_url,
+            draft: pull.draft.unwrap_or_else(|| is_draft_title(&pull.title)),
+            title: pull.title,
+            head_sha: pull.head.sha,
+            head_branch: pull.head.branch,
+            base_branch: pull.base.map(|b| b.branch).unwrap_or_default(),
+            open: pull.state == "open" && !pull.merged,
+            merged: pull.merged,
+            node_id: None,
+        }
     }
-}
-
-pub(super) async fn get(
-    gitea: &GiteaForge,
-    repo: &RepoRef,
-    number: i64,
-) -> ForgeResult<ForgePullRequest> {
-    let what = format!("read pull request {}#{number}", repo.full_name());
-    let path = repo_path(repo, &format!("/pulls/{number}"));
-    let reply = gitea.call(Call::get(path, &what)).await?;
-    Ok(pull_of(reply.success_json(&what)?))
 }
 
 pub(super) async fn create(
@@ -47,22 +37,13 @@ pub(super) async fn create(
     repo: &RepoRef,
     pull: &NewPullRequest,
 ) -> ForgeResult<ForgePullRequest> {
-    let what = format!(
-        "open a pull request {} → {} in {}",
-        pull.head,
-        pull.base,
-        repo.full_name()
-    );
     let title = if pull.draft && !pull.title.starts_with(DRAFT_PREFIX) {
         format!("{DRAFT_PREFIX}{}", pull.title)
     } else {
         pull.title.clone()
     };
     let body = json!({ "title": title, "body": pull.body, "head": pull.head, "base": pull.base });
-    let reply = gitea
-        .call(Call::post(repo_path(repo, "/pulls"), body, &what))
-        .await?;
-    Ok(pull_of(reply.success_json(&what)?))
+    rest::open_pull::<wire::PullRequest>(gitea, repo, pull, body).await
 }
 
 pub(super) async fn find(
@@ -74,26 +55,12 @@ pub(super) async fn find(
         "find the open pull request of {branch} in {}",
         repo.full_name()
     );
-    let pulls = collect_pages(|page, before| {
-        let path = repo_path(repo, "/pulls")
-            + &query(&[
-                ("state", "open"),
-                ("limit", &LIMIT.to_string()),
-                ("page", &page.to_string()),
-            ]);
-        let what = &what;
-        async move {
-            let reply = gitea.call(Call::get(path, what)).await?;
-            let pulls: Vec<wire::PullRequest> = reply.success_json(what)?;
-            let more = more_after(&reply, pulls.len(), LIMIT, before);
-            Ok((pulls, more))
-        }
-    })
-    .await?;
+    let path = repo_path(repo, "/pulls");
+    let pulls: Vec<wire::PullRequest> = gitea.list(&path, &[("state", "open")], &what).await?;
     Ok(pulls
         .into_iter()
         .find(|p| p.head.branch == branch)
-        .map(pull_of))
+        .map(ForgePullRequest::from))
 }
 
 pub(super) async fn update(
@@ -102,26 +69,11 @@ pub(super) async fn update(
     number: i64,
     update: &PullRequestUpdate,
 ) -> ForgeResult<ForgePullRequest> {
-    let what = format!("update pull request {}#{number}", repo.full_name());
-    let mut body = Map::new();
-    if let Some(title) = &update.title {
-        let title = keep_draft(gitea, repo, number, title).await?;
-        body.insert("title".into(), Value::from(title));
-    }
-    if let Some(text) = &update.body {
-        body.insert("body".into(), Value::from(text.as_str()));
-    }
-    if let Some(open) = update.open {
-        body.insert(
-            "state".into(),
-            Value::from(if open { "open" } else { "closed" }),
-        );
-    }
-    let path = repo_path(repo, &format!("/pulls/{number}"));
-    let reply = gitea
-        .call(Call::patch(path, Value::Object(body), &what))
-        .await?;
-    Ok(pull_of(reply.success_json(&what)?))
+    let title = match &update.title {
+        Some(title) => Some(keep_draft(gitea, repo, number, title).await?),
+        None => None,
+    };
+    rest::update_pull::<wire::PullRequest>(gitea, repo, number, title, update).await
 }
 
 /// Gitea keeps a pull request's draft state in its title (`WIP:` or `[WIP]` by default), so a
@@ -222,21 +174,10 @@ pub(super) async fn merge(
     method: MergeMethod,
 ) -> ForgeResult<()> {
     let what = format!("merge {}#{number} at {head_sha}", repo.full_name());
-    let style = match method {
-        MergeMethod::Merge => "merge",
-        MergeMethod::Squash => "squash",
-        MergeMethod::Rebase => "rebase",
-    };
-    let body = json!({ "Do": style, "head_commit_id": head_sha });
+    let body = json!({ "Do": method.as_str(), "head_commit_id": head_sha });
     let path = repo_path(repo, &format!("/pulls/{number}/merge"));
     let reply = gitea.call(Call::post(path, body, &what)).await?;
-    match merge_refusal(&reply) {
-        Some(refusal) => Err(ForgeError::MergeRefused {
-            refusal,
-            message: format!("{what}: {}", reply.message()),
-        }),
-        None => reply.success(&what),
-    }
+    rest::merge_outcome(&reply, &what, merge_refusal(&reply))
 }
 
 /// Why Gitea refused a merge: 409 "head out of date" when `head_commit_id` is not the head, 409

@@ -3,10 +3,10 @@
 
 use super::{Call, GiteaForge, repo_path, wire};
 use crate::forge::http::{encode_path, encode_segment, query};
+use crate::forge::rest::{self, FileRead};
 use crate::forge::{
     BranchHead, BranchProtection, CloneCredential, ForgeError, ForgeResult, Permission, RepoRef,
 };
-use base64::Engine;
 
 pub(super) async fn bot_login(gitea: &GiteaForge) -> ForgeResult<String> {
     gitea.bot_login_cached().await
@@ -44,47 +44,15 @@ pub(super) async fn read_file(
             &what,
         ))
         .await?;
-    if reply.status.as_u16() == 404 {
-        return Ok(None);
+    match rest::file_read(&reply, &what)? {
+        FileRead::Missing => Ok(None),
+        FileRead::Inline(bytes) => Ok(Some(bytes)),
+        // Files past the server's inline limit come without content; the raw endpoint has them.
+        FileRead::Large => {
+            let call = Call::get(repo_path(repo, &format!("/raw/{file}{at}")), &what);
+            rest::raw_file(gitea.call(call).await?, &what)
+        }
     }
-    let value: serde_json::Value = reply.success_json(&what)?;
-    if value.is_array() {
-        return Ok(None);
-    }
-    let contents: wire::Contents =
-        serde_json::from_value(value).map_err(|e| ForgeError::Malformed(format!("{what}: {e}")))?;
-    if contents.kind != "file" {
-        return Ok(None);
-    }
-    if let (Some("base64"), Some(text)) =
-        (contents.encoding.as_deref(), contents.content.as_deref())
-    {
-        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        return base64::engine::general_purpose::STANDARD
-            .decode(compact)
-            .map(Some)
-            .map_err(|e| ForgeError::Malformed(format!("{what}: content is not base64: {e}")));
-    }
-    // Files past the server's inline limit come without content; the raw endpoint has them.
-    let reply = gitea
-        .call(Call::get(
-            repo_path(repo, &format!("/raw/{file}{at}")),
-            &what,
-        ))
-        .await?;
-    if reply.status.as_u16() == 404 {
-        return Ok(None);
-    }
-    reply.success(&what)?;
-    Ok(Some(reply.body))
-}
-
-async fn repository(gitea: &GiteaForge, repo: &RepoRef) -> ForgeResult<wire::Repository> {
-    let what = format!("read repository {}", repo.full_name());
-    gitea
-        .call(Call::get(repo_path(repo, ""), &what))
-        .await?
-        .success_json(&what)
 }
 
 async fn branch(
@@ -102,7 +70,7 @@ async fn branch(
 }
 
 pub(super) async fn default_branch(gitea: &GiteaForge, repo: &RepoRef) -> ForgeResult<BranchHead> {
-    let name = repository(gitea, repo).await?.default_branch;
+    let name = rest::repository(gitea, repo).await?.default_branch;
     let head = branch(gitea, repo, &name).await?.ok_or_else(|| {
         ForgeError::NotFound(format!("the default branch {name} of {}", repo.full_name()))
     })?;
@@ -191,48 +159,14 @@ pub(super) async fn branch_protection(
     let Some(branch) = branch(gitea, repo, name).await? else {
         return Ok(None);
     };
-    if !branch.protected {
-        return Ok(None);
-    }
-    let rule = branch
-        .effective_branch_protection_name
-        .clone()
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| name.to_string());
-    let what = format!("read protection rule {rule} of {}", repo.full_name());
-    let path = repo_path(
-        repo,
-        &format!("/branch_protections/{}", encode_segment(&rule)),
-    );
-    let reply = gitea.call(Call::get(path, &what)).await?;
-    if matches!(reply.status.as_u16(), 403 | 404) {
-        return Ok(Some(BranchProtection {
-            required_approvals: branch.required_approvals.unwrap_or(0),
-            required_checks: if branch.enable_status_check {
-                branch.status_check_contexts
-            } else {
-                Vec::new()
-            },
-            enforce_admins: false,
-        }));
-    }
-    let protection: wire::BranchProtection = reply.success_json(&what)?;
-    Ok(Some(BranchProtection {
-        required_approvals: protection.required_approvals.unwrap_or(0),
-        required_checks: if protection.enable_status_check {
-            protection.status_check_contexts
-        } else {
-            Vec::new()
-        },
-        enforce_admins: protection.block_admin_merge_override || protection.apply_to_admins,
-    }))
+    Ok(gitea.rule_of(repo, branch).await?.enforced())
 }
 
 pub(super) async fn clone_credential(
     gitea: &GiteaForge,
     repo: &RepoRef,
 ) -> ForgeResult<CloneCredential> {
-    let url = repository(gitea, repo).await?.clone_url;
+    let url = rest::repository(gitea, repo).await?.clone_url;
     Ok(CloneCredential {
         url,
         username: gitea.bot_login_cached().await?,

@@ -3,11 +3,7 @@
 
 use super::{Call, GiteaForge, repo_path, wire};
 use crate::forge::ReviewState;
-use crate::forge::http::{collect_pages, more_after, query};
 use crate::forge::{ForgeResult, ForgeReview, ForgeReviewComment, RepoRef};
-
-/// Gitea's default `MAX_RESPONSE_ITEMS`.
-const LIMIT: usize = 50;
 
 /// Every review as Gitea lists it, oldest first (pending ones and review requests included).
 async fn all_reviews(
@@ -16,19 +12,8 @@ async fn all_reviews(
     number: i64,
 ) -> ForgeResult<Vec<wire::Review>> {
     let what = format!("list reviews of {}#{number}", repo.full_name());
-    collect_pages(|page, before| {
-        let path = repo_path(repo, &format!("/pulls/{number}/reviews"))
-            + &query(&[("page", &page.to_string()), ("limit", &LIMIT.to_string())]);
-        let what = &what;
-        async move {
-            let reply = gitea.call(Call::get(path, what)).await?;
-            let reviews: Option<Vec<wire::Review>> = reply.success_json(what)?;
-            let reviews = reviews.unwrap_or_default();
-            let more = more_after(&reply, reviews.len(), LIMIT, before);
-            Ok((reviews, more))
-        }
-    })
-    .await
+    let path = repo_path(repo, &format!("/pulls/{number}/reviews"));
+    gitea.list(&path, &[], &what).await
 }
 
 pub(super) async fn list_reviews(

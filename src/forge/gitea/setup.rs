@@ -3,17 +3,13 @@
 //! protection rule read whole, and folder listings.
 
 use super::wire::list;
+use super::wire::{Branch, BranchProtection};
 use super::{Call, GiteaForge, repo_path};
-use crate::forge::http::{collect_pages, encode_path, encode_segment, more_after, query};
-use crate::forge::setup::{
-    FolderEntry, ProtectionRead, ProtectionSettings, SecretShown, WebhookSetup,
-};
-use crate::forge::{ForgeError, ForgeResult, Permission, RepoRef};
+use crate::forge::http::encode_segment;
+use crate::forge::setup::{ProtectionRead, ProtectionSettings, SecretShown, WebhookSetup};
+use crate::forge::{ForgeResult, Permission, RepoRef};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-
-/// Hooks asked for per page; the server may cap it lower, which `X-Total-Count` then shows.
-const HOOKS_PER_PAGE: usize = 50;
 
 /// `GET /repos/{owner}/{repo}`: the caller's own access.
 #[derive(Deserialize)]
@@ -52,62 +48,6 @@ struct Hook {
     branch_filter: Option<String>,
 }
 
-/// `GET /repos/{owner}/{repo}/branches/{branch}`.
-#[derive(Deserialize)]
-struct Branch {
-    #[serde(default)]
-    protected: bool,
-    #[serde(default)]
-    effective_branch_protection_name: Option<String>,
-    #[serde(default)]
-    required_approvals: Option<u32>,
-    #[serde(default)]
-    enable_status_check: bool,
-    #[serde(default, deserialize_with = "list")]
-    status_check_contexts: Vec<String>,
-}
-
-/// `GET /repos/{owner}/{repo}/branch_protections/{name}`.
-#[derive(Deserialize)]
-struct Rule {
-    #[serde(default)]
-    required_approvals: Option<u32>,
-    #[serde(default)]
-    dismiss_stale_approvals: bool,
-    #[serde(default)]
-    ignore_stale_approvals: bool,
-    #[serde(default)]
-    enable_status_check: bool,
-    #[serde(default, deserialize_with = "list")]
-    status_check_contexts: Vec<String>,
-    /// Gitea 1.24 and later.
-    #[serde(default)]
-    block_admin_merge_override: Option<bool>,
-    /// Forgejo.
-    #[serde(default)]
-    apply_to_admins: Option<bool>,
-}
-
-impl Rule {
-    /// Whether admins are held to the rule; `None` from a server that has neither field (Gitea
-    /// before 1.24), which cannot hold them.
-    fn enforce_admins(&self) -> Option<bool> {
-        match (self.block_admin_merge_override, self.apply_to_admins) {
-            (None, None) => None,
-            (gitea, forgejo) => Some(gitea == Some(true) || forgejo == Some(true)),
-        }
-    }
-}
-
-/// An entry of a folder listing (`ContentsResponse`).
-#[derive(Deserialize)]
-struct Entry {
-    name: String,
-    path: String,
-    #[serde(rename = "type")]
-    kind: String,
-}
-
 impl GiteaForge {
     /// The bot's own access to `repo`, from the repository's `permissions` (which every caller
     /// may read about itself).
@@ -129,21 +69,7 @@ impl GiteaForge {
     /// hook's secret.
     pub async fn list_hooks(&self, repo: &RepoRef) -> ForgeResult<Vec<WebhookSetup>> {
         let what = format!("list the webhooks of {}", repo.full_name());
-        let hooks = collect_pages(|page, before| {
-            let path = repo_path(repo, "/hooks")
-                + &query(&[
-                    ("page", &page.to_string()),
-                    ("limit", &HOOKS_PER_PAGE.to_string()),
-                ]);
-            let what = &what;
-            async move {
-                let reply = self.call(Call::get(path, what)).await?;
-                let batch: Vec<Hook> = reply.success_json(what)?;
-                let more = more_after(&reply, batch.len(), HOOKS_PER_PAGE, before);
-                Ok((batch, more))
-            }
-        })
-        .await?;
+        let hooks: Vec<Hook> = self.list(&repo_path(repo, "/hooks"), &[], &what).await?;
         let hooks = hooks
             .into_iter()
             .map(|hook| {
@@ -176,14 +102,24 @@ impl GiteaForge {
             .call(Call::get(path, &what))
             .await?
             .success_json(&what)?;
-        if !found.protected {
+        self.rule_of(repo, found).await
+    }
+
+    /// The protection rule that `branch` names, read whole; the branch's own summary when the
+    /// bot may not read rules.
+    pub(super) async fn rule_of(
+        &self,
+        repo: &RepoRef,
+        branch: Branch,
+    ) -> ForgeResult<ProtectionRead> {
+        if !branch.protected {
             return Ok(ProtectionRead::Unprotected);
         }
-        let rule = found
+        let rule = branch
             .effective_branch_protection_name
             .clone()
             .filter(|r| !r.is_empty())
-            .unwrap_or_else(|| branch.to_string());
+            .unwrap_or_else(|| branch.name.clone());
         let what = format!("read protection rule {rule} of {}", repo.full_name());
         let path = repo_path(
             repo,
@@ -192,12 +128,8 @@ impl GiteaForge {
         let reply = self.call(Call::get(path, &what)).await?;
         if matches!(reply.status.as_u16(), 403 | 404) {
             return Ok(ProtectionRead::Summary {
-                required_approvals: found.required_approvals,
-                required_checks: if found.enable_status_check {
-                    found.status_check_contexts
-                } else {
-                    Vec::new()
-                },
+                required_approvals: branch.requires.required_approvals,
+                required_checks: branch.requires.required_checks(),
                 why: format!(
                     "{what}: {} {}: Gitea shows protection rules only to repository admins",
                     reply.status.as_u16(),
@@ -205,51 +137,14 @@ impl GiteaForge {
                 ),
             });
         }
-        let rule: Rule = reply.success_json(&what)?;
-        let enforce_admins = rule.enforce_admins();
+        let rule: BranchProtection = reply.success_json(&what)?;
         Ok(ProtectionRead::Rules(ProtectionSettings {
-            required_approvals: rule.required_approvals.unwrap_or(0),
+            required_approvals: rule.requires.required_approvals.unwrap_or(0),
             dismiss_stale_approvals: rule.dismiss_stale_approvals,
             stale_approvals_ignored: rule.ignore_stale_approvals,
-            required_checks: if rule.enable_status_check {
-                rule.status_check_contexts
-            } else {
-                Vec::new()
-            },
-            enforce_admins,
+            enforce_admins: rule.enforce_admins(),
+            required_checks: rule.requires.required_checks(),
         }))
-    }
-
-    /// The entries of the folder `path` at `git_ref`; `None` when there is no such folder.
-    pub async fn list_folder(
-        &self,
-        repo: &RepoRef,
-        path: &str,
-        git_ref: &str,
-    ) -> ForgeResult<Option<Vec<FolderEntry>>> {
-        let what = format!("list {path} at {git_ref} in {}", repo.full_name());
-        let url = repo_path(repo, &format!("/contents/{}", encode_path(path)))
-            + &query(&[("ref", git_ref)]);
-        let reply = self.call(Call::get(url, &what)).await?;
-        if reply.status.as_u16() == 404 {
-            return Ok(None);
-        }
-        let value: serde_json::Value = reply.success_json(&what)?;
-        if !value.is_array() {
-            return Ok(None);
-        }
-        let entries: Vec<Entry> = serde_json::from_value(value)
-            .map_err(|e| ForgeError::Malformed(format!("{what}: {e}")))?;
-        Ok(Some(
-            entries
-                .into_iter()
-                .map(|e| FolderEntry {
-                    is_file: e.kind == "file",
-                    name: e.name,
-                    path: e.path,
-                })
-                .collect(),
-        ))
     }
 }
 
@@ -257,7 +152,7 @@ impl GiteaForge {
 mod tests {
     use super::*;
 
-    fn rule(value: serde_json::Value) -> Rule {
+    fn rule(value: serde_json::Value) -> BranchProtection {
         serde_json::from_value(value).unwrap()
     }
 

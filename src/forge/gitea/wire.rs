@@ -1,6 +1,7 @@
 //! The parts of Gitea's and Forgejo's API v1 answers ade reads. Only the fields used are declared;
 //! lists that Go may encode as `null` when empty read as empty.
 
+pub(super) use crate::forge::wire::{Comment, PullBase, PullHead, User};
 use serde::{Deserialize, Deserializer};
 
 /// A list Gitea may send as `null`.
@@ -12,49 +13,11 @@ where
     Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
-/// A user as other objects embed it.
-#[derive(Deserialize)]
-pub(super) struct User {
-    pub login: String,
-}
-
-/// Login of a possibly missing user, shown as Gitea shows deleted ones.
-pub(super) fn login(user: Option<User>) -> String {
-    user.map(|u| u.login).unwrap_or_else(|| "Ghost".to_string())
-}
-
-/// A comment on an issue or pull request.
-#[derive(Deserialize)]
-pub(super) struct Comment {
-    pub id: i64,
-    pub user: Option<User>,
-    #[serde(default)]
-    pub body: Option<String>,
-}
-
 /// A reaction on a comment.
 #[derive(Deserialize)]
 pub(super) struct Reaction {
     pub user: Option<User>,
     pub content: String,
-}
-
-/// `GET /repos/{owner}/{repo}/contents/{filepath}` for a file (a directory is a list instead).
-#[derive(Deserialize)]
-pub(super) struct Contents {
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default)]
-    pub encoding: Option<String>,
-    #[serde(default)]
-    pub content: Option<String>,
-}
-
-/// `GET /repos/{owner}/{repo}`.
-#[derive(Deserialize)]
-pub(super) struct Repository {
-    pub default_branch: String,
-    pub clone_url: String,
 }
 
 /// `GET /repos/{owner}/{repo}/branches/{branch}`; newer servers also show the effective protection.
@@ -66,12 +29,30 @@ pub(super) struct Branch {
     pub protected: bool,
     #[serde(default)]
     pub effective_branch_protection_name: Option<String>,
+    #[serde(flatten)]
+    pub requires: Requirements,
+}
+
+/// What a protection rule requires before a merge, as the rule and its branch both show it.
+#[derive(Deserialize)]
+pub(super) struct Requirements {
     #[serde(default)]
     pub required_approvals: Option<u32>,
     #[serde(default)]
     pub enable_status_check: bool,
     #[serde(default, deserialize_with = "list")]
     pub status_check_contexts: Vec<String>,
+}
+
+impl Requirements {
+    /// The status contexts required, none when status checks are off.
+    pub fn required_checks(self) -> Vec<String> {
+        if self.enable_status_check {
+            self.status_check_contexts
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 /// The commit a branch points at.
@@ -83,18 +64,29 @@ pub(super) struct BranchCommit {
 /// `GET /repos/{owner}/{repo}/branch_protections/{name}`.
 #[derive(Deserialize)]
 pub(super) struct BranchProtection {
+    #[serde(flatten)]
+    pub requires: Requirements,
     #[serde(default)]
-    pub required_approvals: Option<u32>,
+    pub dismiss_stale_approvals: bool,
     #[serde(default)]
-    pub enable_status_check: bool,
-    #[serde(default, deserialize_with = "list")]
-    pub status_check_contexts: Vec<String>,
+    pub ignore_stale_approvals: bool,
     /// Gitea 1.24 and later.
     #[serde(default)]
-    pub block_admin_merge_override: bool,
+    pub block_admin_merge_override: Option<bool>,
     /// Forgejo.
     #[serde(default)]
-    pub apply_to_admins: bool,
+    pub apply_to_admins: Option<bool>,
+}
+
+impl BranchProtection {
+    /// Whether admins are held to the rule; `None` from a server that has neither field (Gitea
+    /// before 1.24), which cannot hold them.
+    pub fn enforce_admins(&self) -> Option<bool> {
+        match (self.block_admin_merge_override, self.apply_to_admins) {
+            (None, None) => None,
+            (gitea, forgejo) => Some(gitea == Some(true) || forgejo == Some(true)),
+        }
+    }
 }
 
 /// `GET /repos/{owner}/{repo}/collaborators/{collaborator}/permission`.
@@ -126,21 +118,6 @@ pub(super) struct PullRequest {
     pub head: PullHead,
     #[serde(default)]
     pub base: Option<PullBase>,
-}
-
-/// The head of a pull request.
-#[derive(Deserialize)]
-pub(super) struct PullHead {
-    pub sha: String,
-    #[serde(rename = "ref", default)]
-    pub branch: String,
-}
-
-/// The base of a pull request.
-#[derive(Deserialize)]
-pub(super) struct PullBase {
-    #[serde(rename = "ref", default)]
-    pub branch: String,
 }
 
 /// A review on a pull request.
@@ -197,4 +174,12 @@ pub(super) struct TeamSearch {
 pub(super) struct Team {
     pub id: i64,
     pub name: String,
+}
+
+/// How Gitea shows a deleted user.
+pub(super) const GHOST: &str = "Ghost";
+
+/// Login of a possibly deleted user, shown as Gitea shows it.
+pub(super) fn login(user: Option<User>) -> String {
+    crate::forge::wire::login_or(user, GHOST)
 }

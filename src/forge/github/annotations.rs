@@ -2,8 +2,8 @@
 //! further updates, which GitHub adds to the ones already there), each within GitHub's limits;
 //! and the ones a check run already has, so that a retried report does not add them twice.
 
-use super::{Call, GithubForge, repo_path, wire};
-use crate::forge::http::{collect_pages, more_after, query, truncate_bytes, truncate_chars};
+use super::{GithubForge, repo_path, wire};
+use crate::forge::http::{truncate_bytes, truncate_chars};
 use crate::forge::{AnnotationLevel, CheckAnnotation, ForgeResult, RepoRef};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -14,9 +14,6 @@ pub(super) const PER_REQUEST: usize = 50;
 const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// GitHub's limit on an annotation's title.
 const MAX_TITLE_CHARS: usize = 255;
-/// The largest page of annotations GitHub lists.
-const PER_PAGE: usize = 100;
-
 /// The level as GitHub spells it.
 fn level(level: AnnotationLevel) -> &'static str {
     match level {
@@ -121,21 +118,8 @@ async fn existing(gh: &GithubForge, repo: &RepoRef, id: i64) -> ForgeResult<Vec<
         "list the annotations of check run {id} in {}",
         repo.full_name()
     );
-    collect_pages(|page, before| {
-        let path = repo_path(repo, &format!("/check-runs/{id}/annotations"))
-            + &query(&[
-                ("per_page", &PER_PAGE.to_string()),
-                ("page", &page.to_string()),
-            ]);
-        let what = &what;
-        async move {
-            let reply = gh.repo_call(repo, Call::get(path, what)).await?;
-            let annotations: Vec<wire::Annotation> = reply.success_json(what)?;
-            let more = more_after(&reply, annotations.len(), PER_PAGE, before);
-            Ok((annotations, more))
-        }
-    })
-    .await
+    let path = repo_path(repo, &format!("/check-runs/{id}/annotations"));
+    gh.list(repo, &path, &[], &what).await
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! `convertPullRequestToDraft`, which take the pull request's global id (its REST `node_id`).
 //! They are sent with the installation token to the GraphQL endpoint beside `api_url`.
 
-use super::{Call, GithubForge, pulls, wire};
+use super::{Call, GithubForge, wire};
+use crate::forge::rest;
 use crate::forge::{ForgeError, ForgePullRequest, ForgeResult, RepoRef};
 use serde_json::json;
 
@@ -24,7 +25,7 @@ pub(super) async fn set_draft(
     let node_id = match &pull.node_id {
         Some(id) => id.clone(),
         None => {
-            let fresh = pulls::get(gh, repo, pull.number).await?;
+            let fresh = rest::get_pull::<wire::PullRequest>(gh, repo, pull.number).await?;
             if fresh.draft == draft {
                 return Ok(());
             }

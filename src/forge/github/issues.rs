@@ -2,40 +2,10 @@
 //! serves both).
 
 use super::{Call, GithubForge, repo_path, wire};
-use crate::forge::http::{collect_pages, more_after, query};
+use crate::forge::rest;
 use crate::forge::{ForgeComment, ForgeResult, Reaction, RepoRef};
-use serde_json::json;
-use std::collections::HashSet;
-
-/// GitHub's largest page.
-const PER_PAGE: usize = 100;
-
-pub(super) async fn create_comment(
-    gh: &GithubForge,
-    repo: &RepoRef,
-    number: i64,
-    body: &str,
-) -> ForgeResult<i64> {
-    let what = format!("comment on {}#{number}", repo.full_name());
-    let path = repo_path(repo, &format!("/issues/{number}/comments"));
-    let reply = gh
-        .repo_call(repo, Call::post(path, Some(json!({ "body": body })), &what))
-        .await?;
-    Ok(reply.success_json::<wire::Comment>(&what)?.id)
-}
-
-pub(super) async fn update_comment(
-    gh: &GithubForge,
-    repo: &RepoRef,
-    comment_id: i64,
-    body: &str,
-) -> ForgeResult<()> {
-    let what = format!("update comment {comment_id} in {}", repo.full_name());
-    let path = repo_path(repo, &format!("/issues/comments/{comment_id}"));
-    gh.repo_call(repo, Call::patch(path, json!({ "body": body }), &what))
-        .await?
-        .success(&what)
-}
+use serde_json::{Value, json};
+use std::collections::HashMap;
 
 pub(super) async fn list_comments(
     gh: &GithubForge,
@@ -43,29 +13,9 @@ pub(super) async fn list_comments(
     number: i64,
 ) -> ForgeResult<Vec<ForgeComment>> {
     let what = format!("list comments of {}#{number}", repo.full_name());
-    collect_pages(|page, before| {
-        let path = repo_path(repo, &format!("/issues/{number}/comments"))
-            + &query(&[
-                ("per_page", &PER_PAGE.to_string()),
-                ("page", &page.to_string()),
-            ]);
-        let what = &what;
-        async move {
-            let reply = gh.repo_call(repo, Call::get(path, what)).await?;
-            let comments: Vec<wire::Comment> = reply.success_json(what)?;
-            let more = more_after(&reply, comments.len(), PER_PAGE, before);
-            let comments = comments
-                .into_iter()
-                .map(|c| ForgeComment {
-                    id: c.id,
-                    author: wire::login(c.user),
-                    body: c.body.unwrap_or_default(),
-                })
-                .collect();
-            Ok((comments, more))
-        }
-    })
-    .await
+    let path = repo_path(repo, &format!("/issues/{number}/comments"));
+    let comments: Vec<wire::Comment> = gh.list(repo, &path, &[], &what).await?;
+    Ok(comments.into_iter().map(|c| c.read(wire::GHOST)).collect())
 }
 
 pub(super) async fn add_reaction(
@@ -83,61 +33,23 @@ pub(super) async fn add_reaction(
         .success(&what)
 }
 
-/// Adds the labels the repository has; GitHub would create the others, which ade must not.
-pub(super) async fn add_labels(
+/// The repository's labels, each named by its name in requests.
+pub(super) async fn repo_labels(
     gh: &GithubForge,
     repo: &RepoRef,
-    number: i64,
-    labels: &[String],
-) -> ForgeResult<()> {
-    if labels.is_empty() {
-        return Ok(());
-    }
-    let existing = repo_labels(gh, repo).await?;
-    let (present, missing): (Vec<&String>, Vec<&String>) =
-        labels.iter().partition(|l| existing.contains(l.as_str()));
-    if !missing.is_empty() {
-        tracing::warn!(repo = %repo.full_name(), ?missing, "labels missing from the repository are not added");
-    }
-    if present.is_empty() {
-        return Ok(());
-    }
-    let what = format!("label {}#{number}", repo.full_name());
-    let path = repo_path(repo, &format!("/issues/{number}/labels"));
-    gh.repo_call(
-        repo,
-        Call::post(path, Some(json!({ "labels": present })), &what),
-    )
-    .await?
-    .success(&what)
-}
-
-async fn repo_labels(gh: &GithubForge, repo: &RepoRef) -> ForgeResult<HashSet<String>> {
+) -> ForgeResult<HashMap<String, Value>> {
     let what = format!("list labels of {}", repo.full_name());
-    let labels = collect_pages(|page, before| {
-        let path = repo_path(repo, "/labels")
-            + &query(&[
-                ("per_page", &PER_PAGE.to_string()),
-                ("page", &page.to_string()),
-            ]);
-        let what = &what;
-        async move {
-            let reply = gh.repo_call(repo, Call::get(path, what)).await?;
-            let labels: Vec<wire::Label> = reply.success_json(what)?;
-            let more = more_after(&reply, labels.len(), PER_PAGE, before);
-            Ok((labels.into_iter().map(|l| l.name).collect::<Vec<_>>(), more))
-        }
-    })
-    .await?;
-    Ok(labels.into_iter().collect())
+    let labels: Vec<wire::Label> = gh
+        .list(repo, &repo_path(repo, "/labels"), &[], &what)
+        .await?;
+    Ok(labels
+        .into_iter()
+        .map(|l| (l.name.clone(), Value::from(l.name)))
+        .collect())
 }
 
 /// Closes an issue as completed.
 pub(super) async fn close_issue(gh: &GithubForge, repo: &RepoRef, number: i64) -> ForgeResult<()> {
-    let what = format!("close {}#{number}", repo.full_name());
-    let path = repo_path(repo, &format!("/issues/{number}"));
-    let body = json!({ "state": "closed", "state_reason": "completed" });
-    gh.repo_call(repo, Call::patch(path, body, &what))
-        .await?
-        .success(&what)
+    let change = json!({ "state": "closed", "state_reason": "completed" });
+    rest::close_issue(gh, repo, number, change).await
 }

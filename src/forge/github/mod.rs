@@ -20,7 +20,8 @@ mod setup;
 mod tokens;
 mod wire;
 
-use super::http::{Reply, send_with_retries};
+use super::http::{Paging, Reply, list_pages, send_with_retries};
+use super::rest::{self, repo_path};
 use super::{
     BranchHead, BranchProtection, Check, CheckRef, CheckTarget, ClientOptions, CloneCredential,
     Forge, ForgeComment, ForgeError, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview,
@@ -55,6 +56,11 @@ pub struct GithubConfig {
 
 /// The media type of GitHub's JSON answers.
 const JSON: &str = "application/vnd.github+json";
+/// GitHub's largest page.
+const PAGING: Paging = Paging {
+    size_param: "per_page",
+    size: 100,
+};
 /// The REST API version ade is written against.
 const API_VERSION: &str = "2022-11-28";
 
@@ -145,6 +151,20 @@ impl GithubForge {
         let (_, token) = self.installation_token(repo).await?;
         self.send(&call, &format!("Bearer {}", token.token.expose()))
             .await
+    }
+
+    /// Every item of a paged list below `repo`.
+    async fn list<T: serde::de::DeserializeOwned>(
+        &self,
+        repo: &RepoRef,
+        path: &str,
+        params: &[(&str, &str)],
+        what: &str,
+    ) -> ForgeResult<Vec<T>> {
+        list_pages(PAGING, path, params, what, |path| {
+            self.repo_call(repo, Call::get(path, what))
+        })
+        .await
     }
 
     async fn send(&self, call: &Call, authorization: &str) -> ForgeResult<Reply> {
@@ -262,13 +282,19 @@ impl Call {
     }
 }
 
-/// `/repos/{owner}/{repo}` followed by `rest`.
-fn repo_path(repo: &RepoRef, rest: &str) -> String {
-    format!(
-        "/repos/{}/{}{rest}",
-        super::http::encode_segment(&repo.owner),
-        super::http::encode_segment(&repo.name)
-    )
+#[async_trait::async_trait]
+impl rest::Client for GithubForge {
+    async fn request(
+        &self,
+        repo: &RepoRef,
+        method: Method,
+        path: String,
+        body: Option<serde_json::Value>,
+        what: &str,
+    ) -> ForgeResult<Reply> {
+        self.repo_call(repo, Call::new(method, path, body, what))
+            .await
+    }
 }
 
 #[async_trait::async_trait]
@@ -282,11 +308,11 @@ impl Forge for GithubForge {
     }
 
     async fn create_comment(&self, repo: &RepoRef, number: i64, body: &str) -> ForgeResult<i64> {
-        issues::create_comment(self, repo, number, body).await
+        rest::create_comment(self, repo, number, body).await
     }
 
     async fn update_comment(&self, repo: &RepoRef, comment_id: i64, body: &str) -> ForgeResult<()> {
-        issues::update_comment(self, repo, comment_id, body).await
+        rest::update_comment(self, repo, comment_id, body).await
     }
 
     async fn list_comments(&self, repo: &RepoRef, number: i64) -> ForgeResult<Vec<ForgeComment>> {
@@ -330,7 +356,8 @@ impl Forge for GithubForge {
     }
 
     async fn add_labels(&self, repo: &RepoRef, number: i64, labels: &[String]) -> ForgeResult<()> {
-        issues::add_labels(self, repo, number, labels).await
+        let existing = issues::repo_labels(self, repo);
+        rest::add_labels(self, repo, number, labels, existing).await
     }
 
     async fn create_pull_request(
@@ -368,7 +395,7 @@ impl Forge for GithubForge {
     }
 
     async fn pull_request(&self, repo: &RepoRef, number: i64) -> ForgeResult<ForgePullRequest> {
-        pulls::get(self, repo, number).await
+        rest::get_pull::<wire::PullRequest>(self, repo, number).await
     }
 
     async fn set_draft(

@@ -2,36 +2,28 @@
 
 use super::{Call, GithubForge, repo_path, wire};
 use crate::forge::http::{Reply, query};
+use crate::forge::rest;
 use crate::forge::{
-    ForgeError, ForgePullRequest, ForgeResult, MergeMethod, MergeRefusal, NewPullRequest,
-    PullRequestUpdate, RepoRef,
+    ForgePullRequest, ForgeResult, MergeMethod, MergeRefusal, NewPullRequest, PullRequestUpdate,
+    RepoRef,
 };
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
-pub(super) fn pull_of(pull: wire::PullRequest) -> ForgePullRequest {
-    ForgePullRequest {
-        number: pull.number,
-        url: pull.html_url,
-        title: pull.title.unwrap_or_default(),
-        head_sha: pull.head.sha,
-        head_branch: pull.head.branch,
-        base_branch: pull.base.map(|b| b.branch).unwrap_or_default(),
-        open: pull.state == "open",
-        merged: pull.merged.unwrap_or(false) || pull.merged_at.is_some(),
-        draft: pull.draft.unwrap_or(false),
-        node_id: pull.node_id.filter(|id| !id.is_empty()),
+impl From<wire::PullRequest> for ForgePullRequest {
+    fn from(pull: wire::PullRequest) -> ForgePullRequest {
+        ForgePullRequest {
+            number: pull.number,
+            url: pull.html_url,
+            title: pull.title.unwrap_or_default(),
+            head_sha: pull.head.sha,
+            head_branch: pull.head.branch,
+            base_branch: pull.base.map(|b| b.branch).unwrap_or_default(),
+            open: pull.state == "open",
+            merged: pull.merged.unwrap_or(false) || pull.merged_at.is_some(),
+            draft: pull.draft.unwrap_or(false),
+            node_id: pull.node_id.filter(|id| !id.is_empty()),
+        }
     }
-}
-
-pub(super) async fn get(
-    gh: &GithubForge,
-    repo: &RepoRef,
-    number: i64,
-) -> ForgeResult<ForgePullRequest> {
-    let what = format!("read pull request {}#{number}", repo.full_name());
-    let path = repo_path(repo, &format!("/pulls/{number}"));
-    let reply = gh.repo_call(repo, Call::get(path, &what)).await?;
-    Ok(pull_of(reply.success_json(&what)?))
 }
 
 pub(super) async fn create(
@@ -39,12 +31,6 @@ pub(super) async fn create(
     repo: &RepoRef,
     pull: &NewPullRequest,
 ) -> ForgeResult<ForgePullRequest> {
-    let what = format!(
-        "open a pull request {} → {} in {}",
-        pull.head,
-        pull.base,
-        repo.full_name()
-    );
     let body = json!({
         "title": pull.title,
         "body": pull.body,
@@ -52,13 +38,7 @@ pub(super) async fn create(
         "base": pull.base,
         "draft": pull.draft,
     });
-    let reply = gh
-        .repo_call(
-            repo,
-            Call::post(repo_path(repo, "/pulls"), Some(body), &what),
-        )
-        .await?;
-    Ok(pull_of(reply.success_json(&what)?))
+    rest::open_pull::<wire::PullRequest>(gh, repo, pull, body).await
 }
 
 pub(super) async fn find(
@@ -78,7 +58,7 @@ pub(super) async fn find(
     Ok(pulls
         .into_iter()
         .find(|p| p.head.branch == branch)
-        .map(pull_of))
+        .map(ForgePullRequest::from))
 }
 
 pub(super) async fn update(
@@ -87,25 +67,8 @@ pub(super) async fn update(
     number: i64,
     update: &PullRequestUpdate,
 ) -> ForgeResult<ForgePullRequest> {
-    let what = format!("update pull request {}#{number}", repo.full_name());
-    let mut body = Map::new();
-    if let Some(title) = &update.title {
-        body.insert("title".into(), Value::from(title.as_str()));
-    }
-    if let Some(text) = &update.body {
-        body.insert("body".into(), Value::from(text.as_str()));
-    }
-    if let Some(open) = update.open {
-        body.insert(
-            "state".into(),
-            Value::from(if open { "open" } else { "closed" }),
-        );
-    }
-    let path = repo_path(repo, &format!("/pulls/{number}"));
-    let reply = gh
-        .repo_call(repo, Call::patch(path, Value::Object(body), &what))
-        .await?;
-    Ok(pull_of(reply.success_json(&what)?))
+    let title = update.title.clone();
+    rest::update_pull::<wire::PullRequest>(gh, repo, number, title, update).await
 }
 
 pub(super) async fn merge(
@@ -116,21 +79,10 @@ pub(super) async fn merge(
     method: MergeMethod,
 ) -> ForgeResult<()> {
     let what = format!("merge {}#{number} at {head_sha}", repo.full_name());
-    let merge_method = match method {
-        MergeMethod::Merge => "merge",
-        MergeMethod::Squash => "squash",
-        MergeMethod::Rebase => "rebase",
-    };
-    let body = json!({ "sha": head_sha, "merge_method": merge_method });
+    let body = json!({ "sha": head_sha, "merge_method": method.as_str() });
     let path = repo_path(repo, &format!("/pulls/{number}/merge"));
     let reply = gh.repo_call(repo, Call::put(path, body, &what)).await?;
-    match merge_refusal(&reply) {
-        Some(refusal) => Err(ForgeError::MergeRefused {
-            refusal,
-            message: format!("{what}: {}", reply.message()),
-        }),
-        None => reply.success(&what),
-    }
+    rest::merge_outcome(&reply, &what, merge_refusal(&reply))
 }
 
 /// Why GitHub refused a merge, from its answer: 409 when the head is not the `sha` sent ("Head

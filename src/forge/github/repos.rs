@@ -3,10 +3,11 @@
 
 use super::{Call, GithubForge, repo_path, wire};
 use crate::forge::http::{encode_path, encode_segment, query};
+use crate::forge::rest::{self, FileRead};
+use crate::forge::setup::ProtectionRead;
 use crate::forge::{
-    BranchHead, BranchProtection, CloneCredential, ForgeError, ForgeResult, Permission, RepoRef,
+    BranchHead, BranchProtection, CloneCredential, ForgeResult, Permission, RepoRef,
 };
-use base64::Engine;
 
 /// Asks for a file's bytes instead of its JSON description (files over 1 MB have no inline
 /// content).
@@ -36,41 +37,14 @@ pub(super) async fn read_file(
     let url =
         repo_path(repo, &format!("/contents/{}", encode_path(path))) + &query(&[("ref", git_ref)]);
     let reply = gh.repo_call(repo, Call::get(url.clone(), &what)).await?;
-    if reply.status.as_u16() == 404 {
-        return Ok(None);
+    match rest::file_read(&reply, &what)? {
+        FileRead::Missing => Ok(None),
+        FileRead::Inline(bytes) => Ok(Some(bytes)),
+        FileRead::Large => {
+            let call = Call::get(url, &what).accept(RAW);
+            rest::raw_file(gh.repo_call(repo, call).await?, &what)
+        }
     }
-    let value: serde_json::Value = reply.success_json(&what)?;
-    if value.is_array() {
-        return Ok(None);
-    }
-    let content: wire::Content =
-        serde_json::from_value(value).map_err(|e| ForgeError::Malformed(format!("{what}: {e}")))?;
-    if content.kind != "file" {
-        return Ok(None);
-    }
-    if let (Some("base64"), Some(text)) = (content.encoding.as_deref(), content.content.as_deref())
-    {
-        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        return base64::engine::general_purpose::STANDARD
-            .decode(compact)
-            .map(Some)
-            .map_err(|e| ForgeError::Malformed(format!("{what}: content is not base64: {e}")));
-    }
-    let reply = gh
-        .repo_call(repo, Call::get(url, &what).accept(RAW))
-        .await?;
-    if reply.status.as_u16() == 404 {
-        return Ok(None);
-    }
-    reply.success(&what)?;
-    Ok(Some(reply.body))
-}
-
-async fn repository(gh: &GithubForge, repo: &RepoRef) -> ForgeResult<wire::Repository> {
-    let what = format!("read repository {}", repo.full_name());
-    gh.repo_call(repo, Call::get(repo_path(repo, ""), &what))
-        .await?
-        .success_json(&what)
 }
 
 async fn branch(gh: &GithubForge, repo: &RepoRef, name: &str) -> ForgeResult<wire::Branch> {
@@ -82,7 +56,7 @@ async fn branch(gh: &GithubForge, repo: &RepoRef, name: &str) -> ForgeResult<wir
 }
 
 pub(super) async fn default_branch(gh: &GithubForge, repo: &RepoRef) -> ForgeResult<BranchHead> {
-    let name = repository(gh, repo).await?.default_branch;
+    let name = rest::repository(gh, repo).await?.default_branch;
     let head = branch(gh, repo, &name).await?;
     Ok(BranchHead {
         name: head.name,
@@ -154,142 +128,31 @@ fn permission_of(level: &wire::PermissionLevel) -> Permission {
 
 /// Classic branch protection and rulesets together: a repository may use either or both, and
 /// the stricter value of each requirement applies.
+/// Classic protection and rulesets together, as `ade doctor` reads them. Without
+/// Administration: read, GitHub shows only whether a branch is protected and its required
+/// checks; the required approvals then read as zero, which `ade doctor` reports.
 pub(super) async fn branch_protection(
     gh: &GithubForge,
     repo: &RepoRef,
     name: &str,
 ) -> ForgeResult<Option<BranchProtection>> {
-    let classic = classic_protection(gh, repo, name).await?;
-    let rules = ruleset_protection(gh, repo, name).await?;
-    Ok(match (classic, rules) {
-        (None, None) => None,
-        (Some(p), None) | (None, Some(p)) => Some(p),
-        (Some(mut classic), Some(rules)) => {
-            classic.required_approvals = classic.required_approvals.max(rules.required_approvals);
-            for check in rules.required_checks {
-                if !classic.required_checks.contains(&check) {
-                    classic.required_checks.push(check);
-                }
-            }
-            Some(classic)
-        }
-    })
-}
-
-async fn classic_protection(
-    gh: &GithubForge,
-    repo: &RepoRef,
-    name: &str,
-) -> ForgeResult<Option<BranchProtection>> {
-    let what = format!("read the protection of {name} in {}", repo.full_name());
-    let path = repo_path(
-        repo,
-        &format!("/branches/{}/protection", encode_segment(name)),
-    );
-    let reply = gh.repo_call(repo, Call::get(path, &what)).await?;
-    match reply.status.as_u16() {
-        404 => return Ok(None),
-        403 => return protection_summary(gh, repo, name).await,
-        _ => {}
+    let read = gh.protection_read(repo, name).await?;
+    if let ProtectionRead::Summary { why, .. } = &read {
+        tracing::warn!(
+            repo = %repo.full_name(),
+            branch = name,
+            why,
+            "branch protection unreadable; using the branch summary"
+        );
     }
-    let protection: wire::Protection = reply.success_json(&what)?;
-    Ok(Some(BranchProtection {
-        required_approvals: protection
-            .required_pull_request_reviews
-            .and_then(|r| r.required_approving_review_count)
-            .unwrap_or(0),
-        required_checks: protection
-            .required_status_checks
-            .map(check_names)
-            .unwrap_or_default(),
-        enforce_admins: protection.enforce_admins.is_some_and(|e| e.enabled),
-    }))
-}
-
-/// Without Administration: read, GitHub shows only whether a branch is protected and its
-/// required checks; the required approvals then read as zero, which `ade doctor` reports.
-async fn protection_summary(
-    gh: &GithubForge,
-    repo: &RepoRef,
-    name: &str,
-) -> ForgeResult<Option<BranchProtection>> {
-    tracing::warn!(
-        repo = %repo.full_name(),
-        branch = name,
-        "branch protection unreadable (the GitHub App lacks Administration: read); using the branch summary"
-    );
-    let branch = branch(gh, repo, name).await?;
-    if !branch.protected {
-        return Ok(None);
-    }
-    Ok(Some(BranchProtection {
-        required_approvals: 0,
-        required_checks: branch
-            .protection
-            .and_then(|p| p.required_status_checks)
-            .map(check_names)
-            .unwrap_or_default(),
-        enforce_admins: false,
-    }))
-}
-
-fn check_names(checks: wire::StatusChecks) -> Vec<String> {
-    let mut names = checks.contexts;
-    for check in checks.checks {
-        if !names.contains(&check.context) {
-            names.push(check.context);
-        }
-    }
-    names
-}
-
-async fn ruleset_protection(
-    gh: &GithubForge,
-    repo: &RepoRef,
-    name: &str,
-) -> ForgeResult<Option<BranchProtection>> {
-    let what = format!("read the rules for {name} in {}", repo.full_name());
-    let path = repo_path(repo, &format!("/rules/branches/{}", encode_segment(name)))
-        + &query(&[("per_page", "100")]);
-    let reply = gh.repo_call(repo, Call::get(path, &what)).await?;
-    if reply.status.as_u16() == 404 {
-        return Ok(None);
-    }
-    let rules: Vec<wire::Rule> = reply.success_json(&what)?;
-    let mut protection = BranchProtection::default();
-    let mut any = false;
-    for rule in rules {
-        let parameters = rule.parameters.unwrap_or_default();
-        match rule.kind.as_str() {
-            "pull_request" => {
-                any = true;
-                let count = parameters["required_approving_review_count"]
-                    .as_u64()
-                    .unwrap_or(0);
-                protection.required_approvals = protection.required_approvals.max(count as u32);
-            }
-            "required_status_checks" => {
-                any = true;
-                let checks = parameters["required_status_checks"].as_array().cloned();
-                for check in checks.unwrap_or_default() {
-                    if let Some(context) = check["context"].as_str()
-                        && !protection.required_checks.iter().any(|c| c == context)
-                    {
-                        protection.required_checks.push(context.to_string());
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(any.then_some(protection))
+    Ok(read.enforced())
 }
 
 pub(super) async fn clone_credential(
     gh: &GithubForge,
     repo: &RepoRef,
 ) -> ForgeResult<CloneCredential> {
-    let url = repository(gh, repo).await?.clone_url;
+    let url = rest::repository(gh, repo).await?.clone_url;
     let (_, token) = gh.installation_token(repo).await?;
     Ok(CloneCredential {
         url,

@@ -1,13 +1,9 @@
 //! Reviews of pull requests on GitHub: their verdicts and text, and the line comments left in
 //! them, which a retry hands to the agent as feedback.
 
-use super::{Call, GithubForge, repo_path, wire};
+use super::{GithubForge, repo_path, wire};
 use crate::forge::ReviewState;
-use crate::forge::http::{collect_pages, more_after, query};
 use crate::forge::{ForgeResult, ForgeReview, ForgeReviewComment, RepoRef};
-
-/// GitHub's largest page.
-const PER_PAGE: usize = 100;
 
 pub(super) async fn list_reviews(
     gh: &GithubForge,
@@ -15,33 +11,20 @@ pub(super) async fn list_reviews(
     number: i64,
 ) -> ForgeResult<Vec<ForgeReview>> {
     let what = format!("list reviews of {}#{number}", repo.full_name());
-    collect_pages(|page, before| {
-        let path = repo_path(repo, &format!("/pulls/{number}/reviews"))
-            + &query(&[
-                ("per_page", &PER_PAGE.to_string()),
-                ("page", &page.to_string()),
-            ]);
-        let what = &what;
-        async move {
-            let reply = gh.repo_call(repo, Call::get(path, what)).await?;
-            let reviews: Vec<wire::Review> = reply.success_json(what)?;
-            let more = more_after(&reply, reviews.len(), PER_PAGE, before);
-            let reviews = reviews
-                .into_iter()
-                .filter_map(|r| {
-                    Some(ForgeReview {
-                        id: r.id,
-                        state: review_state(&r.state)?,
-                        author: wire::login(r.user),
-                        commit_sha: r.commit_id,
-                        body: r.body.unwrap_or_default(),
-                    })
-                })
-                .collect();
-            Ok((reviews, more))
-        }
-    })
-    .await
+    let path = repo_path(repo, &format!("/pulls/{number}/reviews"));
+    let reviews: Vec<wire::Review> = gh.list(repo, &path, &[], &what).await?;
+    Ok(reviews
+        .into_iter()
+        .filter_map(|r| {
+            Some(ForgeReview {
+                id: r.id,
+                state: review_state(&r.state)?,
+                author: wire::login(r.user),
+                commit_sha: r.commit_id,
+                body: r.body.unwrap_or_default(),
+            })
+        })
+        .collect())
 }
 
 /// A submitted review's state; `None` for a pending (unsubmitted) one, which counts for nothing.
@@ -63,36 +46,22 @@ pub(super) async fn list_review_comments(
     number: i64,
 ) -> ForgeResult<Vec<ForgeReviewComment>> {
     let what = format!("list review comments of {}#{number}", repo.full_name());
-    collect_pages(|page, before| {
-        let path = repo_path(repo, &format!("/pulls/{number}/comments"))
-            + &query(&[
-                ("sort", "created"),
-                ("direction", "asc"),
-                ("per_page", &PER_PAGE.to_string()),
-                ("page", &page.to_string()),
-            ]);
-        let what = &what;
-        async move {
-            let reply = gh.repo_call(repo, Call::get(path, what)).await?;
-            let comments: Vec<wire::ReviewComment> = reply.success_json(what)?;
-            let more = more_after(&reply, comments.len(), PER_PAGE, before);
-            let comments = comments
-                .into_iter()
-                .map(|c| ForgeReviewComment {
-                    id: c.id,
-                    author: wire::login(c.user),
-                    body: c.body.unwrap_or_default(),
-                    path: c.path.filter(|p| !p.is_empty()),
-                    line: c
-                        .line
-                        .or(c.original_line)
-                        .and_then(|l| u32::try_from(l).ok())
-                        .filter(|l| *l > 0),
-                    review_id: c.pull_request_review_id,
-                })
-                .collect();
-            Ok((comments, more))
-        }
-    })
-    .await
+    let path = repo_path(repo, &format!("/pulls/{number}/comments"));
+    let oldest_first = [("sort", "created"), ("direction", "asc")];
+    let comments: Vec<wire::ReviewComment> = gh.list(repo, &path, &oldest_first, &what).await?;
+    Ok(comments
+        .into_iter()
+        .map(|c| ForgeReviewComment {
+            id: c.id,
+            author: wire::login(c.user),
+            body: c.body.unwrap_or_default(),
+            path: c.path.filter(|p| !p.is_empty()),
+            line: c
+                .line
+                .or(c.original_line)
+                .and_then(|l| u32::try_from(l).ok())
+                .filter(|l| *l > 0),
+            review_id: c.pull_request_review_id,
+        })
+        .collect())
 }

@@ -1,12 +1,13 @@
 //! What `ade doctor` reads of a repository's setup on GitHub (`crate::forge::setup`): the app's
 //! installation and webhook, the default branch's protection read whole, and folder listings.
 
+use super::wire::{Branch, Protection, Rule, StatusChecks};
 use super::{Call, GithubForge, repo_path};
-use crate::forge::http::{encode_path, encode_segment, query};
+use crate::forge::http::{encode_segment, query};
 use crate::forge::setup::{
-    FolderEntry, InstallationAccess, ProtectionRead, ProtectionSettings, SecretShown, WebhookSetup,
+    InstallationAccess, ProtectionRead, ProtectionSettings, SecretShown, WebhookSetup,
 };
-use crate::forge::{ForgeError, ForgeResult, RepoRef};
+use crate::forge::{ForgeResult, RepoRef};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -44,78 +45,6 @@ struct HookConfig {
     secret: Option<String>,
     #[serde(default)]
     insecure_ssl: Option<serde_json::Value>,
-}
-
-/// `GET /repos/{owner}/{repo}/branches/{branch}/protection`.
-#[derive(Deserialize)]
-struct Protection {
-    #[serde(default)]
-    required_pull_request_reviews: Option<Reviews>,
-    #[serde(default)]
-    required_status_checks: Option<StatusChecks>,
-    #[serde(default)]
-    enforce_admins: Option<Enabled>,
-}
-
-#[derive(Deserialize)]
-struct Reviews {
-    #[serde(default)]
-    required_approving_review_count: Option<u32>,
-    #[serde(default)]
-    dismiss_stale_reviews: bool,
-    #[serde(default)]
-    require_last_push_approval: bool,
-}
-
-#[derive(Deserialize)]
-struct Enabled {
-    enabled: bool,
-}
-
-#[derive(Default, Deserialize)]
-struct StatusChecks {
-    #[serde(default)]
-    contexts: Vec<String>,
-    #[serde(default)]
-    checks: Vec<NamedCheck>,
-}
-
-#[derive(Deserialize)]
-struct NamedCheck {
-    context: String,
-}
-
-/// `GET /repos/{owner}/{repo}/branches/{branch}`: what every reader sees of its protection.
-#[derive(Deserialize)]
-struct Branch {
-    #[serde(default)]
-    protected: bool,
-    #[serde(default)]
-    protection: Option<BranchSummary>,
-}
-
-#[derive(Deserialize)]
-struct BranchSummary {
-    #[serde(default)]
-    required_status_checks: Option<StatusChecks>,
-}
-
-/// One rule of `GET /repos/{owner}/{repo}/rules/branches/{branch}`.
-#[derive(Deserialize)]
-struct Rule {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    parameters: Option<serde_json::Value>,
-}
-
-/// An entry of a folder listing (`GET …/contents/{path}` on a folder).
-#[derive(Deserialize)]
-struct Entry {
-    name: String,
-    path: String,
-    #[serde(rename = "type")]
-    kind: String,
 }
 
 impl GithubForge {
@@ -199,7 +128,7 @@ impl GithubForge {
                 let mut checks = summary
                     .protection
                     .and_then(|p| p.required_status_checks)
-                    .map(check_names)
+                    .map(StatusChecks::names)
                     .unwrap_or_default();
                 if let Some(rules) = &rules {
                     merge_checks(&mut checks, &rules.settings.required_checks);
@@ -229,7 +158,7 @@ impl GithubForge {
                     stale_approvals_ignored: reviews.is_some_and(|r| r.require_last_push_approval),
                     required_checks: protection
                         .required_status_checks
-                        .map(check_names)
+                        .map(StatusChecks::names)
                         .unwrap_or_default(),
                     enforce_admins: Some(protection.enforce_admins.is_some_and(|e| e.enabled)),
                 })
@@ -267,38 +196,6 @@ impl GithubForge {
         }
         let rules: Vec<Rule> = reply.success_json(&what)?;
         Ok(ruleset_read(rules))
-    }
-
-    /// The entries of the folder `path` at `git_ref`; `None` when there is no such folder.
-    pub async fn list_folder(
-        &self,
-        repo: &RepoRef,
-        path: &str,
-        git_ref: &str,
-    ) -> ForgeResult<Option<Vec<FolderEntry>>> {
-        let what = format!("list {path} at {git_ref} in {}", repo.full_name());
-        let url = repo_path(repo, &format!("/contents/{}", encode_path(path)))
-            + &query(&[("ref", git_ref)]);
-        let reply = self.repo_call(repo, Call::get(url, &what)).await?;
-        if reply.status.as_u16() == 404 {
-            return Ok(None);
-        }
-        let value: serde_json::Value = reply.success_json(&what)?;
-        if !value.is_array() {
-            return Ok(None);
-        }
-        let entries: Vec<Entry> = serde_json::from_value(value)
-            .map_err(|e| ForgeError::Malformed(format!("{what}: {e}")))?;
-        Ok(Some(
-            entries
-                .into_iter()
-                .map(|e| FolderEntry {
-                    is_file: e.kind == "file",
-                    name: e.name,
-                    path: e.path,
-                })
-                .collect(),
-        ))
     }
 }
 
@@ -364,13 +261,6 @@ fn merged(mut classic: ProtectionSettings, rules: ProtectionSettings) -> Protect
     classic
 }
 
-fn check_names(checks: StatusChecks) -> Vec<String> {
-    let mut names = checks.contexts;
-    let more: Vec<String> = checks.checks.into_iter().map(|c| c.context).collect();
-    merge_checks(&mut names, &more);
-    names
-}
-
 fn merge_checks(into: &mut Vec<String>, more: &[String]) {
     for check in more {
         if !into.contains(check) {
@@ -417,7 +307,7 @@ mod tests {
         assert!(read.pull_request);
         assert_eq!(read.settings.required_approvals, 2);
         assert!(read.settings.stale_approvals_ignored);
-        let classic: Reviews =
+        let classic: super::super::wire::PullReviews =
             serde_json::from_value(serde_json::json!({ "require_last_push_approval": true }))
                 .unwrap();
         assert!(classic.require_last_push_approval);

@@ -1,6 +1,7 @@
 //! The parts of GitHub's REST answers ade reads. Only the fields used are declared, so an answer
 //! that grows new fields, or a simulator that leaves unused ones out, still reads.
 
+pub(super) use crate::forge::wire::{Comment, PullBase, PullHead, User};
 use serde::Deserialize;
 
 /// `GET /app`.
@@ -20,41 +21,6 @@ pub(super) struct Installation {
 pub(super) struct AccessToken {
     pub token: String,
     pub expires_at: Option<String>,
-}
-
-/// A user as other objects embed it; `null` for deleted accounts.
-#[derive(Deserialize)]
-pub(super) struct User {
-    pub login: String,
-}
-
-/// Login of a possibly deleted user, shown as GitHub shows it.
-pub(super) fn login(user: Option<User>) -> String {
-    user.map(|u| u.login).unwrap_or_else(|| "ghost".to_string())
-}
-
-/// An issue comment.
-#[derive(Deserialize)]
-pub(super) struct Comment {
-    pub id: i64,
-    pub user: Option<User>,
-    pub body: Option<String>,
-}
-
-/// `GET /repos/{owner}/{repo}/contents/{path}` for a file (a directory is a list instead).
-#[derive(Deserialize)]
-pub(super) struct Content {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub encoding: Option<String>,
-    pub content: Option<String>,
-}
-
-/// `GET /repos/{owner}/{repo}`.
-#[derive(Deserialize)]
-pub(super) struct Repository {
-    pub default_branch: String,
-    pub clone_url: String,
 }
 
 /// `GET /repos/{owner}/{repo}/branches/{branch}`.
@@ -113,21 +79,6 @@ pub(super) struct PullRequest {
     pub head: PullHead,
     #[serde(default)]
     pub base: Option<PullBase>,
-}
-
-/// The head of a pull request.
-#[derive(Deserialize)]
-pub(super) struct PullHead {
-    pub sha: String,
-    #[serde(rename = "ref", default)]
-    pub branch: String,
-}
-
-/// The base of a pull request.
-#[derive(Deserialize)]
-pub(super) struct PullBase {
-    #[serde(rename = "ref", default)]
-    pub branch: String,
 }
 
 /// A review on a pull request.
@@ -237,6 +188,19 @@ pub(super) struct StatusChecks {
     pub checks: Vec<RequiredCheck>,
 }
 
+impl StatusChecks {
+    /// Every required check's name once: the legacy `contexts`, then the `checks` not among them.
+    pub fn names(self) -> Vec<String> {
+        let mut names = self.contexts;
+        for check in self.checks {
+            if !names.contains(&check.context) {
+                names.push(check.context);
+            }
+        }
+        names
+    }
+}
+
 /// One required check by name.
 #[derive(Deserialize)]
 pub(super) struct RequiredCheck {
@@ -248,6 +212,10 @@ pub(super) struct RequiredCheck {
 pub(super) struct PullReviews {
     #[serde(default)]
     pub required_approving_review_count: Option<u32>,
+    #[serde(default)]
+    pub dismiss_stale_reviews: bool,
+    #[serde(default)]
+    pub require_last_push_approval: bool,
 }
 
 /// A protection setting that is on or off.
@@ -269,4 +237,12 @@ pub(super) struct Rule {
 #[derive(Debug, Deserialize)]
 pub(super) struct TeamMembership {
     pub state: String,
+}
+
+/// How GitHub shows a deleted user.
+pub(super) const GHOST: &str = "ghost";
+
+/// Login of a possibly deleted user, shown as GitHub shows it.
+pub(super) fn login(user: Option<User>) -> String {
+    crate::forge::wire::login_or(user, GHOST)
 }

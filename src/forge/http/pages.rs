@@ -2,8 +2,9 @@
 //! `MAX_RESPONSE_ITEMS`, 50 by default), and a sticky comment found again by its marker may sit
 //! on any page.
 
-use super::Reply;
+use super::{Reply, query};
 use crate::forge::ForgeResult;
+use serde::de::DeserializeOwned;
 use std::future::Future;
 
 /// Pages read at most for one list, so a forge that always says "more" cannot keep ade reading
@@ -28,6 +29,48 @@ where
         }
     }
     Ok(all)
+}
+
+/// How a forge pages its lists: the parameter that sets a page's size, and the size ade asks for.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Paging {
+    /// `per_page` (GitHub) or `limit` (Gitea).
+    pub size_param: &'static str,
+    /// Items a page.
+    pub size: usize,
+}
+
+/// Every item of the list at `path`, read page by page with `get` (which sends a GET of the
+/// path and query it is given); `params` come before the paging ones. A `null` page (Gitea's
+/// empty list) reads as empty.
+pub(crate) async fn list_pages<T, G, Fut>(
+    paging: Paging,
+    path: &str,
+    params: &[(&str, &str)],
+    what: &str,
+    get: G,
+) -> ForgeResult<Vec<T>>
+where
+    T: DeserializeOwned,
+    G: Fn(String) -> Fut,
+    Fut: Future<Output = ForgeResult<Reply>>,
+{
+    let size = paging.size.to_string();
+    collect_pages(|page, before| {
+        let page = page.to_string();
+        let mut pairs = params.to_vec();
+        pairs.push((paging.size_param, &size));
+        pairs.push(("page", &page));
+        let reply = get(format!("{path}{}", query(&pairs)));
+        async move {
+            let reply = reply.await?;
+            let items: Option<Vec<T>> = reply.success_json(what)?;
+            let items = items.unwrap_or_default();
+            let more = more_after(&reply, items.len(), paging.size, before);
+            Ok((items, more))
+        }
+    })
+    .await
 }
 
 /// Whether another page follows the one in `reply`, which held `count` items of at most

@@ -108,16 +108,7 @@ impl DlpReport {
     /// fingerprint and preview, then the suppressions; paths are shown as escaped code spans.
     pub fn markdown(&self) -> String {
         let mut out = String::new();
-        let findings = self.findings.iter().map(|f| {
-            format!(
-                "{} in {} line {}: {}, fingerprint `{}`",
-                code_span(&f.rule),
-                code_span(&f.place),
-                f.line,
-                code_span(&f.preview),
-                f.fingerprint
-            )
-        });
+        let findings = self.findings.iter().map(|f| f.line(code_span));
         let blocked = "**Secrets found** (the push is blocked):";
         markdown_list(&mut out, blocked, findings, self.omitted);
         let suppressions = self.suppressions.iter().map(|s| match s.line {
@@ -158,18 +149,25 @@ fn markdown_list(
     }
 }
 
+impl Finding {
+    /// `rule in place line N: preview, fingerprint abcd1234`, each value rendered by `show`:
+    /// code spans in the Markdown report, [`visible`] text in plain lines.
+    fn line(&self, show: fn(&str) -> String) -> String {
+        format!(
+            "{} in {} line {}: {}, fingerprint {}",
+            show(&self.rule),
+            show(&self.place),
+            self.line,
+            show(&self.preview),
+            show(&self.fingerprint)
+        )
+    }
+}
+
 impl fmt::Display for Finding {
     /// One plain line: `rule in place line N: preview, fingerprint abcd1234`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} in {} line {}: {}, fingerprint {}",
-            visible(&self.rule),
-            visible(&self.place),
-            self.line,
-            visible(&self.preview),
-            self.fingerprint
-        )
+        f.write_str(&self.line(visible))
     }
 }
 

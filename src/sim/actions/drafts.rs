@@ -52,17 +52,16 @@ pub async fn set_draft(
     }
     emit(
         sim,
-        HookEvent::Pull {
-            repo: repo.to_owned(),
+        HookEvent::pull(
+            repo,
             number,
-            sender: actor.to_owned(),
-            action: if draft {
+            actor,
+            if draft {
                 "converted_to_draft"
             } else {
                 "ready_for_review"
             },
-            moved: None,
-        },
+        ),
     )
     .await;
     Ok(true)

@@ -85,13 +85,7 @@ pub async fn set_open(
     };
     let action = if open { "reopened" } else { "closed" };
     let event = if is_pull {
-        HookEvent::Pull {
-            repo: repo.to_owned(),
-            number,
-            sender: actor.to_owned(),
-            action,
-            moved: None,
-        }
+        HookEvent::pull(repo, number, actor, action)
     } else {
         HookEvent::IssueState {
             repo: repo.to_owned(),

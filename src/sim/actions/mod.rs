@@ -12,7 +12,7 @@ mod reviews;
 pub use drafts::{gitea_draft_title, set_draft};
 pub use issues::{add_labels, comment, edit_comment, open_issue, react, set_open};
 pub use pulls::{PullSpec, merge, open_pull, rerequest_check, update_pull};
-pub use push::{after_push, push_files};
+pub use push::{after_push, push_files, pushed};
 pub use reviews::{LineComment, review, review_with_comments};
 
 use super::core::Sim;
@@ -42,6 +42,21 @@ pub enum ActionError {
     /// Git or the simulator failed (500).
     #[error("internal error: {0}")]
     Internal(#[from] anyhow::Error),
+}
+
+impl ActionError {
+    /// The HTTP status that answers this refusal, on the API routes and on `/_sim/` alike.
+    pub fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match self {
+            ActionError::NotFound(_) => StatusCode::NOT_FOUND,
+            ActionError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ActionError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ActionError::Conflict(_) => StatusCode::CONFLICT,
+            ActionError::NotMergeable(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ActionError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
 }
 
 /// An action's result.
@@ -125,6 +140,19 @@ pub enum HookEvent {
         /// Who.
         sender: String,
     },
+}
+
+impl HookEvent {
+    /// A pull request event: what every change to a pull request sends.
+    fn pull(repo: &str, number: i64, sender: &str, action: &'static str) -> HookEvent {
+        HookEvent::Pull {
+            repo: repo.to_owned(),
+            number,
+            sender: sender.to_owned(),
+            action,
+            moved: None,
+        }
+    }
 }
 
 /// Builds the payloads for an event in the simulator's dialect and delivers them in order.

@@ -1,7 +1,7 @@
 //! Pull requests: open, change, merge under branch protection, re-run checks.
 
 use super::{ActionError, ActionResult, HookEvent, emit, no_repo, require_user, split};
-use super::{after_push, set_open};
+use super::{pushed, set_open};
 use crate::forge::{ForgeKind, Permission};
 use crate::sim::core::Sim;
 use crate::sim::git::{MergeFailure, MergePlan, MergeStyle};
@@ -100,17 +100,7 @@ pub async fn open_pull(
         );
         number
     };
-    emit(
-        sim,
-        HookEvent::Pull {
-            repo: repo.to_owned(),
-            number,
-            sender: author.to_owned(),
-            action: "opened",
-            moved: None,
-        },
-    )
-    .await;
+    emit(sim, HookEvent::pull(repo, number, author, "opened")).await;
     Ok(number)
 }
 
@@ -300,19 +290,8 @@ pub async fn merge(
             }
         }
     }
-    emit(
-        sim,
-        HookEvent::Pull {
-            repo: repo.to_owned(),
-            number,
-            sender: actor.to_owned(),
-            action: "closed",
-            moved: None,
-        },
-    )
-    .await;
-    let after = sim.git.branches(owner, name).await?;
-    after_push(sim, repo, actor, &before, &after).await;
+    emit(sim, HookEvent::pull(repo, number, actor, "closed")).await;
+    pushed(sim, repo, actor, &before).await?;
     Ok(merged)
 }
 

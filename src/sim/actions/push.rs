@@ -34,9 +34,21 @@ pub async fn push_files(
         .git
         .commit(owner, name, branch, files, message, &signature)
         .await?;
-    let after = sim.git.branches(owner, name).await?;
-    after_push(sim, repo, actor, &before, &after).await;
+    pushed(sim, repo, actor, &before).await?;
     Ok(sha)
+}
+
+/// Sends the webhooks for what moved since `before`, reading the refs again now.
+pub async fn pushed(
+    sim: &Sim,
+    repo: &str,
+    actor: &str,
+    before: &BTreeMap<String, String>,
+) -> ActionResult<()> {
+    let (owner, name) = split(repo);
+    let after = sim.git.branches(owner, name).await?;
+    after_push(sim, repo, actor, before, &after).await;
+    Ok(())
 }
 
 /// Sends the webhooks for branches that moved between two reads of the refs: a `push` for each,

@@ -23,39 +23,38 @@ fn repo_of(sim: &Sim, full: &str) -> Option<Repo> {
     sim.repo(owner, name)
 }
 
+/// An `issues` delivery's parts: the issue as it is now, with the action taken.
+fn issue_event<'a>(
+    sim: &Sim,
+    repo: &str,
+    number: i64,
+    sender: &'a String,
+    action: &str,
+) -> Option<(&'static str, &'static str, Repo, &'a String, Value)> {
+    let repo = repo_of(sim, repo)?;
+    let issue = repo.issues.get(&number)?;
+    let body = json!({
+        "action": action,
+        "number": number,
+        "issue": json::issue(sim, &repo, issue, None),
+        "commit_id": "",
+    });
+    Some(("issues", "issues", repo, sender, body))
+}
+
 async fn build_one(sim: &Sim, event: &HookEvent) -> Option<Outgoing> {
     let (event_name, event_type, repo, sender, mut body) = match event {
         HookEvent::IssueOpened {
             repo,
             number,
             sender,
-        } => {
-            let repo = repo_of(sim, repo)?;
-            let issue = repo.issues.get(number)?;
-            let body = json!({
-                "action": "opened",
-                "number": number,
-                "issue": json::issue(sim, &repo, issue, None),
-                "commit_id": "",
-            });
-            ("issues", "issues", repo, sender, body)
-        }
+        } => issue_event(sim, repo, *number, sender, "opened")?,
         HookEvent::IssueState {
             repo,
             number,
             sender,
             action,
-        } => {
-            let repo = repo_of(sim, repo)?;
-            let issue = repo.issues.get(number)?;
-            let body = json!({
-                "action": action,
-                "number": number,
-                "issue": json::issue(sim, &repo, issue, None),
-                "commit_id": "",
-            });
-            ("issues", "issues", repo, sender, body)
-        }
+        } => issue_event(sim, repo, *number, sender, action)?,
         HookEvent::Comment {
             repo,
             comment_id,
@@ -63,9 +62,7 @@ async fn build_one(sim: &Sim, event: &HookEvent) -> Option<Outgoing> {
             edited_from,
         } => {
             let repo = repo_of(sim, repo)?;
-            let comment = repo.comments.iter().find(|c| c.id == *comment_id)?;
-            let issue = repo.issues.get(&comment.number)?;
-            let pull = repo.pulls.get(&comment.number);
+            let (comment, issue, pull) = repo.comment_thread(*comment_id)?;
             let mut body = json!({
                 "action": if edited_from.is_some() { "edited" } else { "created" },
                 "issue": json::issue(sim, &repo, issue, pull),

@@ -2,6 +2,7 @@
 
 use super::super::actions;
 use super::super::http::{ApiResult, Ctx, parse_json};
+use super::super::routes;
 use super::json;
 use crate::forge::Permission;
 use axum::Json;
@@ -10,16 +11,6 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
-
-/// `GET /api/v1/repos/{owner}/{repo}/issues/{index}`.
-pub async fn get_issue(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
-    Ok(Json(json::issue(&ctx.sim, &repo, issue, repo.pulls.get(&number))).into_response())
-}
 
 #[derive(Deserialize)]
 struct IssueUpdate {
@@ -38,9 +29,7 @@ pub async fn update_issue(
     let update: IssueUpdate = parse_json(&ctx.sim, &body)?;
     let repo = ctx.with(&owner, &name, Permission::Write)?;
     let login = ctx.login()?;
-    if !repo.issues.contains_key(&number) {
-        return Err(ctx.not_found());
-    }
+    routes::issue(&ctx, &repo, number)?;
     {
         let mut state = ctx.sim.state();
         if let Some(r) = state.repo_mut(&owner, &name) {
@@ -63,7 +52,7 @@ pub async fn update_issue(
             .map_err(|e| ctx.refused(e))?;
     }
     let repo = ctx.readable(&owner, &name)?;
-    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
+    let issue = routes::issue(&ctx, &repo, number)?;
     Ok((
         StatusCode::CREATED,
         Json(json::issue(&ctx.sim, &repo, issue, repo.pulls.get(&number))),
@@ -79,81 +68,12 @@ pub async fn list_comments(
     Path((owner, name, number)): Path<(String, String, i64)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    if !repo.issues.contains_key(&number) {
-        return Err(ctx.not_found());
-    }
-    let items: Vec<_> = repo
-        .comments
-        .iter()
-        .filter(|c| c.number == number)
+    let items: Vec<_> = routes::comments_on(&ctx, &repo, number)?
         .map(|c| json::comment(&ctx.sim, &repo, c))
         .collect();
     let paged = ctx.param("limit").is_some() || ctx.param("page").is_some();
     let default = if paged { 50 } else { items.len().max(1) };
     Ok(ctx.paged(default, items))
-}
-
-#[derive(Deserialize)]
-struct CommentBody {
-    body: String,
-}
-
-/// `POST /api/v1/repos/{owner}/{repo}/issues/{index}/comments` → 201 and a webhook.
-pub async fn create_comment(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-    body: Bytes,
-) -> ApiResult {
-    let request: CommentBody = parse_json(&ctx.sim, &body)?;
-    let repo = ctx.with(&owner, &name, Permission::Read)?;
-    let login = ctx.login()?;
-    let comment = actions::comment(&ctx.sim, &repo.full_name(), number, &login, &request.body)
-        .await
-        .map_err(|e| ctx.refused(e))?;
-    let repo = ctx.readable(&owner, &name)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json::comment(&ctx.sim, &repo, &comment)),
-    )
-        .into_response())
-}
-
-/// `GET /api/v1/repos/{owner}/{repo}/issues/comments/{id}`.
-pub async fn get_comment(
-    ctx: Ctx,
-    Path((owner, name, id)): Path<(String, String, i64)>,
-) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let comment = repo
-        .comments
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| ctx.not_found())?;
-    Ok(Json(json::comment(&ctx.sim, &repo, comment)).into_response())
-}
-
-/// `PATCH /api/v1/repos/{owner}/{repo}/issues/comments/{id}`: only the author (or an admin).
-pub async fn update_comment(
-    ctx: Ctx,
-    Path((owner, name, id)): Path<(String, String, i64)>,
-    body: Bytes,
-) -> ApiResult {
-    let request: CommentBody = parse_json(&ctx.sim, &body)?;
-    let repo = ctx.readable(&owner, &name)?;
-    let login = ctx.login()?;
-    let comment = repo
-        .comments
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| ctx.not_found())?;
-    if comment.author != login && ctx.sim.access(&ctx.caller, &repo) < Permission::Admin {
-        return Err(ctx.error(StatusCode::FORBIDDEN, "user should be the poster"));
-    }
-    let comment = actions::edit_comment(&ctx.sim, &repo.full_name(), id, &login, &request.body)
-        .await
-        .map_err(|e| ctx.refused(e))?;
-    let repo = ctx.readable(&owner, &name)?;
-    Ok(Json(json::comment(&ctx.sim, &repo, &comment)).into_response())
 }
 
 /// `GET /api/v1/repos/{owner}/{repo}/issues/comments/{id}/reactions`.
@@ -162,11 +82,7 @@ pub async fn list_reactions(
     Path((owner, name, id)): Path<(String, String, i64)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    let comment = repo
-        .comments
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| ctx.not_found())?;
+    let comment = routes::comment(&ctx, &repo, id)?;
     let list: Vec<_> = comment
         .reactions
         .iter()
@@ -175,56 +91,12 @@ pub async fn list_reactions(
     Ok(Json(list).into_response())
 }
 
-#[derive(Deserialize)]
-struct ReactionBody {
-    content: String,
-}
-
-/// Gitea's default allowed reactions (`ui.REACTIONS`).
-const REACTIONS: &[&str] = &[
-    "+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes",
-];
-
-/// `POST /api/v1/repos/{owner}/{repo}/issues/comments/{id}/reactions`: 201 new, 200 existing.
-pub async fn create_reaction(
-    ctx: Ctx,
-    Path((owner, name, id)): Path<(String, String, i64)>,
-    body: Bytes,
-) -> ApiResult {
-    let request: ReactionBody = parse_json(&ctx.sim, &body)?;
-    if !REACTIONS.contains(&request.content.as_str()) {
-        return Err(ctx.error(
-            StatusCode::FORBIDDEN,
-            format!("'{}' is not an allowed reaction", request.content),
-        ));
-    }
-    let repo = ctx.with(&owner, &name, Permission::Read)?;
-    let login = ctx.login()?;
-    let (reaction, created) =
-        actions::react(&ctx.sim, &repo.full_name(), id, &login, &request.content)
-            .map_err(|e| ctx.refused(e))?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(json::reaction(&ctx.sim, &reaction))).into_response())
-}
-
 /// `GET /api/v1/repos/{owner}/{repo}/issues/{index}/labels`.
 pub async fn list_issue_labels(
     ctx: Ctx,
     Path((owner, name, number)): Path<(String, String, i64)>,
 ) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
-    let list: Vec<_> = issue
-        .labels
-        .iter()
-        .filter_map(|n| repo.label(n))
-        .map(|l| json::label(&ctx.sim, &repo, l))
-        .collect();
-    Ok(Json(list).into_response())
+    routes::issue_labels::<json::Shape>(&ctx, &owner, &name, number)
 }
 
 #[derive(Deserialize)]
@@ -257,13 +129,5 @@ pub async fn add_labels(
         names.push(label.name.clone());
     }
     actions::add_labels(&ctx.sim, &repo.full_name(), number, &names).map_err(|e| ctx.refused(e))?;
-    let repo = ctx.readable(&owner, &name)?;
-    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
-    let list: Vec<_> = issue
-        .labels
-        .iter()
-        .filter_map(|n| repo.label(n))
-        .map(|l| json::label(&ctx.sim, &repo, l))
-        .collect();
-    Ok(Json(list).into_response())
+    routes::issue_labels::<json::Shape>(&ctx, &owner, &name, number)
 }

@@ -1,14 +1,71 @@
 //! Gitea's JSON shapes (the `definitions` of its swagger file, version 1.26), one function per
 //! object, shared by the API answers and the webhook payloads.
 
+use super::super::actions;
 use super::super::core::{PullGit, Sim};
+use super::super::routes;
 use super::super::state::{
     Comment, CommitStatus, Issue, Label, Pull, ReactionRecord, Repo, Review, User,
 };
 use super::super::time::rfc3339;
 use crate::forge::Permission;
 use crate::forge::ReviewState;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
+
+/// Gitea's shapes and rules for the routes both dialects share.
+pub struct Shape;
+
+impl routes::Dialect for Shape {
+    const EDITORS: routes::Editors = routes::Editors {
+        needed: Permission::Admin,
+        refusal: "user should be the poster",
+    };
+    /// Gitea's default allowed reactions (`ui.REACTIONS`).
+    const REACTIONS: &'static [&'static str] = &[
+        "+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes",
+    ];
+    /// 201, as Gitea's swagger says.
+    const PULL_UPDATED: StatusCode = StatusCode::CREATED;
+    const PAGE: usize = 50;
+    /// 409, as Gitea answers.
+    const DUPLICATE_PULL: StatusCode = StatusCode::CONFLICT;
+
+    fn unknown_reaction(content: &str) -> (StatusCode, String) {
+        (
+            StatusCode::FORBIDDEN,
+            format!("'{content}' is not an allowed reaction"),
+        )
+    }
+
+    fn issue(sim: &Sim, repo: &Repo, issue: &Issue, pull: Option<&Pull>) -> Value {
+        self::issue(sim, repo, issue, pull)
+    }
+
+    fn comment(sim: &Sim, repo: &Repo, comment: &Comment) -> Value {
+        self::comment(sim, repo, comment)
+    }
+
+    fn reaction(sim: &Sim, reaction: &ReactionRecord) -> Value {
+        self::reaction(sim, reaction)
+    }
+
+    fn label(sim: &Sim, repo: &Repo, label: &Label) -> Value {
+        self::label(sim, repo, label)
+    }
+
+    fn review(sim: &Sim, repo: &Repo, review: &Review) -> Value {
+        self::review(sim, repo, review)
+    }
+
+    fn opens_draft(title: &str, _asked: bool) -> bool {
+        actions::gitea_draft_title(title)
+    }
+
+    fn pull(sim: &Sim, repo: &Repo, pull: &Pull, git: &PullGit, viewer: Permission) -> Value {
+        pull_request(sim, repo, pull, git, viewer)
+    }
+}
 
 /// Gitea's "zero" time, which it prints for never-set times such as `last_login`.
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
@@ -167,9 +224,7 @@ pub fn label(sim: &Sim, repo: &Repo, label: &Label) -> Value {
 }
 
 fn labels_of(sim: &Sim, repo: &Repo, names: &[String]) -> Value {
-    names
-        .iter()
-        .filter_map(|n| repo.label(n))
+    repo.labels_named(names)
         .map(|l| label(sim, repo, l))
         .collect()
 }

@@ -12,6 +12,7 @@ mod statuses;
 mod teams;
 
 use super::core::Sim;
+use super::routes;
 use axum::Router;
 use axum::routing::{get, post};
 use std::sync::Arc;
@@ -40,7 +41,10 @@ pub fn router() -> Router<Arc<Sim>> {
             &format!("{repo}/collaborators/{{user}}/permission"),
             get(repos::collaborator_permission),
         )
-        .route(&format!("{repo}/labels"), get(repos::list_labels))
+        .route(
+            &format!("{repo}/labels"),
+            get(routes::list_labels::<json::Shape>),
+        )
         .route(
             &format!("{repo}/branch_protections"),
             get(repos::list_protections),
@@ -51,11 +55,11 @@ pub fn router() -> Router<Arc<Sim>> {
         )
         .route(
             &format!("{repo}/issues/{{index}}"),
-            get(issues::get_issue).patch(issues::update_issue),
+            get(routes::get_issue::<json::Shape>).patch(issues::update_issue),
         )
         .route(
             &format!("{repo}/issues/{{index}}/comments"),
-            get(issues::list_comments).post(issues::create_comment),
+            get(issues::list_comments).post(routes::create_comment::<json::Shape>),
         )
         .route(
             &format!("{repo}/issues/{{index}}/labels"),
@@ -63,23 +67,23 @@ pub fn router() -> Router<Arc<Sim>> {
         )
         .route(
             &format!("{repo}/issues/comments/{{id}}"),
-            get(issues::get_comment).patch(issues::update_comment),
+            get(routes::get_comment::<json::Shape>).patch(routes::update_comment::<json::Shape>),
         )
         .route(
             &format!("{repo}/issues/comments/{{id}}/reactions"),
-            get(issues::list_reactions).post(issues::create_reaction),
+            get(issues::list_reactions).post(routes::create_reaction::<json::Shape>),
         )
         .route(
             &format!("{repo}/pulls"),
-            get(pulls::list_pulls).post(pulls::create_pull),
+            get(pulls::list_pulls).post(routes::create_pull::<json::Shape>),
         )
         .route(
             &format!("{repo}/pulls/{{index}}"),
-            get(pulls::get_pull).patch(pulls::update_pull),
+            get(routes::get_pull::<json::Shape>).patch(routes::update_pull::<json::Shape>),
         )
         .route(
             &format!("{repo}/pulls/{{index}}/reviews"),
-            get(pulls::list_reviews),
+            get(routes::list_reviews::<json::Shape>),
         )
         .route(
             &format!("{repo}/pulls/{{index}}/reviews/{{id}}/comments"),
@@ -87,7 +91,7 @@ pub fn router() -> Router<Arc<Sim>> {
         )
         .route(
             &format!("{repo}/pulls/{{index}}/merge"),
-            post(pulls::merge).get(pulls::is_merged),
+            post(pulls::merge).get(routes::is_merged),
         )
         .route(
             &format!("{repo}/statuses/{{sha}}"),

@@ -3,158 +3,18 @@
 use super::super::actions;
 use super::super::git::MergeStyle;
 use super::super::http::{ApiResult, Ctx, parse_json};
+use super::super::routes;
 use super::json;
 use crate::forge::Permission;
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
-async fn render(ctx: &Ctx, owner: &str, name: &str, number: i64) -> ApiResult<serde_json::Value> {
-    let repo = ctx.readable(owner, name)?;
-    let pull = repo.pulls.get(&number).ok_or_else(|| ctx.not_found())?;
-    let git = ctx.sim.pull_git(&repo, pull).await;
-    let viewer = ctx.sim.access(&ctx.caller, &repo);
-    Ok(json::pull_request(&ctx.sim, &repo, pull, &git, viewer))
-}
-
 /// `GET /api/v1/repos/{owner}/{repo}/pulls?state=open|closed|all`, newest first, paged.
 pub async fn list_pulls(ctx: Ctx, Path((owner, name)): Path<(String, String)>) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let wanted = ctx.param("state").unwrap_or_else(|| "open".into());
-    let viewer = ctx.sim.access(&ctx.caller, &repo);
-    let branches = ctx
-        .sim
-        .git
-        .branches(&owner, &name)
-        .await
-        .unwrap_or_default();
-    let mut items = Vec::new();
-    for pull in repo.pulls.values().rev() {
-        let open = repo.issues.get(&pull.number).is_some_and(|i| i.open);
-        let keep = match wanted.as_str() {
-            "all" => true,
-            "closed" => !open,
-            _ => open,
-        };
-        if keep {
-            let git = ctx.sim.pull_git_with(&repo, pull, &branches).await;
-            items.push(json::pull_request(&ctx.sim, &repo, pull, &git, viewer));
-        }
-    }
-    Ok(ctx.paged(50, items))
-}
-
-#[derive(Deserialize)]
-struct NewPull {
-    title: Option<String>,
-    body: Option<String>,
-    head: String,
-    base: String,
-}
-
-/// `POST /api/v1/repos/{owner}/{repo}/pulls` → 201 and a `pull_request` webhook; 409 when an
-/// open one exists for the same branches.
-pub async fn create_pull(
-    ctx: Ctx,
-    Path((owner, name)): Path<(String, String)>,
-    body: Bytes,
-) -> ApiResult {
-    let request: NewPull = parse_json(&ctx.sim, &body)?;
-    let repo = ctx.with(&owner, &name, Permission::Write)?;
-    let login = ctx.login()?;
-    let title = request.title.unwrap_or_else(|| request.head.clone());
-    let number = actions::open_pull(
-        &ctx.sim,
-        &repo.full_name(),
-        &login,
-        actions::PullSpec {
-            title: &title,
-            body: request.body.as_deref().unwrap_or(""),
-            head: &request.head,
-            base: &request.base,
-            draft: actions::gitea_draft_title(&title),
-        },
-    )
-    .await
-    .map_err(|e| match e {
-        actions::ActionError::Invalid(message) if message.starts_with("A pull request") => {
-            ctx.error(StatusCode::CONFLICT, message)
-        }
-        other => ctx.refused(other),
-    })?;
-    let body = render(&ctx, &owner, &name, number).await?;
-    Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-/// `GET /api/v1/repos/{owner}/{repo}/pulls/{index}`.
-pub async fn get_pull(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-) -> ApiResult {
-    Ok(Json(render(&ctx, &owner, &name, number).await?).into_response())
-}
-
-#[derive(Deserialize)]
-struct PullUpdate {
-    title: Option<String>,
-    body: Option<String>,
-    state: Option<String>,
-}
-
-/// `PATCH /api/v1/repos/{owner}/{repo}/pulls/{index}` → 201, as Gitea's swagger says.
-pub async fn update_pull(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-    body: Bytes,
-) -> ApiResult {
-    let request: PullUpdate = parse_json(&ctx.sim, &body)?;
-    let repo = ctx.with(&owner, &name, Permission::Write)?;
-    let login = ctx.login()?;
-    let open = match request.state.as_deref() {
-        None => None,
-        Some("open") => Some(true),
-        Some("closed") => Some(false),
-        Some(other) => {
-            return Err(ctx.error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("state `{other}` is not open or closed"),
-            ));
-        }
-    };
-    actions::update_pull(
-        &ctx.sim,
-        &repo.full_name(),
-        number,
-        &login,
-        request.title.as_deref(),
-        request.body.as_deref(),
-        open,
-    )
-    .await
-    .map_err(|e| ctx.refused(e))?;
-    let body = render(&ctx, &owner, &name, number).await?;
-    Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-/// `GET /api/v1/repos/{owner}/{repo}/pulls/{index}/reviews`: `page` and `limit`.
-pub async fn list_reviews(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    if !repo.pulls.contains_key(&number) {
-        return Err(ctx.not_found());
-    }
-    let items = repo
-        .reviews
-        .iter()
-        .filter(|r| r.number == number)
-        .map(|r| json::review(&ctx.sim, &repo, r))
-        .collect();
-    Ok(ctx.paged(50, items))
+    routes::list_pulls::<json::Shape>(&ctx, &owner, &name, |_| true).await
 }
 
 #[derive(Deserialize)]
@@ -208,16 +68,4 @@ pub async fn merge(
     .await
     .map_err(|e| ctx.refused(e))?;
     Ok(StatusCode::OK.into_response())
-}
-
-/// `GET /api/v1/repos/{owner}/{repo}/pulls/{index}/merge`: 204 if merged, 404 if not.
-pub async fn is_merged(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    match repo.pulls.get(&number) {
-        Some(pull) if pull.merged => Ok(StatusCode::NO_CONTENT.into_response()),
-        _ => Err(ctx.not_found()),
-    }
 }

@@ -4,6 +4,7 @@
 use super::super::core::{Caller, Sim};
 use super::super::git::PathContent;
 use super::super::http::{ApiResult, Ctx, escape_path, escape_query};
+use super::super::routes;
 use super::super::state::Repo;
 use super::super::time::rfc3339;
 use super::json;
@@ -37,12 +38,7 @@ pub async fn current_user(ctx: Ctx) -> ApiResult {
 
 /// `GET /api/v1/users/{login}`.
 pub async fn get_user(ctx: Ctx, Path(login): Path<String>) -> ApiResult {
-    let user = ctx
-        .sim
-        .state()
-        .user(&login)
-        .cloned()
-        .ok_or_else(|| ctx.not_found())?;
+    let user = routes::user(&ctx, &login)?;
     Ok(Json(json::user(&ctx.sim, &user)).into_response())
 }
 
@@ -115,11 +111,7 @@ async fn read(
         .ok()
         .flatten()
         .ok_or_else(|| ctx.not_found())?;
-    let content = git
-        .read_path(owner, name, &commit, path)
-        .await
-        .map_err(|e| ctx.error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .ok_or_else(|| ctx.not_found())?;
+    let content = routes::read_path(ctx, owner, name, &commit, path).await?;
     Ok((repo, git_ref, commit, content))
 }
 
@@ -167,28 +159,9 @@ pub async fn get_contents(
         }
         value
     };
-    let body = match content {
-        PathContent::File { sha, bytes } => {
-            let mut value = entry("file", &path, &sha, bytes.len() as u64);
-            value["encoding"] = json!("base64");
-            value["content"] = json!(base64::engine::general_purpose::STANDARD.encode(&bytes));
-            value
-        }
-        PathContent::Dir(entries) => Value::Array(
-            entries
-                .iter()
-                .map(|e| {
-                    let kind = match e.kind.as_str() {
-                        "tree" => "dir",
-                        "commit" => "submodule",
-                        _ => "file",
-                    };
-                    let child = format!("{}/{}", path.trim_end_matches('/'), e.name);
-                    entry(kind, child.trim_start_matches('/'), &e.sha, e.size)
-                })
-                .collect(),
-        ),
-    };
+    let body = routes::contents(&path, content, entry, |bytes| {
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    });
     Ok(Json(body).into_response())
 }
 
@@ -223,12 +196,7 @@ pub async fn collaborator_permission(
     Path((owner, name, login)): Path<(String, String, String)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    let user = ctx
-        .sim
-        .state()
-        .user(&login)
-        .cloned()
-        .ok_or_else(|| ctx.not_found())?;
+    let user = routes::user(&ctx, &login)?;
     let permission = repo.permission_of(&user.login);
     let name = permission_name(&repo, &user.login, permission);
     Ok(Json(json!({
@@ -237,17 +205,6 @@ pub async fn collaborator_permission(
         "user": json::user(&ctx.sim, &user),
     }))
     .into_response())
-}
-
-/// `GET /api/v1/repos/{owner}/{repo}/labels`.
-pub async fn list_labels(ctx: Ctx, Path((owner, name)): Path<(String, String)>) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let items = repo
-        .labels
-        .iter()
-        .map(|l| json::label(&ctx.sim, &repo, l))
-        .collect();
-    Ok(ctx.paged(50, items))
 }
 
 fn protection_json(repo: &Repo, branch: &str, protection: &BranchProtection) -> Value {

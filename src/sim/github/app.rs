@@ -3,7 +3,7 @@
 
 use super::super::core::Caller;
 use super::super::http::{ApiResult, Ctx};
-use super::super::state::IssuedToken;
+use super::super::state::{Installation, IssuedToken};
 use super::super::time::rfc3339;
 use super::json;
 use crate::forge::Permission;
@@ -55,17 +55,21 @@ pub async fn list_installations(ctx: Ctx) -> ApiResult {
     Ok(ctx.paged(30, items))
 }
 
-/// `GET /app/installations/{id}`.
-pub async fn get_installation(ctx: Ctx, Path(id): Path<i64>) -> ApiResult {
-    require_app(&ctx)?;
-    let installation = ctx
-        .sim
+/// Installation `id`.
+fn installation(ctx: &Ctx, id: i64) -> ApiResult<Installation> {
+    ctx.sim
         .state()
         .installations
         .iter()
         .find(|i| i.id == id)
         .cloned()
-        .ok_or_else(|| ctx.not_found())?;
+        .ok_or_else(|| ctx.not_found())
+}
+
+/// `GET /app/installations/{id}`.
+pub async fn get_installation(ctx: Ctx, Path(id): Path<i64>) -> ApiResult {
+    require_app(&ctx)?;
+    let installation = installation(&ctx, id)?;
     Ok(Json(json::installation(&ctx.sim, &installation)).into_response())
 }
 
@@ -86,13 +90,7 @@ pub async fn repo_installation(ctx: Ctx, Path((owner, repo)): Path<(String, Stri
 pub async fn create_token(ctx: Ctx, Path(id): Path<i64>) -> ApiResult {
     require_app(&ctx)?;
     let sim = &ctx.sim;
-    let installation = sim
-        .state()
-        .installations
-        .iter()
-        .find(|i| i.id == id)
-        .cloned()
-        .ok_or_else(|| ctx.not_found())?;
+    let installation = installation(&ctx, id)?;
     let token = format!("ghs_{}", random_token(36));
     let expires_at = sim.now() + sim.token_ttl_ms;
     sim.state().installation_tokens.insert(

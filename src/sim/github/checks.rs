@@ -2,6 +2,7 @@
 //! and list a run's annotations.
 
 use super::super::http::{ApiResult, Ctx, parse_json};
+use super::super::routes;
 use super::super::state::{CheckRun, CheckRunAnnotation};
 use super::{annotations, json};
 use crate::forge::Permission;
@@ -238,11 +239,7 @@ pub async fn get_check_run(
     Path((owner, name, id)): Path<(String, String, i64)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    let run = repo
-        .check_runs
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| ctx.not_found())?;
+    let run = routes::check_run(&ctx, &repo, id)?;
     Ok(Json(json::check_run(&ctx.sim, &repo, run)).into_response())
 }
 
@@ -283,11 +280,7 @@ pub async fn list_annotations(
     Path((owner, name, id)): Path<(String, String, i64)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    let run = repo
-        .check_runs
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| ctx.not_found())?;
+    let run = routes::check_run(&ctx, &repo, id)?;
     let items = run
         .annotations
         .iter()

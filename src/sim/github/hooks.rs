@@ -50,9 +50,7 @@ async fn build_one(sim: &Sim, event: &HookEvent) -> Option<Outgoing> {
             edited_from,
             ..
         } => {
-            let comment = repo.comments.iter().find(|c| c.id == *comment_id)?;
-            let issue = repo.issues.get(&comment.number)?;
-            let pull = repo.pulls.get(&comment.number);
+            let (comment, issue, pull) = repo.comment_thread(*comment_id)?;
             let mut body = json!({
                 "action": if edited_from.is_some() { "edited" } else { "created" },
                 "issue": json::issue(sim, &repo, issue, pull),

@@ -2,6 +2,7 @@
 
 use super::super::actions;
 use super::super::http::{ApiResult, Ctx, parse_json};
+use super::super::routes;
 use super::json;
 use crate::forge::Permission;
 use axum::Json;
@@ -10,16 +11,6 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
-
-/// `GET /repos/{owner}/{repo}/issues/{number}`.
-pub async fn get_issue(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
-    Ok(Json(json::issue(&ctx.sim, &repo, issue, repo.pulls.get(&number))).into_response())
-}
 
 #[derive(Deserialize)]
 struct IssueUpdate {
@@ -56,9 +47,7 @@ pub async fn update_issue(
     let repo = ctx.with(&owner, &name, Permission::Triage)?;
     let login = ctx.login()?;
     let full = repo.full_name();
-    if !repo.issues.contains_key(&number) {
-        return Err(ctx.not_found());
-    }
+    routes::issue(&ctx, &repo, number)?;
     {
         let mut state = ctx.sim.state();
         if let Some(issue) = state
@@ -73,23 +62,13 @@ pub async fn update_issue(
             }
         }
     }
-    if let Some(state) = update.state.as_deref() {
-        let open = match state {
-            "open" => true,
-            "closed" => false,
-            other => {
-                return Err(ctx.error(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("state `{other}` is not open or closed"),
-                ));
-            }
-        };
+    if let Some(open) = routes::open_state(&ctx, update.state.as_deref())? {
         actions::set_open(&ctx.sim, &full, number, &login, open)
             .await
             .map_err(|e| ctx.refused(e))?;
     }
     let repo = ctx.readable(&owner, &name)?;
-    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
+    let issue = routes::issue(&ctx, &repo, number)?;
     Ok(Json(json::issue(&ctx.sim, &repo, issue, repo.pulls.get(&number))).into_response())
 }
 
@@ -100,87 +79,11 @@ pub async fn list_comments(
     Path((owner, name, number)): Path<(String, String, i64)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    if !repo.issues.contains_key(&number) {
-        return Err(ctx.not_found());
-    }
-    let items = repo
-        .comments
-        .iter()
-        .filter(|c| c.number == number)
+    let items = routes::comments_on(&ctx, &repo, number)?
         .map(|c| json::comment(&ctx.sim, &repo, c))
         .collect();
     Ok(ctx.paged(30, items))
 }
-
-#[derive(Deserialize)]
-struct CommentBody {
-    body: String,
-}
-
-/// `POST /repos/{owner}/{repo}/issues/{number}/comments` → 201, and an `issue_comment` webhook.
-pub async fn create_comment(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-    body: Bytes,
-) -> ApiResult {
-    let request: CommentBody = parse_json(&ctx.sim, &body)?;
-    let repo = ctx.with(&owner, &name, Permission::Read)?;
-    let login = ctx.login()?;
-    let comment = actions::comment(&ctx.sim, &repo.full_name(), number, &login, &request.body)
-        .await
-        .map_err(|e| ctx.refused(e))?;
-    let repo = ctx.readable(&owner, &name)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json::comment(&ctx.sim, &repo, &comment)),
-    )
-        .into_response())
-}
-
-/// `GET /repos/{owner}/{repo}/issues/comments/{id}`.
-pub async fn get_comment(
-    ctx: Ctx,
-    Path((owner, name, id)): Path<(String, String, i64)>,
-) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let comment = repo
-        .comments
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| ctx.not_found())?;
-    Ok(Json(json::comment(&ctx.sim, &repo, comment)).into_response())
-}
-
-/// `PATCH /repos/{owner}/{repo}/issues/comments/{id}`: the author, or a writer, edits it.
-pub async fn update_comment(
-    ctx: Ctx,
-    Path((owner, name, id)): Path<(String, String, i64)>,
-    body: Bytes,
-) -> ApiResult {
-    let request: CommentBody = parse_json(&ctx.sim, &body)?;
-    let repo = ctx.readable(&owner, &name)?;
-    let login = ctx.login()?;
-    let comment = repo
-        .comments
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| ctx.not_found())?;
-    if comment.author != login && ctx.sim.access(&ctx.caller, &repo) < Permission::Write {
-        return Err(ctx.error(
-            StatusCode::FORBIDDEN,
-            "Must have admin rights to Repository.",
-        ));
-    }
-    let comment = actions::edit_comment(&ctx.sim, &repo.full_name(), id, &login, &request.body)
-        .await
-        .map_err(|e| ctx.refused(e))?;
-    let repo = ctx.readable(&owner, &name)?;
-    Ok(Json(json::comment(&ctx.sim, &repo, &comment)).into_response())
-}
-
-const REACTIONS: &[&str] = &[
-    "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes",
-];
 
 /// `GET /repos/{owner}/{repo}/issues/comments/{id}/reactions`.
 pub async fn list_reactions(
@@ -188,11 +91,7 @@ pub async fn list_reactions(
     Path((owner, name, id)): Path<(String, String, i64)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    let comment = repo
-        .comments
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| ctx.not_found())?;
+    let comment = routes::comment(&ctx, &repo, id)?;
     let content = ctx.param("content");
     let items = comment
         .reactions
@@ -203,49 +102,15 @@ pub async fn list_reactions(
     Ok(ctx.paged(30, items))
 }
 
-#[derive(Deserialize)]
-struct ReactionBody {
-    content: String,
-}
-
-/// `POST /repos/{owner}/{repo}/issues/comments/{id}/reactions`: 201 when new, 200 when the same
-/// user already reacted the same way.
-pub async fn create_reaction(
-    ctx: Ctx,
-    Path((owner, name, id)): Path<(String, String, i64)>,
-    body: Bytes,
-) -> ApiResult {
-    let request: ReactionBody = parse_json(&ctx.sim, &body)?;
-    if !REACTIONS.contains(&request.content.as_str()) {
-        return Err(ctx.error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("content `{}` is not a reaction", request.content),
-        ));
-    }
-    let repo = ctx.with(&owner, &name, Permission::Read)?;
-    let login = ctx.login()?;
-    let (reaction, created) =
-        actions::react(&ctx.sim, &repo.full_name(), id, &login, &request.content)
-            .map_err(|e| ctx.refused(e))?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(json::reaction(&ctx.sim, &reaction))).into_response())
-}
-
 /// `GET /repos/{owner}/{repo}/issues/{number}/labels`.
 pub async fn list_issue_labels(
     ctx: Ctx,
     Path((owner, name, number)): Path<(String, String, i64)>,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
-    let items = issue
-        .labels
-        .iter()
-        .filter_map(|n| repo.label(n))
+    let issue = routes::issue(&ctx, &repo, number)?;
+    let items = repo
+        .labels_named(&issue.labels)
         .map(|l| json::label(&ctx.sim, &repo, l))
         .collect();
     Ok(ctx.paged(30, items))
@@ -272,13 +137,5 @@ pub async fn add_labels(
     let repo = ctx.with(&owner, &name, Permission::Triage)?;
     actions::add_labels(&ctx.sim, &repo.full_name(), number, &labels)
         .map_err(|e| ctx.refused(e))?;
-    let repo = ctx.readable(&owner, &name)?;
-    let issue = repo.issues.get(&number).ok_or_else(|| ctx.not_found())?;
-    let body: Vec<_> = issue
-        .labels
-        .iter()
-        .filter_map(|n| repo.label(n))
-        .map(|l| json::label(&ctx.sim, &repo, l))
-        .collect();
-    Ok(Json(body).into_response())
+    routes::issue_labels::<json::Shape>(&ctx, &owner, &name, number)
 }

@@ -3,14 +3,78 @@
 //! examples; URLs point at the simulator, whose API root is its base URL as for GitHub Enterprise.
 
 use super::super::core::{PullGit, Sim};
+use super::super::routes;
 use super::super::state::{
     CheckRun, Comment, Installation, Issue, Label, Pull, Repo, Review, User,
 };
 use super::super::time::rfc3339;
 use crate::forge::Permission;
 use crate::forge::ReviewState;
+use axum::http::StatusCode;
 use base64::Engine;
 use serde_json::{Value, json};
+
+/// GitHub's shapes and rules for the routes both dialects share.
+pub struct Shape;
+
+impl routes::Dialect for Shape {
+    const EDITORS: routes::Editors = routes::Editors {
+        needed: Permission::Write,
+        refusal: "Must have admin rights to Repository.",
+    };
+    const REACTIONS: &'static [&'static str] = &[
+        "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes",
+    ];
+    const PULL_UPDATED: StatusCode = StatusCode::OK;
+    const PAGE: usize = 30;
+    /// 422, GitHub's validation failure.
+    const DUPLICATE_PULL: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
+
+    fn unknown_reaction(content: &str) -> (StatusCode, String) {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("content `{content}` is not a reaction"),
+        )
+    }
+
+    fn issue(sim: &Sim, repo: &Repo, issue: &Issue, pull: Option<&Pull>) -> Value {
+        self::issue(sim, repo, issue, pull)
+    }
+
+    fn comment(sim: &Sim, repo: &Repo, comment: &Comment) -> Value {
+        self::comment(sim, repo, comment)
+    }
+
+    fn reaction(sim: &Sim, reaction: &super::super::state::ReactionRecord) -> Value {
+        self::reaction(sim, reaction)
+    }
+
+    fn label(sim: &Sim, repo: &Repo, label: &Label) -> Value {
+        self::label(sim, repo, label)
+    }
+
+    fn review(sim: &Sim, repo: &Repo, review: &Review) -> Value {
+        self::review(sim, repo, review, false)
+    }
+
+    fn opens_draft(_title: &str, asked: bool) -> bool {
+        asked
+    }
+
+    fn listed_pull(
+        sim: &Sim,
+        repo: &Repo,
+        pull: &Pull,
+        git: &PullGit,
+        _viewer: Permission,
+    ) -> Value {
+        pull_request_simple(sim, repo, pull, git)
+    }
+
+    fn pull(sim: &Sim, repo: &Repo, pull: &Pull, git: &PullGit, _viewer: Permission) -> Value {
+        pull_request(sim, repo, pull, git)
+    }
+}
 
 /// GitHub's global id of an object (its REST `node_id`, its GraphQL `id`).
 pub fn node_id(kind: &str, id: i64) -> String {
@@ -208,9 +272,7 @@ pub fn label(sim: &Sim, repo: &Repo, label: &Label) -> Value {
 }
 
 fn labels_of(sim: &Sim, repo: &Repo, names: &[String]) -> Value {
-    names
-        .iter()
-        .filter_map(|n| repo.label(n))
+    repo.labels_named(names)
         .map(|l| label(sim, repo, l))
         .collect()
 }
@@ -521,15 +583,8 @@ pub const APP_PERMISSIONS: &[(&str, &str)] = &[
 ];
 
 /// The events the simulated app subscribes to, and each installation receives unless a test
-/// says otherwise.
-pub const APP_EVENTS: &[&str] = &[
-    "check_run",
-    "issue_comment",
-    "issues",
-    "pull_request",
-    "pull_request_review",
-    "push",
-];
+/// says otherwise: those docs/forges.md tells an operator to subscribe ade's app to.
+pub const APP_EVENTS: &[&str] = crate::forge::github::permissions::EVENTS;
 
 fn app_permissions() -> Value {
     APP_PERMISSIONS

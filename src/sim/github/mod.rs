@@ -18,6 +18,7 @@ mod teams;
 pub use app::random_token;
 
 use super::core::Sim;
+use super::routes;
 use axum::Router;
 use axum::routing::{get, post, put};
 use std::sync::Arc;
@@ -62,14 +63,17 @@ pub fn router() -> Router<Arc<Sim>> {
             "/repos/{owner}/{repo}/collaborators/{user}/permission",
             get(repos::collaborator_permission),
         )
-        .route("/repos/{owner}/{repo}/labels", get(repos::list_labels))
+        .route(
+            "/repos/{owner}/{repo}/labels",
+            get(routes::list_labels::<json::Shape>),
+        )
         .route(
             "/repos/{owner}/{repo}/issues/{number}",
-            get(issues::get_issue).patch(issues::update_issue),
+            get(routes::get_issue::<json::Shape>).patch(issues::update_issue),
         )
         .route(
             "/repos/{owner}/{repo}/issues/{number}/comments",
-            get(issues::list_comments).post(issues::create_comment),
+            get(issues::list_comments).post(routes::create_comment::<json::Shape>),
         )
         .route(
             "/repos/{owner}/{repo}/issues/{number}/labels",
@@ -77,23 +81,23 @@ pub fn router() -> Router<Arc<Sim>> {
         )
         .route(
             "/repos/{owner}/{repo}/issues/comments/{id}",
-            get(issues::get_comment).patch(issues::update_comment),
+            get(routes::get_comment::<json::Shape>).patch(routes::update_comment::<json::Shape>),
         )
         .route(
             "/repos/{owner}/{repo}/issues/comments/{id}/reactions",
-            get(issues::list_reactions).post(issues::create_reaction),
+            get(issues::list_reactions).post(routes::create_reaction::<json::Shape>),
         )
         .route(
             "/repos/{owner}/{repo}/pulls",
-            get(pulls::list_pulls).post(pulls::create_pull),
+            get(pulls::list_pulls).post(routes::create_pull::<json::Shape>),
         )
         .route(
             "/repos/{owner}/{repo}/pulls/{number}",
-            get(pulls::get_pull).patch(pulls::update_pull),
+            get(routes::get_pull::<json::Shape>).patch(routes::update_pull::<json::Shape>),
         )
         .route(
             "/repos/{owner}/{repo}/pulls/{number}/reviews",
-            get(pulls::list_reviews),
+            get(routes::list_reviews::<json::Shape>),
         )
         .route(
             "/repos/{owner}/{repo}/pulls/{number}/comments",
@@ -101,7 +105,7 @@ pub fn router() -> Router<Arc<Sim>> {
         )
         .route(
             "/repos/{owner}/{repo}/pulls/{number}/merge",
-            put(pulls::merge).get(pulls::is_merged),
+            put(pulls::merge).get(routes::is_merged),
         )
         .route(
             "/repos/{owner}/{repo}/check-runs",

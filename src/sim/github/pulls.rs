@@ -3,6 +3,7 @@
 use super::super::actions;
 use super::super::git::MergeStyle;
 use super::super::http::{ApiResult, Ctx, parse_json};
+use super::super::routes;
 use super::json;
 use crate::forge::Permission;
 use axum::Json;
@@ -13,148 +14,18 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::json;
 
-async fn render(ctx: &Ctx, owner: &str, name: &str, number: i64) -> ApiResult<serde_json::Value> {
-    let repo = ctx.readable(owner, name)?;
-    let pull = repo.pulls.get(&number).ok_or_else(|| ctx.not_found())?;
-    let git = ctx.sim.pull_git(&repo, pull).await;
-    Ok(json::pull_request(&ctx.sim, &repo, pull, &git))
-}
-
 /// `GET /repos/{owner}/{repo}/pulls?state=&head=&base=`.
 pub async fn list_pulls(ctx: Ctx, Path((owner, name)): Path<(String, String)>) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let wanted = ctx.param("state").unwrap_or_else(|| "open".into());
     let head = ctx.param("head");
     let base = ctx.param("base");
-    let branches = ctx
-        .sim
-        .git
-        .branches(&owner, &name)
-        .await
-        .unwrap_or_default();
-    let mut items = Vec::new();
-    for pull in repo.pulls.values().rev() {
-        let open = repo.issues.get(&pull.number).is_some_and(|i| i.open);
-        let state_ok = match wanted.as_str() {
-            "all" => true,
-            "closed" => !open,
-            _ => open,
-        };
+    routes::list_pulls::<json::Shape>(&ctx, &owner, &name, |pull| {
         let head_ok = head.as_ref().is_none_or(|h| {
             let branch = h.split_once(':').map_or(h.as_str(), |(_, b)| b);
             branch == pull.head
         });
-        let base_ok = base.as_ref().is_none_or(|b| *b == pull.base);
-        if state_ok && head_ok && base_ok {
-            let git = ctx.sim.pull_git_with(&repo, pull, &branches).await;
-            items.push(json::pull_request_simple(&ctx.sim, &repo, pull, &git));
-        }
-    }
-    Ok(ctx.paged(30, items))
-}
-
-#[derive(Deserialize)]
-struct NewPull {
-    title: Option<String>,
-    body: Option<String>,
-    head: String,
-    base: String,
-    #[serde(default)]
-    draft: bool,
-}
-
-/// `POST /repos/{owner}/{repo}/pulls` → 201 and a `pull_request` `opened` webhook.
-pub async fn create_pull(
-    ctx: Ctx,
-    Path((owner, name)): Path<(String, String)>,
-    body: Bytes,
-) -> ApiResult {
-    let request: NewPull = parse_json(&ctx.sim, &body)?;
-    let repo = ctx.with(&owner, &name, Permission::Write)?;
-    let login = ctx.login()?;
-    let number = actions::open_pull(
-        &ctx.sim,
-        &repo.full_name(),
-        &login,
-        actions::PullSpec {
-            title: request.title.as_deref().unwrap_or(&request.head),
-            body: request.body.as_deref().unwrap_or(""),
-            head: &request.head,
-            base: &request.base,
-            draft: request.draft,
-        },
-    )
+        head_ok && base.as_ref().is_none_or(|b| *b == pull.base)
+    })
     .await
-    .map_err(|e| ctx.refused(e))?;
-    let body = render(&ctx, &owner, &name, number).await?;
-    Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-/// `GET /repos/{owner}/{repo}/pulls/{number}`.
-pub async fn get_pull(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-) -> ApiResult {
-    Ok(Json(render(&ctx, &owner, &name, number).await?).into_response())
-}
-
-#[derive(Deserialize)]
-struct PullUpdate {
-    title: Option<String>,
-    body: Option<String>,
-    state: Option<String>,
-}
-
-/// `PATCH /repos/{owner}/{repo}/pulls/{number}`: title, body, `state: open|closed`.
-pub async fn update_pull(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-    body: Bytes,
-) -> ApiResult {
-    let request: PullUpdate = parse_json(&ctx.sim, &body)?;
-    let repo = ctx.with(&owner, &name, Permission::Write)?;
-    let login = ctx.login()?;
-    let open = match request.state.as_deref() {
-        None => None,
-        Some("open") => Some(true),
-        Some("closed") => Some(false),
-        Some(other) => {
-            return Err(ctx.error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("state `{other}` is not open or closed"),
-            ));
-        }
-    };
-    actions::update_pull(
-        &ctx.sim,
-        &repo.full_name(),
-        number,
-        &login,
-        request.title.as_deref(),
-        request.body.as_deref(),
-        open,
-    )
-    .await
-    .map_err(|e| ctx.refused(e))?;
-    Ok(Json(render(&ctx, &owner, &name, number).await?).into_response())
-}
-
-/// `GET /repos/{owner}/{repo}/pulls/{number}/reviews`: oldest first, paged.
-pub async fn list_reviews(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    if !repo.pulls.contains_key(&number) {
-        return Err(ctx.not_found());
-    }
-    let items = repo
-        .reviews
-        .iter()
-        .filter(|r| r.number == number)
-        .map(|r| json::review(&ctx.sim, &repo, r, false))
-        .collect();
-    Ok(ctx.paged(30, items))
 }
 
 #[derive(Deserialize)]
@@ -210,16 +81,4 @@ pub async fn merge(
         "message": "Pull Request successfully merged",
     }))
     .into_response())
-}
-
-/// `GET /repos/{owner}/{repo}/pulls/{number}/merge`: 204 if merged, 404 if not.
-pub async fn is_merged(
-    ctx: Ctx,
-    Path((owner, name, number)): Path<(String, String, i64)>,
-) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    match repo.pulls.get(&number) {
-        Some(pull) if pull.merged => Ok(StatusCode::NO_CONTENT.into_response()),
-        _ => Err(ctx.not_found()),
-    }
 }

@@ -2,8 +2,8 @@
 //! a collaborator's permission, labels.
 
 use super::super::core::Sim;
-use super::super::git::PathContent;
 use super::super::http::{ApiResult, Ctx, escape_path, escape_query};
+use super::super::routes;
 use super::super::state::Repo;
 use super::json;
 use crate::forge::{BranchProtection, Permission};
@@ -175,11 +175,7 @@ pub async fn get_contents(
                 format!("No commit found for the ref {git_ref}"),
             )
         })?;
-    let content = git
-        .read_path(&owner, &name, &commit, &path)
-        .await
-        .map_err(|e| ctx.error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .ok_or_else(|| ctx.not_found())?;
+    let content = routes::read_path(&ctx, &owner, &name, &commit, &path).await?;
     let base = &ctx.sim.base_url;
     let full = repo.full_name();
     let entry = |kind: &str, path: &str, sha: &str, size: u64| {
@@ -206,28 +202,7 @@ pub async fn get_contents(
             "_links": { "self": api, "git": git_url, "html": html },
         })
     };
-    let body = match content {
-        PathContent::File { sha, bytes } => {
-            let mut value = entry("file", &path, &sha, bytes.len() as u64);
-            value["encoding"] = json!("base64");
-            value["content"] = json!(wrapped_base64(&bytes));
-            value
-        }
-        PathContent::Dir(entries) => Value::Array(
-            entries
-                .iter()
-                .map(|e| {
-                    let kind = match e.kind.as_str() {
-                        "tree" => "dir",
-                        "commit" => "submodule",
-                        _ => "file",
-                    };
-                    let child = format!("{}/{}", path.trim_end_matches('/'), e.name);
-                    entry(kind, child.trim_start_matches('/'), &e.sha, e.size)
-                })
-                .collect(),
-        ),
-    };
+    let body = routes::contents(&path, content, entry, wrapped_base64);
     Ok(Json(body).into_response())
 }
 
@@ -284,15 +259,4 @@ pub async fn collaborator_permission(
         "user": collaborator,
     }))
     .into_response())
-}
-
-/// `GET /repos/{owner}/{repo}/labels`.
-pub async fn list_labels(ctx: Ctx, Path((owner, name)): Path<(String, String)>) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let items = repo
-        .labels
-        .iter()
-        .map(|l| json::label(&ctx.sim, &repo, l))
-        .collect();
-    Ok(ctx.paged(30, items))
 }

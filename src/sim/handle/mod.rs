@@ -203,24 +203,15 @@ impl Simulator {
         actions::open_issue(&self.sim, repo, author, title, body, &[]).await
     }
 
-    /// Closes an issue (or pull request).
-    pub async fn close_issue(
+    /// Closes (`open: false`) or reopens an issue or pull request.
+    pub async fn set_issue_open(
         &self,
         repo: &str,
         number: i64,
         actor: &str,
+        open: bool,
     ) -> Result<(), ActionError> {
-        actions::set_open(&self.sim, repo, number, actor, false).await
-    }
-
-    /// Reopens an issue (or pull request).
-    pub async fn reopen_issue(
-        &self,
-        repo: &str,
-        number: i64,
-        actor: &str,
-    ) -> Result<(), ActionError> {
-        actions::set_open(&self.sim, repo, number, actor, true).await
+        actions::set_open(&self.sim, repo, number, actor, open).await
     }
 
     /// `author` comments; returns the comment id.

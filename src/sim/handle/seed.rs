@@ -5,7 +5,6 @@ use super::{Simulator, github_token_body, random_hex};
 use crate::forge::{BranchProtection, ForgeKind, Permission};
 use crate::sim::options::{NewHook, NewRepo, SimRepo, SimUser};
 use crate::sim::state::{Installation, Label, Repo, RepoHook, Team, User};
-use std::collections::BTreeMap;
 
 impl Simulator {
     /// Adds a person with a token (`ghp_…` on GitHub, 40 hex digits on Gitea).
@@ -84,26 +83,9 @@ impl Simulator {
         state.repos.insert(
             full_name.clone(),
             Repo {
-                id,
-                owner: new.owner,
-                name: new.name,
                 private: new.private,
-                default_branch: new.default_branch,
                 description: new.description,
-                created_at: now,
-                pushed_at: now,
-                collaborators: BTreeMap::new(),
-                labels: Vec::new(),
-                issues: BTreeMap::new(),
-                pulls: BTreeMap::new(),
-                comments: Vec::new(),
-                reviews: Vec::new(),
-                review_comments: Vec::new(),
-                check_runs: Vec::new(),
-                statuses: Vec::new(),
-                protections: BTreeMap::new(),
-                dismiss_stale: Default::default(),
-                hooks: Vec::new(),
+                ..Repo::new(id, new.owner, new.name, new.default_branch, now)
             },
         );
         Ok(SimRepo {

@@ -1,0 +1,77 @@
+//! The parts of answers that GitHub's and Gitea's API descriptions give the same shape, as far as
+//! ade reads them; each forge's `wire` adds what only it has.
+
+use serde::Deserialize;
+
+/// A user as other objects embed it; `null` for a deleted account.
+#[derive(Deserialize)]
+pub(crate) struct User {
+    pub login: String,
+}
+
+/// Login of a possibly deleted user, or `ghost` as the forge shows such users.
+pub(crate) fn login_or(user: Option<User>, ghost: &str) -> String {
+    user.map(|u| u.login).unwrap_or_else(|| ghost.to_string())
+}
+
+/// A comment on an issue or pull request.
+#[derive(Deserialize)]
+pub(crate) struct Comment {
+    pub id: i64,
+    pub user: Option<User>,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+impl Comment {
+    /// The comment as ade reads it, a deleted author shown as `ghost`.
+    pub(crate) fn read(self, ghost: &str) -> crate::forge::ForgeComment {
+        crate::forge::ForgeComment {
+            id: self.id,
+            author: login_or(self.user, ghost),
+            body: self.body.unwrap_or_default(),
+        }
+    }
+}
+
+/// `GET /repos/{owner}/{repo}/contents/{path}` for a file (a directory is a list instead).
+#[derive(Deserialize)]
+pub(crate) struct Contents {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub encoding: Option<String>,
+    #[serde(default)]
+    pub content: Option<String>,
+}
+
+/// An entry of a folder listing (`GET …/contents/{path}` on a folder).
+#[derive(Deserialize)]
+pub(crate) struct Entry {
+    pub name: String,
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// `GET /repos/{owner}/{repo}`.
+#[derive(Deserialize)]
+pub(crate) struct Repository {
+    pub default_branch: String,
+    pub clone_url: String,
+}
+
+/// The head of a pull request.
+#[derive(Deserialize)]
+pub(crate) struct PullHead {
+    pub sha: String,
+    #[serde(rename = "ref", default)]
+    pub branch: String,
+}
+
+/// The base of a pull request.
+#[derive(Deserialize)]
+pub(crate) struct PullBase {
+    #[serde(rename = "ref", default)]
+    pub branch: String,
+}
