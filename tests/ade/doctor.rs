@@ -663,3 +663,36 @@ async fn a_failed_workflow_read_is_named_and_the_other_workflows_still_read() {
         "the file after the failed one is still judged: {workflows:#?}"
     );
 }
+
+#[tokio::test]
+async fn ades_hook_is_found_on_a_later_page_of_hooks() {
+    let setup = Setup::with_hook(
+        ForgeKind::Gitea,
+        false,
+        &[],
+        NewHook::gitea("https://chat.example/notify/0"),
+    )
+    .await;
+    for n in 1..60 {
+        setup
+            .sim
+            .add_hook(
+                REPO,
+                NewHook::gitea(&format!("https://chat.example/notify/{n}")),
+            )
+            .unwrap();
+    }
+    setup
+        .sim
+        .add_hook(
+            REPO,
+            NewHook::gitea(&format!("{PUBLIC_URL}/webhooks/gitea")),
+        )
+        .unwrap();
+    let (_, findings) = setup.json(SCRIPT_AGENT).await;
+    assert_eq!(
+        status_of(&findings, "webhook.url"),
+        vec!["ok"],
+        "{findings:#?}"
+    );
+}
