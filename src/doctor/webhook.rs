@@ -198,7 +198,10 @@ fn pick<'h>(
 ) -> (Option<&'h WebhookSetup>, usize) {
     let matching: Vec<&WebhookSetup> = match expected(public_url, path) {
         Some(url) => hooks.iter().filter(|h| same_url(&h.url, &url)).collect(),
-        None => hooks.iter().filter(|h| url_path(&h.url) == path).collect(),
+        None => hooks
+            .iter()
+            .filter(|h| url_path(&h.url).ends_with(path))
+            .collect(),
     };
     let best = matching
         .iter()
@@ -212,7 +215,7 @@ fn pick<'h>(
         Some(url) => hooks.iter().find(|h| slash_added(&h.url, &url)),
         None => hooks
             .iter()
-            .find(|h| url_path(&h.url).trim_end_matches('/') == path),
+            .find(|h| url_path(&h.url).trim_end_matches('/').ends_with(path)),
     };
     (slashed, usize::from(slashed.is_some()))
 }
@@ -260,7 +263,11 @@ fn no_hook(hooks: &[WebhookSetup], public_url: Option<&str>) -> Finding {
         n => {
             let elsewhere: Vec<String> = hooks
                 .iter()
-                .filter(|h| url_path(&h.url).trim_end_matches('/') == "/webhooks/gitea")
+                .filter(|h| {
+                    url_path(&h.url)
+                        .trim_end_matches('/')
+                        .ends_with("/webhooks/gitea")
+                })
                 .map(|h| shown(&redacted(&h.url)))
                 .collect();
             let others = if n == 1 {
@@ -302,7 +309,7 @@ fn judge_url(public_url: Option<&str>, path: &str, hook: &WebhookSetup, note: &s
         );
     }
     let Some(want) = expected(public_url, path) else {
-        if url_path(&hook.url) == path {
+        if url_path(&hook.url).ends_with(path) {
             return Finding::warning(
                 "webhook.url",
                 format!(
@@ -311,7 +318,7 @@ fn judge_url(public_url: Option<&str>, path: &str, hook: &WebhookSetup, note: &s
                 "set server.public_url in ade.toml to the URL the forge reaches ade at",
             );
         }
-        if url_path(&hook.url).trim_end_matches('/') == path {
+        if url_path(&hook.url).trim_end_matches('/').ends_with(path) {
             return Finding::problem(
                 "webhook.url",
                 format!(
@@ -524,6 +531,12 @@ mod tests {
         assert_eq!(no_hook(&hooks[..1], None).status, Status::Problem);
         let (found, _) = pick(&hooks, None, path);
         assert_eq!(found.unwrap().url, "https://ADE.example.com/webhooks/gitea");
+        let proxied = vec![hook("https://host.example/ade/webhooks/gitea?x=1")];
+        let (found, _) = pick(&proxied, None, path);
+        assert_eq!(
+            judge_url(None, path, found.unwrap(), "").status,
+            Status::Warning
+        );
     }
 
     #[test]
