@@ -126,11 +126,11 @@ fn permission_of(level: &wire::PermissionLevel) -> Permission {
         .unwrap_or(Permission::None)
 }
 
-/// Classic branch protection and rulesets together: a repository may use either or both, and
-/// the stricter value of each requirement applies.
-/// Classic protection and rulesets together, as `ade doctor` reads them. Without
-/// Administration: read, GitHub shows only whether a branch is protected and its required
-/// checks; the required approvals then read as zero, which `ade doctor` reports.
+/// Classic branch protection and rulesets together, as the merge gate and `ade doctor` read them:
+/// a repository may use either or both, and the stricter value of each requirement applies.
+/// Without Administration: read, GitHub shows only whether a branch is protected, its required
+/// checks and its rulesets; approvals not set by a ruleset are then unknown, which `ade doctor`
+/// reports as a warning.
 pub(super) async fn branch_protection(
     gh: &GithubForge,
     repo: &RepoRef,
