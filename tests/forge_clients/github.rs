@@ -115,13 +115,15 @@ async fn every_operation_builds_documented_requests_and_reads_the_answers() {
 
     gh.merge(&repo, 8, SHA, MergeMethod::Squash).await.unwrap();
 
+    // The example's rulesets add rules whose bypass list this endpoint does not show, so whether
+    // admins are held to them is unknown, which reads as not held.
     let protection = gh.branch_protection(&repo, "main").await.unwrap();
     assert_eq!(
         protection,
         Some(BranchProtection {
             required_approvals: 2,
             required_checks: vec!["ade/verify".into(), "ci/build".into()],
-            enforce_admins: true,
+            enforce_admins: false,
         })
     );
     assert_eq!(
