@@ -23,6 +23,12 @@ struct Setup {
 }
 
 impl Setup {
+    /// The simulator answers `status` to the next `times` calls of `method` on `path` (a glob).
+    fn fail(&self, method: &str, path: &str, status: u16, times: u32) {
+        self.sim
+            .inject(FaultRule::new(method, path, Fault::Status(status)).times(times));
+    }
+
     /// The repository set up as docs/doctor.md asks: protected, hooked, installed.
     async fn well(kind: ForgeKind, forgejo: bool, files: &[(&str, &str)]) -> Setup {
         let hook = NewHook::gitea(&format!("{PUBLIC_URL}/webhooks/gitea"));
@@ -534,14 +540,7 @@ async fn an_inactive_gitea_hook_missing_events_is_named() {
 #[tokio::test]
 async fn a_forge_answering_500_is_a_problem_naming_the_call() {
     let setup = Setup::well(ForgeKind::Github, false, &[]).await;
-    setup.sim.inject(
-        FaultRule::new(
-            "GET",
-            "/repos/*/*/branches/*/protection",
-            Fault::Status(500),
-        )
-        .times(10),
-    );
+    setup.fail("GET", "/repos/*/*/branches/*/protection", 500, 10);
     let (code, findings) = setup.json(SCRIPT_AGENT).await;
     assert_eq!(code, 1);
     let protection = finding(&findings, "protection");
@@ -558,9 +557,7 @@ async fn a_forge_answering_500_is_a_problem_naming_the_call() {
     );
 
     setup.sim.clear_faults();
-    setup
-        .sim
-        .inject(FaultRule::new("GET", "/app", Fault::Status(502)).times(10));
+    setup.fail("GET", "/app", 502, 10);
     let (code, findings) = setup.json(SCRIPT_AGENT).await;
     assert_eq!(code, 1);
     assert_eq!(status_of(&findings, "credentials"), vec!["problem"]);
@@ -579,14 +576,7 @@ async fn a_forge_answering_500_is_a_problem_naming_the_call() {
 #[tokio::test]
 async fn protection_hidden_from_the_app_is_a_warning_with_what_the_branch_shows() {
     let setup = Setup::well(ForgeKind::Github, false, &[]).await;
-    setup.sim.inject(
-        FaultRule::new(
-            "GET",
-            "/repos/*/*/branches/*/protection",
-            Fault::Status(403),
-        )
-        .times(1),
-    );
+    setup.fail("GET", "/repos/*/*/branches/*/protection", 403, 1);
     let (code, findings) = setup.json(SCRIPT_AGENT).await;
     assert_eq!(code, 0, "{findings:#?}");
     let protection = finding(&findings, "protection");
@@ -613,9 +603,7 @@ async fn a_repo_that_is_not_owner_name_is_could_not_run() {
 #[tokio::test]
 async fn a_failed_default_branch_read_is_a_forge_problem_and_the_webhook_still_checked() {
     let setup = Setup::well(ForgeKind::Github, false, &[]).await;
-    setup
-        .sim
-        .inject(FaultRule::new("GET", "/repos/*/*", Fault::Status(500)).times(10));
+    setup.fail("GET", "/repos/*/*", 500, 10);
     let (code, findings) = setup.json(SCRIPT_AGENT).await;
     assert_eq!(code, 1, "{findings:#?}");
     let forge = finding(&findings, "forge");
@@ -640,13 +628,11 @@ async fn a_failed_workflow_read_is_named_and_the_other_workflows_still_read() {
         ],
     )
     .await;
-    setup.sim.inject(
-        FaultRule::new(
-            "GET",
-            "/repos/*/*/contents/.github/workflows/a.yml**",
-            Fault::Status(500),
-        )
-        .times(10),
+    setup.fail(
+        "GET",
+        "/repos/*/*/contents/.github/workflows/a.yml**",
+        500,
+        10,
     );
     let (code, findings) = setup.json(SCRIPT_AGENT).await;
     assert_eq!(code, 1, "{findings:#?}");

@@ -38,7 +38,7 @@ const FOUR_TASKS: &str = "Write the project notes.\n\n\
 - [ ] Combine the notes (after 1, 2)\n\
 - [ ] Publish the notes (after 3)\n";
 
-async fn all_runs(story: &Story) -> Vec<RunRow> {
+pub(crate) async fn all_runs(story: &Story) -> Vec<RunRow> {
     let mut conn = story.ade.store().reader().await.unwrap();
     runs::all_runs(&mut conn).await.unwrap()
 }
@@ -453,7 +453,7 @@ async fn a_run_whose_runner_died_is_taken_over_when_its_lease_expires() {
 }
 
 /// Plans `issue` and approves the plan once it is validated.
-async fn plan_and_approve(story: &Story, issue: i64) {
+pub(crate) async fn plan_and_approve(story: &Story, issue: i64) {
     story.comment(issue, MAINTAINER, "/ade plan").await;
     story
         .until("the plan", |s| {

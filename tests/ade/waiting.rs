@@ -2,23 +2,19 @@
 //! task that waited for a default agent starts when ade restarts with one, and a run the runner's
 //! setup could not start is held and tried again, with nobody typing `/ade run`.
 
+use super::runs::{all_runs, plan_and_approve};
 use super::support::eventually;
 use super::support::runner::{runner_config, runner_config_with, script_agent};
 use super::support::story::{MAINTAINER, PATIENCE, Story};
 use ade::forge::ForgeKind;
 use ade::lifecycle::State;
-use ade::store::runs::{self as runs, RunRow};
+use ade::store::runs::RunRow;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// Writes a notes file named after its task.
 const NOTES: &str = "mkdir -p notes\necho \"notes of $ADE_TASK_ID\" > notes/$ADE_TASK_ID.md\n\
                      echo \"Wrote the notes of $ADE_TASK_ID.\" > \"$ADE_OUTPUT_FILE\"\n";
-
-async fn all_runs(story: &Story) -> Vec<RunRow> {
-    let mut conn = story.ade.store().reader().await.unwrap();
-    runs::all_runs(&mut conn).await.unwrap()
-}
 
 /// The first run found in one of `states`.
 async fn a_run_in(story: &Story, states: &[&str]) -> RunRow {
@@ -29,16 +25,6 @@ async fn a_run_in(story: &Story, states: &[&str]) -> RunRow {
             .find(|r| states.contains(&r.state.as_str()))
     })
     .await
-}
-
-async fn plan_and_approve(story: &Story, issue: i64) {
-    story.comment(issue, MAINTAINER, "/ade plan").await;
-    story
-        .until("the plan", |s| {
-            s.plan_comment(issue).filter(|p| p.contains("· validated"))
-        })
-        .await;
-    story.comment(issue, MAINTAINER, "/ade approve").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -106,9 +92,18 @@ fn agent_program(dir: &Path) -> std::path::PathBuf {
     program
 }
 
-/// A Gitea story whose `script` agent is a program in `agent-bin/` of the story's folder, which
-/// is closed to the agent user after ade started; returns the story and that folder.
-async fn story_with_a_closed_agent_folder() -> (Story, std::path::PathBuf) {
+/// A Gitea story whose `script` agent is a program in `agent-bin/` of the story's folder, closed
+/// to the agent user by mistake after ade started, and an approved one-task goal; returns the
+/// story, that folder and the goal's issue. `None` (the test skipped, saying why) unless ade runs
+/// as root, the only way the agent user's lost permission is real.
+async fn a_goal_whose_agent_folder_is_closed() -> Option<(Story, std::path::PathBuf, i64)> {
+    if !is_root() {
+        eprintln!(
+            "skipped: the agent user's lost permission is only real when ade runs as root and \
+             agents as another user"
+        );
+        return None;
+    }
     let mut program = None;
     let policy = [(".ade/config.toml", "[agents]\ndefault = \"script\"\n")];
     let story = Story::start_with(ForgeKind::Gitea, false, &policy, |config, dir| {
@@ -132,24 +127,18 @@ async fn story_with_a_closed_agent_folder() -> (Story, std::path::PathBuf) {
         .unwrap()
         .to_path_buf();
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o700)).unwrap();
-    (story, bin)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_held_run_is_cancelled_by_ade_cancel_and_not_tried_again() {
-    if !is_root() {
-        eprintln!(
-            "skipped: the agent user's lost permission is only real when ade runs as root and \
-             agents as another user"
-        );
-        return;
-    }
-    // After ade started, the agent's folder is closed to the agent user by mistake.
-    let (story, bin) = story_with_a_closed_agent_folder().await;
     let issue = story
         .issue(MAINTAINER, "Notes", "- [ ] Write the notes\n")
         .await;
     plan_and_approve(&story, issue).await;
+    Some((story, bin, issue))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_held_run_is_cancelled_by_ade_cancel_and_not_tried_again() {
+    let Some((story, bin, issue)) = a_goal_whose_agent_folder_is_closed().await else {
+        return;
+    };
     let held = a_run_in(&story, &["queued"]).await;
     eventually(PATIENCE, "the run to be held", || async {
         all_runs(&story)
@@ -176,19 +165,9 @@ fn hold_delay_and_some() -> std::time::Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_run_the_runner_cannot_start_is_held_and_runs_once_the_operator_fixes_it() {
-    if !is_root() {
-        eprintln!(
-            "skipped: the agent user's lost permission is only real when ade runs as root and \
-             agents as another user"
-        );
+    let Some((story, bin, issue)) = a_goal_whose_agent_folder_is_closed().await else {
         return;
-    }
-    // After ade started, the agent's folder is closed to the agent user by mistake.
-    let (story, bin) = story_with_a_closed_agent_folder().await;
-    let issue = story
-        .issue(MAINTAINER, "Notes", "- [ ] Write the notes\n")
-        .await;
-    plan_and_approve(&story, issue).await;
+    };
     let waiting = story
         .until("ade to say the run waits for the runner's setup", |s| {
             s.bot_comments(issue)
