@@ -23,6 +23,11 @@ struct Setup {
 }
 
 impl Setup {
+    /// Protects `main` with these rules, as a maintainer changing the settings would.
+    fn protect(&self, approvals: u32, checks: &[&str], admins: bool, dismiss_stale: bool) {
+        protect(&self.sim, approvals, checks, admins, dismiss_stale);
+    }
+
     /// The simulator answers `status` to the next `times` calls of `method` on `path` (a glob).
     fn fail(&self, method: &str, path: &str, status: u16, times: u32) {
         self.sim
@@ -60,17 +65,7 @@ impl Setup {
             repo = repo.file(path, *content);
         }
         sim.create_repo(repo).await.unwrap();
-        sim.protect_branch(
-            REPO,
-            "main",
-            BranchProtection {
-                required_approvals: 1,
-                required_checks: vec!["ade/verify".into()],
-                enforce_admins: true,
-            },
-        )
-        .unwrap();
-        sim.dismiss_stale_approvals(REPO, "main", true).unwrap();
+        protect(&sim, 1, &["ade/verify"], true, true);
         let (forge_toml, installation) = match kind {
             ForgeKind::Github => {
                 let installation = sim.install_app("acme", &[REPO]);
@@ -294,22 +289,7 @@ async fn a_badly_set_github_repository_gets_problems_with_fixes() {
         ],
     )
     .await;
-    setup
-        .sim
-        .protect_branch(
-            REPO,
-            "main",
-            BranchProtection {
-                required_approvals: 0,
-                required_checks: vec!["ci".into()],
-                enforce_admins: false,
-            },
-        )
-        .unwrap();
-    setup
-        .sim
-        .dismiss_stale_approvals(REPO, "main", false)
-        .unwrap();
+    setup.protect(0, &["ci"], false, false);
     setup
         .sim
         .set_webhook_url(Some("https://old.example.com/hooks".into()));
@@ -468,22 +448,7 @@ async fn an_unprotected_gitea_branch_is_one_problem() {
 #[tokio::test]
 async fn a_gitea_rule_that_lets_admins_merge_and_keeps_stale_approvals_is_a_problem() {
     let setup = Setup::well(ForgeKind::Gitea, true, &[]).await;
-    setup
-        .sim
-        .protect_branch(
-            REPO,
-            "main",
-            BranchProtection {
-                required_approvals: 1,
-                required_checks: vec!["ade/verify".into()],
-                enforce_admins: false,
-            },
-        )
-        .unwrap();
-    setup
-        .sim
-        .dismiss_stale_approvals(REPO, "main", false)
-        .unwrap();
+    setup.protect(1, &["ade/verify"], false, false);
     let (code, findings) = setup.json(SCRIPT_AGENT).await;
     assert_eq!(code, 1);
     assert_eq!(status_of(&findings, "protection.admins"), vec!["problem"]);
@@ -681,4 +646,20 @@ async fn ades_hook_is_found_on_a_later_page_of_hooks() {
         vec!["ok"],
         "{findings:#?}"
     );
+}
+
+/// Protects `main` of the story's repository with these rules.
+fn protect(sim: &Simulator, approvals: u32, checks: &[&str], admins: bool, dismiss_stale: bool) {
+    sim.protect_branch(
+        REPO,
+        "main",
+        BranchProtection {
+            required_approvals: approvals,
+            required_checks: checks.iter().map(|c| c.to_string()).collect(),
+            enforce_admins: admins,
+        },
+    )
+    .unwrap();
+    sim.dismiss_stale_approvals(REPO, "main", dismiss_stale)
+        .unwrap();
 }
