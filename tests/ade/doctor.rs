@@ -539,6 +539,27 @@ async fn a_forge_answering_500_is_a_problem_naming_the_call() {
 }
 
 #[tokio::test]
+async fn rulesets_the_plan_refuses_leave_the_classic_rule_to_judge() {
+    let setup = Setup::well(ForgeKind::Github, false, &[]).await;
+    setup.sim.inject(
+        FaultRule::new(
+            "GET",
+            "/repos/*/*/rules/branches/*",
+            Fault::Refuse {
+                status: 403,
+                message: "Upgrade to GitHub Pro or make this repository public to enable this \
+                          feature."
+                    .into(),
+            },
+        )
+        .times(10),
+    );
+    let (code, findings) = setup.json(SCRIPT_AGENT).await;
+    assert_eq!(code, 0, "{findings:#?}");
+    assert_eq!(status_of(&findings, "protection"), vec!["ok"]);
+}
+
+#[tokio::test]
 async fn protection_hidden_from_the_app_is_a_warning_with_what_the_branch_shows() {
     let setup = Setup::well(ForgeKind::Github, false, &[]).await;
     setup.fail("GET", "/repos/*/*/branches/*/protection", 403, 1);

@@ -138,10 +138,7 @@ impl GithubForge {
                         .filter(|r| r.pull_request)
                         .map(|r| r.settings.required_approvals),
                     required_checks: checks,
-                    why: format!(
-                        "GitHub refused to show the rule ({}): the app lacks Administration: read",
-                        reply.message()
-                    ),
+                    why: refused_because(&reply.message()),
                 });
             }
             _ => {
@@ -191,11 +188,27 @@ impl GithubForge {
         let path = repo_path(repo, &format!("/rules/branches/{}", encode_segment(branch)))
             + &query(&[("per_page", "100")]);
         let reply = self.repo_call(repo, Call::get(path, &what)).await?;
-        if reply.status.as_u16() == 404 {
+        // 404: a server without rulesets (older Enterprise Server); 403: a plan without them
+        // for this repository ("Upgrade to GitHub Pro …"). Either way no ruleset applies.
+        if matches!(reply.status.as_u16(), 403 | 404) {
             return Ok(None);
         }
         let rules: Vec<Rule> = reply.success_json(&what)?;
         Ok(ruleset_read(rules))
+    }
+}
+
+/// Why GitHub refused to show a branch's protection rule: the repository's plan (a private
+/// repository on a free plan cannot have one, and GitHub says "Upgrade to GitHub Pro"), or the
+/// app's missing Administration: read.
+fn refused_because(message: &str) -> String {
+    if message.contains("Upgrade to GitHub Pro") {
+        format!(
+            "GitHub refused to show the rule ({message}): this repository's plan has no branch \
+             protection for private repositories"
+        )
+    } else {
+        format!("GitHub refused to show the rule ({message}): the app lacks Administration: read")
     }
 }
 
@@ -271,6 +284,17 @@ fn merge_checks(into: &mut Vec<String>, more: &[String]) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_refused_rule_names_the_plan_when_github_blames_it() {
+        let plan = refused_because(
+            "Upgrade to GitHub Pro or make this repository public to enable this feature.",
+        );
+        assert!(plan.contains("plan"), "{plan}");
+        assert!(!plan.contains("Administration"), "{plan}");
+        let permission = refused_because("Resource not accessible by integration");
+        assert!(permission.contains("Administration: read"), "{permission}");
+    }
+
     use super::*;
 
     fn rules(value: serde_json::Value) -> Option<RulesetRead> {
