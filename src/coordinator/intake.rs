@@ -110,6 +110,19 @@ impl EventSink for Intake {
                             let job = warm.new_job(WarmJob::ATTEMPTS, crate::clock::unix_ms());
                             queue::enqueue(conn, &job, job.run_at).await?;
                         }
+                        let resumed = super::resume::resume_repository(
+                            conn,
+                            event.forge,
+                            &repository.full_name,
+                            crate::clock::unix_ms(),
+                        )
+                        .await?;
+                        if resumed > 0 {
+                            tracing::info!(
+                                goals = resumed,
+                                "the default branch moved; plans with waiting tasks are looked at again"
+                            );
+                        }
                     }
                     return Ok(());
                 }

@@ -5,7 +5,8 @@
 //! At start, [`resume`] makes every held run due now (see `run::hold`) and enqueues a
 //! [`ResumeJob`] for every active spec with ready tasks (tasks held because no agent was set, or
 //! the agent or environment was not allowed); the job reads the policy in force now and advances
-//! the spec, as `/ade run` would.
+//! the spec, as `/ade run` would. A push to a repository's default branch does the same for that
+//! repository's specs ([`resume_repository`]): the push may be the policy that names their agent.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,7 +28,8 @@ const RESUME_ATTEMPTS: i64 = 5;
 pub struct ResumeJob {
     /// The active spec version's id.
     pub spec: i64,
-    /// When the process that enqueued it started: one resume per spec and start.
+    /// When it was asked for (a process start, a push to the default branch): one resume per
+    /// spec and occasion.
     pub started: i64,
     /// The goal's order (`goal:<forge>:<owner/name>#<issue>`), shared with its commands and
     /// approvals. Kept in the job's row, not its payload.
@@ -66,19 +68,41 @@ pub struct Resumed {
 /// start of a process.
 pub async fn resume(conn: &mut Conn, now: i64) -> Result<Resumed, StoreError> {
     let runs = queue::due_now(conn, RunJob::KIND, now).await?;
-    let specs = tasks::active_specs_with_ready_tasks(conn).await?;
-    for (spec, forge, repository, number) in &specs {
+    let specs = resume_specs(conn, None, now).await?;
+    Ok(Resumed { runs, specs })
+}
+
+/// Enqueues a resume of every active spec of `repository` with ready tasks: its default branch
+/// moved, and the policy that now names a default agent (or allows one) may let them start.
+/// Returns how many.
+pub async fn resume_repository(
+    conn: &mut Conn,
+    forge: ForgeKind,
+    repository: &str,
+    now: i64,
+) -> Result<usize, StoreError> {
+    resume_specs(conn, Some((forge, repository)), now).await
+}
+
+async fn resume_specs(
+    conn: &mut Conn,
+    only: Option<(ForgeKind, &str)>,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let mut count = 0;
+    for (spec, forge, repository, number) in tasks::active_specs_with_ready_tasks(conn).await? {
+        if only.is_some_and(|(f, r)| f.as_str() != forge || r != repository) {
+            continue;
+        }
         let job = ResumeJob {
-            spec: *spec,
+            spec,
             started: now,
             ordering_key: Some(format!("goal:{forge}:{repository}#{number}")),
         };
         queue::enqueue(conn, &job.new_job(RESUME_ATTEMPTS, now), now).await?;
+        count += 1;
     }
-    Ok(Resumed {
-        runs,
-        specs: specs.len(),
-    })
+    Ok(count)
 }
 
 /// The handler of [`ResumeJob`]s.

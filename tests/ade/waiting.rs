@@ -81,6 +81,45 @@ async fn a_task_that_waited_for_a_default_agent_starts_when_ade_restarts_with_on
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_task_that_waited_for_a_default_agent_starts_when_the_repository_names_one() {
+    // Two agents, no server default, and a repository policy that names none.
+    let agents = format!(
+        "{}\n[agents.other]\ncommand = [\"/bin/true\"]\nprompt = \"file\"\n",
+        script_agent(NOTES, 60)
+    );
+    let story = Story::start_with(ForgeKind::Gitea, false, &[], |config, dir| {
+        runner_config(config, dir, &agents)
+    })
+    .await;
+    let issue = story
+        .issue(MAINTAINER, "Notes", "- [ ] Write the notes\n")
+        .await;
+    plan_and_approve(&story, issue).await;
+    story
+        .until("ade to say the task cannot start", |s| {
+            s.bot_comments(issue)
+                .into_iter()
+                .find(|c| c.contains("no agent is set"))
+        })
+        .await;
+    assert!(
+        all_runs(&story).await.is_empty(),
+        "nothing runs without an agent"
+    );
+
+    // A maintainer names the default agent in the repository's policy; nobody types /ade run.
+    story
+        .push_to_main(
+            &[(".ade/config.toml", Some("[agents]\ndefault = \"script\"\n"))],
+            "Name the default agent",
+        )
+        .await;
+    let run = a_run_in(&story, &["succeeded"]).await;
+    assert_eq!(run.agent, "script");
+    assert_eq!(all_runs(&story).await.len(), 1);
+}
+
 /// An agent program in a folder of its own, executable by everyone.
 fn agent_program(dir: &Path) -> std::path::PathBuf {
     let bin = dir.join("agent-bin");
