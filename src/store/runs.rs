@@ -278,6 +278,17 @@ pub async fn hold_run(conn: &mut Conn, id: i64, reason: &str) -> Result<bool, St
     .await
 }
 
+/// How many runs are held: queued again with a reason because the runner's setup could not start
+/// them (see [`hold_run`]), for the `ade_runs_held` gauge.
+pub async fn count_held(conn: &mut Conn) -> Result<i64, StoreError> {
+    let row =
+        sqlx::query("SELECT COUNT(*) FROM runs WHERE state = 'queued' AND reason IS NOT NULL")
+            .fetch_one(conn)
+            .await
+            .context("count held runs")?;
+    row.try_get(0).context("count held runs")
+}
+
 /// How a run ended.
 #[derive(Clone, Debug)]
 pub struct RunEnd<'a> {

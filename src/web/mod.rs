@@ -4,7 +4,7 @@
 pub mod logs;
 
 use crate::metrics::{Gauge, Metrics};
-use crate::store::{Store, deliveries, jobs};
+use crate::store::{Store, deliveries, jobs, runs};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -68,6 +68,7 @@ async fn read_gauges(store: &Store) -> Result<Vec<Gauge>, crate::store::StoreErr
     let mut conn = store.reader().await?;
     let depth = jobs::depth(&mut conn).await?;
     let by_state = deliveries::count_backlog(&mut conn).await?;
+    let held = runs::count_held(&mut conn).await?;
     Ok(vec![
         Gauge {
             name: "ade_jobs",
@@ -84,6 +85,11 @@ async fn read_gauges(store: &Store) -> Result<Vec<Gauge>, crate::store::StoreErr
                 .into_iter()
                 .map(|(state, n)| (vec![("state", state.as_str().to_string())], n))
                 .collect(),
+        },
+        Gauge {
+            name: "ade_runs_held",
+            help: "Runs the runner's setup could not start, waiting to be tried again (docs/runner.md).",
+            values: vec![(Vec::new(), held)],
         },
     ])
 }

@@ -226,6 +226,10 @@ async fn a_run_the_runner_cannot_start_is_held_and_runs_once_the_operator_fixes_
         "{held:?}"
     );
     assert_eq!(held.attempt, 1, "the task's attempt is not used up");
+    assert!(
+        metrics(&story).await.contains("\nade_runs_held 1\n"),
+        "the operator's metrics show the held run"
+    );
     story.comment(issue, MAINTAINER, "/ade status").await;
     story
         .until("/ade status to show the held run", |s| {
@@ -239,6 +243,7 @@ async fn a_run_the_runner_cannot_start_is_held_and_runs_once_the_operator_fixes_
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     let run = a_run_in(&story, &["succeeded"]).await;
     assert_eq!(run.id, held.id, "the same run, not a new attempt");
+    assert!(metrics(&story).await.contains("\nade_runs_held 0\n"));
     assert_eq!(all_runs(&story).await.len(), 1);
     story
         .until("the note to say the run ran", |s| {
@@ -259,4 +264,14 @@ async fn a_run_the_runner_cannot_start_is_held_and_runs_once_the_operator_fixes_
 
 fn is_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+}
+
+/// What ade's `/metrics` shows now.
+async fn metrics(story: &Story) -> String {
+    reqwest::get(format!("http://{}/metrics", story.ade.addr()))
+        .await
+        .expect("/metrics answers")
+        .text()
+        .await
+        .expect("/metrics is text")
 }
