@@ -90,10 +90,10 @@ async fn resume_specs(
     now: i64,
 ) -> Result<usize, StoreError> {
     let mut count = 0;
-    for (spec, forge, repository, number) in tasks::active_specs_with_ready_tasks(conn).await? {
-        if only.is_some_and(|(f, r)| f.as_str() != forge || r != repository) {
-            continue;
-        }
+    let only = only.map(|(forge, repository)| (forge.as_str(), repository));
+    for (spec, forge, repository, number) in
+        tasks::active_specs_with_ready_tasks(conn, only).await?
+    {
         let job = ResumeJob {
             spec,
             started: now,

@@ -76,20 +76,32 @@ pub async fn tasks_of(conn: &mut Conn, spec: i64) -> Result<Vec<TaskRow>, StoreE
 }
 
 /// The active spec versions that have ready tasks, with their goal's forge, repository and issue
-/// number: what a restart looks at again (docs/runner.md).
+/// number, of every repository or only of `only` (forge, `owner/name`): what a restart, or a
+/// push to that repository's default branch, looks at again (docs/runner.md).
 pub async fn active_specs_with_ready_tasks(
     conn: &mut Conn,
+    only: Option<(&str, &str)>,
 ) -> Result<Vec<(i64, String, String, i64)>, StoreError> {
-    let rows = sqlx::query(
+    let sql = format!(
         "SELECT s.id, g.forge, g.repository, g.number FROM specs s JOIN goals g ON g.id = s.goal \
          WHERE s.state = $1 AND EXISTS \
-           (SELECT 1 FROM tasks t WHERE t.spec = s.id AND t.state = $2) ORDER BY s.id",
-    )
-    .bind(SpecState::Active.as_str())
-    .bind(TaskState::Ready.as_str())
-    .fetch_all(conn)
-    .await
-    .context("read specs with ready tasks")?;
+           (SELECT 1 FROM tasks t WHERE t.spec = s.id AND t.state = $2){} ORDER BY s.id",
+        if only.is_some() {
+            " AND g.forge = $3 AND g.repository = $4"
+        } else {
+            ""
+        }
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(SpecState::Active.as_str())
+        .bind(TaskState::Ready.as_str());
+    if let Some((forge, repository)) = only {
+        query = query.bind(forge).bind(repository);
+    }
+    let rows = query
+        .fetch_all(conn)
+        .await
+        .context("read specs with ready tasks")?;
     rows.iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
         .collect::<Result<Vec<_>, sqlx::Error>>()

@@ -324,13 +324,7 @@ fn the_simulator_guide_s_ade_toml_blocks_load() {
     .unwrap();
     let dir = scratch();
     let key = dir.join("app-private-key.pem");
-    let made = Command::new("openssl")
-        .args(["genrsa", "-out"])
-        .arg(&key)
-        .arg("2048")
-        .output()
-        .expect("openssl makes the key the guide's path stands for");
-    assert!(made.status.success());
+    crate::support::rsa_key(&key);
     let mut checked = 0;
     for block in doc.split("```toml\n").skip(1) {
         let block = block.split("```").next().unwrap();

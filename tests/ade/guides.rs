@@ -36,13 +36,7 @@ fn with_files_made(block: &str, dir: &Path) -> String {
         let made = match key {
             "private_key_file" => {
                 let key = dir.join("github-app.pem");
-                let made = Command::new("openssl")
-                    .args(["genrsa", "-out"])
-                    .arg(&key)
-                    .arg("2048")
-                    .output()
-                    .expect("openssl makes the key the guide's path stands for");
-                assert!(made.status.success());
+                crate::support::rsa_key(&key);
                 key
             }
             "token_file" | "webhook_secret_file" => {

@@ -27,14 +27,15 @@ async fn a_run_in(story: &Story, states: &[&str]) -> RunRow {
     .await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_task_that_waited_for_a_default_agent_starts_when_ade_restarts_with_one() {
-    // Two agents and no default: the task has no agent to run.
+/// Two agents registered and no default anywhere: a one-task goal on `kind` is approved and its
+/// task waits, ready, with nothing running. Returns the story, the registered agents (to register
+/// them again on a restart) and the goal's issue.
+async fn a_goal_waiting_for_a_default_agent(kind: ForgeKind) -> (Story, String, i64) {
     let agents = format!(
         "{}\n[agents.other]\ncommand = [\"/bin/true\"]\nprompt = \"file\"\n",
         script_agent(NOTES, 60)
     );
-    let story = Story::start_with(ForgeKind::Github, false, &[], |config, dir| {
+    let story = Story::start_with(kind, false, &[], |config, dir| {
         runner_config(config, dir, &agents)
     })
     .await;
@@ -54,6 +55,12 @@ async fn a_task_that_waited_for_a_default_agent_starts_when_ade_restarts_with_on
         all_runs(&story).await.is_empty(),
         "nothing runs without an agent"
     );
+    (story, agents, issue)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_task_that_waited_for_a_default_agent_starts_when_ade_restarts_with_one() {
+    let (story, agents, issue) = a_goal_waiting_for_a_default_agent(ForgeKind::Github).await;
 
     // The operator names a default agent and restarts ade.
     let dir = story.config_dir();
@@ -83,30 +90,7 @@ async fn a_task_that_waited_for_a_default_agent_starts_when_ade_restarts_with_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_task_that_waited_for_a_default_agent_starts_when_the_repository_names_one() {
-    // Two agents, no server default, and a repository policy that names none.
-    let agents = format!(
-        "{}\n[agents.other]\ncommand = [\"/bin/true\"]\nprompt = \"file\"\n",
-        script_agent(NOTES, 60)
-    );
-    let story = Story::start_with(ForgeKind::Gitea, false, &[], |config, dir| {
-        runner_config(config, dir, &agents)
-    })
-    .await;
-    let issue = story
-        .issue(MAINTAINER, "Notes", "- [ ] Write the notes\n")
-        .await;
-    plan_and_approve(&story, issue).await;
-    story
-        .until("ade to say the task cannot start", |s| {
-            s.bot_comments(issue)
-                .into_iter()
-                .find(|c| c.contains("no agent is set"))
-        })
-        .await;
-    assert!(
-        all_runs(&story).await.is_empty(),
-        "nothing runs without an agent"
-    );
+    let (story, _, _) = a_goal_waiting_for_a_default_agent(ForgeKind::Gitea).await;
 
     // A maintainer names the default agent in the repository's policy; nobody types /ade run.
     story

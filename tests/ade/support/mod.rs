@@ -69,3 +69,15 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Writes a new 2048-bit RSA key at `path` with the openssl command, independently of ade's code:
+/// the GitHub App key a configuration names.
+pub fn rsa_key(path: &std::path::Path) {
+    let made = std::process::Command::new("openssl")
+        .args(["genrsa", "-out"])
+        .arg(path)
+        .arg("2048")
+        .output()
+        .expect("openssl makes an RSA key");
+    assert!(made.status.success(), "openssl genrsa: {made:?}");
+}
