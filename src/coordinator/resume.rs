@@ -23,7 +23,8 @@ use crate::store::{Conn, StoreError, goals, tasks};
 /// Attempts a resume gets (the forge may be down when ade starts).
 const RESUME_ATTEMPTS: i64 = 5;
 
-/// The job that advances an active spec whose ready tasks waited when ade started.
+/// The job that advances an active spec whose ready tasks waited, when ade starts or its
+/// repository's default branch moves.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ResumeJob {
     /// The active spec version's id.
@@ -175,7 +176,7 @@ impl ResumeHandler {
             }
             return ctx.finish(tx).await;
         }
-        tracing::info!(spec = row.id, started = ?advanced.started, "ade started: tasks that waited start now");
+        tracing::info!(spec = row.id, started = ?advanced.started, "tasks that waited for the operator start now");
         let comment = goal_comment(&mut tx, &repo, &row, &spec).await?;
         self.shared
             .enqueue_writes(&mut tx, forge_kind, &[comment], now)
