@@ -3,6 +3,7 @@
 //! The webhook path reads top to bottom: [`ingress`] verifies and stores deliveries, [`jobs`] runs
 //! them durably, [`events`] normalizes them, and later stages act on the events.
 
+pub mod audit;
 pub mod backoff;
 pub mod clock;
 pub mod command;

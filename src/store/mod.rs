@@ -6,6 +6,7 @@
 //! why this shape was chosen over one implementation per backend.
 
 pub mod approvals;
+pub mod audit;
 pub mod checks;
 pub mod deliveries;
 pub mod events;

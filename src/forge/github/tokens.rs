@@ -4,6 +4,7 @@
 //! once when the event did not carry it.
 
 use super::{Call, GithubForge, wire};
+use crate::clock::parse_rfc3339_ms;
 use crate::forge::http::encode_segment;
 use crate::forge::{ForgeError, ForgeResult, RepoRef};
 use crate::secret::Secret;
@@ -140,53 +141,9 @@ impl GithubForge {
     }
 }
 
-/// Unix ms of an RFC 3339 time such as `2016-07-11T22:14:10Z` or `…+02:00` (fractions ignored).
-pub(super) fn parse_rfc3339_ms(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let num = |from: usize, to: usize| -> Option<i64> { text.get(from..to)?.parse().ok() };
-    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-    let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let mut rest = &text[19..];
-    if let Some(stripped) = rest.strip_prefix('.') {
-        rest = stripped.trim_start_matches(|c: char| c.is_ascii_digit());
-    }
-    let offset_secs = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            sign * (rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60)
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(year, month, day);
-    Some((days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs) * 1000)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_from_march = (month + 9) % 12;
-    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
 #[cfg(test)]
 mod tests {
-    use super::parse_rfc3339_ms;
+    use crate::clock::parse_rfc3339_ms;
 
     #[test]
     fn rfc3339_times_read_as_unix_ms() {
@@ -196,8 +153,8 @@ mod tests {
             Some(1_468_275_250_000)
         );
         assert_eq!(
-            parse_rfc3339_ms("2016-07-11T22:14:10.123Z"),
-            Some(1_468_275_250_000)
+            parse_rfc3339_ms("2016-07-11T22:14:10.123456Z"),
+            Some(1_468_275_250_123)
         );
         assert_eq!(
             parse_rfc3339_ms("2016-07-12T00:14:10+02:00"),

@@ -1,0 +1,166 @@
+//! Signed checkpoints: "record `seq` of the chain has hash `head`", signed with ade's Ed25519 key
+//! at an interval and at shutdown, and kept outside the log folder (a file of their own and the
+//! database), so a chain whose tail was cut, or rewritten whole, no longer matches them.
+
+use super::signing::{PublicKey, SigningKey};
+use crate::clock::rfc3339_ms;
+use crate::store::audit::CheckpointRow;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// One checkpoint, as a line of the checkpoints file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The record it covers.
+    pub seq: i64,
+    /// That record's hash.
+    pub head: String,
+    /// When it was signed, Unix milliseconds.
+    pub signed_at: i64,
+    /// How often checkpoints were due when it was signed, in seconds.
+    pub every_secs: i64,
+    /// The signing key's id.
+    pub key_id: String,
+    /// The Ed25519 signature over [`Checkpoint::statement`], base64.
+    pub signature: String,
+}
+
+impl Checkpoint {
+    /// Signs a checkpoint of record `seq` with hash `head`.
+    pub fn sign(
+        key: &SigningKey,
+        seq: i64,
+        head: &str,
+        signed_at: i64,
+        every_secs: i64,
+    ) -> Checkpoint {
+        let statement = statement(seq, head, signed_at, every_secs);
+        Checkpoint {
+            seq,
+            head: head.to_owned(),
+            signed_at,
+            every_secs,
+            key_id: key.public().id(),
+            signature: key.sign(statement.as_bytes()),
+        }
+    }
+
+    /// The text that is signed: every field but the signature, one per line.
+    pub fn statement(&self) -> String {
+        statement(self.seq, &self.head, self.signed_at, self.every_secs)
+    }
+
+    /// Whether `key` signed it.
+    pub fn signed_by(&self, key: &PublicKey) -> bool {
+        self.key_id == key.id() && key.verifies(self.statement().as_bytes(), &self.signature)
+    }
+
+    /// The row the database keeps.
+    pub fn to_row(&self) -> CheckpointRow {
+        CheckpointRow {
+            seq: self.seq,
+            head: self.head.clone(),
+            signed_at: self.signed_at,
+            every_secs: self.every_secs,
+            key_id: self.key_id.clone(),
+            signature: self.signature.clone(),
+        }
+    }
+
+    /// A checkpoint the database kept.
+    pub fn from_row(row: CheckpointRow) -> Checkpoint {
+        Checkpoint {
+            seq: row.seq,
+            head: row.head,
+            signed_at: row.signed_at,
+            every_secs: row.every_secs,
+            key_id: row.key_id,
+            signature: row.signature,
+        }
+    }
+}
+
+fn statement(seq: i64, head: &str, signed_at: i64, every_secs: i64) -> String {
+    format!(
+        "ade audit checkpoint\nseq {seq}\nhead {head}\nsigned {}\nevery {every_secs}\n",
+        rfc3339_ms(signed_at)
+    )
+}
+
+/// Appends a checkpoint to the checkpoints file (created owner-only) and syncs it.
+pub fn append(path: &Path, checkpoint: &Checkpoint) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)?;
+    let mut line = serde_json::to_string(checkpoint).expect("a checkpoint serializes");
+    line.push('\n');
+    file.write_all(line.as_bytes())?;
+    file.sync_data()
+}
+
+/// The checkpoints a file holds; a missing file holds none. A line that is not a checkpoint is
+/// an error naming it, since a verifier must not skip what it cannot read.
+pub fn read(path: &Path) -> Result<Vec<Checkpoint>, String> {
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let mut out = Vec::new();
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let checkpoint = serde_json::from_str(&line).map_err(|e| {
+            format!(
+                "{}:{}: not a checkpoint ({e}); a half-written last line is left by a crash and \
+                 may be removed",
+                path.display(),
+                n + 1
+            )
+        })?;
+        out.push(checkpoint);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_verifies_only_as_signed() {
+        let dir = super::super::Scratch::new();
+        let key = SigningKey::generate(&dir.path().join("k.pem")).unwrap();
+        let checkpoint = Checkpoint::sign(&key, 41, &"ab".repeat(32), 1_765_000_000_000, 600);
+        assert!(checkpoint.signed_by(&key.public()));
+        let mut moved = checkpoint.clone();
+        moved.seq = 40;
+        assert!(
+            !moved.signed_by(&key.public()),
+            "a changed seq breaks the signature"
+        );
+        let other = SigningKey::generate(&dir.path().join("other.pem")).unwrap();
+        assert!(!checkpoint.signed_by(&other.public()));
+
+        let file = dir.path().join("outside/checkpoints.jsonl");
+        append(&file, &checkpoint).unwrap();
+        append(&file, &moved).unwrap();
+        assert_eq!(read(&file).unwrap(), vec![checkpoint, moved]);
+        assert!(read(&dir.path().join("none.jsonl")).unwrap().is_empty());
+        std::fs::write(&file, "{\"seq\":").unwrap();
+        assert!(read(&file).unwrap_err().contains("checkpoints.jsonl:1"));
+    }
+}

@@ -1,0 +1,421 @@
+//! The audit writer: turns pending entries into chained lines in the caller's transaction, signs
+//! checkpoints, and repairs the folder after a crash (an unfinished line, or lines of a
+//! transaction that never committed, are cut off again).
+
+use super::checkpoint::{self, Checkpoint};
+use super::files::{self, ChainFile};
+use super::line::{Record, hash};
+use super::mask::Masker;
+use super::signing::{KeyError, PublicKey, SigningKey};
+use crate::clock::{Clock, rfc3339_ms};
+use crate::store::audit::{self as rows, Entry, GENESIS, Head};
+use crate::store::{Conn, Store, StoreError};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, watch};
+
+/// `[audit]`: where the chain and its checkpoints go and how they are cut and signed
+/// (docs/configuration.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// The log folder (`<data_dir>/audit` unless set).
+    pub dir: PathBuf,
+    /// A file is closed and the next one started once it holds this many bytes.
+    pub max_file_bytes: u64,
+    /// How often the head is signed while records are added.
+    pub checkpoint_every: Duration,
+    /// The checkpoints file, outside the log folder.
+    pub checkpoints_file: PathBuf,
+    /// The Ed25519 private key (PKCS#8 PEM) checkpoints are signed with.
+    pub signing_key_file: PathBuf,
+    /// Whether the operator named the key file: then a missing file stops ade; ade's default key
+    /// file is made at the first start instead.
+    pub signing_key_configured: bool,
+}
+
+/// Why a record could not be written, or the log not opened.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The folder or a file could not be read or written (a full disk, say).
+    #[error("audit log {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The folder does not end where the database says the chain ends.
+    #[error(
+        "audit log {dir}: {found}, but the database's chain ends at record {seq}; the folder was \
+         changed or is not the one the other ade processes write (docs/audit.md)"
+    )]
+    Diverged {
+        /// The folder.
+        dir: PathBuf,
+        /// What the folder holds.
+        found: String,
+        /// The database's head.
+        seq: i64,
+    },
+    /// The signing key.
+    #[error("audit signing key {0}")]
+    Key(#[from] KeyError),
+}
+
+/// Where the chain ends in the folder, as this process last wrote or read it.
+#[derive(Clone, Debug)]
+struct End {
+    /// The file records go to next, and its length; none before the first record.
+    file: Option<(ChainFile, u64)>,
+    seq: i64,
+    hash: String,
+}
+
+/// The audit log of one process: shared by its workers, one writer at a time across processes.
+pub struct AuditLog {
+    config: AuditConfig,
+    key: SigningKey,
+    masker: Masker,
+    clock: Arc<dyn Clock>,
+    end: Mutex<Option<End>>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("dir", &self.config.dir)
+            .finish()
+    }
+}
+
+impl AuditLog {
+    /// Opens the log folder (made owner-only if missing) and the signing key (made at the default
+    /// path on the first start; a configured key that is missing or unreadable is an error).
+    pub fn open(
+        config: AuditConfig,
+        masker: Masker,
+        clock: Arc<dyn Clock>,
+    ) -> Result<AuditLog, AuditError> {
+        files::ensure_dir(&config.dir).map_err(|source| AuditError::Io {
+            path: config.dir.clone(),
+            source,
+        })?;
+        let key = if config.signing_key_configured || config.signing_key_file.exists() {
+            SigningKey::load(&config.signing_key_file)?
+        } else {
+            let key = SigningKey::generate(&config.signing_key_file)?;
+            tracing::info!(
+                file = %config.signing_key_file.display(),
+                key_id = %key.public().id(),
+                "made the audit log's checkpoint signing key"
+            );
+            key
+        };
+        Ok(AuditLog {
+            config,
+            key,
+            masker,
+            clock,
+            end: Mutex::new(None),
+        })
+    }
+
+    /// The configuration it was opened with.
+    pub fn config(&self) -> &AuditConfig {
+        &self.config
+    }
+
+    /// The key checkpoints verify with.
+    pub fn public_key(&self) -> PublicKey {
+        self.key.public()
+    }
+
+    /// Chains every pending entry, in the caller's transaction: call it just before the commit
+    /// that acknowledges the action. The lines are on disk when it returns; if the transaction then
+    /// does not commit, the next writer cuts them off again. Returns how many were chained.
+    pub async fn seal(&self, conn: &mut Conn) -> Result<usize, AuditError> {
+        if !rows::any_pending(conn).await? {
+            return Ok(0);
+        }
+        let head = rows::lock_head(conn).await?;
+        let mut end_slot = self.end.lock().await;
+        let mut end = match end_slot.take() {
+            Some(end) if end.seq == head.seq && end.hash == head.hash => end,
+            _ => self.recover(&head).await?,
+        };
+        let mut total = 0;
+        loop {
+            let pending = rows::pending(conn, 500).await?;
+            if pending.is_empty() {
+                break;
+            }
+            let today = day(self.clock.now_ms());
+            let (file, new, len_before) = match &end.file {
+                Some((file, len)) if *len < self.config.max_file_bytes && file.day == today => {
+                    (file.clone(), false, *len)
+                }
+                _ => {
+                    let first = end.seq + 1;
+                    let file = ChainFile {
+                        path: self.config.dir.join(files::file_name(&today, first)),
+                        day: today.clone(),
+                        first,
+                    };
+                    (file, true, 0)
+                }
+            };
+            let mut bytes = Vec::new();
+            let mut seq = end.seq;
+            let mut prev = end.hash.clone();
+            for pending in &pending {
+                seq += 1;
+                let line = self.record(seq, &prev, &pending.entry).to_line();
+                prev = hash(line.as_bytes());
+                bytes.extend_from_slice(line.as_bytes());
+                bytes.push(b'\n');
+            }
+            let path = file.path.clone();
+            let written = bytes.len() as u64;
+            blocking(move || files::append(&path, &bytes, new, len_before))
+                .await
+                .map_err(|source| AuditError::Io {
+                    path: file.path.clone(),
+                    source,
+                })?;
+            let ids: Vec<i64> = pending.iter().map(|p| p.id).collect();
+            rows::chained(conn, &ids).await?;
+            end = End {
+                file: Some((file, len_before + written)),
+                seq,
+                hash: prev,
+            };
+            total += pending.len();
+        }
+        rows::set_head(
+            conn,
+            &Head {
+                seq: end.seq,
+                hash: end.hash.clone(),
+            },
+        )
+        .await?;
+        *end_slot = Some(end);
+        Ok(total)
+    }
+
+    /// Chains what is pending in a transaction of its own: for entries recorded outside a job
+    /// (the command line), and the sweep that picks up any a caller left pending. Never call it
+    /// while holding a transaction: on SQLite it waits for the one write connection.
+    pub async fn seal_now(&self, store: &Store) -> Result<usize, AuditError> {
+        let mut tx = store.begin().await?;
+        let sealed = self.seal(&mut tx).await?;
+        tx.commit().await.map_err(|source| StoreError::Database {
+            what: "commit audit records",
+            source,
+        })?;
+        Ok(sealed)
+    }
+
+    /// Records `entries` and chains them at once, in a transaction of their own.
+    pub async fn record_now(&self, store: &Store, entries: &[Entry]) -> Result<(), AuditError> {
+        let mut tx = store.begin().await?;
+        for entry in entries {
+            rows::record(&mut tx, entry).await?;
+        }
+        self.seal(&mut tx).await?;
+        tx.commit().await.map_err(|source| StoreError::Database {
+            what: "commit audit records",
+            source,
+        })?;
+        Ok(())
+    }
+
+    /// Signs the committed head if no checkpoint covers it yet; keeps the checkpoint in the
+    /// checkpoints file, then in the database.
+    pub async fn checkpoint(&self, store: &Store) -> Result<Option<Checkpoint>, AuditError> {
+        let mut conn = store.writer().await?;
+        let head = rows::head(&mut conn).await?;
+        if head.seq == 0 || rows::newest_checkpoint(&mut conn).await? >= Some(head.seq) {
+            return Ok(None);
+        }
+        self.sign_at(&mut conn, head.seq, &head.hash)
+            .await
+            .map(Some)
+    }
+
+    /// Signs a checkpoint of record `seq` with hash `hash` (the head, or the last record of files
+    /// about to be purged, so that what remains is anchored) and keeps it.
+    pub async fn sign_at(
+        &self,
+        conn: &mut Conn,
+        seq: i64,
+        hash: &str,
+    ) -> Result<Checkpoint, AuditError> {
+        let every = self.config.checkpoint_every.as_secs() as i64;
+        let checkpoint = Checkpoint::sign(&self.key, seq, hash, self.clock.now_ms(), every);
+        let path = self.config.checkpoints_file.clone();
+        let line = checkpoint.clone();
+        blocking(move || checkpoint::append(&path, &line))
+            .await
+            .map_err(|source| AuditError::Io {
+                path: self.config.checkpoints_file.clone(),
+                source,
+            })?;
+        rows::insert_checkpoint(conn, &checkpoint.to_row()).await?;
+        tracing::debug!(seq, "signed an audit checkpoint");
+        Ok(checkpoint)
+    }
+
+    /// Sweeps pending entries every second and signs a checkpoint at the configured interval,
+    /// until `shutdown`; [`AuditLog::close`] does both a last time once the workers have stopped.
+    pub async fn run(self: Arc<Self>, store: Store, mut shutdown: watch::Receiver<bool>) {
+        let mut sweep = tokio::time::interval(Duration::from_secs(1));
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let every = self.config.checkpoint_every.as_millis() as i64;
+        let mut last_checkpoint = self.clock.now_ms();
+        loop {
+            tokio::select! {
+                _ = sweep.tick() => {}
+                _ = shutdown.changed() => {
+                    if *shutdown.borrow() { break; }
+                }
+            }
+            if let Err(error) = self.seal_now(&store).await {
+                tracing::error!(%error, "could not write pending audit records; trying again");
+            }
+            if self.clock.now_ms() - last_checkpoint >= every {
+                match self.checkpoint(&store).await {
+                    Ok(_) => last_checkpoint = self.clock.now_ms(),
+                    Err(error) => tracing::error!(%error, "could not sign an audit checkpoint"),
+                }
+            }
+        }
+    }
+
+    /// Chains what is still pending and signs the head: at shutdown, after the workers stopped.
+    pub async fn close(&self, store: &Store) -> Result<(), AuditError> {
+        self.seal_now(store).await?;
+        self.checkpoint(store).await?;
+        Ok(())
+    }
+
+    fn record(&self, seq: i64, prev: &str, entry: &Entry) -> Record {
+        let text = |s: &str| self.masker.text(s);
+        let scope = &entry.scope;
+        Record {
+            seq,
+            prev: prev.to_owned(),
+            time: rfc3339_ms(entry.at),
+            actor: text(&entry.actor),
+            actor_kind: entry.actor_kind.as_str().to_owned(),
+            action: text(&entry.action),
+            subject: text(&entry.subject),
+            forge: scope.forge.map(|f| f.as_str().to_owned()),
+            repository: scope.repository.as_deref().map(text),
+            goal: scope.goal,
+            spec_version: scope.spec_version,
+            task: scope.task.as_deref().map(text),
+            run: scope.run,
+            outcome: entry.outcome.as_str().to_owned(),
+            details: match self
+                .masker
+                .value(&serde_json::Value::Object(entry.details.clone()))
+            {
+                serde_json::Value::Object(map) => map,
+                _ => unreachable!("an object masks to an object"),
+            },
+        }
+    }
+
+    /// Finds where the chain ends in the folder and makes it end where the database's head does:
+    /// a half-written line, and lines past the head (written by a transaction that did not
+    /// commit), are cut off; anything else that disagrees is an error.
+    async fn recover(&self, head: &Head) -> Result<End, AuditError> {
+        let dir = self.config.dir.clone();
+        let head = head.clone();
+        blocking(move || recover(&dir, &head))
+            .await
+            .map_err(|source| AuditError::Io {
+                path: self.config.dir.clone(),
+                source,
+            })?
+    }
+}
+
+fn recover(dir: &Path, head: &Head) -> std::io::Result<Result<End, AuditError>> {
+    let diverged = |found: String| {
+        Ok(Err(AuditError::Diverged {
+            dir: dir.to_path_buf(),
+            found,
+            seq: head.seq,
+        }))
+    };
+    let mut chain = files::list(dir)?;
+    while let Some(file) = chain.pop() {
+        loop {
+            let tail = files::tail(&file.path)?;
+            if tail.complete < tail.len {
+                tracing::warn!(file = %file.path.display(), "cut off a half-written audit record");
+                files::truncate(&file.path, tail.complete)?;
+            }
+            match tail.last {
+                None if tail.complete == 0 && file.first > head.seq => {
+                    std::fs::remove_file(&file.path)?;
+                    break;
+                }
+                None => {
+                    return diverged(format!(
+                        "{} ends in a line that is not a record",
+                        file.path.display()
+                    ));
+                }
+                Some(last) if last.seq > head.seq => {
+                    tracing::warn!(
+                        file = %file.path.display(),
+                        seq = last.seq,
+                        "cut off an audit record whose transaction did not commit"
+                    );
+                    files::truncate(&file.path, last.start)?;
+                }
+                Some(last) if last.seq == head.seq && last.hash == head.hash => {
+                    return Ok(Ok(End {
+                        file: Some((file, tail.complete)),
+                        seq: head.seq,
+                        hash: head.hash.clone(),
+                    }));
+                }
+                Some(last) => {
+                    return diverged(format!(
+                        "{} ends at record {} with another hash",
+                        file.path.display(),
+                        last.seq
+                    ));
+                }
+            }
+        }
+    }
+    if head.seq == 0 {
+        return Ok(Ok(End {
+            file: None,
+            seq: 0,
+            hash: GENESIS.to_owned(),
+        }));
+    }
+    diverged("it holds no record".into())
+}
+
+/// `YYYYMMDD` (UTC) of a Unix time in milliseconds.
+fn day(unix_ms: i64) -> String {
+    rfc3339_ms(unix_ms)[..10].replace('-', "")
+}
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(work)
+        .await
+        .expect("audit file work does not panic")
+}
