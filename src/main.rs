@@ -73,6 +73,12 @@ enum Command {
         #[arg(value_enum)]
         which: SchemaName,
     },
+    /// The audit log: verify that nobody rewrote it, read it, and manage the key that signs its
+    /// checkpoints (docs/audit.md).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Run the forge simulator on its own, with a seeded demo repository, for a test drive or a
     /// black-box check of a separately started `ade serve`.
     Sim {
@@ -95,6 +101,68 @@ enum Command {
         #[arg(long, default_value = "sim-webhook-secret")]
         webhook_secret: String,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the chain and its checkpoints; name the first changed, removed, inserted or
+    /// reordered record, a cut tail, a bad signature or an overdue checkpoint. Exits 1 on any.
+    Verify {
+        /// The log folder (default: [audit] dir). With a folder given, only the checkpoints file
+        /// is read; without, the database's checkpoints too.
+        dir: Option<PathBuf>,
+        /// The checkpoints file (default: [audit] checkpoints_file).
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Option<PathBuf>,
+        /// The public key (PEM) checkpoints must be signed with (default: the public half of
+        /// [audit] signing_key_file).
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
+    },
+    /// Print the records that match every filter given.
+    Show {
+        /// The log folder (default: [audit] dir).
+        dir: Option<PathBuf>,
+        /// The goal's issue number.
+        #[arg(long)]
+        goal: Option<i64>,
+        /// The repository, OWNER/NAME.
+        #[arg(long, value_name = "OWNER/NAME")]
+        repo: Option<String>,
+        /// The actor: a forge login, `ade`, or an operator's user name.
+        #[arg(long)]
+        actor: Option<String>,
+        /// An action or its start (`command`, `task.merged`).
+        #[arg(long)]
+        action: Option<String>,
+        /// The run's id.
+        #[arg(long)]
+        run: Option<i64>,
+        /// From this time: RFC 3339, a day (2026-12-06) or an age (90m, 24h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Before this time, in the same forms.
+        #[arg(long)]
+        until: Option<String>,
+        /// Lines for people, or the stored JSON lines.
+        #[arg(long, value_enum, default_value = "text")]
+        format: AuditFormat,
+    },
+    /// Write a new Ed25519 signing key (PKCS#8 PEM, owner-only) and print its public half.
+    Keygen {
+        /// Where to write it; an existing file is never replaced.
+        file: PathBuf,
+    },
+    /// Print the public half of the configured signing key, for verifiers elsewhere.
+    PublicKey,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AuditFormat {
+    /// One aligned line per record.
+    Text,
+    /// The stored JSON lines.
+    Jsonl,
 }
 
 #[derive(Subcommand)]
@@ -169,6 +237,17 @@ fn main() -> ExitCode {
         Command::Policy {
             command: PolicyCommand::Check { file },
         } => return policy_check(file),
+        Command::Audit {
+            command: AuditCommand::Keygen { file },
+        } => {
+            return match ade::audit::cli::keygen(file, &mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("ade audit keygen: {error:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::Schema { which } => {
             print!(
                 "{}",
@@ -190,6 +269,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Command::Audit { command } = &cli.command {
+        return audit(&config, command);
+    }
     if let Command::CheckConfig = cli.command {
         print!("{}", config.render_redacted());
         return ExitCode::SUCCESS;
@@ -233,6 +315,7 @@ fn main() -> ExitCode {
                 ade::sim::run_standalone(options).await
             }
             Command::CheckConfig
+            | Command::Audit { .. }
             | Command::Doctor { .. }
             | Command::Policy { .. }
             | Command::Schema { .. }
@@ -282,6 +365,96 @@ fn demo(forge: DemoForgeArg, data_dir: Option<PathBuf>, keep_running: bool) -> E
     }
 }
 
+/// `ade audit …`: exit status 1 when verification finds a problem, 2 for a usage error.
+fn audit(config: &Config, command: &AuditCommand) -> ExitCode {
+    use ade::audit::{cli, show};
+    let mut out = std::io::stdout();
+    let result = match command {
+        AuditCommand::Verify {
+            dir,
+            checkpoints,
+            public_key,
+        } => {
+            let args = cli::VerifyArgs {
+                dir: dir.clone(),
+                checkpoints: checkpoints.clone(),
+                public_key: public_key.clone(),
+            };
+            let database = StoreOptions {
+                url: config.database.url.expose().to_string(),
+                max_connections: 1,
+            };
+            match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime
+                    .block_on(cli::verify(&config.audit, Some(database), &args, &mut out))
+                    .map(|whole| {
+                        if whole {
+                            ExitCode::SUCCESS
+                        } else {
+                            ExitCode::from(1)
+                        }
+                    }),
+                Err(error) => Err(error.into()),
+            }
+        }
+        AuditCommand::Show {
+            dir,
+            goal,
+            repo,
+            actor,
+            action,
+            run,
+            since,
+            until,
+            format,
+        } => {
+            let now = ade::clock::unix_ms();
+            let time = |text: &Option<String>| {
+                text.as_deref()
+                    .map(|t| show::parse_time(t, now))
+                    .transpose()
+            };
+            let (since, until) = match (time(since), time(until)) {
+                (Ok(since), Ok(until)) => (since, until),
+                (Err(error), _) | (_, Err(error)) => {
+                    eprintln!("ade audit show: {error}");
+                    return ExitCode::from(2);
+                }
+            };
+            let filter = show::Filter {
+                goal: *goal,
+                repository: repo.clone(),
+                actor: actor.clone(),
+                action: action.clone(),
+                run: *run,
+                since,
+                until,
+            };
+            let format = match format {
+                AuditFormat::Text => show::Format::Text,
+                AuditFormat::Jsonl => show::Format::Jsonl,
+            };
+            cli::show(&config.audit, dir.as_deref(), &filter, format, &mut out)
+                .map(|_| ExitCode::SUCCESS)
+        }
+        AuditCommand::PublicKey => {
+            cli::public_key(&config.audit, &mut out).map(|()| ExitCode::SUCCESS)
+        }
+        AuditCommand::Keygen { .. } => unreachable!("handled before the configuration is read"),
+    };
+    result.unwrap_or_else(|error| {
+        let closed = error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe);
+        if closed {
+            // The reader (`| head`) had enough.
+            return ExitCode::SUCCESS;
+        }
+        eprintln!("ade audit: {error:#}");
+        ExitCode::FAILURE
+    })
+}
+
 async fn serve(config: &Config) -> anyhow::Result<()> {
     let mut service = Service::start(config, ServiceOptions::default()).await?;
     tokio::select! {
@@ -301,6 +474,21 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     .await
     .with_context(|| format!("open {}", config.database.redacted_url()))?;
     let applied = store.migrate().await.context("migrate")?;
+    let audit = ade::audit::AuditLog::open(
+        config.audit.clone(),
+        ade::audit::Masker::default(),
+        std::sync::Arc::new(ade::clock::SystemClock),
+    )?;
+    let entry = ade::store::audit::Entry::new(
+        ade::clock::unix_ms(),
+        ade::store::audit::ActorKind::Operator,
+        ade::audit::operator(),
+        "admin.migrate",
+        "database",
+        ade::store::audit::Outcome::Ok,
+    )
+    .with("applied", applied);
+    audit.record_now(&store, &[entry]).await?;
     println!(
         "applied {applied} migration(s) to {}",
         config.database.redacted_url()

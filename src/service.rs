@@ -1,6 +1,7 @@
 //! The running service: wires storage, the inbox, the job worker, the leader and the HTTP routes
 //! together, and takes them down in order on shutdown.
 
+use crate::audit::{AuditLog, Masker};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::coordinator::command_job::CommandHandler;
@@ -104,6 +105,15 @@ impl Service {
             "database ready"
         );
 
+        let audit = Arc::new(
+            AuditLog::open(config.audit.clone(), masker(config), options.clock.clone())
+                .context("open the audit log")?,
+        );
+        audit
+            .seal_now(&store)
+            .await
+            .context("write the audit records a previous process left pending")?;
+
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("listen on {}", config.server.listen))?;
@@ -176,6 +186,7 @@ impl Service {
                 metrics.clone(),
             )
             .only(&RUNNER_KINDS)
+            .audited(audit.clone())
         });
         let worker = Worker::new(
             store.clone(),
@@ -185,7 +196,8 @@ impl Service {
             wake.clone(),
             metrics,
         )
-        .except(&RUNNER_KINDS);
+        .except(&RUNNER_KINDS)
+        .audited(audit.clone());
         {
             let mut conn = store.writer().await.context("resume waiting work")?;
             let resumed = resume::resume(&mut conn, options.clock.now_ms())
@@ -211,9 +223,11 @@ impl Service {
         let worker = tokio::spawn(worker.run(stop.clone(), grace));
         let runner = runner.map(|runner| tokio::spawn(runner.run(stop.clone(), grace)));
         let leader = tokio::spawn(leader.run(stop.clone()));
+        let sweeper = tokio::spawn(audit.clone().run(store.clone(), stop.clone()));
         let mut tasks = vec![
             worker.abort_handle(),
             leader.abort_handle(),
+            sweeper.abort_handle(),
             writer.abort_handle(),
         ];
         tasks.extend(runner.as_ref().map(|r| r.abort_handle()));
@@ -240,6 +254,10 @@ impl Service {
             leader.await.ok();
             if let Some(listen) = listen {
                 listen.await.ok();
+            }
+            sweeper.await.ok();
+            if let Err(error) = audit.close(&closing).await {
+                tracing::error!(%error, "could not write the last audit records and checkpoint");
             }
             closing.close().await;
             tracing::info!("ade stopped");
@@ -464,4 +482,19 @@ mod tests {
         assert_eq!(gate.ordering_key.as_deref(), Some("gate:5"));
         assert_eq!(gate.payload, r#"{"approval":5}"#);
     }
+}
+
+/// Every secret value ade holds, so that no audit record ever carries one (docs/audit.md).
+fn masker(config: &Config) -> Masker {
+    let forge = config
+        .github
+        .webhook_secrets
+        .iter()
+        .chain(&config.gitea.webhook_secrets)
+        .chain(&config.gitea.token);
+    let agents = config
+        .agents
+        .iter()
+        .flat_map(|agent| agent.secrets.iter().map(|s| &s.value));
+    Masker::new(forge.chain(agents).map(|secret| secret.expose().to_owned()))
 }

@@ -9,6 +9,7 @@
 //! commit together, and a disk that refuses the record refuses the action too.
 
 pub mod checkpoint;
+pub mod cli;
 mod files;
 pub mod line;
 mod log;
@@ -20,6 +21,14 @@ pub mod verify;
 pub use files::{ChainFile, file_name, list};
 pub use log::{AuditConfig, AuditError, AuditLog};
 pub use mask::{MASK, Masker};
+
+/// The operating-system user at ade's command line, as admin actions record their actor.
+pub fn operator() -> String {
+    std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid {}", unsafe { libc::getuid() }))
+}
 
 #[cfg(test)]
 pub(crate) struct Scratch(std::path::PathBuf);

@@ -415,3 +415,258 @@ pub fn summary(report: &Report) -> String {
         report.records, report.files
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::Scratch;
+    use crate::audit::line::Record;
+    use crate::audit::signing::SigningKey;
+    use crate::clock::rfc3339_ms;
+
+    const NOW: i64 = 1_796_572_445_000;
+
+    /// A log of `n` records written one per file line in `files` files, a checkpoint of its last
+    /// record, and the key that signed it.
+    struct Log {
+        dir: Scratch,
+        key: SigningKey,
+        checkpoints: Vec<Checkpoint>,
+    }
+
+    fn log(n: i64, per_file: i64) -> Log {
+        let dir = Scratch::new();
+        let key = SigningKey::generate(&dir.path().join("key.pem")).unwrap();
+        let audit = dir.path().join("audit");
+        std::fs::create_dir(&audit).unwrap();
+        let mut prev = GENESIS.to_owned();
+        let mut lines = Vec::new();
+        for seq in 1..=n {
+            let record = Record {
+                seq,
+                prev: prev.clone(),
+                time: rfc3339_ms(NOW - 1_000 + seq),
+                actor: "alice".into(),
+                actor_kind: "user".into(),
+                action: "command.accepted".into(),
+                subject: format!("issue #{seq}"),
+                forge: None,
+                repository: None,
+                goal: Some(seq),
+                spec_version: None,
+                task: None,
+                run: None,
+                outcome: "ok".into(),
+                details: Default::default(),
+            };
+            let line = record.to_line();
+            prev = hash(line.as_bytes());
+            lines.push(line);
+        }
+        for (i, chunk) in lines.chunks(per_file as usize).enumerate() {
+            let first = i as i64 * per_file + 1;
+            let body: String = chunk.iter().map(|l| format!("{l}\n")).collect();
+            std::fs::write(audit.join(files::file_name("20261206", first)), body).unwrap();
+        }
+        let checkpoints = vec![Checkpoint::sign(&key, n, &prev, NOW, 600)];
+        Log {
+            dir,
+            key,
+            checkpoints,
+        }
+    }
+
+    impl Log {
+        fn audit(&self) -> PathBuf {
+            self.dir.path().join("audit")
+        }
+
+        fn lines(&self) -> Vec<(PathBuf, Vec<String>)> {
+            files::list(&self.audit())
+                .unwrap()
+                .into_iter()
+                .map(|f| {
+                    let text = std::fs::read_to_string(&f.path).unwrap();
+                    (f.path, text.lines().map(str::to_owned).collect())
+                })
+                .collect()
+        }
+
+        fn rewrite(&self, change: impl FnOnce(&mut Vec<String>)) {
+            let (path, mut lines) = self.lines().remove(0);
+            change(&mut lines);
+            let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+            std::fs::write(path, body).unwrap();
+        }
+
+        fn verify(&self) -> Report {
+            verify(
+                &self.audit(),
+                &self.checkpoints,
+                &self.key.public(),
+                NOW + 1_000,
+                600,
+            )
+            .unwrap()
+        }
+
+        fn first_problem(&self) -> String {
+            let report = self.verify();
+            report
+                .problems
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_else(|| format!("no problem in {report:?}"))
+        }
+    }
+
+    #[test]
+    fn a_whole_log_across_files_verifies() {
+        let log = log(10, 4);
+        let report = log.verify();
+        assert!(report.problems.is_empty(), "{report:?}");
+        assert_eq!((report.files, report.records), (3, 10));
+        assert_eq!((report.first, report.last), (Some(1), Some(10)));
+        assert_eq!(report.newest_checkpoint, Some(10));
+    }
+
+    #[test]
+    fn a_changed_record_is_named() {
+        let log = log(6, 10);
+        log.rewrite(|lines| lines[2] = lines[2].replace("alice", "mallory"));
+        let problem = log.first_problem();
+        assert!(problem.contains(":3: record 3 was changed"), "{problem}");
+    }
+
+    #[test]
+    fn a_changed_last_record_is_caught_by_the_checkpoint() {
+        let log = log(6, 10);
+        log.rewrite(|lines| lines[5] = lines[5].replace("alice", "mallory"));
+        let problem = log.first_problem();
+        assert!(problem.contains(":6: record 6 was changed"), "{problem}");
+    }
+
+    #[test]
+    fn a_record_whose_link_was_forged_is_named_not_its_predecessor() {
+        let log = log(6, 10);
+        log.rewrite(|lines| {
+            let other = "f".repeat(64);
+            let start = lines[3].find("\"prev\":\"").unwrap() + 8;
+            lines[3].replace_range(start..start + 64, &other);
+        });
+        let problem = log.first_problem();
+        assert!(problem.contains(":4: record 4 was changed"), "{problem}");
+    }
+
+    #[test]
+    fn removed_records_are_named() {
+        let log = log(8, 10);
+        log.rewrite(|lines| {
+            lines.drain(3..5);
+        });
+        let problem = log.first_problem();
+        assert!(
+            problem.contains(":4: records 4 to 5 were removed"),
+            "{problem}"
+        );
+    }
+
+    #[test]
+    fn an_inserted_record_is_named() {
+        let log = log(6, 10);
+        log.rewrite(|lines| {
+            let copy = lines[1].replace("alice", "mallory");
+            lines.insert(4, copy);
+        });
+        let problem = log.first_problem();
+        assert!(
+            problem.contains(":5: a record was inserted (seq 2"),
+            "{problem}"
+        );
+    }
+
+    #[test]
+    fn reordered_records_are_named() {
+        let log = log(6, 10);
+        log.rewrite(|lines| lines.swap(2, 3));
+        let problem = log.first_problem();
+        assert!(
+            problem.contains(":4: record 3 was moved after records that follow it"),
+            "{problem}"
+        );
+    }
+
+    #[test]
+    fn a_cut_tail_is_named_against_the_newest_checkpoint() {
+        let log = log(6, 10);
+        log.rewrite(|lines| {
+            lines.truncate(4);
+        });
+        let report = log.verify();
+        assert_eq!(
+            report.problems,
+            vec![Problem::CutTail {
+                checkpoint: 6,
+                last: 4
+            }]
+        );
+        assert!(report.problems[0].to_string().contains("the tail was cut"));
+    }
+
+    #[test]
+    fn a_line_that_is_not_a_record_is_named() {
+        let log = log(3, 10);
+        log.rewrite(|lines| lines.insert(1, "{\"seq\": \"two\"}".into()));
+        let problem = log.first_problem();
+        assert!(problem.contains(":2: not an audit record"), "{problem}");
+    }
+
+    #[test]
+    fn checkpoints_not_signed_by_the_key_are_named() {
+        let mut log = log(3, 10);
+        log.checkpoints[0].seq = 2;
+        let report = log.verify();
+        assert!(
+            report.problems.contains(&Problem::BadSignature { seq: 2 }),
+            "{report:?}"
+        );
+        let other = SigningKey::generate(&log.dir.path().join("other.pem")).unwrap();
+        log.checkpoints = vec![Checkpoint::sign(&other, 3, &"0".repeat(64), NOW, 600)];
+        assert!(
+            log.verify()
+                .problems
+                .contains(&Problem::BadSignature { seq: 3 })
+        );
+    }
+
+    #[test]
+    fn records_no_checkpoint_covers_past_the_interval_are_overdue() {
+        let mut log = log(3, 10);
+        log.checkpoints.clear();
+        assert!(log.verify().problems.is_empty(), "young records wait");
+        let report = verify(&log.audit(), &[], &log.key.public(), NOW + 3_600_000, 600).unwrap();
+        let problem = report.problems[0].to_string();
+        assert!(
+            problem.contains("a checkpoint is overdue: records from 1 on"),
+            "{problem}"
+        );
+    }
+
+    #[test]
+    fn a_purged_start_is_anchored_by_the_checkpoint_of_the_last_purged_record() {
+        let mut log = log(8, 4);
+        let first_file = log.lines().remove(0);
+        let last_purged = hash(first_file.1[3].as_bytes());
+        std::fs::remove_file(&first_file.0).unwrap();
+        let unanchored = log.first_problem();
+        assert!(
+            unanchored.contains("the log starts at record 5, and no checkpoint covers record 4"),
+            "{unanchored}"
+        );
+        log.checkpoints
+            .push(Checkpoint::sign(&log.key, 4, &last_purged, NOW, 600));
+        let report = log.verify();
+        assert!(report.problems.is_empty(), "{report:?}");
+        assert_eq!(report.first, Some(5));
+    }
+}

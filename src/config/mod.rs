@@ -39,6 +39,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// `[storage]`: where ade keeps files of its own.
     pub storage: StorageConfig,
+    /// `[audit]`: the audit log's folder, files, checkpoints and signing key.
+    pub audit: crate::audit::AuditConfig,
     /// `[github]`: the GitHub App.
     pub github: GithubConfig,
     /// `[gitea]`: the Gitea or Forgejo instance.

@@ -13,6 +13,7 @@ pub(super) struct RawConfig {
     pub server: RawServer,
     pub database: RawDatabase,
     pub storage: RawStorage,
+    pub audit: RawAudit,
     pub github: RawGithub,
     pub gitea: RawGitea,
     pub jobs: RawJobs,
@@ -42,6 +43,16 @@ pub(super) struct RawDatabase {
 #[serde(deny_unknown_fields, default, expecting = "a [storage] table")]
 pub(super) struct RawStorage {
     pub data_dir: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "an [audit] table")]
+pub(super) struct RawAudit {
+    pub dir: Option<String>,
+    pub max_file_bytes: Option<u64>,
+    pub checkpoint_interval_secs: Option<u64>,
+    pub checkpoints_file: Option<String>,
+    pub signing_key_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

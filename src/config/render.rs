@@ -37,6 +37,17 @@ impl Config {
         out.section("storage");
         out.path("data_dir", &self.storage.data_dir);
 
+        let audit = &self.audit;
+        out.section("audit");
+        out.path("dir", &audit.dir);
+        out.integer("max_file_bytes", audit.max_file_bytes.into());
+        out.integer(
+            "checkpoint_interval_secs",
+            audit.checkpoint_every.as_secs().into(),
+        );
+        out.path("checkpoints_file", &audit.checkpoints_file);
+        out.path("signing_key_file", &audit.signing_key_file);
+
         let github = &self.github;
         out.section("github");
         match github.app_id {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use super::agents::{self, ForgeSecrets};
 use super::check::{Check, Origins};
 use super::one_or_many::OneOrMany;
-use super::raw::{RawConfig, RawDatabase, RawGitea, RawGithub, RawJobs, RawServer};
+use super::raw::{RawAudit, RawConfig, RawDatabase, RawGitea, RawGithub, RawJobs, RawServer};
 use super::runner;
 use super::{
     Config, ConfigError, DatabaseConfig, GiteaConfig, GithubConfig, JobsConfig, Secret,
@@ -33,6 +33,8 @@ const DEFAULT_LEASE_SECS: u64 = 60;
 /// Shorter leases expire while a healthy worker is between heartbeats.
 const MIN_LEASE_SECS: u64 = 5;
 const DEFAULT_POLL_INTERVAL_MS: u64 = 1_000;
+const DEFAULT_AUDIT_FILE_BYTES: u64 = 64 * 1024 * 1024;
+const DEFAULT_CHECKPOINT_SECS: u64 = 600;
 
 /// `env` is ade's whole environment, where agents' `env = "VARIABLE"` secrets are read.
 pub(super) fn resolve(
@@ -74,6 +76,7 @@ pub(super) fn resolve(
     Ok(Config {
         server: server(&check, raw.server)?,
         database: database(&check, raw.database, &storage)?,
+        audit: audit(&check, raw.audit, &storage)?,
         jobs: jobs(&check, raw.jobs)?,
         policy: server_policy(&check, policy)?,
         runner: runner::runner(&check, raw.runner, &storage)?,
@@ -98,6 +101,61 @@ fn server_policy(
             Err(check.invalid(&format!("policy.{key}"), first.message.clone()))
         }
     }
+}
+
+/// `[audit]`: the folder defaults to `<data_dir>/audit`; the checkpoints file and the signing key
+/// must lie outside it, since a checkpoint kept beside the records it covers would be cut with them.
+fn audit(
+    check: &Check,
+    raw: RawAudit,
+    storage: &StorageConfig,
+) -> Result<crate::audit::AuditConfig, ConfigError> {
+    let dir = raw
+        .dir
+        .map(PathBuf::from)
+        .unwrap_or_else(|| storage.data_dir.join("audit"));
+    let checkpoints_file = raw
+        .checkpoints_file
+        .map(PathBuf::from)
+        .unwrap_or_else(|| storage.data_dir.join("audit-checkpoints.jsonl"));
+    let signing_key_configured = raw.signing_key_file.is_some();
+    let signing_key_file = raw
+        .signing_key_file
+        .map(PathBuf::from)
+        .unwrap_or_else(|| storage.data_dir.join("audit-signing-key.pem"));
+    for (key, path) in [
+        ("audit.checkpoints_file", &checkpoints_file),
+        ("audit.signing_key_file", &signing_key_file),
+    ] {
+        if path.starts_with(&dir) {
+            return Err(check.invalid(
+                key,
+                format!(
+                    "must lie outside the audit folder {} (audit.dir)",
+                    dir.display()
+                ),
+            ));
+        }
+    }
+    let max_file_bytes = check.at_least(
+        "audit.max_file_bytes",
+        raw.max_file_bytes.unwrap_or(DEFAULT_AUDIT_FILE_BYTES),
+        4096,
+    )?;
+    let every = check.at_least(
+        "audit.checkpoint_interval_secs",
+        raw.checkpoint_interval_secs
+            .unwrap_or(DEFAULT_CHECKPOINT_SECS),
+        1,
+    )?;
+    Ok(crate::audit::AuditConfig {
+        dir,
+        max_file_bytes,
+        checkpoint_every: Duration::from_secs(every),
+        checkpoints_file,
+        signing_key_file,
+        signing_key_configured,
+    })
 }
 
 fn server(check: &Check, raw: RawServer) -> Result<ServerConfig, ConfigError> {

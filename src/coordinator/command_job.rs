@@ -9,11 +9,12 @@ use super::event_job::{EventJob, EventJobKind, wrong_event};
 use super::shared::Shared;
 use crate::command::{self, Place, Requester, RoleOverrides};
 use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
-use crate::events::EventKind;
+use crate::events::{Comment, EventKind};
 use crate::forge::{Forge, ForgeKind, Reaction, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::policy::EffectivePolicy;
 use crate::store;
+use crate::store::audit::{self, ActorKind, Entry, Outcome, Scope};
 use std::collections::HashMap;
 use std::marker::PhantomData;
 
@@ -83,7 +84,20 @@ impl<K: EventJobKind> CommandHandler<K> {
                 }
                 let writes =
                     vec![reply.invalid_policy(&comment.author.login, &head.name, &problems)];
-                return finish_with(ctx, event.forge, writes, self.write_attempts).await;
+                let refused = record(event.forge, &repo, comment, ctx.now_ms(), Outcome::Refused)
+                    .with("why", "the repository's policy file is invalid")
+                    .with("policy_commit", head.sha.as_str());
+                let mut tx = ctx.store().begin().await?;
+                audit::record(&mut tx, &refused).await?;
+                enqueue_writes(
+                    &mut tx,
+                    event.forge,
+                    &writes,
+                    self.write_attempts,
+                    ctx.now_ms(),
+                )
+                .await?;
+                return ctx.finish(tx).await;
             }
         };
         if comment.author.bot && !policy.roles.allow_bots {
@@ -151,9 +165,23 @@ async fn run_one(
     tx: &mut store::Conn,
     parsed: Result<command::Command, command::ParseError>,
 ) -> Result<(), JobError> {
+    let entry = record(
+        session.forge,
+        session.repo,
+        session.comment,
+        session.now,
+        Outcome::Refused,
+    )
+    .with("policy_commit", session.head.sha.as_str())
+    .with(
+        "permission",
+        serde_json::to_value(session.requester.permission).unwrap_or_default(),
+    );
     let command = match parsed {
         Ok(command) => command,
         Err(mistake) => {
+            let entry = entry.with("why", mistake.to_string());
+            audit::record(tx, &entry).await?;
             let help = commands::help::available(session);
             let write =
                 session
@@ -170,6 +198,8 @@ async fn run_one(
         session.overrides,
     ) {
         tracing::info!(login = session.requester.login, %command, %refusal, "refused a command");
+        let entry = described(entry, &command).with("why", refusal.to_string());
+        audit::record(tx, &entry).await?;
         let write = session.reply.text(
             Some(session.requester.login),
             &refusal.to_string(),
@@ -179,6 +209,10 @@ async fn run_one(
         return Ok(());
     }
     tracing::info!(login = session.requester.login, %command, "accepted a command");
+    let mut entry = described(entry, &command);
+    entry.action = "command.accepted".into();
+    entry.outcome = Outcome::Ok;
+    audit::record(tx, &entry).await?;
     session.writes.push(ForgeWrite::React {
         repo: session.repo.clone(),
         comment_id: session.comment.id,
@@ -237,5 +271,62 @@ async fn finish_with(
 impl<K: EventJobKind> JobHandler for CommandHandler<K> {
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(self.handle(ctx))
+    }
+}
+
+/// The audit entry of a command in `comment`: refused until it is accepted. The comment's text is
+/// never recorded, only what was parsed from it.
+fn record(
+    forge: ForgeKind,
+    repo: &RepoRef,
+    comment: &Comment,
+    now: i64,
+    outcome: Outcome,
+) -> Entry {
+    let issue = &comment.issue;
+    let place = if issue.is_pull_request {
+        "pull request"
+    } else {
+        "issue"
+    };
+    Entry::new(
+        now,
+        ActorKind::User,
+        comment.author.login.as_str(),
+        "command.refused",
+        format!("{place} #{}", issue.number),
+        outcome,
+    )
+    .scoped(Scope {
+        forge: Some(forge),
+        repository: Some(repo.full_name()),
+        goal: (!issue.is_pull_request).then_some(issue.number),
+        ..Scope::default()
+    })
+    .with("comment", comment.id)
+}
+
+/// The entry with what `command` asks for: its verb and arguments, and only the length of free
+/// text (`/ade plan -- …`).
+fn described(entry: Entry, command: &command::Command) -> Entry {
+    let entry = entry.with("command", command.verb().as_str());
+    match command {
+        command::Command::Plan {
+            agent,
+            instructions,
+        } => entry.with("agent", agent.clone()).with(
+            "instructions_chars",
+            instructions.as_ref().map(|i| i.chars().count()),
+        ),
+        command::Command::Approve { version } => entry.with("version", *version),
+        command::Command::Run {
+            target: command::RunTarget::Task(task),
+        } => entry.with("task", task.as_str()),
+        command::Command::Run {
+            target: command::RunTarget::All,
+        } => entry.with("task", "all"),
+        command::Command::Cancel { task } => entry.with("task", task.clone()),
+        command::Command::Retry { agent } => entry.with("agent", agent.clone()),
+        _ => entry,
     }
 }

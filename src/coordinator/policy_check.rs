@@ -13,6 +13,7 @@ use crate::events::EventKind;
 use crate::forge::{AnnotationLevel, Check, CheckAnnotation, CheckState, Forge, RepoRef};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::store;
+use crate::store::audit::{self, ActorKind, Entry, Outcome, Scope};
 use crate::templates;
 
 /// The check's name.
@@ -205,6 +206,27 @@ impl PolicyCheckHandler {
         tracing::info!(pull = pull.number, state = ?check.state, "a pull request changes the policy file; ade/policy reported");
         let now = ctx.now_ms();
         let mut tx = ctx.store().begin().await?;
+        let outcome = if check.state == CheckState::Failure {
+            Outcome::Refused
+        } else {
+            Outcome::Ok
+        };
+        let entry = Entry::new(
+            now,
+            ActorKind::Ade,
+            "ade",
+            "policy.checked",
+            format!("pull request #{}", pull.number),
+            outcome,
+        )
+        .scoped(Scope {
+            forge: Some(event.forge),
+            repository: Some(repo.full_name()),
+            ..Scope::default()
+        })
+        .with("head", pull.head.sha.as_str())
+        .with("title", check.title.as_str());
+        audit::record(&mut tx, &entry).await?;
         let writes = [ForgeWrite::Check { repo, check }];
         self.shared
             .enqueue_writes(&mut tx, event.forge, &writes, now)

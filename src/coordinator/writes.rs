@@ -8,6 +8,7 @@ use crate::forge::{
 };
 use crate::jobs::{BoxFuture, Discarded, Job, JobContext, JobError, JobHandler};
 use crate::store::StoreError;
+use crate::store::audit::{self, ActorKind, Entry, Outcome, Scope};
 use crate::store::checks;
 use crate::store::sticky::{self, Sticky};
 use serde::{Deserialize, Serialize};
@@ -267,6 +268,10 @@ impl ForgeWriter {
             body_hash: hash,
         };
         sticky::record(&mut tx, forge, &repository, marker, &record, ctx.now_ms()).await?;
+        let entry = written(forge, repo, &format!("#{number}"), "comment", ctx.now_ms())
+            .with("marker", marker)
+            .with("comment", comment_id);
+        audit::record(&mut tx, &entry).await?;
         ctx.finish(tx).await
     }
 }
@@ -307,6 +312,19 @@ impl ForgeWriter {
             )
             .await?;
         }
+        let entry = written(
+            forge,
+            repo,
+            &format!("commit {}", check.head_sha),
+            "check",
+            ctx.now_ms(),
+        )
+        .with("check", check.name.as_str())
+        .with(
+            "state",
+            serde_json::to_value(check.state).unwrap_or_default(),
+        );
+        audit::record(&mut tx, &entry).await?;
         ctx.finish(tx).await
     }
 }
@@ -318,6 +336,81 @@ fn is_first_try(job: &crate::store::jobs::ClaimedJob) -> bool {
 
 async fn finish(ctx: &JobContext) -> Result<(), JobError> {
     ctx.finish_empty().await
+}
+
+/// Completes a write the forge accepted, with its audit record.
+async fn finish_written(ctx: &JobContext, entry: Entry) -> Result<(), JobError> {
+    let mut tx = ctx.store().begin().await?;
+    audit::record(&mut tx, &entry).await?;
+    ctx.finish(tx).await
+}
+
+/// The audit entry of a write of `kind` ade made on `subject` of `repo`.
+fn written(forge: ForgeKind, repo: &RepoRef, subject: &str, kind: &str, now: i64) -> Entry {
+    Entry::new(
+        now,
+        ActorKind::Ade,
+        "ade",
+        "forge.write",
+        subject,
+        Outcome::Ok,
+    )
+    .scoped(Scope {
+        forge: Some(forge),
+        repository: Some(repo.full_name()),
+        ..Scope::default()
+    })
+    .with("write", kind)
+}
+
+/// The audit entry of a write ade asked for, by what it is (for one that failed for good).
+fn asked(job: &ForgeWriteJob, now: i64) -> Entry {
+    let forge = job.forge;
+    match &job.write {
+        ForgeWrite::Comment {
+            repo,
+            number,
+            marker,
+            ..
+        } => written(forge, repo, &format!("#{number}"), "comment", now)
+            .with("marker", marker.as_str()),
+        ForgeWrite::React {
+            repo, comment_id, ..
+        } => written(
+            forge,
+            repo,
+            &format!("comment {comment_id}"),
+            "reaction",
+            now,
+        ),
+        ForgeWrite::Label { repo, number, .. } => {
+            written(forge, repo, &format!("#{number}"), "labels", now)
+        }
+        ForgeWrite::Check { repo, check } => written(
+            forge,
+            repo,
+            &format!("commit {}", check.head_sha),
+            "check",
+            now,
+        )
+        .with("check", check.name.as_str()),
+        ForgeWrite::Draft {
+            repo,
+            number,
+            draft,
+            ..
+        } => written(forge, repo, &format!("#{number}"), "draft", now).with("draft", *draft),
+        ForgeWrite::ClosePull { repo, number } => written(
+            forge,
+            repo,
+            &format!("#{number}"),
+            "close pull request",
+            now,
+        ),
+        ForgeWrite::CloseIssue { repo, number } => {
+            written(forge, repo, &format!("#{number}"), "close issue", now)
+        }
+    }
 }
 
 /// The bot's own comment carrying `marker`, if the forge has one.
@@ -357,7 +450,11 @@ impl JobHandler for ForgeWriter {
                     reaction,
                 } => {
                     client.add_reaction(repo, *comment_id, *reaction).await?;
-                    finish(ctx).await
+                    let entry = asked(&job, ctx.now_ms()).with(
+                        "reaction",
+                        serde_json::to_value(reaction).unwrap_or_default(),
+                    );
+                    finish_written(ctx, entry).await
                 }
                 ForgeWrite::Label {
                     repo,
@@ -365,7 +462,8 @@ impl JobHandler for ForgeWriter {
                     labels,
                 } => {
                     client.add_labels(repo, *number, labels).await?;
-                    finish(ctx).await
+                    let entry = asked(&job, ctx.now_ms()).with("labels", labels.clone());
+                    finish_written(ctx, entry).await
                 }
                 ForgeWrite::Check { repo, check } => {
                     self.check(ctx, job.forge, client, repo, check).await
@@ -377,10 +475,11 @@ impl JobHandler for ForgeWriter {
                     ..
                 } => {
                     let pull = client.pull_request(repo, *number).await?;
-                    if pull.open {
-                        client.set_draft(repo, &pull, *draft).await?;
+                    if !pull.open {
+                        return finish(ctx).await;
                     }
-                    finish(ctx).await
+                    client.set_draft(repo, &pull, *draft).await?;
+                    finish_written(ctx, asked(&job, ctx.now_ms())).await
                 }
                 ForgeWrite::ClosePull { repo, number } => {
                     let update = PullRequestUpdate {
@@ -388,13 +487,14 @@ impl JobHandler for ForgeWriter {
                         ..PullRequestUpdate::default()
                     };
                     match client.update_pull_request(repo, *number, &update).await {
-                        Ok(_) | Err(ForgeError::NotFound(_)) => finish(ctx).await,
+                        Ok(_) => finish_written(ctx, asked(&job, ctx.now_ms())).await,
+                        Err(ForgeError::NotFound(_)) => finish(ctx).await,
                         Err(error) => Err(error.into()),
                     }
                 }
                 ForgeWrite::CloseIssue { repo, number } => {
                     client.close_issue(repo, *number).await?;
-                    finish(ctx).await
+                    finish_written(ctx, asked(&job, ctx.now_ms())).await
                 }
             }
         })
@@ -404,6 +504,11 @@ impl JobHandler for ForgeWriter {
         Box::pin(async move {
             let (key, error) = (&failed.job.idempotency_key, failed.error);
             tracing::error!(%key, %error, "a forge write failed for good");
+            if let Some(job) = failed.payload::<ForgeWriteJob>() {
+                let mut entry = asked(&job, failed.now).with("why", error);
+                entry.outcome = Outcome::Failed;
+                audit::record(failed.conn, &entry).await?;
+            }
             Ok(())
         })
     }

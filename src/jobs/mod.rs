@@ -25,6 +25,7 @@ pub use leader::Leader;
 pub use wake::Wake;
 pub use worker::Worker;
 
+use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::forge::ForgeError;
 use crate::store::jobs::{self as queries, ClaimedJob, Fence, Settle};
@@ -69,6 +70,14 @@ pub enum JobError {
     /// The worker lost its lease while running; another attempt owns the job now.
     #[error("lease lost")]
     LeaseLost,
+}
+
+/// An audit record that could not be written leaves the job to be tried again: its action is not
+/// acknowledged until its record is on disk (docs/audit.md).
+impl From<crate::audit::AuditError> for JobError {
+    fn from(e: crate::audit::AuditError) -> JobError {
+        JobError::Retry(e.to_string())
+    }
 }
 
 impl From<StoreError> for JobError {
@@ -177,6 +186,7 @@ pub struct JobContext {
     store: Store,
     owner: Arc<str>,
     clock: Arc<dyn Clock>,
+    audit: Option<Arc<AuditLog>>,
     finished: AtomicBool,
 }
 
@@ -186,12 +196,14 @@ impl JobContext {
         store: Store,
         owner: Arc<str>,
         clock: Arc<dyn Clock>,
+        audit: Option<Arc<AuditLog>>,
     ) -> JobContext {
         JobContext {
             job,
             store,
             owner,
             clock,
+            audit,
             finished: AtomicBool::new(false),
         }
     }
@@ -225,18 +237,32 @@ impl JobContext {
         self.finish(self.store.begin().await?).await
     }
 
-    /// Completes the job inside the handler's transaction and commits both. If the lease was lost
-    /// meanwhile, nothing the transaction wrote is kept and the result is [`JobError::LeaseLost`].
+    /// Completes the job inside the handler's transaction and commits both, after chaining the
+    /// audit records the transaction holds: a record that cannot be written fails the job. If the
+    /// lease was lost meanwhile, nothing the transaction wrote is kept and the result is
+    /// [`JobError::LeaseLost`].
     pub async fn finish(&self, mut tx: Tx) -> Result<(), JobError> {
         let now = self.clock.now_ms();
         if !queries::settle(&mut tx, self.fence(), Settle::Complete { now }).await? {
             tx.rollback().await.ok();
             return Err(JobError::LeaseLost);
         }
+        if let Some(audit) = &self.audit {
+            audit.seal(&mut tx).await?;
+        }
         tx.commit()
             .await
             .map_err(|e| JobError::Retry(format!("commit job result: {e}")))?;
         self.finished.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Chains the audit records `conn`'s transaction holds, for results the worker writes itself
+    /// (a job that failed for good).
+    pub(crate) async fn seal(&self, conn: &mut Conn) -> Result<(), JobError> {
+        if let Some(audit) = &self.audit {
+            audit.seal(conn).await?;
+        }
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 
 use super::JobsConfig;
 use super::{Discarded, Handlers, JobContext, JobError, JobHandler, Wake};
+use crate::audit::AuditLog;
 use crate::backoff;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
@@ -25,6 +26,7 @@ pub struct Worker {
     wake: Wake,
     metrics: Arc<Metrics>,
     kinds: KindChoice,
+    audit: Option<Arc<AuditLog>>,
 }
 
 /// Which kinds a worker claims (see [`queries::Kinds`]), owned.
@@ -64,7 +66,14 @@ impl Worker {
             wake,
             metrics,
             kinds: KindChoice::All,
+            audit: None,
         }
+    }
+
+    /// Jobs of this worker chain the audit records their transaction holds when they complete.
+    pub fn audited(mut self, audit: Arc<AuditLog>) -> Worker {
+        self.audit = Some(audit);
+        self
     }
 
     /// This worker claims only jobs of these kinds (the runner's workers, for long runs).
@@ -173,6 +182,7 @@ impl Worker {
                 self.store.clone(),
                 self.id.clone(),
                 self.clock.clone(),
+                self.audit.clone(),
             )),
             config: self.config.clone(),
             metrics: self.metrics.clone(),
@@ -374,6 +384,9 @@ impl Attempt {
                 if queries::settle(&mut tx, ctx.fence(), Settle::Fail { now, error: &error })
                     .await?
                 {
+                    if let Err(error) = ctx.seal(&mut tx).await {
+                        tracing::error!(?error, "the failure's audit records wait for the sweep");
+                    }
                     tx.commit().await.context("commit job failure")?;
                     Ok("failed")
                 } else {

@@ -2,6 +2,7 @@
 //! at and which head last passed verification. One per task; a task that runs again after its
 //! approval was rejected or closed reopens the same one.
 
+use super::audit::{self, About, ActorKind, Entry, Outcome};
 use super::query::{all, moved, optional, write};
 use super::{Conn, Context, StoreError, state};
 use crate::forge::ForgeKind;
@@ -127,9 +128,24 @@ pub async fn record_opened(
     .execute(&mut *conn)
     .await
     .context("record approval")?;
-    of_task(conn, opened.task).await?.ok_or_else(|| {
+    let row = of_task(conn, opened.task).await?.ok_or_else(|| {
         StoreError::Corrupt(format!("the approval of task {} vanished", opened.task))
-    })
+    })?;
+    let entry = Entry::new(
+        now,
+        ActorKind::Ade,
+        "ade",
+        "approval.opened",
+        format!("pull request #{}", opened.number),
+        Outcome::Ok,
+    )
+    .with("requester", opened.requester)
+    .with("number", opened.number)
+    .with("branch", opened.branch)
+    .with("head", opened.head_sha)
+    .with("draft", opened.draft);
+    audit::record_about(conn, About::Approval(row.id), &entry).await?;
+    Ok(row)
 }
 
 /// The approval of a task, if it has one.
@@ -237,14 +253,22 @@ pub async fn move_approval(
     now: i64,
 ) -> Result<bool, StoreError> {
     from.transition(to)?;
-    moved(conn, sqlx::query(
+    let done = moved(&mut *conn, sqlx::query(
         "UPDATE approvals SET state = $1, reason = $2, changed_at = $3 WHERE id = $4 AND state = $5",
     )
     .bind(to.as_str())
     .bind(reason)
     .bind(now)
     .bind(id)
-    .bind(from.as_str()), "move approval").await
+    .bind(from.as_str()), "move approval").await?;
+    if done {
+        let mut entry = audit::move_entry(from, to, "ade", "approval".into(), now);
+        if let Some(reason) = reason {
+            entry = entry.with("why", reason);
+        }
+        audit::record_about(conn, About::Approval(id), &entry).await?;
+    }
+    Ok(done)
 }
 
 /// Records a new head of the approval (someone pushed to its branch).

@@ -151,14 +151,26 @@ pub fn moved<S: State>(to: S) -> String {
     format!("{}.{}", S::THING, to.as_str())
 }
 
-/// An entry for `thing` moving `from` → `to`, by `actor` (a login, or `ade`).
-pub fn move_entry<S: State>(from: S, to: S, actor: &str, subject: String, now: i64) -> Entry {
-    let kind = if actor == "ade" {
+/// Who an actor name stored beside a row is: `ade`, or a forge login.
+pub fn actor_kind(actor: &str) -> ActorKind {
+    if actor == "ade" {
         ActorKind::Ade
     } else {
         ActorKind::User
-    };
-    Entry::new(now, kind, actor, moved(to), subject, Outcome::Ok).with("from", from.as_str())
+    }
+}
+
+/// An entry for a lifecycle move `from` → `to`, by `actor` (a login, or `ade`).
+pub fn move_entry<S: State>(from: S, to: S, actor: &str, subject: String, now: i64) -> Entry {
+    Entry::new(
+        now,
+        actor_kind(actor),
+        actor,
+        moved(to),
+        subject,
+        Outcome::Ok,
+    )
+    .with("from", from.as_str())
 }
 
 const COLUMNS: &str = "at, actor, actor_kind, action, subject, forge, repository, goal, \
@@ -193,6 +205,10 @@ pub enum About {
     Task(i64),
     /// A run (`runs.id`).
     Run(i64),
+    /// An approval (`approvals.id`).
+    Approval(i64),
+    /// A verification (`verifications.id`).
+    Verification(i64),
 }
 
 /// Leaves `entry` for the audit writer with its scope read from the row it is about. An entry
@@ -215,10 +231,24 @@ pub async fn record_about(conn: &mut Conn, about: About, entry: &Entry) -> Resul
             "runs r JOIN tasks t ON t.id = r.task JOIN specs s ON s.id = t.spec \
              JOIN goals g ON g.id = s.goal WHERE r.id = $8",
         ),
+        About::Approval(_) => (
+            "t.task_id",
+            "NULL",
+            "approvals a JOIN tasks t ON t.id = a.task JOIN specs s ON s.id = t.spec \
+             JOIN goals g ON g.id = s.goal WHERE a.id = $8",
+        ),
+        About::Verification(_) => (
+            "t.task_id",
+            "r.id",
+            "verifications v JOIN runs r ON r.id = v.run JOIN tasks t ON t.id = r.task \
+             JOIN specs s ON s.id = t.spec JOIN goals g ON g.id = s.goal WHERE v.id = $8",
+        ),
     };
-    let id = match about {
-        About::Spec(id) | About::Task(id) | About::Run(id) => id,
-    };
+    let (About::Spec(id)
+    | About::Task(id)
+    | About::Run(id)
+    | About::Approval(id)
+    | About::Verification(id)) = about;
     let sql = format!(
         "INSERT INTO audit_pending ({COLUMNS}) \
          SELECT $1, $2, $3, $4, $5, g.forge, g.repository, g.number, s.version, {task}, {run}, \

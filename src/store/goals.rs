@@ -5,6 +5,7 @@
 //! both succeed. The rules for which moves are legal live in `crate::spec`; this file only records
 //! them.
 
+use super::audit::{self, About, Entry, Outcome};
 use super::query::{all, optional, write};
 use super::{Conn, Context, StoreError, state};
 use crate::forge::ForgeKind;
@@ -123,6 +124,18 @@ pub async fn insert_spec(
     .context("store spec")?;
     let spec = spec_row(&row).context("read spec")?;
     record_transition(conn, spec.id, None, spec.state, &spec.author, now).await?;
+    let entry = Entry::new(
+        now,
+        audit::actor_kind(&spec.author),
+        spec.author.as_str(),
+        "spec.created",
+        "spec",
+        Outcome::Ok,
+    )
+    .with("state", spec.state.as_str())
+    .with("planner", spec.planner.as_str())
+    .with("content_hash", spec.content_hash.as_str());
+    audit::record_about(conn, About::Spec(spec.id), &entry).await?;
     Ok(spec)
 }
 
@@ -181,6 +194,8 @@ pub async fn move_spec(
             == 1;
     if moved {
         record_transition(conn, spec, Some(from), to, actor, now).await?;
+        let entry = audit::move_entry(from, to, actor, "spec".into(), now);
+        audit::record_about(conn, About::Spec(spec), &entry).await?;
     }
     Ok(moved)
 }

@@ -3,6 +3,7 @@
 //! after a lease takeover, cannot both win; `crate::lifecycle::RunState` decides which moves are
 //! legal.
 
+use super::audit::{self, About, ActorKind, Entry, Outcome};
 use super::query::{self, all, moved, optional, write};
 use super::{Conn, Context, StoreError, state};
 use crate::forge::ForgeKind;
@@ -169,10 +170,18 @@ pub async fn insert_run(conn: &mut Conn, run: &NewRun<'_>, now: i64) -> Result<i
     .bind(run.feedback)
     .bind(now)
     .bind(run.cause.as_str())
-    .fetch_one(conn)
+    .fetch_one(&mut *conn)
     .await
     .context("store run")?;
-    row.try_get(0).context("read run id")
+    let id: i64 = row.try_get(0).context("read run id")?;
+    let entry = Entry::new(now, ActorKind::Ade, "ade", "run.queued", "run", Outcome::Ok)
+        .with("requester", run.requester)
+        .with("agent", run.agent)
+        .with("environment", run.environment)
+        .with("cause", run.cause.as_str())
+        .with("base", run.base_sha);
+    audit::record_about(conn, About::Run(id), &entry).await?;
+    Ok(id)
 }
 
 /// One run.
@@ -247,8 +256,8 @@ pub async fn start_run(
     now: i64,
 ) -> Result<bool, StoreError> {
     from.transition(RunState::Running)?;
-    moved(
-        conn,
+    let started = moved(
+        &mut *conn,
         sqlx::query(
             "UPDATE runs SET state = 'running', runner = $1, started_at = $2 \
          WHERE id = $3 AND state = $4",
@@ -259,15 +268,26 @@ pub async fn start_run(
         .bind(from.as_str()),
         "start run",
     )
-    .await
+    .await?;
+    if started {
+        let entry = audit::move_entry(from, RunState::Running, "ade", "run".into(), now)
+            .with("runner", runner);
+        audit::record_about(conn, About::Run(id), &entry).await?;
+    }
+    Ok(started)
 }
 
 /// Puts a running run back in the queue with `reason`: the runner's setup could not start it,
 /// and its job tries again later (docs/runner.md). False if the run was not running.
-pub async fn hold_run(conn: &mut Conn, id: i64, reason: &str) -> Result<bool, StoreError> {
+pub async fn hold_run(
+    conn: &mut Conn,
+    id: i64,
+    reason: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     RunState::Running.transition(RunState::Queued)?;
-    moved(
-        conn,
+    let held = moved(
+        &mut *conn,
         sqlx::query(
             "UPDATE runs SET state = 'queued', reason = $1 WHERE id = $2 AND state = 'running'",
         )
@@ -275,7 +295,20 @@ pub async fn hold_run(conn: &mut Conn, id: i64, reason: &str) -> Result<bool, St
         .bind(id),
         "hold run",
     )
-    .await
+    .await?;
+    if held {
+        let entry = Entry::new(
+            now,
+            ActorKind::Ade,
+            "ade",
+            "run.held",
+            "run",
+            Outcome::Failed,
+        )
+        .with("why", reason);
+        audit::record_about(conn, About::Run(id), &entry).await?;
+    }
+    Ok(held)
 }
 
 /// How many runs are held: queued again with a reason because the runner's setup could not start
@@ -311,8 +344,8 @@ pub async fn finish_run(
     now: i64,
 ) -> Result<bool, StoreError> {
     from.transition(end.state)?;
-    moved(
-        conn,
+    let finished = moved(
+        &mut *conn,
         sqlx::query(
             "UPDATE runs SET state = $1, head_sha = $2, reason = $3, report = $4, finished_at = $5 \
          WHERE id = $6 AND state = $7",
@@ -326,7 +359,21 @@ pub async fn finish_run(
         .bind(from.as_str()),
         "finish run",
     )
-    .await
+    .await?;
+    if finished {
+        let mut entry = audit::move_entry(from, end.state, "ade", "run".into(), now);
+        if end.state == RunState::Failed {
+            entry.outcome = Outcome::Failed;
+        }
+        if let Some(head) = end.head_sha {
+            entry = entry.with("head", head);
+        }
+        if let Some(reason) = end.reason {
+            entry = entry.with("why", reason);
+        }
+        audit::record_about(conn, About::Run(id), &entry).await?;
+    }
+    Ok(finished)
 }
 
 /// Asks a run to stop: the runner carrying it out sees the flag within seconds.

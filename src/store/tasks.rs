@@ -3,6 +3,7 @@
 //! legal is `crate::lifecycle::TaskState`'s to say, and a move it refuses never reaches the
 //! database.
 
+use super::audit::{self, About};
 use super::query::{all, optional};
 use super::{Conn, Context, StoreError, state};
 use crate::lifecycle::{SpecState, State, TaskState};
@@ -142,7 +143,8 @@ pub async fn move_tasks(
     move_where(conn, "spec", spec, from, to, now, "move tasks").await
 }
 
-/// Moves the tasks whose `column` is `key` and that are in `from` to `to`; returns how many moved.
+/// Moves the tasks whose `column` is `key` and that are in `from` to `to`, each move recorded for
+/// the audit log; returns how many moved.
 async fn move_where(
     conn: &mut Conn,
     column: &'static str,
@@ -153,15 +155,24 @@ async fn move_where(
     what: &'static str,
 ) -> Result<u64, StoreError> {
     from.transition(to)?;
-    let sql =
-        format!("UPDATE tasks SET state = $1, changed_at = $2 WHERE {column} = $3 AND state = $4");
-    let done = sqlx::query(&sql)
-        .bind(to.as_str())
-        .bind(now)
-        .bind(key)
-        .bind(from.as_str())
-        .execute(conn)
-        .await
-        .context(what)?;
-    Ok(done.rows_affected())
+    let sql = format!(
+        "UPDATE tasks SET state = $1, changed_at = $2 WHERE {column} = $3 AND state = $4 \
+         RETURNING id"
+    );
+    let moved = all(
+        conn,
+        sqlx::query(&sql)
+            .bind(to.as_str())
+            .bind(now)
+            .bind(key)
+            .bind(from.as_str()),
+        |r| r.try_get::<i64, _>(0),
+        what,
+    )
+    .await?;
+    for id in &moved {
+        let entry = audit::move_entry(from, to, "ade", "task".into(), now);
+        audit::record_about(conn, About::Task(*id), &entry).await?;
+    }
+    Ok(moved.len() as u64)
 }

@@ -2,6 +2,7 @@
 //! pushed it, a push by someone else, a re-run, `/ade verify`), where it stands and what it found.
 //! The newest head wins: starting a verification supersedes the approval's unfinished older ones.
 
+use super::audit::{self, About, Outcome};
 use super::query::{self, all, moved, optional};
 use super::{Conn, Context, StoreError, state};
 use crate::lifecycle::{State, VerificationState};
@@ -262,7 +263,7 @@ pub async fn finish(
     now: i64,
 ) -> Result<bool, StoreError> {
     from.transition(end.state)?;
-    moved(conn, sqlx::query(
+    let done = moved(&mut *conn, sqlx::query(
         "UPDATE verifications SET state = $1, report = $2, reason = $3, log = COALESCE($4, log), \
             finished_at = $5 WHERE id = $6 AND state = $7",
     )
@@ -272,7 +273,22 @@ pub async fn finish(
     .bind(end.log)
     .bind(now)
     .bind(id)
-    .bind(from.as_str()), "finish verification").await
+    .bind(from.as_str()), "finish verification").await?;
+    if done {
+        let mut entry =
+            audit::move_entry(from, end.state, "ade", format!("verification {id}"), now);
+        if matches!(
+            end.state,
+            VerificationState::Failed | VerificationState::Error
+        ) {
+            entry.outcome = Outcome::Failed;
+        }
+        if let Some(reason) = end.reason {
+            entry = entry.with("why", reason);
+        }
+        audit::record_about(conn, About::Verification(id), &entry).await?;
+    }
+    Ok(done)
 }
 
 /// Asks a verification to stop (`/ade cancel`).

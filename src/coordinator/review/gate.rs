@@ -16,6 +16,7 @@ use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::lifecycle::SpecState;
 use crate::markdown;
 use crate::store::approvals::{self, ApprovalRow};
+use crate::store::audit::{self, About, ActorKind, Entry, Outcome};
 use crate::store::verifications::{self, Cause};
 use crate::store::{goals, runs, tasks};
 
@@ -46,6 +47,19 @@ impl Job for GateJob {
 }
 
 /// Why the gate stays shut, for the log.
+/// The audit entry of ade's merge of `approval` at `head`.
+fn merge_entry(approval: &ApprovalRow, head: &str, now: i64, outcome: Outcome) -> Entry {
+    Entry::new(
+        now,
+        ActorKind::Ade,
+        "ade",
+        "approval.merge",
+        format!("pull request #{}", approval.number),
+        outcome,
+    )
+    .with("head", head)
+}
+
 fn shut(approval: &ApprovalRow, why: &str) {
     tracing::info!(
         pull = approval.number,
@@ -182,7 +196,15 @@ impl GateHandler {
         {
             Ok(()) => {
                 tracing::info!(pull = approval.number, head = %pull.head_sha, %reviewer, "ade merged the approval");
-                ctx.finish_empty().await
+                let entry = merge_entry(&approval, &pull.head_sha, ctx.now_ms(), Outcome::Ok)
+                    .with("reviewer", reviewer.as_str())
+                    .with(
+                        "method",
+                        format!("{:?}", policy.pull_requests.merge_method).to_lowercase(),
+                    );
+                let mut tx = ctx.store().begin().await?;
+                audit::record_about(&mut tx, About::Approval(approval.id), &entry).await?;
+                ctx.finish(tx).await
             }
             Err(ForgeError::MergeRefused {
                 refusal: MergeRefusal::BaseMoved,
@@ -202,6 +224,9 @@ impl GateHandler {
                 })?;
                 let now = ctx.now_ms();
                 let mut tx = ctx.store().begin().await?;
+                let entry = merge_entry(&approval, &pull.head_sha, now, Outcome::Refused)
+                    .with("why", format!("the forge refused ({refusal}): {message}"));
+                audit::record_about(&mut tx, About::Approval(approval.id), &entry).await?;
                 let writes = [ForgeWrite::Comment {
                     repo,
                     number: approval.number,

@@ -70,7 +70,7 @@ pub(super) async fn hold(
         tx.rollback().await.ok();
         return Ok(Hold::Cancelled);
     }
-    if !store::hold_run(&mut tx, l.run.id, reason).await? {
+    if !store::hold_run(&mut tx, l.run.id, reason, now).await? {
         tx.rollback().await.ok();
         return Err(JobError::Retry(format!(
             "run {} moved while it was being held; reading it again",

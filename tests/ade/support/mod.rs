@@ -32,6 +32,9 @@ pub fn config(db: &TestDb) -> Config {
     config.database.url = Secret::new(db.url.clone());
     config.database.max_connections = 5;
     config.storage.data_dir = db.dir.clone();
+    config.audit.dir = db.dir.join("audit");
+    config.audit.checkpoints_file = db.dir.join("audit-checkpoints.jsonl");
+    config.audit.signing_key_file = db.dir.join("audit-signing-key.pem");
     config.github.webhook_secrets = vec![Secret::new(GITHUB_SECRET)];
     config.gitea.webhook_secrets = vec![Secret::new(GITEA_SECRET)];
     config.jobs.lease = Duration::from_secs(2);
