@@ -489,6 +489,7 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     )
     .with("applied", applied);
     audit.record_now(&store, &[entry]).await?;
+    audit.checkpoint(&store).await?;
     println!(
         "applied {applied} migration(s) to {}",
         config.database.redacted_url()

@@ -367,6 +367,21 @@ fn warn_about_missing_secrets(config: &Config) {
     }
 }
 
+/// Every secret value ade holds, so that no audit record ever carries one (docs/audit.md).
+fn masker(config: &Config) -> Masker {
+    let forge = config
+        .github
+        .webhook_secrets
+        .iter()
+        .chain(&config.gitea.webhook_secrets)
+        .chain(&config.gitea.token);
+    let agents = config
+        .agents
+        .iter()
+        .flat_map(|agent| agent.secrets.iter().map(|s| &s.value));
+    Masker::new(forge.chain(agents).map(|secret| secret.expose().to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,19 +497,4 @@ mod tests {
         assert_eq!(gate.ordering_key.as_deref(), Some("gate:5"));
         assert_eq!(gate.payload, r#"{"approval":5}"#);
     }
-}
-
-/// Every secret value ade holds, so that no audit record ever carries one (docs/audit.md).
-fn masker(config: &Config) -> Masker {
-    let forge = config
-        .github
-        .webhook_secrets
-        .iter()
-        .chain(&config.gitea.webhook_secrets)
-        .chain(&config.gitea.token);
-    let agents = config
-        .agents
-        .iter()
-        .flat_map(|agent| agent.secrets.iter().map(|s| &s.value));
-    Masker::new(forge.chain(agents).map(|secret| secret.expose().to_owned()))
 }

@@ -108,13 +108,23 @@ impl AuditLog {
         let key = if config.signing_key_configured || config.signing_key_file.exists() {
             SigningKey::load(&config.signing_key_file)?
         } else {
-            let key = SigningKey::generate(&config.signing_key_file)?;
-            tracing::info!(
-                file = %config.signing_key_file.display(),
-                key_id = %key.public().id(),
-                "made the audit log's checkpoint signing key"
-            );
-            key
+            match SigningKey::generate(&config.signing_key_file) {
+                Ok(key) => {
+                    tracing::info!(
+                        file = %config.signing_key_file.display(),
+                        key_id = %key.public().id(),
+                        "made the audit log's checkpoint signing key"
+                    );
+                    key
+                }
+                // Another process starting at the same moment made it first.
+                Err(KeyError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::AlreadyExists =>
+                {
+                    SigningKey::load(&config.signing_key_file)?
+                }
+                Err(error) => return Err(error.into()),
+            }
         };
         Ok(AuditLog {
             config,

@@ -215,14 +215,12 @@ pub fn verify(
     report.files = files.len();
     for (order, file) in files.iter().enumerate() {
         let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&file.path)?);
-        let mut number = 0;
-        for line in reader.split(b'\n') {
+        for (number, line) in reader.split(b'\n').enumerate() {
             let line = line?;
-            number += 1;
             let at = Place {
                 order,
                 file: file.path.clone(),
-                line: number,
+                line: number as u64 + 1,
             };
             match Link::read(&line) {
                 Ok(link) => {

@@ -5,6 +5,7 @@
 mod conformance;
 mod support;
 
+mod audit;
 mod cli;
 mod commands;
 mod demo;
