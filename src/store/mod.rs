@@ -16,6 +16,7 @@ pub mod links;
 mod migrate;
 mod query;
 pub mod runs;
+pub mod secrets;
 pub mod sticky;
 pub mod tasks;
 pub mod verifications;
