@@ -34,6 +34,7 @@ use crate::links::LinkSigner;
 use crate::metrics::Metrics;
 use crate::runner::Runner;
 use crate::runner::local::LocalRunner;
+use crate::secrets::SecretStore;
 use crate::store::{Store, StoreOptions};
 use crate::web::{self, Operations};
 use anyhow::Context as _;
@@ -81,16 +82,6 @@ impl Service {
     /// Opens and migrates the store, binds the listener and starts every part. Returns once the
     /// service accepts requests.
     pub async fn start(config: &Config, options: ServiceOptions) -> anyhow::Result<Service> {
-        let runner: Option<(Arc<dyn Runner>, usize)> = match options.runner {
-            Some(runner) => Some(runner),
-            None if !config.agents.is_empty() => {
-                let local =
-                    LocalRunner::start(&config.agents, &config.runner, &config.policy).await?;
-                let parallel = local.max_parallel();
-                Some((Arc::new(local), parallel))
-            }
-            None => None,
-        };
         let store = Store::connect(StoreOptions {
             url: config.database.url.expose().to_string(),
             max_connections: config.database.max_connections,
@@ -103,6 +94,26 @@ impl Service {
             applied,
             "database ready"
         );
+        // Without the keys of what is stored, ade does not start (docs/secrets.md).
+        let secrets = SecretStore::new(store.clone(), config.secrets.keys.clone());
+        secrets.check_keys().await?;
+        let log_files = config.secrets.log_files();
+        let runner: Option<(Arc<dyn Runner>, usize)> = match options.runner {
+            Some(runner) => Some(runner),
+            None if !config.agents.is_empty() => {
+                let local = LocalRunner::start(
+                    &config.agents,
+                    &config.runner,
+                    &config.policy,
+                    secrets,
+                    log_files.clone(),
+                )
+                .await?;
+                let parallel = local.max_parallel();
+                Some((Arc::new(local), parallel))
+            }
+            None => None,
+        };
 
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
@@ -144,6 +155,7 @@ impl Service {
                 store: store.clone(),
                 links: links.clone(),
                 workdir: config.runner.workdir.clone(),
+                files: log_files,
             }));
 
         let forges = forges(config, &options.clients)?;

@@ -236,25 +236,33 @@ impl Keyring {
     /// Reads the current key file, if one is configured, and the previous ones. A previous key
     /// equal to the current one, or to an earlier previous one, is kept once.
     pub fn load(current: Option<&Path>, previous: &[PathBuf]) -> Result<Keyring, KeyError> {
-        let mut keyring = Keyring::empty();
-        if let Some(path) = current {
-            keyring.current = Some((path.to_path_buf(), MasterKey::read_file(path)?));
-        }
-        for path in previous {
-            let key = MasterKey::read_file(path)?;
-            if keyring.get(key.id().as_str()).is_none() {
-                keyring.previous.push((path.clone(), key));
-            }
-        }
-        Ok(keyring)
+        let current = match current {
+            Some(path) => Some((path.to_path_buf(), MasterKey::read_file(path)?)),
+            None => None,
+        };
+        let previous = previous
+            .iter()
+            .map(|path| Ok((path.clone(), MasterKey::read_file(path)?)))
+            .collect::<Result<Vec<_>, KeyError>>()?;
+        Ok(Keyring::of(current, previous))
     }
 
-    /// A keyring of keys already in memory (`current` seals; `previous` only open).
+    /// A keyring of keys already read (`current` seals; `previous` only open). A previous key
+    /// equal to the current one, or to an earlier previous one, is kept once.
     pub fn of(
         current: Option<(PathBuf, MasterKey)>,
         previous: Vec<(PathBuf, MasterKey)>,
     ) -> Keyring {
-        Keyring { current, previous }
+        let mut keyring = Keyring {
+            current,
+            previous: Vec::with_capacity(previous.len()),
+        };
+        for (path, key) in previous {
+            if keyring.get(key.id().as_str()).is_none() {
+                keyring.previous.push((path, key));
+            }
+        }
+        keyring
     }
 
     /// The key new values are sealed under, if one is configured.
