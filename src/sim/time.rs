@@ -1,18 +1,7 @@
 //! Timestamps as both forges write them in JSON: RFC 3339 in UTC with whole seconds.
 
-/// `2026-06-21T09:30:18Z` for a Unix time in milliseconds.
-pub fn rfc3339(unix_ms: i64) -> String {
-    let secs = unix_ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
-}
+use crate::clock::civil_from_days;
+pub use crate::clock::rfc3339;
 
 /// `2026-06-21T11:30:18+02:00` for a Unix time in seconds and an offset from UTC in seconds, as
 /// git's `%cI` prints a commit's time (`Z` for a zero offset, as git 2.47 prints it).
@@ -33,20 +22,6 @@ pub fn rfc3339_with_offset(unix_secs: i64, offset_secs: i32) -> String {
     let sign = if offset_secs < 0 { '-' } else { '+' };
     let offset = offset_secs.unsigned_abs();
     format!("{time}{sign}{:02}:{:02}", offset / 3600, (offset / 60) % 60)
-}
-
-/// Howard Hinnant's days-to-civil conversion (proleptic Gregorian calendar).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
