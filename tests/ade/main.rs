@@ -17,6 +17,7 @@ mod real_agent;
 mod real_agents;
 mod restart;
 mod runs;
+mod secrets;
 mod signatures;
 mod store;
 mod verification;

@@ -57,10 +57,15 @@ fn the_binary_carries_every_migration_file_in_order_for_both_backends() {
         carried(MIGRATIONS_POSTGRES),
         "both backends move in step"
     );
-    for (i, m) in MIGRATIONS_SQLITE.iter().enumerate() {
-        assert_eq!(m.version, i as i64 + 1, "versions are consecutive");
+    let versions = (1..).filter(|v| !RESERVED.contains(v));
+    for (m, version) in MIGRATIONS_SQLITE.iter().zip(versions) {
+        assert_eq!(m.version, version, "versions are consecutive");
     }
 }
+
+/// Versions left free for a migration made at the same time on another branch: 5 is the audit
+/// log's (`0005_audit`). Remove it from here when that migration lands beside 6.
+const RESERVED: &[i64] = &[5];
 
 #[test]
 fn landed_migrations_are_never_edited() {
