@@ -305,3 +305,254 @@ async fn a_store_with_values_is_not_opened_without_their_key() {
         );
     }
 }
+
+// ----- stories: an agent that names a stored secret, and run logs sealed at rest -----
+
+use super::runs::{all_runs, plan_and_approve};
+use super::support::eventually;
+use super::support::runner::{script_agent, workdir};
+use super::support::story::{MAINTAINER, PATIENCE, REPO, Story};
+use super::support::verify::{
+    PUBLIC_URL, Policy, approval_of, open_link, pull_until, verify_check,
+};
+use ade::config::Config;
+use ade::forge::{CheckState, ForgeKind};
+use ade::lifecycle::State;
+use ade::store::runs::RunRow;
+
+/// Writes `[runner]`, `[secrets]` and the `agents` tables into an `ade.toml` under `dir` and
+/// loads it with ade's own loader, as an operator's file is loaded.
+fn configure(config: &mut Config, dir: &Path, secrets: &str, agents: &str) {
+    let file = dir.join("ade-secrets.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[runner]\nworkdir = {:?}\nmax_parallel = 4\nagent_user = \"nobody\"\n\n\
+             [secrets]\n{secrets}\n\n{agents}",
+            workdir(dir).display().to_string()
+        ),
+    )
+    .unwrap();
+    let loaded = Config::load(Some(&file), Vec::new()).expect("the configuration loads");
+    config.runner = loaded.runner;
+    config.agents = loaded.agents;
+    config.secrets = loaded.secrets;
+}
+
+/// The run log of `run` as its bytes on disk.
+fn log_bytes(run: &RunRow) -> (PathBuf, Vec<u8>) {
+    let report: ade::runner::RunOutcome =
+        serde_json::from_str(run.report.as_deref().expect("a finished run has a report")).unwrap();
+    let path = PathBuf::from(report.report().log.clone().expect("the run has a log"));
+    let bytes = std::fs::read(&path).unwrap();
+    (path, bytes)
+}
+
+/// The first run, once it succeeded.
+async fn succeeded(story: &Story) -> RunRow {
+    eventually(PATIENCE * 2, "the first run to succeed", || async {
+        all_runs(story)
+            .await
+            .into_iter()
+            .next()
+            .filter(|r| r.state.as_str() == "succeeded")
+    })
+    .await
+}
+
+fn holds(bytes: &[u8], text: &str) -> bool {
+    bytes.windows(text.len()).any(|w| w == text.as_bytes())
+}
+
+/// Writes what the agent saw of `API_TOKEN`: a digest of its value, and how many times the value
+/// shows in its own argv and in the files of its worktree and scratch folder.
+const LOOK: &str = "mkdir -p notes\n\
+    ( echo \"digest: $(printf '%s' \"$API_TOKEN\" | sha256sum | cut -c1-16)\"\n\
+      echo \"argv: $(tr '\\0' '\\n' < /proc/$$/cmdline | grep -c -F -e \"$API_TOKEN\")\"\n\
+      echo \"files: $(grep -rlF -e \"$API_TOKEN\" --exclude-dir=.git . \"$ADE_SCRATCH\" | wc -l)\"\n\
+    ) > notes/$ADE_TASK_ID.md\n\
+    echo \"Looked at the environment.\" > \"$ADE_OUTPUT_FILE\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_agent_gets_its_stored_secret_in_its_environment_only_and_waits_while_it_is_missing() {
+    let db = super::support::db::sqlite();
+    let key = key_file(&db.dir, "master.key");
+    let value = "stored-token-8c1f0a7e5d";
+    let digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(value.as_bytes()))[..16].to_owned()
+    };
+    let secrets = SecretStore::new(db.store().await, keys(Some(&key), &[]));
+    secrets
+        .set("STORY_TOKEN", &Secret::new(value))
+        .await
+        .unwrap();
+    let agents = format!(
+        "{}\n[agents.script.secrets]\nAPI_TOKEN = {{ store = \"STORY_TOKEN\" }}\n",
+        script_agent(LOOK, 60)
+    );
+    let settings = format!("master_key_file = {:?}", key.display().to_string());
+    let policy = "[agents]\ndefault = \"script\"\n";
+    let story = Story::start_on(
+        db,
+        ForgeKind::Github,
+        false,
+        &[(".ade/config.toml", policy)],
+        |config, dir| configure(config, dir, &settings, &agents),
+    )
+    .await;
+
+    let issue = story.issue(MAINTAINER, "Look", "- [ ] Look around\n").await;
+    plan_and_approve(&story, issue).await;
+    let approval = approval_of(&story, "t1").await;
+    let seen = story
+        .sim
+        .file(REPO, &approval.head, "notes/t1.md")
+        .await
+        .expect("the agent wrote what it saw");
+    let seen = String::from_utf8_lossy(&seen);
+    assert!(
+        seen.contains(&format!("digest: {digest}")),
+        "the value reached the agent's environment: {seen}"
+    );
+    assert!(seen.contains("argv: 0\n"), "not on its argv: {seen}");
+    assert!(
+        seen.contains("files: 0\n"),
+        "in no file of its worktree or scratch folder: {seen}"
+    );
+    let run = succeeded(&story).await;
+    let (_, log) = log_bytes(&run);
+    assert!(!holds(&log, value), "the run log never holds the value");
+    assert!(!run.report.unwrap_or_default().contains(value));
+
+    // The operator deletes the secret: the next run waits, saying which secret it needs, in its
+    // reason, the goal and its log; once the secret is set again the same run goes on.
+    secrets.delete("STORY_TOKEN").await.unwrap();
+    let second = story.issue(MAINTAINER, "Again", "- [ ] Look again\n").await;
+    plan_and_approve(&story, second).await;
+    let held = eventually(PATIENCE * 2, "the run held for its secret", || async {
+        all_runs(&story)
+            .await
+            .into_iter()
+            .find(|r| r.state.as_str() == "queued" && r.reason.is_some())
+    })
+    .await;
+    let reason = held.reason.clone().unwrap();
+    assert!(
+        reason.contains(
+            "agent script: the secret STORY_TOKEN its registration names (for API_TOKEN) cannot \
+             be read: no secret STORY_TOKEN is stored"
+        ),
+        "{reason}"
+    );
+    story
+        .until("ade to tell the goal what the run waits for", |s| {
+            s.bot_comments(second)
+                .into_iter()
+                .find(|c| c.contains("is waiting") && c.contains("STORY\\_TOKEN"))
+        })
+        .await;
+    let held_log = workdir(&story.config_dir())
+        .join("runs")
+        .join(held.id.to_string())
+        .join(format!("attempt-{}.log", held.attempt));
+    let noted = std::fs::read_to_string(&held_log).unwrap();
+    assert!(
+        noted.contains("[ade] agent script: the secret STORY_TOKEN"),
+        "{noted}"
+    );
+
+    secrets
+        .set("STORY_TOKEN", &Secret::new(value))
+        .await
+        .unwrap();
+    let ran = eventually(PATIENCE * 2, "the held run to run", || async {
+        all_runs(&story)
+            .await
+            .into_iter()
+            .find(|r| r.id == held.id && r.state.as_str() == "succeeded")
+    })
+    .await;
+    assert_eq!(ran.attempt, held.attempt, "the same run, not a new attempt");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sealed_run_logs_hold_no_plaintext_on_disk_and_ade_serves_them_opened() {
+    let db = super::support::db::sqlite();
+    let key = key_file(&db.dir, "master.key");
+    let agent = "mkdir -p notes\necho \"notes of $ADE_TASK_ID\" > notes/$ADE_TASK_ID.md\n\
+                 echo \"agent-marker-31d7 was here\"\n";
+    let policy = Policy::new()
+        .step(
+            "marker",
+            "echo step-marker-9b2e; grep -q 'notes of t1' notes/t1.md",
+        )
+        .toml();
+    let settings = format!(
+        "master_key_file = {:?}\nencrypt_run_logs = true",
+        key.display().to_string()
+    );
+    let agents = script_agent(agent, 60);
+    let story = Story::start_on(
+        db,
+        ForgeKind::Github,
+        false,
+        &[(".ade/config.toml", policy.as_str())],
+        |config, dir| {
+            configure(config, dir, &settings, &agents);
+            config.server.public_url = Some(PUBLIC_URL.into());
+        },
+    )
+    .await;
+    let issue = story
+        .issue(MAINTAINER, "Notes", "- [ ] Write the notes\n")
+        .await;
+    plan_and_approve(&story, issue).await;
+    let opened = approval_of(&story, "t1").await;
+    let ready = pull_until(&story, opened.number, "the approval ready", |p| !p.draft).await;
+    let check = verify_check(&story, &ready.head_sha, &[CheckState::Success]).await;
+
+    let run = succeeded(&story).await;
+    let (path, on_disk) = log_bytes(&run);
+    assert!(
+        on_disk.starts_with(b"ADE-SEALED-LOG 1 "),
+        "{} is sealed",
+        path.display()
+    );
+    for plain in [
+        "agent-marker-31d7",
+        "step-marker-9b2e",
+        "[ade]",
+        "environment",
+    ] {
+        assert!(!holds(&on_disk, plain), "{plain} is on disk in plaintext");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "the log is its owner's alone"
+    );
+
+    // ade's own readers open it: the approval's summary (the agent's last lines) and the log
+    // behind the check's signed link.
+    assert!(
+        ready.body.contains("agent-marker-31d7 was here"),
+        "the summary read from the sealed log: {}",
+        ready.body
+    );
+    let link = check.details_url.clone().expect("the check links its log");
+    let (status, served) = open_link(&story, &link).await;
+    assert_eq!(status, 200, "{served}");
+    for plain in [
+        "agent-marker-31d7 was here",
+        "[ade] verification step marker (static)",
+        "step-marker-9b2e",
+    ] {
+        assert!(
+            served.contains(plain),
+            "{plain} in the served log:\n{served}"
+        );
+    }
+    assert!(!served.contains("ADE-SEALED-LOG"), "{served}");
+}
