@@ -374,7 +374,26 @@ async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result<()>
             if config.secrets.keys.current().is_none() {
                 return Err(ade::secrets::SecretError::NoMasterKey.into());
             }
-            Some(read_secret_value(name)?)
+            let value = read_secret_value(name)?;
+            let forge = config
+                .github
+                .webhook_secrets
+                .iter()
+                .chain(&config.gitea.webhook_secrets)
+                .chain(&config.gitea.token);
+            let app_key = config
+                .github
+                .private_key_file
+                .as_ref()
+                .and_then(|path| std::fs::read_to_string(path).ok());
+            if forge.map(|s| s.expose()).any(|v| v == value.expose())
+                || app_key.is_some_and(|pem| pem.trim() == value.expose().trim())
+            {
+                anyhow::bail!(
+                    "the value of {name} is one of ade's forge credentials, which agents never see"
+                );
+            }
+            Some(value)
         }
         _ => None,
     };

@@ -704,6 +704,18 @@ fn secrets_set_refuses_an_empty_value_a_bad_name_and_no_master_key() {
             text(&out.stderr)
         );
     }
+    let forge = [
+        with_key[0],
+        with_key[1],
+        ("ADE_GITHUB__WEBHOOK_SECRET", "hook-secret-3c9e"),
+    ];
+    let out = ade_with_input(&["secrets", "set", "HOOK"], &forge, b"hook-secret-3c9e\n");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("the value of HOOK is one of ade's forge credentials"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = ade_with_input(&["secrets", "set", "K"], &[data_dir], b"value\n");
     assert!(!out.status.success());
     assert!(
