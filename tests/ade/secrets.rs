@@ -556,3 +556,28 @@ async fn sealed_run_logs_hold_no_plaintext_on_disk_and_ade_serves_them_opened() 
     }
     assert!(!served.contains("ADE-SEALED-LOG"), "{served}");
 }
+
+#[tokio::test]
+async fn ade_does_not_start_when_an_agent_names_a_secret_that_is_not_stored() {
+    for db in databases().await {
+        let key = key_file(&db.dir, "master.key");
+        let agents = format!(
+            "{}\n[agents.script.secrets]\nAPI_TOKEN = {{ store = \"NEVER_SET\" }}\n",
+            script_agent("true", 60)
+        );
+        let settings = format!("master_key_file = {:?}", key.display().to_string());
+        let mut config = super::support::config(&db);
+        configure(&mut config, &db.dir, &settings, &agents);
+        let err = match ade::service::Service::start(&config, Default::default()).await {
+            Ok(_) => panic!("{}: ade started without the agent's secret", db.name),
+            Err(err) => format!("{err:#}"),
+        };
+        assert_eq!(
+            err,
+            "agent script: secrets.API_TOKEN names the stored secret NEVER_SET, which is not in \
+             ade's secret store: set it with `ade secrets set NEVER_SET` (docs/secrets.md)",
+            "{}",
+            db.name
+        );
+    }
+}

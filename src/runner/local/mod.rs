@@ -107,7 +107,7 @@ impl LocalRunner {
                     && !secrets.missing(&[stored.as_str()]).await?.is_empty()
                 {
                     anyhow::bail!(
-                        "agent {}: secrets.{} names the stored secret {stored}, which is not in                          ade's secret store: set it with `ade secrets set {stored}`                          (docs/secrets.md)",
+                        "agent {}: secrets.{} names the stored secret {stored}, which is not in ade's secret store: set it with `ade secrets set {stored}` (docs/secrets.md)",
                         agent.name,
                         secret.name
                     );
