@@ -221,17 +221,18 @@ impl LogFiles {
         let key = self.keys.get(&key_id).expect("key_of found it");
         let mut text = Vec::new();
         let mut frames = Frames::new(&mut file, path)?;
-        while let Some((offset, nonce, ciphertext)) = frames.next_frame()? {
-            let plain = seal::open_with(key, &nonce, &head, &ciphertext).map_err(|reason| {
-                LogError::Corrupt {
-                    path: path.to_path_buf(),
-                    offset,
-                    reason: match reason {
-                        OpenError::Tampered => reason.to_string(),
-                        OpenError::UnknownKey(_) => unreachable!("the key is given"),
-                    },
-                }
-            })?;
+        while let Some(frame) = frames.next_frame()? {
+            let plain =
+                seal::open_with(key, &frame.nonce, &head, &frame.ciphertext).map_err(|reason| {
+                    LogError::Corrupt {
+                        path: path.to_path_buf(),
+                        offset: frame.offset,
+                        reason: match reason {
+                            OpenError::Tampered => reason.to_string(),
+                            OpenError::UnknownKey(_) => unreachable!("the key is given"),
+                        },
+                    }
+                })?;
             text.extend_from_slice(&plain);
             if text.len() as u64 > max {
                 text.truncate(usize::try_from(max).unwrap_or(usize::MAX));
@@ -331,6 +332,13 @@ impl LogAppender {
     }
 }
 
+/// One frame as read: where it starts, its nonce and its ciphertext.
+struct Frame {
+    offset: u64,
+    nonce: [u8; NONCE_BYTES],
+    ciphertext: Vec<u8>,
+}
+
 /// The frames of a sealed log, read after its header.
 struct Frames<'f> {
     file: &'f mut std::fs::File,
@@ -389,8 +397,8 @@ impl<'f> Frames<'f> {
         Ok(Some((length, nonce)))
     }
 
-    /// The next whole frame: where it starts, its nonce and its ciphertext.
-    fn next_frame(&mut self) -> Result<Option<(u64, [u8; NONCE_BYTES], Vec<u8>)>, LogError> {
+    /// The next whole frame.
+    fn next_frame(&mut self) -> Result<Option<Frame>, LogError> {
         let Some((length, nonce)) = self.prefix()? else {
             return Ok(None);
         };
@@ -398,9 +406,13 @@ impl<'f> Frames<'f> {
         self.file
             .read_exact(&mut ciphertext)
             .map_err(|e| self.io(e))?;
-        let start = self.at;
+        let offset = self.at;
         self.at += FRAME_PREFIX as u64 + length;
-        Ok(Some((start, nonce, ciphertext)))
+        Ok(Some(Frame {
+            offset,
+            nonce,
+            ciphertext,
+        }))
     }
 
     /// Steps over the next whole frame; its ciphertext length.

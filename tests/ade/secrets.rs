@@ -205,7 +205,7 @@ async fn rotation_reseals_every_value_under_the_new_key_while_the_old_one_still_
 
         // The operator makes the new key current and keeps the old one as a previous key: every
         // value still reads, and a value set now is sealed under the new key.
-        let both = SecretStore::new(store.clone(), keys(Some(&new), &[old.clone()]));
+        let both = SecretStore::new(store.clone(), keys(Some(&new), std::slice::from_ref(&old)));
         both.check_keys().await.unwrap();
         assert_eq!(read(&both, "B").await.unwrap(), "beta");
         both.set("D", &Secret::new("delta")).await.unwrap();

@@ -196,7 +196,9 @@ async fn stored_secrets(
                 );
                 LocalRunner::create_run_folder(log.parent().unwrap_or(log))?;
                 report.log = Some(log.display().to_string());
-                if let Err(e) = env::append_notes(&runner.env.logs, log, &[reason.clone()]).await {
+                if let Err(e) =
+                    env::append_notes(&runner.env.logs, log, std::slice::from_ref(&reason)).await
+                {
                     tracing::warn!(run = order.run_id, error = %e, "could not write the run log");
                 }
                 return Err(Stop::setup(reason));
