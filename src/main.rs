@@ -418,7 +418,7 @@ async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result<()>
             println!("deleted secret {name}");
             Ok(())
         }
-        SecretsCommand::RotateKey => rotate_key(&secrets).await,
+        SecretsCommand::RotateKey => rotate_key(&secrets, config.secrets.encrypt_run_logs).await,
         SecretsCommand::Keygen { .. } => unreachable!("handled before the configuration is read"),
     };
     store.close().await;
@@ -524,8 +524,9 @@ async fn list_secrets(secrets: &ade::secrets::SecretStore) -> anyhow::Result<()>
 }
 
 /// `ade secrets rotate-key`: how many values moved to the current key; values that did not open
-/// are named on standard error and make it fail.
-async fn rotate_key(secrets: &ade::secrets::SecretStore) -> anyhow::Result<()> {
+/// are named on standard error and make it fail. With sealed run logs, it says that they keep
+/// their key.
+async fn rotate_key(secrets: &ade::secrets::SecretStore, sealed_logs: bool) -> anyhow::Result<()> {
     let rotation = secrets.rotate().await?;
     let key_id = rotation.key_id.map(|id| id.to_string()).unwrap_or_default();
     println!(
@@ -537,10 +538,12 @@ async fn rotate_key(secrets: &ade::secrets::SecretStore) -> anyhow::Result<()> {
             n => format!("; {n} were set again meanwhile"),
         }
     );
-    println!(
-        "run logs sealed under an earlier key keep it: keep its file in \
-         secrets.previous_master_key_files while those logs are kept"
-    );
+    if sealed_logs {
+        println!(
+            "run logs sealed under an earlier key keep it: keep its file in \
+             secrets.previous_master_key_files while those logs are kept"
+        );
+    }
     for (name, reason) in &rotation.failed {
         eprintln!("the stored secret {name} was not re-sealed: {reason}");
     }

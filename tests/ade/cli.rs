@@ -551,6 +551,19 @@ fn secrets_are_set_from_standard_input_listed_without_values_rotated_and_deleted
     );
     let set = ade_with_input(&["secrets", "set", "OTHER"], &with_old, b"second\r\n");
     assert!(set.status.success(), "{}", text(&set.stderr));
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode(&data),
+        0o711,
+        "the data dir ade made: others may pass, not list"
+    );
+    assert_eq!(
+        mode(&data.join("ade.db")),
+        0o600,
+        "the database ade made is its own"
+    );
     let mut on_disk = Vec::new();
     for file in std::fs::read_dir(&data).unwrap() {
         on_disk.extend(std::fs::read(file.unwrap().path()).unwrap());
