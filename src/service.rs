@@ -82,6 +82,20 @@ impl Service {
     /// Opens and migrates the store, binds the listener and starts every part. Returns once the
     /// service accepts requests.
     pub async fn start(config: &Config, options: ServiceOptions) -> anyhow::Result<Service> {
+        // The agents are checked before anything is opened or created.
+        let log_files = config.secrets.log_files();
+        let mut local = match options.runner {
+            None if !config.agents.is_empty() => Some(
+                LocalRunner::start(
+                    &config.agents,
+                    &config.runner,
+                    &config.policy,
+                    log_files.clone(),
+                )
+                .await?,
+            ),
+            _ => None,
+        };
         let store = Store::connect(StoreOptions {
             url: config.database.url.expose().to_string(),
             max_connections: config.database.max_connections,
@@ -97,22 +111,14 @@ impl Service {
         // Without the keys of what is stored, ade does not start (docs/secrets.md).
         let secrets = SecretStore::new(store.clone(), config.secrets.keys.clone());
         secrets.check_keys().await?;
-        let log_files = config.secrets.log_files();
-        let runner: Option<(Arc<dyn Runner>, usize)> = match options.runner {
-            Some(runner) => Some(runner),
-            None if !config.agents.is_empty() => {
-                let local = LocalRunner::start(
-                    &config.agents,
-                    &config.runner,
-                    &config.policy,
-                    secrets,
-                    log_files.clone(),
-                )
-                .await?;
+        let runner: Option<(Arc<dyn Runner>, usize)> = match (options.runner, local.take()) {
+            (Some(runner), _) => Some(runner),
+            (None, Some(mut local)) => {
+                local.use_secret_store(secrets).await?;
                 let parallel = local.max_parallel();
                 Some((Arc::new(local), parallel))
             }
-            None => None,
+            (None, None) => None,
         };
 
         let listener = tokio::net::TcpListener::bind(config.server.listen)

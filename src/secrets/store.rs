@@ -52,6 +52,9 @@ pub enum SecretError {
     /// Sealing failed.
     #[error(transparent)]
     Seal(#[from] SealError),
+    /// The runner was given no secret store to read from.
+    #[error("this runner has no secret store to read it from")]
+    NoStore,
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -39,8 +39,8 @@ use crate::secrets::{LogFiles, SecretStore};
 pub struct LocalRunner {
     name: String,
     registry: AgentRegistry,
-    /// Where the agents' stored secrets are read for each run.
-    secrets: SecretStore,
+    /// Where the agents' stored secrets are read for each run, once the database is open.
+    secrets: Option<SecretStore>,
     mirrors: Mirrors,
     pools: tokio::sync::Mutex<HashMap<PathBuf, Arc<WorktreePool>>>,
     env: EnvOptions,
@@ -89,31 +89,17 @@ impl Stop {
 }
 
 impl LocalRunner {
-    /// The runner of the server's `agents` (their pinned versions checked now, and the stored
-    /// secrets they name present in `secrets`) with `runner`'s workdir and ways of starting
-    /// agents, under `policy`, writing run logs as `logs` says. Refuses to start on any problem,
-    /// naming it.
+    /// The runner of the server's `agents` (their pinned versions checked now) with `runner`'s
+    /// workdir and ways of starting agents, under `policy`, writing run logs as `logs` says.
+    /// Refuses to start on any problem, naming it. It touches no database: the secret store is
+    /// given afterwards ([`LocalRunner::use_secret_store`]).
     pub async fn start(
         agents: &[Agent],
         runner: &RunnerConfig,
         policy: &ServerPolicy,
-        secrets: SecretStore,
         logs: LogFiles,
     ) -> anyhow::Result<LocalRunner> {
         let registry = AgentRegistry::start(agents, runner, policy).await?;
-        for agent in agents {
-            for secret in &agent.secrets {
-                if let SecretSource::Store(stored) = &secret.source
-                    && !secrets.missing(&[stored.as_str()]).await?.is_empty()
-                {
-                    anyhow::bail!(
-                        "agent {}: secrets.{} names the stored secret {stored}, which is not in ade's secret store: set it with `ade secrets set {stored}` (docs/secrets.md)",
-                        agent.name,
-                        secret.name
-                    );
-                }
-            }
-        }
         let agent_user = registry.agent_user()?;
         let runner = registry.runner().clone();
         let workdir = runner.workdir.clone();
@@ -154,12 +140,33 @@ impl LocalRunner {
             },
             workdir,
             registry,
-            secrets,
+            secrets: None,
             bot: Identity {
                 name: "ade".into(),
                 email: "ade@localhost".into(),
             },
         })
+    }
+
+    /// Reads the agents' stored secrets from `secrets` for each run, once every stored secret
+    /// an agent's registration names is there; refuses, naming the agent, the variable and the
+    /// secret, when one is not.
+    pub async fn use_secret_store(&mut self, secrets: SecretStore) -> anyhow::Result<()> {
+        for agent in self.registry.iter() {
+            for secret in &agent.secrets {
+                if let SecretSource::Store(stored) = &secret.source
+                    && !secrets.missing(&[stored.as_str()]).await?.is_empty()
+                {
+                    anyhow::bail!(
+                        "agent {}: secrets.{} names the stored secret {stored}, which is not in ade's secret store: set it with `ade secrets set {stored}` (docs/secrets.md)",
+                        agent.name,
+                        secret.name
+                    );
+                }
+            }
+        }
+        self.secrets = Some(secrets);
+        Ok(())
     }
 
     /// Runs this runner carries out at once.

@@ -19,7 +19,7 @@ use crate::runner::mirror::Mirror;
 use crate::runner::order::{RunOrder, RunOutcome, RunReport};
 use crate::runner::workspace::{self, MainLease, WorktreeLease};
 use crate::secret::Secret;
-use crate::secrets::RunReader;
+use crate::secrets::{RunReader, SecretError};
 
 /// A run ready for its agent.
 pub(super) struct Prepared {
@@ -187,7 +187,11 @@ async fn stored_secrets(
             agent: &agent.name,
             variable: &secret.name,
         };
-        match runner.secrets.read_for_run(stored, reader).await {
+        let read = match &runner.secrets {
+            Some(secrets) => secrets.read_for_run(stored, reader).await,
+            None => Err(SecretError::NoStore),
+        };
+        match read {
             Ok(value) => values.push((stored.clone(), value)),
             Err(error) => {
                 let reason = format!(
