@@ -405,22 +405,29 @@ async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result<()>
     .with_context(|| format!("open {}", config.database.redacted_url()))?;
     store.migrate().await.context("migrate")?;
     let secrets = SecretStore::new(store.clone(), config.secrets.keys.clone());
-    let done = match command {
-        SecretsCommand::Set { name } => {
-            let value = value.expect("read above");
-            let key_id = secrets.set(&name, &value).await?;
-            println!("stored secret {name}, sealed under key id {key_id}");
-            Ok(())
+    let done = async {
+        match command {
+            SecretsCommand::Set { name } => {
+                let value = value.expect("read above");
+                let key_id = secrets.set(&name, &value).await?;
+                println!("stored secret {name}, sealed under key id {key_id}");
+                Ok(())
+            }
+            SecretsCommand::List => list_secrets(&secrets).await,
+            SecretsCommand::Delete { name } => {
+                secrets.delete(&name).await?;
+                println!("deleted secret {name}");
+                Ok(())
+            }
+            SecretsCommand::RotateKey => {
+                rotate_key(&secrets, config.secrets.encrypt_run_logs).await
+            }
+            SecretsCommand::Keygen { .. } => {
+                unreachable!("handled before the configuration is read")
+            }
         }
-        SecretsCommand::List => list_secrets(&secrets).await,
-        SecretsCommand::Delete { name } => {
-            secrets.delete(&name).await?;
-            println!("deleted secret {name}");
-            Ok(())
-        }
-        SecretsCommand::RotateKey => rotate_key(&secrets, config.secrets.encrypt_run_logs).await,
-        SecretsCommand::Keygen { .. } => unreachable!("handled before the configuration is read"),
-    };
+    }
+    .await;
     store.close().await;
     done
 }
