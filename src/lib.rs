@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod policy;
 pub mod runner;
 pub mod secret;
+pub mod secrets;
 pub mod service;
 pub mod sim;
 pub mod spec;

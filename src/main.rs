@@ -62,6 +62,12 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: DoctorFormat,
     },
+    /// The secret store: values sealed under the master key, for agents whose registration
+    /// names them (docs/secrets.md). Values are read from standard input, never printed.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
     /// Repository policy files (`.ade/config.toml`).
     Policy {
         #[command(subcommand)]
@@ -166,6 +172,33 @@ enum AuditFormat {
 }
 
 #[derive(Subcommand)]
+enum SecretsCommand {
+    /// Store NAME, sealed under the master key; its value is read from standard input (never
+    /// the command line), and one trailing line end is dropped.
+    Set {
+        /// The secret's name: a letter or _, then letters, digits and _ (at most 64).
+        name: String,
+    },
+    /// Every stored secret's name, key id and when it was set; never a value.
+    List,
+    /// Remove NAME from the store.
+    Delete {
+        /// The secret's name.
+        name: String,
+    },
+    /// Re-seal every value under the current master key (secrets.master_key_file), while the
+    /// old key is still listed in secrets.previous_master_key_files; a running ade with both
+    /// keys keeps working throughout.
+    RotateKey,
+    /// Write a new random master key to FILE (64 hex digits), readable by its owner alone;
+    /// never overwrites a file.
+    Keygen {
+        /// Where the key file goes; it must not exist.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum PolicyCommand {
     /// Validate a policy file; print every problem with its line and column.
     Check {
@@ -258,6 +291,9 @@ fn main() -> ExitCode {
             );
             return ExitCode::SUCCESS;
         }
+        Command::Secrets {
+            command: SecretsCommand::Keygen { file },
+        } => return keygen(file),
         _ => {}
     }
     let env = std::env::vars_os()
@@ -295,6 +331,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve => serve(&config).await,
             Command::Migrate => migrate(&config).await,
+            Command::Secrets { command } => secrets(&config, command).await,
             Command::Sim {
                 listen,
                 webhook_url,
@@ -495,6 +532,223 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
         config.database.redacted_url()
     );
     store.close().await;
+    Ok(())
+}
+
+/// `ade secrets keygen FILE`: a new key file, only its owner may read it; never overwrites one.
+fn keygen(file: &std::path::Path) -> ExitCode {
+    match ade::secrets::MasterKey::generate_file(file) {
+        Ok(key) => {
+            println!(
+                "wrote a new master key to {} (key id {}); set secrets.master_key_file or \
+                 ADE_MASTER_KEY_FILE to it",
+                file.display(),
+                key.id()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("ade secrets keygen: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `ade secrets set|list|delete|rotate-key` on the configured database, with the configured keys.
+async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result<()> {
+    use ade::secrets::SecretStore;
+    let value = match &command {
+        SecretsCommand::Set { name } => {
+            ade::secrets::name::check(name).map_err(anyhow::Error::msg)?;
+            if config.secrets.keys.current().is_none() {
+                return Err(ade::secrets::SecretError::NoMasterKey.into());
+            }
+            let value = read_secret_value(name)?;
+            let forge = config
+                .github
+                .webhook_secrets
+                .iter()
+                .chain(&config.gitea.webhook_secrets)
+                .chain(&config.gitea.token);
+            let app_key = config
+                .github
+                .private_key_file
+                .as_ref()
+                .and_then(|path| std::fs::read_to_string(path).ok());
+            if forge.map(|s| s.expose()).any(|v| v == value.expose())
+                || app_key.is_some_and(|pem| pem.trim() == value.expose().trim())
+            {
+                anyhow::bail!(
+                    "the value of {name} is one of ade's forge credentials, which agents never see"
+                );
+            }
+            Some(value)
+        }
+        _ => None,
+    };
+    let store = Store::connect(StoreOptions {
+        url: config.database.url.expose().to_string(),
+        max_connections: 2,
+    })
+    .await
+    .with_context(|| format!("open {}", config.database.redacted_url()))?;
+    store.migrate().await.context("migrate")?;
+    let secrets = SecretStore::new(store.clone(), config.secrets.keys.clone());
+    let done = async {
+        match command {
+            SecretsCommand::Set { name } => {
+                let value = value.expect("read above");
+                let key_id = secrets.set(&name, &value).await?;
+                println!("stored secret {name}, sealed under key id {key_id}");
+                Ok(())
+            }
+            SecretsCommand::List => list_secrets(&secrets).await,
+            SecretsCommand::Delete { name } => {
+                secrets.delete(&name).await?;
+                println!("deleted secret {name}");
+                Ok(())
+            }
+            SecretsCommand::RotateKey => {
+                rotate_key(&secrets, config.secrets.encrypt_run_logs).await
+            }
+            SecretsCommand::Keygen { .. } => {
+                unreachable!("handled before the configuration is read")
+            }
+        }
+    }
+    .await;
+    store.close().await;
+    done
+}
+
+/// The value of `ade secrets set NAME`: standard input to its end (or one line typed at a
+/// terminal, not echoed), without one trailing line end; empty, not UTF-8 or too long is refused.
+fn read_secret_value(name: &str) -> anyhow::Result<ade::secret::Secret> {
+    use std::io::{IsTerminal, Read};
+    let max = ade::secrets::store::MAX_VALUE_BYTES;
+    let mut bytes = Vec::new();
+    if std::io::stdin().is_terminal() {
+        eprint!("value of {name} (not shown): ");
+        let line = read_hidden_line().context("read the value from the terminal")?;
+        bytes = line.into_bytes();
+    } else {
+        std::io::stdin()
+            .lock()
+            .take(max as u64 + 3)
+            .read_to_end(&mut bytes)
+            .context("read the value from standard input")?;
+    }
+    if bytes.ends_with(b"\r\n") {
+        bytes.truncate(bytes.len() - 2);
+    } else if bytes.ends_with(b"\n") {
+        bytes.truncate(bytes.len() - 1);
+    }
+    if bytes.is_empty() {
+        anyhow::bail!(
+            "no value for {name} on standard input: pipe it in (`ade secrets set {name} < FILE`) \
+             or type it at the prompt; it is never taken from the command line"
+        );
+    }
+    if bytes.len() > max {
+        anyhow::bail!("the value of {name} is longer than 64 KiB");
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("the value of {name} is not UTF-8 text"))?;
+    Ok(ade::secret::Secret::new(text))
+}
+
+/// One line from the terminal on standard input, with echo off while it is typed.
+fn read_hidden_line() -> std::io::Result<String> {
+    // SAFETY: termios is plain data; tcgetattr fills it for fd 0, which is a terminal here.
+    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+    if unsafe { libc::tcgetattr(0, &mut saved) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut quiet = saved;
+    quiet.c_lflag &= !libc::ECHO;
+    quiet.c_lflag |= libc::ECHONL;
+    // SAFETY: fd 0 is a terminal and `quiet` a termios read from it.
+    if unsafe { libc::tcsetattr(0, libc::TCSANOW, &quiet) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut line = String::new();
+    let read = std::io::stdin().read_line(&mut line);
+    // SAFETY: restores what tcgetattr read.
+    unsafe { libc::tcsetattr(0, libc::TCSANOW, &saved) };
+    read.map(|_| line)
+}
+
+/// `ade secrets list`: one line per secret, and what to do about values under a previous key.
+async fn list_secrets(secrets: &ade::secrets::SecretStore) -> anyhow::Result<()> {
+    let listed = secrets.list().await?;
+    if listed.is_empty() {
+        println!("no secret is stored");
+        return Ok(());
+    }
+    let keys = secrets.keys();
+    let width = listed
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!("{:width$}  {:16}  {:20}  KEY", "NAME", "KEY ID", "UPDATED");
+    let mut previous = 0;
+    for secret in &listed {
+        let key = match (keys.current(), keys.get(&secret.key_id)) {
+            (Some(current), _) if current.id().as_str() == secret.key_id => "current",
+            (_, Some(_)) => {
+                previous += 1;
+                "previous"
+            }
+            (_, None) => "not configured",
+        };
+        println!(
+            "{:width$}  {:16}  {:20}  {key}",
+            secret.name,
+            secret.key_id,
+            ade::clock::rfc3339(secret.updated_at)
+        );
+    }
+    if previous > 0 {
+        println!(
+            "{previous} secret(s) are sealed under a previous key: `ade secrets rotate-key` \
+             re-seals them under the current one"
+        );
+    }
+    Ok(())
+}
+
+/// `ade secrets rotate-key`: how many values moved to the current key; values that did not open
+/// are named on standard error and make it fail. With sealed run logs, it says that they keep
+/// their key.
+async fn rotate_key(secrets: &ade::secrets::SecretStore, sealed_logs: bool) -> anyhow::Result<()> {
+    let rotation = secrets.rotate().await?;
+    let key_id = rotation.key_id.map(|id| id.to_string()).unwrap_or_default();
+    println!(
+        "re-sealed {} secret(s) under key id {key_id}; {} already were{}",
+        rotation.resealed,
+        rotation.current,
+        match rotation.changed {
+            0 => String::new(),
+            n => format!("; {n} were set again meanwhile"),
+        }
+    );
+    if sealed_logs {
+        println!(
+            "run logs sealed under an earlier key keep it: keep its file in \
+             secrets.previous_master_key_files while those logs are kept"
+        );
+    }
+    for (name, reason) in &rotation.failed {
+        eprintln!("the stored secret {name} was not re-sealed: {reason}");
+    }
+    if !rotation.failed.is_empty() {
+        anyhow::bail!(
+            "{} secret(s) could not be opened and stay under their old key",
+            rotation.failed.len()
+        );
+    }
     Ok(())
 }
 

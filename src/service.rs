@@ -35,6 +35,7 @@ use crate::links::LinkSigner;
 use crate::metrics::Metrics;
 use crate::runner::Runner;
 use crate::runner::local::LocalRunner;
+use crate::secrets::SecretStore;
 use crate::store::{Store, StoreOptions};
 use crate::web::{self, Operations};
 use anyhow::Context as _;
@@ -82,15 +83,19 @@ impl Service {
     /// Opens and migrates the store, binds the listener and starts every part. Returns once the
     /// service accepts requests.
     pub async fn start(config: &Config, options: ServiceOptions) -> anyhow::Result<Service> {
-        let runner: Option<(Arc<dyn Runner>, usize)> = match options.runner {
-            Some(runner) => Some(runner),
-            None if !config.agents.is_empty() => {
-                let local =
-                    LocalRunner::start(&config.agents, &config.runner, &config.policy).await?;
-                let parallel = local.max_parallel();
-                Some((Arc::new(local), parallel))
-            }
-            None => None,
+        // The agents are checked before anything is opened or created.
+        let log_files = config.secrets.log_files();
+        let mut local = match options.runner {
+            None if !config.agents.is_empty() => Some(
+                LocalRunner::start(
+                    &config.agents,
+                    &config.runner,
+                    &config.policy,
+                    log_files.clone(),
+                )
+                .await?,
+            ),
+            _ => None,
         };
         let store = Store::connect(StoreOptions {
             url: config.database.url.expose().to_string(),
@@ -104,6 +109,18 @@ impl Service {
             applied,
             "database ready"
         );
+        // Without the keys of what is stored, ade does not start (docs/secrets.md).
+        let secrets = SecretStore::new(store.clone(), config.secrets.keys.clone());
+        secrets.check_keys().await?;
+        let runner: Option<(Arc<dyn Runner>, usize)> = match (options.runner, local.take()) {
+            (Some(runner), _) => Some(runner),
+            (None, Some(mut local)) => {
+                local.use_secret_store(secrets).await?;
+                let parallel = local.max_parallel();
+                Some((Arc::new(local), parallel))
+            }
+            (None, None) => None,
+        };
 
         let audit = Arc::new(
             AuditLog::open(config.audit.clone(), masker(config), options.clock.clone())
@@ -154,6 +171,7 @@ impl Service {
                 store: store.clone(),
                 links: links.clone(),
                 workdir: config.runner.workdir.clone(),
+                files: log_files,
             }));
 
         let forges = forges(config, &options.clients)?;
@@ -378,7 +396,7 @@ fn masker(config: &Config) -> Masker {
     let agents = config
         .agents
         .iter()
-        .flat_map(|agent| agent.secrets.iter().map(|s| &s.value));
+        .flat_map(|agent| agent.secrets.iter().filter_map(|s| s.value.as_ref()));
     Masker::new(forge.chain(agents).map(|secret| secret.expose().to_owned()))
 }
 

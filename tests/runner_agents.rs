@@ -135,6 +135,7 @@ fn select(registry: &AgentRegistry, name: &str, environment: Environment) -> Sel
         timeout: agent.timeout,
         agent,
         environment,
+        stored: Vec::new(),
     }
 }
 
@@ -619,6 +620,60 @@ fn the_environment_holds_only_what_it_should() {
     }
     // SAFETY: as above.
     unsafe { std::env::remove_var("ADE_AGENT_KEY") };
+}
+
+#[test]
+fn a_stored_secret_goes_to_the_environment_only_once_read_for_the_run() {
+    let _env = lock();
+    let dir = Dir::new("stored");
+    let agent = dir.script(
+        "look",
+        "printf '%s\\n' \"$@\" > \"$ADE_OUTPUT_FILE\"; printf 'token=%s\\n' \"$API_TOKEN\" >> \"$ADE_OUTPUT_FILE\"",
+    );
+    let toml = format!(
+        "{RUNNER}\n[agents.look]\ncommand = [\"{}\", \"{{task_file}}\"]\ntrust = \"trusted\"\n[agents.look.secrets]\nAPI_TOKEN = {{ store = \"STORED_TOKEN\" }}\n",
+        agent.display()
+    );
+    let config = load(&dir, &toml, vec![]).unwrap();
+    let registry = AgentRegistry::new(&config.agents, &config.runner, &config.policy).unwrap();
+    let mut selection = select(&registry, "look", Environment::Worktree);
+
+    // Not read for the run: the run does not start without it.
+    let err = registry
+        .prepare(&selection, &inputs(), &dir.paths())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "agent look: the stored secret STORED_TOKEN (for API_TOKEN) was not read for this run"
+    );
+
+    let value = "stored-value-5e0b2c";
+    selection.stored = vec![("STORED_TOKEN".to_owned(), ade::secret::Secret::new(value))];
+    let invocation = registry
+        .prepare(&selection, &inputs(), &dir.paths())
+        .unwrap();
+    assert_eq!(env_of(&invocation, "API_TOKEN"), Some(value));
+    assert!(
+        !invocation.argv.iter().any(|a| a.contains(value)),
+        "not on argv"
+    );
+    for file in ["prompt.md", "task.json"] {
+        let text = fs::read_to_string(dir.path("scratch").join(file)).unwrap();
+        assert!(!text.contains(value), "not in {file}");
+    }
+    assert!(
+        !format!("{invocation:?}").contains(value),
+        "not in its debug output"
+    );
+    let (ok, _) = run(&invocation);
+    assert!(ok);
+    let seen = fs::read_to_string(dir.path("scratch/output.md")).unwrap();
+    assert!(seen.contains(&format!("token={value}\n")), "{seen}");
+    assert_eq!(
+        seen.matches(value).count(),
+        1,
+        "the argv the agent got does not hold it: {seen}"
+    );
 }
 
 #[test]

@@ -77,11 +77,12 @@ pub(super) struct RawAgent {
 #[serde(
     deny_unknown_fields,
     default,
-    expecting = "a table { file = \"PATH\" } or { env = \"VARIABLE\" }"
+    expecting = "a table { file = \"PATH\" }, { env = \"VARIABLE\" } or { store = \"NAME\" }"
 )]
 pub(super) struct RawSecret {
     pub file: Option<String>,
     pub env: Option<String>,
+    pub store: Option<String>,
 }
 
 /// What agents must never be handed: the forge credentials of this configuration.
@@ -362,8 +363,18 @@ fn secret(
     process_env: &BTreeMap<String, String>,
     forge: &ForgeSecrets,
 ) -> Result<AgentSecret, ConfigError> {
-    let (source, value) = match (raw.file, raw.env) {
-        (Some(path), None) => {
+    let (source, value) = match (raw.file, raw.env, raw.store) {
+        (None, None, Some(stored)) => {
+            crate::secrets::name::check(&stored).map_err(|reason| check.invalid(key, reason))?;
+            // Read from ade's secret store when each run starts, so `ade secrets set` takes
+            // effect without a restart; `ade serve` checks at start that it is stored.
+            return Ok(AgentSecret {
+                name,
+                source: SecretSource::Store(stored),
+                value: None,
+            });
+        }
+        (Some(path), None, None) => {
             if forge
                 .files
                 .iter()
@@ -381,7 +392,7 @@ fn secret(
             }
             (SecretSource::File(path), value)
         }
-        (None, Some(var)) => {
+        (None, Some(var), None) => {
             let upper = var.to_ascii_uppercase();
             if upper.starts_with("ADE_") && var.contains("__") {
                 return Err(check.invalid(
@@ -408,7 +419,7 @@ fn secret(
         _ => {
             return Err(check.invalid(
                 key,
-                "set exactly one of file = \"PATH\" or env = \"VARIABLE\"",
+                "set exactly one of file = \"PATH\", env = \"VARIABLE\" or store = \"NAME\"",
             ));
         }
     };
@@ -421,7 +432,7 @@ fn secret(
     Ok(AgentSecret {
         name,
         source,
-        value: Secret::new(value),
+        value: Some(Secret::new(value)),
     })
 }
 

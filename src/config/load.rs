@@ -15,6 +15,10 @@ use crate::policy::suggest::{closest, unknown_field};
 const ENV_PREFIX: &str = "ADE_";
 const ENV_SEPARATOR: &str = "__";
 
+/// Variables that set a key without the `ADE_<SECTION>__<KEY>` shape, by the name operators
+/// expect (docs/secrets.md), with the variable of that shape they stand for.
+const ALIASES: &[(&str, &str)] = &[("ADE_MASTER_KEY_FILE", "ADE_SECRETS__MASTER_KEY_FILE")];
+
 impl Config {
     /// Reads the configuration once at start: the TOML file at `path` if one is given (a missing
     /// file is an error, never a silent fall back to defaults), then every `ADE_<SECTION>__<KEY>`
@@ -79,7 +83,11 @@ impl Overrides {
         let mut vars = config::Map::new();
         let mut keys = BTreeMap::<String, String>::new();
         for (name, value) in env {
-            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            let alias = ALIASES
+                .iter()
+                .find(|(alias, _)| *alias == name)
+                .map(|(_, stands_for)| *stands_for);
+            let Some(rest) = alias.unwrap_or(&name).strip_prefix(ENV_PREFIX) else {
                 continue;
             };
             if !rest.contains(ENV_SEPARATOR) {
@@ -105,7 +113,7 @@ impl Overrides {
                 });
             }
             keys.insert(key, name.clone());
-            vars.insert(name, value);
+            vars.insert(alias.map_or(name, str::to_owned), value);
         }
         Ok(Overrides { vars, keys })
     }
@@ -219,6 +227,33 @@ mod tests {
             overrides.keys.into_iter().collect::<Vec<_>>(),
             [("server.listen".to_owned(), "ADE_SERVER__LISTEN".to_owned())]
         );
+    }
+
+    #[test]
+    fn ade_master_key_file_sets_the_master_key_file_and_cannot_be_set_twice() {
+        let env = [("ADE_MASTER_KEY_FILE".to_owned(), "/k".to_owned())];
+        let overrides = Overrides::from_env(env).unwrap();
+        assert_eq!(
+            overrides.keys.into_iter().collect::<Vec<_>>(),
+            [(
+                "secrets.master_key_file".to_owned(),
+                "ADE_MASTER_KEY_FILE".to_owned()
+            )]
+        );
+        assert_eq!(
+            overrides
+                .vars
+                .get("ADE_SECRETS__MASTER_KEY_FILE")
+                .map(String::as_str),
+            Some("/k")
+        );
+        let both = [
+            ("ADE_MASTER_KEY_FILE".to_owned(), "/k".to_owned()),
+            ("ADE_SECRETS__MASTER_KEY_FILE".to_owned(), "/j".to_owned()),
+        ];
+        let err = Overrides::from_env(both).err().unwrap();
+        assert_eq!(err.key(), Some("secrets.master_key_file"));
+        assert!(err.to_string().contains("set by both"), "{err}");
     }
 
     #[test]

@@ -53,6 +53,20 @@ pub struct Config {
     pub runner: RunnerConfig,
     /// `[agents.<name>]`: the agents this server registers, by name.
     pub agents: Vec<crate::runner::agent::Agent>,
+    /// `[secrets]`: the master key that seals the secret store (and run logs, when asked).
+    pub secrets: crate::secrets::SecretsConfig,
+    /// Every file this configuration read a secret from, with the key that named it: what
+    /// `ade doctor` checks is readable by its owner alone.
+    pub secret_files: Vec<SecretFile>,
+}
+
+/// A file holding a secret, as the configuration names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretFile {
+    /// The key that names it (`gitea.token_file`, `agents.claude.secrets.ANTHROPIC_API_KEY`).
+    pub key: String,
+    /// The file.
+    pub path: PathBuf,
 }
 
 /// `[server]`.

@@ -20,6 +20,7 @@ pub(super) struct RawConfig {
     pub policy: crate::policy::ServerPolicy,
     pub runner: RawRunner,
     pub agents: std::collections::BTreeMap<String, RawAgent>,
+    pub secrets: RawSecrets,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,4 +85,12 @@ pub(super) struct RawJobs {
     pub backoff_max_ms: Option<u64>,
     pub lease_secs: Option<u64>,
     pub poll_interval_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a [secrets] table")]
+pub(super) struct RawSecrets {
+    pub master_key_file: Option<String>,
+    pub previous_master_key_files: Option<OneOrMany>,
+    pub encrypt_run_logs: Option<bool>,
 }

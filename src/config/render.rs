@@ -86,6 +86,7 @@ impl Config {
         out.integer("backoff_max_ms", millis(jobs.backoff_max));
         out.integer("lease_secs", jobs.lease.as_secs().into());
         out.integer("poll_interval_ms", millis(jobs.poll_interval));
+        out.secrets_section(&self.secrets);
         out.runner(&self.runner);
         for agent in &self.agents {
             out.agent(agent);
@@ -146,6 +147,29 @@ fn redact_url(url: &str) -> String {
 struct Toml(String);
 
 impl Toml {
+    /// `[secrets]`: the key files with their keys' ids (a hash that says nothing usable about a
+    /// key), never a key.
+    fn secrets_section(&mut self, secrets: &crate::secrets::SecretsConfig) {
+        self.section("secrets");
+        match &secrets.master_key_file {
+            Some(path) => self.path("master_key_file", path),
+            None => self.unset(
+                "master_key_file",
+                "not set, so no secret can be stored and run logs are not sealed",
+            ),
+        }
+        let previous: Vec<String> = secrets
+            .previous_master_key_files
+            .iter()
+            .map(|path| path.to_string_lossy().into_owned())
+            .collect();
+        self.list("previous_master_key_files", &previous);
+        let _ = writeln!(self.0, "encrypt_run_logs = {}", secrets.encrypt_run_logs);
+        for (path, id) in secrets.keys.files() {
+            self.comment(&format!("key id {id}: {}", path.display()));
+        }
+    }
+
     fn runner(&mut self, runner: &super::RunnerConfig) {
         self.section("runner");
         self.path("workdir", &runner.workdir);
@@ -215,6 +239,7 @@ impl Toml {
                 let (kind, from) = match &secret.source {
                     SecretSource::File(path) => ("file", path),
                     SecretSource::Env(var) => ("env", var),
+                    SecretSource::Store(name) => ("store", name),
                 };
                 let _ = writeln!(self.0, "{} = {{ {kind} = {} }}", secret.name, quote(from));
             }

@@ -10,12 +10,17 @@ use std::collections::BTreeMap;
 use super::agents::{self, ForgeSecrets};
 use super::check::{Check, Origins};
 use super::one_or_many::OneOrMany;
-use super::raw::{RawAudit, RawConfig, RawDatabase, RawGitea, RawGithub, RawJobs, RawServer};
+use super::raw::{
+    RawAudit, RawConfig, RawDatabase, RawGitea, RawGithub, RawJobs, RawSecrets, RawServer,
+};
 use super::runner;
 use super::{
-    Config, ConfigError, DatabaseConfig, GiteaConfig, GithubConfig, JobsConfig, Secret,
+    Config, ConfigError, DatabaseConfig, GiteaConfig, GithubConfig, JobsConfig, Secret, SecretFile,
     ServerConfig, StorageConfig,
 };
+use crate::runner::agent::SecretSource;
+use crate::secrets::{Keyring, MasterKey, SecretsConfig};
+use std::sync::Arc;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// GitHub's own cap on a webhook payload.
@@ -44,6 +49,7 @@ pub(super) fn resolve(
 ) -> Result<Config, ConfigError> {
     let check = Check::new(origins);
     let storage = storage(&check, raw.storage.data_dir)?;
+    let mut secret_files = files_named(&raw.github, &raw.gitea);
     let github = github(&check, raw.github)?;
     let gitea = gitea(&check, raw.gitea)?;
     let forge = ForgeSecrets {
@@ -61,6 +67,31 @@ pub(super) fn resolve(
             .collect(),
     };
     let agents = agents::agents(&check, raw.agents, env, &forge)?;
+    for agent in &agents {
+        for secret in &agent.secrets {
+            if let SecretSource::File(path) = &secret.source {
+                secret_files.push(SecretFile {
+                    key: format!("agents.{}.secrets.{}", agent.name, secret.name),
+                    path: PathBuf::from(path),
+                });
+            }
+        }
+    }
+    let secrets = secrets(&check, raw.secrets)?;
+    let key_files = secrets
+        .master_key_file
+        .iter()
+        .map(|path| ("secrets.master_key_file", path))
+        .chain(
+            secrets
+                .previous_master_key_files
+                .iter()
+                .map(|path| ("secrets.previous_master_key_files", path)),
+        );
+    secret_files.extend(key_files.map(|(key, path)| SecretFile {
+        key: key.to_owned(),
+        path: path.clone(),
+    }));
     let mut policy = raw.policy;
     if policy.defaults.agents.default.is_none()
         && let [only] = agents.as_slice()
@@ -84,6 +115,82 @@ pub(super) fn resolve(
         gitea,
         agents,
         storage,
+        secrets,
+        secret_files,
+    })
+}
+
+/// The files the forge sections name that hold secrets, before they are read.
+fn files_named(github: &RawGithub, gitea: &RawGitea) -> Vec<SecretFile> {
+    let mut files = Vec::new();
+    let mut add = |key: &str, paths: &[String]| {
+        files.extend(paths.iter().map(|path| SecretFile {
+            key: key.to_owned(),
+            path: PathBuf::from(path),
+        }));
+    };
+    add(
+        "github.private_key_file",
+        github.private_key_file.as_slice(),
+    );
+    if let Some(OneOrMany(paths)) = &github.webhook_secret_file {
+        add("github.webhook_secret_file", paths);
+    }
+    add("gitea.token_file", gitea.token_file.as_slice());
+    if let Some(OneOrMany(paths)) = &gitea.webhook_secret_file {
+        add("gitea.webhook_secret_file", paths);
+    }
+    files
+}
+
+/// `[secrets]`: the key files are read now, so a missing, unreadable or malformed key stops ade
+/// at start naming the file; sealing run logs needs a key.
+fn secrets(check: &Check, raw: RawSecrets) -> Result<SecretsConfig, ConfigError> {
+    const KEY: &str = "secrets.master_key_file";
+    const PREVIOUS: &str = "secrets.previous_master_key_files";
+    let master_key_file = match raw.master_key_file {
+        Some(path) if path.is_empty() => return Err(check.invalid(KEY, "is an empty path")),
+        path => path.map(PathBuf::from),
+    };
+    let previous: Vec<PathBuf> = raw
+        .previous_master_key_files
+        .map(|OneOrMany(paths)| paths.into_iter().map(PathBuf::from).collect())
+        .unwrap_or_default();
+    if !previous.is_empty() && master_key_file.is_none() {
+        return Err(check.invalid(
+            PREVIOUS,
+            format!("needs {KEY}: previous keys only open what they sealed, the current key seals"),
+        ));
+    }
+    if previous.iter().any(|p| p.as_os_str().is_empty()) {
+        return Err(check.invalid(PREVIOUS, "holds an empty path"));
+    }
+    let current = match &master_key_file {
+        Some(path) => Some((
+            path.clone(),
+            MasterKey::read_file(path).map_err(|err| check.invalid(KEY, err.to_string()))?,
+        )),
+        None => None,
+    };
+    let mut earlier = Vec::with_capacity(previous.len());
+    for path in &previous {
+        let key =
+            MasterKey::read_file(path).map_err(|err| check.invalid(PREVIOUS, err.to_string()))?;
+        earlier.push((path.clone(), key));
+    }
+    let keys = Keyring::of(current, earlier);
+    let encrypt_run_logs = raw.encrypt_run_logs.unwrap_or(false);
+    if encrypt_run_logs && master_key_file.is_none() {
+        return Err(check.invalid(
+            "secrets.encrypt_run_logs",
+            format!("needs {KEY} (or ADE_MASTER_KEY_FILE): logs are sealed under the master key"),
+        ));
+    }
+    Ok(SecretsConfig {
+        master_key_file,
+        previous_master_key_files: previous,
+        encrypt_run_logs,
+        keys: Arc::new(keys),
     })
 }
 

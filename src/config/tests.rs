@@ -707,3 +707,191 @@ fn one_registered_agent_is_the_default_unless_the_operator_names_one() {
         "an agent the limits leave out is not made the default"
     );
 }
+
+/// A key file of 64 hex digits, as `ade secrets keygen` writes one.
+fn key_file(dir: &Scratch, name: &str, byte: u8) -> PathBuf {
+    let mut bytes = [byte; 32];
+    bytes[0] ^= 0x5a;
+    dir.file(name, format!("{}\n", hex::encode(bytes)))
+}
+
+#[test]
+fn the_master_key_is_read_at_load_and_shown_only_by_its_id() {
+    let dir = Scratch::new("master-key");
+    let current = key_file(&dir, "current.key", 1);
+    let previous = key_file(&dir, "previous.key", 2);
+    let path = dir.config(&format!(
+        "[secrets]\nmaster_key_file = {:?}\nprevious_master_key_files = [{:?}]\nencrypt_run_logs = true\n",
+        current.display().to_string(),
+        previous.display().to_string()
+    ));
+    let config = load(&path, &[]).unwrap();
+    let ids: Vec<String> = config
+        .secrets
+        .keys
+        .files()
+        .map(|(_, id)| id.to_string())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(config.secrets.encrypt_run_logs);
+    assert_eq!(
+        config.secrets.keys.current().unwrap().id().to_string(),
+        ids[0]
+    );
+    let shown = config.render_redacted();
+    let key_text = fs::read_to_string(&current).unwrap();
+    assert!(!shown.contains(key_text.trim()), "{shown}");
+    assert!(
+        shown.contains(&format!("# key id {}: {}", ids[0], current.display())),
+        "{shown}"
+    );
+    assert!(shown.contains("encrypt_run_logs = true"), "{shown}");
+    assert!(!format!("{config:?}").contains(key_text.trim()));
+    assert_eq!(
+        config
+            .secret_files
+            .iter()
+            .map(|f| (f.key.as_str(), f.path.clone()))
+            .collect::<Vec<_>>(),
+        [
+            ("secrets.master_key_file", current.clone()),
+            ("secrets.previous_master_key_files", previous.clone())
+        ]
+    );
+    let rendered = dir.file("rendered.toml", &shown);
+    assert_eq!(load(&rendered, &[]).unwrap().render_redacted(), shown);
+
+    // ADE_MASTER_KEY_FILE names the key without the section shape, and errors say so.
+    let empty = dir.config("");
+    let config = load(
+        &empty,
+        &[("ADE_MASTER_KEY_FILE", current.to_str().unwrap())],
+    )
+    .unwrap();
+    assert_eq!(
+        config.secrets.master_key_file.as_deref(),
+        Some(current.as_path())
+    );
+    let missing = dir.0.join("missing.key");
+    let err = load_err(
+        &empty,
+        &[("ADE_MASTER_KEY_FILE", missing.to_str().unwrap())],
+    );
+    assert_eq!(
+        err,
+        format!(
+            "config: secrets.master_key_file: cannot read the master key file {}: No such file or \
+             directory (os error 2) (from environment ADE_MASTER_KEY_FILE)",
+            missing.display()
+        )
+    );
+}
+
+#[test]
+fn a_bad_master_key_setting_stops_ade_naming_the_key_and_file() {
+    let dir = Scratch::new("bad-master-key");
+    let short = dir.file("short.key", "0123abcd\n");
+    let good = key_file(&dir, "good.key", 3);
+    let cases = [
+        (
+            format!(
+                "[secrets]\nmaster_key_file = {:?}\n",
+                short.display().to_string()
+            ),
+            "secrets.master_key_file: the master key file",
+        ),
+        (
+            "[secrets]\nencrypt_run_logs = true\n".to_owned(),
+            "secrets.encrypt_run_logs: needs secrets.master_key_file",
+        ),
+        (
+            format!(
+                "[secrets]\nprevious_master_key_files = [{:?}]\n",
+                good.display().to_string()
+            ),
+            "secrets.previous_master_key_files: needs secrets.master_key_file",
+        ),
+        (
+            format!(
+                "[secrets]\nmaster_key_file = {:?}\nprevious_master_key_files = [{:?}]\n",
+                good.display().to_string(),
+                short.display().to_string()
+            ),
+            "secrets.previous_master_key_files: the master key file",
+        ),
+        (
+            "[secrets]\nmaster_key_file = \"\"\n".to_owned(),
+            "secrets.master_key_file: is an empty path",
+        ),
+    ];
+    for (text, said) in cases {
+        let err = load_err(&dir.config(&text), &[]);
+        assert!(err.contains(said), "{text}: {err}");
+        assert!(!err.contains("0123abcd"), "{err}");
+    }
+    let err = load_err(&dir.config(""), &[("ADE_SECRETS__ENCRYPT_RUN_LOGS", "yes")]);
+    assert!(err.contains("secrets.encrypt_run_logs"), "{err}");
+}
+
+#[test]
+fn an_agent_may_name_a_stored_secret() {
+    let dir = Scratch::new("stored-secret");
+    let agent = |secret: &str| {
+        format!(
+            "[agents.a]\ncommand = [\"/bin/sh\"]\ntrust = \"trusted\"\n[agents.a.secrets]\nTOKEN = {secret}\n"
+        )
+    };
+    let config = load(&dir.config(&agent("{ store = \"API_TOKEN\" }")), &[]).unwrap();
+    let secret = &config.agents[0].secrets[0];
+    assert_eq!(
+        secret.source,
+        crate::runner::agent::SecretSource::Store("API_TOKEN".into())
+    );
+    assert!(
+        secret.value.is_none(),
+        "read when a run starts, not at load"
+    );
+    assert!(
+        config
+            .render_redacted()
+            .contains("TOKEN = { store = \"API_TOKEN\" }")
+    );
+    let err = load_err(&dir.config(&agent("{ store = \"api-token\" }")), &[]);
+    assert!(
+        err.contains("agents.a.secrets.TOKEN: \"api-token\" is not a secret name"),
+        "{err}"
+    );
+    let err = load_err(
+        &dir.config(&agent("{ store = \"API_TOKEN\", env = \"HOME\" }")),
+        &[],
+    );
+    assert!(err.contains("set exactly one of"), "{err}");
+}
+
+#[test]
+fn every_file_holding_a_secret_is_listed_for_the_doctor() {
+    let dir = Scratch::new("secret-files");
+    let token = dir.file("token", "t0k3n\n");
+    let hook = dir.file("hook", "h00k\n");
+    let agent_key = dir.file("agent-key", "agent-value\n");
+    let path = dir.config(&format!(
+        "[gitea]\nurl = \"https://gitea.example\"\ntoken_file = {:?}\nwebhook_secret_file = [{:?}]\n\
+         [agents.a]\ncommand = [\"/bin/sh\"]\ntrust = \"trusted\"\n[agents.a.secrets]\nKEY = {{ file = {:?} }}\n",
+        token.display().to_string(),
+        hook.display().to_string(),
+        agent_key.display().to_string()
+    ));
+    let config = load(&path, &[]).unwrap();
+    assert_eq!(
+        config
+            .secret_files
+            .iter()
+            .map(|f| (f.key.as_str(), f.path.clone()))
+            .collect::<Vec<_>>(),
+        [
+            ("gitea.token_file", token),
+            ("gitea.webhook_secret_file", hook),
+            ("agents.a.secrets.KEY", agent_key)
+        ]
+    );
+}

@@ -6,10 +6,12 @@
 //! One file per group of checks: `access.rs` (the forge answers and ade's credentials and
 //! permissions work), `webhook.rs`, `protection.rs`, `workflows.rs` (CI that would hand
 //! repository secrets to code an agent wrote), `policy.rs` (`.ade/config.toml`), `agents.rs`
-//! (the registered agents' programs); `report.rs` is the findings and how they print.
+//! (the registered agents' programs), `files.rs` (ade's secrets are in files only its user may
+//! read); `report.rs` is the findings and how they print.
 
 mod access;
 mod agents;
+mod files;
 mod policy;
 mod protection;
 mod report;
@@ -128,6 +130,7 @@ pub async fn run(config: &Config, forge: ForgeKind, repo: &str) -> Report {
         )),
     }
     agents::check(config, &mut report).await;
+    files::check(config, &mut report);
     report
 }
 

@@ -134,14 +134,24 @@ pub async fn run_steps(
     let started = Instant::now();
     if let Err(reason) = prepare(request, opts) {
         let reason = request.masked_reason(&reason);
-        let _ = note(request, &format!("verification could not run: {reason}")).await;
+        let _ = note(
+            request,
+            opts,
+            &format!("verification could not run: {reason}"),
+        )
+        .await;
         return VerificationReport::not_run(&request.steps, &reason);
     }
     let (statics, dynamics): (Vec<&VerificationStep>, Vec<&VerificationStep>) = request
         .steps
         .iter()
         .partition(|s| s.kind == StepKind::Static);
-    let _ = note(request, &opening(request, statics.len(), dynamics.len())).await;
+    let _ = note(
+        request,
+        opts,
+        &opening(request, statics.len(), dynamics.len()),
+    )
+    .await;
     let mut results = Vec::with_capacity(request.steps.len());
     for step in &statics {
         results.push(run_or_cancel(step, request, opts, &cancel).await);
@@ -169,6 +179,7 @@ pub async fn run_steps(
     let report = VerificationReport::new(results, started.elapsed().as_millis() as u64);
     let _ = note(
         request,
+        opts,
         &format!(
             "verification {} after {}",
             report.verdict.as_str(),
@@ -199,7 +210,7 @@ async fn run_step(
     opts: &EnvOptions,
     cancel: &CancellationToken,
 ) -> StepResult {
-    let start = log_len(&request.log).await;
+    let start = log_len(opts, &request.log).await;
     let header = format!(
         "verification step {} ({}): {}",
         step.name,
@@ -209,7 +220,7 @@ async fn run_step(
     let output = Arc::new(Mutex::new(Observer(StepOutput::new(
         &request.worktree.to_string_lossy(),
     ))));
-    let ran = match note(request, &header).await {
+    let ran = match note(request, opts, &header).await {
         Err(error) => Err(error),
         Ok(()) if step.command.is_empty() => Err(EnvError::NoProgram),
         Ok(()) => {
@@ -238,11 +249,11 @@ async fn run_step(
     let mut ending = vec![ending_note(&result)];
     ending.extend(leftovers);
     for line in &ending {
-        let _ = note(request, line).await;
+        let _ = note(request, opts, line).await;
     }
     result.log = Some(LogRange {
         start,
-        end: log_len(&request.log).await,
+        end: log_len(opts, &request.log).await,
     });
     result
 }
@@ -489,12 +500,17 @@ fn seconds(duration: Duration) -> String {
     }
 }
 
-async fn note(request: &StepsRequest, line: &str) -> Result<(), EnvError> {
-    env::append_notes(&request.log, &[line.to_string()]).await
+async fn note(request: &StepsRequest, opts: &EnvOptions, line: &str) -> Result<(), EnvError> {
+    env::append_notes(&opts.logs, &request.log, &[line.to_string()]).await
 }
 
-async fn log_len(log: &Path) -> u64 {
-    tokio::fs::metadata(log).await.map_or(0, |m| m.len())
+/// Where the log's text ends: its length, or a sealed log's length once opened, so a step's
+/// [`LogRange`] counts bytes of the text a reader sees.
+async fn log_len(opts: &EnvOptions, log: &Path) -> u64 {
+    let (logs, log) = (opts.logs.clone(), log.to_path_buf());
+    tokio::task::spawn_blocking(move || logs.text_len(&log))
+        .await
+        .unwrap_or(0)
 }
 
 /// The step's output reader, seen by the environment as it streams.

@@ -1,20 +1,7 @@
 //! Timestamps as both forges write them in JSON: RFC 3339 in UTC with whole seconds.
 
 use crate::clock::civil_from_days;
-
-/// `2026-06-21T09:30:18Z` for a Unix time in milliseconds.
-pub fn rfc3339(unix_ms: i64) -> String {
-    let secs = unix_ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
-}
+pub use crate::clock::rfc3339;
 
 /// `2026-06-21T11:30:18+02:00` for a Unix time in seconds and an offset from UTC in seconds, as
 /// git's `%cI` prints a commit's time (`Z` for a zero offset, as git 2.47 prints it).

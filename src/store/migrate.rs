@@ -49,6 +49,7 @@ pub const MIGRATIONS_SQLITE: &[Migration] = &[
     migration!("sqlite", 3, "0003", "runs"),
     migration!("sqlite", 4, "0004", "approvals_and_verifications"),
     migration!("sqlite", 5, "0005", "audit"),
+    migration!("sqlite", 6, "0006", "secrets"),
 ];
 
 /// The PostgreSQL migrations, in order. A test checks this list against migrations/postgres/.
@@ -58,6 +59,7 @@ pub const MIGRATIONS_POSTGRES: &[Migration] = &[
     migration!("postgres", 3, "0003", "runs"),
     migration!("postgres", 4, "0004", "approvals_and_verifications"),
     migration!("postgres", 5, "0005", "audit"),
+    migration!("postgres", 6, "0006", "secrets"),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {

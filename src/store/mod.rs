@@ -17,6 +17,7 @@ pub mod links;
 mod migrate;
 mod query;
 pub mod runs;
+pub mod secrets;
 pub mod sticky;
 pub mod tasks;
 pub mod verifications;
@@ -61,8 +62,8 @@ pub enum StoreError {
         /// What differs.
         detail: String,
     },
-    /// The SQLite database's folder could not be created.
-    #[error("cannot create the database folder {path}: {source}")]
+    /// The SQLite database's folder or file could not be created.
+    #[error("cannot create the database folder or file {path}: {source}")]
     Folder {
         /// The folder.
         path: std::path::PathBuf,
@@ -260,18 +261,44 @@ impl Store {
     }
 }
 
-/// Makes sure an SQLite URL creates its file and that the file's folder exists.
+/// Makes sure an SQLite URL creates its file and that the file's folder exists. A folder ade
+/// creates may be passed through but not listed by others (the runner's workdir may lie below it);
+/// a database file ade creates is readable by its owner alone, and SQLite gives its journal files
+/// the same mode.
 fn sqlite_url(url: &str) -> Result<String, StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     let parent = std::path::Path::new(path).parent();
-    if path != ":memory:"
-        && let Some(parent) = parent.filter(|p| !p.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent).map_err(|source| StoreError::Folder {
-            path: parent.to_path_buf(),
-            source,
-        })?;
+    let creates = !query
+        .split('&')
+        .any(|kv| kv.starts_with("mode=") && kv != "mode=rwc");
+    if path != ":memory:" && !path.is_empty() && creates {
+        if let Some(parent) = parent.filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o711)
+                .create(parent)
+                .map_err(|source| StoreError::Folder {
+                    path: parent.to_path_buf(),
+                    source,
+                })?;
+        }
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        match created {
+            Ok(_) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(source) => {
+                return Err(StoreError::Folder {
+                    path: std::path::PathBuf::from(path),
+                    source,
+                });
+            }
+        }
     }
     if query.split('&').any(|kv| kv.starts_with("mode=")) {
         Ok(url.to_string())

@@ -1,7 +1,8 @@
 //! Run logs behind their signed links: `GET /runs/<run>/log?v=<verification>&exp=…&sig=…`, the
 //! details link of an `ade/verify` check. Without a valid, unexpired signature the answer is a
 //! plain 404, the same as for a log that does not exist, so a link cannot be guessed or probed.
-//! The log is served as text with what looks like a secret masked, whatever wrote it.
+//! The log is served as text with what looks like a secret masked, whatever wrote it; a log
+//! sealed at rest is opened first (docs/secrets.md).
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -13,6 +14,7 @@ use serde::Deserialize;
 use crate::links::LinkSigner;
 use crate::runner::RunOutcome;
 use crate::runner::dlp::Dlp;
+use crate::secrets::{LogError, LogFiles};
 use crate::store::{Store, runs, verifications};
 
 /// What the log route reads.
@@ -25,6 +27,8 @@ pub struct Logs {
     /// The runner's workdir: only a run's log files in its folder there are served, whatever a
     /// stored path says.
     pub workdir: std::path::PathBuf,
+    /// Opens logs sealed at rest.
+    pub files: LogFiles,
 }
 
 /// Most bytes of a log served; the rest is left out, with a line saying so.
@@ -85,9 +89,22 @@ async fn log(
         );
         return not_found();
     };
-    let (bytes, cut) = match read_capped(&path).await {
-        Ok(read) => read,
-        Err(_) => return (StatusCode::NOT_FOUND, "this log is no longer kept\n").into_response(),
+    let files = logs.files.clone();
+    let read = tokio::task::spawn_blocking(move || files.read(&path, MAX_LOG_BYTES)).await;
+    let (bytes, cut) = match read {
+        Ok(Ok(read)) => read,
+        Ok(Err(LogError::Io { source, .. })) if source.kind() == std::io::ErrorKind::NotFound => {
+            return (StatusCode::NOT_FOUND, "this log is no longer kept\n").into_response();
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(run, %error, "a run log could not be read");
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "this log cannot be read; ade's log says why\n",
+            )
+                .into_response();
+        }
+        Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response(),
     };
     let dlp = Dlp::new(&[]).expect("the built-in detectors compile");
     let text = String::from_utf8_lossy(&bytes);
@@ -119,17 +136,6 @@ fn confined(workdir: &std::path::Path, path: &str) -> Option<std::path::PathBuf>
     let path = std::path::Path::new(path).canonicalize().ok()?;
     let is_log = path.extension().is_some_and(|e| e == "log") && path.parent() == Some(&root);
     is_log.then_some(path)
-}
-
-/// The first [`MAX_LOG_BYTES`] of a file, and whether there was more.
-async fn read_capped(path: &std::path::Path) -> std::io::Result<(Vec<u8>, bool)> {
-    use tokio::io::AsyncReadExt;
-    let file = tokio::fs::File::open(path).await?;
-    let mut bytes = Vec::new();
-    file.take(MAX_LOG_BYTES + 1).read_to_end(&mut bytes).await?;
-    let cut = bytes.len() as u64 > MAX_LOG_BYTES;
-    bytes.truncate(MAX_LOG_BYTES as usize);
-    Ok((bytes, cut))
 }
 
 /// The file a link names: a verification's log (which must belong to the run), or the run's own.

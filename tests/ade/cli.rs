@@ -467,3 +467,276 @@ fn serve_refuses_a_data_dir_the_agent_user_cannot_enter() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `ade` with `input` on its standard input.
+fn ade_with_input(args: &[&str], env: &[(&str, &str)], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ade"));
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().expect("run ade");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().expect("ade ends")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The key id `ade secrets keygen` printed.
+fn key_id_of(keygen: &Output) -> String {
+    let out = text(&keygen.stdout);
+    out.split("(key id ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no key id in {out:?}"))
+        .to_owned()
+}
+
+#[test]
+fn keygen_writes_a_key_only_its_owner_reads_and_never_overwrites_one() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch();
+    let key = dir.join("master.key");
+    let out = ade(&["secrets", "keygen", key.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let written = std::fs::read(&key).unwrap();
+    assert_eq!(written.len(), 65);
+    assert!(
+        !text(&out.stdout).contains(text(&written).trim()),
+        "the key is never printed"
+    );
+    let again = ade(&["secrets", "keygen", key.to_str().unwrap()], &[]);
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("never overwrites"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(std::fs::read(&key).unwrap(), written);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn secrets_are_set_from_standard_input_listed_without_values_rotated_and_deleted() {
+    let dir = scratch();
+    let data = dir.join("data");
+    let (old, new) = (dir.join("old.key"), dir.join("new.key"));
+    let old_id = key_id_of(&ade(&["secrets", "keygen", old.to_str().unwrap()], &[]));
+    let new_id = key_id_of(&ade(&["secrets", "keygen", new.to_str().unwrap()], &[]));
+    let data_dir = ("ADE_STORAGE__DATA_DIR", data.to_str().unwrap());
+    let with_old = [data_dir, ("ADE_MASTER_KEY_FILE", old.to_str().unwrap())];
+
+    let set = ade_with_input(
+        &["secrets", "set", "API_KEY"],
+        &with_old,
+        b"sk-cli-7e1d-value\n",
+    );
+    assert!(set.status.success(), "{}", text(&set.stderr));
+    assert_eq!(
+        text(&set.stdout),
+        format!("stored secret API_KEY, sealed under key id {old_id}\n")
+    );
+    let set = ade_with_input(&["secrets", "set", "OTHER"], &with_old, b"second\r\n");
+    assert!(set.status.success(), "{}", text(&set.stderr));
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode(&data),
+        0o711,
+        "the data dir ade made: others may pass, not list"
+    );
+    assert_eq!(
+        mode(&data.join("ade.db")),
+        0o600,
+        "the database ade made is its own"
+    );
+    let mut on_disk = Vec::new();
+    for file in std::fs::read_dir(&data).unwrap() {
+        on_disk.extend(std::fs::read(file.unwrap().path()).unwrap());
+    }
+    assert!(
+        !on_disk.windows(11).any(|w| w == b"sk-cli-7e1d"),
+        "the database files hold no plaintext value"
+    );
+
+    let list = ade(&["secrets", "list"], &with_old);
+    let listed = text(&list.stdout);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    assert!(listed.starts_with("NAME "), "{listed}");
+    for line in [("API_KEY", &old_id), ("OTHER", &old_id)] {
+        assert!(
+            listed.lines().any(|l| l.starts_with(line.0)
+                && l.contains(line.1.as_str())
+                && l.ends_with("current")),
+            "{line:?} in {listed}"
+        );
+    }
+    assert!(
+        !listed.contains("sk-cli") && !listed.contains("second"),
+        "{listed}"
+    );
+
+    // Rotation: the new key current, the old one previous, then every value moved.
+    let previous = (
+        "ADE_SECRETS__PREVIOUS_MASTER_KEY_FILES",
+        old.to_str().unwrap(),
+    );
+    let both = [
+        data_dir,
+        ("ADE_MASTER_KEY_FILE", new.to_str().unwrap()),
+        previous,
+    ];
+    let listed = text(&ade(&["secrets", "list"], &both).stdout);
+    assert!(
+        listed.contains("2 secret(s) are sealed under a previous key"),
+        "{listed}"
+    );
+    let rotated = ade(&["secrets", "rotate-key"], &both);
+    assert!(rotated.status.success(), "{}", text(&rotated.stderr));
+    assert!(
+        text(&rotated.stdout).starts_with(&format!(
+            "re-sealed 2 secret(s) under key id {new_id}; 0 already were"
+        )),
+        "{}",
+        text(&rotated.stdout)
+    );
+    let with_new = [data_dir, ("ADE_MASTER_KEY_FILE", new.to_str().unwrap())];
+    let listed = text(&ade(&["secrets", "list"], &with_new).stdout);
+    assert_eq!(listed.matches(&new_id).count(), 2, "{listed}");
+    assert!(!listed.contains(&old_id), "{listed}");
+
+    // The values read back with the new key alone, the CRLF line end dropped.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = ade::store::Store::connect(ade::store::StoreOptions {
+            url: format!("sqlite://{}/ade.db", data.display()),
+            max_connections: 1,
+        })
+        .await
+        .unwrap();
+        let keys = ade::secrets::Keyring::load(Some(&new), &[]).unwrap();
+        let secrets = ade::secrets::SecretStore::new(store, std::sync::Arc::new(keys));
+        let reader = |variable| ade::secrets::RunReader {
+            run: 1,
+            agent: "script",
+            variable,
+        };
+        for (name, value) in [("API_KEY", "sk-cli-7e1d-value"), ("OTHER", "second")] {
+            let read = secrets.read_for_run(name, reader(name)).await.unwrap();
+            assert_eq!(read.expose(), value);
+        }
+    });
+
+    // `ade serve` with the old key alone, or none, does not start, and says which file.
+    let listen = ("ADE_SERVER__LISTEN", "127.0.0.1:0");
+    let served = ade(&["serve"], &[with_old[0], with_old[1], listen]);
+    assert!(!served.status.success());
+    let said = text(&served.stderr);
+    assert!(
+        said.contains(&format!(
+            "the master key file {} (key id {old_id}) does not hold the key of 2 stored secret(s)",
+            old.display()
+        )),
+        "{said}"
+    );
+    let served = ade(&["serve"], &[data_dir, listen]);
+    assert!(!served.status.success());
+    assert!(
+        text(&served.stderr).contains("2 secret(s) are stored, sealed under key id(s)")
+            && text(&served.stderr).contains("no master key is configured"),
+        "{}",
+        text(&served.stderr)
+    );
+    let missing = dir.join("missing.key");
+    let served = ade(
+        &["serve"],
+        &[
+            data_dir,
+            listen,
+            ("ADE_MASTER_KEY_FILE", missing.to_str().unwrap()),
+        ],
+    );
+    assert!(!served.status.success());
+    assert!(
+        text(&served.stderr).starts_with(&format!(
+            "config: secrets.master_key_file: cannot read the master key file {}",
+            missing.display()
+        )),
+        "{}",
+        text(&served.stderr)
+    );
+
+    let deleted = ade(&["secrets", "delete", "API_KEY"], &with_new);
+    assert_eq!(text(&deleted.stdout), "deleted secret API_KEY\n");
+    let again = ade(&["secrets", "delete", "API_KEY"], &with_new);
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("no secret API_KEY is stored"),
+        "{}",
+        text(&again.stderr)
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn secrets_set_refuses_an_empty_value_a_bad_name_and_no_master_key() {
+    let dir = scratch();
+    let key = dir.join("master.key");
+    ade(&["secrets", "keygen", key.to_str().unwrap()], &[]);
+    let data_dir = ("ADE_STORAGE__DATA_DIR", dir.to_str().unwrap());
+    let with_key = [data_dir, ("ADE_MASTER_KEY_FILE", key.to_str().unwrap())];
+    for (name, input, said) in [
+        ("EMPTY", &b""[..], "no value for EMPTY on standard input"),
+        ("EMPTY", b"\n", "no value for EMPTY on standard input"),
+        ("bad-name", b"v", "\"bad-name\" is not a secret name"),
+        (
+            "BINARY",
+            b"\xff\xfe",
+            "the value of BINARY is not UTF-8 text",
+        ),
+    ] {
+        let out = ade_with_input(&["secrets", "set", name], &with_key, input);
+        assert!(!out.status.success(), "{name} {input:?}");
+        assert!(
+            text(&out.stderr).contains(said),
+            "{said}: {}",
+            text(&out.stderr)
+        );
+    }
+    let forge = [
+        with_key[0],
+        with_key[1],
+        ("ADE_GITHUB__WEBHOOK_SECRET", "hook-secret-3c9e"),
+    ];
+    let out = ade_with_input(&["secrets", "set", "HOOK"], &forge, b"hook-secret-3c9e\n");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("the value of HOOK is one of ade's forge credentials"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = ade_with_input(&["secrets", "set", "K"], &[data_dir], b"value\n");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no master key is configured"),
+        "{}",
+        text(&out.stderr)
+    );
+    let listed = ade(&["secrets", "list"], &with_key);
+    assert_eq!(text(&listed.stdout), "no secret is stored\n");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -72,6 +72,8 @@ impl Setup {
                 sim.set_webhook_url(Some(format!("{PUBLIC_URL}/webhooks/github")));
                 let key = dir.join("app.pem");
                 std::fs::write(&key, sim.app_private_key_pem()).unwrap();
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
                 (
                     format!(
                         "[github]\napi_url = \"{}\"\napp_id = {}\nprivate_key_file = \"{}\"\nwebhook_secret = \"{SECRET}\"\n",
@@ -122,7 +124,8 @@ impl Setup {
         std::fs::write(
             &config,
             format!(
-                "[server]\npublic_url = \"{PUBLIC_URL}\"\n{}{agent_user}{agents}",
+                "[server]\npublic_url = \"{PUBLIC_URL}\"\n[storage]\ndata_dir = {:?}\n{}{agent_user}{agents}",
+                self.dir.join("data").display().to_string(),
                 self.forge_toml
             ),
         )
@@ -201,6 +204,7 @@ const EXPECTED_CHECKS: &[&str] = &[
     "workflows",
     "policy",
     "agent.script",
+    "files",
 ];
 
 #[tokio::test]
@@ -307,6 +311,16 @@ async fn a_badly_set_github_repository_gets_problems_with_fixes() {
             &["issue_comment", "issues", "pull_request"],
         )
         .unwrap();
+    // The app's key as a plain `echo > file` leaves it, and a data dir others may list.
+    use std::os::unix::fs::PermissionsExt;
+    let key = setup.dir.join("app.pem");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::create_dir_all(setup.dir.join("data")).unwrap();
+    std::fs::set_permissions(
+        setup.dir.join("data"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     let missing_agent = "[agents.ghost]\ncommand = [\"/nonexistent/ghost-agent\"]\ntrust = \"trusted\"\nenvironment = \"worktree\"\n";
     let (code, stdout) = setup.doctor("json", missing_agent).await;
     assert_eq!(code, 1, "{stdout}");
@@ -346,6 +360,32 @@ async fn a_badly_set_github_repository_gets_problems_with_fixes() {
             "{check}: {stdout}"
         );
     }
+    assert_eq!(
+        status_of(findings, "files"),
+        ["warning", "warning"],
+        "{stdout}"
+    );
+    let files: Vec<&Value> = findings.iter().filter(|f| f["check"] == "files").collect();
+    assert!(
+        files[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the data dir (storage.data_dir)")
+            && files[0]["message"].as_str().unwrap().contains("mode 0755"),
+        "{}",
+        files[0]
+    );
+    assert_eq!(
+        files[1]["message"].as_str().unwrap(),
+        format!(
+            "the file of github.private_key_file {} has mode 0644: users other than ade's may read or change it",
+            key.display()
+        )
+    );
+    assert_eq!(
+        files[1]["fix"].as_str().unwrap(),
+        format!("chmod 600 {}", key.display())
+    );
     let permissions = finding(findings, "permissions")["message"]
         .as_str()
         .unwrap();

@@ -18,6 +18,7 @@ mod real_agent;
 mod real_agents;
 mod restart;
 mod runs;
+mod secrets;
 mod signatures;
 mod store;
 mod verification;

@@ -57,8 +57,8 @@ fn the_binary_carries_every_migration_file_in_order_for_both_backends() {
         carried(MIGRATIONS_POSTGRES),
         "both backends move in step"
     );
-    for (i, m) in MIGRATIONS_SQLITE.iter().enumerate() {
-        assert_eq!(m.version, i as i64 + 1, "versions are consecutive");
+    for (m, version) in MIGRATIONS_SQLITE.iter().zip(1..) {
+        assert_eq!(m.version, version, "versions are consecutive");
     }
 }
 

@@ -87,6 +87,8 @@ pub enum SecretSource {
     File(String),
     /// A variable of ade's own environment, read at start.
     Env(String),
+    /// A secret of ade's secret store, by name, read when each run starts (docs/secrets.md).
+    Store(String),
 }
 
 /// A secret an agent may see, as an environment variable of its process.
@@ -96,8 +98,9 @@ pub struct AgentSecret {
     pub name: String,
     /// Where the value was read from, for `ade check-config`.
     pub source: SecretSource,
-    /// The value; never logged.
-    pub value: Secret,
+    /// The value, read at start; never logged. `None` for a stored secret, whose value is read
+    /// for each run into its [`Selection`].
+    pub value: Option<Secret>,
 }
 
 /// One registered agent: `[agents.<name>]` in `ade.toml`, checked whole at load.
@@ -190,6 +193,9 @@ pub struct Selection {
     pub environment: Environment,
     /// The shorter of the agent's timeout and the policy's.
     pub timeout: Duration,
+    /// The values of the agent's stored secrets, read from the secret store for this run, by
+    /// the secret's name; empty until the runner reads them.
+    pub stored: Vec<(String, Secret)>,
 }
 
 /// The agents this server registers, with the runner settings their invocations need.
@@ -346,6 +352,7 @@ impl AgentRegistry {
             agent,
             environment,
             timeout,
+            stored: Vec::new(),
         })
     }
 }

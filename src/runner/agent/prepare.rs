@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::inputs::RunInputs;
 use super::prompt::PromptView;
-use super::{AgentRegistry, Placeholder, PromptMode, Selection};
+use super::{AgentRegistry, Placeholder, PromptMode, SecretSource, Selection};
 use crate::runner::env::{Invocation, PathAccess, PathGrant, StdinSource};
 use crate::templates::TemplateError;
 
@@ -60,6 +60,16 @@ pub enum PrepareError {
     /// Agents cannot run as the user ade runs as (root without `runner.agent_user`).
     #[error("{0}")]
     User(String),
+    /// A stored secret the agent's registration names was not read for the run.
+    #[error("agent {agent}: the stored secret {stored} (for {variable}) was not read for this run")]
+    Secret {
+        /// The agent.
+        agent: String,
+        /// The variable it goes to.
+        variable: String,
+        /// The stored secret's name.
+        stored: String,
+    },
     /// An argument came out that no process can be given.
     #[error("agent {agent}: {reason}")]
     Argument {
@@ -173,7 +183,21 @@ impl AgentRegistry {
             env.push((name.clone(), template.expand(value)));
         }
         for secret in &agent.secrets {
-            env.push((secret.name.clone(), secret.value.expose().to_owned()));
+            let value = match (&secret.value, &secret.source) {
+                (Some(value), _) => value,
+                (None, SecretSource::Store(stored)) => selection
+                    .stored
+                    .iter()
+                    .find(|(name, _)| name == stored)
+                    .map(|(_, value)| value)
+                    .ok_or_else(|| PrepareError::Secret {
+                        agent: agent.name.clone(),
+                        variable: secret.name.clone(),
+                        stored: stored.clone(),
+                    })?,
+                (None, _) => unreachable!("only a stored secret is read per run"),
+            };
+            env.push((secret.name.clone(), value.expose().to_owned()));
         }
 
         Ok(Invocation {

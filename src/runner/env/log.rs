@@ -1,6 +1,7 @@
 //! The run log as an agent writes into it: output appended as it comes, up to the cap, the rest
 //! counted; ade's own lines start with `[ade] ` so a reader (and the run page) can tell them from
-//! the agent's output.
+//! the agent's output. The file is readable by ade's user alone, and sealed under the master key
+//! when the server seals run logs (docs/secrets.md).
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +9,7 @@ use tokio::fs::{File, OpenOptions};
 use tokio::io::AsyncWriteExt;
 
 use super::{EnvError, SharedObserver};
+use crate::secrets::{LogAppender, LogFiles};
 
 /// What starts every line ade itself writes into a run log.
 pub(super) const NOTE_PREFIX: &str = "[ade] ";
@@ -16,6 +18,8 @@ pub(super) const NOTE_PREFIX: &str = "[ade] ";
 pub(super) struct RunLog {
     path: PathBuf,
     file: File,
+    /// How each write is put in the file: as it is, or sealed.
+    appender: LogAppender,
     cap: u64,
     seen: u64,
     kept: u64,
@@ -27,11 +31,14 @@ pub(super) struct RunLog {
 }
 
 impl RunLog {
-    /// Opens (creating or appending to) the run log.
-    pub(super) async fn open(path: &Path, cap: u64) -> Result<RunLog, EnvError> {
+    /// Opens (creating, only its owner may read it, or appending to) the run log; a log is
+    /// appended to in the form it was started in.
+    pub(super) async fn open(path: &Path, cap: u64, logs: &LogFiles) -> Result<RunLog, EnvError> {
+        let appender = logs.appender(path)?;
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(path)
             .await
             .map_err(|source| EnvError::Log {
@@ -41,6 +48,7 @@ impl RunLog {
         Ok(RunLog {
             path: path.to_path_buf(),
             file,
+            appender,
             cap,
             seen: 0,
             kept: 0,
@@ -116,7 +124,8 @@ impl RunLog {
     }
 
     async fn write(&mut self, bytes: &[u8]) -> Result<(), EnvError> {
-        let result = self.file.write_all(bytes).await;
+        let bytes = self.appender.encode(bytes)?;
+        let result = self.file.write_all(&bytes).await;
         result.map_err(|source| EnvError::Log {
             path: self.path.clone(),
             source,

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::secrets::LogFiles;
 use tokio_util::sync::CancellationToken;
 
 pub use self::landlock::{LandlockSupport, landlock_support};
@@ -219,6 +220,8 @@ pub struct EnvOptions {
     pub cgroup_parent: Option<PathBuf>,
     /// How long an agent has between SIGTERM and SIGKILL on timeout or cancel.
     pub kill_grace: Duration,
+    /// How run logs are written and read: in plaintext or sealed (docs/secrets.md).
+    pub logs: LogFiles,
 }
 
 impl Default for EnvOptions {
@@ -233,6 +236,7 @@ impl Default for EnvOptions {
             pids_max: None,
             cgroup_parent: None,
             kill_grace: Duration::from_secs(5),
+            logs: LogFiles::default(),
         }
     }
 }
@@ -303,6 +307,9 @@ pub enum EnvError {
         /// Where it was expected.
         path: PathBuf,
     },
+    /// A sealed run log cannot be appended to (its key is not configured) or sealed.
+    #[error("cannot write the run log: {0}")]
+    SealedLog(#[from] crate::secrets::LogError),
     /// The run log cannot be opened or written.
     #[error("cannot write the run log {path}: {source}")]
     Log {
@@ -441,7 +448,7 @@ pub async fn run_watched(
     for grant in &inv.extra_paths {
         require_path("extra path", &grant.path)?;
     }
-    let mut log = log::RunLog::open(&inv.log, inv.output_cap).await?;
+    let mut log = log::RunLog::open(&inv.log, inv.output_cap, &opts.logs).await?;
     log.observe(watch.observer);
     let launch = match inv.environment {
         Environment::Worktree | Environment::Main => process::confined(inv, opts)?,
@@ -459,7 +466,7 @@ pub async fn run_watched(
         Ok(outcome) => outcome,
         Err(error) => {
             // The run log is the operator's first stop: it says why there is no agent output.
-            if let Ok(mut log) = log::RunLog::open(&inv.log, 0).await {
+            if let Ok(mut log) = log::RunLog::open(&inv.log, 0, &opts.logs).await {
                 let _ = log
                     .note(&format!("the {who} could not be run: {error}"))
                     .await;
@@ -480,9 +487,10 @@ pub async fn run_watched(
 
 /// Appends lines of ade's own to a run log, each starting with `[ade] ` like the notes the
 /// environments write, so a caller's lines between processes read like theirs. Line breaks in a
-/// line are escaped: one call cannot forge a second line.
-pub async fn append_notes(log: &Path, lines: &[String]) -> Result<(), EnvError> {
-    let mut log = log::RunLog::open(log, 0).await?;
+/// line are escaped: one call cannot forge a second line. `logs` says whether a new log is
+/// sealed.
+pub async fn append_notes(logs: &LogFiles, log: &Path, lines: &[String]) -> Result<(), EnvError> {
+    let mut log = log::RunLog::open(log, 0, logs).await?;
     for line in lines {
         log.note(&line.replace('\r', "\\r").replace('\n', "\\n"))
             .await?;

@@ -18,6 +18,7 @@ use crate::runner::agent::OUTPUT_FILE;
 use crate::runner::dlp::Dlp;
 use crate::runner::env::{self, Ending, SharedObserver, Watch};
 use crate::runner::order::{RunOrder, RunOutcome, RunReport};
+use crate::secrets::LogFiles;
 
 /// Lines of the agent's output shown in the approval and in failure reports.
 const SUMMARY_LINES: usize = 12;
@@ -76,7 +77,8 @@ pub(super) async fn run(
         .unwrap_or_default();
     report.agent_reported = said.describe(|text| clean(text, &dlp));
     if let Some(reported) = &report.agent_reported
-        && let Err(e) = env::append_notes(&run.log, std::slice::from_ref(reported)).await
+        && let Err(e) =
+            env::append_notes(&runner.env.logs, &run.log, std::slice::from_ref(reported)).await
     {
         tracing::warn!(run = order.run_id, error = %e, "could not write the run log");
     }
@@ -84,7 +86,7 @@ pub(super) async fn run(
         Some(text) => summary_lines(&text, &dlp),
         None => match &said.final_message {
             Some(text) => summary_lines(text, &dlp),
-            None => summary(&run.log, &dlp).await,
+            None => summary(&runner.env.logs, &run.log, &dlp).await,
         },
     };
     let and_reported = |reason: String| match &report.agent_reported {
@@ -131,9 +133,15 @@ fn written_summary(path: &Path) -> Option<String> {
     (!text.trim().is_empty()).then_some(text)
 }
 
-/// The last lines of the run log, sanitized, with any line the DLP scan flags withheld.
-async fn summary(log: &Path, dlp: &Dlp) -> Vec<String> {
-    let Ok(text) = tokio::fs::read(log).await else {
+/// Most bytes of the run log read for its last lines.
+const SUMMARY_LOG_MAX: u64 = 64 << 20;
+
+/// The last lines of the run log (opened if sealed), sanitized, with any line the DLP scan flags
+/// withheld.
+async fn summary(logs: &LogFiles, log: &Path, dlp: &Dlp) -> Vec<String> {
+    let (logs, path) = (logs.clone(), log.to_path_buf());
+    let read = tokio::task::spawn_blocking(move || logs.read(&path, SUMMARY_LOG_MAX)).await;
+    let Ok(Ok((text, _))) = read else {
         return Vec::new();
     };
     let text = String::from_utf8_lossy(&text);

@@ -20,7 +20,7 @@ mod publish;
 mod verify;
 
 use super::RunnerConfig;
-use super::agent::Agent;
+use super::agent::{Agent, SecretSource};
 use super::agent::{AgentRegistry, Dependency, RunInputs};
 use super::commit::Identity;
 use super::env::EnvOptions;
@@ -33,11 +33,14 @@ use super::order::{
 use super::workspace::{PoolConfig, WorktreePool};
 use crate::forge::{CloneCredential, ForgeKind};
 use crate::policy::ServerPolicy;
+use crate::secrets::{LogFiles, SecretStore};
 
 /// The runner embedded in `ade serve`.
 pub struct LocalRunner {
     name: String,
     registry: AgentRegistry,
+    /// Where the agents' stored secrets are read for each run, once the database is open.
+    secrets: Option<SecretStore>,
     mirrors: Mirrors,
     pools: tokio::sync::Mutex<HashMap<PathBuf, Arc<WorktreePool>>>,
     env: EnvOptions,
@@ -87,19 +90,29 @@ impl Stop {
 
 impl LocalRunner {
     /// The runner of the server's `agents` (their pinned versions checked now) with `runner`'s
-    /// workdir and ways of starting agents, under `policy`. Refuses to start on any problem,
-    /// naming it.
+    /// workdir and ways of starting agents, under `policy`, writing run logs as `logs` says.
+    /// Refuses to start on any problem, naming it. It touches no database: the secret store is
+    /// given afterwards ([`LocalRunner::use_secret_store`]).
     pub async fn start(
         agents: &[Agent],
         runner: &RunnerConfig,
         policy: &ServerPolicy,
+        logs: LogFiles,
     ) -> anyhow::Result<LocalRunner> {
         let registry = AgentRegistry::start(agents, runner, policy).await?;
         let agent_user = registry.agent_user()?;
         let runner = registry.runner().clone();
         let workdir = runner.workdir.clone();
-        std::fs::create_dir_all(&workdir)
-            .with_context(|| format!("create the runner workdir {}", workdir.display()))?;
+        {
+            // Others, the agent user among them, may pass through to what is theirs below it,
+            // but not list it.
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o711)
+                .create(&workdir)
+                .with_context(|| format!("create the runner workdir {}", workdir.display()))?;
+        }
         let git = Git::new(&runner.git, workdir.join(".empty"))
             .context("prepare the runner's empty folder")?;
         let env = EnvOptions {
@@ -107,6 +120,7 @@ impl LocalRunner {
             runtime: runner.container_runtime,
             memory_max: runner.memory_max,
             pids_max: runner.pids_max,
+            logs,
             ..EnvOptions::default()
         };
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
@@ -126,11 +140,33 @@ impl LocalRunner {
             },
             workdir,
             registry,
+            secrets: None,
             bot: Identity {
                 name: "ade".into(),
                 email: "ade@localhost".into(),
             },
         })
+    }
+
+    /// Reads the agents' stored secrets from `secrets` for each run, once every stored secret
+    /// an agent's registration names is there; refuses, naming the agent, the variable and the
+    /// secret, when one is not.
+    pub async fn use_secret_store(&mut self, secrets: SecretStore) -> anyhow::Result<()> {
+        for agent in self.registry.iter() {
+            for secret in &agent.secrets {
+                if let SecretSource::Store(stored) = &secret.source
+                    && !secrets.missing(&[stored.as_str()]).await?.is_empty()
+                {
+                    anyhow::bail!(
+                        "agent {}: secrets.{} names the stored secret {stored}, which is not in ade's secret store: set it with `ade secrets set {stored}` (docs/secrets.md)",
+                        agent.name,
+                        secret.name
+                    );
+                }
+            }
+        }
+        self.secrets = Some(secrets);
+        Ok(())
     }
 
     /// Runs this runner carries out at once.
@@ -245,7 +281,9 @@ impl LocalRunner {
                 .map(|s| s.duration_ms)
                 .sum::<u64>()
         );
-        if let Err(e) = crate::runner::env::append_notes(&run.log, &[after_agent]).await {
+        if let Err(e) =
+            crate::runner::env::append_notes(&self.env.logs, &run.log, &[after_agent]).await
+        {
             tracing::warn!(run = order.run_id, error = %e, "could not write the run log");
         }
         tracing::info!(
@@ -263,6 +301,18 @@ impl LocalRunner {
     /// The folder of run `run_id`'s logs and scratch folders.
     fn run_dir(&self, run_id: i64) -> PathBuf {
         self.workdir.join("runs").join(run_id.to_string())
+    }
+
+    /// Creates `folder` (a run's scratch folder) and the run folders above it that are missing:
+    /// others may pass through them to the scratch folder handed to the agent user, but not list
+    /// them, so run logs beside it stay ade's alone.
+    fn create_run_folder(folder: &std::path::Path) -> Result<(), Stop> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(folder)
+            .map_err(|e| Stop::fault(format!("create {}: {e}", folder.display())))
     }
 
     fn inputs(&self, order: &RunOrder, agents_md: Option<String>) -> RunInputs {

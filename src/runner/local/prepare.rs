@@ -11,12 +11,15 @@ use tokio_util::sync::CancellationToken;
 
 use super::{LocalRunner, Next, Stop};
 use crate::policy::{AgentPolicy, AgentSet, EffectivePolicy, Environment};
-use crate::runner::agent::{RunPaths, Selection};
+use crate::runner::agent::{RunPaths, SecretSource, Selection};
 use crate::runner::commit::WorktreePaths;
+use crate::runner::env;
 use crate::runner::env::{Invocation, PathAccess, PathGrant};
 use crate::runner::mirror::Mirror;
 use crate::runner::order::{RunOrder, RunOutcome, RunReport};
 use crate::runner::workspace::{self, MainLease, WorktreeLease};
+use crate::secret::Secret;
+use crate::secrets::{RunReader, SecretError};
 
 /// A run ready for its agent.
 pub(super) struct Prepared {
@@ -46,11 +49,14 @@ pub(super) async fn prepare(
     report: &mut RunReport,
 ) -> Result<Next<Prepared>, Stop> {
     let policy = order_policy(order);
-    let selection: Selection = runner
+    let mut selection: Selection = runner
         .registry
         .select(&policy, Some(&order.agent), order.task.environment)
         .map_err(|refusal| Stop::agent(refusal.to_string()))?;
     report.environment = selection.environment.as_str().to_string();
+    let run_dir = runner.run_dir(order.run_id);
+    let log = run_dir.join(format!("attempt-{}.log", order.attempt));
+    selection.stored = stored_secrets(runner, order, &selection, &log, report).await?;
     let started = Instant::now();
     let mirror = runner
         .mirror_at(
@@ -69,12 +75,9 @@ pub(super) async fn prepare(
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
     let base_ready = started.elapsed();
     let pool = runner.pool(&mirror).await?;
-    let run_dir = runner.run_dir(order.run_id);
     let scratch = run_dir.join(format!("attempt-{}", order.attempt));
     remove_if_present(&scratch).map_err(Stop::fault)?;
-    std::fs::create_dir_all(&scratch)
-        .map_err(|e| Stop::fault(format!("create {}: {e}", scratch.display())))?;
-    let log = run_dir.join(format!("attempt-{}.log", order.attempt));
+    LocalRunner::create_run_folder(&scratch)?;
     report.log = Some(log.display().to_string());
     let inputs = runner.inputs(order, agents_md);
     let (worktree, mut lease) = match selection.environment {
@@ -157,6 +160,56 @@ pub(super) async fn prepare(
         log,
         invocation,
     }))
+}
+
+/// The values of the stored secrets the agent's registration names, read from the secret store
+/// now, as the run starts (so `ade secrets set` takes effect without a restart). One that is
+/// missing or does not open holds the run, which waits for the operator (a setup problem, not
+/// the task's), with a reason naming the secret, in the run's log too; never its value.
+async fn stored_secrets(
+    runner: &LocalRunner,
+    order: &RunOrder,
+    selection: &Selection,
+    log: &Path,
+    report: &mut RunReport,
+) -> Result<Vec<(String, Secret)>, Stop> {
+    let agent = &selection.agent;
+    let mut values = Vec::new();
+    for secret in &agent.secrets {
+        let SecretSource::Store(stored) = &secret.source else {
+            continue;
+        };
+        if values.iter().any(|(name, _)| name == stored) {
+            continue;
+        }
+        let reader = RunReader {
+            run: order.run_id,
+            agent: &agent.name,
+            variable: &secret.name,
+        };
+        let read = match &runner.secrets {
+            Some(secrets) => secrets.read_for_run(stored, reader).await,
+            None => Err(SecretError::NoStore),
+        };
+        match read {
+            Ok(value) => values.push((stored.clone(), value)),
+            Err(error) => {
+                let reason = format!(
+                    "agent {}: the secret {} its registration names (for {}) cannot be read: {error}",
+                    agent.name, stored, secret.name
+                );
+                LocalRunner::create_run_folder(log.parent().unwrap_or(log))?;
+                report.log = Some(log.display().to_string());
+                if let Err(e) =
+                    env::append_notes(&runner.env.logs, log, std::slice::from_ref(&reason)).await
+                {
+                    tracing::warn!(run = order.run_id, error = %e, "could not write the run log");
+                }
+                return Err(Stop::setup(reason));
+            }
+        }
+    }
+    Ok(values)
 }
 
 /// The order's rules as a policy the agent registry and the guard read: any registered agent the

@@ -157,8 +157,7 @@ async fn verify_commit(
     let scratch = runner
         .run_dir(order.run_id)
         .join(format!("verify-{}", order.verification_id));
-    std::fs::create_dir_all(&scratch)
-        .map_err(|e| Stop::fault(format!("create {}: {e}", scratch.display())))?;
+    LocalRunner::create_run_folder(&scratch)?;
     let request = StepsRequest {
         environment: steps_environment(environment),
         network: runner.registry.runner().network,
