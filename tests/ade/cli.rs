@@ -125,7 +125,10 @@ fn a_bad_config_is_refused_at_start_with_one_message_naming_the_key() {
 fn migrate_applies_pending_migrations_once() {
     let dir = scratch();
     let url = format!("sqlite://{}/db/ade.db", dir.display());
-    let env = [("ADE_DATABASE__URL", url.as_str())];
+    let env = [
+        ("ADE_DATABASE__URL", url.as_str()),
+        ("ADE_STORAGE__DATA_DIR", dir.to_str().unwrap()),
+    ];
     let first = ade(&["migrate"], &env);
     assert!(
         first.status.success(),
