@@ -267,8 +267,7 @@ pub async fn review_comments(w: &World, number: i64) {
             REPO,
             number,
             "reader",
-            ReviewState::Commented,
-            "x",
+            (ReviewState::Commented, "x"),
             &[("README.md", 1, "not in the diff")],
         )
         .await;
@@ -279,8 +278,7 @@ pub async fn review_comments(w: &World, number: i64) {
             REPO,
             number,
             "reader",
-            ReviewState::Commented,
-            "Two things.",
+            (ReviewState::Commented, "Two things."),
             &[
                 ("src/lib.rs", 2, "`43` needs a reason"),
                 ("src/lib.rs", 1, "and a doc comment"),
