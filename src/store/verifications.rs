@@ -3,7 +3,7 @@
 //! The newest head wins: starting a verification supersedes the approval's unfinished older ones.
 
 use super::query::{self, all, moved, optional};
-use super::{Conn, Context, StoreError, state};
+use super::{Conn, Context, StoreError, named, state};
 use crate::lifecycle::{State, VerificationState};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -79,16 +79,12 @@ const COLUMNS: &str = "id, approval, run, head_sha, cause, state, requester, run
      reason, log, cancel_requested, created_at, started_at, finished_at";
 
 fn verification_row(r: &AnyRow) -> Result<VerificationRow, sqlx::Error> {
-    let cause: String = r.try_get(4)?;
     Ok(VerificationRow {
         id: r.try_get(0)?,
         approval: r.try_get(1)?,
         run: r.try_get(2)?,
         head_sha: r.try_get(3)?,
-        cause: Cause::parse(&cause).ok_or_else(|| sqlx::Error::ColumnDecode {
-            index: "cause".into(),
-            source: format!("unknown verification cause {cause:?}").into(),
-        })?,
+        cause: named(r, 4, "verification cause", Cause::parse)?,
         state: state(r, 5)?,
         requester: r.try_get(6)?,
         runner: r.try_get(7)?,
