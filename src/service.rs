@@ -29,7 +29,7 @@ use crate::forge::ClientOptions;
 use crate::forge::gitea::GiteaForge;
 use crate::forge::github::GithubForge;
 use crate::ingress::{self, DeliveryJob, Inbox, Ingress};
-use crate::jobs::{Handlers, Job, Leader, Wake, Worker};
+use crate::jobs::{Handlers, Job, Leader, Queue, Wake, Worker};
 use crate::links::LinkSigner;
 use crate::metrics::Metrics;
 use crate::runner::Runner;
@@ -164,28 +164,18 @@ impl Service {
             Dispatcher::new(Some(sink), metrics.clone()),
             runner,
         );
+        let queue = Queue {
+            store: store.clone(),
+            clock: options.clock.clone(),
+            wake: wake.clone(),
+            metrics,
+        };
         let runner = run_handlers.zip(parallel).map(|(run_handlers, parallel)| {
             let mut jobs = config.jobs.clone();
             jobs.workers = parallel.max(1);
-            Worker::new(
-                store.clone(),
-                options.clock.clone(),
-                run_handlers,
-                jobs,
-                wake.clone(),
-                metrics.clone(),
-            )
-            .only(&RUNNER_KINDS)
+            Worker::new(queue.clone(), run_handlers, jobs).only(&RUNNER_KINDS)
         });
-        let worker = Worker::new(
-            store.clone(),
-            options.clock.clone(),
-            handlers,
-            config.jobs.clone(),
-            wake.clone(),
-            metrics,
-        )
-        .except(&RUNNER_KINDS);
+        let worker = Worker::new(queue, handlers, config.jobs.clone()).except(&RUNNER_KINDS);
         {
             let mut conn = store.writer().await.context("resume waiting work")?;
             let resumed = resume::resume(&mut conn, options.clock.now_ms())

@@ -23,7 +23,7 @@ mod worker;
 pub use kind::{Job, payload};
 pub use leader::Leader;
 pub use wake::Wake;
-pub use worker::Worker;
+pub use worker::{Queue, Worker};
 
 use crate::clock::Clock;
 use crate::forge::ForgeError;
