@@ -54,6 +54,20 @@ pub struct JobsConfig {
     pub poll_interval: Duration,
 }
 
+impl Default for JobsConfig {
+    /// What a `[jobs]` key left out of `ade.toml` is.
+    fn default() -> JobsConfig {
+        JobsConfig {
+            workers: 4,
+            max_attempts: 5,
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+            lease: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
 /// A boxed future, so handlers of different kinds fit one registry.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
