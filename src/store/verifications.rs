@@ -40,6 +40,23 @@ impl Cause {
     }
 }
 
+/// A verification about to be stored.
+#[derive(Clone, Debug)]
+pub struct NewVerification<'a> {
+    /// The approval.
+    pub approval: i64,
+    /// The run whose change it verifies.
+    pub run: i64,
+    /// The commit.
+    pub head_sha: &'a str,
+    /// Why.
+    pub cause: Cause,
+    /// The state it starts in: `queued` for a job, `running` for the run's own.
+    pub state: VerificationState,
+    /// Who asked.
+    pub requester: &'a str,
+}
+
 /// A stored verification.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerificationRow {
@@ -96,23 +113,6 @@ fn verification_row(r: &AnyRow) -> Result<VerificationRow, sqlx::Error> {
         started_at: r.try_get(13)?,
         finished_at: r.try_get(14)?,
     })
-}
-
-/// A verification about to be stored.
-#[derive(Clone, Debug)]
-pub struct NewVerification<'a> {
-    /// The approval.
-    pub approval: i64,
-    /// The run whose change it verifies.
-    pub run: i64,
-    /// The commit.
-    pub head_sha: &'a str,
-    /// Why.
-    pub cause: Cause,
-    /// The state it starts in: `queued` for a job, `running` for the run's own.
-    pub state: VerificationState,
-    /// Who asked.
-    pub requester: &'a str,
 }
 
 /// Stores a verification. Returns its id.
