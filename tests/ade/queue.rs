@@ -765,7 +765,7 @@ async fn on_postgres_a_job_enqueued_by_another_process_wakes_an_idle_worker_at_o
         Queue {
             store: store.clone(),
             clock: Arc::new(SystemClock),
-            wake: wake,
+            wake,
             metrics: Arc::new(Metrics::default()),
         },
         handlers,
