@@ -1,6 +1,7 @@
 //! Forges ade talks to: the dialect a delivery speaks, and the [`Forge`] client the coordinator
-//! writes through. One trait, two real implementations (GitHub as a GitHub App, Gitea/Forgejo with
-//! a bot token); the simulator that speaks both dialects lives in `crate::sim`.
+//! writes through. One trait, implemented once (`rest`) for two clients, each supplying its
+//! dialect's differences: GitHub as a GitHub App, Gitea/Forgejo with a bot token. The simulator
+//! that speaks both dialects lives in `crate::sim`.
 //!
 //! docs/forges.md is the operator's side: what each client calls, the permissions it needs, and
 //! why the clients are built as they are.
