@@ -564,12 +564,7 @@ async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result<()>
                 return Err(ade::secrets::SecretError::NoMasterKey.into());
             }
             let value = read_secret_value(name)?;
-            let forge = config
-                .github
-                .webhook_secrets
-                .iter()
-                .chain(&config.gitea.webhook_secrets)
-                .chain(&config.gitea.token);
+            let forge = config.forge_secrets();
             let app_key = config
                 .github
                 .private_key_file

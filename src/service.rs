@@ -30,7 +30,7 @@ use crate::forge::ClientOptions;
 use crate::forge::gitea::GiteaForge;
 use crate::forge::github::GithubForge;
 use crate::ingress::{self, DeliveryJob, Inbox, Ingress};
-use crate::jobs::{Handlers, Job, Leader, Wake, Worker};
+use crate::jobs::{Handlers, Job, Leader, Queue, Wake, Worker};
 use crate::links::LinkSigner;
 use crate::metrics::Metrics;
 use crate::runner::Runner;
@@ -192,30 +192,22 @@ impl Service {
             Dispatcher::new(Some(sink), metrics.clone()),
             runner,
         );
+        let queue = Queue {
+            store: store.clone(),
+            clock: options.clock.clone(),
+            wake: wake.clone(),
+            metrics,
+        };
         let runner = run_handlers.zip(parallel).map(|(run_handlers, parallel)| {
             let mut jobs = config.jobs.clone();
             jobs.workers = parallel.max(1);
-            Worker::new(
-                store.clone(),
-                options.clock.clone(),
-                run_handlers,
-                jobs,
-                wake.clone(),
-                metrics.clone(),
-            )
-            .only(&RUNNER_KINDS)
-            .audited(audit.clone())
+            Worker::new(queue.clone(), run_handlers, jobs)
+                .only(&RUNNER_KINDS)
+                .audited(audit.clone())
         });
-        let worker = Worker::new(
-            store.clone(),
-            options.clock.clone(),
-            handlers,
-            config.jobs.clone(),
-            wake.clone(),
-            metrics,
-        )
-        .except(&RUNNER_KINDS)
-        .audited(audit.clone());
+        let worker = Worker::new(queue, handlers, config.jobs.clone())
+            .except(&RUNNER_KINDS)
+            .audited(audit.clone());
         {
             let mut conn = store.writer().await.context("resume waiting work")?;
             let resumed = resume::resume(&mut conn, options.clock.now_ms())
@@ -387,17 +379,16 @@ fn warn_about_missing_secrets(config: &Config) {
 
 /// Every secret value ade holds, so that no audit record ever carries one (docs/audit.md).
 fn masker(config: &Config) -> Masker {
-    let forge = config
-        .github
-        .webhook_secrets
-        .iter()
-        .chain(&config.gitea.webhook_secrets)
-        .chain(&config.gitea.token);
     let agents = config
         .agents
         .iter()
         .flat_map(|agent| agent.secrets.iter().filter_map(|s| s.value.as_ref()));
-    Masker::new(forge.chain(agents).map(|secret| secret.expose().to_owned()))
+    Masker::new(
+        config
+            .forge_secrets()
+            .chain(agents)
+            .map(|secret| secret.expose().to_owned()),
+    )
 }
 
 #[cfg(test)]

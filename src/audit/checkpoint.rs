@@ -4,28 +4,10 @@
 
 use super::signing::{PublicKey, SigningKey};
 use crate::clock::rfc3339_ms;
-use crate::store::audit::CheckpointRow;
-use serde::{Deserialize, Serialize};
+pub use crate::store::audit::Checkpoint;
 use std::io::{BufRead, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-
-/// One checkpoint, as a line of the checkpoints file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checkpoint {
-    /// The record it covers.
-    pub seq: i64,
-    /// That record's hash.
-    pub head: String,
-    /// When it was signed, Unix milliseconds.
-    pub signed_at: i64,
-    /// How often checkpoints were due when it was signed, in seconds.
-    pub every_secs: i64,
-    /// The signing key's id.
-    pub key_id: String,
-    /// The Ed25519 signature over [`Checkpoint::statement`], base64.
-    pub signature: String,
-}
 
 impl Checkpoint {
     /// Signs a checkpoint of record `seq` with hash `head`.
@@ -55,30 +37,6 @@ impl Checkpoint {
     /// Whether `key` signed it.
     pub fn signed_by(&self, key: &PublicKey) -> bool {
         self.key_id == key.id() && key.verifies(self.statement().as_bytes(), &self.signature)
-    }
-
-    /// The row the database keeps.
-    pub fn to_row(&self) -> CheckpointRow {
-        CheckpointRow {
-            seq: self.seq,
-            head: self.head.clone(),
-            signed_at: self.signed_at,
-            every_secs: self.every_secs,
-            key_id: self.key_id.clone(),
-            signature: self.signature.clone(),
-        }
-    }
-
-    /// A checkpoint the database kept.
-    pub fn from_row(row: CheckpointRow) -> Checkpoint {
-        Checkpoint {
-            seq: row.seq,
-            head: row.head,
-            signed_at: row.signed_at,
-            every_secs: row.every_secs,
-            key_id: row.key_id,
-            signature: row.signature,
-        }
     }
 }
 

@@ -72,7 +72,7 @@ async fn database_checkpoints(options: StoreOptions) -> anyhow::Result<Vec<Check
     let rows = crate::store::audit::checkpoints(&mut conn).await?;
     drop(conn);
     store.close().await;
-    Ok(rows.into_iter().map(Checkpoint::from_row).collect())
+    Ok(rows)
 }
 
 fn print_report(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {

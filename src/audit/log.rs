@@ -276,7 +276,7 @@ impl AuditLog {
                 path: self.config.checkpoints_file.clone(),
                 source,
             })?;
-        rows::insert_checkpoint(conn, &checkpoint.to_row()).await?;
+        rows::insert_checkpoint(conn, &checkpoint).await?;
         tracing::debug!(seq, "signed an audit checkpoint");
         Ok(checkpoint)
     }

@@ -18,6 +18,8 @@ mod lines;
 mod parser;
 mod roles;
 mod sanitize;
+#[cfg(test)]
+mod test_support;
 
 pub use parser::{
     MAX_COMMANDS_PER_COMMENT, MAX_INSTRUCTIONS_CHARS, MAX_NAME_LEN, NameKind, ParseError,

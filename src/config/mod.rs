@@ -69,6 +69,19 @@ pub struct SecretFile {
     pub path: PathBuf,
 }
 
+impl Config {
+    /// The forge credentials ade holds in memory: both forges' webhook secrets and the Gitea
+    /// token (the GitHub App's key stays in its file). No agent sees them and no audit record
+    /// carries them.
+    pub fn forge_secrets(&self) -> impl Iterator<Item = &Secret> {
+        self.github
+            .webhook_secrets
+            .iter()
+            .chain(&self.gitea.webhook_secrets)
+            .chain(&self.gitea.token)
+    }
+}
+
 /// `[server]`.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {

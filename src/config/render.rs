@@ -341,24 +341,25 @@ mod tests {
 
     #[test]
     fn redacts_only_the_password_of_a_database_url() {
-        assert_eq!(
-            redact_url("postgres://ade:hunter2@db/ade"),
-            "postgres://ade:<redacted>@db/ade"
-        );
-        assert_eq!(
-            redact_url("postgresql://ade:p@ss/w0?rd@db:5432/ade?sslmode=require"),
-            "postgresql://ade:<redacted>@db:5432/ade?sslmode=require"
-        );
-        assert_eq!(
-            redact_url("postgres://db/ade?user=ade&password=hunter2"),
-            "postgres://db/ade?user=ade&password=<redacted>"
-        );
-        assert_eq!(redact_url("postgres://ade@db/ade"), "postgres://ade@db/ade");
-        assert_eq!(
-            redact_url("sqlite://./ade-data/ade.db"),
-            "sqlite://./ade-data/ade.db"
-        );
-        assert_eq!(redact_url("sqlite::memory:"), "sqlite::memory:");
+        for (url, shown) in [
+            (
+                "postgres://ade:hunter2@db/ade",
+                "postgres://ade:<redacted>@db/ade",
+            ),
+            (
+                "postgresql://ade:p@ss/w0?rd@db:5432/ade?sslmode=require",
+                "postgresql://ade:<redacted>@db:5432/ade?sslmode=require",
+            ),
+            (
+                "postgres://db/ade?user=ade&password=hunter2",
+                "postgres://db/ade?user=ade&password=<redacted>",
+            ),
+            ("postgres://ade@db/ade", "postgres://ade@db/ade"),
+            ("sqlite://./ade-data/ade.db", "sqlite://./ade-data/ade.db"),
+            ("sqlite::memory:", "sqlite::memory:"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
     }
 
     #[test]

@@ -30,14 +30,8 @@ const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
 const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 const DEFAULT_DATA_DIR: &str = "./ade-data";
 const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
-const DEFAULT_WORKERS: usize = 4;
-const DEFAULT_MAX_ATTEMPTS: u32 = 5;
-const DEFAULT_BACKOFF_BASE_MS: u64 = 1_000;
-const DEFAULT_BACKOFF_MAX_MS: u64 = 300_000;
-const DEFAULT_LEASE_SECS: u64 = 60;
 /// Shorter leases expire while a healthy worker is between heartbeats.
 const MIN_LEASE_SECS: u64 = 5;
-const DEFAULT_POLL_INTERVAL_MS: u64 = 1_000;
 const DEFAULT_AUDIT_FILE_BYTES: u64 = 64 * 1024 * 1024;
 const DEFAULT_CHECKPOINT_SECS: u64 = 600;
 
@@ -498,39 +492,46 @@ fn webhook_secrets(
     Ok(secrets)
 }
 
+/// `[jobs]`: each key left out is the queue's own default ([`JobsConfig::default`]).
 fn jobs(check: &Check, raw: RawJobs) -> Result<JobsConfig, ConfigError> {
-    let workers = check.at_least("jobs.workers", raw.workers.unwrap_or(DEFAULT_WORKERS), 1)?;
+    let default = JobsConfig::default();
+    let workers = check.at_least("jobs.workers", raw.workers.unwrap_or(default.workers), 1)?;
     let max_attempts = check.at_least(
         "jobs.max_attempts",
-        raw.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
+        raw.max_attempts.unwrap_or(default.max_attempts),
         1,
     )?;
-    let backoff_base_ms = raw.backoff_base_ms.unwrap_or(DEFAULT_BACKOFF_BASE_MS);
-    let backoff_max_ms = raw.backoff_max_ms.unwrap_or(DEFAULT_BACKOFF_MAX_MS);
-    if backoff_max_ms < backoff_base_ms {
+    let backoff_base = raw
+        .backoff_base_ms
+        .map_or(default.backoff_base, Duration::from_millis);
+    let backoff_max = raw
+        .backoff_max_ms
+        .map_or(default.backoff_max, Duration::from_millis);
+    if backoff_max < backoff_base {
         return Err(check.invalid(
             "jobs.backoff_max_ms",
             format!(
-                "must be at least jobs.backoff_base_ms ({backoff_base_ms}), not {backoff_max_ms}"
+                "must be at least jobs.backoff_base_ms ({}), not {}",
+                backoff_base.as_millis(),
+                backoff_max.as_millis()
             ),
         ));
     }
     let lease_secs = check.at_least(
         "jobs.lease_secs",
-        raw.lease_secs.unwrap_or(DEFAULT_LEASE_SECS),
+        raw.lease_secs.unwrap_or(default.lease.as_secs()),
         MIN_LEASE_SECS,
     )?;
-    let poll_interval_ms = check.at_least(
-        "jobs.poll_interval_ms",
-        raw.poll_interval_ms.unwrap_or(DEFAULT_POLL_INTERVAL_MS),
-        1,
-    )?;
+    let poll_interval = match raw.poll_interval_ms {
+        Some(ms) => Duration::from_millis(check.at_least("jobs.poll_interval_ms", ms, 1)?),
+        None => default.poll_interval,
+    };
     Ok(JobsConfig {
         workers,
         max_attempts,
-        backoff_base: Duration::from_millis(backoff_base_ms),
-        backoff_max: Duration::from_millis(backoff_max_ms),
+        backoff_base,
+        backoff_max,
         lease: Duration::from_secs(lease_secs),
-        poll_interval: Duration::from_millis(poll_interval_ms),
+        poll_interval,
     })
 }

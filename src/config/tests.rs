@@ -22,6 +22,13 @@ impl Scratch {
         Scratch(dir)
     }
 
+    /// A scratch folder holding a GitHub App key, `github.pem`, as most full files name one.
+    fn with_app_key(test: &str) -> Scratch {
+        let dir = Scratch::new(test);
+        dir.file("github.pem", PEM);
+        dir
+    }
+
     fn file(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
         let path = self.0.join(name);
         fs::write(&path, content).unwrap();
@@ -85,18 +92,12 @@ fn defaults_without_a_file() {
     assert_eq!(config.gitea.url, None);
     assert!(config.gitea.token.is_none());
     assert!(config.gitea.webhook_secrets.is_empty());
-    assert_eq!(config.jobs.workers, 4);
-    assert_eq!(config.jobs.max_attempts, 5);
-    assert_eq!(config.jobs.backoff_base, Duration::from_millis(1_000));
-    assert_eq!(config.jobs.backoff_max, Duration::from_millis(300_000));
-    assert_eq!(config.jobs.lease, Duration::from_secs(60));
-    assert_eq!(config.jobs.poll_interval, Duration::from_millis(1_000));
+    assert_jobs(&config, (4, 5, 1_000, 300_000, 60, 1_000));
 }
 
 #[test]
 fn a_full_file() {
-    let dir = Scratch::new("full");
-    dir.file("github.pem", PEM);
+    let dir = Scratch::with_app_key("full");
     dir.file("gitea-token", "gt0k3n\n");
     let path = dir.config(
         r#"
@@ -169,12 +170,7 @@ poll_interval_ms = 250
         exposed(&config.gitea.webhook_secrets),
         ["gitea-old", "gitea-new"]
     );
-    assert_eq!(config.jobs.workers, 8);
-    assert_eq!(config.jobs.max_attempts, 3);
-    assert_eq!(config.jobs.backoff_base, Duration::from_millis(500));
-    assert_eq!(config.jobs.backoff_max, Duration::from_millis(60_000));
-    assert_eq!(config.jobs.lease, Duration::from_secs(30));
-    assert_eq!(config.jobs.poll_interval, Duration::from_millis(250));
+    assert_jobs(&config, (8, 3, 500, 60_000, 30, 250));
 }
 
 #[test]
@@ -543,8 +539,7 @@ fn missing_file_and_syntax_errors() {
 
 #[test]
 fn render_redacted_hides_every_secret_and_shows_the_defaults() {
-    let dir = Scratch::new("render");
-    dir.file("github.pem", PEM);
+    let dir = Scratch::with_app_key("render");
     dir.file("rotation", "gh-file-secret-1\ngh-file-secret-2\n");
     let path = dir.config(
         r#"
@@ -893,5 +888,31 @@ fn every_file_holding_a_secret_is_listed_for_the_doctor() {
             ("gitea.webhook_secret_file", hook),
             ("agents.a.secrets.KEY", agent_key)
         ]
+    );
+}
+
+/// Checks `[jobs]`: workers, attempts, backoff base and most (ms), lease (s), poll interval (ms).
+fn assert_jobs(
+    config: &Config,
+    (workers, attempts, base, most, lease, poll): (usize, u32, u64, u64, u64, u64),
+) {
+    let jobs = &config.jobs;
+    assert_eq!(
+        (
+            jobs.workers,
+            jobs.max_attempts,
+            jobs.backoff_base,
+            jobs.backoff_max
+        ),
+        (
+            workers,
+            attempts,
+            Duration::from_millis(base),
+            Duration::from_millis(most)
+        )
+    );
+    assert_eq!(
+        (jobs.lease, jobs.poll_interval),
+        (Duration::from_secs(lease), Duration::from_millis(poll))
     );
 }

@@ -10,7 +10,7 @@ use super::shared::Shared;
 use crate::command::{self, Place, Requester, RoleOverrides};
 use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
 use crate::events::{Comment, EventKind};
-use crate::forge::{Forge, ForgeKind, Reaction, RepoRef};
+use crate::forge::{Forge, ForgeKind, Reaction, RepoRef, Team};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::policy::EffectivePolicy;
 use crate::store;
@@ -230,12 +230,12 @@ async fn teams_of(
     login: &str,
 ) -> Result<Vec<String>, JobError> {
     let mut teams = Vec::new();
-    for team in policy.roles.teams.keys() {
-        let Some((org, slug)) = team.split_once('/') else {
+    for name in policy.roles.teams.keys() {
+        let Some(team) = Team::parse(name) else {
             continue;
         };
-        if forge.is_team_member(repo, org, slug, login).await? {
-            teams.push(team.clone());
+        if forge.is_team_member(repo, &team, login).await? {
+            teams.push(name.clone());
         }
     }
     Ok(teams)

@@ -14,7 +14,7 @@ use super::advance::{self, AdvanceContext};
 use super::goals::{goal_comment, spec_of};
 use super::run::job::RunJob;
 use super::shared::Shared;
-use crate::forge::{ForgeKind, RepoRef};
+use crate::forge::ForgeKind;
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::lifecycle::SpecState;
 use crate::store::jobs::{self as queue, ClaimedJob};
@@ -141,11 +141,8 @@ impl ResumeHandler {
         if row.state != SpecState::Active {
             return ctx.finish_empty().await;
         }
-        let forge_kind = ForgeKind::parse(&goal.forge)
-            .ok_or_else(|| JobError::Permanent(format!("goal {}: unknown forge", goal.id)))?;
-        let repo = RepoRef::parse(&goal.repository, None)
-            .ok_or_else(|| JobError::Permanent(format!("goal {}: not a repository", goal.id)))?;
-        let forge = self.shared.forge(forge_kind)?;
+        let repo = goal.repository.clone();
+        let forge = self.shared.forge(goal.forge)?;
         let policy = match self.shared.policies.load(forge.as_ref(), &repo).await {
             Ok((_, Ok(policy))) => policy,
             Ok((head, Err(problems))) => {
@@ -179,7 +176,7 @@ impl ResumeHandler {
         tracing::info!(spec = row.id, started = ?advanced.started, "tasks that waited for the operator start now");
         let comment = goal_comment(&mut tx, &repo, &row, &spec).await?;
         self.shared
-            .enqueue_writes(&mut tx, forge_kind, &[comment], now)
+            .enqueue_writes(&mut tx, goal.forge, &[comment], now)
             .await?;
         ctx.finish(tx).await
     }

@@ -90,26 +90,22 @@ command = ["/bin/sh", "check.sh"]
 /// the feedback in its prompt and tries again, and misses again.
 pub const AGENT_SCRIPT: &str = r##"set -eu
 mkdir -p lib tests bin
+# add_function NAME FORMAT EXPECTED: lib/NAME.sh, where NAME prints FORMAT with its argument, and
+# tests/NAME.sh, which checks that `NAME Ada` prints EXPECTED.
+add_function() {
+    printf '%s() { printf '\''%s\\n'\'' "$1"; }\n' "$1" "$2" > "lib/$1.sh"
+    cat > "tests/$1.sh" <<CODE
+. lib/$1.sh
+[ "\$($1 Ada)" = "$3" ] || { echo "tests/$1.sh:2: $1 Ada printed: \$($1 Ada)"; exit 1; }
+CODE
+    echo "Added $1 in lib/$1.sh, with its test." > "$ADE_OUTPUT_FILE"
+}
 case "$ADE_TASK_ID" in
 t1)
-    cat > lib/greet.sh <<'CODE'
-greet() { printf 'Hello, %s!\n' "$1"; }
-CODE
-    cat > tests/greet.sh <<'CODE'
-. lib/greet.sh
-[ "$(greet Ada)" = "Hello, Ada!" ] || { echo "tests/greet.sh:2: greet Ada printed: $(greet Ada)"; exit 1; }
-CODE
-    echo "Added greet in lib/greet.sh, with its test." > "$ADE_OUTPUT_FILE"
+    add_function greet 'Hello, %s!' 'Hello, Ada!'
     ;;
 t2)
-    cat > lib/farewell.sh <<'CODE'
-farewell() { printf 'Goodbye, %s.\n' "$1"; }
-CODE
-    cat > tests/farewell.sh <<'CODE'
-. lib/farewell.sh
-[ "$(farewell Ada)" = "Goodbye, Ada." ] || { echo "tests/farewell.sh:2: farewell Ada printed: $(farewell Ada)"; exit 1; }
-CODE
-    echo "Added farewell in lib/farewell.sh, with its test." > "$ADE_OUTPUT_FILE"
+    add_function farewell 'Goodbye, %s.' 'Goodbye, Ada.'
     ;;
 t3)
     if grep -q 'tests/shout.sh' "$ADE_PROMPT_FILE"; then

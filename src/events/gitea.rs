@@ -5,20 +5,14 @@
 //! comments. Older Gitea sent such reviews as `issue_comment` with a pull request body. So comments
 //! and reviews are told apart by the body (`comment` versus `review`), and the names break ties.
 
-use super::payload::{
-    Payload, PushRef, default_branch_pushed, ignored, is_bot_login, non_empty, null_as_default,
-};
+use super::payload::{Payload, ignored, is_bot_login, non_empty, null_as_default};
 use super::wire::{
-    Label, PrivateWhenUnknown, WireBranch, WireRepository, action, comment_kind, issue_kind,
-    pull_request_kind,
+    CommentPayload, IssuePayload, PrivateWhenUnknown, Text, WireBranch, WirePush, WireRepository,
+    WireUser, action, comment_kind, issue_kind, pull_request_kind,
 };
-use super::{
-    Actor, Comment, Event, EventError, EventHeaders, EventKind, Issue, IssueRef, Normalized,
-    PullRequest, Push, Review,
-};
+use super::{Actor, Event, EventError, EventHeaders, EventKind, Normalized, PullRequest, Review};
 use crate::forge::{ForgeKind, ReviewState};
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 
 #[cfg(test)]
 mod tests;
@@ -126,20 +120,9 @@ fn comment(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized,
         Ok(wrap) => wrap,
         Err(why) => return Ok(ignored(&names.label, Some(&action), why)),
     };
-    let body: CommentPayload = payload.read()?;
-    let comment = Comment {
-        id: body.comment.id,
-        body: body.comment.body,
-        author: actor(body.comment.user),
-        issue: IssueRef {
-            number: body.issue.number,
-            title: body.issue.title,
-            body: body.issue.body,
-            is_pull_request: body.is_pull || body.issue.pull_request.is_some(),
-            author: actor(body.issue.user),
-        },
-    };
-    event(payload, wrap(comment))
+    let body: CommentPayload<GtUser, Text> = payload.read()?;
+    let on_pull: OnPull = payload.read()?;
+    event(payload, wrap(body.into_comment(on_pull.is_pull)))
 }
 
 fn issues(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized, EventError> {
@@ -148,15 +131,8 @@ fn issues(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized, 
         Ok(wrap) => wrap,
         Err(why) => return Ok(ignored(&names.label, Some(&action), why)),
     };
-    let issue = payload.read::<IssuePayload>()?.issue;
-    let issue = Issue {
-        number: issue.number,
-        title: issue.title,
-        body: issue.body,
-        author: actor(issue.user),
-        labels: issue.labels.into_iter().map(|l| l.name).collect(),
-    };
-    event(payload, wrap(issue))
+    let issue = payload.read::<IssuePayload<GtUser>>()?.issue;
+    event(payload, wrap(issue.into_issue()))
 }
 
 fn pull_request(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized, EventError> {
@@ -172,7 +148,7 @@ fn pull_request(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normal
         number,
         title: pr.title,
         body: pr.body,
-        author: actor(pr.user),
+        author: GtUser::actor(pr.user),
         head: pr.head.into_branch_ref(),
         base: pr.base.into_branch_ref(),
         draft: pr.draft,
@@ -218,7 +194,7 @@ fn review(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized, 
         id: None,
         state,
         body: body.review.content,
-        author: actor(Some(body.sender)),
+        author: GtUser::actor(Some(body.sender)),
         pull_request_number: number,
         // Gitea leaves `commit_id` empty for reviews; the head it shows is the one reviewed, unless
         // a push raced the review.
@@ -242,28 +218,13 @@ fn review_state(name: &str) -> Option<ReviewState> {
 }
 
 fn push(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized, EventError> {
-    let push: PushPayload = payload.read()?;
-    let target = PushRef {
-        git_ref: &push.git_ref,
-        default_branch: push.repository.default_branch.as_deref(),
-        after: &push.after,
-        deleted: false,
-    };
-    let branch = match default_branch_pushed(&target) {
-        Ok(branch) => branch.to_owned(),
-        Err(why) => return Ok(ignored(&names.label, None, &why)),
-    };
-    event(
-        payload,
-        EventKind::PushToDefaultBranch(Push {
-            branch,
-            before: push.before,
-            after: push.after,
-            // Gitea's push payload does not say whether history was rewritten.
-            forced: false,
-            commit_count: push.commits.len(),
-        }),
-    )
+    let push: WirePush<PrivateWhenUnknown> = payload.read()?;
+    // Gitea's push payload says neither whether history was rewritten nor whether the branch was
+    // deleted (its `after` is then all zeros).
+    match push.into_push(false, false) {
+        Ok(push) => event(payload, EventKind::PushToDefaultBranch(push)),
+        Err(why) => Ok(ignored(&names.label, None, &why)),
+    }
 }
 
 /// Adds what every Gitea event carries: the repository and the sender.
@@ -276,18 +237,6 @@ fn event(payload: &Payload<'_>, kind: EventKind) -> Result<Normalized, EventErro
         installation_id: None,
         kind,
     }))
-}
-
-/// Gitea shows a deleted account as its `Ghost` user (id -1); a `null` user is read the same way.
-fn actor(user: Option<GtUser>) -> Actor {
-    user.map_or_else(
-        || Actor {
-            id: -1,
-            login: "Ghost".to_owned(),
-            bot: false,
-        },
-        GtUser::into_actor,
-    )
 }
 
 #[derive(Deserialize)]
@@ -325,6 +274,20 @@ impl TryFrom<RawUser> for GtUser {
     }
 }
 
+/// Gitea shows a deleted account as its `Ghost` user (id -1); a `null` user is read the same way.
+impl WireUser for GtUser {
+    fn actor(user: Option<GtUser>) -> Actor {
+        user.map_or_else(
+            || Actor {
+                id: -1,
+                login: "Ghost".to_owned(),
+                bot: false,
+            },
+            GtUser::into_actor,
+        )
+    }
+}
+
 impl GtUser {
     fn into_actor(self) -> Actor {
         Actor {
@@ -335,38 +298,11 @@ impl GtUser {
     }
 }
 
+/// Whether a comment is on a pull request, which Gitea says beside the issue.
 #[derive(Deserialize)]
-struct GtIssue {
-    number: i64,
-    title: String,
-    #[serde(default, deserialize_with = "null_as_default")]
-    body: String,
-    user: Option<GtUser>,
-    /// An object on pull requests, `null` or absent on issues.
-    pull_request: Option<IgnoredAny>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    labels: Vec<Label>,
-}
-
-#[derive(Deserialize)]
-struct GtComment {
-    id: i64,
-    #[serde(default, deserialize_with = "null_as_default")]
-    body: String,
-    user: Option<GtUser>,
-}
-
-#[derive(Deserialize)]
-struct CommentPayload {
-    comment: GtComment,
-    issue: GtIssue,
+struct OnPull {
     #[serde(default, deserialize_with = "null_as_default")]
     is_pull: bool,
-}
-
-#[derive(Deserialize)]
-struct IssuePayload {
-    issue: GtIssue,
 }
 
 #[derive(Deserialize)]
@@ -419,15 +355,4 @@ struct ReviewPayload {
     review: GtReview,
     commit_id: Option<String>,
     sender: GtUser,
-}
-
-#[derive(Deserialize)]
-struct PushPayload {
-    #[serde(rename = "ref")]
-    git_ref: String,
-    before: String,
-    after: String,
-    #[serde(default, deserialize_with = "null_as_default")]
-    commits: Vec<IgnoredAny>,
-    repository: GtRepository,
 }

@@ -2,21 +2,17 @@
 //! happened. Field optionality follows GitHub's published webhook schemas: a user may be `null`
 //! (a deleted account), bodies may be `null`, `installation` is present only for GitHub App hooks.
 
-use super::payload::{
-    Payload, PushRef, default_branch_pushed, ignored, is_bot_login, non_empty, null_as_default,
-};
+use super::payload::{Payload, ignored, is_bot_login, non_empty, null_as_default};
 use super::wire::{
-    Label, RepositoryName, WireBranch, WireRepository, action, comment_kind, issue_kind,
-    pull_request_kind,
+    CommentPayload, IssuePayload, RepositoryName, WireBranch, WirePush, WireRepository, WireUser,
+    action, comment_kind, issue_kind, pull_request_kind,
 };
 use super::{
-    Actor, CheckRun, Comment, Event, EventError, EventHeaders, EventKind, Installation,
-    InstallationAction, InstallationRepositories, Issue, IssueRef, Normalized, PullRequest, Push,
-    Review,
+    Actor, CheckRun, Event, EventError, EventHeaders, EventKind, Installation, InstallationAction,
+    InstallationRepositories, Normalized, PullRequest, Review,
 };
 use crate::forge::{ForgeKind, ReviewState};
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 
 #[cfg(test)]
 mod tests;
@@ -70,20 +66,8 @@ fn issue_comment(payload: &Payload<'_>) -> Result<Normalized, EventError> {
         Ok(wrap) => wrap,
         Err(why) => return Ok(ignored("issue_comment", Some(&action), why)),
     };
-    let body: CommentPayload = payload.read()?;
-    let comment = Comment {
-        id: body.comment.id,
-        body: body.comment.body,
-        author: actor(body.comment.user),
-        issue: IssueRef {
-            number: body.issue.number,
-            title: body.issue.title,
-            body: body.issue.body.unwrap_or_default(),
-            is_pull_request: body.issue.pull_request.is_some(),
-            author: actor(body.issue.user),
-        },
-    };
-    event(payload, wrap(comment))
+    let body: CommentPayload<GhUser, String> = payload.read()?;
+    event(payload, wrap(body.into_comment(false)))
 }
 
 fn issues(payload: &Payload<'_>) -> Result<Normalized, EventError> {
@@ -92,17 +76,8 @@ fn issues(payload: &Payload<'_>) -> Result<Normalized, EventError> {
         Ok(wrap) => wrap,
         Err(why) => return Ok(ignored("issues", Some(&action), why)),
     };
-    let issue = payload.read::<IssuePayload>()?.issue;
-    event(
-        payload,
-        wrap(Issue {
-            number: issue.number,
-            title: issue.title,
-            body: issue.body.unwrap_or_default(),
-            author: actor(issue.user),
-            labels: issue.labels.into_iter().map(|l| l.name).collect(),
-        }),
-    )
+    let issue = payload.read::<IssuePayload<GhUser>>()?.issue;
+    event(payload, wrap(issue.into_issue()))
 }
 
 fn pull_request(payload: &Payload<'_>) -> Result<Normalized, EventError> {
@@ -118,7 +93,7 @@ fn pull_request(payload: &Payload<'_>) -> Result<Normalized, EventError> {
             number: pr.number,
             title: pr.title,
             body: pr.body.unwrap_or_default(),
-            author: actor(pr.user),
+            author: GhUser::actor(pr.user),
             head: pr.head.into_branch_ref(),
             base: pr.base.into_branch_ref(),
             draft: pr.draft.unwrap_or(false),
@@ -158,7 +133,7 @@ fn pull_request_review(payload: &Payload<'_>) -> Result<Normalized, EventError> 
         id: Some(body.review.id),
         state,
         body: body.review.body.unwrap_or_default(),
-        author: actor(body.review.user),
+        author: GhUser::actor(body.review.user),
         pull_request_number: body.pull_request.number,
         commit_sha: non_empty(body.review.commit_id),
     };
@@ -192,27 +167,12 @@ fn check_run(payload: &Payload<'_>) -> Result<Normalized, EventError> {
 }
 
 fn push(payload: &Payload<'_>) -> Result<Normalized, EventError> {
-    let push: PushPayload = payload.read()?;
-    let target = PushRef {
-        git_ref: &push.git_ref,
-        default_branch: push.repository.default_branch.as_deref(),
-        after: &push.after,
-        deleted: push.deleted,
-    };
-    let branch = match default_branch_pushed(&target) {
-        Ok(branch) => branch.to_owned(),
-        Err(why) => return Ok(ignored("push", None, &why)),
-    };
-    event(
-        payload,
-        EventKind::PushToDefaultBranch(Push {
-            branch,
-            before: push.before,
-            after: push.after,
-            forced: push.forced,
-            commit_count: push.commits.len(),
-        }),
-    )
+    let push: WirePush<bool> = payload.read()?;
+    let told: PushFlags = payload.read()?;
+    match push.into_push(told.forced, told.deleted) {
+        Ok(push) => event(payload, EventKind::PushToDefaultBranch(push)),
+        Err(why) => Ok(ignored("push", None, &why)),
+    }
 }
 
 fn installation(payload: &Payload<'_>) -> Result<Normalized, EventError> {
@@ -266,19 +226,6 @@ fn installation_repositories(payload: &Payload<'_>) -> Result<Normalized, EventE
     )
 }
 
-/// GitHub sends `null` for a deleted account where its REST API shows the `ghost` user; ade uses
-/// that same account so every comment, issue and review keeps an author.
-fn actor(user: Option<GhUser>) -> Actor {
-    user.map_or_else(
-        || Actor {
-            id: GHOST_ID,
-            login: "ghost".to_owned(),
-            bot: false,
-        },
-        GhUser::into_actor,
-    )
-}
-
 /// The id of GitHub's `ghost` account, which stands in for deleted users.
 const GHOST_ID: i64 = 10137;
 
@@ -304,6 +251,21 @@ struct GhUser {
     account_type: Option<String>,
 }
 
+/// GitHub sends `null` for a deleted account where its REST API shows the `ghost` user; ade uses
+/// that same account so every comment, issue and review keeps an author.
+impl WireUser for GhUser {
+    fn actor(user: Option<GhUser>) -> Actor {
+        user.map_or_else(
+            || Actor {
+                id: GHOST_ID,
+                login: "ghost".to_owned(),
+                bot: false,
+            },
+            GhUser::into_actor,
+        )
+    }
+}
+
 impl GhUser {
     fn into_actor(self) -> Actor {
         Actor {
@@ -312,36 +274,6 @@ impl GhUser {
             login: self.login,
         }
     }
-}
-
-#[derive(Deserialize)]
-struct GhIssue {
-    number: i64,
-    title: String,
-    body: Option<String>,
-    user: Option<GhUser>,
-    /// Present (an object) exactly when the issue is a pull request.
-    pull_request: Option<IgnoredAny>,
-    #[serde(default, deserialize_with = "null_as_default")]
-    labels: Vec<Label>,
-}
-
-#[derive(Deserialize)]
-struct GhComment {
-    id: i64,
-    body: String,
-    user: Option<GhUser>,
-}
-
-#[derive(Deserialize)]
-struct CommentPayload {
-    comment: GhComment,
-    issue: GhIssue,
-}
-
-#[derive(Deserialize)]
-struct IssuePayload {
-    issue: GhIssue,
 }
 
 #[derive(Deserialize)]
@@ -401,19 +333,13 @@ struct CheckRunPayload {
     check_run: GhCheckRun,
 }
 
+/// What GitHub tells of a push besides what both dialects send.
 #[derive(Deserialize)]
-struct PushPayload {
-    #[serde(rename = "ref")]
-    git_ref: String,
-    before: String,
-    after: String,
+struct PushFlags {
     #[serde(default)]
     forced: bool,
     #[serde(default)]
     deleted: bool,
-    #[serde(default, deserialize_with = "null_as_default")]
-    commits: Vec<IgnoredAny>,
-    repository: GhRepository,
 }
 
 /// A user account, an organization, or (for enterprise installs) an enterprise with a slug.

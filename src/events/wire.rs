@@ -1,8 +1,13 @@
-//! JSON shapes both dialects send alike: a repository, a branch of a pull request, a label, and
-//! the `action` most bodies carry. Each dialect's normalizer reads its own shapes around these.
+//! JSON shapes both dialects send alike: a repository, an issue and a comment on it, a branch of a
+//! pull request, a label, a push, and the `action` most bodies carry. Each dialect's normalizer
+//! reads its own shapes around these, and its own users.
 
-use super::payload::{Payload, non_empty};
-use super::{BranchRef, Comment, EventError, EventKind, Issue, PullRequest, Repository};
+use super::payload::{Payload, PushRef, default_branch_pushed, non_empty, null_as_default};
+use super::{
+    Actor, BranchRef, Comment, EventError, EventKind, Issue, IssueRef, PullRequest, Push,
+    Repository,
+};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 
 /// The body's `action`.
@@ -120,5 +125,127 @@ impl WireBranch {
             sha: self.sha,
             repository: self.repo.map(|r| r.full_name),
         }
+    }
+}
+
+/// A push: the ref it moved, from which commit to which, the commits it carried, and the
+/// repository (`P` reads its `private`, as in [`WireRepository`]).
+#[derive(Deserialize)]
+pub(super) struct WirePush<P> {
+    #[serde(rename = "ref")]
+    git_ref: String,
+    before: String,
+    after: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    commits: Vec<IgnoredAny>,
+    repository: WireRepository<P>,
+}
+
+impl<P> WirePush<P> {
+    /// The push to the default branch it is, `forced` and `deleted` as far as the dialect tells;
+    /// for any other push, why ade ignores it.
+    pub(super) fn into_push(self, forced: bool, deleted: bool) -> Result<Push, String> {
+        let target = PushRef {
+            git_ref: &self.git_ref,
+            default_branch: self.repository.default_branch.as_deref(),
+            after: &self.after,
+            deleted,
+        };
+        let branch = default_branch_pushed(&target)?.to_owned();
+        Ok(Push {
+            branch,
+            before: self.before,
+            after: self.after,
+            forced,
+            commit_count: self.commits.len(),
+        })
+    }
+}
+
+/// A user as a dialect sends it.
+pub(super) trait WireUser: Sized {
+    /// The account `user` stands for; `None` (a deleted account) stands for the dialect's ghost.
+    fn actor(user: Option<Self>) -> Actor;
+}
+
+/// An issue (or a pull request, which is an issue to both forges); bodies may be `null`.
+#[derive(Deserialize)]
+pub(super) struct WireIssue<U> {
+    number: i64,
+    title: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    body: String,
+    user: Option<U>,
+    /// An object on pull requests, `null` or absent on issues.
+    pull_request: Option<IgnoredAny>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    labels: Vec<Label>,
+}
+
+impl<U: WireUser> WireIssue<U> {
+    pub(super) fn into_issue(self) -> Issue {
+        Issue {
+            number: self.number,
+            title: self.title,
+            body: self.body,
+            author: U::actor(self.user),
+            labels: self.labels.into_iter().map(|l| l.name).collect(),
+        }
+    }
+}
+
+/// The body of an issue event.
+#[derive(Deserialize)]
+pub(super) struct IssuePayload<U> {
+    pub(super) issue: WireIssue<U>,
+}
+
+/// The body of a comment event: the comment and the issue it is on. `T` reads the comment's
+/// text: GitHub always sends it, Gitea may send `null` (see [`Text`]).
+#[derive(Deserialize)]
+pub(super) struct CommentPayload<U, T> {
+    comment: WireComment<U, T>,
+    issue: WireIssue<U>,
+}
+
+/// A comment on an issue or a pull request.
+#[derive(Deserialize)]
+struct WireComment<U, T> {
+    id: i64,
+    body: T,
+    user: Option<U>,
+}
+
+impl<U: WireUser, T: Into<String>> CommentPayload<U, T> {
+    /// The comment; `on_pull` says it is on a pull request where the issue does not show it.
+    pub(super) fn into_comment(self, on_pull: bool) -> Comment {
+        let issue = self.issue;
+        Comment {
+            id: self.comment.id,
+            body: self.comment.body.into(),
+            author: U::actor(self.comment.user),
+            issue: IssueRef {
+                number: issue.number,
+                title: issue.title,
+                body: issue.body,
+                is_pull_request: on_pull || issue.pull_request.is_some(),
+                author: U::actor(issue.user),
+            },
+        }
+    }
+}
+
+/// A text that may be `null` or left out, which reads as empty.
+pub(super) struct Text(String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        null_as_default(deserializer).map(Text)
+    }
+}
+
+impl From<Text> for String {
+    fn from(text: Text) -> String {
+        text.0
     }
 }

@@ -1,6 +1,7 @@
 //! Forges ade talks to: the dialect a delivery speaks, and the [`Forge`] client the coordinator
-//! writes through. One trait, two real implementations (GitHub as a GitHub App, Gitea/Forgejo with
-//! a bot token); the simulator that speaks both dialects lives in `crate::sim`.
+//! writes through. One trait, implemented once (`rest`) for two clients, each supplying its
+//! dialect's differences: GitHub as a GitHub App, Gitea/Forgejo with a bot token. The simulator
+//! that speaks both dialects lives in `crate::sim`.
 //!
 //! docs/forges.md is the operator's side: what each client calls, the permissions it needs, and
 //! why the clients are built as they are.
@@ -96,6 +97,26 @@ impl RepoRef {
     /// `owner/name`.
     pub fn full_name(&self) -> String {
         format!("{}/{}", self.owner, self.name)
+    }
+}
+
+/// A team of an organization, as a policy names it (`org/slug`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Team {
+    /// The organization's login.
+    pub org: String,
+    /// The team's slug.
+    pub slug: String,
+}
+
+impl Team {
+    /// Splits `org/slug` at its first slash; `None` when there is none.
+    pub fn parse(name: &str) -> Option<Team> {
+        let (org, slug) = name.split_once('/')?;
+        Some(Team {
+            org: org.to_string(),
+            slug: slug.to_string(),
+        })
     }
 }
 
@@ -523,16 +544,9 @@ pub trait Forge: Send + Sync + 'static {
     /// A user's permission on the repository.
     async fn permission(&self, repo: &RepoRef, login: &str) -> ForgeResult<Permission>;
 
-    /// Whether `login` is a member of the team `team` (its slug) of organization `org`; asked only
-    /// when a policy grants roles to teams. `repo` tells a GitHub client which installation to
-    /// ask through.
-    async fn is_team_member(
-        &self,
-        repo: &RepoRef,
-        org: &str,
-        team: &str,
-        login: &str,
-    ) -> ForgeResult<bool>;
+    /// Whether `login` is a member of `team`; asked only when a policy grants roles to teams.
+    /// `repo` tells a GitHub client which installation to ask through.
+    async fn is_team_member(&self, repo: &RepoRef, team: &Team, login: &str) -> ForgeResult<bool>;
 
     /// Adds labels to an issue or pull request (creating none that the repository lacks).
     async fn add_labels(&self, repo: &RepoRef, number: i64, labels: &[String]) -> ForgeResult<()>;
@@ -597,13 +611,13 @@ pub trait Forge: Send + Sync + 'static {
         number: i64,
     ) -> ForgeResult<Vec<ForgeReviewComment>>;
 
-    /// Merges a pull request if its head is still `head_sha`; the forge's branch protection
-    /// decides. A refusal is [`ForgeError::MergeRefused`], saying why.
+    /// Merges `pull` if its head is still the one it was read at (`pull.head_sha`, the head ade
+    /// checked); the forge's branch protection decides. A refusal is
+    /// [`ForgeError::MergeRefused`], saying why.
     async fn merge(
         &self,
         repo: &RepoRef,
-        number: i64,
-        head_sha: &str,
+        pull: &ForgePullRequest,
         method: MergeMethod,
     ) -> ForgeResult<()>;
 

@@ -75,3 +75,81 @@ pub(crate) struct PullBase {
     #[serde(rename = "ref", default)]
     pub branch: String,
 }
+
+/// A branch (`GET /repos/{owner}/{repo}/branches/{branch}`): its head, whether a rule protects
+/// it, and what of that rule the forge shows there (`R`: each forge shows something else).
+#[derive(Deserialize)]
+pub(crate) struct Branch<R> {
+    pub name: String,
+    pub commit: BranchCommit,
+    #[serde(default)]
+    pub protected: bool,
+    #[serde(flatten)]
+    pub rule: R,
+}
+
+/// The commit a branch points at, by its id: GitHub names it `sha`, Gitea `id`.
+#[derive(Deserialize)]
+pub(crate) struct BranchCommit {
+    #[serde(alias = "id")]
+    pub sha: String,
+}
+
+/// A pull request, as far as both forges show it alike.
+#[derive(Deserialize)]
+pub(crate) struct PullRequest {
+    pub number: i64,
+    pub html_url: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    pub state: String,
+    #[serde(default)]
+    pub merged: Option<bool>,
+    /// Whether it is a draft (Gitea before 1.21 leaves it out).
+    #[serde(default)]
+    pub draft: Option<bool>,
+    pub head: PullHead,
+    #[serde(default)]
+    pub base: Option<PullBase>,
+}
+
+/// A review on a pull request, as far as both forges show it alike.
+#[derive(Deserialize)]
+pub(crate) struct Review {
+    pub id: i64,
+    pub user: Option<User>,
+    pub state: String,
+    #[serde(default)]
+    pub commit_id: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+/// A line comment of a review, as far as both forges show it alike; where on the line it sits
+/// each forge tells its own way.
+#[derive(Deserialize)]
+pub(crate) struct ReviewComment {
+    pub id: i64,
+    pub user: Option<User>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub pull_request_review_id: Option<i64>,
+}
+
+impl ReviewComment {
+    /// The comment as ade reads it, a deleted author shown as `ghost`, before its line is read
+    /// the forge's way.
+    pub(crate) fn read(self, ghost: &str) -> crate::forge::ForgeReviewComment {
+        crate::forge::ForgeReviewComment {
+            id: self.id,
+            author: login_or(self.user, ghost),
+            body: self.body.unwrap_or_default(),
+            path: self.path.filter(|p| !p.is_empty()),
+            line: None,
+            review_id: self.pull_request_review_id,
+        }
+    }
+}

@@ -14,14 +14,15 @@ pub use inbox::{DeliveryJob, Inbox, Stored};
 pub use request::{Refusal, VerifiedDelivery};
 
 use crate::clock::Clock;
+use crate::forge::ForgeKind;
 use crate::metrics::Metrics;
 use crate::secret::Secret;
 use crate::store::deliveries::NewDelivery;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use request::{GiteaDelivery, GithubDelivery};
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -43,26 +44,26 @@ pub struct Ingress {
     pub clock: Arc<dyn Clock>,
 }
 
-/// The webhook routes.
+/// The webhook routes, one per forge dialect.
 pub fn routes(ingress: Arc<Ingress>) -> Router {
     Router::new()
-        .route("/webhooks/github", post(github))
-        .route("/webhooks/gitea", post(gitea))
+        .route(
+            "/webhooks/github",
+            post(|State(ingress), request| webhook(ForgeKind::Github, ingress, request)),
+        )
+        .route(
+            "/webhooks/gitea",
+            post(|State(ingress), request| webhook(ForgeKind::Gitea, ingress, request)),
+        )
         .with_state(ingress)
 }
 
-async fn github(
-    axum::extract::State(ingress): axum::extract::State<Arc<Ingress>>,
-    GithubDelivery(delivery): GithubDelivery,
-) -> Response {
-    accept(&ingress, delivery).await
-}
-
-async fn gitea(
-    axum::extract::State(ingress): axum::extract::State<Arc<Ingress>>,
-    GiteaDelivery(delivery): GiteaDelivery,
-) -> Response {
-    accept(&ingress, delivery).await
+/// A request to the webhook route of `forge`: verified at the door, then stored.
+async fn webhook(forge: ForgeKind, ingress: Arc<Ingress>, request: Request) -> Response {
+    match request::receive(forge, request, &ingress).await {
+        Ok(delivery) => accept(&ingress, delivery).await,
+        Err(refusal) => refusal.into_response(),
+    }
 }
 
 async fn accept(ingress: &Ingress, delivery: VerifiedDelivery) -> Response {

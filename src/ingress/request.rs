@@ -1,15 +1,14 @@
-//! Verification at the door: an extractor per forge that turns an HTTP request into a
+//! Verification at the door: [`receive`] turns an HTTP request to a forge's webhook route into a
 //! [`VerifiedDelivery`] or a refusal. Nothing after it sees a body whose signature was not checked.
 
 use super::Ingress;
 use super::signature::{self, SignatureError};
 use crate::forge::ForgeKind;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, Request};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 /// A request whose signature verified, with the forge's headers read and checked.
 #[derive(Debug)]
@@ -57,32 +56,6 @@ impl IntoResponse for Refusal {
     }
 }
 
-/// A GitHub delivery that passed verification.
-pub struct GithubDelivery(pub VerifiedDelivery);
-
-/// A Gitea or Forgejo delivery that passed verification.
-pub struct GiteaDelivery(pub VerifiedDelivery);
-
-impl FromRequest<Arc<Ingress>> for GithubDelivery {
-    type Rejection = Refusal;
-
-    async fn from_request(request: Request, ingress: &Arc<Ingress>) -> Result<Self, Refusal> {
-        receive(ForgeKind::Github, request, ingress)
-            .await
-            .map(GithubDelivery)
-    }
-}
-
-impl FromRequest<Arc<Ingress>> for GiteaDelivery {
-    type Rejection = Refusal;
-
-    async fn from_request(request: Request, ingress: &Arc<Ingress>) -> Result<Self, Refusal> {
-        receive(ForgeKind::Gitea, request, ingress)
-            .await
-            .map(GiteaDelivery)
-    }
-}
-
 /// The header names each forge uses, in the order they are looked for. Forgejo sends its own
 /// headers and Gitea's; its own win.
 struct Dialect {
@@ -106,7 +79,8 @@ const GITEA: Dialect = Dialect {
     delivery: &["X-Forgejo-Delivery", "X-Gitea-Delivery"],
 };
 
-async fn receive(
+/// Reads and verifies a request to the webhook route of `forge`.
+pub(super) async fn receive(
     forge: ForgeKind,
     request: Request,
     ingress: &Ingress,

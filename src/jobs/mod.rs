@@ -23,7 +23,7 @@ mod worker;
 pub use kind::{Job, payload};
 pub use leader::Leader;
 pub use wake::Wake;
-pub use worker::Worker;
+pub use worker::{Queue, Worker};
 
 use crate::audit::AuditLog;
 use crate::clock::Clock;
@@ -53,6 +53,20 @@ pub struct JobsConfig {
     pub lease: Duration,
     /// Fallback poll interval when no wake-up arrives.
     pub poll_interval: Duration,
+}
+
+impl Default for JobsConfig {
+    /// What a `[jobs]` key left out of `ade.toml` is.
+    fn default() -> JobsConfig {
+        JobsConfig {
+            workers: 4,
+            max_attempts: 5,
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+            lease: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(1),
+        }
+    }
 }
 
 /// A boxed future, so handlers of different kinds fit one registry.

@@ -19,14 +19,25 @@ use tracing::Instrument;
 /// One process's job runner.
 pub struct Worker {
     id: Arc<str>,
-    store: Store,
-    clock: Arc<dyn Clock>,
+    queue: Queue,
     handlers: Handlers,
     config: JobsConfig,
-    wake: Wake,
-    metrics: Arc<Metrics>,
     kinds: KindChoice,
     audit: Option<Arc<AuditLog>>,
+}
+
+/// The queue as a process's workers share it: the store that holds the jobs, the clock their
+/// times are read on, the wake-ups that tell workers of new jobs, and the counters they keep.
+#[derive(Clone)]
+pub struct Queue {
+    /// Where jobs are stored.
+    pub store: Store,
+    /// The clock leases and due times are read on.
+    pub clock: Arc<dyn Clock>,
+    /// Wakes workers when a job is enqueued.
+    pub wake: Wake,
+    /// Where attempts are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Which kinds a worker claims (see [`queries::Kinds`]), owned.
@@ -47,24 +58,14 @@ struct Running {
 impl Worker {
     /// A worker with a fresh id (host, process and a random part, so two processes on one host and
     /// two workers in one test never share an id).
-    pub fn new(
-        store: Store,
-        clock: Arc<dyn Clock>,
-        handlers: Handlers,
-        config: JobsConfig,
-        wake: Wake,
-        metrics: Arc<Metrics>,
-    ) -> Worker {
+    pub fn new(queue: Queue, handlers: Handlers, config: JobsConfig) -> Worker {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "ade".into());
         let id = format!("{host}-{}-{:08x}", std::process::id(), fastrand::u32(..));
         Worker {
             id: id.into(),
-            store,
-            clock,
+            queue,
             handlers,
             config,
-            wake,
-            metrics,
             kinds: KindChoice::All,
             audit: None,
         }
@@ -101,7 +102,7 @@ impl Worker {
         let mut heartbeat = tokio::time::interval(self.config.lease / 3);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let slots = self.config.workers.max(1);
-        let mut waiter = self.wake.subscribe();
+        let mut waiter = self.queue.wake.subscribe();
         tracing::info!(worker = %self.id, slots, "worker started");
         loop {
             let mut claimed_all = false;
@@ -138,9 +139,9 @@ impl Worker {
     }
 
     async fn claim(&self, limit: i64) -> Result<Vec<ClaimedJob>, crate::store::StoreError> {
-        let now = self.clock.now_ms();
+        let now = self.queue.clock.now_ms();
         let lease_until = now + self.config.lease.as_millis() as i64;
-        let mut conn = self.store.writer().await?;
+        let mut conn = self.queue.store.writer().await?;
         let kinds = match &self.kinds {
             KindChoice::All => queries::Kinds::All,
             KindChoice::Only(kinds) => queries::Kinds::Only(kinds),
@@ -148,7 +149,7 @@ impl Worker {
         };
         queries::claim(
             &mut conn,
-            self.store.backend(),
+            self.queue.store.backend(),
             &self.id,
             kinds,
             limit,
@@ -179,14 +180,14 @@ impl Worker {
             handler: self.handlers.get(&job.kind),
             ctx: Arc::new(JobContext::new(
                 job,
-                self.store.clone(),
+                self.queue.store.clone(),
                 self.id.clone(),
-                self.clock.clone(),
+                self.queue.clock.clone(),
                 self.audit.clone(),
             )),
             config: self.config.clone(),
-            metrics: self.metrics.clone(),
-            wake: self.wake.clone(),
+            metrics: self.queue.metrics.clone(),
+            wake: self.queue.wake.clone(),
         };
         let running = running.clone();
         tasks.spawn(
@@ -203,8 +204,8 @@ impl Worker {
         if running.lock().unwrap().is_empty() {
             return;
         }
-        let lease_until = self.clock.now_ms() + self.config.lease.as_millis() as i64;
-        let held = match self.store.writer().await {
+        let lease_until = self.queue.clock.now_ms() + self.config.lease.as_millis() as i64;
+        let held = match self.queue.store.writer().await {
             Ok(mut conn) => queries::heartbeat(&mut conn, &self.id, lease_until).await,
             Err(error) => Err(error),
         };
@@ -254,9 +255,9 @@ impl Worker {
                 attempt,
                 owner: &self.id,
             };
-            let released = match self.store.writer().await {
+            let released = match self.queue.store.writer().await {
                 Ok(mut conn) => {
-                    let now = self.clock.now_ms();
+                    let now = self.queue.clock.now_ms();
                     queries::settle(&mut conn, fence, Settle::Release { now }).await
                 }
                 Err(error) => Err(error),

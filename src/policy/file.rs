@@ -2,10 +2,12 @@
 //! out takes the server's default (see [`crate::policy::ServerPolicy`]), and unknown keys are
 //! refused. The doc comments here are the descriptions of the published JSON Schema.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use super::locate::Locations;
 use crate::forge::Permission;
@@ -95,28 +97,46 @@ pub struct Roles {
     pub teams: BTreeMap<String, Permission>,
 }
 
-/// A forge permission, lowest to highest. Gitea has no `triage` or `maintain`: its collaborators
-/// are `read`, `write` or `admin`, and a repository owner is `admin`.
-#[derive(JsonSchema)]
-#[serde(rename_all = "lowercase")]
-#[schemars(rename = "Permission")]
-#[allow(
-    dead_code,
-    reason = "exists only to describe `forge::Permission` in the JSON Schema"
-)]
-pub(super) enum PermissionName {
-    /// No access: a user named with `none` may run no command.
-    None,
-    /// Read access.
-    Read,
-    /// GitHub's triage: manages issues and pull requests without pushing.
-    Triage,
-    /// Push access.
-    Write,
-    /// GitHub's maintain: manages the repository without admin rights.
-    Maintain,
-    /// Full control.
-    Admin,
+/// A forge permission as the JSON Schema describes it: the names [`Permission`] reads, each with
+/// what it means in a policy.
+pub(super) struct PermissionName;
+
+/// Every permission, lowest to highest, and what it means in a policy.
+const PERMISSIONS: [(Permission, &str); 6] = [
+    (
+        Permission::None,
+        "No access: a user named with `none` may run no command.",
+    ),
+    (Permission::Read, "Read access."),
+    (
+        Permission::Triage,
+        "GitHub's triage: manages issues and pull requests without pushing.",
+    ),
+    (Permission::Write, "Push access."),
+    (
+        Permission::Maintain,
+        "GitHub's maintain: manages the repository without admin rights.",
+    ),
+    (Permission::Admin, "Full control."),
+];
+
+impl JsonSchema for PermissionName {
+    fn schema_name() -> Cow<'static, str> {
+        "Permission".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let names: Vec<Value> = PERMISSIONS
+            .iter()
+            .map(|(permission, description)| {
+                json!({ "description": description, "type": "string", "const": permission })
+            })
+            .collect();
+        json_schema!({
+            "description": "A forge permission, lowest to highest. Gitea has no `triage` or `maintain`: its collaborators are `read`, `write` or `admin`, and a repository owner is `admin`.",
+            "oneOf": names
+        })
+    }
 }
 
 /// `[agents]`: the agents tasks and plans may use, by the names the server registers them under.

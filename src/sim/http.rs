@@ -5,6 +5,8 @@ use super::actions::ActionError;
 use super::core::{Caller, Sim};
 use super::state::Repo;
 use crate::forge::{ForgeKind, Permission};
+use axum::body::Bytes;
+use axum::extract::FromRequest;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -118,6 +120,27 @@ pub fn parse_json<T: DeserializeOwned>(sim: &Sim, body: &[u8]) -> ApiResult<T> {
         ),
         ForgeKind::Gitea => ApiError::new(sim, StatusCode::UNPROCESSABLE_ENTITY, err.to_string()),
     })
+}
+
+/// A request's JSON body, read as the simulated forge reads one ([`parse_json`]). It is read
+/// after the route's other extractors (the caller, the path), as a route that parses its body
+/// first would.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<std::sync::Arc<Sim>> for JsonBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        sim: &std::sync::Arc<Sim>,
+    ) -> Result<Self, Response> {
+        let body = Bytes::from_request(request, sim)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        parse_json(sim, &body)
+            .map(JsonBody)
+            .map_err(IntoResponse::into_response)
+    }
 }
 
 /// The credentials a request carries: `Authorization: token|Bearer <t>`, basic auth with the token

@@ -4,16 +4,16 @@
 
 use super::actions;
 use super::core::{PullGit, Sim};
-use super::git::PathContent;
-use super::http::{ApiResult, Ctx, parse_json};
+use super::git::{MergeStyle, PathContent};
+use super::http::{ApiResult, Ctx, JsonBody};
 use super::state::{CheckRun, Comment, Issue, Label, Pull, ReactionRecord, Repo, Review, User};
 use crate::forge::Permission;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 /// How a dialect renders what the routes both forges share answer, and the few rules in which
@@ -41,21 +41,27 @@ pub trait Dialect: 'static {
     fn label(sim: &Sim, repo: &Repo, label: &Label) -> Value;
     /// A review of a pull request.
     fn review(sim: &Sim, repo: &Repo, review: &Review) -> Value;
-    /// A pull request as a list of them shows it, as `viewer` sees it: whole unless the forge
-    /// lists a shorter form.
-    fn listed_pull(
-        sim: &Sim,
-        repo: &Repo,
-        pull: &Pull,
-        git: &PullGit,
-        viewer: Permission,
-    ) -> Value {
-        Self::pull(sim, repo, pull, git, viewer)
-    }
     /// Whether a new pull request titled `title` is a draft, the request having asked `asked`.
     fn opens_draft(title: &str, asked: bool) -> bool;
     /// A pull request, as `viewer` sees it.
     fn pull(sim: &Sim, repo: &Repo, pull: &Pull, git: &PullGit, viewer: Permission) -> Value;
+    /// The body of a merge request.
+    type MergeRequest: DeserializeOwned;
+    /// The merge a request asks for; why the forge refuses it (422) when it asks for none it
+    /// knows.
+    fn merge_asked(request: Self::MergeRequest) -> Result<MergeAsked, String>;
+    /// The answer to a merge that made commit `sha`.
+    fn merged(sha: &str) -> Response;
+}
+
+/// A merge as a request asks for it.
+pub struct MergeAsked {
+    /// How to merge.
+    pub style: MergeStyle,
+    /// The head the merge must find, if the request names one.
+    pub head: Option<String>,
+    /// The merge commit's message, if the request sets one.
+    pub message: Option<String>,
 }
 
 type Numbered = Path<(String, String, i64)>;
@@ -71,9 +77,9 @@ pub async fn get_issue<D: Dialect>(ctx: Ctx, Path((owner, name, number)): Number
 pub async fn create_comment<D: Dialect>(
     ctx: Ctx,
     Path((owner, name, number)): Numbered,
-    body: Bytes,
+    JsonBody(request): JsonBody<CommentBody>,
 ) -> ApiResult {
-    let (repo, comment) = post_comment(&ctx, &owner, &name, number, &body).await?;
+    let (repo, comment) = post_comment(&ctx, &owner, &name, number, &request.body).await?;
     let body = D::comment(&ctx.sim, &repo, &comment);
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -89,14 +95,15 @@ pub async fn get_comment<D: Dialect>(ctx: Ctx, Path((owner, name, id)): Numbered
 pub async fn update_comment<D: Dialect>(
     ctx: Ctx,
     Path((owner, name, id)): Numbered,
-    body: Bytes,
+    JsonBody(request): JsonBody<CommentBody>,
 ) -> ApiResult {
-    let (repo, comment) = edit_comment(&ctx, &owner, &name, id, &body, D::EDITORS).await?;
+    let (repo, comment) = edit_comment(&ctx, &owner, &name, id, &request.body, D::EDITORS).await?;
     Ok(Json(D::comment(&ctx.sim, &repo, &comment)).into_response())
 }
 
+/// The body of a request that reacts to a comment.
 #[derive(Deserialize)]
-struct ReactionBody {
+pub struct ReactionBody {
     content: String,
 }
 
@@ -105,9 +112,8 @@ struct ReactionBody {
 pub async fn create_reaction<D: Dialect>(
     ctx: Ctx,
     Path((owner, name, id)): Numbered,
-    body: Bytes,
+    JsonBody(request): JsonBody<ReactionBody>,
 ) -> ApiResult {
-    let request: ReactionBody = parse_json(&ctx.sim, &body)?;
     if !D::REACTIONS.contains(&request.content.as_str()) {
         let (status, message) = D::unknown_reaction(&request.content);
         return Err(ctx.error(status, message));
@@ -139,6 +145,24 @@ pub async fn list_labels<D: Dialect>(
     Ok(ctx.paged(D::PAGE, items))
 }
 
+/// The reactions on comment `id` of a readable repository that `keep` keeps, oldest first.
+pub fn reactions_on<D: Dialect>(
+    ctx: &Ctx,
+    owner: &str,
+    name: &str,
+    id: i64,
+    keep: impl Fn(&ReactionRecord) -> bool,
+) -> ApiResult<Vec<Value>> {
+    let repo = ctx.readable(owner, name)?;
+    let comment = comment(ctx, &repo, id)?;
+    Ok(comment
+        .reactions
+        .iter()
+        .filter(|r| keep(r))
+        .map(|r| D::reaction(&ctx.sim, r))
+        .collect())
+}
+
 /// The labels of issue `number`, all in one answer.
 pub fn issue_labels<D: Dialect>(ctx: &Ctx, owner: &str, name: &str, number: i64) -> ApiResult {
     let repo = ctx.readable(owner, name)?;
@@ -156,19 +180,28 @@ pub async fn list_reviews<D: Dialect>(
     Path((owner, name, number)): Numbered,
 ) -> ApiResult {
     let repo = ctx.readable(&owner, &name)?;
-    let items = reviews_on(&ctx, &repo, number)?
+    pull(&ctx, &repo, number)?;
+    let items = repo
+        .reviews
+        .iter()
+        .filter(|r| r.number == number)
         .map(|r| D::review(&ctx.sim, &repo, r))
         .collect();
     Ok(ctx.paged(D::PAGE, items))
 }
 
+/// How a list shows a pull request, with its git facts, as `viewer` sees it.
+pub type ShowPull = fn(&Sim, &Repo, &Pull, &PullGit, Permission) -> Value;
+
 /// The pull requests of a repository in the `state` the query asks for (`open` unless `closed`
-/// or `all`) that `keep` keeps, newest first, paged.
+/// or `all`) that `keep` keeps, newest first, paged, each as `show` shows it (whole, or in a
+/// shorter form a forge lists).
 pub async fn list_pulls<D: Dialect>(
     ctx: &Ctx,
     owner: &str,
     name: &str,
     keep: impl Fn(&Pull) -> bool,
+    show: ShowPull,
 ) -> ApiResult {
     let repo = ctx.readable(owner, name)?;
     let wanted = ctx.param("state").unwrap_or_else(|| "open".into());
@@ -184,14 +217,15 @@ pub async fn list_pulls<D: Dialect>(
         };
         if state_ok && keep(pull) {
             let git = ctx.sim.pull_git_with(&repo, pull, &branches).await;
-            items.push(D::listed_pull(&ctx.sim, &repo, pull, &git, viewer));
+            items.push(show(&ctx.sim, &repo, pull, &git, viewer));
         }
     }
     Ok(ctx.paged(D::PAGE, items))
 }
 
+/// The body of a request that opens a pull request.
 #[derive(Deserialize)]
-struct NewPull {
+pub struct NewPull {
     title: Option<String>,
     body: Option<String>,
     head: String,
@@ -205,9 +239,8 @@ struct NewPull {
 pub async fn create_pull<D: Dialect>(
     ctx: Ctx,
     Path((owner, name)): Path<(String, String)>,
-    body: Bytes,
+    JsonBody(request): JsonBody<NewPull>,
 ) -> ApiResult {
-    let request: NewPull = parse_json(&ctx.sim, &body)?;
     let repo = ctx.with(&owner, &name, Permission::Write)?;
     let login = ctx.login()?;
     let title = request.title.unwrap_or_else(|| request.head.clone());
@@ -253,9 +286,9 @@ pub async fn get_pull<D: Dialect>(ctx: Ctx, Path((owner, name, number)): Numbere
 pub async fn update_pull<D: Dialect>(
     ctx: Ctx,
     Path((owner, name, number)): Numbered,
-    body: Bytes,
+    JsonBody(request): JsonBody<PullUpdate>,
 ) -> ApiResult {
-    change_pull(&ctx, &owner, &name, number, &body).await?;
+    change_pull(&ctx, &owner, &name, number, request).await?;
     let body = render_pull::<D>(&ctx, &owner, &name, number).await?;
     Ok((D::PULL_UPDATED, Json(body)).into_response())
 }
@@ -305,33 +338,23 @@ pub fn comments_on<'r>(
     Ok(repo.comments.iter().filter(move |c| c.number == number))
 }
 
-/// The reviews of pull request `number`, oldest first.
-pub fn reviews_on<'r>(
-    ctx: &Ctx,
-    repo: &'r Repo,
-    number: i64,
-) -> ApiResult<impl Iterator<Item = &'r Review>> {
-    pull(ctx, repo, number)?;
-    Ok(repo.reviews.iter().filter(move |r| r.number == number))
-}
-
+/// The body of a request that posts or edits a comment.
 #[derive(Deserialize)]
-struct CommentBody {
+pub struct CommentBody {
     body: String,
 }
 
-/// Posts the comment a request carries on issue `number`; answers the repository as it is after.
+/// Posts comment `text` on issue `number`; answers the repository as it is after.
 async fn post_comment(
     ctx: &Ctx,
     owner: &str,
     name: &str,
     number: i64,
-    body: &Bytes,
+    text: &str,
 ) -> ApiResult<(Repo, Comment)> {
-    let request: CommentBody = parse_json(&ctx.sim, body)?;
     let repo = ctx.with(owner, name, Permission::Read)?;
     let login = ctx.login()?;
-    let comment = actions::comment(&ctx.sim, &repo.full_name(), number, &login, &request.body)
+    let comment = actions::comment(&ctx.sim, &repo.full_name(), number, &login, text)
         .await
         .map_err(|e| ctx.refused(e))?;
     Ok((ctx.readable(owner, name)?, comment))
@@ -345,16 +368,15 @@ pub struct Editors {
     pub refusal: &'static str,
 }
 
-/// Edits comment `id` with the body a request carries; answers the repository as it is after.
+/// Gives comment `id` the text `text`; answers the repository as it is after.
 async fn edit_comment(
     ctx: &Ctx,
     owner: &str,
     name: &str,
     id: i64,
-    body: &Bytes,
+    text: &str,
     editors: Editors,
 ) -> ApiResult<(Repo, Comment)> {
-    let request: CommentBody = parse_json(&ctx.sim, body)?;
     let repo = ctx.readable(owner, name)?;
     let login = ctx.login()?;
     if comment(ctx, &repo, id)?.author != login
@@ -362,7 +384,7 @@ async fn edit_comment(
     {
         return Err(ctx.error(StatusCode::FORBIDDEN, editors.refusal));
     }
-    let comment = actions::edit_comment(&ctx.sim, &repo.full_name(), id, &login, &request.body)
+    let comment = actions::edit_comment(&ctx.sim, &repo.full_name(), id, &login, text)
         .await
         .map_err(|e| ctx.refused(e))?;
     Ok((ctx.readable(owner, name)?, comment))
@@ -381,22 +403,22 @@ pub fn open_state(ctx: &Ctx, state: Option<&str>) -> ApiResult<Option<bool>> {
     }
 }
 
+/// The body of a request that changes a pull request.
 #[derive(Deserialize)]
-struct PullUpdate {
+pub struct PullUpdate {
     title: Option<String>,
     body: Option<String>,
     state: Option<String>,
 }
 
-/// Changes pull request `number`'s title, body and state as a request asks.
+/// Changes pull request `number`'s title, body and state as `request` asks.
 async fn change_pull(
     ctx: &Ctx,
     owner: &str,
     name: &str,
     number: i64,
-    body: &Bytes,
+    request: PullUpdate,
 ) -> ApiResult<()> {
-    let request: PullUpdate = parse_json(&ctx.sim, body)?;
     let repo = ctx.with(owner, name, Permission::Write)?;
     let login = ctx.login()?;
     let open = open_state(ctx, request.state.as_deref())?;
@@ -411,6 +433,32 @@ async fn change_pull(
     )
     .await
     .map_err(|e| ctx.refused(e))
+}
+
+/// `…/pulls/{number}/merge` (`PUT` on GitHub, `POST` on Gitea): merges as the request asks, under
+/// branch protection; refused when the head is not the one the request names, or when the pull
+/// request is closed, a draft, in conflict or not allowed to merge.
+pub async fn merge<D: Dialect>(
+    ctx: Ctx,
+    Path((owner, name, number)): Numbered,
+    JsonBody(request): JsonBody<D::MergeRequest>,
+) -> ApiResult {
+    let repo = ctx.with(&owner, &name, Permission::Write)?;
+    let login = ctx.login()?;
+    let asked = D::merge_asked(request)
+        .map_err(|message| ctx.error(StatusCode::UNPROCESSABLE_ENTITY, message))?;
+    let sha = actions::merge(
+        &ctx.sim,
+        &repo.full_name(),
+        number,
+        &login,
+        asked.style,
+        asked.head.as_deref(),
+        asked.message.as_deref(),
+    )
+    .await
+    .map_err(|e| ctx.refused(e))?;
+    Ok(D::merged(&sha))
 }
 
 /// `GET …/pulls/{number}/merge`, the same on both forges: 204 if merged, 404 if not.

@@ -73,35 +73,37 @@ fn check_task(task: &Task, ids: &BTreeSet<&TaskId>, errors: &mut Vec<SpecError>)
             problem,
         });
     }
-    let mut too_long = |field, text: &str, limit| {
+    let texts = std::iter::once(("instructions", &task.instructions, MAX_INSTRUCTIONS_CHARS))
+        .chain(
+            task.acceptance
+                .iter()
+                .map(|check| ("an acceptance check", check, MAX_ACCEPTANCE_CHARS)),
+        );
+    errors.extend(texts.filter_map(|(field, text, limit)| {
         let len = text.chars().count();
-        if len > limit {
-            errors.push(SpecError::TooLong {
-                task: id(),
-                field,
-                len,
-                limit,
-            });
-        }
-    };
-    too_long("instructions", &task.instructions, MAX_INSTRUCTIONS_CHARS);
-    for check in &task.acceptance {
-        too_long("an acceptance check", check, MAX_ACCEPTANCE_CHARS);
-    }
-    for (field, count, limit) in [
+        (len > limit).then(|| SpecError::TooLong {
+            task: id(),
+            field,
+            len,
+            limit,
+        })
+    }));
+    let lists = [
         ("acceptance", task.acceptance.len(), MAX_ACCEPTANCE),
         ("paths", task.paths.len(), MAX_PATHS),
         ("depends_on", task.depends_on.len(), MAX_TASKS),
-    ] {
-        if count > limit {
-            errors.push(SpecError::TooMany {
+    ];
+    errors.extend(
+        lists
+            .into_iter()
+            .filter(|&(_, count, limit)| count > limit)
+            .map(|(field, count, limit)| SpecError::TooMany {
                 task: id(),
                 field,
                 count,
                 limit,
-            });
-        }
-    }
+            }),
+    );
     for dependency in &task.depends_on {
         if *dependency == task.id {
             errors.push(SpecError::SelfDependency { task: id() });

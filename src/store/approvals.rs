@@ -4,7 +4,7 @@
 
 use super::audit::{self, About, ActorKind, Entry, Outcome};
 use super::query::{all, moved, optional, write};
-use super::{Conn, Context, StoreError, state};
+use super::{Conn, Context, StoreError, named, state};
 use crate::forge::ForgeKind;
 use crate::lifecycle::{ApprovalState, State};
 use sqlx::Row;
@@ -51,14 +51,10 @@ const COLUMNS: &str = "a.id, a.task, a.forge, a.repository, a.number, a.node_id,
      a.changed_at";
 
 fn approval_row(r: &AnyRow) -> Result<ApprovalRow, sqlx::Error> {
-    let forge: String = r.try_get(2)?;
     Ok(ApprovalRow {
         id: r.try_get(0)?,
         task: r.try_get(1)?,
-        forge: ForgeKind::parse(&forge).ok_or_else(|| sqlx::Error::ColumnDecode {
-            index: "forge".into(),
-            source: format!("unknown forge {forge:?}").into(),
-        })?,
+        forge: named(r, 2, "forge", ForgeKind::parse)?,
         repository: r.try_get(3)?,
         number: r.try_get(4)?,
         node_id: r.try_get(5)?,

@@ -408,16 +408,17 @@ pub async fn set_head(conn: &mut Conn, head: &Head) -> Result<(), StoreError> {
     .await
 }
 
-/// A signed statement that the chain's record `seq` has hash `head`, kept outside the log folder.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CheckpointRow {
-    /// The record's sequence number.
+/// A signed statement that the chain's record `seq` has hash `head`, kept outside the log folder
+/// (a line of the checkpoints file, and a row); signing and checking are `crate::audit::checkpoint`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    /// The record it covers.
     pub seq: i64,
-    /// Its hash.
+    /// That record's hash.
     pub head: String,
     /// When it was signed, Unix milliseconds.
     pub signed_at: i64,
-    /// The interval checkpoints were due at, in seconds, when it was signed.
+    /// How often checkpoints were due when it was signed, in seconds.
     pub every_secs: i64,
     /// The signing key's id.
     pub key_id: String,
@@ -426,7 +427,7 @@ pub struct CheckpointRow {
 }
 
 /// Keeps a checkpoint; a second one for the same record (two processes at once) is dropped.
-pub async fn insert_checkpoint(conn: &mut Conn, row: &CheckpointRow) -> Result<(), StoreError> {
+pub async fn insert_checkpoint(conn: &mut Conn, row: &Checkpoint) -> Result<(), StoreError> {
     write(
         conn,
         sqlx::query(
@@ -445,7 +446,7 @@ pub async fn insert_checkpoint(conn: &mut Conn, row: &CheckpointRow) -> Result<(
 }
 
 /// Every checkpoint, oldest record first.
-pub async fn checkpoints(conn: &mut Conn) -> Result<Vec<CheckpointRow>, StoreError> {
+pub async fn checkpoints(conn: &mut Conn) -> Result<Vec<Checkpoint>, StoreError> {
     all(
         conn,
         sqlx::query(
@@ -453,7 +454,7 @@ pub async fn checkpoints(conn: &mut Conn) -> Result<Vec<CheckpointRow>, StoreErr
              ORDER BY seq",
         ),
         |r| {
-            Ok(CheckpointRow {
+            Ok(Checkpoint {
                 seq: r.try_get(0)?,
                 head: r.try_get(1)?,
                 signed_at: r.try_get(2)?,

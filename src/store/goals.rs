@@ -7,8 +7,8 @@
 
 use super::audit::{self, About, Entry, Outcome};
 use super::query::{all, optional, write};
-use super::{Conn, Context, StoreError, state};
-use crate::forge::ForgeKind;
+use super::{Conn, Context, StoreError, named, state};
+use crate::forge::{ForgeKind, RepoRef};
 use crate::lifecycle::{SpecState, State};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -256,9 +256,9 @@ pub struct GoalRow {
     /// The row id.
     pub id: i64,
     /// The forge.
-    pub forge: String,
-    /// `owner/name`.
-    pub repository: String,
+    pub forge: ForgeKind,
+    /// The repository.
+    pub repository: RepoRef,
     /// The issue number.
     pub number: i64,
     /// The issue title when it was last planned (sanitized).
@@ -277,8 +277,8 @@ pub async fn goal_of_spec(conn: &mut Conn, spec: i64) -> Result<Option<GoalRow>,
     let read = |r: &AnyRow| {
         Ok(GoalRow {
             id: r.try_get(0)?,
-            forge: r.try_get(1)?,
-            repository: r.try_get(2)?,
+            forge: named(r, 1, "forge", ForgeKind::parse)?,
+            repository: named(r, 2, "repository", |name| RepoRef::parse(name, None))?,
             number: r.try_get(3)?,
             title: r.try_get(4)?,
             body: r.try_get(5)?,

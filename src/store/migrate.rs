@@ -24,42 +24,34 @@ impl Migration {
     }
 }
 
-macro_rules! migration {
-    ($backend:literal, $version:literal, $file:literal, $name:literal) => {
-        Migration {
+/// One list of migrations, both backends: every version has a file for each (a test checks the
+/// folders), so the two move in step; `migrations!` embeds each file and makes both lists.
+macro_rules! migrations {
+    ($(($version:literal, $file:literal, $name:literal)),+ $(,)?) => {
+        /// The SQLite migrations, in order. A test checks this list against migrations/sqlite/.
+        pub const MIGRATIONS_SQLITE: &[Migration] = &[$(Migration {
             version: $version,
             name: $name,
-            sql: include_str!(concat!(
-                "../../migrations/",
-                $backend,
-                "/",
-                $file,
-                "_",
-                $name,
-                ".sql"
-            )),
-        }
+            sql: include_str!(concat!("../../migrations/sqlite/", $file, "_", $name, ".sql")),
+        }),+];
+
+        /// The PostgreSQL migrations, in order. A test checks this list against
+        /// migrations/postgres/.
+        pub const MIGRATIONS_POSTGRES: &[Migration] = &[$(Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("../../migrations/postgres/", $file, "_", $name, ".sql")),
+        }),+];
     };
 }
 
-/// The SQLite migrations, in order. A test checks this list against migrations/sqlite/.
-pub const MIGRATIONS_SQLITE: &[Migration] = &[
-    migration!("sqlite", 1, "0001", "inbox_and_jobs"),
-    migration!("sqlite", 2, "0002", "goals_and_specs"),
-    migration!("sqlite", 3, "0003", "runs"),
-    migration!("sqlite", 4, "0004", "approvals_and_verifications"),
-    migration!("sqlite", 5, "0005", "audit"),
-    migration!("sqlite", 6, "0006", "secrets"),
-];
-
-/// The PostgreSQL migrations, in order. A test checks this list against migrations/postgres/.
-pub const MIGRATIONS_POSTGRES: &[Migration] = &[
-    migration!("postgres", 1, "0001", "inbox_and_jobs"),
-    migration!("postgres", 2, "0002", "goals_and_specs"),
-    migration!("postgres", 3, "0003", "runs"),
-    migration!("postgres", 4, "0004", "approvals_and_verifications"),
-    migration!("postgres", 5, "0005", "audit"),
-    migration!("postgres", 6, "0006", "secrets"),
+migrations![
+    (1, "0001", "inbox_and_jobs"),
+    (2, "0002", "goals_and_specs"),
+    (3, "0003", "runs"),
+    (4, "0004", "approvals_and_verifications"),
+    (5, "0005", "audit"),
+    (6, "0006", "secrets"),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {

@@ -331,15 +331,26 @@ async fn sqlite_pool(url: &str, connections: u32) -> Result<AnyPool, StoreError>
         .context("open sqlite database")
 }
 
+/// Reads the name stored in `column` as `parse` reads it, refusing a name this binary does not
+/// know as one of `what`.
+pub(crate) fn named<T>(
+    row: &sqlx::any::AnyRow,
+    column: usize,
+    what: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Result<T, sqlx::Error> {
+    use sqlx::Row;
+    let name: String = row.try_get(column)?;
+    parse(&name).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: format!("unknown {what} {name:?}").into(),
+    })
+}
+
 /// Reads a stored lifecycle state, refusing a name this binary does not know.
 pub(crate) fn state<S: crate::lifecycle::State>(
     row: &sqlx::any::AnyRow,
     column: usize,
 ) -> Result<S, sqlx::Error> {
-    use sqlx::Row;
-    let name: String = row.try_get(column)?;
-    S::parse(&name).ok_or_else(|| sqlx::Error::ColumnDecode {
-        index: column.to_string(),
-        source: format!("{} has an unknown stored state {name:?}", S::THING).into(),
-    })
+    named(row, column, &format!("{} state", S::THING), S::parse)
 }

@@ -4,7 +4,7 @@
 
 use super::audit::{self, About, Outcome};
 use super::query::{self, all, moved, optional};
-use super::{Conn, Context, StoreError, state};
+use super::{Conn, Context, StoreError, named, state};
 use crate::lifecycle::{State, VerificationState};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -39,6 +39,23 @@ impl Cause {
             .into_iter()
             .find(|c| c.as_str() == name)
     }
+}
+
+/// A verification about to be stored.
+#[derive(Clone, Debug)]
+pub struct NewVerification<'a> {
+    /// The approval.
+    pub approval: i64,
+    /// The run whose change it verifies.
+    pub run: i64,
+    /// The commit.
+    pub head_sha: &'a str,
+    /// Why.
+    pub cause: Cause,
+    /// The state it starts in: `queued` for a job, `running` for the run's own.
+    pub state: VerificationState,
+    /// Who asked.
+    pub requester: &'a str,
 }
 
 /// A stored verification.
@@ -80,16 +97,12 @@ const COLUMNS: &str = "id, approval, run, head_sha, cause, state, requester, run
      reason, log, cancel_requested, created_at, started_at, finished_at";
 
 fn verification_row(r: &AnyRow) -> Result<VerificationRow, sqlx::Error> {
-    let cause: String = r.try_get(4)?;
     Ok(VerificationRow {
         id: r.try_get(0)?,
         approval: r.try_get(1)?,
         run: r.try_get(2)?,
         head_sha: r.try_get(3)?,
-        cause: Cause::parse(&cause).ok_or_else(|| sqlx::Error::ColumnDecode {
-            index: "cause".into(),
-            source: format!("unknown verification cause {cause:?}").into(),
-        })?,
+        cause: named(r, 4, "verification cause", Cause::parse)?,
         state: state(r, 5)?,
         requester: r.try_get(6)?,
         runner: r.try_get(7)?,
@@ -101,23 +114,6 @@ fn verification_row(r: &AnyRow) -> Result<VerificationRow, sqlx::Error> {
         started_at: r.try_get(13)?,
         finished_at: r.try_get(14)?,
     })
-}
-
-/// A verification about to be stored.
-#[derive(Clone, Debug)]
-pub struct NewVerification<'a> {
-    /// The approval.
-    pub approval: i64,
-    /// The run whose change it verifies.
-    pub run: i64,
-    /// The commit.
-    pub head_sha: &'a str,
-    /// Why.
-    pub cause: Cause,
-    /// The state it starts in: `queued` for a job, `running` for the run's own.
-    pub state: VerificationState,
-    /// Who asked.
-    pub requester: &'a str,
 }
 
 /// Stores a verification. Returns its id.

@@ -131,25 +131,30 @@ mod tests {
 
     #[test]
     fn colours_cursor_moves_and_hyperlinks_are_removed() {
-        assert_eq!(
-            strip_ansi("\u{1b}[1m\u{1b}[31merror\u{1b}[0m: x"),
-            "error: x"
-        );
-        assert_eq!(strip_ansi("a\u{1b}[2Kb\u{1b}[1Gc"), "abc");
-        assert_eq!(
-            strip_ansi("\u{1b}]8;;http://evil\u{7}click\u{1b}]8;;\u{1b}\\ here"),
-            "click here"
-        );
-        assert_eq!(strip_ansi("\u{1b}(Bx"), "x");
-        assert_eq!(strip_ansi("cut \u{1b}["), "cut ");
+        for (raw, shown) in [
+            ("\u{1b}[1m\u{1b}[31merror\u{1b}[0m: x", "error: x"),
+            ("a\u{1b}[2Kb\u{1b}[1Gc", "abc"),
+            (
+                "\u{1b}]8;;http://evil\u{7}click\u{1b}]8;;\u{1b}\\ here",
+                "click here",
+            ),
+            ("\u{1b}(Bx", "x"),
+            ("cut \u{1b}[", "cut "),
+        ] {
+            assert_eq!(strip_ansi(raw), shown, "{raw:?}");
+        }
     }
 
     #[test]
     fn progress_redraws_keep_what_a_terminal_shows() {
-        assert_eq!(last_redraw("10%\r50%\r100%"), "100%");
-        assert_eq!(last_redraw("done\r\n"), "done");
-        assert_eq!(last_redraw("done\r"), "done");
-        assert_eq!(last_redraw("plain"), "plain");
+        for (raw, shown) in [
+            ("10%\r50%\r100%", "100%"),
+            ("done\r\n", "done"),
+            ("done\r", "done"),
+            ("plain", "plain"),
+        ] {
+            assert_eq!(last_redraw(raw), shown, "{raw:?}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::support::{databases, eventually};
 use ade::clock::{Clock, ManualClock, SystemClock};
 use ade::config::Config;
 use ade::jobs::{
-    BoxFuture, Discarded, Handlers, Job, JobContext, JobError, JobHandler, Wake, Worker,
+    BoxFuture, Discarded, Handlers, Job, JobContext, JobError, JobHandler, Queue, Wake, Worker,
 };
 use ade::metrics::Metrics;
 use ade::store::jobs::{self as queue, ClaimedJob, Fence, Kinds, NewJob, Settle};
@@ -403,12 +403,14 @@ fn start_worker(
     let mut handlers = Handlers::default();
     handlers.register::<TestJob>(handler);
     let worker = Worker::new(
-        store.clone(),
-        Arc::new(SystemClock),
+        Queue {
+            store: store.clone(),
+            clock: Arc::new(SystemClock),
+            wake: Wake::new(),
+            metrics: Arc::new(Metrics::default()),
+        },
         handlers,
         jobs_config(workers),
-        Wake::new(),
-        Arc::new(Metrics::default()),
     );
     tokio::spawn(worker.run(stop.clone(), Duration::from_secs(5)))
 }
@@ -650,12 +652,14 @@ async fn shutdown_hands_back_jobs_still_running_after_the_grace_period() {
         let mut handlers = Handlers::default();
         handlers.register::<TestJob>(Hangs);
         let worker = Worker::new(
-            store.clone(),
-            Arc::new(SystemClock),
+            Queue {
+                store: store.clone(),
+                clock: Arc::new(SystemClock),
+                wake: Wake::new(),
+                metrics: Arc::new(Metrics::default()),
+            },
             handlers,
             jobs_config(1),
-            Wake::new(),
-            Arc::new(Metrics::default()),
         );
         let (stop_tx, stop) = watch::channel(false);
         let task = tokio::spawn(worker.run(stop, Duration::from_millis(100)));
@@ -694,12 +698,14 @@ async fn a_worker_stops_an_attempt_whose_lease_was_taken_over() {
     let mut config = jobs_config(1);
     config.lease = Duration::from_millis(300);
     let worker = Worker::new(
-        store.clone(),
-        Arc::new(clock.clone()),
+        Queue {
+            store: store.clone(),
+            clock: Arc::new(clock.clone()),
+            wake: Wake::new(),
+            metrics: Arc::new(Metrics::default()),
+        },
         handlers,
         config,
-        Wake::new(),
-        Arc::new(Metrics::default()),
     );
     let (stop_tx, stop) = watch::channel(false);
     let task = tokio::spawn(worker.run(stop, Duration::from_secs(5)));
@@ -756,12 +762,14 @@ async fn on_postgres_a_job_enqueued_by_another_process_wakes_an_idle_worker_at_o
     let (stop_tx, stop) = watch::channel(false);
     let listener = wake.listen(&store, stop.clone()).expect("postgres listens");
     let worker = Worker::new(
-        store.clone(),
-        Arc::new(SystemClock),
+        Queue {
+            store: store.clone(),
+            clock: Arc::new(SystemClock),
+            wake,
+            metrics: Arc::new(Metrics::default()),
+        },
         handlers,
         config,
-        wake,
-        Arc::new(Metrics::default()),
     );
     let task = tokio::spawn(worker.run(stop, Duration::from_secs(1)));
     // Let the worker go idle (its first claim finds nothing) and the listener subscribe.
@@ -829,12 +837,14 @@ async fn a_job_a_handler_enqueues_wakes_the_worker_that_claims_its_kind_at_once(
         second.register::<NextJob>(recorder.clone());
         let worker = |handlers| {
             Worker::new(
-                store.clone(),
-                Arc::new(SystemClock),
+                Queue {
+                    store: store.clone(),
+                    clock: Arc::new(SystemClock),
+                    wake: wake.clone(),
+                    metrics: Arc::new(Metrics::default()),
+                },
                 handlers,
                 config.clone(),
-                wake.clone(),
-                Arc::new(Metrics::default()),
             )
         };
         let chaining = tokio::spawn(

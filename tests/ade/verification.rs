@@ -660,8 +660,10 @@ async fn retried_with_the_review(forge: Forge, db: TestDb) {
             REPO,
             ready.number,
             REVIEWER,
-            ReviewState::ChangesRequested,
-            "The notes read well, but they need structure.",
+            (
+                ReviewState::ChangesRequested,
+                "The notes read well, but they need structure.",
+            ),
             &[("notes/t1.md", 1, "Start with a heading here.")],
         )
         .await

@@ -4,7 +4,7 @@
 use super::conformance::description::Spec;
 use super::fake::{Answer, FakeForge, Recorded};
 use super::openapi::assert_conforms;
-use super::support::{options, repo};
+use super::support::{options, pull_at, repo};
 use ade::forge::ReviewState;
 use ade::forge::gitea::GiteaForge;
 use ade::forge::{
@@ -230,7 +230,7 @@ async fn every_operation_builds_documented_requests_and_reads_the_answers() {
         );
 
         gitea
-            .merge(&repo, 8, SHA, MergeMethod::Rebase)
+            .merge(&repo, &pull_at(8, SHA), MergeMethod::Rebase)
             .await
             .unwrap();
 

@@ -6,7 +6,7 @@
 use super::fake::{Answer, FakeForge};
 use super::gitea::{PREFIX, client, spec};
 use super::openapi::assert_conforms;
-use super::support::repo;
+use super::support::{pull_at, repo};
 use ade::forge::{
     AnnotationLevel, Check, CheckAnnotation, CheckState, CheckTarget, Forge, ForgeError,
     ForgePullRequest, ForgeReviewComment, MergeMethod, MergeRefusal,
@@ -263,7 +263,10 @@ async fn merge_refusals_say_why() {
         ('4', MergeRefusal::NotMergeable),
     ] {
         let sha = lead.to_string().repeat(40);
-        match gitea.merge(&repo, 8, &sha, MergeMethod::Merge).await {
+        match gitea
+            .merge(&repo, &pull_at(8, &sha), MergeMethod::Merge)
+            .await
+        {
             Err(ForgeError::MergeRefused { refusal, message }) => {
                 assert_eq!(refusal, expected, "{message}");
             }
@@ -271,7 +274,7 @@ async fn merge_refusals_say_why() {
         }
     }
     gitea
-        .merge(&repo, 8, SHA, MergeMethod::Squash)
+        .merge(&repo, &pull_at(8, SHA), MergeMethod::Squash)
         .await
         .unwrap();
     let last = fake.requests().pop().unwrap();

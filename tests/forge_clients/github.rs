@@ -6,7 +6,7 @@ use super::github_fixtures::{
     APP_ID, PREFIX, REPO, SHA, client, comment, github_spec, routes, token_answer,
 };
 use super::openapi::assert_conforms;
-use super::support::{repo, rfc3339_in};
+use super::support::{pull_at, repo, rfc3339_in};
 use ade::forge::ReviewState;
 use ade::forge::{
     BranchProtection, Check, CheckState, CheckTarget, Forge, ForgeError, MergeMethod, MergeRefusal,
@@ -113,7 +113,9 @@ async fn every_operation_builds_documented_requests_and_reads_the_answers() {
         ("ghost", ReviewState::ChangesRequested)
     );
 
-    gh.merge(&repo, 8, SHA, MergeMethod::Squash).await.unwrap();
+    gh.merge(&repo, &pull_at(8, SHA), MergeMethod::Squash)
+        .await
+        .unwrap();
 
     // The example's rulesets add rules whose bypass list this endpoint does not show, so whether
     // admins are held to them is unknown, which reads as not held.
@@ -324,7 +326,7 @@ async fn refusals_keep_their_class() {
         gh.update_comment(&repo, 1, "x").await,
         Err(ForgeError::NotFound(_))
     ));
-    let merge = gh.merge(&repo, 8, SHA, MergeMethod::Merge).await;
+    let merge = gh.merge(&repo, &pull_at(8, SHA), MergeMethod::Merge).await;
     assert!(
         matches!(merge, Err(ForgeError::MergeRefused { refusal: MergeRefusal::HeadMoved, message }) if message.contains("Head branch was modified"))
     );

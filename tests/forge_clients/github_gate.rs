@@ -7,7 +7,7 @@
 use super::fake::{Answer, FakeForge, Recorded};
 use super::github_fixtures::{PREFIX, REPO, SHA, client, github_spec, token_answer};
 use super::openapi::assert_conforms;
-use super::support::repo;
+use super::support::{pull_at, repo};
 use ade::forge::{
     AnnotationLevel, Check, CheckAnnotation, CheckState, CheckTarget, Forge, ForgeError,
     ForgePullRequest, ForgeReviewComment, MergeMethod, MergeRefusal,
@@ -632,7 +632,10 @@ async fn merge_refusals_say_why() {
         ('4', MergeRefusal::NotMergeable),
     ] {
         let sha = lead.to_string().repeat(40);
-        match gh.merge(&repo, 8, &sha, MergeMethod::Squash).await {
+        match gh
+            .merge(&repo, &pull_at(8, &sha), MergeMethod::Squash)
+            .await
+        {
             Err(ForgeError::MergeRefused { refusal, message }) => {
                 assert_eq!(refusal, expected, "{message}");
                 assert!(message.contains(&format!("at {sha}")), "{message}");
@@ -641,7 +644,7 @@ async fn merge_refusals_say_why() {
         }
     }
     assert!(matches!(
-        gh.merge(&repo, 8, &"5".repeat(40), MergeMethod::Merge)
+        gh.merge(&repo, &pull_at(8, &"5".repeat(40)), MergeMethod::Merge)
             .await,
         Err(ForgeError::Forbidden(_))
     ));

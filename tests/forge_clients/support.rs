@@ -3,7 +3,7 @@
 //! them.
 
 use ade::clock::{SystemClock, unix_ms};
-use ade::forge::{ClientOptions, RepoRef, RetryPolicy};
+use ade::forge::{ClientOptions, ForgePullRequest, RepoRef, RetryPolicy};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::path::{Path, PathBuf};
@@ -151,4 +151,20 @@ pub fn rfc3339_in(secs: i64) -> String {
         rest % 3600 / 60,
         rest % 60
     )
+}
+
+/// Pull request `number` as ade read it, open at `head_sha`: the head a merge names.
+pub fn pull_at(number: i64, head_sha: &str) -> ForgePullRequest {
+    ForgePullRequest {
+        number,
+        url: format!("https://forge.example.com/pulls/{number}"),
+        title: "ade: task 1".into(),
+        head_sha: head_sha.into(),
+        head_branch: "ade/1-task".into(),
+        base_branch: "main".into(),
+        open: true,
+        merged: false,
+        draft: false,
+        node_id: None,
+    }
 }

@@ -299,8 +299,7 @@ async fn reviewed(kind: ForgeKind) -> (crate::support::Forge, i64, i64) {
             REPO,
             number,
             "octo",
-            ReviewState::ChangesRequested,
-            "no",
+            (ReviewState::ChangesRequested, "no"),
             &[("README.md", 1, "x")],
         )
         .await;
@@ -311,8 +310,7 @@ async fn reviewed(kind: ForgeKind) -> (crate::support::Forge, i64, i64) {
             REPO,
             number,
             "octo",
-            ReviewState::ChangesRequested,
-            "no",
+            (ReviewState::ChangesRequested, "no"),
             &[("src/lib.rs", 40, "x")],
         )
         .await;
@@ -323,8 +321,7 @@ async fn reviewed(kind: ForgeKind) -> (crate::support::Forge, i64, i64) {
             REPO,
             number,
             "octo",
-            ReviewState::ChangesRequested,
-            "Please explain 43.",
+            (ReviewState::ChangesRequested, "Please explain 43."),
             &[
                 ("src/lib.rs", 2, "why 43?"),
                 ("src/lib.rs", 3, "and the brace"),

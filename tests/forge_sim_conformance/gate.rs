@@ -7,7 +7,7 @@
 use super::world::{Dialect, REPO, World};
 use ade::forge::ReviewState;
 use ade::forge::{
-    AnnotationLevel, Check, CheckAnnotation, CheckState, CheckTarget, ForgeError,
+    AnnotationLevel, Check, CheckAnnotation, CheckState, CheckTarget, ForgeError, ForgePullRequest,
     ForgeReviewComment, MergeMethod, MergeRefusal,
 };
 
@@ -267,8 +267,7 @@ pub async fn review_comments(w: &World, number: i64) {
             REPO,
             number,
             "reader",
-            ReviewState::Commented,
-            "x",
+            (ReviewState::Commented, "x"),
             &[("README.md", 1, "not in the diff")],
         )
         .await;
@@ -279,8 +278,7 @@ pub async fn review_comments(w: &World, number: i64) {
             REPO,
             number,
             "reader",
-            ReviewState::Commented,
-            "Two things.",
+            (ReviewState::Commented, "Two things."),
             &[
                 ("src/lib.rs", 2, "`43` needs a reason"),
                 ("src/lib.rs", 1, "and a doc comment"),
@@ -333,9 +331,13 @@ pub async fn review_comments(w: &World, number: i64) {
 pub async fn a_draft_does_not_merge(w: &World, number: i64, head: &str) {
     let pull = w.forge.pull_request(&w.repo, number).await.unwrap();
     w.forge.set_draft(&w.repo, &pull, true).await.unwrap();
+    let at_head = ForgePullRequest {
+        head_sha: head.to_owned(),
+        ..pull.clone()
+    };
     let refused = w
         .forge
-        .merge(&w.repo, number, head, MergeMethod::Squash)
+        .merge(&w.repo, &at_head, MergeMethod::Squash)
         .await
         .unwrap_err();
     assert!(

@@ -8,8 +8,8 @@ use super::git::Git;
 use super::world::{Dialect, LEVELS, LIB, README, REPO, SPACED, SPACED_TEXT, World};
 use ade::forge::ReviewState;
 use ade::forge::{
-    BranchProtection, Check, CheckState, CheckTarget, ForgeError, MergeMethod, MergeRefusal,
-    NewPullRequest, PullRequestUpdate, Reaction,
+    BranchProtection, Check, CheckState, CheckTarget, ForgeError, ForgePullRequest, MergeMethod,
+    MergeRefusal, NewPullRequest, PullRequestUpdate, Reaction, Team,
 };
 
 /// Comments seeded by people before ade lists them: past GitHub's page of 100.
@@ -202,13 +202,13 @@ async fn teams(w: &World) {
         ("octo", "no-such-team", "writer", false),
         ("no-such-org", "reviewers", "writer", false),
     ];
-    for (org, team, login, member) in cases {
-        let got = w
-            .forge
-            .is_team_member(&w.repo, org, team, login)
-            .await
-            .unwrap();
-        assert_eq!(got, member, "{login} in {org}/{team}");
+    for (org, slug, login, member) in cases {
+        let team = Team {
+            org: org.into(),
+            slug: slug.into(),
+        };
+        let got = w.forge.is_team_member(&w.repo, &team, login).await.unwrap();
+        assert_eq!(got, member, "{login} in {org}/{slug}");
     }
 }
 
@@ -461,9 +461,14 @@ async fn reviews(w: &World, pull: i64, head: &str) {
 }
 
 async fn merge(w: &World, pull: i64, head: &str) {
+    let read = w.forge.pull_request(&w.repo, pull).await.unwrap();
+    let at = |sha: &str| ForgePullRequest {
+        head_sha: sha.to_owned(),
+        ..read.clone()
+    };
     let refused = w
         .forge
-        .merge(&w.repo, pull, head, MergeMethod::Squash)
+        .merge(&w.repo, &at(head), MergeMethod::Squash)
         .await
         .unwrap_err();
     assert!(
@@ -497,7 +502,7 @@ async fn merge(w: &World, pull: i64, head: &str) {
     let stale = "0".repeat(40);
     let moved = w
         .forge
-        .merge(&w.repo, pull, &stale, MergeMethod::Squash)
+        .merge(&w.repo, &at(&stale), MergeMethod::Squash)
         .await
         .unwrap_err();
     assert!(
@@ -529,7 +534,7 @@ async fn merge(w: &World, pull: i64, head: &str) {
 
     let before = w.sim.branch_sha(REPO, "main").await.unwrap();
     w.forge
-        .merge(&w.repo, pull, head, MergeMethod::Squash)
+        .merge(&w.repo, &at(head), MergeMethod::Squash)
         .await
         .unwrap();
     let merged = w.sim.pull(REPO, pull).unwrap();

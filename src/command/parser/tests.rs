@@ -1,4 +1,5 @@
 use super::*;
+use crate::command::test_support::megabyte_of;
 use std::time::{Duration, Instant};
 
 fn parse(text: &str) -> Vec<Result<Command, ParseError>> {
@@ -740,21 +741,21 @@ fn the_canonical_spelling_parses_back_to_the_same_command() {
 #[test]
 fn a_megabyte_comment_parses_fast() {
     let inputs = [
-        "lorem ipsum dolor sit amet\n".repeat(40_000) + "/ade approve 2\n",
-        "x".repeat(1 << 20),
-        format!("/ade plan -- {}", "x".repeat(1 << 20)),
-        format!("/ade {}", "y".repeat(1 << 20)),
-        "> ".repeat(1 << 19),
-        "`".repeat(1 << 20),
+        megabyte_of("lorem ipsum dolor sit amet\n") + "/ade approve 2\n",
+        megabyte_of("x"),
+        format!("/ade plan -- {}", megabyte_of("x")),
+        format!("/ade {}", megabyte_of("y")),
+        megabyte_of("> "),
+        megabyte_of("`"),
         "[".repeat(1 << 19) + &"](".repeat(1 << 18),
-        "<!--".repeat(1 << 18),
-        "<div hidden>".repeat(1 << 16),
-        "```\n/ade approve\n".repeat(1 << 16),
-        "/ade status\n".repeat(1 << 16),
-        "*".repeat(1 << 20),
-        "- ".repeat(1 << 19),
-        "![a](b)x".repeat(1 << 17),
-        "<b hidden>x</b>y".repeat(1 << 16),
+        megabyte_of("<!--"),
+        megabyte_of("<div hidden>"),
+        megabyte_of("```\n/ade approve\n"),
+        megabyte_of("/ade status\n"),
+        megabyte_of("*"),
+        megabyte_of("- "),
+        megabyte_of("![a](b)x"),
+        megabyte_of("<b hidden>x</b>y"),
     ];
     for input in inputs {
         let started = Instant::now();

@@ -1,4 +1,5 @@
 use super::*;
+use crate::command::test_support::megabyte_of;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -442,20 +443,20 @@ fn generated_output_holds_nothing_hidden() {
 fn a_megabyte_of_hostile_text_is_sanitized_fast() {
     let token = fake("ghs_", 40);
     let inputs = [
-        "plain words and more words\n".repeat(40_000),
-        "<!--".repeat(1 << 18),
-        "<a b='".repeat(1 << 17),
-        "<span hidden>".repeat(1 << 16),
-        "</span>".repeat(1 << 17),
-        "![".repeat(1 << 19),
-        "[x](".repeat(1 << 18),
-        "](u \"".repeat(1 << 17),
-        "\u{200b}".repeat(1 << 18),
-        "&#8203;".repeat(1 << 17),
-        "ghs_".repeat(1 << 18),
-        format!("{token} ").repeat(1 << 14),
-        "`".repeat(1 << 20),
-        "\\".repeat(1 << 20),
+        megabyte_of("plain words and more words\n"),
+        megabyte_of("<!--"),
+        megabyte_of("<a b='"),
+        megabyte_of("<span hidden>"),
+        megabyte_of("</span>"),
+        megabyte_of("!["),
+        megabyte_of("[x]("),
+        megabyte_of("](u \""),
+        megabyte_of("\u{200b}"),
+        megabyte_of("&#8203;"),
+        megabyte_of("ghs_"),
+        megabyte_of(&format!("{token} ")),
+        megabyte_of("`"),
+        megabyte_of("\\"),
         format!(
             "[a]({} \"{}\")",
             "(".repeat(1 << 18),

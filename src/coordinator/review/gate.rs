@@ -186,12 +186,7 @@ impl GateHandler {
             return ctx.finish_empty().await;
         };
         match forge
-            .merge(
-                &repo,
-                approval.number,
-                &pull.head_sha,
-                policy.pull_requests.merge_method,
-            )
+            .merge(&repo, &pull, policy.pull_requests.merge_method)
             .await
         {
             Ok(()) => {

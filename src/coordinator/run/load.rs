@@ -50,8 +50,8 @@ pub(crate) async fn load(conn: &mut Conn, run_id: i64) -> Result<StoredRun, JobE
         .await?
         .ok_or_else(|| missing("goal"))?;
     let spec = spec_of(&spec_row)?;
-    let forge = ForgeKind::parse(&goal.forge).ok_or_else(|| missing("forge"))?;
-    let repo = RepoRef::parse(&goal.repository, None).ok_or_else(|| missing("repository"))?;
+    let forge = goal.forge;
+    let repo = goal.repository.clone();
     Ok(StoredRun {
         run,
         task,

@@ -97,7 +97,7 @@ pub(super) async fn build(
         run_id: l.run.id,
         attempt: l.run.attempt,
         forge: l.forge,
-        repository: l.goal.repository.clone(),
+        repository: l.repo.full_name(),
         goal_number: l.goal.number,
         goal_title: l.goal.title.clone(),
         goal_body: l.goal.body.clone(),

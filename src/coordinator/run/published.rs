@@ -152,7 +152,7 @@ pub(super) async fn record(
         &OpenedApproval {
             task: l.task.id,
             forge: l.forge,
-            repository: &l.goal.repository,
+            repository: &l.repo.full_name(),
             number: opened.number,
             node_id: opened.node_id.as_deref(),
             branch: &l.run.branch,

@@ -2,8 +2,8 @@
 //!
 //! No maintained Rust crate covers this API well enough (see docs/forges.md), so this is a small
 //! typed client on reqwest: one `call` that adds the token and goes through the shared retry loop
-//! (`forge::http`), and one function per operation in `issues`, `repos`, `pulls`, `reviews` and
-//! `statuses`.
+//! (`forge::http`), and what the dialect does its own way (`forge::rest`'s parts) in `issues`,
+//! `repos`, `pulls`, `reviews` and `statuses`.
 
 mod issues;
 mod pulls;
@@ -15,12 +15,7 @@ mod wire;
 
 use super::http::{Paging, Reply, list_pages, send_with_retries};
 use super::rest::{self, repo_path};
-use super::{
-    BranchHead, BranchProtection, Check, CheckRef, CheckTarget, ClientOptions, CloneCredential,
-    Forge, ForgeComment, ForgeError, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview,
-    ForgeReviewComment, MergeMethod, NewPullRequest, Permission, PullRequestUpdate, Reaction,
-    RepoRef,
-};
+use super::{ClientOptions, ForgeError, ForgeKind, ForgeResult, RepoRef};
 use crate::secret::Secret;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderValue, Method};
@@ -169,6 +164,8 @@ impl Call {
 
 #[async_trait::async_trait]
 impl rest::Client for GiteaForge {
+    const KIND: ForgeKind = ForgeKind::Gitea;
+
     async fn request(
         &self,
         _repo: &RepoRef,
@@ -178,154 +175,5 @@ impl rest::Client for GiteaForge {
         what: &str,
     ) -> ForgeResult<Reply> {
         self.call(Call::new(method, path, body, what)).await
-    }
-}
-
-#[async_trait::async_trait]
-impl Forge for GiteaForge {
-    fn kind(&self) -> ForgeKind {
-        ForgeKind::Gitea
-    }
-
-    async fn bot_login(&self) -> ForgeResult<String> {
-        repos::bot_login(self).await
-    }
-
-    async fn create_comment(&self, repo: &RepoRef, number: i64, body: &str) -> ForgeResult<i64> {
-        rest::create_comment(self, repo, number, body).await
-    }
-
-    async fn update_comment(&self, repo: &RepoRef, comment_id: i64, body: &str) -> ForgeResult<()> {
-        rest::update_comment(self, repo, comment_id, body).await
-    }
-
-    async fn list_comments(&self, repo: &RepoRef, number: i64) -> ForgeResult<Vec<ForgeComment>> {
-        issues::list_comments(self, repo, number).await
-    }
-
-    async fn add_reaction(
-        &self,
-        repo: &RepoRef,
-        comment_id: i64,
-        reaction: Reaction,
-    ) -> ForgeResult<()> {
-        issues::add_reaction(self, repo, comment_id, reaction).await
-    }
-
-    async fn read_file(
-        &self,
-        repo: &RepoRef,
-        path: &str,
-        git_ref: &str,
-    ) -> ForgeResult<Option<Vec<u8>>> {
-        repos::read_file(self, repo, path, git_ref).await
-    }
-
-    async fn default_branch(&self, repo: &RepoRef) -> ForgeResult<BranchHead> {
-        repos::default_branch(self, repo).await
-    }
-
-    async fn permission(&self, repo: &RepoRef, login: &str) -> ForgeResult<Permission> {
-        repos::permission(self, repo, login).await
-    }
-
-    async fn is_team_member(
-        &self,
-        _repo: &RepoRef,
-        org: &str,
-        team: &str,
-        login: &str,
-    ) -> ForgeResult<bool> {
-        repos::is_team_member(self, org, team, login).await
-    }
-
-    async fn add_labels(&self, repo: &RepoRef, number: i64, labels: &[String]) -> ForgeResult<()> {
-        let existing = issues::repo_labels(self, repo);
-        rest::add_labels(self, repo, number, labels, existing).await
-    }
-
-    async fn create_pull_request(
-        &self,
-        repo: &RepoRef,
-        pull: &NewPullRequest,
-    ) -> ForgeResult<ForgePullRequest> {
-        pulls::create(self, repo, pull).await
-    }
-
-    async fn find_pull_request(
-        &self,
-        repo: &RepoRef,
-        branch: &str,
-    ) -> ForgeResult<Option<ForgePullRequest>> {
-        pulls::find(self, repo, branch).await
-    }
-
-    async fn update_pull_request(
-        &self,
-        repo: &RepoRef,
-        number: i64,
-        update: &PullRequestUpdate,
-    ) -> ForgeResult<ForgePullRequest> {
-        pulls::update(self, repo, number, update).await
-    }
-
-    async fn set_check(
-        &self,
-        repo: &RepoRef,
-        check: &Check,
-        _target: CheckTarget,
-    ) -> ForgeResult<CheckRef> {
-        statuses::set_status(self, repo, check).await
-    }
-
-    async fn pull_request(&self, repo: &RepoRef, number: i64) -> ForgeResult<ForgePullRequest> {
-        rest::get_pull::<wire::PullRequest>(self, repo, number).await
-    }
-
-    async fn set_draft(
-        &self,
-        repo: &RepoRef,
-        pull: &ForgePullRequest,
-        draft: bool,
-    ) -> ForgeResult<()> {
-        pulls::set_draft(self, repo, pull, draft).await
-    }
-
-    async fn close_issue(&self, repo: &RepoRef, number: i64) -> ForgeResult<()> {
-        issues::close_issue(self, repo, number).await
-    }
-
-    async fn list_reviews(&self, repo: &RepoRef, number: i64) -> ForgeResult<Vec<ForgeReview>> {
-        reviews::list_reviews(self, repo, number).await
-    }
-
-    async fn list_review_comments(
-        &self,
-        repo: &RepoRef,
-        number: i64,
-    ) -> ForgeResult<Vec<ForgeReviewComment>> {
-        reviews::list_review_comments(self, repo, number).await
-    }
-
-    async fn merge(
-        &self,
-        repo: &RepoRef,
-        number: i64,
-        head_sha: &str,
-        method: MergeMethod,
-    ) -> ForgeResult<()> {
-        pulls::merge(self, repo, number, head_sha, method).await
-    }
-
-    async fn branch_protection(
-        &self,
-        repo: &RepoRef,
-        branch: &str,
-    ) -> ForgeResult<Option<BranchProtection>> {
-        repos::branch_protection(self, repo, branch).await
-    }
-
-    async fn clone_credential(&self, repo: &RepoRef) -> ForgeResult<CloneCredential> {
-        repos::clone_credential(self, repo).await
     }
 }

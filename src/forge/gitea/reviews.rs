@@ -3,6 +3,7 @@
 
 use super::{Call, GiteaForge, repo_path, wire};
 use crate::forge::ReviewState;
+use crate::forge::rest::Reviews;
 use crate::forge::{ForgeResult, ForgeReview, ForgeReviewComment, RepoRef};
 
 /// Every review as Gitea lists it, oldest first (pending ones and review requests included).
@@ -16,24 +17,76 @@ async fn all_reviews(
     gitea.list(&path, &[], &what).await
 }
 
-pub(super) async fn list_reviews(
-    gitea: &GiteaForge,
-    repo: &RepoRef,
-    number: i64,
-) -> ForgeResult<Vec<ForgeReview>> {
-    Ok(all_reviews(gitea, repo, number)
-        .await?
-        .into_iter()
-        .filter_map(|r| {
-            Some(ForgeReview {
-                id: r.id,
-                state: review_state(&r.state, r.dismissed)?,
-                author: wire::login(r.user),
-                commit_sha: r.commit_id.filter(|s| !s.is_empty()),
-                body: r.body.unwrap_or_default(),
-            })
-        })
-        .collect())
+#[async_trait::async_trait]
+impl Reviews for GiteaForge {
+    async fn list_reviews(
+        gitea: &GiteaForge,
+        repo: &RepoRef,
+        number: i64,
+    ) -> ForgeResult<Vec<ForgeReview>> {
+        Ok(all_reviews(gitea, repo, number)
+            .await?
+            .into_iter()
+            .filter_map(
+                |wire::Review {
+                     review, dismissed, ..
+                 }| {
+                    Some(ForgeReview {
+                        id: review.id,
+                        state: review_state(&review.state, dismissed)?,
+                        author: wire::login(review.user),
+                        commit_sha: review.commit_id.filter(|s| !s.is_empty()),
+                        body: review.body.unwrap_or_default(),
+                    })
+                },
+            )
+            .collect())
+    }
+
+    /// The comments of every submitted review that has any, review by review, oldest first.
+    async fn list_review_comments(
+        gitea: &GiteaForge,
+        repo: &RepoRef,
+        number: i64,
+    ) -> ForgeResult<Vec<ForgeReviewComment>> {
+        let reviews = all_reviews(gitea, repo, number).await?;
+        let mut out = Vec::new();
+        for wire::Review {
+            review,
+            dismissed,
+            comments_count,
+        } in reviews
+        {
+            let submitted = review_state(&review.state, dismissed).is_some();
+            if !submitted || comments_count == Some(0) {
+                continue;
+            }
+            let what = format!(
+                "list the comments of review {} on {}#{number}",
+                review.id,
+                repo.full_name()
+            );
+            let path = repo_path(
+                repo,
+                &format!("/pulls/{number}/reviews/{}/comments", review.id),
+            );
+            let reply = gitea.call(Call::get(path, &what)).await?;
+            let comments: Option<Vec<wire::ReviewComment>> = reply.success_json(&what)?;
+            out.extend(comments.unwrap_or_default().into_iter().map(|c| {
+                let read = c.comment.read(wire::GHOST);
+                ForgeReviewComment {
+                    line: [c.position, c.original_position]
+                        .into_iter()
+                        .flatten()
+                        .find(|l| *l > 0)
+                        .and_then(|l| u32::try_from(l).ok()),
+                    review_id: read.review_id.or(Some(review.id)),
+                    ..read
+                }
+            }));
+        }
+        Ok(out)
+    }
 }
 
 /// A submitted review's state; `None` for pending reviews and review requests.
@@ -49,46 +102,4 @@ fn review_state(state: &str, dismissed: bool) -> Option<ReviewState> {
     } else {
         state
     })
-}
-
-/// The comments of every submitted review that has any, review by review, oldest first.
-pub(super) async fn list_review_comments(
-    gitea: &GiteaForge,
-    repo: &RepoRef,
-    number: i64,
-) -> ForgeResult<Vec<ForgeReviewComment>> {
-    let reviews = all_reviews(gitea, repo, number).await?;
-    let mut out = Vec::new();
-    for review in reviews {
-        let submitted = review_state(&review.state, review.dismissed).is_some();
-        if !submitted || review.comments_count == Some(0) {
-            continue;
-        }
-        let what = format!(
-            "list the comments of review {} on {}#{number}",
-            review.id,
-            repo.full_name()
-        );
-        let path = repo_path(
-            repo,
-            &format!("/pulls/{number}/reviews/{}/comments", review.id),
-        );
-        let reply = gitea.call(Call::get(path, &what)).await?;
-        let comments: Option<Vec<wire::ReviewComment>> = reply.success_json(&what)?;
-        out.extend(comments.unwrap_or_default().into_iter().map(|c| {
-            ForgeReviewComment {
-                id: c.id,
-                author: wire::login(c.user),
-                body: c.body.unwrap_or_default(),
-                path: c.path.filter(|p| !p.is_empty()),
-                line: [c.position, c.original_position]
-                    .into_iter()
-                    .flatten()
-                    .find(|l| *l > 0)
-                    .and_then(|l| u32::try_from(l).ok()),
-                review_id: c.pull_request_review_id.or(Some(review.id)),
-            }
-        }));
-    }
-    Ok(out)
 }

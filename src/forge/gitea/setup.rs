@@ -116,6 +116,7 @@ impl GiteaForge {
             return Ok(ProtectionRead::Unprotected);
         }
         let rule = branch
+            .rule
             .effective_branch_protection_name
             .clone()
             .filter(|r| !r.is_empty())
@@ -128,8 +129,8 @@ impl GiteaForge {
         let reply = self.call(Call::get(path, &what)).await?;
         if matches!(reply.status.as_u16(), 403 | 404) {
             return Ok(ProtectionRead::Summary {
-                required_approvals: branch.requires.required_approvals,
-                required_checks: branch.requires.required_checks(),
+                required_approvals: branch.rule.requires.required_approvals,
+                required_checks: branch.rule.requires.required_checks(),
                 why: format!(
                     "{what}: {} {}: Gitea shows protection rules only to repository admins",
                     reply.status.as_u16(),

@@ -4,7 +4,8 @@
 
 use super::{Call, GiteaForge, repo_path, wire};
 use crate::forge::http::{encode_segment, truncate_chars};
-use crate::forge::{Check, CheckRef, CheckState, ForgeResult, RepoRef};
+use crate::forge::rest::Checks;
+use crate::forge::{Check, CheckRef, CheckState, CheckTarget, ForgeResult, RepoRef};
 use serde_json::{Map, Value};
 
 /// Longest commit status description Gitea shows in full.
@@ -22,36 +23,41 @@ fn state(state: CheckState) -> &'static str {
     }
 }
 
-pub(super) async fn set_status(
-    gitea: &GiteaForge,
-    repo: &RepoRef,
-    check: &Check,
-) -> ForgeResult<CheckRef> {
-    let what = format!(
-        "set status {} on {} in {}",
-        check.name,
-        check.head_sha,
-        repo.full_name()
-    );
-    let mut body = Map::new();
-    body.insert("context".into(), Value::from(check.name.as_str()));
-    body.insert("state".into(), Value::from(state(check.state)));
-    body.insert(
-        "description".into(),
-        Value::from(truncate_chars(&check.title, MAX_DESCRIPTION)),
-    );
-    if let Some(url) = &check.details_url {
-        body.insert("target_url".into(), Value::from(url.as_str()));
+#[async_trait::async_trait]
+impl Checks for GiteaForge {
+    /// The status named after the check replaces the last one, so `target` does not matter.
+    async fn set_check(
+        gitea: &GiteaForge,
+        repo: &RepoRef,
+        check: &Check,
+        _target: CheckTarget,
+    ) -> ForgeResult<CheckRef> {
+        let what = format!(
+            "set status {} on {} in {}",
+            check.name,
+            check.head_sha,
+            repo.full_name()
+        );
+        let mut body = Map::new();
+        body.insert("context".into(), Value::from(check.name.as_str()));
+        body.insert("state".into(), Value::from(state(check.state)));
+        body.insert(
+            "description".into(),
+            Value::from(truncate_chars(&check.title, MAX_DESCRIPTION)),
+        );
+        if let Some(url) = &check.details_url {
+            body.insert("target_url".into(), Value::from(url.as_str()));
+        }
+        let path = repo_path(
+            repo,
+            &format!("/statuses/{}", encode_segment(&check.head_sha)),
+        );
+        let status: wire::CommitStatus = gitea
+            .call(Call::post(path, Value::Object(body), &what))
+            .await?
+            .success_json(&what)?;
+        Ok(CheckRef { id: status.id })
     }
-    let path = repo_path(
-        repo,
-        &format!("/statuses/{}", encode_segment(&check.head_sha)),
-    );
-    let status: wire::CommitStatus = gitea
-        .call(Call::post(path, Value::Object(body), &what))
-        .await?
-        .success_json(&what)?;
-    Ok(CheckRef { id: status.id })
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The parts of Gitea's and Forgejo's API v1 answers ade reads. Only the fields used are declared;
 //! lists that Go may encode as `null` when empty read as empty.
 
-pub(super) use crate::forge::wire::{Comment, PullBase, PullHead, User};
+use crate::forge::wire;
+pub(super) use crate::forge::wire::{Comment, PullRequest, User};
 use serde::{Deserialize, Deserializer};
 
 /// A list Gitea may send as `null`.
@@ -20,13 +21,13 @@ pub(super) struct Reaction {
     pub content: String,
 }
 
-/// `GET /repos/{owner}/{repo}/branches/{branch}`; newer servers also show the effective protection.
+/// `GET /repos/{owner}/{repo}/branches/{branch}`.
+pub(super) type Branch = wire::Branch<RuleShown>;
+
+/// What a branch shows of the rule that protects it: newer servers name the rule in effect, and
+/// every server its requirements.
 #[derive(Deserialize)]
-pub(super) struct Branch {
-    pub name: String,
-    pub commit: BranchCommit,
-    #[serde(default)]
-    pub protected: bool,
+pub(super) struct RuleShown {
     #[serde(default)]
     pub effective_branch_protection_name: Option<String>,
     #[serde(flatten)]
@@ -53,12 +54,6 @@ impl Requirements {
             Vec::new()
         }
     }
-}
-
-/// The commit a branch points at.
-#[derive(Deserialize)]
-pub(super) struct BranchCommit {
-    pub id: String,
 }
 
 /// `GET /repos/{owner}/{repo}/branch_protections/{name}`.
@@ -102,58 +97,30 @@ pub(super) struct Label {
     pub name: String,
 }
 
-/// A pull request.
-#[derive(Deserialize)]
-pub(super) struct PullRequest {
-    pub number: i64,
-    #[serde(default)]
-    pub title: String,
-    pub html_url: String,
-    pub state: String,
-    #[serde(default)]
-    pub merged: bool,
-    /// Whether the title marks it a work in progress (servers before 1.21 leave it out).
-    #[serde(default)]
-    pub draft: Option<bool>,
-    pub head: PullHead,
-    #[serde(default)]
-    pub base: Option<PullBase>,
-}
-
-/// A review on a pull request.
+/// A review on a pull request, with whether it was dismissed and how many line comments it has.
 #[derive(Deserialize)]
 pub(super) struct Review {
-    pub id: i64,
-    pub user: Option<User>,
-    pub state: String,
-    #[serde(default)]
-    pub commit_id: Option<String>,
+    #[serde(flatten)]
+    pub review: wire::Review,
     #[serde(default)]
     pub dismissed: bool,
-    #[serde(default)]
-    pub body: Option<String>,
-    /// How many line comments it has; its comments are asked for only when it has some.
+    /// Its comments are asked for only when it has some.
     #[serde(default)]
     pub comments_count: Option<i64>,
 }
 
-/// A line comment of a review (`PullReviewComment`).
+/// A line comment of a review (`PullReviewComment`), at a position in the file's new or old
+/// version.
 #[derive(Deserialize)]
 pub(super) struct ReviewComment {
-    pub id: i64,
-    pub user: Option<User>,
-    #[serde(default)]
-    pub body: Option<String>,
-    #[serde(default)]
-    pub path: Option<String>,
+    #[serde(flatten)]
+    pub comment: wire::ReviewComment,
     /// The line in the new version of the file (0 when the comment is on the old side).
     #[serde(default)]
     pub position: Option<i64>,
     /// The line in the old version (0 when the comment is on the new side).
     #[serde(default)]
     pub original_position: Option<i64>,
-    #[serde(default)]
-    pub pull_request_review_id: Option<i64>,
 }
 
 /// A commit status.

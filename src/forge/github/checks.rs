@@ -10,6 +10,7 @@
 
 use super::{Call, GithubForge, annotations, repo_path, wire};
 use crate::forge::http::{backoff, encode_segment, query, truncate_chars};
+use crate::forge::rest::Checks;
 use crate::forge::{
     Check, CheckAnnotation, CheckRef, CheckState, CheckTarget, ForgeError, ForgeResult, RepoRef,
 };
@@ -18,41 +19,45 @@ use serde_json::{Map, Value};
 /// GitHub refuses a check run summary or text longer than this many characters.
 const MAX_OUTPUT: usize = 65_535;
 
-pub(super) async fn set_check(
-    gh: &GithubForge,
-    repo: &RepoRef,
-    check: &Check,
-    target: CheckTarget,
-) -> ForgeResult<CheckRef> {
-    let started = tokio::time::Instant::now();
-    let policy = &gh.options.retry;
-    let mut plan = match target {
-        CheckTarget::Create => Plan::Create(check.annotations.iter().collect()),
-        CheckTarget::Update(id) => Plan::Update(id, check.annotations.iter().collect()),
-        CheckTarget::Find => look(gh, repo, check).await?,
-    };
-    let mut looks = 0;
-    loop {
-        match write(gh, repo, check, &plan).await {
-            Err(ForgeError::Unavailable(reason)) => {
-                looks += 1;
-                let wait = backoff(policy, looks);
-                if looks > policy.transient_retries || started.elapsed() + wait > policy.budget {
-                    return Err(ForgeError::Unavailable(reason));
+#[async_trait::async_trait]
+impl Checks for GithubForge {
+    async fn set_check(
+        gh: &GithubForge,
+        repo: &RepoRef,
+        check: &Check,
+        target: CheckTarget,
+    ) -> ForgeResult<CheckRef> {
+        let started = tokio::time::Instant::now();
+        let policy = &gh.options.retry;
+        let mut plan = match target {
+            CheckTarget::Create => Plan::Create(check.annotations.iter().collect()),
+            CheckTarget::Update(id) => Plan::Update(id, check.annotations.iter().collect()),
+            CheckTarget::Find => look(gh, repo, check).await?,
+        };
+        let mut looks = 0;
+        loop {
+            match write(gh, repo, check, &plan).await {
+                Err(ForgeError::Unavailable(reason)) => {
+                    looks += 1;
+                    let wait = backoff(policy, looks);
+                    if looks > policy.transient_retries || started.elapsed() + wait > policy.budget
+                    {
+                        return Err(ForgeError::Unavailable(reason));
+                    }
+                    tracing::info!(
+                        check = %check.name,
+                        sha = %check.head_sha,
+                        %reason,
+                        "a check run write failed; looking for the run before writing again"
+                    );
+                    tokio::time::sleep(wait).await;
+                    plan = match target {
+                        CheckTarget::Update(id) => look_at(gh, repo, check, id).await?,
+                        CheckTarget::Create | CheckTarget::Find => look(gh, repo, check).await?,
+                    };
                 }
-                tracing::info!(
-                    check = %check.name,
-                    sha = %check.head_sha,
-                    %reason,
-                    "a check run write failed; looking for the run before writing again"
-                );
-                tokio::time::sleep(wait).await;
-                plan = match target {
-                    CheckTarget::Update(id) => look_at(gh, repo, check, id).await?,
-                    CheckTarget::Create | CheckTarget::Find => look(gh, repo, check).await?,
-                };
+                result => return result.map(|id| CheckRef { id }),
             }
-            result => return result.map(|id| CheckRef { id }),
         }
     }
 }

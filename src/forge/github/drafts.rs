@@ -13,19 +13,18 @@ const READY: &str = "mutation($id: ID!) { markPullRequestReadyForReview(input: {
 /// Turns a pull request back into a draft.
 const DRAFT: &str = "mutation($id: ID!) { convertPullRequestToDraft(input: {pullRequestId: $id}) { pullRequest { isDraft number } } }";
 
+/// Sends the mutation that makes `pull` a draft or ready for review, with its global id (read
+/// again when `pull` lacks it).
 pub(super) async fn set_draft(
     gh: &GithubForge,
     repo: &RepoRef,
     pull: &ForgePullRequest,
     draft: bool,
 ) -> ForgeResult<()> {
-    if pull.draft == draft {
-        return Ok(());
-    }
     let node_id = match &pull.node_id {
         Some(id) => id.clone(),
         None => {
-            let fresh = rest::get_pull::<wire::PullRequest>(gh, repo, pull.number).await?;
+            let fresh = rest::read_pull(gh, repo, pull.number).await?;
             if fresh.draft == draft {
                 return Ok(());
             }

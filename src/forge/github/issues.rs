@@ -2,54 +2,53 @@
 //! serves both).
 
 use super::{Call, GithubForge, repo_path, wire};
-use crate::forge::rest;
+use crate::forge::rest::Issues;
 use crate::forge::{ForgeComment, ForgeResult, Reaction, RepoRef};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-pub(super) async fn list_comments(
-    gh: &GithubForge,
-    repo: &RepoRef,
-    number: i64,
-) -> ForgeResult<Vec<ForgeComment>> {
-    let what = format!("list comments of {}#{number}", repo.full_name());
-    let path = repo_path(repo, &format!("/issues/{number}/comments"));
-    let comments: Vec<wire::Comment> = gh.list(repo, &path, &[], &what).await?;
-    Ok(comments.into_iter().map(|c| c.read(wire::GHOST)).collect())
-}
+#[async_trait::async_trait]
+impl Issues for GithubForge {
+    /// Closed as completed.
+    fn closing() -> Value {
+        json!({ "state": "closed", "state_reason": "completed" })
+    }
 
-pub(super) async fn add_reaction(
-    gh: &GithubForge,
-    repo: &RepoRef,
-    comment_id: i64,
-    reaction: Reaction,
-) -> ForgeResult<()> {
-    let what = format!("react to comment {comment_id} in {}", repo.full_name());
-    let path = repo_path(repo, &format!("/issues/comments/{comment_id}/reactions"));
-    let body = json!({ "content": reaction.content() });
-    // 200 for a reaction that already exists, 201 for a new one.
-    gh.repo_call(repo, Call::post(path, Some(body), &what))
-        .await?
-        .success(&what)
-}
+    /// Each label named by its name in requests.
+    async fn repo_labels(gh: &GithubForge, repo: &RepoRef) -> ForgeResult<HashMap<String, Value>> {
+        let what = format!("list labels of {}", repo.full_name());
+        let labels: Vec<wire::Label> = gh
+            .list(repo, &repo_path(repo, "/labels"), &[], &what)
+            .await?;
+        Ok(labels
+            .into_iter()
+            .map(|l| (l.name.clone(), Value::from(l.name)))
+            .collect())
+    }
 
-/// The repository's labels, each named by its name in requests.
-pub(super) async fn repo_labels(
-    gh: &GithubForge,
-    repo: &RepoRef,
-) -> ForgeResult<HashMap<String, Value>> {
-    let what = format!("list labels of {}", repo.full_name());
-    let labels: Vec<wire::Label> = gh
-        .list(repo, &repo_path(repo, "/labels"), &[], &what)
-        .await?;
-    Ok(labels
-        .into_iter()
-        .map(|l| (l.name.clone(), Value::from(l.name)))
-        .collect())
-}
+    async fn list_comments(
+        gh: &GithubForge,
+        repo: &RepoRef,
+        number: i64,
+    ) -> ForgeResult<Vec<ForgeComment>> {
+        let what = format!("list comments of {}#{number}", repo.full_name());
+        let path = repo_path(repo, &format!("/issues/{number}/comments"));
+        let comments: Vec<wire::Comment> = gh.list(repo, &path, &[], &what).await?;
+        Ok(comments.into_iter().map(|c| c.read(wire::GHOST)).collect())
+    }
 
-/// Closes an issue as completed.
-pub(super) async fn close_issue(gh: &GithubForge, repo: &RepoRef, number: i64) -> ForgeResult<()> {
-    let change = json!({ "state": "closed", "state_reason": "completed" });
-    rest::close_issue(gh, repo, number, change).await
+    /// GitHub answers 200 for a reaction that already exists, 201 for a new one.
+    async fn add_reaction(
+        gh: &GithubForge,
+        repo: &RepoRef,
+        comment_id: i64,
+        reaction: Reaction,
+    ) -> ForgeResult<()> {
+        let what = format!("react to comment {comment_id} in {}", repo.full_name());
+        let path = repo_path(repo, &format!("/issues/comments/{comment_id}/reactions"));
+        let body = json!({ "content": reaction.content() });
+        gh.repo_call(repo, Call::post(path, Some(body), &what))
+            .await?
+            .success(&what)
+    }
 }

@@ -1,8 +1,8 @@
 //! What `ade doctor` reads of a repository's setup on GitHub (`crate::forge::setup`): the app's
 //! installation and webhook, the default branch's protection read whole, and folder listings.
 
-use super::wire::{Branch, Protection, Rule, StatusChecks};
-use super::{Call, GithubForge, repo_path};
+use super::wire::{Protection, Rule, StatusChecks};
+use super::{Call, GithubForge, repo_path, repos};
 use crate::forge::http::{encode_segment, query};
 use crate::forge::setup::{
     InstallationAccess, ProtectionRead, ProtectionSettings, SecretShown, WebhookSetup,
@@ -121,11 +121,12 @@ impl GithubForge {
         let classic = match reply.status.as_u16() {
             404 => None,
             403 => {
-                let summary = self.branch_summary(repo, branch).await?;
+                let summary = repos::branch(self, repo, branch).await?;
                 if !summary.protected && rules.is_none() {
                     return Ok(ProtectionRead::Unprotected);
                 }
                 let mut checks = summary
+                    .rule
                     .protection
                     .and_then(|p| p.required_status_checks)
                     .map(StatusChecks::names)
@@ -167,14 +168,6 @@ impl GithubForge {
             (None, Some(r)) => ProtectionRead::Rules(r.settings),
             (Some(classic), Some(rules)) => ProtectionRead::Rules(merged(classic, rules.settings)),
         })
-    }
-
-    async fn branch_summary(&self, repo: &RepoRef, branch: &str) -> ForgeResult<Branch> {
-        let what = format!("read branch {branch} of {}", repo.full_name());
-        let path = repo_path(repo, &format!("/branches/{}", encode_segment(branch)));
-        self.repo_call(repo, Call::get(path, &what))
-            .await?
-            .success_json(&what)
     }
 
     /// What the rulesets require of `branch`; `None` when none applies. GitHub does not show

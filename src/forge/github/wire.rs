@@ -1,7 +1,8 @@
 //! The parts of GitHub's REST answers ade reads. Only the fields used are declared, so an answer
 //! that grows new fields, or a simulator that leaves unused ones out, still reads.
 
-pub(super) use crate::forge::wire::{Comment, PullBase, PullHead, User};
+use crate::forge::wire;
+pub(super) use crate::forge::wire::{Comment, Review, User};
 use serde::Deserialize;
 
 /// `GET /app`.
@@ -24,27 +25,20 @@ pub(super) struct AccessToken {
 }
 
 /// `GET /repos/{owner}/{repo}/branches/{branch}`.
+pub(super) type Branch = wire::Branch<RuleShown>;
+
+/// What a branch shows of its classic protection to readers without administration rights.
 #[derive(Deserialize)]
-pub(super) struct Branch {
-    pub name: String,
-    pub commit: BranchCommit,
-    #[serde(default)]
-    pub protected: bool,
+pub(super) struct RuleShown {
     #[serde(default)]
     pub protection: Option<BranchProtectionSummary>,
 }
 
-/// The part of classic protection that a branch shows to readers without administration rights.
+/// The part of classic protection that a branch shows.
 #[derive(Deserialize)]
 pub(super) struct BranchProtectionSummary {
     #[serde(default)]
     pub required_status_checks: Option<StatusChecks>,
-}
-
-/// The commit a branch points at.
-#[derive(Deserialize)]
-pub(super) struct BranchCommit {
-    pub sha: String,
 }
 
 /// `GET /repos/{owner}/{repo}/collaborators/{username}/permission`.
@@ -60,54 +54,28 @@ pub(super) struct Label {
     pub name: String,
 }
 
-/// A pull request.
+/// A pull request, with GitHub's global id and time of merge.
 #[derive(Deserialize)]
-pub(super) struct PullRequest {
-    pub number: i64,
-    pub html_url: String,
+pub(crate) struct PullRequest {
+    #[serde(flatten)]
+    pub pull: wire::PullRequest,
     #[serde(default)]
     pub node_id: Option<String>,
     #[serde(default)]
-    pub title: Option<String>,
-    pub state: String,
-    #[serde(default)]
-    pub draft: Option<bool>,
-    #[serde(default)]
-    pub merged: Option<bool>,
-    #[serde(default)]
     pub merged_at: Option<String>,
-    pub head: PullHead,
-    #[serde(default)]
-    pub base: Option<PullBase>,
 }
 
-/// A review on a pull request.
-#[derive(Deserialize)]
-pub(super) struct Review {
-    pub id: i64,
-    pub user: Option<User>,
-    pub state: String,
-    pub commit_id: Option<String>,
-    #[serde(default)]
-    pub body: Option<String>,
-}
-
-/// A review comment (`GET /repos/{owner}/{repo}/pulls/{pull_number}/comments`).
+/// A review comment (`GET /repos/{owner}/{repo}/pulls/{pull_number}/comments`), on the line
+/// `line` of the file's new version.
 #[derive(Deserialize)]
 pub(super) struct ReviewComment {
-    pub id: i64,
-    pub user: Option<User>,
-    #[serde(default)]
-    pub body: Option<String>,
-    #[serde(default)]
-    pub path: Option<String>,
+    #[serde(flatten)]
+    pub comment: wire::ReviewComment,
     /// Absent or null once the line is no longer in the diff (an outdated comment).
     #[serde(default)]
     pub line: Option<i64>,
     #[serde(default)]
     pub original_line: Option<i64>,
-    #[serde(default)]
-    pub pull_request_review_id: Option<i64>,
 }
 
 /// The answer of a GraphQL request: `data` and, when something failed, `errors` (with HTTP 200).

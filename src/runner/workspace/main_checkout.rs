@@ -3,7 +3,6 @@
 //! lock held for the lease's life, plus the lock file for other processes), and its reset keeps
 //! ignored files, so build caches survive from run to run.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::OwnedMutexGuard;
@@ -49,30 +48,17 @@ pub(super) async fn acquire(inner: &Arc<Inner>, base: &str) -> Result<MainLease>
     })
 }
 
-impl MainLease {
-    fn slot(&self) -> &Slot {
-        self.held.slot()
-    }
+impl std::ops::Deref for MainLease {
+    type Target = owner::Holding;
 
-    /// The checkout folder, where the agent works.
-    pub fn path(&self) -> &Path {
-        &self.slot().path
+    fn deref(&self) -> &owner::Holding {
+        &self.held
     }
+}
 
-    /// The checkout's admin folder in the mirror, for ade's git commands (never the `.git` file).
-    pub fn git_dir(&self) -> &Path {
-        &self.slot().admin
-    }
-
-    /// Gives the checkout's files to `uid:gid` for an agent running as that user (see
-    /// [`super::WorktreeLease::hand_to`]).
-    pub async fn hand_to(&mut self, uid: u32, gid: u32) -> Result<()> {
-        self.held.hand_to(uid, gid).await
-    }
-
-    /// Takes back what [`MainLease::hand_to`] gave.
-    pub async fn take_back(&mut self) -> Result<()> {
-        self.held.take_back().await
+impl std::ops::DerefMut for MainLease {
+    fn deref_mut(&mut self) -> &mut owner::Holding {
+        &mut self.held
     }
 }
 

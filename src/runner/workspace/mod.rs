@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 
 pub use main_checkout::MainLease;
+pub use owner::Holding;
 
 use crate::runner::git::{Git, GitError};
 use lock::Purpose;
@@ -494,22 +495,21 @@ impl Prepared {
     }
 }
 
+impl std::ops::Deref for WorktreeLease {
+    type Target = Holding;
+
+    fn deref(&self) -> &Holding {
+        &self.held
+    }
+}
+
+impl std::ops::DerefMut for WorktreeLease {
+    fn deref_mut(&mut self) -> &mut Holding {
+        &mut self.held
+    }
+}
+
 impl WorktreeLease {
-    fn slot(&self) -> &Slot {
-        self.held.slot()
-    }
-
-    /// The worktree folder, where the agent works.
-    pub fn path(&self) -> &Path {
-        &self.slot().path
-    }
-
-    /// The worktree's admin folder in the mirror. ade's git commands pass it explicitly
-    /// (`Git::in_worktree(lease.git_dir(), lease.path())`) and never read the `.git` file.
-    pub fn git_dir(&self) -> &Path {
-        &self.slot().admin
-    }
-
     /// What the acquire did to this worktree, and how long it waited for one to be free.
     pub fn prepared(&self) -> (Prepared, std::time::Duration) {
         self.prepared
@@ -517,19 +517,7 @@ impl WorktreeLease {
 
     /// The worktree's name in the pool (for logs).
     pub fn name(&self) -> &str {
-        &self.slot().name
-    }
-
-    /// Gives the worktree's files to `uid:gid` (never following symlinks) so an agent running as
-    /// that user can write them. Call [`WorktreeLease::take_back`] before ade's git commands.
-    pub async fn hand_to(&mut self, uid: u32, gid: u32) -> Result<()> {
-        self.held.hand_to(uid, gid).await
-    }
-
-    /// Gives back to ade what [`WorktreeLease::hand_to`] gave the agent's user, including what the
-    /// agent created; files the agent did not own (hard links to others' files) stay as they are.
-    pub async fn take_back(&mut self) -> Result<()> {
-        self.held.take_back().await
+        &self.held.slot().name
     }
 
     /// Closes the worktree to the agent's user, in O(1), leaving its files with that user; see

@@ -208,8 +208,8 @@ fn take_back_now(path: &Path, handed: Handed) -> std::io::Result<()> {
 }
 
 /// A worktree held by a lease, and whether its files are with an agent's user: what the pool's
-/// leases and the main checkout's lease share.
-pub(super) struct Holding {
+/// leases and the main checkout's lease share, and what each of them derefs to.
+pub struct Holding {
     slot: Option<super::Slot>,
     handed: Option<Handed>,
     /// The files are the agent user's, but the top folder is ade's and closed (see
@@ -232,7 +232,20 @@ impl Holding {
             .expect("a lease holds its slot until dropped")
     }
 
-    pub(super) async fn hand_to(&mut self, uid: u32, gid: u32) -> super::Result<()> {
+    /// The worktree folder, where the agent works.
+    pub fn path(&self) -> &Path {
+        &self.slot().path
+    }
+
+    /// The worktree's admin folder in the mirror. ade's git commands pass it explicitly
+    /// (`Git::in_worktree(lease.git_dir(), lease.path())`) and never read the `.git` file.
+    pub fn git_dir(&self) -> &Path {
+        &self.slot().admin
+    }
+
+    /// Gives the worktree's files to `uid:gid` (never following symlinks) so an agent running as
+    /// that user can write them. Call [`Holding::take_back`] before ade's git commands.
+    pub async fn hand_to(&mut self, uid: u32, gid: u32) -> super::Result<()> {
         if self.sealed
             && let Some(handed) = self.handed
             && handed.agent_uid == uid
@@ -276,7 +289,10 @@ impl Holding {
         Ok(())
     }
 
-    pub(super) async fn take_back(&mut self) -> super::Result<()> {
+    /// Gives back to ade what [`Holding::hand_to`] gave the agent's user, including what the
+    /// agent created; files the agent did not own (hard links to others' files) stay as they
+    /// are.
+    pub async fn take_back(&mut self) -> super::Result<()> {
         self.sealed = false;
         if let Some(handed) = self.handed.take() {
             take_back(&self.slot().path, handed).await?;

@@ -1,19 +1,19 @@
 //! Issue routes: issues, comments, reactions on comments, labels.
 
 use super::super::actions;
-use super::super::http::{ApiResult, Ctx, parse_json};
+use super::super::http::{ApiResult, Ctx, JsonBody};
 use super::super::routes;
 use super::json;
 use crate::forge::Permission;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
+/// The body of a request that changes an issue.
 #[derive(Deserialize)]
-struct IssueUpdate {
+pub struct IssueUpdate {
     title: Option<String>,
     body: Option<String>,
     state: Option<String>,
@@ -24,9 +24,8 @@ struct IssueUpdate {
 pub async fn update_issue(
     ctx: Ctx,
     Path((owner, name, number)): Path<(String, String, i64)>,
-    body: Bytes,
+    JsonBody(update): JsonBody<IssueUpdate>,
 ) -> ApiResult {
-    let update: IssueUpdate = parse_json(&ctx.sim, &body)?;
     let repo = ctx.with(&owner, &name, Permission::Write)?;
     let login = ctx.login()?;
     routes::issue(&ctx, &repo, number)?;
@@ -81,13 +80,7 @@ pub async fn list_reactions(
     ctx: Ctx,
     Path((owner, name, id)): Path<(String, String, i64)>,
 ) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let comment = routes::comment(&ctx, &repo, id)?;
-    let list: Vec<_> = comment
-        .reactions
-        .iter()
-        .map(|r| json::reaction(&ctx.sim, r))
-        .collect();
+    let list = routes::reactions_on::<json::Shape>(&ctx, &owner, &name, id, |_| true)?;
     Ok(Json(list).into_response())
 }
 
@@ -99,8 +92,9 @@ pub async fn list_issue_labels(
     routes::issue_labels::<json::Shape>(&ctx, &owner, &name, number)
 }
 
+/// The body of a request that adds labels: their ids or names.
 #[derive(Deserialize)]
-struct LabelsBody {
+pub struct LabelsBody {
     labels: Vec<serde_json::Value>,
 }
 
@@ -109,9 +103,8 @@ struct LabelsBody {
 pub async fn add_labels(
     ctx: Ctx,
     Path((owner, name, number)): Path<(String, String, i64)>,
-    body: Bytes,
+    JsonBody(request): JsonBody<LabelsBody>,
 ) -> ApiResult {
-    let request: LabelsBody = parse_json(&ctx.sim, &body)?;
     let repo = ctx.with(&owner, &name, Permission::Write)?;
     let mut names = Vec::new();
     for wanted in &request.labels {

@@ -3,6 +3,7 @@
 
 use super::super::actions;
 use super::super::core::{PullGit, Sim};
+use super::super::git::MergeStyle;
 use super::super::routes;
 use super::super::state::{
     Comment, CommitStatus, Issue, Label, Pull, ReactionRecord, Repo, Review, User,
@@ -11,6 +12,8 @@ use super::super::time::rfc3339;
 use crate::forge::Permission;
 use crate::forge::ReviewState;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// Gitea's shapes and rules for the routes both dialects share.
@@ -65,6 +68,48 @@ impl routes::Dialect for Shape {
     fn pull(sim: &Sim, repo: &Repo, pull: &Pull, git: &PullGit, viewer: Permission) -> Value {
         pull_request(sim, repo, pull, git, viewer)
     }
+
+    type MergeRequest = MergeRequest;
+
+    /// `Do` names the style (Gitea's own names), the title and message fields the commit's
+    /// message, an empty message leaving the title alone.
+    fn merge_asked(request: MergeRequest) -> Result<routes::MergeAsked, String> {
+        let style = match request.how.as_str() {
+            "merge" => MergeStyle::Merge,
+            "squash" => MergeStyle::Squash,
+            "rebase" | "rebase-merge" | "fast-forward-only" => MergeStyle::Rebase,
+            other => return Err(format!("Do `{other}` is not a merge style")),
+        };
+        let message = match (request.title, request.message) {
+            (Some(title), Some(message)) if !message.is_empty() => {
+                Some(format!("{title}\n\n{message}"))
+            }
+            (Some(title), _) => Some(title),
+            (None, message) => message,
+        };
+        Ok(routes::MergeAsked {
+            style,
+            head: request.head_commit_id,
+            message,
+        })
+    }
+
+    /// 200 with no body.
+    fn merged(_sha: &str) -> Response {
+        StatusCode::OK.into_response()
+    }
+}
+
+/// The body of `POST /api/v1/repos/{owner}/{repo}/pulls/{index}/merge`.
+#[derive(Deserialize)]
+pub struct MergeRequest {
+    #[serde(rename = "Do", alias = "do")]
+    how: String,
+    head_commit_id: Option<String>,
+    #[serde(rename = "MergeTitleField", alias = "merge_title_field")]
+    title: Option<String>,
+    #[serde(rename = "MergeMessageField", alias = "merge_message_field")]
+    message: Option<String>,
 }
 
 /// Gitea's "zero" time, which it prints for never-set times such as `last_login`.

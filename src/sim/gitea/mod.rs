@@ -91,7 +91,7 @@ pub fn router() -> Router<Arc<Sim>> {
         )
         .route(
             &format!("{repo}/pulls/{{index}}/merge"),
-            post(pulls::merge).get(routes::is_merged),
+            post(routes::merge::<json::Shape>).get(routes::is_merged),
         )
         .route(
             &format!("{repo}/statuses/{{sha}}"),

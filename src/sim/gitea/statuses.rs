@@ -1,19 +1,19 @@
 //! Commit status routes, Gitea's stand-in for check runs: create, list, and the combined state.
 
-use super::super::http::{ApiResult, Ctx, parse_json};
+use super::super::http::{ApiResult, Ctx, JsonBody};
 use super::super::state::CommitStatus;
 use super::json;
 use crate::forge::Permission;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::json;
 
+/// The body of a request that sets a commit status.
 #[derive(Deserialize)]
-struct NewStatus {
+pub struct NewStatus {
     state: String,
     #[serde(default)]
     target_url: String,
@@ -31,9 +31,8 @@ const STATES: &[&str] = &[
 pub async fn create_status(
     ctx: Ctx,
     Path((owner, name, sha)): Path<(String, String, String)>,
-    body: Bytes,
+    JsonBody(request): JsonBody<NewStatus>,
 ) -> ApiResult {
-    let request: NewStatus = parse_json(&ctx.sim, &body)?;
     if !STATES.contains(&request.state.as_str()) {
         return Err(ctx.error(
             StatusCode::BAD_REQUEST,

@@ -1,19 +1,19 @@
 //! Issue routes: issues, their comments (paged with `Link`), reactions on comments, labels.
 
 use super::super::actions;
-use super::super::http::{ApiResult, Ctx, parse_json};
+use super::super::http::{ApiResult, Ctx, JsonBody};
 use super::super::routes;
 use super::json;
 use crate::forge::Permission;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
+/// The body of a request that changes an issue.
 #[derive(Deserialize)]
-struct IssueUpdate {
+pub struct IssueUpdate {
     title: Option<String>,
     body: Option<String>,
     state: Option<String>,
@@ -28,9 +28,8 @@ const STATE_REASONS: &[&str] = &["completed", "not_planned", "duplicate", "reope
 pub async fn update_issue(
     ctx: Ctx,
     Path((owner, name, number)): Path<(String, String, i64)>,
-    body: Bytes,
+    JsonBody(update): JsonBody<IssueUpdate>,
 ) -> ApiResult {
-    let update: IssueUpdate = parse_json(&ctx.sim, &body)?;
     if let Some(reason) = update
         .state_reason
         .as_deref()
@@ -90,15 +89,10 @@ pub async fn list_reactions(
     ctx: Ctx,
     Path((owner, name, id)): Path<(String, String, i64)>,
 ) -> ApiResult {
-    let repo = ctx.readable(&owner, &name)?;
-    let comment = routes::comment(&ctx, &repo, id)?;
     let content = ctx.param("content");
-    let items = comment
-        .reactions
-        .iter()
-        .filter(|r| content.as_ref().is_none_or(|c| *c == r.content))
-        .map(|r| json::reaction(&ctx.sim, r))
-        .collect();
+    let items = routes::reactions_on::<json::Shape>(&ctx, &owner, &name, id, |r| {
+        content.as_ref().is_none_or(|c| *c == r.content)
+    })?;
     Ok(ctx.paged(30, items))
 }
 
@@ -116,9 +110,10 @@ pub async fn list_issue_labels(
     Ok(ctx.paged(30, items))
 }
 
+/// The body of a request that adds labels: their names, in an object or bare.
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum LabelsBody {
+pub enum LabelsBody {
     Wrapped { labels: Vec<String> },
     Bare(Vec<String>),
 }
@@ -128,9 +123,8 @@ enum LabelsBody {
 pub async fn add_labels(
     ctx: Ctx,
     Path((owner, name, number)): Path<(String, String, i64)>,
-    body: Bytes,
+    JsonBody(request): JsonBody<LabelsBody>,
 ) -> ApiResult {
-    let request: LabelsBody = parse_json(&ctx.sim, &body)?;
     let labels = match request {
         LabelsBody::Wrapped { labels } | LabelsBody::Bare(labels) => labels,
     };

@@ -3,6 +3,7 @@
 //! examples; URLs point at the simulator, whose API root is its base URL as for GitHub Enterprise.
 
 use super::super::core::{PullGit, Sim};
+use super::super::git::MergeStyle;
 use super::super::routes;
 use super::super::state::{
     CheckRun, Comment, Installation, Issue, Label, Pull, Repo, Review, User,
@@ -10,8 +11,11 @@ use super::super::state::{
 use super::super::time::rfc3339;
 use crate::forge::Permission;
 use crate::forge::ReviewState;
+use axum::Json;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// GitHub's shapes and rules for the routes both dialects share.
@@ -61,19 +65,56 @@ impl routes::Dialect for Shape {
         asked
     }
 
-    fn listed_pull(
-        sim: &Sim,
-        repo: &Repo,
-        pull: &Pull,
-        git: &PullGit,
-        _viewer: Permission,
-    ) -> Value {
-        pull_request_simple(sim, repo, pull, git)
-    }
-
     fn pull(sim: &Sim, repo: &Repo, pull: &Pull, git: &PullGit, _viewer: Permission) -> Value {
         pull_request(sim, repo, pull, git)
     }
+
+    type MergeRequest = MergeRequest;
+
+    /// `merge_method` names the style (`merge` when left out), `commit_title` and
+    /// `commit_message` the commit's message.
+    fn merge_asked(request: MergeRequest) -> Result<routes::MergeAsked, String> {
+        let style = match request.merge_method.as_deref().unwrap_or("merge") {
+            "merge" => MergeStyle::Merge,
+            "squash" => MergeStyle::Squash,
+            "rebase" => MergeStyle::Rebase,
+            other => {
+                return Err(format!(
+                    "merge_method `{other}` is not merge, squash or rebase"
+                ));
+            }
+        };
+        let message = match (request.commit_title, request.commit_message) {
+            (Some(title), Some(message)) => Some(format!("{title}\n\n{message}")),
+            (Some(title), None) => Some(title),
+            (None, Some(message)) => Some(message),
+            (None, None) => None,
+        };
+        Ok(routes::MergeAsked {
+            style,
+            head: request.sha,
+            message,
+        })
+    }
+
+    /// 200 with the merge commit.
+    fn merged(sha: &str) -> Response {
+        Json(json!({
+            "sha": sha,
+            "merged": true,
+            "message": "Pull Request successfully merged",
+        }))
+        .into_response()
+    }
+}
+
+/// The body of `PUT /repos/{owner}/{repo}/pulls/{number}/merge`.
+#[derive(Deserialize)]
+pub struct MergeRequest {
+    sha: Option<String>,
+    merge_method: Option<String>,
+    commit_title: Option<String>,
+    commit_message: Option<String>,
 }
 
 /// GitHub's global id of an object (its REST `node_id`, its GraphQL `id`).
@@ -445,16 +486,19 @@ pub fn pull_request(sim: &Sim, repo: &Repo, pull: &Pull, git: &PullGit) -> Value
         .filter(|c| c.number == pull.number)
         .count();
     let mergeable = open && !pull.merged;
-    let links = json!({
-        "self": { "href": api },
-        "html": { "href": html },
-        "issue": { "href": issue_api },
-        "comments": { "href": format!("{issue_api}/comments") },
-        "review_comments": { "href": format!("{api}/comments") },
-        "review_comment": { "href": format!("{base}/repos/{full}/pulls/comments{{/number}}") },
-        "commits": { "href": format!("{api}/commits") },
-        "statuses": { "href": statuses },
-    });
+    let links = links(&[
+        ("self", &api),
+        ("html", &html),
+        ("issue", &issue_api),
+        ("comments", &format!("{issue_api}/comments")),
+        ("review_comments", &format!("{api}/comments")),
+        (
+            "review_comment",
+            &format!("{base}/repos/{full}/pulls/comments{{/number}}"),
+        ),
+        ("commits", &format!("{api}/commits")),
+        ("statuses", &statuses),
+    ]);
     let mut value = json!({
         "url": api,
         "id": pull.id,
@@ -542,11 +586,18 @@ pub fn review(sim: &Sim, repo: &Repo, review: &Review, lowercase_state: bool) ->
         "html_url": html,
         "pull_request_url": pull_api,
         "author_association": author_association(repo, &review.author),
-        "_links": {
-            "html": { "href": html },
-            "pull_request": { "href": pull_api },
-        },
+        "_links": links(&[("html", &html), ("pull_request", &pull_api)]),
     })
+}
+
+/// GitHub's `_links`: each name with the `href` it links to.
+pub fn links(named: &[(&str, &str)]) -> Value {
+    Value::Object(
+        named
+            .iter()
+            .map(|(name, href)| (name.to_string(), json!({ "href": href })))
+            .collect(),
+    )
 }
 
 /// The GitHub App (`integration`).

@@ -105,7 +105,7 @@ pub fn router() -> Router<Arc<Sim>> {
         )
         .route(
             "/repos/{owner}/{repo}/pulls/{number}/merge",
-            put(pulls::merge).get(routes::is_merged),
+            put(routes::merge::<json::Shape>).get(routes::is_merged),
         )
         .route(
             "/repos/{owner}/{repo}/check-runs",

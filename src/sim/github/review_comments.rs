@@ -5,7 +5,7 @@
 use super::super::http::{ApiResult, Ctx};
 use super::super::state::{Repo, ReviewComment};
 use super::super::time::rfc3339;
-use super::json::{author_association, node_id, user_named};
+use super::json::{author_association, links, node_id, user_named};
 use axum::extract::Path;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -36,11 +36,7 @@ fn comment(ctx: &Ctx, repo: &Repo, comment: &ReviewComment) -> Value {
         "html_url": html,
         "pull_request_url": pull_api,
         "author_association": author_association(repo, &comment.author),
-        "_links": {
-            "self": { "href": api },
-            "html": { "href": html },
-            "pull_request": { "href": pull_api },
-        },
+        "_links": links(&[("self", &api), ("html", &html), ("pull_request", &pull_api)]),
         "start_line": Value::Null,
         "original_start_line": Value::Null,
         "start_side": Value::Null,

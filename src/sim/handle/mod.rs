@@ -313,20 +313,18 @@ impl Simulator {
         actions::review(&self.sim, repo, number, author, state, body).await
     }
 
-    /// `author` submits a review with comments on lines of the pull request's diff, each
-    /// `(path, line of the head's version, text)`; a line the diff does not show is refused, as
-    /// on both forges. Returns the review's id.
+    /// `author` submits a review, `(state, body)`, with comments on lines of the pull request's
+    /// diff, each `(path, line of the head's version, text)`; a line the diff does not show is
+    /// refused, as on both forges. Returns the review's id.
     pub async fn review_with_comments(
         &self,
         repo: &str,
         number: i64,
         author: &str,
-        state: ReviewState,
-        body: &str,
+        review: (ReviewState, &str),
         comments: &[actions::LineComment<'_>],
     ) -> Result<i64, ActionError> {
-        actions::review_with_comments(&self.sim, repo, number, author, (state, body), comments)
-            .await
+        actions::review_with_comments(&self.sim, repo, number, author, review, comments).await
     }
 
     /// `actor` merges a pull request through the forge's rules (protection included); returns
