@@ -109,8 +109,18 @@ impl Service {
             applied,
             "database ready"
         );
+        let audit = Arc::new(
+            AuditLog::open(config.audit.clone(), masker(config), options.clock.clone())
+                .context("open the audit log")?,
+        );
+        audit
+            .seal_now(&store)
+            .await
+            .context("write the audit records a previous process left pending")?;
+
         // Without the keys of what is stored, ade does not start (docs/secrets.md).
-        let secrets = SecretStore::new(store.clone(), config.secrets.keys.clone());
+        let secrets =
+            SecretStore::new(store.clone(), config.secrets.keys.clone()).audited(audit.clone());
         secrets.check_keys().await?;
         let runner: Option<(Arc<dyn Runner>, usize)> = match (options.runner, local.take()) {
             (Some(runner), _) => Some(runner),
@@ -121,15 +131,6 @@ impl Service {
             }
             (None, None) => None,
         };
-
-        let audit = Arc::new(
-            AuditLog::open(config.audit.clone(), masker(config), options.clock.clone())
-                .context("open the audit log")?,
-        );
-        audit
-            .seal_now(&store)
-            .await
-            .context("write the audit records a previous process left pending")?;
 
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await

@@ -80,7 +80,7 @@ struct End {
 pub struct AuditLog {
     config: AuditConfig,
     key: SigningKey,
-    masker: Masker,
+    masker: std::sync::RwLock<Masker>,
     clock: Arc<dyn Clock>,
     end: Mutex<Option<End>>,
 }
@@ -129,7 +129,7 @@ impl AuditLog {
         Ok(AuditLog {
             config,
             key,
-            masker,
+            masker: std::sync::RwLock::new(masker),
             clock,
             end: Mutex::new(None),
         })
@@ -231,6 +231,24 @@ impl AuditLog {
         Ok(sealed)
     }
 
+    /// Records `entry` about `about` (its scope read from that row) and chains it at once, in a
+    /// transaction of its own.
+    pub async fn record_about_now(
+        &self,
+        store: &Store,
+        about: rows::About,
+        entry: &Entry,
+    ) -> Result<(), AuditError> {
+        let mut tx = store.begin().await?;
+        rows::record_about(&mut tx, about, entry).await?;
+        self.seal(&mut tx).await?;
+        tx.commit().await.map_err(|source| StoreError::Database {
+            what: "commit audit records",
+            source,
+        })?;
+        Ok(())
+    }
+
     /// Records `entries` and chains them at once, in a transaction of their own.
     pub async fn record_now(&self, store: &Store, entries: &[Entry]) -> Result<(), AuditError> {
         let mut tx = store.begin().await?;
@@ -314,8 +332,18 @@ impl AuditLog {
         Ok(())
     }
 
+    /// Masks `value` too from now on: a stored secret read for a run, which no configuration
+    /// named at start.
+    pub fn mask_also(&self, value: &str) {
+        let mut masker = self.masker.write().unwrap_or_else(|e| e.into_inner());
+        if !masker.covers(value) {
+            *masker = masker.with(value);
+        }
+    }
+
     fn record(&self, seq: i64, prev: &str, entry: &Entry) -> Record {
-        let text = |s: &str| self.masker.text(s);
+        let masker = self.masker.read().unwrap_or_else(|e| e.into_inner());
+        let text = |s: &str| masker.text(s);
         let scope = &entry.scope;
         Record {
             seq,
@@ -332,8 +360,7 @@ impl AuditLog {
             task: scope.task.as_deref().map(text),
             run: scope.run,
             outcome: entry.outcome.as_str().to_owned(),
-            details: match self
-                .masker
+            details: match masker
                 .value(&serde_json::Value::Object(entry.details.clone()))
             {
                 serde_json::Value::Object(map) => map,

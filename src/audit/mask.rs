@@ -27,6 +27,16 @@ impl Masker {
         Masker { secrets }
     }
 
+    /// Whether `value` is masked already.
+    pub fn covers(&self, value: &str) -> bool {
+        value.len() < 4 || self.secrets.iter().any(|s| s == value)
+    }
+
+    /// This masker with `value` masked too.
+    pub fn with(&self, value: &str) -> Masker {
+        Masker::new(self.secrets.iter().cloned().chain([value.to_owned()]))
+    }
+
     /// `text` as a record may hold it.
     pub fn text(&self, text: &str) -> String {
         // Every place any secret stands, found in the text as given and merged, so that neither a

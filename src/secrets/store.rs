@@ -8,7 +8,10 @@ use std::sync::Arc;
 use super::key::{KeyId, Keyring};
 use super::name;
 use super::seal::{self, OpenError, SealError};
+use crate::audit::AuditLog;
+use crate::clock::unix_ms;
 use crate::secret::Secret;
+use crate::store::audit::{About, ActorKind, Entry, Outcome};
 use crate::store::secrets::{self as rows, SealedRow, SecretInfo};
 use crate::store::{Store, StoreError};
 
@@ -58,6 +61,9 @@ pub enum SecretError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The read could not be recorded in the audit log, so the value was not handed over.
+    #[error("the read could not be recorded in the audit log: {0}")]
+    Audit(String),
 }
 
 /// Who reads a stored secret for a run: what identifies the read in ade's log (and audit).
@@ -127,6 +133,7 @@ pub enum KeyCheckError {
 pub struct SecretStore {
     store: Store,
     keys: Arc<Keyring>,
+    audit: Option<Arc<AuditLog>>,
 }
 
 /// What a stored value is bound to: its name, so a ciphertext copied to another name does not
@@ -138,7 +145,18 @@ fn aad(name: &str) -> Vec<u8> {
 impl SecretStore {
     /// The store of `store`'s database, sealing and opening with `keys`.
     pub fn new(store: Store, keys: Arc<Keyring>) -> SecretStore {
-        SecretStore { store, keys }
+        SecretStore {
+            store,
+            keys,
+            audit: None,
+        }
+    }
+
+    /// Every read for a run is recorded in `audit` before the value is handed over, and the value
+    /// is masked in every later record (docs/audit.md).
+    pub fn audited(mut self, audit: Arc<AuditLog>) -> SecretStore {
+        self.audit = Some(audit);
+        self
     }
 
     /// The keys it seals and opens with.
@@ -229,6 +247,34 @@ impl SecretStore {
             ok = read.is_ok(),
             "a stored secret was read for a run"
         );
+        if let Some(audit) = &self.audit {
+            if let Ok(value) = &read {
+                audit.mask_also(value.expose());
+            }
+            let outcome = if read.is_ok() {
+                Outcome::Ok
+            } else {
+                Outcome::Failed
+            };
+            let mut entry = Entry::new(
+                unix_ms(),
+                ActorKind::Ade,
+                "ade",
+                "secret.read",
+                format!("secret {name}"),
+                outcome,
+            )
+            .with("agent", reader.agent)
+            .with("variable", reader.variable);
+            if let Err(error) = &read {
+                entry = entry.with("why", error.to_string());
+            }
+            // The value is handed over only once its read is on record.
+            audit
+                .record_about_now(&self.store, About::Run(reader.run), &entry)
+                .await
+                .map_err(|e| SecretError::Audit(e.to_string()))?;
+        }
         read
     }
 
