@@ -589,22 +589,45 @@ async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result<()>
     .with_context(|| format!("open {}", config.database.redacted_url()))?;
     store.migrate().await.context("migrate")?;
     let secrets = SecretStore::new(store.clone(), config.secrets.keys.clone());
+    let audit = ade::audit::AuditLog::open(
+        config.audit.clone(),
+        ade::audit::Masker::new(config.forge_secrets().map(|s| s.expose().to_owned())),
+        std::sync::Arc::new(ade::clock::SystemClock),
+    )?;
+    let admin = |action: &str, subject: String| {
+        ade::store::audit::Entry::new(
+            ade::clock::unix_ms(),
+            ade::store::audit::ActorKind::Operator,
+            ade::audit::operator(),
+            action,
+            subject,
+            ade::store::audit::Outcome::Ok,
+        )
+    };
     let done = async {
         match command {
             SecretsCommand::Set { name } => {
                 let value = value.expect("read above");
                 let key_id = secrets.set(&name, &value).await?;
+                let entry = admin("admin.secrets.set", format!("secret {name}"))
+                    .with("key_id", key_id.to_string());
+                audit.record_now(&store, &[entry]).await?;
                 println!("stored secret {name}, sealed under key id {key_id}");
                 Ok(())
             }
             SecretsCommand::List => list_secrets(&secrets).await,
             SecretsCommand::Delete { name } => {
                 secrets.delete(&name).await?;
+                let entry = admin("admin.secrets.delete", format!("secret {name}"));
+                audit.record_now(&store, &[entry]).await?;
                 println!("deleted secret {name}");
                 Ok(())
             }
             SecretsCommand::RotateKey => {
-                rotate_key(&secrets, config.secrets.encrypt_run_logs).await
+                rotate_key(&secrets, config.secrets.encrypt_run_logs).await?;
+                let entry = admin("admin.secrets.rotate_key", "secret store".into());
+                audit.record_now(&store, &[entry]).await?;
+                Ok(())
             }
             SecretsCommand::Keygen { .. } => {
                 unreachable!("handled before the configuration is read")

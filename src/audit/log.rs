@@ -360,9 +360,7 @@ impl AuditLog {
             task: scope.task.as_deref().map(text),
             run: scope.run,
             outcome: entry.outcome.as_str().to_owned(),
-            details: match masker
-                .value(&serde_json::Value::Object(entry.details.clone()))
-            {
+            details: match masker.value(&serde_json::Value::Object(entry.details.clone())) {
                 serde_json::Value::Object(map) => map,
                 _ => unreachable!("an object masks to an object"),
             },

@@ -568,12 +568,18 @@ fn secrets_are_set_from_standard_input_listed_without_values_rotated_and_deleted
         "the database ade made is its own"
     );
     let mut on_disk = Vec::new();
-    for file in std::fs::read_dir(&data).unwrap() {
-        on_disk.extend(std::fs::read(file.unwrap().path()).unwrap());
+    let audit = data.join("audit");
+    for dir in [&data, &audit] {
+        for file in std::fs::read_dir(dir).unwrap() {
+            let path = file.unwrap().path();
+            if path.is_file() {
+                on_disk.extend(std::fs::read(path).unwrap());
+            }
+        }
     }
     assert!(
         !on_disk.windows(11).any(|w| w == b"sk-cli-7e1d"),
-        "the database files hold no plaintext value"
+        "the database and audit files hold no plaintext value"
     );
 
     let list = ade(&["secrets", "list"], &with_old);
@@ -692,6 +698,28 @@ fn secrets_are_set_from_standard_input_listed_without_values_rotated_and_deleted
         "{}",
         text(&again.stderr)
     );
+
+    // Each change is an admin action on record, by the operator, never with a value.
+    let shown = ade(&["audit", "show", "--action", "admin.secrets"], &[data_dir]);
+    let shown = text(&shown.stdout);
+    let actions: Vec<&str> = shown
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(3))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "admin.secrets.set",
+            "admin.secrets.set",
+            "admin.secrets.rotate_key",
+            "admin.secrets.delete"
+        ],
+        "{shown}"
+    );
+    assert!(shown.contains("secret API_KEY"), "{shown}");
+    assert!(!shown.contains("sk-cli-7e1d-value"), "{shown}");
+    let verified = ade(&["audit", "verify"], &[data_dir]);
+    assert!(verified.status.success(), "{}", text(&verified.stdout));
     std::fs::remove_dir_all(dir).ok();
 }
 

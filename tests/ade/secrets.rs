@@ -474,6 +474,32 @@ async fn an_agent_gets_its_stored_secret_in_its_environment_only_and_waits_while
     })
     .await;
     assert_eq!(ran.attempt, held.attempt, "the same run, not a new attempt");
+
+    // Each read is on record, with the run, the agent and the variable, the failed one too; the
+    // value is in no record.
+    story.settle().await;
+    let audit = std::fs::read_dir(story.config_dir().join("audit"))
+        .unwrap()
+        .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
+        .collect::<String>();
+    assert!(!audit.contains(value), "the value reached the audit log");
+    let reads: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["action"] == "secret.read")
+        .collect();
+    let of_run = |id: i64, outcome: &str| {
+        reads.iter().any(|r| {
+            r["run"] == id
+                && r["outcome"] == outcome
+                && r["subject"] == "secret STORY_TOKEN"
+                && r["details"]["agent"] == "script"
+                && r["details"]["variable"] == "API_TOKEN"
+        })
+    };
+    assert!(of_run(run.id, "ok"), "{reads:#?}");
+    assert!(of_run(held.id, "failed"), "{reads:#?}");
+    assert!(of_run(held.id, "ok"), "{reads:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
