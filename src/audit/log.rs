@@ -9,7 +9,7 @@ use super::mask::Masker;
 use super::signing::{KeyError, PublicKey, SigningKey};
 use crate::clock::{Clock, rfc3339_ms};
 use crate::store::audit::{self as rows, Entry, GENESIS, Head};
-use crate::store::{Conn, Store, StoreError};
+use crate::store::{Conn, Store, StoreError, Tx};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -222,7 +222,11 @@ impl AuditLog {
     /// (the command line), and the sweep that picks up any a caller left pending. Never call it
     /// while holding a transaction: on SQLite it waits for the one write connection.
     pub async fn seal_now(&self, store: &Store) -> Result<usize, AuditError> {
-        let mut tx = store.begin().await?;
+        self.commit_sealed(store.begin().await?).await
+    }
+
+    /// Chains what `tx` holds and commits it.
+    async fn commit_sealed(&self, mut tx: Tx) -> Result<usize, AuditError> {
         let sealed = self.seal(&mut tx).await?;
         tx.commit().await.map_err(|source| StoreError::Database {
             what: "commit audit records",
@@ -241,12 +245,7 @@ impl AuditLog {
     ) -> Result<(), AuditError> {
         let mut tx = store.begin().await?;
         rows::record_about(&mut tx, about, entry).await?;
-        self.seal(&mut tx).await?;
-        tx.commit().await.map_err(|source| StoreError::Database {
-            what: "commit audit records",
-            source,
-        })?;
-        Ok(())
+        self.commit_sealed(tx).await.map(drop)
     }
 
     /// Records `entries` and chains them at once, in a transaction of their own.
@@ -255,12 +254,7 @@ impl AuditLog {
         for entry in entries {
             rows::record(&mut tx, entry).await?;
         }
-        self.seal(&mut tx).await?;
-        tx.commit().await.map_err(|source| StoreError::Database {
-            what: "commit audit records",
-            source,
-        })?;
-        Ok(())
+        self.commit_sealed(tx).await.map(drop)
     }
 
     /// Signs the committed head if no checkpoint covers it yet; keeps the checkpoint in the

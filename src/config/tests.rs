@@ -22,10 +22,12 @@ impl Scratch {
         Scratch(dir)
     }
 
-    /// A scratch folder holding a GitHub App key, `github.pem`, as most full files name one.
-    fn with_app_key(test: &str) -> Scratch {
+    /// A scratch folder holding `files` (name, content).
+    fn with(test: &str, files: &[(&str, &str)]) -> Scratch {
         let dir = Scratch::new(test);
-        dir.file("github.pem", PEM);
+        for (name, content) in files {
+            dir.file(name, content);
+        }
         dir
     }
 
@@ -97,8 +99,7 @@ fn defaults_without_a_file() {
 
 #[test]
 fn a_full_file() {
-    let dir = Scratch::with_app_key("full");
-    dir.file("gitea-token", "gt0k3n\n");
+    let dir = Scratch::with("full", &[("github.pem", PEM), ("gitea-token", "gt0k3n\n")]);
     let path = dir.config(
         r#"
 [server]
@@ -376,15 +377,12 @@ fn unreadable_secret_file_names_key_path_and_reason_but_not_the_content() {
         err.starts_with("config: gitea.token_file: cannot read "),
         "{err}"
     );
-    assert!(err.contains(&binary.display().to_string()), "{err}");
+    assert_has(&err, &binary.display().to_string());
     assert!(!err.contains("s3cr3t"), "{err}");
 
     let path = dir.config("[github]\nwebhook_secret_file = \"{dir}\"\n");
     let err = load_err(&path, &[]);
-    assert!(
-        err.contains("github.webhook_secret_file: cannot read"),
-        "{err}"
-    );
+    assert_has(&err, "github.webhook_secret_file: cannot read");
 }
 
 #[test]
@@ -539,8 +537,11 @@ fn missing_file_and_syntax_errors() {
 
 #[test]
 fn render_redacted_hides_every_secret_and_shows_the_defaults() {
-    let dir = Scratch::with_app_key("render");
-    dir.file("rotation", "gh-file-secret-1\ngh-file-secret-2\n");
+    let files = [
+        ("github.pem", PEM),
+        ("rotation", "gh-file-secret-1\ngh-file-secret-2\n"),
+    ];
+    let dir = Scratch::with("render", &files);
     let path = dir.config(
         r#"
 [database]
@@ -571,33 +572,27 @@ webhook_secret = "gitea-hook-secret"
     ] {
         assert!(!text.contains(secret), "{secret} leaked:\n{text}");
     }
-    assert!(
-        text.contains("url = \"postgres://ade:<redacted>@db/ade?sslpassword=<redacted>\""),
-        "{text}"
+    assert_has(
+        &text,
+        "url = \"postgres://ade:<redacted>@db/ade?sslpassword=<redacted>\"",
     );
-    assert!(
-        text.contains("webhook_secret = [\"<redacted>\", \"<redacted>\", \"<redacted>\"]"),
-        "{text}"
+    assert_has(
+        &text,
+        "webhook_secret = [\"<redacted>\", \"<redacted>\", \"<redacted>\"]",
     );
-    assert!(text.contains("token = \"<redacted>\""), "{text}");
-    assert!(text.contains("listen = \"127.0.0.1:8080\""), "{text}");
-    assert!(text.contains("max_body_bytes = 26214400"), "{text}");
-    assert!(text.contains("lease_secs = 60"), "{text}");
-    assert!(
-        text.contains("api_url = \"https://api.github.com\""),
-        "{text}"
-    );
+    assert_has(&text, "token = \"<redacted>\"");
+    assert_has(&text, "listen = \"127.0.0.1:8080\"");
+    assert_has(&text, "max_body_bytes = 26214400");
+    assert_has(&text, "lease_secs = 60");
+    assert_has(&text, "api_url = \"https://api.github.com\"");
 }
 
 #[test]
 fn render_redacted_is_itself_a_valid_config() {
     let dir = Scratch::new("roundtrip");
     let defaults = Config::load(None, env(&[])).unwrap().render_redacted();
-    assert!(defaults.contains("# public_url: not set"), "{defaults}");
-    assert!(
-        defaults.contains("POST /webhooks/github refuses every delivery"),
-        "{defaults}"
-    );
+    assert_has(&defaults, "# public_url: not set");
+    assert_has(&defaults, "POST /webhooks/github refuses every delivery");
     let again = load(&dir.file("defaults.toml", &defaults), &[]).unwrap();
     assert_eq!(again.render_redacted(), defaults);
 
@@ -736,18 +731,14 @@ fn the_master_key_is_read_at_load_and_shown_only_by_its_id() {
     let shown = config.render_redacted();
     let key_text = fs::read_to_string(&current).unwrap();
     assert!(!shown.contains(key_text.trim()), "{shown}");
-    assert!(
-        shown.contains(&format!("# key id {}: {}", ids[0], current.display())),
-        "{shown}"
+    assert_has(
+        &shown,
+        &format!("# key id {}: {}", ids[0], current.display()),
     );
-    assert!(shown.contains("encrypt_run_logs = true"), "{shown}");
+    assert_has(&shown, "encrypt_run_logs = true");
     assert!(!format!("{config:?}").contains(key_text.trim()));
     assert_eq!(
-        config
-            .secret_files
-            .iter()
-            .map(|f| (f.key.as_str(), f.path.clone()))
-            .collect::<Vec<_>>(),
+        secret_files(&config),
         [
             ("secrets.master_key_file", current.clone()),
             ("secrets.previous_master_key_files", previous.clone())
@@ -825,7 +816,7 @@ fn a_bad_master_key_setting_stops_ade_naming_the_key_and_file() {
         assert!(!err.contains("0123abcd"), "{err}");
     }
     let err = load_err(&dir.config(""), &[("ADE_SECRETS__ENCRYPT_RUN_LOGS", "yes")]);
-    assert!(err.contains("secrets.encrypt_run_logs"), "{err}");
+    assert_has(&err, "secrets.encrypt_run_logs");
 }
 
 #[test]
@@ -852,15 +843,15 @@ fn an_agent_may_name_a_stored_secret() {
             .contains("TOKEN = { store = \"API_TOKEN\" }")
     );
     let err = load_err(&dir.config(&agent("{ store = \"api-token\" }")), &[]);
-    assert!(
-        err.contains("agents.a.secrets.TOKEN: \"api-token\" is not a secret name"),
-        "{err}"
+    assert_has(
+        &err,
+        "agents.a.secrets.TOKEN: \"api-token\" is not a secret name",
     );
     let err = load_err(
         &dir.config(&agent("{ store = \"API_TOKEN\", env = \"HOME\" }")),
         &[],
     );
-    assert!(err.contains("set exactly one of"), "{err}");
+    assert_has(&err, "set exactly one of");
 }
 
 #[test]
@@ -878,11 +869,7 @@ fn every_file_holding_a_secret_is_listed_for_the_doctor() {
     ));
     let config = load(&path, &[]).unwrap();
     assert_eq!(
-        config
-            .secret_files
-            .iter()
-            .map(|f| (f.key.as_str(), f.path.clone()))
-            .collect::<Vec<_>>(),
+        secret_files(&config),
         [
             ("gitea.token_file", token),
             ("gitea.webhook_secret_file", hook),
@@ -915,4 +902,19 @@ fn assert_jobs(
         (jobs.lease, jobs.poll_interval),
         (Duration::from_secs(lease), Duration::from_millis(poll))
     );
+}
+
+/// Fails showing all of `text` unless it holds `needle`.
+#[track_caller]
+fn assert_has(text: &str, needle: &str) {
+    assert!(text.contains(needle), "{needle:?} is not in:\n{text}");
+}
+
+/// The secret files a configuration read: the key that named each, and its path.
+fn secret_files(config: &Config) -> Vec<(&str, PathBuf)> {
+    config
+        .secret_files
+        .iter()
+        .map(|f| (f.key.as_str(), f.path.clone()))
+        .collect()
 }
