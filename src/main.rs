@@ -513,7 +513,7 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     let applied = store.migrate().await.context("migrate")?;
     let audit = ade::audit::AuditLog::open(
         config.audit.clone(),
-        ade::audit::Masker::default(),
+        config.audit_masker(),
         std::sync::Arc::new(ade::clock::SystemClock),
     )?;
     let entry = ade::store::audit::Entry::new(
@@ -591,7 +591,7 @@ async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result<()>
     let secrets = SecretStore::new(store.clone(), config.secrets.keys.clone());
     let audit = ade::audit::AuditLog::open(
         config.audit.clone(),
-        ade::audit::Masker::new(config.forge_secrets().map(|s| s.expose().to_owned())),
+        config.audit_masker(),
         std::sync::Arc::new(ade::clock::SystemClock),
     )?;
     let admin = |action: &str, subject: String| {
@@ -612,6 +612,7 @@ async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result<()>
                 let entry = admin("admin.secrets.set", format!("secret {name}"))
                     .with("key_id", key_id.to_string());
                 audit.record_now(&store, &[entry]).await?;
+                audit.checkpoint(&store).await?;
                 println!("stored secret {name}, sealed under key id {key_id}");
                 Ok(())
             }
@@ -620,6 +621,7 @@ async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result<()>
                 secrets.delete(&name).await?;
                 let entry = admin("admin.secrets.delete", format!("secret {name}"));
                 audit.record_now(&store, &[entry]).await?;
+                audit.checkpoint(&store).await?;
                 println!("deleted secret {name}");
                 Ok(())
             }
@@ -627,6 +629,7 @@ async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result<()>
                 rotate_key(&secrets, config.secrets.encrypt_run_logs).await?;
                 let entry = admin("admin.secrets.rotate_key", "secret store".into());
                 audit.record_now(&store, &[entry]).await?;
+                audit.checkpoint(&store).await?;
                 Ok(())
             }
             SecretsCommand::Keygen { .. } => {

@@ -1,7 +1,7 @@
 //! The running service: wires storage, the inbox, the job worker, the leader and the HTTP routes
 //! together, and takes them down in order on shutdown.
 
-use crate::audit::{AuditLog, Masker};
+use crate::audit::AuditLog;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::coordinator::command_job::CommandHandler;
@@ -110,13 +110,25 @@ impl Service {
             "database ready"
         );
         let audit = Arc::new(
-            AuditLog::open(config.audit.clone(), masker(config), options.clock.clone())
-                .context("open the audit log")?,
+            AuditLog::open(
+                config.audit.clone(),
+                config.audit_masker(),
+                options.clock.clone(),
+            )
+            .context("open the audit log")?,
         );
+        audit
+            .reconcile(&store)
+            .await
+            .context("check the audit log against the database")?;
         audit
             .seal_now(&store)
             .await
             .context("write the audit records a previous process left pending")?;
+        audit
+            .checkpoint(&store)
+            .await
+            .context("sign the audit log's head")?;
 
         // Without the keys of what is stored, ade does not start (docs/secrets.md).
         let secrets =
@@ -376,20 +388,6 @@ fn warn_about_missing_secrets(config: &Config) {
             "no [gitea] webhook secret configured: /webhooks/gitea refuses every delivery"
         );
     }
-}
-
-/// Every secret value ade holds, so that no audit record ever carries one (docs/audit.md).
-fn masker(config: &Config) -> Masker {
-    let agents = config
-        .agents
-        .iter()
-        .flat_map(|agent| agent.secrets.iter().filter_map(|s| s.value.as_ref()));
-    Masker::new(
-        config
-            .forge_secrets()
-            .chain(agents)
-            .map(|secret| secret.expose().to_owned()),
-    )
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use super::signing::{PublicKey, SigningKey};
 use crate::clock::rfc3339_ms;
 pub use crate::store::audit::Checkpoint;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -57,10 +57,18 @@ pub fn append(path: &Path, checkpoint: &Checkpoint) -> std::io::Result<()> {
             .create(dir)?;
     }
     let mut file = std::fs::OpenOptions::new()
+        .read(true)
         .append(true)
         .create(true)
         .mode(0o600)
         .open(path)?;
+    // A crash in the middle of an earlier append left half a line: cut it, or this line would be
+    // glued to it.
+    let text = std::fs::read(path)?;
+    if !text.is_empty() && !text.ends_with(b"\n") {
+        let keep = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        file.set_len(keep as u64)?;
+    }
     let mut line = serde_json::to_string(checkpoint).expect("a checkpoint serializes");
     line.push('\n');
     file.write_all(line.as_bytes())?;
@@ -75,20 +83,21 @@ pub fn read(path: &Path) -> Result<Vec<Checkpoint>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut { file }, &mut text)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    // A last line without its newline was cut short by a crash; the next append removes it.
+    let whole = match text.rfind('\n') {
+        Some(i) => &text[..=i],
+        None => "",
+    };
     let mut out = Vec::new();
-    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+    for (n, line) in whole.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let checkpoint = serde_json::from_str(&line).map_err(|e| {
-            format!(
-                "{}:{}: not a checkpoint ({e}); a half-written last line is left by a crash and \
-                 may be removed",
-                path.display(),
-                n + 1
-            )
-        })?;
+        let checkpoint = serde_json::from_str(line)
+            .map_err(|e| format!("{}:{}: not a checkpoint ({e})", path.display(), n + 1))?;
         out.push(checkpoint);
     }
     Ok(out)
@@ -116,9 +125,16 @@ mod tests {
         let file = dir.path().join("outside/checkpoints.jsonl");
         append(&file, &checkpoint).unwrap();
         append(&file, &moved).unwrap();
-        assert_eq!(read(&file).unwrap(), vec![checkpoint, moved]);
+        assert_eq!(read(&file).unwrap(), vec![checkpoint.clone(), moved]);
         assert!(read(&dir.path().join("none.jsonl")).unwrap().is_empty());
-        std::fs::write(&file, "{\"seq\":").unwrap();
+        // Half a line from a crash: read past, then cut by the next append.
+        let mut text = std::fs::read_to_string(&file).unwrap();
+        text.push_str("{\"seq\":");
+        std::fs::write(&file, &text).unwrap();
+        assert_eq!(read(&file).unwrap().len(), 2);
+        append(&file, &checkpoint).unwrap();
+        assert_eq!(read(&file).unwrap().len(), 3);
+        std::fs::write(&file, "{\"seq\":\n").unwrap();
         assert!(read(&file).unwrap_err().contains("checkpoints.jsonl:1"));
     }
 }

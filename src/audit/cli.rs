@@ -43,14 +43,18 @@ pub async fn verify(
         .clone()
         .unwrap_or_else(|| config.checkpoints_file.clone());
     let mut checkpoints = checkpoint::read(&checkpoints_file).map_err(anyhow::Error::msg)?;
+    let mut head = None;
     if args.dir.is_none()
         && let Some(options) = database
     {
-        match database_checkpoints(options).await {
-            Ok(kept) => checkpoints.extend(kept),
+        match from_database(options).await {
+            Ok((kept, at)) => {
+                checkpoints.extend(kept);
+                head = Some(at);
+            }
             Err(error) => writeln!(
                 out,
-                "note: the database's checkpoints were not read ({error:#}); those of {} were",
+                "note: the database was not read ({error:#}); the checkpoints of {} were",
                 checkpoints_file.display()
             )?,
         }
@@ -62,17 +66,25 @@ pub async fn verify(
         verify::verify(&dir, &checkpoints, &key, unix_ms(), every)
     })
     .await??;
+    let mut report = report;
+    if let Some(head) = head {
+        verify::against_head(&mut report, head.seq, &head.hash);
+    }
     print_report(&report, out)?;
     Ok(report.problems.is_empty())
 }
 
-async fn database_checkpoints(options: StoreOptions) -> anyhow::Result<Vec<Checkpoint>> {
+/// The checkpoints the database keeps and its chain's head.
+async fn from_database(
+    options: StoreOptions,
+) -> anyhow::Result<(Vec<Checkpoint>, crate::store::audit::Head)> {
     let store = Store::connect(options).await?;
     let mut conn = store.reader().await?;
     let rows = crate::store::audit::checkpoints(&mut conn).await?;
+    let head = crate::store::audit::head(&mut conn).await?;
     drop(conn);
     store.close().await;
-    Ok(rows)
+    Ok((rows, head))
 }
 
 fn print_report(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {

@@ -36,7 +36,7 @@ fn parse_name(name: &str) -> Option<(String, i64)> {
     Some((day.to_owned(), first.parse().ok()?))
 }
 
-/// The chain's files in `dir`, in chain order (day, then first record); other files are not
+/// The chain's files in `dir`, in chain order (by first record); other files are not
 /// the chain's and are left alone. A missing folder holds no files.
 pub fn list(dir: &Path) -> std::io::Result<Vec<ChainFile>> {
     let entries = match std::fs::read_dir(dir) {
@@ -57,81 +57,10 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<ChainFile>> {
             first,
         });
     }
-    files.sort_by(|a, b| (&a.day, a.first).cmp(&(&b.day, b.first)));
+    // Chain order is the records' order; the day in a name is a label (a clock set back across
+    // midnight must not reorder the files).
+    files.sort_by_key(|f| f.first);
     Ok(files)
-}
-
-/// The end of a file: the length of its complete lines, and its last complete record.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Tail {
-    /// Bytes up to and including the last newline; anything after it is a half-written line.
-    pub complete: u64,
-    /// The file's length.
-    pub len: u64,
-    /// The last complete line's place, hash and where it starts, if any.
-    pub last: Option<LastRecord>,
-}
-
-/// The last complete record of a file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LastRecord {
-    /// Its seq.
-    pub seq: i64,
-    /// The hash of its line.
-    pub hash: String,
-    /// The offset its line starts at.
-    pub start: u64,
-}
-
-/// Reads the end of `path` backwards, never more than the last line needs.
-pub fn tail(path: &Path) -> std::io::Result<Tail> {
-    let mut file = File::open(path)?;
-    let len = file.metadata()?.len();
-    let complete = match last_newline(&mut file, len)? {
-        Some(at) => at + 1,
-        None => {
-            return Ok(Tail {
-                complete: 0,
-                len,
-                last: None,
-            });
-        }
-    };
-    let start = match last_newline(&mut file, complete - 1)? {
-        Some(at) => at + 1,
-        None => 0,
-    };
-    let mut line = vec![0; (complete - 1 - start) as usize];
-    file.seek(SeekFrom::Start(start))?;
-    file.read_exact(&mut line)?;
-    let last = Link::read(&line).ok().map(|link| LastRecord {
-        seq: link.seq,
-        hash: hash(&line),
-        start,
-    });
-    Ok(Tail {
-        complete,
-        len,
-        last,
-    })
-}
-
-/// The offset of the last `\n` before `end`.
-fn last_newline(file: &mut File, end: u64) -> std::io::Result<Option<u64>> {
-    const CHUNK: u64 = 64 * 1024;
-    let mut to = end;
-    let mut buf = vec![0; CHUNK as usize];
-    while to > 0 {
-        let from = to.saturating_sub(CHUNK);
-        let size = (to - from) as usize;
-        file.seek(SeekFrom::Start(from))?;
-        file.read_exact(&mut buf[..size])?;
-        if let Some(i) = buf[..size].iter().rposition(|&b| b == b'\n') {
-            return Ok(Some(from + i as u64));
-        }
-        to = from;
-    }
-    Ok(None)
 }
 
 /// Cuts `path` back to `len` bytes and syncs it: what an unfinished write or an uncommitted
@@ -163,6 +92,101 @@ pub fn append(path: &Path, bytes: &[u8], new: bool, len_before: u64) -> std::io:
         return Err(error);
     }
     if new && let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Where record `seq` ends in a file, found reading backwards from its end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// The hash of its line.
+    pub hash: String,
+    /// The offset just past its line's newline.
+    pub end: u64,
+    /// The seqs of the complete lines after it (a half-written line is not one).
+    pub after: Vec<i64>,
+}
+
+/// Finds record `seq` in `path`, reading backwards from the end in growing windows, so that the
+/// usual case (the head is the last line or a few lines before it) reads a few kilobytes.
+pub fn find_back(path: &Path, seq: i64) -> std::io::Result<Option<Found>> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut window: u64 = 64 * 1024;
+    loop {
+        let from = len.saturating_sub(window);
+        let mut bytes = vec![0; (len - from) as usize];
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(&mut bytes)?;
+        // Complete lines only: from the first line start in the window to the last newline.
+        let first = if from == 0 {
+            0
+        } else {
+            match bytes.iter().position(|&b| b == b'\n') {
+                Some(i) => i + 1,
+                None => bytes.len(),
+            }
+        };
+        let last = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let mut after = Vec::new();
+        let mut stop = last;
+        while stop > first {
+            let start = bytes[..stop - 1]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+                .max(first);
+            let line = &bytes[start..stop - 1];
+            if let Ok(link) = Link::read(line) {
+                if link.seq == seq {
+                    after.reverse();
+                    return Ok(Some(Found {
+                        hash: hash(line),
+                        end: from + stop as u64,
+                        after,
+                    }));
+                }
+                after.push(link.seq);
+            } else {
+                after.push(i64::MIN);
+            }
+            stop = start;
+        }
+        if from == 0 {
+            return Ok(None);
+        }
+        window = window.saturating_mul(4);
+    }
+}
+
+/// Moves what `path` holds from offset `from` on into a file beside it that is not part of the
+/// chain (`<name>.uncommitted-<unix ms>`), synced, then cuts `path` back to `from` (removing it
+/// when nothing is left): lines of a transaction that never committed are kept for a person to
+/// look at, outside the chain.
+pub fn set_aside(path: &Path, from: u64) -> std::io::Result<()> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    if from >= len {
+        return Ok(());
+    }
+    let mut rest = Vec::new();
+    file.seek(SeekFrom::Start(from))?;
+    file.read_to_end(&mut rest)?;
+    let aside = path.with_extension(format!("jsonl.uncommitted-{}", crate::clock::unix_ms()));
+    let mut out = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(&aside)?;
+    out.write_all(&rest)?;
+    out.sync_all()?;
+    if from == 0 {
+        std::fs::remove_file(path)?;
+    } else {
+        truncate(path, from)?;
+    }
+    if let Some(dir) = path.parent() {
         File::open(dir)?.sync_all()?;
     }
     Ok(())
@@ -206,21 +230,7 @@ mod tests {
     }
 
     #[test]
-    fn the_tail_is_the_last_complete_line_and_a_half_line_is_seen() {
-        let dir = super::super::Scratch::new();
-        let path = dir.path().join(file_name("20261206", 1));
-        let whole = format!("{}{}", line(1), line(2));
-        std::fs::write(&path, format!("{whole}{{\"seq\":3,\"pr")).unwrap();
-        let tail = tail(&path).unwrap();
-        assert_eq!(tail.complete, whole.len() as u64);
-        let last = tail.last.unwrap();
-        assert_eq!(last.seq, 2);
-        assert_eq!(last.start, line(1).len() as u64);
-        assert_eq!(last.hash, hash(line(2).trim_end().as_bytes()));
-    }
-
-    #[test]
-    fn a_long_last_line_is_read_whole() {
+    fn a_long_line_is_read_whole_and_a_half_line_is_not_a_record() {
         let dir = super::super::Scratch::new();
         let path = dir.path().join(file_name("20261206", 1));
         let long = format!(
@@ -228,8 +238,50 @@ mod tests {
             "0".repeat(64),
             "p".repeat(200_000)
         );
-        std::fs::write(&path, format!("{}{long}", line(8))).unwrap();
-        assert_eq!(tail(&path).unwrap().last.unwrap().seq, 9);
+        std::fs::write(&path, format!("{}{long}{{\"seq\":10,\"pr", line(8))).unwrap();
+        let found = find_back(&path, 9).unwrap().unwrap();
+        assert_eq!(found.hash, hash(long.trim_end().as_bytes()));
+        assert_eq!(found.end, (line(8).len() + long.len()) as u64);
+        assert!(found.after.is_empty(), "a half line is not a record");
+        assert_eq!(find_back(&path, 8).unwrap().unwrap().after, vec![9]);
+    }
+
+    #[test]
+    fn a_record_is_found_from_the_end_and_what_follows_it_is_set_aside() {
+        let dir = super::super::Scratch::new();
+        let path = dir.path().join(file_name("20261206", 1));
+        let pad = "p".repeat(40_000);
+        let lines: String = (1..=6)
+            .map(|seq| {
+                format!(
+                    "{{\"seq\":{seq},\"prev\":\"{}\",\"pad\":\"{pad}\"}}\n",
+                    "0".repeat(64)
+                )
+            })
+            .collect();
+        std::fs::write(&path, format!("{lines}{{\"seq\":7,\"pr")).unwrap();
+        let found = find_back(&path, 2).unwrap().unwrap();
+        assert_eq!(found.after, vec![3, 4, 5, 6]);
+        let two_ends = lines
+            .lines()
+            .take(2)
+            .map(|l| l.len() as u64 + 1)
+            .sum::<u64>();
+        assert_eq!(found.end, two_ends);
+        assert!(find_back(&path, 9).unwrap().is_none());
+        set_aside(&path, found.end).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), two_ends);
+        let aside: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.contains(".uncommitted-"))
+            .collect();
+        assert_eq!(aside.len(), 1, "{aside:?}");
+        assert_eq!(
+            list(dir.path()).unwrap().len(),
+            1,
+            "the side file is not the chain's"
+        );
     }
 
     #[test]

@@ -76,6 +76,12 @@ struct End {
     hash: String,
 }
 
+impl End {
+    fn matches(&self, head: &Head) -> bool {
+        self.seq == head.seq && self.hash == head.hash
+    }
+}
+
 /// The audit log of one process: shared by its workers, one writer at a time across processes.
 pub struct AuditLog {
     config: AuditConfig,
@@ -154,8 +160,9 @@ impl AuditLog {
         }
         let head = rows::lock_head(conn).await?;
         let mut end_slot = self.end.lock().await;
-        let mut end = match end_slot.take() {
-            Some(end) if end.seq == head.seq && end.hash == head.hash => end,
+        let cached = end_slot.take().filter(|end| end.matches(&head));
+        let mut end = match cached {
+            Some(end) if self.still_last(&end).await => end,
             _ => self.recover(&head).await?,
         };
         let mut total = 0;
@@ -199,6 +206,16 @@ impl AuditLog {
                 })?;
             let ids: Vec<i64> = pending.iter().map(|p| p.id).collect();
             rows::chained(conn, &ids).await?;
+            // The head moves with each part, so a transaction that commits after a later part
+            // failed (its caller chose to) never holds deleted rows without their lines.
+            rows::set_head(
+                conn,
+                &Head {
+                    seq,
+                    hash: prev.clone(),
+                },
+            )
+            .await?;
             end = End {
                 file: Some((file, len_before + written)),
                 seq,
@@ -206,22 +223,54 @@ impl AuditLog {
             };
             total += pending.len();
         }
-        rows::set_head(
-            conn,
-            &Head {
-                seq: end.seq,
-                hash: end.hash.clone(),
-            },
-        )
-        .await?;
         *end_slot = Some(end);
         Ok(total)
+    }
+
+    /// Makes the folder end where the database's head does, whether or not anything is pending:
+    /// at start, so lines a crash left past the head are set aside before anyone reads the log.
+    pub async fn reconcile(&self, store: &Store) -> Result<(), AuditError> {
+        let mut tx = store.begin().await?;
+        let head = rows::lock_head(&mut tx).await?;
+        let mut end_slot = self.end.lock().await;
+        *end_slot = Some(self.recover(&head).await?);
+        drop(end_slot);
+        tx.commit().await.map_err(|source| StoreError::Database {
+            what: "read the audit head",
+            source,
+        })?;
+        Ok(())
+    }
+
+    /// Whether the file this process last wrote is still the chain's last and as long as it
+    /// left it: another process may have written and failed to commit since.
+    async fn still_last(&self, end: &End) -> bool {
+        let dir = self.config.dir.clone();
+        let end = end.clone();
+        blocking(move || {
+            let Ok(files) = files::list(&dir) else {
+                return false;
+            };
+            match (&end.file, files.last()) {
+                (None, None) => true,
+                (Some((file, len)), Some(last)) => {
+                    last.path == file.path
+                        && std::fs::metadata(&file.path).is_ok_and(|m| m.len() == *len)
+                }
+                _ => false,
+            }
+        })
+        .await
     }
 
     /// Chains what is pending in a transaction of its own: for entries recorded outside a job
     /// (the command line), and the sweep that picks up any a caller left pending. Never call it
     /// while holding a transaction: on SQLite it waits for the one write connection.
     pub async fn seal_now(&self, store: &Store) -> Result<usize, AuditError> {
+        // A look on a reader first: on SQLite a write transaction takes the one writer.
+        if !rows::any_pending(&mut *store.reader().await?).await? {
+            return Ok(0);
+        }
         self.commit_sealed(store.begin().await?).await
     }
 
@@ -367,7 +416,8 @@ impl AuditLog {
     async fn recover(&self, head: &Head) -> Result<End, AuditError> {
         let dir = self.config.dir.clone();
         let head = head.clone();
-        blocking(move || recover(&dir, &head))
+        let checkpoints = self.config.checkpoints_file.clone();
+        blocking(move || recover(&dir, &head, &checkpoints))
             .await
             .map_err(|source| AuditError::Io {
                 path: self.config.dir.clone(),
@@ -376,7 +426,11 @@ impl AuditLog {
     }
 }
 
-fn recover(dir: &Path, head: &Head) -> std::io::Result<Result<End, AuditError>> {
+fn recover(
+    dir: &Path,
+    head: &Head,
+    checkpoints: &Path,
+) -> std::io::Result<Result<End, AuditError>> {
     let diverged = |found: String| {
         Ok(Err(AuditError::Diverged {
             dir: dir.to_path_buf(),
@@ -385,57 +439,95 @@ fn recover(dir: &Path, head: &Head) -> std::io::Result<Result<End, AuditError>> 
         }))
     };
     let mut chain = files::list(dir)?;
-    while let Some(file) = chain.pop() {
-        loop {
-            let tail = files::tail(&file.path)?;
-            if tail.complete < tail.len {
-                tracing::warn!(file = %file.path.display(), "cut off a half-written audit record");
-                files::truncate(&file.path, tail.complete)?;
-            }
-            match tail.last {
-                None if tail.complete == 0 && file.first > head.seq => {
-                    std::fs::remove_file(&file.path)?;
-                    break;
-                }
-                None => {
-                    return diverged(format!(
-                        "{} ends in a line that is not a record",
-                        file.path.display()
-                    ));
-                }
-                Some(last) if last.seq > head.seq => {
-                    tracing::warn!(
-                        file = %file.path.display(),
-                        seq = last.seq,
-                        "cut off an audit record whose transaction did not commit"
-                    );
-                    files::truncate(&file.path, last.start)?;
-                }
-                Some(last) if last.seq == head.seq && last.hash == head.hash => {
-                    return Ok(Ok(End {
-                        file: Some((file, tail.complete)),
-                        seq: head.seq,
-                        hash: head.hash.clone(),
-                    }));
-                }
-                Some(last) => {
-                    return diverged(format!(
-                        "{} ends at record {} with another hash",
-                        file.path.display(),
-                        last.seq
-                    ));
-                }
-            }
-        }
+    // Whole files started past the head belong to a transaction that never committed.
+    let mut later = Vec::new();
+    while chain.last().is_some_and(|f| f.first > head.seq) {
+        later.push(chain.pop().expect("checked"));
     }
-    if head.seq == 0 {
-        return Ok(Ok(End {
+    // Lines past the head are set aside only when no signed checkpoint says they were committed:
+    // a database restored from a backup, or replaced, must not cost the log its history.
+    let signed = || {
+        super::checkpoint::read(checkpoints)
+            .ok()
+            .and_then(|all| all.iter().map(|c| c.seq).max())
+            .unwrap_or(0)
+    };
+    let refuse_past_head = |what: &str| {
+        let covered = signed();
+        (covered > head.seq).then(|| {
+            format!(
+                "{what}, and signed checkpoints cover records up to {covered}: the database was \
+                 restored or replaced"
+            )
+        })
+    };
+    if let Some(first) = later.last()
+        && let Some(why) =
+            refuse_past_head(&format!("{} starts past the head", first.path.display()))
+    {
+        return diverged(why);
+    }
+    let end = match chain.last() {
+        None if head.seq == 0 => End {
             file: None,
             seq: 0,
             hash: GENESIS.to_owned(),
-        }));
+        },
+        None => return diverged("it holds no record".into()),
+        Some(file) => {
+            let Some(found) = files::find_back(&file.path, head.seq)? else {
+                return diverged(format!(
+                    "{} does not hold record {}",
+                    file.path.display(),
+                    head.seq
+                ));
+            };
+            if found.hash != head.hash {
+                return diverged(format!(
+                    "{} holds record {} with another hash",
+                    file.path.display(),
+                    head.seq
+                ));
+            }
+            if found.after.iter().any(|&seq| seq <= head.seq) {
+                return diverged(format!(
+                    "{} holds records after {} that are not later ones",
+                    file.path.display(),
+                    head.seq
+                ));
+            }
+            if !found.after.is_empty()
+                && let Some(why) = refuse_past_head(&format!(
+                    "{} holds records past {}",
+                    file.path.display(),
+                    head.seq
+                ))
+            {
+                return diverged(why);
+            }
+            if found.end < std::fs::metadata(&file.path)?.len() {
+                tracing::warn!(
+                    file = %file.path.display(),
+                    records = found.after.len(),
+                    "set aside audit lines past the chain's head: their transaction did not commit"
+                );
+                files::set_aside(&file.path, found.end)?;
+            }
+            End {
+                file: Some((file.clone(), found.end)),
+                seq: head.seq,
+                hash: head.hash.clone(),
+            }
+        }
+    };
+    for file in later.into_iter().rev() {
+        tracing::warn!(
+            file = %file.path.display(),
+            "set aside an audit file started past the chain's head: its transaction did not commit"
+        );
+        files::set_aside(&file.path, 0)?;
     }
-    diverged("it holds no record".into())
+    Ok(Ok(end))
 }
 
 /// `YYYYMMDD` (UTC) of a Unix time in milliseconds.

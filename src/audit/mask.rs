@@ -48,6 +48,14 @@ impl Masker {
                     .map(|(at, s)| (at, at + s.len())),
             );
         }
+        // GitHub tokens by their documented shapes, which no configuration names (a token
+        // pasted into a comment, an installation token in an error).
+        let bytes = text.as_bytes();
+        for (at, _) in text.match_indices('g') {
+            if let Some(len) = crate::command::github_token_len(&bytes[at..]) {
+                spans.push((at, at + len));
+            }
+        }
         spans.sort_unstable();
         let mut out = String::with_capacity(text.len());
         let mut from = 0;
@@ -110,6 +118,13 @@ mod tests {
             masked.contains("\"short\":\"abc\""),
             "too short to mask: {masked}"
         );
+    }
+
+    #[test]
+    fn github_tokens_are_masked_by_their_shape() {
+        let token = format!("ghp_{}", "a1".repeat(18));
+        let masked = Masker::default().text(&format!("why: bad credentials {token}."));
+        assert_eq!(masked, "why: bad credentials [secret].");
     }
 
     #[test]

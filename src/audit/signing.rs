@@ -81,15 +81,21 @@ impl SigningKey {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let mut file = std::fs::OpenOptions::new()
+        // Written whole beside it, then linked into place: a process that finds the file finds
+        // a whole key, and an existing file is never replaced.
+        let temporary = path.with_extension(format!("tmp-{:016x}", fastrand::u64(..)));
+        let written = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(path)
-            .map_err(io)?;
-        file.write_all(pem.as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(io)?;
+            .open(&temporary)
+            .and_then(|mut file| {
+                file.write_all(pem.as_bytes())?;
+                file.sync_all()
+            })
+            .and_then(|()| std::fs::hard_link(&temporary, path));
+        std::fs::remove_file(&temporary).ok();
+        written.map_err(io)?;
         SigningKey::load(path)
     }
 

@@ -92,6 +92,13 @@ pub enum Problem {
         /// The record it claims to cover.
         seq: i64,
     },
+    /// The log does not end where the database's chain does.
+    Head {
+        /// The database head's record.
+        database: i64,
+        /// The log's last record.
+        log: i64,
+    },
     /// Records older than the checkpoint interval that no checkpoint covers yet.
     Overdue {
         /// The first record no checkpoint covers.
@@ -154,6 +161,23 @@ impl fmt::Display for Problem {
                 "the tail was cut: a signed checkpoint covers record {checkpoint}, the log ends \
                  at record {last}"
             ),
+            Problem::Head { database, log } if database == log => write!(
+                f,
+                "record {log}, the last, was changed: its hash is not the one the database's \
+                 chain ends with"
+            ),
+            Problem::Head { database, log } if database > log => write!(
+                f,
+                "the tail was cut: the database's chain ends at record {database}, the log at \
+                 record {log}"
+            ),
+            Problem::Head { database, log } => write!(
+                f,
+                "the log holds records {} to {log} past the database's chain, which ends at \
+                 {database}: lines of a transaction that did not commit, set aside when ade next \
+                 starts",
+                database + 1
+            ),
             Problem::BadSignature { seq } => write!(
                 f,
                 "the checkpoint of record {seq} is not signed by this key"
@@ -182,6 +206,8 @@ pub struct Report {
     pub first: Option<i64>,
     /// The last record's seq.
     pub last: Option<i64>,
+    /// The hash of the last record's line.
+    pub last_hash: Option<String>,
     /// The newest checkpoint that is signed by the key.
     pub newest_checkpoint: Option<i64>,
     /// Every problem, the first in the chain first; empty when the log verifies.
@@ -234,6 +260,7 @@ pub fn verify(
     let last = chain.finish();
     report.first = chain.first.as_ref().map(|(seq, _)| *seq);
     report.last = last.as_ref().map(|(seq, _)| *seq);
+    report.last_hash = report.last.map(|_| chain.prev.clone());
     let mut problems = chain.problems;
     problems.sort_by(|a, b| a.place().cmp(&b.place()));
     report.problems.splice(0..0, problems);
@@ -394,6 +421,14 @@ impl<'a> Chain<'a> {
             self.problems.push(Problem::Removed { from, to, at });
         }
         self.prev_at.clone().map(|at| (self.expected - 1, at))
+    }
+}
+
+/// Holds the report against the database's head `(seq, hash)`, for the server's own log.
+pub fn against_head(report: &mut Report, seq: i64, hash: &str) {
+    let log = report.last.unwrap_or(0);
+    if seq != log || (seq > 0 && report.last_hash.as_deref() != Some(hash)) {
+        report.problems.push(Problem::Head { database: seq, log });
     }
 }
 

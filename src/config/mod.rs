@@ -80,6 +80,20 @@ impl Config {
             .chain(&self.gitea.webhook_secrets)
             .chain(&self.gitea.token)
     }
+
+    /// The masker every audit record passes through, whichever command writes it: the forge
+    /// credentials and every agent secret this configuration holds (docs/audit.md).
+    pub fn audit_masker(&self) -> crate::audit::Masker {
+        let agents = self
+            .agents
+            .iter()
+            .flat_map(|agent| agent.secrets.iter().filter_map(|s| s.value.as_ref()));
+        crate::audit::Masker::new(
+            self.forge_secrets()
+                .chain(agents)
+                .map(|secret| secret.expose().to_owned()),
+        )
+    }
 }
 
 /// `[server]`.

@@ -271,6 +271,17 @@ impl JobContext {
         Ok(())
     }
 
+    /// Commits a transaction of the handler's that does not complete the job (a run's start, its
+    /// published approval), after chaining the audit records it holds.
+    pub async fn commit(&self, mut tx: Tx) -> Result<(), JobError> {
+        if let Some(audit) = &self.audit {
+            audit.seal(&mut tx).await?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| JobError::Retry(format!("commit: {e}")))
+    }
+
     /// Chains the audit records `conn`'s transaction holds, for results the worker writes itself
     /// (a job that failed for good).
     pub(crate) async fn seal(&self, conn: &mut Conn) -> Result<(), JobError> {

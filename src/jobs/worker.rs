@@ -386,7 +386,11 @@ impl Attempt {
                     .await?
                 {
                     if let Err(error) = ctx.seal(&mut tx).await {
-                        tracing::error!(?error, "the failure's audit records wait for the sweep");
+                        // Nothing of this failure is kept without its records: the job stays
+                        // claimed until its lease expires, and is then tried again.
+                        tracing::error!(%error, "the failure's audit records cannot be written");
+                        tx.rollback().await.ok();
+                        return Ok("audit_failed");
                     }
                     tx.commit().await.context("commit job failure")?;
                     Ok("failed")

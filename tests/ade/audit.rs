@@ -331,10 +331,32 @@ async fn a_folder_that_does_not_end_where_the_database_says_is_refused_not_overw
         .unwrap_err()
         .to_string();
     assert!(
-        error.contains("ends at record 1") && error.contains("chain ends at record 2"),
+        error.contains("does not hold record 2") && error.contains("chain ends at record 2"),
         "{error}"
     );
     assert_eq!(all_lines(&config.dir).len(), 1, "nothing was appended");
+
+    // A database replaced under a log its checkpoints vouch for: the log is kept, not set aside.
+    std::fs::write(&file, text).unwrap();
+    log.checkpoint(&store)
+        .await
+        .unwrap()
+        .expect("a checkpoint of record 2");
+    let fresh = crate::support::db::sqlite();
+    let replaced = fresh.store().await;
+    let reopened =
+        AuditLog::open(config.clone(), Masker::default(), Arc::new(SystemClock)).unwrap();
+    let error = reopened
+        .record_now(&replaced, &[operator_entry(3)])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("signed checkpoints cover records up to 2")
+            && error.contains("restored or replaced"),
+        "{error}"
+    );
+    assert_eq!(all_lines(&config.dir).len(), 2, "the log is whole");
 }
 
 /// Runs `ade migrate` on `db` with the audit folder in its data dir; every run is an admin

@@ -345,9 +345,7 @@ impl RunHandler {
                 loaded.run.id
             )));
         }
-        tx.commit()
-            .await
-            .map_err(|e| JobError::Retry(format!("commit run start: {e}")))?;
+        ctx.commit(tx).await?;
         Ok(Some(loaded))
     }
 

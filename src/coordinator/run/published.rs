@@ -65,9 +65,7 @@ impl Publisher<'_> {
             let mut tx = self.ctx.store().begin().await?;
             runs::set_pushed_head(&mut tx, l.run.id, head_sha).await?;
             let halted = halted(&mut tx, l).await?;
-            tx.commit()
-                .await
-                .map_err(|e| JobError::Retry(format!("commit the pushed head: {e}")))?;
+            self.ctx.commit(tx).await?;
             if let Some(why) = halted {
                 return Ok(Publish::Halted(why));
             }
@@ -98,9 +96,7 @@ impl Publisher<'_> {
         self.shared
             .enqueue_writes(&mut tx, l.forge, &writes, now)
             .await?;
-        tx.commit()
-            .await
-            .map_err(|e| JobError::Retry(format!("commit the approval: {e}")))?;
+        self.ctx.commit(tx).await?;
         Ok(Publish::Opened(Box::new(Published {
             opened,
             approval: row,

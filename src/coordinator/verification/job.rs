@@ -106,9 +106,7 @@ impl VerifyHandler {
             {
                 return ctx.finish(tx).await;
             }
-            tx.commit()
-                .await
-                .map_err(|e| JobError::Retry(format!("commit verification start: {e}")))?;
+            ctx.commit(tx).await?;
         }
         let credential = forge.clone_credential(&repo).await?;
         let task_environment = {
