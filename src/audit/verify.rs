@@ -11,7 +11,14 @@ use crate::store::audit::GENESIS;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Lines handed from the reading thread at a time.
+const BATCH: usize = 4096;
+
+/// Lines as read, each with its hash.
+type Batch = Vec<(Vec<u8>, String)>;
 
 /// How late a checkpoint may be past its interval before it counts as overdue.
 const GRACE_MS: i64 = 60_000;
@@ -22,7 +29,7 @@ pub struct Place {
     /// The file's place in the chain, for ordering.
     order: usize,
     /// The file.
-    pub file: PathBuf,
+    pub file: Arc<Path>,
     /// The line, from 1.
     pub line: u64,
 }
@@ -240,22 +247,55 @@ pub fn verify(
     let files = files::list(dir)?;
     report.files = files.len();
     for (order, file) in files.iter().enumerate() {
-        let reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(&file.path)?);
-        for (number, line) in reader.split(b'\n').enumerate() {
-            let line = line?;
-            let at = Place {
-                order,
-                file: file.path.clone(),
-                line: number as u64 + 1,
-            };
-            match Link::read(&line) {
-                Ok(link) => {
-                    report.records += 1;
-                    chain.next(link, hash(&line), at);
+        let path: Arc<Path> = Arc::from(file.path.as_path());
+        // One thread reads and hashes lines while this one reads their links and follows the
+        // chain: on two cores the two halves of the work overlap.
+        std::thread::scope(|scope| -> std::io::Result<()> {
+            let (lines, hashed) = std::sync::mpsc::sync_channel::<std::io::Result<Batch>>(4);
+            let source = &file.path;
+            scope.spawn(move || {
+                let read = (|| -> std::io::Result<()> {
+                    let reader =
+                        std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(source)?);
+                    let mut batch = Vec::with_capacity(BATCH);
+                    for line in reader.split(b'\n') {
+                        let line = line?;
+                        let digest = hash(&line);
+                        batch.push((line, digest));
+                        if batch.len() == BATCH {
+                            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                            if lines.send(Ok(full)).is_err() {
+                                return Ok(());
+                            }
+                        }
+                    }
+                    lines.send(Ok(batch)).ok();
+                    Ok(())
+                })();
+                if let Err(error) = read {
+                    lines.send(Err(error)).ok();
                 }
-                Err(why) => chain.problems.push(Problem::Unreadable { at, why }),
+            });
+            let mut number = 0;
+            for batch in hashed {
+                for (line, digest) in batch? {
+                    number += 1;
+                    let at = Place {
+                        order,
+                        file: path.clone(),
+                        line: number,
+                    };
+                    match Link::read(&line) {
+                        Ok(link) => {
+                            report.records += 1;
+                            chain.next(link, digest, at);
+                        }
+                        Err(why) => chain.problems.push(Problem::Unreadable { at, why }),
+                    }
+                }
             }
-        }
+            Ok(())
+        })?;
     }
     let last = chain.finish();
     report.first = chain.first.as_ref().map(|(seq, _)| *seq);
@@ -456,6 +496,7 @@ mod tests {
     use crate::audit::line::Record;
     use crate::audit::signing::SigningKey;
     use crate::clock::rfc3339_ms;
+    use std::path::PathBuf;
 
     const NOW: i64 = 1_796_572_445_000;
 
