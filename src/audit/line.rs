@@ -57,7 +57,14 @@ impl Record {
 
 /// The hash of a line (without its newline), as the next record's `prev` holds it.
 pub fn hash(line: &[u8]) -> String {
-    hex::encode(Sha256::digest(line))
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(line);
+    let mut hex = Vec::with_capacity(64);
+    for byte in digest {
+        hex.push(DIGITS[usize::from(byte >> 4)]);
+        hex.push(DIGITS[usize::from(byte & 0xf)]);
+    }
+    String::from_utf8(hex).expect("hex digits are ASCII")
 }
 
 /// The two fields a verifier needs of a line, read without the rest.
