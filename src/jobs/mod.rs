@@ -255,13 +255,26 @@ impl JobContext {
     /// audit records the transaction holds: a record that cannot be written fails the job. If the
     /// lease was lost meanwhile, nothing the transaction wrote is kept and the result is
     /// [`JobError::LeaseLost`].
-    pub async fn finish(&self, mut tx: Tx) -> Result<(), JobError> {
+    pub async fn finish(&self, tx: Tx) -> Result<(), JobError> {
+        self.complete(tx, true).await
+    }
+
+    /// Completes the job like [`JobContext::finish`], leaving the audit records its transaction
+    /// holds pending, committed with it, for the writer's sweep to chain within a second: for
+    /// records of what already happened elsewhere before the job could finish (a write the forge
+    /// accepted), which no one waits on, so the command path pays for one sync of the audit file
+    /// rather than one per write.
+    pub async fn finish_recorded(&self, tx: Tx) -> Result<(), JobError> {
+        self.complete(tx, false).await
+    }
+
+    async fn complete(&self, mut tx: Tx, seal: bool) -> Result<(), JobError> {
         let now = self.clock.now_ms();
         if !queries::settle(&mut tx, self.fence(), Settle::Complete { now }).await? {
             tx.rollback().await.ok();
             return Err(JobError::LeaseLost);
         }
-        if let Some(audit) = &self.audit {
+        if seal && let Some(audit) = &self.audit {
             audit.seal(&mut tx).await?;
         }
         tx.commit()

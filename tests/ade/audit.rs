@@ -88,6 +88,7 @@ async fn a_maintainers_commands_are_recorded_chained_and_verifiable_and_no_secre
             })
             .await;
         story.settle().await;
+        chained(&story).await;
         let data = story.config_dir();
         let lines = all_lines(&data.join("audit"));
         let text = lines.join("\n");
@@ -237,6 +238,7 @@ async fn a_full_disk_holds_the_command_back_and_ade_goes_on_when_space_returns()
         .await;
     story.until("the plan", |s| s.plan_comment(issue)).await;
     story.settle().await;
+    chained(&story).await;
     let key =
         ade::audit::signing::PublicKey::load(&story.config_dir().join("audit-signing-key.pem"))
             .unwrap();
@@ -249,6 +251,19 @@ async fn a_full_disk_holds_the_command_back_and_ade_goes_on_when_space_returns()
         1,
         "the retried command is recorded once: {text}"
     );
+}
+
+/// Waits until the writer's sweep has chained every pending record (a forge write's, say).
+async fn chained(story: &Story) {
+    crate::support::eventually(
+        Duration::from_secs(10),
+        "pending audit records chained",
+        || async {
+            let mut conn = story.ade.store().reader().await.unwrap();
+            (!rows::any_pending(&mut conn).await.unwrap()).then_some(())
+        },
+    )
+    .await;
 }
 
 fn operator_entry(n: usize) -> Entry {
