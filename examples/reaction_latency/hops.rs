@@ -171,14 +171,7 @@ fn unix_us(stamp: &str) -> Option<i64> {
     let (h, m, s) = (t.next()?.ok()?, t.next()?.ok()?, t.next()?.ok()?);
     let digits: String = fraction.chars().take(6).collect();
     let micros = digits.parse::<i64>().ok()? * 10i64.pow(6 - digits.len() as u32);
-    // Howard Hinnant's days-from-civil.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = ade::clock::days_from_civil(year, month, day);
     Some(((days * 86_400 + h * 3600 + m * 60 + s) * 1_000_000) + micros)
 }
 

@@ -141,11 +141,6 @@ impl AuditLog {
         })
     }
 
-    /// The configuration it was opened with.
-    pub fn config(&self) -> &AuditConfig {
-        &self.config
-    }
-
     /// The key checkpoints verify with.
     pub fn public_key(&self) -> PublicKey {
         self.key.public()

@@ -27,6 +27,7 @@ pub fn operator() -> String {
     std::env::var("SUDO_USER")
         .or_else(|_| std::env::var("USER"))
         .or_else(|_| std::env::var("LOGNAME"))
+        // SAFETY: getuid has no preconditions and cannot fail.
         .unwrap_or_else(|_| format!("uid:{}", unsafe { libc::getuid() }))
 }
 

@@ -339,6 +339,8 @@ struct Suspect {
 /// The chain as read so far.
 struct Chain<'a> {
     checkpoints: &'a BTreeMap<i64, &'a Checkpoint>,
+    /// The newest checkpoint's record (0: none).
+    newest: i64,
     first: Option<(i64, Place)>,
     expected: i64,
     prev: String,
@@ -355,6 +357,7 @@ impl<'a> Chain<'a> {
     fn new(checkpoints: &'a BTreeMap<i64, &'a Checkpoint>) -> Chain<'a> {
         Chain {
             checkpoints,
+            newest: checkpoints.keys().next_back().copied().unwrap_or(0),
             first: None,
             expected: 1,
             prev: GENESIS.to_owned(),
@@ -382,8 +385,7 @@ impl<'a> Chain<'a> {
             };
             self.problems.push(changed);
         }
-        let newest = self.checkpoints.keys().next_back().copied().unwrap_or(0);
-        if seq > newest && self.after_newest.is_none() {
+        if seq > self.newest && self.after_newest.is_none() {
             self.after_newest = Some((seq, link.time.clone()));
         }
         if let Some(checkpoint) = self.checkpoints.get(&seq)

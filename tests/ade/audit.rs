@@ -266,6 +266,17 @@ async fn chained(story: &Story) {
     .await;
 }
 
+/// What a fresh process (a new log handle) on `store` says when it tries to record.
+async fn refused(config: &AuditConfig, store: &ade::store::Store) -> String {
+    let reopened =
+        AuditLog::open(config.clone(), Masker::default(), Arc::new(SystemClock)).unwrap();
+    reopened
+        .record_now(store, &[operator_entry(3)])
+        .await
+        .unwrap_err()
+        .to_string()
+}
+
 fn operator_entry(n: usize) -> Entry {
     Entry::new(
         ade::clock::unix_ms(),
@@ -338,13 +349,7 @@ async fn a_folder_that_does_not_end_where_the_database_says_is_refused_not_overw
     let text = std::fs::read_to_string(&file).unwrap();
     let first_line_only = text.lines().next().unwrap().to_owned() + "\n";
     std::fs::write(&file, first_line_only).unwrap();
-    let reopened =
-        AuditLog::open(config.clone(), Masker::default(), Arc::new(SystemClock)).unwrap();
-    let error = reopened
-        .record_now(&store, &[operator_entry(3)])
-        .await
-        .unwrap_err()
-        .to_string();
+    let error = refused(&config, &store).await;
     assert!(
         error.contains("does not hold record 2") && error.contains("chain ends at record 2"),
         "{error}"
@@ -359,13 +364,7 @@ async fn a_folder_that_does_not_end_where_the_database_says_is_refused_not_overw
         .expect("a checkpoint of record 2");
     let fresh = crate::support::db::sqlite();
     let replaced = fresh.store().await;
-    let reopened =
-        AuditLog::open(config.clone(), Masker::default(), Arc::new(SystemClock)).unwrap();
-    let error = reopened
-        .record_now(&replaced, &[operator_entry(3)])
-        .await
-        .unwrap_err()
-        .to_string();
+    let error = refused(&config, &replaced).await;
     assert!(
         error.contains("signed checkpoints cover records up to 2")
             && error.contains("restored or replaced"),
