@@ -152,7 +152,7 @@ enum AuditCommand {
         until: Option<String>,
         /// Lines for people, or the stored JSON lines.
         #[arg(long, value_enum, default_value = "text")]
-        format: AuditFormat,
+        format: ade::audit::show::Format,
     },
     /// Write a new Ed25519 signing key (PKCS#8 PEM, owner-only) and print its public half.
     Keygen {
@@ -161,14 +161,6 @@ enum AuditCommand {
     },
     /// Print the public half of the configured signing key, for verifiers elsewhere.
     PublicKey,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum AuditFormat {
-    /// One aligned line per record.
-    Text,
-    /// The stored JSON lines.
-    Jsonl,
 }
 
 #[derive(Subcommand)]
@@ -467,11 +459,7 @@ fn audit(config: &Config, command: &AuditCommand) -> ExitCode {
                 since,
                 until,
             };
-            let format = match format {
-                AuditFormat::Text => show::Format::Text,
-                AuditFormat::Jsonl => show::Format::Jsonl,
-            };
-            cli::show(&config.audit, dir.as_deref(), &filter, format, &mut out)
+            cli::show(&config.audit, dir.as_deref(), &filter, *format, &mut out)
                 .map(|_| ExitCode::SUCCESS)
         }
         AuditCommand::PublicKey => {

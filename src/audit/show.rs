@@ -78,8 +78,8 @@ pub fn parse_time(text: &str, now_ms: i64) -> Result<i64, String> {
     }
 }
 
-/// How records are printed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How records are printed (`ade audit show --format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// One aligned line per record.
     Text,
