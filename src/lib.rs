@@ -22,6 +22,7 @@ pub mod links;
 pub mod markdown;
 pub mod metrics;
 pub mod policy;
+pub mod retention;
 pub mod runner;
 pub mod secret;
 pub mod secrets;

@@ -33,6 +33,7 @@ use crate::ingress::{self, DeliveryJob, Inbox, Ingress};
 use crate::jobs::{Handlers, Job, Leader, Queue, Wake, Worker};
 use crate::links::LinkSigner;
 use crate::metrics::Metrics;
+use crate::retention::{PurgeJob, Retention};
 use crate::runner::Runner;
 use crate::runner::local::LocalRunner;
 use crate::secrets::SecretStore;
@@ -190,7 +191,18 @@ impl Service {
         let forges = forges(config, &options.clients)?;
         let attempts = i64::from(config.jobs.max_attempts);
         let policies = Arc::new(Policies::new(config.policy.clone()));
-        let shared = Shared::new(forges.clone(), policies.clone(), links, attempts);
+        let retention = Retention::new(
+            store.clone(),
+            options.clock.clone(),
+            audit.clone(),
+            runner.as_ref().map(|(runner, _)| runner.clone()),
+            config.retention.clone(),
+            crate::policy::effective(&config.policy, &crate::policy::Policy::default())
+                .map_err(|problems| anyhow::anyhow!("the server's policy: {problems:?}"))?
+                .retention,
+        );
+        let shared = Shared::new(forges.clone(), policies.clone(), links, attempts)
+            .with_retention(retention.clone());
         let sink = options.sink.unwrap_or_else(|| {
             Arc::new(Intake {
                 max_attempts: attempts,
@@ -204,6 +216,7 @@ impl Service {
             &forges,
             Dispatcher::new(Some(sink), metrics.clone()),
             runner,
+            &retention,
         );
         let queue = Queue {
             store: store.clone(),
@@ -247,10 +260,12 @@ impl Service {
         let runner = runner.map(|runner| tokio::spawn(runner.run(stop.clone(), grace)));
         let leader = tokio::spawn(leader.run(stop.clone()));
         let sweeper = tokio::spawn(audit.clone().run(store.clone(), stop.clone()));
+        let purges = tokio::spawn(retention.run(stop.clone()));
         let mut tasks = vec![
             worker.abort_handle(),
             leader.abort_handle(),
             sweeper.abort_handle(),
+            purges.abort_handle(),
             writer.abort_handle(),
         ];
         tasks.extend(runner.as_ref().map(|r| r.abort_handle()));
@@ -275,6 +290,7 @@ impl Service {
                 runner.await.ok();
             }
             leader.await.ok();
+            purges.await.ok();
             if let Some(listen) = listen {
                 listen.await.ok();
             }
@@ -338,8 +354,10 @@ fn handlers(
     forges: &Forges,
     dispatcher: Dispatcher,
     runner: Option<Arc<dyn Runner>>,
+    retention: &Retention,
 ) -> (Handlers, Option<Handlers>) {
     let mut handlers = Handlers::default();
+    handlers.register::<PurgeJob>(retention.purge_handler());
     handlers.register::<DeliveryJob>(dispatcher);
     handlers.register::<CommandJob>(CommandHandler::<CommandKind>::new(shared.clone()));
     handlers.register::<EditedCommandJob>(CommandHandler::<EditedCommandKind>::new(shared.clone()));
@@ -421,8 +439,39 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_job_kind_has_one_handler_and_the_runner_workers_take_theirs() {
+    /// Retention over a fresh SQLite database and audit folder in `dir`.
+    async fn retention_in(dir: &std::path::Path) -> Retention {
+        let store = Store::connect(StoreOptions {
+            url: format!("sqlite://{}?mode=rwc", dir.join("ade.db").display()),
+            max_connections: 1,
+        })
+        .await
+        .unwrap();
+        let audit = crate::audit::AuditConfig {
+            dir: dir.join("audit"),
+            max_file_bytes: 1 << 20,
+            checkpoint_every: std::time::Duration::from_secs(600),
+            checkpoints_file: dir.join("checkpoints.jsonl"),
+            signing_key_file: dir.join("key.pem"),
+            signing_key_configured: false,
+        };
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let audit =
+            AuditLog::open(audit, crate::audit::Masker::default(), clock.clone()).unwrap();
+        Retention::new(
+            store,
+            clock,
+            Arc::new(audit),
+            None,
+            Default::default(),
+            crate::policy::EffectivePolicy::default().retention,
+        )
+    }
+
+    #[tokio::test]
+    async fn every_job_kind_has_one_handler_and_the_runner_workers_take_theirs() {
+        let dir = crate::audit::Scratch::new();
+        let retention = retention_in(dir.path()).await;
         let forges = Forges::default();
         let shared = Shared::new(
             forges.clone(),
@@ -432,7 +481,7 @@ mod tests {
         );
         let dispatcher = Dispatcher::new(None, Arc::new(Metrics::default()));
         let (handlers, run_handlers) =
-            handlers(&shared, &forges, dispatcher, Some(Arc::new(NoRunner)));
+            handlers(&shared, &forges, dispatcher, Some(Arc::new(NoRunner)), &retention);
         let run_handlers = run_handlers.expect("a runner's handlers");
         let mut kinds = HashSet::new();
         for kind in handlers.kinds().chain(run_handlers.kinds()) {
@@ -454,6 +503,7 @@ mod tests {
             "run",
             "verify",
             "warm_runner",
+            "retention_purge",
         ];
         assert_eq!(kinds, HashSet::from(stored));
         let runner: HashSet<_> = run_handlers.kinds().collect();
@@ -494,6 +544,12 @@ mod tests {
             Some("goal:github:acme/widgets#7")
         );
         assert_eq!(resume.payload, r#"{"spec":3,"started":100}"#);
+        let purge = PurgeJob { period: 493_000 }.new_job(PurgeJob::ATTEMPTS, 100);
+        assert_eq!(
+            (purge.idempotency_key.as_str(), purge.ordering_key.as_deref()),
+            ("retention_purge:493000", Some("retention_purge"))
+        );
+        assert_eq!(purge.payload, r#"{"period":493000}"#);
         let verify = VerifyJob { verification: 5 }.new_job(VerifyJob::ATTEMPTS, 100);
         assert_eq!(
             (verify.idempotency_key.as_str(), verify.ordering_key),

@@ -41,6 +41,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// `[audit]`: the audit log's folder, files, checkpoints and signing key.
     pub audit: crate::audit::AuditConfig,
+    /// `[retention]`: the server's own retention periods and how often ade purges.
+    pub retention: crate::retention::RetentionConfig,
     /// `[github]`: the GitHub App.
     pub github: GithubConfig,
     /// `[gitea]`: the Gitea or Forgejo instance.

@@ -14,6 +14,7 @@ pub(super) struct RawConfig {
     pub database: RawDatabase,
     pub storage: RawStorage,
     pub audit: RawAudit,
+    pub retention: RawRetention,
     pub github: RawGithub,
     pub gitea: RawGitea,
     pub jobs: RawJobs,
@@ -54,6 +55,15 @@ pub(super) struct RawAudit {
     pub checkpoint_interval_secs: Option<u64>,
     pub checkpoints_file: Option<String>,
     pub signing_key_file: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a [retention] table")]
+pub(super) struct RawRetention {
+    pub purge_interval_secs: Option<u64>,
+    pub completed_jobs_days: Option<u32>,
+    pub failed_jobs_days: Option<u32>,
+    pub audit_days: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

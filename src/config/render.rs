@@ -48,6 +48,19 @@ impl Config {
         out.path("checkpoints_file", &audit.checkpoints_file);
         out.path("signing_key_file", &audit.signing_key_file);
 
+        let retention = &self.retention;
+        out.section("retention");
+        out.integer(
+            "purge_interval_secs",
+            retention.purge_every.as_secs().into(),
+        );
+        out.integer(
+            "completed_jobs_days",
+            retention.completed_jobs_days.into(),
+        );
+        out.integer("failed_jobs_days", retention.failed_jobs_days.into());
+        out.integer("audit_days", retention.audit_days.into());
+
         let github = &self.github;
         out.section("github");
         match github.app_id {

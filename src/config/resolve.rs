@@ -11,13 +11,15 @@ use super::agents::{self, ForgeSecrets};
 use super::check::{Check, Origins};
 use super::one_or_many::OneOrMany;
 use super::raw::{
-    RawAudit, RawConfig, RawDatabase, RawGitea, RawGithub, RawJobs, RawSecrets, RawServer,
+    RawAudit, RawConfig, RawDatabase, RawGitea, RawGithub, RawJobs, RawRetention, RawSecrets,
+    RawServer,
 };
 use super::runner;
 use super::{
     Config, ConfigError, DatabaseConfig, GiteaConfig, GithubConfig, JobsConfig, Secret, SecretFile,
     ServerConfig, StorageConfig,
 };
+use crate::retention::RetentionConfig;
 use crate::runner::agent::SecretSource;
 use crate::secrets::{Keyring, MasterKey, SecretsConfig};
 use std::sync::Arc;
@@ -102,6 +104,7 @@ pub(super) fn resolve(
         server: server(&check, raw.server)?,
         database: database(&check, raw.database, &storage)?,
         audit: audit(&check, raw.audit, &storage)?,
+        retention: retention(&check, raw.retention)?,
         jobs: jobs(&check, raw.jobs)?,
         policy: server_policy(&check, policy)?,
         runner: runner::runner(&check, raw.runner, &storage)?,
@@ -256,6 +259,30 @@ fn audit(
         checkpoints_file,
         signing_key_file,
         signing_key_configured,
+    })
+}
+
+/// `[retention]`: the server's own periods, and how often ade purges (at least once a minute
+/// would be wasteful; at most daily would keep data a day past its period).
+fn retention(check: &Check, raw: RawRetention) -> Result<RetentionConfig, ConfigError> {
+    let default = RetentionConfig::default();
+    let every = raw
+        .purge_interval_secs
+        .unwrap_or(default.purge_every.as_secs());
+    let every = check.at_least("retention.purge_interval_secs", every, 60)?;
+    if every > 86_400 {
+        return Err(check.invalid(
+            "retention.purge_interval_secs",
+            format!("must be at most 86400 (a day), not {every}"),
+        ));
+    }
+    Ok(RetentionConfig {
+        purge_every: Duration::from_secs(every),
+        completed_jobs_days: raw
+            .completed_jobs_days
+            .unwrap_or(default.completed_jobs_days),
+        failed_jobs_days: raw.failed_jobs_days.unwrap_or(default.failed_jobs_days),
+        audit_days: raw.audit_days.unwrap_or(default.audit_days),
     })
 }
 

@@ -100,6 +100,15 @@ impl<K: EventJobKind> CommandHandler<K> {
                 return ctx.finish(tx).await;
             }
         };
+        self.shared
+            .remember_retention(
+                ctx.store(),
+                event.forge,
+                &repo.full_name(),
+                &policy.retention,
+                ctx.now_ms(),
+            )
+            .await;
         if comment.author.bot && !policy.roles.allow_bots {
             tracing::info!(author = %comment.author.login, "ignored a command from another bot");
             return finish_with(ctx, event.forge, Vec::new(), self.write_attempts).await;

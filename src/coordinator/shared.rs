@@ -1,5 +1,5 @@
 //! What the coordinator's job handlers share: the forge clients, the policy cache, the signer of
-//! run-log links and how many attempts forge writes get. One value handed to each handler, instead
+//! run-log links, how many attempts forge writes get and retention. One value handed to each handler, instead
 //! of a list of arguments that grows with every feature.
 
 use std::collections::HashMap;
@@ -11,7 +11,9 @@ use crate::events::Event;
 use crate::forge::{Forge, ForgeKind};
 use crate::jobs::JobError;
 use crate::links::{LinkSigner, LogTarget};
-use crate::store::{Conn, StoreError};
+use crate::policy::RetentionPolicy;
+use crate::retention::Retention;
+use crate::store::{Conn, Store, StoreError};
 
 /// The coordinator's shared parts.
 #[derive(Clone)]
@@ -25,6 +27,11 @@ pub struct Shared {
     /// Attempts each forge write job gets.
     pub write_attempts: i64,
     bots: Arc<Mutex<HashMap<ForgeKind, String>>>,
+    /// Deletes what a run leaves behind once its repository's periods pass; None in processes
+    /// (and tests) that keep everything.
+    retention: Option<Retention>,
+    /// The retention periods this process last stored per repository.
+    remembered: Arc<Mutex<HashMap<(ForgeKind, String), RetentionPolicy>>>,
 }
 
 impl Shared {
@@ -41,6 +48,51 @@ impl Shared {
             links,
             write_attempts,
             bots: Arc::default(),
+            retention: None,
+            remembered: Arc::default(),
+        }
+    }
+
+    /// The same parts, with `retention` deleting what runs leave behind.
+    pub fn with_retention(mut self, retention: Retention) -> Shared {
+        self.retention = Some(retention);
+        self
+    }
+
+    /// Stores `rules` as the retention of `repository` (from the policy in force just read), so
+    /// purges follow the repository's own periods; a change since this process last stored them
+    /// costs one write, no change none. A failure is logged: purges go by the last stored rules.
+    pub async fn remember_retention(
+        &self,
+        store: &Store,
+        forge: ForgeKind,
+        repository: &str,
+        rules: &RetentionPolicy,
+        now: i64,
+    ) {
+        let key = (forge, repository.to_owned());
+        if self.remembered.lock().unwrap().get(&key) == Some(rules) {
+            return;
+        }
+        let stored = async {
+            let mut conn = store.writer().await?;
+            crate::store::retention::remember(&mut conn, forge, repository, rules, now).await
+        };
+        match stored.await {
+            Ok(()) => {
+                self.remembered.lock().unwrap().insert(key, *rules);
+            }
+            Err(error) => {
+                tracing::warn!(%repository, %error, "could not store the repository's retention periods");
+            }
+        }
+    }
+
+    /// Run `run` ended, or a verification of it, and what it asked for is recorded and
+    /// reported: retention deletes at once what the repository keeps for no time.
+    pub async fn after_run(&self, run: i64) {
+        if let Some(retention) = &self.retention {
+            retention.after_run(run).await;
         }
     }
 

@@ -1,5 +1,5 @@
 //! The leader: one process at a time, chosen by a lease row, reaps jobs whose worker stopped
-//! renewing their lease and runs periodic upkeep.
+//! renewing their lease. (Finished jobs are pruned by retention's purge job, docs/retention.md.)
 
 use super::Wake;
 use crate::clock::Clock;
@@ -9,12 +9,6 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 const LEASE_NAME: &str = "leader";
-
-/// Completed jobs are kept this long for inspection, then pruned.
-const KEEP_FINISHED: Duration = Duration::from_secs(7 * 24 * 3600);
-
-/// How often the leader prunes finished jobs.
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Competes for leadership and, while leading, does the leader's work.
 pub struct Leader {
@@ -44,12 +38,11 @@ impl Leader {
     }
 
     /// Renews or takes the lease every third of its length; while leading, reaps expired job
-    /// leases on every tick and prunes finished jobs hourly. Gives the lease up at shutdown.
+    /// leases on every tick. Gives the lease up at shutdown.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(self.lease / 3);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut leading = false;
-        let mut last_prune: Option<i64> = None;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -57,7 +50,7 @@ impl Leader {
                     if *shutdown.borrow() { break; }
                 }
             }
-            match self.tick(&mut leading, &mut last_prune).await {
+            match self.tick(&mut leading).await {
                 Ok(()) => {}
                 Err(error) => {
                     tracing::warn!(%error, "leader upkeep failed; trying again next tick")
@@ -71,11 +64,7 @@ impl Leader {
         }
     }
 
-    async fn tick(
-        &self,
-        leading: &mut bool,
-        last_prune: &mut Option<i64>,
-    ) -> Result<(), StoreError> {
+    async fn tick(&self, leading: &mut bool) -> Result<(), StoreError> {
         let now = self.clock.now_ms();
         let mut conn = self.store.writer().await?;
         let lead = leases::acquire(
@@ -97,14 +86,6 @@ impl Leader {
         if !reaped.is_empty() {
             tracing::warn!(jobs = ?reaped, "made jobs with expired leases available again");
             self.wake.notify();
-        }
-        if last_prune.is_none_or(|at| now - at >= PRUNE_EVERY.as_millis() as i64) {
-            let pruned =
-                queries::prune_finished(&mut conn, now - KEEP_FINISHED.as_millis() as i64).await?;
-            if pruned > 0 {
-                tracing::info!(pruned, "pruned finished jobs");
-            }
-            *last_prune = Some(now);
         }
         Ok(())
     }

@@ -189,13 +189,83 @@ pub struct PullRequestPolicy {
     pub drafts: bool,
 }
 
-/// How long run leftovers are kept, in days; 0 means until the run is finished.
+/// How long each kind of data ade keeps about a repository is kept, in days; 0 means until the
+/// run it belongs to is finished and reported (docs/retention.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetentionPolicy {
-    /// Agent output and verification logs.
+    /// Raw deliveries and their events, counted from when they were handled.
+    pub deliveries_days: u32,
+    /// Run logs and the agent output kept with a run.
     pub run_logs_days: u32,
-    /// Worktrees of finished runs.
+    /// Verification logs and the failures handed to a retry.
+    pub verification_logs_days: u32,
+    /// Scratch folders of finished runs.
     pub worktrees_days: u32,
+    /// Rendered prompts and task files.
+    pub prompts_days: u32,
+}
+
+impl RetentionPolicy {
+    /// The days `class` is kept.
+    pub fn days(&self, class: DataClass) -> u32 {
+        match class {
+            DataClass::Deliveries => self.deliveries_days,
+            DataClass::RunLogs => self.run_logs_days,
+            DataClass::VerificationLogs => self.verification_logs_days,
+            DataClass::Scratch => self.worktrees_days,
+            DataClass::Prompts => self.prompts_days,
+        }
+    }
+
+    /// The classes of a run's data kept for no time at all: deleted as soon as it is reported.
+    pub fn zero_day_classes(&self) -> Vec<DataClass> {
+        DataClass::OF_RUNS
+            .into_iter()
+            .filter(|class| self.days(*class) == 0)
+            .collect()
+    }
+}
+
+/// A kind of data with a retention period of its own: what a purge deletes and its audit record
+/// names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DataClass {
+    /// Raw webhook deliveries and the events made of them.
+    Deliveries,
+    /// Run logs and the agent output kept with a run.
+    RunLogs,
+    /// Verification logs and the failures handed to a retry.
+    VerificationLogs,
+    /// Scratch folders of finished runs.
+    Scratch,
+    /// Rendered prompts and task files.
+    Prompts,
+}
+
+impl DataClass {
+    /// The classes that belong to a run.
+    pub const OF_RUNS: [DataClass; 4] = [
+        DataClass::RunLogs,
+        DataClass::VerificationLogs,
+        DataClass::Scratch,
+        DataClass::Prompts,
+    ];
+
+    /// The name records and logs use (`run_logs`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataClass::Deliveries => "deliveries",
+            DataClass::RunLogs => "run_logs",
+            DataClass::VerificationLogs => "verification_logs",
+            DataClass::Scratch => "scratch",
+            DataClass::Prompts => "prompts",
+        }
+    }
+
+    /// The class's bit in a run's record of what was purged.
+    pub fn bit(self) -> i64 {
+        1 << self as i64
+    }
 }
 
 /// A DLP rule, its pattern known to compile.

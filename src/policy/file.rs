@@ -360,17 +360,28 @@ pub struct Paths {
     pub unprotected: Vec<String>,
 }
 
-/// `[retention]`: how long things a run leaves behind are kept, in days; 0 deletes them as soon as
-/// the run is finished. The audit log's retention is the server's alone.
+/// `[retention]`: how long what ade keeps about a repository's goals and runs is kept, in days,
+/// per kind of data; 0 deletes it as soon as the run is finished and reported (docs/retention.md).
+/// The audit log's retention and the job queue's are the server's alone.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Retention {
-    /// Days agent output and verification logs are kept. Default 30. Capped by
-    /// `limits.max_run_logs_days`.
+    /// Days raw webhook deliveries, and the events ade made of them, are kept once handled.
+    /// Default 14. Capped by `limits.max_deliveries_days`.
+    pub deliveries_days: Option<u32>,
+    /// Days run logs (the agent's output) and the last lines of it kept with the run are kept.
+    /// Default 30. Capped by `limits.max_run_logs_days`.
     pub run_logs_days: Option<u32>,
-    /// Days worktrees of finished runs are kept for inspection. Default 7. Capped by
-    /// `limits.max_worktrees_days`.
+    /// Days verification logs (every step's output) and the failures handed to a retry are kept.
+    /// Default 30. Capped by `limits.max_verification_logs_days`.
+    pub verification_logs_days: Option<u32>,
+    /// Days the scratch folders of finished runs (the agent's HOME and TMPDIR, its output file)
+    /// are kept; worktrees themselves are cleaned for the next run as soon as a run ends. Default
+    /// 7. Capped by `limits.max_worktrees_days`.
     pub worktrees_days: Option<u32>,
+    /// Days the prompts ade rendered for agents (and the task files beside them) are kept.
+    /// Default 30. Capped by `limits.max_prompts_days`.
+    pub prompts_days: Option<u32>,
 }
 
 /// `[dlp]`: patterns no pushed diff may contain, in addition to the built-in detectors of forge

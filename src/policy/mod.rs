@@ -28,7 +28,7 @@ mod validate;
 pub use check::{MAX_POLICY_BYTES, check_file, check_str};
 pub use diagnostic::PolicyDiagnostic;
 pub use effective::{
-    AgentPolicy, AgentSet, DlpPattern, EffectivePolicy, ExecutionPolicy, PullRequestPolicy,
+    AgentPolicy, AgentSet, DataClass, DlpPattern, EffectivePolicy, ExecutionPolicy, PullRequestPolicy,
     RateLimitPolicy, RejectPolicy, RetentionPolicy, RolePolicy, VerificationStep, effective,
 };
 pub use file::{

@@ -24,15 +24,6 @@ pub const NOT_ACTED_ON: &[NotActedOn] = &[
                   no planner agent runs",
     },
     NotActedOn {
-        key: "retention.run_logs_days",
-        instead: "run logs are kept until the operator deletes them",
-    },
-    NotActedOn {
-        key: "retention.worktrees_days",
-        instead: "a finished run's worktree goes back to the runner's pool and is reused; \
-                  none is kept for inspection",
-    },
-    NotActedOn {
         key: "rate_limits.plans_per_hour",
         instead: "ade does not count `/ade plan` commands",
     },

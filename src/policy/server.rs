@@ -58,10 +58,16 @@ pub struct Limits {
     pub protected_paths: Vec<String>,
     /// Whether a repository may take paths off `protected_paths` with `paths.unprotected`.
     pub allow_unprotect: bool,
+    /// Longest retention of raw deliveries and events, in days.
+    pub max_deliveries_days: u32,
     /// Longest retention of run logs, in days.
     pub max_run_logs_days: u32,
-    /// Longest retention of finished worktrees, in days.
+    /// Longest retention of verification logs, in days.
+    pub max_verification_logs_days: u32,
+    /// Longest retention of finished runs' scratch folders, in days.
     pub max_worktrees_days: u32,
+    /// Longest retention of rendered prompts, in days.
+    pub max_prompts_days: u32,
     /// Highest `/ade plan` rate per repository per hour.
     pub max_plans_per_hour: u32,
     /// Highest run start rate per repository per hour.
@@ -97,8 +103,11 @@ impl Default for Limits {
             .map(str::to_owned)
             .to_vec(),
             allow_unprotect: false,
+            max_deliveries_days: 90,
             max_run_logs_days: 90,
+            max_verification_logs_days: 90,
             max_worktrees_days: 30,
+            max_prompts_days: 90,
             max_plans_per_hour: 60,
             max_runs_per_hour: 200,
             max_commands_per_user_per_hour: 120,
@@ -192,8 +201,11 @@ pub(super) mod builtin {
     pub const REJECT_LABEL: &str = "ade:rejected";
     pub const BRANCH_PREFIX: &str = "ade/";
     pub const LABELS: &[&str] = &["ade"];
+    pub const DELIVERIES_DAYS: u32 = 14;
     pub const RUN_LOGS_DAYS: u32 = 30;
+    pub const VERIFICATION_LOGS_DAYS: u32 = 30;
     pub const WORKTREES_DAYS: u32 = 7;
+    pub const PROMPTS_DAYS: u32 = 30;
     pub const PLANS_PER_HOUR: u32 = 20;
     pub const RUNS_PER_HOUR: u32 = 50;
     pub const COMMANDS_PER_USER_PER_HOUR: u32 = 30;

@@ -2,11 +2,13 @@
 //! needs to carry out one run, and a [`RunOutcome`] says how it ended. The coordinator never looks
 //! inside a runner, so the embedded runner and a remote runner process are interchangeable.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::forge::{CloneCredential, ForgeKind};
-use crate::policy::{DlpPattern, Environment, ExecutionPolicy, VerificationStep};
+use crate::policy::{DataClass, DlpPattern, Environment, ExecutionPolicy, VerificationStep};
 use crate::spec::Task;
 use crate::verify::VerificationReport;
 
@@ -92,6 +94,10 @@ pub enum RunOutcome {
         report: RunReport,
         /// What verification concluded about the commit.
         verification: VerificationReport,
+        /// Where the verification's log is, on the runner (runs from before it had its own log
+        /// wrote it into the run log).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        verification_log: Option<String>,
     },
     /// The agent changed nothing.
     NoChanges {
@@ -142,6 +148,17 @@ pub enum Fault {
 impl RunOutcome {
     /// The report, whichever way the run ended.
     pub fn report(&self) -> &RunReport {
+        match self {
+            RunOutcome::Pushed { report, .. }
+            | RunOutcome::NoChanges { report }
+            | RunOutcome::Blocked { report, .. }
+            | RunOutcome::Failed { report, .. }
+            | RunOutcome::Cancelled { report } => report,
+        }
+    }
+
+    /// What happened, to change (retention removes the agent's output from it).
+    pub fn report_mut(&mut self) -> &mut RunReport {
         match self {
             RunOutcome::Pushed { report, .. }
             | RunOutcome::NoChanges { report }
@@ -226,6 +243,38 @@ pub trait Runner: Send + Sync + 'static {
         let _ = order;
         Ok(())
     }
+
+    /// The runs whose data the runner still keeps (logs, prompts, scratch folders): what the
+    /// retention sweep asks about. A runner that keeps nothing after a run keeps no runs.
+    async fn kept_runs(&self) -> Result<Vec<i64>, String> {
+        Ok(Vec::new())
+    }
+
+    /// Deletes `classes` of what the runner keeps of run `run`, unless something of the run is in
+    /// flight on it ([`Forgotten::Busy`]; the next sweep tries again). Retention calls it once
+    /// the run and its verifications are finished and reported (docs/retention.md).
+    async fn forget(&self, run: i64, classes: &[DataClass]) -> Result<Forgotten, String> {
+        let _ = (run, classes);
+        Ok(Forgotten::Done(BTreeMap::new()))
+    }
+}
+
+/// What [`Runner::forget`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Forgotten {
+    /// Deleted: files and bytes per class (classes with nothing to delete are left out).
+    Done(BTreeMap<DataClass, Removed>),
+    /// A run or verification of the run is in flight here: nothing was deleted.
+    Busy,
+}
+
+/// What deleting one class of a run's data removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Removed {
+    /// Files (and links) removed.
+    pub files: u64,
+    /// Their bytes.
+    pub bytes: u64,
 }
 
 /// What the coordinator hears from a runner while a run goes on.

@@ -442,17 +442,43 @@ pub async fn reap_expired(conn: &mut Conn, now: i64) -> Result<Vec<i64>, StoreEr
         .context("read reaped jobs")
 }
 
-/// Deletes completed and cancelled jobs that finished before `before`; failed jobs stay for an
-/// operator to look at. Returns how many were deleted.
-pub async fn prune_finished(conn: &mut Conn, before: i64) -> Result<u64, StoreError> {
-    let done = sqlx::query(
-        "DELETE FROM jobs WHERE state IN ('completed', 'cancelled') AND finished_at < $1",
-    )
-    .bind(before)
-    .execute(conn)
-    .await
-    .context("prune finished jobs")?;
-    Ok(done.rows_affected())
+/// Which finished jobs a prune deletes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finished {
+    /// Completed and cancelled jobs.
+    Done,
+    /// Jobs that failed for good.
+    Failed,
+}
+
+/// Deletes up to [`super::retention::BATCH`] `which` jobs that finished before `before`, oldest
+/// first. Returns their ids.
+pub async fn prune_finished(
+    conn: &mut Conn,
+    which: Finished,
+    before: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let states = match which {
+        Finished::Done => "'completed', 'cancelled'",
+        Finished::Failed => "'failed'",
+    };
+    let sql = format!(
+        "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state IN ({states}) \
+         AND finished_at < $1 ORDER BY id LIMIT {}) RETURNING id",
+        super::retention::BATCH
+    );
+    let rows = sqlx::query(&sql)
+        .bind(before)
+        .fetch_all(conn)
+        .await
+        .context("prune finished jobs")?;
+    let mut ids = rows
+        .iter()
+        .map(|row| row.try_get::<i64, _>(0))
+        .collect::<Result<Vec<_>, _>>()
+        .context("read pruned job ids")?;
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 /// How many jobs there are of each kind and state, for `/metrics`.

@@ -52,6 +52,7 @@ migrations![
     (4, "0004", "approvals_and_verifications"),
     (5, "0005", "audit"),
     (6, "0006", "secrets"),
+    (7, "0007", "retention"),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {

@@ -16,6 +16,7 @@ pub mod leader;
 pub mod links;
 mod migrate;
 mod query;
+pub mod retention;
 pub mod runs;
 pub mod secrets;
 pub mod sticky;

@@ -72,6 +72,15 @@ impl RunHandler {
             }
             Err((reason, _)) => Err((reason, None)),
             Ok((policy, base)) => {
+                self.shared
+                    .remember_retention(
+                        ctx.store(),
+                        loaded.forge,
+                        &loaded.repo.full_name(),
+                        &policy.retention,
+                        ctx.now_ms(),
+                    )
+                    .await;
                 let bot = self.shared.bot_login(forge.as_ref()).await?;
                 match order::build(ctx, forge.as_ref(), &bot, &policy, &loaded).await {
                     Ok(order) => Ok((policy, base, order)),
@@ -274,7 +283,9 @@ impl RunHandler {
         self.shared
             .enqueue_writes(&mut tx, loaded.forge, &writes, now)
             .await?;
-        ctx.finish(tx).await
+        ctx.finish(tx).await?;
+        self.shared.after_run(loaded.run.id).await;
+        Ok(())
     }
 
     /// Reads the run and marks it started; `None` when there is nothing to do (it already ended,

@@ -84,7 +84,13 @@ pub(super) async fn end(
     opened_late: Option<Opened>,
 ) -> Result<Vec<ForgeWrite>, JobError> {
     let json = serde_json::to_string(&outcome).expect("serializes");
-    let log = outcome.report().log.clone();
+    let log = match &outcome {
+        RunOutcome::Pushed {
+            verification_log: Some(log),
+            ..
+        } => Some(log.clone()),
+        other => other.report().log.clone(),
+    };
     let l = e.l;
     let RunOutcome::Pushed {
         head_sha,

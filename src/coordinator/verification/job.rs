@@ -187,7 +187,9 @@ impl VerifyHandler {
                 verification = row.id,
                 "a superseded verification ended; nothing to report"
             );
-            return ctx.finish(tx).await;
+            ctx.finish(tx).await?;
+            self.shared.after_run(row.run).await;
+            return Ok(());
         }
         tracing::info!(verification = row.id, head = %row.head_sha, verdict = outcome.verdict.as_str(), "verification ended");
         let context = subject.context(&self.shared, &row.head_sha, row.id, now);
@@ -208,7 +210,9 @@ impl VerifyHandler {
         self.shared
             .enqueue_writes(&mut tx, subject.forge, &writes, now)
             .await?;
-        ctx.finish(tx).await
+        ctx.finish(tx).await?;
+        self.shared.after_run(row.run).await;
+        Ok(())
     }
 
     /// The policy could not be read: the verification is an error, reported as such.

@@ -234,18 +234,42 @@ impl Merge<'_> {
 
     fn retention(&mut self) -> RetentionPolicy {
         let limits = self.server.limits.clone();
+        let mut days = |name: &str, get: fn(&Policy) -> Option<u32>, builtin, cap| {
+            self.capped(&["retention", name], get, builtin, cap)
+        };
         RetentionPolicy {
-            run_logs_days: self.capped(
-                &["retention", "run_logs_days"],
+            deliveries_days: days(
+                "deliveries_days",
+                |p| p.retention.deliveries_days,
+                builtin::DELIVERIES_DAYS,
+                (limits.max_deliveries_days, "max_deliveries_days"),
+            ),
+            run_logs_days: days(
+                "run_logs_days",
                 |p| p.retention.run_logs_days,
                 builtin::RUN_LOGS_DAYS,
                 (limits.max_run_logs_days, "max_run_logs_days"),
             ),
-            worktrees_days: self.capped(
-                &["retention", "worktrees_days"],
+            verification_logs_days: days(
+                "verification_logs_days",
+                |p| p.retention.verification_logs_days,
+                builtin::VERIFICATION_LOGS_DAYS,
+                (
+                    limits.max_verification_logs_days,
+                    "max_verification_logs_days",
+                ),
+            ),
+            worktrees_days: days(
+                "worktrees_days",
                 |p| p.retention.worktrees_days,
                 builtin::WORKTREES_DAYS,
                 (limits.max_worktrees_days, "max_worktrees_days"),
+            ),
+            prompts_days: days(
+                "prompts_days",
+                |p| p.retention.prompts_days,
+                builtin::PROMPTS_DAYS,
+                (limits.max_prompts_days, "max_prompts_days"),
             ),
         }
     }

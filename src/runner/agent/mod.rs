@@ -30,7 +30,7 @@ pub use check::{AgentVersion, StartError};
 pub use inputs::{Dependency, RunInputs};
 pub use leftovers::Leftovers;
 pub use output::{AgentOutput, OutputFormat, OutputReader};
-pub use prepare::{OUTPUT_FILE, PrepareError, RunPaths};
+pub use prepare::{OUTPUT_FILE, PROMPT_FILE, PrepareError, RunPaths, TASK_FILE};
 pub use template::{ArgTemplate, Placeholder, TemplateError};
 
 use crate::policy::{AgentPolicy, Environment, ExecutionPolicy, ServerPolicy};

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 mod agent;
 mod check;
+mod folder;
 mod prepare;
 mod publish;
 mod verify;
@@ -27,12 +28,12 @@ use super::env::EnvOptions;
 use super::git::Git;
 use super::mirror::{Mirror, Mirrors};
 use super::order::{
-    Fault, RunOrder, RunOutcome, RunProgress, RunReport, Runner, VerifyOrder, VerifyOutcome,
+    Fault, Forgotten, RunOrder, RunOutcome, RunProgress, RunReport, Runner, VerifyOrder, VerifyOutcome,
     WarmOrder,
 };
 use super::workspace::{PoolConfig, WorktreePool};
 use crate::forge::{CloneCredential, ForgeKind};
-use crate::policy::ServerPolicy;
+use crate::policy::{DataClass, ServerPolicy};
 use crate::secrets::{LogFiles, SecretStore};
 
 /// The runner embedded in `ade serve`.
@@ -47,6 +48,9 @@ pub struct LocalRunner {
     workdir: PathBuf,
     pool_config: PoolConfig,
     bot: Identity,
+    /// Per run, held shared by whatever of it is in flight here (the run, a verification) and
+    /// exclusively while retention deletes its folder, so nothing is deleted from under it.
+    in_flight: std::sync::Mutex<HashMap<i64, Arc<tokio::sync::RwLock<()>>>>,
 }
 
 /// What a phase hands the next: go on with its result, or end the run with this outcome.
@@ -145,6 +149,7 @@ impl LocalRunner {
                 name: "ade".into(),
                 email: "ade@localhost".into(),
             },
+            in_flight: std::sync::Mutex::default(),
         })
     }
 
@@ -291,11 +296,29 @@ impl LocalRunner {
             verdict = verification.verdict.as_str(),
             "verified"
         );
+        let verification_log = (!order.verification.is_empty()).then(|| {
+            folder::verification_log(&self.run_dir(order.run_id), order.attempt)
+                .display()
+                .to_string()
+        });
         Ok(RunOutcome::Pushed {
             head_sha: head,
             report: report.clone(),
             verification,
+            verification_log,
         })
+    }
+
+    /// The lock of run `run_id`'s folder ([`LocalRunner::in_flight`]).
+    fn folder_lock(&self, run_id: i64) -> Arc<tokio::sync::RwLock<()>> {
+        let mut locks = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        locks.entry(run_id).or_default().clone()
+    }
+
+    /// Holds run `run_id`'s folder shared while something of the run is in flight.
+    async fn use_folder(&self, run_id: i64) -> tokio::sync::OwnedRwLockReadGuard<()> {
+        self.folder_lock(run_id).read_owned().await
     }
 
     /// The folder of run `run_id`'s logs and scratch folders.
@@ -375,7 +398,30 @@ impl Runner for LocalRunner {
     }
 
     async fn verify(&self, order: VerifyOrder, cancel: CancellationToken) -> VerifyOutcome {
+        let _folder = self.use_folder(order.run_id).await;
         verify::verify_again(self, &order, cancel).await
+    }
+
+    async fn kept_runs(&self) -> Result<Vec<i64>, String> {
+        let runs = self.workdir.join("runs");
+        tokio::task::spawn_blocking(move || folder::kept_runs(&runs))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("list {}: {e}", self.workdir.join("runs").display()))
+    }
+
+    async fn forget(&self, run: i64, classes: &[DataClass]) -> Result<Forgotten, String> {
+        let Ok(_folder) = self.folder_lock(run).try_write_owned() else {
+            return Ok(Forgotten::Busy);
+        };
+        let dir = self.run_dir(run);
+        let classes = classes.to_vec();
+        let shown = dir.display().to_string();
+        tokio::task::spawn_blocking(move || folder::forget(&dir, &classes))
+            .await
+            .map_err(|e| e.to_string())?
+            .map(Forgotten::Done)
+            .map_err(|e| format!("delete from {shown}: {e}"))
     }
 
     async fn execute(
@@ -388,6 +434,7 @@ impl Runner for LocalRunner {
             runner: self.name.clone(),
             ..RunReport::default()
         };
+        let _folder = self.use_folder(order.run_id).await;
         match self.carry_out(&order, &cancel, progress, &mut report).await {
             Ok(outcome) => outcome,
             Err(stop) => {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::{LocalRunner, Next, Stop};
+use super::{LocalRunner, Next, Stop, folder};
 use crate::policy::{AgentPolicy, AgentSet, EffectivePolicy, Environment};
 use crate::runner::agent::{RunPaths, SecretSource, Selection};
 use crate::runner::commit::WorktreePaths;
@@ -55,7 +55,7 @@ pub(super) async fn prepare(
         .map_err(|refusal| Stop::agent(refusal.to_string()))?;
     report.environment = selection.environment.as_str().to_string();
     let run_dir = runner.run_dir(order.run_id);
-    let log = run_dir.join(format!("attempt-{}.log", order.attempt));
+    let log = folder::run_log(&run_dir, order.attempt);
     selection.stored = stored_secrets(runner, order, &selection, &log, report).await?;
     let started = Instant::now();
     let mirror = runner
@@ -75,7 +75,7 @@ pub(super) async fn prepare(
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
     let base_ready = started.elapsed();
     let pool = runner.pool(&mirror).await?;
-    let scratch = run_dir.join(format!("attempt-{}", order.attempt));
+    let scratch = folder::scratch(&run_dir, order.attempt);
     remove_if_present(&scratch).map_err(Stop::fault)?;
     LocalRunner::create_run_folder(&scratch)?;
     report.log = Some(log.display().to_string());

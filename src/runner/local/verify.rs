@@ -1,6 +1,6 @@
 //! Phase 5, verify: the policy's steps run on the pushed change, in the run's own worktree (with
 //! what the commit left out cleaned away first) and the agent's environment class and
-//! confinement, as the agent user, with none of the agent's secrets and no forge credential. Their output goes whole (up to a cap per step) into the run log; the
+//! confinement, as the agent user, with none of the agent's secrets and no forge credential. Their output goes whole (up to a cap per step) into the verification's own log beside the run log; the
 //! report keeps each step's masked last lines and annotations. [`verify_again`] does the same for
 //! a commit someone else pushed, in a clean worktree of its own.
 
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::prepare::{Lease, Prepared};
-use super::{LocalRunner, Stop};
+use super::{LocalRunner, Stop, folder};
 use crate::policy::{AgentPolicy, AgentSet, EffectivePolicy, Environment};
 use crate::runner::dlp::Dlp;
 use crate::runner::env::{PathAccess, PathGrant};
@@ -65,9 +65,8 @@ pub(super) async fn verify(
             );
         }
     }
-    let scratch = run
-        .scratch
-        .with_file_name(format!("attempt-{}-verify", order.attempt));
+    let run_dir = runner.run_dir(order.run_id);
+    let scratch = folder::verification_scratch(&run_dir, order.attempt);
     let request = StepsRequest {
         environment: steps_environment(run.selection.environment),
         network: run.invocation.network,
@@ -87,7 +86,7 @@ pub(super) async fn verify(
             order.verification.clone(),
             run.worktree.work_tree.clone(),
             scratch,
-            run.log.clone(),
+            folder::verification_log(&run_dir, order.attempt),
         )
     };
     steps_in(runner, &mut run.lease, &request, stop).await
@@ -99,9 +98,7 @@ pub(super) async fn verify_again(
     order: &VerifyOrder,
     cancel: CancellationToken,
 ) -> VerifyOutcome {
-    let log = runner
-        .run_dir(order.run_id)
-        .join(format!("verify-{}.log", order.verification_id));
+    let log = folder::reverification_log(&runner.run_dir(order.run_id), order.verification_id);
     let report = match verify_commit(runner, order, &log, cancel).await {
         Ok(report) => report,
         Err(stop) => {
@@ -154,9 +151,8 @@ async fn verify_commit(
         .map_err(|e| Stop::fault(format!("no worktree: {e}")))?;
     let worktree = lease.path().to_path_buf();
     let mut lease = Lease::Worktree(lease);
-    let scratch = runner
-        .run_dir(order.run_id)
-        .join(format!("verify-{}", order.verification_id));
+    let scratch =
+        folder::reverification_scratch(&runner.run_dir(order.run_id), order.verification_id);
     LocalRunner::create_run_folder(&scratch)?;
     let request = StepsRequest {
         environment: steps_environment(environment),
