@@ -456,8 +456,7 @@ mod tests {
             signing_key_configured: false,
         };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let audit =
-            AuditLog::open(audit, crate::audit::Masker::default(), clock.clone()).unwrap();
+        let audit = AuditLog::open(audit, crate::audit::Masker::default(), clock.clone()).unwrap();
         Retention::new(
             store,
             clock,
@@ -480,8 +479,13 @@ mod tests {
             3,
         );
         let dispatcher = Dispatcher::new(None, Arc::new(Metrics::default()));
-        let (handlers, run_handlers) =
-            handlers(&shared, &forges, dispatcher, Some(Arc::new(NoRunner)), &retention);
+        let (handlers, run_handlers) = handlers(
+            &shared,
+            &forges,
+            dispatcher,
+            Some(Arc::new(NoRunner)),
+            &retention,
+        );
         let run_handlers = run_handlers.expect("a runner's handlers");
         let mut kinds = HashSet::new();
         for kind in handlers.kinds().chain(run_handlers.kinds()) {
@@ -546,7 +550,10 @@ mod tests {
         assert_eq!(resume.payload, r#"{"spec":3,"started":100}"#);
         let purge = PurgeJob { period: 493_000 }.new_job(PurgeJob::ATTEMPTS, 100);
         assert_eq!(
-            (purge.idempotency_key.as_str(), purge.ordering_key.as_deref()),
+            (
+                purge.idempotency_key.as_str(),
+                purge.ordering_key.as_deref()
+            ),
             ("retention_purge:493000", Some("retention_purge"))
         );
         assert_eq!(purge.payload, r#"{"period":493000}"#);

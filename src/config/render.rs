@@ -54,10 +54,7 @@ impl Config {
             "purge_interval_secs",
             retention.purge_every.as_secs().into(),
         );
-        out.integer(
-            "completed_jobs_days",
-            retention.completed_jobs_days.into(),
-        );
+        out.integer("completed_jobs_days", retention.completed_jobs_days.into());
         out.integer("failed_jobs_days", retention.failed_jobs_days.into());
         out.integer("audit_days", retention.audit_days.into());
 

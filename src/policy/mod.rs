@@ -28,8 +28,9 @@ mod validate;
 pub use check::{MAX_POLICY_BYTES, check_file, check_str};
 pub use diagnostic::PolicyDiagnostic;
 pub use effective::{
-    AgentPolicy, AgentSet, DataClass, DlpPattern, EffectivePolicy, ExecutionPolicy, PullRequestPolicy,
-    RateLimitPolicy, RejectPolicy, RetentionPolicy, RolePolicy, VerificationStep, effective,
+    AgentPolicy, AgentSet, DataClass, DlpPattern, EffectivePolicy, ExecutionPolicy,
+    PullRequestPolicy, RateLimitPolicy, RejectPolicy, RetentionPolicy, RolePolicy,
+    VerificationStep, effective,
 };
 pub use file::{
     Agents, AutoReject, Dlp, DlpRule, Environment, Execution, Goals, MergeMethodName, Paths,

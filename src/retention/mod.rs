@@ -119,10 +119,16 @@ impl Retention {
     async fn enqueue_purge(&self) -> Result<(), crate::store::StoreError> {
         let now = self.clock.now_ms();
         let every = (self.config.purge_every.as_millis() as i64).max(1);
-        let job = PurgeJob { period: now / every };
+        let job = PurgeJob {
+            period: now / every,
+        };
         let mut conn = self.store.writer().await?;
-        crate::store::jobs::enqueue(&mut conn, &crate::jobs::Job::new_job(&job, PurgeJob::ATTEMPTS, now), now)
-            .await?;
+        crate::store::jobs::enqueue(
+            &mut conn,
+            &crate::jobs::Job::new_job(&job, PurgeJob::ATTEMPTS, now),
+            now,
+        )
+        .await?;
         Ok(())
     }
 }

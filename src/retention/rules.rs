@@ -88,7 +88,11 @@ mod tests {
         );
         assert_eq!(
             due(&RULES, settled, settled + 7 * DAY_MS),
-            [DataClass::VerificationLogs, DataClass::Scratch, DataClass::Prompts]
+            [
+                DataClass::VerificationLogs,
+                DataClass::Scratch,
+                DataClass::Prompts
+            ]
         );
         assert_eq!(due(&RULES, settled, settled + 30 * DAY_MS).len(), 4);
         assert!(due(&RULES, settled, settled - 1).is_empty());

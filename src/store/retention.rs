@@ -57,9 +57,9 @@ impl Whose<'_> {
 
     fn bind<'q>(&self, query: super::query::Query<'q>) -> super::query::Query<'q> {
         match *self {
-            Whose::Repository { forge, repository } => query
-                .bind(forge.to_owned())
-                .bind(repository.to_owned()),
+            Whose::Repository { forge, repository } => {
+                query.bind(forge.to_owned()).bind(repository.to_owned())
+            }
             Whose::Others => query,
         }
     }
@@ -112,7 +112,10 @@ pub async fn rules(conn: &mut Conn) -> Result<Vec<RepoRules>, StoreError> {
              worktrees_days, prompts_days FROM retention_rules ORDER BY forge, repository",
         ),
         |row| {
-            let days = |i| row.try_get::<i64, _>(i).map(|d| d.clamp(0, u32::MAX.into()) as u32);
+            let days = |i| {
+                row.try_get::<i64, _>(i)
+                    .map(|d| d.clamp(0, u32::MAX.into()) as u32)
+            };
             Ok(RepoRules {
                 forge: row.try_get(0)?,
                 repository: row.try_get(1)?,

@@ -82,19 +82,23 @@ async fn log(
             return (StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response();
         }
     };
-    let Some(path) = confined(&logs.workdir.join("runs").join(run.to_string()), &path) else {
-        tracing::warn!(
-            run,
-            "a stored log path outside the runner's workdir was not served"
-        );
-        return not_found();
+    let path = match confined(&logs.workdir.join("runs").join(run.to_string()), &path) {
+        Confined::Log(path) => path,
+        Confined::Gone => return gone(),
+        Confined::Outside => {
+            tracing::warn!(
+                run,
+                "a stored log path outside the runner's workdir was not served"
+            );
+            return not_found();
+        }
     };
     let files = logs.files.clone();
     let read = tokio::task::spawn_blocking(move || files.read(&path, MAX_LOG_BYTES)).await;
     let (bytes, cut) = match read {
         Ok(Ok(read)) => read,
         Ok(Err(LogError::Io { source, .. })) if source.kind() == std::io::ErrorKind::NotFound => {
-            return (StatusCode::NOT_FOUND, "this log is no longer kept\n").into_response();
+            return gone();
         }
         Ok(Err(error)) => {
             tracing::warn!(run, %error, "a run log could not be read");
@@ -131,14 +135,52 @@ async fn log(
 
 /// `path`, resolved, if it is a log file in the run's folder of the runner's workdir (resolved
 /// too): whatever a stored path says, nothing else is served.
-fn confined(workdir: &std::path::Path, path: &str) -> Option<std::path::PathBuf> {
-    let root = workdir.canonicalize().ok()?;
-    let path = std::path::Path::new(path).canonicalize().ok()?;
-    let is_log = path.extension().is_some_and(|e| e == "log") && path.parent() == Some(&root);
-    is_log.then_some(path)
+/// Where a stored log path leads.
+enum Confined {
+    /// A log file in the run's folder.
+    Log(std::path::PathBuf),
+    /// A log of the run's folder that is not there any more: retention deleted it.
+    Gone,
+    /// Anything else: never served.
+    Outside,
 }
 
-/// The file a link names: a verification's log (which must belong to the run), or the run's own.
+/// Whether `path` is a `.log` file right in the run folder `run_dir`, links resolved; a path that
+/// names one lexically but is missing was deleted.
+fn confined(run_dir: &std::path::Path, path: &str) -> Confined {
+    let path = std::path::Path::new(path);
+    let lexically_inside = path.parent() == Some(run_dir)
+        && path.extension().is_some_and(|e| e == "log")
+        && path
+            .components()
+            .all(|c| !matches!(c, std::path::Component::ParentDir));
+    if !lexically_inside {
+        return Confined::Outside;
+    }
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Confined::Gone,
+        Err(_) => return Confined::Outside,
+        Ok(_) => {}
+    }
+    let (Ok(root), Ok(resolved)) = (run_dir.canonicalize(), path.canonicalize()) else {
+        return Confined::Outside;
+    };
+    if resolved.parent() == Some(root.as_path()) {
+        Confined::Log(resolved)
+    } else {
+        Confined::Outside
+    }
+}
+
+/// The answer for a log retention deleted.
+fn gone() -> Response {
+    (
+        StatusCode::GONE,
+        "this log is no longer kept: the repository's retention period for it has passed\n",
+    )
+        .into_response()
+}
+
 async fn log_path(
     store: &Store,
     run: i64,

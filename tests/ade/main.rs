@@ -17,6 +17,7 @@ mod real_agent;
 #[path = "../real_agents/mod.rs"]
 mod real_agents;
 mod restart;
+mod retention;
 mod runs;
 mod secrets;
 mod signatures;

@@ -242,10 +242,11 @@ pub(super) fn kept_runs(runs: &Path) -> io::Result<Vec<i64>> {
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name();
-        if let Some(id) = name
-            .to_str()
-            .and_then(|name| name.parse::<i64>().ok().filter(|id| *id > 0 && id.to_string() == name))
-        {
+        if let Some(id) = name.to_str().and_then(|name| {
+            name.parse::<i64>()
+                .ok()
+                .filter(|id| *id > 0 && id.to_string() == name)
+        }) {
             ids.push(id);
         }
     }
@@ -363,7 +364,10 @@ mod tests {
         std::fs::remove_file(run.join("notes.txt")).unwrap();
         forget(&run, &DataClass::OF_RUNS).unwrap();
         assert!(!run.exists());
-        assert_eq!(kept_runs(&dir.path().join("runs")).unwrap(), Vec::<i64>::new());
+        assert_eq!(
+            kept_runs(&dir.path().join("runs")).unwrap(),
+            Vec::<i64>::new()
+        );
         assert!(forget(&run, &DataClass::OF_RUNS).unwrap().is_empty());
     }
 
@@ -385,13 +389,22 @@ mod tests {
 
     #[test]
     fn names_ade_does_not_write_are_not_its_own() {
-        assert_eq!(kind("attempt-1.log", false), Some(Kind::File(DataClass::RunLogs)));
+        assert_eq!(
+            kind("attempt-1.log", false),
+            Some(Kind::File(DataClass::RunLogs))
+        );
         assert_eq!(
             kind("verify-3.log", false),
             Some(Kind::File(DataClass::VerificationLogs))
         );
         assert_eq!(kind("attempt-2", true), Some(Kind::AttemptScratch));
-        for other in ["attempt-.log", "attempt-x.log", "verify-.log", "a.log", "attempt-1.log.bak"] {
+        for other in [
+            "attempt-.log",
+            "attempt-x.log",
+            "verify-.log",
+            "a.log",
+            "attempt-1.log.bak",
+        ] {
             assert_eq!(kind(other, false), None, "{other}");
         }
         assert_eq!(kind("attempt-1.log", true), None);

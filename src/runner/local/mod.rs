@@ -28,8 +28,8 @@ use super::env::EnvOptions;
 use super::git::Git;
 use super::mirror::{Mirror, Mirrors};
 use super::order::{
-    Fault, Forgotten, RunOrder, RunOutcome, RunProgress, RunReport, Runner, VerifyOrder, VerifyOutcome,
-    WarmOrder,
+    Fault, Forgotten, RunOrder, RunOutcome, RunProgress, RunReport, Runner, VerifyOrder,
+    VerifyOutcome, WarmOrder,
 };
 use super::workspace::{PoolConfig, WorktreePool};
 use crate::forge::{CloneCredential, ForgeKind};

@@ -11,6 +11,7 @@ use ade::lifecycle::State;
 use ade::sim::{ApiCall, SimCheck, SimPull};
 use ade::store::runs::{self as runs, RunRow};
 use std::future::Future;
+use std::time::Duration;
 
 /// The forge a story plays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +39,7 @@ pub struct Policy {
     drafts: bool,
     auto_merge: bool,
     close_issue: bool,
+    retention: Vec<(&'static str, u32)>,
 }
 
 impl Policy {
@@ -51,7 +53,14 @@ impl Policy {
             drafts: true,
             auto_merge: false,
             close_issue: false,
+            retention: Vec::new(),
         }
+    }
+
+    /// Keeps one kind of data `days` days (`[retention]`, `run_logs_days` and so on).
+    pub fn retention(mut self, key: &'static str, days: u32) -> Policy {
+        self.retention.push((key, days));
+        self
     }
 
     /// A static step running `script` with `/bin/sh -c`.
@@ -112,6 +121,12 @@ impl Policy {
              [goals]\nclose_issue = {}\n",
             self.attempts, self.reject, self.drafts, self.auto_merge, self.close_issue
         );
+        if !self.retention.is_empty() {
+            text.push_str("\n[retention]\n");
+            for (key, days) in &self.retention {
+                text.push_str(&format!("{key} = {days}\n"));
+            }
+        }
         for step in &self.steps {
             text.push('\n');
             text.push_str(step);
@@ -131,6 +146,7 @@ pub struct Setup {
     policy: Policy,
     files: Vec<(&'static str, String)>,
     public_url: bool,
+    purge_every: Option<Duration>,
 }
 
 impl Setup {
@@ -142,7 +158,14 @@ impl Setup {
             policy: Policy::new(),
             files: Vec::new(),
             public_url: false,
+            purge_every: None,
         }
+    }
+
+    /// ade purges what retention no longer keeps this often (an hour by default).
+    pub fn purging_every(mut self, every: Duration) -> Setup {
+        self.purge_every = Some(every);
+        self
     }
 
     pub fn agent(mut self, script: &str) -> Setup {
@@ -173,6 +196,7 @@ impl Setup {
         files.extend(self.files.iter().map(|(p, c)| (*p, c.as_str())));
         let agents = script_agent(&self.agent, self.agent_timeout_secs);
         let public_url = self.public_url;
+        let purge_every = self.purge_every;
         let story = Story::start_on(
             db,
             self.forge.kind(),
@@ -182,6 +206,9 @@ impl Setup {
                 runner_config(config, dir, &agents);
                 if public_url {
                     config.server.public_url = Some(PUBLIC_URL.into());
+                }
+                if let Some(every) = purge_every {
+                    config.retention.purge_every = every;
                 }
             },
         )
