@@ -427,3 +427,39 @@ async fn each_kind_of_data_is_kept_as_long_as_its_period_and_no_longer_on_github
 async fn each_kind_of_data_is_kept_as_long_as_its_period_and_no_longer_on_forgejo() {
     on_each_database(|db| periods(Forge::Forgejo, db)).await;
 }
+
+// ----- replicas -----
+
+/// Two replicas on one database: each enqueues the purge of every period, and the database keeps
+/// one job per period, each carried out once.
+async fn one_purge_per_period(db: TestDb) {
+    let every = Duration::from_millis(250);
+    let tweak = |config: &mut ade::config::Config| config.retention.purge_every = every;
+    let first = super::support::start_ade(&db, tweak, Default::default()).await;
+    let second = super::support::start_ade(&db, tweak, Default::default()).await;
+    tokio::time::sleep(every * 8).await;
+    let store = db.store().await;
+    let mut conn = store.reader().await.unwrap();
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT payload, state FROM jobs WHERE kind = 'retention_purge' ORDER BY id",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
+    first.shutdown().await.unwrap();
+    second.shutdown().await.unwrap();
+    assert!(rows.len() >= 4, "{} purges in 8 periods: {rows:?}", db.name);
+    let periods: std::collections::HashSet<&str> = rows.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(periods.len(), rows.len(), "one purge per period: {rows:?}");
+    assert!(
+        rows.iter()
+            .all(|(_, state)| ["completed", "available", "running"].contains(&state.as_str())),
+        "{rows:?}"
+    );
+}
+
+#[tokio::test]
+async fn replicas_share_one_purge_per_period() {
+    on_each_database(one_purge_per_period).await;
+}
