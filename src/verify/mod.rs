@@ -91,9 +91,11 @@ pub struct StepResult {
     pub annotations: Vec<CheckAnnotation>,
     /// Bytes of output it wrote, kept or not.
     pub output_bytes: u64,
-    /// Whether the run log holds less than all of its output (the per-step cap was reached).
+    /// Whether the verification log holds less than all of its output (the per-step cap was
+    /// reached).
     pub truncated: bool,
-    /// Where its section of the run log is: from its header line to the end of its ending line.
+    /// Where its section of the verification log is: from its header line to the end of its
+    /// ending line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<LogRange>,
 }
@@ -118,7 +120,7 @@ impl StepResult {
     }
 }
 
-/// A byte range of the run log, for the run page to show one step's whole output.
+/// A byte range of the verification log, for the run page to show one step's whole output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogRange {
     /// Offset of the first byte.

@@ -540,18 +540,31 @@ async fn sealed_run_logs_hold_no_plaintext_on_disk_and_ade_serves_them_opened() 
 
     let run = succeeded(&story).await;
     let (path, on_disk) = log_bytes(&run);
-    assert!(
-        on_disk.starts_with(b"ADE-SEALED-LOG 1 "),
-        "{} is sealed",
-        path.display()
-    );
-    for plain in [
-        "agent-marker-31d7",
-        "step-marker-9b2e",
-        "[ade]",
-        "environment",
+    let verification_log = path.with_file_name("attempt-1-verify.log");
+    for (path, on_disk) in [
+        (path.clone(), on_disk.clone()),
+        (
+            verification_log.clone(),
+            std::fs::read(&verification_log).unwrap(),
+        ),
     ] {
-        assert!(!holds(&on_disk, plain), "{plain} is on disk in plaintext");
+        assert!(
+            on_disk.starts_with(b"ADE-SEALED-LOG 1 "),
+            "{} is sealed",
+            path.display()
+        );
+        for plain in [
+            "agent-marker-31d7",
+            "step-marker-9b2e",
+            "[ade]",
+            "environment",
+        ] {
+            assert!(
+                !holds(&on_disk, plain),
+                "{plain} is on disk in plaintext in {}",
+                path.display()
+            );
+        }
     }
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
@@ -560,8 +573,8 @@ async fn sealed_run_logs_hold_no_plaintext_on_disk_and_ade_serves_them_opened() 
         "the log is its owner's alone"
     );
 
-    // ade's own readers open it: the approval's summary (the agent's last lines) and the log
-    // behind the check's signed link.
+    // ade's own readers open them: the approval's summary (the agent's last lines, from the run
+    // log) and the verification's log behind the check's signed link.
     assert!(
         ready.body.contains("agent-marker-31d7 was here"),
         "the summary read from the sealed log: {}",
@@ -571,7 +584,6 @@ async fn sealed_run_logs_hold_no_plaintext_on_disk_and_ade_serves_them_opened() 
     let (status, served) = open_link(&story, &link).await;
     assert_eq!(status, 200, "{served}");
     for plain in [
-        "agent-marker-31d7 was here",
         "[ade] verification step marker (static)",
         "step-marker-9b2e",
     ] {
