@@ -4,7 +4,7 @@
 
 use super::line::{Link, hash};
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -102,6 +102,8 @@ pub fn append(path: &Path, bytes: &[u8], new: bool, len_before: u64) -> std::io:
 pub struct Found {
     /// The hash of its line.
     pub hash: String,
+    /// Its time, as written.
+    pub time: String,
     /// The offset just past its line's newline.
     pub end: u64,
     /// The seqs of the complete lines after it (a half-written line is not one).
@@ -143,6 +145,7 @@ pub fn find_back(path: &Path, seq: i64) -> std::io::Result<Option<Found>> {
                     after.reverse();
                     return Ok(Some(Found {
                         hash: hash(line),
+                        time: link.time,
                         end: from + stop as u64,
                         after,
                     }));
@@ -158,6 +161,16 @@ pub fn find_back(path: &Path, seq: i64) -> std::io::Result<Option<Found>> {
         }
         window = window.saturating_mul(4);
     }
+}
+
+/// The link of the first line of `path`, when that line is complete and a record.
+pub fn first_link(path: &Path) -> std::io::Result<Option<Link>> {
+    let mut line = Vec::new();
+    BufReader::new(File::open(path)?).read_until(b'\n', &mut line)?;
+    if line.pop() != Some(b'\n') {
+        return Ok(None);
+    }
+    Ok(Link::read(&line).ok())
 }
 
 /// Moves what `path` holds from offset `from` on into a file beside it that is not part of the

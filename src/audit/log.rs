@@ -65,13 +65,21 @@ pub enum AuditError {
     /// The signing key.
     #[error("audit signing key {0}")]
     Key(#[from] KeyError),
+    /// A file of the log is not as ade writes one: a purge that reaches it removes nothing.
+    #[error("audit log {path}: {why}; `ade audit verify` names what is wrong")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
 }
 
 /// Where the chain ends in the folder, as this process last wrote or read it.
 #[derive(Clone, Debug)]
-struct End {
+pub(super) struct End {
     /// The file records go to next, and its length; none before the first record.
-    file: Option<(ChainFile, u64)>,
+    pub(super) file: Option<(ChainFile, u64)>,
     seq: i64,
     hash: String,
 }
@@ -84,11 +92,13 @@ impl End {
 
 /// The audit log of one process: shared by its workers, one writer at a time across processes.
 pub struct AuditLog {
-    config: AuditConfig,
+    pub(super) config: AuditConfig,
     key: SigningKey,
     masker: std::sync::RwLock<Masker>,
-    clock: Arc<dyn Clock>,
-    end: Mutex<Option<End>>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) end: Mutex<Option<End>>,
+    /// Held for the whole of a purge, so two purges of one process do not interleave.
+    pub(super) purging: Mutex<()>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -138,6 +148,7 @@ impl AuditLog {
             masker: std::sync::RwLock::new(masker),
             clock,
             end: Mutex::new(None),
+            purging: Mutex::new(()),
         })
     }
 
@@ -155,11 +166,7 @@ impl AuditLog {
         }
         let head = rows::lock_head(conn).await?;
         let mut end_slot = self.end.lock().await;
-        let cached = end_slot.take().filter(|end| end.matches(&head));
-        let mut end = match cached {
-            Some(end) if self.still_last(&end).await => end,
-            _ => self.recover(&head).await?,
-        };
+        let mut end = self.end_for(end_slot.take(), &head).await?;
         let mut total = 0;
         loop {
             let pending = rows::pending(conn, 500).await?;
@@ -237,6 +244,19 @@ impl AuditLog {
         Ok(())
     }
 
+    /// Where the chain ends in the folder for `head`, which the caller holds locked: where this
+    /// process last left it (`cached`) while the folder still agrees, else found (and repaired).
+    pub(super) async fn end_for(
+        &self,
+        cached: Option<End>,
+        head: &Head,
+    ) -> Result<End, AuditError> {
+        match cached.filter(|end| end.matches(head)) {
+            Some(end) if self.still_last(&end).await => Ok(end),
+            _ => self.recover(head).await,
+        }
+    }
+
     /// Whether the file this process last wrote is still the chain's last and as long as it
     /// left it: another process may have written and failed to commit since.
     async fn still_last(&self, end: &End) -> bool {
@@ -270,7 +290,7 @@ impl AuditLog {
     }
 
     /// Chains what `tx` holds and commits it.
-    async fn commit_sealed(&self, mut tx: Tx) -> Result<usize, AuditError> {
+    pub(super) async fn commit_sealed(&self, mut tx: Tx) -> Result<usize, AuditError> {
         let sealed = self.seal(&mut tx).await?;
         tx.commit().await.map_err(|source| StoreError::Database {
             what: "commit audit records",
@@ -530,7 +550,7 @@ fn day(unix_ms: i64) -> String {
     rfc3339_ms(unix_ms)[..10].replace('-', "")
 }
 
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+pub(super) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(work)
         .await
         .expect("audit file work does not panic")

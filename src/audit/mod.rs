@@ -14,6 +14,7 @@ mod files;
 pub mod line;
 mod log;
 mod mask;
+mod purge;
 pub mod show;
 pub mod signing;
 pub mod verify;
@@ -21,6 +22,7 @@ pub mod verify;
 pub use files::{ChainFile, file_name, list};
 pub use log::{AuditConfig, AuditError, AuditLog};
 pub use mask::{MASK, Masker};
+pub use purge::AuditPurge;
 
 /// The operating-system user at ade's command line, as admin actions record their actor.
 pub fn operator() -> String {

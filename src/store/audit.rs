@@ -445,6 +445,17 @@ pub async fn insert_checkpoint(conn: &mut Conn, row: &Checkpoint) -> Result<(), 
     .await
 }
 
+/// Removes the checkpoints of records before `seq`, which a retention purge removed; the
+/// checkpoint of `seq` itself anchors what remains and is kept.
+pub async fn drop_checkpoints_before(conn: &mut Conn, seq: i64) -> Result<(), StoreError> {
+    write(
+        conn,
+        sqlx::query("DELETE FROM audit_checkpoints WHERE seq < $1").bind(seq),
+        "remove the checkpoints of purged audit records",
+    )
+    .await
+}
+
 /// Every checkpoint, oldest record first.
 pub async fn checkpoints(conn: &mut Conn) -> Result<Vec<Checkpoint>, StoreError> {
     all(

@@ -373,6 +373,61 @@ async fn a_folder_that_does_not_end_where_the_database_says_is_refused_not_overw
     assert_eq!(all_lines(&config.dir).len(), 2, "the log is whole");
 }
 
+#[tokio::test]
+async fn a_retention_purge_removes_old_files_and_what_remains_verifies_from_its_anchor() {
+    for db in databases().await {
+        let store = db.store().await;
+        // A file per batch of records.
+        let config = AuditConfig {
+            max_file_bytes: 1,
+            ..audit_config(&db.dir)
+        };
+        let log = AuditLog::open(config.clone(), Masker::default(), Arc::new(SystemClock)).unwrap();
+        let now = ade::clock::unix_ms();
+        let day = 86_400_000;
+        for age in [30, 20, 3, 1] {
+            let entry = Entry {
+                at: now - age * day,
+                ..operator_entry(age as usize)
+            };
+            log.record_now(&store, &[entry.clone(), entry])
+                .await
+                .unwrap();
+        }
+        let names: Vec<String> = ade::audit::list(&config.dir)
+            .unwrap()
+            .iter()
+            .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        let purge = log
+            .purge_before(&store, now - 7 * day)
+            .await
+            .unwrap()
+            .expect("the files of 30 and 20 days ago are due");
+        assert_eq!(purge.files, names[..2], "{}", db.name);
+        assert_eq!((purge.first_seq, purge.last_seq, purge.anchor), (1, 4, 4));
+        log.close(&store).await.unwrap();
+
+        let (code, out) = verify_cli(&db.dir);
+        assert_eq!(code, 0, "{}: {out}", db.name);
+        assert!(out.contains("records 5 to 9"), "{}: {out}", db.name);
+        let lines = all_lines(&config.dir);
+        assert!(
+            lines[4].contains("\"retention.purged\""),
+            "{}: {lines:#?}",
+            db.name
+        );
+        let mut conn = store.reader().await.unwrap();
+        let kept: Vec<i64> = rows::checkpoints(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.seq)
+            .collect();
+        assert_eq!(kept, vec![4, 9], "{}", db.name);
+    }
+}
+
 /// Runs `ade migrate` on `db` with the audit folder in its data dir; every run is an admin
 /// action the audit log records.
 fn migrate(db: &TestDb) -> std::process::Child {
