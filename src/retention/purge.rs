@@ -72,7 +72,12 @@ impl JobHandler for PurgeHandler {
             ] {
                 jobs(ctx, which, cutoff(now, days), now).await?;
             }
-            // AUDIT-PURGE (merged with the audit log's purge)
+            if config.audit_days > 0 {
+                self.retention
+                    .audit
+                    .purge_before(ctx.store(), cutoff(now, config.audit_days))
+                    .await?;
+            }
             ctx.finish_empty().await
         })
     }

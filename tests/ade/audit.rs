@@ -15,7 +15,7 @@ use std::time::Duration;
 
 const SECRET: &str = "story-webhook-secret";
 
-fn audit_config(dir: &Path) -> AuditConfig {
+pub(super) fn audit_config(dir: &Path) -> AuditConfig {
     AuditConfig {
         dir: dir.join("audit"),
         max_file_bytes: 64 * 1024 * 1024,
@@ -42,7 +42,7 @@ fn all_lines(dir: &Path) -> Vec<String> {
 }
 
 /// `ade audit verify` on the story's folder, its checkpoints file and key: exit code and output.
-fn verify_cli(data: &Path) -> (i32, String) {
+pub(super) fn verify_cli(data: &Path) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_ade"))
         .args(["audit", "verify"])
         .arg(data.join("audit"))
@@ -277,7 +277,7 @@ async fn refused(config: &AuditConfig, store: &ade::store::Store) -> String {
         .to_string()
 }
 
-fn operator_entry(n: usize) -> Entry {
+pub(super) fn operator_entry(n: usize) -> Entry {
     Entry::new(
         ade::clock::unix_ms(),
         ActorKind::Operator,

@@ -463,3 +463,67 @@ async fn one_purge_per_period(db: TestDb) {
 async fn replicas_share_one_purge_per_period() {
     on_each_database(one_purge_per_period).await;
 }
+
+// ----- the audit log -----
+
+/// A log whose first files are older than `[retention] audit_days`: ade's purge removes them,
+/// records that it did, and what remains verifies from the checkpoint it signed.
+async fn old_audit_files(db: TestDb) {
+    use super::audit::{audit_config, operator_entry, verify_cli};
+    let now = ade::clock::unix_ms();
+    {
+        let store = db.store().await;
+        let config = ade::audit::AuditConfig {
+            max_file_bytes: 1,
+            ..audit_config(&db.dir)
+        };
+        let log = ade::audit::AuditLog::open(
+            config,
+            ade::audit::Masker::default(),
+            std::sync::Arc::new(ade::clock::SystemClock),
+        )
+        .unwrap();
+        for (n, age) in [60, 45, 10].into_iter().enumerate() {
+            let entry = ade::store::audit::Entry {
+                at: now - age * DAY_MS,
+                ..operator_entry(n)
+            };
+            log.record_now(&store, &[entry]).await.unwrap();
+        }
+        log.close(&store).await.unwrap();
+    }
+    let ade = super::support::start_ade(
+        &db,
+        |config| {
+            config.retention.audit_days = 30;
+            config.retention.purge_every = Duration::from_millis(250);
+        },
+        Default::default(),
+    )
+    .await;
+    let purge = eventually(PATIENCE, "the audit purge", || async {
+        let dir = db.dir.join("audit");
+        ade::audit::list(&dir)
+            .unwrap()
+            .iter()
+            .flat_map(|f| {
+                std::fs::read_to_string(&f.path)
+                    .unwrap()
+                    .lines()
+                    .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .find(|r| r["action"] == "retention.purged" && r["details"]["class"] == "audit")
+    })
+    .await;
+    ade.shutdown().await.unwrap();
+    assert_eq!(purge["details"]["first_seq"], 1, "{}: {purge}", db.name);
+    assert_eq!(purge["details"]["last_seq"], 2, "{}: {purge}", db.name);
+    let (code, out) = verify_cli(&db.dir);
+    assert_eq!(code, 0, "{}: {out}", db.name);
+}
+
+#[tokio::test]
+async fn audit_files_past_the_servers_period_go_and_the_rest_still_verifies() {
+    on_each_database(old_audit_files).await;
+}
