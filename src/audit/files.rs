@@ -97,6 +97,20 @@ pub fn append(path: &Path, bytes: &[u8], new: bool, len_before: u64) -> std::io:
     Ok(())
 }
 
+/// Whether the folder `dir` ends where a writer left it: `last` (a file and its length) is the
+/// chain's last file and that long, or, for `None`, the folder holds no file. Another process's
+/// lines (a transaction that never committed) make it false.
+pub fn ends_at(dir: &Path, last: Option<(&Path, u64)>) -> std::io::Result<bool> {
+    let files = list(dir)?;
+    Ok(match (last, files.last()) {
+        (None, None) => true,
+        (Some((path, len)), Some(found)) => {
+            found.path == path && std::fs::metadata(path).is_ok_and(|m| m.len() == len)
+        }
+        _ => false,
+    })
+}
+
 /// Where record `seq` ends in a file, found reading backwards from its end.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Found {

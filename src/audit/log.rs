@@ -9,11 +9,14 @@ use super::mask::Masker;
 use super::signing::{KeyError, PublicKey, SigningKey};
 use crate::clock::{Clock, rfc3339_ms};
 use crate::store::audit::{self as rows, Entry, GENESIS, Head};
-use crate::store::{Conn, Store, StoreError, Tx};
+use crate::store::{Backend, Conn, Store, StoreError, Tx};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, watch};
+
+/// Most pending records one part of a seal chains (one append, one sync).
+const SEAL_BATCH: i64 = 500;
 
 /// `[audit]`: where the chain and its checkpoints go and how they are cut and signed
 /// (docs/configuration.md).
@@ -161,18 +164,30 @@ impl AuditLog {
     /// that acknowledges the action. The lines are on disk when it returns; if the transaction then
     /// does not commit, the next writer cuts them off again. Returns how many were chained.
     pub async fn seal(&self, conn: &mut Conn) -> Result<usize, AuditError> {
-        if !rows::any_pending(conn).await? {
+        // The look that most transactions, which record nothing, stop at; it is also the first
+        // batch on SQLite, whose write transactions are one at a time already.
+        let mut pending = rows::pending(conn, SEAL_BATCH).await?;
+        if pending.is_empty() {
             return Ok(0);
         }
         let head = rows::lock_head(conn).await?;
+        if Backend::of(conn) == Backend::Postgres {
+            // Another process may have chained some of them before this one took the lock.
+            pending = rows::pending(conn, SEAL_BATCH).await?;
+            if pending.is_empty() {
+                return Ok(0);
+            }
+        }
         let mut end_slot = self.end.lock().await;
-        let mut end = self.end_for(end_slot.take(), &head).await?;
+        // Where this process left the chain, checked against the folder as the lines go out;
+        // found again (and repaired) when the folder moved meanwhile.
+        let mut end = match end_slot.take().filter(|end| end.matches(&head)) {
+            Some(end) => end,
+            None => self.recover(&head).await?,
+        };
+        let mut may_recover = true;
         let mut total = 0;
         loop {
-            let pending = rows::pending(conn, 500).await?;
-            if pending.is_empty() {
-                break;
-            }
             let today = day(self.clock.now_ms());
             let (file, new, len_before) = match &end.file {
                 Some((file, len)) if *len < self.config.max_file_bytes && file.day == today => {
@@ -200,12 +215,34 @@ impl AuditLog {
             }
             let path = file.path.clone();
             let written = bytes.len() as u64;
-            blocking(move || files::append(&path, &bytes, new, len_before))
-                .await
-                .map_err(|source| AuditError::Io {
-                    path: file.path.clone(),
-                    source,
-                })?;
+            let (dir, last) = (self.config.dir.clone(), end.file.clone());
+            let appended = blocking(move || {
+                if !files::ends_at(&dir, last.as_ref().map(|(f, len)| (f.path.as_path(), *len)))? {
+                    return Ok(false);
+                }
+                files::append(&path, &bytes, new, len_before).map(|()| true)
+            })
+            .await
+            .map_err(|source| AuditError::Io {
+                path: file.path.clone(),
+                source,
+            })?;
+            if !appended {
+                // Only before the first part is out: from then on this transaction holds the
+                // head, and the folder ends where this loop put it.
+                if !may_recover {
+                    return Err(AuditError::Io {
+                        path: self.config.dir.clone(),
+                        source: std::io::Error::other(
+                            "the folder changed while the head was locked",
+                        ),
+                    });
+                }
+                end = self.recover(&head).await?;
+                may_recover = false;
+                continue;
+            }
+            may_recover = false;
             let ids: Vec<i64> = pending.iter().map(|p| p.id).collect();
             rows::chained(conn, &ids).await?;
             // The head moves with each part, so a transaction that commits after a later part
@@ -224,6 +261,13 @@ impl AuditLog {
                 hash: prev,
             };
             total += pending.len();
+            if pending.len() < SEAL_BATCH as usize {
+                break;
+            }
+            pending = rows::pending(conn, SEAL_BATCH).await?;
+            if pending.is_empty() {
+                break;
+            }
         }
         *end_slot = Some(end);
         Ok(total)
@@ -261,19 +305,10 @@ impl AuditLog {
     /// left it: another process may have written and failed to commit since.
     async fn still_last(&self, end: &End) -> bool {
         let dir = self.config.dir.clone();
-        let end = end.clone();
+        let last = end.file.clone();
         blocking(move || {
-            let Ok(files) = files::list(&dir) else {
-                return false;
-            };
-            match (&end.file, files.last()) {
-                (None, None) => true,
-                (Some((file, len)), Some(last)) => {
-                    last.path == file.path
-                        && std::fs::metadata(&file.path).is_ok_and(|m| m.len() == *len)
-                }
-                _ => false,
-            }
+            files::ends_at(&dir, last.as_ref().map(|(f, len)| (f.path.as_path(), *len)))
+                .unwrap_or(false)
         })
         .await
     }
