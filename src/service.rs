@@ -33,7 +33,7 @@ use crate::ingress::{self, DeliveryJob, Inbox, Ingress};
 use crate::jobs::{Handlers, Job, Leader, Queue, Wake, Worker};
 use crate::links::LinkSigner;
 use crate::metrics::Metrics;
-use crate::retention::{PurgeJob, Retention};
+use crate::retention::{PurgeJob, Retention, ServerPeriods};
 use crate::runner::Runner;
 use crate::runner::local::LocalRunner;
 use crate::secrets::SecretStore;
@@ -197,9 +197,7 @@ impl Service {
             audit.clone(),
             runner.as_ref().map(|(runner, _)| runner.clone()),
             config.retention.clone(),
-            crate::policy::effective(&config.policy, &crate::policy::Policy::default())
-                .map_err(|problems| anyhow::anyhow!("the server's policy: {problems:?}"))?
-                .retention,
+            server_periods(&config.policy)?,
         );
         let shared = Shared::new(forges.clone(), policies.clone(), links, attempts)
             .with_retention(retention.clone());
@@ -343,6 +341,24 @@ impl Service {
     }
 }
 
+/// The server's retention periods: what a repository that sets nothing gets, and the caps.
+fn server_periods(policy: &crate::policy::ServerPolicy) -> anyhow::Result<ServerPeriods> {
+    let defaults = crate::policy::effective(policy, &crate::policy::Policy::default())
+        .map_err(|problems| anyhow::anyhow!("the server's policy: {problems:?}"))?
+        .retention;
+    let limits = &policy.limits;
+    Ok(ServerPeriods {
+        defaults,
+        caps: crate::policy::RetentionPolicy {
+            deliveries_days: limits.max_deliveries_days,
+            run_logs_days: limits.max_run_logs_days,
+            verification_logs_days: limits.max_verification_logs_days,
+            worktrees_days: limits.max_worktrees_days,
+            prompts_days: limits.max_prompts_days,
+        },
+    })
+}
+
 /// The kinds only the runner's workers claim: runs, verifications and warm-ups take minutes, so
 /// they get workers of their own and the other workers leave them alone.
 const RUNNER_KINDS: [&str; 3] = [RunJob::KIND, VerifyJob::KIND, WarmJob::KIND];
@@ -463,7 +479,7 @@ mod tests {
             Arc::new(audit),
             None,
             Default::default(),
-            crate::policy::EffectivePolicy::default().retention,
+            server_periods(&Default::default()).unwrap(),
         )
     }
 

@@ -17,5 +17,5 @@ CREATE TABLE retention_rules (
 
 ALTER TABLE runs ADD COLUMN purged BIGINT NOT NULL DEFAULT 0;
 
-CREATE INDEX deliveries_by_processed ON deliveries (processed_at) WHERE processed_at IS NOT NULL;
+CREATE INDEX deliveries_by_repository ON deliveries (forge, repository, processed_at) WHERE processed_at IS NOT NULL;
 CREATE INDEX runs_by_finished ON runs (finished_at) WHERE finished_at IS NOT NULL;

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::policies::Policies;
 use crate::coordinator::writes::{ForgeWrite, Forges, enqueue_writes};
@@ -14,6 +15,13 @@ use crate::links::{LinkSigner, LogTarget};
 use crate::policy::RetentionPolicy;
 use crate::retention::Retention;
 use crate::store::{Conn, Store, StoreError};
+
+/// How long a repository's retention periods, once stored, are not stored again unchanged: as
+/// long as a policy is cached (`policies::MAX_AGE`).
+const REMEMBER_FOR: Duration = super::policies::MAX_AGE;
+
+/// Per repository, the retention periods this process stored and when.
+type Remembered = HashMap<(ForgeKind, String), (RetentionPolicy, Instant)>;
 
 /// The coordinator's shared parts.
 #[derive(Clone)]
@@ -30,8 +38,8 @@ pub struct Shared {
     /// Deletes what a run leaves behind once its repository's periods pass; None in processes
     /// (and tests) that keep everything.
     retention: Option<Retention>,
-    /// The retention periods this process last stored per repository.
-    remembered: Arc<Mutex<HashMap<(ForgeKind, String), RetentionPolicy>>>,
+    /// The retention periods this process last stored per repository, and when.
+    remembered: Arc<Mutex<Remembered>>,
 }
 
 impl Shared {
@@ -60,8 +68,9 @@ impl Shared {
     }
 
     /// Stores `rules` as the retention of `repository` (from the policy in force just read), so
-    /// purges follow the repository's own periods; a change since this process last stored them
-    /// costs one write, no change none. A failure is logged: purges go by the last stored rules.
+    /// purges follow the repository's own periods. What this process stored in the last
+    /// [`REMEMBER_FOR`] is not stored again (another replica may have stored other periods since,
+    /// so it is stored again after that). A failure is logged: purges go by the last stored rules.
     pub async fn remember_retention(
         &self,
         store: &Store,
@@ -71,7 +80,13 @@ impl Shared {
         now: i64,
     ) {
         let key = (forge, repository.to_owned());
-        if self.remembered.lock().unwrap().get(&key) == Some(rules) {
+        let fresh = self
+            .remembered
+            .lock()
+            .unwrap()
+            .get(&key)
+            .is_some_and(|(stored, at)| stored == rules && at.elapsed() < REMEMBER_FOR);
+        if fresh {
             return;
         }
         let stored = async {
@@ -80,7 +95,10 @@ impl Shared {
         };
         match stored.await {
             Ok(()) => {
-                self.remembered.lock().unwrap().insert(key, *rules);
+                self.remembered
+                    .lock()
+                    .unwrap()
+                    .insert(key, (*rules, Instant::now()));
             }
             Err(error) => {
                 tracing::warn!(%repository, %error, "could not store the repository's retention periods");

@@ -10,7 +10,7 @@ use super::Retention;
 use super::rules::{Rules, due};
 use crate::audit::AuditError;
 use crate::policy::DataClass;
-use crate::runner::{Forgotten, Removed};
+use crate::runner::{Forget, Forgotten, Removed};
 use crate::store::StoreError;
 use crate::store::audit::{About, ActorKind, Entry, Outcome};
 use crate::store::retention as rows;
@@ -59,6 +59,9 @@ impl Retention {
         }
     }
 
+    /// Deletes what is due of the runs `ids`. What is to go is measured and recorded first, then
+    /// deleted; a run whose files cannot be measured, recorded or deleted is logged (and, once
+    /// recorded, recorded as failed) and left for the next sweep, and the others go on.
     async fn forget_due(&self, ids: &[i64]) -> Result<usize, SweepError> {
         let Some(runner) = &self.runner else {
             return Ok(0);
@@ -78,29 +81,50 @@ impl Retention {
             if classes.is_empty() {
                 continue;
             }
-            let removed = match runner
-                .forget(age.id, &classes)
-                .await
-                .map_err(SweepError::Runner)?
-            {
-                Forgotten::Done(removed) => removed,
-                Forgotten::Busy => continue,
+            let measured = match runner.forget(age.id, &classes, Forget::Measure).await {
+                Ok(Forgotten::Done(measured)) if !measured.is_empty() => measured,
+                Ok(_) => continue,
+                Err(error) => {
+                    tracing::warn!(run = age.id, %error, "what retention no longer keeps of a run could not be measured; the next sweep tries again");
+                    continue;
+                }
             };
-            if removed.is_empty() {
+            let about = About::Run(age.id);
+            let entry = record(now, runner.name(), &measured);
+            if let Err(error) = self
+                .audit
+                .record_about_now(&self.store, about, &entry)
+                .await
+            {
+                tracing::warn!(run = age.id, %error, "the purge of a run's files could not be recorded, so nothing was deleted; the next sweep tries again");
                 continue;
             }
-            tracing::info!(run = age.id, classes = ?removed.keys().map(|c| c.as_str()).collect::<Vec<_>>(), "deleted what retention no longer keeps of a run");
-            let entry = record(now, runner.name(), &removed);
+            let failure = match runner.forget(age.id, &classes, Forget::Delete).await {
+                Ok(Forgotten::Done(_)) => {
+                    tracing::info!(run = age.id, classes = ?measured.keys().map(|c| c.as_str()).collect::<Vec<_>>(), "deleted what retention no longer keeps of a run");
+                    purged += 1;
+                    continue;
+                }
+                Ok(Forgotten::Busy) => "something of the run started on the runner".to_owned(),
+                Err(error) => error,
+            };
+            tracing::warn!(run = age.id, why = %failure, "a run's files could not be deleted; the next sweep tries again");
+            let failed = Entry {
+                outcome: Outcome::Failed,
+                ..record(now, runner.name(), &measured)
+            }
+            .with("why", failure);
             self.audit
-                .record_about_now(&self.store, About::Run(age.id), &entry)
-                .await?;
-            purged += 1;
+                .record_about_now(&self.store, about, &failed)
+                .await
+                .ok();
         }
         Ok(purged)
     }
 }
 
-/// The record of deleting `removed` of a run on the runner `runner`: classes, files and bytes.
+/// The record of deleting `removed` of a run on the runner `runner`: classes, files and bytes;
+/// written before they are deleted.
 fn record(now: i64, runner: &str, removed: &BTreeMap<DataClass, Removed>) -> Entry {
     let classes: Map<String, Value> = removed
         .iter()

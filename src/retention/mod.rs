@@ -22,12 +22,11 @@ use tokio::sync::watch;
 
 use crate::audit::AuditLog;
 use crate::clock::Clock;
-use crate::policy::RetentionPolicy;
 use crate::runner::Runner;
 use crate::store::Store;
 
 pub use purge::{PurgeHandler, PurgeJob};
-pub use rules::Rules;
+pub use rules::{Rules, ServerPeriods};
 
 /// A day in milliseconds, the unit of every retention period.
 pub const DAY_MS: i64 = 86_400_000;
@@ -65,20 +64,20 @@ pub struct Retention {
     audit: Arc<AuditLog>,
     runner: Option<Arc<dyn Runner>>,
     config: RetentionConfig,
-    /// The periods of repositories whose policy ade has not read.
-    server: RetentionPolicy,
+    /// The server's default periods and caps.
+    server: ServerPeriods,
 }
 
 impl Retention {
     /// Retention over `store`, recording in `audit`; `runner` is the runner embedded in this
-    /// process, whose files it sweeps, and `server` the periods of repositories with none stored.
+    /// process, whose files it sweeps, and `server` the server's default periods and caps.
     pub fn new(
         store: Store,
         clock: Arc<dyn Clock>,
         audit: Arc<AuditLog>,
         runner: Option<Arc<dyn Runner>>,
         config: RetentionConfig,
-        server: RetentionPolicy,
+        server: ServerPeriods,
     ) -> Retention {
         Retention {
             store,

@@ -8,7 +8,6 @@ use super::rules::{Rules, cutoff};
 use super::{Retention, ranges};
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::policy::DataClass;
-use crate::runner::RunOutcome;
 use crate::store::audit::{self as records, ActorKind, Entry, Outcome};
 use crate::store::jobs::{self as queue, Finished};
 use crate::store::retention::{self as rows, Whose};
@@ -109,8 +108,11 @@ async fn deliveries(
     let mut after = 0;
     loop {
         let mut tx = ctx.store().begin().await?;
-        let (needed_deliveries, needed_events) = rows::still_needed(&mut tx).await?;
+        // The deliveries first, then the jobs: a delivery handled after the first read is not in
+        // the batch, and one handled before it has its jobs in the second (on PostgreSQL each
+        // statement sees what was committed when it started).
         let batch = rows::handled_deliveries(&mut tx, whose, before, after).await?;
+        let (needed_deliveries, needed_events) = rows::still_needed(&mut tx).await?;
         let Some(&(last, _)) = batch.last() else {
             return Ok(());
         };
@@ -164,19 +166,30 @@ async fn run_content(
 }
 
 /// Removes the agent's output from run `id`'s stored report: the last lines of it kept for the
-/// approval's description and the tasks that depend on it.
+/// approval's description and the tasks that depend on it, and the sentence read from it about
+/// what went wrong. Everything else (the verification's report among it) stays; a report ade
+/// cannot read is left as it is, and said.
 async fn clear_output(tx: &mut crate::store::Conn, id: i64) -> Result<(), JobError> {
     let Some(text) = runs::run(tx, id).await?.and_then(|run| run.report) else {
         return Ok(());
     };
-    // A report ade cannot read is dropped whole rather than kept with output in it.
-    let cleared = serde_json::from_str::<RunOutcome>(&text)
-        .ok()
-        .map(|mut outcome| {
-            outcome.report_mut().summary.clear();
-            serde_json::to_string(&outcome).expect("a run outcome serializes")
-        });
-    rows::replace_report(tx, id, cleared.as_deref()).await?;
+    let mut outcome: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            tracing::warn!(run = id, %error, "a run's report does not read as JSON; its agent output was not removed");
+            return Ok(());
+        }
+    };
+    let Some(report) = outcome.get_mut("report").and_then(|r| r.as_object_mut()) else {
+        tracing::warn!(
+            run = id,
+            "a run's stored report has no report part; nothing was removed"
+        );
+        return Ok(());
+    };
+    report.insert("summary".to_owned(), serde_json::Value::Array(Vec::new()));
+    report.remove("agent_reported");
+    rows::replace_report(tx, id, &outcome.to_string()).await?;
     Ok(())
 }
 

@@ -1,5 +1,7 @@
-//! Whose periods apply to what: each repository's stored rules, and the server's for every
-//! repository ade has not read a policy of.
+//! Whose periods apply to what: each repository's stored rules, capped by the server's limits as
+//! they are now; for a repository ade has not read a policy of since it started keeping them, the
+//! server's default for deliveries and the server's caps for its runs' data, so that an upgrade
+//! never deletes what a repository asked to keep longer.
 
 use std::collections::HashMap;
 
@@ -12,20 +14,32 @@ use crate::store::{Conn, StoreError};
 #[derive(Clone, Debug)]
 pub struct Rules {
     repositories: HashMap<(String, String), RetentionPolicy>,
-    server: RetentionPolicy,
+    unknown: RetentionPolicy,
+}
+
+/// The server's side of retention: its defaults and its caps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServerPeriods {
+    /// What a repository that sets nothing gets.
+    pub defaults: RetentionPolicy,
+    /// The most any repository may keep (`limits.max_*_days`).
+    pub caps: RetentionPolicy,
 }
 
 impl Rules {
-    /// The stored rules, with `server` for repositories that have none.
-    pub async fn load(conn: &mut Conn, server: RetentionPolicy) -> Result<Rules, StoreError> {
+    /// The stored rules, capped by `server`'s caps, and the periods of repositories with none.
+    pub async fn load(conn: &mut Conn, server: ServerPeriods) -> Result<Rules, StoreError> {
         let repositories = rows::rules(conn)
             .await?
             .into_iter()
-            .map(|r| ((r.forge, r.repository), r.rules))
+            .map(|r| ((r.forge, r.repository), capped(r.rules, server.caps)))
             .collect();
         Ok(Rules {
             repositories,
-            server,
+            unknown: RetentionPolicy {
+                deliveries_days: server.defaults.deliveries_days,
+                ..server.caps
+            },
         })
     }
 
@@ -34,7 +48,7 @@ impl Rules {
         self.repositories
             .get(&(forge.to_owned(), repository.to_owned()))
             .copied()
-            .unwrap_or(self.server)
+            .unwrap_or(self.unknown)
     }
 
     /// Each repository with rules, then everything else, with the periods that apply.
@@ -44,8 +58,21 @@ impl Rules {
             .iter()
             .map(|((forge, repository), rules)| (Whose::Repository { forge, repository }, *rules))
             .collect();
-        all.push((Whose::Others, self.server));
+        all.push((Whose::Others, self.unknown));
         all
+    }
+}
+
+/// `rules` with no period above `caps`'.
+fn capped(rules: RetentionPolicy, caps: RetentionPolicy) -> RetentionPolicy {
+    RetentionPolicy {
+        deliveries_days: rules.deliveries_days.min(caps.deliveries_days),
+        run_logs_days: rules.run_logs_days.min(caps.run_logs_days),
+        verification_logs_days: rules
+            .verification_logs_days
+            .min(caps.verification_logs_days),
+        worktrees_days: rules.worktrees_days.min(caps.worktrees_days),
+        prompts_days: rules.prompts_days.min(caps.prompts_days),
     }
 }
 
@@ -74,6 +101,21 @@ mod tests {
         worktrees_days: 7,
         prompts_days: 0,
     };
+
+    #[test]
+    fn stored_periods_above_todays_caps_are_capped() {
+        let caps = RetentionPolicy {
+            run_logs_days: 10,
+            ..RULES
+        };
+        let stored = RetentionPolicy {
+            run_logs_days: 90,
+            prompts_days: 3,
+            ..RULES
+        };
+        let capped = capped(stored, caps);
+        assert_eq!((capped.run_logs_days, capped.prompts_days), (10, 0));
+    }
 
     #[test]
     fn a_class_is_due_once_its_days_have_passed_and_zero_days_at_once() {

@@ -18,8 +18,8 @@ pub mod verify;
 pub mod workspace;
 
 pub use order::{
-    DependencyResult, Fault, Forgotten, Removed, RunOrder, RunOutcome, RunProgress, RunReport,
-    Runner, VerifyOrder, VerifyOutcome, WarmOrder,
+    DependencyResult, Fault, Forget, Forgotten, Removed, RunOrder, RunOutcome, RunProgress,
+    RunReport, Runner, VerifyOrder, VerifyOutcome, WarmOrder,
 };
 
 use env::ContainerRuntime;

@@ -156,17 +156,6 @@ impl RunOutcome {
             | RunOutcome::Cancelled { report } => report,
         }
     }
-
-    /// What happened, to change (retention removes the agent's output from it).
-    pub fn report_mut(&mut self) -> &mut RunReport {
-        match self {
-            RunOutcome::Pushed { report, .. }
-            | RunOutcome::NoChanges { report }
-            | RunOutcome::Blocked { report, .. }
-            | RunOutcome::Failed { report, .. }
-            | RunOutcome::Cancelled { report } => report,
-        }
-    }
 }
 
 /// What a run did, for the approval's body, the goal's comment and the run page.
@@ -250,21 +239,36 @@ pub trait Runner: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
-    /// Deletes `classes` of what the runner keeps of run `run`, unless something of the run is in
-    /// flight on it ([`Forgotten::Busy`]; the next sweep tries again). Retention calls it once
-    /// the run and its verifications are finished and reported (docs/retention.md).
-    async fn forget(&self, run: i64, classes: &[DataClass]) -> Result<Forgotten, String> {
-        let _ = (run, classes);
+    /// Measures or deletes (`how`) `classes` of what the runner keeps of run `run`, unless
+    /// something of the run is in flight on it ([`Forgotten::Busy`]; the next sweep tries
+    /// again). Retention measures, records what it is about to delete, then deletes, once the
+    /// run and its verifications are finished and reported (docs/retention.md).
+    async fn forget(
+        &self,
+        run: i64,
+        classes: &[DataClass],
+        how: Forget,
+    ) -> Result<Forgotten, String> {
+        let _ = (run, classes, how);
         Ok(Forgotten::Done(BTreeMap::new()))
     }
 }
 
-/// What [`Runner::forget`] did.
+/// Whether [`Runner::forget`] deletes, or only says what it would delete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Forget {
+    /// Count the files and bytes, delete nothing.
+    Measure,
+    /// Delete them.
+    Delete,
+}
+
+/// What [`Runner::forget`] found or did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Forgotten {
-    /// Deleted: files and bytes per class (classes with nothing to delete are left out).
+    /// Files and bytes per class, measured or deleted (classes with nothing are left out).
     Done(BTreeMap<DataClass, Removed>),
-    /// A run or verification of the run is in flight here: nothing was deleted.
+    /// A run or verification of the run is in flight here: nothing was measured or deleted.
     Busy,
 }
 

@@ -304,11 +304,7 @@ pub async fn clear_feedback(conn: &mut Conn, id: i64) -> Result<(), StoreError> 
 }
 
 /// Replaces run `id`'s stored report (a purge that removed the agent's output from it).
-pub async fn replace_report(
-    conn: &mut Conn,
-    id: i64,
-    report: Option<&str>,
-) -> Result<(), StoreError> {
+pub async fn replace_report(conn: &mut Conn, id: i64, report: &str) -> Result<(), StoreError> {
     write(
         conn,
         sqlx::query("UPDATE runs SET report = $1 WHERE id = $2")

@@ -12,10 +12,11 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::links::LinkSigner;
+use crate::policy::DataClass;
 use crate::runner::RunOutcome;
 use crate::runner::dlp::Dlp;
 use crate::secrets::{LogError, LogFiles};
-use crate::store::{Store, runs, verifications};
+use crate::store::{Store, retention, runs, verifications};
 
 /// What the log route reads.
 #[derive(Clone)]
@@ -74,8 +75,8 @@ async fn log(
             return not_found();
         }
     };
-    let path = match log_path(&logs.store, target.run, target.verification).await {
-        Ok(Some(path)) => path,
+    let (path, purged) = match log_path(&logs.store, target.run, target.verification).await {
+        Ok(Some(found)) => found,
         Ok(None) => return not_found(),
         Err(error) => {
             tracing::warn!(%error, "could not look up a run log");
@@ -84,7 +85,7 @@ async fn log(
     };
     let path = match confined(&logs.workdir.join("runs").join(run.to_string()), &path) {
         Confined::Log(path) => path,
-        Confined::Gone => return gone(),
+        Confined::Missing => return missing(purged),
         Confined::Outside => {
             tracing::warn!(
                 run,
@@ -98,7 +99,7 @@ async fn log(
     let (bytes, cut) = match read {
         Ok(Ok(read)) => read,
         Ok(Err(LogError::Io { source, .. })) if source.kind() == std::io::ErrorKind::NotFound => {
-            return gone();
+            return missing(purged);
         }
         Ok(Err(error)) => {
             tracing::warn!(run, %error, "a run log could not be read");
@@ -139,18 +140,19 @@ async fn log(
 enum Confined {
     /// A log file in the run's folder.
     Log(std::path::PathBuf),
-    /// A log of the run's folder that is not there any more: retention deleted it.
-    Gone,
+    /// A log of the run's folder that is not there: never written, or deleted by retention.
+    Missing,
     /// Anything else: never served.
     Outside,
 }
 
 /// Whether `path` is a `.log` file right in the run folder `run_dir`, links resolved; a path that
-/// names one lexically but is missing was deleted.
+/// names one lexically but is not there is missing.
 fn confined(run_dir: &std::path::Path, path: &str) -> Confined {
     let path = std::path::Path::new(path);
+    let is_log = |p: &std::path::Path| p.extension().is_some_and(|e| e == "log");
     let lexically_inside = path.parent() == Some(run_dir)
-        && path.extension().is_some_and(|e| e == "log")
+        && is_log(path)
         && path
             .components()
             .all(|c| !matches!(c, std::path::Component::ParentDir));
@@ -158,44 +160,57 @@ fn confined(run_dir: &std::path::Path, path: &str) -> Confined {
         return Confined::Outside;
     }
     match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Confined::Gone,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Confined::Missing,
         Err(_) => return Confined::Outside,
         Ok(_) => {}
     }
     let (Ok(root), Ok(resolved)) = (run_dir.canonicalize(), path.canonicalize()) else {
         return Confined::Outside;
     };
-    if resolved.parent() == Some(root.as_path()) {
+    if resolved.parent() == Some(root.as_path()) && is_log(&resolved) {
         Confined::Log(resolved)
     } else {
         Confined::Outside
     }
 }
 
-/// The answer for a log retention deleted.
-fn gone() -> Response {
-    (
-        StatusCode::GONE,
-        "this log is no longer kept: the repository's retention period for it has passed\n",
-    )
-        .into_response()
+/// The answer for a log that is not there: `410 Gone` once retention removed what the run kept
+/// of its class, else a plain 404 (a log that was never written).
+fn missing(purged: bool) -> Response {
+    if purged {
+        (
+            StatusCode::GONE,
+            "this log is no longer kept: the repository's retention period for it has passed\n",
+        )
+            .into_response()
+    } else {
+        (StatusCode::NOT_FOUND, "this log was not written\n").into_response()
+    }
 }
 
 async fn log_path(
     store: &Store,
     run: i64,
     verification: i64,
-) -> Result<Option<String>, crate::store::StoreError> {
+) -> Result<Option<(String, bool)>, crate::store::StoreError> {
     let mut conn = store.reader().await?;
+    let class = if verification > 0 {
+        DataClass::VerificationLogs
+    } else {
+        DataClass::RunLogs
+    };
+    let purged = retention::cleared(&mut conn, run).await? & class.bit() != 0;
     if verification > 0 {
         return Ok(verifications::get(&mut conn, verification)
             .await?
             .filter(|v| v.run == run)
-            .and_then(|v| v.log));
+            .and_then(|v| v.log)
+            .map(|log| (log, purged)));
     }
     Ok(runs::run(&mut conn, run)
         .await?
         .and_then(|r| r.report)
         .and_then(|report| serde_json::from_str::<RunOutcome>(&report).ok())
-        .and_then(|outcome| outcome.report().log.clone()))
+        .and_then(|outcome| outcome.report().log.clone())
+        .map(|log| (log, purged)))
 }

@@ -16,7 +16,7 @@ use crate::jobs::{BoxFuture, Discarded, JobContext, JobError, JobHandler};
 use crate::lifecycle::{State, VerificationState};
 use crate::runner::{Runner, VerifyOrder};
 use crate::store::verifications::{self, VerificationEnd, VerificationRow};
-use crate::store::{Conn, StoreError, approvals, goals, tasks};
+use crate::store::{Conn, StoreError, approvals, goals, runs, tasks};
 use crate::verify::{CheckStage, VerificationReport};
 
 /// The handler of [`VerifyJob`]s.
@@ -55,7 +55,18 @@ impl VerifyHandler {
         let policy = loaded.clone().unwrap_or_default();
         let subject = {
             let mut conn = ctx.store().reader().await?;
-            Subject::load(&mut conn, approval, policy.clone()).await?
+            match Subject::load(&mut conn, approval, policy.clone()).await? {
+                // The run the verification was asked for, even if a newer one of the task has
+                // started since: its folder holds the verification's files, and its link checks
+                // against it.
+                Some(subject) if subject.run.id != row.run => {
+                    match runs::run(&mut conn, row.run).await? {
+                        Some(run) => Some(Subject { run, ..subject }),
+                        None => Some(subject),
+                    }
+                }
+                other => other,
+            }
         };
         let Some(subject) = subject else {
             return ctx.finish_empty().await;

@@ -93,20 +93,30 @@ fn kind(name: &str, is_dir: bool) -> Option<Kind> {
     }
 }
 
-/// Deletes `classes` of what the run folder `run_dir` holds, and the folder itself once nothing
-/// is left in it; a folder that is already gone removes nothing. What ade does not write there is
-/// left alone. Returns what was removed, per class.
-pub(super) fn forget(
-    run_dir: &Path,
-    classes: &[DataClass],
-) -> io::Result<BTreeMap<DataClass, Removed>> {
-    let mut removed: BTreeMap<DataClass, Removed> = BTreeMap::new();
+/// One thing of a run's folder that deleting some classes removes.
+struct Part {
+    class: DataClass,
+    path: PathBuf,
+    /// What is in it: files and bytes (counted before anything is removed).
+    size: Removed,
+}
+
+/// What deleting `classes` of the run folder `run_dir` would remove, per entry; nothing for a
+/// folder that is gone. What ade does not write there is not its to delete.
+fn plan(run_dir: &Path, classes: &[DataClass]) -> io::Result<Vec<Part>> {
+    let mut parts = Vec::new();
     let entries = match std::fs::read_dir(run_dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(parts),
         Err(e) => return Err(e),
     };
     let wanted = |class: DataClass| classes.contains(&class);
+    let mut add = |class: DataClass, path: PathBuf| {
+        let size = measure(&path);
+        if size.files > 0 || path.is_dir() {
+            parts.push(Part { class, path, size });
+        }
+    };
     for entry in entries {
         let entry = entry?;
         let path = entry.path();
@@ -115,97 +125,152 @@ pub(super) fn forget(
         };
         let is_dir = entry.file_type()?.is_dir();
         match kind(&name, is_dir) {
-            Some(Kind::File(class) | Kind::Folder(class)) if wanted(class) => {
-                let counted = remove_all(&path)?;
-                add(&mut removed, class, counted);
-            }
+            Some(Kind::File(class) | Kind::Folder(class)) if wanted(class) => add(class, path),
             Some(Kind::AttemptScratch) => {
-                if wanted(DataClass::Prompts) {
-                    for file in [PROMPT_FILE, TASK_FILE] {
-                        let counted = remove_all(&path.join(file))?;
-                        add(&mut removed, DataClass::Prompts, counted);
+                let inside: Vec<std::ffi::OsString> = match std::fs::read_dir(&path) {
+                    Ok(inside) => inside.flatten().map(|e| e.file_name()).collect(),
+                    Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                        // The agent took the folder's permissions away: what is in it is found
+                        // once it is readable again.
+                        make_writable(&path)?;
+                        std::fs::read_dir(&path)?
+                            .flatten()
+                            .map(|e| e.file_name())
+                            .collect()
+                    }
+                    Err(e) => return Err(e),
+                };
+                for name in inside {
+                    let prompt = [PROMPT_FILE, TASK_FILE].iter().any(|p| name == *p);
+                    let class = if prompt {
+                        DataClass::Prompts
+                    } else {
+                        DataClass::Scratch
+                    };
+                    if wanted(class) {
+                        add(class, path.join(name));
                     }
                 }
-                if wanted(DataClass::Scratch) {
-                    let counted = remove_except(&path, &[PROMPT_FILE, TASK_FILE])?;
-                    add(&mut removed, DataClass::Scratch, counted);
-                }
-                remove_if_empty(&path)?;
             }
             _ => {}
         }
     }
-    remove_if_empty(run_dir)?;
-    Ok(removed)
+    Ok(parts)
 }
 
-fn add(removed: &mut BTreeMap<DataClass, Removed>, class: DataClass, counted: Removed) {
-    if counted.files > 0 {
-        let total = removed.entry(class).or_default();
-        total.files += counted.files;
-        total.bytes += counted.bytes;
-    }
-}
-
-/// Removes `path` whatever it is (a file, a link, a folder with everything in it), counting the
-/// files; nothing there removes nothing. Links are removed, never followed. A folder the agent
-/// made unwritable is made writable first.
-fn remove_all(path: &Path) -> io::Result<Removed> {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Removed::default()),
-        Err(e) => return Err(e),
+/// Files and bytes under `path`, links counted as files and never followed; what cannot be read
+/// is not counted.
+fn measure(path: &Path) -> Removed {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Removed::default();
     };
     if !meta.is_dir() {
-        std::fs::remove_file(path)?;
-        return Ok(Removed {
+        return Removed {
             files: 1,
             bytes: meta.len(),
-        });
+        };
     }
-    let counted = remove_except(path, &[])?;
-    match std::fs::remove_dir(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(counted),
+    let mut total = Removed::default();
+    if let Ok(entries) = std::fs::read_dir(path) {
+        for entry in entries.flatten() {
+            let inner = measure(&entry.path());
+            total.files += inner.files;
+            total.bytes += inner.bytes;
+        }
     }
+    total
 }
 
-/// Removes everything in the folder `dir` but the entries named in `keep`.
-fn remove_except(dir: &Path, keep: &[&str]) -> io::Result<Removed> {
-    let mut counted = Removed::default();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(counted),
+/// What deleting `classes` of the run folder `run_dir` removes, per class, without removing it.
+pub(super) fn measure_classes(
+    run_dir: &Path,
+    classes: &[DataClass],
+) -> io::Result<BTreeMap<DataClass, Removed>> {
+    Ok(totals(&plan(run_dir, classes)?))
+}
+
+fn totals(parts: &[Part]) -> BTreeMap<DataClass, Removed> {
+    let mut totals: BTreeMap<DataClass, Removed> = BTreeMap::new();
+    for part in parts.iter().filter(|p| p.size.files > 0) {
+        let total = totals.entry(part.class).or_default();
+        total.files += part.size.files;
+        total.bytes += part.size.bytes;
+    }
+    totals
+}
+
+/// Deletes `classes` of what the run folder `run_dir` holds, and the folder itself (and an
+/// attempt's scratch folder) once nothing is left in it; a folder that is already gone removes
+/// nothing. Returns what was removed, per class.
+pub(super) fn forget(
+    run_dir: &Path,
+    classes: &[DataClass],
+) -> io::Result<BTreeMap<DataClass, Removed>> {
+    let parts = plan(run_dir, classes)?;
+    for part in &parts {
+        remove_all(&part.path)?;
+        if let Some(parent) = part.path.parent().filter(|p| *p != run_dir) {
+            remove_if_empty(parent)?;
+        }
+    }
+    remove_if_empty(run_dir)?;
+    Ok(totals(&parts))
+}
+
+/// Removes `path` whatever it is: a file or a link (never followed) is unlinked, a folder goes
+/// with everything in it by `std::fs::remove_dir_all`, which does not follow links even when
+/// they are swapped in while it works. A folder the agent made unreadable or unwritable is made
+/// writable first; that takes a path, which a link swapped in could redirect, but it is needed
+/// only when ade is not root, and then the agent runs as ade's own user and could change those
+/// permissions itself.
+fn remove_all(path: &Path) -> io::Result<()> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            make_writable(dir)?;
-            std::fs::read_dir(dir)?
+            if let Some(parent) = path.parent() {
+                make_writable(parent)?;
+            }
+            std::fs::symlink_metadata(path)?
         }
         Err(e) => return Err(e),
     };
-    for entry in entries {
-        let entry = entry?;
-        if keep.iter().any(|k| entry.file_name() == *k) {
-            continue;
-        }
-        let path = entry.path();
-        let removed = match remove_all(&path) {
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                make_writable(dir)?;
-                if entry.file_type()?.is_dir() {
-                    make_writable(&path)?;
-                }
-                remove_all(&path)?
+    let removed = if meta.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    match removed {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            if let Some(parent) = path.parent() {
+                make_writable(parent)?;
             }
-            other => other?,
-        };
-        counted.files += removed.files;
-        counted.bytes += removed.bytes;
+            if meta.is_dir() {
+                make_tree_writable(path)?;
+                std::fs::remove_dir_all(path)
+            } else {
+                std::fs::remove_file(path)
+            }
+        }
+        Err(e) => Err(e),
     }
-    Ok(counted)
+}
+
+/// [`make_writable`] for `dir` and every folder under it (links are not followed).
+fn make_tree_writable(dir: &Path) -> io::Result<()> {
+    make_writable(dir)?;
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            make_tree_writable(&entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// Gives the owner read, write and search permission on the folder `dir` (an agent may have taken
-/// them away from its own scratch folder).
+/// them away from its own scratch folder); a link or a file is left alone.
 fn make_writable(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::symlink_metadata(dir)?;

@@ -28,7 +28,7 @@ use super::env::EnvOptions;
 use super::git::Git;
 use super::mirror::{Mirror, Mirrors};
 use super::order::{
-    Fault, Forgotten, RunOrder, RunOutcome, RunProgress, RunReport, Runner, VerifyOrder,
+    Fault, Forget, Forgotten, RunOrder, RunOutcome, RunProgress, RunReport, Runner, VerifyOrder,
     VerifyOutcome, WarmOrder,
 };
 use super::workspace::{PoolConfig, WorktreePool};
@@ -410,18 +410,26 @@ impl Runner for LocalRunner {
             .map_err(|e| format!("list {}: {e}", self.workdir.join("runs").display()))
     }
 
-    async fn forget(&self, run: i64, classes: &[DataClass]) -> Result<Forgotten, String> {
+    async fn forget(
+        &self,
+        run: i64,
+        classes: &[DataClass],
+        how: Forget,
+    ) -> Result<Forgotten, String> {
         let Ok(_folder) = self.folder_lock(run).try_write_owned() else {
             return Ok(Forgotten::Busy);
         };
         let dir = self.run_dir(run);
         let classes = classes.to_vec();
         let shown = dir.display().to_string();
-        tokio::task::spawn_blocking(move || folder::forget(&dir, &classes))
-            .await
-            .map_err(|e| e.to_string())?
-            .map(Forgotten::Done)
-            .map_err(|e| format!("delete from {shown}: {e}"))
+        tokio::task::spawn_blocking(move || match how {
+            Forget::Measure => folder::measure_classes(&dir, &classes),
+            Forget::Delete => folder::forget(&dir, &classes),
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map(Forgotten::Done)
+        .map_err(|e| format!("delete from {shown}: {e}"))
     }
 
     async fn execute(
