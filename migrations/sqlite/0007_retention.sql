@@ -1,6 +1,7 @@
 -- Retention (docs/retention.md): each repository's retention periods as its policy last said them,
 -- which of a run's stored data a purge has removed (one bit per kind of data), and indexes that
--- find handled deliveries and finished runs by age.
+-- find handled deliveries and finished runs by age. And audit records left for the writer's sweep
+-- (a forge write's), which other transactions' seals pass by (docs/audit.md).
 -- Times are Unix milliseconds.
 
 CREATE TABLE retention_rules (
@@ -19,3 +20,5 @@ ALTER TABLE runs ADD COLUMN purged BIGINT NOT NULL DEFAULT 0;
 
 CREATE INDEX deliveries_by_repository ON deliveries (forge, repository, processed_at) WHERE processed_at IS NOT NULL;
 CREATE INDEX runs_by_finished ON runs (finished_at) WHERE finished_at IS NOT NULL;
+
+ALTER TABLE audit_pending ADD COLUMN for_sweep BIGINT NOT NULL DEFAULT 0;

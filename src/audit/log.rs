@@ -8,7 +8,7 @@ use super::line::{Record, hash};
 use super::mask::Masker;
 use super::signing::{KeyError, PublicKey, SigningKey};
 use crate::clock::{Clock, rfc3339_ms};
-use crate::store::audit::{self as rows, Entry, GENESIS, Head};
+use crate::store::audit::{self as rows, Entry, GENESIS, Head, Waiting};
 use crate::store::{Backend, Conn, Store, StoreError, Tx};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -164,16 +164,22 @@ impl AuditLog {
     /// that acknowledges the action. The lines are on disk when it returns; if the transaction then
     /// does not commit, the next writer cuts them off again. Returns how many were chained.
     pub async fn seal(&self, conn: &mut Conn) -> Result<usize, AuditError> {
+        self.seal_waiting(conn, Waiting::NotForSweep).await
+    }
+
+    /// Chains the pending entries `which` names: a transaction's own (and any a crashed one left),
+    /// or, for the sweep, every one.
+    async fn seal_waiting(&self, conn: &mut Conn, which: Waiting) -> Result<usize, AuditError> {
         // The look that most transactions, which record nothing, stop at; it is also the first
         // batch on SQLite, whose write transactions are one at a time already.
-        let mut pending = rows::pending(conn, SEAL_BATCH).await?;
+        let mut pending = rows::pending(conn, SEAL_BATCH, which).await?;
         if pending.is_empty() {
             return Ok(0);
         }
         let head = rows::lock_head(conn).await?;
         if Backend::of(conn) == Backend::Postgres {
             // Another process may have chained some of them before this one took the lock.
-            pending = rows::pending(conn, SEAL_BATCH).await?;
+            pending = rows::pending(conn, SEAL_BATCH, which).await?;
             if pending.is_empty() {
                 return Ok(0);
             }
@@ -264,7 +270,7 @@ impl AuditLog {
             if pending.len() < SEAL_BATCH as usize {
                 break;
             }
-            pending = rows::pending(conn, SEAL_BATCH).await?;
+            pending = rows::pending(conn, SEAL_BATCH, which).await?;
             if pending.is_empty() {
                 break;
             }
@@ -321,16 +327,16 @@ impl AuditLog {
         if !rows::any_pending(&mut *store.reader().await?).await? {
             return Ok(0);
         }
-        self.commit_sealed(store.begin().await?).await
+        let mut tx = store.begin().await?;
+        let sealed = self.seal_waiting(&mut tx, Waiting::All).await?;
+        commit_records(tx).await?;
+        Ok(sealed)
     }
 
     /// Chains what `tx` holds and commits it.
     pub(super) async fn commit_sealed(&self, mut tx: Tx) -> Result<usize, AuditError> {
         let sealed = self.seal(&mut tx).await?;
-        tx.commit().await.map_err(|source| StoreError::Database {
-            what: "commit audit records",
-            source,
-        })?;
+        commit_records(tx).await?;
         Ok(sealed)
     }
 
@@ -583,6 +589,15 @@ fn recover(
 /// `YYYYMMDD` (UTC) of a Unix time in milliseconds.
 fn day(unix_ms: i64) -> String {
     rfc3339_ms(unix_ms)[..10].replace('-', "")
+}
+
+/// Commits a transaction that chained audit records.
+async fn commit_records(tx: Tx) -> Result<(), AuditError> {
+    tx.commit().await.map_err(|source| StoreError::Database {
+        what: "commit audit records",
+        source,
+    })?;
+    Ok(())
 }
 
 pub(super) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {

@@ -271,7 +271,7 @@ impl ForgeWriter {
         let entry = written(forge, repo, &format!("#{number}"), "comment", ctx.now_ms())
             .with("marker", marker)
             .with("comment", comment_id);
-        audit::record(&mut tx, &entry).await?;
+        audit::record_for_sweep(&mut tx, &entry).await?;
         ctx.finish_recorded(tx).await
     }
 }
@@ -324,7 +324,7 @@ impl ForgeWriter {
             "state",
             serde_json::to_value(check.state).unwrap_or_default(),
         );
-        audit::record(&mut tx, &entry).await?;
+        audit::record_for_sweep(&mut tx, &entry).await?;
         ctx.finish_recorded(tx).await
     }
 }
@@ -341,7 +341,7 @@ async fn finish(ctx: &JobContext) -> Result<(), JobError> {
 /// Completes a write the forge accepted, with its audit record.
 async fn finish_written(ctx: &JobContext, entry: Entry) -> Result<(), JobError> {
     let mut tx = ctx.store().begin().await?;
-    audit::record(&mut tx, &entry).await?;
+    audit::record_for_sweep(&mut tx, &entry).await?;
     ctx.finish_recorded(tx).await
 }
 

@@ -176,12 +176,24 @@ pub fn move_entry<S: State>(from: S, to: S, actor: &str, subject: String, now: i
 const COLUMNS: &str = "at, actor, actor_kind, action, subject, forge, repository, goal, \
                        spec_version, task, run, outcome, details";
 
-/// Leaves `entry` for the audit writer, in the caller's transaction.
+/// Leaves `entry` for the audit writer, in the caller's transaction; the caller seals it before
+/// it commits ([`crate::audit::AuditLog::seal`]).
 pub async fn record(conn: &mut Conn, entry: &Entry) -> Result<(), StoreError> {
+    insert(conn, entry, false).await
+}
+
+/// Leaves `entry` for the writer's sweep, which chains it within a second: for records of what
+/// already happened elsewhere (a write the forge accepted), which nobody waits on. Other
+/// transactions' seals pass it by, so it never costs an unrelated job a sync of the audit file.
+pub async fn record_for_sweep(conn: &mut Conn, entry: &Entry) -> Result<(), StoreError> {
+    insert(conn, entry, true).await
+}
+
+async fn insert(conn: &mut Conn, entry: &Entry, for_sweep: bool) -> Result<(), StoreError> {
     let scope = &entry.scope;
     let sql = format!(
-        "INSERT INTO audit_pending ({COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        "INSERT INTO audit_pending ({COLUMNS}, for_sweep) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     );
     let query = bind_head(sqlx::query(&sql), entry)
         .bind(scope.forge.map(ForgeKind::as_str))
@@ -191,7 +203,8 @@ pub async fn record(conn: &mut Conn, entry: &Entry) -> Result<(), StoreError> {
         .bind(scope.task.clone())
         .bind(scope.run)
         .bind(entry.outcome.as_str())
-        .bind(Value::Object(entry.details.clone()).to_string());
+        .bind(Value::Object(entry.details.clone()).to_string())
+        .bind(i64::from(for_sweep));
     write(conn, query, "record an audit entry").await
 }
 
@@ -319,8 +332,16 @@ fn pending_row(row: &AnyRow) -> Result<Pending, sqlx::Error> {
 }
 
 /// Up to `limit` pending entries, oldest first.
-pub async fn pending(conn: &mut Conn, limit: i64) -> Result<Vec<Pending>, StoreError> {
-    let sql = format!("SELECT id, {COLUMNS} FROM audit_pending ORDER BY id LIMIT $1");
+pub async fn pending(
+    conn: &mut Conn,
+    limit: i64,
+    which: Waiting,
+) -> Result<Vec<Pending>, StoreError> {
+    let only = match which {
+        Waiting::All => "",
+        Waiting::NotForSweep => "WHERE for_sweep = 0 ",
+    };
+    let sql = format!("SELECT id, {COLUMNS} FROM audit_pending {only}ORDER BY id LIMIT $1");
     all(
         conn,
         sqlx::query(&sql).bind(limit),
@@ -328,6 +349,15 @@ pub async fn pending(conn: &mut Conn, limit: i64) -> Result<Vec<Pending>, StoreE
         "read pending audit entries",
     )
     .await
+}
+
+/// Which pending entries a seal chains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waiting {
+    /// Every one: the writer's sweep.
+    All,
+    /// Those not left for the sweep: a transaction's seal before its commit.
+    NotForSweep,
 }
 
 /// Whether any entry waits for the audit writer (a cheap look before taking the head's lock).
