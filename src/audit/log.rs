@@ -250,11 +250,11 @@ impl AuditLog {
             }
             may_recover = false;
             let ids: Vec<i64> = pending.iter().map(|p| p.id).collect();
-            rows::chained(conn, &ids).await?;
             // The head moves with each part, so a transaction that commits after a later part
             // failed (its caller chose to) never holds deleted rows without their lines.
-            rows::set_head(
+            rows::chained_to(
                 conn,
+                &ids,
                 &Head {
                     seq,
                     hash: prev.clone(),

@@ -274,7 +274,8 @@ async fn finish_with(
 ) -> Result<(), JobError> {
     let mut tx = ctx.store().begin().await?;
     enqueue_writes(&mut tx, forge, &writes, attempts, ctx.now_ms()).await?;
-    ctx.finish(tx).await
+    // Only writes to make, no record: nothing to seal.
+    ctx.finish_unsealed(tx).await
 }
 
 impl<K: EventJobKind> JobHandler for CommandHandler<K> {

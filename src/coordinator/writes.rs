@@ -272,7 +272,7 @@ impl ForgeWriter {
             .with("marker", marker)
             .with("comment", comment_id);
         audit::record_for_sweep(&mut tx, &entry).await?;
-        ctx.finish_recorded(tx).await
+        ctx.finish_unsealed(tx).await
     }
 }
 
@@ -325,7 +325,7 @@ impl ForgeWriter {
             serde_json::to_value(check.state).unwrap_or_default(),
         );
         audit::record_for_sweep(&mut tx, &entry).await?;
-        ctx.finish_recorded(tx).await
+        ctx.finish_unsealed(tx).await
     }
 }
 
@@ -342,7 +342,7 @@ async fn finish(ctx: &JobContext) -> Result<(), JobError> {
 async fn finish_written(ctx: &JobContext, entry: Entry) -> Result<(), JobError> {
     let mut tx = ctx.store().begin().await?;
     audit::record_for_sweep(&mut tx, &entry).await?;
-    ctx.finish_recorded(tx).await
+    ctx.finish_unsealed(tx).await
 }
 
 /// The audit entry of a write of `kind` ade made on `subject` of `repo`.

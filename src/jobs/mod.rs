@@ -259,12 +259,14 @@ impl JobContext {
         self.complete(tx, true).await
     }
 
-    /// Completes the job like [`JobContext::finish`], leaving the audit records its transaction
-    /// holds pending, committed with it, for the writer's sweep to chain within a second: for
-    /// records of what already happened elsewhere before the job could finish (a write the forge
-    /// accepted), which no one waits on, so the command path pays for one sync of the audit file
-    /// rather than one per write.
-    pub async fn finish_recorded(&self, tx: Tx) -> Result<(), JobError> {
+    /// Completes the job like [`JobContext::finish`] without sealing: whatever audit records its
+    /// transaction holds stay pending, committed with it, for the writer's sweep to chain within a
+    /// second. For records of what already happened elsewhere before the job could finish (a
+    /// write the forge accepted), which no one waits on, so the command path pays for one sync of
+    /// the audit file rather than one per write; and for jobs whose transaction records nothing
+    /// (a delivery turned into an event, a comment with no command to run), which would otherwise
+    /// spend a statement inside the write lock looking for records.
+    pub async fn finish_unsealed(&self, tx: Tx) -> Result<(), JobError> {
         self.complete(tx, false).await
     }
 

@@ -369,20 +369,33 @@ pub async fn any_pending(conn: &mut Conn) -> Result<bool, StoreError> {
     Ok(row.is_some())
 }
 
-/// Removes pending entries the writer has chained.
-pub async fn chained(conn: &mut Conn, ids: &[i64]) -> Result<(), StoreError> {
+/// Removes the pending entries `ids` the writer has chained and moves the head to `head`, in one
+/// round trip to the database (both statements inside the seal's write lock, where each trip
+/// counts). The values are written into the statement: ids are integers and the hash is checked to
+/// be hex.
+pub async fn chained_to(conn: &mut Conn, ids: &[i64], head: &Head) -> Result<(), StoreError> {
+    if !head.hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(StoreError::Corrupt(format!(
+            "an audit head hash that is not hex: {:?}",
+            head.hash
+        )));
+    }
+    let mut sql = String::new();
     for chunk in ids.chunks(500) {
-        let marks = (1..=chunk.len())
-            .map(|i| format!("${i}"))
+        let list = chunk
+            .iter()
+            .map(i64::to_string)
             .collect::<Vec<_>>()
             .join(", ");
-        let sql = format!("DELETE FROM audit_pending WHERE id IN ({marks})");
-        let mut query = sqlx::query(&sql);
-        for id in chunk {
-            query = query.bind(*id);
-        }
-        write(conn, query, "remove chained audit entries").await?;
+        sql.push_str(&format!("DELETE FROM audit_pending WHERE id IN ({list}); "));
     }
+    sql.push_str(&format!(
+        "UPDATE audit_head SET seq = {}, head = '{}' WHERE id = 1",
+        head.seq, head.hash
+    ));
+    sqlx::Executor::execute(conn, sql.as_str())
+        .await
+        .context("remove chained audit entries and move the head")?;
     Ok(())
 }
 
@@ -424,18 +437,6 @@ pub async fn head(conn: &mut Conn) -> Result<Head, StoreError> {
     )
     .await?
     .ok_or_else(|| StoreError::Corrupt("the audit head row is missing".into()))
-}
-
-/// Moves the head after the writer appended records.
-pub async fn set_head(conn: &mut Conn, head: &Head) -> Result<(), StoreError> {
-    write(
-        conn,
-        sqlx::query("UPDATE audit_head SET seq = $1, head = $2 WHERE id = 1")
-            .bind(head.seq)
-            .bind(head.hash.clone()),
-        "move the audit head",
-    )
-    .await
 }
 
 /// A signed statement that the chain's record `seq` has hash `head`, kept outside the log folder
