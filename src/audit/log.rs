@@ -170,19 +170,21 @@ impl AuditLog {
     /// Chains the pending entries `which` names: a transaction's own (and any a crashed one left),
     /// or, for the sweep, every one.
     async fn seal_waiting(&self, conn: &mut Conn, which: Waiting) -> Result<usize, AuditError> {
-        // The look that most transactions, which record nothing, stop at; it is also the first
-        // batch on SQLite, whose write transactions are one at a time already.
-        let mut pending = rows::pending(conn, SEAL_BATCH, which).await?;
+        // The look that transactions which record nothing stop at.
+        let (head, mut pending) = match Backend::of(conn) {
+            // One read: the write transaction keeps every other writer out already.
+            Backend::Sqlite => rows::head_and_pending(conn, SEAL_BATCH, which).await?,
+            Backend::Postgres => {
+                if rows::pending(conn, SEAL_BATCH, which).await?.is_empty() {
+                    return Ok(0);
+                }
+                let head = rows::lock_head(conn).await?;
+                // Another process may have chained some of them before this one took the lock.
+                (head, rows::pending(conn, SEAL_BATCH, which).await?)
+            }
+        };
         if pending.is_empty() {
             return Ok(0);
-        }
-        let head = rows::lock_head(conn).await?;
-        if Backend::of(conn) == Backend::Postgres {
-            // Another process may have chained some of them before this one took the lock.
-            pending = rows::pending(conn, SEAL_BATCH, which).await?;
-            if pending.is_empty() {
-                return Ok(0);
-            }
         }
         let mut end_slot = self.end.lock().await;
         // Where this process left the chain, checked against the folder as the lines go out;

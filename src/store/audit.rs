@@ -331,6 +331,48 @@ fn pending_row(row: &AnyRow) -> Result<Pending, sqlx::Error> {
     })
 }
 
+/// The head and up to `limit` pending entries, oldest first, in one read: for SQLite, whose write
+/// transaction already keeps every other writer out, so the head needs no lock of its own.
+pub async fn head_and_pending(
+    conn: &mut Conn,
+    limit: i64,
+    which: Waiting,
+) -> Result<(Head, Vec<Pending>), StoreError> {
+    let only = match which {
+        Waiting::All => "",
+        Waiting::NotForSweep => "WHERE for_sweep = 0 ",
+    };
+    let sql = format!(
+        "SELECT p.id, {}, h.seq, h.head FROM audit_head h LEFT JOIN \
+         (SELECT id, {COLUMNS} FROM audit_pending {only}ORDER BY id LIMIT $1) p ON 1 = 1 \
+         WHERE h.id = 1 ORDER BY p.id",
+        COLUMNS
+            .split(',')
+            .map(|c| format!("p.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let rows = all(
+        conn,
+        sqlx::query(&sql).bind(limit),
+        |row| {
+            let head = Head {
+                seq: row.try_get(14)?,
+                hash: row.try_get(15)?,
+            };
+            let id: Option<i64> = row.try_get(0)?;
+            Ok((head, id.map(|_| pending_row(row)).transpose()?))
+        },
+        "read the audit head and pending entries",
+    )
+    .await?;
+    let head = rows
+        .first()
+        .map(|(head, _)| head.clone())
+        .ok_or_else(|| StoreError::Corrupt("the audit head row is missing".into()))?;
+    Ok((head, rows.into_iter().filter_map(|(_, p)| p).collect()))
+}
+
 /// Up to `limit` pending entries, oldest first.
 pub async fn pending(
     conn: &mut Conn,
