@@ -351,9 +351,20 @@ async fn build_tree(
     // Start from the worktree's index when it is a plain file: its stat data spares hashing every
     // file again. `read-tree --reset` then makes the entries exactly `base`'s, whatever the agent
     // staged.
+    // The copy keeps the original's modification time: git trusts an entry's stat data only when
+    // the entry is older than the index file, and a copy made now would make a file the agent
+    // rewrote, at the same size, in the same clock tick as the checkout look unchanged.
     let own_index = worktree.git_dir.join("index");
-    if std::fs::symlink_metadata(&own_index).is_ok_and(|m| m.is_file()) {
+    if let Ok(meta) = std::fs::symlink_metadata(&own_index)
+        && meta.is_file()
+    {
         std::fs::copy(&own_index, index).map_err(io_error(index))?;
+        let modified = meta.modified().map_err(io_error(&own_index))?;
+        std::fs::File::options()
+            .write(true)
+            .open(index)
+            .and_then(|copy| copy.set_modified(modified))
+            .map_err(io_error(index))?;
     }
     let in_worktree = async || -> Result<GitCommand, PublishError> {
         Ok(checked(mirror)
