@@ -75,6 +75,26 @@ impl<K: EventJobKind> CommandHandler<K> {
             let writes = vec![reply.to_edit(&comment.author.login)];
             return finish_with(ctx, event.forge, writes, self.write_attempts).await;
         }
+        // One comment acts once, however many times and under whatever delivery ids it arrives
+        // (a forge's redelivery, a signed body replayed): the first job to claim it acts.
+        let claimed = {
+            let mut conn = ctx.store().writer().await?;
+            store::comments::claim(&mut conn, event.forge, comment.id, ctx.job.id, ctx.now_ms())
+                .await?
+        };
+        if !claimed {
+            tracing::info!(
+                comment = comment.id,
+                "a comment whose commands were handled already came again; nothing done"
+            );
+            let again = record(event.forge, &repo, comment, ctx.now_ms(), Outcome::Refused).with(
+                "why",
+                "the comment's commands were handled already: the same comment was delivered again",
+            );
+            let mut tx = ctx.store().begin().await?;
+            audit::record(&mut tx, &again).await?;
+            return ctx.finish(tx).await;
+        }
         let (head, loaded) = self.shared.policies.load(forge.as_ref(), &repo).await?;
         let policy = match loaded {
             Ok(policy) => policy,

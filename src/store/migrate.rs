@@ -53,6 +53,7 @@ migrations![
     (5, "0005", "audit"),
     (6, "0006", "secrets"),
     (7, "0007", "retention"),
+    (8, "0008", "comments_acted"),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {

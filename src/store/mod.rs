@@ -8,6 +8,7 @@
 pub mod approvals;
 pub mod audit;
 pub mod checks;
+pub mod comments;
 pub mod deliveries;
 pub mod events;
 pub mod goals;

@@ -193,6 +193,59 @@ async fn a_redelivered_webhook_still_makes_one_plan_and_one_reply() {
 }
 
 #[tokio::test]
+async fn the_same_signed_comment_replayed_under_a_new_delivery_id_acts_once() {
+    for (forge, story) in stories().await {
+        let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
+        let comment = story.comment(issue, MAINTAINER, "/ade plan").await;
+        story.until("the plan", |s| s.plan_comment(issue)).await;
+        story.settle().await;
+        let delivery = story
+            .sim
+            .deliveries()
+            .into_iter()
+            .filter(|d| d.event == "issue_comment")
+            .find(|d| d.body.contains("/ade plan") && !d.body.contains("ade:plan"))
+            .expect("the plan command's delivery");
+        // The body and its signature as the forge sent them; only the delivery id is new.
+        let client = reqwest::Client::new();
+        let mut replay = client
+            .post(format!(
+                "http://{}/webhooks/{}",
+                story.ade.addr(),
+                story.kind()
+            ))
+            .body(delivery.body.clone());
+        for (name, value) in &delivery.headers {
+            let value = if name.to_ascii_lowercase().ends_with("-delivery") {
+                format!("{value}-replayed")
+            } else {
+                value.clone()
+            };
+            replay = replay.header(name.as_str(), value);
+        }
+        let answer = replay.send().await.expect("ade answers");
+        assert_eq!(
+            answer.status().as_u16(),
+            202,
+            "{forge}: the replay is stored"
+        );
+        story.settle().await;
+        assert_eq!(
+            story.bot_comments(issue).len(),
+            2,
+            "{forge}: the plan and one reply, not two"
+        );
+        assert_eq!(story.reactions(comment).len(), 1, "{forge}: one 👀");
+        let mut conn = story.ade.store().reader().await.unwrap();
+        let (versions,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM specs")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(versions, 1, "{forge}: one plan version");
+    }
+}
+
+#[tokio::test]
 async fn commands_in_code_blocks_quotes_and_ades_own_comments_do_nothing() {
     for (forge, story) in stories().await {
         let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
