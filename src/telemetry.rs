@@ -6,6 +6,28 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+/// The most characters of one value from a forge or an agent that a log line carries.
+pub const MAX_SHOWN: usize = 200;
+
+/// `text` (from a forge or an agent: a login, a reason naming a file) as a log line may carry it:
+/// control characters and line breaks written as escapes, so no text can forge a line of its own,
+/// and at most [`MAX_SHOWN`] characters, the rest counted.
+pub fn shown(text: &str) -> String {
+    let mut out = String::new();
+    for (kept, c) in text.chars().enumerate() {
+        if kept == MAX_SHOWN {
+            out.push_str(&format!("…({} more)", text.chars().count() - MAX_SHOWN));
+            break;
+        }
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}') {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// The two log formats `--log-format` offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -49,4 +71,21 @@ pub fn init(format: LogFormat, filter: Option<&str>) {
 
 fn default_targets() -> Targets {
     Targets::new().with_default(tracing::Level::INFO)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_text_cannot_break_a_line_and_is_bounded() {
+        assert_eq!(shown("mia"), "mia");
+        assert_eq!(
+            shown("mia\n2026-12-06 INFO forged"),
+            "mia\\n2026-12-06 INFO forged"
+        );
+        assert_eq!(shown("a\u{1b}[31mb\u{202e}"), "a\\u{1b}[31mb\\u{202e}");
+        let long = "x".repeat(MAX_SHOWN + 5);
+        assert_eq!(shown(&long), format!("{}…(5 more)", "x".repeat(MAX_SHOWN)));
+    }
 }

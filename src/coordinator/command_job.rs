@@ -15,6 +15,7 @@ use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
 use crate::policy::EffectivePolicy;
 use crate::store;
 use crate::store::audit::{self, ActorKind, Entry, Outcome, Scope};
+use crate::telemetry;
 use std::collections::HashMap;
 use std::marker::PhantomData;
 
@@ -130,7 +131,7 @@ impl<K: EventJobKind> CommandHandler<K> {
             )
             .await;
         if comment.author.bot && !policy.roles.allow_bots {
-            tracing::info!(author = %comment.author.login, "ignored a command from another bot");
+            tracing::info!(author = %telemetry::shown(&comment.author.login), "ignored a command from another bot");
             return finish_with(ctx, event.forge, Vec::new(), self.write_attempts).await;
         }
         let permission = forge.permission(&repo, &comment.author.login).await?;
@@ -226,7 +227,12 @@ async fn run_one(
         &session.requester,
         session.overrides,
     ) {
-        tracing::info!(login = session.requester.login, %command, %refusal, "refused a command");
+        tracing::info!(
+            login = %telemetry::shown(session.requester.login),
+            command = %command.logged(),
+            refusal = %telemetry::shown(&refusal.to_string()),
+            "refused a command"
+        );
         let entry = described(entry, &command).with("why", refusal.to_string());
         audit::record(tx, &entry).await?;
         let write = session.reply.text(
@@ -237,7 +243,11 @@ async fn run_one(
         session.writes.push(write);
         return Ok(());
     }
-    tracing::info!(login = session.requester.login, %command, "accepted a command");
+    tracing::info!(
+        login = %telemetry::shown(session.requester.login),
+        command = %command.logged(),
+        "accepted a command"
+    );
     let mut entry = described(entry, &command);
     entry.action = "command.accepted".into();
     entry.outcome = Outcome::Ok;
