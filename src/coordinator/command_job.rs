@@ -12,6 +12,7 @@ use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
 use crate::events::{Comment, EventKind};
 use crate::forge::{Forge, ForgeKind, Reaction, RepoRef, Team};
 use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::markdown;
 use crate::policy::EffectivePolicy;
 use crate::store;
 use crate::store::audit::{self, ActorKind, Entry, Outcome, Scope};
@@ -171,9 +172,15 @@ impl<K: EventJobKind> CommandHandler<K> {
             writes: Vec::new(),
         };
         let mut tx = ctx.store().begin().await?;
+        let mut parsed = parsed;
+        let over = parsed.split_off(parsed.len().min(MAX_HANDLED_PER_COMMENT));
         for (index, parsed) in parsed.into_iter().enumerate() {
             session.reply.index = index;
             run_one(&mut session, &mut tx, parsed).await?;
+        }
+        if !over.is_empty() {
+            session.reply.index = MAX_HANDLED_PER_COMMENT;
+            not_handled(&mut session, &mut tx, over).await?;
         }
         enqueue_writes(
             &mut tx,
@@ -185,6 +192,57 @@ impl<K: EventJobKind> CommandHandler<K> {
         .await?;
         ctx.finish(tx).await
     }
+}
+
+/// The command lines of one comment ade handles, each with its own reply; the ones after them
+/// are not run, and one more reply says so, so one comment never makes ade post more than this
+/// many replies and one.
+pub const MAX_HANDLED_PER_COMMENT: usize = 3;
+
+/// The command lines of a comment past [`MAX_HANDLED_PER_COMMENT`]: not run, each recorded as
+/// refused, and one reply naming them.
+async fn not_handled(
+    session: &mut Session<'_>,
+    tx: &mut store::Conn,
+    over: Vec<Result<command::Command, command::ParseError>>,
+) -> Result<(), JobError> {
+    let why = format!(
+        "ade handles at most {MAX_HANDLED_PER_COMMENT} commands of one comment; the rest are not run"
+    );
+    let mut named = Vec::new();
+    for parsed in &over {
+        let entry = record(
+            session.forge,
+            session.repo,
+            session.comment,
+            session.now,
+            Outcome::Refused,
+        )
+        .with("why", why.as_str());
+        let entry = match parsed {
+            Ok(command) => {
+                named.push(markdown::code_span(&command.logged()));
+                described(entry, command)
+            }
+            Err(_) => entry,
+        };
+        audit::record(tx, &entry).await?;
+    }
+    let headline = if named.is_empty() {
+        format!(
+            "ade handles at most {MAX_HANDLED_PER_COMMENT} commands of one comment; the lines after them were not run. Post them in another comment."
+        )
+    } else {
+        format!(
+            "ade handles at most {MAX_HANDLED_PER_COMMENT} commands of one comment, so these were not run: {}. Post them in another comment.",
+            named.join(", ")
+        )
+    };
+    let write = session
+        .reply
+        .text(Some(session.requester.login), &headline, Vec::new());
+    session.writes.push(write);
+    Ok(())
 }
 
 /// Handles one parsed command line: a mistake or a refusal is answered and changes nothing; an

@@ -246,6 +246,28 @@ async fn the_same_signed_comment_replayed_under_a_new_delivery_id_acts_once() {
 }
 
 #[tokio::test]
+async fn a_comment_with_many_commands_gets_a_few_replies_and_one_naming_the_rest() {
+    for (forge, story) in stories().await {
+        let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
+        story
+            .comment(issue, MAINTAINER, &"/ade status\n".repeat(6))
+            .await;
+        story.settle().await;
+        let replies = story.replies(issue);
+        assert_eq!(
+            replies.len(),
+            4,
+            "{forge}: three answers and one more: {replies:#?}"
+        );
+        let rest = replies
+            .iter()
+            .find(|r| r.contains("at most 3 commands"))
+            .unwrap_or_else(|| panic!("{forge}: the reply naming the rest: {replies:#?}"));
+        assert_eq!(rest.matches("`/ade status`").count(), 3, "{forge}: {rest}");
+    }
+}
+
+#[tokio::test]
 async fn commands_in_code_blocks_quotes_and_ades_own_comments_do_nothing() {
     for (forge, story) in stories().await {
         let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
