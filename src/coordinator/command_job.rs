@@ -11,10 +11,11 @@ use crate::command::{self, Place, Requester, RoleOverrides};
 use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
 use crate::events::{Comment, EventKind};
 use crate::forge::{Forge, ForgeKind, Reaction, RepoRef, Team};
-use crate::jobs::{BoxFuture, JobContext, JobError, JobHandler};
+use crate::jobs::{BoxFuture, Discarded, JobContext, JobError, JobHandler};
 use crate::markdown;
 use crate::policy::EffectivePolicy;
 use crate::store;
+use crate::store::StoreError;
 use crate::store::audit::{self, ActorKind, Entry, Outcome, Scope};
 use crate::telemetry;
 use std::collections::HashMap;
@@ -369,6 +370,52 @@ async fn finish_with(
 impl<K: EventJobKind> JobHandler for CommandHandler<K> {
     fn run<'a>(&'a self, ctx: &'a JobContext) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(self.handle(ctx))
+    }
+
+    /// A command whose job failed for good is not met with silence: its author gets a reply
+    /// saying so, why, and the delivery id for the operator, and the failure is recorded.
+    fn discarded<'a>(&'a self, failed: Discarded<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let why = telemetry::shown(failed.error);
+            tracing::error!(key = %failed.job.idempotency_key, error = %why, "a command failed for good");
+            let Some(job) = failed.payload::<EventJob<K>>() else {
+                return Ok(());
+            };
+            let Some((event, delivery)) =
+                store::events::get_with_delivery(failed.conn, job.event).await?
+            else {
+                return Ok(());
+            };
+            let (EventKind::CommentCreated(comment) | EventKind::CommentEdited(comment)) =
+                &event.kind
+            else {
+                return Ok(());
+            };
+            let Some(repo) = event
+                .repository
+                .as_ref()
+                .and_then(|r| RepoRef::parse(&r.full_name, event.installation_id))
+            else {
+                return Ok(());
+            };
+            let entry = record(event.forge, &repo, comment, failed.now, Outcome::Failed)
+                .with("why", why.as_str())
+                .with("delivery", delivery.as_str());
+            audit::record(failed.conn, &entry).await?;
+            let reply = Reply::new(event.forge, &repo, comment).failed(
+                &comment.author.login,
+                &why,
+                &delivery,
+            );
+            enqueue_writes(
+                failed.conn,
+                event.forge,
+                &[reply],
+                self.write_attempts,
+                failed.now,
+            )
+            .await
+        })
     }
 }
 

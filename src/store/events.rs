@@ -60,6 +60,31 @@ pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<Event>, StoreError> 
 }
 
 /// The event the row `query` finds, if any, read back from its JSON.
+/// One event and the forge's id of the delivery it came in: what a reply about a failure names
+/// for the operator.
+pub async fn get_with_delivery(
+    conn: &mut Conn,
+    id: i64,
+) -> Result<Option<(Event, String)>, StoreError> {
+    let row = optional(
+        conn,
+        sqlx::query(
+            "SELECT e.data, d.delivery_id FROM events e JOIN deliveries d ON d.id = e.delivery \
+             WHERE e.id = $1",
+        )
+        .bind(id),
+        |r| Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?)),
+        "read event",
+    )
+    .await?;
+    row.map(|(data, delivery)| {
+        serde_json::from_str(&data)
+            .map(|event| (event, delivery))
+            .map_err(|e| StoreError::Corrupt(format!("stored event: {e}")))
+    })
+    .transpose()
+}
+
 async fn stored(conn: &mut Conn, query: Query<'_>) -> Result<Option<Event>, StoreError> {
     let data = optional(conn, query, |r| r.try_get::<String, _>(0), "read event").await?;
     data.map(|data| serde_json::from_str(&data))

@@ -268,6 +268,46 @@ async fn a_comment_with_many_commands_gets_a_few_replies_and_one_naming_the_rest
 }
 
 #[tokio::test]
+async fn a_command_whose_job_fails_for_good_is_answered_with_why_and_the_delivery_id() {
+    for (forge, story) in stories().await {
+        let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
+        let path = match forge {
+            "github" => "/repos/acme/widgets/collaborators/*/permission",
+            _ => "/api/v1/repos/acme/widgets/collaborators/*/permission",
+        };
+        story
+            .sim
+            .inject(FaultRule::new("GET", path, Fault::Status(422)).times(1));
+        story.comment(issue, MAINTAINER, "/ade plan").await;
+        let reply = story
+            .until("the reply saying the command failed", |s| {
+                s.replies(issue)
+                    .into_iter()
+                    .find(|r| r.contains("could not carry out"))
+            })
+            .await;
+        let delivery = story
+            .sim
+            .deliveries()
+            .into_iter()
+            .filter(|d| d.event == "issue_comment")
+            .find(|d| d.body.contains("/ade plan") && !d.body.contains("ade:plan"))
+            .expect("the command's delivery");
+        assert!(
+            reply.contains(&delivery.id),
+            "{forge}: names the delivery: {reply}"
+        );
+        assert!(reply.contains("422"), "{forge}: says why: {reply}");
+        story.settle().await;
+        assert!(
+            story.plan_comment(issue).is_none(),
+            "{forge}: nothing was planned"
+        );
+        assert_eq!(story.failed_jobs().await, 1, "{forge}: the command's job");
+    }
+}
+
+#[tokio::test]
 async fn commands_in_code_blocks_quotes_and_ades_own_comments_do_nothing() {
     for (forge, story) in stories().await {
         let issue = story.issue(WRITER, GOAL, CHECKLIST).await;

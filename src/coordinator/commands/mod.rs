@@ -166,6 +166,24 @@ impl Reply {
         })
     }
 
+    /// The answer to a comment whose command job failed for good (the forge answered something
+    /// ade cannot use, a bug): that it failed, why (`why`, as a log line may carry it), and the
+    /// delivery id to give the operator. One per comment.
+    pub fn failed(&self, login: &str, why: &str, delivery: &str) -> ForgeWrite {
+        let view = ReplyView {
+            mention: Some(login.to_string()),
+            headline: format!(
+                "ade could not carry out the commands of this comment: {}. Nothing of them was \
+                 done. If this goes on, give ade's operator the delivery id {}.",
+                crate::markdown::code_span(why),
+                crate::markdown::code_span(delivery)
+            ),
+            ..ReplyView::default()
+        };
+        let body = render::reply(&view).unwrap_or_default();
+        self.comment(format!("failed:{}", self.comment_id), body)
+    }
+
     /// The answer to a command edited into an existing comment: edits never act. One such answer
     /// per comment, however often it is edited.
     pub fn to_edit(&self, login: &str) -> ForgeWrite {
