@@ -398,9 +398,10 @@ impl<K: EventJobKind> JobHandler for CommandHandler<K> {
             else {
                 return Ok(());
             };
-            let entry = record(event.forge, &repo, comment, failed.now, Outcome::Failed)
+            let mut entry = record(event.forge, &repo, comment, failed.now, Outcome::Failed)
                 .with("why", why.as_str())
                 .with("delivery", delivery.as_str());
+            entry.action = "command.failed".into();
             audit::record(failed.conn, &entry).await?;
             let reply = Reply::new(event.forge, &repo, comment).failed(
                 &comment.author.login,
