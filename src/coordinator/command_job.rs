@@ -212,14 +212,7 @@ async fn not_handled(
     );
     let mut named = Vec::new();
     for parsed in &over {
-        let entry = record(
-            session.forge,
-            session.repo,
-            session.comment,
-            session.now,
-            Outcome::Refused,
-        )
-        .with("why", why.as_str());
+        let entry = refused(session).with("why", why.as_str());
         let entry = match parsed {
             Ok(command) => {
                 named.push(markdown::code_span(&command.logged()));
@@ -246,6 +239,17 @@ async fn not_handled(
     Ok(())
 }
 
+/// The audit entry of a command line of the session's comment, refused until it is accepted.
+fn refused(session: &Session<'_>) -> Entry {
+    record(
+        session.forge,
+        session.repo,
+        session.comment,
+        session.now,
+        Outcome::Refused,
+    )
+}
+
 /// Handles one parsed command line: a mistake or a refusal is answered and changes nothing; an
 /// accepted command gets 👀 at once and then does its work. Mistakes and refusals describe
 /// themselves in Markdown that is safe as it is (user input in them is quoted without backticks).
@@ -254,18 +258,12 @@ async fn run_one(
     tx: &mut store::Conn,
     parsed: Result<command::Command, command::ParseError>,
 ) -> Result<(), JobError> {
-    let entry = record(
-        session.forge,
-        session.repo,
-        session.comment,
-        session.now,
-        Outcome::Refused,
-    )
-    .with("policy_commit", session.head.sha.as_str())
-    .with(
-        "permission",
-        serde_json::to_value(session.requester.permission).unwrap_or_default(),
-    );
+    let entry = refused(session)
+        .with("policy_commit", session.head.sha.as_str())
+        .with(
+            "permission",
+            serde_json::to_value(session.requester.permission).unwrap_or_default(),
+        );
     let command = match parsed {
         Ok(command) => command,
         Err(mistake) => {

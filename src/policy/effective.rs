@@ -216,14 +216,6 @@ impl RetentionPolicy {
             DataClass::Prompts => self.prompts_days,
         }
     }
-
-    /// The classes of a run's data kept for no time at all: deleted as soon as it is reported.
-    pub fn zero_day_classes(&self) -> Vec<DataClass> {
-        DataClass::OF_RUNS
-            .into_iter()
-            .filter(|class| self.days(*class) == 0)
-            .collect()
-    }
 }
 
 /// A kind of data with a retention period of its own: what a purge deletes and its audit record

@@ -27,7 +27,7 @@ pub(super) fn audit_config(dir: &Path) -> AuditConfig {
 }
 
 /// Every line of every file of the log in `dir`.
-fn all_lines(dir: &Path) -> Vec<String> {
+pub(super) fn all_lines(dir: &Path) -> Vec<String> {
     ade::audit::list(dir)
         .unwrap()
         .iter()

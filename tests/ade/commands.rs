@@ -9,6 +9,17 @@ const CHECKLIST: &str = "We want a dry run.\n\n\
 - [ ] Skip writes when it is set (after 1)\n\
 - [ ] Document it (after 1, 2)\n";
 
+/// The delivery of the maintainer's `/ade plan` comment, as the forge sent it.
+fn plan_command_delivery(story: &Story) -> ade::sim::DeliveryRecord {
+    story
+        .sim
+        .deliveries()
+        .into_iter()
+        .filter(|d| d.event == "issue_comment")
+        .find(|d| d.body.contains("/ade plan") && !d.body.contains("ade:plan"))
+        .expect("the plan command's delivery")
+}
+
 async fn stories() -> Vec<(&'static str, Story)> {
     vec![
         ("github", Story::github().await),
@@ -171,13 +182,7 @@ async fn a_redelivered_webhook_still_makes_one_plan_and_one_reply() {
         story.comment(issue, MAINTAINER, "/ade plan").await;
         story.until("the plan", |s| s.plan_comment(issue)).await;
         story.settle().await;
-        let delivery = story
-            .sim
-            .deliveries()
-            .into_iter()
-            .filter(|d| d.event == "issue_comment")
-            .find(|d| d.body.contains("/ade plan") && !d.body.contains("ade:plan"))
-            .expect("the plan command's delivery");
+        let delivery = plan_command_delivery(&story);
         story
             .sim
             .redeliver(&delivery.id)
@@ -199,13 +204,7 @@ async fn the_same_signed_comment_replayed_under_a_new_delivery_id_acts_once() {
         let comment = story.comment(issue, MAINTAINER, "/ade plan").await;
         story.until("the plan", |s| s.plan_comment(issue)).await;
         story.settle().await;
-        let delivery = story
-            .sim
-            .deliveries()
-            .into_iter()
-            .filter(|d| d.event == "issue_comment")
-            .find(|d| d.body.contains("/ade plan") && !d.body.contains("ade:plan"))
-            .expect("the plan command's delivery");
+        let delivery = plan_command_delivery(&story);
         // The body and its signature as the forge sent them; only the delivery id is new.
         let client = reqwest::Client::new();
         let mut replay = client
@@ -286,13 +285,7 @@ async fn a_command_whose_job_fails_for_good_is_answered_with_why_and_the_deliver
                     .find(|r| r.contains("could not carry out"))
             })
             .await;
-        let delivery = story
-            .sim
-            .deliveries()
-            .into_iter()
-            .filter(|d| d.event == "issue_comment")
-            .find(|d| d.body.contains("/ade plan") && !d.body.contains("ade:plan"))
-            .expect("the command's delivery");
+        let delivery = plan_command_delivery(&story);
         assert!(
             reply.contains(&delivery.id),
             "{forge}: names the delivery: {reply}"

@@ -60,26 +60,17 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
     found
 }
 
-/// Every audit record written so far.
-fn audit_records(story: &Story) -> Vec<Value> {
-    let dir = story.config_dir().join("audit");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .collect();
-    files.sort();
-    files
+/// Every audit record in the log folder `dir`, in chain order.
+fn records_in(dir: &Path) -> Vec<Value> {
+    super::audit::all_lines(dir)
         .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap()
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect::<Vec<Value>>()
-        })
+        .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// Every audit record the story's ade wrote so far.
+fn audit_records(story: &Story) -> Vec<Value> {
+    records_in(&story.config_dir().join("audit"))
 }
 
 fn purge_records(story: &Story, class: &str) -> Vec<Value> {
@@ -505,17 +496,8 @@ async fn old_audit_files(db: TestDb) {
     )
     .await;
     let purge = eventually(PATIENCE, "the audit purge", || async {
-        let dir = db.dir.join("audit");
-        ade::audit::list(&dir)
-            .unwrap()
-            .iter()
-            .flat_map(|f| {
-                std::fs::read_to_string(&f.path)
-                    .unwrap()
-                    .lines()
-                    .map(|l| serde_json::from_str::<Value>(l).unwrap())
-                    .collect::<Vec<_>>()
-            })
+        records_in(&db.dir.join("audit"))
+            .into_iter()
             .find(|r| r["action"] == "retention.purged" && r["details"]["class"] == "audit")
     })
     .await;
