@@ -502,6 +502,17 @@ async fn old_audit_files(db: TestDb) {
     })
     .await;
     ade.shutdown().await.unwrap();
+    // ade signs the head as it stops: the newest checkpoint covers the last record.
+    let last = records_in(&db.dir.join("audit"))
+        .last()
+        .map(|r| r["seq"].as_i64().unwrap())
+        .unwrap();
+    let signed = ade::audit::checkpoint::read(&db.dir.join("audit-checkpoints.jsonl"))
+        .unwrap()
+        .iter()
+        .map(|c| c.seq)
+        .max();
+    assert_eq!(signed, Some(last), "{}: a checkpoint at shutdown", db.name);
     assert_eq!(purge["details"]["first_seq"], 1, "{}: {purge}", db.name);
     assert_eq!(purge["details"]["last_seq"], 2, "{}: {purge}", db.name);
     let (code, out) = verify_cli(&db.dir);
