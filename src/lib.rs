@@ -17,6 +17,7 @@ pub mod forge;
 pub mod gitread;
 pub mod ingress;
 pub mod jobs;
+pub mod limits;
 pub mod lifecycle;
 pub mod links;
 pub mod markdown;

@@ -549,7 +549,12 @@ mod tests {
             ("run:5", None)
         );
         assert_eq!(run.payload, r#"{"run":5}"#);
-        let held = RunJob { run: 5, held: 2 }.new_job(RunJob::ATTEMPTS, 100);
+        let held = RunJob {
+            run: 5,
+            held: 2,
+            waited: 0,
+        }
+        .new_job(RunJob::ATTEMPTS, 100);
         assert_eq!(held.idempotency_key, "run:5:held:2");
         assert_eq!(held.payload, r#"{"run":5,"held":2}"#);
         let resume = ResumeJob {

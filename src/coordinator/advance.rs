@@ -1,11 +1,13 @@
 //! [`advance`] moves an active spec forward: tasks whose dependencies are merged become ready,
-//! and ready tasks become runs (a `run` job each) up to the policy's parallelism. Called when a
+//! and ready tasks become runs (a `run` job each) up to the policy's parallelism, while the goal's
+//! budget lasts. Called when a
 //! spec is approved, when an approval is merged, when a run ends and by `/ade run`.
 
 use super::goals::nodes;
 use super::run::job::RunJob;
 use super::schedule;
 use crate::jobs::{Job, JobError};
+use crate::limits::Spent;
 use crate::lifecycle::TaskState;
 use crate::policy::EffectivePolicy;
 use crate::spec::Spec;
@@ -22,7 +24,8 @@ pub struct Advanced {
     pub unblocked: Vec<String>,
     /// Tasks that became runs.
     pub started: Vec<String>,
-    /// Ready tasks that cannot start, and why (no agent set, agent or environment not allowed).
+    /// Ready tasks that cannot start, and why (no agent set, agent or environment not allowed, the
+    /// goal's budget spent).
     pub held: Vec<(String, String)>,
     /// The run jobs enqueued, by run id.
     pub runs: Vec<i64>,
@@ -72,9 +75,21 @@ pub async fn advance(
     let base = spec.base_commit.as_deref().ok_or_else(|| {
         JobError::Permanent(format!("spec v{} has no pinned base commit", row.version))
     })?;
+    let spent = crate::store::limits::spent(tx, row.goal, None, ctx.now).await?;
     for id in &candidates.start {
         if free == 0 {
             break;
+        }
+        let planned = Spent {
+            runs: spent.runs.saturating_add(done.runs.len() as u32),
+            ..spent
+        };
+        if let Some(limit) = planned.before_start(&ctx.policy.budget) {
+            done.held.push((
+                id.clone(),
+                limit.spent_sentence(&planned, &ctx.policy.budget),
+            ));
+            continue;
         }
         let task = spec
             .tasks

@@ -12,10 +12,12 @@ use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
 use crate::events::{Comment, EventKind};
 use crate::forge::{Forge, ForgeKind, Reaction, RepoRef, Team};
 use crate::jobs::{BoxFuture, Discarded, JobContext, JobError, JobHandler};
+use crate::limits::{Over, Rate};
 use crate::markdown;
 use crate::policy::EffectivePolicy;
 use crate::store;
 use crate::store::StoreError;
+use crate::store::limits::Want;
 use crate::store::audit::{self, ActorKind, Entry, Outcome, Scope};
 use crate::telemetry;
 use std::collections::HashMap;
@@ -135,6 +137,20 @@ impl<K: EventJobKind> CommandHandler<K> {
         if comment.author.bot && !policy.roles.allow_bots {
             tracing::info!(author = %telemetry::shown(&comment.author.login), "ignored a command from another bot");
             return finish_with(ctx, event.forge, Vec::new(), self.write_attempts).await;
+        }
+        // Someone over a limit who was told so already gets silence, without a forge read.
+        let wants = command_wants(event.forge, &repo, &comment.author.login, &policy);
+        let over = {
+            let mut conn = ctx.store().reader().await?;
+            store::limits::peek(&mut conn, &wants, ctx.now_ms()).await?
+        };
+        if let Some(over) = over.filter(|over| over.told) {
+            let mut tx = ctx.store().begin().await?;
+            for parsed in parsed.iter().take(MAX_HANDLED_PER_COMMENT) {
+                let entry = record(event.forge, &repo, comment, ctx.now_ms(), Outcome::Refused);
+                audit::record(&mut tx, &limited_entry(entry, &over, parsed.as_ref().ok())).await?;
+            }
+            return ctx.finish(tx).await;
         }
         let permission = forge.permission(&repo, &comment.author.login).await?;
         let teams = teams_of(forge.as_ref(), &repo, &policy, &comment.author.login).await?;
@@ -264,6 +280,15 @@ async fn run_one(
             "permission",
             serde_json::to_value(session.requester.permission).unwrap_or_default(),
         );
+    let wants = command_wants(
+        session.forge,
+        session.repo,
+        session.requester.login,
+        session.policy,
+    );
+    if let Err(over) = store::limits::take(tx, &wants, session.now).await? {
+        return limited(session, tx, entry, (&wants, over), parsed.as_ref().ok()).await;
+    }
     let command = match parsed {
         Ok(command) => command,
         Err(mistake) => {
@@ -300,6 +325,17 @@ async fn run_one(
         session.writes.push(write);
         return Ok(());
     }
+    if let command::Command::Plan { .. } = command {
+        let rate = Rate::Plans;
+        let wants = [Want {
+            name: rate.bucket(session.forge.as_str(), &session.repository(), ""),
+            rate,
+            per_hour: rate.per_hour(&session.policy.rate_limits),
+        }];
+        if let Err(over) = store::limits::take(tx, &wants, session.now).await? {
+            return limited(session, tx, entry, (&wants, over), Some(&command)).await;
+        }
+    }
     tracing::info!(
         login = %telemetry::shown(session.requester.login),
         command = %command.logged(),
@@ -315,6 +351,70 @@ async fn run_one(
         reaction: Reaction::Eyes,
     });
     commands::execute(session, tx, command).await
+}
+
+/// The buckets every command line of `login` in `repo` takes a token from: the user's and the
+/// repository's.
+fn command_wants(
+    forge: ForgeKind,
+    repo: &RepoRef,
+    login: &str,
+    policy: &EffectivePolicy,
+) -> Vec<Want> {
+    let repository = repo.full_name();
+    [Rate::CommandsPerUser, Rate::Commands]
+        .into_iter()
+        .map(|rate| Want {
+            name: rate.bucket(forge.as_str(), &repository, login),
+            rate,
+            per_hour: rate.per_hour(&policy.rate_limits),
+        })
+        .collect()
+}
+
+/// A command line over a rate limit: recorded, and answered only the first time in a spell over
+/// the limit (with the limit and when it resets); nothing else happens.
+async fn limited(
+    session: &mut Session<'_>,
+    tx: &mut store::Conn,
+    entry: Entry,
+    (wants, over): (&[Want], Over),
+    command: Option<&command::Command>,
+) -> Result<(), JobError> {
+    audit::record(tx, &limited_entry(entry, &over, command)).await?;
+    if over.told {
+        return Ok(());
+    }
+    if let Some(want) = wants.iter().find(|want| want.rate == over.rate) {
+        store::limits::told(tx, &want.name, session.now).await?;
+    }
+    tracing::info!(
+        login = %telemetry::shown(session.requester.login),
+        limit = over.rate.key(),
+        "a command over a rate limit was not run; its author is told once"
+    );
+    let headline = format!(
+        "Not run: {}. Until then ade leaves further commands over this limit unanswered.",
+        over.sentence(session.now)
+    );
+    let write = session
+        .reply
+        .text(Some(session.requester.login), &headline, Vec::new());
+    session.writes.push(write);
+    Ok(())
+}
+
+/// The audit entry of a command line over a rate limit.
+fn limited_entry(entry: Entry, over: &Over, command: Option<&command::Command>) -> Entry {
+    let mut entry = entry
+        .with("why", "over a rate limit")
+        .with("limit", over.rate.key())
+        .with("resets_at", over.resets_at);
+    if let Some(command) = command {
+        entry = described(entry, command);
+    }
+    entry.action = "command.limited".into();
+    entry
 }
 
 /// The teams named in the policy's role grants that `login` belongs to. The forge is asked only

@@ -312,7 +312,7 @@ mod tests {
 
     #[test]
     fn a_key_ade_does_not_act_on_yet_passes_with_a_warning_at_its_line() {
-        let file = b"[execution]\nparallelism = 3\n\n[rate_limits]\nruns_per_hour = 10\n";
+        let file = b"[execution]\nparallelism = 3\n\n[agents]\nplanner = \"manual\"\n";
         let check = check(&shared(), Some(file), HEAD).unwrap();
         assert_eq!(check.state, CheckState::Success);
         assert!(
@@ -330,8 +330,8 @@ mod tests {
             [(
                 5,
                 AnnotationLevel::Warning,
-                "rate_limits.runs_per_hour: parsed, not acted on yet: ade does not count the runs \
-                 it starts"
+                "agents.planner: parsed, not acted on yet: `/ade plan` always plans from the \
+                 issue's task list (the manual planner); no planner agent runs"
             )]
         );
         snapshot("policy-check-warned", &check.summary);

@@ -237,6 +237,11 @@ impl JobContext {
         self.clock.now_ms()
     }
 
+    /// The worker's clock itself, for a handler's own watchers that outlive one read of it.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
     /// The fence of this attempt.
     pub fn fence(&self) -> Fence<'_> {
         Fence {

@@ -37,8 +37,10 @@ pub struct EffectivePolicy {
     pub retention: RetentionPolicy,
     /// DLP rules beyond the built-in detectors, server's first.
     pub dlp_rules: Vec<DlpPattern>,
-    /// Command rates.
+    /// Command and run rates, and the repository's active runs.
     pub rate_limits: RateLimitPolicy,
+    /// What one goal may spend.
+    pub budget: BudgetPolicy,
 }
 
 impl Default for EffectivePolicy {
@@ -269,13 +271,28 @@ pub struct DlpPattern {
     pub pattern: String,
 }
 
-/// Command rates, per sliding hour.
+/// Command and run rates, per hour (token buckets), and the cap on a repository's active runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimitPolicy {
-    /// `/ade plan` per repository.
+    /// Accepted `/ade plan` per repository.
     pub plans_per_hour: u32,
     /// Runs started per repository.
     pub runs_per_hour: u32,
-    /// Commands per user per repository.
+    /// Command lines answered per user per repository.
     pub commands_per_user_per_hour: u32,
+    /// Command lines answered per repository.
+    pub commands_per_hour: u32,
+    /// Runs of the repository under way at once.
+    pub active_runs: u32,
+}
+
+/// What one goal may spend over all its runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BudgetPolicy {
+    /// Runs.
+    pub runs: u32,
+    /// Agent minutes, all runs together.
+    pub agent_minutes: u32,
+    /// Reported agent cost, in US dollars.
+    pub cost_usd: u32,
 }

@@ -40,8 +40,11 @@ pub struct Policy {
     pub retention: Retention,
     /// Data-loss-prevention rules every run's diff is scanned with before it is pushed.
     pub dlp: Dlp,
-    /// How often commands may be used.
+    /// How often commands may be used and runs may start, and how many runs a repository has at
+    /// once.
     pub rate_limits: RateLimits,
+    /// What one goal may spend: runs, agent minutes and the cost agents report.
+    pub budget: Budget,
     /// Where each key was written, so later checks (server limits) can point at a line.
     #[serde(skip)]
     #[schemars(skip)]
@@ -409,19 +412,52 @@ pub struct DlpRule {
     pub pattern: String,
 }
 
-/// `[rate_limits]`: how often commands may be used, per repository or per user, in a sliding hour.
-/// Each at least 1; to stop a command altogether, raise its role instead.
+/// `[rate_limits]`: how often commands may be used and runs may start, per repository or per
+/// user, and how many runs of a repository may be under way at once. Rates are token buckets
+/// that refill over an hour: a burst may use the whole hour's allowance at once. Each at least 1;
+/// to stop a command altogether, raise its role instead.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimits {
-    /// `/ade plan` commands per repository. Default 20. Capped by `limits.max_plans_per_hour`.
+    /// Accepted `/ade plan` commands per repository per hour. Default 20. Capped by
+    /// `limits.max_plans_per_hour`.
     #[schemars(range(min = 1))]
     pub plans_per_hour: Option<u32>,
-    /// Runs started per repository. Default 50. Capped by `limits.max_runs_per_hour`.
+    /// Runs started per repository per hour; a run over it waits in the queue until the bucket
+    /// refills. Default 50. Capped by `limits.max_runs_per_hour`.
     #[schemars(range(min = 1))]
     pub runs_per_hour: Option<u32>,
-    /// Commands per user per repository. Default 30. Capped by
-    /// `limits.max_commands_per_user_per_hour`.
+    /// Command lines ade answers per user per repository per hour, refusals and mistakes
+    /// included. Default 30. Capped by `limits.max_commands_per_user_per_hour`.
     #[schemars(range(min = 1))]
     pub commands_per_user_per_hour: Option<u32>,
+    /// Command lines ade answers per repository per hour, whoever wrote them. Default 120.
+    /// Capped by `limits.max_commands_per_hour`.
+    #[schemars(range(min = 1))]
+    pub commands_per_hour: Option<u32>,
+    /// Runs of the repository's goals under way at once; a run over it waits in the queue until
+    /// one ends. Default 10. Capped by `limits.max_active_runs`.
+    #[schemars(range(min = 1))]
+    pub active_runs: Option<u32>,
+}
+
+/// `[budget]`: what one goal may spend over all its runs, retries included. A run does not start
+/// once a budget is spent, and a run under way is stopped when the goal's agent minutes or its
+/// reported cost run out.
+/// Each at least 1.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Budget {
+    /// Runs per goal. Default 50. Capped by `limits.max_budget_runs`.
+    #[schemars(range(min = 1))]
+    pub runs: Option<u32>,
+    /// Minutes agents may run per goal, all runs together. Default 600. Capped by
+    /// `limits.max_budget_agent_minutes`.
+    #[schemars(range(min = 1))]
+    pub agent_minutes: Option<u32>,
+    /// US dollars per goal, counted from what agents report (Claude Code's `total_cost_usd`); runs
+    /// of agents that report no cost count nothing here. Default 100. Capped by
+    /// `limits.max_budget_cost_usd`.
+    #[schemars(range(min = 1))]
+    pub cost_usd: Option<u32>,
 }

@@ -28,12 +28,12 @@ mod validate;
 pub use check::{MAX_POLICY_BYTES, check_file, check_str};
 pub use diagnostic::PolicyDiagnostic;
 pub use effective::{
-    AgentPolicy, AgentSet, DataClass, DlpPattern, EffectivePolicy, ExecutionPolicy,
+    AgentPolicy, AgentSet, BudgetPolicy, DataClass, DlpPattern, EffectivePolicy, ExecutionPolicy,
     PullRequestPolicy, RateLimitPolicy, RejectPolicy, RetentionPolicy, RolePolicy,
     VerificationStep, effective,
 };
 pub use file::{
-    Agents, AutoReject, Dlp, DlpRule, Environment, Execution, Goals, MergeMethodName, Paths,
+    Agents, AutoReject, Budget, Dlp, DlpRule, Environment, Execution, Goals, MergeMethodName, Paths,
     Policy, PullRequests, RateLimits, RejectAction, Retention, Roles, Step, StepKind, Verification,
 };
 pub use locate::Position;

@@ -23,18 +23,6 @@ pub const NOT_ACTED_ON: &[NotActedOn] = &[
         instead: "`/ade plan` always plans from the issue's task list (the manual planner); \
                   no planner agent runs",
     },
-    NotActedOn {
-        key: "rate_limits.plans_per_hour",
-        instead: "ade does not count `/ade plan` commands",
-    },
-    NotActedOn {
-        key: "rate_limits.runs_per_hour",
-        instead: "ade does not count the runs it starts",
-    },
-    NotActedOn {
-        key: "rate_limits.commands_per_user_per_hour",
-        instead: "ade does not count anyone's commands",
-    },
 ];
 
 /// The entry of `key` (dotted, as in [`NOT_ACTED_ON`]), if ade does not act on it yet.

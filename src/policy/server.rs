@@ -74,6 +74,17 @@ pub struct Limits {
     pub max_runs_per_hour: u32,
     /// Highest command rate per user per repository per hour.
     pub max_commands_per_user_per_hour: u32,
+    /// Highest command rate per repository per hour.
+    pub max_commands_per_hour: u32,
+    /// Most runs of one repository under way at once.
+    #[schemars(range(min = 1))]
+    pub max_active_runs: u32,
+    /// Most runs per goal.
+    pub max_budget_runs: u32,
+    /// Most agent minutes per goal.
+    pub max_budget_agent_minutes: u32,
+    /// Most reported agent cost per goal, in US dollars.
+    pub max_budget_cost_usd: u32,
 }
 
 impl Default for Limits {
@@ -111,6 +122,11 @@ impl Default for Limits {
             max_plans_per_hour: 60,
             max_runs_per_hour: 200,
             max_commands_per_user_per_hour: 120,
+            max_commands_per_hour: 600,
+            max_active_runs: 50,
+            max_budget_runs: 500,
+            max_budget_agent_minutes: 6000,
+            max_budget_cost_usd: 1000,
         }
     }
 }
@@ -209,4 +225,9 @@ pub(super) mod builtin {
     pub const PLANS_PER_HOUR: u32 = 20;
     pub const RUNS_PER_HOUR: u32 = 50;
     pub const COMMANDS_PER_USER_PER_HOUR: u32 = 30;
+    pub const COMMANDS_PER_HOUR: u32 = 120;
+    pub const ACTIVE_RUNS: u32 = 10;
+    pub const BUDGET_RUNS: u32 = 50;
+    pub const BUDGET_AGENT_MINUTES: u32 = 600;
+    pub const BUDGET_COST_USD: u32 = 100;
 }

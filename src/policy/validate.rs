@@ -38,15 +38,22 @@ pub(crate) fn policy(policy: &Policy) -> Vec<Problem> {
     paths(&mut report, &policy.paths);
     dlp(&mut report, &policy.dlp);
     let limits = &policy.rate_limits;
-    for (key, value) in [
-        ("plans_per_hour", limits.plans_per_hour),
-        ("runs_per_hour", limits.runs_per_hour),
+    let budget = &policy.budget;
+    for (table, key, value) in [
+        ("rate_limits", "plans_per_hour", limits.plans_per_hour),
+        ("rate_limits", "runs_per_hour", limits.runs_per_hour),
         (
+            "rate_limits",
             "commands_per_user_per_hour",
             limits.commands_per_user_per_hour,
         ),
+        ("rate_limits", "commands_per_hour", limits.commands_per_hour),
+        ("rate_limits", "active_runs", limits.active_runs),
+        ("budget", "runs", budget.runs),
+        ("budget", "agent_minutes", budget.agent_minutes),
+        ("budget", "cost_usd", budget.cost_usd),
     ] {
-        report.at_least_one(&KeyPath::of(&["rate_limits", key]), value.map(u64::from));
+        report.at_least_one(&KeyPath::of(&[table, key]), value.map(u64::from));
     }
     report.out
 }

@@ -169,6 +169,10 @@ pub struct RunReport {
     pub agent_exit: String,
     /// How long the agent ran, in milliseconds.
     pub agent_ms: u64,
+    /// What the agent said the run cost, in micro-dollars (Claude Code's `total_cost_usd`);
+    /// `None` when its output says nothing of cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_micro_usd: Option<i64>,
     /// Files changed.
     pub files_changed: u64,
     /// Lines added.

@@ -14,6 +14,7 @@ pub mod events;
 pub mod goals;
 pub mod jobs;
 pub mod leader;
+pub mod limits;
 pub mod links;
 mod migrate;
 mod query;

@@ -219,7 +219,7 @@ async fn a_run_the_runner_cannot_start_is_held_and_runs_once_the_operator_fixes_
         .until("/ade status to show the held run", |s| {
             s.bot_comments(issue)
                 .into_iter()
-                .find(|c| c.contains("held until the runner's setup is fixed"))
+                .find(|c| c.contains("queued with") && c.contains(", waiting: "))
         })
         .await;
 

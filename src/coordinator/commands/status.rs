@@ -1,5 +1,5 @@
-//! `/ade status`: on a goal, its spec versions and the tasks of the active one, as a table; on an
-//! approval, its task, runs, verification and review state.
+//! `/ade status`: on a goal, its spec versions, the tasks of the active one and what is left of
+//! its budget; on an approval, its task, runs, verification and review state.
 
 use super::Session;
 use crate::command::Place;
@@ -69,16 +69,22 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobErro
                     .map(crate::markdown::inline);
                 match (run.state, first) {
                     (RunState::Failed, Some(first)) => line.push_str(&format!(": {first}")),
-                    // A queued run with a reason was held: the runner's setup could not start it.
-                    (RunState::Queued, Some(first)) => line.push_str(&format!(
-                        ", held until the runner's setup is fixed: {first}"
-                    )),
+                    // A queued run with a reason waits: for the runner's setup to be fixed, or
+                    // for a limit of the repository.
+                    (RunState::Queued, Some(first)) => {
+                        line.push_str(&format!(", waiting: {first}"))
+                    }
                     _ => {}
                 }
             }
             details.push(line);
         }
     }
+    let spent = crate::store::limits::spent(tx, goal, None, session.now).await?;
+    details.push(format!(
+        "budget left: {} (`[budget]` in `.ade/config.toml`)",
+        spent.left(&session.policy.budget)
+    ));
     let headline = match specs.first() {
         Some(newest) => format!(
             "goal #{}: {} plan version(s), the newest v{} is {}.",

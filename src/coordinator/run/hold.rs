@@ -3,6 +3,9 @@
 //! run goes back to the queue, the goal is told once what to fix, and the run is tried again on a
 //! growing delay and at once when ade restarts (docs/runner.md), without anyone typing
 //! `/ade run`.
+//!
+//! A run over the repository's limits (runs started per hour, runs under way at once) waits the
+//! same way, until the limit allows it (docs/limits.md); the goal is told once what it waits for.
 
 use std::time::Duration;
 
@@ -32,6 +35,34 @@ pub(super) fn delay(held: u32) -> Duration {
         .min(MAX_DELAY)
 }
 
+/// Why a run goes back to the queue.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Wait<'a> {
+    /// The runner's setup could not start it: tried again on a growing delay.
+    Setup(&'a str),
+    /// A limit of the repository does not let it start yet: tried again at `until`.
+    Limit {
+        /// The limit and when it allows the run, in words.
+        reason: &'a str,
+        /// When to try again (Unix ms).
+        until: i64,
+    },
+}
+
+impl Wait<'_> {
+    fn reason(&self) -> &str {
+        match self {
+            Wait::Setup(reason) | Wait::Limit { reason, .. } => reason,
+        }
+    }
+}
+
+/// The longest a run waiting for a limit sleeps before it looks again.
+const MAX_LIMIT_WAIT: Duration = Duration::from_secs(3600);
+
+/// The shortest: a limit that allows the run at once is looked at again a second later.
+const MIN_LIMIT_WAIT: Duration = Duration::from_secs(1);
+
 /// What became of a run the runner's setup could not start.
 pub(super) enum Hold {
     /// Put back in the queue; its next try is scheduled and the job is complete.
@@ -43,18 +74,38 @@ pub(super) enum Hold {
     NotWanted,
 }
 
-/// Puts the run back in the queue with `reason`, schedules its next try and, on its first hold,
-/// tells the goal what to fix, in the transaction that completes this job; unless the run was
-/// cancelled or is no longer wanted, which the caller records instead.
+/// Puts the run back in the queue with the reason it waits, schedules its next try and, the first
+/// time it waits for that reason, tells the goal (what to fix, or which limit it waits for), in
+/// the transaction that completes this job; unless the run was cancelled or is no longer wanted,
+/// which the caller records instead.
 pub(super) async fn hold(
     ctx: &JobContext,
     shared: &Shared,
     l: &StoredRun,
     job: &RunJob,
-    reason: &str,
+    why: Wait<'_>,
 ) -> Result<Hold, JobError> {
     let now = ctx.now_ms();
-    let wait = delay(job.held);
+    let reason = why.reason();
+    let (wait, next, first) = match why {
+        Wait::Setup(_) => (
+            delay(job.held),
+            RunJob {
+                held: job.held + 1,
+                ..job.clone()
+            },
+            job.held == 0,
+        ),
+        Wait::Limit { until, .. } => (
+            Duration::from_millis(u64::try_from(until - now).unwrap_or(0))
+                .clamp(MIN_LIMIT_WAIT, MAX_LIMIT_WAIT),
+            RunJob {
+                waited: job.waited + 1,
+                ..job.clone()
+            },
+            job.waited == 0,
+        ),
+    };
     let mut tx = ctx.store().begin().await?;
     let spec_active = goals::spec(&mut tx, l.spec_row.id)
         .await?
@@ -83,25 +134,42 @@ pub(super) async fn hold(
         tx.rollback().await.ok();
         return Ok(Hold::Cancelled);
     }
-    let next = RunJob {
-        run: l.run.id,
-        held: job.held + 1,
-    };
     queue::enqueue(
         &mut tx,
         &next.new_job(RunJob::ATTEMPTS, now + wait.as_millis() as i64),
         now,
     )
     .await?;
-    tracing::warn!(
-        run = l.run.id,
-        task = %l.task.task_id,
-        held = next.held,
-        retry_in_secs = wait.as_secs(),
-        %reason,
-        "the runner's setup cannot start this run; it waits in the queue and is tried again"
-    );
-    if job.held == 0 {
+    match why {
+        Wait::Setup(_) => tracing::warn!(
+            run = l.run.id,
+            task = %l.task.task_id,
+            held = next.held,
+            retry_in_secs = wait.as_secs(),
+            %reason,
+            "the runner's setup cannot start this run; it waits in the queue and is tried again"
+        ),
+        Wait::Limit { .. } => tracing::info!(
+            run = l.run.id,
+            task = %l.task.task_id,
+            waited = next.waited,
+            retry_in_secs = wait.as_secs(),
+            %reason,
+            "a limit of the repository does not let this run start yet; it waits in the queue"
+        ),
+    }
+    if first {
+        let detail = match why {
+            Wait::Setup(_) => {
+                "This is the runner's setup, not the task: the operator fixes what the reason \
+                 names on the runner (docs/runner.md). ade tries this run again every few \
+                 minutes, and at once when ade restarts; `/ade cancel` stops it."
+            }
+            Wait::Limit { .. } => {
+                "This is a limit of the repository's policy (docs/limits.md), not the task: the \
+                 run starts by itself once the limit allows it; `/ade cancel` stops it."
+            }
+        };
         let body = render::reply(&ReplyView {
             headline: format!(
                 "run {} of task {} is waiting: {}.",
@@ -109,12 +177,7 @@ pub(super) async fn hold(
                 markdown::code_span(&l.task.task_id),
                 markdown::inline(reason.trim_end_matches('.'))
             ),
-            details: vec![
-                "This is the runner's setup, not the task: the operator fixes what the reason \
-                 names on the runner (docs/runner.md). ade tries this run again every few \
-                 minutes, and at once when ade restarts; `/ade cancel` stops it."
-                    .to_string(),
-            ],
+            details: vec![detail.to_string()],
             ..ReplyView::default()
         })?;
         let write = ForgeWrite::Comment {
@@ -131,26 +194,39 @@ pub(super) async fn hold(
     Ok(Hold::Held)
 }
 
-/// The goal's note that a run held before did run: it replaces the note that asked for a fix
-/// (same marker), so the goal does not keep asking for a fix that was made. Where the run's own
-/// report goes to the goal as well, that report replaces this note in turn.
-pub(super) fn ran_after_hold(l: &StoredRun, held: u32) -> Result<ForgeWrite, JobError> {
-    let body = render::reply(&ReplyView {
-        headline: format!(
+/// The goal's note that a run that waited did run: it replaces the note that asked for a fix or
+/// named the limit (same marker), so the goal does not keep saying the run waits. Where the run's
+/// own report goes to the goal as well, that report replaces this note in turn. `None` for a run
+/// that never waited.
+pub(super) fn ran_after_wait(l: &StoredRun, job: &RunJob) -> Result<Option<ForgeWrite>, JobError> {
+    let times = |n: u32| if n == 1 { "time" } else { "times" };
+    let headline = match (job.held, job.waited) {
+        (0, 0) => return Ok(None),
+        (0, waited) => format!(
+            "run {} of task {} ran once the repository's limits allowed it (it waited {} {}).",
+            l.run.id,
+            markdown::code_span(&l.task.task_id),
+            waited,
+            times(waited)
+        ),
+        (held, _) => format!(
             "run {} of task {} ran once the runner's setup was fixed (it was held {} {}).",
             l.run.id,
             markdown::code_span(&l.task.task_id),
             held,
-            if held == 1 { "time" } else { "times" }
+            times(held)
         ),
+    };
+    let body = render::reply(&ReplyView {
+        headline,
         ..ReplyView::default()
     })?;
-    Ok(ForgeWrite::Comment {
+    Ok(Some(ForgeWrite::Comment {
         repo: l.repo.clone(),
         number: l.goal.number,
         marker: format!("run:{}", l.run.id),
         body,
-    })
+    }))
 }
 
 #[cfg(test)]

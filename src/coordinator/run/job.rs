@@ -16,6 +16,10 @@ pub struct RunJob {
     /// `run/hold.rs`); 0 for its first job.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub held: u32,
+    /// How many times the run waited in the queue for the repository's limits (runs per hour,
+    /// active runs) before this job; 0 for its first job.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub waited: u32,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -29,18 +33,23 @@ impl RunJob {
 
     /// The first job of run `run`.
     pub fn new(run: i64) -> RunJob {
-        RunJob { run, held: 0 }
+        RunJob {
+            run,
+            held: 0,
+            waited: 0,
+        }
     }
 }
 
-/// One job per run and per time it was held.
+/// One job per run and per time it was held or waited.
 impl Job for RunJob {
     const KIND: &'static str = "run";
 
     fn idempotency_key(&self, _run_at: i64) -> String {
-        match self.held {
-            0 => format!("run:{}", self.run),
-            n => format!("run:{}:held:{n}", self.run),
+        match (self.held, self.waited) {
+            (0, 0) => format!("run:{}", self.run),
+            (n, 0) => format!("run:{}:held:{n}", self.run),
+            (n, m) => format!("run:{}:held:{n}:waited:{m}", self.run),
         }
     }
 }

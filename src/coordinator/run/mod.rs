@@ -16,7 +16,9 @@
 //! The job holds a lease for the whole run; a run whose runner died is taken over when the lease
 //! expires, and failed visibly after its last attempt.
 
+mod admit;
 mod approval;
+mod budget;
 mod hold;
 pub mod job;
 mod load;
@@ -41,7 +43,8 @@ use crate::lifecycle::{RunState, SpecState, State};
 use crate::policy::EffectivePolicy;
 use crate::runner::{Fault, RunOrder, RunOutcome, RunReport, Runner};
 use crate::store::{StoreError, runs as store};
-use hold::Hold;
+use admit::Admission;
+use hold::{Hold, Wait};
 use job::RunJob;
 use load::{StoredRun, load};
 use published::{Published, Publisher};
@@ -81,6 +84,32 @@ impl RunHandler {
                         ctx.now_ms(),
                     )
                     .await;
+                match admit::admit(ctx, &loaded, &policy).await? {
+                    Admission::Admitted => {}
+                    Admission::Spent(reason) => {
+                        tracing::info!(run = loaded.run.id, %reason, "the goal's budget is spent; the run does not start");
+                        return self.fail(ctx, &loaded, Some(policy), reason, &job).await;
+                    }
+                    Admission::Wait { reason, until } => {
+                        let why = Wait::Limit {
+                            reason: &reason,
+                            until,
+                        };
+                        return match hold::hold(ctx, &self.shared, &loaded, &job, why).await? {
+                            Hold::Held => Ok(()),
+                            Hold::Cancelled => {
+                                let cancelled = RunOutcome::Cancelled {
+                                    report: RunReport::default(),
+                                };
+                                self.record(ctx, &loaded, Some(policy), (None, None), cancelled, &job)
+                                    .await
+                            }
+                            Hold::NotWanted => {
+                                self.fail(ctx, &loaded, Some(policy), reason, &job).await
+                            }
+                        };
+                    }
+                }
                 let bot = self.shared.bot_login(forge.as_ref()).await?;
                 match order::build(ctx, forge.as_ref(), &bot, &policy, &loaded).await {
                     Ok(order) => Ok((policy, base, order)),
@@ -90,19 +119,7 @@ impl RunHandler {
         };
         let (policy, base, order) = match prepared {
             Ok(prepared) => prepared,
-            Err((reason, policy)) => {
-                let failed = RunOutcome::Failed {
-                    reason,
-                    fault: Fault::Run,
-                    report: RunReport {
-                        runner: self.runner.name().to_string(),
-                        ..RunReport::default()
-                    },
-                };
-                return self
-                    .record(ctx, &loaded, policy, (None, None), failed, job.held)
-                    .await;
-            }
+            Err((reason, policy)) => return self.fail(ctx, &loaded, policy, reason, &job).await,
         };
         // A dependant starts from the default branch's head, not the spec's base.
         loaded.run.base_sha.clone_from(&order.base_sha);
@@ -116,7 +133,9 @@ impl RunHandler {
             state: Mutex::default(),
             watchers: Mutex::default(),
         };
-        let outcome = self.execute(ctx, order, &publisher).await;
+        let outcome = self
+            .execute(ctx, order, (loaded.goal.id, &policy), &publisher)
+            .await;
         let published = publisher.take();
         if let RunOutcome::Failed {
             fault: Fault::Runner,
@@ -132,7 +151,7 @@ impl RunHandler {
                 fault: Fault::Setup,
                 reason,
                 report,
-            } => match hold::hold(ctx, &self.shared, &loaded, &job, &reason).await? {
+            } => match hold::hold(ctx, &self.shared, &loaded, &job, Wait::Setup(&reason)).await? {
                 Hold::Held => return Ok(()),
                 Hold::Cancelled => RunOutcome::Cancelled { report },
                 Hold::NotWanted => RunOutcome::Failed {
@@ -187,9 +206,30 @@ impl RunHandler {
             Some(policy),
             (published, opened_late),
             outcome,
-            job.held,
+            &job,
         )
         .await
+    }
+
+    /// Ends a run that never reached the runner with `reason`.
+    async fn fail(
+        &self,
+        ctx: &JobContext,
+        loaded: &StoredRun,
+        policy: Option<Arc<EffectivePolicy>>,
+        reason: String,
+        job: &RunJob,
+    ) -> Result<(), JobError> {
+        let failed = RunOutcome::Failed {
+            reason,
+            fault: Fault::Run,
+            report: RunReport {
+                runner: self.runner.name().to_string(),
+                ..RunReport::default()
+            },
+        };
+        self.record(ctx, loaded, policy, (None, None), failed, job)
+            .await
     }
 
     /// The policy the run goes by and the branch approvals merge into.
@@ -226,7 +266,7 @@ impl RunHandler {
         policy: Option<Arc<EffectivePolicy>>,
         (published, opened_late): (Option<Published>, Option<approval::Opened>),
         outcome: RunOutcome,
-        held: u32,
+        job: &RunJob,
     ) -> Result<(), JobError> {
         let now = ctx.now_ms();
         let mut tx = ctx.store().begin().await?;
@@ -244,9 +284,9 @@ impl RunHandler {
             opened_late,
         )
         .await?;
-        if held > 0 {
-            // Before the run's own report, which replaces it where it goes to the goal too.
-            writes.insert(0, hold::ran_after_hold(loaded, held)?);
+        // Before the run's own report, which replaces it where it goes to the goal too.
+        if let Some(note) = hold::ran_after_wait(loaded, job)? {
+            writes.insert(0, note);
         }
         match &policy {
             Some(policy) => {
@@ -304,7 +344,7 @@ impl RunHandler {
         let mut tx = ctx.store().begin().await?;
         // A held run whose plan was replaced, or whose task moved on, while it waited is not
         // wanted any more: it ends as a cancelled one does.
-        let unwanted = job.held > 0
+        let unwanted = (job.held > 0 || job.waited > 0)
             && (loaded.spec_row.state != SpecState::Active
                 || loaded.task.state != crate::lifecycle::TaskState::Running);
         if loaded.run.cancel_requested || unwanted {
@@ -360,11 +400,13 @@ impl RunHandler {
         Ok(Some(loaded))
     }
 
-    /// Runs the order, cancelling it when `/ade cancel` sets the run's flag.
+    /// Runs the order, cancelling it when `/ade cancel` sets the run's flag, and stopping it as
+    /// failed when its goal's budget runs out meanwhile.
     async fn execute(
         &self,
         ctx: &JobContext,
         order: RunOrder,
+        (goal, policy): (i64, &EffectivePolicy),
         progress: &Publisher<'_>,
     ) -> RunOutcome {
         let cancel = CancellationToken::new();
@@ -373,9 +415,23 @@ impl RunHandler {
             Flag::RunCancelled(order.run_id),
             cancel.clone(),
         );
+        let (budget, stopped) = budget::watch(
+            ctx.store().clone(),
+            ctx.clock(),
+            (goal, policy.budget),
+            cancel.clone(),
+        );
         let outcome = self.runner.execute(order, cancel, progress).await;
         watcher.abort();
-        outcome
+        budget.abort();
+        match (outcome, stopped.get()) {
+            (RunOutcome::Cancelled { report }, Some(reason)) => RunOutcome::Failed {
+                reason: reason.clone(),
+                fault: Fault::Run,
+                report,
+            },
+            (outcome, _) => outcome,
+        }
     }
 }
 

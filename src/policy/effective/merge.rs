@@ -8,7 +8,7 @@ use std::fmt::Display;
 use std::time::Duration;
 
 use super::{
-    EffectivePolicy, ExecutionPolicy, RateLimitPolicy, RejectPolicy, RetentionPolicy,
+    BudgetPolicy, EffectivePolicy, ExecutionPolicy, RateLimitPolicy, RejectPolicy, RetentionPolicy,
     VerificationStep,
 };
 use crate::policy::diagnostic::PolicyDiagnostic;
@@ -52,6 +52,7 @@ pub fn effective(
         retention: merge.retention(),
         dlp_rules: merge.dlp_rules(),
         rate_limits: merge.rate_limits(),
+        budget: merge.budget(),
     };
     if merge.out.is_empty() {
         Ok(policy)
@@ -276,27 +277,69 @@ impl Merge<'_> {
 
     fn rate_limits(&mut self) -> RateLimitPolicy {
         let limits = self.server.limits.clone();
+        let mut rate = |key: &'static str, get: fn(&Policy) -> Option<u32>, builtin, cap| {
+            self.capped(&["rate_limits", key], get, builtin, cap)
+        };
         RateLimitPolicy {
-            plans_per_hour: self.capped(
-                &["rate_limits", "plans_per_hour"],
+            plans_per_hour: rate(
+                "plans_per_hour",
                 |p| p.rate_limits.plans_per_hour,
                 builtin::PLANS_PER_HOUR,
                 (limits.max_plans_per_hour, "max_plans_per_hour"),
             ),
-            runs_per_hour: self.capped(
-                &["rate_limits", "runs_per_hour"],
+            runs_per_hour: rate(
+                "runs_per_hour",
                 |p| p.rate_limits.runs_per_hour,
                 builtin::RUNS_PER_HOUR,
                 (limits.max_runs_per_hour, "max_runs_per_hour"),
             ),
-            commands_per_user_per_hour: self.capped(
-                &["rate_limits", "commands_per_user_per_hour"],
+            commands_per_user_per_hour: rate(
+                "commands_per_user_per_hour",
                 |p| p.rate_limits.commands_per_user_per_hour,
                 builtin::COMMANDS_PER_USER_PER_HOUR,
                 (
                     limits.max_commands_per_user_per_hour,
                     "max_commands_per_user_per_hour",
                 ),
+            ),
+            commands_per_hour: rate(
+                "commands_per_hour",
+                |p| p.rate_limits.commands_per_hour,
+                builtin::COMMANDS_PER_HOUR,
+                (limits.max_commands_per_hour, "max_commands_per_hour"),
+            ),
+            active_runs: rate(
+                "active_runs",
+                |p| p.rate_limits.active_runs,
+                builtin::ACTIVE_RUNS,
+                (limits.max_active_runs, "max_active_runs"),
+            ),
+        }
+    }
+
+    fn budget(&mut self) -> BudgetPolicy {
+        let limits = self.server.limits.clone();
+        let mut budget = |key: &'static str, get: fn(&Policy) -> Option<u32>, builtin, cap| {
+            self.capped(&["budget", key], get, builtin, cap)
+        };
+        BudgetPolicy {
+            runs: budget(
+                "runs",
+                |p| p.budget.runs,
+                builtin::BUDGET_RUNS,
+                (limits.max_budget_runs, "max_budget_runs"),
+            ),
+            agent_minutes: budget(
+                "agent_minutes",
+                |p| p.budget.agent_minutes,
+                builtin::BUDGET_AGENT_MINUTES,
+                (limits.max_budget_agent_minutes, "max_budget_agent_minutes"),
+            ),
+            cost_usd: budget(
+                "cost_usd",
+                |p| p.budget.cost_usd,
+                builtin::BUDGET_COST_USD,
+                (limits.max_budget_cost_usd, "max_budget_cost_usd"),
             ),
         }
     }

@@ -137,7 +137,7 @@ rules = [{ name = \"hosts\", pattern = \"(\" }]
             "config.toml:7:1: verification.steps[0].name: `Lint!`: use 1 to 40 lowercase letters, digits, `-` or `_`, starting with a letter or digit",
             "config.toml:8:1: verification.steps[0].command: is empty; give the program and its arguments",
             "config.toml:14:1: verification.steps[1].timeout_secs: must be at least 1",
-            "config.toml:16:2: colour: unknown key; the keys here are `roles`, `agents`, `execution`, `verification`, `auto_reject`, `pull_requests`, `goals`, `paths`, `retention`, `dlp`, `rate_limits`",
+            "config.toml:16:2: colour: unknown key; the keys here are `roles`, `agents`, `execution`, `verification`, `auto_reject`, `pull_requests`, `goals`, `paths`, `retention`, `dlp`, `rate_limits`, `budget`",
             "config.toml:20:21: agents.allowed[1]: `aider` is listed twice",
             "config.toml:21:1: agents.default: `codex` is not in agents.allowed",
             "config.toml:24:14: paths.protected[0]: `../outside` has an empty, `.` or `..` part",

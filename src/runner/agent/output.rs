@@ -105,6 +105,9 @@ pub struct AgentOutput {
     pub details: Vec<String>,
     /// The agent's last message to the user, if its format has one.
     pub final_message: Option<String>,
+    /// What the agent said the session cost, in micro-dollars, if its format says (Claude
+    /// Code's `total_cost_usd`) and the value is a plausible cost.
+    pub cost_micro_usd: Option<i64>,
 }
 
 impl AgentOutput {
@@ -277,6 +280,9 @@ impl OutputReader {
             }
             Some("result") => {
                 let said = text(event, &["result"]).unwrap_or_default();
+                if let Some(cost) = event.get("total_cost_usd").and_then(Value::as_f64) {
+                    self.report.cost_micro_usd = crate::limits::budget::micro_usd(cost);
+                }
                 if event.get("is_error").and_then(Value::as_bool) == Some(true) {
                     let reason = text(event, &["terminal_reason"])
                         .or(text(event, &["subtype"]))

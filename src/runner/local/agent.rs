@@ -76,6 +76,7 @@ pub(super) async fn run(
         .map(|mut reader| reader.finish())
         .unwrap_or_default();
     report.agent_reported = said.describe(|text| clean(text, &dlp));
+    report.cost_micro_usd = said.cost_micro_usd;
     if let Some(reported) = &report.agent_reported
         && let Err(e) =
             env::append_notes(&runner.env.logs, &run.log, std::slice::from_ref(reported)).await

@@ -232,3 +232,16 @@ fn text_output_is_not_read_and_details_are_capped() {
     }
     assert_eq!(OutputFormat::from_name("json"), None);
 }
+
+#[test]
+fn claude_code_reports_what_the_session_cost_and_nonsense_costs_nothing() {
+    let paid = r#"{"type":"result","subtype":"success","is_error":false,"result":"Done.","total_cost_usd":0.0421337,"permission_denials":[]}"#;
+    assert_eq!(
+        read(OutputFormat::ClaudeJson, paid).cost_micro_usd,
+        Some(42_134)
+    );
+    let negative = r#"{"type":"result","is_error":false,"result":"Done.","total_cost_usd":-3}"#;
+    assert_eq!(read(OutputFormat::ClaudeJson, negative).cost_micro_usd, None);
+    let text = r#"{"type":"result","is_error":false,"result":"Done.","total_cost_usd":"free"}"#;
+    assert_eq!(read(OutputFormat::ClaudeJson, text).cost_micro_usd, None);
+}
