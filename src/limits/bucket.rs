@@ -27,17 +27,23 @@ impl Bucket {
     }
 
     /// The bucket as it stands at `now`: refilled for the time passed, never above its capacity
-    /// (which may have shrunk since it was stored, when the policy lowered the limit). A clock
-    /// that went backwards refills nothing.
+    /// (which may have shrunk since it was stored, when the policy lowered the limit). Only the
+    /// time the refill used up is counted as spent, so frequent looks lose no fraction of a
+    /// token. A clock that went backwards refills nothing.
     pub fn at(self, per_hour: u32, now: i64) -> Bucket {
-        let elapsed = (now - self.updated_at).max(0);
-        let refilled = (elapsed as i128 * capacity(per_hour) as i128 / HOUR_MS as i128) as i64;
+        let cap = capacity(per_hour) as i128;
+        let elapsed = (now - self.updated_at).max(0) as i128;
+        let refilled = elapsed * cap / HOUR_MS as i128;
+        let tokens = self.milli_tokens as i128 + refilled;
+        if tokens >= cap {
+            return Bucket {
+                milli_tokens: cap as i64,
+                updated_at: now.max(self.updated_at),
+            };
+        }
         Bucket {
-            milli_tokens: self
-                .milli_tokens
-                .saturating_add(refilled)
-                .min(capacity(per_hour)),
-            updated_at: now.max(self.updated_at),
+            milli_tokens: tokens as i64,
+            updated_at: self.updated_at + (refilled * HOUR_MS as i128 / cap) as i64,
         }
     }
 
@@ -95,7 +101,11 @@ mod tests {
         let (bucket, taken) = spend(Bucket::full(30, T0), 30, T0, 100);
         assert_eq!(taken, 30);
         assert!(!bucket.has_token());
-        assert_eq!(bucket.next_token_at(30), T0 + 120_000, "one token every 2 minutes");
+        assert_eq!(
+            bucket.next_token_at(30),
+            T0 + 120_000,
+            "one token every 2 minutes"
+        );
     }
 
     #[test]
@@ -122,6 +132,25 @@ mod tests {
         let back = empty.at(100, T0 - 60_000);
         assert_eq!(back.milli_tokens, 0);
         assert_eq!(back.updated_at, T0);
+    }
+
+    #[test]
+    fn looking_often_loses_nothing_of_the_refill() {
+        let (mut bucket, _) = spend(Bucket::full(2, T0), 2, T0, 2);
+        let mut now = T0;
+        while now < T0 + 1_800_000 {
+            now += 700;
+            bucket = bucket.at(2, now);
+        }
+        assert!(bucket.has_token(), "{bucket:?}");
+        assert_eq!(
+            Bucket::full(2, T0)
+                .taken()
+                .taken()
+                .at(2, T0 + 1_799_999)
+                .next_token_at(2),
+            T0 + 1_800_000
+        );
     }
 
     #[test]

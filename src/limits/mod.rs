@@ -3,11 +3,11 @@
 //! rates are token buckets ([`bucket`]) stored in the database, so every replica counts the same;
 //! the budgets are counted from the goal's runs ([`budget`]).
 
-pub mod budget;
 pub mod bucket;
+pub mod budget;
 
-pub use budget::{BudgetLimit, Spent};
 pub use bucket::Bucket;
+pub use budget::{BudgetLimit, Spent};
 
 use crate::policy::RateLimitPolicy;
 

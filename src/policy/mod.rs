@@ -33,8 +33,9 @@ pub use effective::{
     VerificationStep, effective,
 };
 pub use file::{
-    Agents, AutoReject, Budget, Dlp, DlpRule, Environment, Execution, Goals, MergeMethodName, Paths,
-    Policy, PullRequests, RateLimits, RejectAction, Retention, Roles, Step, StepKind, Verification,
+    Agents, AutoReject, Budget, Dlp, DlpRule, Environment, Execution, Goals, MergeMethodName,
+    Paths, Policy, PullRequests, RateLimits, RejectAction, Retention, Roles, Step, StepKind,
+    Verification,
 };
 pub use locate::Position;
 pub use not_acted_on::{NOT_ACTED_ON, NotActedOn, warnings};

@@ -17,13 +17,11 @@ pub struct NotActedOn {
 }
 
 /// Every key of the repository policy that is parsed but not acted on yet.
-pub const NOT_ACTED_ON: &[NotActedOn] = &[
-    NotActedOn {
-        key: "agents.planner",
-        instead: "`/ade plan` always plans from the issue's task list (the manual planner); \
+pub const NOT_ACTED_ON: &[NotActedOn] = &[NotActedOn {
+    key: "agents.planner",
+    instead: "`/ade plan` always plans from the issue's task list (the manual planner); \
                   no planner agent runs",
-    },
-];
+}];
 
 /// The entry of `key` (dotted, as in [`NOT_ACTED_ON`]), if ade does not act on it yet.
 pub fn not_acted_on(key: &str) -> Option<&'static NotActedOn> {

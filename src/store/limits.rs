@@ -29,7 +29,11 @@ struct Stored {
 /// Takes one token from every bucket of `wants`, or from none when one is empty: `Err` names the
 /// first empty one. Rows are locked in name order (PostgreSQL), so two takers never deadlock;
 /// call inside the transaction of the work the tokens pay for.
-pub async fn take(conn: &mut Conn, wants: &[Want], now: i64) -> Result<Result<(), Over>, StoreError> {
+pub async fn take(
+    conn: &mut Conn,
+    wants: &[Want],
+    now: i64,
+) -> Result<Result<(), Over>, StoreError> {
     let mut sorted: Vec<&Want> = wants.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let mut read = Vec::with_capacity(sorted.len());

@@ -12,6 +12,7 @@ mod demo;
 mod doctor;
 mod goals;
 mod guides;
+mod limits;
 mod queue;
 mod real_agent;
 #[path = "../real_agents/mod.rs"]

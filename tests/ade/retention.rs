@@ -9,7 +9,7 @@
 use super::support::TestDb;
 use super::support::eventually;
 use super::support::runner::workdir;
-use super::support::story::{PATIENCE, Story};
+use super::support::story::{PATIENCE, Story, audit_records_in};
 use super::support::verify::{
     Forge, Policy, Setup, all_done, approval_of, approved_goal, on_each_database, open_link,
     pull_until, run_of, verify_check,
@@ -60,21 +60,9 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
     found
 }
 
-/// Every audit record in the log folder `dir`, in chain order.
-fn records_in(dir: &Path) -> Vec<Value> {
-    super::audit::all_lines(dir)
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-/// Every audit record the story's ade wrote so far.
-fn audit_records(story: &Story) -> Vec<Value> {
-    records_in(&story.config_dir().join("audit"))
-}
-
 fn purge_records(story: &Story, class: &str) -> Vec<Value> {
-    audit_records(story)
+    story
+        .audit_records()
         .into_iter()
         .filter(|r| r["action"] == "retention.purged")
         .filter(|r| r["details"]["class"] == class || r["details"]["classes"].get(class).is_some())
@@ -211,7 +199,7 @@ async fn zero_retention(forge: Forge, db: TestDb) {
     .await;
     assert_eq!(checks, 1, "the verification's report stays");
     verify_check(&story, &ready.head_sha, &[CheckState::Success]).await;
-    let records = audit_records(&story);
+    let records = story.audit_records();
     for action in ["run.succeeded", "verification.passed", "command.accepted"] {
         assert!(
             records.iter().any(|r| r["action"] == action),
@@ -225,7 +213,8 @@ async fn zero_retention(forge: Forge, db: TestDb) {
             .then_some(())
     })
     .await;
-    let purged = audit_records(&story)
+    let purged = story
+        .audit_records()
         .into_iter()
         .filter(|r| r["action"] == "retention.purged")
         .map(|r| r.to_string())
@@ -496,14 +485,14 @@ async fn old_audit_files(db: TestDb) {
     )
     .await;
     let purge = eventually(PATIENCE, "the audit purge", || async {
-        records_in(&db.dir.join("audit"))
+        audit_records_in(&db.dir.join("audit"))
             .into_iter()
             .find(|r| r["action"] == "retention.purged" && r["details"]["class"] == "audit")
     })
     .await;
     ade.shutdown().await.unwrap();
     // ade signs the head as it stops: the newest checkpoint covers the last record.
-    let last = records_in(&db.dir.join("audit"))
+    let last = audit_records_in(&db.dir.join("audit"))
         .last()
         .map(|r| r["seq"].as_i64().unwrap())
         .unwrap();

@@ -11,7 +11,7 @@ use crate::policy::EffectivePolicy;
 use crate::store::limits::{self, Want};
 
 /// How long a run that found the repository full waits before it looks again.
-const FULL_WAIT_MS: i64 = 15_000;
+const FULL_WAIT_MS: i64 = 5_000;
 
 /// Whether a run may start now.
 pub(super) enum Admission {

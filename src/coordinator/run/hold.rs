@@ -170,12 +170,16 @@ pub(super) async fn hold(
                  run starts by itself once the limit allows it; `/ade cancel` stops it."
             }
         };
+        // A setup's reason may quote the runner's paths and errors; a limit's is ade's own words.
+        let reason = match why {
+            Wait::Setup(_) => markdown::inline(reason.trim_end_matches('.')),
+            Wait::Limit { .. } => reason.trim_end_matches('.').to_string(),
+        };
         let body = render::reply(&ReplyView {
             headline: format!(
-                "run {} of task {} is waiting: {}.",
+                "run {} of task {} is waiting: {reason}.",
                 l.run.id,
                 markdown::code_span(&l.task.task_id),
-                markdown::inline(reason.trim_end_matches('.'))
             ),
             details: vec![detail.to_string()],
             ..ReplyView::default()

@@ -101,8 +101,15 @@ impl RunHandler {
                                 let cancelled = RunOutcome::Cancelled {
                                     report: RunReport::default(),
                                 };
-                                self.record(ctx, &loaded, Some(policy), (None, None), cancelled, &job)
-                                    .await
+                                self.record(
+                                    ctx,
+                                    &loaded,
+                                    Some(policy),
+                                    (None, None),
+                                    cancelled,
+                                    &job,
+                                )
+                                .await
                             }
                             Hold::NotWanted => {
                                 self.fail(ctx, &loaded, Some(policy), reason, &job).await

@@ -172,6 +172,11 @@ impl Story {
         self._db.dir.clone()
     }
 
+    /// Every audit record ade wrote so far, in chain order.
+    pub fn audit_records(&self) -> Vec<serde_json::Value> {
+        audit_records_in(&self.config_dir().join("audit"))
+    }
+
     /// The forge the story plays.
     pub fn kind(&self) -> ForgeKind {
         self.kind
@@ -320,4 +325,12 @@ async fn start_pointed_at(
     .expect("ade starts");
     sim.set_webhook_url(Some(format!("http://{}/webhooks/{kind}", ade.addr())));
     ade
+}
+
+/// Every audit record in the log folder `dir`, in chain order.
+pub fn audit_records_in(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    crate::audit::all_lines(dir)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }

@@ -40,6 +40,7 @@ pub struct Policy {
     auto_merge: bool,
     close_issue: bool,
     retention: Vec<(&'static str, u32)>,
+    tables: Vec<String>,
 }
 
 impl Policy {
@@ -54,7 +55,14 @@ impl Policy {
             auto_merge: false,
             close_issue: false,
             retention: Vec::new(),
+            tables: Vec::new(),
         }
+    }
+
+    /// One more table, as the maintainer writes it (`[rate_limits]\nruns_per_hour = 1\n`).
+    pub fn table(mut self, toml: &str) -> Policy {
+        self.tables.push(toml.to_string());
+        self
     }
 
     /// Keeps one kind of data `days` days (`[retention]`, `run_logs_days` and so on).
@@ -127,7 +135,7 @@ impl Policy {
                 text.push_str(&format!("{key} = {days}\n"));
             }
         }
-        for step in &self.steps {
+        for step in self.steps.iter().chain(&self.tables) {
             text.push('\n');
             text.push_str(step);
         }
@@ -142,6 +150,7 @@ pub const PUBLIC_URL: &str = "https://ade.example.test";
 pub struct Setup {
     forge: Forge,
     agent: String,
+    agent_output: Option<&'static str>,
     agent_timeout_secs: u64,
     policy: Policy,
     files: Vec<(&'static str, String)>,
@@ -154,6 +163,7 @@ impl Setup {
         Setup {
             forge,
             agent: NOTES.into(),
+            agent_output: None,
             agent_timeout_secs: 60,
             policy: Policy::new(),
             files: Vec::new(),
@@ -170,6 +180,12 @@ impl Setup {
 
     pub fn agent(mut self, script: &str) -> Setup {
         self.agent = script.into();
+        self
+    }
+
+    /// The agent's output is read as `format` says (`claude-json`: cost, failed tool calls).
+    pub fn agent_output(mut self, format: &'static str) -> Setup {
+        self.agent_output = Some(format);
         self
     }
 
@@ -194,7 +210,10 @@ impl Setup {
         let policy = self.policy.toml();
         let mut files: Vec<(&str, &str)> = vec![(".ade/config.toml", policy.as_str())];
         files.extend(self.files.iter().map(|(p, c)| (*p, c.as_str())));
-        let agents = script_agent(&self.agent, self.agent_timeout_secs);
+        let mut agents = script_agent(&self.agent, self.agent_timeout_secs);
+        if let Some(format) = self.agent_output {
+            agents.push_str(&format!("output = {format:?}\n"));
+        }
         let public_url = self.public_url;
         let purge_every = self.purge_every;
         let story = Story::start_on(

@@ -241,7 +241,10 @@ fn claude_code_reports_what_the_session_cost_and_nonsense_costs_nothing() {
         Some(42_134)
     );
     let negative = r#"{"type":"result","is_error":false,"result":"Done.","total_cost_usd":-3}"#;
-    assert_eq!(read(OutputFormat::ClaudeJson, negative).cost_micro_usd, None);
+    assert_eq!(
+        read(OutputFormat::ClaudeJson, negative).cost_micro_usd,
+        None
+    );
     let text = r#"{"type":"result","is_error":false,"result":"Done.","total_cost_usd":"free"}"#;
     assert_eq!(read(OutputFormat::ClaudeJson, text).cost_micro_usd, None);
 }
