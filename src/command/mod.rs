@@ -112,10 +112,11 @@ pub enum Command {
         /// Extra instructions for the planner: the rest of the paragraph after `--`.
         instructions: Option<String>,
     },
-    /// `/ade approve [version]`
+    /// `/ade approve [version | hash prefix]`
     Approve {
-        /// The spec version to activate; the latest validated one when absent.
-        version: Option<u32>,
+        /// The spec version to activate; when absent, the newest one the approver could have
+        /// seen when they commented.
+        version: Option<SpecRef>,
     },
     /// `/ade run <task-id> | all`
     Run {
@@ -138,6 +139,25 @@ pub enum Command {
     Status,
     /// `/ade help`
     Help,
+}
+
+/// Which spec version `/ade approve` names: its number as the plan comment shows it (`v3`), or
+/// the start of its content hash (`spec 3f2a9c01d0e4` in the plan comment).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SpecRef {
+    /// A version number.
+    Version(u32),
+    /// The first 7 to 64 characters of a content hash, lowercase hex.
+    Hash(String),
+}
+
+impl fmt::Display for SpecRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpecRef::Version(v) => write!(f, "{v}"),
+            SpecRef::Hash(prefix) => f.write_str(prefix),
+        }
+    }
 }
 
 /// What `/ade run` restarts.
@@ -235,7 +255,10 @@ mod tests {
             "/ade plan -- (36 characters of instructions)"
         );
         assert_eq!(
-            Command::Approve { version: Some(3) }.logged(),
+            Command::Approve {
+                version: Some(SpecRef::Version(3))
+            }
+            .logged(),
             "/ade approve 3"
         );
     }

@@ -19,7 +19,7 @@
 
 use super::invisible::{Invisible, classify};
 use super::lines::{Line, visible_blocks};
-use super::{Command, RunTarget, Verb};
+use super::{Command, RunTarget, SpecRef, Verb};
 use std::fmt;
 
 /// How many commands one comment may hold; more is a mistake or an attack, and each accepted
@@ -151,7 +151,7 @@ impl fmt::Display for ParseError {
             ),
             ParseError::BadVersion { given } => write!(
                 f,
-                "`/ade approve` takes a version number such as `2` or `v2`, not {}.",
+                "`/ade approve` takes a version number such as `2` or `v2`, or the start of the plan's hash (at least 7 characters), not {}.",
                 echo(given)
             ),
             ParseError::BadName { kind, given } => write!(
@@ -332,7 +332,7 @@ fn parse_command(rest: &str, continuation: &[&str]) -> Result<Command, ParseErro
         }),
         (Verb::Approve, []) => Ok(Command::Approve { version: None }),
         (Verb::Approve, [version]) => Ok(Command::Approve {
-            version: Some(parse_version(version)?),
+            version: Some(parse_spec_ref(version)?),
         }),
         (Verb::Run, []) => Err(ParseError::MissingArgument { verb }),
         (Verb::Run, [all]) if all.eq_ignore_ascii_case("all") => Ok(Command::Run {
@@ -414,18 +414,20 @@ fn name(kind: NameKind, given: &str) -> Result<String, ParseError> {
     }
 }
 
-/// `2`, `v2` or `V2`; versions start at 1.
-fn parse_version(given: &str) -> Result<u32, ParseError> {
+/// `2`, `v2` or `V2` (versions start at 1), or 7 to 64 hex digits of a content hash. A word of
+/// digits only is a version number, never a hash.
+fn parse_spec_ref(given: &str) -> Result<SpecRef, ParseError> {
     let digits = given.strip_prefix(['v', 'V']).unwrap_or(given);
-    digits
-        .bytes()
-        .all(|b| b.is_ascii_digit())
-        .then(|| digits.parse::<u32>().ok())
-        .flatten()
-        .filter(|v| *v > 0)
-        .ok_or_else(|| ParseError::BadVersion {
-            given: given.to_string(),
-        })
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        if let Some(v) = digits.parse::<u32>().ok().filter(|v| *v > 0) {
+            return Ok(SpecRef::Version(v));
+        }
+    } else if (7..=64).contains(&given.len()) && given.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(SpecRef::Hash(given.to_ascii_lowercase()));
+    }
+    Err(ParseError::BadVersion {
+        given: given.to_string(),
+    })
 }
 
 /// The verb closest to a mistyped word, if it is within a typo or two.

@@ -92,7 +92,7 @@ pub struct CommandSpec {
 }
 
 impl CommandSpec {
-    /// The command as help shows it: `/ade approve [version]`.
+    /// The command as help shows it: `/ade approve [version | hash]`.
     pub fn usage(&self) -> String {
         match self.args {
             "" => format!("/ade {}", self.verb),
@@ -113,10 +113,10 @@ pub const COMMANDS: [CommandSpec; 8] = [
     },
     CommandSpec {
         verb: Verb::Approve,
-        args: "[version]",
+        args: "[version | hash]",
         places: Places::Issue,
         default_permission: Permission::Maintain,
-        summary: "activate the latest validated spec (or that version); its tasks start",
+        summary: "activate the newest plan version you could see when you commented (or the one you name); its tasks start",
     },
     CommandSpec {
         verb: Verb::Run,

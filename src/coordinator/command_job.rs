@@ -562,7 +562,12 @@ fn described(entry: Entry, command: &command::Command) -> Entry {
             "instructions_chars",
             instructions.as_ref().map(|i| i.chars().count()),
         ),
-        command::Command::Approve { version } => entry.with("version", *version),
+        command::Command::Approve {
+            version: Some(command::SpecRef::Version(version)),
+        } => entry.with("version", *version),
+        command::Command::Approve {
+            version: Some(command::SpecRef::Hash(prefix)),
+        } => entry.with("hash", prefix.as_str()),
         command::Command::Run {
             target: command::RunTarget::Task(task),
         } => entry.with("task", task.as_str()),

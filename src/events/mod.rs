@@ -214,6 +214,11 @@ pub struct Comment {
     pub author: Actor,
     /// Where it was posted.
     pub issue: IssueRef,
+    /// When the forge says it was created (Unix ms, whole seconds as the forges write it); what
+    /// `/ade approve` without a version goes by. `None` when the forge did not say, or said
+    /// something that is not a time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<i64>,
 }
 
 /// An issue: a goal ade may plan for.

@@ -214,6 +214,18 @@ struct WireComment<U, T> {
     id: i64,
     body: T,
     user: Option<U>,
+    /// Read leniently: a time ade cannot read leaves the comment without one.
+    #[serde(default, deserialize_with = "lenient_time")]
+    created_at: Option<i64>,
+}
+
+/// An RFC 3339 time as Unix ms, or `None` for anything else (absent, null, not a time).
+fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(value
+        .as_ref()
+        .and_then(serde_json::Value::as_str)
+        .and_then(crate::clock::parse_rfc3339_ms))
 }
 
 impl<U: WireUser, T: Into<String>> CommentPayload<U, T> {
@@ -231,6 +243,7 @@ impl<U: WireUser, T: Into<String>> CommentPayload<U, T> {
                 is_pull_request: on_pull || issue.pull_request.is_some(),
                 author: U::actor(issue.user),
             },
+            created_at: self.comment.created_at,
         }
     }
 }

@@ -113,7 +113,8 @@ fn dollars(micro: i64) -> String {
 
 /// A reported cost in dollars as stored micro-dollars; nothing for a value that is not a cost.
 pub fn micro_usd(dollars: f64) -> Option<i64> {
-    (0.0..1e9).contains(&dollars)
+    (0.0..1e9)
+        .contains(&dollars)
         .then(|| (dollars * MICRO_USD as f64).round() as i64)
 }
 

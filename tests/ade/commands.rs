@@ -520,3 +520,61 @@ async fn a_team_the_policy_names_may_approve() {
         );
     }
 }
+
+/// The start of the plan's content hash, as its comment shows it (`<sub>spec 3f2a9c01d0e4</sub>`).
+fn shown_hash(plan: &str) -> String {
+    let start = plan.find("<sub>spec ").expect("the plan shows its hash") + "<sub>spec ".len();
+    plan[start..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_bare_approve_approves_only_the_version_its_author_could_have_seen() {
+    for (forge, story) in stories().await {
+        let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
+        story.comment(issue, MAINTAINER, "/ade plan").await;
+        story
+            .until("plan v1", |s| {
+                s.plan_comment(issue).filter(|p| p.contains("ade plan v1"))
+            })
+            .await;
+
+        // A writer plans again and the maintainer approves what they read, v1; the writer's plan
+        // is handled first, so v2 exists when the approval is, made after it was written (the
+        // forge stamps in whole seconds: v1 is well before the approval, v2 well after it).
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        story.forge_clock_behind(std::time::Duration::from_secs(2));
+        story
+            .comment(issue, WRITER, "/ade plan -- one more time")
+            .await;
+        story.comment(issue, MAINTAINER, "/ade approve").await;
+        story.settle().await;
+        let plan = story.plan_comment(issue).unwrap();
+        assert!(plan.contains("ade plan v2 · validated"), "{forge}: {plan}");
+        let asked = story.replies(issue).pop().unwrap();
+        for said in [
+            "plan v2 was made after your comment",
+            "`/ade approve 2`",
+            &format!("`/ade approve {}`", shown_hash(&plan)),
+            "`/ade approve 1` approves v1",
+        ] {
+            assert!(asked.contains(said), "{forge}: {said:?} in {asked}");
+        }
+        story.forge_clock_behind(std::time::Duration::ZERO);
+
+        // Naming it by the hash the plan comment shows approves it.
+        let hash = shown_hash(&plan);
+        story
+            .comment(issue, MAINTAINER, &format!("/ade approve {}", &hash[..8]))
+            .await;
+        story
+            .until("v2 approved", |s| {
+                s.replies(issue)
+                    .into_iter()
+                    .find(|r| r.contains("approved plan v2: it is active."))
+            })
+            .await;
+    }
+}

@@ -72,7 +72,9 @@ fn the_prefix_and_the_verb_ignore_case() {
     assert_eq!(one("/ADE PLAN"), Ok(plan(None, None)));
     assert_eq!(
         one("/Ade Approve 2"),
-        Ok(Command::Approve { version: Some(2) })
+        Ok(Command::Approve {
+            version: Some(SpecRef::Version(2))
+        })
     );
     assert_eq!(
         one("/aDe RUN ALL"),
@@ -132,7 +134,9 @@ fn crlf_and_lone_cr_line_endings() {
     assert_eq!(
         parse("hello\r\n/ade approve 2\r\n/ade status\r\n"),
         [
-            Ok(Command::Approve { version: Some(2) }),
+            Ok(Command::Approve {
+                version: Some(SpecRef::Version(2))
+            }),
             Ok(Command::Status)
         ]
     );
@@ -143,7 +147,9 @@ fn crlf_and_lone_cr_line_endings() {
 fn tabs_and_unicode_spaces_separate_words() {
     assert_eq!(
         one("/ade\tapprove\t3"),
-        Ok(Command::Approve { version: Some(3) })
+        Ok(Command::Approve {
+            version: Some(SpecRef::Version(3))
+        })
     );
     assert_eq!(one("/ade\u{a0}status"), Ok(Command::Status));
     assert_eq!(one("/ade  status  "), Ok(Command::Status));
@@ -458,7 +464,9 @@ fn sentence_punctuation_after_the_last_word_is_forgiven() {
     assert_eq!(one("/ade approve."), Ok(Command::Approve { version: None }));
     assert_eq!(
         one("/ade approve 2!"),
-        Ok(Command::Approve { version: Some(2) })
+        Ok(Command::Approve {
+            version: Some(SpecRef::Version(2))
+        })
     );
     assert_eq!(one("/ade run t1."), Ok(task("t1")));
 }
@@ -475,7 +483,7 @@ fn versions() {
         assert_eq!(
             one(&format!("/ade approve {given}")),
             Ok(Command::Approve {
-                version: Some(version)
+                version: Some(SpecRef::Version(version))
             }),
             "{given}"
         );
@@ -664,7 +672,7 @@ fn error_messages_say_what_was_wrong() {
     assert_eq!(message("/ade deploy"), "unknown command `deploy`.");
     assert_eq!(
         message("/ade approve v2x"),
-        "`/ade approve` takes a version number such as `2` or `v2`, not `v2x`."
+        "`/ade approve` takes a version number such as `2` or `v2`, or the start of the plan's hash (at least 7 characters), not `v2x`."
     );
     assert_eq!(
         message("/ade status now"),
@@ -672,7 +680,7 @@ fn error_messages_say_what_was_wrong() {
     );
     assert_eq!(
         message("/ade approve 2 3"),
-        "`/ade approve` is written `/ade approve [version]`; `3` does not fit there."
+        "`/ade approve` is written `/ade approve [version | hash]`; `3` does not fit there."
     );
     assert_eq!(
         message("/ade run"),
@@ -716,7 +724,9 @@ fn the_canonical_spelling_parses_back_to_the_same_command() {
     let commands = [
         plan(Some("aider"), Some("be brief")),
         plan(None, None),
-        Command::Approve { version: Some(3) },
+        Command::Approve {
+            version: Some(SpecRef::Version(3)),
+        },
         Command::Approve { version: None },
         task("t1"),
         Command::Run {
@@ -766,6 +776,32 @@ fn a_megabyte_comment_parses_fast() {
             took < Duration::from_secs(3),
             "{took:?} for input starting {:?}",
             &input[..20]
+        );
+    }
+}
+
+#[test]
+fn approve_names_a_version_or_the_start_of_the_plans_hash() {
+    assert_eq!(
+        one("/ade approve 3F2A9C01d0e4"),
+        Ok(Command::Approve {
+            version: Some(SpecRef::Hash("3f2a9c01d0e4".into()))
+        })
+    );
+    assert_eq!(
+        one("/ade approve 1234567"),
+        Ok(Command::Approve {
+            version: Some(SpecRef::Version(1_234_567))
+        }),
+        "digits only are a version"
+    );
+    for bad in ["3f2a9c", "3f2a9c0g", "v3f2a9c01", "v0", &"a".repeat(65)] {
+        assert!(
+            matches!(
+                one(&format!("/ade approve {bad}")),
+                Err(ParseError::BadVersion { .. })
+            ),
+            "{bad}"
         );
     }
 }

@@ -262,8 +262,8 @@ fn help_for_a_maintainer_on_an_issue() {
          \n\
          - `/ade plan [-- extra instructions]`: plan this goal from the issue's task list: a new \
          spec version, validated and posted as a comment\n\
-         - `/ade approve [version]`: activate the latest validated spec (or that version); its \
-         tasks start\n\
+         - `/ade approve [version | hash]`: activate the newest plan version you could see when \
+         you commented (or the one you name); its tasks start\n\
          - `/ade run <task-id> | all`: (re)start a task of the active spec, or all of them\n\
          - `/ade cancel [task-id]`: stop runs and close their approvals as cancelled; the spec \
          stays inspectable\n\

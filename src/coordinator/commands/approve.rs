@@ -1,11 +1,16 @@
-//! `/ade approve [version]`: makes a validated spec version Active and its tasks ready (those
+//! `/ade approve [version | hash]`: makes a validated spec version Active and its tasks ready (those
 //! whose dependencies are met) or waiting. Approving twice, or approving a version that was
 //! superseded or is not valid, is answered and changes nothing. The move is a compare-and-set on
 //! the stored state, so two approvals racing cannot both win.
+//!
+//! A bare `/ade approve` approves only what its author could have seen: the newest version made
+//! before their comment was created. When a newer one was made since (a `/ade plan` that landed
+//! just before the approval was handled), ade asks which version is meant instead of approving
+//! something nobody looked at.
 
 use super::Session;
 use super::plan::GoalComment;
-use crate::command::sanitize;
+use crate::command::{SpecRef, sanitize};
 use crate::coordinator::advance::{self, AdvanceContext};
 use crate::coordinator::goals::{progress, spec_of};
 use crate::jobs::JobError;
@@ -18,7 +23,7 @@ use crate::store::{Conn, tasks};
 pub async fn run(
     session: &mut Session<'_>,
     tx: &mut Conn,
-    version: Option<u32>,
+    version: Option<SpecRef>,
 ) -> Result<(), JobError> {
     let Some(goal) =
         goals::find_goal(tx, session.forge, &session.repository(), session.number()).await?
@@ -28,20 +33,12 @@ pub async fn run(
         return Ok(());
     };
     let specs = goals::specs(tx, goal).await?;
-    let target = match version {
-        Some(v) => specs.iter().find(|s| s.version == i64::from(v)),
-        None => specs
-            .iter()
-            .find(|s| s.state == SpecState::Validated)
-            .or_else(|| specs.first()),
-    };
-    let Some(target) = target else {
-        let newest = specs.first().map_or(0, |s| s.version);
-        let asked = version.unwrap_or_default();
-        session.say_headline(format!(
-            "there is no plan v{asked}; the newest is v{newest}."
-        ));
-        return Ok(());
+    let target = match chosen(&specs, version.as_ref(), session.comment.created_at) {
+        Chosen::Spec(target) => target,
+        Chosen::Answer(headline) => {
+            session.say_headline(headline);
+            return Ok(());
+        }
     };
     let state = target.state;
     if state != SpecState::Validated {
@@ -143,6 +140,73 @@ pub async fn run(
     Ok(())
 }
 
+/// The version an approval names, or what to answer instead.
+#[derive(Debug)]
+enum Chosen<'a> {
+    /// This version.
+    Spec(&'a SpecRow),
+    /// No version: the reply says why.
+    Answer(String),
+}
+
+/// The shortest hash prefix a reply suggests: what the plan comment shows.
+const SHOWN_HASH: usize = 12;
+
+/// The version `asked` names among `specs` (newest first); for a bare approval, the newest made
+/// no later than `seen_at` (the comment's creation, in the forge's whole seconds: a version made
+/// within that second counts as seen), unless a newer one exists.
+fn chosen<'a>(specs: &'a [SpecRow], asked: Option<&SpecRef>, seen_at: Option<i64>) -> Chosen<'a> {
+    let newest = specs.first().map_or(0, |s| s.version);
+    match asked {
+        Some(SpecRef::Version(v)) => match specs.iter().find(|s| s.version == i64::from(*v)) {
+            Some(spec) => Chosen::Spec(spec),
+            None => Chosen::Answer(format!("there is no plan v{v}; the newest is v{newest}.")),
+        },
+        Some(SpecRef::Hash(prefix)) => {
+            let matching: Vec<&SpecRow> = specs
+                .iter()
+                .filter(|s| s.content_hash.starts_with(prefix.as_str()))
+                .collect();
+            match matching.as_slice() {
+                [spec] => Chosen::Spec(spec),
+                [] => Chosen::Answer(format!(
+                    "no plan of this goal has a hash starting with {}; the newest is v{newest}.",
+                    markdown::code_span(prefix)
+                )),
+                several => Chosen::Answer(format!(
+                    "{} plans have a hash starting with {}; give more of it, or the version.",
+                    several.len(),
+                    markdown::code_span(prefix)
+                )),
+            }
+        }
+        None => {
+            let seen = |s: &SpecRow| seen_at.is_none_or(|at| s.created_at / 1000 <= at / 1000);
+            let Some(newest_seen) = specs.iter().find(|s| seen(s)) else {
+                return Chosen::Answer(
+                    "there was no plan yet when you commented; look at the plan comment and approve the version you read: `/ade approve <version>`.".into(),
+                );
+            };
+            match specs.first() {
+                Some(newer) if newer.id != newest_seen.id => Chosen::Answer(format!(
+                    "plan v{} was made after your comment, so ade does not know which version you approve. Read it and comment `/ade approve {}` (or `/ade approve {}`); `/ade approve {}` approves v{}, the one you could have seen.",
+                    newer.version,
+                    newer.version,
+                    short_hash(newer),
+                    newest_seen.version,
+                    newest_seen.version
+                )),
+                _ => Chosen::Spec(newest_seen),
+            }
+        }
+    }
+}
+
+/// The start of a version's content hash, as the plan comment shows it.
+fn short_hash(spec: &SpecRow) -> String {
+    spec.content_hash.chars().take(SHOWN_HASH).collect()
+}
+
 /// Why `target` cannot be approved, in a reply.
 fn refusal(target: &SpecRow, state: SpecState, specs: &[SpecRow]) -> String {
     let v = target.version;
@@ -163,5 +227,83 @@ fn refusal(target: &SpecRow, state: SpecState, specs: &[SpecRow]) -> String {
         SpecState::Draft | SpecState::Validated => {
             format!("plan v{v} is not validated yet; nothing changed.")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Version `version`, made at `made_ms`, its hash starting with `hash`; newest first.
+    fn spec(version: i64, made_ms: i64, hash: &str) -> SpecRow {
+        SpecRow {
+            id: version * 10,
+            goal: 1,
+            version,
+            state: SpecState::Validated,
+            content: String::new(),
+            content_hash: format!("{hash}{}", "0".repeat(64 - hash.len())),
+            author: "mia".into(),
+            planner: "manual".into(),
+            errors: None,
+            created_at: made_ms,
+            changed_at: made_ms,
+        }
+    }
+
+    fn version(chosen: Chosen<'_>) -> Result<i64, String> {
+        match chosen {
+            Chosen::Spec(spec) => Ok(spec.version),
+            Chosen::Answer(said) => Err(said),
+        }
+    }
+
+    #[test]
+    fn a_bare_approval_takes_the_newest_version_made_before_the_comment() {
+        let specs = [spec(2, 5_000, "bb"), spec(1, 1_000, "aa")];
+        assert_eq!(version(chosen(&specs, None, Some(9_000))), Ok(2));
+        assert_eq!(
+            version(chosen(&specs, None, Some(5_000))),
+            Ok(2),
+            "made within the comment's second"
+        );
+        assert_eq!(version(chosen(&specs, None, None)), Ok(2), "no time said");
+        let asked = version(chosen(&specs, None, Some(4_000))).unwrap_err();
+        assert!(
+            asked.starts_with("plan v2 was made after your comment")
+                && asked.contains("`/ade approve 2`")
+                && asked.contains("`/ade approve bb0000000000`")
+                && asked.contains("`/ade approve 1` approves v1"),
+            "{asked}"
+        );
+        assert!(
+            version(chosen(&specs, None, Some(500)))
+                .unwrap_err()
+                .starts_with("there was no plan yet")
+        );
+    }
+
+    #[test]
+    fn a_named_version_or_hash_prefix_is_taken_whenever_it_was_made() {
+        let specs = [spec(2, 5_000, "3f2a9c01"), spec(1, 1_000, "3f2a9d")];
+        let named = |v: u32| chosen(&specs, Some(&SpecRef::Version(v)), Some(0));
+        assert_eq!(version(named(2)), Ok(2));
+        assert_eq!(
+            version(named(7)),
+            Err("there is no plan v7; the newest is v2.".into())
+        );
+        let hash = |p: &str| chosen(&specs, Some(&SpecRef::Hash(p.into())), Some(0));
+        assert_eq!(version(hash("3f2a9c0")), Ok(2));
+        assert_eq!(version(hash("3f2a9d0")), Ok(1));
+        assert!(
+            version(hash("3f2a9"))
+                .unwrap_err()
+                .starts_with("2 plans have a hash")
+        );
+        assert!(
+            version(hash("deadbee"))
+                .unwrap_err()
+                .starts_with("no plan of this goal has a hash starting with `deadbee`")
+        );
     }
 }

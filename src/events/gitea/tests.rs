@@ -409,3 +409,38 @@ fn odd_inputs_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_comment_says_when_it_was_created_and_a_time_ade_cannot_read_is_no_time() {
+    let created = |value: serde_json::Value| {
+        let body = with(
+            &gitea("issue_comment-on-issue.json"),
+            "/comment/created_at",
+            value,
+        );
+        let EventKind::CommentCreated(comment) =
+            kind(read("issue_comment", Some("issue_comment"), &body).unwrap())
+        else {
+            panic!()
+        };
+        comment.created_at
+    };
+    assert_eq!(
+        created(json!("2017-03-13T13:52:11+08:00")),
+        Some(1_489_384_331_000)
+    );
+    assert_eq!(
+        created(json!("2017-03-13T05:52:11Z")),
+        Some(1_489_384_331_000)
+    );
+    assert_eq!(created(json!("yesterday")), None);
+    assert_eq!(created(json!(42)), None);
+    assert_eq!(created(json!(null)), None);
+    let body = without(&gitea("issue_comment-on-issue.json"), "/comment/created_at");
+    let EventKind::CommentCreated(comment) =
+        kind(read("issue_comment", Some("issue_comment"), &body).unwrap())
+    else {
+        panic!()
+    };
+    assert_eq!(comment.created_at, None);
+}

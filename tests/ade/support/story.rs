@@ -9,6 +9,8 @@ use ade::forge::{ClientOptions, ForgeKind, Permission, RetryPolicy};
 use ade::secret::Secret;
 use ade::service::{Service, ServiceOptions};
 use ade::sim::{NewRepo, SimOptions, Simulator};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 /// The repository every story happens in.
@@ -42,6 +44,20 @@ pub struct Story {
     kind: ForgeKind,
     config: ade::config::Config,
     clients: ClientOptions,
+    /// The forge's clock, which a story may set behind ade's.
+    forge_clock: Arc<LaggingClock>,
+}
+
+/// The system clock, `lag_ms` behind: a forge whose times are earlier than ade's.
+#[derive(Default)]
+pub struct LaggingClock {
+    lag_ms: AtomicI64,
+}
+
+impl ade::clock::Clock for LaggingClock {
+    fn now_ms(&self) -> i64 {
+        ade::clock::unix_ms() - self.lag_ms.load(Ordering::SeqCst)
+    }
 }
 
 impl Story {
@@ -89,6 +105,8 @@ impl Story {
         options.webhook_secret = secret.to_string();
         // Every answer is checked at the end, and a cut one cannot be.
         options.recorded_response_limit = 16 * 1024 * 1024;
+        let forge_clock = Arc::new(LaggingClock::default());
+        options.clock = forge_clock.clone();
         let sim = Simulator::start(options)
             .await
             .expect("the simulator starts");
@@ -158,7 +176,16 @@ impl Story {
             kind,
             config,
             clients,
+            forge_clock,
         }
+    }
+
+    /// The forge's clock falls `lag` behind ade's from now on: what it creates is stamped earlier
+    /// than what ade makes at the same moment.
+    pub fn forge_clock_behind(&self, lag: Duration) {
+        self.forge_clock
+            .lag_ms
+            .store(lag.as_millis() as i64, Ordering::SeqCst);
     }
 
     /// What the check of the forge's answers and webhooks finds so far (the story's teardown
@@ -194,6 +221,7 @@ impl Story {
             kind,
             mut config,
             clients,
+            forge_clock,
         } = self;
         ade.abort();
         tweak(&mut config);
@@ -207,6 +235,7 @@ impl Story {
             kind,
             config,
             clients,
+            forge_clock,
         }
     }
 
