@@ -29,7 +29,7 @@ use crate::dispatch::{Dispatcher, EventSink};
 use crate::forge::ClientOptions;
 use crate::forge::gitea::GiteaForge;
 use crate::forge::github::GithubForge;
-use crate::ingress::{self, DeliveryJob, Inbox, Ingress};
+use crate::ingress::{self, DeliveryJob, Door, Inbox, Ingress};
 use crate::jobs::{Handlers, Job, Leader, Queue, Wake, Worker};
 use crate::links::LinkSigner;
 use crate::metrics::Metrics;
@@ -166,6 +166,12 @@ impl Service {
             gitea_secrets: config.gitea.webhook_secrets.clone(),
             max_body_bytes: config.server.max_body_bytes,
             body_timeout: config.server.body_timeout,
+            door: Door::new(
+                config.server.max_unverified_bodies,
+                config.server.failed_signatures,
+            ),
+            store: store.clone(),
+            audit: audit.clone(),
             metrics: metrics.clone(),
             clock: options.clock.clone(),
         });
@@ -269,17 +275,11 @@ impl Service {
         tasks.extend(runner.as_ref().map(|r| r.abort_handle()));
         tasks.extend(listen.as_ref().map(|l| l.abort_handle()));
         let closing = store.clone();
-        let mut stopped = stop.clone();
+        let header_timeout = config.server.header_timeout;
+        let stopped = stop.clone();
         let main = tokio::spawn(async move {
-            let server = axum::serve(
-                listener,
-                routes.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            });
             tracing::info!(%addr, "ade is serving");
-            let served = server.await.context("serve HTTP");
+            web::serve::serve(listener, routes, header_timeout, stopped).await;
             // The routes are gone, so the inbox has no senders left: its writer stores what is
             // queued and ends. Only then do the workers stop.
             writer.await.ok();
@@ -298,7 +298,7 @@ impl Service {
             }
             closing.close().await;
             tracing::info!("ade stopped");
-            served
+            Ok(())
         });
         tasks.push(main.abort_handle());
         Ok(Service {

@@ -112,6 +112,15 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// How long a webhook's body may take to arrive after its headers; slower gets 408.
     pub body_timeout: Duration,
+    /// How long any client may take to send a request's head (and may stay quiet between two
+    /// requests on one connection); slower is disconnected.
+    pub header_timeout: Duration,
+    /// Most webhook bodies read and verified at once, before their signature is checked; more
+    /// get 503 with `Retry-After` and nothing of theirs is read.
+    pub max_unverified_bodies: usize,
+    /// How many failed signatures one source address may send; over it, its webhooks get 429
+    /// before their body is read. `None`: no such limit.
+    pub failed_signatures: Option<crate::ingress::FailureLimit>,
 }
 
 /// `[database]`.

@@ -32,6 +32,10 @@ pub(super) struct RawServer {
     pub max_body_bytes: Option<u64>,
     pub shutdown_grace_secs: Option<u64>,
     pub body_timeout_secs: Option<u64>,
+    pub header_timeout_secs: Option<u64>,
+    pub max_unverified_bodies: Option<u64>,
+    pub failed_signatures_per_address: Option<u32>,
+    pub failed_signatures_window_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -29,6 +29,24 @@ impl Config {
             server.shutdown_grace.as_secs().into(),
         );
         out.integer("body_timeout_secs", server.body_timeout.as_secs().into());
+        out.integer(
+            "header_timeout_secs",
+            server.header_timeout.as_secs().into(),
+        );
+        out.integer(
+            "max_unverified_bodies",
+            server.max_unverified_bodies as u128,
+        );
+        match server.failed_signatures {
+            Some(limit) => {
+                out.integer("failed_signatures_per_address", limit.failures.into());
+                out.integer(
+                    "failed_signatures_window_secs",
+                    limit.window.as_secs().into(),
+                );
+            }
+            None => out.integer("failed_signatures_per_address", 0),
+        }
 
         out.section("database");
         out.string("url", &self.database.redacted_url());

@@ -19,6 +19,7 @@ use super::{
     Config, ConfigError, DatabaseConfig, GiteaConfig, GithubConfig, JobsConfig, Secret, SecretFile,
     ServerConfig, StorageConfig,
 };
+use crate::ingress::FailureLimit;
 use crate::retention::RetentionConfig;
 use crate::runner::agent::SecretSource;
 use crate::secrets::{Keyring, MasterKey, SecretsConfig};
@@ -29,6 +30,12 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_MAX_BODY_BYTES: u64 = 25 * 1024 * 1024;
 const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
 const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
+/// Forges send a request's head in one go; ten seconds leaves room for a slow network.
+const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+/// With 25 MiB bodies, at most 1.6 GiB of memory held by requests nobody has authenticated.
+const DEFAULT_MAX_UNVERIFIED_BODIES: u64 = 64;
+const DEFAULT_FAILED_SIGNATURES_PER_ADDRESS: u32 = 30;
+const DEFAULT_FAILED_SIGNATURES_WINDOW_SECS: u64 = 600;
 const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 const DEFAULT_DATA_DIR: &str = "./ade-data";
 const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
@@ -310,14 +317,53 @@ fn server(check: &Check, raw: RawServer) -> Result<ServerConfig, ConfigError> {
         raw.body_timeout_secs.unwrap_or(DEFAULT_BODY_TIMEOUT_SECS),
         1,
     )?;
+    let header_timeout = check.at_least(
+        "server.header_timeout_secs",
+        raw.header_timeout_secs
+            .unwrap_or(DEFAULT_HEADER_TIMEOUT_SECS),
+        1,
+    )?;
+    let max_unverified_bodies = check.at_least(
+        "server.max_unverified_bodies",
+        raw.max_unverified_bodies
+            .unwrap_or(DEFAULT_MAX_UNVERIFIED_BODIES),
+        1,
+    )?;
+    let max_unverified_bodies = usize::try_from(max_unverified_bodies)
+        .ok()
+        .filter(|n| *n <= MAX_UNVERIFIED_BODIES)
+        .ok_or_else(|| {
+            check.invalid(
+                "server.max_unverified_bodies",
+                format!("must be at most {MAX_UNVERIFIED_BODIES}"),
+            )
+        })?;
+    let window = check.at_least(
+        "server.failed_signatures_window_secs",
+        raw.failed_signatures_window_secs
+            .unwrap_or(DEFAULT_FAILED_SIGNATURES_WINDOW_SECS),
+        1,
+    )?;
+    let failures = raw
+        .failed_signatures_per_address
+        .unwrap_or(DEFAULT_FAILED_SIGNATURES_PER_ADDRESS);
     Ok(ServerConfig {
         listen,
         public_url,
         max_body_bytes,
         shutdown_grace: Duration::from_secs(shutdown_grace),
         body_timeout: Duration::from_secs(body_timeout),
+        header_timeout: Duration::from_secs(header_timeout),
+        max_unverified_bodies,
+        failed_signatures: (failures > 0).then(|| FailureLimit {
+            failures,
+            window: Duration::from_secs(window),
+        }),
     })
 }
+
+/// More places than this would let unverified bodies hold more memory than any machine has.
+const MAX_UNVERIFIED_BODIES: usize = 100_000;
 
 fn storage(check: &Check, data_dir: Option<String>) -> Result<StorageConfig, ConfigError> {
     let data_dir = data_dir.unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned());

@@ -918,3 +918,85 @@ fn secret_files(config: &Config) -> Vec<(&str, PathBuf)> {
         .map(|f| (f.key.as_str(), f.path.clone()))
         .collect()
 }
+
+#[test]
+fn the_doors_limits_are_read_and_checked() {
+    let defaults = Config::load(None, env(&[])).unwrap();
+    let server = &defaults.server;
+    assert_eq!(
+        (server.header_timeout, server.max_unverified_bodies),
+        (Duration::from_secs(10), 64)
+    );
+    assert_eq!(
+        server.failed_signatures,
+        Some(crate::ingress::FailureLimit {
+            failures: 30,
+            window: Duration::from_secs(600)
+        })
+    );
+
+    let dir = Scratch::new("door");
+    let path = dir.config(
+        r#"
+[server]
+header_timeout_secs = 5
+max_unverified_bodies = 16
+failed_signatures_per_address = 10
+failed_signatures_window_secs = 60
+"#,
+    );
+    let config = load(&path, &[]).unwrap();
+    let server = &config.server;
+    assert_eq!(
+        (server.header_timeout, server.max_unverified_bodies),
+        (Duration::from_secs(5), 16)
+    );
+    assert_eq!(
+        server.failed_signatures,
+        Some(crate::ingress::FailureLimit {
+            failures: 10,
+            window: Duration::from_secs(60)
+        })
+    );
+    let shown = config.render_redacted();
+    assert_has(&shown, "max_unverified_bodies = 16\n");
+
+    // 0 turns the failure limit off, and says so in what check-config prints.
+    let off = Config::load(
+        None,
+        env(&[("ADE_SERVER__FAILED_SIGNATURES_PER_ADDRESS", "0")]),
+    )
+    .unwrap();
+    assert_eq!(off.server.failed_signatures, None);
+    assert_has(
+        &off.render_redacted(),
+        "failed_signatures_per_address = 0\n",
+    );
+
+    let cases = [
+        (
+            "ADE_SERVER__HEADER_TIMEOUT_SECS",
+            "0",
+            "server.header_timeout_secs",
+        ),
+        (
+            "ADE_SERVER__MAX_UNVERIFIED_BODIES",
+            "0",
+            "server.max_unverified_bodies",
+        ),
+        (
+            "ADE_SERVER__MAX_UNVERIFIED_BODIES",
+            "1000000",
+            "server.max_unverified_bodies",
+        ),
+        (
+            "ADE_SERVER__FAILED_SIGNATURES_WINDOW_SECS",
+            "0",
+            "server.failed_signatures_window_secs",
+        ),
+    ];
+    for (var, value, key) in cases {
+        let err = Config::load(None, env(&[(var, value)])).unwrap_err();
+        assert_eq!(err.key(), Some(key), "{var}={value}: {err}");
+    }
+}

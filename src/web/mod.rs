@@ -1,7 +1,8 @@
-//! ade's own HTTP routes besides the webhooks: health, readiness and metrics for operators, and
-//! run logs behind signed links ([`logs`]).
+//! ade's own HTTP routes besides the webhooks: health, readiness and metrics for operators, run
+//! logs behind signed links ([`logs`]), and the accept loop that serves them all ([`serve`]).
 
 pub mod logs;
+pub mod serve;
 
 use crate::metrics::{Gauge, Metrics};
 use crate::store::{Store, deliveries, jobs, runs};
