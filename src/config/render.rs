@@ -115,6 +115,16 @@ impl Config {
         out.integer("lease_secs", jobs.lease.as_secs().into());
         out.integer("poll_interval_ms", millis(jobs.poll_interval));
         out.secrets_section(&self.secrets);
+        let metrics = &self.metrics;
+        out.section("metrics");
+        match &metrics.token {
+            Some(_) => out.string("token", REDACTED),
+            None => out.unset("token", "not set, so /metrics answers whoever reaches it"),
+        }
+        match metrics.listen {
+            Some(listen) => out.string("listen", &listen.to_string()),
+            None => out.unset("listen", "not set, so /metrics is served on server.listen"),
+        }
         out.runner(&self.runner);
         for agent in &self.agents {
             out.agent(agent);

@@ -11,8 +11,8 @@ use super::agents::{self, ForgeSecrets};
 use super::check::{Check, Origins};
 use super::one_or_many::OneOrMany;
 use super::raw::{
-    RawAudit, RawConfig, RawDatabase, RawGitea, RawGithub, RawJobs, RawRetention, RawSecrets,
-    RawServer,
+    RawAudit, RawConfig, RawDatabase, RawGitea, RawGithub, RawJobs, RawMetrics, RawRetention,
+    RawSecrets, RawServer,
 };
 use super::runner;
 use super::{
@@ -23,6 +23,7 @@ use crate::ingress::FailureLimit;
 use crate::retention::RetentionConfig;
 use crate::runner::agent::SecretSource;
 use crate::secrets::{Keyring, MasterKey, SecretsConfig};
+use crate::web::MetricsConfig;
 use std::sync::Arc;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -52,7 +53,7 @@ pub(super) fn resolve(
 ) -> Result<Config, ConfigError> {
     let check = Check::new(origins);
     let storage = storage(&check, raw.storage.data_dir)?;
-    let mut secret_files = files_named(&raw.github, &raw.gitea);
+    let mut secret_files = files_named(&raw.github, &raw.gitea, &raw.metrics);
     let github = github(&check, raw.github)?;
     let gitea = gitea(&check, raw.gitea)?;
     let forge = ForgeSecrets {
@@ -107,8 +108,10 @@ pub(super) fn resolve(
         // One registered agent is the one tasks run, unless the operator names a default.
         policy.defaults.agents.default = Some(only.name.clone());
     }
+    let server = server(&check, raw.server)?;
     Ok(Config {
-        server: server(&check, raw.server)?,
+        metrics: metrics(&check, raw.metrics, &server)?,
+        server,
         database: database(&check, raw.database, &storage)?,
         audit: audit(&check, raw.audit, &storage)?,
         retention: retention(&check, raw.retention)?,
@@ -124,8 +127,8 @@ pub(super) fn resolve(
     })
 }
 
-/// The files the forge sections name that hold secrets, before they are read.
-fn files_named(github: &RawGithub, gitea: &RawGitea) -> Vec<SecretFile> {
+/// The files the forge and metrics sections name that hold secrets, before they are read.
+fn files_named(github: &RawGithub, gitea: &RawGitea, metrics: &RawMetrics) -> Vec<SecretFile> {
     let mut files = Vec::new();
     let mut add = |key: &str, paths: &[String]| {
         files.extend(paths.iter().map(|path| SecretFile {
@@ -144,6 +147,7 @@ fn files_named(github: &RawGithub, gitea: &RawGitea) -> Vec<SecretFile> {
     if let Some(OneOrMany(paths)) = &gitea.webhook_secret_file {
         add("gitea.webhook_secret_file", paths);
     }
+    add("metrics.token_file", metrics.token_file.as_slice());
     files
 }
 
@@ -365,6 +369,57 @@ fn server(check: &Check, raw: RawServer) -> Result<ServerConfig, ConfigError> {
 /// More places than this would let unverified bodies hold more memory than any machine has.
 const MAX_UNVERIFIED_BODIES: usize = 100_000;
 
+/// `[metrics]`: the token is read now, and an address of its own must not be the main one.
+fn metrics(
+    check: &Check,
+    raw: RawMetrics,
+    server: &ServerConfig,
+) -> Result<MetricsConfig, ConfigError> {
+    let token = match (raw.token, raw.token_file) {
+        (Some(_), Some(_)) => {
+            return Err(check.invalid(
+                "metrics.token_file",
+                "set either metrics.token or metrics.token_file, not both",
+            ));
+        }
+        (Some(token), None) if token.trim().is_empty() => {
+            return Err(check.invalid("metrics.token", "must not be empty"));
+        }
+        (Some(token), None) => Some(("metrics.token", Secret::new(token.trim()))),
+        (None, Some(path)) => Some((
+            "metrics.token_file",
+            token_file(check, "metrics.token_file", &path)?,
+        )),
+        (None, None) => None,
+    };
+    if let Some((key, token)) = &token
+        && token
+            .expose()
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        // A scraper sends it as `Authorization: Bearer <token>`, one word.
+        return Err(check.invalid(key, "must be one word, without spaces"));
+    }
+    let token = token.map(|(_, token)| token);
+    let listen = raw
+        .listen
+        .map(|listen| {
+            let addr: SocketAddr = listen
+                .parse()
+                .map_err(|err| check.invalid("metrics.listen", format!("{err}")))?;
+            if addr == server.listen && addr.port() != 0 {
+                return Err(check.invalid(
+                    "metrics.listen",
+                    format!("{addr} is server.listen too; leave metrics.listen unset to serve /metrics there"),
+                ));
+            }
+            Ok(addr)
+        })
+        .transpose()?;
+    Ok(MetricsConfig { token, listen })
+}
+
 fn storage(check: &Check, data_dir: Option<String>) -> Result<StorageConfig, ConfigError> {
     let data_dir = data_dir.unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned());
     if data_dir.is_empty() {
@@ -483,7 +538,7 @@ fn gitea(check: &Check, raw: RawGitea) -> Result<GiteaConfig, ConfigError> {
             return Err(check.invalid("gitea.token", "must not be empty"));
         }
         (Some(token), None) => Some(Secret::new(token)),
-        (None, Some(path)) => Some(token_file(check, &path)?),
+        (None, Some(path)) => Some(token_file(check, "gitea.token_file", &path)?),
         (None, None) => None,
     };
     let webhook_secrets =
@@ -495,15 +550,15 @@ fn gitea(check: &Check, raw: RawGitea) -> Result<GiteaConfig, ConfigError> {
     })
 }
 
-fn token_file(check: &Check, path: &str) -> Result<Secret, ConfigError> {
-    const KEY: &str = "gitea.token_file";
-    let text = check.read_secret_file(KEY, path)?;
+/// A file holding exactly one token, named by `key`.
+fn token_file(check: &Check, key: &str, path: &str) -> Result<Secret, ConfigError> {
+    let text = check.read_secret_file(key, path)?;
     let mut lines = secret_lines(&text);
     match (lines.next(), lines.next()) {
         (Some(token), None) => Ok(Secret::new(token)),
-        (None, _) => Err(check.invalid(KEY, format!("{path} holds no token"))),
+        (None, _) => Err(check.invalid(key, format!("{path} holds no token"))),
         (Some(_), Some(_)) => Err(check.invalid(
-            KEY,
+            key,
             format!("{path} holds more than one line, expected exactly one token"),
         )),
     }

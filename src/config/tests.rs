@@ -1000,3 +1000,69 @@ failed_signatures_window_secs = 60
         assert_eq!(err.key(), Some(key), "{var}={value}: {err}");
     }
 }
+
+#[test]
+fn the_metrics_token_and_address_are_read_and_checked() {
+    let defaults = Config::load(None, env(&[])).unwrap();
+    assert!(defaults.metrics.token.is_none() && defaults.metrics.listen.is_none());
+    assert_has(
+        &defaults.render_redacted(),
+        "[metrics]\n# token: not set, so /metrics answers whoever reaches it\n",
+    );
+
+    let dir = Scratch::with("metrics", &[("metrics-token", "scrape-6f1d\n")]);
+    let path = dir.config(
+        r#"
+[metrics]
+token_file = "{dir}/metrics-token"
+listen = "127.0.0.1:9100"
+"#,
+    );
+    let config = load(&path, &[]).unwrap();
+    assert_eq!(
+        config.metrics.token.as_ref().map(|t| t.expose()),
+        Some("scrape-6f1d")
+    );
+    assert_eq!(
+        config.metrics.listen,
+        Some("127.0.0.1:9100".parse().unwrap())
+    );
+    assert_eq!(
+        secret_files(&config),
+        [("metrics.token_file", dir.0.join("metrics-token"))]
+    );
+    let shown = config.render_redacted();
+    assert_has(
+        &shown,
+        "[metrics]\ntoken = \"<redacted>\"\nlisten = \"127.0.0.1:9100\"",
+    );
+    assert!(!shown.contains("scrape-6f1d"), "{shown}");
+    assert!(
+        config.audit_masker().covers("scrape-6f1d"),
+        "audit records never carry the token"
+    );
+
+    let cases = [
+        ("ADE_METRICS__LISTEN", "nope", "metrics.listen"),
+        ("ADE_METRICS__LISTEN", "127.0.0.1:8080", "metrics.listen"),
+        ("ADE_METRICS__TOKEN", " ", "metrics.token"),
+        ("ADE_METRICS__TOKEN", "two words", "metrics.token"),
+    ];
+    for (var, value, key) in cases {
+        let err = Config::load(None, env(&[(var, value)])).unwrap_err();
+        assert_eq!(err.key(), Some(key), "{var}={value}: {err}");
+    }
+    let err = load(&path, &[("ADE_METRICS__TOKEN", "inline")]).unwrap_err();
+    assert_eq!(err.key(), Some("metrics.token_file"), "{err}");
+    assert!(err.to_string().contains("not both"), "{err}");
+    let err = load(&path, &[("ADE_METRICS__LISTEN", "127.0.0.1:8080")]).unwrap_err();
+    assert!(err.to_string().contains("server.listen"), "{err}");
+    let dir = Scratch::with(
+        "metrics-lines",
+        &[("metrics-token", "first\nsecond-line\n")],
+    );
+    let path = dir.config("[metrics]\ntoken_file = \"{dir}/metrics-token\"\n");
+    let err = load(&path, &[]).unwrap_err();
+    assert_eq!(err.key(), Some("metrics.token_file"), "{err}");
+    assert!(!err.to_string().contains("second-line"), "{err}");
+}

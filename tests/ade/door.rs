@@ -1,6 +1,6 @@
 //! The door's limits on requests nobody has authenticated: how many bodies are read at once, how
-//! long a request's head may take, and how many failed signatures one address may send. Each over
-//! real TCP, some a byte at a time.
+//! long a request's head may take, how many failed signatures one address may send, and who may
+//! read `/metrics` and where. Each over real TCP, some a byte at a time.
 //!
 //! Requests that must be refused before their body is read send `Expect: 100-continue`: ade's
 //! HTTP server asks for the body (`100 Continue`) only when the route starts reading it, so a
@@ -10,6 +10,7 @@ use crate::support::payloads::github_comment;
 use crate::support::{Delivery, TestForge, databases, start_ade};
 use ade::forge::ForgeKind;
 use ade::ingress::FailureLimit;
+use ade::secret::Secret;
 use ade::service::ServiceOptions;
 use ade::store::Store;
 use ade::store::deliveries;
@@ -290,4 +291,73 @@ async fn an_address_past_its_failed_signatures_gets_429_before_its_body_is_read_
         }
         ade.shutdown().await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn metrics_behind_a_token_answer_only_its_bearer() {
+    let db = crate::support::db::sqlite();
+    let ade = start_ade(
+        &db,
+        |c| c.metrics.token = Some(Secret::new("scrape-6f1d")),
+        ServiceOptions::default(),
+    )
+    .await;
+    let forge = TestForge::new(ade.addr());
+    let (status, text) = forge.get("/metrics").await;
+    assert_eq!(status, 401);
+    assert!(!text.contains("ade_"), "{text}");
+    for wrong in [
+        "Bearer scrape-6f1e",
+        "Bearer scrape-6f1d0",
+        "Basic c2NyYXBlLTZmMWQ=",
+    ] {
+        let (status, text) = forge
+            .get_with("/metrics", &[("Authorization", wrong)])
+            .await;
+        assert_eq!(status, 401, "{wrong}");
+        assert!(!text.contains("ade_"), "{text}");
+    }
+    let (status, text) = forge
+        .get_with("/metrics", &[("Authorization", "Bearer scrape-6f1d")])
+        .await;
+    assert_eq!(status, 200);
+    assert!(text.contains("# TYPE ade_jobs gauge"), "{text}");
+    assert_eq!(forge.get("/healthz").await.0, 200, "health needs no token");
+    ade.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn metrics_on_an_address_of_their_own_are_served_there_only() {
+    let db = crate::support::db::sqlite();
+    let ade = start_ade(
+        &db,
+        |c| {
+            c.metrics.listen = Some("127.0.0.1:0".parse().unwrap());
+            c.metrics.token = Some(Secret::new("scrape-6f1d"));
+        },
+        ServiceOptions::default(),
+    )
+    .await;
+    let main = TestForge::new(ade.addr());
+    let own = TestForge::new(ade.metrics_addr().expect("an address of its own"));
+    assert_ne!(ade.metrics_addr(), Some(ade.addr()));
+    let bearer = [("Authorization", "Bearer scrape-6f1d")];
+    assert_eq!(main.get_with("/metrics", &bearer).await.0, 404);
+    let (status, text) = own.get_with("/metrics", &bearer).await;
+    assert_eq!(status, 200);
+    assert!(text.contains("# TYPE ade_jobs gauge"), "{text}");
+    assert_eq!(
+        own.get("/metrics").await.0,
+        401,
+        "the token holds there too"
+    );
+    assert_eq!(
+        own.get("/healthz").await.0,
+        404,
+        "only /metrics is served there"
+    );
+    assert_eq!(main.get("/healthz").await.0, 200);
+    let reply = main.send(&comment(1)).await;
+    assert_eq!(reply.status, 202, "{:?}", reply.json);
+    ade.shutdown().await.unwrap();
 }

@@ -283,12 +283,16 @@ impl TestForge {
 
     /// GETs a path and returns status and text.
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("ade answers");
+        self.get_with(path, &[]).await
+    }
+
+    /// GETs a path with `headers` and returns status and text.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("ade answers");
         let status = response.status().as_u16();
         (status, response.text().await.unwrap_or_default())
     }
