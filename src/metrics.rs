@@ -88,8 +88,9 @@ fn label(value: &str) -> String {
 
 impl Metrics {
     /// A webhook request was answered: `outcome` is `accepted`, `duplicate`, `ping`,
-    /// `bad_signature`, `bad_request`, `too_large`, `timeout`, `unsupported_media_type` or
-    /// `unavailable`.
+    /// `bad_signature`, `bad_request`, `too_large`, `timeout`, `unsupported_media_type`,
+    /// `unavailable`, or a refusal at the door before the body is read: `busy` (every place for
+    /// an unverified body taken) or `rate_limited` (the address spent its failed signatures).
     pub fn webhook_delivery(&self, forge: &str, event: &str, outcome: &'static str) {
         let labels = vec![
             ("forge", label(forge)),

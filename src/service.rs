@@ -29,7 +29,7 @@ use crate::dispatch::{Dispatcher, EventSink};
 use crate::forge::ClientOptions;
 use crate::forge::gitea::GiteaForge;
 use crate::forge::github::GithubForge;
-use crate::ingress::{self, DeliveryJob, Inbox, Ingress};
+use crate::ingress::{self, DeliveryJob, Door, Inbox, Ingress};
 use crate::jobs::{Handlers, Job, Leader, Queue, Wake, Worker};
 use crate::links::LinkSigner;
 use crate::metrics::Metrics;
@@ -73,6 +73,7 @@ impl Default for ServiceOptions {
 /// A started ade service.
 pub struct Service {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     store: Store,
     shutdown: watch::Sender<bool>,
     main: JoinHandle<anyhow::Result<()>>,
@@ -149,6 +150,19 @@ impl Service {
             .await
             .with_context(|| format!("listen on {}", config.server.listen))?;
         let addr = listener.local_addr().context("read the bound address")?;
+        let metrics_listener = match config.metrics.listen {
+            Some(listen) => Some(
+                tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("listen on {listen} (metrics.listen)"))?,
+            ),
+            None => None,
+        };
+        let metrics_addr = metrics_listener
+            .as_ref()
+            .map(|listener| listener.local_addr())
+            .transpose()
+            .context("read the bound address of /metrics")?;
 
         let metrics = Arc::new(Metrics::default());
         let wake = Wake::new();
@@ -166,6 +180,12 @@ impl Service {
             gitea_secrets: config.gitea.webhook_secrets.clone(),
             max_body_bytes: config.server.max_body_bytes,
             body_timeout: config.server.body_timeout,
+            door: Door::new(
+                config.server.max_unverified_bodies,
+                config.server.failed_signatures,
+            ),
+            store: store.clone(),
+            audit: audit.clone(),
             metrics: metrics.clone(),
             clock: options.clock.clone(),
         });
@@ -176,17 +196,22 @@ impl Service {
                 .context("read the link key")?
         };
         let links = LinkSigner::new(&link_key, config.server.public_url.as_deref());
-        let routes = ingress::routes(ingress)
-            .merge(web::routes(Operations {
-                store: store.clone(),
-                metrics: metrics.clone(),
-            }))
+        let ops = Operations {
+            store: store.clone(),
+            metrics: metrics.clone(),
+        };
+        let scrape = web::metrics::routes(ops.clone(), config.metrics.token.as_ref());
+        let mut routes = ingress::routes(ingress)
+            .merge(web::routes(ops))
             .merge(web::logs::routes(web::logs::Logs {
                 store: store.clone(),
                 links: links.clone(),
                 workdir: config.runner.workdir.clone(),
                 files: log_files,
             }));
+        if metrics_listener.is_none() {
+            routes = routes.merge(scrape.clone());
+        }
 
         let forges = forges(config, &options.clients)?;
         let attempts = i64::from(config.jobs.max_attempts);
@@ -269,17 +294,28 @@ impl Service {
         tasks.extend(runner.as_ref().map(|r| r.abort_handle()));
         tasks.extend(listen.as_ref().map(|l| l.abort_handle()));
         let closing = store.clone();
-        let mut stopped = stop.clone();
-        let main = tokio::spawn(async move {
-            let server = axum::serve(
+        let header_timeout = config.server.header_timeout;
+        let scraping = metrics_listener.map(|listener| {
+            tokio::spawn(web::serve::serve(
                 listener,
-                routes.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            });
-            tracing::info!(%addr, "ade is serving");
-            let served = server.await.context("serve HTTP");
+                scrape,
+                header_timeout,
+                stop.clone(),
+            ))
+        });
+        tasks.extend(scraping.as_ref().map(|s| s.abort_handle()));
+        let stopped = stop.clone();
+        let main = tokio::spawn(async move {
+            match metrics_addr {
+                Some(metrics) => {
+                    tracing::info!(%addr, %metrics, "ade is serving; /metrics on its own address")
+                }
+                None => tracing::info!(%addr, "ade is serving"),
+            }
+            web::serve::serve(listener, routes, header_timeout, stopped).await;
+            if let Some(scraping) = scraping {
+                scraping.await.ok();
+            }
             // The routes are gone, so the inbox has no senders left: its writer stores what is
             // queued and ends. Only then do the workers stop.
             writer.await.ok();
@@ -298,11 +334,12 @@ impl Service {
             }
             closing.close().await;
             tracing::info!("ade stopped");
-            served
+            Ok(())
         });
         tasks.push(main.abort_handle());
         Ok(Service {
             addr,
+            metrics_addr,
             store,
             shutdown,
             main,
@@ -313,6 +350,11 @@ impl Service {
     /// The address the HTTP server is bound to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address `/metrics` is served on when `metrics.listen` gives it one of its own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The store the service uses (tests inspect it).

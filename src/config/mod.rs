@@ -57,6 +57,8 @@ pub struct Config {
     pub agents: Vec<crate::runner::agent::Agent>,
     /// `[secrets]`: the master key that seals the secret store (and run logs, when asked).
     pub secrets: crate::secrets::SecretsConfig,
+    /// `[metrics]`: the bearer token `/metrics` asks for, and its own address.
+    pub metrics: crate::web::MetricsConfig,
     /// Every file this configuration read a secret from, with the key that named it: what
     /// `ade doctor` checks is readable by its owner alone.
     pub secret_files: Vec<SecretFile>,
@@ -84,7 +86,8 @@ impl Config {
     }
 
     /// The masker every audit record passes through, whichever command writes it: the forge
-    /// credentials and every agent secret this configuration holds (docs/audit.md).
+    /// credentials, every agent secret and the metrics token this configuration holds
+    /// (docs/audit.md).
     pub fn audit_masker(&self) -> crate::audit::Masker {
         let agents = self
             .agents
@@ -93,6 +96,7 @@ impl Config {
         crate::audit::Masker::new(
             self.forge_secrets()
                 .chain(agents)
+                .chain(&self.metrics.token)
                 .map(|secret| secret.expose().to_owned()),
         )
     }
@@ -112,6 +116,15 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// How long a webhook's body may take to arrive after its headers; slower gets 408.
     pub body_timeout: Duration,
+    /// How long any client may take to send a request's head (and may stay quiet between two
+    /// requests on one connection); slower is disconnected.
+    pub header_timeout: Duration,
+    /// Most webhook bodies read and verified at once, before their signature is checked; more
+    /// get 503 with `Retry-After` and nothing of theirs is read.
+    pub max_unverified_bodies: usize,
+    /// How many failed signatures one source address may send; over it, its webhooks get 429
+    /// before their body is read. `None`: no such limit.
+    pub failed_signatures: Option<crate::ingress::FailureLimit>,
 }
 
 /// `[database]`.

@@ -22,6 +22,7 @@ pub(super) struct RawConfig {
     pub runner: RawRunner,
     pub agents: std::collections::BTreeMap<String, RawAgent>,
     pub secrets: RawSecrets,
+    pub metrics: RawMetrics,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -32,6 +33,10 @@ pub(super) struct RawServer {
     pub max_body_bytes: Option<u64>,
     pub shutdown_grace_secs: Option<u64>,
     pub body_timeout_secs: Option<u64>,
+    pub header_timeout_secs: Option<u64>,
+    pub max_unverified_bodies: Option<u64>,
+    pub failed_signatures_per_address: Option<u32>,
+    pub failed_signatures_window_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -103,4 +108,12 @@ pub(super) struct RawSecrets {
     pub master_key_file: Option<String>,
     pub previous_master_key_files: Option<OneOrMany>,
     pub encrypt_run_logs: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a [metrics] table")]
+pub(super) struct RawMetrics {
+    pub token: Option<String>,
+    pub token_file: Option<String>,
+    pub listen: Option<String>,
 }

@@ -29,6 +29,24 @@ impl Config {
             server.shutdown_grace.as_secs().into(),
         );
         out.integer("body_timeout_secs", server.body_timeout.as_secs().into());
+        out.integer(
+            "header_timeout_secs",
+            server.header_timeout.as_secs().into(),
+        );
+        out.integer(
+            "max_unverified_bodies",
+            server.max_unverified_bodies as u128,
+        );
+        match server.failed_signatures {
+            Some(limit) => {
+                out.integer("failed_signatures_per_address", limit.failures.into());
+                out.integer(
+                    "failed_signatures_window_secs",
+                    limit.window.as_secs().into(),
+                );
+            }
+            None => out.integer("failed_signatures_per_address", 0),
+        }
 
         out.section("database");
         out.string("url", &self.database.redacted_url());
@@ -97,6 +115,16 @@ impl Config {
         out.integer("lease_secs", jobs.lease.as_secs().into());
         out.integer("poll_interval_ms", millis(jobs.poll_interval));
         out.secrets_section(&self.secrets);
+        let metrics = &self.metrics;
+        out.section("metrics");
+        match &metrics.token {
+            Some(_) => out.string("token", REDACTED),
+            None => out.unset("token", "not set, so /metrics answers whoever reaches it"),
+        }
+        match metrics.listen {
+            Some(listen) => out.string("listen", &listen.to_string()),
+            None => out.unset("listen", "not set, so /metrics is served on server.listen"),
+        }
         out.runner(&self.runner);
         for agent in &self.agents {
             out.agent(agent);

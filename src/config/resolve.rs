@@ -11,17 +11,19 @@ use super::agents::{self, ForgeSecrets};
 use super::check::{Check, Origins};
 use super::one_or_many::OneOrMany;
 use super::raw::{
-    RawAudit, RawConfig, RawDatabase, RawGitea, RawGithub, RawJobs, RawRetention, RawSecrets,
-    RawServer,
+    RawAudit, RawConfig, RawDatabase, RawGitea, RawGithub, RawJobs, RawMetrics, RawRetention,
+    RawSecrets, RawServer,
 };
 use super::runner;
 use super::{
     Config, ConfigError, DatabaseConfig, GiteaConfig, GithubConfig, JobsConfig, Secret, SecretFile,
     ServerConfig, StorageConfig,
 };
+use crate::ingress::FailureLimit;
 use crate::retention::RetentionConfig;
 use crate::runner::agent::SecretSource;
 use crate::secrets::{Keyring, MasterKey, SecretsConfig};
+use crate::web::MetricsConfig;
 use std::sync::Arc;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -29,6 +31,12 @@ const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_MAX_BODY_BYTES: u64 = 25 * 1024 * 1024;
 const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
 const DEFAULT_BODY_TIMEOUT_SECS: u64 = 30;
+/// Forges send a request's head in one go; ten seconds leaves room for a slow network.
+const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+/// With 25 MiB bodies, at most 1.6 GiB of memory held by requests nobody has authenticated.
+const DEFAULT_MAX_UNVERIFIED_BODIES: u64 = 64;
+const DEFAULT_FAILED_SIGNATURES_PER_ADDRESS: u32 = 30;
+const DEFAULT_FAILED_SIGNATURES_WINDOW_SECS: u64 = 600;
 const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 const DEFAULT_DATA_DIR: &str = "./ade-data";
 const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
@@ -45,7 +53,7 @@ pub(super) fn resolve(
 ) -> Result<Config, ConfigError> {
     let check = Check::new(origins);
     let storage = storage(&check, raw.storage.data_dir)?;
-    let mut secret_files = files_named(&raw.github, &raw.gitea);
+    let mut secret_files = files_named(&raw.github, &raw.gitea, &raw.metrics);
     let github = github(&check, raw.github)?;
     let gitea = gitea(&check, raw.gitea)?;
     let forge = ForgeSecrets {
@@ -100,8 +108,10 @@ pub(super) fn resolve(
         // One registered agent is the one tasks run, unless the operator names a default.
         policy.defaults.agents.default = Some(only.name.clone());
     }
+    let server = server(&check, raw.server)?;
     Ok(Config {
-        server: server(&check, raw.server)?,
+        metrics: metrics(&check, raw.metrics, &server)?,
+        server,
         database: database(&check, raw.database, &storage)?,
         audit: audit(&check, raw.audit, &storage)?,
         retention: retention(&check, raw.retention)?,
@@ -117,8 +127,8 @@ pub(super) fn resolve(
     })
 }
 
-/// The files the forge sections name that hold secrets, before they are read.
-fn files_named(github: &RawGithub, gitea: &RawGitea) -> Vec<SecretFile> {
+/// The files the forge and metrics sections name that hold secrets, before they are read.
+fn files_named(github: &RawGithub, gitea: &RawGitea, metrics: &RawMetrics) -> Vec<SecretFile> {
     let mut files = Vec::new();
     let mut add = |key: &str, paths: &[String]| {
         files.extend(paths.iter().map(|path| SecretFile {
@@ -137,6 +147,7 @@ fn files_named(github: &RawGithub, gitea: &RawGitea) -> Vec<SecretFile> {
     if let Some(OneOrMany(paths)) = &gitea.webhook_secret_file {
         add("gitea.webhook_secret_file", paths);
     }
+    add("metrics.token_file", metrics.token_file.as_slice());
     files
 }
 
@@ -310,13 +321,103 @@ fn server(check: &Check, raw: RawServer) -> Result<ServerConfig, ConfigError> {
         raw.body_timeout_secs.unwrap_or(DEFAULT_BODY_TIMEOUT_SECS),
         1,
     )?;
+    let header_timeout = check.at_least(
+        "server.header_timeout_secs",
+        raw.header_timeout_secs
+            .unwrap_or(DEFAULT_HEADER_TIMEOUT_SECS),
+        1,
+    )?;
+    let max_unverified_bodies = check.at_least(
+        "server.max_unverified_bodies",
+        raw.max_unverified_bodies
+            .unwrap_or(DEFAULT_MAX_UNVERIFIED_BODIES),
+        1,
+    )?;
+    let max_unverified_bodies = usize::try_from(max_unverified_bodies)
+        .ok()
+        .filter(|n| *n <= MAX_UNVERIFIED_BODIES)
+        .ok_or_else(|| {
+            check.invalid(
+                "server.max_unverified_bodies",
+                format!("must be at most {MAX_UNVERIFIED_BODIES}"),
+            )
+        })?;
+    let window = check.at_least(
+        "server.failed_signatures_window_secs",
+        raw.failed_signatures_window_secs
+            .unwrap_or(DEFAULT_FAILED_SIGNATURES_WINDOW_SECS),
+        1,
+    )?;
+    let failures = raw
+        .failed_signatures_per_address
+        .unwrap_or(DEFAULT_FAILED_SIGNATURES_PER_ADDRESS);
     Ok(ServerConfig {
         listen,
         public_url,
         max_body_bytes,
         shutdown_grace: Duration::from_secs(shutdown_grace),
         body_timeout: Duration::from_secs(body_timeout),
+        header_timeout: Duration::from_secs(header_timeout),
+        max_unverified_bodies,
+        failed_signatures: (failures > 0).then(|| FailureLimit {
+            failures,
+            window: Duration::from_secs(window),
+        }),
     })
+}
+
+/// More places than this would let unverified bodies hold more memory than any machine has.
+const MAX_UNVERIFIED_BODIES: usize = 100_000;
+
+/// `[metrics]`: the token is read now, and an address of its own must not be the main one.
+fn metrics(
+    check: &Check,
+    raw: RawMetrics,
+    server: &ServerConfig,
+) -> Result<MetricsConfig, ConfigError> {
+    let token = match (raw.token, raw.token_file) {
+        (Some(_), Some(_)) => {
+            return Err(check.invalid(
+                "metrics.token_file",
+                "set either metrics.token or metrics.token_file, not both",
+            ));
+        }
+        (Some(token), None) if token.trim().is_empty() => {
+            return Err(check.invalid("metrics.token", "must not be empty"));
+        }
+        (Some(token), None) => Some(("metrics.token", Secret::new(token.trim()))),
+        (None, Some(path)) => Some((
+            "metrics.token_file",
+            token_file(check, "metrics.token_file", &path)?,
+        )),
+        (None, None) => None,
+    };
+    if let Some((key, token)) = &token
+        && token
+            .expose()
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        // A scraper sends it as `Authorization: Bearer <token>`, one word.
+        return Err(check.invalid(key, "must be one word, without spaces"));
+    }
+    let token = token.map(|(_, token)| token);
+    let listen = raw
+        .listen
+        .map(|listen| {
+            let addr: SocketAddr = listen
+                .parse()
+                .map_err(|err| check.invalid("metrics.listen", format!("{err}")))?;
+            if addr == server.listen && addr.port() != 0 {
+                return Err(check.invalid(
+                    "metrics.listen",
+                    format!("{addr} is server.listen too; leave metrics.listen unset to serve /metrics there"),
+                ));
+            }
+            Ok(addr)
+        })
+        .transpose()?;
+    Ok(MetricsConfig { token, listen })
 }
 
 fn storage(check: &Check, data_dir: Option<String>) -> Result<StorageConfig, ConfigError> {
@@ -437,7 +538,7 @@ fn gitea(check: &Check, raw: RawGitea) -> Result<GiteaConfig, ConfigError> {
             return Err(check.invalid("gitea.token", "must not be empty"));
         }
         (Some(token), None) => Some(Secret::new(token)),
-        (None, Some(path)) => Some(token_file(check, &path)?),
+        (None, Some(path)) => Some(token_file(check, "gitea.token_file", &path)?),
         (None, None) => None,
     };
     let webhook_secrets =
@@ -449,15 +550,15 @@ fn gitea(check: &Check, raw: RawGitea) -> Result<GiteaConfig, ConfigError> {
     })
 }
 
-fn token_file(check: &Check, path: &str) -> Result<Secret, ConfigError> {
-    const KEY: &str = "gitea.token_file";
-    let text = check.read_secret_file(KEY, path)?;
+/// A file holding exactly one token, named by `key`.
+fn token_file(check: &Check, key: &str, path: &str) -> Result<Secret, ConfigError> {
+    let text = check.read_secret_file(key, path)?;
     let mut lines = secret_lines(&text);
     match (lines.next(), lines.next()) {
         (Some(token), None) => Ok(Secret::new(token)),
-        (None, _) => Err(check.invalid(KEY, format!("{path} holds no token"))),
+        (None, _) => Err(check.invalid(key, format!("{path} holds no token"))),
         (Some(_), Some(_)) => Err(check.invalid(
-            KEY,
+            key,
             format!("{path} holds more than one line, expected exactly one token"),
         )),
     }

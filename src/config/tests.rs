@@ -918,3 +918,151 @@ fn secret_files(config: &Config) -> Vec<(&str, PathBuf)> {
         .map(|f| (f.key.as_str(), f.path.clone()))
         .collect()
 }
+
+#[test]
+fn the_doors_limits_are_read_and_checked() {
+    let defaults = Config::load(None, env(&[])).unwrap();
+    let server = &defaults.server;
+    assert_eq!(
+        (server.header_timeout, server.max_unverified_bodies),
+        (Duration::from_secs(10), 64)
+    );
+    assert_eq!(
+        server.failed_signatures,
+        Some(crate::ingress::FailureLimit {
+            failures: 30,
+            window: Duration::from_secs(600)
+        })
+    );
+
+    let dir = Scratch::new("door");
+    let path = dir.config(
+        r#"
+[server]
+header_timeout_secs = 5
+max_unverified_bodies = 16
+failed_signatures_per_address = 10
+failed_signatures_window_secs = 60
+"#,
+    );
+    let config = load(&path, &[]).unwrap();
+    let server = &config.server;
+    assert_eq!(
+        (server.header_timeout, server.max_unverified_bodies),
+        (Duration::from_secs(5), 16)
+    );
+    assert_eq!(
+        server.failed_signatures,
+        Some(crate::ingress::FailureLimit {
+            failures: 10,
+            window: Duration::from_secs(60)
+        })
+    );
+    let shown = config.render_redacted();
+    assert_has(&shown, "max_unverified_bodies = 16\n");
+
+    // 0 turns the failure limit off, and says so in what check-config prints.
+    let off = Config::load(
+        None,
+        env(&[("ADE_SERVER__FAILED_SIGNATURES_PER_ADDRESS", "0")]),
+    )
+    .unwrap();
+    assert_eq!(off.server.failed_signatures, None);
+    assert_has(
+        &off.render_redacted(),
+        "failed_signatures_per_address = 0\n",
+    );
+
+    let cases = [
+        (
+            "ADE_SERVER__HEADER_TIMEOUT_SECS",
+            "0",
+            "server.header_timeout_secs",
+        ),
+        (
+            "ADE_SERVER__MAX_UNVERIFIED_BODIES",
+            "0",
+            "server.max_unverified_bodies",
+        ),
+        (
+            "ADE_SERVER__MAX_UNVERIFIED_BODIES",
+            "1000000",
+            "server.max_unverified_bodies",
+        ),
+        (
+            "ADE_SERVER__FAILED_SIGNATURES_WINDOW_SECS",
+            "0",
+            "server.failed_signatures_window_secs",
+        ),
+    ];
+    for (var, value, key) in cases {
+        let err = Config::load(None, env(&[(var, value)])).unwrap_err();
+        assert_eq!(err.key(), Some(key), "{var}={value}: {err}");
+    }
+}
+
+#[test]
+fn the_metrics_token_and_address_are_read_and_checked() {
+    let defaults = Config::load(None, env(&[])).unwrap();
+    assert!(defaults.metrics.token.is_none() && defaults.metrics.listen.is_none());
+    assert_has(
+        &defaults.render_redacted(),
+        "[metrics]\n# token: not set, so /metrics answers whoever reaches it\n",
+    );
+
+    let dir = Scratch::with("metrics", &[("metrics-token", "scrape-6f1d\n")]);
+    let path = dir.config(
+        r#"
+[metrics]
+token_file = "{dir}/metrics-token"
+listen = "127.0.0.1:9100"
+"#,
+    );
+    let config = load(&path, &[]).unwrap();
+    assert_eq!(
+        config.metrics.token.as_ref().map(|t| t.expose()),
+        Some("scrape-6f1d")
+    );
+    assert_eq!(
+        config.metrics.listen,
+        Some("127.0.0.1:9100".parse().unwrap())
+    );
+    assert_eq!(
+        secret_files(&config),
+        [("metrics.token_file", dir.0.join("metrics-token"))]
+    );
+    let shown = config.render_redacted();
+    assert_has(
+        &shown,
+        "[metrics]\ntoken = \"<redacted>\"\nlisten = \"127.0.0.1:9100\"",
+    );
+    assert!(!shown.contains("scrape-6f1d"), "{shown}");
+    assert!(
+        config.audit_masker().covers("scrape-6f1d"),
+        "audit records never carry the token"
+    );
+
+    let cases = [
+        ("ADE_METRICS__LISTEN", "nope", "metrics.listen"),
+        ("ADE_METRICS__LISTEN", "127.0.0.1:8080", "metrics.listen"),
+        ("ADE_METRICS__TOKEN", " ", "metrics.token"),
+        ("ADE_METRICS__TOKEN", "two words", "metrics.token"),
+    ];
+    for (var, value, key) in cases {
+        let err = Config::load(None, env(&[(var, value)])).unwrap_err();
+        assert_eq!(err.key(), Some(key), "{var}={value}: {err}");
+    }
+    let err = load(&path, &[("ADE_METRICS__TOKEN", "inline")]).unwrap_err();
+    assert_eq!(err.key(), Some("metrics.token_file"), "{err}");
+    assert!(err.to_string().contains("not both"), "{err}");
+    let err = load(&path, &[("ADE_METRICS__LISTEN", "127.0.0.1:8080")]).unwrap_err();
+    assert!(err.to_string().contains("server.listen"), "{err}");
+    let dir = Scratch::with(
+        "metrics-lines",
+        &[("metrics-token", "first\nsecond-line\n")],
+    );
+    let path = dir.config("[metrics]\ntoken_file = \"{dir}/metrics-token\"\n");
+    let err = load(&path, &[]).unwrap_err();
+    assert_eq!(err.key(), Some("metrics.token_file"), "{err}");
+    assert!(!err.to_string().contains("second-line"), "{err}");
+}

@@ -5,18 +5,22 @@
 //! before any 2xx is sent. Handling happens later, on the job queue, so forges get an answer in
 //! milliseconds.
 
+pub mod door;
 pub mod inbox;
 pub mod payload;
 pub mod request;
 pub mod signature;
 
+pub use door::{Door, FailureLimit};
 pub use inbox::{DeliveryJob, Inbox, Stored};
 pub use request::{Refusal, VerifiedDelivery};
 
+use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::forge::ForgeKind;
 use crate::metrics::Metrics;
 use crate::secret::Secret;
+use crate::store::Store;
 use crate::store::deliveries::NewDelivery;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -38,6 +42,12 @@ pub struct Ingress {
     pub max_body_bytes: usize,
     /// How long a body may take to arrive.
     pub body_timeout: std::time::Duration,
+    /// The limits on requests whose signature is not checked yet.
+    pub door: Door,
+    /// The store the audit log records in.
+    pub store: Store,
+    /// Where the refusal of an address over its failure limit is recorded (docs/audit.md).
+    pub audit: Arc<AuditLog>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// The clock deliveries are stamped with.
@@ -95,11 +105,11 @@ async fn store(ingress: &Ingress, delivery: VerifiedDelivery) -> Response {
         Ok(subject) => subject,
         Err(error) => {
             let refusal = match error {
-                payload::PayloadError::UnsupportedMediaType(_) => Refusal {
-                    status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    reason: error.to_string(),
-                    outcome: "unsupported_media_type",
-                },
+                payload::PayloadError::UnsupportedMediaType(_) => Refusal::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    error.to_string(),
+                    "unsupported_media_type",
+                ),
                 _ => Refusal::bad_request(error.to_string()),
             };
             metrics.webhook_delivery(forge, &delivery.event, refusal.outcome);

@@ -10,6 +10,7 @@ mod cli;
 mod commands;
 mod demo;
 mod doctor;
+mod door;
 mod goals;
 mod guides;
 mod limits;

@@ -3,7 +3,7 @@
 
 use super::{GITEA_SECRET, GITHUB_SECRET};
 use ade::ingress::signature::{sign_gitea, sign_github};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Which headers a delivery carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,6 +156,25 @@ impl Delivery {
         self
     }
 
+    /// The request as it goes on the wire up to its body, with `extra` headers: for tests that
+    /// send it over a bare TCP connection, a part at a time.
+    pub fn head(&self, extra: &[(&str, &str)]) -> String {
+        let mut head = format!("POST {} HTTP/1.1\r\nHost: ade\r\n", self.path());
+        for (name, value) in self.headers() {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        for (name, value) in extra {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", self.body.len()));
+        head
+    }
+
+    /// The body as signed.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
     /// The path it is posted to.
     fn path(&self) -> &'static str {
         match self.dialect {
@@ -229,6 +248,18 @@ impl TestForge {
         }
     }
 
+    /// A forge pointed at ade's address that connects from `local` (another loopback address,
+    /// say `127.0.0.2`), so ade sees another source.
+    pub fn from(addr: SocketAddr, local: IpAddr) -> TestForge {
+        TestForge {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::builder()
+                .local_address(local)
+                .build()
+                .expect("an HTTP client"),
+        }
+    }
+
     /// Posts a delivery and reads the answer.
     pub async fn send(&self, delivery: &Delivery) -> Reply {
         self.post(delivery.path(), delivery.headers(), delivery.body.clone())
@@ -252,12 +283,16 @@ impl TestForge {
 
     /// GETs a path and returns status and text.
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("ade answers");
+        self.get_with(path, &[]).await
+    }
+
+    /// GETs a path with `headers` and returns status and text.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("ade answers");
         let status = response.status().as_u16();
         (status, response.text().await.unwrap_or_default())
     }
