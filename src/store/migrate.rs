@@ -54,6 +54,7 @@ migrations![
     (6, "0006", "secrets"),
     (7, "0007", "retention"),
     (8, "0008", "comments_acted"),
+    (10, "0010", "unscanned_allowances"),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {
