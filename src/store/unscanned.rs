@@ -51,7 +51,7 @@ pub async fn allow(
         "task",
         Outcome::Ok,
     )
-    .with("comment_id", comment_id);
+    .with("comment", comment_id);
     audit::record_about(conn, About::Task(task), &entry).await
 }
 
