@@ -300,8 +300,12 @@ async fn migration_10_keeps_one_unscanned_allowance_per_task_gone_with_its_task(
             conn.execute(statement).await.unwrap();
         }
         assert_eq!(unscanned::allowance(&mut conn, 1).await.unwrap(), None);
-        unscanned::allow(&mut conn, 1, "mia", 501, 10).await.unwrap();
-        unscanned::allow(&mut conn, 1, "max", 502, 20).await.unwrap();
+        unscanned::allow(&mut conn, 1, "mia", 501, 10)
+            .await
+            .unwrap();
+        unscanned::allow(&mut conn, 1, "max", 502, 20)
+            .await
+            .unwrap();
         let allowance = unscanned::allowance(&mut conn, 1).await.unwrap();
         assert_eq!(
             allowance,
@@ -333,7 +337,9 @@ async fn migration_10_keeps_one_unscanned_allowance_per_task_gone_with_its_task(
             "{}: each allowance is recorded for the audit log",
             db.name
         );
-        conn.execute("DELETE FROM tasks WHERE id = 1").await.unwrap();
+        conn.execute("DELETE FROM tasks WHERE id = 1")
+            .await
+            .unwrap();
         let left: Vec<(i64,)> = sqlx::query_as("SELECT task FROM unscanned_allowances")
             .fetch_all(&mut *conn)
             .await
