@@ -141,6 +141,35 @@ async fn a_binary_file_blocks_the_push_until_a_maintainer_allows_it() {
             assert!(body.contains(said), "{kind}: {said:?} in\n{body}");
         }
         assert!(!body.contains('\u{202e}'), "{kind} ({database}): {body}");
+
+        story
+            .comment(
+                issue,
+                MAINTAINER,
+                "/ade allow-unscanned t1\n\n/ade allow-unscanned t9",
+            )
+            .await;
+        let again = story
+            .until("the answer for a task in review", |s| {
+                s.replies(issue)
+                    .into_iter()
+                    .find(|r| r.contains("so this holds from its next run"))
+            })
+            .await;
+        assert!(
+            again.contains("The task's state is review"),
+            "{kind}: {again}"
+        );
+        story
+            .until("the answer for a task that is not there", |s| {
+                s.replies(issue)
+                    .into_iter()
+                    .find(|r| r.contains("the active plan has no task `t9`; nothing changed."))
+            })
+            .await;
+        story.settle().await;
+        assert_eq!(all_runs(&story).await.len(), 2, "{kind}: no run started");
+        assert_eq!(audit(&story, "task.unscanned_allowed").len(), 2, "{kind}");
         assert_eq!(story.failed_jobs().await, 0, "{kind}");
     }
 }

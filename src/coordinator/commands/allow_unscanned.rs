@@ -36,7 +36,7 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn, task: String) -> Resu
     );
     if !row.state.may_restart() {
         let headline = format!(
-            "{allowed} The task is {} now, so this holds from its next run.",
+            "{allowed} The task's state is {}, so this holds from its next run.",
             row.state
         );
         session.say(headline, Vec::new(), None);
