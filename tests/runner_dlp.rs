@@ -5,6 +5,15 @@
 //! Examples hold `{{kind:N}}` where a credential's random part goes; it is filled at test time
 //! from a seeded generator, so the repository holds nothing that looks like a live credential and
 //! every run scans the same text.
+//!
+//! `runner_dlp/unread.rs`: what DLP cannot read (binary files, content past its caps), read back
+//! through real git, blocks the push with a reason.
+
+#[path = "runner_dlp/unread.rs"]
+mod unread;
+#[allow(dead_code)]
+#[path = "runner_git/world.rs"]
+mod world;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -170,6 +179,7 @@ fn change(example: &Example) -> Changes {
                 .collect(),
         }],
         messages: vec!["Add the example".to_owned()],
+        unread: vec![],
     }
 }
 

@@ -10,7 +10,7 @@ mod world;
 
 use std::path::Path;
 
-use ade::runner::changes::{ChangeKind, FileMode};
+use ade::runner::changes::{ChangeKind, FileMode, Unread, UnreadWhy};
 use ade::runner::commit::{
     CommitRequest, Identity, PushOutcome, branch_name, commit_run, push, read_changes,
 };
@@ -579,7 +579,11 @@ async fn commit_run_makes_one_commit_by_the_bot_with_trailers() {
     assert!(
         report.changes.messages[0].ends_with("Co-authored-by: Rita Requester <rita@example.com>")
     );
-    assert!(report.notes.is_empty(), "{:?}", report.notes);
+    assert!(
+        report.changes.unread.is_empty(),
+        "{:?}",
+        report.changes.unread
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1200,6 +1204,7 @@ async fn reads_in_process_agree_with_the_git_cli() {
         b"bin.dat",
         b"\0\x01binary ghp_0123456789abcdef0123456789abcdef0123\n",
     );
+    write(b"was-binary.dat", b"\0binary at first\n");
     write(b"slide.c", functions(&["alpha", "gamma"]).as_bytes());
     write(b"long.txt", shuffled_text(4000, 1, 0).as_bytes());
     write(b"noeol.txt", b"first\nno newline at the end");
@@ -1232,6 +1237,10 @@ async fn reads_in_process_agree_with_the_git_cli() {
     write(b"long.txt", shuffled_text(4000, 1, 300).as_bytes());
     write(b"bin.dat", b"\0\x02changed binary\n");
     write(
+        b"was-binary.dat",
+        b"text now\nall of it new to the checks\n",
+    );
+    write(
         b"noeol.txt",
         b"first\nno newline at the end\nnow there is one\n",
     );
@@ -1260,7 +1269,10 @@ async fn reads_in_process_agree_with_the_git_cli() {
         assert!(!in_process.changes.files.is_empty());
         assert_eq!(in_process.changes.files, cli.changes.files, "{from}..{to}");
         assert_eq!(in_process.changes.added, cli.changes.added, "{from}..{to}");
-        assert_eq!(in_process.notes, cli.notes, "{from}..{to}");
+        assert_eq!(
+            in_process.changes.unread, cli.changes.unread,
+            "{from}..{to}"
+        );
         assert_eq!(
             (in_process.insertions, in_process.deletions),
             (cli.insertions, cli.deletions),
@@ -1291,9 +1303,38 @@ async fn reads_in_process_agree_with_the_git_cli() {
             .all(|a| a.path != "bin.dat"),
         "binary files have no lines"
     );
-    assert!(
-        first_report.notes.iter().any(|n| n.contains("wide.txt")),
-        "{:?}",
-        first_report.notes
+    let wide = first_report
+        .changes
+        .added
+        .iter()
+        .find(|a| a.path == "wide.txt");
+    assert_eq!(
+        wide.map(|a| a.lines[0].1.len()),
+        Some(20 * 1024),
+        "a long line is read whole"
+    );
+    assert_eq!(
+        first_report.changes.unread,
+        ["bin.dat", "was-binary.dat"].map(|path| Unread {
+            path: path.into(),
+            why: UnreadWhy::Binary { nul_at: 0 }
+        }),
+        "the binary files are listed as unread, and only they"
+    );
+    let second_report = read_changes(&world.mirror, &first, &second)
+        .await
+        .expect("read");
+    let was_binary = second_report
+        .changes
+        .added
+        .iter()
+        .find(|a| a.path == "was-binary.dat");
+    assert_eq!(
+        was_binary.map(|a| a.lines.clone()),
+        Some(vec![
+            (1, "text now".into()),
+            (2, "all of it new to the checks".into())
+        ]),
+        "a file that was binary and is text now is read whole, although git shows no lines"
     );
 }

@@ -47,6 +47,9 @@ pub enum Verb {
     Approve,
     /// (Re)start tasks of the active spec.
     Run,
+    /// Let a task push what DLP cannot read (binary files, content past its caps).
+    #[serde(rename = "allow-unscanned")]
+    AllowUnscanned,
     /// Rerun the agent for an approval, with review comments as feedback.
     Retry,
     /// Rerun verification on a pull request's head.
@@ -61,10 +64,11 @@ pub enum Verb {
 
 impl Verb {
     /// Every verb, in the order help lists them.
-    pub const ALL: [Verb; 8] = [
+    pub const ALL: [Verb; 9] = [
         Verb::Plan,
         Verb::Approve,
         Verb::Run,
+        Verb::AllowUnscanned,
         Verb::Retry,
         Verb::Verify,
         Verb::Cancel,
@@ -78,11 +82,21 @@ impl Verb {
             Verb::Plan => "plan",
             Verb::Approve => "approve",
             Verb::Run => "run",
+            Verb::AllowUnscanned => "allow-unscanned",
             Verb::Retry => "retry",
             Verb::Verify => "verify",
             Verb::Cancel => "cancel",
             Verb::Status => "status",
             Verb::Help => "help",
+        }
+    }
+
+    /// The verb's key in a policy's `[roles]` and `limits.min_roles`: the word, with `_` for `-`
+    /// as TOML keys and environment overrides spell it.
+    pub fn policy_key(self) -> &'static str {
+        match self {
+            Verb::AllowUnscanned => "allow_unscanned",
+            other => other.as_str(),
         }
     }
 
@@ -122,6 +136,11 @@ pub enum Command {
     Run {
         /// Which tasks to (re)start.
         target: RunTarget,
+    },
+    /// `/ade allow-unscanned <task-id>`
+    AllowUnscanned {
+        /// The task whose runs may push what DLP cannot read.
+        task: String,
     },
     /// `/ade retry [--agent NAME]`
     Retry {
@@ -176,6 +195,7 @@ impl Command {
             Command::Plan { .. } => Verb::Plan,
             Command::Approve { .. } => Verb::Approve,
             Command::Run { .. } => Verb::Run,
+            Command::AllowUnscanned { .. } => Verb::AllowUnscanned,
             Command::Retry { .. } => Verb::Retry,
             Command::Verify => Verb::Verify,
             Command::Cancel { .. } => Verb::Cancel,
@@ -231,7 +251,8 @@ impl fmt::Display for Command {
             Command::Run {
                 target: RunTarget::Task(task),
             }
-            | Command::Cancel { task: Some(task) } => write!(f, " {task}"),
+            | Command::Cancel { task: Some(task) }
+            | Command::AllowUnscanned { task } => write!(f, " {task}"),
             Command::Run {
                 target: RunTarget::All,
             } => f.write_str(" all"),

@@ -341,6 +341,10 @@ fn parse_command(rest: &str, continuation: &[&str]) -> Result<Command, ParseErro
         (Verb::Run, [task]) => Ok(Command::Run {
             target: RunTarget::Task(name(NameKind::TaskId, task)?),
         }),
+        (Verb::AllowUnscanned, []) => Err(ParseError::MissingArgument { verb }),
+        (Verb::AllowUnscanned, [task]) => Ok(Command::AllowUnscanned {
+            task: name(NameKind::TaskId, task)?,
+        }),
         (Verb::Cancel, []) => Ok(Command::Cancel { task: None }),
         (Verb::Cancel, [all]) if all.eq_ignore_ascii_case("all") => {
             Ok(Command::Cancel { task: None })
@@ -360,7 +364,12 @@ fn parse_command(rest: &str, continuation: &[&str]) -> Result<Command, ParseErro
         }),
         (Verb::Verify, []) => Ok(Command::Verify),
         (Verb::Status, []) => Ok(Command::Status),
-        (_, [_, extra]) if matches!(verb, Verb::Approve | Verb::Run | Verb::Cancel) => {
+        (_, [_, extra])
+            if matches!(
+                verb,
+                Verb::Approve | Verb::Run | Verb::Cancel | Verb::AllowUnscanned
+            ) =>
+        {
             Err(unexpected(extra))
         }
         (_, [first, ..]) => Err(unexpected(first)),

@@ -103,7 +103,7 @@ impl CommandSpec {
 
 /// The command table, in the order help lists it; docs/commands.md documents it and a test holds
 /// the two together.
-pub const COMMANDS: [CommandSpec; 8] = [
+pub const COMMANDS: [CommandSpec; 9] = [
     CommandSpec {
         verb: Verb::Plan,
         args: "[-- extra instructions]",
@@ -124,6 +124,13 @@ pub const COMMANDS: [CommandSpec; 8] = [
         places: Places::Issue,
         default_permission: Permission::Write,
         summary: "(re)start a task of the active spec, or all of them",
+    },
+    CommandSpec {
+        verb: Verb::AllowUnscanned,
+        args: "<task-id>",
+        places: Places::Issue,
+        default_permission: Permission::Maintain,
+        summary: "let a task push files ade cannot scan for secrets (binary, or past the scan caps); a task they blocked starts again",
     },
     CommandSpec {
         verb: Verb::Retry,

@@ -441,7 +441,7 @@ async fn teams_of(
 fn overrides(policy: &EffectivePolicy) -> RoleOverrides {
     let mut min_permission = HashMap::new();
     for verb in command::Verb::ALL {
-        if let Some(needed) = policy.roles.required.required(verb.as_str()) {
+        if let Some(needed) = policy.roles.required.required(verb.policy_key()) {
             min_permission.insert(verb, needed);
         }
     }
@@ -575,6 +575,7 @@ fn described(entry: Entry, command: &command::Command) -> Entry {
             target: command::RunTarget::All,
         } => entry.with("task", "all"),
         command::Command::Cancel { task } => entry.with("task", task.clone()),
+        command::Command::AllowUnscanned { task } => entry.with("task", task.as_str()),
         command::Command::Retry { agent } => entry.with("agent", agent.clone()),
         _ => entry,
     }

@@ -125,6 +125,8 @@ pub struct ApprovalView {
     pub agent_config_changes: Vec<String>,
     /// Things a reviewer should look at (links out of the worktree, suppression comments).
     pub flagged: Vec<String>,
+    /// What the run pushed that DLP could not read, and who allowed it.
+    pub unscanned: Option<crate::runner::Unscanned>,
 }
 
 /// One task in a finished goal's summary.
@@ -320,10 +322,38 @@ mod tests {
             ],
             agent_config_changes: vec!["AGENTS.md".into()],
             flagged: vec!["src/link is a symlink to /etc/passwd".into()],
+            unscanned: None,
         };
         let body = approval(&view).unwrap();
         assert!(!body.contains("@everyone") && !body.contains("<script>"));
         snapshot("pull-request", &body);
+        approval_body_with_unscanned_content(view);
+    }
+
+    /// What a run pushed unread is listed with who allowed it; paths stay inside code spans
+    /// whatever backticks they hold (the runner has already escaped invisible characters).
+    fn approval_body_with_unscanned_content(mut view: ApprovalView) {
+        use crate::runner::{Unscanned, UnscannedFile};
+        view.unscanned = Some(Unscanned {
+            allowed_by: "mia".into(),
+            files: vec![
+                UnscannedFile {
+                    path: "assets/logo.png".into(),
+                    why: "binary (a NUL byte at offset 4), so it was not read".into(),
+                },
+                UnscannedFile {
+                    path: "a`b``\\n@everyone.bin".into(),
+                    why: "binary (a NUL byte at offset 0), so it was not read".into(),
+                },
+            ],
+            more: 3,
+        });
+        let body = approval(&view).unwrap();
+        assert!(
+            body.contains("- ```a`b``\\n@everyone.bin```: binary"),
+            "{body}"
+        );
+        snapshot("pull-request-unscanned", &body);
     }
 
     #[test]

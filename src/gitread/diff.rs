@@ -206,7 +206,15 @@ pub fn text_of(repo: &gix::Repository, side: Side) -> Result<Option<Vec<u8>>> {
 
 /// git's test for a binary file: a NUL in its first 8000 bytes.
 pub fn is_binary(bytes: &[u8]) -> bool {
-    bytes[..bytes.len().min(BINARY_PROBE)].contains(&0)
+    first_nul(bytes).is_some()
+}
+
+/// Where git's test for a binary file finds a NUL: its offset, within the first 8000 bytes; what a
+/// report says makes the file binary.
+pub fn first_nul(bytes: &[u8]) -> Option<usize> {
+    bytes[..bytes.len().min(BINARY_PROBE)]
+        .iter()
+        .position(|b| *b == 0)
 }
 
 /// The lines of a text, each with its newline (the last may have none), as git's diff cuts them.
@@ -284,6 +292,7 @@ mod tests {
     #[test]
     fn binary_means_a_nul_in_the_first_8000_bytes() {
         assert!(is_binary(b"a\0b"));
+        assert_eq!(first_nul(b"ab\0c\0"), Some(2));
         let mut late = vec![b'a'; BINARY_PROBE];
         late.push(0);
         assert!(!is_binary(&late), "a NUL past the probe is not looked at");

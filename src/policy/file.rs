@@ -70,6 +70,10 @@ pub struct Roles {
     /// The least role `/ade run` needs. Default `"write"`.
     #[schemars(with = "Option<PermissionName>")]
     pub run: Option<Permission>,
+    /// The least role `/ade allow-unscanned` needs: it lets a task push what DLP cannot read.
+    /// Default `"maintain"`.
+    #[schemars(with = "Option<PermissionName>")]
+    pub allow_unscanned: Option<Permission>,
     /// The least role `/ade retry` needs. Default `"write"`.
     #[schemars(with = "Option<PermissionName>")]
     pub retry: Option<Permission>,

@@ -132,7 +132,8 @@ impl Default for Limits {
 }
 
 /// The permission each command needs. Its default is the command table of docs/commands.md:
-/// `read` for `status` and `help`, `maintain` for `approve`, `write` for the rest.
+/// `read` for `status` and `help`, `maintain` for `approve` and `allow_unscanned`, `write` for
+/// the rest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RoleTable {
@@ -145,6 +146,9 @@ pub struct RoleTable {
     /// `/ade run`.
     #[schemars(with = "super::file::PermissionName")]
     pub run: Permission,
+    /// `/ade allow-unscanned`.
+    #[schemars(with = "super::file::PermissionName")]
+    pub allow_unscanned: Permission,
     /// `/ade retry`.
     #[schemars(with = "super::file::PermissionName")]
     pub retry: Permission,
@@ -168,6 +172,7 @@ impl Default for RoleTable {
             plan: Permission::Write,
             approve: Permission::Maintain,
             run: Permission::Write,
+            allow_unscanned: Permission::Maintain,
             retry: Permission::Write,
             verify: Permission::Write,
             cancel: Permission::Write,
@@ -178,13 +183,14 @@ impl Default for RoleTable {
 }
 
 impl RoleTable {
-    /// Each command's verb with the permission it needs, in the order of docs/commands.md's
-    /// table, so help text and the docs can list them.
-    pub fn entries(&self) -> [(&'static str, Permission); 8] {
+    /// Each command's key (its verb, `_` for `-`) with the permission it needs, in the order of
+    /// docs/commands.md's table, so help text and the docs can list them.
+    pub fn entries(&self) -> [(&'static str, Permission); 9] {
         [
             ("plan", self.plan),
             ("approve", self.approve),
             ("run", self.run),
+            ("allow_unscanned", self.allow_unscanned),
             ("retry", self.retry),
             ("verify", self.verify),
             ("cancel", self.cancel),
@@ -193,7 +199,7 @@ impl RoleTable {
         ]
     }
 
-    /// The permission the command `verb` needs; `None` for a verb that is not a command.
+    /// The permission the command keyed `verb` needs; `None` for a key that is no command.
     pub fn required(&self, verb: &str) -> Option<Permission> {
         self.entries()
             .into_iter()

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use gix::objs::tree::EntryKind;
 
-use super::changes::{AddedLines, ChangeKind, ChangedFile, Changes, FileMode};
+use super::changes::{AddedLines, ChangeKind, ChangedFile, Changes, FileMode, Unread, UnreadWhy};
 use super::git::{Git, GitCommand, GitError};
 use super::mirror::{Mirror, MirrorError, check_branch, checked_url, is_commit_id};
 use crate::forge::CloneCredential;
@@ -27,17 +27,14 @@ const MAX_AGENT_COMMITS: usize = 50;
 /// The most bytes of one agent commit message kept in the run commit's body.
 const MAX_AGENT_MESSAGE: usize = 2000;
 
-/// The most bytes of added lines kept per file.
+/// The most bytes of added lines read per file; a file past it is listed as unread.
 pub const ADDED_PER_FILE: usize = 512 * 1024;
 
-/// The most bytes of added lines kept in all.
+/// The most bytes of added lines read in one change; files past it are listed as unread.
 pub const ADDED_TOTAL: usize = 8 * 1024 * 1024;
 
-/// The most bytes of one added line kept (secrets are far shorter).
-const MAX_LINE: usize = 16 * 1024;
-
-/// The most bytes of a symlink target read.
-const MAX_LINK_TARGET: usize = 4096;
+/// The most bytes of a symlink target read; a longer one is listed as unread.
+pub const MAX_LINK_TARGET: usize = 4096;
 
 /// Why a publishing step failed.
 #[derive(Debug, thiserror::Error)]
@@ -129,14 +126,12 @@ pub enum PushOutcome {
     Rejected(String),
 }
 
-/// Everything a run changed, with notes about what was left out (caps).
+/// Everything a run changed (what was not read as text is in [`Changes::unread`]), and its line
+/// counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ChangeReport {
     /// The changes.
     pub changes: Changes,
-    /// What was cut, e.g. "added lines of big.txt cut at 524288 bytes". A check that must see
-    /// everything (DLP) treats a non-empty list as a finding.
-    pub notes: Vec<String>,
     /// Lines added, over every text file (uncapped).
     pub insertions: u64,
     /// Lines removed, over every text file.
@@ -421,10 +416,12 @@ async fn agent_commit_messages(
 
 /// Reads what changed between `base` and `head` from the mirror, in-process (gix): each path with
 /// its change and mode (symlink targets read from the blob, never resolved), the added lines of
-/// text files (binary files skipped; capped per file and in total, with a note), the line counts,
-/// and the messages of the commits in `base..head`. The same answers as `git diff-tree -r
-/// --no-renames`, `git diff -U0` and `git diff --numstat` without attributes, and `git log
-/// --format=%B` (see [`crate::gitread::diff`]). The checks read this, never the worktree.
+/// text files (capped per file and in total), the line counts, and the messages of the commits in
+/// `base..head`. The same answers as `git diff-tree -r --no-renames`, `git diff -U0` and `git
+/// diff --numstat` without attributes, and `git log --format=%B` (see [`crate::gitread::diff`]),
+/// except that a file git calls binary only because it was binary before has its new text read
+/// whole. Binary files and what passes a cap are listed in [`Changes::unread`]. The checks read
+/// this, never the worktree.
 pub async fn read_changes(
     mirror: &Mirror,
     base: &str,
@@ -456,9 +453,14 @@ fn changes_between(git_dir: &Path, base: &str, head: &str) -> gitread::Result<Ch
         };
         let mode = match side.kind() {
             EntryKind::BlobExecutable => FileMode::Executable,
-            EntryKind::Link => FileMode::Symlink {
-                target: link_target(&repo, side.oid)?,
-            },
+            EntryKind::Link => {
+                let (target, whole) = link_target(&repo, side.oid)?;
+                if !whole && kind != ChangeKind::Deleted {
+                    let cap = MAX_LINK_TARGET;
+                    caps.unread(&path, UnreadWhy::LinkTarget { cap });
+                }
+                FileMode::Symlink { target }
+            }
             EntryKind::Commit => FileMode::Submodule,
             EntryKind::Blob | EntryKind::Tree => FileMode::Regular,
         };
@@ -471,6 +473,23 @@ fn changes_between(git_dir: &Path, base: &str, head: &str) -> gitread::Result<Ch
                 caps.keep(&mut file, number, line);
             }
         })?;
+        // git shows no lines when either side is binary (the addition half of a type change
+        // included, which comes last).
+        if let Some(new) = change.new.filter(|_| text_file)
+            && counts.last().is_some_and(Option::is_none)
+        {
+            match unreadable(&repo, new)? {
+                Some(why) => caps.unread(&path, why),
+                None => {
+                    // Binary before, text now: all of it is new to the checks.
+                    let text = gitread::blob(&repo, new.oid)?;
+                    for (number, line) in diff::lines(&text).enumerate() {
+                        let number = u32::try_from(number + 1).unwrap_or(u32::MAX);
+                        caps.keep(&mut file, number, diff::without_newline(line));
+                    }
+                }
+            }
+        }
         for (insertions, deletions) in counts.into_iter().flatten() {
             report.insertions += insertions;
             report.deletions += deletions;
@@ -484,7 +503,7 @@ fn changes_between(git_dir: &Path, base: &str, head: &str) -> gitread::Result<Ch
             mode,
         });
     }
-    report.notes = caps.notes;
+    report.changes.unread = caps.unread;
     let mut messages = gitread::messages(&repo, head, Some(base), usize::MAX)?;
     messages.reverse();
     report.changes.messages = messages
@@ -495,20 +514,35 @@ fn changes_between(git_dir: &Path, base: &str, head: &str) -> gitread::Result<Ch
     Ok(report)
 }
 
-/// A symlink's target as stored in its blob, at most [`MAX_LINK_TARGET`] bytes, never resolved.
-fn link_target(repo: &gix::Repository, oid: gitread::ObjectId) -> gitread::Result<String> {
+/// A symlink's target as stored in its blob, at most [`MAX_LINK_TARGET`] bytes, never resolved,
+/// and whether that is all of it.
+fn link_target(repo: &gix::Repository, oid: gitread::ObjectId) -> gitread::Result<(String, bool)> {
     let bytes = gitread::blob(repo, oid)?;
     let kept = &bytes[..bytes.len().min(MAX_LINK_TARGET)];
-    Ok(String::from_utf8_lossy(kept).into_owned())
+    Ok((
+        String::from_utf8_lossy(kept).into_owned(),
+        kept.len() == bytes.len(),
+    ))
 }
 
-/// The caps on added lines kept: [`MAX_LINE`] a line, [`ADDED_PER_FILE`] a file, [`ADDED_TOTAL`]
-/// in all, each cut noted once.
+/// Why git's diff does not read a file's content as text, or `None` when it does: a file bigger
+/// than git reads, or one with a NUL byte in its first 8000 bytes.
+fn unreadable(repo: &gix::Repository, side: diff::Side) -> gitread::Result<Option<UnreadWhy>> {
+    let bytes = gitread::blob_size(repo, side.oid)?;
+    if bytes > diff::BIG_FILE {
+        return Ok(Some(UnreadWhy::TooBig { bytes }));
+    }
+    let text = gitread::blob(repo, side.oid)?;
+    Ok(diff::first_nul(&text).map(|nul_at| UnreadWhy::Binary { nul_at }))
+}
+
+/// The caps on added lines read: [`ADDED_PER_FILE`] a file, [`ADDED_TOTAL`] in all. A file
+/// whose lines pass one is listed as unread, once; so is every unreadable file.
 #[derive(Default)]
 struct AddedCaps {
     total: usize,
     total_cut: bool,
-    notes: Vec<String>,
+    unread: Vec<Unread>,
 }
 
 /// The added lines of one file being kept.
@@ -532,38 +566,37 @@ impl FileLines {
 }
 
 impl AddedCaps {
-    /// Keeps line `line_no` of `file` (without its newline) if it fits, noting what is cut.
+    /// Keeps line `line_no` of `file` (without its newline), whole, if it fits; otherwise lists
+    /// the file as unread and keeps none of its later lines.
     fn keep(&mut self, file: &mut FileLines, line_no: u32, bytes: &[u8]) {
-        let path = &file.lines.path;
-        let mut text = String::from_utf8_lossy(bytes).into_owned();
-        if text.len() > MAX_LINE {
-            let mut end = MAX_LINE;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            text.truncate(end);
-            self.notes
-                .push(format!("line {line_no} of {path} cut at {MAX_LINE} bytes"));
+        if file.cut {
+            return;
         }
-        if self.total + text.len() > ADDED_TOTAL {
-            if !self.total_cut {
-                self.notes.push(format!(
-                    "added lines cut at {ADDED_TOTAL} bytes in all, from {path}"
-                ));
-                self.total_cut = true;
-            }
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let why = if self.total_cut || self.total + text.len() > ADDED_TOTAL {
+            self.total_cut = true;
+            UnreadWhy::TotalCap { cap: ADDED_TOTAL }
         } else if file.bytes + text.len() > ADDED_PER_FILE {
-            if !file.cut {
-                self.notes.push(format!(
-                    "added lines of {path} cut at {ADDED_PER_FILE} bytes"
-                ));
-                file.cut = true;
+            UnreadWhy::FileCap {
+                cap: ADDED_PER_FILE,
             }
         } else {
             file.bytes += text.len();
             self.total += text.len();
             file.lines.lines.push((line_no, text));
-        }
+            return;
+        };
+        file.cut = true;
+        let path = file.lines.path.clone();
+        self.unread(&path, why);
+    }
+
+    /// Lists `path` as unread.
+    fn unread(&mut self, path: &str, why: UnreadWhy) {
+        self.unread.push(Unread {
+            path: path.to_string(),
+            why,
+        });
     }
 }
 
@@ -689,50 +722,64 @@ mod tests {
     }
 
     #[test]
-    fn added_lines_are_numbered_and_capped() {
+    fn added_lines_are_numbered_kept_whole_and_capped() {
         let mut caps = AddedCaps::default();
         let mut a = FileLines::new("a.txt");
         caps.keep(&mut a, 2, b"one");
         caps.keep(&mut a, 3, b"two");
         assert_eq!(a.lines.lines, vec![(2, "one".into()), (3, "two".into())]);
+        let mut wide = FileLines::new("wide.txt");
+        caps.keep(&mut wide, 1, "w".repeat(200 * 1024).as_bytes());
+        assert_eq!(
+            wide.lines.lines[0].1.len(),
+            200 * 1024,
+            "a long line is kept whole, for DLP to read in windows"
+        );
+        assert!(caps.unread.is_empty(), "{:?}", caps.unread);
+
         let mut b = FileLines::new("b.txt");
-        let line = "x".repeat(MAX_LINE);
-        let lines = ADDED_PER_FILE / MAX_LINE + 2;
-        for number in 1..lines as u32 {
+        let line = "x".repeat(64 * 1024);
+        for number in 1..=9 {
             caps.keep(&mut b, number, line.as_bytes());
         }
-        caps.keep(&mut b, lines as u32, "y".repeat(MAX_LINE + 5).as_bytes());
+        caps.keep(&mut b, 10, b"short, but after the cut");
         assert_eq!(
             b.lines.lines.len(),
-            ADDED_PER_FILE / MAX_LINE,
-            "lines past the per-file cap are dropped"
+            ADDED_PER_FILE / line.len(),
+            "lines past the per-file cap are not kept, nor any after them"
         );
-        assert!(
-            caps.notes
-                .iter()
-                .any(|n| n.contains("added lines of b.txt cut")),
-            "{:?}",
-            caps.notes
-        );
-        assert!(
-            caps.notes
-                .iter()
-                .any(|n| n.contains("line 34 of b.txt cut")),
-            "{:?}",
-            caps.notes
-        );
-        let mut c = FileLines::new("c.txt");
-        caps.total = ADDED_TOTAL;
-        caps.keep(&mut c, 1, b"z");
-        caps.keep(&mut c, 2, b"z");
-        assert!(c.lines.lines.is_empty());
         assert_eq!(
-            caps.notes
-                .iter()
-                .filter(|n| n.contains("in all, from c.txt"))
-                .count(),
-            1,
-            "the total cut is noted once"
+            caps.unread,
+            vec![Unread {
+                path: "b.txt".into(),
+                why: UnreadWhy::FileCap {
+                    cap: ADDED_PER_FILE
+                }
+            }],
+            "the file is listed once"
+        );
+
+        let mut c = FileLines::new("c.txt");
+        let mut d = FileLines::new("d.txt");
+        caps.total = ADDED_TOTAL - 1;
+        caps.keep(&mut c, 1, b"zz");
+        caps.keep(&mut c, 2, b"z");
+        caps.keep(&mut d, 1, b"");
+        assert!(c.lines.lines.is_empty() && d.lines.lines.is_empty());
+        let total = UnreadWhy::TotalCap { cap: ADDED_TOTAL };
+        assert_eq!(
+            caps.unread[1..],
+            [
+                Unread {
+                    path: "c.txt".into(),
+                    why: total
+                },
+                Unread {
+                    path: "d.txt".into(),
+                    why: total
+                }
+            ],
+            "every file past the total cap is listed, each once"
         );
     }
 

@@ -19,7 +19,7 @@ pub mod workspace;
 
 pub use order::{
     DependencyResult, Fault, Forget, Forgotten, Removed, RunOrder, RunOutcome, RunProgress,
-    RunReport, Runner, VerifyOrder, VerifyOutcome, WarmOrder,
+    RunReport, Runner, Unscanned, UnscannedFile, VerifyOrder, VerifyOutcome, WarmOrder,
 };
 
 use env::ContainerRuntime;

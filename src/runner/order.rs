@@ -59,6 +59,10 @@ pub struct RunOrder {
     pub protected_paths: Vec<String>,
     /// The policy's DLP rules beyond the built-in ones.
     pub dlp_rules: Vec<DlpPattern>,
+    /// Who let the task push content ade cannot read (`/ade allow-unscanned`), if anyone: DLP
+    /// then lists binary files and content past its caps instead of blocking on them. Secrets in
+    /// what it reads still block.
+    pub unscanned_allowed_by: Option<String>,
     /// The policy's verification steps (static first), run on the pushed change in the run's
     /// worktree, in the agent's environment.
     pub verification: Vec<VerificationStep>,
@@ -192,8 +196,33 @@ pub struct RunReport {
     /// template reads no output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_reported: Option<String>,
+    /// What the run pushed that no check read, and who allowed that; `None` when it pushed
+    /// nothing unread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unscanned: Option<Unscanned>,
     /// Where the run log is, on the runner.
     pub log: Option<String>,
+}
+
+/// Content a run pushed without DLP reading it (binary files, content past the scan caps),
+/// because a maintainer allowed it for the task: the approval says so, so a reviewer looks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unscanned {
+    /// The login that allowed it with `/ade allow-unscanned`.
+    pub allowed_by: String,
+    /// The paths, at most `crate::runner::dlp::MAX_UNSCANNED`.
+    pub files: Vec<UnscannedFile>,
+    /// Paths past those listed, counted only.
+    pub more: usize,
+}
+
+/// One path a run pushed unread.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnscannedFile {
+    /// The path, with invisible and line-breaking characters escaped and secrets redacted.
+    pub path: String,
+    /// Why it was not read, in words.
+    pub why: String,
 }
 
 impl RunReport {

@@ -55,6 +55,7 @@ migrations![
     (7, "0007", "retention"),
     (8, "0008", "comments_acted"),
     (9, "0009", "limits"),
+    (10, "0010", "unscanned_allowances"),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {

@@ -23,6 +23,7 @@ pub mod runs;
 pub mod secrets;
 pub mod sticky;
 pub mod tasks;
+pub mod unscanned;
 pub mod verifications;
 
 pub use migrate::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration};

@@ -9,6 +9,7 @@ mod audit;
 mod cli;
 mod commands;
 mod demo;
+mod dlp;
 mod doctor;
 mod door;
 mod goals;

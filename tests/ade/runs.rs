@@ -45,7 +45,7 @@ pub(crate) async fn all_runs(story: &Story) -> Vec<RunRow> {
 
 /// The run of `task` (its branch ends in `-<task>`, or in `/<goal>-<task>` when `task` names
 /// the goal too), once it has ended in one of `states`.
-async fn run_of(story: &Story, task: &str, states: &[&str]) -> RunRow {
+pub(crate) async fn run_of(story: &Story, task: &str, states: &[&str]) -> RunRow {
     let suffix = if task.contains('-') {
         format!("/{task}")
     } else {
@@ -67,7 +67,7 @@ async fn run_of(story: &Story, task: &str, states: &[&str]) -> RunRow {
 }
 
 /// ade's approval for `task`, once open.
-async fn approval_of(story: &Story, task: &str) -> SimPull {
+pub(crate) async fn approval_of(story: &Story, task: &str) -> SimPull {
     let suffix = format!("-{task}");
     story
         .until(&format!("the approval of {task}"), |s| {

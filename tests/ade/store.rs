@@ -281,3 +281,67 @@ async fn migration_4_turns_task_pull_requests_into_approvals_and_approval_tasks_
         );
     }
 }
+
+#[tokio::test]
+async fn migration_10_keeps_one_unscanned_allowance_per_task_gone_with_its_task() {
+    use ade::store::unscanned;
+    for db in databases().await {
+        let store = db.store().await;
+        let mut conn = store.writer().await.unwrap();
+        for statement in [
+            "INSERT INTO goals (forge, repository, number, created_at) VALUES ('github', 'acme/widgets', 12, 1)",
+            "INSERT INTO specs (goal, version, state, content, content_hash, author, planner, created_at, changed_at) \
+             VALUES (1, 1, 'active', '{}', 'h', 'mia', 'manual', 1, 1)",
+            "INSERT INTO tasks (spec, task_id, state, changed_at) VALUES (1, 't1', 'failed', 2)",
+            "INSERT INTO tasks (spec, task_id, state, changed_at) VALUES (1, 't2', 'waiting', 2)",
+        ] {
+            conn.execute(statement).await.unwrap();
+        }
+        assert_eq!(unscanned::allowance(&mut conn, 1).await.unwrap(), None);
+        unscanned::allow(&mut conn, 1, "mia", 501, 10)
+            .await
+            .unwrap();
+        unscanned::allow(&mut conn, 1, "max", 502, 20)
+            .await
+            .unwrap();
+        let allowance = unscanned::allowance(&mut conn, 1).await.unwrap();
+        assert_eq!(
+            allowance,
+            Some(unscanned::Allowance {
+                allowed_by: "max".into(),
+                comment_id: 502,
+                allowed_at: 20
+            }),
+            "{}: the later allowance replaces the earlier",
+            db.name
+        );
+        assert_eq!(unscanned::allowance(&mut conn, 2).await.unwrap(), None);
+        let recorded: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT actor, action, task FROM audit_pending WHERE action = 'task.unscanned_allowed' \
+             ORDER BY id",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(
+            recorded,
+            [("mia", "t1"), ("max", "t1")]
+                .map(|(who, task)| (
+                    who.to_string(),
+                    "task.unscanned_allowed".to_string(),
+                    Some(task.to_string())
+                ))
+                .to_vec(),
+            "{}: each allowance is recorded for the audit log",
+            db.name
+        );
+        conn.execute("DELETE FROM tasks WHERE id = 1")
+            .await
+            .unwrap();
+        let left: Vec<(i64,)> = sqlx::query_as("SELECT task FROM unscanned_allowances")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        assert!(left.is_empty(), "{}: gone with its task", db.name);
+    }
+}

@@ -5,17 +5,16 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use ade::runner::changes::{AddedLines, ChangeKind, ChangedFile, FileMode};
-use ade::runner::commit::{ADDED_PER_FILE, ADDED_TOTAL, ChangeReport, PublishError};
+use ade::runner::changes::{AddedLines, ChangeKind, ChangedFile, FileMode, Unread, UnreadWhy};
+use ade::runner::commit::{
+    ADDED_PER_FILE, ADDED_TOTAL, ChangeReport, MAX_LINK_TARGET, PublishError,
+};
 use ade::runner::mirror::Mirror;
 
-/// The most bytes of one added line kept.
-const MAX_LINE: usize = 16 * 1024;
-
-/// The most bytes of a symlink target read.
-const MAX_LINK_TARGET: usize = 4096;
+/// Files bigger than this are binary to git's diff without being read.
+const BIG_FILE: usize = 512 * 1024 * 1024;
 
 async fn checked(mirror: &Mirror) -> Result<&ade::runner::git::Git, PublishError> {
     mirror.check_integrity().await?;
@@ -47,18 +46,36 @@ pub async fn read_changes_cli(
         .await?;
     let mut report = ChangeReport::default();
     let entries = parse_raw(&raw)?;
+    let order: HashMap<&str, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.path.as_str(), i))
+        .collect();
+    let mut unread = Vec::new();
     let links: Vec<&str> = entries
         .iter()
         .filter(|e| e.mode == "120000")
         .map(|e| e.oid.as_str())
         .collect();
-    let mut targets = link_targets(mirror, &links).await?.into_iter();
+    let mut targets = blobs(mirror, &links).await?.into_iter();
     for entry in &entries {
         let mode = match entry.mode.as_str() {
             "100755" => FileMode::Executable,
-            "120000" => FileMode::Symlink {
-                target: targets.next().unwrap_or_default(),
-            },
+            "120000" => {
+                let blob = targets.next().unwrap_or_default();
+                let kept = &blob[..blob.len().min(MAX_LINK_TARGET)];
+                if kept.len() < blob.len() && entry.change != ChangeKind::Deleted {
+                    unread.push(Unread {
+                        path: entry.path.clone(),
+                        why: UnreadWhy::LinkTarget {
+                            cap: MAX_LINK_TARGET,
+                        },
+                    });
+                }
+                FileMode::Symlink {
+                    target: String::from_utf8_lossy(kept).into_owned(),
+                }
+            }
             "160000" => FileMode::Submodule,
             _ => FileMode::Regular,
         };
@@ -108,17 +125,61 @@ pub async fn read_changes_cli(
         ])
         .run()
         .await?;
+    let mut binary = Vec::new();
     for entry in numstat.split(|b| *b == 0) {
         let entry = String::from_utf8_lossy(entry);
         let mut fields = entry.split('\t');
-        if let (Some(plus), Some(minus)) = (fields.next(), fields.next()) {
+        if let (Some(plus), Some(minus), Some(path)) = (fields.next(), fields.next(), fields.next())
+        {
             report.insertions += plus.parse::<u64>().unwrap_or(0);
             report.deletions += minus.parse::<u64>().unwrap_or(0);
+            if plus == "-" && text_paths.contains(path) {
+                binary.push(path.to_string());
+            }
         }
     }
-    let (added, notes) = parse_patch(&patch, &text_paths);
+    // git shows no lines where either side is binary: what the new side is decides.
+    let mut files = parse_patch(&patch, &text_paths);
+    let oids: Vec<&str> = binary
+        .iter()
+        .map(|path| entries[order[path.as_str()]].oid.as_str())
+        .collect();
+    for (path, blob) in binary.iter().zip(blobs(mirror, &oids).await?) {
+        let probe = &blob[..blob.len().min(8000)];
+        if blob.len() > BIG_FILE {
+            let bytes = blob.len() as u64;
+            let why = UnreadWhy::TooBig { bytes };
+            unread.push(Unread {
+                path: path.clone(),
+                why,
+            });
+        } else if let Some(nul_at) = probe.iter().position(|b| *b == 0) {
+            let why = UnreadWhy::Binary { nul_at };
+            unread.push(Unread {
+                path: path.clone(),
+                why,
+            });
+        } else {
+            let lines = blob
+                .split_inclusive(|b| *b == b'\n')
+                .zip(1..)
+                .map(|(line, n)| {
+                    let line = line.strip_suffix(b"\n").unwrap_or(line);
+                    (n, String::from_utf8_lossy(line).into_owned())
+                })
+                .collect();
+            files.push(AddedLines {
+                path: path.clone(),
+                lines,
+            });
+        }
+    }
+    files.sort_by_key(|f| order[f.path.as_str()]);
+    let (added, cut) = capped(files);
     report.changes.added = added;
-    report.notes.extend(notes);
+    unread.extend(cut);
+    unread.sort_by_key(|u| order[u.path.as_str()]);
+    report.changes.unread = unread;
     let log = checked(mirror)
         .await?
         .in_repo(repo)
@@ -180,9 +241,8 @@ fn parse_raw(raw: &[u8]) -> Result<Vec<RawEntry>, PublishError> {
     Ok(entries)
 }
 
-/// The targets of symlink blobs, in order, read in one `git cat-file --batch` (at most
-/// [`MAX_LINK_TARGET`] bytes each).
-async fn link_targets(mirror: &Mirror, oids: &[&str]) -> Result<Vec<String>, PublishError> {
+/// Blobs, in order, read in one `git cat-file --batch`.
+async fn blobs(mirror: &Mirror, oids: &[&str]) -> Result<Vec<Vec<u8>>, PublishError> {
     if oids.is_empty() {
         return Ok(Vec::new());
     }
@@ -207,8 +267,7 @@ async fn link_targets(mirror: &Mirror, oids: &[&str]) -> Result<Vec<String>, Pub
         };
         let size: usize = size.parse().map_err(|_| bad())?;
         let body = rest.get(newline + 1..newline + 1 + size).ok_or_else(bad)?;
-        let kept = &body[..body.len().min(MAX_LINK_TARGET)];
-        targets.push(String::from_utf8_lossy(kept).into_owned());
+        targets.push(body.to_vec());
         rest = rest.get(newline + 1 + size + 1..).unwrap_or_default();
     }
     Ok(targets)
@@ -257,15 +316,10 @@ fn unquote(path: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The added lines of a `-U0` patch, for the paths in `text_paths`, with caps.
-fn parse_patch(patch: &[u8], text_paths: &HashSet<&str>) -> (Vec<AddedLines>, Vec<String>) {
+/// The added lines of a `-U0` patch, for the paths in `text_paths`, in the patch's order.
+fn parse_patch(patch: &[u8], text_paths: &HashSet<&str>) -> Vec<AddedLines> {
     let mut added: Vec<AddedLines> = Vec::new();
-    let mut notes = Vec::new();
     let mut current: Option<AddedLines> = None;
-    let mut file_bytes = 0usize;
-    let mut total = 0usize;
-    let mut file_cut = false;
-    let mut total_cut = false;
     let mut line_no = 0u32;
     let mut in_hunk = false;
     let finish = |current: &mut Option<AddedLines>, added: &mut Vec<AddedLines>| {
@@ -289,8 +343,6 @@ fn parse_patch(patch: &[u8], text_paths: &HashSet<&str>) -> (Vec<AddedLines>, Ve
                 path,
                 lines: Vec::new(),
             });
-            file_bytes = 0;
-            file_cut = false;
             continue;
         }
         if raw_line.starts_with(b"@@ ") {
@@ -305,44 +357,53 @@ fn parse_patch(patch: &[u8], text_paths: &HashSet<&str>) -> (Vec<AddedLines>, Ve
             continue;
         };
         if let Some(text) = raw_line.strip_prefix(b"+") {
-            let mut text = String::from_utf8_lossy(text).into_owned();
-            if text.len() > MAX_LINE {
-                let mut end = MAX_LINE;
-                while !text.is_char_boundary(end) {
-                    end -= 1;
-                }
-                text.truncate(end);
-                notes.push(format!(
-                    "line {line_no} of {} cut at {MAX_LINE} bytes",
-                    file.path
-                ));
-            }
-            if total + text.len() > ADDED_TOTAL {
-                if !total_cut {
-                    notes.push(format!(
-                        "added lines cut at {ADDED_TOTAL} bytes in all, from {}",
-                        file.path
-                    ));
-                    total_cut = true;
-                }
-            } else if file_bytes + text.len() > ADDED_PER_FILE {
-                if !file_cut {
-                    notes.push(format!(
-                        "added lines of {} cut at {ADDED_PER_FILE} bytes",
-                        file.path
-                    ));
-                    file_cut = true;
-                }
-            } else {
-                file_bytes += text.len();
-                total += text.len();
-                file.lines.push((line_no, text));
-            }
+            file.lines
+                .push((line_no, String::from_utf8_lossy(text).into_owned()));
             line_no += 1;
         }
     }
     finish(&mut current, &mut added);
-    (added, notes)
+    added
+}
+
+/// The caps on added lines, in order: each file's lines up to the per-file cap, all of them up
+/// to the total cap; each file cut is listed as unread, once.
+fn capped(files: Vec<AddedLines>) -> (Vec<AddedLines>, Vec<Unread>) {
+    let mut added = Vec::new();
+    let mut unread = Vec::new();
+    let mut total = 0usize;
+    let mut total_cut = false;
+    for file in files {
+        let mut kept = AddedLines {
+            path: file.path.clone(),
+            lines: Vec::new(),
+        };
+        let mut bytes = 0usize;
+        for (number, text) in file.lines {
+            let why = if total_cut || total + text.len() > ADDED_TOTAL {
+                total_cut = true;
+                UnreadWhy::TotalCap { cap: ADDED_TOTAL }
+            } else if bytes + text.len() > ADDED_PER_FILE {
+                UnreadWhy::FileCap {
+                    cap: ADDED_PER_FILE,
+                }
+            } else {
+                bytes += text.len();
+                total += text.len();
+                kept.lines.push((number, text));
+                continue;
+            };
+            unread.push(Unread {
+                path: file.path.clone(),
+                why,
+            });
+            break;
+        }
+        if !kept.lines.is_empty() {
+            added.push(kept);
+        }
+    }
+    (added, unread)
 }
 
 /// The first new line number of a hunk header `@@ -a,b +c,d @@`.

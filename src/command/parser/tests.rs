@@ -46,6 +46,10 @@ fn each_verb_parses_in_its_plain_form() {
         })
     );
     assert_eq!(one("/ade run t1"), Ok(task("t1")));
+    assert_eq!(
+        one("/ade allow-unscanned t1"),
+        Ok(Command::AllowUnscanned { task: "t1".into() })
+    );
     assert_eq!(one("/ade retry"), Ok(Command::Retry { agent: None }));
     assert_eq!(
         one("/ade retry --agent codex"),
@@ -533,6 +537,55 @@ fn run_needs_one_target() {
 }
 
 #[test]
+fn allow_unscanned_needs_one_task() {
+    let verb = Verb::AllowUnscanned;
+    assert_eq!(
+        one("/ade allow-unscanned"),
+        Err(ParseError::MissingArgument { verb })
+    );
+    assert_eq!(
+        one("/Ade Allow-Unscanned T-2."),
+        Ok(Command::AllowUnscanned { task: "T-2".into() })
+    );
+    assert_eq!(
+        one("/ade allow-unscanned t1 t2"),
+        Err(ParseError::UnexpectedArgument {
+            verb,
+            argument: "t2".into()
+        })
+    );
+    assert!(
+        matches!(
+            one("/ade allow-unscanned all"),
+            Err(ParseError::BadName { .. })
+        ),
+        "one task at a time, never all"
+    );
+    assert!(matches!(
+        one("/ade allow-unscanned t1@x"),
+        Err(ParseError::BadName { .. })
+    ));
+    assert_eq!(
+        one("/ade allow-unscanned t1 -- because"),
+        Err(ParseError::UnexpectedArgument {
+            verb,
+            argument: "--".into()
+        })
+    );
+    assert_eq!(
+        one("/ade allow-unscaned t1"),
+        Err(ParseError::UnknownVerb {
+            verb: "allow-unscaned".into(),
+            suggestion: Some(verb)
+        })
+    );
+    assert_eq!(
+        ParseError::MissingArgument { verb }.to_string(),
+        "`/ade allow-unscanned` needs an argument: `/ade allow-unscanned <task-id>`."
+    );
+}
+
+#[test]
 fn cancel_takes_an_optional_task() {
     assert_eq!(one("/ade cancel all"), Ok(Command::Cancel { task: None }));
     assert_eq!(
@@ -736,6 +789,7 @@ fn the_canonical_spelling_parses_back_to_the_same_command() {
             task: Some("t2".into()),
         },
         Command::Cancel { task: None },
+        Command::AllowUnscanned { task: "t3".into() },
         Command::Retry { agent: None },
         Command::Verify,
         Command::Status,

@@ -15,10 +15,11 @@ const PLACES: [Place; 2] = [Place::Issue, Place::PullRequest];
 /// The command table of docs/commands.md, written out again by hand so the code's table is
 /// checked against what is documented: (verb, least permission, works on issues, works on pull
 /// requests).
-const DOCUMENTED: [(Verb, Permission, bool, bool); 8] = [
+const DOCUMENTED: [(Verb, Permission, bool, bool); 9] = [
     (Verb::Plan, Permission::Write, true, false),
     (Verb::Approve, Permission::Maintain, true, false),
     (Verb::Run, Permission::Write, true, false),
+    (Verb::AllowUnscanned, Permission::Maintain, true, false),
     (Verb::Retry, Permission::Write, false, true),
     (Verb::Verify, Permission::Write, false, true),
     (Verb::Cancel, Permission::Write, true, true),
@@ -36,6 +37,7 @@ fn sample(verb: Verb) -> Command {
         Verb::Run => Command::Run {
             target: RunTarget::All,
         },
+        Verb::AllowUnscanned => Command::AllowUnscanned { task: "t1".into() },
         Verb::Retry => Command::Retry { agent: None },
         Verb::Verify => Command::Verify,
         Verb::Cancel => Command::Cancel { task: None },
@@ -265,6 +267,8 @@ fn help_for_a_maintainer_on_an_issue() {
          - `/ade approve [version | hash]`: activate the newest plan version you could see when \
          you commented (or the one you name); its tasks start\n\
          - `/ade run <task-id> | all`: (re)start a task of the active spec, or all of them\n\
+         - `/ade allow-unscanned <task-id>`: let a task push files ade cannot scan for secrets \
+         (binary, or past the scan caps); a task they blocked starts again\n\
          - `/ade cancel [task-id]`: stop runs and close their approvals as cancelled; the spec \
          stays inspectable\n\
          - `/ade status`: reply with the current state\n\

@@ -2,6 +2,7 @@
 //! the policy in force) and the transaction everything is recorded in, and says what to write to
 //! the forge by pushing [`ForgeWrite`]s; nothing here calls the forge directly.
 
+pub mod allow_unscanned;
 pub mod approve;
 pub mod cancel;
 pub mod help;
@@ -105,6 +106,7 @@ pub async fn execute(
             Ok(())
         }
         Command::Run { target } => run::run(session, tx, target).await,
+        Command::AllowUnscanned { task } => allow_unscanned::run(session, tx, task).await,
         Command::Cancel { task } => cancel::run(session, tx, task).await,
         Command::Retry { agent } => retry::run(session, tx, agent).await,
         Command::Verify => verify::run(session, tx).await,

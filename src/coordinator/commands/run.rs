@@ -10,6 +10,8 @@ use crate::coordinator::goals::{goal_comment, spec_of};
 use crate::jobs::JobError;
 use crate::lifecycle::TaskState;
 use crate::markdown;
+use crate::store::goals::SpecRow;
+use crate::store::tasks::TaskRow;
 use crate::store::{Conn, tasks};
 
 /// Restarts `target` and starts what may start.
@@ -28,10 +30,24 @@ pub async fn run(
         no_such_task(session, id);
         return Ok(());
     }
+    let (headline, details) = start(session, tx, &spec_row, &rows, &target).await?;
+    session.say(headline, details, None);
+    Ok(())
+}
+
+/// Restarts the failed, rejected or cancelled tasks among `rows` that `target` names, starts what
+/// may start and updates the plan comment; returns the reply: its headline and details.
+pub(super) async fn start(
+    session: &mut Session<'_>,
+    tx: &mut Conn,
+    spec_row: &SpecRow,
+    rows: &[TaskRow],
+    target: &RunTarget,
+) -> Result<(String, Vec<String>), JobError> {
     let mut restarted = Vec::new();
     let mut details = Vec::new();
-    for row in &rows {
-        if let RunTarget::Task(id) = &target
+    for row in rows {
+        if let RunTarget::Task(id) = target
             && &row.task_id != id
         {
             continue;
@@ -52,10 +68,10 @@ pub async fn run(
             _ => {}
         }
     }
-    let spec = spec_of(&spec_row)?;
+    let spec = spec_of(spec_row)?;
     let advanced = advance::advance(
         tx,
-        &spec_row,
+        spec_row,
         &spec,
         &AdvanceContext {
             goal_number: spec.goal.issue as i64,
@@ -83,8 +99,7 @@ pub async fn run(
     if headline.is_empty() {
         headline = "nothing to start.".into();
     }
-    let comment = goal_comment(tx, session.repo, &spec_row, &spec).await?;
+    let comment = goal_comment(tx, session.repo, spec_row, &spec).await?;
     session.writes.push(comment);
-    session.say(headline.trim().to_string(), details, None);
-    Ok(())
+    Ok((headline.trim().to_string(), details))
 }

@@ -171,6 +171,7 @@ fn approval_body(l: &StoredRun, report: &RunReport) -> Result<String, JobError> 
         summary: report.summary.clone(),
         agent_config_changes: report.agent_config_changes.clone(),
         flagged: report.flagged.clone(),
+        unscanned: report.unscanned.clone(),
     };
     Ok(render::approval(&view)?)
 }

@@ -8,7 +8,7 @@ use crate::lifecycle::RunState;
 use crate::policy::EffectivePolicy;
 use crate::runner::{DependencyResult, RunOrder, RunOutcome};
 use crate::store::runs::{self as store, RunCause};
-use crate::store::{Context, StoreError, approvals, tasks};
+use crate::store::{Context, StoreError, approvals, tasks, unscanned};
 
 /// Why a run's order could not be built. Its text becomes the reason the run fails, so each
 /// case says what ade could not get.
@@ -65,8 +65,12 @@ pub(super) async fn build(
         .await
         .map_err(OrderError::Credential)?;
     let mut dependencies = Vec::new();
+    let unscanned_allowed_by;
     {
         let mut conn = ctx.store().reader().await?;
+        unscanned_allowed_by = unscanned::allowance(&mut conn, l.task.id)
+            .await?
+            .map(|a| a.allowed_by);
         let rows = tasks::tasks_of(&mut conn, l.task.spec).await?;
         for dep in &task.depends_on {
             if let (Some(row), Some(spec_task)) = (
@@ -115,6 +119,7 @@ pub(super) async fn build(
         feedback: feedback(forge, bot, l).await,
         protected_paths: policy.protected_paths.clone(),
         dlp_rules: policy.dlp_rules.clone(),
+        unscanned_allowed_by,
         verification: policy.verification.clone(),
         credential,
     })

@@ -108,6 +108,7 @@ fn the_defaults_are_designs_table_and_the_documented_values() {
             ("plan", Write),
             ("approve", Maintain),
             ("run", Write),
+            ("allow_unscanned", Maintain),
             ("retry", Write),
             ("verify", Write),
             ("cancel", Write),

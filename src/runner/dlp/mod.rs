@@ -2,7 +2,9 @@
 //! paths, added lines and commit messages are scanned before the push, and every text ade posts (pull
 //! request bodies, comments, run summaries) before it is posted; a finding blocks the push or the
 //! post. Findings never carry the secret: a rule name, where, a fingerprint to match findings
-//! against each other, and a preview such as `ghp_… (40 chars)`.
+//! against each other, and a preview such as `ghp_… (40 chars)`. What a change holds that could
+//! not be read (binary files, content past the caps) blocks the push too, unless a maintainer
+//! allowed the task to push unscanned content; nothing passes unread and unsaid.
 //!
 //! Detectors: known credential formats (`detectors.rs`), high-entropy values assigned to
 //! secret-like names (`assignment.rs`) and the policy's own rules. Suppressions an agent could
@@ -28,7 +30,7 @@ use self::assignment::{Assignments, is_lock_file};
 use self::detectors::{Detector, PRIVATE_KEY};
 use self::hit::Hit;
 use self::suppress::{Markers, is_suppression_file};
-use super::changes::{ChangeKind, Changes, FileMode};
+use super::changes::{ChangeKind, Changes, FileMode, Unread};
 use super::guard::render::{code_span, visible};
 use crate::policy::DlpPattern;
 
@@ -47,6 +49,9 @@ const MAX_KEY_BYTES: usize = 16 * 1024;
 
 /// Findings kept in one report; past this they are counted, not listed.
 pub const MAX_FINDINGS: usize = 500;
+
+/// Unscanned paths kept in one report; past this they are counted, not listed.
+pub const MAX_UNSCANNED: usize = 100;
 
 /// A secret found, described without the secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +92,14 @@ pub struct DlpReport {
     pub suppressions: Vec<Suppression>,
     /// Suppressions past [`MAX_FINDINGS`], counted only.
     pub omitted_suppressions: usize,
+    /// What the change holds that no detector read (binary files, content past the caps), at
+    /// most [`MAX_UNSCANNED`]; paths holding a secret are shown redacted.
+    pub unscanned: Vec<Unread>,
+    /// Unscanned paths past [`MAX_UNSCANNED`], counted only.
+    pub omitted_unscanned: usize,
+    /// Who let the task push unscanned content (`/ade allow-unscanned`), if anyone: then the
+    /// unscanned content is listed but does not block.
+    pub unscanned_allowed_by: Option<String>,
 }
 
 impl DlpReport {
@@ -99,9 +112,39 @@ impl DlpReport {
         }
     }
 
-    /// Whether the change may not be pushed: any finding blocks, whatever suppressions say.
+    /// Whether the change may not be pushed: any finding blocks, whatever suppressions say, and
+    /// so does unscanned content unless it was allowed.
     pub fn blocks(&self) -> bool {
+        self.finds_secrets() || self.blocks_unscanned()
+    }
+
+    /// Whether a secret was found.
+    pub fn finds_secrets(&self) -> bool {
         !self.findings.is_empty() || self.omitted > 0
+    }
+
+    /// Whether unscanned content blocks the push: there is some, and nobody allowed it.
+    pub fn blocks_unscanned(&self) -> bool {
+        self.has_unscanned() && self.unscanned_allowed_by.is_none()
+    }
+
+    /// Whether the change holds anything no detector read.
+    pub fn has_unscanned(&self) -> bool {
+        !self.unscanned.is_empty() || self.omitted_unscanned > 0
+    }
+
+    /// Lets unscanned content pass, as `by` allowed for the task; secrets still block.
+    pub fn allow_unscanned(&mut self, by: &str) {
+        self.unscanned_allowed_by = Some(by.to_owned());
+    }
+
+    /// Lists `unread`, or counts it past the cap.
+    fn add_unscanned(&mut self, unread: Unread) {
+        if self.unscanned.len() < MAX_UNSCANNED {
+            self.unscanned.push(unread);
+        } else {
+            self.omitted_unscanned += 1;
+        }
     }
 
     /// The report as Markdown for the run report: each finding with its rule, place, line,
@@ -111,6 +154,20 @@ impl DlpReport {
         let findings = self.findings.iter().map(|f| f.line(code_span));
         let blocked = "**Secrets found** (the push is blocked):";
         markdown_list(&mut out, blocked, findings, self.omitted);
+        let unscanned = self
+            .unscanned
+            .iter()
+            .map(|u| format!("{}: {}", code_span(&u.path), u.why.describe()));
+        let title = match &self.unscanned_allowed_by {
+            None => {
+                "**Not scanned** (ade could not read these, so the push is blocked):".to_owned()
+            }
+            Some(by) => format!(
+                "**Not scanned** (pushed unread: {} allowed it for this task):",
+                code_span(by)
+            ),
+        };
+        markdown_list(&mut out, &title, unscanned, self.omitted_unscanned);
         let suppressions = self.suppressions.iter().map(|s| match s.line {
             Some(line) => format!(
                 "{} in {} line {line}",
@@ -180,6 +237,12 @@ impl fmt::Display for DlpReport {
         if self.omitted > 0 {
             writeln!(f, "secret: and {} more", self.omitted)?;
         }
+        for u in &self.unscanned {
+            writeln!(f, "unscanned: {}: {}", visible(&u.path), u.why.describe())?;
+        }
+        if self.omitted_unscanned > 0 {
+            writeln!(f, "unscanned: and {} more", self.omitted_unscanned)?;
+        }
         for s in &self.suppressions {
             match s.line {
                 Some(line) => writeln!(
@@ -236,7 +299,8 @@ impl Dlp {
     }
 
     /// Scans a run's change: every path (a secret can be a file name), every symlink target,
-    /// every added line, every commit message, and the paths for scanner ignore files. A path holding a secret is a
+    /// every added line, every commit message, and the paths for scanner ignore files; and lists
+    /// what the change holds that was not read ([`Changes::unread`]). A path holding a secret is a
     /// finding on line 0 and is shown with the secret replaced, wherever the report names it.
     pub fn scan_changes(&self, changes: &Changes) -> DlpReport {
         let mut report = DlpReport::default();
@@ -252,6 +316,12 @@ impl Dlp {
             }
         }
         let place_of = |path: &str| places.get(path).cloned().unwrap_or_else(|| path.to_owned());
+        for unread in &changes.unread {
+            report.add_unscanned(Unread {
+                path: place_of(&unread.path),
+                why: unread.why,
+            });
+        }
         for file in &changes.files {
             if file.change != ChangeKind::Deleted && is_suppression_file(&file.path) {
                 report.suppressions.push(Suppression {

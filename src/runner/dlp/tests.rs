@@ -1,5 +1,5 @@
 use super::*;
-use crate::runner::changes::{AddedLines, ChangedFile, FileMode};
+use crate::runner::changes::{AddedLines, ChangedFile, FileMode, Unread, UnreadWhy};
 
 /// A GitHub classic token assembled at run time, so the source holds nothing that looks live.
 fn token() -> String {
@@ -26,6 +26,7 @@ fn change_with(path: &str, lines: &[&str]) -> Changes {
                 .collect(),
         }],
         messages: vec![],
+        unread: vec![],
     }
 }
 
@@ -375,4 +376,165 @@ fn a_secret_as_a_symlink_target_is_found() {
     let report = dlp().scan_changes(&changes);
     assert_eq!(report.findings.len(), 1);
     assert_eq!(report.findings[0].place, "l (symlink target)");
+}
+
+fn unread(path: &str, why: UnreadWhy) -> Unread {
+    Unread {
+        path: path.to_owned(),
+        why,
+    }
+}
+
+/// A change that adds `path`, whose content was not read for `why`.
+fn unreadable(path: &str, why: UnreadWhy) -> Changes {
+    Changes {
+        files: vec![ChangedFile {
+            path: path.to_owned(),
+            change: ChangeKind::Added,
+            mode: FileMode::Regular,
+        }],
+        unread: vec![unread(path, why)],
+        ..Changes::default()
+    }
+}
+
+#[test]
+fn a_binary_file_blocks_the_push_saying_what_makes_it_binary() {
+    let report = dlp().scan_changes(&unreadable(
+        "assets/logo.png",
+        UnreadWhy::Binary { nul_at: 4 },
+    ));
+    assert!(report.blocks() && report.blocks_unscanned() && !report.finds_secrets());
+    assert_eq!(
+        report.markdown(),
+        "**Not scanned** (ade could not read these, so the push is blocked):\n\n\
+         - `assets/logo.png`: binary (a NUL byte at offset 4), so it was not read\n"
+    );
+    assert_eq!(
+        report.to_string(),
+        "unscanned: assets/logo.png: binary (a NUL byte at offset 4), so it was not read\n"
+    );
+}
+
+#[test]
+fn a_file_past_a_cap_blocks_the_push_naming_the_cap() {
+    let cases = [
+        (
+            UnreadWhy::TooBig { bytes: 600 << 20 },
+            "629145600 bytes, more than git reads to diff (512 MiB), so it was not read",
+        ),
+        (
+            UnreadWhy::FileCap { cap: 512 * 1024 },
+            "its added lines pass the 512 KiB ade scans in one file; the rest was not read",
+        ),
+        (
+            UnreadWhy::TotalCap { cap: 8 << 20 },
+            "the change's added lines passed the 8 MiB ade scans in one change here; the rest \
+             was not read",
+        ),
+        (
+            UnreadWhy::LinkTarget { cap: 4096 },
+            "a symlink target longer than the 4096 bytes ade reads",
+        ),
+    ];
+    for (why, said) in cases {
+        let report = dlp().scan_changes(&unreadable("data/big.json", why));
+        assert!(report.blocks(), "{why:?}");
+        assert!(
+            report
+                .markdown()
+                .contains(&format!("- `data/big.json`: {said}\n")),
+            "{}",
+            report.markdown()
+        );
+    }
+}
+
+#[test]
+fn allowed_unscanned_content_passes_but_a_secret_still_blocks() {
+    let mut changes = change_with("config/app.env", &[&format!("TOKEN={}", token())]);
+    changes.files.push(ChangedFile {
+        path: "logo.png".to_owned(),
+        change: ChangeKind::Added,
+        mode: FileMode::Regular,
+    });
+    changes
+        .unread
+        .push(unread("logo.png", UnreadWhy::Binary { nul_at: 0 }));
+    let mut report = dlp().scan_changes(&changes);
+    report.allow_unscanned("mia");
+    assert!(!report.blocks_unscanned() && report.has_unscanned());
+    assert!(report.blocks(), "the secret in the text file still blocks");
+    let markdown = report.markdown();
+    assert!(markdown.starts_with("**Secrets found**"), "{markdown}");
+    assert!(
+        markdown.contains(
+            "**Not scanned** (pushed unread: `mia` allowed it for this task):\n\n\
+             - `logo.png`: binary"
+        ),
+        "{markdown}"
+    );
+
+    changes.added.clear();
+    let mut report = dlp().scan_changes(&changes);
+    assert!(report.blocks());
+    report.allow_unscanned("mia");
+    assert!(
+        !report.blocks(),
+        "only unscanned content, and it is allowed"
+    );
+}
+
+#[test]
+fn hostile_unscanned_paths_are_escaped_and_secrets_in_them_redacted() {
+    let hostile = "a\nb`c``@everyone\u{202e}gnp.exe";
+    let secret_path = format!("keys/{}.bin", token());
+    let changes = Changes {
+        files: [hostile, secret_path.as_str()]
+            .map(|path| ChangedFile {
+                path: path.to_owned(),
+                change: ChangeKind::Added,
+                mode: FileMode::Regular,
+            })
+            .to_vec(),
+        unread: vec![
+            unread(hostile, UnreadWhy::Binary { nul_at: 1 }),
+            unread(&secret_path, UnreadWhy::Binary { nul_at: 2 }),
+        ],
+        ..Changes::default()
+    };
+    let report = dlp().scan_changes(&changes);
+    let markdown = report.markdown();
+    assert!(
+        markdown.contains("- ```a\\nb`c``@everyone\\u{202e}gnp.exe```: binary"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("- `keys/[redacted github-personal-access-token].bin`: binary"),
+        "{markdown}"
+    );
+    let plain = report.to_string();
+    for text in [&markdown, &plain] {
+        assert!(!text.contains(&token()), "{text}");
+        assert!(!text.contains('\u{202e}'), "{text}");
+    }
+    assert!(
+        plain.contains("unscanned: a\\nb`c``@everyone\\u{202e}gnp.exe: binary"),
+        "{plain}"
+    );
+}
+
+#[test]
+fn unscanned_paths_past_the_cap_are_counted() {
+    let changes = Changes {
+        unread: (0..MAX_UNSCANNED + 7)
+            .map(|i| unread(&format!("f{i}"), UnreadWhy::TotalCap { cap: 8 }))
+            .collect(),
+        ..Changes::default()
+    };
+    let report = dlp().scan_changes(&changes);
+    assert_eq!(report.unscanned.len(), MAX_UNSCANNED);
+    assert_eq!(report.omitted_unscanned, 7);
+    assert!(report.blocks());
+    assert!(report.markdown().ends_with("- and 7 more\n"));
 }

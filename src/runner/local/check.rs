@@ -1,7 +1,8 @@
 //! Phase 3, check: ade makes the run's one commit (bot identity, `Ade-Spec`/`Ade-Task`/`Ade-Run`
 //! trailers, the requester as co-author, agent tool leftovers excluded), reads the change back from
 //! git, and runs the guard (protected paths, links, submodules, agent configuration) and the DLP
-//! scan. A blocking finding ends the run before anything leaves the runner.
+//! scan. A blocking finding ends the run before anything leaves the runner; so does content DLP
+//! could not read, unless a maintainer allowed it for the task, and then the report lists it.
 
 use super::prepare::Prepared;
 use super::{Next, Stop};
@@ -9,7 +10,7 @@ use crate::forge::ForgeKind;
 use crate::runner::commit::{self, CommitRequest, Identity};
 use crate::runner::dlp::{Dlp, DlpReport};
 use crate::runner::guard::{self, render::visible};
-use crate::runner::order::{RunOrder, RunOutcome, RunReport};
+use crate::runner::order::{RunOrder, RunOutcome, RunReport, Unscanned, UnscannedFile};
 
 /// Commits and checks the agent's change; goes on with the commit to push.
 pub(super) async fn check(
@@ -57,14 +58,17 @@ pub(super) async fn check(
     report.insertions = changed.insertions;
     report.deletions = changed.deletions;
     let checked = guard::check(&changed.changes, &run.policy);
-    let scanned = dlp.scan_changes(&changed.changes);
+    let mut scanned = dlp.scan_changes(&changed.changes);
+    if let Some(by) = &order.unscanned_allowed_by {
+        scanned.allow_unscanned(by);
+    }
+    report.unscanned = unscanned(&scanned);
     report.agent_config_changes = checked
         .agent_configuration
         .iter()
         .map(|change| dlp.redact(&change.path))
         .collect();
     report.flagged.extend(flags(&checked, &scanned, &dlp));
-    report.flagged.extend(changed.notes.iter().cloned());
     if checked.blocks() || scanned.blocks() {
         let mut reason = String::from("the change was not pushed:");
         if checked.blocks() {
@@ -75,10 +79,15 @@ pub(super) async fn check(
             reason.push_str("\n\n");
             reason.push_str(&scanned.markdown());
         }
+        if scanned.blocks_unscanned() {
+            reason.push_str("\n\n");
+            reason.push_str(&allow_hint(order));
+        }
         tracing::warn!(
             run = order.run_id,
             protected = checked.blocks(),
-            dlp = scanned.blocks(),
+            dlp = scanned.finds_secrets(),
+            unscanned = scanned.blocks_unscanned(),
             "the change was blocked before the push"
         );
         return Ok(Next::End(RunOutcome::Blocked {
@@ -87,6 +96,34 @@ pub(super) async fn check(
         }));
     }
     Ok(Next::Go(head))
+}
+
+/// What the run pushes unread, for the approval: only when someone allowed it.
+fn unscanned(scanned: &DlpReport) -> Option<Unscanned> {
+    let allowed_by = scanned.unscanned_allowed_by.clone()?;
+    scanned.has_unscanned().then(|| Unscanned {
+        allowed_by,
+        files: scanned
+            .unscanned
+            .iter()
+            .map(|u| UnscannedFile {
+                path: visible(&u.path),
+                why: u.why.describe(),
+            })
+            .collect(),
+        more: scanned.omitted_unscanned,
+    })
+}
+
+/// What a maintainer can do about content DLP could not read.
+fn allow_hint(order: &RunOrder) -> String {
+    let task = crate::markdown::code_span(order.task.id.as_str());
+    format!(
+        "ade reads everything it lets through. A maintainer who has looked at these files can \
+         let task {task} push what ade cannot read with `/ade allow-unscanned {}` on the goal; \
+         secrets in what ade can read still block.",
+        order.task.id
+    )
 }
 
 /// What a reviewer should look at, in words (paths shown safely, secrets redacted).

@@ -22,9 +22,10 @@ impl Merge<'_> {
             match self.pick(|p| get(&p.roles)) {
                 Some((value, origin)) if value < floor => {
                     let message = format!(
-                        "`{}` is below the server's minimum `{}` for /ade {verb} (limits.min_roles.{verb})",
+                        "`{}` is below the server's minimum `{}` for /ade {} (limits.min_roles.{verb})",
                         name(value),
-                        name(floor)
+                        name(floor),
+                        verb.replace('_', "-")
                     );
                     self.refuse(origin, &KeyPath::of(&["roles", verb]), message);
                     floor
@@ -37,6 +38,11 @@ impl Merge<'_> {
             plan: role("plan", |r| r.plan, floor.plan),
             approve: role("approve", |r| r.approve, floor.approve),
             run: role("run", |r| r.run, floor.run),
+            allow_unscanned: role(
+                "allow_unscanned",
+                |r| r.allow_unscanned,
+                floor.allow_unscanned,
+            ),
             retry: role("retry", |r| r.retry, floor.retry),
             verify: role("verify", |r| r.verify, floor.verify),
             cancel: role("cancel", |r| r.cancel, floor.cancel),
