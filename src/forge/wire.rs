@@ -76,16 +76,32 @@ pub(crate) struct PullBase {
     pub branch: String,
 }
 
-/// A branch (`GET /repos/{owner}/{repo}/branches/{branch}`): its head, whether a rule protects
-/// it, and what of that rule the forge shows there (`R`: each forge shows something else).
+/// A branch (`GET /repos/{owner}/{repo}/branches/{branch}`): its head, and what the reader
+/// declares of the protection the forge shows there (`R`: each forge shows something else, and a
+/// read of the head alone declares nothing of it, [`Unread`]).
 #[derive(Deserialize)]
 pub(crate) struct Branch<R> {
     pub name: String,
     pub commit: BranchCommit,
-    #[serde(default)]
-    pub protected: bool,
     #[serde(flatten)]
     pub rule: R,
+}
+
+/// Nothing of a branch's rule: what a read of the branch's head alone declares, so that a value
+/// ade does not expect in the rule's fields never fails it.
+#[derive(Deserialize)]
+pub(crate) struct Unread {}
+
+/// A count read leniently: a non-negative integer that fits, else `None` (absent, null, negative,
+/// a fraction, not a number), for settings a forge may answer oddly that ade only reports on.
+pub(crate) fn lenient_count<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<u32>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(value
+        .as_ref()
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok()))
 }
 
 /// The commit a branch points at, by its id: GitHub names it `sha`, Gitea `id`.

@@ -1,7 +1,7 @@
 //! The record of every API and git request the simulator received, so a test can assert on what
 //! ade did (and did not do) without mocking anything on ade's side.
 
-use super::faults::DELAY_PREFIX;
+use super::faults::{DELAY_PREFIX, REWRITE_PREFIX};
 use super::path_pattern::path_matches;
 use serde::Serialize;
 use std::sync::Mutex;
@@ -54,11 +54,12 @@ impl ApiCall {
 
     /// Whether the answer was made up by an injected fault (an error status, a rate limit, a
     /// timeout) rather than by the simulator's routes: such an answer is the test's doing, so a
-    /// check of the forge's shapes passes over it. A delay still gets the routes' answer.
+    /// check of the forge's shapes passes over it. A delay or a rewrite still gets the routes'
+    /// answer.
     pub fn answer_injected(&self) -> bool {
         self.fault
             .as_deref()
-            .is_some_and(|f| !f.starts_with(DELAY_PREFIX))
+            .is_some_and(|f| !f.starts_with(DELAY_PREFIX) && !f.starts_with(REWRITE_PREFIX))
     }
 
     /// Whether this call matches a method (any, if `None`) and a path pattern (see

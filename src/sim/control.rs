@@ -337,8 +337,15 @@ struct FaultRequest {
     secondary_rate_limit: Option<Secondary>,
     delay_ms: Option<u64>,
     timeout_ms: Option<u64>,
+    rewrite: Option<Rewrite>,
     webhooks: Option<String>,
     count: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct Rewrite {
+    pointer: String,
+    value: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -378,10 +385,15 @@ async fn add_fault(State(sim): State<Arc<Sim>>, Json(req): Json<FaultRequest>) -
         Fault::Delay(Duration::from_millis(ms))
     } else if let Some(ms) = req.timeout_ms {
         Fault::Timeout(Duration::from_millis(ms))
+    } else if let Some(rewrite) = req.rewrite {
+        Fault::Rewrite {
+            pointer: rewrite.pointer,
+            value: rewrite.value.to_string(),
+        }
     } else {
         return Err(ControlError(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "name a fault: status, rate_limit_reset_secs, secondary_rate_limit, delay_ms or timeout_ms".into(),
+            "name a fault: status, rate_limit_reset_secs, secondary_rate_limit, delay_ms, timeout_ms or rewrite".into(),
         ));
     };
     let description = fault.describe();

@@ -7,9 +7,13 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// How [`Fault::describe`] starts for a delay, the one fault after which the routes still
-/// answer (see [`super::ApiCall::answer_injected`]).
+/// How [`Fault::describe`] starts for a delay, a fault after which the routes still answer (see
+/// [`super::ApiCall::answer_injected`]).
 pub(super) const DELAY_PREFIX: &str = "delay ";
+
+/// How [`Fault::describe`] starts for a rewrite, after which the answer is still the routes' own
+/// (with one value changed), so it is held to the forge's description like any other.
+pub(super) const REWRITE_PREFIX: &str = "rewrite ";
 
 /// What an API call gets instead of (or before) its answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +44,14 @@ pub enum Fault {
     Delay(Duration),
     /// Hold the request without answering for this long (then 504), so the client times out.
     Timeout(Duration),
+    /// Answer normally, but with the JSON value at `pointer` (`/required_approvals`) replaced by
+    /// `value`: a forge answering something its description allows and ade does not expect.
+    Rewrite {
+        /// Where in the answer (a JSON pointer).
+        pointer: String,
+        /// What stands there instead, as JSON text.
+        value: String,
+    },
 }
 
 impl Fault {
@@ -60,6 +72,7 @@ impl Fault {
             Fault::Refuse { status, message } => format!("refuse {status}: {message}"),
             Fault::Delay(d) => format!("{DELAY_PREFIX}{}ms", d.as_millis()),
             Fault::Timeout(d) => format!("timeout {}ms", d.as_millis()),
+            Fault::Rewrite { pointer, value } => format!("{REWRITE_PREFIX}{pointer} = {value}"),
         }
     }
 }

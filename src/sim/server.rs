@@ -185,5 +185,32 @@ async fn apply(sim: &Sim, fault: &Fault, request: Request, next: Next) -> Respon
             tokio::time::sleep((*hold).min(Duration::from_secs(600))).await;
             ApiError::new(sim, StatusCode::GATEWAY_TIMEOUT, "held until timeout").into_response()
         }
+        Fault::Rewrite { pointer, value } => {
+            rewritten(next.run(request).await, pointer, value).await
+        }
+    }
+}
+
+/// `response` with the JSON value at `pointer` replaced by `value` (JSON text); an answer that is
+/// not JSON, or has nothing at `pointer`, goes out unchanged.
+async fn rewritten(response: Response, pointer: &str, value: &str) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let Ok(collected) = body.collect().await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let bytes = collected.to_bytes();
+    let changed = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .zip(serde_json::from_str::<serde_json::Value>(value).ok())
+        .and_then(|(mut answer, value)| {
+            *answer.pointer_mut(pointer)? = value;
+            serde_json::to_vec(&answer).ok()
+        });
+    match changed {
+        Some(changed) => {
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            Response::from_parts(parts, Body::from(changed))
+        }
+        None => Response::from_parts(parts, Body::from(bytes)),
     }
 }

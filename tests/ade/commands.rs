@@ -420,6 +420,7 @@ async fn status_shows_the_versions_and_tasks() {
     story.settle().await;
     assert!(story.replies(issue).pop().unwrap().contains("no plan"));
     story.comment(issue, MAINTAINER, "/ade plan").await;
+    story.until("the plan", |s| s.plan_comment(issue)).await;
     story.comment(issue, MAINTAINER, "/ade approve").await;
     story.comment(issue, READER, "/ade status").await;
     story.settle().await;
@@ -435,6 +436,11 @@ async fn each_version_records_its_lifecycle() {
     let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
     story.comment(issue, MAINTAINER, "/ade plan").await;
     story.comment(issue, MAINTAINER, "/ade plan").await;
+    story
+        .until("plan v2", |s| {
+            s.plan_comment(issue).filter(|p| p.contains("ade plan v2"))
+        })
+        .await;
     story.comment(issue, MAINTAINER, "/ade approve").await;
     story.settle().await;
     let store = story.ade.store();
@@ -501,6 +507,7 @@ async fn a_team_the_policy_names_may_approve() {
             .await;
         let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
         story.comment(issue, WRITER, "/ade plan").await;
+        story.until("the plan", |s| s.plan_comment(issue)).await;
         story.comment(issue, WRITER, "/ade approve").await;
         let plan = story
             .until("the plan to turn active", |s| {
@@ -576,5 +583,39 @@ async fn a_bare_approve_approves_only_the_version_its_author_could_have_seen() {
                     .find(|r| r.contains("approved plan v2: it is active."))
             })
             .await;
+    }
+}
+
+#[tokio::test]
+async fn an_odd_value_in_a_field_ade_does_not_use_never_fails_a_command() {
+    // Gitea's description allows any integer for a rule's `required_approvals`; ade reads the
+    // branch for its head only, and reports rules leniently.
+    for (forge, story) in stories().await.into_iter().skip(1) {
+        story.sim.inject(
+            FaultRule::new(
+                "GET",
+                "/api/v1/repos/acme/widgets/branches/*",
+                Fault::Rewrite {
+                    pointer: "/required_approvals".into(),
+                    value: "-1".into(),
+                },
+            )
+            .times(1000),
+        );
+        let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
+        story.comment(issue, MAINTAINER, "/ade plan").await;
+        story
+            .until("the plan comment", |s| s.plan_comment(issue))
+            .await;
+        story.settle().await;
+        assert_eq!(story.failed_jobs().await, 0, "{forge}");
+        assert!(
+            story
+                .sim
+                .calls()
+                .iter()
+                .any(|c| c.fault.as_deref() == Some("rewrite /required_approvals = -1")),
+            "{forge}: the odd answer was given"
+        );
     }
 }

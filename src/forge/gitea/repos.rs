@@ -61,9 +61,11 @@ impl Repos for GiteaForge {
 
     async fn default_branch(gitea: &GiteaForge, repo: &RepoRef) -> ForgeResult<BranchHead> {
         let name = rest::repository(gitea, repo).await?.default_branch;
-        let head = branch(gitea, repo, &name).await?.ok_or_else(|| {
-            ForgeError::NotFound(format!("the default branch {name} of {}", repo.full_name()))
-        })?;
+        let head = branch::<crate::forge::wire::Unread>(gitea, repo, &name)
+            .await?
+            .ok_or_else(|| {
+                ForgeError::NotFound(format!("the default branch {name} of {}", repo.full_name()))
+            })?;
         Ok(BranchHead {
             name: head.name,
             sha: head.commit.sha,
@@ -134,7 +136,7 @@ impl Repos for GiteaForge {
         repo: &RepoRef,
         name: &str,
     ) -> ForgeResult<Option<BranchProtection>> {
-        let Some(branch) = branch(gitea, repo, name).await? else {
+        let Some(branch) = branch::<wire::RuleShown>(gitea, repo, name).await? else {
             return Ok(None);
         };
         Ok(gitea.rule_of(repo, branch).await?.enforced())
@@ -152,12 +154,12 @@ impl Repos for GiteaForge {
     }
 }
 
-/// Branch `name`; `None` when there is no such branch.
-async fn branch(
+/// Branch `name` with what `R` reads of its rule; `None` when there is no such branch.
+async fn branch<R: serde::de::DeserializeOwned>(
     gitea: &GiteaForge,
     repo: &RepoRef,
     name: &str,
-) -> ForgeResult<Option<wire::Branch>> {
+) -> ForgeResult<Option<crate::forge::wire::Branch<R>>> {
     let what = format!("read branch {name} of {}", repo.full_name());
     let path = repo_path(repo, &format!("/branches/{}", encode_segment(name)));
     let reply = gitea.call(Call::get(path, &what)).await?;

@@ -112,7 +112,7 @@ impl GiteaForge {
         repo: &RepoRef,
         branch: Branch,
     ) -> ForgeResult<ProtectionRead> {
-        if !branch.protected {
+        if !branch.rule.protected {
             return Ok(ProtectionRead::Unprotected);
         }
         let rule = branch

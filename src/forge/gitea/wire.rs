@@ -29,6 +29,8 @@ pub(super) type Branch = wire::Branch<RuleShown>;
 #[derive(Deserialize)]
 pub(super) struct RuleShown {
     #[serde(default)]
+    pub protected: bool,
+    #[serde(default)]
     pub effective_branch_protection_name: Option<String>,
     #[serde(flatten)]
     pub requires: Requirements,
@@ -37,7 +39,7 @@ pub(super) struct RuleShown {
 /// What a protection rule requires before a merge, as the rule and its branch both show it.
 #[derive(Deserialize)]
 pub(super) struct Requirements {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "wire::lenient_count")]
     pub required_approvals: Option<u32>,
     #[serde(default)]
     pub enable_status_check: bool,

@@ -52,7 +52,7 @@ impl Repos for GithubForge {
 
     async fn default_branch(gh: &GithubForge, repo: &RepoRef) -> ForgeResult<BranchHead> {
         let name = rest::repository(gh, repo).await?.default_branch;
-        let head = branch(gh, repo, &name).await?;
+        let head = branch::<crate::forge::wire::Unread>(gh, repo, &name).await?;
         Ok(BranchHead {
             name: head.name,
             sha: head.commit.sha,
@@ -123,12 +123,12 @@ impl Repos for GithubForge {
     }
 }
 
-/// Branch `name`: its head, and what it shows of its protection.
-pub(super) async fn branch(
+/// Branch `name`: its head, and what `R` reads of what it shows of its protection.
+pub(super) async fn branch<R: serde::de::DeserializeOwned>(
     gh: &GithubForge,
     repo: &RepoRef,
     name: &str,
-) -> ForgeResult<wire::Branch> {
+) -> ForgeResult<crate::forge::wire::Branch<R>> {
     let what = format!("read branch {name} of {}", repo.full_name());
     let path = repo_path(repo, &format!("/branches/{}", encode_segment(name)));
     gh.repo_call(repo, Call::get(path, &what))

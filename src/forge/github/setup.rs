@@ -1,7 +1,7 @@
 //! What `ade doctor` reads of a repository's setup on GitHub (`crate::forge::setup`): the app's
 //! installation and webhook, the default branch's protection read whole, and folder listings.
 
-use super::wire::{Protection, Rule, StatusChecks};
+use super::wire::{Protection, Rule, RuleShown, StatusChecks};
 use super::{Call, GithubForge, repo_path, repos};
 use crate::forge::http::{encode_segment, query};
 use crate::forge::setup::{
@@ -121,8 +121,8 @@ impl GithubForge {
         let classic = match reply.status.as_u16() {
             404 => None,
             403 => {
-                let summary = repos::branch(self, repo, branch).await?;
-                if !summary.protected && rules.is_none() {
+                let summary = repos::branch::<RuleShown>(self, repo, branch).await?;
+                if !summary.rule.protected && rules.is_none() {
                     return Ok(ProtectionRead::Unprotected);
                 }
                 let mut checks = summary

@@ -24,12 +24,11 @@ pub(super) struct AccessToken {
     pub expires_at: Option<String>,
 }
 
-/// `GET /repos/{owner}/{repo}/branches/{branch}`.
-pub(super) type Branch = wire::Branch<RuleShown>;
-
 /// What a branch shows of its classic protection to readers without administration rights.
 #[derive(Deserialize)]
 pub(super) struct RuleShown {
+    #[serde(default)]
+    pub protected: bool,
     #[serde(default)]
     pub protection: Option<BranchProtectionSummary>,
 }
@@ -178,7 +177,7 @@ pub(super) struct RequiredCheck {
 /// The required reviews of a protection.
 #[derive(Deserialize)]
 pub(super) struct PullReviews {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "wire::lenient_count")]
     pub required_approving_review_count: Option<u32>,
     #[serde(default)]
     pub dismiss_stale_reviews: bool,
