@@ -1,6 +1,12 @@
 //! Logging: human-readable lines for a terminal, JSON lines for a log pipeline. Spans carry the
 //! forge, the delivery id and the event, so every line about a delivery can be found by its id.
+//! Whatever a record's fields hold, it is written as one line of bounded length ([`one_line`]).
 
+mod one_line;
+
+pub use one_line::{FIELD_CHARS, LINE_CHARS};
+
+use one_line::{OneLine, Shape};
 use std::io::IsTerminal;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
@@ -19,13 +25,23 @@ pub fn shown(text: &str) -> String {
             out.push_str(&format!("…({} more)", text.chars().count() - MAX_SHOWN));
             break;
         }
-        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}') {
+        if hidden(c) {
             out.extend(c.escape_default());
         } else {
             out.push(c);
         }
     }
     out
+}
+
+/// Whether `c` would break a log line or change how the rest of it shows: control characters, line
+/// and paragraph separators, and bidirectional overrides and isolates.
+fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
 }
 
 /// The two log formats `--log-format` offers.
@@ -51,7 +67,11 @@ pub fn init(format: LogFormat, filter: Option<&str>) {
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(std::io::stderr().is_terminal())
-                    .with_writer(std::io::stderr),
+                    .fmt_fields(one_line::fields())
+                    .with_writer(OneLine {
+                        inner: std::io::stderr,
+                        shape: Shape::Text,
+                    }),
             )
             .init(),
         LogFormat::Json => registry
@@ -60,7 +80,10 @@ pub fn init(format: LogFormat, filter: Option<&str>) {
                     .json()
                     .with_current_span(true)
                     .with_span_list(false)
-                    .with_writer(std::io::stderr),
+                    .with_writer(OneLine {
+                        inner: std::io::stderr,
+                        shape: Shape::Json,
+                    }),
             )
             .init(),
     }
