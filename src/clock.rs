@@ -125,11 +125,14 @@ pub fn parse_rfc3339_ms(text: &str) -> Option<i64> {
         millis = fraction.parse::<i64>().ok()?;
         rest = &stripped[digits..];
     }
+    let r = rest.as_bytes();
     let offset_secs = match rest {
         "Z" | "z" => 0,
-        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            sign * (rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60)
+        _ if r.len() == 6 && matches!(r[0], b'+' | b'-') && r[3] == b':' => {
+            let sign = if r[0] == b'-' { -1 } else { 1 };
+            let hours = rest.get(1..3)?.parse::<i64>().ok()?;
+            let minutes = rest.get(4..6)?.parse::<i64>().ok()?;
+            sign * (hours * 3600 + minutes * 60)
         }
         _ => return None,
     };
@@ -146,4 +149,26 @@ pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_rfc3339_ms;
+
+    #[test]
+    fn a_time_with_anything_odd_after_the_seconds_is_no_time_and_never_a_panic() {
+        assert_eq!(
+            parse_rfc3339_ms("2026-12-06T21:55:59+01:00"),
+            Some(1_796_590_559_000)
+        );
+        for odd in [
+            "2026-12-06T21:55:59é1234",
+            "2026-12-06T21:55:59+1é34",
+            "2026-12-06T21:55:59.éé",
+            "2026-12-06T21:5é:59Z",
+            "2026-12-06T21:55:59+01:0",
+        ] {
+            assert_eq!(parse_rfc3339_ms(odd), None, "{odd}");
+        }
+    }
 }

@@ -10,7 +10,7 @@ use super::shared::Shared;
 use crate::command::{self, Place, Requester, RoleOverrides};
 use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
 use crate::events::{Comment, EventKind};
-use crate::forge::{Forge, ForgeKind, Reaction, RepoRef, Team};
+use crate::forge::{Forge, ForgeKind, Permission, Reaction, RepoRef, Team};
 use crate::jobs::{BoxFuture, Discarded, JobContext, JobError, JobHandler};
 use crate::limits::{Over, Rate};
 use crate::markdown;
@@ -138,11 +138,12 @@ impl<K: EventJobKind> CommandHandler<K> {
             tracing::info!(author = %telemetry::shown(&comment.author.login), "ignored a command from another bot");
             return finish_with(ctx, event.forge, Vec::new(), self.write_attempts).await;
         }
-        // Someone over a limit who was told so already gets silence, without a forge read.
-        let wants = command_wants(event.forge, &repo, &comment.author.login, &policy);
+        // Someone over their own limit who was told so already gets silence, without a forge
+        // read.
+        let own = command_wants(event.forge, &repo, &comment.author.login, &policy, false);
         let over = {
             let mut conn = ctx.store().reader().await?;
-            store::limits::peek(&mut conn, &wants, ctx.now_ms()).await?
+            store::limits::peek(&mut conn, &own, ctx.now_ms()).await?
         };
         if let Some(over) = over.filter(|over| over.told) {
             let mut tx = ctx.store().begin().await?;
@@ -187,6 +188,7 @@ impl<K: EventJobKind> CommandHandler<K> {
             now: ctx.now_ms(),
             reply,
             writes: Vec::new(),
+            limited: false,
         };
         let mut tx = ctx.store().begin().await?;
         let mut parsed = parsed;
@@ -195,7 +197,8 @@ impl<K: EventJobKind> CommandHandler<K> {
             session.reply.index = index;
             run_one(&mut session, &mut tx, parsed).await?;
         }
-        if !over.is_empty() {
+        // Lines past the third of a comment over a limit get no reply of their own either.
+        if !over.is_empty() && !session.limited {
             session.reply.index = MAX_HANDLED_PER_COMMENT;
             not_handled(&mut session, &mut tx, over).await?;
         }
@@ -280,13 +283,18 @@ async fn run_one(
             "permission",
             serde_json::to_value(session.requester.permission).unwrap_or_default(),
         );
+    // People who may change the repository are not held to the repository's allowance, so a
+    // flood from others never keeps a maintainer from `/ade cancel`.
+    let trusted = session.requester.permission >= Permission::Write;
     let wants = command_wants(
         session.forge,
         session.repo,
         session.requester.login,
         session.policy,
+        !trusted,
     );
     if let Err(over) = store::limits::take(tx, &wants, session.now).await? {
+        session.limited = true;
         return limited(session, tx, entry, (&wants, over), parsed.as_ref().ok()).await;
     }
     let command = match parsed {
@@ -333,6 +341,7 @@ async fn run_one(
             per_hour: rate.per_hour(&session.policy.rate_limits),
         }];
         if let Err(over) = store::limits::take(tx, &wants, session.now).await? {
+            session.limited = true;
             return limited(session, tx, entry, (&wants, over), Some(&command)).await;
         }
     }
@@ -353,17 +362,23 @@ async fn run_one(
     commands::execute(session, tx, command).await
 }
 
-/// The buckets every command line of `login` in `repo` takes a token from: the user's and the
-/// repository's.
+/// The buckets a command line of `login` in `repo` takes a token from: the user's, and the
+/// repository's when `shared` (commenters who may not write to it).
 fn command_wants(
     forge: ForgeKind,
     repo: &RepoRef,
     login: &str,
     policy: &EffectivePolicy,
+    shared: bool,
 ) -> Vec<Want> {
     let repository = repo.full_name();
-    [Rate::CommandsPerUser, Rate::Commands]
-        .into_iter()
+    let rates: &[Rate] = match shared {
+        true => &[Rate::CommandsPerUser, Rate::Commands],
+        false => &[Rate::CommandsPerUser],
+    };
+    rates
+        .iter()
+        .copied()
         .map(|rate| Want {
             name: rate.bucket(forge.as_str(), &repository, login),
             rate,

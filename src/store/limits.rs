@@ -62,6 +62,17 @@ pub async fn take(
     Ok(Ok(()))
 }
 
+/// Locks the bucket `want` names for this transaction without taking from it: work that paid
+/// before (a run let through again) still waits its turn behind the bucket's other takers.
+pub async fn lock_only(
+    conn: &mut Conn,
+    want: &Want,
+    now: i64,
+) -> Result<Result<(), Over>, StoreError> {
+    lock(conn, want, now).await?;
+    Ok(Ok(()))
+}
+
 /// The first of `wants` that is empty at `now`, read without taking or locking anything: a cheap
 /// look before work that may not be allowed (the forge reads of a flood of commands).
 pub async fn peek(conn: &mut Conn, wants: &[Want], now: i64) -> Result<Option<Over>, StoreError> {
@@ -158,9 +169,9 @@ async fn lock(conn: &mut Conn, want: &Want, now: i64) -> Result<Stored, StoreErr
     .ok_or_else(|| StoreError::Corrupt(format!("bucket {} vanished", want.name)))
 }
 
-/// What goal `goal` has spent at `now`: its runs let through, their agents' time (a run under way
-/// counts the time since it was let through) and their reported cost; run `except` left out (the
-/// run being admitted, which may have been let through before it was held).
+/// What goal `goal` has spent at `now`: its runs let through, the agent time they used (a run
+/// under way counts the time since it was let through, until it pushes or ends) and their
+/// reported cost; run `except` left out (the run being admitted).
 pub async fn spent(
     conn: &mut Conn,
     goal: i64,
@@ -169,9 +180,9 @@ pub async fn spent(
 ) -> Result<Spent, StoreError> {
     let row = sqlx::query(
         "SELECT COUNT(*), \
-           CAST(COALESCE(SUM(CASE WHEN r.agent_ms IS NOT NULL THEN r.agent_ms \
-                                  WHEN r.state = 'running' THEN $1 - r.admitted_at \
-                                  ELSE 0 END), 0) AS BIGINT), \
+           CAST(COALESCE(SUM(COALESCE(r.agent_ms, 0) \
+                 + CASE WHEN r.under_way_since IS NOT NULL THEN $1 - r.under_way_since ELSE 0 END), \
+               0) AS BIGINT), \
            CAST(COALESCE(SUM(r.cost_micro_usd), 0) AS BIGINT) \
          FROM runs r JOIN tasks t ON r.task = t.id JOIN specs s ON t.spec = s.id \
          WHERE s.goal = $2 AND r.admitted_at IS NOT NULL AND r.id <> $3",
@@ -214,35 +225,69 @@ pub async fn active_runs(
     Ok(u32::try_from(count).unwrap_or(u32::MAX))
 }
 
-/// Marks run `run` let through the limits at `now`: from now on it counts as active and its time
-/// counts against its goal's budget.
+/// Whether run `run` was let through the limits before (an earlier attempt, a run held for the
+/// runner's setup or taken over from a lost runner): it paid its run start then.
+pub async fn admitted_before(conn: &mut Conn, run: i64) -> Result<bool, StoreError> {
+    let at: Option<Option<i64>> = optional(
+        conn,
+        sqlx::query("SELECT admitted_at FROM runs WHERE id = $1").bind(run),
+        |r| r.try_get(0),
+        "read a run's admission",
+    )
+    .await?;
+    Ok(at.flatten().is_some())
+}
+
+/// Marks run `run` let through the limits at `now`: from now on it counts as active, and its time
+/// counts against its goal's budget until it pushes or ends. Time an earlier attempt left under
+/// way (a lost runner) is credited first.
 pub async fn admit(conn: &mut Conn, run: i64, now: i64) -> Result<(), StoreError> {
+    stop_the_clock(conn, run, now).await?;
     write(
         conn,
-        sqlx::query("UPDATE runs SET admitted_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(run),
+        sqlx::query(
+            "UPDATE runs SET admitted_at = COALESCE(admitted_at, $1), under_way_since = $1 \
+             WHERE id = $2",
+        )
+        .bind(now)
+        .bind(run),
         "let a run through",
     )
     .await
 }
 
-/// Records what run `run` spent, once it ended: its agent's own time and the cost the agent
-/// reported (if it reports one). From then on these count against the goal's budget instead of
-/// the time the run was under way.
+/// Credits the time run `run` has been under way to its agent time and stops counting: it pushed
+/// (verification is not the agent's time), it was held, or it ended.
+pub async fn stop_the_clock(conn: &mut Conn, run: i64, now: i64) -> Result<(), StoreError> {
+    write(
+        conn,
+        sqlx::query(
+            "UPDATE runs SET agent_ms = COALESCE(agent_ms, 0) + \
+               CASE WHEN $1 > under_way_since THEN $1 - under_way_since ELSE 0 END, \
+             under_way_since = NULL WHERE id = $2 AND under_way_since IS NOT NULL",
+        )
+        .bind(now)
+        .bind(run),
+        "stop a run's clock",
+    )
+    .await
+}
+
+/// Records what run `run` spent once it ended: the time it was still under way, and the cost
+/// its agent reported (if it reports one).
 pub async fn spent_by(
     conn: &mut Conn,
     run: i64,
-    agent_ms: i64,
+    now: i64,
     cost_micro_usd: Option<i64>,
 ) -> Result<(), StoreError> {
+    stop_the_clock(conn, run, now).await?;
     write(
         conn,
-        sqlx::query("UPDATE runs SET agent_ms = $1, cost_micro_usd = $2 WHERE id = $3")
-            .bind(agent_ms)
+        sqlx::query("UPDATE runs SET cost_micro_usd = $1 WHERE id = $2")
             .bind(cost_micro_usd)
             .bind(run),
-        "record what a run spent",
+        "record what a run's agent said it cost",
     )
     .await
 }

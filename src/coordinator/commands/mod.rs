@@ -56,6 +56,9 @@ pub struct Session<'a> {
     pub reply: Reply,
     /// What to write to the forge once the transaction commits.
     pub writes: Vec<ForgeWrite>,
+    /// Whether a line of the comment was over a rate limit: the comment then gets no reply for
+    /// the lines past the third.
+    pub limited: bool,
 }
 
 impl Session<'_> {

@@ -36,13 +36,6 @@ pub(super) async fn admit(
 ) -> Result<Admission, JobError> {
     let now = ctx.now_ms();
     let mut tx = ctx.store().begin().await?;
-    let spent = limits::spent(&mut tx, l.goal.id, Some(l.run.id), now).await?;
-    if let Some(limit) = spent.before_start(&policy.budget) {
-        tx.rollback().await.ok();
-        return Ok(Admission::Spent(
-            limit.spent_sentence(&spent, &policy.budget),
-        ));
-    }
     let repository = l.repo.full_name();
     let rate = Rate::Runs;
     let want = Want {
@@ -50,7 +43,15 @@ pub(super) async fn admit(
         rate,
         per_hour: rate.per_hour(&policy.rate_limits),
     };
-    if let Err(over) = limits::take(&mut tx, std::slice::from_ref(&want), now).await? {
+    // The runs bucket's row is locked from here to the commit: every admission of the
+    // repository's runs (and so of the goal's) reads what is spent and active after the last one.
+    let again = limits::admitted_before(&mut tx, l.run.id).await?;
+    let took = match again {
+        // A run let through before paid its start then.
+        true => limits::lock_only(&mut tx, &want, now).await?,
+        false => limits::take(&mut tx, std::slice::from_ref(&want), now).await?,
+    };
+    if let Err(over) = took {
         tx.rollback().await.ok();
         return Ok(Admission::Wait {
             reason: format!(
@@ -62,6 +63,18 @@ pub(super) async fn admit(
             ),
             until: over.resets_at,
         });
+    }
+    // A run let through before counts itself; a new one does not yet.
+    let spent = limits::spent(&mut tx, l.goal.id, (!again).then_some(l.run.id), now).await?;
+    let over_budget = match again {
+        true => spent.while_running(&policy.budget),
+        false => spent.before_start(&policy.budget),
+    };
+    if let Some(limit) = over_budget {
+        tx.rollback().await.ok();
+        return Ok(Admission::Spent(
+            limit.spent_sentence(&spent, &policy.budget),
+        ));
     }
     let active = limits::active_runs(&mut tx, l.forge.as_str(), &repository, l.run.id).await?;
     let most = policy.rate_limits.active_runs;

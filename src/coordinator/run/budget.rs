@@ -1,7 +1,7 @@
 //! The goal's budget while a run is under way: every few seconds the job adds up what the goal's
 //! runs have spent (a run under way counts the time since it was let through) and stops the run
 //! once the agent minutes or the reported cost are used up, so parallel runs cannot overspend
-//! together by the length of a run (docs/limits.md).
+//! together by the length of a run (docs/limits.md). It watches until the run pushes.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -19,18 +19,22 @@ pub(super) const POLL: Duration = Duration::from_secs(2);
 pub(super) type Stopped = Arc<OnceLock<String>>;
 
 /// Watches goal `goal`'s spending against `budget` and fires `token` once it is spent, saying why
-/// in the returned cell; abort the handle when the run ends first.
+/// in the returned cell, until `pushed` fires (verification is not the agent's time, and a run
+/// is never stopped while it is verified); abort the handle when the run ends first.
 pub(super) fn watch(
     store: Store,
     clock: Arc<dyn Clock>,
     (goal, budget): (i64, BudgetPolicy),
-    token: CancellationToken,
+    (token, pushed): (CancellationToken, CancellationToken),
 ) -> (tokio::task::JoinHandle<()>, Stopped) {
     let stopped = Stopped::default();
     let said = stopped.clone();
     let handle = tokio::spawn(async move {
         loop {
-            tokio::time::sleep(POLL).await;
+            tokio::select! {
+                () = tokio::time::sleep(POLL) => {}
+                () = pushed.cancelled() => return,
+            }
             let Ok(mut conn) = store.reader().await else {
                 continue;
             };

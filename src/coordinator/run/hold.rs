@@ -128,6 +128,8 @@ pub(super) async fn hold(
             l.run.id
         )));
     }
+    // Time a held run was under way counts against its goal's budget; waiting does not.
+    crate::store::limits::stop_the_clock(&mut tx, l.run.id, now).await?;
     // A cancel that committed while the hold waited for the run's row: it found the run
     // running and only set the flag.
     if store::cancel_requested(&mut tx, l.run.id).await? {

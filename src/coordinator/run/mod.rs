@@ -139,6 +139,7 @@ impl RunHandler {
             base: base.clone(),
             state: Mutex::default(),
             watchers: Mutex::default(),
+            pushed: CancellationToken::new(),
         };
         let outcome = self
             .execute(ctx, order, (loaded.goal.id, &policy), &publisher)
@@ -426,7 +427,7 @@ impl RunHandler {
             ctx.store().clone(),
             ctx.clock(),
             (goal, policy.budget),
-            cancel.clone(),
+            (cancel.clone(), progress.pushed.clone()),
         );
         let outcome = self.runner.execute(order, cancel, progress).await;
         watcher.abort();

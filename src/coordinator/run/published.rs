@@ -46,6 +46,9 @@ pub(super) struct Publisher<'a> {
     pub base: String,
     pub state: Mutex<Option<Published>>,
     pub watchers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Fired once the runner pushed: the agent's part is over, and with it what the goal's
+    /// budget counts of this run.
+    pub pushed: CancellationToken,
 }
 
 impl Publisher<'_> {
@@ -202,6 +205,20 @@ pub(super) async fn record(
 #[async_trait::async_trait]
 impl RunProgress for Publisher<'_> {
     async fn published(&self, head_sha: &str, report: &RunReport) -> CancellationToken {
+        self.pushed.cancel();
+        let run = self.loaded.run.id;
+        match self.ctx.store().writer().await {
+            Ok(mut conn) => {
+                if let Err(error) =
+                    crate::store::limits::stop_the_clock(&mut conn, run, self.ctx.now_ms()).await
+                {
+                    tracing::warn!(run, %error, "could not stop the run's budget clock; it stops when the run ends");
+                }
+            }
+            Err(error) => {
+                tracing::warn!(run, %error, "could not stop the run's budget clock; it stops when the run ends")
+            }
+        }
         let stop = CancellationToken::new();
         match self.publish(head_sha, report).await {
             Ok(Publish::Halted(why)) => {

@@ -84,14 +84,7 @@ pub(super) async fn end(
     opened_late: Option<Opened>,
 ) -> Result<Vec<ForgeWrite>, JobError> {
     let json = serde_json::to_string(&outcome).expect("serializes");
-    let report = outcome.report();
-    crate::store::limits::spent_by(
-        tx,
-        e.l.run.id,
-        i64::try_from(report.agent_ms).unwrap_or(i64::MAX),
-        report.cost_micro_usd,
-    )
-    .await?;
+    crate::store::limits::spent_by(tx, e.l.run.id, e.now, outcome.report().cost_micro_usd).await?;
     let log = match &outcome {
         RunOutcome::Pushed {
             verification_log: Some(log),
