@@ -19,6 +19,8 @@ mod git_http;
 mod gitea_api;
 #[path = "forge_sim/github_api.rs"]
 mod github_api;
+#[path = "forge_sim/github_tokens.rs"]
+mod github_tokens;
 #[path = "forge_sim/review_gate.rs"]
 mod review_gate;
 #[path = "forge_sim/standalone.rs"]

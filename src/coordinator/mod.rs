@@ -4,6 +4,7 @@
 pub mod advance;
 pub mod command_job;
 pub mod commands;
+pub mod credentials;
 pub mod event_job;
 pub mod finish;
 pub mod goals;

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::coordinator::credentials::GitCredentials;
 use crate::coordinator::writes::Forges;
-use crate::forge::{ForgeKind, RepoRef};
+use crate::forge::{ForgeKind, GitAccess, RepoRef};
 use crate::jobs::{BoxFuture, Discarded, Job, JobContext, JobError, JobHandler};
 use crate::runner::mirror::is_commit_id;
 use crate::runner::{Runner, WarmOrder};
@@ -75,16 +76,19 @@ impl JobHandler for WarmHandler {
                 JobError::Permanent(format!("not a repository: {:?}", job.repository))
             })?;
             let forge = self.forges.get(job.forge)?;
-            let credential = forge.clone_credential(&repo).await?;
-            self.runner
+            let credentials = GitCredentials::new(forge.clone(), repo);
+            let credential = credentials.get(GitAccess::Fetch).await?;
+            let warmed = self
+                .runner
                 .warm(WarmOrder {
                     forge: job.forge,
                     repository: job.repository.clone(),
                     commit: job.commit.clone(),
                     credential,
                 })
-                .await
-                .map_err(JobError::Retry)?;
+                .await;
+            credentials.revoke_all().await;
+            warmed.map_err(JobError::Retry)?;
             tracing::debug!(repository = %job.repository, commit = %job.commit, "runner warmed");
             Ok(())
         })

@@ -437,6 +437,16 @@ pub struct BranchHead {
     pub sha: String,
 }
 
+/// The git work a credential is asked for. On GitHub it is what the token may do, besides reaching
+/// the one repository it was asked for (docs/github.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GitAccess {
+    /// Clone and fetch: a runner filling its mirror, a verification, a warm-up.
+    Fetch,
+    /// Fetch and push branches: a run publishing its change.
+    Push,
+}
+
 /// A short-lived credential for git over HTTPS; written only where agents cannot read it.
 #[derive(Clone, Debug)]
 pub struct CloneCredential {
@@ -628,6 +638,16 @@ pub trait Forge: Send + Sync + 'static {
         branch: &str,
     ) -> ForgeResult<Option<BranchProtection>>;
 
-    /// A short-lived credential to clone, fetch and push over HTTPS.
-    async fn clone_credential(&self, repo: &RepoRef) -> ForgeResult<CloneCredential>;
+    /// A short-lived credential for `access` to `repo` over HTTPS. Whoever asks for one revokes
+    /// it ([`Forge::revoke_credential`]) once that git work is done.
+    async fn clone_credential(
+        &self,
+        repo: &RepoRef,
+        access: GitAccess,
+    ) -> ForgeResult<CloneCredential>;
+
+    /// Ends a credential [`Forge::clone_credential`] gave before it expires, so nothing can use it
+    /// after the git work it was for. A credential that no longer works already counts as
+    /// revoked; a forge whose credentials cannot be revoked does nothing.
+    async fn revoke_credential(&self, credential: &CloneCredential) -> ForgeResult<()>;
 }

@@ -66,8 +66,10 @@ pub struct RunOrder {
     /// The policy's verification steps (static first), run on the pushed change in the run's
     /// worktree, in the agent's environment.
     pub verification: Vec<VerificationStep>,
-    /// Where to fetch from and push to, valid for this run only. A remote runner gets it over its
-    /// authenticated channel; it is never written where the agent can read it.
+    /// Where to fetch from, valid for this run only (on GitHub it may read this repository's
+    /// contents and nothing else); the push asks for its own ([`RunProgress::push_credential`]).
+    /// A remote runner gets it over its authenticated channel; it is never written where the agent
+    /// can read it.
     pub credential: CloneCredential,
 }
 
@@ -317,6 +319,11 @@ pub struct Removed {
 /// What the coordinator hears from a runner while a run goes on.
 #[async_trait::async_trait]
 pub trait RunProgress: Send + Sync {
+    /// The run is about to push: a fresh credential that may push to the run's repository, asked
+    /// for now and not when the run started, so that no agent run outlives it and the token that
+    /// may write exists only for the push. `Err` says why the forge gave none.
+    async fn push_credential(&self) -> Result<CloneCredential, String>;
+
     /// The run's change was pushed as `head_sha` and its verification starts now: the coordinator
     /// opens the approval (a draft while verification runs, described by `report`) and marks
     /// `ade/verify` in progress. The token it returns fires when that verification must stop (a

@@ -30,6 +30,9 @@ pub struct ApiCall {
     pub response_truncated: bool,
     /// The fault injected into this call, if one was.
     pub fault: Option<String>,
+    /// The serial of the installation token the call carried, if it carried one the simulator
+    /// issued (live or not): see [`super::Simulator::installation_tokens`].
+    pub installation_token: Option<u64>,
     /// When it arrived (Unix ms).
     pub at_ms: i64,
 }

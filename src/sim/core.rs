@@ -6,7 +6,7 @@ use super::calls::CallLog;
 use super::faults::Faults;
 use super::git::{GitStore, Signature};
 use super::jwt::AppKey;
-use super::state::{Pull, Repo, State, User};
+use super::state::{Pull, Repo, State, TokenScope, User};
 use super::webhooks::Webhooks;
 use crate::clock::Clock;
 use crate::forge::{ForgeKind, Permission};
@@ -38,10 +38,13 @@ impl AppIdentity {
 pub enum Caller {
     /// A GitHub App authenticated by its JWT: may only use the `/app` endpoints.
     App,
-    /// A GitHub App installation token; acts as the app's bot user on the installation's repos.
+    /// A GitHub App installation token; acts as the app's bot user on the installation's repos
+    /// that its scope reaches, doing what its scope allows.
     Installation {
         /// The installation.
         id: i64,
+        /// What the token was asked for.
+        scope: TokenScope,
     },
     /// A user's own token.
     User {
@@ -50,6 +53,17 @@ pub enum Caller {
     },
     /// No credentials.
     Anonymous,
+}
+
+impl Caller {
+    /// Whether the caller may read (or, with `write`, write) what a GitHub App `permission`
+    /// covers: only an installation token can lack one.
+    pub fn may(&self, permission: &str, write: bool) -> bool {
+        match self {
+            Caller::Installation { scope, .. } => scope.allows(permission, write),
+            _ => true,
+        }
+    }
 }
 
 /// Everything one simulator instance has.
@@ -100,10 +114,11 @@ impl Sim {
     }
 
     /// What the caller may do on a repository: an installation token writes to the repositories
-    /// of its installation, a user has their collaborator access, anyone reads a public one.
+    /// of its installation that its scope reaches (which of its permissions a call needs is
+    /// checked by the call), a user has their collaborator access, anyone reads a public one.
     pub fn access(&self, caller: &Caller, repo: &Repo) -> Permission {
         match caller {
-            Caller::Installation { id } => {
+            Caller::Installation { id, scope } => {
                 let state = self.state();
                 let covered = state.installations.iter().any(|i| {
                     i.id == *id
@@ -111,7 +126,7 @@ impl Sim {
                             .iter()
                             .any(|r| r.eq_ignore_ascii_case(&repo.full_name()))
                 });
-                if covered {
+                if covered && scope.reaches(&repo.full_name()) {
                     Permission::Write
                 } else {
                     Permission::None

@@ -194,7 +194,7 @@ pub fn authenticate(sim: &Sim, headers: &HeaderMap, query: Option<&str>) -> ApiR
 }
 
 /// The caller a token stands for: an app JWT (GitHub), a live installation token, or a user's
-/// own token. Expired installation tokens stand for nobody.
+/// own token. Expired and revoked installation tokens stand for nobody.
 pub fn caller_for_token(sim: &Sim, token: &str) -> Option<Caller> {
     if sim.kind == ForgeKind::Github && token.split('.').count() == 3 {
         let now = sim.now() / 1000;
@@ -207,8 +207,9 @@ pub fn caller_for_token(sim: &Sim, token: &str) -> Option<Caller> {
     }
     let state = sim.state();
     if let Some(issued) = state.installation_tokens.get(token) {
-        return (issued.expires_at > sim.now()).then_some(Caller::Installation {
+        return (issued.expires_at > sim.now() && !issued.revoked).then(|| Caller::Installation {
             id: issued.installation_id,
+            scope: issued.scope.clone(),
         });
     }
     state.user_by_token(token).map(|u| Caller::User {
@@ -436,6 +437,9 @@ impl axum::extract::FromRequestParts<std::sync::Arc<Sim>> for Ctx {
     ) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().map(str::to_owned);
         let caller = authenticate(sim, &parts.headers, query.as_deref())?;
+        if let Caller::Installation { scope, .. } = &caller {
+            super::github::scopes::check(sim, scope, &parts.method, parts.uri.path())?;
+        }
         Ok(Ctx {
             sim: std::sync::Arc::clone(sim),
             caller,

@@ -100,6 +100,10 @@ pub async fn serve(sim: Arc<Sim>, request: Request) -> Response {
         return (status, message).into_response();
     }
     let remote_user = sim.login_of(&caller).unwrap_or_default();
+    if !caller.may("contents", pushing) {
+        let message = format!("Permission to {owner}/{name}.git denied to {remote_user}.\n");
+        return (StatusCode::FORBIDDEN, message).into_response();
+    }
     let before = if pushing && request.method() == "POST" {
         sim.git.branches(&repo.owner, &repo.name).await.ok()
     } else {

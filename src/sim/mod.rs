@@ -38,8 +38,10 @@ pub use faults::{Fault, FaultRule};
 pub use git::{MergeStyle, ZERO_SHA};
 pub use handle::{SimRecord, Simulator};
 pub use jwt::AppKey;
-pub use options::{NewHook, NewRepo, SimCheck, SimOptions, SimPull, SimRepo, SimUser};
+pub use options::{NewHook, NewRepo, SimCheck, SimOptions, SimPull, SimRepo, SimToken, SimUser};
 pub use path_pattern::path_matches;
 pub use standalone::{DEMO_REPO, Demo, StandaloneOptions, run_standalone, start_demo};
-pub use state::{CheckRunAnnotation, Comment, Issue, ReactionRecord, Review, ReviewComment};
+pub use state::{
+    CheckRunAnnotation, Comment, Issue, ReactionRecord, Review, ReviewComment, TokenScope,
+};
 pub use webhooks::{DeliveryOutcome, DeliveryRecord};

@@ -1,7 +1,7 @@
 //! The values the test handle takes and gives: how to start, what to seed, what a test reads.
 
 use super::AppKey;
-use super::state::CheckRunAnnotation;
+use super::state::{CheckRunAnnotation, TokenScope};
 use crate::clock::{Clock, SystemClock};
 use crate::forge::{CheckState, ForgeKind};
 use std::net::SocketAddr;
@@ -216,6 +216,24 @@ pub struct SimPull {
     pub merge_commit_sha: Option<String>,
     /// Labels.
     pub labels: Vec<String>,
+}
+
+/// An installation token the simulator issued, as a test reads it: what it was asked for and
+/// whether it still works.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimToken {
+    /// Its number, from 1 in the order issued, as the call record names it.
+    pub serial: u64,
+    /// The token itself (a test may use it as ade would).
+    pub token: String,
+    /// The installation it acts for.
+    pub installation_id: i64,
+    /// What it may reach and do.
+    pub scope: TokenScope,
+    /// Whether it was revoked.
+    pub revoked: bool,
+    /// When it expires (Unix ms).
+    pub expires_at: i64,
 }
 
 /// A check on a commit as a test reads it: a GitHub check run or a Gitea commit status.

@@ -5,7 +5,7 @@
 use super::calls::{ApiCall, response_text};
 use super::core::Sim;
 use super::faults::Fault;
-use super::http::ApiError;
+use super::http::{ApiError, presented_token};
 use super::{control, gitea, github, http_backend};
 use crate::forge::ForgeKind;
 use axum::Router;
@@ -70,6 +70,10 @@ async fn traffic(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> R
         let text = (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned());
         (Request::from_parts(parts, Body::from(bytes)), text)
     };
+    let installation_token = presented_token(request.headers(), None).and_then(|(_, token)| {
+        let state = sim.state();
+        state.installation_tokens.get(&token).map(|t| t.serial)
+    });
     let fault = sim.faults.take(&method, &path);
     let mut response = super::webhooks::from_api(async {
         match &fault {
@@ -105,6 +109,7 @@ async fn traffic(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> R
         response: answer,
         response_truncated,
         fault: fault.as_ref().map(Fault::describe),
+        installation_token,
         at_ms,
     });
     response

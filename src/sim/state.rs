@@ -440,10 +440,51 @@ impl Team {
 /// An installation access token the simulator issued.
 #[derive(Clone, Debug)]
 pub struct IssuedToken {
+    /// Its number, from 1 in the order issued: how the call record names the token a call
+    /// carried ([`super::ApiCall::installation_token`]).
+    pub serial: u64,
     /// The installation it acts for.
     pub installation_id: i64,
     /// When it stops working (Unix ms).
     pub expires_at: i64,
+    /// What it may reach and do.
+    pub scope: TokenScope,
+    /// Whether `DELETE /installation/token` ended it.
+    pub revoked: bool,
+}
+
+/// What an installation token may reach and do, as it was asked for
+/// (`POST /app/installations/{id}/access_tokens` with `repositories` and `permissions`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TokenScope {
+    /// `owner/name` of the repositories it reaches; `None`: every repository of its
+    /// installation.
+    pub repositories: Option<Vec<String>>,
+    /// Permission name to level (`read`, `write`) it was granted, `metadata: read` among them
+    /// as GitHub adds it; `None`: not narrowed, and then the simulator holds it to nothing but
+    /// its installation's repositories.
+    pub permissions: Option<BTreeMap<String, String>>,
+}
+
+impl TokenScope {
+    /// Whether it reaches the repository `full_name`, as far as its own list goes.
+    pub fn reaches(&self, full_name: &str) -> bool {
+        self.repositories
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n.eq_ignore_ascii_case(full_name)))
+    }
+
+    /// Whether it may read (or, with `write`, write) what `permission` covers.
+    pub fn allows(&self, permission: &str, write: bool) -> bool {
+        let Some(granted) = &self.permissions else {
+            return true;
+        };
+        match granted.get(permission).map(String::as_str) {
+            Some("write") => true,
+            Some("read") => !write,
+            _ => false,
+        }
+    }
 }
 
 /// The whole forge-side state.
@@ -464,6 +505,29 @@ pub struct State {
 }
 
 impl State {
+    /// Records `token` as issued to `installation_id` until `expires_at` with `scope`; returns
+    /// its serial.
+    pub fn issue_token(
+        &mut self,
+        token: &str,
+        installation_id: i64,
+        expires_at: i64,
+        scope: TokenScope,
+    ) -> u64 {
+        let serial = self.installation_tokens.len() as u64 + 1;
+        self.installation_tokens.insert(
+            token.to_owned(),
+            IssuedToken {
+                serial,
+                installation_id,
+                expires_at,
+                scope,
+                revoked: false,
+            },
+        );
+        serial
+    }
+
     /// A fresh id; ids are unique across every kind of object, as a real forge's need not be but
     /// which keeps mistakes (a comment id used as a review id) visible.
     pub fn next_id(&mut self) -> i64 {

@@ -25,6 +25,7 @@ mod runs;
 mod secrets;
 mod signatures;
 mod store;
+mod tokens;
 mod verification;
 mod waiting;
 mod webhooks;

@@ -8,7 +8,7 @@ use super::support::{options, pull_at, repo};
 use ade::forge::ReviewState;
 use ade::forge::gitea::GiteaForge;
 use ade::forge::{
-    BranchProtection, Check, CheckState, CheckTarget, Forge, ForgeError, MergeMethod,
+    BranchProtection, Check, CheckState, CheckTarget, Forge, ForgeError, GitAccess, MergeMethod,
     NewPullRequest, Permission, PullRequestUpdate, Reaction,
 };
 use ade::secret::Secret;
@@ -247,7 +247,10 @@ async fn every_operation_builds_documented_requests_and_reads_the_answers() {
             None
         );
 
-        let credential = gitea.clone_credential(&repo).await.unwrap();
+        let credential = gitea
+            .clone_credential(&repo, GitAccess::Push)
+            .await
+            .unwrap();
         assert_eq!(
             credential.url,
             "https://gitea.example.com/octo-org/hello-world.git"
@@ -257,6 +260,13 @@ async fn every_operation_builds_documented_requests_and_reads_the_answers() {
             ("ade-bot", TOKEN)
         );
         assert_eq!(credential.expires_at, None);
+        let before = fake.requests().len();
+        gitea.revoke_credential(&credential).await.unwrap();
+        assert_eq!(
+            fake.requests().len(),
+            before,
+            "the bot's own token is not revoked"
+        );
 
         let requests = fake.requests();
         let find = |route: &str| requests.iter().find(|r| r.route(PREFIX) == route).unwrap();

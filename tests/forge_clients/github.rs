@@ -9,8 +9,8 @@ use super::openapi::assert_conforms;
 use super::support::{pull_at, repo, rfc3339_in};
 use ade::forge::ReviewState;
 use ade::forge::{
-    BranchProtection, Check, CheckState, CheckTarget, Forge, ForgeError, MergeMethod, MergeRefusal,
-    NewPullRequest, Permission, PullRequestUpdate, Reaction,
+    BranchProtection, Check, CheckState, CheckTarget, Forge, ForgeError, GitAccess, MergeMethod,
+    MergeRefusal, NewPullRequest, Permission, PullRequestUpdate, Reaction,
 };
 use serde_json::{Value, json};
 
@@ -133,7 +133,7 @@ async fn every_operation_builds_documented_requests_and_reads_the_answers() {
         None
     );
 
-    let credential = gh.clone_credential(&repo).await.unwrap();
+    let credential = gh.clone_credential(&repo, GitAccess::Push).await.unwrap();
     assert_eq!(
         credential.url,
         "https://github.com/octo-org/hello-world.git"
@@ -141,6 +141,7 @@ async fn every_operation_builds_documented_requests_and_reads_the_answers() {
     assert_eq!(credential.username, "x-access-token");
     assert_eq!(credential.password.expose(), "ghs_test_token_1");
     assert!(credential.expires_at.unwrap() > ade::clock::unix_ms() + 50 * 60 * 1000);
+    gh.revoke_credential(&credential).await.unwrap();
 
     let requests = fake.requests();
     let labels = requests

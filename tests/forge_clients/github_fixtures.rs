@@ -82,6 +82,7 @@ pub fn routes(r: &Recorded) -> Answer {
         "POST /app/installations/42/access_tokens" => {
             return token_answer("ghs_test_token_1", 3600);
         }
+        "DELETE /installation/token" => return Answer::empty(204),
         _ => {}
     }
     match repo_route.as_str() {

@@ -5,12 +5,15 @@
 use super::checks::assert_every_call_conforms;
 use super::gate;
 use super::git::Git;
-use super::world::{Dialect, LEVELS, LIB, README, REPO, SPACED, SPACED_TEXT, World};
+use super::world::{Dialect, LEVELS, LIB, OTHER, README, REPO, SPACED, SPACED_TEXT, World};
 use ade::forge::ReviewState;
 use ade::forge::{
-    BranchProtection, Check, CheckState, CheckTarget, ForgeError, ForgePullRequest, MergeMethod,
-    MergeRefusal, NewPullRequest, PullRequestUpdate, Reaction, Team,
+    BranchProtection, Check, CheckState, CheckTarget, CloneCredential, ForgeError,
+    ForgePullRequest, GitAccess, MergeMethod, MergeRefusal, NewPullRequest, PullRequestUpdate,
+    Reaction, Team,
 };
+use std::collections::BTreeMap;
+use std::path::Path;
 
 /// Comments seeded by people before ade lists them: past GitHub's page of 100.
 const SEEDED_COMMENTS: usize = 104;
@@ -562,9 +565,14 @@ async fn merge(w: &World, pull: i64, head: &str) {
     assert!(read.merged && !read.open, "{read:?}");
 }
 
-/// Clones with the credential, checks what came, pushes a branch, and shows a wrong token fails.
+/// Clones with a credential to push, checks what came, pushes a branch, and shows a wrong token
+/// fails; on GitHub, that the token reaches nothing else and is dead once revoked.
 async fn clone_and_push(w: &World) {
-    let credential = w.forge.clone_credential(&w.repo).await.unwrap();
+    let credential = w
+        .forge
+        .clone_credential(&w.repo, GitAccess::Push)
+        .await
+        .unwrap();
     assert_eq!(credential.url, w.sim.clone_url(REPO));
     match w.dialect {
         Dialect::Github => {
@@ -620,4 +628,98 @@ async fn clone_and_push(w: &World) {
         Some(b"run 7\n".to_vec()),
         "the API reads what git pushed"
     );
+    if w.dialect == Dialect::Github {
+        git_token_scope(w, &git, &clone, &credential).await;
+    }
+    w.forge.revoke_credential(&credential).await.unwrap();
+    let after = git
+        .run(
+            &work,
+            &credential,
+            credential.password.expose(),
+            &["ls-remote", &credential.url],
+        )
+        .await;
+    match w.dialect {
+        Dialect::Github => assert!(!after.status.success(), "a revoked token fetches nothing"),
+        // The bot's own token: there is nothing to revoke, and ade goes on using it.
+        Dialect::Gitea | Dialect::Forgejo => assert!(after.status.success()),
+    }
+}
+
+/// A GitHub token asked for one repository and `contents` reaches that repository alone, for
+/// that alone; one asked to fetch cannot push.
+async fn git_token_scope(w: &World, git: &Git, clone: &Path, credential: &CloneCredential) {
+    let other = w.sim.clone_url(OTHER);
+    let elsewhere = git
+        .run(
+            clone,
+            credential,
+            credential.password.expose(),
+            &["ls-remote", &other],
+        )
+        .await;
+    assert!(!elsewhere.status.success(), "the token reaches {OTHER}");
+    let api = reqwest::Client::new();
+    let bearer = format!("Bearer {}", credential.password.expose());
+    let other_repo = api
+        .get(format!("{}/repos/{OTHER}", w.sim.api_url()))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_repo.status(), 404, "another repository is hidden");
+    let comment = api
+        .post(format!(
+            "{}/repos/{REPO}/issues/1/comments",
+            w.sim.api_url()
+        ))
+        .header("authorization", &bearer)
+        .header("content-type", "application/json")
+        .body(r#"{"body": "not mine to say"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(comment.status(), 403, "a permission it was not given");
+
+    let fetch = w
+        .forge
+        .clone_credential(&w.repo, GitAccess::Fetch)
+        .await
+        .unwrap();
+    git.ok(clone, &fetch, &["fetch", "-q", &fetch.url, "main"])
+        .await;
+    let push = git
+        .run(
+            clone,
+            &fetch,
+            fetch.password.expose(),
+            &["push", "-q", &fetch.url, "HEAD:refs/heads/ade/run-8"],
+        )
+        .await;
+    assert!(!push.status.success(), "a token to fetch pushes nothing");
+    assert_eq!(w.sim.branch_sha(REPO, "ade/run-8").await, None);
+    w.forge.revoke_credential(&fetch).await.unwrap();
+
+    let tokens = w.sim.installation_tokens();
+    let scope_of = |token: &CloneCredential| {
+        tokens
+            .iter()
+            .find(|t| t.token == token.password.expose())
+            .map(|t| (t.scope.clone(), t.revoked))
+            .expect("the simulator issued it")
+    };
+    let contents = |level: &str| {
+        Some(BTreeMap::from([
+            ("contents".to_string(), level.to_string()),
+            ("metadata".to_string(), "read".to_string()),
+        ]))
+    };
+    let (pushing, _) = scope_of(credential);
+    assert_eq!(pushing.repositories, Some(vec![REPO.to_string()]));
+    assert_eq!(pushing.permissions, contents("write"));
+    let (fetching, revoked) = scope_of(&fetch);
+    assert_eq!(fetching.repositories, Some(vec![REPO.to_string()]));
+    assert_eq!(fetching.permissions, contents("read"));
+    assert!(revoked);
 }

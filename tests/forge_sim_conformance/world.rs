@@ -38,6 +38,8 @@ impl Dialect {
 
 /// The repository every scenario works in.
 pub const REPO: &str = "octo/demo";
+/// Another repository of the same owner, which ade's app and bot may reach too.
+pub const OTHER: &str = "octo/other";
 pub const README: &str = "# demo\n";
 pub const LIB: &str = "pub fn answer() -> u32 {\n    42\n}\n";
 /// A name that needs percent-encoding in a URL path.
@@ -100,6 +102,9 @@ impl World {
         )
         .await
         .expect("repository");
+        sim.create_repo(NewRepo::new("octo", "other").file("README.md", "# other\n"))
+            .await
+            .expect("another repository");
         for (login, level, _) in LEVELS {
             if *login == "octo" || login.starts_with("nobody") {
                 continue;
@@ -111,7 +116,7 @@ impl World {
         sim.add_label(REPO, "bug", "d73a4a").unwrap();
         let (forge, bot): (Box<dyn Forge>, String) = match dialect {
             Dialect::Github => {
-                sim.install_app("octo", &[REPO]);
+                sim.install_app("octo", &[REPO, OTHER]);
                 let client = GithubForge::from_key(
                     sim.url(),
                     sim.app_id() as u64,
@@ -125,6 +130,8 @@ impl World {
                 let bot = sim.add_bot("ade-bot");
                 // Gitea shows permissions and protection rules to repository admins only.
                 sim.set_permission(REPO, "ade-bot", Permission::Admin)
+                    .unwrap();
+                sim.set_permission(OTHER, "ade-bot", Permission::Write)
                     .unwrap();
                 let client =
                     GiteaForge::with_token(sim.url(), Secret::new(bot.token), client_options())

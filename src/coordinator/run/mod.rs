@@ -3,11 +3,12 @@
 //! 1. [`load`] reads the run, its task, spec and goal, and marks the run started (a run still
 //!    `running` from an attempt whose lease expired is taken over).
 //! 2. [`order`] builds the [`RunOrder`]: the task, the goal text, the dependencies' results, the
-//!    policy's rules and a fresh short-lived clone credential.
+//!    policy's rules and a fresh short-lived credential to fetch with.
 //! 3. The [`Runner`] carries it out (prepare, agent, check, publish, verify); this job watches
-//!    the run's cancel flag meanwhile. When the runner has pushed, [`published`] opens the
-//!    approval ([`approval`]; a draft while verification runs) and marks `ade/verify` in
-//!    progress.
+//!    the run's cancel flag meanwhile. When the runner is about to push, it is given a fresh
+//!    credential that may push; when it has pushed, [`published`] revokes the run's credentials,
+//!    opens the approval ([`approval`]; a draft while verification runs) and marks `ade/verify`
+//!    in progress. Credentials left when the run ends any other way are revoked then.
 //! 4. [`record`] turns the outcome and the verification's verdict into states and forge writes
 //!    (ready for review, a retry with feedback, or a rejection) in one transaction with the job's
 //!    fenced completion; then [`advance`] starts what the freed slot allows and
@@ -33,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 use std::sync::Mutex;
 
 use super::advance::{self, AdvanceContext};
+use super::credentials::GitCredentials;
 use super::finish;
 use super::goals::goal_comment;
 use super::shared::Shared;
@@ -69,6 +71,7 @@ impl RunHandler {
         };
         tracing::info!(run = loaded.run.id, task = %loaded.task.task_id, agent = %loaded.run.agent, attempt = loaded.run.attempt, "run started");
         let forge = self.shared.forge(loaded.forge)?;
+        let credentials = GitCredentials::new(forge.clone(), loaded.repo.clone());
         let prepared = match self.policy_and_base(forge.as_ref(), &loaded).await {
             Err((reason, true)) if ctx.job.attempt < ctx.job.max_attempts => {
                 return Err(JobError::Retry(reason));
@@ -118,7 +121,8 @@ impl RunHandler {
                     }
                 }
                 let bot = self.shared.bot_login(forge.as_ref()).await?;
-                match order::build(ctx, forge.as_ref(), &bot, &policy, &loaded).await {
+                match order::build(ctx, forge.as_ref(), &credentials, &bot, &policy, &loaded).await
+                {
                     Ok(order) => Ok((policy, base, order)),
                     Err(reason) => Err((reason.to_string(), Some(policy))),
                 }
@@ -137,6 +141,7 @@ impl RunHandler {
             loaded: &loaded,
             policy: policy.clone(),
             base: base.clone(),
+            credentials: &credentials,
             state: Mutex::default(),
             watchers: Mutex::default(),
             pushed: CancellationToken::new(),
@@ -145,6 +150,7 @@ impl RunHandler {
             .execute(ctx, order, (loaded.goal.id, &policy), &publisher)
             .await;
         let published = publisher.take();
+        credentials.revoke_all().await;
         if let RunOutcome::Failed {
             fault: Fault::Runner,
             reason,

@@ -2,7 +2,8 @@
 
 use super::load::StoredRun;
 use crate::command::sanitize;
-use crate::forge::{Forge, ForgeError, ReviewState};
+use crate::coordinator::credentials::GitCredentials;
+use crate::forge::{Forge, ForgeError, GitAccess, ReviewState};
 use crate::jobs::JobContext;
 use crate::lifecycle::RunState;
 use crate::policy::EffectivePolicy;
@@ -20,7 +21,7 @@ pub(super) enum OrderError {
     /// A dependant starts from the default branch, and the forge did not tell where it is.
     #[error("the default branch could not be read: {0}")]
     DefaultBranch(#[source] ForgeError),
-    /// The forge gave no credential to fetch and push with.
+    /// The forge gave no credential to fetch with.
     #[error("no git credential from the forge: {0}")]
     Credential(#[source] ForgeError),
     /// Reading or writing the store failed.
@@ -31,10 +32,12 @@ pub(super) enum OrderError {
 /// Most characters of review feedback handed to a retry.
 const REVIEW_FEEDBACK_CHARS: usize = 8 * 1024;
 
-/// Builds what the runner needs; an error is the reason the run fails.
+/// Builds what the runner needs, with a credential to fetch from `credentials`; an error is the
+/// reason the run fails.
 pub(super) async fn build(
     ctx: &JobContext,
     forge: &dyn Forge,
+    credentials: &GitCredentials,
     bot: &str,
     policy: &EffectivePolicy,
     l: &StoredRun,
@@ -60,10 +63,6 @@ pub(super) async fn build(
         tx.commit().await.context("commit the run's base")?;
         head.sha
     };
-    let credential = forge
-        .clone_credential(&l.repo)
-        .await
-        .map_err(OrderError::Credential)?;
     let mut dependencies = Vec::new();
     let unscanned_allowed_by;
     {
@@ -97,6 +96,12 @@ pub(super) async fn build(
         }
     }
     let expected_branch_head = expected_head(ctx, l).await?;
+    let feedback = feedback(forge, bot, l).await;
+    // Last, so that nothing after it can fail and leave it unused; the push asks for its own.
+    let credential = credentials
+        .get(GitAccess::Fetch)
+        .await
+        .map_err(OrderError::Credential)?;
     Ok(RunOrder {
         run_id: l.run.id,
         attempt: l.run.attempt,
@@ -116,7 +121,7 @@ pub(super) async fn build(
         branch: l.run.branch.clone(),
         expected_branch_head,
         requester: l.run.requester.clone(),
-        feedback: feedback(forge, bot, l).await,
+        feedback,
         protected_paths: policy.protected_paths.clone(),
         dlp_rules: policy.dlp_rules.clone(),
         unscanned_allowed_by,

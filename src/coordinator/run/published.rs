@@ -3,6 +3,10 @@
 //! recorded, given the policy's labels, and `ade/verify` is marked in progress on its head, so a
 //! reviewer sees at once that the change is being verified. The verification the run carries out
 //! is recorded as running; if a newer head supersedes it, the runner is told to stop.
+//!
+//! The push itself is made with a credential asked for when the runner is about to push, and
+//! every git credential of the run is revoked once it has pushed: the approval and the checks are
+//! written by ade's own forge client, and verification needs no forge.
 
 use std::sync::{Arc, Mutex};
 
@@ -10,11 +14,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::approval::{self, Opened};
 use super::load::StoredRun;
+use crate::coordinator::credentials::GitCredentials;
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
 use crate::coordinator::watch::{Flag, watch};
 use crate::coordinator::writes::ForgeWrite;
-use crate::forge::Forge;
+use crate::forge::{CloneCredential, Forge, GitAccess};
 use crate::jobs::{JobContext, JobError};
 use crate::lifecycle::VerificationState;
 use crate::policy::EffectivePolicy;
@@ -44,6 +49,8 @@ pub(super) struct Publisher<'a> {
     pub policy: Arc<EffectivePolicy>,
     /// The branch approvals merge into (the default branch).
     pub base: String,
+    /// The run's git credentials.
+    pub credentials: &'a GitCredentials,
     pub state: Mutex<Option<Published>>,
     pub watchers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Fired once the runner pushed: the agent's part is over, and with it what the goal's
@@ -204,7 +211,15 @@ pub(super) async fn record(
 
 #[async_trait::async_trait]
 impl RunProgress for Publisher<'_> {
+    async fn push_credential(&self) -> Result<CloneCredential, String> {
+        self.credentials
+            .get(GitAccess::Push)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     async fn published(&self, head_sha: &str, report: &RunReport) -> CancellationToken {
+        self.credentials.revoke_all().await;
         self.pushed.cancel();
         let run = self.loaded.run.id;
         match self.ctx.store().writer().await {

@@ -9,9 +9,11 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Subject, VerifyJob, passed, report, state_of};
+use crate::coordinator::credentials::GitCredentials;
 use crate::coordinator::shared::Shared;
 use crate::coordinator::watch::{Flag, watch};
 use crate::coordinator::writes::ForgeWrite;
+use crate::forge::GitAccess;
 use crate::jobs::{BoxFuture, Discarded, JobContext, JobError, JobHandler};
 use crate::lifecycle::{State, VerificationState};
 use crate::runner::{Runner, VerifyOrder};
@@ -119,7 +121,8 @@ impl VerifyHandler {
             }
             ctx.commit(tx).await?;
         }
-        let credential = forge.clone_credential(&repo).await?;
+        let credentials = GitCredentials::new(forge.clone(), repo.clone());
+        let credential = credentials.get(GitAccess::Fetch).await?;
         let task_environment = {
             let mut conn = ctx.store().reader().await?;
             let task = tasks::task(&mut conn, subject.approval.task).await?;
@@ -161,6 +164,7 @@ impl VerifyHandler {
         );
         let outcome = self.runner.verify(order, cancel).await;
         watcher.abort();
+        credentials.revoke_all().await;
         self.conclude(ctx, &subject, &row, &outcome.report, outcome.log.as_deref())
             .await
     }

@@ -5,8 +5,8 @@ use super::{Call, GiteaForge, repo_path, wire};
 use crate::forge::http::{Reply, encode_path, encode_segment, query};
 use crate::forge::rest::{self, FileRead, Repos};
 use crate::forge::{
-    BranchHead, BranchProtection, CloneCredential, ForgeError, ForgeResult, Permission, RepoRef,
-    Team,
+    BranchHead, BranchProtection, CloneCredential, ForgeError, ForgeResult, GitAccess, Permission,
+    RepoRef, Team,
 };
 
 impl GiteaForge {
@@ -142,8 +142,14 @@ impl Repos for GiteaForge {
         Ok(gitea.rule_of(repo, branch).await?.enforced())
     }
 
-    /// The bot's own token, which does not expire.
-    async fn clone_credential(gitea: &GiteaForge, repo: &RepoRef) -> ForgeResult<CloneCredential> {
+    /// The bot's own token, which does not expire: Gitea and Forgejo cannot make a token for one
+    /// repository or one kind of access, so `access` changes nothing (docs/gitea.md says what to
+    /// give the bot instead).
+    async fn clone_credential(
+        gitea: &GiteaForge,
+        repo: &RepoRef,
+        _access: GitAccess,
+    ) -> ForgeResult<CloneCredential> {
         let url = rest::repository(gitea, repo).await?.clone_url;
         Ok(CloneCredential {
             url,
@@ -151,6 +157,11 @@ impl Repos for GiteaForge {
             password: gitea.token.clone(),
             expires_at: None,
         })
+    }
+
+    /// Nothing to revoke: the credential is the bot's own token, which ade goes on using.
+    async fn revoke_credential(_: &GiteaForge, _: &CloneCredential) -> ForgeResult<()> {
+        Ok(())
     }
 }
 

@@ -56,6 +56,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
     call("GET", "/app/hook/config", None),
     call("GET", "/repos/{}/{}/installation", None),
     call("POST", "/app/installations/{}/access_tokens", None),
+    // A git token revoking itself.
+    call("DELETE", "/installation/token", None),
     call("GET", "/repos/{}/{}", Some(("metadata", Read))),
     call(
         "GET",

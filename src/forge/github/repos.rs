@@ -6,7 +6,8 @@ use crate::forge::http::{Reply, encode_path, encode_segment, query};
 use crate::forge::rest::{self, FileRead, Repos};
 use crate::forge::setup::ProtectionRead;
 use crate::forge::{
-    BranchHead, BranchProtection, CloneCredential, ForgeResult, Permission, RepoRef, Team,
+    BranchHead, BranchProtection, CloneCredential, ForgeResult, GitAccess, Permission, RepoRef,
+    Team,
 };
 
 /// Asks for a file's bytes instead of its JSON description (files over 1 MB have no inline
@@ -110,16 +111,27 @@ impl Repos for GithubForge {
         Ok(read.enforced())
     }
 
-    /// The installation's access token, which expires within the hour.
-    async fn clone_credential(gh: &GithubForge, repo: &RepoRef) -> ForgeResult<CloneCredential> {
+    /// A token of its own for this git work, which reaches `repo` alone, may only read its
+    /// contents (`Fetch`) or write them too (`Push`), and expires within the hour unless revoked
+    /// before.
+    async fn clone_credential(
+        gh: &GithubForge,
+        repo: &RepoRef,
+        access: GitAccess,
+    ) -> ForgeResult<CloneCredential> {
         let url = rest::repository(gh, repo).await?.clone_url;
-        let (_, token) = gh.installation_token(repo).await?;
+        let token = gh.git_token(repo, access).await?;
         Ok(CloneCredential {
             url,
             username: "x-access-token".to_string(),
             password: token.token,
             expires_at: Some(token.expires_at_ms),
         })
+    }
+
+    async fn revoke_credential(gh: &GithubForge, credential: &CloneCredential) -> ForgeResult<()> {
+        let what = format!("revoke the access token to {}", credential.url);
+        gh.revoke_token(&credential.password, &what).await
     }
 }
 

@@ -2,12 +2,18 @@
 //! renewed when less than five minutes of its hour remain. Callers that need the same
 //! installation's token at once share one refresh; the installation of a repository is looked up
 //! once when the event did not carry it.
+//!
+//! Git gets tokens of its own, never the cached one: each is asked for the one repository and
+//! only `contents` (read to fetch, write to push), and revoked by whoever asked once its git work
+//! is done.
 
 use super::{Call, GithubForge, wire};
 use crate::clock::parse_rfc3339_ms;
 use crate::forge::http::encode_segment;
-use crate::forge::{ForgeError, ForgeResult, RepoRef};
+use crate::forge::{ForgeError, ForgeResult, GitAccess, RepoRef};
 use crate::secret::Secret;
+use http::Method;
+use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -94,22 +100,27 @@ impl GithubForge {
         {
             return Ok((installation, token.clone()));
         }
-        match self.fetch_token(installation).await {
+        let what = format!("create an access token for installation {installation}");
+        match self.fetch_token(installation, None, &what).await {
             Ok(token) => {
                 *current = Some(token.clone());
                 Ok((installation, token))
             }
-            Err(error) => {
-                if matches!(error, ForgeError::NotFound(_)) && repo.installation_id.is_none() {
-                    self.tokens
-                        .installations
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&repo.full_name());
-                }
-                Err(error)
-            }
+            Err(error) => Err(self.not_installed(repo, error)),
         }
+    }
+
+    /// `error`, after forgetting the installation looked up for `repo` when GitHub no longer
+    /// knows it (the app was uninstalled, or moved to another installation).
+    fn not_installed(&self, repo: &RepoRef, error: ForgeError) -> ForgeError {
+        if matches!(error, ForgeError::NotFound(_)) && repo.installation_id.is_none() {
+            self.tokens
+                .installations
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&repo.full_name());
+        }
+        error
     }
 
     /// Drops `token` from the cache if it is still the current one (GitHub refused it: revoked,
@@ -122,18 +133,65 @@ impl GithubForge {
         }
     }
 
-    async fn fetch_token(&self, installation: i64) -> ForgeResult<InstallationToken> {
-        let what = format!("create an access token for installation {installation}");
+    /// A fresh token of `repo`'s installation that reaches `repo` alone and may only do `access`
+    /// to its contents (metadata comes with every token). Never cached: its holder revokes it.
+    pub(super) async fn git_token(
+        &self,
+        repo: &RepoRef,
+        access: GitAccess,
+    ) -> ForgeResult<InstallationToken> {
+        let installation = self.installation_id(repo).await?;
+        let contents = match access {
+            GitAccess::Fetch => "read",
+            GitAccess::Push => "write",
+        };
+        let scope = json!({
+            "repositories": [repo.name],
+            "permissions": { "contents": contents },
+        });
+        let what = format!(
+            "create an access token to {} {} for installation {installation}",
+            match access {
+                GitAccess::Fetch => "fetch from",
+                GitAccess::Push => "push to",
+            },
+            repo.full_name()
+        );
+        self.fetch_token(installation, Some(scope), &what)
+            .await
+            .map_err(|error| self.not_installed(repo, error))
+    }
+
+    /// `DELETE /installation/token`, authenticated with `token` itself. GitHub answers 401 to a
+    /// token it no longer takes (revoked before, or expired): that is done too.
+    pub(super) async fn revoke_token(&self, token: &Secret, what: &str) -> ForgeResult<()> {
+        let call = Call::new(Method::DELETE, "/installation/token".into(), None, what);
+        let reply = self
+            .send(&call, &format!("Bearer {}", token.expose()))
+            .await?;
+        if reply.status.as_u16() == 401 {
+            tracing::debug!("the token was no longer valid; nothing to revoke");
+            return Ok(());
+        }
+        reply.success(what)
+    }
+
+    async fn fetch_token(
+        &self,
+        installation: i64,
+        scope: Option<serde_json::Value>,
+        what: &str,
+    ) -> ForgeResult<InstallationToken> {
         let path = format!("/app/installations/{installation}/access_tokens");
-        let reply = self.app_call(Call::post(path, None, &what)).await?;
-        let answer: wire::AccessToken = reply.success_json(&what)?;
+        let reply = self.app_call(Call::post(path, scope, what)).await?;
+        let answer: wire::AccessToken = reply.success_json(what)?;
         let now = self.options.clock.now_ms();
         let expires_at_ms = answer
             .expires_at
             .as_deref()
             .and_then(parse_rfc3339_ms)
             .unwrap_or(now + DEFAULT_LIFETIME_MS);
-        tracing::debug!(installation, expires_at_ms, "installation token renewed");
+        tracing::debug!(installation, expires_at_ms, "installation token created");
         Ok(InstallationToken {
             token: Secret::new(answer.token),
             expires_at_ms,

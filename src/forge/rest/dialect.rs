@@ -8,8 +8,8 @@
 use crate::forge::http::Reply;
 use crate::forge::{
     BranchHead, BranchProtection, Check, CheckRef, CheckTarget, CloneCredential, ForgeComment,
-    ForgeKind, ForgePullRequest, ForgeResult, ForgeReview, ForgeReviewComment, MergeMethod,
-    MergeRefusal, NewPullRequest, Permission, Reaction, RepoRef, Team,
+    ForgeKind, ForgePullRequest, ForgeResult, ForgeReview, ForgeReviewComment, GitAccess,
+    MergeMethod, MergeRefusal, NewPullRequest, Permission, Reaction, RepoRef, Team,
 };
 use http::Method;
 use serde::de::DeserializeOwned;
@@ -141,8 +141,15 @@ pub(crate) trait Repos: Client {
         branch: &str,
     ) -> ForgeResult<Option<BranchProtection>>;
 
-    /// A short-lived credential to clone, fetch and push over HTTPS.
-    async fn clone_credential(forge: &Self, repo: &RepoRef) -> ForgeResult<CloneCredential>;
+    /// A short-lived credential for `access` to `repo` over HTTPS.
+    async fn clone_credential(
+        forge: &Self,
+        repo: &RepoRef,
+        access: GitAccess,
+    ) -> ForgeResult<CloneCredential>;
+
+    /// Ends a credential [`Repos::clone_credential`] gave.
+    async fn revoke_credential(forge: &Self, credential: &CloneCredential) -> ForgeResult<()>;
 }
 
 /// Reviews of pull requests and the line comments left in them.

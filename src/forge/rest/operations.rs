@@ -9,8 +9,8 @@ use crate::forge::wire;
 use crate::forge::{
     BranchHead, BranchProtection, Check, CheckRef, CheckTarget, CloneCredential, Forge,
     ForgeComment, ForgeError, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview,
-    ForgeReviewComment, MergeMethod, NewPullRequest, Permission, PullRequestUpdate, Reaction,
-    RepoRef, Team,
+    ForgeReviewComment, GitAccess, MergeMethod, NewPullRequest, Permission, PullRequestUpdate,
+    Reaction, RepoRef, Team,
 };
 use http::Method;
 use serde_json::{Map, Value, json};
@@ -251,7 +251,15 @@ impl<D: Dialect> Forge for D {
         Repos::branch_protection(self, repo, branch).await
     }
 
-    async fn clone_credential(&self, repo: &RepoRef) -> ForgeResult<CloneCredential> {
-        Repos::clone_credential(self, repo).await
+    async fn clone_credential(
+        &self,
+        repo: &RepoRef,
+        access: GitAccess,
+    ) -> ForgeResult<CloneCredential> {
+        Repos::clone_credential(self, repo, access).await
+    }
+
+    async fn revoke_credential(&self, credential: &CloneCredential) -> ForgeResult<()> {
+        Repos::revoke_credential(self, credential).await
     }
 }

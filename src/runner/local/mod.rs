@@ -252,7 +252,7 @@ impl LocalRunner {
                 report: report.clone(),
             });
         }
-        let head = publish::push(order, &run, head).await?;
+        let head = publish::push(order, &run, head, progress).await?;
         let pushed = started.elapsed();
         let superseded = progress.published(&head, report).await;
         let published = started.elapsed();

@@ -13,6 +13,7 @@ pub mod json;
 mod pulls;
 mod repos;
 mod review_comments;
+pub mod scopes;
 mod teams;
 
 pub use app::random_token;
@@ -20,7 +21,7 @@ pub use app::random_token;
 use super::core::Sim;
 use super::routes;
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use std::sync::Arc;
 
 /// Every GitHub route the simulator serves.
@@ -35,6 +36,7 @@ pub fn router() -> Router<Arc<Sim>> {
             post(app::create_token),
         )
         .route("/installation/repositories", get(app::installation_repos))
+        .route("/installation/token", delete(app::revoke_token))
         .route("/graphql", post(graphql::graphql))
         .route("/user", get(app::current_user))
         .route("/users/{login}", get(app::get_user))

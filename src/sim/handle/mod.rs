@@ -6,7 +6,7 @@ mod seed;
 
 use super::core::{AppIdentity, Sim};
 use super::faults::{Faults, HookFault};
-use super::state::{IssuedToken, State, User};
+use super::state::{State, TokenScope, User};
 use crate::forge::ForgeKind;
 use crate::forge::ReviewState;
 use std::net::SocketAddr;
@@ -180,13 +180,9 @@ impl Simulator {
     pub fn installation_token(&self, installation_id: i64) -> String {
         let token = format!("ghs_{}", github_token_body());
         let expires_at = self.sim.now() + self.sim.token_ttl_ms;
-        self.sim.state().installation_tokens.insert(
-            token.clone(),
-            IssuedToken {
-                installation_id,
-                expires_at,
-            },
-        );
+        self.sim
+            .state()
+            .issue_token(&token, installation_id, expires_at, TokenScope::default());
         token
     }
 

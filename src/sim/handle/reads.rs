@@ -4,7 +4,7 @@
 use super::Simulator;
 use crate::forge::{CheckState, ForgeKind};
 use crate::sim::git;
-use crate::sim::options::{SimCheck, SimPull};
+use crate::sim::options::{SimCheck, SimPull, SimToken};
 use crate::sim::state::{Repo, ReviewComment};
 use crate::sim::{Comment, Issue, ReactionRecord, Review};
 
@@ -12,6 +12,25 @@ impl Simulator {
     pub(super) fn read_repo(&self, repo: &str) -> Option<Repo> {
         let (owner, name) = repo.split_once('/')?;
         self.sim.repo(owner, name)
+    }
+
+    /// Every installation token issued so far, in the order issued.
+    pub fn installation_tokens(&self) -> Vec<SimToken> {
+        let state = self.sim.state();
+        let mut tokens: Vec<SimToken> = state
+            .installation_tokens
+            .iter()
+            .map(|(token, issued)| SimToken {
+                serial: issued.serial,
+                token: token.clone(),
+                installation_id: issued.installation_id,
+                scope: issued.scope.clone(),
+                revoked: issued.revoked,
+                expires_at: issued.expires_at,
+            })
+            .collect();
+        tokens.sort_by_key(|t| t.serial);
+        tokens
     }
 
     /// The comments on an issue or pull request, oldest first.

@@ -226,6 +226,24 @@ impl Simulator {
         id
     }
 
+    /// Adds `repo` to the repositories an installation covers, as its account does in the app's
+    /// settings.
+    pub fn add_to_installation(&self, installation: i64, repo: &str) -> anyhow::Result<()> {
+        let mut state = self.sim.state();
+        let found = state
+            .installations
+            .iter_mut()
+            .find(|i| i.id == installation)
+            .ok_or_else(|| anyhow::anyhow!("no installation {installation}"))?;
+        found.repositories.push(repo.to_owned());
+        Ok(())
+    }
+
+    /// The installation covering `repo`, if the app is installed on it.
+    pub fn installation_of(&self, repo: &str) -> Option<i64> {
+        self.sim.state().installation_for(repo).map(|i| i.id)
+    }
+
     /// Installs the GitHub App on `account` for these repositories; returns the installation id.
     pub fn install_app(&self, account: &str, repos: &[&str]) -> i64 {
         self.add_user(account);

@@ -302,7 +302,9 @@ async fn execute(
     let (repo, number) = pull_by_node_id(ctx, &id).ok_or_else(unresolved)?;
     let (owner, name) = repo.split_once('/').unwrap_or_default();
     let snapshot = ctx.readable(owner, name).map_err(|_| unresolved())?;
-    if ctx.sim.access(&ctx.caller, &snapshot) < Permission::Write {
+    if ctx.sim.access(&ctx.caller, &snapshot) < Permission::Write
+        || !ctx.caller.may("pull_requests", true)
+    {
         let message = match ctx.caller {
             Caller::Installation { .. } => "Resource not accessible by integration".to_owned(),
             _ => format!(
