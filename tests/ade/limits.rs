@@ -27,7 +27,7 @@ async fn a_user_and_then_the_repository_over_their_command_rates_are_told_once_t
  {
     for forge in [Forge::Github, Forge::Gitea, Forge::Forgejo] {
         let policy = Policy::new()
-            .table("[rate_limits]\ncommands_per_user_per_hour = 2\ncommands_per_hour = 3\n");
+            .table("[rate_limits]\ncommands_per_user_per_hour = 2\ncommands_per_hour = 1\n");
         let story = Setup::on(forge).policy(policy).start(sqlite()).await;
         let issue = story.issue(WRITER, GOAL, TWO_TASKS).await;
         for _ in 0..2 {
@@ -77,8 +77,7 @@ async fn a_user_and_then_the_repository_over_their_command_rates_are_told_once_t
         assert!(
             replies[4].contains("1 command lines per hour in this repository")
                 && replies[4].contains("`rate_limits.commands_per_hour`"),
-            "{forge:?}: {}",
-            replies[4]
+            "{forge:?}: {replies:#?}"
         );
         let records = eventually(PATIENCE, "four limited lines recorded", || async {
             let records = limited(&story);
