@@ -10,9 +10,9 @@ use crate::coordinator::event_job::{
     CommandKind, EditedCommandJob, EditedCommandKind, PolicyCheckJob,
 };
 use crate::coordinator::intake::Intake;
-use crate::coordinator::reconcile::{self, ReconcileHandler, ReconcileJob};
 use crate::coordinator::policies::Policies;
 use crate::coordinator::policy_check::PolicyCheckHandler;
+use crate::coordinator::reconcile::{self, ReconcileHandler, ReconcileJob};
 use crate::coordinator::resume::{self, ResumeHandler, ResumeJob, Resumed};
 use crate::coordinator::review::closed::ApprovalClosedHandler;
 use crate::coordinator::review::gate::{GateHandler, GateJob};
@@ -235,8 +235,12 @@ impl Service {
             })
         });
         let (runner, parallel) = runner.unzip();
-        let reconciler =
-            ReconcileHandler::new(shared.clone(), sink.clone(), metrics.clone(), config.reconcile);
+        let reconciler = ReconcileHandler::new(
+            shared.clone(),
+            sink.clone(),
+            metrics.clone(),
+            config.reconcile,
+        );
         let (handlers, run_handlers) = handlers(
             &shared,
             &forges,

@@ -11,14 +11,13 @@ use super::agents::{self, ForgeSecrets};
 use super::check::{Check, Origins};
 use super::one_or_many::OneOrMany;
 use super::raw::{
-    RawAudit, RawConfig, RawDatabase, RawGitea, RawGithub, RawJobs, RawMetrics, RawReconcile, RawRetention,
-    RawSecrets, RawServer,
+    RawAudit, RawConfig, RawDatabase, RawGitea, RawGithub, RawJobs, RawMetrics, RawReconcile,
+    RawRetention, RawSecrets, RawServer,
 };
 use super::runner;
 use super::{
-    ReconcileConfig,
-    Config, ConfigError, DatabaseConfig, GiteaConfig, GithubConfig, JobsConfig, Secret, SecretFile,
-    ServerConfig, StorageConfig,
+    Config, ConfigError, DatabaseConfig, GiteaConfig, GithubConfig, JobsConfig, ReconcileConfig,
+    Secret, SecretFile, ServerConfig, StorageConfig,
 };
 use crate::ingress::FailureLimit;
 use crate::retention::RetentionConfig;

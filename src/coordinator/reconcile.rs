@@ -85,12 +85,7 @@ async fn enqueue(store: &Store, now: i64, every: Duration) -> Result<(), StoreEr
         period: now / every,
     };
     let mut conn = store.writer().await?;
-    store::jobs::enqueue(
-        &mut conn,
-        &job.new_job(ReconcileJob::ATTEMPTS, now),
-        now,
-    )
-    .await?;
+    store::jobs::enqueue(&mut conn, &job.new_job(ReconcileJob::ATTEMPTS, now), now).await?;
     Ok(())
 }
 

@@ -36,9 +36,10 @@ impl Comment {
     /// The comment as ade reads it, a deleted author shown as `ghost`.
     pub(crate) fn read(self, ghost: &str) -> crate::forge::ForgeComment {
         let author_id = self.user.as_ref().map_or(0, |u| u.id);
-        let author_bot = self.user.as_ref().is_some_and(|u| {
-            u.kind.as_deref() == Some("Bot") || u.login.ends_with("[bot]")
-        });
+        let author_bot = self
+            .user
+            .as_ref()
+            .is_some_and(|u| u.kind.as_deref() == Some("Bot") || u.login.ends_with("[bot]"));
         crate::forge::ForgeComment {
             id: self.id,
             author: login_or(self.user, ghost),

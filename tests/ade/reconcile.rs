@@ -41,7 +41,9 @@ async fn planned(story: &Story) -> (i64, usize) {
     let issue = story.issue(MAINTAINER, GOAL, CHECKLIST).await;
     story.comment(issue, MAINTAINER, "/ade plan").await;
     story
-        .until("plan v1", |s| s.plan_comment(issue).filter(|p| p.contains("v1")))
+        .until("plan v1", |s| {
+            s.plan_comment(issue).filter(|p| p.contains("v1"))
+        })
         .await;
     story.settle().await;
     (issue, story.bot_comments(issue).len())
@@ -92,11 +94,7 @@ async fn a_plan_whose_webhook_was_dropped_is_planned_by_the_sweep_and_its_late_d
             .into_iter()
             .find(|d| d.event == "issue_comment" && d.body.contains("keep it small"))
             .expect("the dropped delivery is recorded");
-        story
-            .sim
-            .redeliver(&dropped.id)
-            .await
-            .expect("redelivered");
+        story.sim.redeliver(&dropped.id).await.expect("redelivered");
         story.settle().await;
         assert_eq!(story.bot_comments(issue).len(), before + 1, "no reply more");
         assert_eq!(story.reactions(comment), ["eyes"]);
