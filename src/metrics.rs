@@ -153,7 +153,7 @@ impl Metrics {
     }
 
     /// A reconciliation sweep found something no delivery brought: `what` is `comment` (a
-    /// command) or `pull_request` (an approval merged or closed).
+    /// command), `pull_request` (an approval merged or closed) or `review` (an approving review).
     pub fn reconciled(&self, forge: &str, what: &'static str) {
         let labels = vec![("forge", label(forge)), ("what", what.into())];
         *self.reconciled.lock().unwrap().entry(labels) += 1;

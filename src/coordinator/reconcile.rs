@@ -3,8 +3,8 @@
 //! delivery takes (docs/operations.md).
 //!
 //! One [`ReconcileJob`] per period, whichever replica enqueues it first, one at a time across
-//! replicas. It reads the comments on the issues of open goals and the pull requests of open
-//! approvals; each find becomes a stored delivery and event (keyed by what was found, so a second
+//! replicas. It reads the comments on the issues of open goals, and the pull requests of open
+//! approvals with the approving reviews of a verified head still awaiting review; each find becomes a stored delivery and event (keyed by what was found, so a second
 //! sweep finds it once) handed to the [`EventSink`], the intake, in one transaction with an audit
 //! record `reconcile.found`. The command job's claim on the comment keeps a comment that also
 //! arrives by delivery from acting twice.
@@ -21,10 +21,11 @@ use crate::clock::Clock;
 use crate::config::ReconcileConfig;
 use crate::dispatch::EventSink;
 use crate::events::{
-    Actor, BranchRef, Comment, Event, EventKind, IssueRef, PullRequest, Repository,
+    Actor, BranchRef, Comment, Event, EventKind, IssueRef, PullRequest, Repository, Review,
 };
-use crate::forge::{ForgeComment, ForgePullRequest, RepoRef};
+use crate::forge::{ForgeComment, ForgePullRequest, ForgeReview, RepoRef, ReviewState};
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
+use crate::lifecycle::ApprovalState;
 use crate::metrics::Metrics;
 use crate::store::audit::{self, ActorKind, Entry, Outcome, Scope};
 use crate::store::deliveries::{self, DeliveryState, NewDelivery};
@@ -148,6 +149,22 @@ impl JobHandler for ReconcileHandler {
                 let pull = forge.pull_request(&repo, approval.number).await?;
                 if !pull.open {
                     found.push(closed(approval.forge, &repo, pull));
+                } else if approval.state == ApprovalState::Pending
+                    && approval.verified_sha.as_deref() == Some(pull.head_sha.as_str())
+                {
+                    let bot = self.shared.bot_login(forge.as_ref()).await?;
+                    let reviews = forge.list_reviews(&repo, approval.number).await?;
+                    found.extend(
+                        reviews
+                            .into_iter()
+                            .filter(|r| {
+                                r.state == ReviewState::Approved
+                                    && r.commit_sha.as_deref() == Some(pull.head_sha.as_str())
+                                    && !r.author.eq_ignore_ascii_case(&bot)
+                                    && !r.author.eq_ignore_ascii_case(&approval.requester)
+                            })
+                            .map(|r| reviewed(approval.forge, &repo, approval.number, r)),
+                    );
                 }
             }
             let mut tx = ctx.store().begin().await?;
@@ -275,6 +292,43 @@ fn closed(forge: crate::forge::ForgeKind, repo: &RepoRef, pull: ForgePullRequest
         key: format!("reconcile:pull:{}#{}:{how}", repo.full_name(), pull.number),
         event,
         what: "pull_request",
+    }
+}
+
+/// The event a delivery of `review`'s submission on pull request `number` would have made.
+fn reviewed(
+    forge: crate::forge::ForgeKind,
+    repo: &RepoRef,
+    number: i64,
+    review: ForgeReview,
+) -> Found {
+    let author = Actor {
+        id: 0,
+        login: review.author,
+        bot: false,
+    };
+    let event = Event {
+        forge,
+        repository: Some(repository(repo)),
+        sender: Some(author.clone()),
+        installation_id: repo.installation_id,
+        kind: EventKind::ReviewSubmitted(Review {
+            id: Some(review.id),
+            state: review.state,
+            body: review.body,
+            author,
+            pull_request_number: number,
+            commit_sha: review.commit_sha,
+        }),
+    };
+    Found {
+        key: format!(
+            "reconcile:review:{}#{number}:{}",
+            repo.full_name(),
+            review.id
+        ),
+        event,
+        what: "review",
     }
 }
 

@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
-use crate::support::story::{MAINTAINER, REPO, Story};
+use crate::support::story::{MAINTAINER, REPO, REVIEWER, Story};
 use crate::support::verify::{
-    Forge, Setup, all_runs, approval_of, approved_goal, on_each_database, run_of,
+    Forge, Policy, Setup, all_done, all_runs, approval_of, approved_goal, on_each_database, pull,
+    pull_until, run_of, verify_check,
 };
+use ade::forge::{CheckState, ReviewState};
 use ade::lifecycle::ApprovalState;
 
 const GOAL: &str = "Add a --dry-run flag";
@@ -163,6 +165,49 @@ async fn an_approval_merged_with_its_webhook_dropped_is_recorded_and_the_next_ta
                 .count(),
             1,
             "the next task ran once"
+        );
+        assert_eq!(story.failed_jobs().await, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_approving_review_whose_webhook_was_dropped_reaches_the_merge_gate() {
+    on_each_database(|db| async move {
+        let story = Setup::on(Forge::Gitea)
+            .policy(Policy::new().auto_merge())
+            .reconciling_every(SWEEP)
+            .start(db)
+            .await;
+        approved_goal(&story, GOAL, "- [ ] Parse the flag\n").await;
+        let opened = approval_of(&story, "t1").await;
+        let ready = pull_until(&story, opened.number, "the approval ready", |p| !p.draft).await;
+        verify_check(&story, &ready.head_sha, &[CheckState::Success]).await;
+        all_done(&story).await;
+        story.sim.drop_webhooks(1);
+        let review = story
+            .sim
+            .review(
+                REPO,
+                ready.number,
+                REVIEWER,
+                ReviewState::Approved,
+                "Looks right",
+            )
+            .await
+            .unwrap();
+        pull_until(&story, ready.number, "the approval merged by ade", |p| {
+            p.merged
+        })
+        .await;
+        all_done(&story).await;
+        assert!(pull(&story, ready.number).merged);
+        assert_eq!(
+            found(
+                &story,
+                &format!("reconcile:review:{REPO}#{}:{review}", ready.number)
+            ),
+            1
         );
         assert_eq!(story.failed_jobs().await, 0);
     })
