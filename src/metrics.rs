@@ -64,6 +64,7 @@ pub struct Metrics {
     jobs_finished: Mutex<Series<u64>>,
     job_duration: Mutex<Series<Histogram>>,
     inbox_commits: Mutex<(u64, u64)>,
+    reconciled: Mutex<Series<u64>>,
 }
 
 /// A gauge read at scrape time (queue depth, deliveries by state).
@@ -151,6 +152,13 @@ impl Metrics {
         commits.1 += deliveries as u64;
     }
 
+    /// A reconciliation sweep found something no delivery brought: `what` is `comment` (a
+    /// command), `pull_request` (an approval merged or closed) or `review` (an approving review).
+    pub fn reconciled(&self, forge: &str, what: &'static str) {
+        let labels = vec![("forge", label(forge)), ("what", what.into())];
+        *self.reconciled.lock().unwrap().entry(labels) += 1;
+    }
+
     /// The Prometheus text exposition of every metric, plus the gauges read for this scrape.
     pub fn render(&self, gauges: &[Gauge]) -> String {
         let mut out = String::new();
@@ -177,6 +185,12 @@ impl Metrics {
             "ade_delivery_processing_seconds",
             "Time from storing a delivery to the end of its handling.",
             &self.delivery_latency.lock().unwrap(),
+        );
+        counter(
+            &mut out,
+            "ade_reconciled_total",
+            "What reconciliation sweeps found that no delivery brought, by forge and kind.",
+            &self.reconciled.lock().unwrap(),
         );
         counter(
             &mut out,

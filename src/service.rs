@@ -12,6 +12,7 @@ use crate::coordinator::event_job::{
 use crate::coordinator::intake::Intake;
 use crate::coordinator::policies::Policies;
 use crate::coordinator::policy_check::PolicyCheckHandler;
+use crate::coordinator::reconcile::{self, ReconcileHandler, ReconcileJob};
 use crate::coordinator::resume::{self, ResumeHandler, ResumeJob, Resumed};
 use crate::coordinator::review::closed::ApprovalClosedHandler;
 use crate::coordinator::review::gate::{GateHandler, GateJob};
@@ -234,13 +235,21 @@ impl Service {
             })
         });
         let (runner, parallel) = runner.unzip();
+        let reconciler = ReconcileHandler::new(
+            shared.clone(),
+            sink.clone(),
+            metrics.clone(),
+            config.reconcile,
+        );
         let (handlers, run_handlers) = handlers(
             &shared,
             &forges,
             Dispatcher::new(Some(sink), metrics.clone()),
             runner,
             &retention,
+            reconciler,
         );
+        let sweep_clock = options.clock.clone();
         let queue = Queue {
             store: store.clone(),
             clock: options.clock.clone(),
@@ -284,6 +293,14 @@ impl Service {
         let leader = tokio::spawn(leader.run(stop.clone()));
         let sweeper = tokio::spawn(audit.clone().run(store.clone(), stop.clone()));
         let purges = tokio::spawn(retention.run(stop.clone()));
+        let sweeps = config.reconcile.every.map(|every| {
+            tokio::spawn(reconcile::run(
+                store.clone(),
+                sweep_clock,
+                every,
+                stop.clone(),
+            ))
+        });
         let mut tasks = vec![
             worker.abort_handle(),
             leader.abort_handle(),
@@ -292,6 +309,7 @@ impl Service {
             writer.abort_handle(),
         ];
         tasks.extend(runner.as_ref().map(|r| r.abort_handle()));
+        tasks.extend(sweeps.as_ref().map(|s| s.abort_handle()));
         tasks.extend(listen.as_ref().map(|l| l.abort_handle()));
         let closing = store.clone();
         let header_timeout = config.server.header_timeout;
@@ -325,6 +343,9 @@ impl Service {
             }
             leader.await.ok();
             purges.await.ok();
+            if let Some(sweeps) = sweeps {
+                sweeps.await.ok();
+            }
             if let Some(listen) = listen {
                 listen.await.ok();
             }
@@ -413,9 +434,11 @@ fn handlers(
     dispatcher: Dispatcher,
     runner: Option<Arc<dyn Runner>>,
     retention: &Retention,
+    reconciler: ReconcileHandler,
 ) -> (Handlers, Option<Handlers>) {
     let mut handlers = Handlers::default();
     handlers.register::<PurgeJob>(retention.purge_handler());
+    handlers.register::<ReconcileJob>(reconciler);
     handlers.register::<DeliveryJob>(dispatcher);
     handlers.register::<CommandJob>(CommandHandler::<CommandKind>::new(shared.clone()));
     handlers.register::<EditedCommandJob>(CommandHandler::<EditedCommandKind>::new(shared.clone()));
@@ -537,12 +560,24 @@ mod tests {
             3,
         );
         let dispatcher = Dispatcher::new(None, Arc::new(Metrics::default()));
+        let intake = Arc::new(Intake {
+            max_attempts: 3,
+            policies: Arc::new(Policies::new(Default::default())),
+            warm_runner: false,
+        });
+        let reconciler = ReconcileHandler::new(
+            shared.clone(),
+            intake,
+            Arc::new(Metrics::default()),
+            Default::default(),
+        );
         let (handlers, run_handlers) = handlers(
             &shared,
             &forges,
             dispatcher,
             Some(Arc::new(NoRunner)),
             &retention,
+            reconciler,
         );
         let run_handlers = run_handlers.expect("a runner's handlers");
         let mut kinds = HashSet::new();
@@ -566,6 +601,7 @@ mod tests {
             "verify",
             "warm_runner",
             "retention_purge",
+            "reconcile",
         ];
         assert_eq!(kinds, HashSet::from(stored));
         let runner: HashSet<_> = run_handlers.kinds().collect();

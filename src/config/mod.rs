@@ -43,6 +43,8 @@ pub struct Config {
     pub audit: crate::audit::AuditConfig,
     /// `[retention]`: the server's own retention periods and how often ade purges.
     pub retention: crate::retention::RetentionConfig,
+    /// `[reconcile]`: how often ade looks on the forge for what no delivery brought.
+    pub reconcile: ReconcileConfig,
     /// `[github]`: the GitHub App.
     pub github: GithubConfig,
     /// `[gitea]`: the Gitea or Forgejo instance.
@@ -62,6 +64,25 @@ pub struct Config {
     /// Every file this configuration read a secret from, with the key that named it: what
     /// `ade doctor` checks is readable by its owner alone.
     pub secret_files: Vec<SecretFile>,
+}
+
+/// `ade.toml`'s `[reconcile]`: the sweep that reads the forge for comments, reviews and pull
+/// request states whose deliveries were lost (docs/operations.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReconcileConfig {
+    /// How often a sweep runs; `None` when sweeps are off (`interval_secs = 0`).
+    pub every: Option<Duration>,
+    /// How old a comment may be and still be acted on.
+    pub max_age: Duration,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> ReconcileConfig {
+        ReconcileConfig {
+            every: Some(Duration::from_secs(300)),
+            max_age: Duration::from_secs(86_400),
+        }
+    }
 }
 
 /// A file holding a secret, as the configuration names it.

@@ -15,6 +15,7 @@ pub(super) struct RawConfig {
     pub storage: RawStorage,
     pub audit: RawAudit,
     pub retention: RawRetention,
+    pub reconcile: RawReconcile,
     pub github: RawGithub,
     pub gitea: RawGitea,
     pub jobs: RawJobs,
@@ -69,6 +70,13 @@ pub(super) struct RawRetention {
     pub completed_jobs_days: Option<u32>,
     pub failed_jobs_days: Option<u32>,
     pub audit_days: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a [reconcile] table")]
+pub(super) struct RawReconcile {
+    pub interval_secs: Option<u64>,
+    pub max_age_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

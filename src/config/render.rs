@@ -76,6 +76,14 @@ impl Config {
         out.integer("failed_jobs_days", retention.failed_jobs_days.into());
         out.integer("audit_days", retention.audit_days.into());
 
+        let reconcile = &self.reconcile;
+        out.section("reconcile");
+        out.integer(
+            "interval_secs",
+            reconcile.every.map_or(0, |every| every.as_secs()).into(),
+        );
+        out.integer("max_age_secs", reconcile.max_age.as_secs().into());
+
         let github = &self.github;
         out.section("github");
         match github.app_id {

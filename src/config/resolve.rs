@@ -11,13 +11,13 @@ use super::agents::{self, ForgeSecrets};
 use super::check::{Check, Origins};
 use super::one_or_many::OneOrMany;
 use super::raw::{
-    RawAudit, RawConfig, RawDatabase, RawGitea, RawGithub, RawJobs, RawMetrics, RawRetention,
-    RawSecrets, RawServer,
+    RawAudit, RawConfig, RawDatabase, RawGitea, RawGithub, RawJobs, RawMetrics, RawReconcile,
+    RawRetention, RawSecrets, RawServer,
 };
 use super::runner;
 use super::{
-    Config, ConfigError, DatabaseConfig, GiteaConfig, GithubConfig, JobsConfig, Secret, SecretFile,
-    ServerConfig, StorageConfig,
+    Config, ConfigError, DatabaseConfig, GiteaConfig, GithubConfig, JobsConfig, ReconcileConfig,
+    Secret, SecretFile, ServerConfig, StorageConfig,
 };
 use crate::ingress::FailureLimit;
 use crate::retention::RetentionConfig;
@@ -115,6 +115,7 @@ pub(super) fn resolve(
         database: database(&check, raw.database, &storage)?,
         audit: audit(&check, raw.audit, &storage)?,
         retention: retention(&check, raw.retention)?,
+        reconcile: reconcile(&check, raw.reconcile)?,
         jobs: jobs(&check, raw.jobs)?,
         policy: server_policy(&check, policy)?,
         runner: runner::runner(&check, raw.runner, &storage)?,
@@ -294,6 +295,38 @@ fn retention(check: &Check, raw: RawRetention) -> Result<RetentionConfig, Config
             .unwrap_or(default.completed_jobs_days),
         failed_jobs_days: raw.failed_jobs_days.unwrap_or(default.failed_jobs_days),
         audit_days: raw.audit_days.unwrap_or(default.audit_days),
+    })
+}
+
+/// `[reconcile]`: a sweep at most every 10 s (more would spend the forge's rate limit on reads)
+/// and at least daily, or off with 0; comments from the last minute to the last week.
+fn reconcile(check: &Check, raw: RawReconcile) -> Result<ReconcileConfig, ConfigError> {
+    let default = ReconcileConfig::default();
+    let every = match raw.interval_secs {
+        None => default.every,
+        Some(0) => None,
+        Some(secs) => {
+            let secs = check.at_least("reconcile.interval_secs", secs, 10)?;
+            if secs > 86_400 {
+                return Err(check.invalid(
+                    "reconcile.interval_secs",
+                    format!("must be at most 86400 (a day), or 0 for no sweeps, not {secs}"),
+                ));
+            }
+            Some(Duration::from_secs(secs))
+        }
+    };
+    let max_age = raw.max_age_secs.unwrap_or(default.max_age.as_secs());
+    let max_age = check.at_least("reconcile.max_age_secs", max_age, 60)?;
+    if max_age > 7 * 86_400 {
+        return Err(check.invalid(
+            "reconcile.max_age_secs",
+            format!("must be at most 604800 (a week), not {max_age}"),
+        ));
+    }
+    Ok(ReconcileConfig {
+        every,
+        max_age: Duration::from_secs(max_age),
     })
 }
 

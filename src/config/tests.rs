@@ -313,6 +313,45 @@ fn limits_are_checked() {
 }
 
 #[test]
+fn reconciliation_sweeps_are_bounded_or_off() {
+    let defaults = Config::load(None, env(&[])).unwrap().reconcile;
+    assert_eq!(defaults.every, Some(Duration::from_secs(300)));
+    assert_eq!(defaults.max_age, Duration::from_secs(86_400));
+    let off = Config::load(None, env(&[("ADE_RECONCILE__INTERVAL_SECS", "0")])).unwrap();
+    assert_eq!(off.reconcile.every, None);
+    for (var, value, said) in [
+        (
+            "ADE_RECONCILE__INTERVAL_SECS",
+            "5",
+            "must be at least 10, not 5",
+        ),
+        (
+            "ADE_RECONCILE__INTERVAL_SECS",
+            "90000",
+            "must be at most 86400 (a day), or 0 for no sweeps, not 90000",
+        ),
+        (
+            "ADE_RECONCILE__MAX_AGE_SECS",
+            "59",
+            "must be at least 60, not 59",
+        ),
+        (
+            "ADE_RECONCILE__MAX_AGE_SECS",
+            "604801",
+            "must be at most 604800 (a week), not 604801",
+        ),
+    ] {
+        let err = Config::load(None, env(&[(var, value)])).unwrap_err();
+        let key = var
+            .trim_start_matches("ADE_")
+            .replace("__", ".")
+            .to_lowercase();
+        assert_eq!(err.key(), Some(key.as_str()), "{var}={value}: {err}");
+        assert!(err.to_string().contains(said), "{err}");
+    }
+}
+
+#[test]
 fn urls_must_have_a_known_scheme() {
     let err = Config::load(
         None,

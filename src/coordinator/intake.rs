@@ -46,7 +46,7 @@ impl Intake {
 
 /// Whether a comment might carry a command, cheaply and generously: the parser decides for real in
 /// the job, so this only spares a job for comments that cannot hold one.
-fn mentions_ade(body: &str) -> bool {
+pub(super) fn mentions_ade(body: &str) -> bool {
     body.as_bytes()
         .windows(4)
         .any(|w| w.eq_ignore_ascii_case(b"/ade"))

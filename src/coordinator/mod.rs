@@ -11,6 +11,7 @@ pub mod goals;
 pub mod intake;
 pub mod policies;
 pub mod policy_check;
+pub mod reconcile;
 pub mod render;
 pub mod resume;
 pub mod review;

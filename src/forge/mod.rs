@@ -146,8 +146,14 @@ pub struct ForgeComment {
     pub id: i64,
     /// The author's login.
     pub author: String,
+    /// The author's numeric id (0 when the forge did not say).
+    pub author_id: i64,
+    /// Whether the forge marks the author as a bot (GitHub's `Bot` type, a `[bot]` login).
+    pub author_bot: bool,
     /// The text.
     pub body: String,
+    /// When it was created (Unix ms), when the forge said so readably.
+    pub created_at: Option<i64>,
 }
 
 /// The reactions ade posts.

@@ -7,6 +7,12 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 pub(crate) struct User {
     pub login: String,
+    /// Read by a comment's author only; 0 where the forge leaves it out.
+    #[serde(default)]
+    pub id: i64,
+    /// GitHub's `type` (`Bot` for an app's account); Gitea sends none.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
 }
 
 /// Login of a possibly deleted user, or `ghost` as the forge shows such users.
@@ -21,15 +27,30 @@ pub(crate) struct Comment {
     pub user: Option<User>,
     #[serde(default)]
     pub body: Option<String>,
+    /// Read leniently: anything but a time leaves the comment without one.
+    #[serde(default)]
+    pub created_at: Option<serde_json::Value>,
 }
 
 impl Comment {
     /// The comment as ade reads it, a deleted author shown as `ghost`.
     pub(crate) fn read(self, ghost: &str) -> crate::forge::ForgeComment {
+        let author_id = self.user.as_ref().map_or(0, |u| u.id);
+        let author_bot = self
+            .user
+            .as_ref()
+            .is_some_and(|u| u.kind.as_deref() == Some("Bot") || u.login.ends_with("[bot]"));
         crate::forge::ForgeComment {
             id: self.id,
             author: login_or(self.user, ghost),
+            author_id,
+            author_bot,
             body: self.body.unwrap_or_default(),
+            created_at: self
+                .created_at
+                .as_ref()
+                .and_then(serde_json::Value::as_str)
+                .and_then(crate::clock::parse_rfc3339_ms),
         }
     }
 }

@@ -320,3 +320,19 @@ pub async fn unset_verified(conn: &mut Conn, id: i64, head_sha: &str) -> Result<
     )
     .await
 }
+
+/// The approvals still pending or approved in ade's store: the pull requests a reconciliation
+/// sweep looks at for a merge or close no delivery brought.
+pub async fn open(conn: &mut Conn) -> Result<Vec<ApprovalRow>, StoreError> {
+    all(
+        conn,
+        sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM approvals a WHERE a.state IN ($1, $2) ORDER BY a.id"
+        ))
+        .bind(ApprovalState::Pending.as_str())
+        .bind(ApprovalState::Approved.as_str()),
+        approval_row,
+        "read open approvals",
+    )
+    .await
+}

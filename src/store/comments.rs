@@ -40,3 +40,17 @@ pub async fn claim(
     .await?;
     Ok(owner.first() == Some(&job))
 }
+
+/// Whether a job claimed comment `comment_id` of `forge` already: its commands were acted on.
+pub async fn acted(conn: &mut Conn, forge: ForgeKind, comment_id: i64) -> Result<bool, StoreError> {
+    let owner: Vec<i64> = all(
+        conn,
+        sqlx::query("SELECT job FROM comments_acted WHERE forge = $1 AND comment_id = $2")
+            .bind(forge.as_str())
+            .bind(comment_id),
+        |row| row.try_get(0),
+        "read a comment's claim",
+    )
+    .await?;
+    Ok(!owner.is_empty())
+}

@@ -286,3 +286,37 @@ pub async fn goal_of_spec(conn: &mut Conn, spec: i64) -> Result<Option<GoalRow>,
     };
     optional(conn, query, read, "read goal").await
 }
+
+/// A goal whose plan is open (a version validated or active), as a reconciliation sweep reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenGoal {
+    /// The goal's issue, its title and text when last planned (sanitized).
+    pub goal: GoalRow,
+    /// When ade first planned it: comments older than this are not acted on.
+    pub created_at: i64,
+}
+
+/// The goals with a spec version validated or active, oldest first.
+pub async fn open_goals(conn: &mut Conn) -> Result<Vec<OpenGoal>, StoreError> {
+    let query = sqlx::query(
+        "SELECT g.id, g.forge, g.repository, g.number, g.title, g.body, g.created_at FROM goals g \
+         WHERE EXISTS (SELECT 1 FROM specs s WHERE s.goal = g.id AND s.state IN ($1, $2)) \
+         ORDER BY g.id",
+    )
+    .bind(SpecState::Validated.as_str())
+    .bind(SpecState::Active.as_str());
+    let read = |r: &AnyRow| {
+        Ok(OpenGoal {
+            goal: GoalRow {
+                id: r.try_get(0)?,
+                forge: named(r, 1, "forge", ForgeKind::parse)?,
+                repository: named(r, 2, "repository", |name| RepoRef::parse(name, None))?,
+                number: r.try_get(3)?,
+                title: r.try_get(4)?,
+                body: r.try_get(5)?,
+            },
+            created_at: r.try_get(6)?,
+        })
+    };
+    all(conn, query, read, "read open goals").await
+}

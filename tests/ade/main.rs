@@ -19,6 +19,7 @@ mod queue;
 mod real_agent;
 #[path = "../real_agents/mod.rs"]
 mod real_agents;
+mod reconcile;
 mod restart;
 mod retention;
 mod runs;

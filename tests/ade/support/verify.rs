@@ -156,6 +156,7 @@ pub struct Setup {
     files: Vec<(&'static str, String)>,
     public_url: bool,
     purge_every: Option<Duration>,
+    reconcile_every: Option<Duration>,
 }
 
 impl Setup {
@@ -169,12 +170,19 @@ impl Setup {
             files: Vec::new(),
             public_url: false,
             purge_every: None,
+            reconcile_every: None,
         }
     }
 
     /// ade purges what retention no longer keeps this often (an hour by default).
     pub fn purging_every(mut self, every: Duration) -> Setup {
         self.purge_every = Some(every);
+        self
+    }
+
+    /// ade sweeps the forge for what no delivery brought this often (five minutes by default).
+    pub fn reconciling_every(mut self, every: Duration) -> Setup {
+        self.reconcile_every = Some(every);
         self
     }
 
@@ -216,6 +224,7 @@ impl Setup {
         }
         let public_url = self.public_url;
         let purge_every = self.purge_every;
+        let reconcile_every = self.reconcile_every;
         let story = Story::start_on(
             db,
             self.forge.kind(),
@@ -228,6 +237,9 @@ impl Setup {
                 }
                 if let Some(every) = purge_every {
                     config.retention.purge_every = every;
+                }
+                if let Some(every) = reconcile_every {
+                    config.reconcile.every = Some(every);
                 }
             },
         )
