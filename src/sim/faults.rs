@@ -1,15 +1,20 @@
 //! Failures on demand: the next N API calls that match a method and a path pattern answer with a
-//! server error, a rate limit, a delay or no answer at all; the next N webhooks are delayed or
-//! dropped. Rules are used up in the order they were added.
+//! server error, a rate limit, a delay or no answer at all, or are carried out and their answer
+//! lost; the next N webhooks are delayed or dropped. Rules are used up in the order they were
+//! added.
 
 use super::path_pattern::path_matches;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// How [`Fault::describe`] starts for a delay, the one fault after which the routes still
-/// answer (see [`super::ApiCall::answer_injected`]).
+/// How [`Fault::describe`] starts for a delay, after which the routes still answer (see
+/// [`super::ApiCall::answer_injected`]).
 pub(super) const DELAY_PREFIX: &str = "delay ";
+
+/// How [`Fault::describe`] starts for a lost answer: the routes answered, and the call record
+/// keeps that answer, although the caller never got it.
+pub(super) const LOST_PREFIX: &str = "answer lost ";
 
 /// What an API call gets instead of (or before) its answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +45,15 @@ pub enum Fault {
     Delay(Duration),
     /// Hold the request without answering for this long (then 504), so the client times out.
     Timeout(Duration),
+    /// Carry the call out, then lose its answer on the way back: the caller gets `status`
+    /// after `hold` instead (a proxy's 502 at once, or a 504 held longer than the caller
+    /// waits, so it times out). The forge acted; the caller cannot know.
+    AnswerLost {
+        /// What the caller gets instead of the answer.
+        status: u16,
+        /// How long it waits for it.
+        hold: Duration,
+    },
 }
 
 impl Fault {
@@ -60,6 +74,10 @@ impl Fault {
             Fault::Refuse { status, message } => format!("refuse {status}: {message}"),
             Fault::Delay(d) => format!("{DELAY_PREFIX}{}ms", d.as_millis()),
             Fault::Timeout(d) => format!("timeout {}ms", d.as_millis()),
+            Fault::AnswerLost { status, hold } => format!(
+                "{LOST_PREFIX}after the call was carried out: {status} after {}ms",
+                hold.as_millis()
+            ),
         }
     }
 }
@@ -174,5 +192,18 @@ mod tests {
         assert_eq!(faults.take("POST", "/repos/o/r"), Some(Fault::Status(502)));
         assert_eq!(faults.take("POST", "/repos/o/r"), None);
         assert_eq!(faults.take("POST", "/user"), None);
+    }
+
+    #[test]
+    fn a_lost_answer_says_the_call_was_carried_out() {
+        let lost = Fault::AnswerLost {
+            status: 502,
+            hold: Duration::from_millis(1500),
+        };
+        assert_eq!(
+            lost.describe(),
+            "answer lost after the call was carried out: 502 after 1500ms"
+        );
+        assert!(lost.describe().starts_with(LOST_PREFIX));
     }
 }
