@@ -150,6 +150,10 @@ impl ApprovalClosedHandler {
                 }
             };
             writes.extend(finish::settle(&mut tx, &repo, &spec_row, &spec, &policy, now).await?);
+        } else if spec_row.state == SpecState::Archived {
+            // Merged as `/ade cancel` finished the goal: the goal's comments say so.
+            let policy = policy.unwrap_or_default();
+            writes.extend(finish::settle(&mut tx, &repo, &spec_row, &spec, &policy, now).await?);
         }
         self.shared
             .enqueue_writes(&mut tx, event.forge, &writes, now)
