@@ -328,21 +328,35 @@ async fn twenty_approvals_at_once_activate_the_plan_once_and_each_gets_one_reply
 const SLOW_NOTES: &str =
     "sleep 4\nmkdir -p notes\necho \"notes of $ADE_TASK_ID\" > notes/$ADE_TASK_ID.md\n";
 
-async fn approve_racing_cancel(db: TestDb) {
+/// Which of an approval and a cancel the forge delivers first (commands on one goal are
+/// handled in that order; what they start is not).
+#[derive(Clone, Copy, Debug)]
+enum Posted {
+    ApproveFirst,
+    CancelFirst,
+}
+
+async fn approve_racing_cancel(posted: Posted, db: TestDb) {
+    eprintln!("{posted:?}");
     let story = Setup::on(Forge::Github).agent(SLOW_NOTES).start(db).await;
     let replicas = Replicas::of(&story).await;
     let issue = story.issue(MAINTAINER, "Project notes", &tasks(3)).await;
     planned(&story, issue).await;
 
-    let acts = at_once(
-        &story,
-        vec![
-            commenting(issue, MAINTAINER, "/ade approve"),
-            commenting(issue, REVIEWER, "/ade cancel"),
-        ],
-    )
-    .await;
-    let (approve, cancel) = (acts[0], acts[1]);
+    // The second comment is posted as soon as the first one's webhook was taken, before ade
+    // has handled it.
+    let approve = commenting(issue, MAINTAINER, "/ade approve");
+    let cancel = commenting(issue, REVIEWER, "/ade cancel");
+    let (acts, approve_at) = match posted {
+        Posted::ApproveFirst => ([approve, cancel], 0),
+        Posted::CancelFirst => ([cancel, approve], 1),
+    };
+    let mut made = Vec::new();
+    for act in acts {
+        made.extend(at_once(&story, vec![act]).await);
+    }
+    let (approve, cancel) = (made[approve_at], made[1 - approve_at]);
+    let acts = [approve, cancel];
     deliver_again_at_once(&story, &replicas, &deliveries_of_comments(&story, &acts)).await;
     story
         .until("both commands answered", |s| {
@@ -358,8 +372,8 @@ async fn approve_racing_cancel(db: TestDb) {
     let cancelled = reply_to(&story, issue, cancel);
     assert_eq!(times_spec_became(&story, "active").await, 1);
 
-    if cancelled.contains("nothing to cancel") {
-        eprintln!("the cancel was handled first; the plan goes on");
+    if let Posted::CancelFirst = posted {
+        assert!(cancelled.contains("nothing to cancel"), "{cancelled}");
         for task in ["t1", "t2", "t3"] {
             run_of(&story, task, 1, &["succeeded"]).await;
         }
@@ -373,7 +387,7 @@ async fn approve_racing_cancel(db: TestDb) {
             "{pulls:#?}"
         );
     } else {
-        eprintln!("the approval was handled first; the cancel stops everything it started");
+        // The cancel meets the runs the approval started as they start.
         assert!(
             cancelled.contains("cancelled `t1`, `t2`, `t3`"),
             "{cancelled}"
@@ -405,7 +419,9 @@ async fn approve_racing_cancel(db: TestDb) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_approval_racing_a_cancel_ends_running_or_cancelled_never_between() {
-    on_each_database(approve_racing_cancel).await;
+    for posted in [Posted::ApproveFirst, Posted::CancelFirst] {
+        on_each_database(|db| approve_racing_cancel(posted, db)).await;
+    }
 }
 
 // ----- 3. two pushes to one approval -----
