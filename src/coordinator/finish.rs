@@ -1,7 +1,9 @@
 //! Goals that finish. Whenever a task of an active spec settles (merged, rejected, cancelled), the
 //! goal is looked at: once every task has settled, the spec is archived and the goal gets a final
 //! summary (what merged, what was rejected and why, what was cancelled, runs and agent time), and
-//! its issue is closed if the policy says so. Either way the plan comment is rewritten.
+//! its issue is closed if the policy says so. Either way the plan comment is rewritten. A task of
+//! a finished goal that moves afterwards (merged on the forge as `/ade cancel` closed it) has the
+//! summary rewritten too.
 
 use super::goals::goal_comment;
 use super::render::{self, SummaryTaskView, SummaryView};
@@ -66,9 +68,29 @@ pub async fn settle(
                 });
             }
         }
+    } else if row.state == SpecState::Archived && finished_last(tx, row).await? {
+        // A task that moved after the goal finished (a merge that crossed `/ade cancel`): the
+        // summary is rewritten to say how it ended.
+        let number = spec.goal.issue as i64;
+        writes.push(ForgeWrite::Comment {
+            repo: repo.clone(),
+            number,
+            marker: format!("summary:{number}"),
+            body: summary(tx, row, spec, policy.close_finished_goals).await?,
+        });
     }
     writes.insert(0, goal_comment(tx, repo, &shown, spec).await?);
     Ok(writes)
+}
+
+/// Whether archived `row` is the goal's last approved version, archived because its tasks
+/// settled rather than replaced by a newer approval: the goal's summary is its own.
+async fn finished_last(tx: &mut Conn, row: &SpecRow) -> Result<bool, JobError> {
+    let specs = goals::specs(tx, row.goal).await?;
+    let replaced = specs.iter().any(|s| {
+        s.version > row.version && matches!(s.state, SpecState::Active | SpecState::Archived)
+    });
+    Ok(!replaced)
 }
 
 /// The summary comment of a finished spec.

@@ -245,9 +245,17 @@ impl ForgeWriter {
             Some(known) if known.body_hash == hash => return finish(ctx).await,
             Some(known) => Some(known.comment_id),
             // Only an attempt after one that may have posted needs to look for the comment:
-            // the first attempt of a job nothing ever interrupted knows it has not posted.
+            // the first attempt of a job nothing ever interrupted knows it has not posted. One
+            // that cannot look fails here and tries again later, never posting blind.
             None if is_first_try(&ctx.job) => None,
-            None => find_by_marker(client, repo, number, marker).await?,
+            None => match find_by_marker(client, repo, number, marker).await? {
+                // Posted by an attempt that did not live to record it (or to hear the forge's
+                // answer): recorded as it is, without writing it again.
+                Some((id, posted)) if posted == text => {
+                    return record_comment(ctx, forge, repo, (number, marker, hash), id).await;
+                }
+                found => found.map(|(id, _)| id),
+            },
         };
         if let Some(id) = comment_id {
             match client.update_comment(repo, id, &text).await {
@@ -261,19 +269,39 @@ impl ForgeWriter {
             Some(id) => id,
             None => client.create_comment(repo, number, &text).await?,
         };
-        let mut tx = ctx.store().begin().await?;
-        let record = Sticky {
-            comment_id,
-            number,
-            body_hash: hash,
-        };
-        sticky::record(&mut tx, forge, &repository, marker, &record, ctx.now_ms()).await?;
-        let entry = written(forge, repo, &format!("#{number}"), "comment", ctx.now_ms())
-            .with("marker", marker)
-            .with("comment", comment_id);
-        audit::record_for_sweep(&mut tx, &entry).await?;
-        ctx.finish_unsealed(tx).await
+        record_comment(ctx, forge, repo, (number, marker, hash), comment_id).await
     }
+}
+
+/// Records that comment `comment_id` on `number` carries `marker` with the text of hash `hash`,
+/// and completes the job.
+async fn record_comment(
+    ctx: &JobContext,
+    forge: ForgeKind,
+    repo: &RepoRef,
+    (number, marker, hash): (i64, &str, String),
+    comment_id: i64,
+) -> Result<(), JobError> {
+    let mut tx = ctx.store().begin().await?;
+    let record = Sticky {
+        comment_id,
+        number,
+        body_hash: hash,
+    };
+    sticky::record(
+        &mut tx,
+        forge,
+        &repo.full_name(),
+        marker,
+        &record,
+        ctx.now_ms(),
+    )
+    .await?;
+    let entry = written(forge, repo, &format!("#{number}"), "comment", ctx.now_ms())
+        .with("marker", marker)
+        .with("comment", comment_id);
+    audit::record_for_sweep(&mut tx, &entry).await?;
+    ctx.finish_unsealed(tx).await
 }
 
 impl ForgeWriter {
@@ -413,20 +441,20 @@ fn asked(job: &ForgeWriteJob, now: i64) -> Entry {
     }
 }
 
-/// The bot's own comment carrying `marker`, if the forge has one.
+/// The bot's own comment carrying `marker`, if the forge has one: its id and its text.
 async fn find_by_marker(
     client: &Arc<dyn Forge>,
     repo: &RepoRef,
     number: i64,
     marker: &str,
-) -> Result<Option<i64>, JobError> {
+) -> Result<Option<(i64, String)>, JobError> {
     let bot = client.bot_login().await?;
     let line = marker_line(marker);
     let comments = client.list_comments(repo, number).await?;
     Ok(comments
-        .iter()
+        .into_iter()
         .find(|c| c.author.eq_ignore_ascii_case(&bot) && c.body.lines().any(|l| l.trim() == line))
-        .map(|c| c.id))
+        .map(|c| (c.id, c.body)))
 }
 
 impl JobHandler for ForgeWriter {

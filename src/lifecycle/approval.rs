@@ -5,7 +5,7 @@
 //!    │  ▲                                      │
 //!    │  └──── a new run of the task ─────┐     │
 //!    ├──last attempt failed, or a human closed it unmerged──▶ Rejected
-//!    ├──merged──▶ Merged          (Approved, Rejected too)
+//!    ├──merged──▶ Merged          (Approved, Rejected, Closed too: a merge on the forge is a fact)
 //!    └──/ade cancel──▶ Closed ──a new run of the task──▶ Pending
 //! ```
 
@@ -65,7 +65,7 @@ impl State for ApprovalState {
             (Pending, Approved | Rejected | Merged | Closed)
                 | (Approved, Pending | Rejected | Merged | Closed)
                 | (Rejected, Pending | Merged | Closed)
-                | (Closed, Pending)
+                | (Closed, Pending | Merged)
         )
     }
 }
@@ -95,6 +95,7 @@ mod tests {
                 (Rejected, Merged),
                 (Rejected, Closed),
                 (Closed, Pending),
+                (Closed, Merged),
             ]
         );
         let finals: Vec<_> = ApprovalState::ALL.iter().filter(|s| s.is_final()).collect();

@@ -1,7 +1,7 @@
 //! The record of every API and git request the simulator received, so a test can assert on what
 //! ade did (and did not do) without mocking anything on ade's side.
 
-use super::faults::{DELAY_PREFIX, REWRITE_PREFIX};
+use super::faults::{DELAY_PREFIX, LOST_PREFIX, REWRITE_PREFIX};
 use super::path_pattern::path_matches;
 use serde::Serialize;
 use std::sync::Mutex;
@@ -19,7 +19,8 @@ pub struct ApiCall {
     pub query: String,
     /// Git over smart HTTP rather than an API call.
     pub git: bool,
-    /// The status answered.
+    /// The status answered (for a lost answer, the one the routes gave: what the forge did,
+    /// not what the caller got).
     pub status: u16,
     /// The request body as text, when it was JSON or text (git traffic is not kept).
     pub body: Option<String>,
@@ -58,11 +59,21 @@ impl ApiCall {
     /// Whether the answer was made up by an injected fault (an error status, a rate limit, a
     /// timeout) rather than by the simulator's routes: such an answer is the test's doing, so a
     /// check of the forge's shapes passes over it. A delay or a rewrite still gets the routes'
-    /// answer.
+    /// answer, and a lost answer is recorded as the routes gave it.
     pub fn answer_injected(&self) -> bool {
+        self.fault.as_deref().is_some_and(|f| {
+            !f.starts_with(DELAY_PREFIX)
+                && !f.starts_with(REWRITE_PREFIX)
+                && !f.starts_with(LOST_PREFIX)
+        })
+    }
+
+    /// Whether the routes answered this call but the caller never got the answer
+    /// ([`super::Fault::AnswerLost`]).
+    pub fn answer_lost(&self) -> bool {
         self.fault
             .as_deref()
-            .is_some_and(|f| !f.starts_with(DELAY_PREFIX) && !f.starts_with(REWRITE_PREFIX))
+            .is_some_and(|f| f.starts_with(LOST_PREFIX))
     }
 
     /// Whether this call matches a method (any, if `None`) and a path pattern (see

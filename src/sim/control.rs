@@ -326,7 +326,8 @@ async fn rerequest(
 
 /// A fault as JSON: `{"method": "POST", "path": "/repos/**", "times": 2, "status": 502}`, or
 /// `"rate_limit_reset_secs"`, `"secondary_rate_limit": {"status": 429, "retry_after_secs": 1}`,
-/// `"delay_ms"`, `"timeout_ms"`; or for webhooks `{"webhooks": "drop"|"delay", "count", "delay_ms"}`.
+/// `"delay_ms"`, `"timeout_ms"`, `"answer_lost": {"status": 502, "hold_ms": 0}` (carried out, the
+/// answer lost); or for webhooks `{"webhooks": "drop"|"delay", "count", "delay_ms"}`.
 #[derive(Deserialize)]
 struct FaultRequest {
     method: Option<String>,
@@ -338,6 +339,7 @@ struct FaultRequest {
     delay_ms: Option<u64>,
     timeout_ms: Option<u64>,
     rewrite: Option<Rewrite>,
+    answer_lost: Option<Lost>,
     webhooks: Option<String>,
     count: Option<usize>,
 }
@@ -346,6 +348,12 @@ struct FaultRequest {
 struct Rewrite {
     pointer: String,
     value: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct Lost {
+    status: u16,
+    hold_ms: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -390,10 +398,15 @@ async fn add_fault(State(sim): State<Arc<Sim>>, Json(req): Json<FaultRequest>) -
             pointer: rewrite.pointer,
             value: rewrite.value.to_string(),
         }
+    } else if let Some(lost) = req.answer_lost {
+        Fault::AnswerLost {
+            status: lost.status,
+            hold: Duration::from_millis(lost.hold_ms.unwrap_or(0)),
+        }
     } else {
         return Err(ControlError(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "name a fault: status, rate_limit_reset_secs, secondary_rate_limit, delay_ms, timeout_ms or rewrite".into(),
+            "name a fault: status, rate_limit_reset_secs, secondary_rate_limit, delay_ms, timeout_ms, answer_lost or rewrite".into(),
         ));
     };
     let description = fault.describe();

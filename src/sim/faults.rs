@@ -1,6 +1,7 @@
 //! Failures on demand: the next N API calls that match a method and a path pattern answer with a
-//! server error, a rate limit, a delay or no answer at all; the next N webhooks are delayed or
-//! dropped. Rules are used up in the order they were added.
+//! server error, a rate limit, a delay or no answer at all, or are carried out and their answer
+//! lost; the next N webhooks are delayed or dropped. Rules are used up in the order they were
+//! added.
 
 use super::path_pattern::path_matches;
 use std::collections::VecDeque;
@@ -14,6 +15,10 @@ pub(super) const DELAY_PREFIX: &str = "delay ";
 /// How [`Fault::describe`] starts for a rewrite, after which the answer is still the routes' own
 /// (with one value changed), so it is held to the forge's description like any other.
 pub(super) const REWRITE_PREFIX: &str = "rewrite ";
+
+/// How [`Fault::describe`] starts for a lost answer: the routes answered, and the call record
+/// keeps that answer, although the caller never got it.
+pub(super) const LOST_PREFIX: &str = "answer lost ";
 
 /// What an API call gets instead of (or before) its answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +57,15 @@ pub enum Fault {
         /// What stands there instead, as JSON text.
         value: String,
     },
+    /// Carry the call out, then lose its answer on the way back: the caller gets `status`
+    /// after `hold` instead (a proxy's 502 at once, or a 504 held longer than the caller
+    /// waits, so it times out). The forge acted; the caller cannot know.
+    AnswerLost {
+        /// What the caller gets instead of the answer.
+        status: u16,
+        /// How long it waits for it.
+        hold: Duration,
+    },
 }
 
 impl Fault {
@@ -73,6 +87,10 @@ impl Fault {
             Fault::Delay(d) => format!("{DELAY_PREFIX}{}ms", d.as_millis()),
             Fault::Timeout(d) => format!("timeout {}ms", d.as_millis()),
             Fault::Rewrite { pointer, value } => format!("{REWRITE_PREFIX}{pointer} = {value}"),
+            Fault::AnswerLost { status, hold } => format!(
+                "{LOST_PREFIX}after the call was carried out: {status} after {}ms",
+                hold.as_millis()
+            ),
         }
     }
 }
@@ -187,5 +205,18 @@ mod tests {
         assert_eq!(faults.take("POST", "/repos/o/r"), Some(Fault::Status(502)));
         assert_eq!(faults.take("POST", "/repos/o/r"), None);
         assert_eq!(faults.take("POST", "/user"), None);
+    }
+
+    #[test]
+    fn a_lost_answer_says_the_call_was_carried_out() {
+        let lost = Fault::AnswerLost {
+            status: 502,
+            hold: Duration::from_millis(1500),
+        };
+        assert_eq!(
+            lost.describe(),
+            "answer lost after the call was carried out: 502 after 1500ms"
+        );
+        assert!(lost.describe().starts_with(LOST_PREFIX));
     }
 }

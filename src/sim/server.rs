@@ -77,8 +77,8 @@ async fn traffic(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> R
     let fault = sim.faults.take(&method, &path);
     let mut response = super::webhooks::from_api(async {
         match &fault {
+            Some(Fault::AnswerLost { .. }) | None => next.run(request).await,
             Some(fault) => apply(&sim, fault, request, next).await,
-            None => next.run(request).await,
         }
     })
     .await;
@@ -112,7 +112,19 @@ async fn traffic(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> R
         installation_token,
         at_ms,
     });
-    response
+    match fault {
+        // Recorded first: the forge acted, whether or not the caller is still waiting.
+        Some(Fault::AnswerLost { status, hold }) => lose(status, hold).await,
+        _ => response,
+    }
+}
+
+/// What the caller of a call whose answer was lost gets instead, after `hold`: a proxy's bare
+/// error page, not the forge's.
+async fn lose(status: u16, hold: Duration) -> Response {
+    tokio::time::sleep(hold.min(Duration::from_secs(600))).await;
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    (status, "the answer was lost on its way back (injected)").into_response()
 }
 
 /// Reads an API answer (always small and already in memory) so the call record can keep its
@@ -190,6 +202,7 @@ async fn apply(sim: &Sim, fault: &Fault, request: Request, next: Next) -> Respon
             tokio::time::sleep((*hold).min(Duration::from_secs(600))).await;
             ApiError::new(sim, StatusCode::GATEWAY_TIMEOUT, "held until timeout").into_response()
         }
+        Fault::AnswerLost { .. } => next.run(request).await,
         Fault::Rewrite { pointer, value } => {
             rewritten(next.run(request).await, pointer, value).await
         }

@@ -16,6 +16,7 @@ mod goals;
 mod guides;
 mod limits;
 mod queue;
+mod races;
 mod real_agent;
 #[path = "../real_agents/mod.rs"]
 mod real_agents;

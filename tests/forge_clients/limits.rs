@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const COMMENTS: &str = "POST /repos/octo-org/hello-world/issues/7/comments";
+const COMMENT_9: &str = "PATCH /repos/octo-org/hello-world/issues/comments/9";
 
 /// A GitHub fake whose comment endpoint answers `script[n]` on its n-th call (the last entry
 /// repeats); tokens are always granted.
@@ -43,6 +44,10 @@ fn github(fake: &FakeForge, retry: RetryPolicy) -> GithubForge {
 
 fn created() -> Answer {
     Answer::json(201, comment(9, "ade-test[bot]", "x"))
+}
+
+fn edited() -> Answer {
+    Answer::json(200, comment(9, "ade-test[bot]", "x"))
 }
 
 fn limited(status: u16, message: &str) -> Answer {
@@ -122,25 +127,46 @@ async fn a_limit_beyond_the_budget_is_reported_at_once() {
 
 #[tokio::test]
 async fn server_errors_are_retried_then_reported() {
-    let fake = scripted(vec![Answer::empty(502), Answer::empty(503), created()]).await;
+    let fake = scripted(vec![Answer::empty(502), Answer::empty(503), edited()]).await;
     github(&fake, policy())
-        .create_comment(&repo(Some(42)), 7, "x")
+        .update_comment(&repo(Some(42)), 9, "x")
         .await
         .unwrap();
-    assert_eq!(fake.count(PREFIX, COMMENTS), 3);
+    assert_eq!(fake.count(PREFIX, COMMENT_9), 3);
 
     let fake = scripted(vec![limited(500, "boom")]).await;
     let started = Instant::now();
     let result = github(&fake, policy())
-        .create_comment(&repo(Some(42)), 7, "x")
+        .update_comment(&repo(Some(42)), 9, "x")
         .await;
     assert!(matches!(result, Err(ForgeError::Unavailable(m)) if m.contains("500")));
     assert_eq!(
-        fake.count(PREFIX, COMMENTS),
+        fake.count(PREFIX, COMMENT_9),
         4,
         "one attempt and three retries"
     );
     assert!(started.elapsed() < policy().budget);
+}
+
+/// A new comment sent again after a 5xx would be a second comment when the first reached the
+/// forge: the post is sent once and the failure reported, for the caller to look first.
+#[tokio::test]
+async fn a_new_comment_is_posted_once_whatever_the_answer() {
+    let fake = scripted(vec![Answer::empty(502), created()]).await;
+    let result = github(&fake, policy())
+        .create_comment(&repo(Some(42)), 7, "x")
+        .await;
+    assert!(matches!(result, Err(ForgeError::Unavailable(m)) if m.contains("502")));
+    assert_eq!(fake.count(PREFIX, COMMENTS), 1);
+
+    let fake = FakeForge::start(|_| Answer::empty(503)).await;
+    let gitea =
+        GiteaForge::with_token(&fake.url, Secret::new("t"), options_with(policy())).unwrap();
+    assert!(matches!(
+        gitea.create_comment(&repo(None), 7, "x").await,
+        Err(ForgeError::Unavailable(_))
+    ));
+    assert_eq!(fake.requests().len(), 1);
 }
 
 #[tokio::test]
@@ -155,13 +181,13 @@ async fn the_budget_caps_retries_too() {
     };
     let started = Instant::now();
     let result = github(&fake, tight)
-        .create_comment(&repo(Some(42)), 7, "x")
+        .update_comment(&repo(Some(42)), 9, "x")
         .await;
     assert!(matches!(result, Err(ForgeError::Unavailable(_))));
     assert!(
-        fake.count(PREFIX, COMMENTS) <= 3,
+        fake.count(PREFIX, COMMENT_9) <= 3,
         "{}",
-        fake.count(PREFIX, COMMENTS)
+        fake.count(PREFIX, COMMENT_9)
     );
     assert!(started.elapsed() < Duration::from_secs(1));
 }
@@ -187,7 +213,7 @@ async fn gitea_shares_the_rules() {
         0 => Answer::empty(503),
         1 => Answer::json(429, json!({ "message": "rate limited" })).header("retry-after", 1),
         _ => Answer::json(
-            201,
+            200,
             json!({ "id": 3, "body": "x", "user": { "login": "ade-bot" } }),
         ),
     })
@@ -195,7 +221,7 @@ async fn gitea_shares_the_rules() {
     let gitea =
         GiteaForge::with_token(&fake.url, Secret::new("t"), options_with(policy())).unwrap();
     let started = Instant::now();
-    assert_eq!(gitea.create_comment(&repo(None), 7, "x").await.unwrap(), 3);
+    gitea.update_comment(&repo(None), 3, "x").await.unwrap();
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(fake.requests().len(), 3);
 

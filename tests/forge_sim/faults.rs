@@ -114,6 +114,71 @@ async fn delays_and_timeouts_hold_the_answer() {
 }
 
 #[tokio::test]
+async fn a_lost_answer_comes_after_the_forge_acted() {
+    let f = forge(ForgeKind::Github).await;
+    let number = f
+        .sim
+        .open_issue(REPO, "maintainer", "Goal", "")
+        .await
+        .unwrap();
+    let receiver = Receiver::start().await;
+    f.sim.set_webhook_url(Some(receiver.url.clone()));
+    let api = Api::new(&f);
+    let path = format!("/repos/octo/demo/issues/{number}/comments");
+    f.sim.inject(FaultRule::new(
+        "POST",
+        "/repos/*/*/issues/*/comments",
+        Fault::AnswerLost {
+            status: 502,
+            hold: Duration::ZERO,
+        },
+    ));
+    let proxied = api.post(&path, json!({ "body": "first" })).await;
+    assert_eq!(proxied.status, 502, "the caller gets the proxy's answer");
+    assert_eq!(
+        f.sim.comments(REPO, number).len(),
+        1,
+        "but the comment was posted"
+    );
+    receiver.wait_for(1).await;
+
+    f.sim.inject(FaultRule::new(
+        "POST",
+        "/repos/*/*/issues/*/comments",
+        Fault::AnswerLost {
+            status: 504,
+            hold: Duration::from_secs(30),
+        },
+    ));
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let result = impatient
+        .post(format!("{}{path}", f.sim.api_url()))
+        .header("authorization", format!("token {}", f.ade_token))
+        .header("content-type", "application/json")
+        .body(json!({ "body": "second" }).to_string())
+        .send()
+        .await;
+    assert!(result.unwrap_err().is_timeout());
+    assert_eq!(f.sim.comments(REPO, number).len(), 2);
+    receiver.wait_for(2).await;
+
+    let calls = f.sim.calls_to("POST", "/repos/octo/demo/issues/*/comments");
+    assert_eq!(calls.len(), 2, "each call is recorded as it is carried out");
+    for call in &calls {
+        assert!(call.answer_lost() && !call.answer_injected(), "{call:?}");
+        assert_eq!(call.status, 201, "the record keeps the forge's answer");
+        assert!(call.response_json()["id"].is_i64());
+    }
+    assert_eq!(
+        calls[0].fault.as_deref(),
+        Some("answer lost after the call was carried out: 502 after 0ms")
+    );
+}
+
+#[tokio::test]
 async fn webhooks_can_be_dropped_delayed_and_redelivered() {
     let f = forge(ForgeKind::Github).await;
     let receiver = Receiver::start().await;

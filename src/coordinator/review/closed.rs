@@ -1,6 +1,8 @@
 //! What happens when an approval (a pull request a run opened) is closed: merged, its task is
 //! merged and the tasks that depend on it may start; closed unmerged by a person, its task is
 //! rejected by review. When every task has settled the goal is finished ([`finish::settle`]).
+//! A close that finds its approval or task moved since it read them (a `/ade cancel` at the same
+//! moment) reads them again, so a merge the forge made is recorded whatever ade did meanwhile.
 
 use std::sync::Arc;
 
@@ -82,7 +84,7 @@ impl ApprovalClosedHandler {
         }
         if approval.state.can_become(approval_to) {
             let reason = (!pull.merged).then_some("closed unmerged by a person on the forge");
-            approvals::move_approval(
+            if !approvals::move_approval(
                 &mut tx,
                 approval.id,
                 approval.state,
@@ -90,7 +92,10 @@ impl ApprovalClosedHandler {
                 reason,
                 now,
             )
-            .await?;
+            .await?
+            {
+                return Err(moved_meanwhile("approval"));
+            }
         }
         // The task's fate waits for a run in flight to record its end.
         if task.state == TaskState::Running {
@@ -104,11 +109,12 @@ impl ApprovalClosedHandler {
             .await?;
             return ctx.finish(tx).await;
         }
-        if !task.state.can_become(to)
-            || !tasks::move_task(&mut tx, task.id, task.state, to, now).await?
-        {
+        if !task.state.can_become(to) {
             tracing::info!(task = %task.task_id, state = %task.state, "a closed approval whose task had moved on");
             return ctx.finish(tx).await;
+        }
+        if !tasks::move_task(&mut tx, task.id, task.state, to, now).await? {
+            return Err(moved_meanwhile("task"));
         }
         tracing::info!(task = %task.task_id, pull = pull.number, state = %to, "approval closed");
         if pull.merged && approval.verified_sha.as_deref() != Some(pull.head.sha.as_str()) {
@@ -150,12 +156,25 @@ impl ApprovalClosedHandler {
                 }
             };
             writes.extend(finish::settle(&mut tx, &repo, &spec_row, &spec, &policy, now).await?);
+        } else if spec_row.state == SpecState::Archived {
+            // Merged as `/ade cancel` finished the goal: the goal's comments say so.
+            let policy = policy.unwrap_or_default();
+            writes.extend(finish::settle(&mut tx, &repo, &spec_row, &spec, &policy, now).await?);
         }
         self.shared
             .enqueue_writes(&mut tx, event.forge, &writes, now)
             .await?;
         ctx.finish(tx).await
     }
+}
+
+/// What a close whose approval or task moved since it read them (a `/ade cancel` handled at the
+/// same moment) does: it reads them again and applies itself to what they are now, so a merge
+/// the forge made is never lost to the cancel.
+fn moved_meanwhile(what: &str) -> JobError {
+    JobError::Retry(format!(
+        "the {what} moved while its pull request's close was handled; reading it again"
+    ))
 }
 
 impl ApprovalClosedHandler {

@@ -106,7 +106,11 @@ impl GiteaForge {
             .map_err(|_| ForgeError::NotConfigured("gitea.token is not a valid header".into()))?;
         authorization.set_sensitive(true);
         let body = call.body.as_ref().map(|b| b.to_string());
-        send_with_retries(&self.options, &call.what, || async {
+        let mut options = self.options.clone();
+        if !call.retry_transient {
+            options.retry.transient_retries = 0;
+        }
+        send_with_retries(&options, &call.what, || async {
             let mut request = self
                 .http
                 .request(call.method.clone(), &url)
@@ -137,6 +141,8 @@ struct Call {
     path: String,
     body: Option<serde_json::Value>,
     what: String,
+    /// Whether a 5xx, a lost connection or a timeout sends it again.
+    retry_transient: bool,
 }
 
 impl Call {
@@ -158,7 +164,14 @@ impl Call {
             path,
             body,
             what: what.to_string(),
+            retry_transient: true,
         }
+    }
+
+    /// Sends it once even on a 5xx: the caller finds out what happened instead of repeating it.
+    fn once(mut self) -> Call {
+        self.retry_transient = false;
+        self
     }
 }
 
@@ -175,5 +188,16 @@ impl rest::Client for GiteaForge {
         what: &str,
     ) -> ForgeResult<Reply> {
         self.call(Call::new(method, path, body, what)).await
+    }
+
+    async fn request_once(
+        &self,
+        _repo: &RepoRef,
+        method: Method,
+        path: String,
+        body: Option<serde_json::Value>,
+        what: &str,
+    ) -> ForgeResult<Reply> {
+        self.call(Call::new(method, path, body, what).once()).await
     }
 }

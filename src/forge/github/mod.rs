@@ -288,4 +288,16 @@ impl rest::Client for GithubForge {
         self.repo_call(repo, Call::new(method, path, body, what))
             .await
     }
+
+    async fn request_once(
+        &self,
+        repo: &RepoRef,
+        method: Method,
+        path: String,
+        body: Option<serde_json::Value>,
+        what: &str,
+    ) -> ForgeResult<Reply> {
+        self.repo_call(repo, Call::new(method, path, body, what).once())
+            .await
+    }
 }

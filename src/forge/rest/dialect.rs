@@ -32,6 +32,18 @@ pub(crate) trait Client: Send + Sync + 'static {
         body: Option<Value>,
         what: &str,
     ) -> ForgeResult<Reply>;
+
+    /// [`Client::request`] sent once even on a 5xx, a lost connection or a timeout: for a write
+    /// that sent again would be made twice (a new comment), whose caller looks before it tries
+    /// again.
+    async fn request_once(
+        &self,
+        repo: &RepoRef,
+        method: Method,
+        path: String,
+        body: Option<Value>,
+        what: &str,
+    ) -> ForgeResult<Reply>;
 }
 
 /// Issues and the comments on them (pull requests are issues to both forges).

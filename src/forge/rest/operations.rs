@@ -30,7 +30,7 @@ impl<D: Dialect> Forge for D {
         let path = repo_path(repo, &format!("/issues/{number}/comments"));
         let body = json!({ "body": body });
         let reply = self
-            .request(repo, Method::POST, path, Some(body), &what)
+            .request_once(repo, Method::POST, path, Some(body), &what)
             .await?;
         Ok(reply.success_json::<wire::Comment>(&what)?.id)
     }
@@ -126,7 +126,7 @@ impl<D: Dialect> Forge for D {
         let path = repo_path(repo, "/pulls");
         let body = D::new_pull(pull);
         let opened: D::Pull = self
-            .request(repo, Method::POST, path, Some(body), &what)
+            .request_once(repo, Method::POST, path, Some(body), &what)
             .await?
             .success_json(&what)?;
         Ok(D::read_pull(opened))

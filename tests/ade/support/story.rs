@@ -99,73 +99,28 @@ impl Story {
         files: &[(&str, &str)],
         tweak: impl FnOnce(&mut ade::config::Config, &std::path::Path),
     ) -> Story {
-        let secret = "story-webhook-secret";
-        let mut options = SimOptions::new(kind, db.dir.join("sim"));
-        options.forgejo = forgejo;
-        options.webhook_secret = secret.to_string();
-        // Every answer is checked at the end, and a cut one cannot be.
-        options.recorded_response_limit = 16 * 1024 * 1024;
-        let forge_clock = Arc::new(LaggingClock::default());
-        options.clock = forge_clock.clone();
-        let sim = Simulator::start(options)
-            .await
-            .expect("the simulator starts");
-        let mut repo = NewRepo::new("acme", "widgets").file("README.md", "# widgets\n");
-        for (path, content) in files {
-            repo = repo.file(path, *content);
-        }
-        sim.create_repo(repo)
-            .await
-            .expect("the repository is created");
-        for (login, permission) in [
-            (MAINTAINER, Permission::Maintain),
-            (REVIEWER, Permission::Maintain),
-            (READER, Permission::Read),
-            (WRITER, Permission::Write),
-        ] {
-            sim.add_user(login);
-            sim.set_permission(REPO, login, permission).unwrap();
-        }
-        let key_file = db.dir.join("app.pem");
-        let (bot, token) = match kind {
-            ForgeKind::Github => {
-                sim.install_app("acme", &[REPO]);
-                std::fs::write(&key_file, sim.app_private_key_pem()).unwrap();
-                (sim.app_bot_login(), None)
-            }
-            ForgeKind::Gitea => {
-                let bot = sim.add_bot("ade-bot");
-                sim.set_permission(REPO, &bot.login, Permission::Admin)
-                    .unwrap();
-                (bot.login, Some(bot.token))
-            }
-        };
-        let url = sim.url().to_string();
-        let app_id = sim.app_id() as u64;
-        let clients = ClientOptions {
-            retry: RetryPolicy {
-                budget: Duration::from_secs(5),
-                backoff_base: Duration::from_millis(20),
-                backoff_max: Duration::from_millis(200),
-                ..RetryPolicy::default()
-            },
-            ..ClientOptions::default()
-        };
+        Story::start_with_clients(db, kind, forgejo, files, tweak, clients()).await
+    }
+
+    /// [`Story::start_on`] with ade's forge clients built with `clients`.
+    pub async fn start_with_clients(
+        db: TestDb,
+        kind: ForgeKind,
+        forgejo: bool,
+        files: &[(&str, &str)],
+        tweak: impl FnOnce(&mut ade::config::Config, &std::path::Path),
+        clients: ClientOptions,
+    ) -> Story {
+        let seeded = Seeded::start(&db, kind, forgejo, files).await;
         let mut config = super::config(&db);
         tweak(&mut config, &db.dir);
-        match kind {
-            ForgeKind::Github => {
-                config.github.app_id = Some(app_id);
-                config.github.private_key_file = Some(key_file.clone());
-                config.github.api_url = url.clone();
-                config.github.webhook_secrets = vec![Secret::new(secret)];
-            }
-            ForgeKind::Gitea => {
-                config.gitea.url = Some(url.clone());
-                config.gitea.token = token.clone().map(Secret::new);
-                config.gitea.webhook_secrets = vec![Secret::new(secret)];
-            }
-        }
+        seeded.configure(&mut config);
+        let Seeded {
+            sim,
+            bot,
+            forge_clock,
+            ..
+        } = seeded;
         let ade = start_pointed_at(&sim, kind, &config, &clients).await;
         Story {
             conformance: Conformance::new(&sim, Dialect::of(kind, forgejo)),
@@ -178,6 +133,34 @@ impl Story {
             clients,
             forge_clock,
         }
+    }
+
+    /// Another ade on the story's database, as a second replica behind a load balancer: the
+    /// forge's webhooks still go to the first, and what reaches this one is the test's to send.
+    /// It has no runner (runs stay with the first). Replicas share a database only on
+    /// PostgreSQL.
+    pub async fn replica(&self) -> Service {
+        let mut config = self.config.clone();
+        config.agents = Default::default();
+        Service::start(
+            &config,
+            ServiceOptions {
+                clients: self.clients.clone(),
+                ..ServiceOptions::default()
+            },
+        )
+        .await
+        .expect("the replica starts")
+    }
+
+    /// A client of the story's database of its own, beside ade's.
+    pub async fn database(&self) -> ade::store::Store {
+        self._db.store().await
+    }
+
+    /// Whether the story's database is PostgreSQL.
+    pub fn on_postgres(&self) -> bool {
+        self._db.name == "postgres"
     }
 
     /// The forge's clock falls `lag` behind ade's from now on: what it creates is stamped earlier
@@ -347,6 +330,136 @@ impl Story {
     /// Jobs that failed for good (none, in a healthy story).
     pub async fn failed_jobs(&self) -> i64 {
         self.jobs_in(|state| state == "failed").await
+    }
+}
+
+/// The forge clients of a story's ade: quick retries and a short budget, so failures play out
+/// within a story's patience.
+pub fn clients() -> ClientOptions {
+    ClientOptions {
+        retry: RetryPolicy {
+            budget: Duration::from_secs(5),
+            backoff_base: Duration::from_millis(20),
+            backoff_max: Duration::from_millis(200),
+            ..RetryPolicy::default()
+        },
+        ..ClientOptions::default()
+    }
+}
+
+/// The webhook secret of every story's forge.
+const WEBHOOK_SECRET: &str = "story-webhook-secret";
+
+/// A story's forge before any ade is pointed at it: the repository with its files, the people,
+/// and ade's bot (a GitHub App installed on the repository, or a Gitea user with its token).
+pub struct Seeded {
+    /// The forge.
+    pub sim: Simulator,
+    /// The login ade posts as.
+    pub bot: String,
+    kind: ForgeKind,
+    /// The bot's token (Gitea).
+    token: Option<String>,
+    /// The app's private key (GitHub).
+    key_file: std::path::PathBuf,
+    forge_clock: Arc<LaggingClock>,
+}
+
+impl Seeded {
+    /// Starts a simulator of `kind` (Forgejo's headers if `forgejo`) in `db`'s folder, with the
+    /// repository holding `files` besides its README.
+    pub async fn start(
+        db: &TestDb,
+        kind: ForgeKind,
+        forgejo: bool,
+        files: &[(&str, &str)],
+    ) -> Seeded {
+        let mut options = SimOptions::new(kind, db.dir.join("sim"));
+        options.forgejo = forgejo;
+        options.webhook_secret = WEBHOOK_SECRET.to_string();
+        // Every answer is checked at the end, and a cut one cannot be.
+        options.recorded_response_limit = 16 * 1024 * 1024;
+        let forge_clock = Arc::new(LaggingClock::default());
+        options.clock = forge_clock.clone();
+        let sim = Simulator::start(options)
+            .await
+            .expect("the simulator starts");
+        let mut repo = NewRepo::new("acme", "widgets").file("README.md", "# widgets\n");
+        for (path, content) in files {
+            repo = repo.file(path, *content);
+        }
+        sim.create_repo(repo)
+            .await
+            .expect("the repository is created");
+        for (login, permission) in [
+            (MAINTAINER, Permission::Maintain),
+            (REVIEWER, Permission::Maintain),
+            (READER, Permission::Read),
+            (WRITER, Permission::Write),
+        ] {
+            sim.add_user(login);
+            sim.set_permission(REPO, login, permission).unwrap();
+        }
+        let key_file = db.dir.join("app.pem");
+        let (bot, token) = match kind {
+            ForgeKind::Github => {
+                sim.install_app("acme", &[REPO]);
+                std::fs::write(&key_file, sim.app_private_key_pem()).unwrap();
+                (sim.app_bot_login(), None)
+            }
+            ForgeKind::Gitea => {
+                let bot = sim.add_bot("ade-bot");
+                sim.set_permission(REPO, &bot.login, Permission::Admin)
+                    .unwrap();
+                (bot.login, Some(bot.token))
+            }
+        };
+        Seeded {
+            sim,
+            bot,
+            kind,
+            token,
+            key_file,
+            forge_clock,
+        }
+    }
+
+    /// Points `config` at this forge: its address, ade's credentials, the webhook secret.
+    fn configure(&self, config: &mut ade::config::Config) {
+        let url = self.sim.url().to_string();
+        match self.kind {
+            ForgeKind::Github => {
+                config.github.app_id = Some(self.sim.app_id() as u64);
+                config.github.private_key_file = Some(self.key_file.clone());
+                config.github.api_url = url;
+                config.github.webhook_secrets = vec![Secret::new(WEBHOOK_SECRET)];
+            }
+            ForgeKind::Gitea => {
+                config.gitea.url = Some(url);
+                config.gitea.token = self.token.clone().map(Secret::new);
+                config.gitea.webhook_secrets = vec![Secret::new(WEBHOOK_SECRET)];
+            }
+        }
+    }
+
+    /// The same, as the environment of a real `ade serve` (`ADE_SECTION__KEY`).
+    pub fn serve_env(&self) -> Vec<(&'static str, String)> {
+        match self.kind {
+            ForgeKind::Github => vec![
+                ("ADE_GITHUB__APP_ID", self.sim.app_id().to_string()),
+                (
+                    "ADE_GITHUB__PRIVATE_KEY_FILE",
+                    self.key_file.display().to_string(),
+                ),
+                ("ADE_GITHUB__API_URL", self.sim.url().to_string()),
+                ("ADE_GITHUB__WEBHOOK_SECRET", WEBHOOK_SECRET.to_string()),
+            ],
+            ForgeKind::Gitea => vec![
+                ("ADE_GITEA__URL", self.sim.url().to_string()),
+                ("ADE_GITEA__TOKEN", self.token.clone().unwrap_or_default()),
+                ("ADE_GITEA__WEBHOOK_SECRET", WEBHOOK_SECRET.to_string()),
+            ],
+        }
     }
 }
 
