@@ -222,20 +222,6 @@ impl Story {
         }
     }
 
-    /// A second ade on the same database and configuration, as another replica would run; the
-    /// forge's webhooks still go to the first.
-    pub async fn replica(&self) -> Service {
-        Service::start(
-            &self.config,
-            ServiceOptions {
-                clients: self.clients.clone(),
-                ..ServiceOptions::default()
-            },
-        )
-        .await
-        .expect("the second replica starts")
-    }
-
     /// `author` opens an issue; returns its number.
     pub async fn issue(&self, author: &str, title: &str, body: &str) -> i64 {
         self.sim
