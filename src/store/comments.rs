@@ -1,7 +1,7 @@
 //! Comments whose commands ade acted on, by the forge's comment id, so that one comment acts
 //! once however many times, and under whatever delivery ids, it arrives.
 
-use super::query::{all, write};
+use super::query::{optional, write};
 use super::{Conn, StoreError};
 use crate::forge::ForgeKind;
 use sqlx::Row;
@@ -29,21 +29,21 @@ pub async fn claim(
         "claim a comment",
     )
     .await?;
-    let owner: Vec<i64> = all(
-        conn,
-        sqlx::query("SELECT job FROM comments_acted WHERE forge = $1 AND comment_id = $2")
-            .bind(forge.as_str())
-            .bind(comment_id),
-        |row| row.try_get(0),
-        "read a comment's claim",
-    )
-    .await?;
-    Ok(owner.first() == Some(&job))
+    Ok(owner(conn, forge, comment_id).await? == Some(job))
 }
 
 /// Whether a job claimed comment `comment_id` of `forge` already: its commands were acted on.
 pub async fn acted(conn: &mut Conn, forge: ForgeKind, comment_id: i64) -> Result<bool, StoreError> {
-    let owner: Vec<i64> = all(
+    Ok(owner(conn, forge, comment_id).await?.is_some())
+}
+
+/// The job that claimed comment `comment_id` of `forge`, if one did.
+async fn owner(
+    conn: &mut Conn,
+    forge: ForgeKind,
+    comment_id: i64,
+) -> Result<Option<i64>, StoreError> {
+    optional(
         conn,
         sqlx::query("SELECT job FROM comments_acted WHERE forge = $1 AND comment_id = $2")
             .bind(forge.as_str())
@@ -51,6 +51,5 @@ pub async fn acted(conn: &mut Conn, forge: ForgeKind, comment_id: i64) -> Result
         |row| row.try_get(0),
         "read a comment's claim",
     )
-    .await?;
-    Ok(!owner.is_empty())
+    .await
 }
