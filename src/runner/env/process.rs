@@ -20,9 +20,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::cgroup::{self, RunCgroup};
+use super::identity::{self, agent_identity};
 use super::landlock as confine;
 use super::log::RunLog;
-use super::{Ending, EnvError, EnvOptions, Invocation, StdinSource, agent_identity};
+use super::{Ending, EnvError, EnvOptions, Invocation, StdinSource};
 
 /// How long ade keeps reading output after the agent's group is dead: only a process that left
 /// the group (setsid) can still hold the pipe open, and ade does not wait for it.
@@ -37,6 +38,9 @@ pub(super) struct Launch {
     /// Whether the child empties its capability bounding set before exec (a root agent then
     /// execs with no capabilities: no module loading, no raw devices, no ptrace).
     pub(super) drop_capabilities: bool,
+    /// Whether the child gives up the capabilities a non-root ade switched users with, before
+    /// exec ([`identity::shed_capabilities`]).
+    pub(super) shed_capabilities: bool,
     /// A file the child keeps open across exec (bubblewrap reads the agent's environment from
     /// it with `--args`); every other fd of ade is close-on-exec.
     pub(super) inherited: Option<OwnedFd>,
@@ -64,14 +68,14 @@ pub(super) fn confined(inv: &Invocation, opts: &EnvOptions) -> Result<Launch, En
         .env_clear()
         .envs(inv.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&inv.worktree);
-    let (user, user_note) = agent_identity(opts);
-    if let Some(user) = user {
+    let identity = agent_identity(opts, false)?;
+    if let Some(user) = identity.user {
         command.uid(user.uid).gid(user.gid);
     }
     // SAFETY: geteuid has no preconditions and cannot fail.
-    let drop_capabilities = user.is_none() && unsafe { libc::geteuid() } == 0;
+    let drop_capabilities = identity.user.is_none() && unsafe { libc::geteuid() } == 0;
     let confinement = confine::prepare(inv)?;
-    let mut notes = vec![user_note, confinement.note];
+    let mut notes = vec![identity.note, confinement.note];
     if drop_capabilities {
         notes.push(
             "capabilities: none (bounding set emptied); the environments of ade and other root \
@@ -90,6 +94,7 @@ pub(super) fn confined(inv: &Invocation, opts: &EnvOptions) -> Result<Launch, En
         landlock: confinement.ruleset,
         cgroup: None,
         drop_capabilities,
+        shed_capabilities: identity.shed_capabilities,
         inherited: None,
         stop: None,
         notes,
@@ -111,6 +116,7 @@ pub(super) async fn supervise(
         landlock,
         cgroup,
         drop_capabilities,
+        shed_capabilities,
         inherited,
         stop,
         notes: _,
@@ -119,6 +125,7 @@ pub(super) async fn supervise(
         landlock,
         cgroup_procs: cgroup.as_ref().map(|c| c.procs_fd()),
         drop_capabilities,
+        shed_capabilities,
         inherited: inherited.as_ref().map(|fd| fd.as_raw_fd()),
     };
     let mut running = start(command, &inv.stdin, setup, log)?;
@@ -173,6 +180,7 @@ struct ChildSetup {
     landlock: Option<RulesetCreated>,
     cgroup_procs: Option<RawFd>,
     drop_capabilities: bool,
+    shed_capabilities: bool,
     inherited: Option<RawFd>,
 }
 
@@ -325,9 +333,15 @@ fn install_child_setup(command: &mut Command, setup: ChildSetup) {
         mut landlock,
         cgroup_procs,
         drop_capabilities,
+        shed_capabilities,
         inherited,
     } = setup;
-    if landlock.is_none() && cgroup_procs.is_none() && !drop_capabilities && inherited.is_none() {
+    if landlock.is_none()
+        && cgroup_procs.is_none()
+        && !drop_capabilities
+        && !shed_capabilities
+        && inherited.is_none()
+    {
         return;
     }
     let setup = move || -> io::Result<()> {
@@ -343,13 +357,16 @@ fn install_child_setup(command: &mut Command, setup: ChildSetup) {
         if drop_capabilities {
             drop_all_capabilities()?;
         }
+        if shed_capabilities {
+            identity::shed_capabilities()?;
+        }
         if let Some(ruleset) = landlock.take() {
             confine::restrict_child(ruleset)?;
         }
         Ok(())
     };
     // SAFETY: the closure runs in the forked child of a multi-threaded process. It makes only
-    // write(2), fcntl(2), prctl(2) and landlock_restrict_self(2) calls on fds opened before the fork and
+    // write(2), fcntl(2), prctl(2), capset(2) and landlock_restrict_self(2) calls on fds opened before the fork and
     // builds plain values: it neither allocates nor takes locks (see `landlock::restrict_child`
     // and `cgroup::join_child`).
     unsafe {
