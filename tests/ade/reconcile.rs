@@ -235,7 +235,11 @@ async fn a_first_plan_on_a_new_issue_whose_webhook_was_dropped_is_planned_by_the
             story.settle().await;
             tokio::time::sleep(SWEEP * 3).await;
             story.settle().await;
-            assert_eq!(story.bot_comments(issue).len(), 1, "one reply");
+            assert_eq!(
+                story.bot_comments(issue).len(),
+                2,
+                "the plan comment and one reply"
+            );
             assert_eq!(story.reactions(comment), ["eyes"], "one 👀");
             assert_eq!(versions(&story).await, 1, "one plan");
             assert_eq!(
