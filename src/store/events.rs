@@ -34,17 +34,14 @@ pub async fn repositories_heard_since(
     let read = |r: &AnyRow| {
         let forge: String = r.try_get(0)?;
         let repository: String = r.try_get(1)?;
+        let first: i64 = r.try_get(2)?;
         Ok(ForgeKind::parse(&forge)
             .zip(RepoRef::parse(&repository, None))
-            .map(|(forge, repository)| (forge, repository, r.try_get(2)))
-            .map(|(forge, repository, first)| {
-                first.map(|first| HeardFrom {
-                    forge,
-                    repository,
-                    first,
-                })
-            })
-            .transpose()?)
+            .map(|(forge, repository)| HeardFrom {
+                forge,
+                repository,
+                first,
+            }))
     };
     let heard = all(conn, query, read, "read the repositories heard from").await?;
     Ok(heard.into_iter().flatten().collect())
