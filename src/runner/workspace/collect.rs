@@ -6,6 +6,9 @@ use std::sync::Arc;
 use super::lock::{self, Held, Purpose};
 use super::{Inner, LOCKS, MAIN, OpenReport, PREFIX, RETIRED, Result, Slot, io_error, layout};
 
+/// Most passes made to stop what a dead holder of a worktree left running.
+const STOP_PASSES: usize = 5;
+
 impl Inner {
     /// Deletes `.retired/` leftovers, prunes metadata without folders, retires folders without
     /// metadata, half-made worktrees and broken ones, clears stale lock files, and adopts the rest.
@@ -51,7 +54,11 @@ impl Inner {
     async fn adopt(self: &Arc<Self>, name: &str) -> Result<Adoption> {
         let path = self.root.join(name);
         let lock_path = lock::lock_path(&self.root, name);
-        match lock::inspect(&lock_path).map_err(io_error("read", &lock_path))? {
+        let held = lock::inspect(&lock_path).map_err(io_error("read", &lock_path))?;
+        if let Held::Stale(owner) = &held {
+            self.stop_left_running(name, &path, owner.as_ref().map(|o| o.pid));
+        }
+        match held {
             Held::Live(owner) if owner.pid != std::process::id() => {
                 return Ok(Adoption::HeldElsewhere);
             }
@@ -94,6 +101,29 @@ impl Inner {
             self.lock_state().free.push(slot);
         }
         Ok(Adoption::Adopted)
+    }
+
+    /// Stops what the agent user still runs in the worktree `name` of a process that died holding
+    /// it (killed, crashed): the agent or verification step it supervised was in a process group
+    /// of its own, so it outlived ade, and nothing else would ever stop it; left alone, it would
+    /// go on writing the worktree the pool hands the next run. Pass after pass, as a run's own
+    /// cleanup does (a process may fork while a pass reads `/proc`).
+    fn stop_left_running(&self, name: &str, path: &std::path::Path, holder: Option<u32>) {
+        let Some((uid, _)) = self.config.hand_ahead else {
+            return;
+        };
+        let mut stopped = Vec::new();
+        for _ in 0..STOP_PASSES {
+            let pass = crate::runner::env::stop_leftovers(uid, &[path]);
+            if pass.is_empty() {
+                break;
+            }
+            stopped.extend(pass);
+        }
+        if !stopped.is_empty() {
+            tracing::warn!(worktree = %name, holder, ?stopped,
+                "stopped the processes a dead holder of the worktree left running");
+        }
     }
 
     /// Removes lock files whose worktree folder is gone, unless a living process wrote them.
