@@ -55,14 +55,20 @@ async fn one_run_in_review(world: &World, pull: &SimPull) {
     assert_eq!(tasks, ["review"], "{name}: the task waits for review");
     let pulls = world.sim().pulls(REPO);
     assert_eq!(pulls.len(), 1, "{name}: one approval: {pulls:#?}");
-    let recorded = world
-        .count("SELECT MAX(number) FROM approvals")
-        .await;
-    assert_eq!(recorded, pull.number, "{name}: ade recorded the approval it opened");
+    let recorded = world.count("SELECT MAX(number) FROM approvals").await;
+    assert_eq!(
+        recorded, pull.number,
+        "{name}: ade recorded the approval it opened"
+    );
     let unfinished: Vec<_> = world
         .carried_out("POST", &format!("/repos/{REPO}/check-runs"))
         .into_iter()
-        .map(|c| c.json()["head_sha"].as_str().unwrap_or_default().to_string())
+        .map(|c| {
+            c.json()["head_sha"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
         .flat_map(|sha| verify_checks(world, &sha))
         .filter(|c| matches!(c.state, CheckState::Queued | CheckState::InProgress))
         .collect();
@@ -85,7 +91,10 @@ async fn killed_while_the_agent_works(db: crate::support::TestDb) {
     world.forget_gate("agent");
     world.kill_9_and_restart().await;
     world
-        .until_gone(&at_work, "the agent the killed ade left running to be stopped")
+        .until_gone(
+            &at_work,
+            "the agent the killed ade left running to be stopped",
+        )
         .await;
     world.waiting_at("agent").await;
     world.open_gate("agent");
@@ -138,13 +147,26 @@ async fn killed_while_verifying(db: crate::support::TestDb) {
     world.forget_gate("verify");
     world.kill_9_and_restart().await;
     world
-        .until_gone(&verifying, "the step the killed ade left running to be stopped")
+        .until_gone(
+            &verifying,
+            "the step the killed ade left running to be stopped",
+        )
         .await;
     world.waiting_at("verify").await;
     world.open_gate("verify");
 
     let pull = verified_approval(&world).await;
     assert_eq!(pull.number, draft.number, "the draft became the approval");
+    // The run was carried out again and pushed a new commit; the check ade began on the
+    // first one says why it stopped.
+    assert_ne!(pull.head_sha, draft.head_sha, "the run pushed again");
+    let first = verify_checks(&world, &draft.head_sha);
+    assert!(
+        first.len() == 1
+            && first[0].state == CheckState::Cancelled
+            && first[0].title.contains("superseded"),
+        "{first:#?}"
+    );
     world
         .plan_saying(issue, &format!("review · #{}", pull.number))
         .await;
@@ -164,24 +186,43 @@ async fn a_verification_whose_ade_was_killed_ends_on_the_forge_and_its_steps_are
 
 // ----- between a forge write and its record -----
 
-async fn killed_before_hearing_of_the_approval(db: crate::support::TestDb) {
+/// The forge write that is carried out while ade is killed, before its answer reaches ade.
+#[derive(Clone, Copy, Debug)]
+enum Held {
+    /// Opening the task's approval.
+    Approval,
+    /// Creating `ade/verify`, in progress, on the pushed commit.
+    Check,
+}
+
+impl Held {
+    fn path(self) -> String {
+        match self {
+            Held::Approval => format!("/repos/{REPO}/pulls"),
+            Held::Check => format!("/repos/{REPO}/check-runs"),
+        }
+    }
+}
+
+async fn killed_between_write_and_record(held: Held, db: crate::support::TestDb) {
+    eprintln!("{held:?}");
     let mut world = Served::new(NOTES).policy(notes_checked()).start(db).await;
-    let pulls = format!("/repos/{REPO}/pulls");
-    // The forge opens the pull request and holds its answer, so the kill comes after the
-    // forge acted and before ade could record what it did.
+    let path = held.path();
+    // The forge carries the write out and holds its answer, so the kill comes after the forge
+    // acted and before ade could record what it did.
     world.sim().inject(FaultRule::new(
         "POST",
-        &pulls,
+        &path,
         Fault::AnswerLost {
             status: 504,
             hold: Duration::from_secs(60),
         },
     ));
     let issue = world.approved_goal("Project notes", ONE_TASK).await;
-    world
-        .until("the forge to open the approval, its answer held", || {
+    let written = world
+        .until("the forge to carry the write out, its answer held", || {
             world
-                .carried_out("POST", &pulls)
+                .carried_out("POST", &path)
                 .into_iter()
                 .find(|c| c.answer_lost())
         })
@@ -193,8 +234,18 @@ async fn killed_before_hearing_of_the_approval(db: crate::support::TestDb) {
         .plan_saying(issue, &format!("review · #{}", pull.number))
         .await;
     world.settled().await;
-    let opened = world.carried_out("POST", &pulls);
-    assert_eq!(opened.len(), 1, "the approval was opened once: {opened:#?}");
+    if let Held::Approval = held {
+        let opened = world.carried_out("POST", &path);
+        assert_eq!(opened.len(), 1, "the approval was opened once: {opened:#?}");
+    }
+    let sha = written.json()["head_sha"].as_str().map(str::to_string);
+    if let Some(sha) = sha.filter(|sha| *sha != pull.head_sha) {
+        let first = verify_checks(&world, &sha);
+        assert!(
+            first.iter().all(|c| c.state == CheckState::Cancelled),
+            "the check on the commit the killed ade pushed was stopped: {first:#?}"
+        );
+    }
     one_run_in_review(&world, &pull).await;
     world.no_write_twice();
     world.nothing_lost().await;
@@ -204,7 +255,14 @@ async fn killed_before_hearing_of_the_approval(db: crate::support::TestDb) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_approval_opened_as_ade_was_killed_is_found_not_opened_again() {
     for db in databases().await {
-        killed_before_hearing_of_the_approval(db).await;
+        killed_between_write_and_record(Held::Approval, db).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_check_created_as_ade_was_killed_does_not_stay_in_progress() {
+    for db in databases().await {
+        killed_between_write_and_record(Held::Check, db).await;
     }
 }
 
@@ -217,7 +275,11 @@ async fn killed_while_comments_arrive(db: crate::support::TestDb) {
     let mut world = Served::new(NOTES).policy(notes_checked()).start(db).await;
     let mut issues = Vec::new();
     for n in 0..GOALS {
-        issues.push(world.issue(MAINTAINER, &format!("Goal {n}"), ONE_TASK).await);
+        issues.push(
+            world
+                .issue(MAINTAINER, &format!("Goal {n}"), ONE_TASK)
+                .await,
+        );
     }
     // The maintainer asks for every plan, one comment after the other, through the forge's
     // own API; ade is killed as soon as a few were taken.
@@ -227,8 +289,7 @@ async fn killed_while_comments_arrive(db: crate::support::TestDb) {
         let issues = issues.clone();
         async move {
             for number in issues {
-                let comment =
-                    serde_json::json!({ "number": number, "author": MAINTAINER, "body": "/ade plan" });
+                let comment = serde_json::json!({ "number": number, "author": MAINTAINER, "body": "/ade plan" });
                 let posted = client
                     .post(&url)
                     .header("content-type", "application/json")
@@ -246,9 +307,14 @@ async fn killed_while_comments_arrive(db: crate::support::TestDb) {
             .count()
     };
     world
-        .until("a few requests taken", || (taken(&world) >= 4).then_some(()))
+        .until("a few requests taken", || {
+            (taken(&world) >= 4).then_some(())
+        })
         .await;
-    world.kill_9_and_restart().await;
+    world.ade.kill_9();
+    let left = world.unfinished_jobs().await;
+    assert!(left > 0, "the kill must leave work behind to test");
+    world.restart().await;
     asking.await.unwrap();
 
     // The forge's deliveries that never reached ade are sent again, as an operator's redeliver
@@ -264,7 +330,10 @@ async fn killed_while_comments_arrive(db: crate::support::TestDb) {
             );
         }
     }
-    eprintln!("{}: {missed} of {GOALS} requests redelivered", world.db_name());
+    eprintln!(
+        "{}: {left} jobs left at the kill, {missed} of {GOALS} requests redelivered",
+        world.db_name()
+    );
     for issue in &issues {
         world.plan_saying(*issue, "· validated").await;
     }

@@ -26,9 +26,7 @@ pub const RECOVERY: Duration = Duration::from_secs(40);
 /// `<name>.go` beside it. The folder must be one the process may write (an agent's or a step's
 /// scratch folder), and lie in the runner's `runs/` folder, where the test looks.
 pub fn gate(dir: &str, name: &str) -> String {
-    format!(
-        "touch {dir}/{name}.waiting\nwhile [ ! -e {dir}/{name}.go ]; do sleep 0.1; done\n"
-    )
+    format!("touch {dir}/{name}.waiting\nwhile [ ! -e {dir}/{name}.go ]; do sleep 0.1; done\n")
 }
 
 /// The gate of an agent: in its scratch folder.
@@ -256,6 +254,11 @@ impl World {
     /// database, configuration and runner folder; the forge's webhooks go to the new process.
     pub async fn kill_9_and_restart(&mut self) {
         self.ade.kill_9();
+        self.restart().await;
+    }
+
+    /// Starts a new `ade serve` after the last one was killed ([`AdeProcess::kill_9`]).
+    pub async fn restart(&mut self) {
         self.lives += 1;
         eprintln!("{}: ade killed; starting life {}", self.db.name, self.lives);
         self.ade = spawn(&self.db, &self.env, &self.forge.sim).await;
@@ -283,6 +286,11 @@ impl World {
             .await;
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
+    }
+
+    /// How many jobs wait or run: the work ade took on and has not finished.
+    pub async fn unfinished_jobs(&self) -> i64 {
+        self.jobs(|state| state != "failed").await
     }
 
     async fn jobs(&self, wanted: impl Fn(&str) -> bool) -> i64 {
@@ -411,7 +419,11 @@ impl World {
     /// Stops ade with SIGTERM: it exits cleanly after all that happened.
     pub fn stop(mut self) {
         let status = self.ade.terminate();
-        assert!(status.success(), "ade exits cleanly: {status:?}\n{}", self.ade.log());
+        assert!(
+            status.success(),
+            "ade exits cleanly: {status:?}\n{}",
+            self.ade.log()
+        );
     }
 }
 
