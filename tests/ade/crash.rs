@@ -1,6 +1,7 @@
 //! A real `ade serve` is killed with SIGKILL at several points of a goal's flow and started
-//! again: while a run's agent is at work, while the run's verification steps run, between the
-//! forge opening the approval and ade hearing of it, and while a burst of comments comes in.
+//! again: while a run's agent is at work (and the maintainer cancels the run before the new
+//! process takes it over), while the run's verification steps run, between the forge opening the
+//! approval or creating its check and ade hearing of it, and while a burst of comments comes in.
 //! After the restart nothing acknowledged is lost, nothing is written to the forge twice, what
 //! the killed process left running is stopped, and the goal ends where it shows it is.
 
@@ -118,6 +119,49 @@ async fn killed_while_the_agent_works(db: crate::support::TestDb) {
 async fn a_run_whose_ade_was_killed_is_taken_over_and_its_agent_stopped() {
     for db in databases().await {
         killed_while_the_agent_works(db).await;
+    }
+}
+
+async fn cancelled_while_its_ade_was_down(db: crate::support::TestDb) {
+    let agent = format!("{}{NOTES}", agent_gate("agent"));
+    let mut world = Served::new(&agent).policy(notes_checked()).start(db).await;
+    let issue = world.approved_goal("Project notes", ONE_TASK).await;
+    world.waiting_at("agent").await;
+    let at_work = world.agent_processes();
+    assert!(!at_work.is_empty(), "the agent is at work");
+
+    world.kill_9_and_restart().await;
+    // The maintainer cancels before the new ade takes the run over: it never runs again here.
+    let cancel = world.comment(issue, MAINTAINER, "/ade cancel").await;
+    let reply = world
+        .until("the reply to the cancel", || {
+            world
+                .bot_comments(issue)
+                .into_iter()
+                .find(|c| c.contains(&format!("<!-- ade:reply:{cancel}:")))
+        })
+        .await;
+    assert!(reply.contains("cancel"), "{reply}");
+    world
+        .until_gone(
+            &at_work,
+            "the agent the killed ade left running to be stopped",
+        )
+        .await;
+    world.plan_saying(issue, "cancelled").await;
+    world.settled().await;
+    let runs = world.texts("SELECT state FROM runs").await;
+    assert_eq!(runs, ["cancelled"], "{}", world.db_name());
+    assert!(world.sim().pulls(REPO).is_empty(), "no approval was opened");
+    world.no_write_twice();
+    world.nothing_lost().await;
+    world.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_cancelled_while_its_ade_was_down_leaves_no_agent_running() {
+    for db in databases().await {
+        cancelled_while_its_ade_was_down(db).await;
     }
 }
 
