@@ -278,17 +278,22 @@ async fn killed_between_write_and_record(held: Held, db: crate::support::TestDb)
         .plan_saying(issue, &format!("review · #{}", pull.number))
         .await;
     world.settled().await;
-    if let Held::Approval = held {
-        let opened = world.carried_out("POST", &path);
-        assert_eq!(opened.len(), 1, "the approval was opened once: {opened:#?}");
-    }
-    let sha = written.json()["head_sha"].as_str().map(str::to_string);
-    if let Some(sha) = sha.filter(|sha| *sha != pull.head_sha) {
-        let first = verify_checks(&world, &sha);
-        assert!(
-            first.iter().all(|c| c.state == CheckState::Cancelled),
-            "the check on the commit the killed ade pushed was stopped: {first:#?}"
-        );
+    match held {
+        Held::Approval => {
+            let opened = world.carried_out("POST", &path);
+            assert_eq!(opened.len(), 1, "the approval was opened once: {opened:#?}");
+        }
+        Held::Check => {
+            // The run was carried out again and pushed a new commit; the check the killed ade
+            // never heard of was found and stopped, not left in progress.
+            let first = written.json()["head_sha"].as_str().unwrap().to_string();
+            assert_ne!(first, pull.head_sha, "the run pushed again");
+            let checks = verify_checks(&world, &first);
+            assert!(
+                checks.len() == 1 && checks[0].state == CheckState::Cancelled,
+                "{checks:#?}"
+            );
+        }
     }
     one_run_in_review(&world, &pull).await;
     world.no_write_twice();
@@ -325,25 +330,9 @@ async fn killed_while_comments_arrive(db: crate::support::TestDb) {
                 .await,
         );
     }
-    // The maintainer asks for every plan, one comment after the other, through the forge's
-    // own API; ade is killed as soon as a few were taken.
-    let client = reqwest::Client::new();
-    let url = format!("{}/_sim/comments", world.sim().url());
-    let asking = tokio::spawn({
-        let issues = issues.clone();
-        async move {
-            for number in issues {
-                let comment = serde_json::json!({ "number": number, "author": MAINTAINER, "body": "/ade plan" });
-                let posted = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(comment.to_string())
-                    .send()
-                    .await;
-                assert!(posted.is_ok_and(|r| r.status().is_success()));
-            }
-        }
-    });
+    // The maintainer asks for every plan, one comment after the other; ade is killed as soon
+    // as a few were taken.
+    let asking = world.comments_one_after_another(MAINTAINER, &issues, "/ade plan");
     let taken = |world: &World| {
         plan_requests(world)
             .iter()

@@ -145,6 +145,36 @@ impl World {
             .expect("the comment posts")
     }
 
+    /// `author` comments `body` on each of `issues`, one after the other, through the forge's
+    /// own API from a task of its own, so the test can act meanwhile; the task ends when the
+    /// last comment is posted (whether or not its webhook reached ade).
+    pub fn comments_one_after_another(
+        &self,
+        author: &str,
+        issues: &[i64],
+        body: &str,
+    ) -> tokio::task::JoinHandle<()> {
+        let client = reqwest::Client::new();
+        let url = format!("{}/_sim/comments", self.sim().url());
+        let comments: Vec<String> = issues
+            .iter()
+            .map(|number| {
+                serde_json::json!({ "number": number, "author": author, "body": body }).to_string()
+            })
+            .collect();
+        tokio::spawn(async move {
+            for comment in comments {
+                let posted = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(comment)
+                    .send()
+                    .await;
+                assert!(posted.is_ok_and(|r| r.status().is_success()));
+            }
+        })
+    }
+
     /// ade's comments on `number`, oldest first.
     pub fn bot_comments(&self, number: i64) -> Vec<String> {
         self.sim()
