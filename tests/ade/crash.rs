@@ -1,6 +1,7 @@
 //! A real `ade serve` is killed with SIGKILL at several points of a goal's flow and started
 //! again: while a run's agent is at work (and the maintainer cancels the run before the new
-//! process takes it over), while the run's verification steps run, between the forge opening the
+//! process takes it over, or ade is killed on every attempt of the run, which then fails
+//! visibly), while the run's verification steps run, between the forge opening the
 //! approval or creating its check and ade hearing of it, and while a burst of comments comes in.
 //! After the restart nothing acknowledged is lost, nothing is written to the forge twice, what
 //! the killed process left running is stopped, and the goal ends where it shows it is.
@@ -162,6 +163,58 @@ async fn cancelled_while_its_ade_was_down(db: crate::support::TestDb) {
 async fn a_run_cancelled_while_its_ade_was_down_leaves_no_agent_running() {
     for db in databases().await {
         cancelled_while_its_ade_was_down(db).await;
+    }
+}
+
+/// A run job's attempts (`RunJob::ATTEMPTS`): how often a run is taken over after its ade died.
+const RUN_ATTEMPTS: usize = 3;
+
+async fn killed_on_every_attempt(db: crate::support::TestDb) {
+    let agent = format!("{}{NOTES}", agent_gate("agent"));
+    let mut world = Served::new(&agent).policy(notes_checked()).start(db).await;
+    let issue = world.approved_goal("Project notes", ONE_TASK).await;
+    for _ in 0..RUN_ATTEMPTS {
+        world.waiting_at("agent").await;
+        world.forget_gate("agent");
+        world.kill_9_and_restart().await;
+    }
+
+    // The run's last attempt died with its ade: the run fails, and the goal says so.
+    let failed = world
+        .until("the run's failure on the goal", || {
+            world
+                .bot_comments(issue)
+                .into_iter()
+                .find(|c| c.contains("<!-- ade:run:"))
+        })
+        .await;
+    assert!(failed.contains("could not be completed"), "{failed}");
+    world.plan_saying(issue, "failed").await;
+    world.settled().await;
+    let runs = world.texts("SELECT state FROM runs").await;
+    assert_eq!(runs, ["failed"], "{}", world.db_name());
+    let tasks = world.texts("SELECT state FROM tasks").await;
+    assert_eq!(tasks, ["failed"], "{}", world.db_name());
+    assert!(world.sim().pulls(REPO).is_empty(), "no approval was opened");
+    assert!(
+        world.agent_processes().is_empty(),
+        "no agent is left running"
+    );
+    world.no_write_twice();
+    world.every_delivery_handled().await;
+    world.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_whose_ade_is_killed_on_every_attempt_fails_visibly_on_sqlite() {
+    killed_on_every_attempt(crate::support::db::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_whose_ade_is_killed_on_every_attempt_fails_visibly_on_postgres() {
+    match crate::support::db::postgres().await {
+        Some(db) => killed_on_every_attempt(db).await,
+        None => eprintln!("skipped: ADE_TEST_DATABASE_URL is not set"),
     }
 }
 

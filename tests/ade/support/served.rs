@@ -337,12 +337,7 @@ impl World {
     /// What ade's database holds when the story is over: every delivery it took handled
     /// (processed or ignored, none pending, none failed) and no job failed for good.
     pub async fn nothing_lost(&self) {
-        let mut conn = self.store.reader().await.unwrap();
-        for state in [DeliveryState::Pending, DeliveryState::Failed] {
-            let n = deliveries::count_in_state(&mut conn, state).await.unwrap();
-            assert_eq!(n, 0, "{}: deliveries {state:?}", self.db.name);
-        }
-        drop(conn);
+        self.every_delivery_handled().await;
         assert_eq!(
             self.jobs(|state| state == "failed").await,
             0,
@@ -350,6 +345,15 @@ impl World {
             self.db.name,
             self.failed_jobs().await
         );
+    }
+
+    /// Every delivery ade took was handled: processed or ignored, none pending, none failed.
+    pub async fn every_delivery_handled(&self) {
+        let mut conn = self.store.reader().await.unwrap();
+        for state in [DeliveryState::Pending, DeliveryState::Failed] {
+            let n = deliveries::count_in_state(&mut conn, state).await.unwrap();
+            assert_eq!(n, 0, "{}: deliveries {state:?}", self.db.name);
+        }
     }
 
     async fn failed_jobs(&self) -> String {
