@@ -337,14 +337,20 @@ async fn killed_between_write_and_record(held: Held, db: crate::support::TestDb)
             assert_eq!(opened.len(), 1, "the approval was opened once: {opened:#?}");
         }
         Held::Check => {
-            // The run was carried out again and pushed a new commit; the check the killed ade
-            // never heard of was found and stopped, not left in progress.
+            // The check is a write job of its own, beside the run's verification. Either the run
+            // ended before the kill, and the check the killed ade never heard of was found and
+            // finished; or the run was carried out again and pushed a new commit, and the check
+            // was found and stopped. Never left in progress, never created twice.
             let first = written.json()["head_sha"].as_str().unwrap().to_string();
-            assert_ne!(first, pull.head_sha, "the run pushed again");
+            let expected = if first == pull.head_sha {
+                CheckState::Success
+            } else {
+                CheckState::Cancelled
+            };
             let checks = verify_checks(&world, &first);
             assert!(
-                checks.len() == 1 && checks[0].state == CheckState::Cancelled,
-                "{checks:#?}"
+                checks.len() == 1 && checks[0].state == expected,
+                "{expected:?}: {checks:#?}"
             );
         }
     }
