@@ -8,6 +8,7 @@ mod support;
 mod audit;
 mod cli;
 mod commands;
+mod crash;
 mod demo;
 mod dlp;
 mod doctor;

@@ -117,6 +117,9 @@ impl LocalRunner {
                 .create(&workdir)
                 .with_context(|| format!("create the runner workdir {}", workdir.display()))?;
         }
+        if let Some(user) = agent_user {
+            crate::runner::workspace::stop_left_running(&workdir.join("worktrees"), user.uid);
+        }
         let git = Git::new(&runner.git, workdir.join(".empty"))
             .context("prepare the runner's empty folder")?;
         let env = EnvOptions {

@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
+pub use collect::stop_left_running;
 pub use main_checkout::MainLease;
 pub use owner::Holding;
 

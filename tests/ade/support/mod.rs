@@ -6,6 +6,7 @@ pub mod forge;
 pub mod payloads;
 pub mod process;
 pub mod runner;
+pub mod served;
 pub mod story;
 pub mod verify;
 

@@ -20,6 +20,15 @@ pub fn runner_config_with(
     runner: &str,
     agents: &str,
 ) {
+    let file = runner_file(dir, runner, agents);
+    let loaded = ade::config::Config::load(Some(&file), Vec::new()).expect("runner config loads");
+    config.runner = loaded.runner;
+    config.agents = loaded.agents;
+}
+
+/// Writes `[runner]` (with more `runner` lines) and `agents` into `dir/runner.toml` and returns
+/// the file: the `ade.toml` of a real `ade serve`, or what [`runner_config_with`] loads.
+pub fn runner_file(dir: &Path, runner: &str, agents: &str) -> PathBuf {
     let file = dir.join("runner.toml");
     std::fs::write(
         &file,
@@ -29,9 +38,7 @@ pub fn runner_config_with(
         ),
     )
     .unwrap();
-    let loaded = ade::config::Config::load(Some(&file), Vec::new()).expect("runner config loads");
-    config.runner = loaded.runner;
-    config.agents = loaded.agents;
+    file
 }
 
 /// A trusted script agent named `script`, running `script` with `/bin/sh` in its worktree and
