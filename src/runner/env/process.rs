@@ -7,8 +7,10 @@
 //! with `waitid(WNOWAIT)`, which leaves it a zombie, so its pid, which is also the group id,
 //! cannot be reused by an unrelated process while ade still signals the group.
 
+use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -22,7 +24,8 @@ use tokio_util::sync::CancellationToken;
 use super::cgroup::{self, RunCgroup};
 use super::landlock as confine;
 use super::log::RunLog;
-use super::{Ending, EnvError, EnvOptions, Invocation, StdinSource, agent_identity};
+use super::netns;
+use super::{AgentUser, Ending, EnvError, EnvOptions, Invocation, StdinSource, agent_identity};
 
 /// How long ade keeps reading output after the agent's group is dead: only a process that left
 /// the group (setsid) can still hold the pipe open, and ade does not wait for it.
@@ -44,6 +47,11 @@ pub(super) struct Launch {
     /// runtime's daemon runs), run when the agent is killed.
     pub(super) stop: Option<Command>,
     pub(super) notes: Vec<String>,
+    /// The user the child becomes between fork and exec, after joining `netns` (which needs
+    /// root): std's `Command::uid` would switch before any `pre_exec` step runs.
+    pub(super) user: Option<AgentUser>,
+    /// The network namespace the child joins (`isolate.rs`); `None` keeps ade's.
+    pub(super) netns: Option<RawFd>,
 }
 
 /// How the process ended, with what the supervisor noted along the way.
@@ -65,9 +73,6 @@ pub(super) fn confined(inv: &Invocation, opts: &EnvOptions) -> Result<Launch, En
         .envs(inv.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&inv.worktree);
     let (user, user_note) = agent_identity(opts);
-    if let Some(user) = user {
-        command.uid(user.uid).gid(user.gid);
-    }
     // SAFETY: geteuid has no preconditions and cannot fail.
     let drop_capabilities = user.is_none() && unsafe { libc::geteuid() } == 0;
     let confinement = confine::prepare(inv)?;
@@ -79,12 +84,6 @@ pub(super) fn confined(inv: &Invocation, opts: &EnvOptions) -> Result<Launch, En
                 .to_string(),
         );
     }
-    if !inv.network {
-        notes.push(format!(
-            "network: not restricted in the {} environment (only container environments cut it)",
-            inv.environment.as_str()
-        ));
-    }
     Ok(Launch {
         command,
         landlock: confinement.ruleset,
@@ -93,6 +92,8 @@ pub(super) fn confined(inv: &Invocation, opts: &EnvOptions) -> Result<Launch, En
         inherited: None,
         stop: None,
         notes,
+        user,
+        netns: None,
     })
 }
 
@@ -114,12 +115,15 @@ pub(super) async fn supervise(
         inherited,
         stop,
         notes: _,
+        user,
+        netns,
     } = launch;
     let setup = ChildSetup {
         landlock,
         cgroup_procs: cgroup.as_ref().map(|c| c.procs_fd()),
         drop_capabilities,
         inherited: inherited.as_ref().map(|fd| fd.as_raw_fd()),
+        identity: Identity::new(netns, user, &inv.worktree)?,
     };
     let mut running = start(command, &inv.stdin, setup, log)?;
     drop(inherited);
@@ -174,6 +178,76 @@ struct ChildSetup {
     cgroup_procs: Option<RawFd>,
     drop_capabilities: bool,
     inherited: Option<RawFd>,
+    identity: Identity,
+}
+
+/// The network namespace and user the child takes first, in that order (joining a namespace
+/// needs the root it gives up when it switches user).
+struct Identity {
+    netns: Option<RawFd>,
+    user: Option<AgentUser>,
+    /// The working folder, entered again as the user, so a folder the user may not enter fails
+    /// the start as it did when std switched user first.
+    folder: CString,
+}
+
+impl Identity {
+    fn new(
+        netns: Option<RawFd>,
+        user: Option<AgentUser>,
+        folder: &std::path::Path,
+    ) -> Result<Identity, EnvError> {
+        let folder = CString::new(folder.as_os_str().as_bytes()).map_err(|_| EnvError::MissingPath {
+            what: "worktree",
+            path: folder.to_path_buf(),
+        })?;
+        Ok(Identity {
+            netns,
+            user,
+            folder,
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.netns.is_none() && self.user.is_none()
+    }
+
+    /// Runs in the child between fork and exec: setns(2), setgroups(2), setgid(2), setuid(2)
+    /// and chdir(2) on values made before the fork; no allocation.
+    fn take(&self) -> io::Result<()> {
+        if let Some(fd) = self.netns {
+            netns::join_child(fd)?;
+            // An ade that is not root made the namespace with ambient capabilities; the agent
+            // must not keep them (it could join ade's own namespace with them).
+            // SAFETY: prctl with integer arguments only.
+            let cleared = unsafe {
+                libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                    0,
+                    0,
+                    0,
+                )
+            };
+            if cleared != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        if let Some(user) = self.user {
+            // SAFETY: plain system calls on integers and a NUL-terminated string made before
+            // the fork.
+            unsafe {
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(user.gid) != 0
+                    || libc::setuid(user.uid) != 0
+                    || libc::chdir(self.folder.as_ptr()) != 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A started agent: the process, the task copying its output, and the exit watcher. Dropped
@@ -317,20 +391,27 @@ async fn collect_output(
     Ok(log)
 }
 
-/// Installs what the child does between fork and exec, after std has set its process group and
-/// dropped to the agent user: join the run cgroup, give up capabilities, then restrict itself
-/// with Landlock.
+/// Installs what the child does between fork and exec, after std has set its process group:
+/// join the agent's network namespace and drop to the agent user, join the run cgroup, give up
+/// capabilities, then restrict itself with Landlock.
 fn install_child_setup(command: &mut Command, setup: ChildSetup) {
     let ChildSetup {
         mut landlock,
         cgroup_procs,
         drop_capabilities,
         inherited,
+        identity,
     } = setup;
-    if landlock.is_none() && cgroup_procs.is_none() && !drop_capabilities && inherited.is_none() {
+    if landlock.is_none()
+        && cgroup_procs.is_none()
+        && !drop_capabilities
+        && inherited.is_none()
+        && identity.is_empty()
+    {
         return;
     }
     let setup = move || -> io::Result<()> {
+        identity.take()?;
         if let Some(fd) = cgroup_procs {
             cgroup::join_child(fd)?;
         }
@@ -349,7 +430,8 @@ fn install_child_setup(command: &mut Command, setup: ChildSetup) {
         Ok(())
     };
     // SAFETY: the closure runs in the forked child of a multi-threaded process. It makes only
-    // write(2), fcntl(2), prctl(2) and landlock_restrict_self(2) calls on fds opened before the fork and
+    // setns(2), setgroups(2), setgid(2), setuid(2), chdir(2) (`Identity::take`), write(2),
+    // fcntl(2), prctl(2) and landlock_restrict_self(2) calls on fds opened before the fork and
     // builds plain values: it neither allocates nor takes locks (see `landlock::restrict_child`
     // and `cgroup::join_child`).
     unsafe {
