@@ -14,6 +14,7 @@ use ade::runner::env::{
 };
 use tokio_util::sync::CancellationToken;
 
+#[path = "runner_env/network.rs"]
 mod network;
 
 /// A run's folders under a fresh temporary root: worktree, scratch, the run log, and an
@@ -259,6 +260,12 @@ exit 0
         started.elapsed()
     );
     let pid = fs::read_to_string(scene.worktree.join("grandchild.pid")).unwrap();
+    // SIGKILL has been sent by the time the run ends, but the kernel finishes the exit on its
+    // own time (releasing the run's network namespace is part of it): give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !is_gone(&pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(is_gone(&pid), "grandchild {pid} still runs");
 }
 

@@ -304,7 +304,7 @@ send "CONNECT $big:443 HTTP/1.1\r\n\r\n"
         "only CONNECT host:port is served): answered 405",
         "malformed request line): answered 400",
         "request head over 8 KiB): answered 400",
-        "ev\\\\ril:443",
+        "ev\\ril:443",
     ] {
         assert!(lines.iter().any(|l| l.contains(says)), "{says} in {lines:?}");
     }

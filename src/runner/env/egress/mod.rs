@@ -305,7 +305,11 @@ async fn read_head(client: &mut TcpStream, buf: &mut Vec<u8>) -> Result<usize, R
     let mut chunk = [0u8; 2048];
     loop {
         if let Some(end) = head::end_of_head(buf) {
-            return Ok(end);
+            return if end > MAX_HEAD {
+                Err(Refusal::TooLarge)
+            } else {
+                Ok(end)
+            };
         }
         if buf.len() > MAX_HEAD {
             return Err(Refusal::TooLarge);
