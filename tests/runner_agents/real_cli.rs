@@ -210,6 +210,14 @@ fn assert_confined(ran: &Ran, environment: Environment) {
         _ => "[ade] landlock: ",
     };
     assert!(ran.log.contains(expected), "{}", ran.log);
+    // The templates' network: the scripted endpoint on loopback is an allowed host, reached
+    // through ade's forward and recorded.
+    assert!(ran.log.contains("[ade] network: allowlist"), "{}", ran.log);
+    assert!(
+        ran.log.contains("[ade] egress: allowed 127.0.0.1:"),
+        "the model endpoint was reached as an allowed host: {}",
+        ran.log
+    );
     if is_root() {
         assert!(
             ran.log.contains("[ade] user: uid 65534"),
@@ -334,6 +342,11 @@ fn claude_code_edits_the_worktree_in_every_environment_it_may_be_given() {
             Some("Changed the greeting.")
         );
         assert_confined(&ran, environment);
+        assert!(
+            !ran.log.contains("[ade] egress: blocked"),
+            "Claude Code reached nothing but its model: {}",
+            ran.log
+        );
         assert!(
             model.requests().len() >= 3,
             "read, edit, done: {} requests",
