@@ -11,11 +11,11 @@ use serde::Deserialize;
 use super::check::{Check, program};
 use super::{ConfigError, Secret};
 use crate::policy::Environment;
-use crate::runner::env::{HostPort, Network};
 use crate::runner::agent::{
     Agent, AgentSecret, ArgTemplate, Leftovers, OutputFormat, Placeholder, PromptMode,
     SecretSource, Trust,
 };
+use crate::runner::env::{HostPort, Network};
 
 const DEFAULT_TIMEOUT_SECS: u64 = 3600;
 const DEFAULT_OUTPUT_CAP_BYTES: u64 = 10 << 20;
@@ -353,7 +353,9 @@ fn network(
             if allow_hosts.is_some() {
                 return Err(check.invalid(
                     &key("allow_hosts"),
-                    format!("is only for network = \"allowlist\" (this agent has network = \"{other}\")"),
+                    format!(
+                        "is only for network = \"allowlist\" (this agent has network = \"{other}\")"
+                    ),
                 ));
             }
             return Ok(if other == "off" {
@@ -373,8 +375,9 @@ fn network(
         Some(entries) => {
             let mut hosts = Vec::with_capacity(entries.len());
             for (i, entry) in entries.iter().enumerate() {
-                let host = HostPort::parse(entry)
-                    .map_err(|reason| check.invalid(&format!("agents.{name}.allow_hosts[{i}]"), reason))?;
+                let host = HostPort::parse(entry).map_err(|reason| {
+                    check.invalid(&format!("agents.{name}.allow_hosts[{i}]"), reason)
+                })?;
                 if !hosts.contains(&host) {
                     hosts.push(host);
                 }

@@ -1117,7 +1117,12 @@ fn an_agent_network_is_allowlist_by_default_with_its_model_endpoints() {
         load(&path, &[]).map(|config| config.agents[0].network.clone())
     };
     let hosts = |entries: &[&str]| {
-        Network::Allowlist(entries.iter().map(|e| HostPort::parse(e).unwrap()).collect())
+        Network::Allowlist(
+            entries
+                .iter()
+                .map(|e| HostPort::parse(e).unwrap())
+                .collect(),
+        )
     };
     assert_eq!(network_of("").unwrap(), hosts(&[]));
     assert_eq!(
@@ -1148,13 +1153,28 @@ fn bad_network_settings_name_their_key_and_why() {
         load_err(&path, &[])
     };
     for (table, says) in [
-        ("network = \"on\"\n", "agents.a.network: \"on\" is not off, allowlist or open"),
-        ("allow_hosts = [\"https://api.example.com\"]\n", "agents.a.allow_hosts[0]"),
-        ("allow_hosts = [\"https://api.example.com\"]\n", "has a scheme"),
-        ("allow_hosts = [\"ok.example\", \"\"]\n", "agents.a.allow_hosts[1]: is empty"),
+        (
+            "network = \"on\"\n",
+            "agents.a.network: \"on\" is not off, allowlist or open",
+        ),
+        (
+            "allow_hosts = [\"https://api.example.com\"]\n",
+            "agents.a.allow_hosts[0]",
+        ),
+        (
+            "allow_hosts = [\"https://api.example.com\"]\n",
+            "has a scheme",
+        ),
+        (
+            "allow_hosts = [\"ok.example\", \"\"]\n",
+            "agents.a.allow_hosts[1]: is empty",
+        ),
         ("allow_hosts = [\"api.example.com/v1\"]\n", "has a path"),
         ("allow_hosts = [\"*.example.com\"]\n", "has a wildcard"),
-        ("network = \"open\"\nallow_hosts = [\"x.example\"]\n", "is only for network = \"allowlist\""),
+        (
+            "network = \"open\"\nallow_hosts = [\"x.example\"]\n",
+            "is only for network = \"allowlist\"",
+        ),
     ] {
         let error = error_of(table);
         assert!(error.contains(says), "{table}: {error}");

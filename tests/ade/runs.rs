@@ -419,9 +419,15 @@ async fn an_agent_reaching_for_an_unlisted_host_is_refused_and_the_audit_log_rec
         .await;
     assert_eq!(record["outcome"], "refused", "{record}");
     assert_eq!(record["run"], run.id, "{record}");
-    assert_eq!(record["details"]["destination"], "exfil.example:443", "{record}");
+    assert_eq!(
+        record["details"]["destination"], "exfil.example:443",
+        "{record}"
+    );
     assert_eq!(record["details"]["connections"], 1, "{record}");
-    assert_eq!(record["details"]["why"], "not on the agent's allowlist", "{record}");
+    assert_eq!(
+        record["details"]["why"], "not on the agent's allowlist",
+        "{record}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -55,7 +55,12 @@ fn server() -> u16 {
 }
 
 fn allowlist(entries: &[String]) -> Network {
-    Network::Allowlist(entries.iter().map(|e| HostPort::parse(e).unwrap()).collect())
+    Network::Allowlist(
+        entries
+            .iter()
+            .map(|e| HostPort::parse(e).unwrap())
+            .collect(),
+    )
 }
 
 fn agent(scene: &Scene, network: Network, body: &str) -> Invocation {
@@ -105,19 +110,25 @@ async fn an_allowlist_agent_reaches_its_listed_host_through_the_proxy_and_direct
     let report = run(&inv).await;
     let output = scene.agent_output();
     assert!(output.contains("proxy=http://127.0.0.1:"), "{output}");
-    assert!(output.contains("no_proxy=localhost,127.0.0.1,::1"), "{output}");
+    assert!(
+        output.contains("no_proxy=localhost,127.0.0.1,::1"),
+        "{output}"
+    );
     assert_eq!(
         output.matches(&format!("hello from {port}\n")).count(),
         2,
         "{output}"
     );
-    assert!(output.contains("proxied rc=0") && output.contains("direct rc=0"), "{output}");
+    assert!(
+        output.contains("proxied rc=0") && output.contains("direct rc=0"),
+        "{output}"
+    );
     let lines = egress_lines(&scene);
     let destination = format!("127.0.0.1:{port}");
     assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with(&format!("[ade] egress: allowed {destination} through the proxy: "))),
+        lines.iter().any(|l| l.starts_with(&format!(
+            "[ade] egress: allowed {destination} through the proxy: "
+        ))),
         "{lines:?}"
     );
     assert!(
@@ -166,7 +177,10 @@ async fn an_unlisted_host_is_refused_with_403_and_the_attempt_recorded() {
     assert!(output.contains("invalid 403"), "{output}");
     assert!(!output.contains("hello from"), "{output}");
     let lines = egress_lines(&scene);
-    for destination in [format!("127.0.0.1:{unlisted}"), "example.invalid:443".to_string()] {
+    for destination in [
+        format!("127.0.0.1:{unlisted}"),
+        "example.invalid:443".to_string(),
+    ] {
         assert!(
             lines.contains(&format!(
                 "[ade] egress: blocked {destination} (not on the agent's allowlist): answered 403"
@@ -181,7 +195,10 @@ async fn an_unlisted_host_is_refused_with_403_and_the_attempt_recorded() {
             .unwrap_or_else(|| panic!("{destination} in {:?}", report.egress));
         assert!(!tally.allowed);
         assert_eq!(tally.count, 1);
-        assert_eq!(tally.reason.as_deref(), Some("not on the agent's allowlist"));
+        assert_eq!(
+            tally.reason.as_deref(),
+            Some("not on the agent's allowlist")
+        );
     }
 }
 
@@ -257,7 +274,10 @@ async fn an_allowlist_agent_cannot_go_around_the_proxy() {
         assert!(!output.contains(&format!("{target} rc=0")), "{output}");
     }
     other.set_nonblocking(true).unwrap();
-    assert!(other.accept().is_err(), "nothing reached the host's listener");
+    assert!(
+        other.accept().is_err(),
+        "nothing reached the host's listener"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -289,14 +309,25 @@ send "CONNECT $big:443 HTTP/1.1\r\n\r\n"
     );
     let report = run(&inv).await;
     let output = scene.agent_output();
-    assert!(output.contains("HTTP/1.1 405 Method Not Allowed"), "{output}");
-    assert!(output.matches("HTTP/1.1 400 Bad Request").count() >= 4, "{output}");
+    assert!(
+        output.contains("HTTP/1.1 405 Method Not Allowed"),
+        "{output}"
+    );
+    assert!(
+        output.matches("HTTP/1.1 400 Bad Request").count() >= 4,
+        "{output}"
+    );
     assert!(!output.contains("no proxy"), "{output}");
     let log = scene.log_text();
-    assert!(!log.contains('\r'), "no carriage return reaches the run log");
+    assert!(
+        !log.contains('\r'),
+        "no carriage return reaches the run log"
+    );
     let lines = egress_lines(&scene);
     assert!(
-        lines.iter().all(|l| l.starts_with("[ade] egress: blocked ")),
+        lines
+            .iter()
+            .all(|l| l.starts_with("[ade] egress: blocked ")),
         "{lines:?}"
     );
     assert_eq!(lines.len(), 6, "{lines:?}");
@@ -306,7 +337,10 @@ send "CONNECT $big:443 HTTP/1.1\r\n\r\n"
         "request head over 8 KiB): answered 400",
         "ev\\ril:443",
     ] {
-        assert!(lines.iter().any(|l| l.contains(says)), "{says} in {lines:?}");
+        assert!(
+            lines.iter().any(|l| l.contains(says)),
+            "{says} in {lines:?}"
+        );
     }
     assert!(
         !log.lines().any(|l| l.starts_with("[ade] egress: allowed")),
@@ -314,7 +348,11 @@ send "CONNECT $big:443 HTTP/1.1\r\n\r\n"
     );
     assert!(report.egress.tallies.iter().all(|t| !t.allowed));
     assert!(
-        report.egress.tallies.iter().all(|t| t.destination.len() < 300),
+        report
+            .egress
+            .tallies
+            .iter()
+            .all(|t| t.destination.len() < 300),
         "{:?}",
         report.egress
     );
@@ -379,6 +417,12 @@ fn where_ade_cannot_make_a_namespace_an_allowlist_agent_does_not_start() {
     assert!(error.is_setup());
     let text = error.to_string();
     assert!(text.starts_with("the agent's network is allowlist, but ade cannot make a network namespace (unshare(CLONE_NEWNET): Operation not permitted"), "{text}");
-    assert!(text.contains("CAP_SYS_ADMIN") && text.contains("network = \"open\""), "{text}");
-    assert!(!scene.agent_output().contains("ran"), "the agent never started");
+    assert!(
+        text.contains("CAP_SYS_ADMIN") && text.contains("network = \"open\""),
+        "{text}"
+    );
+    assert!(
+        !scene.agent_output().contains("ran"),
+        "the agent never started"
+    );
 }

@@ -36,7 +36,8 @@ impl Isolation {
             return None;
         }
         let mut inv = inv.clone();
-        inv.env.retain(|(name, _)| !self.env.iter().any(|(ours, _)| ours == name));
+        inv.env
+            .retain(|(name, _)| !self.env.iter().any(|(ours, _)| ours == name));
         inv.env.extend(self.env.iter().cloned());
         Some(inv)
     }
@@ -58,12 +59,12 @@ pub(super) fn prepare(inv: &Invocation, opts: &EnvOptions) -> Result<Isolation, 
         env: Vec::new(),
         note: String::new(),
     };
-    let daemon = inv.environment == Environment::Container
-        && opts.runtime != ContainerRuntime::Bubblewrap;
+    let daemon =
+        inv.environment == Environment::Container && opts.runtime != ContainerRuntime::Bubblewrap;
     let hosts = match &inv.network {
         Network::Open => {
-            isolation.note = "network: open (the runner's network, connections not recorded)"
-                .to_string();
+            isolation.note =
+                "network: open (the runner's network, connections not recorded)".to_string();
             return Ok(isolation);
         }
         // The sandbox makes a namespace with loopback alone itself: podman's and docker's
@@ -98,12 +99,13 @@ pub(super) fn prepare(inv: &Invocation, opts: &EnvOptions) -> Result<Isolation, 
     };
     let forwards = std::mem::take(&mut namespace.forwards);
     let direct: Vec<String> = forwards.iter().map(|(a, _)| a.to_string()).collect();
-    let egress = Egress::start(&inv.network, namespace.proxy.take(), forwards).map_err(|error| {
-        EnvError::Network {
-            network: inv.network.as_str(),
-            reason: format!("ade cannot start its egress proxy ({error})"),
-        }
-    })?;
+    let egress =
+        Egress::start(&inv.network, namespace.proxy.take(), forwards).map_err(|error| {
+            EnvError::Network {
+                network: inv.network.as_str(),
+                reason: format!("ade cannot start its egress proxy ({error})"),
+            }
+        })?;
     let proxy = egress
         .proxy()
         .map(|address| format!("http://{address}"))
@@ -113,7 +115,9 @@ pub(super) fn prepare(inv: &Invocation, opts: &EnvOptions) -> Result<Isolation, 
     }
     if !direct.is_empty() {
         for name in ["NO_PROXY", "no_proxy"] {
-            isolation.env.push((name.to_string(), "localhost,127.0.0.1,::1".to_string()));
+            isolation
+                .env
+                .push((name.to_string(), "localhost,127.0.0.1,::1".to_string()));
         }
     }
     let listed: Vec<String> = hosts.iter().map(ToString::to_string).collect();

@@ -41,8 +41,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::egress::{EgressReport, EgressTally};
 pub use self::landlock::{LandlockSupport, landlock_support};
-pub use self::network::{DEFAULT_PORT, HostPort, Network};
 pub use self::leftovers::stop_leftovers;
+pub use self::network::{DEFAULT_PORT, HostPort, Network};
 pub use crate::policy::Environment;
 
 /// The system folders every environment lets an agent read and run programs from (read-only):

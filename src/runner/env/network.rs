@@ -198,8 +198,14 @@ mod tests {
 
     #[test]
     fn entries_read_host_and_port_with_443_by_default() {
-        assert_eq!(entry("api.anthropic.com").to_string(), "api.anthropic.com:443");
-        assert_eq!(entry("API.Anthropic.COM:8443").to_string(), "api.anthropic.com:8443");
+        assert_eq!(
+            entry("api.anthropic.com").to_string(),
+            "api.anthropic.com:443"
+        );
+        assert_eq!(
+            entry("API.Anthropic.COM:8443").to_string(),
+            "api.anthropic.com:8443"
+        );
         assert_eq!(entry("127.0.0.1:8080").to_string(), "127.0.0.1:8080");
         assert_eq!(entry("[::1]:9000").to_string(), "[::1]:9000");
         assert_eq!(entry("::1").to_string(), "[::1]:443");
@@ -243,10 +249,19 @@ mod tests {
     #[test]
     fn urls_give_their_host_and_port() {
         let of = |url: &str| HostPort::from_url(url).map(|h| h.to_string());
-        assert_eq!(of("https://api.anthropic.com").as_deref(), Some("api.anthropic.com:443"));
-        assert_eq!(of("http://127.0.0.1:4000/v1").as_deref(), Some("127.0.0.1:4000"));
+        assert_eq!(
+            of("https://api.anthropic.com").as_deref(),
+            Some("api.anthropic.com:443")
+        );
+        assert_eq!(
+            of("http://127.0.0.1:4000/v1").as_deref(),
+            Some("127.0.0.1:4000")
+        );
         assert_eq!(of("http://proxy.lan").as_deref(), Some("proxy.lan:80"));
-        assert_eq!(of("https://u:p@Models.Example:8443?x").as_deref(), Some("models.example:8443"));
+        assert_eq!(
+            of("https://u:p@Models.Example:8443?x").as_deref(),
+            Some("models.example:8443")
+        );
         assert_eq!(of("http://[::1]:9/").as_deref(), Some("[::1]:9"));
         assert_eq!(of("ftp://x"), None);
         assert_eq!(of("api.anthropic.com"), None);
@@ -254,9 +269,15 @@ mod tests {
 
     #[test]
     fn loopback_entries_are_served_at_their_own_address() {
-        assert_eq!(entry("127.0.0.1:80").loopback(), vec!["127.0.0.1:80".parse().unwrap()]);
+        assert_eq!(
+            entry("127.0.0.1:80").loopback(),
+            vec!["127.0.0.1:80".parse().unwrap()]
+        );
         assert_eq!(entry("localhost:80").loopback().len(), 2);
-        assert_eq!(entry("[::1]:80").loopback(), vec!["[::1]:80".parse().unwrap()]);
+        assert_eq!(
+            entry("[::1]:80").loopback(),
+            vec!["[::1]:80".parse().unwrap()]
+        );
         assert!(entry("api.anthropic.com").loopback().is_empty());
     }
 }

@@ -197,10 +197,11 @@ impl Identity {
         user: Option<AgentUser>,
         folder: &std::path::Path,
     ) -> Result<Identity, EnvError> {
-        let folder = CString::new(folder.as_os_str().as_bytes()).map_err(|_| EnvError::MissingPath {
-            what: "worktree",
-            path: folder.to_path_buf(),
-        })?;
+        let folder =
+            CString::new(folder.as_os_str().as_bytes()).map_err(|_| EnvError::MissingPath {
+                what: "worktree",
+                path: folder.to_path_buf(),
+            })?;
         Ok(Identity {
             netns,
             user,

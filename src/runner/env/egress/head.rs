@@ -150,6 +150,9 @@ mod tests {
         assert_eq!(end_of_head(b"CONNECT x:1 HTTP/1.1\r\n"), None);
         let long = format!("CONNECT {}:1 HTTP/1.1\r\n\r\n", "a".repeat(500));
         assert_eq!(first_line(long.as_bytes()).len(), 120);
-        assert_eq!(first_line(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), "GET / HTTP/1.1");
+        assert_eq!(
+            first_line(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+            "GET / HTTP/1.1"
+        );
     }
 }

@@ -138,7 +138,9 @@ async fn drain(sets: &mut [JoinSet<()>]) {
 }
 
 fn lock(recorder: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {
-    recorder.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    recorder
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Accepts connections until `stop`, each served on a task of its own; returns the tasks still
@@ -242,8 +244,13 @@ async fn proxied(mut client: TcpStream, network: &Network, cut: &CancellationTok
     let upstream = match connect(host, target.port()).await {
         Ok(upstream) => upstream,
         Err(error) => {
-            let _ = answer(&mut client, 502, "Bad Gateway", "the destination cannot be reached")
-                .await;
+            let _ = answer(
+                &mut client,
+                502,
+                "Bad Gateway",
+                "the destination cannot be reached",
+            )
+            .await;
             connection.verdict = Verdict::Allowed {
                 error: Some(error.to_string()),
             };
@@ -280,12 +287,16 @@ async fn forwarded(client: TcpStream, address: SocketAddr, cut: &CancellationTok
             connection.bytes_out = out;
             connection.bytes_in = back;
         }
-        Ok(Err(error)) => connection.verdict = Verdict::Allowed {
-            error: Some(error.to_string()),
-        },
-        Err(_) => connection.verdict = Verdict::Allowed {
-            error: Some("connecting timed out".to_string()),
-        },
+        Ok(Err(error)) => {
+            connection.verdict = Verdict::Allowed {
+                error: Some(error.to_string()),
+            }
+        }
+        Err(_) => {
+            connection.verdict = Verdict::Allowed {
+                error: Some("connecting timed out".to_string()),
+            }
+        }
     }
     connection.duration = started.elapsed();
     connection
@@ -296,7 +307,12 @@ async fn forwarded(client: TcpStream, address: SocketAddr, cut: &CancellationTok
 async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
         .await
-        .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "connecting timed out")))
+        .unwrap_or_else(|_| {
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "connecting timed out",
+            ))
+        })
 }
 
 /// Reads until the head's blank line; returns where the head ends in `buf` (bytes past it are

@@ -196,7 +196,11 @@ mod tests {
         recorder.add(blocked("x\r\n[ade] egress: allowed evil:443"));
         let (lines, report) = recorder.finish();
         assert_eq!(lines.len(), 1);
-        assert!(!lines[0].contains('\n') && !lines[0].contains('\r'), "{}", lines[0]);
+        assert!(
+            !lines[0].contains('\n') && !lines[0].contains('\r'),
+            "{}",
+            lines[0]
+        );
         assert!(!report.tallies[0].destination.contains('\n'));
     }
 }
