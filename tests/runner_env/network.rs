@@ -426,3 +426,63 @@ fn where_ade_cannot_make_a_namespace_an_allowlist_agent_does_not_start() {
         "the agent never started"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bubblewrap_agent_with_an_allowlist_reaches_its_host_and_nothing_else() {
+    if let Some(reason) = unusable().or_else(super::bubblewrap_unusable) {
+        eprintln!("skipped: {reason}");
+        return;
+    }
+    let listed = server();
+    let unlisted = server();
+    let scene = Scene::new("net-bwrap");
+    let mut inv = agent(
+        &scene,
+        allowlist(&[format!("127.0.0.1:{listed}")]),
+        &format!(
+            r#"{CURL} -sS --max-time 10 --noproxy '' -p -x "$HTTPS_PROXY" "http://127.0.0.1:{listed}/"; echo "proxied rc=$?"
+{CURL} -sS --max-time 10 "http://127.0.0.1:{listed}/"; echo "direct rc=$?"
+{CURL} -sS --max-time 10 --noproxy '' -p -x "$HTTPS_PROXY" -o /dev/null -w 'unlisted %{{http_connect}}\n' "http://127.0.0.1:{unlisted}/"
+{CURL} -sS --max-time 5 --noproxy '*' "http://127.0.0.1:{unlisted}/"; echo "around rc=$?"
+"#
+        ),
+    );
+    inv.environment = ade::runner::env::Environment::Container;
+    let report = run(&inv).await;
+    let output = scene.agent_output();
+    assert_eq!(
+        output.matches(&format!("hello from {listed}\n")).count(),
+        2,
+        "{output}"
+    );
+    assert!(
+        output.contains("proxied rc=0") && output.contains("direct rc=0"),
+        "{output}"
+    );
+    assert!(output.contains("unlisted 403"), "{output}");
+    assert!(
+        !output.contains(&format!("hello from {unlisted}")),
+        "{output}"
+    );
+    assert!(!output.contains("around rc=0"), "{output}");
+    let log = scene.log_text();
+    assert!(log.contains("[ade] sandbox: bubblewrap"), "{log}");
+    assert!(
+        log.contains(&format!(
+            "[ade] egress: blocked 127.0.0.1:{unlisted} (not on the agent's allowlist): answered 403"
+        )),
+        "{log}"
+    );
+    assert_eq!(
+        report
+            .egress
+            .tallies
+            .iter()
+            .map(|t| (t.destination.clone(), t.allowed, t.count))
+            .collect::<Vec<_>>(),
+        vec![
+            (format!("127.0.0.1:{listed}"), true, 2),
+            (format!("127.0.0.1:{unlisted}"), false, 1)
+        ]
+    );
+}

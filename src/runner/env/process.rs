@@ -186,6 +186,9 @@ struct ChildSetup {
 struct Identity {
     netns: Option<RawFd>,
     user: Option<AgentUser>,
+    /// Whether ade holds ambient capabilities (given to make network namespaces when it is not
+    /// root), which the child would otherwise keep across exec.
+    clear_ambient: bool,
     /// The working folder, entered again as the user, so a folder the user may not enter fails
     /// the start as it did when std switched user first.
     folder: CString,
@@ -205,21 +208,23 @@ impl Identity {
         Ok(Identity {
             netns,
             user,
+            clear_ambient: holds_ambient_capabilities(),
             folder,
         })
     }
 
     fn is_empty(&self) -> bool {
-        self.netns.is_none() && self.user.is_none()
+        self.netns.is_none() && self.user.is_none() && !self.clear_ambient
     }
 
-    /// Runs in the child between fork and exec: setns(2), setgroups(2), setgid(2), setuid(2)
-    /// and chdir(2) on values made before the fork; no allocation.
+    /// Runs in the child between fork and exec: setns(2), prctl(2), setgroups(2), setgid(2),
+    /// setuid(2) and chdir(2) on values made before the fork; no allocation.
     fn take(&self) -> io::Result<()> {
         if let Some(fd) = self.netns {
             netns::join_child(fd)?;
-            // An ade that is not root made the namespace with ambient capabilities; the agent
-            // must not keep them (it could join ade's own namespace with them).
+        }
+        if self.clear_ambient {
+            // With CAP_SYS_ADMIN the agent could join ade's own network namespace.
             // SAFETY: prctl with integer arguments only.
             let cleared = unsafe {
                 libc::prctl(
@@ -249,6 +254,25 @@ impl Identity {
         }
         Ok(())
     }
+}
+
+/// Whether ade's ambient set holds a capability it may be given for network namespaces
+/// (`deploy/ade.service`).
+fn holds_ambient_capabilities() -> bool {
+    [libc::CAP_SYS_ADMIN, libc::CAP_NET_ADMIN]
+        .iter()
+        .any(|cap| {
+            // SAFETY: prctl with integer arguments only.
+            unsafe {
+                libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_IS_SET,
+                    *cap as libc::c_ulong,
+                    0,
+                    0,
+                ) == 1
+            }
+        })
 }
 
 /// A started agent: the process, the task copying its output, and the exit watcher. Dropped
