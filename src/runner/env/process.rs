@@ -259,20 +259,19 @@ impl Identity {
 /// Whether ade's ambient set holds a capability it may be given for network namespaces
 /// (`deploy/ade.service`).
 fn holds_ambient_capabilities() -> bool {
-    [libc::CAP_SYS_ADMIN, libc::CAP_NET_ADMIN]
-        .iter()
-        .any(|cap| {
-            // SAFETY: prctl with integer arguments only.
-            unsafe {
-                libc::prctl(
-                    libc::PR_CAP_AMBIENT,
-                    libc::PR_CAP_AMBIENT_IS_SET,
-                    *cap as libc::c_ulong,
-                    0,
-                    0,
-                ) == 1
-            }
-        })
+    // CAP_SYS_ADMIN and CAP_NET_ADMIN (linux/capability.h; libc does not name them).
+    [21, 12].iter().any(|cap| {
+        // SAFETY: prctl with integer arguments only.
+        unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_IS_SET,
+                *cap,
+                0,
+                0,
+            ) == 1
+        }
+    })
 }
 
 /// A started agent: the process, the task copying its output, and the exit watcher. Dropped
