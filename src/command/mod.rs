@@ -256,6 +256,7 @@ impl fmt::Display for Command {
             Command::Run {
                 target: RunTarget::All,
             } => f.write_str(" all"),
+            Command::Retry { agent: Some(agent) } => write!(f, " --agent {agent}"),
             _ => Ok(()),
         }
     }

@@ -56,6 +56,7 @@ pub async fn settle(
             let number = spec.goal.issue as i64;
             let closing = policy.close_finished_goals;
             writes.push(ForgeWrite::Comment {
+                shows: None,
                 repo: repo.clone(),
                 number,
                 marker: format!("summary:{number}"),
@@ -73,6 +74,7 @@ pub async fn settle(
         // summary is rewritten to say how it ended.
         let number = spec.goal.issue as i64;
         writes.push(ForgeWrite::Comment {
+            shows: None,
             repo: repo.clone(),
             number,
             marker: format!("summary:{number}"),

@@ -3,12 +3,14 @@
 //! delivery takes (docs/operations.md).
 //!
 //! One [`ReconcileJob`] per period, whichever replica enqueues it first, one at a time across
-//! replicas. It reads the comments on the issues of open goals, and the pull requests of open
-//! approvals with the approving reviews of a verified head still awaiting review; each find becomes a stored delivery and event (keyed by what was found, so a second
+//! replicas. It reads the comments on the issues of open goals, the recent comments of every
+//! repository ade heard from within `max_age` (a first `/ade plan` on a new issue, a command on
+//! an approval), and the pull requests of open approvals with the approving reviews of a verified head still awaiting review; each find becomes a stored delivery and event (keyed by what was found, so a second
 //! sweep finds it once) handed to the [`EventSink`], the intake, in one transaction with an audit
 //! record `reconcile.found`. The command job's claim on the comment keeps a comment that also
 //! arrives by delivery from acting twice.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,12 +25,16 @@ use crate::dispatch::EventSink;
 use crate::events::{
     Actor, BranchRef, Comment, Event, EventKind, IssueRef, PullRequest, Repository, Review,
 };
-use crate::forge::{ForgeComment, ForgePullRequest, ForgeReview, RepoRef, ReviewState};
+use crate::forge::{
+    ForgeComment, ForgeIssue, ForgeKind, ForgePullRequest, ForgeReview, RepoComment, RepoRef,
+    ReviewState,
+};
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::lifecycle::ApprovalState;
 use crate::metrics::Metrics;
 use crate::store::audit::{self, ActorKind, Entry, Outcome, Scope};
 use crate::store::deliveries::{self, DeliveryState, NewDelivery};
+use crate::store::events::HeardFrom;
 use crate::store::goals::OpenGoal;
 use crate::store::{self, Conn, Store, StoreError};
 use crate::telemetry::shown;
@@ -127,17 +133,28 @@ impl JobHandler for ReconcileHandler {
         Box::pin(async move {
             let _job: ReconcileJob = ctx.payload()?;
             let now = ctx.now_ms();
-            let (goals, approvals) = {
+            let oldest = now - self.config.max_age.as_millis() as i64;
+            let (goals, approvals, heard) = {
                 let mut conn = ctx.store().reader().await?;
                 (
                     store::goals::open_goals(&mut conn).await?,
                     store::approvals::open(&mut conn).await?,
+                    store::events::repositories_heard_since(&mut conn, oldest).await?,
                 )
             };
             let mut found = Vec::new();
-            let oldest = now - self.config.max_age.as_millis() as i64;
             for goal in &goals {
                 found.extend(self.comments(ctx, goal, oldest).await?);
+            }
+            let goal_issues: HashSet<(ForgeKind, String, i64)> = goals
+                .iter()
+                .map(|g| (g.goal.forge, g.goal.repository.full_name(), g.goal.number))
+                .collect();
+            for repository in &heard {
+                found.extend(
+                    self.repository_comments(ctx, repository, &goal_issues, oldest)
+                        .await?,
+                );
             }
             for approval in &approvals {
                 let Some(repo) = RepoRef::parse(&approval.repository, None) else {
@@ -213,38 +230,111 @@ impl ReconcileHandler {
                 store::comments::acted(&mut conn, row.forge, comment.id).await?
             };
             if !acted {
-                found.push(created(goal, comment));
+                found.push(created_on_goal(goal, comment));
             }
         }
         Ok(found)
     }
 }
 
-/// The event a delivery of `comment`'s creation would have made. The issue's text is the goal's
-/// as last planned: the forge's list of comments does not carry the issue.
-fn created(goal: &OpenGoal, comment: ForgeComment) -> Found {
+impl ReconcileHandler {
+    /// The comments holding commands that no job acted on, on the issues and pull requests of a
+    /// repository ade heard from that hold no open goal (those are [`Self::comments`]'s): a
+    /// first `/ade plan` whose delivery was lost, a command on an approval. Made after `oldest`
+    /// and after ade first heard of the repository, and not ade's own.
+    async fn repository_comments(
+        &self,
+        ctx: &JobContext,
+        heard: &HeardFrom,
+        goal_issues: &HashSet<(ForgeKind, String, i64)>,
+        oldest: i64,
+    ) -> Result<Vec<Found>, JobError> {
+        let Ok(forge) = self.shared.forge(heard.forge) else {
+            return Ok(Vec::new());
+        };
+        let repo = &heard.repository;
+        let full_name = repo.full_name();
+        let bot = self.shared.bot_login(forge.as_ref()).await?;
+        let since = oldest.max(heard.first - heard.first.rem_euclid(1000));
+        let mut issues: HashMap<i64, ForgeIssue> = HashMap::new();
+        let mut found = Vec::new();
+        for RepoComment { number, comment } in forge.recent_comments(repo, since).await? {
+            if goal_issues.contains(&(heard.forge, full_name.clone(), number))
+                || comment.author.eq_ignore_ascii_case(&bot)
+                || !mentions_ade(&comment.body)
+                || comment.created_at.is_none_or(|at| at < since)
+            {
+                continue;
+            }
+            let acted = {
+                let mut conn = ctx.store().reader().await?;
+                store::comments::acted(&mut conn, heard.forge, comment.id).await?
+            };
+            if acted {
+                continue;
+            }
+            let issue = match issues.get(&number) {
+                Some(issue) => issue.clone(),
+                None => {
+                    let issue = forge.issue(repo, number).await?;
+                    issues.insert(number, issue.clone());
+                    issue
+                }
+            };
+            let on = IssueRef {
+                number,
+                title: issue.title,
+                body: issue.body,
+                is_pull_request: issue.is_pull_request,
+                author: Actor {
+                    id: issue.author_id,
+                    login: issue.author,
+                    bot: issue.author_bot,
+                },
+            };
+            found.push(created(heard.forge, repo, on, comment));
+        }
+        Ok(found)
+    }
+}
+
+/// The event a delivery of `comment`'s creation on the goal's issue would have made. The issue's
+/// text is the goal's as last planned, and its author stands in for the issue's: the forge's list
+/// of comments does not carry the issue.
+fn created_on_goal(goal: &OpenGoal, comment: ForgeComment) -> Found {
     let row = &goal.goal;
+    let on = IssueRef {
+        number: row.number,
+        title: row.title.clone(),
+        body: row.body.clone(),
+        is_pull_request: false,
+        author: Actor {
+            id: comment.author_id,
+            login: comment.author.clone(),
+            bot: comment.author_bot,
+        },
+    };
+    created(row.forge, &row.repository, on, comment)
+}
+
+/// The event a delivery of `comment`'s creation on the issue or pull request `on` would have
+/// made.
+fn created(forge: ForgeKind, repo: &RepoRef, on: IssueRef, comment: ForgeComment) -> Found {
     let author = Actor {
         id: comment.author_id,
         login: comment.author,
         bot: comment.author_bot,
     };
     let event = Event {
-        forge: row.forge,
-        repository: Some(repository(&row.repository)),
+        forge,
+        repository: Some(repository(repo)),
         sender: Some(author.clone()),
-        installation_id: row.repository.installation_id,
+        installation_id: repo.installation_id,
         kind: EventKind::CommentCreated(Comment {
             id: comment.id,
             body: comment.body,
-            author: author.clone(),
-            issue: IssueRef {
-                number: row.number,
-                title: row.title.clone(),
-                body: row.body.clone(),
-                is_pull_request: false,
-                author,
-            },
+            author,
+            issue: on,
             created_at: comment.created_at,
         }),
     };
@@ -256,7 +346,7 @@ fn created(goal: &OpenGoal, comment: ForgeComment) -> Found {
 }
 
 /// The event a delivery of `pull`'s merge or close would have made.
-fn closed(forge: crate::forge::ForgeKind, repo: &RepoRef, pull: ForgePullRequest) -> Found {
+fn closed(forge: ForgeKind, repo: &RepoRef, pull: ForgePullRequest) -> Found {
     let how = if pull.merged { "merged" } else { "closed" };
     let nobody = Actor {
         id: 0,
@@ -296,12 +386,7 @@ fn closed(forge: crate::forge::ForgeKind, repo: &RepoRef, pull: ForgePullRequest
 }
 
 /// The event a delivery of `review`'s submission on pull request `number` would have made.
-fn reviewed(
-    forge: crate::forge::ForgeKind,
-    repo: &RepoRef,
-    number: i64,
-    review: ForgeReview,
-) -> Found {
+fn reviewed(forge: ForgeKind, repo: &RepoRef, number: i64, review: ForgeReview) -> Found {
     let author = Actor {
         id: 0,
         login: review.author,

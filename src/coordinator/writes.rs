@@ -50,6 +50,10 @@ pub enum ForgeWrite {
         marker: String,
         /// The text, without the marker (it is added here).
         body: String,
+        /// The spec version a goal's plan comment shows: recorded as shown once the forge
+        /// has the text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shows: Option<i64>,
     },
     /// Reacts to a comment.
     React {
@@ -233,6 +237,7 @@ impl ForgeWriter {
         forge: ForgeKind,
         client: &Arc<dyn Forge>,
         (repo, number, marker, body): (&RepoRef, i64, &str, &str),
+        shows: Option<i64>,
     ) -> Result<(), JobError> {
         let text = format!("{}\n{body}", marker_line(marker));
         let hash = short_hash(&text);
@@ -242,7 +247,13 @@ impl ForgeWriter {
             sticky::find(&mut conn, forge, &repository, marker).await?
         };
         let mut comment_id = match &known {
-            Some(known) if known.body_hash == hash => return finish(ctx).await,
+            Some(known) if known.body_hash == hash => {
+                let mut tx = ctx.store().begin().await?;
+                if let Some(spec) = shows {
+                    crate::store::goals::mark_shown(&mut tx, spec, ctx.now_ms()).await?;
+                }
+                return ctx.finish_unsealed(tx).await;
+            }
             Some(known) => Some(known.comment_id),
             // Only an attempt after one that may have posted needs to look for the comment:
             // the first attempt of a job nothing ever interrupted knows it has not posted. One
@@ -252,7 +263,8 @@ impl ForgeWriter {
                 // Posted by an attempt that did not live to record it (or to hear the forge's
                 // answer): recorded as it is, without writing it again.
                 Some((id, posted)) if posted == text => {
-                    return record_comment(ctx, forge, repo, (number, marker, hash), id).await;
+                    return record_comment(ctx, forge, repo, (number, marker, hash), id, shows)
+                        .await;
                 }
                 found => found.map(|(id, _)| id),
             },
@@ -269,20 +281,24 @@ impl ForgeWriter {
             Some(id) => id,
             None => client.create_comment(repo, number, &text).await?,
         };
-        record_comment(ctx, forge, repo, (number, marker, hash), comment_id).await
+        record_comment(ctx, forge, repo, (number, marker, hash), comment_id, shows).await
     }
 }
 
-/// Records that comment `comment_id` on `number` carries `marker` with the text of hash `hash`,
-/// and completes the job.
+/// Records that comment `comment_id` on `number` carries `marker` with the text of hash `hash`
+/// (and, for a plan comment, that it shows spec version `shows`), and completes the job.
 async fn record_comment(
     ctx: &JobContext,
     forge: ForgeKind,
     repo: &RepoRef,
     (number, marker, hash): (i64, &str, String),
     comment_id: i64,
+    shows: Option<i64>,
 ) -> Result<(), JobError> {
     let mut tx = ctx.store().begin().await?;
+    if let Some(spec) = shows {
+        crate::store::goals::mark_shown(&mut tx, spec, ctx.now_ms()).await?;
+    }
     let record = Sticky {
         comment_id,
         number,
@@ -468,9 +484,16 @@ impl JobHandler for ForgeWriter {
                     number,
                     marker,
                     body,
+                    shows,
                 } => {
-                    self.comment(ctx, job.forge, client, (repo, *number, marker, body))
-                        .await
+                    self.comment(
+                        ctx,
+                        job.forge,
+                        client,
+                        (repo, *number, marker, body),
+                        *shows,
+                    )
+                    .await
                 }
                 ForgeWrite::React {
                     repo,
@@ -569,6 +592,7 @@ mod tests {
         ForgeWriteJob {
             forge: ForgeKind::Github,
             write: ForgeWrite::Comment {
+                shows: None,
                 repo: RepoRef::parse("acme/widgets", None).unwrap(),
                 number,
                 marker: marker.into(),
@@ -600,6 +624,7 @@ mod tests {
         let cases = [
             (
                 ForgeWrite::Comment {
+                    shows: None,
                     repo: repo.clone(),
                     number: 7,
                     marker: "plan".into(),

@@ -130,7 +130,7 @@ impl World {
 
 /// The demo's `ade.toml`: ade on `listen`, its files under `data_dir`, the demo agent (its script
 /// given to `/bin/sh -c`, braces doubled so that none reads as a placeholder; run as `nobody`
-/// when ade runs as root), and the forge section.
+/// when ade can switch users, else in the bubblewrap sandbox), and the forge section.
 fn ade_toml(
     public_url: &str,
     listen: std::net::SocketAddr,
@@ -138,10 +138,12 @@ fn ade_toml(
     forge: &str,
 ) -> String {
     let dir = |name: &str| quote(&data_dir.join(name).display().to_string());
-    let agent_user = if crate::runner::agent::check::effective_uid() == Some(0) {
-        "agent_user = \"nobody\"\n"
+    // Agents never run as ade's own user: as `nobody` where ade can switch users, else in
+    // bubblewrap's sandbox (docs/agents.md, Who agents run as).
+    let (agent_user, environment) = if crate::runner::env::can_switch_users() {
+        ("agent_user = \"nobody\"\n", "worktree")
     } else {
-        ""
+        ("", "container")
     };
     format!(
         "# Written by `ade demo`: an ade pointed at the forge simulator.\n\n\
@@ -152,7 +154,7 @@ fn ade_toml(
          [jobs]\npoll_interval_ms = 200\n\n\
          [runner]\nworkdir = {}\nmax_parallel = 3\n{agent_user}\n\
          [agents.{AGENT}]\ncommand = [\"/bin/sh\", \"-c\", {}]\nprompt = \"file\"\n\
-         trust = \"trusted\"\nenvironment = \"worktree\"\ntimeout_secs = 60\n",
+         trust = \"trusted\"\nenvironment = \"{environment}\"\ntimeout_secs = 60\n",
         quote(public_url),
         quote(&format!("sqlite://{}", data_dir.join("ade.db").display())),
         dir("data"),

@@ -20,11 +20,19 @@ pub(super) async fn check(config: &Config, report: &mut Report) {
     }
     match AgentRegistry::new(&config.agents, &config.runner, &config.policy) {
         Ok(registry) => match registry.agent_user() {
-            Ok(_) => {}
+            Ok(Some(_)) => {}
+            Ok(None) => report.push(Finding::warning(
+                "agents",
+                format!(
+                    "ade cannot run agents as another user (it is not root and lacks {}): worktree and main runs and verification steps refuse to start; only container runs with bubblewrap go on",
+                    crate::runner::env::missing_capabilities().join(", ")
+                ),
+                "give ade the capabilities deploy/ade.service lists and set runner.agent_user (docs/agents.md, Who agents run as)",
+            )),
             Err(error) => report.push(Finding::problem(
                 "agents",
                 one_line(&error.to_string(), 400),
-                "set runner.agent_user to an unprivileged user of this system (docs/agents.md, As root)",
+                "set runner.agent_user to an unprivileged user of this system other than ade's own (docs/agents.md, Who agents run as)",
             )),
         },
         Err(error) => report.push(Finding::problem(

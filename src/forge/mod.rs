@@ -156,6 +156,35 @@ pub struct ForgeComment {
     pub created_at: Option<i64>,
 }
 
+/// A comment found by a repository-wide listing, with the issue or pull request it is on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepoComment {
+    /// The issue or pull request number.
+    pub number: i64,
+    /// The comment.
+    pub comment: ForgeComment,
+}
+
+/// An issue or pull request as the issues API shows it: what a delivery's event carries of it,
+/// for reconciliation to make the event a lost delivery would have made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForgeIssue {
+    /// The number.
+    pub number: i64,
+    /// The title.
+    pub title: String,
+    /// The text (empty when the forge has none).
+    pub body: String,
+    /// The author's login.
+    pub author: String,
+    /// The author's numeric id (0 when the forge did not say).
+    pub author_id: i64,
+    /// Whether the forge marks the author as a bot.
+    pub author_bot: bool,
+    /// Whether it is a pull request.
+    pub is_pull_request: bool,
+}
+
 /// The reactions ade posts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reaction {
@@ -537,6 +566,14 @@ pub trait Forge: Send + Sync + 'static {
     /// Every comment on an issue or pull request, oldest first (to find a sticky comment again by
     /// its hidden marker).
     async fn list_comments(&self, repo: &RepoRef, number: i64) -> ForgeResult<Vec<ForgeComment>>;
+
+    /// The comments on every issue and pull request of the repository created or edited at or
+    /// after `since` (Unix ms), oldest first: reconciliation finds commands on issues ade holds
+    /// no goal for (a first `/ade plan` whose delivery was lost).
+    async fn recent_comments(&self, repo: &RepoRef, since: i64) -> ForgeResult<Vec<RepoComment>>;
+
+    /// An issue or pull request by number.
+    async fn issue(&self, repo: &RepoRef, number: i64) -> ForgeResult<ForgeIssue>;
 
     /// Reacts to a comment; reacting twice is not an error.
     async fn add_reaction(

@@ -30,9 +30,34 @@ pub(crate) struct Comment {
     /// Read leniently: anything but a time leaves the comment without one.
     #[serde(default)]
     pub created_at: Option<serde_json::Value>,
+    /// The issue it is on (GitHub: also for a pull request's; Gitea: empty for those).
+    #[serde(default)]
+    pub issue_url: Option<String>,
+    /// Gitea: the pull request it is on, empty for an issue's.
+    #[serde(default)]
+    pub pull_request_url: Option<String>,
 }
 
 impl Comment {
+    /// The issue or pull request number the comment's links end in, when one does.
+    pub(crate) fn number(&self) -> Option<i64> {
+        [&self.issue_url, &self.pull_request_url]
+            .into_iter()
+            .flatten()
+            .filter_map(|url| url.rsplit('/').next())
+            .find_map(|last| last.parse::<i64>().ok().filter(|n| *n > 0))
+    }
+
+    /// The comment as ade reads it, with the number of what it is on; `None` when its links
+    /// name none.
+    pub(crate) fn read_in_repo(self, ghost: &str) -> Option<crate::forge::RepoComment> {
+        let number = self.number()?;
+        Some(crate::forge::RepoComment {
+            number,
+            comment: self.read(ghost),
+        })
+    }
+
     /// The comment as ade reads it, a deleted author shown as `ghost`.
     pub(crate) fn read(self, ghost: &str) -> crate::forge::ForgeComment {
         let author_id = self.user.as_ref().map_or(0, |u| u.id);
@@ -51,6 +76,40 @@ impl Comment {
                 .as_ref()
                 .and_then(serde_json::Value::as_str)
                 .and_then(crate::clock::parse_rfc3339_ms),
+        }
+    }
+}
+
+/// `GET /repos/{owner}/{repo}/issues/{number}`: what an event carries of an issue.
+#[derive(Deserialize)]
+pub(crate) struct Issue {
+    pub number: i64,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    pub user: Option<User>,
+    /// Present (and not null) on a pull request; its content is not read.
+    #[serde(default)]
+    pub pull_request: Option<serde::de::IgnoredAny>,
+}
+
+impl Issue {
+    /// The issue as ade reads it, a deleted author shown as `ghost`.
+    pub(crate) fn read(self, ghost: &str) -> crate::forge::ForgeIssue {
+        let author_id = self.user.as_ref().map_or(0, |u| u.id);
+        let author_bot = self
+            .user
+            .as_ref()
+            .is_some_and(|u| u.kind.as_deref() == Some("Bot") || u.login.ends_with("[bot]"));
+        crate::forge::ForgeIssue {
+            number: self.number,
+            title: self.title.unwrap_or_default(),
+            body: self.body.unwrap_or_default(),
+            author: login_or(self.user, ghost),
+            author_id,
+            author_bot,
+            is_pull_request: self.pull_request.is_some(),
         }
     }
 }

@@ -60,15 +60,17 @@ pub fn check_str(text: &str, source: &str) -> Result<Policy, Vec<PolicyDiagnosti
     }
     let (document, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
-        return Err(errors
-            .iter()
-            .map(|err| PolicyDiagnostic {
-                source: source.to_owned(),
-                position: err.span().map(|span| Position::of_offset(text, span.start)),
-                key: None,
-                message: format!("TOML syntax error: {}", err.message()),
-            })
-            .collect());
+        return Err(sorted(
+            errors
+                .iter()
+                .map(|err| PolicyDiagnostic {
+                    source: source.to_owned(),
+                    position: err.span().map(|span| Position::of_offset(text, span.start)),
+                    key: None,
+                    message: format!("TOML syntax error: {}", err.message()),
+                })
+                .collect(),
+        ));
     }
     let locations = Locations::new(source, text, document.get_ref());
     let mut rounds = Rounds {

@@ -411,10 +411,10 @@ fn is_identity_name(name: &str) -> bool {
     })
 }
 
-/// The agent user steps run as: configured, and ade is root (otherwise they run as ade's user).
+/// The agent user steps run as: configured, and ade may switch to it (otherwise the step's
+/// environment refuses to run it as ade's own user, or a sandbox keeps it from ade's files).
 fn step_user(opts: &EnvOptions) -> Option<env::AgentUser> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    opts.agent_user.filter(|_| unsafe { libc::geteuid() } == 0)
+    opts.agent_user.filter(|_| env::can_switch_users())
 }
 
 /// Kills what a step left running as the agent user in the worktree or scratch folder, and says

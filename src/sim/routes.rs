@@ -338,6 +338,27 @@ pub fn comments_on<'r>(
     Ok(repo.comments.iter().filter(move |c| c.number == number))
 }
 
+/// The comments of every issue and pull request, oldest first, edited at or after the query's
+/// `since` (RFC 3339) when it names one: the repository-wide listing both forges serve.
+pub fn comments_since<'r>(ctx: &Ctx, repo: &'r Repo) -> ApiResult<Vec<&'r Comment>> {
+    let since = match ctx.param("since") {
+        None => i64::MIN,
+        Some(text) => crate::clock::parse_rfc3339_ms(&text).ok_or_else(|| {
+            ctx.error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("since `{text}` is not a time"),
+            )
+        })?,
+    };
+    // Forges compare whole seconds.
+    let since = since - since.rem_euclid(1000);
+    Ok(repo
+        .comments
+        .iter()
+        .filter(|c| c.updated_at >= since)
+        .collect())
+}
+
 /// The body of a request that posts or edits a comment.
 #[derive(Deserialize)]
 pub struct CommentBody {

@@ -1,9 +1,51 @@
 //! Events: the normalized form of each delivery that became one.
 
-use super::query::{Query, optional};
+use super::query::{Query, all, optional};
 use super::{Conn, Context, StoreError};
 use crate::events::Event;
+use crate::forge::{ForgeKind, RepoRef};
 use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// A repository ade has had deliveries about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeardFrom {
+    /// Its forge.
+    pub forge: ForgeKind,
+    /// The repository.
+    pub repository: RepoRef,
+    /// When ade stored its first event about it (Unix ms): comments older than that were never
+    /// ade's to act on.
+    pub first: i64,
+}
+
+/// The repositories with an event stored at or after `since`: reconciliation reads their recent
+/// comments for commands no delivery brought, on issues ade holds no goal for too.
+pub async fn repositories_heard_since(
+    conn: &mut Conn,
+    since: i64,
+) -> Result<Vec<HeardFrom>, StoreError> {
+    let query = sqlx::query(
+        "SELECT forge, repository, MIN(created_at) FROM events WHERE repository IS NOT NULL \
+         GROUP BY forge, repository HAVING MAX(created_at) >= $1 ORDER BY forge, repository",
+    )
+    .bind(since);
+    // A name ade cannot read as a repository is skipped, never a reason to stop the sweep.
+    let read = |r: &AnyRow| {
+        let forge: String = r.try_get(0)?;
+        let repository: String = r.try_get(1)?;
+        let first: i64 = r.try_get(2)?;
+        Ok(ForgeKind::parse(&forge)
+            .zip(RepoRef::parse(&repository, None))
+            .map(|(forge, repository)| HeardFrom {
+                forge,
+                repository,
+                first,
+            }))
+    };
+    let heard = all(conn, query, read, "read the repositories heard from").await?;
+    Ok(heard.into_iter().flatten().collect())
+}
 
 /// Stores the event made from a delivery; a second call for the same delivery does nothing and
 /// returns `None`, so handling a delivery twice records it once.

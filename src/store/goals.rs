@@ -96,6 +96,9 @@ pub struct SpecRow {
     pub created_at: i64,
     /// When its state last moved.
     pub changed_at: i64,
+    /// When the goal's plan comment first showed it on the forge; `None` while its write is in
+    /// flight (or for a version no comment showed, superseded before its write).
+    pub shown_at: Option<i64>,
 }
 
 /// Stores a new version of a goal's spec, numbered one past the latest. Returns the row.
@@ -140,7 +143,7 @@ pub async fn insert_spec(
 }
 
 const SPEC_COLUMNS: &str = "id, goal, version, state, content, content_hash, author, planner, \
-     errors, created_at, changed_at";
+     errors, created_at, changed_at, shown_at";
 
 fn spec_row(row: &AnyRow) -> Result<SpecRow, sqlx::Error> {
     Ok(SpecRow {
@@ -155,7 +158,20 @@ fn spec_row(row: &AnyRow) -> Result<SpecRow, sqlx::Error> {
         errors: row.try_get("errors")?,
         created_at: row.try_get("created_at")?,
         changed_at: row.try_get("changed_at")?,
+        shown_at: row.try_get("shown_at")?,
     })
+}
+
+/// Records that the goal's plan comment showed spec version `spec` at `now`, if nothing showed it
+/// before: the time a bare `/ade approve` is compared with.
+pub async fn mark_shown(conn: &mut Conn, spec: i64, now: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE specs SET shown_at = $1 WHERE id = $2 AND shown_at IS NULL")
+        .bind(now)
+        .bind(spec)
+        .execute(&mut *conn)
+        .await
+        .context("mark spec shown")?;
+    Ok(())
 }
 
 /// Every version of a goal's spec, newest first.

@@ -56,6 +56,7 @@ migrations![
     (8, "0008", "comments_acted"),
     (9, "0009", "limits"),
     (10, "0010", "unscanned_allowances"),
+    (11, "0011", "specs_shown"),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {

@@ -90,24 +90,54 @@ fn text_line(record: &str) -> String {
     line
 }
 
-/// A JSON record with every string in it bounded and escaped, as one line; `None` when it is not
-/// JSON after all.
+/// A JSON record with every string in it bounded and escaped, as one line that stays JSON; `None`
+/// when it is not JSON after all. A record of many long fields has its strings cut shorter until
+/// it fits in [`LINE_CHARS`]; one that still does not keeps its time, level, target and message
+/// and says how long it was.
 fn json_line(record: &str) -> Option<String> {
-    let mut value: serde_json::Value = serde_json::from_str(record.trim_end()).ok()?;
-    bound_strings(&mut value);
-    let mut line = serde_json::to_string(&value).ok()?;
-    if line.chars().count() > LINE_CHARS {
-        line = escaped(&line, LINE_CHARS);
+    let value: serde_json::Value = serde_json::from_str(record.trim_end()).ok()?;
+    for bound in [FIELD_CHARS, 100, 20] {
+        let mut bounded = value.clone();
+        bound_strings(&mut bounded, bound);
+        let mut line = serde_json::to_string(&bounded).ok()?;
+        if line.chars().count() <= LINE_CHARS {
+            line.push('\n');
+            return Some(line);
+        }
     }
+    let mut kept = serde_json::Map::new();
+    for key in ["timestamp", "level", "target"] {
+        if let Some(field) = value.get(key) {
+            let mut field = field.clone();
+            bound_strings(&mut field, 100);
+            kept.insert(key.to_owned(), field);
+        }
+    }
+    let mut message = value
+        .pointer("/fields/message")
+        .cloned()
+        .unwrap_or_default();
+    bound_strings(&mut message, FIELD_CHARS);
+    kept.insert(
+        "fields".to_owned(),
+        serde_json::json!({
+            "message": message,
+            "cut": format!(
+                "the record was {} characters; its other fields were dropped to keep it one line",
+                record.chars().count()
+            ),
+        }),
+    );
+    let mut line = serde_json::to_string(&kept).ok()?;
     line.push('\n');
     Some(line)
 }
 
-fn bound_strings(value: &mut serde_json::Value) {
+fn bound_strings(value: &mut serde_json::Value, bound: usize) {
     match value {
-        serde_json::Value::String(text) => *text = escaped(text, FIELD_CHARS),
-        serde_json::Value::Array(items) => items.iter_mut().for_each(bound_strings),
-        serde_json::Value::Object(map) => map.values_mut().for_each(bound_strings),
+        serde_json::Value::String(text) => *text = escaped(text, bound),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| bound_strings(v, bound)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| bound_strings(v, bound)),
         _ => {}
     }
 }
@@ -222,6 +252,38 @@ mod tests {
         assert!(reason.contains("\\u{202e}") && !reason.contains('\u{202e}'));
         assert!(reason.chars().count() <= FIELD_CHARS + 20, "{reason}");
         assert_eq!(record["fields"]["message"], "run failed");
+    }
+
+    #[test]
+    fn a_json_record_too_long_for_one_line_stays_json() {
+        let long = "x".repeat(2 * FIELD_CHARS);
+        let fields: serde_json::Map<String, serde_json::Value> = (0..40)
+            .map(|i| (format!("f{i}"), serde_json::Value::from(long.clone())))
+            .chain([("message".to_owned(), serde_json::Value::from("run failed"))])
+            .collect();
+        let record = serde_json::json!({ "level": "WARN", "fields": fields }).to_string();
+        let line = json_line(&record).unwrap();
+        assert!(line.chars().count() <= LINE_CHARS + 1);
+        let read: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(read["fields"]["message"], "run failed");
+        assert!(read["fields"]["f39"].as_str().unwrap().starts_with("xxxx"));
+
+        let many: serde_json::Map<String, serde_json::Value> = (0..2000)
+            .map(|i| (format!("field{i}"), serde_json::Value::from("y".repeat(30))))
+            .chain([("message".to_owned(), serde_json::Value::from("flood"))])
+            .collect();
+        let record = serde_json::json!({ "level": "WARN", "fields": many }).to_string();
+        let line = json_line(&record).unwrap();
+        assert!(line.chars().count() <= LINE_CHARS + 1);
+        let read: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(read["level"], "WARN");
+        assert_eq!(read["fields"]["message"], "flood");
+        assert!(
+            read["fields"]["cut"]
+                .as_str()
+                .unwrap()
+                .contains("other fields were dropped")
+        );
     }
 
     #[test]

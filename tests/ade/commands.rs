@@ -562,7 +562,7 @@ async fn a_bare_approve_approves_only_the_version_its_author_could_have_seen() {
         assert!(plan.contains("ade plan v2 · validated"), "{forge}: {plan}");
         let asked = story.replies(issue).pop().unwrap();
         for said in [
-            "plan v2 was made after your comment",
+            "plan v2 was made after the version you could have read",
             "`/ade approve 2`",
             &format!("`/ade approve {}`", shown_hash(&plan)),
             "`/ade approve 1` approves v1",

@@ -213,3 +213,71 @@ async fn an_approving_review_whose_webhook_was_dropped_reaches_the_merge_gate() 
     })
     .await;
 }
+
+/// A maintainer's first `/ade plan` on a new issue, its webhook dropped: no goal exists for a
+/// sweep of goals to find, so the sweep reads the repository's recent comments. One plan, one
+/// reply, one 👀, on GitHub and Gitea alike.
+#[tokio::test]
+async fn a_first_plan_on_a_new_issue_whose_webhook_was_dropped_is_planned_by_the_sweep() {
+    for forge in [Forge::Github, Forge::Gitea] {
+        on_each_database(|db| async move {
+            let story = Setup::on(forge).reconciling_every(SWEEP).start(db).await;
+            let issue = story.issue(MAINTAINER, GOAL, CHECKLIST).await;
+            story.settle().await;
+            story.sim.drop_webhooks(1);
+            let comment = story.comment(issue, MAINTAINER, "/ade plan").await;
+            let plan = story
+                .until("plan v1, from the sweep", |s| {
+                    s.plan_comment(issue).filter(|p| p.contains("v1"))
+                })
+                .await;
+            assert!(plan.contains("Parse the flag"), "{plan}");
+            story.settle().await;
+            tokio::time::sleep(SWEEP * 3).await;
+            story.settle().await;
+            assert_eq!(
+                story.bot_comments(issue).len(),
+                2,
+                "the plan comment and one reply"
+            );
+            assert_eq!(story.reactions(comment), ["eyes"], "one 👀");
+            assert_eq!(versions(&story).await, 1, "one plan");
+            assert_eq!(
+                found(&story, &format!("reconcile:comment:{comment}")),
+                1,
+                "the sweep recorded what it found, once"
+            );
+            assert_eq!(story.failed_jobs().await, 0);
+        })
+        .await;
+    }
+}
+
+/// A comment made before ade first heard of a repository was never ade's to act on: a sweep
+/// leaves it alone however recent it is.
+#[tokio::test]
+async fn a_command_from_before_ade_heard_of_the_repository_is_left_alone() {
+    on_each_database(|db| async move {
+        let story = Setup::on(Forge::Github)
+            .reconciling_every(SWEEP)
+            .start(db)
+            .await;
+        story.sim.drop_webhooks(2);
+        let old = story.issue(MAINTAINER, GOAL, CHECKLIST).await;
+        let before = story.comment(old, MAINTAINER, "/ade plan").await;
+        // A second apart: forges keep whole seconds.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let issue = story
+            .issue(MAINTAINER, "Another goal", "- [ ] One thing\n")
+            .await;
+        story.settle().await;
+        tokio::time::sleep(SWEEP * 3).await;
+        story.settle().await;
+        assert!(story.bot_comments(old).is_empty(), "no reply on {old}");
+        assert!(story.reactions(before).is_empty());
+        assert_eq!(versions(&story).await, 0);
+        assert!(story.bot_comments(issue).is_empty());
+        assert_eq!(story.failed_jobs().await, 0);
+    })
+    .await;
+}

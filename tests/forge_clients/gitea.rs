@@ -45,6 +45,16 @@ fn comment(id: i64, login: &str, body: &str) -> Value {
     })
 }
 
+/// A comment as the repository-wide listing shows it: Gitea links an issue's comment by
+/// `issue_url` and a pull request's by `pull_request_url`, the other one empty.
+fn comment_on(id: i64, login: &str, body: &str, issue_url: &str, pull_request_url: &str) -> Value {
+    let mut comment = comment(id, login, body);
+    comment["issue_url"] = json!(issue_url);
+    comment["pull_request_url"] = json!(pull_request_url);
+    comment["created_at"] = json!(format!("2024-01-01T00:00:{:02}Z", id - 1000));
+    comment
+}
+
 fn pull(state: &str, title: &str) -> Value {
     json!({
         "id": 1, "number": 8, "title": title, "state": state, "merged": false,
@@ -67,6 +77,21 @@ pub fn routes(r: &Recorded, forgejo: bool) -> Answer {
         "POST /issues/7/comments" => Answer::json(201, comment(1001, "ade-bot", "hello")),
         "PATCH /issues/comments/1001" => Answer::json(200, comment(1001, "ade-bot", "edited")),
         "GET /issues/7/comments" => Answer::json(200, json!([comment(1001, "alice", "/ade plan"), comment(1002, "ade-bot", "plan")])),
+        "GET /issues/comments" => Answer::json(200, json!([
+            comment_on(1003, "bob", "/ade retry", "", "https://gitea.example.com/octo-org/hello-world/pulls/8"),
+            comment_on(1001, "alice", "/ade plan", "https://gitea.example.com/octo-org/hello-world/issues/7", ""),
+            comment_on(1004, "carol", "odd", "", "")
+        ])),
+        "GET /issues/7" => Answer::json(200, json!({
+            "id": 107, "number": 7, "title": "Add a flag", "body": "", "user": user("alice"),
+            "state": "open", "pull_request": null,
+            "html_url": "https://gitea.example.com/octo-org/hello-world/issues/7"
+        })),
+        "GET /issues/8" => Answer::json(200, json!({
+            "id": 108, "number": 8, "title": "ade: t1", "body": "the task", "user": user("ade-bot"),
+            "state": "open", "pull_request": { "merged": false, "draft": false, "html_url": "https://gitea.example.com/octo-org/hello-world/pulls/8" },
+            "html_url": "https://gitea.example.com/octo-org/hello-world/pulls/8"
+        })),
         "GET /issues/comments/1001/reactions" => Answer::json(200, json!([{ "user": user("alice"), "content": "eyes", "created_at": "2024-01-01T00:00:00Z" }])),
         "POST /issues/comments/1001/reactions" => Answer::json(201, json!({ "user": user("ade-bot"), "content": "eyes", "created_at": "2024-01-01T00:00:00Z" })),
         "GET /contents/.ade/config.toml" => Answer::json(200, json!({
@@ -133,6 +158,28 @@ async fn every_operation_builds_documented_requests_and_reads_the_answers() {
             comments.iter().map(|c| c.id).collect::<Vec<_>>(),
             vec![1001, 1002]
         );
+        // Oldest first whatever order the forge lists them in; one linked to nothing is left out.
+        let recent = gitea
+            .recent_comments(&repo, 1_704_067_200_000)
+            .await
+            .unwrap();
+        assert_eq!(
+            recent
+                .iter()
+                .map(|c| (c.number, c.comment.id))
+                .collect::<Vec<_>>(),
+            vec![(7, 1001), (8, 1003)]
+        );
+        let issue = gitea.issue(&repo, 7).await.unwrap();
+        assert_eq!(
+            (
+                issue.title.as_str(),
+                issue.author.as_str(),
+                issue.is_pull_request
+            ),
+            ("Add a flag", "alice", false)
+        );
+        assert!(gitea.issue(&repo, 8).await.unwrap().is_pull_request);
         gitea
             .add_reaction(&repo, 1001, Reaction::Eyes)
             .await

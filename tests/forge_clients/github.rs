@@ -31,6 +31,26 @@ async fn every_operation_builds_documented_requests_and_reads_the_answers() {
     );
     gh.add_reaction(&repo, 1001, Reaction::Eyes).await.unwrap();
     gh.add_reaction(&repo, 1001, Reaction::Eyes).await.unwrap();
+    // A pull request's comment names its issue; one whose link ends in no number is left out.
+    let recent = gh.recent_comments(&repo, 1_704_067_200_000).await.unwrap();
+    assert_eq!(
+        recent
+            .iter()
+            .map(|c| (c.number, c.comment.id))
+            .collect::<Vec<_>>(),
+        vec![(7, 1001), (8, 1003)]
+    );
+    let issue = gh.issue(&repo, 7).await.unwrap();
+    assert_eq!(
+        (
+            issue.title.as_str(),
+            issue.body.as_str(),
+            issue.author.as_str(),
+            issue.is_pull_request
+        ),
+        ("Add a flag", "", "alice", false)
+    );
+    assert!(gh.issue(&repo, 8).await.unwrap().is_pull_request);
 
     let file = gh
         .read_file(&repo, ".ade/config.toml", "main")
@@ -157,6 +177,18 @@ async fn every_operation_builds_documented_requests_and_reads_the_answers() {
     assert_eq!(
         merge.body,
         Some(json!({ "sha": SHA, "merge_method": "squash" }))
+    );
+    let listing = requests
+        .iter()
+        .find(|r| r.path.ends_with("/issues/comments"))
+        .unwrap();
+    assert_eq!(
+        (
+            listing.query("since"),
+            listing.query("sort"),
+            listing.query("direction")
+        ),
+        (Some("2024-01-01T00:00:00Z"), Some("created"), Some("asc"))
     );
     for r in &requests {
         assert_eq!(r.header("x-github-api-version"), Some("2022-11-28"));

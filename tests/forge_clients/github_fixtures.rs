@@ -54,6 +54,48 @@ pub fn comment(id: i64, login: &str, body: &str) -> Value {
     })
 }
 
+/// A comment as the repository-wide listing shows it: `issue_url` ends in what it is on.
+pub fn comment_on(id: i64, login: &str, body: &str, on: &str) -> Value {
+    let mut comment = comment(id, login, body);
+    comment["issue_url"] = json!(format!(
+        "https://api.github.com/repos/octo-org/hello-world/{on}"
+    ));
+    comment
+}
+
+/// An issue (a pull request when `pull_request` is given), with the fields GitHub's description
+/// requires.
+pub fn issue(number: i64, title: &str, pull_request: Option<Value>) -> Value {
+    let api = format!("https://api.github.com/repos/octo-org/hello-world/issues/{number}");
+    let mut issue = json!({
+        "id": 100 + number,
+        "node_id": "MDU6SXNzdWUx",
+        "url": api,
+        "repository_url": "https://api.github.com/repos/octo-org/hello-world",
+        "labels_url": format!("{api}/labels{{/name}}"),
+        "comments_url": format!("{api}/comments"),
+        "events_url": format!("{api}/events"),
+        "html_url": format!("https://github.com/octo-org/hello-world/issues/{number}"),
+        "number": number,
+        "state": "open",
+        "title": title,
+        "body": null,
+        "user": { "login": "alice", "id": 7, "type": "User" },
+        "labels": [],
+        "assignee": null,
+        "milestone": null,
+        "locked": false,
+        "comments": 1,
+        "closed_at": null,
+        "created_at": "2024-01-01T00:00:00Z",
+        "updated_at": "2024-01-01T00:00:00Z"
+    });
+    if let Some(pull) = pull_request {
+        issue["pull_request"] = pull;
+    }
+    issue
+}
+
 fn pull(state: &str, merged: bool) -> Value {
     json!({
         "id": 1,
@@ -91,6 +133,29 @@ pub fn routes(r: &Recorded) -> Answer {
         "PATCH /issues/comments/1001" => {
             Answer::json(200, comment(1001, "ade-test[bot]", "edited"))
         }
+        "GET /issues/comments" => Answer::json(
+            200,
+            json!([
+                comment_on(1001, "alice", "/ade plan", "issues/7"),
+                comment_on(1003, "bob", "/ade retry", "issues/8"),
+                comment_on(1004, "carol", "odd", "issues/not-a-number")
+            ]),
+        ),
+        "GET /issues/7" => Answer::json(200, issue(7, "Add a flag", None)),
+        "GET /issues/8" => Answer::json(
+            200,
+            issue(
+                8,
+                "ade: t1",
+                Some(json!({
+                    "url": "https://api.github.com/repos/octo-org/hello-world/pulls/8",
+                    "html_url": "https://github.com/octo-org/hello-world/pull/8",
+                    "diff_url": "https://github.com/octo-org/hello-world/pull/8.diff",
+                    "patch_url": "https://github.com/octo-org/hello-world/pull/8.patch",
+                    "merged_at": null
+                })),
+            ),
+        ),
         "GET /issues/7/comments" => Answer::json(
             200,
             json!([

@@ -791,6 +791,9 @@ fn the_canonical_spelling_parses_back_to_the_same_command() {
         Command::Cancel { task: None },
         Command::AllowUnscanned { task: "t3".into() },
         Command::Retry { agent: None },
+        Command::Retry {
+            agent: Some("codex".into()),
+        },
         Command::Verify,
         Command::Status,
         Command::Help,

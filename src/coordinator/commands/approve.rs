@@ -152,9 +152,10 @@ enum Chosen<'a> {
 /// The shortest hash prefix a reply suggests: what the plan comment shows.
 const SHOWN_HASH: usize = 12;
 
-/// The version `asked` names among `specs` (newest first); for a bare approval, the newest made
-/// no later than `seen_at` (the comment's creation, in the forge's whole seconds: a version made
-/// within that second counts as seen), unless a newer one exists.
+/// The version `asked` names among `specs` (newest first); for a bare approval, the newest the
+/// plan comment showed no later than `seen_at` (the comment's creation, in the forge's whole
+/// seconds: a version shown within that second counts as seen), unless a newer one exists, shown
+/// after the comment or still in flight (made, its plan comment not yet written).
 fn chosen<'a>(specs: &'a [SpecRow], asked: Option<&SpecRef>, seen_at: Option<i64>) -> Chosen<'a> {
     let newest = specs.first().map_or(0, |s| s.version);
     match asked {
@@ -181,15 +182,18 @@ fn chosen<'a>(specs: &'a [SpecRow], asked: Option<&SpecRef>, seen_at: Option<i64
             }
         }
         None => {
-            let seen = |s: &SpecRow| seen_at.is_none_or(|at| s.created_at / 1000 <= at / 1000);
+            let seen = |s: &SpecRow| {
+                s.shown_at
+                    .is_some_and(|shown| seen_at.is_none_or(|at| shown / 1000 <= at / 1000))
+            };
             let Some(newest_seen) = specs.iter().find(|s| seen(s)) else {
                 return Chosen::Answer(
-                    "there was no plan yet when you commented; look at the plan comment and approve the version you read: `/ade approve <version>`.".into(),
+                    "no plan was shown yet when you commented; look at the plan comment and approve the version you read: `/ade approve <version>`.".into(),
                 );
             };
             match specs.first() {
                 Some(newer) if newer.id != newest_seen.id => Chosen::Answer(format!(
-                    "plan v{} was made after your comment, so ade does not know which version you approve. Read it and comment `/ade approve {}` (or `/ade approve {}`); `/ade approve {}` approves v{}, the one you could have seen.",
+                    "plan v{} was made after the version you could have read, so ade does not know which version you approve. Read it and comment `/ade approve {}` (or `/ade approve {}`); `/ade approve {}` approves v{}, the one the plan comment showed when you commented.",
                     newer.version,
                     newer.version,
                     short_hash(newer),
@@ -234,7 +238,7 @@ fn refusal(target: &SpecRow, state: SpecState, specs: &[SpecRow]) -> String {
 mod tests {
     use super::*;
 
-    /// Version `version`, made at `made_ms`, its hash starting with `hash`; newest first.
+    /// Version `version`, made and shown at `made_ms`, its hash starting with `hash`.
     fn spec(version: i64, made_ms: i64, hash: &str) -> SpecRow {
         SpecRow {
             id: version * 10,
@@ -248,6 +252,7 @@ mod tests {
             errors: None,
             created_at: made_ms,
             changed_at: made_ms,
+            shown_at: Some(made_ms),
         }
     }
 
@@ -270,7 +275,7 @@ mod tests {
         assert_eq!(version(chosen(&specs, None, None)), Ok(2), "no time said");
         let asked = version(chosen(&specs, None, Some(4_000))).unwrap_err();
         assert!(
-            asked.starts_with("plan v2 was made after your comment")
+            asked.starts_with("plan v2 was made after the version you could have read")
                 && asked.contains("`/ade approve 2`")
                 && asked.contains("`/ade approve bb0000000000`")
                 && asked.contains("`/ade approve 1` approves v1"),
@@ -279,7 +284,35 @@ mod tests {
         assert!(
             version(chosen(&specs, None, Some(500)))
                 .unwrap_err()
-                .starts_with("there was no plan yet")
+                .starts_with("no plan was shown yet")
+        );
+    }
+
+    #[test]
+    fn a_version_whose_plan_comment_is_not_written_yet_is_in_flight() {
+        let mut newer = spec(2, 5_000, "bb");
+        newer.shown_at = None;
+        let specs = [newer, spec(1, 1_000, "aa")];
+        for seen_at in [Some(9_000), None] {
+            let asked = version(chosen(&specs, None, seen_at)).unwrap_err();
+            assert!(
+                asked.starts_with("plan v2 was made after the version you could have read")
+                    && asked.contains("`/ade approve 1` approves v1"),
+                "{asked}"
+            );
+        }
+        let mut late = spec(2, 5_000, "bb");
+        late.shown_at = Some(12_000);
+        let specs = [late, spec(1, 1_000, "aa")];
+        assert!(
+            version(chosen(&specs, None, Some(9_000))).is_err(),
+            "shown after the comment"
+        );
+        assert_eq!(version(chosen(&specs, None, Some(12_400))), Ok(2));
+        assert_eq!(
+            version(chosen(&specs, Some(&SpecRef::Version(2)), Some(0))),
+            Ok(2),
+            "named, it is taken whenever it was shown"
         );
     }
 

@@ -116,6 +116,7 @@ async fn close_approval(
     let repo = session.repo.clone();
     let login = session.requester.login.to_string();
     session.writes.push(ForgeWrite::Comment {
+        shows: None,
         repo: repo.clone(),
         number: approval.number,
         marker: format!("cancelled:{}", approval.id),

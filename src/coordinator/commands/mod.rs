@@ -140,6 +140,7 @@ impl Reply {
 
     fn comment(&self, marker: String, body: String) -> ForgeWrite {
         ForgeWrite::Comment {
+            shows: None,
             repo: self.repo.clone(),
             number: self.number,
             marker,

@@ -235,6 +235,7 @@ impl GoalComment<'_> {
             "ade could not render the plan; the operator's log has the details.\n".to_string()
         });
         ForgeWrite::Comment {
+            shows: Some(row.id),
             repo: self.repo.clone(),
             number: self.number,
             marker: format!("plan:{}", self.number),

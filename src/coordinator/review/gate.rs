@@ -223,6 +223,7 @@ impl GateHandler {
                     .with("why", format!("the forge refused ({refusal}): {message}"));
                 audit::record_about(&mut tx, About::Approval(approval.id), &entry).await?;
                 let writes = [ForgeWrite::Comment {
+                    shows: None,
                     repo,
                     number: approval.number,
                     marker: format!("gate:{}:{}", approval.id, pull.head_sha),

@@ -187,6 +187,7 @@ pub(super) async fn hold(
             ..ReplyView::default()
         })?;
         let write = ForgeWrite::Comment {
+            shows: None,
             repo: l.repo.clone(),
             number: l.goal.number,
             marker: format!("run:{}", l.run.id),
@@ -228,6 +229,7 @@ pub(super) fn ran_after_wait(l: &StoredRun, job: &RunJob) -> Result<Option<Forge
         ..ReplyView::default()
     })?;
     Ok(Some(ForgeWrite::Comment {
+        shows: None,
         repo: l.repo.clone(),
         number: l.goal.number,
         marker: format!("run:{}", l.run.id),

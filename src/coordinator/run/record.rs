@@ -324,6 +324,7 @@ async fn verdict(
             let why = reason.unwrap_or_else(|| "verification could not run".into());
             finish(tx, e, run_state, Some(head_sha), Some(&why), json).await?;
             writes.push(ForgeWrite::Comment {
+                shows: None,
                 repo: l.repo.clone(),
                 number: subject.approval.number,
                 marker: format!("unverified:{}", l.run.id),
@@ -462,6 +463,7 @@ async fn reject(
     let repo = l.repo.clone();
     let number = approval.number;
     let mut writes = vec![ForgeWrite::Comment {
+        shows: None,
         repo: repo.clone(),
         number,
         marker: format!("rejected:{}", l.run.id),
@@ -537,6 +539,7 @@ fn report(
         ..ReplyView::default()
     })?;
     Ok(ForgeWrite::Comment {
+        shows: None,
         repo: l.repo.clone(),
         number,
         marker: format!("run:{}", l.run.id),

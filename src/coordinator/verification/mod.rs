@@ -137,6 +137,7 @@ pub fn report(
     if let (ForgeKind::Gitea, CheckStage::Completed(report)) = (subject.forge, stage) {
         let body = verify::check::report_comment(context, report, CommentKind::Report)?;
         writes.push(ForgeWrite::Comment {
+            shows: None,
             repo: subject.repo.clone(),
             number: subject.approval.number,
             marker: format!("verify:{}", subject.approval.id),

@@ -3,7 +3,7 @@
 
 use super::{Call, GiteaForge, repo_path, wire};
 use crate::forge::rest::Issues;
-use crate::forge::{ForgeComment, ForgeResult, Reaction, RepoRef};
+use crate::forge::{ForgeComment, ForgeIssue, ForgeResult, Reaction, RepoComment, RepoRef};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -41,6 +41,37 @@ impl Issues for GiteaForge {
             .into_iter()
             .map(|c| c.read(wire::GHOST))
             .collect())
+    }
+
+    /// `GET /repos/{owner}/{repo}/issues/comments`, paged; `since` matches the time a comment
+    /// was last updated, which is never before it was created.
+    async fn recent_comments(
+        gitea: &GiteaForge,
+        repo: &RepoRef,
+        since: i64,
+    ) -> ForgeResult<Vec<RepoComment>> {
+        let what = format!("list recent comments of {}", repo.full_name());
+        let path = repo_path(repo, "/issues/comments");
+        let since = crate::clock::rfc3339(since);
+        let comments: Vec<wire::Comment> = gitea
+            .list(&path, &[("since", since.as_str())], &what)
+            .await?;
+        let mut comments: Vec<RepoComment> = comments
+            .into_iter()
+            .filter_map(|c| c.read_in_repo(wire::GHOST))
+            .collect();
+        comments.sort_by_key(|c| (c.comment.created_at, c.comment.id));
+        Ok(comments)
+    }
+
+    async fn issue(gitea: &GiteaForge, repo: &RepoRef, number: i64) -> ForgeResult<ForgeIssue> {
+        let what = format!("read {}#{number}", repo.full_name());
+        let path = repo_path(repo, &format!("/issues/{number}"));
+        let issue: wire::Issue = gitea
+            .call(Call::get(path, &what))
+            .await?
+            .success_json(&what)?;
+        Ok(issue.read(wire::GHOST))
     }
 
     /// Looks first: Gitea answers a repeated reaction with 200 on some versions, but others fail

@@ -2,7 +2,7 @@
 //! lists that Go may encode as `null` when empty read as empty.
 
 use crate::forge::wire;
-pub(super) use crate::forge::wire::{Comment, PullRequest, User};
+pub(super) use crate::forge::wire::{Comment, Issue, PullRequest, User};
 use serde::{Deserialize, Deserializer};
 
 /// A list Gitea may send as `null`.

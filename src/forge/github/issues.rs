@@ -3,7 +3,7 @@
 
 use super::{Call, GithubForge, repo_path, wire};
 use crate::forge::rest::Issues;
-use crate::forge::{ForgeComment, ForgeResult, Reaction, RepoRef};
+use crate::forge::{ForgeComment, ForgeIssue, ForgeResult, Reaction, RepoComment, RepoRef};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -35,6 +35,38 @@ impl Issues for GithubForge {
         let path = repo_path(repo, &format!("/issues/{number}/comments"));
         let comments: Vec<wire::Comment> = gh.list(repo, &path, &[], &what).await?;
         Ok(comments.into_iter().map(|c| c.read(wire::GHOST)).collect())
+    }
+
+    /// `GET /repos/{owner}/{repo}/issues/comments`, oldest first: `since` matches the time a
+    /// comment was last updated, which is never before it was created.
+    async fn recent_comments(
+        gh: &GithubForge,
+        repo: &RepoRef,
+        since: i64,
+    ) -> ForgeResult<Vec<RepoComment>> {
+        let what = format!("list recent comments of {}", repo.full_name());
+        let path = repo_path(repo, "/issues/comments");
+        let since = crate::clock::rfc3339(since);
+        let params = [
+            ("since", since.as_str()),
+            ("sort", "created"),
+            ("direction", "asc"),
+        ];
+        let comments: Vec<wire::Comment> = gh.list(repo, &path, &params, &what).await?;
+        Ok(comments
+            .into_iter()
+            .filter_map(|c| c.read_in_repo(wire::GHOST))
+            .collect())
+    }
+
+    async fn issue(gh: &GithubForge, repo: &RepoRef, number: i64) -> ForgeResult<ForgeIssue> {
+        let what = format!("read {}#{number}", repo.full_name());
+        let path = repo_path(repo, &format!("/issues/{number}"));
+        let issue: wire::Issue = gh
+            .repo_call(repo, Call::get(path, &what))
+            .await?
+            .success_json(&what)?;
+        Ok(issue.read(wire::GHOST))
     }
 
     /// GitHub answers 200 for a reaction that already exists, 201 for a new one.

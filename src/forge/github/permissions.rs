@@ -110,6 +110,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
         Some(("issues", Write)),
     ),
     call("PATCH", "/repos/{}/{}/issues/{}", Some(("issues", Write))),
+    // Reconciliation: the repository's recent comments, and the issue a found command is on.
+    call(
+        "GET",
+        "/repos/{}/{}/issues/comments",
+        Some(("issues", Read)),
+    ),
+    call("GET", "/repos/{}/{}/issues/{}", Some(("issues", Read))),
     call("GET", "/repos/{}/{}/pulls", Some(("pull_requests", Read))),
     call(
         "GET",

@@ -2,7 +2,7 @@
 //! that grows new fields, or a simulator that leaves unused ones out, still reads.
 
 use crate::forge::wire;
-pub(super) use crate::forge::wire::{Comment, Review, User};
+pub(super) use crate::forge::wire::{Comment, Issue, Review, User};
 use serde::Deserialize;
 
 /// `GET /app`.

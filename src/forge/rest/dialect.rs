@@ -8,8 +8,9 @@
 use crate::forge::http::Reply;
 use crate::forge::{
     BranchHead, BranchProtection, Check, CheckRef, CheckTarget, CloneCredential, ForgeComment,
-    ForgeKind, ForgePullRequest, ForgeResult, ForgeReview, ForgeReviewComment, GitAccess,
-    MergeMethod, MergeRefusal, NewPullRequest, Permission, Reaction, RepoRef, Team,
+    ForgeIssue, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview, ForgeReviewComment,
+    GitAccess, MergeMethod, MergeRefusal, NewPullRequest, Permission, Reaction, RepoComment,
+    RepoRef, Team,
 };
 use http::Method;
 use serde::de::DeserializeOwned;
@@ -61,6 +62,17 @@ pub(crate) trait Issues: Client {
         repo: &RepoRef,
         number: i64,
     ) -> ForgeResult<Vec<ForgeComment>>;
+
+    /// Every comment of the repository created or edited at or after `since` (Unix ms),
+    /// oldest first.
+    async fn recent_comments(
+        forge: &Self,
+        repo: &RepoRef,
+        since: i64,
+    ) -> ForgeResult<Vec<RepoComment>>;
+
+    /// Issue or pull request `number`.
+    async fn issue(forge: &Self, repo: &RepoRef, number: i64) -> ForgeResult<ForgeIssue>;
 
     /// Reacts to comment `comment_id`, once however often it is asked.
     async fn add_reaction(

@@ -8,9 +8,9 @@ use crate::forge::http::encode_segment;
 use crate::forge::wire;
 use crate::forge::{
     BranchHead, BranchProtection, Check, CheckRef, CheckTarget, CloneCredential, Forge,
-    ForgeComment, ForgeError, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview,
+    ForgeComment, ForgeError, ForgeIssue, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview,
     ForgeReviewComment, GitAccess, MergeMethod, NewPullRequest, Permission, PullRequestUpdate,
-    Reaction, RepoRef, Team,
+    Reaction, RepoComment, RepoRef, Team,
 };
 use http::Method;
 use serde_json::{Map, Value, json};
@@ -46,6 +46,14 @@ impl<D: Dialect> Forge for D {
 
     async fn list_comments(&self, repo: &RepoRef, number: i64) -> ForgeResult<Vec<ForgeComment>> {
         Issues::list_comments(self, repo, number).await
+    }
+
+    async fn recent_comments(&self, repo: &RepoRef, since: i64) -> ForgeResult<Vec<RepoComment>> {
+        Issues::recent_comments(self, repo, since).await
+    }
+
+    async fn issue(&self, repo: &RepoRef, number: i64) -> ForgeResult<ForgeIssue> {
+        Issues::issue(self, repo, number).await
     }
 
     async fn add_reaction(

@@ -16,6 +16,29 @@ fn syntax_errors_are_all_reported_with_their_position() {
     assert_eq!(many.len(), 2, "{many:?}");
 }
 
+/// The parser can report a later error before an earlier one (a lone NUL gives two, found by
+/// fuzzing); the file's order is what a maintainer reads down.
+#[test]
+fn syntax_errors_are_in_file_order() {
+    for text in ["a = \0\nb = [\n", "x = \0", "[t\0]\ny = \"open\n"] {
+        let found = errors(text);
+        let lines: Vec<(usize, usize)> = found
+            .iter()
+            .map(|e| {
+                let mut parts = e.split(':').skip(1);
+                (
+                    parts.next().unwrap().parse().unwrap(),
+                    parts.next().unwrap().parse().unwrap(),
+                )
+            })
+            .collect();
+        let mut in_order = lines.clone();
+        in_order.sort();
+        assert_eq!(lines, in_order, "{text:?}: {found:?}");
+        assert!(!found.is_empty(), "{text:?}");
+    }
+}
+
 #[test]
 fn unknown_keys_are_errors_with_a_suggestion_when_one_is_close() {
     assert_eq!(

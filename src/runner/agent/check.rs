@@ -330,21 +330,31 @@ impl AgentRegistry {
         Ok(text)
     }
 
-    /// The user agents run as. `None` when ade does not run as root (agents then run as ade's
-    /// own user). Refuses when ade runs as root and `runner.agent_user` is not set or is not an
-    /// unprivileged user of this system; with no agent registered there is nothing to refuse.
+    /// The user agents run as. `None` when ade cannot switch users (not root, and without the
+    /// capabilities of [`crate::runner::env::SWITCH_CAPABILITIES`]): only sandboxed runs may
+    /// then start, and the environment refuses the rest. Refuses when ade can switch and
+    /// `runner.agent_user` is not set, is root or is ade's own user; with no agent registered
+    /// there is nothing to refuse.
     pub fn agent_user(&self) -> Result<Option<AgentUser>, StartError> {
-        if self.is_empty() || effective_uid() != Some(0) {
+        if self.is_empty() || !crate::runner::env::can_switch_users() {
             return Ok(None);
         }
+        let root = effective_uid() == Some(0);
         let Some(name) = &self.runner().agent_user else {
-            return Err(StartError::User(
-                "ade runs as root and agents never do: set runner.agent_user to an unprivileged user (Claude Code, for one, refuses to run unattended as root)".to_owned(),
-            ));
+            return Err(StartError::User(if root {
+                "ade runs as root and agents never do: set runner.agent_user to an unprivileged user (Claude Code, for one, refuses to run unattended as root)".to_owned()
+            } else {
+                "agents never run as ade's own user: set runner.agent_user to another unprivileged user (ade holds the capabilities to switch to it)".to_owned()
+            }));
         };
         let user = lookup_user(name)?;
         if user.uid == 0 {
             return Err(StartError::User(format!("{name} has user id 0")));
+        }
+        if effective_uid() == Some(user.uid) {
+            return Err(StartError::User(format!(
+                "{name} is ade's own user, and agents never run as it: name another unprivileged user"
+            )));
         }
         Ok(Some(user))
     }

@@ -26,11 +26,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::identity::agent_identity;
 use super::process::Launch;
-use super::{
-    ContainerRuntime, EnvError, EnvOptions, Invocation, Network, PathAccess, StdinSource,
-    agent_identity,
-};
+use super::{ContainerRuntime, EnvError, EnvOptions, Invocation, Network, PathAccess, StdinSource};
 use crate::runner::env::cgroup;
 
 /// Where a runtime named without a folder is looked for; ade's own PATH is not consulted.
@@ -91,10 +89,10 @@ fn bubblewrap(inv: &Invocation, opts: &EnvOptions, program: PathBuf) -> Result<L
         .args(bwrap_args(inv))
         .env_clear()
         .current_dir(&inv.worktree);
-    let (user, user_note) = agent_identity(opts);
+    let identity = agent_identity(opts, true)?;
     let (cgroup, limits_note) = cgroup::prepare(opts, &run_name());
     let notes = vec![
-        user_note,
+        identity.note,
         format!(
             "sandbox: bubblewrap ({}); network {}; read-write {}, {}; read-only system folders \
              {}; fresh /proc, /dev and /tmp; every other namespace unshared, no capabilities",
@@ -111,10 +109,11 @@ fn bubblewrap(inv: &Invocation, opts: &EnvOptions, program: PathBuf) -> Result<L
         landlock: None,
         cgroup,
         drop_capabilities: false,
+        shed_capabilities: identity.shed_capabilities,
         inherited: Some(environment),
         stop: None,
         notes,
-        user,
+        user: identity.user,
         netns: None,
     })
 }
@@ -256,6 +255,7 @@ fn daemon(inv: &Invocation, opts: &EnvOptions, program: PathBuf) -> Result<Launc
         landlock: None,
         cgroup: None,
         drop_capabilities: false,
+        shed_capabilities: false,
         inherited: None,
         stop: Some(stop),
         notes,

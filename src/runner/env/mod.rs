@@ -22,6 +22,7 @@
 mod cgroup;
 mod container;
 mod egress;
+mod identity;
 mod isolate;
 mod landlock;
 mod leftovers;
@@ -40,6 +41,7 @@ use crate::secrets::LogFiles;
 use tokio_util::sync::CancellationToken;
 
 pub use self::egress::{EgressReport, EgressTally};
+pub use self::identity::{SWITCH_CAPABILITIES, can_switch_users, missing_capabilities};
 pub use self::landlock::{LandlockSupport, landlock_support};
 pub use self::leftovers::stop_leftovers;
 pub use self::network::{DEFAULT_PORT, HostPort, Network};
@@ -157,8 +159,8 @@ pub enum PathAccess {
     ReadWrite,
 }
 
-/// The unprivileged account agents run as when ade itself runs as root (Claude Code, for one,
-/// refuses its unattended mode as root). Supplementary groups are always dropped.
+/// The unprivileged account agents run as, when ade is root or holds the capabilities to switch
+/// users ([`can_switch_users`]): never ade's own. Supplementary groups are always dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AgentUser {
     /// User id.
@@ -212,7 +214,8 @@ impl fmt::Display for ContainerRuntime {
 /// The runner's settings for starting agents, read once from the runner configuration.
 #[derive(Clone, Debug)]
 pub struct EnvOptions {
-    /// Who agents run as when ade runs as root; ignored (and said so in the run log) otherwise.
+    /// Who agents run as; ade switches to it when it is root or holds the capabilities to
+    /// ([`can_switch_users`]), and refuses to run agents as itself otherwise (docs/agents.md).
     pub agent_user: Option<AgentUser>,
     /// The sandbox of the `container` environment.
     pub runtime: ContainerRuntime,
@@ -374,6 +377,14 @@ pub enum EnvError {
         /// Why.
         source: io::Error,
     },
+    /// The process would run as ade's own user outside a sandbox, which agents never do.
+    #[error("agents never run as ade's own user (uid {uid}): {remedy}")]
+    OwnUser {
+        /// ade's user id.
+        uid: u32,
+        /// What to configure.
+        remedy: String,
+    },
     /// The agent's network is `off` or `allowlist` and ade cannot make it so (it cannot create
     /// a network namespace); the run does not start rather than run with the network open.
     #[error(
@@ -405,6 +416,7 @@ impl EnvError {
             ),
             EnvError::Settings { .. }
             | EnvError::RuntimeMissing { .. }
+            | EnvError::OwnUser { .. }
             | EnvError::Network { .. } => true,
             _ => false,
         }
@@ -548,35 +560,5 @@ fn require_path(what: &'static str, path: &Path) -> Result<(), EnvError> {
             what,
             path: path.to_path_buf(),
         })
-    }
-}
-
-/// The user the agent process runs as, and the note saying so.
-fn agent_identity(opts: &EnvOptions) -> (Option<AgentUser>, String) {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    match (euid, opts.agent_user) {
-        (0, Some(user)) => (
-            Some(user),
-            format!(
-                "user: uid {} gid {}, supplementary groups dropped",
-                user.uid, user.gid
-            ),
-        ),
-        (0, None) => (
-            None,
-            "user: root, because no agent user is configured; it may read and write what \
-             root owns wherever its confinement allows"
-                .to_string(),
-        ),
-        (uid, Some(user)) => (
-            None,
-            format!(
-                "user: ade's own (uid {uid}); the agent user uid {} is ignored because ade does \
-                 not run as root",
-                user.uid
-            ),
-        ),
-        (uid, None) => (None, format!("user: ade's own (uid {uid})")),
     }
 }

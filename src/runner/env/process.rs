@@ -22,10 +22,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::cgroup::{self, RunCgroup};
+use super::identity::{self, agent_identity};
 use super::landlock as confine;
 use super::log::RunLog;
 use super::netns;
-use super::{AgentUser, Ending, EnvError, EnvOptions, Invocation, StdinSource, agent_identity};
+use super::{AgentUser, Ending, EnvError, EnvOptions, Invocation, StdinSource};
 
 /// How long ade keeps reading output after the agent's group is dead: only a process that left
 /// the group (setsid) can still hold the pipe open, and ade does not wait for it.
@@ -40,6 +41,9 @@ pub(super) struct Launch {
     /// Whether the child empties its capability bounding set before exec (a root agent then
     /// execs with no capabilities: no module loading, no raw devices, no ptrace).
     pub(super) drop_capabilities: bool,
+    /// Whether the child gives up the capabilities a non-root ade switched users with, before
+    /// exec ([`identity::shed_capabilities`]).
+    pub(super) shed_capabilities: bool,
     /// A file the child keeps open across exec (bubblewrap reads the agent's environment from
     /// it with `--args`); every other fd of ade is close-on-exec.
     pub(super) inherited: Option<OwnedFd>,
@@ -72,11 +76,11 @@ pub(super) fn confined(inv: &Invocation, opts: &EnvOptions) -> Result<Launch, En
         .env_clear()
         .envs(inv.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&inv.worktree);
-    let (user, user_note) = agent_identity(opts);
+    let identity = agent_identity(opts, false)?;
     // SAFETY: geteuid has no preconditions and cannot fail.
-    let drop_capabilities = user.is_none() && unsafe { libc::geteuid() } == 0;
+    let drop_capabilities = identity.user.is_none() && unsafe { libc::geteuid() } == 0;
     let confinement = confine::prepare(inv)?;
-    let mut notes = vec![user_note, confinement.note];
+    let mut notes = vec![identity.note, confinement.note];
     if drop_capabilities {
         notes.push(
             "capabilities: none (bounding set emptied); the environments of ade and other root \
@@ -89,10 +93,11 @@ pub(super) fn confined(inv: &Invocation, opts: &EnvOptions) -> Result<Launch, En
         landlock: confinement.ruleset,
         cgroup: None,
         drop_capabilities,
+        shed_capabilities: identity.shed_capabilities,
         inherited: None,
         stop: None,
         notes,
-        user,
+        user: identity.user,
         netns: None,
     })
 }
@@ -112,6 +117,7 @@ pub(super) async fn supervise(
         landlock,
         cgroup,
         drop_capabilities,
+        shed_capabilities,
         inherited,
         stop,
         notes: _,
@@ -122,8 +128,9 @@ pub(super) async fn supervise(
         landlock,
         cgroup_procs: cgroup.as_ref().map(|c| c.procs_fd()),
         drop_capabilities,
+        shed_capabilities,
         inherited: inherited.as_ref().map(|fd| fd.as_raw_fd()),
-        identity: Identity::new(netns, user, &inv.worktree)?,
+        switch: Switch::new(netns, user, &inv.worktree)?,
     };
     let mut running = start(command, &inv.stdin, setup, log)?;
     drop(inherited);
@@ -177,13 +184,14 @@ struct ChildSetup {
     landlock: Option<RulesetCreated>,
     cgroup_procs: Option<RawFd>,
     drop_capabilities: bool,
+    shed_capabilities: bool,
     inherited: Option<RawFd>,
-    identity: Identity,
+    switch: Switch,
 }
 
 /// The network namespace and user the child takes first, in that order (joining a namespace
 /// needs the root it gives up when it switches user).
-struct Identity {
+struct Switch {
     netns: Option<RawFd>,
     user: Option<AgentUser>,
     /// Whether ade holds ambient capabilities (given to make network namespaces when it is not
@@ -194,18 +202,18 @@ struct Identity {
     folder: CString,
 }
 
-impl Identity {
+impl Switch {
     fn new(
         netns: Option<RawFd>,
         user: Option<AgentUser>,
         folder: &std::path::Path,
-    ) -> Result<Identity, EnvError> {
+    ) -> Result<Switch, EnvError> {
         let folder =
             CString::new(folder.as_os_str().as_bytes()).map_err(|_| EnvError::MissingPath {
                 what: "worktree",
                 path: folder.to_path_buf(),
             })?;
-        Ok(Identity {
+        Ok(Switch {
             netns,
             user,
             clear_ambient: holds_ambient_capabilities(),
@@ -423,19 +431,21 @@ fn install_child_setup(command: &mut Command, setup: ChildSetup) {
         mut landlock,
         cgroup_procs,
         drop_capabilities,
+        shed_capabilities,
         inherited,
-        identity,
+        switch,
     } = setup;
     if landlock.is_none()
         && cgroup_procs.is_none()
         && !drop_capabilities
+        && !shed_capabilities
         && inherited.is_none()
-        && identity.is_empty()
+        && switch.is_empty()
     {
         return;
     }
     let setup = move || -> io::Result<()> {
-        identity.take()?;
+        switch.take()?;
         if let Some(fd) = cgroup_procs {
             cgroup::join_child(fd)?;
         }
@@ -448,15 +458,18 @@ fn install_child_setup(command: &mut Command, setup: ChildSetup) {
         if drop_capabilities {
             drop_all_capabilities()?;
         }
+        if shed_capabilities {
+            identity::shed_capabilities()?;
+        }
         if let Some(ruleset) = landlock.take() {
             confine::restrict_child(ruleset)?;
         }
         Ok(())
     };
     // SAFETY: the closure runs in the forked child of a multi-threaded process. It makes only
-    // setns(2), setgroups(2), setgid(2), setuid(2), chdir(2) (`Identity::take`), write(2),
-    // fcntl(2), prctl(2) and landlock_restrict_self(2) calls on fds opened before the fork and
-    // builds plain values: it neither allocates nor takes locks (see `landlock::restrict_child`
+    // setns(2), setgroups(2), setgid(2), setuid(2), chdir(2) (`Switch::take`), write(2),
+    // fcntl(2), prctl(2), capset(2) and landlock_restrict_self(2) calls on fds opened before the
+    // fork and builds plain values: it neither allocates nor takes locks (see `landlock::restrict_child`
     // and `cgroup::join_child`).
     unsafe {
         command.pre_exec(setup);

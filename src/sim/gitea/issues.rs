@@ -75,6 +75,20 @@ pub async fn list_comments(
     Ok(ctx.paged(default, items))
 }
 
+/// `GET /api/v1/repos/{owner}/{repo}/issues/comments`: every issue's and pull request's
+/// comments, oldest first, `since` (by last edit), `limit` (default 50) and `page`.
+pub async fn list_repo_comments(
+    ctx: Ctx,
+    Path((owner, name)): Path<(String, String)>,
+) -> ApiResult {
+    let repo = ctx.readable(&owner, &name)?;
+    let items = routes::comments_since(&ctx, &repo)?
+        .into_iter()
+        .map(|c| json::comment(&ctx.sim, &repo, c))
+        .collect();
+    Ok(ctx.paged(50, items))
+}
+
 /// `GET /api/v1/repos/{owner}/{repo}/issues/comments/{id}/reactions`.
 pub async fn list_reactions(
     ctx: Ctx,

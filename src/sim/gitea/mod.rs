@@ -66,6 +66,10 @@ pub fn router() -> Router<Arc<Sim>> {
             get(issues::list_issue_labels).post(issues::add_labels),
         )
         .route(
+            &format!("{repo}/issues/comments"),
+            get(issues::list_repo_comments),
+        )
+        .route(
             &format!("{repo}/issues/comments/{{id}}"),
             get(routes::get_comment::<json::Shape>).patch(routes::update_comment::<json::Shape>),
         )

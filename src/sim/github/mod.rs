@@ -82,6 +82,10 @@ pub fn router() -> Router<Arc<Sim>> {
             get(issues::list_issue_labels).post(issues::add_labels),
         )
         .route(
+            "/repos/{owner}/{repo}/issues/comments",
+            get(issues::list_repo_comments),
+        )
+        .route(
             "/repos/{owner}/{repo}/issues/comments/{id}",
             get(routes::get_comment::<json::Shape>).patch(routes::update_comment::<json::Shape>),
         )
