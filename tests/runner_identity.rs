@@ -25,8 +25,7 @@ const AGENT: AgentUser = AgentUser {
 };
 /// The capabilities deploy/ade.service gives ade, in setpriv's spelling: switching users, and
 /// making the network namespace of an `off` or `allowlist` agent.
-const SERVICE_CAPS: &str =
-    "+setuid,+setgid,+chown,+fowner,+dac_override,+sys_admin,+net_admin";
+const SERVICE_CAPS: &str = "+setuid,+setgid,+chown,+fowner,+dac_override,+sys_admin,+net_admin";
 
 fn is_root() -> bool {
     fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
@@ -184,7 +183,10 @@ async fn switch(root: &Path) {
     assert!(output.contains(&"NoNewPrivs:\t1"), "{log}");
     assert!(!log.contains("BECAME ADE"), "{log}");
     assert!(!log.contains("READ ADE SECRET"), "{log}");
-    assert!(log.contains("[ade] network: off (a network namespace of its own"), "{log}");
+    assert!(
+        log.contains("[ade] network: off (a network namespace of its own"),
+        "{log}"
+    );
     let mine = fs::metadata(root.join("worktree/mine")).unwrap();
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&mine), AGENT.uid);
     assert!(
