@@ -242,6 +242,7 @@ enum SimForge {
 }
 
 fn main() -> ExitCode {
+    ade::runner::env::keep_capabilities_to_ade();
     let cli = Cli::parse();
     let log_filter = std::env::var("ADE_LOG").ok();
     if let Command::Demo {

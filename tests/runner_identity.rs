@@ -25,7 +25,8 @@ const AGENT: AgentUser = AgentUser {
 };
 /// The capabilities deploy/ade.service gives ade, in setpriv's spelling: switching users, and
 /// making the network namespace of an `off` or `allowlist` agent.
-const SERVICE_CAPS: &str = "+setuid,+setgid,+chown,+fowner,+dac_override,+sys_admin,+net_admin";
+const SERVICE_CAPS: &str =
+    "+setuid,+setgid,+chown,+fowner,+dac_override,+kill,+sys_ptrace,+sys_admin,+net_admin";
 
 fn is_root() -> bool {
     fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
@@ -115,22 +116,30 @@ fn a_non_root_ade_that_cannot_switch_users_refuses_to_run_agents_as_itself() {
     assert!(output.contains("CHILD DONE refuse"), "{output}");
 }
 
-/// The child's side of the stories above; it does nothing unless a story started it.
-#[tokio::test(flavor = "multi_thread")]
-async fn identity_child() {
+/// The child's side of the stories above; it does nothing unless a story started it. Like
+/// `ade`'s `main`, it keeps its capabilities to itself before it makes any thread.
+#[test]
+fn identity_child() {
     let Ok(asked) = std::env::var(CHILD) else {
         eprintln!("skipped: runs only as the child process of this file's stories");
         return;
     };
+    ade::runner::env::keep_capabilities_to_ade();
     let (story, root) = asked.split_once(':').unwrap();
     let root = Path::new(root);
     // SAFETY: geteuid has no preconditions and cannot fail.
     assert_eq!(unsafe { libc::geteuid() }, ADE_UID);
-    match story {
-        "switch" => switch(root).await,
-        "refuse" => refuse(root).await,
-        other => panic!("no story {other}"),
-    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        match story {
+            "switch" => switch(root).await,
+            "refuse" => refuse(root).await,
+            other => panic!("no story {other}"),
+        }
+    });
     println!("CHILD DONE {story}");
 }
 
@@ -154,9 +163,16 @@ fn invocation(root: &Path, script: &str, environment: Environment) -> Invocation
 }
 
 /// With the service's capabilities the agent runs as the agent user, holds no capability in any
-/// set, cannot become ade again, and cannot read ade's files.
+/// set, cannot become ade again, and cannot read ade's files; ade can still stop it; and a
+/// process ade runs as itself inherits none of ade's capabilities.
 async fn switch(root: &Path) {
     assert!(ade::runner::env::can_switch_users());
+    let own = std::process::Command::new("grep")
+        .args(["-E", "^Cap(Prm|Eff|Amb)", "/proc/self/status"])
+        .output()
+        .unwrap();
+    let own = String::from_utf8_lossy(&own.stdout);
+    assert_eq!(own.matches("0000000000000000").count(), 3, "{own}");
     let script = "id -u; grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status; \
                   grep NoNewPrivs /proc/self/status; \
                   setpriv --reuid=4242 true 2>/dev/null && echo BECAME ADE; \
@@ -196,6 +212,26 @@ async fn switch(root: &Path) {
         "{:?}",
         report.notes
     );
+
+    // An agent that ignores SIGTERM past its timeout is still stopped.
+    let mut inv = invocation(root, "trap '' TERM; sleep 60", Environment::Worktree);
+    inv.log = root.join("timeout.log");
+    inv.timeout = Duration::from_secs(1);
+    let opts = EnvOptions {
+        agent_user: Some(AGENT),
+        kill_grace: Duration::from_secs(1),
+        ..EnvOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let report = run_agent(&inv, &opts, CancellationToken::new())
+        .await
+        .expect("the agent starts");
+    assert_eq!(report.ending, Ending::TimedOut);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// Without capabilities nothing runs as ade outside a sandbox: the run is refused with what to
@@ -206,11 +242,12 @@ async fn refuse(root: &Path) {
         (
             Some(AGENT),
             "agents never run as ade's own user (uid 4242): ade lacks CAP_SETUID, CAP_SETGID, \
-             CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE to switch to runner.agent_user",
+             CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_KILL, CAP_SYS_PTRACE to run it as \
+             another user",
         ),
         (
             None,
-            "agents never run as ade's own user (uid 4242): set runner.agent_user",
+            "agents never run as ade's own user (uid 4242): ade lacks CAP_SETUID",
         ),
     ] {
         for environment in [Environment::Worktree, Environment::Main] {

@@ -81,7 +81,9 @@ pub async fn settle(
             body: summary(tx, row, spec, policy.close_finished_goals).await?,
         });
     }
-    writes.insert(0, goal_comment(tx, repo, &shown, spec).await?);
+    if let Some(comment) = goal_comment(tx, repo, &shown, spec).await? {
+        writes.insert(0, comment);
+    }
     Ok(writes)
 }
 

@@ -7,7 +7,7 @@ use super::schedule::{self, TaskNode};
 use crate::coordinator::writes::ForgeWrite;
 use crate::forge::RepoRef;
 use crate::jobs::JobError;
-use crate::lifecycle::TaskState;
+use crate::lifecycle::{SpecState, TaskState};
 use crate::markdown;
 use crate::spec::Spec;
 use crate::store::goals::SpecRow;
@@ -88,21 +88,29 @@ pub async fn progress(
 }
 
 /// The goal's plan comment as it stands now, for writes made outside a command (a run moved, an
-/// approval was merged).
+/// approval was merged); `None` while a newer version waits for approval: the comment shows that
+/// one, which its approvers must be able to read (progress stays in `/ade status`).
 pub async fn goal_comment(
     tx: &mut Conn,
     repo: &RepoRef,
     row: &SpecRow,
     spec: &Spec,
-) -> Result<ForgeWrite, JobError> {
+) -> Result<Option<ForgeWrite>, JobError> {
     let goal = crate::store::goals::goal_of_spec(tx, row.id)
         .await?
         .ok_or_else(|| JobError::Permanent(format!("spec {} has no goal", row.id)))?;
+    let waiting = crate::store::goals::specs(tx, goal.id)
+        .await?
+        .into_iter()
+        .any(|s| s.version > row.version && s.state == SpecState::Validated);
+    if waiting {
+        return Ok(None);
+    }
     let progress = progress(tx, spec, row.id).await?;
     let comment = GoalComment {
         repo,
         number: goal.number,
         title: &goal.title,
     };
-    Ok(comment.plan(spec, row.state, row, &[], &progress))
+    Ok(Some(comment.plan(spec, row.state, row, &[], &progress)))
 }

@@ -163,14 +163,26 @@ impl JobHandler for ReconcileHandler {
                 let Ok(forge) = self.shared.forge(approval.forge) else {
                     continue;
                 };
-                let pull = forge.pull_request(&repo, approval.number).await?;
+                let pull = match forge.pull_request(&repo, approval.number).await {
+                    Ok(pull) => pull,
+                    Err(error) => {
+                        skipped(&repo, Some(approval.number), &error);
+                        continue;
+                    }
+                };
                 if !pull.open {
                     found.push(closed(approval.forge, &repo, pull));
                 } else if approval.state == ApprovalState::Pending
                     && approval.verified_sha.as_deref() == Some(pull.head_sha.as_str())
                 {
                     let bot = self.shared.bot_login(forge.as_ref()).await?;
-                    let reviews = forge.list_reviews(&repo, approval.number).await?;
+                    let reviews = match forge.list_reviews(&repo, approval.number).await {
+                        Ok(reviews) => reviews,
+                        Err(error) => {
+                            skipped(&repo, Some(approval.number), &error);
+                            continue;
+                        }
+                    };
                     found.extend(
                         reviews
                             .into_iter()
@@ -214,7 +226,13 @@ impl ReconcileHandler {
             return Ok(Vec::new());
         };
         let bot = self.shared.bot_login(forge.as_ref()).await?;
-        let comments = forge.list_comments(&row.repository, row.number).await?;
+        let comments = match forge.list_comments(&row.repository, row.number).await {
+            Ok(comments) => comments,
+            Err(error) => {
+                skipped(&row.repository, Some(row.number), &error);
+                return Ok(Vec::new());
+            }
+        };
         // Forges write whole seconds: a comment in the second the goal was made counts as after.
         let since = oldest.max(goal.created_at - goal.created_at.rem_euclid(1000));
         let mut found = Vec::new();
@@ -222,6 +240,7 @@ impl ReconcileHandler {
             if comment.author.eq_ignore_ascii_case(&bot)
                 || !mentions_ade(&comment.body)
                 || comment.created_at.is_none_or(|at| at < since)
+                || comment.edited()
             {
                 continue;
             }
@@ -258,11 +277,19 @@ impl ReconcileHandler {
         let since = oldest.max(heard.first - heard.first.rem_euclid(1000));
         let mut issues: HashMap<i64, ForgeIssue> = HashMap::new();
         let mut found = Vec::new();
-        for RepoComment { number, comment } in forge.recent_comments(repo, since).await? {
+        let comments = match forge.recent_comments(repo, since).await {
+            Ok(comments) => comments,
+            Err(error) => {
+                skipped(repo, None, &error);
+                return Ok(Vec::new());
+            }
+        };
+        for RepoComment { number, comment } in comments {
             if goal_issues.contains(&(heard.forge, full_name.clone(), number))
                 || comment.author.eq_ignore_ascii_case(&bot)
                 || !mentions_ade(&comment.body)
                 || comment.created_at.is_none_or(|at| at < since)
+                || comment.edited()
             {
                 continue;
             }
@@ -275,11 +302,16 @@ impl ReconcileHandler {
             }
             let issue = match issues.get(&number) {
                 Some(issue) => issue.clone(),
-                None => {
-                    let issue = forge.issue(repo, number).await?;
-                    issues.insert(number, issue.clone());
-                    issue
-                }
+                None => match forge.issue(repo, number).await {
+                    Ok(issue) => {
+                        issues.insert(number, issue.clone());
+                        issue
+                    }
+                    Err(error) => {
+                        skipped(repo, Some(number), &error);
+                        continue;
+                    }
+                },
             };
             let on = IssueRef {
                 number,
@@ -296,6 +328,17 @@ impl ReconcileHandler {
         }
         Ok(found)
     }
+}
+
+/// Notes a read the sweep could not make: what it would have found there waits for the next
+/// sweep, and the rest of this one goes on (a deleted repository, an issue gone, a forge error).
+fn skipped(repo: &RepoRef, number: Option<i64>, error: &crate::forge::ForgeError) {
+    tracing::warn!(
+        repository = %shown(&repo.full_name()),
+        number,
+        %error,
+        "a reconciliation sweep could not read this; the next sweep tries again"
+    );
 }
 
 /// The event a delivery of `comment`'s creation on the goal's issue would have made. The issue's

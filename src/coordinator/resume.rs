@@ -176,7 +176,7 @@ impl ResumeHandler {
         tracing::info!(spec = row.id, started = ?advanced.started, "tasks that waited for the operator start now");
         let comment = goal_comment(&mut tx, &repo, &row, &spec).await?;
         self.shared
-            .enqueue_writes(&mut tx, goal.forge, &[comment], now)
+            .enqueue_writes(&mut tx, goal.forge, comment.as_slice(), now)
             .await?;
         ctx.finish(tx).await
     }

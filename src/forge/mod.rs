@@ -154,6 +154,18 @@ pub struct ForgeComment {
     pub body: String,
     /// When it was created (Unix ms), when the forge said so readably.
     pub created_at: Option<i64>,
+    /// When it was last edited (Unix ms), when the forge said so readably: later than its
+    /// creation for a comment someone edited, which never acts.
+    pub updated_at: Option<i64>,
+}
+
+impl ForgeComment {
+    /// Whether the forge shows the comment edited after it was made.
+    pub fn edited(&self) -> bool {
+        self.created_at
+            .zip(self.updated_at)
+            .is_some_and(|(created, updated)| updated > created)
+    }
 }
 
 /// A comment found by a repository-wide listing, with the issue or pull request it is on.

@@ -30,6 +30,9 @@ pub(crate) struct Comment {
     /// Read leniently: anything but a time leaves the comment without one.
     #[serde(default)]
     pub created_at: Option<serde_json::Value>,
+    /// Read leniently, like `created_at`.
+    #[serde(default)]
+    pub updated_at: Option<serde_json::Value>,
     /// The issue it is on (GitHub: also for a pull request's; Gitea: empty for those).
     #[serde(default)]
     pub issue_url: Option<String>,
@@ -71,13 +74,17 @@ impl Comment {
             author_id,
             author_bot,
             body: self.body.unwrap_or_default(),
-            created_at: self
-                .created_at
-                .as_ref()
-                .and_then(serde_json::Value::as_str)
-                .and_then(crate::clock::parse_rfc3339_ms),
+            created_at: lenient_time(self.created_at.as_ref()),
+            updated_at: lenient_time(self.updated_at.as_ref()),
         }
     }
+}
+
+/// A time read leniently: anything but an RFC 3339 string is no time.
+fn lenient_time(value: Option<&serde_json::Value>) -> Option<i64> {
+    value
+        .and_then(serde_json::Value::as_str)
+        .and_then(crate::clock::parse_rfc3339_ms)
 }
 
 /// `GET /repos/{owner}/{repo}/issues/{number}`: what an event carries of an issue.

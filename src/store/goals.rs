@@ -96,8 +96,8 @@ pub struct SpecRow {
     pub created_at: i64,
     /// When its state last moved.
     pub changed_at: i64,
-    /// When the goal's plan comment first showed it on the forge; `None` while its write is in
-    /// flight (or for a version no comment showed, superseded before its write).
+    /// When the goal's plan comment last switched to showing it on the forge; `None` while its
+    /// write is in flight (or for a version no comment showed, superseded before its write).
     pub shown_at: Option<i64>,
 }
 
@@ -162,15 +162,26 @@ fn spec_row(row: &AnyRow) -> Result<SpecRow, sqlx::Error> {
     })
 }
 
-/// Records that the goal's plan comment showed spec version `spec` at `now`, if nothing showed it
-/// before: the time a bare `/ade approve` is compared with.
+/// Records that the goal's plan comment shows spec version `spec` since `now`, if it showed
+/// another one (or none) before: a version's `shown_at` is when the comment last switched to it,
+/// which a bare `/ade approve` is compared with.
 pub async fn mark_shown(conn: &mut Conn, spec: i64, now: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE specs SET shown_at = $1 WHERE id = $2 AND shown_at IS NULL")
-        .bind(now)
-        .bind(spec)
-        .execute(&mut *conn)
-        .await
-        .context("mark spec shown")?;
+    sqlx::query(
+        "UPDATE specs SET shown_at = $1 WHERE id = $2 AND NOT EXISTS \
+         (SELECT 1 FROM goals g WHERE g.id = specs.goal AND g.shown_spec = $2)",
+    )
+    .bind(now)
+    .bind(spec)
+    .execute(&mut *conn)
+    .await
+    .context("mark spec shown")?;
+    sqlx::query(
+        "UPDATE goals SET shown_spec = $1 WHERE id = (SELECT goal FROM specs WHERE id = $1)",
+    )
+    .bind(spec)
+    .execute(&mut *conn)
+    .await
+    .context("mark the spec the plan comment shows")?;
     Ok(())
 }
 

@@ -281,3 +281,58 @@ async fn a_command_from_before_ade_heard_of_the_repository_is_left_alone() {
     })
     .await;
 }
+
+/// An edit never acts, whether its webhook arrives or a sweep reads the edited text: a comment
+/// made without a command and edited to hold one, both webhooks dropped, stays unanswered.
+#[tokio::test]
+async fn a_comment_edited_to_hold_a_command_is_not_acted_on_by_a_sweep() {
+    on_each_database(|db| async move {
+        let story = Setup::on(Forge::Gitea)
+            .reconciling_every(SWEEP)
+            .start(db)
+            .await;
+        let issue = story.issue(MAINTAINER, GOAL, CHECKLIST).await;
+        story.settle().await;
+        story.sim.drop_webhooks(2);
+        let comment = story.comment(issue, MAINTAINER, "Looks like a plan").await;
+        // Forges keep whole seconds: the edit must be a second later to show as one.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        story
+            .sim
+            .edit_comment(REPO, comment, MAINTAINER, "/ade plan")
+            .await
+            .unwrap();
+        tokio::time::sleep(SWEEP * 4).await;
+        story.settle().await;
+        assert!(story.bot_comments(issue).is_empty(), "no reply");
+        assert!(story.reactions(comment).is_empty());
+        assert_eq!(versions(&story).await, 0);
+        assert_eq!(found(&story, &format!("reconcile:comment:{comment}")), 0);
+        assert_eq!(story.failed_jobs().await, 0);
+    })
+    .await;
+}
+
+/// A repository whose recent comments the forge will not list (gone, moved, the app removed)
+/// costs the sweep that read only: the goals' comments are still swept.
+#[tokio::test]
+async fn a_read_the_forge_refuses_does_not_stop_the_rest_of_the_sweep() {
+    on_each_database(|db| async move {
+        let story = Setup::on(Forge::Github)
+            .reconciling_every(SWEEP)
+            .start(db)
+            .await;
+        story.sim.inject(
+            ade::sim::FaultRule::new(
+                "GET",
+                &format!("/repos/{REPO}/issues/comments"),
+                ade::sim::Fault::Status(404),
+            )
+            .times(10_000),
+        );
+        let (issue, before) = planned(&story).await;
+        replanned_with_the_webhook_dropped(&story, issue, before).await;
+        assert_eq!(story.failed_jobs().await, 0);
+    })
+    .await;
+}

@@ -152,9 +152,9 @@ enum Chosen<'a> {
 /// The shortest hash prefix a reply suggests: what the plan comment shows.
 const SHOWN_HASH: usize = 12;
 
-/// The version `asked` names among `specs` (newest first); for a bare approval, the newest the
-/// plan comment showed no later than `seen_at` (the comment's creation, in the forge's whole
-/// seconds: a version shown within that second counts as seen), unless a newer one exists, shown
+/// The version `asked` names among `specs` (newest first); for a bare approval, the one the
+/// plan comment showed at `seen_at` (the comment's creation, in the forge's whole seconds: the
+/// version it switched to last, no later than that second), unless a newer one exists, shown
 /// after the comment or still in flight (made, its plan comment not yet written).
 fn chosen<'a>(specs: &'a [SpecRow], asked: Option<&SpecRef>, seen_at: Option<i64>) -> Chosen<'a> {
     let newest = specs.first().map_or(0, |s| s.version);
@@ -186,7 +186,11 @@ fn chosen<'a>(specs: &'a [SpecRow], asked: Option<&SpecRef>, seen_at: Option<i64
                 s.shown_at
                     .is_some_and(|shown| seen_at.is_none_or(|at| shown / 1000 <= at / 1000))
             };
-            let Some(newest_seen) = specs.iter().find(|s| seen(s)) else {
+            let Some(newest_seen) = specs
+                .iter()
+                .filter(|s| seen(s))
+                .max_by_key(|s| (s.shown_at, s.version))
+            else {
                 return Chosen::Answer(
                     "no plan was shown yet when you commented; look at the plan comment and approve the version you read: `/ade approve <version>`.".into(),
                 );
@@ -286,6 +290,17 @@ mod tests {
                 .unwrap_err()
                 .starts_with("no plan was shown yet")
         );
+    }
+
+    #[test]
+    fn a_bare_approval_takes_what_the_comment_showed_then_even_an_older_version() {
+        // v1 shown, v2 shown, then v1's progress shown again over v2.
+        let mut v1 = spec(1, 1_000, "aa");
+        v1.shown_at = Some(20_000);
+        let specs = [spec(2, 10_000, "bb"), v1];
+        assert_eq!(version(chosen(&specs, None, Some(15_000))), Ok(2));
+        let asked = version(chosen(&specs, None, Some(25_000))).unwrap_err();
+        assert!(asked.contains("`/ade approve 1` approves v1"), "{asked}");
     }
 
     #[test]

@@ -230,12 +230,20 @@ impl GoalComment<'_> {
             approve_command: format!("/ade approve {}", row.version),
             hash: row.content_hash.chars().take(12).collect(),
         };
-        let body = render::plan(&view).unwrap_or_else(|error| {
-            tracing::error!(%error, "the plan comment did not render");
-            "ade could not render the plan; the operator's log has the details.\n".to_string()
-        });
+        // A plan that did not render shows no version, so none counts as shown by it.
+        let (body, shows) = match render::plan(&view) {
+            Ok(body) => (body, Some(row.id)),
+            Err(error) => {
+                tracing::error!(%error, "the plan comment did not render");
+                (
+                    "ade could not render the plan; the operator's log has the details.\n"
+                        .to_string(),
+                    None,
+                )
+            }
+        };
         ForgeWrite::Comment {
-            shows: Some(row.id),
+            shows,
             repo: self.repo.clone(),
             number: self.number,
             marker: format!("plan:{}", self.number),

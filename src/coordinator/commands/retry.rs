@@ -107,7 +107,7 @@ pub async fn run(
     queue::enqueue(tx, &job, session.now).await?;
     let spec = spec_of(&spec_row)?;
     let comment = goal_comment(tx, session.repo, &spec_row, &spec).await?;
-    session.writes.push(comment);
+    session.writes.extend(comment);
     let mut details = vec!["the agent gets this approval's reviews and line comments".to_string()];
     if feedback.is_some() {
         details.push("and the last verification failure".into());

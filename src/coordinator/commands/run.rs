@@ -100,6 +100,6 @@ pub(super) async fn start(
         headline = "nothing to start.".into();
     }
     let comment = goal_comment(tx, session.repo, spec_row, &spec).await?;
-    session.writes.push(comment);
+    session.writes.extend(comment);
     Ok((headline.trim().to_string(), details))
 }

@@ -333,7 +333,7 @@ impl RunHandler {
                 );
             }
             None => writes
-                .push(goal_comment(&mut tx, &loaded.repo, &loaded.spec_row, &loaded.spec).await?),
+                .extend(goal_comment(&mut tx, &loaded.repo, &loaded.spec_row, &loaded.spec).await?),
         }
         self.shared
             .enqueue_writes(&mut tx, loaded.forge, &writes, now)
@@ -381,7 +381,8 @@ impl RunHandler {
                 None,
             )
             .await?;
-            writes.push(goal_comment(&mut tx, &loaded.repo, &loaded.spec_row, &loaded.spec).await?);
+            writes
+                .extend(goal_comment(&mut tx, &loaded.repo, &loaded.spec_row, &loaded.spec).await?);
             self.shared
                 .enqueue_writes(&mut tx, loaded.forge, &writes, now)
                 .await?;
@@ -516,7 +517,7 @@ impl JobHandler for RunHandler {
                 }
             };
             if l.spec_row.state == SpecState::Active
-                && let Ok(comment) = goal_comment(conn, &l.repo, &l.spec_row, &l.spec).await
+                && let Ok(Some(comment)) = goal_comment(conn, &l.repo, &l.spec_row, &l.spec).await
             {
                 writes.push(comment);
             }

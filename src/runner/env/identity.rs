@@ -7,14 +7,17 @@
 use super::{AgentUser, EnvError, EnvOptions};
 
 /// The capabilities a non-root ade needs to run agents as another user, with what each is for:
-/// switching user and group, handing the worktree and scratch folder to the agent user, and
-/// taking back (and reading) what the agent left with its own permissions.
+/// switching user and group, handing the worktree and scratch folder to the agent user, taking
+/// back (and reading) what the agent left with its own permissions, signalling the agent's
+/// process group on timeout and cancel, and finding what it left running (its `/proc` entries).
 pub const SWITCH_CAPABILITIES: &[(u32, &str)] = &[
     (7, "CAP_SETUID"),
     (6, "CAP_SETGID"),
     (0, "CAP_CHOWN"),
     (3, "CAP_FOWNER"),
     (1, "CAP_DAC_OVERRIDE"),
+    (5, "CAP_KILL"),
+    (19, "CAP_SYS_PTRACE"),
 ];
 
 /// How the child process takes its identity.
@@ -111,15 +114,30 @@ fn remedy(configured: Option<AgentUser>, euid: u32, missing: &[&str]) -> String 
         Some(user) if user.uid == euid => format!(
             "runner.agent_user names ade's own user; name another unprivileged user, and {give}"
         ),
-        Some(_) => format!(
-            "ade lacks {} to switch to runner.agent_user: {give}, run ade as root, or run the \
-             agent in the container environment (bubblewrap)",
+        _ if !missing.is_empty() => format!(
+            "ade lacks {} to run it as another user: {give} and set runner.agent_user to an \
+             unprivileged user, run ade as root, or run the agent in the container environment \
+             (bubblewrap)",
             missing.join(", ")
         ),
-        None => format!(
-            "set runner.agent_user to an unprivileged user and {give}, run ade as root, or run \
-             the agent in the container environment (bubblewrap)"
-        ),
+        _ => "set runner.agent_user to an unprivileged user other than ade's own".to_owned(),
+    }
+}
+
+/// Clears this thread's ambient capabilities, so that no process ade starts (git, a container
+/// runtime, an agent's version command) inherits what a service manager gave ade; ade keeps its
+/// permitted and effective sets, which switching users needs. Called first thing in `main`,
+/// while ade has one thread: threads inherit the set from the one that makes them.
+pub fn keep_capabilities_to_ade() {
+    // SAFETY: prctl with integer arguments only.
+    unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        );
     }
 }
 
@@ -223,6 +241,8 @@ mod tests {
         );
         let unset = remedy(None, 1000, &[]);
         assert!(unset.starts_with("set runner.agent_user"), "{unset}");
+        let root = remedy(Some(AgentUser { uid: 0, gid: 0 }), 1000, &[]);
+        assert!(root.starts_with("runner.agent_user is root"), "{root}");
     }
 
     #[test]

@@ -41,7 +41,9 @@ use crate::secrets::LogFiles;
 use tokio_util::sync::CancellationToken;
 
 pub use self::egress::{EgressReport, EgressTally};
-pub use self::identity::{SWITCH_CAPABILITIES, can_switch_users, missing_capabilities};
+pub use self::identity::{
+    SWITCH_CAPABILITIES, can_switch_users, keep_capabilities_to_ade, missing_capabilities,
+};
 pub use self::landlock::{LandlockSupport, landlock_support};
 pub use self::leftovers::stop_leftovers;
 pub use self::network::{DEFAULT_PORT, HostPort, Network};
