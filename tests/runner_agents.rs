@@ -419,7 +419,11 @@ fn prepare_for_each_prompt_mode() {
     assert_eq!(invocation.log, dir.path("run.log"));
     assert_eq!(invocation.environment, Environment::Worktree);
     assert_eq!(invocation.timeout, Duration::from_secs(3600));
-    assert!(!invocation.network);
+    assert_eq!(
+        invocation.network,
+        ade::runner::env::Network::Allowlist(Vec::new()),
+        "a registration without network or *_BASE_URL gets an allowlist with no host"
+    );
     let prompt = fs::read_to_string(dir.path("scratch/prompt.md")).unwrap();
     assert!(
         prompt.contains("## Task t2: Skip writes when --dry-run is set"),

@@ -10,9 +10,12 @@ use std::time::{Duration, Instant};
 
 use ade::runner::env::{
     AgentReport, AgentUser, ContainerRuntime, Ending, EnvOptions, Environment, Invocation,
-    LandlockSupport, StdinSource, landlock_support, run_agent,
+    LandlockSupport, Network, StdinSource, landlock_support, run_agent,
 };
 use tokio_util::sync::CancellationToken;
+
+#[path = "runner_env/network.rs"]
+mod network;
 
 /// A run's folders under a fresh temporary root: worktree, scratch, the run log, and an
 /// `outside` folder the agent must not reach.
@@ -257,6 +260,12 @@ exit 0
         started.elapsed()
     );
     let pid = fs::read_to_string(scene.worktree.join("grandchild.pid")).unwrap();
+    // SIGKILL has been sent by the time the run ends, but the kernel finishes the exit on its
+    // own time (releasing the run's network namespace is part of it): give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !is_gone(&pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(is_gone(&pid), "grandchild {pid} still runs");
 }
 
@@ -554,7 +563,7 @@ async fn bubblewrap_cuts_the_network_hides_the_host_and_keeps_worktree_writes() 
     }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    for network in [false, true] {
+    for network in [Network::Off, Network::Open] {
         let scene = Scene::new("bwrap");
         let mut secret = fs::File::create(scene.outside.join("secret.txt")).unwrap();
         secret.write_all(b"HOST-SENTINEL\n").unwrap();
@@ -569,7 +578,7 @@ tr '\0' '\n' < "/proc/$$/environ" > "$HOME/env.txt"
         );
         let mut inv = scene.invocation(&[&agent]);
         inv.environment = Environment::Container;
-        inv.network = network;
+        inv.network = network.clone();
         inv.env.push(("PORT".into(), port.to_string()));
         inv.env.push(("AGENT_TOKEN".into(), "s3cr3t".into()));
         let report = run(&inv, &EnvOptions::default()).await;
@@ -580,7 +589,7 @@ tr '\0' '\n' < "/proc/$$/environ" > "$HOME/env.txt"
             "{}",
             scene.log_text()
         );
-        if network {
+        if network == Network::Open {
             assert!(output.contains("connected\n"), "{output}");
         } else {
             assert!(output.contains("no network\n"), "{output}");

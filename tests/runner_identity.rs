@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use ade::runner::env::{
-    AgentUser, Ending, EnvError, EnvOptions, Environment, Invocation, run_agent,
+    AgentUser, Ending, EnvError, EnvOptions, Environment, Invocation, Network, run_agent,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -23,8 +23,10 @@ const AGENT: AgentUser = AgentUser {
     uid: 65534,
     gid: 65534,
 };
-/// The capabilities deploy/ade.service gives ade, in setpriv's spelling.
-const SERVICE_CAPS: &str = "+setuid,+setgid,+chown,+fowner,+dac_override,+kill,+sys_ptrace";
+/// The capabilities deploy/ade.service gives ade, in setpriv's spelling: switching users, and
+/// making the network namespace of an `off` or `allowlist` agent.
+const SERVICE_CAPS: &str =
+    "+setuid,+setgid,+chown,+fowner,+dac_override,+kill,+sys_ptrace,+sys_admin,+net_admin";
 
 fn is_root() -> bool {
     fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
@@ -176,7 +178,9 @@ async fn switch(root: &Path) {
                   setpriv --reuid=4242 true 2>/dev/null && echo BECAME ADE; \
                   cat \"$SECRET\" 2>/dev/null && echo READ ADE SECRET; \
                   touch mine; exit 0";
+    // The default network, `off`: the namespace is made with the service's capabilities too.
     let inv = invocation(root, script, Environment::Worktree);
+    assert_eq!(inv.network, Network::Off);
     let opts = EnvOptions {
         agent_user: Some(AGENT),
         ..EnvOptions::default()
@@ -195,6 +199,10 @@ async fn switch(root: &Path) {
     assert!(output.contains(&"NoNewPrivs:\t1"), "{log}");
     assert!(!log.contains("BECAME ADE"), "{log}");
     assert!(!log.contains("READ ADE SECRET"), "{log}");
+    assert!(
+        log.contains("[ade] network: off (a network namespace of its own"),
+        "{log}"
+    );
     let mine = fs::metadata(root.join("worktree/mine")).unwrap();
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&mine), AGENT.uid);
     assert!(
@@ -243,7 +251,10 @@ async fn refuse(root: &Path) {
         ),
     ] {
         for environment in [Environment::Worktree, Environment::Main] {
-            let inv = invocation(root, "touch ran; exit 0", environment);
+            let mut inv = invocation(root, "touch ran; exit 0", environment);
+            // Without capabilities an `off` network could not be made either; this story is
+            // about the user.
+            inv.network = Network::Open;
             let opts = EnvOptions {
                 agent_user: user,
                 ..EnvOptions::default()

@@ -15,6 +15,7 @@ use crate::runner::agent::{
     Agent, AgentSecret, ArgTemplate, Leftovers, OutputFormat, Placeholder, PromptMode,
     SecretSource, Trust,
 };
+use crate::runner::env::{HostPort, Network};
 
 const DEFAULT_TIMEOUT_SECS: u64 = 3600;
 const DEFAULT_OUTPUT_CAP_BYTES: u64 = 10 << 20;
@@ -71,6 +72,8 @@ pub(super) struct RawAgent {
     pub version_command: Option<Vec<String>>,
     pub leftovers: Option<Vec<String>>,
     pub output: Option<String>,
+    pub network: Option<String>,
+    pub allow_hosts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -311,6 +314,8 @@ fn agent(
         })?,
     };
 
+    let network = network(check, &name, raw.network, raw.allow_hosts, &env, output)?;
+
     Ok(Agent {
         name,
         command,
@@ -326,7 +331,85 @@ fn agent(
         version_command,
         leftovers,
         output,
+        network,
     })
+}
+
+/// `network` and `allow_hosts`: `allowlist` by default, its hosts by default the model
+/// endpoints the registration names (`*_BASE_URL` variables in `env`, the known endpoint of its
+/// output kind).
+fn network(
+    check: &Check,
+    name: &str,
+    network: Option<String>,
+    allow_hosts: Option<Vec<String>>,
+    env: &[(String, ArgTemplate)],
+    output: OutputFormat,
+) -> Result<Network, ConfigError> {
+    let key = |field: &str| format!("agents.{name}.{field}");
+    match network.as_deref() {
+        None | Some("allowlist") => {}
+        Some(other @ ("off" | "open")) => {
+            if allow_hosts.is_some() {
+                return Err(check.invalid(
+                    &key("allow_hosts"),
+                    format!(
+                        "is only for network = \"allowlist\" (this agent has network = \"{other}\")"
+                    ),
+                ));
+            }
+            return Ok(if other == "off" {
+                Network::Off
+            } else {
+                Network::Open
+            });
+        }
+        Some(other) => {
+            return Err(check.invalid(
+                &key("network"),
+                format!("{other:?} is not off, allowlist or open"),
+            ));
+        }
+    }
+    let hosts = match allow_hosts {
+        Some(entries) => {
+            let mut hosts = Vec::with_capacity(entries.len());
+            for (i, entry) in entries.iter().enumerate() {
+                let host = HostPort::parse(entry).map_err(|reason| {
+                    check.invalid(&format!("agents.{name}.allow_hosts[{i}]"), reason)
+                })?;
+                if !hosts.contains(&host) {
+                    hosts.push(host);
+                }
+            }
+            hosts
+        }
+        None => default_allow_hosts(env, output),
+    };
+    Ok(Network::Allowlist(hosts))
+}
+
+/// The model endpoints a registration names: the host and port of each URL in an `env`
+/// variable ending in `_BASE_URL` (`ANTHROPIC_BASE_URL`), and the public API of its output
+/// kind.
+fn default_allow_hosts(env: &[(String, ArgTemplate)], output: OutputFormat) -> Vec<HostPort> {
+    let mut hosts: Vec<HostPort> = env
+        .iter()
+        .filter(|(name, _)| name.to_ascii_uppercase().ends_with("_BASE_URL"))
+        .filter_map(|(_, value)| value.literal())
+        .filter_map(|url| HostPort::from_url(&url))
+        .collect();
+    let known = match output {
+        OutputFormat::ClaudeJson => Some("api.anthropic.com"),
+        OutputFormat::CodexJson => Some("api.openai.com"),
+        _ => None,
+    };
+    if let Some(host) = known.and_then(|h| HostPort::parse(h).ok())
+        && !hosts.contains(&host)
+    {
+        hosts.push(host);
+    }
+    hosts
 }
 
 /// An environment variable name an agent may be given.

@@ -273,6 +273,11 @@ impl Toml {
         }
         self.list("leftovers", agent.leftovers.patterns());
         self.string("output", agent.output.as_str());
+        self.string("network", agent.network.as_str());
+        if let crate::runner::env::Network::Allowlist(hosts) = &agent.network {
+            let hosts: Vec<String> = hosts.iter().map(ToString::to_string).collect();
+            self.list("allow_hosts", &hosts);
+        }
         if !agent.env.is_empty() {
             self.section(&format!("agents.{}.env", agent.name));
             for (name, value) in &agent.env {

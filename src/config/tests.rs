@@ -1105,3 +1105,78 @@ listen = "127.0.0.1:9100"
     assert_eq!(err.key(), Some("metrics.token_file"), "{err}");
     assert!(!err.to_string().contains("second-line"), "{err}");
 }
+
+#[test]
+fn an_agent_network_is_allowlist_by_default_with_its_model_endpoints() {
+    use crate::runner::env::{HostPort, Network};
+    let network_of = |table: &str| {
+        let dir = Scratch::new("agent-network");
+        let path = dir.config(&format!(
+            "[agents.a]\ncommand = [\"/bin/sh\", \"-c\", \"true\"]\ntrust = \"trusted\"\n{table}"
+        ));
+        load(&path, &[]).map(|config| config.agents[0].network.clone())
+    };
+    let hosts = |entries: &[&str]| {
+        Network::Allowlist(
+            entries
+                .iter()
+                .map(|e| HostPort::parse(e).unwrap())
+                .collect(),
+        )
+    };
+    assert_eq!(network_of("").unwrap(), hosts(&[]));
+    assert_eq!(
+        network_of("output = \"claude-json\"\n[agents.a.env]\nANTHROPIC_BASE_URL = \"http://127.0.0.1:4000/v1\"\nOTHER = \"https://x.example\"\n")
+            .unwrap(),
+        hosts(&["127.0.0.1:4000", "api.anthropic.com:443"])
+    );
+    assert_eq!(
+        network_of("output = \"codex-json\"\n").unwrap(),
+        hosts(&["api.openai.com"])
+    );
+    assert_eq!(
+        network_of("network = \"allowlist\"\nallow_hosts = [\"API.example.com\", \"127.0.0.1:8080\", \"api.example.com:443\"]\n")
+            .unwrap(),
+        hosts(&["api.example.com", "127.0.0.1:8080"])
+    );
+    assert_eq!(network_of("network = \"off\"\n").unwrap(), Network::Off);
+    assert_eq!(network_of("network = \"open\"\n").unwrap(), Network::Open);
+}
+
+#[test]
+fn bad_network_settings_name_their_key_and_why() {
+    let error_of = |table: &str| {
+        let dir = Scratch::new("agent-network-bad");
+        let path = dir.config(&format!(
+            "[agents.a]\ncommand = [\"/bin/sh\", \"-c\", \"true\"]\ntrust = \"trusted\"\n{table}"
+        ));
+        load_err(&path, &[])
+    };
+    for (table, says) in [
+        (
+            "network = \"on\"\n",
+            "agents.a.network: \"on\" is not off, allowlist or open",
+        ),
+        (
+            "allow_hosts = [\"https://api.example.com\"]\n",
+            "agents.a.allow_hosts[0]",
+        ),
+        (
+            "allow_hosts = [\"https://api.example.com\"]\n",
+            "has a scheme",
+        ),
+        (
+            "allow_hosts = [\"ok.example\", \"\"]\n",
+            "agents.a.allow_hosts[1]: is empty",
+        ),
+        ("allow_hosts = [\"api.example.com/v1\"]\n", "has a path"),
+        ("allow_hosts = [\"*.example.com\"]\n", "has a wildcard"),
+        (
+            "network = \"open\"\nallow_hosts = [\"x.example\"]\n",
+            "is only for network = \"allowlist\"",
+        ),
+    ] {
+        let error = error_of(table);
+        assert!(error.contains(says), "{table}: {error}");
+    }
+}

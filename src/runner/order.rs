@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::forge::{CloneCredential, ForgeKind};
 use crate::policy::{DataClass, DlpPattern, Environment, ExecutionPolicy, VerificationStep};
+use crate::runner::env::EgressReport;
 use crate::spec::Task;
 use crate::verify::VerificationReport;
 
@@ -204,6 +205,10 @@ pub struct RunReport {
     pub unscanned: Option<Unscanned>,
     /// Where the run log is, on the runner.
     pub log: Option<String>,
+    /// The connections an `allowlist` agent made, by destination and verdict, for the audit
+    /// log (`run.egress`); destinations are the agent's text, escaped and redacted.
+    #[serde(default, skip_serializing_if = "EgressReport::is_empty")]
+    pub egress: EgressReport,
 }
 
 /// Content a run pushed without DLP reading it (binary files, content past the scan caps),

@@ -19,8 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::dlp::Dlp;
 use super::env::{
-    self, AgentReport, Ending, EnvError, EnvOptions, Environment, Invocation, OutputObserver,
-    PathGrant, SharedObserver, Watch,
+    self, AgentReport, Ending, EnvError, EnvOptions, Environment, Invocation, Network,
+    OutputObserver, PathGrant, SharedObserver, Watch,
 };
 use crate::policy::{StepKind, VerificationStep};
 use crate::verify::output::StepOutput;
@@ -52,7 +52,8 @@ pub struct StepsRequest {
     pub log: PathBuf,
     /// The agent's environment class: the steps run in the same one.
     pub environment: Environment,
-    /// Whether the steps may use the network (container environments enforce it).
+    /// Whether steps in a container may use the network (`runner.network`); steps in `worktree`
+    /// and `main` always have the runner's network.
     pub network: bool,
     /// Folders beyond the worktree and scratch the steps may reach, as for the agent (the
     /// mirror's objects, read-only, so `git` works in the worktree).
@@ -347,7 +348,12 @@ fn invocation(step: &VerificationStep, request: &StepsRequest) -> Invocation {
     inv.env = vars;
     inv.timeout = step.timeout;
     inv.output_cap = request.output_cap;
-    inv.network = request.network;
+    // Steps keep the network they had before agents had one of their own: the runner's in
+    // `worktree` and `main`, and `runner.network` in containers.
+    inv.network = match (request.network, request.environment) {
+        (false, Environment::Container) => Network::Off,
+        _ => Network::Open,
+    };
     inv.environment = request.environment;
     inv.extra_paths = request.extra_paths.clone();
     inv

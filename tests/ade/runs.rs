@@ -389,6 +389,48 @@ async fn an_agent_cannot_write_outside_its_worktree() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_agent_reaching_for_an_unlisted_host_is_refused_and_the_audit_log_records_it() {
+    if !std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+    {
+        eprintln!("skipped: the agent's network namespace needs ade to run as root here");
+        return;
+    }
+    // The script agent's network is the default, `allowlist`, with no host on it.
+    let script = "/usr/bin/curl -sS --max-time 10 https://exfil.example/ \
+                  || echo 'the unlisted host was refused'\nmkdir -p notes\necho ok > notes/done.md\n";
+    let story = story_with(ForgeKind::Github, &script_agent(script, 60), POLICY).await;
+    let issue = story.issue(MAINTAINER, "Reach out", "- [ ] Try it\n").await;
+    story.comment(issue, MAINTAINER, "/ade plan").await;
+    story.until("the plan", |s| s.plan_comment(issue)).await;
+    story.comment(issue, MAINTAINER, "/ade approve").await;
+    let run = run_of(&story, "t1", &["succeeded"]).await;
+    let approval = approval_of(&story, "t1").await;
+    assert!(
+        approval.body.contains("the unlisted host was refused"),
+        "{}",
+        approval.body
+    );
+    let record = story
+        .until("the run.egress record", |s| {
+            s.audit_records()
+                .into_iter()
+                .find(|r| r["action"] == "run.egress")
+        })
+        .await;
+    assert_eq!(record["outcome"], "refused", "{record}");
+    assert_eq!(record["run"], run.id, "{record}");
+    assert_eq!(
+        record["details"]["destination"], "exfil.example:443",
+        "{record}"
+    );
+    assert_eq!(record["details"]["connections"], 1, "{record}");
+    assert_eq!(
+        record["details"]["why"], "not on the agent's allowlist",
+        "{record}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_agent_searching_for_credentials_finds_none() {
     let search = "mkdir -p notes\n\
                   ( env; git config -l; git config --show-origin -l; ls -la \"$HOME\"; \

@@ -71,13 +71,21 @@ fn environments(clis: &Clis, block: &str, agent: &str) -> Vec<Environment> {
     }
 }
 
-/// `[runner]` for real runs: the agent user, the CLIs' folders, and the network for container
-/// runs (the scripted endpoint is on the host's loopback, as a model API is out on the network).
+/// `[runner]` for real runs: the agent user and the CLIs' folders. The agents keep their
+/// templates' network, `allowlist`: the scripted endpoint on the host's loopback is reached the
+/// way a model API out on the network is, as an allowed host.
 fn runner_toml(clis: &Clis, extra: &str) -> String {
     format!(
-        "[runner]\nagent_user = \"nobody\"\nnetwork = true\n{}{extra}\n",
+        "[runner]\nagent_user = \"nobody\"\n{}{extra}\n",
         clis.runner_lines()
     )
+}
+
+/// `block` with the scripted endpoint at `url` as its allowlist, as an operator lists a model
+/// endpoint the template does not name in a `*_BASE_URL` variable.
+fn allowing(block: &str, url: &str) -> String {
+    let host = url.trim_start_matches("http://").trim_end_matches('/');
+    with_keys(block, &[("allow_hosts", &format!("[\"{host}\"]"))])
 }
 
 /// Why the `container` environment cannot run here, if it cannot: bubblewrap missing or refused
@@ -202,6 +210,14 @@ fn assert_confined(ran: &Ran, environment: Environment) {
         _ => "[ade] landlock: ",
     };
     assert!(ran.log.contains(expected), "{}", ran.log);
+    // The templates' network: the scripted endpoint on loopback is an allowed host, reached
+    // through ade's forward and recorded.
+    assert!(ran.log.contains("[ade] network: allowlist"), "{}", ran.log);
+    assert!(
+        ran.log.contains("[ade] egress: allowed 127.0.0.1:"),
+        "the model endpoint was reached as an allowed host: {}",
+        ran.log
+    );
     if is_root() {
         assert!(
             ran.log.contains("[ade] user: uid 65534"),
@@ -327,6 +343,11 @@ fn claude_code_edits_the_worktree_in_every_environment_it_may_be_given() {
         );
         assert_confined(&ran, environment);
         assert!(
+            !ran.log.contains("[ade] egress: blocked"),
+            "Claude Code reached nothing but its model: {}",
+            ran.log
+        );
+        assert!(
             model.requests().len() >= 3,
             "read, edit, done: {} requests",
             model.requests().len()
@@ -350,7 +371,7 @@ fn codex_block(url: &str, sandbox: &str) -> String {
         block.contains("model_provider=ade") && block.contains(sandbox),
         "{block}"
     );
-    block
+    allowing(&block, url)
 }
 
 /// Codex, as shipped, runs its commands in each environment a trusted agent may be given:
@@ -496,6 +517,7 @@ fn aider_edits_the_worktree_in_a_container() {
             ),
         );
         assert!(block.contains("--openai-api-base"), "{block}");
+        let block = allowing(&block, &model.url);
         let ran = run_through_ade(&clis, &dir, &block, "aider", environment);
         assert!(ran.exited_0(), "{}", ran.log);
         assert_eq!(
@@ -560,6 +582,7 @@ fn opencode_edits_the_worktree_in_a_container() {
             ),
             &[("model", "\"ade/scripted\"")],
         );
+        let block = allowing(&block, &model.url);
         let ran = run_through_ade(&clis, &dir, &block, "opencode", environment);
         assert!(ran.exited_0(), "{}", ran.log);
         assert_eq!(

@@ -20,6 +20,7 @@
 mod admit;
 mod approval;
 mod budget;
+mod egress;
 mod hold;
 pub mod job;
 mod load;

@@ -85,6 +85,7 @@ pub(super) async fn end(
 ) -> Result<Vec<ForgeWrite>, JobError> {
     let json = serde_json::to_string(&outcome).expect("serializes");
     crate::store::limits::spent_by(tx, e.l.run.id, e.now, outcome.report().cost_micro_usd).await?;
+    super::egress::record(tx, e.l.run.id, &outcome.report().egress, e.now).await?;
     let log = match &outcome {
         RunOutcome::Pushed {
             verification_log: Some(log),

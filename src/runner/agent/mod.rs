@@ -35,6 +35,7 @@ pub use template::{ArgTemplate, Placeholder, TemplateError};
 
 use crate::policy::{AgentPolicy, Environment, ExecutionPolicy, ServerPolicy};
 use crate::runner::RunnerConfig;
+use crate::runner::env::Network;
 use crate::secret::Secret;
 
 /// How an agent is given its prompt.
@@ -135,6 +136,8 @@ pub struct Agent {
     pub leftovers: Leftovers,
     /// How its program reports its run, so ade can tell failing tool calls and errors.
     pub output: OutputFormat,
+    /// The network its runs get: `off`, its allowlist through ade's egress proxy, or `open`.
+    pub network: Network,
 }
 
 impl Agent {

@@ -209,7 +209,7 @@ impl AgentRegistry {
             timeout: selection.timeout,
             output_cap: agent.output_cap,
             log: paths.log.clone(),
-            network: self.runner().network,
+            network: agent.network.clone(),
             environment: selection.environment,
             extra_paths: self
                 .runner()

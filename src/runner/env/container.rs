@@ -1,12 +1,16 @@
 //! The `container` environment: the worktree mounted into a sandbox at its own path (so the
 //! paths in the agent's arguments and in the worktree's `.git` file stay true), the run's scratch
-//! folder beside it, the network off unless the invocation allows it.
+//! folder beside it, the network the invocation says.
 //!
 //! - bubblewrap (default): the host's system folders read-only, fresh /proc, /dev and /tmp, every
-//!   namespace unshared, `--die-with-parent`, `--new-session`, all capabilities dropped, run as
-//!   the agent user when ade is root; memory and process limits through a run cgroup.
+//!   namespace unshared but the network's: an `allowlist` sandbox starts inside the network
+//!   namespace ade made for the run (its egress proxy the only way out), an `off` one in a
+//!   namespace of bubblewrap's own, an `open` one in ade's; `--die-with-parent`,
+//!   `--new-session`, all capabilities dropped, run as the agent user when ade is root; memory
+//!   and process limits through a run cgroup.
 //! - podman / docker: `run --rm` of the configured image with the same mounts, `--network none`
-//!   (or the default network), `--memory`, `--pids-limit`, `--user`, no capabilities and
+//!   for `off` or the default network for `open` (`allowlist` is refused: ade's proxy cannot
+//!   be the only way out of their networks), `--memory`, `--pids-limit`, `--user`, no capabilities and
 //!   `no-new-privileges`; a killed run also removes its container, which the daemon would
 //!   otherwise keep running.
 //!
@@ -19,13 +23,12 @@ use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::identity::agent_identity;
 use super::process::Launch;
-use super::{ContainerRuntime, EnvError, EnvOptions, Invocation, PathAccess, StdinSource};
+use super::{ContainerRuntime, EnvError, EnvOptions, Invocation, Network, PathAccess, StdinSource};
 use crate::runner::env::cgroup;
 
 /// Where a runtime named without a folder is looked for; ade's own PATH is not consulted.
@@ -87,17 +90,14 @@ fn bubblewrap(inv: &Invocation, opts: &EnvOptions, program: PathBuf) -> Result<L
         .env_clear()
         .current_dir(&inv.worktree);
     let identity = agent_identity(opts, true)?;
-    if let Some(user) = identity.user {
-        command.uid(user.uid).gid(user.gid);
-    }
     let (cgroup, limits_note) = cgroup::prepare(opts, &run_name());
     let notes = vec![
         identity.note,
         format!(
             "sandbox: bubblewrap ({}); network {}; read-write {}, {}; read-only system folders \
-             {}; fresh /proc, /dev and /tmp; every namespace unshared, no capabilities",
+             {}; fresh /proc, /dev and /tmp; every other namespace unshared, no capabilities",
             program.display(),
-            if inv.network { "on" } else { "off" },
+            inv.network.as_str(),
             inv.worktree.display(),
             inv.scratch.display(),
             SYSTEM_READ_ONLY.join(", "),
@@ -113,6 +113,8 @@ fn bubblewrap(inv: &Invocation, opts: &EnvOptions, program: PathBuf) -> Result<L
         inherited: Some(environment),
         stop: None,
         notes,
+        user: identity.user,
+        netns: None,
     })
 }
 
@@ -158,7 +160,8 @@ fn bwrap_args(inv: &Invocation) -> Vec<OsString> {
     let mut args: Vec<OsString> = Vec::new();
     let mut push = |items: &[&std::ffi::OsStr]| args.extend(items.iter().map(|s| s.into()));
     push(&["--unshare-all".as_ref()]);
-    if inv.network {
+    // `allowlist` keeps the namespace ade made and bubblewrap starts in; `open` keeps ade's.
+    if inv.network != Network::Off {
         push(&["--share-net".as_ref()]);
     }
     push(&[
@@ -241,7 +244,7 @@ fn daemon(inv: &Invocation, opts: &EnvOptions, program: PathBuf) -> Result<Launc
             opts.runtime,
             program.display(),
             opts.image.as_deref().unwrap_or_default(),
-            if inv.network { "on" } else { "off" },
+            inv.network.as_str(),
             inv.worktree.display(),
             inv.scratch.display(),
         ),
@@ -256,6 +259,8 @@ fn daemon(inv: &Invocation, opts: &EnvOptions, program: PathBuf) -> Result<Launc
         inherited: None,
         stop: Some(stop),
         notes,
+        user: None,
+        netns: None,
     })
 }
 
@@ -271,10 +276,19 @@ fn daemon_args(inv: &Invocation, opts: &EnvOptions, name: &str) -> Result<Vec<St
         .filter(|image| !image.is_empty() && !image.starts_with('-'))
         .ok_or_else(|| settings("no container image is configured".to_string()))?;
     let mut args: Vec<String> = ["run", "--rm", "--name", name].map(String::from).to_vec();
-    match (inv.network, opts.runtime) {
-        (false, _) => args.extend(["--network".into(), "none".into()]),
-        (true, ContainerRuntime::Docker) => args.extend(["--network".into(), "bridge".into()]),
-        (true, _) => {}
+    match (&inv.network, opts.runtime) {
+        (Network::Off, _) => args.extend(["--network".into(), "none".into()]),
+        (Network::Open, ContainerRuntime::Docker) => {
+            args.extend(["--network".into(), "bridge".into()])
+        }
+        (Network::Open, _) => {}
+        (Network::Allowlist(_), runtime) => {
+            return Err(settings(format!(
+                "network = \"allowlist\" needs runner.container_runtime = \"bubblewrap\": ade's \
+                 egress proxy cannot be the only way out of a {runtime} container; use \
+                 bubblewrap, or set the agent's network to \"off\" or \"open\""
+            )));
+        }
     }
     let mut mounts: Vec<(&Path, bool)> = vec![(&inv.worktree, true), (&inv.scratch, true)];
     mounts.extend(
@@ -374,8 +388,13 @@ mod tests {
             !args.iter().any(|a| a == "k"),
             "secret values stay off argv"
         );
-        inv.network = true;
+        inv.network = Network::Open;
         assert!(strings(bwrap_args(&inv)).contains(&"--share-net".to_string()));
+        inv.network = Network::Allowlist(Vec::new());
+        assert!(
+            strings(bwrap_args(&inv)).contains(&"--share-net".to_string()),
+            "an allowlist sandbox stays in the namespace ade made"
+        );
     }
 
     #[test]
@@ -483,7 +502,11 @@ mod tests {
         inv.env.push(("A=B".into(), "x".into()));
         assert!(daemon_args(&inv, &opts, "n").is_err());
         inv.env.pop();
-        inv.network = true;
+        inv.network = Network::Allowlist(Vec::new());
+        let error = daemon_args(&inv, &opts, "n").unwrap_err();
+        assert!(error.to_string().contains("bubblewrap"), "{error}");
+        assert!(error.is_setup());
+        inv.network = Network::Open;
         let args = daemon_args(&inv, &opts, "n").unwrap();
         assert!(
             !args.contains(&"--network".to_string()),

@@ -9,6 +9,11 @@
 //!   runner's settings name them (`container.rs`), with memory and process limits from a delegated
 //!   cgroup where the runner can write one (`cgroup.rs`).
 //!
+//! The network is the agent registration's (`network.rs`): `off` and `allowlist` agents run in a
+//! network namespace of their own (`netns.rs`, `isolate.rs`); an `allowlist` agent's only way out
+//! is ade's egress proxy (`egress/`), which records every connection in the run log and the
+//! [`AgentReport`].
+//!
 //! Every environment shares the process handling in `process.rs`: timeout and cancel stop the
 //! whole process group (SIGTERM, a grace, SIGKILL) and the output is capped in the run log
 //! (`log.rs`). What confines an agent, and what could not, is written to the run log as plain
@@ -16,10 +21,14 @@
 
 mod cgroup;
 mod container;
+mod egress;
 mod identity;
+mod isolate;
 mod landlock;
 mod leftovers;
 mod log;
+mod netns;
+mod network;
 mod process;
 
 use std::fmt;
@@ -31,11 +40,13 @@ use std::time::Duration;
 use crate::secrets::LogFiles;
 use tokio_util::sync::CancellationToken;
 
+pub use self::egress::{EgressReport, EgressTally};
 pub use self::identity::{
     SWITCH_CAPABILITIES, can_switch_users, keep_capabilities_to_ade, missing_capabilities,
 };
 pub use self::landlock::{LandlockSupport, landlock_support};
 pub use self::leftovers::stop_leftovers;
+pub use self::network::{DEFAULT_PORT, HostPort, Network};
 pub use crate::policy::Environment;
 
 /// The system folders every environment lets an agent read and run programs from (read-only):
@@ -66,8 +77,8 @@ pub struct Invocation {
     pub output_cap: u64,
     /// The run log file that output is streamed to.
     pub log: PathBuf,
-    /// Whether the agent may use the network (container environments enforce it).
-    pub network: bool,
+    /// What network the agent gets: none, its allowlist through ade's egress proxy, or open.
+    pub network: Network,
     /// Where it runs.
     pub environment: Environment,
     /// Folders beyond the worktree and scratch the agent may reach (for example the mirror's
@@ -101,7 +112,7 @@ impl fmt::Debug for Invocation {
 
 impl Invocation {
     /// An invocation with the defaults the agent registry starts from: stdin from /dev/null, an
-    /// empty environment, a one-hour timeout, a 10 MiB output cap, no network, the `worktree`
+    /// empty environment, a one-hour timeout, a 10 MiB output cap, network `off`, the `worktree`
     /// environment and no extra paths.
     pub fn new(argv: Vec<String>, worktree: PathBuf, scratch: PathBuf, log: PathBuf) -> Self {
         Invocation {
@@ -113,7 +124,7 @@ impl Invocation {
             timeout: Duration::from_secs(3600),
             output_cap: 10 * 1024 * 1024,
             log,
-            network: false,
+            network: Network::Off,
             environment: Environment::Worktree,
             extra_paths: Vec::new(),
             preparation: Vec::new(),
@@ -296,6 +307,8 @@ pub struct AgentReport {
     pub output_kept: u64,
     /// How the agent was confined and what could not be enforced, as written to the run log.
     pub notes: Vec<String>,
+    /// The connections an `allowlist` agent made, let through or refused (empty otherwise).
+    pub egress: EgressReport,
 }
 
 /// Why an agent could not be run at all (an agent that ran and failed is an [`AgentReport`]).
@@ -374,6 +387,19 @@ pub enum EnvError {
         /// What to configure.
         remedy: String,
     },
+    /// The agent's network is `off` or `allowlist` and ade cannot make it so (it cannot create
+    /// a network namespace); the run does not start rather than run with the network open.
+    #[error(
+        "the agent's network is {network}, but {reason}: run ade as root, or give it \
+         CAP_SYS_ADMIN and CAP_NET_ADMIN (AmbientCapabilities= in deploy/ade.service), or set \
+         network = \"open\" in the agent's registration"
+    )]
+    Network {
+        /// The network asked for.
+        network: &'static str,
+        /// What failed.
+        reason: String,
+    },
     /// Waiting for the process failed; it was killed.
     #[error("cannot watch the agent process: {0}")]
     Wait(io::Error),
@@ -392,7 +418,8 @@ impl EnvError {
             ),
             EnvError::Settings { .. }
             | EnvError::RuntimeMissing { .. }
-            | EnvError::OwnUser { .. } => true,
+            | EnvError::OwnUser { .. }
+            | EnvError::Network { .. } => true,
             _ => false,
         }
     }
@@ -465,15 +492,20 @@ pub async fn run_watched(
     }
     let mut log = log::RunLog::open(&inv.log, inv.output_cap, &opts.logs).await?;
     log.observe(watch.observer);
-    let launch = match inv.environment {
+    let isolation = isolate::prepare(inv, opts)?;
+    let with_proxy = isolation.invocation(inv);
+    let inv = with_proxy.as_ref().unwrap_or(inv);
+    let mut launch = match inv.environment {
         Environment::Worktree | Environment::Main => process::confined(inv, opts)?,
         Environment::Container => container::launch(inv, opts)?,
     };
+    launch.netns = isolation.handle();
     for line in &inv.preparation {
         log.note(line).await?;
     }
     let mut notes = vec![format!("environment: {}", inv.environment.as_str())];
     notes.extend(launch.notes.iter().cloned());
+    notes.push(isolation.note().to_string());
     for note in &notes {
         log.note(note).await?;
     }
@@ -491,12 +523,21 @@ pub async fn run_watched(
         }
     };
     notes.extend(outcome.notes);
+    let (egress_lines, egress) = isolation.finish().await;
+    if !egress_lines.is_empty() {
+        let mut log = log::RunLog::open(&inv.log, 0, &opts.logs).await?;
+        for line in &egress_lines {
+            log.note(line).await?;
+        }
+        log.flush().await?;
+    }
     Ok(AgentReport {
         ending: outcome.ending,
         duration: outcome.duration,
         output_seen: outcome.output_seen,
         output_kept: outcome.output_kept,
         notes,
+        egress,
     })
 }
 

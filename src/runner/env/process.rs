@@ -7,8 +7,10 @@
 //! with `waitid(WNOWAIT)`, which leaves it a zombie, so its pid, which is also the group id,
 //! cannot be reused by an unrelated process while ade still signals the group.
 
+use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -23,7 +25,8 @@ use super::cgroup::{self, RunCgroup};
 use super::identity::{self, agent_identity};
 use super::landlock as confine;
 use super::log::RunLog;
-use super::{Ending, EnvError, EnvOptions, Invocation, StdinSource};
+use super::netns;
+use super::{AgentUser, Ending, EnvError, EnvOptions, Invocation, StdinSource};
 
 /// How long ade keeps reading output after the agent's group is dead: only a process that left
 /// the group (setsid) can still hold the pipe open, and ade does not wait for it.
@@ -48,6 +51,11 @@ pub(super) struct Launch {
     /// runtime's daemon runs), run when the agent is killed.
     pub(super) stop: Option<Command>,
     pub(super) notes: Vec<String>,
+    /// The user the child becomes between fork and exec, after joining `netns` (which needs
+    /// root): std's `Command::uid` would switch before any `pre_exec` step runs.
+    pub(super) user: Option<AgentUser>,
+    /// The network namespace the child joins (`isolate.rs`); `None` keeps ade's.
+    pub(super) netns: Option<RawFd>,
 }
 
 /// How the process ended, with what the supervisor noted along the way.
@@ -69,9 +77,6 @@ pub(super) fn confined(inv: &Invocation, opts: &EnvOptions) -> Result<Launch, En
         .envs(inv.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&inv.worktree);
     let identity = agent_identity(opts, false)?;
-    if let Some(user) = identity.user {
-        command.uid(user.uid).gid(user.gid);
-    }
     // SAFETY: geteuid has no preconditions and cannot fail.
     let drop_capabilities = identity.user.is_none() && unsafe { libc::geteuid() } == 0;
     let confinement = confine::prepare(inv)?;
@@ -83,12 +88,6 @@ pub(super) fn confined(inv: &Invocation, opts: &EnvOptions) -> Result<Launch, En
                 .to_string(),
         );
     }
-    if !inv.network {
-        notes.push(format!(
-            "network: not restricted in the {} environment (only container environments cut it)",
-            inv.environment.as_str()
-        ));
-    }
     Ok(Launch {
         command,
         landlock: confinement.ruleset,
@@ -98,6 +97,8 @@ pub(super) fn confined(inv: &Invocation, opts: &EnvOptions) -> Result<Launch, En
         inherited: None,
         stop: None,
         notes,
+        user: identity.user,
+        netns: None,
     })
 }
 
@@ -120,6 +121,8 @@ pub(super) async fn supervise(
         inherited,
         stop,
         notes: _,
+        user,
+        netns,
     } = launch;
     let setup = ChildSetup {
         landlock,
@@ -127,6 +130,7 @@ pub(super) async fn supervise(
         drop_capabilities,
         shed_capabilities,
         inherited: inherited.as_ref().map(|fd| fd.as_raw_fd()),
+        switch: Switch::new(netns, user, &inv.worktree)?,
     };
     let mut running = start(command, &inv.stdin, setup, log)?;
     drop(inherited);
@@ -182,6 +186,100 @@ struct ChildSetup {
     drop_capabilities: bool,
     shed_capabilities: bool,
     inherited: Option<RawFd>,
+    switch: Switch,
+}
+
+/// The network namespace and user the child takes first, in that order (joining a namespace
+/// needs the root it gives up when it switches user).
+struct Switch {
+    netns: Option<RawFd>,
+    user: Option<AgentUser>,
+    /// Whether ade holds ambient capabilities (given to make network namespaces when it is not
+    /// root), which the child would otherwise keep across exec.
+    clear_ambient: bool,
+    /// The working folder, entered again as the user, so a folder the user may not enter fails
+    /// the start as it did when std switched user first.
+    folder: CString,
+}
+
+impl Switch {
+    fn new(
+        netns: Option<RawFd>,
+        user: Option<AgentUser>,
+        folder: &std::path::Path,
+    ) -> Result<Switch, EnvError> {
+        let folder =
+            CString::new(folder.as_os_str().as_bytes()).map_err(|_| EnvError::MissingPath {
+                what: "worktree",
+                path: folder.to_path_buf(),
+            })?;
+        Ok(Switch {
+            netns,
+            user,
+            clear_ambient: holds_ambient_capabilities(),
+            folder,
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.netns.is_none() && self.user.is_none() && !self.clear_ambient
+    }
+
+    /// Runs in the child between fork and exec: setns(2), prctl(2), setgroups(2), setgid(2),
+    /// setuid(2) and chdir(2) on values made before the fork; no allocation.
+    fn take(&self) -> io::Result<()> {
+        if let Some(fd) = self.netns {
+            netns::join_child(fd)?;
+        }
+        if self.clear_ambient {
+            // With CAP_SYS_ADMIN the agent could join ade's own network namespace.
+            // SAFETY: prctl with integer arguments only.
+            let cleared = unsafe {
+                libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                    0,
+                    0,
+                    0,
+                )
+            };
+            if cleared != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        if let Some(user) = self.user {
+            // SAFETY: plain system calls on integers and a NUL-terminated string made before
+            // the fork.
+            unsafe {
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(user.gid) != 0
+                    || libc::setuid(user.uid) != 0
+                    || libc::chdir(self.folder.as_ptr()) != 0
+                {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether ade's ambient set holds a capability it may be given for network namespaces
+/// (`deploy/ade.service`).
+fn holds_ambient_capabilities() -> bool {
+    // CAP_SYS_ADMIN and CAP_NET_ADMIN (linux/capability.h; libc does not name them).
+    [21, 12].iter().any(|cap| {
+        // SAFETY: prctl with integer arguments only.
+        unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_IS_SET,
+                *cap,
+                0,
+                0,
+            ) == 1
+        }
+    })
 }
 
 /// A started agent: the process, the task copying its output, and the exit watcher. Dropped
@@ -325,9 +423,9 @@ async fn collect_output(
     Ok(log)
 }
 
-/// Installs what the child does between fork and exec, after std has set its process group and
-/// dropped to the agent user: join the run cgroup, give up capabilities, then restrict itself
-/// with Landlock.
+/// Installs what the child does between fork and exec, after std has set its process group:
+/// join the agent's network namespace and drop to the agent user, join the run cgroup, give up
+/// capabilities, then restrict itself with Landlock.
 fn install_child_setup(command: &mut Command, setup: ChildSetup) {
     let ChildSetup {
         mut landlock,
@@ -335,16 +433,19 @@ fn install_child_setup(command: &mut Command, setup: ChildSetup) {
         drop_capabilities,
         shed_capabilities,
         inherited,
+        switch,
     } = setup;
     if landlock.is_none()
         && cgroup_procs.is_none()
         && !drop_capabilities
         && !shed_capabilities
         && inherited.is_none()
+        && switch.is_empty()
     {
         return;
     }
     let setup = move || -> io::Result<()> {
+        switch.take()?;
         if let Some(fd) = cgroup_procs {
             cgroup::join_child(fd)?;
         }
@@ -366,8 +467,9 @@ fn install_child_setup(command: &mut Command, setup: ChildSetup) {
         Ok(())
     };
     // SAFETY: the closure runs in the forked child of a multi-threaded process. It makes only
-    // write(2), fcntl(2), prctl(2), capset(2) and landlock_restrict_self(2) calls on fds opened before the fork and
-    // builds plain values: it neither allocates nor takes locks (see `landlock::restrict_child`
+    // setns(2), setgroups(2), setgid(2), setuid(2), chdir(2) (`Switch::take`), write(2),
+    // fcntl(2), prctl(2), capset(2) and landlock_restrict_self(2) calls on fds opened before the
+    // fork and builds plain values: it neither allocates nor takes locks (see `landlock::restrict_child`
     // and `cgroup::join_child`).
     unsafe {
         command.pre_exec(setup);

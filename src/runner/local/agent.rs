@@ -71,6 +71,10 @@ pub(super) async fn run(
     report.agent_ms = agent.duration.as_millis() as u64;
     report.confinement = agent.notes.clone();
     let dlp = Dlp::new(&order.dlp_rules).map_err(|e| Stop::agent(format!("DLP rules: {e}")))?;
+    report.egress = agent.egress.clone();
+    for tally in &mut report.egress.tallies {
+        tally.destination = dlp.redact(&tally.destination);
+    }
     let said: AgentOutput = reader
         .lock()
         .map(|mut reader| reader.finish())

@@ -69,7 +69,7 @@ pub(super) async fn verify(
     let scratch = folder::verification_scratch(&run_dir, order.attempt);
     let request = StepsRequest {
         environment: steps_environment(run.selection.environment),
-        network: run.invocation.network,
+        network: runner.registry.runner().network,
         extra_paths: vec![PathGrant {
             path: run.mirror.git_dir().to_path_buf(),
             access: PathAccess::Read,
