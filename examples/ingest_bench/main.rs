@@ -240,6 +240,7 @@ async fn run(
         ceiling: None,
         floor: None,
         raw_floor: None,
+        raw_floor_deliveries: None,
     };
     if args.no_limit || args.rate.is_some() {
         return Ok(report);
@@ -264,12 +265,17 @@ async fn run(
             "raw floor: SQLite's C library, {RAW_BATCH} deliveries and their jobs per transaction ..."
         );
         let (dir, repositories) = (dir.clone(), args.repositories);
-        report.raw_floor = Some(
-            tokio::task::spawn_blocking(move || {
-                raw_floor::measure(&dir, &bodies, repositories, RAW_BATCH, floor_length)
-            })
-            .await??,
-        );
+        let floors = tokio::task::spawn_blocking(move || {
+            let with_jobs =
+                raw_floor::measure(&dir, &bodies, repositories, RAW_BATCH, true, floor_length)?;
+            eprintln!("raw floor: the delivery rows alone ...");
+            let alone =
+                raw_floor::measure(&dir, &bodies, repositories, RAW_BATCH, false, floor_length)?;
+            anyhow::Ok((with_jobs, alone))
+        })
+        .await??;
+        report.raw_floor = Some(floors.0);
+        report.raw_floor_deliveries = Some(floors.1);
     }
     Ok(report)
 }

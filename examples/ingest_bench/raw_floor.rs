@@ -6,7 +6,8 @@
 //! calling thread: prepared statements bound and stepped, `BEGIN`/`COMMIT` around each batch, WAL
 //! and synchronous=FULL, a file in the same folder as ade's data dir. It writes what a batch of
 //! ade's inbox writes: for each delivery its `deliveries` row and its `delivery` job row, in
-//! tables made by ade's own migration text for them (same columns, keys and indexes).
+//! tables shaped as ade's migrations make them (same columns, keys and indexes); or, to compare
+//! with the sqlx floor, the delivery rows alone.
 
 use axum::body::Bytes;
 use libsqlite3_sys as ffi;
@@ -70,18 +71,20 @@ const INSERT_JOB: &CStr = c"INSERT INTO jobs \
     (kind, idempotency_key, ordering_key, payload, max_attempts, run_at, created_at) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (idempotency_key) DO NOTHING";
 
-/// Writes `bodies` round-robin (each with its job row) in transactions of `batch` deliveries for
-/// `length`, into `raw-floor.db` in `dir`, over `repositories` repositories as the load spreads
-/// them. Blocks the calling thread.
+/// Writes `bodies` round-robin (each with its job row when `jobs`) in transactions of `batch`
+/// deliveries for `length`, into a new database in `dir`, over `repositories` repositories as the
+/// load spreads them. Blocks the calling thread.
 pub fn measure(
     dir: &Path,
     bodies: &[Bytes],
     repositories: usize,
     batch: usize,
+    jobs: bool,
     length: Duration,
 ) -> anyhow::Result<Floor> {
     std::fs::create_dir_all(dir)?;
-    let db = Db::open(&dir.join("raw-floor.db"))?;
+    let name = if jobs { "raw-floor.db" } else { "raw-floor-deliveries.db" };
+    let db = Db::open(&dir.join(name))?;
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
     db.exec(SCHEMA)?;
     let delivery = db.prepare(INSERT_DELIVERY)?;
@@ -117,6 +120,10 @@ pub fn measure(
             delivery.bind_blob(7, body);
             delivery.bind_int64(8, now);
             delivery.run()?;
+            rows += 1;
+            if !jobs {
+                continue;
+            }
             let id = db.last_insert_rowid();
             let key = CString::new(format!("delivery:{id}")).expect("no NUL");
             let payload = CString::new(format!("{{\"delivery\":{id}}}")).expect("no NUL");
@@ -128,7 +135,6 @@ pub fn measure(
             job.bind_int64(6, now);
             job.bind_int64(7, now);
             job.run()?;
-            rows += 1;
         }
         commit.run()?;
     }

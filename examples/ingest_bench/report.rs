@@ -38,6 +38,8 @@ pub struct Report {
     pub floor: Option<Floor>,
     /// SQLite only: the inbox's rows (deliveries and their jobs) through the C library directly.
     pub raw_floor: Option<Floor>,
+    /// SQLite only: the delivery rows alone through the C library, as the sqlx floor writes them.
+    pub raw_floor_deliveries: Option<Floor>,
 }
 
 impl Report {
@@ -187,6 +189,15 @@ impl fmt::Display for Report {
             writeln!(
                 f,
                 "ratio     {:.2} of the same-run raw floor",
+                s.accepted_per_sec() / raw.rows_per_sec()
+            )?;
+        }
+        if let Some(raw) = &self.raw_floor_deliveries {
+            writeln!(
+                f,
+                "raw floor {} delivery rows/s alone (no job rows) through SQLite's C library at {} per transaction: ade at {:.2} of it",
+                thousands(raw.rows_per_sec()),
+                raw.batch,
                 s.accepted_per_sec() / raw.rows_per_sec()
             )?;
         }
