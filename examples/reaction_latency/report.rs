@@ -6,7 +6,7 @@ use crate::hops::Hops;
 use std::fmt;
 use std::time::Duration;
 
-/// The goal of the issue: comment → 👀 p50 below this.
+/// The goal of the issue: comment → 👀 p50 below this (with no burst beside the commands).
 const GOAL_P50: Duration = Duration::from_millis(50);
 
 /// The goal under a saturating burst of deliveries: every command's 👀 within this.
@@ -198,14 +198,15 @@ impl fmt::Display for Report {
             self.idle_rss as f64 / 1e6,
             self.peak_rss as f64 / 1e6
         )?;
-        let met = eyes.0.len() == n && eyes.percentile(0.5) < GOAL_P50;
-        writeln!(
-            f,
-            "goal      comment → 👀 p50 < {} ms: {}",
-            GOAL_P50.as_millis(),
-            if met { "PASS" } else { "FAIL" }
-        )?;
-        if d.burst.is_some() {
+        if d.burst.is_none() {
+            let met = eyes.0.len() == n && eyes.percentile(0.5) < GOAL_P50;
+            writeln!(
+                f,
+                "goal      comment → 👀 p50 < {} ms: {}",
+                GOAL_P50.as_millis(),
+                if met { "PASS" } else { "FAIL" }
+            )?;
+        } else {
             let met = eyes.0.len() == n && eyes.max() < GOAL_UNDER_BURST;
             writeln!(
                 f,
