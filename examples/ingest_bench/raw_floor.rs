@@ -83,7 +83,11 @@ pub fn measure(
     length: Duration,
 ) -> anyhow::Result<Floor> {
     std::fs::create_dir_all(dir)?;
-    let name = if jobs { "raw-floor.db" } else { "raw-floor-deliveries.db" };
+    let name = if jobs {
+        "raw-floor.db"
+    } else {
+        "raw-floor-deliveries.db"
+    };
     let db = Db::open(&dir.join(name))?;
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
     db.exec(SCHEMA)?;

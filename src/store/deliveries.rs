@@ -132,7 +132,9 @@ pub async fn insert_many(
             }
             sql.push(')');
         }
-        sql.push_str(" ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id, forge, delivery_id");
+        sql.push_str(
+            " ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id, forge, delivery_id",
+        );
         let mut query = sqlx::query(&sql);
         for delivery in chunk {
             query = query
@@ -159,7 +161,10 @@ pub async fn insert_many(
             stored.insert((forge, delivery_id), id);
         }
         ids.extend(chunk.iter().map(|delivery| {
-            stored.remove(&(delivery.forge.as_str().to_string(), delivery.delivery_id.clone()))
+            stored.remove(&(
+                delivery.forge.as_str().to_string(),
+                delivery.delivery_id.clone(),
+            ))
         }));
     }
     Ok(ids)

@@ -206,7 +206,11 @@ async fn deliveries_of_one_batch_get_their_own_ids_and_a_key_given_twice_is_stor
             "{}: ids in arrival order, after the earlier delivery: {ids:?}",
             db.name
         );
-        for (id, body) in [(new[0], b"{\"n\":1}"), (new[1], b"{\"n\":3}"), (new[2], b"{\"n\":5}")] {
+        for (id, body) in [
+            (new[0], b"{\"n\":1}"),
+            (new[1], b"{\"n\":3}"),
+            (new[2], b"{\"n\":5}"),
+        ] {
             let kept = deliveries::get(&mut conn, id).await.unwrap().unwrap();
             assert_eq!(kept.received.body, body, "{}", db.name);
         }
