@@ -5,6 +5,7 @@
 //! cargo build --release          # the binary under test; this example does not build it
 //! cargo run --release --example reaction_latency -- [--forge github|gitea] [--comments 200]
 //!                                                   [--rate 10] [--database postgres://...]
+//!                                                   [--command TEXT] [--pause S] [--burst N]
 //! ```
 //!
 //! A run:
@@ -22,6 +23,9 @@
 //!    comment and when it stored ade's reaction and reply (its monotonic clock, nanoseconds);
 //! 5. splits the time into hops from ade's job rows (milliseconds) and the simulator's call log;
 //! 6. prints one summary block for docs/benchmarks.md.
+//!
+//! With `--burst N`, N clients send `ingest_bench`'s deliveries to the same ade in a closed loop
+//! while the timed comments run (`burst.rs`): a command's 👀 while the inbox is saturated.
 
 #[path = "../ingest_bench/ade.rs"]
 #[allow(dead_code)]
