@@ -16,7 +16,8 @@
 //! 4. stops it and measures the limit on the same machine in the same run (closed loop only): the
 //!    HTTP ceiling (same client against a handler that verifies and parses but stores nothing)
 //!    and the disk floor (the same rows inserted straight into the database in batches of ade's
-//!    mean group commit); the lower of the two is the limit;
+//!    mean group commit); the lower of the two is the limit. On SQLite also the raw floor: the
+//!    rows a batch of ade's inbox writes, through SQLite's C library with no driver between;
 //! 5. prints one summary block for docs/benchmarks.md.
 //!
 //! Shared machines are noisy; the ratio to the same-run limit is the figure that travels between
@@ -28,6 +29,7 @@ mod database;
 mod load;
 mod machine;
 mod payload;
+mod raw_floor;
 mod report;
 
 use anyhow::Context;
@@ -42,6 +44,10 @@ use std::time::Duration;
 
 /// The GitHub webhook secret ade is started with and the bodies are signed with.
 const SECRET: &str = "ingest-bench-webhook-secret";
+
+/// Deliveries per transaction of the raw floor: the batch ade's inbox reaches under the closed loop
+/// of 32 clients, fixed so that the raw floor compares across runs and builds.
+const RAW_BATCH: usize = 16;
 
 /// Load generator for ade's webhook ingress. Run `cargo build --release` first: this measures the
 /// release `ade` binary, and `cargo run --example` does not rebuild it.
@@ -233,6 +239,8 @@ async fn run(
         peak_rss,
         ceiling: None,
         floor: None,
+        raw_floor: None,
+        raw_floor_deliveries: None,
     };
     if args.no_limit || args.rate.is_some() {
         return Ok(report);
@@ -252,6 +260,23 @@ async fn run(
     let bodies: Vec<_> = deliveries.all_bodies().cloned().collect();
     let floor_length = report.service.elapsed.max(Duration::from_secs(2));
     report.floor = Some(db.floor(&bodies, rows, floor_length).await?);
+    if let Database::Sqlite { dir } = db {
+        eprintln!(
+            "raw floor: SQLite's C library, {RAW_BATCH} deliveries and their jobs per transaction ..."
+        );
+        let (dir, repositories) = (dir.clone(), args.repositories);
+        let floors = tokio::task::spawn_blocking(move || {
+            let with_jobs =
+                raw_floor::measure(&dir, &bodies, repositories, RAW_BATCH, true, floor_length)?;
+            eprintln!("raw floor: the delivery rows alone ...");
+            let alone =
+                raw_floor::measure(&dir, &bodies, repositories, RAW_BATCH, false, floor_length)?;
+            anyhow::Ok((with_jobs, alone))
+        })
+        .await??;
+        report.raw_floor = Some(floors.0);
+        report.raw_floor_deliveries = Some(floors.1);
+    }
     Ok(report)
 }
 

@@ -6,7 +6,7 @@
 //! need 2.5 GB of bodies); each request still gets its own `X-GitHub-Delivery`, which is what ade
 //! keys deliveries on, so every request is a new delivery to the service.
 
-use ade::ingress::signature::sign_github;
+use ::ade::ingress::signature::sign_github;
 use axum::body::Bytes;
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -36,6 +36,10 @@ pub struct Report {
     /// The timed phase against the storeless handler.
     pub ceiling: Option<Outcome>,
     pub floor: Option<Floor>,
+    /// SQLite only: the inbox's rows (deliveries and their jobs) through the C library directly.
+    pub raw_floor: Option<Floor>,
+    /// SQLite only: the delivery rows alone through the C library, as the sqlx floor writes them.
+    pub raw_floor_deliveries: Option<Floor>,
 }
 
 impl Report {
@@ -58,6 +62,12 @@ impl Report {
             (Pace::Closed, "sqlite") => {
                 if let Some((limit, _)) = self.limit() {
                     goals.push(("≥ 60% of the same-run limit".into(), rate >= 0.6 * limit));
+                }
+                if let Some(raw) = &self.raw_floor {
+                    goals.push((
+                        "≥ 60% of the same-run raw floor".into(),
+                        rate >= 0.6 * raw.rows_per_sec(),
+                    ));
                 }
                 goals.push((
                     "≥ 3,000 durable deliveries/s (SQLite, 2 cores)".into(),
@@ -166,6 +176,30 @@ impl fmt::Display for Report {
             )?;
         } else {
             writeln!(f, "limit     not measured in this mode")?;
+        }
+        if let Some(raw) = &self.raw_floor {
+            writeln!(
+                f,
+                "raw floor {} deliveries/s written with their job rows through SQLite's C library at {} per transaction ({} in {:.2} s)",
+                thousands(raw.rows_per_sec()),
+                raw.batch,
+                thousands(raw.rows as f64),
+                raw.elapsed.as_secs_f64()
+            )?;
+            writeln!(
+                f,
+                "ratio     {:.2} of the same-run raw floor",
+                s.accepted_per_sec() / raw.rows_per_sec()
+            )?;
+        }
+        if let Some(raw) = &self.raw_floor_deliveries {
+            writeln!(
+                f,
+                "raw floor {} delivery rows/s alone (no job rows) through SQLite's C library at {} per transaction: ade at {:.2} of it",
+                thousands(raw.rows_per_sec()),
+                raw.batch,
+                s.accepted_per_sec() / raw.rows_per_sec()
+            )?;
         }
         for (goal, met) in self.goals() {
             writeln!(f, "goal      {goal}: {}", if met { "PASS" } else { "FAIL" })?;

@@ -7,14 +7,37 @@
 //! POST). Waiting is a poll of the simulator's state every millisecond, which only decides when
 //! the next comment goes out (closed loop); it adds nothing to the figures.
 
+use crate::burst::{self, Burst};
 use crate::forge::{Forge, MAINTAINER, REPO};
 use anyhow::{Context, bail};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The command every comment carries: any user may run it, ade reacts 👀 and replies.
+/// The command every comment carries by default: any user may run it, ade reacts 👀 and replies.
 pub const COMMAND: &str = "/ade help";
+
+/// What a run posts, and what runs beside it.
+pub struct Script<'a> {
+    /// Issues the comments go to, round robin.
+    pub issues: usize,
+    /// Untimed comments first.
+    pub warmup: usize,
+    /// Timed comments.
+    pub comments: usize,
+    /// The text of every comment.
+    pub command: &'a str,
+    /// How the timed comments are paced.
+    pub pace: Pace,
+    /// Closed loop: the wait after each 👀 before the next comment.
+    pub pause: Duration,
+    /// How long to wait for one 👀 or reply.
+    pub patience: Duration,
+    /// A saturating burst of deliveries during the timed comments.
+    pub burst: Option<&'a burst::Plan<'a>>,
+    /// The webhook secret the burst signs with.
+    pub secret: &'a str,
+}
 
 /// How comments are paced.
 #[derive(Clone, Copy, Debug)]
@@ -75,6 +98,8 @@ pub struct Driven {
     /// One instant and the Unix time in microseconds at it, to put the simulator's instants on
     /// the clock of ade's log.
     pub anchor: (Instant, i64),
+    /// The burst beside the timed comments, if there was one.
+    pub burst: Option<burst::Seen>,
 }
 
 impl Driven {
@@ -96,16 +121,20 @@ struct Posted {
     late: Duration,
 }
 
-/// Opens `issues` issues, posts `warmup` then `comments` comments round robin over them, waits for
-/// every 👀 and reply, and reads back the simulator's records.
-pub async fn run(
-    forge: &Arc<Forge>,
-    issues: usize,
-    warmup: usize,
-    comments: usize,
-    pace: Pace,
-    patience: Duration,
-) -> anyhow::Result<Driven> {
+/// Opens the script's issues, posts its warm-up then its timed comments round robin over them
+/// (with the burst, if any, running during the timed ones), waits for every 👀 and reply, and
+/// reads back the simulator's records.
+pub async fn run(forge: &Arc<Forge>, script: &Script<'_>) -> anyhow::Result<Driven> {
+    let &Script {
+        issues,
+        warmup,
+        comments,
+        command,
+        pace,
+        pause,
+        patience,
+        ..
+    } = script;
     let anchor = (
         Instant::now(),
         std::time::SystemTime::now()
@@ -130,7 +159,7 @@ pub async fn run(
     eprintln!("warm-up: {warmup} comments ...");
     let mut warm = Vec::new();
     for i in 0..warmup {
-        let posted = post(forge, numbers[i % numbers.len()], Instant::now()).await?;
+        let posted = post(forge, numbers[i % numbers.len()], command, Instant::now()).await?;
         wait_for(forge, &posted, patience, true).await?;
         warm.push(posted);
     }
@@ -142,12 +171,20 @@ pub async fn run(
             Pace::Open { rate } => format!("open loop at {rate}/s"),
         }
     );
+    let running = match script.burst {
+        Some(plan) => Some((plan, Burst::start(plan, script.secret).await?)),
+        None => None,
+    };
     let start = Instant::now();
     let mut timed = Vec::new();
     match pace {
         Pace::Closed => {
             for i in 0..comments {
-                let posted = post(forge, numbers[i % numbers.len()], Instant::now()).await?;
+                if i > 0 {
+                    tokio::time::sleep(pause).await;
+                }
+                let posted =
+                    post(forge, numbers[i % numbers.len()], command, Instant::now()).await?;
                 wait_for(forge, &posted, patience, false).await?;
                 timed.push(posted);
             }
@@ -158,9 +195,10 @@ pub async fn run(
                 let due = start + Duration::from_secs_f64(i as f64 / rate);
                 let number = numbers[i % numbers.len()];
                 let forge = forge.clone();
+                let command = command.to_string();
                 tasks.push(tokio::spawn(async move {
                     tokio::time::sleep_until(due.into()).await;
-                    post(&forge, number, due).await
+                    post(&forge, number, &command, due).await
                 }));
             }
             for task in tasks {
@@ -172,6 +210,10 @@ pub async fn run(
         }
     }
     let elapsed = start.elapsed();
+    let burst = match running {
+        Some((plan, burst)) => Some(burst.stop(plan).await?),
+        None => None,
+    };
     eprintln!("waiting for every reply ...");
     for posted in warm.iter().chain(&timed) {
         wait_for(forge, posted, patience, true).await?;
@@ -197,14 +239,15 @@ pub async fn run(
         timed: resolve(&timed)?,
         elapsed,
         anchor,
+        burst,
     })
 }
 
-async fn post(forge: &Forge, number: i64, due: Instant) -> anyhow::Result<Posted> {
+async fn post(forge: &Forge, number: i64, command: &str, due: Instant) -> anyhow::Result<Posted> {
     let late = due.elapsed();
     let id = forge
         .sim
-        .comment(REPO, number, MAINTAINER, COMMAND)
+        .comment(REPO, number, MAINTAINER, command)
         .await
         .context("post a comment")?;
     Ok(Posted {

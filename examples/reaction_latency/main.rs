@@ -5,6 +5,7 @@
 //! cargo build --release          # the binary under test; this example does not build it
 //! cargo run --release --example reaction_latency -- [--forge github|gitea] [--comments 200]
 //!                                                   [--rate 10] [--database postgres://...]
+//!                                                   [--command TEXT] [--pause S] [--burst N]
 //! ```
 //!
 //! A run:
@@ -22,18 +23,28 @@
 //!    comment and when it stored ade's reaction and reply (its monotonic clock, nanoseconds);
 //! 5. splits the time into hops from ade's job rows (milliseconds) and the simulator's call log;
 //! 6. prints one summary block for docs/benchmarks.md.
+//!
+//! With `--burst N`, N clients send `ingest_bench`'s deliveries to the same ade in a closed loop
+//! while the timed comments run (`burst.rs`): a command's 👀 while the inbox is saturated.
 
 #[path = "../ingest_bench/ade.rs"]
 #[allow(dead_code)]
 mod ade;
+mod burst;
 #[path = "../ingest_bench/database.rs"]
 #[allow(dead_code)]
 mod database;
 mod drive;
 mod forge;
 mod hops;
+#[path = "../ingest_bench/load.rs"]
+#[allow(dead_code)]
+mod load;
 #[path = "../ingest_bench/machine.rs"]
 mod machine;
+#[path = "../ingest_bench/payload.rs"]
+#[allow(dead_code)]
+mod payload;
 mod report;
 
 use anyhow::Context;
@@ -56,12 +67,27 @@ struct Args {
     /// The forge the simulator plays: github or gitea.
     #[arg(long, default_value = "github", value_parser = ["github", "gitea"])]
     forge: String,
-    /// Timed comments (each `/ade help`).
+    /// Timed comments (each `--command`).
     #[arg(long, default_value_t = 200)]
     comments: usize,
     /// Untimed comments first, so ade has its token, bot login, policy and connections.
     #[arg(long, default_value_t = 5)]
     warmup: usize,
+    /// The command every comment carries (a command any maintainer may run, which ade reacts to
+    /// with 👀 and answers).
+    #[arg(long, default_value = drive::COMMAND)]
+    command: String,
+    /// Seconds to wait after each 👀 before the next comment (closed loop), so that with `--burst`
+    /// the comments are spread over the burst.
+    #[arg(long, value_name = "SECS", default_value_t = 0.0)]
+    pause: f64,
+    /// While the timed comments run, this many clients send `ingest_bench`'s deliveries to ade in
+    /// a closed loop (a saturating burst on other repositories); 0: no burst.
+    #[arg(long, value_name = "CLIENTS", default_value_t = 0)]
+    burst: usize,
+    /// Seconds the burst runs before the first timed comment.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    burst_lead: f64,
     /// Open loop: comments due at this many per second, whatever ade does. Default: closed loop,
     /// each comment once the 👀 of the one before is on the forge.
     #[arg(long, value_name = "PER_SEC")]
@@ -165,15 +191,24 @@ async fn run(
 
     let pace = args.rate.map_or(Pace::Closed, |rate| Pace::Open { rate });
     let patience = Duration::from_secs_f64(args.patience);
-    let driven = drive::run(
-        &forge,
-        args.issues,
-        args.warmup,
-        args.comments,
+    let burst = (args.burst > 0).then(|| burst::Plan {
+        ade: &ade,
+        control: &control,
+        clients: args.burst,
+        lead: Duration::from_secs_f64(args.burst_lead),
+    });
+    let script = drive::Script {
+        issues: args.issues,
+        warmup: args.warmup,
+        comments: args.comments,
+        command: &args.command,
         pace,
+        pause: Duration::from_secs_f64(args.pause),
         patience,
-    )
-    .await;
+        burst: burst.as_ref(),
+        secret: SECRET,
+    };
+    let driven = drive::run(&forge, &script).await;
     let driven = match driven {
         Ok(driven) => driven,
         Err(error) => {
@@ -209,6 +244,7 @@ async fn run(
         machine: machine::describe(),
         database: db.describe().await?,
         forge: args.forge.clone(),
+        command_text: args.command.clone(),
         pace,
         issues: args.issues,
         warmup: args.warmup,

@@ -6,8 +6,11 @@ use crate::hops::Hops;
 use std::fmt;
 use std::time::Duration;
 
-/// The goal of the issue: comment → 👀 p50 below this.
+/// The goal of the issue: comment → 👀 p50 below this (with no burst beside the commands).
 const GOAL_P50: Duration = Duration::from_millis(50);
+
+/// The goal under a saturating burst of deliveries: every command's 👀 within this.
+const GOAL_UNDER_BURST: Duration = Duration::from_secs(1);
 
 /// Everything one run measured.
 pub struct Report {
@@ -17,6 +20,7 @@ pub struct Report {
     pub machine: String,
     pub database: String,
     pub forge: String,
+    pub command_text: String,
     pub pace: Pace,
     pub issues: usize,
     pub warmup: usize,
@@ -92,12 +96,23 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "load      {n} comments `/ade help` by a maintainer on {} issue{}, {mode}, after {} warm-up; {:.2} s",
+            "load      {n} comments `{}` by a maintainer on {} issue{}, {mode}, after {} warm-up; {:.2} s",
+            self.command_text,
             self.issues,
             if self.issues == 1 { "" } else { "s" },
             self.warmup,
             d.elapsed.as_secs_f64()
         )?;
+        if let Some(burst) = &d.burst {
+            writeln!(
+                f,
+                "burst     {} clients sending 25,600-byte deliveries on 8 other repositories, closed loop, for {:.1} s: {} stored/s; delivery jobs waiting when it stopped: {:.0}",
+                burst.clients,
+                burst.elapsed.as_secs_f64(),
+                burst.stored_per_sec().round(),
+                burst.backlog
+            )?;
+        }
         writeln!(
             f,
             "👀        {eyes}  (comment stored → 👀 stored, the simulator's records; {} of {n})",
@@ -183,13 +198,23 @@ impl fmt::Display for Report {
             self.idle_rss as f64 / 1e6,
             self.peak_rss as f64 / 1e6
         )?;
-        let met = eyes.0.len() == n && eyes.percentile(0.5) < GOAL_P50;
-        writeln!(
-            f,
-            "goal      comment → 👀 p50 < {} ms: {}",
-            GOAL_P50.as_millis(),
-            if met { "PASS" } else { "FAIL" }
-        )?;
+        if d.burst.is_none() {
+            let met = eyes.0.len() == n && eyes.percentile(0.5) < GOAL_P50;
+            writeln!(
+                f,
+                "goal      comment → 👀 p50 < {} ms: {}",
+                GOAL_P50.as_millis(),
+                if met { "PASS" } else { "FAIL" }
+            )?;
+        } else {
+            let met = eyes.0.len() == n && eyes.max() < GOAL_UNDER_BURST;
+            writeln!(
+                f,
+                "goal      comment → 👀 within {} s for every command during the burst: {}",
+                GOAL_UNDER_BURST.as_secs(),
+                if met { "PASS" } else { "FAIL" }
+            )?;
+        }
         write!(f, "```")
     }
 }

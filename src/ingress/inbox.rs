@@ -1,7 +1,8 @@
 //! The inbox: stores verified deliveries durably, with group commit.
 //!
 //! Requests queue here; a writer takes every request waiting and stores the lot in one
-//! transaction (each delivery plus the job that will handle it), then answers each. Under load the
+//! transaction (the deliveries in one statement, the jobs that will handle them in another), then
+//! answers each. Under load the
 //! batches grow while a commit is in flight, so one disk flush covers many deliveries; idle, a
 //! batch is one delivery and waits for nobody. No request is answered before its commit returns.
 //!
@@ -9,8 +10,8 @@
 //! order deliveries of one repository are handled in, and batching already makes one writer
 //! faster than the disk it waits for.
 //!
-//! During a burst the writer keeps its database connection from one batch to the next (at most
-//! [`HOLD`] at a time), so storing deliveries goes before handling them; [`HOLD`] says why.
+//! During a burst the writer keeps its database connection from one batch to the next while no
+//! other write waits for it (and for at most [`HOLD`]); [`HOLD`] says why.
 
 use crate::forge::ForgeKind;
 use crate::jobs::{Job, Wake};
@@ -58,12 +59,15 @@ impl Job for DeliveryJob {
 /// The most deliveries one transaction stores.
 const MAX_BATCH: usize = 512;
 
-/// How long the writer keeps the write connection while deliveries keep arriving. Handing it back
-/// to the pool and taking it again costs round trips to the database between every two batches,
-/// and on SQLite the job worker writes through that same single connection: in a burst the worker
-/// would take turns with the inbox, commit for commit, and each of its commits waits for the disk
-/// too. Holding the connection stores the burst first (answering forges is what cannot wait) and
-/// still gives the worker a turn at least this often.
+/// How long the writer keeps the write connection while deliveries keep arriving and nobody else
+/// waits for it. Handing it back to the pool and taking it again costs round trips to the database
+/// between every two batches, so a burst with nobody else writing keeps it. On SQLite the job
+/// worker writes through that same single connection: once one of its writes waits, the writer
+/// hands the connection back after the batch in progress, and its own next batch queues behind
+/// every write waiting by then. Holding it for the whole of `HOLD` instead gave the worker one
+/// write per `HOLD` while the inbox was saturated (about 20 deliveries handled per second), so a
+/// command posted during a burst waited for minutes; taking turns costs the inbox little, since
+/// its batches grow by what arrives while the worker writes.
 const HOLD: Duration = Duration::from_millis(50);
 
 /// The write connection the writer holds during a burst.
@@ -164,7 +168,8 @@ impl Writer {
     async fn run(mut self) {
         while let Some(first) = self.receiver.recv().await {
             // A burst: keep the write connection from batch to batch while deliveries keep
-            // arriving, for at most HOLD, then hand it back so the worker gets its turn.
+            // arriving, for at most HOLD and only while nobody else waits for it, then hand it
+            // back: everyone waiting by then writes before the next batch.
             let mut conn = None;
             let held_since = Instant::now();
             let mut next = Some(first);
@@ -177,7 +182,7 @@ impl Writer {
                     }
                 }
                 self.store_batch(&mut conn, batch).await;
-                if held_since.elapsed() < HOLD {
+                if held_since.elapsed() < HOLD && !self.store.writer_wanted() {
                     next = self.receiver.try_recv().ok();
                 }
             }
@@ -233,10 +238,12 @@ impl Writer {
         // A plain (deferred) BEGIN: the first statement is an INSERT, so on SQLite the write lock
         // is taken at once, as `Store::begin`'s BEGIN IMMEDIATE would.
         let mut tx = conn.begin().await.context("begin transaction")?;
+        let received: Vec<&NewDelivery> = batch.iter().map(|p| &p.delivery).collect();
+        let ids = deliveries::insert_many(&mut tx, &received).await?;
         let mut results = Vec::with_capacity(batch.len());
         let mut jobs = Vec::with_capacity(batch.len());
-        for pending in batch {
-            let Some(id) = deliveries::insert(&mut tx, &pending.delivery).await? else {
+        for (pending, id) in batch.iter().zip(ids) {
+            let Some(id) = id else {
                 results.push(Stored::Duplicate);
                 continue;
             };

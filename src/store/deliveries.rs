@@ -100,6 +100,76 @@ pub async fn insert(conn: &mut Conn, delivery: &NewDelivery) -> Result<Option<i6
         .context("read delivery id")
 }
 
+/// Stores several deliveries in one statement, each unless one with the same forge and delivery
+/// id exists (stored before, or earlier in `batch`). Returns, in `batch`'s order, each new id or
+/// `None` for a duplicate. One statement for a batch instead of one per delivery is what lets the
+/// inbox keep up with its disk: each statement is a hand-off to the database and back.
+pub async fn insert_many(
+    conn: &mut Conn,
+    batch: &[&NewDelivery],
+) -> Result<Vec<Option<i64>>, StoreError> {
+    const COLUMNS: usize = 8;
+    // Well under SQLite's (32,766) and PostgreSQL's (65,535) limits on bound parameters.
+    const ROWS_PER_STATEMENT: usize = 1_000;
+    let mut ids = Vec::with_capacity(batch.len());
+    for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO deliveries \
+             (forge, delivery_id, event, event_type, repository, content_type, body, received_at) \
+             VALUES ",
+        );
+        for row in 0..chunk.len() {
+            if row > 0 {
+                sql.push_str(", ");
+            }
+            let first = row * COLUMNS;
+            sql.push('(');
+            for column in 1..=COLUMNS {
+                if column > 1 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${}", first + column));
+            }
+            sql.push(')');
+        }
+        sql.push_str(
+            " ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id, forge, delivery_id",
+        );
+        let mut query = sqlx::query(&sql);
+        for delivery in chunk {
+            query = query
+                .bind(delivery.forge.as_str())
+                .bind(&delivery.delivery_id)
+                .bind(&delivery.event)
+                .bind(delivery.event_type.as_deref())
+                .bind(delivery.repository.as_deref())
+                .bind(&delivery.content_type)
+                .bind(&delivery.body[..])
+                .bind(delivery.received_at);
+        }
+        let rows = query
+            .fetch_all(&mut *conn)
+            .await
+            .context("insert deliveries")?;
+        // The order of RETURNING rows is not promised, so ids are matched by their key; a key
+        // given twice in the batch was stored once, for its first occurrence.
+        let mut stored = std::collections::HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let id: i64 = row.try_get(0).context("read delivery id")?;
+            let forge: String = row.try_get(1).context("read delivery id")?;
+            let delivery_id: String = row.try_get(2).context("read delivery id")?;
+            stored.insert((forge, delivery_id), id);
+        }
+        ids.extend(chunk.iter().map(|delivery| {
+            stored.remove(&(
+                delivery.forge.as_str().to_string(),
+                delivery.delivery_id.clone(),
+            ))
+        }));
+    }
+    Ok(ids)
+}
+
 /// Reads one delivery by ade's id.
 pub async fn get(conn: &mut Conn, id: i64) -> Result<Option<StoredDelivery>, StoreError> {
     let row = sqlx::query(

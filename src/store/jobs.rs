@@ -271,6 +271,10 @@ pub async fn claim(
     // its head, to the next key's, so one index probe per key however long each key's queue.
     // Jobs without a key are always heads. The redundant `state IN (...)` terms let SQLite use the
     // partial index.
+    // When there are more heads than free slots, heads with nothing queued behind them go first
+    // (one more index probe per head), then the others oldest first: a repository with a backlog
+    // of thousands of deliveries must not keep a quiet repository's command waiting until the
+    // backlog's older jobs are done.
     let sql = format!(
         "WITH RECURSIVE heads(k, id) AS ( \
             SELECT (SELECT ordering_key FROM jobs \
@@ -302,7 +306,11 @@ pub async fn claim(
          WHERE id IN ( \
             SELECT j.id FROM jobs j \
             WHERE {candidates} AND j.state = 'available' AND j.run_at <= $3 {kinds} \
-            ORDER BY j.id LIMIT $4 {lock}) \
+            ORDER BY EXISTS (SELECT 1 FROM jobs q \
+                             WHERE q.ordering_key = j.ordering_key \
+                               AND q.state IN ('available', 'running') AND q.id > j.id), \
+                     j.id \
+            LIMIT $4 {lock}) \
          RETURNING id, kind, idempotency_key, ordering_key, payload, attempt, max_attempts, \
                    last_error, created_at"
     );

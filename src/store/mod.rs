@@ -31,6 +31,7 @@ pub use migrate::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
@@ -156,6 +157,25 @@ struct Inner {
     /// Reads go here; the same pool as `write` on PostgreSQL.
     read: AnyPool,
     options: StoreOptions,
+    /// Tasks waiting for a write connection right now, so the inbox can see when holding the
+    /// SQLite write connection keeps someone waiting.
+    waiting_writers: AtomicUsize,
+}
+
+/// Counts a task among those waiting for a write connection for as long as it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Waiting<'a> {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -200,6 +220,7 @@ impl Store {
                 write,
                 read,
                 options,
+                waiting_writers: AtomicUsize::new(0),
             }),
         })
     }
@@ -222,6 +243,7 @@ impl Store {
     /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
     /// so a transaction that reads before it writes cannot fail half-way on a lock upgrade.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let _waiting = Waiting::new(&self.inner.waiting_writers);
         match self.inner.backend {
             Backend::Sqlite => self
                 .inner
@@ -244,11 +266,20 @@ impl Store {
 
     /// A connection for single-statement writes outside a transaction.
     pub async fn writer(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        let _waiting = Waiting::new(&self.inner.waiting_writers);
         self.inner
             .write
             .acquire()
             .await
             .context("acquire connection")
+    }
+
+    /// Whether another task waits for the write connection that the caller holds: on SQLite,
+    /// where there is one, holding it longer keeps that task waiting. Always false on PostgreSQL,
+    /// whose pool has connections for the others.
+    pub fn writer_wanted(&self) -> bool {
+        self.inner.backend == Backend::Sqlite
+            && self.inner.waiting_writers.load(Ordering::Relaxed) > 0
     }
 
     /// Checks the database answers, for `/readyz`.

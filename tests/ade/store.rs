@@ -171,6 +171,53 @@ async fn migration_1_keys_deliveries_by_forge_and_delivery_id() {
 }
 
 #[tokio::test]
+async fn deliveries_of_one_batch_get_their_own_ids_and_a_key_given_twice_is_stored_once() {
+    for db in databases().await {
+        let store = db.store().await;
+        let delivery = |forge, id: &str, body: &[u8]| NewDelivery {
+            forge,
+            delivery_id: id.into(),
+            event: "issues".into(),
+            event_type: None,
+            repository: Some("acme/widgets".into()),
+            content_type: "application/json".into(),
+            body: body.to_vec(),
+            received_at: 1,
+        };
+        let mut conn = store.writer().await.unwrap();
+        let before = deliveries::insert(&mut conn, &delivery(ForgeKind::Github, "old", b"{}"))
+            .await
+            .unwrap()
+            .unwrap();
+        let batch = [
+            delivery(ForgeKind::Github, "a", b"{\"n\":1}"),
+            delivery(ForgeKind::Github, "old", b"{\"n\":2}"),
+            delivery(ForgeKind::Gitea, "a", b"{\"n\":3}"),
+            delivery(ForgeKind::Github, "a", b"{\"n\":4}"),
+            delivery(ForgeKind::Github, "b", b"{\"n\":5}"),
+        ];
+        let refs: Vec<&NewDelivery> = batch.iter().collect();
+        let ids = deliveries::insert_many(&mut conn, &refs).await.unwrap();
+        assert_eq!(ids.len(), 5, "{}", db.name);
+        assert!(ids[1].is_none() && ids[3].is_none(), "{}: {ids:?}", db.name);
+        let new: Vec<i64> = [ids[0], ids[2], ids[4]].map(Option::unwrap).to_vec();
+        assert!(
+            new.windows(2).all(|w| w[0] < w[1]) && new[0] > before,
+            "{}: ids in arrival order, after the earlier delivery: {ids:?}",
+            db.name
+        );
+        for (id, body) in [
+            (new[0], b"{\"n\":1}"),
+            (new[1], b"{\"n\":3}"),
+            (new[2], b"{\"n\":5}"),
+        ] {
+            let kept = deliveries::get(&mut conn, id).await.unwrap().unwrap();
+            assert_eq!(kept.received.body, body, "{}", db.name);
+        }
+    }
+}
+
+#[tokio::test]
 async fn migration_4_turns_task_pull_requests_into_approvals_and_approval_tasks_into_review() {
     for db in databases().await {
         let store = ade::store::Store::connect(ade::store::StoreOptions {
