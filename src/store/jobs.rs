@@ -240,6 +240,10 @@ impl Kinds<'_> {
     }
 }
 
+/// How long a job may wait behind heads with nothing queued behind them before it goes first
+/// again, in milliseconds: the bound on how long a repository's backlog waits for quiet ones.
+pub const STARVED_MS: i64 = 300_000;
+
 /// Claims up to `limit` due jobs for `owner`, leased until `lease_until`.
 ///
 /// Only the oldest unfinished job of each ordering key is eligible, so jobs sharing a key run one
@@ -274,7 +278,8 @@ pub async fn claim(
     // When there are more heads than free slots, heads with nothing queued behind them go first
     // (one more index probe per head), then the others oldest first: a repository with a backlog
     // of thousands of deliveries must not keep a quiet repository's command waiting until the
-    // backlog's older jobs are done.
+    // backlog's older jobs are done. A head that has waited [`STARVED_MS`] goes before both, so a
+    // steady stream of lone heads never keeps a backlog waiting for longer than that.
     let sql = format!(
         "WITH RECURSIVE heads(k, id) AS ( \
             SELECT (SELECT ordering_key FROM jobs \
@@ -306,9 +311,12 @@ pub async fn claim(
          WHERE id IN ( \
             SELECT j.id FROM jobs j \
             WHERE {candidates} AND j.state = 'available' AND j.run_at <= $3 {kinds} \
-            ORDER BY EXISTS (SELECT 1 FROM jobs q \
-                             WHERE q.ordering_key = j.ordering_key \
-                               AND q.state IN ('available', 'running') AND q.id > j.id), \
+            ORDER BY CASE WHEN j.created_at <= $3 - {STARVED_MS} THEN 0 \
+                          WHEN EXISTS (SELECT 1 FROM jobs q \
+                                       WHERE q.ordering_key = j.ordering_key \
+                                         AND q.state IN ('available', 'running') \
+                                         AND q.id > j.id) THEN 2 \
+                          ELSE 1 END, \
                      j.id \
             LIMIT $4 {lock}) \
          RETURNING id, kind, idempotency_key, ordering_key, payload, attempt, max_attempts, \

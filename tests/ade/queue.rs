@@ -938,6 +938,49 @@ async fn a_key_queued_behind_a_long_queue_of_another_key_still_runs_at_once() {
     }
 }
 
+/// Heads with nothing queued behind them go first, so a quiet repository's command never waits
+/// for a busy one's backlog; a head that has waited five minutes goes first again, so a stream of
+/// quiet repositories never starves a busy one either.
+#[tokio::test]
+async fn lone_heads_go_first_until_a_backlog_has_waited_too_long() {
+    for db in databases().await {
+        let store = db.store().await;
+        let mut jobs: Vec<NewJob> = Vec::new();
+        for key in ["a", "b"] {
+            jobs.extend((0..3).map(|i| job(&format!("{key}{i}"), Some(key))));
+        }
+        jobs.push(job("c0", Some("c")));
+        jobs.push(job("d0", Some("d")));
+        enqueue(&store, &jobs).await;
+        assert_eq!(
+            keys(&claim(&store, "w", 2, T0 + 1_000).await),
+            ["c0", "d0"],
+            "{}",
+            db.name
+        );
+        let later = T0 + ade::store::jobs::STARVED_MS;
+        let mut tx = store.begin().await.unwrap();
+        for key in ["e", "f"] {
+            queue::enqueue(&mut tx, &job(&format!("{key}0"), Some(key)), later)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        assert_eq!(
+            keys(&claim(&store, "w", 2, later + 1_000).await),
+            ["a0", "b0"],
+            "{}: the backlog waited long enough",
+            db.name
+        );
+        assert_eq!(
+            keys(&claim(&store, "w", 2, later + 1_000).await),
+            ["e0", "f0"],
+            "{}",
+            db.name
+        );
+    }
+}
+
 #[tokio::test]
 async fn workers_can_take_only_some_kinds_or_all_but_some() {
     for db in databases().await {

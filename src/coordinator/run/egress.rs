@@ -1,8 +1,8 @@
 //! The audit log's `run.egress` records: one per destination and verdict an `allowlist` agent's
 //! connections had, with their count, so an agent that floods the proxy adds a bounded number
 //! of records (the runner tallies at most 32
-//! destinations and counts the rest, recorded once as `more`). A refused destination is
-//! recorded with the outcome `refused`.
+//! destinations and counts the rest, recorded once for those let through and once for those
+//! refused). A refused destination is recorded with the outcome `refused`.
 
 use crate::runner::env::EgressReport;
 use crate::store::audit::{self, About, ActorKind, Entry, Outcome};
@@ -31,11 +31,16 @@ pub(super) async fn record(
         }
         audit::record_about(tx, About::Run(run), &entry).await?;
     }
-    if report.more > 0 {
-        let entry = Entry::new(now, ActorKind::Ade, "ade", "run.egress", "run", Outcome::Ok)
-            .with("destination", "(more destinations, not tallied one by one)")
-            .with("connections", report.more);
-        audit::record_about(tx, About::Run(run), &entry).await?;
+    for (count, outcome) in [
+        (report.more, Outcome::Ok),
+        (report.more_refused, Outcome::Refused),
+    ] {
+        if count > 0 {
+            let entry = Entry::new(now, ActorKind::Ade, "ade", "run.egress", "run", outcome)
+                .with("destination", "(more destinations, not tallied one by one)")
+                .with("connections", count);
+            audit::record_about(tx, About::Run(run), &entry).await?;
+        }
     }
     Ok(())
 }

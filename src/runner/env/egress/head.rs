@@ -22,6 +22,8 @@ pub(super) enum Refusal {
     BadTarget,
     /// The destination is not on the agent's allowlist.
     NotAllowed,
+    /// The allowed name resolves only to addresses inside the runner (loopback, link-local).
+    Inside,
 }
 
 impl Refusal {
@@ -32,7 +34,7 @@ impl Refusal {
                 (400, "Bad Request")
             }
             Refusal::NotConnect => (405, "Method Not Allowed"),
-            Refusal::NotAllowed => (403, "Forbidden"),
+            Refusal::NotAllowed | Refusal::Inside => (403, "Forbidden"),
         }
     }
 
@@ -45,6 +47,9 @@ impl Refusal {
             Refusal::NotConnect => "only CONNECT host:port is served",
             Refusal::BadTarget => "the target is not host:port",
             Refusal::NotAllowed => "not on the agent's allowlist",
+            Refusal::Inside => {
+                "the name resolves only to addresses of the runner itself (loopback, link-local)"
+            }
         }
     }
 }

@@ -8,13 +8,14 @@ mod head;
 mod record;
 
 use std::io;
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::{IpAddr, SocketAddr, TcpListener as StdListener};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
@@ -33,8 +34,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long connections still open when the agent ended may finish by themselves.
 const GRACE: Duration = Duration::from_secs(1);
 
-/// The most connections open at once; more are refused (and recorded) until some end.
-const MAX_OPEN: usize = 256;
+/// The most connections a run has open at once, through the proxy and its forwards together
+/// (each holds two of ade's file descriptors); more are refused (and recorded) until some end.
+const MAX_OPEN: usize = 64;
+
+/// How long a tunnel may carry nothing either way before it is closed: what keeps an idle
+/// connection from holding ade's file descriptors for the rest of the run.
+const IDLE: Duration = Duration::from_secs(600);
 
 /// A running proxy and its forwards. Dropped without [`Egress::stop`] (the run was aborted),
 /// it stops accepting and cuts every connection.
@@ -80,14 +86,15 @@ impl Egress {
                 .into_iter()
                 .map(|(address, listener)| (listener, Serve::Forward(address))),
         );
+        let open = Arc::new(Semaphore::new(MAX_OPEN));
         for (listener, serve) in listeners {
             listener.set_nonblocking(true)?;
             let listener = TcpListener::from_std(listener)?;
             egress.accepting.push(tokio::spawn(accept(
                 listener,
                 serve,
-                egress.stop.clone(),
-                egress.cut.clone(),
+                (egress.stop.clone(), egress.cut.clone()),
+                open.clone(),
                 egress.recorder.clone(),
             )));
         }
@@ -148,8 +155,8 @@ fn lock(recorder: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {
 async fn accept(
     listener: TcpListener,
     serve: Serve,
-    stop: CancellationToken,
-    cut: CancellationToken,
+    (stop, cut): (CancellationToken, CancellationToken),
+    allowed: Arc<Semaphore>,
     recorder: Arc<Mutex<Recorder>>,
 ) -> JoinSet<()> {
     let mut open = JoinSet::new();
@@ -158,7 +165,8 @@ async fn accept(
             _ = stop.cancelled() => return open,
             Some(_) = open.join_next(), if !open.is_empty() => {}
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) if open.len() >= MAX_OPEN => {
+                Ok((stream, _)) => {
+                    let Ok(permit) = allowed.clone().try_acquire_owned() else {
                     drop(stream);
                     lock(&recorder).add(Connection {
                         destination: "(a connection past the limit of open ones)".to_string(),
@@ -168,12 +176,13 @@ async fn accept(
                         bytes_in: 0,
                         duration: Duration::ZERO,
                     });
-                }
-                Ok((stream, _)) => {
+                    continue;
+                    };
                     let recorder = recorder.clone();
                     let cut = cut.clone();
                     let serve = serve.clone();
                     open.spawn(async move {
+                        let _permit = permit;
                         let connection = match serve {
                             Serve::Proxy(network) => proxied(stream, &network, &cut).await,
                             Serve::Forward(address) => forwarded(stream, address, &cut).await,
@@ -241,9 +250,14 @@ async fn proxied(mut client: TcpStream, network: &Network, cut: &CancellationTok
         bytes_in: 0,
         duration: Duration::ZERO,
     };
-    let upstream = match connect(host, target.port()).await {
+    let literal = host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok();
+    let upstream = match connect(host, target.port(), literal).await {
         Ok(upstream) => upstream,
-        Err(error) => {
+        Err(Unreachable::Inside) => {
+            answer_refusal(&mut client, Refusal::Inside).await;
+            return refused(target.to_string(), Refusal::Inside);
+        }
+        Err(Unreachable::Io(error)) => {
             let _ = answer(
                 &mut client,
                 502,
@@ -302,17 +316,75 @@ async fn forwarded(client: TcpStream, address: SocketAddr, cut: &CancellationTok
     connection
 }
 
+/// Why an allowed destination was not joined.
+enum Unreachable {
+    /// Its name resolves only to addresses inside the runner (loopback, link-local such as a
+    /// cloud's metadata service, unspecified, multicast), which a name on the allowlist never
+    /// reaches: only an address or `localhost` written in the allowlist does.
+    Inside,
+    /// Resolving or connecting failed.
+    Io(io::Error),
+}
+
 /// Connects out from ade's own namespace (name lookups run on ade's blocking threads, which
-/// never enter an agent's namespace).
-async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
-    tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
+/// never enter an agent's namespace) to the first address the name resolves to that is not
+/// inside the runner, unless `literal` (the allowlist names the address itself). The address
+/// checked is the address connected to, so a name that resolves differently a moment later
+/// changes nothing.
+async fn connect(host: &str, port: u16, literal: bool) -> Result<TcpStream, Unreachable> {
+    let timed_out = || io::Error::new(io::ErrorKind::TimedOut, "connecting timed out");
+    let connecting = async {
+        let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(Unreachable::Io)?
+            .collect();
+        let outside: Vec<SocketAddr> = addresses
+            .iter()
+            .copied()
+            .filter(|address| literal || !is_inside(address.ip()))
+            .collect();
+        if outside.is_empty() {
+            return Err(if addresses.is_empty() {
+                Unreachable::Io(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "the name resolves to no address",
+                ))
+            } else {
+                Unreachable::Inside
+            });
+        }
+        TcpStream::connect(&outside[..])
+            .await
+            .map_err(Unreachable::Io)
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, connecting)
         .await
-        .unwrap_or_else(|_| {
-            Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "connecting timed out",
-            ))
-        })
+        .unwrap_or_else(|_| Err(Unreachable::Io(timed_out())))
+}
+
+/// Whether an address belongs to the runner itself or its link rather than to the network
+/// beyond: loopback, unspecified, link-local (169.254.0.0/16, where cloud metadata services
+/// answer, and fe80::/10), multicast and broadcast; an IPv4 address mapped into IPv6 is judged as
+/// IPv4.
+fn is_inside(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_unspecified()
+                || v4.is_link_local()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_inside(IpAddr::V4(v4)),
+            None => {
+                v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || (v6.segments()[0] & 0xffc0) == 0xfe80
+            }
+        },
+    }
 }
 
 /// Reads until the head's blank line; returns where the head ends in `buf` (bytes past it are
@@ -404,11 +476,47 @@ where
 {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
-        let n = from.read(&mut buf).await?;
+        let n = tokio::time::timeout(IDLE, from.read(&mut buf))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "idle too long"))??;
         if n == 0 {
             return to.shutdown().await;
         }
         to.write_all(&buf[..n]).await?;
         counted.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_of_the_runner_and_its_link_are_inside() {
+        for inside in [
+            "127.0.0.1",
+            "127.8.9.10",
+            "0.0.0.0",
+            "169.254.169.254",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+        ] {
+            assert!(is_inside(inside.parse().unwrap()), "{inside}");
+        }
+        for outside in [
+            "160.79.104.10",
+            "10.0.0.5",
+            "192.168.1.2",
+            "2606:4700::1",
+            "fd00::1",
+        ] {
+            assert!(!is_inside(outside.parse().unwrap()), "{outside}");
+        }
     }
 }

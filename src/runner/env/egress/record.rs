@@ -20,15 +20,18 @@ pub const MAX_TALLIES: usize = 32;
 pub struct EgressReport {
     /// One entry per destination and verdict, in the order first seen, at most [`MAX_TALLIES`].
     pub tallies: Vec<EgressTally>,
-    /// Connections to destinations past those tallied, counted only.
+    /// Connections let through to destinations past those tallied, counted only.
     #[serde(default)]
     pub more: u64,
+    /// Connections refused to destinations past those tallied, counted only.
+    #[serde(default)]
+    pub more_refused: u64,
 }
 
 impl EgressReport {
     /// Whether the agent made no connection ade saw.
     pub fn is_empty(&self) -> bool {
-        self.tallies.is_empty() && self.more == 0
+        self.tallies.is_empty() && self.more == 0 && self.more_refused == 0
     }
 }
 
@@ -132,8 +135,12 @@ impl Recorder {
                 });
                 tallies.last_mut().expect("just pushed")
             }
-            None => {
+            None if allowed => {
                 self.report.more += 1;
+                return;
+            }
+            None => {
+                self.report.more_refused += 1;
                 return;
             }
         };
