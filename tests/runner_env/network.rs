@@ -202,6 +202,62 @@ async fn an_unlisted_host_is_refused_with_403_and_the_attempt_recorded() {
     }
 }
 
+/// A name other than `localhost` that the hosts file points at a loopback address.
+fn loopback_name() -> Option<String> {
+    let hosts = std::fs::read_to_string("/etc/hosts").ok()?;
+    hosts.lines().find_map(|line| {
+        let mut words = line.split('#').next()?.split_whitespace();
+        let address: std::net::IpAddr = words.next()?.parse().ok()?;
+        address
+            .is_loopback()
+            .then(|| words.find(|name| *name != "localhost").map(str::to_string))
+            .flatten()
+    })
+}
+
+/// A listed name that resolves to the runner itself (a name the hosts file points at loopback)
+/// is refused: a name on the allowlist never reaches loopback or link-local addresses, such as a
+/// cloud's metadata service, whatever its DNS says.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listed_name_that_resolves_inside_the_runner_is_refused() {
+    if let Some(reason) = unusable() {
+        eprintln!("skipped: {reason}");
+        return;
+    }
+    let Some(name) = loopback_name() else {
+        eprintln!("skipped: the hosts file names no loopback address but localhost");
+        return;
+    };
+    let port = server();
+    let scene = Scene::new("net-inside");
+    let inv = agent(
+        &scene,
+        allowlist(&[format!("{name}:{port}")]),
+        &format!(
+            r#"{CURL} -sS --max-time 10 --noproxy '' -p -x "$HTTPS_PROXY" -o /dev/null -w 'inside %{{http_connect}}\n' "http://{name}:{port}/"; echo "rc=$?"
+"#
+        ),
+    );
+    let report = run(&inv).await;
+    let output = scene.agent_output();
+    assert!(output.contains("inside 403"), "{output}");
+    assert!(!output.contains("hello from"), "{output}");
+    let tally = report
+        .egress
+        .tallies
+        .iter()
+        .find(|t| t.destination == format!("{name}:{port}"))
+        .unwrap_or_else(|| panic!("{:?}", report.egress));
+    assert!(!tally.allowed);
+    assert!(
+        tally
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("the name resolves only to addresses of the runner")),
+        "{tally:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_off_agent_reaches_nothing() {
     if let Some(reason) = unusable() {

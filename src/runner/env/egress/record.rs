@@ -194,7 +194,8 @@ mod tests {
         );
         assert_eq!(report.tallies.len(), MAX_TALLIES);
         assert_eq!(report.tallies[0].count, 10);
-        assert_eq!(report.more, 1000 - 10 * MAX_TALLIES as u64);
+        assert_eq!(report.more, 0, "nothing past the tallies was let through");
+        assert_eq!(report.more_refused, 1000 - 10 * MAX_TALLIES as u64);
     }
 
     #[test]
