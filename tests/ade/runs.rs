@@ -51,7 +51,9 @@ pub(crate) async fn run_of(story: &Story, task: &str, states: &[&str]) -> RunRow
     } else {
         format!("-{task}")
     };
-    let patience = PATIENCE * 2;
+    // A run prepares a worktree, runs its agent and checks what it wrote: on a CI machine running
+    // the whole suite at once that has taken longer than 30 s.
+    let patience = PATIENCE * 4;
     eventually(
         patience,
         &format!("a run of {task} in {states:?}"),
