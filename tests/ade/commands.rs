@@ -576,13 +576,19 @@ async fn a_bare_approve_approves_only_the_version_its_author_could_have_seen() {
         story
             .comment(issue, MAINTAINER, &format!("/ade approve {}", &hash[..8]))
             .await;
-        story
-            .until("v2 approved", |s| {
-                s.replies(issue)
+        // The approval starts the plan's runs beside the reply: on a machine running the whole
+        // suite at once the reply has taken longer than the stories' usual patience.
+        crate::support::eventually(
+            std::time::Duration::from_secs(45),
+            "v2 approved",
+            || async {
+                story
+                    .replies(issue)
                     .into_iter()
                     .find(|r| r.contains("approved plan v2: it is active."))
-            })
-            .await;
+            },
+        )
+        .await;
     }
 }
 
