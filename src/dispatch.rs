@@ -10,7 +10,7 @@ use crate::ingress::{DeliveryJob, payload};
 use crate::jobs::{BoxFuture, Discarded, JobContext, JobError, JobHandler};
 use crate::metrics::Metrics;
 use crate::store::deliveries::{self, DeliveryState, StoredDelivery};
-use crate::store::{self, Conn, StoreError};
+use crate::store::{self, Conn, Durability, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
@@ -65,7 +65,9 @@ impl Dispatcher {
             }
             // Reading happens before the transaction: on SQLite it holds the only write lock.
             let normalized = read(&delivery)?;
-            let mut tx = ctx.store().begin().await?;
+            // Queue durability: losing this commit to a power cut leaves the delivery pending
+            // and its job due, so it is dispatched again, as after a crash just before it.
+            let mut tx = ctx.store().begin_for(Durability::Queue).await?;
             let now = ctx.now_ms();
             let (state, outcome) = match normalized {
                 Normalized::Event(event) => {

@@ -10,8 +10,8 @@
 //! order deliveries of one repository are handled in, and batching already makes one writer
 //! faster than the disk it waits for.
 //!
-//! During a burst the writer keeps its database connection from one batch to the next while no
-//! other write waits for it (and for at most [`HOLD`]); [`HOLD`] says why.
+//! During a burst the writer keeps its database connection from one batch to the next for at most
+//! [`HOLD`], and for at most [`SHARE`] once another write waits for it; [`SHARE`] says why.
 
 use crate::forge::ForgeKind;
 use crate::jobs::{Job, Wake};
@@ -61,14 +61,23 @@ const MAX_BATCH: usize = 512;
 
 /// How long the writer keeps the write connection while deliveries keep arriving and nobody else
 /// waits for it. Handing it back to the pool and taking it again costs round trips to the database
-/// between every two batches, so a burst with nobody else writing keeps it. On SQLite the job
-/// worker writes through that same single connection: once one of its writes waits, the writer
-/// hands the connection back after the batch in progress, and its own next batch queues behind
-/// every write waiting by then. Holding it for the whole of `HOLD` instead gave the worker one
-/// write per `HOLD` while the inbox was saturated (about 20 deliveries handled per second), so a
-/// command posted during a burst waited for minutes; taking turns costs the inbox little, since
-/// its batches grow by what arrives while the worker writes.
+/// between every two batches, so a burst with nobody else writing keeps it.
 const HOLD: Duration = Duration::from_millis(50);
+
+/// How long the writer keeps the write connection during a burst even while another write waits
+/// for it. On SQLite the job worker writes through that same single connection; once the writer
+/// has held it for `SHARE` and one of the worker's writes waits, the writer hands the connection
+/// back after the batch in progress, and its own next batch queues behind every write waiting by
+/// then. While both are saturated, the inbox gets about `SHARE` of each round and the worker
+/// whatever its waiting writes take, in one go.
+///
+/// Holding it for the whole of [`HOLD`] gave the worker one turn per `HOLD` (about 20 deliveries
+/// handled per second), so a command posted during a burst waited for minutes; handing it over
+/// after every batch gave the worker 40% of the connection, each of its turns one or two writes,
+/// and held the inbox to 0.35–0.38 of SQLite's raw floor. At 5 ms the worker still handles
+/// 114–139 deliveries a second during a saturating burst and the inbox reaches 0.40–0.47
+/// (docs/benchmarks.md, "Against the raw floor").
+const SHARE: Duration = Duration::from_millis(5);
 
 /// The write connection the writer holds during a burst.
 type WriteConn = sqlx::pool::PoolConnection<sqlx::Any>;
@@ -182,7 +191,8 @@ impl Writer {
                     }
                 }
                 self.store_batch(&mut conn, batch).await;
-                if held_since.elapsed() < HOLD && !self.store.writer_wanted() {
+                let held = held_since.elapsed();
+                if held < HOLD && (held < SHARE || !self.store.writer_wanted()) {
                     next = self.receiver.try_recv().ok();
                 }
             }

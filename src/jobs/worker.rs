@@ -8,7 +8,7 @@ use crate::backoff;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::store::jobs::{self as queries, ClaimedJob, Settle};
-use crate::store::{Context, Store};
+use crate::store::{Context, Durability, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -141,7 +141,7 @@ impl Worker {
     async fn claim(&self, limit: i64) -> Result<Vec<ClaimedJob>, crate::store::StoreError> {
         let now = self.queue.clock.now_ms();
         let lease_until = now + self.config.lease.as_millis() as i64;
-        let mut conn = self.queue.store.writer().await?;
+        let mut conn = self.queue.store.writer_for(Durability::Queue).await?;
         let kinds = match &self.kinds {
             KindChoice::All => queries::Kinds::All,
             KindChoice::Only(kinds) => queries::Kinds::Only(kinds),
@@ -205,7 +205,7 @@ impl Worker {
             return;
         }
         let lease_until = self.queue.clock.now_ms() + self.config.lease.as_millis() as i64;
-        let held = match self.queue.store.writer().await {
+        let held = match self.queue.store.writer_for(Durability::Queue).await {
             Ok(mut conn) => queries::heartbeat(&mut conn, &self.id, lease_until).await,
             Err(error) => Err(error),
         };
@@ -341,7 +341,7 @@ impl Attempt {
         match result {
             Ok(()) if ctx.is_finished() => Ok("completed"),
             Ok(()) => {
-                let mut conn = store.writer().await?;
+                let mut conn = store.writer_for(Durability::Queue).await?;
                 if queries::settle(&mut conn, ctx.fence(), Settle::Complete { now }).await? {
                     Ok("completed")
                 } else {
@@ -361,7 +361,7 @@ impl Attempt {
                     fastrand::f64(),
                 );
                 tracing::warn!(%error, retry_in_ms = delay.as_millis() as u64, "attempt failed; will retry");
-                let mut conn = store.writer().await?;
+                let mut conn = store.writer_for(Durability::Queue).await?;
                 let run_at = now + delay.as_millis() as i64;
                 let retry = Settle::Retry {
                     run_at,

@@ -31,7 +31,7 @@ pub use migrate::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
@@ -160,6 +160,26 @@ struct Inner {
     /// Tasks waiting for a write connection right now, so the inbox can see when holding the
     /// SQLite write connection keeps someone waiting.
     waiting_writers: AtomicUsize,
+    /// On SQLite: the write connection may be committing at [`Durability::Queue`]
+    /// (`synchronous = NORMAL`), so the next [`Durability::Synced`] write must restore `FULL`
+    /// first. Set before the pragma runs and cleared only after `FULL` is back, so it is never
+    /// false while the connection is relaxed.
+    relaxed: AtomicBool,
+}
+
+/// How far a write's commit must have reached before it returns (docs/operations.md,
+/// "Durability").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// On disk: what ade has answered for (a delivery's 202), every handler's writes, audit
+    /// records. The default.
+    Synced,
+    /// Written, and on disk with the next synced commit: the job queue's own bookkeeping (claims,
+    /// leases, completions, a delivery turned into its event). A power cut or an OS crash can lose
+    /// the latest of these, which leaves ade where a crash just before them would have: the jobs
+    /// run again. A crash of ade alone loses nothing. On SQLite `synchronous = NORMAL` for the
+    /// commit; on PostgreSQL `synchronous_commit = off` for the transaction.
+    Queue,
 }
 
 /// Counts a task among those waiting for a write connection for as long as it lives.
@@ -221,6 +241,7 @@ impl Store {
                 read,
                 options,
                 waiting_writers: AtomicUsize::new(0),
+                relaxed: AtomicBool::new(false),
             }),
         })
     }
@@ -240,18 +261,45 @@ impl Store {
         &self.inner.options
     }
 
-    /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
-    /// so a transaction that reads before it writes cannot fail half-way on a lock upgrade.
+    /// Begins a write transaction whose commit is [`Durability::Synced`]. On SQLite it takes the
+    /// write lock at once (`BEGIN IMMEDIATE`), so a transaction that reads before it writes
+    /// cannot fail half-way on a lock upgrade.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        self.begin_for(Durability::Synced).await
+    }
+
+    /// Begins a write transaction as [`Store::begin`] does, committing at `durability`.
+    pub async fn begin_for(&self, durability: Durability) -> Result<Tx, StoreError> {
         let _waiting = Waiting::new(&self.inner.waiting_writers);
         match self.inner.backend {
-            Backend::Sqlite => self
-                .inner
-                .write
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .context("begin transaction"),
-            Backend::Postgres => self.inner.write.begin().await.context("begin transaction"),
+            Backend::Sqlite => {
+                let mut conn = self
+                    .inner
+                    .write
+                    .acquire()
+                    .await
+                    .context("acquire connection")?;
+                self.commit_at(&mut conn, durability).await?;
+                // The pragma cannot change inside a transaction, so the transaction is begun on
+                // the connection it was set on, as `Pool::begin_with` does.
+                sqlx::Transaction::begin(conn, Some("BEGIN IMMEDIATE".into()))
+                    .await
+                    .context("begin transaction")
+            }
+            Backend::Postgres => {
+                let mut tx = self
+                    .inner
+                    .write
+                    .begin()
+                    .await
+                    .context("begin transaction")?;
+                if durability == Durability::Queue {
+                    tx.execute("SET LOCAL synchronous_commit = off")
+                        .await
+                        .context("relax the commit")?;
+                }
+                Ok(tx)
+            }
         }
     }
 
@@ -264,14 +312,51 @@ impl Store {
             .context("acquire connection")
     }
 
-    /// A connection for single-statement writes outside a transaction.
+    /// A connection for single-statement writes outside a transaction, each
+    /// [`Durability::Synced`].
     pub async fn writer(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        self.writer_for(Durability::Synced).await
+    }
+
+    /// A connection for single-statement writes at `durability`. On PostgreSQL every such
+    /// statement is synced: its pool's connections are shared, and a setting for the session
+    /// would outlive the caller.
+    pub async fn writer_for(
+        &self,
+        durability: Durability,
+    ) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
         let _waiting = Waiting::new(&self.inner.waiting_writers);
-        self.inner
+        let mut conn = self
+            .inner
             .write
             .acquire()
             .await
-            .context("acquire connection")
+            .context("acquire connection")?;
+        if self.inner.backend == Backend::Sqlite {
+            self.commit_at(&mut conn, durability).await?;
+        }
+        Ok(conn)
+    }
+
+    /// Sets SQLite's write connection to commit at `durability`, when it does not already.
+    async fn commit_at(&self, conn: &mut Conn, durability: Durability) -> Result<(), StoreError> {
+        let relaxed = &self.inner.relaxed;
+        match durability {
+            Durability::Synced if relaxed.load(Ordering::SeqCst) => {
+                conn.execute("PRAGMA synchronous = FULL")
+                    .await
+                    .context("restore synced commits")?;
+                relaxed.store(false, Ordering::SeqCst);
+            }
+            Durability::Queue if !relaxed.load(Ordering::SeqCst) => {
+                relaxed.store(true, Ordering::SeqCst);
+                conn.execute("PRAGMA synchronous = NORMAL")
+                    .await
+                    .context("relax the commit")?;
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Whether another task waits for the write connection that the caller holds: on SQLite,

@@ -392,3 +392,70 @@ async fn migration_10_keeps_one_unscanned_allowance_per_task_gone_with_its_task(
         assert!(left.is_empty(), "{}: gone with its task", db.name);
     }
 }
+
+/// What the write connection's commits are set to: SQLite's `synchronous` (2 is FULL, 1 NORMAL)
+/// or PostgreSQL's `synchronous_commit`.
+async fn commits_at(conn: &mut sqlx::AnyConnection) -> String {
+    use sqlx::Row;
+    let (sql, postgres) = if conn.backend_name() == "PostgreSQL" {
+        ("SHOW synchronous_commit", true)
+    } else {
+        ("PRAGMA synchronous", false)
+    };
+    let row = sqlx::query(sql).fetch_one(&mut *conn).await.unwrap();
+    if postgres {
+        row.get::<String, _>(0)
+    } else {
+        row.get::<i64, _>(0).to_string()
+    }
+}
+
+#[tokio::test]
+async fn the_queues_relaxed_commits_never_leave_a_synced_write_relaxed() {
+    use ade::store::Durability;
+    use sqlx::Connection;
+    for db in databases().await {
+        let store = db.store().await;
+        let postgres = store.backend().as_str() == "postgres";
+        let (synced, relaxed) = if postgres { ("on", "off") } else { ("2", "1") };
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(commits_at(&mut tx).await, synced, "{}", db.name);
+        tx.commit().await.unwrap();
+
+        let mut tx = store.begin_for(Durability::Queue).await.unwrap();
+        assert_eq!(commits_at(&mut tx).await, relaxed, "{}", db.name);
+        tx.commit().await.unwrap();
+        // The next synced transaction and single writes after it are synced again.
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(commits_at(&mut tx).await, synced, "{}", db.name);
+        tx.rollback().await.unwrap();
+
+        if !postgres {
+            // A relaxed single write leaves SQLite's one write connection relaxed for the next
+            // relaxed one, and a synced writer sets it back first.
+            let mut conn = store.writer_for(Durability::Queue).await.unwrap();
+            assert_eq!(commits_at(&mut conn).await, relaxed, "{}", db.name);
+            drop(conn);
+            let mut conn = store.writer_for(Durability::Queue).await.unwrap();
+            assert_eq!(commits_at(&mut conn).await, relaxed, "{}", db.name);
+            drop(conn);
+            let mut conn = store.writer().await.unwrap();
+            assert_eq!(commits_at(&mut conn).await, synced, "{}", db.name);
+            drop(conn);
+            // A relaxed transaction that fails half-way: the connection goes back relaxed, and
+            // the next synced one still restores FULL.
+            let mut conn = store.writer_for(Durability::Queue).await.unwrap();
+            let mut tx = conn.begin().await.unwrap();
+            assert!(tx.execute("SELECT * FROM no_such_table").await.is_err());
+            drop(tx);
+            drop(conn);
+            let mut tx = store.begin().await.unwrap();
+            assert_eq!(commits_at(&mut tx).await, synced, "{}", db.name);
+            tx.rollback().await.unwrap();
+        } else {
+            // On PostgreSQL a relaxed single write is synced: the pool's connections are shared.
+            let mut conn = store.writer_for(Durability::Queue).await.unwrap();
+            assert_eq!(commits_at(&mut conn).await, synced, "{}", db.name);
+        }
+    }
+}
