@@ -14,6 +14,7 @@ use super::support::verify::{
     pull_until, run_of, verify_check, verify_report_text,
 };
 use ade::forge::{CheckState, ForgeKind};
+use ade::lifecycle::State;
 use ade::sim::{Fault, FaultRule, NewCheckRun, NewStatus};
 
 /// The CI's bot, which sets commit statuses.

@@ -114,7 +114,7 @@ pub async fn wait(wait: Wait<'_>, report: VerificationReport) -> VerificationRep
     let mut news = wait.news.0.subscribe();
     let mut ended: Vec<Option<ExternalResult>> = vec![None; names.len()];
     let mut last: Vec<Look> = vec![Look::NotPosted; names.len()];
-    let mut error: Option<String> = None;
+    let mut error: Option<String>;
     tracing::info!(head = wait.head_sha, checks = ?names, timeout_secs = checks.timeout.as_secs(), "waiting for the external checks");
     let results = loop {
         match wait.forge.external_checks(wait.repo, wait.head_sha, names).await {
