@@ -107,8 +107,11 @@ impl EventSink for Intake {
                         .as_deref()
                         .is_some_and(|n| n.to_ascii_lowercase().starts_with("ade/"));
                     if let (Some(repository), false) = (&event.repository, own) {
-                        self.external_news
-                            .tell(event.forge, &repository.full_name, &change.head_sha);
+                        self.external_news.tell(
+                            event.forge,
+                            &repository.full_name,
+                            &change.head_sha,
+                        );
                     }
                     return Ok(());
                 }

@@ -8,8 +8,8 @@ use super::wire::{
     action, comment_kind, issue_kind, pull_request_kind,
 };
 use super::{
-    Actor, CheckChange, CheckRun, Event, EventError, EventHeaders, EventKind, Installation, InstallationAction,
-    InstallationRepositories, Normalized, PullRequest, Review,
+    Actor, CheckChange, CheckRun, Event, EventError, EventHeaders, EventKind, Installation,
+    InstallationAction, InstallationRepositories, Normalized, PullRequest, Review,
 };
 use crate::forge::{ForgeKind, ReviewState};
 use serde::Deserialize;

@@ -392,10 +392,7 @@ struct StatusRequest {
     target_url: String,
 }
 
-async fn post_status(
-    State(sim): State<Arc<Sim>>,
-    Json(req): Json<StatusRequest>,
-) -> ControlResult {
+async fn post_status(State(sim): State<Arc<Sim>>, Json(req): Json<StatusRequest>) -> ControlResult {
     let repo = repo_or_first(&sim, req.repo)?;
     let status = actions::NewStatus {
         context: req.context,

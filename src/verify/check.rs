@@ -236,14 +236,23 @@ fn external_view(check: &ExternalResult) -> ExternalView {
     let lines: Vec<String> = check
         .lines
         .iter()
-        .map(|l| cap_chars(&sanitize(l).text.replace('\n', " "), super::tail::LINE_CHARS))
+        .map(|l| {
+            cap_chars(
+                &sanitize(l).text.replace('\n', " "),
+                super::tail::LINE_CHARS,
+            )
+        })
         .collect();
     ExternalView {
         name: check.name.clone(),
         outcome: check.outcome.as_str(),
         how: clean(&check.how, 300),
         title: check.title.as_deref().map(|t| clean(t, 300)),
-        link: check.link.as_deref().filter(|u| is_plain_url(u)).map(str::to_string),
+        link: check
+            .link
+            .as_deref()
+            .filter(|u| is_plain_url(u))
+            .map(str::to_string),
         fence: fence_for(&lines),
         notes: check.notes.iter().map(|n| clean(n, 500)).collect(),
         lines,

@@ -223,11 +223,7 @@ fn result(
             .as_deref()
             .map(|c| short(&c.replace('_', " ")))
             .unwrap_or_default(),
-        title: check
-            .title
-            .as_deref()
-            .map(short)
-            .filter(|t| !t.is_empty()),
+        title: check.title.as_deref().map(short).filter(|t| !t.is_empty()),
         lines,
         notes,
         link: check.link.as_deref().and_then(|l| plain_link(l, mask)),
@@ -293,7 +289,11 @@ mod tests {
         assert_eq!(result.how, "failure");
         assert_eq!(result.title.as_deref(), Some("2 tests failed"));
         assert_eq!(result.lines[0], "## Summary");
-        assert!(result.lines.contains(&"thread panicked at src/lib.rs:9:5".to_string()));
+        assert!(
+            result
+                .lines
+                .contains(&"thread panicked at src/lib.rs:9:5".to_string())
+        );
         assert_eq!(result.notes, ["src/lib.rs:9: assertion failed"]);
         assert_eq!(result.link.as_deref(), Some("https://ci.example/runs/7"));
     }
@@ -304,7 +304,10 @@ mod tests {
             check("ci/test", ExternalState::Passed),
             check("ci/test", ExternalState::Pending),
         ];
-        assert_eq!(settle(&names(&["ci/test"]), &running, &plain), [Look::Running]);
+        assert_eq!(
+            settle(&names(&["ci/test"]), &running, &plain),
+            [Look::Running]
+        );
         let failed = [
             check("ci/test", ExternalState::Pending),
             check("ci/test", ExternalState::Failed),
@@ -350,7 +353,10 @@ mod tests {
         };
         let first = &result.lines[0];
         assert!(!first.contains("SECRET"), "{first}");
-        assert!(!first.contains('\u{200b}') && !first.contains('\u{1b}'), "{first:?}");
+        assert!(
+            !first.contains('\u{200b}') && !first.contains('\u{1b}'),
+            "{first:?}"
+        );
         assert!(!first.contains("ignore previous"), "{first}");
         assert_eq!(result.lines.len(), MAX_LINES);
         assert!(result.lines.iter().all(|l| l.chars().count() <= 302));

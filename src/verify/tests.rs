@@ -440,15 +440,24 @@ fn external_checks_join_the_verdict() {
         own.with_external(&list)
     };
     assert_eq!(with(Verdict::Passed, &[]), Verdict::Passed);
-    assert_eq!(with(Verdict::NothingToVerify, &[]), Verdict::NothingToVerify);
+    assert_eq!(
+        with(Verdict::NothingToVerify, &[]),
+        Verdict::NothingToVerify
+    );
     assert_eq!(with(Verdict::NothingToVerify, &[Passed]), Verdict::Passed);
     assert_eq!(with(Verdict::Passed, &[Passed, Failed]), Verdict::Failed);
     assert_eq!(with(Verdict::Passed, &[Missing]), Verdict::Failed);
     assert_eq!(with(Verdict::Passed, &[Unfinished]), Verdict::Failed);
     assert_eq!(with(Verdict::Passed, &[Unreadable, Passed]), Verdict::Error);
-    assert_eq!(with(Verdict::Passed, &[Unreadable, Failed]), Verdict::Failed);
+    assert_eq!(
+        with(Verdict::Passed, &[Unreadable, Failed]),
+        Verdict::Failed
+    );
     assert_eq!(with(Verdict::Failed, &[Passed]), Verdict::Failed);
-    assert_eq!(with(Verdict::Passed, &[Failed, Cancelled]), Verdict::Cancelled);
+    assert_eq!(
+        with(Verdict::Passed, &[Failed, Cancelled]),
+        Verdict::Cancelled
+    );
     let report = passing_report().with_external(vec![external("ci/test", Unreadable)], 1000);
     assert_eq!(report.verdict, Verdict::Error);
     assert_eq!(report.duration_ms, 2_468 + 1000);
@@ -461,7 +470,10 @@ fn external_checks_join_the_verdict() {
     assert_eq!(stored, report);
     let older: VerificationReport =
         serde_json::from_str(r#"{"verdict":"passed","steps":[],"duration_ms":1}"#).unwrap();
-    assert!(older.external.is_empty(), "reports from before keep reading");
+    assert!(
+        older.external.is_empty(),
+        "reports from before keep reading"
+    );
 }
 
 #[test]
@@ -488,11 +500,15 @@ fn check_lists_external_checks_and_what_a_failed_one_reported() {
         comment.contains("external check `ci/test`, external check `ci/docs` failed"),
         "{comment}"
     );
-    let passed = passing_report()
-        .with_external(vec![external("ci/test", ExternalOutcome::Passed)], 1);
+    let passed =
+        passing_report().with_external(vec![external("ci/test", ExternalOutcome::Passed)], 1);
     let check = check::check(&context(ForgeKind::Github), CheckStage::Completed(&passed)).unwrap();
     assert_eq!(check.title, "all 3 checks passed");
-    assert!(check.summary.contains("Every step and external check passed"));
+    assert!(
+        check
+            .summary
+            .contains("Every step and external check passed")
+    );
 }
 
 #[test]
@@ -508,7 +524,10 @@ fn feedback_tells_the_agent_what_the_ci_said() {
     let text = feedback::feedback(&report, &|t: &str| t.replace("panicked", "[masked]"))
         .unwrap()
         .unwrap();
-    assert!(!text.contains("ci/lint"), "passing checks are left out:\n{text}");
+    assert!(
+        !text.contains("ci/lint"),
+        "passing checks are left out:\n{text}"
+    );
     assert!(text.contains("[masked] at src/lib.rs:9:5"), "{text}");
     snapshot("verify-feedback-external", &text);
 }

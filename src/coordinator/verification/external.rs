@@ -58,7 +58,12 @@ impl ExternalNews {
     }
 
     /// Resolves once news about `sha` of `repo` arrives (or news may have been missed).
-    async fn about(receiver: &mut broadcast::Receiver<Arc<Heard>>, forge: ForgeKind, repo: &RepoRef, sha: &str) {
+    async fn about(
+        receiver: &mut broadcast::Receiver<Arc<Heard>>,
+        forge: ForgeKind,
+        repo: &RepoRef,
+        sha: &str,
+    ) {
         let repository = repo.full_name().to_lowercase();
         let sha = sha.to_lowercase();
         loop {
@@ -117,7 +122,11 @@ pub async fn wait(wait: Wait<'_>, report: VerificationReport) -> VerificationRep
     let mut error: Option<String>;
     tracing::info!(head = wait.head_sha, checks = ?names, timeout_secs = checks.timeout.as_secs(), "waiting for the external checks");
     let results = loop {
-        match wait.forge.external_checks(wait.repo, wait.head_sha, names).await {
+        match wait
+            .forge
+            .external_checks(wait.repo, wait.head_sha, names)
+            .await
+        {
             Ok(found) => {
                 error = None;
                 let looks = external::settle(names, &found, &mask);
@@ -182,9 +191,18 @@ mod tests {
 
     #[test]
     fn the_poll_follows_the_timeout_within_bounds() {
-        assert_eq!(poll_interval(Duration::from_secs(1800)), Duration::from_secs(30));
-        assert_eq!(poll_interval(Duration::from_secs(100)), Duration::from_secs(5));
-        assert_eq!(poll_interval(Duration::from_secs(2)), Duration::from_millis(500));
+        assert_eq!(
+            poll_interval(Duration::from_secs(1800)),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            poll_interval(Duration::from_secs(100)),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            poll_interval(Duration::from_secs(2)),
+            Duration::from_millis(500)
+        );
     }
 
     #[tokio::test]

@@ -308,7 +308,10 @@ fn statuses_and_check_suites_name_their_commit() {
         panic!()
     };
     assert_eq!((change.head_sha.as_str(), change.name), ("abc", None));
-    assert!(read("status", b"{}").is_err(), "a status without its commit is malformed");
+    assert!(
+        read("status", b"{}").is_err(),
+        "a status without its commit is malformed"
+    );
 }
 
 #[test]
@@ -420,12 +423,7 @@ fn other_events_are_ignored_with_their_name() {
     let label = br#"{"action": "created", "label": {"name": "bug"}}"#;
     let reason = ignored(read("label", label).unwrap());
     assert_eq!(reason, "label created: not an event ade acts on");
-    for event in [
-        "create",
-        "delete",
-        "release",
-        "fork",
-    ] {
+    for event in ["create", "delete", "release", "fork"] {
         assert!(ignored(read(event, b"{}").unwrap()).starts_with(event));
     }
 }

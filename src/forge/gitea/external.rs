@@ -116,7 +116,10 @@ mod tests {
         assert_eq!(failed.link.as_deref(), Some("https://ci.example/3"));
         let pending = from_status(&statuses[1]);
         assert_eq!(pending.state, ExternalState::Pending);
-        assert_eq!((pending.conclusion, pending.summary, pending.link), (None, None, None));
+        assert_eq!(
+            (pending.conclusion, pending.summary, pending.link),
+            (None, None, None)
+        );
         let empty: wire::CombinedStatus =
             serde_json::from_value(serde_json::json!({"statuses": null})).unwrap();
         assert!(empty.statuses.is_none());

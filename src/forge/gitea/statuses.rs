@@ -5,9 +5,7 @@
 use super::{Call, GiteaForge, repo_path, wire};
 use crate::forge::http::{encode_segment, truncate_chars};
 use crate::forge::rest::Checks;
-use crate::forge::{
-    Check, CheckRef, CheckState, CheckTarget, ExternalCheck, ForgeResult, RepoRef,
-};
+use crate::forge::{Check, CheckRef, CheckState, CheckTarget, ExternalCheck, ForgeResult, RepoRef};
 use serde_json::{Map, Value};
 
 /// Longest commit status description Gitea shows in full.

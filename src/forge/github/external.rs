@@ -77,7 +77,10 @@ async fn check_runs(
     sha: &str,
 ) -> ForgeResult<Vec<wire::ExternalRun>> {
     let what = format!("read the check runs of {sha} in {}", repo.full_name());
-    let path = repo_path(repo, &format!("/commits/{}/check-runs", encode_segment(sha)));
+    let path = repo_path(
+        repo,
+        &format!("/commits/{}/check-runs", encode_segment(sha)),
+    );
     collect_pages(|page, before| {
         let path = format!(
             "{path}{}",
@@ -214,7 +217,11 @@ mod tests {
             ("queued", None, ExternalState::Pending),
             ("waiting", None, ExternalState::Pending),
         ] {
-            assert_eq!(run_state(status, conclusion), state, "{status} {conclusion:?}");
+            assert_eq!(
+                run_state(status, conclusion),
+                state,
+                "{status} {conclusion:?}"
+            );
         }
         assert_eq!(status_state("success"), ExternalState::Passed);
         assert_eq!(status_state("pending"), ExternalState::Pending);
@@ -250,7 +257,10 @@ mod tests {
         let run: wire::ExternalRun = serde_json::from_value(null_output).unwrap();
         let check = from_run(&run);
         assert_eq!(check.state, ExternalState::Pending);
-        assert_eq!((check.conclusion, check.summary, check.link), (None, None, None));
+        assert_eq!(
+            (check.conclusion, check.summary, check.link),
+            (None, None, None)
+        );
     }
 
     #[test]

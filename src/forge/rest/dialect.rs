@@ -7,10 +7,10 @@
 
 use crate::forge::http::Reply;
 use crate::forge::{
-    BranchHead, BranchProtection, Check, CheckRef, ExternalCheck, CheckTarget, CloneCredential, ForgeComment,
-    ForgeIssue, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview, ForgeReviewComment,
-    GitAccess, MergeMethod, MergeRefusal, NewPullRequest, Permission, Reaction, RepoComment,
-    RepoRef, Team,
+    BranchHead, BranchProtection, Check, CheckRef, CheckTarget, CloneCredential, ExternalCheck,
+    ForgeComment, ForgeIssue, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview,
+    ForgeReviewComment, GitAccess, MergeMethod, MergeRefusal, NewPullRequest, Permission, Reaction,
+    RepoComment, RepoRef, Team,
 };
 use http::Method;
 use serde::de::DeserializeOwned;

@@ -7,10 +7,10 @@ use super::{Checks, Issues, Pulls, Repos, Reviews, read_pull, repo_path};
 use crate::forge::http::encode_segment;
 use crate::forge::wire;
 use crate::forge::{
-    BranchHead, BranchProtection, Check, CheckRef, CheckTarget, CloneCredential, ExternalCheck, Forge,
-    ForgeComment, ForgeError, ForgeIssue, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview,
-    ForgeReviewComment, GitAccess, MergeMethod, NewPullRequest, Permission, PullRequestUpdate,
-    Reaction, RepoComment, RepoRef, Team,
+    BranchHead, BranchProtection, Check, CheckRef, CheckTarget, CloneCredential, ExternalCheck,
+    Forge, ForgeComment, ForgeError, ForgeIssue, ForgeKind, ForgePullRequest, ForgeResult,
+    ForgeReview, ForgeReviewComment, GitAccess, MergeMethod, NewPullRequest, Permission,
+    PullRequestUpdate, Reaction, RepoComment, RepoRef, Team,
 };
 use http::Method;
 use serde_json::{Map, Value, json};

@@ -208,6 +208,9 @@ fn external_checks_must_be_names_a_forge_could_show_and_never_ades_own() {
             "config.toml:3:1: verification.external_timeout_secs: must be at least 1",
         ]
     );
-    assert_eq!(errors("[verification]\nexternal_checks = [\"ADE/policy\"]\n").len(), 1);
+    assert_eq!(
+        errors("[verification]\nexternal_checks = [\"ADE/policy\"]\n").len(),
+        1
+    );
     assert!(errors("[verification]\nexternal_checks = [\"ci/test\"]\n").is_empty());
 }

@@ -229,7 +229,10 @@ approve = \"write\"
 fn external_checks_wait_as_long_as_the_server_allows() {
     let repo = "[verification]\nexternal_checks = [\"ci/test\", \"Build / lint (ubuntu)\"]\n";
     let policy = effective(&ServerPolicy::default(), &read(repo)).unwrap();
-    assert_eq!(policy.external_checks.names, ["ci/test", "Build / lint (ubuntu)"]);
+    assert_eq!(
+        policy.external_checks.names,
+        ["ci/test", "Build / lint (ubuntu)"]
+    );
     assert_eq!(policy.external_checks.timeout, Duration::from_secs(1800));
     let none = effective(&ServerPolicy::default(), &Policy::default()).unwrap();
     assert!(!none.external_checks.any());
@@ -242,6 +245,10 @@ fn external_checks_wait_as_long_as_the_server_allows() {
     );
     let mut server = ServerPolicy::default();
     server.limits.max_external_timeout_secs = 600;
-    let capped = effective(&server, &read("[verification]\nexternal_checks = [\"ci\"]\n")).unwrap();
+    let capped = effective(
+        &server,
+        &read("[verification]\nexternal_checks = [\"ci\"]\n"),
+    )
+    .unwrap();
     assert_eq!(capped.external_checks.timeout, Duration::from_secs(600));
 }

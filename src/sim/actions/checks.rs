@@ -61,7 +61,9 @@ const CONCLUSIONS: &[&str] = &[
     "timed_out",
 ];
 const GITHUB_STATES: &[&str] = &["pending", "success", "failure", "error"];
-const GITEA_STATES: &[&str] = &["pending", "success", "failure", "error", "warning", "skipped"];
+const GITEA_STATES: &[&str] = &[
+    "pending", "success", "failure", "error", "warning", "skipped",
+];
 
 /// Posts `run` on its commit (GitHub only) and sends `check_run` `created` (or `completed`).
 /// Returns the run's id.
@@ -70,7 +72,10 @@ pub async fn post_check_run(sim: &Sim, repo: &str, run: NewCheckRun) -> ActionRe
         return Err(ActionError::Invalid("Gitea has no check runs".into()));
     }
     if !RUN_STATUSES.contains(&run.status.as_str())
-        || run.conclusion.as_deref().is_some_and(|c| !CONCLUSIONS.contains(&c))
+        || run
+            .conclusion
+            .as_deref()
+            .is_some_and(|c| !CONCLUSIONS.contains(&c))
         || (run.status == "completed") != run.conclusion.is_some()
     {
         return Err(ActionError::Invalid(format!(

@@ -646,7 +646,12 @@ pub fn status_event(sim: &Sim, repo: &Repo, status: &CommitStatus) -> Value {
     let base = &sim.base_url;
     let full = repo.full_name();
     let sha = &status.sha;
-    let user = user_named(sim, &status.creator);
+    let mut user = user_named(sim, &status.creator);
+    if let Some(fields) = user.as_object_mut() {
+        fields.remove("user_view_type");
+    }
+    let creator = sim.user_or_ghost(&status.creator);
+    let email = sim.noreply_email(creator.id, &creator.login);
     json!({
         "id": status.id,
         "sha": sha,
@@ -660,8 +665,8 @@ pub fn status_event(sim: &Sim, repo: &Repo, status: &CommitStatus) -> Value {
             "sha": sha,
             "node_id": node_id("Commit", status.id),
             "commit": {
-                "author": { "name": status.creator, "email": "", "date": rfc3339(status.created_at) },
-                "committer": { "name": status.creator, "email": "", "date": rfc3339(status.created_at) },
+                "author": { "name": status.creator, "email": email, "date": rfc3339(status.created_at) },
+                "committer": { "name": status.creator, "email": email, "date": rfc3339(status.created_at) },
                 "message": "",
                 "tree": { "sha": sha, "url": format!("{base}/repos/{full}/git/trees/{sha}") },
                 "url": format!("{base}/repos/{full}/git/commits/{sha}"),

@@ -87,12 +87,24 @@ pub async fn combined_status(
             simple
         })
         .collect();
+    // A `minimal-repository`: what the REST `repository` has beyond it is left out.
+    let mut repository = json::nested_repository(&ctx.sim, &repo, Some(viewer));
+    if let Some(fields) = repository.as_object_mut() {
+        for extra in [
+            "allow_auto_merge",
+            "allow_merge_commit",
+            "allow_rebase_merge",
+            "allow_squash_merge",
+        ] {
+            fields.remove(extra);
+        }
+    }
     Ok(Json(json!({
         "state": state,
         "statuses": statuses,
         "sha": sha,
         "total_count": latest.len(),
-        "repository": json::nested_repository(&ctx.sim, &repo, Some(viewer)),
+        "repository": repository,
         "commit_url": format!("{base}/repos/{full}/commits/{sha}"),
         "url": format!("{base}/repos/{full}/commits/{sha}/status"),
     }))
