@@ -87,8 +87,10 @@ async fn ci_reports(story: &Story, sha: &str, passed: bool) {
 
 /// Attempt 1: `ci/test` fails on its head; the run fails naming it, `ade/verify` lists it, and
 /// attempt 2's prompt holds what the CI said. Attempt 2: `ci/test` passes; the approval is ready.
+/// The timeout of ten minutes makes ade look every 30 s: within the story's patience only the
+/// CI's webhook can tell it.
 async fn failed_then_passed(forge: Forge, db: TestDb) {
-    let story = started(forge, policy(120, 2), db).await;
+    let story = started(forge, policy(600, 2), db).await;
     let approval = approval_of(&story, "t1").await;
     let first_head = approval.head_sha.clone();
     verify_check(&story, &first_head, &[CheckState::InProgress]).await;
@@ -276,10 +278,12 @@ async fn forge_failing(forge: Forge, db: TestDb) {
     assert!(looks.iter().all(|c| c.status == 500));
     assert!(story.sim.pull(REPO, approval.number).unwrap().draft);
 
+    // One whole look fails (the client's own retries included); the next one gets through.
+    let before = story.sim.calls_to("GET", path).len();
     story.sim.clear_faults();
     story
         .sim
-        .inject(FaultRule::new("GET", path, Fault::Status(500)).times(6));
+        .inject(FaultRule::new("GET", path, Fault::Status(500)).times(4));
     story
         .comment(
             approval.number,
@@ -288,8 +292,11 @@ async fn forge_failing(forge: Forge, db: TestDb) {
         )
         .await;
     verify_check(&story, &head, &[CheckState::Success]).await;
-    let looks = story.sim.calls_to("GET", path);
-    assert!(looks.iter().any(|c| c.status == 200), "a read got through");
+    let looks: Vec<u16> = story.sim.calls_to("GET", path)[before..]
+        .iter()
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(looks[..5], [500, 500, 500, 500, 200], "{looks:?}");
     pull_until(
         &story,
         approval.number,
