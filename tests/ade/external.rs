@@ -83,6 +83,17 @@ async fn ci_reports(story: &Story, sha: &str, passed: bool) {
     }
 }
 
+/// Waits until ade has looked at the CI's checks on `sha` once: what the CI posts after that
+/// reaches ade by its webhook (or by the next look, 30 s later with these stories' timeout).
+async fn ade_looked(story: &Story, sha: &str) {
+    let path = read_path(story).replace('*', sha);
+    story
+        .until(&format!("ade looking at the checks on {sha}"), |s| {
+            (!s.sim.calls_to("GET", &path).is_empty()).then_some(())
+        })
+        .await;
+}
+
 // ----- 1. failing, fed back, then passing -----
 
 /// Attempt 1: `ci/test` fails on its head; the run fails naming it, `ade/verify` lists it, and
@@ -94,6 +105,7 @@ async fn failed_then_passed(forge: Forge, db: TestDb) {
     let approval = approval_of(&story, "t1").await;
     let first_head = approval.head_sha.clone();
     verify_check(&story, &first_head, &[CheckState::InProgress]).await;
+    ade_looked(&story, &first_head).await;
     ci_reports(&story, &first_head, false).await;
 
     let first = run_of(&story, "t1", 1, &["failed"]).await;
@@ -157,6 +169,7 @@ async fn failed_then_passed(forge: Forge, db: TestDb) {
         );
     }
     verify_check(&story, &second_head, &[CheckState::InProgress]).await;
+    ade_looked(&story, &second_head).await;
     ci_reports(&story, &second_head, true).await;
     let second = run_of(&story, "t1", 2, &["succeeded"]).await;
     assert_eq!(second.head_sha.as_deref(), Some(second_head.as_str()));
