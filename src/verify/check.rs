@@ -12,7 +12,7 @@ use super::{
     human_duration,
 };
 use crate::command::sanitize;
-use crate::forge::{Check, CheckAnnotation, CheckState, ForgeKind};
+use crate::forge::{Check, CheckAnnotation, CheckState, ExternalSource, ForgeKind};
 use crate::policy::StepKind;
 use crate::templates::{self, TemplateError};
 
@@ -221,6 +221,8 @@ struct StepView {
 #[derive(Clone, Debug, Serialize)]
 struct ExternalView {
     name: String,
+    /// `check run` or `status`, when it was found.
+    source: Option<&'static str>,
     outcome: &'static str,
     how: String,
     title: Option<String>,
@@ -245,6 +247,10 @@ fn external_view(check: &ExternalResult) -> ExternalView {
         .collect();
     ExternalView {
         name: check.name.clone(),
+        source: check.source.map(|s| match s {
+            ExternalSource::CheckRun => "check run",
+            ExternalSource::Status => "status",
+        }),
         outcome: check.outcome.as_str(),
         how: clean(&check.how, 300),
         title: check.title.as_deref().map(|t| clean(t, 300)),

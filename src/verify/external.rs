@@ -204,9 +204,16 @@ fn result(
             .take(MAX_NOTES)
             .map(|a| {
                 let message = a.message.as_deref().unwrap_or("");
+                // A failure is what a failed check's annotations usually are; other levels say so.
+                let level = match a.level.as_deref() {
+                    None | Some("failure") => String::new(),
+                    Some(level) => format!("{level}: "),
+                };
                 let text = match a.title.as_deref().filter(|t| !t.is_empty()) {
-                    Some(title) => format!("{}:{}: {title}: {message}", a.path, a.start_line),
-                    None => format!("{}:{}: {message}", a.path, a.start_line),
+                    Some(title) => {
+                        format!("{}:{}: {level}{title}: {message}", a.path, a.start_line)
+                    }
+                    None => format!("{}:{}: {level}{message}", a.path, a.start_line),
                 };
                 clean_line(&text, mask)
             })
@@ -295,6 +302,16 @@ mod tests {
                 .contains(&"thread panicked at src/lib.rs:9:5".to_string())
         );
         assert_eq!(result.notes, ["src/lib.rs:9: assertion failed"]);
+        let mut noted = check("ci/lint", ExternalState::Failed);
+        noted.annotations[0].level = Some("warning".into());
+        noted.annotations[0].title = Some("clippy".into());
+        let Look::Ended(noted) = &settle(&names(&["ci/lint"]), &[noted], &plain)[0] else {
+            panic!()
+        };
+        assert_eq!(
+            noted.notes,
+            ["src/lib.rs:9: warning: clippy: assertion failed"]
+        );
         assert_eq!(result.link.as_deref(), Some("https://ci.example/runs/7"));
     }
 
