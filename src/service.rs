@@ -232,6 +232,7 @@ impl Service {
                 max_attempts: attempts,
                 policies: policies.clone(),
                 warm_runner: runner.is_some(),
+                external_news: shared.external_news.clone(),
             })
         });
         let (runner, parallel) = runner.unzip();
@@ -564,6 +565,7 @@ mod tests {
             max_attempts: 3,
             policies: Arc::new(Policies::new(Default::default())),
             warm_runner: false,
+            external_news: shared.external_news.clone(),
         });
         let reconciler = ReconcileHandler::new(
             shared.clone(),

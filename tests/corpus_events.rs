@@ -120,6 +120,7 @@ fn github_corpus_normalizes() {
         "review_submitted",
         "review_dismissed",
         "check_run_rerequested",
+        "check_changed",
         "push_to_default_branch",
         "installation",
         "installation_repositories",
@@ -143,6 +144,7 @@ fn check_github(event: &str, body: &Value, outcome: &Normalized, file: &str) {
         ("pull_request_review", "submitted") => "review_submitted",
         ("pull_request_review", "dismissed") => "review_dismissed",
         ("check_run", "rerequested") => "check_run_rerequested",
+        ("check_run" | "check_suite" | "status", _) => "check_changed",
         ("push", _) => {
             let default = body["repository"]["default_branch"].as_str().unwrap_or("");
             let to_default = body["ref"].as_str() == Some(&format!("refs/heads/{default}"));
@@ -242,6 +244,17 @@ fn check_github(event: &str, body: &Value, outcome: &Normalized, file: &str) {
                 Some(review.pull_request_number),
                 body["pull_request"]["number"].as_i64()
             );
+        }
+        EventKind::CheckChanged(change) => {
+            let sha = body["check_run"]["head_sha"]
+                .as_str()
+                .or(body["check_suite"]["head_sha"].as_str())
+                .or(body["sha"].as_str());
+            assert_eq!(Some(change.head_sha.as_str()), sha, "{file}");
+            let name = body["check_run"]["name"]
+                .as_str()
+                .or(body["context"].as_str());
+            assert_eq!(change.name.as_deref(), name, "{file}");
         }
         EventKind::PushToDefaultBranch(push) => {
             assert_eq!(Some(push.after.as_str()), body["after"].as_str(), "{file}");
@@ -455,6 +468,8 @@ fn damaged_corpus_bodies_never_panic() {
         "pull_request",
         "pull_request_review",
         "check_run",
+        "check_suite",
+        "status",
         "push",
         "installation",
         "installation_repositories",

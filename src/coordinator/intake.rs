@@ -8,6 +8,7 @@ use super::event_job::{
     EditedCommandJob, EventJob, EventJobKind, PolicyCheckJob,
 };
 use super::policies::Policies;
+use super::verification::external::ExternalNews;
 use super::warm::WarmJob;
 use crate::dispatch::EventSink;
 use crate::events::{Event, EventKind};
@@ -30,6 +31,8 @@ pub struct Intake {
     pub policies: Arc<Policies>,
     /// Whether a runner is here to keep warm when a default branch moves.
     pub warm_runner: bool,
+    /// Told of every check that changed, so verifications waiting on its commit look again.
+    pub external_news: ExternalNews,
 }
 
 impl Intake {
@@ -95,6 +98,21 @@ impl EventSink for Intake {
                     });
                     self.enqueue(conn, CheckRerunJob::new(event_id, key))
                         .await?;
+                    return Ok(());
+                }
+                EventKind::CheckChanged(change) => {
+                    // ade's own checks change as it reports them; nothing waits on those.
+                    let own = change
+                        .name
+                        .as_deref()
+                        .is_some_and(|n| n.to_ascii_lowercase().starts_with("ade/"));
+                    if let (Some(repository), false) = (&event.repository, own) {
+                        self.external_news.tell(
+                            event.forge,
+                            &repository.full_name,
+                            &change.head_sha,
+                        );
+                    }
                     return Ok(());
                 }
                 EventKind::PushToDefaultBranch(push) => {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::policies::Policies;
+use super::verification::external::ExternalNews;
 use crate::coordinator::writes::{ForgeWrite, Forges, enqueue_writes};
 use crate::events::Event;
 use crate::forge::{Forge, ForgeKind};
@@ -34,6 +35,8 @@ pub struct Shared {
     pub links: LinkSigner,
     /// Attempts each forge write job gets.
     pub write_attempts: i64,
+    /// News of checks changing on commits, for verifications waiting on external checks.
+    pub external_news: ExternalNews,
     bots: Arc<Mutex<HashMap<ForgeKind, String>>>,
     /// Deletes what a run leaves behind once its repository's periods pass; None in processes
     /// (and tests) that keep everything.
@@ -55,6 +58,7 @@ impl Shared {
             policies,
             links,
             write_attempts,
+            external_news: ExternalNews::default(),
             bots: Arc::default(),
             retention: None,
             remembered: Arc::default(),

@@ -10,7 +10,9 @@ use super::wire::{
     CommentPayload, IssuePayload, PrivateWhenUnknown, Text, WireBranch, WirePush, WireRepository,
     WireUser, action, comment_kind, issue_kind, pull_request_kind,
 };
-use super::{Actor, Event, EventError, EventHeaders, EventKind, Normalized, PullRequest, Review};
+use super::{
+    Actor, CheckChange, Event, EventError, EventHeaders, EventKind, Normalized, PullRequest, Review,
+};
 use crate::forge::{ForgeKind, ReviewState};
 use serde::Deserialize;
 
@@ -34,6 +36,7 @@ pub(super) fn normalize(
         Family::PullRequest => pull_request(&payload, &names),
         Family::Review => review(&payload, &names),
         Family::Push => push(&payload, &names),
+        Family::Status => status(&payload),
     }
 }
 
@@ -68,6 +71,7 @@ enum Family {
     PullRequest,
     Review,
     Push,
+    Status,
 }
 
 impl Family {
@@ -109,6 +113,7 @@ impl Family {
             | "pull_request_review_comment"
             | "pull_request_review" => Family::Review,
             "push" => Family::Push,
+            "status" => Family::Status,
             _ => return None,
         })
     }
@@ -225,6 +230,23 @@ fn push(payload: &Payload<'_>, names: &HeaderNames<'_>) -> Result<Normalized, Ev
         Ok(push) => event(payload, EventKind::PushToDefaultBranch(push)),
         Err(why) => Ok(ignored(&names.label, None, &why)),
     }
+}
+
+/// A commit status was set (Gitea's `status` event, whose body names the commit as `sha` and the
+/// status as `context`, as GitHub's does): waits on that commit look again.
+fn status(payload: &Payload<'_>) -> Result<Normalized, EventError> {
+    let status: StatusPayload = payload.read()?;
+    let change = CheckChange {
+        head_sha: status.sha,
+        name: Some(status.context),
+    };
+    event(payload, EventKind::CheckChanged(change))
+}
+
+#[derive(Deserialize)]
+struct StatusPayload {
+    sha: String,
+    context: String,
 }
 
 /// Adds what every Gitea event carries: the repository and the sender.

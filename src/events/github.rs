@@ -8,8 +8,8 @@ use super::wire::{
     action, comment_kind, issue_kind, pull_request_kind,
 };
 use super::{
-    Actor, CheckRun, Event, EventError, EventHeaders, EventKind, Installation, InstallationAction,
-    InstallationRepositories, Normalized, PullRequest, Review,
+    Actor, CheckChange, CheckRun, Event, EventError, EventHeaders, EventKind, Installation,
+    InstallationAction, InstallationRepositories, Normalized, PullRequest, Review,
 };
 use crate::forge::{ForgeKind, ReviewState};
 use serde::Deserialize;
@@ -30,6 +30,8 @@ pub(super) fn normalize(
         "pull_request" => pull_request(&payload),
         "pull_request_review" => pull_request_review(&payload),
         "check_run" => check_run(&payload),
+        "check_suite" => check_suite(&payload),
+        "status" => status(&payload),
         "push" => push(&payload),
         "installation" => installation(&payload),
         "installation_repositories" => installation_repositories(&payload),
@@ -149,11 +151,14 @@ fn pull_request_review(payload: &Payload<'_>) -> Result<Normalized, EventError> 
 
 fn check_run(payload: &Payload<'_>) -> Result<Normalized, EventError> {
     let action = action(payload)?;
-    if action != "rerequested" {
-        let why = "ade acts on rerequested check runs only";
-        return Ok(ignored("check_run", Some(&action), why));
-    }
     let run = payload.read::<CheckRunPayload>()?.check_run;
+    if action != "rerequested" {
+        let change = CheckChange {
+            head_sha: run.head_sha,
+            name: Some(run.name),
+        };
+        return event(payload, EventKind::CheckChanged(change));
+    }
     event(
         payload,
         EventKind::CheckRunRerequested(CheckRun {
@@ -164,6 +169,26 @@ fn check_run(payload: &Payload<'_>) -> Result<Normalized, EventError> {
             app_slug: run.app.and_then(|app| app.slug),
         }),
     )
+}
+
+/// A check suite was requested, re-requested or completed: waits on its commit look again.
+fn check_suite(payload: &Payload<'_>) -> Result<Normalized, EventError> {
+    let suite = payload.read::<CheckSuitePayload>()?.check_suite;
+    let change = CheckChange {
+        head_sha: suite.head_sha,
+        name: None,
+    };
+    event(payload, EventKind::CheckChanged(change))
+}
+
+/// A commit status was set (`status` has no `action`).
+fn status(payload: &Payload<'_>) -> Result<Normalized, EventError> {
+    let status: StatusPayload = payload.read()?;
+    let change = CheckChange {
+        head_sha: status.sha,
+        name: Some(status.context),
+    };
+    event(payload, EventKind::CheckChanged(change))
 }
 
 fn push(payload: &Payload<'_>) -> Result<Normalized, EventError> {
@@ -331,6 +356,24 @@ struct GhCheckRun {
 #[derive(Deserialize)]
 struct CheckRunPayload {
     check_run: GhCheckRun,
+}
+
+#[derive(Deserialize)]
+struct CheckSuitePayload {
+    check_suite: GhCheckSuite,
+}
+
+/// The commit of a check suite.
+#[derive(Deserialize)]
+struct GhCheckSuite {
+    head_sha: String,
+}
+
+/// What a `status` delivery names: the commit and the status's context.
+#[derive(Deserialize)]
+struct StatusPayload {
+    sha: String,
+    context: String,
 }
 
 /// What GitHub tells of a push besides what both dialects send.

@@ -110,6 +110,10 @@ pub enum EventKind {
     ReviewDismissed(Review),
     /// Someone asked GitHub to re-run a check run.
     CheckRunRerequested(CheckRun),
+    /// A check changed on a commit: a GitHub check run or check suite was created or ended, or
+    /// a commit status was set (GitHub, Gitea, Forgejo). Verifications waiting for external
+    /// checks on that commit look again.
+    CheckChanged(CheckChange),
     /// Commits landed on the repository's default branch.
     PushToDefaultBranch(Push),
     /// A GitHub App installation was created, deleted, suspended or changed.
@@ -134,6 +138,7 @@ impl EventKind {
             EventKind::ReviewSubmitted(_) => "review_submitted",
             EventKind::ReviewDismissed(_) => "review_dismissed",
             EventKind::CheckRunRerequested(_) => "check_run_rerequested",
+            EventKind::CheckChanged(_) => "check_changed",
             EventKind::PushToDefaultBranch(_) => "push_to_default_branch",
             EventKind::Installation(_) => "installation",
             EventKind::InstallationRepositories(_) => "installation_repositories",
@@ -155,6 +160,7 @@ impl EventKind {
                 Some(r.pull_request_number)
             }
             EventKind::CheckRunRerequested(_)
+            | EventKind::CheckChanged(_)
             | EventKind::PushToDefaultBranch(_)
             | EventKind::Installation(_)
             | EventKind::InstallationRepositories(_) => None,
@@ -300,6 +306,15 @@ pub struct CheckRun {
     pub external_id: Option<String>,
     /// The login of the GitHub App that owns the check run; ade only re-runs its own.
     pub app_slug: Option<String>,
+}
+
+/// A check that changed on a commit, as its webhook names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckChange {
+    /// The commit.
+    pub head_sha: String,
+    /// The check run's name or the status's context; none for a check suite.
+    pub name: Option<String>,
 }
 
 /// Commits pushed to the default branch (pushes elsewhere are ignored).

@@ -360,6 +360,76 @@ pub struct Check {
     pub external_id: Option<String>,
 }
 
+/// A check another system posted on a commit (a CI's GitHub check run or commit status, a Gitea
+/// commit status), read so verification can wait for the policy's `external_checks`. Its texts
+/// are the other system's words, hostile: cut to [`ExternalCheck::MAX_TEXT`] characters here and
+/// sanitized before they are shown anywhere (`verify::external`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalCheck {
+    /// The check run's name or the status's context.
+    pub name: String,
+    /// What kind of check it is.
+    pub source: ExternalSource,
+    /// Where it stands.
+    pub state: ExternalState,
+    /// The forge's own word for how it ended (`failure`, `timed_out`, `error`), when it ended.
+    pub conclusion: Option<String>,
+    /// A check run's output title.
+    pub title: Option<String>,
+    /// A check run's output summary, or a status's description.
+    pub summary: Option<String>,
+    /// A check run's output text.
+    pub text: Option<String>,
+    /// A failed check run's annotations (the first page of them).
+    pub annotations: Vec<ExternalAnnotation>,
+    /// Where the other system shows more: a check run's details or page, a status's target.
+    pub link: Option<String>,
+}
+
+impl ExternalCheck {
+    /// Most characters of one text kept from a forge's answer.
+    pub const MAX_TEXT: usize = 65_535;
+    /// Most annotations read from one check run.
+    pub const MAX_ANNOTATIONS: usize = 50;
+}
+
+/// Which API an external check came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExternalSource {
+    /// A GitHub check run.
+    CheckRun,
+    /// A commit status (GitHub or Gitea).
+    Status,
+}
+
+/// Where an external check stands, in the terms branch protection uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExternalState {
+    /// Queued or running.
+    Pending,
+    /// Ended in a state the forge counts as passing a required check.
+    Passed,
+    /// Ended any other way.
+    Failed,
+}
+
+/// An annotation of an external check run, as GitHub gave it (hostile, cut, not yet sanitized).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalAnnotation {
+    /// The file, as the other system named it.
+    pub path: String,
+    /// The first line.
+    pub start_line: i64,
+    /// `notice`, `warning` or `failure`, as GitHub says.
+    pub level: Option<String>,
+    /// Its title.
+    pub title: Option<String>,
+    /// Its message.
+    pub message: Option<String>,
+}
+
 /// A check as the forge stored it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckRef {
@@ -648,6 +718,16 @@ pub trait Forge: Send + Sync + 'static {
         check: &Check,
         target: CheckTarget,
     ) -> ForgeResult<CheckRef>;
+
+    /// The checks named `names` that other systems posted on commit `sha`, the newest of each
+    /// name from each source (check runs and statuses on GitHub, statuses on Gitea); names not
+    /// posted are absent. ade's own checks are never among them.
+    async fn external_checks(
+        &self,
+        repo: &RepoRef,
+        sha: &str,
+        names: &[String],
+    ) -> ForgeResult<Vec<ExternalCheck>>;
 
     /// A pull request as it is now (the review gate looks again before it acts).
     async fn pull_request(&self, repo: &RepoRef, number: i64) -> ForgeResult<ForgePullRequest>;

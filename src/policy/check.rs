@@ -315,6 +315,10 @@ impl ServerPolicy {
             ("max_attempts", limits.max_attempts.into()),
             ("max_tasks", limits.max_tasks.into()),
             ("max_step_timeout_secs", limits.max_step_timeout_secs),
+            (
+                "max_external_timeout_secs",
+                limits.max_external_timeout_secs,
+            ),
             ("max_plans_per_hour", limits.max_plans_per_hour.into()),
             ("max_runs_per_hour", limits.max_runs_per_hour.into()),
             (

@@ -25,6 +25,8 @@ pub struct EffectivePolicy {
     pub execution: ExecutionPolicy,
     /// The verification steps, static ones first, each with its timeout.
     pub verification: Vec<VerificationStep>,
+    /// The checks other systems post on an approval's head that verification waits for.
+    pub external_checks: ExternalChecks,
     /// What auto-reject does.
     pub auto_reject: RejectPolicy,
     /// The approvals' branches, labels, drafts and merging.
@@ -165,6 +167,24 @@ pub struct VerificationStep {
     pub command: Vec<String>,
     /// How long it may take.
     pub timeout: Duration,
+}
+
+/// The checks of the forge's own CI (GitHub check runs and commit statuses, Gitea commit
+/// statuses) that verification counts beside its own steps: a failing or missing one fails it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExternalChecks {
+    /// Their names (check run names, status contexts), in the policy's order; none waits for
+    /// nothing.
+    pub names: Vec<String>,
+    /// How long ade waits for them once its own steps passed.
+    pub timeout: Duration,
+}
+
+impl ExternalChecks {
+    /// Whether verification waits for any.
+    pub fn any(&self) -> bool {
+        !self.names.is_empty()
+    }
 }
 
 /// What auto-reject does.

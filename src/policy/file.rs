@@ -235,6 +235,17 @@ pub struct Verification {
     /// The steps, in order (`[[verification.steps]]`), at most 20. A repository's list replaces
     /// the server's. Default: the server's, which are none unless the operator sets some.
     pub steps: Option<Vec<Step>>,
+    /// Checks other systems post on an approval's head that must pass too, by name: a GitHub
+    /// check run's name or a commit status's context (`["ci/test"]`), at most 20. ade waits for
+    /// each; one that fails, or is not there by `external_timeout_secs`, fails verification, and
+    /// what it says is the next attempt's feedback. `ade/…` names are ade's own and refused.
+    /// Default: none.
+    #[schemars(length(max = 20))]
+    pub external_checks: Option<Vec<String>>,
+    /// How long ade waits for the external checks to finish, in seconds, from when its own steps
+    /// passed. Default 1800. Capped by `limits.max_external_timeout_secs`.
+    #[schemars(range(min = 1))]
+    pub external_timeout_secs: Option<u64>,
 }
 
 /// One verification step: a program run in the run's environment, passing when it exits 0.

@@ -50,6 +50,9 @@ pub struct Limits {
     /// Longest verification step, in seconds.
     #[schemars(range(min = 1))]
     pub max_step_timeout_secs: u64,
+    /// Longest wait for a repository's external checks, in seconds.
+    #[schemars(range(min = 1))]
+    pub max_external_timeout_secs: u64,
     /// Whether a repository may let ade merge approvals itself.
     pub allow_auto_merge: bool,
     /// The prefix every branch ade pushes starts with; a repository may only make it longer.
@@ -103,6 +106,7 @@ impl Default for Limits {
             max_attempts: 5,
             max_tasks: 50,
             max_step_timeout_secs: 3600,
+            max_external_timeout_secs: 4 * 3600,
             allow_auto_merge: true,
             branch_prefix: "ade/".to_owned(),
             protected_paths: [
@@ -219,6 +223,8 @@ pub(super) mod builtin {
     pub const ATTEMPTS: u32 = 3;
     pub const MAX_TASKS: u32 = 20;
     pub const STEP_TIMEOUT_SECS: u64 = 600;
+    /// How long external checks are waited for when neither the repository nor the server says.
+    pub const EXTERNAL_TIMEOUT_SECS: u64 = 1800;
     pub const REJECT_ACTION: RejectAction = RejectAction::Close;
     pub const REJECT_LABEL: &str = "ade:rejected";
     pub const BRANCH_PREFIX: &str = "ade/";

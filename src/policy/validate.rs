@@ -11,6 +11,12 @@ use super::locate::KeyPath;
 pub const MAX_STEPS: usize = 20;
 /// Most DLP rules a policy may have.
 pub const MAX_DLP_RULES: usize = 50;
+/// Most external checks a policy may wait for.
+const MAX_EXTERNAL_CHECKS: usize = 20;
+
+/// Longest external check name, in characters (GitHub caps check run names well above this).
+const MAX_EXTERNAL_NAME_CHARS: usize = 100;
+
 /// Most arguments of one verification command.
 const MAX_ARGS: usize = 64;
 /// Longest argument of a verification command, in bytes.
@@ -31,6 +37,7 @@ pub(crate) fn policy(policy: &Policy) -> Vec<Problem> {
     agents(&mut report, &policy.agents);
     execution(&mut report, &policy.execution);
     verification(&mut report, &policy.verification);
+    external_checks(&mut report, &policy.verification);
     if let Some(label) = &policy.auto_reject.label {
         report.check(&KeyPath::of(&["auto_reject", "label"]), label_error(label));
     }
@@ -223,6 +230,53 @@ fn verification(report: &mut Report, verification: &Verification) {
         report.check(&at.key("command"), command_error(&step.command));
     }
     report.unique(&key, steps.iter().map(|s| s.name.as_str()), str::to_owned);
+}
+
+fn external_checks(report: &mut Report, verification: &Verification) {
+    report.at_least_one(
+        &KeyPath::of(&["verification", "external_timeout_secs"]),
+        verification.external_timeout_secs,
+    );
+    let Some(names) = &verification.external_checks else {
+        return;
+    };
+    let key = KeyPath::of(&["verification", "external_checks"]);
+    if names.len() > MAX_EXTERNAL_CHECKS {
+        report.error(
+            &key,
+            format!(
+                "{} checks; at most {MAX_EXTERNAL_CHECKS} are allowed",
+                names.len()
+            ),
+        );
+    }
+    for (index, name) in names.iter().enumerate() {
+        report.check(&key.index(index), external_check_error(name));
+    }
+    report.unique(&key, names.iter().map(String::as_str), str::to_owned);
+}
+
+/// Why `name` cannot name an external check, if it cannot: check run names and status contexts
+/// are free text on the forges, so only what could never match one is refused, and ade's own
+/// checks, which would wait on themselves.
+fn external_check_error(name: &str) -> Option<String> {
+    let length = name.chars().count();
+    if length == 0 || length > MAX_EXTERNAL_NAME_CHARS {
+        return Some(format!(
+            "check names have 1 to {MAX_EXTERNAL_NAME_CHARS} characters; this has {length}"
+        ));
+    }
+    if name.trim() != name || name.chars().any(char::is_control) {
+        return Some(
+            "a check name may not start or end with spaces or hold control characters".into(),
+        );
+    }
+    if name.to_ascii_lowercase().starts_with("ade/") {
+        return Some(format!(
+            "`{name}` is one of ade's own checks, which never count as external ones"
+        ));
+    }
+    None
 }
 
 fn pull_requests(report: &mut Report, pull_requests: &PullRequests) {

@@ -36,6 +36,8 @@ pub fn router() -> Router<Arc<Sim>> {
         .route("/pulls/{number}/merge", post(merge))
         .route("/reviews", post(review))
         .route("/check-runs/{id}/rerequest", post(rerequest))
+        .route("/check-runs", post(post_check_run))
+        .route("/statuses", post(post_status))
         .route("/faults", post(add_fault).delete(clear_faults))
         .route("/webhook", axum::routing::put(set_webhook))
 }
@@ -322,6 +324,86 @@ async fn rerequest(
     let repo = repo_or_first(&sim, req.repo)?;
     actions::rerequest_check(&sim, &repo, id, &req.author).await?;
     Ok(Json(json!({ "id": id })).into_response())
+}
+
+/// A CI's check run: `{"app": "ci", "name": "ci/test", "head_sha": "…", "status": "completed",
+/// "conclusion": "failure", "title", "summary", "text", "details_url",
+/// "annotations": [{"path", "line", "message"}]}`.
+#[derive(Deserialize)]
+struct CheckRunRequest {
+    repo: Option<String>,
+    app: String,
+    name: String,
+    head_sha: String,
+    status: String,
+    conclusion: Option<String>,
+    title: Option<String>,
+    summary: Option<String>,
+    text: Option<String>,
+    details_url: Option<String>,
+    #[serde(default)]
+    annotations: Vec<AnnotationRequest>,
+}
+
+#[derive(Deserialize)]
+struct AnnotationRequest {
+    path: String,
+    line: u32,
+    message: String,
+}
+
+async fn post_check_run(
+    State(sim): State<Arc<Sim>>,
+    Json(req): Json<CheckRunRequest>,
+) -> ControlResult {
+    let repo = repo_or_first(&sim, req.repo)?;
+    let run = actions::NewCheckRun {
+        app: req.app,
+        name: req.name,
+        head_sha: req.head_sha,
+        status: req.status,
+        conclusion: req.conclusion,
+        title: req.title,
+        summary: req.summary,
+        text: req.text,
+        annotations: req
+            .annotations
+            .into_iter()
+            .map(|a| (a.path, a.line, a.message))
+            .collect(),
+        details_url: req.details_url,
+    };
+    let id = actions::post_check_run(&sim, &repo, run).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
+}
+
+/// A CI's commit status: `{"author": "ci-bot", "context": "ci/test", "sha": "…",
+/// "state": "failure", "description", "target_url"}`.
+#[derive(Deserialize)]
+struct StatusRequest {
+    repo: Option<String>,
+    author: String,
+    context: String,
+    sha: String,
+    state: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    target_url: String,
+}
+
+async fn post_status(State(sim): State<Arc<Sim>>, Json(req): Json<StatusRequest>) -> ControlResult {
+    let repo = repo_or_first(&sim, req.repo)?;
+    let status = actions::NewStatus {
+        context: req.context,
+        sha: req.sha,
+        state: req.state,
+        description: req.description,
+        target_url: req.target_url,
+        creator: req.author,
+    };
+    let id = actions::post_status(&sim, &repo, status).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
 }
 
 /// A fault as JSON: `{"method": "POST", "path": "/repos/**", "times": 2, "status": 502}`, or

@@ -32,7 +32,7 @@ mod state;
 mod time;
 mod webhooks;
 
-pub use actions::ActionError;
+pub use actions::{ActionError, NewCheckRun, NewStatus};
 pub use calls::{ApiCall, MAX_RESPONSE_BODY};
 pub use faults::{Fault, FaultRule};
 pub use git::{MergeStyle, ZERO_SHA};

@@ -182,6 +182,8 @@ pub struct CheckRun {
     pub started_at: i64,
     /// When completed (Unix ms).
     pub completed_at: Option<i64>,
+    /// The slug of the app that made it when it is not ade's (a CI a test plays).
+    pub app: Option<String>,
 }
 
 /// An annotation on a GitHub check run, as the API took it.
@@ -288,7 +290,7 @@ pub struct Repo {
     pub review_comments: Vec<ReviewComment>,
     /// GitHub check runs in id order.
     pub check_runs: Vec<CheckRun>,
-    /// Gitea commit statuses in id order.
+    /// Commit statuses in id order (Gitea's, and GitHub's that a CI a test plays sets).
     pub statuses: Vec<CommitStatus>,
     /// Branch protection by branch name.
     pub protections: BTreeMap<String, BranchProtection>,

@@ -7,9 +7,12 @@
 use serde::Serialize;
 
 use super::tail::cap_chars;
-use super::{CHECK_NAME, StepOutcome, StepResult, Verdict, VerificationReport, human_duration};
+use super::{
+    CHECK_NAME, ExternalResult, StepOutcome, StepResult, Verdict, VerificationReport,
+    human_duration,
+};
 use crate::command::sanitize;
-use crate::forge::{Check, CheckAnnotation, CheckState, ForgeKind};
+use crate::forge::{Check, CheckAnnotation, CheckState, ExternalSource, ForgeKind};
 use crate::policy::StepKind;
 use crate::templates::{self, TemplateError};
 
@@ -192,6 +195,14 @@ struct ReportView {
     step_count: usize,
     steps: Vec<StepView>,
     failed_names: Vec<String>,
+    /// The external checks, each with what it reported when it failed.
+    external: Vec<ExternalView>,
+    /// The external checks that failed, missing or unfinished ones included.
+    failed_external: Vec<String>,
+    /// Steps and external checks together, for a title that counts both.
+    check_count: usize,
+    /// Every failed step and external check, for that title.
+    title_failed: Vec<String>,
     tails: Vec<TailView>,
     annotations: Vec<AnnotationView>,
     duration: String,
@@ -205,6 +216,64 @@ struct StepView {
     outcome: &'static str,
     how: String,
     time: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+struct ExternalView {
+    name: String,
+    /// `check run` or `status`, when it was found.
+    source: Option<&'static str>,
+    outcome: &'static str,
+    how: String,
+    title: Option<String>,
+    link: Option<String>,
+    fence: String,
+    lines: Vec<String>,
+    notes: Vec<String>,
+}
+
+/// An external check as the check and the comments show it; its texts were cleaned when the
+/// report was made and are cleaned again here, since a report may come back from storage.
+fn external_view(check: &ExternalResult) -> ExternalView {
+    let lines: Vec<String> = check
+        .lines
+        .iter()
+        .map(|l| {
+            cap_chars(
+                &sanitize(l).text.replace('\n', " "),
+                super::tail::LINE_CHARS,
+            )
+        })
+        .collect();
+    ExternalView {
+        name: check.name.clone(),
+        source: check.source.map(|s| match s {
+            ExternalSource::CheckRun => "check run",
+            ExternalSource::Status => "status",
+        }),
+        outcome: check.outcome.as_str(),
+        how: clean(&check.how, 300),
+        title: check.title.as_deref().map(|t| clean(t, 300)),
+        link: check
+            .link
+            .as_deref()
+            .filter(|u| is_plain_url(u))
+            .map(str::to_string),
+        fence: fence_for(&lines),
+        notes: check.notes.iter().map(|n| clean(n, 500)).collect(),
+        lines,
+    }
+}
+
+/// A code fence longer than any backtick run in `lines`, so no line can close it.
+fn fence_for(lines: &[String]) -> String {
+    let longest = lines
+        .iter()
+        .flat_map(|l| l.split(|c| c != '`'))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -249,6 +318,17 @@ impl ReportView {
         };
         let reason = reason.map(|r| clean(&r, 1000));
         let steps = report.map(|r| &r.steps[..]).unwrap_or_default();
+        let external = report.map(|r| &r.external[..]).unwrap_or_default();
+        let failed_names: Vec<String> = steps
+            .iter()
+            .filter(|s| s.outcome.is_failure())
+            .map(|s| s.name.clone())
+            .collect();
+        let failed_external: Vec<String> = external
+            .iter()
+            .filter(|e| e.outcome.is_failure())
+            .map(|e| clean(&e.name, 100))
+            .collect();
         ReportView {
             state,
             rejected: kind == CommentKind::Rejected,
@@ -264,11 +344,15 @@ impl ReportView {
             reason,
             step_count,
             steps: steps.iter().map(step_view).collect(),
-            failed_names: steps
+            external: external.iter().map(external_view).collect(),
+            check_count: steps.len() + external.len(),
+            title_failed: failed_names
                 .iter()
-                .filter(|s| s.outcome.is_failure())
-                .map(|s| s.name.clone())
+                .chain(&failed_external)
+                .cloned()
                 .collect(),
+            failed_names,
+            failed_external,
             tails: steps
                 .iter()
                 .filter(|s| {
@@ -292,13 +376,17 @@ impl ReportView {
         }
     }
 
-    /// The view with each tail cut to its last `lines` lines.
+    /// The view with each tail cut to its last `lines` lines, and each external check's output
+    /// to its first.
     fn with_tail_lines(&self, lines: usize) -> ReportView {
         let mut view = self.clone();
         for tail in &mut view.tails {
             let drop = tail.lines.len().saturating_sub(lines);
             tail.lines.drain(..drop);
             tail.shown = tail.lines.len();
+        }
+        for check in &mut view.external {
+            check.lines.truncate(lines);
         }
         view
     }

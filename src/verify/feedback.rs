@@ -1,12 +1,15 @@
 //! What the agent is told on its next attempt when verification did not pass: the steps that did
-//! not, how each ended, the file and line messages they printed, and their last lines. It goes
+//! not, how each ended, the file and line messages they printed, and their last lines; and the
+//! external checks (the forge's CI) that did not pass, with what they said. It goes
 //! into a prompt (`templates/run_prompt.md` quotes it in a fence), so it is masked and sanitized
 //! like any text that leaves the runner, and kept to [`MAX_FEEDBACK`] bytes.
 
 use serde::Serialize;
 
 use super::tail::cap_chars;
-use super::{Mask, StepOutcome, StepResult, Verdict, VerificationReport};
+use super::{
+    ExternalOutcome, ExternalResult, Mask, StepOutcome, StepResult, Verdict, VerificationReport,
+};
 use crate::command::sanitize;
 use crate::policy::StepKind;
 use crate::templates::{self, TemplateError};
@@ -35,10 +38,16 @@ pub fn feedback(
         .iter()
         .filter(|s| s.outcome.is_failure() || s.outcome == StepOutcome::Error)
         .collect();
+    let external: Vec<&ExternalResult> = report
+        .external
+        .iter()
+        .filter(|e| e.outcome.is_failure() || e.outcome == ExternalOutcome::Unreadable)
+        .collect();
     let mut lines = FEEDBACK_LINES;
     loop {
         let view = FeedbackView {
             steps: steps.iter().map(|s| step_view(s, lines)).collect(),
+            external: external.iter().map(|e| external_view(e, lines)).collect(),
         };
         let text = templates::render("verify_feedback.txt", &view)?;
         let text = sanitize(&mask(&text)).text;
@@ -56,6 +65,37 @@ pub fn feedback(
 #[derive(Debug, Serialize)]
 struct FeedbackView {
     steps: Vec<FeedbackStep>,
+    external: Vec<FeedbackExternal>,
+}
+
+#[derive(Debug, Serialize)]
+struct FeedbackExternal {
+    name: String,
+    outcome: &'static str,
+    how: String,
+    title: Option<String>,
+    link: Option<String>,
+    annotations: Vec<String>,
+    lines: Vec<String>,
+}
+
+/// An external check as the agent reads it: its first `lines` lines (a CI's summary leads with
+/// what failed), its annotations and its link.
+fn external_view(check: &ExternalResult, lines: usize) -> FeedbackExternal {
+    FeedbackExternal {
+        name: check.name.clone(),
+        outcome: check.outcome.as_str(),
+        how: check.how.clone(),
+        title: check.title.clone(),
+        link: check.link.clone(),
+        annotations: check
+            .notes
+            .iter()
+            .take(FEEDBACK_ANNOTATIONS)
+            .map(|n| cap_chars(n, 300))
+            .collect(),
+        lines: check.lines.iter().take(lines).cloned().collect(),
+    }
 }
 
 #[derive(Debug, Serialize)]

@@ -11,6 +11,7 @@
 
 pub mod annotations;
 pub mod check;
+pub mod external;
 pub mod feedback;
 pub mod output;
 pub mod tail;
@@ -24,6 +25,7 @@ use crate::forge::CheckAnnotation;
 use crate::policy::{StepKind, VerificationStep};
 
 pub use check::{CheckContext, CheckStage, CommentKind};
+pub use external::{ExternalOutcome, ExternalResult};
 
 /// The name of the check verification is reported as.
 pub const CHECK_NAME: &str = "ade/verify";
@@ -168,6 +170,24 @@ impl Verdict {
         }
     }
 
+    /// The verdict of steps whose verdict is `self` and of these external checks: a cancelled
+    /// wait cancels, a failed, missing or unfinished check fails, an unreadable one is an error;
+    /// passing checks make a policy without steps pass.
+    pub fn with_external(self, external: &[ExternalResult]) -> Verdict {
+        let any = |pick: fn(ExternalOutcome) -> bool| external.iter().any(|e| pick(e.outcome));
+        if self == Verdict::Cancelled || any(|o| o == ExternalOutcome::Cancelled) {
+            Verdict::Cancelled
+        } else if self == Verdict::Failed || any(ExternalOutcome::is_failure) {
+            Verdict::Failed
+        } else if self == Verdict::Error || any(|o| o == ExternalOutcome::Unreadable) {
+            Verdict::Error
+        } else if external.is_empty() {
+            self
+        } else {
+            Verdict::Passed
+        }
+    }
+
     /// The word the check and the comments show.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -190,12 +210,16 @@ impl Verdict {
 /// `ade/verify` check and the report comment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerificationReport {
-    /// The verdict of `steps` ([`Verdict::of`]).
+    /// The verdict of `steps` and `external` ([`Verdict::of`], [`Verdict::with_external`]).
     pub verdict: Verdict,
     /// Every step of the policy, in the order they ran (static first).
     pub steps: Vec<StepResult>,
     /// Wall-clock time of the whole verification, in milliseconds.
     pub duration_ms: u64,
+    /// The policy's external checks, once they were waited for (none when the steps did not let
+    /// the change through: there was nothing to wait for).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external: Vec<ExternalResult>,
 }
 
 impl VerificationReport {
@@ -205,7 +229,26 @@ impl VerificationReport {
             verdict: Verdict::of(&steps),
             steps,
             duration_ms,
+            external: Vec::new(),
         }
+    }
+
+    /// The report with the external checks' results added, its verdict and duration (now
+    /// including the wait, `waited_ms`) worked out again.
+    pub fn with_external(
+        mut self,
+        external: Vec<ExternalResult>,
+        waited_ms: u64,
+    ) -> VerificationReport {
+        self.verdict = Verdict::of(&self.steps).with_external(&external);
+        self.external = external;
+        self.duration_ms += waited_ms;
+        self
+    }
+
+    /// The external checks that failed on the change's account.
+    pub fn external_failures(&self) -> impl Iterator<Item = &ExternalResult> {
+        self.external.iter().filter(|e| e.outcome.is_failure())
     }
 
     /// The report of a verification that could not start at all (the worktree is gone, the
@@ -227,10 +270,13 @@ impl VerificationReport {
     /// Why verification could not say anything, for an `Error` verdict: the first step that
     /// could not run, with its reason.
     pub fn error_reason(&self) -> Option<String> {
-        let step = self
-            .steps
-            .iter()
-            .find(|s| s.outcome == StepOutcome::Error)?;
+        let Some(step) = self.steps.iter().find(|s| s.outcome == StepOutcome::Error) else {
+            let check = self
+                .external
+                .iter()
+                .find(|e| e.outcome == ExternalOutcome::Unreadable)?;
+            return Some(format!("external check {}: {}", check.name, check.how));
+        };
         Some(match &step.reason {
             Some(reason) => format!("step {}: {reason}", step.name),
             None => format!("step {} could not run", step.name),

@@ -401,3 +401,133 @@ fn feedback_stays_small_however_much_failed() {
     assert!(text.len() <= feedback::MAX_FEEDBACK, "{}", text.len());
     assert!(text.contains("- s19 (dynamic)") || text.ends_with("[… cut by ade]"));
 }
+
+fn external(name: &str, outcome: ExternalOutcome) -> ExternalResult {
+    ExternalResult {
+        name: name.into(),
+        source: Some(crate::forge::ExternalSource::CheckRun),
+        outcome,
+        how: match outcome {
+            ExternalOutcome::Missing => "not posted on the head within 30m 00s".into(),
+            ExternalOutcome::Unreadable => "the forge could not be read for 1.0 s: boom".into(),
+            ExternalOutcome::Passed => "success".into(),
+            _ => "failure".into(),
+        },
+        title: (outcome == ExternalOutcome::Failed).then(|| "1 test failed".into()),
+        lines: if outcome == ExternalOutcome::Failed {
+            vec![
+                "failures:".into(),
+                "    widgets::adds ``` | <b>".into(),
+                "thread 'adds' panicked at src/lib.rs:9:5".into(),
+            ]
+        } else {
+            Vec::new()
+        },
+        notes: if outcome == ExternalOutcome::Failed {
+            vec!["src/lib.rs:9: assertion failed".into()]
+        } else {
+            Vec::new()
+        },
+        link: Some("https://ci.example.com/runs/7".into()),
+    }
+}
+
+#[test]
+fn external_checks_join_the_verdict() {
+    use ExternalOutcome::*;
+    let with = |own: Verdict, outcomes: &[ExternalOutcome]| {
+        let list: Vec<ExternalResult> = outcomes.iter().map(|o| external("ci", *o)).collect();
+        own.with_external(&list)
+    };
+    assert_eq!(with(Verdict::Passed, &[]), Verdict::Passed);
+    assert_eq!(
+        with(Verdict::NothingToVerify, &[]),
+        Verdict::NothingToVerify
+    );
+    assert_eq!(with(Verdict::NothingToVerify, &[Passed]), Verdict::Passed);
+    assert_eq!(with(Verdict::Passed, &[Passed, Failed]), Verdict::Failed);
+    assert_eq!(with(Verdict::Passed, &[Missing]), Verdict::Failed);
+    assert_eq!(with(Verdict::Passed, &[Unfinished]), Verdict::Failed);
+    assert_eq!(with(Verdict::Passed, &[Unreadable, Passed]), Verdict::Error);
+    assert_eq!(
+        with(Verdict::Passed, &[Unreadable, Failed]),
+        Verdict::Failed
+    );
+    assert_eq!(with(Verdict::Failed, &[Passed]), Verdict::Failed);
+    assert_eq!(
+        with(Verdict::Passed, &[Failed, Cancelled]),
+        Verdict::Cancelled
+    );
+    let report = passing_report().with_external(vec![external("ci/test", Unreadable)], 1000);
+    assert_eq!(report.verdict, Verdict::Error);
+    assert_eq!(report.duration_ms, 2_468 + 1000);
+    assert_eq!(
+        report.error_reason().as_deref(),
+        Some("external check ci/test: the forge could not be read for 1.0 s: boom")
+    );
+    let stored: VerificationReport =
+        serde_json::from_str(&serde_json::to_string(&report).unwrap()).unwrap();
+    assert_eq!(stored, report);
+    let older: VerificationReport =
+        serde_json::from_str(r#"{"verdict":"passed","steps":[],"duration_ms":1}"#).unwrap();
+    assert!(
+        older.external.is_empty(),
+        "reports from before keep reading"
+    );
+}
+
+#[test]
+fn check_lists_external_checks_and_what_a_failed_one_reported() {
+    let report = passing_report().with_external(
+        vec![
+            external("ci/test", ExternalOutcome::Failed),
+            external("ci/lint", ExternalOutcome::Passed),
+            external("ci/docs", ExternalOutcome::Missing),
+        ],
+        60_000,
+    );
+    let check = check::check(&context(ForgeKind::Github), CheckStage::Completed(&report)).unwrap();
+    assert_eq!(check.state, CheckState::Failure);
+    assert_eq!(check.title, "2 of 5 checks failed: ci/test, ci/docs");
+    let (blocks, outside) = read_markdown(&check.summary);
+    assert_eq!(blocks.len(), 1, "{blocks:?}");
+    assert!(blocks[0].contains("widgets::adds ``` | <b>"), "{blocks:?}");
+    assert!(!outside.contains("<b>"), "{outside}");
+    snapshot("verify-check-external", &rendered(&check));
+    let comment =
+        check::report_comment(&context(ForgeKind::Gitea), &report, CommentKind::Rejected).unwrap();
+    assert!(
+        comment.contains("external check `ci/test`, external check `ci/docs` failed"),
+        "{comment}"
+    );
+    let passed =
+        passing_report().with_external(vec![external("ci/test", ExternalOutcome::Passed)], 1);
+    let check = check::check(&context(ForgeKind::Github), CheckStage::Completed(&passed)).unwrap();
+    assert_eq!(check.title, "all 3 checks passed");
+    assert!(
+        check
+            .summary
+            .contains("Every step and external check passed")
+    );
+}
+
+#[test]
+fn feedback_tells_the_agent_what_the_ci_said() {
+    let report = passing_report().with_external(
+        vec![
+            external("ci/test", ExternalOutcome::Failed),
+            external("ci/lint", ExternalOutcome::Passed),
+            external("ci/docs", ExternalOutcome::Missing),
+        ],
+        1,
+    );
+    let text = feedback::feedback(&report, &|t: &str| t.replace("panicked", "[masked]"))
+        .unwrap()
+        .unwrap();
+    assert!(
+        !text.contains("ci/lint"),
+        "passing checks are left out:\n{text}"
+    );
+    assert!(text.contains("[masked] at src/lib.rs:9:5"), "{text}");
+    snapshot("verify-feedback-external", &text);
+}

@@ -13,6 +13,7 @@ mod demo;
 mod dlp;
 mod doctor;
 mod door;
+mod external;
 mod goals;
 mod guides;
 mod limits;

@@ -39,6 +39,7 @@ use super::credentials::GitCredentials;
 use super::finish;
 use super::goals::goal_comment;
 use super::shared::Shared;
+use super::verification::external;
 use super::watch::{Flag, watch};
 use crate::forge::Forge;
 use crate::jobs::{BoxFuture, Discarded, JobContext, JobError, JobHandler};
@@ -177,6 +178,9 @@ impl RunHandler {
             },
             other => other,
         };
+        let outcome = self
+            .await_external(ctx, forge.as_ref(), &loaded, &policy, outcome)
+            .await;
         let halted = match (&outcome, &published) {
             (RunOutcome::Pushed { .. }, None) => {
                 let mut conn = ctx.store().reader().await?;
@@ -224,6 +228,49 @@ impl RunHandler {
             &job,
         )
         .await
+    }
+
+    /// A pushed run whose steps let its head through waits for the policy's external checks on
+    /// it (`verification::external`), stopped by `/ade cancel`; their results join its report.
+    async fn await_external(
+        &self,
+        ctx: &JobContext,
+        forge: &dyn Forge,
+        loaded: &StoredRun,
+        policy: &EffectivePolicy,
+        outcome: RunOutcome,
+    ) -> RunOutcome {
+        let RunOutcome::Pushed {
+            head_sha,
+            report,
+            verification,
+            verification_log,
+        } = outcome
+        else {
+            return outcome;
+        };
+        let stop = CancellationToken::new();
+        let watcher = watch(
+            ctx.store().clone(),
+            Flag::RunCancelled(loaded.run.id),
+            stop.clone(),
+        );
+        let wait = external::Wait {
+            forge,
+            repo: &loaded.repo,
+            head_sha: &head_sha,
+            policy,
+            news: &self.shared.external_news,
+            stop,
+        };
+        let verification = external::wait(wait, verification).await;
+        watcher.abort();
+        RunOutcome::Pushed {
+            head_sha,
+            report,
+            verification,
+            verification_log,
+        }
     }
 
     /// Ends a run that never reached the runner with `reason`.

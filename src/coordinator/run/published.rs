@@ -1,7 +1,7 @@
 //! The coordinator's side of a run's publish phase: once the runner pushed the change, the
-//! approval is opened (a draft while verification runs, when the policy has steps and drafts),
-//! recorded, given the policy's labels, and `ade/verify` is marked in progress on its head, so a
-//! reviewer sees at once that the change is being verified. The verification the run carries out
+//! approval is opened (a draft while verification runs, when the policy has steps or external
+//! checks, and drafts), recorded, given the policy's labels, and `ade/verify` is marked in
+//! progress on its head, so a reviewer sees at once that the change is being verified. The verification the run carries out
 //! is recorded as running; if a newer head supersedes it, the runner is told to stop.
 //!
 //! The push itself is made with a credential asked for when the runner is about to push, and
@@ -80,7 +80,8 @@ impl Publisher<'_> {
                 return Ok(Publish::Halted(why));
             }
         }
-        let draft = self.policy.pull_requests.drafts && !self.policy.verification.is_empty();
+        let draft = self.policy.pull_requests.drafts
+            && (!self.policy.verification.is_empty() || self.policy.external_checks.any());
         let first_try = self.ctx.job.attempt == 1 && self.ctx.job.last_error.is_none();
         let opened =
             approval::open(self.forge.as_ref(), l, report, &self.base, draft, first_try).await?;

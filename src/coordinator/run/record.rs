@@ -385,13 +385,22 @@ async fn close_if_cancelled(
     }])
 }
 
-/// The failing steps' names, for reasons.
+/// The failing steps' and external checks' names, for reasons.
 fn failing_steps(report: &VerificationReport) -> String {
     let names: Vec<String> = report.failures().map(|s| s.name.clone()).collect();
-    if names.is_empty() {
-        "a step failed".into()
-    } else {
-        format!("step {}", names.join(", "))
+    let external: Vec<String> = report
+        .external_failures()
+        .map(|e| format!("{} ({})", e.name, e.outcome.as_str()))
+        .collect();
+    match (names.is_empty(), external.is_empty()) {
+        (true, true) => "a step failed".into(),
+        (false, true) => format!("step {}", names.join(", ")),
+        (true, false) => format!("external check {}", external.join(", ")),
+        (false, false) => format!(
+            "step {}; external check {}",
+            names.join(", "),
+            external.join(", ")
+        ),
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{Subject, VerifyJob, passed, report, state_of};
+use super::{Subject, VerifyJob, external, passed, report, state_of};
 use crate::coordinator::credentials::GitCredentials;
 use crate::coordinator::shared::Shared;
 use crate::coordinator::watch::{Flag, watch};
@@ -162,10 +162,19 @@ impl VerifyHandler {
             Flag::VerificationStopped(row.id),
             cancel.clone(),
         );
-        let outcome = self.runner.verify(order, cancel).await;
-        watcher.abort();
+        let outcome = self.runner.verify(order, cancel.clone()).await;
         credentials.revoke_all().await;
-        self.conclude(ctx, &subject, &row, &outcome.report, outcome.log.as_deref())
+        let wait = external::Wait {
+            forge: forge.as_ref(),
+            repo: &repo,
+            head_sha: &row.head_sha,
+            policy: &policy,
+            news: &self.shared.external_news,
+            stop: cancel,
+        };
+        let report = external::wait(wait, outcome.report).await;
+        watcher.abort();
+        self.conclude(ctx, &subject, &row, &report, outcome.log.as_deref())
             .await
     }
 

@@ -5,6 +5,7 @@
 //! ([`request`]; the `verify` job in [`job`] carries it out on a runner). The newest head wins:
 //! a new verification supersedes the approval's unfinished older ones and their checks say so.
 
+pub mod external;
 pub mod job;
 
 use std::sync::Arc;

@@ -444,3 +444,19 @@ fn a_comment_says_when_it_was_created_and_a_time_ade_cannot_read_is_no_time() {
     };
     assert_eq!(comment.created_at, None);
 }
+
+#[test]
+fn a_commit_status_names_its_commit_and_context() {
+    let body = br#"{"id": 9, "sha": "aa11bb22cc33dd44ee55ff66aa77bb88cc99dd00",
+        "context": "ci/test", "state": "failure", "description": "3 tests failed",
+        "target_url": "https://ci.example/9",
+        "repository": {"id": 88, "full_name": "team/lamp", "private": true},
+        "sender": {"id": 3, "login": "ci-bot"}}"#;
+    let EventKind::CheckChanged(change) = kind(read("status", Some("status"), body).unwrap())
+    else {
+        panic!()
+    };
+    assert_eq!(change.head_sha, "aa11bb22cc33dd44ee55ff66aa77bb88cc99dd00");
+    assert_eq!(change.name.as_deref(), Some("ci/test"));
+    assert!(read("status", None, br#"{"context": "ci/test"}"#).is_err());
+}

@@ -282,12 +282,36 @@ fn check_run_rerequested_and_others() {
     };
     assert_eq!((run.external_id, run.app_slug), (None, None));
     for action in ["created", "completed", "requested_action"] {
-        let reason = ignored(read("check_run", &with(&body, "/action", json!(action))).unwrap());
-        assert!(
-            reason.starts_with(&format!("check_run {action}:")),
-            "{reason}"
-        );
+        let changed = with(&body, "/action", json!(action));
+        let EventKind::CheckChanged(change) = event_of(read("check_run", &changed).unwrap()) else {
+            panic!("{action}")
+        };
+        assert_eq!(change.head_sha, "aa11bb22cc33dd44ee55ff66aa77bb88cc99dd00");
+        assert_eq!(change.name.as_deref(), Some("ade/verify"));
     }
+}
+
+#[test]
+fn statuses_and_check_suites_name_their_commit() {
+    let status = br#"{"id": 1, "sha": "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+        "context": "ci/test", "state": "failure", "description": "3 failed",
+        "repository": {"id": 1, "full_name": "acme/widgets", "private": false},
+        "sender": null}"#;
+    let EventKind::CheckChanged(change) = event_of(read("status", status).unwrap()) else {
+        panic!()
+    };
+    assert_eq!(change.head_sha, "6113728f27ae82c7b1a177c8d03f9e96e0adf246");
+    assert_eq!(change.name.as_deref(), Some("ci/test"));
+    let suite = br#"{"action": "completed", "check_suite": {"id": 5, "head_sha": "abc"},
+        "repository": {"id": 1, "full_name": "acme/widgets", "private": false}}"#;
+    let EventKind::CheckChanged(change) = event_of(read("check_suite", suite).unwrap()) else {
+        panic!()
+    };
+    assert_eq!((change.head_sha.as_str(), change.name), ("abc", None));
+    assert!(
+        read("status", b"{}").is_err(),
+        "a status without its commit is malformed"
+    );
 }
 
 #[test]
@@ -399,14 +423,7 @@ fn other_events_are_ignored_with_their_name() {
     let label = br#"{"action": "created", "label": {"name": "bug"}}"#;
     let reason = ignored(read("label", label).unwrap());
     assert_eq!(reason, "label created: not an event ade acts on");
-    for event in [
-        "status",
-        "check_suite",
-        "create",
-        "delete",
-        "release",
-        "fork",
-    ] {
+    for event in ["create", "delete", "release", "fork"] {
         assert!(ignored(read(event, b"{}").unwrap()).starts_with(event));
     }
 }

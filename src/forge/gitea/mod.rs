@@ -5,6 +5,7 @@
 //! (`forge::http`), and what the dialect does its own way (`forge::rest`'s parts) in `issues`,
 //! `repos`, `pulls`, `reviews` and `statuses`.
 
+mod external;
 mod issues;
 mod pulls;
 mod repos;

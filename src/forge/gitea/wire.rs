@@ -131,6 +131,26 @@ pub(super) struct CommitStatus {
     pub id: i64,
 }
 
+/// `GET /repos/{owner}/{repo}/commits/{ref}/status`: the newest status of each context.
+#[derive(Deserialize)]
+pub(super) struct CombinedStatus {
+    /// Gitea answers `null` for a commit without statuses.
+    #[serde(default)]
+    pub statuses: Option<Vec<Status>>,
+}
+
+/// One commit status as Gitea's `CommitStatus` names its fields (`status`, not GitHub's
+/// `state`).
+#[derive(Deserialize)]
+pub(super) struct Status {
+    pub context: String,
+    pub status: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub target_url: Option<String>,
+}
+
 /// The answer of `GET /orgs/{org}/teams/search`.
 #[derive(Debug, Deserialize)]
 pub(super) struct TeamSearch {

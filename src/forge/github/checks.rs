@@ -12,7 +12,8 @@ use super::{Call, GithubForge, annotations, repo_path, wire};
 use crate::forge::http::{backoff, encode_segment, query, truncate_chars};
 use crate::forge::rest::Checks;
 use crate::forge::{
-    Check, CheckAnnotation, CheckRef, CheckState, CheckTarget, ForgeError, ForgeResult, RepoRef,
+    Check, CheckAnnotation, CheckRef, CheckState, CheckTarget, ExternalCheck, ForgeError,
+    ForgeResult, RepoRef,
 };
 use serde_json::{Map, Value};
 
@@ -59,6 +60,15 @@ impl Checks for GithubForge {
                 result => return result.map(|id| CheckRef { id }),
             }
         }
+    }
+
+    async fn external_checks(
+        gh: &GithubForge,
+        repo: &RepoRef,
+        sha: &str,
+        names: &[String],
+    ) -> ForgeResult<Vec<ExternalCheck>> {
+        super::external::read(gh, repo, sha, names).await
     }
 }
 

@@ -10,6 +10,7 @@ mod annotations;
 mod checks;
 mod drafts;
 mod endpoint;
+mod external;
 mod issues;
 mod jwt;
 pub mod permissions;

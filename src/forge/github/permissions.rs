@@ -163,6 +163,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/repos/{}/{}/commits/{}/check-runs",
         Some(("checks", Read)),
     ),
+    // External checks: other apps' check runs (read above) and the commit statuses.
+    call(
+        "GET",
+        "/repos/{}/{}/commits/{}/status",
+        Some(("statuses", Read)),
+    ),
     // Fetching the repository and pushing run branches.
     call("GIT", "fetch", Some(("contents", Read))),
     call("GIT", "push", Some(("contents", Write))),
@@ -171,11 +177,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
 /// The webhook events ade acts on (installation events reach every app without asking).
 pub const EVENTS: &[&str] = &[
     "check_run",
+    "check_suite",
     "issue_comment",
     "issues",
     "pull_request",
     "pull_request_review",
     "push",
+    "status",
 ];
 
 /// The endpoint a call of `method` on `path` (without its query) is, if the table has it.
@@ -234,6 +242,7 @@ mod tests {
         assert_eq!(needed["contents"], Write);
         assert_eq!(needed["metadata"], Read);
         assert!(!needed.contains_key("administration"), "{needed:?}");
-        assert_eq!(needed.len(), 6, "{needed:?}");
+        assert_eq!(needed["statuses"], Read);
+        assert_eq!(needed.len(), 7, "{needed:?}");
     }
 }

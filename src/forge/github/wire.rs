@@ -130,6 +130,62 @@ pub(super) struct Annotation {
     pub annotation_level: Option<String>,
     #[serde(default)]
     pub message: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+/// `GET /repos/{owner}/{repo}/commits/{ref}/check-runs`, read for external checks.
+#[derive(Deserialize)]
+pub(super) struct ExternalRuns {
+    pub check_runs: Vec<ExternalRun>,
+}
+
+/// A check run of another app: what an external check shows.
+#[derive(Deserialize)]
+pub(super) struct ExternalRun {
+    pub id: i64,
+    pub name: String,
+    pub status: String,
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    #[serde(default)]
+    pub details_url: Option<String>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+    #[serde(default)]
+    pub output: Option<ExternalOutput>,
+    #[serde(default)]
+    pub app: Option<CheckApp>,
+}
+
+/// A check run's output, as an external check shows it.
+#[derive(Deserialize)]
+pub(super) struct ExternalOutput {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub annotations_count: Option<u64>,
+}
+
+/// `GET /repos/{owner}/{repo}/commits/{ref}/status`: the newest status of each context.
+#[derive(Deserialize)]
+pub(super) struct CombinedStatus {
+    pub statuses: Vec<Status>,
+}
+
+/// One commit status (`simple-commit-status`).
+#[derive(Deserialize)]
+pub(super) struct Status {
+    pub context: String,
+    pub state: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub target_url: Option<String>,
 }
 
 /// The app that owns a check run.

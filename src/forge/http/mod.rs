@@ -7,7 +7,7 @@ mod reply;
 mod retry;
 mod url;
 
-pub(crate) use pages::{Paging, list_pages};
+pub(crate) use pages::{Paging, collect_pages, list_pages, more_after};
 pub(crate) use reply::Reply;
 pub use retry::{ClientOptions, RetryPolicy};
 pub(crate) use retry::{backoff, send_with_retries};

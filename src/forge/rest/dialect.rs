@@ -7,10 +7,10 @@
 
 use crate::forge::http::Reply;
 use crate::forge::{
-    BranchHead, BranchProtection, Check, CheckRef, CheckTarget, CloneCredential, ForgeComment,
-    ForgeIssue, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview, ForgeReviewComment,
-    GitAccess, MergeMethod, MergeRefusal, NewPullRequest, Permission, Reaction, RepoComment,
-    RepoRef, Team,
+    BranchHead, BranchProtection, Check, CheckRef, CheckTarget, CloneCredential, ExternalCheck,
+    ForgeComment, ForgeIssue, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview,
+    ForgeReviewComment, GitAccess, MergeMethod, MergeRefusal, NewPullRequest, Permission, Reaction,
+    RepoComment, RepoRef, Team,
 };
 use http::Method;
 use serde::de::DeserializeOwned;
@@ -205,6 +205,14 @@ pub(crate) trait Checks: Client {
         check: &Check,
         target: CheckTarget,
     ) -> ForgeResult<CheckRef>;
+
+    /// The checks named `names` others posted on `sha` ([`Forge::external_checks`](crate::forge::Forge::external_checks)).
+    async fn external_checks(
+        forge: &Self,
+        repo: &RepoRef,
+        sha: &str,
+        names: &[String],
+    ) -> ForgeResult<Vec<ExternalCheck>>;
 }
 
 /// A whole dialect, which makes it a [`Forge`](crate::forge::Forge) (`operations.rs`).

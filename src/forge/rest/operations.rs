@@ -7,10 +7,10 @@ use super::{Checks, Issues, Pulls, Repos, Reviews, read_pull, repo_path};
 use crate::forge::http::encode_segment;
 use crate::forge::wire;
 use crate::forge::{
-    BranchHead, BranchProtection, Check, CheckRef, CheckTarget, CloneCredential, Forge,
-    ForgeComment, ForgeError, ForgeIssue, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview,
-    ForgeReviewComment, GitAccess, MergeMethod, NewPullRequest, Permission, PullRequestUpdate,
-    Reaction, RepoComment, RepoRef, Team,
+    BranchHead, BranchProtection, Check, CheckRef, CheckTarget, CloneCredential, ExternalCheck,
+    Forge, ForgeComment, ForgeError, ForgeIssue, ForgeKind, ForgePullRequest, ForgeResult,
+    ForgeReview, ForgeReviewComment, GitAccess, MergeMethod, NewPullRequest, Permission,
+    PullRequestUpdate, Reaction, RepoComment, RepoRef, Team,
 };
 use http::Method;
 use serde_json::{Map, Value, json};
@@ -193,6 +193,15 @@ impl<D: Dialect> Forge for D {
         target: CheckTarget,
     ) -> ForgeResult<CheckRef> {
         Checks::set_check(self, repo, check, target).await
+    }
+
+    async fn external_checks(
+        &self,
+        repo: &RepoRef,
+        sha: &str,
+        names: &[String],
+    ) -> ForgeResult<Vec<ExternalCheck>> {
+        Checks::external_checks(self, repo, sha, names).await
     }
 
     async fn pull_request(&self, repo: &RepoRef, number: i64) -> ForgeResult<ForgePullRequest> {

@@ -8,8 +8,8 @@ use std::fmt::Display;
 use std::time::Duration;
 
 use super::{
-    BudgetPolicy, EffectivePolicy, ExecutionPolicy, RateLimitPolicy, RejectPolicy, RetentionPolicy,
-    VerificationStep,
+    BudgetPolicy, EffectivePolicy, ExecutionPolicy, ExternalChecks, RateLimitPolicy, RejectPolicy,
+    RetentionPolicy, VerificationStep,
 };
 use crate::policy::diagnostic::PolicyDiagnostic;
 use crate::policy::file::{Environment, Policy, StepKind};
@@ -36,6 +36,7 @@ pub fn effective(
         agents: merge.agents(),
         execution: merge.execution(),
         verification: merge.verification(),
+        external_checks: merge.external_checks(),
         auto_reject: RejectPolicy {
             action: merge
                 .pick(|p| p.auto_reject.action)
@@ -231,6 +232,23 @@ impl Merge<'_> {
             .collect();
         resolved.sort_by_key(|step| step.kind != StepKind::Static);
         resolved
+    }
+
+    fn external_checks(&mut self) -> ExternalChecks {
+        let cap = self.server.limits.max_external_timeout_secs;
+        let timeout = self.capped(
+            &["verification", "external_timeout_secs"],
+            |p| p.verification.external_timeout_secs,
+            builtin::EXTERNAL_TIMEOUT_SECS,
+            (cap, "max_external_timeout_secs"),
+        );
+        ExternalChecks {
+            names: self
+                .pick(|p| p.verification.external_checks.clone())
+                .map(|(names, _)| names)
+                .unwrap_or_default(),
+            timeout: Duration::from_secs(timeout),
+        }
     }
 
     fn retention(&mut self) -> RetentionPolicy {

@@ -193,3 +193,24 @@ fn oversized_and_unreadable_files_are_one_diagnostic() {
     assert_eq!(missing[0].position, None);
     assert!(missing[0].message.starts_with("cannot read the file"));
 }
+
+#[test]
+fn external_checks_must_be_names_a_forge_could_show_and_never_ades_own() {
+    assert_eq!(
+        errors(
+            "[verification]\nexternal_checks = [\"ade/verify\", \"\", \" ci\", \"ci/test\", \"ci/test\"]\nexternal_timeout_secs = 0\n"
+        ),
+        [
+            "config.toml:2:20: verification.external_checks[0]: `ade/verify` is one of ade's own checks, which never count as external ones",
+            "config.toml:2:34: verification.external_checks[1]: check names have 1 to 100 characters; this has 0",
+            "config.toml:2:38: verification.external_checks[2]: a check name may not start or end with spaces or hold control characters",
+            "config.toml:2:56: verification.external_checks[4]: `ci/test` is listed twice",
+            "config.toml:3:1: verification.external_timeout_secs: must be at least 1",
+        ]
+    );
+    assert_eq!(
+        errors("[verification]\nexternal_checks = [\"ADE/policy\"]\n").len(),
+        1
+    );
+    assert!(errors("[verification]\nexternal_checks = [\"ci/test\"]\n").is_empty());
+}

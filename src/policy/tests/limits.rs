@@ -224,3 +224,31 @@ approve = \"write\"
     let typo = toml::from_str::<ServerPolicy>("[limits]\nmax_paralelism = 4\n").unwrap_err();
     assert!(typo.message().contains("unknown field `max_paralelism`"));
 }
+
+#[test]
+fn external_checks_wait_as_long_as_the_server_allows() {
+    let repo = "[verification]\nexternal_checks = [\"ci/test\", \"Build / lint (ubuntu)\"]\n";
+    let policy = effective(&ServerPolicy::default(), &read(repo)).unwrap();
+    assert_eq!(
+        policy.external_checks.names,
+        ["ci/test", "Build / lint (ubuntu)"]
+    );
+    assert_eq!(policy.external_checks.timeout, Duration::from_secs(1800));
+    let none = effective(&ServerPolicy::default(), &Policy::default()).unwrap();
+    assert!(!none.external_checks.any());
+    let longer = "[verification]\nexternal_checks = [\"ci/test\"]\nexternal_timeout_secs = 20000\n";
+    assert_eq!(
+        refused(&ServerPolicy::default(), longer),
+        [
+            "config.toml:3:1: verification.external_timeout_secs: 20000 is above the server's limit of 14400 (limits.max_external_timeout_secs)"
+        ]
+    );
+    let mut server = ServerPolicy::default();
+    server.limits.max_external_timeout_secs = 600;
+    let capped = effective(
+        &server,
+        &read("[verification]\nexternal_checks = [\"ci\"]\n"),
+    )
+    .unwrap();
+    assert_eq!(capped.external_checks.timeout, Duration::from_secs(600));
+}

@@ -94,7 +94,7 @@ fn setting_a_key_to_its_documented_default_changes_nothing() {
 #[test]
 fn every_documented_cap_refuses_a_value_above_it() {
     let caps = caps(&schema());
-    assert_eq!(caps.len(), 18, "{caps:?}");
+    assert_eq!(caps.len(), 19, "{caps:?}");
     let limits = serde_json::to_value(Limits::default()).unwrap();
     for (key, limit) in caps {
         let above = limits[&limit].as_u64().unwrap() + 1;

@@ -3,12 +3,14 @@
 //! then sends the webhooks the real forge would send. The test handle, the `/_sim/` control
 //! endpoints and the API routes all come through here, so every path sends the same deliveries.
 
+mod checks;
 mod drafts;
 mod issues;
 mod pulls;
 mod push;
 mod reviews;
 
+pub use checks::{NewCheckRun, NewStatus, post_check_run, post_status};
 pub use drafts::{gitea_draft_title, set_draft};
 pub use issues::{add_labels, comment, edit_comment, open_issue, react, set_open};
 pub use pulls::{PullSpec, merge, open_pull, rerequest_check, update_pull};
@@ -138,6 +140,26 @@ pub enum HookEvent {
         /// The check run.
         check_run_id: i64,
         /// Who.
+        sender: String,
+    },
+    /// Another app's check run was created or completed (GitHub).
+    CheckRunChanged {
+        /// `owner/name`.
+        repo: String,
+        /// The check run.
+        check_run_id: i64,
+        /// The app's bot.
+        sender: String,
+        /// `created` or `completed`.
+        action: &'static str,
+    },
+    /// A commit status was set.
+    StatusSet {
+        /// `owner/name`.
+        repo: String,
+        /// The status.
+        status_id: i64,
+        /// Who set it.
         sender: String,
     },
 }

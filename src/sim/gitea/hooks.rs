@@ -13,7 +13,7 @@ use crate::forge::Permission;
 use crate::forge::ReviewState;
 use serde_json::{Value, json};
 
-/// The deliveries Gitea sends for `event` (none for check re-runs, which Gitea does not have).
+/// The deliveries Gitea sends for `event` (none for check runs, which Gitea does not have).
 pub async fn build(sim: &Sim, event: &HookEvent) -> Vec<Outgoing> {
     build_one(sim, event).await.into_iter().collect()
 }
@@ -151,7 +151,17 @@ async fn build_one(sim: &Sim, event: &HookEvent) -> Option<Outgoing> {
             let body = push(sim, &repo, branch, before, after, sender).await;
             ("push", "push", repo, sender, body)
         }
-        HookEvent::CheckRerequested { .. } => return None,
+        HookEvent::CheckRerequested { .. } | HookEvent::CheckRunChanged { .. } => return None,
+        HookEvent::StatusSet {
+            repo,
+            status_id,
+            sender,
+        } => {
+            let repo = repo_of(sim, repo)?;
+            let status = repo.statuses.iter().find(|s| s.id == *status_id)?;
+            let body = status_event(sim, &repo, status);
+            ("status", "status", repo, sender, body)
+        }
     };
     let sender_permission = if event_name == "push" || event_type == "pull_request_sync" {
         Permission::Admin
@@ -168,6 +178,36 @@ async fn build_one(sim: &Sim, event: &HookEvent) -> Option<Outgoing> {
         event: event_name.to_owned(),
         event_type: Some(event_type.to_owned()),
         body,
+    })
+}
+
+/// Gitea's `CommitStatusPayload`: the commit, the status's context, state, description and
+/// link, and its id and times.
+fn status_event(sim: &Sim, repo: &Repo, status: &super::super::state::CommitStatus) -> Value {
+    let base = &sim.base_url;
+    let full = repo.full_name();
+    let when = super::super::time::rfc3339(status.created_at);
+    json!({
+        "commit": {
+            "id": status.sha,
+            "message": "",
+            "url": format!("{base}/{full}/commit/{}", status.sha),
+            "author": { "name": status.creator, "email": format!("{}@noreply.localhost", status.creator), "username": status.creator },
+            "committer": { "name": status.creator, "email": format!("{}@noreply.localhost", status.creator), "username": status.creator },
+            "verification": Value::Null,
+            "timestamp": when,
+            "added": [],
+            "removed": [],
+            "modified": [],
+        },
+        "context": status.context,
+        "created_at": when,
+        "description": status.description,
+        "id": status.id,
+        "sha": status.sha,
+        "state": status.state,
+        "target_url": status.target_url,
+        "updated_at": when,
     })
 }
 

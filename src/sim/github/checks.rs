@@ -189,6 +189,7 @@ pub async fn create_check_run(
             external_id: None,
             started_at: now,
             completed_at: None,
+            app: None,
         };
         apply(&mut run, request, added, now);
         r.check_runs.push(run.clone());

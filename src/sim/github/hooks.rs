@@ -25,7 +25,9 @@ async fn build_one(sim: &Sim, event: &HookEvent) -> Option<Outgoing> {
         | HookEvent::Pull { repo, .. }
         | HookEvent::Review { repo, .. }
         | HookEvent::Push { repo, .. }
-        | HookEvent::CheckRerequested { repo, .. } => repo,
+        | HookEvent::CheckRerequested { repo, .. }
+        | HookEvent::CheckRunChanged { repo, .. }
+        | HookEvent::StatusSet { repo, .. } => repo,
     };
     let (owner, name) = repo_name.split_once('/')?;
     let repo = sim.repo(owner, name)?;
@@ -112,6 +114,21 @@ async fn build_one(sim: &Sim, event: &HookEvent) -> Option<Outgoing> {
                 json!({ "action": "rerequested", "check_run": json::check_run_event(sim, &repo, run) }),
             )
         }
+        HookEvent::CheckRunChanged {
+            check_run_id,
+            action,
+            ..
+        } => {
+            let run = repo.check_runs.iter().find(|c| c.id == *check_run_id)?;
+            (
+                "check_run",
+                json!({ "action": action, "check_run": json::check_run_event(sim, &repo, run) }),
+            )
+        }
+        HookEvent::StatusSet { status_id, .. } => {
+            let status = repo.statuses.iter().find(|s| s.id == *status_id)?;
+            ("status", json::status_event(sim, &repo, status))
+        }
     };
     let sender = match event {
         HookEvent::IssueOpened { sender, .. }
@@ -120,7 +137,9 @@ async fn build_one(sim: &Sim, event: &HookEvent) -> Option<Outgoing> {
         | HookEvent::Pull { sender, .. }
         | HookEvent::Review { sender, .. }
         | HookEvent::Push { sender, .. }
-        | HookEvent::CheckRerequested { sender, .. } => sender,
+        | HookEvent::CheckRerequested { sender, .. }
+        | HookEvent::CheckRunChanged { sender, .. }
+        | HookEvent::StatusSet { sender, .. } => sender,
     };
     if event_name != "push" {
         body["repository"] = json::repository(sim, &repo, None);

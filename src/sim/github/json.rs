@@ -6,7 +6,7 @@ use super::super::core::{PullGit, Sim};
 use super::super::git::MergeStyle;
 use super::super::routes;
 use super::super::state::{
-    CheckRun, Comment, Installation, Issue, Label, Pull, Repo, Review, User,
+    CheckRun, Comment, CommitStatus, Installation, Issue, Label, Pull, Repo, Review, User,
 };
 use super::super::time::rfc3339;
 use crate::forge::Permission;
@@ -621,6 +621,94 @@ pub fn app(sim: &Sim) -> Value {
     })
 }
 
+/// Another GitHub App (a CI that posts check runs), named by its slug: an id of its own, no
+/// permissions or events shown.
+pub fn other_app(sim: &Sim, slug: &str) -> Value {
+    let id = OTHER_APP_ID + slug.bytes().map(i64::from).sum::<i64>();
+    let mut other = app(sim);
+    other["id"] = json!(id);
+    other["slug"] = json!(slug);
+    other["node_id"] = json!(node_id("App", id));
+    other["client_id"] = json!(format!("Iv1.{id:016x}"));
+    other["owner"] = user_named(sim, slug);
+    other["name"] = json!(slug);
+    other["description"] = json!("a CI, played by the forge simulator");
+    other["html_url"] = json!(format!("{}/apps/{slug}", sim.base_url));
+    other["permissions"] = json!({ "checks": "write", "statuses": "write" });
+    other["events"] = json!([]);
+    other["installations_count"] = json!(1);
+    other
+}
+
+/// The body of a `status` delivery (without `repository`, `sender` and `installation`, which
+/// every delivery gets): the status's fields at the top, and its commit.
+pub fn status_event(sim: &Sim, repo: &Repo, status: &CommitStatus) -> Value {
+    let base = &sim.base_url;
+    let full = repo.full_name();
+    let sha = &status.sha;
+    let mut user = user_named(sim, &status.creator);
+    if let Some(fields) = user.as_object_mut() {
+        fields.remove("user_view_type");
+    }
+    let creator = sim.user_or_ghost(&status.creator);
+    let email = sim.noreply_email(creator.id, &creator.login);
+    json!({
+        "id": status.id,
+        "sha": sha,
+        "name": full,
+        "target_url": (!status.target_url.is_empty()).then(|| status.target_url.clone()),
+        "avatar_url": Value::Null,
+        "context": status.context,
+        "description": status.description,
+        "state": status.state,
+        "commit": {
+            "sha": sha,
+            "node_id": node_id("Commit", status.id),
+            "commit": {
+                "author": { "name": status.creator, "email": email, "date": rfc3339(status.created_at) },
+                "committer": { "name": status.creator, "email": email, "date": rfc3339(status.created_at) },
+                "message": "",
+                "tree": { "sha": sha, "url": format!("{base}/repos/{full}/git/trees/{sha}") },
+                "url": format!("{base}/repos/{full}/git/commits/{sha}"),
+                "comment_count": 0,
+                "verification": { "verified": false, "reason": "unsigned", "signature": Value::Null, "payload": Value::Null, "verified_at": Value::Null },
+            },
+            "url": format!("{base}/repos/{full}/commits/{sha}"),
+            "html_url": format!("{base}/{full}/commit/{sha}"),
+            "comments_url": format!("{base}/repos/{full}/commits/{sha}/comments"),
+            "author": user,
+            "committer": user,
+            "parents": [],
+        },
+        "branches": [],
+        "created_at": rfc3339(status.created_at),
+        "updated_at": rfc3339(status.created_at),
+    })
+}
+
+/// Where the ids of other apps start, far from the simulated app's.
+const OTHER_APP_ID: i64 = 900_000;
+
+/// A commit status as GitHub's REST API shows it (`status`, and `simple-commit-status` without
+/// `creator`).
+pub fn commit_status(sim: &Sim, repo: &Repo, status: &CommitStatus) -> Value {
+    let base = &sim.base_url;
+    let creator = sim.user_or_ghost(&status.creator);
+    json!({
+        "url": format!("{base}/repos/{}/statuses/{}", repo.full_name(), status.sha),
+        "avatar_url": format!("{base}/avatars/u/{}", creator.id),
+        "id": status.id,
+        "node_id": node_id("StatusContext", status.id),
+        "state": status.state,
+        "description": status.description,
+        "target_url": (!status.target_url.is_empty()).then(|| status.target_url.clone()),
+        "context": status.context,
+        "created_at": rfc3339(status.created_at),
+        "updated_at": rfc3339(status.created_at),
+        "creator": user_named(sim, &status.creator),
+    })
+}
+
 /// The permissions the simulated app asks for, and each installation grants unless a test says
 /// otherwise: what deploy/github-app-manifest.json asks for, and commit statuses.
 pub const APP_PERMISSIONS: &[(&str, &str)] = &[
@@ -706,7 +794,10 @@ pub fn check_run(sim: &Sim, repo: &Repo, run: &CheckRun) -> Value {
         "name": run.name,
         // The REST `check-run` names only its suite's id.
         "check_suite": { "id": run.id + 500_000 },
-        "app": app(sim),
+        "app": match &run.app {
+            Some(slug) => other_app(sim, slug),
+            None => app(sim),
+        },
         "pull_requests": pulls,
     })
 }

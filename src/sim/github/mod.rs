@@ -14,6 +14,7 @@ mod pulls;
 mod repos;
 mod review_comments;
 pub mod scopes;
+mod statuses;
 mod teams;
 
 pub use app::random_token;
@@ -128,5 +129,13 @@ pub fn router() -> Router<Arc<Sim>> {
         .route(
             "/repos/{owner}/{repo}/commits/{git_ref}/check-runs",
             get(checks::list_for_ref),
+        )
+        .route(
+            "/repos/{owner}/{repo}/commits/{git_ref}/status",
+            get(statuses::combined_status),
+        )
+        .route(
+            "/repos/{owner}/{repo}/commits/{git_ref}/statuses",
+            get(statuses::list_statuses),
         )
 }

@@ -44,6 +44,9 @@ fn needed(method: &Method, path: &str) -> Option<(&'static str, bool)> {
         ["repos", _, _, "pulls", ..] => "pull_requests",
         ["repos", _, _, "labels" | "issues", ..] => "issues",
         ["repos", _, _, "check-runs", ..] | ["repos", _, _, "commits", _, "check-runs"] => "checks",
+        ["repos", _, _, "statuses", ..] | ["repos", _, _, "commits", _, "status" | "statuses"] => {
+            "statuses"
+        }
         ["repos", ..] => "metadata",
         ["orgs", _, "teams", ..] => "members",
         _ => return None,

@@ -345,6 +345,25 @@ impl Simulator {
         actions::rerequest_check(&self.sim, repo, check_run_id, actor).await
     }
 
+    /// A CI posts a check run on a commit (GitHub), sending `check_run` `created` or
+    /// `completed`; returns its id.
+    pub async fn post_check_run(
+        &self,
+        repo: &str,
+        run: actions::NewCheckRun,
+    ) -> Result<i64, ActionError> {
+        actions::post_check_run(&self.sim, repo, run).await
+    }
+
+    /// A CI sets a commit status (GitHub, Gitea, Forgejo), sending `status`; returns its id.
+    pub async fn post_status(
+        &self,
+        repo: &str,
+        status: actions::NewStatus,
+    ) -> Result<i64, ActionError> {
+        actions::post_status(&self.sim, repo, status).await
+    }
+
     // ----- the call record -----
 
     /// Every API and git call received, oldest first.

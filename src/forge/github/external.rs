@@ -1,0 +1,286 @@
+//! External checks on GitHub: the check runs of other apps and the commit statuses on a commit,
+//! read while verification waits for the policy's `external_checks`. Only the fields ade uses are
+//! read (the REST description's `check-run`, `simple-commit-status` and `check-annotation`), and
+//! each text is cut to [`ExternalCheck::MAX_TEXT`] characters before anything else sees it.
+
+use super::{Call, GithubForge, PAGING, repo_path, wire};
+use crate::forge::http::{collect_pages, encode_segment, more_after, query, truncate_chars};
+use crate::forge::{
+    ExternalAnnotation, ExternalCheck, ExternalSource, ExternalState, ForgeResult, RepoRef,
+};
+
+/// The named checks on `sha`: the newest check run of each name that another app posted, with
+/// the annotations of a failed one, and the newest status of each named context.
+pub(super) async fn read(
+    gh: &GithubForge,
+    repo: &RepoRef,
+    sha: &str,
+    names: &[String],
+) -> ForgeResult<Vec<ExternalCheck>> {
+    let own_app = gh.key.app_id() as i64;
+    let mut checks = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    let runs = check_runs(gh, repo, sha).await?;
+    for run in &runs {
+        let Some(name) = names.iter().find(|n| **n == run.name) else {
+            continue;
+        };
+        let owned = run.app.as_ref().and_then(|a| a.id) == Some(own_app);
+        if owned || seen.contains(&name.as_str()) {
+            continue;
+        }
+        seen.push(name.as_str());
+        let mut check = from_run(run);
+        let noted = run
+            .output
+            .as_ref()
+            .and_then(|o| o.annotations_count)
+            .is_some_and(|n| n > 0);
+        if check.state == ExternalState::Failed && noted {
+            check.annotations = annotations(gh, repo, run.id).await?;
+        }
+        checks.push(check);
+    }
+    let what = format!("read the statuses of {sha} in {}", repo.full_name());
+    let path = repo_path(repo, &format!("/commits/{}/status", encode_segment(sha)));
+    let statuses = collect_pages(|page, before| {
+        let path = format!(
+            "{path}{}",
+            query(&[
+                (PAGING.size_param, &PAGING.size.to_string()),
+                ("page", &page.to_string()),
+            ])
+        );
+        let what = what.clone();
+        async move {
+            let reply = gh.repo_call(repo, Call::get(path, &what)).await?;
+            let combined: wire::CombinedStatus = reply.success_json(&what)?;
+            let more = more_after(&reply, combined.statuses.len(), PAGING.size, before);
+            Ok((combined.statuses, more))
+        }
+    })
+    .await?;
+    let mut contexts: Vec<&str> = Vec::new();
+    for status in &statuses {
+        if names.contains(&status.context) && !contexts.contains(&status.context.as_str()) {
+            contexts.push(&status.context);
+            checks.push(from_status(status));
+        }
+    }
+    Ok(checks)
+}
+
+/// Every check run on `sha` (GitHub's `filter=latest`: the newest of each name and app).
+async fn check_runs(
+    gh: &GithubForge,
+    repo: &RepoRef,
+    sha: &str,
+) -> ForgeResult<Vec<wire::ExternalRun>> {
+    let what = format!("read the check runs of {sha} in {}", repo.full_name());
+    let path = repo_path(
+        repo,
+        &format!("/commits/{}/check-runs", encode_segment(sha)),
+    );
+    collect_pages(|page, before| {
+        let path = format!(
+            "{path}{}",
+            query(&[
+                ("filter", "latest"),
+                (PAGING.size_param, &PAGING.size.to_string()),
+                ("page", &page.to_string()),
+            ])
+        );
+        let what = what.clone();
+        async move {
+            let reply = gh.repo_call(repo, Call::get(path, &what)).await?;
+            let runs: wire::ExternalRuns = reply.success_json(&what)?;
+            let more = more_after(&reply, runs.check_runs.len(), PAGING.size, before);
+            Ok((runs.check_runs, more))
+        }
+    })
+    .await
+}
+
+/// The first page of a failed run's annotations, at most [`ExternalCheck::MAX_ANNOTATIONS`].
+async fn annotations(
+    gh: &GithubForge,
+    repo: &RepoRef,
+    id: i64,
+) -> ForgeResult<Vec<ExternalAnnotation>> {
+    let what = format!(
+        "read the annotations of check run {id} in {}",
+        repo.full_name()
+    );
+    let per_page = ExternalCheck::MAX_ANNOTATIONS.to_string();
+    let path = repo_path(repo, &format!("/check-runs/{id}/annotations"))
+        + &query(&[("per_page", &per_page)]);
+    let found: Vec<wire::Annotation> = gh
+        .repo_call(repo, Call::get(path, &what))
+        .await?
+        .success_json(&what)?;
+    Ok(found
+        .into_iter()
+        .take(ExternalCheck::MAX_ANNOTATIONS)
+        .map(|a| ExternalAnnotation {
+            path: cut(a.path),
+            start_line: a.start_line,
+            level: a.annotation_level.map(cut),
+            title: a.title.map(cut),
+            message: a.message.map(cut),
+        })
+        .collect())
+}
+
+/// A check run's state: GitHub's branch protection counts `success`, `neutral` and `skipped` as
+/// passing; every other conclusion (and a completed run without one) fails.
+fn run_state(status: &str, conclusion: Option<&str>) -> ExternalState {
+    match (status, conclusion) {
+        ("completed", Some("success" | "neutral" | "skipped")) => ExternalState::Passed,
+        ("completed", _) => ExternalState::Failed,
+        _ => ExternalState::Pending,
+    }
+}
+
+/// A commit status's state: `pending` waits, `success` passes, `failure`, `error` and anything
+/// else fails.
+fn status_state(state: &str) -> ExternalState {
+    match state {
+        "pending" => ExternalState::Pending,
+        "success" => ExternalState::Passed,
+        _ => ExternalState::Failed,
+    }
+}
+
+fn from_run(run: &wire::ExternalRun) -> ExternalCheck {
+    let output = run.output.as_ref();
+    let text = |pick: fn(&wire::ExternalOutput) -> Option<&String>| {
+        output.and_then(pick).cloned().map(cut)
+    };
+    ExternalCheck {
+        name: run.name.clone(),
+        source: ExternalSource::CheckRun,
+        state: run_state(&run.status, run.conclusion.as_deref()),
+        conclusion: (run.status == "completed")
+            .then(|| run.conclusion.clone().map(cut))
+            .flatten(),
+        title: text(|o| o.title.as_ref()),
+        summary: text(|o| o.summary.as_ref()),
+        text: text(|o| o.text.as_ref()),
+        annotations: Vec::new(),
+        link: run
+            .details_url
+            .clone()
+            .or_else(|| run.html_url.clone())
+            .map(cut),
+    }
+}
+
+fn from_status(status: &wire::Status) -> ExternalCheck {
+    let state = status_state(&status.state);
+    ExternalCheck {
+        name: status.context.clone(),
+        source: ExternalSource::Status,
+        state,
+        conclusion: (state != ExternalState::Pending).then(|| cut(status.state.clone())),
+        title: None,
+        summary: status.description.clone().map(cut),
+        text: None,
+        annotations: Vec::new(),
+        link: status.target_url.clone().map(cut),
+    }
+}
+
+fn cut(text: String) -> String {
+    if text.chars().count() <= ExternalCheck::MAX_TEXT {
+        text
+    } else {
+        truncate_chars(&text, ExternalCheck::MAX_TEXT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conclusions_pass_as_branch_protection_counts_them() {
+        for (status, conclusion, state) in [
+            ("completed", Some("success"), ExternalState::Passed),
+            ("completed", Some("neutral"), ExternalState::Passed),
+            ("completed", Some("skipped"), ExternalState::Passed),
+            ("completed", Some("failure"), ExternalState::Failed),
+            ("completed", Some("timed_out"), ExternalState::Failed),
+            ("completed", Some("cancelled"), ExternalState::Failed),
+            ("completed", Some("action_required"), ExternalState::Failed),
+            ("completed", None, ExternalState::Failed),
+            ("in_progress", None, ExternalState::Pending),
+            ("queued", None, ExternalState::Pending),
+            ("waiting", None, ExternalState::Pending),
+        ] {
+            assert_eq!(
+                run_state(status, conclusion),
+                state,
+                "{status} {conclusion:?}"
+            );
+        }
+        assert_eq!(status_state("success"), ExternalState::Passed);
+        assert_eq!(status_state("pending"), ExternalState::Pending);
+        assert_eq!(status_state("failure"), ExternalState::Failed);
+        assert_eq!(status_state("error"), ExternalState::Failed);
+        assert_eq!(status_state("surprise"), ExternalState::Failed);
+    }
+
+    #[test]
+    fn a_check_run_is_read_from_the_fields_the_rest_description_names() {
+        let body = serde_json::json!({
+            "total_count": 1,
+            "check_runs": [{
+                "id": 4, "name": "ci/test", "head_sha": "a", "status": "completed",
+                "conclusion": "failure", "details_url": "https://ci.example/4",
+                "html_url": "https://github.com/o/r/runs/4",
+                "output": {"title": "2 tests failed", "summary": "s", "text": "t",
+                           "annotations_count": 2, "annotations_url": "u"},
+                "app": {"id": 77, "slug": "ci"}, "pull_requests": []
+            }]
+        });
+        let runs: wire::ExternalRuns = serde_json::from_value(body).unwrap();
+        let check = from_run(&runs.check_runs[0]);
+        assert_eq!(check.state, ExternalState::Failed);
+        assert_eq!(check.conclusion.as_deref(), Some("failure"));
+        assert_eq!(check.title.as_deref(), Some("2 tests failed"));
+        assert_eq!(check.summary.as_deref(), Some("s"));
+        assert_eq!(check.text.as_deref(), Some("t"));
+        assert_eq!(check.link.as_deref(), Some("https://ci.example/4"));
+        let null_output = serde_json::json!({"id": 5, "name": "x", "status": "queued",
+            "conclusion": null, "details_url": null, "html_url": null,
+            "output": {"title": null, "summary": null, "text": null}, "app": null});
+        let run: wire::ExternalRun = serde_json::from_value(null_output).unwrap();
+        let check = from_run(&run);
+        assert_eq!(check.state, ExternalState::Pending);
+        assert_eq!(
+            (check.conclusion, check.summary, check.link),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn a_status_is_read_and_long_texts_are_cut() {
+        let body = serde_json::json!({
+            "state": "failure", "sha": "a", "total_count": 1, "commit_url": "u", "url": "u",
+            "repository": {},
+            "statuses": [{"id": 1, "node_id": "n", "state": "error", "context": "ci/lint",
+                          "description": "d".repeat(70_000), "target_url": null,
+                          "avatar_url": null, "url": "u", "created_at": "", "updated_at": ""}]
+        });
+        let combined: wire::CombinedStatus = serde_json::from_value(body).unwrap();
+        let check = from_status(&combined.statuses[0]);
+        assert_eq!(check.state, ExternalState::Failed);
+        assert_eq!(check.source, ExternalSource::Status);
+        assert_eq!(check.conclusion.as_deref(), Some("error"));
+        assert_eq!(
+            check.summary.unwrap().chars().count(),
+            ExternalCheck::MAX_TEXT
+        );
+        assert_eq!(check.link, None);
+    }
+}
