@@ -9,13 +9,14 @@
 
 use super::support::story::{MAINTAINER, PATIENCE, READER, REPO, REVIEWER, Story};
 use super::support::verify::{
-    Forge, Policy, Setup, all_done, all_runs, approval_of, approved_goal, comment_with,
-    on_each_database, prompt_of, pull_until, run_of, verify_check,
+    Forge, Policy, Setup, all_done, all_runs, approved_goal, comment_with, on_each_database,
+    prompt_of, pull_until, verify_check,
 };
 use super::support::{TestDb, eventually};
 use ade::forge::{CheckState, ReviewState};
+use ade::lifecycle::State;
 use ade::sim::SimPull;
-use ade::store::runs::RunCause;
+use ade::store::runs::{RunCause, RunRow};
 
 /// Writes six lines of notes and an extra file; once a reviewer asks for a heading, puts one on
 /// top of the notes (and says so in its summary), leaving the extra file alone.
@@ -29,24 +30,71 @@ const TAKES_REVIEWS: &str = "mkdir -p notes\n\
       echo keep > notes/extra.md\n\
     fi\n";
 
-/// A story whose one task's approval is verified and ready for review; returns it.
+/// The verification step of every story here.
+const NOTES_STEP: &str = "test -f notes/t1.md";
+
+/// A story whose one task's approval is verified and ready for review; returns it. The first run
+/// gets an attempt's patience too.
 async fn ready_approval(story: &Story) -> SimPull {
     approved_goal(story, "Project notes", "- [ ] Write the first notes\n").await;
-    let opened = approval_of(story, "t1").await;
-    let ready = pull_until(story, opened.number, "the approval ready", |p| !p.draft).await;
+    let ready = eventually(PATIENCE * 4, "the approval of t1 ready", || async {
+        story
+            .sim
+            .pulls(REPO)
+            .into_iter()
+            .find(|p| p.head.ends_with("-t1") && !p.draft)
+    })
+    .await;
     verify_check(story, &ready.head_sha, &[CheckState::Success]).await;
     ready
 }
 
+/// Attempt `attempt` of `t1` once in one of `states`. An attempt from reviews starts
+/// [`REVIEW_WINDOW`](ade::coordinator::review::requested::REVIEW_WINDOW) after the review, then
+/// runs its agent and verification: on a machine running the whole suite that takes longer than a
+/// story's usual patience.
+async fn attempt(story: &Story, attempt: i64, states: &[&str]) -> RunRow {
+    eventually(
+        PATIENCE * 4,
+        &format!("attempt {attempt} of t1 in {states:?}"),
+        || async {
+            all_runs(story).await.into_iter().find(|r| {
+                r.branch.ends_with("-t1")
+                    && r.attempt == attempt
+                    && states.contains(&r.state.as_str())
+            })
+        },
+    )
+    .await
+}
+
+/// ade's comment on `number` containing `text`, waited for as long as an attempt.
+async fn reply_with(story: &Story, number: i64, text: &str) -> String {
+    eventually(
+        PATIENCE * 4,
+        &format!("a comment on #{number} with {text:?}"),
+        || async {
+            story
+                .bot_comments(number)
+                .into_iter()
+                .find(|b| b.contains(text))
+        },
+    )
+    .await
+}
+
 /// How many review attempt jobs finished: the job ran and decided.
+/// A connection the store could not give under load counts as none yet.
 async fn review_jobs_done(story: &Story) -> i64 {
-    let mut conn = story.ade.store().reader().await.unwrap();
+    let Ok(mut conn) = story.ade.store().reader().await else {
+        return 0;
+    };
     sqlx::query_scalar::<_, i64>(
         "SELECT COUNT(*) FROM jobs WHERE kind = 'review_attempt' AND state = 'completed'",
     )
     .fetch_one(&mut *conn)
     .await
-    .unwrap()
+    .unwrap_or(0)
 }
 
 // ----- 1. a review with two line comments: one attempt, a reply per comment -----
@@ -81,7 +129,7 @@ async fn review_with_line_comments(forge: Forge, db: TestDb) {
         .await
         .unwrap();
 
-    let second = run_of(&story, "t1", 2, &["succeeded"]).await;
+    let second = attempt(&story, 2, &["succeeded"]).await;
     assert_eq!(second.cause, RunCause::Review, "{second:?}");
     assert_eq!(second.requester, REVIEWER, "the reviewer asked for it");
     assert_eq!(second.base_sha, ready.head_sha, "it continues the approval");
@@ -97,7 +145,7 @@ async fn review_with_line_comments(forge: Forge, db: TestDb) {
         );
     }
 
-    let reply = comment_with(&story, ready.number, "attempt 2 on the review").await;
+    let reply = reply_with(&story, ready.number, "attempt 2 on the review").await;
     for said in [
         "took 1 review asking for changes: it pushed",
         "`ade/verify` passed.",
@@ -151,7 +199,7 @@ async fn a_review_asking_for_changes_runs_the_agent_with_its_line_comments_and_r
 async fn two_reviews_in_a_row(forge: Forge, db: TestDb) {
     let story = Setup::on(forge)
         .agent(TAKES_REVIEWS)
-        .policy(Policy::new().attempts(3))
+        .policy(Policy::new().attempts(3).step("notes", NOTES_STEP))
         .start(db)
         .await;
     let ready = ready_approval(&story).await;
@@ -179,7 +227,7 @@ async fn two_reviews_in_a_row(forge: Forge, db: TestDb) {
         .await
         .unwrap();
 
-    let second = run_of(&story, "t1", 2, &["succeeded"]).await;
+    let second = attempt(&story, 2, &["succeeded"]).await;
     assert_eq!(second.cause, RunCause::Review);
     let prompt = prompt_of(&story, &second);
     for said in [
@@ -192,7 +240,7 @@ async fn two_reviews_in_a_row(forge: Forge, db: TestDb) {
             "one attempt holds both reviews: {said:?}:\n{prompt}"
         );
     }
-    let reply = comment_with(&story, ready.number, "attempt 2 on the reviews").await;
+    let reply = reply_with(&story, ready.number, "attempt 2 on the reviews").await;
     assert!(
         reply.contains("took 2 reviews asking for changes"),
         "{reply}"
@@ -227,7 +275,7 @@ async fn two_reviews_in_a_row_make_one_attempt_on_forgejo() {
 async fn review_by_a_reader(forge: Forge, db: TestDb) {
     let story = Setup::on(forge)
         .agent(TAKES_REVIEWS)
-        .policy(Policy::new().attempts(3))
+        .policy(Policy::new().attempts(3).step("notes", NOTES_STEP))
         .start(db)
         .await;
     let ready = ready_approval(&story).await;
@@ -242,7 +290,7 @@ async fn review_by_a_reader(forge: Forge, db: TestDb) {
         )
         .await
         .unwrap();
-    eventually(PATIENCE, "the review looked at", || async {
+    eventually(PATIENCE * 4, "the review looked at", || async {
         (review_jobs_done(&story).await > 0).then_some(())
     })
     .await;
@@ -278,7 +326,7 @@ async fn a_review_by_a_reader_changes_nothing_on_gitea() {
 async fn attempts_used_up(forge: Forge, db: TestDb) {
     let story = Setup::on(forge)
         .agent(TAKES_REVIEWS)
-        .policy(Policy::new().attempts(1))
+        .policy(Policy::new().attempts(1).step("notes", NOTES_STEP))
         .start(db)
         .await;
     let ready = ready_approval(&story).await;
@@ -293,7 +341,7 @@ async fn attempts_used_up(forge: Forge, db: TestDb) {
         )
         .await
         .unwrap();
-    let reply = comment_with(&story, ready.number, "starts no attempt").await;
+    let reply = reply_with(&story, ready.number, "starts no attempt").await;
     assert!(
         reply.contains("the review asking for changes by max starts no attempt"),
         "{reply}"
@@ -329,7 +377,7 @@ async fn retry_with_another_agent(forge: Forge, db: TestDb) {
     let story = Setup::on(forge)
         .agent(TAKES_REVIEWS)
         .another_agent("other", OTHER)
-        .policy(Policy::new().attempts(3))
+        .policy(Policy::new().attempts(3).step("notes", NOTES_STEP))
         .start(db)
         .await;
     let ready = ready_approval(&story).await;
@@ -338,7 +386,7 @@ async fn retry_with_another_agent(forge: Forge, db: TestDb) {
         .await;
     let reply = comment_with(&story, ready.number, "running task `t1` again").await;
     assert!(reply.contains("with `other` (attempt 2)"), "{reply}");
-    let second = run_of(&story, "t1", 2, &["succeeded"]).await;
+    let second = attempt(&story, 2, &["succeeded"]).await;
     assert_eq!(second.agent, "other");
     let head = second.head_sha.clone().unwrap();
     let notes = story.sim.file(REPO, &head, "notes/t1.md").await.unwrap();
@@ -391,7 +439,7 @@ const SLOW_HEADING: &str = "mkdir -p notes\n\
 async fn review_during_an_attempt(forge: Forge, db: TestDb) {
     let story = Setup::on(forge)
         .agent(SLOW_HEADING)
-        .policy(Policy::new().attempts(3))
+        .policy(Policy::new().attempts(3).step("notes", NOTES_STEP))
         .start(db)
         .await;
     let ready = ready_approval(&story).await;
@@ -406,7 +454,7 @@ async fn review_during_an_attempt(forge: Forge, db: TestDb) {
         )
         .await
         .unwrap();
-    run_of(&story, "t1", 2, &["running"]).await;
+    attempt(&story, 2, &["running"]).await;
     story
         .sim
         .review_with_comments(
@@ -419,10 +467,10 @@ async fn review_during_an_attempt(forge: Forge, db: TestDb) {
         .await
         .unwrap();
 
-    let second = run_of(&story, "t1", 2, &["succeeded"]).await;
+    let second = attempt(&story, 2, &["succeeded"]).await;
     let prompt = prompt_of(&story, &second);
     assert!(!prompt.contains("Add a footer"), "{prompt}");
-    let third = run_of(&story, "t1", 3, &["succeeded"]).await;
+    let third = attempt(&story, 3, &["succeeded"]).await;
     assert_eq!(third.cause, RunCause::Review);
     assert_eq!(
         third.base_sha,
@@ -438,8 +486,8 @@ async fn review_during_an_attempt(forge: Forge, db: TestDb) {
         !prompt.contains("Start with a heading"),
         "the first review went to attempt 2 only:\n{prompt}"
     );
-    comment_with(&story, ready.number, "attempt 2 on the review").await;
-    comment_with(&story, ready.number, "attempt 3 on the review").await;
+    reply_with(&story, ready.number, "attempt 2 on the review").await;
+    reply_with(&story, ready.number, "attempt 3 on the review").await;
     all_done(&story).await;
     assert_eq!(all_runs(&story).await.len(), 3);
 }
