@@ -215,6 +215,9 @@ async fn two_reviews_in_a_row(forge: Forge, db: TestDb) {
         )
         .await
         .unwrap();
+    // A second reviewer a moment later, well within the window: without it, the first review's
+    // attempt would start at once and leave this review to another.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     story
         .sim
         .review_with_comments(
