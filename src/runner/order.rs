@@ -56,6 +56,8 @@ pub struct RunOrder {
     pub requester: String,
     /// What went wrong in the previous attempt, for the agent.
     pub feedback: Option<String>,
+    /// What the feedback answers: a failure, or reviews asking for changes.
+    pub feedback_from: crate::runner::agent::FeedbackFrom,
     /// Paths the agent may not change (normalized, each covering what is below it).
     pub protected_paths: Vec<String>,
     /// The policy's DLP rules beyond the built-in ones.

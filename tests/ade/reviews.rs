@@ -135,6 +135,7 @@ async fn review_with_line_comments(forge: Forge, db: TestDb) {
     assert_eq!(second.base_sha, ready.head_sha, "it continues the approval");
     let prompt = prompt_of(&story, &second);
     for said in [
+        "## What reviewers asked for",
         "Review by max (requested changes):\nThe notes read well, but they need structure.",
         "Comment by max on notes/t1.md:1:\nStart with a heading here.",
         "Comment by max on notes/extra.md:1:\nLeave this file as it is.",

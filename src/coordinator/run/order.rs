@@ -8,6 +8,7 @@ use crate::forge::{Forge, ForgeError, ForgeReview, ForgeReviewComment, GitAccess
 use crate::jobs::JobContext;
 use crate::lifecycle::RunState;
 use crate::policy::EffectivePolicy;
+use crate::runner::agent::FeedbackFrom;
 use crate::runner::{DependencyResult, RunOrder, RunOutcome};
 use crate::store::reviews as reviews_taken;
 use crate::store::runs::{self as store, RunCause};
@@ -121,6 +122,10 @@ pub(super) async fn build(
         expected_branch_head,
         requester: l.run.requester.clone(),
         feedback,
+        feedback_from: match l.run.cause {
+            RunCause::Review => FeedbackFrom::Reviews,
+            RunCause::Start | RunCause::Retry => FeedbackFrom::Failure,
+        },
         protected_paths: policy.protected_paths.clone(),
         dlp_rules: policy.dlp_rules.clone(),
         unscanned_allowed_by,
