@@ -17,6 +17,7 @@ use crate::coordinator::resume::{self, ResumeHandler, ResumeJob, Resumed};
 use crate::coordinator::review::closed::ApprovalClosedHandler;
 use crate::coordinator::review::gate::{GateHandler, GateJob};
 use crate::coordinator::review::pushed::ApprovalPushedHandler;
+use crate::coordinator::review::requested::{ReviewAttemptHandler, ReviewAttemptJob};
 use crate::coordinator::review::rerun::CheckRerunHandler;
 use crate::coordinator::review::reviewed::ApprovalReviewedHandler;
 use crate::coordinator::run::RunHandler;
@@ -449,6 +450,7 @@ fn handlers(
     handlers.register::<CheckRerunJob>(CheckRerunHandler::new(shared.clone()));
     handlers.register::<PolicyCheckJob>(PolicyCheckHandler::new(shared.clone()));
     handlers.register::<GateJob>(GateHandler::new(shared.clone()));
+    handlers.register::<ReviewAttemptJob>(ReviewAttemptHandler::new(shared.clone()));
     handlers.register::<ResumeJob>(ResumeHandler::new(shared.clone()));
     handlers.register::<ForgeWriteJob>(ForgeWriter::new(forges.clone()));
     let run_handlers = runner.map(|runner| {
@@ -598,6 +600,7 @@ mod tests {
             "policy_check",
             "resume_goal",
             "merge_gate",
+            "review_attempt",
             "forge_write",
             "run",
             "verify",

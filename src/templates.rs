@@ -14,6 +14,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("summary.md", include_str!("../templates/summary.md")),
     ("reply.md", include_str!("../templates/reply.md")),
     (
+        "review_reply.md",
+        include_str!("../templates/review_reply.md"),
+    ),
+    (
         "pull_request.md",
         include_str!("../templates/pull_request.md"),
     ),

@@ -16,7 +16,8 @@ use std::time::Duration;
 use ade::config::Config;
 use ade::policy::{AgentPolicy, AgentSet, EffectivePolicy, Environment, ExecutionPolicy};
 use ade::runner::agent::{
-    AgentRegistry, Dependency, PromptMode, Refusal, RunInputs, RunPaths, Selection, StartError,
+    AgentRegistry, Dependency, FeedbackFrom, PromptMode, Refusal, RunInputs, RunPaths, Selection,
+    StartError,
 };
 use ade::runner::env::{Invocation, StdinSource};
 
@@ -123,6 +124,7 @@ fn inputs() -> RunInputs {
         }],
         agents_md: Some("Run `cargo fmt` before committing.\n".into()),
         feedback: Some("test store::tests::dry_run failed:\nassertion failed: writes == 0".into()),
+        feedback_from: FeedbackFrom::Failure,
         protected_paths: vec![".github/workflows".into(), ".ade".into()],
     }
 }

@@ -6,11 +6,12 @@
 
 use super::commands::{self, Reply, Session};
 use super::event_job::{EventJob, EventJobKind, wrong_event};
+use super::roles::{overrides, teams_of};
 use super::shared::Shared;
-use crate::command::{self, Place, Requester, RoleOverrides};
+use crate::command::{self, Place, Requester};
 use crate::coordinator::writes::{ForgeWrite, enqueue_writes};
 use crate::events::{Comment, EventKind};
-use crate::forge::{Forge, ForgeKind, Permission, Reaction, RepoRef, Team};
+use crate::forge::{ForgeKind, Permission, Reaction, RepoRef};
 use crate::jobs::{BoxFuture, Discarded, JobContext, JobError, JobHandler};
 use crate::limits::{Over, Rate};
 use crate::markdown;
@@ -20,7 +21,6 @@ use crate::store::StoreError;
 use crate::store::audit::{self, ActorKind, Entry, Outcome, Scope};
 use crate::store::limits::Want;
 use crate::telemetry;
-use std::collections::HashMap;
 use std::marker::PhantomData;
 
 /// The handler of the jobs of one comment, [`CommandJob`](super::event_job::CommandJob)s or
@@ -430,41 +430,6 @@ fn limited_entry(entry: Entry, over: &Over, command: Option<&command::Command>) 
     }
     entry.action = "command.limited".into();
     entry
-}
-
-/// The teams named in the policy's role grants that `login` belongs to. The forge is asked only
-/// about teams the policy names, and only when it names any.
-async fn teams_of(
-    forge: &dyn Forge,
-    repo: &RepoRef,
-    policy: &EffectivePolicy,
-    login: &str,
-) -> Result<Vec<String>, JobError> {
-    let mut teams = Vec::new();
-    for name in policy.roles.teams.keys() {
-        let Some(team) = Team::parse(name) else {
-            continue;
-        };
-        if forge.is_team_member(repo, &team, login).await? {
-            teams.push(name.clone());
-        }
-    }
-    Ok(teams)
-}
-
-/// The roles the policy sets, in the shape the command table checks.
-fn overrides(policy: &EffectivePolicy) -> RoleOverrides {
-    let mut min_permission = HashMap::new();
-    for verb in command::Verb::ALL {
-        if let Some(needed) = policy.roles.required.required(verb.policy_key()) {
-            min_permission.insert(verb, needed);
-        }
-    }
-    RoleOverrides {
-        users: policy.roles.users.clone().into_iter().collect(),
-        teams: policy.roles.teams.clone().into_iter().collect(),
-        min_permission,
-    }
 }
 
 /// Completes the job, enqueuing `writes` (possibly none) in the same transaction.

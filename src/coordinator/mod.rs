@@ -15,6 +15,7 @@ pub mod reconcile;
 pub mod render;
 pub mod resume;
 pub mod review;
+pub mod roles;
 pub mod run;
 pub mod schedule;
 pub mod shared;

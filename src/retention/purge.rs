@@ -139,7 +139,8 @@ async fn deliveries(
 }
 
 /// Clears `class` from `whose` runs settled before `before`: the last lines of the agent's
-/// output in the run's report (run logs), the failures handed to it (verification logs).
+/// output in the run's report (run logs), the failures and reviews handed to it (verification
+/// logs).
 async fn run_content(
     ctx: &JobContext,
     class: DataClass,
@@ -156,7 +157,10 @@ async fn run_content(
         for id in &ids {
             match class {
                 DataClass::RunLogs => clear_output(&mut tx, *id).await?,
-                _ => rows::clear_feedback(&mut tx, *id).await?,
+                _ => {
+                    rows::clear_feedback(&mut tx, *id).await?;
+                    crate::store::reviews::clear_said(&mut tx, *id).await?;
+                }
             }
             rows::mark_cleared(&mut tx, *id, class).await?;
         }

@@ -19,7 +19,8 @@ pub mod workspace;
 
 pub use order::{
     DependencyResult, Fault, Forget, Forgotten, Removed, RunOrder, RunOutcome, RunProgress,
-    RunReport, Runner, Unscanned, UnscannedFile, VerifyOrder, VerifyOutcome, WarmOrder,
+    RunReport, Runner, Touch, TouchedFile, Unscanned, UnscannedFile, VerifyOrder, VerifyOutcome,
+    WarmOrder,
 };
 
 use env::ContainerRuntime;

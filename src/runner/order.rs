@@ -56,6 +56,8 @@ pub struct RunOrder {
     pub requester: String,
     /// What went wrong in the previous attempt, for the agent.
     pub feedback: Option<String>,
+    /// What the feedback answers: a failure, or reviews asking for changes.
+    pub feedback_from: crate::runner::agent::FeedbackFrom,
     /// Paths the agent may not change (normalized, each covering what is below it).
     pub protected_paths: Vec<String>,
     /// The policy's DLP rules beyond the built-in ones.
@@ -203,12 +205,95 @@ pub struct RunReport {
     /// nothing unread.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unscanned: Option<Unscanned>,
+    /// Where the run changed what, for the reply to the reviews a run took: each path and the
+    /// lines it gained (numbered in the new file). At most [`MAX_TOUCHED_FILES`] paths.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub touched: Vec<TouchedFile>,
     /// Where the run log is, on the runner.
     pub log: Option<String>,
     /// The connections an `allowlist` agent made, by destination and verdict, for the audit
     /// log (`run.egress`); destinations are the agent's text, escaped and redacted.
     #[serde(default, skip_serializing_if = "EgressReport::is_empty")]
     pub egress: EgressReport,
+}
+
+/// Most paths a report's [`RunReport::touched`] lists.
+pub const MAX_TOUCHED_FILES: usize = 200;
+
+/// Most line spans one [`TouchedFile`] lists.
+pub const MAX_TOUCHED_SPANS: usize = 50;
+
+/// One path a run changed, and which lines of it: what the reply to a review says changed where
+/// a reviewer commented.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TouchedFile {
+    /// The path, relative to the repository root, as git stores it (untrusted: escaped where
+    /// shown).
+    pub path: String,
+    /// Added, modified or deleted.
+    pub change: Touch,
+    /// The runs of added lines, `(first, last)` in the new file, in order; empty for a deletion,
+    /// a binary file or a change that only removed lines.
+    pub added: Vec<(u32, u32)>,
+}
+
+/// How a run changed a path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Touch {
+    /// New in the run.
+    Added,
+    /// Changed content or mode.
+    Modified,
+    /// Removed.
+    Deleted,
+}
+
+impl TouchedFile {
+    /// The touched files of a change: each path with its added lines as runs, capped at
+    /// [`MAX_TOUCHED_FILES`] paths and [`MAX_TOUCHED_SPANS`] runs each.
+    pub fn of(changes: &crate::runner::changes::Changes) -> Vec<TouchedFile> {
+        use crate::runner::changes::ChangeKind;
+        changes
+            .files
+            .iter()
+            .take(MAX_TOUCHED_FILES)
+            .map(|file| {
+                let lines = changes
+                    .added
+                    .iter()
+                    .find(|a| a.path == file.path)
+                    .map(|a| a.lines.iter().map(|(n, _)| *n).collect::<Vec<u32>>())
+                    .unwrap_or_default();
+                TouchedFile {
+                    path: file.path.clone(),
+                    change: match file.change {
+                        ChangeKind::Added => Touch::Added,
+                        ChangeKind::Modified => Touch::Modified,
+                        ChangeKind::Deleted => Touch::Deleted,
+                    },
+                    added: spans(&lines),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Line numbers in order as runs of consecutive lines, at most [`MAX_TOUCHED_SPANS`].
+fn spans(lines: &[u32]) -> Vec<(u32, u32)> {
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for &n in lines {
+        if let Some((_, last)) = out.last_mut()
+            && n == last.saturating_add(1)
+        {
+            *last = n;
+        } else if out.len() == MAX_TOUCHED_SPANS {
+            break;
+        } else {
+            out.push((n, n));
+        }
+    }
+    out
 }
 
 /// Content a run pushed without DLP reading it (binary files, content past the scan caps),
@@ -412,5 +497,55 @@ mod tests {
         })
         .unwrap();
         assert!(now.contains(r#""fault":"setup""#), "{now}");
+    }
+
+    #[test]
+    fn touched_files_keep_runs_of_added_lines_per_path() {
+        use crate::runner::changes::{AddedLines, ChangeKind, ChangedFile, Changes, FileMode};
+        let file = |path: &str, change| ChangedFile {
+            path: path.into(),
+            change,
+            mode: FileMode::Regular,
+        };
+        let changes = Changes {
+            files: vec![
+                file("a.md", ChangeKind::Modified),
+                file("gone.md", ChangeKind::Deleted),
+                file("trimmed.md", ChangeKind::Modified),
+            ],
+            added: vec![AddedLines {
+                path: "a.md".into(),
+                lines: [1, 2, 3, 7, 9, 10]
+                    .into_iter()
+                    .map(|n| (n, String::new()))
+                    .collect(),
+            }],
+            ..Changes::default()
+        };
+        let touched = TouchedFile::of(&changes);
+        assert_eq!(
+            touched,
+            vec![
+                TouchedFile {
+                    path: "a.md".into(),
+                    change: Touch::Modified,
+                    added: vec![(1, 3), (7, 7), (9, 10)],
+                },
+                TouchedFile {
+                    path: "gone.md".into(),
+                    change: Touch::Deleted,
+                    added: vec![],
+                },
+                TouchedFile {
+                    path: "trimmed.md".into(),
+                    change: Touch::Modified,
+                    added: vec![],
+                },
+            ]
+        );
+        let every_other: Vec<u32> = (1..=400).step_by(2).collect();
+        assert_eq!(spans(&every_other).len(), MAX_TOUCHED_SPANS);
+        let stored = serde_json::to_string(&RunReport::default()).unwrap();
+        assert!(!stored.contains("touched"), "an empty list is not stored");
     }
 }

@@ -512,6 +512,22 @@ pub async fn depth(conn: &mut Conn) -> Result<Vec<(String, String, i64)>, StoreE
         .context("read job counts")
 }
 
+/// Whether a job of `kind` with `ordering_key` waits to run (available, not yet claimed): work
+/// that gathers what arrives before it runs (reviews close together) joins it instead of
+/// enqueuing another.
+pub async fn waiting(conn: &mut Conn, kind: &str, ordering_key: &str) -> Result<bool, StoreError> {
+    let row = sqlx::query(
+        "SELECT id FROM jobs WHERE ordering_key = $1 AND kind = $2 AND state = 'available' \
+         LIMIT 1",
+    )
+    .bind(ordering_key)
+    .bind(kind)
+    .fetch_optional(conn)
+    .await
+    .context("find a waiting job")?;
+    Ok(row.is_some())
+}
+
 /// Reads a job by its idempotency key.
 pub async fn find(conn: &mut Conn, idempotency_key: &str) -> Result<Option<JobRow>, StoreError> {
     let row = sqlx::query(

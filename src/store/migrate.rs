@@ -57,6 +57,7 @@ migrations![
     (9, "0009", "limits"),
     (10, "0010", "unscanned_allowances"),
     (11, "0011", "specs_shown"),
+    (12, "0012", "run_reviews"),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {

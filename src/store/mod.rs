@@ -19,6 +19,7 @@ pub mod links;
 mod migrate;
 mod query;
 pub mod retention;
+pub mod reviews;
 pub mod runs;
 pub mod secrets;
 pub mod sticky;

@@ -45,6 +45,9 @@ pub enum RunCause {
     /// A retry after failed verification, or `/ade retry`: the agent continues on the approval's
     /// head with feedback.
     Retry,
+    /// A review that asked for changes (one or several close together): the agent continues on
+    /// the approval's head with the reviews as feedback, and ade replies on the approval after.
+    Review,
 }
 
 impl RunCause {
@@ -53,7 +56,14 @@ impl RunCause {
         match self {
             RunCause::Start => "start",
             RunCause::Retry => "retry",
+            RunCause::Review => "review",
         }
+    }
+
+    /// Whether the run continues its approval's branch from the approval's head, rather than
+    /// starting the task afresh.
+    pub fn continues(self) -> bool {
+        matches!(self, RunCause::Retry | RunCause::Review)
     }
 }
 
@@ -147,6 +157,7 @@ fn run_row(r: &AnyRow) -> Result<RunRow, sqlx::Error> {
         finished_at: r.try_get(17)?,
         cause: match r.try_get::<String, _>(18)?.as_str() {
             "retry" => RunCause::Retry,
+            "review" => RunCause::Review,
             _ => RunCause::Start,
         },
     })

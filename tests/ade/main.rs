@@ -25,6 +25,7 @@ mod real_agents;
 mod reconcile;
 mod restart;
 mod retention;
+mod reviews;
 mod runs;
 mod secrets;
 mod signatures;

@@ -459,3 +459,70 @@ async fn the_queues_relaxed_commits_never_leave_a_synced_write_relaxed() {
         }
     }
 }
+
+#[tokio::test]
+async fn migration_12_takes_each_review_once_per_approval_and_keeps_ids_past_retention() {
+    use ade::store::reviews::{self, TakenRow};
+    for db in databases().await {
+        let store = db.store().await;
+        let mut conn = store.writer().await.unwrap();
+        for statement in [
+            "INSERT INTO goals (forge, repository, number, created_at) VALUES ('github', 'acme/widgets', 12, 1)",
+            "INSERT INTO specs (goal, version, state, content, content_hash, author, planner, created_at, changed_at) \
+             VALUES (1, 1, 'active', '{}', 'h', 'mia', 'manual', 1, 1)",
+            "INSERT INTO tasks (spec, task_id, state, changed_at) VALUES (1, 't1', 'review', 2)",
+            "INSERT INTO approvals (task, forge, repository, number, branch, state, head_sha, requester, opened_at, changed_at) \
+             VALUES (1, 'github', 'acme/widgets', 13, 'ade/12-t1', 'pending', 'abc', 'mia', 3, 3)",
+            "INSERT INTO runs (task, attempt, state, agent, environment, base_sha, branch, requester, created_at, cause) \
+             VALUES (1, 2, 'queued', 'script', 'worktree', 'abc', 'ade/12-t1', 'max', 4, 'review')",
+        ] {
+            conn.execute(statement).await.unwrap();
+        }
+        let said = r#"{"body":"Needs structure."}"#;
+        assert!(
+            reviews::take(&mut conn, 1, 501, Some(1), ("max", said), 5)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !reviews::take(&mut conn, 1, 501, Some(1), ("max", said), 6)
+                .await
+                .unwrap(),
+            "{}: a review is taken once",
+            db.name
+        );
+        assert!(
+            reviews::take(&mut conn, 1, 502, None, ("mia", ""), 7)
+                .await
+                .unwrap(),
+            "{}: a review no run took (attempts used up) is kept too",
+            db.name
+        );
+        assert_eq!(reviews::taken_ids(&mut conn, 1).await.unwrap(), [501, 502]);
+        assert_eq!(
+            reviews::of_run(&mut conn, 1).await.unwrap(),
+            [TakenRow {
+                review_id: 501,
+                run: Some(1),
+                author: "max".into(),
+                said: Some(said.into()),
+            }]
+        );
+        reviews::clear_said(&mut conn, 1).await.unwrap();
+        assert_eq!(reviews::of_run(&mut conn, 1).await.unwrap()[0].said, None);
+        assert_eq!(
+            reviews::taken_ids(&mut conn, 1).await.unwrap(),
+            [501, 502],
+            "{}: retention keeps the ids, so nothing is taken twice",
+            db.name
+        );
+        conn.execute("DELETE FROM approvals WHERE id = 1")
+            .await
+            .unwrap();
+        assert!(
+            reviews::taken_ids(&mut conn, 1).await.unwrap().is_empty(),
+            "{}: gone with its approval",
+            db.name
+        );
+    }
+}

@@ -6,6 +6,7 @@ use crate::command::Place;
 use crate::coordinator::render::TableView;
 use crate::jobs::JobError;
 use crate::lifecycle::{ApprovalState, RunState, SpecState};
+use crate::store::runs::{RunCause, RunRow};
 use crate::store::{Conn, approvals, goals, tasks, verifications};
 
 /// Replies with the state of the goal the comment is on.
@@ -99,7 +100,8 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobErro
     Ok(())
 }
 
-/// `/ade status` on an approval: its task, attempts, verification and review state.
+/// `/ade status` on an approval: its task, attempts (which agent made which), verification and
+/// review state.
 async fn approval(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobError> {
     let Some(approval) =
         approvals::by_pull(tx, session.forge, &session.repository(), session.number()).await?
@@ -183,6 +185,34 @@ async fn approval(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobErr
         spec.map_or(0, |s| s.version),
         task.state
     );
-    session.say(headline, details, None);
+    session.say(headline, details, Some(attempts_table(&runs)));
     Ok(())
+}
+
+/// Which agent made which attempt of the task, why it ran and how it ended, oldest first.
+fn attempts_table(runs: &[RunRow]) -> TableView {
+    TableView {
+        header: ["attempt", "run", "agent", "asked by", "why", "state"]
+            .map(String::from)
+            .to_vec(),
+        rows: runs
+            .iter()
+            .rev()
+            .map(|r| {
+                vec![
+                    r.attempt.to_string(),
+                    r.id.to_string(),
+                    r.agent.clone(),
+                    r.requester.clone(),
+                    match r.cause {
+                        RunCause::Start => "started",
+                        RunCause::Retry => "retry",
+                        RunCause::Review => "review asking for changes",
+                    }
+                    .to_string(),
+                    r.state.to_string(),
+                ]
+            })
+            .collect(),
+    }
 }

@@ -1,12 +1,14 @@
 //! What happens to an approval on the forge after its run opened it: a person pushes to its
 //! branch ([`pushed`]: its new head is verified), asks for a check re-run ([`rerun`]), reviews it
-//! ([`reviewed`]), or it is merged or closed ([`closed`]); and the merge gate ([`gate`]), which
+//! ([`reviewed`]; a review asking for changes starts an attempt, [`requested`]), or it is merged or
+//! closed ([`closed`]); and the merge gate ([`gate`]), which
 //! merges only when the policy allows it, a qualifying review is on the current head and
 //! `ade/verify` passed there.
 
 pub mod closed;
 pub mod gate;
 pub mod pushed;
+pub mod requested;
 pub mod rerun;
 pub mod reviewed;
 

@@ -1,9 +1,11 @@
 //! A review on an approval: an approving review on the approval's current head, by someone other
 //! than ade and those who asked for the work, makes it approved (and the merge gate looks at it,
 //! checking the reviewer's permission too); a review that requests changes, or a dismissed
-//! approval, makes it pending again.
+//! approval, makes it pending again. A review that requests changes, by someone other than ade,
+//! also schedules an attempt on it ([`requested`]).
 
 use super::gate::{GateJob, excluded_reviewers};
+use super::requested;
 use crate::coordinator::event_job::{ApprovalReviewedKind, EventHandler, event_of, wrong_event};
 use crate::events::EventKind;
 use crate::forge::ReviewState;
@@ -17,7 +19,7 @@ pub type ApprovalReviewedHandler = EventHandler<ApprovalReviewedKind>;
 
 impl ApprovalReviewedHandler {
     async fn handle(&self, ctx: &JobContext) -> Result<(), JobError> {
-        let (_, Some((event, repo))) = event_of::<ApprovalReviewedKind>(ctx).await? else {
+        let (job, Some((event, repo))) = event_of::<ApprovalReviewedKind>(ctx).await? else {
             return ctx.finish_empty().await;
         };
         let (review, dismissed) = match &event.kind {
@@ -69,6 +71,16 @@ impl ApprovalReviewedHandler {
         } else if review.state == ReviewState::Approved && !qualifies {
             tracing::info!(pull = approval.number, reviewer = by, requester = %approval.requester,
                 "an approving review that does not count (the requester's own, ade's, or on an older head)");
+        }
+        if review.state == ReviewState::ChangesRequested
+            && !dismissed
+            && !by.eq_ignore_ascii_case(&bot)
+            && !matches!(
+                approval.state,
+                ApprovalState::Merged | ApprovalState::Closed
+            )
+        {
+            requested::schedule(&mut tx, &approval, job.event, now).await?;
         }
         if approval.state.awaits_review() {
             let gate = GateJob {

@@ -18,6 +18,7 @@
 //! expires, and failed visibly after its last attempt.
 
 mod admit;
+pub mod again;
 mod approval;
 mod budget;
 mod egress;
@@ -27,6 +28,7 @@ mod load;
 mod order;
 mod published;
 mod record;
+pub mod reviews;
 
 use std::sync::Arc;
 

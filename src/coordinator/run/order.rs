@@ -1,13 +1,16 @@
 //! The order a runner gets for one run.
 
 use super::load::StoredRun;
+use super::reviews::{self, LineNote, TakenReview};
 use crate::command::sanitize;
 use crate::coordinator::credentials::GitCredentials;
-use crate::forge::{Forge, ForgeError, GitAccess, ReviewState};
+use crate::forge::{Forge, ForgeError, ForgeReview, ForgeReviewComment, GitAccess, ReviewState};
 use crate::jobs::JobContext;
 use crate::lifecycle::RunState;
 use crate::policy::EffectivePolicy;
+use crate::runner::agent::FeedbackFrom;
 use crate::runner::{DependencyResult, RunOrder, RunOutcome};
+use crate::store::reviews as reviews_taken;
 use crate::store::runs::{self as store, RunCause};
 use crate::store::{Context, StoreError, approvals, tasks, unscanned};
 
@@ -29,9 +32,6 @@ pub(super) enum OrderError {
     Store(#[from] StoreError),
 }
 
-/// Most characters of review feedback handed to a retry.
-const REVIEW_FEEDBACK_CHARS: usize = 8 * 1024;
-
 /// Builds what the runner needs, with a credential to fetch from `credentials`; an error is the
 /// reason the run fails.
 pub(super) async fn build(
@@ -51,7 +51,7 @@ pub(super) async fn build(
         .clone();
     // A retry continues on the approval's head; a dependant's first run starts from the
     // default branch, which holds its dependencies' merged work.
-    let base_sha = if l.run.cause == RunCause::Retry || task.depends_on.is_empty() {
+    let base_sha = if l.run.cause.continues() || task.depends_on.is_empty() {
         l.run.base_sha.clone()
     } else {
         let head = forge
@@ -96,7 +96,7 @@ pub(super) async fn build(
         }
     }
     let expected_branch_head = expected_head(ctx, l).await?;
-    let feedback = feedback(forge, bot, l).await;
+    let feedback = feedback(ctx, forge, bot, l).await?;
     // Last, so that nothing after it can fail and leave it unused; the push asks for its own.
     let credential = credentials
         .get(GitAccess::Fetch)
@@ -122,6 +122,10 @@ pub(super) async fn build(
         expected_branch_head,
         requester: l.run.requester.clone(),
         feedback,
+        feedback_from: match l.run.cause {
+            RunCause::Review => FeedbackFrom::Reviews,
+            RunCause::Start | RunCause::Retry => FeedbackFrom::Failure,
+        },
         protected_paths: policy.protected_paths.clone(),
         dlp_rules: policy.dlp_rules.clone(),
         unscanned_allowed_by,
@@ -135,7 +139,7 @@ pub(super) async fn build(
 /// head a run of the task pushed to the branch (its approval may never have opened); `None` when
 /// the branch must not exist yet.
 async fn expected_head(ctx: &JobContext, l: &StoredRun) -> Result<Option<String>, OrderError> {
-    if l.run.cause == RunCause::Retry {
+    if l.run.cause.continues() {
         // Continuing its base; or, taken over after it pushed, against what it pushed.
         return Ok(Some(
             l.run
@@ -157,70 +161,89 @@ async fn expected_head(ctx: &JobContext, l: &StoredRun) -> Result<Option<String>
 
 /// What the agent is told about its previous attempt: the stored verification failure, and for a
 /// retry the approval's reviews and line comments by people (sanitized like any forge text, and
-/// capped). Reviews that cannot be read are left out, with a warning: the retry goes on.
-async fn feedback(forge: &dyn Forge, bot: &str, l: &StoredRun) -> Option<String> {
+/// capped). Reviews that cannot be read are left out, with a warning: the retry goes on. The
+/// reviews asking for changes a retry hands over are taken by it, so they start no attempt of
+/// their own after it (`review/requested.rs`).
+async fn feedback(
+    ctx: &JobContext,
+    forge: &dyn Forge,
+    bot: &str,
+    l: &StoredRun,
+) -> Result<Option<String>, OrderError> {
     let mut parts: Vec<String> = l.run.feedback.iter().cloned().collect();
+    // A run from reviews was handed the reviews it took; a retry reads them all.
     if l.run.cause == RunCause::Retry
         && let Some(approval) = &l.approval
     {
         match review_feedback(forge, bot, &l.repo, approval.number).await {
-            Ok(Some(reviews)) => parts.push(reviews),
-            Ok(None) => {}
+            Ok((text, taken)) => {
+                parts.extend(text);
+                let mut tx = ctx.store().begin().await?;
+                for review in taken
+                    .iter()
+                    .filter(|r| r.state == ReviewState::ChangesRequested)
+                {
+                    let said = serde_json::to_string(review).expect("a review serializes");
+                    let by = (review.author.as_str(), said.as_str());
+                    reviews_taken::take(
+                        &mut tx,
+                        approval.id,
+                        review.id,
+                        Some(l.run.id),
+                        by,
+                        ctx.now_ms(),
+                    )
+                    .await?;
+                }
+                tx.commit()
+                    .await
+                    .context("commit the reviews a retry took")?;
+            }
             Err(error) => {
                 tracing::warn!(run = l.run.id, %error, "the approval's reviews could not be read; the retry goes on without them")
             }
         }
     }
-    (!parts.is_empty()).then(|| parts.join("\n\n"))
+    Ok((!parts.is_empty()).then(|| parts.join("\n\n")))
 }
 
-/// The reviews and line comments people left on an approval, as text for the agent.
+/// The reviews and line comments people left on an approval, as text for the agent, and the
+/// reviews as taken.
 async fn review_feedback(
     forge: &dyn Forge,
     bot: &str,
     repo: &crate::forge::RepoRef,
     number: i64,
-) -> Result<Option<String>, crate::forge::ForgeError> {
+) -> Result<(Option<String>, Vec<TakenReview>), crate::forge::ForgeError> {
     let people = |login: &str| !login.eq_ignore_ascii_case(bot);
-    let mut lines = Vec::new();
-    for review in forge.list_reviews(repo, number).await? {
-        if !people(&review.author) || review.body.trim().is_empty() {
-            continue;
-        }
-        let verdict = match review.state {
-            ReviewState::Approved => "approved",
-            ReviewState::ChangesRequested => "requested changes",
-            ReviewState::Commented => "commented",
-            ReviewState::Dismissed => continue,
-        };
-        lines.push(format!(
-            "Review by {} ({verdict}):\n{}",
-            sanitize(&review.author).text,
-            sanitize(&review.body).text
-        ));
+    let comments: Vec<ForgeReviewComment> = forge
+        .list_review_comments(repo, number)
+        .await?
+        .into_iter()
+        .filter(|c| people(&c.author))
+        .collect();
+    let reviews: Vec<ForgeReview> = forge
+        .list_reviews(repo, number)
+        .await?
+        .into_iter()
+        .filter(|r| people(&r.author))
+        .collect();
+    let mut taken: Vec<TakenReview> = reviews
+        .iter()
+        .map(|r| TakenReview::new(r, &comments))
+        .collect();
+    // Line comments of no review listed (GitHub lists a reply to a thread on its own).
+    for comment in comments
+        .iter()
+        .filter(|c| !reviews.iter().any(|r| Some(r.id) == c.review_id))
+    {
+        taken.push(TakenReview {
+            id: 0,
+            author: sanitize(&comment.author).text,
+            state: ReviewState::Commented,
+            body: String::new(),
+            comments: vec![LineNote::new(comment)],
+        });
     }
-    for comment in forge.list_review_comments(repo, number).await? {
-        if !people(&comment.author) || comment.body.trim().is_empty() {
-            continue;
-        }
-        let place = match (&comment.path, comment.line) {
-            (Some(path), Some(line)) => format!("{}:{line}", sanitize(path).text),
-            (Some(path), None) => sanitize(path).text,
-            _ => "the change".into(),
-        };
-        lines.push(format!(
-            "Comment by {} on {place}:\n{}",
-            sanitize(&comment.author).text,
-            sanitize(&comment.body).text
-        ));
-    }
-    if lines.is_empty() {
-        return Ok(None);
-    }
-    let mut text = String::from("What reviewers said on the approval:\n\n");
-    text.push_str(&lines.join("\n\n"));
-    if text.chars().count() > REVIEW_FEEDBACK_CHARS {
-        text = text.chars().take(REVIEW_FEEDBACK_CHARS).collect::<String>() + "\n(cut)";
-    }
-    Ok(Some(text))
+    Ok((reviews::feedback(&taken), taken))
 }

@@ -12,6 +12,7 @@ use super::approval::Opened;
 use super::job::RunJob;
 use super::load::StoredRun;
 use super::published::{self, Published};
+use super::reviews::{ReviewReplyView, TakenReview};
 use crate::coordinator::render::{self, ReplyView};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
@@ -76,8 +77,99 @@ impl Current {
 }
 
 /// Records how the run ended; returns the forge writes about it. `opened_late` is the approval
-/// opened after the run when publishing could not open it.
+/// opened after the run when publishing could not open it. A run that took reviews asking for
+/// changes also replies on its approval, once, with what changed for each line comment.
 pub(super) async fn end(
+    tx: &mut Conn,
+    e: Ending<'_>,
+    outcome: RunOutcome,
+    opened_late: Option<Opened>,
+) -> Result<Vec<ForgeWrite>, JobError> {
+    let cause = e.l.run.cause;
+    let (run, task) = (e.l.run.clone(), e.l.task.id);
+    let repo = e.l.repo.clone();
+    let reported = outcome.clone();
+    let mut writes = end_run(tx, e, outcome, opened_late).await?;
+    if cause == RunCause::Review
+        && let Some(approval) = approvals::of_task(tx, task).await?
+        && !matches!(
+            approval.state,
+            ApprovalState::Merged | ApprovalState::Closed
+        )
+    {
+        writes.push(review_reply(tx, &run, repo, approval.number, &reported).await?);
+    }
+    Ok(writes)
+}
+
+/// The reply after a run that took reviews: how it ended, and for each review and line comment
+/// what the run changed there.
+async fn review_reply(
+    tx: &mut Conn,
+    run: &crate::store::runs::RunRow,
+    repo: crate::forge::RepoRef,
+    number: i64,
+    outcome: &RunOutcome,
+) -> Result<ForgeWrite, JobError> {
+    let taken: Vec<TakenReview> = crate::store::reviews::of_run(tx, run.id)
+        .await?
+        .into_iter()
+        .filter_map(|row| serde_json::from_str(row.said.as_deref()?).ok())
+        .collect();
+    let report = outcome.report();
+    let (said, touched) = match outcome {
+        RunOutcome::Pushed {
+            head_sha,
+            verification,
+            ..
+        } => (
+            format!(
+                "it pushed {}; `ade/verify` {}.",
+                markdown::code_span(&head_sha[..head_sha.len().min(12)]),
+                match verification.verdict {
+                    Verdict::Passed => "passed".to_string(),
+                    Verdict::NothingToVerify => "had nothing to verify".to_string(),
+                    Verdict::Failed => format!("failed ({})", failing_steps(verification)),
+                    Verdict::Error => "could not run".to_string(),
+                    Verdict::Cancelled => "was cancelled".to_string(),
+                }
+            ),
+            Some(&report.touched[..]),
+        ),
+        RunOutcome::NoChanges { report } => (
+            format!(
+                "{}; this approval stays as it was.",
+                markdown::inline(&report.no_changes_reason())
+            ),
+            None,
+        ),
+        RunOutcome::Blocked { reason, .. } | RunOutcome::Failed { reason, .. } => (
+            format!(
+                "it pushed nothing: {}",
+                markdown::inline(reason.lines().next().unwrap_or(""))
+            ),
+            None,
+        ),
+        RunOutcome::Cancelled { .. } => ("it was cancelled.".to_string(), None),
+    };
+    let view = ReviewReplyView::new(
+        (run.id, run.attempt, &run.agent),
+        said,
+        &taken,
+        touched,
+        &report.summary,
+    );
+    Ok(ForgeWrite::Comment {
+        shows: None,
+        repo,
+        number,
+        marker: format!("reviewed:{}", run.id),
+        body: view.render()?,
+    })
+}
+
+/// [`end`], for every run.
+async fn end_run(
     tx: &mut Conn,
     e: Ending<'_>,
     outcome: RunOutcome,
@@ -190,7 +282,7 @@ async fn ended_without_change(
     let open_approval = now
         .approval
         .as_ref()
-        .filter(|_| l.run.cause == RunCause::Retry)
+        .filter(|_| l.run.cause.continues())
         .filter(|a| a.state.awaits_review() || a.state == ApprovalState::Rejected);
     if now.task == TaskState::Running {
         let to = match (state, open_approval) {
@@ -228,7 +320,10 @@ async fn ended_without_change(
         Some(a) if state != RunState::Cancelled => a.number,
         _ => l.goal.number,
     };
-    writes.push(report(l, outcome, headline, number)?);
+    // A run that took reviews says how it ended in its reply to them ([`end`]).
+    if !(l.run.cause == RunCause::Review && open_approval.is_some()) {
+        writes.push(report(l, outcome, headline, number)?);
+    }
     Ok(writes)
 }
 

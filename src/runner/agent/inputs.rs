@@ -35,8 +35,21 @@ pub struct RunInputs {
     pub agents_md: Option<String>,
     /// Why the previous attempt failed (verification output, review comments), if this is a retry.
     pub feedback: Option<String>,
+    /// What the feedback answers: a failure, or reviewers asking for changes.
+    pub feedback_from: FeedbackFrom,
     /// Paths the policy does not let agents change.
     pub protected_paths: Vec<String>,
+}
+
+/// What an attempt's feedback answers; the prompt words its heading by it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackFrom {
+    /// The previous attempt failed (verification, or a retry asked for).
+    #[default]
+    Failure,
+    /// Reviewers asked for changes on the approval (iteration on review).
+    Reviews,
 }
 
 /// The result of a task this one depends on.

@@ -27,7 +27,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use check::{AgentVersion, StartError};
-pub use inputs::{Dependency, RunInputs};
+pub use inputs::{Dependency, FeedbackFrom, RunInputs};
 pub use leftovers::Leftovers;
 pub use output::{AgentOutput, OutputFormat, OutputReader};
 pub use prepare::{OUTPUT_FILE, PROMPT_FILE, PrepareError, RunPaths, TASK_FILE};

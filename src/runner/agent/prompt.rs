@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::inputs::RunInputs;
+use super::inputs::{FeedbackFrom, RunInputs};
 use crate::command::sanitize;
 use crate::templates::TemplateError;
 
@@ -143,6 +143,8 @@ pub struct PromptView {
     pub agents_md: Option<Quoted>,
     /// Why the previous attempt failed.
     pub feedback: Option<Quoted>,
+    /// What the feedback answers.
+    pub feedback_from: FeedbackFrom,
     /// Paths the run may not change.
     pub protected_paths: Vec<String>,
 }
@@ -188,6 +190,7 @@ impl PromptView {
                 .as_deref()
                 .map(|text| Quoted::new(text, FEEDBACK_CAP))
                 .filter(|q| !q.text.is_empty()),
+            feedback_from: inputs.feedback_from,
             protected_paths: list(&inputs.protected_paths, ITEM_CAP),
         }
     }
@@ -316,6 +319,29 @@ mod tests {
         let capped = cap_text(&text, 5);
         assert!(capped.starts_with("éé ["), "{capped}");
         assert!(capped.ends_with("16 more bytes]"), "{capped}");
+    }
+
+    #[test]
+    fn feedback_from_reviews_is_headed_as_what_reviewers_asked_for() {
+        let inputs = |feedback_from| RunInputs {
+            attempt: 2,
+            feedback: Some("Comment by max on src/a.rs:3:\nName it better.".into()),
+            feedback_from,
+            ..RunInputs::default()
+        };
+        let reviews = PromptView::new(&inputs(FeedbackFrom::Reviews))
+            .render()
+            .unwrap();
+        assert!(reviews.contains("## What reviewers asked for"), "{reviews}");
+        assert!(!reviews.contains("did not pass"), "{reviews}");
+        let failure = PromptView::new(&inputs(FeedbackFrom::Failure))
+            .render()
+            .unwrap();
+        assert!(
+            failure.contains("## Why the previous attempt failed"),
+            "{failure}"
+        );
+        assert!(failure.contains("Name it better."), "{failure}");
     }
 
     #[test]

@@ -10,7 +10,9 @@ use crate::forge::ForgeKind;
 use crate::runner::commit::{self, CommitRequest, Identity};
 use crate::runner::dlp::{Dlp, DlpReport};
 use crate::runner::guard::{self, render::visible};
-use crate::runner::order::{RunOrder, RunOutcome, RunReport, Unscanned, UnscannedFile};
+use crate::runner::order::{
+    RunOrder, RunOutcome, RunReport, TouchedFile, Unscanned, UnscannedFile,
+};
 
 /// Commits and checks the agent's change; goes on with the commit to push.
 pub(super) async fn check(
@@ -57,6 +59,7 @@ pub(super) async fn check(
     report.files_changed = changed.changes.files.len() as u64;
     report.insertions = changed.insertions;
     report.deletions = changed.deletions;
+    report.touched = TouchedFile::of(&changed.changes);
     let checked = guard::check(&changed.changes, &run.policy);
     let mut scanned = dlp.scan_changes(&changed.changes);
     if let Some(by) = &order.unscanned_allowed_by {

@@ -367,6 +367,7 @@ impl LocalRunner {
                 .collect(),
             agents_md,
             feedback: order.feedback.clone(),
+            feedback_from: order.feedback_from,
             protected_paths: order.protected_paths.clone(),
         }
     }

@@ -44,8 +44,13 @@ pub fn runner_file(dir: &Path, runner: &str, agents: &str) -> PathBuf {
 /// A trusted script agent named `script`, running `script` with `/bin/sh` in its worktree and
 /// reading its prompt from the file `$ADE_PROMPT_FILE` names.
 pub fn script_agent(script: &str, timeout_secs: u64) -> String {
+    named_script_agent("script", script, timeout_secs)
+}
+
+/// [`script_agent`] registered as `name`: a second agent a story may switch to.
+pub fn named_script_agent(name: &str, script: &str, timeout_secs: u64) -> String {
     format!(
-        "[agents.script]\ncommand = [\"/bin/sh\", \"-c\", {script:?}]\nprompt = \"file\"\n\
+        "[agents.{name}]\ncommand = [\"/bin/sh\", \"-c\", {script:?}]\nprompt = \"file\"\n\
          trust = \"trusted\"\nenvironment = \"worktree\"\ntimeout_secs = {timeout_secs}\n"
     )
 }

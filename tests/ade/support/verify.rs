@@ -3,7 +3,7 @@
 //! story reads back: runs and their prompts, approvals, `ade/verify` as the forge shows it and as
 //! ade sent it, and ade's comments.
 
-use super::runner::{runner_config, script_agent, workdir};
+use super::runner::{named_script_agent, runner_config, script_agent, workdir};
 use super::story::{MAINTAINER, PATIENCE, REPO, Story};
 use super::{TestDb, databases, eventually};
 use ade::forge::{CheckState, ForgeKind};
@@ -150,6 +150,7 @@ pub const PUBLIC_URL: &str = "https://ade.example.test";
 pub struct Setup {
     forge: Forge,
     agent: String,
+    more_agents: Vec<(&'static str, String)>,
     agent_output: Option<&'static str>,
     agent_timeout_secs: u64,
     policy: Policy,
@@ -164,6 +165,7 @@ impl Setup {
         Setup {
             forge,
             agent: NOTES.into(),
+            more_agents: Vec::new(),
             agent_output: None,
             agent_timeout_secs: 60,
             policy: Policy::new(),
@@ -188,6 +190,12 @@ impl Setup {
 
     pub fn agent(mut self, script: &str) -> Setup {
         self.agent = script.into();
+        self
+    }
+
+    /// One more script agent, registered as `name` (the policy allows every registered agent).
+    pub fn another_agent(mut self, name: &'static str, script: &str) -> Setup {
+        self.more_agents.push((name, script.into()));
         self
     }
 
@@ -221,6 +229,9 @@ impl Setup {
         let mut agents = script_agent(&self.agent, self.agent_timeout_secs);
         if let Some(format) = self.agent_output {
             agents.push_str(&format!("output = {format:?}\n"));
+        }
+        for (name, script) in &self.more_agents {
+            agents.push_str(&named_script_agent(name, script, self.agent_timeout_secs));
         }
         let public_url = self.public_url;
         let purge_every = self.purge_every;
