@@ -2,7 +2,7 @@
 //! shows each task's progress, rewritten whenever something moves (a run ends, an approval is
 //! merged, a task is cancelled).
 
-use super::commands::plan::{GoalComment, TaskProgress};
+use super::commands::plan::{GoalComment, TaskProgress, previous_plan};
 use super::schedule::{self, TaskNode};
 use crate::coordinator::writes::ForgeWrite;
 use crate::forge::RepoRef;
@@ -99,18 +99,20 @@ pub async fn goal_comment(
     let goal = crate::store::goals::goal_of_spec(tx, row.id)
         .await?
         .ok_or_else(|| JobError::Permanent(format!("spec {} has no goal", row.id)))?;
-    let waiting = crate::store::goals::specs(tx, goal.id)
-        .await?
-        .into_iter()
+    let specs = crate::store::goals::specs(tx, goal.id).await?;
+    let waiting = specs
+        .iter()
         .any(|s| s.version > row.version && s.state == SpecState::Validated);
     if waiting {
         return Ok(None);
     }
     let progress = progress(tx, spec, row.id).await?;
+    let previous = previous_plan(&specs, row.version);
     let comment = GoalComment {
         repo,
         number: goal.number,
         title: &goal.title,
+        previous: previous.as_ref(),
     };
     Ok(Some(comment.plan(spec, row.state, row, &[], &progress)))
 }

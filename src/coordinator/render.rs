@@ -48,6 +48,60 @@ pub struct PlanView {
     pub approve_command: String,
     /// The first characters of the spec's content hash.
     pub hash: String,
+    /// What changed since the earlier version it replaces, for a re-plan.
+    pub changes: Option<ChangesView>,
+}
+
+/// What a re-plan changed, task by task, as the plan comment shows it.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ChangesView {
+    /// The earlier version compared against.
+    pub since: i64,
+    /// Tasks only this version has.
+    pub added: Vec<NamedTask>,
+    /// Tasks only the earlier version has.
+    pub removed: Vec<NamedTask>,
+    /// Tasks in both that differ.
+    pub changed: Vec<ChangedTaskView>,
+}
+
+/// A task by id and title.
+#[derive(Clone, Debug, Serialize)]
+pub struct NamedTask {
+    /// The task id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+}
+
+/// A task whose fields changed in a re-plan.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChangedTaskView {
+    /// The task id.
+    pub id: String,
+    /// Its title in the newer version.
+    pub title: String,
+    /// Each field that changed.
+    pub fields: Vec<FieldChangeView>,
+}
+
+/// One changed field: either values before and after, or a line diff in a fence.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FieldChangeView {
+    /// The field's name as a reader knows it (`title`, `after`, `paths`, `instructions`, ...).
+    pub name: String,
+    /// Whether the values are code (ids, paths, agent names) rather than prose.
+    pub code: bool,
+    /// The values before; empty means none, or the word in `unset`.
+    pub before: Vec<String>,
+    /// The values after.
+    pub after: Vec<String>,
+    /// What no value means for this field (`none`, `the policy's default`).
+    pub unset: String,
+    /// A line diff, each line starting with `-`, `+`, a space, or `@@` for skipped lines.
+    pub lines: Vec<String>,
+    /// A code fence longer than any run of backticks in `lines`.
+    pub fence: String,
 }
 
 /// A table in a reply.
@@ -261,6 +315,7 @@ mod tests {
             errors: vec![],
             approve_command: "/ade approve 2".into(),
             hash: "3f2a9c01".into(),
+            changes: None,
         }
     }
 
@@ -277,6 +332,71 @@ mod tests {
         view.tasks[0].pull_number = Some(31);
         view.tasks[1].state = Some("running".into());
         snapshot("plan-active", &plan(&view).unwrap());
+    }
+
+    fn changes_view() -> ChangesView {
+        let field = |name: &str, code, before: &[&str], after: &[&str]| FieldChangeView {
+            name: name.into(),
+            code,
+            before: before.iter().map(|s| s.to_string()).collect(),
+            after: after.iter().map(|s| s.to_string()).collect(),
+            unset: "none".into(),
+            ..FieldChangeView::default()
+        };
+        ChangesView {
+            since: 1,
+            added: vec![NamedTask {
+                id: "t3".into(),
+                title: "Document it \"loudly\" @everyone".into(),
+            }],
+            removed: vec![NamedTask {
+                id: "t4".into(),
+                title: "Old docs <script>".into(),
+            }],
+            changed: vec![ChangedTaskView {
+                id: "t2".into(),
+                title: "Skip writes when set | @everyone".into(),
+                fields: vec![
+                    field("title", false, &["Skip writes"], &["Skip writes when set | @everyone"]),
+                    field("after", true, &[], &["t1"]),
+                    FieldChangeView {
+                        name: "instructions".into(),
+                        lines: vec![
+                            "@@ 3 unchanged lines @@".into(),
+                            " Check the flag.".into(),
+                            "-Skip the write.".into(),
+                            "+Skip the write and say so ```".into(),
+                        ],
+                        fence: "````".into(),
+                        ..FieldChangeView::default()
+                    },
+                ],
+            }],
+        }
+    }
+
+    #[test]
+    fn replan_comment_shows_what_changed() {
+        let view = PlanView {
+            changes: Some(changes_view()),
+            ..plan_view()
+        };
+        let text = plan(&view).unwrap();
+        snapshot("plan-replan", &text);
+        let outside_code: String = text.split("```").step_by(2).collect();
+        assert!(!outside_code.contains("@everyone"), "{outside_code}");
+        assert!(!text.contains("<script>"), "{text}");
+    }
+
+    #[test]
+    fn active_replan_folds_its_changes() {
+        let view = PlanView {
+            state: "active".into(),
+            changes: Some(changes_view()),
+            ..plan_view()
+        };
+        let text = plan(&view).unwrap();
+        assert!(text.contains("<details><summary>Changes since v1</summary>"), "{text}");
     }
 
     #[test]

@@ -18,9 +18,9 @@ pub mod verify;
 pub mod workspace;
 
 pub use order::{
-    DependencyResult, Fault, Forget, Forgotten, Removed, RunOrder, RunOutcome, RunProgress,
-    RunReport, Runner, Touch, TouchedFile, Unscanned, UnscannedFile, VerifyOrder, VerifyOutcome,
-    WarmOrder,
+    DependencyResult, Fault, Forget, Forgotten, MAX_PLAN_OUTPUT_BYTES, PlanComment, PlanOrder,
+    PlanOutcome, PlanOutput, Removed, RunOrder, RunOutcome, RunProgress, RunReport, Runner, Touch,
+    TouchedFile, Unscanned, UnscannedFile, VerifyOrder, VerifyOutcome, WarmOrder,
 };
 
 use env::ContainerRuntime;

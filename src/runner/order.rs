@@ -349,6 +349,19 @@ pub trait Runner: Send + Sync + 'static {
     /// agent runs in. Stops when `cancel` fires (a newer head arrived, `/ade cancel`).
     async fn verify(&self, order: VerifyOrder, cancel: CancellationToken) -> VerifyOutcome;
 
+    /// Runs a planner agent for a goal: a worktree at `order.commit` that the planner can read
+    /// and not write (refused by its environment: Landlock, or a read-only mount), the goal, the
+    /// policy and the spec's schema in its prompt, and `$ADE_OUTPUT` read back when it exits.
+    /// Stops when `cancel` fires. A runner that cannot run planners says so as a failure.
+    async fn plan(&self, order: PlanOrder, cancel: CancellationToken) -> PlanOutcome {
+        let _ = (order, cancel);
+        PlanOutcome::Failed {
+            reason: format!("the runner {} cannot run planner agents", self.name()),
+            fault: Fault::Setup,
+            report: RunReport::default(),
+        }
+    }
+
     /// Keeps the runner warm for a repository whose default branch moved: brings `order.commit`
     /// into the repository's mirror and a free worktree to it, so the next run of a goal planned
     /// on it finds both ready. Repositories the runner has never run anything for are left
@@ -377,6 +390,115 @@ pub trait Runner: Send + Sync + 'static {
         let _ = (run, classes, how);
         Ok(Forgotten::Done(BTreeMap::new()))
     }
+}
+
+/// A planner agent's run: what [`Runner::plan`] needs to have a goal planned (docs/spec.md#the-planner-agent).
+/// The planner reads a worktree of the default branch it cannot write, and writes a spec's JSON
+/// to `$ADE_OUTPUT`; the coordinator validates what it wrote.
+#[derive(Clone, Debug)]
+pub struct PlanOrder {
+    /// ade's id of this planner run; its log and scratch folder are named after it.
+    pub plan_id: i64,
+    /// The forge.
+    pub forge: ForgeKind,
+    /// `owner/name`.
+    pub repository: String,
+    /// The default branch's head: the worktree the planner reads is checked out at it.
+    pub commit: String,
+    /// The registered planner agent to run.
+    pub agent: String,
+    /// The policy's execution rules (environments allowed, the default one, the time limit).
+    pub execution: ExecutionPolicy,
+    /// The goal's issue number.
+    pub goal_number: i64,
+    /// The issue's title, sanitized.
+    pub goal_title: String,
+    /// The issue's text, sanitized.
+    pub goal_body: String,
+    /// The issue's comments up to the `/ade plan` command, oldest first, sanitized.
+    pub comments: Vec<PlanComment>,
+    /// The text after `--` in the command, sanitized.
+    pub instructions: Option<String>,
+    /// The repository's policy as it bears on a plan (agents and environments allowed, the
+    /// defaults, the task limit, protected paths), as JSON, for the planner to read.
+    pub policy: String,
+    /// The spec's JSON Schema (`ade schema spec`), which `$ADE_OUTPUT` must follow.
+    pub schema: String,
+    /// A short-lived credential for fetching the commit.
+    pub credential: CloneCredential,
+}
+
+/// One comment on the goal's issue, as the planner reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanComment {
+    /// Who wrote it.
+    pub author: String,
+    /// What it says, sanitized.
+    pub body: String,
+}
+
+/// How a planner run ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum PlanOutcome {
+    /// The planner exited 0; `output` is what it left in `$ADE_OUTPUT`.
+    Finished {
+        /// The file the planner wrote, as read back.
+        output: PlanOutput,
+        /// What happened (agent, environment, exit, time, confinement, log).
+        report: RunReport,
+    },
+    /// The planner, its time limit, the runner or its setup failed.
+    Failed {
+        /// Why, for humans.
+        reason: String,
+        /// Whose fault.
+        fault: Fault,
+        /// What happened.
+        report: RunReport,
+    },
+    /// Stopped by `/ade cancel` or a newer `/ade plan`.
+    Cancelled {
+        /// What happened.
+        report: RunReport,
+    },
+}
+
+impl PlanOutcome {
+    /// The report, whichever way the planner ended.
+    pub fn report(&self) -> &RunReport {
+        match self {
+            PlanOutcome::Finished { report, .. }
+            | PlanOutcome::Failed { report, .. }
+            | PlanOutcome::Cancelled { report } => report,
+        }
+    }
+}
+
+/// Most bytes of `$ADE_OUTPUT` a runner reads back from a planner.
+pub const MAX_PLAN_OUTPUT_BYTES: u64 = 1024 * 1024;
+
+/// What a planner left in `$ADE_OUTPUT`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "output", rename_all = "snake_case")]
+pub enum PlanOutput {
+    /// The file's text (UTF-8, at most [`MAX_PLAN_OUTPUT_BYTES`]).
+    Written {
+        /// The text.
+        text: String,
+    },
+    /// No file was written.
+    Missing,
+    /// The file is larger than [`MAX_PLAN_OUTPUT_BYTES`].
+    TooLarge {
+        /// Its size.
+        bytes: u64,
+    },
+    /// The file is not UTF-8 text, or not a regular file.
+    Unreadable {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Whether [`Runner::forget`] deletes, or only says what it would delete.

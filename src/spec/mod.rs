@@ -6,6 +6,7 @@
 //! the only part that changes ([`lifecycle`]). [`validate`] checks a spec on its own and against a
 //! repository's policy; [`manual`] is the planner that reads an issue's task list.
 
+pub mod diff;
 mod error;
 mod hash;
 pub mod lifecycle;

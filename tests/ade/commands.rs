@@ -176,6 +176,49 @@ async fn a_new_plan_supersedes_the_unapproved_one() {
 }
 
 #[tokio::test]
+async fn a_replan_shows_what_changed_since_the_version_it_replaces() {
+    for (forge, story) in stories().await {
+        let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
+        story.comment(issue, MAINTAINER, "/ade plan").await;
+        story.until("v1", |s| s.plan_comment(issue)).await;
+        let edited = "We want a dry run.\n\n\
+            - [ ] Parse the flag, and its short form -n\n\
+            - [ ] Skip writes when it is set (after 1)\n\
+            - [ ] Print what would be written (after 2)\n";
+        story.edit_issue(issue, WRITER, GOAL, edited).await;
+        story.comment(issue, MAINTAINER, "/ade plan").await;
+        let plan = story
+            .until("v2", |s| s.plan_comment(issue).filter(|p| p.contains("v2 ·")))
+            .await;
+        let changes = plan
+            .split("#### Changes since v1")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{forge}: no changes section in {plan}"));
+        let changes = changes.split("| task |").next().unwrap();
+        for said in [
+            "- changed `t1` Parse the flag, and its short form -n:",
+            "  - title: Parse the flag → Parse the flag, and its short form -n",
+            "- changed `t3` Print what would be written:",
+            "  - title: Document it → Print what would be written",
+            "  - after: `t1`, `t2` → `t2`",
+        ] {
+            assert!(changes.contains(said), "{forge}: {said:?} in {changes}");
+        }
+        assert!(!changes.contains("`t2`  Skip"), "{forge}: t2 did not change: {changes}");
+        story.comment(issue, MAINTAINER, "/ade approve 2").await;
+        let active = story
+            .until("v2 active", |s| {
+                s.plan_comment(issue).filter(|p| p.contains("v2 · active"))
+            })
+            .await;
+        assert!(
+            active.contains("<details><summary>Changes since v1</summary>"),
+            "{forge}: the active plan folds its changes: {active}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_redelivered_webhook_still_makes_one_plan_and_one_reply() {
     for (forge, story) in stories().await {
         let issue = story.issue(WRITER, GOAL, CHECKLIST).await;

@@ -9,7 +9,7 @@
 //! something nobody looked at.
 
 use super::Session;
-use super::plan::GoalComment;
+use super::plan::{GoalComment, previous_plan};
 use crate::command::{SpecRef, sanitize};
 use crate::coordinator::advance::{self, AdvanceContext};
 use crate::coordinator::goals::{progress, spec_of};
@@ -101,10 +101,12 @@ pub async fn run(
     )
     .await?;
     let progress = progress(tx, &spec, target.id).await?;
+    let previous = previous_plan(&specs, target.version);
     let goal = GoalComment {
         repo: session.repo,
         number: session.number(),
         title: &sanitize(&session.comment.issue.title).text,
+        previous: previous.as_ref(),
     };
     session
         .writes

@@ -4,12 +4,17 @@
 
 use super::Session;
 use crate::command::sanitize;
-use crate::coordinator::render::{self, PlanView, TaskView};
+use crate::coordinator::render::{
+    self, ChangedTaskView, ChangesView, FieldChangeView, NamedTask, PlanView, TaskView,
+};
 use crate::coordinator::writes::ForgeWrite;
 use crate::forge::RepoRef;
 use crate::jobs::JobError;
 use crate::markdown;
-use crate::spec::{GoalRef, Lifecycle, Planner, Spec, SpecError, SpecState, manual, validate};
+use crate::spec::diff::{self, Change, Line};
+use crate::spec::{
+    GoalRef, Lifecycle, Planner, Spec, SpecError, SpecState, TaskId, manual, validate,
+};
 use crate::store::Conn;
 use crate::store::goals::{self, NewSpec, SpecRow};
 
@@ -129,9 +134,15 @@ pub async fn run(
             superseded.push(older.version);
         }
     }
-    session
-        .writes
-        .push(plan_comment(session, &spec, state, &row, &messages));
+    let previous = previous_plan(&earlier, version);
+    session.writes.push(plan_comment(
+        session,
+        &spec,
+        state,
+        &row,
+        &messages,
+        previous.as_ref(),
+    ));
 
     let headline = if messages.is_empty() {
         format!(
@@ -157,11 +168,13 @@ pub fn plan_comment(
     state: SpecState,
     row: &SpecRow,
     errors: &[String],
+    previous: Option<&Spec>,
 ) -> ForgeWrite {
     let goal = GoalComment {
         repo: session.repo,
         number: session.number(),
         title: &sanitize(&session.comment.issue.title).text,
+        previous,
     };
     goal.plan(spec, state, row, errors, &[])
 }
@@ -174,6 +187,112 @@ pub struct GoalComment<'a> {
     pub number: i64,
     /// The issue title, sanitized.
     pub title: &'a str,
+    /// The earlier version a re-plan replaces, whose differences the comment shows.
+    pub previous: Option<&'a Spec>,
+}
+
+/// The version a new one is compared against in its plan comment: the newest earlier version
+/// that was valid (an invalid one planned nothing an approver could have read).
+pub fn previous_plan(specs: &[SpecRow], version: i64) -> Option<Spec> {
+    specs
+        .iter()
+        .filter(|s| s.version < version && s.errors.is_none())
+        .max_by_key(|s| s.version)
+        .and_then(|s| serde_json::from_str(&s.content).ok())
+}
+
+/// What changed from `previous` to `spec`, as the plan comment shows it.
+fn changes_view(previous: &Spec, spec: &Spec) -> ChangesView {
+    let diff = diff::diff(previous, spec);
+    let named = |id: &TaskId, title: &str| NamedTask {
+        id: id.to_string(),
+        title: title.to_string(),
+    };
+    ChangesView {
+        since: i64::from(previous.version),
+        added: diff
+            .added
+            .iter()
+            .filter_map(|id| spec.task(id))
+            .map(|t| named(&t.id, &t.title))
+            .collect(),
+        removed: diff.removed.iter().map(|(id, t)| named(id, t)).collect(),
+        changed: diff
+            .changed
+            .iter()
+            .map(|task| ChangedTaskView {
+                id: task.id.to_string(),
+                title: spec.task(&task.id).map_or_else(String::new, |t| t.title.clone()),
+                fields: task.changes.iter().map(field_view).collect(),
+            })
+            .collect(),
+    }
+}
+
+fn field_view(change: &Change) -> FieldChangeView {
+    let ids = |ids: &[TaskId]| ids.iter().map(ToString::to_string).collect();
+    let values = |name: &str, code, before: Vec<String>, after: Vec<String>, unset: &str| {
+        FieldChangeView {
+            name: name.into(),
+            code,
+            before,
+            after,
+            unset: unset.into(),
+            ..FieldChangeView::default()
+        }
+    };
+    let default = "the policy's default";
+    match change {
+        Change::Title { before, after } => {
+            values("title", false, vec![before.clone()], vec![after.clone()], "")
+        }
+        Change::DependsOn { before, after } => {
+            values("after", true, ids(before), ids(after), "none")
+        }
+        Change::Paths { before, after } => {
+            values("paths", true, before.clone(), after.clone(), "none")
+        }
+        Change::Agent { before, after } => values(
+            "agent",
+            true,
+            before.iter().cloned().collect(),
+            after.iter().cloned().collect(),
+            default,
+        ),
+        Change::Environment { before, after } => values(
+            "environment",
+            true,
+            before.iter().cloned().collect(),
+            after.iter().cloned().collect(),
+            default,
+        ),
+        Change::Instructions(lines) => line_view("instructions", lines),
+        Change::Acceptance(lines) => line_view("accepted when", lines),
+    }
+}
+
+fn line_view(name: &str, lines: &[Line]) -> FieldChangeView {
+    let lines: Vec<String> = lines
+        .iter()
+        .map(|line| match line {
+            Line::Same(text) => format!(" {text}"),
+            Line::Removed(text) => format!("-{text}"),
+            Line::Added(text) => format!("+{text}"),
+            Line::Skipped(n) => format!("@@ {n} unchanged line{} @@", if *n == 1 { "" } else { "s" }),
+        })
+        .collect();
+    let longest = lines
+        .iter()
+        .flat_map(|l| l.split(|c| c != '`'))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    FieldChangeView {
+        name: name.into(),
+        fence: "`".repeat(longest.max(2) + 1),
+        lines,
+        ..FieldChangeView::default()
+    }
 }
 
 /// Where one task of an active spec stands, for the plan comment.
@@ -229,6 +348,10 @@ impl GoalComment<'_> {
             errors: errors.to_vec(),
             approve_command: format!("/ade approve {}", row.version),
             hash: row.content_hash.chars().take(12).collect(),
+            changes: self
+                .previous
+                .filter(|_| errors.is_empty())
+                .map(|previous| changes_view(previous, spec)),
         };
         // A plan that did not render shows no version, so none counts as shown by it.
         let (body, shows) = match render::plan(&view) {

@@ -52,6 +52,42 @@ pub async fn open_issue(
     Ok(number)
 }
 
+/// Edits an issue's title and body, as its author or a maintainer does on the forge.
+pub async fn edit_issue(
+    sim: &Sim,
+    repo: &str,
+    number: i64,
+    actor: &str,
+    title: &str,
+    body: &str,
+) -> ActionResult<()> {
+    require_user(sim, actor)?;
+    let (owner, name) = split(repo);
+    let now = sim.now();
+    {
+        let mut state = sim.state();
+        let r = state.repo_mut(owner, name).ok_or_else(|| no_repo(repo))?;
+        let issue = r
+            .issues
+            .get_mut(&number)
+            .ok_or_else(|| ActionError::NotFound(format!("issue #{number} not found")))?;
+        issue.title = title.to_owned();
+        issue.body = body.to_owned();
+        issue.updated_at = now;
+    }
+    emit(
+        sim,
+        HookEvent::IssueState {
+            repo: repo.to_owned(),
+            number,
+            sender: actor.to_owned(),
+            action: "edited",
+        },
+    )
+    .await;
+    Ok(())
+}
+
 /// Closes or reopens an issue or pull request.
 pub async fn set_open(
     sim: &Sim,

@@ -12,7 +12,7 @@ mod reviews;
 
 pub use checks::{NewCheckRun, NewStatus, post_check_run, post_status};
 pub use drafts::{gitea_draft_title, set_draft};
-pub use issues::{add_labels, comment, edit_comment, open_issue, react, set_open};
+pub use issues::{add_labels, comment, edit_comment, edit_issue, open_issue, react, set_open};
 pub use pulls::{PullSpec, merge, open_pull, rerequest_check, update_pull};
 pub use push::{after_push, push_files, pushed};
 pub use reviews::{LineComment, review, review_with_comments};
@@ -76,7 +76,7 @@ pub enum HookEvent {
         /// Who.
         sender: String,
     },
-    /// An issue was closed or reopened.
+    /// An issue was closed, reopened or edited.
     IssueState {
         /// `owner/name`.
         repo: String,
@@ -84,7 +84,7 @@ pub enum HookEvent {
         number: i64,
         /// Who.
         sender: String,
-        /// `closed` or `reopened`.
+        /// `closed`, `reopened` or `edited`.
         action: &'static str,
     },
     /// A comment was created or edited.

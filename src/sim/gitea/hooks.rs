@@ -33,12 +33,15 @@ fn issue_event<'a>(
 ) -> Option<(&'static str, &'static str, Repo, &'a String, Value)> {
     let repo = repo_of(sim, repo)?;
     let issue = repo.issues.get(&number)?;
-    let body = json!({
+    let mut body = json!({
         "action": action,
         "number": number,
         "issue": json::issue(sim, &repo, issue, None),
         "commit_id": "",
     });
+    if action == "edited" {
+        body["changes"] = json!({});
+    }
     Some(("issues", "issues", repo, sender, body))
 }
 

@@ -44,7 +44,13 @@ async fn build_one(sim: &Sim, event: &HookEvent) -> Option<Outgoing> {
             let pull = repo.pulls.get(number);
             (
                 "issues",
-                json!({ "action": action, "issue": json::issue(sim, &repo, issue, pull) }),
+                {
+                    let mut body = json!({ "action": action, "issue": json::issue(sim, &repo, issue, pull) });
+                    if *action == "edited" {
+                        body["changes"] = json!({});
+                    }
+                    body
+                },
             )
         }
         HookEvent::Comment {

@@ -199,6 +199,18 @@ impl Simulator {
         actions::open_issue(&self.sim, repo, author, title, body, &[]).await
     }
 
+    /// `actor` edits an issue's title and body.
+    pub async fn edit_issue(
+        &self,
+        repo: &str,
+        number: i64,
+        actor: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<(), ActionError> {
+        actions::edit_issue(&self.sim, repo, number, actor, title, body).await
+    }
+
     /// Closes (`open: false`) or reopens an issue or pull request.
     pub async fn set_issue_open(
         &self,

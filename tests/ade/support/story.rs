@@ -230,6 +230,14 @@ impl Story {
             .expect("the issue opens")
     }
 
+    /// `author` edits issue `number`'s title and body.
+    pub async fn edit_issue(&self, number: i64, author: &str, title: &str, body: &str) {
+        self.sim
+            .edit_issue(REPO, number, author, title, body)
+            .await
+            .expect("the issue is edited");
+    }
+
     /// The maintainer pushes `files` (`None` deletes one) to the default branch; returns the new
     /// commit.
     pub async fn push_to_main(&self, files: &[(&str, Option<&str>)], message: &str) -> String {
