@@ -88,6 +88,49 @@ impl LinkSigner {
         Ok(target)
     }
 
+    /// The link to planner run `plan`'s log (`/plans/<plan>/log?exp=…&sig=…`), valid as long as
+    /// a run log's link, or `None` when ade has no public URL.
+    pub fn plan_link(&self, plan: i64, now_secs: i64) -> Option<String> {
+        let base = self.base.as_ref()?;
+        let exp = now_secs + LINK_LIFETIME_SECS;
+        Some(format!(
+            "{base}/plans/{plan}/log?exp={exp}&sig={}",
+            hex::encode(self.plan_mac(plan, exp).finalize().into_bytes())
+        ))
+    }
+
+    /// Checks a planner log link's parts: its planner run when the signature holds and it has
+    /// not expired.
+    pub fn check_plan(
+        &self,
+        plan: i64,
+        exp: Option<&str>,
+        sig: Option<&str>,
+        now_secs: i64,
+    ) -> Result<i64, LinkRefusal> {
+        let exp: i64 = exp
+            .and_then(|v| v.parse().ok())
+            .ok_or(LinkRefusal::Malformed)?;
+        let sig = sig
+            .and_then(|s| hex::decode(s).ok())
+            .ok_or(LinkRefusal::Malformed)?;
+        self.plan_mac(plan, exp)
+            .verify_slice(&sig)
+            .map_err(|_| LinkRefusal::BadSignature)?;
+        if exp < now_secs {
+            return Err(LinkRefusal::Expired);
+        }
+        Ok(plan)
+    }
+
+    /// A planner log's MAC: its own prefix, so no run log link opens a planner's log.
+    fn plan_mac(&self, plan: i64, exp: i64) -> Hmac<Sha256> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        mac.update(format!("ade-plan-log:{plan}:{exp}").as_bytes());
+        mac
+    }
+
     fn sign(&self, target: LogTarget, exp: i64) -> String {
         hex::encode(self.mac(target, exp).finalize().into_bytes())
     }
@@ -122,6 +165,40 @@ mod tests {
             }
         }
         (run, v, exp, sig)
+    }
+
+    #[test]
+    fn a_planner_log_link_opens_that_planner_log_only() {
+        let signer = LinkSigner::new("00ff", Some("https://ade.example.com"));
+        let link = signer.plan_link(4, NOW).unwrap();
+        assert!(
+            link.starts_with("https://ade.example.com/plans/4/log?exp="),
+            "{link}"
+        );
+        let query = link.split_once('?').unwrap().1;
+        let (mut exp, mut sig) = (String::new(), String::new());
+        for pair in query.split('&') {
+            let (k, v) = pair.split_once('=').unwrap();
+            match k {
+                "exp" => exp = v.into(),
+                "sig" => sig = v.into(),
+                _ => panic!("unexpected {k}"),
+            }
+        }
+        assert_eq!(signer.check_plan(4, Some(&exp), Some(&sig), NOW), Ok(4));
+        assert_eq!(
+            signer.check_plan(5, Some(&exp), Some(&sig), NOW),
+            Err(LinkRefusal::BadSignature)
+        );
+        assert_eq!(
+            signer.check(4, Some("0"), Some(&exp), Some(&sig), NOW),
+            Err(LinkRefusal::BadSignature),
+            "a planner's link opens no run log"
+        );
+        assert_eq!(
+            signer.check_plan(4, Some(&exp), Some(&sig), NOW + LINK_LIFETIME_SECS + 1),
+            Err(LinkRefusal::Expired)
+        );
     }
 
     #[test]

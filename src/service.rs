@@ -10,6 +10,8 @@ use crate::coordinator::event_job::{
     CommandKind, EditedCommandJob, EditedCommandKind, PolicyCheckJob,
 };
 use crate::coordinator::intake::Intake;
+use crate::coordinator::planning::PlanHandler;
+use crate::coordinator::planning::job::PlanJob;
 use crate::coordinator::policies::Policies;
 use crate::coordinator::policy_check::PolicyCheckHandler;
 use crate::coordinator::reconcile::{self, ReconcileHandler, ReconcileJob};
@@ -426,7 +428,7 @@ fn server_periods(policy: &crate::policy::ServerPolicy) -> anyhow::Result<Server
 
 /// The kinds only the runner's workers claim: runs, verifications and warm-ups take minutes, so
 /// they get workers of their own and the other workers leave them alone.
-const RUNNER_KINDS: [&str; 3] = [RunJob::KIND, VerifyJob::KIND, WarmJob::KIND];
+const RUNNER_KINDS: [&str; 4] = [RunJob::KIND, VerifyJob::KIND, WarmJob::KIND, PlanJob::KIND];
 
 /// The handlers of every job kind ade runs: the other workers' and, with a runner, the runner
 /// workers' (the [`RUNNER_KINDS`]).
@@ -456,6 +458,7 @@ fn handlers(
     let run_handlers = runner.map(|runner| {
         let mut run_handlers = Handlers::default();
         run_handlers.register::<RunJob>(RunHandler::new(shared.clone(), runner.clone()));
+        run_handlers.register::<PlanJob>(PlanHandler::new(shared.clone(), runner.clone()));
         run_handlers.register::<VerifyJob>(VerifyHandler::new(shared.clone(), runner.clone()));
         run_handlers.register::<WarmJob>(WarmHandler::new(forges.clone(), runner));
         run_handlers

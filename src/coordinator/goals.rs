@@ -2,7 +2,7 @@
 //! shows each task's progress, rewritten whenever something moves (a run ends, an approval is
 //! merged, a task is cancelled).
 
-use super::commands::plan::{GoalComment, TaskProgress, previous_plan};
+use super::planning::comment::{GoalComment, TaskProgress, previous_plan};
 use super::schedule::{self, TaskNode};
 use crate::coordinator::writes::ForgeWrite;
 use crate::forge::RepoRef;
@@ -113,6 +113,7 @@ pub async fn goal_comment(
         number: goal.number,
         title: &goal.title,
         previous: previous.as_ref(),
+        planner_log: crate::store::planning::log_link_of_spec(tx, row.id).await?,
     };
     Ok(Some(comment.plan(spec, row.state, row, &[], &progress)))
 }

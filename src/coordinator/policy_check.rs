@@ -35,8 +35,6 @@ struct PolicyCheckView {
     head: String,
     removed: bool,
     problems: Vec<ProblemView>,
-    /// Keys the file sets that ade parses but does not act on yet; they do not fail the check.
-    warnings: Vec<ProblemView>,
 }
 
 /// The `ade/policy` check of the policy file at `head_sha` (read from the forge).
@@ -112,48 +110,12 @@ fn check(shared: &Shared, file: Option<&[u8]>, head_sha: &str) -> Result<Check, 
             )
         }
     };
-    let (mut title, mut annotations) = (title, annotations);
-    let warnings = match (state, file) {
-        (CheckState::Success, Some(bytes)) => {
-            crate::policy::check_str(&String::from_utf8_lossy(bytes), POLICY_PATH)
-                .map(|policy| crate::policy::warnings(&policy))
-                .unwrap_or_default()
-        }
-        _ => Vec::new(),
-    };
-    if !warnings.is_empty() {
-        title = format!(
-            "the policy file is valid, with {} key(s) ade does not act on yet; it takes effect \
-             once merged",
-            warnings.len()
-        );
-        annotations.extend(warnings.iter().filter_map(|w| {
-            let line = u32::try_from(w.position?.line).ok()?.max(1);
-            Some(CheckAnnotation {
-                path: POLICY_PATH.to_string(),
-                start_line: line,
-                end_line: line,
-                start_column: u32::try_from(w.position?.column).ok(),
-                level: AnnotationLevel::Warning,
-                message: format!("{}: {}", w.key.as_deref().unwrap_or_default(), w.message),
-                title: Some(CHECK_NAME.to_string()),
-            })
-        }));
-    }
-    let warnings = warnings
-        .iter()
-        .map(|w| ProblemView {
-            line: w.position.map(|pos| pos.line),
-            text: format!("{}: {}", w.key.as_deref().unwrap_or_default(), w.message),
-        })
-        .collect();
     let summary = templates::render(
         "policy_check.md",
         PolicyCheckView {
             head: short,
             removed: file.is_none(),
             problems,
-            warnings,
         },
     )?;
     Ok(Check {
@@ -308,32 +270,5 @@ mod tests {
         let removed = check(&shared(), None, HEAD).unwrap();
         assert_eq!(removed.state, CheckState::Success);
         assert!(removed.summary.contains("removes"), "{}", removed.summary);
-    }
-
-    #[test]
-    fn a_key_ade_does_not_act_on_yet_passes_with_a_warning_at_its_line() {
-        let file = b"[execution]\nparallelism = 3\n\n[agents]\nplanner = \"manual\"\n";
-        let check = check(&shared(), Some(file), HEAD).unwrap();
-        assert_eq!(check.state, CheckState::Success);
-        assert!(
-            check.title.contains("1 key(s) ade does not act on yet"),
-            "{}",
-            check.title
-        );
-        let warnings: Vec<_> = check
-            .annotations
-            .iter()
-            .map(|a| (a.start_line, a.level, a.message.as_str()))
-            .collect();
-        assert_eq!(
-            warnings,
-            [(
-                5,
-                AnnotationLevel::Warning,
-                "agents.planner: parsed, not acted on yet: `/ade plan` always plans from the \
-                 issue's task list (the manual planner); no planner agent runs"
-            )]
-        );
-        snapshot("policy-check-warned", &check.summary);
     }
 }

@@ -50,6 +50,8 @@ pub struct PlanView {
     pub hash: String,
     /// What changed since the earlier version it replaces, for a re-plan.
     pub changes: Option<ChangesView>,
+    /// A link (made by ade) to the planner agent's log, for a version a planner agent wrote.
+    pub planner_log: Option<String>,
 }
 
 /// What a re-plan changed, task by task, as the plan comment shows it.
@@ -316,6 +318,7 @@ mod tests {
             approve_command: "/ade approve 2".into(),
             hash: "3f2a9c01".into(),
             changes: None,
+            planner_log: None,
         }
     }
 
@@ -357,7 +360,12 @@ mod tests {
                 id: "t2".into(),
                 title: "Skip writes when set | @everyone".into(),
                 fields: vec![
-                    field("title", false, &["Skip writes"], &["Skip writes when set | @everyone"]),
+                    field(
+                        "title",
+                        false,
+                        &["Skip writes"],
+                        &["Skip writes when set | @everyone"],
+                    ),
                     field("after", true, &[], &["t1"]),
                     FieldChangeView {
                         name: "instructions".into(),
@@ -396,7 +404,10 @@ mod tests {
             ..plan_view()
         };
         let text = plan(&view).unwrap();
-        assert!(text.contains("<details><summary>Changes since v1</summary>"), "{text}");
+        assert!(
+            text.contains("<details><summary>Changes since v1</summary>"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The lives of the things ade keeps: a spec version, a task of an active spec, a run, an
-//! approval and a verification. Each is an enum whose legal moves are decided here and nowhere
+//! The lives of the things ade keeps: a spec version, a planner run, a task of an active spec, a
+//! run, an approval and a verification. Each is an enum whose legal moves are decided here and nowhere
 //! else; the store records moves as compare-and-set on the state they leave, and rows carry these
 //! enums, never strings.
 
@@ -16,12 +16,14 @@ macro_rules! display_by_name {
 }
 
 mod approval;
+mod planning;
 mod run;
 mod task;
 mod verification;
 
 pub use crate::spec::SpecState;
 pub use approval::ApprovalState;
+pub use planning::PlanningState;
 pub use run::RunState;
 pub use task::TaskState;
 pub use verification::VerificationState;

@@ -160,7 +160,8 @@ pub struct Agents {
     /// not in a narrowed `allowed` list, set this too. Default: the server's, none built in.
     pub default: Option<String>,
     /// Who writes the plan for `/ade plan`: `"manual"` (the task list) or an allowed
-    /// agent's name. Default `"manual"`.
+    /// agent's name, run as a planner agent on a runner in a worktree it can only read. Default
+    /// `"manual"`.
     pub planner: Option<String>,
 }
 

@@ -15,7 +15,6 @@ mod diagnostic;
 mod effective;
 mod file;
 mod locate;
-mod not_acted_on;
 mod planner;
 mod reference;
 pub(crate) mod schema;
@@ -38,7 +37,6 @@ pub use file::{
     Verification,
 };
 pub use locate::Position;
-pub use not_acted_on::{NOT_ACTED_ON, NotActedOn, warnings};
 pub use planner::Planner;
 pub use reference::markdown as reference_markdown;
 pub use server::{Limits, RoleTable, ServerPolicy};

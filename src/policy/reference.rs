@@ -12,7 +12,6 @@ use std::fmt::Write;
 
 use serde_json::{Map, Value};
 
-use super::not_acted_on::{NOT_ACTED_ON, WARNING, not_acted_on};
 use super::schema::{Format, render};
 use super::{Limits, Policy};
 
@@ -25,16 +24,6 @@ pub fn markdown() -> String {
         "Every key of `.ade/config.toml`, written from the types ade reads it with. A key left \
          out takes the server's default (`[policy.defaults]` in `ade.toml`), else the built-in \
          default in the table. A number a server limit caps may not go beyond it.\n\n",
-    );
-    let inert: Vec<String> = NOT_ACTED_ON
-        .iter()
-        .map(|entry| format!("`{}`", entry.key))
-        .collect();
-    let _ = writeln!(
-        out,
-        "ade reads and checks these keys but does not act on them yet: {}. Setting one is not an \
-         error; `ade policy check` and the `ade/policy` check warn that it is {WARNING}.\n",
-        join_words(&inert, "and")
     );
     for (name, property) in properties(&policy, &policy) {
         let Some(def) = resolve(&policy, property) else {
@@ -66,7 +55,7 @@ fn section(out: &mut String, root: &Value, key: &str, def: &Value) {
             if let Some(items) = items.filter(|i| i.get("properties").is_some()) {
                 nested.push((path.clone(), items));
             }
-            Row::of(root, def, name, &path, property)
+            Row::of(root, def, name, property)
         })
         .collect();
     table(out, &rows);
@@ -77,7 +66,7 @@ fn section(out: &mut String, root: &Value, key: &str, def: &Value) {
             let _ = writeln!(out, "{text}\n");
         }
         let rows: Vec<Row> = properties(root, items)
-            .map(|(name, property)| Row::of(root, items, name, &format!("{path}.{name}"), property))
+            .map(|(name, property)| Row::of(root, items, name, property))
             .collect();
         table(out, &rows);
         values(out, root, items);
@@ -94,7 +83,7 @@ struct Row {
 }
 
 impl Row {
-    fn of(root: &Value, table: &Value, name: &str, path: &str, property: &Value) -> Row {
+    fn of(root: &Value, table: &Value, name: &str, property: &Value) -> Row {
         let text = Described::of(description(property).unwrap_or_default());
         let required = table
             .get("required")
@@ -112,14 +101,7 @@ impl Row {
                 .unwrap_or_default();
             format!("`limits.{limit}` ({value})")
         });
-        let mut description = text.rest;
-        if let Some(entry) = not_acted_on(path) {
-            description = format!(
-                "**{}:** {}. {description}",
-                capitalized(WARNING),
-                entry.instead
-            );
-        }
+        let description = text.rest;
         Row {
             key: format!("`{name}`"),
             kind: kind(root, property),
@@ -224,13 +206,6 @@ fn limit_row(root: &Value, name: &str, property: &Value, default: Value, caps: &
     if !caps.is_empty() {
         let names: Vec<String> = caps.iter().map(|key| format!("`{key}`")).collect();
         let _ = write!(description, " Caps {}.", join_words(&names, "and"));
-        if caps.iter().all(|key| not_acted_on(key).is_some()) {
-            description = format!(
-                "**{}:** ade checks repositories against it, and what it caps is not acted on. \
-                 {description}",
-                capitalized(WARNING)
-            );
-        }
     }
     Row {
         key: format!("`{name}`"),

@@ -117,7 +117,10 @@ fn changes(old: &Task, new: &Task) -> Vec<Change> {
             after: new.title.clone(),
         });
     }
-    let (old_lines, new_lines) = (shown_lines(&old.instructions), shown_lines(&new.instructions));
+    let (old_lines, new_lines) = (
+        shown_lines(&old.instructions),
+        shown_lines(&new.instructions),
+    );
     if old_lines != new_lines {
         out.push(Change::Instructions(lines(&old_lines, &new_lines)));
     }
@@ -309,7 +312,9 @@ mod tests {
                 Line::Added("Then parse it, in one pass.".into()),
             ])
         );
-        assert!(matches!(&changes[2], Change::DependsOn { before, after } if before.is_empty() && after.len() == 1));
+        assert!(
+            matches!(&changes[2], Change::DependsOn { before, after } if before.is_empty() && after.len() == 1)
+        );
         assert_eq!(
             changes[3],
             Change::Agent {

@@ -133,6 +133,10 @@ pub enum SpecError {
         /// What is wrong with it.
         problem: String,
     },
+    /// A problem with what a planner agent wrote: no file, not JSON, a task that does not read
+    /// as one.
+    #[error("the planner's output: {0}")]
+    Output(String),
     /// A problem with the issue as a whole (manual planner).
     #[error("{0}")]
     Issue(String),

@@ -222,6 +222,8 @@ pub enum About {
     Approval(i64),
     /// A verification (`verifications.id`).
     Verification(i64),
+    /// A planner run (`planner_runs.id`); the version it planned, once there is one.
+    Planning(i64),
 }
 
 /// Leaves `entry` for the audit writer with its scope read from the row it is about. An entry
@@ -256,12 +258,19 @@ pub async fn record_about(conn: &mut Conn, about: About, entry: &Entry) -> Resul
             "verifications v JOIN runs r ON r.id = v.run JOIN tasks t ON t.id = r.task \
              JOIN specs s ON s.id = t.spec JOIN goals g ON g.id = s.goal WHERE v.id = $8",
         ),
+        About::Planning(_) => (
+            "NULL",
+            "NULL",
+            "planner_runs p JOIN goals g ON g.id = p.goal LEFT JOIN specs s ON s.id = p.spec \
+             WHERE p.id = $8",
+        ),
     };
     let (About::Spec(id)
     | About::Task(id)
     | About::Run(id)
     | About::Approval(id)
-    | About::Verification(id)) = about;
+    | About::Verification(id)
+    | About::Planning(id)) = about;
     let sql = format!(
         "INSERT INTO audit_pending ({COLUMNS}) \
          SELECT $1, $2, $3, $4, $5, g.forge, g.repository, g.number, s.version, {task}, {run}, \

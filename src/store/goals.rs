@@ -294,6 +294,24 @@ pub struct GoalRow {
     pub body: String,
 }
 
+/// Goal `id`.
+pub async fn goal_row(conn: &mut Conn, id: i64) -> Result<Option<GoalRow>, StoreError> {
+    let query =
+        sqlx::query("SELECT id, forge, repository, number, title, body FROM goals WHERE id = $1")
+            .bind(id);
+    let read = |r: &AnyRow| {
+        Ok(GoalRow {
+            id: r.try_get(0)?,
+            forge: named(r, 1, "forge", ForgeKind::parse)?,
+            repository: named(r, 2, "repository", |name| RepoRef::parse(name, None))?,
+            number: r.try_get(3)?,
+            title: r.try_get(4)?,
+            body: r.try_get(5)?,
+        })
+    };
+    optional(conn, query, read, "read goal").await
+}
+
 /// The goal a spec version belongs to.
 pub async fn goal_of_spec(conn: &mut Conn, spec: i64) -> Result<Option<GoalRow>, StoreError> {
     let query = sqlx::query(

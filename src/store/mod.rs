@@ -17,6 +17,7 @@ pub mod leader;
 pub mod limits;
 pub mod links;
 mod migrate;
+pub mod planning;
 mod query;
 pub mod retention;
 pub mod reviews;

@@ -35,10 +35,11 @@ pub struct Logs {
 /// Most bytes of a log served; the rest is left out, with a line saying so.
 const MAX_LOG_BYTES: u64 = 32 * 1024 * 1024;
 
-/// `GET /runs/{run}/log`.
+/// `GET /runs/{run}/log` and `GET /plans/{plan}/log`.
 pub fn routes(logs: Logs) -> Router {
     Router::new()
         .route("/runs/{run}/log", get(log))
+        .route("/plans/{plan}/log", get(plan_log))
         .with_state(logs)
 }
 
@@ -83,12 +84,64 @@ async fn log(
             return (StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response();
         }
     };
-    let path = match confined(&logs.workdir.join("runs").join(run.to_string()), &path) {
+    serve(
+        &logs,
+        &logs.workdir.join("runs").join(run.to_string()),
+        &path,
+        purged,
+    )
+    .await
+}
+
+/// `GET /plans/{plan}/log`: a planner run's log, behind its own signed link.
+async fn plan_log(
+    State(logs): State<Logs>,
+    Path(plan): Path<String>,
+    Query(query): Query<LinkQuery>,
+) -> Response {
+    let Ok(plan) = plan.parse::<i64>() else {
+        return not_found();
+    };
+    let now = crate::clock::unix_ms() / 1000;
+    if let Err(refusal) =
+        logs.links
+            .check_plan(plan, query.exp.as_deref(), query.sig.as_deref(), now)
+    {
+        tracing::info!(plan, ?refusal, "a planner log link was refused");
+        return not_found();
+    }
+    let stored = async {
+        let mut conn = logs.store.reader().await?;
+        crate::store::planning::get(&mut conn, plan).await
+    };
+    let path = match stored.await {
+        Ok(Some(row)) => match row.log {
+            Some(path) => path,
+            None => return (StatusCode::NOT_FOUND, "this log was not written\n").into_response(),
+        },
+        Ok(None) => return not_found(),
+        Err(error) => {
+            tracing::warn!(%error, "could not look up a planner log");
+            return (StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response();
+        }
+    };
+    serve(
+        &logs,
+        &logs.workdir.join("plans").join(plan.to_string()),
+        &path,
+        false,
+    )
+    .await
+}
+
+/// Serves the log at `path` if it is a log file right in `dir`, masked and capped.
+async fn serve(logs: &Logs, dir: &std::path::Path, path: &str, purged: bool) -> Response {
+    let path = match confined(dir, path) {
         Confined::Log(path) => path,
         Confined::Missing => return missing(purged),
         Confined::Outside => {
             tracing::warn!(
-                run,
+                dir = %dir.display(),
                 "a stored log path outside the runner's workdir was not served"
             );
             return not_found();
@@ -102,7 +155,7 @@ async fn log(
             return missing(purged);
         }
         Ok(Err(error)) => {
-            tracing::warn!(run, %error, "a run log could not be read");
+            tracing::warn!(dir = %dir.display(), %error, "a log could not be read");
             return (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "this log cannot be read; ade's log says why\n",

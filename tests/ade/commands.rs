@@ -188,7 +188,9 @@ async fn a_replan_shows_what_changed_since_the_version_it_replaces() {
         story.edit_issue(issue, WRITER, GOAL, edited).await;
         story.comment(issue, MAINTAINER, "/ade plan").await;
         let plan = story
-            .until("v2", |s| s.plan_comment(issue).filter(|p| p.contains("v2 ·")))
+            .until("v2", |s| {
+                s.plan_comment(issue).filter(|p| p.contains("v2 ·"))
+            })
             .await;
         let changes = plan
             .split("#### Changes since v1")
@@ -204,7 +206,10 @@ async fn a_replan_shows_what_changed_since_the_version_it_replaces() {
         ] {
             assert!(changes.contains(said), "{forge}: {said:?} in {changes}");
         }
-        assert!(!changes.contains("`t2`  Skip"), "{forge}: t2 did not change: {changes}");
+        assert!(
+            !changes.contains("`t2`  Skip"),
+            "{forge}: t2 did not change: {changes}"
+        );
         story.comment(issue, MAINTAINER, "/ade approve 2").await;
         let active = story
             .until("v2 active", |s| {

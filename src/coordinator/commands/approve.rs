@@ -9,10 +9,10 @@
 //! something nobody looked at.
 
 use super::Session;
-use super::plan::{GoalComment, previous_plan};
 use crate::command::{SpecRef, sanitize};
 use crate::coordinator::advance::{self, AdvanceContext};
 use crate::coordinator::goals::{progress, spec_of};
+use crate::coordinator::planning::comment::{GoalComment, previous_plan};
 use crate::jobs::JobError;
 use crate::lifecycle::{SpecState, TaskState};
 use crate::markdown;
@@ -107,6 +107,7 @@ pub async fn run(
         number: session.number(),
         title: &sanitize(&session.comment.issue.title).text,
         previous: previous.as_ref(),
+        planner_log: crate::store::planning::log_link_of_spec(tx, target.id).await?,
     };
     session
         .writes

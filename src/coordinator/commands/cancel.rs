@@ -16,7 +16,7 @@ use crate::lifecycle::{ApprovalState, RunState, SpecState, State, TaskState};
 use crate::markdown;
 use crate::store::runs::{self as store, RunEnd};
 use crate::store::tasks::{self, TaskRow};
-use crate::store::{Conn, approvals, goals, verifications};
+use crate::store::{Conn, approvals, goals, planning, verifications};
 
 /// Cancels `task`, or every unfinished task of the place's goal.
 pub async fn run(
@@ -24,8 +24,20 @@ pub async fn run(
     tx: &mut Conn,
     task: Option<String>,
 ) -> Result<(), JobError> {
+    let planning = if task.is_none() && session.place == Place::Issue {
+        stop_planning(session, tx).await?
+    } else {
+        0
+    };
+    let planning_note = "a planner run of this goal is being stopped: it will plan nothing.";
     let Some((spec_row, rows)) = active_tasks(session, tx).await? else {
-        session.say_headline("there is no active plan here, so there is nothing to cancel.".into());
+        if planning > 0 {
+            session.say_headline(planning_note.into());
+        } else {
+            session.say_headline(
+                "there is no active plan here, so there is nothing to cancel.".into(),
+            );
+        }
         return Ok(());
     };
     let chosen: Vec<&TaskRow> = match &task {
@@ -40,6 +52,9 @@ pub async fn run(
     };
     let mut cancelled = Vec::new();
     let mut details = Vec::new();
+    if planning > 0 {
+        details.push(planning_note.to_string());
+    }
     for row in chosen {
         let state = row.state;
         match state {
@@ -89,6 +104,23 @@ pub async fn run(
     session.writes.extend(writes);
     session.say(headline, details, None);
     Ok(())
+}
+
+/// Asks the goal's planner runs in flight to stop; returns how many there were.
+async fn stop_planning(session: &Session<'_>, tx: &mut Conn) -> Result<usize, JobError> {
+    let Some(goal) =
+        goals::find_goal(tx, session.forge, &session.repository(), session.number()).await?
+    else {
+        return Ok(0);
+    };
+    let mut stopped = 0;
+    for run in planning::of_goal(tx, goal).await? {
+        if run.state.in_flight() {
+            planning::request_cancel(tx, run.id).await?;
+            stopped += 1;
+        }
+    }
+    Ok(stopped)
 }
 
 /// Closes the task's open approval as cancelled, with a comment, and stops its verifications;

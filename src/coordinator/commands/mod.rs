@@ -12,15 +12,15 @@ pub mod run;
 pub mod status;
 pub mod verify;
 
-use super::render::{self, CommandView, ReplyView, TableView};
+use super::render::{ReplyView, TableView};
+pub use super::reply::Reply;
 use crate::command::{Command, Place, Requester, RoleOverrides};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::writes::ForgeWrite;
 use crate::events::{Comment, Event};
 use crate::forge::{BranchHead, ForgeKind, ForgePullRequest, RepoRef};
 use crate::jobs::JobError;
-use crate::markdown;
-use crate::policy::{EffectivePolicy, PolicyDiagnostic};
+use crate::policy::EffectivePolicy;
 use crate::store::Conn;
 
 /// Everything a command handler knows about the comment it answers.
@@ -113,119 +113,5 @@ pub async fn execute(
         Command::Cancel { task } => cancel::run(session, tx, task).await,
         Command::Retry { agent } => retry::run(session, tx, agent).await,
         Command::Verify => verify::run(session, tx).await,
-    }
-}
-
-/// Where replies to one comment go, each under its own marker so a retried job finds the reply
-/// it already posted instead of posting it twice.
-#[derive(Clone, Debug)]
-pub struct Reply {
-    repo: RepoRef,
-    number: i64,
-    comment_id: i64,
-    /// Which command of the comment is being answered.
-    pub index: usize,
-}
-
-impl Reply {
-    /// Replies to `comment`.
-    pub fn new(_forge: ForgeKind, repo: &RepoRef, comment: &Comment) -> Reply {
-        Reply {
-            repo: repo.clone(),
-            number: comment.issue.number,
-            comment_id: comment.id,
-            index: 0,
-        }
-    }
-
-    fn comment(&self, marker: String, body: String) -> ForgeWrite {
-        ForgeWrite::Comment {
-            shows: None,
-            repo: self.repo.clone(),
-            number: self.number,
-            marker,
-            body,
-        }
-    }
-
-    /// A reply rendered from `view`.
-    pub fn render(&self, view: &ReplyView) -> ForgeWrite {
-        let body = render::reply(view).unwrap_or_else(|error| {
-            tracing::error!(%error, "a reply did not render");
-            "ade could not render its reply; the operator's log has the details.\n".to_string()
-        });
-        self.comment(format!("reply:{}:{}", self.comment_id, self.index), body)
-    }
-
-    /// A one-line reply to `login`, with the commands they may run when that helps.
-    pub fn text(
-        &self,
-        login: Option<&str>,
-        headline: &str,
-        commands: Vec<CommandView>,
-    ) -> ForgeWrite {
-        self.render(&ReplyView {
-            mention: login.map(str::to_string),
-            headline: headline.to_string(),
-            commands,
-            ..ReplyView::default()
-        })
-    }
-
-    /// The answer to a comment whose command job failed for good (the forge answered something
-    /// ade cannot use, a bug): that it failed, why (`why`, as a log line may carry it), and the
-    /// delivery id to give the operator. One per comment.
-    pub fn failed(&self, login: &str, why: &str, delivery: &str) -> ForgeWrite {
-        let view = ReplyView {
-            mention: Some(login.to_string()),
-            headline: format!(
-                "ade could not carry out the commands of this comment: {}. Nothing of them was \
-                 done. If this goes on, give ade's operator the delivery id {}.",
-                crate::markdown::code_span(why),
-                crate::markdown::code_span(delivery)
-            ),
-            ..ReplyView::default()
-        };
-        let body = render::reply(&view).unwrap_or_default();
-        self.comment(format!("failed:{}", self.comment_id), body)
-    }
-
-    /// The answer to a command edited into an existing comment: edits never act. One such answer
-    /// per comment, however often it is edited.
-    pub fn to_edit(&self, login: &str) -> ForgeWrite {
-        let view = ReplyView {
-            mention: Some(login.to_string()),
-            headline: "ade does not act on edited comments, so the command you edited in was not \
-                       run. To run it, post it in a new comment."
-                .to_string(),
-            ..ReplyView::default()
-        };
-        let body = render::reply(&view).unwrap_or_default();
-        self.comment(format!("edited:{}", self.comment_id), body)
-    }
-
-    /// The answer to any command while the repository's policy file is invalid.
-    pub fn invalid_policy(
-        &self,
-        login: &str,
-        branch: &str,
-        problems: &[PolicyDiagnostic],
-    ) -> ForgeWrite {
-        let view = ReplyView {
-            mention: Some(login.to_string()),
-            headline: format!(
-                "The repository's {} on {} is not valid, so ade runs no commands here until it is \
-                 fixed:",
-                markdown::code_span(super::policies::POLICY_PATH),
-                markdown::code_span(branch)
-            ),
-            details: problems
-                .iter()
-                .take(20)
-                .map(|p| markdown::code_span(&p.to_string()))
-                .collect(),
-            ..ReplyView::default()
-        };
-        self.render(&view)
     }
 }

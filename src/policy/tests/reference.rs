@@ -1,12 +1,11 @@
-//! The generated reference of docs/policy.md, the keys ade does not act on yet, and the defaults
-//! and caps the doc comments state.
+//! The generated reference of docs/policy.md, and the defaults and caps the doc comments state.
 
 use super::*;
 use crate::policy::reference::{caps, documented_defaults};
 
 /// The lines of docs/policy.md around its generated part.
-const BEGIN: &str = "<!-- Generated from src/policy/ (the doc comments of file.rs and server.rs, and \
-                     not_acted_on.rs) down to the closing marker: edit those, not this. -->";
+const BEGIN: &str = "<!-- Generated from src/policy/ (the doc comments of file.rs and server.rs) \
+                     down to the closing marker: edit those, not this. -->";
 const END: &str = "<!-- End of the generated reference. -->";
 
 fn schema() -> serde_json::Value {
@@ -48,33 +47,6 @@ fn the_reference_has_every_table_and_key() {
 }
 
 #[test]
-fn every_key_not_acted_on_is_a_key_of_the_schema_and_marked_in_the_reference() {
-    let schema = schema();
-    let text = reference_markdown();
-    for entry in NOT_ACTED_ON {
-        let (table, key) = entry.key.split_once('.').expect("a table and a key");
-        let name = schema["properties"][table]["$ref"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{}: no table {table}", entry.key))
-            .trim_start_matches("#/$defs/");
-        assert!(
-            schema["$defs"][name]["properties"].get(key).is_some(),
-            "{} is not a key of the policy file",
-            entry.key
-        );
-        let row = text
-            .lines()
-            .find(|line| line.starts_with(&format!("| `{key}` |")))
-            .unwrap();
-        assert!(
-            row.contains("**Parsed, not acted on yet:**"),
-            "{}: {row}",
-            entry.key
-        );
-    }
-}
-
-#[test]
 fn setting_a_key_to_its_documented_default_changes_nothing() {
     let defaults = documented_defaults(&schema());
     assert!(defaults.len() >= 25, "{defaults:?}");
@@ -109,34 +81,5 @@ fn every_documented_cap_refuses_a_value_above_it() {
                 .any(|d| d.contains(&format!("limits.{limit}"))),
             "{key} is not capped by limits.{limit}: {refusal:?}"
         );
-    }
-}
-
-#[test]
-fn keys_not_acted_on_are_warned_about_where_the_file_sets_them() {
-    let policy = read(
-        "[agents]\nplanner = \"manual\"\n\n[execution]\nparallelism = 3\n\n\
-         [retention]\nworktrees_days = 0\n\n[rate_limits]\nruns_per_hour = 5\n",
-    );
-    let said: Vec<String> = warnings(&policy).iter().map(ToString::to_string).collect();
-    assert_eq!(
-        said,
-        [
-            "config.toml:2:1: agents.planner: parsed, not acted on yet: `/ade plan` always plans \
-             from the issue's task list (the manual planner); no planner agent runs",
-        ]
-    );
-    assert!(warnings(&read("[execution]\nparallelism = 3\n")).is_empty());
-    assert!(warnings(&Policy::default()).is_empty());
-    let every = NOT_ACTED_ON
-        .iter()
-        .map(|entry| {
-            let (table, key) = entry.key.split_once('.').unwrap();
-            let value = if key == "planner" { "\"manual\"" } else { "1" };
-            format!("[{table}]\n{key} = {value}\n")
-        })
-        .collect::<Vec<_>>();
-    for file in every {
-        assert_eq!(warnings(&read(&file)).len(), 1, "{file}");
     }
 }

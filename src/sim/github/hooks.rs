@@ -42,16 +42,14 @@ async fn build_one(sim: &Sim, event: &HookEvent) -> Option<Outgoing> {
         HookEvent::IssueState { number, action, .. } => {
             let issue = repo.issues.get(number)?;
             let pull = repo.pulls.get(number);
-            (
-                "issues",
-                {
-                    let mut body = json!({ "action": action, "issue": json::issue(sim, &repo, issue, pull) });
-                    if *action == "edited" {
-                        body["changes"] = json!({});
-                    }
-                    body
-                },
-            )
+            ("issues", {
+                let mut body =
+                    json!({ "action": action, "issue": json::issue(sim, &repo, issue, pull) });
+                if *action == "edited" {
+                    body["changes"] = json!({});
+                }
+                body
+            })
         }
         HookEvent::Comment {
             comment_id,
