@@ -610,6 +610,7 @@ mod tests {
             "warm_runner",
             "retention_purge",
             "reconcile",
+            "plan",
         ];
         assert_eq!(kinds, HashSet::from(stored));
         let runner: HashSet<_> = run_handlers.kinds().collect();
