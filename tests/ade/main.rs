@@ -17,6 +17,7 @@ mod external;
 mod goals;
 mod guides;
 mod limits;
+mod planner;
 mod queue;
 mod races;
 mod real_agent;

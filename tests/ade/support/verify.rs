@@ -41,6 +41,7 @@ pub struct Policy {
     close_issue: bool,
     retention: Vec<(&'static str, u32)>,
     tables: Vec<String>,
+    planner: Option<&'static str>,
 }
 
 impl Policy {
@@ -56,7 +57,14 @@ impl Policy {
             close_issue: false,
             retention: Vec::new(),
             tables: Vec::new(),
+            planner: None,
         }
+    }
+
+    /// `/ade plan` runs the planner agent `name` (`[agents] planner`).
+    pub fn planner(mut self, name: &'static str) -> Policy {
+        self.planner = Some(name);
+        self
     }
 
     /// One more table, as the maintainer writes it (`[rate_limits]\nruns_per_hour = 1\n`).
@@ -123,8 +131,12 @@ impl Policy {
 
     /// The policy file's text.
     pub fn toml(&self) -> String {
+        let planner = self
+            .planner
+            .map(|name| format!("planner = {name:?}\n"))
+            .unwrap_or_default();
         let mut text = format!(
-            "[agents]\ndefault = \"script\"\n\n[execution]\nparallelism = 2\nattempts = {}\n\n\
+            "[agents]\ndefault = \"script\"\n{planner}\n[execution]\nparallelism = 2\nattempts = {}\n\n\
              [auto_reject]\naction = {:?}\n\n[pull_requests]\ndrafts = {}\nauto_merge = {}\n\n\
              [goals]\nclose_issue = {}\n",
             self.attempts, self.reject, self.drafts, self.auto_merge, self.close_issue
