@@ -106,10 +106,10 @@ impl CommandSpec {
 pub const COMMANDS: [CommandSpec; 9] = [
     CommandSpec {
         verb: Verb::Plan,
-        args: "[-- extra instructions]",
+        args: "[agent] [-- extra instructions]",
         places: Places::Issue,
         default_permission: Permission::Write,
-        summary: "plan this goal from the issue's task list: a new spec version, validated and posted as a comment",
+        summary: "plan this goal: a new spec version from the planner agent (the policy's, or the one named) or the issue's task list, validated and posted as a comment",
     },
     CommandSpec {
         verb: Verb::Approve,

@@ -262,8 +262,9 @@ fn help_for_a_maintainer_on_an_issue() {
         text,
         "Commands you can use on this issue:\n\
          \n\
-         - `/ade plan [-- extra instructions]`: plan this goal from the issue's task list: a new \
-         spec version, validated and posted as a comment\n\
+         - `/ade plan [agent] [-- extra instructions]`: plan this goal: a new spec version from \
+         the planner agent (the policy's, or the one named) or the issue's task list, validated \
+         and posted as a comment\n\
          - `/ade approve [version | hash]`: activate the newest plan version you could see when \
          you commented (or the one you name); its tasks start\n\
          - `/ade run <task-id> | all`: (re)start a task of the active spec, or all of them\n\
