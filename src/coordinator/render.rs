@@ -392,7 +392,11 @@ mod tests {
         let text = plan(&view).unwrap();
         snapshot("plan-replan", &text);
         let mentions: Vec<&str> = text.lines().filter(|l| l.contains("@everyone")).collect();
-        assert_eq!(mentions, ["  t2[\"t2: Skip writes when set | @everyone\"]"], "only in the graph");
+        assert_eq!(
+            mentions,
+            ["  t2[\"t2: Skip writes when set | @everyone\"]"],
+            "only in the graph"
+        );
         assert!(!text.contains("<script>"), "{text}");
     }
 

@@ -88,11 +88,16 @@ async fn a_planner_agent_plans_the_goal_and_its_log_is_linked() {
         let plan = plan_v(&story, issue, 1).await;
         assert!(plan.contains("v1 · validated"), "{forge:?}: {plan}");
         assert!(plan.contains("planned by planner"), "{forge:?}: {plan}");
-        assert!(plan.contains("| `t2` | Skip writes when set | `t1` |"), "{forge:?}: {plan}");
+        assert!(
+            plan.contains("| `t2` | Skip writes when set | `t1` |"),
+            "{forge:?}: {plan}"
+        );
         assert!(plan.contains("t1 --> t2"), "{forge:?}: {plan}");
         let reply = story
             .until("the reply", |s| {
-                s.replies(issue).into_iter().find(|r| r.contains("planned v1"))
+                s.replies(issue)
+                    .into_iter()
+                    .find(|r| r.contains("planned v1"))
             })
             .await;
         assert!(reply.contains("2 tasks"), "{forge:?}: {reply}");
@@ -105,7 +110,10 @@ async fn a_planner_agent_plans_the_goal_and_its_log_is_linked() {
             "INSTR-42",
             "\"tasks\"",
         ] {
-            assert!(log.contains(read), "{forge:?}: the planner read {read:?}: {log}");
+            assert!(
+                log.contains(read),
+                "{forge:?}: the planner read {read:?}: {log}"
+            );
         }
         assert!(!log.contains("hidden from the planner"), "{forge:?}: {log}");
         let (status, _) = open_link(&story, &log_link(&plan).replace("sig=", "sig=00")).await;
@@ -128,7 +136,10 @@ async fn an_invalid_plan_is_posted_as_failed_listing_every_problem() {
             "tasks wait for each other in a cycle: t1 → t2 → t1",
         ),
         ("MODE-AGENT", "nobody-registered"),
-        ("MODE-MANY", "the plan has 101 tasks; at most 100 are allowed"),
+        (
+            "MODE-MANY",
+            "the plan has 101 tasks; at most 100 are allowed",
+        ),
         ("MODE-NOTJSON", "$ADE_OUTPUT is not JSON"),
         ("MODE-NOFILE", "the planner wrote no file at $ADE_OUTPUT"),
         ("MODE-CRASH", "the planner failed: "),
@@ -136,7 +147,9 @@ async fn an_invalid_plan_is_posted_as_failed_listing_every_problem() {
     for forge in [Forge::Github, Forge::Gitea] {
         let story = story(forge, db::sqlite()).await;
         for (mode, problem) in cases {
-            let issue = story.issue(WRITER, &format!("Plan {mode}"), "Plan it.").await;
+            let issue = story
+                .issue(WRITER, &format!("Plan {mode}"), "Plan it.")
+                .await;
             story.comment(issue, MAINTAINER, "/ade plan").await;
             let plan = plan_v(&story, issue, 1).await;
             assert!(plan.contains("· not valid"), "{forge:?} {mode}: {plan}");
@@ -145,7 +158,10 @@ async fn an_invalid_plan_is_posted_as_failed_listing_every_problem() {
                 plan.contains(&listed),
                 "{forge:?} {mode}: {listed:?} in {plan}"
             );
-            assert!(plan.contains("planner agent `planner`"), "{forge:?} {mode}: {plan}");
+            assert!(
+                plan.contains("planner agent `planner`"),
+                "{forge:?} {mode}: {plan}"
+            );
             log_link(&plan);
             let reply = story
                 .until("the reply", |s| {
@@ -178,7 +194,10 @@ async fn a_planner_cannot_write_to_the_repository_it_reads() {
         // planner does not run at all.
         eprintln!("Landlock is not available ({reason}): the planner must be refused");
         assert!(plan.contains("· not valid"), "{plan}");
-        assert!(plan.contains("read-only") || plan.contains("Landlock"), "{plan}");
+        assert!(
+            plan.contains("read-only") || plan.contains("Landlock"),
+            "{plan}"
+        );
         return;
     }
     assert!(plan.contains("v1 · validated"), "{plan}");
@@ -209,7 +228,9 @@ async fn planners_are_named_in_the_command_refused_when_not_allowed_and_stopped_
     assert!(planned.contains("#### Changes since v1"), "{planned}");
     // A reader may not plan; an agent the policy does not allow plans nothing.
     story.comment(issue, READER, "/ade plan planner").await;
-    story.comment(issue, MAINTAINER, "/ade plan no-such-planner").await;
+    story
+        .comment(issue, MAINTAINER, "/ade plan no-such-planner")
+        .await;
     story
         .until("the refusal", |s| {
             s.replies(issue)
@@ -233,7 +254,9 @@ async fn planners_are_named_in_the_command_refused_when_not_allowed_and_stopped_
             )
             .await
             .unwrap()?;
-            let runs = ade::store::planning::of_goal(&mut conn, goal).await.unwrap();
+            let runs = ade::store::planning::of_goal(&mut conn, goal)
+                .await
+                .unwrap();
             runs.first()
                 .filter(|r| r.state.as_str() == "running")
                 .map(|_| ())
@@ -243,7 +266,9 @@ async fn planners_are_named_in_the_command_refused_when_not_allowed_and_stopped_
     story.comment(slow, MAINTAINER, "/ade cancel").await;
     let stopped = story
         .until("the planner stopped", |s| {
-            s.replies(slow).into_iter().find(|r| r.contains("planned nothing"))
+            s.replies(slow)
+                .into_iter()
+                .find(|r| r.contains("planned nothing"))
         })
         .await;
     assert!(stopped.contains("`planner`"), "{stopped}");

@@ -1,0 +1,244 @@
+//! `plan_latency`: how long after a maintainer comments `/ade plan` the plan comment is on the
+//! forge when a planner agent writes the plan, on a warm runner with a big repository, and how
+//! much of that is ade's own (everything but the planner process itself).
+//!
+//! ```text
+//! cargo run --release --example plan_latency -- [--files 20000] [--rounds 10] [--dir PATH]
+//! ```
+//!
+//! A run starts the forge simulator (GitHub dialect) and ade (with its embedded runner) in this
+//! process, talking real HTTP both ways, with a repository of `--files` files whose policy names a
+//! script planner. A first goal warms the runner (its mirror fetched, its worktree pool filled).
+//! Then, for each round, a new issue is opened and `/ade plan` posted; the round ends when the
+//! plan comment shows the validated plan. The planner prints the clock as it starts and as it
+//! ends, so its own time is known; ade's share is the rest: the command's job, the planner run's
+//! job, the worktree, the prompt, reading and validating the plan, and the plan comment's post.
+
+use ade::config::Config;
+use ade::forge::{ForgeKind, Permission};
+use ade::secret::Secret;
+use ade::service::{Service, ServiceOptions};
+use ade::sim::{NewRepo, SimOptions, Simulator};
+use anyhow::Context;
+use clap::Parser;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const REPO: &str = "acme/widgets";
+const MAINTAINER: &str = "mia";
+const SECRET: &str = "plan-latency-webhook-secret";
+
+/// The planner: the clock when it starts, a two-task plan written to `$ADE_OUTPUT`, the clock
+/// when it is done.
+const PLANNER: &str = "echo planner-started-at $(date +%s%N)\n\
+printf '%s' '{\"tasks\": [{\"id\": \"t1\", \"title\": \"Parse the flag\"}, {\"id\": \"t2\", \"title\": \"Use the flag\", \"depends_on\": [\"t1\"]}]}' > \"$ADE_OUTPUT\"\n\
+echo planner-ended-at $(date +%s%N)\n";
+
+/// `/ade plan` → plan comment, with a script planner on a warm runner.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Files in the repository.
+    #[arg(long, default_value_t = 20_000)]
+    files: usize,
+    /// Timed rounds.
+    #[arg(long, default_value_t = 10)]
+    rounds: usize,
+    /// Where the run's data go (on disk, not tmpfs); default target/plan-latency-bench.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+fn now_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1000.0
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = args
+        .dir
+        .unwrap_or_else(|| PathBuf::from("target/plan-latency-bench"));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).context("clear the run folder")?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let dir = dir.canonicalize()?;
+
+    let mut options = SimOptions::new(ForgeKind::Github, dir.join("sim"));
+    options.webhook_secret = SECRET.into();
+    let sim = Simulator::start(options).await?;
+    let seeded = Instant::now();
+    let mut repo = NewRepo::new("acme", "widgets")
+        .file("README.md", "# widgets\n")
+        .file(
+            ".ade/config.toml",
+            "[agents]\ndefault = \"planner\"\nplanner = \"planner\"\n",
+        );
+    for i in 0..args.files {
+        repo = repo.file(
+            &format!("src/m{:03}/f{i:05}.rs", i % 200),
+            format!("pub fn f{i}() -> u32 {{ {i} }}\n"),
+        );
+    }
+    sim.create_repo(repo).await?;
+    eprintln!(
+        "seeded {REPO} with {} files in {:.1} s",
+        args.files,
+        seeded.elapsed().as_secs_f64()
+    );
+    sim.add_user(MAINTAINER);
+    sim.set_permission(REPO, MAINTAINER, Permission::Maintain)?;
+    sim.install_app("acme", &[REPO]);
+    let key_file = dir.join("app.pem");
+    std::fs::write(&key_file, sim.app_private_key_pem())?;
+
+    let runner_toml = dir.join("runner.toml");
+    std::fs::write(
+        &runner_toml,
+        format!(
+            "[runner]\nworkdir = {:?}\nmax_parallel = 2\nagent_user = \"nobody\"\n\n\
+             [agents.planner]\ncommand = [\"/bin/sh\", \"-c\", {PLANNER:?}]\nprompt = \"file\"\n\
+             trust = \"trusted\"\nenvironment = \"worktree\"\ntimeout_secs = 60\n",
+            dir.join("runner").display().to_string()
+        ),
+    )?;
+    let mut config = Config::load(
+        Some(&runner_toml),
+        vec![(
+            "ADE_STORAGE__DATA_DIR".to_string(),
+            dir.join("data").display().to_string(),
+        )],
+    )?;
+    config.server.listen = "127.0.0.1:0".parse()?;
+    config.github.app_id = Some(sim.app_id() as u64);
+    config.github.private_key_file = Some(key_file);
+    config.github.api_url = sim.url().to_string();
+    config.github.webhook_secrets = vec![Secret::new(SECRET)];
+    let ade = Service::start(&config, ServiceOptions::default()).await?;
+    sim.set_webhook_url(Some(format!("http://{}/webhooks/github", ade.addr())));
+
+    eprintln!("warming the runner (mirror fetch, worktree pool)…");
+    let warm = Instant::now();
+    round(&sim, &ade, "warm-up").await?;
+    wait_for_no_git().await;
+    eprintln!("warm in {:.1} s", warm.elapsed().as_secs_f64());
+
+    let mut rounds = Vec::new();
+    for i in 0..args.rounds {
+        let timed = round(&sim, &ade, &format!("round {i}")).await?;
+        eprintln!(
+            "round {i}: plan comment after {:.1} ms (planner {:.1} ms, ade {:.1} ms)",
+            timed.total_ms,
+            timed.planner_ms,
+            timed.total_ms - timed.planner_ms
+        );
+        rounds.push(timed);
+        wait_for_no_git().await;
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[0], v[v.len() - 1])
+    };
+    let (total, total_min, total_max) = median(rounds.iter().map(|r| r.total_ms).collect());
+    let (planner, _, _) = median(rounds.iter().map(|r| r.planner_ms).collect());
+    let (share, share_min, share_max) =
+        median(rounds.iter().map(|r| r.total_ms - r.planner_ms).collect());
+    println!(
+        "/ade plan → plan comment with a script planner, {} files, {} rounds",
+        args.files, args.rounds
+    );
+    println!(
+        "  total: median {total:.1} ms · min {total_min:.1} ms · max {total_max:.1} ms; the planner's own time: median {planner:.1} ms"
+    );
+    println!("  ade's share: median {share:.1} ms · min {share_min:.1} ms · max {share_max:.1} ms");
+    ade.shutdown().await?;
+    Ok(())
+}
+
+struct Timed {
+    /// `/ade plan` posted → the plan comment on the forge.
+    total_ms: f64,
+    /// The planner process, from its first instruction to its last.
+    planner_ms: f64,
+}
+
+/// One goal: `/ade plan`, then the plan comment; the planner's own time from its log.
+async fn round(sim: &Simulator, ade: &Service, name: &str) -> anyhow::Result<Timed> {
+    let issue = sim
+        .open_issue(REPO, MAINTAINER, name, "Plan this goal.")
+        .await?;
+    let asked = now_ms();
+    sim.comment(REPO, issue, MAINTAINER, "/ade plan").await?;
+    let posted = loop {
+        let shown = sim
+            .comments(REPO, issue)
+            .into_iter()
+            .find(|c| c.body.contains("· validated") || c.body.contains("· not valid"));
+        if let Some(comment) = shown {
+            anyhow::ensure!(
+                comment.body.contains("· validated"),
+                "the plan is not valid: {}",
+                comment.body
+            );
+            break now_ms();
+        }
+        anyhow::ensure!(now_ms() - asked < 60_000.0, "no plan comment after 60 s");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    let log = planner_log(ade, issue).await?;
+    let stamp = |word: &str| -> anyhow::Result<f64> {
+        let line = log
+            .lines()
+            .find_map(|l| l.split(word).nth(1))
+            .with_context(|| format!("no {word} in the planner's log:\n{log}"))?;
+        Ok(line.trim().parse::<f64>()? / 1e6)
+    };
+    let planner_ms = stamp("planner-ended-at")? - stamp("planner-started-at")?;
+    Ok(Timed {
+        total_ms: posted - asked,
+        planner_ms,
+    })
+}
+
+/// The planner's log of the goal on `issue`, as the runner wrote it.
+async fn planner_log(ade: &Service, issue: i64) -> anyhow::Result<String> {
+    let mut conn = ade.store().reader().await?;
+    let goal = ade::store::goals::find_goal(&mut conn, ForgeKind::Github, REPO, issue)
+        .await?
+        .context("the goal")?;
+    let planning = ade::store::planning::of_goal(&mut conn, goal).await?;
+    let path = planning
+        .first()
+        .and_then(|p| p.log.clone())
+        .context("the planner's log path")?;
+    Ok(std::fs::read_to_string(path)?)
+}
+
+/// Waits until no `git` process of this one has run for a second.
+async fn wait_for_no_git() {
+    let me = std::process::id().to_string();
+    let mut quiet_since = Instant::now();
+    while quiet_since.elapsed() < Duration::from_secs(1) {
+        let busy = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+            .any(|stat| {
+                let Some(close) = stat.rfind(')') else {
+                    return false;
+                };
+                let name = stat.split_once('(').map(|(_, rest)| rest).unwrap_or("");
+                let parent = stat[close + 1..].split_whitespace().nth(1);
+                name.starts_with("git") && parent == Some(me.as_str())
+            });
+        if busy {
+            quiet_since = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
