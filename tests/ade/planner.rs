@@ -263,6 +263,14 @@ async fn planners_are_named_in_the_command_refused_when_not_allowed_and_stopped_
         },
     )
     .await;
+    story.comment(slow, READER, "/ade status").await;
+    story
+        .until("the status", |s| {
+            s.replies(slow)
+                .into_iter()
+                .find(|r| r.contains("the planner agent `planner` is planning"))
+        })
+        .await;
     story.comment(slow, MAINTAINER, "/ade cancel").await;
     let stopped = story
         .until("the planner stopped", |s| {

@@ -41,6 +41,16 @@ pub async fn run(session: &mut Session<'_>, tx: &mut Conn) -> Result<(), JobErro
             .collect(),
     };
     let mut details = Vec::new();
+    for planning in crate::store::planning::of_goal(tx, goal).await? {
+        if planning.state.in_flight() {
+            details.push(format!(
+                "the planner agent {} is planning for {} ({}): its plan comes as the next version.",
+                crate::markdown::code_span(&planning.agent),
+                crate::markdown::code_span(&planning.requester),
+                planning.state
+            ));
+        }
+    }
     if let Some(active) = specs.iter().find(|s| s.state == SpecState::Active) {
         for task in crate::store::tasks::tasks_of(tx, active.id).await? {
             let mut line = format!(
