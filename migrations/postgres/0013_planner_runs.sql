@@ -29,3 +29,4 @@ CREATE TABLE planner_runs (
 );
 
 CREATE INDEX planner_runs_goal ON planner_runs (goal);
+CREATE INDEX planner_runs_spec ON planner_runs (spec);

@@ -65,6 +65,8 @@ pub struct ChangesView {
     pub removed: Vec<NamedTask>,
     /// Tasks in both that differ.
     pub changed: Vec<ChangedTaskView>,
+    /// Whether the tasks in both are listed in another order.
+    pub reordered: bool,
 }
 
 /// A task by id and title.
@@ -348,6 +350,7 @@ mod tests {
         };
         ChangesView {
             since: 1,
+            reordered: false,
             added: vec![NamedTask {
                 id: "t3".into(),
                 title: "Document it \"loudly\" @everyone".into(),

@@ -14,12 +14,17 @@ pub struct SpecDiff {
     pub removed: Vec<(TaskId, String)>,
     /// Tasks in both whose fields differ.
     pub changed: Vec<TaskChange>,
+    /// Whether the tasks in both are listed in another order (the order runs start in).
+    pub reordered: bool,
 }
 
 impl SpecDiff {
     /// Whether the two versions plan the same tasks in every field.
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.changed.is_empty()
+            && !self.reordered
     }
 }
 
@@ -106,6 +111,14 @@ pub fn diff(before: &Spec, after: &Spec) -> SpecDiff {
         .filter(|t| after.task(&t.id).is_none())
         .map(|t| (t.id.clone(), t.title.clone()))
         .collect();
+    let kept = |spec: &Spec, other: &Spec| -> Vec<TaskId> {
+        spec.tasks
+            .iter()
+            .filter(|t| other.task(&t.id).is_some())
+            .map(|t| t.id.clone())
+            .collect()
+    };
+    out.reordered = kept(before, after) != kept(after, before);
     out
 }
 
@@ -332,6 +345,18 @@ mod tests {
         let mut t1b = t1.clone();
         t1b.instructions = "Read it.\nParse it.\n".into();
         assert!(diff(&spec(vec![t1]), &spec(vec![t1b])).is_empty());
+    }
+
+    #[test]
+    fn the_same_tasks_in_another_order_are_a_change() {
+        let (a, b) = (task("t1", "A"), task("t2", "B"));
+        let d = diff(
+            &spec(vec![a.clone(), b.clone()]),
+            &spec(vec![b, a, task("t3", "C")]),
+        );
+        assert!(d.reordered);
+        assert!(d.changed.is_empty());
+        assert!(!d.is_empty());
     }
 
     #[test]

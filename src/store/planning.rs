@@ -215,7 +215,9 @@ pub struct PlanningEnd<'a> {
     pub report: Option<&'a str>,
 }
 
-/// Ends a planner run that is in `from`; false if it was not.
+/// Ends a planner run that is in `from`; false if it was not. A planner run asked to stop is
+/// never ended as planned: the check is in the same statement, so a cancel committed meanwhile
+/// wins on either database.
 pub async fn finish(
     conn: &mut Conn,
     id: i64,
@@ -228,7 +230,8 @@ pub async fn finish(
         &mut *conn,
         sqlx::query(
             "UPDATE planner_runs SET state = $1, spec = $2, log = $3, log_link = $4, reason = $5, \
-             report = $6, finished_at = $7 WHERE id = $8 AND state = $9",
+             report = $6, finished_at = $7 WHERE id = $8 AND state = $9 \
+             AND (state <> 'running' OR $10 <> 'planned' OR cancel_requested = 0)",
         )
         .bind(end.state.as_str())
         .bind(end.spec)
@@ -238,7 +241,8 @@ pub async fn finish(
         .bind(end.report)
         .bind(now)
         .bind(id)
-        .bind(from.as_str()),
+        .bind(from.as_str())
+        .bind(end.state.as_str()),
         "finish planner run",
     )
     .await?;
@@ -267,9 +271,19 @@ pub async fn log_link_of_spec(conn: &mut Conn, spec: i64) -> Result<Option<Strin
     Ok(link.flatten())
 }
 
-/// Asks a planner run to stop: the runner carrying it out sees the flag within seconds.
-pub async fn request_cancel(conn: &mut Conn, id: i64) -> Result<(), StoreError> {
-    query::request_cancel(conn, "planner_runs", id, "request planner cancel").await
+/// Asks a planner run still queued or running to stop: the runner carrying it out sees the flag
+/// within seconds. False when it had ended already.
+pub async fn request_cancel(conn: &mut Conn, id: i64) -> Result<bool, StoreError> {
+    moved(
+        conn,
+        sqlx::query(
+            "UPDATE planner_runs SET cancel_requested = 1 \
+             WHERE id = $1 AND state IN ('queued', 'running')",
+        )
+        .bind(id),
+        "request planner cancel",
+    )
+    .await
 }
 
 /// Whether a cancel was asked for planner run `id`.

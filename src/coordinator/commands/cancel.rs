@@ -115,8 +115,7 @@ async fn stop_planning(session: &Session<'_>, tx: &mut Conn) -> Result<usize, Jo
     };
     let mut stopped = 0;
     for run in planning::of_goal(tx, goal).await? {
-        if run.state.in_flight() {
-            planning::request_cancel(tx, run.id).await?;
+        if run.state.in_flight() && planning::request_cancel(tx, run.id).await? {
             stopped += 1;
         }
     }

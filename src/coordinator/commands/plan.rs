@@ -27,6 +27,13 @@ pub async fn run(
         None => session.policy.agents.planner.clone(),
     };
     let instructions = instructions.map(|extra| sanitize(&extra).text);
+    let stopped = stop_planners(session, tx).await?;
+    if stopped > 0 {
+        tracing::info!(
+            stopped,
+            "a newer /ade plan stops the goal's planner runs in flight"
+        );
+    }
     match planner {
         Planner::Manual => by_hand(session, tx, instructions).await,
         Planner::Agent { name } => by_agent(session, tx, &name, instructions).await,
@@ -42,8 +49,11 @@ async fn by_hand(
     let issue = &session.comment.issue;
     let title = sanitize(&issue.title).text;
     let body = sanitize(&issue.body).text;
-    let mut tasks = manual::plan(&title, &body);
-    if let (Some(extra), Ok(tasks)) = (&instructions, &mut tasks) {
+    let (mut tasks, problems) = match manual::plan(&title, &body) {
+        Ok(tasks) => (Some(tasks), Vec::new()),
+        Err(problems) => (None, problems),
+    };
+    if let (Some(extra), Some(tasks)) = (&instructions, &mut tasks) {
         for task in tasks {
             task.instructions = format!(
                 "{}\n\nFurther instructions given with the plan request:\n{extra}",
@@ -66,6 +76,7 @@ async fn by_hand(
             base_commit: &session.head.sha,
             policy: session.policy,
             tasks,
+            problems,
             planner_log: None,
             now: session.now,
         },
@@ -77,8 +88,7 @@ async fn by_hand(
     Ok(())
 }
 
-/// A planner agent: a planner run on a runner, answered when it ends. A planner run of the goal
-/// still in flight is stopped: its plan would be older than this one.
+/// A planner agent: a planner run on a runner, answered when it ends.
 async fn by_agent(
     session: &mut Session<'_>,
     tx: &mut Conn,
@@ -109,13 +119,6 @@ async fn by_agent(
         &sanitize(&issue.body).text,
     )
     .await?;
-    let mut stopped = 0;
-    for earlier in planning::of_goal(tx, goal).await? {
-        if earlier.state.in_flight() {
-            planning::request_cancel(tx, earlier.id).await?;
-            stopped += 1;
-        }
-    }
     let inserted = planning::insert(
         tx,
         &NewPlanning {
@@ -140,6 +143,23 @@ async fn by_agent(
         session.now,
     )
     .await?;
-    tracing::info!(planning = id, agent = %crate::telemetry::shown(agent), stopped, "planner run queued");
+    tracing::info!(planning = id, agent = %crate::telemetry::shown(agent), "planner run queued");
     Ok(())
+}
+
+/// Asks the goal's planner runs in flight to stop: their plans would be older than this one.
+/// Returns how many were asked.
+async fn stop_planners(session: &Session<'_>, tx: &mut Conn) -> Result<usize, JobError> {
+    let Some(goal) =
+        goals::find_goal(tx, session.forge, &session.repository(), session.number()).await?
+    else {
+        return Ok(0);
+    };
+    let mut stopped = 0;
+    for earlier in planning::of_goal(tx, goal).await? {
+        if earlier.state.in_flight() && planning::request_cancel(tx, earlier.id).await? {
+            stopped += 1;
+        }
+    }
+    Ok(stopped)
 }

@@ -25,6 +25,56 @@ pub struct GoalComment<'a> {
     pub planner_log: Option<String>,
 }
 
+/// Most characters of a plan comment: the forges refuse comments past 65,536.
+const MAX_COMMENT_CHARS: usize = 60_000;
+
+/// Lines of a task's instructions kept when the whole plan does not fit a comment.
+const SHORT_INSTRUCTIONS: usize = 5;
+
+/// The plan comment rendered to fit a forge comment: first whole; then without line diffs; then
+/// with each task's instructions cut short; last, the plan's outline only.
+fn fitted(view: &mut PlanView) -> Result<String, crate::templates::TemplateError> {
+    let body = render::plan(view)?;
+    if body.chars().count() <= MAX_COMMENT_CHARS {
+        return Ok(body);
+    }
+    for task in view.changes.iter_mut().flat_map(|c| c.changed.iter_mut()) {
+        for field in task.fields.iter_mut().filter(|f| !f.lines.is_empty()) {
+            field.lines = vec!["@@ the changes are too long to show in this comment @@".into()];
+            field.fence = "```".into();
+        }
+    }
+    let body = render::plan(view)?;
+    if body.chars().count() <= MAX_COMMENT_CHARS {
+        return Ok(body);
+    }
+    for task in &mut view.tasks {
+        if task.instructions.len() > SHORT_INSTRUCTIONS {
+            let more = task.instructions.len() - SHORT_INSTRUCTIONS;
+            task.instructions.truncate(SHORT_INSTRUCTIONS);
+            task.instructions.push(format!(
+                "[{more} more lines: the plan is too long for one comment]"
+            ));
+        }
+        for line in &mut task.instructions {
+            if line.chars().count() > 300 {
+                *line = line.chars().take(300).collect::<String>() + "…";
+            }
+        }
+    }
+    let body = render::plan(view)?;
+    if body.chars().count() <= MAX_COMMENT_CHARS {
+        return Ok(body);
+    }
+    for task in &mut view.tasks {
+        task.instructions = vec!["[left out: the plan is too long for one comment]".into()];
+        task.acceptance.clear();
+    }
+    view.changes = None;
+    let body = render::plan(view)?;
+    Ok(body.chars().take(MAX_COMMENT_CHARS).collect())
+}
+
 /// The version a new one is compared against in its plan comment: the newest earlier version
 /// that was valid (an invalid one planned nothing an approver could have read).
 pub fn previous_plan(specs: &[SpecRow], version: i64) -> Option<Spec> {
@@ -51,6 +101,7 @@ fn changes_view(previous: &Spec, spec: &Spec) -> ChangesView {
             .map(|t| named(&t.id, &t.title))
             .collect(),
         removed: diff.removed.iter().map(|(id, t)| named(id, t)).collect(),
+        reordered: diff.reordered,
         changed: diff
             .changed
             .iter()
@@ -157,7 +208,7 @@ impl GoalComment<'_> {
         errors: &[String],
         progress: &[TaskProgress],
     ) -> ForgeWrite {
-        let view = PlanView {
+        let mut view = PlanView {
             number: self.number,
             title: self.title.to_string(),
             version: row.version,
@@ -196,7 +247,7 @@ impl GoalComment<'_> {
                 .map(|previous| changes_view(previous, spec)),
         };
         // A plan that did not render shows no version, so none counts as shown by it.
-        let (body, shows) = match render::plan(&view) {
+        let (body, shows) = match fitted(&mut view) {
             Ok(body) => (body, Some(row.id)),
             Err(error) => {
                 tracing::error!(%error, "the plan comment did not render");
@@ -214,5 +265,83 @@ impl GoalComment<'_> {
             marker: format!("plan:{}", self.number),
             body,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{GoalRef, Lifecycle, Planner, Task};
+
+    fn spec(version: u32, instructions: &str) -> Spec {
+        Spec {
+            goal: GoalRef {
+                forge: crate::forge::ForgeKind::Github,
+                repo: "acme/widgets".into(),
+                issue: 7,
+            },
+            version,
+            author: "mia".into(),
+            planner: Planner::Manual,
+            base_commit: None,
+            tasks: (1..=100)
+                .map(|i| Task {
+                    id: TaskId::parse(&format!("t{i}")).unwrap(),
+                    title: format!("Task {i}"),
+                    instructions: instructions.to_string(),
+                    acceptance: vec![],
+                    depends_on: vec![],
+                    paths: vec![],
+                    agent: None,
+                    environment: None,
+                })
+                .collect(),
+            lifecycle: Lifecycle::new(0),
+        }
+    }
+
+    fn row() -> SpecRow {
+        SpecRow {
+            id: 2,
+            goal: 1,
+            version: 2,
+            state: SpecState::Validated,
+            content: String::new(),
+            content_hash: "3f2a9c01d0e4aa".into(),
+            author: "mia".into(),
+            planner: "manual".into(),
+            errors: None,
+            created_at: 0,
+            changed_at: 0,
+            shown_at: None,
+        }
+    }
+
+    #[test]
+    fn the_largest_plan_and_its_diff_still_fit_one_comment() {
+        let long: String = (0..3000)
+            .map(|i| format!("line {i} of the old text\n"))
+            .collect();
+        let newer: String = (0..3000)
+            .map(|i| format!("line {i} of the new text\n"))
+            .collect();
+        let repo = RepoRef::parse("acme/widgets", None).unwrap();
+        let before = spec(1, &long[..32 * 1024 - 100]);
+        let after = spec(2, &newer[..32 * 1024 - 100]);
+        let comment = GoalComment {
+            repo: &repo,
+            number: 7,
+            title: "A goal",
+            previous: Some(&before),
+            planner_log: None,
+        };
+        let ForgeWrite::Comment { body, shows, .. } =
+            comment.plan(&after, SpecState::Validated, &row(), &[], &[])
+        else {
+            panic!("a comment")
+        };
+        assert!(body.chars().count() <= MAX_COMMENT_CHARS, "{}", body.len());
+        assert_eq!(shows, Some(2));
+        assert!(body.contains("ade plan v2"), "{body}");
     }
 }

@@ -166,22 +166,27 @@ impl PlanHandler {
     ) -> Result<(), JobError> {
         let now = ctx.now_ms();
         let report = outcome.report().clone();
-        let report_json = serde_json::to_string(&report).ok();
         let log_link = report
             .log
             .as_ref()
             .and_then(|_| self.shared.links.plan_link(planning.id, now / 1000));
-        let tasks = match &outcome {
-            PlanOutcome::Finished { output, .. } => output::tasks(output),
+        let read = match &outcome {
+            PlanOutcome::Finished { output, .. } => output::read(output),
+            // The planner's own failure, or a setup that cannot run it as it must be run (no
+            // read-only worktree here, an agent not registered): a failed plan saying why.
             PlanOutcome::Failed {
                 reason,
-                fault: Fault::Run,
+                fault: Fault::Run | Fault::Setup,
                 ..
-            } => Err(vec![SpecError::Output(format!(
-                "the planner failed: {reason}"
-            ))]),
+            } => output::Read {
+                tasks: None,
+                problems: vec![SpecError::Output(format!("the planner failed: {reason}"))],
+            },
             PlanOutcome::Failed { reason, .. } => {
-                let reason = format!("the runner could not run the planner: {reason}");
+                let reason = format!(
+                    "the runner could not run the planner: {}",
+                    markdown::code_span(&crate::telemetry::shown(reason))
+                );
                 return self.fail(ctx, planning, goal, &reason).await;
             }
             PlanOutcome::Cancelled { .. } => {
@@ -190,6 +195,49 @@ impl PlanHandler {
                 return ctx.finish(tx).await;
             }
         };
+        // A version stored meanwhile by another plan of the goal takes the number this one was
+        // to have: storing it is tried again, not the planner.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self
+                .store_version(
+                    ctx,
+                    planning,
+                    goal,
+                    policy,
+                    &read,
+                    &report,
+                    log_link.clone(),
+                )
+                .await
+            {
+                Err(JobError::Retry(why)) if tries < 3 => {
+                    tracing::info!(planning = planning.id, %why, "storing the plan again");
+                }
+                done => return done,
+            }
+        }
+    }
+
+    /// Stores what the planner wrote as the goal's next version and answers the command, with
+    /// the job's completion.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one call site, each part distinct"
+    )]
+    async fn store_version(
+        &self,
+        ctx: &JobContext,
+        planning: &PlanningRow,
+        goal: &GoalRow,
+        policy: &crate::policy::EffectivePolicy,
+        read: &output::Read,
+        report: &crate::runner::RunReport,
+        log_link: Option<String>,
+    ) -> Result<(), JobError> {
+        let now = ctx.now_ms();
+        let report_json = serde_json::to_string(report).ok();
         let mut tx = ctx.store().begin().await?;
         if planning::cancel_requested(&mut tx, planning.id).await? {
             self.stopped(&mut tx, ctx, planning, goal).await?;
@@ -209,7 +257,8 @@ impl PlanHandler {
                 },
                 base_commit: &planning.base_commit,
                 policy,
-                tasks,
+                tasks: read.tasks.clone(),
+                problems: read.problems.clone(),
                 planner_log: log_link.clone(),
                 now,
             },

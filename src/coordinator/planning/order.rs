@@ -16,6 +16,9 @@ use super::super::credentials::GitCredentials;
 /// Most comments a planner reads: the latest ones before the command.
 const MAX_COMMENTS: usize = 50;
 
+/// What the planner reads for a comment edited after `/ade plan` was handled.
+const EDITED_SINCE: &str = "[left out: edited after the plan was asked for]";
+
 /// Most characters of one comment a planner reads.
 const MAX_COMMENT_CHARS: usize = 8_000;
 
@@ -34,7 +37,12 @@ pub async fn build(
         .filter(|c| c.id <= planning.comment_id && !c.author.eq_ignore_ascii_case(bot))
         .map(|c| PlanComment {
             author: sanitize(&c.author).text,
-            body: bounded(&sanitize(&c.body).text),
+            // What a comment says now may not be what the requester read when they asked.
+            body: if c.updated_at.is_some_and(|at| at > planning.created_at) {
+                EDITED_SINCE.to_string()
+            } else {
+                bounded(&sanitize(&c.body).text)
+            },
         })
         .collect();
     if comments.len() > MAX_COMMENTS {

@@ -21,9 +21,40 @@ const SET_BY_ADE: &[&str] = &[
 /// Most problems reported for one output: past these, one line counts the rest.
 const MAX_PROBLEMS: usize = 50;
 
-/// The tasks in `output`, or every reason they cannot be read.
-pub fn tasks(output: &PlanOutput) -> Result<Vec<Task>, Vec<SpecError>> {
-    let problem = |text: String| Err(vec![SpecError::Output(text)]);
+/// Most characters of one problem's text: a parser's message quotes what it could not read.
+const MAX_PROBLEM_CHARS: usize = 300;
+
+/// What a planner's output holds: its tasks when the whole list reads (then they are validated
+/// like any plan's), and every problem found reading it. Any problem fails the plan.
+#[derive(Debug, Default)]
+pub struct Read {
+    /// The tasks, when every one of them read; `None` when there is no list to validate.
+    pub tasks: Option<Vec<Task>>,
+    /// What is wrong with the output itself.
+    pub problems: Vec<SpecError>,
+}
+
+impl Read {
+    fn problem(text: String) -> Read {
+        Read {
+            tasks: None,
+            problems: vec![output_problem(text)],
+        }
+    }
+}
+
+fn output_problem(text: String) -> SpecError {
+    let text = match text.char_indices().nth(MAX_PROBLEM_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    };
+    SpecError::Output(text)
+}
+
+/// The tasks in `output`, their text sanitized like any text from outside, and every problem
+/// reading them.
+pub fn read(output: &PlanOutput) -> Read {
+    let problem = Read::problem;
     let text = match output {
         PlanOutput::Written { text } => text,
         PlanOutput::Missing => {
@@ -51,10 +82,10 @@ pub fn tasks(output: &PlanOutput) -> Result<Vec<Task>, Vec<SpecError>> {
             kind(&value)
         ));
     };
-    let mut errors = Vec::new();
+    let mut problems = Vec::new();
     for name in fields.keys() {
         if name != "tasks" && !SET_BY_ADE.contains(&name.as_str()) {
-            errors.push(SpecError::Output(format!(
+            problems.push(output_problem(format!(
                 "unknown field {}: a plan has `tasks` (and the spec's own fields, which ade sets)",
                 crate::markdown::code_span(&crate::command::sanitize(name).text)
             )));
@@ -63,37 +94,61 @@ pub fn tasks(output: &PlanOutput) -> Result<Vec<Task>, Vec<SpecError>> {
     let list = match fields.remove("tasks") {
         Some(Value::Array(list)) => list,
         Some(other) => {
-            errors.push(SpecError::Output(format!(
+            problems.push(output_problem(format!(
                 "`tasks` is a JSON {}, not a list",
                 kind(&other)
             )));
-            return Err(errors);
+            return capped(None, problems);
         }
         None => {
-            errors.push(SpecError::Output("it has no `tasks` list".into()));
-            return Err(errors);
+            problems.push(output_problem("it has no `tasks` list".into()));
+            return capped(None, problems);
         }
     };
     let mut tasks = Vec::with_capacity(list.len());
+    let mut every_task_read = true;
     for (i, item) in list.into_iter().enumerate() {
         match serde_json::from_value::<Task>(item) {
-            Ok(task) => tasks.push(task),
-            Err(e) => errors.push(SpecError::Output(format!(
-                "task {} of the list: {e}",
-                i + 1
-            ))),
+            Ok(task) => tasks.push(cleaned(task)),
+            Err(e) => {
+                every_task_read = false;
+                problems.push(output_problem(format!("task {} of the list: {e}", i + 1)));
+            }
         }
     }
-    if errors.is_empty() {
-        Ok(tasks)
-    } else {
-        if errors.len() > MAX_PROBLEMS {
-            let more = errors.len() - MAX_PROBLEMS;
-            errors.truncate(MAX_PROBLEMS);
-            errors.push(SpecError::Output(format!("and {more} more problems")));
-        }
-        Err(errors)
+    capped(every_task_read.then_some(tasks), problems)
+}
+
+fn capped(tasks: Option<Vec<Task>>, mut problems: Vec<SpecError>) -> Read {
+    if problems.len() > MAX_PROBLEMS {
+        let more = problems.len() - MAX_PROBLEMS;
+        problems.truncate(MAX_PROBLEMS);
+        problems.push(SpecError::Output(format!("and {more} more problems")));
     }
+    Read { tasks, problems }
+}
+
+/// A task's text as any text from outside is taken: hidden content removed, line breaks only
+/// where a line may break (instructions), no other control characters. Validation then checks
+/// the sizes, ids, paths and names.
+fn cleaned(mut task: Task) -> Task {
+    let text = |t: &str| crate::command::sanitize(t).text;
+    task.title = text(&task.title);
+    task.instructions = text(&task.instructions.replace("\r\n", "\n"))
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect();
+    task.acceptance = task
+        .acceptance
+        .iter()
+        .map(|a| {
+            text(a)
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect()
+        })
+        .collect();
+    task
 }
 
 fn kind(value: &Value) -> &'static str {
@@ -116,19 +171,24 @@ mod tests {
     }
 
     fn problems(output: &PlanOutput) -> Vec<String> {
-        tasks(output)
-            .unwrap_err()
+        read(output)
+            .problems
             .iter()
             .map(ToString::to_string)
             .collect()
+    }
+
+    fn tasks(output: &PlanOutput) -> Vec<Task> {
+        let read = read(output);
+        assert!(read.problems.is_empty(), "{:?}", read.problems);
+        read.tasks.unwrap()
     }
 
     #[test]
     fn a_list_of_tasks_reads() {
         let read = tasks(&written(
             r#"{"tasks": [{"id": "t1", "title": "Parse"}, {"id": "t2", "title": "Use", "depends_on": ["t1"]}]}"#,
-        ))
-        .unwrap();
+        ));
         assert_eq!(read.len(), 2);
         assert_eq!(read[1].depends_on[0].as_str(), "t1");
     }
@@ -137,8 +197,7 @@ mod tests {
     fn a_whole_spec_reads_and_ade_keeps_its_own_fields() {
         let read = tasks(&written(
             r#"{"goal": {"forge": "github", "repo": "x/y", "issue": 9}, "version": 7, "author": "someone", "planner": "manual", "tasks": [{"id": "t1", "title": "Parse"}], "lifecycle": {}}"#,
-        ))
-        .unwrap();
+        ));
         assert_eq!(read.len(), 1);
     }
 
@@ -169,6 +228,31 @@ mod tests {
         );
         assert!(found.iter().any(|p| p.contains("task 3 of the list")));
         assert!(found.iter().any(|p| p.contains("`notes`")));
+    }
+
+    #[test]
+    fn an_unknown_field_beside_good_tasks_still_lets_the_tasks_be_validated() {
+        let read = read(&written(
+            r#"{"tasks": [{"id": "t1", "title": "A", "depends_on": ["t1"]}], "notes": "x"}"#,
+        ));
+        assert_eq!(read.problems.len(), 1);
+        assert_eq!(read.tasks.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn task_text_is_cleaned_and_problems_are_bounded() {
+        let read = tasks(&written(
+            "{\"tasks\": [{\"id\": \"t1\", \"title\": \"A<!-- hidden -->\", \"instructions\": \"one\\r\\ntwo\\rthree\\u0007\", \"acceptance\": [\"x\\ny\"]}]}",
+        ));
+        assert_eq!(read[0].title, "A");
+        assert_eq!(read[0].instructions, "one\ntwo\nthree");
+        assert_eq!(read[0].acceptance, ["x y"]);
+        let huge = format!(
+            r#"{{"tasks": [{{"id": "t1", "title": "A", "environment": "{}"}}]}}"#,
+            "e".repeat(100_000)
+        );
+        let said = problems(&written(&huge));
+        assert!(said[0].chars().count() < 400, "{}", said[0].len());
     }
 
     #[test]

@@ -32,8 +32,10 @@ pub struct Plan<'a> {
     pub base_commit: &'a str,
     /// The policy in force.
     pub policy: &'a EffectivePolicy,
-    /// The tasks, or why there are none that could be read.
-    pub tasks: Result<Vec<Task>, Vec<SpecError>>,
+    /// The tasks, when they could all be read (then they are validated against the policy).
+    pub tasks: Option<Vec<Task>>,
+    /// What is wrong with the plan before validation (the task list, the planner's output).
+    pub problems: Vec<SpecError>,
     /// A link to the planner agent's log.
     pub planner_log: Option<String>,
     /// The clock.
@@ -78,6 +80,17 @@ impl Versioned {
     }
 }
 
+/// Most characters of one problem in the failed plan's list.
+const MAX_MESSAGE_CHARS: usize = 400;
+
+fn bounded_message(error: &SpecError) -> String {
+    let text = error.to_string();
+    match text.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
+    }
+}
+
 /// Stores `plan` as the goal's next version, in `tx`.
 pub async fn store(tx: &mut Conn, plan: Plan<'_>) -> Result<Versioned, JobError> {
     let goal = goals::goal(
@@ -91,10 +104,9 @@ pub async fn store(tx: &mut Conn, plan: Plan<'_>) -> Result<Versioned, JobError>
     goals::set_goal_text(tx, goal, plan.title, plan.body).await?;
     let earlier = goals::specs(tx, goal).await?;
     let version = earlier.first().map_or(1, |s| s.version + 1);
-    let (tasks, mut errors) = match plan.tasks {
-        Ok(tasks) => (tasks, Vec::new()),
-        Err(errors) => (Vec::new(), errors),
-    };
+    let validate_tasks = plan.tasks.is_some();
+    let tasks = plan.tasks.unwrap_or_default();
+    let mut errors = plan.problems;
     let mut spec = Spec {
         goal: GoalRef {
             forge: plan.forge,
@@ -109,10 +121,12 @@ pub async fn store(tx: &mut Conn, plan: Plan<'_>) -> Result<Versioned, JobError>
         tasks,
         lifecycle: Lifecycle::new(plan.now),
     };
-    if errors.is_empty() {
-        errors = validate::validate(&spec, plan.policy)
-            .err()
-            .unwrap_or_default();
+    if validate_tasks {
+        errors.extend(
+            validate::validate(&spec, plan.policy)
+                .err()
+                .unwrap_or_default(),
+        );
     }
     let state = if errors.is_empty() {
         SpecState::Validated
@@ -122,7 +136,7 @@ pub async fn store(tx: &mut Conn, plan: Plan<'_>) -> Result<Versioned, JobError>
     spec.lifecycle
         .advance(state, plan.now)
         .map_err(|e| JobError::Permanent(e.to_string()))?;
-    let messages: Vec<String> = errors.iter().map(SpecError::to_string).collect();
+    let messages: Vec<String> = errors.iter().map(bounded_message).collect();
     let content = serde_json::to_string(&spec).map_err(|e| JobError::Permanent(e.to_string()))?;
     let hash = spec.content_hash().to_string();
     let errors_json =
