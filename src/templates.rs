@@ -8,6 +8,10 @@ use std::sync::OnceLock;
 const TEMPLATES: &[(&str, &str)] = &[
     ("plan.md", include_str!("../templates/plan.md")),
     (
+        "plan_prompt.md",
+        include_str!("../templates/plan_prompt.md"),
+    ),
+    (
         "policy_check.md",
         include_str!("../templates/policy_check.md"),
     ),

@@ -349,11 +349,20 @@ fn every_toml_block_of_the_agents_doc_loads_and_expands() {
             seen.insert(agent.name.clone());
         }
     }
+    let mut expected: Vec<&str> = TEMPLATES
+        .iter()
+        .chain(&PLANNER_TEMPLATES)
+        .copied()
+        .collect();
+    expected.sort();
     assert_eq!(
         seen.iter().map(String::as_str).collect::<Vec<_>>(),
-        TEMPLATES
+        expected
     );
 }
+
+/// The planner templates of docs/agents.md ("Planners"), beside the run templates.
+const PLANNER_TEMPLATES: [&str; 1] = ["claude-planner"];
 
 /// Three script agents, one per prompt mode, printing what they were given.
 fn mode_agents(dir: &Dir) -> Config {

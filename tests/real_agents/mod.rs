@@ -282,6 +282,9 @@ pub enum Claude {
     Says(String),
     /// Asks to run `command` with its Bash tool, then says it is done.
     Runs(String),
+    /// Creates the plan file its prompt names (`to the file `…``) with its Edit tool (an empty
+    /// `old_string` makes a new file), holding this text, then says `Planned.`.
+    WritesPlan(String),
     /// Answers every request with HTTP `status`.
     Fails(u16),
     /// Never answers.
@@ -316,6 +319,11 @@ impl Claude {
                     "Bash",
                     &json!({ "command": command, "description": "Run it" }),
                 ),
+                (Claude::WritesPlan(plan), true, 0) => tool_use(
+                    "Edit",
+                    &json!({ "file_path": plan_file(request), "old_string": "", "new_string": plan }),
+                ),
+                (Claude::WritesPlan(_), ..) => text_block("Planned."),
                 (Claude::Says(text), ..) => text_block(text),
                 _ => text_block("Changed the greeting."),
             };
@@ -344,6 +352,16 @@ impl Claude {
             Reply::Ok("text/event-stream", sse(&events))
         })
     }
+}
+
+/// The plan file a planner's prompt names: "to the file `PATH`".
+fn plan_file(request: &Request) -> String {
+    let text = user_text(request);
+    text.split("to the file `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .expect("the planner's prompt names its plan file")
+        .to_owned()
 }
 
 /// `file` under the working directory Claude Code's system prompt names (`CWD: /path`).

@@ -5,6 +5,7 @@
 //! - [`template`]: argument templates with placeholders, parsed at load, expanded per run;
 //! - [`prepare`]: the run's inputs, the prompt and task files, the [`Invocation`];
 //! - [`prompt`]: the prompt and task file contents, from sanitized and capped inputs;
+//! - [`plan_prompt`]: a planner agent's prompt and goal file, made the same way;
 //! - [`check`]: what `ade serve` checks at start (programs present, version pins, agent user);
 //! - [`leftovers`]: paths an agent tool leaves for itself, never committed;
 //! - [`output`]: what an agent CLI reports about its run (failing tool calls, errors, its final
@@ -16,6 +17,7 @@ pub mod check;
 pub mod inputs;
 pub mod leftovers;
 pub mod output;
+pub mod plan_prompt;
 pub mod prepare;
 pub mod prompt;
 pub mod template;
@@ -30,7 +32,10 @@ pub use check::{AgentVersion, StartError};
 pub use inputs::{Dependency, FeedbackFrom, RunInputs};
 pub use leftovers::Leftovers;
 pub use output::{AgentOutput, OutputFormat, OutputReader};
-pub use prepare::{OUTPUT_FILE, PROMPT_FILE, PrepareError, RunPaths, TASK_FILE};
+pub use plan_prompt::{PlanInputs, PlanPromptView};
+pub use prepare::{
+    GOAL_FILE, OUTPUT_FILE, PLAN_FILE, PROMPT_FILE, PrepareError, RunPaths, TASK_FILE,
+};
 pub use template::{ArgTemplate, Placeholder, TemplateError};
 
 use crate::policy::{AgentPolicy, Environment, ExecutionPolicy, ServerPolicy};

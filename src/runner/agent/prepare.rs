@@ -1,8 +1,8 @@
-//! From a run's inputs to an [`Invocation`]: the prompt and task files written into the run's
-//! scratch folder, the command's placeholders filled, stdin chosen, and the whole environment built
-//! from nothing: `ADE_*` variables, a per-run `HOME` and `TMPDIR`, the runner's `PATH`,
-//! `LANG=C.UTF-8`, the agent's `env` and its declared secrets. Nothing of ade's own environment
-//! reaches the agent otherwise, so no forge credential can.
+//! From a run's inputs (or a planner's) to an [`Invocation`]: the prompt and task files written
+//! into the scratch folder, the command's placeholders filled, stdin chosen, and the whole
+//! environment built from nothing: `ADE_*` variables, a per-run `HOME` and `TMPDIR`, the runner's
+//! `PATH`, `LANG=C.UTF-8`, the agent's `env` and its declared secrets. Nothing of ade's own
+//! environment reaches the agent otherwise, so no forge credential can.
 
 use std::fs;
 use std::io::{self, Write};
@@ -10,6 +10,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::inputs::RunInputs;
+use super::plan_prompt::{PlanInputs, PlanPromptView};
 use super::prompt::PromptView;
 use super::{AgentRegistry, Placeholder, PromptMode, SecretSource, Selection};
 use crate::runner::env::{Invocation, PathAccess, PathGrant, StdinSource};
@@ -24,6 +25,11 @@ pub const PROMPT_FILE: &str = "prompt.md";
 pub const TASK_FILE: &str = "task.json";
 /// The output file's name in the scratch folder (the agent writes it, if it does).
 pub const OUTPUT_FILE: &str = "output.md";
+/// A planner's structured file in its scratch folder: the goal, comments, policy and schema as
+/// JSON (`{task_file}`, `$ADE_TASK_FILE`).
+pub const GOAL_FILE: &str = "goal.json";
+/// The file a planner writes its tasks to (`$ADE_OUTPUT`), in its scratch folder.
+pub const PLAN_FILE: &str = "plan.json";
 
 /// Where a run happens on the runner.
 #[derive(Clone, Debug)]
@@ -80,6 +86,24 @@ pub enum PrepareError {
     },
 }
 
+/// What one agent process is briefed with: its prompt, the structured file beside it, the file it
+/// may write back, and the variables naming what it works on. A run's agent and a planner differ
+/// only in this; the rest of their invocations is made the same way.
+struct Briefing {
+    /// The rendered prompt.
+    prompt: String,
+    /// The structured file's name in the scratch folder, and its content (`{task_file}`).
+    task_file: (&'static str, String),
+    /// The output file's name in the scratch folder (`{output_file}`); ade removes a stale one.
+    output_file: &'static str,
+    /// The variables that say what the agent works on (`ADE_RUN_ID`, `ADE_PLAN_ID`, …).
+    identity: Vec<(String, String)>,
+    /// The variables that name the output file.
+    output_vars: &'static [&'static str],
+    /// What the agent may do in its worktree.
+    worktree_access: PathAccess,
+}
+
 impl AgentRegistry {
     /// Prepares one run of `selection.agent`: writes `prompt.md` and `task.json` into the
     /// scratch folder (replacing what an earlier attempt left, never following a link), and
@@ -89,6 +113,61 @@ impl AgentRegistry {
         selection: &Selection,
         inputs: &RunInputs,
         paths: &RunPaths,
+    ) -> Result<Invocation, PrepareError> {
+        let view = PromptView::new(inputs);
+        let task =
+            serde_json::to_string_pretty(&view.task_file()).map_err(PrepareError::TaskFile)?;
+        let briefing = Briefing {
+            prompt: view.render()?,
+            task_file: (TASK_FILE, task),
+            output_file: OUTPUT_FILE,
+            identity: vec![
+                ("ADE_RUN_ID".into(), view.run_id.clone()),
+                ("ADE_TASK_ID".into(), view.task.id.clone()),
+                ("ADE_GOAL".into(), inputs.goal_number.to_string()),
+            ],
+            output_vars: &["ADE_OUTPUT_FILE"],
+            worktree_access: PathAccess::ReadWrite,
+        };
+        self.invocation(selection, paths, briefing)
+    }
+
+    /// Prepares a planner agent's run of `selection.agent`: writes the planner's `prompt.md`
+    /// and `goal.json` into the scratch folder, removes a stale `plan.json`, and returns the
+    /// invocation, whose worktree is read-only and whose `ADE_OUTPUT` (and `ADE_OUTPUT_FILE`,
+    /// and `{output_file}`) names `plan.json`.
+    pub fn prepare_plan(
+        &self,
+        selection: &Selection,
+        inputs: &PlanInputs,
+        paths: &RunPaths,
+    ) -> Result<Invocation, PrepareError> {
+        let scratch = utf8_absolute("scratch", &paths.scratch)?;
+        let output = format!("{scratch}/{PLAN_FILE}");
+        let view = PlanPromptView::new(inputs, &output);
+        let goal =
+            serde_json::to_string_pretty(&view.goal_file()).map_err(PrepareError::TaskFile)?;
+        let briefing = Briefing {
+            prompt: view.render()?,
+            task_file: (GOAL_FILE, goal),
+            output_file: PLAN_FILE,
+            identity: vec![
+                ("ADE_PLAN_ID".into(), view.plan_id.clone()),
+                ("ADE_GOAL".into(), inputs.goal_number.to_string()),
+            ],
+            output_vars: &["ADE_OUTPUT", "ADE_OUTPUT_FILE"],
+            worktree_access: PathAccess::Read,
+        };
+        self.invocation(selection, paths, briefing)
+    }
+
+    /// The invocation of `selection.agent` with `briefing`: the scratch folder and its files
+    /// written, the command's placeholders filled, stdin chosen, the environment built.
+    fn invocation(
+        &self,
+        selection: &Selection,
+        paths: &RunPaths,
+        briefing: Briefing,
     ) -> Result<Invocation, PrepareError> {
         let agent = &selection.agent;
         let worktree = utf8_absolute("worktree", &paths.worktree)?;
@@ -107,13 +186,11 @@ impl AgentRegistry {
         private_dir(&home)?;
         private_dir(&tmp)?;
 
-        let view = PromptView::new(inputs);
-        let prompt = view.render()?;
-        let task =
-            serde_json::to_string_pretty(&view.task_file()).map_err(PrepareError::TaskFile)?;
+        let prompt = briefing.prompt;
+        let (task_name, task) = briefing.task_file;
         let prompt_file = paths.scratch.join(PROMPT_FILE);
-        let task_file = paths.scratch.join(TASK_FILE);
-        let output_file = paths.scratch.join(OUTPUT_FILE);
+        let task_file = paths.scratch.join(task_name);
+        let output_file = paths.scratch.join(briefing.output_file);
         write_fresh(&prompt_file, prompt.as_bytes())?;
         write_fresh(&task_file, (task + "\n").as_bytes())?;
         remove_stale(&output_file)?;
@@ -129,8 +206,8 @@ impl AgentRegistry {
         }
 
         let prompt_file_text = format!("{scratch}/{PROMPT_FILE}");
-        let task_file_text = format!("{scratch}/{TASK_FILE}");
-        let output_file_text = format!("{scratch}/{OUTPUT_FILE}");
+        let task_file_text = format!("{scratch}/{task_name}");
+        let output_file_text = format!("{scratch}/{}", briefing.output_file);
         let model = agent.model.clone().unwrap_or_default();
         let value = |p: Placeholder| match p {
             Placeholder::PromptFile => prompt_file_text.clone(),
@@ -165,20 +242,22 @@ impl AgentRegistry {
             PromptMode::File | PromptMode::Argument => StdinSource::Null,
         };
 
-        let mut env: Vec<(String, String)> = vec![
-            ("ADE_RUN_ID".into(), view.run_id.clone()),
-            ("ADE_TASK_ID".into(), view.task.id.clone()),
-            ("ADE_GOAL".into(), inputs.goal_number.to_string()),
+        let mut env: Vec<(String, String)> = briefing.identity;
+        env.extend([
             ("ADE_WORKTREE".into(), worktree.to_owned()),
             ("ADE_PROMPT_FILE".into(), prompt_file_text.clone()),
             ("ADE_TASK_FILE".into(), task_file_text.clone()),
-            ("ADE_OUTPUT_FILE".into(), output_file_text.clone()),
+        ]);
+        for name in briefing.output_vars {
+            env.push(((*name).into(), output_file_text.clone()));
+        }
+        env.extend([
             ("ADE_SCRATCH".into(), scratch.to_owned()),
             ("HOME".into(), format!("{scratch}/home")),
             ("TMPDIR".into(), format!("{scratch}/tmp")),
             ("PATH".into(), self.runner().path_var()),
             ("LANG".into(), "C.UTF-8".into()),
-        ];
+        ]);
         for (name, template) in &agent.env {
             env.push((name.clone(), template.expand(value)));
         }
@@ -205,6 +284,7 @@ impl AgentRegistry {
             stdin,
             env,
             worktree: paths.worktree.clone(),
+            worktree_access: briefing.worktree_access,
             scratch: paths.scratch.clone(),
             timeout: selection.timeout,
             output_cap: agent.output_cap,

@@ -35,8 +35,17 @@ pub struct Quoted {
 }
 
 impl Quoted {
-    fn new(raw: &str, cap: usize) -> Quoted {
-        let text = clean(raw, cap);
+    /// Untrusted `raw`, sanitized and capped at `cap` bytes.
+    pub(super) fn new(raw: &str, cap: usize) -> Quoted {
+        Quoted::fenced(clean(raw, cap))
+    }
+
+    /// ade's own `raw` (a JSON Schema it generated), capped at `cap` bytes but not sanitized.
+    pub(super) fn own(raw: &str, cap: usize) -> Quoted {
+        Quoted::fenced(cap_text(raw.trim_end(), cap))
+    }
+
+    fn fenced(text: String) -> Quoted {
         let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
         Quoted {
             fence: "`".repeat(longest.max(2) + 1),
@@ -59,7 +68,7 @@ pub fn one_line(raw: &str, cap: usize) -> String {
 }
 
 /// `text` cut at a character boundary to at most `cap` bytes, saying how much was cut.
-fn cap_text(text: &str, cap: usize) -> String {
+pub(super) fn cap_text(text: &str, cap: usize) -> String {
     if text.len() <= cap {
         return text.to_owned();
     }

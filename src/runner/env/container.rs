@@ -94,12 +94,11 @@ fn bubblewrap(inv: &Invocation, opts: &EnvOptions, program: PathBuf) -> Result<L
     let notes = vec![
         identity.note,
         format!(
-            "sandbox: bubblewrap ({}); network {}; read-write {}, {}; read-only system folders \
-             {}; fresh /proc, /dev and /tmp; every other namespace unshared, no capabilities",
+            "sandbox: bubblewrap ({}); network {}; {}; read-only system folders {}; fresh /proc, \
+             /dev and /tmp; every other namespace unshared, no capabilities",
             program.display(),
             inv.network.as_str(),
-            inv.worktree.display(),
-            inv.scratch.display(),
+            mounted(inv),
             SYSTEM_READ_ONLY.join(", "),
         ),
         limits_note,
@@ -192,21 +191,48 @@ fn bwrap_args(inv: &Invocation) -> Vec<OsString> {
         "--tmpfs".as_ref(),
         "/tmp".as_ref(),
     ]);
-    // Outer folders first, so a folder inside another is mounted over it, not hidden by it.
-    let mut binds: Vec<(&Path, bool)> = vec![(&inv.worktree, true), (&inv.scratch, true)];
-    binds.extend(
-        inv.extra_paths
-            .iter()
-            .map(|grant| (grant.path.as_path(), grant.access == PathAccess::ReadWrite)),
-    );
-    binds.sort_by_key(|(path, _)| path.components().count());
-    for (path, writable) in binds {
+    for (path, writable) in mounts(inv) {
         let flag = if writable { "--bind" } else { "--ro-bind" };
         push(&[flag.as_ref(), path.as_os_str(), path.as_os_str()]);
     }
     push(&["--chdir".as_ref(), inv.worktree.as_os_str(), "--".as_ref()]);
     args.extend(inv.argv.iter().map(OsString::from));
     args
+}
+
+/// What is mounted into the sandbox at its own path, and whether writable: the worktree (as the
+/// invocation's access says), the scratch folder, the extra paths. Outer folders come first, so a
+/// folder inside another is mounted over it, not hidden by it.
+fn mounts(inv: &Invocation) -> Vec<(&Path, bool)> {
+    let mut mounts: Vec<(&Path, bool)> = vec![
+        (&inv.worktree, inv.worktree_access == PathAccess::ReadWrite),
+        (&inv.scratch, true),
+    ];
+    mounts.extend(
+        inv.extra_paths
+            .iter()
+            .map(|g| (g.path.as_path(), g.access == PathAccess::ReadWrite)),
+    );
+    mounts.sort_by_key(|(path, _)| path.components().count());
+    mounts
+}
+
+/// The run log's words for the worktree and scratch mounts.
+fn mounted(inv: &Invocation) -> String {
+    if inv.worktree_access == PathAccess::ReadWrite {
+        format!(
+            "read-write {}, {}",
+            inv.worktree.display(),
+            inv.scratch.display()
+        )
+    } else {
+        format!(
+            "the worktree {} read-only (writing, creating or removing files in it is refused); \
+             read-write {}",
+            inv.worktree.display(),
+            inv.scratch.display()
+        )
+    }
 }
 
 fn daemon(inv: &Invocation, opts: &EnvOptions, program: PathBuf) -> Result<Launch, EnvError> {
@@ -239,14 +265,13 @@ fn daemon(inv: &Invocation, opts: &EnvOptions, program: PathBuf) -> Result<Launc
     let notes = vec![
         user_note,
         format!(
-            "sandbox: {} ({}) container {name} of image {}; network {}; read-write {}, {}; no \
-             capabilities, no-new-privileges",
+            "sandbox: {} ({}) container {name} of image {}; network {}; {}; no capabilities, \
+             no-new-privileges",
             opts.runtime,
             program.display(),
             opts.image.as_deref().unwrap_or_default(),
             inv.network.as_str(),
-            inv.worktree.display(),
-            inv.scratch.display(),
+            mounted(inv),
         ),
         limits,
     ];
@@ -290,14 +315,7 @@ fn daemon_args(inv: &Invocation, opts: &EnvOptions, name: &str) -> Result<Vec<St
             )));
         }
     }
-    let mut mounts: Vec<(&Path, bool)> = vec![(&inv.worktree, true), (&inv.scratch, true)];
-    mounts.extend(
-        inv.extra_paths
-            .iter()
-            .map(|g| (g.path.as_path(), g.access == PathAccess::ReadWrite)),
-    );
-    mounts.sort_by_key(|(path, _)| path.components().count());
-    for (path, writable) in mounts {
+    for (path, writable) in mounts(inv) {
         let text = path
             .to_str()
             .filter(|text| !text.contains([':', ',', '\n']))
@@ -483,6 +501,35 @@ mod tests {
         .map(String::from)
         .to_vec();
         assert_eq!(args, expected);
+    }
+
+    #[test]
+    fn a_read_only_worktree_is_mounted_read_only_by_every_runtime() {
+        let mut inv = invocation();
+        inv.worktree_access = PathAccess::Read;
+        let args = strings(bwrap_args(&inv));
+        let bound = |flag: &str, path: &str| {
+            args.windows(3)
+                .any(|w| w[0] == flag && w[1] == path && w[2] == path)
+        };
+        assert!(bound("--ro-bind", "/runs/wt"), "{args:?}");
+        assert!(!bound("--bind", "/runs/wt"), "{args:?}");
+        assert!(
+            bound("--bind", "/runs/s"),
+            "the scratch folder stays writable"
+        );
+        assert!(mounted(&inv).contains("the worktree /runs/wt read-only"));
+        let opts = EnvOptions {
+            runtime: ContainerRuntime::Podman,
+            image: Some("agent".into()),
+            ..EnvOptions::default()
+        };
+        let args = daemon_args(&inv, &opts, "n").unwrap();
+        assert!(
+            args.contains(&"/runs/wt:/runs/wt:ro".to_string()),
+            "{args:?}"
+        );
+        assert!(args.contains(&"/runs/s:/runs/s".to_string()), "{args:?}");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use landlock::{
     Scope, path_beneath_rules,
 };
 
-use super::{EnvError, Invocation, PathAccess};
+use super::{EnvError, Environment, Invocation, PathAccess};
 
 /// The Landlock ABI whose rights ade asks for: filesystem rights up to ioctl on devices (ABI 5),
 /// signal and abstract unix socket scopes (ABI 6). Newer rights are not requested until tested.
@@ -90,33 +90,83 @@ pub(super) struct Confinement {
     pub(super) note: String,
 }
 
-/// Builds the ruleset for one invocation, or says plainly why the agent runs unconfined.
+/// Builds the ruleset for one invocation, or says plainly why the agent runs unconfined; an
+/// invocation whose worktree must stay read-only is refused where Landlock is missing.
 pub(super) fn prepare(inv: &Invocation) -> Result<Confinement, EnvError> {
-    let abi = match landlock_support() {
+    prepare_with(inv, landlock_support())
+}
+
+fn prepare_with(inv: &Invocation, support: LandlockSupport) -> Result<Confinement, EnvError> {
+    let abi = match support {
         LandlockSupport::Available { abi } => abi,
         LandlockSupport::Unavailable { reason } => {
+            if inv.worktree_access != PathAccess::ReadWrite {
+                let unavailable = LandlockSupport::Unavailable { reason };
+                let refusal = read_only_refusal(inv.environment, &unavailable)
+                    .unwrap_or_else(|| "Landlock is not available".to_owned());
+                return Err(EnvError::ReadOnly(refusal));
+            }
             return Ok(Confinement {
                 ruleset: None,
                 note: not_confined_note(&reason),
             });
         }
     };
-    let mut read_write: Vec<&Path> = vec![&inv.worktree, &inv.scratch];
+    let mut read_write: Vec<&Path> = Vec::new();
     let mut read_only: Vec<&Path> = Vec::new();
     let mut read_execute: Vec<&Path> = Vec::new();
-    for grant in &inv.extra_paths {
-        match grant.access {
-            PathAccess::ReadWrite => read_write.push(&grant.path),
-            PathAccess::ReadExecute => read_execute.push(&grant.path),
-            PathAccess::Read => read_only.push(&grant.path),
+    let mut grants: Vec<(&Path, PathAccess)> = vec![
+        (&inv.worktree, inv.worktree_access),
+        (&inv.scratch, PathAccess::ReadWrite),
+    ];
+    grants.extend(inv.extra_paths.iter().map(|g| (g.path.as_path(), g.access)));
+    for (path, access) in grants {
+        match access {
+            PathAccess::ReadWrite => read_write.push(path),
+            PathAccess::ReadExecute => read_execute.push(path),
+            PathAccess::Read => read_only.push(path),
         }
+    }
+    if inv.worktree_access != PathAccess::ReadWrite
+        && let Some(above) = read_write.iter().find(|p| inv.worktree.starts_with(p))
+    {
+        // Landlock adds up the rights of every rule above a path.
+        return Err(EnvError::ReadOnly(format!(
+            "the worktree {} must be read-only, but {} holds it and is writable",
+            inv.worktree.display(),
+            above.display()
+        )));
     }
     let ruleset = build(&read_write, &read_execute, &read_only)
         .map_err(|(path, reason)| EnvError::Landlock { path, reason })?;
+    let mut note = confined_note(abi, &read_write, &read_execute, &read_only);
+    if inv.worktree_access != PathAccess::ReadWrite {
+        note.push_str(&format!(
+            "; the worktree {} is read-only: writing, creating, renaming or removing files in it is refused",
+            inv.worktree.display()
+        ));
+    }
     Ok(Confinement {
         ruleset: Some(ruleset),
-        note: confined_note(abi, &read_write, &read_execute, &read_only),
+        note,
     })
+}
+
+/// Why `environment` cannot keep an agent's worktree read-only on a kernel with `support`, if it
+/// cannot: `worktree` and `main` rely on Landlock for it, `container` on a read-only mount. A
+/// planner is refused with this reason rather than run with a writable worktree.
+pub fn read_only_refusal(environment: Environment, support: &LandlockSupport) -> Option<String> {
+    match (environment, support) {
+        (Environment::Container, _) | (_, LandlockSupport::Available { .. }) => None,
+        (_, LandlockSupport::Unavailable { reason }) => Some(format!(
+            "a planner's worktree must be read-only, and in the {} environment only Landlock can \
+             make it so, which this kernel does not offer ({reason}): run planners in the \
+             container environment (environment = \"container\" in the planner agent's \
+             registration, with container allowed by the policy's execution.environments), or \
+             boot a kernel with Landlock enabled (lsm=...,landlock)",
+            environment.as_str()
+        )),
+    }
 }
 
 /// The run log line for a kernel without Landlock.
@@ -262,6 +312,62 @@ mod tests {
         assert!(note.contains(", /mirror;"), "{note}");
         assert!(note.contains("/opt, /agents; read"), "{note}");
         assert!(note.ends_with("outside the agent are blocked"), "{note}");
+    }
+
+    fn read_only(environment: Environment) -> Invocation {
+        let dir = std::env::temp_dir();
+        let mut inv = Invocation::new(vec!["agent".into()], dir.clone(), dir.clone(), dir);
+        inv.worktree_access = PathAccess::Read;
+        inv.environment = environment;
+        inv
+    }
+
+    #[test]
+    fn without_landlock_a_read_only_worktree_is_refused_naming_what_to_configure() {
+        let unavailable = LandlockSupport::Unavailable {
+            reason: "the kernel is built without Landlock".into(),
+        };
+        for environment in [Environment::Worktree, Environment::Main] {
+            let Err(error) = prepare_with(&read_only(environment), unavailable.clone()) else {
+                panic!("a read-only worktree without Landlock is refused");
+            };
+            assert!(error.is_setup());
+            let text = error.to_string();
+            assert!(
+                text.contains("the kernel is built without Landlock"),
+                "{text}"
+            );
+            assert!(text.contains("environment = \"container\""), "{text}");
+            assert!(text.contains(environment.as_str()), "{text}");
+        }
+        assert_eq!(
+            read_only_refusal(Environment::Container, &unavailable),
+            None
+        );
+        assert_eq!(
+            read_only_refusal(
+                Environment::Worktree,
+                &LandlockSupport::Available { abi: 6 }
+            ),
+            None
+        );
+        let mut writable = read_only(Environment::Worktree);
+        writable.worktree_access = PathAccess::ReadWrite;
+        let confinement = prepare_with(&writable, unavailable).expect("a run goes on unconfined");
+        assert!(confinement.ruleset.is_none());
+    }
+
+    #[test]
+    fn a_read_only_worktree_under_a_writable_folder_is_refused() {
+        if let LandlockSupport::Unavailable { reason } = landlock_support() {
+            eprintln!("skipped: landlock is not available on this kernel ({reason})");
+            return;
+        }
+        let inv = read_only(Environment::Worktree);
+        let Err(error) = prepare(&inv) else {
+            panic!("the scratch folder holding the worktree would make it writable");
+        };
+        assert!(error.to_string().contains("must be read-only"), "{error}");
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub use self::egress::{EgressReport, EgressTally};
 pub use self::identity::{
     SWITCH_CAPABILITIES, can_switch_users, keep_capabilities_to_ade, missing_capabilities,
 };
-pub use self::landlock::{LandlockSupport, landlock_support};
+pub use self::landlock::{LandlockSupport, landlock_support, read_only_refusal};
 pub use self::leftovers::stop_leftovers;
 pub use self::network::{DEFAULT_PORT, HostPort, Network};
 pub use crate::policy::Environment;
@@ -69,6 +69,11 @@ pub struct Invocation {
     pub env: Vec<(String, String)>,
     /// The worktree the agent works in (its current folder).
     pub worktree: PathBuf,
+    /// What the agent may do in its worktree: [`PathAccess::ReadWrite`] for a run's agent;
+    /// [`PathAccess::Read`] for a planner, which the environment enforces (Landlock's rules, a
+    /// read-only mount) or refuses to start: the worktree's files may be the agent user's, so
+    /// their permissions alone do not keep it from writing.
+    pub worktree_access: PathAccess,
     /// The run's scratch folder (HOME and tool state live under it); writable by the agent.
     pub scratch: PathBuf,
     /// Wall-clock limit: SIGTERM to the process group, then SIGKILL.
@@ -98,6 +103,7 @@ impl fmt::Debug for Invocation {
             .field("stdin", &self.stdin)
             .field("env", &names)
             .field("worktree", &self.worktree)
+            .field("worktree_access", &self.worktree_access)
             .field("scratch", &self.scratch)
             .field("timeout", &self.timeout)
             .field("output_cap", &self.output_cap)
@@ -112,14 +118,15 @@ impl fmt::Debug for Invocation {
 
 impl Invocation {
     /// An invocation with the defaults the agent registry starts from: stdin from /dev/null, an
-    /// empty environment, a one-hour timeout, a 10 MiB output cap, network `off`, the `worktree`
-    /// environment and no extra paths.
+    /// empty environment, a writable worktree, a one-hour timeout, a 10 MiB output cap, network
+    /// `off`, the `worktree` environment and no extra paths.
     pub fn new(argv: Vec<String>, worktree: PathBuf, scratch: PathBuf, log: PathBuf) -> Self {
         Invocation {
             argv,
             stdin: StdinSource::Null,
             env: Vec::new(),
             worktree,
+            worktree_access: PathAccess::ReadWrite,
             scratch,
             timeout: Duration::from_secs(3600),
             output_cap: 10 * 1024 * 1024,
@@ -400,6 +407,11 @@ pub enum EnvError {
         /// What failed.
         reason: String,
     },
+    /// The agent's worktree must stay read-only (a planner's) and the environment cannot make it
+    /// so; the agent does not start rather than run with a writable worktree. Says what to
+    /// configure.
+    #[error("{0}")]
+    ReadOnly(String),
     /// Waiting for the process failed; it was killed.
     #[error("cannot watch the agent process: {0}")]
     Wait(io::Error),
@@ -419,6 +431,7 @@ impl EnvError {
             EnvError::Settings { .. }
             | EnvError::RuntimeMissing { .. }
             | EnvError::OwnUser { .. }
+            | EnvError::ReadOnly(_)
             | EnvError::Network { .. } => true,
             _ => false,
         }

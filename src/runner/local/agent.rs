@@ -115,7 +115,7 @@ pub(super) async fn run(
 
 /// Untrusted text as a run's reason may carry it: sanitized, secrets masked, and in a code span,
 /// since the reason is posted as Markdown (no mention, link or HTML of the agent's making).
-fn clean(text: &str, dlp: &Dlp) -> String {
+pub(super) fn clean(text: &str, dlp: &Dlp) -> String {
     crate::markdown::code_span(&dlp.redact(&sanitize(text).text))
 }
 
@@ -143,7 +143,7 @@ const SUMMARY_LOG_MAX: u64 = 64 << 20;
 
 /// The last lines of the run log (opened if sealed), sanitized, with any line the DLP scan flags
 /// withheld.
-async fn summary(logs: &LogFiles, log: &Path, dlp: &Dlp) -> Vec<String> {
+pub(super) async fn summary(logs: &LogFiles, log: &Path, dlp: &Dlp) -> Vec<String> {
     let (logs, path) = (logs.clone(), log.to_path_buf());
     let read = tokio::task::spawn_blocking(move || logs.read(&path, SUMMARY_LOG_MAX)).await;
     let Ok(Ok((text, _))) = read else {
@@ -159,7 +159,7 @@ async fn summary(logs: &LogFiles, log: &Path, dlp: &Dlp) -> Vec<String> {
 }
 
 /// The last lines of `text`, sanitized, with any line the DLP scan flags withheld.
-fn summary_lines(text: &str, dlp: &Dlp) -> Vec<String> {
+pub(super) fn summary_lines(text: &str, dlp: &Dlp) -> Vec<String> {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let start = lines.len().saturating_sub(SUMMARY_LINES);
     lines[start..]

@@ -3,7 +3,8 @@
 //! guard and DLP), [`publish`] (the leased push; the coordinator opens the approval as a draft)
 //! and [`verify`] (the policy's steps in the run's worktree). Every phase's failure ends the run
 //! with a reason; nothing is pushed unless every check passed. The push comes before verification
-//! because a check can only be reported on a commit the forge has.
+//! because a check can only be reported on a commit the forge has. A planner agent's run is a
+//! phase of its own, [`plan`]: a read-only worktree, the goal, and the plan file read back.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 mod agent;
 mod check;
 mod folder;
+mod plan;
 mod prepare;
 mod publish;
 mod verify;
@@ -28,8 +30,8 @@ use super::env::EnvOptions;
 use super::git::Git;
 use super::mirror::{Mirror, Mirrors};
 use super::order::{
-    Fault, Forget, Forgotten, RunOrder, RunOutcome, RunProgress, RunReport, Runner, VerifyOrder,
-    VerifyOutcome, WarmOrder,
+    Fault, Forget, Forgotten, PlanOrder, PlanOutcome, RunOrder, RunOutcome, RunProgress, RunReport,
+    Runner, VerifyOrder, VerifyOutcome, WarmOrder,
 };
 use super::workspace::{PoolConfig, WorktreePool};
 use crate::forge::{CloneCredential, ForgeKind};
@@ -329,6 +331,11 @@ impl LocalRunner {
         self.workdir.join("runs").join(run_id.to_string())
     }
 
+    /// The folder of planner run `plan_id`'s log and scratch folder.
+    fn plan_dir(&self, plan_id: i64) -> PathBuf {
+        self.workdir.join("plans").join(plan_id.to_string())
+    }
+
     /// Creates `folder` (a run's scratch folder) and the run folders above it that are missing:
     /// others may pass through them to the scratch folder handed to the agent user, but not list
     /// them, so run logs beside it stay ade's alone.
@@ -404,6 +411,10 @@ impl Runner for LocalRunner {
     async fn verify(&self, order: VerifyOrder, cancel: CancellationToken) -> VerifyOutcome {
         let _folder = self.use_folder(order.run_id).await;
         verify::verify_again(self, &order, cancel).await
+    }
+
+    async fn plan(&self, order: PlanOrder, cancel: CancellationToken) -> PlanOutcome {
+        plan::plan(self, &order, &cancel).await
     }
 
     async fn kept_runs(&self) -> Result<Vec<i64>, String> {

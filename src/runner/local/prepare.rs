@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::{LocalRunner, Next, Stop, folder};
-use crate::policy::{AgentPolicy, AgentSet, EffectivePolicy, Environment};
+use crate::policy::{AgentPolicy, AgentSet, EffectivePolicy, Environment, ExecutionPolicy};
 use crate::runner::agent::{RunPaths, SecretSource, Selection};
 use crate::runner::commit::WorktreePaths;
 use crate::runner::env;
@@ -215,10 +215,19 @@ async fn stored_secrets(
 /// The order's rules as a policy the agent registry and the guard read: any registered agent the
 /// coordinator named may run (it checked the repository's policy already).
 fn order_policy(order: &RunOrder) -> EffectivePolicy {
+    named_agent_policy(&order.execution, order.protected_paths.clone())
+}
+
+/// A policy of `execution`'s rules and `protected_paths` under which any registered agent may
+/// run: what the runner checks an agent the coordinator already chose against.
+pub(super) fn named_agent_policy(
+    execution: &ExecutionPolicy,
+    protected_paths: Vec<String>,
+) -> EffectivePolicy {
     let defaults = EffectivePolicy::default();
     EffectivePolicy {
-        protected_paths: order.protected_paths.clone(),
-        execution: order.execution.clone(),
+        protected_paths,
+        execution: execution.clone(),
         agents: AgentPolicy {
             allowed: AgentSet::Any,
             ..defaults.agents.clone()
@@ -278,7 +287,7 @@ impl Lease {
 }
 
 /// Removes a folder of an earlier attempt (never following links out of it).
-fn remove_if_present(path: &Path) -> Result<(), String> {
+pub(super) fn remove_if_present(path: &Path) -> Result<(), String> {
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.is_dir() => {
             std::fs::remove_dir_all(path).map_err(|e| format!("remove {}: {e}", path.display()))
