@@ -256,6 +256,7 @@ mod tests {
             state,
             commit_sha: Some(sha.into()),
             body: String::new(),
+            submitted_at: None,
         }
     }
 

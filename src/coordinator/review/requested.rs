@@ -372,6 +372,7 @@ mod tests {
             state,
             commit_sha: None,
             body: String::new(),
+            submitted_at: None,
         };
         let listed = vec![
             review(1, "max", ReviewState::ChangesRequested),

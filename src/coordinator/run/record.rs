@@ -12,7 +12,7 @@ use super::approval::Opened;
 use super::job::RunJob;
 use super::load::StoredRun;
 use super::published::{self, Published};
-use super::reviews::{ReviewReplyView, TakenReview};
+use super::reviews::{ReviewReplyView, TakenReview, Touched};
 use crate::coordinator::render::{self, ReplyView};
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
@@ -102,6 +102,19 @@ pub(super) async fn end(
     Ok(writes)
 }
 
+/// At most `cap` characters of `text`'s first line, for a sentence of a reply.
+fn first_line(text: &str, cap: usize) -> String {
+    let line = text.lines().next().unwrap_or("");
+    if line.chars().count() <= cap {
+        line.to_string()
+    } else {
+        line.chars().take(cap).collect::<String>() + "…"
+    }
+}
+
+/// Most characters of a reason a review reply quotes.
+const MAX_REPLY_REASON: usize = 300;
+
 /// The reply after a run that took reviews: how it ended, and for each review and line comment
 /// what the run changed there.
 async fn review_reply(
@@ -129,24 +142,30 @@ async fn review_reply(
                 match verification.verdict {
                     Verdict::Passed => "passed".to_string(),
                     Verdict::NothingToVerify => "had nothing to verify".to_string(),
-                    Verdict::Failed => format!("failed ({})", failing_steps(verification)),
+                    Verdict::Failed => format!(
+                        "failed ({})",
+                        markdown::inline(&first_line(
+                            &failing_steps(verification),
+                            MAX_REPLY_REASON
+                        ))
+                    ),
                     Verdict::Error => "could not run".to_string(),
                     Verdict::Cancelled => "was cancelled".to_string(),
                 }
             ),
-            Some(&report.touched[..]),
+            Some(Touched::new(&report.touched, report.files_changed)),
         ),
         RunOutcome::NoChanges { report } => (
             format!(
                 "{}; this approval stays as it was.",
-                markdown::inline(&report.no_changes_reason())
+                markdown::inline(&first_line(&report.no_changes_reason(), MAX_REPLY_REASON))
             ),
             None,
         ),
         RunOutcome::Blocked { reason, .. } | RunOutcome::Failed { reason, .. } => (
             format!(
                 "it pushed nothing: {}",
-                markdown::inline(reason.lines().next().unwrap_or(""))
+                markdown::inline(&first_line(reason, MAX_REPLY_REASON))
             ),
             None,
         ),
