@@ -5,10 +5,12 @@
 //! One [`ReconcileJob`] per period, whichever replica enqueues it first, one at a time across
 //! replicas. It reads the comments on the issues of open goals, the recent comments of every
 //! repository ade heard from within `max_age` (a first `/ade plan` on a new issue, a command on
-//! an approval), and the pull requests of open approvals with the approving reviews of a verified head still awaiting review; each find becomes a stored delivery and event (keyed by what was found, so a second
-//! sweep finds it once) handed to the [`EventSink`], the intake, in one transaction with an audit
-//! record `reconcile.found`. The command job's claim on the comment keeps a comment that also
-//! arrives by delivery from acting twice.
+//! an approval), and the pull requests of open approvals with their reviews: approving reviews of
+//! a verified head still awaiting review, and requests for changes no attempt took that an
+//! attempt would take (`review/requested.rs`); each find becomes a stored delivery and event
+//! (keyed by what was found, so a second sweep finds it once) handed to the [`EventSink`], the
+//! intake, in one transaction with an audit record `reconcile.found`. The command job's claim on
+//! the comment keeps a comment that also arrives by delivery from acting twice.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use super::intake::mentions_ade;
+use super::review::requested::standing_requests;
 use super::shared::Shared;
 use crate::clock::Clock;
 use crate::config::ReconcileConfig;
@@ -172,29 +175,42 @@ impl JobHandler for ReconcileHandler {
                 };
                 if !pull.open {
                     found.push(closed(approval.forge, &repo, pull));
-                } else if approval.state == ApprovalState::Pending
+                    continue;
+                }
+                let bot = self.shared.bot_login(forge.as_ref()).await?;
+                let reviews = match forge.list_reviews(&repo, approval.number).await {
+                    Ok(reviews) => reviews,
+                    Err(error) => {
+                        skipped(&repo, Some(approval.number), &error);
+                        continue;
+                    }
+                };
+                if approval.state == ApprovalState::Pending
                     && approval.verified_sha.as_deref() == Some(pull.head_sha.as_str())
                 {
-                    let bot = self.shared.bot_login(forge.as_ref()).await?;
-                    let reviews = match forge.list_reviews(&repo, approval.number).await {
-                        Ok(reviews) => reviews,
-                        Err(error) => {
-                            skipped(&repo, Some(approval.number), &error);
-                            continue;
-                        }
-                    };
                     found.extend(
                         reviews
-                            .into_iter()
+                            .iter()
                             .filter(|r| {
                                 r.state == ReviewState::Approved
                                     && r.commit_sha.as_deref() == Some(pull.head_sha.as_str())
                                     && !r.author.eq_ignore_ascii_case(&bot)
                                     && !r.author.eq_ignore_ascii_case(&approval.requester)
                             })
-                            .map(|r| reviewed(approval.forge, &repo, approval.number, r)),
+                            .map(|r| reviewed(approval.forge, &repo, approval.number, r.clone())),
                     );
                 }
+                let (done, since) = {
+                    let mut conn = ctx.store().reader().await?;
+                    let done = store::reviews::taken_ids(&mut conn, approval.id).await?;
+                    let last_run = store::runs::runs_of_task(&mut conn, approval.task).await?;
+                    (done, last_run.first().map_or(0, |r| r.created_at))
+                };
+                found.extend(
+                    standing_requests(reviews, &done, &bot, since)
+                        .into_iter()
+                        .map(|r| reviewed(approval.forge, &repo, approval.number, r)),
+                );
             }
             let mut tx = ctx.store().begin().await?;
             let mut acted = Vec::new();

@@ -463,6 +463,8 @@ pub struct ForgeReview {
     pub commit_sha: Option<String>,
     /// Its text (empty when the reviewer wrote none).
     pub body: String,
+    /// When it was submitted (Unix milliseconds); `None` when the forge gives no readable time.
+    pub submitted_at: Option<i64>,
 }
 
 /// A comment on a line (or a file) of a pull request's diff, left in a review: the feedback a
@@ -477,9 +479,12 @@ pub struct ForgeReviewComment {
     pub body: String,
     /// The file, relative to the repository root; `None` when the forge names none.
     pub path: Option<String>,
-    /// The line in the file's new version (its original line when the comment is outdated);
-    /// `None` for a comment on the whole file.
+    /// The line in the file's new version as reviewed, or, when [`earlier`](Self::earlier), in
+    /// an earlier version; `None` for a comment on the whole file.
     pub line: Option<u32>,
+    /// Whether `line` numbers an earlier version of the file than the one reviewed: the old side
+    /// of the diff, or an outdated comment's original line.
+    pub earlier: bool,
     /// The review it belongs to.
     pub review_id: Option<i64>,
 }

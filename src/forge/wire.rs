@@ -226,6 +226,16 @@ pub(crate) struct Review {
     pub commit_id: Option<String>,
     #[serde(default)]
     pub body: Option<String>,
+    /// Read leniently, like a comment's `created_at`; absent on a pending review.
+    #[serde(default)]
+    pub submitted_at: Option<serde_json::Value>,
+}
+
+impl Review {
+    /// When it was submitted (Unix milliseconds), if the forge says in a readable way.
+    pub(crate) fn submitted_at(&self) -> Option<i64> {
+        lenient_time(self.submitted_at.as_ref())
+    }
 }
 
 /// A line comment of a review, as far as both forges show it alike; where on the line it sits
@@ -252,6 +262,7 @@ impl ReviewComment {
             body: self.body.unwrap_or_default(),
             path: self.path.filter(|p| !p.is_empty()),
             line: None,
+            earlier: false,
             review_id: self.pull_request_review_id,
         }
     }

@@ -235,6 +235,10 @@ pub struct TouchedFile {
     /// The runs of added lines, `(first, last)` in the new file, in order; empty for a deletion,
     /// a binary file or a change that only removed lines.
     pub added: Vec<(u32, u32)>,
+    /// Whether `added` may miss lines: the file was not read as text (binary, past the caps ade
+    /// reads), or it had more runs than [`MAX_TOUCHED_SPANS`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// How a run changed a path.
@@ -251,7 +255,8 @@ pub enum Touch {
 
 impl TouchedFile {
     /// The touched files of a change: each path with its added lines as runs, capped at
-    /// [`MAX_TOUCHED_FILES`] paths and [`MAX_TOUCHED_SPANS`] runs each.
+    /// [`MAX_TOUCHED_FILES`] paths and [`MAX_TOUCHED_SPANS`] runs each; a file whose content was
+    /// not all read, or whose runs were cut, is marked [`partial`](Self::partial).
     pub fn of(changes: &crate::runner::changes::Changes) -> Vec<TouchedFile> {
         use crate::runner::changes::ChangeKind;
         changes
@@ -265,6 +270,8 @@ impl TouchedFile {
                     .find(|a| a.path == file.path)
                     .map(|a| a.lines.iter().map(|(n, _)| *n).collect::<Vec<u32>>())
                     .unwrap_or_default();
+                let (added, cut) = spans(&lines);
+                let unread = changes.unread.iter().any(|u| u.path == file.path);
                 TouchedFile {
                     path: file.path.clone(),
                     change: match file.change {
@@ -272,15 +279,17 @@ impl TouchedFile {
                         ChangeKind::Modified => Touch::Modified,
                         ChangeKind::Deleted => Touch::Deleted,
                     },
-                    added: spans(&lines),
+                    added,
+                    partial: (cut || unread) && file.change != ChangeKind::Deleted,
                 }
             })
             .collect()
     }
 }
 
-/// Line numbers in order as runs of consecutive lines, at most [`MAX_TOUCHED_SPANS`].
-fn spans(lines: &[u32]) -> Vec<(u32, u32)> {
+/// Line numbers in order as runs of consecutive lines, at most [`MAX_TOUCHED_SPANS`], and
+/// whether runs past those were left out.
+fn spans(lines: &[u32]) -> (Vec<(u32, u32)>, bool) {
     let mut out: Vec<(u32, u32)> = Vec::new();
     for &n in lines {
         if let Some((_, last)) = out.last_mut()
@@ -288,12 +297,12 @@ fn spans(lines: &[u32]) -> Vec<(u32, u32)> {
         {
             *last = n;
         } else if out.len() == MAX_TOUCHED_SPANS {
-            break;
+            return (out, true);
         } else {
             out.push((n, n));
         }
     }
-    out
+    (out, false)
 }
 
 /// Content a run pushed without DLP reading it (binary files, content past the scan caps),
@@ -623,7 +632,9 @@ mod tests {
 
     #[test]
     fn touched_files_keep_runs_of_added_lines_per_path() {
-        use crate::runner::changes::{AddedLines, ChangeKind, ChangedFile, Changes, FileMode};
+        use crate::runner::changes::{
+            AddedLines, ChangeKind, ChangedFile, Changes, FileMode, Unread, UnreadWhy,
+        };
         let file = |path: &str, change| ChangedFile {
             path: path.into(),
             change,
@@ -634,6 +645,7 @@ mod tests {
                 file("a.md", ChangeKind::Modified),
                 file("gone.md", ChangeKind::Deleted),
                 file("trimmed.md", ChangeKind::Modified),
+                file("logo.png", ChangeKind::Added),
             ],
             added: vec![AddedLines {
                 path: "a.md".into(),
@@ -641,6 +653,10 @@ mod tests {
                     .into_iter()
                     .map(|n| (n, String::new()))
                     .collect(),
+            }],
+            unread: vec![Unread {
+                path: "logo.png".into(),
+                why: UnreadWhy::Binary { nul_at: 3 },
             }],
             ..Changes::default()
         };
@@ -652,21 +668,33 @@ mod tests {
                     path: "a.md".into(),
                     change: Touch::Modified,
                     added: vec![(1, 3), (7, 7), (9, 10)],
+                    partial: false,
                 },
                 TouchedFile {
                     path: "gone.md".into(),
                     change: Touch::Deleted,
                     added: vec![],
+                    partial: false,
                 },
                 TouchedFile {
                     path: "trimmed.md".into(),
                     change: Touch::Modified,
                     added: vec![],
+                    partial: false,
+                },
+                TouchedFile {
+                    path: "logo.png".into(),
+                    change: Touch::Added,
+                    added: vec![],
+                    partial: true,
                 },
             ]
         );
         let every_other: Vec<u32> = (1..=400).step_by(2).collect();
-        assert_eq!(spans(&every_other).len(), MAX_TOUCHED_SPANS);
+        let (kept, cut) = spans(&every_other);
+        assert_eq!((kept.len(), cut), (MAX_TOUCHED_SPANS, true));
+        let few: Vec<u32> = (1..=99).step_by(2).collect();
+        assert_eq!(spans(&few), (few.iter().map(|n| (*n, *n)).collect(), false));
         let stored = serde_json::to_string(&RunReport::default()).unwrap();
         assert!(!stored.contains("touched"), "an empty list is not stored");
     }

@@ -137,6 +137,28 @@ pub async fn due_now(conn: &mut Conn, kind: &str, now: i64) -> Result<u64, Store
     Ok(done.rows_affected())
 }
 
+/// Makes the waiting job with `idempotency_key` due now, if there is one and it was due later.
+/// Returns whether there was.
+pub async fn key_due_now(
+    conn: &mut Conn,
+    idempotency_key: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE jobs SET run_at = $1 WHERE idempotency_key = $2 AND state = 'available' \
+         AND run_at > $1",
+    )
+    .bind(now)
+    .bind(idempotency_key)
+    .execute(&mut *conn)
+    .await
+    .context("bring a job forward")?;
+    if done.rows_affected() > 0 {
+        enqueued(conn).await?;
+    }
+    Ok(done.rows_affected() > 0)
+}
+
 /// Enqueues several jobs in as few statements as the database's parameter limit allows, in the
 /// given order; jobs whose idempotency key is taken are skipped. Returns how many were stored. One
 /// multi-row INSERT instead of a statement per job is what lets the inbox keep up with its disk.

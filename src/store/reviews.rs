@@ -13,7 +13,7 @@ pub struct TakenRow {
     pub review_id: i64,
     /// The run that took it; `None` when the task's attempts were used up.
     pub run: Option<i64>,
-    /// Who reviewed.
+    /// The reviewer's login, as the forge gives it.
     pub author: String,
     /// What the agent was given of it (JSON, sanitized); `None` once retention removed it.
     pub said: Option<String>,
@@ -54,6 +54,25 @@ pub async fn taken_ids(conn: &mut Conn, approval: i64) -> Result<Vec<i64>, Store
             .bind(approval),
         |row| row.try_get(0),
         "read the reviews taken",
+    )
+    .await
+}
+
+/// The logins of the reviewers whose reviews of approval row `approval` an attempt took (not
+/// those taken when the attempts were used up): they directed that work.
+pub async fn directing_reviewers(
+    conn: &mut Conn,
+    approval: i64,
+) -> Result<Vec<String>, StoreError> {
+    all(
+        conn,
+        sqlx::query(
+            "SELECT DISTINCT author FROM run_reviews WHERE approval = $1 AND run IS NOT NULL \
+             ORDER BY author",
+        )
+        .bind(approval),
+        |row| row.try_get(0),
+        "read the reviewers whose reviews an attempt took",
     )
     .await
 }

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use crate::support::story::{MAINTAINER, REPO, REVIEWER, Story};
+use crate::support::eventually;
+use crate::support::story::{MAINTAINER, PATIENCE, REPO, REVIEWER, Story};
 use crate::support::verify::{
     Forge, Policy, Setup, all_done, all_runs, approval_of, approved_goal, on_each_database, pull,
     pull_until, run_of, verify_check,
@@ -210,6 +211,59 @@ async fn an_approving_review_whose_webhook_was_dropped_reaches_the_merge_gate() 
             1
         );
         assert_eq!(story.failed_jobs().await, 0);
+    })
+    .await;
+}
+
+/// A review asking for changes, its webhook dropped: a sweep finds it, and it starts its one
+/// attempt, which replies to it; later sweeps find it taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_review_asking_for_changes_whose_webhook_was_dropped_starts_its_attempt() {
+    on_each_database(|db| async move {
+        let story = Setup::on(Forge::Gitea)
+            .policy(Policy::new().attempts(3))
+            .reconciling_every(SWEEP)
+            .start(db)
+            .await;
+        approved_goal(&story, GOAL, "- [ ] Parse the flag\n").await;
+        let opened = approval_of(&story, "t1").await;
+        let ready = pull_until(&story, opened.number, "the approval ready", |p| !p.draft).await;
+        verify_check(&story, &ready.head_sha, &[CheckState::Success]).await;
+        all_done(&story).await;
+        story.sim.drop_webhooks(1);
+        let review = story
+            .sim
+            .review(
+                REPO,
+                ready.number,
+                REVIEWER,
+                ReviewState::ChangesRequested,
+                "Call it --dry-run everywhere.",
+            )
+            .await
+            .unwrap();
+        // The attempt starts a review window after the sweep, then runs and is verified.
+        eventually(PATIENCE * 4, "the reply to the review", || async {
+            story
+                .bot_comments(ready.number)
+                .into_iter()
+                .find(|c| c.contains("attempt 2 on the review"))
+        })
+        .await;
+        all_done(&story).await;
+        tokio::time::sleep(SWEEP * 3).await;
+        all_done(&story).await;
+        let runs = all_runs(&story).await;
+        assert_eq!(runs.len(), 2, "one attempt for the review: {runs:?}");
+        assert_eq!(runs[1].requester, REVIEWER);
+        assert_eq!(
+            found(
+                &story,
+                &format!("reconcile:review:{REPO}#{}:{review}", ready.number)
+            ),
+            1,
+            "found once"
+        );
     })
     .await;
 }

@@ -7,13 +7,14 @@
 //!
 //! Every story runs on SQLite, and on PostgreSQL too when `ADE_TEST_DATABASE_URL` is set.
 
-use super::support::story::{MAINTAINER, PATIENCE, READER, REPO, REVIEWER, Story};
+use super::support::story::{MAINTAINER, PATIENCE, READER, REPO, REVIEWER, Story, WRITER};
 use super::support::verify::{
     Forge, Policy, Setup, all_done, all_runs, approved_goal, comment_with, on_each_database,
     prompt_of, pull_until, verify_check,
 };
 use super::support::{TestDb, eventually};
 use ade::forge::{CheckState, ReviewState};
+use ade::lifecycle::ApprovalState;
 use ade::lifecycle::State;
 use ade::sim::SimPull;
 use ade::store::runs::{RunCause, RunRow};
@@ -499,4 +500,244 @@ async fn review_during_an_attempt(forge: Forge, db: TestDb) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_review_arriving_while_an_attempt_runs_goes_to_the_next_attempt_on_gitea() {
     on_each_database(|db| review_during_an_attempt(Forge::Gitea, db)).await;
+}
+
+// ----- 7. every reviewer of a batch directed the attempt: none of them approves it for ade -----
+
+async fn batch_reviewers_do_not_approve_for_the_merge(forge: Forge, db: TestDb) {
+    let story = Setup::on(forge)
+        .agent(TAKES_REVIEWS)
+        .policy(
+            Policy::new()
+                .attempts(3)
+                .auto_merge()
+                .step("notes", NOTES_STEP),
+        )
+        .start(db)
+        .await;
+    let ready = ready_approval(&story).await;
+    story
+        .sim
+        .review_with_comments(
+            REPO,
+            ready.number,
+            REVIEWER,
+            (ReviewState::ChangesRequested, "See the line comment."),
+            &[("notes/t1.md", 1, "Start with a heading here.")],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    story
+        .sim
+        .review(
+            REPO,
+            ready.number,
+            WRITER,
+            ReviewState::ChangesRequested,
+            "Agreed, a heading.",
+        )
+        .await
+        .unwrap();
+    let second = attempt(&story, 2, &["succeeded"]).await;
+    assert_eq!(
+        second.requester, REVIEWER,
+        "the first reviewer asked for the run"
+    );
+    reply_with(&story, ready.number, "took 2 reviews asking for changes").await;
+    let head = second.head_sha.clone().unwrap();
+    pull_until(
+        &story,
+        ready.number,
+        "the attempt verified and ready",
+        |p| p.head_sha == head && !p.draft,
+    )
+    .await;
+    story.settle().await;
+
+    // The second reviewer of the batch approves what their review directed.
+    story
+        .sim
+        .review(
+            REPO,
+            ready.number,
+            WRITER,
+            ReviewState::Approved,
+            "Good now.",
+        )
+        .await
+        .unwrap();
+    all_done(&story).await;
+    assert!(
+        !story
+            .sim
+            .pulls(REPO)
+            .iter()
+            .any(|p| p.number == ready.number && p.merged),
+        "their approval does not count for ade's merge"
+    );
+    let approval = {
+        let mut conn = story.ade.store().reader().await.unwrap();
+        ade::store::approvals::by_pull(&mut conn, story.kind(), REPO, ready.number)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(approval.state, ApprovalState::Pending, "{approval:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_reviewer_whose_review_an_attempt_took_is_no_approver_for_the_merge_on_github() {
+    on_each_database(|db| batch_reviewers_do_not_approve_for_the_merge(Forge::Github, db)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_reviewer_whose_review_an_attempt_took_is_no_approver_for_the_merge_on_gitea() {
+    on_each_database(|db| batch_reviewers_do_not_approve_for_the_merge(Forge::Gitea, db)).await;
+}
+
+// ----- 8. a review arriving during an attempt that fails verification: the retry takes it -----
+
+/// As [`SLOW_HEADING`], but the heading comes with a line verification refuses; asked for a
+/// footer, the agent drops that line and adds the footer.
+const BROKEN_HEADING: &str = "mkdir -p notes\n\
+    if grep -q 'Add a footer' \"$ADE_PROMPT_FILE\"; then\n\
+      grep -v BROKEN notes/$ADE_TASK_ID.md > notes/fixed.tmp\n\
+      mv notes/fixed.tmp notes/$ADE_TASK_ID.md\n\
+      echo '-- the end' >> notes/$ADE_TASK_ID.md\n\
+    elif grep -q 'Start with a heading' \"$ADE_PROMPT_FILE\"; then\n\
+      sleep 6\n\
+      (echo '# Notes'; cat notes/$ADE_TASK_ID.md; echo BROKEN) > notes/heading.tmp\n\
+      mv notes/heading.tmp notes/$ADE_TASK_ID.md\n\
+    else\n\
+      printf 'notes of %s\\nline 2\\nline 3\\nline 4\\nline 5\\nline 6\\n' \"$ADE_TASK_ID\" > notes/$ADE_TASK_ID.md\n\
+    fi\n";
+
+async fn review_during_a_failing_attempt(forge: Forge, db: TestDb) {
+    let story = Setup::on(forge)
+        .agent(BROKEN_HEADING)
+        .policy(Policy::new().attempts(3).step(
+            "notes",
+            "test -f notes/t1.md && ! grep -q BROKEN notes/t1.md",
+        ))
+        .start(db)
+        .await;
+    let ready = ready_approval(&story).await;
+    story
+        .sim
+        .review_with_comments(
+            REPO,
+            ready.number,
+            REVIEWER,
+            (ReviewState::ChangesRequested, "Needs structure."),
+            &[("notes/t1.md", 1, "Start with a heading here.")],
+        )
+        .await
+        .unwrap();
+    attempt(&story, 2, &["running"]).await;
+    story
+        .sim
+        .review_with_comments(
+            REPO,
+            ready.number,
+            MAINTAINER,
+            (ReviewState::ChangesRequested, "One more thing."),
+            &[("notes/t1.md", 6, "Add a footer after this line.")],
+        )
+        .await
+        .unwrap();
+
+    let second = attempt(&story, 2, &["failed"]).await;
+    assert_eq!(second.cause, RunCause::Review);
+    let third = attempt(&story, 3, &["succeeded"]).await;
+    assert_eq!(
+        third.cause,
+        RunCause::Retry,
+        "verification failed, so the agent tries again"
+    );
+    assert!(
+        prompt_of(&story, &third).contains("Add a footer after this line."),
+        "the retry hands over the review that came meanwhile"
+    );
+    let first_reply = reply_with(&story, ready.number, "attempt 2 on the review").await;
+    assert!(first_reply.contains("`ade/verify` failed"), "{first_reply}");
+    let reply = reply_with(&story, ready.number, "attempt 3 on the review").await;
+    assert!(
+        reply.contains("took 1 review asking for changes") && reply.contains("**mia**"),
+        "the retry that took mia's review replies to it:\n{reply}"
+    );
+    assert!(
+        !reply.contains("**max**"),
+        "max's went to attempt 2:\n{reply}"
+    );
+    all_done(&story).await;
+    assert_eq!(all_runs(&story).await.len(), 3, "no attempt of its own");
+    let replies = story
+        .bot_comments(ready.number)
+        .into_iter()
+        .filter(|c| c.contains("on the review"))
+        .count();
+    assert_eq!(replies, 2, "each review gets one reply");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_review_arriving_during_an_attempt_that_fails_verification_goes_to_the_retry_on_github() {
+    on_each_database(|db| review_during_a_failing_attempt(Forge::Github, db)).await;
+}
+
+// ----- 9. only standing requests: one taken back by an approval starts nothing -----
+
+async fn request_taken_back(forge: Forge, db: TestDb) {
+    let story = Setup::on(forge)
+        .agent(TAKES_REVIEWS)
+        .policy(Policy::new().attempts(3).step("notes", NOTES_STEP))
+        .start(db)
+        .await;
+    let ready = ready_approval(&story).await;
+    story
+        .sim
+        .review_with_comments(
+            REPO,
+            ready.number,
+            REVIEWER,
+            (ReviewState::ChangesRequested, "Needs a heading."),
+            &[("notes/t1.md", 1, "Start with a heading here.")],
+        )
+        .await
+        .unwrap();
+    // Within the window, the reviewer thinks again and approves.
+    story
+        .sim
+        .review(
+            REPO,
+            ready.number,
+            REVIEWER,
+            ReviewState::Approved,
+            "Fine as it is.",
+        )
+        .await
+        .unwrap();
+    eventually(PATIENCE * 4, "the review looked at", || async {
+        (review_jobs_done(&story).await > 0).then_some(())
+    })
+    .await;
+    all_done(&story).await;
+    assert_eq!(
+        all_runs(&story).await.len(),
+        1,
+        "a request its author approved after starts no attempt"
+    );
+    assert!(
+        !story
+            .bot_comments(ready.number)
+            .iter()
+            .any(|c| c.contains("on the review") || c.contains("starts no attempt")),
+        "{:?}",
+        story.bot_comments(ready.number)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_for_changes_its_author_approved_after_starts_nothing_on_gitea() {
+    on_each_database(|db| request_taken_back(Forge::Gitea, db)).await;
 }

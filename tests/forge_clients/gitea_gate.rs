@@ -218,6 +218,8 @@ async fn review_comments_are_asked_for_only_where_there_are_some() {
         body: body.into(),
         path: Some(path.into()),
         line: Some(line),
+        // On the old side of the diff: a line of the base's version.
+        earlier: path == "src/old.rs",
         review_id: Some(80),
     };
     assert_eq!(

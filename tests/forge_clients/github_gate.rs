@@ -558,6 +558,7 @@ async fn pulls_reviews_comments_and_closing_read_what_the_gate_needs() {
             body: String::new(),
             path: Some(path.into()),
             line,
+            earlier: author == "ghost",
             review_id: review,
         }
     };
@@ -569,6 +570,7 @@ async fn pulls_reviews_comments_and_closing_read_what_the_gate_needs() {
         bare,
         vec![
             comment(501, "bob", "src/lib.rs", Some(2), Some(80)),
+            // Outdated: its line is the original one, of an earlier version.
             comment(502, "ghost", "src/lib.rs", Some(9), Some(80)),
             comment(503, "carol", "README.md", None, None),
         ]

@@ -297,6 +297,7 @@ pub async fn review_comments(w: &World, number: i64) {
         body: body.into(),
         path: Some("src/lib.rs".into()),
         line: Some(line),
+        earlier: false,
         review_id: Some(review),
     };
     let mut read = comments.clone();

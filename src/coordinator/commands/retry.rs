@@ -90,8 +90,8 @@ pub async fn run(
     Ok(())
 }
 
-/// Why no attempt started, as the reply says it.
-async fn refusal(
+/// Why no attempt started, as a reply says it (here, and to reviews asking for changes).
+pub(crate) async fn refusal(
     tx: &mut Conn,
     approval: &approvals::ApprovalRow,
     not: NotAgain,

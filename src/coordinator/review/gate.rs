@@ -1,9 +1,10 @@
 //! The merge gate. ade never submits a review and merges an approval itself only when the
 //! repository's policy turns `auto_merge` on and all of these hold: an approving review, given on
 //! the current head, by someone with write access who is not ade, did not ask for any of the
-//! task's runs or approve its spec, and did not push that head; a passing `ade/verify` on that
-//! head; and the forge accepting the merge under its branch protection. The merge names the head it checked, so a commit pushed after the review is never
-//! merged unseen. A refusal by the forge is said once on the approval.
+//! task's runs (a review an attempt took counts as asking) or approve its spec, and did not push
+//! that head; a passing `ade/verify` on that head; and the forge accepting the merge under its
+//! branch protection. The merge names the head it checked, so a commit pushed after the review is
+//! never merged unseen. A refusal by the forge is said once on the approval.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +19,7 @@ use crate::markdown;
 use crate::store::approvals::{self, ApprovalRow};
 use crate::store::audit::{self, About, ActorKind, Entry, Outcome};
 use crate::store::verifications::{self, Cause};
-use crate::store::{goals, runs, tasks};
+use crate::store::{goals, reviews, runs, tasks};
 
 /// The job that looks at whether ade may merge an approval.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -92,8 +93,9 @@ pub fn candidate_reviews<'a>(
 }
 
 /// Whose approving reviews never let ade merge an approval: ade, everyone who asked for one of
-/// the task's runs, whoever approved its spec, and whoever pushed to the approval's branch (their
-/// review would approve their own work).
+/// the task's runs, every reviewer whose review asking for changes an attempt took (several
+/// reviews make one run with one requester), whoever approved its spec, and whoever pushed to the
+/// approval's branch (their review would approve their own work).
 pub async fn excluded_reviewers(
     conn: &mut crate::store::Conn,
     approval: &ApprovalRow,
@@ -103,6 +105,7 @@ pub async fn excluded_reviewers(
     for run in runs::runs_of_task(conn, approval.task).await? {
         excluded.push(run.requester);
     }
+    excluded.extend(reviews::directing_reviewers(conn, approval.id).await?);
     if let Some(task) = tasks::task(conn, approval.task).await? {
         for (_, to, actor, _) in goals::transitions(conn, task.spec).await? {
             if to == SpecState::Active.as_str() {
@@ -256,6 +259,7 @@ mod tests {
             state,
             commit_sha: Some(sha.into()),
             body: String::new(),
+            submitted_at: None,
         }
     }
 

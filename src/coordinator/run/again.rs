@@ -90,6 +90,40 @@ pub fn attempts_in_series(runs: &[RunRow]) -> u32 {
     n
 }
 
+/// What [`check`] found: the approval's task, its runs (newest first) and its plan version.
+pub struct Ready {
+    /// The task.
+    pub task: tasks::TaskRow,
+    /// Its runs, newest first.
+    pub runs: Vec<RunRow>,
+    /// Its plan version.
+    pub spec: goals::SpecRow,
+}
+
+/// Whether a new attempt on `approval` may start now: its plan is active and its task is in
+/// review or rejected. [`start`] checks the same, in its own transaction.
+pub async fn check(
+    tx: &mut Conn,
+    approval: &ApprovalRow,
+) -> Result<Result<Ready, NotAgain>, JobError> {
+    let Some((task, runs)) = task_and_runs(tx, approval).await? else {
+        return Ok(Err(NotAgain::Gone));
+    };
+    let Some(spec) = goals::spec(tx, task.spec).await? else {
+        return Ok(Err(NotAgain::Gone));
+    };
+    if spec.state != SpecState::Active {
+        return Ok(Err(NotAgain::PlanNotActive {
+            version: spec.version,
+            state: spec.state,
+        }));
+    }
+    if !matches!(task.state, TaskState::Review | TaskState::Rejected) {
+        return Ok(Err(NotAgain::Task(task.state)));
+    }
+    Ok(Ok(Ready { task, runs, spec }))
+}
+
 /// Starts the next attempt on `again.approval`: moves its task to running, stores the run and
 /// enqueues its job, all in `tx`.
 pub async fn start(
@@ -97,22 +131,15 @@ pub async fn start(
     repo: &RepoRef,
     again: Again<'_>,
 ) -> Result<Result<Started, NotAgain>, JobError> {
-    let Some((task, runs)) = task_and_runs(tx, again.approval).await? else {
-        return Ok(Err(NotAgain::Gone));
+    let Ready {
+        task,
+        runs,
+        spec: spec_row,
+    } = match check(tx, again.approval).await? {
+        Ok(ready) => ready,
+        Err(not) => return Ok(Err(not)),
     };
     let last = &runs[0];
-    let Some(spec_row) = goals::spec(tx, task.spec).await? else {
-        return Ok(Err(NotAgain::Gone));
-    };
-    if spec_row.state != SpecState::Active {
-        return Ok(Err(NotAgain::PlanNotActive {
-            version: spec_row.version,
-            state: spec_row.state,
-        }));
-    }
-    if !matches!(task.state, TaskState::Review | TaskState::Rejected) {
-        return Ok(Err(NotAgain::Task(task.state)));
-    }
     if !tasks::move_task(tx, task.id, task.state, TaskState::Running, again.now).await? {
         return Ok(Err(NotAgain::Moved));
     }

@@ -4,8 +4,9 @@ use super::load::StoredRun;
 use super::reviews::{self, LineNote, TakenReview};
 use crate::command::sanitize;
 use crate::coordinator::credentials::GitCredentials;
+use crate::coordinator::review::requested;
 use crate::forge::{Forge, ForgeError, ForgeReview, ForgeReviewComment, GitAccess, ReviewState};
-use crate::jobs::JobContext;
+use crate::jobs::{JobContext, JobError};
 use crate::lifecycle::RunState;
 use crate::policy::EffectivePolicy;
 use crate::runner::agent::FeedbackFrom;
@@ -96,7 +97,7 @@ pub(super) async fn build(
         }
     }
     let expected_branch_head = expected_head(ctx, l).await?;
-    let feedback = feedback(ctx, forge, bot, l).await?;
+    let feedback = feedback(ctx, forge, (bot, policy), l).await?;
     // Last, so that nothing after it can fail and leave it unused; the push asks for its own.
     let credential = credentials
         .get(GitAccess::Fetch)
@@ -162,12 +163,14 @@ async fn expected_head(ctx: &JobContext, l: &StoredRun) -> Result<Option<String>
 /// What the agent is told about its previous attempt: the stored verification failure, and for a
 /// retry the approval's reviews and line comments by people (sanitized like any forge text, and
 /// capped). Reviews that cannot be read are left out, with a warning: the retry goes on. The
-/// reviews asking for changes a retry hands over are taken by it, so they start no attempt of
-/// their own after it (`review/requested.rs`).
+/// standing requests for changes by people with the `retry` role that a retry hands over are
+/// taken by it, as an attempt from reviews would take them (`review/requested.rs`), so they start
+/// no attempt of their own and the retry's end replies to them; if that cannot be recorded the
+/// retry goes on, with a warning.
 async fn feedback(
     ctx: &JobContext,
     forge: &dyn Forge,
-    bot: &str,
+    (bot, policy): (&str, &EffectivePolicy),
     l: &StoredRun,
 ) -> Result<Option<String>, OrderError> {
     let mut parts: Vec<String> = l.run.feedback.iter().cloned().collect();
@@ -175,29 +178,12 @@ async fn feedback(
     if l.run.cause == RunCause::Retry
         && let Some(approval) = &l.approval
     {
-        match review_feedback(forge, bot, &l.repo, approval.number).await {
-            Ok((text, taken)) => {
+        match review_feedback(ctx, forge, (bot, policy), l, approval).await {
+            Ok((text, to_take)) => {
                 parts.extend(text);
-                let mut tx = ctx.store().begin().await?;
-                for review in taken
-                    .iter()
-                    .filter(|r| r.state == ReviewState::ChangesRequested)
-                {
-                    let said = serde_json::to_string(review).expect("a review serializes");
-                    let by = (review.author.as_str(), said.as_str());
-                    reviews_taken::take(
-                        &mut tx,
-                        approval.id,
-                        review.id,
-                        Some(l.run.id),
-                        by,
-                        ctx.now_ms(),
-                    )
-                    .await?;
+                if let Err(error) = take(ctx, approval.id, l.run.id, &to_take).await {
+                    tracing::warn!(run = l.run.id, %error, "the reviews asking for changes a retry read could not be recorded as taken; the retry goes on, without a reply to them");
                 }
-                tx.commit()
-                    .await
-                    .context("commit the reviews a retry took")?;
             }
             Err(error) => {
                 tracing::warn!(run = l.run.id, %error, "the approval's reviews could not be read; the retry goes on without them")
@@ -207,28 +193,75 @@ async fn feedback(
     Ok((!parts.is_empty()).then(|| parts.join("\n\n")))
 }
 
+/// Records that run `run` took `reviews` (each with its author's login) of approval row
+/// `approval`.
+async fn take(
+    ctx: &JobContext,
+    approval: i64,
+    run: i64,
+    reviews: &[(String, TakenReview)],
+) -> Result<(), StoreError> {
+    if reviews.is_empty() {
+        return Ok(());
+    }
+    let mut tx = ctx.store().begin().await?;
+    for (login, review) in reviews {
+        let said = serde_json::to_string(review).expect("a review serializes");
+        reviews_taken::take(
+            &mut tx,
+            approval,
+            review.id,
+            Some(run),
+            (login.as_str(), said.as_str()),
+            ctx.now_ms(),
+        )
+        .await?;
+    }
+    tx.commit().await.context("commit the reviews a retry took")
+}
+
 /// The reviews and line comments people left on an approval, as text for the agent, and the
-/// reviews as taken.
+/// standing requests for changes by people with the `retry` role that no attempt took, as taken,
+/// each with its author's login.
 async fn review_feedback(
+    ctx: &JobContext,
     forge: &dyn Forge,
-    bot: &str,
-    repo: &crate::forge::RepoRef,
-    number: i64,
-) -> Result<(Option<String>, Vec<TakenReview>), crate::forge::ForgeError> {
+    (bot, policy): (&str, &EffectivePolicy),
+    l: &StoredRun,
+    approval: &crate::store::approvals::ApprovalRow,
+) -> Result<(Option<String>, Vec<(String, TakenReview)>), JobError> {
+    let (done, since) = {
+        let mut conn = ctx.store().reader().await?;
+        let done = reviews_taken::taken_ids(&mut conn, approval.id).await?;
+        // Reviews before the run this retry follows were that run's to take.
+        let since = store::runs_of_task(&mut conn, l.task.id)
+            .await?
+            .into_iter()
+            .find(|r| r.id != l.run.id && r.created_at <= l.run.created_at)
+            .map_or(0, |r| r.created_at);
+        (done, since)
+    };
     let people = |login: &str| !login.eq_ignore_ascii_case(bot);
     let comments: Vec<ForgeReviewComment> = forge
-        .list_review_comments(repo, number)
+        .list_review_comments(&l.repo, approval.number)
         .await?
         .into_iter()
         .filter(|c| people(&c.author))
         .collect();
     let reviews: Vec<ForgeReview> = forge
-        .list_reviews(repo, number)
+        .list_reviews(&l.repo, approval.number)
         .await?
         .into_iter()
         .filter(|r| people(&r.author))
         .collect();
-    let mut taken: Vec<TakenReview> = reviews
+    let standing = requested::standing_requests(reviews.clone(), &done, bot, since);
+    let to_take: Vec<(String, TakenReview)> =
+        requested::with_the_role(forge, &l.repo, policy, approval.number, standing)
+            .await?
+            .iter()
+            .map(|r| (r.author.clone(), TakenReview::new(r, &comments)))
+            .collect();
+    let mut told: Vec<TakenReview> = reviews
         .iter()
         .map(|r| TakenReview::new(r, &comments))
         .collect();
@@ -237,7 +270,7 @@ async fn review_feedback(
         .iter()
         .filter(|c| !reviews.iter().any(|r| Some(r.id) == c.review_id))
     {
-        taken.push(TakenReview {
+        told.push(TakenReview {
             id: 0,
             author: sanitize(&comment.author).text,
             state: ReviewState::Commented,
@@ -245,5 +278,5 @@ async fn review_feedback(
             comments: vec![LineNote::new(comment)],
         });
     }
-    Ok((reviews::feedback(&taken), taken))
+    Ok((reviews::feedback(&told), to_take))
 }

@@ -12,8 +12,9 @@ use super::approval::Opened;
 use super::job::RunJob;
 use super::load::StoredRun;
 use super::published::{self, Published};
-use super::reviews::{ReviewReplyView, TakenReview};
+use super::reviews::{ReviewReplyView, TakenReview, Touched};
 use crate::coordinator::render::{self, ReplyView};
+use crate::coordinator::review::requested;
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::{self, Subject};
 use crate::coordinator::writes::ForgeWrite;
@@ -78,42 +79,67 @@ impl Current {
 
 /// Records how the run ended; returns the forge writes about it. `opened_late` is the approval
 /// opened after the run when publishing could not open it. A run that took reviews asking for
-/// changes also replies on its approval, once, with what changed for each line comment.
+/// changes (from reviews, or a retry that read them) also replies on its approval, once, with
+/// what changed for each line comment. A look at reviews asking for changes that stopped waiting
+/// for this run to end looks now.
 pub(super) async fn end(
     tx: &mut Conn,
     e: Ending<'_>,
     outcome: RunOutcome,
     opened_late: Option<Opened>,
 ) -> Result<Vec<ForgeWrite>, JobError> {
-    let cause = e.l.run.cause;
     let (run, task) = (e.l.run.clone(), e.l.task.id);
     let repo = e.l.repo.clone();
+    let now = e.now;
     let reported = outcome.clone();
     let mut writes = end_run(tx, e, outcome, opened_late).await?;
-    if cause == RunCause::Review
-        && let Some(approval) = approvals::of_task(tx, task).await?
-        && !matches!(
-            approval.state,
-            ApprovalState::Merged | ApprovalState::Closed
-        )
-    {
-        writes.push(review_reply(tx, &run, repo, approval.number, &reported).await?);
+    let Some(approval) = approvals::of_task(tx, task).await? else {
+        return Ok(writes);
+    };
+    if matches!(
+        approval.state,
+        ApprovalState::Merged | ApprovalState::Closed
+    ) {
+        return Ok(writes);
     }
+    let taken = crate::store::reviews::of_run(tx, run.id).await?;
+    if !taken.is_empty() {
+        writes.push(review_reply(
+            &taken,
+            &run,
+            repo,
+            approval.number,
+            &reported,
+        )?);
+    }
+    requested::after_run(tx, &approval, &run, now).await?;
     Ok(writes)
 }
 
-/// The reply after a run that took reviews: how it ended, and for each review and line comment
-/// what the run changed there.
-async fn review_reply(
-    tx: &mut Conn,
+/// At most `cap` characters of `text`'s first line, for a sentence of a reply.
+fn first_line(text: &str, cap: usize) -> String {
+    let line = text.lines().next().unwrap_or("");
+    if line.chars().count() <= cap {
+        line.to_string()
+    } else {
+        line.chars().take(cap).collect::<String>() + "…"
+    }
+}
+
+/// Most characters of a reason a review reply quotes.
+const MAX_REPLY_REASON: usize = 300;
+
+/// The reply after a run that took reviews (`taken`): how it ended, and for each review and line
+/// comment what the run changed there.
+fn review_reply(
+    taken: &[crate::store::reviews::TakenRow],
     run: &crate::store::runs::RunRow,
     repo: crate::forge::RepoRef,
     number: i64,
     outcome: &RunOutcome,
 ) -> Result<ForgeWrite, JobError> {
-    let taken: Vec<TakenReview> = crate::store::reviews::of_run(tx, run.id)
-        .await?
-        .into_iter()
+    let taken: Vec<TakenReview> = taken
+        .iter()
         .filter_map(|row| serde_json::from_str(row.said.as_deref()?).ok())
         .collect();
     let report = outcome.report();
@@ -129,24 +155,30 @@ async fn review_reply(
                 match verification.verdict {
                     Verdict::Passed => "passed".to_string(),
                     Verdict::NothingToVerify => "had nothing to verify".to_string(),
-                    Verdict::Failed => format!("failed ({})", failing_steps(verification)),
+                    Verdict::Failed => format!(
+                        "failed ({})",
+                        markdown::inline(&first_line(
+                            &failing_steps(verification),
+                            MAX_REPLY_REASON
+                        ))
+                    ),
                     Verdict::Error => "could not run".to_string(),
                     Verdict::Cancelled => "was cancelled".to_string(),
                 }
             ),
-            Some(&report.touched[..]),
+            Some(Touched::new(&report.touched, report.files_changed)),
         ),
         RunOutcome::NoChanges { report } => (
             format!(
                 "{}; this approval stays as it was.",
-                markdown::inline(&report.no_changes_reason())
+                markdown::inline(&first_line(&report.no_changes_reason(), MAX_REPLY_REASON))
             ),
             None,
         ),
         RunOutcome::Blocked { reason, .. } | RunOutcome::Failed { reason, .. } => (
             format!(
                 "it pushed nothing: {}",
-                markdown::inline(reason.lines().next().unwrap_or(""))
+                markdown::inline(&first_line(reason, MAX_REPLY_REASON))
             ),
             None,
         ),
@@ -321,7 +353,10 @@ async fn ended_without_change(
         _ => l.goal.number,
     };
     // A run that took reviews says how it ended in its reply to them ([`end`]).
-    if !(l.run.cause == RunCause::Review && open_approval.is_some()) {
+    let took_reviews = !crate::store::reviews::of_run(tx, l.run.id)
+        .await?
+        .is_empty();
+    if !(took_reviews && open_approval.is_some()) {
         writes.push(report(l, outcome, headline, number)?);
     }
     Ok(writes)

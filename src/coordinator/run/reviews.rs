@@ -20,6 +20,20 @@ const MAX_NOTE: usize = 2_000;
 /// Most characters of a comment quoted in the reply.
 const MAX_QUOTE: usize = 120;
 
+/// Most line comments the reply lists, over all its reviews; the rest are counted. A reply must
+/// fit in one forge comment (GitHub takes 65,536 characters).
+pub const MAX_REPLY_COMMENTS: usize = 50;
+
+/// Most reviews the reply lists; the rest are counted.
+pub const MAX_REPLY_REVIEWS: usize = 20;
+
+/// Most lines of the agent's summary the reply quotes.
+const MAX_REPLY_SUMMARY: usize = 20;
+
+/// Most characters of a reply: under GitHub's 65,536 per comment, with room for ade's marker.
+/// A reply that escapes to more lists fewer line comments, reviews and summary lines.
+pub const MAX_REPLY_CHARS: usize = 60_000;
+
 /// How many lines around a commented line a change still counts as "at" it: the reviewed
 /// version and the attempt's numbering differ by what was inserted above.
 const NEAR: u32 = 2;
@@ -44,8 +58,12 @@ pub struct TakenReview {
 pub struct LineNote {
     /// The file, relative to the repository root.
     pub path: Option<String>,
-    /// The line in the version reviewed.
+    /// The line in the version reviewed, or, when `earlier`, in an earlier version.
     pub line: Option<u32>,
+    /// Whether `line` numbers an earlier version of the file than the one reviewed (the old side
+    /// of the diff, or an outdated comment).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub earlier: bool,
     /// What it says.
     pub body: String,
 }
@@ -82,6 +100,7 @@ impl LineNote {
         LineNote {
             path: comment.path.as_deref().map(|p| clean(p, 300)),
             line: comment.line,
+            earlier: comment.earlier && comment.line.is_some(),
             body: clean(comment.body.trim(), MAX_NOTE),
         }
     }
@@ -92,6 +111,18 @@ impl LineNote {
             (Some(path), Some(line)) => format!("{path}:{line}"),
             (Some(path), None) => path.clone(),
             _ => "the change".into(),
+        }
+    }
+
+    /// [`place`](Self::place), saying when the line is of an earlier version, for the agent.
+    fn told_place(&self) -> String {
+        if self.earlier {
+            format!(
+                "{} (a line of an earlier version of the file)",
+                self.place()
+            )
+        } else {
+            self.place()
         }
     }
 }
@@ -117,7 +148,7 @@ pub fn feedback(reviews: &[TakenReview]) -> Option<String> {
             parts.push(format!(
                 "Comment by {} on {}:\n{}",
                 review.author,
-                note.place(),
+                note.told_place(),
                 note.body
             ));
         }
@@ -133,6 +164,26 @@ pub fn feedback(reviews: &[TakenReview]) -> Option<String> {
     Some(text)
 }
 
+/// What a pushed attempt changed, as its report lists it.
+#[derive(Clone, Copy, Debug)]
+pub struct Touched<'a> {
+    /// The files it changed, with their added lines.
+    pub files: &'a [TouchedFile],
+    /// Whether `files` lists every file it changed (the report keeps at most
+    /// [`MAX_TOUCHED_FILES`](crate::runner::order::MAX_TOUCHED_FILES)).
+    pub complete: bool,
+}
+
+impl<'a> Touched<'a> {
+    /// `files` of a change to `files_changed` files.
+    pub fn new(files: &'a [TouchedFile], files_changed: u64) -> Touched<'a> {
+        Touched {
+            files,
+            complete: files.len() as u64 >= files_changed,
+        }
+    }
+}
+
 /// What an attempt changed where a line comment points.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answer {
@@ -142,6 +193,8 @@ pub enum Answer {
     NoFile,
     /// The file is not among those the attempt changed.
     FileUnchanged,
+    /// The attempt changed more files than its report lists, and this one is not listed.
+    NotListed,
     /// The attempt deleted the file.
     FileDeleted,
     /// Lines were added at or near the commented line: these runs.
@@ -149,24 +202,39 @@ pub enum Answer {
     /// The file changed, not near the commented line (or the comment is on the whole file):
     /// these runs of added lines (empty when lines were only removed).
     InTheFile(Vec<(u32, u32)>),
+    /// The file changed, and ade did not read all of its change (binary, past the caps it reads,
+    /// more runs than it keeps): these runs, none near the commented line.
+    PartlyRead(Vec<(u32, u32)>),
+    /// The commented line is of an earlier version of the file, so whether it changed is not
+    /// known; what changed in the file (an answer without a line).
+    Earlier(Box<Answer>),
 }
 
 impl Answer {
     /// What `touched` (`None`: nothing was pushed) says about `note`.
-    pub fn of(note: &LineNote, touched: Option<&[TouchedFile]>) -> Answer {
+    pub fn of(note: &LineNote, touched: Option<Touched<'_>>) -> Answer {
         let Some(touched) = touched else {
             return Answer::NothingPushed;
         };
         let Some(path) = &note.path else {
             return Answer::NoFile;
         };
-        let Some(file) = touched.iter().find(|t| &sanitize(&t.path).text == path) else {
-            return Answer::FileUnchanged;
+        let Some(file) = touched
+            .files
+            .iter()
+            .find(|t| &sanitize(&t.path).text == path)
+        else {
+            return if touched.complete {
+                Answer::FileUnchanged
+            } else {
+                Answer::NotListed
+            };
         };
         if file.change == Touch::Deleted {
             return Answer::FileDeleted;
         }
-        let near: Vec<(u32, u32)> = match note.line {
+        let line = note.line.filter(|_| !note.earlier);
+        let near: Vec<(u32, u32)> = match line {
             Some(line) => file
                 .added
                 .iter()
@@ -177,10 +245,17 @@ impl Answer {
                 .collect(),
             None => Vec::new(),
         };
-        if near.is_empty() {
-            Answer::InTheFile(file.added.clone())
-        } else {
+        let answer = if !near.is_empty() {
             Answer::AtTheLine(near)
+        } else if file.partial {
+            Answer::PartlyRead(file.added.clone())
+        } else {
+            Answer::InTheFile(file.added.clone())
+        };
+        if note.earlier {
+            Answer::Earlier(Box::new(answer))
+        } else {
+            answer
         }
     }
 
@@ -190,6 +265,10 @@ impl Answer {
             Answer::NothingPushed => "no change was pushed".into(),
             Answer::NoFile => "see the agent's summary".into(),
             Answer::FileUnchanged => "the file was not changed".into(),
+            Answer::NotListed => {
+                "not known: the attempt changed more files than ade lists, and not this one among them"
+                    .into()
+            }
             Answer::FileDeleted => "the file was deleted".into(),
             Answer::AtTheLine(runs) => format!(
                 "changed at {} ({})",
@@ -203,6 +282,24 @@ impl Answer {
                 format!("the file changed elsewhere ({})", lines(runs))
             }
             Answer::InTheFile(runs) => format!("the file changed ({})", lines(runs)),
+            Answer::PartlyRead(runs) => {
+                let seen = if runs.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} among others)", lines(runs))
+                };
+                match line {
+                    Some(_) => format!(
+                        "the file changed{seen}; ade did not read all of its change, so whether it changed at this line is not known"
+                    ),
+                    None => format!("the file changed{seen}; ade did not read all of its change"),
+                }
+            }
+            Answer::Earlier(inner) => format!(
+                "the comment is on {} of an earlier version of the file, so whether that line changed is not known; {}",
+                line.map_or("a line".to_string(), |l| format!("line {l}")),
+                inner.words(None)
+            ),
         }
     }
 }
@@ -242,9 +339,17 @@ pub struct ReviewReplyView {
     pub agent: String,
     /// How the attempt ended, in one Markdown sentence built by ade.
     pub outcome: String,
-    /// The reviews it took.
+    /// How many reviews it took.
+    pub taken: usize,
+    /// The reviews it took, at most [`MAX_REPLY_REVIEWS`], with at most
+    /// [`MAX_REPLY_COMMENTS`] line comments among them.
     pub reviews: Vec<ReplyReview>,
-    /// The agent's summary, untrusted (escaped by the template).
+    /// Reviews taken and not listed.
+    pub more_reviews: usize,
+    /// Line comments of the listed reviews not listed.
+    pub more_comments: usize,
+    /// The agent's summary, untrusted (escaped by the template), at most
+    /// [`MAX_REPLY_SUMMARY`] lines.
     pub summary: Vec<String>,
 }
 
@@ -282,26 +387,27 @@ fn quote(text: &str) -> String {
 
 impl ReviewReplyView {
     /// The reply for the run that took `reviews`: each line comment with what `touched` (`None`:
-    /// the run pushed nothing) says changed for it.
+    /// the run pushed nothing) says changed for it, as many as fit in one comment.
     pub fn new(
         (run_id, attempt, agent): (i64, i64, &str),
         outcome: String,
         reviews: &[TakenReview],
-        touched: Option<&[TouchedFile]>,
+        touched: Option<Touched<'_>>,
         summary: &[String],
     ) -> ReviewReplyView {
-        ReviewReplyView {
-            run_id,
-            attempt,
-            agent: agent.to_string(),
-            outcome,
-            reviews: reviews
-                .iter()
-                .map(|review| ReplyReview {
+        let listed = &reviews[..reviews.len().min(MAX_REPLY_REVIEWS)];
+        let mut room = MAX_REPLY_COMMENTS;
+        let mut more_comments = 0;
+        let replied = listed
+            .iter()
+            .map(|review| {
+                let shown = review.comments.len().min(room);
+                room -= shown;
+                more_comments += review.comments.len() - shown;
+                ReplyReview {
                     author: review.author.clone(),
                     quote: quote(&review.body),
-                    comments: review
-                        .comments
+                    comments: review.comments[..shown]
                         .iter()
                         .map(|note| ReplyComment {
                             place: note.place(),
@@ -309,15 +415,63 @@ impl ReviewReplyView {
                             answer: Answer::of(note, touched).words(note.line),
                         })
                         .collect(),
-                })
+                }
+            })
+            .collect();
+        ReviewReplyView {
+            run_id,
+            attempt,
+            agent: agent.to_string(),
+            outcome,
+            taken: reviews.len(),
+            reviews: replied,
+            more_reviews: reviews.len() - listed.len(),
+            more_comments,
+            summary: summary
+                .iter()
+                .take(MAX_REPLY_SUMMARY)
+                .map(|line| clean(line, 500))
                 .collect(),
-            summary: summary.to_vec(),
         }
     }
 
-    /// The reply's text.
+    /// The reply's text, at most [`MAX_REPLY_CHARS`] characters: while it is longer, half the
+    /// line comments listed, then half the reviews, then half the summary lines are left out
+    /// (and counted).
     pub fn render(&self) -> Result<String, TemplateError> {
-        templates::render("review_reply.md", self)
+        let mut view = self.clone();
+        loop {
+            let text = templates::render("review_reply.md", &view)?;
+            if text.chars().count() <= MAX_REPLY_CHARS || !view.shrink() {
+                return Ok(text);
+            }
+        }
+    }
+
+    /// Lists less; `false` when nothing is left to leave out.
+    fn shrink(&mut self) -> bool {
+        let listed: usize = self.reviews.iter().map(|r| r.comments.len()).sum();
+        if listed > 0 {
+            let mut drop = listed.div_ceil(2);
+            for review in self.reviews.iter_mut().rev() {
+                let gone = drop.min(review.comments.len());
+                review.comments.truncate(review.comments.len() - gone);
+                self.more_comments += gone;
+                drop -= gone;
+            }
+            return true;
+        }
+        if self.reviews.len() > 1 {
+            let keep = self.reviews.len() / 2;
+            self.more_reviews += self.reviews.len() - keep;
+            self.reviews.truncate(keep);
+            return true;
+        }
+        if !self.summary.is_empty() {
+            self.summary.truncate(self.summary.len() / 2);
+            return true;
+        }
+        false
     }
 }
 
@@ -333,6 +487,7 @@ mod tests {
             state: ReviewState::ChangesRequested,
             commit_sha: None,
             body: body.into(),
+            submitted_at: None,
         }
     }
 
@@ -343,6 +498,7 @@ mod tests {
             body: body.into(),
             path: Some(path.into()),
             line,
+            earlier: false,
             review_id: Some(review),
         }
     }
@@ -352,7 +508,12 @@ mod tests {
             path: path.into(),
             change,
             added: added.to_vec(),
+            partial: false,
         }
+    }
+
+    fn all(files: &[TouchedFile]) -> Option<Touched<'_>> {
+        Some(Touched::new(files, files.len() as u64))
     }
 
     #[test]
@@ -405,6 +566,7 @@ mod tests {
         let note = |path: &str, line| LineNote {
             path: Some(path.into()),
             line,
+            earlier: false,
             body: "x".into(),
         };
         let files = [
@@ -412,7 +574,7 @@ mod tests {
             touched("gone.md", Touch::Deleted, &[]),
             touched("trimmed.md", Touch::Modified, &[]),
         ];
-        let on = Some(&files[..]);
+        let on = all(&files);
         assert_eq!(
             Answer::of(&note("a.md", Some(1)), on),
             Answer::AtTheLine(vec![(1, 1)])
@@ -449,9 +611,142 @@ mod tests {
         let whole = LineNote {
             path: None,
             line: None,
+            earlier: false,
             body: "x".into(),
         };
         assert_eq!(Answer::of(&whole, on), Answer::NoFile);
+    }
+
+    #[test]
+    fn the_answer_says_not_known_where_the_change_was_not_all_read() {
+        let note = |path: &str, line| LineNote {
+            path: Some(path.into()),
+            line,
+            earlier: false,
+            body: "x".into(),
+        };
+        let files = [
+            TouchedFile {
+                partial: true,
+                ..touched("logo.png", Touch::Modified, &[])
+            },
+            TouchedFile {
+                partial: true,
+                ..touched("big.md", Touch::Modified, &[(3, 3)])
+            },
+        ];
+        let cut = Some(Touched::new(&files, 250));
+        let unlisted = Answer::of(&note("other.md", Some(2)), cut);
+        assert_eq!(unlisted, Answer::NotListed);
+        assert!(
+            unlisted.words(Some(2)).starts_with("not known"),
+            "a file past the listed ones is not said to be unchanged"
+        );
+        let binary = Answer::of(&note("logo.png", Some(1)), cut);
+        assert_eq!(binary, Answer::PartlyRead(vec![]));
+        let words = binary.words(Some(1));
+        assert!(
+            words.contains("not known") && !words.contains("nothing was added"),
+            "{words}"
+        );
+        assert_eq!(
+            Answer::of(&note("big.md", Some(4)), cut),
+            Answer::AtTheLine(vec![(3, 3)]),
+            "what was read still counts"
+        );
+        assert_eq!(
+            Answer::of(&note("big.md", Some(40)), cut),
+            Answer::PartlyRead(vec![(3, 3)])
+        );
+        let whole = Some(Touched::new(&files[..1], 1));
+        assert_eq!(
+            Answer::of(&note("other.md", Some(2)), whole),
+            Answer::FileUnchanged
+        );
+    }
+
+    #[test]
+    fn a_comment_on_an_earlier_version_is_not_said_to_be_changed_at_its_line() {
+        let comment = ForgeReviewComment {
+            earlier: true,
+            ..comment(7, "a.md", Some(12), "Why this?")
+        };
+        let taken = TakenReview::new(&review(7, ""), &[comment]);
+        let note = &taken.comments[0];
+        let text = feedback(std::slice::from_ref(&taken)).unwrap();
+        assert!(
+            text.contains("Comment by max on a.md:12 (a line of an earlier version of the file):"),
+            "{text}"
+        );
+        let files = [touched("a.md", Touch::Modified, &[(11, 13)])];
+        let answer = Answer::of(note, all(&files));
+        assert_eq!(
+            answer,
+            Answer::Earlier(Box::new(Answer::InTheFile(vec![(11, 13)])))
+        );
+        let words = answer.words(note.line);
+        assert!(!words.contains("changed at"), "{words}");
+        assert!(
+            words.starts_with("the comment is on line 12 of an earlier version of the file"),
+            "{words}"
+        );
+        assert!(
+            words.ends_with("the file changed (lines 11–13 of the new version)"),
+            "{words}"
+        );
+    }
+
+    #[test]
+    fn the_reply_lists_a_bounded_number_of_comments_and_reviews() {
+        let comments: Vec<ForgeReviewComment> = (1..=80)
+            .map(|n| comment(7, "a.md", Some(n), &"long words ".repeat(100)))
+            .collect();
+        let mut reviews = vec![TakenReview::new(&review(7, "Many notes."), &comments)];
+        reviews.extend((100..130).map(|id| TakenReview::new(&review(id, "And me."), &[])));
+        let files = [touched("a.md", Touch::Modified, &[(1, 1)])];
+        let view = ReviewReplyView::new(
+            (41, 2, "script"),
+            "it pushed `0123456789ab`.".into(),
+            &reviews,
+            all(&files),
+            &vec!["a summary line".to_string(); 200],
+        );
+        let listed: usize = view.reviews.iter().map(|r| r.comments.len()).sum();
+        assert_eq!(listed, MAX_REPLY_COMMENTS);
+        assert_eq!(view.more_comments, 80 - MAX_REPLY_COMMENTS);
+        assert_eq!(view.reviews.len(), MAX_REPLY_REVIEWS);
+        assert_eq!(view.more_reviews, 31 - MAX_REPLY_REVIEWS);
+        let text = view.render().unwrap();
+        assert!(
+            text.contains("took 31 reviews asking for changes"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Not listed here: 11 more reviews and 30 more line comments."),
+            "{text}"
+        );
+        assert!(text.chars().count() < 20_000, "{}", text.chars().count());
+
+        let hostile: Vec<ForgeReviewComment> = (1..=50)
+            .map(|n| comment(7, &"|".repeat(300), Some(n), &"|".repeat(200)))
+            .collect();
+        let reviews: Vec<TakenReview> = (0..20)
+            .map(|id| TakenReview::new(&review(7 + id, &"|".repeat(500)), &hostile))
+            .collect();
+        let view = ReviewReplyView::new(
+            (41, 2, "script"),
+            "it pushed `0123456789ab`.".into(),
+            &reviews,
+            all(&files),
+            &vec!["|".repeat(500); 20],
+        );
+        let text = view.render().unwrap();
+        assert!(
+            text.chars().count() <= MAX_REPLY_CHARS,
+            "escaping cannot push a reply past a forge comment: {}",
+            text.chars().count()
+        );
+        assert!(text.contains("Not listed here:"), "{text}");
     }
 
     #[test]
@@ -481,7 +776,7 @@ mod tests {
             (41, 2, "script"),
             "pushed `0123456789ab`; `ade/verify` passed.".into(),
             &reviews,
-            Some(&files),
+            all(&files),
             &[
                 "Added a heading.".into(),
                 "Kept the rest | as it was.".into(),

@@ -33,6 +33,7 @@ impl Reviews for GiteaForge {
                  }| {
                     Some(ForgeReview {
                         id: review.id,
+                        submitted_at: review.submitted_at(),
                         state: review_state(&review.state, dismissed)?,
                         author: wire::login(review.user),
                         commit_sha: review.commit_id.filter(|s| !s.is_empty()),
@@ -73,13 +74,11 @@ impl Reviews for GiteaForge {
             let reply = gitea.call(Call::get(path, &what)).await?;
             let comments: Option<Vec<wire::ReviewComment>> = reply.success_json(&what)?;
             out.extend(comments.unwrap_or_default().into_iter().map(|c| {
+                let (line, earlier) = c.line();
                 let read = c.comment.read(wire::GHOST);
                 ForgeReviewComment {
-                    line: [c.position, c.original_position]
-                        .into_iter()
-                        .flatten()
-                        .find(|l| *l > 0)
-                        .and_then(|l| u32::try_from(l).ok()),
+                    line,
+                    earlier,
                     review_id: read.review_id.or(Some(review.id)),
                     ..read
                 }
@@ -102,4 +101,32 @@ fn review_state(state: &str, dismissed: bool) -> Option<ReviewState> {
     } else {
         state
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wire;
+
+    fn line_of(position: i64, original_position: i64) -> (Option<u32>, bool) {
+        serde_json::from_value::<wire::ReviewComment>(serde_json::json!({
+            "id": 1,
+            "user": { "login": "max" },
+            "body": "x",
+            "position": position,
+            "original_position": original_position,
+        }))
+        .unwrap()
+        .line()
+    }
+
+    #[test]
+    fn a_comment_on_the_old_side_numbers_the_old_version() {
+        assert_eq!(line_of(4, 0), (Some(4), false), "the new version's line");
+        assert_eq!(
+            line_of(0, 7),
+            (Some(7), true),
+            "`original_position` is the old version's line (swagger: OldLineNum)"
+        );
+        assert_eq!(line_of(0, 0), (None, false));
+    }
 }

@@ -125,6 +125,19 @@ pub(super) struct ReviewComment {
     pub original_position: Option<i64>,
 }
 
+impl ReviewComment {
+    /// The commented line, and whether it numbers the old version (the base side of the diff)
+    /// rather than the one reviewed.
+    pub fn line(&self) -> (Option<u32>, bool) {
+        let positive = |l: Option<i64>| l.and_then(|l| u32::try_from(l).ok()).filter(|l| *l > 0);
+        match (positive(self.position), positive(self.original_position)) {
+            (Some(line), _) => (Some(line), false),
+            (None, Some(line)) => (Some(line), true),
+            (None, None) => (None, false),
+        }
+    }
+}
+
 /// A commit status.
 #[derive(Deserialize)]
 pub(super) struct CommitStatus {

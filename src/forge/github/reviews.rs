@@ -22,6 +22,7 @@ impl Reviews for GithubForge {
                 Some(ForgeReview {
                     id: r.id,
                     state: review_state(&r.state)?,
+                    submitted_at: r.submitted_at(),
                     author: wire::login(r.user),
                     commit_sha: r.commit_id,
                     body: r.body.unwrap_or_default(),
@@ -43,13 +44,13 @@ impl Reviews for GithubForge {
         let comments: Vec<wire::ReviewComment> = gh.list(repo, &path, &oldest_first, &what).await?;
         Ok(comments
             .into_iter()
-            .map(|c| ForgeReviewComment {
-                line: c
-                    .line
-                    .or(c.original_line)
-                    .and_then(|l| u32::try_from(l).ok())
-                    .filter(|l| *l > 0),
-                ..c.comment.read(wire::GHOST)
+            .map(|c| {
+                let (line, earlier) = c.line();
+                ForgeReviewComment {
+                    line,
+                    earlier,
+                    ..c.comment.read(wire::GHOST)
+                }
             })
             .collect())
     }
@@ -63,5 +64,50 @@ fn review_state(state: &str) -> Option<ReviewState> {
         "COMMENTED" => Some(ReviewState::Commented),
         "DISMISSED" => Some(ReviewState::Dismissed),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wire;
+
+    fn line_of(json: serde_json::Value) -> (Option<u32>, bool) {
+        serde_json::from_value::<wire::ReviewComment>(json)
+            .unwrap()
+            .line()
+    }
+
+    #[test]
+    fn a_comment_says_which_version_its_line_numbers() {
+        let base = |extra: serde_json::Value| {
+            let mut c = serde_json::json!({ "id": 1, "user": { "login": "max" }, "body": "x" });
+            c.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            c
+        };
+        assert_eq!(
+            line_of(base(
+                serde_json::json!({ "line": 4, "original_line": 2, "side": "RIGHT" })
+            )),
+            (Some(4), false),
+            "the new version's line"
+        );
+        assert_eq!(
+            line_of(base(serde_json::json!({ "line": 4, "side": "LEFT" }))),
+            (Some(4), true),
+            "the old side of the diff"
+        );
+        assert_eq!(
+            line_of(base(
+                serde_json::json!({ "line": null, "original_line": 9 })
+            )),
+            (Some(9), true),
+            "an outdated comment: the line of the commit it was made on"
+        );
+        assert_eq!(
+            line_of(base(serde_json::json!({ "subject_type": "file" }))),
+            (None, false)
+        );
     }
 }

@@ -73,8 +73,27 @@ pub(super) struct ReviewComment {
     /// Absent or null once the line is no longer in the diff (an outdated comment).
     #[serde(default)]
     pub line: Option<i64>,
+    /// The line in the commit the comment was made on; read only when `line` is gone.
     #[serde(default)]
     pub original_line: Option<i64>,
+    /// `LEFT` when the comment is on the old version's side of the diff (`RIGHT` by default).
+    #[serde(default)]
+    pub side: Option<String>,
+}
+
+impl ReviewComment {
+    /// The commented line, and whether it numbers an earlier version than the one reviewed: the
+    /// old side of the diff (`side` `LEFT`), or an outdated comment's `original_line`.
+    pub fn line(&self) -> (Option<u32>, bool) {
+        let positive = |l: Option<i64>| l.and_then(|l| u32::try_from(l).ok()).filter(|l| *l > 0);
+        match positive(self.line) {
+            Some(line) => (Some(line), self.side.as_deref() == Some("LEFT")),
+            None => match positive(self.original_line) {
+                Some(line) => (Some(line), true),
+                None => (None, false),
+            },
+        }
+    }
 }
 
 /// The answer of a GraphQL request: `data` and, when something failed, `errors` (with HTTP 200).
