@@ -101,9 +101,11 @@ async fn main() -> anyhow::Result<()> {
         &runner_toml,
         format!(
             "[runner]\nworkdir = {:?}\nmax_parallel = 2\nagent_user = \"nobody\"\n\n\
-             [agents.planner]\ncommand = [\"/bin/sh\", \"-c\", {PLANNER:?}]\nprompt = \"file\"\n\
+             [agents.planner]\ncommand = [\"/bin/sh\", \"-c\", {:?}]\nprompt = \"file\"\n\
              trust = \"trusted\"\nenvironment = \"worktree\"\ntimeout_secs = 60\n",
-            dir.join("runner").display().to_string()
+            dir.join("runner").display().to_string(),
+            // Braces in an agent's command are placeholders unless doubled.
+            PLANNER.replace('{', "{{").replace('}', "}}")
         ),
     )?;
     let mut config = Config::load(

@@ -229,6 +229,7 @@ impl Service {
             server_periods(&config.policy)?,
         );
         let shared = Shared::new(forges.clone(), policies.clone(), links, attempts)
+            .with_agents(config.agents.iter().map(|agent| agent.name.clone()))
             .with_retention(retention.clone());
         let sink = options.sink.unwrap_or_else(|| {
             Arc::new(Intake {

@@ -37,6 +37,8 @@ pub struct Shared {
     pub write_attempts: i64,
     /// News of checks changing on commits, for verifications waiting on external checks.
     pub external_news: ExternalNews,
+    /// The agents this server registers, by name: a plan naming another is not valid.
+    pub agents: Arc<std::collections::BTreeSet<String>>,
     bots: Arc<Mutex<HashMap<ForgeKind, String>>>,
     /// Deletes what a run leaves behind once its repository's periods pass; None in processes
     /// (and tests) that keep everything.
@@ -59,10 +61,17 @@ impl Shared {
             links,
             write_attempts,
             external_news: ExternalNews::default(),
+            agents: Arc::default(),
             bots: Arc::default(),
             retention: None,
             remembered: Arc::default(),
         }
+    }
+
+    /// The same parts, knowing the agents the server registers (`ade.toml`'s `[agents.*]`).
+    pub fn with_agents(mut self, names: impl IntoIterator<Item = String>) -> Shared {
+        self.agents = Arc::new(names.into_iter().collect());
+        self
     }
 
     /// The same parts, with `retention` deleting what runs leave behind.

@@ -39,10 +39,15 @@ case "$prompt" in
 esac
 "#;
 
+/// [`PLANNER`] as an agent's command holds it: braces doubled, as they are not placeholders.
+fn planner_command() -> String {
+    PLANNER.replace('{', "{{").replace('}', "}}")
+}
+
 /// A story whose repository plans with the `planner` script agent.
 async fn story(forge: Forge, db: TestDb) -> Story {
     Setup::on(forge)
-        .another_agent("planner", PLANNER)
+        .another_agent("planner", &planner_command())
         .policy(Policy::new().planner("planner"))
         .public_url()
         .start(db)
@@ -210,7 +215,7 @@ async fn a_planner_cannot_write_to_the_repository_it_reads() {
 #[tokio::test]
 async fn planners_are_named_in_the_command_refused_when_not_allowed_and_stopped_by_cancel() {
     let story = Setup::on(Forge::Gitea)
-        .another_agent("planner", PLANNER)
+        .another_agent("planner", &planner_command())
         .policy(Policy::new())
         .public_url()
         .start(db::sqlite())
@@ -226,7 +231,7 @@ async fn planners_are_named_in_the_command_refused_when_not_allowed_and_stopped_
     let planned = plan_v(&story, issue, 2).await;
     assert!(planned.contains("planned by planner"), "{planned}");
     assert!(planned.contains("#### Changes since v1"), "{planned}");
-    // A reader may not plan; an agent the policy does not allow plans nothing.
+    // A reader may not plan; an agent the server does not register plans nothing.
     story.comment(issue, READER, "/ade plan planner").await;
     story
         .comment(issue, MAINTAINER, "/ade plan no-such-planner")
@@ -235,7 +240,7 @@ async fn planners_are_named_in_the_command_refused_when_not_allowed_and_stopped_
         .until("the refusal", |s| {
             s.replies(issue)
                 .into_iter()
-                .find(|r| r.contains("`no-such-planner` is not allowed"))
+                .find(|r| r.contains("`no-such-planner` is not registered on this ade server"))
         })
         .await;
     // A slow planner is stopped by `/ade cancel`, and says so.

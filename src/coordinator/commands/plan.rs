@@ -75,6 +75,7 @@ async fn by_hand(
             planner: Planner::Manual,
             base_commit: &session.head.sha,
             policy: session.policy,
+            registered: &session.shared.agents,
             tasks,
             problems,
             planner_log: None,
@@ -95,9 +96,16 @@ async fn by_agent(
     agent: &str,
     instructions: Option<String>,
 ) -> Result<(), JobError> {
-    if !session.policy.agents.allowed.permits(agent) {
+    let refusal = if !session.policy.agents.allowed.permits(agent) {
+        Some("is not allowed by this repository's policy")
+    } else if !session.shared.agents.contains(agent) {
+        Some("is not registered on this ade server")
+    } else {
+        None
+    };
+    if let Some(refusal) = refusal {
         let headline = format!(
-            "the planner agent {} is not allowed by this repository's policy; nothing was planned.",
+            "the planner agent {} {refusal}; nothing was planned.",
             markdown::code_span(agent)
         );
         session.say_headline(headline);

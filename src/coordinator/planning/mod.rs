@@ -257,6 +257,7 @@ impl PlanHandler {
                 },
                 base_commit: &planning.base_commit,
                 policy,
+                registered: &self.shared.agents,
                 tasks: read.tasks.clone(),
                 problems: read.problems.clone(),
                 planner_log: log_link.clone(),

@@ -4,6 +4,8 @@
 //! written. An invalid version is posted as a failed plan and never activated.
 
 use super::comment::{GoalComment, previous_plan};
+use std::collections::BTreeSet;
+
 use crate::coordinator::writes::ForgeWrite;
 use crate::forge::{ForgeKind, RepoRef};
 use crate::jobs::JobError;
@@ -32,6 +34,8 @@ pub struct Plan<'a> {
     pub base_commit: &'a str,
     /// The policy in force.
     pub policy: &'a EffectivePolicy,
+    /// The agents the server registers: a task naming another is not valid.
+    pub registered: &'a BTreeSet<String>,
     /// The tasks, when they could all be read (then they are validated against the policy).
     pub tasks: Option<Vec<Task>>,
     /// What is wrong with the plan before validation (the task list, the planner's output).
@@ -78,6 +82,24 @@ impl Versioned {
             .collect();
         (headline, details)
     }
+}
+
+/// A problem for each task naming an agent this server does not register (a policy allowing
+/// "every agent" cannot tell).
+fn unregistered(spec: &Spec, registered: &BTreeSet<String>) -> Vec<SpecError> {
+    spec.tasks
+        .iter()
+        .filter_map(|task| {
+            let agent = task.agent.as_ref()?;
+            (!registered.contains(agent)).then(|| SpecError::Agent {
+                task: task.id.clone(),
+                problem: format!(
+                    "the agent {} is not registered on this ade server",
+                    crate::markdown::code_span(agent)
+                ),
+            })
+        })
+        .collect()
 }
 
 /// Most characters of one problem in the failed plan's list.
@@ -127,6 +149,7 @@ pub async fn store(tx: &mut Conn, plan: Plan<'_>) -> Result<Versioned, JobError>
                 .err()
                 .unwrap_or_default(),
         );
+        errors.extend(unregistered(&spec, plan.registered));
     }
     let state = if errors.is_empty() {
         SpecState::Validated
