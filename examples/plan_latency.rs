@@ -14,19 +14,17 @@
 //! ends, so its own time is known; ade's share is the rest: the command's job, the planner run's
 //! job, the worktree, the prompt, reading and validating the plan, and the plan comment's post.
 
-use ade::config::Config;
-use ade::forge::{ForgeKind, Permission};
-use ade::secret::Secret;
-use ade::service::{Service, ServiceOptions};
-use ade::sim::{NewRepo, SimOptions, Simulator};
+use ade::forge::ForgeKind;
+use ade::service::Service;
+use ade::sim::Simulator;
 use anyhow::Context;
 use clap::Parser;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const REPO: &str = "acme/widgets";
-const MAINTAINER: &str = "mia";
-const SECRET: &str = "plan-latency-webhook-secret";
+mod big_repo;
+
+use big_repo::{MAINTAINER, REPO};
 
 /// The planner: the clock when it starts, a two-task plan written to `$ADE_OUTPUT`, the clock
 /// when it is done.
@@ -59,74 +57,25 @@ fn now_ms() -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = args
-        .dir
-        .unwrap_or_else(|| PathBuf::from("target/plan-latency-bench"));
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).context("clear the run folder")?;
-    }
-    std::fs::create_dir_all(&dir)?;
-    let dir = dir.canonicalize()?;
-
-    let mut options = SimOptions::new(ForgeKind::Github, dir.join("sim"));
-    options.webhook_secret = SECRET.into();
-    let sim = Simulator::start(options).await?;
-    let seeded = Instant::now();
-    let mut repo = NewRepo::new("acme", "widgets")
-        .file("README.md", "# widgets\n")
-        .file(
-            ".ade/config.toml",
-            "[agents]\ndefault = \"planner\"\nplanner = \"planner\"\n",
-        );
-    for i in 0..args.files {
-        repo = repo.file(
-            &format!("src/m{:03}/f{i:05}.rs", i % 200),
-            format!("pub fn f{i}() -> u32 {{ {i} }}\n"),
-        );
-    }
-    sim.create_repo(repo).await?;
-    eprintln!(
-        "seeded {REPO} with {} files in {:.1} s",
+    let dir = big_repo::fresh_dir(args.dir.clone(), "plan-latency-bench")?;
+    let sim = big_repo::forge(
+        &dir,
         args.files,
-        seeded.elapsed().as_secs_f64()
+        "[agents]\ndefault = \"planner\"\nplanner = \"planner\"\n",
+    )
+    .await?;
+    let agents = format!(
+        "[agents.planner]\ncommand = [\"/bin/sh\", \"-c\", {:?}]\nprompt = \"file\"\n\
+         trust = \"trusted\"\nenvironment = \"worktree\"\ntimeout_secs = 60\n",
+        // Braces in an agent's command are placeholders unless doubled.
+        PLANNER.replace('{', "{{").replace('}', "}}")
     );
-    sim.add_user(MAINTAINER);
-    sim.set_permission(REPO, MAINTAINER, Permission::Maintain)?;
-    sim.install_app("acme", &[REPO]);
-    let key_file = dir.join("app.pem");
-    std::fs::write(&key_file, sim.app_private_key_pem())?;
-
-    let runner_toml = dir.join("runner.toml");
-    std::fs::write(
-        &runner_toml,
-        format!(
-            "[runner]\nworkdir = {:?}\nmax_parallel = 2\nagent_user = \"nobody\"\n\n\
-             [agents.planner]\ncommand = [\"/bin/sh\", \"-c\", {:?}]\nprompt = \"file\"\n\
-             trust = \"trusted\"\nenvironment = \"worktree\"\ntimeout_secs = 60\n",
-            dir.join("runner").display().to_string(),
-            // Braces in an agent's command are placeholders unless doubled.
-            PLANNER.replace('{', "{{").replace('}', "}}")
-        ),
-    )?;
-    let mut config = Config::load(
-        Some(&runner_toml),
-        vec![(
-            "ADE_STORAGE__DATA_DIR".to_string(),
-            dir.join("data").display().to_string(),
-        )],
-    )?;
-    config.server.listen = "127.0.0.1:0".parse()?;
-    config.github.app_id = Some(sim.app_id() as u64);
-    config.github.private_key_file = Some(key_file);
-    config.github.api_url = sim.url().to_string();
-    config.github.webhook_secrets = vec![Secret::new(SECRET)];
-    let ade = Service::start(&config, ServiceOptions::default()).await?;
-    sim.set_webhook_url(Some(format!("http://{}/webhooks/github", ade.addr())));
+    let ade = big_repo::ade(&sim, &dir, &agents).await?;
 
     eprintln!("warming the runner (mirror fetch, worktree pool)…");
     let warm = Instant::now();
     round(&sim, &ade, "warm-up").await?;
-    wait_for_no_git().await;
+    big_repo::wait_for_no_git().await;
     eprintln!("warm in {:.1} s", warm.elapsed().as_secs_f64());
 
     let mut rounds = Vec::new();
@@ -139,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
             timed.total_ms - timed.planner_ms
         );
         rounds.push(timed);
-        wait_for_no_git().await;
+        big_repo::wait_for_no_git().await;
     }
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -218,29 +167,4 @@ async fn planner_log(ade: &Service, issue: i64) -> anyhow::Result<String> {
         .and_then(|p| p.log.clone())
         .context("the planner's log path")?;
     Ok(std::fs::read_to_string(path)?)
-}
-
-/// Waits until no `git` process of this one has run for a second.
-async fn wait_for_no_git() {
-    let me = std::process::id().to_string();
-    let mut quiet_since = Instant::now();
-    while quiet_since.elapsed() < Duration::from_secs(1) {
-        let busy = std::fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
-            .any(|stat| {
-                let Some(close) = stat.rfind(')') else {
-                    return false;
-                };
-                let name = stat.split_once('(').map(|(_, rest)| rest).unwrap_or("");
-                let parent = stat[close + 1..].split_whitespace().nth(1);
-                name.starts_with("git") && parent == Some(me.as_str())
-            });
-        if busy {
-            quiet_since = Instant::now();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }

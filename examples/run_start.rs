@@ -15,19 +15,16 @@
 //! instruction (the agent prints the clock as it starts) is measured. ade's rows split it into
 //! hops: approve handled (run stored), run claimed by the runner, agent started.
 
-use ade::config::Config;
-use ade::forge::{ForgeKind, Permission};
-use ade::secret::Secret;
-use ade::service::{Service, ServiceOptions};
-use ade::sim::{NewRepo, SimOptions, Simulator};
+use ade::service::Service;
+use ade::sim::Simulator;
 use anyhow::Context;
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const REPO: &str = "acme/widgets";
-const MAINTAINER: &str = "mia";
-const SECRET: &str = "run-start-webhook-secret";
+mod big_repo;
+
+use big_repo::{MAINTAINER, REPO};
 
 /// approve → agent started, on a warm runner.
 #[derive(Parser, Debug)]
@@ -65,80 +62,29 @@ fn now_ns() -> i128 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = args
-        .dir
-        .unwrap_or_else(|| PathBuf::from("target/run-start-bench"));
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).context("clear the run folder")?;
-    }
-    std::fs::create_dir_all(&dir)?;
-    let dir = dir.canonicalize()?;
-
-    let mut options = SimOptions::new(ForgeKind::Github, dir.join("sim"));
-    options.webhook_secret = SECRET.into();
-    let sim = Simulator::start(options).await?;
-    let seeded = Instant::now();
-    let mut repo = NewRepo::new("acme", "widgets")
-        .file("README.md", "# widgets\n")
-        .file(
-            ".ade/config.toml",
-            if args.verify {
-                "[agents]\ndefault = \"stamp\"\n\n[execution]\nparallelism = 4\n\n\
-                 [[verification.steps]]\nname = \"trivial\"\nkind = \"static\"\n\
-                 command = [\"/bin/true\"]\n"
-            } else {
-                "[agents]\ndefault = \"stamp\"\n\n[execution]\nparallelism = 4\n"
-            },
-        );
-    for i in 0..args.files {
-        repo = repo.file(
-            &format!("src/m{:03}/f{i:05}.rs", i % 200),
-            format!("pub fn f{i}() -> u32 {{ {i} }}\n"),
-        );
-    }
-    sim.create_repo(repo).await?;
-    eprintln!(
-        "seeded {REPO} with {} files in {:.1} s",
-        args.files,
-        seeded.elapsed().as_secs_f64()
-    );
-    sim.add_user(MAINTAINER);
-    sim.set_permission(REPO, MAINTAINER, Permission::Maintain)?;
-    sim.install_app("acme", &[REPO]);
-    let key_file = dir.join("app.pem");
-    std::fs::write(&key_file, sim.app_private_key_pem())?;
-
-    let runner_toml = dir.join("runner.toml");
-    std::fs::write(
-        &runner_toml,
-        format!(
-            "[runner]\nworkdir = {:?}\nmax_parallel = 2\nagent_user = \"nobody\"\n\n\
-             [agents.stamp]\ncommand = [\"/bin/sh\", \"-c\", \"echo started-at $(date +%s%N); mkdir -p notes; echo x > notes/$ADE_TASK_ID.md\"]\n\
-             trust = \"trusted\"\nenvironment = \"worktree\"\ntimeout_secs = 60\n",
-            dir.join("runner").display().to_string()
-        ),
-    )?;
-    let mut config = Config::load(
-        Some(&runner_toml),
-        vec![(
-            "ADE_STORAGE__DATA_DIR".to_string(),
-            dir.join("data").display().to_string(),
-        )],
-    )?;
-    config.server.listen = "127.0.0.1:0".parse()?;
-    config.github.app_id = Some(sim.app_id() as u64);
-    config.github.private_key_file = Some(key_file);
-    config.github.api_url = sim.url().to_string();
-    config.github.webhook_secrets = vec![Secret::new(SECRET)];
-    let ade = Service::start(&config, ServiceOptions::default()).await?;
-    sim.set_webhook_url(Some(format!("http://{}/webhooks/github", ade.addr())));
+    let dir = big_repo::fresh_dir(args.dir.clone(), "run-start-bench")?;
+    let policy = if args.verify {
+        "[agents]\ndefault = \"stamp\"\n\n[execution]\nparallelism = 4\n\n\
+         [[verification.steps]]\nname = \"trivial\"\nkind = \"static\"\n\
+         command = [\"/bin/true\"]\n"
+    } else {
+        "[agents]\ndefault = \"stamp\"\n\n[execution]\nparallelism = 4\n"
+    };
+    let sim = big_repo::forge(&dir, args.files, policy).await?;
+    let ade = big_repo::ade(
+        &sim,
+        &dir,
+        "[agents.stamp]\ncommand = [\"/bin/sh\", \"-c\", \"echo started-at $(date +%s%N); mkdir -p notes; echo x > notes/$ADE_TASK_ID.md\"]\n\
+         trust = \"trusted\"\nenvironment = \"worktree\"\ntimeout_secs = 60\n",
+    )
+    .await?;
 
     eprintln!("warming the runner (mirror fetch, worktree pool)…");
     let warm = Instant::now();
     round(&sim, &ade, &dir, "warm-up").await?;
     // The pool makes its next worktree in the background (seconds on 20,000 files); a warm
     // runner is one where that is done.
-    wait_for_no_git().await;
+    big_repo::wait_for_no_git().await;
     eprintln!("warm in {:.1} s", warm.elapsed().as_secs_f64());
 
     let mut totals = Vec::new();
@@ -404,31 +350,6 @@ async fn verified_round(
         step_ms,
         calls: listed,
     })
-}
-
-/// Waits until no `git` process of this one has run for a second.
-async fn wait_for_no_git() {
-    let me = std::process::id().to_string();
-    let mut quiet_since = Instant::now();
-    while quiet_since.elapsed() < Duration::from_secs(1) {
-        let busy = std::fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
-            .any(|stat| {
-                let Some(close) = stat.rfind(')') else {
-                    return false;
-                };
-                let name = stat.split_once('(').map(|(_, rest)| rest).unwrap_or("");
-                let parent = stat[close + 1..].split_whitespace().nth(1);
-                name.starts_with("git") && parent == Some(me.as_str())
-            });
-        if busy {
-            quiet_since = Instant::now();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 struct Timed {
