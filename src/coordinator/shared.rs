@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::policies::Policies;
-use super::verification::external::ExternalNews;
 use crate::coordinator::writes::{ForgeWrite, Forges, enqueue_writes};
 use crate::events::Event;
 use crate::forge::{Forge, ForgeKind};
@@ -35,8 +34,6 @@ pub struct Shared {
     pub links: LinkSigner,
     /// Attempts each forge write job gets.
     pub write_attempts: i64,
-    /// News of checks changing on commits, for verifications waiting on external checks.
-    pub external_news: ExternalNews,
     bots: Arc<Mutex<HashMap<ForgeKind, String>>>,
     /// Deletes what a run leaves behind once its repository's periods pass; None in processes
     /// (and tests) that keep everything.
@@ -58,7 +55,6 @@ impl Shared {
             policies,
             links,
             write_attempts,
-            external_news: ExternalNews::default(),
             bots: Arc::default(),
             retention: None,
             remembered: Arc::default(),

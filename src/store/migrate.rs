@@ -58,6 +58,7 @@ migrations![
     (10, "0010", "unscanned_allowances"),
     (11, "0011", "specs_shown"),
     (12, "0012", "run_reviews"),
+    (13, "0013", "external_waits"),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {
