@@ -523,7 +523,7 @@ mod tests {
         let failed = check("ci/test", ExternalState::Failed);
         let Look::Ended(first) = &settle(
             &names(&["ci/test"]),
-            (&[failed.clone()], false),
+            (std::slice::from_ref(&failed), false),
             &[],
             &plain,
         )[0] else {

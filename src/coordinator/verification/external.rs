@@ -205,7 +205,8 @@ impl Awaited {
             return Next::Done(self.results_now(|_, _| unreachable!("every name ended")));
         }
         if now >= self.until {
-            let waited = self.waited(now);
+            // What the policy allowed, not when this look happened to run.
+            let waited = u64::try_from(self.until - self.started_at).unwrap_or(0);
             let stale = self.read_at.is_none_or(|at| now - at > self.poll_ms as i64);
             let error = self.error.clone().filter(|_| stale);
             return Next::Done(self.results_now(|name, last| {

@@ -242,7 +242,7 @@ pub(crate) async fn conclude(
         return Ok(());
     }
     tracing::info!(verification = row.id, head = %row.head_sha, verdict = outcome.verdict.as_str(), "verification ended");
-    let context = subject.context(&shared, &row.head_sha, row.id, now);
+    let context = subject.context(shared, &row.head_sha, row.id, now);
     let mut writes: Vec<ForgeWrite> = report(subject, &context, CheckStage::Completed(outcome))?;
     let current = approvals::get(&mut tx, subject.approval.id).await?;
     if state == VerificationState::Passed
