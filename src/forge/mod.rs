@@ -425,6 +425,8 @@ pub enum ExternalState {
 pub struct ExternalLook {
     /// The newest check of each name found, from the sources that could be read.
     pub checks: Vec<ExternalCheck>,
+    /// The sources that could be read.
+    pub read: Vec<ExternalSource>,
     /// The sources the forge did not show, and its answer.
     pub unread: Vec<(ExternalSource, ForgeError)>,
 }

@@ -497,3 +497,136 @@ async fn a_push_during_the_wait_ends_it_and_the_new_head_waits_on_github() {
 async fn a_push_during_the_wait_ends_it_and_the_new_head_waits_on_gitea() {
     on_each_database(|db| pushed_while_waiting(Forge::Gitea, db)).await;
 }
+
+// ----- 6. a forge that refuses -----
+
+/// The GitHub App was installed without `statuses: read`: the statuses answer 403. A policy
+/// naming a check run is not sunk by it (the CI's passing run verifies the head). Then the app
+/// loses `checks: read` too: `/ade verify` ends at once as an error naming the permission, long
+/// before the ten-minute timeout, and nothing blames the agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_forge_refusing_one_source_does_not_sink_the_other_and_a_refusal_ends_the_wait_on_github()
+{
+    on_each_database(|db| async move {
+        let story = started(Forge::Github, policy(600, 1), db).await;
+        let refuse = |path: &str| {
+            FaultRule::new(
+                "GET",
+                path,
+                Fault::Refuse {
+                    status: 403,
+                    message: "Resource not accessible by integration".into(),
+                },
+            )
+            .times(10_000)
+        };
+        story
+            .sim
+            .inject(refuse("/repos/acme/widgets/commits/*/status"));
+        let approval = approval_of(&story, "t1").await;
+        let head = approval.head_sha.clone();
+        ade_looked(&story, &head).await;
+        ci_reports(&story, &head, true).await;
+        verify_check(&story, &head, &[CheckState::Success]).await;
+        pull_until(&story, approval.number, "the approval ready", |p| !p.draft).await;
+
+        story
+            .sim
+            .inject(refuse("/repos/acme/widgets/commits/*/check-runs"));
+        let asked = std::time::Instant::now();
+        story
+            .comment(approval.number, MAINTAINER, "/ade verify")
+            .await;
+        let check = story
+            .until("ade/verify to end as an error", |s| {
+                verify_checks_of(s, &head)
+                    .into_iter()
+                    .find(|c| c.title.contains("could not run"))
+            })
+            .await;
+        assert!(
+            asked.elapsed() < std::time::Duration::from_secs(60),
+            "a refusal is not asked again until the timeout"
+        );
+        let report = verify_report_text(&story, approval.number, &head).await;
+        assert!(report.contains("checks: read"), "{report}");
+        assert!(
+            check.title.contains("external check ci/test"),
+            "{}",
+            check.title
+        );
+        all_done(&story).await;
+        assert_eq!(
+            all_runs(&story).await.len(),
+            1,
+            "no retry: it is not the change's fault"
+        );
+    })
+    .await;
+}
+
+/// ade/verify's checks on `sha`, newest first.
+fn verify_checks_of(story: &Story, sha: &str) -> Vec<ade::sim::SimCheck> {
+    super::support::verify::verify_checks(story, sha)
+}
+
+// ----- 7. a burst of webhooks, a Gitea warning -----
+
+/// The CI posts a burst of statuses of other contexts on the head while ade waits: the looks
+/// stay at least two seconds apart. Then it sets `ci/test` to `warning`: as Gitea counts it,
+/// that is no pass, and the agent's next attempt is told what the CI said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_webhooks_makes_few_looks_and_a_warning_fails_on_gitea() {
+    on_each_database(|db| async move {
+        let story = started(Forge::Gitea, policy(600, 2), db).await;
+        let approval = approval_of(&story, "t1").await;
+        let head = approval.head_sha.clone();
+        ade_looked(&story, &head).await;
+        let path = read_path(&story).replace('*', &head);
+        let before = story.sim.calls_to("GET", &path).len();
+        let burst = std::time::Instant::now();
+        for n in 0..8 {
+            let status = NewStatus {
+                context: format!("ci/noise-{n}"),
+                sha: head.clone(),
+                state: "pending".into(),
+                description: String::new(),
+                target_url: String::new(),
+                creator: CI_BOT.into(),
+            };
+            story.sim.post_status(REPO, status).await.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+        let looks = story.sim.calls_to("GET", &path).len() - before;
+        let spent = burst.elapsed().as_secs_f64();
+        assert!(
+            (looks as f64) <= spent / 2.0 + 1.0,
+            "{looks} looks in {spent:.1} s for 8 webhooks"
+        );
+
+        let warning = NewStatus {
+            context: "ci/test".into(),
+            sha: head.clone(),
+            state: "warning".into(),
+            description: "2 deprecated calls".into(),
+            target_url: String::new(),
+            creator: CI_BOT.into(),
+        };
+        story.sim.post_status(REPO, warning).await.unwrap();
+        let first = run_of(&story, "t1", 1, &["failed", "succeeded"]).await;
+        assert_eq!(first.state.as_str(), "failed", "{:?}", first.reason);
+        story
+            .until("attempt 2 pushed", |s| {
+                s.sim
+                    .pull(REPO, approval.number)
+                    .map(|p| p.head_sha)
+                    .filter(|h| *h != head)
+            })
+            .await;
+        let second = run_of(&story, "t1", 2, &["running"]).await;
+        let prompt = prompt_of(&story, &second);
+        assert!(prompt.contains("- ci/test: failed, warning"), "{prompt}");
+        assert!(prompt.contains("2 deprecated calls"), "{prompt}");
+    })
+    .await;
+}

@@ -181,23 +181,28 @@ impl Awaited {
             self.read_at = Some(now);
             self.error = None;
         } else {
+            // A refusal says what to grant; anything else says what the forge answered.
             let said: Vec<String> = look
                 .unread
                 .iter()
                 .map(|(source, error)| {
-                    let what = match source {
-                        ExternalSource::CheckRun => "check runs",
-                        ExternalSource::Status => "statuses",
-                    };
-                    format!("{what}: {error}")
+                    external::refusal(forge, *source, error, mask).unwrap_or_else(|| {
+                        let what = match source {
+                            ExternalSource::CheckRun => "check runs",
+                            ExternalSource::Status => "statuses",
+                        };
+                        format!("{what}: {error}")
+                    })
                 })
                 .collect();
             self.error = Some(external::cap(&clean_line(&said.join("; "), mask)));
+            // Nothing readable and a refusal asking again cannot change: the wait ends now. With
+            // a source still readable, a name may yet show up there.
             let refused = look
                 .unread
                 .iter()
                 .find_map(|(source, error)| external::refusal(forge, *source, error, mask));
-            if let Some(why) = refused {
+            if let (Some(why), true) = (refused, look.read.is_empty()) {
                 return Next::Done(self.results_now(|name, _| external::refused(name, &why)));
             }
         }

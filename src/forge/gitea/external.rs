@@ -31,11 +31,13 @@ pub(super) async fn read(
             }
             ExternalLook {
                 checks,
+                read: vec![ExternalSource::Status],
                 unread: Vec::new(),
             }
         }
         Err(error) => ExternalLook {
             checks: Vec::new(),
+            read: Vec::new(),
             unread: vec![(ExternalSource::Status, error)],
         },
     }

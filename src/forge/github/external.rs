@@ -44,6 +44,7 @@ pub(super) async fn read(
                 }
                 look.checks.push(check);
             }
+            look.read.push(ExternalSource::CheckRun);
         }
         Err(error) => look.unread.push((ExternalSource::CheckRun, error)),
     }
@@ -56,6 +57,7 @@ pub(super) async fn read(
                     look.checks.push(from_status(status));
                 }
             }
+            look.read.push(ExternalSource::Status);
         }
         Err(error) => look.unread.push((ExternalSource::Status, error)),
     }

@@ -47,6 +47,7 @@ fn check(name: &str, id: i64, state: ExternalState) -> ExternalCheck {
 fn found(checks: Vec<ExternalCheck>) -> ExternalLook {
     ExternalLook {
         checks,
+        read: vec![ExternalSource::CheckRun, ExternalSource::Status],
         unread: Vec::new(),
     }
 }
@@ -136,6 +137,7 @@ fn one_failed_look_near_the_deadline_does_not_make_every_check_unreadable() {
     ));
     let down = ExternalLook {
         checks: Vec::new(),
+        read: Vec::new(),
         unread: vec![
             (
                 ExternalSource::CheckRun,
@@ -168,22 +170,45 @@ fn one_failed_look_near_the_deadline_does_not_make_every_check_unreadable() {
 #[test]
 fn statuses_refused_do_not_sink_a_policy_of_check_runs_and_a_refusal_ends_the_wait_at_once() {
     let forbidden = || ForgeError::Forbidden("Resource not accessible by integration".into());
-    let mut wait = wait(&["ci/test"]);
-    let runs_only = ExternalLook {
-        checks: vec![check("ci/test", 1, ExternalState::Passed)],
+    let runs_only = |checks: Vec<ExternalCheck>| ExternalLook {
+        checks,
+        read: vec![ExternalSource::CheckRun],
         unread: vec![(ExternalSource::Status, forbidden())],
     };
-    let next = wait.after_look(ForgeKind::Github, &runs_only, 2_000, &plain);
+    let mut wait = wait(&["ci/test"]);
+    let next = wait.after_look(ForgeKind::Github, &runs_only(Vec::new()), 2_000, &plain);
+    assert_eq!(next, Next::LookAt(7_000), "the check run may yet come");
+    let passed = runs_only(vec![check("ci/test", 1, ExternalState::Passed)]);
+    let next = wait.after_look(ForgeKind::Github, &passed, 7_000, &plain);
     assert_eq!(outcomes(&next), [ExternalOutcome::Passed]);
 
+    // Never found, and the statuses it might be among refused: an error naming the permission.
     let mut wait = self::wait(&["ci/lint"]);
-    let next = wait.after_look(ForgeKind::Github, &runs_only, 2_000, &plain);
-    let Next::Done(results) = next else {
+    let next = wait.after_look(ForgeKind::Github, &runs_only(Vec::new()), 101_000, &plain);
+    let Next::Done(results) = next else { panic!() };
+    assert_eq!(results[0].outcome, ExternalOutcome::Unreadable);
+    assert!(
+        results[0].how.contains("`statuses: read`"),
+        "{}",
+        results[0].how
+    );
+
+    // Nothing readable at all: the wait ends at once, not at the timeout.
+    let mut wait = self::wait(&["ci/test"]);
+    let refused = ExternalLook {
+        checks: Vec::new(),
+        read: Vec::new(),
+        unread: vec![
+            (ExternalSource::CheckRun, forbidden()),
+            (ExternalSource::Status, forbidden()),
+        ],
+    };
+    let Next::Done(results) = wait.after_look(ForgeKind::Github, &refused, 2_000, &plain) else {
         panic!("a refusal is not asked again for the whole timeout")
     };
     assert_eq!(results[0].outcome, ExternalOutcome::Unreadable);
     assert!(
-        results[0].how.contains("`statuses: read`"),
+        results[0].how.contains("`checks: read`"),
         "{}",
         results[0].how
     );
