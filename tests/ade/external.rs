@@ -630,3 +630,60 @@ async fn a_burst_of_webhooks_makes_few_looks_and_a_warning_fails_on_gitea() {
     })
     .await;
 }
+
+// ----- 8. a check re-run while ade waits -----
+
+/// `ci/test` fails while `ci/lint` still runs; a person re-runs `ci/test` and it passes before
+/// `ci/lint` ends: the latest result counts, and the head is verified without a retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_check_rerun_during_the_wait_counts_as_it_ends_last_on_github() {
+    on_each_database(|db| async move {
+        let policy = Policy::new()
+            .step("notes", "test -s notes/t1.md")
+            .attempts(2)
+            .table(
+                "[verification]\nexternal_checks = [\"ci/test\", \"ci/lint\"]\nexternal_timeout_secs = 600\n",
+            );
+        let story = started(Forge::Github, policy, db).await;
+        let approval = approval_of(&story, "t1").await;
+        let head = approval.head_sha.clone();
+        ade_looked(&story, &head).await;
+        let run = |name: &str, status: &str, conclusion: Option<&str>| NewCheckRun {
+            app: "ci".into(),
+            name: name.into(),
+            head_sha: head.clone(),
+            status: status.into(),
+            conclusion: conclusion.map(Into::into),
+            title: None,
+            summary: Some(format!("{name}: {}", conclusion.unwrap_or(status))),
+            text: None,
+            annotations: Vec::new(),
+            details_url: None,
+        };
+        story
+            .sim
+            .post_check_run(REPO, run("ci/lint", "in_progress", None))
+            .await
+            .unwrap();
+        ci_reports(&story, &head, false).await;
+        story
+            .until("ade to see ci/test fail", |s| {
+                (s.sim.calls_to("GET", "/repos/acme/widgets/check-runs/*/annotations").len() == 1)
+                    .then_some(())
+            })
+            .await;
+        ci_reports(&story, &head, true).await;
+        tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+        story
+            .sim
+            .post_check_run(REPO, run("ci/lint", "completed", Some("success")))
+            .await
+            .unwrap();
+        verify_check(&story, &head, &[CheckState::Success]).await;
+        let ran = run_of(&story, "t1", 1, &["succeeded", "failed"]).await;
+        assert_eq!(ran.state.as_str(), "succeeded", "{:?}", ran.reason);
+        all_done(&story).await;
+        assert_eq!(all_runs(&story).await.len(), 1, "no retry");
+    })
+    .await;
+}
