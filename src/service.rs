@@ -26,6 +26,7 @@ use crate::coordinator::run::RunHandler;
 use crate::coordinator::run::job::RunJob;
 use crate::coordinator::shared::Shared;
 use crate::coordinator::verification::VerifyJob;
+use crate::coordinator::verification::external::{ExternalWaitHandler, ExternalWaitJob};
 use crate::coordinator::verification::job::VerifyHandler;
 use crate::coordinator::warm::{WarmHandler, WarmJob};
 use crate::coordinator::writes::{ForgeWriteJob, ForgeWriter, Forges};
@@ -236,7 +237,6 @@ impl Service {
                 max_attempts: attempts,
                 policies: policies.clone(),
                 warm_runner: runner.is_some(),
-                external_news: shared.external_news.clone(),
             })
         });
         let (runner, parallel) = runner.unzip();
@@ -455,6 +455,7 @@ fn handlers(
     handlers.register::<GateJob>(GateHandler::new(shared.clone()));
     handlers.register::<ReviewAttemptJob>(ReviewAttemptHandler::new(shared.clone()));
     handlers.register::<ResumeJob>(ResumeHandler::new(shared.clone()));
+    handlers.register::<ExternalWaitJob>(ExternalWaitHandler::new(shared.clone()));
     handlers.register::<ForgeWriteJob>(ForgeWriter::new(forges.clone()));
     let run_handlers = runner.map(|runner| {
         let mut run_handlers = Handlers::default();
@@ -571,7 +572,6 @@ mod tests {
             max_attempts: 3,
             policies: Arc::new(Policies::new(Default::default())),
             warm_runner: false,
-            external_news: shared.external_news.clone(),
         });
         let reconciler = ReconcileHandler::new(
             shared.clone(),
@@ -608,6 +608,7 @@ mod tests {
             "forge_write",
             "run",
             "verify",
+            "external_wait",
             "warm_runner",
             "retention_purge",
             "reconcile",

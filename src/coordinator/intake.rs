@@ -8,7 +8,6 @@ use super::event_job::{
     EditedCommandJob, EventJob, EventJobKind, PolicyCheckJob,
 };
 use super::policies::Policies;
-use super::verification::external::ExternalNews;
 use super::warm::WarmJob;
 use crate::dispatch::EventSink;
 use crate::events::{Event, EventKind};
@@ -31,8 +30,6 @@ pub struct Intake {
     pub policies: Arc<Policies>,
     /// Whether a runner is here to keep warm when a default branch moves.
     pub warm_runner: bool,
-    /// Told of every check that changed, so verifications waiting on its commit look again.
-    pub external_news: ExternalNews,
 }
 
 impl Intake {
@@ -107,11 +104,15 @@ impl EventSink for Intake {
                         .as_deref()
                         .is_some_and(|n| n.to_ascii_lowercase().starts_with("ade/"));
                     if let (Some(repository), false) = (&event.repository, own) {
-                        self.external_news.tell(
+                        // Verifications awaiting external checks on that commit look again.
+                        super::verification::external::news(
+                            conn,
                             event.forge,
                             &repository.full_name,
                             &change.head_sha,
-                        );
+                            crate::clock::unix_ms(),
+                        )
+                        .await?;
                     }
                     return Ok(());
                 }

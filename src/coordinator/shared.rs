@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::policies::Policies;
-use super::verification::external::ExternalNews;
 use crate::coordinator::writes::{ForgeWrite, Forges, enqueue_writes};
 use crate::events::Event;
 use crate::forge::{Forge, ForgeKind};
@@ -35,8 +34,6 @@ pub struct Shared {
     pub links: LinkSigner,
     /// Attempts each forge write job gets.
     pub write_attempts: i64,
-    /// News of checks changing on commits, for verifications waiting on external checks.
-    pub external_news: ExternalNews,
     /// The agents this server registers, by name: a plan naming another is not valid.
     pub agents: Arc<std::collections::BTreeSet<String>>,
     bots: Arc<Mutex<HashMap<ForgeKind, String>>>,
@@ -60,7 +57,6 @@ impl Shared {
             policies,
             links,
             write_attempts,
-            external_news: ExternalNews::default(),
             agents: Arc::default(),
             bots: Arc::default(),
             retention: None,

@@ -368,6 +368,10 @@ pub struct Check {
 pub struct ExternalCheck {
     /// The check run's name or the status's context.
     pub name: String,
+    /// The forge's id of the check run or status: a re-run is a new id, and a check run whose
+    /// annotations ade already read is known by it.
+    #[serde(default)]
+    pub id: Option<i64>,
     /// What kind of check it is.
     pub source: ExternalSource,
     /// Where it stands.
@@ -413,6 +417,18 @@ pub enum ExternalState {
     Passed,
     /// Ended any other way.
     Failed,
+}
+
+/// What one look at a commit's external checks found: the checks read, and each source that could
+/// not be read with why. One source failing does not hide what the others showed.
+#[derive(Debug, Default)]
+pub struct ExternalLook {
+    /// The newest check of each name found, from the sources that could be read.
+    pub checks: Vec<ExternalCheck>,
+    /// The sources that could be read.
+    pub read: Vec<ExternalSource>,
+    /// The sources the forge did not show, and its answer.
+    pub unread: Vec<(ExternalSource, ForgeError)>,
 }
 
 /// An annotation of an external check run, as GitHub gave it (hostile, cut, not yet sanitized).
@@ -726,13 +742,16 @@ pub trait Forge: Send + Sync + 'static {
 
     /// The checks named `names` that other systems posted on commit `sha`, the newest of each
     /// name from each source (check runs and statuses on GitHub, statuses on Gitea); names not
-    /// posted are absent. ade's own checks are never among them.
+    /// posted are absent. ade's own checks are never among them. Each source is read on its own,
+    /// and one the forge refuses is in [`ExternalLook::unread`]; the annotations of the check runs
+    /// whose ids are in `known` (read at an earlier look) are not read again.
     async fn external_checks(
         &self,
         repo: &RepoRef,
         sha: &str,
         names: &[String],
-    ) -> ForgeResult<Vec<ExternalCheck>>;
+        known: &[i64],
+    ) -> ExternalLook;
 
     /// A pull request as it is now (the review gate looks again before it acts).
     async fn pull_request(&self, repo: &RepoRef, number: i64) -> ForgeResult<ForgePullRequest>;

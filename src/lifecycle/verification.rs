@@ -1,11 +1,15 @@
 //! A verification: the policy's steps run on one head of an approval.
 //!
 //! ```text
-//!  Queued ──runner──▶ Running ──▶ Passed | Failed | Error
-//!    │                  │  ▲ taken over after a lost runner
-//!    │                  │  └─┘
-//!    └──────────────────┴──▶ Cancelled (/ade cancel) | Superseded (a newer head arrived)
+//!  Queued ──runner──▶ Running ──────────────────────────────▶ Passed | Failed | Error
+//!    │                  │  ▲ taken over    │ steps passed;          ▲
+//!    │                  │  └─┘             ▼ external checks remain │
+//!    │                  │               Awaiting ──checks ended, or──┘
+//!    │                  │                  │     the deadline passed
+//!    └──────────────────┴──────────────────┴──▶ Cancelled (/ade cancel) | Superseded (a newer head)
 //! ```
+//!
+//! `Awaiting` is durable: no runner holds it, and a restart finds it with its deadline.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +23,9 @@ pub enum VerificationState {
     Queued,
     /// Its steps are running.
     Running,
+    /// Its steps let the head through; it waits for the policy's external checks until the
+    /// deadline stored with it, on no runner.
+    Awaiting,
     /// Every step passed, or the repository has none.
     Passed,
     /// A step failed or ran past its time limit.
@@ -35,6 +42,7 @@ impl State for VerificationState {
     const ALL: &'static [Self] = &[
         VerificationState::Queued,
         VerificationState::Running,
+        VerificationState::Awaiting,
         VerificationState::Passed,
         VerificationState::Failed,
         VerificationState::Error,
@@ -47,6 +55,7 @@ impl State for VerificationState {
         match self {
             VerificationState::Queued => "queued",
             VerificationState::Running => "running",
+            VerificationState::Awaiting => "awaiting",
             VerificationState::Passed => "passed",
             VerificationState::Failed => "failed",
             VerificationState::Error => "error",
@@ -62,8 +71,9 @@ impl State for VerificationState {
             (Queued, Running | Cancelled | Superseded | Error)
                 | (
                     Running,
-                    Running | Passed | Failed | Error | Cancelled | Superseded
+                    Running | Awaiting | Passed | Failed | Error | Cancelled | Superseded
                 )
+                | (Awaiting, Passed | Failed | Error | Cancelled | Superseded)
         )
     }
 }
@@ -86,11 +96,17 @@ mod tests {
                 (Queued, Cancelled),
                 (Queued, Superseded),
                 (Running, Running),
+                (Running, Awaiting),
                 (Running, Passed),
                 (Running, Failed),
                 (Running, Error),
                 (Running, Cancelled),
                 (Running, Superseded),
+                (Awaiting, Passed),
+                (Awaiting, Failed),
+                (Awaiting, Error),
+                (Awaiting, Cancelled),
+                (Awaiting, Superseded),
             ]
         );
         assert_names_round_trip::<VerificationState>();

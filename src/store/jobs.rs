@@ -159,6 +159,31 @@ pub async fn key_due_now(
     Ok(done.rows_affected() > 0)
 }
 
+/// Brings the waiting (available, not yet due) job of `kind` with `ordering_key` forward to
+/// `at`, for news that the job should act on sooner than it put itself off; a job due before
+/// `at`, or running, is left as it is. Returns whether one moved.
+pub async fn bring_forward(
+    conn: &mut Conn,
+    kind: &str,
+    ordering_key: &str,
+    at: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE jobs SET run_at = $1 \
+         WHERE kind = $2 AND ordering_key = $3 AND state = 'available' AND run_at > $1",
+    )
+    .bind(at)
+    .bind(kind)
+    .bind(ordering_key)
+    .execute(&mut *conn)
+    .await
+    .context("bring a job forward")?;
+    if done.rows_affected() > 0 {
+        enqueued(conn).await?;
+    }
+    Ok(done.rows_affected() > 0)
+}
+
 /// Enqueues several jobs in as few statements as the database's parameter limit allows, in the
 /// given order; jobs whose idempotency key is taken are skipped. Returns how many were stored. One
 /// multi-row INSERT instead of a statement per job is what lets the inbox keep up with its disk.

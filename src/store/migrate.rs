@@ -58,7 +58,8 @@ migrations![
     (10, "0010", "unscanned_allowances"),
     (11, "0011", "specs_shown"),
     (12, "0012", "run_reviews"),
-    (13, "0013", "planner_runs"),
+    (13, "0013", "external_waits"),
+    (14, "0014", "planner_runs"),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {

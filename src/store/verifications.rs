@@ -91,10 +91,13 @@ pub struct VerificationRow {
     pub started_at: Option<i64>,
     /// When it ended.
     pub finished_at: Option<i64>,
+    /// Until when it waits for the policy's external checks, once its steps let the head through
+    /// (an absolute deadline, kept after the wait ends).
+    pub external_until: Option<i64>,
 }
 
 const COLUMNS: &str = "id, approval, run, head_sha, cause, state, requester, runner, report, \
-     reason, log, cancel_requested, created_at, started_at, finished_at";
+     reason, log, cancel_requested, created_at, started_at, finished_at, external_until";
 
 fn verification_row(r: &AnyRow) -> Result<VerificationRow, sqlx::Error> {
     Ok(VerificationRow {
@@ -113,6 +116,7 @@ fn verification_row(r: &AnyRow) -> Result<VerificationRow, sqlx::Error> {
         created_at: r.try_get(12)?,
         started_at: r.try_get(13)?,
         finished_at: r.try_get(14)?,
+        external_until: r.try_get(15)?,
     })
 }
 
@@ -198,7 +202,7 @@ pub async fn supersede_others(
         let done = sqlx::query(
             "UPDATE verifications SET state = 'superseded', cancel_requested = 1, finished_at = $1, \
                 reason = 'a newer head is being verified' \
-             WHERE id = $2 AND state IN ('queued', 'running')",
+             WHERE id = $2 AND state IN ('queued', 'running', 'awaiting')",
         )
         .bind(now)
         .bind(v.id)
@@ -285,6 +289,136 @@ pub async fn finish(
         audit::record_about(conn, About::Verification(id), &entry).await?;
     }
     Ok(done)
+}
+
+/// A verification's wait for external checks, as stored between two looks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredWait {
+    /// The wait's progress (JSON, `coordinator::verification::awaiting::Awaited`).
+    pub progress: String,
+    /// When ade last looked at the forge.
+    pub looked_at: Option<i64>,
+    /// When a check webhook last named the head.
+    pub news_at: Option<i64>,
+}
+
+/// Moves a running verification whose steps let its head through to `awaiting` the external
+/// checks until `until`, with the wait's `progress` (JSON) and the steps' `log`; false if it was
+/// not running (superseded or cancelled meanwhile).
+pub async fn await_external(
+    conn: &mut Conn,
+    id: i64,
+    until: i64,
+    progress: &str,
+    log: Option<&str>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    VerificationState::Running.transition(VerificationState::Awaiting)?;
+    let done = moved(
+        &mut *conn,
+        sqlx::query(
+            "UPDATE verifications SET state = 'awaiting', external_until = $1, external_wait = $2, \
+                log = COALESCE($3, log), external_looked_at = NULL, external_news_at = NULL \
+             WHERE id = $4 AND state = 'running'",
+        )
+        .bind(until)
+        .bind(progress)
+        .bind(log)
+        .bind(id),
+        "await external checks",
+    )
+    .await?;
+    if done {
+        let entry = audit::move_entry(
+            VerificationState::Running,
+            VerificationState::Awaiting,
+            "ade",
+            format!("verification {id}"),
+            now,
+        );
+        audit::record_about(conn, About::Verification(id), &entry).await?;
+    }
+    Ok(done)
+}
+
+/// The stored wait of a verification that awaited external checks (whatever its state now: one
+/// superseded meanwhile still tells the run it belonged to how it ended); `None` if it never
+/// waited.
+pub async fn awaited(conn: &mut Conn, id: i64) -> Result<Option<StoredWait>, StoreError> {
+    optional(
+        conn,
+        sqlx::query(
+            "SELECT external_wait, external_looked_at, external_news_at FROM verifications \
+             WHERE id = $1 AND external_wait IS NOT NULL",
+        )
+        .bind(id),
+        |r| {
+            Ok(StoredWait {
+                progress: r.try_get(0)?,
+                looked_at: r.try_get(1)?,
+                news_at: r.try_get(2)?,
+            })
+        },
+        "read external wait",
+    )
+    .await
+}
+
+/// Stores the wait's progress after a look that started at `looked_at`; false if the
+/// verification stopped awaiting meanwhile.
+pub async fn save_wait(
+    conn: &mut Conn,
+    id: i64,
+    progress: &str,
+    looked_at: i64,
+) -> Result<bool, StoreError> {
+    moved(
+        conn,
+        sqlx::query(
+            "UPDATE verifications SET external_wait = $1, external_looked_at = $2 \
+             WHERE id = $3 AND state = 'awaiting'",
+        )
+        .bind(progress)
+        .bind(looked_at)
+        .bind(id),
+        "store external wait",
+    )
+    .await
+}
+
+/// The verifications awaiting external checks on `head_sha` of `repository` (any case) on
+/// `forge`, each with when ade last looked; each is marked as having news at `now`.
+pub async fn news_for(
+    conn: &mut Conn,
+    forge: crate::forge::ForgeKind,
+    repository: &str,
+    head_sha: &str,
+    now: i64,
+) -> Result<Vec<(i64, Option<i64>)>, StoreError> {
+    let found: Vec<(i64, Option<i64>)> = all(
+        &mut *conn,
+        sqlx::query(
+            "SELECT v.id, v.external_looked_at FROM verifications v \
+             JOIN approvals a ON a.id = v.approval \
+             WHERE v.state = 'awaiting' AND v.head_sha = $1 AND a.forge = $2 \
+               AND lower(a.repository) = lower($3)",
+        )
+        .bind(head_sha.to_ascii_lowercase())
+        .bind(forge.as_str())
+        .bind(repository),
+        |r| Ok((r.try_get(0)?, r.try_get(1)?)),
+        "find verifications awaiting a head",
+    )
+    .await?;
+    for (id, _) in &found {
+        sqlx::query("UPDATE verifications SET external_news_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(*id)
+            .execute(&mut *conn)
+            .await
+            .context("note external news")?;
+    }
+    Ok(found)
 }
 
 /// Asks a verification to stop (`/ade cancel`).

@@ -246,7 +246,7 @@ fn external_view(check: &ExternalResult) -> ExternalView {
         })
         .collect();
     ExternalView {
-        name: check.name.clone(),
+        name: clean(&check.name, 100),
         source: check.source.map(|s| match s {
             ExternalSource::CheckRun => "check run",
             ExternalSource::Status => "status",

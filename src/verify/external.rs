@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::tail::{cap_chars, clean_line};
 use super::{CHECK_NAME, Mask, human_duration};
-use crate::forge::{ExternalCheck, ExternalSource, ExternalState};
+use crate::forge::{ExternalCheck, ExternalSource, ExternalState, ForgeError, ForgeKind};
 
 /// Most lines of an external check's output (its summary, then its text) kept.
 pub const MAX_LINES: usize = 40;
@@ -31,7 +31,8 @@ pub enum ExternalOutcome {
     Passed,
     /// It ended any other way: the change is at fault, and the agent is told.
     Failed,
-    /// Nothing with its name was posted on the head before the timeout.
+    /// Nothing with its name was posted on the head before the timeout: the CI did not run on
+    /// this head (its branch filters), which is not the change's fault. Never a pass: an error.
     Missing,
     /// It was posted but had not finished by the timeout.
     Unfinished,
@@ -56,10 +57,13 @@ impl ExternalOutcome {
 
     /// Whether it fails verification on the change's account (retried with feedback).
     pub fn is_failure(self) -> bool {
-        matches!(
-            self,
-            ExternalOutcome::Failed | ExternalOutcome::Missing | ExternalOutcome::Unfinished
-        )
+        matches!(self, ExternalOutcome::Failed | ExternalOutcome::Unfinished)
+    }
+
+    /// Whether it leaves the head unverified without blaming the change: nothing came to judge
+    /// it by (never posted, the forge not answering).
+    pub fn is_error(self) -> bool {
+        matches!(self, ExternalOutcome::Missing | ExternalOutcome::Unreadable)
     }
 }
 
@@ -68,6 +72,9 @@ impl ExternalOutcome {
 pub struct ExternalResult {
     /// The name the policy gives.
     pub name: String,
+    /// The forge's id of the check it was read from: a newer check of the name has another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
     /// Where it was read from, when it was found.
     pub source: Option<ExternalSource>,
     /// How it ended.
@@ -88,6 +95,7 @@ impl ExternalResult {
     fn bare(name: &str, outcome: ExternalOutcome, how: String) -> ExternalResult {
         ExternalResult {
             name: name.to_string(),
+            id: None,
             source: None,
             outcome,
             how,
@@ -99,8 +107,10 @@ impl ExternalResult {
     }
 }
 
-/// What one look at the forge says of a name.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What one look at the forge says of a name. A wait keeps the latest of each name (stored
+/// between looks), so a check a person re-runs counts as it ends last.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Look {
     /// It ended, passed or failed.
     Ended(ExternalResult),
@@ -108,42 +118,71 @@ pub enum Look {
     Running,
     /// Nothing with its name is on the head yet.
     NotPosted,
+    /// Not found, and a source it could be in was not read: nothing is known of it.
+    Unknown,
 }
 
-/// What `found` (one answer of the forge) says of each of `names`, in order. A name with a
-/// failed check fails whatever else has its name; it passes once every check with its name
-/// passed. ade's own `ade/verify` is never counted, whatever the forge returned.
-pub fn settle(names: &[String], found: &[ExternalCheck], mask: &Mask<'_>) -> Vec<Look> {
+/// What one answer of the forge says of each of `names`, in order: `found` are the checks read,
+/// and `unread` whether a source could not be read (a name found nowhere is then unknown, not
+/// unposted). A name with a failed check fails whatever else has its name; it passes once every
+/// check with its name passed. ade's own `ade/verify` is never counted, whatever the forge
+/// returned. A name whose newest check is the one `ended` already holds keeps that result, so
+/// its output and annotations are not read again.
+pub fn settle(
+    names: &[String],
+    (found, unread): (&[ExternalCheck], bool),
+    ended: &[Option<&ExternalResult>],
+    mask: &Mask<'_>,
+) -> Vec<Look> {
     names
         .iter()
-        .map(|name| {
+        .enumerate()
+        .map(|(i, name)| {
             let mine: Vec<&ExternalCheck> = found
                 .iter()
                 .filter(|c| c.name == *name && c.name != CHECK_NAME)
                 .collect();
-            if let Some(failed) = mine.iter().find(|c| c.state == ExternalState::Failed) {
-                Look::Ended(result(name, failed, ExternalOutcome::Failed, mask))
-            } else if mine.iter().any(|c| c.state == ExternalState::Pending) {
-                Look::Running
-            } else if let Some(passed) = mine.first() {
-                Look::Ended(result(name, passed, ExternalOutcome::Passed, mask))
-            } else {
-                Look::NotPosted
+            let (check, outcome) =
+                if let Some(failed) = mine.iter().find(|c| c.state == ExternalState::Failed) {
+                    (failed, ExternalOutcome::Failed)
+                } else if mine.iter().any(|c| c.state == ExternalState::Pending) {
+                    return Look::Running;
+                } else if let Some(passed) = mine.first() {
+                    (passed, ExternalOutcome::Passed)
+                } else if unread {
+                    return Look::Unknown;
+                } else {
+                    return Look::NotPosted;
+                };
+            match ended.get(i).copied().flatten() {
+                Some(known)
+                    if known.outcome == outcome
+                        && known.id.is_some()
+                        && known.id == check.id
+                        && known.source == Some(check.source) =>
+                {
+                    Look::Ended(known.clone())
+                }
+                _ => Look::Ended(result(name, check, outcome, mask)),
             }
         })
         .collect()
 }
 
-/// The result of a name the wait ended on without an answer: posted and still running,
-/// never posted, or unknown because the forge could not be read (`error`, already clean).
+/// The result of a name the wait ended on without an answer: posted and still running, never
+/// posted, or unknown because the forge could not be read (`error`, already clean, given when no
+/// look succeeded lately).
 pub fn timed_out(name: &str, last: &Look, waited_ms: u64, error: Option<&str>) -> ExternalResult {
     let waited = human_duration(waited_ms);
     match (last, error) {
-        (_, Some(error)) => ExternalResult::bare(
+        (Look::Unknown, _) | (_, Some(_)) => ExternalResult::bare(
             name,
             ExternalOutcome::Unreadable,
             cap_chars(
-                &format!("the forge could not be read for {waited}: {error}"),
+                &format!(
+                    "the forge could not be read for {waited}: {}",
+                    error.unwrap_or("it did not answer")
+                ),
                 SHORT_CHARS,
             ),
         ),
@@ -155,9 +194,59 @@ pub fn timed_out(name: &str, last: &Look, waited_ms: u64, error: Option<&str>) -
         (_, None) => ExternalResult::bare(
             name,
             ExternalOutcome::Missing,
-            format!("not posted on the head within {waited}"),
+            format!(
+                "never posted on the head within {waited}: check that the CI runs on this branch (its branch filters) and reports this name"
+            ),
         ),
     }
+}
+
+/// The result of a name the forge will not show (`why`, from [`refusal`]): the wait ends at once,
+/// since asking again gets the same answer.
+pub fn refused(name: &str, why: &str) -> ExternalResult {
+    ExternalResult::bare(
+        name,
+        ExternalOutcome::Unreadable,
+        cap_chars(why, SHORT_CHARS),
+    )
+}
+
+/// Why the forge's refusal to show a source (`error`, permanent: 401, 403, 404) ends the wait,
+/// with what to fix, clean; `None` for an answer worth asking again (a 5xx, a rate limit).
+pub fn refusal(
+    forge: ForgeKind,
+    source: ExternalSource,
+    error: &ForgeError,
+    mask: &Mask<'_>,
+) -> Option<String> {
+    if error.is_retryable() {
+        return None;
+    }
+    let fix = match (forge, source) {
+        (ForgeKind::Github, ExternalSource::CheckRun) => {
+            "the GitHub App needs the `checks: read` permission"
+        }
+        (ForgeKind::Github, ExternalSource::Status) => {
+            "the GitHub App needs the `statuses: read` permission"
+        }
+        (ForgeKind::Gitea, _) => "ade's account needs read access to the repository",
+    };
+    let what = match source {
+        ExternalSource::CheckRun => "check runs",
+        ExternalSource::Status => "commit statuses",
+    };
+    Some(cap_chars(
+        &clean_line(
+            &format!("{fix}: the forge refused to show the {what} ({error})"),
+            mask,
+        ),
+        SHORT_CHARS,
+    ))
+}
+
+/// `text` (already clean) cut to the length of a short reason.
+pub fn cap(text: &str) -> String {
+    cap_chars(text, SHORT_CHARS)
 }
 
 /// The result of a name whose wait was stopped.
@@ -223,6 +312,7 @@ fn result(
     };
     ExternalResult {
         name: name.to_string(),
+        id: check.id,
         source: Some(check.source),
         outcome,
         how: check
@@ -261,6 +351,7 @@ mod tests {
     fn check(name: &str, state: ExternalState) -> ExternalCheck {
         ExternalCheck {
             name: name.into(),
+            id: Some(7),
             source: ExternalSource::CheckRun,
             state,
             conclusion: (state != ExternalState::Pending).then(|| "failure".into()),
@@ -286,7 +377,8 @@ mod tests {
     fn a_failed_check_brings_its_output_and_annotations() {
         let looks = settle(
             &names(&["ci/test"]),
-            &[check("ci/test", ExternalState::Failed)],
+            (&[check("ci/test", ExternalState::Failed)], false),
+            &[],
             &plain,
         );
         let Look::Ended(result) = &looks[0] else {
@@ -305,7 +397,8 @@ mod tests {
         let mut noted = check("ci/lint", ExternalState::Failed);
         noted.annotations[0].level = Some("warning".into());
         noted.annotations[0].title = Some("clippy".into());
-        let Look::Ended(noted) = &settle(&names(&["ci/lint"]), &[noted], &plain)[0] else {
+        let Look::Ended(noted) = &settle(&names(&["ci/lint"]), (&[noted], false), &[], &plain)[0]
+        else {
             panic!()
         };
         assert_eq!(
@@ -322,7 +415,7 @@ mod tests {
             check("ci/test", ExternalState::Pending),
         ];
         assert_eq!(
-            settle(&names(&["ci/test"]), &running, &plain),
+            settle(&names(&["ci/test"]), (&running, false), &[], &plain),
             [Look::Running]
         );
         let failed = [
@@ -330,17 +423,18 @@ mod tests {
             check("ci/test", ExternalState::Failed),
         ];
         assert!(matches!(
-            &settle(&names(&["ci/test"]), &failed, &plain)[0],
+            &settle(&names(&["ci/test"]), (&failed, false), &[], &plain)[0],
             Look::Ended(r) if r.outcome == ExternalOutcome::Failed
         ));
         let passed = [check("ci/test", ExternalState::Passed)];
-        let Look::Ended(passed) = &settle(&names(&["ci/test"]), &passed, &plain)[0] else {
+        let Look::Ended(passed) = &settle(&names(&["ci/test"]), (&passed, false), &[], &plain)[0]
+        else {
             panic!()
         };
         assert_eq!(passed.outcome, ExternalOutcome::Passed);
         assert!(passed.lines.is_empty() && passed.notes.is_empty());
         assert_eq!(
-            settle(&names(&["ci/lint"]), &running, &plain),
+            settle(&names(&["ci/lint"]), (&running, false), &[], &plain),
             [Look::NotPosted]
         );
     }
@@ -349,7 +443,7 @@ mod tests {
     fn ades_own_check_never_counts() {
         let own = [check(CHECK_NAME, ExternalState::Passed)];
         assert_eq!(
-            settle(&names(&[CHECK_NAME]), &own, &plain),
+            settle(&names(&[CHECK_NAME]), (&own, false), &[], &plain),
             [Look::NotPosted]
         );
     }
@@ -365,7 +459,8 @@ mod tests {
         hostile.title = Some(format!("t\u{202e}{}", "y".repeat(1000)));
         hostile.link = Some("https://x/a)[evil](https://evil".into());
         let mask = |t: &str| t.replace("SECRET-1", "[masked]");
-        let Look::Ended(result) = &settle(&names(&["ci/test"]), &[hostile], &mask)[0] else {
+        let Look::Ended(result) = &settle(&names(&["ci/test"]), (&[hostile], false), &[], &mask)[0]
+        else {
             panic!()
         };
         let first = &result.lines[0];
@@ -382,7 +477,9 @@ mod tests {
         assert_eq!(result.link, None);
         let mut secret_link = check("ci/test", ExternalState::Failed);
         secret_link.link = Some("https://ci.example/?t=SECRET-1".into());
-        let Look::Ended(result) = &settle(&names(&["ci/test"]), &[secret_link], &mask)[0] else {
+        let Look::Ended(result) =
+            &settle(&names(&["ci/test"]), (&[secret_link], false), &[], &mask)[0]
+        else {
             panic!()
         };
         assert_eq!(result.link, None);
@@ -392,12 +489,100 @@ mod tests {
     fn the_wait_ends_naming_what_was_missing() {
         let missing = timed_out("ci/test", &Look::NotPosted, 90_000, None);
         assert_eq!(missing.outcome, ExternalOutcome::Missing);
-        assert_eq!(missing.how, "not posted on the head within 1m 30s");
+        assert!(
+            missing
+                .how
+                .starts_with("never posted on the head within 1m 30s: check that the CI runs on this branch (its branch filters)"),
+            "{}",
+            missing.how
+        );
         let running = timed_out("ci/test", &Look::Running, 90_000, None);
         assert_eq!(running.outcome, ExternalOutcome::Unfinished);
         let unreadable = timed_out("ci/test", &Look::Running, 1_000, Some("forge unavailable"));
         assert_eq!(unreadable.outcome, ExternalOutcome::Unreadable);
         assert!(unreadable.how.contains("forge unavailable"));
-        assert!(!unreadable.outcome.is_failure() && missing.outcome.is_failure());
+        let unknown = timed_out("ci/test", &Look::Unknown, 1_000, None);
+        assert_eq!(unknown.outcome, ExternalOutcome::Unreadable);
+        // Nothing to judge the change by is an error, never the change's failure.
+        for outcome in [missing.outcome, unreadable.outcome] {
+            assert!(outcome.is_error() && !outcome.is_failure(), "{outcome:?}");
+        }
+        assert!(running.outcome.is_failure());
+    }
+
+    #[test]
+    fn a_name_not_found_while_a_source_was_unread_is_unknown_not_missing() {
+        let found = [check("ci/test", ExternalState::Passed)];
+        let looks = settle(&names(&["ci/test", "ci/lint"]), (&found, true), &[], &plain);
+        assert!(matches!(&looks[0], Look::Ended(r) if r.outcome == ExternalOutcome::Passed));
+        assert_eq!(looks[1], Look::Unknown);
+    }
+
+    #[test]
+    fn a_check_already_ended_is_kept_and_a_newer_one_of_its_name_replaces_it() {
+        let failed = check("ci/test", ExternalState::Failed);
+        let Look::Ended(first) = &settle(
+            &names(&["ci/test"]),
+            (std::slice::from_ref(&failed), false),
+            &[],
+            &plain,
+        )[0] else {
+            panic!()
+        };
+        // The same run again, read without its annotations: the first reading stands.
+        let mut again = failed.clone();
+        again.annotations.clear();
+        let kept = settle(
+            &names(&["ci/test"]),
+            (&[again], false),
+            &[Some(first)],
+            &plain,
+        );
+        assert_eq!(kept, [Look::Ended(first.clone())]);
+        // A person re-ran it and it passed: the newest result counts.
+        let mut rerun = check("ci/test", ExternalState::Passed);
+        rerun.id = Some(8);
+        rerun.conclusion = Some("success".into());
+        let Look::Ended(latest) = &settle(
+            &names(&["ci/test"]),
+            (&[rerun], false),
+            &[Some(first)],
+            &plain,
+        )[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (latest.outcome, latest.id),
+            (ExternalOutcome::Passed, Some(8))
+        );
+    }
+
+    #[test]
+    fn a_refusal_says_which_permission_is_missing_and_a_5xx_is_asked_again() {
+        let forbidden = ForgeError::Forbidden("Resource not accessible by integration".into());
+        let why = refusal(
+            ForgeKind::Github,
+            ExternalSource::Status,
+            &forbidden,
+            &plain,
+        )
+        .unwrap();
+        assert!(
+            why.starts_with("the GitHub App needs the `statuses: read` permission"),
+            "{why}"
+        );
+        let why = refusal(
+            ForgeKind::Github,
+            ExternalSource::CheckRun,
+            &forbidden,
+            &plain,
+        )
+        .unwrap();
+        assert!(why.contains("`checks: read`"), "{why}");
+        let down = ForgeError::Unavailable("502".into());
+        assert_eq!(
+            refusal(ForgeKind::Gitea, ExternalSource::Status, &down, &plain),
+            None
+        );
     }
 }

@@ -171,15 +171,15 @@ impl Verdict {
     }
 
     /// The verdict of steps whose verdict is `self` and of these external checks: a cancelled
-    /// wait cancels, a failed, missing or unfinished check fails, an unreadable one is an error;
-    /// passing checks make a policy without steps pass.
+    /// wait cancels, a failed or unfinished check fails, one never posted or unreadable is an
+    /// error (nothing judged the change); passing checks make a policy without steps pass.
     pub fn with_external(self, external: &[ExternalResult]) -> Verdict {
         let any = |pick: fn(ExternalOutcome) -> bool| external.iter().any(|e| pick(e.outcome));
         if self == Verdict::Cancelled || any(|o| o == ExternalOutcome::Cancelled) {
             Verdict::Cancelled
         } else if self == Verdict::Failed || any(ExternalOutcome::is_failure) {
             Verdict::Failed
-        } else if self == Verdict::Error || any(|o| o == ExternalOutcome::Unreadable) {
+        } else if self == Verdict::Error || any(ExternalOutcome::is_error) {
             Verdict::Error
         } else if external.is_empty() {
             self
@@ -271,10 +271,7 @@ impl VerificationReport {
     /// could not run, with its reason.
     pub fn error_reason(&self) -> Option<String> {
         let Some(step) = self.steps.iter().find(|s| s.outcome == StepOutcome::Error) else {
-            let check = self
-                .external
-                .iter()
-                .find(|e| e.outcome == ExternalOutcome::Unreadable)?;
+            let check = self.external.iter().find(|e| e.outcome.is_error())?;
             return Some(format!("external check {}: {}", check.name, check.how));
         };
         Some(match &step.reason {

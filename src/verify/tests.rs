@@ -405,6 +405,7 @@ fn feedback_stays_small_however_much_failed() {
 fn external(name: &str, outcome: ExternalOutcome) -> ExternalResult {
     ExternalResult {
         name: name.into(),
+        id: Some(7),
         source: Some(crate::forge::ExternalSource::CheckRun),
         outcome,
         how: match outcome {
@@ -446,7 +447,8 @@ fn external_checks_join_the_verdict() {
     );
     assert_eq!(with(Verdict::NothingToVerify, &[Passed]), Verdict::Passed);
     assert_eq!(with(Verdict::Passed, &[Passed, Failed]), Verdict::Failed);
-    assert_eq!(with(Verdict::Passed, &[Missing]), Verdict::Failed);
+    assert_eq!(with(Verdict::Passed, &[Missing]), Verdict::Error);
+    assert_eq!(with(Verdict::Passed, &[Missing, Failed]), Verdict::Failed);
     assert_eq!(with(Verdict::Passed, &[Unfinished]), Verdict::Failed);
     assert_eq!(with(Verdict::Passed, &[Unreadable, Passed]), Verdict::Error);
     assert_eq!(
@@ -488,7 +490,8 @@ fn check_lists_external_checks_and_what_a_failed_one_reported() {
     );
     let check = check::check(&context(ForgeKind::Github), CheckStage::Completed(&report)).unwrap();
     assert_eq!(check.state, CheckState::Failure);
-    assert_eq!(check.title, "2 of 5 checks failed: ci/test, ci/docs");
+    // A check never posted is no failure of the change: the table shows it, the title does not.
+    assert_eq!(check.title, "1 of 5 checks failed: ci/test");
     let (blocks, outside) = read_markdown(&check.summary);
     assert_eq!(blocks.len(), 1, "{blocks:?}");
     assert!(blocks[0].contains("widgets::adds ``` | <b>"), "{blocks:?}");
@@ -497,7 +500,7 @@ fn check_lists_external_checks_and_what_a_failed_one_reported() {
     let comment =
         check::report_comment(&context(ForgeKind::Gitea), &report, CommentKind::Rejected).unwrap();
     assert!(
-        comment.contains("external check `ci/test`, external check `ci/docs` failed"),
+        comment.contains("external check `ci/test` failed"),
         "{comment}"
     );
     let passed =
@@ -530,4 +533,26 @@ fn feedback_tells_the_agent_what_the_ci_said() {
     );
     assert!(text.contains("[masked] at src/lib.rs:9:5"), "{text}");
     snapshot("verify-feedback-external", &text);
+}
+
+#[test]
+fn an_external_checks_name_is_cleaned_in_the_table_as_in_the_title() {
+    let hostile = "ci/te\u{200b}st\n| injected | row |<!-- x -->";
+    let report =
+        passing_report().with_external(vec![external(hostile, ExternalOutcome::Failed)], 1);
+    let check = check::check(&context(ForgeKind::Github), CheckStage::Completed(&report)).unwrap();
+    let row = check
+        .summary
+        .lines()
+        .find(|l| l.contains("ci/te"))
+        .unwrap_or_else(|| panic!("{}", check.summary));
+    assert!(
+        !row.contains('\u{200b}') && !row.contains("<!--"),
+        "{row:?}"
+    );
+    assert!(
+        !check.summary.lines().any(|l| l.starts_with("| injected")),
+        "the name cannot break the table:\n{}",
+        check.summary
+    );
 }

@@ -141,6 +141,8 @@ async fn close_approval(
     for v in verifications::of_approval(tx, approval.id).await? {
         if !v.state.is_final() {
             verifications::request_cancel(tx, v.id).await?;
+            // A wait for external checks ends now, cancelled.
+            crate::coordinator::verification::external::wake(tx, v.id, session.now).await?;
         }
     }
     approvals::close_cancelled(tx, &approval, session.now).await?;

@@ -108,13 +108,15 @@ impl RunHandler {
                                 let cancelled = RunOutcome::Cancelled {
                                     report: RunReport::default(),
                                 };
-                                self.record(
+                                let note = hold::ran_after_wait(&loaded, &job)?;
+                                record_end(
                                     ctx,
+                                    &self.shared,
                                     &loaded,
                                     Some(policy),
                                     (None, None),
                                     cancelled,
-                                    &job,
+                                    note,
                                 )
                                 .await
                             }
@@ -180,9 +182,6 @@ impl RunHandler {
             },
             other => other,
         };
-        let outcome = self
-            .await_external(ctx, forge.as_ref(), &loaded, &policy, outcome)
-            .await;
         let halted = match (&outcome, &published) {
             (RunOutcome::Pushed { .. }, None) => {
                 let mut conn = ctx.store().reader().await?;
@@ -221,58 +220,109 @@ impl RunHandler {
             }
             _ => None,
         };
-        self.record(
+        // Steps that let the head through leave the policy's external checks to wait for: the
+        // wait goes on durably without this runner slot. A run halted as it pushed opened nothing
+        // to wait on.
+        let awaits = matches!(&outcome, RunOutcome::Pushed { verification, .. }
+            if verification.verdict.lets_through())
+            && policy.external_checks.any()
+            && halted.is_none()
+            && (published.is_some() || opened_late.is_some());
+        if awaits {
+            return self
+                .await_external(
+                    ctx,
+                    &loaded,
+                    policy,
+                    (published, opened_late),
+                    outcome,
+                    &job,
+                )
+                .await;
+        }
+        let note = hold::ran_after_wait(&loaded, &job)?;
+        record_end(
             ctx,
+            &self.shared,
             &loaded,
             Some(policy),
             (published, opened_late),
             outcome,
-            &job,
+            note,
         )
         .await
     }
 
-    /// A pushed run whose steps let its head through waits for the policy's external checks on
-    /// it (`verification::external`), stopped by `/ade cancel`; their results join its report.
+    /// A pushed run whose steps let its head through begins the wait for the policy's external
+    /// checks on it (`verification::external`) and ends this job: the run stays running, its
+    /// verification awaiting, until the wait records the verdict. A verification superseded or
+    /// cancelled before the wait began is recorded as the run ends at once.
     async fn await_external(
         &self,
         ctx: &JobContext,
-        forge: &dyn Forge,
         loaded: &StoredRun,
-        policy: &EffectivePolicy,
+        policy: Arc<EffectivePolicy>,
+        (published, opened_late): (Option<Published>, Option<approval::Opened>),
         outcome: RunOutcome,
-    ) -> RunOutcome {
+        job: &RunJob,
+    ) -> Result<(), JobError> {
         let RunOutcome::Pushed {
             head_sha,
             report,
             verification,
             verification_log,
-        } = outcome
+        } = &outcome
         else {
-            return outcome;
+            unreachable!("only a pushed run awaits external checks");
         };
-        let stop = CancellationToken::new();
-        let watcher = watch(
-            ctx.store().clone(),
-            Flag::RunCancelled(loaded.run.id),
-            stop.clone(),
-        );
-        let wait = external::Wait {
-            forge,
-            repo: &loaded.repo,
-            head_sha: &head_sha,
-            policy,
-            news: &self.shared.external_news,
-            stop,
+        let now = ctx.now_ms();
+        let mut tx = ctx.store().begin().await?;
+        let (id, mut writes) = match (&published, &opened_late) {
+            (Some(published), _) => (published.verification, Vec::new()),
+            (None, Some(opened)) => {
+                let (_, id, writes) = published::record(
+                    &mut tx,
+                    &self.shared,
+                    loaded,
+                    opened,
+                    head_sha,
+                    &policy,
+                    now,
+                )
+                .await?;
+                (id, writes)
+            }
+            (None, None) => unreachable!("checked by the caller"),
         };
-        let verification = external::wait(wait, verification).await;
-        watcher.abort();
-        RunOutcome::Pushed {
-            head_sha,
-            report,
-            verification,
-            verification_log,
+        let log = verification_log.as_deref().or(report.log.as_deref());
+        let steps = (verification.clone(), log);
+        if !external::begin(&mut tx, id, &policy, steps, Some(outcome.clone()), now).await? {
+            tx.rollback().await.ok();
+            let note = hold::ran_after_wait(loaded, job)?;
+            return record_end(
+                ctx,
+                &self.shared,
+                loaded,
+                Some(policy),
+                (published, opened_late),
+                outcome,
+                note,
+            )
+            .await;
         }
+        if let Some(note) = hold::ran_after_wait(loaded, job)? {
+            writes.insert(0, note);
+        }
+        self.shared
+            .enqueue_writes(&mut tx, loaded.forge, &writes, now)
+            .await?;
+        ctx.finish(tx).await?;
+        tracing::info!(
+            run = loaded.run.id,
+            verification = id,
+            "the run's steps passed; its verification awaits the external checks"
+        );
+        Ok(())
     }
 
     /// Ends a run that never reached the runner with `reason`.
@@ -292,8 +342,17 @@ impl RunHandler {
                 ..RunReport::default()
             },
         };
-        self.record(ctx, loaded, policy, (None, None), failed, job)
-            .await
+        let note = hold::ran_after_wait(loaded, job)?;
+        record_end(
+            ctx,
+            &self.shared,
+            loaded,
+            policy,
+            (None, None),
+            failed,
+            note,
+        )
+        .await
     }
 
     /// The policy the run goes by and the branch approvals merge into.
@@ -317,79 +376,6 @@ impl RunHandler {
                 e.is_retryable(),
             )),
         }
-    }
-
-    /// Records the run's end with its task, approval and verification, starts what the freed
-    /// slot allows, and rewrites the goal's plan comment, in the job's completing transaction.
-    /// Without a policy (it could not be read) nothing new starts: the next event that reads it
-    /// moves the goal on.
-    async fn record(
-        &self,
-        ctx: &JobContext,
-        loaded: &StoredRun,
-        policy: Option<Arc<EffectivePolicy>>,
-        (published, opened_late): (Option<Published>, Option<approval::Opened>),
-        outcome: RunOutcome,
-        job: &RunJob,
-    ) -> Result<(), JobError> {
-        let now = ctx.now_ms();
-        let mut tx = ctx.store().begin().await?;
-        let mut writes = record::end(
-            &mut tx,
-            Ending {
-                shared: &self.shared,
-                l: loaded,
-                policy: policy.clone().unwrap_or_default(),
-                from: RunState::Running,
-                published,
-                now,
-            },
-            outcome,
-            opened_late,
-        )
-        .await?;
-        // Before the run's own report, which replaces it where it goes to the goal too.
-        if let Some(note) = hold::ran_after_wait(loaded, job)? {
-            writes.insert(0, note);
-        }
-        match &policy {
-            Some(policy) => {
-                let advanced = advance::advance(
-                    &mut tx,
-                    &loaded.spec_row,
-                    &loaded.spec,
-                    &AdvanceContext {
-                        goal_number: loaded.goal.number,
-                        policy,
-                        requester: &loaded.run.requester,
-                        now,
-                    },
-                )
-                .await?;
-                if !advanced.started.is_empty() {
-                    tracing::info!(started = ?advanced.started, "a run ended; started the next ready tasks");
-                }
-                writes.extend(
-                    finish::settle(
-                        &mut tx,
-                        &loaded.repo,
-                        &loaded.spec_row,
-                        &loaded.spec,
-                        policy,
-                        now,
-                    )
-                    .await?,
-                );
-            }
-            None => writes
-                .extend(goal_comment(&mut tx, &loaded.repo, &loaded.spec_row, &loaded.spec).await?),
-        }
-        self.shared
-            .enqueue_writes(&mut tx, loaded.forge, &writes, now)
-            .await?;
-        ctx.finish(tx).await?;
-        self.shared.after_run(loaded.run.id).await;
-        Ok(())
     }
 
     /// Reads the run and marks it started; `None` when there is nothing to do (it already ended,
@@ -500,6 +486,80 @@ impl RunHandler {
     }
 }
 
+/// Records the run's end with its task, approval and verification, starts what the freed
+/// slot allows, and rewrites the goal's plan comment, in the job's completing transaction.
+/// Without a policy (it could not be read) nothing new starts: the next event that reads it
+/// moves the goal on.
+/// `note` (the goal's note that a run that waited did run) goes before the run's own report.
+async fn record_end(
+    ctx: &JobContext,
+    shared: &Shared,
+    loaded: &StoredRun,
+    policy: Option<Arc<EffectivePolicy>>,
+    (published, opened_late): (Option<Published>, Option<approval::Opened>),
+    outcome: RunOutcome,
+    note: Option<crate::coordinator::writes::ForgeWrite>,
+) -> Result<(), JobError> {
+    let now = ctx.now_ms();
+    let mut tx = ctx.store().begin().await?;
+    let mut writes = record::end(
+        &mut tx,
+        Ending {
+            shared,
+            l: loaded,
+            policy: policy.clone().unwrap_or_default(),
+            from: RunState::Running,
+            published,
+            now,
+        },
+        outcome,
+        opened_late,
+    )
+    .await?;
+    // Before the run's own report, which replaces it where it goes to the goal too.
+    if let Some(note) = note {
+        writes.insert(0, note);
+    }
+    match &policy {
+        Some(policy) => {
+            let advanced = advance::advance(
+                &mut tx,
+                &loaded.spec_row,
+                &loaded.spec,
+                &AdvanceContext {
+                    goal_number: loaded.goal.number,
+                    policy,
+                    requester: &loaded.run.requester,
+                    now,
+                },
+            )
+            .await?;
+            if !advanced.started.is_empty() {
+                tracing::info!(started = ?advanced.started, "a run ended; started the next ready tasks");
+            }
+            writes.extend(
+                finish::settle(
+                    &mut tx,
+                    &loaded.repo,
+                    &loaded.spec_row,
+                    &loaded.spec,
+                    policy,
+                    now,
+                )
+                .await?,
+            );
+        }
+        None => writes
+            .extend(goal_comment(&mut tx, &loaded.repo, &loaded.spec_row, &loaded.spec).await?),
+    }
+    shared
+        .enqueue_writes(&mut tx, loaded.forge, &writes, now)
+        .await?;
+    ctx.finish(tx).await?;
+    shared.after_run(loaded.run.id).await;
+    Ok(())
+}
+
 /// Whether `/ade cancel` flagged the run (a run cancelled as it pushed opens no approval).
 async fn cancelled(ctx: &JobContext, run: i64) -> bool {
     match ctx.store().reader().await {
@@ -525,59 +585,119 @@ impl JobHandler for RunHandler {
             let Discarded {
                 conn, error, now, ..
             } = failed;
-            let Ok(l) = load(conn, payload.run).await else {
-                return Ok(());
-            };
-            if l.run.state.is_final() {
-                return Ok(());
-            }
             let reason = format!("the run could not be completed: {error}");
-            // A verification the run had under way is an error, said on its check.
-            if let Ok(Some(v)) = crate::store::verifications::of_run(conn, l.run.id).await
-                && let Err(e) = crate::coordinator::verification::job::could_not_finish(
-                    &self.shared,
-                    conn,
-                    v.id,
-                    &reason,
-                    now,
-                )
-                .await
-            {
-                tracing::error!(run = l.run.id, error = %e, "could not record the run's verification");
-            }
-            let outcome = RunOutcome::Failed {
-                reason,
-                fault: Fault::Run,
-                report: RunReport::default(),
-            };
-            let ending = Ending {
-                shared: &self.shared,
-                l: &l,
-                policy: Arc::default(),
-                from: l.run.state,
-                published: None,
-                now,
-            };
-            let mut writes = match record::end(conn, ending, outcome, None).await {
-                Ok(writes) => writes,
-                Err(e) => {
-                    tracing::error!(run = l.run.id, error = %e, "could not record a failed run");
-                    return Ok(());
-                }
-            };
-            if l.spec_row.state == SpecState::Active
-                && let Ok(Some(comment)) = goal_comment(conn, &l.repo, &l.spec_row, &l.spec).await
-            {
-                writes.push(comment);
-            }
-            if let Err(e) = self
-                .shared
-                .enqueue_writes(conn, l.forge, &writes, now)
-                .await
-            {
-                tracing::error!(run = l.run.id, error = %e, "could not tell the goal a run failed");
-            }
+            failed_for_good(&self.shared, conn, payload.run, &reason, now).await;
             Ok(())
         })
     }
+}
+
+/// Fails run `run` visibly after its job (or its wait for external checks) failed for good with
+/// `reason`: a verification it had under way is an error on its check, the run and its task are
+/// marked failed and the goal is told. In the transaction that marks the job failed; what cannot
+/// be recorded is logged.
+pub(crate) async fn failed_for_good(
+    shared: &Shared,
+    conn: &mut crate::store::Conn,
+    run: i64,
+    reason: &str,
+    now: i64,
+) {
+    let Ok(l) = load(conn, run).await else {
+        return;
+    };
+    if l.run.state.is_final() {
+        return;
+    }
+    // A verification the run had under way is an error, said on its check.
+    if let Ok(Some(v)) = crate::store::verifications::of_run(conn, l.run.id).await
+        && let Err(e) =
+            crate::coordinator::verification::job::could_not_finish(shared, conn, v.id, reason, now)
+                .await
+    {
+        tracing::error!(run = l.run.id, error = %e, "could not record the run's verification");
+    }
+    let outcome = RunOutcome::Failed {
+        reason: reason.to_string(),
+        fault: Fault::Run,
+        report: RunReport::default(),
+    };
+    let ending = Ending {
+        shared,
+        l: &l,
+        policy: Arc::default(),
+        from: l.run.state,
+        published: None,
+        now,
+    };
+    let mut writes = match record::end(conn, ending, outcome, None).await {
+        Ok(writes) => writes,
+        Err(e) => {
+            tracing::error!(run = l.run.id, error = %e, "could not record a failed run");
+            return;
+        }
+    };
+    if l.spec_row.state == SpecState::Active
+        && let Ok(Some(comment)) = goal_comment(conn, &l.repo, &l.spec_row, &l.spec).await
+    {
+        writes.push(comment);
+    }
+    if let Err(e) = shared.enqueue_writes(conn, l.forge, &writes, now).await {
+        tracing::error!(run = l.run.id, error = %e, "could not tell the goal a run failed");
+    }
+}
+
+/// Records the end of the run whose own verification `row` waited for the external checks, as
+/// the run's job would have: `outcome` (pushed) carries the verdict's report. A run that already
+/// ended (its verdict recorded before a crash) records nothing again; a policy that cannot be
+/// read now is asked for again by the job's next attempt.
+pub(crate) async fn awaited(
+    ctx: &JobContext,
+    shared: &Shared,
+    row: &crate::store::verifications::VerificationRow,
+    outcome: RunOutcome,
+) -> Result<(), JobError> {
+    let (loaded, approval) = {
+        let mut conn = ctx.store().reader().await?;
+        let loaded = load(&mut conn, row.run).await?;
+        let approval = crate::store::approvals::get(&mut conn, row.approval).await?;
+        (loaded, approval)
+    };
+    let Some(approval) = approval else {
+        return ctx.finish_empty().await;
+    };
+    if loaded.run.state.is_final() {
+        tracing::info!(
+            run = loaded.run.id,
+            "the run's verdict was recorded already"
+        );
+        return ctx.finish_empty().await;
+    }
+    let forge = shared.forge(loaded.forge)?;
+    let policy = shared
+        .policies
+        .in_force(forge.as_ref(), &loaded.repo)
+        .await
+        .map_err(|reason| JobError::Retry(format!("the policy could not be read: {reason}")))?;
+    let published = Published {
+        opened: approval::Opened {
+            number: approval.number,
+            node_id: approval.node_id.clone(),
+            draft: approval.draft,
+        },
+        approval,
+        verification: row.id,
+        // Recorded from where the wait left it; one superseded meanwhile stays as it is.
+        verification_state: crate::lifecycle::VerificationState::Awaiting,
+    };
+    record_end(
+        ctx,
+        shared,
+        &loaded,
+        Some(policy),
+        (Some(published), None),
+        outcome,
+        None,
+    )
+    .await
 }

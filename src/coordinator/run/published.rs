@@ -38,6 +38,9 @@ pub(super) struct Published {
     pub approval: ApprovalRow,
     /// The verification the run carries out.
     pub verification: i64,
+    /// The state its verification is in while the run records it: running, or awaiting the
+    /// external checks when a wait records it.
+    pub verification_state: VerificationState,
 }
 
 /// Hears the runner's progress for one run.
@@ -112,6 +115,7 @@ impl Publisher<'_> {
             opened,
             approval: row,
             verification,
+            verification_state: VerificationState::Running,
         })))
     }
 }

@@ -236,6 +236,7 @@ async fn end_run(
                 opened,
                 approval,
                 verification,
+                verification_state: VerificationState::Running,
             };
             (published, writes)
         }
@@ -380,7 +381,7 @@ async fn verdict(
     let ended = verifications::finish(
         tx,
         published.verification,
-        VerificationState::Running,
+        published.verification_state,
         &VerificationEnd {
             state,
             report: Some(&report_json),

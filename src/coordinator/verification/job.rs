@@ -164,79 +164,29 @@ impl VerifyHandler {
         );
         let outcome = self.runner.verify(order, cancel.clone()).await;
         credentials.revoke_all().await;
-        let wait = external::Wait {
-            forge: forge.as_ref(),
-            repo: &repo,
-            head_sha: &row.head_sha,
-            policy: &policy,
-            news: &self.shared.external_news,
-            stop: cancel,
-        };
-        let report = external::wait(wait, outcome.report).await;
         watcher.abort();
-        self.conclude(ctx, &subject, &row, &report, outcome.log.as_deref())
-            .await
-    }
-
-    /// Records how the verification ended and reports it; a verification superseded meanwhile
-    /// reports nothing.
-    async fn conclude(
-        &self,
-        ctx: &JobContext,
-        subject: &Subject,
-        row: &VerificationRow,
-        outcome: &VerificationReport,
-        log: Option<&str>,
-    ) -> Result<(), JobError> {
-        let now = ctx.now_ms();
-        let state = state_of(outcome.verdict);
-        let json = serde_json::to_string(outcome).expect("a report serializes");
-        let reason = outcome.error_reason();
-        let mut tx = ctx.store().begin().await?;
-        let ended = verifications::finish(
-            &mut tx,
-            row.id,
-            VerificationState::Running,
-            &VerificationEnd {
-                state,
-                report: Some(&json),
-                reason: reason.as_deref(),
-                log,
-            },
-            now,
-        )
-        .await?;
-        if !ended {
-            tracing::info!(
-                verification = row.id,
-                "a superseded verification ended; nothing to report"
-            );
-            ctx.finish(tx).await?;
-            self.shared.after_run(row.run).await;
-            return Ok(());
-        }
-        tracing::info!(verification = row.id, head = %row.head_sha, verdict = outcome.verdict.as_str(), "verification ended");
-        let context = subject.context(&self.shared, &row.head_sha, row.id, now);
-        let mut writes: Vec<ForgeWrite> =
-            report(subject, &context, CheckStage::Completed(outcome))?;
-        let current = approvals::get(&mut tx, subject.approval.id).await?;
-        if state == VerificationState::Passed
-            && current.as_ref().is_some_and(|a| a.head_sha == row.head_sha)
+        if policy.external_checks.any()
+            && outcome.report.verdict.lets_through()
+            && !cancel.is_cancelled()
         {
-            let subject = Subject {
-                approval: current.expect("checked"),
-                ..subject.clone()
-            };
-            writes.extend(passed(&mut tx, &subject, &row.head_sha, now).await?);
-        } else if matches!(state, VerificationState::Failed | VerificationState::Error) {
-            approvals::unset_verified(&mut tx, subject.approval.id, &row.head_sha).await?;
+            // The steps let the head through: the wait for the external checks goes on without
+            // this runner slot (`external`), and records the verdict.
+            let mut tx = ctx.store().begin().await?;
+            let steps = (outcome.report.clone(), outcome.log.as_deref());
+            if external::begin(&mut tx, row.id, &policy, steps, None, ctx.now_ms()).await? {
+                return ctx.finish(tx).await;
+            }
+            tx.rollback().await.ok();
         }
-        self.shared
-            .enqueue_writes(&mut tx, subject.forge, &writes, now)
-            .await?;
-        ctx.finish(tx).await?;
-        self.shared.after_run(row.run).await;
-        Ok(())
+        conclude(
+            &self.shared,
+            ctx,
+            &subject,
+            (&row, VerificationState::Running),
+            &outcome.report,
+            outcome.log.as_deref(),
+        )
+        .await
     }
 
     /// The policy could not be read: the verification is an error, reported as such.
@@ -251,6 +201,67 @@ impl VerifyHandler {
         tracing::warn!(verification = row.id, %reason, "verification could not run");
         ctx.finish(tx).await
     }
+}
+
+/// Records how the verification `row` (in state `from`) ended and reports it, completing the
+/// job; a verification superseded meanwhile reports nothing. The `verify` job's end, and the
+/// end of a wait for external checks that followed one (`external`).
+pub(crate) async fn conclude(
+    shared: &Shared,
+    ctx: &JobContext,
+    subject: &Subject,
+    (row, from): (&VerificationRow, VerificationState),
+    outcome: &VerificationReport,
+    log: Option<&str>,
+) -> Result<(), JobError> {
+    let now = ctx.now_ms();
+    let state = state_of(outcome.verdict);
+    let json = serde_json::to_string(outcome).expect("a report serializes");
+    let reason = outcome.error_reason();
+    let mut tx = ctx.store().begin().await?;
+    let ended = verifications::finish(
+        &mut tx,
+        row.id,
+        from,
+        &VerificationEnd {
+            state,
+            report: Some(&json),
+            reason: reason.as_deref(),
+            log,
+        },
+        now,
+    )
+    .await?;
+    if !ended {
+        tracing::info!(
+            verification = row.id,
+            "a superseded verification ended; nothing to report"
+        );
+        ctx.finish(tx).await?;
+        shared.after_run(row.run).await;
+        return Ok(());
+    }
+    tracing::info!(verification = row.id, head = %row.head_sha, verdict = outcome.verdict.as_str(), "verification ended");
+    let context = subject.context(shared, &row.head_sha, row.id, now);
+    let mut writes: Vec<ForgeWrite> = report(subject, &context, CheckStage::Completed(outcome))?;
+    let current = approvals::get(&mut tx, subject.approval.id).await?;
+    if state == VerificationState::Passed
+        && current.as_ref().is_some_and(|a| a.head_sha == row.head_sha)
+    {
+        let subject = Subject {
+            approval: current.expect("checked"),
+            ..subject.clone()
+        };
+        writes.extend(passed(&mut tx, &subject, &row.head_sha, now).await?);
+    } else if matches!(state, VerificationState::Failed | VerificationState::Error) {
+        approvals::unset_verified(&mut tx, subject.approval.id, &row.head_sha).await?;
+    }
+    shared
+        .enqueue_writes(&mut tx, subject.forge, &writes, now)
+        .await?;
+    ctx.finish(tx).await?;
+    shared.after_run(row.run).await;
+    Ok(())
 }
 
 impl JobHandler for VerifyHandler {

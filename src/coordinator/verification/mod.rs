@@ -252,6 +252,10 @@ pub async fn supersede(
 ) -> Result<Vec<ForgeWrite>, JobError> {
     let older = verifications::supersede_others(tx, subject.approval.id, keep, now).await?;
     let mut writes = Vec::new();
+    for v in &older {
+        // A wait for external checks on the older head ends now, without a verdict.
+        external::wake(tx, v.id, now).await?;
+    }
     for v in older.iter().filter(|v| v.head_sha != newer_head) {
         tracing::info!(verification = v.id, head = %v.head_sha, newer = newer_head, "verification superseded by a newer head");
         let context = subject.context(shared, &v.head_sha, v.id, now);

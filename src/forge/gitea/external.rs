@@ -5,18 +5,49 @@
 
 use super::{Call, GiteaForge, PAGING, repo_path, wire};
 use crate::forge::http::{collect_pages, encode_segment, more_after, query, truncate_chars};
-use crate::forge::{ExternalCheck, ExternalSource, ExternalState, ForgeResult, RepoRef};
+use crate::forge::{
+    ExternalCheck, ExternalLook, ExternalSource, ExternalState, ForgeResult, RepoRef,
+};
 
-/// The newest status of each context in `names` on `sha`.
+/// The newest status of each context in `names` on `sha`; Gitea has no check runs, so `known`
+/// (check runs whose annotations were read) never applies. A refused read is the look's one
+/// unread source.
 pub(super) async fn read(
     gitea: &GiteaForge,
     repo: &RepoRef,
     sha: &str,
     names: &[String],
-) -> ForgeResult<Vec<ExternalCheck>> {
+    _known: &[i64],
+) -> ExternalLook {
+    match statuses(gitea, repo, sha).await {
+        Ok(statuses) => {
+            let mut seen: Vec<&str> = Vec::new();
+            let mut checks = Vec::new();
+            for status in &statuses {
+                if names.contains(&status.context) && !seen.contains(&status.context.as_str()) {
+                    seen.push(&status.context);
+                    checks.push(from_status(status));
+                }
+            }
+            ExternalLook {
+                checks,
+                read: vec![ExternalSource::Status],
+                unread: Vec::new(),
+            }
+        }
+        Err(error) => ExternalLook {
+            checks: Vec::new(),
+            read: Vec::new(),
+            unread: vec![(ExternalSource::Status, error)],
+        },
+    }
+}
+
+/// Every status of `sha`, newest of each context first (the combined status).
+async fn statuses(gitea: &GiteaForge, repo: &RepoRef, sha: &str) -> ForgeResult<Vec<wire::Status>> {
     let what = format!("read the statuses of {sha} in {}", repo.full_name());
     let path = repo_path(repo, &format!("/commits/{}/status", encode_segment(sha)));
-    let statuses = collect_pages(|page, before| {
+    collect_pages(|page, before| {
         let path = format!(
             "{path}{}",
             query(&[
@@ -33,24 +64,16 @@ pub(super) async fn read(
             Ok((statuses, more))
         }
     })
-    .await?;
-    let mut seen: Vec<&str> = Vec::new();
-    let mut checks = Vec::new();
-    for status in &statuses {
-        if names.contains(&status.context) && !seen.contains(&status.context.as_str()) {
-            seen.push(&status.context);
-            checks.push(from_status(status));
-        }
-    }
-    Ok(checks)
+    .await
 }
 
-/// A status's state: `pending` waits; `success`, `warning` and `skipped` pass (what Gitea's
-/// branch protection counts for a required check); `failure`, `error` and anything else fails.
+/// A status's state: `pending` waits; `success` passes, as Gitea's own `IsSuccess` counts it for
+/// a required check, and so does `skipped` (nothing ran to fail); `warning`, `failure`, `error`
+/// and anything else fails, and the agent is told what it said.
 fn state(status: &str) -> ExternalState {
     match status {
         "pending" => ExternalState::Pending,
-        "success" | "warning" | "skipped" => ExternalState::Passed,
+        "success" | "skipped" => ExternalState::Passed,
         _ => ExternalState::Failed,
     }
 }
@@ -60,6 +83,7 @@ fn from_status(status: &wire::Status) -> ExternalCheck {
     let cut = |text: &String| truncate_chars(text, ExternalCheck::MAX_TEXT);
     ExternalCheck {
         name: status.context.clone(),
+        id: status.id,
         source: ExternalSource::Status,
         state,
         conclusion: (state != ExternalState::Pending).then(|| cut(&status.status)),
@@ -86,10 +110,10 @@ mod tests {
     #[test]
     fn states_pass_as_giteas_branch_protection_counts_them() {
         assert_eq!(state("pending"), ExternalState::Pending);
-        for passing in ["success", "warning", "skipped"] {
+        for passing in ["success", "skipped"] {
             assert_eq!(state(passing), ExternalState::Passed, "{passing}");
         }
-        for failing in ["failure", "error", "unknown"] {
+        for failing in ["warning", "failure", "error", "unknown"] {
             assert_eq!(state(failing), ExternalState::Failed, "{failing}");
         }
     }

@@ -5,7 +5,7 @@
 use super::{Call, GiteaForge, repo_path, wire};
 use crate::forge::http::{encode_segment, truncate_chars};
 use crate::forge::rest::Checks;
-use crate::forge::{Check, CheckRef, CheckState, CheckTarget, ExternalCheck, ForgeResult, RepoRef};
+use crate::forge::{Check, CheckRef, CheckState, CheckTarget, ExternalLook, ForgeResult, RepoRef};
 use serde_json::{Map, Value};
 
 /// Longest commit status description Gitea shows in full.
@@ -64,8 +64,9 @@ impl Checks for GiteaForge {
         repo: &RepoRef,
         sha: &str,
         names: &[String],
-    ) -> ForgeResult<Vec<ExternalCheck>> {
-        super::external::read(gitea, repo, sha, names).await
+        known: &[i64],
+    ) -> ExternalLook {
+        super::external::read(gitea, repo, sha, names, known).await
     }
 }
 

@@ -156,6 +156,8 @@ pub(super) struct CombinedStatus {
 /// `state`).
 #[derive(Deserialize)]
 pub(super) struct Status {
+    #[serde(default)]
+    pub id: Option<i64>,
     pub context: String,
     pub status: String,
     #[serde(default)]

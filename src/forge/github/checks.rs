@@ -12,7 +12,7 @@ use super::{Call, GithubForge, annotations, repo_path, wire};
 use crate::forge::http::{backoff, encode_segment, query, truncate_chars};
 use crate::forge::rest::Checks;
 use crate::forge::{
-    Check, CheckAnnotation, CheckRef, CheckState, CheckTarget, ExternalCheck, ForgeError,
+    Check, CheckAnnotation, CheckRef, CheckState, CheckTarget, ExternalLook, ForgeError,
     ForgeResult, RepoRef,
 };
 use serde_json::{Map, Value};
@@ -67,8 +67,9 @@ impl Checks for GithubForge {
         repo: &RepoRef,
         sha: &str,
         names: &[String],
-    ) -> ForgeResult<Vec<ExternalCheck>> {
-        super::external::read(gh, repo, sha, names).await
+        known: &[i64],
+    ) -> ExternalLook {
+        super::external::read(gh, repo, sha, names, known).await
     }
 }
 

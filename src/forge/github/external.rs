@@ -6,44 +6,92 @@
 use super::{Call, GithubForge, PAGING, repo_path, wire};
 use crate::forge::http::{collect_pages, encode_segment, more_after, query, truncate_chars};
 use crate::forge::{
-    ExternalAnnotation, ExternalCheck, ExternalSource, ExternalState, ForgeResult, RepoRef,
+    ExternalAnnotation, ExternalCheck, ExternalLook, ExternalSource, ExternalState, ForgeResult,
+    RepoRef,
 };
 
 /// The named checks on `sha`: the newest check run of each name that another app posted, with
-/// the annotations of a failed one, and the newest status of each named context.
+/// the annotations of a failed one (unless its id is in `known`), and the newest status of each
+/// named context. The check runs and the statuses are read apart: a source the forge refuses
+/// (the app lacking `checks: read` or `statuses: read`, a 500) is named in the look, and what the
+/// other showed still counts.
 pub(super) async fn read(
     gh: &GithubForge,
     repo: &RepoRef,
     sha: &str,
     names: &[String],
-) -> ForgeResult<Vec<ExternalCheck>> {
-    let own_app = gh.key.app_id() as i64;
-    let mut checks = Vec::new();
-    let mut seen: Vec<&str> = Vec::new();
-    let runs = check_runs(gh, repo, sha).await?;
-    for run in &runs {
-        let Some(name) = names.iter().find(|n| **n == run.name) else {
-            continue;
-        };
-        let owned = run.app.as_ref().and_then(|a| a.id) == Some(own_app);
-        if owned || seen.contains(&name.as_str()) {
-            continue;
+    known: &[i64],
+) -> ExternalLook {
+    let mut look = ExternalLook::default();
+    match check_runs(gh, repo, sha).await {
+        Ok(runs) => {
+            let own_app = gh.key.app_id() as i64;
+            for run in newest_of_each(&runs, names, own_app) {
+                let mut check = from_run(run);
+                let noted = run
+                    .output
+                    .as_ref()
+                    .and_then(|o| o.annotations_count)
+                    .is_some_and(|n| n > 0);
+                if check.state == ExternalState::Failed && noted && !known.contains(&run.id) {
+                    // Annotations add to what a failed run says; without them it still failed.
+                    match annotations(gh, repo, run.id).await {
+                        Ok(found) => check.annotations = found,
+                        Err(error) => {
+                            tracing::warn!(check_run = run.id, %error, "the annotations of a failed external check run could not be read; it is reported without them");
+                        }
+                    }
+                }
+                look.checks.push(check);
+            }
+            look.read.push(ExternalSource::CheckRun);
         }
-        seen.push(name.as_str());
-        let mut check = from_run(run);
-        let noted = run
-            .output
-            .as_ref()
-            .and_then(|o| o.annotations_count)
-            .is_some_and(|n| n > 0);
-        if check.state == ExternalState::Failed && noted {
-            check.annotations = annotations(gh, repo, run.id).await?;
-        }
-        checks.push(check);
+        Err(error) => look.unread.push((ExternalSource::CheckRun, error)),
     }
+    match statuses(gh, repo, sha).await {
+        Ok(statuses) => {
+            let mut contexts: Vec<&str> = Vec::new();
+            for status in &statuses {
+                if names.contains(&status.context) && !contexts.contains(&status.context.as_str()) {
+                    contexts.push(&status.context);
+                    look.checks.push(from_status(status));
+                }
+            }
+            look.read.push(ExternalSource::Status);
+        }
+        Err(error) => look.unread.push((ExternalSource::Status, error)),
+    }
+    look
+}
+
+/// Of each name in `names`, the newest check run another app posted: the latest started (a
+/// re-run starts later), the higher id when they started together. `filter=latest` still lists
+/// one run per app and check suite, so a name may come more than once.
+fn newest_of_each<'r>(
+    runs: &'r [wire::ExternalRun],
+    names: &[String],
+    own_app: i64,
+) -> Vec<&'r wire::ExternalRun> {
+    let mut newest: Vec<&wire::ExternalRun> = Vec::new();
+    for run in runs {
+        if !names.contains(&run.name) || run.app.as_ref().and_then(|a| a.id) == Some(own_app) {
+            continue;
+        }
+        let key = |r: &wire::ExternalRun| (r.started_at.clone().unwrap_or_default(), r.id);
+        match newest.iter_mut().find(|n| n.name == run.name) {
+            Some(kept) if key(run) > key(kept) => *kept = run,
+            Some(_) => {}
+            None => newest.push(run),
+        }
+    }
+    newest
+}
+
+/// The combined status of `sha`: the newest status of each context.
+async fn statuses(gh: &GithubForge, repo: &RepoRef, sha: &str) -> ForgeResult<Vec<wire::Status>> {
     let what = format!("read the statuses of {sha} in {}", repo.full_name());
     let path = repo_path(repo, &format!("/commits/{}/status", encode_segment(sha)));
-    let statuses = collect_pages(|page, before| {
+    collect_pages(|page, before| {
         let path = format!(
             "{path}{}",
             query(&[
@@ -59,15 +107,7 @@ pub(super) async fn read(
             Ok((combined.statuses, more))
         }
     })
-    .await?;
-    let mut contexts: Vec<&str> = Vec::new();
-    for status in &statuses {
-        if names.contains(&status.context) && !contexts.contains(&status.context.as_str()) {
-            contexts.push(&status.context);
-            checks.push(from_status(status));
-        }
-    }
-    Ok(checks)
+    .await
 }
 
 /// Every check run on `sha` (GitHub's `filter=latest`: the newest of each name and app).
@@ -158,6 +198,7 @@ fn from_run(run: &wire::ExternalRun) -> ExternalCheck {
     };
     ExternalCheck {
         name: run.name.clone(),
+        id: Some(run.id),
         source: ExternalSource::CheckRun,
         state: run_state(&run.status, run.conclusion.as_deref()),
         conclusion: (run.status == "completed")
@@ -179,6 +220,7 @@ fn from_status(status: &wire::Status) -> ExternalCheck {
     let state = status_state(&status.state);
     ExternalCheck {
         name: status.context.clone(),
+        id: status.id,
         source: ExternalSource::Status,
         state,
         conclusion: (state != ExternalState::Pending).then(|| cut(status.state.clone())),
@@ -260,6 +302,34 @@ mod tests {
         assert_eq!(
             (check.conclusion, check.summary, check.link),
             (None, None, None)
+        );
+    }
+
+    #[test]
+    fn the_newest_run_of_each_name_counts_and_ades_own_never_does() {
+        let run = |id: i64, name: &str, started: &str, app: i64| {
+            serde_json::from_value::<wire::ExternalRun>(serde_json::json!({
+                "id": id, "name": name, "status": "completed", "conclusion": "success",
+                "started_at": started, "app": {"id": app}
+            }))
+            .unwrap()
+        };
+        let runs = [
+            run(9, "ci/test", "2026-01-01T10:00:00Z", 77),
+            run(4, "ci/test", "2026-01-01T11:00:00Z", 77),
+            run(5, "ci/test", "2026-01-01T11:00:00Z", 77),
+            run(6, "ci/lint", "2026-01-01T12:00:00Z", 1),
+            run(7, "ci/other", "2026-01-01T12:00:00Z", 77),
+        ];
+        let names = ["ci/test".to_string(), "ci/lint".to_string()];
+        let newest: Vec<i64> = newest_of_each(&runs, &names, 1)
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(
+            newest,
+            [5],
+            "the re-run that started last, the higher id on a tie"
         );
     }
 

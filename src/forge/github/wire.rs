@@ -165,6 +165,9 @@ pub(super) struct ExternalRun {
     pub id: i64,
     pub name: String,
     pub status: String,
+    /// When it started (ISO 8601, UTC): a re-run of a name starts later.
+    #[serde(default)]
+    pub started_at: Option<String>,
     #[serde(default)]
     pub conclusion: Option<String>,
     #[serde(default)]
@@ -199,6 +202,8 @@ pub(super) struct CombinedStatus {
 /// One commit status (`simple-commit-status`).
 #[derive(Deserialize)]
 pub(super) struct Status {
+    #[serde(default)]
+    pub id: Option<i64>,
     pub context: String,
     pub state: String,
     #[serde(default)]

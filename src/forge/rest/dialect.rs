@@ -7,7 +7,7 @@
 
 use crate::forge::http::Reply;
 use crate::forge::{
-    BranchHead, BranchProtection, Check, CheckRef, CheckTarget, CloneCredential, ExternalCheck,
+    BranchHead, BranchProtection, Check, CheckRef, CheckTarget, CloneCredential, ExternalLook,
     ForgeComment, ForgeIssue, ForgeKind, ForgePullRequest, ForgeResult, ForgeReview,
     ForgeReviewComment, GitAccess, MergeMethod, MergeRefusal, NewPullRequest, Permission, Reaction,
     RepoComment, RepoRef, Team,
@@ -212,7 +212,8 @@ pub(crate) trait Checks: Client {
         repo: &RepoRef,
         sha: &str,
         names: &[String],
-    ) -> ForgeResult<Vec<ExternalCheck>>;
+        known: &[i64],
+    ) -> ExternalLook;
 }
 
 /// A whole dialect, which makes it a [`Forge`](crate::forge::Forge) (`operations.rs`).

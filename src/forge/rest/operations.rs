@@ -7,7 +7,7 @@ use super::{Checks, Issues, Pulls, Repos, Reviews, read_pull, repo_path};
 use crate::forge::http::encode_segment;
 use crate::forge::wire;
 use crate::forge::{
-    BranchHead, BranchProtection, Check, CheckRef, CheckTarget, CloneCredential, ExternalCheck,
+    BranchHead, BranchProtection, Check, CheckRef, CheckTarget, CloneCredential, ExternalLook,
     Forge, ForgeComment, ForgeError, ForgeIssue, ForgeKind, ForgePullRequest, ForgeResult,
     ForgeReview, ForgeReviewComment, GitAccess, MergeMethod, NewPullRequest, Permission,
     PullRequestUpdate, Reaction, RepoComment, RepoRef, Team,
@@ -200,8 +200,9 @@ impl<D: Dialect> Forge for D {
         repo: &RepoRef,
         sha: &str,
         names: &[String],
-    ) -> ForgeResult<Vec<ExternalCheck>> {
-        Checks::external_checks(self, repo, sha, names).await
+        known: &[i64],
+    ) -> ExternalLook {
+        Checks::external_checks(self, repo, sha, names, known).await
     }
 
     async fn pull_request(&self, repo: &RepoRef, number: i64) -> ForgeResult<ForgePullRequest> {
