@@ -11,6 +11,8 @@ pub const MAINTAINER: &str = "mia";
 pub const REVIEWER: &str = "max";
 /// The agent's registered name.
 pub const AGENT: &str = "demo";
+/// The planner agent's registered name.
+pub const PLANNER: &str = "demo-planner";
 /// The task written to fail verification on every attempt.
 pub const FAILING_TASK: &str = "t3";
 /// The task that waits for two others.
@@ -21,7 +23,8 @@ pub const ATTEMPTS: i64 = 2;
 /// The goal's title.
 pub const GOAL_TITLE: &str = "Greet people from the command line";
 
-/// The goal's body: a task list the manual planner turns into four tasks, `t4` after `t1` and `t2`.
+/// The goal's body: a task list of four tasks, `t4` after `t1` and `t2`, which the demo's planner
+/// plans.
 pub const GOAL_BODY: &str = "\
 We want a small command that greets a person and says goodbye.
 
@@ -61,6 +64,7 @@ exit $status
 /// two verification steps.
 const POLICY: &str = r#"[agents]
 default = "demo"
+planner = "demo-planner"
 
 [execution]
 parallelism = 3
@@ -85,6 +89,22 @@ name = "tests"
 kind = "dynamic"
 command = ["/bin/sh", "check.sh"]
 "#;
+
+/// The demo's planner: it reads the goal in its prompt and writes the plan the goal's task list
+/// describes, as the spec's JSON, to `$ADE_OUTPUT`, from a worktree it can only read. A real
+/// planner (docs/agents.md, Planners) would decide the tasks itself.
+pub const PLANNER_SCRIPT: &str = r##"set -eu
+grep -c 'Greet people from the command line' "$ADE_PROMPT_FILE" >/dev/null
+echo "read the goal; planning four tasks, t4 after t1 and t2"
+cat > "$ADE_OUTPUT" <<'PLAN'
+{"tasks": [
+  {"id": "t1", "title": "Add `greet` to lib/greet.sh with a test"},
+  {"id": "t2", "title": "Add `farewell` to lib/farewell.sh with a test"},
+  {"id": "t3", "title": "Add `shout` to lib/shout.sh, which prints its argument in capitals, with a test"},
+  {"id": "t4", "title": "Add bin/hello, which greets and says goodbye", "depends_on": ["t1", "t2"]}
+]}
+PLAN
+"##;
 
 /// The agent: a shell script that writes each task's code and test. On the retry of `t3` it reads
 /// the feedback in its prompt and tries again, and misses again.

@@ -3,7 +3,9 @@
 //! operator can read what a working configuration looks like, and start `ade serve` with it).
 
 use super::DemoForge;
-use super::script::{AGENT, AGENT_SCRIPT, MAINTAINER, REPO, REVIEWER, files};
+use super::script::{
+    AGENT, AGENT_SCRIPT, MAINTAINER, PLANNER, PLANNER_SCRIPT, REPO, REVIEWER, files,
+};
 use crate::config::Config;
 use crate::forge::{BranchProtection, ForgeKind, Permission};
 use crate::service::{Service, ServiceOptions};
@@ -145,6 +147,17 @@ fn ade_toml(
     } else {
         ("", "container")
     };
+    // A planner's worktree is read-only: Landlock makes it so in `worktree`, a read-only mount
+    // in `container` (docs/agents.md, Planners).
+    let landlock = matches!(
+        crate::runner::env::landlock_support(),
+        crate::runner::env::LandlockSupport::Available { .. }
+    );
+    let planner_environment = if environment == "worktree" && landlock {
+        "worktree"
+    } else {
+        "container"
+    };
     format!(
         "# Written by `ade demo`: an ade pointed at the forge simulator.\n\n\
          [server]\nlisten = \"{listen}\"\npublic_url = {}\n\n\
@@ -154,12 +167,15 @@ fn ade_toml(
          [jobs]\npoll_interval_ms = 200\n\n\
          [runner]\nworkdir = {}\nmax_parallel = 3\n{agent_user}\n\
          [agents.{AGENT}]\ncommand = [\"/bin/sh\", \"-c\", {}]\nprompt = \"file\"\n\
-         trust = \"trusted\"\nenvironment = \"{environment}\"\ntimeout_secs = 60\n",
+         trust = \"trusted\"\nenvironment = \"{environment}\"\ntimeout_secs = 60\n\n\
+         [agents.{PLANNER}]\ncommand = [\"/bin/sh\", \"-c\", {}]\nprompt = \"file\"\n\
+         trust = \"trusted\"\nenvironment = \"{planner_environment}\"\ntimeout_secs = 60\n",
         quote(public_url),
         quote(&format!("sqlite://{}", data_dir.join("ade.db").display())),
         dir("data"),
         dir("runner"),
         quote(&AGENT_SCRIPT.replace('{', "{{").replace('}', "}}")),
+        quote(&PLANNER_SCRIPT.replace('{', "{{").replace('}', "}}")),
     )
 }
 
