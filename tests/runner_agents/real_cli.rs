@@ -281,8 +281,8 @@ fn the_shipped_pins_match_the_real_clis() {
     }
     assert_eq!(
         checked,
-        ["claude-code", "codex", "aider", "opencode"],
-        "every installable CLI is checked"
+        ["claude-code", "codex", "aider", "opencode", "claude-planner"],
+        "every installable CLI is checked, and the planner template's pin"
     );
 
     // Installed outside the folders an agent can see, a CLI would fail every run: ade refuses
