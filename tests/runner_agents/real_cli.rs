@@ -281,7 +281,13 @@ fn the_shipped_pins_match_the_real_clis() {
     }
     assert_eq!(
         checked,
-        ["claude-code", "codex", "aider", "opencode", "claude-planner"],
+        [
+            "claude-code",
+            "codex",
+            "aider",
+            "opencode",
+            "claude-planner"
+        ],
         "every installable CLI is checked, and the planner template's pin"
     );
 
