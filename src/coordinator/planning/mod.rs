@@ -301,32 +301,20 @@ impl PlanHandler {
         reason: &str,
     ) -> Result<(), JobError> {
         let mut tx = ctx.store().begin().await?;
-        let current = planning::get(&mut tx, planning.id).await?;
-        if let Some(current) = current.filter(|p| p.state.in_flight()) {
-            planning::finish(
-                &mut tx,
-                planning.id,
-                current.state,
-                &PlanningEnd {
-                    state: PlanningState::Failed,
-                    spec: None,
-                    log: None,
-                    log_link: None,
-                    reason: Some(reason),
-                    report: None,
-                },
-                ctx.now_ms(),
-            )
-            .await?;
-            let headline = format!(
-                "planning with the planner agent {} failed: {reason}. Nothing was planned; comment `/ade plan` again once that is fixed.",
-                markdown::code_span(&planning.agent)
-            );
-            let reply = self.reply(planning, goal, headline, Vec::new());
-            self.shared
-                .enqueue_writes(&mut tx, goal.forge, &[reply], ctx.now_ms())
-                .await?;
-        }
+        let headline = format!(
+            "planning with the planner agent {} failed: {reason}. Nothing was planned; comment `/ade plan` again once that is fixed.",
+            markdown::code_span(&planning.agent)
+        );
+        self.end_unplanned(
+            &mut tx,
+            ctx,
+            planning,
+            goal,
+            PlanningState::Failed,
+            reason,
+            headline,
+        )
+        .await?;
         ctx.finish(tx).await
     }
 
@@ -338,30 +326,49 @@ impl PlanHandler {
         planning: &PlanningRow,
         goal: &GoalRow,
     ) -> Result<(), JobError> {
-        let current = planning::get(tx, planning.id).await?;
-        let Some(current) = current.filter(|p| p.state.in_flight()) else {
-            return Ok(());
-        };
         let reason = "stopped by `/ade cancel` or a newer `/ade plan`";
-        planning::finish(
-            tx,
-            planning.id,
-            current.state,
-            &PlanningEnd {
-                state: PlanningState::Cancelled,
-                spec: None,
-                log: None,
-                log_link: None,
-                reason: Some(reason),
-                report: None,
-            },
-            ctx.now_ms(),
-        )
-        .await?;
         let headline = format!(
             "planning with the planner agent {} was {reason}; it planned nothing.",
             markdown::code_span(&planning.agent)
         );
+        self.end_unplanned(
+            tx,
+            ctx,
+            planning,
+            goal,
+            PlanningState::Cancelled,
+            reason,
+            headline,
+        )
+        .await
+    }
+
+    /// Ends a planner run still in flight in `state` (failed or cancelled) with no version, and
+    /// answers its command with `headline`, in `tx`; a run that ended already is left alone.
+    #[allow(clippy::too_many_arguments, reason = "one ending, each part distinct")]
+    async fn end_unplanned(
+        &self,
+        tx: &mut Conn,
+        ctx: &JobContext,
+        planning: &PlanningRow,
+        goal: &GoalRow,
+        state: PlanningState,
+        reason: &str,
+        headline: String,
+    ) -> Result<(), JobError> {
+        let current = planning::get(tx, planning.id).await?;
+        let Some(current) = current.filter(|p| p.state.in_flight()) else {
+            return Ok(());
+        };
+        let end = PlanningEnd {
+            state,
+            spec: None,
+            log: None,
+            log_link: None,
+            reason: Some(reason),
+            report: None,
+        };
+        planning::finish(tx, planning.id, current.state, &end, ctx.now_ms()).await?;
         let reply = self.reply(planning, goal, headline, Vec::new());
         self.shared
             .enqueue_writes(tx, goal.forge, &[reply], ctx.now_ms())
