@@ -423,11 +423,14 @@ fn name(kind: NameKind, given: &str) -> Result<String, ParseError> {
     }
 }
 
-/// `2`, `v2` or `V2` (versions start at 1), or 7 to 64 hex digits of a content hash. A word of
-/// digits only is a version number, never a hash.
+/// `2`, `v2` or `V2` (versions start at 1), or 7 to 64 hex digits of a content hash. A bare word
+/// of up to six digits is a version number; one of seven or more is the start of a hash, since a
+/// hash's first characters can all be digits and no goal reaches a millionth version.
 fn parse_spec_ref(given: &str) -> Result<SpecRef, ParseError> {
+    let prefixed = given.starts_with(['v', 'V']);
     let digits = given.strip_prefix(['v', 'V']).unwrap_or(given);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+    let all_digits = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    if all_digits && (prefixed || digits.len() < 7) {
         if let Some(v) = digits.parse::<u32>().ok().filter(|v| *v > 0) {
             return Ok(SpecRef::Version(v));
         }

@@ -243,7 +243,7 @@ async fn a_review_asking_for_changes_whose_webhook_was_dropped_starts_its_attemp
             .await
             .unwrap();
         // The attempt starts a review window after the sweep, then runs and is verified.
-        eventually(PATIENCE * 8, "the reply to the review", || async {
+        eventually(PATIENCE * 4, "the reply to the review", || async {
             story
                 .bot_comments(ready.number)
                 .into_iter()

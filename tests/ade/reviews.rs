@@ -38,7 +38,7 @@ const NOTES_STEP: &str = "test -f notes/t1.md";
 /// gets an attempt's patience too.
 async fn ready_approval(story: &Story) -> SimPull {
     approved_goal(story, "Project notes", "- [ ] Write the first notes\n").await;
-    let ready = eventually(PATIENCE * 8, "the approval of t1 ready", || async {
+    let ready = eventually(PATIENCE * 4, "the approval of t1 ready", || async {
         story
             .sim
             .pulls(REPO)
@@ -56,7 +56,7 @@ async fn ready_approval(story: &Story) -> SimPull {
 /// story's usual patience.
 async fn attempt(story: &Story, attempt: i64, states: &[&str]) -> RunRow {
     eventually(
-        PATIENCE * 8,
+        PATIENCE * 4,
         &format!("attempt {attempt} of t1 in {states:?}"),
         || async {
             all_runs(story).await.into_iter().find(|r| {
@@ -72,7 +72,7 @@ async fn attempt(story: &Story, attempt: i64, states: &[&str]) -> RunRow {
 /// ade's comment on `number` containing `text`, waited for as long as an attempt.
 async fn reply_with(story: &Story, number: i64, text: &str) -> String {
     eventually(
-        PATIENCE * 8,
+        PATIENCE * 4,
         &format!("a comment on #{number} with {text:?}"),
         || async {
             story
@@ -295,7 +295,7 @@ async fn review_by_a_reader(forge: Forge, db: TestDb) {
         )
         .await
         .unwrap();
-    eventually(PATIENCE * 8, "the review looked at", || async {
+    eventually(PATIENCE * 4, "the review looked at", || async {
         (review_jobs_done(&story).await > 0).then_some(())
     })
     .await;
@@ -717,7 +717,7 @@ async fn request_taken_back(forge: Forge, db: TestDb) {
         )
         .await
         .unwrap();
-    eventually(PATIENCE * 8, "the review looked at", || async {
+    eventually(PATIENCE * 4, "the review looked at", || async {
         (review_jobs_done(&story).await > 0).then_some(())
     })
     .await;

@@ -53,7 +53,7 @@ pub(crate) async fn run_of(story: &Story, task: &str, states: &[&str]) -> RunRow
     };
     // A run prepares a worktree, runs its agent and checks what it wrote: on a CI machine running
     // the whole suite at once on 2 cores that has taken longer than 60 s.
-    let patience = PATIENCE * 8;
+    let patience = PATIENCE * 4;
     eventually(
         patience,
         &format!("a run of {task} in {states:?}"),

@@ -846,11 +846,25 @@ fn approve_names_a_version_or_the_start_of_the_plans_hash() {
         })
     );
     assert_eq!(
-        one("/ade approve 1234567"),
+        one("/ade approve 123456"),
+        Ok(Command::Approve {
+            version: Some(SpecRef::Version(123_456))
+        }),
+        "up to six digits are a version"
+    );
+    assert_eq!(
+        one("/ade approve 12345678"),
+        Ok(Command::Approve {
+            version: Some(SpecRef::Hash("12345678".into()))
+        }),
+        "a hash whose first eight characters are digits"
+    );
+    assert_eq!(
+        one("/ade approve v1234567"),
         Ok(Command::Approve {
             version: Some(SpecRef::Version(1_234_567))
         }),
-        "digits only are a version"
+        "a v always names a version"
     );
     for bad in ["3f2a9c", "3f2a9c0g", "v3f2a9c01", "v0", &"a".repeat(65)] {
         assert!(

@@ -412,12 +412,14 @@ impl Simulator {
         self.sim.faults.clear();
     }
 
-    /// Sends the next `n` webhooks `delay` late (after later ones).
+    /// Sends the next `n` webhooks of actions taken through this handle or the control API `delay`
+    /// late (after later ones); webhooks of ade's own API calls are not counted.
     pub fn delay_webhooks(&self, n: usize, delay: Duration) {
         self.sim.faults.add_hooks(n, HookFault::Delay(delay));
     }
 
-    /// Drops the next `n` webhooks (recorded, not sent; redeliverable).
+    /// Drops the next `n` webhooks of actions taken through this handle or the control API
+    /// (recorded, not sent; redeliverable); webhooks of ade's own API calls are not counted.
     pub fn drop_webhooks(&self, n: usize) {
         self.sim.faults.add_hooks(n, HookFault::Drop);
     }

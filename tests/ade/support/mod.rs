@@ -62,15 +62,39 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + timeout;
+    let started = tokio::time::Instant::now();
+    let deadline = started + timeout;
     loop {
         if let Some(value) = check().await {
+            record_wait(what, started.elapsed(), "ok");
             return value;
         }
         if tokio::time::Instant::now() >= deadline {
+            record_wait(what, started.elapsed(), "timed out");
             panic!("timed out after {timeout:?} waiting for {what}");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// With `ADE_TEST_WAITS` naming a file, appends each wait of a second or more to it (test, what,
+/// seconds, outcome): which steps of which stories slow down when the whole suite runs at once.
+pub fn record_wait(what: &str, took: Duration, outcome: &str) {
+    let Some(path) = std::env::var_os("ADE_TEST_WAITS") else {
+        return;
+    };
+    if took < Duration::from_secs(1) && outcome == "ok" {
+        return;
+    }
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    let line = format!("{test}\t{what}\t{:.1}\t{outcome}\n", took.as_secs_f64());
+    use std::io::Write;
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = file.write_all(line.as_bytes());
     }
 }
 

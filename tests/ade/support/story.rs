@@ -25,7 +25,7 @@ pub const WRITER: &str = "wes";
 pub const REVIEWER: &str = "max";
 
 /// How long a story waits for ade to do something.
-pub const PATIENCE: Duration = Duration::from_secs(15);
+pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// A running simulator and a running ade pointed at each other.
 pub struct Story {

@@ -281,7 +281,10 @@ where
     Fut: Future<Output = ()>,
 {
     for db in databases().await {
+        let name = db.name;
+        let started = std::time::Instant::now();
         story(db).await;
+        super::record_wait(&format!("the story on {name}"), started.elapsed(), "ok");
     }
 }
 
