@@ -38,14 +38,15 @@ const NOTES_STEP: &str = "test -f notes/t1.md";
 /// gets an attempt's patience too.
 async fn ready_approval(story: &Story) -> SimPull {
     approved_goal(story, "Project notes", "- [ ] Write the first notes\n").await;
-    let ready = eventually(PATIENCE * 4, "the approval of t1 ready", || async {
-        story
-            .sim
-            .pulls(REPO)
-            .into_iter()
-            .find(|p| p.head.ends_with("-t1") && !p.draft)
-    })
-    .await;
+    let ready = story
+        .eventually(PATIENCE * 4, "the approval of t1 ready", || async {
+            story
+                .sim
+                .pulls(REPO)
+                .into_iter()
+                .find(|p| p.head.ends_with("-t1") && !p.draft)
+        })
+        .await;
     verify_check(story, &ready.head_sha, &[CheckState::Success]).await;
     ready
 }
@@ -55,33 +56,35 @@ async fn ready_approval(story: &Story) -> SimPull {
 /// runs its agent and verification: on a machine running the whole suite that takes longer than a
 /// story's usual patience.
 async fn attempt(story: &Story, attempt: i64, states: &[&str]) -> RunRow {
-    eventually(
-        PATIENCE * 4,
-        &format!("attempt {attempt} of t1 in {states:?}"),
-        || async {
-            all_runs(story).await.into_iter().find(|r| {
-                r.branch.ends_with("-t1")
-                    && r.attempt == attempt
-                    && states.contains(&r.state.as_str())
-            })
-        },
-    )
-    .await
+    story
+        .eventually(
+            PATIENCE * 4,
+            &format!("attempt {attempt} of t1 in {states:?}"),
+            || async {
+                all_runs(story).await.into_iter().find(|r| {
+                    r.branch.ends_with("-t1")
+                        && r.attempt == attempt
+                        && states.contains(&r.state.as_str())
+                })
+            },
+        )
+        .await
 }
 
 /// ade's comment on `number` containing `text`, waited for as long as an attempt.
 async fn reply_with(story: &Story, number: i64, text: &str) -> String {
-    eventually(
-        PATIENCE * 4,
-        &format!("a comment on #{number} with {text:?}"),
-        || async {
-            story
-                .bot_comments(number)
-                .into_iter()
-                .find(|b| b.contains(text))
-        },
-    )
-    .await
+    story
+        .eventually(
+            PATIENCE * 4,
+            &format!("a comment on #{number} with {text:?}"),
+            || async {
+                story
+                    .bot_comments(number)
+                    .into_iter()
+                    .find(|b| b.contains(text))
+            },
+        )
+        .await
 }
 
 /// How many review attempt jobs finished: the job ran and decided.

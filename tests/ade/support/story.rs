@@ -294,7 +294,76 @@ impl Story {
 
     /// Waits until `check` sees what it wants on the forge.
     pub async fn until<T>(&self, what: &str, check: impl Fn(&Story) -> Option<T>) -> T {
-        eventually(PATIENCE, what, || async { check(self) }).await
+        self.eventually(PATIENCE, what, || async { check(self) })
+            .await
+    }
+
+    /// Polls `check` as [`eventually`] does; on a timeout the panic tells where ade stood: its
+    /// jobs, runs and the forge's pull requests.
+    pub async fn eventually<T, F, Fut>(&self, timeout: Duration, what: &str, mut check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let waited = tokio::time::timeout(timeout, async {
+            loop {
+                if let Some(value) = check().await {
+                    return value;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        match waited {
+            Ok(value) => value,
+            Err(_) => {
+                super::record_wait(what, timeout, "timed out");
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}\n{}",
+                    self.where_ade_stands().await
+                )
+            }
+        }
+    }
+
+    /// ade's jobs and runs and the forge's pull requests, for a failed story's message.
+    pub async fn where_ade_stands(&self) -> String {
+        use sqlx::Row;
+        let mut said = String::from("jobs (kind, state, attempt, error):\n");
+        let Ok(mut conn) = self.ade.store().reader().await else {
+            return said + "  (no connection)\n";
+        };
+        let jobs = sqlx::query(
+            "SELECT kind, state, attempt, COALESCE(last_error, '') FROM jobs ORDER BY id",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap_or_default();
+        for job in &jobs {
+            let error: String = job.try_get(3).unwrap_or_default();
+            said += &format!(
+                "  {} {} {} {}\n",
+                job.try_get::<String, _>(0).unwrap_or_default(),
+                job.try_get::<String, _>(1).unwrap_or_default(),
+                job.try_get::<i64, _>(2).unwrap_or_default(),
+                error.chars().take(300).collect::<String>()
+            );
+        }
+        said += "runs (branch, attempt, state):\n";
+        for run in ade::store::runs::all_runs(&mut conn)
+            .await
+            .unwrap_or_default()
+        {
+            said += &format!("  {} {} {:?}\n", run.branch, run.attempt, run.state);
+        }
+        said += "pull requests (number, head, open, draft, merged):\n";
+        for pull in self.sim.pulls(REPO) {
+            said += &format!(
+                "  #{} {} {} {} {}\n",
+                pull.number, pull.head, pull.open, pull.draft, pull.merged
+            );
+        }
+        said
     }
 
     /// Waits until ade has nothing left to do: every job finished, and still so a moment later
