@@ -69,12 +69,16 @@ pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {
     };
     // One transaction for the whole set: DDL is transactional on both engines, and two processes
     // starting at once queue on the write lock (SQLite) or this advisory lock (PostgreSQL), which
-    // is scoped to the transaction and so safe behind PgBouncer.
+    // is scoped to the transaction and so safe behind PgBouncer. The lock is per schema: ade
+    // instances on other schemas of the same database migrate without waiting for each other.
     let mut tx = store.begin().await?;
     if store.backend() == Backend::Postgres {
-        tx.execute("SELECT 1 FROM (SELECT pg_advisory_xact_lock(4242001)) AS migration_lock")
-            .await
-            .context("lock migrations")?;
+        tx.execute(
+            "SELECT 1 FROM (SELECT pg_advisory_xact_lock(4242001, \
+             hashtext(COALESCE(current_schema(), '')))) AS migration_lock",
+        )
+        .await
+        .context("lock migrations")?;
     }
     tx.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (

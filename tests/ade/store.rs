@@ -6,6 +6,7 @@ use ade::forge::ForgeKind;
 use ade::store::deliveries::{self, NewDelivery};
 use ade::store::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration, StoreError};
 use sqlx::Executor;
+use std::time::Duration;
 
 /// Checksums of migrations that have landed. A landed migration is never edited: add a new one.
 const LANDED: &[(i64, &str, &str)] = &[
@@ -87,6 +88,59 @@ async fn migrating_twice_applies_nothing_the_second_time() {
     for db in databases().await {
         let store = db.store().await;
         assert_eq!(store.migrate().await.unwrap(), 0, "{}", db.name);
+    }
+}
+
+/// Two ade instances starting at once on one database apply each migration once between them;
+/// on PostgreSQL the lock they queue on is their schema's, so an instance migrating another
+/// schema of the same database never waits for them.
+#[tokio::test]
+async fn instances_starting_at_once_migrate_once_and_other_schemas_do_not_wait() {
+    for db in databases().await {
+        let connect = || {
+            ade::store::Store::connect(ade::store::StoreOptions {
+                url: db.url.clone(),
+                max_connections: 2,
+            })
+        };
+        let (one, two) = (connect().await.unwrap(), connect().await.unwrap());
+        let (a, b) = tokio::join!(one.migrate(), two.migrate());
+        let applied = a.unwrap() + b.unwrap();
+        assert_eq!(applied, MIGRATIONS_SQLITE.len(), "{}: each once", db.name);
+        if db.name != "postgres" {
+            continue;
+        }
+        // Hold the migration lock of one schema as a migrating instance would.
+        let mut holder = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+            .await
+            .unwrap();
+        holder.execute("BEGIN").await.unwrap();
+        holder
+            .execute(
+                "SELECT pg_advisory_xact_lock(4242001, hashtext(COALESCE(current_schema(), '')))",
+            )
+            .await
+            .unwrap();
+        let other = crate::support::db::postgres().await.unwrap();
+        let elsewhere = ade::store::Store::connect(ade::store::StoreOptions {
+            url: other.url.clone(),
+            max_connections: 2,
+        })
+        .await
+        .unwrap();
+        let migrated = tokio::time::timeout(Duration::from_secs(20), elsewhere.migrate()).await;
+        assert_eq!(
+            migrated
+                .expect("another schema migrates while this one is locked")
+                .unwrap(),
+            MIGRATIONS_POSTGRES.len()
+        );
+        let same = connect().await.unwrap();
+        let waiting = tokio::spawn(async move { same.migrate().await });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!waiting.is_finished(), "the same schema waits for its lock");
+        holder.execute("COMMIT").await.unwrap();
+        assert_eq!(waiting.await.unwrap().unwrap(), 0, "nothing left to apply");
     }
 }
 

@@ -49,7 +49,7 @@ impl AdeProcess {
         let child = command.spawn().expect("start ade");
         let mut process = AdeProcess { child, addr, log };
         let client = reqwest::Client::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(status)) = process.child.try_wait() {
                 panic!("ade exited at start ({status}):\n{}", process.log());
