@@ -173,6 +173,8 @@ pub enum SpecRef {
 impl fmt::Display for SpecRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // Seven digits or more read back as the start of a hash without the `v`.
+            SpecRef::Version(v) if *v >= 1_000_000 => write!(f, "v{v}"),
             SpecRef::Version(v) => write!(f, "{v}"),
             SpecRef::Hash(prefix) => f.write_str(prefix),
         }

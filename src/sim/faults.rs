@@ -1,7 +1,7 @@
 //! Failures on demand: the next N API calls that match a method and a path pattern answer with a
 //! server error, a rate limit, a delay or no answer at all, or are carried out and their answer
-//! lost; the next N webhooks are delayed or dropped. Rules are used up in the order they were
-//! added.
+//! lost; the next N webhooks of a test's own actions (not of a client's API calls or pushes) are
+//! delayed or dropped. Rules are used up in the order they were added.
 
 use super::path_pattern::path_matches;
 use std::collections::VecDeque;
@@ -176,7 +176,7 @@ impl Faults {
         self.hooks.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
-    /// The next `n` webhooks get `fault`.
+    /// The next `n` webhooks of a test's own actions get `fault`.
     pub fn add_hooks(&self, n: usize, fault: HookFault) {
         let mut hooks = self.hooks.lock().unwrap_or_else(|e| e.into_inner());
         hooks.extend(std::iter::repeat_n(fault, n));

@@ -113,7 +113,9 @@ pub async fn serve(sim: Arc<Sim>, request: Request) -> Response {
         Ok((response, child)) => {
             let sim = Arc::clone(&sim);
             let full = repo.full_name();
-            tokio::spawn(async move {
+            // A push over HTTP is a client's call like any API call: its webhooks are not the
+            // test's own actions, so webhook faults leave them alone.
+            tokio::spawn(super::webhooks::from_api(async move {
                 let mut child = child;
                 let _ = child.wait().await;
                 if let Some(before) = before
@@ -121,7 +123,7 @@ pub async fn serve(sim: Arc<Sim>, request: Request) -> Response {
                 {
                     actions::after_push(&sim, &full, &remote_user, &before, &after).await;
                 }
-            });
+            }));
             response
         }
         Err(err) => (

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use crate::support::eventually;
 use crate::support::story::{MAINTAINER, PATIENCE, REPO, REVIEWER, Story};
 use crate::support::verify::{
     Forge, Policy, Setup, all_done, all_runs, approval_of, approved_goal, on_each_database, pull,
@@ -243,13 +242,14 @@ async fn a_review_asking_for_changes_whose_webhook_was_dropped_starts_its_attemp
             .await
             .unwrap();
         // The attempt starts a review window after the sweep, then runs and is verified.
-        eventually(PATIENCE * 4, "the reply to the review", || async {
-            story
-                .bot_comments(ready.number)
-                .into_iter()
-                .find(|c| c.contains("attempt 2 on the review"))
-        })
-        .await;
+        story
+            .eventually(PATIENCE * 4, "the reply to the review", || async {
+                story
+                    .bot_comments(ready.number)
+                    .into_iter()
+                    .find(|c| c.contains("attempt 2 on the review"))
+            })
+            .await;
         all_done(&story).await;
         tokio::time::sleep(SWEEP * 3).await;
         all_done(&story).await;

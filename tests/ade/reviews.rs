@@ -7,12 +7,12 @@
 //!
 //! Every story runs on SQLite, and on PostgreSQL too when `ADE_TEST_DATABASE_URL` is set.
 
+use super::support::TestDb;
 use super::support::story::{MAINTAINER, PATIENCE, READER, REPO, REVIEWER, Story, WRITER};
 use super::support::verify::{
     Forge, Policy, Setup, all_done, all_runs, approved_goal, comment_with, on_each_database,
     prompt_of, pull_until, verify_check,
 };
-use super::support::{TestDb, eventually};
 use ade::forge::{CheckState, ReviewState};
 use ade::lifecycle::ApprovalState;
 use ade::lifecycle::State;
@@ -298,10 +298,11 @@ async fn review_by_a_reader(forge: Forge, db: TestDb) {
         )
         .await
         .unwrap();
-    eventually(PATIENCE * 4, "the review looked at", || async {
-        (review_jobs_done(&story).await > 0).then_some(())
-    })
-    .await;
+    story
+        .eventually(PATIENCE * 4, "the review looked at", || async {
+            (review_jobs_done(&story).await > 0).then_some(())
+        })
+        .await;
     all_done(&story).await;
     let runs = all_runs(&story).await;
     assert_eq!(
@@ -720,10 +721,11 @@ async fn request_taken_back(forge: Forge, db: TestDb) {
         )
         .await
         .unwrap();
-    eventually(PATIENCE * 4, "the review looked at", || async {
-        (review_jobs_done(&story).await > 0).then_some(())
-    })
-    .await;
+    story
+        .eventually(PATIENCE * 4, "the review looked at", || async {
+            (review_jobs_done(&story).await > 0).then_some(())
+        })
+        .await;
     all_done(&story).await;
     assert_eq!(
         all_runs(&story).await.len(),

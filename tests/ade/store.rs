@@ -128,7 +128,7 @@ async fn instances_starting_at_once_migrate_once_and_other_schemas_do_not_wait()
         })
         .await
         .unwrap();
-        let migrated = tokio::time::timeout(Duration::from_secs(20), elsewhere.migrate()).await;
+        let migrated = tokio::time::timeout(Duration::from_secs(60), elsewhere.migrate()).await;
         assert_eq!(
             migrated
                 .expect("another schema migrates while this one is locked")

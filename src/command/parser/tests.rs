@@ -780,6 +780,12 @@ fn the_canonical_spelling_parses_back_to_the_same_command() {
         Command::Approve {
             version: Some(SpecRef::Version(3)),
         },
+        Command::Approve {
+            version: Some(SpecRef::Version(1_234_567)),
+        },
+        Command::Approve {
+            version: Some(SpecRef::Hash("12345678".into())),
+        },
         Command::Approve { version: None },
         task("t1"),
         Command::Run {

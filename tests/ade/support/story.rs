@@ -305,6 +305,7 @@ impl Story {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Option<T>>,
     {
+        let started = tokio::time::Instant::now();
         let waited = tokio::time::timeout(timeout, async {
             loop {
                 if let Some(value) = check().await {
@@ -315,7 +316,10 @@ impl Story {
         })
         .await;
         match waited {
-            Ok(value) => value,
+            Ok(value) => {
+                super::record_wait(what, started.elapsed(), "ok");
+                value
+            }
             Err(_) => {
                 super::record_wait(what, timeout, "timed out");
                 panic!(
