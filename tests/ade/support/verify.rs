@@ -545,6 +545,9 @@ async fn plan_and_approve(story: &Story, issue: i64) {
             s.plan_comment(issue).filter(|p| p.contains("· validated"))
         })
         .await;
+    // A maintainer reads the plan before approving it: by then ade has recorded the plan as
+    // shown. (A bare approve commented before that is asked which version it means.)
+    story.settle().await;
     story.comment(issue, MAINTAINER, "/ade approve").await;
 }
 
