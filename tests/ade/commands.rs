@@ -469,6 +469,7 @@ async fn status_shows_the_versions_and_tasks() {
     assert!(story.replies(issue).pop().unwrap().contains("no plan"));
     story.comment(issue, MAINTAINER, "/ade plan").await;
     story.until("the plan", |s| s.plan_comment(issue)).await;
+    story.settle().await;
     story.comment(issue, MAINTAINER, "/ade approve").await;
     story.comment(issue, READER, "/ade status").await;
     story.settle().await;
@@ -489,6 +490,7 @@ async fn each_version_records_its_lifecycle() {
             s.plan_comment(issue).filter(|p| p.contains("ade plan v2"))
         })
         .await;
+    story.settle().await;
     story.comment(issue, MAINTAINER, "/ade approve").await;
     story.settle().await;
     let store = story.ade.store();
@@ -556,6 +558,7 @@ async fn a_team_the_policy_names_may_approve() {
         let issue = story.issue(WRITER, GOAL, CHECKLIST).await;
         story.comment(issue, WRITER, "/ade plan").await;
         story.until("the plan", |s| s.plan_comment(issue)).await;
+        story.settle().await;
         story.comment(issue, WRITER, "/ade approve").await;
         let plan = story
             .until("the plan to turn active", |s| {

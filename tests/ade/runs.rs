@@ -228,9 +228,7 @@ async fn an_agent_past_its_time_limit_is_stopped_and_its_task_fails() {
     let issue = story
         .issue(MAINTAINER, "Slow", "- [ ] Take forever\n")
         .await;
-    story.comment(issue, MAINTAINER, "/ade plan").await;
-    story.until("the plan", |s| s.plan_comment(issue)).await;
-    story.comment(issue, MAINTAINER, "/ade approve").await;
+    plan_and_approve(&story, issue).await;
     let run = run_of(&story, "t1", &["failed"]).await;
     assert!(
         run.reason.as_deref().unwrap_or("").contains("time limit"),
@@ -266,9 +264,7 @@ async fn an_agent_past_its_time_limit_is_stopped_and_its_task_fails() {
 async fn cancel_stops_a_running_agent_within_seconds() {
     let story = story_with(ForgeKind::Github, &script_agent("sleep 60", 120), POLICY).await;
     let issue = story.issue(MAINTAINER, "Long", "- [ ] Work long\n").await;
-    story.comment(issue, MAINTAINER, "/ade plan").await;
-    story.until("the plan", |s| s.plan_comment(issue)).await;
-    story.comment(issue, MAINTAINER, "/ade approve").await;
+    plan_and_approve(&story, issue).await;
     run_of(&story, "t1", &["running"]).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let asked = now_ms();
@@ -316,9 +312,7 @@ async fn a_secret_or_a_workflow_in_the_change_blocks_the_push() {
             "- [ ] Configure deploys\n- [ ] Add CI\n",
         )
         .await;
-    story.comment(issue, MAINTAINER, "/ade plan").await;
-    story.until("the plan", |s| s.plan_comment(issue)).await;
-    story.comment(issue, MAINTAINER, "/ade approve").await;
+    plan_and_approve(&story, issue).await;
     let secret = run_of(&story, "t1", &["failed"]).await;
     let workflow = run_of(&story, "t2", &["failed"]).await;
     for run in [&secret, &workflow] {
@@ -372,9 +366,7 @@ async fn an_agent_cannot_write_outside_its_worktree() {
     );
     let story = story_with(ForgeKind::Github, &script_agent(&script, 60), POLICY).await;
     let issue = story.issue(MAINTAINER, "Escape", "- [ ] Try it\n").await;
-    story.comment(issue, MAINTAINER, "/ade plan").await;
-    story.until("the plan", |s| s.plan_comment(issue)).await;
-    story.comment(issue, MAINTAINER, "/ade approve").await;
+    plan_and_approve(&story, issue).await;
     let run = run_of(&story, "t1", &["succeeded"]).await;
     assert!(
         !sentinel.exists(),
@@ -402,9 +394,7 @@ async fn an_agent_reaching_for_an_unlisted_host_is_refused_and_the_audit_log_rec
                   || echo 'the unlisted host was refused'\nmkdir -p notes\necho ok > notes/done.md\n";
     let story = story_with(ForgeKind::Github, &script_agent(script, 60), POLICY).await;
     let issue = story.issue(MAINTAINER, "Reach out", "- [ ] Try it\n").await;
-    story.comment(issue, MAINTAINER, "/ade plan").await;
-    story.until("the plan", |s| s.plan_comment(issue)).await;
-    story.comment(issue, MAINTAINER, "/ade approve").await;
+    plan_and_approve(&story, issue).await;
     let run = run_of(&story, "t1", &["succeeded"]).await;
     let approval = approval_of(&story, "t1").await;
     assert!(
@@ -444,9 +434,7 @@ async fn an_agent_searching_for_credentials_finds_none() {
     let issue = story
         .issue(MAINTAINER, "Search", "- [ ] Look around\n")
         .await;
-    story.comment(issue, MAINTAINER, "/ade plan").await;
-    story.until("the plan", |s| s.plan_comment(issue)).await;
-    story.comment(issue, MAINTAINER, "/ade approve").await;
+    plan_and_approve(&story, issue).await;
     run_of(&story, "t1", &["succeeded"]).await;
     let approval = approval_of(&story, "t1").await;
     let found = story
@@ -480,9 +468,7 @@ fn tempfile_dir(prefix: &str) -> std::path::PathBuf {
 async fn a_run_whose_runner_died_is_taken_over_when_its_lease_expires() {
     let story = story_with(ForgeKind::Github, &script_agent("sleep 60", 120), POLICY).await;
     let issue = story.issue(MAINTAINER, "Crash", "- [ ] Survive\n").await;
-    story.comment(issue, MAINTAINER, "/ade plan").await;
-    story.until("the plan", |s| s.plan_comment(issue)).await;
-    story.comment(issue, MAINTAINER, "/ade approve").await;
+    plan_and_approve(&story, issue).await;
     let first = run_of(&story, "t1", &["running"]).await;
     let crashed_runner = first.runner.clone();
     let dir = story.config_dir();
