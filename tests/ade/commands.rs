@@ -628,20 +628,23 @@ async fn a_bare_approve_approves_only_the_version_its_author_could_have_seen() {
             .comment(issue, MAINTAINER, &format!("/ade approve {}", &hash[..8]))
             .await;
         // The hash may start with eight digits, which is still a hash (seven or more digits).
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(45);
-        while !story
-            .replies(issue)
-            .iter()
-            .any(|r| r.contains("approved plan v2: it is active."))
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{forge}: `/ade approve {}` did not approve v2; the replies: {:#?}",
-                &hash[..8],
-                story.replies(issue)
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        let approved = crate::support::poll(
+            std::time::Duration::from_secs(45),
+            "v2 approved",
+            || async {
+                story
+                    .replies(issue)
+                    .into_iter()
+                    .find(|r| r.contains("approved plan v2: it is active."))
+            },
+        )
+        .await;
+        assert!(
+            approved.is_some(),
+            "{forge}: `/ade approve {}` did not approve v2; the replies: {:#?}",
+            &hash[..8],
+            story.replies(issue)
+        );
     }
 }
 

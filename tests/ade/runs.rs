@@ -5,6 +5,7 @@
 use super::support::eventually;
 use super::support::runner::{runner_config, script_agent};
 use super::support::story::{MAINTAINER, PATIENCE, REPO, Story};
+pub(crate) use super::support::verify::plan_and_approve;
 use ade::forge::ForgeKind;
 use ade::lifecycle::State;
 use ade::sim::{MergeStyle, SimPull};
@@ -480,20 +481,6 @@ async fn a_run_whose_runner_died_is_taken_over_when_its_lease_expires() {
     assert_ne!(run.runner, crashed_runner, "by the new runner");
     approval_of(&story, "t1").await;
     assert_eq!(all_runs(&story).await.len(), 1);
-}
-
-/// Plans `issue` and approves the plan once it is validated.
-pub(crate) async fn plan_and_approve(story: &Story, issue: i64) {
-    story.comment(issue, MAINTAINER, "/ade plan").await;
-    story
-        .until("the plan", |s| {
-            s.plan_comment(issue).filter(|p| p.contains("· validated"))
-        })
-        .await;
-    // A maintainer reads the plan before approving it: by then ade has recorded the plan as
-    // shown. (A bare approve commented before that is asked which version it means.)
-    story.settle().await;
-    story.comment(issue, MAINTAINER, "/ade approve").await;
 }
 
 /// Waits until the goal's plan comment says the spec is archived (every task merged).

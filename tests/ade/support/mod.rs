@@ -57,7 +57,19 @@ pub async fn start_ade(
 }
 
 /// Polls `check` every 20 ms until it returns `Some`, or panics after `timeout` with `what`.
-pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    poll(timeout, what, check)
+        .await
+        .unwrap_or_else(|| panic!("timed out after {timeout:?} waiting for {what}"))
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, for at most `timeout`; `None` once that has
+/// passed. The wait is recorded under `what` (see [`record_wait`]).
+pub async fn poll<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -67,18 +79,19 @@ where
     loop {
         if let Some(value) = check().await {
             record_wait(what, started.elapsed(), "ok");
-            return value;
+            return Some(value);
         }
         if tokio::time::Instant::now() >= deadline {
             record_wait(what, started.elapsed(), "timed out");
-            panic!("timed out after {timeout:?} waiting for {what}");
+            return None;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
-/// With `ADE_TEST_WAITS` naming a file, appends each wait of a second or more to it (test, what,
-/// seconds, outcome): which steps of which stories slow down when the whole suite runs at once.
+/// With `ADE_TEST_WAITS` naming a file, appends each wait (or whole story) of a second or more to
+/// it (test, what, seconds, outcome): which steps of which stories slow down when the whole suite
+/// runs at once.
 pub fn record_wait(what: &str, took: Duration, outcome: &str) {
     let Some(path) = std::env::var_os("ADE_TEST_WAITS") else {
         return;

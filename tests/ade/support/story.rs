@@ -300,33 +300,17 @@ impl Story {
 
     /// Polls `check` as [`eventually`] does; on a timeout the panic tells where ade stood: its
     /// jobs, runs and the forge's pull requests.
-    pub async fn eventually<T, F, Fut>(&self, timeout: Duration, what: &str, mut check: F) -> T
+    pub async fn eventually<T, F, Fut>(&self, timeout: Duration, what: &str, check: F) -> T
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Option<T>>,
     {
-        let started = tokio::time::Instant::now();
-        let waited = tokio::time::timeout(timeout, async {
-            loop {
-                if let Some(value) = check().await {
-                    return value;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await;
-        match waited {
-            Ok(value) => {
-                super::record_wait(what, started.elapsed(), "ok");
-                value
-            }
-            Err(_) => {
-                super::record_wait(what, timeout, "timed out");
-                panic!(
-                    "timed out after {timeout:?} waiting for {what}\n{}",
-                    self.where_ade_stands().await
-                )
-            }
+        match super::poll(timeout, what, check).await {
+            Some(value) => value,
+            None => panic!(
+                "timed out after {timeout:?} waiting for {what}\n{}",
+                self.where_ade_stands().await
+            ),
         }
     }
 

@@ -538,7 +538,7 @@ pub async fn comment_with(story: &Story, number: i64, text: &str) -> String {
 }
 
 /// Plans `issue` and approves the plan once it is validated.
-async fn plan_and_approve(story: &Story, issue: i64) {
+pub async fn plan_and_approve(story: &Story, issue: i64) {
     story.comment(issue, MAINTAINER, "/ade plan").await;
     story
         .until("the plan", |s| {
