@@ -74,27 +74,30 @@ pub struct StoredDelivery {
     pub outcome: Option<String>,
 }
 
+/// The start of every statement that stores deliveries; the rows' values follow.
+pub(super) const INSERT_DELIVERIES: &str = "INSERT INTO deliveries \
+    (forge, delivery_id, event, event_type, repository, content_type, body, received_at) VALUES ";
+
+/// What makes storing a delivery a second time a no-op.
+pub(super) const UNLESS_STORED: &str = "ON CONFLICT (forge, delivery_id) DO NOTHING";
+
 /// Stores a delivery unless one with the same forge and delivery id exists. Returns the new id,
 /// or `None` for a duplicate.
 pub async fn insert(conn: &mut Conn, delivery: &NewDelivery) -> Result<Option<i64>, StoreError> {
-    let row = sqlx::query(
-        "INSERT INTO deliveries \
-            (forge, delivery_id, event, event_type, repository, content_type, body, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (forge, delivery_id) DO NOTHING \
-         RETURNING id",
-    )
-    .bind(delivery.forge.as_str())
-    .bind(&delivery.delivery_id)
-    .bind(&delivery.event)
-    .bind(delivery.event_type.as_deref())
-    .bind(delivery.repository.as_deref())
-    .bind(&delivery.content_type)
-    .bind(&delivery.body[..])
-    .bind(delivery.received_at)
-    .fetch_optional(conn)
-    .await
-    .context("insert delivery")?;
+    let sql =
+        format!("{INSERT_DELIVERIES}($1, $2, $3, $4, $5, $6, $7, $8) {UNLESS_STORED} RETURNING id");
+    let row = sqlx::query(&sql)
+        .bind(delivery.forge.as_str())
+        .bind(&delivery.delivery_id)
+        .bind(&delivery.event)
+        .bind(delivery.event_type.as_deref())
+        .bind(delivery.repository.as_deref())
+        .bind(&delivery.content_type)
+        .bind(&delivery.body[..])
+        .bind(delivery.received_at)
+        .fetch_optional(conn)
+        .await
+        .context("insert delivery")?;
     row.map(|r| r.try_get::<i64, _>(0))
         .transpose()
         .context("read delivery id")
@@ -113,11 +116,7 @@ pub async fn insert_many(
     const ROWS_PER_STATEMENT: usize = 1_000;
     let mut ids = Vec::with_capacity(batch.len());
     for chunk in batch.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = String::from(
-            "INSERT INTO deliveries \
-             (forge, delivery_id, event, event_type, repository, content_type, body, received_at) \
-             VALUES ",
-        );
+        let mut sql = String::from(INSERT_DELIVERIES);
         for row in 0..chunk.len() {
             if row > 0 {
                 sql.push_str(", ");
@@ -132,9 +131,9 @@ pub async fn insert_many(
             }
             sql.push(')');
         }
-        sql.push_str(
-            " ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id, forge, delivery_id",
-        );
+        sql.push(' ');
+        sql.push_str(UNLESS_STORED);
+        sql.push_str(" RETURNING id, forge, delivery_id");
         let mut query = sqlx::query(&sql);
         for delivery in chunk {
             query = query

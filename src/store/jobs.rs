@@ -81,8 +81,11 @@ pub struct JobRow {
 }
 
 /// The start of every job `INSERT`; [`bind_job`] binds a row's values in this order.
-const INSERT_JOBS: &str = "INSERT INTO jobs \
+pub(super) const INSERT_JOBS: &str = "INSERT INTO jobs \
     (kind, idempotency_key, ordering_key, payload, max_attempts, run_at, created_at) VALUES ";
+
+/// What makes enqueuing a job a second time a no-op.
+pub(super) const UNLESS_ENQUEUED: &str = "ON CONFLICT (idempotency_key) DO NOTHING";
 
 /// Binds one row of [`INSERT_JOBS`] after the values already bound.
 fn bind_job<'q>(
@@ -102,10 +105,7 @@ fn bind_job<'q>(
 
 /// Enqueues a job unless its idempotency key is taken. Returns the new id, or `None`.
 pub async fn enqueue(conn: &mut Conn, job: &NewJob, now: i64) -> Result<Option<i64>, StoreError> {
-    let sql = format!(
-        "{INSERT_JOBS}($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
-    );
+    let sql = format!("{INSERT_JOBS}($1, $2, $3, $4, $5, $6, $7) {UNLESS_ENQUEUED} RETURNING id");
     let row = bind_job(sqlx::query(&sql), job, now)
         .fetch_optional(&mut *conn)
         .await
@@ -205,7 +205,8 @@ pub async fn enqueue_many(conn: &mut Conn, jobs: &[NewJob], now: i64) -> Result<
             sql.push_str(&placeholders.join(", "));
             sql.push(')');
         }
-        sql.push_str(" ON CONFLICT (idempotency_key) DO NOTHING");
+        sql.push(' ');
+        sql.push_str(UNLESS_ENQUEUED);
         let mut query = sqlx::query(&sql);
         for job in chunk {
             query = bind_job(query, job, now);

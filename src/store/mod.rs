@@ -10,6 +10,7 @@ pub mod audit;
 pub mod checks;
 pub mod comments;
 pub mod deliveries;
+pub mod direct;
 pub mod events;
 pub mod goals;
 pub mod jobs;
@@ -81,6 +82,18 @@ pub enum StoreError {
     /// A stored value could not be read back.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
+    /// SQLite refused or failed a statement on the inbox's own connection ([`direct`]).
+    #[error("{what}: {source}")]
+    Direct {
+        /// What the store was doing.
+        what: &'static str,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The store can no longer be reached from where it was asked (the runtime is shutting down).
+    #[error("{0}")]
+    Closed(&'static str),
     /// A caller asked for a move its lifecycle refuses: a bug in ade, never sent to the database.
     #[error(transparent)]
     IllegalMove(#[from] crate::lifecycle::IllegalMove),
@@ -158,6 +171,9 @@ struct Inner {
     write: AnyPool,
     /// Reads go here; the same pool as `write` on PostgreSQL.
     read: AnyPool,
+    /// On SQLite, the database file, for a connection outside the pools ([`direct`]); `None` on
+    /// PostgreSQL and for an in-memory database.
+    sqlite_file: Option<std::path::PathBuf>,
     options: StoreOptions,
     /// Tasks waiting for a write connection right now, so the inbox can see when holding the
     /// SQLite write connection keeps someone waiting.
@@ -182,6 +198,21 @@ pub enum Durability {
     /// run again. A crash of ade alone loses nothing. On SQLite `synchronous = NORMAL` for the
     /// commit; on PostgreSQL `synchronous_commit = off` for the transaction.
     Queue,
+}
+
+/// The turn to write on SQLite: the pool's one write connection, held unused while its holder
+/// writes through its own ([`Store::write_turn`]). Dropping it hands the turn on, from any thread.
+pub struct WriteTurn {
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+    /// The pool takes its connection back on a runtime, which a plain thread lacks.
+    runtime: tokio::runtime::Handle,
+}
+
+impl Drop for WriteTurn {
+    fn drop(&mut self) {
+        let _runtime = self.runtime.enter();
+        drop(self.conn.take());
+    }
 }
 
 /// Counts a task among those waiting for a write connection for as long as it lives.
@@ -216,13 +247,13 @@ impl Store {
     pub async fn connect(options: StoreOptions) -> Result<Store, StoreError> {
         INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
         let backend = Backend::from_url(&options.url)?;
-        let (write, read) = match backend {
+        let (write, read, sqlite_file) = match backend {
             Backend::Sqlite => {
                 let url = sqlite_url(&options.url)?;
                 let write = sqlite_pool(&url, 1).await?;
                 let readers = options.max_connections.clamp(1, 4);
                 let read = sqlite_pool(&url, readers).await?;
-                (write, read)
+                (write, read, sqlite_file(&url)?)
             }
             Backend::Postgres => {
                 let connect =
@@ -233,7 +264,7 @@ impl Store {
                     .connect_with(connect)
                     .await
                     .context("connect to postgres")?;
-                (pool.clone(), pool)
+                (pool.clone(), pool, None)
             }
         };
         Ok(Store {
@@ -241,6 +272,7 @@ impl Store {
                 backend,
                 write,
                 read,
+                sqlite_file,
                 options,
                 waiting_writers: AtomicUsize::new(0),
                 relaxed: AtomicBool::new(false),
@@ -261,6 +293,12 @@ impl Store {
     /// The options the store was opened with (for a PostgreSQL listener connection).
     pub fn options(&self) -> &StoreOptions {
         &self.inner.options
+    }
+
+    /// The SQLite database file, for the inbox's own connection ([`direct`]); `None` on
+    /// PostgreSQL and for an in-memory database.
+    pub fn sqlite_file(&self) -> Option<&std::path::Path> {
+        self.inner.sqlite_file.as_deref()
     }
 
     /// Begins a write transaction whose commit is [`Durability::Synced`]. On SQLite it takes the
@@ -338,6 +376,23 @@ impl Store {
             self.commit_at(&mut conn, durability).await?;
         }
         Ok(conn)
+    }
+
+    /// Waits for the turn to write and holds it, for a writer with a connection of its own
+    /// ([`direct`]): every other write of the process waits meanwhile, as for any holder of the
+    /// write connection.
+    pub async fn write_turn(&self) -> Result<WriteTurn, StoreError> {
+        let _waiting = Waiting::new(&self.inner.waiting_writers);
+        let conn = self
+            .inner
+            .write
+            .acquire()
+            .await
+            .context("wait for the turn to write")?;
+        Ok(WriteTurn {
+            conn: Some(conn),
+            runtime: tokio::runtime::Handle::current(),
+        })
     }
 
     /// Sets SQLite's write connection to commit at `durability`, when it does not already.
@@ -431,6 +486,24 @@ fn sqlite_url(url: &str) -> Result<String, StoreError> {
     }
 }
 
+/// The file an SQLite URL names as sqlx reads it, for a second connection that must open the
+/// very database the pools open: `None` for an in-memory or temporary database, and for settings
+/// a plain read-write open would not honour (another VFS, a read-only or immutable file, a shared
+/// cache).
+fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, StoreError> {
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let plain = query
+        .split('&')
+        .all(|kv| matches!(kv, "" | "mode=rw" | "mode=rwc"));
+    if url.contains(":memory:") || !plain {
+        return Ok(None);
+    }
+    let options =
+        sqlx::sqlite::SqliteConnectOptions::from_str(url).context("parse database url")?;
+    let file = options.get_filename();
+    Ok((!file.as_os_str().is_empty()).then(|| file.to_path_buf()))
+}
+
 async fn sqlite_pool(url: &str, connections: u32) -> Result<AnyPool, StoreError> {
     let connect = AnyConnectOptions::from_str(url).context("parse database url")?;
     AnyPoolOptions::new()
@@ -475,4 +548,36 @@ pub(crate) fn state<S: crate::lifecycle::State>(
     column: usize,
 ) -> Result<S, sqlx::Error> {
     named(row, column, &format!("{} state", S::THING), S::parse)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_file;
+    use std::path::PathBuf;
+
+    #[test]
+    fn the_inbox_opens_its_own_connection_only_to_a_plain_database_file() {
+        let file = |url: &str| sqlite_file(url).unwrap();
+        let data = Some(PathBuf::from("/var/lib/ade/ade.db"));
+        assert_eq!(file("sqlite:///var/lib/ade/ade.db?mode=rwc"), data);
+        assert_eq!(file("sqlite:/var/lib/ade/ade.db"), data);
+        assert_eq!(file("sqlite:///var/lib/ade/ade.db?mode=rw"), data);
+        assert_eq!(
+            file("sqlite:///var/lib/ade/a%3Fb.db?mode=rwc"),
+            Some(PathBuf::from("/var/lib/ade/a?b.db")),
+            "the file as sqlx decodes it"
+        );
+        for other in [
+            "sqlite::memory:",
+            "sqlite://ade.db?mode=memory",
+            "sqlite:?mode=rwc",
+            "sqlite://?mode=rwc",
+            "sqlite://ade.db?mode=ro",
+            "sqlite://ade.db?mode=rwc&vfs=unix-dotfile",
+            "sqlite://ade.db?immutable=true",
+            "sqlite://ade.db?cache=shared",
+        ] {
+            assert_eq!(file(other), None, "{other}");
+        }
+    }
 }

@@ -4,6 +4,8 @@
 use crate::support::databases;
 use ade::forge::ForgeKind;
 use ade::store::deliveries::{self, NewDelivery};
+use ade::store::direct::DirectConn;
+use ade::store::jobs::NewJob;
 use ade::store::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration, StoreError};
 use sqlx::Executor;
 use std::time::Duration;
@@ -224,51 +226,164 @@ async fn migration_1_keys_deliveries_by_forge_and_delivery_id() {
     }
 }
 
+fn delivery(forge: ForgeKind, id: &str, body: &[u8]) -> NewDelivery {
+    NewDelivery {
+        forge,
+        delivery_id: id.into(),
+        event: "issues".into(),
+        event_type: None,
+        repository: Some("acme/widgets".into()),
+        content_type: "application/json".into(),
+        body: body.to_vec(),
+        received_at: 1,
+    }
+}
+
+/// A batch the inbox may get: a delivery stored before ("old"), one delivery id given twice, and
+/// one id shared by two forges.
+fn one_batch() -> [NewDelivery; 5] {
+    [
+        delivery(ForgeKind::Github, "a", b"{\"n\":1}"),
+        delivery(ForgeKind::Github, "old", b"{\"n\":2}"),
+        delivery(ForgeKind::Gitea, "a", b"{\"n\":3}"),
+        delivery(ForgeKind::Github, "a", b"{\"n\":4}"),
+        delivery(ForgeKind::Github, "b", b"{\"n\":5}"),
+    ]
+}
+
+/// What storing [`one_batch`] after "old" (stored as `before`) must come to.
+async fn stored_as_one_batch_should(
+    db: &crate::support::TestDb,
+    conn: &mut ade::store::Conn,
+    before: i64,
+    ids: &[Option<i64>],
+) {
+    assert_eq!(ids.len(), 5, "{}", db.name);
+    assert!(ids[1].is_none() && ids[3].is_none(), "{}: {ids:?}", db.name);
+    let new: Vec<i64> = [ids[0], ids[2], ids[4]].map(Option::unwrap).to_vec();
+    assert!(
+        new.windows(2).all(|w| w[0] < w[1]) && new[0] > before,
+        "{}: ids in arrival order, after the earlier delivery: {ids:?}",
+        db.name
+    );
+    for (id, body) in [
+        (new[0], b"{\"n\":1}"),
+        (new[1], b"{\"n\":3}"),
+        (new[2], b"{\"n\":5}"),
+    ] {
+        let kept = deliveries::get(conn, id).await.unwrap().unwrap();
+        assert_eq!(kept.received.body, body, "{}", db.name);
+        assert_eq!(
+            kept.state,
+            deliveries::DeliveryState::Pending,
+            "{}",
+            db.name
+        );
+    }
+}
+
 #[tokio::test]
 async fn deliveries_of_one_batch_get_their_own_ids_and_a_key_given_twice_is_stored_once() {
     for db in databases().await {
         let store = db.store().await;
-        let delivery = |forge, id: &str, body: &[u8]| NewDelivery {
-            forge,
-            delivery_id: id.into(),
-            event: "issues".into(),
-            event_type: None,
-            repository: Some("acme/widgets".into()),
-            content_type: "application/json".into(),
-            body: body.to_vec(),
-            received_at: 1,
-        };
         let mut conn = store.writer().await.unwrap();
         let before = deliveries::insert(&mut conn, &delivery(ForgeKind::Github, "old", b"{}"))
             .await
             .unwrap()
             .unwrap();
-        let batch = [
-            delivery(ForgeKind::Github, "a", b"{\"n\":1}"),
-            delivery(ForgeKind::Github, "old", b"{\"n\":2}"),
-            delivery(ForgeKind::Gitea, "a", b"{\"n\":3}"),
-            delivery(ForgeKind::Github, "a", b"{\"n\":4}"),
-            delivery(ForgeKind::Github, "b", b"{\"n\":5}"),
-        ];
+        let batch = one_batch();
         let refs: Vec<&NewDelivery> = batch.iter().collect();
         let ids = deliveries::insert_many(&mut conn, &refs).await.unwrap();
-        assert_eq!(ids.len(), 5, "{}", db.name);
-        assert!(ids[1].is_none() && ids[3].is_none(), "{}: {ids:?}", db.name);
-        let new: Vec<i64> = [ids[0], ids[2], ids[4]].map(Option::unwrap).to_vec();
-        assert!(
-            new.windows(2).all(|w| w[0] < w[1]) && new[0] > before,
-            "{}: ids in arrival order, after the earlier delivery: {ids:?}",
-            db.name
-        );
-        for (id, body) in [
-            (new[0], b"{\"n\":1}"),
-            (new[1], b"{\"n\":3}"),
-            (new[2], b"{\"n\":5}"),
-        ] {
-            let kept = deliveries::get(&mut conn, id).await.unwrap().unwrap();
-            assert_eq!(kept.received.body, body, "{}", db.name);
-        }
+        stored_as_one_batch_should(&db, &mut conn, before, &ids).await;
     }
+}
+
+#[tokio::test]
+async fn the_inbox_s_own_sqlite_connection_stores_a_batch_as_the_pool_does() {
+    let db = crate::support::db::sqlite();
+    let store = db.store().await;
+    let mut conn = store.writer().await.unwrap();
+    let before = deliveries::insert(&mut conn, &delivery(ForgeKind::Github, "old", b"{}"))
+        .await
+        .unwrap()
+        .unwrap();
+    drop(conn);
+    let file = store.sqlite_file().expect("an SQLite store names its file");
+    let mut direct = DirectConn::open(file).unwrap();
+    let batch = one_batch();
+    let refs: Vec<&NewDelivery> = batch.iter().collect();
+    let job = |key: &str| NewJob {
+        kind: "delivery".into(),
+        idempotency_key: key.into(),
+        ordering_key: Some("github:acme/widgets".into()),
+        payload: "{}".into(),
+        max_attempts: 3,
+        run_at: 1,
+    };
+
+    let turn = store.write_turn().await.unwrap();
+    let rolled_back = direct.begin().unwrap();
+    rolled_back
+        .insert_deliveries(&[&delivery(ForgeKind::Github, "gone", b"{}")])
+        .unwrap();
+    drop(rolled_back);
+    let tx = direct.begin().unwrap();
+    let ids = tx.insert_deliveries(&refs).unwrap();
+    let jobs = [job("direct:1"), job("direct:2"), job("direct:1")];
+    assert_eq!(
+        tx.enqueue_many(&jobs, 7).unwrap(),
+        2,
+        "a key given twice is one job"
+    );
+    tx.commit().unwrap();
+    drop(turn);
+
+    let mut conn = store.writer().await.unwrap();
+    stored_as_one_batch_should(&db, &mut conn, before, &ids).await;
+    assert!(
+        deliveries::find(&mut conn, ForgeKind::Github, "gone")
+            .await
+            .unwrap()
+            .is_none(),
+        "a transaction dropped without its commit stores nothing"
+    );
+    let row = ade::store::jobs::find(&mut conn, "direct:2")
+        .await
+        .unwrap()
+        .expect("the job is stored");
+    assert_eq!(
+        (
+            row.kind.as_str(),
+            row.state.as_str(),
+            row.max_attempts,
+            row.run_at
+        ),
+        ("delivery", "available", 3, 1)
+    );
+}
+
+#[tokio::test]
+async fn every_other_write_waits_while_the_inbox_holds_the_turn_to_write() {
+    let db = crate::support::db::sqlite();
+    let store = db.store().await;
+    let turn = store.write_turn().await.unwrap();
+    let waiting = tokio::spawn({
+        let store = store.clone();
+        async move { store.writer().await.map(drop) }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!waiting.is_finished(), "a write waits for the turn");
+    assert!(
+        store.writer_wanted(),
+        "the holder of the turn sees the write waiting"
+    );
+    drop(turn);
+    tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the write gets the turn once it is handed on")
+        .unwrap()
+        .unwrap();
+    assert!(!store.writer_wanted());
 }
 
 #[tokio::test]
@@ -576,6 +691,110 @@ async fn migration_12_takes_each_review_once_per_approval_and_keeps_ids_past_ret
         assert!(
             reviews::taken_ids(&mut conn, 1).await.unwrap().is_empty(),
             "{}: gone with its approval",
+            db.name
+        );
+    }
+}
+
+/// Stores `deliveries` through `inbox` all at once, as concurrent webhook requests would.
+async fn store_at_once(
+    inbox: &ade::ingress::Inbox,
+    deliveries: Vec<NewDelivery>,
+) -> Vec<Result<ade::ingress::Stored, String>> {
+    let requests = deliveries.into_iter().map(|delivery| {
+        let inbox = inbox.clone();
+        tokio::spawn(async move {
+            inbox
+                .store(delivery, Some("github:acme/widgets".into()))
+                .await
+                .map_err(|e| e.to_string())
+        })
+    });
+    let mut results = Vec::new();
+    for request in requests.collect::<Vec<_>>() {
+        results.push(request.await.unwrap());
+    }
+    results
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_stores_concurrent_deliveries_once_each_with_their_jobs_on_either_writer() {
+    use ade::ingress::{Inbox, Stored};
+    for db in databases().await {
+        let store = db.store().await;
+        let metrics = std::sync::Arc::new(ade::metrics::Metrics::default());
+        let (inbox, writer) = Inbox::start(store.clone(), ade::jobs::Wake::new(), metrics, 5);
+        assert_eq!(
+            inbox.writes_directly(),
+            db.name == "sqlite",
+            "{}: the writer has its own connection on an SQLite file, and only there",
+            db.name
+        );
+        // 40 deliveries, every fourth one sent twice at the same time.
+        let numbered = |n: usize| {
+            delivery(
+                ForgeKind::Github,
+                &format!("d{n}"),
+                format!("{{\"n\":{n}}}").as_bytes(),
+            )
+        };
+        let mut deliveries: Vec<NewDelivery> = (0..40).map(numbered).collect();
+        deliveries.extend((0..40).step_by(4).map(numbered));
+        let results = store_at_once(&inbox, deliveries).await;
+        let new: Vec<i64> = results
+            .iter()
+            .filter_map(|r| match r {
+                Ok(Stored::New(id)) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        let duplicates = results
+            .iter()
+            .filter(|r| matches!(r, Ok(Stored::Duplicate)))
+            .count();
+        assert_eq!(
+            (new.len(), duplicates),
+            (40, 10),
+            "{}: {results:?}",
+            db.name
+        );
+
+        let mut conn = store.writer().await.unwrap();
+        for id in &new {
+            let kept = deliveries::get(&mut conn, *id).await.unwrap().unwrap();
+            let n = &kept.received.delivery_id[1..];
+            assert_eq!(
+                kept.received.body,
+                format!("{{\"n\":{n}}}").as_bytes(),
+                "{}",
+                db.name
+            );
+            let job = ade::store::jobs::find(&mut conn, &format!("delivery:{id}"))
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{}: delivery {id} has its job", db.name));
+            assert_eq!((job.state.as_str(), job.max_attempts), ("available", 5));
+        }
+        assert_eq!(
+            deliveries::count(&mut conn).await.unwrap(),
+            40,
+            "{}",
+            db.name
+        );
+        drop(conn);
+
+        // A writer whose task is aborted (as a crash test aborts the service) stores nothing more.
+        writer.abort();
+        let _ = writer.await;
+        let late = store_at_once(&inbox, vec![delivery(ForgeKind::Github, "late", b"{}")]).await;
+        assert!(late[0].is_err(), "{}: {late:?}", db.name);
+        let mut conn = store.writer().await.unwrap();
+        assert!(
+            deliveries::find(&mut conn, ForgeKind::Github, "late")
+                .await
+                .unwrap()
+                .is_none(),
+            "{}",
             db.name
         );
     }

@@ -1,26 +1,31 @@
 //! The inbox: stores verified deliveries durably, with group commit.
 //!
 //! Requests queue here; a writer takes every request waiting and stores the lot in one
-//! transaction (the deliveries in one statement, the jobs that will handle them in another), then
-//! answers each. Under load the
+//! transaction (the deliveries, then the jobs that will handle them), then answers each. Under load the
 //! batches grow while a commit is in flight, so one disk flush covers many deliveries; idle, a
 //! batch is one delivery and waits for nobody. No request is answered before its commit returns.
 //!
 //! There is one writer per process, on both backends: it keeps ids in arrival order, which is the
 //! order deliveries of one repository are handled in, and batching already makes one writer
-//! faster than the disk it waits for.
+//! faster than the disk it waits for. On an SQLite file the writer is a thread of its own that
+//! writes through a connection of its own (`direct.rs`); on PostgreSQL it is a task writing
+//! through the pool (`pooled.rs`).
 //!
-//! During a burst the writer keeps its database connection from one batch to the next for at most
-//! [`HOLD`], and for at most [`SHARE`] once another write waits for it; [`SHARE`] says why.
+//! During a burst the writer keeps its turn to write (the pool's write connection) from one batch
+//! to the next for at most [`HOLD`], and for at most [`SHARE`] once another write waits for it;
+//! [`SHARE`] says why.
+
+mod direct;
+mod pooled;
 
 use crate::forge::ForgeKind;
 use crate::jobs::{Job, Wake};
 use crate::metrics::Metrics;
-use crate::store::deliveries::{self, NewDelivery};
-use crate::store::jobs::{self as queue, ClaimedJob};
-use crate::store::{Conn, Context, Store, StoreError};
+use crate::store::Store;
+use crate::store::deliveries::NewDelivery;
+use crate::store::direct::DirectConn;
+use crate::store::jobs::{ClaimedJob, NewJob};
 use serde::{Deserialize, Serialize};
-use sqlx::Connection;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -64,23 +69,22 @@ const MAX_BATCH: usize = 512;
 /// between every two batches, so a burst with nobody else writing keeps it.
 const HOLD: Duration = Duration::from_millis(50);
 
-/// How long the writer keeps the write connection during a burst even while another write waits
-/// for it. On SQLite the job worker writes through that same single connection; once the writer
-/// has held it for `SHARE` and one of the worker's writes waits, the writer hands the connection
-/// back after the batch in progress, and its own next batch queues behind every write waiting by
-/// then. While both are saturated, the inbox gets about `SHARE` of each round and the worker
-/// whatever its waiting writes take, in one go.
+/// How long the writer keeps its turn to write during a burst even while another write waits for
+/// it. On SQLite the job worker writes through the pool's single write connection, the turn the
+/// inbox holds; once the writer has held it for `SHARE` and one of the worker's writes waits, the
+/// writer hands it on after the batch in progress, and its own next batch queues behind every
+/// write waiting by then. While both are saturated, the inbox gets about `SHARE` of each round
+/// and the worker whatever its waiting writes take, in one go.
 ///
 /// Holding it for the whole of [`HOLD`] gave the worker one turn per `HOLD` (about 20 deliveries
 /// handled per second), so a command posted during a burst waited for minutes; handing it over
 /// after every batch gave the worker 40% of the connection, each of its turns one or two writes,
-/// and held the inbox to 0.35–0.38 of SQLite's raw floor. At 5 ms the worker still handles
-/// 114–139 deliveries a second during a saturating burst and the inbox reaches 0.40–0.47
-/// (docs/benchmarks.md, "Against the raw floor").
-const SHARE: Duration = Duration::from_millis(5);
-
-/// The write connection the writer holds during a burst.
-type WriteConn = sqlx::pool::PoolConnection<sqlx::Any>;
+/// and held the inbox to 0.35–0.38 of SQLite's raw floor. Since the inbox writes through its own
+/// connection, a batch takes about 3 ms, and at 5 ms the worker's turns still took a fifth of the
+/// inbox's cycle; at 10 ms the inbox reaches a median 0.7 of the raw floor while the worker
+/// handles 66–76 deliveries a second during a saturating burst and a command still gets its 👀
+/// well within a second (docs/benchmarks.md, "The inbox's own connection").
+const SHARE: Duration = Duration::from_millis(10);
 
 /// What storing a delivery came to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +110,8 @@ struct Pending {
 #[derive(Clone)]
 pub struct Inbox {
     sender: mpsc::Sender<Pending>,
+    /// Whether the writer has a connection of its own (`direct.rs`).
+    direct: bool,
 }
 
 impl Inbox {
@@ -119,14 +125,32 @@ impl Inbox {
         max_attempts: i64,
     ) -> (Inbox, JoinHandle<()>) {
         let (sender, receiver) = mpsc::channel::<Pending>(8 * MAX_BATCH);
-        let writer = Writer {
+        let shared = Shared {
             store,
             wake,
             metrics,
             max_attempts,
-            receiver,
         };
-        (Inbox { sender }, tokio::spawn(writer.run()))
+        let own = shared.store.sqlite_file().map(DirectConn::open);
+        let (writer, direct) = match own {
+            Some(Ok(conn)) => (direct::start(shared, conn, receiver), true),
+            Some(Err(error)) => {
+                tracing::warn!(
+                    %error,
+                    "the inbox writes through the pool: its own connection to the database file \
+                     did not open"
+                );
+                (pooled::start(shared, receiver), false)
+            }
+            None => (pooled::start(shared, receiver), false),
+        };
+        (Inbox { sender, direct }, writer)
+    }
+
+    /// Whether the writer stores through a connection of its own, as it does on an SQLite file,
+    /// rather than through the pool.
+    pub fn writes_directly(&self) -> bool {
+        self.direct
     }
 
     /// Stores one delivery and the job that will handle it; returns once both are durable.
@@ -165,91 +189,22 @@ pub fn ordering_key(
     }
 }
 
-struct Writer {
+/// What both writers work with.
+struct Shared {
     store: Store,
     wake: Wake,
     metrics: Arc<Metrics>,
     max_attempts: i64,
-    receiver: mpsc::Receiver<Pending>,
 }
 
-impl Writer {
-    async fn run(mut self) {
-        while let Some(first) = self.receiver.recv().await {
-            // A burst: keep the write connection from batch to batch while deliveries keep
-            // arriving, for at most HOLD and only while nobody else waits for it, then hand it
-            // back: everyone waiting by then writes before the next batch.
-            let mut conn = None;
-            let held_since = Instant::now();
-            let mut next = Some(first);
-            while let Some(first) = next.take() {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match self.receiver.try_recv() {
-                        Ok(next) => batch.push(next),
-                        Err(_) => break,
-                    }
-                }
-                self.store_batch(&mut conn, batch).await;
-                let held = held_since.elapsed();
-                if held < HOLD && (held < SHARE || !self.store.writer_wanted()) {
-                    next = self.receiver.try_recv().ok();
-                }
-            }
-        }
-    }
-
-    async fn store_batch(&self, conn: &mut Option<WriteConn>, batch: Vec<Pending>) {
-        let results = match self.commit_on(conn, &batch).await {
-            Ok(results) => results.into_iter().map(Ok).collect(),
-            Err(error) if batch.len() > 1 => {
-                // One bad delivery must not fail the others: store each on its own.
-                tracing::warn!(%error, size = batch.len(), "batch commit failed; storing one by one");
-                let mut results = Vec::with_capacity(batch.len());
-                for pending in &batch {
-                    let one = self.commit_on(conn, std::slice::from_ref(pending)).await;
-                    results.push(
-                        one.map(|mut r| r.remove(0))
-                            .map_err(|e| InboxError(e.to_string())),
-                    );
-                }
-                results
-            }
-            Err(error) => vec![Err(InboxError(error.to_string()))],
-        };
-        if results.iter().any(|r| matches!(r, Ok(Stored::New(_)))) {
-            self.wake.notify();
-        }
-        for (pending, result) in batch.into_iter().zip(results) {
-            let _ = pending.reply.send(result);
-        }
-    }
-
-    /// Commits `batch` on the held connection, taking one from the pool first if none is held.
-    /// After a failure the connection goes back to the pool, which checks it before anyone
-    /// uses it again, and the next attempt takes a fresh one.
-    async fn commit_on(
+impl Shared {
+    /// The jobs that will handle the deliveries of `batch` stored under `ids` (`None`: a
+    /// duplicate), what to answer for each, and the time to enqueue them at.
+    fn jobs_for(
         &self,
-        conn: &mut Option<WriteConn>,
         batch: &[Pending],
-    ) -> Result<Vec<Stored>, StoreError> {
-        let held = match conn {
-            Some(held) => held,
-            None => conn.insert(self.store.writer().await?),
-        };
-        let result = self.commit(held, batch).await;
-        if result.is_err() {
-            *conn = None;
-        }
-        result
-    }
-
-    async fn commit(&self, conn: &mut Conn, batch: &[Pending]) -> Result<Vec<Stored>, StoreError> {
-        // A plain (deferred) BEGIN: the first statement is an INSERT, so on SQLite the write lock
-        // is taken at once, as `Store::begin`'s BEGIN IMMEDIATE would.
-        let mut tx = conn.begin().await.context("begin transaction")?;
-        let received: Vec<&NewDelivery> = batch.iter().map(|p| &p.delivery).collect();
-        let ids = deliveries::insert_many(&mut tx, &received).await?;
+        ids: Vec<Option<i64>>,
+    ) -> (Vec<Stored>, Vec<NewJob>, i64) {
         let mut results = Vec::with_capacity(batch.len());
         let mut jobs = Vec::with_capacity(batch.len());
         for (pending, id) in batch.iter().zip(ids) {
@@ -269,9 +224,45 @@ impl Writer {
             .map(|p| p.delivery.received_at)
             .max()
             .unwrap_or_default();
-        queue::enqueue_many(&mut tx, &jobs, now).await?;
-        tx.commit().await.context("commit deliveries")?;
-        self.metrics.inbox_commit(batch.len());
-        Ok(results)
+        (results, jobs, now)
+    }
+
+    /// Answers each request of `batch`, once the workers know there is something new to handle.
+    fn answer(&self, batch: Vec<Pending>, results: Vec<Result<Stored, InboxError>>) {
+        if results.iter().any(|r| matches!(r, Ok(Stored::New(_)))) {
+            self.wake.notify();
+        }
+        for (pending, result) in batch.into_iter().zip(results) {
+            let _ = pending.reply.send(result);
+        }
+    }
+}
+
+/// The requests waiting after `first`, up to [`MAX_BATCH`] in all: what the next transaction
+/// stores.
+fn gather(first: Pending, receiver: &mut mpsc::Receiver<Pending>) -> Vec<Pending> {
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match receiver.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
+/// One stretch of batches during which the writer keeps its turn to write.
+struct Burst(Instant);
+
+impl Burst {
+    fn begin() -> Burst {
+        Burst(Instant::now())
+    }
+
+    /// Whether the writer may store another batch before handing its turn back: for at most
+    /// [`HOLD`], and for at most [`SHARE`] once another write waits for the turn.
+    fn goes_on(&self, store: &Store) -> bool {
+        let held = self.0.elapsed();
+        held < HOLD && (held < SHARE || !store.writer_wanted())
     }
 }
