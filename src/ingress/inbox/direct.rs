@@ -75,8 +75,10 @@ impl Writer {
             if self.stopped.load(Ordering::SeqCst) {
                 return;
             }
-            // Waiting for the turn first lets the batch grow by what arrives meanwhile.
-            let mut turn = self.take_turn().ok();
+            // The burst's clock starts before the wait for the turn, as on the pooled path;
+            // starting it once the turn is held gave the worker's writes the larger share
+            // (docs/benchmarks.md, "The inbox's own connection").
+            let mut turn = None;
             let burst = Burst::begin();
             let mut next = Some(first);
             while let Some(first) = next.take() {
@@ -89,18 +91,16 @@ impl Writer {
         }
     }
 
-    /// Waits for the turn to write. The pool hands it out on the runtime; asking from there
-    /// rather than blocking on its future here gives a plain error, not a panic, once the
-    /// runtime is shutting down.
+    /// Waits for the turn to write, on this thread: a task spawned to wait for it would join
+    /// the pool's queue only once a busy runtime polls it, and the writes of every task polled
+    /// sooner would go first. Once the runtime is shutting down, its timers panic instead of
+    /// waiting; that comes back as an error.
     fn take_turn(&self) -> Result<WriteTurn, StoreError> {
-        let store: Store = self.shared.store.clone();
-        let (give, taken) = oneshot::channel();
-        self.runtime.spawn(async move {
-            let _ = give.send(store.write_turn().await);
-        });
-        taken
-            .blocking_recv()
-            .map_err(|_| StoreError::Closed("the runtime stopped before the turn to write came"))?
+        let store: &Store = &self.shared.store;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.runtime.block_on(store.write_turn())
+        }))
+        .map_err(|_| StoreError::Closed("the runtime stopped before the turn to write came"))?
     }
 
     fn store_batch(&mut self, turn: &mut Option<WriteTurn>, batch: Vec<Pending>) {
