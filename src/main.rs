@@ -68,6 +68,12 @@ enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// API tokens for `/api/v1` (docs/api.md): each is printed once, when made; ade keeps only
+    /// its SHA-256.
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
     /// Repository policy files (`.ade/config.toml`).
     Policy {
         #[command(subcommand)]
@@ -188,6 +194,35 @@ enum SecretsCommand {
         /// Where the key file goes; it must not exist.
         file: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum TokensCommand {
+    /// Make a token and print it (once); it works until it expires or is revoked.
+    Create {
+        /// What the token is for (shown by `ade tokens list`): 1 to 64 printable characters.
+        #[arg(long)]
+        name: String,
+        /// `read` for every GET route; `write` also for the routes that act.
+        #[arg(long, value_enum, default_value = "read")]
+        scope: ScopeArg,
+        /// Days until it expires, 1 to 3650.
+        #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        days: u32,
+    },
+    /// Every token: id, name, scope, when made, when it expires or was revoked, when last used.
+    List,
+    /// Revoke token ID at once: its next request is refused.
+    Revoke {
+        /// The token's id, from `ade tokens list`.
+        id: i64,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ScopeArg {
+    Read,
+    Write,
 }
 
 #[derive(Subcommand)]
@@ -325,6 +360,7 @@ fn main() -> ExitCode {
             Command::Serve => serve(&config).await,
             Command::Migrate => migrate(&config).await,
             Command::Secrets { command } => secrets(&config, command).await,
+            Command::Tokens { command } => tokens(&config, command).await,
             Command::Sim {
                 listen,
                 webhook_url,
@@ -623,6 +659,122 @@ async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result<()>
             }
             SecretsCommand::Keygen { .. } => {
                 unreachable!("handled before the configuration is read")
+            }
+        }
+    }
+    .await;
+    store.close().await;
+    done
+}
+
+/// `ade tokens …`: every change is an audit record.
+async fn tokens(config: &Config, command: TokensCommand) -> anyhow::Result<()> {
+    use ade::store::api_tokens::{self, NewToken, TokenScope};
+    use ade::web::api::token;
+    if let TokensCommand::Create { name, .. } = &command {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            anyhow::bail!("a token's name is 1 to 64 printable characters");
+        }
+    }
+    let store = Store::connect(StoreOptions {
+        url: config.database.url.expose().to_string(),
+        max_connections: 2,
+    })
+    .await
+    .with_context(|| format!("open {}", config.database.redacted_url()))?;
+    store.migrate().await.context("migrate")?;
+    let audit = ade::audit::AuditLog::open(
+        config.audit.clone(),
+        config.audit_masker(),
+        std::sync::Arc::new(ade::clock::SystemClock),
+    )?;
+    let admin = |action: &str, subject: String| {
+        ade::store::audit::Entry::new(
+            ade::clock::unix_ms(),
+            ade::store::audit::ActorKind::Operator,
+            ade::audit::operator(),
+            action,
+            subject,
+            ade::store::audit::Outcome::Ok,
+        )
+    };
+    let done = async {
+        let now = ade::clock::unix_ms();
+        match command {
+            TokensCommand::Create { name, scope, days } => {
+                let name = name.trim();
+                let scope = match scope {
+                    ScopeArg::Read => TokenScope::Read,
+                    ScopeArg::Write => TokenScope::Write,
+                };
+                let secret = token::mint()?;
+                let expires_at = now + i64::from(days) * 86_400_000;
+                let mut conn = store.writer().await?;
+                let id = api_tokens::insert(
+                    &mut conn,
+                    &NewToken {
+                        name,
+                        scope,
+                        hash: &token::hash(&secret),
+                        expires_at,
+                    },
+                    now,
+                )
+                .await?;
+                drop(conn);
+                let entry = admin("admin.tokens.create", format!("api token {id}"))
+                    .with("name", name.to_string())
+                    .with("scope", scope.as_str().to_string())
+                    .with("expires_at", expires_at.to_string());
+                audit.record_now(&store, &[entry]).await?;
+                audit.checkpoint(&store).await?;
+                eprintln!(
+                    "made API token {id} ({name}, {}), expiring in {days} days; it is shown \
+                     this once:",
+                    scope.as_str()
+                );
+                println!("{secret}");
+                Ok(())
+            }
+            TokensCommand::List => {
+                let mut conn = store.reader().await?;
+                let rows = api_tokens::list(&mut conn).await?;
+                if rows.is_empty() {
+                    println!("no API tokens");
+                }
+                for row in rows {
+                    let standing = match row.revoked_at {
+                        Some(at) => format!("revoked {}", ade::clock::rfc3339(at)),
+                        None if row.expires_at <= now => {
+                            format!("expired {}", ade::clock::rfc3339(row.expires_at))
+                        }
+                        None => format!("expires {}", ade::clock::rfc3339(row.expires_at)),
+                    };
+                    let used = row.last_used_at.map_or("never used".to_string(), |at| {
+                        format!("last used {}", ade::clock::rfc3339(at))
+                    });
+                    println!(
+                        "{}\t{}\t{}\tmade {}\t{standing}\t{used}",
+                        row.id,
+                        ade::telemetry::shown(&row.name),
+                        row.scope.as_str(),
+                        ade::clock::rfc3339(row.created_at),
+                    );
+                }
+                Ok(())
+            }
+            TokensCommand::Revoke { id } => {
+                let mut conn = store.writer().await?;
+                if !api_tokens::revoke(&mut conn, id, now).await? {
+                    anyhow::bail!("no API token {id} that is not revoked already");
+                }
+                drop(conn);
+                let entry = admin("admin.tokens.revoke", format!("api token {id}"));
+                audit.record_now(&store, &[entry]).await?;
+                audit.checkpoint(&store).await?;
+                println!("revoked API token {id}");
+                Ok(())
             }
         }
     }

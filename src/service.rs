@@ -213,6 +213,10 @@ impl Service {
                 links: links.clone(),
                 workdir: config.runner.workdir.clone(),
                 files: log_files,
+            }))
+            .merge(web::api::routes(web::api::Api {
+                store: store.clone(),
+                clock: options.clock.clone(),
             }));
         if metrics_listener.is_none() {
             routes = routes.merge(scrape.clone());

@@ -365,3 +365,93 @@ pub async fn open_goals(conn: &mut Conn) -> Result<Vec<OpenGoal>, StoreError> {
     };
     all(conn, query, read, "read open goals").await
 }
+
+/// A goal as a list of goals shows it: the goal and where its newest spec version stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GoalSummary {
+    /// The goal.
+    pub goal: GoalRow,
+    /// When ade first planned it.
+    pub created_at: i64,
+    /// Its newest spec version's number and state; `None` before any was stored.
+    pub newest: Option<(i64, SpecState)>,
+}
+
+/// Which goals a list shows; `None` takes every value.
+#[derive(Clone, Debug, Default)]
+pub struct GoalFilter<'a> {
+    /// Only this forge's.
+    pub forge: Option<ForgeKind>,
+    /// Only this repository's (`owner/name`).
+    pub repository: Option<&'a str>,
+    /// Only those whose newest spec version is in this state.
+    pub state: Option<SpecState>,
+}
+
+/// Up to `limit` goals that pass `filter`, newest first, from the one before goal `before` (or
+/// the newest).
+pub async fn page(
+    conn: &mut Conn,
+    filter: &GoalFilter<'_>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<GoalSummary>, StoreError> {
+    let mut sql = String::from(
+        "SELECT g.id, g.forge, g.repository, g.number, g.title, g.body, g.created_at, \
+                s.version, s.state \
+         FROM goals g \
+         LEFT JOIN specs s ON s.id = (SELECT MAX(n.id) FROM specs n WHERE n.goal = g.id) \
+         WHERE 1 = 1",
+    );
+    let mut next = 0;
+    let mut placeholder = || {
+        next += 1;
+        format!("${next}")
+    };
+    if filter.forge.is_some() {
+        sql.push_str(&format!(" AND g.forge = {}", placeholder()));
+    }
+    if filter.repository.is_some() {
+        sql.push_str(&format!(" AND g.repository = {}", placeholder()));
+    }
+    if filter.state.is_some() {
+        sql.push_str(&format!(" AND s.state = {}", placeholder()));
+    }
+    if before.is_some() {
+        sql.push_str(&format!(" AND g.id < {}", placeholder()));
+    }
+    sql.push_str(&format!(" ORDER BY g.id DESC LIMIT {}", placeholder()));
+    let mut query = sqlx::query(&sql);
+    if let Some(forge) = filter.forge {
+        query = query.bind(forge.as_str());
+    }
+    if let Some(repository) = filter.repository {
+        query = query.bind(repository);
+    }
+    if let Some(state) = filter.state {
+        query = query.bind(state.as_str());
+    }
+    if let Some(before) = before {
+        query = query.bind(before);
+    }
+    let read = |r: &AnyRow| {
+        let version: Option<i64> = r.try_get(7)?;
+        let newest = match version {
+            Some(version) => Some((version, state::<SpecState>(r, 8)?)),
+            None => None,
+        };
+        Ok(GoalSummary {
+            goal: GoalRow {
+                id: r.try_get(0)?,
+                forge: named(r, 1, "forge", ForgeKind::parse)?,
+                repository: named(r, 2, "repository", |name| RepoRef::parse(name, None))?,
+                number: r.try_get(3)?,
+                title: r.try_get(4)?,
+                body: r.try_get(5)?,
+            },
+            created_at: r.try_get(6)?,
+            newest,
+        })
+    };
+    all(conn, query.bind(limit), read, "list goals").await
+}

@@ -60,6 +60,7 @@ migrations![
     (12, "0012", "run_reviews"),
     (13, "0013", "external_waits"),
     (14, "0014", "planner_runs"),
+    (15, "0015", "api_tokens"),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {

@@ -5,6 +5,7 @@
 //! runs on SQLite, and on PostgreSQL when `ADE_TEST_DATABASE_URL` is set. docs/architecture.md says
 //! why this shape was chosen over one implementation per backend.
 
+pub mod api_tokens;
 pub mod approvals;
 pub mod audit;
 pub mod checks;

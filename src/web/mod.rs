@@ -2,6 +2,7 @@
 //! ([`metrics`]), run logs behind signed links ([`logs`]), and the accept loop that serves them
 //! all ([`serve`]).
 
+pub mod api;
 pub mod logs;
 pub mod metrics;
 pub mod serve;

@@ -5,6 +5,7 @@
 mod conformance;
 mod support;
 
+mod api;
 mod audit;
 mod cli;
 mod commands;

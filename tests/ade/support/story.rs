@@ -158,6 +158,11 @@ impl Story {
         self._db.store().await
     }
 
+    /// The URL of the story's database, for an `ade` command run beside the service.
+    pub fn database_url(&self) -> String {
+        self._db.url.clone()
+    }
+
     /// Whether the story's database is PostgreSQL.
     pub fn on_postgres(&self) -> bool {
         self._db.name == "postgres"

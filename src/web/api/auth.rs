@@ -1,0 +1,74 @@
+//! Who may call the API: the bearer of a token `ade tokens create` made, unexpired and not
+//! revoked, with the scope the route needs. Checked on every request, against the database, so
+//! a revoked token stops working at once.
+
+use super::Api;
+use super::error::ApiError;
+use super::token;
+use crate::store::api_tokens::{self, TokenScope};
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+
+/// A caller whose token allows reading: every `GET` route takes one.
+#[derive(Clone, Copy, Debug)]
+pub struct Reader {
+    /// The token's id, for the audit log of what it did.
+    pub token: i64,
+}
+
+/// How often a token's `last_used_at` is written: reads stay reads in between.
+const NOTE_USE_EVERY_MS: i64 = 60_000;
+
+impl FromRequestParts<Api> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Reader, ApiError> {
+        let token = bearer(parts, api, TokenScope::Read).await?;
+        Ok(Reader { token })
+    }
+}
+
+/// Checks the request's bearer token for `needs`; returns the token's id.
+async fn bearer(parts: &Parts, api: &Api, needs: TokenScope) -> Result<i64, ApiError> {
+    let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::unauthorized("an API token is required: Authorization: Bearer ade_…")
+    })?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("the Authorization header is not a bearer token"))?;
+    let presented = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => {
+            return Err(ApiError::unauthorized(
+                "the Authorization header is not a bearer token",
+            ));
+        }
+    };
+    if !token::well_formed(presented) {
+        return Err(ApiError::unauthorized("this is not an ade API token"));
+    }
+    let mut conn = api.store.reader().await?;
+    let row = api_tokens::by_hash(&mut conn, &token::hash(presented))
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("unknown API token"))?;
+    drop(conn);
+    let now = api.clock.now_ms();
+    if row.revoked_at.is_some() {
+        return Err(ApiError::unauthorized("this API token was revoked"));
+    }
+    if row.expires_at <= now {
+        return Err(ApiError::unauthorized("this API token has expired"));
+    }
+    if needs == TokenScope::Write && row.scope != TokenScope::Write {
+        return Err(ApiError::forbidden("this API token may only read"));
+    }
+    if row
+        .last_used_at
+        .is_none_or(|last| now - last >= NOTE_USE_EVERY_MS)
+    {
+        let mut conn = api.store.writer().await?;
+        api_tokens::used(&mut conn, row.id, now).await?;
+    }
+    Ok(row.id)
+}
