@@ -221,7 +221,9 @@ enum TokensCommand {
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum ScopeArg {
+    /// Every GET route.
     Read,
+    /// Every route, the ones that act too.
     Write,
 }
 
@@ -673,7 +675,8 @@ async fn tokens(config: &Config, command: TokensCommand) -> anyhow::Result<()> {
     use ade::web::api::token;
     if let TokensCommand::Create { name, .. } = &command {
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(ade::telemetry::hidden)
+        {
             anyhow::bail!("a token's name is 1 to 64 printable characters");
         }
     }

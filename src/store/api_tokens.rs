@@ -123,14 +123,15 @@ pub async fn revoke(conn: &mut Conn, id: i64, now: i64) -> Result<bool, StoreErr
     .await
 }
 
-/// Notes that token `id` was used at `now`, at most once a minute so that reads stay reads.
-pub async fn used(conn: &mut Conn, id: i64, now: i64) -> Result<(), StoreError> {
+/// Notes that token `id` was used at `now`, unless a use at `not_since` or later is noted already.
+pub async fn used(conn: &mut Conn, id: i64, now: i64, not_since: i64) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE api_tokens SET last_used_at = $1 \
-         WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1 - 60000)",
+         WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
     )
     .bind(now)
     .bind(id)
+    .bind(not_since)
     .execute(conn)
     .await
     .context("note token use")?;

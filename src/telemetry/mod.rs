@@ -36,7 +36,7 @@ pub fn shown(text: &str) -> String {
 
 /// Whether `c` would break a log line or change how the rest of it shows: control characters, line
 /// and paragraph separators, and bidirectional overrides and isolates.
-fn hidden(c: char) -> bool {
+pub fn hidden(c: char) -> bool {
     c.is_control()
         || matches!(
             c,

@@ -123,8 +123,27 @@ async fn a_script_with_a_read_token_follows_a_goal_from_its_plan_to_its_approval
         assert_eq!(task["approval"]["number"], pull.number, "{whole}");
         assert_eq!(task["approval"]["head_sha"], run["head_sha"]);
 
+        // A second plan: the lineage lists the versions oldest first.
+        story.comment(issue, MAINTAINER, "/ade plan").await;
+        let whole = super::support::eventually(
+            super::support::story::PATIENCE,
+            "the second version in the lineage",
+            || async {
+                let whole = read(&story, &format!("/api/v1/goals/{id}"), &token).await;
+                (whole["specs"].as_array().unwrap().len() == 2).then_some(whole)
+            },
+        )
+        .await;
+        assert_eq!(
+            (&whole["specs"][0]["version"], &whole["specs"][1]["version"]),
+            (&1.into(), &2.into()),
+            "{whole}"
+        );
+
         for (query, expected) in [
-            (format!("repository={REPO}&state=active"), 1),
+            // The newest version decides: v2 waits for approval while v1 runs.
+            (format!("repository={REPO}&state=validated"), 1),
+            ("state=active".into(), 0),
             ("state=rejected".into(), 0),
             (format!("forge={}", kind.as_str()), 1),
             ("repository=acme/gadgets".into(), 0),
@@ -143,7 +162,7 @@ async fn a_script_with_a_read_token_follows_a_goal_from_its_plan_to_its_approval
 async fn goals_come_newest_first_a_page_at_a_time_and_the_cursor_reaches_each_once() {
     let story = Story::github().await;
     let mut issues = Vec::new();
-    for n in 1..=5 {
+    for n in 1..=4 {
         let issue = story
             .issue(MAINTAINER, &format!("Goal {n}"), "- [ ] Do it\n")
             .await;
@@ -153,11 +172,13 @@ async fn goals_come_newest_first_a_page_at_a_time_and_the_cursor_reaches_each_on
     }
     let token = token(&story, "pager").await;
     let mut seen = Vec::new();
+    let mut pages = 0;
     let mut path = "/api/v1/goals?limit=2".to_string();
     loop {
         let page = read(&story, &path, &token).await;
+        pages += 1;
         let items = page["items"].as_array().unwrap();
-        assert!(items.len() <= 2, "{page}");
+        assert_eq!(items.len(), 2, "four goals are two full pages: {page}");
         seen.extend(items.iter().map(|g| g["number"].as_i64().unwrap()));
         match page["next"].as_i64() {
             Some(before) => path = format!("/api/v1/goals?limit=2&before={before}"),
@@ -166,6 +187,7 @@ async fn goals_come_newest_first_a_page_at_a_time_and_the_cursor_reaches_each_on
     }
     issues.reverse();
     assert_eq!(seen, issues, "newest first, each once");
+    assert_eq!(pages, 2, "a full last page says there is no next one");
 }
 
 #[tokio::test]
@@ -265,6 +287,9 @@ async fn tokens_that_do_not_work_and_parameters_a_route_does_not_take_are_refuse
         ("/api/v1/goals/123456", 404, "not found"),
         ("/api/v1/goals/not-a-number", 404, "not found"),
         ("/api/v1/nothing/here", 404, "not found"),
+        ("/api/v1/goals/%FF", 404, "not found"),
+        ("/api/v1/goals/+1", 404, "not found"),
+        ("/api/v1/goals/1?x=1", 400, "this route takes no parameters"),
     ] {
         let (got, body) = get(&story, path, Some(&bearer)).await;
         assert_eq!(got, status, "{path}: {body}");
@@ -273,6 +298,16 @@ async fn tokens_that_do_not_work_and_parameters_a_route_does_not_take_are_refuse
             "{path}: {body}"
         );
     }
+
+    let refused = reqwest::Client::new()
+        .delete(format!("http://{}/api/v1/goals", story.ade.addr()))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 405);
+    let body: Value = serde_json::from_str(&refused.text().await.unwrap()).unwrap();
+    assert!(body["error"].is_string(), "{body}");
 
     let actions: Vec<String> = story
         .audit_records()

@@ -188,3 +188,115 @@ async fn sticky_comments_are_recorded_per_marker() {
         );
     }
 }
+
+#[tokio::test]
+async fn goals_page_by_forge_repository_and_newest_state_and_tokens_note_their_use_once_a_minute() {
+    use ade::store::api_tokens::{self, NewToken, TokenScope};
+    use ade::store::goals::{GoalFilter, goal, page};
+    for db in crate::support::databases().await {
+        let store = db.store().await;
+        let mut conn = store.writer().await.unwrap();
+        let mut ids = Vec::new();
+        for (forge, repository, number) in [
+            (ForgeKind::Github, "acme/widgets", 1),
+            (ForgeKind::Gitea, "acme/widgets", 2),
+            (ForgeKind::Github, "acme/gadgets", 3),
+            (ForgeKind::Github, "acme/widgets", 4),
+        ] {
+            ids.push(goal(&mut conn, forge, repository, number, 1).await.unwrap());
+        }
+        let numbers = |goals: Vec<ade::store::goals::GoalSummary>| {
+            goals.iter().map(|g| g.goal.number).collect::<Vec<_>>()
+        };
+        let all = GoalFilter::default();
+        assert_eq!(
+            numbers(page(&mut conn, &all, None, 10).await.unwrap()),
+            [4, 3, 2, 1]
+        );
+        assert_eq!(
+            numbers(page(&mut conn, &all, None, 2).await.unwrap()),
+            [4, 3]
+        );
+        assert_eq!(
+            numbers(page(&mut conn, &all, Some(ids[2]), 2).await.unwrap()),
+            [2, 1]
+        );
+        let widgets_on_github = GoalFilter {
+            forge: Some(ForgeKind::Github),
+            repository: Some("acme/widgets"),
+            state: None,
+        };
+        assert_eq!(
+            numbers(page(&mut conn, &widgets_on_github, None, 10).await.unwrap()),
+            [4, 1],
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            numbers(
+                page(&mut conn, &widgets_on_github, Some(ids[3]), 10)
+                    .await
+                    .unwrap()
+            ),
+            [1]
+        );
+        let active = GoalFilter {
+            state: Some(SpecState::Active),
+            ..GoalFilter::default()
+        };
+        assert!(
+            page(&mut conn, &active, None, 10).await.unwrap().is_empty(),
+            "no spec yet"
+        );
+        assert!(
+            page(&mut conn, &all, None, 10)
+                .await
+                .unwrap()
+                .iter()
+                .all(|g| g.newest.is_none())
+        );
+
+        let id = api_tokens::insert(
+            &mut conn,
+            &NewToken {
+                name: "t",
+                scope: TokenScope::Write,
+                hash: "ab",
+                expires_at: 10_000_000,
+            },
+            1_000,
+        )
+        .await
+        .unwrap();
+        api_tokens::used(&mut conn, id, 100_000, 40_000)
+            .await
+            .unwrap();
+        api_tokens::used(&mut conn, id, 130_000, 70_000)
+            .await
+            .unwrap();
+        let row = api_tokens::by_hash(&mut conn, "ab").await.unwrap().unwrap();
+        assert_eq!(
+            (row.scope, row.last_used_at),
+            (TokenScope::Write, Some(100_000)),
+            "{}",
+            db.name
+        );
+        api_tokens::used(&mut conn, id, 170_000, 110_000)
+            .await
+            .unwrap();
+        let row = api_tokens::by_hash(&mut conn, "ab").await.unwrap().unwrap();
+        assert_eq!(row.last_used_at, Some(170_000));
+        assert!(api_tokens::revoke(&mut conn, id, 200_000).await.unwrap());
+        assert!(
+            !api_tokens::revoke(&mut conn, id, 300_000).await.unwrap(),
+            "once"
+        );
+        assert!(
+            !api_tokens::revoke(&mut conn, id + 100, 300_000)
+                .await
+                .unwrap()
+        );
+        let listed = api_tokens::list(&mut conn).await.unwrap();
+        assert_eq!(listed[0].revoked_at, Some(200_000), "{}", db.name);
+    }
+}

@@ -63,12 +63,16 @@ async fn bearer(parts: &Parts, api: &Api, needs: TokenScope) -> Result<i64, ApiE
     if needs == TokenScope::Write && row.scope != TokenScope::Write {
         return Err(ApiError::forbidden("this API token may only read"));
     }
-    if row
-        .last_used_at
-        .is_none_or(|last| now - last >= NOTE_USE_EVERY_MS)
-    {
-        let mut conn = api.store.writer().await?;
-        api_tokens::used(&mut conn, row.id, now).await?;
+    let not_since = now - NOTE_USE_EVERY_MS;
+    if row.last_used_at.is_none_or(|last| last < not_since) {
+        // Best effort: a busy write connection must not fail a read.
+        let noted = match api.store.writer().await {
+            Ok(mut conn) => api_tokens::used(&mut conn, row.id, now, not_since).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = noted {
+            tracing::warn!(%error, token = row.id, "could not note an API token's use");
+        }
     }
     Ok(row.id)
 }

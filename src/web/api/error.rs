@@ -51,6 +51,14 @@ impl ApiError {
         }
     }
 
+    /// 405: a method the route does not take.
+    pub fn method_not_allowed() -> ApiError {
+        ApiError {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            message: "this route does not take that method".into(),
+        }
+    }
+
     /// 500: ade failed; the details go to ade's log, not to the caller.
     pub fn internal(error: impl std::fmt::Display) -> ApiError {
         tracing::error!(%error, "an API request failed");

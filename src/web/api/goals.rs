@@ -10,6 +10,7 @@ use crate::lifecycle::{SpecState, State as _};
 use crate::store::goals::{self, GoalFilter};
 use crate::store::{approvals, runs, tasks};
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -184,6 +185,7 @@ pub async fn list(
         repository: params.read("repository", "owner/name", |v| {
             crate::forge::RepoRef::parse(v, None).map(|_| v)
         })?,
+        // Compared as the forge spells it: `Acme/Widgets` is not `acme/widgets` here.
         state: params.read("state", "a spec state", SpecState::parse)?,
     };
     let mut conn = api.store.reader().await?;
@@ -213,17 +215,22 @@ pub async fn list(
 pub async fn one(
     State(api): State<Api>,
     _reader: Reader,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Goal>, ApiError> {
     Params::parse(query.as_deref(), &[])?;
-    let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
+    let id: i64 = id
+        .ok()
+        .filter(|Path(id)| id.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|Path(id)| id.parse().ok())
+        .ok_or_else(ApiError::not_found)?;
     let mut conn = api.store.reader().await?;
     let goal = goals::goal_row(&mut conn, id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     let mut specs = Vec::new();
-    for spec in goals::specs(&mut conn, id).await? {
+    // The store lists versions and runs newest first; the lineage reads oldest first.
+    for spec in goals::specs(&mut conn, id).await?.into_iter().rev() {
         let content: Option<crate::spec::Spec> = serde_json::from_str(&spec.content).ok();
         let mut shown = Vec::new();
         for task in tasks::tasks_of(&mut conn, spec.id).await? {
@@ -237,6 +244,7 @@ pub async fn one(
             let runs = runs::runs_of_task(&mut conn, task.id)
                 .await?
                 .into_iter()
+                .rev()
                 .map(|run| Run {
                     id: run.id,
                     attempt: run.attempt,

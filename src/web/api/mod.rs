@@ -28,6 +28,7 @@ pub fn routes(api: Api) -> Router {
     let v1 = Router::new()
         .route("/goals", get(goals::list))
         .route("/goals/{id}", get(goals::one))
-        .fallback(|| async { error::ApiError::not_found() });
+        .fallback(|| async { error::ApiError::not_found() })
+        .method_not_allowed_fallback(|| async { error::ApiError::method_not_allowed() });
     Router::new().nest("/api/v1", v1).with_state(api)
 }

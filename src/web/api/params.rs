@@ -18,10 +18,14 @@ impl Params {
         let mut params = BTreeMap::new();
         for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
             if !known.contains(&name.as_ref()) {
-                return Err(ApiError::bad_request(format!(
-                    "unknown parameter {:?}; this route takes {}",
-                    crate::telemetry::shown(&name),
+                let takes = if known.is_empty() {
+                    "no parameters".to_string()
+                } else {
                     known.join(", ")
+                };
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter {:?}; this route takes {takes}",
+                    crate::telemetry::shown(&name),
                 )));
             }
             if params.insert(name.to_string(), value.to_string()).is_some() {
