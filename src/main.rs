@@ -608,35 +608,14 @@ async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result<()>
         }
         _ => None,
     };
-    let store = Store::connect(StoreOptions {
-        url: config.database.url.expose().to_string(),
-        max_connections: 2,
-    })
-    .await
-    .with_context(|| format!("open {}", config.database.redacted_url()))?;
-    store.migrate().await.context("migrate")?;
+    let (store, audit) = admin_store(config).await?;
     let secrets = SecretStore::new(store.clone(), config.secrets.keys.clone());
-    let audit = ade::audit::AuditLog::open(
-        config.audit.clone(),
-        config.audit_masker(),
-        std::sync::Arc::new(ade::clock::SystemClock),
-    )?;
-    let admin = |action: &str, subject: String| {
-        ade::store::audit::Entry::new(
-            ade::clock::unix_ms(),
-            ade::store::audit::ActorKind::Operator,
-            ade::audit::operator(),
-            action,
-            subject,
-            ade::store::audit::Outcome::Ok,
-        )
-    };
     let done = async {
         match command {
             SecretsCommand::Set { name } => {
                 let value = value.expect("read above");
                 let key_id = secrets.set(&name, &value).await?;
-                let entry = admin("admin.secrets.set", format!("secret {name}"))
+                let entry = admin_entry("admin.secrets.set", format!("secret {name}"))
                     .with("key_id", key_id.to_string());
                 audit.record_now(&store, &[entry]).await?;
                 audit.checkpoint(&store).await?;
@@ -646,7 +625,7 @@ async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result<()>
             SecretsCommand::List => list_secrets(&secrets).await,
             SecretsCommand::Delete { name } => {
                 secrets.delete(&name).await?;
-                let entry = admin("admin.secrets.delete", format!("secret {name}"));
+                let entry = admin_entry("admin.secrets.delete", format!("secret {name}"));
                 audit.record_now(&store, &[entry]).await?;
                 audit.checkpoint(&store).await?;
                 println!("deleted secret {name}");
@@ -654,7 +633,7 @@ async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result<()>
             }
             SecretsCommand::RotateKey => {
                 rotate_key(&secrets, config.secrets.encrypt_run_logs).await?;
-                let entry = admin("admin.secrets.rotate_key", "secret store".into());
+                let entry = admin_entry("admin.secrets.rotate_key", "secret store".into());
                 audit.record_now(&store, &[entry]).await?;
                 audit.checkpoint(&store).await?;
                 Ok(())
@@ -669,17 +648,8 @@ async fn secrets(config: &Config, command: SecretsCommand) -> anyhow::Result<()>
     done
 }
 
-/// `ade tokens …`: every change is an audit record.
-async fn tokens(config: &Config, command: TokensCommand) -> anyhow::Result<()> {
-    use ade::store::api_tokens::{self, NewToken, TokenScope};
-    use ade::web::api::token;
-    if let TokensCommand::Create { name, .. } = &command {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 64 || name.chars().any(ade::telemetry::hidden)
-        {
-            anyhow::bail!("a token's name is 1 to 64 printable characters");
-        }
-    }
+/// The migrated store and the audit log an operator's command changes.
+async fn admin_store(config: &Config) -> anyhow::Result<(Store, ade::audit::AuditLog)> {
     let store = Store::connect(StoreOptions {
         url: config.database.url.expose().to_string(),
         max_connections: 2,
@@ -692,16 +662,33 @@ async fn tokens(config: &Config, command: TokensCommand) -> anyhow::Result<()> {
         config.audit_masker(),
         std::sync::Arc::new(ade::clock::SystemClock),
     )?;
-    let admin = |action: &str, subject: String| {
-        ade::store::audit::Entry::new(
-            ade::clock::unix_ms(),
-            ade::store::audit::ActorKind::Operator,
-            ade::audit::operator(),
-            action,
-            subject,
-            ade::store::audit::Outcome::Ok,
-        )
-    };
+    Ok((store, audit))
+}
+
+/// The audit record of an operator's change, done now.
+fn admin_entry(action: &str, subject: String) -> ade::store::audit::Entry {
+    ade::store::audit::Entry::new(
+        ade::clock::unix_ms(),
+        ade::store::audit::ActorKind::Operator,
+        ade::audit::operator(),
+        action,
+        subject,
+        ade::store::audit::Outcome::Ok,
+    )
+}
+
+/// `ade tokens …`: every change is an audit record.
+async fn tokens(config: &Config, command: TokensCommand) -> anyhow::Result<()> {
+    use ade::store::api_tokens::{self, NewToken, TokenScope};
+    use ade::web::api::token;
+    if let TokensCommand::Create { name, .. } = &command {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(ade::telemetry::hidden)
+        {
+            anyhow::bail!("a token's name is 1 to 64 printable characters");
+        }
+    }
+    let (store, audit) = admin_store(config).await?;
     let done = async {
         let now = ade::clock::unix_ms();
         match command {
@@ -726,7 +713,7 @@ async fn tokens(config: &Config, command: TokensCommand) -> anyhow::Result<()> {
                 )
                 .await?;
                 drop(conn);
-                let entry = admin("admin.tokens.create", format!("api token {id}"))
+                let entry = admin_entry("admin.tokens.create", format!("api token {id}"))
                     .with("name", name.to_string())
                     .with("scope", scope.as_str().to_string())
                     .with("expires_at", expires_at.to_string());
@@ -773,7 +760,7 @@ async fn tokens(config: &Config, command: TokensCommand) -> anyhow::Result<()> {
                     anyhow::bail!("no API token {id} that is not revoked already");
                 }
                 drop(conn);
-                let entry = admin("admin.tokens.revoke", format!("api token {id}"));
+                let entry = admin_entry("admin.tokens.revoke", format!("api token {id}"));
                 audit.record_now(&store, &[entry]).await?;
                 audit.checkpoint(&store).await?;
                 println!("revoked API token {id}");

@@ -294,22 +294,24 @@ pub struct GoalRow {
     pub body: String,
 }
 
+/// Reads a goal from columns 0 to 5: id, forge, repository, number, title, body.
+fn read_goal(r: &AnyRow) -> Result<GoalRow, sqlx::Error> {
+    Ok(GoalRow {
+        id: r.try_get(0)?,
+        forge: named(r, 1, "forge", ForgeKind::parse)?,
+        repository: named(r, 2, "repository", |name| RepoRef::parse(name, None))?,
+        number: r.try_get(3)?,
+        title: r.try_get(4)?,
+        body: r.try_get(5)?,
+    })
+}
+
 /// Goal `id`.
 pub async fn goal_row(conn: &mut Conn, id: i64) -> Result<Option<GoalRow>, StoreError> {
     let query =
         sqlx::query("SELECT id, forge, repository, number, title, body FROM goals WHERE id = $1")
             .bind(id);
-    let read = |r: &AnyRow| {
-        Ok(GoalRow {
-            id: r.try_get(0)?,
-            forge: named(r, 1, "forge", ForgeKind::parse)?,
-            repository: named(r, 2, "repository", |name| RepoRef::parse(name, None))?,
-            number: r.try_get(3)?,
-            title: r.try_get(4)?,
-            body: r.try_get(5)?,
-        })
-    };
-    optional(conn, query, read, "read goal").await
+    optional(conn, query, read_goal, "read goal").await
 }
 
 /// The goal a spec version belongs to.
@@ -319,17 +321,7 @@ pub async fn goal_of_spec(conn: &mut Conn, spec: i64) -> Result<Option<GoalRow>,
          JOIN specs s ON s.goal = g.id WHERE s.id = $1",
     )
     .bind(spec);
-    let read = |r: &AnyRow| {
-        Ok(GoalRow {
-            id: r.try_get(0)?,
-            forge: named(r, 1, "forge", ForgeKind::parse)?,
-            repository: named(r, 2, "repository", |name| RepoRef::parse(name, None))?,
-            number: r.try_get(3)?,
-            title: r.try_get(4)?,
-            body: r.try_get(5)?,
-        })
-    };
-    optional(conn, query, read, "read goal").await
+    optional(conn, query, read_goal, "read goal").await
 }
 
 /// A goal whose plan is open (a version validated or active), as a reconciliation sweep reads it.
@@ -352,14 +344,7 @@ pub async fn open_goals(conn: &mut Conn) -> Result<Vec<OpenGoal>, StoreError> {
     .bind(SpecState::Active.as_str());
     let read = |r: &AnyRow| {
         Ok(OpenGoal {
-            goal: GoalRow {
-                id: r.try_get(0)?,
-                forge: named(r, 1, "forge", ForgeKind::parse)?,
-                repository: named(r, 2, "repository", |name| RepoRef::parse(name, None))?,
-                number: r.try_get(3)?,
-                title: r.try_get(4)?,
-                body: r.try_get(5)?,
-            },
+            goal: read_goal(r)?,
             created_at: r.try_get(6)?,
         })
     };
@@ -441,14 +426,7 @@ pub async fn page(
             None => None,
         };
         Ok(GoalSummary {
-            goal: GoalRow {
-                id: r.try_get(0)?,
-                forge: named(r, 1, "forge", ForgeKind::parse)?,
-                repository: named(r, 2, "repository", |name| RepoRef::parse(name, None))?,
-                number: r.try_get(3)?,
-                title: r.try_get(4)?,
-                body: r.try_get(5)?,
-            },
+            goal: read_goal(r)?,
             created_at: r.try_get(6)?,
             newest,
         })
