@@ -203,7 +203,8 @@ enum TokensCommand {
         /// What the token is for (shown by `ade tokens list`): 1 to 64 printable characters.
         #[arg(long)]
         name: String,
-        /// `read` for every GET route; `write` also for the routes that act.
+        /// `read` or `write`. No route acts yet: today both read everything, and `write` is only
+        /// recorded.
         #[arg(long, value_enum, default_value = "read")]
         scope: ScopeArg,
         /// Days until it expires, 1 to 3650.
@@ -223,7 +224,7 @@ enum TokensCommand {
 enum ScopeArg {
     /// Every GET route.
     Read,
-    /// Every route, the ones that act too.
+    /// Recorded for the routes that act; none exists yet.
     Write,
 }
 

@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 pub enum TokenScope {
     /// Reading every route of `/api/v1`.
     Read,
-    /// Reading, and the routes that act.
+    /// Reading, and the routes that act (none yet: it is recorded, not checked).
     Write,
 }
 

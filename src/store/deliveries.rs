@@ -84,23 +84,7 @@ pub(super) const UNLESS_STORED: &str = "ON CONFLICT (forge, delivery_id) DO NOTH
 /// Stores a delivery unless one with the same forge and delivery id exists. Returns the new id,
 /// or `None` for a duplicate.
 pub async fn insert(conn: &mut Conn, delivery: &NewDelivery) -> Result<Option<i64>, StoreError> {
-    let sql =
-        format!("{INSERT_DELIVERIES}($1, $2, $3, $4, $5, $6, $7, $8) {UNLESS_STORED} RETURNING id");
-    let row = sqlx::query(&sql)
-        .bind(delivery.forge.as_str())
-        .bind(&delivery.delivery_id)
-        .bind(&delivery.event)
-        .bind(delivery.event_type.as_deref())
-        .bind(delivery.repository.as_deref())
-        .bind(&delivery.content_type)
-        .bind(&delivery.body[..])
-        .bind(delivery.received_at)
-        .fetch_optional(conn)
-        .await
-        .context("insert delivery")?;
-    row.map(|r| r.try_get::<i64, _>(0))
-        .transpose()
-        .context("read delivery id")
+    Ok(insert_many(conn, &[delivery]).await?.remove(0))
 }
 
 /// Stores several deliveries in one statement, each unless one with the same forge and delivery

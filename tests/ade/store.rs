@@ -173,16 +173,6 @@ async fn a_database_migrated_by_an_edited_migration_is_refused() {
 async fn migration_1_keys_deliveries_by_forge_and_delivery_id() {
     for db in databases().await {
         let store = db.store().await;
-        let delivery = |forge, id: &str, body: &[u8]| NewDelivery {
-            forge,
-            delivery_id: id.into(),
-            event: "issues".into(),
-            event_type: None,
-            repository: Some("acme/widgets".into()),
-            content_type: "application/json".into(),
-            body: body.to_vec(),
-            received_at: 1,
-        };
         let mut conn = store.writer().await.unwrap();
         let first = deliveries::insert(&mut conn, &delivery(ForgeKind::Github, "d1", b"{\"a\":1}"))
             .await

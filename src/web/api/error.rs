@@ -35,14 +35,6 @@ impl ApiError {
         }
     }
 
-    /// 403: a token whose scope does not allow the route.
-    pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: StatusCode::FORBIDDEN,
-            message: message.into(),
-        }
-    }
-
     /// 404: nothing there (or nothing the caller may know is there).
     pub fn not_found() -> ApiError {
         ApiError {

@@ -233,6 +233,7 @@ pub async fn one(
     for spec in goals::specs(&mut conn, id).await?.into_iter().rev() {
         let content: Option<crate::spec::Spec> = serde_json::from_str(&spec.content).ok();
         let mut shown = Vec::new();
+        // In plan order, as the store keeps them.
         for task in tasks::tasks_of(&mut conn, spec.id).await? {
             let title = content.as_ref().and_then(|content| {
                 content
@@ -285,12 +286,6 @@ pub async fn one(
                 approval,
             });
         }
-        shown.sort_by_key(|task| {
-            content
-                .as_ref()
-                .and_then(|c| c.tasks.iter().position(|t| t.id.as_str() == task.task_id))
-                .unwrap_or(usize::MAX)
-        });
         specs.push(Spec {
             id: spec.id,
             version: spec.version,
