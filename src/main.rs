@@ -681,7 +681,7 @@ fn admin_entry(action: &str, subject: String) -> ade::store::audit::Entry {
 /// `ade tokens …`: every change is an audit record.
 async fn tokens(config: &Config, command: TokensCommand) -> anyhow::Result<()> {
     use ade::store::api_tokens::{self, NewToken, TokenScope};
-    use ade::web::api::token;
+    use ade::web::token;
     if let TokensCommand::Create { name, .. } = &command {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 64 || name.chars().any(ade::telemetry::hidden)
@@ -699,7 +699,7 @@ async fn tokens(config: &Config, command: TokensCommand) -> anyhow::Result<()> {
                     ScopeArg::Read => TokenScope::Read,
                     ScopeArg::Write => TokenScope::Write,
                 };
-                let secret = token::mint()?;
+                let secret = token::mint(token::API)?;
                 let expires_at = now + i64::from(days) * 86_400_000;
                 let mut conn = store.writer().await?;
                 let id = api_tokens::insert(

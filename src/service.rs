@@ -218,11 +218,28 @@ impl Service {
                 store: store.clone(),
                 clock: options.clock.clone(),
             }));
+        let forges = forges(config, &options.clients)?;
+        let signin = web::signin::Signin {
+            store: store.clone(),
+            clock: options.clock.clone(),
+            config: Arc::new(config.web.clone()),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .context("build the sign-in HTTP client")?,
+            audit: audit.clone(),
+        };
+        routes = routes
+            .merge(web::signin::routes::routes(signin.clone()))
+            .merge(web::pages::routes(web::pages::Dashboard {
+                signin,
+                store: store.clone(),
+                forges: forges.clone(),
+            }));
         if metrics_listener.is_none() {
             routes = routes.merge(scrape.clone());
         }
 
-        let forges = forges(config, &options.clients)?;
         let attempts = i64::from(config.jobs.max_attempts);
         let policies = Arc::new(Policies::new(config.policy.clone()));
         let retention = Retention::new(

@@ -61,6 +61,8 @@ pub struct Config {
     pub secrets: crate::secrets::SecretsConfig,
     /// `[metrics]`: the bearer token `/metrics` asks for, and its own address.
     pub metrics: crate::web::MetricsConfig,
+    /// `[web]`: the dashboard's sign-in.
+    pub web: crate::web::WebConfig,
     /// Every file this configuration read a secret from, with the key that named it: what
     /// `ade doctor` checks is readable by its owner alone.
     pub secret_files: Vec<SecretFile>,
@@ -104,6 +106,7 @@ impl Config {
             .iter()
             .chain(&self.gitea.webhook_secrets)
             .chain(&self.gitea.token)
+            .chain(self.web.clients.iter().map(|client| &client.client_secret))
     }
 
     /// The masker every audit record passes through, whichever command writes it: the forge

@@ -24,6 +24,7 @@ pub(super) struct RawConfig {
     pub agents: std::collections::BTreeMap<String, RawAgent>,
     pub secrets: RawSecrets,
     pub metrics: RawMetrics,
+    pub web: RawWeb,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -124,4 +125,18 @@ pub(super) struct RawMetrics {
     pub token: Option<String>,
     pub token_file: Option<String>,
     pub listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a [web] table")]
+pub(super) struct RawWeb {
+    pub public: Option<bool>,
+    pub session_hours: Option<u64>,
+    pub github_client_id: Option<String>,
+    pub github_client_secret: Option<String>,
+    pub github_client_secret_file: Option<String>,
+    pub github_url: Option<String>,
+    pub gitea_client_id: Option<String>,
+    pub gitea_client_secret: Option<String>,
+    pub gitea_client_secret_file: Option<String>,
 }

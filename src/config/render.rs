@@ -133,6 +133,7 @@ impl Config {
             Some(listen) => out.string("listen", &listen.to_string()),
             None => out.unset("listen", "not set, so /metrics is served on server.listen"),
         }
+        out.web(&self.web);
         out.runner(&self.runner);
         for agent in &self.agents {
             out.agent(agent);
@@ -321,6 +322,34 @@ impl Toml {
                 self.0.push_str(&text);
             }
             Err(error) => self.comment(&format!("[policy] cannot be shown: {error}")),
+        }
+    }
+
+    fn web(&mut self, web: &crate::web::WebConfig) {
+        self.section("web");
+        let _ = writeln!(self.0, "public = {}", web.public);
+        self.integer(
+            "session_hours",
+            u128::from(web.session_ttl.as_secs() / 3600),
+        );
+        for forge in [
+            crate::forge::ForgeKind::Github,
+            crate::forge::ForgeKind::Gitea,
+        ] {
+            let name = forge.as_str();
+            match web.client(forge) {
+                Some(client) => {
+                    self.string(&format!("{name}_client_id"), &client.client_id);
+                    self.string(&format!("{name}_client_secret"), REDACTED);
+                }
+                None => self.unset(
+                    &format!("{name}_client_id"),
+                    &format!("not set, so nobody signs in with {name}"),
+                ),
+            }
+        }
+        if let Some(client) = web.client(crate::forge::ForgeKind::Github) {
+            self.string("github_url", &client.web_url);
         }
     }
 

@@ -12,18 +12,19 @@ use super::check::{Check, Origins};
 use super::one_or_many::OneOrMany;
 use super::raw::{
     RawAudit, RawConfig, RawDatabase, RawGitea, RawGithub, RawJobs, RawMetrics, RawReconcile,
-    RawRetention, RawSecrets, RawServer,
+    RawRetention, RawSecrets, RawServer, RawWeb,
 };
 use super::runner;
 use super::{
     Config, ConfigError, DatabaseConfig, GiteaConfig, GithubConfig, JobsConfig, ReconcileConfig,
     Secret, SecretFile, ServerConfig, StorageConfig,
 };
+use crate::forge::ForgeKind;
 use crate::ingress::FailureLimit;
 use crate::retention::RetentionConfig;
 use crate::runner::agent::SecretSource;
 use crate::secrets::{Keyring, MasterKey, SecretsConfig};
-use crate::web::MetricsConfig;
+use crate::web::{MetricsConfig, OAuthClient, WebConfig};
 use std::sync::Arc;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -40,6 +41,10 @@ const DEFAULT_FAILED_SIGNATURES_WINDOW_SECS: u64 = 600;
 const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 const DEFAULT_DATA_DIR: &str = "./ade-data";
 const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
+/// A sign-in lasts a week unless `web.session_hours` says otherwise.
+const DEFAULT_SESSION_HOURS: u64 = 7 * 24;
+/// Longer sessions would outlive most forges' own.
+const MAX_SESSION_HOURS: u64 = 90 * 24;
 /// Shorter leases expire while a healthy worker is between heartbeats.
 const MIN_LEASE_SECS: u64 = 5;
 const DEFAULT_AUDIT_FILE_BYTES: u64 = 64 * 1024 * 1024;
@@ -54,14 +59,18 @@ pub(super) fn resolve(
     let check = Check::new(origins);
     let storage = storage(&check, raw.storage.data_dir)?;
     let mut secret_files = files_named(&raw.github, &raw.gitea, &raw.metrics);
+    secret_files.extend(web_files(&raw.web));
     let github = github(&check, raw.github)?;
     let gitea = gitea(&check, raw.gitea)?;
+    let server = server(&check, raw.server)?;
+    let web = web(&check, raw.web, &server, &github, &gitea)?;
     let forge = ForgeSecrets {
         values: github
             .webhook_secrets
             .iter()
             .chain(&gitea.webhook_secrets)
             .chain(&gitea.token)
+            .chain(web.clients.iter().map(|client| &client.client_secret))
             .map(Secret::expose)
             .collect(),
         files: github
@@ -108,7 +117,6 @@ pub(super) fn resolve(
         // One registered agent is the one tasks run, unless the operator names a default.
         policy.defaults.agents.default = Some(only.name.clone());
     }
-    let server = server(&check, raw.server)?;
     Ok(Config {
         metrics: metrics(&check, raw.metrics, &server)?,
         server,
@@ -125,6 +133,7 @@ pub(super) fn resolve(
         storage,
         secrets,
         secret_files,
+        web,
     })
 }
 
@@ -581,6 +590,186 @@ fn gitea(check: &Check, raw: RawGitea) -> Result<GiteaConfig, ConfigError> {
         token,
         webhook_secrets,
     })
+}
+
+/// The client secret files `[web]` names, before they are read.
+fn web_files(raw: &RawWeb) -> Vec<SecretFile> {
+    [
+        (
+            "web.github_client_secret_file",
+            &raw.github_client_secret_file,
+        ),
+        (
+            "web.gitea_client_secret_file",
+            &raw.gitea_client_secret_file,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(key, path)| {
+        path.as_ref().map(|path| SecretFile {
+            key: key.to_owned(),
+            path: PathBuf::from(path),
+        })
+    })
+    .collect()
+}
+
+/// `[web]`: each forge's sign-in client is whole or absent, and sign-in needs an address the forge
+/// can send browsers back to, over https unless it is this machine's loopback.
+fn web(
+    check: &Check,
+    raw: RawWeb,
+    server: &ServerConfig,
+    github: &GithubConfig,
+    gitea: &GiteaConfig,
+) -> Result<WebConfig, ConfigError> {
+    let hours = check.at_least(
+        "web.session_hours",
+        raw.session_hours.unwrap_or(DEFAULT_SESSION_HOURS),
+        1,
+    )?;
+    if hours > MAX_SESSION_HOURS {
+        return Err(check.invalid(
+            "web.session_hours",
+            format!("must be at most {MAX_SESSION_HOURS} (90 days)"),
+        ));
+    }
+    let mut clients = Vec::new();
+    let github_web_url = match raw.github_url {
+        Some(url) => check.http_url("web.github_url", url)?,
+        None => github_web_url(&github.api_url),
+    };
+    let sides = [
+        (
+            ForgeKind::Github,
+            raw.github_client_id,
+            raw.github_client_secret,
+            raw.github_client_secret_file,
+            Some((github_web_url.clone(), github.api_url.clone())),
+        ),
+        (
+            ForgeKind::Gitea,
+            raw.gitea_client_id,
+            raw.gitea_client_secret,
+            raw.gitea_client_secret_file,
+            gitea
+                .url
+                .as_ref()
+                .map(|url| (url.clone(), format!("{url}/api/v1"))),
+        ),
+    ];
+    for (forge, id, secret, secret_file, urls) in sides {
+        let name = forge.as_str();
+        let secret = match (secret, secret_file) {
+            (Some(_), Some(_)) => {
+                return Err(check.invalid(
+                    &format!("web.{name}_client_secret_file"),
+                    format!("set either web.{name}_client_secret or web.{name}_client_secret_file, not both"),
+                ));
+            }
+            (Some(secret), None) if secret.trim().is_empty() => {
+                return Err(
+                    check.invalid(&format!("web.{name}_client_secret"), "must not be empty")
+                );
+            }
+            (Some(secret), None) => Some(Secret::new(secret.trim())),
+            (None, Some(path)) => Some(token_file(
+                check,
+                &format!("web.{name}_client_secret_file"),
+                &path,
+            )?),
+            (None, None) => None,
+        };
+        let (id, secret) = match (id, secret) {
+            (None, None) => continue,
+            (Some(id), Some(secret)) => (id, secret),
+            (Some(_), None) => {
+                return Err(check.invalid(
+                    &format!("web.{name}_client_secret"),
+                    format!("must be set when web.{name}_client_id is"),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(check.invalid(
+                    &format!("web.{name}_client_id"),
+                    format!("must be set when web.{name}_client_secret is"),
+                ));
+            }
+        };
+        let key = format!("web.{name}_client_id");
+        if id.trim().is_empty() || id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(check.invalid(&key, "must be one word"));
+        }
+        let Some((web_url, api_url)) = urls else {
+            return Err(check.invalid(&key, "needs gitea.url, the instance users sign in on"));
+        };
+        clients.push(OAuthClient {
+            forge,
+            client_id: id,
+            client_secret: secret,
+            web_url,
+            api_url,
+        });
+    }
+    let plain_http = server
+        .public_url
+        .as_deref()
+        .is_some_and(|url| url.to_ascii_lowercase().starts_with("http://"));
+    if let Some(client) = clients.first() {
+        let key = format!("web.{}_client_id", client.forge.as_str());
+        let Some(url) = server.public_url.as_deref() else {
+            return Err(check.invalid(
+                &key,
+                "sign-in needs server.public_url, the address the forge sends users back to",
+            ));
+        };
+        if plain_http && !loopback(url) {
+            return Err(check.invalid(
+                &key,
+                format!("sign-in needs an https server.public_url ({url} would carry sessions in the clear)"),
+            ));
+        }
+    }
+    Ok(WebConfig {
+        public: raw.public.unwrap_or(false),
+        session_ttl: Duration::from_secs(hours * 3600),
+        clients,
+        secure_cookies: !plain_http,
+        public_url: server.public_url.clone(),
+        forge_urls: [(ForgeKind::Github, Some(github_web_url))]
+            .into_iter()
+            .chain([(ForgeKind::Gitea, gitea.url.clone())])
+            .filter_map(|(forge, url)| url.map(|url| (forge, url)))
+            .collect(),
+    })
+}
+
+/// Where GitHub users sign in, from its API root: github.com for api.github.com, the host of an
+/// Enterprise Server's `/api/v3`, else the API root itself (a simulator serves both).
+fn github_web_url(api_url: &str) -> String {
+    if api_url.eq_ignore_ascii_case(DEFAULT_GITHUB_API_URL) {
+        return "https://github.com".to_owned();
+    }
+    api_url
+        .strip_suffix("/api/v3")
+        .unwrap_or(api_url)
+        .to_owned()
+}
+
+/// Whether a URL's host is this machine: browsers treat it as secure without TLS.
+fn loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A file holding exactly one token, named by `key`.

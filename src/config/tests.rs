@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::{Config, ConfigError, Origin};
+use crate::forge::ForgeKind;
 
 /// A folder of its own under the system temp dir, removed when the test ends.
 struct Scratch(PathBuf);
@@ -1104,6 +1105,148 @@ listen = "127.0.0.1:9100"
     let err = load(&path, &[]).unwrap_err();
     assert_eq!(err.key(), Some("metrics.token_file"), "{err}");
     assert!(!err.to_string().contains("second-line"), "{err}");
+}
+
+#[test]
+fn dashboard_sign_in_needs_a_whole_client_and_an_address_to_come_back_to() {
+    let defaults = Config::load(None, env(&[])).unwrap();
+    assert!(!defaults.web.public && defaults.web.clients.is_empty());
+    assert_eq!(defaults.web.session_ttl.as_secs(), 7 * 24 * 3600);
+    assert_has(
+        &defaults.render_redacted(),
+        "[web]\npublic = false\nsession_hours = 168\n# github_client_id: not set, so nobody signs in with github\n",
+    );
+
+    let dir = Scratch::with("web", &[("gitea-secret", "oauth-7c1e\n")]);
+    let path = dir.config(
+        r#"
+[server]
+public_url = "https://ade.example.org"
+
+[github]
+api_url = "https://ghe.example.org/api/v3"
+
+[gitea]
+url = "https://code.example.org"
+
+[web]
+session_hours = 12
+github_client_id = "Iv1.abc"
+github_client_secret = "gh-secret-91"
+gitea_client_id = "5f0e-client"
+gitea_client_secret_file = "{dir}/gitea-secret"
+"#,
+    );
+    let config = load(&path, &[]).unwrap();
+    let web = &config.web;
+    assert_eq!(web.session_ttl.as_secs(), 12 * 3600);
+    assert!(web.secure_cookies);
+    let github = web.client(ForgeKind::Github).unwrap();
+    assert_eq!(
+        (github.web_url.as_str(), github.api_url.as_str()),
+        ("https://ghe.example.org", "https://ghe.example.org/api/v3")
+    );
+    let gitea = web.client(ForgeKind::Gitea).unwrap();
+    assert_eq!(gitea.client_secret.expose(), "oauth-7c1e");
+    assert_eq!(gitea.api_url, "https://code.example.org/api/v1");
+    assert_eq!(
+        web.forge_url(ForgeKind::Gitea),
+        Some("https://code.example.org")
+    );
+    assert!(
+        secret_files(&config)
+            .contains(&("web.gitea_client_secret_file", dir.0.join("gitea-secret")))
+    );
+    let shown = config.render_redacted();
+    assert!(
+        !shown.contains("gh-secret-91") && !shown.contains("oauth-7c1e"),
+        "{shown}"
+    );
+    assert_has(
+        &shown,
+        "github_client_id = \"Iv1.abc\"\ngithub_client_secret = \"<redacted>\"",
+    );
+    assert!(config.audit_masker().covers("gh-secret-91"));
+    assert!(config.audit_masker().covers("oauth-7c1e"));
+
+    let github_com = Config::load(
+        None,
+        env(&[
+            ("ADE_SERVER__PUBLIC_URL", "https://ade.example.org"),
+            ("ADE_WEB__GITHUB_CLIENT_ID", "Ov23li"),
+            ("ADE_WEB__GITHUB_CLIENT_SECRET", "s"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        github_com.web.client(ForgeKind::Github).unwrap().web_url,
+        "https://github.com"
+    );
+    let loopback = Config::load(
+        None,
+        env(&[
+            ("ADE_SERVER__PUBLIC_URL", "http://127.0.0.1:8080"),
+            ("ADE_WEB__GITHUB_CLIENT_ID", "Ov23li"),
+            ("ADE_WEB__GITHUB_CLIENT_SECRET", "s"),
+        ]),
+    )
+    .unwrap();
+    assert!(!loopback.web.secure_cookies, "plain http on loopback");
+
+    let client = [
+        ("ADE_WEB__GITHUB_CLIENT_ID", "Ov23li"),
+        ("ADE_WEB__GITHUB_CLIENT_SECRET", "s"),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut vars: Vec<(&str, &str)> = client.to_vec();
+        vars.extend_from_slice(extra);
+        Config::load(None, env(&vars)).unwrap_err()
+    };
+    let err = with(&[]);
+    assert_eq!(err.key(), Some("web.github_client_id"), "{err}");
+    assert!(err.to_string().contains("server.public_url"), "{err}");
+    let err = with(&[("ADE_SERVER__PUBLIC_URL", "http://ade.example.org")]);
+    assert!(err.to_string().contains("https"), "{err}");
+    let cases = [
+        (
+            "ADE_WEB__GITHUB_CLIENT_ID",
+            "Ov23li",
+            "web.github_client_secret",
+        ),
+        ("ADE_WEB__GITEA_CLIENT_SECRET", "s", "web.gitea_client_id"),
+        ("ADE_WEB__SESSION_HOURS", "0", "web.session_hours"),
+        ("ADE_WEB__SESSION_HOURS", "100000", "web.session_hours"),
+        (
+            "ADE_WEB__GITHUB_CLIENT_SECRET",
+            " ",
+            "web.github_client_secret",
+        ),
+        ("ADE_WEB__PUBLIC", "maybe", "web.public"),
+    ];
+    for (var, value, key) in cases {
+        let err = Config::load(None, env(&[(var, value)])).unwrap_err();
+        assert_eq!(err.key(), Some(key), "{var}={value}: {err}");
+    }
+    let err = Config::load(
+        None,
+        env(&[
+            ("ADE_SERVER__PUBLIC_URL", "https://ade.example.org"),
+            ("ADE_WEB__GITEA_CLIENT_ID", "c"),
+            ("ADE_WEB__GITEA_CLIENT_SECRET", "s"),
+        ]),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("gitea.url"), "{err}");
+    let err = Config::load(
+        None,
+        env(&[
+            ("ADE_SERVER__PUBLIC_URL", "https://ade.example.org"),
+            ("ADE_WEB__GITHUB_CLIENT_ID", "two words"),
+            ("ADE_WEB__GITHUB_CLIENT_SECRET", "s"),
+        ]),
+    )
+    .unwrap_err();
+    assert_eq!(err.key(), Some("web.github_client_id"), "{err}");
 }
 
 #[test]

@@ -9,6 +9,7 @@
 pub mod gitea;
 pub mod github;
 mod http;
+pub(crate) use http::encode_segment;
 mod rest;
 pub mod setup;
 mod wire;
@@ -809,4 +810,13 @@ pub trait Forge: Send + Sync + 'static {
     /// after the git work it was for. A credential that no longer works already counts as
     /// revoked; a forge whose credentials cannot be revoked does nothing.
     async fn revoke_credential(&self, credential: &CloneCredential) -> ForgeResult<()>;
+}
+
+/// Whether `login` has the shape forges give logins: 1 to 100 ASCII letters, digits, `-`, `_`,
+/// `.`, and the brackets of a `name[bot]`. Anything else a forge answers is not trusted as one.
+pub fn valid_login(login: &str) -> bool {
+    (1..=100).contains(&login.len())
+        && login
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'[' | b']'))
 }

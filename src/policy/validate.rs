@@ -396,11 +396,7 @@ fn check_name_error(name: &str) -> Option<String> {
 }
 
 fn login_error(login: &str) -> Option<String> {
-    let ok = (1..=100).contains(&login.len())
-        && login
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'[' | b']'));
-    (!ok).then(|| format!("`{login}` is not a user or team name"))
+    (!crate::forge::valid_login(login)).then(|| format!("`{login}` is not a user or team name"))
 }
 
 fn label_error(label: &str) -> Option<String> {

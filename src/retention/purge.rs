@@ -71,6 +71,7 @@ impl JobHandler for PurgeHandler {
             ] {
                 jobs(ctx, which, cutoff(now, days), now).await?;
             }
+            sessions(ctx, now - SESSION_GRACE_MS, now).await?;
             if config.audit_days > 0 {
                 self.retention
                     .audit
@@ -195,6 +196,21 @@ async fn clear_output(tx: &mut crate::store::Conn, id: i64) -> Result<(), JobErr
     report.remove("agent_reported");
     rows::replace_report(tx, id, &outcome.to_string()).await?;
     Ok(())
+}
+
+/// How long a dashboard session is kept after it expired or ended: long enough to read in the
+/// audit log's company, no longer, since it names who was signed in.
+const SESSION_GRACE_MS: i64 = 24 * 3600 * 1000;
+
+/// Deletes dashboard sessions that expired or ended before `before`.
+async fn sessions(ctx: &JobContext, before: i64, now: i64) -> Result<(), JobError> {
+    let mut tx = ctx.store().begin().await?;
+    let ids = crate::store::web_sessions::purge(&mut tx, before).await?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    records::record(&mut tx, &record(now, "web sessions", "web_sessions", &ids)).await?;
+    ctx.commit(tx).await
 }
 
 /// Deletes `which` jobs that finished before `before`.

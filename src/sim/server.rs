@@ -31,6 +31,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         )),
     };
     let api = api
+        .merge(super::oauth::router())
         .fallback(fallback)
         .layer(middleware::from_fn_with_state(Arc::clone(&sim), traffic));
     Router::new()

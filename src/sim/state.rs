@@ -504,6 +504,11 @@ pub struct State {
     /// Installation access tokens by token.
     #[serde(skip)]
     pub installation_tokens: HashMap<String, IssuedToken>,
+    /// OAuth applications users sign in to.
+    pub oauth_apps: Vec<super::oauth::OAuthApp>,
+    /// OAuth codes handed out and not yet traded, by code.
+    #[serde(skip)]
+    pub oauth_codes: HashMap<String, super::oauth::OAuthCode>,
 }
 
 impl State {

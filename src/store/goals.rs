@@ -371,6 +371,9 @@ pub struct GoalFilter<'a> {
     pub repository: Option<&'a str>,
     /// Only those whose newest spec version is in this state.
     pub state: Option<SpecState>,
+    /// Only these repositories' (`owner/name`): the ones a dashboard viewer may read. An empty
+    /// list passes nothing.
+    pub within: Option<&'a [String]>,
 }
 
 /// Up to `limit` goals that pass `filter`, newest first, from the one before goal `before` (or
@@ -402,6 +405,13 @@ pub async fn page(
     if filter.state.is_some() {
         sql.push_str(&format!(" AND s.state = {}", placeholder()));
     }
+    if let Some(within) = filter.within {
+        if within.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = within.iter().map(|_| placeholder()).collect();
+        sql.push_str(&format!(" AND g.repository IN ({})", marks.join(", ")));
+    }
     if before.is_some() {
         sql.push_str(&format!(" AND g.id < {}", placeholder()));
     }
@@ -415,6 +425,9 @@ pub async fn page(
     }
     if let Some(state) = filter.state {
         query = query.bind(state.as_str());
+    }
+    for repository in filter.within.unwrap_or_default() {
+        query = query.bind(repository.as_str());
     }
     if let Some(before) = before {
         query = query.bind(before);
@@ -432,4 +445,87 @@ pub async fn page(
         })
     };
     all(conn, query.bind(limit), read, "list goals").await
+}
+
+/// Every repository of `forge` that has a goal, in name order: what a dashboard asks the forge
+/// about before it lists goals.
+pub async fn repositories(conn: &mut Conn, forge: ForgeKind) -> Result<Vec<String>, StoreError> {
+    all(
+        conn,
+        sqlx::query("SELECT DISTINCT repository FROM goals WHERE forge = $1 ORDER BY repository")
+            .bind(forge.as_str()),
+        |r| r.try_get(0),
+        "list repositories with goals",
+    )
+    .await
+}
+
+/// How many of a goal's newest version's tasks, their runs and their approvals stand in each
+/// state: what a row of the board shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Tasks by state.
+    pub tasks: std::collections::BTreeMap<String, i64>,
+    /// Runs of those tasks by state.
+    pub runs: std::collections::BTreeMap<String, i64>,
+    /// Approvals of those tasks by state.
+    pub approvals: std::collections::BTreeMap<String, i64>,
+}
+
+/// The [`Tally`] of each of `goals`, by goal id, in three grouped reads.
+pub async fn tallies(
+    conn: &mut Conn,
+    goals: &[i64],
+) -> Result<std::collections::HashMap<i64, Tally>, StoreError> {
+    let mut tallies = std::collections::HashMap::new();
+    if goals.is_empty() {
+        return Ok(tallies);
+    }
+    // Ids are the store's own integers, so they are written into the query as numbers.
+    let ids: Vec<String> = goals.iter().map(i64::to_string).collect();
+    let newest = format!(
+        "SELECT MAX(n.id) FROM specs n WHERE n.goal IN ({}) GROUP BY n.goal",
+        ids.join(", ")
+    );
+    let reads = [
+        (
+            0,
+            "SELECT s.goal, t.state, COUNT(*) FROM tasks t JOIN specs s ON s.id = t.spec",
+        ),
+        (
+            1,
+            "SELECT s.goal, r.state, COUNT(*) FROM runs r JOIN tasks t ON t.id = r.task \
+             JOIN specs s ON s.id = t.spec",
+        ),
+        (
+            2,
+            "SELECT s.goal, a.state, COUNT(*) FROM approvals a JOIN tasks t ON t.id = a.task \
+             JOIN specs s ON s.id = t.spec",
+        ),
+    ];
+    for (kind, select) in reads {
+        let state_column = match kind {
+            0 => "t.state",
+            1 => "r.state",
+            _ => "a.state",
+        };
+        let sql = format!("{select} WHERE s.id IN ({newest}) GROUP BY s.goal, {state_column}");
+        let rows: Vec<(i64, String, i64)> = all(
+            conn,
+            sqlx::query(&sql),
+            |r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)),
+            "tally goals",
+        )
+        .await?;
+        for (goal, state, count) in rows {
+            let tally: &mut Tally = tallies.entry(goal).or_default();
+            let counts = match kind {
+                0 => &mut tally.tasks,
+                1 => &mut tally.runs,
+                _ => &mut tally.approvals,
+            };
+            counts.insert(state, count);
+        }
+    }
+    Ok(tallies)
 }

@@ -61,6 +61,7 @@ migrations![
     (13, "0013", "external_waits"),
     (14, "0014", "planner_runs"),
     (15, "0015", "api_tokens"),
+    (16, "0016", "web_sessions"),
 ];
 
 pub(super) async fn run(store: &Store) -> Result<usize, StoreError> {

@@ -29,6 +29,7 @@ pub mod sticky;
 pub mod tasks;
 pub mod unscanned;
 pub mod verifications;
+pub mod web_sessions;
 
 pub use migrate::{MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration};
 

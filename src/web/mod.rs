@@ -3,10 +3,17 @@
 //! all ([`serve`]).
 
 pub mod api;
+pub mod config;
+pub mod html;
+pub mod lineage;
 pub mod logs;
 pub mod metrics;
+pub mod pages;
 pub mod serve;
+pub mod signin;
+pub mod token;
 
+pub use config::{OAuthClient, WebConfig};
 pub use metrics::MetricsConfig;
 
 use crate::metrics::Metrics;

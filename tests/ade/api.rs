@@ -233,7 +233,7 @@ async fn tokens_that_do_not_work_and_parameters_a_route_does_not_take_are_refuse
     assert_ne!(code, 0, "revoking twice is an error: {err}");
 
     // Expired: stored with its expiry in the past.
-    let expired = ade::web::api::token::mint().unwrap();
+    let expired = ade::web::token::mint(ade::web::token::API).unwrap();
     let store = story.database().await;
     let mut conn = store.writer().await.unwrap();
     ade::store::api_tokens::insert(
@@ -241,7 +241,7 @@ async fn tokens_that_do_not_work_and_parameters_a_route_does_not_take_are_refuse
         &ade::store::api_tokens::NewToken {
             name: "expired",
             scope: ade::store::api_tokens::TokenScope::Read,
-            hash: &ade::web::api::token::hash(&expired),
+            hash: &ade::web::token::hash(&expired),
             expires_at: ade::clock::unix_ms() - 1,
         },
         ade::clock::unix_ms() - 86_400_000,

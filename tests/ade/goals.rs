@@ -225,6 +225,7 @@ async fn goals_page_by_forge_repository_and_newest_state_and_tokens_note_their_u
             forge: Some(ForgeKind::Github),
             repository: Some("acme/widgets"),
             state: None,
+            within: None,
         };
         assert_eq!(
             numbers(page(&mut conn, &widgets_on_github, None, 10).await.unwrap()),
@@ -298,5 +299,126 @@ async fn goals_page_by_forge_repository_and_newest_state_and_tokens_note_their_u
         );
         let listed = api_tokens::list(&mut conn).await.unwrap();
         assert_eq!(listed[0].revoked_at, Some(200_000), "{}", db.name);
+    }
+}
+
+#[tokio::test]
+async fn a_board_reads_only_the_repositories_it_is_given_and_tallies_the_newest_version() {
+    use ade::store::goals::{GoalFilter, goal, page, repositories, tallies};
+    for db in crate::support::databases().await {
+        let store = db.store().await;
+        let mut conn = store.writer().await.unwrap();
+        let widgets = goal(&mut conn, ForgeKind::Github, "acme/widgets", 1, 1)
+            .await
+            .unwrap();
+        let gadgets = goal(&mut conn, ForgeKind::Github, "acme/gadgets", 2, 1)
+            .await
+            .unwrap();
+        goal(&mut conn, ForgeKind::Gitea, "acme/tools", 3, 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            repositories(&mut conn, ForgeKind::Github).await.unwrap(),
+            ["acme/gadgets", "acme/widgets"],
+            "{}",
+            db.name
+        );
+        let readable = vec!["acme/widgets".to_owned()];
+        let within = GoalFilter {
+            forge: Some(ForgeKind::Github),
+            within: Some(&readable),
+            ..GoalFilter::default()
+        };
+        let shown: Vec<i64> = page(&mut conn, &within, None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|g| g.goal.id)
+            .collect();
+        assert_eq!(shown, [widgets], "{}", db.name);
+        let nothing = GoalFilter {
+            within: Some(&[]),
+            ..GoalFilter::default()
+        };
+        assert!(
+            page(&mut conn, &nothing, None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let v1 = goals::insert_spec(&mut conn, &spec(widgets, "{\"v\":1}"), 10)
+            .await
+            .unwrap();
+        let v2 = goals::insert_spec(&mut conn, &spec(widgets, "{\"v\":2}"), 11)
+            .await
+            .unwrap();
+        for (spec, ids) in [
+            (v1.id, vec!["t1".to_owned()]),
+            (v2.id, vec!["t1".to_owned(), "t2".to_owned()]),
+        ] {
+            tasks::insert_tasks(&mut conn, spec, &ids, TaskState::Ready, 12)
+                .await
+                .unwrap();
+        }
+        let tallied = tallies(&mut conn, &[widgets, gadgets]).await.unwrap();
+        assert_eq!(
+            tallied[&widgets].tasks.get("ready"),
+            Some(&2),
+            "{}: the newest version's tasks only",
+            db.name
+        );
+        assert!(!tallied.contains_key(&gadgets), "no spec, no tally");
+        assert!(tallies(&mut conn, &[]).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn sessions_are_found_by_their_hash_end_once_and_go_a_day_after_they_expire() {
+    use ade::store::web_sessions::{self, NewSession};
+    for db in crate::support::databases().await {
+        let store = db.store().await;
+        let mut conn = store.writer().await.unwrap();
+        let new = |hash: &'static str, expires_at| NewSession {
+            hash,
+            forge: ForgeKind::Gitea,
+            login: "mia",
+            csrf: "c",
+            expires_at,
+        };
+        let live = web_sessions::insert(&mut conn, &new("h1", 1_000), 10)
+            .await
+            .unwrap();
+        let old = web_sessions::insert(&mut conn, &new("h2", 100), 10)
+            .await
+            .unwrap();
+        let row = web_sessions::by_hash(&mut conn, "h1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (row.id, row.forge, row.login.as_str(), row.ended_at),
+            (live, ForgeKind::Gitea, "mia", None),
+            "{}",
+            db.name
+        );
+        assert!(
+            web_sessions::by_hash(&mut conn, "nope")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(web_sessions::end(&mut conn, live, 50).await.unwrap());
+        assert!(
+            !web_sessions::end(&mut conn, live, 60).await.unwrap(),
+            "once"
+        );
+        assert_eq!(
+            web_sessions::purge(&mut conn, 40).await.unwrap(),
+            Vec::<i64>::new()
+        );
+        let mut gone = web_sessions::purge(&mut conn, 200).await.unwrap();
+        gone.sort();
+        assert_eq!(gone, [live, old], "{}", db.name);
     }
 }

@@ -10,6 +10,7 @@ mod audit;
 mod cli;
 mod commands;
 mod crash;
+mod dashboard;
 mod demo;
 mod dlp;
 mod doctor;

@@ -259,7 +259,7 @@ pub async fn installation_repos(ctx: Ctx) -> ApiResult {
 /// `GET /user`: the token's own user; installation tokens have none.
 pub async fn current_user(ctx: Ctx) -> ApiResult {
     match &ctx.caller {
-        Caller::User { login } => Ok(Json(json::user_named(&ctx.sim, login)).into_response()),
+        Caller::User { login } => Ok(Json(json::private_user(&ctx.sim, login)).into_response()),
         Caller::Installation { .. } => Err(ctx.error(
             StatusCode::FORBIDDEN,
             "Resource not accessible by integration",

@@ -150,6 +150,45 @@ pub fn user(sim: &Sim, user: &User) -> Value {
     })
 }
 
+/// The signed-in user as `GET /user` shows them to their own token: GitHub's `private-user`.
+pub fn private_user(sim: &Sim, login: &str) -> Value {
+    let user = sim.user_or_ghost(login);
+    let mut value = self::user(sim, &user);
+    let owned = sim
+        .state()
+        .repos
+        .values()
+        .filter(|repo| repo.owner.eq_ignore_ascii_case(login))
+        .count();
+    if let Some(fields) = value.as_object_mut() {
+        for (key, field) in [
+            ("user_view_type", json!("private")),
+            ("name", json!(null)),
+            ("company", json!(null)),
+            ("blog", json!("")),
+            ("location", json!(null)),
+            ("email", json!(null)),
+            ("hireable", json!(null)),
+            ("bio", json!(null)),
+            ("public_repos", json!(0)),
+            ("public_gists", json!(0)),
+            ("followers", json!(0)),
+            ("following", json!(0)),
+            ("created_at", json!(rfc3339(user.created_at))),
+            ("updated_at", json!(rfc3339(user.created_at))),
+            ("private_gists", json!(0)),
+            ("total_private_repos", json!(owned)),
+            ("owned_private_repos", json!(owned)),
+            ("disk_usage", json!(0)),
+            ("collaborators", json!(0)),
+            ("two_factor_authentication", json!(false)),
+        ] {
+            fields.insert(key.to_owned(), field);
+        }
+    }
+    value
+}
+
 /// A user by login.
 pub fn user_named(sim: &Sim, login: &str) -> Value {
     user(sim, &sim.user_or_ghost(login))

@@ -32,7 +32,7 @@ impl Drop for Simulator {
     }
 }
 
-fn random_hex(len: usize) -> String {
+pub(super) fn random_hex(len: usize) -> String {
     (0..len)
         .map(|_| char::from_digit(fastrand::u32(..16), 16).expect("a hex digit"))
         .collect()

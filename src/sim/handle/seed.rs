@@ -50,6 +50,18 @@ impl Simulator {
         }
     }
 
+    /// Registers an OAuth application that sends users back to `redirect_uri`; returns its
+    /// client id and secret.
+    pub fn add_oauth_app(&self, redirect_uri: &str) -> crate::sim::OAuthApp {
+        let app = crate::sim::OAuthApp {
+            client_id: format!("sim-{}", random_hex(20)),
+            client_secret: random_hex(40),
+            redirect_uri: redirect_uri.to_owned(),
+        };
+        self.sim.state().oauth_apps.push(app.clone());
+        app
+    }
+
     /// Creates a repository (a bare git repository with the files committed on the default
     /// branch by the owner, who is created if unknown).
     pub async fn create_repo(&self, new: NewRepo) -> anyhow::Result<SimRepo> {

@@ -4,8 +4,8 @@
 
 use super::Api;
 use super::error::ApiError;
-use super::token;
 use crate::store::api_tokens;
+use crate::web::token;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
@@ -46,7 +46,7 @@ async fn bearer(parts: &Parts, api: &Api) -> Result<i64, ApiError> {
             ));
         }
     };
-    if !token::well_formed(presented) {
+    if !token::well_formed(token::API, presented) {
         return Err(ApiError::unauthorized("this is not an ade API token"));
     }
     let mut conn = api.store.reader().await?;

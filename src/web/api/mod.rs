@@ -1,12 +1,11 @@
 //! The REST API under `/api/v1` (docs/api.md): ade's goals with their spec versions, tasks, runs
 //! and approvals, as JSON, for scripts and dashboards. Every request carries a bearer token that
-//! `ade tokens create` made ([`auth`], [`token`]); lists come newest first, a page at a time.
+//! `ade tokens create` made ([`auth`], [`crate::web::token`]); lists come newest first, a page at a time.
 
 pub mod auth;
 pub mod error;
 pub mod goals;
 pub mod params;
-pub mod token;
 
 use crate::clock::Clock;
 use crate::store::Store;

@@ -1,5 +1,6 @@
 //! Test plumbing: databases to run on, a running ade, and a forge that sends it webhooks.
 
+pub mod browser;
 pub mod conformance;
 pub mod db;
 pub mod forge;

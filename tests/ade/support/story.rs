@@ -111,10 +111,61 @@ impl Story {
         tweak: impl FnOnce(&mut ade::config::Config, &std::path::Path),
         clients: ClientOptions,
     ) -> Story {
+        Story::start_full(db, kind, forgejo, files, tweak, clients, |_, _| {}).await
+    }
+
+    /// A story whose ade serves its dashboard at a known loopback address, with sign-in through
+    /// an OAuth application registered on the simulator; `public` opens reading to everyone.
+    pub async fn with_dashboard(kind: ForgeKind, forgejo: bool, public: bool) -> Story {
+        Story::start_full(
+            db::sqlite(),
+            kind,
+            forgejo,
+            &[],
+            |_, _| {},
+            clients(),
+            move |config, sim| {
+                let port = std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|listener| listener.local_addr())
+                    .expect("a free port")
+                    .port();
+                let base = format!("http://127.0.0.1:{port}");
+                config.server.listen = format!("127.0.0.1:{port}").parse().unwrap();
+                config.server.public_url = Some(base.clone());
+                let app = sim.add_oauth_app(&format!("{base}/signin/{kind}/callback"));
+                config.web = ade::web::WebConfig {
+                    public,
+                    clients: vec![ade::web::OAuthClient {
+                        forge: kind,
+                        client_id: app.client_id,
+                        client_secret: Secret::new(app.client_secret),
+                        web_url: sim.url().to_owned(),
+                        api_url: sim.api_url(),
+                    }],
+                    secure_cookies: false,
+                    public_url: Some(base),
+                    forge_urls: vec![(kind, sim.url().to_owned())],
+                    ..ade::web::WebConfig::default()
+                };
+            },
+        )
+        .await
+    }
+
+    async fn start_full(
+        db: TestDb,
+        kind: ForgeKind,
+        forgejo: bool,
+        files: &[(&str, &str)],
+        tweak: impl FnOnce(&mut ade::config::Config, &std::path::Path),
+        clients: ClientOptions,
+        site: impl FnOnce(&mut ade::config::Config, &Simulator),
+    ) -> Story {
         let seeded = Seeded::start(&db, kind, forgejo, files).await;
         let mut config = super::config(&db);
         tweak(&mut config, &db.dir);
         seeded.configure(&mut config);
+        site(&mut config, &seeded.sim);
         let Seeded {
             sim,
             bot,
@@ -190,6 +241,11 @@ impl Story {
     /// Every audit record ade wrote so far, in chain order.
     pub fn audit_records(&self) -> Vec<serde_json::Value> {
         audit_records_in(&self.config_dir().join("audit"))
+    }
+
+    /// Where ade's dashboard is reached, when the story set it.
+    pub fn ade_public_url(&self) -> Option<String> {
+        self.config.server.public_url.clone()
     }
 
     /// The forge the story plays.

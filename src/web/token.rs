@@ -1,26 +1,30 @@
-//! API tokens as their bearers hold them: `ade_` and 43 characters of base64url, 256 random
-//! bits. ade keeps only their SHA-256 ([`hash`]); the token itself is printed once, by
-//! `ade tokens create`.
+//! Bearer secrets as their holders keep them: a prefix naming the kind, then 43 characters of
+//! base64url, 256 random bits. API tokens (`ade_`, printed once by `ade tokens create`) and
+//! dashboard session cookies (`ades_`) are both made here; ade keeps only their SHA-256
+//! ([`hash`]).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::rand::{SecureRandom, SystemRandom};
 use sha2::{Digest, Sha256};
 
-/// What every token starts with, so that one pasted in the wrong place is recognisable (and
+/// What every API token starts with, so that one pasted in the wrong place is recognisable (and
 /// secret scanners can be taught it).
-pub const PREFIX: &str = "ade_";
+pub const API: &str = "ade_";
 
-/// Characters after [`PREFIX`].
+/// What every session cookie starts with.
+pub const SESSION: &str = "ades_";
+
+/// Characters after the prefix.
 const BODY_LEN: usize = 43;
 
-/// A new token, from the operating system's random generator.
-pub fn mint() -> Result<String, TokenError> {
+/// A new token starting with `prefix`, from the operating system's random generator.
+pub fn mint(prefix: &str) -> Result<String, TokenError> {
     let mut bytes = [0u8; 32];
     SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| TokenError::NoRandomness)?;
-    Ok(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+    Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)))
 }
 
 /// The SHA-256 of a token, in hex: what the store keeps and looks tokens up by. A token carries
@@ -29,9 +33,9 @@ pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Whether `text` has the shape of a token, checked before any lookup.
-pub fn well_formed(text: &str) -> bool {
-    text.strip_prefix(PREFIX).is_some_and(|body| {
+/// Whether `text` has the shape of a token starting with `prefix`, checked before any lookup.
+pub fn well_formed(prefix: &str, text: &str) -> bool {
+    text.strip_prefix(prefix).is_some_and(|body| {
         body.len() == BODY_LEN
             && body
                 .bytes()
@@ -53,9 +57,14 @@ mod tests {
 
     #[test]
     fn minted_tokens_are_well_formed_distinct_and_hashed_as_sha256() {
-        let one = mint().unwrap();
-        let two = mint().unwrap();
-        assert!(well_formed(&one) && well_formed(&two), "{one} {two}");
+        let one = mint(API).unwrap();
+        let two = mint(API).unwrap();
+        assert!(
+            well_formed(API, &one) && well_formed(API, &two),
+            "{one} {two}"
+        );
+        let session = mint(SESSION).unwrap();
+        assert!(well_formed(SESSION, &session) && !well_formed(API, &session));
         assert_ne!(one, two);
         assert_eq!(hash(&one).len(), 64);
         assert_eq!(
@@ -75,9 +84,10 @@ mod tests {
             "ade_0123456789012345678901234567890123456789 12",
             "ade_01234567890123456789012345678901234567890é",
         ] {
-            assert!(!well_formed(text), "{text:?}");
+            assert!(!well_formed(API, text), "{text:?}");
         }
         assert!(well_formed(
+            API,
             "ade_0123456789012345678901234567890123456789-_a"
         ));
     }

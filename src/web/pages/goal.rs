@@ -1,0 +1,76 @@
+//! `GET /goals/{id}`: a goal's lineage (the same read model as `/api/v1/goals/{id}`): its spec
+//! versions newest first, each version's tasks with their approval and every run, each linking
+//! to the forge.
+
+use super::Dashboard;
+use super::sight::sees;
+use crate::web::html;
+use crate::web::lineage::{self, Goal};
+use crate::web::signin::Viewer;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct GoalPage {
+    #[serde(flatten)]
+    header: super::Header,
+    goal: Goal,
+    link: Option<String>,
+    /// The forge's address of the repository's pull requests, which a number follows.
+    pulls_link: Option<String>,
+}
+
+/// `GET /goals/{id}`.
+pub async fn goal(
+    State(dashboard): State<Dashboard>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(id) = id
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| id.parse::<i64>().ok())
+        .flatten()
+    else {
+        return super::not_found();
+    };
+    let read = async {
+        let mut conn = dashboard.store.reader().await?;
+        lineage::read(&mut conn, id).await
+    };
+    let goal = match read.await {
+        Ok(Some(goal)) => goal,
+        Ok(None) => return super::not_found(),
+        Err(error) => return super::unavailable(error),
+    };
+    let Some(forge) = crate::forge::ForgeKind::parse(&goal.forge) else {
+        return super::not_found();
+    };
+    match sees(&dashboard, &viewer, forge, &goal.repository).await {
+        Ok(true) => {}
+        Ok(false) => return super::not_found(),
+        Err(why) => return super::forge_unsure(&why),
+    }
+    let repository = crate::forge::RepoRef::parse(&goal.repository, None);
+    let link = repository
+        .as_ref()
+        .and_then(|repo| dashboard.forge_link(forge, repo, goal.number));
+    let pulls = match forge {
+        crate::forge::ForgeKind::Github => "pull",
+        crate::forge::ForgeKind::Gitea => "pulls",
+    };
+    let pulls_link = link.as_ref().and_then(|link| {
+        link.rsplit_once("/issues/")
+            .map(|(base, _)| format!("{base}/{pulls}"))
+    });
+    html::page(
+        "goal.html",
+        GoalPage {
+            header: dashboard.header(&viewer),
+            goal,
+            link,
+            pulls_link,
+        },
+    )
+}

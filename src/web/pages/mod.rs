@@ -1,0 +1,122 @@
+//! The dashboard's pages (docs/dashboard.md): the goals board at `/` and each goal's lineage at
+//! `/goals/{id}`, server-rendered, readable without JavaScript. Every page asks [`sight`] what
+//! its viewer may see before it reads a goal; a goal the viewer may not see is answered as one
+//! that does not exist.
+
+pub mod board;
+pub mod goal;
+pub mod sight;
+
+use crate::coordinator::writes::Forges;
+use crate::forge::{ForgeKind, RepoRef};
+use crate::store::Store;
+use crate::web::html;
+use crate::web::signin::{Signin, Viewer};
+use axum::Router;
+use axum::extract::FromRef;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use serde::Serialize;
+
+/// What the pages read.
+#[derive(Clone)]
+pub struct Dashboard {
+    /// Who is looking.
+    pub signin: Signin,
+    /// Goals, runs and approvals.
+    pub store: Store,
+    /// The forges, asked what each viewer reads.
+    pub forges: Forges,
+}
+
+impl FromRef<Dashboard> for Signin {
+    fn from_ref(dashboard: &Dashboard) -> Signin {
+        dashboard.signin.clone()
+    }
+}
+
+/// `/`, `/goals/{id}` and the stylesheet.
+pub fn routes(dashboard: Dashboard) -> Router {
+    Router::new()
+        .route("/", get(board::board))
+        .route("/goals/{id}", get(goal::goal))
+        .route("/assets/ade.css", get(html::stylesheet))
+        .with_state(dashboard)
+}
+
+/// What every page's header shows of its viewer.
+#[derive(Serialize)]
+pub struct Header {
+    /// The signed-in user; `None` on a public dashboard read without signing in.
+    pub viewer: Option<HeaderUser>,
+    /// Whether to offer signing in.
+    pub signin: bool,
+}
+
+/// A signed-in user as the header shows them.
+#[derive(Serialize)]
+pub struct HeaderUser {
+    /// Their login.
+    pub login: String,
+    /// Their forge.
+    pub forge: &'static str,
+    /// The token the sign-out form carries.
+    pub csrf: String,
+}
+
+impl Dashboard {
+    /// The header for `viewer`.
+    pub fn header(&self, viewer: &Viewer) -> Header {
+        Header {
+            viewer: viewer.user().map(|user| HeaderUser {
+                login: user.login.clone(),
+                forge: user.forge.as_str(),
+                csrf: user.csrf.clone(),
+            }),
+            signin: !self.signin.config.clients.is_empty(),
+        }
+    }
+
+    /// The forge's page of issue or pull request `number`, when the forge's address is known.
+    pub fn forge_link(
+        &self,
+        forge: ForgeKind,
+        repository: &RepoRef,
+        number: i64,
+    ) -> Option<String> {
+        let base = self.signin.config.forge_url(forge)?;
+        let owner = crate::forge::encode_segment(&repository.owner);
+        let name = crate::forge::encode_segment(&repository.name);
+        Some(format!("{base}/{owner}/{name}/issues/{number}"))
+    }
+}
+
+/// The answer for a page the viewer may not see or that does not exist: the same, so that a
+/// page cannot be probed.
+pub fn not_found() -> Response {
+    html::message(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is no such page, or it belongs to a repository you cannot read.",
+    )
+}
+
+/// The answer when the forge could not say what the viewer reads.
+pub fn forge_unsure(why: &str) -> Response {
+    html::message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The forge did not answer",
+        &format!("ade could not ask the forge whether you may read this repository: {why}"),
+    )
+}
+
+/// The answer when the database cannot be read.
+pub fn unavailable(error: crate::store::StoreError) -> Response {
+    tracing::error!(%error, "a dashboard page could not read the database");
+    html::message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Try again shortly",
+        "ade cannot read its database just now.",
+    )
+}

@@ -1,0 +1,426 @@
+//! The dashboard: a maintainer signs in with the forge and follows a goal from the board to its
+//! lineage; a user sees only what the forge lets them read, and loses it on the next request when
+//! the forge takes it away; sign-in refuses what did not come from the browser's own sign-in or
+//! from the forge; signing out needs the session's CSRF token; hostile issue text reaches pages
+//! escaped; an operator may make reading public. On GitHub, Gitea and Forgejo alike.
+
+use super::support::browser::Browser;
+use super::support::story::{MAINTAINER, REPO, Story, WRITER};
+use ade::forge::{ForgeKind, Permission};
+use ade::sim::{Fault, FaultRule};
+
+const GOAL: &str = "Add a --dry-run flag";
+const CHECKLIST: &str = "We want a dry run.\n\n\
+- [ ] Parse the flag\n\
+- [ ] Skip writes when it is set (after 1)\n\
+- [ ] Document it (after 1, 2)\n";
+
+/// Every forge the dashboard signs in with, as (kind, Forgejo?).
+const FORGES: [(ForgeKind, bool); 3] = [
+    (ForgeKind::Github, false),
+    (ForgeKind::Gitea, false),
+    (ForgeKind::Gitea, true),
+];
+
+/// A story with a planned goal; returns the issue number.
+async fn planned(story: &Story, title: &str, body: &str) -> i64 {
+    let issue = story.issue(WRITER, title, body).await;
+    story.comment(issue, MAINTAINER, "/ade plan").await;
+    story.until("the plan", |s| s.plan_comment(issue)).await;
+    story.settle().await;
+    issue
+}
+
+/// The first goal page the board links to.
+fn first_goal_link(board: &str) -> String {
+    let at = board
+        .find("href=\"/goals/")
+        .expect("the board links a goal");
+    let rest = &board[at + 6..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+fn audit_actions(story: &Story, action: &str) -> Vec<serde_json::Value> {
+    story
+        .audit_records()
+        .into_iter()
+        .filter(|r| r["action"] == action)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_maintainer_signs_in_with_the_forge_and_follows_a_goal_from_the_board_to_its_lineage() {
+    for (kind, forgejo) in FORGES {
+        let story = Story::with_dashboard(kind, forgejo, false).await;
+        let issue = planned(&story, GOAL, CHECKLIST).await;
+        let mut browser = Browser::new(&story);
+
+        let first = browser.get("/").await;
+        assert_eq!(first.status, 303, "{kind}: nobody signed in");
+        assert_eq!(first.location.as_deref(), Some("/signin?to=%2F"));
+        let choose = browser.get("/signin?to=%2F").await;
+        assert!(
+            choose
+                .body
+                .contains(&format!("id=\"signin-{}\"", kind.as_str())),
+            "{}",
+            choose.body
+        );
+
+        let fields = browser.start_sign_in(kind.as_str()).await;
+        let back = browser
+            .decide(&story, &fields, MAINTAINER, "authorize")
+            .await;
+        let callback = browser.get(back.location.as_deref().unwrap()).await;
+        assert_eq!(callback.status, 303, "{kind}: {}", callback.body);
+        assert_eq!(callback.location.as_deref(), Some("/"));
+        let session = callback
+            .set_cookies
+            .iter()
+            .find(|c| c.starts_with("ade_session=ades_"))
+            .expect("a session cookie");
+        for flag in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(session.contains(flag), "{kind}: {flag} in {session}");
+        }
+        assert!(
+            !session.contains("Secure"),
+            "plain http on loopback sets no Secure"
+        );
+
+        let board = browser.get("/").await;
+        assert_eq!(board.status, 200);
+        for expected in [
+            GOAL,
+            "v1",
+            "validated",
+            "acme/widgets",
+            MAINTAINER,
+            "id=\"signout\"",
+        ] {
+            assert!(
+                board.body.contains(expected),
+                "{kind}: {expected:?} on the board:\n{}",
+                board.body
+            );
+        }
+        let issue_link = format!("{}/acme/widgets/issues/{issue}", story.sim.url());
+        assert!(board.body.contains(&issue_link), "{kind}: {issue_link}");
+
+        let goal = browser.get(&first_goal_link(&board.body)).await;
+        assert_eq!(goal.status, 200);
+        for expected in [
+            "Version 1",
+            "t1",
+            "Parse the flag",
+            "Document it",
+            "We want a dry run.",
+        ] {
+            assert!(
+                goal.body.contains(expected),
+                "{kind}: {expected:?} on the goal page:\n{}",
+                goal.body
+            );
+        }
+
+        let signins = audit_actions(&story, "web.signin");
+        assert_eq!(signins.len(), 1, "{kind}");
+        assert_eq!(signins[0]["actor"], MAINTAINER);
+        assert_eq!(signins[0]["details"]["forge"], kind.as_str());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_user_sees_only_what_the_forge_lets_them_read_and_loses_it_on_the_next_request() {
+    for (kind, forgejo) in [FORGES[0], FORGES[1]] {
+        let story = Story::with_dashboard(kind, forgejo, false).await;
+        planned(&story, GOAL, CHECKLIST).await;
+
+        story.sim.add_user("olga");
+        let mut outsider = Browser::new(&story);
+        let board = outsider.sign_in(&story, "olga").await;
+        assert!(
+            board.body.contains("id=\"empty\"") && !board.body.contains(GOAL),
+            "{kind}: olga cannot read {REPO}:\n{}",
+            board.body
+        );
+
+        let mut mia = Browser::new(&story);
+        let board = mia.sign_in(&story, MAINTAINER).await;
+        let link = first_goal_link(&board.body);
+        assert_eq!(outsider.get(&link).await.status, 404, "{kind}");
+        assert_eq!(
+            outsider.get("/goals/999999").await.status,
+            404,
+            "the same answer"
+        );
+        assert!(
+            !outsider
+                .get(&format!("/?repository={REPO}"))
+                .await
+                .body
+                .contains(GOAL),
+            "{kind}: naming the repository shows nothing more"
+        );
+
+        // The forge cannot say: the page is refused, never shown.
+        let path = match kind {
+            ForgeKind::Github => "/repos/acme/widgets/collaborators/*/permission",
+            ForgeKind::Gitea => "/api/v1/repos/acme/widgets/collaborators/*/permission",
+        };
+        story
+            .sim
+            .inject(FaultRule::new("GET", path, Fault::Status(503)).times(100));
+        let unsure = mia.get(&link).await;
+        assert_eq!(unsure.status, 503, "{kind}: {}", unsure.body);
+        let board = mia.get("/").await;
+        assert!(
+            board.body.contains("id=\"unknown\"") && !board.body.contains(GOAL),
+            "{kind}: {}",
+            board.body
+        );
+        story.sim.clear_faults();
+        assert_eq!(mia.get(&link).await.status, 200);
+
+        story
+            .sim
+            .set_permission(REPO, MAINTAINER, Permission::None)
+            .unwrap();
+        assert_eq!(
+            mia.get(&link).await.status,
+            404,
+            "{kind}: access taken away on the forge"
+        );
+        assert!(!mia.get("/").await.body.contains(GOAL));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sign_in_refuses_what_did_not_come_from_this_browser_or_from_the_forge() {
+    for (kind, forgejo) in [FORGES[0], FORGES[1]] {
+        let story = Story::with_dashboard(kind, forgejo, false).await;
+        let forge = kind.as_str();
+        let callback = format!("/signin/{forge}/callback");
+
+        // A callback this browser never started.
+        let mut stranger = Browser::new(&story);
+        let page = stranger
+            .get(&format!("{callback}?code=abc&state=xyz"))
+            .await;
+        assert_eq!(page.status, 400, "{kind}: {}", page.body);
+        assert!(stranger.cookie("ade_session").is_none());
+
+        // A state that is not the one this browser's sign-in carries.
+        let mut browser = Browser::new(&story);
+        let fields = browser.start_sign_in(forge).await;
+        let back = browser
+            .decide(&story, &fields, MAINTAINER, "authorize")
+            .await;
+        let location = back.location.unwrap();
+        let forged = location.replace("state=", "state=x");
+        let page = browser.get(&forged).await;
+        assert_eq!(page.status, 400, "{kind}: {}", page.body);
+        assert!(page.body.contains("does not belong"), "{}", page.body);
+
+        // The user says no at the forge.
+        let fields = browser.start_sign_in(forge).await;
+        let denied = browser.decide(&story, &fields, MAINTAINER, "deny").await;
+        let page = browser.get(denied.location.as_deref().unwrap()).await;
+        assert_eq!(page.status, 403);
+        assert!(page.body.contains("did not authorize"), "{}", page.body);
+
+        // A code is good once: used, then presented again under a new sign-in.
+        let fields = browser.start_sign_in(forge).await;
+        let back = browser
+            .decide(&story, &fields, MAINTAINER, "authorize")
+            .await;
+        let used = back.location.unwrap();
+        let landed = browser.get(&used).await;
+        assert_eq!(landed.status, 303);
+        let code = used
+            .split(['?', '&'])
+            .find_map(|p| p.strip_prefix("code="))
+            .unwrap()
+            .to_owned();
+        let mut again = Browser::new(&story);
+        let fields = again.start_sign_in(forge).await;
+        let state = &fields.iter().find(|(k, _)| k == "state").unwrap().1;
+        let page = again
+            .get(&format!("{callback}?code={code}&state={state}"))
+            .await;
+        assert_eq!(page.status, 403, "{kind}: {}", page.body);
+        assert!(page.body.contains("refused the sign-in"), "{}", page.body);
+        assert!(again.cookie("ade_session").is_none());
+
+        // The forge fails while trading the code.
+        story.sim.inject(FaultRule::new(
+            "POST",
+            "/login/oauth/access_token",
+            Fault::Status(500),
+        ));
+        let fields = again.start_sign_in(forge).await;
+        let back = again.decide(&story, &fields, MAINTAINER, "authorize").await;
+        let page = again.get(back.location.as_deref().unwrap()).await;
+        assert_eq!(page.status, 502, "{kind}: {}", page.body);
+        assert!(again.cookie("ade_session").is_none());
+
+        // A page to return to elsewhere is not followed.
+        let start = again
+            .get(&format!("/signin/{forge}?to=https%3A%2F%2Fevil.example%2F"))
+            .await;
+        let authorize = again.get(start.location.as_deref().unwrap()).await;
+        let fields: Vec<(String, String)> = ["client_id", "redirect_uri", "state"]
+            .iter()
+            .map(|name| {
+                (
+                    (*name).to_owned(),
+                    super::support::browser::input(&authorize.body, name).unwrap(),
+                )
+            })
+            .collect();
+        let back = again.decide(&story, &fields, MAINTAINER, "authorize").await;
+        let page = again.get(back.location.as_deref().unwrap()).await;
+        assert_eq!(
+            page.location.as_deref(),
+            Some("/"),
+            "{kind}: {:?}",
+            page.location
+        );
+
+        assert_eq!(
+            audit_actions(&story, "web.signin").len(),
+            2,
+            "{kind}: two sign-ins went through"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signing_out_needs_the_session_s_csrf_token_and_ends_the_session_at_once() {
+    let story = Story::with_dashboard(ForgeKind::Github, false, false).await;
+    let mut browser = Browser::new(&story);
+    let board = browser.sign_in(&story, MAINTAINER).await;
+    let csrf = super::support::browser::input(&board.body, "csrf").expect("a sign-out form");
+    let cookie = browser.cookie("ade_session").unwrap().to_owned();
+
+    for form in [vec![], vec![("csrf", "forged")], vec![("csrf", "")]] {
+        let refused = browser.post("/signout", &form).await;
+        assert_eq!(refused.status, 403, "{form:?}: {}", refused.body);
+        assert_eq!(browser.get("/").await.status, 200, "still signed in");
+    }
+
+    let out = browser.post("/signout", &[("csrf", csrf.as_str())]).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(out.location.as_deref(), Some("/signin"));
+    assert!(
+        browser.cookie("ade_session").is_none(),
+        "the cookie is gone"
+    );
+    browser.set_cookie("ade_session", &cookie);
+    assert_eq!(
+        browser.get("/").await.status,
+        303,
+        "the old cookie signs nobody in"
+    );
+    browser.set_cookie(
+        "ade_session",
+        "ades_0123456789012345678901234567890123456789abc",
+    );
+    assert_eq!(browser.get("/").await.status, 303, "nor does a made-up one");
+
+    let outs = audit_actions(&story, "web.signout");
+    assert_eq!(outs.len(), 1);
+    assert_eq!(outs[0]["actor"], MAINTAINER);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hostile_text_reaches_the_pages_escaped() {
+    let story = Story::with_dashboard(ForgeKind::Gitea, false, false).await;
+    let title = "<script>alert('title')</script> & \"quotes\"";
+    let body = "<img src=x onerror=alert(1)>\n\n- [ ] <script>alert('task')</script>\n";
+    planned(&story, title, body).await;
+    let mut browser = Browser::new(&story);
+    let board = browser.sign_in(&story, MAINTAINER).await;
+    let link = first_goal_link(&board.body);
+    let goal = browser.get(&link).await;
+    // ade cleans issue text when it plans; whatever got through, or a row written another way,
+    // is escaped on the page all the same.
+    let store = story.database().await;
+    let mut conn = store.writer().await.unwrap();
+    let hostile = "<script>alert('stored')</script>\"><img src=x onerror=alert(2)>";
+    for sql in [
+        "UPDATE goals SET title = $1, body = $1",
+        "UPDATE specs SET author = $1, planner = $1",
+    ] {
+        sqlx::query(sql)
+            .bind(hostile)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    drop(conn);
+    let stored_board = browser.get("/").await;
+    let stored_goal = browser.get(&link).await;
+    for page in [
+        &board.body,
+        &goal.body,
+        &stored_board.body,
+        &stored_goal.body,
+    ] {
+        for raw in ["<script>alert", "<img src=x", "\"><img"] {
+            assert!(!page.contains(raw), "{raw:?} raw in:\n{page}");
+        }
+    }
+    for page in [&stored_board.body, &stored_goal.body] {
+        assert!(
+            page.contains("&lt;script&gt;alert(&#39;stored&#39;)&lt;/script&gt;&quot;&gt;&lt;img"),
+            "{page}"
+        );
+    }
+    let headers = reqwest::Client::new()
+        .get(format!("{}/signin", browser.base))
+        .send()
+        .await
+        .unwrap();
+    let csp = headers.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_public_dashboard_is_read_without_signing_in() {
+    let story = Story::with_dashboard(ForgeKind::Github, false, true).await;
+    planned(&story, GOAL, CHECKLIST).await;
+    let mut anyone = Browser::new(&story);
+    let board = anyone.get("/").await;
+    assert_eq!(board.status, 200);
+    assert!(
+        board.body.contains(GOAL) && board.body.contains("id=\"signin\""),
+        "{}",
+        board.body
+    );
+    let goal = anyone.get(&first_goal_link(&board.body)).await;
+    assert_eq!(goal.status, 200);
+    let out = anyone.post("/signout", &[("csrf", "x")]).await;
+    assert_eq!(out.location.as_deref(), Some("/signin"));
+}
+
+#[tokio::test]
+async fn without_sign_in_set_up_the_dashboard_says_how_to_set_it_up() {
+    let story = Story::github().await;
+    let mut browser = Browser::new(&story);
+    let first = browser.get("/goals/1").await;
+    assert_eq!(first.location.as_deref(), Some("/signin?to=%2Fgoals%2F1"));
+    let page = browser.follow(first).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Sign-in is not set up") && page.body.contains("web.github_client_id"),
+        "{}",
+        page.body
+    );
+    let css = browser.get(ade::web::html::STYLESHEET).await;
+    assert_eq!(css.status, 200);
+}
