@@ -31,9 +31,9 @@ use crate::coordinator::verification::job::VerifyHandler;
 use crate::coordinator::warm::{WarmHandler, WarmJob};
 use crate::coordinator::writes::{ForgeWriteJob, ForgeWriter, Forges};
 use crate::dispatch::{Dispatcher, EventSink};
-use crate::forge::ClientOptions;
 use crate::forge::gitea::GiteaForge;
 use crate::forge::github::GithubForge;
+use crate::forge::{ClientOptions, ForgeKind};
 use crate::ingress::{self, DeliveryJob, Door, Inbox, Ingress};
 use crate::jobs::{Handlers, Job, Leader, Queue, Wake, Worker};
 use crate::links::LinkSigner;
@@ -234,7 +234,10 @@ impl Service {
             .merge(web::pages::routes(web::pages::Dashboard {
                 signin,
                 store: store.clone(),
-                forges: forges.clone(),
+                forges: [ForgeKind::Github, ForgeKind::Gitea]
+                    .into_iter()
+                    .filter_map(|kind| forges.get(kind).ok().cloned())
+                    .collect(),
             }));
         if metrics_listener.is_none() {
             routes = routes.merge(scrape.clone());

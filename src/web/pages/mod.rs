@@ -7,8 +7,7 @@ pub mod board;
 pub mod goal;
 pub mod sight;
 
-use crate::coordinator::writes::Forges;
-use crate::forge::{ForgeKind, RepoRef};
+use crate::forge::{Forge, ForgeKind, RepoRef};
 use crate::store::Store;
 use crate::web::html;
 use crate::web::signin::{Signin, Viewer};
@@ -18,6 +17,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use serde::Serialize;
+use std::sync::Arc;
 
 /// What the pages read.
 #[derive(Clone)]
@@ -26,8 +26,8 @@ pub struct Dashboard {
     pub signin: Signin,
     /// Goals, runs and approvals.
     pub store: Store,
-    /// The forges, asked what each viewer reads.
-    pub forges: Forges,
+    /// The forges' clients, asked what each viewer reads.
+    pub forges: Vec<Arc<dyn Forge>>,
 }
 
 impl FromRef<Dashboard> for Signin {
@@ -66,6 +66,11 @@ pub struct HeaderUser {
 }
 
 impl Dashboard {
+    /// The client of `forge`, if ade talks to it.
+    pub fn forge(&self, forge: ForgeKind) -> Option<&Arc<dyn Forge>> {
+        self.forges.iter().find(|client| client.kind() == forge)
+    }
+
     /// The header for `viewer`.
     pub fn header(&self, viewer: &Viewer) -> Header {
         Header {

@@ -32,7 +32,9 @@ async fn reads(
     let Some(repo) = RepoRef::parse(repository, None) else {
         return Ok(false);
     };
-    let client = dashboard.forges.get(forge).map_err(|e| e.to_string())?;
+    let client = dashboard
+        .forge(forge)
+        .ok_or_else(|| format!("ade has no {forge} client configured"))?;
     match client.permission(&repo, login).await {
         Ok(permission) => Ok(permission >= Permission::Read),
         Err(error) => {
