@@ -238,6 +238,7 @@ impl Service {
                     .into_iter()
                     .filter_map(|kind| forges.get(kind).ok().cloned())
                     .collect(),
+                answers: Arc::default(),
             }));
         if metrics_listener.is_none() {
             routes = routes.merge(scrape.clone());

@@ -132,6 +132,7 @@ pub(super) struct RawMetrics {
 pub(super) struct RawWeb {
     pub public: Option<bool>,
     pub session_hours: Option<u64>,
+    pub access_cache_secs: Option<u64>,
     pub github_client_id: Option<String>,
     pub github_client_secret: Option<String>,
     pub github_client_secret_file: Option<String>,

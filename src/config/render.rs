@@ -332,6 +332,7 @@ impl Toml {
             "session_hours",
             u128::from(web.session_ttl.as_secs() / 3600),
         );
+        self.integer("access_cache_secs", u128::from(web.access_cache.as_secs()));
         for forge in [
             crate::forge::ForgeKind::Github,
             crate::forge::ForgeKind::Gitea,

@@ -45,6 +45,8 @@ const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
 const DEFAULT_SESSION_HOURS: u64 = 7 * 24;
 /// Longer sessions would outlive most forges' own.
 const MAX_SESSION_HOURS: u64 = 90 * 24;
+/// Longer would let a user whose access was taken away read on for too long.
+const MAX_ACCESS_CACHE_SECS: u64 = 300;
 /// Shorter leases expire while a healthy worker is between heartbeats.
 const MIN_LEASE_SECS: u64 = 5;
 const DEFAULT_AUDIT_FILE_BYTES: u64 = 64 * 1024 * 1024;
@@ -634,6 +636,13 @@ fn web(
             format!("must be at most {MAX_SESSION_HOURS} (90 days)"),
         ));
     }
+    let access_cache = raw.access_cache_secs.unwrap_or(0);
+    if access_cache > MAX_ACCESS_CACHE_SECS {
+        return Err(check.invalid(
+            "web.access_cache_secs",
+            format!("must be at most {MAX_ACCESS_CACHE_SECS}"),
+        ));
+    }
     let mut clients = Vec::new();
     let github_web_url = match raw.github_url {
         Some(url) => check.http_url("web.github_url", url)?,
@@ -703,6 +712,21 @@ fn web(
         let Some((web_url, api_url)) = urls else {
             return Err(check.invalid(&key, "needs gitea.url, the instance users sign in on"));
         };
+        // Who may read what is asked of the forge with ade's own client.
+        let client_configured = match forge {
+            ForgeKind::Github => github.app_id.is_some(),
+            ForgeKind::Gitea => gitea.token.is_some(),
+        };
+        if !client_configured {
+            let needs = match forge {
+                ForgeKind::Github => "github.app_id and github.private_key_file",
+                ForgeKind::Gitea => "gitea.token",
+            };
+            return Err(check.invalid(
+                &key,
+                format!("needs {needs}: ade asks the forge what each user may read"),
+            ));
+        }
         clients.push(OAuthClient {
             forge,
             client_id: id,
@@ -723,6 +747,13 @@ fn web(
                 "sign-in needs server.public_url, the address the forge sends users back to",
             ));
         };
+        let path = url.split_once("://").map_or("", |(_, rest)| rest);
+        if path.contains('/') {
+            return Err(check.invalid(
+                &key,
+                format!("sign-in needs server.public_url without a path ({url}): the dashboard is served at /"),
+            ));
+        }
         if plain_http && !loopback(url) {
             return Err(check.invalid(
                 &key,
@@ -733,6 +764,7 @@ fn web(
     Ok(WebConfig {
         public: raw.public.unwrap_or(false),
         session_ttl: Duration::from_secs(hours * 3600),
+        access_cache: Duration::from_secs(access_cache),
         clients,
         secure_cookies: !plain_http,
         public_url: server.public_url.clone(),

@@ -1114,23 +1114,28 @@ fn dashboard_sign_in_needs_a_whole_client_and_an_address_to_come_back_to() {
     assert_eq!(defaults.web.session_ttl.as_secs(), 7 * 24 * 3600);
     assert_has(
         &defaults.render_redacted(),
-        "[web]\npublic = false\nsession_hours = 168\n# github_client_id: not set, so nobody signs in with github\n",
+        "[web]\npublic = false\nsession_hours = 168\naccess_cache_secs = 0\n# github_client_id: not set, so nobody signs in with github\n",
     );
 
-    let dir = Scratch::with("web", &[("gitea-secret", "oauth-7c1e\n")]);
+    let pem = "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+    let dir = Scratch::with("web", &[("gitea-secret", "oauth-7c1e\n"), ("app.pem", pem)]);
     let path = dir.config(
         r#"
 [server]
 public_url = "https://ade.example.org"
 
 [github]
+app_id = 7
+private_key_file = "{dir}/app.pem"
 api_url = "https://ghe.example.org/api/v3"
 
 [gitea]
 url = "https://code.example.org"
+token = "bot-token"
 
 [web]
 session_hours = 12
+access_cache_secs = 30
 github_client_id = "Iv1.abc"
 github_client_secret = "gh-secret-91"
 gitea_client_id = "5f0e-client"
@@ -1140,6 +1145,7 @@ gitea_client_secret_file = "{dir}/gitea-secret"
     let config = load(&path, &[]).unwrap();
     let web = &config.web;
     assert_eq!(web.session_ttl.as_secs(), 12 * 3600);
+    assert_eq!(web.access_cache.as_secs(), 30);
     assert!(web.secure_cookies);
     let github = web.client(ForgeKind::Github).unwrap();
     assert_eq!(
@@ -1169,27 +1175,35 @@ gitea_client_secret_file = "{dir}/gitea-secret"
     assert!(config.audit_masker().covers("gh-secret-91"));
     assert!(config.audit_masker().covers("oauth-7c1e"));
 
-    let github_com = Config::load(
-        None,
-        env(&[
-            ("ADE_SERVER__PUBLIC_URL", "https://ade.example.org"),
-            ("ADE_WEB__GITHUB_CLIENT_ID", "Ov23li"),
-            ("ADE_WEB__GITHUB_CLIENT_SECRET", "s"),
-        ]),
-    )
+    let app = [
+        ("ADE_GITHUB__APP_ID", "7"),
+        ("ADE_GITHUB__PRIVATE_KEY_FILE", "{pem}"),
+    ];
+    let pem_path = dir.0.join("app.pem").display().to_string();
+    let app: Vec<(&str, &str)> = app
+        .iter()
+        .map(|(k, v)| (*k, if *v == "{pem}" { pem_path.as_str() } else { *v }))
+        .collect();
+    let with_app = |vars: &[(&'static str, &'static str)]| {
+        let mut all = app.clone();
+        all.extend_from_slice(vars);
+        Config::load(None, env(&all))
+    };
+    let github_com = with_app(&[
+        ("ADE_SERVER__PUBLIC_URL", "https://ade.example.org"),
+        ("ADE_WEB__GITHUB_CLIENT_ID", "Ov23li"),
+        ("ADE_WEB__GITHUB_CLIENT_SECRET", "s"),
+    ])
     .unwrap();
     assert_eq!(
         github_com.web.client(ForgeKind::Github).unwrap().web_url,
         "https://github.com"
     );
-    let loopback = Config::load(
-        None,
-        env(&[
-            ("ADE_SERVER__PUBLIC_URL", "http://127.0.0.1:8080"),
-            ("ADE_WEB__GITHUB_CLIENT_ID", "Ov23li"),
-            ("ADE_WEB__GITHUB_CLIENT_SECRET", "s"),
-        ]),
-    )
+    let loopback = with_app(&[
+        ("ADE_SERVER__PUBLIC_URL", "http://127.0.0.1:8080"),
+        ("ADE_WEB__GITHUB_CLIENT_ID", "Ov23li"),
+        ("ADE_WEB__GITHUB_CLIENT_SECRET", "s"),
+    ])
     .unwrap();
     assert!(!loopback.web.secure_cookies, "plain http on loopback");
 
@@ -1198,15 +1212,27 @@ gitea_client_secret_file = "{dir}/gitea-secret"
         ("ADE_WEB__GITHUB_CLIENT_SECRET", "s"),
     ];
     let with = |extra: &[(&'static str, &'static str)]| {
-        let mut vars: Vec<(&str, &str)> = client.to_vec();
+        let mut vars: Vec<(&'static str, &'static str)> = client.to_vec();
         vars.extend_from_slice(extra);
-        Config::load(None, env(&vars)).unwrap_err()
+        with_app(&vars).unwrap_err()
     };
     let err = with(&[]);
     assert_eq!(err.key(), Some("web.github_client_id"), "{err}");
     assert!(err.to_string().contains("server.public_url"), "{err}");
     let err = with(&[("ADE_SERVER__PUBLIC_URL", "http://ade.example.org")]);
     assert!(err.to_string().contains("https"), "{err}");
+    let err = with(&[("ADE_SERVER__PUBLIC_URL", "https://example.org/ade")]);
+    assert!(err.to_string().contains("without a path"), "{err}");
+    let err = Config::load(
+        None,
+        env(&[
+            ("ADE_SERVER__PUBLIC_URL", "https://ade.example.org"),
+            ("ADE_WEB__GITHUB_CLIENT_ID", "Ov23li"),
+            ("ADE_WEB__GITHUB_CLIENT_SECRET", "s"),
+        ]),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("github.app_id"), "{err}");
     let cases = [
         (
             "ADE_WEB__GITHUB_CLIENT_ID",
@@ -1222,6 +1248,7 @@ gitea_client_secret_file = "{dir}/gitea-secret"
             "web.github_client_secret",
         ),
         ("ADE_WEB__PUBLIC", "maybe", "web.public"),
+        ("ADE_WEB__ACCESS_CACHE_SECS", "301", "web.access_cache_secs"),
     ];
     for (var, value, key) in cases {
         let err = Config::load(None, env(&[(var, value)])).unwrap_err();
@@ -1237,14 +1264,11 @@ gitea_client_secret_file = "{dir}/gitea-secret"
     )
     .unwrap_err();
     assert!(err.to_string().contains("gitea.url"), "{err}");
-    let err = Config::load(
-        None,
-        env(&[
-            ("ADE_SERVER__PUBLIC_URL", "https://ade.example.org"),
-            ("ADE_WEB__GITHUB_CLIENT_ID", "two words"),
-            ("ADE_WEB__GITHUB_CLIENT_SECRET", "s"),
-        ]),
-    )
+    let err = with_app(&[
+        ("ADE_SERVER__PUBLIC_URL", "https://ade.example.org"),
+        ("ADE_WEB__GITHUB_CLIENT_ID", "two words"),
+        ("ADE_WEB__GITHUB_CLIENT_SECRET", "s"),
+    ])
     .unwrap_err();
     assert_eq!(err.key(), Some("web.github_client_id"), "{err}");
 }

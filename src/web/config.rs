@@ -14,6 +14,9 @@ pub struct WebConfig {
     pub public: bool,
     /// How long a sign-in lasts before the forge is asked again.
     pub session_ttl: Duration,
+    /// How long the forge's answer to "may this user read that repository" is reused; zero asks
+    /// on every request.
+    pub access_cache: Duration,
     /// The OAuth clients users sign in with, one per forge at most.
     pub clients: Vec<OAuthClient>,
     /// Whether cookies carry `Secure`: true unless ade is reached over plain http, which is only
@@ -31,6 +34,7 @@ impl Default for WebConfig {
         WebConfig {
             public: false,
             session_ttl: Duration::from_secs(7 * 24 * 3600),
+            access_cache: Duration::ZERO,
             clients: Vec::new(),
             secure_cookies: true,
             public_url: None,

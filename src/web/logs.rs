@@ -14,9 +14,9 @@ use serde::Deserialize;
 use crate::links::LinkSigner;
 use crate::policy::DataClass;
 use crate::runner::RunOutcome;
-use crate::runner::dlp::Dlp;
-use crate::secrets::{LogError, LogFiles};
+use crate::secrets::LogFiles;
 use crate::store::{Store, retention, runs, verifications};
+use crate::web::runlog::{LogText, MAX_LOG_BYTES, ReadError, RunLogs};
 
 /// What the log route reads.
 #[derive(Clone)]
@@ -31,9 +31,6 @@ pub struct Logs {
     /// Opens logs sealed at rest.
     pub files: LogFiles,
 }
-
-/// Most bytes of a log served; the rest is left out, with a line saying so.
-const MAX_LOG_BYTES: u64 = 32 * 1024 * 1024;
 
 /// `GET /runs/{run}/log` and `GET /plans/{plan}/log`.
 pub fn routes(logs: Logs) -> Router {
@@ -136,25 +133,19 @@ async fn plan_log(
 
 /// Serves the log at `path` if it is a log file right in `dir`, masked and capped.
 async fn serve(logs: &Logs, dir: &std::path::Path, path: &str, purged: bool) -> Response {
-    let path = match confined(dir, path) {
-        Confined::Log(path) => path,
-        Confined::Missing => return missing(purged),
-        Confined::Outside => {
-            tracing::warn!(
-                dir = %dir.display(),
-                "a stored log path outside the runner's workdir was not served"
-            );
-            return not_found();
-        }
+    let reader = RunLogs {
+        workdir: logs.workdir.clone(),
+        files: logs.files.clone(),
     };
-    let files = logs.files.clone();
-    let read = tokio::task::spawn_blocking(move || files.read(&path, MAX_LOG_BYTES)).await;
-    let (bytes, cut) = match read {
-        Ok(Ok(read)) => read,
-        Ok(Err(LogError::Io { source, .. })) if source.kind() == std::io::ErrorKind::NotFound => {
-            return missing(purged);
+    let read = reader.read(dir, std::path::Path::new(path), 0, false).await;
+    let LogText { mut text, cut, .. } = match read {
+        Ok(read) => read,
+        Err(ReadError::Missing) => return missing(purged),
+        Err(ReadError::Outside) => return not_found(),
+        Err(ReadError::Busy) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response();
         }
-        Ok(Err(error)) => {
+        Err(error) => {
             tracing::warn!(dir = %dir.display(), %error, "a log could not be read");
             return (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -162,16 +153,9 @@ async fn serve(logs: &Logs, dir: &std::path::Path, path: &str, purged: bool) -> 
             )
                 .into_response();
         }
-        Err(_) => return (StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response(),
     };
-    let dlp = Dlp::new(&[]).expect("the built-in detectors compile");
-    let text = String::from_utf8_lossy(&bytes);
-    let mut masked: String = text
-        .split_inclusive('\n')
-        .map(|line| dlp.redact(line))
-        .collect();
     if cut {
-        masked.push_str(&format!(
+        text.push_str(&format!(
             "\n[ade] this log is longer than {} MiB; the rest is on the runner\n",
             MAX_LOG_BYTES / 1024 / 1024
         ));
@@ -182,49 +166,9 @@ async fn serve(logs: &Logs, dir: &std::path::Path, path: &str, purged: bool) -> 
             (header::CACHE_CONTROL, "private, no-store"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
-        masked,
+        text,
     )
         .into_response()
-}
-
-/// `path`, resolved, if it is a log file in the run's folder of the runner's workdir (resolved
-/// too): whatever a stored path says, nothing else is served.
-/// Where a stored log path leads.
-enum Confined {
-    /// A log file in the run's folder.
-    Log(std::path::PathBuf),
-    /// A log of the run's folder that is not there: never written, or deleted by retention.
-    Missing,
-    /// Anything else: never served.
-    Outside,
-}
-
-/// Whether `path` is a `.log` file right in the run folder `run_dir`, links resolved; a path that
-/// names one lexically but is not there is missing.
-fn confined(run_dir: &std::path::Path, path: &str) -> Confined {
-    let path = std::path::Path::new(path);
-    let is_log = |p: &std::path::Path| p.extension().is_some_and(|e| e == "log");
-    let lexically_inside = path.parent() == Some(run_dir)
-        && is_log(path)
-        && path
-            .components()
-            .all(|c| !matches!(c, std::path::Component::ParentDir));
-    if !lexically_inside {
-        return Confined::Outside;
-    }
-    match std::fs::symlink_metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Confined::Missing,
-        Err(_) => return Confined::Outside,
-        Ok(_) => {}
-    }
-    let (Ok(root), Ok(resolved)) = (run_dir.canonicalize(), path.canonicalize()) else {
-        return Confined::Outside;
-    };
-    if resolved.parent() == Some(root.as_path()) && is_log(&resolved) {
-        Confined::Log(resolved)
-    } else {
-        Confined::Outside
-    }
 }
 
 /// The answer for a log that is not there: `410 Gone` once retention removed what the run kept

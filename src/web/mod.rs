@@ -9,6 +9,7 @@ pub mod lineage;
 pub mod logs;
 pub mod metrics;
 pub mod pages;
+pub mod runlog;
 pub mod serve;
 pub mod signin;
 pub mod token;

@@ -172,6 +172,11 @@ async fn a_user_sees_only_what_the_forge_lets_them_read_and_loses_it_on_the_next
             .inject(FaultRule::new("GET", path, Fault::Status(503)).times(100));
         let unsure = mia.get(&link).await;
         assert_eq!(unsure.status, 503, "{kind}: {}", unsure.body);
+        assert!(
+            !unsure.body.contains("widgets") && !unsure.body.contains("503"),
+            "{kind}: the page names neither the repository nor the forge's error:\n{}",
+            unsure.body
+        );
         let board = mia.get("/").await;
         assert!(
             board.body.contains("id=\"unknown\"") && !board.body.contains(GOAL),
@@ -209,17 +214,29 @@ async fn sign_in_refuses_what_did_not_come_from_this_browser_or_from_the_forge()
         assert_eq!(page.status, 400, "{kind}: {}", page.body);
         assert!(stranger.cookie("ade_session").is_none());
 
-        // A state that is not the one this browser's sign-in carries.
+        // A state that is not the one this browser's sign-in carries, of the same length.
         let mut browser = Browser::new(&story);
         let fields = browser.start_sign_in(forge).await;
         let back = browser
             .decide(&story, &fields, MAINTAINER, "authorize")
             .await;
         let location = back.location.unwrap();
-        let forged = location.replace("state=", "state=x");
+        let state = &fields.iter().find(|(k, _)| k == "state").unwrap().1;
+        let other: String = state
+            .chars()
+            .map(|c| if c == 'A' { 'B' } else { 'A' })
+            .collect();
+        let forged = location.replace(&format!("state={state}"), &format!("state={other}"));
+        assert_ne!(forged, location);
         let page = browser.get(&forged).await;
         assert_eq!(page.status, 400, "{kind}: {}", page.body);
         assert!(page.body.contains("does not belong"), "{}", page.body);
+
+        // A planted cookie that ade did not mint starts nothing.
+        let mut planted = Browser::new(&story);
+        planted.set_cookie("ade_signin", "..Lw");
+        let page = planted.get(&format!("{callback}?code=abc&state=")).await;
+        assert_eq!(page.status, 400, "{kind}: {}", page.body);
 
         // The user says no at the forge.
         let fields = browser.start_sign_in(forge).await;
@@ -228,25 +245,19 @@ async fn sign_in_refuses_what_did_not_come_from_this_browser_or_from_the_forge()
         assert_eq!(page.status, 403);
         assert!(page.body.contains("did not authorize"), "{}", page.body);
 
-        // A code is good once: used, then presented again under a new sign-in.
+        // A code is good once: the same callback, with the same sign-in cookie (so the same PKCE
+        // verifier), a second time.
         let fields = browser.start_sign_in(forge).await;
+        let carried = browser.cookie("ade_signin").unwrap().to_owned();
         let back = browser
             .decide(&story, &fields, MAINTAINER, "authorize")
             .await;
         let used = back.location.unwrap();
         let landed = browser.get(&used).await;
         assert_eq!(landed.status, 303);
-        let code = used
-            .split(['?', '&'])
-            .find_map(|p| p.strip_prefix("code="))
-            .unwrap()
-            .to_owned();
         let mut again = Browser::new(&story);
-        let fields = again.start_sign_in(forge).await;
-        let state = &fields.iter().find(|(k, _)| k == "state").unwrap().1;
-        let page = again
-            .get(&format!("{callback}?code={code}&state={state}"))
-            .await;
+        again.set_cookie("ade_signin", &carried);
+        let page = again.get(&used).await;
         assert_eq!(page.status, 403, "{kind}: {}", page.body);
         assert!(page.body.contains("refused the sign-in"), "{}", page.body);
         assert!(again.cookie("ade_session").is_none());
@@ -402,10 +413,18 @@ async fn a_public_dashboard_is_read_without_signing_in() {
         "{}",
         board.body
     );
-    let goal = anyone.get(&first_goal_link(&board.body)).await;
+    let link = first_goal_link(&board.body);
+    let goal = anyone.get(&link).await;
     assert_eq!(goal.status, 200);
     let out = anyone.post("/signout", &[("csrf", "x")]).await;
     assert_eq!(out.location.as_deref(), Some("/signin"));
+
+    // Signed in, a user who cannot read the repository still reads what everyone reads.
+    story.sim.add_user("olga");
+    let mut olga = Browser::new(&story);
+    let board = olga.sign_in(&story, "olga").await;
+    assert!(board.body.contains(GOAL), "{}", board.body);
+    assert_eq!(olga.get(&link).await.status, 200);
 }
 
 #[tokio::test]

@@ -35,6 +35,22 @@ pub async fn goal(
     else {
         return super::not_found();
     };
+    // Who may see it first: a goal the viewer may not see costs no more than one that is not.
+    let row = async {
+        let mut conn = dashboard.store.reader().await?;
+        crate::store::goals::goal_row(&mut conn, id).await
+    };
+    let row = match row.await {
+        Ok(Some(row)) => row,
+        Ok(None) => return super::not_found(),
+        Err(error) => return super::unavailable(error),
+    };
+    let forge = row.forge;
+    match sees(&dashboard, &viewer, forge, &row.repository.full_name()).await {
+        Ok(true) => {}
+        Ok(false) => return super::not_found(),
+        Err(()) => return super::forge_unsure(),
+    }
     let read = async {
         let mut conn = dashboard.store.reader().await?;
         lineage::read(&mut conn, id).await
@@ -44,14 +60,6 @@ pub async fn goal(
         Ok(None) => return super::not_found(),
         Err(error) => return super::unavailable(error),
     };
-    let Some(forge) = crate::forge::ForgeKind::parse(&goal.forge) else {
-        return super::not_found();
-    };
-    match sees(&dashboard, &viewer, forge, &goal.repository).await {
-        Ok(true) => {}
-        Ok(false) => return super::not_found(),
-        Err(why) => return super::forge_unsure(&why),
-    }
     let repository = crate::forge::RepoRef::parse(&goal.repository, None);
     let link = repository
         .as_ref()

@@ -28,6 +28,8 @@ pub struct Dashboard {
     pub store: Store,
     /// The forges' clients, asked what each viewer reads.
     pub forges: Vec<Arc<dyn Forge>>,
+    /// What the forges answered, when `web.access_cache_secs` lets answers be reused.
+    pub answers: Arc<sight::Answers>,
 }
 
 impl FromRef<Dashboard> for Signin {
@@ -107,12 +109,13 @@ pub fn not_found() -> Response {
     )
 }
 
-/// The answer when the forge could not say what the viewer reads.
-pub fn forge_unsure(why: &str) -> Response {
+/// The answer when the forge could not say what the viewer reads: nothing about the repository
+/// or the forge's error (ade's log has it).
+pub fn forge_unsure() -> Response {
     html::message(
         StatusCode::SERVICE_UNAVAILABLE,
         "The forge did not answer",
-        &format!("ade could not ask the forge whether you may read this repository: {why}"),
+        "ade could not ask the forge whether you may read this page; try again shortly.",
     )
 }
 

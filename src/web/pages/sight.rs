@@ -1,10 +1,15 @@
 //! Which repositories a viewer may see, asked of the forge on every request: a user sees a
 //! repository they can read there, through ade's own forge client, so access the forge takes
-//! away is gone from the dashboard on the next page. On a public dashboard everyone sees all.
+//! away is gone from the dashboard on the next page. An operator may let answers be reused for
+//! `web.access_cache_secs` to spare the forge's rate limit. On a public dashboard everyone,
+//! signed in or not, sees all.
 
 use super::Dashboard;
 use crate::forge::{ForgeKind, Permission, RepoRef};
 use crate::web::signin::Viewer;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// What a viewer may see of one forge's repositories.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,24 +27,64 @@ pub enum Sight {
     },
 }
 
-/// Whether the forge says `login` reads `repository`; `Err` with why when it could not tell.
+/// Most questions one page asks the forge at once.
+const AT_ONCE: usize = 8;
+
+/// Answers the forge gave, kept for `web.access_cache_secs`.
+#[derive(Default)]
+pub struct Answers(Mutex<HashMap<(ForgeKind, String, String), (bool, Instant)>>);
+
+impl Answers {
+    fn get(&self, key: &(ForgeKind, String, String), ttl: Duration) -> Option<bool> {
+        let answers = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        answers
+            .get(key)
+            .filter(|(_, at)| at.elapsed() < ttl)
+            .map(|(reads, _)| *reads)
+    }
+
+    fn put(&self, key: (ForgeKind, String, String), reads: bool) {
+        let mut answers = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if answers.len() > 100_000 {
+            answers.clear();
+        }
+        answers.insert(key, (reads, Instant::now()));
+    }
+}
+
+/// Whether the forge says `login` reads `repository`; `Err` when it could not tell (the reason
+/// goes to ade's log, never to the page).
 async fn reads(
     dashboard: &Dashboard,
     forge: ForgeKind,
     repository: &str,
     login: &str,
-) -> Result<bool, String> {
+) -> Result<bool, ()> {
     let Some(repo) = RepoRef::parse(repository, None) else {
         return Ok(false);
     };
-    let client = dashboard
-        .forge(forge)
-        .ok_or_else(|| format!("ade has no {forge} client configured"))?;
+    let ttl = dashboard.signin.config.access_cache;
+    let key = (forge, login.to_owned(), repository.to_owned());
+    if !ttl.is_zero()
+        && let Some(answer) = dashboard.answers.get(&key, ttl)
+    {
+        return Ok(answer);
+    }
+    let Some(client) = dashboard.forge(forge) else {
+        tracing::warn!(%forge, "a dashboard user signed in with a forge ade has no client for");
+        return Err(());
+    };
     match client.permission(&repo, login).await {
-        Ok(permission) => Ok(permission >= Permission::Read),
+        Ok(permission) => {
+            let answer = permission >= Permission::Read;
+            if !ttl.is_zero() {
+                dashboard.answers.put(key, answer);
+            }
+            Ok(answer)
+        }
         Err(error) => {
             tracing::warn!(%forge, %error, "could not ask a forge what a dashboard user reads");
-            Err(error.to_string())
+            Err(())
         }
     }
 }
@@ -51,7 +96,10 @@ pub async fn sees(
     viewer: &Viewer,
     forge: ForgeKind,
     repository: &str,
-) -> Result<bool, String> {
+) -> Result<bool, ()> {
+    if dashboard.signin.config.public {
+        return Ok(true);
+    }
     match viewer {
         Viewer::Public => Ok(true),
         Viewer::User(user) if user.forge != forge => Ok(false),
@@ -59,14 +107,27 @@ pub async fn sees(
     }
 }
 
-/// Of `repositories` on the viewer's forge, the ones the viewer reads, asked all at once.
+/// Of `repositories` on the viewer's forge, the ones the viewer reads, a few asked at a time.
 pub async fn sight(dashboard: &Dashboard, viewer: &Viewer, repositories: Vec<String>) -> Sight {
     let user = match viewer {
+        _ if dashboard.signin.config.public => return Sight::Everything,
         Viewer::Public => return Sight::Everything,
         Viewer::User(user) => user.clone(),
     };
     let mut asked = tokio::task::JoinSet::new();
+    let mut readable = Vec::new();
+    let mut unknown = 0;
+    let mut tally = |done: Result<(String, Result<bool, ()>), tokio::task::JoinError>| match done {
+        Ok((repository, Ok(true))) => readable.push(repository),
+        Ok((_, Ok(false))) => {}
+        Ok((_, Err(()))) | Err(_) => unknown += 1,
+    };
     for repository in repositories {
+        if asked.len() >= AT_ONCE
+            && let Some(done) = asked.join_next().await
+        {
+            tally(done);
+        }
         let dashboard = dashboard.clone();
         let login = user.login.clone();
         let forge = user.forge;
@@ -75,14 +136,8 @@ pub async fn sight(dashboard: &Dashboard, viewer: &Viewer, repositories: Vec<Str
             (repository, answer)
         });
     }
-    let mut readable = Vec::new();
-    let mut unknown = 0;
     while let Some(done) = asked.join_next().await {
-        match done {
-            Ok((repository, Ok(true))) => readable.push(repository),
-            Ok((_, Ok(false))) => {}
-            Ok((_, Err(_))) | Err(_) => unknown += 1,
-        }
+        tally(done);
     }
     readable.sort();
     Sight::Some {

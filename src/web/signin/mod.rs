@@ -34,8 +34,25 @@ pub struct Signin {
     pub audit: Arc<AuditLog>,
 }
 
-/// The name of the session cookie.
-pub const SESSION_COOKIE: &str = "ade_session";
+/// The name of the session cookie: with the `__Host-` prefix when cookies are `Secure`, so that no
+/// other host of the domain can plant one (browsers refuse such a cookie without `Secure`,
+/// `Path=/` and no `Domain`).
+pub fn session_cookie(secure: bool) -> &'static str {
+    if secure {
+        "__Host-ade_session"
+    } else {
+        "ade_session"
+    }
+}
+
+/// The name of the cookie that carries a sign-in from its start to its callback.
+pub fn signin_cookie(secure: bool) -> &'static str {
+    if secure {
+        "__Secure-ade_signin"
+    } else {
+        "ade_signin"
+    }
+}
 
 /// Someone reading a page.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,7 +165,8 @@ impl Signin {
         &self,
         headers: &HeaderMap,
     ) -> Result<Option<SignedIn>, crate::store::StoreError> {
-        let Some(presented) = cookie::value(headers, SESSION_COOKIE) else {
+        let Some(presented) = cookie::value(headers, session_cookie(self.config.secure_cookies))
+        else {
             return Ok(None);
         };
         if !token::well_formed(token::SESSION, presented) {

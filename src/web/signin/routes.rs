@@ -4,7 +4,7 @@
 //! in. Signing in and out are audited.
 
 use super::oauth::{self, OAuthError};
-use super::{SESSION_COOKIE, Signin, cookie, local_path};
+use super::{Signin, cookie, local_path, session_cookie, signin_cookie};
 use crate::forge::ForgeKind;
 use crate::store::audit::{ActorKind, Entry, Outcome};
 use crate::store::web_sessions::{self, NewSession};
@@ -20,9 +20,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use std::collections::HashMap;
-
-/// The cookie that carries a sign-in from its start to its callback.
-const SIGNIN_COOKIE: &str = "ade_signin";
 
 /// How long a user may take at the forge before the sign-in must start again.
 const SIGNIN_TTL_SECS: u64 = 600;
@@ -97,8 +94,9 @@ async fn start(
         URL_SAFE_NO_PAD.encode(to.as_bytes())
     );
     let redirect_uri = redirect_uri(&signin, client.forge);
+    let secure = signin.config.secure_cookies;
     let set = cookie::set(
-        SIGNIN_COOKIE,
+        signin_cookie(secure),
         &carried,
         "/signin",
         SIGNIN_TTL_SECS,
@@ -126,7 +124,7 @@ fn append_cookie(response: &mut Response, value: &str) {
     }
 }
 
-fn failed(status: StatusCode, text: &str) -> Response {
+fn failed(signin: &Signin, status: StatusCode, text: &str) -> Response {
     let mut response = html::page_with(
         status,
         "message.html",
@@ -136,9 +134,10 @@ fn failed(status: StatusCode, text: &str) -> Response {
             "link": { "href": "/signin", "text": "Sign in again" },
         }),
     );
+    let secure = signin.config.secure_cookies;
     append_cookie(
         &mut response,
-        &cookie::set(SIGNIN_COOKIE, "", "/signin", 0, false),
+        &cookie::set(signin_cookie(secure), "", "/signin", 0, secure),
     );
     response
 }
@@ -153,19 +152,26 @@ async fn callback(
 ) -> Response {
     let Some(client) = ForgeKind::parse(&forge).and_then(|kind| signin.config.client(kind)) else {
         return failed(
+            &signin,
             StatusCode::NOT_FOUND,
             "This ade does not sign users in with that forge.",
         );
     };
     let params = query_params(query.as_deref());
-    let carried = cookie::value(&headers, SIGNIN_COOKIE).and_then(|value| {
+    let secure = signin.config.secure_cookies;
+    let carried = cookie::value(&headers, signin_cookie(secure)).and_then(|value| {
         let mut parts = value.splitn(3, '.');
         let (state, verifier, to) = (parts.next()?, parts.next()?, parts.next()?);
+        // Both were minted by `start`: anything else was planted.
+        if !token::well_formed("", state) || !token::well_formed("", verifier) {
+            return None;
+        }
         let to = String::from_utf8(URL_SAFE_NO_PAD.decode(to).ok()?).ok()?;
         Some((state.to_owned(), verifier.to_owned(), local_path(&to)))
     });
     let Some((state, verifier, to)) = carried else {
         return failed(
+            &signin,
             StatusCode::BAD_REQUEST,
             "This sign-in was not started in this browser, or took longer than ten minutes.",
         );
@@ -179,12 +185,14 @@ async fn callback(
             == 0;
     if !same {
         return failed(
+            &signin,
             StatusCode::BAD_REQUEST,
             "This answer does not belong to the sign-in this browser started.",
         );
     }
     if params.contains_key("error") {
         return failed(
+            &signin,
             StatusCode::FORBIDDEN,
             &format!(
                 "{} did not authorize the sign-in.",
@@ -193,7 +201,11 @@ async fn callback(
         );
     }
     let Some(code) = params.get("code").filter(|code| !code.is_empty()) else {
-        return failed(StatusCode::BAD_REQUEST, "The forge sent no code back.");
+        return failed(
+            &signin,
+            StatusCode::BAD_REQUEST,
+            "The forge sent no code back.",
+        );
     };
     let redirect_uri = redirect_uri(&signin, client.forge);
     let login = match oauth::sign_in(&signin.http, client, code, &redirect_uri, &verifier).await {
@@ -204,7 +216,7 @@ async fn callback(
                 OAuthError::Refused { .. } => StatusCode::FORBIDDEN,
                 _ => StatusCode::BAD_GATEWAY,
             };
-            return failed(status, &error.to_string());
+            return failed(&signin, status, &error.to_string());
         }
     };
     match start_session(&signin, client.forge, &login).await {
@@ -213,7 +225,7 @@ async fn callback(
             append_cookie(
                 &mut response,
                 &cookie::set(
-                    SESSION_COOKIE,
+                    session_cookie(secure),
                     &secret,
                     "/",
                     signin.config.session_ttl.as_secs(),
@@ -222,13 +234,14 @@ async fn callback(
             );
             append_cookie(
                 &mut response,
-                &cookie::set(SIGNIN_COOKIE, "", "/signin", 0, false),
+                &cookie::set(signin_cookie(secure), "", "/signin", 0, secure),
             );
             response
         }
         Err(error) => {
             tracing::error!(%error, "could not store a session");
             failed(
+                &signin,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ade could not record the sign-in just now; try again shortly.",
             )
@@ -307,7 +320,13 @@ async fn signout(State(signin): State<Signin>, headers: HeaderMap, body: Bytes) 
     let mut response = Redirect::to("/signin").into_response();
     append_cookie(
         &mut response,
-        &cookie::set(SESSION_COOKIE, "", "/", 0, signin.config.secure_cookies),
+        &cookie::set(
+            session_cookie(signin.config.secure_cookies),
+            "",
+            "/",
+            0,
+            signin.config.secure_cookies,
+        ),
     );
     response
 }
