@@ -30,12 +30,15 @@ pub enum Sight {
 /// Most questions one page asks the forge at once.
 const AT_ONCE: usize = 8;
 
+/// A question asked of the forge: on this forge, may this login read this repository.
+type Question = (ForgeKind, String, String);
+
 /// Answers the forge gave, kept for `web.access_cache_secs`.
 #[derive(Default)]
-pub struct Answers(Mutex<HashMap<(ForgeKind, String, String), (bool, Instant)>>);
+pub struct Answers(Mutex<HashMap<Question, (bool, Instant)>>);
 
 impl Answers {
-    fn get(&self, key: &(ForgeKind, String, String), ttl: Duration) -> Option<bool> {
+    fn get(&self, key: &Question, ttl: Duration) -> Option<bool> {
         let answers = self.0.lock().unwrap_or_else(|e| e.into_inner());
         answers
             .get(key)
@@ -43,7 +46,7 @@ impl Answers {
             .map(|(reads, _)| *reads)
     }
 
-    fn put(&self, key: (ForgeKind, String, String), reads: bool) {
+    fn put(&self, key: Question, reads: bool) {
         let mut answers = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if answers.len() > 100_000 {
             answers.clear();
