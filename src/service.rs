@@ -212,7 +212,7 @@ impl Service {
                 store: store.clone(),
                 links: links.clone(),
                 workdir: config.runner.workdir.clone(),
-                files: log_files,
+                files: log_files.clone(),
             }))
             .merge(web::api::routes(web::api::Api {
                 store: store.clone(),
@@ -239,6 +239,10 @@ impl Service {
                     .filter_map(|kind| forges.get(kind).ok().cloned())
                     .collect(),
                 answers: Arc::default(),
+                logs: web::runlog::RunLogs {
+                    workdir: config.runner.workdir.clone(),
+                    files: log_files.clone(),
+                },
             }));
         if metrics_listener.is_none() {
             routes = routes.merge(scrape.clone());

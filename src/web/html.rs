@@ -15,6 +15,7 @@ const PAGES: &[(&str, &str)] = &[
     ),
     ("board.html", include_str!("../../templates/web/board.html")),
     ("goal.html", include_str!("../../templates/web/goal.html")),
+    ("run.html", include_str!("../../templates/web/run.html")),
     (
         "signin.html",
         include_str!("../../templates/web/signin.html"),
@@ -30,6 +31,22 @@ pub const CSS: &str = include_str!("../../assets/ade.css");
 
 /// Where pages link the stylesheet; the version in the query lets browsers cache it for good.
 pub const STYLESHEET: &str = concat!("/assets/ade.css?v=", env!("CARGO_PKG_VERSION"));
+
+/// htmx and its server-sent events extension (both 0BSD), vendored from npm; their licenses are
+/// [`LICENSES`], served at `/assets/LICENSES.txt`.
+pub const HTMX: &str = include_str!("../../assets/vendor/htmx.min.js");
+
+/// htmx's server-sent events extension.
+pub const HTMX_SSE: &str = include_str!("../../assets/vendor/htmx-ext-sse.js");
+
+/// The vendored scripts' licenses.
+pub const LICENSES: &str = include_str!("../../assets/vendor/LICENSES.txt");
+
+/// Where pages load htmx from.
+pub const HTMX_PATH: &str = concat!("/assets/htmx.min.js?v=", env!("CARGO_PKG_VERSION"));
+
+/// Where pages load the extension from.
+pub const HTMX_SSE_PATH: &str = concat!("/assets/htmx-ext-sse.js?v=", env!("CARGO_PKG_VERSION"));
 
 fn environment() -> &'static Environment<'static> {
     static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();
@@ -49,6 +66,8 @@ fn environment() -> &'static Environment<'static> {
             sha.chars().take(12).collect::<String>()
         });
         env.add_global("stylesheet", STYLESHEET);
+        env.add_global("htmx", HTMX_PATH);
+        env.add_global("htmx_sse", HTMX_SSE_PATH);
         for (name, source) in PAGES {
             env.add_template(name, source)
                 .unwrap_or_else(|e| panic!("page {name} does not compile: {e}"));
@@ -64,7 +83,6 @@ fn format_value(
     _state: &mut minijinja::State<'_, '_>,
     value: &Value,
 ) -> Result<(), minijinja::Error> {
-    use std::fmt::Write as _;
     if value.is_undefined() || value.is_none() {
         return Ok(());
     }
@@ -72,21 +90,26 @@ fn format_value(
         return write!(out, "{value}").map_err(minijinja::Error::from);
     }
     let text = match value.as_str() {
-        Some(text) => std::borrow::Cow::Borrowed(text),
-        None => std::borrow::Cow::Owned(value.to_string()),
+        Some(text) => escape(text),
+        None => escape(&value.to_string()),
     };
+    out.write_str(&text).map_err(minijinja::Error::from)
+}
+
+/// `text` with the five characters HTML gives meaning escaped, for HTML ade writes itself.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
-            '&' => out.write_str("&amp;"),
-            '<' => out.write_str("&lt;"),
-            '>' => out.write_str("&gt;"),
-            '"' => out.write_str("&quot;"),
-            '\'' => out.write_str("&#39;"),
-            c => out.write_char(c),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
         }
-        .map_err(minijinja::Error::from)?;
     }
-    Ok(())
+    out
 }
 
 /// Renders page `name` with `context` as a 200 answer; a page that does not render is ade's bug,
@@ -109,8 +132,9 @@ pub fn page_with(status: StatusCode, name: &str, context: impl serde::Serialize)
                 (header::X_FRAME_OPTIONS, "DENY"),
                 (
                     header::CONTENT_SECURITY_POLICY,
-                    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-                     frame-ancestors 'none'; base-uri 'none'",
+                    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+                     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+                     base-uri 'none'",
                 ),
                 (header::REFERRER_POLICY, "same-origin"),
             ],
@@ -137,14 +161,22 @@ pub fn message(status: StatusCode, title: &str, text: &str) -> Response {
     )
 }
 
-/// `GET /assets/ade.css`.
-pub async fn stylesheet() -> Response {
+/// `GET /assets/{name}`: the stylesheet, the vendored scripts and their licenses.
+pub async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    let (kind, body) = match name.as_str() {
+        "ade.css" => ("text/css; charset=utf-8", CSS),
+        "htmx.min.js" => ("text/javascript; charset=utf-8", HTMX),
+        "htmx-ext-sse.js" => ("text/javascript; charset=utf-8", HTMX_SSE),
+        "LICENSES.txt" => ("text/plain; charset=utf-8", LICENSES),
+        _ => return (StatusCode::NOT_FOUND, "not found\n").into_response(),
+    };
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, kind),
             (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
-        CSS,
+        body,
     )
         .into_response()
 }

@@ -396,7 +396,9 @@ async fn hostile_text_reaches_the_pages_escaped() {
         .to_str()
         .unwrap();
     assert!(
-        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        csp.contains("default-src 'none'")
+            && csp.contains("script-src 'self';")
+            && !csp.contains("unsafe"),
         "{csp}"
     );
 }
@@ -442,4 +444,222 @@ async fn without_sign_in_set_up_the_dashboard_says_how_to_set_it_up() {
     );
     let css = browser.get(ade::web::html::STYLESHEET).await;
     assert_eq!(css.status, 200);
+}
+
+const POLICY: &str = "[agents]\ndefault = \"script\"\n";
+
+/// A story whose one task's agent runs `script`, signed in as the maintainer: the browser, and
+/// the path of the task's first run page once it exists.
+async fn running(kind: ForgeKind, script: &str) -> (Story, Browser, String) {
+    let story = Story::dashboard_with(
+        kind,
+        false,
+        false,
+        &[(".ade/config.toml", POLICY)],
+        |c, d| {
+            super::support::runner::runner_config(
+                c,
+                d,
+                &super::support::runner::script_agent(script, 120),
+            )
+        },
+    )
+    .await;
+    let issue = story
+        .issue(MAINTAINER, "Notes", "- [ ] Write the notes\n")
+        .await;
+    super::support::verify::plan_and_approve(&story, issue).await;
+    let mut browser = Browser::new(&story);
+    let board = browser.sign_in(&story, MAINTAINER).await;
+    let goal = first_goal_link(&board.body);
+    let started = std::time::Instant::now();
+    let run = loop {
+        let page = browser.get(&goal).await;
+        if let Some(at) = page.body.find("href=\"/runs/") {
+            let rest = &page.body[at + 6..];
+            break rest[..rest.find('"').unwrap()].to_owned();
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no run appeared:\n{}",
+            page.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    (story, browser, run)
+}
+
+/// The run page once the run has ended (nothing left to follow).
+async fn ended(browser: &mut Browser, run: &str) -> super::support::browser::Page {
+    let started = std::time::Instant::now();
+    loop {
+        let page = browser.get(run).await;
+        if page.status == 200 && page.body.contains("<th>Ended</th><td><small>2") {
+            return page;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(90),
+            "the run did not end:\n{}",
+            page.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// The events of a server-sent stream until `end`: (event, id, data).
+async fn stream(
+    browser: &Browser,
+    path: &str,
+    last_event_id: Option<&str>,
+) -> Vec<(String, String, String)> {
+    let mut request = reqwest::Client::new()
+        .get(format!("{}{path}", browser.base))
+        .header(
+            "cookie",
+            format!("ade_session={}", browser.cookie("ade_session").unwrap()),
+        )
+        .header("accept", "text/event-stream");
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
+    let mut response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .expect("the stream ends within 90 s")
+            .unwrap();
+        let Some(chunk) = chunk else { break };
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(at) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..at + 2).collect();
+            let (mut event, mut id, mut data) = (String::new(), String::new(), Vec::new());
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    event = v.trim().to_owned();
+                } else if let Some(v) = line.strip_prefix("id:") {
+                    id = v.trim().to_owned();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push(v.strip_prefix(' ').unwrap_or(v).to_owned());
+                }
+            }
+            if event.is_empty() {
+                continue;
+            }
+            let ended = event == "end";
+            events.push((event, id, data.join("\n")));
+            if ended {
+                return events;
+            }
+        }
+    }
+    events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_page_follows_the_log_while_the_agent_writes_and_resumes_where_it_was() {
+    let script = "for i in 1 2 3 4 5 6; do echo \"step $i <script>alert($i)</script>\"; sleep 0.4; done\n\
+                  mkdir -p notes\necho done > notes/$ADE_TASK_ID.md\n";
+    let (story, mut browser, run) = running(ForgeKind::Github, script).await;
+    let page = browser.get(&run).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let id = run.trim_start_matches("/runs/");
+
+    let events = stream(&browser, &format!("{run}/events?after=0&line=1"), None).await;
+    let lines: Vec<&(String, String, String)> = events
+        .iter()
+        .filter(|(event, _, _)| event == "line")
+        .collect();
+    assert!(
+        lines.len() >= 2,
+        "the log arrived as it grew, in more than one event: {events:?}"
+    );
+    let all: String = lines.iter().map(|(_, _, data)| data.as_str()).collect();
+    for i in 1..=6 {
+        assert!(
+            all.contains(&format!("step {i} &lt;script&gt;alert({i})&lt;/script&gt;")),
+            "step {i} in {all}"
+        );
+    }
+    assert!(!all.contains("<script>alert"), "{all}");
+    assert!(all.contains("id=\"L1\""), "numbered from 1: {all}");
+    assert_eq!(events.last().unwrap().0, "end");
+
+    // A browser that lost the stream after the first event resumes after it.
+    let first_id = &lines[0].1;
+    let resumed = stream(
+        &browser,
+        &format!("{run}/events?after=0&line=1"),
+        Some(first_id),
+    )
+    .await;
+    let again: String = resumed
+        .iter()
+        .filter(|(event, _, _)| event == "line")
+        .map(|(_, _, data)| data.as_str())
+        .collect();
+    assert!(!again.contains(&lines[0].2), "nothing sent twice");
+    assert!(all.ends_with(&again), "the rest, as it was: {again}");
+
+    // Once ended, the page holds the whole log, and a search and a download.
+    let page = ended(&mut browser, &run).await;
+    assert!(page.body.contains("step 6 &lt;script&gt;"), "{}", page.body);
+    assert!(
+        page.body.contains("class=\"note\""),
+        "ade's notes are told apart"
+    );
+    assert!(
+        !page.body.contains("sse-connect"),
+        "nothing to follow once ended"
+    );
+    let found = browser.get(&format!("{run}?q=STEP+3")).await;
+    assert!(
+        found.body.contains("id=\"matches\">1 matching"),
+        "{}",
+        found.body
+    );
+    let text = browser.get(&format!("{run}/log.txt")).await;
+    assert_eq!(text.status, 200);
+    assert!(
+        text.body.contains("step 6 <script>alert(6)</script>"),
+        "as text, as written"
+    );
+
+    // Someone who cannot read the repository gets neither the page nor the stream.
+    story.sim.add_user("olga");
+    let mut outsider = Browser::new(&story);
+    outsider.sign_in(&story, "olga").await;
+    for path in [
+        run.clone(),
+        format!("{run}/events"),
+        format!("{run}/log.txt"),
+    ] {
+        assert_eq!(outsider.get(&path).await.status, 404, "{path}");
+    }
+    assert_eq!(browser.get(&format!("/runs/{id}x")).await.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hundred_thousand_line_log_is_shown_a_window_at_a_time() {
+    let script = "seq 1 100000\nmkdir -p notes\necho done > notes/$ADE_TASK_ID.md\n";
+    let (_story, mut browser, run) = running(ForgeKind::Gitea, script).await;
+    let last = ended(&mut browser, &run).await;
+    assert!(
+        last.body.contains(">100000</span>"),
+        "{}",
+        &last.body[..2000]
+    );
+    let shown = last.body.matches("<li id=\"L").count();
+    assert_eq!(shown, 2000, "the last 2,000 lines");
+    assert!(last.body.contains("id=\"earlier\""));
+    assert!(!last.body.contains("id=\"L1\""));
+    let first = browser.get(&format!("{run}?from=1")).await;
+    assert!(first.body.contains("id=\"L1\"") && first.body.contains("id=\"L2000\""));
+    assert!(!first.body.contains("id=\"L2001\""));
+    assert!(first.body.contains("id=\"later\""));
+    assert_eq!(browser.get(&format!("{run}?from=0")).await.status, 400);
 }

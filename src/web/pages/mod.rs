@@ -5,6 +5,7 @@
 
 pub mod board;
 pub mod goal;
+pub mod run;
 pub mod sight;
 
 use crate::forge::{Forge, ForgeKind, RepoRef};
@@ -30,6 +31,8 @@ pub struct Dashboard {
     pub forges: Vec<Arc<dyn Forge>>,
     /// What the forges answered, when `web.access_cache_secs` lets answers be reused.
     pub answers: Arc<sight::Answers>,
+    /// Where run logs are read.
+    pub logs: crate::web::runlog::RunLogs,
 }
 
 impl FromRef<Dashboard> for Signin {
@@ -43,7 +46,10 @@ pub fn routes(dashboard: Dashboard) -> Router {
     Router::new()
         .route("/", get(board::board))
         .route("/goals/{id}", get(goal::goal))
-        .route("/assets/ade.css", get(html::stylesheet))
+        .route("/runs/{id}", get(run::run))
+        .route("/runs/{id}/log.txt", get(run::download))
+        .route("/runs/{id}/events", get(run::events))
+        .route("/assets/{name}", get(html::asset))
         .with_state(dashboard)
 }
 

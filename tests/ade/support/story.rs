@@ -117,12 +117,24 @@ impl Story {
     /// A story whose ade serves its dashboard at a known loopback address, with sign-in through
     /// an OAuth application registered on the simulator; `public` opens reading to everyone.
     pub async fn with_dashboard(kind: ForgeKind, forgejo: bool, public: bool) -> Story {
+        Story::dashboard_with(kind, forgejo, public, &[], |_, _| {}).await
+    }
+
+    /// [`Story::with_dashboard`] whose repository holds `files` and whose configuration `tweak`
+    /// adjusts (a runner, agents).
+    pub async fn dashboard_with(
+        kind: ForgeKind,
+        forgejo: bool,
+        public: bool,
+        files: &[(&str, &str)],
+        tweak: impl FnOnce(&mut ade::config::Config, &std::path::Path),
+    ) -> Story {
         Story::start_full(
             db::sqlite(),
             kind,
             forgejo,
-            &[],
-            |_, _| {},
+            files,
+            tweak,
             clients(),
             move |config, sim| {
                 let port = std::net::TcpListener::bind("127.0.0.1:0")
