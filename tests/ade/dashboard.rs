@@ -663,3 +663,81 @@ async fn a_hundred_thousand_line_log_is_shown_a_window_at_a_time() {
     assert!(first.body.contains("id=\"later\""));
     assert_eq!(browser.get(&format!("{run}?from=0")).await.status, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn in_a_real_browser_a_maintainer_signs_in_and_watches_a_run_s_log_grow() {
+    let Some(chrome) = super::support::webdriver::Chrome::start().await else {
+        return;
+    };
+    let script = "for i in $(seq 1 24); do echo \"writing part $i of the notes\"; sleep 0.25; done\n\
+                  mkdir -p notes\necho done > notes/$ADE_TASK_ID.md\n";
+    let (story, _http, run) = running(ForgeKind::Github, script).await;
+    let base = story.ade_public_url().unwrap();
+
+    chrome.open(&format!("{base}/")).await;
+    chrome
+        .until("the sign-in page", |page| {
+            page.contains("id=\"signin-github\"")
+        })
+        .await;
+    chrome.screenshot("signin").await;
+    chrome.click("#signin-github").await;
+    chrome
+        .until("the forge's page", |page| page.contains("id=\"login\""))
+        .await;
+    chrome.type_into("#login", MAINTAINER).await;
+    chrome.click("#authorize").await;
+    chrome
+        .until("the board, signed in", |page| page.contains("id=\"goals\""))
+        .await;
+    assert!(chrome.text("#viewer").await.contains(MAINTAINER));
+    assert_eq!(chrome.url().await, format!("{base}/"));
+    chrome.screenshot("board").await;
+
+    chrome.open(&format!("{base}{run}")).await;
+    let first = chrome.count("#log li").await;
+    chrome
+        .until("the log growing in the open page", |page| {
+            page.matches("<li id=\"L").count() > first + 3
+        })
+        .await;
+    chrome.screenshot("run").await;
+    chrome
+        .until("the whole log, followed to its end", |page| {
+            page.contains("writing part 24 of the notes")
+        })
+        .await;
+    let lines = chrome.count("#log li").await;
+    let numbers: Vec<String> = (1..=lines).map(|n| format!("id=\"L{n}\"")).collect();
+    let source = chrome.source().await;
+    assert!(
+        numbers
+            .iter()
+            .all(|id| source.matches(id.as_str()).count() == 1),
+        "every line once, numbered in order"
+    );
+
+    chrome.click("p.muted a").await;
+    chrome
+        .until("the goal's page", |page| page.contains("Version 1"))
+        .await;
+    chrome.screenshot("goal").await;
+
+    // Another user, who cannot read the repository, is refused the same pages.
+    story.sim.add_user("olga");
+    chrome.clear_cookies().await;
+    chrome.open(&format!("{base}/signin")).await;
+    chrome.click("#signin-github").await;
+    chrome
+        .until("the forge's page", |page| page.contains("id=\"login\""))
+        .await;
+    chrome.type_into("#login", "olga").await;
+    chrome.click("#authorize").await;
+    chrome
+        .until("olga's board", |page| page.contains("id=\"empty\""))
+        .await;
+    chrome.open(&format!("{base}{run}")).await;
+    chrome
+        .until("the refusal", |page| page.contains("Not found"))
+        .await;
+}

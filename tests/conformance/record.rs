@@ -189,8 +189,9 @@ pub fn check(dialect: Dialect, calls: &[ApiCall], deliveries: &[DeliveryRecord])
     let mut tally = Tally::default();
     for call in calls {
         // The OAuth web flow (`/login/oauth/…`) is documented in the forges' OAuth guides, not in
-        // their REST descriptions.
-        if call.git || call.answer_injected() || call.path.starts_with("/login/oauth/") {
+        // their REST descriptions; a browser signing in there asks for the site's icon too.
+        let web_page = call.path.starts_with("/login/oauth/") || call.path == "/favicon.ico";
+        if call.git || call.answer_injected() || web_page {
             continue;
         }
         report.calls += 1;

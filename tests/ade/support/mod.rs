@@ -10,6 +10,7 @@ pub mod runner;
 pub mod served;
 pub mod story;
 pub mod verify;
+pub mod webdriver;
 
 pub use db::{TestDb, databases};
 pub use forge::{Delivery, TestForge};
