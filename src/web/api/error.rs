@@ -13,9 +13,12 @@ pub struct ApiError {
     message: String,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
+/// Every refusal's body.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Error")]
+pub struct Body<'a> {
+    /// What was wrong, in a sentence.
+    pub error: &'a str,
 }
 
 impl ApiError {

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod error;
 pub mod goals;
+pub mod openapi;
 pub mod params;
 
 use crate::clock::Clock;
