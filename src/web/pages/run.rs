@@ -405,6 +405,7 @@ pub async fn events(
         line: start.1,
         ended: false,
         first: true,
+        size: None,
     };
     let stream = futures_util::stream::unfold(state, |mut follow| async move {
         if follow.ended {
@@ -422,6 +423,12 @@ pub async fn events(
             if let Ok(Some(run)) = refreshed.await {
                 follow.run = run;
             }
+            let path = log_path(&follow.dashboard, &follow.run);
+            let size = tokio::fs::metadata(&path).await.map(|m| m.len()).ok();
+            if size.is_some() && size == follow.size && !follow.run.state.is_final() {
+                continue;
+            }
+            follow.size = size;
             let read = read_log(&follow.dashboard, &follow.run, follow.after).await;
             match read {
                 Ok(LogText { text, end, .. }) if !text.is_empty() => {
@@ -463,4 +470,6 @@ struct Follow {
     line: usize,
     ended: bool,
     first: bool,
+    /// The log file's size when last read: a log that has not grown is not read again.
+    size: Option<u64>,
 }
