@@ -242,6 +242,40 @@ impl LogFiles {
         Ok((text, false))
     }
 
+    /// The log's text from byte `from` up to byte `max` (opened if sealed) and whether there was
+    /// more than `max`: what [`LogFiles::read`] gives, from `from`. A plaintext log is read from
+    /// there only, so a reader that follows a growing log reads each byte once; a sealed one is
+    /// opened from its start.
+    pub fn read_from(&self, path: &Path, from: u64, max: u64) -> Result<(Vec<u8>, bool), LogError> {
+        let io = |source| LogError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let mut head = Vec::with_capacity(HEADER_BYTES);
+        (&mut file)
+            .take(HEADER_BYTES as u64)
+            .read_to_end(&mut head)
+            .map_err(io)?;
+        if from == 0
+            || head.starts_with(MAGIC)
+            || (head.len() < HEADER_BYTES && MAGIC.starts_with(&head))
+        {
+            let (bytes, cut) = self.read(path, max)?;
+            let start = usize::try_from(from).unwrap_or(usize::MAX).min(bytes.len());
+            return Ok((bytes[start..].to_vec(), cut));
+        }
+        let from = from.min(max);
+        file.seek(SeekFrom::Start(from)).map_err(io)?;
+        let mut bytes = Vec::new();
+        file.take((max - from).saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        let cut = bytes.len() as u64 > max - from;
+        bytes.truncate(usize::try_from(max - from).unwrap_or(usize::MAX));
+        Ok((bytes, cut))
+    }
+
     /// Bytes of text the log holds (its plaintext, for a sealed log): where the next byte
     /// written will be, as a reader of the opened text counts. 0 for a log that is not there.
     pub fn text_len(&self, path: &Path) -> u64 {
@@ -504,6 +538,31 @@ mod tests {
         let (text, cut) = logs.read(&path, 10).unwrap();
         assert_eq!(text, &whole.as_bytes()[..10]);
         assert!(cut);
+    }
+
+    #[test]
+    fn reading_from_an_offset_gives_the_rest_of_the_text_sealed_or_not() {
+        let dir = Dir::new("from");
+        let sealed = LogFiles::new(keys(MasterKey::generate().unwrap(), vec![]), true).unwrap();
+        for (name, logs) in [("plain.log", LogFiles::default()), ("sealed.log", sealed)] {
+            let path = dir.0.join(name);
+            append(&logs, &path, "first line\n");
+            append(&logs, &path, "second line\n");
+            let (whole, _) = logs.read(&path, 1 << 20).unwrap();
+            for from in [0, 1, 11, 23, 24, 99] {
+                let start = whole.len().min(from);
+                assert_eq!(
+                    logs.read_from(&path, from as u64, 1 << 20).unwrap(),
+                    (whole[start..].to_vec(), false),
+                    "{name} from {from}"
+                );
+            }
+            assert_eq!(
+                logs.read_from(&path, 6, 16).unwrap(),
+                (b"line\nsecon".to_vec(), true),
+                "{name}: up to the cap, cut"
+            );
+        }
     }
 
     #[test]

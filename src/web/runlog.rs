@@ -68,8 +68,9 @@ impl RunLogs {
         self.run_dir(run).join(format!("attempt-{attempt}.log"))
     }
 
-    /// The text of the log at `path` in `dir` from byte `from`, masked. With `whole_lines`, a
-    /// last line without its line end is left for a later read.
+    /// The text of the log at `path` in `dir` from byte `from` (of its text), masked; `end` is
+    /// where the next read starts. With `whole_lines`, a last line without its line end is left
+    /// for a later read.
     pub async fn read(
         &self,
         dir: &Path,
@@ -86,7 +87,8 @@ impl RunLogs {
             }
         };
         let files = self.files.clone();
-        let read = tokio::task::spawn_blocking(move || files.read(&path, MAX_LOG_BYTES)).await;
+        let read =
+            tokio::task::spawn_blocking(move || files.read_from(&path, from, MAX_LOG_BYTES)).await;
         let (bytes, cut) = match read {
             Ok(Ok(read)) => read,
             Ok(Err(LogError::Io { source, .. }))
@@ -97,17 +99,16 @@ impl RunLogs {
             Ok(Err(error)) => return Err(error.into()),
             Err(_) => return Err(ReadError::Busy),
         };
-        let start = usize::try_from(from).unwrap_or(usize::MAX).min(bytes.len());
-        let mut end = bytes.len();
+        let mut taken = bytes.len();
         if whole_lines && !cut {
-            end = bytes[start..]
+            taken = bytes
                 .iter()
                 .rposition(|b| *b == b'\n')
-                .map_or(start, |at| start + at + 1);
+                .map_or(0, |at| at + 1);
         }
         Ok(LogText {
-            text: mask(&String::from_utf8_lossy(&bytes[start..end])),
-            end: end as u64,
+            text: mask(&String::from_utf8_lossy(&bytes[..taken])),
+            end: from.saturating_add(taken as u64),
             cut,
         })
     }
