@@ -8,14 +8,14 @@
 //! ade runs in this process on an SQLite file, its dashboard public (sign-in would add one forge
 //! question per repository with goals to the board; see docs/dashboard.md). The store is seeded
 //! with `--goals` goals over 20 repositories, each with an active version of three tasks and a
-//! run per task, and one running run whose log holds `--lines` lines. For the board (`/`) and that
+//! run per task, and one queued run (its page follows the log) whose log holds `--lines` lines. For the board (`/`) and that
 //! run's page, it measures:
 //! - the server: the median time to the whole answer, over `--rounds` requests;
 //! - the browser: headless Chromium (over ChromeDriver) loads the page `--rounds` times and reads
 //!   the paint timing's `first-contentful-paint`; the floor is the same HTML, captured once and
 //!   served from memory by a bare handler beside the same stylesheet and scripts.
 //!
-//! Then it opens `--streams` event streams on the running run and reports the process's resident
+//! Then it opens `--streams` event streams on that run and reports the process's resident
 //! memory before and after.
 
 use ade::config::Config;
@@ -129,6 +129,29 @@ struct Chrome {
     http: reqwest::Client,
     session: String,
     _driver: tokio::process::Child,
+}
+
+impl Drop for Chrome {
+    /// Ends the session, which closes the browser (killing the driver alone would not).
+    fn drop(&mut self) {
+        use std::io::{Read, Write};
+        let Some((addr, path)) = self
+            .session
+            .strip_prefix("http://")
+            .and_then(|rest| rest.split_once('/'))
+        else {
+            return;
+        };
+        if let Ok(mut socket) = std::net::TcpStream::connect(addr) {
+            let _ = socket.set_read_timeout(Some(Duration::from_secs(10)));
+            let request = format!(
+                "DELETE /{path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            if socket.write_all(request.as_bytes()).is_ok() {
+                let _ = socket.read_to_end(&mut Vec::new());
+            }
+        }
+    }
 }
 
 impl Chrome {
@@ -324,7 +347,7 @@ async fn main() -> anyhow::Result<()> {
         Err(error) => eprintln!("no browser figures: {error:#}"),
     }
 
-    // Fifty followers of one running run.
+    // Fifty followers of that run.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = rss_kib();
     let mut open = Vec::new();
@@ -338,7 +361,13 @@ async fn main() -> anyhow::Result<()> {
     }
     // Each stream's first event is the whole log so far: read it, as a browser would.
     for response in &mut open {
-        response.chunk().await?;
+        let mut seen = Vec::new();
+        while !seen.windows(2).any(|w| w == b"\n\n") {
+            match response.chunk().await? {
+                Some(chunk) => seen.extend_from_slice(&chunk),
+                None => break,
+            }
+        }
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = rss_kib();

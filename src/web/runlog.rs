@@ -55,6 +55,9 @@ pub enum ReadError {
     /// The reading thread failed.
     #[error("the log could not be read just now")]
     Busy,
+    /// A read was asked to start inside a line.
+    #[error("a log is read from the start of a line")]
+    Misaligned,
 }
 
 impl RunLogs {
@@ -70,7 +73,9 @@ impl RunLogs {
 
     /// The text of the log at `path` in `dir` from byte `from` (of its text), masked; `end` is
     /// where the next read starts. With `whole_lines`, a last line without its line end is left
-    /// for a later read.
+    /// for a later read. `from` must be where a line starts ([`ReadError::Misaligned`]
+    /// otherwise): masking reads whole lines, and a line entered in its middle could show a
+    /// secret whose start it no longer sees.
     pub async fn read(
         &self,
         dir: &Path,
@@ -78,47 +83,64 @@ impl RunLogs {
         from: u64,
         whole_lines: bool,
     ) -> Result<LogText, ReadError> {
-        let path = match confined(dir, path) {
-            Confined::Log(path) => path,
-            Confined::Missing => return Err(ReadError::Missing),
-            Confined::Outside => {
-                tracing::warn!(dir = %dir.display(), "a log path outside the run's folder was not read");
-                return Err(ReadError::Outside);
-            }
-        };
+        let dir = dir.to_path_buf();
+        let path = path.to_path_buf();
         let files = self.files.clone();
-        let read =
-            tokio::task::spawn_blocking(move || files.read_from(&path, from, MAX_LOG_BYTES)).await;
-        let (bytes, cut) = match read {
-            Ok(Ok(read)) => read,
-            Ok(Err(LogError::Io { source, .. }))
-                if source.kind() == std::io::ErrorKind::NotFound =>
-            {
-                return Err(ReadError::Missing);
+        let read = tokio::task::spawn_blocking(move || {
+            let path = match confined(&dir, &path) {
+                Confined::Log(path) => path,
+                Confined::Missing => return Err(ReadError::Missing),
+                Confined::Outside => {
+                    tracing::warn!(dir = %dir.display(), "a log path outside the run's folder was not read");
+                    return Err(ReadError::Outside);
+                }
+            };
+            // One byte before `from`, to see that it ends a line.
+            let before = u64::from(from > 0);
+            let (bytes, cut) = match files.read_from(&path, from - before, MAX_LOG_BYTES) {
+                Ok(read) => read,
+                Err(LogError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    return Err(ReadError::Missing);
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let bytes = match (before, bytes.split_first()) {
+                (0, _) => &bytes[..],
+                (_, Some((b'\n', rest))) => rest,
+                (_, None) => &bytes[..],
+                (_, Some(_)) => return Err(ReadError::Misaligned),
+            };
+            let mut taken = bytes.len();
+            if whole_lines && !cut {
+                taken = bytes
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map_or(0, |at| at + 1);
             }
-            Ok(Err(error)) => return Err(error.into()),
-            Err(_) => return Err(ReadError::Busy),
-        };
-        let mut taken = bytes.len();
-        if whole_lines && !cut {
-            taken = bytes
-                .iter()
-                .rposition(|b| *b == b'\n')
-                .map_or(0, |at| at + 1);
-        }
-        Ok(LogText {
-            text: mask(&String::from_utf8_lossy(&bytes[..taken])),
-            end: from.saturating_add(taken as u64),
-            cut,
-        })
+            Ok(LogText {
+                text: mask(&String::from_utf8_lossy(&bytes[..taken])),
+                end: from.saturating_add(taken as u64),
+                cut,
+            })
+        });
+        read.await.unwrap_or(Err(ReadError::Busy))
     }
 }
 
-/// `text` with what looks like a secret masked, line by line.
+/// The built-in detectors, compiled once.
+static DLP: std::sync::LazyLock<Dlp> =
+    std::sync::LazyLock::new(|| Dlp::new(&[]).expect("the built-in detectors compile"));
+
+/// `text` with what looks like a secret masked, line by line; a line keeps its line end whatever
+/// a detector matched.
 pub fn mask(text: &str) -> String {
-    let dlp = Dlp::new(&[]).expect("the built-in detectors compile");
     text.split_inclusive('\n')
-        .map(|line| dlp.redact(line))
+        .map(|line| match line.strip_suffix('\n') {
+            Some(bare) => DLP.redact(bare) + "\n",
+            None => DLP.redact(line),
+        })
         .collect()
 }
 

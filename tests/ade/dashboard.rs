@@ -562,7 +562,8 @@ async fn stream(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_run_page_follows_the_log_while_the_agent_writes_and_resumes_where_it_was() {
-    let script = "for i in 1 2 3 4 5 6; do echo \"step $i <script>alert($i)</script>\"; sleep 0.4; done\n\
+    let script = "echo \"key ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\"\n\
+                  for i in 1 2 3 4 5 6; do echo \"step $i <script>alert($i)</script>\"; sleep 0.4; done\n\
                   mkdir -p notes\necho done > notes/$ADE_TASK_ID.md\n";
     let (story, mut browser, run) = running(ForgeKind::Github, script).await;
     let page = browser.get(&run).await;
@@ -587,6 +588,11 @@ async fn a_run_page_follows_the_log_while_the_agent_writes_and_resumes_where_it_
     }
     assert!(!all.contains("<script>alert"), "{all}");
     assert!(all.contains("id=\"L1\""), "numbered from 1: {all}");
+    let secret = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    assert!(
+        all.contains("key ") && !all.contains(secret),
+        "the token is masked: {all}"
+    );
     assert_eq!(events.last().unwrap().0, "end");
 
     // A browser that lost the stream after the first event resumes after it.
@@ -604,6 +610,31 @@ async fn a_run_page_follows_the_log_while_the_agent_writes_and_resumes_where_it_
         .collect();
     assert!(!again.contains(&lines[0].2), "nothing sent twice");
     assert!(all.ends_with(&again), "the rest, as it was: {again}");
+
+    // A place to resume from inside a line (here, inside the token's line) is not taken: masking
+    // must see the whole line.
+    let token_line_end: u64 = lines
+        .iter()
+        .flat_map(|(_, id, data)| {
+            let end: u64 = id.split(':').next().unwrap().parse().unwrap();
+            data.contains("key ").then_some(end)
+        })
+        .next()
+        .expect("an event holds the token's line");
+    for inside in (1..40).step_by(3) {
+        let probe = token_line_end.saturating_sub(inside);
+        let events = stream(
+            &browser,
+            &format!("{run}/events?after={probe}&line=2"),
+            None,
+        )
+        .await;
+        let text: String = events.iter().map(|(_, _, data)| data.as_str()).collect();
+        assert!(
+            !text.contains(&secret[8..]),
+            "after={probe} showed part of the token: {text}"
+        );
+    }
 
     // Once ended, the page holds the whole log, and a search and a download.
     let page = ended(&mut browser, &run).await;

@@ -27,6 +27,13 @@ pub const WINDOW: usize = 2000;
 /// How often a followed log is looked at again.
 const FOLLOW_EVERY: Duration = Duration::from_millis(500);
 
+/// How long one stream lasts; the browser then opens another with `Last-Event-ID`, which checks
+/// again who is asking and what they may read.
+const STREAM_LIFE: Duration = Duration::from_secs(300);
+
+/// The highest line number a stream takes from a browser.
+const MAX_LINE: usize = 1_000_000_000;
+
 /// A line of the log as a page shows it.
 #[derive(Serialize)]
 struct Line {
@@ -150,7 +157,7 @@ async fn read_log(dashboard: &Dashboard, run: &RunRow, from: u64) -> Result<LogT
 
 fn numbered(text: &str, first: usize) -> impl Iterator<Item = Line> + '_ {
     text.lines().enumerate().map(move |(i, line)| Line {
-        n: first + i,
+        n: first.saturating_add(i),
         note: line.starts_with("[ade] "),
         text: line.to_owned(),
     })
@@ -285,7 +292,7 @@ pub async fn run(
     let earlier =
         (search.is_none() && first > 1).then(|| href(first.saturating_sub(WINDOW).max(1)));
     let later = (search.is_none() && !at_end).then(|| href(shown_to));
-    let follow = (at_end && !run.state.is_final() && missing.is_none())
+    let follow = (at_end && !run.state.is_final() && missing.is_none() && !cut)
         .then(|| format!("/runs/{}/events?after={end}&line={}", run.id, total + 1));
     html::page(
         "run.html",
@@ -354,15 +361,15 @@ fn resume_point(headers: &HeaderMap, query: Option<&str>) -> (u64, usize) {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(':'))
         .and_then(|(after, line)| Some((after.parse().ok()?, line.parse().ok()?)));
-    if let Some(point) = from_header {
-        return point;
+    if let Some((after, line)) = from_header {
+        return (after, usize::clamp(line, 1, MAX_LINE));
     }
     let mut after = 0;
     let mut line = 1;
     for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         match key.as_ref() {
             "after" => after = value.parse().unwrap_or(0),
-            "line" => line = value.parse().unwrap_or(1).max(1),
+            "line" => line = value.parse().unwrap_or(1).clamp(1, MAX_LINE),
             _ => {}
         }
     }
@@ -375,7 +382,7 @@ fn items(text: &str, first: usize) -> String {
     for line in numbered(text, first) {
         let class = if line.note { " class=\"note\"" } else { "" };
         out.push_str(&format!(
-            "<li id=\"L{n}\"{class}><a href=\"#L{n}\">{n}</a><span>{}</span></li>",
+            "<li id=\"L{n}\"{class}><a href=\"?from={n}#L{n}\">{n}</a><span>{}</span></li>",
             html::escape(&line.text),
             n = line.n,
         ));
@@ -400,6 +407,9 @@ pub async fn events(
     let start = resume_point(&headers, query.as_deref());
     let state = Follow {
         dashboard,
+        signed_in: viewer.user().is_some(),
+        headers,
+        born: std::time::Instant::now(),
         run,
         after: start.0,
         line: start.1,
@@ -416,6 +426,18 @@ pub async fn events(
                 tokio::time::sleep(FOLLOW_EVERY).await;
             }
             follow.first = false;
+            if follow.born.elapsed() > STREAM_LIFE {
+                return None;
+            }
+            // A session signed out, or expired, stops its streams at the next look.
+            if follow.signed_in
+                && !matches!(
+                    follow.dashboard.signin.session(&follow.headers).await,
+                    Ok(Some(_))
+                )
+            {
+                return None;
+            }
             let refreshed = async {
                 let mut conn = follow.dashboard.store.reader().await?;
                 runs::run(&mut conn, follow.run.id).await
@@ -433,12 +455,13 @@ pub async fn events(
             match read {
                 Ok(LogText { text, end, .. }) if !text.is_empty() => {
                     let count = text.lines().count();
+                    let next = follow.line.saturating_add(count);
                     let event = Event::default()
                         .event("line")
-                        .id(format!("{end}:{}", follow.line + count))
+                        .id(format!("{end}:{next}"))
                         .data(items(&text, follow.line));
                     follow.after = end;
-                    follow.line += count;
+                    follow.line = next;
                     return Some((Ok::<_, Infallible>(event), follow));
                 }
                 Ok(_) | Err(ReadError::Missing) if follow.run.state.is_final() => {
@@ -449,6 +472,13 @@ pub async fn events(
                     return Some((Ok(event), follow));
                 }
                 Ok(_) | Err(ReadError::Missing) => {}
+                Err(ReadError::Misaligned) => {
+                    // A place inside a line is not a place to resume from: from the start.
+                    follow.after = 0;
+                    follow.line = 1;
+                    follow.size = None;
+                    follow.first = true;
+                }
                 Err(error) => {
                     tracing::warn!(run = follow.run.id, %error, "a followed run log could not be read");
                     follow.ended = true;
@@ -465,6 +495,12 @@ pub async fn events(
 /// What a followed log's stream carries from one event to the next.
 struct Follow {
     dashboard: Dashboard,
+    /// Whether a signed-in user opened it (their session is checked at every look).
+    signed_in: bool,
+    /// The request's headers, whose session cookie is checked again.
+    headers: HeaderMap,
+    /// When the stream began.
+    born: std::time::Instant,
     run: RunRow,
     after: u64,
     line: usize,

@@ -255,8 +255,28 @@ impl Chrome {
 
 impl Drop for Chrome {
     fn drop(&mut self) {
-        // The session ends with its driver; kill_on_drop takes the driver and the browser down.
+        // Ending the session closes the browser; killing the driver alone would leave it running.
+        end_session(&self.base, &self.session);
         let _ = self.driver.start_kill();
         let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// `DELETE /session/{id}` over a plain socket, as a drop cannot wait on the runtime.
+fn end_session(base: &str, session: &str) {
+    use std::io::{Read, Write};
+    let Some(addr) = base.strip_prefix("http://") else {
+        return;
+    };
+    let Ok(mut socket) = std::net::TcpStream::connect(addr) else {
+        return;
+    };
+    let _ = socket.set_read_timeout(Some(Duration::from_secs(10)));
+    let request = format!(
+        "DELETE /session/{session} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    if socket.write_all(request.as_bytes()).is_ok() {
+        let mut answer = Vec::new();
+        let _ = socket.read_to_end(&mut answer);
     }
 }
