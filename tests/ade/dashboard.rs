@@ -103,6 +103,12 @@ async fn a_maintainer_signs_in_with_the_forge_and_follows_a_goal_from_the_board_
                 board.body
             );
         }
+        assert!(
+            board
+                .body
+                .contains("hx-get=\"/\" hx-trigger=\"every 15s\" hx-select=\"#board\""),
+            "an open board reads itself again"
+        );
         let issue_link = format!("{}/acme/widgets/issues/{issue}", story.sim.url());
         assert!(board.body.contains(&issue_link), "{kind}: {issue_link}");
 

@@ -18,6 +18,10 @@ use std::collections::BTreeMap;
 /// Goals a page of the board shows.
 const PAGE: i64 = 50;
 
+/// How often an open board reads itself again (with JavaScript): each time asks the forge what
+/// the viewer reads, so not more often.
+const REFRESH_SECS: u64 = 15;
+
 #[derive(Serialize)]
 struct Row {
     id: i64,
@@ -46,6 +50,9 @@ struct Board {
     next: Option<String>,
     unknown: usize,
     public: bool,
+    /// This page's own address, which it reads itself again from.
+    here: String,
+    refresh_secs: u64,
 }
 
 fn bad_filter(text: &str) -> Response {
@@ -187,6 +194,11 @@ pub async fn board(
             next,
             unknown,
             public: viewer.user().is_none(),
+            here: match query.as_deref() {
+                Some(query) if !query.is_empty() => format!("/?{query}"),
+                _ => "/".to_owned(),
+            },
+            refresh_secs: REFRESH_SECS,
         },
     )
 }
