@@ -76,6 +76,21 @@ pub enum LogError {
     Seal(#[from] SealError),
 }
 
+/// Opens a log and reads what would be a sealed log's header (less, for a shorter file).
+fn open_with_head(path: &Path) -> Result<(std::fs::File, Vec<u8>), LogError> {
+    let io = |source| LogError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut head = Vec::with_capacity(HEADER_BYTES);
+    (&mut file)
+        .take(HEADER_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    Ok((file, head))
+}
+
 /// How ade writes and reads its run logs: sealed under the master key or in plaintext, and with
 /// the keys that open logs sealed before. Cheap to clone; the default writes plaintext and opens
 /// nothing sealed.
@@ -199,12 +214,7 @@ impl LogFiles {
             path: path.to_path_buf(),
             source,
         };
-        let mut file = std::fs::File::open(path).map_err(io)?;
-        let mut head = Vec::with_capacity(HEADER_BYTES);
-        (&mut file)
-            .take(HEADER_BYTES as u64)
-            .read_to_end(&mut head)
-            .map_err(io)?;
+        let (mut file, head) = open_with_head(path)?;
         if !head.starts_with(MAGIC) {
             let mut bytes = head;
             file.take(max.saturating_add(1).saturating_sub(bytes.len() as u64))
@@ -251,12 +261,7 @@ impl LogFiles {
             path: path.to_path_buf(),
             source,
         };
-        let mut file = std::fs::File::open(path).map_err(io)?;
-        let mut head = Vec::with_capacity(HEADER_BYTES);
-        (&mut file)
-            .take(HEADER_BYTES as u64)
-            .read_to_end(&mut head)
-            .map_err(io)?;
+        let (mut file, head) = open_with_head(path)?;
         if from == 0
             || head.starts_with(MAGIC)
             || (head.len() < HEADER_BYTES && MAGIC.starts_with(&head))
