@@ -213,10 +213,6 @@ impl Service {
                 links: links.clone(),
                 workdir: config.runner.workdir.clone(),
                 files: log_files.clone(),
-            }))
-            .merge(web::api::routes(web::api::Api {
-                store: store.clone(),
-                clock: options.clock.clone(),
             }));
         let forges = forges(config, &options.clients)?;
         let signin = web::signin::Signin {
@@ -229,21 +225,27 @@ impl Service {
                 .context("build the sign-in HTTP client")?,
             audit: audit.clone(),
         };
+        let dashboard = web::pages::Dashboard {
+            signin: signin.clone(),
+            store: store.clone(),
+            forges: [ForgeKind::Github, ForgeKind::Gitea]
+                .into_iter()
+                .filter_map(|kind| forges.get(kind).ok().cloned())
+                .collect(),
+            answers: Arc::default(),
+            logs: web::runlog::RunLogs {
+                workdir: config.runner.workdir.clone(),
+                files: log_files.clone(),
+            },
+        };
         routes = routes
-            .merge(web::signin::routes::routes(signin.clone()))
-            .merge(web::pages::routes(web::pages::Dashboard {
-                signin,
+            .merge(web::signin::routes::routes(signin))
+            .merge(web::api::routes(web::api::Api {
                 store: store.clone(),
-                forges: [ForgeKind::Github, ForgeKind::Gitea]
-                    .into_iter()
-                    .filter_map(|kind| forges.get(kind).ok().cloned())
-                    .collect(),
-                answers: Arc::default(),
-                logs: web::runlog::RunLogs {
-                    workdir: config.runner.workdir.clone(),
-                    files: log_files.clone(),
-                },
-            }));
+                clock: options.clock.clone(),
+                dashboard: dashboard.clone(),
+            }))
+            .merge(web::pages::routes(dashboard));
         if metrics_listener.is_none() {
             routes = routes.merge(scrape.clone());
         }

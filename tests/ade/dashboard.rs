@@ -778,3 +778,64 @@ async fn in_a_real_browser_a_maintainer_signs_in_and_watches_a_run_s_log_grow() 
         .until("the refusal", |page| page.contains("Not found"))
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dashboard_session_reads_the_api_as_its_pages_show_it() {
+    let story = Story::with_dashboard(ForgeKind::Gitea, false, false).await;
+    planned(&story, GOAL, CHECKLIST).await;
+    let api = |browser: &Browser, path: &str| {
+        let request = reqwest::Client::new()
+            .get(format!("{}{path}", browser.base))
+            .header(
+                "cookie",
+                format!(
+                    "ade_session={}",
+                    browser.cookie("ade_session").unwrap_or("")
+                ),
+            );
+        async move {
+            let answer = request.send().await.unwrap();
+            let status = answer.status().as_u16();
+            let text = answer.text().await.unwrap();
+            (
+                status,
+                serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            )
+        }
+    };
+    let mut mia = Browser::new(&story);
+    let board = mia.sign_in(&story, MAINTAINER).await;
+    let id = first_goal_link(&board.body)
+        .trim_start_matches("/goals/")
+        .to_owned();
+    let (status, goals) = api(&mia, "/api/v1/goals").await;
+    assert_eq!(status, 200, "{goals}");
+    assert_eq!(goals["items"][0]["title"], GOAL);
+    let (status, goal) = api(&mia, &format!("/api/v1/goals/{id}")).await;
+    assert_eq!((status, goal["title"].as_str()), (200, Some(GOAL)));
+    let (_, other) = api(&mia, "/api/v1/goals?forge=github").await;
+    assert_eq!(
+        other["items"],
+        serde_json::json!([]),
+        "another forge's goals are not theirs"
+    );
+
+    story.sim.add_user("olga");
+    let mut olga = Browser::new(&story);
+    olga.sign_in(&story, "olga").await;
+    let (status, goals) = api(&olga, "/api/v1/goals").await;
+    assert_eq!(
+        (status, goals["items"].clone()),
+        (200, serde_json::json!([]))
+    );
+    let (status, _) = api(&olga, &format!("/api/v1/goals/{id}")).await;
+    assert_eq!(status, 404, "a goal olga may not read is not there");
+
+    let board = mia.get("/").await;
+    let csrf = super::support::browser::input(&board.body, "csrf").unwrap();
+    let cookie = mia.cookie("ade_session").unwrap().to_owned();
+    mia.post("/signout", &[("csrf", csrf.as_str())]).await;
+    mia.set_cookie("ade_session", &cookie);
+    let (status, refused) = api(&mia, "/api/v1/goals").await;
+    assert_eq!(status, 401, "an ended session reads nothing: {refused}");
+}

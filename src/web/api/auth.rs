@@ -1,6 +1,7 @@
 //! Who may call the API: the bearer of a token `ade tokens create` made, unexpired and not
-//! revoked. Checked on every request, against the database, so
-//! a revoked token stops working at once.
+//! revoked, or a browser with a dashboard session (who then reads what the dashboard shows
+//! them). Checked on every request, against the database, so a revoked token or an ended
+//! session stops working at once.
 
 use super::Api;
 use super::error::ApiError;
@@ -10,11 +11,14 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 
-/// A caller whose token allows reading: every `GET` route takes one.
-#[derive(Clone, Copy, Debug)]
-pub struct Reader {
-    /// The token's id, for the audit log of what it did.
-    pub token: i64,
+/// A caller who may read: every `GET` route takes one.
+#[derive(Clone, Debug)]
+pub enum Reader {
+    /// The bearer of API token `id`: an operator's, reading every goal.
+    Token(i64),
+    /// A browser with a dashboard session, or anyone on a public dashboard: reads what the
+    /// dashboard's pages show the same viewer.
+    Viewer(crate::web::signin::Viewer),
 }
 
 /// How often a token's `last_used_at` is written: reads stay reads in between.
@@ -24,8 +28,13 @@ impl FromRequestParts<Api> for Reader {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Reader, ApiError> {
-        let token = bearer(parts, api).await?;
-        Ok(Reader { token })
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            let signin = &api.dashboard.signin;
+            if let Some(user) = signin.session(&parts.headers).await? {
+                return Ok(Reader::Viewer(crate::web::signin::Viewer::User(user)));
+            }
+        }
+        Ok(Reader::Token(bearer(parts, api).await?))
     }
 }
 
@@ -33,7 +42,9 @@ impl FromRequestParts<Api> for Reader {
 /// acts yet, so none checks for `write`.
 async fn bearer(parts: &Parts, api: &Api) -> Result<i64, ApiError> {
     let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-        ApiError::unauthorized("an API token is required: Authorization: Bearer ade_…")
+        ApiError::unauthorized(
+            "an API token is required: Authorization: Bearer ade_… (or a dashboard session)",
+        )
     })?;
     let value = value
         .to_str()

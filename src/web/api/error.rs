@@ -54,6 +54,14 @@ impl ApiError {
         }
     }
 
+    /// 503: the forge could not say whether the caller may read this; nothing is shown.
+    pub fn forge_unsure() -> ApiError {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "the forge could not say whether you may read this; try again shortly".into(),
+        }
+    }
+
     /// 500: ade failed; the details go to ade's log, not to the caller.
     pub fn internal(error: impl std::fmt::Display) -> ApiError {
         tracing::error!(%error, "an API request failed");

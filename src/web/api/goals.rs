@@ -9,6 +9,7 @@ use crate::forge::ForgeKind;
 use crate::lifecycle::{SpecState, State as _};
 use crate::store::goals::{self, GoalFilter};
 use crate::web::lineage::{self, Goal};
+use crate::web::pages::sight::{Sight, sees, sight};
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
@@ -55,7 +56,7 @@ pub struct SpecBrief {
 /// `GET /api/v1/goals?forge=&repository=&state=&limit=&before=`.
 pub async fn list(
     State(api): State<Api>,
-    _reader: Reader,
+    reader: Reader,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Page<GoalItem>>, ApiError> {
     let params = Params::parse(
@@ -63,14 +64,38 @@ pub async fn list(
         &["forge", "repository", "state", "limit", "before"],
     )?;
     let (limit, before) = params.page()?;
+    let mut forge = params.read("forge", "github or gitea", ForgeKind::parse)?;
+    // A dashboard viewer sees the repositories of their forge that it lets them read.
+    let readable = match &reader {
+        Reader::Token(_) => None,
+        Reader::Viewer(viewer) => match viewer.user() {
+            Some(user) if !api.dashboard.signin.config.public => {
+                if forge.is_some_and(|asked| asked != user.forge) {
+                    return Ok(Json(Page {
+                        items: Vec::new(),
+                        next: None,
+                    }));
+                }
+                forge = Some(user.forge);
+                let mut conn = api.store.reader().await?;
+                let repositories = goals::repositories(&mut conn, user.forge).await?;
+                drop(conn);
+                match sight(&api.dashboard, viewer, repositories).await {
+                    Sight::Everything => None,
+                    Sight::Some { readable, .. } => Some(readable),
+                }
+            }
+            _ => None,
+        },
+    };
     let filter = GoalFilter {
-        forge: params.read("forge", "github or gitea", ForgeKind::parse)?,
+        forge,
         repository: params.read("repository", "owner/name", |v| {
             crate::forge::RepoRef::parse(v, None).map(|_| v)
         })?,
         // Compared as the forge spells it: `Acme/Widgets` is not `acme/widgets` here.
         state: params.read("state", "a spec state", SpecState::parse)?,
-        within: None,
+        within: readable.as_deref(),
     };
     let mut conn = api.store.reader().await?;
     let goals = goals::page(&mut conn, &filter, before, limit + 1).await?;
@@ -98,7 +123,7 @@ pub async fn list(
 /// `GET /api/v1/goals/{id}`.
 pub async fn one(
     State(api): State<Api>,
-    _reader: Reader,
+    reader: Reader,
     id: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Goal>, ApiError> {
@@ -109,6 +134,25 @@ pub async fn one(
         .and_then(|Path(id)| id.parse().ok())
         .ok_or_else(ApiError::not_found)?;
     let mut conn = api.store.reader().await?;
+    if let Reader::Viewer(viewer) = &reader {
+        let row = goals::goal_row(&mut conn, id)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        drop(conn);
+        match sees(
+            &api.dashboard,
+            viewer,
+            row.forge,
+            &row.repository.full_name(),
+        )
+        .await
+        {
+            Ok(true) => {}
+            Ok(false) => return Err(ApiError::not_found()),
+            Err(()) => return Err(ApiError::forge_unsure()),
+        }
+        conn = api.store.reader().await?;
+    }
     let goal = lineage::read(&mut conn, id)
         .await?
         .ok_or_else(ApiError::not_found)?;

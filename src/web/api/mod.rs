@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1` (docs/api.md): ade's goals with their spec versions, tasks, runs
 //! and approvals, as JSON, for scripts and dashboards. Every request carries a bearer token that
-//! `ade tokens create` made ([`auth`], [`crate::web::token`]); lists come newest first, a page at a time.
+//! `ade tokens create` made ([`auth`], [`crate::web::token`]), or the dashboard's session cookie;
+//! lists come newest first, a page at a time.
 
 pub mod auth;
 pub mod error;
@@ -21,6 +22,9 @@ pub struct Api {
     pub store: Store,
     /// Tells tokens' expiry.
     pub clock: Arc<dyn Clock>,
+    /// The dashboard, whose signed-in users read the API with their session and see what they
+    /// see on its pages.
+    pub dashboard: crate::web::pages::Dashboard,
 }
 
 /// Every `/api/v1` route; any other path under it is a JSON 404.

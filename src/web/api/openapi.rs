@@ -27,7 +27,7 @@ pub fn description() -> String {
     };
     let refusals = json!({
         "400": refusal("A parameter the route does not take, one given twice, or a value that does not read."),
-        "401": refusal("No bearer token, or one that is unknown, expired or revoked."),
+        "401": refusal("No bearer token or dashboard session, or one that is unknown, expired, revoked or ended."),
         "500": refusal("ade failed; its log says why."),
     });
     let with = |ok: Value, mut more: Value| {
@@ -68,15 +68,21 @@ pub fn description() -> String {
                 "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }],
                 "responses": with(
                     json!({ "description": "The goal with every spec version, task, run and approval", "content": { "application/json": { "schema": goal } } }),
-                    json!({ "404": refusal("No such goal.") }),
+                    json!({
+                        "404": refusal("No such goal, or one a dashboard session may not read."),
+                        "503": refusal("A dashboard session's forge could not say whether its user may read the goal."),
+                    }),
                 ),
             }},
         },
         "components": {
             "schemas": schemas,
-            "securitySchemes": { "token": { "type": "http", "scheme": "bearer", "description": "A token `ade tokens create` made (`ade_…`)." } }
+            "securitySchemes": {
+                "token": { "type": "http", "scheme": "bearer", "description": "A token `ade tokens create` made (`ade_…`)." },
+                "session": { "type": "apiKey", "in": "cookie", "name": "__Host-ade_session", "description": "A dashboard session (`ade_session` over http on loopback); it reads what its user may read on the forge." }
+            }
         },
-        "security": [{ "token": [] }],
+        "security": [{ "token": [] }, { "session": [] }],
     });
     let mut text = serde_json::to_string_pretty(&document).expect("the description is plain JSON");
     text.push('\n');
