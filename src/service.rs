@@ -206,13 +206,16 @@ impl Service {
             metrics: metrics.clone(),
         };
         let scrape = web::metrics::routes(ops.clone(), config.metrics.token.as_ref());
+        let run_logs = web::runlog::RunLogs {
+            workdir: config.runner.workdir.clone(),
+            files: log_files.clone(),
+        };
         let mut routes = ingress::routes(ingress)
             .merge(web::routes(ops))
             .merge(web::logs::routes(web::logs::Logs {
                 store: store.clone(),
                 links: links.clone(),
-                workdir: config.runner.workdir.clone(),
-                files: log_files.clone(),
+                logs: run_logs.clone(),
             }));
         let forges = forges(config, &options.clients)?;
         let signin = web::signin::Signin {
@@ -233,10 +236,7 @@ impl Service {
                 .filter_map(|kind| forges.get(kind).ok().cloned())
                 .collect(),
             answers: Arc::default(),
-            logs: web::runlog::RunLogs {
-                workdir: config.runner.workdir.clone(),
-                files: log_files.clone(),
-            },
+            logs: run_logs,
         };
         routes = routes
             .merge(web::signin::routes::routes(signin))

@@ -14,7 +14,6 @@ use serde::Deserialize;
 use crate::links::LinkSigner;
 use crate::policy::DataClass;
 use crate::runner::RunOutcome;
-use crate::secrets::LogFiles;
 use crate::store::{Store, retention, runs, verifications};
 use crate::web::runlog::{LogText, MAX_LOG_BYTES, ReadError, RunLogs};
 
@@ -25,11 +24,9 @@ pub struct Logs {
     pub store: Store,
     /// Checks the links.
     pub links: LinkSigner,
-    /// The runner's workdir: only a run's log files in its folder there are served, whatever a
+    /// The runner's logs: only a run's log files in its folder there are served, whatever a
     /// stored path says.
-    pub workdir: std::path::PathBuf,
-    /// Opens logs sealed at rest.
-    pub files: LogFiles,
+    pub logs: RunLogs,
 }
 
 /// `GET /runs/{run}/log` and `GET /plans/{plan}/log`.
@@ -81,13 +78,7 @@ async fn log(
             return (StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response();
         }
     };
-    serve(
-        &logs,
-        &logs.workdir.join("runs").join(run.to_string()),
-        &path,
-        purged,
-    )
-    .await
+    serve(&logs, &logs.logs.run_dir(run), &path, purged).await
 }
 
 /// `GET /plans/{plan}/log`: a planner run's log, behind its own signed link.
@@ -124,7 +115,7 @@ async fn plan_log(
     };
     serve(
         &logs,
-        &logs.workdir.join("plans").join(plan.to_string()),
+        &logs.logs.workdir.join("plans").join(plan.to_string()),
         &path,
         false,
     )
@@ -133,11 +124,10 @@ async fn plan_log(
 
 /// Serves the log at `path` if it is a log file right in `dir`, masked and capped.
 async fn serve(logs: &Logs, dir: &std::path::Path, path: &str, purged: bool) -> Response {
-    let reader = RunLogs {
-        workdir: logs.workdir.clone(),
-        files: logs.files.clone(),
-    };
-    let read = reader.read(dir, std::path::Path::new(path), 0, false).await;
+    let read = logs
+        .logs
+        .read(dir, std::path::Path::new(path), 0, false)
+        .await;
     let LogText { mut text, cut, .. } = match read {
         Ok(read) => read,
         Err(ReadError::Missing) => return missing(purged),

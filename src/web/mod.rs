@@ -26,6 +26,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::sync::Arc;
 
+/// The id a path names (`/goals/12`): digits only, no sign or spaces, so that `+12` or `012 `
+/// is no other name for the same page.
+pub fn path_id(text: &str) -> Option<i64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
 /// What the operator routes read.
 #[derive(Clone)]
 pub struct Operations {

@@ -43,6 +43,13 @@ pub fn well_formed(prefix: &str, text: &str) -> bool {
     })
 }
 
+/// Whether two secrets are equal, compared in constant time so that how long the comparison
+/// takes tells nothing of where they differ (their lengths are not secret).
+pub fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// A token could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {

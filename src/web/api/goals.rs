@@ -128,10 +128,9 @@ pub async fn one(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Goal>, ApiError> {
     Params::parse(query.as_deref(), &[])?;
-    let id: i64 = id
+    let id = id
         .ok()
-        .filter(|Path(id)| id.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|Path(id)| id.parse().ok())
+        .and_then(|Path(id)| crate::web::path_id(&id))
         .ok_or_else(ApiError::not_found)?;
     let mut conn = api.store.reader().await?;
     if let Reader::Viewer(viewer) = &reader {

@@ -27,12 +27,7 @@ pub async fn goal(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(id) = id
-        .bytes()
-        .all(|b| b.is_ascii_digit())
-        .then(|| id.parse::<i64>().ok())
-        .flatten()
-    else {
+    let Some(id) = crate::web::path_id(&id) else {
         return super::not_found();
     };
     // Who may see it first: a goal the viewer may not see costs no more than one that is not.
@@ -60,18 +55,14 @@ pub async fn goal(
         Ok(None) => return super::not_found(),
         Err(error) => return super::unavailable(error),
     };
-    let repository = crate::forge::RepoRef::parse(&goal.repository, None);
-    let link = repository
-        .as_ref()
-        .and_then(|repo| dashboard.forge_link(forge, repo, goal.number));
+    let link = dashboard.forge_link(forge, &row.repository, goal.number);
     let pulls = match forge {
         crate::forge::ForgeKind::Github => "pull",
         crate::forge::ForgeKind::Gitea => "pulls",
     };
-    let pulls_link = link.as_ref().and_then(|link| {
-        link.rsplit_once("/issues/")
-            .map(|(base, _)| format!("{base}/{pulls}"))
-    });
+    let pulls_link = dashboard
+        .repository_link(forge, &row.repository)
+        .map(|base| format!("{base}/{pulls}"));
     html::page(
         "goal.html",
         GoalPage {

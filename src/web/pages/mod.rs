@@ -91,17 +91,25 @@ impl Dashboard {
         }
     }
 
-    /// The forge's page of issue or pull request `number`, when the forge's address is known.
+    /// The forge's page of repository `repository`, when the forge's address is known.
+    pub fn repository_link(&self, forge: ForgeKind, repository: &RepoRef) -> Option<String> {
+        let base = self.signin.config.forge_url(forge)?;
+        let owner = crate::forge::encode_segment(&repository.owner);
+        let name = crate::forge::encode_segment(&repository.name);
+        Some(format!("{base}/{owner}/{name}"))
+    }
+
+    /// The forge's page of issue `number` (both forges send a pull request's number there on).
     pub fn forge_link(
         &self,
         forge: ForgeKind,
         repository: &RepoRef,
         number: i64,
     ) -> Option<String> {
-        let base = self.signin.config.forge_url(forge)?;
-        let owner = crate::forge::encode_segment(&repository.owner);
-        let name = crate::forge::encode_segment(&repository.name);
-        Some(format!("{base}/{owner}/{name}/issues/{number}"))
+        Some(format!(
+            "{}/issues/{number}",
+            self.repository_link(forge, repository)?
+        ))
     }
 }
 

@@ -100,12 +100,7 @@ async fn visible_run(
     viewer: &Viewer,
     id: &str,
 ) -> Result<(RunRow, String, goals::GoalRow), Response> {
-    let Some(id) = id
-        .bytes()
-        .all(|b| b.is_ascii_digit())
-        .then(|| id.parse::<i64>().ok())
-        .flatten()
-    else {
+    let Some(id) = crate::web::path_id(id) else {
         return Err(super::not_found());
     };
     let read = async {

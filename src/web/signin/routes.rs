@@ -177,13 +177,7 @@ async fn callback(
         );
     };
     let presented = params.get("state").map_or("", String::as_str);
-    let same = state.len() == presented.len()
-        && state
-            .bytes()
-            .zip(presented.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !same {
+    if !token::same(&state, presented) {
         return failed(
             &signin,
             StatusCode::BAD_REQUEST,
